@@ -1,0 +1,40 @@
+"""Where the store lives and who is acting: flags, then environment, then defaults."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from pathlib import Path
+
+from platformdirs import user_data_path
+
+from keydesk.errors import InvalidInput
+
+DATABASE_ENV = "KEYDESK_DATABASE_URL"
+ACCOUNT_ENV = "KEYDESK_ACCOUNT"
+
+
+def default_database_path() -> Path:
+    return user_data_path("keydesk", appauthor=False) / "keydesk.db"
+
+
+def database_url(flag: str | None = None) -> str:
+    """A SQLAlchemy URL; a plain file path means a SQLite file there."""
+    url = flag or os.environ.get(DATABASE_ENV)
+    if not url:
+        return f"sqlite:///{default_database_path()}"
+    if "://" not in url:
+        return f"sqlite:///{Path(url).expanduser().resolve()}"
+    return url
+
+
+def acting_account(flag: str | None = None) -> str:
+    name = flag or os.environ.get(ACCOUNT_ENV)
+    if not name:
+        try:
+            name = getpass.getuser()
+        except (KeyError, OSError) as exc:
+            raise InvalidInput(
+                f"cannot tell who you are: pass --account or set {ACCOUNT_ENV}"
+            ) from exc
+    return name.strip()

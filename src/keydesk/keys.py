@@ -1,0 +1,161 @@
+"""Key material: generation, parsing and hashing of API keys.
+
+Formats (base62 bodies, `_` separators so a double-click selects the whole key):
+
+    public key   kdpk_<id>
+    private key  kdsk_<id>_<secret><checksum>
+
+`<id>` is 16 base62 characters (~95 bits, random), shared by both keys so a
+presented private key leads to one indexed row. `<secret>` is 43 base62
+characters drawn uniformly from 62**43 > 2**256. `<checksum>` is the CRC32 of
+everything before it, as 6 base62 characters: a typo, a truncation or a
+random string is refused without touching the store, and a scanner can find
+leaked keys with almost no false positives.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import zlib
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from keydesk.errors import Unauthorized, UnauthorizedReason
+
+BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+PUBLIC_PREFIX = "kdpk_"
+PRIVATE_PREFIX = "kdsk_"
+ID_LENGTH = 16
+SECRET_LENGTH = 43  # 62**43 ≈ 2**256.03
+CHECKSUM_LENGTH = 6  # 62**6 > 2**32
+PRIVATE_KEY_LENGTH = len(PRIVATE_PREFIX) + ID_LENGTH + 1 + SECRET_LENGTH + CHECKSUM_LENGTH
+
+_B62 = "[0-9A-Za-z]"
+_PRIVATE_RE = re.compile(
+    rf"kdsk_({_B62}{{{ID_LENGTH}}})_({_B62}{{{SECRET_LENGTH}}})({_B62}{{{CHECKSUM_LENGTH}}})"
+)
+_PUBLIC_RE = re.compile(rf"kdpk_{_B62}{{{ID_LENGTH}}}")
+
+
+def base62(number: int, width: int) -> str:
+    """`number` in base62, left-padded with '0' to exactly `width` characters."""
+    digits = []
+    for _ in range(width):
+        number, rem = divmod(number, 62)
+        digits.append(BASE62[rem])
+    if number:
+        raise ValueError("number does not fit the width")
+    return "".join(reversed(digits))
+
+
+def checksum(body: str) -> str:
+    return base62(zlib.crc32(body.encode("ascii")), CHECKSUM_LENGTH)
+
+
+def random_base62(length: int) -> str:
+    return base62(secrets.randbelow(62**length), length)
+
+
+class PrivateKey:
+    """A bearer credential. Its text is reachable only through `reveal()`,
+    so a stray repr, f-string, log line or traceback shows a mask instead."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    @property
+    def public_key(self) -> str:
+        return PUBLIC_PREFIX + self._value[len(PRIVATE_PREFIX) : len(PRIVATE_PREFIX) + ID_LENGTH]
+
+    def __repr__(self) -> str:
+        return f"PrivateKey({self.public_key}, secret=***)"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PrivateKey) and secrets.compare_digest(self._value, other._value)
+
+    def __hash__(self) -> int:
+        return hash(self.public_key)
+
+    def __reduce__(self) -> tuple:  # pickling would copy the secret somewhere unseen
+        raise TypeError("a PrivateKey cannot be pickled")
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPair:
+    public_key: str
+    private_key: PrivateKey
+
+
+def generate_key_pair() -> KeyPair:
+    key_id = random_base62(ID_LENGTH)
+    body = f"{PRIVATE_PREFIX}{key_id}_{random_base62(SECRET_LENGTH)}"
+    return KeyPair(PUBLIC_PREFIX + key_id, PrivateKey(body + checksum(body)))
+
+
+def parse_private_key(text: str) -> str:
+    """Check a presented private key's shape and checksum, without I/O.
+
+    Returns its public key, or raises `Unauthorized` (malformed / bad checksum).
+    Surrounding whitespace (a trailing newline from stdin) is tolerated.
+    """
+    text = text.strip()
+    if len(text) != PRIVATE_KEY_LENGTH:  # cheap, and bounds the regex's work
+        raise Unauthorized(UnauthorizedReason.MALFORMED)
+    match = _PRIVATE_RE.fullmatch(text)
+    if match is None:
+        raise Unauthorized(UnauthorizedReason.MALFORMED)
+    if not secrets.compare_digest(checksum(text[:-CHECKSUM_LENGTH]), match.group(3)):
+        raise Unauthorized(UnauthorizedReason.BAD_CHECKSUM)
+    return PUBLIC_PREFIX + match.group(1)
+
+
+def is_public_key(text: str) -> bool:
+    return _PUBLIC_RE.fullmatch(text) is not None
+
+
+# Argon2 parameters: the one place they are set.
+#
+# A private key carries 256 bits from `secrets`; nobody will brute-force that
+# from a leaked hash whatever the hash costs. Password-grade settings
+# (argon2-cffi's defaults: t=3, 64 MiB, p=4, ~120 ms here) would buy no
+# security and make every cold verification slow and memory-hungry, which is
+# a denial-of-service lever. So we take argon2id's cheapest sensible point:
+# one pass over 4 MiB on one lane (~2 ms, 4 MiB per verify on this machine's
+# kind; `python bench/hashing.py`). `check_needs_rehash` lets a later release
+# change these and upgrade stored hashes as keys are used.
+HASH_TIME_COST = 1
+HASH_MEMORY_KIB = 4096
+HASH_PARALLELISM = 1
+
+_hasher = PasswordHasher(
+    time_cost=HASH_TIME_COST, memory_cost=HASH_MEMORY_KIB, parallelism=HASH_PARALLELISM
+)
+# Verified against when a key id is unknown, so a miss costs what a hit costs
+# and response time does not tell which ids exist.
+_DECOY_HASH = _hasher.hash(random_base62(SECRET_LENGTH))
+
+
+def hash_private_key(key: PrivateKey) -> str:
+    return _hasher.hash(key.reveal())
+
+
+def secret_matches(stored_hash: str | None, presented: str) -> bool:
+    """argon2 verify; with no stored hash, verify against a decoy (equal work)."""
+    try:
+        return _hasher.verify(stored_hash or _DECOY_HASH, presented) and stored_hash is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(stored_hash: str) -> bool:
+    return _hasher.check_needs_rehash(stored_hash)

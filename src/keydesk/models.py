@@ -1,0 +1,132 @@
+"""The store's tables (SQLModel). Schema changes go through Alembic
+(`keydesk/migrations`); never edit a table here without a new revision."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC on the way in and out, on SQLite (which keeps no
+    zone) and PostgreSQL alike."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Role(StrEnum):
+    OWNER = "owner"
+    ADMIN = "admin"
+    MEMBER = "member"
+    VIEWER = "viewer"
+
+    @property
+    def can_manage(self) -> bool:
+        return self in (Role.OWNER, Role.ADMIN)
+
+
+class IntegrationStatus(StrEnum):
+    DRAFT = "draft"
+    CONFIGURED = "configured"
+    DISABLED = "disabled"
+
+
+class Workspace(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class Account(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class Membership(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("workspace_id", "account_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True, ondelete="CASCADE")
+    account_id: int = Field(foreign_key="account.id", index=True, ondelete="CASCADE")
+    role: str = Field(max_length=16)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class Integration(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("workspace_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True, ondelete="CASCADE")
+    name: str = Field(max_length=64)
+    provider: str = Field(max_length=64)
+    client_id: str | None = Field(default=None, max_length=256)
+    redirect_uri: str | None = Field(default=None, max_length=2048)
+    scopes: str = Field(default="", max_length=2048)  # space-separated, as OAuth writes them
+    status: str = Field(default=IntegrationStatus.DRAFT, max_length=16)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class ApiKey(SQLModel, table=True):
+    __tablename__ = "api_key"
+    __table_args__ = (
+        # The label is how people tell keys apart when auditing or revoking:
+        # unique among the active keys of one integration.
+        sa.Index(
+            "uq_api_key_active_label",
+            "integration_id",
+            "label",
+            unique=True,
+            sqlite_where=sa.text("revoked_at IS NULL"),
+            postgresql_where=sa.text("revoked_at IS NULL"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    integration_id: int = Field(foreign_key="integration.id", index=True, ondelete="CASCADE")
+    public_key: str = Field(max_length=32, unique=True, index=True)
+    label: str = Field(max_length=64)
+    secret_hash: str = Field(max_length=256)  # argon2id of the private key, never the key
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    created_by: int = Field(foreign_key="account.id")
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    revoked_by: int | None = Field(default=None, foreign_key="account.id")
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+
+    def __repr__(self) -> str:  # the hash is not a secret, but has no business in logs
+        return f"ApiKey(id={self.id}, public_key={self.public_key!r}, label={self.label!r})"
+
+
+class AuditEvent(SQLModel, table=True):
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True, ondelete="CASCADE")
+    actor: str = Field(max_length=64)  # a name, so the trail survives account changes
+    action: str = Field(max_length=32)
+    target: str = Field(max_length=128)
+    label: str | None = Field(default=None, max_length=64)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True)

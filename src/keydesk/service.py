@@ -1,0 +1,647 @@
+"""The key service: everything keydesk does, with permission checks and an
+audit trail, for the CLI, the TUI and scripts alike. Knows nothing of screens.
+
+Views returned here are frozen dataclasses detached from the database
+session, and never carry a secret or a hash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, func, select
+
+from keydesk import validation
+from keydesk.errors import (
+    AlreadyExists,
+    AlreadyRevoked,
+    IntegrationNotConfigured,
+    InvalidInput,
+    InvalidLabel,
+    NotFound,
+    PermissionDenied,
+)
+from keydesk.keys import PrivateKey, generate_key_pair, hash_private_key, is_public_key
+from keydesk.models import (
+    Account,
+    ApiKey,
+    AuditEvent,
+    Integration,
+    IntegrationStatus,
+    Membership,
+    Role,
+    Workspace,
+    utcnow,
+)
+from keydesk.store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceView:
+    id: int
+    name: str
+    role: Role
+
+    @property
+    def can_manage(self) -> bool:
+        return self.role.can_manage
+
+
+@dataclass(frozen=True, slots=True)
+class MemberView:
+    account: str
+    role: Role
+
+
+@dataclass(frozen=True, slots=True)
+class IntegrationView:
+    id: int
+    workspace_id: int
+    workspace: str
+    name: str
+    provider: str
+    client_id: str | None
+    redirect_uri: str | None
+    scopes: str
+    status: IntegrationStatus
+    created_at: datetime
+    updated_at: datetime
+    active_keys: int
+    role: Role  # the acting account's role in the integration's workspace
+
+    @property
+    def can_manage(self) -> bool:
+        return self.role.can_manage
+
+    @property
+    def is_configured(self) -> bool:
+        return self.status is IntegrationStatus.CONFIGURED
+
+    def why_no_new_keys(self) -> str | None:
+        """Why the acting account cannot generate a key here, or None if it can."""
+        if not self.can_manage:
+            return (
+                f"You are a {self.role} in {self.workspace}; only owners and admins "
+                "can generate or revoke keys. Ask an owner to change your role."
+            )
+        if self.status is IntegrationStatus.DRAFT:
+            return "This integration is a draft; configure it (client id and redirect URI) first."
+        if self.status is IntegrationStatus.DISABLED:
+            return "This integration is disabled; configure it again to issue keys."
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyView:
+    id: int
+    public_key: str
+    label: str
+    integration_id: int
+    integration: str
+    created_at: datetime
+    created_by: str
+    revoked_at: datetime | None
+    revoked_by: str | None
+    expires_at: datetime | None
+    last_used_at: datetime | None
+
+    @property
+    def status(self) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= utcnow():
+            return "expired"
+        return "active"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == "active"
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedKey:
+    """The one time a private key leaves keydesk. Shown once, then dropped."""
+
+    key: KeyView
+    private_key: PrivateKey
+
+    def __repr__(self) -> str:
+        return f"CreatedKey({self.key.public_key}, label={self.key.label!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class AuditView:
+    at: datetime
+    workspace: str
+    actor: str
+    action: str
+    target: str
+    label: str | None
+
+
+class KeyService:
+    """keydesk's operations, performed as `actor` (an account name)."""
+
+    def __init__(self, store: Store, actor: str) -> None:
+        self.store = store
+        self.actor = validation.name(actor, "the account name")
+
+    # -- workspaces and members -------------------------------------------
+
+    def workspaces(self) -> list[WorkspaceView]:
+        with self.store.session() as session:
+            rows = session.exec(
+                select(Workspace.id, Workspace.name, Membership.role)
+                .join(Membership, col(Membership.workspace_id) == Workspace.id)
+                .join(Account, col(Account.id) == Membership.account_id)
+                .where(Account.name == self.actor)
+                .order_by(Workspace.name)
+            ).all()
+        return [WorkspaceView(id, name, Role(role)) for id, name, role in rows]
+
+    def create_workspace(self, name: str) -> WorkspaceView:
+        name = validation.name(name, "the workspace name")
+        with self.store.session() as session:
+            if session.exec(select(Workspace.id).where(Workspace.name == name)).first():
+                raise AlreadyExists(f"a workspace named {name!r} already exists")
+            account = _account(session, self.actor, create=True)
+            workspace = Workspace(name=name)
+            session.add(workspace)
+            session.flush()
+            session.add(
+                Membership(workspace_id=workspace.id, account_id=account.id, role=Role.OWNER)
+            )
+            self._audit(session, workspace.id, "workspace.create", name)
+            _flush(session, f"a workspace named {name!r} already exists")
+            return WorkspaceView(workspace.id, workspace.name, Role.OWNER)
+
+    def add_member(self, workspace: str, account: str, role: str) -> MemberView:
+        account = validation.name(account, "the account name")
+        try:
+            role_ = Role(role.strip().lower())
+        except ValueError:
+            raise InvalidInput(
+                f"unknown role {role!r}; choose one of {', '.join(r.value for r in Role)}"
+            ) from None
+        with self.store.session() as session:
+            ws = self._workspace(session, workspace)
+            self._require_manage(session, ws, "add members")
+            if role_ is Role.OWNER and self._role(session, ws.id) is not Role.OWNER:
+                raise PermissionDenied("only an owner can make another account an owner")
+            target = _account(session, account, create=True)
+            membership = session.exec(
+                select(Membership).where(
+                    Membership.workspace_id == ws.id, Membership.account_id == target.id
+                )
+            ).first()
+            if membership is None:
+                membership = Membership(workspace_id=ws.id, account_id=target.id, role=role_)
+            else:
+                membership.role = role_
+            session.add(membership)
+            self._audit(session, ws.id, "member.set", account, label=role_.value)
+            return MemberView(account, role_)
+
+    def members(self, workspace: str) -> list[MemberView]:
+        with self.store.session() as session:
+            ws = self._workspace(session, workspace)
+            self._require_member(session, ws)
+            rows = session.exec(
+                select(Account.name, Membership.role)
+                .join(Membership, col(Membership.account_id) == Account.id)
+                .where(Membership.workspace_id == ws.id)
+                .order_by(Account.name)
+            ).all()
+        return [MemberView(name, Role(role)) for name, role in rows]
+
+    # -- integrations -------------------------------------------------------
+
+    def integrations(self, workspace: str | None = None) -> list[IntegrationView]:
+        """Integrations in the actor's workspaces (or one of them), by name."""
+        with self.store.session() as session:
+            query = self._integration_query()
+            if workspace is not None:
+                query = query.where(Workspace.id == self._workspace(session, workspace).id)
+            rows = session.exec(query.order_by(Workspace.name, Integration.name)).all()
+        return [_integration_view(*row) for row in rows]
+
+    def integration(self, ref: str | int, workspace: str | None = None) -> IntegrationView:
+        with self.store.session() as session:
+            return self._integration(session, ref, workspace)
+
+    def add_integration(
+        self,
+        workspace: str,
+        name: str,
+        provider: str,
+        client_id: str | None = None,
+        redirect_uri: str | None = None,
+        scopes: str = "",
+        configure: bool = False,
+    ) -> IntegrationView:
+        name = validation.name(name, "the integration name")
+        provider = validation.name(provider, "the provider")
+        client_id = validation.name(client_id, "the client id") if client_id else None
+        redirect_uri = validation.redirect_uri(redirect_uri) if redirect_uri else None
+        scopes = validation.scopes(scopes)
+        with self.store.session() as session:
+            ws = self._workspace(session, workspace)
+            self._require_manage(session, ws, "add integrations")
+            taken = session.exec(
+                select(Integration.id).where(
+                    Integration.workspace_id == ws.id, Integration.name == name
+                )
+            ).first()
+            if taken:
+                raise AlreadyExists(f"{ws.name} already has an integration named {name!r}")
+            integration = Integration(
+                workspace_id=ws.id,
+                name=name,
+                provider=provider,
+                client_id=client_id,
+                redirect_uri=redirect_uri,
+                scopes=scopes,
+            )
+            if configure:
+                _configure(integration)
+            session.add(integration)
+            _flush(session, f"{ws.name} already has an integration named {name!r}")
+            self._audit(session, ws.id, "integration.add", name)
+            if configure:
+                self._audit(session, ws.id, "integration.configure", name)
+            session.flush()
+            return self._integration(session, integration.id)
+
+    def update_integration(
+        self,
+        ref: str | int,
+        *,
+        client_id: str | None = None,
+        redirect_uri: str | None = None,
+        scopes: str | None = None,
+        workspace: str | None = None,
+    ) -> IntegrationView:
+        """Change OAuth settings; a value left as None stays as it is."""
+        with self.store.session() as session:
+            integration = self._managed_integration(session, ref, workspace, "edit integrations")
+            if client_id is not None:
+                integration.client_id = validation.name(client_id, "the client id")
+            if redirect_uri is not None:
+                integration.redirect_uri = validation.redirect_uri(redirect_uri)
+            if scopes is not None:
+                integration.scopes = validation.scopes(scopes)
+            integration.updated_at = utcnow()
+            session.add(integration)
+            self._audit(session, integration.workspace_id, "integration.update", integration.name)
+            session.flush()
+            return self._integration(session, integration.id)
+
+    def configure_integration(
+        self, ref: str | int, workspace: str | None = None
+    ) -> IntegrationView:
+        with self.store.session() as session:
+            integration = self._managed_integration(
+                session, ref, workspace, "configure integrations"
+            )
+            _configure(integration)
+            session.add(integration)
+            self._audit(
+                session, integration.workspace_id, "integration.configure", integration.name
+            )
+            session.flush()
+            return self._integration(session, integration.id)
+
+    def disable_integration(self, ref: str | int, workspace: str | None = None) -> IntegrationView:
+        """Disabled integrations issue no keys and their keys stop verifying
+        until the integration is configured again."""
+        with self.store.session() as session:
+            integration = self._managed_integration(session, ref, workspace, "disable integrations")
+            if integration.status == IntegrationStatus.DISABLED:
+                raise InvalidInput(f"integration {integration.name!r} is already disabled")
+            integration.status = IntegrationStatus.DISABLED
+            integration.updated_at = utcnow()
+            session.add(integration)
+            self._audit(session, integration.workspace_id, "integration.disable", integration.name)
+            session.flush()
+            return self._integration(session, integration.id)
+
+    # -- keys -------------------------------------------------------------------
+
+    def create_key(
+        self, integration: str | int, label: str, *, expires_at: datetime | None = None
+    ) -> CreatedKey:
+        """Issue a key. The private key is returned here and nowhere else, ever."""
+        label = validation.label(label)
+        if expires_at is not None and expires_at <= utcnow():
+            raise InvalidInput("the expiry must be in the future")
+        with self.store.session() as session:
+            target = self._managed_integration(session, integration, None, "create keys")
+            if target.status != IntegrationStatus.CONFIGURED:
+                raise IntegrationNotConfigured(
+                    f"integration {target.name!r} is {target.status}; "
+                    "keys can only be issued for a configured integration"
+                )
+            self._require_label_free(session, target, label)
+            account = _account(session, self.actor)
+            pair = generate_key_pair()
+            row = ApiKey(
+                integration_id=target.id,
+                public_key=pair.public_key,
+                label=label,
+                secret_hash=hash_private_key(pair.private_key),
+                created_by=account.id,
+                expires_at=expires_at,
+            )
+            session.add(row)
+            _flush(session, _label_taken(label, target.name), InvalidLabel)
+            self._audit(session, target.workspace_id, "key.create", pair.public_key, label=label)
+            view = self._key_query_one(session, row.id)
+        return CreatedKey(view, pair.private_key)
+
+    def keys(self, integration: str | int, *, include_revoked: bool = True) -> list[KeyView]:
+        """The integration's keys, active first, newest first."""
+        with self.store.session() as session:
+            target = self._integration(session, integration)
+            query = self._key_query().where(ApiKey.integration_id == target.id)
+            if not include_revoked:
+                query = query.where(col(ApiKey.revoked_at).is_(None))
+            query = query.order_by(
+                col(ApiKey.revoked_at).is_not(None),
+                col(ApiKey.created_at).desc(),
+                col(ApiKey.id).desc(),
+            )
+            return [_key_view(*row) for row in session.exec(query).all()]
+
+    def key(self, public_key: str) -> KeyView:
+        with self.store.session() as session:
+            row = self._key_row(session, public_key)
+            self._require_member(session, self._integration_workspace(session, row))
+            return self._key_query_one(session, row.id)
+
+    def revoke_key(self, public_key: str) -> KeyView:
+        """Revoke now, for good. Refused by every verifier from the next request."""
+        with self.store.session() as session:
+            row = self._key_row(session, public_key)
+            ws = self._integration_workspace(session, row)
+            self._require_manage(session, ws, "revoke keys")
+            account = _account(session, self.actor)
+            # Conditional update: two admins revoking at once get one success
+            # and one clear error, never a second timestamp.
+            result = session.execute(
+                sa.update(ApiKey)
+                .where(col(ApiKey.id) == row.id, col(ApiKey.revoked_at).is_(None))
+                .values(revoked_at=utcnow(), revoked_by=account.id)
+            )
+            if result.rowcount == 0:
+                raise AlreadyRevoked(f"key {row.public_key} ({row.label}) is already revoked")
+            self._audit(session, ws.id, "key.revoke", row.public_key, label=row.label)
+            session.expire_all()
+            return self._key_query_one(session, row.id)
+
+    def audit(self, workspace: str, limit: int = 100) -> list[AuditView]:
+        with self.store.session() as session:
+            ws = self._workspace(session, workspace)
+            self._require_member(session, ws)
+            events = session.exec(
+                select(AuditEvent)
+                .where(AuditEvent.workspace_id == ws.id)
+                .order_by(col(AuditEvent.at).desc(), col(AuditEvent.id).desc())
+                .limit(limit)
+            ).all()
+        return [AuditView(e.at, ws.name, e.actor, e.action, e.target, e.label) for e in events]
+
+    # -- internals --------------------------------------------------------------
+
+    def _audit(
+        self,
+        session: Session,
+        workspace_id: int,
+        action: str,
+        target: str,
+        label: str | None = None,
+    ) -> None:
+        session.add(
+            AuditEvent(
+                workspace_id=workspace_id,
+                actor=self.actor,
+                action=action,
+                target=target,
+                label=label,
+            )
+        )
+
+    def _role(self, session: Session, workspace_id: int) -> Role | None:
+        role = session.exec(
+            select(Membership.role)
+            .join(Account, col(Account.id) == Membership.account_id)
+            .where(Membership.workspace_id == workspace_id, Account.name == self.actor)
+        ).first()
+        return Role(role) if role else None
+
+    def _require_member(self, session: Session, ws: Workspace) -> Role:
+        role = self._role(session, ws.id)
+        if role is None:
+            raise PermissionDenied(f"{self.actor} is not a member of workspace {ws.name!r}")
+        return role
+
+    def _require_manage(self, session: Session, ws: Workspace, action: str) -> None:
+        role = self._require_member(session, ws)
+        if not role.can_manage:
+            raise PermissionDenied(
+                f"{self.actor} is a {role} in {ws.name!r}; only owners and admins may {action}"
+            )
+
+    def _workspace(self, session: Session, name: str) -> Workspace:
+        ws = session.exec(select(Workspace).where(Workspace.name == name.strip())).first()
+        if ws is None:
+            raise NotFound(f"no workspace named {name!r}")
+        return ws
+
+    def _integration_query(self):
+        active = (
+            select(func.count(col(ApiKey.id)))
+            .where(ApiKey.integration_id == Integration.id, col(ApiKey.revoked_at).is_(None))
+            .scalar_subquery()
+        )
+        return (
+            select(Integration, Workspace.name, active, Membership.role)
+            .join(Workspace, col(Workspace.id) == Integration.workspace_id)
+            .join(Membership, col(Membership.workspace_id) == Workspace.id)
+            .join(Account, col(Account.id) == Membership.account_id)
+            .where(Account.name == self.actor)
+        )
+
+    def _integration(
+        self, session: Session, ref: str | int, workspace: str | None = None
+    ) -> IntegrationView:
+        query = self._integration_query()
+        if isinstance(ref, int) or str(ref).strip().isdigit():
+            query = query.where(Integration.id == int(ref))
+        else:
+            query = query.where(Integration.name == str(ref).strip())
+        if workspace is not None:
+            query = query.where(Workspace.name == workspace.strip())
+        rows = session.exec(query).all()
+        if not rows:
+            raise NotFound(f"no integration {ref!r} in your workspaces")
+        if len(rows) > 1:
+            names = ", ".join(sorted(row[1] for row in rows))
+            raise InvalidInput(
+                f"{ref!r} names integrations in several workspaces ({names}); "
+                "give the workspace or the integration's id"
+            )
+        return _integration_view(*rows[0])
+
+    def _managed_integration(
+        self, session: Session, ref: str | int, workspace: str | None, action: str
+    ) -> Integration:
+        view = self._integration(session, ref, workspace)
+        if not view.can_manage:
+            raise PermissionDenied(
+                f"{self.actor} is a {view.role} in {view.workspace!r}; only owners and admins may {action}"
+            )
+        integration = session.get(Integration, view.id)
+        assert integration is not None
+        return integration
+
+    def _require_label_free(self, session: Session, integration: Integration, label: str) -> None:
+        taken = session.exec(
+            select(ApiKey.id).where(
+                ApiKey.integration_id == integration.id,
+                ApiKey.label == label,
+                col(ApiKey.revoked_at).is_(None),
+            )
+        ).first()
+        if taken:
+            raise InvalidLabel(_label_taken(label, integration.name))
+
+    def _key_row(self, session: Session, public_key: str) -> ApiKey:
+        public_key = public_key.strip()
+        if not is_public_key(public_key):
+            hint = (
+                " (that looks like a private key; never paste it anywhere)"
+                if public_key.startswith("kdsk_")
+                else ""
+            )
+            raise InvalidInput(f"not a public key: expected kdpk_ and 16 letters or digits{hint}")
+        row = session.exec(select(ApiKey).where(ApiKey.public_key == public_key)).first()
+        if row is None:
+            raise NotFound(f"no key {public_key}")
+        return row
+
+    def _integration_workspace(self, session: Session, key: ApiKey) -> Workspace:
+        return session.exec(
+            select(Workspace)
+            .join(Integration, col(Integration.workspace_id) == Workspace.id)
+            .where(Integration.id == key.integration_id)
+        ).one()
+
+    def _key_query(self):
+        creator = aliased(Account)
+        revoker = aliased(Account)
+        return (
+            select(
+                ApiKey.id,
+                ApiKey.public_key,
+                ApiKey.label,
+                ApiKey.integration_id,
+                Integration.name,
+                ApiKey.created_at,
+                creator.name,
+                ApiKey.revoked_at,
+                revoker.name,
+                ApiKey.expires_at,
+                ApiKey.last_used_at,
+            )
+            .join(Integration, col(Integration.id) == ApiKey.integration_id)
+            .join(creator, creator.id == ApiKey.created_by)
+            .outerjoin(revoker, revoker.id == ApiKey.revoked_by)
+        )
+
+    def _key_query_one(self, session: Session, key_id: int | None) -> KeyView:
+        return _key_view(*session.exec(self._key_query().where(ApiKey.id == key_id)).one())
+
+
+def _account(session: Session, name: str, *, create: bool = False) -> Account:
+    account = session.exec(select(Account).where(Account.name == name)).first()
+    if account is None:
+        if not create:
+            raise PermissionDenied(f"{name} is not a member of any workspace")
+        account = Account(name=name)
+        session.add(account)
+        session.flush()
+    return account
+
+
+def _configure(integration: Integration) -> None:
+    missing = [
+        what
+        for what, value in (
+            ("client id", integration.client_id),
+            ("redirect URI", integration.redirect_uri),
+        )
+        if not value
+    ]
+    if missing:
+        raise IntegrationNotConfigured(
+            f"integration {integration.name!r} cannot be configured: set its {' and '.join(missing)} first"
+        )
+    integration.status = IntegrationStatus.CONFIGURED
+    integration.updated_at = utcnow()
+
+
+def _flush(session: Session, conflict: str, error: type[Exception] = AlreadyExists) -> None:
+    """Flush, turning a unique-constraint race into the same error the
+    pre-check gives."""
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        raise error(conflict) from None
+
+
+def _label_taken(label: str, integration: str) -> str:
+    return (
+        f"an active key labelled {label!r} already exists for {integration!r}; "
+        "choose another label (one per environment) or revoke that key first"
+    )
+
+
+def _integration_view(
+    integration: Integration, workspace: str, active: int, role: str
+) -> IntegrationView:
+    return IntegrationView(
+        id=integration.id,
+        workspace_id=integration.workspace_id,
+        workspace=workspace,
+        name=integration.name,
+        provider=integration.provider,
+        client_id=integration.client_id,
+        redirect_uri=integration.redirect_uri,
+        scopes=integration.scopes,
+        status=IntegrationStatus(integration.status),
+        created_at=integration.created_at,
+        updated_at=integration.updated_at,
+        active_keys=active or 0,
+        role=Role(role),
+    )
+
+
+def _key_view(*row: object) -> KeyView:
+    return KeyView(*row)  # type: ignore[arg-type]
+
+
+__all__: Sequence[str] = (
+    "AuditView",
+    "CreatedKey",
+    "IntegrationView",
+    "KeyService",
+    "KeyView",
+    "MemberView",
+    "WorkspaceView",
+)

@@ -1,0 +1,71 @@
+"""Checks on what users type. Each failure is an `InvalidInput` whose
+message says what is wrong and what to do instead."""
+
+from __future__ import annotations
+
+import unicodedata
+from urllib.parse import urlsplit
+
+from keydesk.errors import InvalidInput, InvalidLabel
+
+LABEL_MAX = 64
+NAME_MAX = 64
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def _first_unprintable(text: str) -> str | None:
+    for char in text:
+        # C*: control, format (bidi overrides, zero-width), surrogate, private,
+        # unassigned; Zl/Zp: line breaks. Any of them can move, hide or
+        # restyle what a terminal shows next to it.
+        category = unicodedata.category(char)
+        if category[0] == "C" or category in ("Zl", "Zp"):
+            return char
+    return None
+
+
+def printable_text(
+    value: str, what: str, max_length: int, error: type[InvalidInput] = InvalidInput
+) -> str:
+    """`value` trimmed; required, at most `max_length` characters, printable only."""
+    text = (value or "").strip()
+    if not text:
+        raise error(f"{what} is required")
+    bad = _first_unprintable(text)
+    if bad is not None:
+        kind = "an escape sequence" if bad == "\x1b" else "a control or invisible character"
+        raise error(f"{what} contains {kind} (U+{ord(bad):04X}); use printable text only")
+    if len(text) > max_length:
+        raise error(f"{what} is {len(text)} characters long; at most {max_length} are allowed")
+    return text
+
+
+def label(value: str) -> str:
+    return printable_text(value, "the label", LABEL_MAX, InvalidLabel)
+
+
+def name(value: str, what: str) -> str:
+    return printable_text(value, what, NAME_MAX)
+
+
+def redirect_uri(value: str) -> str:
+    """An absolute https:// URL, or http:// on a local host for development."""
+    text = printable_text(value, "the redirect URI", 2048)
+    parts = urlsplit(text)
+    host = (parts.hostname or "").lower()
+    if parts.scheme == "https" and host:
+        return text
+    if parts.scheme == "http" and host in LOCAL_HOSTS:
+        return text
+    raise InvalidInput(
+        f"the redirect URI {text!r} must be an absolute https:// URL "
+        "(or http://localhost… for development)"
+    )
+
+
+def scopes(value: str) -> str:
+    """Space- or comma-separated OAuth scopes, normalised to single spaces."""
+    if not value or not value.strip():
+        return ""
+    text = printable_text(value, "the scopes", 2048)
+    return " ".join(part for part in text.replace(",", " ").split() if part)

@@ -1,0 +1,323 @@
+"""Verifying presented API keys, at request speed.
+
+The hot path for a key this process has verified before:
+  parse + checksum (no I/O) → keyed digest → one indexed read → status checks.
+argon2 runs only the first time a given key is seen (or after a failure has
+been forgotten), under a concurrency cap.
+
+What is cached, and what is not:
+  * verified keys: HMAC-SHA256(per-process random key, private key) → key row id.
+    Never the plaintext; the digest is useless outside this process.
+  * recent failures: the same digest → reason, for a short while, so hammering
+    one wrong key costs no argon2.
+  * nothing about revocation, expiry or integration status: those are read
+    from the store on every call, so a revoke by any process sharing the store
+    is refused on the very next request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import queue
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+
+from keydesk.errors import StoreUnavailable, Unauthorized, UnauthorizedReason
+from keydesk.keys import (
+    PrivateKey,
+    hash_private_key,
+    needs_rehash,
+    parse_private_key,
+    secret_matches,
+)
+from keydesk.models import ApiKey, Integration, IntegrationStatus, Workspace, utcnow
+
+VERIFIED_CACHE_SIZE = 10_000
+FAILED_CACHE_SIZE = 10_000
+FAILED_TTL_SECONDS = 60.0
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+MAX_CONCURRENT_HASHES = 2  # one per core: argon2 is CPU-bound, more only queues memory
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedKey:
+    """Who a valid key is. Safe to log and to put in a request scope."""
+
+    public_key: str
+    label: str
+    integration_id: int
+    integration: str
+    workspace_id: int
+    workspace: str
+
+    def as_dict(self) -> dict[str, str | int]:
+        return {
+            "public_key": self.public_key,
+            "label": self.label,
+            "integration_id": self.integration_id,
+            "integration": self.integration,
+            "workspace_id": self.workspace_id,
+            "workspace": self.workspace,
+        }
+
+
+_api_key = ApiKey.__table__
+_integration = Integration.__table__
+_workspace = Workspace.__table__
+_LOOKUP = (
+    sa.select(
+        _api_key.c.id,
+        _api_key.c.secret_hash,
+        _api_key.c.label,
+        _api_key.c.revoked_at,
+        _api_key.c.expires_at,
+        _api_key.c.last_used_at,
+        _integration.c.id,
+        _integration.c.name,
+        _integration.c.status,
+        _workspace.c.id,
+        _workspace.c.name,
+    )
+    .join(_integration, _integration.c.id == _api_key.c.integration_id)
+    .join(_workspace, _workspace.c.id == _integration.c.workspace_id)
+    .where(_api_key.c.public_key == sa.bindparam("public_key"))
+)
+
+
+@dataclass(slots=True)
+class Attempt:
+    """A presented key between its cheap checks and its argon2 check."""
+
+    presented: str
+    public_key: str
+    digest: bytes
+    row: tuple | None
+    needs_hash: bool
+
+
+class Verifier:
+    """Thread-safe; make one per process and share it."""
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        *,
+        max_concurrent_hashes: int = MAX_CONCURRENT_HASHES,
+        failed_ttl: float = FAILED_TTL_SECONDS,
+    ) -> None:
+        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        compiled = _LOOKUP.compile(dialect=engine.dialect)
+        self._sql = compiled.string
+        if compiled.positiontup:  # qmark drivers (sqlite3)
+            self._params = lambda public_key: (public_key,)
+        else:
+            self._params = lambda public_key: {"public_key": public_key}
+        self._digest_key = secrets.token_bytes(32)
+        self._lock = threading.Lock()
+        self._verified: OrderedDict[bytes, int] = OrderedDict()
+        self._failed: OrderedDict[bytes, tuple[float, UnauthorizedReason]] = OrderedDict()
+        self._failed_ttl = failed_ttl
+        self.hash_slots = threading.BoundedSemaphore(max_concurrent_hashes)
+        self._local = threading.local()
+        self._writes: queue.SimpleQueue[sa.Executable | None] = queue.SimpleQueue()
+        self._touched: dict[int, float] = {}
+        self._writer: threading.Thread | None = None
+
+    # -- the whole check --------------------------------------------------------
+
+    def verify(self, presented: str | PrivateKey | None) -> VerifiedKey:
+        """The key's identity, or `Unauthorized` with the reason."""
+        attempt = self.prepare(presented)
+        if attempt.needs_hash:
+            with self.hash_slots:
+                self.check_secret(attempt)
+        return self.finish(attempt)
+
+    # -- the same, in steps, for callers that schedule argon2 themselves --------
+
+    def prepare(self, presented: str | PrivateKey | None) -> Attempt:
+        """Everything before argon2: shape, checksum, failure cache, one read."""
+        if isinstance(presented, PrivateKey):
+            presented = presented.reveal()
+        if not presented or not presented.strip():
+            raise Unauthorized(UnauthorizedReason.MISSING)
+        public_key = parse_private_key(presented)
+        presented = presented.strip()
+        digest = hmac.digest(self._digest_key, presented.encode("ascii"), hashlib.sha256)
+        with self._lock:
+            failure = self._failed.get(digest)
+            if failure is not None:
+                if failure[0] > time.monotonic():
+                    raise Unauthorized(failure[1])
+                del self._failed[digest]
+            cached_id = self._verified.get(digest)
+        row = self._lookup(public_key)
+        needs_hash = row is None or cached_id != row[0]
+        return Attempt(presented, public_key, digest, row, needs_hash)
+
+    def check_secret(self, attempt: Attempt) -> None:
+        """The argon2 step (the caller bounds its concurrency). An unknown id
+        is verified against a decoy hash, so it costs what a wrong secret costs."""
+        row = attempt.row
+        if not secret_matches(row[1] if row else None, attempt.presented):
+            reason = UnauthorizedReason.UNKNOWN if row is None else UnauthorizedReason.WRONG_SECRET
+            self._remember_failure(attempt.digest, reason)
+            raise Unauthorized(reason)
+        assert row is not None
+        if needs_rehash(row[1]):
+            new_hash = hash_private_key(PrivateKey(attempt.presented))
+            self._write(
+                sa.update(_api_key)
+                .where(_api_key.c.id == row[0], _api_key.c.secret_hash == row[1])
+                .values(secret_hash=new_hash)
+            )
+        with self._lock:
+            self._verified[attempt.digest] = row[0]
+            self._verified.move_to_end(attempt.digest)
+            if len(self._verified) > VERIFIED_CACHE_SIZE:
+                self._verified.popitem(last=False)
+        attempt.needs_hash = False
+
+    def finish(self, attempt: Attempt) -> VerifiedKey:
+        """Status checks on the row just read: revoked, expired, integration off."""
+        assert not attempt.needs_hash and attempt.row is not None
+        (key_id, _, label, revoked_at, expires_at, last_used_at,
+         integration_id, integration, status, workspace_id, workspace) = attempt.row  # fmt: skip
+        if revoked_at is not None:
+            raise Unauthorized(UnauthorizedReason.REVOKED)
+        now = utcnow()
+        if expires_at is not None and _aware(expires_at) <= now:
+            raise Unauthorized(UnauthorizedReason.EXPIRED)
+        if status != IntegrationStatus.CONFIGURED:
+            raise Unauthorized(UnauthorizedReason.INTEGRATION_DISABLED)
+        self._touch(key_id, last_used_at, now)
+        return VerifiedKey(
+            attempt.public_key, label, integration_id, integration, workspace_id, workspace
+        )
+
+    # -- upkeep -------------------------------------------------------------------
+
+    def flush(self, timeout: float = 5.0) -> None:
+        """Wait until queued last-used and rehash writes are in the store."""
+        if self._writer is None:
+            return
+        done = threading.Event()
+        self._writes.put(done)  # type: ignore[arg-type]
+        done.wait(timeout)
+
+    def close(self) -> None:
+        self.flush()
+        if self._writer is not None:
+            self._writes.put(None)
+            self._writer.join(timeout=5)
+            self._writer = None
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            connection.close()
+            self._local.connection = None
+
+    def cached_digests(self) -> list[bytes]:
+        """What the caches hold (for tests and audits): digests only."""
+        with self._lock:
+            return [*self._verified, *self._failed]
+
+    # -- internals -------------------------------------------------------------
+
+    def _lookup(self, public_key: str) -> tuple | None:
+        # The one read on the hot path goes straight to the driver with SQL
+        # compiled once: SQLAlchemy's per-execute bookkeeping would cost more
+        # than the read itself (bench/verify.py).
+        connection = self._connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute(self._sql, self._params(public_key))
+            row = cursor.fetchone()
+            cursor.close()
+        except self._engine.dialect.loaded_dbapi.Error as exc:
+            connection.invalidate()
+            self._local.connection = None
+            raise StoreUnavailable("the key store is unavailable") from exc
+        if row is None:
+            return None
+        return (*row[:3], *map(_to_datetime, row[3:6]), *row[6:])
+
+    def _connection(self):
+        # One pooled connection per thread, reading in autocommit: each read
+        # sees the newest committed state (no long-lived snapshot could hide a
+        # revocation). sqlite3 opens no transaction for a SELECT.
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = self._engine.raw_connection()
+            if self._engine.dialect.name == "postgresql":
+                connection.driver_connection.autocommit = True
+            self._local.connection = connection
+        return connection
+
+    def _remember_failure(self, digest: bytes, reason: UnauthorizedReason) -> None:
+        with self._lock:
+            self._failed[digest] = (time.monotonic() + self._failed_ttl, reason)
+            self._failed.move_to_end(digest)
+            if len(self._failed) > FAILED_CACHE_SIZE:
+                self._failed.popitem(last=False)
+
+    def _touch(self, key_id: int, last_used_at: datetime | None, now: datetime) -> None:
+        """Record use at most once a minute per key, off the request path."""
+        if last_used_at is not None and now - _aware(last_used_at) < LAST_USED_RESOLUTION:
+            return
+        clock = time.monotonic()
+        with self._lock:
+            if clock - self._touched.get(key_id, -1e9) < LAST_USED_RESOLUTION.total_seconds():
+                return
+            self._touched[key_id] = clock
+        self._write(
+            sa.update(_api_key)
+            .where(
+                _api_key.c.id == key_id,
+                sa.or_(
+                    _api_key.c.last_used_at.is_(None),
+                    _api_key.c.last_used_at < now - LAST_USED_RESOLUTION,
+                ),
+            )
+            .values(last_used_at=now)
+        )
+
+    def _write(self, statement: sa.Executable) -> None:
+        with self._lock:
+            if self._writer is None:
+                self._writer = threading.Thread(
+                    target=self._write_loop, name="keydesk-writes", daemon=True
+                )
+                self._writer.start()
+        self._writes.put(statement)
+
+    def _write_loop(self) -> None:
+        while True:
+            item = self._writes.get()
+            if item is None:
+                return
+            if isinstance(item, threading.Event):
+                item.set()
+                continue
+            try:
+                with self._engine.connect() as connection:
+                    connection.execute(item)
+            except sa.exc.DBAPIError:
+                pass  # bookkeeping only: a busy store must not fail a request
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _to_datetime(value: datetime | str | None) -> datetime | None:
+    """Driver value → aware UTC (sqlite3 hands back the stored text)."""
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
