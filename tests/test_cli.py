@@ -1,0 +1,178 @@
+"""The CLI contract, end to end, in a temporary store."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from keydesk.cli import main
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch, capsys):
+    """Run `keydesk ARGS...` in-process; returns (exit code, stdout, stderr)."""
+    monkeypatch.setenv("KEYDESK_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("KEYDESK_ACCOUNT", "alice")
+    monkeypatch.delenv("KEYDESK_API_KEY", raising=False)
+
+    def run(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
+        if stdin is not None:
+            import io
+
+            monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+@pytest.fixture
+def configured(cli):
+    assert cli("init", "--workspace", "acme")[0] == 0
+    code, out, err = cli(
+        "integration", "add", "--workspace", "acme", "--name", "github", "--provider", "GitHub",
+        "--client-id", "Iv1.abc", "--redirect-uri", "https://app.example.com/cb", "--configure",
+    )  # fmt: skip
+    assert code == 0, err
+    return cli
+
+
+def test_key_lifecycle(configured):
+    cli = configured
+    code, out, _ = cli("key", "create", "--integration", "github", "--label", "CI Runner", "--json")
+    assert code == 0
+    created = json.loads(out)
+    assert {"api_key", "public_key", "label", "integration", "created_at"} <= created.keys()
+    assert created["api_key"].startswith("kdsk_") and created["label"] == "CI Runner"
+
+    code, out, _ = cli("verify", stdin=created["api_key"] + "\n")
+    assert code == 0 and created["public_key"] in out and "CI Runner" in out and "github" in out
+
+    code, out, _ = cli("key", "list", "--integration", "github", "--json")
+    (listed,) = json.loads(out)
+    assert listed["status"] == "active" and listed["created_by"] == "alice"
+    for field in ("public_key", "label", "created_at", "revoked_at", "last_used_at"):
+        assert field in listed
+    assert created["api_key"] not in out and "argon2" not in out
+
+    code, out, _ = cli("key", "revoke", created["public_key"], "--yes", "--json")
+    assert code == 0 and json.loads(out)["status"] == "revoked"
+
+    code, out, err = cli("verify", stdin=created["api_key"])
+    assert code == 1 and "401 Unauthorized: revoked" in err
+
+    code, _, err = cli("key", "revoke", created["public_key"], "--yes")
+    assert code != 0 and "already revoked" in err and err.count("\n") == 1
+
+
+def test_key_create_without_json_warns_once(configured):
+    code, out, _ = configured("key", "create", "--integration", "github", "--label", "prod")
+    assert code == 0
+    assert out.count("kdsk_") == 1 and "never be shown again" in out
+
+
+def test_verify_reads_the_environment(configured, monkeypatch):
+    _, out, _ = configured("key", "create", "--integration", "1", "--label", "prod", "--json")
+    monkeypatch.setenv("KEYDESK_API_KEY", json.loads(out)["api_key"])
+    code, out, _ = configured("verify", "--json")
+    assert code == 0 and json.loads(out)["valid"] is True
+
+
+def test_verify_refuses_garbage_with_a_reason(configured):
+    code, out, err = configured("verify", "--json", stdin="not-a-key\n")
+    assert code == 1 and json.loads(out)["reason"] == "malformed"
+    assert err.startswith("401 Unauthorized: malformed")
+
+
+def test_verify_takes_no_key_argument(configured):
+    with pytest.raises(SystemExit):
+        configured("verify", "kdsk_x")
+
+
+def test_revoke_needs_yes_when_not_at_a_terminal(configured):
+    _, out, _ = configured("key", "create", "--integration", "github", "--label", "p", "--json")
+    code, _, err = configured("key", "revoke", json.loads(out)["public_key"], stdin="")
+    assert code != 0 and "--yes" in err
+
+
+def test_permissions_and_members(configured):
+    cli = configured
+    assert (
+        cli("member", "add", "--workspace", "acme", "--account", "bob", "--role", "viewer")[0] == 0
+    )
+    code, _, err = cli(
+        "--account", "bob", "key", "create", "--integration", "github", "--label", "x"
+    )
+    assert code != 0 and "viewer" in err
+    code, out, _ = cli("--account", "bob", "integration", "list", "--json")
+    assert [i["name"] for i in json.loads(out)] == ["github"]
+
+
+def test_integration_commands(cli):
+    cli("init", "--workspace", "acme")
+    code, _, _ = cli(
+        "integration", "add", "--workspace", "acme", "--name", "gl", "--provider", "GitLab"
+    )
+    assert code == 0
+    code, _, err = cli("integration", "configure", "gl")
+    assert code != 0 and "client id and redirect URI" in err
+    code, out, _ = cli("integration", "list", "--json")
+    assert json.loads(out)[0]["status"] == "draft"
+    code, _, err = cli("key", "create", "--integration", "gl", "--label", "x")
+    assert code != 0 and "draft" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("key", "create", "--integration", "github", "--label", "a\x1b[31mb"), "escape sequence"),
+        (("key", "create", "--integration", "github", "--label", ""), "required"),
+        (("key", "create", "--integration", "nope", "--label", "x"), "no integration"),
+        (("key", "revoke", "kdpk_AAAAAAAAAAAAAAAA", "--yes"), "no key"),
+        (
+            ("member", "add", "--workspace", "acme", "--account", "x", "--role", "god"),
+            "invalid choice",
+        ),
+        (("--db", "mysql://x/y", "integration", "list"), "unsupported database"),
+    ],
+)
+def test_bad_input_is_one_line_without_traceback(configured, args, needle):
+    try:
+        code, out, err = configured(*args)
+    except SystemExit as exit_:  # argparse's own usage errors
+        code, err = exit_.code, ""
+        needle = ""
+    assert code != 0
+    assert needle in err and "Traceback" not in err
+    assert "\x1b" not in err
+
+
+def test_the_real_command_end_to_end(tmp_path):
+    env = {
+        **os.environ,
+        "KEYDESK_DATABASE_URL": f"sqlite:///{tmp_path / 'e2e.db'}",
+        "KEYDESK_ACCOUNT": "ops",
+    }
+    env.pop("KEYDESK_API_KEY", None)
+
+    def run(*args, stdin=None):
+        return subprocess.run(
+            [sys.executable, "-m", "keydesk", *args], input=stdin, env=env,
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+
+    assert run("init", "--workspace", "w").returncode == 0
+    assert run("integration", "add", "--workspace", "w", "--name", "i", "--provider", "p",
+               "--client-id", "c", "--redirect-uri", "https://x.example/cb", "--configure").returncode == 0  # fmt: skip
+    created = json.loads(
+        run("key", "create", "--integration", "i", "--label", "L", "--json").stdout
+    )
+    ok = run("verify", stdin=created["api_key"])
+    assert ok.returncode == 0, ok.stderr
+    bad = run("verify", stdin=created["api_key"][:-1] + "x")
+    assert bad.returncode == 1 and bad.stderr.startswith("401 Unauthorized: ")

@@ -1,0 +1,237 @@
+"""The key service, on every backend: permissions, integration states,
+labels, revocation and the audit trail."""
+
+from __future__ import annotations
+
+import pytest
+
+from keydesk.errors import (
+    AlreadyExists,
+    AlreadyRevoked,
+    IntegrationNotConfigured,
+    InvalidInput,
+    InvalidLabel,
+    NotFound,
+    PermissionDenied,
+    Unauthorized,
+    UnauthorizedReason,
+)
+from keydesk.models import IntegrationStatus
+from keydesk.service import KeyService
+from keydesk.store import open_store
+from keydesk.verify import Verifier
+
+
+def test_round_trip_create_verify_revoke_from_a_second_engine(world, store_url):
+    created = world.owner.create_key("github", "api-gateway-prod")
+    verifier = Verifier(world.store.engine)
+    identity = verifier.verify(created.private_key.reveal())
+    assert (identity.public_key, identity.label, identity.integration, identity.workspace) == (
+        created.key.public_key,
+        "api-gateway-prod",
+        "github",
+        "acme",
+    )
+
+    other = open_store(store_url)  # a second engine: its own pool and connections
+    try:
+        KeyService(other, "alice").revoke_key(created.key.public_key)
+    finally:
+        other.dispose()
+
+    with pytest.raises(Unauthorized) as error:
+        verifier.verify(created.private_key.reveal())
+    assert error.value.reason is UnauthorizedReason.REVOKED
+    verifier.close()
+
+
+def test_create_returns_the_private_key_once_and_lists_never_do(world):
+    created = world.owner.create_key("github", "CI Runner")
+    secret = created.private_key.reveal()
+    assert secret not in repr(created)
+    listed = world.owner.keys("github")
+    assert [k.public_key for k in listed] == [created.key.public_key]
+    assert secret not in repr(listed)
+    assert listed[0].status == "active" and listed[0].created_by == "alice"
+
+
+@pytest.mark.parametrize("role", ["member", "viewer"])
+def test_members_and_viewers_may_look_but_not_manage(world, role):
+    kept = world.owner.create_key("github", "prod")
+    service = world.as_account("bob", role)
+    assert [i.name for i in service.integrations()] == ["github", "gitlab"]
+    assert [k.label for k in service.keys("github")] == ["prod"]
+    with pytest.raises(PermissionDenied, match=f"bob is a {role}"):
+        service.create_key("github", "mine")
+    with pytest.raises(PermissionDenied):
+        service.revoke_key(kept.key.public_key)
+    with pytest.raises(PermissionDenied):
+        service.configure_integration("gitlab")
+
+
+def test_non_members_see_nothing_and_do_nothing(world):
+    kept = world.owner.create_key("github", "prod")
+    stranger = KeyService(world.store, "mallory")
+    assert stranger.integrations() == []
+    with pytest.raises(NotFound):
+        stranger.create_key("github", "mine")
+    with pytest.raises(PermissionDenied):
+        stranger.revoke_key(kept.key.public_key)
+    with pytest.raises(PermissionDenied):
+        stranger.key(kept.key.public_key)
+
+
+def test_admins_manage_but_only_owners_make_owners(world):
+    admin = world.as_account("carol", "admin")
+    assert admin.create_key("github", "carol's key").key.created_by == "carol"
+    with pytest.raises(PermissionDenied, match="only an owner"):
+        admin.add_member("acme", "dave", "owner")
+
+
+def test_keys_only_for_configured_integrations(world):
+    with pytest.raises(IntegrationNotConfigured, match="draft"):
+        world.owner.create_key("gitlab", "prod")
+    world.owner.disable_integration("github")
+    with pytest.raises(IntegrationNotConfigured, match="disabled"):
+        world.owner.create_key("github", "prod")
+
+
+def test_configuring_needs_client_id_and_https_redirect(world):
+    with pytest.raises(IntegrationNotConfigured, match="client id and redirect URI"):
+        world.owner.configure_integration("gitlab")
+    for bad in ("http://example.com/cb", "ftp://x/y", "/relative", "example.com"):
+        with pytest.raises(InvalidInput, match="https://"):
+            world.owner.update_integration("gitlab", redirect_uri=bad)
+    world.owner.update_integration(
+        "gitlab", client_id="gl-client", redirect_uri="http://localhost:8080/cb"
+    )
+    assert world.owner.configure_integration("gitlab").status is IntegrationStatus.CONFIGURED
+
+
+def test_disabling_an_integration_stops_its_keys_until_reconfigured(world):
+    created = world.owner.create_key("github", "prod")
+    verifier = Verifier(world.store.engine)
+    world.owner.disable_integration("github")
+    with pytest.raises(Unauthorized) as error:
+        verifier.verify(created.private_key)
+    assert error.value.reason is UnauthorizedReason.INTEGRATION_DISABLED
+    world.owner.configure_integration("github")
+    assert verifier.verify(created.private_key).label == "prod"
+
+
+@pytest.mark.parametrize(
+    ("label", "message"),
+    [
+        ("", "required"),
+        ("   ", "required"),
+        ("x" * 65, "65 characters long; at most 64"),
+        ("prod\x1b[2J", "escape sequence"),
+        ("line\nbreak", "control or invisible character"),
+        ("tab\there", "control or invisible character"),
+        ("bell\x07", "control or invisible character"),
+        ("rtl\u202eoverride", "control or invisible character"),
+        ("zero\u200bwidth", "control or invisible character"),
+        ("c1\x9bcontrol", "control or invisible character"),
+    ],
+)
+def test_every_invalid_label_is_refused_with_its_reason(world, label, message):
+    with pytest.raises(InvalidLabel, match=message):
+        world.owner.create_key("github", label)
+    assert world.owner.keys("github") == []
+
+
+def test_labels_are_trimmed_and_may_hold_markup_literally(world):
+    assert world.owner.create_key("github", "  CI Runner  ").key.label == "CI Runner"
+    assert world.owner.create_key("github", "[bold red]x[/]").key.label == "[bold red]x[/]"
+    assert world.owner.create_key("github", "x" * 64).key.label == "x" * 64
+
+
+def test_active_labels_are_unique_per_integration_but_free_after_revoke(world):
+    first = world.owner.create_key("github", "prod")
+    with pytest.raises(InvalidLabel, match="already exists"):
+        world.owner.create_key("github", "prod")
+    world.owner.revoke_key(first.key.public_key)
+    second = world.owner.create_key("github", "prod")
+    assert second.key.public_key != first.key.public_key
+
+
+def test_revoking_twice_is_a_clear_error(world):
+    created = world.owner.create_key("github", "prod")
+    revoked = world.owner.revoke_key(created.key.public_key)
+    assert revoked.status == "revoked" and revoked.revoked_by == "alice"
+    with pytest.raises(AlreadyRevoked, match="already revoked"):
+        world.owner.revoke_key(created.key.public_key)
+
+
+def test_unknown_or_malformed_public_keys(world):
+    with pytest.raises(NotFound):
+        world.owner.revoke_key("kdpk_AAAAAAAAAAAAAAAA")
+    with pytest.raises(InvalidInput, match="not a public key"):
+        world.owner.revoke_key("nope")
+    created = world.owner.create_key("github", "prod")
+    with pytest.raises(InvalidInput, match="looks like a private key"):
+        world.owner.revoke_key(created.private_key.reveal())
+
+
+def test_verify_reasons(world):
+    created = world.owner.create_key("github", "prod")
+    text = created.private_key.reveal()
+    verifier = Verifier(world.store.engine)
+    other = world.owner.create_key("github", "other").private_key.reveal()
+    wrong_secret = text[:22] + other[22:]  # right id, someone else's secret+checksum
+    forged_id = "kdsk_" + "A" * 16 + other[21:]
+    from keydesk.keys import checksum
+
+    wrong_secret = wrong_secret[:-6] + checksum(wrong_secret[:-6])
+    forged_id = forged_id[:-6] + checksum(forged_id[:-6])
+    cases = {
+        "": UnauthorizedReason.MISSING,
+        "hello": UnauthorizedReason.MALFORMED,
+        text[:-1] + ("A" if text[-1] != "A" else "B"): UnauthorizedReason.BAD_CHECKSUM,
+        forged_id: UnauthorizedReason.UNKNOWN,
+        wrong_secret: UnauthorizedReason.WRONG_SECRET,
+    }
+    for presented, reason in cases.items():
+        for _ in range(2):  # the second time comes from the failure cache
+            with pytest.raises(Unauthorized) as error:
+                verifier.verify(presented)
+            assert error.value.reason is reason, presented
+            assert len(presented) < 20 or presented[5:] not in error.value.message
+    verifier.close()
+
+
+def test_last_used_is_recorded(world):
+    created = world.owner.create_key("github", "prod")
+    verifier = Verifier(world.store.engine)
+    verifier.verify(created.private_key)
+    verifier.flush()
+    assert world.owner.key(created.key.public_key).last_used_at is not None
+    verifier.close()
+
+
+def test_names_are_unique_where_they_should_be(world):
+    with pytest.raises(AlreadyExists):
+        world.owner.create_workspace("acme")
+    with pytest.raises(AlreadyExists):
+        world.owner.add_integration("acme", "github", "GitHub")
+
+
+def test_every_change_is_audited_without_secrets(world):
+    created = world.owner.create_key("github", "prod")
+    world.owner.revoke_key(created.key.public_key)
+    events = world.owner.audit("acme")
+    actions = [e.action for e in events]
+    assert actions[:2] == ["key.revoke", "key.create"]
+    assert {"workspace.create", "integration.add", "integration.configure"} <= set(actions)
+    assert all(e.actor == "alice" for e in events)
+    secret = created.private_key.reveal()
+    assert not any(secret[22:] in repr(e) for e in events)
+
+
+def test_ambiguous_integration_names_ask_for_a_workspace(world):
+    world.owner.create_workspace("beta")
+    world.owner.add_integration("beta", "github", "GitHub")
+    with pytest.raises(InvalidInput, match="several workspaces"):
+        world.owner.keys("github")
+    assert world.owner.integration("github", workspace="beta").workspace == "beta"
+    assert world.owner.integration(world.github.id).workspace == "acme"

@@ -1,0 +1,101 @@
+"""What the store keeps at rest, how it is created, and how it migrates."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+
+import sqlalchemy as sa
+
+from keydesk.service import KeyService
+from keydesk.store import open_store
+from tests.conftest import build_world
+
+
+def _secret_parts(created) -> list[bytes]:
+    text = created.private_key.reveal()
+    return [text.encode(), text[22:65].encode()]  # whole key, and the secret alone
+
+
+def test_sqlite_file_and_wal_hold_no_private_key(tmp_path):
+    path = tmp_path / "keydesk.db"
+    store = open_store(f"sqlite:///{path}")
+    world = build_world(store)
+    created = [world.owner.create_key("github", f"key {n}") for n in range(5)]
+    world.owner.revoke_key(created[0].key.public_key)
+    files = [p for p in tmp_path.iterdir() if p.name.startswith("keydesk.db")]
+    assert any(p.name.endswith("-wal") for p in files)  # checked while the WAL is live
+    raw = b"".join(p.read_bytes() for p in files)
+    store.dispose()
+    raw += path.read_bytes()  # and after the checkpoint
+    assert created[0].key.public_key.encode() in raw  # the search itself works
+    for key in created:
+        for part in _secret_parts(key):
+            assert part not in raw
+
+
+def test_postgres_tables_hold_no_private_key(store, store_url):
+    if not store_url.startswith("postgresql"):
+        return
+    world = build_world(store)
+    created = [world.owner.create_key("github", f"key {n}") for n in range(3)]
+    with store.engine.connect() as connection:
+        dump = ""
+        for table in ("api_key", "audit_event", "integration", "account", "workspace"):
+            rows = connection.execute(sa.text(f"SELECT * FROM {table}")).all()
+            dump += repr(rows)
+    assert created[0].key.public_key in dump
+    for key in created:
+        for part in _secret_parts(key):
+            assert part.decode() not in dump
+
+
+def test_sqlite_store_is_owner_only(tmp_path):
+    path = tmp_path / "data" / "keydesk.db"
+    old = os.umask(0)
+    try:
+        store = open_store(f"sqlite:///{path}")
+        build_world(store).owner.create_key("github", "prod")
+        for file in path.parent.iterdir():
+            assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
+        assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+        store.dispose()
+    finally:
+        os.umask(old)
+
+
+def test_schema_is_versioned_and_reopening_keeps_data(store_url):
+    store = open_store(store_url)
+    build_world(store).owner.create_key("github", "prod")
+    with store.engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+    store.dispose()
+    again = open_store(store_url)
+    assert [k.label for k in KeyService(again, "alice").keys("github")] == ["prod"]
+    again.dispose()
+
+
+def test_revoke_in_another_process_is_refused_on_the_next_verify(store_url):
+    from keydesk.verify import Verifier
+
+    store = open_store(store_url)
+    world = build_world(store)
+    created = world.owner.create_key("github", "prod")
+    verifier = Verifier(store.engine)
+    assert verifier.verify(created.private_key).label == "prod"
+    subprocess.run(
+        [sys.executable, "-m", "keydesk", "--db", store_url, "--account", "alice",
+         "key", "revoke", created.key.public_key, "--yes"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    import pytest
+
+    from keydesk.errors import Unauthorized, UnauthorizedReason
+
+    with pytest.raises(Unauthorized) as error:
+        verifier.verify(created.private_key)
+    assert error.value.reason is UnauthorizedReason.REVOKED
+    verifier.close()
+    store.dispose()
