@@ -34,7 +34,7 @@ def cli(tmp_path, monkeypatch, capsys):
 @pytest.fixture
 def configured(cli):
     assert cli("init", "--workspace", "acme")[0] == 0
-    code, out, err = cli(
+    code, _out, err = cli(
         "integration", "add", "--workspace", "acme", "--name", "github", "--provider", "GitHub",
         "--client-id", "Iv1.abc", "--redirect-uri", "https://app.example.com/cb", "--configure",
     )  # fmt: skip
@@ -143,7 +143,7 @@ def test_integration_commands(cli):
 )
 def test_bad_input_is_one_line_without_traceback(configured, args, needle):
     try:
-        code, out, err = configured(*args)
+        code, _out, err = configured(*args)
     except SystemExit as exit_:  # argparse's own usage errors
         code, err = exit_.code, ""
         needle = ""
