@@ -1,0 +1,104 @@
+"""A realistic sample store, for `keydesk demo`, screenshots and tests."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from unittest import mock
+
+import sqlalchemy as sa
+
+from keydesk import keys
+from keydesk.models import ApiKey, AuditEvent, Integration
+from keydesk.service import KeyService
+from keydesk.store import Store
+
+DEMO_ACCOUNT = "alice"
+DEMO_EPOCH = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
+
+
+def seed_demo(store: Store) -> None:
+    """Two workspaces, integrations in every status, active and revoked keys."""
+    alice = KeyService(store, DEMO_ACCOUNT)
+    alice.create_workspace("acme")
+    alice.create_workspace("globex")
+    alice.add_member("acme", "bob", "admin")
+    alice.add_member("acme", "carol", "viewer")
+    alice.add_member("globex", "bob", "owner")
+
+    alice.add_integration(
+        "acme", "github", "GitHub", client_id="Iv1.8a61f9b3a7aba766",
+        redirect_uri="https://api.acme.example/oauth/github/callback",
+        scopes="read:user repo read:org", configure=True,
+    )  # fmt: skip
+    alice.add_integration(
+        "acme", "google-workspace", "Google", client_id="1044-acme.apps.googleusercontent.com",
+        redirect_uri="https://api.acme.example/oauth/google/callback",
+        scopes="openid email profile", configure=True,
+    )  # fmt: skip
+    alice.add_integration("acme", "okta-sso", "Okta", client_id="0oa1b2c3d4")  # a draft
+    alice.add_integration(
+        "acme", "legacy-slack", "Slack", client_id="2210.9931",
+        redirect_uri="https://api.acme.example/oauth/slack/callback", configure=True,
+    )  # fmt: skip
+    alice.add_integration(
+        "globex", "stripe-connect", "Stripe", client_id="ca_globex",
+        redirect_uri="https://globex.example/stripe/callback", configure=True,
+    )  # fmt: skip
+
+    bob = KeyService(store, "bob")
+    for service, integration, label in (
+        (alice, "github", "api-gateway-prod"),
+        (alice, "github", "api-gateway-staging"),
+        (bob, "github", "CI Runner"),
+        (alice, "github", "Local Development"),
+        (alice, "google-workspace", "Production Backend"),
+        (alice, "legacy-slack", "notifier-prod"),
+        (bob, "stripe-connect", "billing-worker"),
+    ):
+        service.create_key(integration, label)
+    for label in ("api-gateway-staging", "Local Development"):
+        key = next(k for k in alice.keys("github") if k.label == label)
+        alice.revoke_key(key.public_key)
+    alice.disable_integration("legacy-slack")
+    _settle_times(store)
+
+
+def _settle_times(store: Store) -> None:
+    """Spread the sample's timestamps over a fixed past month, so it reads
+    like a real history and pictures of it do not change from run to run."""
+    with store.engine.begin() as connection:
+        rows = connection.execute(sa.select(ApiKey.id).order_by(ApiKey.id)).scalars().all()
+        for n, key_id in enumerate(rows):
+            created = DEMO_EPOCH + timedelta(days=3 * n, hours=n)
+            connection.execute(
+                sa.update(ApiKey)
+                .where(ApiKey.id == key_id)
+                .values(
+                    created_at=created,
+                    last_used_at=created + timedelta(days=2, minutes=17 * n)
+                    if n % 3 != 2
+                    else None,
+                )
+            )
+            connection.execute(
+                sa.update(ApiKey)
+                .where(ApiKey.id == key_id, ApiKey.revoked_at.is_not(None))
+                .values(revoked_at=created + timedelta(days=9))
+            )
+        connection.execute(
+            sa.update(Integration).values(
+                created_at=DEMO_EPOCH - timedelta(days=30), updated_at=DEMO_EPOCH
+            )
+        )
+        connection.execute(sa.update(AuditEvent).values(at=DEMO_EPOCH))
+
+
+@contextmanager
+def fixed_randomness(seed: int = 7) -> Iterator[None]:
+    """Repeatable key material, for pictures and snapshot tests only."""
+    rng = random.Random(seed)
+    with mock.patch.object(keys.secrets, "randbelow", rng.randrange):
+        yield

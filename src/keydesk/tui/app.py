@@ -1,0 +1,182 @@
+"""The keydesk Textual application: screens, and the flows they share."""
+
+from __future__ import annotations
+
+from textual.app import App
+from textual.binding import Binding
+from textual.reactive import reactive
+
+from keydesk.service import CreatedKey, IntegrationView, KeyService, KeyView, WorkspaceView
+from keydesk.tui import clipboard
+from keydesk.tui.calls import call_service
+from keydesk.tui.commands import KeydeskCommands
+from keydesk.tui.messages import IntegrationsChanged, KeysChanged
+from keydesk.tui.screens.add_integration import AddIntegrationScreen
+from keydesk.tui.screens.confirm import ConfirmScreen, revoke_confirmation
+from keydesk.tui.screens.create_key import CreateKeyScreen
+from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
+from keydesk.tui.screens.integrations import IntegrationsScreen
+from keydesk.tui.screens.key_created import KeyCreatedScreen
+from keydesk.tui.screens.welcome import WelcomeScreen
+from keydesk.tui.screens.workspaces import WorkspaceScreen
+
+
+class KeydeskApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "keydesk"
+    COMMANDS = App.COMMANDS | {KeydeskCommands}
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", priority=True, id="app.quit"),
+    ]
+
+    workspace: reactive[WorkspaceView | None] = reactive(None)
+
+    def __init__(self, service: KeyService) -> None:
+        super().__init__()
+        self.service = service
+
+    def on_mount(self) -> None:
+        self.push_screen(IntegrationsScreen())
+        call_service(self, self.service.workspaces, self._workspaces_loaded, group="workspaces")
+
+    def _workspaces_loaded(self, workspaces: list[WorkspaceView]) -> None:
+        if workspaces:
+            self.workspace = workspaces[0]
+        else:
+            self.push_screen(WelcomeScreen(), self._first_workspace)
+
+    def _first_workspace(self, workspace: WorkspaceView | None) -> None:
+        if workspace is not None:
+            self.workspace = workspace
+            self.add_integration()
+
+    def watch_workspace(self, workspace: WorkspaceView | None) -> None:
+        account = self.service.actor
+        self.sub_title = (
+            f"{account} · {workspace.role} · {workspace.name}" if workspace else account
+        )
+
+    # -- flows shared by screens and the command palette --------------------------
+
+    def open_integration(self, integration: IntegrationView, tab: str = "api-keys") -> None:
+        self.push_screen(IntegrationDetailScreen(integration, tab=tab))
+
+    def generate_key(self, integration_id: int | None = None) -> None:
+        """Form → one-time reveal → back where the flow started, key highlighted."""
+
+        def created(result: CreatedKey | None) -> None:
+            if result is None:
+                return
+            integration_id = result.key.integration_id
+            self.push_screen(
+                KeyCreatedScreen(result),
+                lambda public_key: self._flow_done(integration_id, public_key),
+            )
+
+        self.push_screen(CreateKeyScreen(integration_id), created)
+
+    def _flow_done(self, integration_id: int, public_key: str | None) -> None:
+        self.screen.post_message(KeysChanged(integration_id, highlight=public_key))
+
+    def revoke_key(self, key: KeyView) -> None:
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                call_service(
+                    self,
+                    lambda: self.service.revoke_key(key.public_key),
+                    self._revoked,
+                    group="revoke",
+                )
+
+        self.push_screen(revoke_confirmation(key.label, key.public_key, key.integration), confirmed)
+
+    def _revoked(self, key: KeyView) -> None:
+        self.notify(f"Revoked {key.public_key} ({key.label}).", title="keydesk", markup=False)
+        self.screen.post_message(KeysChanged(key.integration_id, highlight=key.public_key))
+
+    def add_integration(self) -> None:
+        if self.workspace is None:
+            return
+
+        def added(integration: IntegrationView | None) -> None:
+            if integration is not None:
+                self.screen.post_message(IntegrationsChanged(select=integration.id))
+
+        self.push_screen(AddIntegrationScreen(self.workspace.name), added)
+
+    def configure_integration(self, integration: IntegrationView) -> None:
+        self._change_integration(
+            integration,
+            ConfirmScreen(
+                f"Configure {integration.name}?",
+                ["Keys can then be generated for it, and its existing keys work again."],
+                confirm="Configure",
+            ),
+            self.service.configure_integration,
+        )
+
+    def disable_integration(self, integration: IntegrationView) -> None:
+        self._change_integration(
+            integration,
+            ConfirmScreen(
+                f"Disable {integration.name}?",
+                [
+                    f"Its {integration.active_keys} active key(s) stop working at once: every",
+                    "request presenting them gets 401 Unauthorized until you configure it again.",
+                    "No new keys can be generated while it is disabled.",
+                ],
+                confirm="Disable",
+                destructive=True,
+            ),
+            self.service.disable_integration,
+        )
+
+    def _change_integration(self, integration, question, change) -> None:
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                call_service(
+                    self,
+                    lambda: change(integration.id),
+                    lambda changed: self.screen.post_message(
+                        IntegrationsChanged(select=changed.id)
+                    ),
+                    group="integration-change",
+                )
+
+        self.push_screen(question, confirmed)
+
+    def switch_workspace(self) -> None:
+        def chosen(workspace: WorkspaceView | None) -> None:
+            if workspace is not None:
+                while len(self.screen_stack) > 2:  # back to the integration list
+                    self.pop_screen()
+                self.workspace = workspace
+
+        call_service(
+            self,
+            self.service.workspaces,
+            lambda workspaces: self.push_screen(
+                WorkspaceScreen(workspaces, self.workspace), chosen
+            ),
+            group="workspaces",
+        )
+
+    def copy_text(self, text: str, what: str) -> None:
+        self.notify(clipboard.copy(self, text, what), title="Copied", markup=False)
+
+    def action_quit(self) -> None:
+        if isinstance(self.screen, KeyCreatedScreen):
+            self.screen.ask_to_leave(self.exit)
+        else:
+            self.exit()
+
+
+def run(database_url: str, account: str) -> int:
+    from keydesk.store import open_store
+
+    store = open_store(database_url)
+    try:
+        KeydeskApp(KeyService(store, account)).run()
+    finally:
+        store.dispose()
+    return 0

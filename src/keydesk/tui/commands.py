@@ -1,0 +1,67 @@
+"""Command palette (ctrl+p): generate, revoke, go to an integration, switch workspace."""
+
+from __future__ import annotations
+
+import asyncio
+from functools import partial
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from keydesk.tui.display import content, visible
+
+
+class KeydeskCommands(Provider):
+    async def startup(self) -> None:
+        app = self.app
+        workspace = app.workspace
+        self._integrations = []
+        if workspace is not None:
+            self._integrations = await self._in_thread(
+                lambda: app.service.integrations(workspace.name)
+            )
+
+    async def _in_thread(self, work):
+        return await asyncio.to_thread(work)
+
+    def _commands(self) -> list[tuple[str, object, str]]:
+        from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
+
+        app = self.app
+        screen = self.screen
+        commands: list[tuple[str, object, str]] = []
+        on_detail = isinstance(screen, IntegrationDetailScreen)
+        current = screen.integration.id if on_detail else None
+        commands.append(
+            ("Generate API key", partial(app.generate_key, current), "Create a key (shown once)")
+        )
+        if on_detail:
+            for key in screen.keys():
+                if key.is_active and screen.integration.can_manage:
+                    commands.append(
+                        (
+                            f"Revoke API key {visible(key.label)} ({key.public_key})",
+                            partial(app.revoke_key, key),
+                            "Immediate and irreversible",
+                        )
+                    )
+        for integration in self._integrations:
+            commands.append(
+                (
+                    f"Go to integration {visible(integration.name)}",
+                    partial(app.open_integration, integration),
+                    f"{visible(integration.provider)} · {integration.status}",
+                )
+            )
+        commands.append(("Switch workspace", app.switch_workspace, "Choose another workspace"))
+        return commands
+
+    async def discover(self) -> Hits:
+        for name, action, help in self._commands():
+            yield DiscoveryHit(content(name), action, text=name, help=help)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name, action, help in self._commands():
+            score = matcher.match(name)
+            if score > 0:
+                yield Hit(score, matcher.highlight(name), action, text=name, help=help)

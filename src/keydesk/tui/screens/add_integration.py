@@ -1,0 +1,97 @@
+"""Add an OAuth integration to the current workspace."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, Static
+
+from keydesk.service import IntegrationView
+from keydesk.tui.calls import call_service
+from keydesk.tui.display import content
+
+FIELDS = (
+    ("name", "Name", "e.g. github-prod"),
+    ("provider", "Provider", "e.g. GitHub, Google, Okta"),
+    ("client-id", "OAuth client ID", "from the provider's app settings"),
+    (
+        "redirect-uri",
+        "Redirect URI",
+        "https://your.app/oauth/callback (http://localhost… for development)",
+    ),
+    ("scopes", "Scopes", "space-separated, e.g. read:user repo"),
+)
+
+
+class AddIntegrationScreen(Screen[IntegrationView | None]):
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="add.cancel"),
+        Binding("ctrl+s", "save", "Save", id="add.save"),
+    ]
+    AUTO_FOCUS = "#name"
+
+    def __init__(self, workspace: str) -> None:
+        super().__init__(id="add-integration-screen")
+        self._workspace = workspace
+        self._busy = False
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll(id="add-form", classes="form"):
+            yield Static(
+                content(f"Add an OAuth integration to {self._workspace}"), classes="form-title"
+            )
+            for field_id, label, placeholder in FIELDS:
+                yield Label(label, classes="field-label")
+                yield Input(placeholder=placeholder, id=field_id)
+            yield Checkbox(
+                "Mark configured now (needs client ID and redirect URI)", True, id="configure"
+            )
+            yield Static(id="add-error", classes="field-error")
+            with Horizontal(classes="form-buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button("Save", id="save", variant="primary")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#add-error").display = False
+
+    def _value(self, field_id: str) -> str:
+        return self.query_one(f"#{field_id}", Input).value
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#save")
+    def action_save(self) -> None:
+        if self._busy:
+            return
+        self._busy = True
+        self.query_one("#save", Button).disabled = True
+        workspace = self._workspace
+        name, provider = self._value("name"), self._value("provider")
+        client_id, redirect_uri = self._value("client-id"), self._value("redirect-uri")
+        scopes, configure = self._value("scopes"), self.query_one("#configure", Checkbox).value
+        call_service(
+            self,
+            lambda: self.app.service.add_integration(
+                workspace, name, provider, client_id=client_id or None,
+                redirect_uri=redirect_uri or None, scopes=scopes, configure=configure,
+            ),
+            self.dismiss,
+            on_error=self._failed,
+            group="add",
+        )  # fmt: skip
+
+    def _failed(self, message: str) -> None:
+        self._busy = False
+        self.query_one("#save", Button).disabled = False
+        error = self.query_one("#add-error", Static)
+        error.update(content(message[:1].upper() + message[1:]))
+        error.display = True
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        if not self._busy:
+            self.dismiss(None)

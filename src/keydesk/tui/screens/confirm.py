@@ -1,0 +1,76 @@
+"""A yes/no question in a modal. The safe answer has the focus; Escape is no."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Static
+
+from keydesk.tui.display import content
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """`lines` are shown literally; the first is the question."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="confirm.cancel")]
+
+    def __init__(
+        self,
+        title: str,
+        lines: list[str],
+        *,
+        confirm: str,
+        cancel: str = "Cancel",
+        destructive: bool = False,
+        id: str | None = None,
+    ) -> None:
+        super().__init__(id=id)
+        self._title = title
+        self._lines = lines
+        self._confirm = confirm
+        self._cancel = cancel
+        self._destructive = destructive
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="destructive" if self._destructive else ""):
+            yield Static(content(self._title), id="dialog-title")
+            for line in self._lines:
+                yield Static(content(line), classes="dialog-line")
+            with Horizontal(id="dialog-buttons"):
+                yield Button(self._cancel, id="cancel")
+                yield Button(
+                    self._confirm, id="confirm", variant="error" if self._destructive else "primary"
+                )
+
+    def on_mount(self) -> None:
+        # Destructive questions start on Cancel: a stray Enter must do no harm.
+        self.query_one("#cancel" if self._destructive else "#confirm", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(event.button.id == "confirm")
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+
+def revoke_confirmation(label: str, public_key: str, integration: str) -> ConfirmScreen:
+    """The one revoke question, from the created page and from any key row."""
+    return ConfirmScreen(
+        "Revoke API key?",
+        [
+            f"{label}  ({public_key})",
+            f"Integration: {integration}",
+            "",
+            "Revocation is immediate and cannot be undone. Every service still using",
+            "this key gets 401 Unauthorized on its very next request.",
+            "",
+            "Rotating? Generate a replacement and deploy it first, then revoke this one.",
+        ],
+        confirm="Revoke",
+        cancel="Cancel",
+        destructive=True,
+        id="revoke-confirm",
+    )

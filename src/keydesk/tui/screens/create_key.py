@@ -1,0 +1,148 @@
+"""Create API key: pick the integration, name the key, Save & Generate Key."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Header, Input, Label, LoadingIndicator, Select, Static
+
+from keydesk import validation
+from keydesk.errors import InvalidInput
+from keydesk.service import CreatedKey, IntegrationView
+from keydesk.tui.calls import call_service
+from keydesk.tui.display import content
+
+PLACEHOLDER = "e.g. Production Backend, Local Development, CI Runner"
+
+
+class CreateKeyScreen(Screen[CreatedKey | None]):
+    """Dismisses with the created key (to be shown once), or None."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="create.cancel"),
+        Binding("ctrl+s", "save", "Save & Generate Key", id="create.save"),
+    ]
+    AUTO_FOCUS = "#label"
+
+    def __init__(self, integration_id: int | None = None) -> None:
+        super().__init__(id="create-screen")
+        self._preselect = integration_id
+        self._busy = False
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="create-form", classes="form"):
+            yield Static("Create API key", classes="form-title")
+            yield Label("Integration", classes="field-label")
+            yield Select[int]([], id="integration", prompt="Loading integrations…")
+            yield Label("API Key Name", classes="field-label")
+            yield Input(placeholder=PLACEHOLDER, id="label", max_length=validation.LABEL_MAX + 16)
+            yield Static(id="label-error", classes="field-error")
+            yield Static(
+                "One key per environment, named so you can tell them apart when you rotate or revoke.",
+                classes="field-hint",
+            )
+            with Horizontal(classes="form-buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button("Save & Generate Key", id="save", variant="primary")
+            yield LoadingIndicator(id="busy")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#busy").display = False
+        workspace = self.app.workspace
+        call_service(
+            self,
+            lambda: self.app.service.integrations(workspace.name if workspace else None),
+            self._show_integrations,
+            group="picker",
+        )
+
+    def _show_integrations(self, integrations: list[IntegrationView]) -> None:
+        usable = [i for i in integrations if i.why_no_new_keys() is None]
+        select = self.query_one("#integration", Select)
+        select.set_options((f"{i.name} ({i.provider})", i.id) for i in usable)
+        select.prompt = "Choose an integration"
+        if self._preselect in {i.id for i in usable}:
+            select.value = self._preselect
+        elif len(usable) == 1:
+            select.value = usable[0].id
+        if not usable:
+            select.prompt = "No configured integration you can manage"
+            self._error("Configure an integration first (or ask an owner or admin for access).")
+            self.query_one("#save", Button).disabled = True
+
+    # -- validation ---------------------------------------------------------------
+
+    def _error(self, message: str | None) -> None:
+        error = self.query_one("#label-error", Static)
+        error.update(content(message or ""))
+        error.display = bool(message)
+
+    @on(Input.Changed, "#label")
+    def _validate_live(self, event: Input.Changed) -> None:
+        if not event.value:
+            self._error(None)
+            return
+        try:
+            validation.label(event.value)
+        except InvalidInput as exc:
+            self._error(_sentence(exc.message))
+        else:
+            self._error(None)
+
+    # -- submit -------------------------------------------------------------------------
+
+    @on(Input.Submitted, "#label")
+    @on(Button.Pressed, "#save")
+    def action_save(self) -> None:
+        if self._busy:  # a second Enter while hashing must not make a second key
+            return
+        integration_id = self.query_one("#integration", Select).value
+        if integration_id is Select.NULL:
+            self._error("Choose an integration.")
+            self.query_one("#integration", Select).focus()
+            return
+        try:
+            label = validation.label(self.query_one("#label", Input).value)
+        except InvalidInput as exc:
+            self._error(_sentence(exc.message))
+            self.query_one("#label", Input).focus()
+            return
+        self._set_busy(True)
+        call_service(
+            self,
+            lambda: self.app.service.create_key(integration_id, label),
+            self._created,
+            on_error=self._failed,
+            group="create",
+        )
+
+    def _created(self, created: CreatedKey) -> None:
+        self.dismiss(created)
+
+    def _failed(self, message: str) -> None:
+        self._set_busy(False)  # what was typed stays, to be corrected
+        self._error(_sentence(message))
+        self.query_one("#label", Input).focus()
+
+    def _set_busy(self, busy: bool) -> None:
+        self._busy = busy
+        self.query_one("#busy").display = busy
+        save = self.query_one("#save", Button)
+        save.disabled = busy
+        save.label = "Generating…" if busy else "Save & Generate Key"
+        self.query_one("#label", Input).disabled = busy
+        self.query_one("#integration", Select).disabled = busy
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        if not self._busy:
+            self.dismiss(None)
+
+
+def _sentence(message: str) -> str:
+    return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")

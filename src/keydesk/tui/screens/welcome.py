@@ -1,0 +1,55 @@
+"""First run: the account belongs to no workspace yet, so make one."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Header, Input, Label, Static
+
+from keydesk.service import WorkspaceView
+from keydesk.tui.calls import call_service
+from keydesk.tui.display import content
+
+
+class WelcomeScreen(Screen[WorkspaceView]):
+    AUTO_FOCUS = "#workspace"
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="welcome", classes="form"):
+            yield Static("Welcome to keydesk", classes="form-title")
+            yield Static(
+                content(
+                    f"You are {self.app.service.actor}, and you are not in any workspace yet.\n"
+                    "A workspace holds your OAuth integrations and their API keys; you will be its owner.\n"
+                    "(To join an existing one instead, ask its owner to run: "
+                    f"keydesk member add --workspace NAME --account {self.app.service.actor} --role admin)"
+                )
+            )
+            yield Label("Workspace name", classes="field-label")
+            yield Input(placeholder="e.g. acme", id="workspace")
+            yield Static(id="welcome-error", classes="field-error")
+            with Horizontal(classes="form-buttons"):
+                yield Button("Create workspace", id="create", variant="primary")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#welcome-error").display = False
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#create")
+    def _create(self) -> None:
+        name = self.query_one("#workspace", Input).value
+        call_service(
+            self,
+            lambda: self.app.service.create_workspace(name),
+            self.dismiss,
+            on_error=self._failed,
+        )
+
+    def _failed(self, message: str) -> None:
+        error = self.query_one("#welcome-error", Static)
+        error.update(content(message[:1].upper() + message[1:]))
+        error.display = True

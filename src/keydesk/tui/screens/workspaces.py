@@ -1,0 +1,46 @@
+"""Switch between the workspaces the account belongs to."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+from keydesk.service import WorkspaceView
+from keydesk.tui.display import content
+
+
+class WorkspaceScreen(ModalScreen[WorkspaceView | None]):
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="workspace.cancel")]
+
+    def __init__(self, workspaces: list[WorkspaceView], current: WorkspaceView | None) -> None:
+        super().__init__(id="workspace-screen")
+        self._workspaces = workspaces
+        self._current = current
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Static("Switch workspace", id="dialog-title")
+            yield OptionList(
+                *(
+                    Option(content(f"{w.name}   ({w.role})"), id=str(w.id))
+                    for w in self._workspaces
+                ),
+                id="workspaces",
+            )
+
+    def on_mount(self) -> None:
+        options = self.query_one(OptionList)
+        if self._current is not None:
+            options.highlighted = next(
+                (n for n, w in enumerate(self._workspaces) if w.id == self._current.id), 0
+            )
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(next(w for w in self._workspaces if str(w.id) == event.option.id))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

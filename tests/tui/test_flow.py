@@ -1,0 +1,325 @@
+"""The documented flow and its guard rails, driven through Pilot."""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+import sqlalchemy as sa
+from textual.widgets import Button, DataTable, Input, Select, Static
+
+from keydesk.errors import StoreUnavailable, Unauthorized, UnauthorizedReason
+from keydesk.models import ApiKey
+from keydesk.service import KeyService
+from keydesk.tui.screens.confirm import ConfirmScreen
+from keydesk.tui.screens.create_key import CreateKeyScreen
+from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
+from keydesk.tui.screens.integrations import IntegrationsScreen
+from keydesk.tui.screens.key_created import KeyCreatedScreen
+from keydesk.verify import Verifier
+from tests.tui.conftest import open_integration, settle
+
+
+def _text(screen, selector: str) -> str:
+    return str(screen.query_one(selector, Static).render())
+
+
+async def test_documented_flow_end_to_end(make_app, demo_store):
+    app = make_app()
+    verifier = Verifier(demo_store.engine)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_integration(pilot, "github")
+        detail = app.screen
+        assert isinstance(detail, IntegrationDetailScreen)
+        assert detail.query_one("#tabs").active == "api-keys"
+        assert not detail.query_one("#generate", Button).disabled
+
+        await pilot.click("#generate")
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, CreateKeyScreen)
+        assert form.query_one("#integration", Select).value == detail.integration.id
+
+        await pilot.press(*"payments-prod")
+        await pilot.click("#save")
+        await settle(pilot)
+        created_screen = app.screen
+        assert isinstance(created_screen, KeyCreatedScreen)
+        shown = _text(created_screen, "#api-key-value")
+        public = _text(created_screen, "#public-key-value")
+        assert verifier.verify(shown).public_key == public
+        assert "only time" in _text(created_screen, "#one-time-warning")
+
+        await pilot.press("c")  # copy the API key (OSC 52; no desktop clipboard here)
+        assert app.clipboard == shown
+        await pilot.click("#done")
+        await settle(pilot)
+
+        assert app.screen is detail
+        assert detail.query_one("#tabs").active == "api-keys"
+        assert detail.highlighted_key().public_key == public
+        assert app.clipboard == ""  # the local copy of the secret is dropped
+
+        await pilot.press("x")  # revoke the highlighted row
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        assert app.screen.focused.id == "cancel"
+        await pilot.click("#confirm")
+        await settle(pilot)
+        assert app.screen is detail
+        assert detail.highlighted_key().status == "revoked"
+
+    with pytest.raises(Unauthorized) as error:
+        verifier.verify(shown)
+    assert error.value.reason is UnauthorizedReason.REVOKED
+    verifier.close()
+
+
+async def test_private_key_is_held_by_no_object_after_done(make_app):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_integration(pilot, "github")
+        await pilot.press("g")
+        await settle(pilot)
+        await pilot.press(*"gc-check", "enter")
+        await settle(pilot)
+        secret = _text(app.screen, "#api-key-value")
+        marker = secret[22:]
+        await pilot.press("c", "d")
+        await settle(pilot)
+        del secret
+        gc.collect()
+        holders = [
+            type(o).__name__
+            for o in gc.get_objects()
+            if isinstance(o, dict | list | tuple)
+            and any(
+                isinstance(v, str) and marker in v
+                for v in (o.values() if isinstance(o, dict) else o)
+            )
+        ]
+        assert holders == []
+
+
+async def test_generate_is_gated_for_drafts_with_a_reason(make_app):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_integration(pilot, "okta-sso")
+        assert app.screen.query_one("#generate", Button).disabled
+        assert "draft" in _text(app.screen, "#keys-gate")
+        await pilot.press("g")
+        await settle(pilot)
+        assert isinstance(app.screen, IntegrationDetailScreen)
+
+
+async def test_generate_is_gated_for_viewers_with_a_reason(make_app):
+    app = make_app("carol")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_integration(pilot, "github")
+        assert app.screen.query_one("#generate", Button).disabled
+        assert "viewer" in _text(app.screen, "#keys-gate")
+        await pilot.press("x")
+        await settle(pilot)
+        assert isinstance(app.screen, IntegrationDetailScreen)  # no revoke for viewers
+
+
+async def test_escape_on_created_page_asks_first(make_app):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_integration(pilot, "github")
+        await pilot.press("g")
+        await settle(pilot)
+        await pilot.press(*"escape-check", "enter")
+        await settle(pilot)
+        created = app.screen
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        assert app.screen.focused.id == "cancel"  # "Stay" is the default
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen is created
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.click("#confirm")
+        await settle(pilot)
+        assert isinstance(app.screen, IntegrationDetailScreen)
+
+
+async def test_quit_on_created_page_asks_first(make_app):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_integration(pilot, "github")
+        await pilot.press("g")
+        await settle(pilot)
+        await pilot.press(*"quit-check", "enter")
+        await settle(pilot)
+        await pilot.press("ctrl+q")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        assert app.is_running
+
+
+async def test_cancel_in_revoke_modal_revokes_nothing(make_app, demo_store):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_integration(pilot, "github")
+        key = app.screen.highlighted_key()
+        assert key.is_active
+        await pilot.press("x")
+        await settle(pilot)
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.press("x")
+        await settle(pilot)
+        await pilot.click("#cancel")
+        await settle(pilot)
+    assert KeyService(demo_store, "alice").key(key.public_key).is_active
+
+
+async def test_revoke_from_the_created_page(make_app, demo_store):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_integration(pilot, "github")
+        await pilot.press("g")
+        await settle(pilot)
+        await pilot.press(*"oops", "enter")
+        await settle(pilot)
+        public = _text(app.screen, "#public-key-value")
+        await pilot.click("#revoke")
+        await settle(pilot)
+        await pilot.click("#confirm")
+        await settle(pilot)
+        assert "revoked" in _text(app.screen, "#api-key-value")
+        await pilot.press("d")
+        await settle(pilot)
+    assert KeyService(demo_store, "alice").key(public).status == "revoked"
+
+
+async def test_double_submit_creates_one_key(make_app, demo_store):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_integration(pilot, "github")
+        before = len(KeyService(demo_store, "alice").keys("github"))
+        await pilot.press("g")
+        await settle(pilot)
+        await pilot.press(*"twice", "enter", "enter", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, KeyCreatedScreen)
+    assert len(KeyService(demo_store, "alice").keys("github")) == before + 1
+
+
+async def test_bad_labels_show_the_service_message_inline_and_keep_the_text(make_app):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_integration(pilot, "github")
+        await pilot.press("g")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "required" in _text(app.screen, "#label-error")
+        await pilot.press(*"CI Runner", "enter")  # taken by an active key
+        await settle(pilot)
+        assert isinstance(app.screen, CreateKeyScreen)
+        assert "already exists" in _text(app.screen, "#label-error")
+        assert app.screen.query_one("#label", Input).value == "CI Runner"
+
+
+async def test_store_errors_are_shown_not_raised(make_app):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_integration(pilot, "github")
+        await pilot.press("g")
+        await settle(pilot)
+
+        def unavailable(*_args, **_kwargs):
+            raise StoreUnavailable("the store is busy (locked by another keydesk); try again")
+
+        app.service.create_key = unavailable
+        await pilot.press(*"prod-2", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, CreateKeyScreen)
+        assert "busy" in _text(app.screen, "#label-error")
+        assert app.screen.query_one("#label", Input).value == "prod-2"
+
+
+async def test_stored_markup_and_escapes_render_literally(make_app, demo_store):
+    service = KeyService(demo_store, "alice")
+    service.create_key("github", "[bold red]x[/]")
+    evil = service.create_key("github", "placeholder").key
+    with demo_store.engine.begin() as connection:  # as if written by an older tool
+        connection.execute(
+            sa.update(ApiKey).where(ApiKey.id == evil.id).values(label="\x1b[2J\x1b[31mred")
+        )
+    app = make_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        await open_integration(pilot, "github")
+        table = app.screen.query_one("#keys", DataTable)
+        labels = [str(table.get_cell_at((row, 0))) for row in range(table.row_count)]
+        assert "[bold red]x[/]" in labels
+        assert "\\x1b[2J\\x1b[31mred" in labels
+        svg = app.export_screenshot()
+        assert "[bold&#160;red]x[/]" in svg or "[bold red]x[/]" in svg
+        assert "\x1b" not in svg
+
+
+async def test_first_run_guides_to_a_workspace_and_an_integration(tmp_path):
+    from keydesk.store import open_store
+    from keydesk.tui.app import KeydeskApp
+    from keydesk.tui.screens.add_integration import AddIntegrationScreen
+
+    store = open_store(f"sqlite:///{tmp_path / 'empty.db'}")
+    app = KeydeskApp(KeyService(store, "newbie"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press(*"acme", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, AddIntegrationScreen)
+        assert app.workspace.name == "acme" and app.workspace.can_manage
+        await pilot.press(*"github")
+        for field, value in (("#provider", "GitHub"), ("#client-id", "Iv1.x"),
+                             ("#redirect-uri", "https://x.example/cb")):  # fmt: skip
+            app.screen.query_one(field, Input).value = value
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, IntegrationsScreen)
+        assert app.screen.highlighted().name == "github"
+    store.dispose()
+
+
+async def test_filter_and_workspace_switch(make_app):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"okta")
+        await settle(pilot)
+        table = app.screen.query_one("#integrations", DataTable)
+        assert table.row_count == 1
+        await pilot.press("escape")
+        assert table.row_count == 4
+        await pilot.press("w")
+        await settle(pilot)
+        await pilot.press("down", "enter")
+        await settle(pilot)
+        assert app.workspace.name == "globex"
+        assert table.row_count == 1
+
+
+async def test_thousands_of_keys_load_in_slices(make_app, demo_store):
+    from keydesk.models import utcnow
+
+    with demo_store.engine.begin() as connection:
+        integration_id = KeyService(demo_store, "alice").integration("github").id
+        connection.execute(
+            sa.insert(ApiKey),
+            [
+                {"integration_id": integration_id, "public_key": f"kdpk_bulk{n:011d}", "label": f"bulk {n}",
+                 "secret_hash": "$argon2id$placeholder", "created_at": utcnow(), "created_by": 1}
+                for n in range(5000)
+            ],
+        )  # fmt: skip
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_integration(pilot, "github")
+        assert app.screen.query_one("#keys", DataTable).row_count == 5004
+        assert "5002 active" in _text(app.screen, "#keys-summary")
