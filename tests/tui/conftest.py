@@ -11,6 +11,7 @@ from keydesk.demo import fixed_randomness, seed_demo
 from keydesk.service import KeyService
 from keydesk.store import open_store
 from keydesk.tui.app import KeydeskApp
+from keydesk.tui.screenshots import open_integration, settle  # noqa: F401 (re-exported for tests)
 
 
 @pytest.fixture(autouse=True)
@@ -43,18 +44,3 @@ def make_app(demo_store):
         return KeydeskApp(KeyService(demo_store, account))
 
     return make
-
-
-async def settle(pilot) -> None:
-    """Let workers finish and the screen catch up (no sleeps)."""
-    for _ in range(3):
-        await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-
-
-async def open_integration(pilot, name: str) -> None:
-    """From the list: filter to `name`, then open it."""
-    await settle(pilot)
-    await pilot.press("slash", *name, "enter", "enter")
-    await settle(pilot)

@@ -35,7 +35,7 @@ class KeydeskCommands(Provider):
             ("Generate API key", partial(app.generate_key, current), "Create a key (shown once)")
         )
         if on_detail:
-            for key in screen.keys():
+            for key in screen.listed_keys():
                 if key.is_active and screen.integration.can_manage:
                     commands.append(
                         (

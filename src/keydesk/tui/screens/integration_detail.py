@@ -159,7 +159,7 @@ class IntegrationDetailScreen(Screen[None]):
             self.load_keys(highlight=message.highlight)
             self.on_integrations_changed(IntegrationsChanged())
 
-    def keys(self) -> list[KeyView]:
+    def listed_keys(self) -> list[KeyView]:
         return list(self._keys.values())
 
     def highlighted_key(self) -> KeyView | None:

@@ -1,0 +1,124 @@
+"""Pictures of every screen, from demo data: the same walk the snapshot tests take.
+
+python -m keydesk.tui.screenshots [OUT_DIR]      (default: screenshots/)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from keydesk.demo import DEMO_ACCOUNT, fixed_randomness, seed_demo
+from keydesk.service import KeyService
+from keydesk.store import Store, open_store
+from keydesk.tui.app import KeydeskApp
+
+SIZES = {"80x24": (80, 24), "wide": (140, 36)}
+
+
+async def settle(pilot: Pilot) -> None:
+    """Let workers finish and the screen catch up (no sleeps)."""
+    for _ in range(3):
+        await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def open_integration(pilot: Pilot, name: str) -> None:
+    """From the list: filter to `name`, then open it."""
+    await settle(pilot)
+    await pilot.press("slash", *name, "enter", "enter")
+    await settle(pilot)
+
+
+async def integrations(pilot: Pilot) -> None:
+    await settle(pilot)
+
+
+async def integration_overview(pilot: Pilot) -> None:
+    await open_integration(pilot, "github")
+    await pilot.press("o")
+    await settle(pilot)
+
+
+async def api_keys(pilot: Pilot) -> None:
+    await open_integration(pilot, "github")
+
+
+async def api_keys_gated(pilot: Pilot) -> None:
+    await open_integration(pilot, "okta-sso")
+
+
+async def create_key(pilot: Pilot) -> None:
+    await open_integration(pilot, "github")
+    await pilot.press("g")
+    await settle(pilot)
+    await pilot.press(*"payments-prod")
+    await settle(pilot)
+
+
+async def key_created(pilot: Pilot) -> None:
+    await create_key(pilot)
+    await pilot.press("enter")
+    await settle(pilot)
+
+
+async def revoke_confirm(pilot: Pilot) -> None:
+    await open_integration(pilot, "github")
+    await pilot.press("x")
+    await settle(pilot)
+
+
+SCREENS: dict[str, Callable[[Pilot], Awaitable[None]]] = {
+    "integrations": integrations,
+    "integration-overview": integration_overview,
+    "api-keys": api_keys,
+    "api-keys-gated": api_keys_gated,
+    "create-key": create_key,
+    "key-created": key_created,
+    "revoke-confirm": revoke_confirm,
+}
+
+
+def demo_store(folder: Path) -> Store:
+    store = open_store(f"sqlite:///{folder / 'demo.db'}")
+    with fixed_randomness():
+        seed_demo(store)
+    return store
+
+
+def demo_app(store: Store) -> KeydeskApp:
+    return KeydeskApp(KeyService(store, DEMO_ACCOUNT))
+
+
+async def _save_all(out: Path) -> None:
+    for name, walk in SCREENS.items():
+        for size_name, size in SIZES.items():
+            with tempfile.TemporaryDirectory() as folder:
+                store = demo_store(Path(folder))
+                app = demo_app(store)
+                with fixed_randomness(seed=11):
+                    async with app.run_test(size=size) as pilot:
+                        await walk(pilot)
+                        app.save_screenshot(f"{name}-{size_name}.svg", path=str(out))
+                store.dispose()
+            print(out / f"{name}-{size_name}.svg")
+
+
+def main() -> None:
+    os.environ["TZ"] = "UTC"  # pictures that do not depend on where they were made
+    time.tzset()
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else "screenshots")
+    out.mkdir(parents=True, exist_ok=True)
+    asyncio.run(_save_all(out))
+
+
+if __name__ == "__main__":
+    main()
