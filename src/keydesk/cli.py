@@ -213,6 +213,18 @@ def _verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        from keydesk.server import serve
+    except ImportError:
+        _fail("the server needs its extra: pip install 'keydesk[server]'")
+        return EXIT_ERROR
+    from keydesk.store import open_store
+
+    serve(open_store(database_url(args.db)), args.host, args.port, access_log=args.access_log)
+    return 0
+
+
 # -- helpers -----------------------------------------------------------------------
 
 
@@ -401,4 +413,10 @@ def _parser() -> argparse.ArgumentParser:
         f"check an API key read from stdin or ${API_KEY_ENV} (never from arguments)",
         True,
     )
+    sub = command(
+        commands, "serve", _serve, "serve GET /v1/verify (Bearer keys) over HTTP", shared=db_only
+    )
+    sub.add_argument("--host", default="127.0.0.1")
+    sub.add_argument("--port", type=int, default=8080)
+    sub.add_argument("--access-log", action="store_true", help="log each request (never its key)")
     return parser

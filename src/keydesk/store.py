@@ -57,14 +57,7 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
         parsed = make_url(url)
     except ArgumentError:
         raise StoreUnavailable(f"not a database URL: {url!r}") from None
-    if parsed.get_backend_name() == "sqlite":
-        engine = _sqlite_engine(parsed)
-    elif parsed.get_backend_name() == "postgresql":
-        engine = sa.create_engine(parsed, pool_pre_ping=True)
-    else:
-        raise StoreUnavailable(
-            f"unsupported database {parsed.get_backend_name()!r}: use sqlite:/// or postgresql+psycopg://"
-        )
+    engine = create_engine(parsed)
     store = Store(engine)
     if migrate:
         from keydesk.migrations import upgrade  # Alembic is imported only when needed
@@ -77,11 +70,22 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
     return store
 
 
-def _sqlite_engine(url: sa.URL) -> Engine:
+def create_engine(url: sa.URL, **options: object) -> Engine:
+    """An engine on `url` set up the keydesk way (SQLite: owner-only file,
+    WAL, busy timeout, foreign keys). `options` go to SQLAlchemy."""
+    backend = url.get_backend_name()
+    if backend == "postgresql":
+        return sa.create_engine(url, pool_pre_ping=True, **options)
+    if backend != "sqlite":
+        raise StoreUnavailable(
+            f"unsupported database {backend!r}: use sqlite:/// or postgresql+psycopg://"
+        )
     database = url.database
     if database and database != ":memory:" and not database.startswith("file:"):
         _create_private_file(Path(database))
-    engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    engine = sa.create_engine(
+        url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **options
+    )
     event.listen(engine, "connect", _sqlite_pragmas)
     return engine
 

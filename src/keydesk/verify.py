@@ -17,13 +17,14 @@ What is cached, and what is not:
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import queue
 import secrets
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -38,6 +39,7 @@ from keydesk.keys import (
     secret_matches,
 )
 from keydesk.models import ApiKey, Integration, IntegrationStatus, Workspace, utcnow
+from keydesk.store import create_engine
 
 VERIFIED_CACHE_SIZE = 10_000
 FAILED_CACHE_SIZE = 10_000
@@ -112,7 +114,16 @@ class Verifier:
         max_concurrent_hashes: int = MAX_CONCURRENT_HASHES,
         failed_ttl: float = FAILED_TTL_SECONDS,
     ) -> None:
-        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        # Its own small pool, reading in autocommit: each read sees the newest
+        # committed state (no snapshot could hide a revocation), and nothing
+        # here changes the connections the service's sessions use.
+        # Connections are kept in a free list of our own (a deque's append and
+        # pop are atomic): as many as were ever needed at once, and no pool
+        # bookkeeping on the hot path.
+        self._engine = create_engine(
+            engine.url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool
+        )
+        self._idle: deque = deque()
         compiled = _LOOKUP.compile(dialect=engine.dialect)
         self._sql = compiled.string
         if compiled.positiontup:  # qmark drivers (sqlite3)
@@ -125,7 +136,8 @@ class Verifier:
         self._failed: OrderedDict[bytes, tuple[float, UnauthorizedReason]] = OrderedDict()
         self._failed_ttl = failed_ttl
         self.hash_slots = threading.BoundedSemaphore(max_concurrent_hashes)
-        self._local = threading.local()
+        self._max_hashes = max_concurrent_hashes
+        self._loop_slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
         self._writes: queue.SimpleQueue[sa.Executable | None] = queue.SimpleQueue()
         self._touched: dict[int, float] = {}
         self._writer: threading.Thread | None = None
@@ -139,6 +151,23 @@ class Verifier:
             with self.hash_slots:
                 self.check_secret(attempt)
         return self.finish(attempt)
+
+    async def verify_async(self, presented: str | PrivateKey | None) -> VerifiedKey:
+        """The same, for an event loop. The cheap steps run inline (a parse and
+        one indexed read); only argon2 goes to a thread, at most
+        `max_concurrent_hashes` at a time, so a flood of forged keys queues
+        behind the cap while keys already verified are answered at once."""
+        attempt = self.prepare(presented)
+        if attempt.needs_hash:
+            async with self._async_slots():
+                await asyncio.to_thread(self.check_secret, attempt)
+        return self.finish(attempt)
+
+    def _async_slots(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        if self._loop_slots is None or self._loop_slots[0] is not loop:
+            self._loop_slots = (loop, asyncio.Semaphore(self._max_hashes))
+        return self._loop_slots[1]
 
     # -- the same, in steps, for callers that schedule argon2 themselves --------
 
@@ -218,10 +247,9 @@ class Verifier:
             self._writes.put(None)
             self._writer.join(timeout=5)
             self._writer = None
-        connection = getattr(self._local, "connection", None)
-        if connection is not None:
-            connection.close()
-            self._local.connection = None
+        while self._idle:
+            self._idle.pop().close()
+        self._engine.dispose()
 
     def cached_digests(self) -> list[bytes]:
         """What the caches hold (for tests and audits): digests only."""
@@ -234,31 +262,25 @@ class Verifier:
         # The one read on the hot path goes straight to the driver with SQL
         # compiled once: SQLAlchemy's per-execute bookkeeping would cost more
         # than the read itself (bench/verify.py).
-        connection = self._connection()
+        try:
+            connection = self._idle.pop()
+        except IndexError:
+            try:
+                connection = self._engine.raw_connection()
+            except sa.exc.SQLAlchemyError as exc:
+                raise StoreUnavailable("the key store is unavailable") from exc
         try:
             cursor = connection.cursor()
             cursor.execute(self._sql, self._params(public_key))
             row = cursor.fetchone()
             cursor.close()
         except self._engine.dialect.loaded_dbapi.Error as exc:
-            connection.invalidate()
-            self._local.connection = None
+            connection.invalidate()  # broken: drop it, the next call opens another
             raise StoreUnavailable("the key store is unavailable") from exc
+        self._idle.append(connection)
         if row is None:
             return None
         return (*row[:3], *map(_to_datetime, row[3:6]), *row[6:])
-
-    def _connection(self):
-        # One pooled connection per thread, reading in autocommit: each read
-        # sees the newest committed state (no long-lived snapshot could hide a
-        # revocation). sqlite3 opens no transaction for a SELECT.
-        connection = getattr(self._local, "connection", None)
-        if connection is None:
-            connection = self._engine.raw_connection()
-            if self._engine.dialect.name == "postgresql":
-                connection.driver_connection.autocommit = True
-            self._local.connection = connection
-        return connection
 
     def _remember_failure(self, digest: bytes, reason: UnauthorizedReason) -> None:
         with self._lock:

@@ -1,0 +1,227 @@
+"""HTTP verification: the endpoint, the reusable middleware, the caches,
+and revocation seen by another process on the very next request."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import gc
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from keydesk.asgi import KeydeskAuth
+from keydesk.errors import Unauthorized, UnauthorizedReason
+from keydesk.keys import checksum
+from keydesk.server import create_app
+from keydesk.service import KeyService
+from keydesk.verify import Verifier
+
+
+def _with_checksum(body: str) -> str:
+    return body + checksum(body)
+
+
+@pytest.fixture
+def keys(world):
+    valid = world.owner.create_key("github", "prod").private_key.reveal()
+    other = world.owner.create_key("github", "other").private_key.reveal()
+    revoked = world.owner.create_key("github", "old")
+    world.owner.revoke_key(revoked.key.public_key)
+    return {
+        "valid": valid,
+        "malformed": "hello",
+        "bad_checksum": valid[:-1] + ("A" if valid[-1] != "A" else "B"),
+        "unknown": _with_checksum("kdsk_" + "Z" * 16 + other[21:-6]),
+        "wrong_secret": _with_checksum(valid[:22] + other[22:-6]),
+        "revoked": revoked.private_key.reveal(),
+    }
+
+
+@pytest.fixture
+def client(world):
+    with TestClient(create_app(world.store)) as client:
+        yield client
+
+
+@pytest.mark.parametrize(
+    "case", ["malformed", "bad_checksum", "unknown", "wrong_secret", "revoked"]
+)
+def test_endpoint_refuses_with_rfc6750_header_and_reason(client, keys, case):
+    response = client.get("/v1/verify", headers={"Authorization": f"Bearer {keys[case]}"})
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith(
+        'Bearer realm="keydesk", error="invalid_token"'
+    )
+    assert response.json()["reason"] == case
+    assert len(keys[case]) < 20 or keys[case][5:] not in response.text
+
+
+def test_endpoint_without_credentials(client):
+    for headers in ({}, {"Authorization": "Basic dXNlcjpwYXNz"}, {"Authorization": "Bearer "}):
+        response = client.get("/v1/verify", headers=headers)
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"] == 'Bearer realm="keydesk"'
+        assert response.json()["reason"] == "missing"
+
+
+def test_endpoint_accepts_a_valid_key(client, keys, world):
+    response = client.get("/v1/verify", headers={"Authorization": f"Bearer {keys['valid']}"})
+    assert response.status_code == 200
+    body = response.json()
+    assert (
+        body["label"] == "prod" and body["integration"] == "github" and body["workspace"] == "acme"
+    )
+    assert body["public_key"] == "kdpk_" + keys["valid"][5:21]
+    assert client.get("/healthz").status_code == 200
+
+
+def test_middleware_protects_another_app_in_one_line(world, keys):
+    async def whoami(request: Request) -> JSONResponse:
+        return JSONResponse({"caller": request.state.api_key.label})
+
+    async def healthz(_request: Request) -> JSONResponse:
+        return JSONResponse({"ok": True})
+
+    app = Starlette(routes=[Route("/whoami", whoami), Route("/healthz", healthz)])
+    app.add_middleware(KeydeskAuth, verifier=Verifier(world.store.engine))
+    with TestClient(app) as client:
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/whoami").status_code == 401
+        for case in ("malformed", "bad_checksum", "unknown", "wrong_secret", "revoked"):
+            response = client.get("/whoami", headers={"Authorization": f"Bearer {keys[case]}"})
+            assert response.status_code == 401 and "www-authenticate" in response.headers
+        ok = client.get("/whoami", headers={"Authorization": f"Bearer {keys['valid']}"})
+        assert ok.json() == {"caller": "prod"}
+
+
+def test_caches_hold_digests_never_plaintext(world, keys):
+    verifier = Verifier(world.store.engine)
+    for case, presented in keys.items():
+        with contextlib.suppress(Unauthorized):
+            verifier.verify(presented)
+        assert case
+    digests = verifier.cached_digests()
+    assert digests and all(isinstance(d, bytes) and len(d) == 32 for d in digests)
+    gc.collect()
+    for presented in keys.values():
+        for value in gc.get_referents(verifier._verified, verifier._failed):
+            assert presented not in repr(value)
+    verifier.close()
+
+
+def test_a_revoked_key_cached_as_valid_is_refused_at_once(world):
+    created = world.owner.create_key("github", "cached")
+    verifier = Verifier(world.store.engine)
+    assert verifier.verify(created.private_key).label == "cached"
+    assert verifier.verify(created.private_key).label == "cached"  # now served from the cache
+    world.owner.revoke_key(created.key.public_key)
+    with pytest.raises(Unauthorized) as error:
+        verifier.verify(created.private_key)
+    assert error.value.reason is UnauthorizedReason.REVOKED
+    verifier.close()
+
+
+def test_repeated_failures_cost_no_second_argon2(world, keys, monkeypatch):
+    from keydesk import verify as verify_module
+
+    calls = []
+    real = verify_module.secret_matches
+
+    def counting(*args):
+        calls.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(verify_module, "secret_matches", counting)
+    verifier = Verifier(world.store.engine)
+    for _ in range(5):
+        for case in ("unknown", "wrong_secret"):
+            with pytest.raises(Unauthorized):
+                verifier.verify(keys[case])
+        verifier.verify(keys["valid"])
+    assert len(calls) == 3  # once per distinct key
+    verifier.close()
+
+
+def test_concurrent_verifications_of_one_key_are_consistent(world, keys):
+    verifier = Verifier(world.store.engine)
+
+    def attempt(n: int) -> str:
+        presented = keys["valid"] if n % 2 == 0 else keys["wrong_secret"]
+        try:
+            return verifier.verify(presented).label
+        except Unauthorized as error:
+            return error.reason.value
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(attempt, range(400)))
+    assert results[0::2] == ["prod"] * 200
+    assert results[1::2] == ["wrong_secret"] * 200
+    verifier.close()
+
+
+def test_last_used_is_written_at_most_once_a_minute(world, keys):
+    import sqlalchemy as sa
+
+    writes = []
+    verifier = Verifier(world.store.engine)
+    sa.event.listen(
+        verifier._engine,
+        "before_cursor_execute",
+        lambda _c, _cur, statement, *_a: (
+            writes.append(statement) if "last_used_at=" in statement.replace(" ", "") else None
+        ),
+    )
+    for _ in range(50):
+        verifier.verify(keys["valid"])
+    verifier.flush()
+    assert len(writes) == 1
+    verifier.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_revoke_in_one_process_refused_by_server_in_another(store_url, world):
+    created = world.owner.create_key("github", "server-check")
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "keydesk", "serve", "--db", store_url, "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{url}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "server did not start"
+                time.sleep(0.1)
+        headers = {"Authorization": f"Bearer {created.private_key.reveal()}"}
+        assert httpx.get(f"{url}/v1/verify", headers=headers).status_code == 200
+        assert httpx.get(f"{url}/v1/verify", headers=headers).status_code == 200  # cached now
+        subprocess.run(
+            [sys.executable, "-m", "keydesk", "--db", store_url, "--account", "alice",
+             "key", "revoke", created.key.public_key, "--yes"],
+            check=True, capture_output=True, timeout=60,
+        )  # fmt: skip
+        refused = httpx.get(f"{url}/v1/verify", headers=headers)
+        assert refused.status_code == 401 and refused.json()["reason"] == "revoked"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert KeyService(world.store, "alice").key(created.key.public_key).status == "revoked"
