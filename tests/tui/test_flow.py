@@ -266,7 +266,7 @@ async def test_stored_markup_and_escapes_render_literally(make_app, demo_store):
 async def test_first_run_guides_to_a_workspace_and_an_integration(tmp_path):
     from keydesk.store import open_store
     from keydesk.tui.app import KeydeskApp
-    from keydesk.tui.screens.add_integration import AddIntegrationScreen
+    from keydesk.tui.screens.integration_form import IntegrationFormScreen
 
     store = open_store(f"sqlite:///{tmp_path / 'empty.db'}")
     app = KeydeskApp(KeyService(store, "newbie"))
@@ -274,7 +274,7 @@ async def test_first_run_guides_to_a_workspace_and_an_integration(tmp_path):
         await settle(pilot)
         await pilot.press(*"acme", "enter")
         await settle(pilot)
-        assert isinstance(app.screen, AddIntegrationScreen)
+        assert isinstance(app.screen, IntegrationFormScreen)
         assert app.workspace.name == "acme" and app.workspace.can_manage
         await pilot.press(*"github")
         for field, value in (("#provider", "GitHub"), ("#client-id", "Iv1.x"),
@@ -323,3 +323,26 @@ async def test_thousands_of_keys_load_in_slices(make_app, demo_store):
         await open_integration(pilot, "github")
         assert app.screen.query_one("#keys", DataTable).row_count == 5004
         assert "5002 active" in _text(app.screen, "#keys-summary")
+
+
+async def test_a_draft_can_be_completed_and_configured_from_its_page(make_app):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_integration(pilot, "okta-sso")
+        detail = app.screen
+        assert detail.query_one("#generate", Button).disabled
+        await pilot.press("e")
+        await settle(pilot)
+        form = app.screen
+        assert form.query_one("#name", Input).disabled  # names are not edited here
+        form.query_one("#redirect-uri", Input).value = "http://evil.example/cb"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.screen is form
+        assert "https://" in _text(form, "#add-error")
+        form.query_one("#redirect-uri", Input).value = "https://api.acme.example/oauth/okta"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.screen is detail
+        assert detail.integration.is_configured
+        assert not detail.query_one("#generate", Button).disabled

@@ -11,10 +11,10 @@ from keydesk.tui import clipboard
 from keydesk.tui.calls import call_service
 from keydesk.tui.commands import KeydeskCommands
 from keydesk.tui.messages import IntegrationsChanged, KeysChanged
-from keydesk.tui.screens.add_integration import AddIntegrationScreen
 from keydesk.tui.screens.confirm import ConfirmScreen, revoke_confirmation
 from keydesk.tui.screens.create_key import CreateKeyScreen
 from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
+from keydesk.tui.screens.integration_form import IntegrationFormScreen
 from keydesk.tui.screens.integrations import IntegrationsScreen
 from keydesk.tui.screens.key_created import KeyCreatedScreen
 from keydesk.tui.screens.welcome import WelcomeScreen
@@ -95,14 +95,17 @@ class KeydeskApp(App[None]):
         self.screen.post_message(KeysChanged(key.integration_id, highlight=key.public_key))
 
     def add_integration(self) -> None:
-        if self.workspace is None:
-            return
+        if self.workspace is not None:
+            self.push_screen(IntegrationFormScreen(self.workspace.name), self._integration_saved)
 
-        def added(integration: IntegrationView | None) -> None:
-            if integration is not None:
-                self.screen.post_message(IntegrationsChanged(select=integration.id))
+    def edit_integration(self, integration: IntegrationView) -> None:
+        self.push_screen(
+            IntegrationFormScreen(integration.workspace, integration), self._integration_saved
+        )
 
-        self.push_screen(AddIntegrationScreen(self.workspace.name), added)
+    def _integration_saved(self, integration: IntegrationView | None) -> None:
+        if integration is not None:
+            self.screen.post_message(IntegrationsChanged(select=integration.id))
 
     def configure_integration(self, integration: IntegrationView) -> None:
         self._change_integration(

@@ -32,6 +32,7 @@ class IntegrationDetailScreen(Screen[None]):
         Binding("p", "copy_public", "Copy public", id="detail.copy_public"),
         Binding("o", "show_tab('overview')", "Overview", show=False, id="detail.overview"),
         Binding("k", "show_tab('api-keys')", "API Keys", show=False, id="detail.keys"),
+        Binding("e", "edit", "Edit", id="detail.edit"),
         Binding("c", "configure", "Configure", id="detail.configure"),
         Binding("d", "disable", "Disable", id="detail.disable"),
         Binding("r", "refresh", "Refresh", show=False, id="detail.refresh"),
@@ -182,6 +183,8 @@ class IntegrationDetailScreen(Screen[None]):
             ) or None
         if action == "copy_public":
             return (on_keys and self.highlighted_key() is not None) or None
+        if action == "edit":
+            return self.integration.can_manage or None
         if action == "configure":
             return not self.integration.is_configured and (self.integration.can_manage or None)
         if action == "disable":
@@ -207,6 +210,9 @@ class IntegrationDetailScreen(Screen[None]):
 
     def action_show_tab(self, tab: str) -> None:
         self.query_one("#tabs", TabbedContent).active = tab
+
+    def action_edit(self) -> None:
+        self.app.edit_integration(self.integration)
 
     def action_configure(self) -> None:
         self.app.configure_integration(self.integration)

@@ -28,6 +28,7 @@ class IntegrationsScreen(Screen[None]):
         Binding("slash", "focus_filter", "Filter", key_display="/", id="integrations.filter"),
         Binding("a", "add", "Add", id="integrations.add"),
         Binding("g", "generate", "New key", id="integrations.generate"),
+        Binding("e", "edit", "Edit", id="integrations.edit"),
         Binding("c", "configure", "Configure", id="integrations.configure"),
         Binding("d", "disable", "Disable", id="integrations.disable"),
         Binding("w", "switch_workspace", "Workspace", id="integrations.workspace"),
@@ -157,7 +158,7 @@ class IntegrationsScreen(Screen[None]):
         manage = workspace is not None and workspace.can_manage
         if action == "add":
             return manage or None
-        if action in ("open", "generate", "configure", "disable"):
+        if action in ("open", "generate", "configure", "disable", "edit"):
             item = self.highlighted()
             if item is None:
                 return None
@@ -168,6 +169,8 @@ class IntegrationsScreen(Screen[None]):
                 return item.status is IntegrationStatus.CONFIGURED and (manage or None)
             if action == "generate":
                 return item.why_no_new_keys() is None or None
+            if action == "edit":
+                return manage or None
         return True
 
     @on(DataTable.RowHighlighted, "#integrations")
@@ -195,6 +198,10 @@ class IntegrationsScreen(Screen[None]):
     def action_generate(self) -> None:
         if (item := self.highlighted()) is not None:
             self.app.generate_key(item.id)
+
+    def action_edit(self) -> None:
+        if (item := self.highlighted()) is not None:
+            self.app.edit_integration(item)
 
     def action_configure(self) -> None:
         if (item := self.highlighted()) is not None:

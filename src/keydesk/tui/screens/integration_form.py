@@ -1,4 +1,4 @@
-"""Add an OAuth integration to the current workspace."""
+"""Add an OAuth integration to the current workspace, or edit one's OAuth settings."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, Static
 
+from keydesk.models import IntegrationStatus
 from keydesk.service import IntegrationView
 from keydesk.tui.calls import call_service
 from keydesk.tui.display import content
@@ -26,29 +27,43 @@ FIELDS = (
 )
 
 
-class AddIntegrationScreen(Screen[IntegrationView | None]):
+class IntegrationFormScreen(Screen[IntegrationView | None]):
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="add.cancel"),
         Binding("ctrl+s", "save", "Save", id="add.save"),
     ]
-    AUTO_FOCUS = "#name"
+    AUTO_FOCUS = "Input:enabled"
 
-    def __init__(self, workspace: str) -> None:
-        super().__init__(id="add-integration-screen")
+    def __init__(self, workspace: str, existing: IntegrationView | None = None) -> None:
+        super().__init__(id="integration-form-screen")
         self._workspace = workspace
+        self._existing = existing
         self._busy = False
 
     def compose(self) -> ComposeResult:
         yield Header()
         with VerticalScroll(id="add-form", classes="form"):
-            yield Static(
-                content(f"Add an OAuth integration to {self._workspace}"), classes="form-title"
+            existing = self._existing
+            title = (
+                f"Edit {existing.name} in {self._workspace}"
+                if existing
+                else f"Add an OAuth integration to {self._workspace}"
             )
+            yield Static(content(title), classes="form-title")
+            values = _values(existing)
             for field_id, label, placeholder in FIELDS:
                 yield Label(label, classes="field-label")
-                yield Input(placeholder=placeholder, id=field_id)
+                yield Input(
+                    values.get(field_id, ""),
+                    placeholder=placeholder,
+                    id=field_id,
+                    disabled=existing is not None and field_id in ("name", "provider"),
+                )
             yield Checkbox(
-                "Mark configured now (needs client ID and redirect URI)", True, id="configure"
+                "Mark configured now (needs client ID and redirect URI)",
+                # re-enabling a disabled integration is a choice of its own
+                existing is None or existing.status is not IntegrationStatus.DISABLED,
+                id="configure",
             )
             yield Static(id="add-error", classes="field-error")
             with Horizontal(classes="form-buttons"):
@@ -73,16 +88,24 @@ class AddIntegrationScreen(Screen[IntegrationView | None]):
         name, provider = self._value("name"), self._value("provider")
         client_id, redirect_uri = self._value("client-id"), self._value("redirect-uri")
         scopes, configure = self._value("scopes"), self.query_one("#configure", Checkbox).value
-        call_service(
-            self,
-            lambda: self.app.service.add_integration(
-                workspace, name, provider, client_id=client_id or None,
-                redirect_uri=redirect_uri or None, scopes=scopes, configure=configure,
-            ),
-            self.dismiss,
-            on_error=self._failed,
-            group="add",
-        )  # fmt: skip
+        service = self.app.service
+        existing = self._existing
+
+        def save() -> IntegrationView:
+            if existing is None:
+                return service.add_integration(
+                    workspace, name, provider, client_id=client_id or None,
+                    redirect_uri=redirect_uri or None, scopes=scopes, configure=configure,
+                )  # fmt: skip
+            saved = service.update_integration(
+                existing.id, client_id=client_id or None, redirect_uri=redirect_uri or None,
+                scopes=scopes,
+            )  # fmt: skip
+            if configure and not saved.is_configured:
+                saved = service.configure_integration(existing.id)
+            return saved
+
+        call_service(self, save, self.dismiss, on_error=self._failed, group="save")
 
     def _failed(self, message: str) -> None:
         self._busy = False
@@ -95,3 +118,15 @@ class AddIntegrationScreen(Screen[IntegrationView | None]):
     def action_cancel(self) -> None:
         if not self._busy:
             self.dismiss(None)
+
+
+def _values(existing: IntegrationView | None) -> dict[str, str]:
+    if existing is None:
+        return {}
+    return {
+        "name": existing.name,
+        "provider": existing.provider,
+        "client-id": existing.client_id or "",
+        "redirect-uri": existing.redirect_uri or "",
+        "scopes": existing.scopes,
+    }
