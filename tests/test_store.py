@@ -99,3 +99,36 @@ def test_revoke_in_another_process_is_refused_on_the_next_verify(store_url):
     assert error.value.reason is UnauthorizedReason.REVOKED
     verifier.close()
     store.dispose()
+
+
+def test_models_and_migrations_agree(store):
+    """A model change without an Alembic revision would fail here."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    with store.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": False})
+        assert compare_metadata(context, SQLModel.metadata) == []
+
+
+def test_hashes_are_upgraded_when_the_parameters_change(world, monkeypatch):
+    from argon2 import PasswordHasher
+
+    from keydesk import keys
+    from keydesk.models import ApiKey
+    from keydesk.verify import Verifier
+
+    created = world.owner.create_key("github", "prod")
+    stronger = PasswordHasher(time_cost=2, memory_cost=keys.HASH_MEMORY_KIB, parallelism=1)
+    monkeypatch.setattr(keys, "_hasher", stronger)
+    verifier = Verifier(world.store.engine)
+    assert verifier.verify(created.private_key).label == "prod"
+    verifier.flush()
+    with world.store.engine.connect() as connection:
+        stored = connection.execute(
+            sa.select(ApiKey.secret_hash).where(ApiKey.public_key == created.key.public_key)
+        ).scalar_one()
+    assert "t=2" in stored and not keys.needs_rehash(stored)
+    verifier.close()
+    assert Verifier(world.store.engine).verify(created.private_key).label == "prod"
