@@ -132,3 +132,11 @@ def test_hashes_are_upgraded_when_the_parameters_change(world, monkeypatch):
     assert "t=2" in stored and not keys.needs_rehash(stored)
     verifier.close()
     assert Verifier(world.store.engine).verify(created.private_key).label == "prod"
+
+
+def test_head_constant_matches_the_migration_scripts():
+    from alembic.script import ScriptDirectory
+
+    from keydesk.migrations import HEAD, _config
+
+    assert ScriptDirectory.from_config(_config()).get_current_head() == HEAD

@@ -9,16 +9,30 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, DataTable, Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import (
+    Button,
+    DataTable,
+    Footer,
+    Header,
+    Input,
+    Static,
+    TabbedContent,
+    TabPane,
+)
 
 from keydesk.service import IntegrationView, KeyView
 from keydesk.tui.calls import call_service
 from keydesk.tui.display import content, literal, when
 from keydesk.tui.messages import IntegrationsChanged, KeysChanged
 
-# Rows are added in slices with a yield between them, so a store with
-# thousands of keys opens without freezing the interface.
-ROWS_PER_SLICE = 250
+# A DataTable re-measures its rows as they grow, so thousands of rows cost
+# seconds of rendering (bench/tui.py). The table shows at most MAX_ROWS of
+# the keys that match the filter (active first, newest first), added in
+# slices with a yield between them so the interface never freezes; the
+# filter finds any of the rest at once, in memory.
+MAX_ROWS = 500
+ROWS_PER_SLICE = 50
+FILTER_FROM = 9  # keys; fewer fit on one screen without a filter
 
 STATUS_STYLE = {"active": "bold", "revoked": "dim strike", "expired": "dim"}
 
@@ -36,6 +50,7 @@ class IntegrationDetailScreen(Screen[None]):
         Binding("c", "configure", "Configure", id="detail.configure"),
         Binding("d", "disable", "Disable", id="detail.disable"),
         Binding("r", "refresh", "Refresh", show=False, id="detail.refresh"),
+        Binding("slash", "filter_keys", "Filter", show=False, id="detail.filter"),
     ]
 
     def __init__(self, integration: IntegrationView, *, tab: str = "api-keys") -> None:
@@ -43,6 +58,7 @@ class IntegrationDetailScreen(Screen[None]):
         self.integration = integration
         self._initial_tab = tab
         self._keys: dict[str, KeyView] = {}
+        self._ordered: list[KeyView] = []
         self._highlight: str | None = None
 
     def compose(self) -> ComposeResult:
@@ -56,6 +72,11 @@ class IntegrationDetailScreen(Screen[None]):
                     yield Static(id="keys-summary")
                     yield Button("Generate API key", id="generate", variant="primary")
                 yield Static(id="keys-gate")
+                yield Input(
+                    placeholder="Filter keys by label, public key, status or creator  ( / )",
+                    id="key-filter",
+                    compact=True,
+                )
                 yield DataTable(id="keys", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
@@ -71,6 +92,7 @@ class IntegrationDetailScreen(Screen[None]):
             ("Revoked", "revoked"),
         ):
             table.add_column(label, key=key)
+        self.query_one("#key-filter").display = False
         self._show_integration(self.integration)
         self.load_keys()
 
@@ -129,30 +151,51 @@ class IntegrationDetailScreen(Screen[None]):
             self, lambda: self.app.service.keys(integration_id), self._fill_keys, group="keys"
         )
 
-    @work(group="fill", exclusive=True)
-    async def _fill_keys(self, keys: list[KeyView]) -> None:
-        table = self.query_one("#keys", DataTable)
-        summary = self.query_one("#keys-summary", Static)
+    def _fill_keys(self, keys: list[KeyView]) -> None:
+        self._ordered = keys
         self._keys = {k.public_key: k for k in keys}
+        key_filter = self.query_one("#key-filter", Input)
+        key_filter.display = len(keys) >= FILTER_FROM
+        if self._highlight and not _matches(self._keys.get(self._highlight), key_filter.value):
+            key_filter.value = ""  # the key just made must be in view
+        self._render_keys()
+
+    @on(Input.Changed, "#key-filter")
+    def _render_keys(self) -> None:
+        needle = self.query_one("#key-filter", Input).value
+        matched = [k for k in self._ordered if _matches(k, needle)]
+        self._add_rows(matched)
+
+    @work(group="fill", exclusive=True)
+    async def _add_rows(self, matched: list[KeyView]) -> None:
+        table = self.query_one("#keys", DataTable)
         table.clear()
         table.loading = False
-        for start in range(0, len(keys), ROWS_PER_SLICE):
-            for key in keys[start : start + ROWS_PER_SLICE]:
+        shown = matched[:MAX_ROWS]
+        summary = self.query_one("#keys-summary", Static)
+        for start in range(0, len(shown), ROWS_PER_SLICE):
+            for key in shown[start : start + ROWS_PER_SLICE]:
                 table.add_row(*_row(key), key=key.public_key)
-            if len(keys) > ROWS_PER_SLICE:
-                summary.update(content(f"Loading keys… {table.row_count:,} of {len(keys):,}"))
-                await asyncio.sleep(0)
-        self._summarise()
+            if len(shown) > ROWS_PER_SLICE:
+                summary.update(content(f"Loading keys… {table.row_count:,} of {len(shown):,}"))
+            await asyncio.sleep(0.01)  # lets the table measure this slice while idle
+        self._summarise(len(matched), len(shown))
         if self._highlight and self._highlight in table.rows:
             table.move_cursor(row=table.get_row_index(self._highlight))
             table.focus()
         self._highlight = None
         self.refresh_bindings()
 
-    def _summarise(self) -> None:
-        active = sum(1 for k in self._keys.values() if k.is_active)
-        other = len(self._keys) - active
-        text = f"{active} active · {other} revoked or expired" if self._keys else "No API keys yet."
+    def _summarise(self, matched: int, shown: int) -> None:
+        if not self._keys:
+            text = "No API keys yet."
+        else:
+            active = sum(1 for k in self._ordered if k.is_active)
+            text = f"{active:,} active · {len(self._keys) - active:,} revoked or expired"
+            if shown < matched:
+                text += f"\nShowing {shown:,} of {matched:,}: filter ( / ) to find the rest."
+            elif matched < len(self._keys):
+                text += f"\n{matched:,} match the filter."
         self.query_one("#keys-summary", Static).update(content(text))
 
     def on_keys_changed(self, message: KeysChanged) -> None:
@@ -204,6 +247,16 @@ class IntegrationDetailScreen(Screen[None]):
         if (key := self.highlighted_key()) is not None and key.is_active:
             self.app.revoke_key(key)
 
+    def action_filter_keys(self) -> None:
+        key_filter = self.query_one("#key-filter", Input)
+        if key_filter.display:
+            self.action_show_tab("api-keys")
+            key_filter.focus()
+
+    @on(Input.Submitted, "#key-filter")
+    def _filter_done(self) -> None:
+        self.query_one("#keys", DataTable).focus()
+
     def action_copy_public(self) -> None:
         if (key := self.highlighted_key()) is not None:
             self.app.copy_text(key.public_key, "Public key")
@@ -219,6 +272,16 @@ class IntegrationDetailScreen(Screen[None]):
 
     def action_disable(self) -> None:
         self.app.disable_integration(self.integration)
+
+
+def _matches(key: KeyView | None, needle: str) -> bool:
+    if key is None:
+        return False
+    needle = needle.strip().lower()
+    return (
+        not needle
+        or needle in f"{key.label} {key.public_key} {key.status} {key.created_by}".lower()
+    )
 
 
 def _row(key: KeyView):
