@@ -205,22 +205,41 @@ def over_http(url: str, service: KeyService, seconds: float, folder: Path) -> No
         server.wait(timeout=10)
 
 
+class _Scoped:
+    """The service, with "github" meaning this run's integration (a shared
+    store may hold others by that name)."""
+
+    def __init__(self, service: KeyService, integration_id: int) -> None:
+        self.store = service.store
+        self._service = service
+        self._id = integration_id
+
+    def create_key(self, _integration: str, label: str):
+        return self._service.create_key(self._id, label)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--db", metavar="URL", help="a store to use (default: a new SQLite file)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="keydesk-bench-") as folder:
-        url = f"sqlite:///{folder}/bench.db"
+        url = args.db or f"sqlite:///{folder}/bench.db"
         store = open_store(url)
+        workspace = f"bench-{os.getpid()}-{int(time.time())}"
         service = KeyService(store, "bench")
-        service.create_workspace("bench")
-        service.add_integration("bench", "github", "GitHub", client_id="c",
-                                redirect_uri="https://bench.example/cb", configure=True)  # fmt: skip
+        service.create_workspace(workspace)
+        integration = service.add_integration(
+            workspace, "github", "GitHub", client_id="c",
+            redirect_uri="https://bench.example/cb", configure=True,
+        )  # fmt: skip
+        scoped = _Scoped(service, integration.id)
         print(
-            f"keydesk bench/verify.py — SQLite store, Python {sys.version.split()[0]}, {os.cpu_count()} cores"
+            f"keydesk bench/verify.py — {store.engine.dialect.name} store, "
+            f"Python {sys.version.split()[0]}, {os.cpu_count()} cores"
         )
-        in_process(url, service, args.seconds)
-        over_http(url, service, args.seconds, Path(folder))
+        in_process(url, scoped, args.seconds)
+        over_http(url, scoped, args.seconds, Path(folder))
         store.dispose()
 
 
