@@ -20,6 +20,15 @@ from keydesk.verify import Verifier
 from tests.tui.conftest import open_integration, settle
 
 
+async def generate_on_github(pilot, label: str) -> None:
+    """github's API Keys tab → Generate → name the key → Save & Generate."""
+    await open_integration(pilot, "github")
+    await pilot.press("g")
+    await settle(pilot)
+    await pilot.press(*label, "enter")
+    await settle(pilot)
+
+
 def _text(screen, selector: str) -> str:
     return str(screen.query_one(selector, Static).render())
 
@@ -78,11 +87,7 @@ async def test_documented_flow_end_to_end(make_app, demo_store):
 async def test_private_key_is_held_by_no_object_after_done(make_app):
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
-        await open_integration(pilot, "github")
-        await pilot.press("g")
-        await settle(pilot)
-        await pilot.press(*"gc-check", "enter")
-        await settle(pilot)
+        await generate_on_github(pilot, "gc-check")
         secret = _text(app.screen, "#api-key-value")
         marker = secret[22:]
         await pilot.press("c", "d")
@@ -126,11 +131,7 @@ async def test_generate_is_gated_for_viewers_with_a_reason(make_app):
 async def test_escape_on_created_page_asks_first(make_app):
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
-        await open_integration(pilot, "github")
-        await pilot.press("g")
-        await settle(pilot)
-        await pilot.press(*"escape-check", "enter")
-        await settle(pilot)
+        await generate_on_github(pilot, "escape-check")
         created = app.screen
         await pilot.press("escape")
         await settle(pilot)
@@ -149,11 +150,7 @@ async def test_escape_on_created_page_asks_first(make_app):
 async def test_quit_on_created_page_asks_first(make_app):
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
-        await open_integration(pilot, "github")
-        await pilot.press("g")
-        await settle(pilot)
-        await pilot.press(*"quit-check", "enter")
-        await settle(pilot)
+        await generate_on_github(pilot, "quit-check")
         await pilot.press("ctrl+q")
         await settle(pilot)
         assert isinstance(app.screen, ConfirmScreen)
@@ -180,11 +177,7 @@ async def test_cancel_in_revoke_modal_revokes_nothing(make_app, demo_store):
 async def test_revoke_from_the_created_page(make_app, demo_store):
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
-        await open_integration(pilot, "github")
-        await pilot.press("g")
-        await settle(pilot)
-        await pilot.press(*"oops", "enter")
-        await settle(pilot)
+        await generate_on_github(pilot, "oops")
         public = _text(app.screen, "#public-key-value")
         await pilot.click("#revoke")
         await settle(pilot)
