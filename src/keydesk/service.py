@@ -7,7 +7,6 @@ session, and never carry a secret or a hash.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -634,14 +633,3 @@ def _integration_view(
 
 def _key_view(*row: object) -> KeyView:
     return KeyView(*row)  # type: ignore[arg-type]
-
-
-__all__: Sequence[str] = (
-    "AuditView",
-    "CreatedKey",
-    "IntegrationView",
-    "KeyService",
-    "KeyView",
-    "MemberView",
-    "WorkspaceView",
-)

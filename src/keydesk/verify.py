@@ -25,7 +25,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict, deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
@@ -95,12 +95,13 @@ _LOOKUP = (
 
 @dataclass(slots=True)
 class Attempt:
-    """A presented key between its cheap checks and its argon2 check."""
+    """A presented key between its cheap checks and its argon2 check.
+    Its repr leaves out the key and the row (which holds the hash)."""
 
-    presented: str
+    presented: str = field(repr=False)
     public_key: str
-    digest: bytes
-    row: tuple | None
+    digest: bytes = field(repr=False)
+    row: tuple | None = field(repr=False)
     needs_hash: bool
 
 
@@ -222,7 +223,7 @@ class Verifier:
         if revoked_at is not None:
             raise Unauthorized(UnauthorizedReason.REVOKED)
         now = utcnow()
-        if expires_at is not None and _aware(expires_at) <= now:
+        if expires_at is not None and expires_at <= now:
             raise Unauthorized(UnauthorizedReason.EXPIRED)
         if status != IntegrationStatus.CONFIGURED:
             raise Unauthorized(UnauthorizedReason.INTEGRATION_DISABLED)
@@ -291,7 +292,7 @@ class Verifier:
 
     def _touch(self, key_id: int, last_used_at: datetime | None, now: datetime) -> None:
         """Record use at most once a minute per key, off the request path."""
-        if last_used_at is not None and now - _aware(last_used_at) < LAST_USED_RESOLUTION:
+        if last_used_at is not None and now - last_used_at < LAST_USED_RESOLUTION:
             return
         clock = time.monotonic()
         with self._lock:
@@ -332,10 +333,6 @@ class Verifier:
                     connection.execute(item)
             except sa.exc.DBAPIError:
                 pass  # bookkeeping only: a busy store must not fail a request
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _to_datetime(value: datetime | str | None) -> datetime | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from textual.app import App
 from textual.binding import Binding
 from textual.reactive import reactive
@@ -134,7 +136,12 @@ class KeydeskApp(App[None]):
             self.service.disable_integration,
         )
 
-    def _change_integration(self, integration, question, change) -> None:
+    def _change_integration(
+        self,
+        integration: IntegrationView,
+        question: ConfirmScreen,
+        change: Callable[[int], IntegrationView],
+    ) -> None:
         def confirmed(yes: bool | None) -> None:
             if yes:
                 call_service(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
@@ -19,9 +18,6 @@ class KeydeskCommands(Provider):
             self._integrations = await self._in_thread(
                 lambda: app.service.integrations(workspace.name)
             )
-
-    async def _in_thread(self, work):
-        return await asyncio.to_thread(work)
 
     def _commands(self) -> list[tuple[str, object, str]]:
         from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
