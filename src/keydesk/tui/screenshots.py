@@ -76,8 +76,29 @@ async def revoke_confirm(pilot: Pilot) -> None:
     await settle(pilot)
 
 
+async def add_integration(pilot: Pilot) -> None:
+    await settle(pilot)
+    await pilot.press("a")
+    await settle(pilot)
+
+
+async def switch_workspace(pilot: Pilot) -> None:
+    await settle(pilot)
+    await pilot.press("w")
+    await settle(pilot)
+
+
+async def first_run(pilot: Pilot) -> None:
+    await settle(pilot)  # an account with no workspace lands on the welcome form
+
+
+NEWCOMER = "newcomer"
+
 SCREENS: dict[str, Callable[[Pilot], Awaitable[None]]] = {
+    "first-run": first_run,
     "integrations": integrations,
+    "add-integration": add_integration,
+    "switch-workspace": switch_workspace,
     "integration-overview": integration_overview,
     "api-keys": api_keys,
     "api-keys-gated": api_keys_gated,
@@ -94,8 +115,8 @@ def demo_store(folder: Path) -> Store:
     return store
 
 
-def demo_app(store: Store) -> KeydeskApp:
-    return KeydeskApp(KeyService(store, DEMO_ACCOUNT))
+def demo_app(store: Store, screen: str = "integrations") -> KeydeskApp:
+    return KeydeskApp(KeyService(store, NEWCOMER if screen == "first-run" else DEMO_ACCOUNT))
 
 
 async def _save_all(out: Path) -> None:
@@ -103,7 +124,7 @@ async def _save_all(out: Path) -> None:
         for size_name, size in SIZES.items():
             with tempfile.TemporaryDirectory() as folder:
                 store = demo_store(Path(folder))
-                app = demo_app(store)
+                app = demo_app(store, name)
                 with fixed_randomness(seed=11):
                     async with app.run_test(size=size) as pilot:
                         await walk(pilot)

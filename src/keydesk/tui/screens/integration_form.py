@@ -42,7 +42,7 @@ class IntegrationFormScreen(Screen[IntegrationView | None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with VerticalScroll(id="add-form", classes="form"):
+        with VerticalScroll(id="add-form", classes="form dense"):
             existing = self._existing
             title = (
                 f"Edit {existing.name} in {self._workspace}"
@@ -58,12 +58,14 @@ class IntegrationFormScreen(Screen[IntegrationView | None]):
                     placeholder=placeholder,
                     id=field_id,
                     disabled=existing is not None and field_id in ("name", "provider"),
+                    compact=True,  # five fields fit an 80x24 terminal
                 )
             yield Checkbox(
                 "Mark configured now (needs client ID and redirect URI)",
                 # re-enabling a disabled integration is a choice of its own
                 existing is None or existing.status is not IntegrationStatus.DISABLED,
                 id="configure",
+                compact=True,
             )
             yield Static(id="add-error", classes="field-error")
             with Horizontal(classes="form-buttons"):
