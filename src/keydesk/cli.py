@@ -20,6 +20,7 @@ from keydesk import __version__
 from keydesk.config import ACCOUNT_ENV, DATABASE_ENV, acting_account, database_url
 from keydesk.errors import KeydeskError, Unauthorized
 from keydesk.service import IntegrationView, KeyService, KeyView
+from keydesk.validation import shown_literally
 
 API_KEY_ENV = "KEYDESK_API_KEY"
 EXIT_ERROR = 2
@@ -169,7 +170,7 @@ def _key_revoke(args: argparse.Namespace) -> int:
             _fail("refusing to revoke without confirmation: pass --yes when not at a terminal")
             return EXIT_ERROR
         print(
-            f"Revoke {key.public_key} ({_literal(key.label)}) of {_literal(key.integration)}?\n"
+            f"Revoke {key.public_key} ({shown_literally(key.label)}) of {shown_literally(key.integration)}?\n"
             "Revocation is immediate and cannot be undone: every service still using this key\n"
             "will get 401 Unauthorized on its next request. Deploy a replacement first.",
             file=sys.stderr,
@@ -178,7 +179,7 @@ def _key_revoke(args: argparse.Namespace) -> int:
             _fail("not revoked")
             return EXIT_ERROR
     key = service.revoke_key(key.public_key)
-    _say(args, _key_json(key), f"revoked {key.public_key} ({_literal(key.label)})")
+    _say(args, _key_json(key), f"revoked {key.public_key} ({shown_literally(key.label)})")
     return 0
 
 
@@ -207,8 +208,8 @@ def _verify(args: argparse.Namespace) -> int:
         _print_json({"valid": True, **identity.as_dict()})
     else:
         print(
-            f"valid: {identity.public_key} {_literal(identity.label)!r} "
-            f"integration {_literal(identity.integration)} in {_literal(identity.workspace)}"
+            f"valid: {identity.public_key} {shown_literally(identity.label)!r} "
+            f"integration {shown_literally(identity.integration)} in {shown_literally(identity.workspace)}"
         )
     return 0
 
@@ -274,11 +275,6 @@ def _when(value: datetime | None) -> str:
     return value.astimezone().strftime("%Y-%m-%d %H:%M") if value else "-"
 
 
-def _literal(text: str) -> str:
-    """Stored text as a terminal should show it: no escapes, no control codes."""
-    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
-
-
 def _say(args: argparse.Namespace, data: dict[str, Any], message: str) -> None:
     if getattr(args, "json", False):
         _print_json(data)
@@ -291,7 +287,7 @@ def _print_json(data: Any) -> None:
 
 
 def _print_table(headers: list[str], rows: list[list[str]]) -> None:
-    rows = [[_literal(cell) for cell in row] for row in rows]
+    rows = [[shown_literally(cell) for cell in row] for row in rows]
     widths = [
         max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
     ]
@@ -302,7 +298,7 @@ def _print_table(headers: list[str], rows: list[list[str]]) -> None:
 
 
 def _fail(message: str) -> None:
-    print(f"keydesk: {_literal(message)}", file=sys.stderr)
+    print(f"keydesk: {shown_literally(message)}", file=sys.stderr)
 
 
 # -- the parser --------------------------------------------------------------------

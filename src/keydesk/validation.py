@@ -24,6 +24,17 @@ def _first_unprintable(text: str) -> str | None:
     return None
 
 
+def shown_literally(text: str | None, *, newlines: bool = False) -> str:
+    """`text` with every non-printable character written as an escape
+    (``\\x1b``), so nothing stored can move, clear or restyle a terminal.
+    Used wherever stored text meets a screen (CLI and TUI alike)."""
+    if not text:
+        return ""
+    return "".join(
+        c if c.isprintable() or (newlines and c == "\n") else f"\\x{ord(c):02x}" for c in text
+    )
+
+
 def printable_text(
     value: str, what: str, max_length: int, error: type[InvalidInput] = InvalidInput
 ) -> str:

@@ -8,15 +8,11 @@ from datetime import datetime
 from rich.text import Text
 from textual.content import Content
 
+from keydesk.validation import shown_literally
+
 
 def visible(text: str | None, *, newlines: bool = False) -> str:
-    """`text` with every non-printable character written as an escape
-    (``\\x1b``), so nothing stored can move, clear or restyle the screen."""
-    if not text:
-        return ""
-    return "".join(
-        c if c.isprintable() or (newlines and c == "\n") else f"\\x{ord(c):02x}" for c in text
-    )
+    return shown_literally(text, newlines=newlines)
 
 
 def literal(text: str | None, style: str = "") -> Text:
@@ -33,3 +29,8 @@ def content(text: str | None) -> Content:
 def when(value: datetime | None) -> str:
     """A time as admins read it: local, to the minute."""
     return value.astimezone().strftime("%Y-%m-%d %H:%M") if value else "—"
+
+
+def sentence(message: str) -> str:
+    """A service message ("the label is required") as a line on a form."""
+    return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")

@@ -13,7 +13,7 @@ from keydesk import validation
 from keydesk.errors import InvalidInput
 from keydesk.service import CreatedKey, IntegrationView
 from keydesk.tui.calls import call_service
-from keydesk.tui.display import content
+from keydesk.tui.display import content, sentence
 
 PLACEHOLDER = "e.g. Production Backend, Local Development, CI Runner"
 
@@ -90,7 +90,7 @@ class CreateKeyScreen(Screen[CreatedKey | None]):
         try:
             validation.label(event.value)
         except InvalidInput as exc:
-            self._error(_sentence(exc.message))
+            self._error(sentence(exc.message))
         else:
             self._error(None)
 
@@ -109,7 +109,7 @@ class CreateKeyScreen(Screen[CreatedKey | None]):
         try:
             label = validation.label(self.query_one("#label", Input).value)
         except InvalidInput as exc:
-            self._error(_sentence(exc.message))
+            self._error(sentence(exc.message))
             self.query_one("#label", Input).focus()
             return
         self._set_busy(True)
@@ -126,7 +126,7 @@ class CreateKeyScreen(Screen[CreatedKey | None]):
 
     def _failed(self, message: str) -> None:
         self._set_busy(False)  # what was typed stays, to be corrected
-        self._error(_sentence(message))
+        self._error(sentence(message))
         self.query_one("#label", Input).focus()
 
     def _set_busy(self, busy: bool) -> None:
@@ -142,7 +142,3 @@ class CreateKeyScreen(Screen[CreatedKey | None]):
     def action_cancel(self) -> None:
         if not self._busy:
             self.dismiss(None)
-
-
-def _sentence(message: str) -> str:
-    return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")

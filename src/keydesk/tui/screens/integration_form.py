@@ -12,7 +12,7 @@ from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, Stat
 from keydesk.models import IntegrationStatus
 from keydesk.service import IntegrationView
 from keydesk.tui.calls import call_service
-from keydesk.tui.display import content
+from keydesk.tui.display import content, sentence
 
 FIELDS = (
     ("name", "Name", "e.g. github-prod"),
@@ -113,7 +113,7 @@ class IntegrationFormScreen(Screen[IntegrationView | None]):
         self._busy = False
         self.query_one("#save", Button).disabled = False
         error = self.query_one("#add-error", Static)
-        error.update(content(message[:1].upper() + message[1:]))
+        error.update(content(sentence(message)))
         error.display = True
 
     @on(Button.Pressed, "#cancel")

@@ -10,7 +10,7 @@ from textual.widgets import Button, Footer, Header, Input, Label, Static
 
 from keydesk.service import WorkspaceView
 from keydesk.tui.calls import call_service
-from keydesk.tui.display import content
+from keydesk.tui.display import content, sentence
 
 
 class WelcomeScreen(Screen[WorkspaceView]):
@@ -51,5 +51,5 @@ class WelcomeScreen(Screen[WorkspaceView]):
 
     def _failed(self, message: str) -> None:
         error = self.query_one("#welcome-error", Static)
-        error.update(content(message[:1].upper() + message[1:]))
+        error.update(content(sentence(message)))
         error.display = True
