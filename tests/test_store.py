@@ -140,3 +140,21 @@ def test_head_constant_matches_the_migration_scripts():
     from keydesk.migrations import HEAD, _config
 
     assert ScriptDirectory.from_config(_config()).get_current_head() == HEAD
+
+
+def _open_and_close(url: str) -> str:
+    store = open_store(url)
+    store.dispose()
+    return "ok"
+
+
+def test_processes_opening_a_new_store_at_once_all_succeed(store_url):
+    import concurrent.futures
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(4, mp_context=context) as pool:
+        assert list(pool.map(_open_and_close, [store_url] * 4)) == ["ok"] * 4
+    store = open_store(store_url)
+    assert KeyService(store, "alice").integrations() == []
+    store.dispose()

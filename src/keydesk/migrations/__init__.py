@@ -12,6 +12,8 @@ HERE = Path(__file__).parent
 # one small query instead of importing Alembic and reading every script
 # (tests/test_store.py checks it matches the scripts).
 HEAD = "0001"
+# Any fixed number: PostgreSQL advisory lock held while migrating.
+_MIGRATION_LOCK = 0x6B657964
 
 
 def _config():
@@ -40,6 +42,14 @@ def upgrade(engine: Engine) -> None:
     config = _config()
     head = ScriptDirectory.from_config(config).get_current_head()
     with engine.begin() as connection:
+        # Servers sharing one store may start together after an upgrade:
+        # one migrates, the others wait, then find the schema current.
+        if connection.dialect.name == "postgresql":
+            connection.execute(
+                sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
+            )
+        elif connection.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")  # the write lock, now, not at first DDL
         if MigrationContext.configure(connection).get_current_revision() == head:
             return
         config.attributes["connection"] = connection
