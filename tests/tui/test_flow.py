@@ -11,6 +11,7 @@ from textual.widgets import Button, DataTable, Input, Select, Static
 from keydesk.errors import StoreUnavailable, Unauthorized, UnauthorizedReason
 from keydesk.models import ApiKey
 from keydesk.service import KeyService
+from keydesk.tui.messages import IntegrationsChanged
 from keydesk.tui.screens.confirm import ConfirmScreen
 from keydesk.tui.screens.create_key import CreateKeyScreen
 from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
@@ -347,3 +348,80 @@ async def test_a_draft_can_be_completed_and_configured_from_its_page(make_app):
         assert app.screen is detail
         assert detail.integration.is_configured
         assert not detail.query_one("#generate", Button).disabled
+
+
+async def test_command_palette_shows_stored_names_literally(make_app, demo_store):
+    from textual.command import CommandPalette
+
+    KeyService(demo_store, "alice").add_integration("acme", "[red]evil[/]", "[b]Prov[/b]")
+    app = make_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        shown = await _palette_options(pilot, "evil")
+        assert isinstance(app.screen, CommandPalette)
+        assert any(
+            "Go to integration [red]evil[/]" in text and "[b]Prov[/b]" in text for text in shown
+        ), shown
+
+
+async def _palette_options(pilot, query: str) -> list[str]:
+    """Open the palette, type `query`, and return what it offers."""
+    from textual.widgets import OptionList
+
+    await pilot.press("ctrl+p")
+    await settle(pilot)
+    await pilot.press(*query)
+    options = pilot.app.screen.query_one(OptionList)
+    for _ in range(50):  # the palette searches after a short debounce
+        if options.option_count and "No matches" not in str(options.get_option_at_index(0).prompt):
+            break
+        await pilot.pause(0.05)
+    return [str(options.get_option_at_index(n).prompt) for n in range(options.option_count)]
+
+
+async def _palette(pilot, query: str) -> None:
+    """Run the palette's best match for `query`."""
+    await _palette_options(pilot, query)
+    await pilot.press("enter")
+    await settle(pilot)
+
+
+async def test_palette_generates_and_revokes_on_an_integration_page(make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        await open_integration(pilot, "github")
+        detail = app.screen
+        await _palette(pilot, "Generate API key")
+        assert isinstance(app.screen, CreateKeyScreen)
+        assert app.screen.query_one("#integration", Select).value == detail.integration.id
+        await pilot.press("escape")
+        await settle(pilot)
+        await _palette(pilot, "Revoke API key CI Runner")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "CI Runner" in _text(app.screen, ".dialog-line")
+
+
+async def test_palette_goes_to_an_integration(make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        await _palette(pilot, "Go to integration okta")
+        assert isinstance(app.screen, IntegrationDetailScreen)
+        assert app.screen.integration.name == "okta-sso"
+
+
+async def test_error_notifications_show_stored_text_literally(make_app, demo_store):
+    KeyService(demo_store, "alice").create_key("github", "[bold red]dup[/]")
+    app = make_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        await open_integration(pilot, "github")
+
+        def refuse(*_args, **_kwargs):
+            raise StoreUnavailable("label '[bold red]dup[/]' and \x1b[2J")
+
+        app.service.integration = refuse
+        app.screen.post_message(IntegrationsChanged())
+        await settle(pilot)
+        (notification,) = list(app._notifications)
+        assert notification.message == "label '[bold red]dup[/]' and \\x1b[2J"
+        assert notification.markup is False

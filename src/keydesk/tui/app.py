@@ -12,6 +12,7 @@ from keydesk.service import CreatedKey, IntegrationView, KeyService, KeyView, Wo
 from keydesk.tui import clipboard
 from keydesk.tui.calls import call_service
 from keydesk.tui.commands import KeydeskCommands
+from keydesk.tui.display import visible
 from keydesk.tui.messages import IntegrationsChanged, KeysChanged
 from keydesk.tui.screens.confirm import ConfirmScreen, revoke_confirmation
 from keydesk.tui.screens.create_key import CreateKeyScreen
@@ -54,7 +55,7 @@ class KeydeskApp(App[None]):
 
     def watch_workspace(self, workspace: WorkspaceView | None) -> None:
         account = self.service.actor
-        self.sub_title = (
+        self.sub_title = visible(
             f"{account} · {workspace.role} · {workspace.name}" if workspace else account
         )
 
@@ -93,7 +94,9 @@ class KeydeskApp(App[None]):
         self.push_screen(revoke_confirmation(key.label, key.public_key, key.integration), confirmed)
 
     def _revoked(self, key: KeyView) -> None:
-        self.notify(f"Revoked {key.public_key} ({key.label}).", title="keydesk", markup=False)
+        self.notify(
+            f"Revoked {key.public_key} ({visible(key.label)}).", title="keydesk", markup=False
+        )
         self.screen.post_message(KeysChanged(key.integration_id, highlight=key.public_key))
 
     def add_integration(self) -> None:

@@ -13,6 +13,7 @@ from textual.dom import DOMNode
 from textual.worker import Worker, get_current_worker
 
 from keydesk.errors import KeydeskError
+from keydesk.tui.display import visible
 
 T = TypeVar("T")
 
@@ -34,7 +35,7 @@ def call_service(
         if on_error is not None:
             on_error(message)
         else:
-            app.notify(message, severity="error", title="keydesk")
+            app.notify(visible(message), severity="error", title="keydesk", markup=False)
 
     def run() -> None:
         try:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.fuzzy import Matcher
+from textual.markup import escape
 
+from keydesk.errors import KeydeskError
 from keydesk.tui.display import content, visible
 
 
@@ -15,9 +20,11 @@ class KeydeskCommands(Provider):
         workspace = app.workspace
         self._integrations = []
         if workspace is not None:
-            self._integrations = await self._in_thread(
-                lambda: app.service.integrations(workspace.name)
-            )
+            # On a store error the palette still offers what needs no store.
+            with contextlib.suppress(KeydeskError):
+                self._integrations = await asyncio.to_thread(
+                    app.service.integrations, workspace.name
+                )
 
     def _commands(self) -> list[tuple[str, object, str]]:
         from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
@@ -45,7 +52,8 @@ class KeydeskCommands(Provider):
                 (
                     f"Go to integration {visible(integration.name)}",
                     partial(app.open_integration, integration),
-                    f"{visible(integration.provider)} · {integration.status}",
+                    # the palette reads help as markup: escape what a user typed
+                    escape(f"{visible(integration.provider)} · {integration.status}"),
                 )
             )
         commands.append(("Switch workspace", app.switch_workspace, "Choose another workspace"))
@@ -60,4 +68,14 @@ class KeydeskCommands(Provider):
         for name, action, help in self._commands():
             score = matcher.match(name)
             if score > 0:
-                yield Hit(score, matcher.highlight(name), action, text=name, help=help)
+                yield Hit(score, _highlight(matcher, name), action, text=name, help=help)
+
+
+def _highlight(matcher: Matcher, text: str):
+    """Like `Matcher.highlight`, which reads its text as markup: stored
+    names must show literally, so style the matched characters of plain text."""
+    shown = content(text)
+    _score, offsets = matcher.fuzzy_search.match(matcher.query, text)
+    for offset in offsets:
+        shown = shown.stylize(matcher.match_style, offset, offset + 1)
+    return shown

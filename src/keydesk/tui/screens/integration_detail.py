@@ -122,7 +122,7 @@ class IntegrationDetailScreen(Screen[None]):
         reason = integration.why_no_new_keys()
         button = self.query_one("#generate", Button)
         button.disabled = reason is not None
-        button.tooltip = reason
+        button.tooltip = literal(reason) if reason else None
         gate = self.query_one("#keys-gate", Static)
         gate.display = reason is not None
         gate.update(content(reason or ""))

@@ -60,7 +60,7 @@ class KeyCreatedScreen(Screen[str]):
             with Horizontal(classes="value-head"):
                 yield Label("Public key", classes="field-label")
                 yield Button("Copy public key", id="copy-public", compact=True)
-            yield Static(key.public_key, id="public-key-value", classes="value")
+            yield Static(content(key.public_key), id="public-key-value", classes="value")
             with Horizontal(classes="form-buttons"):
                 yield Button("Revoke", id="revoke", variant="error")
                 yield Button("Done", id="done", variant="success")
