@@ -425,3 +425,25 @@ async def test_error_notifications_show_stored_text_literally(make_app, demo_sto
         (notification,) = list(app._notifications)
         assert notification.message == "label '[bold red]dup[/]' and \\x1b[2J"
         assert notification.markup is False
+
+
+async def test_integration_picker_shows_names_literally(make_app, demo_store):
+    KeyService(demo_store, "alice").add_integration(
+        "acme",
+        "[red]x[/]",
+        "[b]P[/b]",
+        client_id="c",
+        redirect_uri="https://x.example/cb",
+        configure=True,
+    )
+    app = make_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        app.generate_key()
+        await settle(pilot)
+        select = app.screen.query_one("#integration", Select)
+        select.focus()
+        await pilot.press("enter")  # open the list
+        await settle(pilot)
+        svg = app.export_screenshot()
+        assert "[red]x[/]&#160;([b]P[/b])" in svg or "[red]x[/] ([b]P[/b])" in svg

@@ -13,7 +13,7 @@ from keydesk import validation
 from keydesk.errors import InvalidInput
 from keydesk.service import CreatedKey, IntegrationView
 from keydesk.tui.calls import call_service
-from keydesk.tui.display import content, sentence
+from keydesk.tui.display import content, literal, sentence
 
 PLACEHOLDER = "e.g. Production Backend, Local Development, CI Runner"
 
@@ -64,7 +64,7 @@ class CreateKeyScreen(Screen[CreatedKey | None]):
     def _show_integrations(self, integrations: list[IntegrationView]) -> None:
         usable = [i for i in integrations if i.why_no_new_keys() is None]
         select = self.query_one("#integration", Select)
-        select.set_options((f"{i.name} ({i.provider})", i.id) for i in usable)
+        select.set_options((literal(f"{i.name} ({i.provider})"), i.id) for i in usable)
         select.prompt = "Choose an integration"
         if self._preselect in {i.id for i in usable}:
             select.value = self._preselect
