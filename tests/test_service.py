@@ -4,6 +4,8 @@ labels, revocation and the audit trail."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from keydesk.errors import (
     AlreadyExists,
@@ -235,3 +237,34 @@ def test_ambiguous_integration_names_ask_for_a_workspace(world):
         world.owner.keys("github")
     assert world.owner.integration("github", workspace="beta").workspace == "beta"
     assert world.owner.integration(world.github.id).workspace == "acme"
+
+
+def test_replacement_labels_carry_one_date_and_fit():
+    from datetime import date
+
+    from keydesk.service import replacement_label
+
+    today = date(2026, 11, 27)
+    assert replacement_label("api-gateway-prod", today) == "api-gateway-prod (2026-11-27)"
+    assert (
+        replacement_label("api-gateway-prod (2025-01-31)", today) == "api-gateway-prod (2026-11-27)"
+    )
+    long = replacement_label("x" * 64, today)
+    assert len(long) == 64 and long.endswith("(2026-11-27)")
+
+
+@given(
+    st.text(
+        alphabet=st.characters(categories=["L", "N", "P", "Zs"]), min_size=1, max_size=64
+    ).filter(lambda text: text.strip()),
+    st.dates(),
+)
+def test_replacement_labels_are_valid_labels_with_one_date(label, today):
+    from keydesk import validation
+    from keydesk.service import replacement_label
+
+    label = validation.label(label)
+    replaced = replacement_label(label, today)
+    assert validation.label(replaced) == replaced
+    assert replaced.endswith(f"({today.isoformat()})")
+    assert replacement_label(replaced, today) == replaced

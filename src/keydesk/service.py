@@ -7,8 +7,9 @@ session, and never carry a secret or a hash.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -564,6 +565,17 @@ class KeyService:
 
     def _key_query_one(self, session: Session, key_id: int | None) -> KeyView:
         return _key_view(*session.exec(self._key_query().where(ApiKey.id == key_id)).one())
+
+
+_DATED = re.compile(r"^(?P<base>.*?)(?: \(\d{4}-\d{2}-\d{2}\))?$")
+
+
+def replacement_label(label: str, today: date) -> str:
+    """The label for a key that replaces `label`: the same name with today's
+    date (active labels must differ; the date says which is newer)."""
+    suffix = f" ({today.isoformat()})"
+    base = _DATED.match(label).group("base")  # a replacement of a replacement keeps one date
+    return base[: validation.LABEL_MAX - len(suffix)].rstrip() + suffix
 
 
 def _account(session: Session, name: str, *, create: bool = False) -> Account:

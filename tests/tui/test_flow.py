@@ -447,3 +447,29 @@ async def test_integration_picker_shows_names_literally(make_app, demo_store):
         await settle(pilot)
         svg = app.export_screenshot()
         assert "[red]x[/]&#160;([b]P[/b])" in svg or "[red]x[/] ([b]P[/b])" in svg
+
+
+async def test_rotation_issues_a_dated_replacement_and_keeps_the_old_key(make_app, demo_store):
+    from datetime import date
+
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_integration(pilot, "github")
+        detail = app.screen
+        old = detail.highlighted_key()
+        await pilot.press("t")
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, CreateKeyScreen)
+        assert form.query_one("#label", Input).value == f"{old.label} ({date.today().isoformat()})"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, KeyCreatedScreen)
+        assert old.public_key in _text(app.screen, "#rotation-next")
+        await pilot.press("d")
+        await settle(pilot)
+        assert app.screen is detail
+        assert detail.highlighted_key().label.startswith(old.label + " (")
+    assert (
+        KeyService(demo_store, "alice").key(old.public_key).is_active
+    )  # revoked only once deployed

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 
 from textual.app import App
 from textual.binding import Binding
 from textual.reactive import reactive
 
-from keydesk.service import CreatedKey, IntegrationView, KeyService, KeyView, WorkspaceView
+from keydesk.service import (
+    CreatedKey,
+    IntegrationView,
+    KeyService,
+    KeyView,
+    WorkspaceView,
+    replacement_label,
+)
 from keydesk.tui import clipboard
 from keydesk.tui.calls import call_service
 from keydesk.tui.commands import KeydeskCommands
@@ -64,7 +72,9 @@ class KeydeskApp(App[None]):
     def open_integration(self, integration: IntegrationView, tab: str = "api-keys") -> None:
         self.push_screen(IntegrationDetailScreen(integration, tab=tab))
 
-    def generate_key(self, integration_id: int | None = None) -> None:
+    def generate_key(
+        self, integration_id: int | None = None, *, replacing: KeyView | None = None
+    ) -> None:
         """Form → one-time reveal → back where the flow started, key highlighted."""
 
         def created(result: CreatedKey | None) -> None:
@@ -72,11 +82,17 @@ class KeydeskApp(App[None]):
                 return
             integration_id = result.key.integration_id
             self.push_screen(
-                KeyCreatedScreen(result),
+                KeyCreatedScreen(result, replacing),
                 lambda public_key: self._flow_done(integration_id, public_key),
             )
 
-        self.push_screen(CreateKeyScreen(integration_id), created)
+        label = replacement_label(replacing.label, date.today()) if replacing else ""
+        self.push_screen(CreateKeyScreen(integration_id, label=label, replacing=replacing), created)
+
+    def rotate_key(self, key: KeyView) -> None:
+        """Rotation without downtime: a replacement now, the old key revoked
+        by the admin once the new one is deployed."""
+        self.generate_key(key.integration_id, replacing=key)
 
     def _flow_done(self, integration_id: int, public_key: str | None) -> None:
         self.screen.post_message(KeysChanged(integration_id, highlight=public_key))

@@ -47,6 +47,14 @@ class KeydeskCommands(Provider):
                             "Immediate and irreversible",
                         )
                     )
+                if key.is_active and screen.integration.why_no_new_keys() is None:
+                    commands.append(
+                        (
+                            f"Rotate API key {visible(key.label)} ({key.public_key})",
+                            partial(app.rotate_key, key),
+                            "Generate its replacement; revoke the old key once deployed",
+                        )
+                    )
         for integration in self._integrations:
             commands.append(
                 (

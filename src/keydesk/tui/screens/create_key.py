@@ -11,7 +11,7 @@ from textual.widgets import Button, Footer, Header, Input, Label, LoadingIndicat
 
 from keydesk import validation
 from keydesk.errors import InvalidInput
-from keydesk.service import CreatedKey, IntegrationView
+from keydesk.service import CreatedKey, IntegrationView, KeyView
 from keydesk.tui.calls import call_service
 from keydesk.tui.display import content, literal, sentence
 
@@ -27,19 +27,41 @@ class CreateKeyScreen(Screen[CreatedKey | None]):
     ]
     AUTO_FOCUS = "#label"
 
-    def __init__(self, integration_id: int | None = None) -> None:
+    def __init__(
+        self,
+        integration_id: int | None = None,
+        *,
+        label: str = "",
+        replacing: KeyView | None = None,
+    ) -> None:
         super().__init__(id="create-screen")
         self._preselect = integration_id
+        self._label = label
+        self._replacing = replacing
         self._busy = False
 
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical(id="create-form", classes="form"):
-            yield Static("Create API key", classes="form-title")
+            old = self._replacing
+            yield Static("Replace API key" if old else "Create API key", classes="form-title")
+            if old is not None:
+                yield Static(
+                    content(
+                        f"Replacing {old.label} ({old.public_key}). It keeps working until you "
+                        "revoke it: deploy the new key first."
+                    ),
+                    classes="field-hint",
+                )
             yield Label("Integration", classes="field-label")
             yield Select[int]([], id="integration", prompt="Loading integrations…")
             yield Label("API Key Name", classes="field-label")
-            yield Input(placeholder=PLACEHOLDER, id="label", max_length=validation.LABEL_MAX + 16)
+            yield Input(
+                self._label,
+                placeholder=PLACEHOLDER,
+                id="label",
+                max_length=validation.LABEL_MAX + 16,
+            )
             yield Static(id="label-error", classes="field-error")
             yield Static(
                 "One key per environment, named so you can tell them apart when you rotate or revoke.",

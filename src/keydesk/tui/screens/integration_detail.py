@@ -40,10 +40,11 @@ STATUS_STYLE = {"active": "bold", "revoked": "dim strike", "expired": "dim"}
 class IntegrationDetailScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="detail.back"),
-        Binding("g", "generate", "Generate API key", id="detail.generate"),
+        Binding("g", "generate", "Generate", id="detail.generate"),
+        Binding("t", "rotate", "Rotate", id="detail.rotate"),
         Binding("x", "revoke", "Revoke", id="detail.revoke"),
         Binding("delete", "revoke", "Revoke", show=False),
-        Binding("p", "copy_public", "Copy public", id="detail.copy_public"),
+        Binding("p", "copy_public", "Copy public key", show=False, id="detail.copy_public"),
         Binding("o", "show_tab('overview')", "Overview", show=False, id="detail.overview"),
         Binding("k", "show_tab('api-keys')", "API Keys", show=False, id="detail.keys"),
         Binding("e", "edit", "Edit", id="detail.edit"),
@@ -224,6 +225,10 @@ class IntegrationDetailScreen(Screen[None]):
             return (
                 on_keys and self.integration.can_manage and key is not None and key.is_active
             ) or None
+        if action == "rotate":
+            key = self.highlighted_key()
+            can_issue = self.integration.why_no_new_keys() is None
+            return (on_keys and can_issue and key is not None and key.is_active) or None
         if action == "copy_public":
             return (on_keys and self.highlighted_key() is not None) or None
         if action == "edit":
@@ -242,6 +247,10 @@ class IntegrationDetailScreen(Screen[None]):
     @on(Button.Pressed, "#generate")
     def action_generate(self) -> None:
         self.app.generate_key(self.integration.id)
+
+    def action_rotate(self) -> None:
+        if (key := self.highlighted_key()) is not None and key.is_active:
+            self.app.rotate_key(key)
 
     def action_revoke(self) -> None:
         if (key := self.highlighted_key()) is not None and key.is_active:

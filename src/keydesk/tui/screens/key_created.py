@@ -11,7 +11,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Label, Static
 
-from keydesk.service import CreatedKey
+from keydesk.service import CreatedKey, KeyView
 from keydesk.tui import clipboard
 from keydesk.tui.calls import call_service
 from keydesk.tui.display import content
@@ -34,9 +34,10 @@ class KeyCreatedScreen(Screen[str]):
         Binding("escape", "leave", "Back", id="created.back"),
     ]
 
-    def __init__(self, created: CreatedKey) -> None:
+    def __init__(self, created: CreatedKey, replacing: KeyView | None = None) -> None:
         super().__init__(id="created-screen")
         self._created: CreatedKey | None = created
+        self._replacing = replacing
         self._key = created.key
         self._copied = False
         self._revoked = False
@@ -51,6 +52,16 @@ class KeyCreatedScreen(Screen[str]):
                 content(f"“{key.label}” for integration {key.integration}"), id="created-for"
             )
             yield Static(content(WARNING), id="one-time-warning")
+            if self._replacing is not None:
+                old = self._replacing
+                yield Static(
+                    content(
+                        f"Next: deploy this key where {old.label} is used, check it is used "
+                        f"(Last used), then revoke {old.public_key} from the API Keys tab."
+                    ),
+                    id="rotation-next",
+                    classes="field-hint",
+                )
             with Horizontal(classes="value-head"):
                 yield Label("API key", classes="field-label")
                 yield Button("Copy API key", id="copy-key", variant="primary", compact=True)
