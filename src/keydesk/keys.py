@@ -80,12 +80,6 @@ class PrivateKey:
 
     __str__ = __repr__
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, PrivateKey) and secrets.compare_digest(self._value, other._value)
-
-    def __hash__(self) -> int:
-        return hash(self.public_key)
-
     def __reduce__(self) -> tuple:  # pickling would copy the secret somewhere unseen
         raise TypeError("a PrivateKey cannot be pickled")
 

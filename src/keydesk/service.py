@@ -8,6 +8,7 @@ session, and never carry a secret or a hash.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -207,18 +208,6 @@ class KeyService:
             self._audit(session, ws.id, "member.set", account, label=role_.value)
             return MemberView(account, role_)
 
-    def members(self, workspace: str) -> list[MemberView]:
-        with self.store.session() as session:
-            ws = self._workspace(session, workspace)
-            self._require_member(session, ws)
-            rows = session.exec(
-                select(Account.name, Membership.role)
-                .join(Membership, col(Membership.account_id) == Account.id)
-                .where(Membership.workspace_id == ws.id)
-                .order_by(Account.name)
-            ).all()
-        return [MemberView(name, Role(role)) for name, role in rows]
-
     # -- integrations -------------------------------------------------------
 
     def integrations(self, workspace: str | None = None) -> list[IntegrationView]:
@@ -287,8 +276,8 @@ class KeyService:
         workspace: str | None = None,
     ) -> IntegrationView:
         """Change OAuth settings; a value left as None stays as it is."""
-        with self.store.session() as session:
-            integration = self._managed_integration(session, ref, workspace, "edit integrations")
+
+        def change(integration: Integration) -> None:
             if client_id is not None:
                 integration.client_id = validation.name(client_id, "the client id")
             if redirect_uri is not None:
@@ -296,37 +285,46 @@ class KeyService:
             if scopes is not None:
                 integration.scopes = validation.scopes(scopes)
             integration.updated_at = utcnow()
-            session.add(integration)
-            self._audit(session, integration.workspace_id, "integration.update", integration.name)
-            session.flush()
-            return self._integration(session, integration.id)
+
+        return self._change_integration(
+            ref, workspace, "edit integrations", "integration.update", change
+        )
 
     def configure_integration(
         self, ref: str | int, workspace: str | None = None
     ) -> IntegrationView:
-        with self.store.session() as session:
-            integration = self._managed_integration(
-                session, ref, workspace, "configure integrations"
-            )
-            _configure(integration)
-            session.add(integration)
-            self._audit(
-                session, integration.workspace_id, "integration.configure", integration.name
-            )
-            session.flush()
-            return self._integration(session, integration.id)
+        return self._change_integration(
+            ref, workspace, "configure integrations", "integration.configure", _configure
+        )
 
     def disable_integration(self, ref: str | int, workspace: str | None = None) -> IntegrationView:
         """Disabled integrations issue no keys and their keys stop verifying
         until the integration is configured again."""
-        with self.store.session() as session:
-            integration = self._managed_integration(session, ref, workspace, "disable integrations")
+
+        def disable(integration: Integration) -> None:
             if integration.status == IntegrationStatus.DISABLED:
                 raise InvalidInput(f"integration {integration.name!r} is already disabled")
             integration.status = IntegrationStatus.DISABLED
             integration.updated_at = utcnow()
+
+        return self._change_integration(
+            ref, workspace, "disable integrations", "integration.disable", disable
+        )
+
+    def _change_integration(
+        self,
+        ref: str | int,
+        workspace: str | None,
+        permission: str,
+        audit_action: str,
+        change: Callable[[Integration], None],
+    ) -> IntegrationView:
+        """Permission check, change, audit event, fresh view: one transaction."""
+        with self.store.session() as session:
+            integration = self._managed_integration(session, ref, workspace, permission)
+            change(integration)
             session.add(integration)
-            self._audit(session, integration.workspace_id, "integration.disable", integration.name)
+            self._audit(session, integration.workspace_id, audit_action, integration.name)
             session.flush()
             return self._integration(session, integration.id)
 
@@ -375,7 +373,7 @@ class KeyService:
                 col(ApiKey.created_at).desc(),
                 col(ApiKey.id).desc(),
             )
-            return [_key_view(*row) for row in session.exec(query).all()]
+            return [KeyView(*row) for row in session.exec(query).all()]
 
     def key(self, public_key: str) -> KeyView:
         with self.store.session() as session:
@@ -564,7 +562,7 @@ class KeyService:
         )
 
     def _key_query_one(self, session: Session, key_id: int | None) -> KeyView:
-        return _key_view(*session.exec(self._key_query().where(ApiKey.id == key_id)).one())
+        return KeyView(*session.exec(self._key_query().where(ApiKey.id == key_id)).one())
 
 
 _DATED = re.compile(r"^(?P<base>.*?)(?: \(\d{4}-\d{2}-\d{2}\))?$")
@@ -641,7 +639,3 @@ def _integration_view(
         active_keys=active or 0,
         role=Role(role),
     )
-
-
-def _key_view(*row: object) -> KeyView:
-    return KeyView(*row)  # type: ignore[arg-type]

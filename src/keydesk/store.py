@@ -25,10 +25,6 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    @property
-    def url(self) -> str:
-        return self.engine.url.render_as_string(hide_password=True)
-
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A unit of work: committed on success, rolled back on error, and

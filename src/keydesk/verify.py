@@ -136,7 +136,7 @@ class Verifier:
         self._verified: OrderedDict[bytes, int] = OrderedDict()
         self._failed: OrderedDict[bytes, tuple[float, UnauthorizedReason]] = OrderedDict()
         self._failed_ttl = failed_ttl
-        self.hash_slots = threading.BoundedSemaphore(max_concurrent_hashes)
+        self._hash_slots = threading.BoundedSemaphore(max_concurrent_hashes)
         self._max_hashes = max_concurrent_hashes
         self._loop_slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
         self._writes: queue.SimpleQueue[sa.Executable | None] = queue.SimpleQueue()
@@ -149,7 +149,7 @@ class Verifier:
         """The key's identity, or `Unauthorized` with the reason."""
         attempt = self.prepare(presented)
         if attempt.needs_hash:
-            with self.hash_slots:
+            with self._hash_slots:
                 self.check_secret(attempt)
         return self.finish(attempt)
 
