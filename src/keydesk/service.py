@@ -1,16 +1,15 @@
 """The key service: everything keydesk does, with permission checks and an
 audit trail, for the CLI, the TUI and scripts alike. Knows nothing of screens.
 
-Views returned here are frozen dataclasses detached from the database
-session, and never carry a secret or a hash.
+What it returns are the read-models of `keydesk.views`: detached from the
+database session, and never carrying a secret or a hash.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -27,130 +26,31 @@ from keydesk.errors import (
     NotFound,
     PermissionDenied,
 )
-from keydesk.keys import PrivateKey, generate_key_pair, hash_private_key, is_public_key
-from keydesk.models import (
-    Account,
-    ApiKey,
-    AuditEvent,
-    Integration,
+from keydesk.keys import KeyPairSource, generate_key_pair, hash_private_key, is_public_key
+from keydesk.models import Account, ApiKey, AuditEvent, Integration, Membership, Workspace
+from keydesk.store import Store
+from keydesk.views import (
+    AuditView,
+    CreatedKey,
     IntegrationStatus,
-    Membership,
+    IntegrationView,
+    KeyView,
+    MemberView,
     Role,
-    Workspace,
+    WorkspaceView,
     utcnow,
 )
-from keydesk.store import Store
-
-
-@dataclass(frozen=True, slots=True)
-class WorkspaceView:
-    id: int
-    name: str
-    role: Role
-
-    @property
-    def can_manage(self) -> bool:
-        return self.role.can_manage
-
-
-@dataclass(frozen=True, slots=True)
-class MemberView:
-    account: str
-    role: Role
-
-
-@dataclass(frozen=True, slots=True)
-class IntegrationView:
-    id: int
-    workspace_id: int
-    workspace: str
-    name: str
-    provider: str
-    client_id: str | None
-    redirect_uri: str | None
-    scopes: str
-    status: IntegrationStatus
-    created_at: datetime
-    updated_at: datetime
-    active_keys: int
-    role: Role  # the acting account's role in the integration's workspace
-
-    @property
-    def can_manage(self) -> bool:
-        return self.role.can_manage
-
-    @property
-    def is_configured(self) -> bool:
-        return self.status is IntegrationStatus.CONFIGURED
-
-    def why_no_new_keys(self) -> str | None:
-        """Why the acting account cannot generate a key here, or None if it can."""
-        if not self.can_manage:
-            return (
-                f"You are a {self.role} in {self.workspace}; only owners and admins "
-                "can generate or revoke keys. Ask an owner to change your role."
-            )
-        if self.status is IntegrationStatus.DRAFT:
-            return "This integration is a draft; configure it (client id and redirect URI) first."
-        if self.status is IntegrationStatus.DISABLED:
-            return "This integration is disabled; configure it again to issue keys."
-        return None
-
-
-@dataclass(frozen=True, slots=True)
-class KeyView:
-    id: int
-    public_key: str
-    label: str
-    integration_id: int
-    integration: str
-    created_at: datetime
-    created_by: str
-    revoked_at: datetime | None
-    revoked_by: str | None
-    expires_at: datetime | None
-    last_used_at: datetime | None
-
-    @property
-    def status(self) -> str:
-        if self.revoked_at is not None:
-            return "revoked"
-        if self.expires_at is not None and self.expires_at <= utcnow():
-            return "expired"
-        return "active"
-
-    @property
-    def is_active(self) -> bool:
-        return self.status == "active"
-
-
-@dataclass(frozen=True, slots=True)
-class CreatedKey:
-    """The one time a private key leaves keydesk. Shown once, then dropped."""
-
-    key: KeyView
-    private_key: PrivateKey
-
-    def __repr__(self) -> str:
-        return f"CreatedKey({self.key.public_key}, label={self.key.label!r})"
-
-
-@dataclass(frozen=True, slots=True)
-class AuditView:
-    at: datetime
-    workspace: str
-    actor: str
-    action: str
-    target: str
-    label: str | None
 
 
 class KeyService:
     """keydesk's operations, performed as `actor` (an account name)."""
 
-    def __init__(self, store: Store, actor: str) -> None:
+    def __init__(
+        self, store: Store, actor: str, *, key_pairs: KeyPairSource = generate_key_pair
+    ) -> None:
         self.store = store
         self.actor = validation.name(actor, "the account name")
+        self._key_pairs = key_pairs  # tests pass a repeatable source; nothing else does
 
     # -- workspaces and members -------------------------------------------
 
@@ -217,7 +117,7 @@ class KeyService:
             if workspace is not None:
                 query = query.where(Workspace.id == self._workspace(session, workspace).id)
             rows = session.exec(query.order_by(Workspace.name, Integration.name)).all()
-        return [_integration_view(*row) for row in rows]
+        return [_integration_view(row) for row in rows]
 
     def integration(self, ref: str | int, workspace: str | None = None) -> IntegrationView:
         with self.store.session() as session:
@@ -346,7 +246,7 @@ class KeyService:
                 )
             self._require_label_free(session, target, label)
             account = _account(session, self.actor)
-            pair = generate_key_pair()
+            pair = self._key_pairs()
             row = ApiKey(
                 integration_id=target.id,
                 public_key=pair.public_key,
@@ -373,7 +273,7 @@ class KeyService:
                 col(ApiKey.created_at).desc(),
                 col(ApiKey.id).desc(),
             )
-            return [KeyView(*row) for row in session.exec(query).all()]
+            return [KeyView(**row._mapping) for row in session.exec(query).all()]
 
     def key(self, public_key: str) -> KeyView:
         with self.store.session() as session:
@@ -460,14 +360,19 @@ class KeyService:
             raise NotFound(f"no workspace named {name!r}")
         return ws
 
-    def _integration_query(self):
+    def _integration_query(self) -> Any:
         active = (
             select(func.count(col(ApiKey.id)))
             .where(ApiKey.integration_id == Integration.id, col(ApiKey.revoked_at).is_(None))
             .scalar_subquery()
         )
         return (
-            select(Integration, Workspace.name, active, Membership.role)
+            select(
+                *_INTEGRATION_COLUMNS,
+                col(Workspace.name).label("workspace"),
+                active.label("active_keys"),
+                col(Membership.role).label("role"),
+            )
             .join(Workspace, col(Workspace.id) == Integration.workspace_id)
             .join(Membership, col(Membership.workspace_id) == Workspace.id)
             .join(Account, col(Account.id) == Membership.account_id)
@@ -488,12 +393,12 @@ class KeyService:
         if not rows:
             raise NotFound(f"no integration {ref!r} in your workspaces")
         if len(rows) > 1:
-            names = ", ".join(sorted(row[1] for row in rows))
+            names = ", ".join(sorted(row.workspace for row in rows))
             raise InvalidInput(
                 f"{ref!r} names integrations in several workspaces ({names}); "
                 "give the workspace or the integration's id"
             )
-        return _integration_view(*rows[0])
+        return _integration_view(rows[0])
 
     def _managed_integration(
         self, session: Session, ref: str | int, workspace: str | None, action: str
@@ -539,22 +444,22 @@ class KeyService:
             .where(Integration.id == key.integration_id)
         ).one()
 
-    def _key_query(self):
+    def _key_query(self) -> Any:
         creator = aliased(Account)
         revoker = aliased(Account)
         return (
             select(
-                ApiKey.id,
-                ApiKey.public_key,
-                ApiKey.label,
-                ApiKey.integration_id,
-                Integration.name,
-                ApiKey.created_at,
-                creator.name,
-                ApiKey.revoked_at,
-                revoker.name,
-                ApiKey.expires_at,
-                ApiKey.last_used_at,
+                col(ApiKey.id),
+                col(ApiKey.public_key),
+                col(ApiKey.label),
+                col(ApiKey.integration_id),
+                col(Integration.name).label("integration"),
+                col(ApiKey.created_at),
+                col(creator.name).label("created_by"),
+                col(ApiKey.revoked_at),
+                col(revoker.name).label("revoked_by"),
+                col(ApiKey.expires_at),
+                col(ApiKey.last_used_at),
             )
             .join(Integration, col(Integration.id) == ApiKey.integration_id)
             .join(creator, creator.id == ApiKey.created_by)
@@ -562,18 +467,7 @@ class KeyService:
         )
 
     def _key_query_one(self, session: Session, key_id: int | None) -> KeyView:
-        return KeyView(*session.exec(self._key_query().where(ApiKey.id == key_id)).one())
-
-
-_DATED = re.compile(r"^(?P<base>.*?)(?: \(\d{4}-\d{2}-\d{2}\))?$")
-
-
-def replacement_label(label: str, today: date) -> str:
-    """The label for a key that replaces `label`: the same name with today's
-    date (active labels must differ; the date says which is newer)."""
-    suffix = f" ({today.isoformat()})"
-    base = _DATED.match(label).group("base")  # a replacement of a replacement keeps one date
-    return base[: validation.LABEL_MAX - len(suffix)].rstrip() + suffix
+        return KeyView(**session.exec(self._key_query().where(ApiKey.id == key_id)).one()._mapping)
 
 
 def _account(session: Session, name: str, *, create: bool = False) -> Account:
@@ -621,21 +515,22 @@ def _label_taken(label: str, integration: str) -> str:
     )
 
 
-def _integration_view(
-    integration: Integration, workspace: str, active: int, role: str
-) -> IntegrationView:
+_INTEGRATION_COLUMNS = tuple(
+    col(getattr(Integration, name))
+    for name in (
+        "id", "workspace_id", "name", "provider", "client_id", "redirect_uri", "scopes",
+        "status", "created_at", "updated_at",
+    )
+)  # fmt: skip
+
+
+def _integration_view(row: Any) -> IntegrationView:
+    values = dict(row._mapping)
     return IntegrationView(
-        id=integration.id,
-        workspace_id=integration.workspace_id,
-        workspace=workspace,
-        name=integration.name,
-        provider=integration.provider,
-        client_id=integration.client_id,
-        redirect_uri=integration.redirect_uri,
-        scopes=integration.scopes,
-        status=IntegrationStatus(integration.status),
-        created_at=integration.created_at,
-        updated_at=integration.updated_at,
-        active_keys=active or 0,
-        role=Role(role),
+        **values
+        | {
+            "status": IntegrationStatus(values["status"]),
+            "active_keys": values["active_keys"] or 0,
+            "role": Role(values["role"]),
+        }
     )
