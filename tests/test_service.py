@@ -18,10 +18,10 @@ from keydesk.errors import (
     Unauthorized,
     UnauthorizedReason,
 )
-from keydesk.views import IntegrationStatus
 from keydesk.service import KeyService
 from keydesk.store import open_store
 from keydesk.verify import Verifier
+from keydesk.views import IntegrationStatus
 
 
 def test_round_trip_create_verify_revoke_from_a_second_engine(world, store_url):

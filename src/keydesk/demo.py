@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
+from sqlmodel import col
 
 from keydesk.keys import KeyPairSource, generate_key_pair
 from keydesk.models import ApiKey, AuditEvent, Integration
@@ -67,12 +68,14 @@ def _settle_times(store: Store) -> None:
     """Spread the sample's timestamps over a fixed past month, so it reads
     like a real history and pictures of it do not change from run to run."""
     with store.engine.begin() as connection:
-        rows = connection.execute(sa.select(ApiKey.id).order_by(ApiKey.id)).scalars().all()
+        rows = (
+            connection.execute(sa.select(col(ApiKey.id)).order_by(col(ApiKey.id))).scalars().all()
+        )
         for n, key_id in enumerate(rows):
             created = DEMO_EPOCH + timedelta(days=3 * n, hours=n)
             connection.execute(
                 sa.update(ApiKey)
-                .where(ApiKey.id == key_id)
+                .where(col(ApiKey.id) == key_id)
                 .values(
                     created_at=created,
                     last_used_at=created + timedelta(days=2, minutes=17 * n)
@@ -82,7 +85,7 @@ def _settle_times(store: Store) -> None:
             )
             connection.execute(
                 sa.update(ApiKey)
-                .where(ApiKey.id == key_id, ApiKey.revoked_at.is_not(None))
+                .where(col(ApiKey.id) == key_id, col(ApiKey.revoked_at).is_not(None))
                 .values(revoked_at=created + timedelta(days=9))
             )
         connection.execute(

@@ -82,7 +82,7 @@ class PrivateKey:
 
     __str__ = __repr__
 
-    def __reduce__(self) -> tuple:  # pickling would copy the secret somewhere unseen
+    def __reduce__(self) -> tuple[object, ...]:  # pickling would copy the secret somewhere unseen
         raise TypeError("a PrivateKey cannot be pickled")
 
 

@@ -12,7 +12,7 @@ from sqlmodel import Field, SQLModel
 from keydesk.views import IntegrationStatus, utcnow
 
 
-class UTCDateTime(TypeDecorator):
+class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC on the way in and out, on SQLite (which keeps no
     zone) and PostgreSQL alike."""
 

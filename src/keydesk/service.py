@@ -63,7 +63,7 @@ class KeyService:
                 .where(Account.name == self.actor)
                 .order_by(Workspace.name)
             ).all()
-        return [WorkspaceView(id, name, Role(role)) for id, name, role in rows]
+        return [WorkspaceView(_id(id), name, Role(role)) for id, name, role in rows]
 
     def create_workspace(self, name: str) -> WorkspaceView:
         name = validation.name(name, "the workspace name")
@@ -75,11 +75,13 @@ class KeyService:
             session.add(workspace)
             session.flush()
             session.add(
-                Membership(workspace_id=workspace.id, account_id=account.id, role=Role.OWNER)
+                Membership(
+                    workspace_id=_id(workspace.id), account_id=_id(account.id), role=Role.OWNER
+                )
             )
-            self._audit(session, workspace.id, "workspace.create", name)
+            self._audit(session, _id(workspace.id), "workspace.create", name)
             _flush(session, f"a workspace named {name!r} already exists")
-            return WorkspaceView(workspace.id, workspace.name, Role.OWNER)
+            return WorkspaceView(_id(workspace.id), workspace.name, Role.OWNER)
 
     def add_member(self, workspace: str, account: str, role: str) -> MemberView:
         account = validation.name(account, "the account name")
@@ -92,20 +94,22 @@ class KeyService:
         with self.store.session() as session:
             ws = self._workspace(session, workspace)
             self._require_manage(session, ws, "add members")
-            if role_ is Role.OWNER and self._role(session, ws.id) is not Role.OWNER:
+            if role_ is Role.OWNER and self._role(session, _id(ws.id)) is not Role.OWNER:
                 raise PermissionDenied("only an owner can make another account an owner")
             target = _account(session, account, create=True)
             membership = session.exec(
                 select(Membership).where(
-                    Membership.workspace_id == ws.id, Membership.account_id == target.id
+                    Membership.workspace_id == _id(ws.id), Membership.account_id == target.id
                 )
             ).first()
             if membership is None:
-                membership = Membership(workspace_id=ws.id, account_id=target.id, role=role_)
+                membership = Membership(
+                    workspace_id=_id(ws.id), account_id=_id(target.id), role=role_
+                )
             else:
                 membership.role = role_
             session.add(membership)
-            self._audit(session, ws.id, "member.set", account, label=role_.value)
+            self._audit(session, _id(ws.id), "member.set", account, label=role_.value)
             return MemberView(account, role_)
 
     # -- integrations -------------------------------------------------------
@@ -115,8 +119,8 @@ class KeyService:
         with self.store.session() as session:
             query = self._integration_query()
             if workspace is not None:
-                query = query.where(Workspace.id == self._workspace(session, workspace).id)
-            rows = session.exec(query.order_by(Workspace.name, Integration.name)).all()
+                query = query.where(col(Workspace.id) == self._workspace(session, workspace).id)
+            rows = session.execute(query.order_by(Workspace.name, Integration.name)).all()
         return [_integration_view(row) for row in rows]
 
     def integration(self, ref: str | int, workspace: str | None = None) -> IntegrationView:
@@ -143,13 +147,13 @@ class KeyService:
             self._require_manage(session, ws, "add integrations")
             taken = session.exec(
                 select(Integration.id).where(
-                    Integration.workspace_id == ws.id, Integration.name == name
+                    Integration.workspace_id == _id(ws.id), Integration.name == name
                 )
             ).first()
             if taken:
                 raise AlreadyExists(f"{ws.name} already has an integration named {name!r}")
             integration = Integration(
-                workspace_id=ws.id,
+                workspace_id=_id(ws.id),
                 name=name,
                 provider=provider,
                 client_id=client_id,
@@ -160,11 +164,11 @@ class KeyService:
                 _configure(integration)
             session.add(integration)
             _flush(session, f"{ws.name} already has an integration named {name!r}")
-            self._audit(session, ws.id, "integration.add", name)
+            self._audit(session, _id(ws.id), "integration.add", name)
             if configure:
-                self._audit(session, ws.id, "integration.configure", name)
+                self._audit(session, _id(ws.id), "integration.configure", name)
             session.flush()
-            return self._integration(session, integration.id)
+            return self._integration(session, _id(integration.id))
 
     def update_integration(
         self,
@@ -226,7 +230,7 @@ class KeyService:
             session.add(integration)
             self._audit(session, integration.workspace_id, audit_action, integration.name)
             session.flush()
-            return self._integration(session, integration.id)
+            return self._integration(session, _id(integration.id))
 
     # -- keys -------------------------------------------------------------------
 
@@ -248,11 +252,11 @@ class KeyService:
             account = _account(session, self.actor)
             pair = self._key_pairs()
             row = ApiKey(
-                integration_id=target.id,
+                integration_id=_id(target.id),
                 public_key=pair.public_key,
                 label=label,
                 secret_hash=hash_private_key(pair.private_key),
-                created_by=account.id,
+                created_by=_id(account.id),
                 expires_at=expires_at,
             )
             session.add(row)
@@ -265,7 +269,7 @@ class KeyService:
         """The integration's keys, active first, newest first."""
         with self.store.session() as session:
             target = self._integration(session, integration)
-            query = self._key_query().where(ApiKey.integration_id == target.id)
+            query = self._key_query().where(col(ApiKey.integration_id) == target.id)
             if not include_revoked:
                 query = query.where(col(ApiKey.revoked_at).is_(None))
             query = query.order_by(
@@ -273,7 +277,7 @@ class KeyService:
                 col(ApiKey.created_at).desc(),
                 col(ApiKey.id).desc(),
             )
-            return [KeyView(**row._mapping) for row in session.exec(query).all()]
+            return [KeyView(**row._mapping) for row in session.execute(query).all()]
 
     def key(self, public_key: str) -> KeyView:
         with self.store.session() as session:
@@ -295,9 +299,9 @@ class KeyService:
                 .where(col(ApiKey.id) == row.id, col(ApiKey.revoked_at).is_(None))
                 .values(revoked_at=utcnow(), revoked_by=account.id)
             )
-            if result.rowcount == 0:
+            if result.rowcount == 0:  # type: ignore[attr-defined]  # a CursorResult
                 raise AlreadyRevoked(f"key {row.public_key} ({row.label}) is already revoked")
-            self._audit(session, ws.id, "key.revoke", row.public_key, label=row.label)
+            self._audit(session, _id(ws.id), "key.revoke", row.public_key, label=row.label)
             session.expire_all()
             return self._key_query_one(session, row.id)
 
@@ -307,7 +311,7 @@ class KeyService:
             self._require_member(session, ws)
             events = session.exec(
                 select(AuditEvent)
-                .where(AuditEvent.workspace_id == ws.id)
+                .where(AuditEvent.workspace_id == _id(ws.id))
                 .order_by(col(AuditEvent.at).desc(), col(AuditEvent.id).desc())
                 .limit(limit)
             ).all()
@@ -342,7 +346,7 @@ class KeyService:
         return Role(role) if role else None
 
     def _require_member(self, session: Session, ws: Workspace) -> Role:
-        role = self._role(session, ws.id)
+        role = self._role(session, _id(ws.id))
         if role is None:
             raise PermissionDenied(f"{self.actor} is not a member of workspace {ws.name!r}")
         return role
@@ -360,14 +364,14 @@ class KeyService:
             raise NotFound(f"no workspace named {name!r}")
         return ws
 
-    def _integration_query(self) -> Any:
+    def _integration_query(self) -> sa.Select[*tuple[Any, ...]]:
         active = (
             select(func.count(col(ApiKey.id)))
             .where(ApiKey.integration_id == Integration.id, col(ApiKey.revoked_at).is_(None))
             .scalar_subquery()
         )
         return (
-            select(
+            sa.select(
                 *_INTEGRATION_COLUMNS,
                 col(Workspace.name).label("workspace"),
                 active.label("active_keys"),
@@ -376,7 +380,7 @@ class KeyService:
             .join(Workspace, col(Workspace.id) == Integration.workspace_id)
             .join(Membership, col(Membership.workspace_id) == Workspace.id)
             .join(Account, col(Account.id) == Membership.account_id)
-            .where(Account.name == self.actor)
+            .where(col(Account.name) == self.actor)
         )
 
     def _integration(
@@ -384,12 +388,12 @@ class KeyService:
     ) -> IntegrationView:
         query = self._integration_query()
         if isinstance(ref, int) or str(ref).strip().isdigit():
-            query = query.where(Integration.id == int(ref))
+            query = query.where(col(Integration.id) == int(ref))
         else:
-            query = query.where(Integration.name == str(ref).strip())
+            query = query.where(col(Integration.name) == str(ref).strip())
         if workspace is not None:
-            query = query.where(Workspace.name == workspace.strip())
-        rows = session.exec(query).all()
+            query = query.where(col(Workspace.name) == workspace.strip())
+        rows = session.execute(query).all()
         if not rows:
             raise NotFound(f"no integration {ref!r} in your workspaces")
         if len(rows) > 1:
@@ -444,11 +448,11 @@ class KeyService:
             .where(Integration.id == key.integration_id)
         ).one()
 
-    def _key_query(self) -> Any:
+    def _key_query(self) -> sa.Select[*tuple[Any, ...]]:
         creator = aliased(Account)
         revoker = aliased(Account)
-        return (
-            select(
+        query: sa.Select[*tuple[Any, ...]] = (
+            sa.select(
                 col(ApiKey.id),
                 col(ApiKey.public_key),
                 col(ApiKey.label),
@@ -462,12 +466,20 @@ class KeyService:
                 col(ApiKey.last_used_at),
             )
             .join(Integration, col(Integration.id) == ApiKey.integration_id)
-            .join(creator, creator.id == ApiKey.created_by)
-            .outerjoin(revoker, revoker.id == ApiKey.revoked_by)
+            .join(creator, col(creator.id) == ApiKey.created_by)
+            .outerjoin(revoker, col(revoker.id) == ApiKey.revoked_by)
         )
+        return query
 
     def _key_query_one(self, session: Session, key_id: int | None) -> KeyView:
-        return KeyView(**session.exec(self._key_query().where(ApiKey.id == key_id)).one()._mapping)
+        row = session.execute(self._key_query().where(col(ApiKey.id) == key_id)).one()
+        return KeyView(**row._mapping)
+
+
+def _id(value: int | None) -> int:
+    """A saved row's primary key (SQLModel types it optional until a flush)."""
+    assert value is not None, "row not flushed"
+    return value
 
 
 def _account(session: Session, name: str, *, create: bool = False) -> Account:
@@ -524,7 +536,7 @@ _INTEGRATION_COLUMNS = tuple(
 )  # fmt: skip
 
 
-def _integration_view(row: Any) -> IntegrationView:
+def _integration_view(row: sa.Row[*tuple[Any, ...]]) -> IntegrationView:
     values = dict(row._mapping)
     return IntegrationView(
         **values

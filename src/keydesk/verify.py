@@ -27,13 +27,14 @@ import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
+from sqlmodel import SQLModel
 
+import keydesk.models  # noqa: F401  (defines the tables read here)
 from keydesk.errors import StoreUnavailable, Unauthorized, UnauthorizedReason
 from keydesk.keys import PrivateKey, check_secret, parse_private_key
-from keydesk.models import ApiKey, Integration, Workspace
 from keydesk.store import create_engine
 from keydesk.views import IntegrationStatus, KeyStatus, key_status, utcnow
 
@@ -91,9 +92,9 @@ _STATUS_REFUSAL = {
     KeyStatus.EXPIRED: UnauthorizedReason.EXPIRED,
 }
 
-_api_key: sa.Table = ApiKey.__table__  # type: ignore[assignment]
-_integration: sa.Table = Integration.__table__  # type: ignore[assignment]
-_workspace: sa.Table = Workspace.__table__  # type: ignore[assignment]
+_api_key = SQLModel.metadata.tables["api_key"]
+_integration = SQLModel.metadata.tables["integration"]
+_workspace = SQLModel.metadata.tables["workspace"]
 _LOOKUP = (
     sa.select(
         _api_key.c.id,
@@ -145,13 +146,11 @@ class Verifier:
         self._engine = create_engine(
             engine.url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool
         )
-        self._idle: deque = deque()
+        self._idle: deque[Any] = deque()  # DB-API connections
         compiled = _LOOKUP.compile(dialect=engine.dialect)
         self._sql = compiled.string
-        if compiled.positiontup:  # qmark drivers (sqlite3)
-            self._params = lambda public_key: (public_key,)
-        else:
-            self._params = lambda public_key: {"public_key": public_key}
+        # qmark drivers (sqlite3) take a tuple, the others a mapping
+        self._positional = bool(compiled.positiontup)
         self._digest_key = secrets.token_bytes(32)
         self._lock = threading.Lock()
         self._verified: OrderedDict[bytes, int] = OrderedDict()
@@ -292,7 +291,8 @@ class Verifier:
                 raise StoreUnavailable("the key store is unavailable") from exc
         try:
             cursor = connection.cursor()
-            cursor.execute(self._sql, self._params(public_key))
+            params = (public_key,) if self._positional else {"public_key": public_key}
+            cursor.execute(self._sql, params)
             row = cursor.fetchone()
             cursor.close()
         except self._engine.dialect.loaded_dbapi.Error as exc:

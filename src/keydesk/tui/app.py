@@ -191,7 +191,7 @@ class KeydeskApp(App[None]):
     def copy_text(self, text: str, what: str) -> None:
         self.notify(clipboard.copy(self, text, what), title="Copied", markup=False)
 
-    def action_quit(self) -> None:
+    async def action_quit(self) -> None:
         if isinstance(self.screen, KeyCreatedScreen):
             self.screen.ask_to_leave(self.exit)
         else:

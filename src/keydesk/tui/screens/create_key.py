@@ -124,7 +124,7 @@ class CreateKeyScreen(KeydeskScreen[CreatedKey | None]):
         if self._busy:  # a second Enter while hashing must not make a second key
             return
         integration_id = self.query_one("#integration", Select).value
-        if integration_id is Select.NULL:
+        if not isinstance(integration_id, int):
             self._error("Choose an integration.")
             self.query_one("#integration", Select).focus()
             return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -314,7 +315,7 @@ def _matches(key: KeyView | None, needle: str) -> bool:
     )
 
 
-def _row(key: KeyView):
+def _row(key: KeyView) -> tuple[Text | str, ...]:
     status = key.status
     return (
         literal(key.label),
