@@ -193,19 +193,22 @@ def test_last_used_is_written_at_most_once_a_minute(world, keys):
     import sqlalchemy as sa
 
     writes = []
-    verifier = Verifier(world.store.engine)
-    sa.event.listen(
-        verifier._engine,
-        "before_cursor_execute",
-        lambda _c, _cur, statement, *_a: (
-            writes.append(statement) if "last_used_at=" in statement.replace(" ", "") else None
-        ),
-    )
-    for _ in range(50):
-        verifier.verify(keys["valid"])
-    verifier.flush()
+
+    def record(_conn, _cursor, statement, *_args):
+        if "last_used_at=" in statement.replace(" ", ""):
+            writes.append(statement)
+
+    # Every engine in the process: whichever connection the verifier writes on.
+    sa.event.listen(sa.Engine, "before_cursor_execute", record)
+    try:
+        verifier = Verifier(world.store.engine)
+        for _ in range(50):
+            verifier.verify(keys["valid"])
+        verifier.flush()
+        verifier.close()
+    finally:
+        sa.event.remove(sa.Engine, "before_cursor_execute", record)
     assert len(writes) == 1
-    verifier.close()
 
 
 def _free_port() -> int:
