@@ -186,6 +186,21 @@ def test_a_key_across_a_chunk_boundary_is_found_once(chunk_size):
         assert found(events) == [(f"f:{start + 1}", public(key))], start
 
 
+@pytest.mark.parametrize("chunk_size", [1, 50, 71, 200])
+def test_files_count_lines_lazily_and_still_right(tmp_path, chunk_size):
+    # Files count newlines only up to each key (re-reading what was skipped);
+    # pipes count as they go. Both must give the same lines.
+    rng = random.Random(chunk_size)
+    keys = [new_key() for _ in range(12)]
+    parts = [b"\n" * rng.randint(0, 3) + b"x" * rng.randint(0, 150) + k.encode() for k in keys]
+    data = b"\n".join(parts) + b"\n"
+    (tmp_path / "f").write_bytes(data)
+    from_file = found(scan_paths([tmp_path / "f"], chunk_size=chunk_size))
+    from_pipe = found(scan_stream(io.BytesIO(data), f"{tmp_path}/f", chunk_size=chunk_size))
+    assert from_file == from_pipe == found(scan_bytes(data, f"{tmp_path}/f"))
+    assert [key for _, key in from_file] == [public(k) for k in keys]
+
+
 def test_a_key_across_the_default_chunk_boundary_of_a_file(tmp_path):
     keys = [new_key() for _ in range(3)]
     boundary = 1 << 20

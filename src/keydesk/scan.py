@@ -141,19 +141,16 @@ def scan_status(
 
 def _keys_in(buf: bytes | bytearray, start: int, end: int) -> Iterator[tuple[int, str, str]]:
     """(offset, key text, public key) for each checksum-valid key in buf[start:end]."""
-    pos = buf.find(_PREFIX, start, end)
-    while pos != -1:
-        match = _SHAPE.match(buf, pos, end)
-        if match is None:
-            pos = buf.find(_PREFIX, pos + 1, end)
-            continue
+    first = buf.find(_PREFIX, start, end)  # the common case, no prefix at all, stays in C
+    if first == -1:
+        return
+    # finditer never returns overlapping matches, and it need not: two shape
+    # matches cannot overlap (the `_` sit at fixed places).
+    for match in _SHAPE.finditer(buf, first, end):
         text = match.group().decode("ascii")
         public_key = _checked(text)
         if public_key is not None:
-            yield pos, text, public_key
-        # Two shape matches cannot overlap (the `_` sit at fixed places), so
-        # nothing valid starts inside this one.
-        pos = buf.find(_PREFIX, match.end(), end)
+            yield match.start(), text, public_key
 
 
 def _checked(text: str) -> str | None:
@@ -172,7 +169,8 @@ def _finding(location: str, text: str, public_key: str) -> Finding:
 def _display(raw: bytes) -> str:
     """A path as it may be printed: undecodable bytes and control characters
     escaped, so a hostile file name cannot restyle a terminal or fake a line."""
-    return shown_literally(raw.decode("utf-8", "backslashreplace"))
+    text = raw.decode("utf-8", "backslashreplace")
+    return text if text.isprintable() else shown_literally(text)
 
 
 def _display_path(path: str) -> str:
@@ -193,51 +191,103 @@ def scan_bytes(data: bytes | bytearray, label: str = "<bytes>") -> Iterator[Find
 
 def scan_stream(stream: Readable, label: str, *, chunk_size: int = CHUNK_SIZE) -> Iterator[Finding]:
     """Keys in a binary stream, read `chunk_size` bytes at a time."""
-    for event in _scan_readable(stream, label, label, chunk_size=chunk_size, sniff=False):
+    for event in _scan_readable(stream, label, label, _Buffer(chunk_size), sniff=False):
         if isinstance(event, Finding):
             yield event
 
 
+class _Buffer:
+    """One reading buffer per scan, not per file: a fresh zeroed MiB for each
+    small file would cost more than reading it. Scans run one file at a time."""
+
+    def __init__(self, chunk_size: int) -> None:
+        self.chunk_size = chunk_size
+        self.data = bytearray(OVERLAP + chunk_size)
+        self.view = memoryview(self.data)
+
+
+@dataclass(slots=True)
+class _Lines:
+    """Newlines counted up to `pos` (an offset in the stream). Counting is the
+    costliest pass, so with `recount` (files) it stops at the last key found
+    and skipped bytes are read again only when a key turns up after them;
+    without (pipes) every chunk is counted as it passes."""
+
+    recount: Callable[[int, int], int] | None
+    pos: int = 0
+    newlines: int = 0
+
+
 def _scan_readable(
-    stream: Readable, label: str, path: str, *, chunk_size: int, sniff: bool
+    stream: Readable,
+    label: str,
+    path: str,
+    buffer: _Buffer,
+    *,
+    sniff: bool,
+    recount: Callable[[int, int], int] | None = None,
 ) -> Iterator[ScanEvent]:
-    """The streaming loop. buf holds `keep` carried bytes then the new chunk;
-    `line` is the line number where the new chunk starts. Newlines are
-    counted in C (bytes.count) and keys looked for only past a `kdsk_`, so a
-    chunk without one costs two passes and no Python per line."""
-    buf = bytearray(OVERLAP + chunk_size)
-    view = memoryview(buf)
-    keep, line, first = 0, 1, True
-    try:
-        while True:
-            try:
-                read = stream.readinto(view[keep : keep + chunk_size])
-            except OSError as error:
-                yield Skipped(path, f"read failed: {_reason(error)}")
-                return
-            if read is None:  # non-blocking source with nothing to give
-                yield Skipped(path, "would block (not a regular file?)")
-                return
-            if not read:
-                return
-            end = keep + read
-            if first and sniff and buf.find(b"\0", keep, min(end, keep + SNIFF_BYTES)) != -1:
-                yield Skipped(path, "binary file")
-                return
-            first = False
-            seen, seen_line = keep, line
-            for offset, text, public_key in _keys_in(buf, 0, end):
-                if offset > seen:  # a key holds no newline: one starting in the tail is on `line`
-                    seen_line += buf.count(b"\n", seen, offset)
-                    seen = offset
-                yield _finding(f"{label}:{seen_line}", text, public_key)
-            line += buf.count(b"\n", keep, end)
-            # Carry the last OVERLAP bytes: too short to hold a key found here,
-            # long enough to complete one that the next chunk finishes.
-            keep = min(OVERLAP, end)
-            buf[:keep] = buf[end - keep : end]
-    finally:
-        view.release()
+    """The streaming loop. buf holds `keep` carried bytes then the new chunk,
+    buf[0] being at offset `base` of the stream. Keys are looked for only
+    past a `kdsk_`, in C, so a chunk without a key costs no Python per line."""
+    buf, view, size = buffer.data, buffer.view, buffer.chunk_size
+    lines = _Lines(recount)
+    keep, base, first = 0, 0, True
+    while True:
+        try:
+            read = stream.readinto(view[keep : keep + size])
+        except OSError as error:
+            yield Skipped(path, f"read failed: {_reason(error)}")
+            return
+        if read is None:  # non-blocking source with nothing to give
+            yield Skipped(path, "would block (not a regular file?)")
+            return
+        if not read:
+            return
+        end = keep + read
+        if first and sniff and buf.find(b"\0", keep, min(end, keep + SNIFF_BYTES)) != -1:
+            yield Skipped(path, "binary file")
+            return
+        first = False
+        for offset, text, public_key in _keys_in(buf, 0, end):
+            line = _line_at(lines, buf, base, offset)
+            yield _finding(f"{label}:{line}", text, public_key)
+        if recount is None:
+            _line_at(lines, buf, base, end)
+        # Carry the last OVERLAP bytes: too short to hold a key found here,
+        # long enough to complete one that the next chunk finishes.
+        base += end - min(OVERLAP, end)
+        keep = min(OVERLAP, end)
+        buf[:keep] = buf[end - keep : end]
+
+
+def _line_at(lines: _Lines, buf: bytearray, base: int, offset: int) -> int:
+    """The line number at buf[offset], counting on from where `lines` stopped."""
+    if lines.pos < base:  # lazily counted: read the skipped part again
+        assert lines.recount is not None
+        lines.newlines += lines.recount(lines.pos, base)
+        lines.pos = base
+    if base + offset > lines.pos:
+        lines.newlines += buf.count(b"\n", lines.pos - base, offset)
+        lines.pos = base + offset
+    return lines.newlines + 1
+
+
+def _newlines_in_file(fd: int) -> Callable[[int, int], int] | None:
+    if not hasattr(os, "pread"):
+        return None
+
+    def count(start: int, stop: int) -> int:
+        total = 0
+        while start < stop:
+            block = os.pread(fd, min(CHUNK_SIZE, stop - start), start)
+            if not block:
+                break
+            total += block.count(b"\n")
+            start += len(block)
+        return total
+
+    return count
 
 
 # --- files and directories --------------------------------------------------
@@ -261,13 +311,12 @@ def scan_paths(
     git ignores. Off by default: leaked keys often sit in ignored files.
     `one_file_system` keeps the walk on each named directory's device.
     """
+    buffer = _Buffer(chunk_size)
     for path in paths:
         name = os.fspath(path)
         if name == STDIN:
             source = stdin if stdin is not None else cast(Readable, sys.stdin.buffer)
-            yield from _scan_readable(
-                source, STDIN_LABEL, STDIN_LABEL, chunk_size=chunk_size, sniff=False
-            )
+            yield from _scan_readable(source, STDIN_LABEL, STDIN_LABEL, buffer, sniff=False)
             continue
         shown = _display_path(name)
         try:
@@ -276,16 +325,16 @@ def scan_paths(
             yield Skipped(shown, _open_reason(name, error))
             continue
         if stat.S_ISDIR(info.st_mode):
-            yield from _walk(name, info, respect_gitignore, one_file_system, chunk_size)
+            yield from _walk(name, info, respect_gitignore, one_file_system, buffer)
         else:
-            yield from _scan_file(name, shown, chunk_size=chunk_size, named=True)
+            yield from _scan_file(name, shown, buffer, named=True)
 
 
 @dataclass(slots=True)
 class _Walk:
     respect_gitignore: bool
     device: int | None  # stay on this device (one_file_system)
-    chunk_size: int
+    buffer: _Buffer
     ignored: set[str] = field(default_factory=set)  # real paths git ignores
 
 
@@ -294,11 +343,11 @@ def _walk(
     info: os.stat_result,
     respect_gitignore: bool,
     one_file_system: bool,
-    chunk_size: int,
+    buffer: _Buffer,
 ) -> Iterator[ScanEvent]:
     """Depth first with an explicit stack (no recursion limit on deep trees),
     entries in name order so results are reproducible."""
-    walk = _Walk(respect_gitignore, info.st_dev if one_file_system else None, chunk_size)
+    walk = _Walk(respect_gitignore, info.st_dev if one_file_system else None, buffer)
     real_root = os.path.realpath(root)
     if respect_gitignore:
         yield from _learn_ignored(walk, real_root, _display_path(root))
@@ -333,7 +382,7 @@ def _scan_dir(
             elif entry.is_dir(follow_symlinks=False):
                 yield from _enter_dir(walk, entry, child_real, shown, subdirs)
             elif entry.is_file(follow_symlinks=False):
-                yield from _scan_file(entry.path, shown, chunk_size=walk.chunk_size, named=False)
+                yield from _scan_file(entry.path, shown, walk.buffer, named=False)
             else:
                 kind = _file_kind(entry.stat(follow_symlinks=False).st_mode)
                 yield Skipped(shown, f"not a regular file ({kind})")
@@ -360,7 +409,7 @@ def _enter_dir(
     subdirs.append((entry.path, real))
 
 
-def _scan_file(path: str, shown: str, *, chunk_size: int, named: bool) -> Iterator[ScanEvent]:
+def _scan_file(path: str, shown: str, buffer: _Buffer, *, named: bool) -> Iterator[ScanEvent]:
     # O_NONBLOCK: if a FIFO or device replaced the file since we looked, opening
     # and reading it must not hang. O_NOFOLLOW: a walk never follows symlinks.
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
@@ -376,7 +425,9 @@ def _scan_file(path: str, shown: str, *, chunk_size: int, named: bool) -> Iterat
         if not stat.S_ISREG(mode):
             yield Skipped(shown, f"not a regular file ({_file_kind(mode)})")
             return
-        yield from _scan_readable(file, shown, shown, chunk_size=chunk_size, sniff=not named)
+        yield from _scan_readable(
+            file, shown, shown, buffer, sniff=not named, recount=_newlines_in_file(fd)
+        )
 
 
 def _file_kind(mode: int) -> str:
