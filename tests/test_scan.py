@@ -472,3 +472,18 @@ def test_planted_keys_are_found_the_same_whatever_the_chunk_size(parts, chunk_si
     whole = found(scan_bytes(data, "x"))
     assert [key for _, key in whole] == [public(k) for k in keys]
     assert found(scan_stream(io.BytesIO(data), "x", chunk_size=chunk_size)) == whole
+
+
+def test_kernel_pseudo_filesystems_are_not_walked_into(tmp_path, monkeypatch):
+    # /proc/kcore would read memory and /proc/kmsg never ends: met in a walk,
+    # such folders are a note; named, they are scanned like any other.
+    (tmp_path / "proc").mkdir()
+    key = new_key()
+    (tmp_path / "proc" / "environ").write_text(key)
+    monkeypatch.setattr("keydesk.scan._PSEUDO_FILESYSTEMS", {str(tmp_path / "proc")})
+    events = list(scan_paths([tmp_path]))
+    assert not found(events)
+    assert notes(events) == {
+        f"{tmp_path}/proc": "kernel pseudo-filesystem (name it to scan inside)"
+    }
+    assert [k for _, k in found(scan_paths([tmp_path / "proc"]))] == [public(key)]

@@ -297,7 +297,6 @@ def scan_paths(
     paths: Iterable[str | os.PathLike[str]],
     *,
     respect_gitignore: bool = False,
-    one_file_system: bool = False,
     stdin: Readable | None = None,
     chunk_size: int = CHUNK_SIZE,
 ) -> Iterator[ScanEvent]:
@@ -309,7 +308,6 @@ def scan_paths(
     counts), only regular files are opened, binary files (a NUL byte in the
     first 8000 bytes) are skipped, and with `respect_gitignore` so is what
     git ignores. Off by default: leaked keys often sit in ignored files.
-    `one_file_system` keeps the walk on each named directory's device.
     """
     buffer = _Buffer(chunk_size)
     for path in paths:
@@ -325,7 +323,7 @@ def scan_paths(
             yield Skipped(shown, _open_reason(name, error))
             continue
         if stat.S_ISDIR(info.st_mode):
-            yield from _walk(name, info, respect_gitignore, one_file_system, buffer)
+            yield from _walk(name, respect_gitignore, buffer)
         else:
             yield from _scan_file(name, shown, buffer, named=True)
 
@@ -333,21 +331,14 @@ def scan_paths(
 @dataclass(slots=True)
 class _Walk:
     respect_gitignore: bool
-    device: int | None  # stay on this device (one_file_system)
     buffer: _Buffer
     ignored: set[str] = field(default_factory=set)  # real paths git ignores
 
 
-def _walk(
-    root: str,
-    info: os.stat_result,
-    respect_gitignore: bool,
-    one_file_system: bool,
-    buffer: _Buffer,
-) -> Iterator[ScanEvent]:
+def _walk(root: str, respect_gitignore: bool, buffer: _Buffer) -> Iterator[ScanEvent]:
     """Depth first with an explicit stack (no recursion limit on deep trees),
     entries in name order so results are reproducible."""
-    walk = _Walk(respect_gitignore, info.st_dev if one_file_system else None, buffer)
+    walk = _Walk(respect_gitignore, buffer)
     real_root = os.path.realpath(root)
     if respect_gitignore:
         yield from _learn_ignored(walk, real_root, _display_path(root))
@@ -399,9 +390,6 @@ def _enter_dir(
 ) -> Iterator[ScanEvent]:
     if real in _PSEUDO_FILESYSTEMS:
         yield Skipped(shown, "kernel pseudo-filesystem (name it to scan inside)")
-        return
-    if walk.device is not None and entry.stat(follow_symlinks=False).st_dev != walk.device:
-        yield Skipped(shown, "another file system")
         return
     if walk.respect_gitignore and os.path.lexists(os.path.join(entry.path, ".git")):
         # A nested repository or submodule: its own ignore rules apply.
