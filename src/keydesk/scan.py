@@ -409,13 +409,16 @@ def _scan_file(path: str, shown: str, buffer: _Buffer, *, named: bool) -> Iterat
         yield Skipped(shown, _open_reason(path, error))
         return
     with open(fd, "rb", buffering=0) as file:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            yield Skipped(shown, f"not a regular file ({_file_kind(mode)})")
-            return
-        yield from _scan_readable(
-            file, shown, shown, buffer, sniff=not named, recount=_newlines_in_file(fd)
-        )
+        try:
+            mode = os.fstat(fd).st_mode
+            if not stat.S_ISREG(mode):
+                yield Skipped(shown, f"not a regular file ({_file_kind(mode)})")
+                return
+            yield from _scan_readable(
+                file, shown, shown, buffer, sniff=not named, recount=_newlines_in_file(fd)
+            )
+        except OSError as error:  # e.g. re-reading for line numbers failed
+            yield Skipped(shown, f"read failed: {_reason(error)}")
 
 
 def _file_kind(mode: int) -> str:
@@ -491,14 +494,17 @@ def _git_env() -> dict[str, str]:
 
 
 def _git_output(cwd: str | None, *args: str) -> bytes:
-    done = subprocess.run(  # noqa: S603 - a list argv, no shell; arguments are ours
-        _git_argv(*args),
-        cwd=cwd,
-        env=_git_env(),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        check=False,
-    )
+    try:
+        done = subprocess.run(  # noqa: S603 - a list argv, no shell; arguments are ours
+            _git_argv(*args),
+            cwd=cwd,
+            env=_git_env(),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            check=False,
+        )
+    except OSError as error:  # cwd gone, git not executable
+        raise _GitError(_reason(error)) from error
     if done.returncode != 0:
         raise _GitError(_first_line(done.stderr) or f"git {args[0]} failed")
     return done.stdout
@@ -585,18 +591,22 @@ def _git_patch_events(
     try:
         _git_output(cwd, "rev-parse", "--git-dir")
         argv = _git_argv(*args, *([_merge_diffs()] if commits else []))
-    except (_GitError, OSError) as error:
+    except _GitError as error:
         yield Skipped(shown, f"not scanned: {error}")
         return
     with tempfile.TemporaryFile() as stderr:  # a file: a full stderr pipe would stall git
-        process = subprocess.Popen(  # noqa: S603 - a list argv, no shell; arguments are ours
-            argv,
-            cwd=cwd,
-            env=_git_env(),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-        )
+        try:
+            process = subprocess.Popen(  # noqa: S603 - a list argv, no shell; arguments are ours
+                argv,
+                cwd=cwd,
+                env=_git_env(),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+            )
+        except OSError as error:
+            yield Skipped(shown, f"not scanned: {_reason(error)}")
+            return
         stdout = cast(IO[bytes], process.stdout)
         try:
             yield from _scan_patch(stdout, commits=commits)
