@@ -32,7 +32,7 @@ import stat
 import sys
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from keydesk.errors import KeydeskError
@@ -134,7 +134,7 @@ class PublicKey:
 
     key_type: str
     blob: bytes
-    comment: str = ""
+    comment: str = field(default="", compare=False)  # equal keys are the same key
 
     @property
     def fingerprint(self) -> str:
@@ -557,7 +557,8 @@ def add_grant(path: Path, account: str, key: PublicKey, keydesk_path: str) -> Ss
             data += b"\n"
         data += line.encode("utf-8") + b"\n"
         _write_atomically(target, data)
-    return SshGrant(account, key, keydesk_path, len(lines) + 1)
+    written = replace(key, comment=COMMENT_PREFIX + account)
+    return SshGrant(account, written, keydesk_path, len(lines) + 1)
 
 
 def remove_grant(path: Path, fingerprint_text: str) -> list[SshGrant]:
