@@ -60,7 +60,6 @@ KEY_SPECS = {
     "ecdsa384": ["-t", "ecdsa", "-b", "384"],
     "ecdsa521": ["-t", "ecdsa", "-b", "521"],
     "rsa2048": ["-t", "rsa", "-b", "2048"],
-    "rsa3072": ["-t", "rsa", "-b", "3072"],
 }
 
 
@@ -349,6 +348,23 @@ def test_fingerprints_are_normalized():
     for bad in ("MD5:12:34:56", "12:34:56:78", "SHA256:short", "", ED25519_FINGERPRINT + "="):
         with pytest.raises(InvalidSshInput):
             normalize_fingerprint(bad)
+
+
+def test_the_running_keydesk_is_found_by_its_absolute_path(monkeypatch, tmp_path):
+    monkeypatch.setattr(sys, "argv", ["/opt/keydesk/bin/keydesk", "ssh", "authorize"])
+    assert ssh_access.running_keydesk_path() == "/opt/keydesk/bin/keydesk"
+    # `python -m keydesk`: the script installed beside the interpreter.
+    venv_bin = tmp_path / "venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    (venv_bin / "keydesk").write_text("#!/bin/sh\n")
+    os.chmod(venv_bin / "keydesk", 0o755)
+    monkeypatch.setattr(sys, "argv", ["/x/keydesk/__main__.py"])
+    monkeypatch.setattr(sys, "executable", str(venv_bin / "python"))
+    assert ssh_access.running_keydesk_path() == str(venv_bin / "keydesk")
+    monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
+    (venv_bin / "keydesk").unlink()
+    with pytest.raises(SshAccessError, match="cannot tell where"):
+        ssh_access.running_keydesk_path()
 
 
 # -- authorized_keys -------------------------------------------------------------

@@ -121,7 +121,7 @@ KEY_TYPES = frozenset({_ED25519, _RSA, _SK_ED25519, _SK_ECDSA, *_ECDSA})
 _KEY_TYPE_SHAPE = re.compile(r"(?:ssh|ecdsa|sk)-[a-z0-9@._-]{1,60}")
 RSA_MIN_BITS = 2048
 
-_PRIVATE_KEY_MARKERS = ("PRIVATE KEY-----", "PuTTY-User-Key-File-", "PRIVATE-OPENSSH-KEY")
+_PRIVATE_KEY_MARKERS = ("PRIVATE KEY-----", "PuTTY-User-Key-File-")
 
 
 # -- public keys -----------------------------------------------------------------
