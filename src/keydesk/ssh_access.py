@@ -300,6 +300,8 @@ def _bits(key_type: str, blob: bytes) -> int:
 
 # -- names, paths, fingerprints --------------------------------------------------
 
+_NAMES = {'"': "a double quote", "'": "a single quote", "\\": "a backslash"}
+
 
 def validate_account(name: str) -> str:
     """`name` if it can stand in a forced command and a comment: printable,
@@ -314,13 +316,13 @@ def validate_account(name: str) -> str:
     for char in name:
         if not char.isprintable() or char.isspace():
             raise InvalidSshInput(
-                f"the account name {shown!r} contains a space or an invisible character"
+                f"the account name '{shown}' contains a space or an invisible character"
                 f" (U+{ord(char):04X})"
             )
         if char in "\"'\\":
-            raise InvalidSshInput(f"the account name {shown!r} contains {char!r}; it may not")
+            raise InvalidSshInput(f"the account name '{shown}' contains {_NAMES[char]}; it may not")
     if name.startswith("-"):
-        raise InvalidSshInput(f"the account name {shown!r} may not start with '-'")
+        raise InvalidSshInput(f"the account name '{shown}' may not start with '-'")
     return name
 
 
@@ -330,16 +332,16 @@ def validate_keydesk_path(path: str) -> str:
     shown = shown_literally(path)
     if not os.path.isabs(path):
         raise InvalidSshInput(
-            f"the keydesk path {shown!r} is not absolute; sshd needs the full path"
+            f"the keydesk path '{shown}' is not absolute; sshd needs the full path"
         )
     for char in path:
         if not char.isprintable():
             raise InvalidSshInput(
-                f"the keydesk path {shown!r} contains an invisible character (U+{ord(char):04X})"
+                f"the keydesk path '{shown}' contains an invisible character (U+{ord(char):04X})"
             )
         if char in "\"'\\":
             raise InvalidSshInput(
-                f"the keydesk path {shown!r} contains {char!r}; install keydesk elsewhere"
+                f"the keydesk path '{shown}' contains {_NAMES[char]}; install keydesk elsewhere"
             )
     return path
 
@@ -359,7 +361,7 @@ def normalize_fingerprint(text: str) -> str:
         raw = b""
     if len(raw) != 32 or "=" in digest:
         raise InvalidSshInput(
-            f"{shown_literally(value[:80])!r} is not a SHA256 fingerprint like SHA256:…(43 characters)"
+            f"'{shown_literally(value[:80])}' is not a SHA256 fingerprint like SHA256:…(43 characters)"
         )
     return "SHA256:" + digest
 
@@ -715,7 +717,7 @@ def parse_session_command(original: str, allowed: frozenset[str]) -> list[str]:
         raise SessionRefused(f"`keydesk {shown}` cannot be run over SSH")
     if command not in allowed:
         raise SessionRefused(
-            f"{shown!r} is not a keydesk command that runs over SSH; use one of: {choices}"
+            f"'{shown}' is not a keydesk command that runs over SSH; use one of: {choices}"
         )
     for word in argv[1:]:
         name = word.split("=", 1)[0]
