@@ -156,7 +156,7 @@ def _keys_in(buf: bytes | bytearray, start: int, end: int) -> Iterator[tuple[int
 def _checked(text: str) -> str | None:
     """The public key of a well-shaped candidate, None if its checksum is wrong."""
     try:
-        return parse_private_key(text)
+        return parse_private_key(text).public_key
     except Unauthorized:
         return None
 
