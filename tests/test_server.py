@@ -63,7 +63,7 @@ def test_endpoint_refuses_with_rfc6750_header_and_reason(client, keys, case):
     assert response.headers["www-authenticate"].startswith(
         'Bearer realm="keydesk", error="invalid_token"'
     )
-    assert response.json()["reason"] == case
+    assert response.json()["reason"] == {"unknown": "invalid", "wrong_secret": "invalid"}.get(case, case)
     assert len(keys[case]) < 20 or keys[case][5:] not in response.text
 
 

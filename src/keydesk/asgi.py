@@ -3,20 +3,38 @@ keydesk API keys, in one line:
 
     app.add_middleware(KeydeskAuth, database_url="postgresql+psycopg://…")
 
-A request without a valid `Authorization: Bearer <private key>` gets 401 with
-`WWW-Authenticate` (RFC 6750) and a JSON body with the reason; a valid one
-reaches the app with the key's identity in `scope["keydesk.api_key"]`
-(`request.state.api_key` in Starlette).
+HTTP requests and WebSocket handshakes alike need `Authorization: Bearer
+<private key>`; a valid one reaches the app with the key's identity in
+`scope["keydesk.api_key"]` (`request.state.api_key` in Starlette). Otherwise:
+
+  401  no key, or a key refused: `WWW-Authenticate` (RFC 6750) and a JSON body
+       whose `reason` is `missing`, `malformed`, `bad_checksum`, `invalid` (no
+       such key, or the wrong secret: the client is not told which),
+       `revoked`, `expired` or `integration_disabled`.
+  400  several `Authorization` headers, or something that looks like a
+       private key anywhere else (query string, path, another header): keys
+       travel only in `Authorization`, and such a request's query string and
+       path are redacted before any server logs them.
+  429  too many attempts with one public key at once; `Retry-After`.
+  503  the key store cannot answer (gone, down, locked past the timeout);
+       `Retry-After`. Never a 200 it could not check.
+
+A refused WebSocket handshake gets that HTTP response when the server
+supports the ASGI WebSocket denial-response extension (uvicorn does), else a
+close before accept: 1008 (policy violation), or 1013 (try again later) for
+429/503.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import re
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
-from keydesk.errors import StoreUnavailable, Unauthorized, UnauthorizedReason
-from keydesk.verify import Verifier
+from keydesk.errors import StoreUnavailable, TooManyAttempts, Unauthorized, UnauthorizedReason
+from keydesk.verify import RETRY_AFTER_SECONDS, Verifier
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -26,6 +44,27 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 SCOPE_KEY = "keydesk.api_key"
 REALM = "keydesk"
+REDACTED = b"[redacted]"
+
+# A private key's prefix and id (its `_` perhaps percent-encoded): enough to
+# say a request carries a key where no key belongs.
+_KEY_LIKE = re.compile(rb"kdsk(?:_|%5[fF])[0-9A-Za-z]{16}")
+# RFC 7235/6750: "Bearer" 1*SP token. Only SP and HTAB may surround it, and a
+# key is visible ASCII: anything else (U+00A0, U+0085, U+001C…) is malformed,
+# never trimmed away.
+_OPTIONAL_WHITESPACE = b" \t"
+_VISIBLE_ASCII = re.compile(rb"[\x21-\x7e]+")
+
+_log = logging.getLogger("keydesk.asgi")
+_log.addHandler(logging.NullHandler())
+
+
+class BadRequest(Exception):
+    """A request refused before any key is looked at (HTTP 400)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 class KeydeskAuth:
@@ -39,31 +78,50 @@ class KeydeskAuth:
     ) -> None:
         if verifier is None:
             from keydesk.config import database_url as resolve_url
-            from keydesk.store import open_store
 
-            verifier = Verifier(open_store(resolve_url(database_url)).engine)
+            # The verifier opens its own connections and never creates a store.
+            verifier = Verifier(resolve_url(database_url))
         self.app = app
         self.verifier = verifier
         self.exempt_paths = frozenset(exempt_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self.exempt_paths:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)  # lifespan and the like
+            return
+        if _carries_key_elsewhere(scope):
+            _redact(scope)
+            _log.info("refused a request carrying a private key outside Authorization")
+            await _refuse(scope, receive, send, 400, _bad_request(
+                "API keys are accepted only in the Authorization header"
+            ))  # fmt: skip
+            return
+        if scope["path"] in self.exempt_paths:
             await self.app(scope, receive, send)
             return
         try:
             identity = await self.verifier.verify_async(bearer_token(scope))
-        except Unauthorized as refused:
-            await _send_json(
-                send, 401, _refusal(refused), [(b"www-authenticate", _challenge(refused))]
-            )
+        except BadRequest as error:
+            await _refuse(scope, receive, send, 400, _bad_request(error.message))
             return
-        except StoreUnavailable as error:
-            await _send_json(
-                send,
-                503,
-                {"error": "unavailable", "message": error.message},
-                [(b"retry-after", b"1")],
-            )
+        except Unauthorized as refused:
+            body = {
+                "error": "invalid_token",
+                "reason": refused.public_reason.value,
+                "message": refused.public_message,
+            }
+            await _refuse(scope, receive, send, 401, body, [(b"www-authenticate", _challenge(refused))])  # fmt: skip
+            return
+        except TooManyAttempts as error:
+            body = {"error": "too_many_attempts", "message": error.message}
+            await _refuse(scope, receive, send, 429, body, _retry_after(error.retry_after))
+            return
+        except StoreUnavailable:
+            body = {
+                "error": "unavailable",
+                "message": "the key store is unavailable; retry shortly",
+            }
+            await _refuse(scope, receive, send, 503, body, _retry_after(RETRY_AFTER_SECONDS))
             return
         scope[SCOPE_KEY] = identity
         scope.setdefault("state", {})["api_key"] = identity
@@ -71,38 +129,95 @@ class KeydeskAuth:
 
 
 def bearer_token(scope: Scope) -> str | None:
-    for name, value in scope.get("headers", ()):
-        if name == b"authorization":
-            scheme, _, token = value.decode("latin-1").partition(" ")
-            return token.strip() if scheme.lower() == "bearer" else None
-    return None
+    """The token of the one `Authorization: Bearer` header; None if there is
+    none (or another scheme); `BadRequest` for several headers;
+    `Unauthorized(malformed)` for a token that is not visible ASCII."""
+    found: list[bytes] = [
+        value for name, value in scope.get("headers", ()) if name == b"authorization"
+    ]
+    if not found:
+        return None
+    if len(found) > 1:
+        raise BadRequest("several Authorization headers: send exactly one")
+    scheme, _, token = found[0].strip(_OPTIONAL_WHITESPACE).partition(b" ")
+    if scheme.lower() != b"bearer":
+        return None
+    token = token.strip(_OPTIONAL_WHITESPACE)
+    if not token:
+        return None
+    if not _VISIBLE_ASCII.fullmatch(token):
+        raise Unauthorized(UnauthorizedReason.MALFORMED)
+    return token.decode("ascii")
 
 
-def _refusal(refused: Unauthorized) -> dict[str, str]:
-    return {"error": "invalid_token", "reason": refused.reason.value, "message": refused.message}
+def _carries_key_elsewhere(scope: Scope) -> bool:
+    if _looks_like_key(scope.get("query_string", b"")):
+        return True
+    if _looks_like_key(scope.get("raw_path") or scope["path"].encode("utf-8", "replace")):
+        return True
+    return any(
+        name != b"authorization" and _looks_like_key(value)
+        for name, value in scope.get("headers", ())
+    )
+
+
+def _looks_like_key(data: bytes) -> bool:
+    return b"kdsk" in data and _KEY_LIKE.search(data) is not None
+
+
+def _redact(scope: Scope) -> None:
+    """What servers log of a request (path and query string) without the key."""
+    if scope.get("query_string"):
+        scope["query_string"] = REDACTED
+    path = scope["path"].encode("utf-8", "replace")
+    if _looks_like_key(path) or _looks_like_key(scope.get("raw_path") or b""):
+        scope["path"] = "/" + REDACTED.decode()
+        scope["raw_path"] = b"/" + REDACTED
+
+
+def _bad_request(message: str) -> dict[str, str]:
+    return {"error": "invalid_request", "message": message}
 
 
 def _challenge(refused: Unauthorized) -> bytes:
     # RFC 6750 §3.1: no error code when no credentials were presented.
     if refused.reason is UnauthorizedReason.MISSING:
         return f'Bearer realm="{REALM}"'.encode()
-    return f'Bearer realm="{REALM}", error="invalid_token", error_description="{refused.message}"'.encode()
+    return f'Bearer realm="{REALM}", error="invalid_token", error_description="{refused.public_message}"'.encode()
 
 
-async def _send_json(
-    send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]]
+def _retry_after(seconds: int) -> list[tuple[bytes, bytes]]:
+    return [(b"retry-after", str(seconds).encode())]
+
+
+async def _refuse(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    status: int,
+    body: dict[str, str],
+    headers: list[tuple[bytes, bytes]] | None = None,
 ) -> None:
     payload = json.dumps(body).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-                (b"cache-control", b"no-store"),
-                *headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload})
+    response_headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(payload)).encode()),
+        (b"cache-control", b"no-store"),
+        *(headers or ()),
+    ]
+    if scope["type"] == "http":
+        await send({"type": "http.response.start", "status": status, "headers": response_headers})
+        await send({"type": "http.response.body", "body": payload})
+        return
+    # A WebSocket: refuse the handshake, before any accept.
+    if (await receive())["type"] != "websocket.connect":
+        return  # the client has gone
+    if "websocket.http.response" in (scope.get("extensions") or {}):
+        await send(
+            {"type": "websocket.http.response.start", "status": status, "headers": response_headers}
+        )
+        await send({"type": "websocket.http.response.body", "body": payload})
+        return
+    code = 1013 if status in (429, 503) else 1008
+    reason = body.get("reason") or body["error"]
+    await send({"type": "websocket.close", "code": code, "reason": reason})

@@ -49,15 +49,38 @@ class StoreUnavailable(KeydeskError):
     pass
 
 
+class TooManyAttempts(KeydeskError):
+    """Too many unverified attempts with one public key at once (whether or
+    not the key exists); the caller may retry after `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class UnauthorizedReason(StrEnum):
     MISSING = "missing"
     MALFORMED = "malformed"
     BAD_CHECKSUM = "bad_checksum"
+    # Exact reasons for a credential that does not match: for the server log
+    # and for `keydesk verify` (which reads the store anyway). An HTTP client
+    # is told `invalid` for both: telling them apart would tell a caller which
+    # key ids exist, undoing the equal timing of the two.
     UNKNOWN = "unknown"
     WRONG_SECRET = "wrong_secret"  # noqa: S105 (a reason, not a password)
+    INVALID = "invalid"
     REVOKED = "revoked"
     EXPIRED = "expired"
     INTEGRATION_DISABLED = "integration_disabled"
+
+    @property
+    def public(self) -> UnauthorizedReason:
+        """What a remote caller may be told. `revoked`, `expired` and
+        `integration_disabled` stay distinct: they are only reached with the
+        right secret, so only a holder of a once-valid key learns them."""
+        if self in (UnauthorizedReason.UNKNOWN, UnauthorizedReason.WRONG_SECRET):
+            return UnauthorizedReason.INVALID
+        return self
 
 
 _REASON_TEXT = {
@@ -66,6 +89,7 @@ _REASON_TEXT = {
     UnauthorizedReason.BAD_CHECKSUM: "the API key's checksum does not match (mistyped or truncated?)",
     UnauthorizedReason.UNKNOWN: "the API key is not known",
     UnauthorizedReason.WRONG_SECRET: "the API key's secret is wrong",
+    UnauthorizedReason.INVALID: "the API key is not valid",
     UnauthorizedReason.REVOKED: "the API key has been revoked",
     UnauthorizedReason.EXPIRED: "the API key has expired",
     UnauthorizedReason.INTEGRATION_DISABLED: "the API key's integration is disabled",
@@ -73,8 +97,18 @@ _REASON_TEXT = {
 
 
 class Unauthorized(KeydeskError):
-    """A presented key was refused. Never carries the key itself."""
+    """A presented key was refused. Never carries the key itself; carries
+    its public key (safe to log) once the key's shape was valid."""
 
-    def __init__(self, reason: UnauthorizedReason) -> None:
+    def __init__(self, reason: UnauthorizedReason, public_key: str | None = None) -> None:
         super().__init__(_REASON_TEXT[reason])
         self.reason = reason
+        self.public_key = public_key
+
+    @property
+    def public_reason(self) -> UnauthorizedReason:
+        return self.reason.public
+
+    @property
+    def public_message(self) -> str:
+        return _REASON_TEXT[self.reason.public]

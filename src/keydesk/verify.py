@@ -1,9 +1,7 @@
 """Verifying presented API keys, at request speed.
 
-The hot path for a key this process has verified before:
+The path of a key this process has verified before:
   parse + checksum (no I/O) → keyed digest → one indexed read → status checks.
-argon2 runs only the first time a given key is seen (or after a failure has
-been forgotten), under a concurrency cap.
 
 What is cached, and what is not:
   * verified keys: HMAC-SHA256(per-process random key, private key) → key row id.
@@ -11,38 +9,88 @@ What is cached, and what is not:
   * recent failures: the same digest → reason, for a short while, so hammering
     one wrong key costs no argon2.
   * nothing about revocation, expiry or integration status: those are read
-    from the store on every call, so a revoke by any process sharing the store
-    is refused on the very next request.
+    from the store for every request, by a read that starts after the request
+    arrived, so a revoke by any process sharing the store is refused on the
+    very next request.
+
+Reads (`_Lookups`): requests waiting at the same moment share one query
+(`public_key IN (…)` / `= ANY(…)`): on PostgreSQL that is one round trip for
+all of them instead of one each. A request only joins a query that has not
+started yet, so its read still starts after it arrived. Reads run on a thread
+of their own for `verify_async` (the event loop never waits for the store) and
+inline for `verify` when nothing else is reading. Every wait is bounded
+(`read_timeout`: busy timeout on SQLite, statement and lock timeouts on
+PostgreSQL, and a deadline on the waiting request); past it, or with the store
+gone, the answer is `StoreUnavailable` (HTTP 503), with one log line when the
+store goes away and one when it is back.
+
+SQLite: the verifier's connections never create a file (`mode=rw`), and before
+each read it checks that the database, -wal and -shm files at the store's path
+are still the ones its connections opened (device and inode): a store deleted
+or replaced under a running server is noticed on the very next request, never
+answered from the old file.
+
+argon2 runs only for a key this process has not verified yet, on a small pool
+of threads (one per core). What an attacker cannot use:
+  * unknown ids cost no argon2. Their refusal waits for a duration drawn from
+    the recent durations of real checks in this process (queue wait included,
+    so it follows the load), which is what a wrong secret for a real id costs:
+    the response time does not tell which ids exist, and a flood of forged keys
+    costs timers, not CPU. (The first few, and the first after a quiet minute,
+    still run a decoy argon2 to measure.)
+  * at most one check at a time per presented public key, whether or not it
+    exists; a few more attempts with other secrets wait their turn, beyond that
+    `TooManyAttempts` (HTTP 429). Attempts against one real key therefore use
+    at most one hashing thread, and the pool's FIFO queue holds at most one job
+    per key: a key seen for the first time waits behind one job per key being
+    attacked, not behind the attack.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import hashlib
 import hmac
+import logging
+import math
+import os
 import queue
 import secrets
+import sqlite3
 import threading
 import time
+import urllib.parse
 from collections import OrderedDict, deque
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn, Protocol
 
-import sqlalchemy as sa
-from sqlmodel import SQLModel
-
-import keydesk.models  # noqa: F401  (defines the tables read here)
-from keydesk.errors import StoreUnavailable, Unauthorized, UnauthorizedReason
+from keydesk.errors import StoreUnavailable, TooManyAttempts, Unauthorized, UnauthorizedReason
 from keydesk.keys import PrivateKey, check_secret, parse_private_key
-from keydesk.store import create_engine
 from keydesk.views import IntegrationStatus, KeyStatus, key_status, utcnow
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 VERIFIED_CACHE_SIZE = 10_000
 FAILED_CACHE_SIZE = 10_000
 FAILED_TTL_SECONDS = 60.0
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 MAX_CONCURRENT_HASHES = 2  # one per core: argon2 is CPU-bound, more only queues memory
+READ_TIMEOUT_SECONDS = 1.0  # longest wait for the store before answering "unavailable"
+RETRY_AFTER_SECONDS = 1
+MAX_BATCH = 256  # public keys in one coalesced read
+MAX_WAITING_PER_KEY = 8  # attempts with other secrets queued behind one check of a key
+CHECK_SAMPLES = 256  # durations of recent real checks kept to time unknown ids
+MIN_CHECK_SAMPLES = 16
+CHECK_SAMPLES_FRESH_SECONDS = 60.0
+UNAVAILABLE_LOG_EVERY_SECONDS = 30.0
+
+_log = logging.getLogger(__name__)
+_log.addHandler(logging.NullHandler())  # a library: its host decides where logs go
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,9 +116,10 @@ class VerifiedKey:
 
 
 class KeyRow(NamedTuple):
-    """What one indexed read returns about a presented key (the hash included:
+    """What the read returns about a presented key (the hash included:
     never log or show a KeyRow)."""
 
+    public_key: str
     id: int
     secret_hash: str
     label: str
@@ -87,169 +136,607 @@ class KeyRow(NamedTuple):
         return f"KeyRow(id={self.id})"
 
 
+# Written out rather than built with SQLAlchemy: the hot path goes straight to
+# the driver (SQLAlchemy's per-execute bookkeeping would cost more than the
+# read), and the request path imports no ORM.
+_SELECT = (
+    "SELECT api_key.public_key, api_key.id, api_key.secret_hash, api_key.label,"
+    " api_key.revoked_at, api_key.expires_at, api_key.last_used_at,"
+    " integration.id, integration.name, integration.status, workspace.id, workspace.name"
+    " FROM api_key"
+    " JOIN integration ON integration.id = api_key.integration_id"
+    " JOIN workspace ON workspace.id = integration.workspace_id"
+)
+
 _STATUS_REFUSAL = {
     KeyStatus.REVOKED: UnauthorizedReason.REVOKED,
     KeyStatus.EXPIRED: UnauthorizedReason.EXPIRED,
 }
 
-_api_key = SQLModel.metadata.tables["api_key"]
-_integration = SQLModel.metadata.tables["integration"]
-_workspace = SQLModel.metadata.tables["workspace"]
-_LOOKUP = (
-    sa.select(
-        _api_key.c.id,
-        _api_key.c.secret_hash,
-        _api_key.c.label,
-        _api_key.c.revoked_at,
-        _api_key.c.expires_at,
-        _api_key.c.last_used_at,
-        _integration.c.id,
-        _integration.c.name,
-        _integration.c.status,
-        _workspace.c.id,
-        _workspace.c.name,
+
+# -- reading the store -------------------------------------------------------------
+
+
+class _Reads(Protocol):
+    def fetch(self, public_keys: list[str]) -> dict[str, KeyRow]:
+        """The rows of those of `public_keys` that exist, by one read each
+        `MAX_BATCH`; `StoreUnavailable` when the store cannot answer."""
+
+    def close(self) -> None: ...
+
+
+def _first_line(error: BaseException) -> str:
+    cause = getattr(error, "orig", None) or error
+    lines = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {lines[0] if lines else 'no detail'}"
+
+
+def _chunks(items: list[str]) -> Iterable[list[str]]:
+    for start in range(0, len(items), MAX_BATCH):
+        yield items[start : start + MAX_BATCH]
+
+
+FileId = tuple[int, int] | None
+
+
+def _file_id(path: str) -> FileId:
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (status.st_dev, status.st_ino)
+
+
+class _SqliteReads:
+    """Reads on SQLite connections that never create the file, and that are
+    dropped as soon as the files at the store's path are not theirs."""
+
+    def __init__(self, database: str, timeout: float) -> None:
+        self.path = os.path.abspath(os.path.expanduser(database))
+        self._uri = f"file:{urllib.parse.quote(self.path)}?mode=rw"
+        self._files = (self.path, self.path + "-wal", self.path + "-shm")
+        self._timeout = timeout
+        self._idle: deque[tuple[sqlite3.Connection, tuple[FileId, ...]]] = deque()
+        self._sql: dict[int, str] = {}
+
+    def connect(self) -> sqlite3.Connection:
+        """A connection to the existing store (never creates one)."""
+        return sqlite3.connect(
+            self._uri, uri=True, timeout=self._timeout, isolation_level=None,
+            check_same_thread=False,
+        )  # fmt: skip
+
+    def fetch(self, public_keys: list[str]) -> dict[str, KeyRow]:
+        files = tuple(_file_id(path) for path in self._files)
+        try:
+            connection, opened = self._idle.pop()
+        except IndexError:
+            connection, opened = self._open()
+        if opened != files:
+            # Deleted or replaced under us: this connection and every idle one
+            # read a file that is no longer the store at this path.
+            connection.close()
+            self._drop_idle()
+            connection, opened = self._open()
+        try:
+            found: dict[str, KeyRow] = {}
+            for chunk in _chunks(public_keys):
+                rows = connection.execute(self._sql_for(len(chunk)), chunk).fetchall()
+                for row in rows:
+                    found[row[0]] = _sqlite_row(row)
+        except sqlite3.Error as error:
+            connection.close()
+            raise StoreUnavailable(f"cannot read the store at {self.path}: {error}") from None
+        self._idle.append((connection, opened))
+        return found
+
+    def close(self) -> None:
+        self._drop_idle()
+
+    def _open(self) -> tuple[sqlite3.Connection, tuple[FileId, ...]]:
+        before = _file_id(self.path)
+        if before is None:
+            raise StoreUnavailable(f"no keydesk store at {self.path}")
+        try:
+            connection = self.connect()
+            connection.execute("PRAGMA schema_version").fetchone()  # opens -wal and -shm
+        except sqlite3.Error as error:
+            raise StoreUnavailable(f"cannot open the store at {self.path}: {error}") from None
+        opened = tuple(_file_id(path) for path in self._files)
+        if opened[0] != before:
+            connection.close()
+            raise StoreUnavailable(f"the store at {self.path} was replaced while opening it")
+        return connection, opened
+
+    def _drop_idle(self) -> None:
+        while self._idle:
+            with contextlib.suppress(IndexError):
+                self._idle.pop()[0].close()
+
+    def _sql_for(self, count: int) -> str:
+        sql = self._sql.get(count)
+        if sql is None:
+            marks = ", ".join("?" * count)
+            sql = self._sql[count] = f"{_SELECT} WHERE api_key.public_key IN ({marks})"
+        return sql
+
+
+def _sqlite_row(row: tuple[Any, ...]) -> KeyRow:
+    found = KeyRow(*row)
+    if found.revoked_at is None and found.expires_at is None and found.last_used_at is None:
+        return found
+    return found._replace(
+        revoked_at=_to_datetime(found.revoked_at),
+        expires_at=_to_datetime(found.expires_at),
+        last_used_at=_to_datetime(found.last_used_at),
     )
-    .join(_integration, _integration.c.id == _api_key.c.integration_id)
-    .join(_workspace, _workspace.c.id == _integration.c.workspace_id)
-    .where(_api_key.c.public_key == sa.bindparam("public_key"))
-)
 
 
-@dataclass(slots=True)
-class Attempt:
-    """A presented key between its cheap checks and its argon2 check.
-    Its repr leaves out the digest and the row (which holds the hash); the
-    key masks itself."""
+class _PostgresReads:
+    """Reads on autocommit connections whose statements and lock waits are
+    cut off at the timeout; a connection broken by a server restart is
+    replaced at once (the read is retried once on a new one)."""
 
-    key: PrivateKey
-    digest: bytes = field(repr=False)
-    row: KeyRow | None = field(repr=False)
-    needs_hash: bool
+    _SQL = f"{_SELECT} WHERE api_key.public_key = ANY(%s)"
+
+    def __init__(self, url: sa.URL, timeout: float) -> None:
+        from sqlalchemy.pool import NullPool
+
+        from keydesk.store import create_engine
+
+        milliseconds = max(1, round(timeout * 1000))
+        options = f"-c statement_timeout={milliseconds} -c lock_timeout={milliseconds}"
+        given = url.query.get("options")
+        if isinstance(given, str):
+            options = f"{given} {options}"
+        self._engine = create_engine(
+            url,
+            poolclass=NullPool,
+            isolation_level="AUTOCOMMIT",
+            connect_args={
+                "connect_timeout": max(2, math.ceil(timeout)),  # libpq's least useful value
+                "options": options,
+                "application_name": "keydesk-verify",
+            },
+        )
+        self._errors: tuple[type[BaseException], ...] = (
+            self._engine.dialect.loaded_dbapi.Error,
+            OSError,
+        )
+        self._idle: deque[Any] = deque()  # pooled DB-API connections
+
+    def fetch(self, public_keys: list[str]) -> dict[str, KeyRow]:
+        try:
+            connection, reused = self._idle.pop(), True
+        except IndexError:
+            connection, reused = self._connect(), False
+        while True:
+            try:
+                found = self._read(connection, public_keys)
+            except self._errors as error:
+                if not _broken(connection):  # a timeout: the connection is fine
+                    self._idle.append(connection)
+                    raise StoreUnavailable(
+                        f"the store did not answer: {_first_line(error)}"
+                    ) from None
+                connection.invalidate()
+                if not reused:
+                    raise StoreUnavailable(
+                        f"the store is unreachable: {_first_line(error)}"
+                    ) from None
+                connection, reused = self._connect(), False
+                continue
+            self._idle.append(connection)
+            return found
+
+    def close(self) -> None:
+        while self._idle:
+            with contextlib.suppress(IndexError, *self._errors):
+                self._idle.pop().close()
+        self._engine.dispose()
+
+    def _connect(self) -> Any:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        errors: tuple[type[BaseException], ...] = (SQLAlchemyError, *self._errors)
+        try:
+            return self._engine.raw_connection()
+        except errors as error:
+            raise StoreUnavailable(f"the store is unreachable: {_first_line(error)}") from None
+
+    def _read(self, connection: Any, public_keys: list[str]) -> dict[str, KeyRow]:
+        found: dict[str, KeyRow] = {}
+        cursor = connection.cursor()
+        try:
+            for chunk in _chunks(public_keys):
+                cursor.execute(self._SQL, (chunk,))
+                for row in cursor.fetchall():
+                    found[row[0]] = KeyRow(*row)
+        finally:
+            cursor.close()
+        return found
 
 
-class Verifier:
-    """Thread-safe; make one per process and share it."""
+def _broken(connection: Any) -> bool:
+    driver = getattr(connection, "driver_connection", None)
+    return driver is None or bool(
+        getattr(driver, "closed", True) or getattr(driver, "broken", False)
+    )
+
+
+class _Health:
+    """One log line when the store goes away, a reminder now and then while
+    it stays away, one line when it is back. Never a traceback."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._down_since: float | None = None
+        self._last_line = 0.0
+        self._refused = 0
+
+    def failed(self, detail: str, requests: int) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._refused += requests
+            if self._down_since is None:
+                self._down_since = self._last_line = now
+                _log.warning("key store unavailable, answering 503 until it is back: %s", detail)
+            elif now - self._last_line >= UNAVAILABLE_LOG_EVERY_SECONDS:
+                self._last_line = now
+                _log.warning(
+                    "key store still unavailable (%d requests answered 503 so far): %s",
+                    self._refused, detail,
+                )  # fmt: skip
+
+    def answered(self) -> None:
+        if self._down_since is None:  # the usual case: no lock
+            return
+        with self._lock:
+            if self._down_since is None:
+                return
+            _log.warning(
+                "key store available again after %.1f s (%d requests answered 503)",
+                time.monotonic() - self._down_since, self._refused,
+            )  # fmt: skip
+            self._down_since = None
+            self._refused = 0
+
+
+class _Request:
+    """One lookup waiting for a read, on a thread (`done`) or an event loop
+    (`future`)."""
+
+    __slots__ = ("done", "future", "loop", "public_key", "value")
 
     def __init__(
         self,
-        engine: sa.Engine,
+        public_key: str,
+        loop: asyncio.AbstractEventLoop | None = None,
+        future: asyncio.Future[KeyRow | None] | None = None,
+    ) -> None:
+        self.public_key = public_key
+        self.loop = loop
+        self.future = future
+        self.done: threading.Lock | None = None
+        self.value: KeyRow | StoreUnavailable | None = None
+        if loop is None:
+            self.done = threading.Lock()
+            self.done.acquire()
+
+
+class _Lookups:
+    """Concurrent lookups coalesced into one read (see the module docstring)."""
+
+    def __init__(self, reads: _Reads, timeout: float) -> None:
+        self._reads = reads
+        self._timeout = timeout
+        self._health = _Health()
+        self._state = threading.Condition(threading.Lock())
+        self._pending: list[_Request] = []
+        self._reading = False
+        self._closed = False
+        self._thread: threading.Thread | None = None
+
+    def get(self, public_key: str) -> KeyRow | None:
+        """For a thread: reads inline when nothing else is reading, else joins
+        the next coalesced read."""
+        with self._state:
+            inline = not self._reading and not self._pending
+            if inline:
+                self._reading = True
+            else:
+                request = _Request(public_key)
+                self._enqueue(request)
+        if inline:
+            try:
+                return self._fetch([public_key], 1).get(public_key)
+            finally:
+                with self._state:
+                    self._reading = False
+                    if self._pending:
+                        self._state.notify()
+        assert request.done is not None
+        if not request.done.acquire(timeout=self._timeout):
+            raise self._late()
+        if isinstance(request.value, StoreUnavailable):
+            raise request.value
+        return request.value
+
+    async def get_async(self, public_key: str) -> KeyRow | None:
+        """For an event loop: the read runs on the reader thread."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[KeyRow | None] = loop.create_future()
+        with self._state:
+            self._enqueue(_Request(public_key, loop, future))
+        deadline = loop.call_later(self._timeout, _expire, future, self._late)
+        try:
+            return await future
+        finally:
+            deadline.cancel()
+
+    def close(self) -> None:
+        with self._state:
+            self._closed = True
+            self._state.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._reads.close()
+
+    def _late(self) -> StoreUnavailable:
+        return StoreUnavailable(f"the key store did not answer within {self._timeout:g} s")
+
+    def _enqueue(self, request: _Request) -> None:  # with self._state held
+        if self._closed:
+            raise StoreUnavailable("the verifier is closed")
+        self._pending.append(request)
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._serve, name="keydesk-reads", daemon=True)
+            self._thread.start()
+        self._state.notify()
+
+    def _fetch(self, public_keys: list[str], requests: int) -> dict[str, KeyRow]:
+        try:
+            found = self._reads.fetch(public_keys)
+        except StoreUnavailable as error:
+            self._health.failed(error.message, requests)
+            raise
+        except Exception as error:  # unforeseen: still a 503 and one line, never a 500
+            self._health.failed(_first_line(error), requests)
+            raise StoreUnavailable("the key store failed to answer") from None
+        self._health.answered()
+        return found
+
+    def _serve(self) -> None:
+        while True:
+            with self._state:
+                while not self._closed and (self._reading or not self._pending):
+                    self._state.wait()
+                if self._closed and not self._pending:
+                    return
+                batch, self._pending = self._pending, []
+                self._reading = True
+            # Every request in `batch` arrived before this read starts.
+            outcome: dict[str, KeyRow] | StoreUnavailable
+            try:
+                outcome = self._fetch(list({r.public_key: None for r in batch}), len(batch))
+            except StoreUnavailable as error:
+                outcome = error
+            finally:
+                with self._state:
+                    self._reading = False
+            _deliver(batch, outcome)
+
+
+def _deliver(batch: list[_Request], outcome: dict[str, KeyRow] | StoreUnavailable) -> None:
+    settle: dict[asyncio.AbstractEventLoop, list[_Request]] = {}
+    for request in batch:
+        request.value = (
+            StoreUnavailable(outcome.message)  # one exception object per waiter
+            if isinstance(outcome, StoreUnavailable)
+            else outcome.get(request.public_key)
+        )
+        if request.loop is None:
+            assert request.done is not None
+            request.done.release()
+        else:
+            settle.setdefault(request.loop, []).append(request)
+    for loop, requests in settle.items():
+        with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits
+            loop.call_soon_threadsafe(_settle, requests)
+
+
+def _settle(requests: list[_Request]) -> None:
+    for request in requests:
+        future = request.future
+        assert future is not None
+        if future.done():  # timed out or cancelled meanwhile
+            continue
+        if isinstance(request.value, StoreUnavailable):
+            future.set_exception(request.value)
+        else:
+            future.set_result(request.value)
+
+
+def _expire(future: asyncio.Future[Any], error: Callable[[], BaseException]) -> None:
+    if not future.done():
+        future.set_exception(error())
+
+
+# -- checking secrets ---------------------------------------------------------------
+
+
+class _Gate:
+    """The attempts of one public key: which secrets (by digest) hold or
+    wait for the gate, and who waits, in order."""
+
+    __slots__ = ("digests", "waiting")
+
+    def __init__(self, digest: bytes) -> None:
+        self.digests: dict[bytes, int] = {digest: 1}
+        self.waiting: deque[tuple[bytes, Callable[[], bool]]] = deque()
+
+
+class _Gates:
+    """At most one unverified check at a time per presented public key, and a
+    bounded number of other secrets waiting behind it (the same rule for ids
+    that do not exist, so the rule itself reveals nothing). Attempts with the
+    same secret do not count: a client's concurrent first requests wait for
+    the one check and then find its result cached."""
+
+    def __init__(self, max_waiting: int) -> None:
+        self._lock = threading.Lock()
+        self._gates: dict[str, _Gate] = {}
+        self._max_waiting = max_waiting
+
+    def enter(self, public_key: str, digest: bytes, wake: Callable[[], bool]) -> bool:
+        """True: the caller holds the gate. False: `wake()` is called when it
+        does (`wake` returns False if its caller has gone)."""
+        with self._lock:
+            gate = self._gates.get(public_key)
+            if gate is None:
+                self._gates[public_key] = _Gate(digest)
+                return True
+            count = gate.digests.get(digest, 0)
+            if not count and len(gate.digests) > self._max_waiting:
+                raise TooManyAttempts(
+                    "too many attempts with this key at once; retry in a moment",
+                    RETRY_AFTER_SECONDS,
+                )
+            gate.digests[digest] = count + 1
+            gate.waiting.append((digest, wake))
+            return False
+
+    def leave(self, public_key: str, digest: bytes) -> None:
+        """The holder (with `digest`) is done: the next waiter holds the gate."""
+        while True:
+            with self._lock:
+                gate = self._gates[public_key]
+                left = gate.digests[digest] - 1
+                if left:
+                    gate.digests[digest] = left
+                else:
+                    del gate.digests[digest]
+                if not gate.waiting:
+                    del self._gates[public_key]
+                    return
+                digest, wake = gate.waiting.popleft()
+            if wake():  # handed over; the gate stays held
+                return
+            # that waiter has gone: it leaves at once, and the next is woken
+
+
+class _CheckTimes:
+    """How long real checks took lately (queue wait + argon2), to time the
+    refusal of unknown ids like a wrong secret without computing anything."""
+
+    def __init__(self) -> None:
+        self._samples: deque[float] = deque(maxlen=CHECK_SAMPLES)
+        self._latest = -math.inf
+
+    def add(self, seconds: float) -> None:
+        self._samples.append(seconds)
+        self._latest = time.monotonic()
+
+    def draw(self) -> float | None:
+        """A recent duration, at random; None when there are too few or they
+        are stale (then the caller measures with a decoy)."""
+        samples = self._samples
+        if len(samples) < MIN_CHECK_SAMPLES:
+            return None
+        if time.monotonic() - self._latest > CHECK_SAMPLES_FRESH_SECONDS:
+            return None
+        try:
+            return samples[secrets.randbelow(len(samples))]
+        except IndexError:  # evicted between the two reads
+            return samples[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class _Touch:
+    key_id: int
+    public_key: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _Rehash:
+    key_id: int
+    old_hash: str = ""
+    new_hash: str = ""
+
+    def __repr__(self) -> str:
+        return f"_Rehash(key_id={self.key_id})"
+
+
+_Write = _Touch | _Rehash
+
+
+class Verifier:
+    """Thread-safe; make one per process and share it. `store` is the
+    store's engine or URL; the verifier opens connections of its own."""
+
+    def __init__(
+        self,
+        store: sa.Engine | str,
         *,
         max_concurrent_hashes: int = MAX_CONCURRENT_HASHES,
         failed_ttl: float = FAILED_TTL_SECONDS,
+        read_timeout: float = READ_TIMEOUT_SECONDS,
+        max_waiting_per_key: int = MAX_WAITING_PER_KEY,
     ) -> None:
-        # Its own small pool, reading in autocommit: each read sees the newest
-        # committed state (no snapshot could hide a revocation), and nothing
-        # here changes the connections the service's sessions use.
-        # Connections are kept in a free list of our own (a deque's append and
-        # pop are atomic): as many as were ever needed at once, and no pool
-        # bookkeeping on the hot path.
-        self._engine = create_engine(
-            engine.url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool
-        )
-        self._idle: deque[Any] = deque()  # DB-API connections
-        compiled = _LOOKUP.compile(dialect=engine.dialect)
-        self._sql = compiled.string
-        # qmark drivers (sqlite3) take a tuple, the others a mapping
-        self._positional = bool(compiled.positiontup)
+        if isinstance(store, str):
+            from sqlalchemy.engine import make_url
+
+            url = make_url(store)
+        else:
+            url = store.url
+        self._url = url
+        backend = url.get_backend_name()
+        reads: _Reads
+        self._sqlite: _SqliteReads | None
+        if backend == "sqlite" and url.database and url.database != ":memory:":
+            reads = self._sqlite = _SqliteReads(url.database, read_timeout)
+        elif backend == "postgresql":
+            self._sqlite = None
+            reads = _PostgresReads(url, read_timeout)
+        else:
+            raise StoreUnavailable(f"the verifier cannot read a {backend} store at {url!s}")
+        self._lookups = _Lookups(reads, read_timeout)
         self._digest_key = secrets.token_bytes(32)
         self._lock = threading.Lock()
         self._verified: OrderedDict[bytes, int] = OrderedDict()
         self._failed: OrderedDict[bytes, tuple[float, UnauthorizedReason]] = OrderedDict()
         self._failed_ttl = failed_ttl
-        self._hash_slots = threading.BoundedSemaphore(max_concurrent_hashes)
+        self._gates = _Gates(max_waiting_per_key)
+        self._check_times = _CheckTimes()
         self._max_hashes = max_concurrent_hashes
-        self._loop_slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
-        self._writes: queue.SimpleQueue[sa.Executable | None] = queue.SimpleQueue()
+        self._hash_pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._writes: queue.SimpleQueue[_Write | threading.Event | None] = queue.SimpleQueue()
         self._touched: dict[int, float] = {}
         self._writer: threading.Thread | None = None
 
     # -- the whole check --------------------------------------------------------
 
     def verify(self, presented: str | PrivateKey | None) -> VerifiedKey:
-        """The key's identity, or `Unauthorized` with the reason."""
-        attempt = self.prepare(presented)
-        if attempt.needs_hash:
-            with self._hash_slots:
-                self.check_secret(attempt)
-        return self.finish(attempt)
+        """The key's identity, or `Unauthorized` with the exact reason
+        (`StoreUnavailable` when the store cannot answer in time,
+        `TooManyAttempts` when this public key is being hammered)."""
+        key, digest = self._parse(presented)
+        self._refuse_if_failed(key, digest)
+        row = self._lookups.get(key.public_key)
+        if not self._known(digest, row):
+            self._check(key, digest, row)
+        return self._finish(key, row)
 
     async def verify_async(self, presented: str | PrivateKey | None) -> VerifiedKey:
-        """The same, for an event loop. The cheap steps run inline (a parse and
-        one indexed read); only argon2 goes to a thread, at most
-        `max_concurrent_hashes` at a time, so a flood of forged keys queues
-        behind the cap while keys already verified are answered at once."""
-        attempt = self.prepare(presented)
-        if attempt.needs_hash:
-            async with self._async_slots():
-                await asyncio.to_thread(self.check_secret, attempt)
-        return self.finish(attempt)
-
-    def _async_slots(self) -> asyncio.Semaphore:
-        loop = asyncio.get_running_loop()
-        if self._loop_slots is None or self._loop_slots[0] is not loop:
-            self._loop_slots = (loop, asyncio.Semaphore(self._max_hashes))
-        return self._loop_slots[1]
-
-    # -- the same, in steps, for callers that schedule argon2 themselves --------
-
-    def prepare(self, presented: str | PrivateKey | None) -> Attempt:
-        """Everything before argon2: shape, checksum, failure cache, one read."""
-        if presented is None or (isinstance(presented, str) and not presented.strip()):
-            raise Unauthorized(UnauthorizedReason.MISSING)
-        key = parse_private_key(presented)
-        digest = hmac.digest(self._digest_key, key.reveal().encode("ascii"), hashlib.sha256)
-        with self._lock:
-            failure = self._failed.get(digest)
-            if failure is not None:
-                if failure[0] > time.monotonic():
-                    raise Unauthorized(failure[1])
-                del self._failed[digest]
-            cached_id = self._verified.get(digest)
-        row = self._lookup(key.public_key)
-        needs_hash = row is None or cached_id != row.id
-        return Attempt(key, digest, row, needs_hash)
-
-    def check_secret(self, attempt: Attempt) -> None:
-        """The argon2 step (the caller bounds its concurrency). An unknown id
-        is verified against a decoy hash, so it costs what a wrong secret costs."""
-        row = attempt.row
-        check = check_secret(row.secret_hash if row else None, attempt.key)
-        if row is None or not check.matches:
-            reason = UnauthorizedReason.UNKNOWN if row is None else UnauthorizedReason.WRONG_SECRET
-            self._remember_failure(attempt.digest, reason)
-            raise Unauthorized(reason)
-        if check.new_hash is not None:
-            self._write(
-                sa.update(_api_key)
-                .where(_api_key.c.id == row.id, _api_key.c.secret_hash == row.secret_hash)
-                .values(secret_hash=check.new_hash)
-            )
-        with self._lock:
-            self._verified[attempt.digest] = row.id
-            self._verified.move_to_end(attempt.digest)
-            if len(self._verified) > VERIFIED_CACHE_SIZE:
-                self._verified.popitem(last=False)
-        attempt.needs_hash = False
-
-    def finish(self, attempt: Attempt) -> VerifiedKey:
-        """Status checks on the row just read: revoked, expired, integration off."""
-        row = attempt.row
-        assert not attempt.needs_hash and row is not None
-        now = utcnow()
-        status = key_status(row.revoked_at, row.expires_at, now)
-        if status is not KeyStatus.ACTIVE:
-            raise Unauthorized(_STATUS_REFUSAL[status])
-        if row.integration_status != IntegrationStatus.CONFIGURED:
-            raise Unauthorized(UnauthorizedReason.INTEGRATION_DISABLED)
-        self._touch(row.id, row.last_used_at, now)
-        return VerifiedKey(
-            attempt.key.public_key,
-            row.label,
-            row.integration_id,
-            row.integration,
-            row.workspace_id,
-            row.workspace,
-        )
+        """The same, for an event loop, which never waits for the store or for
+        argon2: the parse runs inline, the read and the hashing on threads."""
+        key, digest = self._parse(presented)
+        self._refuse_if_failed(key, digest)
+        row = await self._lookups.get_async(key.public_key)
+        if not self._known(digest, row):
+            await self._check_async(key, digest, row)
+        return self._finish(key, row)
 
     # -- upkeep -------------------------------------------------------------------
 
@@ -258,7 +745,7 @@ class Verifier:
         if self._writer is None:
             return
         done = threading.Event()
-        self._writes.put(done)  # type: ignore[arg-type]
+        self._writes.put(done)
         done.wait(timeout)
 
     def close(self) -> None:
@@ -267,97 +754,262 @@ class Verifier:
             self._writes.put(None)
             self._writer.join(timeout=5)
             self._writer = None
-        while self._idle:
-            self._idle.pop().close()
-        self._engine.dispose()
+        if self._hash_pool is not None:
+            self._hash_pool.shutdown(wait=True)
+        self._lookups.close()
 
     def cached_digests(self) -> list[bytes]:
         """What the caches hold (for tests and audits): digests only."""
         with self._lock:
             return [*self._verified, *self._failed]
 
-    # -- internals -------------------------------------------------------------
+    # -- steps ------------------------------------------------------------------
 
-    def _lookup(self, public_key: str) -> KeyRow | None:
-        # The one read on the hot path goes straight to the driver with SQL
-        # compiled once: SQLAlchemy's per-execute bookkeeping would cost more
-        # than the read itself (bench/verify.py).
+    def _parse(self, presented: str | PrivateKey | None) -> tuple[PrivateKey, bytes]:
+        if presented is None or (isinstance(presented, str) and not presented.strip()):
+            raise Unauthorized(UnauthorizedReason.MISSING)
+        key = parse_private_key(presented)  # shape and checksum: no I/O
+        return key, hmac.digest(self._digest_key, key.reveal().encode("ascii"), hashlib.sha256)
+
+    def _known(self, digest: bytes, row: KeyRow | None) -> bool:
+        return row is not None and self._verified.get(digest) == row.id
+
+    def _refuse_if_failed(self, key: PrivateKey, digest: bytes) -> None:
+        failure = self._failed.get(digest)
+        if failure is None:
+            return
+        if failure[0] > time.monotonic():
+            self._refuse(key, digest, failure[1], remember=False)
+        with self._lock:
+            self._failed.pop(digest, None)
+
+    def _refuse(
+        self, key: PrivateKey, digest: bytes, reason: UnauthorizedReason, *, remember: bool
+    ) -> NoReturn:
+        if remember:
+            with self._lock:
+                self._failed[digest] = (time.monotonic() + self._failed_ttl, reason)
+                self._failed.move_to_end(digest)
+                if len(self._failed) > FAILED_CACHE_SIZE:
+                    self._failed.popitem(last=False)
+        # The exact reason, for whoever runs the server; never the secret.
+        _log.info("refused %s: %s", key.public_key, reason.value)
+        raise Unauthorized(reason, key.public_key)
+
+    def _check(self, key: PrivateKey, digest: bytes, row: KeyRow | None) -> None:
+        public_key = key.public_key
+        turn = threading.Lock()
+        turn.acquire()
+
+        def wake() -> bool:
+            turn.release()
+            return True
+
+        if not self._gates.enter(public_key, digest, wake):
+            turn.acquire()
         try:
-            connection = self._idle.pop()
-        except IndexError:
+            if self._known(digest, row):  # the attempt before ours had the same key
+                return
+            self._refuse_if_failed(key, digest)
+            pause = None if row is not None else self._check_times.draw()
+            if pause is not None:
+                time.sleep(pause)
+                self._refuse(key, digest, UnauthorizedReason.UNKNOWN, remember=True)
+            self._hashes().submit(
+                self._check_secret, key, digest, row, time.perf_counter()
+            ).result()
+        finally:
+            self._gates.leave(public_key, digest)
+
+    async def _check_async(self, key: PrivateKey, digest: bytes, row: KeyRow | None) -> None:
+        public_key = key.public_key
+        loop = asyncio.get_running_loop()
+        turn: asyncio.Future[None] = loop.create_future()
+        wake = _async_turn(loop, turn, self._gates, public_key, digest)
+        if not self._gates.enter(public_key, digest, wake):
             try:
-                connection = self._engine.raw_connection()
-            except sa.exc.SQLAlchemyError as exc:
-                raise StoreUnavailable("the key store is unavailable") from exc
+                await turn
+            except asyncio.CancelledError:
+                if turn.done() and not turn.cancelled():  # given the gate, then cancelled
+                    self._gates.leave(public_key, digest)
+                raise
+        leave_here = True
         try:
-            cursor = connection.cursor()
-            params = (public_key,) if self._positional else {"public_key": public_key}
-            cursor.execute(self._sql, params)
-            row = cursor.fetchone()
-            cursor.close()
-        except self._engine.dialect.loaded_dbapi.Error as exc:
-            connection.invalidate()  # broken: drop it, the next call opens another
-            raise StoreUnavailable("the key store is unavailable") from exc
-        self._idle.append(connection)
+            if self._known(digest, row):
+                return
+            self._refuse_if_failed(key, digest)
+            pause = None if row is not None else self._check_times.draw()
+            if pause is not None:
+                await asyncio.sleep(pause)
+                self._refuse(key, digest, UnauthorizedReason.UNKNOWN, remember=True)
+            job = self._hashes().submit(self._check_secret, key, digest, row, time.perf_counter())
+            # The gate opens when the hashing ends, even if this caller has gone.
+            job.add_done_callback(lambda _job: self._gates.leave(public_key, digest))
+            leave_here = False
+            await asyncio.wrap_future(job)
+        finally:
+            if leave_here:
+                self._gates.leave(public_key, digest)
+
+    def _check_secret(
+        self, key: PrivateKey, digest: bytes, row: KeyRow | None, queued_at: float
+    ) -> None:
+        """On a hashing thread. An unknown id is checked against a decoy only
+        while `_CheckTimes` has too few recent samples."""
+        check = check_secret(row.secret_hash if row else None, key)
+        self._check_times.add(time.perf_counter() - queued_at)
         if row is None:
-            return None
-        found = KeyRow(*row)
-        return found._replace(
-            revoked_at=_to_datetime(found.revoked_at),
-            expires_at=_to_datetime(found.expires_at),
-            last_used_at=_to_datetime(found.last_used_at),
+            self._refuse(key, digest, UnauthorizedReason.UNKNOWN, remember=True)
+        if not check.matches:
+            self._refuse(key, digest, UnauthorizedReason.WRONG_SECRET, remember=True)
+        if check.new_hash is not None:
+            self._write(_Rehash(row.id, row.secret_hash, check.new_hash))
+        with self._lock:
+            self._verified[digest] = row.id
+            self._verified.move_to_end(digest)
+            if len(self._verified) > VERIFIED_CACHE_SIZE:
+                self._verified.popitem(last=False)
+
+    def _finish(self, key: PrivateKey, row: KeyRow | None) -> VerifiedKey:
+        """Status checks on the row just read: revoked, expired, integration off."""
+        assert row is not None
+        now = utcnow()
+        status = key_status(row.revoked_at, row.expires_at, now)
+        if status is not KeyStatus.ACTIVE:
+            _log.info("refused %s: %s", key.public_key, _STATUS_REFUSAL[status].value)
+            raise Unauthorized(_STATUS_REFUSAL[status], key.public_key)
+        if row.integration_status != IntegrationStatus.CONFIGURED:
+            _log.info("refused %s: integration_disabled", key.public_key)
+            raise Unauthorized(UnauthorizedReason.INTEGRATION_DISABLED, key.public_key)
+        self._touch(row, now)
+        return VerifiedKey(
+            key.public_key,
+            row.label,
+            row.integration_id,
+            row.integration,
+            row.workspace_id,
+            row.workspace,
         )
 
-    def _remember_failure(self, digest: bytes, reason: UnauthorizedReason) -> None:
-        with self._lock:
-            self._failed[digest] = (time.monotonic() + self._failed_ttl, reason)
-            self._failed.move_to_end(digest)
-            if len(self._failed) > FAILED_CACHE_SIZE:
-                self._failed.popitem(last=False)
+    def _hashes(self) -> concurrent.futures.ThreadPoolExecutor:
+        pool = self._hash_pool
+        if pool is None:
+            with self._lock:
+                if self._hash_pool is None:
+                    self._hash_pool = concurrent.futures.ThreadPoolExecutor(
+                        self._max_hashes, thread_name_prefix="keydesk-argon2"
+                    )
+                pool = self._hash_pool
+        return pool
 
-    def _touch(self, key_id: int, last_used_at: datetime | None, now: datetime) -> None:
-        """Record use at most once a minute per key, off the request path."""
-        if last_used_at is not None and now - last_used_at < LAST_USED_RESOLUTION:
+    # -- writes, off the request path ----------------------------------------------
+
+    def _touch(self, row: KeyRow, now: datetime) -> None:
+        """Record use at most once a minute per key."""
+        if row.last_used_at is not None and now - row.last_used_at < LAST_USED_RESOLUTION:
             return
         clock = time.monotonic()
         with self._lock:
-            if clock - self._touched.get(key_id, -1e9) < LAST_USED_RESOLUTION.total_seconds():
+            if clock - self._touched.get(row.id, -1e9) < LAST_USED_RESOLUTION.total_seconds():
                 return
-            self._touched[key_id] = clock
-        self._write(
-            sa.update(_api_key)
-            .where(
-                _api_key.c.id == key_id,
-                sa.or_(
-                    _api_key.c.last_used_at.is_(None),
-                    _api_key.c.last_used_at < now - LAST_USED_RESOLUTION,
-                ),
-            )
-            .values(last_used_at=now)
-        )
+            self._touched[row.id] = clock
+        self._write(_Touch(row.id, row.public_key, now))
 
-    def _write(self, statement: sa.Executable) -> None:
+    def _write(self, item: _Write) -> None:
         with self._lock:
             if self._writer is None:
                 self._writer = threading.Thread(
                     target=self._write_loop, name="keydesk-writes", daemon=True
                 )
                 self._writer.start()
-        self._writes.put(statement)
+        self._writes.put(item)
 
     def _write_loop(self) -> None:
+        engine: sa.Engine | None = None
         while True:
-            item = self._writes.get()
-            if item is None:
+            items = [self._writes.get()]
+            with contextlib.suppress(queue.Empty):
+                while len(items) < 1000:
+                    items.append(self._writes.get_nowait())
+            writes = [item for item in items if isinstance(item, _Touch | _Rehash)]
+            if writes:
+                try:
+                    engine = engine or self._writer_engine()
+                    _apply(engine, writes)
+                except Exception as error:  # bookkeeping only: never fails a request
+                    _log.info("last-used/rehash writes skipped: %s", _first_line(error))
+            for item in items:
+                if isinstance(item, threading.Event):
+                    item.set()
+            if None in items:
+                if engine is not None:
+                    engine.dispose()
                 return
-            if isinstance(item, threading.Event):
-                item.set()
-                continue
-            try:
-                with self._engine.connect() as connection:
-                    connection.execute(item)
-            except sa.exc.DBAPIError:
-                pass  # bookkeeping only: a busy store must not fail a request
+
+    def _writer_engine(self) -> sa.Engine:
+        import sqlalchemy as sa
+        from sqlalchemy.pool import NullPool
+
+        if self._sqlite is not None:  # the same never-create connections as the reads
+            return sa.create_engine("sqlite://", creator=self._sqlite.connect, poolclass=NullPool)
+        from keydesk.store import create_engine
+
+        return create_engine(self._url, poolclass=NullPool)
+
+
+def _apply(engine: sa.Engine, writes: list[_Write]) -> None:
+    import sqlalchemy as sa
+    from sqlmodel import SQLModel
+
+    import keydesk.models  # noqa: F401  (defines the table written here)
+
+    table = SQLModel.metadata.tables["api_key"]
+    columns = table.c
+    with engine.begin() as connection:
+        for write in writes:
+            if isinstance(write, _Touch):
+                statement = (
+                    sa.update(table)
+                    .where(
+                        columns.id == write.key_id,
+                        columns.public_key == write.public_key,
+                        sa.or_(
+                            columns.last_used_at.is_(None),
+                            columns.last_used_at < write.at - LAST_USED_RESOLUTION,
+                        ),
+                    )
+                    .values(last_used_at=write.at)
+                )
+            else:
+                statement = (
+                    sa.update(table)
+                    .where(columns.id == write.key_id, columns.secret_hash == write.old_hash)
+                    .values(secret_hash=write.new_hash)
+                )
+            connection.execute(statement)
+
+
+def _async_turn(
+    loop: asyncio.AbstractEventLoop,
+    turn: asyncio.Future[None],
+    gates: _Gates,
+    public_key: str,
+    digest: bytes,
+) -> Callable[[], bool]:
+    def grant() -> None:
+        if turn.cancelled():  # its caller has gone: pass the gate on
+            gates.leave(public_key, digest)
+        else:
+            turn.set_result(None)
+
+    def wake() -> bool:
+        try:
+            loop.call_soon_threadsafe(grant)
+        except RuntimeError:  # that loop is closed
+            return False
+        return True
+
+    return wake
 
 
 def _to_datetime(value: datetime | str | None) -> datetime | None:
