@@ -89,3 +89,26 @@ def build_world(store: Store) -> World:
 @pytest.fixture
 def world(store) -> World:
     return build_world(store)
+
+
+def _with_checksum(body: str) -> str:
+    from keydesk.keys import checksum
+
+    return body + checksum(body)
+
+
+@pytest.fixture
+def keys(world) -> dict[str, str]:
+    """Presented keys of every kind, against `world`'s github integration."""
+    valid = world.owner.create_key("github", "prod").private_key.reveal()
+    other = world.owner.create_key("github", "other").private_key.reveal()
+    revoked = world.owner.create_key("github", "old")
+    world.owner.revoke_key(revoked.key.public_key)
+    return {
+        "valid": valid,
+        "malformed": "hello",
+        "bad_checksum": valid[:-1] + ("A" if valid[-1] != "A" else "B"),
+        "unknown": _with_checksum("kdsk_" + "Z" * 16 + other[21:-6]),
+        "wrong_secret": _with_checksum(valid[:22] + other[22:-6]),
+        "revoked": revoked.private_key.reveal(),
+    }

@@ -6,10 +6,8 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import gc
-import socket
 import subprocess
 import sys
-import time
 import types
 
 import httpx
@@ -22,30 +20,10 @@ from starlette.testclient import TestClient
 
 from keydesk.asgi import KeydeskAuth
 from keydesk.errors import Unauthorized, UnauthorizedReason
-from keydesk.keys import checksum
 from keydesk.server import create_app
 from keydesk.service import KeyService
 from keydesk.verify import Verifier
-
-
-def _with_checksum(body: str) -> str:
-    return body + checksum(body)
-
-
-@pytest.fixture
-def keys(world):
-    valid = world.owner.create_key("github", "prod").private_key.reveal()
-    other = world.owner.create_key("github", "other").private_key.reveal()
-    revoked = world.owner.create_key("github", "old")
-    world.owner.revoke_key(revoked.key.public_key)
-    return {
-        "valid": valid,
-        "malformed": "hello",
-        "bad_checksum": valid[:-1] + ("A" if valid[-1] != "A" else "B"),
-        "unknown": _with_checksum("kdsk_" + "Z" * 16 + other[21:-6]),
-        "wrong_secret": _with_checksum(valid[:22] + other[22:-6]),
-        "revoked": revoked.private_key.reveal(),
-    }
+from tests.servers import keydesk_serve
 
 
 @pytest.fixture
@@ -63,7 +41,9 @@ def test_endpoint_refuses_with_rfc6750_header_and_reason(client, keys, case):
     assert response.headers["www-authenticate"].startswith(
         'Bearer realm="keydesk", error="invalid_token"'
     )
-    assert response.json()["reason"] == {"unknown": "invalid", "wrong_secret": "invalid"}.get(case, case)
+    assert response.json()["reason"] == {"unknown": "invalid", "wrong_secret": "invalid"}.get(
+        case, case
+    )
     assert len(keys[case]) < 20 or keys[case][5:] not in response.text
 
 
@@ -168,7 +148,9 @@ def test_repeated_failures_cost_no_second_argon2(world, keys, monkeypatch):
             with pytest.raises(Unauthorized):
                 verifier.verify(keys[case])
         verifier.verify(keys["valid"])
-    assert len(calls) == 3  # once per distinct key
+    # Once per distinct key: the unknown id against a decoy, as the verifier
+    # has too few real timings yet (tests/test_verify_load.py: none after).
+    assert len(calls) == 3
     verifier.close()
 
 
@@ -211,30 +193,10 @@ def test_last_used_is_written_at_most_once_a_minute(world, keys):
     assert len(writes) == 1
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def test_revoke_in_one_process_refused_by_server_in_another(store_url, world):
+def test_revoke_in_one_process_refused_by_server_in_another(store_url, world, tmp_path):
     created = world.owner.create_key("github", "server-check")
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "keydesk", "serve", "--db", store_url, "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{url}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "server did not start"
-                time.sleep(0.1)
-        headers = {"Authorization": f"Bearer {created.private_key.reveal()}"}
+    headers = {"Authorization": f"Bearer {created.private_key.reveal()}"}
+    with keydesk_serve(store_url, log=tmp_path / "serve.log") as url:
         assert httpx.get(f"{url}/v1/verify", headers=headers).status_code == 200
         assert httpx.get(f"{url}/v1/verify", headers=headers).status_code == 200  # cached now
         subprocess.run(
@@ -244,7 +206,4 @@ def test_revoke_in_one_process_refused_by_server_in_another(store_url, world):
         )  # fmt: skip
         refused = httpx.get(f"{url}/v1/verify", headers=headers)
         assert refused.status_code == 401 and refused.json()["reason"] == "revoked"
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
     assert KeyService(world.store, "alice").key(created.key.public_key).status == "revoked"

@@ -4,7 +4,7 @@ The path of a key this process has verified before:
   parse + checksum (no I/O) → keyed digest → one indexed read → status checks.
 
 What is cached, and what is not:
-  * verified keys: HMAC-SHA256(per-process random key, private key) → key row id.
+  * verified keys: keyed BLAKE2b(per-process random key, private key) → key row id.
     Never the plaintext; the digest is useless outside this process.
   * recent failures: the same digest → reason, for a short while, so hammering
     one wrong key costs no argon2.
@@ -24,11 +24,12 @@ PostgreSQL, and a deadline on the waiting request); past it, or with the store
 gone, the answer is `StoreUnavailable` (HTTP 503), with one log line when the
 store goes away and one when it is back.
 
-SQLite: the verifier's connections never create a file (`mode=rw`), and before
-each read it checks that the database, -wal and -shm files at the store's path
-are still the ones its connections opened (device and inode): a store deleted
-or replaced under a running server is noticed on the very next request, never
-answered from the old file.
+SQLite: the verifier reads on a read-only connection that never creates a
+file, and before each read it checks that the database, -wal and -shm files at
+the store's path are still the ones that connection opened (device and inode):
+a store deleted or replaced under a running server is noticed on the very next
+request and every request is then answered "unavailable" (never from the old
+file) until the process restarts (`_SqliteReads` says why).
 
 argon2 runs only for a key this process has not verified yet, on a small pool
 of threads (one per core). What an attacker cannot use:
@@ -52,7 +53,6 @@ import asyncio
 import concurrent.futures
 import contextlib
 import hashlib
-import hmac
 import logging
 import math
 import os
@@ -88,6 +88,7 @@ CHECK_SAMPLES = 256  # durations of recent real checks kept to time unknown ids
 MIN_CHECK_SAMPLES = 16
 CHECK_SAMPLES_FRESH_SECONDS = 60.0
 UNAVAILABLE_LOG_EVERY_SECONDS = 30.0
+SQLITE_WRITE_TIMEOUT_SECONDS = 5.0  # last-used writes wait on their own thread
 
 _log = logging.getLogger(__name__)
 _log.addHandler(logging.NullHandler())  # a library: its host decides where logs go
@@ -188,57 +189,71 @@ def _file_id(path: str) -> FileId:
 
 
 class _SqliteReads:
-    """Reads on SQLite connections that never create the file, and that are
-    dropped as soon as the files at the store's path are not theirs."""
+    """Reads on one read-only SQLite connection, opened on the existing store
+    (never creating one) and kept open: SQLite deletes a -wal or -shm only
+    when their last connection closes, and a read-only connection never
+    checkpoints or deletes anything, so while it is open the store's files
+    stay the ones it opened. Before each read the files at the store's path
+    must still be those (device and inode); once they are not (deleted,
+    replaced, restored from a copy), every read is refused until the process
+    restarts. Reopening is not safe: SQLite shares one -shm mapping among all
+    the connections of a process to the same database file, so a new
+    connection could still read through the deleted one."""
 
     def __init__(self, database: str, timeout: float) -> None:
         self.path = os.path.abspath(os.path.expanduser(database))
-        self._uri = f"file:{urllib.parse.quote(self.path)}?mode=rw"
+        quoted = urllib.parse.quote(self.path)
+        self._read_uri = f"file:{quoted}?mode=ro"
+        self._write_uri = f"file:{quoted}?mode=rw"
         self._files = (self.path, self.path + "-wal", self.path + "-shm")
         self._timeout = timeout
-        self._idle: deque[tuple[sqlite3.Connection, tuple[FileId, ...]]] = deque()
+        self._connection: sqlite3.Connection | None = None
+        self._opened: tuple[FileId, ...] = ()
+        self.changed: str | None = None  # why every read is refused, once it is
         self._sql: dict[int, str] = {}
 
-    def connect(self) -> sqlite3.Connection:
-        """A connection to the existing store (never creates one)."""
+    def connect_for_writes(self) -> sqlite3.Connection:
+        """A connection that may write to the existing store (never creates one)."""
         return sqlite3.connect(
-            self._uri, uri=True, timeout=self._timeout, isolation_level=None,
+            self._write_uri, uri=True, timeout=SQLITE_WRITE_TIMEOUT_SECONDS,
             check_same_thread=False,
         )  # fmt: skip
 
     def fetch(self, public_keys: list[str]) -> dict[str, KeyRow]:
-        files = tuple(_file_id(path) for path in self._files)
+        # One caller at a time (`_Lookups` has at most one read going).
+        if self.changed is not None:
+            raise StoreUnavailable(self.changed)
+        connection = self._connection or self._open()
+        if tuple(_file_id(path) for path in self._files) != self._opened:
+            self.changed = (
+                f"the store at {self.path} was deleted or replaced under this process; "
+                "restart it to read the store now at that path"
+            )
+            raise StoreUnavailable(self.changed)
+        found: dict[str, KeyRow] = {}
         try:
-            connection, opened = self._idle.pop()
-        except IndexError:
-            connection, opened = self._open()
-        if opened != files:
-            # Deleted or replaced under us: this connection and every idle one
-            # read a file that is no longer the store at this path.
-            connection.close()
-            self._drop_idle()
-            connection, opened = self._open()
-        try:
-            found: dict[str, KeyRow] = {}
             for chunk in _chunks(public_keys):
                 rows = connection.execute(self._sql_for(len(chunk)), chunk).fetchall()
                 for row in rows:
                     found[row[0]] = _sqlite_row(row)
-        except sqlite3.Error as error:
-            connection.close()
+        except sqlite3.Error as error:  # busy past the timeout, or not a keydesk store
             raise StoreUnavailable(f"cannot read the store at {self.path}: {error}") from None
-        self._idle.append((connection, opened))
         return found
 
     def close(self) -> None:
-        self._drop_idle()
+        if self._connection is not None:
+            self._connection.close()  # read-only: no checkpoint, nothing deleted
+            self._connection = None
 
-    def _open(self) -> tuple[sqlite3.Connection, tuple[FileId, ...]]:
+    def _open(self) -> sqlite3.Connection:
         before = _file_id(self.path)
         if before is None:
             raise StoreUnavailable(f"no keydesk store at {self.path}")
         try:
-            connection = self.connect()
+            connection = sqlite3.connect(
+                self._read_uri, uri=True, timeout=self._timeout, isolation_level=None,
+                check_same_thread=False,
+            )  # fmt: skip
             connection.execute("PRAGMA schema_version").fetchone()  # opens -wal and -shm
         except sqlite3.Error as error:
             raise StoreUnavailable(f"cannot open the store at {self.path}: {error}") from None
@@ -246,12 +261,8 @@ class _SqliteReads:
         if opened[0] != before:
             connection.close()
             raise StoreUnavailable(f"the store at {self.path} was replaced while opening it")
-        return connection, opened
-
-    def _drop_idle(self) -> None:
-        while self._idle:
-            with contextlib.suppress(IndexError):
-                self._idle.pop()[0].close()
+        self._connection, self._opened = connection, opened
+        return connection
 
     def _sql_for(self, count: int) -> str:
         sql = self._sql.get(count)
@@ -404,9 +415,9 @@ class _Health:
 
 class _Request:
     """One lookup waiting for a read, on a thread (`done`) or an event loop
-    (`future`)."""
+    (`future`, with the `deadline` of the requests it was handed over with)."""
 
-    __slots__ = ("done", "future", "loop", "public_key", "value")
+    __slots__ = ("deadline", "done", "future", "loop", "public_key", "value")
 
     def __init__(
         self,
@@ -417,6 +428,7 @@ class _Request:
         self.public_key = public_key
         self.loop = loop
         self.future = future
+        self.deadline: asyncio.TimerHandle | None = None
         self.done: threading.Lock | None = None
         self.value: KeyRow | StoreUnavailable | None = None
         if loop is None:
@@ -436,6 +448,9 @@ class _Lookups:
         self._reading = False
         self._closed = False
         self._thread: threading.Thread | None = None
+        # Per event loop, the lookups asked for during its current iteration:
+        # handed to the reader together, with one wake-up and one deadline.
+        self._gathering: dict[asyncio.AbstractEventLoop, list[_Request]] = {}
 
     def get(self, public_key: str) -> KeyRow | None:
         """For a thread: reads inline when nothing else is reading, else joins
@@ -446,7 +461,7 @@ class _Lookups:
                 self._reading = True
             else:
                 request = _Request(public_key)
-                self._enqueue(request)
+                self._enqueue([request])
         if inline:
             try:
                 return self._fetch([public_key], 1).get(public_key)
@@ -466,13 +481,12 @@ class _Lookups:
         """For an event loop: the read runs on the reader thread."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[KeyRow | None] = loop.create_future()
-        with self._state:
-            self._enqueue(_Request(public_key, loop, future))
-        deadline = loop.call_later(self._timeout, _expire, future, self._late)
-        try:
-            return await future
-        finally:
-            deadline.cancel()
+        gathering = self._gathering.get(loop)
+        if gathering is None:
+            gathering = self._gathering[loop] = []
+            loop.call_soon(self._hand_over, loop)
+        gathering.append(_Request(public_key, loop, future))
+        return await future
 
     def close(self) -> None:
         with self._state:
@@ -485,10 +499,29 @@ class _Lookups:
     def _late(self) -> StoreUnavailable:
         return StoreUnavailable(f"the key store did not answer within {self._timeout:g} s")
 
-    def _enqueue(self, request: _Request) -> None:  # with self._state held
+    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
+        requests = self._gathering.pop(loop)
+        deadline = loop.call_later(self._timeout, self._expire, requests)
+        for request in requests:
+            request.deadline = deadline
+        try:
+            with self._state:
+                self._enqueue(requests)
+        except StoreUnavailable as error:
+            for request in requests:
+                request.value = StoreUnavailable(error.message)
+            _settle(requests)
+
+    def _expire(self, requests: list[_Request]) -> None:
+        for request in requests:
+            assert request.future is not None
+            if not request.future.done():
+                request.future.set_exception(self._late())
+
+    def _enqueue(self, requests: list[_Request]) -> None:  # with self._state held
         if self._closed:
             raise StoreUnavailable("the verifier is closed")
-        self._pending.append(request)
+        self._pending.extend(requests)
         if self._thread is None:
             self._thread = threading.Thread(target=self._serve, name="keydesk-reads", daemon=True)
             self._thread.start()
@@ -547,6 +580,8 @@ def _deliver(batch: list[_Request], outcome: dict[str, KeyRow] | StoreUnavailabl
 
 def _settle(requests: list[_Request]) -> None:
     for request in requests:
+        if request.deadline is not None:
+            request.deadline.cancel()
         future = request.future
         assert future is not None
         if future.done():  # timed out or cancelled meanwhile
@@ -555,11 +590,6 @@ def _settle(requests: list[_Request]) -> None:
             future.set_exception(request.value)
         else:
             future.set_result(request.value)
-
-
-def _expire(future: asyncio.Future[Any], error: Callable[[], BaseException]) -> None:
-    if not future.done():
-        future.set_exception(error())
 
 
 # -- checking secrets ---------------------------------------------------------------
@@ -769,7 +799,11 @@ class Verifier:
         if presented is None or (isinstance(presented, str) and not presented.strip()):
             raise Unauthorized(UnauthorizedReason.MISSING)
         key = parse_private_key(presented)  # shape and checksum: no I/O
-        return key, hmac.digest(self._digest_key, key.reveal().encode("ascii"), hashlib.sha256)
+        # Keyed BLAKE2b is a MAC by design, and unlike hmac.digest it keeps the
+        # GIL for short inputs: the event loop does not hand the interpreter
+        # to the reader or hashing threads in the middle of a request.
+        digest = hashlib.blake2b(key.reveal().encode("ascii"), key=self._digest_key, digest_size=32)
+        return key, digest.digest()
 
     def _known(self, digest: bytes, row: KeyRow | None) -> bool:
         return row is not None and self._verified.get(digest) == row.id
@@ -932,6 +966,8 @@ class Verifier:
                 while len(items) < 1000:
                     items.append(self._writes.get_nowait())
             writes = [item for item in items if isinstance(item, _Touch | _Rehash)]
+            if writes and self._sqlite is not None and self._sqlite.changed is not None:
+                writes = []  # not into whatever is at that path now
             if writes:
                 try:
                     engine = engine or self._writer_engine()
@@ -950,8 +986,10 @@ class Verifier:
         import sqlalchemy as sa
         from sqlalchemy.pool import NullPool
 
-        if self._sqlite is not None:  # the same never-create connections as the reads
-            return sa.create_engine("sqlite://", creator=self._sqlite.connect, poolclass=NullPool)
+        if self._sqlite is not None:  # never creates a store either
+            return sa.create_engine(
+                "sqlite://", creator=self._sqlite.connect_for_writes, poolclass=NullPool
+            )
         from keydesk.store import create_engine
 
         return create_engine(self._url, poolclass=NullPool)

@@ -1,0 +1,137 @@
+"""Real servers for the verifier's end-to-end tests (helpers, not tests):
+an ASGI app under uvicorn in a thread, `keydesk serve` in a subprocess, and a
+throwaway PostgreSQL cluster that a test may stop and start."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+START_TIMEOUT = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_up(base: str, process: subprocess.Popen[Any] | None = None) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        try:
+            httpx.get(f"{base}/healthz", timeout=1)
+            return
+        except httpx.TransportError:
+            if process is not None and process.poll() is not None:
+                raise AssertionError(f"server exited with {process.returncode}") from None
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.05)
+
+
+@contextmanager
+def uvicorn_thread(app: Any, **options: Any) -> Iterator[str]:
+    """`app` served by uvicorn on a free loopback port, in this process (its
+    log records reach pytest's caplog); yields the base URL."""
+    import uvicorn
+
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, **options)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + START_TIMEOUT
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+
+
+@contextmanager
+def keydesk_serve(store_url: str, *args: str, log: Path) -> Iterator[str]:
+    """`keydesk serve` in a subprocess, its output (the access log goes to
+    stdout, the rest to stderr) written to `log`."""
+    port = free_port()
+    with log.open("wb") as output:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "keydesk", "serve", "--db", store_url, "--port", str(port), *args],
+            stdout=output, stderr=output,
+        )  # fmt: skip
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_up(base, server)
+            yield base
+        finally:
+            server.terminate()
+            server.wait(timeout=15)
+
+
+POSTGRES_BIN = Path("/usr/lib/postgresql")
+
+
+def postgres_unavailable() -> str | None:
+    """Why a throwaway cluster cannot be made here, or None."""
+    if os.geteuid() != 0:
+        return "needs root (initdb runs as the postgres user)"
+    if _postgres_bin() is None:
+        return "PostgreSQL server binaries not installed (apt-get install postgresql)"
+    return None
+
+
+def _postgres_bin() -> Path | None:
+    found = sorted(POSTGRES_BIN.glob("*/bin/pg_ctl"))
+    return found[-1].parent if found else None
+
+
+class PostgresCluster:
+    """A PostgreSQL server of its own (initdb in a temporary folder, a free
+    port), which a test can stop and start again."""
+
+    def __init__(self) -> None:
+        bin_dir = _postgres_bin()
+        assert bin_dir is not None
+        self._bin = bin_dir
+        self.folder = Path(tempfile.mkdtemp(prefix="keydesk-pg-"))
+        shutil.chown(self.folder, "postgres", "postgres")
+        self.port = free_port()
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+        self._as_postgres(f"{self._bin}/initdb -D {self.folder}/data -A trust -U postgres")
+
+    def start(self) -> None:
+        self._as_postgres(
+            f"{self._bin}/pg_ctl -D {self.folder}/data -l {self.folder}/log -w start -o "
+            f"'-k {self.folder} -p {self.port} -c listen_addresses=127.0.0.1 -c fsync=off'"
+        )
+
+    def stop(self) -> None:
+        self._as_postgres(f"{self._bin}/pg_ctl -D {self.folder}/data -m fast -w stop")
+
+    def remove(self) -> None:
+        subprocess.run(
+            ["su", "postgres", "-s", "/bin/sh", "-c",
+             f"{self._bin}/pg_ctl -D {self.folder}/data -m immediate stop"],
+            capture_output=True, check=False,
+        )  # fmt: skip
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def _as_postgres(self, command: str) -> None:
+        subprocess.run(
+            ["su", "postgres", "-s", "/bin/sh", "-c", command],
+            check=True, capture_output=True, timeout=120,
+        )  # fmt: skip

@@ -1,0 +1,322 @@
+"""The verifier under load: forged keys cost no argon2 and are refused after a
+real check's time; attempts against one public key cannot queue ahead of
+others; concurrent lookups share reads, yet each read starts after its
+request arrived; the event loop never waits for the store."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from keydesk import verify as verify_module
+from keydesk.errors import StoreUnavailable, TooManyAttempts, Unauthorized, UnauthorizedReason
+from keydesk.keys import SecretCheck, checksum, generate_key_pair
+from keydesk.verify import MIN_CHECK_SAMPLES, Verifier
+
+WAIT = 30.0  # generous bound for "it happens", never a measured time
+
+
+def _forged() -> str:
+    """Well-formed, valid checksum, an id nobody issued."""
+    return generate_key_pair().private_key.reveal()
+
+
+def _with_secret(public_key: str, secret: str) -> str:
+    body = f"kdsk_{public_key[5:]}_{secret}"
+    return body + checksum(body)
+
+
+def _secret(n: int) -> str:
+    return f"{n:043d}"
+
+
+def _timed(world, verifier: Verifier) -> None:
+    """Enough real checks for the verifier to time unknown ids by them."""
+    for n in range(MIN_CHECK_SAMPLES):
+        verifier.verify(world.owner.create_key("github", f"timing-{n}").private_key)
+
+
+def _wait_for(condition, what: str) -> None:
+    deadline, tick = time.monotonic() + WAIT, threading.Event()
+    while not condition():
+        assert time.monotonic() < deadline, f"never happened: {what}"
+        tick.wait(0.005)  # not time.sleep: some tests replace it
+
+
+@pytest.fixture
+def argon2_calls(monkeypatch):
+    calls: list[str] = []
+    real = verify_module.check_secret
+
+    def counting(stored_hash, key):
+        calls.append(key.public_key)
+        return real(stored_hash, key)
+
+    monkeypatch.setattr(verify_module, "check_secret", counting)
+    return calls
+
+
+# -- forged keys ------------------------------------------------------------------
+
+
+def test_forged_keys_cost_no_argon2_and_wait_a_real_checks_time(world, argon2_calls, monkeypatch):
+    verifier = Verifier(world.store.engine)
+    _timed(world, verifier)
+    before = len(argon2_calls)
+    pauses: list[float] = []
+    monkeypatch.setattr(verify_module.time, "sleep", pauses.append)
+    for _ in range(50):
+        with pytest.raises(Unauthorized) as refused:
+            verifier.verify(_forged())
+        assert refused.value.reason is UnauthorizedReason.UNKNOWN
+    assert len(argon2_calls) == before  # not one argon2 for 50 forged keys
+    measured = set(verifier._check_times._samples)
+    assert len(pauses) == 50 and set(pauses) <= measured  # each a real check's duration
+    verifier.close()
+
+
+async def test_forged_keys_on_the_event_loop_too(world, argon2_calls, monkeypatch):
+    verifier = Verifier(world.store.engine)
+    await asyncio.to_thread(_timed, world, verifier)
+    before = len(argon2_calls)
+    pauses: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def recording(seconds, *args):
+        pauses.append(seconds)
+        await real_sleep(0)
+
+    monkeypatch.setattr(verify_module.asyncio, "sleep", recording)
+    results = await asyncio.gather(
+        *(verifier.verify_async(_forged()) for _ in range(64)), return_exceptions=True
+    )
+    assert all(
+        isinstance(r, Unauthorized) and r.reason is UnauthorizedReason.UNKNOWN for r in results
+    )
+    assert len(argon2_calls) == before
+    assert len(pauses) == 64 and set(pauses) <= set(verifier._check_times._samples)
+    verifier.close()
+
+
+# -- one check at a time per public key ----------------------------------------------------
+
+
+@pytest.mark.parametrize("exists", [True, False], ids=["real-key", "unknown-id"])
+def test_one_check_at_a_time_per_public_key_and_a_bounded_queue(world, monkeypatch, exists):
+    """The same rule whether the id exists or not, so it reveals nothing."""
+    verifier = Verifier(world.store.engine, max_waiting_per_key=3)
+    _timed(world, verifier)
+    target = (
+        world.owner.create_key("github", "attacked").key.public_key
+        if exists
+        else generate_key_pair().public_key
+    )
+    release, inside, most = threading.Event(), [0], [0]
+
+    def blocking(*_args):
+        inside[0] += 1
+        most[0] = max(most[0], inside[0])
+        release.wait(WAIT)
+        inside[0] -= 1
+        return SecretCheck(False) if exists else None
+
+    if exists:
+        real = verify_module.check_secret
+        monkeypatch.setattr(
+            verify_module,
+            "check_secret",
+            lambda stored, key: blocking() if key.public_key == target else real(stored, key),
+        )
+    else:
+        monkeypatch.setattr(verify_module.time, "sleep", blocking)
+
+    outcomes: list[str] = []
+
+    def attempt(secret: int) -> None:
+        try:
+            verifier.verify(_with_secret(target, _secret(secret)))
+        except Unauthorized as refused:
+            outcomes.append(refused.reason.value)
+
+    threads = [threading.Thread(target=attempt, args=(n,)) for n in (1, 2, 3, 4, 2)]
+    threads[0].start()
+    _wait_for(lambda: inside[0] == 1, "the first check started")
+    for thread in threads[1:4]:
+        thread.start()
+    gate = verifier._gates._gates[target]
+    _wait_for(lambda: len(gate.waiting) == 3, "three others waiting")
+    with pytest.raises(TooManyAttempts):  # a fourth other secret: refused at once
+        verifier.verify(_with_secret(target, _secret(5)))
+    threads[4].start()  # the same secret as one waiting: waits, uncounted
+    _wait_for(lambda: len(gate.waiting) == 4, "a repeat waiting too")
+    release.set()
+    for thread in threads:
+        thread.join(WAIT)
+    assert most[0] == 1  # never two checks of one key at once
+    reason = "wrong_secret" if exists else "unknown"
+    assert outcomes == [reason] * 5
+    verifier.close()
+
+
+def test_a_first_seen_key_is_not_queued_behind_attempts_against_another(world, monkeypatch):
+    verifier = Verifier(world.store.engine)  # two hashing threads, eight waiting per key
+    attacked = world.owner.create_key("github", "attacked").key.public_key
+    fresh = world.owner.create_key("github", "fresh").private_key
+    release, real = threading.Event(), verify_module.check_secret
+
+    def slow_for_attacked(stored, key):
+        if key.public_key == attacked:
+            release.wait(WAIT)
+        return real(stored, key)
+
+    monkeypatch.setattr(verify_module, "check_secret", slow_for_attacked)
+    refusals: list[str] = []
+
+    def attack(n: int) -> None:
+        try:
+            verifier.verify(_with_secret(attacked, _secret(n)))
+        except Unauthorized as refused:
+            refusals.append(refused.reason.value)
+
+    attackers = [threading.Thread(target=attack, args=(n,)) for n in range(9)]
+    for thread in attackers:
+        thread.start()
+    _wait_for(
+        lambda: (
+            attacked in verifier._gates._gates
+            and len(verifier._gates._gates[attacked].waiting) == 8
+        ),
+        "nine attempts against one key",
+    )
+    done: list[str] = []
+    first_seen = threading.Thread(target=lambda: done.append(verifier.verify(fresh).label))
+    first_seen.start()
+    first_seen.join(WAIT)
+    assert done == ["fresh"]  # checked while the attack is still stuck
+    assert all(thread.is_alive() for thread in attackers)
+    release.set()
+    for thread in attackers:
+        thread.join(WAIT)
+    assert refusals == ["wrong_secret"] * 9
+    verifier.close()
+
+
+# -- coalesced reads ------------------------------------------------------------------------
+
+
+def _counting_reads(verifier: Verifier) -> list[int]:
+    reads = verifier._lookups._reads
+    sizes: list[int] = []
+    real = reads.fetch
+
+    def fetch(public_keys):
+        sizes.append(len(public_keys))
+        return real(public_keys)
+
+    reads.fetch = fetch  # type: ignore[method-assign]
+    return sizes
+
+
+async def test_concurrent_lookups_share_reads(world):
+    keys = [world.owner.create_key("github", f"k{n}").private_key for n in range(64)]
+    verifier = Verifier(world.store.engine)
+    for key in keys:
+        await verifier.verify_async(key)
+    sizes = _counting_reads(verifier)
+    identities = await asyncio.gather(*(verifier.verify_async(key) for key in keys))
+    assert [identity.label for identity in identities] == [f"k{n}" for n in range(64)]
+    assert sum(sizes) == 64 and len(sizes) <= 4  # 64 lookups, a few reads
+    verifier.close()
+
+
+@pytest.mark.parametrize("callers", ["tasks", "threads"])
+def test_every_request_after_a_revoke_is_refused_though_reads_are_shared(world, callers):
+    created = world.owner.create_key("github", "busy")
+    verifier = Verifier(world.store.engine)
+    verifier.verify(created.private_key)
+    attempts: list[tuple[float, str]] = []
+    revoked_at: list[float] = []
+
+    def outcome_of(call) -> str:
+        try:
+            call()
+        except Unauthorized as refused:
+            return refused.reason.value
+        return "ok"
+
+    def enough() -> bool:
+        return bool(revoked_at) and sum(start > revoked_at[0] for start, _ in attempts) >= 200
+
+    def revoke() -> None:
+        _wait_for(lambda: len(attempts) >= 200, "200 attempts before the revoke")
+        world.owner.revoke_key(created.key.public_key)
+        revoked_at.append(time.monotonic())
+
+    if callers == "tasks":
+
+        async def run() -> None:
+            async def hammer() -> None:
+                while not enough():
+                    start = time.monotonic()
+                    try:
+                        await verifier.verify_async(created.private_key)
+                        attempts.append((start, "ok"))
+                    except Unauthorized as refused:
+                        attempts.append((start, refused.reason.value))
+
+            revoking = asyncio.create_task(asyncio.to_thread(revoke))
+            await asyncio.gather(*(hammer() for _ in range(16)))
+            await revoking
+
+        asyncio.run(run())
+    else:
+
+        def hammer() -> None:
+            while not enough():
+                start = time.monotonic()
+                attempts.append((start, outcome_of(lambda: verifier.verify(created.private_key))))
+
+        threads = [threading.Thread(target=hammer) for _ in range(16)]
+        for thread in threads:
+            thread.start()
+        revoke()
+        for thread in threads:
+            thread.join(WAIT)
+    after = [result for start, result in attempts if start > revoked_at[0]]
+    assert len(after) >= 200 and set(after) == {"revoked"}
+    assert "ok" in {result for start, result in attempts if start < revoked_at[0]}
+    verifier.close()
+
+
+# -- the event loop never waits for the store -------------------------------------------------
+
+
+async def test_the_event_loop_runs_while_a_read_waits_for_a_lock(sqlite_url):
+    from keydesk.store import open_store
+    from tests.conftest import build_world
+
+    store = open_store(sqlite_url)
+    key = build_world(store).owner.create_key("github", "prod").private_key
+    store.dispose()
+    path = sa.make_url(sqlite_url).database
+    locker = sqlite3.connect(path, isolation_level=None)
+    locker.execute("PRAGMA locking_mode=EXCLUSIVE")
+    locker.execute("BEGIN EXCLUSIVE")
+    locker.execute("UPDATE workspace SET name = name")  # holds the file: no reader gets in
+    verifier = Verifier(sqlite_url, read_timeout=1.0)
+    lookup = asyncio.create_task(verifier.verify_async(key))
+    await asyncio.sleep(0)
+    with pytest.raises(Unauthorized):  # answered while the read waits
+        await verifier.verify_async("hello")
+    assert not lookup.done()
+    with pytest.raises(StoreUnavailable):
+        await lookup  # once the busy timeout is spent
+    locker.execute("ROLLBACK")
+    locker.close()
+    assert (await verifier.verify_async(key)).label == "prod"
+    verifier.close()
