@@ -146,8 +146,10 @@ class Terminal:
         return "".join(self.command(f"display-message -p -t {self.target} {_quote(fmt)}")).strip()
 
     def close(self) -> None:
+        path = self.value("#{socket_path}")
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
         self.client.wait(timeout=10)
+        Path(path).unlink(missing_ok=True)
 
 
 # -- waiting on the screen -----------------------------------------------------------
