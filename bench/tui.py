@@ -86,7 +86,15 @@ class Terminal:
         self.blocks: queue.Queue[tuple[bool, list[str]]] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
         self._lock = threading.Lock()
-        self.command("refresh-client -f no-output")
+        self._sequence = 0
+        for attempt in range(50):  # "no current client" until the attach completes
+            try:
+                self.command("refresh-client -f no-output")
+                break
+            except RuntimeError:
+                if attempt == 49:
+                    raise
+                time.sleep(0.05)
         for option in ("remain-on-exit on", "window-size manual", "status off"):
             self.command(f"set-option -g {option}")
         self.command(f"resize-window -t {self.target} -x {width} -y {height}")
@@ -106,19 +114,28 @@ class Terminal:
                 block.append(line)
 
     def command(self, line: str) -> list[str]:
+        """Run one tmux command; its output lines. Each is followed by a
+        numbered marker, so the answers can never be matched to the wrong
+        command (the attach itself answers with a block of its own)."""
         with self._lock:
-            # The attach itself answers with a block; drop blocks not ours by
-            # tagging each command with a marker line.
-            self.client.stdin.write(line + "\ndisplay-message -p kdbench-mark\n")
+            self._sequence += 1
+            mark = f"kdbench-mark-{self._sequence}"
+            self.client.stdin.write(f"{line}\ndisplay-message -p {mark}\n")
             self.client.stdin.flush()
             result: list[str] = []
+            error = None
             while True:
                 ok, block = self.blocks.get(timeout=30)
-                if block == ["kdbench-mark"]:
-                    return result
+                if block == [mark]:
+                    break
+                if block and block[0].startswith("kdbench-mark-"):
+                    continue  # an earlier command's, left by a timeout
                 if not ok:
-                    raise RuntimeError(f"tmux: {line}: {' '.join(block)}")
+                    error = " ".join(block)
                 result = block
+            if error is not None:
+                raise RuntimeError(f"tmux: {line}: {error}")
+            return result
 
     def screen(self, escapes: bool = False) -> list[str]:
         return self.command(f"capture-pane -p {'-e ' if escapes else ''}-t {self.target}")
