@@ -593,7 +593,9 @@ def over_http(url: str, seeded, s: Settings, folder: Path, fresh_store) -> list[
                         median([r["p50"] for r in health]), "ms", False))  # fmt: skip
         rows.append(Row("HTTP /v1/verify p99 vs /healthz p99", median([r["p99"] for r in verify]),
                         median([r["p99"] for r in health]), "ms", False))  # fmt: skip
-        rows.append(Row("server peak RSS (100k store, warm keys)", server.peak_rss(), None, "MB"))
+        rows.append(
+            Row(f"server peak RSS ({s.keys:,}-row store, warm keys)", server.peak_rss(), None, "MB")
+        )
     finally:
         server.stop()
 
