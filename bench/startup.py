@@ -1,7 +1,7 @@
 """Start-up time of each entry point, against bare Python in the same run.
 Prints figures; not a test.
 
-    python bench/startup.py            # 3 rounds x 8 runs per command, 1-4 minutes
+    python bench/startup.py            # 3 rounds x 6 runs per command, 1-3 minutes
     python bench/startup.py --quick    # 2 rounds x 5 runs
 
 Timed with hyperfine when installed (apt-get install hyperfine; it corrects
@@ -58,11 +58,13 @@ def commands(folder: Path, key_file: Path) -> list[tuple[str, str]]:
 
 def with_hyperfine(cmds: list[tuple[str, str]], runs: int, folder: Path) -> dict[str, list[float]]:
     out = folder / "hyperfine.json"
-    subprocess.run(
+    done = subprocess.run(
         ["hyperfine", "--style", "none", "--warmup", "1", "--runs", str(runs),
          "--export-json", str(out), *(c for _, c in cmds)],
-        check=True, stdout=subprocess.DEVNULL,
+        capture_output=True, text=True,
     )  # fmt: skip
+    if done.returncode != 0:  # (its outlier warnings on success are noise here)
+        raise SystemExit(f"hyperfine failed:\n{done.stderr}")
     results = json.loads(out.read_text())["results"]
     return {
         name: [t * 1000 for t in r["times"]] for (name, _), r in zip(cmds, results, strict=True)
@@ -106,11 +108,11 @@ def importtime(argv: list[str], repeat: int = 5, top: int = 10) -> list[tuple[st
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, help="runs per command per round (default 8)")
+    parser.add_argument("--runs", type=int, help="runs per command per round (default 6)")
     parser.add_argument("--rounds", type=int, help="interleaved rounds (default 3)")
     parser.add_argument("--quick", action="store_true", help="2 rounds of 5 runs")
     args = parser.parse_args()
-    runs = args.runs or (5 if args.quick else 8)
+    runs = args.runs or (5 if args.quick else 6)
     rounds = args.rounds or (2 if args.quick else 3)
     hyperfine = shutil.which("hyperfine")
 
