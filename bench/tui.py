@@ -1,7 +1,7 @@
 """Interface responsiveness in a real terminal, against a floor in the same run.
 Prints figures; not a test.
 
-    python bench/tui.py                 # 3 interleaved rounds, ~4 minutes
+    python bench/tui.py                 # 3 interleaved rounds, ~2 minutes
     python bench/tui.py --quick         # 1 round, 20,000 keys
     python bench/tui.py --rounds 5 --size 100x30
 

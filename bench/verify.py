@@ -1,7 +1,7 @@
 """Verification speed, against a floor measured in the same run. Prints figures; not a test.
 
     python bench/verify.py                      # SQLite, ~3 minutes
-    python bench/verify.py --quick              # smaller store, shorter rounds, ~1 minute
+    python bench/verify.py --quick              # 20,000 keys, shorter rounds, ~1 minute
     python bench/verify.py --db postgresql+psycopg://postgres@127.0.0.1:55433/postgres
     python bench/verify.py --compare-postgres postgresql+psycopg://postgres@127.0.0.1:55433/postgres
 
