@@ -87,17 +87,21 @@ class Terminal:
         threading.Thread(target=self._read, daemon=True).start()
         self._lock = threading.Lock()
         self._sequence = 0
-        for attempt in range(50):  # "no current client" until the attach completes
-            try:
-                self.command("refresh-client -f no-output")
-                break
-            except RuntimeError:
-                if attempt == 49:
-                    raise
-                time.sleep(0.05)
-        for option in ("remain-on-exit on", "window-size manual", "status off"):
-            self.command(f"set-option -g {option}")
-        self.command(f"resize-window -t {self.target} -x {width} -y {height}")
+        try:
+            for attempt in range(50):  # "no current client" until the attach completes
+                try:
+                    self.command("refresh-client -f no-output")
+                    break
+                except RuntimeError:
+                    if attempt == 49:
+                        raise
+                    time.sleep(0.05)
+            for option in ("remain-on-exit on", "window-size manual", "status off"):
+                self.command(f"set-option -g {option}")
+            self.command(f"resize-window -t {self.target} -x {width} -y {height}")
+        except BaseException:
+            subprocess.run([*base, "kill-server"], capture_output=True)
+            raise
 
     def _read(self) -> None:
         block: list[str] | None = None
@@ -163,10 +167,14 @@ class Terminal:
         return "".join(self.command(f"display-message -p -t {self.target} {_quote(fmt)}")).strip()
 
     def close(self) -> None:
-        path = self.value("#{socket_path}")
+        try:
+            path = self.value("#{socket_path}")
+        except Exception:
+            path = None
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
         self.client.wait(timeout=10)
-        Path(path).unlink(missing_ok=True)
+        if path:
+            Path(path).unlink(missing_ok=True)
 
 
 # -- waiting on the screen -----------------------------------------------------------
