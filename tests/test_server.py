@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import types
 
 import httpx
 import pytest
@@ -104,18 +105,37 @@ def test_middleware_protects_another_app_in_one_line(world, keys):
         assert ok.json() == {"caller": "prod"}
 
 
+def _reachable_text(root: object) -> list[str | bytes]:
+    """Every str and bytes reachable from `root` through its own objects
+    (not through modules, classes or functions, which reach everything)."""
+    seen, found, todo = set(), [], [root]
+    while todo:
+        item = todo.pop()
+        if id(item) in seen or isinstance(item, type | types.ModuleType | types.FunctionType):
+            continue
+        seen.add(id(item))
+        if isinstance(item, str | bytes):
+            found.append(item)
+            continue
+        todo.extend(gc.get_referents(item))
+    return found
+
+
 def test_caches_hold_digests_never_plaintext(world, keys):
     verifier = Verifier(world.store.engine)
-    for case, presented in keys.items():
+    for presented in keys.values():
         with contextlib.suppress(Unauthorized):
             verifier.verify(presented)
-        assert case
     digests = verifier.cached_digests()
-    assert digests and all(isinstance(d, bytes) and len(d) == 32 for d in digests)
-    gc.collect()
-    for presented in keys.values():
-        for value in gc.get_referents(verifier._verified, verifier._failed):
-            assert presented not in repr(value)
+    assert len(digests) == len(keys) - 2  # malformed and bad checksum are refused before
+    assert all(isinstance(d, bytes) and len(d) == 32 for d in digests)
+    held = _reachable_text(verifier)
+    assert set(digests) <= set(held)  # the walk does reach the caches
+    for case in ("valid", "unknown", "wrong_secret", "revoked"):
+        secret = keys[case][22:65]
+        assert not any(
+            (secret if isinstance(text, str) else secret.encode()) in text for text in held
+        )
     verifier.close()
 
 
@@ -135,13 +155,13 @@ def test_repeated_failures_cost_no_second_argon2(world, keys, monkeypatch):
     from keydesk import verify as verify_module
 
     calls = []
-    real = verify_module.secret_matches
+    real = verify_module.check_secret
 
     def counting(*args):
         calls.append(1)
         return real(*args)
 
-    monkeypatch.setattr(verify_module, "secret_matches", counting)
+    monkeypatch.setattr(verify_module, "check_secret", counting)
     verifier = Verifier(world.store.engine)
     for _ in range(5):
         for case in ("unknown", "wrong_secret"):
@@ -173,19 +193,22 @@ def test_last_used_is_written_at_most_once_a_minute(world, keys):
     import sqlalchemy as sa
 
     writes = []
-    verifier = Verifier(world.store.engine)
-    sa.event.listen(
-        verifier._engine,
-        "before_cursor_execute",
-        lambda _c, _cur, statement, *_a: (
-            writes.append(statement) if "last_used_at=" in statement.replace(" ", "") else None
-        ),
-    )
-    for _ in range(50):
-        verifier.verify(keys["valid"])
-    verifier.flush()
+
+    def record(_conn, _cursor, statement, *_args):
+        if "last_used_at=" in statement.replace(" ", ""):
+            writes.append(statement)
+
+    # Every engine in the process: whichever connection the verifier writes on.
+    sa.event.listen(sa.Engine, "before_cursor_execute", record)
+    try:
+        verifier = Verifier(world.store.engine)
+        for _ in range(50):
+            verifier.verify(keys["valid"])
+        verifier.flush()
+        verifier.close()
+    finally:
+        sa.event.remove(sa.Engine, "before_cursor_execute", record)
     assert len(writes) == 1
-    verifier.close()
 
 
 def _free_port() -> int:

@@ -18,10 +18,10 @@ from keydesk.errors import (
     Unauthorized,
     UnauthorizedReason,
 )
-from keydesk.models import IntegrationStatus
 from keydesk.service import KeyService
 from keydesk.store import open_store
 from keydesk.verify import Verifier
+from keydesk.views import IntegrationStatus
 
 
 def test_round_trip_create_verify_revoke_from_a_second_engine(world, store_url):
@@ -242,7 +242,7 @@ def test_ambiguous_integration_names_ask_for_a_workspace(world):
 def test_replacement_labels_carry_one_date_and_fit():
     from datetime import date
 
-    from keydesk.service import replacement_label
+    from keydesk.views import replacement_label
 
     today = date(2026, 11, 27)
     assert replacement_label("api-gateway-prod", today) == "api-gateway-prod (2026-11-27)"
@@ -261,7 +261,7 @@ def test_replacement_labels_carry_one_date_and_fit():
 )
 def test_replacement_labels_are_valid_labels_with_one_date(label, today):
     from keydesk import validation
-    from keydesk.service import replacement_label
+    from keydesk.views import replacement_label
 
     label = validation.label(label)
     replaced = replacement_label(label, today)

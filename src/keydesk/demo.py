@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import random
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from unittest import mock
 
 import sqlalchemy as sa
+from sqlmodel import col
 
-from keydesk import keys
+from keydesk.keys import KeyPairSource, generate_key_pair
 from keydesk.models import ApiKey, AuditEvent, Integration
 from keydesk.service import KeyService
 from keydesk.store import Store
@@ -19,9 +16,10 @@ DEMO_ACCOUNT = "alice"
 DEMO_EPOCH = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
 
 
-def seed_demo(store: Store) -> None:
-    """Two workspaces, integrations in every status, active and revoked keys."""
-    alice = KeyService(store, DEMO_ACCOUNT)
+def seed_demo(store: Store, *, key_pairs: KeyPairSource = generate_key_pair) -> None:
+    """Two workspaces, integrations in every status, active and revoked keys.
+    Pictures pass a repeatable `key_pairs`; the demo itself uses real ones."""
+    alice = KeyService(store, DEMO_ACCOUNT, key_pairs=key_pairs)
     alice.create_workspace("acme")
     alice.create_workspace("globex")
     alice.add_member("acme", "bob", "admin")
@@ -48,7 +46,7 @@ def seed_demo(store: Store) -> None:
         redirect_uri="https://globex.example/stripe/callback", configure=True,
     )  # fmt: skip
 
-    bob = KeyService(store, "bob")
+    bob = KeyService(store, "bob", key_pairs=key_pairs)
     for service, integration, label in (
         (alice, "github", "api-gateway-prod"),
         (alice, "github", "api-gateway-staging"),
@@ -70,12 +68,14 @@ def _settle_times(store: Store) -> None:
     """Spread the sample's timestamps over a fixed past month, so it reads
     like a real history and pictures of it do not change from run to run."""
     with store.engine.begin() as connection:
-        rows = connection.execute(sa.select(ApiKey.id).order_by(ApiKey.id)).scalars().all()
+        rows = (
+            connection.execute(sa.select(col(ApiKey.id)).order_by(col(ApiKey.id))).scalars().all()
+        )
         for n, key_id in enumerate(rows):
             created = DEMO_EPOCH + timedelta(days=3 * n, hours=n)
             connection.execute(
                 sa.update(ApiKey)
-                .where(ApiKey.id == key_id)
+                .where(col(ApiKey.id) == key_id)
                 .values(
                     created_at=created,
                     last_used_at=created + timedelta(days=2, minutes=17 * n)
@@ -85,7 +85,7 @@ def _settle_times(store: Store) -> None:
             )
             connection.execute(
                 sa.update(ApiKey)
-                .where(ApiKey.id == key_id, ApiKey.revoked_at.is_not(None))
+                .where(col(ApiKey.id) == key_id, col(ApiKey.revoked_at).is_not(None))
                 .values(revoked_at=created + timedelta(days=9))
             )
         connection.execute(
@@ -94,11 +94,3 @@ def _settle_times(store: Store) -> None:
             )
         )
         connection.execute(sa.update(AuditEvent).values(at=DEMO_EPOCH))
-
-
-@contextmanager
-def fixed_randomness(seed: int = 7) -> Iterator[None]:
-    """Repeatable key material, for pictures and snapshot tests only."""
-    rng = random.Random(seed)
-    with mock.patch.object(keys.secrets, "randbelow", rng.randrange):
-        yield

@@ -18,7 +18,9 @@ from __future__ import annotations
 import re
 import secrets
 import zlib
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -80,7 +82,7 @@ class PrivateKey:
 
     __str__ = __repr__
 
-    def __reduce__(self) -> tuple:  # pickling would copy the secret somewhere unseen
+    def __reduce__(self) -> tuple[object, ...]:  # pickling would copy the secret somewhere unseen
         raise TypeError("a PrivateKey cannot be pickled")
 
 
@@ -90,19 +92,29 @@ class KeyPair:
     private_key: PrivateKey
 
 
-def generate_key_pair() -> KeyPair:
-    key_id = random_base62(ID_LENGTH)
-    body = f"{PRIVATE_PREFIX}{key_id}_{random_base62(SECRET_LENGTH)}"
+KeyPairSource = Callable[[], "KeyPair"]
+
+
+def key_pair_from(key_id: str, secret: str) -> KeyPair:
+    """The pair for an id and a secret (base62, of their exact lengths)."""
+    body = f"{PRIVATE_PREFIX}{key_id}_{secret}"
     return KeyPair(PUBLIC_PREFIX + key_id, PrivateKey(body + checksum(body)))
 
 
-def parse_private_key(text: str) -> str:
+def generate_key_pair() -> KeyPair:
+    """A new pair from `secrets`. The service takes a `KeyPairSource` so
+    tests can pass a repeatable one explicitly; nothing patches this."""
+    return key_pair_from(random_base62(ID_LENGTH), random_base62(SECRET_LENGTH))
+
+
+def parse_private_key(presented: str | PrivateKey) -> PrivateKey:
     """Check a presented private key's shape and checksum, without I/O.
 
-    Returns its public key, or raises `Unauthorized` (malformed / bad checksum).
-    Surrounding whitespace (a trailing newline from stdin) is tolerated.
+    Returns the key (its `public_key` names the row to read), or raises
+    `Unauthorized` (malformed / bad checksum). Surrounding whitespace (a
+    trailing newline from stdin) is tolerated.
     """
-    text = text.strip()
+    text = (presented.reveal() if isinstance(presented, PrivateKey) else presented).strip()
     if len(text) != PRIVATE_KEY_LENGTH:  # cheap, and bounds the regex's work
         raise Unauthorized(UnauthorizedReason.MALFORMED)
     match = _PRIVATE_RE.fullmatch(text)
@@ -110,7 +122,7 @@ def parse_private_key(text: str) -> str:
         raise Unauthorized(UnauthorizedReason.MALFORMED)
     if not secrets.compare_digest(checksum(text[:-CHECKSUM_LENGTH]), match.group(3)):
         raise Unauthorized(UnauthorizedReason.BAD_CHECKSUM)
-    return PUBLIC_PREFIX + match.group(1)
+    return PrivateKey(text)
 
 
 def is_public_key(text: str) -> bool:
@@ -134,22 +146,37 @@ HASH_PARALLELISM = 1
 _hasher = PasswordHasher(
     time_cost=HASH_TIME_COST, memory_cost=HASH_MEMORY_KIB, parallelism=HASH_PARALLELISM
 )
-# Verified against when a key id is unknown, so a miss costs what a hit costs
-# and response time does not tell which ids exist.
-_DECOY_HASH = _hasher.hash(random_base62(SECRET_LENGTH))
+
+
+@cache
+def _decoy_hash() -> str:
+    """Verified against when a key id is unknown, so a miss costs what a hit
+    costs and response time does not tell which ids exist. Made on first use:
+    commands that verify nothing do not pay for it."""
+    return _hasher.hash(random_base62(SECRET_LENGTH))
 
 
 def hash_private_key(key: PrivateKey) -> str:
     return _hasher.hash(key.reveal())
 
 
-def secret_matches(stored_hash: str | None, presented: str) -> bool:
-    """argon2 verify; with no stored hash, verify against a decoy (equal work)."""
+@dataclass(frozen=True, slots=True)
+class SecretCheck:
+    """The answer to "is this the key that hash was made from?"."""
+
+    matches: bool
+    new_hash: str | None = field(default=None, repr=False)  # when parameters changed
+
+
+def check_secret(stored_hash: str | None, key: PrivateKey) -> SecretCheck:
+    """argon2 verify of `key` against `stored_hash` (None: an unknown id,
+    checked against a decoy for equal work), and the upgraded hash when the
+    stored one was made with other parameters."""
     try:
-        return _hasher.verify(stored_hash or _DECOY_HASH, presented) and stored_hash is not None
+        matched = _hasher.verify(stored_hash or _decoy_hash(), key.reveal())
     except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return False
-
-
-def needs_rehash(stored_hash: str) -> bool:
-    return _hasher.check_needs_rehash(stored_hash)
+        return SecretCheck(False)
+    if not matched or stored_hash is None:
+        return SecretCheck(False)
+    new_hash = hash_private_key(key) if _hasher.check_needs_rehash(stored_hash) else None
+    return SecretCheck(True, new_hash)

@@ -4,18 +4,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+from keydesk.views import IntegrationStatus, utcnow
 
 
-class UTCDateTime(TypeDecorator):
+class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC on the way in and out, on SQLite (which keeps no
     zone) and PostgreSQL alike."""
 
@@ -33,23 +30,6 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-class Role(StrEnum):
-    OWNER = "owner"
-    ADMIN = "admin"
-    MEMBER = "member"
-    VIEWER = "viewer"
-
-    @property
-    def can_manage(self) -> bool:
-        return self in (Role.OWNER, Role.ADMIN)
-
-
-class IntegrationStatus(StrEnum):
-    DRAFT = "draft"
-    CONFIGURED = "configured"
-    DISABLED = "disabled"
 
 
 class Workspace(SQLModel, table=True):

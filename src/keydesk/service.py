@@ -1,16 +1,15 @@
 """The key service: everything keydesk does, with permission checks and an
 audit trail, for the CLI, the TUI and scripts alike. Knows nothing of screens.
 
-Views returned here are frozen dataclasses detached from the database
-session, and never carry a secret or a hash.
+What it returns are the read-models of `keydesk.views`: detached from the
+database session, and never carrying a secret or a hash.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -27,130 +26,31 @@ from keydesk.errors import (
     NotFound,
     PermissionDenied,
 )
-from keydesk.keys import PrivateKey, generate_key_pair, hash_private_key, is_public_key
-from keydesk.models import (
-    Account,
-    ApiKey,
-    AuditEvent,
-    Integration,
+from keydesk.keys import KeyPairSource, generate_key_pair, hash_private_key, is_public_key
+from keydesk.models import Account, ApiKey, AuditEvent, Integration, Membership, Workspace
+from keydesk.store import Store
+from keydesk.views import (
+    AuditView,
+    CreatedKey,
     IntegrationStatus,
-    Membership,
+    IntegrationView,
+    KeyView,
+    MemberView,
     Role,
-    Workspace,
+    WorkspaceView,
     utcnow,
 )
-from keydesk.store import Store
-
-
-@dataclass(frozen=True, slots=True)
-class WorkspaceView:
-    id: int
-    name: str
-    role: Role
-
-    @property
-    def can_manage(self) -> bool:
-        return self.role.can_manage
-
-
-@dataclass(frozen=True, slots=True)
-class MemberView:
-    account: str
-    role: Role
-
-
-@dataclass(frozen=True, slots=True)
-class IntegrationView:
-    id: int
-    workspace_id: int
-    workspace: str
-    name: str
-    provider: str
-    client_id: str | None
-    redirect_uri: str | None
-    scopes: str
-    status: IntegrationStatus
-    created_at: datetime
-    updated_at: datetime
-    active_keys: int
-    role: Role  # the acting account's role in the integration's workspace
-
-    @property
-    def can_manage(self) -> bool:
-        return self.role.can_manage
-
-    @property
-    def is_configured(self) -> bool:
-        return self.status is IntegrationStatus.CONFIGURED
-
-    def why_no_new_keys(self) -> str | None:
-        """Why the acting account cannot generate a key here, or None if it can."""
-        if not self.can_manage:
-            return (
-                f"You are a {self.role} in {self.workspace}; only owners and admins "
-                "can generate or revoke keys. Ask an owner to change your role."
-            )
-        if self.status is IntegrationStatus.DRAFT:
-            return "This integration is a draft; configure it (client id and redirect URI) first."
-        if self.status is IntegrationStatus.DISABLED:
-            return "This integration is disabled; configure it again to issue keys."
-        return None
-
-
-@dataclass(frozen=True, slots=True)
-class KeyView:
-    id: int
-    public_key: str
-    label: str
-    integration_id: int
-    integration: str
-    created_at: datetime
-    created_by: str
-    revoked_at: datetime | None
-    revoked_by: str | None
-    expires_at: datetime | None
-    last_used_at: datetime | None
-
-    @property
-    def status(self) -> str:
-        if self.revoked_at is not None:
-            return "revoked"
-        if self.expires_at is not None and self.expires_at <= utcnow():
-            return "expired"
-        return "active"
-
-    @property
-    def is_active(self) -> bool:
-        return self.status == "active"
-
-
-@dataclass(frozen=True, slots=True)
-class CreatedKey:
-    """The one time a private key leaves keydesk. Shown once, then dropped."""
-
-    key: KeyView
-    private_key: PrivateKey
-
-    def __repr__(self) -> str:
-        return f"CreatedKey({self.key.public_key}, label={self.key.label!r})"
-
-
-@dataclass(frozen=True, slots=True)
-class AuditView:
-    at: datetime
-    workspace: str
-    actor: str
-    action: str
-    target: str
-    label: str | None
 
 
 class KeyService:
     """keydesk's operations, performed as `actor` (an account name)."""
 
-    def __init__(self, store: Store, actor: str) -> None:
+    def __init__(
+        self, store: Store, actor: str, *, key_pairs: KeyPairSource = generate_key_pair
+    ) -> None:
         self.store = store
         self.actor = validation.name(actor, "the account name")
+        self._key_pairs = key_pairs  # tests pass a repeatable source; nothing else does
 
     # -- workspaces and members -------------------------------------------
 
@@ -163,7 +63,7 @@ class KeyService:
                 .where(Account.name == self.actor)
                 .order_by(Workspace.name)
             ).all()
-        return [WorkspaceView(id, name, Role(role)) for id, name, role in rows]
+        return [WorkspaceView(_id(id), name, Role(role)) for id, name, role in rows]
 
     def create_workspace(self, name: str) -> WorkspaceView:
         name = validation.name(name, "the workspace name")
@@ -175,11 +75,13 @@ class KeyService:
             session.add(workspace)
             session.flush()
             session.add(
-                Membership(workspace_id=workspace.id, account_id=account.id, role=Role.OWNER)
+                Membership(
+                    workspace_id=_id(workspace.id), account_id=_id(account.id), role=Role.OWNER
+                )
             )
-            self._audit(session, workspace.id, "workspace.create", name)
+            self._audit(session, _id(workspace.id), "workspace.create", name)
             _flush(session, f"a workspace named {name!r} already exists")
-            return WorkspaceView(workspace.id, workspace.name, Role.OWNER)
+            return WorkspaceView(_id(workspace.id), workspace.name, Role.OWNER)
 
     def add_member(self, workspace: str, account: str, role: str) -> MemberView:
         account = validation.name(account, "the account name")
@@ -192,20 +94,22 @@ class KeyService:
         with self.store.session() as session:
             ws = self._workspace(session, workspace)
             self._require_manage(session, ws, "add members")
-            if role_ is Role.OWNER and self._role(session, ws.id) is not Role.OWNER:
+            if role_ is Role.OWNER and self._role(session, _id(ws.id)) is not Role.OWNER:
                 raise PermissionDenied("only an owner can make another account an owner")
             target = _account(session, account, create=True)
             membership = session.exec(
                 select(Membership).where(
-                    Membership.workspace_id == ws.id, Membership.account_id == target.id
+                    Membership.workspace_id == _id(ws.id), Membership.account_id == target.id
                 )
             ).first()
             if membership is None:
-                membership = Membership(workspace_id=ws.id, account_id=target.id, role=role_)
+                membership = Membership(
+                    workspace_id=_id(ws.id), account_id=_id(target.id), role=role_
+                )
             else:
                 membership.role = role_
             session.add(membership)
-            self._audit(session, ws.id, "member.set", account, label=role_.value)
+            self._audit(session, _id(ws.id), "member.set", account, label=role_.value)
             return MemberView(account, role_)
 
     # -- integrations -------------------------------------------------------
@@ -215,9 +119,9 @@ class KeyService:
         with self.store.session() as session:
             query = self._integration_query()
             if workspace is not None:
-                query = query.where(Workspace.id == self._workspace(session, workspace).id)
-            rows = session.exec(query.order_by(Workspace.name, Integration.name)).all()
-        return [_integration_view(*row) for row in rows]
+                query = query.where(col(Workspace.id) == self._workspace(session, workspace).id)
+            rows = session.execute(query.order_by(Workspace.name, Integration.name)).all()
+        return [_integration_view(row) for row in rows]
 
     def integration(self, ref: str | int, workspace: str | None = None) -> IntegrationView:
         with self.store.session() as session:
@@ -243,13 +147,13 @@ class KeyService:
             self._require_manage(session, ws, "add integrations")
             taken = session.exec(
                 select(Integration.id).where(
-                    Integration.workspace_id == ws.id, Integration.name == name
+                    Integration.workspace_id == _id(ws.id), Integration.name == name
                 )
             ).first()
             if taken:
                 raise AlreadyExists(f"{ws.name} already has an integration named {name!r}")
             integration = Integration(
-                workspace_id=ws.id,
+                workspace_id=_id(ws.id),
                 name=name,
                 provider=provider,
                 client_id=client_id,
@@ -260,11 +164,11 @@ class KeyService:
                 _configure(integration)
             session.add(integration)
             _flush(session, f"{ws.name} already has an integration named {name!r}")
-            self._audit(session, ws.id, "integration.add", name)
+            self._audit(session, _id(ws.id), "integration.add", name)
             if configure:
-                self._audit(session, ws.id, "integration.configure", name)
+                self._audit(session, _id(ws.id), "integration.configure", name)
             session.flush()
-            return self._integration(session, integration.id)
+            return self._integration(session, _id(integration.id))
 
     def update_integration(
         self,
@@ -326,7 +230,7 @@ class KeyService:
             session.add(integration)
             self._audit(session, integration.workspace_id, audit_action, integration.name)
             session.flush()
-            return self._integration(session, integration.id)
+            return self._integration(session, _id(integration.id))
 
     # -- keys -------------------------------------------------------------------
 
@@ -346,13 +250,13 @@ class KeyService:
                 )
             self._require_label_free(session, target, label)
             account = _account(session, self.actor)
-            pair = generate_key_pair()
+            pair = self._key_pairs()
             row = ApiKey(
-                integration_id=target.id,
+                integration_id=_id(target.id),
                 public_key=pair.public_key,
                 label=label,
                 secret_hash=hash_private_key(pair.private_key),
-                created_by=account.id,
+                created_by=_id(account.id),
                 expires_at=expires_at,
             )
             session.add(row)
@@ -365,7 +269,7 @@ class KeyService:
         """The integration's keys, active first, newest first."""
         with self.store.session() as session:
             target = self._integration(session, integration)
-            query = self._key_query().where(ApiKey.integration_id == target.id)
+            query = self._key_query().where(col(ApiKey.integration_id) == target.id)
             if not include_revoked:
                 query = query.where(col(ApiKey.revoked_at).is_(None))
             query = query.order_by(
@@ -373,7 +277,7 @@ class KeyService:
                 col(ApiKey.created_at).desc(),
                 col(ApiKey.id).desc(),
             )
-            return [KeyView(*row) for row in session.exec(query).all()]
+            return [KeyView(**row._mapping) for row in session.execute(query).all()]
 
     def key(self, public_key: str) -> KeyView:
         with self.store.session() as session:
@@ -395,9 +299,9 @@ class KeyService:
                 .where(col(ApiKey.id) == row.id, col(ApiKey.revoked_at).is_(None))
                 .values(revoked_at=utcnow(), revoked_by=account.id)
             )
-            if result.rowcount == 0:
+            if result.rowcount == 0:  # type: ignore[attr-defined]  # a CursorResult
                 raise AlreadyRevoked(f"key {row.public_key} ({row.label}) is already revoked")
-            self._audit(session, ws.id, "key.revoke", row.public_key, label=row.label)
+            self._audit(session, _id(ws.id), "key.revoke", row.public_key, label=row.label)
             session.expire_all()
             return self._key_query_one(session, row.id)
 
@@ -407,7 +311,7 @@ class KeyService:
             self._require_member(session, ws)
             events = session.exec(
                 select(AuditEvent)
-                .where(AuditEvent.workspace_id == ws.id)
+                .where(AuditEvent.workspace_id == _id(ws.id))
                 .order_by(col(AuditEvent.at).desc(), col(AuditEvent.id).desc())
                 .limit(limit)
             ).all()
@@ -442,7 +346,7 @@ class KeyService:
         return Role(role) if role else None
 
     def _require_member(self, session: Session, ws: Workspace) -> Role:
-        role = self._role(session, ws.id)
+        role = self._role(session, _id(ws.id))
         if role is None:
             raise PermissionDenied(f"{self.actor} is not a member of workspace {ws.name!r}")
         return role
@@ -460,18 +364,23 @@ class KeyService:
             raise NotFound(f"no workspace named {name!r}")
         return ws
 
-    def _integration_query(self):
+    def _integration_query(self) -> sa.Select[*tuple[Any, ...]]:
         active = (
             select(func.count(col(ApiKey.id)))
             .where(ApiKey.integration_id == Integration.id, col(ApiKey.revoked_at).is_(None))
             .scalar_subquery()
         )
         return (
-            select(Integration, Workspace.name, active, Membership.role)
+            sa.select(
+                *_INTEGRATION_COLUMNS,
+                col(Workspace.name).label("workspace"),
+                active.label("active_keys"),
+                col(Membership.role).label("role"),
+            )
             .join(Workspace, col(Workspace.id) == Integration.workspace_id)
             .join(Membership, col(Membership.workspace_id) == Workspace.id)
             .join(Account, col(Account.id) == Membership.account_id)
-            .where(Account.name == self.actor)
+            .where(col(Account.name) == self.actor)
         )
 
     def _integration(
@@ -479,21 +388,21 @@ class KeyService:
     ) -> IntegrationView:
         query = self._integration_query()
         if isinstance(ref, int) or str(ref).strip().isdigit():
-            query = query.where(Integration.id == int(ref))
+            query = query.where(col(Integration.id) == int(ref))
         else:
-            query = query.where(Integration.name == str(ref).strip())
+            query = query.where(col(Integration.name) == str(ref).strip())
         if workspace is not None:
-            query = query.where(Workspace.name == workspace.strip())
-        rows = session.exec(query).all()
+            query = query.where(col(Workspace.name) == workspace.strip())
+        rows = session.execute(query).all()
         if not rows:
             raise NotFound(f"no integration {ref!r} in your workspaces")
         if len(rows) > 1:
-            names = ", ".join(sorted(row[1] for row in rows))
+            names = ", ".join(sorted(row.workspace for row in rows))
             raise InvalidInput(
                 f"{ref!r} names integrations in several workspaces ({names}); "
                 "give the workspace or the integration's id"
             )
-        return _integration_view(*rows[0])
+        return _integration_view(rows[0])
 
     def _managed_integration(
         self, session: Session, ref: str | int, workspace: str | None, action: str
@@ -539,41 +448,38 @@ class KeyService:
             .where(Integration.id == key.integration_id)
         ).one()
 
-    def _key_query(self):
+    def _key_query(self) -> sa.Select[*tuple[Any, ...]]:
         creator = aliased(Account)
         revoker = aliased(Account)
-        return (
-            select(
-                ApiKey.id,
-                ApiKey.public_key,
-                ApiKey.label,
-                ApiKey.integration_id,
-                Integration.name,
-                ApiKey.created_at,
-                creator.name,
-                ApiKey.revoked_at,
-                revoker.name,
-                ApiKey.expires_at,
-                ApiKey.last_used_at,
+        query: sa.Select[*tuple[Any, ...]] = (
+            sa.select(
+                col(ApiKey.id),
+                col(ApiKey.public_key),
+                col(ApiKey.label),
+                col(ApiKey.integration_id),
+                col(Integration.name).label("integration"),
+                col(ApiKey.created_at),
+                col(creator.name).label("created_by"),
+                col(ApiKey.revoked_at),
+                col(revoker.name).label("revoked_by"),
+                col(ApiKey.expires_at),
+                col(ApiKey.last_used_at),
             )
             .join(Integration, col(Integration.id) == ApiKey.integration_id)
-            .join(creator, creator.id == ApiKey.created_by)
-            .outerjoin(revoker, revoker.id == ApiKey.revoked_by)
+            .join(creator, col(creator.id) == ApiKey.created_by)
+            .outerjoin(revoker, col(revoker.id) == ApiKey.revoked_by)
         )
+        return query
 
     def _key_query_one(self, session: Session, key_id: int | None) -> KeyView:
-        return KeyView(*session.exec(self._key_query().where(ApiKey.id == key_id)).one())
+        row = session.execute(self._key_query().where(col(ApiKey.id) == key_id)).one()
+        return KeyView(**row._mapping)
 
 
-_DATED = re.compile(r"^(?P<base>.*?)(?: \(\d{4}-\d{2}-\d{2}\))?$")
-
-
-def replacement_label(label: str, today: date) -> str:
-    """The label for a key that replaces `label`: the same name with today's
-    date (active labels must differ; the date says which is newer)."""
-    suffix = f" ({today.isoformat()})"
-    base = _DATED.match(label).group("base")  # a replacement of a replacement keeps one date
-    return base[: validation.LABEL_MAX - len(suffix)].rstrip() + suffix
+def _id(value: int | None) -> int:
+    """A saved row's primary key (SQLModel types it optional until a flush)."""
+    assert value is not None, "row not flushed"
+    return value
 
 
 def _account(session: Session, name: str, *, create: bool = False) -> Account:
@@ -621,21 +527,22 @@ def _label_taken(label: str, integration: str) -> str:
     )
 
 
-def _integration_view(
-    integration: Integration, workspace: str, active: int, role: str
-) -> IntegrationView:
+_INTEGRATION_COLUMNS = tuple(
+    col(getattr(Integration, name))
+    for name in (
+        "id", "workspace_id", "name", "provider", "client_id", "redirect_uri", "scopes",
+        "status", "created_at", "updated_at",
+    )
+)  # fmt: skip
+
+
+def _integration_view(row: sa.Row[*tuple[Any, ...]]) -> IntegrationView:
+    values = dict(row._mapping)
     return IntegrationView(
-        id=integration.id,
-        workspace_id=integration.workspace_id,
-        workspace=workspace,
-        name=integration.name,
-        provider=integration.provider,
-        client_id=integration.client_id,
-        redirect_uri=integration.redirect_uri,
-        scopes=integration.scopes,
-        status=IntegrationStatus(integration.status),
-        created_at=integration.created_at,
-        updated_at=integration.updated_at,
-        active_keys=active or 0,
-        role=Role(role),
+        **values
+        | {
+            "status": IntegrationStatus(values["status"]),
+            "active_keys": values["active_keys"] or 0,
+            "role": Role(values["role"]),
+        }
     )

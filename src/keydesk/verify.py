@@ -27,19 +27,16 @@ import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
+from sqlmodel import SQLModel
 
+import keydesk.models  # noqa: F401  (defines the tables read here)
 from keydesk.errors import StoreUnavailable, Unauthorized, UnauthorizedReason
-from keydesk.keys import (
-    PrivateKey,
-    hash_private_key,
-    needs_rehash,
-    parse_private_key,
-    secret_matches,
-)
-from keydesk.models import ApiKey, Integration, IntegrationStatus, Workspace, utcnow
+from keydesk.keys import PrivateKey, check_secret, parse_private_key
 from keydesk.store import create_engine
+from keydesk.views import IntegrationStatus, KeyStatus, key_status, utcnow
 
 VERIFIED_CACHE_SIZE = 10_000
 FAILED_CACHE_SIZE = 10_000
@@ -70,9 +67,34 @@ class VerifiedKey:
         }
 
 
-_api_key = ApiKey.__table__
-_integration = Integration.__table__
-_workspace = Workspace.__table__
+class KeyRow(NamedTuple):
+    """What one indexed read returns about a presented key (the hash included:
+    never log or show a KeyRow)."""
+
+    id: int
+    secret_hash: str
+    label: str
+    revoked_at: datetime | None
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    integration_id: int
+    integration: str
+    integration_status: str
+    workspace_id: int
+    workspace: str
+
+    def __repr__(self) -> str:
+        return f"KeyRow(id={self.id})"
+
+
+_STATUS_REFUSAL = {
+    KeyStatus.REVOKED: UnauthorizedReason.REVOKED,
+    KeyStatus.EXPIRED: UnauthorizedReason.EXPIRED,
+}
+
+_api_key = SQLModel.metadata.tables["api_key"]
+_integration = SQLModel.metadata.tables["integration"]
+_workspace = SQLModel.metadata.tables["workspace"]
 _LOOKUP = (
     sa.select(
         _api_key.c.id,
@@ -96,12 +118,12 @@ _LOOKUP = (
 @dataclass(slots=True)
 class Attempt:
     """A presented key between its cheap checks and its argon2 check.
-    Its repr leaves out the key and the row (which holds the hash)."""
+    Its repr leaves out the digest and the row (which holds the hash); the
+    key masks itself."""
 
-    presented: str = field(repr=False)
-    public_key: str
+    key: PrivateKey
     digest: bytes = field(repr=False)
-    row: tuple | None = field(repr=False)
+    row: KeyRow | None = field(repr=False)
     needs_hash: bool
 
 
@@ -124,13 +146,11 @@ class Verifier:
         self._engine = create_engine(
             engine.url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool
         )
-        self._idle: deque = deque()
+        self._idle: deque[Any] = deque()  # DB-API connections
         compiled = _LOOKUP.compile(dialect=engine.dialect)
         self._sql = compiled.string
-        if compiled.positiontup:  # qmark drivers (sqlite3)
-            self._params = lambda public_key: (public_key,)
-        else:
-            self._params = lambda public_key: {"public_key": public_key}
+        # qmark drivers (sqlite3) take a tuple, the others a mapping
+        self._positional = bool(compiled.positiontup)
         self._digest_key = secrets.token_bytes(32)
         self._lock = threading.Lock()
         self._verified: OrderedDict[bytes, int] = OrderedDict()
@@ -174,13 +194,10 @@ class Verifier:
 
     def prepare(self, presented: str | PrivateKey | None) -> Attempt:
         """Everything before argon2: shape, checksum, failure cache, one read."""
-        if isinstance(presented, PrivateKey):
-            presented = presented.reveal()
-        if not presented or not presented.strip():
+        if presented is None or (isinstance(presented, str) and not presented.strip()):
             raise Unauthorized(UnauthorizedReason.MISSING)
-        public_key = parse_private_key(presented)
-        presented = presented.strip()
-        digest = hmac.digest(self._digest_key, presented.encode("ascii"), hashlib.sha256)
+        key = parse_private_key(presented)
+        digest = hmac.digest(self._digest_key, key.reveal().encode("ascii"), hashlib.sha256)
         with self._lock:
             failure = self._failed.get(digest)
             if failure is not None:
@@ -188,28 +205,27 @@ class Verifier:
                     raise Unauthorized(failure[1])
                 del self._failed[digest]
             cached_id = self._verified.get(digest)
-        row = self._lookup(public_key)
-        needs_hash = row is None or cached_id != row[0]
-        return Attempt(presented, public_key, digest, row, needs_hash)
+        row = self._lookup(key.public_key)
+        needs_hash = row is None or cached_id != row.id
+        return Attempt(key, digest, row, needs_hash)
 
     def check_secret(self, attempt: Attempt) -> None:
         """The argon2 step (the caller bounds its concurrency). An unknown id
         is verified against a decoy hash, so it costs what a wrong secret costs."""
         row = attempt.row
-        if not secret_matches(row[1] if row else None, attempt.presented):
+        check = check_secret(row.secret_hash if row else None, attempt.key)
+        if row is None or not check.matches:
             reason = UnauthorizedReason.UNKNOWN if row is None else UnauthorizedReason.WRONG_SECRET
             self._remember_failure(attempt.digest, reason)
             raise Unauthorized(reason)
-        assert row is not None
-        if needs_rehash(row[1]):
-            new_hash = hash_private_key(PrivateKey(attempt.presented))
+        if check.new_hash is not None:
             self._write(
                 sa.update(_api_key)
-                .where(_api_key.c.id == row[0], _api_key.c.secret_hash == row[1])
-                .values(secret_hash=new_hash)
+                .where(_api_key.c.id == row.id, _api_key.c.secret_hash == row.secret_hash)
+                .values(secret_hash=check.new_hash)
             )
         with self._lock:
-            self._verified[attempt.digest] = row[0]
+            self._verified[attempt.digest] = row.id
             self._verified.move_to_end(attempt.digest)
             if len(self._verified) > VERIFIED_CACHE_SIZE:
                 self._verified.popitem(last=False)
@@ -217,19 +233,22 @@ class Verifier:
 
     def finish(self, attempt: Attempt) -> VerifiedKey:
         """Status checks on the row just read: revoked, expired, integration off."""
-        assert not attempt.needs_hash and attempt.row is not None
-        (key_id, _, label, revoked_at, expires_at, last_used_at,
-         integration_id, integration, status, workspace_id, workspace) = attempt.row  # fmt: skip
-        if revoked_at is not None:
-            raise Unauthorized(UnauthorizedReason.REVOKED)
+        row = attempt.row
+        assert not attempt.needs_hash and row is not None
         now = utcnow()
-        if expires_at is not None and expires_at <= now:
-            raise Unauthorized(UnauthorizedReason.EXPIRED)
-        if status != IntegrationStatus.CONFIGURED:
+        status = key_status(row.revoked_at, row.expires_at, now)
+        if status is not KeyStatus.ACTIVE:
+            raise Unauthorized(_STATUS_REFUSAL[status])
+        if row.integration_status != IntegrationStatus.CONFIGURED:
             raise Unauthorized(UnauthorizedReason.INTEGRATION_DISABLED)
-        self._touch(key_id, last_used_at, now)
+        self._touch(row.id, row.last_used_at, now)
         return VerifiedKey(
-            attempt.public_key, label, integration_id, integration, workspace_id, workspace
+            attempt.key.public_key,
+            row.label,
+            row.integration_id,
+            row.integration,
+            row.workspace_id,
+            row.workspace,
         )
 
     # -- upkeep -------------------------------------------------------------------
@@ -259,7 +278,7 @@ class Verifier:
 
     # -- internals -------------------------------------------------------------
 
-    def _lookup(self, public_key: str) -> tuple | None:
+    def _lookup(self, public_key: str) -> KeyRow | None:
         # The one read on the hot path goes straight to the driver with SQL
         # compiled once: SQLAlchemy's per-execute bookkeeping would cost more
         # than the read itself (bench/verify.py).
@@ -272,7 +291,8 @@ class Verifier:
                 raise StoreUnavailable("the key store is unavailable") from exc
         try:
             cursor = connection.cursor()
-            cursor.execute(self._sql, self._params(public_key))
+            params = (public_key,) if self._positional else {"public_key": public_key}
+            cursor.execute(self._sql, params)
             row = cursor.fetchone()
             cursor.close()
         except self._engine.dialect.loaded_dbapi.Error as exc:
@@ -281,7 +301,12 @@ class Verifier:
         self._idle.append(connection)
         if row is None:
             return None
-        return (*row[:3], *map(_to_datetime, row[3:6]), *row[6:])
+        found = KeyRow(*row)
+        return found._replace(
+            revoked_at=_to_datetime(found.revoked_at),
+            expires_at=_to_datetime(found.expires_at),
+            last_used_at=_to_datetime(found.last_used_at),
+        )
 
     def _remember_failure(self, digest: bytes, reason: UnauthorizedReason) -> None:
         with self._lock:

@@ -7,11 +7,9 @@ import time
 import pyperclip
 import pytest
 
-from keydesk.demo import fixed_randomness, seed_demo
-from keydesk.service import KeyService
-from keydesk.store import open_store
 from keydesk.tui.app import KeydeskApp
-from keydesk.tui.screenshots import open_integration, settle  # noqa: F401 (re-exported for tests)
+from tests.tui.screenshots import demo_app
+from tests.tui.screenshots import demo_store as make_demo_store
 
 
 @pytest.fixture(autouse=True)
@@ -31,9 +29,7 @@ def stable_terminal(monkeypatch):
 
 @pytest.fixture
 def demo_store(tmp_path):
-    store = open_store(f"sqlite:///{tmp_path / 'demo.db'}")
-    with fixed_randomness():
-        seed_demo(store)
+    store = make_demo_store(tmp_path)
     yield store
     store.dispose()
 
@@ -41,6 +37,6 @@ def demo_store(tmp_path):
 @pytest.fixture
 def make_app(demo_store):
     def make(account: str = "alice") -> KeydeskApp:
-        return KeydeskApp(KeyService(demo_store, account))
+        return demo_app(demo_store, account=account)
 
     return make

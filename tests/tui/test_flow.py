@@ -6,6 +6,7 @@ import gc
 
 import pytest
 import sqlalchemy as sa
+from textual.notifications import Notify
 from textual.widgets import Button, DataTable, Input, Select, Static
 
 from keydesk.errors import StoreUnavailable, Unauthorized, UnauthorizedReason
@@ -18,7 +19,7 @@ from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
 from keydesk.tui.screens.integrations import IntegrationsScreen
 from keydesk.tui.screens.key_created import KeyCreatedScreen
 from keydesk.verify import Verifier
-from tests.tui.conftest import open_integration, settle
+from tests.tui.screenshots import open_integration, settle
 
 
 async def generate_on_github(pilot, label: str) -> None:
@@ -413,7 +414,8 @@ async def test_palette_goes_to_an_integration(make_app):
 async def test_error_notifications_show_stored_text_literally(make_app, demo_store):
     KeyService(demo_store, "alice").create_key("github", "[bold red]dup[/]")
     app = make_app()
-    async with app.run_test(size=(120, 30)) as pilot:
+    posted = []
+    async with app.run_test(size=(120, 30), message_hook=posted.append) as pilot:
         await open_integration(pilot, "github")
 
         def refuse(*_args, **_kwargs):
@@ -422,7 +424,7 @@ async def test_error_notifications_show_stored_text_literally(make_app, demo_sto
         app.service.integration = refuse
         app.screen.post_message(IntegrationsChanged())
         await settle(pilot)
-        (notification,) = list(app._notifications)
+        (notification,) = [m.notification for m in posted if isinstance(m, Notify)]
         assert notification.message == "label '[bold red]dup[/]' and \\x1b[2J"
         assert notification.markup is False
 

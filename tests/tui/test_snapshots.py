@@ -1,12 +1,11 @@
 """SVG snapshots of every screen at 80x24 and at a wide size, from demo data
-(the same walks `python -m keydesk.tui.screenshots` takes)."""
+(the same walks `python -m tests.tui.screenshots` takes)."""
 
 from __future__ import annotations
 
 import pytest
 
-from keydesk.demo import fixed_randomness
-from keydesk.tui.screenshots import SCREENS, SIZES, demo_app, demo_store
+from tests.tui.screenshots import SCREENS, SIZES, demo_app, demo_store
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -14,9 +13,8 @@ from keydesk.tui.screenshots import SCREENS, SIZES, demo_app, demo_store
 def test_screen(snap_compare, tmp_path, screen, size):
     store = demo_store(tmp_path)
     try:
-        with fixed_randomness(seed=11):
-            assert snap_compare(
-                demo_app(store), terminal_size=SIZES[size], run_before=SCREENS[screen]
-            )
+        assert snap_compare(
+            demo_app(store, screen), terminal_size=SIZES[size], run_before=SCREENS[screen]
+        )
     finally:
         store.dispose()

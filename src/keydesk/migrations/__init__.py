@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 HERE = Path(__file__).parent
 # The newest revision. Kept here so that opening an up-to-date store costs
@@ -16,7 +20,7 @@ HEAD = "0001"
 _MIGRATION_LOCK = 0x6B657964
 
 
-def _config():
+def _config() -> Config:
     from alembic.config import Config
 
     config = Config()

@@ -9,14 +9,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.reactive import reactive
 
-from keydesk.service import (
-    CreatedKey,
-    IntegrationView,
-    KeyService,
-    KeyView,
-    WorkspaceView,
-    replacement_label,
-)
+from keydesk.service import KeyService
 from keydesk.tui import clipboard
 from keydesk.tui.calls import call_service
 from keydesk.tui.commands import KeydeskCommands
@@ -30,6 +23,7 @@ from keydesk.tui.screens.integrations import IntegrationsScreen
 from keydesk.tui.screens.key_created import KeyCreatedScreen
 from keydesk.tui.screens.welcome import WelcomeScreen
 from keydesk.tui.screens.workspaces import WorkspaceScreen
+from keydesk.views import CreatedKey, IntegrationView, KeyView, WorkspaceView, replacement_label
 
 
 class KeydeskApp(App[None]):
@@ -97,23 +91,27 @@ class KeydeskApp(App[None]):
     def _flow_done(self, integration_id: int, public_key: str | None) -> None:
         self.screen.post_message(KeysChanged(integration_id, highlight=public_key))
 
-    def revoke_key(self, key: KeyView) -> None:
+    def revoke_key(
+        self, key: KeyView, on_revoked: Callable[[KeyView], object] | None = None
+    ) -> None:
+        """The one revoke flow (a key row, the created page, the palette):
+        a confirmation that says what breaks, then the revoke in a worker."""
+
+        def revoked(key: KeyView) -> None:
+            self.notify(
+                f"Revoked {key.public_key} ({visible(key.label)}).", title="keydesk", markup=False
+            )
+            if on_revoked is not None:
+                on_revoked(key)
+            self.screen.post_message(KeysChanged(key.integration_id, highlight=key.public_key))
+
         def confirmed(yes: bool | None) -> None:
             if yes:
                 call_service(
-                    self,
-                    lambda: self.service.revoke_key(key.public_key),
-                    self._revoked,
-                    group="revoke",
+                    self, lambda: self.service.revoke_key(key.public_key), revoked, group="revoke"
                 )
 
         self.push_screen(revoke_confirmation(key.label, key.public_key, key.integration), confirmed)
-
-    def _revoked(self, key: KeyView) -> None:
-        self.notify(
-            f"Revoked {key.public_key} ({visible(key.label)}).", title="keydesk", markup=False
-        )
-        self.screen.post_message(KeysChanged(key.integration_id, highlight=key.public_key))
 
     def add_integration(self) -> None:
         if self.workspace is not None:
@@ -193,7 +191,7 @@ class KeydeskApp(App[None]):
     def copy_text(self, text: str, what: str) -> None:
         self.notify(clipboard.copy(self, text, what), title="Copied", markup=False)
 
-    def action_quit(self) -> None:
+    async def action_quit(self) -> None:
         if isinstance(self.screen, KeyCreatedScreen):
             self.screen.ask_to_leave(self.exit)
         else:
@@ -201,6 +199,7 @@ class KeydeskApp(App[None]):
 
 
 def run(database_url: str, account: str) -> int:
+    """Open the store and run the interface on it until the user quits."""
     from keydesk.store import open_store
 
     store = open_store(database_url)

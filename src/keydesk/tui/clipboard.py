@@ -3,11 +3,13 @@ and the desktop clipboard too when pyperclip has one."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pyperclip
 from textual.app import App
 
 
-def copy(app: App, text: str, what: str) -> str:
+def copy(app: App[Any], text: str, what: str) -> str:
     """Copy `text`; returns what to tell the user about where it went."""
     app.copy_to_clipboard(text)
     try:
@@ -20,7 +22,7 @@ def copy(app: App, text: str, what: str) -> str:
     return f"{what} copied to the clipboard (and sent via OSC 52)."
 
 
-def forget(app: App) -> None:
+def forget(app: App[Any]) -> None:
     """Drop Textual's local copy of the clipboard (it would keep a secret
     alive in the process). The terminal's clipboard is left alone."""
     app._clipboard = ""

@@ -4,21 +4,35 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from functools import partial
+from typing import TYPE_CHECKING, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
 from textual.fuzzy import Matcher
 from textual.markup import escape
 
 from keydesk.errors import KeydeskError
+from keydesk.tui.actions import key_action
 from keydesk.tui.display import content, visible
+from keydesk.views import IntegrationView
+
+if TYPE_CHECKING:
+    from keydesk.tui.app import KeydeskApp
+
+Command = tuple[str, Callable[[], object], str]
 
 
 class KeydeskCommands(Provider):
+    @property
+    def keydesk(self) -> KeydeskApp:
+        return cast("KeydeskApp", self.app)
+
     async def startup(self) -> None:
-        app = self.app
+        app = self.keydesk
         workspace = app.workspace
-        self._integrations = []
+        self._integrations: list[IntegrationView] = []
         if workspace is not None:
             # On a store error the palette still offers what needs no store.
             with contextlib.suppress(KeydeskError):
@@ -26,20 +40,23 @@ class KeydeskCommands(Provider):
                     app.service.integrations, workspace.name
                 )
 
-    def _commands(self) -> list[tuple[str, object, str]]:
+    def _commands(self) -> list[Command]:
         from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
 
-        app = self.app
+        app = self.keydesk
         screen = self.screen
-        commands: list[tuple[str, object, str]] = []
-        on_detail = isinstance(screen, IntegrationDetailScreen)
-        current = screen.integration.id if on_detail else None
+        commands: list[Command] = []
+        current = screen.integration if isinstance(screen, IntegrationDetailScreen) else None
         commands.append(
-            ("Generate API key", partial(app.generate_key, current), "Create a key (shown once)")
+            (
+                "Generate API key",
+                partial(app.generate_key, current.id if current else None),
+                "Create a key (shown once)",
+            )
         )
-        if on_detail:
+        if isinstance(screen, IntegrationDetailScreen) and current is not None:
             for key in screen.listed_keys():
-                if key.is_active and screen.integration.can_manage:
+                if key_action(current, key, "revoke"):
                     commands.append(
                         (
                             f"Revoke API key {visible(key.label)} ({key.public_key})",
@@ -47,7 +64,7 @@ class KeydeskCommands(Provider):
                             "Immediate and irreversible",
                         )
                     )
-                if key.is_active and screen.integration.why_no_new_keys() is None:
+                if key_action(current, key, "rotate"):
                     commands.append(
                         (
                             f"Rotate API key {visible(key.label)} ({key.public_key})",
@@ -79,7 +96,7 @@ class KeydeskCommands(Provider):
                 yield Hit(score, _highlight(matcher, name), action, text=name, help=help)
 
 
-def _highlight(matcher: Matcher, text: str):
+def _highlight(matcher: Matcher, text: str) -> Content:
     """Like `Matcher.highlight`, which reads its text as markup: stored
     names must show literally, so style the matched characters of plain text."""
     shown = content(text)

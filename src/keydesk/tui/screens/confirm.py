@@ -5,13 +5,13 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from keydesk.tui.display import content
+from keydesk.tui.screens.base import KeydeskModal
 
 
-class ConfirmScreen(ModalScreen[bool]):
+class ConfirmScreen(KeydeskModal[bool]):
     """`lines` are shown literally; the first is the question."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="confirm.cancel")]

@@ -6,19 +6,19 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Label, LoadingIndicator, Select, Static
 
 from keydesk import validation
 from keydesk.errors import InvalidInput
-from keydesk.service import CreatedKey, IntegrationView, KeyView
 from keydesk.tui.calls import call_service
 from keydesk.tui.display import content, literal, sentence
+from keydesk.tui.screens.base import KeydeskScreen
+from keydesk.views import CreatedKey, IntegrationView, KeyView
 
 PLACEHOLDER = "e.g. Production Backend, Local Development, CI Runner"
 
 
-class CreateKeyScreen(Screen[CreatedKey | None]):
+class CreateKeyScreen(KeydeskScreen[CreatedKey | None]):
     """Dismisses with the created key (to be shown once), or None."""
 
     BINDINGS = [
@@ -75,10 +75,10 @@ class CreateKeyScreen(Screen[CreatedKey | None]):
 
     def on_mount(self) -> None:
         self.query_one("#busy").display = False
-        workspace = self.app.workspace
+        workspace = self.keydesk.workspace
         call_service(
             self,
-            lambda: self.app.service.integrations(workspace.name if workspace else None),
+            lambda: self.keydesk.service.integrations(workspace.name if workspace else None),
             self._show_integrations,
             group="picker",
         )
@@ -124,7 +124,7 @@ class CreateKeyScreen(Screen[CreatedKey | None]):
         if self._busy:  # a second Enter while hashing must not make a second key
             return
         integration_id = self.query_one("#integration", Select).value
-        if integration_id is Select.NULL:
+        if not isinstance(integration_id, int):
             self._error("Choose an integration.")
             self.query_one("#integration", Select).focus()
             return
@@ -137,7 +137,7 @@ class CreateKeyScreen(Screen[CreatedKey | None]):
         self._set_busy(True)
         call_service(
             self,
-            lambda: self.app.service.create_key(integration_id, label),
+            lambda: self.keydesk.service.create_key(integration_id, label),
             self._created,
             on_error=self._failed,
             group="create",

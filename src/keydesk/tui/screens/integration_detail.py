@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import (
     Button,
     DataTable,
@@ -20,10 +20,12 @@ from textual.widgets import (
     TabPane,
 )
 
-from keydesk.service import IntegrationView, KeyView
+from keydesk.tui.actions import integration_action, key_action
 from keydesk.tui.calls import call_service
 from keydesk.tui.display import content, literal, when
 from keydesk.tui.messages import IntegrationsChanged, KeysChanged
+from keydesk.tui.screens.base import KeydeskScreen
+from keydesk.views import IntegrationView, KeyView
 
 # A DataTable re-measures its rows as they grow, so thousands of rows cost
 # seconds of rendering (bench/tui.py). The table shows at most MAX_ROWS of
@@ -37,7 +39,7 @@ FILTER_FROM = 9  # keys; fewer fit on one screen without a filter
 STATUS_STYLE = {"active": "bold", "revoked": "dim strike", "expired": "dim"}
 
 
-class IntegrationDetailScreen(Screen[None]):
+class IntegrationDetailScreen(KeydeskScreen[None]):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="detail.back"),
         Binding("g", "generate", "Generate", id="detail.generate"),
@@ -81,8 +83,42 @@ class IntegrationDetailScreen(Screen[None]):
                 yield DataTable(id="keys", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
+    # -- widgets, typed ---------------------------------------------------------
+
+    @property
+    def table(self) -> DataTable[object]:
+        return self.query_one("#keys", DataTable)
+
+    @property
+    def key_filter(self) -> Input:
+        return self.query_one("#key-filter", Input)
+
+    @property
+    def summary(self) -> Static:
+        return self.query_one("#keys-summary", Static)
+
+    @property
+    def tabs(self) -> TabbedContent:
+        return self.query_one("#tabs", TabbedContent)
+
+    @property
+    def generate_button(self) -> Button:
+        return self.query_one("#generate", Button)
+
+    @property
+    def gate(self) -> Static:
+        return self.query_one("#keys-gate", Static)
+
+    @property
+    def title_bar(self) -> Static:
+        return self.query_one("#detail-title", Static)
+
+    @property
+    def overview(self) -> Static:
+        return self.query_one("#overview-text", Static)
+
     def on_mount(self) -> None:
-        table = self.query_one("#keys", DataTable)
+        table = self.table
         for label, key in (
             ("Label", "label"),
             ("Public key", "public"),
@@ -93,7 +129,7 @@ class IntegrationDetailScreen(Screen[None]):
             ("Revoked", "revoked"),
         ):
             table.add_column(label, key=key)
-        self.query_one("#key-filter").display = False
+        self.key_filter.display = False
         self._show_integration(self.integration)
         self.load_keys()
 
@@ -101,7 +137,7 @@ class IntegrationDetailScreen(Screen[None]):
 
     def _show_integration(self, integration: IntegrationView) -> None:
         self.integration = integration
-        self.query_one("#detail-title", Static).update(
+        self.title_bar.update(
             content(f"{integration.name}  ·  {integration.provider}  ·  {integration.status}")
         )
         rows = [
@@ -117,14 +153,14 @@ class IntegrationDetailScreen(Screen[None]):
             ("Your role", integration.role.value),
         ]
         width = max(len(name) for name, _ in rows)
-        self.query_one("#overview-text", Static).update(
+        self.overview.update(
             content("\n".join(f"{name:<{width}}  {value}" for name, value in rows))
         )
         reason = integration.why_no_new_keys()
-        button = self.query_one("#generate", Button)
+        button = self.generate_button
         button.disabled = reason is not None
         button.tooltip = literal(reason) if reason else None
-        gate = self.query_one("#keys-gate", Static)
+        gate = self.gate
         gate.display = reason is not None
         gate.update(content(reason or ""))
         self.refresh_bindings()
@@ -132,7 +168,7 @@ class IntegrationDetailScreen(Screen[None]):
     def on_integrations_changed(self, _message: IntegrationsChanged) -> None:
         call_service(
             self,
-            lambda: self.app.service.integration(self.integration.id),
+            lambda: self.keydesk.service.integration(self.integration.id),
             self._show_integration,
             group="integration",
         )
@@ -145,17 +181,17 @@ class IntegrationDetailScreen(Screen[None]):
 
     def load_keys(self, highlight: str | None = None) -> None:
         self._highlight = highlight
-        self.query_one("#keys-summary", Static).update(content("Loading keys…"))
-        self.query_one("#keys", DataTable).loading = True
+        self.summary.update(content("Loading keys…"))
+        self.table.loading = True
         integration_id = self.integration.id
         call_service(
-            self, lambda: self.app.service.keys(integration_id), self._fill_keys, group="keys"
+            self, lambda: self.keydesk.service.keys(integration_id), self._fill_keys, group="keys"
         )
 
     def _fill_keys(self, keys: list[KeyView]) -> None:
         self._ordered = keys
         self._keys = {k.public_key: k for k in keys}
-        key_filter = self.query_one("#key-filter", Input)
+        key_filter = self.key_filter
         key_filter.display = len(keys) >= FILTER_FROM
         if self._highlight and not _matches(self._keys.get(self._highlight), key_filter.value):
             key_filter.value = ""  # the key just made must be in view
@@ -163,17 +199,17 @@ class IntegrationDetailScreen(Screen[None]):
 
     @on(Input.Changed, "#key-filter")
     def _render_keys(self) -> None:
-        needle = self.query_one("#key-filter", Input).value
+        needle = self.key_filter.value
         matched = [k for k in self._ordered if _matches(k, needle)]
         self._add_rows(matched)
 
     @work(group="fill", exclusive=True)
     async def _add_rows(self, matched: list[KeyView]) -> None:
-        table = self.query_one("#keys", DataTable)
+        table = self.table
         table.clear()
         table.loading = False
         shown = matched[:MAX_ROWS]
-        summary = self.query_one("#keys-summary", Static)
+        summary = self.summary
         for start in range(0, len(shown), ROWS_PER_SLICE):
             for key in shown[start : start + ROWS_PER_SLICE]:
                 table.add_row(*_row(key), key=key.public_key)
@@ -197,7 +233,7 @@ class IntegrationDetailScreen(Screen[None]):
                 text += f"\nShowing {shown:,} of {matched:,}: filter ( / ) to find the rest."
             elif matched < len(self._keys):
                 text += f"\n{matched:,} match the filter."
-        self.query_one("#keys-summary", Static).update(content(text))
+        self.summary.update(content(text))
 
     def on_keys_changed(self, message: KeysChanged) -> None:
         if message.integration_id == self.integration.id:
@@ -208,7 +244,7 @@ class IntegrationDetailScreen(Screen[None]):
         return list(self._keys.values())
 
     def highlighted_key(self) -> KeyView | None:
-        table = self.query_one("#keys", DataTable)
+        table = self.table
         if not table.row_count:
             return None
         row_key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
@@ -217,26 +253,12 @@ class IntegrationDetailScreen(Screen[None]):
     # -- actions ------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        on_keys = self.query_one("#tabs", TabbedContent).active == "api-keys"
-        if action == "generate":
-            return self.integration.why_no_new_keys() is None or None
-        if action == "revoke":
-            key = self.highlighted_key()
-            return (
-                on_keys and self.integration.can_manage and key is not None and key.is_active
-            ) or None
-        if action == "rotate":
-            key = self.highlighted_key()
-            can_issue = self.integration.why_no_new_keys() is None
-            return (on_keys and can_issue and key is not None and key.is_active) or None
-        if action == "copy_public":
-            return (on_keys and self.highlighted_key() is not None) or None
-        if action == "edit":
-            return self.integration.can_manage or None
-        if action == "configure":
-            return not self.integration.is_configured and (self.integration.can_manage or None)
-        if action == "disable":
-            return self.integration.is_configured and (self.integration.can_manage or None)
+        if action in ("revoke", "rotate", "copy_public"):
+            if self.tabs.active != "api-keys":
+                return None
+            return key_action(self.integration, self.highlighted_key(), action)
+        if action in ("generate", "edit", "configure", "disable"):
+            return integration_action(self.integration, action)
         return True
 
     @on(TabbedContent.TabActivated)
@@ -246,41 +268,41 @@ class IntegrationDetailScreen(Screen[None]):
 
     @on(Button.Pressed, "#generate")
     def action_generate(self) -> None:
-        self.app.generate_key(self.integration.id)
+        self.keydesk.generate_key(self.integration.id)
 
     def action_rotate(self) -> None:
         if (key := self.highlighted_key()) is not None and key.is_active:
-            self.app.rotate_key(key)
+            self.keydesk.rotate_key(key)
 
     def action_revoke(self) -> None:
         if (key := self.highlighted_key()) is not None and key.is_active:
-            self.app.revoke_key(key)
+            self.keydesk.revoke_key(key)
 
     def action_filter_keys(self) -> None:
-        key_filter = self.query_one("#key-filter", Input)
+        key_filter = self.key_filter
         if key_filter.display:
             self.action_show_tab("api-keys")
             key_filter.focus()
 
     @on(Input.Submitted, "#key-filter")
     def _filter_done(self) -> None:
-        self.query_one("#keys", DataTable).focus()
+        self.table.focus()
 
     def action_copy_public(self) -> None:
         if (key := self.highlighted_key()) is not None:
-            self.app.copy_text(key.public_key, "Public key")
+            self.keydesk.copy_text(key.public_key, "Public key")
 
     def action_show_tab(self, tab: str) -> None:
-        self.query_one("#tabs", TabbedContent).active = tab
+        self.tabs.active = tab
 
     def action_edit(self) -> None:
-        self.app.edit_integration(self.integration)
+        self.keydesk.edit_integration(self.integration)
 
     def action_configure(self) -> None:
-        self.app.configure_integration(self.integration)
+        self.keydesk.configure_integration(self.integration)
 
     def action_disable(self) -> None:
-        self.app.disable_integration(self.integration)
+        self.keydesk.disable_integration(self.integration)
 
 
 def _matches(key: KeyView | None, needle: str) -> bool:
@@ -293,7 +315,7 @@ def _matches(key: KeyView | None, needle: str) -> bool:
     )
 
 
-def _row(key: KeyView):
+def _row(key: KeyView) -> tuple[Text | str, ...]:
     status = key.status
     return (
         literal(key.label),

@@ -6,13 +6,12 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, Static
 
-from keydesk.models import IntegrationStatus
-from keydesk.service import IntegrationView
 from keydesk.tui.calls import call_service
 from keydesk.tui.display import content, sentence
+from keydesk.tui.screens.base import KeydeskScreen
+from keydesk.views import IntegrationStatus, IntegrationView
 
 FIELDS = (
     ("name", "Name", "e.g. github-prod"),
@@ -27,7 +26,7 @@ FIELDS = (
 )
 
 
-class IntegrationFormScreen(Screen[IntegrationView | None]):
+class IntegrationFormScreen(KeydeskScreen[IntegrationView | None]):
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="add.cancel"),
         Binding("ctrl+s", "save", "Save", id="add.save"),
@@ -90,7 +89,7 @@ class IntegrationFormScreen(Screen[IntegrationView | None]):
         name, provider = self._value("name"), self._value("provider")
         client_id, redirect_uri = self._value("client-id"), self._value("redirect-uri")
         scopes, configure = self._value("scopes"), self.query_one("#configure", Checkbox).value
-        service = self.app.service
+        service = self.keydesk.service
         existing = self._existing
 
         def save() -> IntegrationView:

@@ -5,14 +5,14 @@ from __future__ import annotations
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
-from keydesk.models import IntegrationStatus
-from keydesk.service import IntegrationView, WorkspaceView
+from keydesk.tui.actions import integration_action
 from keydesk.tui.calls import call_service
 from keydesk.tui.display import content, literal, when
 from keydesk.tui.messages import IntegrationsChanged, KeysChanged
+from keydesk.tui.screens.base import KeydeskScreen
+from keydesk.views import IntegrationStatus, IntegrationView, WorkspaceView
 
 STATUS_STYLE = {
     IntegrationStatus.CONFIGURED: "bold",
@@ -21,7 +21,7 @@ STATUS_STYLE = {
 }
 
 
-class IntegrationsScreen(Screen[None]):
+class IntegrationsScreen(KeydeskScreen[None]):
     AUTO_FOCUS = "#integrations"
     BINDINGS = [
         Binding("enter", "open", "Open", id="integrations.open"),
@@ -67,14 +67,14 @@ class IntegrationsScreen(Screen[None]):
             self.action_refresh()
 
     def action_refresh(self) -> None:
-        workspace = self.app.workspace
+        workspace = self.keydesk.workspace
         if workspace is None:
             return
         table = self.query_one("#integrations", DataTable)
         table.loading = True
         call_service(
             self,
-            lambda: self.app.service.integrations(workspace.name),
+            lambda: self.keydesk.service.integrations(workspace.name),
             self._show,
             group="integrations",
         )
@@ -111,7 +111,7 @@ class IntegrationsScreen(Screen[None]):
     def _update_guide(self, needle: str) -> None:
         guide = self.query_one("#empty-guide", Static)
         table = self.query_one("#integrations", DataTable)
-        workspace = self.app.workspace
+        workspace = self.keydesk.workspace
         if table.row_count:
             guide.display = False
             return
@@ -154,23 +154,11 @@ class IntegrationsScreen(Screen[None]):
         return next((i for i in self._integrations if str(i.id) == row_key.value), None)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        workspace = self.app.workspace
-        manage = workspace is not None and workspace.can_manage
         if action == "add":
-            return manage or None
+            workspace = self.keydesk.workspace
+            return (workspace is not None and workspace.can_manage) or None
         if action in ("open", "generate", "configure", "disable", "edit"):
-            item = self.highlighted()
-            if item is None:
-                return None
-            # Hidden when they do not apply to this row; dimmed when not allowed.
-            if action == "configure":
-                return item.status is not IntegrationStatus.CONFIGURED and (manage or None)
-            if action == "disable":
-                return item.status is IntegrationStatus.CONFIGURED and (manage or None)
-            if action == "generate":
-                return item.why_no_new_keys() is None or None
-            if action == "edit":
-                return manage or None
+            return integration_action(self.highlighted(), action)
         return True
 
     @on(DataTable.RowHighlighted, "#integrations")
@@ -183,7 +171,7 @@ class IntegrationsScreen(Screen[None]):
 
     def action_open(self) -> None:
         if (item := self.highlighted()) is not None:
-            self.app.open_integration(item)
+            self.keydesk.open_integration(item)
 
     def action_focus_filter(self) -> None:
         self.query_one("#filter", Input).focus()
@@ -193,23 +181,23 @@ class IntegrationsScreen(Screen[None]):
         self.query_one("#integrations", DataTable).focus()
 
     def action_add(self) -> None:
-        self.app.add_integration()
+        self.keydesk.add_integration()
 
     def action_generate(self) -> None:
         if (item := self.highlighted()) is not None:
-            self.app.generate_key(item.id)
+            self.keydesk.generate_key(item.id)
 
     def action_edit(self) -> None:
         if (item := self.highlighted()) is not None:
-            self.app.edit_integration(item)
+            self.keydesk.edit_integration(item)
 
     def action_configure(self) -> None:
         if (item := self.highlighted()) is not None:
-            self.app.configure_integration(item)
+            self.keydesk.configure_integration(item)
 
     def action_disable(self) -> None:
         if (item := self.highlighted()) is not None:
-            self.app.disable_integration(item)
+            self.keydesk.disable_integration(item)
 
     def action_switch_workspace(self) -> None:
-        self.app.switch_workspace()
+        self.keydesk.switch_workspace()

@@ -8,14 +8,13 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Label, Static
 
-from keydesk.service import CreatedKey, KeyView
 from keydesk.tui import clipboard
-from keydesk.tui.calls import call_service
 from keydesk.tui.display import content
-from keydesk.tui.screens.confirm import ConfirmScreen, revoke_confirmation
+from keydesk.tui.screens.base import KeydeskScreen
+from keydesk.tui.screens.confirm import ConfirmScreen
+from keydesk.views import CreatedKey, KeyView
 
 WARNING = (
     "⚠ This is the only time this API key is shown. keydesk keeps only a hash of "
@@ -23,7 +22,7 @@ WARNING = (
 )
 
 
-class KeyCreatedScreen(Screen[str]):
+class KeyCreatedScreen(KeydeskScreen[str]):
     """Dismisses with the key's public key, whatever happened to it."""
 
     BINDINGS = [
@@ -86,12 +85,12 @@ class KeyCreatedScreen(Screen[str]):
     def action_copy_key(self) -> None:
         if self._created is None:
             return
-        self.app.copy_text(self._created.private_key.reveal(), "API key")
+        self.keydesk.copy_text(self._created.private_key.reveal(), "API key")
         self._copied = True
 
     @on(Button.Pressed, "#copy-public")
     def action_copy_public(self) -> None:
-        self.app.copy_text(self._key.public_key, "Public key")
+        self.keydesk.copy_text(self._key.public_key, "Public key")
 
     # -- leaving --------------------------------------------------------------------
 
@@ -143,22 +142,10 @@ class KeyCreatedScreen(Screen[str]):
 
     @on(Button.Pressed, "#revoke")
     def action_revoke(self) -> None:
-        if self._revoked:
-            return
-        key = self._key
+        if not self._revoked:
+            self.keydesk.revoke_key(self._key, on_revoked=self._was_revoked)
 
-        def confirmed(yes: bool | None) -> None:
-            if yes:
-                call_service(
-                    self, lambda: self.app.service.revoke_key(key.public_key), self._was_revoked,
-                    group="revoke",
-                )  # fmt: skip
-
-        self.app.push_screen(
-            revoke_confirmation(key.label, key.public_key, key.integration), confirmed
-        )
-
-    def _was_revoked(self, key) -> None:
+    def _was_revoked(self, key: KeyView) -> None:
         self._revoked = True
         self._key = key
         self._forget()
@@ -168,7 +155,6 @@ class KeyCreatedScreen(Screen[str]):
         for button in ("#copy-key", "#revoke"):
             self.query_one(button, Button).disabled = True
         self.query_one("#done", Button).focus()
-        self.notify(f"Revoked {key.public_key}.", title="keydesk")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("copy_key", "revoke"):

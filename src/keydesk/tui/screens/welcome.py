@@ -5,15 +5,15 @@ from __future__ import annotations
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Label, Static
 
-from keydesk.service import WorkspaceView
 from keydesk.tui.calls import call_service
 from keydesk.tui.display import content, sentence
+from keydesk.tui.screens.base import KeydeskScreen
+from keydesk.views import WorkspaceView
 
 
-class WelcomeScreen(Screen[WorkspaceView]):
+class WelcomeScreen(KeydeskScreen[WorkspaceView]):
     AUTO_FOCUS = "#workspace"
 
     def compose(self) -> ComposeResult:
@@ -22,10 +22,10 @@ class WelcomeScreen(Screen[WorkspaceView]):
             yield Static("Welcome to keydesk", classes="form-title")
             yield Static(
                 content(
-                    f"You are {self.app.service.actor}, and you are not in any workspace yet.\n"
+                    f"You are {self.keydesk.service.actor}, and you are not in any workspace yet.\n"
                     "A workspace holds your OAuth integrations and their API keys; you will be its owner.\n"
                     "(To join an existing one instead, ask its owner to run: "
-                    f"keydesk member add --workspace NAME --account {self.app.service.actor} --role admin)"
+                    f"keydesk member add --workspace NAME --account {self.keydesk.service.actor} --role admin)"
                 )
             )
             yield Label("Workspace name", classes="field-label")
@@ -44,7 +44,7 @@ class WelcomeScreen(Screen[WorkspaceView]):
         name = self.query_one("#workspace", Input).value
         call_service(
             self,
-            lambda: self.app.service.create_workspace(name),
+            lambda: self.keydesk.service.create_workspace(name),
             self.dismiss,
             on_error=self._failed,
         )

@@ -5,15 +5,15 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from keydesk.service import WorkspaceView
 from keydesk.tui.display import content
+from keydesk.tui.screens.base import KeydeskModal
+from keydesk.views import WorkspaceView
 
 
-class WorkspaceScreen(ModalScreen[WorkspaceView | None]):
+class WorkspaceScreen(KeydeskModal[WorkspaceView | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="workspace.cancel")]
 
     def __init__(self, workspaces: list[WorkspaceView], current: WorkspaceView | None) -> None:

@@ -1,6 +1,9 @@
-"""Pictures of every screen, from demo data: the same walk the snapshot tests take.
+"""Pictures of every screen, from demo data: the same walks the snapshot tests take.
 
-python -m keydesk.tui.screenshots [OUT_DIR]      (default: screenshots/)
+python -m tests.tui.screenshots [OUT_DIR]      (default: screenshots/)
+
+Walks and helpers live with the tests, not in the product: the keys in the
+pictures come from a seeded source passed explicitly to the service.
 """
 
 from __future__ import annotations
@@ -15,10 +18,11 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
-from keydesk.demo import DEMO_ACCOUNT, fixed_randomness, seed_demo
+from keydesk.demo import DEMO_ACCOUNT, seed_demo
 from keydesk.service import KeyService
 from keydesk.store import Store, open_store
 from keydesk.tui.app import KeydeskApp
+from tests.fakes import seeded_key_pairs
 
 SIZES = {"80x24": (80, 24), "wide": (140, 36)}
 
@@ -108,15 +112,19 @@ SCREENS: dict[str, Callable[[Pilot], Awaitable[None]]] = {
 }
 
 
+DEMO_SEED = 7  # the demo store's keys
+WALK_SEED = 11  # keys created during a walk
+
+
 def demo_store(folder: Path) -> Store:
     store = open_store(f"sqlite:///{folder / 'demo.db'}")
-    with fixed_randomness():
-        seed_demo(store)
+    seed_demo(store, key_pairs=seeded_key_pairs(DEMO_SEED))
     return store
 
 
-def demo_app(store: Store, screen: str = "integrations") -> KeydeskApp:
-    return KeydeskApp(KeyService(store, NEWCOMER if screen == "first-run" else DEMO_ACCOUNT))
+def demo_app(store: Store, screen: str = "integrations", account: str | None = None) -> KeydeskApp:
+    account = account or (NEWCOMER if screen == "first-run" else DEMO_ACCOUNT)
+    return KeydeskApp(KeyService(store, account, key_pairs=seeded_key_pairs(WALK_SEED)))
 
 
 async def _save_all(out: Path) -> None:
@@ -125,10 +133,9 @@ async def _save_all(out: Path) -> None:
             with tempfile.TemporaryDirectory() as folder:
                 store = demo_store(Path(folder))
                 app = demo_app(store, name)
-                with fixed_randomness(seed=11):
-                    async with app.run_test(size=size) as pilot:
-                        await walk(pilot)
-                        app.save_screenshot(f"{name}-{size_name}.svg", path=str(out))
+                async with app.run_test(size=size) as pilot:
+                    await walk(pilot)
+                    app.save_screenshot(f"{name}-{size_name}.svg", path=str(out))
                 store.dispose()
             print(out / f"{name}-{size_name}.svg")
 

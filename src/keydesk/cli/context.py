@@ -1,0 +1,25 @@
+"""What a command acts on: the store its options name, as the account it
+is run by. Imported by command handlers only when they run."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from keydesk.config import acting_account, database_url
+
+if TYPE_CHECKING:
+    from keydesk.service import KeyService
+    from keydesk.store import Store
+
+
+def store(args: argparse.Namespace) -> Store:
+    from keydesk.store import open_store
+
+    return open_store(database_url(args.db))
+
+
+def service(args: argparse.Namespace) -> KeyService:
+    from keydesk.service import KeyService
+
+    return KeyService(store(args), acting_account(args.account))

@@ -1,0 +1,71 @@
+"""`keydesk verify` and `keydesk serve`: checking presented keys."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+
+from keydesk.cli import context
+from keydesk.cli.output import EXIT_ERROR, EXIT_UNAUTHORIZED, fail, print_json
+from keydesk.cli.parser import Commands
+from keydesk.errors import Unauthorized
+from keydesk.validation import shown_literally
+
+API_KEY_ENV = "KEYDESK_API_KEY"
+
+
+def register(cli: Commands) -> None:
+    cli.command(
+        "verify",
+        verify,
+        f"check an API key read from stdin or ${API_KEY_ENV} (never from arguments)",
+        json_output=True,
+    )
+    sub = cli.command(
+        "serve", serve, "serve GET /v1/verify (Bearer keys) over HTTP", shared=cli.db_only
+    )
+    sub.add_argument("--host", default="127.0.0.1")
+    sub.add_argument("--port", type=int, default=8080)
+    sub.add_argument("--access-log", action="store_true", help="log each request (never its key)")
+
+
+def verify(args: argparse.Namespace) -> int:
+    from keydesk.verify import Verifier
+
+    presented = os.environ.get(API_KEY_ENV)
+    if presented is None:
+        presented = getpass.getpass("API key: ") if sys.stdin.isatty() else sys.stdin.readline()
+    store = context.store(args)
+    verifier = Verifier(store.engine)
+    try:
+        identity = verifier.verify(presented)
+    except Unauthorized as exc:
+        if args.json:
+            print_json(
+                {"valid": False, "status": 401, "reason": exc.reason.value, "message": exc.message}
+            )
+        print(f"401 Unauthorized: {exc.reason.value} ({exc.message})", file=sys.stderr)
+        return EXIT_UNAUTHORIZED
+    finally:
+        verifier.close()
+        store.dispose()
+    if args.json:
+        print_json({"valid": True, **identity.as_dict()})
+    else:
+        print(
+            f"valid: {identity.public_key} {shown_literally(identity.label)!r} "
+            f"integration {shown_literally(identity.integration)} in {shown_literally(identity.workspace)}"
+        )
+    return 0
+
+
+def serve(args: argparse.Namespace) -> int:
+    try:
+        from keydesk.server import serve as run_server
+    except ImportError:
+        fail("the server needs its extra: pip install 'keydesk[server]'")
+        return EXIT_ERROR
+    run_server(context.store(args), args.host, args.port, access_log=args.access_log)
+    return 0

@@ -1,0 +1,186 @@
+"""Read-models: what the service hands to the CLI, the TUI and scripts.
+
+Frozen, detached from any database session, and never carrying a secret
+or a hash. The rules about what a view allows live on the view, so every
+shell asks the same question the same way. Imports nothing of the ORM:
+the interface can show views before SQLAlchemy is loaded.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from keydesk.validation import LABEL_MAX
+
+if TYPE_CHECKING:
+    from keydesk.keys import PrivateKey
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Role(StrEnum):
+    OWNER = "owner"
+    ADMIN = "admin"
+    MEMBER = "member"
+    VIEWER = "viewer"
+
+    @property
+    def can_manage(self) -> bool:
+        return self in (Role.OWNER, Role.ADMIN)
+
+
+class IntegrationStatus(StrEnum):
+    DRAFT = "draft"
+    CONFIGURED = "configured"
+    DISABLED = "disabled"
+
+
+class KeyStatus(StrEnum):
+    ACTIVE = "active"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+
+
+def key_status(
+    revoked_at: datetime | None, expires_at: datetime | None, now: datetime | None = None
+) -> KeyStatus:
+    """The one definition of an active key (the verifier asks it too)."""
+    if revoked_at is not None:
+        return KeyStatus.REVOKED
+    if expires_at is not None and expires_at <= (now or utcnow()):
+        return KeyStatus.EXPIRED
+    return KeyStatus.ACTIVE
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceView:
+    id: int
+    name: str
+    role: Role
+
+    @property
+    def can_manage(self) -> bool:
+        return self.role.can_manage
+
+
+@dataclass(frozen=True, slots=True)
+class MemberView:
+    account: str
+    role: Role
+
+
+@dataclass(frozen=True, slots=True)
+class IntegrationView:
+    id: int
+    workspace_id: int
+    workspace: str
+    name: str
+    provider: str
+    client_id: str | None
+    redirect_uri: str | None
+    scopes: str
+    status: IntegrationStatus
+    created_at: datetime
+    updated_at: datetime
+    active_keys: int
+    role: Role  # the acting account's role in the integration's workspace
+
+    @property
+    def can_manage(self) -> bool:
+        return self.role.can_manage
+
+    @property
+    def is_configured(self) -> bool:
+        return self.status is IntegrationStatus.CONFIGURED
+
+    @property
+    def can_edit(self) -> bool:
+        return self.can_manage
+
+    @property
+    def can_configure(self) -> bool:
+        """Offered to managers of an integration that is not configured."""
+        return self.can_manage and not self.is_configured
+
+    @property
+    def can_disable(self) -> bool:
+        return self.can_manage and self.is_configured
+
+    @property
+    def can_issue_keys(self) -> bool:
+        return self.why_no_new_keys() is None
+
+    def why_no_new_keys(self) -> str | None:
+        """Why the acting account cannot generate a key here, or None if it can."""
+        if not self.can_manage:
+            return (
+                f"You are a {self.role} in {self.workspace}; only owners and admins "
+                "can generate or revoke keys. Ask an owner to change your role."
+            )
+        if self.status is IntegrationStatus.DRAFT:
+            return "This integration is a draft; configure it (client id and redirect URI) first."
+        if self.status is IntegrationStatus.DISABLED:
+            return "This integration is disabled; configure it again to issue keys."
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyView:
+    id: int
+    public_key: str
+    label: str
+    integration_id: int
+    integration: str
+    created_at: datetime
+    created_by: str
+    revoked_at: datetime | None
+    revoked_by: str | None
+    expires_at: datetime | None
+    last_used_at: datetime | None
+
+    @property
+    def status(self) -> KeyStatus:
+        return key_status(self.revoked_at, self.expires_at)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status is KeyStatus.ACTIVE
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedKey:
+    """The one time a private key leaves keydesk. Shown once, then dropped."""
+
+    key: KeyView
+    private_key: PrivateKey
+
+    def __repr__(self) -> str:
+        return f"CreatedKey({self.key.public_key}, label={self.key.label!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class AuditView:
+    at: datetime
+    workspace: str
+    actor: str
+    action: str
+    target: str
+    label: str | None
+
+
+_DATED = re.compile(r"^(?P<base>.*?)(?: \(\d{4}-\d{2}-\d{2}\))?$")
+
+
+def replacement_label(label: str, today: date) -> str:
+    """The label for a key that replaces `label`: the same name with today's
+    date (active labels must differ; the date says which is newer)."""
+    suffix = f" ({today.isoformat()})"
+    match = _DATED.match(label)
+    base = match.group("base") if match else label  # a replacement of a replacement keeps one date
+    return base[: LABEL_MAX - len(suffix)].rstrip() + suffix
