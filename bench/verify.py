@@ -463,14 +463,19 @@ class Server:
 
     def __init__(self, url: str) -> None:
         self.port = free_port()
+        # Its log goes to a file: a pipe nobody reads would fill and stall
+        # the server on its next log line.
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop)
         self.process = subprocess.Popen(
             [*keydesk_command(), "serve", "--db", url, "--port", str(self.port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            stdout=subprocess.DEVNULL, stderr=self.log,
         )  # fmt: skip
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise SystemExit(f"keydesk serve exited: {self.process.stderr.read()[-2000:]}")
+                self.log.seek(0)
+                tail = self.log.read()[-2000:].decode(errors="replace")
+                raise SystemExit(f"keydesk serve exited: {tail}")
             try:
                 if self.get("/healthz")[0] == 200:
                     return
@@ -501,6 +506,7 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        self.log.close()
 
 
 def wrk(url: str, seconds: float, connections: int, script: Path, *args: str) -> subprocess.Popen:

@@ -6,6 +6,7 @@ request arrived; the event loop never waits for the store."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import threading
 import time
@@ -320,3 +321,26 @@ async def test_the_event_loop_runs_while_a_read_waits_for_a_lock(sqlite_url):
     locker.close()
     assert (await verifier.verify_async(key)).label == "prod"
     verifier.close()
+
+
+def test_a_flood_of_refusals_is_logged_in_bounded_lines(monkeypatch, caplog):
+    """One line per refused key, up to a bound a second; the rest counted."""
+    caplog.set_level(logging.INFO, logger="keydesk")
+    clock = [1000.0]
+    monkeypatch.setattr(verify_module.time, "monotonic", lambda: clock[0])
+    log = verify_module._RefusalLog(per_second=20)
+    for n in range(500):
+        log.refused(
+            f"kdpk_{n:016d}",
+            UnauthorizedReason.UNKNOWN if n % 2 else UnauthorizedReason.WRONG_SECRET,
+        )
+    clock[0] += 1
+    log.refused("kdpk_" + "X" * 16, UnauthorizedReason.REVOKED)
+    lines = [record.getMessage() for record in caplog.records]
+    assert len(lines) == 22
+    assert lines[0] == "refused kdpk_0000000000000000: wrong_secret"
+    assert lines[20] == (
+        "refused 480 more keys in the last second, not logged one by one"
+        " (240 unknown, 240 wrong_secret)"
+    )
+    assert lines[21] == "refused kdpk_XXXXXXXXXXXXXXXX: revoked"

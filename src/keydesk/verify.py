@@ -88,6 +88,7 @@ CHECK_SAMPLES = 256  # durations of recent real checks kept to time unknown ids
 MIN_CHECK_SAMPLES = 16
 CHECK_SAMPLES_FRESH_SECONDS = 60.0
 UNAVAILABLE_LOG_EVERY_SECONDS = 30.0
+REFUSAL_LOG_LINES_PER_SECOND = 20
 SQLITE_WRITE_TIMEOUT_SECONDS = 5.0  # last-used writes wait on their own thread
 
 _log = logging.getLogger(__name__)
@@ -411,6 +412,40 @@ class _Health:
             )  # fmt: skip
             self._down_since = None
             self._refused = 0
+
+
+class _RefusalLog:
+    """One line per refused key (its public key and exact reason, never the
+    secret), at most `per_second` lines a second: a flood of forged keys must
+    not turn into a flood of log writes on the event loop. What is left out is
+    counted, by reason, in one line when the next second starts."""
+
+    def __init__(self, per_second: int = REFUSAL_LOG_LINES_PER_SECOND) -> None:
+        self._lock = threading.Lock()
+        self._per_second = per_second
+        self._second = 0
+        self._lines = 0
+        self._skipped: dict[str, int] = {}
+
+    def refused(self, public_key: str, reason: UnauthorizedReason) -> None:
+        if not _log.isEnabledFor(logging.INFO):
+            return
+        second = int(time.monotonic())
+        with self._lock:
+            skipped = None
+            if second != self._second:
+                skipped, self._skipped = self._skipped, {}
+                self._second, self._lines = second, 0
+            self._lines += 1
+            line = self._lines <= self._per_second
+            if not line:
+                self._skipped[reason.value] = self._skipped.get(reason.value, 0) + 1
+        if skipped:
+            counts = ", ".join(f"{count} {name}" for name, count in sorted(skipped.items()))
+            _log.info("refused %d more keys in the last second, not logged one by one (%s)",
+                      sum(skipped.values()), counts)  # fmt: skip
+        if line:
+            _log.info("refused %s: %s", public_key, reason.value)
 
 
 class _Request:
@@ -739,6 +774,7 @@ class Verifier:
         self._failed_ttl = failed_ttl
         self._gates = _Gates(max_waiting_per_key)
         self._check_times = _CheckTimes()
+        self._refusals = _RefusalLog()
         self._max_hashes = max_concurrent_hashes
         self._hash_pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._writes: queue.SimpleQueue[_Write | threading.Event | None] = queue.SimpleQueue()
@@ -826,8 +862,7 @@ class Verifier:
                 self._failed.move_to_end(digest)
                 if len(self._failed) > FAILED_CACHE_SIZE:
                     self._failed.popitem(last=False)
-        # The exact reason, for whoever runs the server; never the secret.
-        _log.info("refused %s: %s", key.public_key, reason.value)
+        self._refusals.refused(key.public_key, reason)  # the exact reason; never the secret
         raise Unauthorized(reason, key.public_key)
 
     def _check(self, key: PrivateKey, digest: bytes, row: KeyRow | None) -> None:
@@ -909,12 +944,14 @@ class Verifier:
         assert row is not None
         now = utcnow()
         status = key_status(row.revoked_at, row.expires_at, now)
+        reason = None
         if status is not KeyStatus.ACTIVE:
-            _log.info("refused %s: %s", key.public_key, _STATUS_REFUSAL[status].value)
-            raise Unauthorized(_STATUS_REFUSAL[status], key.public_key)
-        if row.integration_status != IntegrationStatus.CONFIGURED:
-            _log.info("refused %s: integration_disabled", key.public_key)
-            raise Unauthorized(UnauthorizedReason.INTEGRATION_DISABLED, key.public_key)
+            reason = _STATUS_REFUSAL[status]
+        elif row.integration_status != IntegrationStatus.CONFIGURED:
+            reason = UnauthorizedReason.INTEGRATION_DISABLED
+        if reason is not None:
+            self._refusals.refused(key.public_key, reason)
+            raise Unauthorized(reason, key.public_key)
         self._touch(row, now)
         return VerifiedKey(
             key.public_key,
