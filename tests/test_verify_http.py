@@ -258,3 +258,27 @@ def test_websocket_refused_with_a_close_where_denial_responses_are_unsupported(
     assert [message["type"] for message in sent] == ["websocket.close"]
     assert sent[0]["code"] == code
     auth.verifier.close()
+
+
+def test_invalid_answers_wait_for_the_floor_and_nothing_else_does(client, keys, monkeypatch):
+    """`invalid` goes out no sooner than INVALID_ANSWER_SECONDS after arrival,
+    whichever it was (so both take the same time, and forged keys cannot be
+    answered faster than that); other answers never wait for it."""
+    from keydesk import asgi
+
+    waits: list[float] = []
+    real_until = asgi._until
+
+    async def recording(moment: float) -> None:
+        waits.append(moment - asgi.time.monotonic())
+        await real_until(moment)
+
+    monkeypatch.setattr(asgi, "_until", recording)
+    for case in ("unknown", "wrong_secret"):
+        assert _get(client, headers={"Authorization": f"Bearer {keys[case]}"}).status_code == 401
+    assert len(waits) == 2
+    assert all(wait <= asgi.INVALID_ANSWER_SECONDS for wait in waits)
+    for case in ("malformed", "bad_checksum", "revoked", "valid"):
+        _get(client, headers={"Authorization": f"Bearer {keys[case]}"})
+    assert _get(client, url="/healthz").status_code == 200
+    assert len(waits) == 2

@@ -8,9 +8,10 @@ HTTP requests and WebSocket handshakes alike need `Authorization: Bearer
 `scope["keydesk.api_key"]` (`request.state.api_key` in Starlette). Otherwise:
 
   401  no key, or a key refused: `WWW-Authenticate` (RFC 6750) and a JSON body
-       whose `reason` is `missing`, `malformed`, `bad_checksum`, `invalid` (no
-       such key, or the wrong secret: the client is not told which),
-       `revoked`, `expired` or `integration_disabled`.
+       whose `reason` is `missing`, `malformed`, `bad_checksum` (answered at
+       once: no I/O), `invalid` (no such key, or the wrong secret: the client
+       is not told which, and the answer takes `INVALID_ANSWER_SECONDS`
+       either way), `revoked`, `expired` or `integration_disabled`.
   400  several `Authorization` headers, or something that looks like a
        private key anywhere else (query string, path, another header): keys
        travel only in `Authorization`, and such a request's query string and
@@ -27,9 +28,11 @@ close before accept: 1008 (policy violation), or 1013 (try again later) for
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
@@ -45,6 +48,12 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 SCOPE_KEY = "keydesk.api_key"
 REALM = "keydesk"
 REDACTED = b"[redacted]"
+# An `invalid` answer (no such key, or the wrong secret) goes out no sooner
+# than this after the request arrived. Both then take the same time whatever
+# the verifier did, and a connection presenting forged keys gets at most a few
+# answers a second: 256 such connections offer ~1,000 requests/s, well under
+# what one worker answers, so valid keys are not queued behind them.
+INVALID_ANSWER_SECONDS = 0.25
 
 # A private key's prefix and id (its `_` perhaps percent-encoded): enough to
 # say a request carries a key where no key belongs.
@@ -75,6 +84,7 @@ class KeydeskAuth:
         verifier: Verifier | None = None,
         database_url: str | None = None,
         exempt_paths: Iterable[str] = ("/healthz",),
+        invalid_answer_seconds: float = INVALID_ANSWER_SECONDS,
     ) -> None:
         if verifier is None:
             from keydesk.config import database_url as resolve_url
@@ -84,6 +94,7 @@ class KeydeskAuth:
         self.app = app
         self.verifier = verifier
         self.exempt_paths = frozenset(exempt_paths)
+        self.invalid_answer_seconds = invalid_answer_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -99,12 +110,15 @@ class KeydeskAuth:
         if scope["path"] in self.exempt_paths:
             await self.app(scope, receive, send)
             return
+        arrived = time.monotonic()
         try:
             identity = await self.verifier.verify_async(bearer_token(scope))
         except BadRequest as error:
             await _refuse(scope, receive, send, 400, _bad_request(error.message))
             return
         except Unauthorized as refused:
+            if refused.public_reason is UnauthorizedReason.INVALID:
+                await _until(arrived + self.invalid_answer_seconds)
             body = {
                 "error": "invalid_token",
                 "reason": refused.public_reason.value,
@@ -126,6 +140,12 @@ class KeydeskAuth:
         scope[SCOPE_KEY] = identity
         scope.setdefault("state", {})["api_key"] = identity
         await self.app(scope, receive, send)
+
+
+async def _until(moment: float) -> None:
+    delay = moment - time.monotonic()
+    if delay > 0:
+        await asyncio.sleep(delay)
 
 
 def bearer_token(scope: Scope) -> str | None:
