@@ -90,6 +90,7 @@ CHECK_SAMPLES_FRESH_SECONDS = 60.0
 UNAVAILABLE_LOG_EVERY_SECONDS = 30.0
 REFUSAL_LOG_LINES_PER_SECOND = 20
 SQLITE_WRITE_TIMEOUT_SECONDS = 5.0  # last-used writes wait on their own thread
+WRITE_GATHER_SECONDS = 0.5  # last-used times are gathered this long into one write
 
 _log = logging.getLogger(__name__)
 _log.addHandler(logging.NullHandler())  # a library: its host decides where logs go
@@ -999,9 +1000,12 @@ class Verifier:
         engine: sa.Engine | None = None
         while True:
             items = [self._writes.get()]
+            # Bookkeeping can wait a moment: gather what comes meanwhile into
+            # one transaction (a flush or close is served at once).
+            deadline = time.monotonic() + WRITE_GATHER_SECONDS
             with contextlib.suppress(queue.Empty):
-                while len(items) < 1000:
-                    items.append(self._writes.get_nowait())
+                while len(items) < 10_000 and isinstance(items[-1], _Touch | _Rehash):
+                    items.append(self._writes.get(timeout=max(0, deadline - time.monotonic())))
             writes = [item for item in items if isinstance(item, _Touch | _Rehash)]
             if writes and self._sqlite is not None and self._sqlite.changed is not None:
                 writes = []  # not into whatever is at that path now
@@ -1029,10 +1033,15 @@ class Verifier:
             )
         from keydesk.store import create_engine
 
-        return create_engine(self._url, poolclass=NullPool)
+        # One connection kept: a new PostgreSQL backend per write costs the
+        # server a fork and this process a handshake.
+        return create_engine(self._url, pool_size=1, max_overflow=0)
 
 
 def _apply(engine: sa.Engine, writes: list[_Write]) -> None:
+    """All queued writes in one transaction; the last-used times as one
+    executemany (one statement compiled, one pipeline on PostgreSQL), so a
+    burst of them costs the event loop's process little CPU."""
     import sqlalchemy as sa
     from sqlmodel import SQLModel
 
@@ -1040,28 +1049,38 @@ def _apply(engine: sa.Engine, writes: list[_Write]) -> None:
 
     table = SQLModel.metadata.tables["api_key"]
     columns = table.c
+    touches = [
+        {
+            "key_id": w.key_id,
+            "key": w.public_key,
+            "used": w.at,
+            "stale": w.at - LAST_USED_RESOLUTION,
+        }
+        for w in writes
+        if isinstance(w, _Touch)
+    ]
     with engine.begin() as connection:
-        for write in writes:
-            if isinstance(write, _Touch):
-                statement = (
-                    sa.update(table)
-                    .where(
-                        columns.id == write.key_id,
-                        columns.public_key == write.public_key,
-                        sa.or_(
-                            columns.last_used_at.is_(None),
-                            columns.last_used_at < write.at - LAST_USED_RESOLUTION,
-                        ),
-                    )
-                    .values(last_used_at=write.at)
+        if touches:
+            touch = (
+                sa.update(table)
+                .where(
+                    columns.id == sa.bindparam("key_id"),
+                    columns.public_key == sa.bindparam("key"),
+                    sa.or_(
+                        columns.last_used_at.is_(None),
+                        columns.last_used_at < sa.bindparam("stale"),
+                    ),
                 )
-            else:
-                statement = (
+                .values(last_used_at=sa.bindparam("used"))
+            )
+            connection.execute(touch, touches)
+        for write in writes:
+            if isinstance(write, _Rehash):
+                connection.execute(
                     sa.update(table)
                     .where(columns.id == write.key_id, columns.secret_hash == write.old_hash)
                     .values(secret_hash=write.new_hash)
                 )
-            connection.execute(statement)
 
 
 def _async_turn(
