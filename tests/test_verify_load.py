@@ -328,19 +328,15 @@ def test_a_flood_of_refusals_is_logged_in_bounded_lines(monkeypatch, caplog):
     caplog.set_level(logging.INFO, logger="keydesk")
     clock = [1000.0]
     monkeypatch.setattr(verify_module.time, "monotonic", lambda: clock[0])
-    log = verify_module._RefusalLog(per_second=20)
+    log = verify_module.RefusalLog(per_second=20)
     for n in range(500):
-        log.refused(
-            f"kdpk_{n:016d}",
-            UnauthorizedReason.UNKNOWN if n % 2 else UnauthorizedReason.WRONG_SECRET,
-        )
+        log.refused(f"kdpk_{n:016d}", "unknown" if n % 2 else "wrong_secret")
     clock[0] += 1
-    log.refused("kdpk_" + "X" * 16, UnauthorizedReason.REVOKED)
+    log.refused("kdpk_" + "X" * 16, "revoked")
     lines = [record.getMessage() for record in caplog.records]
     assert len(lines) == 22
     assert lines[0] == "refused kdpk_0000000000000000: wrong_secret"
     assert lines[20] == (
-        "refused 480 more keys in the last second, not logged one by one"
-        " (240 unknown, 240 wrong_secret)"
+        "refused 480 more in the last second, not logged one by one (240 unknown, 240 wrong_secret)"
     )
     assert lines[21] == "refused kdpk_XXXXXXXXXXXXXXXX: revoked"

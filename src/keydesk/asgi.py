@@ -30,14 +30,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
 from keydesk.errors import StoreUnavailable, TooManyAttempts, Unauthorized, UnauthorizedReason
-from keydesk.verify import RETRY_AFTER_SECONDS, Verifier
+from keydesk.verify import RETRY_AFTER_SECONDS, RefusalLog, Verifier
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -63,9 +62,6 @@ _KEY_LIKE = re.compile(rb"kdsk(?:_|%5[fF])[0-9A-Za-z]{16}")
 # never trimmed away.
 _OPTIONAL_WHITESPACE = b" \t"
 _VISIBLE_ASCII = re.compile(rb"[\x21-\x7e]+")
-
-_log = logging.getLogger("keydesk.asgi")
-_log.addHandler(logging.NullHandler())
 
 
 class BadRequest(Exception):
@@ -95,6 +91,7 @@ class KeydeskAuth:
         self.verifier = verifier
         self.exempt_paths = frozenset(exempt_paths)
         self.invalid_answer_seconds = invalid_answer_seconds
+        self._refusals = RefusalLog()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -102,7 +99,7 @@ class KeydeskAuth:
             return
         if _carries_key_elsewhere(scope):
             _redact(scope)
-            _log.info("refused a request carrying a private key outside Authorization")
+            self._refusals.refused("a request", "private key outside Authorization (redacted)")
             await _refuse(scope, receive, send, 400, _bad_request(
                 "API keys are accepted only in the Authorization header"
             ))  # fmt: skip

@@ -175,8 +175,9 @@ def _first_line(error: BaseException) -> str:
 
 
 def _chunks(items: list[str]) -> Iterable[list[str]]:
-    for start in range(0, len(items), MAX_BATCH):
-        yield items[start : start + MAX_BATCH]
+    if len(items) <= MAX_BATCH:  # nearly always
+        return (items,)
+    return (items[start : start + MAX_BATCH] for start in range(0, len(items), MAX_BATCH))
 
 
 FileId = tuple[int, int] | None
@@ -226,7 +227,7 @@ class _SqliteReads:
         if self.changed is not None:
             raise StoreUnavailable(self.changed)
         connection = self._connection or self._open()
-        if tuple(_file_id(path) for path in self._files) != self._opened:
+        if tuple(map(_file_id, self._files)) != self._opened:
             self.changed = (
                 f"the store at {self.path} was deleted or replaced under this process; "
                 "restart it to read the store now at that path"
@@ -259,7 +260,7 @@ class _SqliteReads:
             connection.execute("PRAGMA schema_version").fetchone()  # opens -wal and -shm
         except sqlite3.Error as error:
             raise StoreUnavailable(f"cannot open the store at {self.path}: {error}") from None
-        opened = tuple(_file_id(path) for path in self._files)
+        opened = tuple(map(_file_id, self._files))
         if opened[0] != before:
             connection.close()
             raise StoreUnavailable(f"the store at {self.path} was replaced while opening it")
@@ -275,14 +276,12 @@ class _SqliteReads:
 
 
 def _sqlite_row(row: tuple[Any, ...]) -> KeyRow:
-    found = KeyRow(*row)
-    if found.revoked_at is None and found.expires_at is None and found.last_used_at is None:
-        return found
-    return found._replace(
-        revoked_at=_to_datetime(found.revoked_at),
-        expires_at=_to_datetime(found.expires_at),
-        last_used_at=_to_datetime(found.last_used_at),
-    )
+    """sqlite3 hands back the stored text for times."""
+    return KeyRow(
+        row[0], row[1], row[2], row[3],
+        _to_datetime(row[4]), _to_datetime(row[5]), _to_datetime(row[6]),
+        row[7], row[8], row[9], row[10], row[11],
+    )  # fmt: skip
 
 
 class _PostgresReads:
@@ -415,11 +414,12 @@ class _Health:
             self._refused = 0
 
 
-class _RefusalLog:
-    """One line per refused key (its public key and exact reason, never the
-    secret), at most `per_second` lines a second: a flood of forged keys must
-    not turn into a flood of log writes on the event loop. What is left out is
-    counted, by reason, in one line when the next second starts."""
+class RefusalLog:
+    """One line per refusal (what was refused, e.g. a public key, and the
+    exact reason; never a secret), at most `per_second` lines a second: a
+    flood of forged keys must not turn into a flood of log writes on the event
+    loop. What is left out is counted, by reason, in one line when the next
+    second starts."""
 
     def __init__(self, per_second: int = REFUSAL_LOG_LINES_PER_SECOND) -> None:
         self._lock = threading.Lock()
@@ -428,7 +428,7 @@ class _RefusalLog:
         self._lines = 0
         self._skipped: dict[str, int] = {}
 
-    def refused(self, public_key: str, reason: UnauthorizedReason) -> None:
+    def refused(self, what: str, reason: str) -> None:
         if not _log.isEnabledFor(logging.INFO):
             return
         second = int(time.monotonic())
@@ -440,13 +440,13 @@ class _RefusalLog:
             self._lines += 1
             line = self._lines <= self._per_second
             if not line:
-                self._skipped[reason.value] = self._skipped.get(reason.value, 0) + 1
+                self._skipped[reason] = self._skipped.get(reason, 0) + 1
         if skipped:
             counts = ", ".join(f"{count} {name}" for name, count in sorted(skipped.items()))
-            _log.info("refused %d more keys in the last second, not logged one by one (%s)",
+            _log.info("refused %d more in the last second, not logged one by one (%s)",
                       sum(skipped.values()), counts)  # fmt: skip
         if line:
-            _log.info("refused %s: %s", public_key, reason.value)
+            _log.info("refused %s: %s", what, reason)
 
 
 class _Request:
@@ -775,7 +775,7 @@ class Verifier:
         self._failed_ttl = failed_ttl
         self._gates = _Gates(max_waiting_per_key)
         self._check_times = _CheckTimes()
-        self._refusals = _RefusalLog()
+        self._refusals = RefusalLog()
         self._max_hashes = max_concurrent_hashes
         self._hash_pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._writes: queue.SimpleQueue[_Write | threading.Event | None] = queue.SimpleQueue()
@@ -863,7 +863,7 @@ class Verifier:
                 self._failed.move_to_end(digest)
                 if len(self._failed) > FAILED_CACHE_SIZE:
                     self._failed.popitem(last=False)
-        self._refusals.refused(key.public_key, reason)  # the exact reason; never the secret
+        self._refusals.refused(key.public_key, reason.value)  # exact; never the secret
         raise Unauthorized(reason, key.public_key)
 
     def _check(self, key: PrivateKey, digest: bytes, row: KeyRow | None) -> None:
@@ -951,7 +951,7 @@ class Verifier:
         elif row.integration_status != IntegrationStatus.CONFIGURED:
             reason = UnauthorizedReason.INTEGRATION_DISABLED
         if reason is not None:
-            self._refusals.refused(key.public_key, reason)
+            self._refusals.refused(key.public_key, reason.value)
             raise Unauthorized(reason, key.public_key)
         self._touch(row, now)
         return VerifiedKey(
