@@ -11,6 +11,8 @@ import shutil
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -20,9 +22,10 @@ import sqlalchemy as sa
 
 from keydesk.errors import StoreUnavailable, Unauthorized
 from keydesk.server import create_app
-from keydesk.store import open_store
+from keydesk.store import Store, open_store
 from keydesk.verify import Verifier
-from tests.conftest import _postgres_database, build_world
+from keydesk.views import CreatedKey
+from tests.conftest import World, _postgres_database, build_world
 from tests.servers import PostgresCluster, keydesk_serve, postgres_unavailable, uvicorn_thread
 
 
@@ -36,6 +39,37 @@ def _sqlite_files(url: str) -> list[Path]:
 
 
 # -- SQLite: the file under the server ---------------------------------------------------
+
+
+@dataclass
+class Accepted:
+    """A SQLite store whose key `prod` a verifier has accepted once."""
+
+    store: Store
+    world: World
+    created: CreatedKey
+    verifier: Verifier
+
+    @property
+    def key(self) -> str:
+        return self.created.private_key.reveal()
+
+    def refuses_as_replaced(self) -> None:
+        for _ in range(2):  # and it stays so: restart to read what is there now
+            with pytest.raises(StoreUnavailable, match="deleted or replaced"):
+                self.verifier.verify(self.key)
+
+
+@pytest.fixture
+def accepted(sqlite_url) -> Iterator[Accepted]:
+    store = open_store(sqlite_url)
+    world = build_world(store)
+    created = world.owner.create_key("github", "prod")
+    verifier = Verifier(store.engine)
+    assert verifier.verify(created.private_key).label == "prod"
+    yield Accepted(store, world, created, verifier)
+    verifier.close()
+    store.dispose()
 
 
 def test_a_deleted_store_is_503_for_warm_and_cold_keys_and_nothing_is_created(sqlite_url, tmp_path):
@@ -60,49 +94,32 @@ def test_a_deleted_store_is_503_for_warm_and_cold_keys_and_nothing_is_created(sq
     assert text.count("key store unavailable") == 1
 
 
-def test_a_replaced_store_is_unavailable_never_read_from_the_old_file(sqlite_url, tmp_path):
-    store = open_store(sqlite_url)
-    world = build_world(store)
-    key = world.owner.create_key("github", "prod").private_key.reveal()
-    verifier = Verifier(store.engine)
-    assert verifier.verify(key).label == "prod"
+def test_a_replaced_store_is_unavailable_never_read_from_the_old_file(
+    accepted, sqlite_url, tmp_path
+):
     # Another store, in which the key does not exist, moved into place.
-    other_url = f"sqlite:///{tmp_path / 'other.db'}"
-    other = open_store(other_url)
+    other = open_store(f"sqlite:///{tmp_path / 'other.db'}")
     build_world(other)
     other.dispose()
     for file in _sqlite_files(sqlite_url)[1:]:
         file.unlink(missing_ok=True)
     os.replace(tmp_path / "other.db", _sqlite_files(sqlite_url)[0])
-    for _ in range(2):  # and it stays so: restart to read the new store
-        with pytest.raises(StoreUnavailable, match="deleted or replaced"):
-            verifier.verify(key)
-    verifier.close()
-    store.dispose()
+    accepted.refuses_as_replaced()
 
 
-def test_wal_and_shm_deleted_then_a_revoke_is_not_missed(sqlite_url):
-    store = open_store(sqlite_url)
-    world = build_world(store)
-    created = world.owner.create_key("github", "prod")
-    key = created.private_key.reveal()
-    verifier = Verifier(store.engine)
-    assert verifier.verify(key).label == "prod"
-    with store.engine.connect() as connection:  # everything in the main file, then
+def test_wal_and_shm_deleted_then_a_revoke_is_not_missed(accepted, sqlite_url):
+    with accepted.store.engine.connect() as connection:  # everything in the main file, then
         connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    store.dispose()
+    accepted.store.dispose()
     for file in _sqlite_files(sqlite_url)[1:]:
         file.unlink()
     # Another process (new -wal and -shm) revokes the key.
     subprocess.run(
         [sys.executable, "-m", "keydesk", "--db", sqlite_url, "--account", "alice",
-         "key", "revoke", created.key.public_key, "--yes"],
+         "key", "revoke", accepted.created.key.public_key, "--yes"],
         check=True, capture_output=True, timeout=60,
     )  # fmt: skip
-    for _ in range(2):
-        with pytest.raises(StoreUnavailable, match="deleted or replaced"):
-            verifier.verify(key)
-    verifier.close()
+    accepted.refuses_as_replaced()
 
 
 def test_the_verifier_never_creates_a_store(tmp_path):
@@ -234,20 +251,12 @@ def test_postgres_down_in_process_raises_store_unavailable_then_recovers(cluster
     verifier.close()
 
 
-def test_a_copy_of_a_store_is_a_different_store(sqlite_url, tmp_path):
+def test_a_copy_of_a_store_is_a_different_store(accepted, sqlite_url, tmp_path):
     """The check compares files, not names or contents: a store copied over
     itself (a restore from backup) is not the file the verifier opened."""
-    store = open_store(sqlite_url)
-    world = build_world(store)
-    created = world.owner.create_key("github", "prod")
-    key = created.private_key.reveal()
-    verifier = Verifier(store.engine)
-    assert verifier.verify(key).label == "prod"
-    world.owner.revoke_key(created.key.public_key)
-    store.dispose()
+    accepted.world.owner.revoke_key(accepted.created.key.public_key)
+    accepted.store.dispose()
     path = _sqlite_files(sqlite_url)[0]
     shutil.copy2(path, tmp_path / "copy.db")
     os.replace(tmp_path / "copy.db", path)
-    with pytest.raises(StoreUnavailable, match="deleted or replaced"):
-        verifier.verify(key)
-    verifier.close()
+    accepted.refuses_as_replaced()
