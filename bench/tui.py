@@ -34,7 +34,7 @@ KEYS = 5000
 
 def make_store(folder: Path) -> str:
     url = f"sqlite:///{folder / 'bench.db'}"
-    store = open_store(url)
+    store = open_store(url, create=True)
     seed_demo(store)
     integration = KeyService(store, "alice").integration("github").id
     with store.engine.begin() as connection:

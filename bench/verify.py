@@ -225,7 +225,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="keydesk-bench-") as folder:
         url = args.db or f"sqlite:///{folder}/bench.db"
-        store = open_store(url)
+        store = open_store(url, create=True)
         workspace = f"bench-{os.getpid()}-{int(time.time())}"
         service = KeyService(store, "bench")
         service.create_workspace(workspace)

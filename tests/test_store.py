@@ -22,7 +22,7 @@ def _secret_parts(created) -> list[bytes]:
 
 def test_sqlite_file_and_wal_hold_no_private_key(tmp_path):
     path = tmp_path / "keydesk.db"
-    store = open_store(f"sqlite:///{path}")
+    store = open_store(f"sqlite:///{path}", create=True)
     world = build_world(store)
     created = [world.owner.create_key("github", f"key {n}") for n in range(5)]
     world.owner.revoke_key(created[0].key.public_key)
@@ -57,7 +57,7 @@ def test_sqlite_store_is_owner_only(tmp_path):
     path = tmp_path / "data" / "keydesk.db"
     old = os.umask(0)
     try:
-        store = open_store(f"sqlite:///{path}")
+        store = open_store(f"sqlite:///{path}", create=True)
         build_world(store).owner.create_key("github", "prod")
         for file in path.parent.iterdir():
             assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
@@ -68,7 +68,7 @@ def test_sqlite_store_is_owner_only(tmp_path):
 
 
 def test_schema_is_versioned_and_reopening_keeps_data(store_url):
-    store = open_store(store_url)
+    store = open_store(store_url, create=True)
     build_world(store).owner.create_key("github", "prod")
     with store.engine.connect() as connection:
         assert connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
@@ -81,7 +81,7 @@ def test_schema_is_versioned_and_reopening_keeps_data(store_url):
 def test_revoke_in_another_process_is_refused_on_the_next_verify(store_url):
     from keydesk.verify import Verifier
 
-    store = open_store(store_url)
+    store = open_store(store_url, create=True)
     world = build_world(store)
     created = world.owner.create_key("github", "prod")
     verifier = Verifier(store.engine)
@@ -144,7 +144,7 @@ def test_head_constant_matches_the_migration_scripts():
 
 
 def _open_and_close(url: str) -> str:
-    store = open_store(url)
+    store = open_store(url, create=True)
     store.dispose()
     return "ok"
 

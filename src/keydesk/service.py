@@ -26,7 +26,15 @@ from keydesk.errors import (
     NotFound,
     PermissionDenied,
 )
-from keydesk.keys import KeyPairSource, generate_key_pair, hash_private_key, is_public_key
+from keydesk.keys import (
+    KeyPairSource,
+    PrivateKey,
+    check_secret,
+    generate_key_pair,
+    hash_private_key,
+    is_public_key,
+    parse_private_key,
+)
 from keydesk.models import Account, ApiKey, AuditEvent, Integration, Membership, Workspace
 from keydesk.store import Store
 from keydesk.views import (
@@ -305,6 +313,49 @@ class KeyService:
             session.expire_all()
             return self._key_query_one(session, row.id)
 
+    # -- leaked keys: presenting the private key is the proof ---------------------
+
+    def leaked_key(self, private_key: PrivateKey) -> KeyView | None:
+        """The key a found private key belongs to, or None when this store
+        does not know it (unknown id, or a secret that does not match). No
+        role is needed: whoever holds the whole private key may learn what
+        `keydesk verify` would tell them, and revoke it (GitHub's credential
+        revocation works the same way). Nothing else is revealed."""
+        with self.store.session() as session:
+            row = self._possessed_key(session, private_key)
+            return None if row is None else self._key_query_one(session, row.id)
+
+    def revoke_leaked_key(self, private_key: PrivateKey, found_at: str) -> KeyView:
+        """Revoke the one key `private_key` proves, audited as revoked because
+        it leaked, with where it was found. Cannot reveal or create anything."""
+        with self.store.session() as session:
+            row = self._possessed_key(session, private_key)
+            if row is None:
+                raise NotFound(f"no key {private_key.public_key} in this store")
+            ws = self._integration_workspace(session, row)
+            revoker = session.exec(select(Account.id).where(Account.name == self.actor)).first()
+            result = session.execute(
+                sa.update(ApiKey)
+                .where(col(ApiKey.id) == row.id, col(ApiKey.revoked_at).is_(None))
+                .values(revoked_at=utcnow(), revoked_by=revoker)
+            )
+            if result.rowcount == 0:  # type: ignore[attr-defined]  # a CursorResult
+                raise AlreadyRevoked(f"key {row.public_key} ({row.label}) is already revoked")
+            # The audit row's free text (a role for member.set) says where it leaked.
+            found_at = validation.redact_private_keys(found_at, note=False)  # a path may hold one
+            where = _clipped(f"found at {found_at}", LEAK_LOCATION_MAX)
+            self._audit(session, _id(ws.id), "key.revoke.leaked", row.public_key, label=where)
+            session.expire_all()
+            return self._key_query_one(session, row.id)
+
+    def _possessed_key(self, session: Session, private_key: PrivateKey) -> ApiKey | None:
+        key = parse_private_key(private_key)  # shape and checksum, no I/O
+        row = session.exec(select(ApiKey).where(ApiKey.public_key == key.public_key)).first()
+        # argon2 against the stored hash, or a decoy: equal work either way.
+        if not check_secret(row.secret_hash if row else None, key).matches:
+            return None
+        return row
+
     def audit(self, workspace: str, limit: int = 100) -> list[AuditView]:
         with self.store.session() as session:
             ws = self._workspace(session, workspace)
@@ -518,6 +569,13 @@ def _flush(session: Session, conflict: str, error: type[Exception] = AlreadyExis
     except IntegrityError:
         session.rollback()
         raise error(conflict) from None
+
+
+LEAK_LOCATION_MAX = 64  # AuditEvent.label
+
+
+def _clipped(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _label_taken(label: str, integration: str) -> str:

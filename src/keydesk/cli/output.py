@@ -9,7 +9,7 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from keydesk.validation import shown_literally
+from keydesk.validation import redact_private_keys, shown_literally
 from keydesk.views import IntegrationView, KeyView
 
 EXIT_ERROR = 2
@@ -17,7 +17,9 @@ EXIT_UNAUTHORIZED = 1
 
 
 def fail(message: str) -> None:
-    print(f"keydesk: {shown_literally(message)}", file=sys.stderr)
+    """The one line a failure gets: control characters escaped (a newline in
+    a value cannot make two lines), private keys redacted."""
+    print(f"keydesk: {shown_literally(redact_private_keys(message))}", file=sys.stderr)
 
 
 def say(args: argparse.Namespace, data: dict[str, Any], message: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from keydesk import validation
 from keydesk.cli import context
 from keydesk.cli.output import say
 from keydesk.cli.parser import Commands
@@ -12,7 +13,12 @@ from keydesk.views import Role
 
 
 def register(cli: Commands) -> None:
-    sub = cli.command("init", init, "create a workspace; you become its owner", json_output=True)
+    sub = cli.command(
+        "init",
+        init,
+        "create a workspace (and the store, if there is none yet); you become its owner",
+        json_output=True,
+    )
     sub.add_argument("--workspace", required=True, metavar="NAME")
 
     members = cli.group("member", "manage workspace members")
@@ -38,7 +44,10 @@ def register(cli: Commands) -> None:
 
 
 def init(args: argparse.Namespace) -> int:
-    ws = context.service(args).create_workspace(args.workspace)
+    # Checked before the store is made, so a refused name leaves no empty store behind.
+    validation.name(args.workspace, "the workspace name")
+    validation.name(acting_account(args.account), "the account name")
+    ws = context.service(args, create=True).create_workspace(args.workspace)
     say(
         args,
         {"workspace": ws.name, "owner": acting_account(args.account)},
