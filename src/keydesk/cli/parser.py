@@ -58,7 +58,7 @@ class Commands:
             name, parents=parents, help=help, description=help
         )
         sub.usage_exit = usage_exit
-        sub.set_defaults(handler=handler)
+        sub.set_defaults(handler=handler, parser=sub)
         if json_output:
             sub.add_argument("--json", action="store_true", help="print JSON")
         return sub
