@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 
 from keydesk.cli import integrations, interface, keys, scanning, verification, workspaces
 from keydesk.cli.output import EXIT_ERROR, fail
-from keydesk.cli.parser import Parser, build_parser
+from keydesk.cli.parser import build_parser
 from keydesk.errors import KeydeskError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -35,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args, extra = parser.parse_known_args(argv)
         if extra:  # reported by the command's own parser: its exit status, its --help
-            command: Parser = getattr(args, "parser", parser)
+            command: argparse.ArgumentParser = getattr(args, "parser", parser)
             command.error(f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as exit_:  # --help, --version, or a usage error already reported
         return exit_.code if isinstance(exit_.code, int) else EXIT_ERROR
