@@ -9,6 +9,7 @@ from pathlib import Path
 from platformdirs import user_data_path
 
 from keydesk.errors import InvalidInput
+from keydesk.validation import looks_like_private_key
 
 DATABASE_ENV = "KEYDESK_DATABASE_URL"
 ACCOUNT_ENV = "KEYDESK_ACCOUNT"
@@ -23,6 +24,12 @@ def database_url(flag: str | None = None) -> str:
     url = flag or os.environ.get(DATABASE_ENV)
     if not url:
         return f"sqlite:///{default_database_path()}"
+    if not url.isprintable():  # a NUL or an escape sequence: no path or URL has one
+        raise InvalidInput(
+            f"the database path or URL {url!r} contains a control or invisible character"
+        )
+    if looks_like_private_key(url):  # never a file name: `init` would make one
+        raise InvalidInput(f"the database path or URL {url!r} is refused")
     if "://" not in url:
         return f"sqlite:///{Path(url).expanduser().resolve()}"
     return url

@@ -330,6 +330,9 @@ def scan_paths(
         except OSError as error:
             yield Skipped(shown, _open_reason(name, error), failed=True)
             continue
+        except ValueError:  # a NUL byte: no file has that name
+            yield Skipped(shown, "not a valid path (it contains a NUL byte)", failed=True)
+            continue
         if stat.S_ISDIR(info.st_mode):
             yield from _walk(name, respect_gitignore, buffer)
         else:
@@ -513,6 +516,8 @@ def _git_output(cwd: str | None, *args: str) -> bytes:
         )
     except OSError as error:  # cwd gone, git not executable
         raise _GitError(_reason(error)) from error
+    except ValueError as error:  # a NUL byte in the folder's name
+        raise _GitError("not a valid path (it contains a NUL byte)") from error
     if done.returncode != 0:
         raise _GitError(_first_line(done.stderr) or f"git {args[0]} failed")
     return done.stdout

@@ -480,13 +480,10 @@ class KeyService:
 
     def _key_row(self, session: Session, public_key: str) -> ApiKey:
         public_key = public_key.strip()
-        if not is_public_key(public_key):
-            hint = (
-                " (that looks like a private key; never paste it anywhere)"
-                if public_key.startswith("kdsk_")
-                else ""
+        if not is_public_key(public_key):  # a pasted private key is redacted by the error
+            raise InvalidInput(
+                f"not a public key: {public_key!r} (expected kdpk_ and 16 letters or digits)"
             )
-            raise InvalidInput(f"not a public key: expected kdpk_ and 16 letters or digits{hint}")
         row = session.exec(select(ApiKey).where(ApiKey.public_key == public_key)).first()
         if row is None:
             raise NotFound(f"no key {public_key}")

@@ -68,7 +68,8 @@ class Commands:
         commands = sub.add_subparsers(title="commands", metavar="COMMAND")
 
         def choose(_args: argparse.Namespace) -> int:
-            sub.error(f"choose a command: {', '.join(commands.choices)}")
+            fail(f"choose a command: {', '.join(commands.choices)} (see: {sub.prog} --help)")
+            return EXIT_ERROR
 
         sub.set_defaults(handler=choose)
         return commands
