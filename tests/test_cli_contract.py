@@ -13,9 +13,11 @@ import sys
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from keydesk.cli import main
 from keydesk.errors import InvalidInput, NotFound
+from keydesk.models import ApiKey
 from keydesk.keys import generate_key_pair
 from keydesk.store import open_store
 from tests.conftest import build_world
@@ -414,8 +416,17 @@ def test_a_closed_stdout_ends_quietly(tmp_path):
     url = f"sqlite:///{tmp_path / 'k.db'}"
     store = open_store(url, create=True)
     world = build_world(store)
-    for n in range(1000):  # more than a pipe holds (64 KiB), as a table and as JSON
-        world.owner.create_key("github", f"key {n}")
+    first = world.owner.create_key("github", "key 0").key
+    with store.engine.begin() as connection:  # more than a pipe holds (64 KiB), cheaply
+        connection.execute(
+            sa.insert(ApiKey),
+            [
+                {"integration_id": first.integration_id, "public_key": f"kdpk_{n:016d}",
+                 "label": f"key {n}", "secret_hash": "-", "created_by": 1,
+                 "created_at": first.created_at}
+                for n in range(1, 1000)
+            ],
+        )  # fmt: skip
     store.dispose()
     env = {**os.environ, "KEYDESK_DATABASE_URL": url, "KEYDESK_ACCOUNT": "alice"}
     for fmt in ([], ["--json"]):
