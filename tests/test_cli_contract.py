@@ -17,8 +17,8 @@ import sqlalchemy as sa
 
 from keydesk.cli import main
 from keydesk.errors import InvalidInput, NotFound
-from keydesk.models import ApiKey
 from keydesk.keys import generate_key_pair
+from keydesk.models import ApiKey
 from keydesk.store import open_store
 from tests.conftest import build_world
 
