@@ -136,7 +136,7 @@ def test_integration_commands(cli):
         (("key", "revoke", "kdpk_AAAAAAAAAAAAAAAA", "--yes"), "no key"),
         (
             ("member", "add", "--workspace", "acme", "--account", "x", "--role", "god"),
-            "invalid choice",
+            "unknown role",
         ),
         (("--db", "mysql://x/y", "integration", "list"), "unsupported database"),
     ],

@@ -159,3 +159,22 @@ def test_processes_opening_a_new_store_at_once_all_succeed(store_url):
     store = open_store(store_url)
     assert KeyService(store, "alice").integrations() == []
     store.dispose()
+
+
+def test_the_active_label_index_is_partial_on_every_backend(store):
+    """models.py declares only SQLite's predicate (a `postgresql_where` would
+    load the PostgreSQL dialect for SQLite stores); the migration makes the
+    index partial everywhere. Autogenerate does not compare predicates, so
+    this compares the real index with the model's ACTIVE_KEY."""
+    from keydesk.models import ACTIVE_KEY
+
+    with store.engine.connect() as connection:
+        (index,) = [
+            i
+            for i in sa.inspect(connection).get_indexes("api_key")
+            if i["name"] == "uq_api_key_active_label"
+        ]
+        dialect = connection.dialect.name
+    assert index["unique"] and index["column_names"] == ["integration_id", "label"]
+    predicate = index.get("dialect_options", {}).get(f"{dialect}_where")
+    assert predicate is not None and str(predicate).strip("() ") == ACTIVE_KEY

@@ -7,7 +7,7 @@ database session, and never carrying a secret or a hash.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -276,16 +276,30 @@ class KeyService:
     def keys(self, integration: str | int, *, include_revoked: bool = True) -> list[KeyView]:
         """The integration's keys, active first, newest first."""
         with self.store.session() as session:
-            target = self._integration(session, integration)
-            query = self._key_query().where(col(ApiKey.integration_id) == target.id)
-            if not include_revoked:
-                query = query.where(col(ApiKey.revoked_at).is_(None))
-            query = query.order_by(
-                col(ApiKey.revoked_at).is_not(None),
-                col(ApiKey.created_at).desc(),
-                col(ApiKey.id).desc(),
-            )
+            query = self._keys_of(session, integration, include_revoked)
             return [KeyView(**row._mapping) for row in session.execute(query).all()]
+
+    def iter_keys(self, integration: str | int, *, batch: int = 1000) -> Iterator[KeyView]:
+        """`keys()` as a stream, read `batch` rows at a time on one
+        connection: memory stays flat however many keys there are (the CLI
+        prints each as it comes). The read ends when the iterator does."""
+        with self.store.session() as session:
+            query = self._keys_of(session, integration, include_revoked=True)
+            for row in session.execute(query, execution_options={"yield_per": batch}):
+                yield KeyView(*row)
+
+    def _keys_of(
+        self, session: Session, integration: str | int, include_revoked: bool
+    ) -> sa.Select[*tuple[Any, ...]]:
+        target = self._integration(session, integration)
+        query = self._key_query().where(col(ApiKey.integration_id) == target.id)
+        if not include_revoked:
+            query = query.where(col(ApiKey.revoked_at).is_(None))
+        return query.order_by(
+            col(ApiKey.revoked_at).is_not(None),
+            col(ApiKey.created_at).desc(),
+            col(ApiKey.id).desc(),
+        )
 
     def key(self, public_key: str) -> KeyView:
         with self.store.session() as session:

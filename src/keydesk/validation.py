@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from urllib.parse import urlsplit
 
 from keydesk.errors import InvalidInput, InvalidLabel
 
@@ -95,6 +94,8 @@ def name(value: str, what: str) -> str:
 
 def redirect_uri(value: str) -> str:
     """An absolute https:// URL, or http:// on a local host for development."""
+    from urllib.parse import urlsplit  # only when a URI is checked
+
     text = printable_text(value, "the redirect URI", 2048)
     try:
         parts = urlsplit(text)

@@ -4,13 +4,16 @@ table on stdout, and stored text always shown literally."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from datetime import datetime
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from keydesk.validation import redact_private_keys, shown_literally
-from keydesk.views import IntegrationView, KeyView
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from keydesk.views import IntegrationView, KeyView
 
 EXIT_ERROR = 2
 EXIT_UNAUTHORIZED = 1
@@ -30,7 +33,23 @@ def say(args: argparse.Namespace, data: dict[str, Any], message: str) -> None:
 
 
 def print_json(data: Any) -> None:
+    import json  # not needed to parse arguments or print --help
+
     print(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def print_json_list(items: Iterable[dict[str, Any]]) -> None:
+    """The same bytes as `print_json(list(items))`, written item by item so a
+    long list is never held whole (`key list --json` on 100,000 keys)."""
+    import json
+
+    out = sys.stdout
+    separator = "[\n  "
+    for item in items:
+        out.write(separator)
+        out.write(json.dumps(item, indent=2, ensure_ascii=False).replace("\n", "\n  "))
+        separator = ",\n  "
+    out.write("[]\n" if separator.startswith("[") else "\n]\n")
 
 
 def print_table(headers: list[str], rows: list[list[str]]) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, NoReturn, Protocol
 
 from keydesk import __version__
@@ -32,15 +31,21 @@ class CommandGroup(Protocol):
     def register(self, cli: Commands) -> None: ...
 
 
-@dataclass
 class Commands:
     """Where command groups add their commands. `common` carries --db and
     --account, `db_only` only --db (for commands where --account means
-    something else, or nothing)."""
+    something else, or nothing). A plain class: `dataclasses` would cost
+    `--help` the import of `inspect`."""
 
-    root: SubParsers
-    common: argparse.ArgumentParser
-    db_only: argparse.ArgumentParser
+    def __init__(
+        self,
+        root: SubParsers,
+        common: argparse.ArgumentParser,
+        db_only: argparse.ArgumentParser,
+    ) -> None:
+        self.root = root
+        self.common = common
+        self.db_only = db_only
 
     def command(
         self,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from keydesk.cli import context
@@ -62,11 +61,15 @@ def register(cli: Commands) -> None:
     sub.add_argument("--yes", action="store_true", help="with --revoke: do not ask")
 
 
-@dataclass(slots=True)
 class Report:
-    finding: Finding
-    status: str
-    key: KeyView | None = None
+    """A finding and what the store says of it."""
+
+    __slots__ = ("finding", "key", "status")
+
+    def __init__(self, finding: Finding, status: str, key: KeyView | None = None) -> None:
+        self.finding = finding
+        self.status = status
+        self.key = key
 
     @property
     def live(self) -> bool:
