@@ -17,12 +17,12 @@ import sqlalchemy as sa
 
 from keydesk.cli import main
 from keydesk.errors import InvalidInput, NotFound
-from keydesk.keys import generate_key_pair
 from keydesk.models import ApiKey
 from keydesk.store import open_store
 from tests.conftest import build_world
+from tests.fakes import seeded_key_pairs
 
-PRIVATE_KEY = generate_key_pair().private_key.reveal()
+PRIVATE_KEY = seeded_key_pairs(8)().private_key.reveal()  # the same in every xdist worker
 DB_PASSWORD = "s3cr3t-pw"
 
 # Values that must be refused wherever a command takes them.

@@ -7,7 +7,8 @@ database session, and never carrying a secret or a hash.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -78,6 +79,7 @@ class KeyService:
         with self.store.session() as session:
             if session.exec(select(Workspace.id).where(Workspace.name == name)).first():
                 raise AlreadyExists(f"a workspace named {name!r} already exists")
+            _refuse_look_alike(name, session.exec(select(Workspace.name)), "workspace")
             account = _account(session, self.actor, create=True)
             workspace = Workspace(name=name)
             session.add(workspace)
@@ -160,6 +162,8 @@ class KeyService:
             ).first()
             if taken:
                 raise AlreadyExists(f"{ws.name} already has an integration named {name!r}")
+            names = select(Integration.name).where(Integration.workspace_id == _id(ws.id))
+            _refuse_look_alike(name, session.exec(names), f"integration in {ws.name}")
             integration = Integration(
                 workspace_id=_id(ws.id),
                 name=name,
@@ -424,7 +428,8 @@ class KeyService:
             )
 
     def _workspace(self, session: Session, name: str) -> Workspace:
-        ws = session.exec(select(Workspace).where(Workspace.name == name.strip())).first()
+        name = unicodedata.normalize("NFC", name.strip())  # as names are stored
+        ws = session.exec(select(Workspace).where(Workspace.name == name)).first()
         if ws is None:
             raise NotFound(f"no workspace named {name!r}")
         return ws
@@ -455,7 +460,9 @@ class KeyService:
         if isinstance(ref, int) or str(ref).strip().isdigit():
             query = query.where(col(Integration.id) == int(ref))
         else:
-            query = query.where(col(Integration.name) == str(ref).strip())
+            query = query.where(
+                col(Integration.name) == unicodedata.normalize("NFC", str(ref).strip())
+            )
         if workspace is not None:
             query = query.where(col(Workspace.name) == workspace.strip())
         rows = session.execute(query).all()
@@ -491,6 +498,15 @@ class KeyService:
         ).first()
         if taken:
             raise InvalidLabel(_label_taken(label, integration.name))
+        active = select(ApiKey.label).where(
+            ApiKey.integration_id == integration.id, col(ApiKey.revoked_at).is_(None)
+        )
+        look_alike = validation.confusable_with(label, session.exec(active))
+        if look_alike is not None:
+            raise InvalidLabel(
+                f"the label {label!r} looks like the active key {look_alike!r} of "
+                f"{integration.name!r}; choose a label that reads differently"
+            )
 
     def _key_row(self, session: Session, public_key: str) -> ApiKey:
         public_key = public_key.strip()
@@ -549,10 +565,22 @@ def _account(session: Session, name: str, *, create: bool = False) -> Account:
     if account is None:
         if not create:
             raise PermissionDenied(f"{name} is not a member of any workspace")
+        _refuse_look_alike(name, session.exec(select(Account.name)), "account")
         account = Account(name=name)
         session.add(account)
         session.flush()
     return account
+
+
+def _refuse_look_alike(name: str, existing: Iterable[str], what: str) -> None:
+    """Refuse a new name a reader could take for an existing one (`prod`,
+    `pr\\u043ed` with a Cyrillic o, a full-width p, `Prod`): see validation.skeletons."""
+    other = validation.confusable_with(name, existing)
+    if other is not None:
+        raise AlreadyExists(
+            f"the name {name!r} looks like the existing {what} {other!r}; "
+            "choose a name that reads differently"
+        )
 
 
 def _configure(integration: Integration) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
+from functools import cache
 
 from keydesk.errors import InvalidInput, InvalidLabel
 
@@ -125,3 +127,64 @@ def scopes(value: str) -> str:
         return ""
     text = printable_text(value, "the scopes", 2048)
     return " ".join(part for part in text.replace(",", " ").split() if part)
+
+
+# --- look-alike names -----------------------------------------------------------
+#
+# `prod`, `pr\u043ed` (a Cyrillic o), `\uff50rod` (full width), `Prod`: one name to a reader, so
+# keydesk refuses a new name or label that a reader could take for an existing
+# one. Two strings are confusable when one of their skeletons is equal:
+#   * NFKC, case folded, then each character mapped to its confusable class
+#     (Unicode's UTS #39 data): `Prod` ~ `pr\u043ed` ~ `\uff50rod`;
+#   * NFKC then mapped without case folding, UTS #39's own skeleton: `PayPaI`
+#     (capital I) ~ `PayPal`, which folding first would miss.
+# The data comes from the confusable_homoglyphs package (MIT), which ships
+# Unicode's confusables.txt as pairs; its single-character pairs are joined
+# into classes, each represented by its smallest member.
+
+
+def skeletons(text: str) -> frozenset[str]:
+    table = _confusable_classes()
+    compatible = unicodedata.normalize("NFKC", text)
+    folded = unicodedata.normalize("NFKC", compatible.casefold())
+    return frozenset((folded.translate(table), compatible.translate(table)))
+
+
+def confusable_with(text: str, existing: Iterable[str]) -> str | None:
+    """The first of `existing` that a reader could take for `text` (itself
+    included), or None."""
+    mine = skeletons(text)
+    for other in existing:
+        if other == text or not mine.isdisjoint(skeletons(other)):
+            return other
+    return None
+
+
+_DIRECTION_MARKS = str.maketrans("", "", "\u200e\u200f")
+
+
+@cache
+def _confusable_classes() -> dict[int, str]:
+    """Code point -> the representative of its confusable class. Loaded on
+    the first check (~0.9 MB of JSON), never by a command that adds no name."""
+    import json
+    from importlib.resources import files
+
+    data = files("confusable_homoglyphs").joinpath("confusables.json").read_text("utf-8")
+    parent: dict[str, str] = {}
+
+    def root(char: str) -> str:
+        while parent.get(char, char) != char:
+            parent[char] = parent.get(parent[char], parent[char])
+            char = parent[char]
+        return char
+
+    for char, homoglyphs in json.loads(data).items():
+        char = char.translate(_DIRECTION_MARKS)
+        for entry in homoglyphs:
+            other = entry["c"].translate(_DIRECTION_MARKS)
+            if len(char) == 1 and len(other) == 1:
+                a, b = root(char), root(other)
+                if a != b:
+                    parent[max(a, b)] = min(a, b)
+    return {ord(char): root(char) for char in parent}
