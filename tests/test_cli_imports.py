@@ -137,3 +137,19 @@ def test_output_stream_is_plain_text(capsys):
 
     print_json_list(iter([{"a": 1}, {"b": [1, 2]}]))
     assert capsys.readouterr().out == json.dumps([{"a": 1}, {"b": [1, 2]}], indent=2) + "\n"
+
+
+@pytest.mark.parametrize(
+    "items",
+    [
+        [],
+        [{}],
+        [{"a": 1, "b": None, "c": True, "d": False, "e": 'x\n"\\\u2028é\x1b', "f": -3}],
+        [{"nested": [1, {"x": None}], "n": 1.5}, {"s": "plain"}],
+    ],
+)
+def test_streamed_json_matches_json_dumps(items, capsys):
+    from keydesk.cli.output import print_json_list
+
+    print_json_list(iter(items))
+    assert capsys.readouterr().out == json.dumps(items, indent=2, ensure_ascii=False) + "\n"
