@@ -153,3 +153,19 @@ def test_streamed_json_matches_json_dumps(items, capsys):
 
     print_json_list(iter(items))
     assert capsys.readouterr().out == json.dumps(items, indent=2, ensure_ascii=False) + "\n"
+
+
+def test_iter_keys_converts_times_as_the_store_does(world):
+    """iter_keys reads raw datetimes (SQLite text, PostgreSQL values) and
+    converts them itself: the same views as keys(), on both backends."""
+    from datetime import UTC, datetime, timedelta
+
+    created = world.owner.create_key(
+        "github", "expiring", expires_at=datetime.now(UTC) + timedelta(days=1)
+    )
+    world.owner.create_key("github", "other")
+    world.owner.revoke_key(created.key.public_key)
+    listed = list(world.owner.iter_keys("github"))
+    assert listed == world.owner.keys("github")
+    assert all(k.created_at.tzinfo is UTC for k in listed)
+    assert listed[-1].revoked_at is not None and listed[-1].expires_at is not None

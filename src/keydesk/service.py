@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, overload
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -288,15 +288,38 @@ class KeyService:
         connection: memory stays flat however many keys there are (the CLI
         prints each as it comes). The read ends when the iterator does."""
         with self.store.session() as session:
-            query = self._keys_of(session, integration, include_revoked=True)
-            for row in session.execute(query, execution_options={"yield_per": batch}):
-                yield KeyView(*row)
+            query = self._keys_of(session, integration, include_revoked=True, raw_times=True)
+            # Plain Core rows on the session's connection: no ORM processing per row,
+            # and the four datetimes converted by _utc instead of a type decorator.
+            rows = session.connection().execute(query, execution_options={"yield_per": batch})
+            for (
+                id,
+                public,
+                label,
+                integration_id,
+                name,
+                created,
+                by,
+                revoked,
+                revoker,
+                expires,
+                used,
+            ) in rows:
+                yield KeyView(
+                    id, public, label, integration_id, name, _utc(created), by,
+                    _utc(revoked), revoker, _utc(expires), _utc(used),
+                )  # fmt: skip
 
     def _keys_of(
-        self, session: Session, integration: str | int, include_revoked: bool
+        self,
+        session: Session,
+        integration: str | int,
+        include_revoked: bool,
+        *,
+        raw_times: bool = False,
     ) -> sa.Select[*tuple[Any, ...]]:
         target = self._integration(session, integration)
-        query = self._key_query().where(col(ApiKey.integration_id) == target.id)
+        query = self._key_query(raw_times=raw_times).where(col(ApiKey.integration_id) == target.id)
         if not include_revoked:
             query = query.where(col(ApiKey.revoked_at).is_(None))
         return query.order_by(
@@ -526,9 +549,15 @@ class KeyService:
             .where(Integration.id == key.integration_id)
         ).one()
 
-    def _key_query(self) -> sa.Select[*tuple[Any, ...]]:
+    def _key_query(self, *, raw_times: bool = False) -> sa.Select[*tuple[Any, ...]]:
+        """KeyView's columns, in its order. `raw_times`: the datetimes as the
+        driver gives them (bulk reads convert them with `_utc`, cheaply)."""
         creator = aliased(Account)
         revoker = aliased(Account)
+
+        def when(column: Any) -> Any:
+            return sa.type_coerce(column, sa.String).label(column.key) if raw_times else column
+
         query: sa.Select[*tuple[Any, ...]] = (
             sa.select(
                 col(ApiKey.id),
@@ -536,12 +565,12 @@ class KeyService:
                 col(ApiKey.label),
                 col(ApiKey.integration_id),
                 col(Integration.name).label("integration"),
-                col(ApiKey.created_at),
+                when(col(ApiKey.created_at)),
                 col(creator.name).label("created_by"),
-                col(ApiKey.revoked_at),
+                when(col(ApiKey.revoked_at)),
                 col(revoker.name).label("revoked_by"),
-                col(ApiKey.expires_at),
-                col(ApiKey.last_used_at),
+                when(col(ApiKey.expires_at)),
+                when(col(ApiKey.last_used_at)),
             )
             .join(Integration, col(Integration.id) == ApiKey.integration_id)
             .join(creator, col(creator.id) == ApiKey.created_by)
@@ -611,6 +640,20 @@ def _flush(session: Session, conflict: str, error: type[Exception] = AlreadyExis
 
 
 LEAK_LOCATION_MAX = 64  # AuditEvent.label
+
+
+@overload
+def _utc(value: datetime | str) -> datetime: ...
+@overload
+def _utc(value: None) -> None: ...
+def _utc(value: datetime | str | None) -> datetime | None:
+    """A stored datetime as models.UTCDateTime gives it, from what the driver
+    returns without it: SQLite's text (always UTC), or PostgreSQL's aware value."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _clipped(text: str, limit: int) -> str:
