@@ -47,22 +47,27 @@ def print_json_list(items: Iterable[dict[str, Any]]) -> None:
     import json
     from json.encoder import encode_basestring
 
-    def scalar(value: Any) -> str | None:
-        if isinstance(value, str):
-            return encode_basestring(value)
-        if value is None or isinstance(value, bool):
-            return {None: "null", True: "true", False: "false"}[value]
-        if isinstance(value, int):
-            return str(int(value))
-        return None  # floats, lists, dicts: json.dumps knows best
+    prefixes: dict[tuple[str, ...], list[str]] = {}  # '    "key": ' per key, made once
+    literals = {None: "null", True: "true", False: "false"}
 
     def item_json(item: dict[str, Any]) -> str:
-        fields = []
-        for key, value in item.items():
-            text = scalar(value)
-            if text is None or not isinstance(key, str):
+        keys = tuple(item)
+        heads = prefixes.get(keys)
+        if heads is None:
+            if not all(type(key) is str for key in keys):
                 return json.dumps(item, indent=2, ensure_ascii=False).replace("\n", "\n  ")
-            fields.append(f"    {encode_basestring(key)}: {text}")
+            heads = prefixes[keys] = [f"    {encode_basestring(key)}: " for key in keys]
+        fields = []
+        for head, value in zip(heads, item.values(), strict=True):
+            kind = type(value)  # exact types: subclasses (enums) go to json.dumps
+            if kind is str:
+                fields.append(head + encode_basestring(value))
+            elif value is None or kind is bool:
+                fields.append(head + literals[value])
+            elif kind is int:
+                fields.append(head + str(value))
+            else:  # floats, lists, dicts: json.dumps knows best
+                return json.dumps(item, indent=2, ensure_ascii=False).replace("\n", "\n  ")
         return "{\n" + ",\n".join(fields) + "\n  }" if fields else "{}"
 
     out = sys.stdout
