@@ -59,6 +59,11 @@ def register(cli: Commands) -> None:
         help="revoke every live key found, after one confirmation (no admin role needed)",
     )
     sub.add_argument("--yes", action="store_true", help="with --revoke: do not ask")
+    sub.epilog = (
+        "exit status: 0 nothing found; 1 only dead keys (revoked, expired, unknown to the "
+        "store); 2 a key that may still work (or no store to ask); 3 the scan could not run "
+        "or was incomplete"
+    )
 
 
 class Report:
