@@ -95,6 +95,7 @@ def test_names_are_stored_in_nfc_and_found_either_way(world):
     integration = world.owner.add_integration("café", NFD_CAFE + "-app", "P")
     assert integration.name == "café-app" and integration.workspace == "café"
     assert world.owner.integration(NFD_CAFE + "-app").id == integration.id
+    assert world.owner.integration("café-app", workspace=NFD_CAFE).id == integration.id
     assert [w.name for w in world.owner.workspaces()] == ["acme", "café"]
 
 

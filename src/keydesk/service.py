@@ -487,7 +487,9 @@ class KeyService:
                 col(Integration.name) == unicodedata.normalize("NFC", str(ref).strip())
             )
         if workspace is not None:
-            query = query.where(col(Workspace.name) == workspace.strip())
+            query = query.where(
+                col(Workspace.name) == unicodedata.normalize("NFC", workspace.strip())
+            )
         rows = session.execute(query).all()
         if not rows:
             raise NotFound(f"no integration {ref!r} in your workspaces")
