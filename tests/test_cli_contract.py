@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -177,13 +178,24 @@ MAY_SUCCEED = {("--account", "empty"), ("scan PATH", "option-like")}
 MAY_SUCCEED_WITHOUT_STORE = {"scan PATH"}
 
 
-@pytest.fixture
-def cli(tmp_path, monkeypatch, capsys):
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    store = open_store(url, create=True)
+@pytest.fixture(scope="module")
+def template_store(tmp_path_factory) -> Path:
+    """One migrated store with a world and a key, copied for each test (a
+    migration per test would cost more than the test)."""
+    path = tmp_path_factory.mktemp("template") / "cli.db"
+    store = open_store(f"sqlite:///{path}", create=True)
     world = build_world(store)
     world.owner.create_key("github", "prod")
-    store.dispose()
+    store.dispose()  # checkpoints the WAL into the file
+    return path
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch, capsys, template_store):
+    path = tmp_path / "cli.db"
+    shutil.copyfile(template_store, path)
+    os.chmod(path, 0o600)
+    url = f"sqlite:///{path}"
     monkeypatch.setenv("KEYDESK_DATABASE_URL", url)
     monkeypatch.setenv("KEYDESK_ACCOUNT", "alice")
     monkeypatch.delenv("KEYDESK_API_KEY", raising=False)
