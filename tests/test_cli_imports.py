@@ -170,3 +170,21 @@ def test_iter_keys_converts_times_as_the_store_does(world):
     assert listed == world.owner.keys("github")
     assert all(k.created_at.tzinfo is UTC for k in listed)
     assert listed[-1].revoked_at is not None and listed[-1].expires_at is not None
+
+
+def test_opening_a_current_store_loads_no_orm(sqlite_store):
+    """What a verifier pays to open the store: SQLAlchemy Core and the
+    driver; the ORM (SQLModel, pydantic), Alembic and argon2 only when used."""
+    url, _, _ = sqlite_store
+    code = (
+        "import sys\n"
+        "from keydesk.store import open_store\n"
+        f"open_store({url!r}).dispose()\n"
+        "print(' '.join(sorted(sys.modules)))\n"
+    )
+    loaded = set(subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.split())  # fmt: skip
+    assert "sqlalchemy.dialects.sqlite" in loaded
+    heavy = {"sqlmodel", "pydantic", "alembic", "argon2", "sqlalchemy.orm"}
+    assert not {m for m in loaded if m in heavy or m.split(".")[0] in heavy}

@@ -9,14 +9,17 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
-from sqlmodel import Session
 
 from keydesk.errors import StoreNotFound, StoreUnavailable
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
@@ -32,6 +35,8 @@ class Store:
         """A unit of work: committed on success, rolled back on error, and
         driver errors turned into `StoreUnavailable` with a readable message."""
         try:
+            from sqlmodel import Session  # the ORM only for sessions: a verifier needs none
+
             with Session(self.engine, expire_on_commit=False) as session:
                 yield session
                 session.commit()
