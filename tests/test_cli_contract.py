@@ -249,7 +249,6 @@ def test_verify_with_every_hostile_value_on_stdin(cli, value_name):
 @pytest.mark.parametrize(
     "argv",
     [
-        [],
         ["key"],
         ["key", "create"],
         ["key", "create", "--integration"],
@@ -264,8 +263,6 @@ def test_verify_with_every_hostile_value_on_stdin(cli, value_name):
     ids=" ".join,
 )
 def test_usage_errors_are_one_line(cli, argv):
-    if not argv:
-        pytest.skip("no command opens the TUI")
     code, out, err = cli(*argv)
     assert code != 0 and out == ""
     assert_one_clean_line(code, out, err)
