@@ -62,7 +62,7 @@ class Accepted:
 
 @pytest.fixture
 def accepted(sqlite_url) -> Iterator[Accepted]:
-    store = open_store(sqlite_url)
+    store = open_store(sqlite_url, create=True)
     world = build_world(store)
     created = world.owner.create_key("github", "prod")
     verifier = Verifier(store.engine)
@@ -73,7 +73,7 @@ def accepted(sqlite_url) -> Iterator[Accepted]:
 
 
 def test_a_deleted_store_is_503_for_warm_and_cold_keys_and_nothing_is_created(sqlite_url, tmp_path):
-    store = open_store(sqlite_url)
+    store = open_store(sqlite_url, create=True)
     world = build_world(store)
     warm = world.owner.create_key("github", "warm").private_key.reveal()
     cold = world.owner.create_key("github", "cold").private_key.reveal()
@@ -98,7 +98,7 @@ def test_a_replaced_store_is_unavailable_never_read_from_the_old_file(
     accepted, sqlite_url, tmp_path
 ):
     # Another store, in which the key does not exist, moved into place.
-    other = open_store(f"sqlite:///{tmp_path / 'other.db'}")
+    other = open_store(f"sqlite:///{tmp_path / 'other.db'}", create=True)
     build_world(other)
     other.dispose()
     for file in _sqlite_files(sqlite_url)[1:]:
@@ -145,7 +145,7 @@ def postgres_url():
 
 @pytest.mark.postgres
 def test_a_locked_table_gives_503_while_requests_needing_no_io_are_answered(postgres_url):
-    store = open_store(postgres_url)
+    store = open_store(postgres_url, create=True)
     world = build_world(store)
     key = world.owner.create_key("github", "prod").private_key.reveal()
     verifier = Verifier(store.engine, read_timeout=2.0)
@@ -211,7 +211,7 @@ def cluster():
 @pytest.mark.postgres
 def test_postgres_down_is_503_with_one_log_line_and_service_resumes_by_itself(cluster, caplog):
     caplog.set_level(logging.INFO)
-    store = open_store(cluster.url)
+    store = open_store(cluster.url, create=True)
     world = build_world(store)
     warm = world.owner.create_key("github", "warm").private_key.reveal()
     cold = world.owner.create_key("github", "cold").private_key.reveal()
@@ -237,7 +237,7 @@ def test_postgres_down_is_503_with_one_log_line_and_service_resumes_by_itself(cl
 
 @pytest.mark.postgres
 def test_postgres_down_in_process_raises_store_unavailable_then_recovers(cluster):
-    store = open_store(cluster.url)
+    store = open_store(cluster.url, create=True)
     key = build_world(store).owner.create_key("github", "prod").private_key
     store.dispose()
     verifier = Verifier(cluster.url)

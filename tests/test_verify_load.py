@@ -301,7 +301,7 @@ async def test_the_event_loop_runs_while_a_read_waits_for_a_lock(sqlite_url):
     from keydesk.store import open_store
     from tests.conftest import build_world
 
-    store = open_store(sqlite_url)
+    store = open_store(sqlite_url, create=True)
     key = build_world(store).owner.create_key("github", "prod").private_key
     store.dispose()
     path = sa.make_url(sqlite_url).database

@@ -1043,11 +1043,16 @@ def _apply(engine: sa.Engine, writes: list[_Write]) -> None:
     executemany (one statement compiled, one pipeline on PostgreSQL), so a
     burst of them costs the event loop's process little CPU."""
     import sqlalchemy as sa
-    from sqlmodel import SQLModel
 
-    import keydesk.models  # noqa: F401  (defines the table written here)
-
-    table = SQLModel.metadata.tables["api_key"]
+    # The columns written, as a Core table clause: no ORM or models to import
+    # (times are aware UTC, which both dialects store as the models do).
+    table = sa.table(
+        "api_key",
+        sa.column("id", sa.Integer),
+        sa.column("public_key", sa.String),
+        sa.column("secret_hash", sa.String),
+        sa.column("last_used_at", sa.DateTime(timezone=True)),
+    )
     columns = table.c
     touches = [
         {
