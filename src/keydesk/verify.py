@@ -717,6 +717,50 @@ class _CheckTimes:
             return samples[-1]
 
 
+class _Hashing:
+    """argon2 on `size` threads, first come first served (one job per public
+    key at a time, see `_Gates`, so first come is also round robin by key).
+    Daemon threads, started on first use: pure computation, nothing to finish
+    when the process exits, and a verifier nobody closed never holds it up."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._jobs: queue.SimpleQueue[
+            tuple[concurrent.futures.Future[None], Callable[[], None]] | None
+        ] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+
+    def submit(self, job: Callable[[], None]) -> concurrent.futures.Future[None]:
+        future: concurrent.futures.Future[None] = concurrent.futures.Future()
+        if not self._threads:
+            with self._lock:
+                while len(self._threads) < self._size:
+                    thread = threading.Thread(target=self._work, name="keydesk-argon2", daemon=True)
+                    thread.start()
+                    self._threads.append(thread)
+        self._jobs.put((future, job))
+        return future
+
+    def close(self) -> None:
+        for _ in self._threads:
+            self._jobs.put(None)
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def _work(self) -> None:
+        while (item := self._jobs.get()) is not None:
+            future, job = item
+            if not future.set_running_or_notify_cancel():
+                continue  # its caller has gone
+            try:
+                job()
+            except BaseException as error:  # delivered to whoever waits
+                future.set_exception(error)
+            else:
+                future.set_result(None)
+
+
 @dataclass(frozen=True, slots=True)
 class _Touch:
     key_id: int
@@ -776,8 +820,7 @@ class Verifier:
         self._gates = _Gates(max_waiting_per_key)
         self._check_times = _CheckTimes()
         self._refusals = RefusalLog()
-        self._max_hashes = max_concurrent_hashes
-        self._hash_pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._hashing = _Hashing(max_concurrent_hashes)
         self._writes: queue.SimpleQueue[_Write | threading.Event | None] = queue.SimpleQueue()
         self._touched: dict[int, float] = {}
         self._writer: threading.Thread | None = None
@@ -821,8 +864,7 @@ class Verifier:
             self._writes.put(None)
             self._writer.join(timeout=5)
             self._writer = None
-        if self._hash_pool is not None:
-            self._hash_pool.shutdown(wait=True)
+        self._hashing.close()
         self._lookups.close()
 
     def cached_digests(self) -> list[bytes]:
@@ -885,9 +927,7 @@ class Verifier:
             if pause is not None:
                 time.sleep(pause)
                 self._refuse(key, digest, UnauthorizedReason.UNKNOWN, remember=True)
-            self._hashes().submit(
-                self._check_secret, key, digest, row, time.perf_counter()
-            ).result()
+            self._hashing.submit(self._hash_job(key, digest, row)).result()
         finally:
             self._gates.leave(public_key, digest)
 
@@ -912,7 +952,7 @@ class Verifier:
             if pause is not None:
                 await asyncio.sleep(pause)
                 self._refuse(key, digest, UnauthorizedReason.UNKNOWN, remember=True)
-            job = self._hashes().submit(self._check_secret, key, digest, row, time.perf_counter())
+            job = self._hashing.submit(self._hash_job(key, digest, row))
             # The gate opens when the hashing ends, even if this caller has gone.
             job.add_done_callback(lambda _job: self._gates.leave(public_key, digest))
             leave_here = False
@@ -963,16 +1003,9 @@ class Verifier:
             row.workspace,
         )
 
-    def _hashes(self) -> concurrent.futures.ThreadPoolExecutor:
-        pool = self._hash_pool
-        if pool is None:
-            with self._lock:
-                if self._hash_pool is None:
-                    self._hash_pool = concurrent.futures.ThreadPoolExecutor(
-                        self._max_hashes, thread_name_prefix="keydesk-argon2"
-                    )
-                pool = self._hash_pool
-        return pool
+    def _hash_job(self, key: PrivateKey, digest: bytes, row: KeyRow | None) -> Callable[[], None]:
+        queued_at = time.perf_counter()
+        return lambda: self._check_secret(key, digest, row, queued_at)
 
     # -- writes, off the request path ----------------------------------------------
 
