@@ -69,6 +69,16 @@ class World:
             self.owner.add_member("acme", name, role)
         return KeyService(self.store, name)
 
+    def admit_keydesk_commands(self, role: str = "admin") -> str:
+        """Make the account a `keydesk` process run by this test acts as (the
+        OS user on SQLite, the connection's role on PostgreSQL) a member of
+        acme; returns its name."""
+        from keydesk.identity import acting_account
+
+        name = acting_account(self.store)
+        self.owner.add_member("acme", name, role)
+        return name
+
 
 def build_world(store: Store) -> World:
     owner = KeyService(store, "alice")

@@ -218,6 +218,7 @@ def _free_port() -> int:
 
 
 def test_revoke_in_one_process_refused_by_server_in_another(store_url, world):
+    world.admit_keydesk_commands()
     created = world.owner.create_key("github", "server-check")
     port = _free_port()
     server = subprocess.Popen(
@@ -238,7 +239,7 @@ def test_revoke_in_one_process_refused_by_server_in_another(store_url, world):
         assert httpx.get(f"{url}/v1/verify", headers=headers).status_code == 200
         assert httpx.get(f"{url}/v1/verify", headers=headers).status_code == 200  # cached now
         subprocess.run(
-            [sys.executable, "-m", "keydesk", "--db", store_url, "--account", "alice",
+            [sys.executable, "-m", "keydesk", "--db", store_url,
              "key", "revoke", created.key.public_key, "--yes"],
             check=True, capture_output=True, timeout=60,
         )  # fmt: skip

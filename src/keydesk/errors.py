@@ -49,6 +49,10 @@ class StoreUnavailable(KeydeskError):
     pass
 
 
+class UnsafeStore(StoreUnavailable):
+    """A SQLite store others could read or replace: refused, never opened."""
+
+
 class UnauthorizedReason(StrEnum):
     MISSING = "missing"
     MALFORMED = "malformed"

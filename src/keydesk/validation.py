@@ -3,7 +3,9 @@ message says what is wrong and what to do instead."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlsplit
 
 from keydesk.errors import InvalidInput, InvalidLabel
@@ -80,3 +82,24 @@ def scopes(value: str) -> str:
         return ""
     text = printable_text(value, "the scopes", 2048)
     return " ".join(part for part in text.replace(",", " ").split() if part)
+
+
+_DURATION = re.compile(r"(\d{1,6})\s*([mhdw])")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def since(value: str, now: datetime) -> datetime:
+    """A starting point: a time ago (`30m`, `12h`, `7d`, `2w`) or a date or
+    time (`2026-11-01`, `2026-11-01T09:00`, local time unless it says)."""
+    text = printable_text(value, "--since", 64).lower()
+    if match := _DURATION.fullmatch(text):
+        return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    try:
+        moment = datetime.fromisoformat(text.upper()) if "t" in text else None
+        if moment is None:
+            moment = datetime.combine(date.fromisoformat(text), datetime.min.time())
+    except ValueError:
+        raise InvalidInput(
+            f"--since {text!r} is neither a time ago (30m, 12h, 7d, 2w) nor a date (2026-11-01)"
+        ) from None
+    return (moment if moment.tzinfo else moment.astimezone()).astimezone(UTC)

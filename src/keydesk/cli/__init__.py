@@ -13,7 +13,16 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Sequence
 
-from keydesk.cli import integrations, interface, keys, verification, workspaces
+from keydesk.cli import (
+    audit,
+    integrations,
+    interface,
+    keys,
+    members,
+    postgres,
+    verification,
+    workspaces,
+)
 from keydesk.cli.output import EXIT_ERROR, fail
 from keydesk.cli.parser import build_parser
 from keydesk.errors import KeydeskError
@@ -21,11 +30,17 @@ from keydesk.errors import KeydeskError
 Handler = Callable[[argparse.Namespace], int]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser(interface, workspaces, integrations, keys, verification)
+def main(argv: Sequence[str] | None = None, *, actor: str | None = None) -> int:
+    """Run one keydesk command. `actor` is an account a trusted caller has
+    already proven (sshd's forced command in `keydesk ssh-session`, tests):
+    it never comes from argv or the environment."""
+    parser = build_parser(
+        interface, workspaces, members, integrations, keys, audit, verification, postgres
+    )
     args = parser.parse_args(argv)
     for option in ("db", "account", "json"):  # SUPPRESSed when not given
         setattr(args, option, getattr(args, option, None))
+    args.proven_actor = actor  # no option has this dest: argv cannot set it
     handler: Handler = getattr(args, "handler", interface.run_tui)
     try:
         return handler(args)

@@ -198,13 +198,15 @@ class KeydeskApp(App[None]):
             self.exit()
 
 
-def run(database_url: str, account: str) -> int:
-    """Open the store and run the interface on it until the user quits."""
+def run(database_url: str, proven: str | None = None) -> int:
+    """Open the store and run the interface on it until the user quits, as
+    the account the store proves (or `proven`, see keydesk.identity)."""
+    from keydesk.identity import acting_account
     from keydesk.store import open_store
 
     store = open_store(database_url)
     try:
-        KeydeskApp(KeyService(store, account)).run()
+        KeydeskApp(KeyService(store, acting_account(store, proven=proven))).run()
     finally:
         store.dispose()
     return 0
