@@ -7,12 +7,14 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Iterator
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from keydesk import validation
 from keydesk.cli import context
 from keydesk.cli.output import iso, print_table, when
 from keydesk.cli.parser import Commands
+from keydesk.errors import InvalidInput
 from keydesk.views import AuditView, utcnow
 
 if TYPE_CHECKING:
@@ -34,6 +36,8 @@ def register(cli: Commands) -> None:
 
 
 def audit(args: argparse.Namespace) -> int:
+    if args.limit is not None and args.limit < 1:
+        raise InvalidInput("--limit must be at least 1")
     since = validation.since(args.since, utcnow()) if args.since else None
     service = context.service(args)
     events = _events(service, args, since, oldest_first=args.json and args.limit is None)
@@ -51,7 +55,7 @@ def audit(args: argparse.Namespace) -> int:
 
 
 def _events(
-    service: KeyService, args: argparse.Namespace, since: Any, *, oldest_first: bool
+    service: KeyService, args: argparse.Namespace, since: datetime | None, *, oldest_first: bool
 ) -> Iterator[AuditView]:
     """Every matching event, page by page (newest first unless `oldest_first`)."""
     left = args.limit
