@@ -92,6 +92,18 @@ async def switch_workspace(pilot: Pilot) -> None:
     await settle(pilot)
 
 
+async def members(pilot: Pilot) -> None:
+    await settle(pilot)
+    await pilot.press("m")
+    await settle(pilot)
+
+
+async def integration_audit(pilot: Pilot) -> None:
+    await open_integration(pilot, "github")
+    await pilot.press("a")
+    await settle(pilot)
+
+
 async def first_run(pilot: Pilot) -> None:
     await settle(pilot)  # an account with no workspace lands on the welcome form
 
@@ -109,6 +121,8 @@ SCREENS: dict[str, Callable[[Pilot], Awaitable[None]]] = {
     "create-key": create_key,
     "key-created": key_created,
     "revoke-confirm": revoke_confirm,
+    "members": members,
+    "integration-audit": integration_audit,
 }
 
 
