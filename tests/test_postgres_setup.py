@@ -137,3 +137,18 @@ def test_an_admin_cannot_set_up_or_migrate(team, fresh_database):
         postgres_roles.setup(as_alice, team.owner)
     with pytest.raises(StoreUnavailable, match="its owner does that: keydesk postgres setup"):
         open_store(as_alice)
+
+
+def test_a_role_outside_keydesk_users_is_told_what_to_ask_for(team):
+    outsider = f"outsider_{team.tag}"
+    admin = sa.create_engine(team.url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f"CREATE ROLE {outsider} LOGIN PASSWORD '{team.password}'"))
+    try:
+        url = sa.make_url(team.url).set(username=outsider, password=team.password)
+        with pytest.raises(StoreUnavailable, match="GRANT keydesk_users TO"):
+            open_store(url.render_as_string(hide_password=False))
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f"DROP ROLE {outsider}"))
+        admin.dispose()

@@ -104,13 +104,23 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
         except OperationalError as exc:
             engine.dispose()
             raise StoreUnavailable(_describe(exc)) from None
-        except DBAPIError as exc:  # e.g. a role that may use the store but not migrate it
+        except DBAPIError as exc:  # a role that may not migrate the store, or not use it
             engine.dispose()
-            raise StoreUnavailable(
-                f"cannot bring the store's schema up to date ({_first_line(exc)}); "
-                "its owner does that: keydesk postgres setup"
-            ) from None
+            raise StoreUnavailable(_upgrade_refused(exc)) from None
     return store
+
+
+def _upgrade_refused(exc: DBAPIError) -> str:
+    text = _first_line(exc)
+    if "alembic_version" in text:  # the first thing every keydesk role may read
+        return (
+            f"your database role may not use this store ({text}); "
+            "a DBA grants it: GRANT keydesk_users TO your_role"
+        )
+    return (
+        f"cannot bring the store's schema up to date ({text}); "
+        "its owner does that: keydesk postgres setup"
+    )
 
 
 def create_engine(url: sa.URL, **options: object) -> Engine:
