@@ -44,6 +44,7 @@ class AuditLog(Vertical):
         self._more = True
         self._reading = False
         self._started = False
+        self._laid_out = True
 
     def compose(self) -> ComposeResult:
         yield Static(id="audit-summary")
@@ -57,6 +58,12 @@ class AuditLog(Vertical):
     def events(self) -> list[AuditView]:
         """What has been read so far (newest first)."""
         return list(self._events)
+
+    @property
+    def settled(self) -> bool:
+        """No page is being read, and the rows shown have been measured and
+        drawn (a DataTable sizes its columns when idle, after rows arrive)."""
+        return self._started and not self._reading and self._laid_out
 
     def on_mount(self) -> None:
         for label, key in (
@@ -111,7 +118,15 @@ class AuditLog(Vertical):
                 literal(event.label),
                 key=str(event.id),
             )
+        self._laid_out = False
+        table.call_after_refresh(self._drawn)
         self._summarise()
+
+    def _drawn(self) -> None:
+        # A DataTable sizes its columns when idle, but rows it drew before
+        # that stay in its caches at the old widths: draw them again.
+        self.table.notify_style_update()
+        self._laid_out = True
 
     def _failed(self, message: str) -> None:
         self._reading = False

@@ -90,6 +90,9 @@ class MembersScreen(KeydeskScreen[None]):
             table.add_row(literal(name), member.role.value, when(member.since), key=member.account)
         if keep is not None and keep in table.rows:
             table.move_cursor(row=table.get_row_index(keep))
+        # Rows drawn before the table sizes its columns (when idle) would stay
+        # cached at the old widths: draw them again once it has.
+        table.call_after_refresh(table.notify_style_update)
         self._explain()
 
     def highlighted(self) -> MemberView | None:
