@@ -87,24 +87,10 @@ def test_only_members_read_a_trail(world):
 
 
 @pytest.fixture
-def cli(tmp_path, monkeypatch, capsys):
-    from keydesk.cli import main
-
-    monkeypatch.setenv("KEYDESK_DATABASE_URL", f"sqlite:///{tmp_path / 'audit.db'}")
-    monkeypatch.delenv("KEYDESK_ACCOUNT", raising=False)
-
-    def run(*args: str, actor: str = "alice") -> tuple[int, str, str]:
-        code = main(list(args), actor=actor)
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    run("init", "--workspace", "acme")
-    run(
-        "integration", "add", "--workspace", "acme", "--name", "github", "--provider", "GitHub",
-        "--client-id", "c", "--redirect-uri", "https://x.example/cb", "--configure",
-    )  # fmt: skip
-    run("key", "create", "--integration", "github", "--label", "[red]prod[/]")
-    return run
+def cli(configured):
+    """acme, github, and a key whose label looks like markup."""
+    configured("key", "create", "--integration", "github", "--label", "[red]prod[/]")
+    return configured
 
 
 def test_json_lines_oldest_first_and_a_table_newest_first(cli):

@@ -9,40 +9,6 @@ import sys
 
 import pytest
 
-from keydesk.cli import main
-
-
-@pytest.fixture
-def cli(tmp_path, monkeypatch, capsys):
-    """Run `keydesk ARGS...` in-process as `actor` (a trusted caller's proven
-    account, as `keydesk ssh-session` passes it); returns (exit code,
-    stdout, stderr)."""
-    monkeypatch.setenv("KEYDESK_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
-    monkeypatch.delenv("KEYDESK_ACCOUNT", raising=False)
-    monkeypatch.delenv("KEYDESK_API_KEY", raising=False)
-
-    def run(*args: str, stdin: str | None = None, actor: str = "alice") -> tuple[int, str, str]:
-        if stdin is not None:
-            import io
-
-            monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-        code = main(list(args), actor=actor)
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
-
-
-@pytest.fixture
-def configured(cli):
-    assert cli("init", "--workspace", "acme")[0] == 0
-    code, _out, err = cli(
-        "integration", "add", "--workspace", "acme", "--name", "github", "--provider", "GitHub",
-        "--client-id", "Iv1.abc", "--redirect-uri", "https://app.example.com/cb", "--configure",
-    )  # fmt: skip
-    assert code == 0, err
-    return cli
-
 
 def test_key_lifecycle(configured):
     cli = configured

@@ -71,16 +71,9 @@ def test_a_trusted_caller_may_pass_a_proven_account_on_sqlite(sqlite_url):
 
 
 @pytest.fixture
-def run(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("KEYDESK_DATABASE_URL", f"sqlite:///{tmp_path / 'k.db'}")
-    monkeypatch.delenv("KEYDESK_ACCOUNT", raising=False)
-
-    def run(*args: str) -> tuple[int, str, str]:
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
+def run(cli):
+    """`keydesk` as it runs for a user: the account is not passed in."""
+    return lambda *args: cli(*args, actor=None)
 
 
 @pytest.mark.parametrize(
@@ -99,7 +92,7 @@ def test_account_flag_is_refused_outside_the_demo_with_the_reason(run, args, tmp
     assert code != 0 and out == ""
     assert err.count("\n") == 1 and "Traceback" not in err
     assert "--account is only for keydesk demo" in err and f"OS user ({ME})" in err
-    assert not (tmp_path / "k.db").exists()  # refused before anything was opened
+    assert not (tmp_path / "cli.db").exists()  # refused before anything was opened
 
 
 def test_account_environment_is_refused_too(run, monkeypatch):

@@ -115,40 +115,21 @@ def test_member_changes_are_audited(world):
 # -- the command line ------------------------------------------------------------
 
 
-@pytest.fixture
-def cli(tmp_path, monkeypatch, capsys):
-    from keydesk.cli import main
-
-    monkeypatch.setenv("KEYDESK_DATABASE_URL", f"sqlite:///{tmp_path / 'members.db'}")
-    monkeypatch.delenv("KEYDESK_ACCOUNT", raising=False)
-
-    def run(*args: str, actor: str = "alice") -> tuple[int, str, str]:
-        code = main(list(args), actor=actor)
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    assert run("init", "--workspace", "acme")[0] == 0
-    assert run(
-        "integration", "add", "--workspace", "acme", "--name", "github", "--provider", "GitHub",
-        "--client-id", "c", "--redirect-uri", "https://x.example/cb", "--configure",
-    )[0] == 0  # fmt: skip
-    return run
-
-
-def test_member_commands(cli):
+def test_member_commands(configured):
     assert (
-        cli("member", "add", "--workspace", "acme", "--account", "bob", "--role", "admin")[0] == 0
+        configured("member", "add", "--workspace", "acme", "--account", "bob", "--role", "admin")[0]
+        == 0
     )
-    code, out, _ = cli("member", "set-role", "--workspace", "acme", "--account", "bob",
+    code, out, _ = configured("member", "set-role", "--workspace", "acme", "--account", "bob",
                        "--role", "viewer", "--json")  # fmt: skip
     assert code == 0 and json.loads(out)["role"] == "viewer"
-    code, out, _ = cli("member", "list", "--json")
+    code, out, _ = configured("member", "list", "--json")
     assert [(m["workspace"], m["account"], m["role"]) for m in json.loads(out)] == [
         ("acme", "alice", "owner"), ("acme", "bob", "viewer"),
     ]  # fmt: skip
-    code, out, _ = cli("member", "list", "--workspace", "acme")
+    code, out, _ = configured("member", "list", "--workspace", "acme")
     assert out.splitlines()[0].split() == ["WORKSPACE", "ACCOUNT", "ROLE", "SINCE"]
-    code, out, _ = cli("member", "remove", "--workspace", "acme", "--account", "bob")
+    code, out, _ = configured("member", "remove", "--workspace", "acme", "--account", "bob")
     assert code == 0 and "the keys they created stay active" in out
 
 
@@ -165,19 +146,19 @@ def test_member_commands(cli):
         (("member", "list", "--workspace", "acme"), "mallory", "mallory is not a member"),
     ],
 )  # fmt: skip
-def test_member_refusals_are_one_line(cli, args, actor, needle):
-    cli("member", "add", "--workspace", "acme", "--account", "carol", "--role", "admin")
-    code, out, err = cli(*args, actor=actor)
+def test_member_refusals_are_one_line(configured, args, actor, needle):
+    configured("member", "add", "--workspace", "acme", "--account", "carol", "--role", "admin")
+    code, out, err = configured(*args, actor=actor)
     assert code != 0 and out == ""
     assert err.count("\n") == 1 and needle in err and "Traceback" not in err
 
 
-def test_key_list_names_removed_creators(cli):
-    cli("member", "add", "--workspace", "acme", "--account", "carol", "--role", "admin")
-    cli("key", "create", "--integration", "github", "--label", "ci", actor="carol")
-    cli("member", "remove", "--workspace", "acme", "--account", "carol")
-    _, out, _ = cli("key", "list", "--integration", "github")
+def test_key_list_names_removed_creators(configured):
+    configured("member", "add", "--workspace", "acme", "--account", "carol", "--role", "admin")
+    configured("key", "create", "--integration", "github", "--label", "ci", actor="carol")
+    configured("member", "remove", "--workspace", "acme", "--account", "carol")
+    _, out, _ = configured("key", "list", "--integration", "github")
     assert "carol (removed)" in out
-    _, out, _ = cli("key", "list", "--integration", "github", "--json")
+    _, out, _ = configured("key", "list", "--integration", "github", "--json")
     (key,) = json.loads(out)
     assert key["created_by"] == "carol" and key["created_by_removed"] is True

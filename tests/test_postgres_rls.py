@@ -8,9 +8,7 @@ owns globex and is no member of acme; `verifier` is keydesk serve's role.
 
 from __future__ import annotations
 
-import os
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import psycopg
@@ -23,8 +21,7 @@ from keydesk.identity import acting_account
 from keydesk.keys import PrivateKey
 from keydesk.service import KeyService
 from keydesk.verify import Verifier
-from tests.conftest import POSTGRES_ENV
-from tests.pg_team import Team, team_database
+from tests.pg_team import Team
 
 pytestmark = pytest.mark.postgres
 
@@ -41,15 +38,6 @@ class Acme:
     private: PrivateKey  # the active key's
     acme: int  # workspace ids
     globex: int
-
-
-@pytest.fixture
-def team() -> Iterator[Team]:
-    server = os.environ.get(POSTGRES_ENV)
-    if not server:
-        pytest.skip(f"PostgreSQL: set {POSTGRES_ENV} to a server URL to run these (.ci/run does)")
-    with team_database(server) as team:
-        yield team
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import glob
 import importlib
 import json
-import os
 import subprocess
 from collections.abc import Iterator
 
@@ -20,21 +19,11 @@ from keydesk.identity import acting_account
 from keydesk.migrations import HEAD
 from keydesk.service import KeyService
 from keydesk.store import open_store
-from tests.conftest import POSTGRES_ENV, _postgres_database
-from tests.pg_team import Team, team_database
+from tests.conftest import _postgres_database
 
 pytestmark = pytest.mark.postgres
 # The revision's module name starts with a digit: imported by name.
 POLICIES = len(importlib.import_module("keydesk.migrations.versions.0002_proven_identity").POLICIES)
-
-
-@pytest.fixture
-def team() -> Iterator[Team]:
-    server = os.environ.get(POSTGRES_ENV)
-    if not server:
-        pytest.skip(f"PostgreSQL: set {POSTGRES_ENV} to a server URL to run these (.ci/run does)")
-    with team_database(server) as team:
-        yield team
 
 
 @pytest.fixture
