@@ -91,7 +91,7 @@ def audit_figures(service: KeyService) -> tuple[float, float, float]:
 
 
 def world(url: str, actor: str) -> tuple[Store, KeyService]:
-    store = open_store(url)
+    store = open_store(url, create=True)
     owner = KeyService(store, actor)
     owner.create_workspace("acme")
     owner.add_integration(

@@ -61,7 +61,7 @@ def test_an_inconsistent_sudo_environment_is_refused(environ, message):
 
 
 def test_a_trusted_caller_may_pass_a_proven_account_on_sqlite(sqlite_url):
-    store = open_store(sqlite_url)
+    store = open_store(sqlite_url, create=True)
     assert acting_account(store) == os_account()
     assert acting_account(store, proven="alice") == "alice"
     store.dispose()
@@ -183,7 +183,7 @@ def test_sudo_records_the_admin_who_ran_it(tmp_path):
 
 def _store(tmp_path: Path) -> Path:
     path = tmp_path / "data" / "keydesk.db"
-    store = open_store(f"sqlite:///{path}")
+    store = open_store(f"sqlite:///{path}", create=True)
     KeyService(store, "alice").create_workspace("acme")
     store.dispose()
     return path
@@ -246,7 +246,7 @@ def test_every_folder_keydesk_makes_is_private_whatever_the_umask(tmp_path, monk
     monkeypatch.delenv("KEYDESK_DATABASE_URL", raising=False)
     old = os.umask(0)
     try:
-        open_store(database_url()).dispose()
+        open_store(database_url(), create=True).dispose()
     finally:
         os.umask(old)
     made = [tmp_path / ".local", tmp_path / ".local/share", tmp_path / ".local/share/keydesk"]
@@ -257,7 +257,7 @@ def test_every_folder_keydesk_makes_is_private_whatever_the_umask(tmp_path, monk
 def test_a_umask_that_takes_the_owner_bits_still_makes_a_usable_store(tmp_path):
     old = os.umask(0o777)
     try:
-        store = open_store(f"sqlite:///{tmp_path / 'a' / 'b' / 'keydesk.db'}")
+        store = open_store(f"sqlite:///{tmp_path / 'a' / 'b' / 'keydesk.db'}", create=True)
         KeyService(store, "alice").create_workspace("acme")
         store.dispose()
     finally:

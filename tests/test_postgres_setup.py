@@ -73,7 +73,9 @@ def test_setup_is_idempotent(team, capsys):
 
 
 def test_a_store_made_before_setup_is_handed_to_the_owner_role(team, fresh_database):
-    open_store(fresh_database).dispose()  # made by the superuser, as a first try would be
+    open_store(
+        fresh_database, create=True
+    ).dispose()  # made by the superuser, as a first try would be
     assert team.owner not in owners(fresh_database).values()
     postgres_roles.setup(fresh_database, team.owner)
     assert set(owners(fresh_database).values()) == {team.owner}
@@ -125,7 +127,7 @@ def test_an_admin_cannot_set_up_or_migrate(team, fresh_database):
     with pytest.raises(PermissionDenied, match="cannot act as the owner role"):
         postgres_roles.setup(as_alice, team.owner)
     with pytest.raises(StoreUnavailable, match="its owner does that: keydesk postgres setup"):
-        open_store(as_alice)
+        open_store(as_alice, create=True)  # keydesk init
 
 
 def test_a_role_outside_keydesk_users_is_told_what_to_ask_for(team):

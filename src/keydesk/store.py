@@ -5,19 +5,29 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
 import sqlite3
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
-from sqlmodel import Session
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
-from keydesk.errors import KeydeskError, PermissionDenied, StoreUnavailable, UnsafeStore
+from keydesk.errors import (
+    KeydeskError,
+    PermissionDenied,
+    StoreNotFound,
+    StoreUnavailable,
+    UnsafeStore,
+)
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
@@ -42,21 +52,21 @@ class Store:
         try:
             with self.engine.connect() as connection:
                 return str(connection.execute(sa.text("SELECT session_user")).scalar_one())
-        except OperationalError as exc:
-            raise StoreUnavailable(_describe(exc)) from None
+        except DBAPIError as exc:
+            raise StoreUnavailable(_without(_describe(exc), self.engine.url.password)) from None
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A unit of work: committed on success, rolled back on error, and
-        driver errors turned into typed errors with a readable message."""
+        driver errors turned into `StoreUnavailable` with a readable message."""
         try:
+            from sqlmodel import Session  # the ORM only for sessions: a verifier needs none
+
             with Session(self.engine, expire_on_commit=False) as session:
                 yield session
                 session.commit()
-        except OperationalError as exc:
-            raise StoreUnavailable(_describe(exc)) from None
-        except DBAPIError as exc:
-            raise _refusal(exc) from None
+        except DBAPIError as exc:  # OperationalError, and DatabaseError for a damaged file
+            raise _failure(exc, self.engine.url.password) from None
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -68,13 +78,17 @@ class Store:
 _REFUSALS = frozenset({"42501", "KD001", "KD002"})
 
 
-def _refusal(exc: DBAPIError) -> KeydeskError:
-    """What the database refused, in one line. The service checks the same
-    rules first, so this is a race or a store set up differently."""
-    text = _first_line(exc)
-    if getattr(exc.orig, "sqlstate", None) in _REFUSALS:
-        return PermissionDenied(f"the database refused this: {text}")
-    return StoreUnavailable(f"the store refused this: {text}")
+def _is_refusal(exc: DBAPIError) -> bool:
+    return getattr(exc.orig, "sqlstate", None) in _REFUSALS
+
+
+def _failure(exc: DBAPIError, password: str | None) -> KeydeskError:
+    """A driver error as one line. A refusal by the database is a
+    PermissionDenied: the service checks the same rules first, so it is a
+    race, or a store set up differently."""
+    if _is_refusal(exc):
+        return PermissionDenied(f"the database refused this: {_first_line(exc)}")
+    return StoreUnavailable(_without(_describe(exc), password))
 
 
 def _first_line(exc: DBAPIError) -> str:
@@ -88,29 +102,50 @@ def _describe(exc: DBAPIError) -> str:
     return f"the store is unavailable: {text}"
 
 
-def open_store(url: str, *, migrate: bool = True) -> Store:
-    """Open (creating if needed) the store at `url` and bring its schema up to date."""
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        raise StoreUnavailable(f"not a database URL: {url!r}") from None
-    engine = create_engine(parsed)
-    store = Store(engine)
-    if migrate:
-        from keydesk.migrations import upgrade  # Alembic is imported only when needed
+INIT_HINT = "create one with: keydesk init --workspace NAME"
 
-        try:
+
+def open_store(url: str, *, create: bool = False, migrate: bool = True) -> Store:
+    """Open the store at `url` and bring its schema up to date.
+
+    A store is never created by accident (a typo in --db would otherwise
+    make an empty one): without `create`, a SQLite file that does not exist
+    or a database with no keydesk schema is `StoreNotFound`. Only
+    `keydesk init`, `keydesk demo` and the TUI's first run pass `create=True`."""
+    parsed = _parse_url(url)
+    where = shown_url(parsed)
+    database = parsed.database or ""
+    is_file = parsed.get_backend_name() == "sqlite" and _is_file_path(database)
+    if is_file and not create and not os.path.exists(database):
+        raise StoreNotFound(f"no keydesk store at {where} ({INIT_HINT})")
+    engine = create_engine(parsed, create=create)
+    try:
+        _require_schema(engine, where, create=create, migrate=migrate)
+    except BaseException:
+        engine.dispose()
+        raise
+    return Store(engine)
+
+
+def _require_schema(engine: Engine, where: str, *, create: bool, migrate: bool) -> None:
+    from keydesk.migrations import HEAD, current_revision, upgrade  # Alembic only if needed
+
+    password = engine.url.password
+    try:
+        revision = current_revision(engine)
+        if revision is None and not create:
+            raise StoreNotFound(f"no keydesk store at {where} ({INIT_HINT})")
+        if migrate and revision != HEAD:
             upgrade(engine)
-        except OperationalError as exc:
-            engine.dispose()
-            raise StoreUnavailable(_describe(exc)) from None
-        except DBAPIError as exc:  # a role that may not migrate the store, or not use it
-            engine.dispose()
-            raise StoreUnavailable(_upgrade_refused(exc)) from None
-    return store
+    except DBAPIError as exc:
+        message = _upgrade_refused(exc) if _is_refusal(exc) else _describe(exc)
+        if "not a database" in message:
+            message = f"{where} is not a keydesk store (not a SQLite database)"
+        raise StoreUnavailable(_without(message, password)) from None
 
 
 def _upgrade_refused(exc: DBAPIError) -> str:
+    """A role that may not use the store, or not migrate it (PostgreSQL)."""
     text = _first_line(exc)
     if "alembic_version" in text:  # the first thing every keydesk role may read
         return (
@@ -123,23 +158,65 @@ def _upgrade_refused(exc: DBAPIError) -> str:
     )
 
 
-def create_engine(url: sa.URL, **options: object) -> Engine:
+def _parse_url(url: str) -> sa.URL:
+    try:
+        return make_url(url)
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
+        raise StoreUnavailable(f"not a database URL: {_hide_password(url)}") from None
+
+
+def shown_url(url: sa.URL) -> str:
+    """Where a store is, fit for a message: a SQLite file's path, or the URL
+    without its password."""
+    if url.get_backend_name() == "sqlite" and _is_file_path(url.database or ""):
+        return str(url.database)
+    return url.render_as_string(hide_password=True)
+
+
+def _is_file_path(database: str) -> bool:
+    return bool(database) and database != ":memory:" and not database.startswith("file:")
+
+
+_PASSWORD_IN_URL = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
+
+
+def _hide_password(url: str) -> str:
+    return _PASSWORD_IN_URL.sub(r"\1***@", url)
+
+
+def _without(message: str, password: str | None) -> str:
+    return message.replace(password, "***") if password else message
+
+
+def create_engine(url: sa.URL, *, create: bool = False, **options: object) -> Engine:
     """An engine on `url` set up the keydesk way (SQLite: owner-only file,
-    WAL, busy timeout, foreign keys). `options` go to SQLAlchemy."""
+    WAL, busy timeout, foreign keys). With `create`, a missing SQLite file
+    is made (owner-only). `options` go to SQLAlchemy."""
     backend = url.get_backend_name()
-    if backend == "postgresql":
-        return sa.create_engine(url, pool_pre_ping=True, **options)
-    if backend != "sqlite":
-        raise StoreUnavailable(
-            f"unsupported database {backend!r}: use sqlite:/// or postgresql+psycopg://"
+    try:
+        if backend == "postgresql":
+            return sa.create_engine(url, pool_pre_ping=True, **options)
+        if backend != "sqlite":
+            raise StoreUnavailable(
+                f"unsupported database {backend!r}: use sqlite:/// or postgresql+psycopg://"
+            )
+        database = url.database
+        if create and database and _is_file_path(database):
+            _create_private_file(Path(database))
+        if database and _is_file_path(database):
+            check_private_store(Path(database).expanduser())
+        engine = sa.create_engine(
+            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **options
         )
-    database = url.database
-    if database and database != ":memory:" and not database.startswith("file:"):
-        _create_private_file(Path(database))
-        check_private_store(Path(database).expanduser())
-    engine = sa.create_engine(
-        url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **options
-    )
+    except ImportError as exc:  # e.g. postgresql:// names psycopg2, which is not installed
+        raise StoreUnavailable(
+            f"no driver for {url.drivername!r} ({exc.name or 'module'} is not installed): "
+            "use sqlite:/// or postgresql+psycopg:// (pip install 'keydesk[postgres]')"
+        ) from None
+    except (ArgumentError, ValueError, TypeError) as exc:  # junk in the URL's query
+        raise StoreUnavailable(
+            f"not a usable database URL: {shown_url(url)} ({str(exc).splitlines()[0]})"
+        ) from None
     event.listen(engine, "connect", _sqlite_pragmas)
     return engine
 
@@ -148,7 +225,15 @@ def _create_private_file(path: Path) -> None:
     """Create the database owner-only before SQLite does; SQLite gives its
     -wal and -shm files the database file's mode."""
     path = path.expanduser()
-    make_private_folders(path.parent)
+    try:
+        make_private_folders(path.parent)
+    except OSError as exc:  # e.g. a part of the path is a file
+        reason = (
+            "a part of the path is not a folder"
+            if isinstance(exc, FileExistsError | NotADirectoryError)
+            else exc.strerror
+        )
+        raise StoreUnavailable(f"cannot create the store at {path}: {reason}") from None
     try:
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     except FileExistsError:
@@ -164,18 +249,19 @@ def _create_private_file(path: Path) -> None:
 def make_private_folders(folder: Path) -> None:
     """Create `folder` and its missing parents, each 0700 whatever the umask.
     (`mkdir -p` gives the parents the umask's mode: ~/.local would be 0777
-    under umask 000.) Folders that exist are left as they are."""
+    under umask 000.) Folders that exist are left as they are. Raises
+    OSError (NotADirectoryError when a part of the path is a file)."""
     missing: list[Path] = []
     while not folder.exists() and folder != folder.parent:
         missing.append(folder)
         folder = folder.parent
+    if not folder.is_dir():
+        raise NotADirectoryError(f"{folder} is not a folder")
     for each in reversed(missing):
         try:
             os.mkdir(each, 0o700)  # umask can only take bits away: never wider than 0700
         except FileExistsError:
             continue  # made meanwhile by someone else: not ours to change
-        except OSError as exc:
-            raise StoreUnavailable(f"cannot create the folder {each}: {exc.strerror}") from None
         os.chmod(each, 0o700)
 
 
@@ -188,6 +274,8 @@ def check_private_store(path: Path) -> None:
     could read or change: owned by another user, readable or writable by
     group or others (the file or its -wal/-shm), or in a folder others can
     write to (they could replace it). One line that gives the fix."""
+    if not _is_store_file(path):
+        return  # not a database at all: opening it says so, with no bad advice on modes
     me = os.geteuid()
     loose: list[str] = []
     for suffix in _COMPANIONS:
@@ -214,6 +302,22 @@ def check_private_store(path: Path) -> None:
             f"the store; fix: chmod 600 {' '.join(loose)}"
         )
     _check_private_folder(path)
+
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _is_store_file(path: Path) -> bool:
+    """A SQLite database, or an empty file SQLite would make one in (or no
+    file yet): what the checks protect. Reading 16 bytes trusts nothing."""
+    try:
+        with path.open("rb") as file:
+            head = file.read(len(_SQLITE_HEADER))
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return True  # unreadable: let the checks (or SQLite) say why
+    return head in (b"", _SQLITE_HEADER)
 
 
 def _check_private_folder(path: Path) -> None:

@@ -15,10 +15,10 @@ from keydesk.cli import context
 from keydesk.cli.output import iso, print_table, when
 from keydesk.cli.parser import Commands
 from keydesk.errors import InvalidInput
-from keydesk.views import AuditView, utcnow
 
 if TYPE_CHECKING:
     from keydesk.service import KeyService
+    from keydesk.views import AuditView
 
 
 def register(cli: Commands) -> None:
@@ -38,6 +38,8 @@ def register(cli: Commands) -> None:
 def audit(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         raise InvalidInput("--limit must be at least 1")
+    from keydesk.views import utcnow
+
     since = validation.since(args.since, utcnow()) if args.since else None
     service = context.service(args)
     events = _events(service, args, since, oldest_first=args.json and args.limit is None)

@@ -20,18 +20,21 @@ if TYPE_CHECKING:
     from keydesk.store import Store
 
 
-def store(args: argparse.Namespace) -> Store:
+def store(args: argparse.Namespace, *, create: bool = False) -> Store:
+    """The store named by --db / $KEYDESK_DATABASE_URL / the default. Only
+    `keydesk init` passes `create`: any other command given a path with no
+    store says so instead of making an empty one."""
     from keydesk.store import open_store
 
-    return open_store(database_url(args.db))
+    return open_store(database_url(args.db), create=create)
 
 
-def service(args: argparse.Namespace) -> KeyService:
+def service(args: argparse.Namespace, *, create: bool = False) -> KeyService:
     from keydesk.identity import acting_account
     from keydesk.service import KeyService
 
     refuse_typed_account(args)
-    opened = store(args)
+    opened = store(args, create=create)
     try:
         return KeyService(opened, acting_account(opened, proven=args.proven_actor))
     except BaseException:

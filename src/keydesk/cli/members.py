@@ -6,12 +6,14 @@ typed (`keydesk.identity`)."""
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keydesk.cli import context
 from keydesk.cli.output import iso, print_json, print_table, say, when
 from keydesk.cli.parser import Commands
-from keydesk.views import ROLE_ORDER, MemberView
+
+if TYPE_CHECKING:
+    from keydesk.views import MemberView
 
 
 def register(cli: Commands) -> None:
@@ -31,7 +33,9 @@ def register(cli: Commands) -> None:
     ):
         sub = cli.command(name, handler, help, json_output=True, parent=group, shared=cli.db_only)
         _member_arguments(sub)
-        sub.add_argument("--role", required=True, choices=[role.value for role in ROLE_ORDER])
+        # Checked by the service, whose error lists the roles (keydesk.views.Role):
+        # argparse's choices would load the read-models to print --help.
+        sub.add_argument("--role", required=True, help="owner, admin, member or viewer")
     sub = cli.command(
         "remove",
         remove,
