@@ -15,6 +15,7 @@ change in src fails loudly here instead of quietly measuring the wrong thing.
 from __future__ import annotations
 
 import getpass
+import importlib.util
 import os
 import re
 import secrets
@@ -38,11 +39,21 @@ FILLER_HASH = "$argon2id$v=19$m=4096,t=1,p=1$YmVuY2hiZW5jaGJlbmNo$" + "A" * 43
 
 # -- who acts ------------------------------------------------------------------
 #
-# Seeding acts as the OS user, so the store is right whether the CLI and TUI
-# take the account from `--account NAME` (today) or from the OS user (maybe
-# later). `account_args` is the one place that says how to pass it.
+# Seeding acts as the OS user, the account the CLI and TUI act as since
+# keydesk.identity (#10): they refuse `--account` outside `keydesk demo`.
+# `account_args` is the one place that says how to pass it (an older keydesk
+# took `--account NAME`).
 
-ACTOR = os.environ.get("KEYDESK_BENCH_ACCOUNT") or getpass.getuser()
+
+def _os_account() -> str:
+    try:
+        from keydesk.identity import os_account
+    except ImportError:  # a keydesk from before proven identity
+        return getpass.getuser()
+    return os_account()
+
+
+ACTOR = os.environ.get("KEYDESK_BENCH_ACCOUNT") or _os_account()
 
 
 def keydesk_command() -> list[str]:
@@ -58,9 +69,11 @@ _ACCOUNT_FLAG: bool | None = None
 
 
 def account_args(name: str = ACTOR) -> list[str]:
-    """`--account NAME` while the CLI has that option; nothing once it acts
-    as the OS user (then seed as the OS user, which ACTOR already is)."""
+    """Nothing for a keydesk that acts as the OS user (keydesk.identity: the
+    seed acts as ACTOR, the same OS user); `--account NAME` for an older one."""
     global _ACCOUNT_FLAG
+    if _ACCOUNT_FLAG is None and importlib.util.find_spec("keydesk.identity") is not None:
+        _ACCOUNT_FLAG = False
     if _ACCOUNT_FLAG is None:
         help_text = subprocess.run(
             [*keydesk_command(), "--help"], capture_output=True, text=True, check=False

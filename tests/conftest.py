@@ -3,7 +3,9 @@ KEYDESK_TEST_POSTGRES_URL names a server) on PostgreSQL."""
 
 from __future__ import annotations
 
+import io
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,6 +15,7 @@ import sqlalchemy as sa
 
 from keydesk.service import IntegrationView, KeyService
 from keydesk.store import Store, open_store
+from tests.pg_team import Team, team_database
 
 POSTGRES_ENV = "KEYDESK_TEST_POSTGRES_URL"
 
@@ -69,6 +72,16 @@ class World:
             self.owner.add_member("acme", name, role)
         return KeyService(self.store, name)
 
+    def admit_keydesk_commands(self, role: str = "admin") -> str:
+        """Make the account a `keydesk` process run by this test acts as (the
+        OS user on SQLite, the connection's role on PostgreSQL) a member of
+        acme; returns its name."""
+        from keydesk.identity import acting_account
+
+        name = acting_account(self.store)
+        self.owner.add_member("acme", name, role)
+        return name
+
 
 def build_world(store: Store) -> World:
     owner = KeyService(store, "alice")
@@ -112,3 +125,49 @@ def keys(world) -> dict[str, str]:
         "wrong_secret": _with_checksum(valid[:22] + other[22:-6]),
         "revoked": revoked.private_key.reveal(),
     }
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch, capsys):
+    """Run `keydesk ARGS...` in-process on a SQLite store of its own
+    (tmp_path/cli.db), as `actor`: an account a trusted caller has proven,
+    the way `keydesk ssh-session` passes it (None: as keydesk derives it,
+    the OS user). Returns (exit code, stdout, stderr)."""
+    from keydesk.cli import main
+
+    monkeypatch.setenv("KEYDESK_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.delenv("KEYDESK_ACCOUNT", raising=False)
+    monkeypatch.delenv("KEYDESK_API_KEY", raising=False)
+
+    def run(
+        *args: str, stdin: str | None = None, actor: str | None = "alice"
+    ) -> tuple[int, str, str]:
+        if stdin is not None:
+            monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        code = main(list(args), actor=actor)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+@pytest.fixture
+def configured(cli):
+    """`cli`, with a workspace acme owned by alice and a configured integration github."""
+    assert cli("init", "--workspace", "acme")[0] == 0
+    code, _out, err = cli(
+        "integration", "add", "--workspace", "acme", "--name", "github", "--provider", "GitHub",
+        "--client-id", "Iv1.abc", "--redirect-uri", "https://app.example.com/cb", "--configure",
+    )  # fmt: skip
+    assert code == 0, err
+    return cli
+
+
+@pytest.fixture
+def team() -> Iterator[Team]:
+    """A PostgreSQL store set up for a team, with login roles (tests/pg_team.py)."""
+    server = os.environ.get(POSTGRES_ENV)
+    if not server:
+        pytest.skip(f"PostgreSQL: set {POSTGRES_ENV} to a server URL to run these (.ci/run does)")
+    with team_database(server) as made:
+        yield made

@@ -9,38 +9,6 @@ import sys
 
 import pytest
 
-from keydesk.cli import main
-
-
-@pytest.fixture
-def cli(tmp_path, monkeypatch, capsys):
-    """Run `keydesk ARGS...` in-process; returns (exit code, stdout, stderr)."""
-    monkeypatch.setenv("KEYDESK_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
-    monkeypatch.setenv("KEYDESK_ACCOUNT", "alice")
-    monkeypatch.delenv("KEYDESK_API_KEY", raising=False)
-
-    def run(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
-        if stdin is not None:
-            import io
-
-            monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
-
-
-@pytest.fixture
-def configured(cli):
-    assert cli("init", "--workspace", "acme")[0] == 0
-    code, _out, err = cli(
-        "integration", "add", "--workspace", "acme", "--name", "github", "--provider", "GitHub",
-        "--client-id", "Iv1.abc", "--redirect-uri", "https://app.example.com/cb", "--configure",
-    )  # fmt: skip
-    assert code == 0, err
-    return cli
-
 
 def test_key_lifecycle(configured):
     cli = configured
@@ -105,11 +73,9 @@ def test_permissions_and_members(configured):
     assert (
         cli("member", "add", "--workspace", "acme", "--account", "bob", "--role", "viewer")[0] == 0
     )
-    code, _, err = cli(
-        "--account", "bob", "key", "create", "--integration", "github", "--label", "x"
-    )
+    code, _, err = cli("key", "create", "--integration", "github", "--label", "x", actor="bob")
     assert code != 0 and "viewer" in err
-    code, out, _ = cli("--account", "bob", "integration", "list", "--json")
+    code, out, _ = cli("integration", "list", "--json", actor="bob")
     assert [i["name"] for i in json.loads(out)] == ["github"]
 
 
@@ -149,12 +115,9 @@ def test_bad_input_is_one_line_without_traceback(configured, args, needle):
 
 
 def test_the_real_command_end_to_end(tmp_path):
-    env = {
-        **os.environ,
-        "KEYDESK_DATABASE_URL": f"sqlite:///{tmp_path / 'e2e.db'}",
-        "KEYDESK_ACCOUNT": "ops",
-    }
+    env = {**os.environ, "KEYDESK_DATABASE_URL": f"sqlite:///{tmp_path / 'e2e.db'}"}
     env.pop("KEYDESK_API_KEY", None)
+    env.pop("KEYDESK_ACCOUNT", None)
 
     def run(*args, stdin=None):
         return subprocess.run(

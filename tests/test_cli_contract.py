@@ -197,13 +197,13 @@ def cli(tmp_path, monkeypatch, capsys, template_store):
     os.chmod(path, 0o600)
     url = f"sqlite:///{path}"
     monkeypatch.setenv("KEYDESK_DATABASE_URL", url)
-    monkeypatch.setenv("KEYDESK_ACCOUNT", "alice")
+    monkeypatch.delenv("KEYDESK_ACCOUNT", raising=False)
     monkeypatch.delenv("KEYDESK_API_KEY", raising=False)
     monkeypatch.chdir(tmp_path)
 
     def run(*args: str, stdin: str = "") -> tuple[int, str, str]:
         monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-        code = main(list(args))
+        code = main(list(args), actor="alice")  # proven, as keydesk ssh-session passes it
         out, err = capsys.readouterr()
         return code, out, err
 
@@ -342,7 +342,7 @@ def test_init_with_a_refused_name_leaves_no_store(cli, tmp_path):
 def test_no_store_on_postgresql_means_no_schema(store_url, capsys, monkeypatch):
     if not store_url.startswith("postgresql"):
         pytest.skip("PostgreSQL: an empty database")
-    monkeypatch.setenv("KEYDESK_ACCOUNT", "alice")
+    monkeypatch.delenv("KEYDESK_ACCOUNT", raising=False)  # the connection's role acts
     assert main(["--db", store_url, "key", "list", "--integration", "x"]) != 0
     err = capsys.readouterr().err
     assert err.startswith("keydesk: no keydesk store at postgresql+psycopg://")
@@ -396,7 +396,7 @@ def test_store_errors_are_one_line(cli, argv, needle):
 @pytest.fixture
 def fake_tui(monkeypatch):
     opened: list[str] = []
-    monkeypatch.setattr("keydesk.tui.app.run", lambda url, account: opened.append(url) or 0)
+    monkeypatch.setattr("keydesk.tui.app.run", lambda url, proven=None: opened.append(url) or 0)
     return opened
 
 
@@ -425,6 +425,7 @@ def test_a_closed_stdout_ends_quietly(tmp_path):
     url = f"sqlite:///{tmp_path / 'k.db'}"
     store = open_store(url, create=True)
     world = build_world(store)
+    world.admit_keydesk_commands()  # the process below acts as the OS user
     first = world.owner.create_key("github", "key 0").key
     with store.engine.begin() as connection:  # more than a pipe holds (64 KiB), cheaply
         connection.execute(
@@ -437,7 +438,8 @@ def test_a_closed_stdout_ends_quietly(tmp_path):
             ],
         )  # fmt: skip
     store.dispose()
-    env = {**os.environ, "KEYDESK_DATABASE_URL": url, "KEYDESK_ACCOUNT": "alice"}
+    env = {**os.environ, "KEYDESK_DATABASE_URL": url}
+    env.pop("KEYDESK_ACCOUNT", None)
     for fmt in ([], ["--json"]):
         reader = subprocess.Popen(
             [sys.executable, "-m", "keydesk", "key", "list", "--integration", "github", *fmt],
@@ -452,7 +454,8 @@ def test_a_closed_stdout_ends_quietly(tmp_path):
 
 
 def test_no_traceback_from_the_real_command(tmp_path):
-    env = {**os.environ, "KEYDESK_ACCOUNT": "alice"}
+    env = dict(os.environ)
+    env.pop("KEYDESK_ACCOUNT", None)
     for argv in (
         ["--db", "/etc/hostname", "integration", "list"],
         ["--db", "postgresql+psycopg://u:pw@127.0.0.1:notaport/db", "key", "list", "--integration", "x"],

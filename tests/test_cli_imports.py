@@ -60,8 +60,9 @@ def sqlite_store(tmp_path):
 
 
 def test_a_sqlite_store_never_loads_the_postgresql_dialect(sqlite_store):
-    url, _, created = sqlite_store
-    env = {"KEYDESK_DATABASE_URL": url, "KEYDESK_ACCOUNT": "alice"}
+    url, world, created = sqlite_store
+    world.admit_keydesk_commands()  # the process acts as the OS user
+    env = {"KEYDESK_DATABASE_URL": url}
     for argv, stdin in (
         (["key", "list", "--integration", "github", "--json"], ""),
         (["integration", "list"], ""),
@@ -77,14 +78,17 @@ def test_key_list_json_is_the_same_bytes_as_one_json_dump(sqlite_store, capsys, 
     url, world, _ = sqlite_store
     world.owner.create_key("github", 'café ✓ "quoted"')
     world.owner.revoke_key(world.owner.create_key("github", "old").key.public_key)
-    monkeypatch.setenv("KEYDESK_ACCOUNT", "alice")
     expected = json.dumps(
         [key_json(k) for k in world.owner.keys("github")], indent=2, ensure_ascii=False
     )
-    assert main(["--db", url, "key", "list", "--integration", "github", "--json"]) == 0
+    assert (
+        main(["--db", url, "key", "list", "--integration", "github", "--json"], actor="alice") == 0
+    )
     assert capsys.readouterr().out == expected + "\n"
     world.owner.add_integration("acme", "empty", "P")
-    assert main(["--db", url, "key", "list", "--integration", "empty", "--json"]) == 0
+    assert (
+        main(["--db", url, "key", "list", "--integration", "empty", "--json"], actor="alice") == 0
+    )
     assert capsys.readouterr().out == "[]\n"
 
 
@@ -103,11 +107,11 @@ def _seed(world, count: int) -> None:
 
 
 def _peak_listing(url: str, monkeypatch) -> int:
-    monkeypatch.setenv("KEYDESK_ACCOUNT", "alice")
     with open(os.devnull, "w") as sink, redirect_stdout(sink):
         tracemalloc.start()
         try:
-            assert main(["--db", url, "key", "list", "--integration", "github", "--json"]) == 0
+            argv = ["--db", url, "key", "list", "--integration", "github", "--json"]
+            assert main(argv, actor="alice") == 0
             return tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()

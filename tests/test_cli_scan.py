@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from keydesk.cli import main
+from keydesk.identity import acting_account
 from keydesk.keys import PrivateKey, generate_key_pair
 from keydesk.service import KeyService
 from keydesk.store import open_store
@@ -28,7 +29,9 @@ def isolated(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
     monkeypatch.delenv("KEYDESK_DATABASE_URL", raising=False)
-    monkeypatch.setenv("KEYDESK_ACCOUNT", "mallory")  # no role anywhere: holding the key is enough
+    # keydesk acts as the OS user (the connection's role on PostgreSQL), who has
+    # no role anywhere in these stores: holding the key is enough.
+    monkeypatch.delenv("KEYDESK_ACCOUNT", raising=False)
 
 
 @pytest.fixture
@@ -143,10 +146,10 @@ def test_revoke_what_leaked_then_verify_gives_401(world, store_url, tmp_path, ru
     assert code == 1 and "401 Unauthorized: revoked" in err
 
     (event,) = [e for e in world.owner.audit("acme") if e.action == "key.revoke.leaked"]
-    assert event.actor == "mallory" and event.target == created.key.public_key
+    assert event.actor == acting_account(world.store) and event.target == created.key.public_key
     assert event.label is not None and event.label.startswith("found at ")
     assert "shell_history:1" in event.label or event.label.endswith("…")
-    assert world.owner.key(created.key.public_key).revoked_by is None  # mallory has no account
+    assert world.owner.key(created.key.public_key).revoked_by is None  # who has no account
 
 
 def test_revoke_asks_once_and_refuses_without_a_terminal(world, store_url, tmp_path, run):

@@ -194,13 +194,14 @@ def test_last_used_is_written_at_most_once_a_minute(world, keys):
 
 
 def test_revoke_in_one_process_refused_by_server_in_another(store_url, world, tmp_path):
+    world.admit_keydesk_commands()
     created = world.owner.create_key("github", "server-check")
     headers = {"Authorization": f"Bearer {created.private_key.reveal()}"}
     with keydesk_serve(store_url, log=tmp_path / "serve.log") as url:
         assert httpx.get(f"{url}/v1/verify", headers=headers).status_code == 200
         assert httpx.get(f"{url}/v1/verify", headers=headers).status_code == 200  # cached now
         subprocess.run(
-            [sys.executable, "-m", "keydesk", "--db", store_url, "--account", "alice",
+            [sys.executable, "-m", "keydesk", "--db", store_url,
              "key", "revoke", created.key.public_key, "--yes"],
             check=True, capture_output=True, timeout=60,
         )  # fmt: skip

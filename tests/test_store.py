@@ -83,11 +83,12 @@ def test_revoke_in_another_process_is_refused_on_the_next_verify(store_url):
 
     store = open_store(store_url, create=True)
     world = build_world(store)
+    world.admit_keydesk_commands()
     created = world.owner.create_key("github", "prod")
     verifier = Verifier(store.engine)
     assert verifier.verify(created.private_key).label == "prod"
     subprocess.run(
-        [sys.executable, "-m", "keydesk", "--db", store_url, "--account", "alice",
+        [sys.executable, "-m", "keydesk", "--db", store_url,
          "key", "revoke", created.key.public_key, "--yes"],
         check=True, capture_output=True, timeout=60,
     )  # fmt: skip

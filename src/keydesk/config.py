@@ -1,4 +1,6 @@
-"""Where the store lives and who is acting: flags, then environment, then defaults."""
+"""Where the store lives, from flags, then environment, then defaults; and
+the account name a user typed, which only `keydesk demo` accepts (who acts
+is proven, never typed: see keydesk.identity)."""
 
 from __future__ import annotations
 
@@ -37,15 +39,20 @@ def database_url(flag: str | None = None) -> str:
     return url
 
 
-def acting_account(flag: str | None = None) -> str:
-    name = flag or os.environ.get(ACCOUNT_ENV)
-    if not name:
-        import getpass
+def backend_of(url: str) -> str:
+    """ "sqlite", "postgresql", …: the URL's scheme without its driver
+    (read without importing SQLAlchemy)."""
+    return url.partition(":")[0].partition("+")[0].lower()
 
-        try:
-            name = getpass.getuser()
-        except (KeyError, OSError) as exc:
-            raise InvalidInput(
-                f"cannot tell who you are: pass --account or set {ACCOUNT_ENV}"
-            ) from exc
-    return name.strip()
+
+def typed_account(flag: str | None = None) -> tuple[str, str] | None:
+    """The account name given with --account or $KEYDESK_ACCOUNT, and which
+    of the two gave it; None when neither did. An empty value is an error,
+    never a silent fall-back to the other source."""
+    for value, source in ((flag, "--account"), (os.environ.get(ACCOUNT_ENV), ACCOUNT_ENV)):
+        if value is None:
+            continue
+        if not value.strip():
+            raise InvalidInput(f"{source} is empty; give an account name or leave it out")
+        return value.strip(), source
+    return None

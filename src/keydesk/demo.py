@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlmodel import col
 
 from keydesk.keys import KeyPairSource, generate_key_pair
-from keydesk.models import ApiKey, AuditEvent, Integration
+from keydesk.models import ApiKey, AuditEvent, Integration, Membership
 from keydesk.service import KeyService
 from keydesk.store import Store
 
@@ -94,3 +94,4 @@ def _settle_times(store: Store) -> None:
             )
         )
         connection.execute(sa.update(AuditEvent).values(at=DEMO_EPOCH))
+        connection.execute(sa.update(Membership).values(created_at=DEMO_EPOCH - timedelta(days=30)))

@@ -66,6 +66,10 @@ class TooManyAttempts(KeydeskError):
         self.retry_after = retry_after
 
 
+class UnsafeStore(StoreUnavailable):
+    """A SQLite store others could read or replace: refused, never opened."""
+
+
 class StoreNotFound(StoreUnavailable):
     """No keydesk store where one was named (a typo in --db?). Only
     `keydesk init`, `keydesk demo` and the TUI's first run create one."""

@@ -108,10 +108,23 @@ class ApiKey(SQLModel, table=True):
 
 
 class AuditEvent(SQLModel, table=True):
+    """Append-only. On PostgreSQL the database sets who and when (revision
+    0002): `actor` must be the session's role, `at` is the server's clock."""
+
     __tablename__ = "audit_event"
+    __table_args__ = (
+        # The audit screens page newest first through one workspace or one
+        # integration: each reads an index in order, whatever the trail's size.
+        sa.Index("ix_audit_event_workspace_at", "workspace_id", "at"),
+        sa.Index("ix_audit_event_integration_at", "integration_id", "at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     workspace_id: int = Field(foreign_key="workspace.id", index=True, ondelete="CASCADE")
+    # The integration an event concerns (its own events and its keys'), if any.
+    integration_id: int | None = Field(
+        default=None, foreign_key="integration.id", ondelete="SET NULL"
+    )
     actor: str = Field(max_length=64)  # a name, so the trail survives account changes
     action: str = Field(max_length=32)
     target: str = Field(max_length=128)

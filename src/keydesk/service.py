@@ -3,6 +3,12 @@ audit trail, for the CLI, the TUI and scripts alike. Knows nothing of screens.
 
 What it returns are the read-models of `keydesk.views`: detached from the
 database session, and never carrying a secret or a hash.
+
+It acts as the account it is given, which its caller has proven
+(`keydesk.identity`); it never asks anyone who they are. On PostgreSQL the
+database enforces the same rules again (row-level security, revision 0002),
+so the service writes only what the acting role may write, and reads
+`secret_hash` only to check a presented private key.
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Any, overload
+from typing import Any, NamedTuple, overload
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -39,16 +45,29 @@ from keydesk.keys import (
 from keydesk.models import Account, ApiKey, AuditEvent, Integration, Membership, Workspace
 from keydesk.store import Store
 from keydesk.views import (
+    ROLE_ORDER,
     AuditView,
     CreatedKey,
     IntegrationStatus,
     IntegrationView,
     KeyView,
+    MembersView,
     MemberView,
     Role,
     WorkspaceView,
     utcnow,
 )
+
+AUDIT_PAGE = 200  # events per page: screens and `keydesk audit` read the trail in pages
+
+
+class _KeyRow(NamedTuple):
+    """A key as the service reads it for a change: never its hash."""
+
+    id: int
+    public_key: str
+    label: str
+    integration_id: int
 
 
 class KeyService:
@@ -75,52 +94,109 @@ class KeyService:
         return [WorkspaceView(_id(id), name, Role(role)) for id, name, role in rows]
 
     def create_workspace(self, name: str) -> WorkspaceView:
+        """A new workspace, with the acting account as its first owner."""
         name = validation.name(name, "the workspace name")
+        taken = f"a workspace named {name!r} already exists"
         with self.store.session() as session:
             if session.exec(select(Workspace.id).where(Workspace.name == name)).first():
-                raise AlreadyExists(f"a workspace named {name!r} already exists")
+                raise AlreadyExists(taken)
             _refuse_look_alike(name, session.exec(select(Workspace.name)), "workspace")
-            account = _account(session, self.actor, create=True)
-            workspace = Workspace(name=name)
-            session.add(workspace)
-            session.flush()
-            session.add(
-                Membership(
-                    workspace_id=_id(workspace.id), account_id=_id(account.id), role=Role.OWNER
-                )
-            )
-            self._audit(session, _id(workspace.id), "workspace.create", name)
-            _flush(session, f"a workspace named {name!r} already exists")
-            return WorkspaceView(_id(workspace.id), workspace.name, Role.OWNER)
+            try:
+                workspace_id = _insert_workspace(session, name, self.actor)
+            except IntegrityError:  # a race, or a workspace this account cannot see
+                session.rollback()
+                raise AlreadyExists(taken) from None
+            self._audit(session, workspace_id, "workspace.create", name)
+            return WorkspaceView(workspace_id, name, Role.OWNER)
 
-    def add_member(self, workspace: str, account: str, role: str) -> MemberView:
-        account = validation.name(account, "the account name")
-        try:
-            role_ = Role(role.strip().lower())
-        except ValueError:
-            raise InvalidInput(
-                f"unknown role {role!r}; choose one of {', '.join(r.value for r in Role)}"
-            ) from None
+    def members(self, workspace: str) -> MembersView:
+        """Who is in `workspace`, owners first (members may look)."""
         with self.store.session() as session:
             ws = self._workspace(session, workspace)
-            self._require_manage(session, ws, "add members")
-            if role_ is Role.OWNER and self._role(session, _id(ws.id)) is not Role.OWNER:
-                raise PermissionDenied("only an owner can make another account an owner")
+            self._require_member(session, ws)
+            return self._members(session, ws)
+
+    def add_member(self, workspace: str, account: str, role: str) -> MemberView:
+        """Add `account` to `workspace` as `role`, or change its role if it is in."""
+        return self._set_member(workspace, account, role, must_exist=False)
+
+    def set_member_role(self, workspace: str, account: str, role: str) -> MemberView:
+        return self._set_member(workspace, account, role, must_exist=True)
+
+    def remove_member(self, workspace: str, account: str) -> MemberView:
+        """Take `account` out of `workspace` (anyone may leave). The keys it
+        created stay as they are: keys belong to integrations."""
+        account = validation.name(account, "the account name")
+        with self.store.session() as session:
+            ws = self._workspace(session, workspace)
+            self._require_member(session, ws)
+            members = self._members(session, ws)
+            member = members.member(account)
+            if member is None:
+                raise NotFound(f"{account} is not a member of {ws.name}")
+            if (refusal := members.why_not_remove(account)) is not None:
+                raise PermissionDenied(refusal)
+            session.execute(
+                sa.delete(Membership).where(
+                    col(Membership.workspace_id) == ws.id,
+                    col(Membership.account_id) == _account(session, account).id,
+                )
+            )
+            self._audit(session, _id(ws.id), "member.remove", account, label=member.role.value)
+            return member
+
+    def _set_member(
+        self, workspace: str, account: str, role: str, *, must_exist: bool
+    ) -> MemberView:
+        account = validation.name(account, "the account name")
+        role_ = _parse_role(role)
+        with self.store.session() as session:
+            ws = self._workspace(session, workspace)
+            self._require_member(session, ws)
+            members = self._members(session, ws)
+            current = members.member(account)
+            if current is None and must_exist:
+                raise NotFound(
+                    f"{account} is not a member of {ws.name}; add them with: keydesk member add"
+                )
+            refusal = (
+                members.why_not_add(role_)
+                if current is None
+                else members.why_not_set_role(account, role_)
+            )
+            if refusal is not None:
+                raise PermissionDenied(refusal)
             target = _account(session, account, create=True)
-            membership = session.exec(
-                select(Membership).where(
-                    Membership.workspace_id == _id(ws.id), Membership.account_id == target.id
+            if current is None:
+                session.add(
+                    Membership(workspace_id=_id(ws.id), account_id=_id(target.id), role=role_)
                 )
-            ).first()
-            if membership is None:
-                membership = Membership(
-                    workspace_id=_id(ws.id), account_id=_id(target.id), role=role_
-                )
+                action = "member.add"
             else:
-                membership.role = role_
-            session.add(membership)
-            self._audit(session, _id(ws.id), "member.set", account, label=role_.value)
-            return MemberView(account, role_)
+                session.execute(
+                    sa.update(Membership)
+                    .where(
+                        col(Membership.workspace_id) == ws.id,
+                        col(Membership.account_id) == target.id,
+                    )
+                    .values(role=role_.value)
+                )
+                action = "member.set"
+            _flush(session, f"{account} is already a member of {ws.name}")
+            self._audit(session, _id(ws.id), action, account, label=role_.value)
+            return MemberView(account, role_, current.since if current else utcnow())
+
+    def _members(self, session: Session, ws: Workspace) -> MembersView:
+        rows = session.execute(
+            sa.select(col(Account.name), col(Membership.role), col(Membership.created_at))
+            .join(Account, col(Account.id) == Membership.account_id)
+            .where(col(Membership.workspace_id) == ws.id)
+        ).all()
+        members = sorted(
+            (MemberView(name, Role(role), since) for name, role, since in rows),
+            key=lambda m: (ROLE_ORDER.index(m.role), m.account),
+        )
+        return MembersView(ws.name, self.actor, tuple(members))
 
     # -- integrations -------------------------------------------------------
 
@@ -176,9 +252,15 @@ class KeyService:
                 _configure(integration)
             session.add(integration)
             _flush(session, f"{ws.name} already has an integration named {name!r}")
-            self._audit(session, _id(ws.id), "integration.add", name)
+            self._audit(session, _id(ws.id), "integration.add", name, integration_id=integration.id)
             if configure:
-                self._audit(session, _id(ws.id), "integration.configure", name)
+                self._audit(
+                    session,
+                    _id(ws.id),
+                    "integration.configure",
+                    name,
+                    integration_id=integration.id,
+                )
             session.flush()
             return self._integration(session, _id(integration.id))
 
@@ -240,7 +322,13 @@ class KeyService:
             integration = self._managed_integration(session, ref, workspace, permission)
             change(integration)
             session.add(integration)
-            self._audit(session, integration.workspace_id, audit_action, integration.name)
+            self._audit(
+                session,
+                integration.workspace_id,
+                audit_action,
+                integration.name,
+                integration_id=integration.id,
+            )
             session.flush()
             return self._integration(session, _id(integration.id))
 
@@ -273,7 +361,14 @@ class KeyService:
             )
             session.add(row)
             _flush(session, _label_taken(label, target.name), InvalidLabel)
-            self._audit(session, target.workspace_id, "key.create", pair.public_key, label=label)
+            self._audit(
+                session,
+                target.workspace_id,
+                "key.create",
+                pair.public_key,
+                label=label,
+                integration_id=target.id,
+            )
             view = self._key_query_one(session, row.id)
         return CreatedKey(view, pair.private_key)
 
@@ -281,7 +376,7 @@ class KeyService:
         """The integration's keys, active first, newest first."""
         with self.store.session() as session:
             query = self._keys_of(session, integration, include_revoked)
-            return [KeyView(**row._mapping) for row in session.execute(query).all()]
+            return [_key_view(row) for row in session.execute(query).all()]
 
     def iter_keys(self, integration: str | int, *, batch: int = 1000) -> Iterator[KeyView]:
         """`keys()` as a stream, read `batch` rows at a time on one
@@ -304,10 +399,11 @@ class KeyService:
                 revoker,
                 expires,
                 used,
+                creator_removed,
             ) in rows:
                 yield KeyView(
                     id, public, label, integration_id, name, _utc(created), by,
-                    _utc(revoked), revoker, _utc(expires), _utc(used),
+                    _utc(revoked), revoker, _utc(expires), _utc(used), bool(creator_removed),
                 )  # fmt: skip
 
     def _keys_of(
@@ -350,8 +446,14 @@ class KeyService:
             )
             if result.rowcount == 0:  # type: ignore[attr-defined]  # a CursorResult
                 raise AlreadyRevoked(f"key {row.public_key} ({row.label}) is already revoked")
-            self._audit(session, _id(ws.id), "key.revoke", row.public_key, label=row.label)
-            session.expire_all()
+            self._audit(
+                session,
+                _id(ws.id),
+                "key.revoke",
+                row.public_key,
+                label=row.label,
+                integration_id=row.integration_id,
+            )
             return self._key_query_one(session, row.id)
 
     # -- leaked keys: presenting the private key is the proof ---------------------
@@ -385,29 +487,104 @@ class KeyService:
             # The audit row's free text (a role for member.set) says where it leaked.
             found_at = validation.redact_private_keys(found_at, note=False)  # a path may hold one
             where = _clipped(f"found at {found_at}", LEAK_LOCATION_MAX)
-            self._audit(session, _id(ws.id), "key.revoke.leaked", row.public_key, label=where)
-            session.expire_all()
+            self._audit(
+                session,
+                _id(ws.id),
+                "key.revoke.leaked",
+                row.public_key,
+                label=where,
+                integration_id=row.integration_id,
+            )
             return self._key_query_one(session, row.id)
 
-    def _possessed_key(self, session: Session, private_key: PrivateKey) -> ApiKey | None:
+    def _possessed_key(self, session: Session, private_key: PrivateKey) -> _KeyRow | None:
         key = parse_private_key(private_key)  # shape and checksum, no I/O
-        row = session.exec(select(ApiKey).where(ApiKey.public_key == key.public_key)).first()
+        found = session.execute(
+            sa.select(*_KEY_ROW_COLUMNS, col(ApiKey.secret_hash)).where(
+                col(ApiKey.public_key) == key.public_key
+            )
+        ).first()
         # argon2 against the stored hash, or a decoy: equal work either way.
-        if not check_secret(row.secret_hash if row else None, key).matches:
+        if not check_secret(found.secret_hash if found else None, key).matches:
             return None
-        return row
+        assert found is not None
+        return _KeyRow(*found[:4])
 
-    def audit(self, workspace: str, limit: int = 100) -> list[AuditView]:
+    # -- the audit trail ----------------------------------------------------------
+
+    def audit(
+        self,
+        workspace: str | None = None,
+        *,
+        integration: str | int | None = None,
+        key: str | None = None,
+        since: datetime | None = None,
+        after: AuditView | None = None,
+        limit: int = AUDIT_PAGE,
+        oldest_first: bool = False,
+    ) -> list[AuditView]:
+        """One page of events in the actor's workspaces (or one workspace,
+        integration or key), newest first unless `oldest_first`. The next
+        page starts `after` the last event of this one: a trail of any size
+        is read a page at a time, each page one indexed range read."""
+        if limit < 1:
+            raise InvalidInput("the page size must be at least 1")
         with self.store.session() as session:
-            ws = self._workspace(session, workspace)
-            self._require_member(session, ws)
-            events = session.exec(
-                select(AuditEvent)
-                .where(AuditEvent.workspace_id == _id(ws.id))
-                .order_by(col(AuditEvent.at).desc(), col(AuditEvent.id).desc())
-                .limit(limit)
-            ).all()
-        return [AuditView(e.at, ws.name, e.actor, e.action, e.target, e.label) for e in events]
+            query = self._audit_query()
+            if workspace is not None:
+                ws = self._workspace(session, workspace)
+                self._require_member(session, ws)
+                query = query.where(col(AuditEvent.workspace_id) == ws.id)
+            else:
+                query = query.where(col(AuditEvent.workspace_id).in_(self._my_workspace_ids()))
+            if integration is not None:
+                view = self._integration(session, integration, workspace)
+                query = query.where(col(AuditEvent.integration_id) == view.id)
+            if key is not None:
+                row = self._key_row(session, key)
+                self._require_member(session, self._integration_workspace(session, row))
+                query = query.where(
+                    col(AuditEvent.target) == row.public_key,
+                    col(AuditEvent.action).startswith("key."),
+                )
+            if since is not None:
+                query = query.where(col(AuditEvent.at) >= since)
+            at, id_ = col(AuditEvent.at), col(AuditEvent.id)
+            if after is not None:
+                if oldest_first:
+                    query = query.where(
+                        sa.or_(at > after.at, sa.and_(at == after.at, id_ > after.id))
+                    )
+                else:
+                    query = query.where(
+                        sa.or_(at < after.at, sa.and_(at == after.at, id_ < after.id))
+                    )
+            order = (at.asc(), id_.asc()) if oldest_first else (at.desc(), id_.desc())
+            rows = session.execute(query.order_by(*order).limit(limit)).all()
+        return [AuditView(**row._mapping) for row in rows]
+
+    def _audit_query(self) -> sa.Select[*tuple[Any, ...]]:
+        return (
+            sa.select(
+                col(AuditEvent.id),
+                col(AuditEvent.at),
+                col(Workspace.name).label("workspace"),
+                col(Integration.name).label("integration"),
+                col(AuditEvent.actor),
+                col(AuditEvent.action),
+                col(AuditEvent.target),
+                col(AuditEvent.label),
+            )
+            .join(Workspace, col(Workspace.id) == AuditEvent.workspace_id)
+            .outerjoin(Integration, col(Integration.id) == AuditEvent.integration_id)
+        )
+
+    def _my_workspace_ids(self) -> sa.Select[Any]:
+        return (
+            sa.select(col(Membership.workspace_id))
+            .join(Account, col(Account.id) == Membership.account_id)
+            .where(col(Account.name) == self.actor)
+        )
 
     # -- internals --------------------------------------------------------------
 
@@ -418,11 +595,14 @@ class KeyService:
         action: str,
         target: str,
         label: str | None = None,
+        *,
+        integration_id: int | None = None,
     ) -> None:
         session.add(
             AuditEvent(
                 workspace_id=workspace_id,
-                actor=self.actor,
+                integration_id=integration_id,
+                actor=self.actor,  # on PostgreSQL the database refuses any name but session_user
                 action=action,
                 target=target,
                 label=label,
@@ -533,18 +713,20 @@ class KeyService:
                 f"{integration.name!r}; choose a label that reads differently"
             )
 
-    def _key_row(self, session: Session, public_key: str) -> ApiKey:
+    def _key_row(self, session: Session, public_key: str) -> _KeyRow:
         public_key = public_key.strip()
         if not is_public_key(public_key):  # a pasted private key is redacted by the error
             raise InvalidInput(
                 f"not a public key: {public_key!r} (expected kdpk_ and 16 letters or digits)"
             )
-        row = session.exec(select(ApiKey).where(ApiKey.public_key == public_key)).first()
+        row = session.execute(
+            sa.select(*_KEY_ROW_COLUMNS).where(col(ApiKey.public_key) == public_key)
+        ).first()
         if row is None:
             raise NotFound(f"no key {public_key}")
-        return row
+        return _KeyRow(*row)
 
-    def _integration_workspace(self, session: Session, key: ApiKey) -> Workspace:
+    def _integration_workspace(self, session: Session, key: _KeyRow) -> Workspace:
         return session.exec(
             select(Workspace)
             .join(Integration, col(Integration.workspace_id) == Workspace.id)
@@ -556,6 +738,7 @@ class KeyService:
         driver gives them (bulk reads convert them with `_utc`, cheaply)."""
         creator = aliased(Account)
         revoker = aliased(Account)
+        creator_membership = aliased(Membership)
 
         def when(column: Any) -> Any:
             return sa.type_coerce(column, sa.String).label(column.key) if raw_times else column
@@ -573,22 +756,71 @@ class KeyService:
                 col(revoker.name).label("revoked_by"),
                 when(col(ApiKey.expires_at)),
                 when(col(ApiKey.last_used_at)),
+                col(creator_membership.id).is_(None).label("creator_removed"),
             )
             .join(Integration, col(Integration.id) == ApiKey.integration_id)
             .join(creator, col(creator.id) == ApiKey.created_by)
             .outerjoin(revoker, col(revoker.id) == ApiKey.revoked_by)
+            .outerjoin(
+                creator_membership,
+                sa.and_(
+                    col(creator_membership.workspace_id) == Integration.workspace_id,
+                    col(creator_membership.account_id) == ApiKey.created_by,
+                ),
+            )
         )
         return query
 
     def _key_query_one(self, session: Session, key_id: int | None) -> KeyView:
-        row = session.execute(self._key_query().where(col(ApiKey.id) == key_id)).one()
-        return KeyView(**row._mapping)
+        return _key_view(session.execute(self._key_query().where(col(ApiKey.id) == key_id)).one())
 
 
 def _id(value: int | None) -> int:
     """A saved row's primary key (SQLModel types it optional until a flush)."""
     assert value is not None, "row not flushed"
     return value
+
+
+def _key_view(row: sa.Row[*tuple[Any, ...]]) -> KeyView:
+    values = dict(row._mapping)
+    return KeyView(**values | {"creator_removed": bool(values["creator_removed"])})
+
+
+def _parse_role(role: str) -> Role:
+    try:
+        return Role(role.strip().lower())
+    except ValueError:
+        raise InvalidInput(
+            f"unknown role {role!r}; choose one of {', '.join(r.value for r in ROLE_ORDER)}"
+        ) from None
+
+
+def _insert_workspace(session: Session, name: str, owner: str) -> int:
+    """The workspace and its first owner, in one step. On PostgreSQL no role
+    may insert a workspace directly (it could not see the row it made, and
+    must not make others its owner): keydesk_create_workspace does both
+    (revision 0002). Its rows are the same as the ones made here."""
+    if session.get_bind().dialect.name == "postgresql":
+        return int(
+            session.execute(
+                sa.text("SELECT keydesk_create_workspace(:name, :owner)"),
+                {"name": name, "owner": owner},
+            ).scalar_one()
+        )
+    account = _account(session, owner, create=True)
+    workspace = Workspace(name=name)
+    session.add(workspace)
+    session.flush()
+    session.add(
+        Membership(workspace_id=_id(workspace.id), account_id=_id(account.id), role=Role.OWNER)
+    )
+    session.flush()
+    return _id(workspace.id)
+
+
+_KEY_ROW_COLUMNS = (
+    col(ApiKey.id), col(ApiKey.public_key), col(ApiKey.label), col(ApiKey.integration_id),
+)  # fmt: skip
 
 
 def _account(session: Session, name: str, *, create: bool = False) -> Account:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 
 from keydesk.errors import InvalidInput, InvalidLabel
@@ -188,3 +189,24 @@ def _confusable_classes() -> dict[int, str]:
                 if a != b:
                     parent[max(a, b)] = min(a, b)
     return {ord(char): root(char) for char in parent}
+
+
+_DURATION = re.compile(r"(\d{1,6})\s*([mhdw])")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def since(value: str, now: datetime) -> datetime:
+    """A starting point: a time ago (`30m`, `12h`, `7d`, `2w`) or a date or
+    time (`2026-11-01`, `2026-11-01T09:00`, local time unless it says)."""
+    text = printable_text(value, "--since", 64).lower()
+    if match := _DURATION.fullmatch(text):
+        return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    try:
+        moment = datetime.fromisoformat(text.upper()) if "t" in text else None
+        if moment is None:
+            moment = datetime.combine(date.fromisoformat(text), datetime.min.time())
+    except ValueError:
+        raise InvalidInput(
+            f"--since {text!r} is neither a time ago (30m, 12h, 7d, 2w) nor a date (2026-11-01)"
+        ) from None
+    return (moment if moment.tzinfo else moment.astimezone()).astimezone(UTC)

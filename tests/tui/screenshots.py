@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 from keydesk.demo import DEMO_ACCOUNT, seed_demo
 from keydesk.service import KeyService
@@ -28,10 +29,14 @@ SIZES = {"80x24": (80, 24), "wide": (140, 36)}
 
 
 async def settle(pilot: Pilot) -> None:
-    """Let workers finish and the screen catch up (no sleeps)."""
+    """Let workers finish and the screen catch up (no sleeps); the text
+    cursor stops blinking, so a picture does not depend on when it is taken."""
     for _ in range(3):
         await pilot.pause()
         await pilot.app.workers.wait_for_complete()
+    for screen in pilot.app.screen_stack:
+        for field in screen.query(Input):
+            field.cursor_blink = False
     await pilot.pause()
 
 
@@ -92,6 +97,25 @@ async def switch_workspace(pilot: Pilot) -> None:
     await settle(pilot)
 
 
+async def members(pilot: Pilot) -> None:
+    await settle(pilot)
+    await pilot.press("m")
+    await settle(pilot)
+
+
+async def integration_audit(pilot: Pilot) -> None:
+    from keydesk.tui.screens.audit import AuditLog
+
+    await open_integration(pilot, "github")
+    await pilot.press("a")
+    await settle(pilot)
+    log = pilot.app.screen.query_one(AuditLog)
+    for _ in range(100):  # until its columns are sized for the rows it shows
+        if log.settled:
+            break
+        await pilot.pause()
+
+
 async def first_run(pilot: Pilot) -> None:
     await settle(pilot)  # an account with no workspace lands on the welcome form
 
@@ -109,6 +133,8 @@ SCREENS: dict[str, Callable[[Pilot], Awaitable[None]]] = {
     "create-key": create_key,
     "key-created": key_created,
     "revoke-confirm": revoke_confirm,
+    "members": members,
+    "integration-audit": integration_audit,
 }
 
 

@@ -18,7 +18,17 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from keydesk.cli import integrations, interface, keys, scanning, verification, workspaces
+from keydesk.cli import (
+    audit,
+    integrations,
+    interface,
+    keys,
+    members,
+    postgres,
+    scanning,
+    verification,
+    workspaces,
+)
 from keydesk.cli.output import EXIT_ERROR, fail
 from keydesk.cli.parser import build_parser
 from keydesk.errors import KeydeskError
@@ -30,8 +40,13 @@ EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what `yes | head` leaves behind
 DEBUG_ENV = "KEYDESK_DEBUG"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser(interface, workspaces, integrations, keys, verification, scanning)
+def main(argv: Sequence[str] | None = None, *, actor: str | None = None) -> int:
+    """Run one keydesk command. `actor` is an account a trusted caller has
+    already proven (sshd's forced command in `keydesk ssh-session`, tests):
+    it never comes from argv or the environment."""
+    parser = build_parser(
+        interface, workspaces, members, integrations, keys, audit, verification, scanning, postgres
+    )
     try:
         args, extra = parser.parse_known_args(argv)
         if extra:  # reported by the command's own parser: its exit status, its --help
@@ -41,6 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exit_.code if isinstance(exit_.code, int) else EXIT_ERROR
     for option in ("db", "account", "json"):  # SUPPRESSed when not given
         setattr(args, option, getattr(args, option, None))
+    args.proven_actor = actor  # no option has this dest: argv cannot set it
     handler: Handler = getattr(args, "handler", interface.run_tui)
     try:
         return handler(args)

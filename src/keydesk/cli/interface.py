@@ -6,22 +6,28 @@ import argparse
 import os
 import sys
 
+from keydesk.cli import context
 from keydesk.cli.parser import Commands
-from keydesk.config import DATABASE_ENV, acting_account, database_url
+from keydesk.config import DATABASE_ENV, database_url, typed_account
 from keydesk.errors import StoreNotFound
 
 
 def register(cli: Commands) -> None:
-    cli.command("demo", demo, "open the TUI on a throwaway store filled with sample data")
+    cli.command(
+        "demo",
+        demo,
+        "open the TUI on a throwaway store filled with sample data "
+        "(--account NAME acts as NAME there, and only there)",
+    )
 
 
 def run_tui(args: argparse.Namespace) -> int:
+    context.refuse_typed_account(args)
     from keydesk.tui.app import run  # Textual is loaded only for the TUI
 
     url = database_url(args.db)
-    account = acting_account(args.account)
     _first_run(url, named=bool(args.db or os.environ.get(DATABASE_ENV)))
-    return run(url, account)
+    return run(url, proven=args.proven_actor)
 
 
 def _first_run(url: str, *, named: bool) -> None:
@@ -58,9 +64,12 @@ def demo(args: argparse.Namespace) -> int:
     from keydesk.store import open_store
     from keydesk.tui.app import run
 
+    # The demo's store is made here, now, by this process: whoever runs it
+    # may act as anyone in it.
+    typed = typed_account(args.account)
     with tempfile.TemporaryDirectory(prefix="keydesk-demo-") as folder:
         url = f"sqlite:///{folder}/demo.db"
         store = open_store(url, create=True)
         seed_demo(store)
         store.dispose()
-        return run(url, args.account or DEMO_ACCOUNT)
+        return run(url, proven=typed[0] if typed else DEMO_ACCOUNT)

@@ -70,7 +70,7 @@ def list_(args: argparse.Namespace) -> int:
                 k.label,
                 k.status.value,
                 when(k.created_at),
-                k.created_by,
+                k.creator,
                 when(k.last_used_at),
             ]
             for k in keys

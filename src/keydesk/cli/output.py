@@ -123,6 +123,7 @@ def key_json(k: KeyView) -> dict[str, Any]:
         "status": k.status.value,
         "created_at": iso(k.created_at),
         "created_by": k.created_by,
+        "created_by_removed": k.creator_removed,  # the creator has left the workspace
         "revoked_at": iso(k.revoked_at),
         "revoked_by": k.revoked_by,
         "expires_at": iso(k.expires_at),

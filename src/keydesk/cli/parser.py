@@ -96,7 +96,8 @@ def build_parser(*groups: CommandGroup) -> argparse.ArgumentParser:
         "--account",
         metavar="NAME",
         default=argparse.SUPPRESS,
-        help=f"act as this account (default: ${ACCOUNT_ENV}, else your login name)",
+        help=f"only for `keydesk demo` (also ${ACCOUNT_ENV}): elsewhere you act as your OS "
+        "user (SQLite) or your database role (PostgreSQL), never as a typed name",
     )
     parser = Parser(
         prog="keydesk",

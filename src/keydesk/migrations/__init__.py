@@ -15,7 +15,7 @@ HERE = Path(__file__).parent
 # The newest revision. Kept here so that opening an up-to-date store costs
 # one small query instead of importing Alembic and reading every script
 # (tests/test_store.py checks it matches the scripts).
-HEAD = "0001"
+HEAD = "0002"
 # Any fixed number: PostgreSQL advisory lock held while migrating.
 _MIGRATION_LOCK = 0x6B657964
 
@@ -58,3 +58,18 @@ def upgrade(engine: Engine) -> None:
             return
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def offline_sql(dialect: str = "postgresql") -> str:
+    """The SQL of every revision, from an empty database to the newest, as
+    text for a DBA to read or run (no connection)."""
+    import io
+
+    from alembic import command
+
+    buffer = io.StringIO()
+    config = _config()
+    config.output_buffer = buffer
+    config.attributes["dialect"] = dialect
+    command.upgrade(config, "head", sql=True)
+    return buffer.getvalue()

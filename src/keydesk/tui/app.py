@@ -15,12 +15,14 @@ from keydesk.tui.calls import call_service
 from keydesk.tui.commands import KeydeskCommands
 from keydesk.tui.display import visible
 from keydesk.tui.messages import IntegrationsChanged, KeysChanged
+from keydesk.tui.screens.audit import AuditScreen
 from keydesk.tui.screens.confirm import ConfirmScreen, revoke_confirmation
 from keydesk.tui.screens.create_key import CreateKeyScreen
 from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
 from keydesk.tui.screens.integration_form import IntegrationFormScreen
 from keydesk.tui.screens.integrations import IntegrationsScreen
 from keydesk.tui.screens.key_created import KeyCreatedScreen
+from keydesk.tui.screens.members import MembersScreen
 from keydesk.tui.screens.welcome import WelcomeScreen
 from keydesk.tui.screens.workspaces import WorkspaceScreen
 from keydesk.views import CreatedKey, IntegrationView, KeyView, WorkspaceView, replacement_label
@@ -188,6 +190,33 @@ class KeydeskApp(App[None]):
             group="workspaces",
         )
 
+    def show_members(self) -> None:
+        if self.workspace is not None:
+            self.push_screen(MembersScreen(self.workspace.name))
+
+    def show_audit(self) -> None:
+        if self.workspace is not None:
+            self.push_screen(AuditScreen(self.workspace.name))
+
+    def refresh_workspace(self) -> None:
+        """Read the account's workspaces again: its role in this one may have changed."""
+
+        def reloaded(workspaces: list[WorkspaceView]) -> None:
+            current = self.workspace
+            self.workspace = next(
+                (w for w in workspaces if current and w.id == current.id), current
+            )
+
+        call_service(self, self.service.workspaces, reloaded, group="workspaces")
+
+    def left_workspace(self, name: str) -> None:
+        """The account has left `name`: on to another of its workspaces, or to the welcome form."""
+        while len(self.screen_stack) > 2:  # back to the integration list
+            self.pop_screen()
+        self.workspace = None
+        self.notify(f"You left {visible(name)}.", title="keydesk", markup=False)
+        call_service(self, self.service.workspaces, self._workspaces_loaded, group="workspaces")
+
     def copy_text(self, text: str, what: str) -> None:
         self.notify(clipboard.copy(self, text, what), title="Copied", markup=False)
 
@@ -198,13 +227,15 @@ class KeydeskApp(App[None]):
             self.exit()
 
 
-def run(database_url: str, account: str) -> int:
-    """Open the store and run the interface on it until the user quits."""
+def run(database_url: str, proven: str | None = None) -> int:
+    """Open the store and run the interface on it until the user quits, as
+    the account the store proves (or `proven`, see keydesk.identity)."""
+    from keydesk.identity import acting_account
     from keydesk.store import open_store
 
     store = open_store(database_url)
     try:
-        KeydeskApp(KeyService(store, account)).run()
+        KeydeskApp(KeyService(store, acting_account(store, proven=proven))).run()
     finally:
         store.dispose()
     return 0

@@ -82,6 +82,12 @@ class KeydeskCommands(Provider):
                 )
             )
         commands.append(("Switch workspace", app.switch_workspace, "Choose another workspace"))
+        if app.workspace is not None:
+            name = visible(app.workspace.name)
+            commands.append((f"Members of {name}", app.show_members, "Who is in it, and as what"))
+            commands.append(
+                (f"Audit trail of {name}", app.show_audit, "Every change, newest first")
+            )
         return commands
 
     async def discover(self) -> Hits:

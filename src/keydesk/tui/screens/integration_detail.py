@@ -24,6 +24,7 @@ from keydesk.tui.actions import integration_action, key_action
 from keydesk.tui.calls import call_service
 from keydesk.tui.display import content, literal, when
 from keydesk.tui.messages import IntegrationsChanged, KeysChanged
+from keydesk.tui.screens.audit import AuditLog
 from keydesk.tui.screens.base import KeydeskScreen
 from keydesk.views import IntegrationView, KeyView
 
@@ -49,6 +50,7 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         Binding("p", "copy_public", "Copy public key", show=False, id="detail.copy_public"),
         Binding("o", "show_tab('overview')", "Overview", show=False, id="detail.overview"),
         Binding("k", "show_tab('api-keys')", "API Keys", show=False, id="detail.keys"),
+        Binding("a", "show_tab('audit')", "Audit", show=False, id="detail.audit"),
         Binding("e", "edit", "Edit", id="detail.edit"),
         Binding("c", "configure", "Configure", id="detail.configure"),
         Binding("d", "disable", "Disable", id="detail.disable"),
@@ -81,6 +83,8 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
                     compact=True,
                 )
                 yield DataTable(id="keys", cursor_type="row", zebra_stripes=True)
+            with TabPane("Audit", id="audit"):
+                yield AuditLog(self.integration.workspace, self.integration.id)
         yield Footer()
 
     # -- widgets, typed ---------------------------------------------------------
@@ -322,7 +326,7 @@ def _row(key: KeyView) -> tuple[Text | str, ...]:
         key.public_key,
         literal(status, STATUS_STYLE.get(status, "")),
         when(key.created_at),
-        literal(key.created_by),
+        literal(key.creator),
         when(key.last_used_at),
         when(key.revoked_at) if key.revoked_at else "",
     )

@@ -32,6 +32,7 @@ class IntegrationsScreen(KeydeskScreen[None]):
         Binding("c", "configure", "Configure", id="integrations.configure"),
         Binding("d", "disable", "Disable", id="integrations.disable"),
         Binding("w", "switch_workspace", "Workspace", id="integrations.workspace"),
+        Binding("m", "members", "Members", id="integrations.members"),
         Binding("r", "refresh", "Refresh", show=False, id="integrations.refresh"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
@@ -157,6 +158,8 @@ class IntegrationsScreen(KeydeskScreen[None]):
         if action == "add":
             workspace = self.keydesk.workspace
             return (workspace is not None and workspace.can_manage) or None
+        if action == "members":
+            return self.keydesk.workspace is not None or None
         if action in ("open", "generate", "configure", "disable", "edit"):
             return integration_action(self.highlighted(), action)
         return True
@@ -201,3 +204,6 @@ class IntegrationsScreen(KeydeskScreen[None]):
 
     def action_switch_workspace(self) -> None:
         self.keydesk.switch_workspace()
+
+    def action_members(self) -> None:
+        self.keydesk.show_members()

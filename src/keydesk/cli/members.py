@@ -1,0 +1,104 @@
+"""`keydesk member …`: who is in a workspace, and as what.
+
+Here --account names the member concerned; the acting account is never
+typed (`keydesk.identity`)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+from keydesk.cli import context
+from keydesk.cli.output import iso, print_json, print_table, say, when
+from keydesk.cli.parser import Commands
+
+if TYPE_CHECKING:
+    from keydesk.views import MemberView
+
+
+def register(cli: Commands) -> None:
+    group = cli.group("member", "list and manage workspace members")
+    sub = cli.command(
+        "list",
+        list_,
+        "list the members of your workspaces (or of one)",
+        json_output=True,
+        parent=group,
+        shared=cli.db_only,
+    )
+    sub.add_argument("--workspace", metavar="NAME")
+    for name, handler, help in (
+        ("add", add, "add an account to a workspace (or change its role)"),
+        ("set-role", set_role, "change a member's role"),
+    ):
+        sub = cli.command(name, handler, help, json_output=True, parent=group, shared=cli.db_only)
+        _member_arguments(sub)
+        # Checked by the service, whose error lists the roles (keydesk.views.Role):
+        # argparse's choices would load the read-models to print --help.
+        sub.add_argument("--role", required=True, help="owner, admin, member or viewer")
+    sub = cli.command(
+        "remove",
+        remove,
+        "take an account out of a workspace (the keys it created stay active)",
+        json_output=True,
+        parent=group,
+        shared=cli.db_only,
+    )
+    _member_arguments(sub)
+
+
+def _member_arguments(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--workspace", required=True, metavar="NAME")
+    sub.add_argument(
+        "--account", dest="member", required=True, metavar="NAME", help="the member concerned"
+    )
+
+
+def list_(args: argparse.Namespace) -> int:
+    service = context.service(args)
+    names = [args.workspace] if args.workspace else [w.name for w in service.workspaces()]
+    rows = [(name, member) for name in names for member in service.members(name).members]
+    if args.json:
+        print_json([_member_json(workspace, member) for workspace, member in rows])
+    else:
+        print_table(
+            ["WORKSPACE", "ACCOUNT", "ROLE", "SINCE"],
+            [[workspace, m.account, m.role.value, when(m.since)] for workspace, m in rows],
+        )
+    return 0
+
+
+def add(args: argparse.Namespace) -> int:
+    member = context.service(args).add_member(args.workspace, args.member, args.role)
+    _said(args, member, f"{member.account} is now {member.role} in {args.workspace}")
+    return 0
+
+
+def set_role(args: argparse.Namespace) -> int:
+    member = context.service(args).set_member_role(args.workspace, args.member, args.role)
+    _said(args, member, f"{member.account} is now {member.role} in {args.workspace}")
+    return 0
+
+
+def remove(args: argparse.Namespace) -> int:
+    member = context.service(args).remove_member(args.workspace, args.member)
+    say(
+        args,
+        _member_json(args.workspace, member) | {"removed": True},
+        f"removed {member.account} ({member.role}) from {args.workspace}; "
+        "the keys they created stay active",
+    )
+    return 0
+
+
+def _said(args: argparse.Namespace, member: MemberView, message: str) -> None:
+    say(args, _member_json(args.workspace, member), message)
+
+
+def _member_json(workspace: str, member: MemberView) -> dict[str, Any]:
+    return {
+        "workspace": workspace,
+        "account": member.account,
+        "role": member.role.value,
+        "since": iso(member.since),
+    }

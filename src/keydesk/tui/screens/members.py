@@ -1,0 +1,340 @@
+"""Members of a workspace: who is in it and as what; add, change a role,
+remove (or leave), each after a confirmation.
+
+The rules come from `MembersView` (the service and, on PostgreSQL, the
+database enforce the same): an action the account may never take is
+hidden; one that does not apply to the highlighted member is dimmed, and
+the line under the table says why.
+"""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, DataTable, Footer, Header, Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
+
+from keydesk.tui.calls import call_service
+from keydesk.tui.display import content, literal, sentence, visible, when
+from keydesk.tui.screens.base import KeydeskModal, KeydeskScreen
+from keydesk.tui.screens.confirm import ConfirmScreen
+from keydesk.views import ROLE_ORDER, MembersView, MemberView, Role
+
+ROLE_MEANING = {
+    Role.OWNER: "everything, including making and removing owners",
+    Role.ADMIN: "manage integrations, keys and members (not owners)",
+    Role.MEMBER: "look at integrations, keys and the audit trail",
+    Role.VIEWER: "look at integrations, keys and the audit trail",
+}
+
+
+class MembersScreen(KeydeskScreen[None]):
+    AUTO_FOCUS = "#members"
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back", id="members.back"),
+        Binding("a", "add", "Add member", id="members.add"),
+        Binding("e", "change_role", "Change role", id="members.role"),
+        Binding("x", "remove", "Remove", id="members.remove"),
+        Binding("delete", "remove", "Remove", show=False),
+        Binding("r", "refresh", "Refresh", show=False, id="members.refresh"),
+    ]
+
+    def __init__(self, workspace: str) -> None:
+        super().__init__(id="members-screen")
+        self.workspace = workspace
+        self.view: MembersView | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(content(f"Members of {self.workspace}"), id="members-title")
+        yield DataTable(id="members", cursor_type="row", zebra_stripes=True)
+        yield Static(id="members-note")
+        yield Footer()
+
+    @property
+    def table(self) -> DataTable[object]:
+        return self.query_one("#members", DataTable)
+
+    @property
+    def note(self) -> Static:
+        return self.query_one("#members-note", Static)
+
+    def on_mount(self) -> None:
+        for label, key in (("Account", "account"), ("Role", "role"), ("Since", "since")):
+            self.table.add_column(label, key=key)
+        self.action_refresh()
+
+    # -- data ---------------------------------------------------------------------
+
+    def action_refresh(self, select: str | None = None) -> None:
+        self.table.loading = True
+        workspace = self.workspace
+        call_service(
+            self,
+            lambda: self.keydesk.service.members(workspace),
+            lambda view: self._show(view, select),
+            group="members",
+        )
+
+    def _show(self, view: MembersView, select: str | None = None) -> None:
+        self.view = view
+        table = self.table
+        current = self.highlighted()
+        keep = select or (current.account if current else None)
+        table.loading = False
+        table.clear()
+        for member in view.members:
+            name = f"{member.account}  (you)" if member.account == view.you else member.account
+            table.add_row(literal(name), member.role.value, when(member.since), key=member.account)
+        if keep is not None and keep in table.rows:
+            table.move_cursor(row=table.get_row_index(keep))
+        # Rows drawn before the table sizes its columns (when idle) would stay
+        # cached at the old widths: draw them again once it has.
+        table.call_after_refresh(table.notify_style_update)
+        self._explain()
+
+    def highlighted(self) -> MemberView | None:
+        table = self.table
+        if self.view is None or not table.row_count:
+            return None
+        row_key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        return self.view.member(row_key.value or "")
+
+    @on(DataTable.RowHighlighted, "#members")
+    def _explain(self) -> None:
+        """Say, under the table, why the highlighted member cannot be changed."""
+        view, member = self.view, self.highlighted()
+        reason = None
+        if view is not None and not view.can_manage:
+            reason = (
+                f"You are a {view.your_role} in {view.workspace}: owners and admins manage "
+                "members (you may leave: x on your own row)."
+            )
+        elif view is not None and member is not None:
+            reason = view.why_not_remove(member.account)  # owners, and the last owner
+        note = self.note
+        note.display = reason is not None
+        # Not `sentence`: a reason may start with an account name, which keeps its case.
+        note.update(content(reason.rstrip(".") + "." if reason else ""))
+        self.refresh_bindings()
+
+    # -- actions --------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        view, member = self.view, self.highlighted()
+        if action == "add":
+            return (view is not None and view.can_manage) or None
+        if action == "change_role":
+            if view is None or not view.can_manage:
+                return None
+            return member is not None and len(view.roles_you_may_give(member.account)) > 1
+        if action == "remove":
+            if view is None or member is None:
+                return None
+            if not view.can_manage and member.account != view.you:
+                return None
+            return view.why_not_remove(member.account) is None
+        return True
+
+    def action_add(self) -> None:
+        if self.view is not None:
+            self.app.push_screen(AddMemberScreen(self.view), self._member_added)
+
+    def _member_added(self, member: MemberView | None) -> None:
+        if member is not None:
+            self.notify(
+                f"{visible(member.account)} is now {member.role} in {visible(self.workspace)}.",
+                title="Members",
+                markup=False,
+            )
+            self.action_refresh(select=member.account)
+
+    def action_change_role(self) -> None:
+        view, member = self.view, self.highlighted()
+        if view is None or member is None:
+            return
+
+        def chosen(role: Role | None) -> None:
+            if role is None or role is member.role:
+                return
+            lines = [
+                f"{member.account}: {member.role} → {role}",
+                f"As {role}: {ROLE_MEANING[role]}.",
+            ]
+            if member.account == view.you:
+                lines.append("This is your own role: you may not be able to change it back.")
+            self.app.push_screen(
+                ConfirmScreen(
+                    f"Make {member.account} {_article(role)} {role} in {view.workspace}?",
+                    lines,
+                    confirm="Change role",
+                    destructive=member.account == view.you,
+                ),
+                lambda yes: self._set_role(member.account, role) if yes else None,
+            )
+
+        self.app.push_screen(RoleScreen(member, view.roles_you_may_give(member.account)), chosen)
+
+    def _set_role(self, account: str, role: Role) -> None:
+        workspace = self.workspace
+        call_service(
+            self,
+            lambda: self.keydesk.service.set_member_role(workspace, account, role.value),
+            lambda member: self._changed(member, f"{member.account} is now {member.role}."),
+            group="member-change",
+        )
+
+    def action_remove(self) -> None:
+        view, member = self.view, self.highlighted()
+        if view is None or member is None:
+            return
+        leaving = member.account == view.you
+        title = (
+            f"Leave {view.workspace}?"
+            if leaving
+            else f"Remove {member.account} from {view.workspace}?"
+        )
+        who = "You" if leaving else member.account
+        lines = [
+            f"{who} will no longer see {view.workspace}, its integrations or its keys.",
+            f"The API keys {'you' if leaving else member.account} created stay active: "
+            "revoke them separately if they must stop.",
+            "They are listed with the creator's name and “(removed)”.",
+        ]
+        self.app.push_screen(
+            ConfirmScreen(title, lines, confirm="Leave" if leaving else "Remove", destructive=True),
+            lambda yes: self._remove(member.account, leaving) if yes else None,
+        )
+
+    def _remove(self, account: str, leaving: bool) -> None:
+        workspace = self.workspace
+
+        def removed(member: MemberView) -> None:
+            if leaving:
+                self.keydesk.left_workspace(workspace)
+            else:
+                self._changed(member, f"Removed {member.account} from {workspace}.")
+
+        call_service(
+            self,
+            lambda: self.keydesk.service.remove_member(workspace, account),
+            removed,
+            group="member-change",
+        )
+
+    def _changed(self, member: MemberView, message: str) -> None:
+        self.notify(visible(message), title="Members", markup=False)
+        self.action_refresh(select=member.account)
+        self.keydesk.refresh_workspace()  # your own role may have changed
+
+
+def _article(role: Role) -> str:
+    return "an" if role in (Role.OWNER, Role.ADMIN) else "a"
+
+
+class RoleScreen(KeydeskModal[Role | None]):
+    """Choose one of the roles you may give this member."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="role.cancel")]
+
+    def __init__(self, member: MemberView, roles: list[Role]) -> None:
+        super().__init__(id="role-screen")
+        self._member = member
+        self._roles = roles
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Static(content(f"Role of {self._member.account}"), id="dialog-title")
+            yield OptionList(
+                *(
+                    Option(
+                        content(
+                            f"{role:<7} {ROLE_MEANING[role]}"
+                            + ("  (now)" if role is self._member.role else "")
+                        ),
+                        id=role.value,
+                    )
+                    for role in self._roles
+                ),
+                id="roles",
+            )
+
+    def on_mount(self) -> None:
+        options = self.query_one(OptionList)
+        options.highlighted = self._roles.index(self._member.role)
+        options.focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(Role(str(event.option.id)))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class AddMemberScreen(KeydeskModal[MemberView | None]):
+    """An account name and a role; refusals show on the form."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="add-member.cancel")]
+    AUTO_FOCUS = "#member-account"
+
+    def __init__(self, view: MembersView) -> None:
+        super().__init__(id="add-member-screen")
+        self._view = view
+        self._roles = [r for r in ROLE_ORDER if view.why_not_add(r) is None]
+        self._busy = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Static(content(f"Add a member to {self._view.workspace}"), id="dialog-title")
+            yield Label("Account (their login name, or database role on PostgreSQL)")
+            yield Input(placeholder="e.g. bob", id="member-account")
+            yield Label("Role")
+            yield OptionList(
+                *(Option(f"{r:<7} {ROLE_MEANING[r]}", id=r.value) for r in self._roles),
+                id="member-role",
+            )
+            yield Static(id="member-error", classes="field-error")
+            with Horizontal(id="dialog-buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button("Add", id="add", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#member-error").display = False
+        roles = self.query_one("#member-role", OptionList)
+        roles.highlighted = self._roles.index(Role.VIEWER) if Role.VIEWER in self._roles else 0
+
+    @on(Input.Submitted, "#member-account")
+    def _next(self) -> None:
+        self.query_one("#member-role", OptionList).focus()
+
+    @on(OptionList.OptionSelected, "#member-role")
+    @on(Button.Pressed, "#add")
+    def action_add(self) -> None:
+        if self._busy:
+            return
+        account = self.query_one("#member-account", Input).value
+        index = self.query_one("#member-role", OptionList).highlighted or 0
+        role = self._roles[index]
+        workspace = self._view.workspace
+        self._busy = True
+        call_service(
+            self,
+            lambda: self.keydesk.service.add_member(workspace, account, role.value),
+            self.dismiss,
+            on_error=self._failed,
+            group="add-member",
+        )
+
+    def _failed(self, message: str) -> None:
+        self._busy = False
+        error = self.query_one("#member-error", Static)
+        error.update(content(sentence(message)))
+        error.display = True
+        self.query_one("#member-account", Input).focus()
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        if not self._busy:
+            self.dismiss(None)

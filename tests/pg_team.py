@@ -1,0 +1,109 @@
+"""A PostgreSQL store set up for a team, with real login roles (a helper,
+not a test).
+
+`keydesk postgres setup` runs on a fresh database as the server's superuser;
+then login roles are made for `alice`, `bob`, `carol`, `vic` (members of
+keydesk_users) and `verifier` (keydesk_verifier). Roles are cluster-wide
+and `pytest -n 2` runs tests at once on one server, so every role name
+carries a tag unique to the team: `alice_3f9a1c2e`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+import sqlalchemy as sa
+
+from keydesk.identity import acting_account
+from keydesk.postgres_roles import USERS_ROLE, VERIFIER_ROLE, setup
+from keydesk.service import KeyService
+from keydesk.store import Store, open_store
+
+ADMINS = ("alice", "bob", "carol", "vic")
+
+
+@dataclass
+class Team:
+    url: str  # the database, as the superuser
+    tag: str
+    owner: str
+    password: str
+    stores: list[Store] = field(default_factory=list)
+
+    def role(self, who: str) -> str:
+        return f"{who}_{self.tag}"
+
+    def url_as(self, who: str) -> str:
+        url = sa.make_url(self.url).set(username=self.role(who), password=self.password)
+        return url.render_as_string(hide_password=False)
+
+    def store_as(self, who: str) -> Store:
+        store = open_store(self.url_as(who))
+        self.stores.append(store)
+        return store
+
+    def service_as(self, who: str) -> KeyService:
+        """The service as keydesk runs it: the account is the session's role."""
+        store = self.store_as(who)
+        return KeyService(store, acting_account(store))
+
+    def connect(self, who: str) -> psycopg.Connection[Any]:
+        """A plain driver connection as `who`, for SQL typed by hand."""
+        url = sa.make_url(self.url_as(who))
+        return psycopg.connect(
+            host=url.host,
+            port=url.port,
+            dbname=url.database,
+            user=url.username,
+            password=url.password,
+            autocommit=True,
+        )
+
+    def sql(self, who: str, statement: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Run one statement as `who`; its rows (or [] when it returns none)."""
+        with self.connect(who) as connection, connection.cursor() as cursor:
+            cursor.execute(statement, params)
+            return cursor.fetchall() if cursor.description else []
+
+    def rowcount(self, who: str, statement: str, params: tuple[Any, ...] = ()) -> int:
+        with self.connect(who) as connection, connection.cursor() as cursor:
+            cursor.execute(statement, params)
+            return cursor.rowcount
+
+
+@contextlib.contextmanager
+def team_database(server_url: str) -> Iterator[Team]:
+    """A new database on the server at `server_url` (a superuser's URL),
+    set up and peopled; dropped afterwards, and its roles with it."""
+    tag = secrets.token_hex(4)
+    name = f"keydesk_team_{tag}"
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    database_url = sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    team = Team(database_url, tag, f"kd_owner_{tag}", secrets.token_hex(16))
+    made: list[str] = []
+    try:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        made.append(team.owner)  # made by the set-up
+        setup(database_url, team.owner)
+        with admin.connect() as connection:
+            for who, group in [*((a, USERS_ROLE) for a in ADMINS), ("verifier", VERIFIER_ROLE)]:
+                role = team.role(who)
+                made.append(role)
+                connection.execute(
+                    sa.text(f"CREATE ROLE {role} LOGIN PASSWORD '{team.password}' IN ROLE {group}")
+                )
+        yield team
+    finally:
+        for store in team.stores:
+            store.dispose()
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            for role in made:
+                connection.execute(sa.text(f"DROP ROLE IF EXISTS {role}"))
+        admin.dispose()

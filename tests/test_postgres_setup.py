@@ -1,0 +1,145 @@
+"""`keydesk postgres setup`: idempotent, printable for a DBA, and it hands a
+store made before it to the owner role."""
+
+from __future__ import annotations
+
+import glob
+import importlib
+import json
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+
+from keydesk import postgres_roles
+from keydesk.cli import main
+from keydesk.errors import PermissionDenied, StoreUnavailable
+from keydesk.identity import acting_account
+from keydesk.migrations import HEAD
+from keydesk.service import KeyService
+from keydesk.store import open_store
+from tests.conftest import _postgres_database
+
+pytestmark = pytest.mark.postgres
+# The revision's module name starts with a digit: imported by name.
+POLICIES = len(importlib.import_module("keydesk.migrations.versions.0002_proven_identity").POLICIES)
+
+
+@pytest.fixture
+def fresh_database() -> Iterator[str]:
+    """An empty database, as the superuser."""
+    yield from _postgres_database()
+
+
+def owners(url: str) -> dict[str, str]:
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.text(
+                "SELECT c.relname, pg_get_userbyid(c.relowner) FROM pg_class c"
+                " WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r'"
+            )
+        ).all()
+        functions = connection.execute(
+            sa.text(
+                "SELECT p.proname, pg_get_userbyid(p.proowner) FROM pg_proc p"
+                " WHERE p.proname LIKE 'keydesk%'"
+            )
+        ).all()
+    engine.dispose()
+    return dict(rows) | dict(functions)
+
+
+def policies(url: str) -> int:
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        count = connection.execute(sa.text("SELECT count(*) FROM pg_policies")).scalar_one()
+    engine.dispose()
+    return int(count)
+
+
+def test_setup_is_idempotent(team, capsys):
+    again = postgres_roles.setup(team.url, team.owner)
+    assert again.created_roles == () and again.revision_before == again.revision_after == HEAD
+    assert main(["postgres", "setup", "--db", team.url, "--owner", team.owner, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result == {
+        "database": sa.make_url(team.url).database, "owner": team.owner,
+        "created_roles": [], "revision": HEAD,
+    }  # fmt: skip
+    assert set(owners(team.url).values()) == {team.owner}
+    assert policies(team.url) == POLICIES
+
+
+def test_a_store_made_before_setup_is_handed_to_the_owner_role(team, fresh_database):
+    open_store(
+        fresh_database, create=True
+    ).dispose()  # made by the superuser, as a first try would be
+    assert team.owner not in owners(fresh_database).values()
+    postgres_roles.setup(fresh_database, team.owner)
+    assert set(owners(fresh_database).values()) == {team.owner}
+    # And the team can use it.
+    url = sa.make_url(team.url_as("alice")).set(database=sa.make_url(fresh_database).database)
+    store = open_store(url.render_as_string(hide_password=False))
+    service = KeyService(store, acting_account(store))
+    assert service.create_workspace("acme").role == "owner"
+    store.dispose()
+
+
+def test_the_printed_script_sets_up_a_new_database_with_psql(team, fresh_database):
+    psql = sorted(glob.glob("/usr/lib/postgresql/*/bin/psql"))
+    if not psql:
+        pytest.skip("psql not found (Debian: apt-get install -y postgresql-client)")
+    script = postgres_roles.setup_script(team.owner)
+    assert "SET ROLE " + team.owner in script and "CREATE POLICY api_key_revoke" in script
+    url = sa.make_url(fresh_database)
+    done = subprocess.run(
+        [psql[-1], "-v", "ON_ERROR_STOP=1", "-q", "-h", str(url.host), "-p", str(url.port),
+         "-U", str(url.username), "-d", str(url.database), "-f", "-"],
+        input=script, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert set(owners(fresh_database).values()) == {team.owner}
+    assert policies(fresh_database) == POLICIES
+    assert postgres_roles.setup(fresh_database, team.owner).revision_before == HEAD
+
+
+def test_print_needs_no_database(capsys):
+    assert main(["postgres", "setup", "--print", "--db", "postgresql+psycopg://x@nowhere/db"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("-- keydesk postgres setup") and "CREATE ROLE keydesk_users" in out
+    assert "%%" not in out  # what psql reads, not a driver's escaping
+
+
+@pytest.mark.parametrize("owner", ["Keydesk", "key-desk", "1st", "keydesk_users", "x" * 64])
+def test_owner_names_that_need_quoting_are_refused(owner, capsys):
+    assert main(["postgres", "setup", "--print", "--owner", owner]) != 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "owner role" in err
+
+
+def test_an_admin_cannot_set_up_or_migrate(team, fresh_database):
+    alice = sa.make_url(team.url_as("alice")).set(database=sa.make_url(fresh_database).database)
+    as_alice = alice.render_as_string(hide_password=False)
+    with pytest.raises(PermissionDenied, match="may not create the roles"):
+        postgres_roles.setup(as_alice, f"kd_other_{team.tag}")
+    with pytest.raises(PermissionDenied, match="cannot act as the owner role"):
+        postgres_roles.setup(as_alice, team.owner)
+    with pytest.raises(StoreUnavailable, match="its owner does that: keydesk postgres setup"):
+        open_store(as_alice, create=True)  # keydesk init
+
+
+def test_a_role_outside_keydesk_users_is_told_what_to_ask_for(team):
+    outsider = f"outsider_{team.tag}"
+    admin = sa.create_engine(team.url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f"CREATE ROLE {outsider} LOGIN PASSWORD '{team.password}'"))
+    try:
+        url = sa.make_url(team.url).set(username=outsider, password=team.password)
+        with pytest.raises(StoreUnavailable, match="GRANT keydesk_users TO"):
+            open_store(url.render_as_string(hide_password=False))
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f"DROP ROLE {outsider}"))
+        admin.dispose()

@@ -1,0 +1,231 @@
+"""The Members screen and the audit trail, driven through Pilot on the demo
+store (acme: alice owner, bob admin, carol viewer)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from textual.widgets import DataTable, Input, Static
+
+from keydesk.models import AuditEvent
+from keydesk.service import KeyService
+from keydesk.tui.screens.audit import PAGE, AuditLog, AuditScreen
+from keydesk.tui.screens.confirm import ConfirmScreen
+from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
+from keydesk.tui.screens.members import AddMemberScreen, MembersScreen, RoleScreen
+from keydesk.tui.screens.welcome import WelcomeScreen
+from keydesk.validation import shown_literally
+from keydesk.views import utcnow
+from tests.tui.screenshots import open_integration, settle
+
+
+def roles(store) -> dict[str, str]:
+    return {m.account: m.role.value for m in KeyService(store, "alice").members("acme").members}
+
+
+async def open_members(pilot) -> MembersScreen:
+    await settle(pilot)
+    await pilot.press("m")
+    await settle(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, MembersScreen)
+    return screen
+
+
+async def highlight(pilot, screen: MembersScreen, account: str) -> None:
+    screen.table.move_cursor(row=screen.table.get_row_index(account))
+    await settle(pilot)
+
+
+def note(screen) -> str:
+    widget = screen.query_one("#members-note", Static)
+    return str(widget.render()) if widget.display else ""
+
+
+async def test_members_are_listed_and_a_role_changed_after_confirming(make_app, demo_store):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_members(pilot)
+        assert list(screen.table.rows) == ["alice", "bob", "carol"]
+        await highlight(pilot, screen, "carol")
+        await pilot.press("e")
+        await settle(pilot)
+        assert isinstance(app.screen, RoleScreen)
+        await pilot.press("up", "up", "enter")  # viewer → admin
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        assert roles(demo_store)["carol"] == "viewer"  # nothing before the confirmation
+        await pilot.click("#confirm")
+        await settle(pilot)
+        assert app.screen is screen and roles(demo_store)["carol"] == "admin"
+        assert screen.highlighted().account == "carol"
+
+
+async def test_removing_a_member_asks_first_and_keeps_their_keys(make_app, demo_store):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_members(pilot)
+        await highlight(pilot, screen, "bob")
+        await pilot.press("x")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        assert app.screen.focused.id == "cancel"  # a stray Enter removes no one
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "bob" in roles(demo_store)
+        await pilot.press("x")
+        await settle(pilot)
+        await pilot.click("#confirm")
+        await settle(pilot)
+        assert "bob" not in roles(demo_store)
+        await pilot.press("escape")
+        await open_integration(pilot, "github")
+        detail = app.screen
+        assert isinstance(detail, IntegrationDetailScreen)
+        ci = next(k for k in detail.listed_keys() if k.label == "CI Runner")
+        assert ci.is_active
+        cells = [str(cell) for cell in detail.table.get_row(ci.public_key)]
+        assert "bob (removed)" in cells
+
+
+async def test_what_an_admin_may_not_do_is_not_offered_and_says_why(make_app, demo_store):
+    app = make_app("bob")
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_members(pilot)
+        await highlight(pilot, screen, "alice")
+        assert "alice is an owner; only an owner can remove an owner." in note(screen)
+        assert screen.check_action("remove", ()) is False
+        assert screen.check_action("change_role", ()) is False
+        await pilot.press("x", "e")
+        await settle(pilot)
+        assert app.screen is screen and roles(demo_store)["alice"] == "owner"
+        await highlight(pilot, screen, "carol")
+        assert note(screen) == "" and screen.check_action("remove", ()) is True
+        await pilot.press("e")
+        await settle(pilot)
+        offered = [o.id for o in app.screen.query_one("#roles").options]
+        assert offered == ["admin", "member", "viewer"]  # not owner
+
+
+async def test_the_last_owner_cannot_leave(make_app, demo_store):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_members(pilot)
+        await highlight(pilot, screen, "alice")
+        assert "alice is the last owner of acme and cannot leave" in note(screen)
+        assert screen.check_action("remove", ()) is False
+        assert screen.check_action("change_role", ()) is False
+
+
+async def test_a_viewer_sees_members_and_may_leave(make_app, demo_store):
+    app = make_app("carol")
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_members(pilot)
+        assert "You are a viewer in acme" in note(screen)
+        assert screen.check_action("add", ()) is None
+        assert screen.check_action("change_role", ()) is None
+        await highlight(pilot, screen, "alice")
+        assert screen.check_action("remove", ()) is None
+        await highlight(pilot, screen, "carol")
+        await pilot.press("x")
+        await settle(pilot)
+        assert "Leave acme?" in str(app.screen.query_one("#dialog-title", Static).render())
+        await pilot.click("#confirm")
+        await settle(pilot)
+        assert "carol" not in roles(demo_store)
+        assert isinstance(app.screen, WelcomeScreen)  # carol has no workspace left
+        assert app.workspace is None
+
+
+async def test_adding_a_member_and_a_refusal_on_the_form(make_app, demo_store):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_members(pilot)
+        await pilot.press("a")
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, AddMemberScreen)
+        await pilot.press("t", "a", "b", "enter")
+        form.query_one("#member-account", Input).value = "tab\there"
+        await pilot.press("enter")  # viewer, the default
+        await settle(pilot)
+        error = form.query_one("#member-error", Static)
+        assert app.screen is form and error.display
+        assert "control or invisible character" in str(error.render())
+        form.query_one("#member-account", Input).value = "dave"
+        await pilot.click("#add")
+        await settle(pilot)
+        assert app.screen is screen and roles(demo_store)["dave"] == "viewer"
+        assert screen.highlighted().account == "dave"
+
+
+async def test_the_palette_opens_members_and_the_audit_trail(make_app):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        for query, screen_type in (("members of", MembersScreen), ("audit trail", AuditScreen)):
+            await pilot.press("ctrl+p")
+            await settle(pilot)
+            await pilot.press(*query)
+            await settle(pilot)
+            await pilot.press("enter")
+            await settle(pilot)
+            assert isinstance(app.screen, screen_type)
+            await pilot.press("escape")
+            await settle(pilot)
+
+
+async def test_an_integrations_audit_tab_shows_its_own_and_its_keys_events(make_app, demo_store):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_integration(pilot, "github")
+        await pilot.press("a")
+        await settle(pilot)
+        detail = app.screen
+        assert detail.query_one("#tabs").active == "audit"
+        log = detail.query_one(AuditLog)
+        actions = [e.action for e in log.events]
+        assert actions.count("key.create") == 4 and "integration.add" in actions
+        assert {e.integration for e in log.events} == {"github"}
+
+
+def add_events(store, count: int, target: str = "event") -> None:
+    with store.engine.begin() as connection:
+        connection.execute(
+            sa.insert(AuditEvent),
+            [
+                {"workspace_id": 1, "actor": "alice", "action": "note",
+                 "target": f"{target} {n}", "at": utcnow()}
+                for n in range(count)
+            ],
+        )  # fmt: skip
+
+
+async def test_a_trail_of_100000_events_is_read_a_page_at_a_time(make_app, demo_store):
+    add_events(demo_store, 100_000)
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        app.show_audit()
+        await settle(pilot)
+        log = app.screen.query_one(AuditLog)
+        table = log.query_one(DataTable)
+        assert table.row_count == PAGE  # the first page only
+        assert "more load as you scroll" in str(log.query_one("#audit-summary", Static).render())
+        await pilot.press("ctrl+end")  # to the last row shown: the next page is read
+        await settle(pilot)
+        assert table.row_count == 2 * PAGE
+        ids = [e.id for e in log.events]
+        assert ids == sorted(ids, reverse=True) and len(set(ids)) == len(ids)
+
+
+async def test_stored_text_in_the_trail_is_shown_literally(make_app, demo_store):
+    add_events(demo_store, 1, target="[bold red]x[/] \x1b[2J")
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        app.show_audit()
+        await settle(pilot)
+        table = app.screen.query_one(AuditLog).query_one(DataTable)
+        target = table.get_row_at(0)[3]
+        assert target.plain == shown_literally("[bold red]x[/] \x1b[2J 0")
+        assert not target.spans and "\x1b" not in target.plain
