@@ -108,6 +108,7 @@ def test_a_replaced_store_is_unavailable_never_read_from_the_old_file(
 
 
 def test_wal_and_shm_deleted_then_a_revoke_is_not_missed(accepted, sqlite_url):
+    accepted.world.admit_keydesk_commands()  # the OS user the revoking process runs as
     with accepted.store.engine.connect() as connection:  # everything in the main file, then
         connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     accepted.store.dispose()
@@ -115,7 +116,7 @@ def test_wal_and_shm_deleted_then_a_revoke_is_not_missed(accepted, sqlite_url):
         file.unlink()
     # Another process (new -wal and -shm) revokes the key.
     subprocess.run(
-        [sys.executable, "-m", "keydesk", "--db", sqlite_url, "--account", "alice",
+        [sys.executable, "-m", "keydesk", "--db", sqlite_url,
          "key", "revoke", accepted.created.key.public_key, "--yes"],
         check=True, capture_output=True, timeout=60,
     )  # fmt: skip
