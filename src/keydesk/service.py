@@ -38,6 +38,7 @@ from keydesk.views import (
     MemberView,
     Role,
     WorkspaceView,
+    missing_settings,
     utcnow,
 )
 
@@ -563,15 +564,7 @@ def _configure(integration: Integration) -> None:
 
 
 def _missing_settings(integration: Integration) -> str:
-    """What configuring still needs ("client id and redirect URI"), or ""."""
-    return " and ".join(
-        what
-        for what, value in (
-            ("client id", integration.client_id),
-            ("redirect URI", integration.redirect_uri),
-        )
-        if not value
-    )
+    return missing_settings(integration.client_id, integration.redirect_uri)
 
 
 def _optional(value: str | None, check: Callable[[str], str]) -> str | None:
