@@ -6,6 +6,7 @@ import argparse
 
 from keydesk.cli.parser import Commands
 from keydesk.config import acting_account, database_url
+from keydesk.errors import InvalidInput
 
 
 def register(cli: Commands) -> None:
@@ -20,6 +21,9 @@ def run_tui(args: argparse.Namespace) -> int:
 
 def demo(args: argparse.Namespace) -> int:
     import tempfile
+
+    if args.db:  # the demo's store is its own, and is thrown away: say so
+        raise InvalidInput("keydesk demo uses a throwaway store; to open yours: keydesk --db PATH")
 
     from keydesk.demo import DEMO_ACCOUNT, seed_demo
     from keydesk.store import open_store
