@@ -15,6 +15,7 @@ from keydesk.tui.screens.help import HelpScreen
 from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
 from keydesk.tui.screens.integration_form import IntegrationFormScreen
 from keydesk.tui.screens.integrations import IntegrationsScreen
+from keydesk.tui.widgets import Pairs
 from tests.tui.screenshots import open_integration, settle
 
 
@@ -299,10 +300,7 @@ async def test_help_lists_every_key_of_the_screen(make_app):
         await settle(pilot)
         help_screen = app.screen
         assert isinstance(help_screen, HelpScreen)
-        text = "\n".join(
-            " ".join(str(part.render()) for part in pair.query(Static))
-            for pair in help_screen.query(".pair")
-        )
+        text = "\n".join(f"{keys} {what}" for keys, what in help_screen.query_one(Pairs).rows)
         for key, what in [
             ("/", "Filter keys"), ("r", "Read the keys"), ("p", "Copy the public key"),
             ("e", "Edit the OAuth settings"), ("x", "Revoke"), ("t", "Rotate"),

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from platformdirs import user_downloads_path
+from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.content import Content
@@ -59,9 +60,6 @@ class KeydeskApp(App[None]):
         ),
         Binding("ctrl+q", "quit", "Quit", priority=True, id="app.quit", tooltip="Quit keydesk"),
     ]  # fmt: skip
-    # Screens get these classes; app.tcss shows only the "too small" line then.
-    HORIZONTAL_BREAKPOINTS = [(0, "-too-narrow"), (MIN_WIDTH, "-width-ok")]
-    VERTICAL_BREAKPOINTS = [(0, "-too-short"), (MIN_HEIGHT, "-height-ok")]
 
     workspace: reactive[WorkspaceView | None] = reactive(None)
 
@@ -91,7 +89,16 @@ class KeydeskApp(App[None]):
     def ready(self) -> bool:
         return self._service is not None
 
+    def on_resize(self, event: events.Resize) -> None:
+        self._check_size(event.size.width, event.size.height)
+
+    def _check_size(self, width: int, height: int) -> None:
+        # app.tcss shows only the "too small" line then. A class on the app,
+        # changed only when the size crosses the line, restyles nothing else.
+        self.set_class(width < MIN_WIDTH or height < MIN_HEIGHT, "-too-small")
+
     def on_mount(self) -> None:
+        self._check_size(*self.size)
         if self._handle_signals:
             loop = asyncio.get_running_loop()
             for hangup in (signal.SIGHUP, signal.SIGTERM):
@@ -99,17 +106,27 @@ class KeydeskApp(App[None]):
                 # the way ctrl+q does, so every clean-up runs.
                 loop.add_signal_handler(hangup, partial(self.exit, return_code=128 + hangup))
         self.push_screen(IntegrationsScreen())
-        if self._service is not None:
-            self._opened(self._service)
-        elif self._connect is not None:
+        ready, connect = self._service, self._connect
+        if ready is not None:
+            call_service(self, ready.workspaces, self._workspaces_loaded, group="workspaces")
+        elif connect is not None:
+
+            def open_and_read() -> tuple[KeyService, list[WorkspaceView]]:
+                service = connect()
+                try:
+                    return service, service.workspaces()  # one trip to the worker, not two
+                except BaseException:
+                    service.store.dispose()
+                    raise
+
             call_service(
-                self, self._connect, self._opened, on_error=self._cannot_open, group="open"
+                self, open_and_read, self._opened, on_error=self._cannot_open, group="open"
             )
 
-    def _opened(self, service: KeyService) -> None:
-        self._service = service
+    def _opened(self, opened: tuple[KeyService, list[WorkspaceView]]) -> None:
+        self._service, workspaces = opened
         self.refresh_bindings()
-        call_service(self, service.workspaces, self._workspaces_loaded, group="workspaces")
+        self._workspaces_loaded(workspaces)
 
     def _cannot_open(self, message: str) -> None:
         self.startup_error = KeydeskError(message)

@@ -33,12 +33,11 @@ def _add_too_small(screen: Screen[Any]) -> None:
 
 
 def _fit_footer(screen: Screen[Any]) -> None:
-    """Under 80 columns the footer drops its spacing and the ^p key (help
-    and the README name it), to keep the screen's own keys in view."""
-    narrow = screen.size.width < COMPACT_BELOW
+    """Under 80 columns footers drop the ^p key (help and the README name
+    it). (Every footer is compact: more keys in view, and Textual restyles
+    each key of a non-compact footer twice whenever it redraws.)"""
     for footer in screen.query(Footer):
-        footer.compact = narrow
-        footer.show_command_palette = not narrow
+        footer.show_command_palette = screen.size.width >= COMPACT_BELOW
 
 
 class KeydeskScreen(Screen[ScreenResultType]):

@@ -54,7 +54,7 @@ class ConfirmScreen(KeydeskModal[bool]):
                     variant="error" if self._destructive else "primary",
                     compact=True,
                 )
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         # Destructive questions start on Cancel: a stray Enter must do no harm.

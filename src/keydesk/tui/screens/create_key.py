@@ -80,7 +80,7 @@ class CreateKeyScreen(KeydeskScreen[CreatedKey | None]):
                 yield Button("Cancel", id="cancel", compact=True)
                 yield Button("Save & Generate Key", id="save", variant="primary", compact=True)
             yield LoadingIndicator(id="busy")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#busy").display = False

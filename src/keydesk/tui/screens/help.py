@@ -37,7 +37,7 @@ class HelpScreen(KeydeskModal[None]):
                 yield Pairs(self._rows, id="help-keys")
                 yield Static("Everywhere", classes="help-heading")
                 yield Pairs(GENERAL, id="help-general")
-        yield Footer()
+        yield Footer(compact=True)
 
     def action_close(self) -> None:
         self.dismiss(None)

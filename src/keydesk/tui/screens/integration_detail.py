@@ -39,8 +39,8 @@ from keydesk.tui.screens.base import KeydeskScreen
 from keydesk.tui.widgets import Pairs
 from keydesk.views import IntegrationView, KeyStatus, KeyView, key_status, utcnow
 
-FIRST_PAGE = 100  # keys shown before the rest of a big integration is read
-WINDOW = 100  # rows added to the table at a time
+FIRST_PAGE = 60  # keys shown before the rest of a big integration is read
+WINDOW = 60  # rows added to the table at a time (more than a screenful)
 MAX_ROWS = 1000  # the table never holds more; the filter finds the rest
 FILTER_FROM = 9  # keys; fewer fit on one screen without a filter
 FILTER_DELAY = 0.1  # seconds of quiet typing before the filter runs
@@ -113,6 +113,8 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         self._filter_timer: Timer | None = None
         self._covered = False
         self._has_loaded = False
+        self._offers: tuple[bool, bool] | None = None  # what the footer last offered
+        self._said: dict[str | None, str] = {}
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -133,7 +135,7 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
                 )
                 yield DataTable(id="keys", cursor_type="row", zebra_stripes=True)
                 yield Static(id="key-detail")
-        yield Footer()
+        yield Footer(compact=True)
 
     # -- widgets, typed ---------------------------------------------------------
 
@@ -177,7 +179,7 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         self.key_filter.display = False
         self._layout_columns()
         self._show_integration(self.integration)
-        self.summary.update(content("Loading keys…"))
+        self._say(self.summary, "Loading keys…")
         if self._highlight is not None:  # a key was just made: the counts changed too
             self.on_integrations_changed(IntegrationsChanged())
         self.load_keys(self._highlight)
@@ -215,7 +217,7 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
             ("Updated", when(integration.updated_at)),
             ("Your role", integration.role.value),
         ]
-        self.overview.update(rows)
+        self.overview.show(rows)
         self.query_one("#overview-hint", Static).update(content(_settings_hint(integration)))
         reason = integration.why_no_new_keys()
         button = self.generate_button
@@ -275,14 +277,17 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
     def _first_page(self, keys: list[KeyView]) -> None:
         if self.key_filter.value.strip() or self._has_loaded:
             return  # a filter applies to every key: wait for all of them
-        self.summary.update(content("Loading keys…"))
+        self._say(self.summary, "Loading keys…")
         self._show_rows(keys, highlight=None)
 
     def _fill_keys(self, loaded: LoadedKeys) -> None:
         self._loaded = loaded
         self._has_loaded = True
         key_filter = self.key_filter
-        key_filter.display = len(loaded.keys) >= FILTER_FROM
+        filterable = len(loaded.keys) >= FILTER_FROM
+        if key_filter.display != filterable:
+            key_filter.display = filterable
+            self.refresh_bindings()  # "/ Filter" now applies (or not)
         highlight = self._highlight
         self._highlight = None
         if highlight and key_filter.value.strip():
@@ -315,16 +320,19 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         self._summarise()
 
     def _show_rows(self, matched: list[KeyView], highlight: str | None) -> None:
-        self._matched = matched
-        self._shown = 0
-        table = self.table
-        table.clear()
+        shown = self._matched[: self._shown]
         position = self._position(matched, highlight) if highlight else None
-        self._extend(min(len(matched), max(WINDOW, (position or 0) + WINDOW // 2)))
+        self._matched = matched
+        wanted = min(len(matched), max(WINDOW, (position or 0) + WINDOW // 2))
+        if not shown or matched[: len(shown)] != shown:
+            # Redrawn only when the rows in the table change: typing a filter
+            # that every shown row still matches costs nothing on screen.
+            self._shown = 0
+            self.table.clear()
+        self._extend(wanted)
         if position is not None and position < self._shown:
-            table.move_cursor(row=position)
-        self._show_key_detail()
-        self.refresh_bindings()
+            self.table.move_cursor(row=position)
+        self._key_changed()
 
     def _extend(self, upto: int) -> None:
         upto = min(upto, len(self._matched), MAX_ROWS)
@@ -370,8 +378,17 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
     def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.cursor_row >= self._shown - WINDOW // 5:
             self._extend(self._shown + WINDOW)
+        self._key_changed()
+
+    def _key_changed(self) -> None:
+        """The highlighted key changed: its detail line, and the footer only
+        when what can be done to it changed (the footer redraws whole)."""
         self._show_key_detail()
-        self.refresh_bindings()
+        key = self.highlighted_key()
+        offers = (key is not None, key is not None and key.is_active)
+        if offers != self._offers:
+            self._offers = offers
+            self.refresh_bindings()
 
     def _summarise(self) -> None:
         loaded = self._loaded
@@ -385,12 +402,12 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
                 text += f" · {matched:,} match the filter"
             if matched > MAX_ROWS:
                 text += f"\nThe list holds the first {MAX_ROWS:,}: filter ( / ) to find the rest."
-        self.summary.update(content(text))
+        self._say(self.summary, text)
 
     def _show_key_detail(self) -> None:
         key = self.highlighted_key()
         if key is None:
-            self.key_detail.update("")
+            self._say(self.key_detail, "")
             return
         parts = [
             f"{key.label}  ({key.public_key}, {key.status})",
@@ -401,7 +418,14 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
             parts.append(f"revoked {when(key.revoked_at)} by {key.revoked_by or '—'}")
         if key.expires_at:
             parts.append(f"expires {when(key.expires_at)}")
-        self.key_detail.update(content(" · ".join(parts)))
+        self._say(self.key_detail, " · ".join(parts))
+
+    def _say(self, line: Static, text: str) -> None:
+        """Update a line only when its text changes: an update re-lays out
+        the screen, which a keystroke in the filter should not pay for."""
+        if self._said.get(line.id) != text:
+            self._said[line.id] = text
+            line.update(content(text))
 
     # -- keys: what other screens and the palette ask ------------------------------
 

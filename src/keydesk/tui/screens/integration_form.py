@@ -91,7 +91,7 @@ class IntegrationFormScreen(KeydeskScreen[IntegrationView | None]):
             with Horizontal(classes="form-buttons"):
                 yield Button("Cancel", id="cancel", compact=True)
                 yield Button("Save", id="save", variant="primary", compact=True)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#add-error").display = False

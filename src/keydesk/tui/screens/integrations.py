@@ -61,6 +61,7 @@ class IntegrationsScreen(KeydeskScreen[None]):
         self._select: int | None = None
         self._layout: list[tuple[Column, int]] = []
         self._covered = False
+        self._offers: object = None  # what the footer last offered
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -71,7 +72,7 @@ class IntegrationsScreen(KeydeskScreen[None]):
         )
         yield DataTable(id="integrations", cursor_type="row", zebra_stripes=True)
         yield Static(id="empty-guide")
-        yield Footer()
+        yield Footer(compact=True)
 
     @property
     def table(self) -> DataTable[object]:
@@ -145,7 +146,7 @@ class IntegrationsScreen(KeydeskScreen[None]):
         elif table.row_count:
             table.move_cursor(row=min(keep, table.row_count - 1))
         self._update_guide(needle)
-        self.refresh_bindings()
+        self._offers_changed()
 
     def _cells(self, item: IntegrationView) -> list[Text | str]:
         values: dict[str, Text | str] = {
@@ -216,7 +217,16 @@ class IntegrationsScreen(KeydeskScreen[None]):
 
     @on(DataTable.RowHighlighted, "#integrations")
     def _highlight_changed(self) -> None:
-        self.refresh_bindings()
+        self._offers_changed()
+
+    def _offers_changed(self) -> None:
+        """Redraw the footer only when what it offers changed (it redraws
+        whole, and the filter moves the highlight at every keystroke)."""
+        item = self.highlighted()
+        offers = (self.keydesk.ready, item and (item.role, item.status))
+        if offers != self._offers:
+            self._offers = offers
+            self.refresh_bindings()
 
     @on(DataTable.RowSelected, "#integrations")
     def _row_selected(self) -> None:

@@ -95,7 +95,7 @@ class KeyCreatedScreen(KeydeskScreen[str]):
                     id="rotation-next",
                     classes="field-hint",
                 )
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#copy-key", Button).focus()

@@ -31,7 +31,7 @@ class WorkspaceScreen(KeydeskModal[WorkspaceView | None]):
                 ),
                 id="workspaces",
             )
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         options = self.query_one(OptionList)
