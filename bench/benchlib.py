@@ -145,7 +145,7 @@ def seed(
     from keydesk.service import KeyService
     from keydesk.store import open_store
 
-    store = open_store(url)
+    store = open_store(url, create=True)  # a new store: keydesk never makes one unasked
     service = KeyService(store, actor)
     workspace = workspace or f"bench-{os.getpid()}-{int(time.time())}"
     service.create_workspace(workspace)

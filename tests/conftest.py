@@ -49,7 +49,7 @@ def sqlite_url(tmp_path) -> str:
 
 @pytest.fixture
 def store(store_url) -> Iterator[Store]:
-    store = open_store(store_url)
+    store = open_store(store_url, create=True)
     yield store
     store.dispose()
 

@@ -492,4 +492,6 @@ def test_kernel_pseudo_filesystems_are_not_walked_into(tmp_path, monkeypatch):
 def test_git_modes_on_a_missing_folder_are_notes(tmp_path):
     for scan in (scan_git_history, scan_staged):
         (event,) = scan(tmp_path / "gone")
-        assert event == Skipped(f"{tmp_path}/gone", "not scanned: no such file or directory")
+        assert event == Skipped(
+            f"{tmp_path}/gone", "not scanned: no such file or directory", failed=True
+        )

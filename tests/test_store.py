@@ -22,7 +22,7 @@ def _secret_parts(created) -> list[bytes]:
 
 def test_sqlite_file_and_wal_hold_no_private_key(tmp_path):
     path = tmp_path / "keydesk.db"
-    store = open_store(f"sqlite:///{path}")
+    store = open_store(f"sqlite:///{path}", create=True)
     world = build_world(store)
     created = [world.owner.create_key("github", f"key {n}") for n in range(5)]
     world.owner.revoke_key(created[0].key.public_key)
@@ -57,7 +57,7 @@ def test_sqlite_store_is_owner_only(tmp_path):
     path = tmp_path / "data" / "keydesk.db"
     old = os.umask(0)
     try:
-        store = open_store(f"sqlite:///{path}")
+        store = open_store(f"sqlite:///{path}", create=True)
         build_world(store).owner.create_key("github", "prod")
         for file in path.parent.iterdir():
             assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
@@ -68,7 +68,7 @@ def test_sqlite_store_is_owner_only(tmp_path):
 
 
 def test_schema_is_versioned_and_reopening_keeps_data(store_url):
-    store = open_store(store_url)
+    store = open_store(store_url, create=True)
     build_world(store).owner.create_key("github", "prod")
     with store.engine.connect() as connection:
         assert connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
@@ -81,7 +81,7 @@ def test_schema_is_versioned_and_reopening_keeps_data(store_url):
 def test_revoke_in_another_process_is_refused_on_the_next_verify(store_url):
     from keydesk.verify import Verifier
 
-    store = open_store(store_url)
+    store = open_store(store_url, create=True)
     world = build_world(store)
     created = world.owner.create_key("github", "prod")
     verifier = Verifier(store.engine)
@@ -144,7 +144,7 @@ def test_head_constant_matches_the_migration_scripts():
 
 
 def _open_and_close(url: str) -> str:
-    store = open_store(url)
+    store = open_store(url, create=True)
     store.dispose()
     return "ok"
 
@@ -159,3 +159,22 @@ def test_processes_opening_a_new_store_at_once_all_succeed(store_url):
     store = open_store(store_url)
     assert KeyService(store, "alice").integrations() == []
     store.dispose()
+
+
+def test_the_active_label_index_is_partial_on_every_backend(store):
+    """models.py declares only SQLite's predicate (a `postgresql_where` would
+    load the PostgreSQL dialect for SQLite stores); the migration makes the
+    index partial everywhere. Autogenerate does not compare predicates, so
+    this compares the real index with the model's ACTIVE_KEY."""
+    from keydesk.models import ACTIVE_KEY
+
+    with store.engine.connect() as connection:
+        (index,) = [
+            i
+            for i in sa.inspect(connection).get_indexes("api_key")
+            if i["name"] == "uq_api_key_active_label"
+        ]
+        dialect = connection.dialect.name
+    assert index["unique"] and index["column_names"] == ["integration_id", "label"]
+    predicate = index.get("dialect_options", {}).get(f"{dialect}_where")
+    assert predicate is not None and str(predicate).strip("() ") == ACTIVE_KEY

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-import getpass
 import os
-from pathlib import Path
-
-from platformdirs import user_data_path
+from typing import TYPE_CHECKING
 
 from keydesk.errors import InvalidInput
+from keydesk.validation import looks_like_private_key
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 DATABASE_ENV = "KEYDESK_DATABASE_URL"
 ACCOUNT_ENV = "KEYDESK_ACCOUNT"
 
 
 def default_database_path() -> Path:
+    from platformdirs import user_data_path  # only when the default is needed
+
     return user_data_path("keydesk", appauthor=False) / "keydesk.db"
 
 
@@ -23,14 +26,22 @@ def database_url(flag: str | None = None) -> str:
     url = flag or os.environ.get(DATABASE_ENV)
     if not url:
         return f"sqlite:///{default_database_path()}"
+    if not url.isprintable():  # a NUL or an escape sequence: no path or URL has one
+        raise InvalidInput(
+            f"the database path or URL {url!r} contains a control or invisible character"
+        )
+    if looks_like_private_key(url):  # never a file name: `init` would make one
+        raise InvalidInput(f"the database path or URL {url!r} is refused")
     if "://" not in url:
-        return f"sqlite:///{Path(url).expanduser().resolve()}"
+        return f"sqlite:///{os.path.realpath(os.path.expanduser(url))}"
     return url
 
 
 def acting_account(flag: str | None = None) -> str:
     name = flag or os.environ.get(ACCOUNT_ENV)
     if not name:
+        import getpass
+
         try:
             name = getpass.getuser()
         except (KeyError, OSError) as exc:

@@ -1,7 +1,8 @@
 """Typed errors. Each carries a one-line message fit to show a user as it is.
 
 No error in keydesk ever includes a private key: messages are built from
-labels, names and public keys only.
+labels, names and public keys, and `KeydeskError` redacts anything that
+looks like a private key (a user may paste one into any field).
 """
 
 from __future__ import annotations
@@ -10,9 +11,16 @@ from enum import StrEnum
 
 
 class KeydeskError(Exception):
-    """Base of every error keydesk expects; `message` is user-facing."""
+    """Base of every error keydesk expects; `message` is user-facing.
+
+    Whatever a caller put in the message, a value that looks like a private
+    key (pasted into the wrong field) leaves here redacted: no error shown on
+    a screen, written to a log or carried in a traceback can repeat it."""
 
     def __init__(self, message: str) -> None:
+        from keydesk.validation import redact_private_keys  # validation imports errors
+
+        message = redact_private_keys(message)
         super().__init__(message)
         self.message = message
 
@@ -47,6 +55,11 @@ class AlreadyRevoked(KeydeskError):
 
 class StoreUnavailable(KeydeskError):
     pass
+
+
+class StoreNotFound(StoreUnavailable):
+    """No keydesk store where one was named (a typo in --db?). Only
+    `keydesk init`, `keydesk demo` and the TUI's first run create one."""
 
 
 class UnauthorizedReason(StrEnum):

@@ -45,12 +45,15 @@ from keydesk.keys import (
 from keydesk.validation import shown_literally
 
 __all__ = [
+    "ALLOW_FILE",
     "CHUNK_SIZE",
     "Finding",
     "Readable",
     "ScanEvent",
     "ScanStatus",
     "Skipped",
+    "find_allow_list",
+    "read_allow_list",
     "scan_bytes",
     "scan_git_history",
     "scan_paths",
@@ -99,10 +102,15 @@ class Finding:
 
 @dataclass(frozen=True, slots=True)
 class Skipped:
-    """Something not scanned, and why (one line, fit to show as it is)."""
+    """Something not scanned, and why (one line, fit to show as it is).
+    `failed`: it should have been scanned and could not be (unreadable, a
+    named path that is missing, git failing), so a scan that reports nothing
+    found is incomplete; otherwise it was left out on purpose (binary, a
+    symbolic link in a walk, ignored by git)."""
 
     path: str
     reason: str
+    failed: bool = False
 
     def __str__(self) -> str:
         return f"{self.path}: skipped, {self.reason}"
@@ -237,10 +245,10 @@ def _scan_readable(
         try:
             read = stream.readinto(view[keep : keep + size])
         except OSError as error:
-            yield Skipped(path, f"read failed: {_reason(error)}")
+            yield Skipped(path, f"read failed: {_reason(error)}", failed=True)
             return
         if read is None:  # non-blocking source with nothing to give
-            yield Skipped(path, "would block (not a regular file?)")
+            yield Skipped(path, "would block (not a regular file?)", failed=True)
             return
         if not read:
             return
@@ -320,7 +328,10 @@ def scan_paths(
         try:
             info = os.stat(name)
         except OSError as error:
-            yield Skipped(shown, _open_reason(name, error))
+            yield Skipped(shown, _open_reason(name, error), failed=True)
+            continue
+        except ValueError:  # a NUL byte: no file has that name
+            yield Skipped(shown, "not a valid path (it contains a NUL byte)", failed=True)
             continue
         if stat.S_ISDIR(info.st_mode):
             yield from _walk(name, respect_gitignore, buffer)
@@ -357,7 +368,7 @@ def _scan_dir(
         with os.scandir(path) as found:
             entries = sorted(found, key=lambda entry: entry.name)
     except OSError as error:
-        yield Skipped(_display_path(path), _reason(error))
+        yield Skipped(_display_path(path), _reason(error), failed=True)
         return
     for entry in entries:
         if entry.name == ".git":
@@ -378,7 +389,7 @@ def _scan_dir(
                 kind = _file_kind(entry.stat(follow_symlinks=False).st_mode)
                 yield Skipped(shown, f"not a regular file ({kind})")
         except OSError as error:
-            yield Skipped(shown, _reason(error))
+            yield Skipped(shown, _reason(error), failed=True)
 
 
 def _enter_dir(
@@ -406,19 +417,19 @@ def _scan_file(path: str, shown: str, buffer: _Buffer, *, named: bool) -> Iterat
     try:
         fd = os.open(path, flags)
     except OSError as error:
-        yield Skipped(shown, _open_reason(path, error))
+        yield Skipped(shown, _open_reason(path, error), failed=True)
         return
     with open(fd, "rb", buffering=0) as file:
         try:
             mode = os.fstat(fd).st_mode
             if not stat.S_ISREG(mode):
-                yield Skipped(shown, f"not a regular file ({_file_kind(mode)})")
+                yield Skipped(shown, f"not a regular file ({_file_kind(mode)})", failed=named)
                 return
             yield from _scan_readable(
                 file, shown, shown, buffer, sniff=not named, recount=_newlines_in_file(fd)
             )
         except OSError as error:  # e.g. re-reading for line numbers failed
-            yield Skipped(shown, f"read failed: {_reason(error)}")
+            yield Skipped(shown, f"read failed: {_reason(error)}", failed=True)
 
 
 def _file_kind(mode: int) -> str:
@@ -505,6 +516,8 @@ def _git_output(cwd: str | None, *args: str) -> bytes:
         )
     except OSError as error:  # cwd gone, git not executable
         raise _GitError(_reason(error)) from error
+    except ValueError as error:  # a NUL byte in the folder's name
+        raise _GitError("not a valid path (it contains a NUL byte)") from error
     if done.returncode != 0:
         raise _GitError(_first_line(done.stderr) or f"git {args[0]} failed")
     return done.stdout
@@ -592,7 +605,7 @@ def _git_patch_events(
         _git_output(cwd, "rev-parse", "--git-dir")
         argv = _git_argv(*args, *([_merge_diffs()] if commits else []))
     except _GitError as error:
-        yield Skipped(shown, f"not scanned: {error}")
+        yield Skipped(shown, f"not scanned: {error}", failed=True)
         return
     with tempfile.TemporaryFile() as stderr:  # a file: a full stderr pipe would stall git
         try:
@@ -605,7 +618,7 @@ def _git_patch_events(
                 stderr=stderr,
             )
         except OSError as error:
-            yield Skipped(shown, f"not scanned: {_reason(error)}")
+            yield Skipped(shown, f"not scanned: {_reason(error)}", failed=True)
             return
         stdout = cast(IO[bytes], process.stdout)
         try:
@@ -618,7 +631,7 @@ def _git_patch_events(
             stdout.close()
         if code != 0:
             stderr.seek(0)
-            yield Skipped(shown, f"git {args[0]} failed: {_first_line(stderr.read())}")
+            yield Skipped(shown, f"git {args[0]} failed: {_first_line(stderr.read())}", failed=True)
 
 
 @dataclass(slots=True)
@@ -722,3 +735,48 @@ def _c_unquote(quoted: bytes) -> bytes:
             out.append(_C_ESCAPES.get(body[i + 1], body[i + 1]))
             i += 2
     return bytes(out)
+
+
+# --- allow-list ---------------------------------------------------------------
+
+ALLOW_FILE = ".keydesk-scan-allow"
+_PUBLIC_KEY = re.compile(rf"kdpk_[0-9A-Za-z]{{{ID_LENGTH}}}")
+
+
+def find_allow_list(start: str | os.PathLike[str] = ".") -> str | None:
+    """The `.keydesk-scan-allow` that applies at `start`: in it or a parent,
+    looking no higher than the top of the git work tree (a folder holding
+    `.git`), like `.gitleaksignore`."""
+    folder = os.path.abspath(start)
+    while True:
+        candidate = os.path.join(folder, ALLOW_FILE)
+        if os.path.isfile(candidate):
+            return candidate
+        parent = os.path.dirname(folder)
+        if os.path.lexists(os.path.join(folder, ".git")) or parent == folder:
+            return None
+        folder = parent
+
+
+def read_allow_list(path: str) -> tuple[frozenset[str], list[Skipped]]:
+    """Public keys whose private keys are known not to be secret (demo data
+    in snapshots and screenshots), one per line; `#` starts a comment. A line
+    that is not a public key is a note, and is never echoed (it might be the
+    very secret someone meant to allow)."""
+    allowed: set[str] = set()
+    notes: list[Skipped] = []
+    try:
+        with open(path, encoding="utf-8", errors="replace") as file:
+            lines = file.read(1 << 20).splitlines()
+    except OSError as error:
+        return frozenset(), [Skipped(_display_path(path), _reason(error), failed=True)]
+    for number, line in enumerate(lines, start=1):
+        entry = line.split("#", 1)[0].strip()
+        if not entry:
+            continue
+        if _PUBLIC_KEY.fullmatch(entry):
+            allowed.add(entry)
+        else:
+            reason = f"line {number} ignored: not a public key (kdpk_…)"
+            notes.append(Skipped(_display_path(path), reason))
+    return frozenset(allowed), notes

@@ -7,14 +7,15 @@ database session, and never carrying a secret or a hash.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
-from sqlmodel import Session, SQLModel, col, func, select
+from sqlmodel import Session, col, func, select
 
 from keydesk import validation
 from keydesk.errors import (
@@ -26,7 +27,15 @@ from keydesk.errors import (
     NotFound,
     PermissionDenied,
 )
-from keydesk.keys import KeyPairSource, generate_key_pair, hash_private_key, is_public_key
+from keydesk.keys import (
+    KeyPairSource,
+    PrivateKey,
+    check_secret,
+    generate_key_pair,
+    hash_private_key,
+    is_public_key,
+    parse_private_key,
+)
 from keydesk.models import Account, ApiKey, AuditEvent, Integration, Membership, Workspace
 from keydesk.store import Store
 from keydesk.views import (
@@ -71,6 +80,7 @@ class KeyService:
         with self.store.session() as session:
             if session.exec(select(Workspace.id).where(Workspace.name == name)).first():
                 raise AlreadyExists(f"a workspace named {name!r} already exists")
+            _refuse_look_alike(name, session.exec(select(Workspace.name)), "workspace")
             account = _account(session, self.actor, create=True)
             workspace = Workspace(name=name)
             session.add(workspace)
@@ -153,6 +163,8 @@ class KeyService:
             ).first()
             if taken:
                 raise AlreadyExists(f"{ws.name} already has an integration named {name!r}")
+            names = select(Integration.name).where(Integration.workspace_id == _id(ws.id))
+            _refuse_look_alike(name, session.exec(names), f"integration in {ws.name}")
             integration = Integration(
                 workspace_id=_id(ws.id),
                 name=name,
@@ -287,28 +299,54 @@ class KeyService:
 
     def keys(self, integration: str | int, *, include_revoked: bool = True) -> list[KeyView]:
         """The integration's keys, active first, newest first."""
-        return list(self.iter_keys(integration, include_revoked=include_revoked))
-
-    def iter_keys(
-        self, integration: str | int, *, include_revoked: bool = True
-    ) -> Iterator[KeyView]:
-        """`keys`, streamed from one read: the first rows arrive before the
-        last are read. A bulk read (100,000 keys): plain Core rows, no ORM
-        objects, one time-zone fix per time that is set."""
         with self.store.session() as session:
-            target = self._integration(session, integration)
-            query = _KEY_LIST.where(_api_key.c.integration_id == target.id)
-            if not include_revoked:
-                query = query.where(_api_key.c.revoked_at.is_(None))
-            names: dict[str, str] = {}  # one string per account, not one per row
-            rows = session.connection().execute(query)
-            for batch in rows.partitions(_KEYS_PER_BATCH):
-                for id, public_key, label, created, by, revoked, revoked_by, expires, used in batch:
-                    yield KeyView(
-                        id, public_key, label, target.id, target.name, _utc(created),
-                        names.setdefault(by, by), revoked and _utc(revoked), revoked_by,
-                        expires and _utc(expires), used and _utc(used),
-                    )  # fmt: skip
+            query = self._keys_of(session, integration, include_revoked)
+            return [KeyView(**row._mapping) for row in session.execute(query).all()]
+
+    def iter_keys(self, integration: str | int, *, batch: int = 1000) -> Iterator[KeyView]:
+        """`keys()` as a stream, read `batch` rows at a time on one
+        connection: memory stays flat however many keys there are (the CLI
+        prints each as it comes). The read ends when the iterator does."""
+        with self.store.session() as session:
+            query = self._keys_of(session, integration, include_revoked=True, raw_times=True)
+            # Plain Core rows on the session's connection: no ORM processing per row,
+            # and the four datetimes converted by _utc instead of a type decorator.
+            rows = session.connection().execute(query, execution_options={"yield_per": batch})
+            for (
+                id,
+                public,
+                label,
+                integration_id,
+                name,
+                created,
+                by,
+                revoked,
+                revoker,
+                expires,
+                used,
+            ) in rows:
+                yield KeyView(
+                    id, public, label, integration_id, name, _utc(created), by,
+                    _utc(revoked), revoker, _utc(expires), _utc(used),
+                )  # fmt: skip
+
+    def _keys_of(
+        self,
+        session: Session,
+        integration: str | int,
+        include_revoked: bool,
+        *,
+        raw_times: bool = False,
+    ) -> sa.Select[*tuple[Any, ...]]:
+        target = self._integration(session, integration)
+        query = self._key_query(raw_times=raw_times).where(col(ApiKey.integration_id) == target.id)
+        if not include_revoked:
+            query = query.where(col(ApiKey.revoked_at).is_(None))
+        return query.order_by(
+            col(ApiKey.revoked_at).is_not(None),
+            col(ApiKey.created_at).desc(),
+            col(ApiKey.id).desc(),
+        )
 
     def key(self, public_key: str) -> KeyView:
         with self.store.session() as session:
@@ -335,6 +373,49 @@ class KeyService:
             self._audit(session, _id(ws.id), "key.revoke", row.public_key, label=row.label)
             session.expire_all()
             return self._key_query_one(session, row.id)
+
+    # -- leaked keys: presenting the private key is the proof ---------------------
+
+    def leaked_key(self, private_key: PrivateKey) -> KeyView | None:
+        """The key a found private key belongs to, or None when this store
+        does not know it (unknown id, or a secret that does not match). No
+        role is needed: whoever holds the whole private key may learn what
+        `keydesk verify` would tell them, and revoke it (GitHub's credential
+        revocation works the same way). Nothing else is revealed."""
+        with self.store.session() as session:
+            row = self._possessed_key(session, private_key)
+            return None if row is None else self._key_query_one(session, row.id)
+
+    def revoke_leaked_key(self, private_key: PrivateKey, found_at: str) -> KeyView:
+        """Revoke the one key `private_key` proves, audited as revoked because
+        it leaked, with where it was found. Cannot reveal or create anything."""
+        with self.store.session() as session:
+            row = self._possessed_key(session, private_key)
+            if row is None:
+                raise NotFound(f"no key {private_key.public_key} in this store")
+            ws = self._integration_workspace(session, row)
+            revoker = session.exec(select(Account.id).where(Account.name == self.actor)).first()
+            result = session.execute(
+                sa.update(ApiKey)
+                .where(col(ApiKey.id) == row.id, col(ApiKey.revoked_at).is_(None))
+                .values(revoked_at=utcnow(), revoked_by=revoker)
+            )
+            if result.rowcount == 0:  # type: ignore[attr-defined]  # a CursorResult
+                raise AlreadyRevoked(f"key {row.public_key} ({row.label}) is already revoked")
+            # The audit row's free text (a role for member.set) says where it leaked.
+            found_at = validation.redact_private_keys(found_at, note=False)  # a path may hold one
+            where = _clipped(f"found at {found_at}", LEAK_LOCATION_MAX)
+            self._audit(session, _id(ws.id), "key.revoke.leaked", row.public_key, label=where)
+            session.expire_all()
+            return self._key_query_one(session, row.id)
+
+    def _possessed_key(self, session: Session, private_key: PrivateKey) -> ApiKey | None:
+        key = parse_private_key(private_key)  # shape and checksum, no I/O
+        row = session.exec(select(ApiKey).where(ApiKey.public_key == key.public_key)).first()
+        # argon2 against the stored hash, or a decoy: equal work either way.
+        if not check_secret(row.secret_hash if row else None, key).matches:
+            return None
+        return row
 
     def audit(self, workspace: str, limit: int = 100) -> list[AuditView]:
         with self.store.session() as session:
@@ -390,7 +471,8 @@ class KeyService:
             )
 
     def _workspace(self, session: Session, name: str) -> Workspace:
-        ws = session.exec(select(Workspace).where(Workspace.name == name.strip())).first()
+        name = unicodedata.normalize("NFC", name.strip())  # as names are stored
+        ws = session.exec(select(Workspace).where(Workspace.name == name)).first()
         if ws is None:
             raise NotFound(f"no workspace named {name!r}")
         return ws
@@ -421,9 +503,13 @@ class KeyService:
         if isinstance(ref, int) or str(ref).strip().isdigit():
             query = query.where(col(Integration.id) == int(ref))
         else:
-            query = query.where(col(Integration.name) == str(ref).strip())
+            query = query.where(
+                col(Integration.name) == unicodedata.normalize("NFC", str(ref).strip())
+            )
         if workspace is not None:
-            query = query.where(col(Workspace.name) == workspace.strip())
+            query = query.where(
+                col(Workspace.name) == unicodedata.normalize("NFC", workspace.strip())
+            )
         rows = session.execute(query).all()
         if not rows:
             raise NotFound(f"no integration {ref!r} in your workspaces")
@@ -457,16 +543,22 @@ class KeyService:
         ).first()
         if taken:
             raise InvalidLabel(_label_taken(label, integration.name))
+        active = select(ApiKey.label).where(
+            ApiKey.integration_id == integration.id, col(ApiKey.revoked_at).is_(None)
+        )
+        look_alike = validation.confusable_with(label, session.exec(active))
+        if look_alike is not None:
+            raise InvalidLabel(
+                f"the label {label!r} looks like the active key {look_alike!r} of "
+                f"{integration.name!r}; choose a label that reads differently"
+            )
 
     def _key_row(self, session: Session, public_key: str) -> ApiKey:
         public_key = public_key.strip()
-        if not is_public_key(public_key):
-            hint = (
-                " (that looks like a private key; never paste it anywhere)"
-                if public_key.startswith("kdsk_")
-                else ""
+        if not is_public_key(public_key):  # a pasted private key is redacted by the error
+            raise InvalidInput(
+                f"not a public key: {public_key!r} (expected kdpk_ and 16 letters or digits)"
             )
-            raise InvalidInput(f"not a public key: expected kdpk_ and 16 letters or digits{hint}")
         row = session.exec(select(ApiKey).where(ApiKey.public_key == public_key)).first()
         if row is None:
             raise NotFound(f"no key {public_key}")
@@ -479,9 +571,15 @@ class KeyService:
             .where(Integration.id == key.integration_id)
         ).one()
 
-    def _key_query(self) -> sa.Select[*tuple[Any, ...]]:
+    def _key_query(self, *, raw_times: bool = False) -> sa.Select[*tuple[Any, ...]]:
+        """KeyView's columns, in its order. `raw_times`: the datetimes as the
+        driver gives them (bulk reads convert them with `_utc`, cheaply)."""
         creator = aliased(Account)
         revoker = aliased(Account)
+
+        def when(column: Any) -> Any:
+            return sa.type_coerce(column, sa.String).label(column.key) if raw_times else column
+
         query: sa.Select[*tuple[Any, ...]] = (
             sa.select(
                 col(ApiKey.id),
@@ -489,12 +587,12 @@ class KeyService:
                 col(ApiKey.label),
                 col(ApiKey.integration_id),
                 col(Integration.name).label("integration"),
-                col(ApiKey.created_at),
+                when(col(ApiKey.created_at)),
                 col(creator.name).label("created_by"),
-                col(ApiKey.revoked_at),
+                when(col(ApiKey.revoked_at)),
                 col(revoker.name).label("revoked_by"),
-                col(ApiKey.expires_at),
-                col(ApiKey.last_used_at),
+                when(col(ApiKey.expires_at)),
+                when(col(ApiKey.last_used_at)),
             )
             .join(Integration, col(Integration.id) == ApiKey.integration_id)
             .join(creator, col(creator.id) == ApiKey.created_by)
@@ -505,36 +603,6 @@ class KeyService:
     def _key_query_one(self, session: Session, key_id: int | None) -> KeyView:
         row = session.execute(self._key_query().where(col(ApiKey.id) == key_id)).one()
         return KeyView(**row._mapping)
-
-
-_api_key = SQLModel.metadata.tables["api_key"]
-_creator = SQLModel.metadata.tables["account"].alias("creator")
-_revoker = SQLModel.metadata.tables["account"].alias("revoker")
-_KEYS_PER_BATCH = 1000
-# Times come back as the driver gives them (naive on SQLite) and get their
-# zone in `_utc`: once per time that is set, not once per column per row.
-_KEY_LIST = (
-    sa.select(
-        _api_key.c.id,
-        _api_key.c.public_key,
-        _api_key.c.label,
-        sa.type_coerce(_api_key.c.created_at, sa.DateTime()),
-        _creator.c.name,
-        sa.type_coerce(_api_key.c.revoked_at, sa.DateTime()),
-        _revoker.c.name,
-        sa.type_coerce(_api_key.c.expires_at, sa.DateTime()),
-        sa.type_coerce(_api_key.c.last_used_at, sa.DateTime()),
-    )
-    .join(_creator, _creator.c.id == _api_key.c.created_by)
-    .outerjoin(_revoker, _revoker.c.id == _api_key.c.revoked_by)
-    .order_by(
-        _api_key.c.revoked_at.is_not(None), _api_key.c.created_at.desc(), _api_key.c.id.desc()
-    )
-)
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _id(value: int | None) -> int:
@@ -548,10 +616,22 @@ def _account(session: Session, name: str, *, create: bool = False) -> Account:
     if account is None:
         if not create:
             raise PermissionDenied(f"{name} is not a member of any workspace")
+        _refuse_look_alike(name, session.exec(select(Account.name)), "account")
         account = Account(name=name)
         session.add(account)
         session.flush()
     return account
+
+
+def _refuse_look_alike(name: str, existing: Iterable[str], what: str) -> None:
+    """Refuse a new name a reader could take for an existing one (`prod`,
+    `pr\\u043ed` with a Cyrillic o, a full-width p, `Prod`): see validation.skeletons."""
+    other = validation.confusable_with(name, existing)
+    if other is not None:
+        raise AlreadyExists(
+            f"the name {name!r} looks like the existing {what} {other!r}; "
+            "choose a name that reads differently"
+        )
 
 
 def _configure(integration: Integration) -> None:
@@ -583,6 +663,27 @@ def _flush(session: Session, conflict: str, error: type[Exception] = AlreadyExis
     except IntegrityError:
         session.rollback()
         raise error(conflict) from None
+
+
+LEAK_LOCATION_MAX = 64  # AuditEvent.label
+
+
+@overload
+def _utc(value: datetime | str) -> datetime: ...
+@overload
+def _utc(value: None) -> None: ...
+def _utc(value: datetime | str | None) -> datetime | None:
+    """A stored datetime as models.UTCDateTime gives it, from what the driver
+    returns without it: SQLite's text (always UTC), or PostgreSQL's aware value."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _clipped(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _label_taken(label: str, integration: str) -> str:

@@ -3,14 +3,24 @@ message says what is wrong and what to do instead."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
-from urllib.parse import urlsplit
+from collections.abc import Iterable
+from functools import cache
 
 from keydesk.errors import InvalidInput, InvalidLabel
 
 LABEL_MAX = 64
 NAME_MAX = 64
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+# What a private key looks like to a human who pasted one into the wrong
+# field: its prefix, then base62 with at least an id's worth of characters
+# (a truncated or mistyped key is still mostly secret). Stated here rather
+# than taken from keydesk.keys, which loads argon2.
+PRIVATE_KEY_PREFIX = "kdsk_"
+_KEYLIKE = re.compile(r"kdsk_[0-9A-Za-z]{4}[0-9A-Za-z_]{12,}")
+PRIVATE_KEY_NOTE = "this looks like a private key; it was not stored or logged"
 
 
 def _first_unprintable(text: str) -> str | None:
@@ -22,6 +32,27 @@ def _first_unprintable(text: str) -> str | None:
         if category[0] == "C" or category in ("Zl", "Zp"):
             return char
     return None
+
+
+def looks_like_private_key(text: str | None) -> bool:
+    return text is not None and PRIVATE_KEY_PREFIX in text and _KEYLIKE.search(text) is not None
+
+
+def redacted_key(key: str) -> str:
+    """`kdsk_7Qm2…`: enough to tell which key, nothing of its secret."""
+    return key[: len(PRIVATE_KEY_PREFIX) + 4] + "…"
+
+
+def redact_private_keys(text: str, *, note: bool = True) -> str:
+    """`text` with every private-key-like run shown as `kdsk_7Qm2…`, and (with
+    `note`) a note saying so. Applied to every error message (`KeydeskError`)
+    and to everything the CLI prints on stderr."""
+    if PRIVATE_KEY_PREFIX not in text:  # the common case costs one scan in C
+        return text
+    redacted, count = _KEYLIKE.subn(lambda match: redacted_key(match.group()), text)
+    if count == 0 or not note or PRIVATE_KEY_NOTE in redacted:
+        return redacted
+    return f"{redacted} ({PRIVATE_KEY_NOTE})"
 
 
 def shown_literally(text: str | None, *, newlines: bool = False) -> str:
@@ -38,10 +69,14 @@ def shown_literally(text: str | None, *, newlines: bool = False) -> str:
 def printable_text(
     value: str, what: str, max_length: int, error: type[InvalidInput] = InvalidInput
 ) -> str:
-    """`value` trimmed; required, at most `max_length` characters, printable only."""
-    text = (value or "").strip()
+    """`value` trimmed and in Unicode NFC (so `café` typed two ways is one
+    name); required, at most `max_length` characters, printable only, and
+    never a private key pasted into the wrong field."""
+    text = unicodedata.normalize("NFC", (value or "").strip())
     if not text:
         raise error(f"{what} is required")
+    if looks_like_private_key(text):
+        raise error(f"{what} {text!r} is refused")  # KeydeskError redacts it, with a note
     bad = _first_unprintable(text)
     if bad is not None:
         kind = "an escape sequence" if bad == "\x1b" else "a control or invisible character"
@@ -61,9 +96,21 @@ def name(value: str, what: str) -> str:
 
 def redirect_uri(value: str) -> str:
     """An absolute https:// URL, or http:// on a local host for development."""
+    from urllib.parse import urlsplit  # only when a URI is checked
+
     text = printable_text(value, "the redirect URI", 2048)
-    parts = urlsplit(text)
-    host = (parts.hostname or "").lower()
+    try:
+        parts = urlsplit(text)
+        host = (parts.hostname or "").lower()
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        raise InvalidInput(
+            f"the redirect URI {text!r} is not a valid URL (check the host and port)"
+        ) from None
+    if parts.fragment or text.endswith("#"):
+        raise InvalidInput(
+            f"the redirect URI {text!r} has a fragment (#…); OAuth forbids one (RFC 6749 §3.1.2)"
+        )
     if parts.scheme == "https" and host:
         return text
     if parts.scheme == "http" and host in LOCAL_HOSTS:
@@ -80,3 +127,64 @@ def scopes(value: str) -> str:
         return ""
     text = printable_text(value, "the scopes", 2048)
     return " ".join(part for part in text.replace(",", " ").split() if part)
+
+
+# --- look-alike names -----------------------------------------------------------
+#
+# `prod`, `pr\u043ed` (a Cyrillic o), `\uff50rod` (full width), `Prod`: one name to a reader, so
+# keydesk refuses a new name or label that a reader could take for an existing
+# one. Two strings are confusable when one of their skeletons is equal:
+#   * NFKC, case folded, then each character mapped to its confusable class
+#     (Unicode's UTS #39 data): `Prod` ~ `pr\u043ed` ~ `\uff50rod`;
+#   * NFKC then mapped without case folding, UTS #39's own skeleton: `PayPaI`
+#     (capital I) ~ `PayPal`, which folding first would miss.
+# The data comes from the confusable_homoglyphs package (MIT), which ships
+# Unicode's confusables.txt as pairs; its single-character pairs are joined
+# into classes, each represented by its smallest member.
+
+
+def skeletons(text: str) -> frozenset[str]:
+    table = _confusable_classes()
+    compatible = unicodedata.normalize("NFKC", text)
+    folded = unicodedata.normalize("NFKC", compatible.casefold())
+    return frozenset((folded.translate(table), compatible.translate(table)))
+
+
+def confusable_with(text: str, existing: Iterable[str]) -> str | None:
+    """The first of `existing` that a reader could take for `text` (itself
+    included), or None."""
+    mine = skeletons(text)
+    for other in existing:
+        if other == text or not mine.isdisjoint(skeletons(other)):
+            return other
+    return None
+
+
+_DIRECTION_MARKS = str.maketrans("", "", "\u200e\u200f")
+
+
+@cache
+def _confusable_classes() -> dict[int, str]:
+    """Code point -> the representative of its confusable class. Loaded on
+    the first check (~0.9 MB of JSON), never by a command that adds no name."""
+    import json
+    from importlib.resources import files
+
+    data = files("confusable_homoglyphs").joinpath("confusables.json").read_text("utf-8")
+    parent: dict[str, str] = {}
+
+    def root(char: str) -> str:
+        while parent.get(char, char) != char:
+            parent[char] = parent.get(parent[char], parent[char])
+            char = parent[char]
+        return char
+
+    for char, homoglyphs in json.loads(data).items():
+        char = char.translate(_DIRECTION_MARKS)
+        for entry in homoglyphs:
+            other = entry["c"].translate(_DIRECTION_MARKS)
+            if len(char) == 1 and len(other) == 1:
+                a, b = root(char), root(other)
+                if a != b:
+                    parent[max(a, b)] = min(a, b)
+    return {ord(char): root(char) for char in parent}

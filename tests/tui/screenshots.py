@@ -156,7 +156,7 @@ WALK_SEED = 11  # keys created during a walk
 
 
 def demo_store(folder: Path) -> Store:
-    store = open_store(f"sqlite:///{folder / 'demo.db'}")
+    store = open_store(f"sqlite:///{folder / 'demo.db'}", create=True)
     seed_demo(store, key_pairs=seeded_key_pairs(DEMO_SEED))
     return store
 

@@ -264,7 +264,7 @@ async def test_first_run_guides_to_a_workspace_and_an_integration(tmp_path):
     from keydesk.tui.app import KeydeskApp
     from keydesk.tui.screens.integration_form import IntegrationFormScreen
 
-    store = open_store(f"sqlite:///{tmp_path / 'empty.db'}")
+    store = open_store(f"sqlite:///{tmp_path / 'empty.db'}", create=True)
     app = KeydeskApp(KeyService(store, "newbie"))
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)

@@ -55,7 +55,7 @@ def test_first_frame_before_the_store_layer_is_imported(sqlite_url):
     from keydesk.demo import seed_demo
     from keydesk.store import open_store
 
-    store = open_store(sqlite_url)
+    store = open_store(sqlite_url, create=True)
     seed_demo(store)
     store.dispose()
     result = _python(

@@ -1,29 +1,44 @@
 """The `keydesk` command: a thin shell over the key service for scripts and
 CI runners. `keydesk` with no command opens the TUI.
 
-Contract: exit 0 on success; otherwise exit non-zero with one line on stderr.
-Private keys are never read from argv: `verify` takes stdin or KEYDESK_API_KEY.
+Contract: exit 0 on success; otherwise exit non-zero with one line on stderr,
+never a traceback (argparse's usage errors included). Private keys are never
+read from argv (`verify` takes stdin or KEYDESK_API_KEY), and one pasted into
+any argument by mistake is redacted wherever it would be echoed.
 
 One module per command group; each registers its commands on the parser and
-imports the service, the store and the interface only when a command runs.
+imports the service, the store and the interface only when a command runs, so
+`keydesk --help` loads no database or screen library.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from collections.abc import Callable, Sequence
 
-from keydesk.cli import integrations, interface, keys, verification, workspaces
+from keydesk.cli import integrations, interface, keys, scanning, verification, workspaces
 from keydesk.cli.output import EXIT_ERROR, fail
 from keydesk.cli.parser import build_parser
 from keydesk.errors import KeydeskError
 
 Handler = Callable[[argparse.Namespace], int]
 
+EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug, reported in one line
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what `yes | head` leaves behind
+DEBUG_ENV = "KEYDESK_DEBUG"
+
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser(interface, workspaces, integrations, keys, verification)
-    args = parser.parse_args(argv)
+    parser = build_parser(interface, workspaces, integrations, keys, verification, scanning)
+    try:
+        args, extra = parser.parse_known_args(argv)
+        if extra:  # reported by the command's own parser: its exit status, its --help
+            command: argparse.ArgumentParser = getattr(args, "parser", parser)
+            command.error(f"unrecognized arguments: {' '.join(extra)}")
+    except SystemExit as exit_:  # --help, --version, or a usage error already reported
+        return exit_.code if isinstance(exit_.code, int) else EXIT_ERROR
     for option in ("db", "account", "json"):  # SUPPRESSed when not given
         setattr(args, option, getattr(args, option, None))
     handler: Handler = getattr(args, "handler", interface.run_tui)
@@ -32,6 +47,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeydeskError as exc:
         fail(exc.message)
         return EXIT_ERROR
+    except BrokenPipeError:  # `keydesk key list | head`: the reader has gone
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
         fail("interrupted")
         return 130
+    except EOFError:  # stdin closed while a question was asked
+        fail("no answer (standard input is closed); nothing was changed")
+        return EXIT_ERROR
+    except Exception as exc:  # the contract holds for bugs too: one line, no traceback
+        if os.environ.get(DEBUG_ENV):
+            raise
+        fail(
+            f"internal error ({type(exc).__name__}); please report it (set {DEBUG_ENV}=1 for details)"
+        )
+        return EXIT_INTERNAL
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush of what is
+    still buffered does not raise (and print) a second BrokenPipeError."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real file descriptor (tests capture stdout)
+        pass

@@ -13,13 +13,16 @@ if TYPE_CHECKING:
     from keydesk.store import Store
 
 
-def store(args: argparse.Namespace) -> Store:
+def store(args: argparse.Namespace, *, create: bool = False) -> Store:
+    """The store named by --db / $KEYDESK_DATABASE_URL / the default. Only
+    `keydesk init` passes `create`: any other command given a path with no
+    store says so instead of making an empty one."""
     from keydesk.store import open_store
 
-    return open_store(database_url(args.db))
+    return open_store(database_url(args.db), create=create)
 
 
-def service(args: argparse.Namespace) -> KeyService:
+def service(args: argparse.Namespace, *, create: bool = False) -> KeyService:
     from keydesk.service import KeyService
 
-    return KeyService(store(args), acting_account(args.account))
+    return KeyService(store(args, create=create), acting_account(args.account))

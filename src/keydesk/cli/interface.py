@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 
 from keydesk.cli.parser import Commands
-from keydesk.config import acting_account, database_url
-from keydesk.errors import InvalidInput
+from keydesk.config import DATABASE_ENV, acting_account, database_url
+from keydesk.errors import InvalidInput, StoreNotFound
 
 
 def register(cli: Commands) -> None:
@@ -16,7 +18,37 @@ def register(cli: Commands) -> None:
 def run_tui(args: argparse.Namespace) -> int:
     from keydesk.tui.app import run  # Textual is loaded only for the TUI
 
-    return run(database_url(args.db), acting_account(args.account))
+    url = database_url(args.db)
+    account = acting_account(args.account)
+    _first_run(url, named=bool(args.db or os.environ.get(DATABASE_ENV)))
+    return run(url, account)
+
+
+def _first_run(url: str, *, named: bool) -> None:
+    """The TUI's first run is the one place besides `init` and `demo` that
+    creates a store, and it says where. A SQLite file named with --db or
+    $KEYDESK_DATABASE_URL is created only after the user agrees at the
+    terminal (a typo must not make an empty store); the default one is simply
+    created. A PostgreSQL database without a schema is left to `keydesk init`."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix):
+        return
+    path = url[len(prefix) :]
+    if not path or path == ":memory:" or path.startswith("file:") or os.path.lexists(path):
+        return
+    if named:
+        if not sys.stdin.isatty():
+            raise StoreNotFound(
+                f"no keydesk store at {path} (create one with: keydesk init --workspace NAME)"
+            )
+        print(f"There is no keydesk store at {path}.", file=sys.stderr)
+        if input("Create a new one there? [y/N] ").strip().lower() not in ("y", "yes"):
+            raise StoreNotFound(f"no keydesk store at {path}; nothing was created")
+    else:
+        print(f"keydesk: creating your store at {path}", file=sys.stderr)
+    from keydesk.store import open_store
+
+    open_store(url, create=True).dispose()
 
 
 def demo(args: argparse.Namespace) -> int:
@@ -31,7 +63,7 @@ def demo(args: argparse.Namespace) -> int:
 
     with tempfile.TemporaryDirectory(prefix="keydesk-demo-") as folder:
         url = f"sqlite:///{folder}/demo.db"
-        store = open_store(url)
+        store = open_store(url, create=True)
         seed_demo(store)
         store.dispose()
         return run(url, args.account or DEMO_ACCOUNT)

@@ -6,7 +6,16 @@ import argparse
 import sys
 
 from keydesk.cli import context
-from keydesk.cli.output import EXIT_ERROR, fail, key_json, print_json, print_table, say, when
+from keydesk.cli.output import (
+    EXIT_ERROR,
+    fail,
+    key_json,
+    print_json,
+    print_json_list,
+    print_table,
+    say,
+    when,
+)
 from keydesk.cli.parser import Commands
 from keydesk.validation import shown_literally
 
@@ -48,24 +57,25 @@ def create(args: argparse.Namespace) -> int:
 
 
 def list_(args: argparse.Namespace) -> int:
-    keys = context.service(args).keys(args.integration)
-    if args.json:
-        print_json([key_json(k) for k in keys])
-    else:
-        print_table(
-            ["PUBLIC KEY", "LABEL", "STATUS", "CREATED", "BY", "LAST USED"],
+    service = context.service(args)
+    if args.json:  # streamed: flat memory at any size
+        print_json_list(key_json(k) for k in service.iter_keys(args.integration))
+        return 0
+    keys = service.keys(args.integration)  # a table needs every row for its widths
+    print_table(
+        ["PUBLIC KEY", "LABEL", "STATUS", "CREATED", "BY", "LAST USED"],
+        [
             [
-                [
-                    k.public_key,
-                    k.label,
-                    k.status.value,
-                    when(k.created_at),
-                    k.created_by,
-                    when(k.last_used_at),
-                ]
-                for k in keys
-            ],
-        )
+                k.public_key,
+                k.label,
+                k.status.value,
+                when(k.created_at),
+                k.created_by,
+                when(k.last_used_at),
+            ]
+            for k in keys
+        ],
+    )
     return 0
 
 

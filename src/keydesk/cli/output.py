@@ -4,20 +4,25 @@ table on stdout, and stored text always shown literally."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from datetime import datetime
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
-from keydesk.validation import shown_literally
-from keydesk.views import IntegrationView, KeyView
+from keydesk.validation import redact_private_keys, shown_literally
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from keydesk.views import IntegrationView, KeyView
 
 EXIT_ERROR = 2
 EXIT_UNAUTHORIZED = 1
 
 
 def fail(message: str) -> None:
-    print(f"keydesk: {shown_literally(message)}", file=sys.stderr)
+    """The one line a failure gets: control characters escaped (a newline in
+    a value cannot make two lines), private keys redacted."""
+    print(f"keydesk: {shown_literally(redact_private_keys(message))}", file=sys.stderr)
 
 
 def say(args: argparse.Namespace, data: dict[str, Any], message: str) -> None:
@@ -28,7 +33,50 @@ def say(args: argparse.Namespace, data: dict[str, Any], message: str) -> None:
 
 
 def print_json(data: Any) -> None:
+    import json  # not needed to parse arguments or print --help
+
     print(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def print_json_list(items: Iterable[dict[str, Any]]) -> None:
+    """The same bytes as `print_json(list(items))`, written item by item so a
+    long list is never held whole (`key list --json` on 100,000 keys). Flat
+    items (scalars only, as `key_json` makes) are laid out here with the C
+    string encoder: `json.dumps(indent=2)` runs the pure-Python encoder, which
+    was most of the command's time."""
+    import json
+    from json.encoder import encode_basestring
+
+    prefixes: dict[tuple[str, ...], list[str]] = {}  # '    "key": ' per key, made once
+    literals = {None: "null", True: "true", False: "false"}
+
+    def item_json(item: dict[str, Any]) -> str:
+        keys = tuple(item)
+        heads = prefixes.get(keys)
+        if heads is None:
+            if not all(type(key) is str for key in keys):
+                return json.dumps(item, indent=2, ensure_ascii=False).replace("\n", "\n  ")
+            heads = prefixes[keys] = [f"    {encode_basestring(key)}: " for key in keys]
+        fields = []
+        for head, value in zip(heads, item.values(), strict=True):
+            kind = type(value)  # exact types: subclasses (enums) go to json.dumps
+            if kind is str:
+                fields.append(head + encode_basestring(value))
+            elif value is None or kind is bool:
+                fields.append(head + literals[value])
+            elif kind is int:
+                fields.append(head + str(value))
+            else:  # floats, lists, dicts: json.dumps knows best
+                return json.dumps(item, indent=2, ensure_ascii=False).replace("\n", "\n  ")
+        return "{\n" + ",\n".join(fields) + "\n  }" if fields else "{}"
+
+    out = sys.stdout
+    separator = "[\n  "
+    for item in items:
+        out.write(separator)
+        out.write(item_json(item))
+        separator = ",\n  "
+    out.write("[]\n" if separator.startswith("[") else "\n]\n")
 
 
 def print_table(headers: list[str], rows: list[list[str]]) -> None:

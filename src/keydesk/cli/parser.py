@@ -5,30 +5,47 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 from keydesk import __version__
-from keydesk.cli.output import EXIT_ERROR
+from keydesk.cli.output import EXIT_ERROR, fail
 from keydesk.config import ACCOUNT_ENV, DATABASE_ENV
 
 Handler = Callable[[argparse.Namespace], int]
 SubParsers = Any  # argparse's _SubParsersAction, which it does not export
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with the CLI's error contract: a usage error is one line on
+    stderr (no usage block), shown literally and with private keys redacted.
+    Subparsers are made of the same class, so every command behaves alike."""
+
+    usage_exit = EXIT_ERROR  # `keydesk scan` keeps 0-2 for what it found
+
+    def error(self, message: str) -> NoReturn:
+        fail(f"{message} (see: {self.prog} --help)")
+        self.exit(self.usage_exit)
+
+
 class CommandGroup(Protocol):
     def register(self, cli: Commands) -> None: ...
 
 
-@dataclass
 class Commands:
     """Where command groups add their commands. `common` carries --db and
     --account, `db_only` only --db (for commands where --account means
-    something else, or nothing)."""
+    something else, or nothing). A plain class: `dataclasses` would cost
+    `--help` the import of `inspect`."""
 
-    root: SubParsers
-    common: argparse.ArgumentParser
-    db_only: argparse.ArgumentParser
+    def __init__(
+        self,
+        root: SubParsers,
+        common: argparse.ArgumentParser,
+        db_only: argparse.ArgumentParser,
+    ) -> None:
+        self.root = root
+        self.common = common
+        self.db_only = db_only
 
     def command(
         self,
@@ -39,41 +56,49 @@ class Commands:
         json_output: bool = False,
         parent: SubParsers | None = None,
         shared: argparse.ArgumentParser | None = None,
+        usage_exit: int = EXIT_ERROR,
     ) -> argparse.ArgumentParser:
         parents = [shared if shared is not None else self.common]
-        sub: argparse.ArgumentParser = (parent or self.root).add_parser(
+        sub: Parser = (parent or self.root).add_parser(
             name, parents=parents, help=help, description=help
         )
-        sub.set_defaults(handler=handler)
+        sub.usage_exit = usage_exit
+        sub.set_defaults(handler=handler, parser=sub)
         if json_output:
             sub.add_argument("--json", action="store_true", help="print JSON")
         return sub
 
     def group(self, name: str, help: str) -> SubParsers:
-        sub = self.root.add_parser(name, help=help, description=help)
-        sub.set_defaults(handler=lambda _args: (sub.print_help(), EXIT_ERROR)[1])
-        return sub.add_subparsers(title="commands", metavar="COMMAND")
+        sub: Parser = self.root.add_parser(name, help=help, description=help)
+        commands = sub.add_subparsers(title="commands", metavar="COMMAND")
+
+        def choose(_args: argparse.Namespace) -> int:
+            fail(f"choose a command: {', '.join(commands.choices)} (see: {sub.prog} --help)")
+            return EXIT_ERROR
+
+        sub.set_defaults(handler=choose)
+        return commands
 
 
 def build_parser(*groups: CommandGroup) -> argparse.ArgumentParser:
     # Global options work before or after the command (`keydesk --db X key list`
     # or `keydesk key list --db X`): each subparser shares them, with SUPPRESS so
     # a subparser's default does not erase a value given earlier.
-    db_only = argparse.ArgumentParser(add_help=False)
+    db_only = Parser(add_help=False)
     db_only.add_argument(
         "--db",
         metavar="URL",
         default=argparse.SUPPRESS,
         help=f"database URL (default: ${DATABASE_ENV}, else a SQLite file in your data folder)",
     )
-    common = argparse.ArgumentParser(add_help=False, parents=[db_only])
+    common = Parser(add_help=False, parents=[db_only])
     common.add_argument(
         "--account",
         metavar="NAME",
         default=argparse.SUPPRESS,
         help=f"act as this account (default: ${ACCOUNT_ENV}, else your login name)",
     )
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="keydesk",
         parents=[common],
         description="Issue and revoke API keys for OAuth integrations. With no command, opens the TUI.",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import os
 import sys
 
@@ -36,6 +35,8 @@ def verify(args: argparse.Namespace) -> int:
 
     presented = os.environ.get(API_KEY_ENV)
     if presented is None:
+        import getpass
+
         presented = getpass.getpass("API key: ") if sys.stdin.isatty() else sys.stdin.readline()
     store = context.store(args)
     verifier = Verifier(store.engine)

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import argparse
 
+from keydesk import validation
 from keydesk.cli import context
 from keydesk.cli.output import say
 from keydesk.cli.parser import Commands
 from keydesk.config import acting_account
-from keydesk.views import Role
 
 
 def register(cli: Commands) -> None:
-    sub = cli.command("init", init, "create a workspace; you become its owner", json_output=True)
+    sub = cli.command(
+        "init",
+        init,
+        "create a workspace (and the store, if there is none yet); you become its owner",
+        json_output=True,
+    )
     sub.add_argument("--workspace", required=True, metavar="NAME")
 
     members = cli.group("member", "manage workspace members")
@@ -34,11 +39,16 @@ def register(cli: Commands) -> None:
         metavar="NAME",
         help="the account to add or change",
     )
-    sub.add_argument("--role", required=True, choices=[role.value for role in Role])
+    # Checked by the service, whose error lists the roles (keydesk.views.Role):
+    # argparse's choices would load the read-models to print --help.
+    sub.add_argument("--role", required=True, help="owner, admin, member or viewer")
 
 
 def init(args: argparse.Namespace) -> int:
-    ws = context.service(args).create_workspace(args.workspace)
+    # Checked before the store is made, so a refused name leaves no empty store behind.
+    validation.name(args.workspace, "the workspace name")
+    validation.name(acting_account(args.account), "the account name")
+    ws = context.service(args, create=True).create_workspace(args.workspace)
     say(
         args,
         {"workspace": ws.name, "owner": acting_account(args.account)},

@@ -1,0 +1,114 @@
+"""`keydesk key list --json` on 100,000 keys against raw sqlite3 + json
+writing the same bytes. Prints figures; not a test.
+
+    python bench/keylist.py            # 100,000 keys, 3 rounds (~1 min)
+    python bench/keylist.py --quick    # 20,000 keys, 2 rounds
+
+Each round runs the CLI and the floor as fresh processes, stdout to a file;
+wall time and peak RSS (the child's ru_maxrss) are taken per run, outputs are
+checked byte for byte, and the ratio is paired within each round.
+
+The floor (`FLOOR` below) is the plain way to print the same JSON: one
+sqlite3 query with the same joins and order, datetimes made aware with
+`fromisoformat`, the whole list built, then one `json.dumps`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchlib import ACTOR, Row, account_args, keydesk_command, print_table, seed, sqlite_path
+
+FLOOR = r'''
+import json, sqlite3, sys
+from datetime import UTC, datetime
+db = sqlite3.connect(sys.argv[1])
+rows = db.execute("""
+    SELECT k.public_key, k.label, i.name, k.integration_id, k.created_at, c.name,
+           k.revoked_at, r.name, k.expires_at, k.last_used_at
+    FROM api_key k JOIN integration i ON i.id = k.integration_id
+    JOIN account c ON c.id = k.created_by LEFT JOIN account r ON r.id = k.revoked_by
+    WHERE i.name = ? ORDER BY k.revoked_at IS NOT NULL, k.created_at DESC, k.id DESC
+""", (sys.argv[2],)).fetchall()
+now = datetime.now(UTC)
+def aware(text):
+    return datetime.fromisoformat(text).replace(tzinfo=UTC) if text else None
+def iso(value):
+    return value.isoformat() if value else None
+out = []
+for public, label, integration, integration_id, created, by, revoked, revoker, expires, used in rows:
+    revoked, expires = aware(revoked), aware(expires)
+    status = "revoked" if revoked else "expired" if expires and expires <= now else "active"
+    out.append({"public_key": public, "label": label, "integration": integration,
+                "integration_id": integration_id, "status": status,
+                "created_at": iso(aware(created)), "created_by": by, "revoked_at": iso(revoked),
+                "revoked_by": revoker, "expires_at": iso(expires), "last_used_at": iso(aware(used))})
+print(json.dumps(out, indent=2, ensure_ascii=False))
+'''
+
+
+def run(argv: list[str], out: Path) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS in MB, sha256 of stdout."""
+    with out.open("wb") as sink:
+        start = time.perf_counter()
+        process = subprocess.Popen(argv, stdout=sink, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(process.pid, 0)
+        elapsed = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        assert process.stderr is not None
+        raise SystemExit(f"{argv[0]} failed: {process.stderr.read().decode()[:300]}")
+    return elapsed, usage.ru_maxrss / 1024, hashlib.sha256(out.read_bytes()).hexdigest()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keys", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    if args.quick:
+        args.keys, args.rounds = 20_000, 2
+    with tempfile.TemporaryDirectory(prefix="keydesk-bench-") as folder:
+        url = f"sqlite:///{folder}/keys.db"
+        seed(url, {"github": args.keys}, actor=ACTOR)
+        db = sqlite_path(url)
+        floor_script = Path(folder) / "floor.py"
+        floor_script.write_text(FLOOR)
+        cli = [*keydesk_command(), "key", "list", "--json", "--integration", "github",
+               "--db", db, *account_args()]  # fmt: skip
+        floor = [sys.executable, str(floor_script), db, "github"]
+        times: dict[str, list[float]] = {"cli": [], "floor": []}
+        rss: dict[str, list[float]] = {"cli": [], "floor": []}
+        ratios = []
+        for _ in range(args.rounds):
+            t_cli, m_cli, h_cli = run(cli, Path(folder) / "cli.json")
+            t_floor, m_floor, h_floor = run(floor, Path(folder) / "floor.json")
+            if h_cli != h_floor:
+                raise SystemExit("the outputs differ: the floor no longer prints what keydesk does")
+            times["cli"].append(t_cli)
+            times["floor"].append(t_floor)
+            rss["cli"].append(m_cli)
+            rss["floor"].append(m_floor)
+            ratios.append(t_cli / t_floor)
+    med = statistics.median
+    print_table(
+        f"key list --json, {args.keys:,} keys, {args.rounds} rounds (outputs byte-identical)",
+        [
+            Row("wall time", med(times["cli"]), med(times["floor"]), "s",
+                higher_is_better=False, paired=med(ratios)),
+            Row("peak RSS", med(rss["cli"]), med(rss["floor"]), "MB", higher_is_better=False),
+        ],
+    )  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

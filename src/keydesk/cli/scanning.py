@@ -1,0 +1,241 @@
+"""`keydesk scan`: find leaked private keys, tell whether they still work,
+and revoke the live ones on the spot.
+
+Exit status, for CI and pre-commit: 0 nothing found, 1 only dead keys found
+(revoked, expired, unknown to the store), 2 a key that may still work, 3 the
+scan was incomplete or could not run (fail closed: 0 and 1 become 3; 2 stays).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from keydesk.cli import context
+from keydesk.cli.output import fail, print_json
+from keydesk.cli.parser import Commands
+from keydesk.errors import KeydeskError
+from keydesk.validation import shown_literally
+
+if TYPE_CHECKING:
+    from keydesk.scan import Finding, ScanEvent
+    from keydesk.service import KeyService
+    from keydesk.views import KeyView
+
+EXIT_CLEAN, EXIT_DEAD_ONLY, EXIT_LIVE, EXIT_INCOMPLETE = 0, 1, 2, 3
+UNCHECKED = "unchecked"  # no store was asked: counts as live
+UNKNOWN = "unknown"  # the store does not know this key: dead
+
+
+def register(cli: Commands) -> None:
+    sub = cli.command(
+        "scan",
+        scan,
+        "find leaked private keys in files, folders, stdin (-) or git history",
+        json_output=True,
+        usage_exit=EXIT_INCOMPLETE,
+    )
+    sub.add_argument(
+        "paths", nargs="*", metavar="PATH", help="files or folders, - for stdin (default: .)"
+    )
+    sub.add_argument(
+        "--git", action="store_true", help="also every commit of the repository at each PATH"
+    )
+    sub.add_argument(
+        "--staged",
+        action="store_true",
+        help="only lines staged for commit in the repository at PATH (pre-commit; no store needed)",
+    )
+    sub.add_argument(
+        "--respect-gitignore",
+        action="store_true",
+        help="skip what git ignores (by default ignored files are scanned: leaks hide there)",
+    )
+    sub.add_argument(
+        "--revoke",
+        action="store_true",
+        help="revoke every live key found, after one confirmation (no admin role needed)",
+    )
+    sub.add_argument("--yes", action="store_true", help="with --revoke: do not ask")
+    sub.epilog = (
+        "exit status: 0 nothing found; 1 only dead keys (revoked, expired, unknown to the "
+        "store); 2 a key that may still work (or no store to ask); 3 the scan could not run "
+        "or was incomplete"
+    )
+
+
+class Report:
+    """A finding and what the store says of it."""
+
+    __slots__ = ("finding", "key", "status")
+
+    def __init__(self, finding: Finding, status: str, key: KeyView | None = None) -> None:
+        self.finding = finding
+        self.status = status
+        self.key = key
+
+    @property
+    def live(self) -> bool:
+        return self.status in ("active", UNCHECKED)
+
+    def line(self) -> str:
+        f = self.finding
+        text = f"{f.location}: {f.redacted} {f.public_key} {self.status}"
+        if self.key is not None:
+            text += f", label {self.key.label!r}, integration {self.key.integration}"
+        return shown_literally(text)
+
+    def as_json(self) -> dict[str, Any]:
+        f = self.finding
+        return {
+            "location": f.location,
+            "public_key": f.public_key,
+            "redacted": f.redacted,
+            "status": self.status,
+            "label": self.key.label if self.key else None,
+            "integration": self.key.integration if self.key else None,
+        }
+
+
+def scan(args: argparse.Namespace) -> int:
+    try:
+        return _scan(args)
+    except KeydeskError as exc:
+        fail(exc.message)
+        return EXIT_INCOMPLETE
+
+
+def _scan(args: argparse.Namespace) -> int:
+    from keydesk import scan as scanner  # key parsing loads argon2: only when scanning
+
+    if args.yes and not args.revoke:
+        fail("--yes goes with --revoke (see: keydesk scan --help)")
+        return EXIT_INCOMPLETE
+    if args.staged and (args.git or args.revoke or args.respect_gitignore):
+        fail("--staged takes no --git, --revoke or --respect-gitignore (see: keydesk scan --help)")
+        return EXIT_INCOMPLETE
+    allowed, incomplete = _allow_list(scanner)
+    service = None if args.staged else _service(args)
+    reports: list[Report] = []
+    seen: dict[str, tuple[str, KeyView | None]] = {}
+    for event in _events(args, scanner):
+        if isinstance(event, scanner.Skipped):
+            _note(str(event))
+            incomplete |= event.failed
+            continue
+        if event.public_key in allowed:
+            continue
+        report = _report(event, service, seen)
+        reports.append(report)
+        if args.staged:
+            fail(
+                f"{event.location}: a keydesk private key ({event.redacted}, {event.public_key}) "
+                "is staged; remove it before committing"
+            )
+        elif not args.json:
+            print(report.line(), flush=True)
+    if args.revoke and service is not None:
+        _revoke(service, reports, yes=args.yes)
+    elif args.revoke:
+        fail("cannot revoke: no store to revoke in (see the note above)")
+        incomplete = True
+    if args.json:
+        print_json([report.as_json() for report in reports])
+    return _exit_status(reports, incomplete)
+
+
+def _events(args: argparse.Namespace, scanner: Any) -> Iterator[ScanEvent]:
+    paths = args.paths or ["."]
+    if args.staged:
+        for path in paths:
+            yield from scanner.scan_staged(path)
+        return
+    yield from scanner.scan_paths(paths, respect_gitignore=args.respect_gitignore)
+    if args.git:
+        for path in paths:
+            if path != scanner.STDIN:
+                yield from scanner.scan_git_history(path)
+
+
+def _allow_list(scanner: Any) -> tuple[frozenset[str], bool]:
+    path = scanner.find_allow_list(".")
+    if path is None:
+        return frozenset(), False
+    allowed, notes = scanner.read_allow_list(path)
+    for note in notes:
+        _note(str(note))
+    return allowed, any(note.failed for note in notes)
+
+
+def _service(args: argparse.Namespace) -> KeyService | None:
+    """The store to ask, when one is reachable; else a note, and every key
+    found counts as live."""
+    try:
+        return context.service(args)
+    except KeydeskError as exc:
+        _note(f"{exc.message}; not checked against a store, every key found counts as live")
+        return None
+
+
+def _report(
+    finding: Finding, service: KeyService | None, seen: dict[str, tuple[str, KeyView | None]]
+) -> Report:
+    if service is None:
+        return Report(finding, UNCHECKED)
+    if finding.public_key not in seen:  # one argon2 check per key, however often it is found
+        key = service.leaked_key(finding.private_key)
+        seen[finding.public_key] = (key.status.value if key else UNKNOWN, key)
+    status, key = seen[finding.public_key]
+    return Report(finding, status, key)
+
+
+def _revoke(service: KeyService, reports: list[Report], *, yes: bool) -> None:
+    live: dict[str, Report] = {}
+    for report in reports:
+        if report.status == "active":
+            live.setdefault(report.finding.public_key, report)
+    if not live:
+        return
+    if not yes and not _confirmed(live.values()):
+        return
+    for public_key, first in live.items():
+        try:
+            key = service.revoke_leaked_key(first.finding.private_key, first.finding.location)
+        except KeydeskError as exc:
+            fail(exc.message)
+            continue
+        for report in reports:
+            if report.finding.public_key == public_key:
+                report.status, report.key = key.status.value, key
+        print(
+            shown_literally(f"revoked {key.public_key} ({key.label!r}) of {key.integration}"),
+            file=sys.stderr,
+        )
+
+
+def _confirmed(live: Iterable[Report]) -> bool:
+    if not sys.stdin.isatty():
+        fail("not revoked: pass --yes to revoke when not at a terminal")
+        return False
+    print("These keys leaked and still work; revoke them now, for good?", file=sys.stderr)
+    for report in live:
+        print(f"  {report.line()}", file=sys.stderr)
+    print("Every service using them gets 401 Unauthorized on its next request.", file=sys.stderr)
+    if input("Type 'revoke' to confirm: ").strip().lower() != "revoke":
+        fail("not revoked")
+        return False
+    return True
+
+
+def _exit_status(reports: list[Report], incomplete: bool) -> int:
+    if any(report.live for report in reports):
+        return EXIT_LIVE
+    if incomplete:
+        return EXIT_INCOMPLETE
+    return EXIT_DEAD_ONLY if reports else EXIT_CLEAN
+
+
+def _note(text: str) -> None:
+    fail(text)

@@ -1,0 +1,190 @@
+"""What the command line loads before it does anything, and how `key list
+--json` streams: `--help` starts like a small script, and a SQLite store
+never loads the PostgreSQL dialect."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tracemalloc
+from contextlib import redirect_stdout
+
+import pytest
+import sqlalchemy as sa
+
+from keydesk.cli import main
+from keydesk.cli.output import key_json
+from keydesk.models import ApiKey
+from keydesk.service import KeyService
+from keydesk.store import open_store
+from tests.conftest import build_world
+
+HEAVY = ("sqlalchemy", "sqlmodel", "pydantic", "textual", "argon2", "alembic", "platformdirs")
+
+
+def loaded_by(argv: list[str], env: dict[str, str] | None = None, stdin: str = "") -> set[str]:
+    """Top-level packages and keydesk modules in sys.modules after `keydesk ARGV`."""
+    code = (
+        "import sys\n"
+        "from keydesk.cli import main\n"
+        f"code = main({argv!r})\n"
+        "sys.stdout.flush()\n"
+        "print('\\n'.join(sys.modules), file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], input=stdin, capture_output=True, text=True, timeout=60,
+        env={**os.environ, **(env or {})},
+    )  # fmt: skip
+    return set(done.stderr.split("\n"))
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["key", "--help"], ["scan", "--help"]])
+def test_help_and_version_load_nothing_heavy(argv):
+    modules = loaded_by(argv)
+    assert "keydesk.cli" in modules
+    assert not {m for m in modules if m.split(".")[0] in HEAVY}
+    # nor the read-models, the scanner or the store: only the parser
+    assert not modules & {"keydesk.views", "keydesk.scan", "keydesk.keys", "keydesk.store"}
+
+
+@pytest.fixture
+def sqlite_store(tmp_path):
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    store = open_store(url, create=True)
+    world = build_world(store)
+    created = world.owner.create_key("github", "prod")
+    yield url, world, created
+    store.dispose()
+
+
+def test_a_sqlite_store_never_loads_the_postgresql_dialect(sqlite_store):
+    url, _, created = sqlite_store
+    env = {"KEYDESK_DATABASE_URL": url, "KEYDESK_ACCOUNT": "alice"}
+    for argv, stdin in (
+        (["key", "list", "--integration", "github", "--json"], ""),
+        (["integration", "list"], ""),
+        (["verify"], created.private_key.reveal()),
+    ):
+        modules = loaded_by(argv, env, stdin)
+        assert "sqlalchemy.dialects.sqlite" in modules  # the command did open the store
+        assert not {m for m in modules if "postgresql" in m or m.startswith("psycopg")}, argv
+        assert not {m for m in modules if m.split(".")[0] == "textual"}
+
+
+def test_key_list_json_is_the_same_bytes_as_one_json_dump(sqlite_store, capsys, monkeypatch):
+    url, world, _ = sqlite_store
+    world.owner.create_key("github", 'café ✓ "quoted"')
+    world.owner.revoke_key(world.owner.create_key("github", "old").key.public_key)
+    monkeypatch.setenv("KEYDESK_ACCOUNT", "alice")
+    expected = json.dumps(
+        [key_json(k) for k in world.owner.keys("github")], indent=2, ensure_ascii=False
+    )
+    assert main(["--db", url, "key", "list", "--integration", "github", "--json"]) == 0
+    assert capsys.readouterr().out == expected + "\n"
+    world.owner.add_integration("acme", "empty", "P")
+    assert main(["--db", url, "key", "list", "--integration", "empty", "--json"]) == 0
+    assert capsys.readouterr().out == "[]\n"
+
+
+def _seed(world, count: int) -> None:
+    template = world.owner.keys("github")[0]
+    with world.store.engine.begin() as connection:
+        connection.execute(
+            sa.insert(ApiKey),
+            [
+                {"integration_id": template.integration_id, "public_key": f"kdpk_{n:016d}",
+                 "label": f"k{n}", "secret_hash": "-", "created_by": 1,
+                 "created_at": template.created_at}
+                for n in range(count)
+            ],
+        )  # fmt: skip
+
+
+def _peak_listing(url: str, monkeypatch) -> int:
+    monkeypatch.setenv("KEYDESK_ACCOUNT", "alice")
+    with open(os.devnull, "w") as sink, redirect_stdout(sink):
+        tracemalloc.start()
+        try:
+            assert main(["--db", url, "key", "list", "--integration", "github", "--json"]) == 0
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+
+def test_key_list_json_streams_in_flat_memory(sqlite_store, monkeypatch):
+    url, world, _ = sqlite_store
+    _seed(world, 2_000)
+    small = _peak_listing(url, monkeypatch)
+    with world.store.engine.begin() as connection:
+        connection.execute(sa.delete(ApiKey).where(ApiKey.public_key.like("kdpk_0%")))
+    _seed(world, 10_000)
+    large = _peak_listing(url, monkeypatch)
+    assert large < small * 1.5, (small, large)  # 5x the rows, not 5x the memory
+
+
+def test_iter_keys_is_keys_in_order(sqlite_store):
+    _, world, _ = sqlite_store
+    for n in range(5):
+        world.owner.create_key("github", f"k{n}")
+    service = KeyService(world.store, "alice")
+    assert list(service.iter_keys("github", batch=2)) == service.keys("github")
+
+
+def test_output_stream_is_plain_text(capsys):
+    from keydesk.cli.output import print_json_list
+
+    print_json_list(iter([{"a": 1}, {"b": [1, 2]}]))
+    assert capsys.readouterr().out == json.dumps([{"a": 1}, {"b": [1, 2]}], indent=2) + "\n"
+
+
+@pytest.mark.parametrize(
+    "items",
+    [
+        [],
+        [{}],
+        [{"a": 1, "b": None, "c": True, "d": False, "e": 'x\n"\\\u2028é\x1b', "f": -3}],
+        [{"nested": [1, {"x": None}], "n": 1.5}, {"s": "plain"}],
+        [{1: "int key"}, {"e": __import__("enum").IntEnum("E", "A").A}],
+    ],
+)
+def test_streamed_json_matches_json_dumps(items, capsys):
+    from keydesk.cli.output import print_json_list
+
+    print_json_list(iter(items))
+    assert capsys.readouterr().out == json.dumps(items, indent=2, ensure_ascii=False) + "\n"
+
+
+def test_iter_keys_converts_times_as_the_store_does(world):
+    """iter_keys reads raw datetimes (SQLite text, PostgreSQL values) and
+    converts them itself: the same views as keys(), on both backends."""
+    from datetime import UTC, datetime, timedelta
+
+    created = world.owner.create_key(
+        "github", "expiring", expires_at=datetime.now(UTC) + timedelta(days=1)
+    )
+    world.owner.create_key("github", "other")
+    world.owner.revoke_key(created.key.public_key)
+    listed = list(world.owner.iter_keys("github"))
+    assert listed == world.owner.keys("github")
+    assert all(k.created_at.tzinfo is UTC for k in listed)
+    assert listed[-1].revoked_at is not None and listed[-1].expires_at is not None
+
+
+def test_opening_a_current_store_loads_no_orm(sqlite_store):
+    """What a verifier pays to open the store: SQLAlchemy Core and the
+    driver; the ORM (SQLModel, pydantic), Alembic and argon2 only when used."""
+    url, _, _ = sqlite_store
+    code = (
+        "import sys\n"
+        "from keydesk.store import open_store\n"
+        f"open_store({url!r}).dispose()\n"
+        "print(' '.join(sorted(sys.modules)))\n"
+    )
+    loaded = set(subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.split())  # fmt: skip
+    assert "sqlalchemy.dialects.sqlite" in loaded
+    heavy = {"sqlmodel", "pydantic", "alembic", "argon2", "sqlalchemy.orm"}
+    assert not {m for m in loaded if m in heavy or m.split(".")[0] in heavy}
