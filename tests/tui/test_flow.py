@@ -341,6 +341,55 @@ async def test_thousands_of_keys_stay_responsive_and_findable(make_app, demo_sto
     assert descriptions and all(len(d) < 40 for d in descriptions), descriptions
 
 
+async def test_the_filter_can_be_typed_while_a_big_integration_loads(make_app, demo_store):
+    import threading
+
+    from keydesk.models import utcnow
+    from keydesk.tui.screens.integration_detail import FIRST_PAGE
+
+    alice = KeyService(demo_store, "alice")
+    github = alice.integration("github")
+    with demo_store.engine.begin() as connection:
+        connection.execute(
+            sa.insert(ApiKey),
+            [
+                {"integration_id": github.id, "public_key": f"kdpk_load{n:012d}", "label": f"load {n}",
+                 "secret_hash": "$argon2id$placeholder", "created_at": utcnow(), "created_by": 1}
+                for n in range(300)
+            ],
+        )  # fmt: skip
+    app = make_app()
+    rest = threading.Event()
+    read = app.service.iter_keys
+
+    def held(integration, **options):  # the first page, then the rest when let go
+        for n, key in enumerate(read(integration, **options)):
+            if n == FIRST_PAGE + 1:
+                rest.wait(60)
+            yield key
+
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        app.service.iter_keys = held
+        app.open_integration(github)
+        for _ in range(600):
+            await pilot.pause(0.05)
+            screen = app.screen
+            if isinstance(screen, IntegrationDetailScreen) and screen.table.row_count:
+                break
+        table = screen.table
+        assert table.row_count == FIRST_PAGE and screen.key_filter.display
+        await pilot.press("slash")
+        await pilot.pause(0.2)
+        await pilot.press(*"load 42")
+        await pilot.pause(0.5)
+        assert screen.key_filter.value == "load 42"
+        assert table.row_count == FIRST_PAGE  # not emptied by a filter over half a list
+        rest.set()
+        await settle(pilot)
+        assert [str(table.get_cell_at((r, 0))) for r in range(table.row_count)] == ["load 42"]
+
+
 async def test_a_draft_can_be_completed_and_configured_from_its_page(make_app):
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:

@@ -275,6 +275,11 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         call_service(self, read, self._fill_keys, group="keys")
 
     def _first_page(self, keys: list[KeyView]) -> None:
+        """A big integration: its first rows, and the filter, before the
+        rest is read (what is typed meanwhile applies once all are in)."""
+        if not self.key_filter.display:
+            self.key_filter.display = True
+            self.refresh_bindings()
         if self.key_filter.value.strip() or self._has_loaded:
             return  # a filter applies to every key: wait for all of them
         self._say(self.summary, "Loading keys…")
@@ -311,6 +316,8 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
 
     def _apply_filter(self, highlight: str | None = None) -> None:
         self._filter_timer = None
+        if not self._has_loaded:
+            return  # _fill_keys applies it to every key
         needle = self.key_filter.value.strip().lower()
         keys = self._loaded.keys
         if needle:
