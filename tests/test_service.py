@@ -110,6 +110,52 @@ def test_configuring_needs_client_id_and_https_redirect(world):
     assert world.owner.configure_integration("gitlab").status is IntegrationStatus.CONFIGURED
 
 
+def test_an_edit_with_configure_is_all_or_nothing(world):
+    """#8.15: a configure that fails leaves the edited settings unwritten."""
+    with pytest.raises(IntegrationNotConfigured, match="redirect URI"):
+        world.owner.update_integration(
+            "gitlab", client_id="gl-new", scopes="api read_user", configure=True
+        )
+    with pytest.raises(InvalidInput, match="https://"):
+        world.owner.update_integration(
+            "gitlab", client_id="gl-new", redirect_uri="http://x.example/cb", configure=True
+        )
+    unchanged = world.owner.integration("gitlab")
+    assert (unchanged.client_id, unchanged.scopes, unchanged.status) == (None, "", "draft")
+    configured = world.owner.update_integration(
+        "gitlab", client_id="gl-new", redirect_uri="https://x.example/cb", configure=True
+    )
+    assert configured.status is IntegrationStatus.CONFIGURED and configured.client_id == "gl-new"
+    actions = [e.action for e in world.owner.audit("acme")[:2]]
+    assert actions == ["integration.configure", "integration.update"]
+
+
+def test_clearing_a_setting_is_a_change_refused_while_configured(world):
+    with pytest.raises(InvalidInput, match="keys depend on its client id"):
+        world.owner.update_integration("github", client_id="", scopes="changed")
+    kept = world.owner.integration("github")
+    assert (kept.client_id, kept.scopes) == ("Iv1.abc123", "repo read:org")
+    world.owner.update_integration("gitlab", client_id="gl", redirect_uri="https://x.example/cb")
+    cleared = world.owner.update_integration("gitlab", client_id="  ", redirect_uri="")
+    assert (cleared.client_id, cleared.redirect_uri) == (None, None)
+    world.owner.disable_integration("github")
+    assert world.owner.update_integration("github", client_id="").client_id is None
+
+
+def test_keys_stream_in_order_with_times_in_utc(world):
+    for label in ("one", "two", "three"):
+        world.owner.create_key("github", label)
+    world.owner.revoke_key(world.owner.keys("github")[1].public_key)  # "two"
+    stream = world.owner.iter_keys("github")
+    first = next(stream)
+    assert first.label == "three" and first.created_at.tzinfo is not None
+    rest = list(stream)
+    assert [k.label for k in rest] == ["one", "two"]
+    assert rest[1].revoked_at is not None and rest[1].revoked_at.utcoffset().total_seconds() == 0
+    assert rest[1].revoked_by == "alice" and rest[1].integration == "github"
+    assert [k.label for k in world.owner.keys("github", include_revoked=False)] == ["three", "one"]
+
+
 def test_disabling_an_integration_stops_its_keys_until_reconfigured(world):
     created = world.owner.create_key("github", "prod")
     verifier = Verifier(world.store.engine)

@@ -55,6 +55,7 @@ from keydesk.views import (
     MemberView,
     Role,
     WorkspaceView,
+    missing_settings,
     utcnow,
 )
 
@@ -271,22 +272,41 @@ class KeyService:
         client_id: str | None = None,
         redirect_uri: str | None = None,
         scopes: str | None = None,
+        configure: bool = False,
         workspace: str | None = None,
     ) -> IntegrationView:
-        """Change OAuth settings; a value left as None stays as it is."""
-
-        def change(integration: Integration) -> None:
-            if client_id is not None:
-                integration.client_id = validation.name(client_id, "the client id")
-            if redirect_uri is not None:
-                integration.redirect_uri = validation.redirect_uri(redirect_uri)
+        """Change OAuth settings (None: unchanged; "": cleared) and, with
+        `configure`, configure the integration: one transaction, all of the
+        change or none of it. A configured integration's client id and
+        redirect URI cannot be cleared: its keys depend on them."""
+        client = _optional(client_id, lambda v: validation.name(v, "the client id"))
+        redirect = _optional(redirect_uri, validation.redirect_uri)
+        scopes = None if scopes is None else validation.scopes(scopes)
+        with self.store.session() as session:
+            integration = self._managed_integration(session, ref, workspace, "edit integrations")
+            if client is not None:
+                integration.client_id = client or None
+            if redirect is not None:
+                integration.redirect_uri = redirect or None
             if scopes is not None:
-                integration.scopes = validation.scopes(scopes)
+                integration.scopes = scopes
+            missing = _missing_settings(integration)
+            if missing and integration.status == IntegrationStatus.CONFIGURED:
+                raise InvalidInput(
+                    f"integration {integration.name!r} is configured and its keys depend on its "
+                    f"{missing}: enter a new one instead of clearing it (or disable the "
+                    "integration first)"
+                )
             integration.updated_at = utcnow()
-
-        return self._change_integration(
-            ref, workspace, "edit integrations", "integration.update", change
-        )
+            session.add(integration)
+            self._audit(session, integration.workspace_id, "integration.update", integration.name)
+            if configure and integration.status != IntegrationStatus.CONFIGURED:
+                _configure(integration)
+                self._audit(
+                    session, integration.workspace_id, "integration.configure", integration.name
+                )
+            session.flush()
+            return self._integration(session, _id(integration.id))
 
     def configure_integration(
         self, ref: str | int, workspace: str | None = None
@@ -847,20 +867,24 @@ def _refuse_look_alike(name: str, existing: Iterable[str], what: str) -> None:
 
 
 def _configure(integration: Integration) -> None:
-    missing = [
-        what
-        for what, value in (
-            ("client id", integration.client_id),
-            ("redirect URI", integration.redirect_uri),
-        )
-        if not value
-    ]
-    if missing:
+    if missing := _missing_settings(integration):
         raise IntegrationNotConfigured(
-            f"integration {integration.name!r} cannot be configured: set its {' and '.join(missing)} first"
+            f"integration {integration.name!r} cannot be configured: set its {missing} first"
         )
     integration.status = IntegrationStatus.CONFIGURED
     integration.updated_at = utcnow()
+
+
+def _missing_settings(integration: Integration) -> str:
+    return missing_settings(integration.client_id, integration.redirect_uri)
+
+
+def _optional(value: str | None, check: Callable[[str], str]) -> str | None:
+    """An optional form value: None stays None (unchanged), blank is ""
+    (cleared), anything else must pass `check`."""
+    if value is None:
+        return None
+    return check(value) if value.strip() else ""
 
 
 def _flush(session: Session, conflict: str, error: type[Exception] = AlreadyExists) -> None:

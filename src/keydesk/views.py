@@ -58,6 +58,13 @@ def key_status(
     return KeyStatus.ACTIVE
 
 
+def missing_settings(client_id: str | None, redirect_uri: str | None) -> str:
+    """The one rule of what a configured integration needs: the settings
+    not yet given, as words ("client id and redirect URI"), or ""."""
+    missing = [("client id", client_id), ("redirect URI", redirect_uri)]
+    return " and ".join(what for what, value in missing if not value)
+
+
 @dataclass(frozen=True, slots=True)
 class WorkspaceView:
     id: int
@@ -207,6 +214,10 @@ class IntegrationView:
     @property
     def can_disable(self) -> bool:
         return self.can_manage and self.is_configured
+
+    def missing_settings(self) -> str:
+        """What configuring still needs ("client id and redirect URI"), or ""."""
+        return missing_settings(self.client_id, self.redirect_uri)
 
     @property
     def can_issue_keys(self) -> bool:

@@ -25,7 +25,7 @@ from keydesk.store import Store, open_store
 from keydesk.tui.app import KeydeskApp
 from tests.fakes import seeded_key_pairs
 
-SIZES = {"80x24": (80, 24), "wide": (140, 36)}
+SIZES = {"80x24": (80, 24), "60x20": (60, 20), "wide": (140, 36)}
 
 
 async def settle(pilot: Pilot) -> None:
@@ -79,6 +79,12 @@ async def key_created(pilot: Pilot) -> None:
     await settle(pilot)
 
 
+async def leave_confirm(pilot: Pilot) -> None:
+    await key_created(pilot)
+    await pilot.press("d")  # Done before a copy asks
+    await settle(pilot)
+
+
 async def revoke_confirm(pilot: Pilot) -> None:
     await open_integration(pilot, "github")
     await pilot.press("x")
@@ -88,6 +94,24 @@ async def revoke_confirm(pilot: Pilot) -> None:
 async def add_integration(pilot: Pilot) -> None:
     await settle(pilot)
     await pilot.press("a")
+    await settle(pilot)
+
+
+async def edit_integration(pilot: Pilot) -> None:
+    await open_integration(pilot, "okta-sso")
+    await pilot.press("e")
+    await settle(pilot)
+
+
+async def configure_missing(pilot: Pilot) -> None:
+    await open_integration(pilot, "okta-sso")
+    await pilot.press("c")
+    await settle(pilot)
+
+
+async def help_keys(pilot: Pilot) -> None:
+    await open_integration(pilot, "github")
+    await pilot.press("f1")
     await settle(pilot)
 
 
@@ -122,19 +146,29 @@ async def first_run(pilot: Pilot) -> None:
 
 NEWCOMER = "newcomer"
 
+
+async def opening(pilot: Pilot) -> None:
+    await settle(pilot)  # the first frame, before the store is open
+
+
 SCREENS: dict[str, Callable[[Pilot], Awaitable[None]]] = {
+    "opening": opening,
     "first-run": first_run,
     "integrations": integrations,
     "add-integration": add_integration,
+    "edit-integration": edit_integration,
     "switch-workspace": switch_workspace,
     "integration-overview": integration_overview,
     "api-keys": api_keys,
     "api-keys-gated": api_keys_gated,
+    "configure-missing": configure_missing,
     "create-key": create_key,
     "key-created": key_created,
+    "leave-confirm": leave_confirm,
     "revoke-confirm": revoke_confirm,
     "members": members,
     "integration-audit": integration_audit,
+    "help": help_keys,
 }
 
 
@@ -149,6 +183,8 @@ def demo_store(folder: Path) -> Store:
 
 
 def demo_app(store: Store, screen: str = "integrations", account: str | None = None) -> KeydeskApp:
+    if screen == "opening":  # no store yet: what shows while it opens
+        return KeydeskApp(where="~/.local/share/keydesk/keydesk.db")
     account = account or (NEWCOMER if screen == "first-run" else DEMO_ACCOUNT)
     return KeydeskApp(KeyService(store, account, key_pairs=seeded_key_pairs(WALK_SEED)))
 
@@ -161,7 +197,9 @@ async def _save_all(out: Path) -> None:
                 app = demo_app(store, name)
                 async with app.run_test(size=size) as pilot:
                     await walk(pilot)
-                    app.save_screenshot(f"{name}-{size_name}.svg", path=str(out))
+                    # The app refuses to save a picture of a private key; the
+                    # demo's keys are seeded stand-ins, written here directly.
+                    (out / f"{name}-{size_name}.svg").write_text(app.export_screenshot())
                 store.dispose()
             print(out / f"{name}-{size_name}.svg")
 

@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 from textual.notifications import Notify
 from textual.widgets import Button, DataTable, Input, Select, Static
+from textual.worker import Worker
 
 from keydesk.errors import StoreUnavailable, Unauthorized, UnauthorizedReason
 from keydesk.models import ApiKey
@@ -302,30 +303,91 @@ async def test_filter_and_workspace_switch(make_app):
 
 async def test_thousands_of_keys_stay_responsive_and_findable(make_app, demo_store):
     from keydesk.models import utcnow
+    from keydesk.tui.screens.integration_detail import MAX_ROWS, WINDOW
 
     with demo_store.engine.begin() as connection:
         integration_id = KeyService(demo_store, "alice").integration("github").id
         connection.execute(
             sa.insert(ApiKey),
             [
-                {"integration_id": integration_id, "public_key": f"kdpk_bulk{n:011d}", "label": f"bulk {n}",
+                {"integration_id": integration_id, "public_key": f"kdpk_bulk{n:012d}", "label": f"bulk {n}",
                  "secret_hash": "$argon2id$placeholder", "created_at": utcnow(), "created_by": 1}
                 for n in range(5000)
             ],
         )  # fmt: skip
     app = make_app()
-    async with app.run_test(size=(100, 30)) as pilot:
+    workers = []
+    async with app.run_test(size=(100, 30), message_hook=workers.append) as pilot:
         await open_integration(pilot, "github")
         table = app.screen.query_one("#keys", DataTable)
-        assert table.row_count == 500  # a table of thousands would stall; the filter finds the rest
+        # The table holds a window of the rows (a table of thousands would stall) ...
+        assert table.row_count == WINDOW
         summary = _text(app.screen, "#keys-summary")
-        assert "5,002 active" in summary and "Showing 500 of 5,004" in summary
-        await pilot.press("slash", *"bulk 4321")
+        assert "5,002 active" in summary and "2 revoked" in summary
+        await pilot.press("ctrl+end")  # ... and grows it as the cursor nears its end
+        await settle(pilot)
+        assert WINDOW < table.row_count <= MAX_ROWS
+        await pilot.press("slash", *"bulk 4321")  # the filter searches all of them
         await settle(pilot)
         assert [str(table.get_cell_at((r, 0))) for r in range(table.row_count)] == ["bulk 4321"]
-        await pilot.press("enter", "x")
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("x")
         await settle(pilot)
         assert isinstance(app.screen, ConfirmScreen)  # and it can be revoked from there
+    # Every worker has a fixed description: none is built from repr() of its
+    # arguments (100,000 keys: a 30 MB string on the UI thread).
+    descriptions = {m.worker.description for m in workers if isinstance(m, Worker.StateChanged)}
+    assert descriptions and all(len(d) < 40 for d in descriptions), descriptions
+
+
+async def test_the_filter_can_be_typed_while_a_big_integration_loads(make_app, demo_store):
+    import threading
+
+    from keydesk.models import utcnow
+    from keydesk.tui.screens.integration_detail import FIRST_PAGE
+
+    alice = KeyService(demo_store, "alice")
+    github = alice.integration("github")
+    with demo_store.engine.begin() as connection:
+        connection.execute(
+            sa.insert(ApiKey),
+            [
+                {"integration_id": github.id, "public_key": f"kdpk_load{n:012d}", "label": f"load {n}",
+                 "secret_hash": "$argon2id$placeholder", "created_at": utcnow(), "created_by": 1}
+                for n in range(300)
+            ],
+        )  # fmt: skip
+    app = make_app()
+    rest = threading.Event()
+    read = app.service.iter_keys
+
+    def held(integration, **options):  # the first page, then the rest when let go
+        for n, key in enumerate(read(integration, **options)):
+            if n == FIRST_PAGE + 1:
+                rest.wait(60)
+            yield key
+
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        app.service.iter_keys = held
+        app.open_integration(github)
+        for _ in range(600):
+            await pilot.pause(0.05)
+            screen = app.screen
+            if isinstance(screen, IntegrationDetailScreen) and screen.table.row_count:
+                break
+        table = screen.table
+        assert table.row_count == FIRST_PAGE and screen.key_filter.display
+        await pilot.press("slash")
+        await pilot.pause(0.2)
+        await pilot.press(*"load 42")
+        await pilot.pause(0.5)
+        assert screen.key_filter.value == "load 42"
+        assert table.row_count == FIRST_PAGE  # not emptied by a filter over half a list
+        rest.set()
+        await settle(pilot)
+        assert [str(table.get_cell_at((r, 0))) for r in range(table.row_count)] == ["load 42"]
 
 
 async def test_a_draft_can_be_completed_and_configured_from_its_page(make_app):
@@ -468,7 +530,7 @@ async def test_rotation_issues_a_dated_replacement_and_keeps_the_old_key(make_ap
         await settle(pilot)
         assert isinstance(app.screen, KeyCreatedScreen)
         assert old.public_key in _text(app.screen, "#rotation-next")
-        await pilot.press("d")
+        await pilot.press("c", "d")
         await settle(pilot)
         assert app.screen is detail
         assert detail.highlighted_key().label.startswith(old.label + " (")

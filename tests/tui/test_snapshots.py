@@ -1,5 +1,5 @@
-"""SVG snapshots of every screen at 80x24 and at a wide size, from demo data
-(the same walks `python -m tests.tui.screenshots` takes)."""
+"""SVG snapshots of every screen at 80x24, 60x20 and a wide size, from demo
+data (the same walks `python -m tests.tui.screenshots` takes)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,19 @@ def test_screen(snap_compare, tmp_path, screen, size):
     try:
         assert snap_compare(
             demo_app(store, screen), terminal_size=SIZES[size], run_before=SCREENS[screen]
+        )
+    finally:
+        store.dispose()
+
+
+def test_too_small(snap_compare, tmp_path):
+    """Under 60x20: one clear line, not a broken layout."""
+    store = demo_store(tmp_path)
+    try:
+        assert snap_compare(
+            demo_app(store, "integrations"),
+            terminal_size=(40, 15),
+            run_before=SCREENS["integrations"],
         )
     finally:
         store.dispose()

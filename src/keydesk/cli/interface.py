@@ -9,7 +9,7 @@ import sys
 from keydesk.cli import context
 from keydesk.cli.parser import Commands
 from keydesk.config import DATABASE_ENV, database_url, typed_account
-from keydesk.errors import StoreNotFound
+from keydesk.errors import InvalidInput, StoreNotFound
 
 
 def register(cli: Commands) -> None:
@@ -59,6 +59,9 @@ def _first_run(url: str, *, named: bool) -> None:
 
 def demo(args: argparse.Namespace) -> int:
     import tempfile
+
+    if args.db:  # the demo's store is its own, and is thrown away: say so
+        raise InvalidInput("keydesk demo uses a throwaway store; to open yours: keydesk --db PATH")
 
     from keydesk.demo import DEMO_ACCOUNT, seed_demo
     from keydesk.store import open_store

@@ -1,8 +1,10 @@
 """Which actions the footer offers, decided once for every screen.
 
-Textual's `check_action` answers True (offered), False (shown dimmed: not
-possible right now) or None (hidden). The rules themselves live on the
-views; this only maps them to the footer."""
+Textual's `check_action` answers True (offered), None (shown dimmed: not
+possible right now) or False (hidden). An action the account's role never
+allows is hidden; one that applies to the screen but not to this row or
+this state is dimmed, so the footer does not jump as the cursor moves. The
+rules themselves live on the views; this only maps them to the footer."""
 
 from __future__ import annotations
 
@@ -10,30 +12,30 @@ from keydesk.views import IntegrationView, KeyView
 
 
 def _offer(role_allows: bool, possible_now: bool) -> bool | None:
-    """Hidden when the account's role never allows it; dimmed when it is
-    allowed but does not apply right now."""
-    return possible_now if role_allows else None
+    if not role_allows:
+        return False
+    return True if possible_now else None
 
 
 def integration_action(integration: IntegrationView | None, action: str) -> bool | None:
     if integration is None:
-        return None
+        return None if action in ("generate", "edit", "open") else False
     if action == "generate":
-        return integration.can_issue_keys or None
+        return _offer(integration.can_manage, integration.can_issue_keys)
     if action == "edit":
-        return integration.can_edit or None
+        return integration.can_edit
+    # Configure and Disable never apply together: show the one that does.
     if action == "configure":
-        return _offer(integration.can_manage, integration.can_configure)
+        return integration.can_configure
     if action == "disable":
-        return _offer(integration.can_manage, integration.can_disable)
+        return integration.can_disable
     return True
 
 
 def key_action(integration: IntegrationView, key: KeyView | None, action: str) -> bool | None:
-    if key is None:
-        return None
+    active = key is not None and key.is_active
     if action == "revoke":
-        return (integration.can_manage and key.is_active) or None
+        return _offer(integration.can_manage, active)
     if action == "rotate":
-        return (integration.can_issue_keys and key.is_active) or None
-    return True
+        return _offer(integration.can_manage, active and integration.can_issue_keys)
+    return key is not None or None

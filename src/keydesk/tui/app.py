@@ -1,23 +1,41 @@
-"""The keydesk Textual application: screens, and the flows they share."""
+"""The keydesk Textual application: screens, and the flows they share.
+
+The app paints its first frame before the store layer (SQLAlchemy, the
+models) is imported: `run` hands it a way to open the store, which a worker
+calls while the first screen shows a quiet "Opening …" line.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import date
+import asyncio
+import os
+import signal
+from collections.abc import Callable, Iterable
+from datetime import date, datetime
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from textual.app import App
+from platformdirs import user_downloads_path
+from textual import events
+from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.content import Content
+from textual.notifications import SeverityLevel
 from textual.reactive import reactive
+from textual.screen import Screen
 
-from keydesk.service import KeyService
+from keydesk.errors import KeydeskError
 from keydesk.tui import clipboard
 from keydesk.tui.calls import call_service
 from keydesk.tui.commands import KeydeskCommands
 from keydesk.tui.display import visible
 from keydesk.tui.messages import IntegrationsChanged, KeysChanged
 from keydesk.tui.screens.audit import AuditScreen
+from keydesk.tui.screens.base import MIN_HEIGHT, MIN_WIDTH
 from keydesk.tui.screens.confirm import ConfirmScreen, revoke_confirmation
 from keydesk.tui.screens.create_key import CreateKeyScreen
+from keydesk.tui.screens.help import HelpScreen
 from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
 from keydesk.tui.screens.integration_form import IntegrationFormScreen
 from keydesk.tui.screens.integrations import IntegrationsScreen
@@ -27,24 +45,94 @@ from keydesk.tui.screens.welcome import WelcomeScreen
 from keydesk.tui.screens.workspaces import WorkspaceScreen
 from keydesk.views import CreatedKey, IntegrationView, KeyView, WorkspaceView, replacement_label
 
+if TYPE_CHECKING:
+    from keydesk.service import KeyService
+
+Connect = Callable[[], "KeyService"]
+
 
 class KeydeskApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "keydesk"
     COMMANDS = App.COMMANDS | {KeydeskCommands}
     BINDINGS = [
-        Binding("ctrl+q", "quit", "Quit", priority=True, id="app.quit"),
-    ]
+        Binding(
+            "f1,question_mark", "help", "Help", key_display="?", id="app.help",
+            tooltip="Every key of this screen (also F1)",
+        ),
+        Binding("ctrl+q", "quit", "Quit", priority=True, id="app.quit", tooltip="Quit keydesk"),
+    ]  # fmt: skip
 
     workspace: reactive[WorkspaceView | None] = reactive(None)
 
-    def __init__(self, service: KeyService) -> None:
+    def __init__(
+        self,
+        service: KeyService | None = None,
+        *,
+        connect: Connect | None = None,
+        where: str = "",
+        handle_signals: bool = False,
+    ) -> None:
+        """Give a ready `service`, or `connect` to open one in a worker once
+        the first frame is on screen (`where` names the store meanwhile)."""
         super().__init__()
-        self.service = service
+        self._service = service
+        self._connect = connect
+        self.where = where
+        self._handle_signals = handle_signals
+        self.startup_error: KeydeskError | None = None
+
+    @property
+    def service(self) -> KeyService:
+        assert self._service is not None, "the store is not open yet"
+        return self._service
+
+    @property
+    def ready(self) -> bool:
+        return self._service is not None
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._check_size(event.size.width, event.size.height)
+
+    def _check_size(self, width: int, height: int) -> None:
+        # app.tcss shows only the "too small" line then. A class on the app,
+        # changed only when the size crosses the line, restyles nothing else.
+        self.set_class(width < MIN_WIDTH or height < MIN_HEIGHT, "-too-small")
 
     def on_mount(self) -> None:
+        self._check_size(*self.size)
+        if self._handle_signals:
+            loop = asyncio.get_running_loop()
+            for hangup in (signal.SIGHUP, signal.SIGTERM):
+                # The terminal went away (or we were asked to stop): leave
+                # the way ctrl+q does, so every clean-up runs.
+                loop.add_signal_handler(hangup, partial(self.exit, return_code=128 + hangup))
         self.push_screen(IntegrationsScreen())
-        call_service(self, self.service.workspaces, self._workspaces_loaded, group="workspaces")
+        ready, connect = self._service, self._connect
+        if ready is not None:
+            call_service(self, ready.workspaces, self._workspaces_loaded, group="workspaces")
+        elif connect is not None:
+
+            def open_and_read() -> tuple[KeyService, list[WorkspaceView]]:
+                service = connect()
+                try:
+                    return service, service.workspaces()  # one trip to the worker, not two
+                except BaseException:
+                    service.store.dispose()
+                    raise
+
+            call_service(
+                self, open_and_read, self._opened, on_error=self._cannot_open, group="open"
+            )
+
+    def _opened(self, opened: tuple[KeyService, list[WorkspaceView]]) -> None:
+        self._service, workspaces = opened
+        self.refresh_bindings()
+        self._workspaces_loaded(workspaces)
+
+    def _cannot_open(self, message: str) -> None:
+        self.startup_error = KeydeskError(message)
+        self.exit(return_code=1)
 
     def _workspaces_loaded(self, workspaces: list[WorkspaceView]) -> None:
         if workspaces:
@@ -58,6 +146,8 @@ class KeydeskApp(App[None]):
             self.add_integration()
 
     def watch_workspace(self, workspace: WorkspaceView | None) -> None:
+        if self._service is None:
+            return
         account = self.service.actor
         self.sub_title = visible(
             f"{account} · {workspace.role} · {workspace.name}" if workspace else account
@@ -65,39 +155,60 @@ class KeydeskApp(App[None]):
 
     # -- flows shared by screens and the command palette --------------------------
 
-    def open_integration(self, integration: IntegrationView, tab: str = "api-keys") -> None:
-        self.push_screen(IntegrationDetailScreen(integration, tab=tab))
+    def open_integration(
+        self, integration: IntegrationView, tab: str = "api-keys", highlight: str | None = None
+    ) -> None:
+        self.push_screen(IntegrationDetailScreen(integration, tab=tab, highlight=highlight))
 
     def generate_key(
         self, integration_id: int | None = None, *, replacing: KeyView | None = None
     ) -> None:
-        """Form → one-time reveal → back where the flow started, key highlighted."""
+        """Form → one-time reveal → the key's API Keys tab, key highlighted."""
 
         def created(result: CreatedKey | None) -> None:
             if result is None:
                 return
-            integration_id = result.key.integration_id
+            integration = form.chosen()
             self.push_screen(
                 KeyCreatedScreen(result, replacing),
-                lambda public_key: self._flow_done(integration_id, public_key),
+                lambda public_key: self._show_new_key(
+                    result.key.integration_id, integration, public_key
+                ),
             )
 
         label = replacement_label(replacing.label, date.today()) if replacing else ""
-        self.push_screen(CreateKeyScreen(integration_id, label=label, replacing=replacing), created)
+        form = CreateKeyScreen(integration_id, label=label, replacing=replacing)
+        self.push_screen(form, created)
 
     def rotate_key(self, key: KeyView) -> None:
         """Rotation without downtime: a replacement now, the old key revoked
         by the admin once the new one is deployed."""
         self.generate_key(key.integration_id, replacing=key)
 
-    def _flow_done(self, integration_id: int, public_key: str | None) -> None:
-        self.screen.post_message(KeysChanged(integration_id, highlight=public_key))
+    def _show_new_key(
+        self, integration_id: int, integration: IntegrationView | None, public_key: str | None
+    ) -> None:
+        """Done lands on the API Keys tab of the key's integration, whatever
+        screen the flow started from (its list, the palette, another one's page)."""
+        screen = self.screen
+        if isinstance(screen, IntegrationDetailScreen) and screen.integration.id == integration_id:
+            screen.show_key(public_key)
+        elif integration is not None:
+            self.open_integration(integration, highlight=public_key)
+        else:
+            call_service(
+                self,
+                lambda: self.service.integration(integration_id),
+                lambda found: self.open_integration(found, highlight=public_key),
+                group="integration",
+            )
 
     def revoke_key(
         self, key: KeyView, on_revoked: Callable[[KeyView], object] | None = None
     ) -> None:
-        """The one revoke flow (a key row, the created page, the palette):
-        a confirmation that says what breaks, then the revoke in a worker."""
+        """The one revoke flow (a key row, the created page, the palette): the
+        key read afresh, a confirmation that says what breaks, then the revoke.
+        A refusal (revoked meanwhile, elsewhere) refreshes what is shown."""
 
         def revoked(key: KeyView) -> None:
             self.notify(
@@ -107,13 +218,35 @@ class KeydeskApp(App[None]):
                 on_revoked(key)
             self.screen.post_message(KeysChanged(key.integration_id, highlight=key.public_key))
 
+        def refused(message: str) -> None:
+            self.notify(visible(message), severity="error", title="keydesk", markup=False)
+            self.screen.post_message(KeysChanged(key.integration_id, highlight=key.public_key))
+
         def confirmed(yes: bool | None) -> None:
             if yes:
                 call_service(
-                    self, lambda: self.service.revoke_key(key.public_key), revoked, group="revoke"
+                    self,
+                    lambda: self.service.revoke_key(key.public_key),
+                    revoked,
+                    on_error=refused,
+                    group="revoke",
                 )
 
-        self.push_screen(revoke_confirmation(key.label, key.public_key, key.integration), confirmed)
+        def fresh(current: KeyView) -> None:
+            if not current.is_active:
+                refused(
+                    f"{current.public_key} ({current.label}) is already {current.status}"
+                    + (f" (by {current.revoked_by})" if current.revoked_by else "")
+                )
+                return
+            self.push_screen(
+                revoke_confirmation(current.label, current.public_key, current.integration),
+                confirmed,
+            )
+
+        call_service(
+            self, lambda: self.service.key(key.public_key), fresh, on_error=refused, group="revoke"
+        )
 
     def add_integration(self) -> None:
         if self.workspace is not None:
@@ -129,6 +262,23 @@ class KeydeskApp(App[None]):
             self.screen.post_message(IntegrationsChanged(select=integration.id))
 
     def configure_integration(self, integration: IntegrationView) -> None:
+        missing = integration.missing_settings()
+        if missing:  # asking "Configure?" would only lead to a refusal
+            self.push_screen(
+                ConfirmScreen(
+                    f"{integration.name} cannot be configured yet",
+                    [
+                        f"Configuring needs its {missing}.",
+                        "Set it on the edit form: with “Configure now” ticked there, saving "
+                        "configures it.",
+                    ],
+                    confirm="Edit settings",
+                    confirm_key="e",
+                    id="configure-missing",
+                ),
+                lambda edit: self.edit_integration(integration) if edit else None,
+            )
+            return
         self._change_integration(
             integration,
             ConfirmScreen(
@@ -145,7 +295,7 @@ class KeydeskApp(App[None]):
             ConfirmScreen(
                 f"Disable {integration.name}?",
                 [
-                    f"Its {integration.active_keys} active key(s) stop working at once: every",
+                    f"Its {integration.active_keys} active key(s) stop working at once: every "
                     "request presenting them gets 401 Unauthorized until you configure it again.",
                     "No new keys can be generated while it is disabled.",
                 ],
@@ -220,22 +370,132 @@ class KeydeskApp(App[None]):
     def copy_text(self, text: str, what: str) -> None:
         self.notify(clipboard.copy(self, text, what), title="Copied", markup=False)
 
+    # -- the one-time reveal -------------------------------------------------------
+
+    @property
+    def secret_on_screen(self) -> bool:
+        """A private key is on screen (maybe behind a dialog)."""
+        return any(
+            isinstance(screen, KeyCreatedScreen) and screen.holds_secret
+            for screen in self.screen_stack
+        )
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """On the created page a message goes to its own line, where it
+        covers neither key and clears itself; elsewhere it is a toast."""
+        reveal = self.screen
+        if isinstance(reveal, KeyCreatedScreen):
+            reveal.note(message if not markup else Content.from_markup(message).plain, severity)
+            return
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        for command in super().get_system_commands(screen):
+            if command.title == "Screenshot" and self.secret_on_screen:
+                continue  # a picture of the screen would hold the private key
+            yield command
+
+    def deliver_screenshot(
+        self, filename: str | None = None, path: str | None = None, time_format: str | None = None
+    ) -> str | None:
+        """Textual's Screenshot (palette, action): refused while a private
+        key is on screen; otherwise written owner-only."""
+        if self.secret_on_screen:
+            self.notify(
+                "No screenshots while a private key is on screen.", severity="warning", markup=False
+            )
+            return None
+        saved = self.save_screenshot(filename, path or str(user_downloads_path()), time_format)
+        self.notify(f"Saved screenshot to {saved}", title="Screenshot", markup=False)
+        return saved
+
+    def save_screenshot(
+        self, filename: str | None = None, path: str | None = None, time_format: str | None = None
+    ) -> str:
+        if self.secret_on_screen:
+            raise ScreenshotRefused("no screenshot while a private key is on screen")
+        folder = Path(path or ".").expanduser()
+        name = (
+            filename or f"keydesk_{datetime.now().strftime(time_format or '%Y-%m-%dT%H_%M_%S')}.svg"
+        )
+        target = folder / name
+        # Owner-only from the start: a screen shows workspace and key names.
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            os.fchmod(file.fileno(), 0o600)
+            file.write(self.export_screenshot())
+        return str(target)
+
+    # -- leaving -------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
     async def action_quit(self) -> None:
-        if isinstance(self.screen, KeyCreatedScreen):
-            self.screen.ask_to_leave(self.exit)
-        else:
+        reveal = next(
+            (s for s in self.screen_stack if isinstance(s, KeyCreatedScreen) and s.holds_secret),
+            None,
+        )
+        if reveal is None:
             self.exit()
+        elif self.screen is reveal:
+            reveal.ask_to_leave(self.exit)
+        else:
+            self.bell()  # the leave dialog is open: only its answer may leave
+
+    def close_store(self) -> None:
+        if self._service is not None:
+            self._service.store.dispose()
+
+
+class ScreenshotRefused(KeydeskError):
+    pass
 
 
 def run(database_url: str, proven: str | None = None) -> int:
-    """Open the store and run the interface on it until the user quits, as
-    the account the store proves (or `proven`, see keydesk.identity)."""
+    """Run the interface on the store at `database_url` until the user quits,
+    as the account the store proves (or `proven`, see keydesk.identity).
+    The store is opened by the app, after its first frame."""
+    app = KeydeskApp(
+        connect=partial(_connect, database_url, proven),
+        where=_shown_url(database_url),
+        handle_signals=True,
+    )
+    try:
+        app.run()
+    finally:
+        app.close_store()
+    if app.startup_error is not None:
+        raise app.startup_error
+    return app.return_code or 0
+
+
+def _connect(database_url: str, proven: str | None) -> KeyService:
+    """Runs in a worker: the first import of the store layer happens here."""
     from keydesk.identity import acting_account
+    from keydesk.service import KeyService
     from keydesk.store import open_store
 
     store = open_store(database_url)
     try:
-        KeydeskApp(KeyService(store, acting_account(store, proven=proven))).run()
-    finally:
+        return KeyService(store, acting_account(store, proven=proven))
+    except BaseException:
         store.dispose()
-    return 0
+        raise
+
+
+def _shown_url(url: str) -> str:
+    """Where the store is, for the loading line (no password)."""
+    scheme, _, rest = url.partition("://")
+    if "@" in rest:
+        rest = rest.split("@", 1)[1]
+    return rest.removeprefix("/") if scheme.startswith("sqlite") else f"{scheme}://{rest}"

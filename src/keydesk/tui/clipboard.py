@@ -16,8 +16,8 @@ def copy(app: App[Any], text: str, what: str) -> str:
         pyperclip.copy(text)
     except pyperclip.PyperclipException:
         return (
-            f"{what} sent to your terminal's clipboard (OSC 52). "
-            "In tmux, `set -g set-clipboard on`; macOS Terminal does not support it."
+            f"{what} sent to your terminal's clipboard (OSC 52; in tmux: "
+            "set -g set-clipboard on; not in macOS Terminal)."
         )
     return f"{what} copied to the clipboard (and sent via OSC 52)."
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from keydesk.tui.app import KeydeskApp
 
 Command = tuple[str, Callable[[], object], str]
+PALETTE_KEYS = 200  # keys of the table offered by name; the filter narrows the table
 
 
 class KeydeskCommands(Provider):
@@ -33,7 +34,7 @@ class KeydeskCommands(Provider):
         app = self.keydesk
         workspace = app.workspace
         self._integrations: list[IntegrationView] = []
-        if workspace is not None:
+        if workspace is not None and app.ready:
             # On a store error the palette still offers what needs no store.
             with contextlib.suppress(KeydeskError):
                 self._integrations = await asyncio.to_thread(
@@ -47,15 +48,17 @@ class KeydeskCommands(Provider):
         screen = self.screen
         commands: list[Command] = []
         current = screen.integration if isinstance(screen, IntegrationDetailScreen) else None
-        commands.append(
-            (
-                "Generate API key",
-                partial(app.generate_key, current.id if current else None),
-                "Create a key (shown once)",
+        # Offer only what this account can do here (a viewer gets no Generate).
+        if current.can_issue_keys if current else any(i.can_issue_keys for i in self._integrations):
+            commands.append(
+                (
+                    "Generate API key",
+                    partial(app.generate_key, current.id if current else None),
+                    "Create a key (shown once)",
+                )
             )
-        )
         if isinstance(screen, IntegrationDetailScreen) and current is not None:
-            for key in screen.listed_keys():
+            for key in screen.listed_keys()[:PALETTE_KEYS]:
                 if key_action(current, key, "revoke"):
                     commands.append(
                         (
@@ -81,8 +84,9 @@ class KeydeskCommands(Provider):
                     escape(f"{visible(integration.provider)} · {integration.status}"),
                 )
             )
-        commands.append(("Switch workspace", app.switch_workspace, "Choose another workspace"))
-        if app.workspace is not None:
+        if app.ready:
+            commands.append(("Switch workspace", app.switch_workspace, "Choose another workspace"))
+        if app.ready and app.workspace is not None:
             name = visible(app.workspace.name)
             commands.append((f"Members of {name}", app.show_members, "Who is in it, and as what"))
             commands.append(

@@ -5,19 +5,35 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.content import Content
 
 from keydesk.validation import shown_literally
+
+ELLIPSIS = "…"
 
 
 def visible(text: str | None, *, newlines: bool = False) -> str:
     return shown_literally(text, newlines=newlines)
 
 
-def literal(text: str | None, style: str = "") -> Text:
-    """A table cell that shows `text` exactly (Rich Text never parses markup)."""
-    return Text(visible(text), style=style, no_wrap=True, overflow="ellipsis")
+def literal(text: str | None, style: str = "", width: int | None = None) -> Text:
+    """A table cell that shows `text` exactly (Rich Text never parses markup),
+    cut to `width` terminal cells with an ellipsis (a CJK character is two)."""
+    cell = Text(visible(text), style=style, no_wrap=True, overflow="ellipsis")
+    if width is not None and cell.cell_len > width:
+        cell.truncate(width, overflow="ellipsis")
+    return cell
+
+
+def clipped(text: str | None, width: int) -> str:
+    """`text` shown literally in at most `width` cells, an ellipsis marking a cut."""
+    return literal(text, width=max(width, 1)).plain
+
+
+def cells(text: str) -> int:
+    return cell_len(text)
 
 
 def content(text: str | None) -> Content:
@@ -29,6 +45,11 @@ def content(text: str | None) -> Content:
 def when(value: datetime | None) -> str:
     """A time as admins read it: local, to the minute."""
     return value.astimezone().strftime("%Y-%m-%d %H:%M") if value else "—"
+
+
+def day(value: datetime | None) -> str:
+    """A date, local, for narrow columns."""
+    return value.astimezone().strftime("%Y-%m-%d") if value else "—"
 
 
 def sentence(message: str) -> str:

@@ -1,14 +1,43 @@
 """What every keydesk screen shares: typed access to the app, which holds
-the service (screens never import the service or the store)."""
+the service (screens never import the service or the store), and the one
+message shown instead of a layout the terminal is too small for."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from contextlib import suppress
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
+from textual.binding import Binding, BindingType
 from textual.screen import ModalScreen, Screen, ScreenResultType
+from textual.widget import MountError
+from textual.widgets import Footer, Static
 
 if TYPE_CHECKING:
     from keydesk.tui.app import KeydeskApp
+
+MIN_WIDTH, MIN_HEIGHT = 60, 20
+COMPACT_BELOW = 80
+TOO_SMALL = f"Terminal too small (need {MIN_WIDTH}×{MIN_HEIGHT}). Enlarge it, or ctrl+q to quit."
+
+
+class TooSmall(Static):
+    """Shown alone while the terminal is under MIN_WIDTH x MIN_HEIGHT (app.tcss)."""
+
+    def __init__(self) -> None:
+        super().__init__(TOO_SMALL, classes="too-small", markup=False)
+
+
+def _add_too_small(screen: Screen[Any]) -> None:
+    with suppress(MountError):  # the app is closing before the screen opened
+        screen.mount(TooSmall())
+
+
+def _fit_footer(screen: Screen[Any]) -> None:
+    """Under 80 columns footers drop the ^p key (help and the README name
+    it). (Every footer is compact: more keys in view, and Textual restyles
+    each key of a non-compact footer twice whenever it redraws.)"""
+    for footer in screen.query(Footer):
+        footer.show_command_palette = screen.size.width >= COMPACT_BELOW
 
 
 class KeydeskScreen(Screen[ScreenResultType]):
@@ -16,8 +45,28 @@ class KeydeskScreen(Screen[ScreenResultType]):
     def keydesk(self) -> KeydeskApp:
         return cast("KeydeskApp", self.app)
 
+    # These run besides each screen's own handlers (Textual calls every class's).
+    def on_mount(self) -> None:
+        _add_too_small(self)
+
+    def on_resize(self) -> None:
+        _fit_footer(self)
+
 
 class KeydeskModal(ModalScreen[ScreenResultType]):
+    """A dialog: it shows its own footer (a modal's keys are its own, not
+    those of the screen behind it)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1,question_mark", "app.help", "Help", show=False, id="dialog.help"),
+    ]
+
     @property
     def keydesk(self) -> KeydeskApp:
         return cast("KeydeskApp", self.app)
+
+    def on_mount(self) -> None:
+        _add_too_small(self)
+
+    def on_resize(self) -> None:
+        _fit_footer(self)

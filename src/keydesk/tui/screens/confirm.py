@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, Static
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Button, Footer, Static
 
 from keydesk.tui.display import content
 from keydesk.tui.screens.base import KeydeskModal
 
 
 class ConfirmScreen(KeydeskModal[bool]):
-    """`lines` are shown literally; the first is the question."""
+    """`lines` are shown literally; the first is the question. `confirm_key`
+    answers yes in one keystroke (shown in the dialog's footer)."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="confirm.cancel")]
 
@@ -24,6 +25,7 @@ class ConfirmScreen(KeydeskModal[bool]):
         confirm: str,
         cancel: str = "Cancel",
         destructive: bool = False,
+        confirm_key: str | None = None,
         id: str | None = None,
     ) -> None:
         super().__init__(id=id)
@@ -32,17 +34,27 @@ class ConfirmScreen(KeydeskModal[bool]):
         self._confirm = confirm
         self._cancel = cancel
         self._destructive = destructive
+        # The footer names the answers as the buttons do.
+        keys = self._bindings.key_to_bindings
+        keys["escape"] = [Binding("escape", "cancel", cancel, id="confirm.cancel")]
+        if confirm_key is not None:
+            keys[confirm_key] = [Binding(confirm_key, "confirm", confirm, id="confirm.confirm")]
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="destructive" if self._destructive else ""):
             yield Static(content(self._title), id="dialog-title")
-            for line in self._lines:
-                yield Static(content(line), classes="dialog-line")
+            with VerticalScroll(id="dialog-body"):
+                for line in self._lines:
+                    yield Static(content(line), classes="dialog-line")
             with Horizontal(id="dialog-buttons"):
-                yield Button(self._cancel, id="cancel")
+                yield Button(self._cancel, id="cancel", compact=True)
                 yield Button(
-                    self._confirm, id="confirm", variant="error" if self._destructive else "primary"
+                    self._confirm,
+                    id="confirm",
+                    variant="error" if self._destructive else "primary",
+                    compact=True,
                 )
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         # Destructive questions start on Cancel: a stray Enter must do no harm.
@@ -51,6 +63,9 @@ class ConfirmScreen(KeydeskModal[bool]):
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
         self.dismiss(event.button.id == "confirm")
+
+    def action_confirm(self) -> None:
+        self.dismiss(True)
 
     def action_cancel(self) -> None:
         self.dismiss(False)
@@ -64,7 +79,7 @@ def revoke_confirmation(label: str, public_key: str, integration: str) -> Confir
             f"{label}  ({public_key})",
             f"Integration: {integration}",
             "",
-            "Revocation is immediate and cannot be undone. Every service still using",
+            "Revocation is immediate and cannot be undone. Every service still using "
             "this key gets 401 Unauthorized on its very next request.",
             "",
             "Rotating? Generate a replacement and deploy it first, then revoke this one.",

@@ -23,7 +23,13 @@ class CreateKeyScreen(KeydeskScreen[CreatedKey | None]):
 
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="create.cancel"),
-        Binding("ctrl+s", "save", "Save & Generate Key", id="create.save"),
+        Binding(
+            "ctrl+s",
+            "save",
+            "Save & Generate Key",
+            id="create.save",
+            tooltip="Generate the key (also Enter in the name field)",
+        ),
     ]
     AUTO_FOCUS = "#label"
 
@@ -39,6 +45,8 @@ class CreateKeyScreen(KeydeskScreen[CreatedKey | None]):
         self._label = label
         self._replacing = replacing
         self._busy = False
+        self._usable: dict[int, IntegrationView] = {}
+        self._chosen: IntegrationView | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -55,6 +63,7 @@ class CreateKeyScreen(KeydeskScreen[CreatedKey | None]):
                 )
             yield Label("Integration", classes="field-label")
             yield Select[int]([], id="integration", prompt="Loading integrations…")
+            yield Static(id="integration-error", classes="field-error")
             yield Label("API Key Name", classes="field-label")
             yield Input(
                 self._label,
@@ -68,13 +77,15 @@ class CreateKeyScreen(KeydeskScreen[CreatedKey | None]):
                 classes="field-hint",
             )
             with Horizontal(classes="form-buttons"):
-                yield Button("Cancel", id="cancel")
-                yield Button("Save & Generate Key", id="save", variant="primary")
+                yield Button("Cancel", id="cancel", compact=True)
+                yield Button("Save & Generate Key", id="save", variant="primary", compact=True)
             yield LoadingIndicator(id="busy")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#busy").display = False
+        self._error(None)
+        self._integration_error(None)
         workspace = self.keydesk.workspace
         call_service(
             self,
@@ -85,6 +96,7 @@ class CreateKeyScreen(KeydeskScreen[CreatedKey | None]):
 
     def _show_integrations(self, integrations: list[IntegrationView]) -> None:
         usable = [i for i in integrations if i.why_no_new_keys() is None]
+        self._usable = {i.id: i for i in usable}
         select = self.query_one("#integration", Select)
         select.set_options((literal(f"{i.name} ({i.provider})"), i.id) for i in usable)
         select.prompt = "Choose an integration"
@@ -94,7 +106,9 @@ class CreateKeyScreen(KeydeskScreen[CreatedKey | None]):
             select.value = usable[0].id
         if not usable:
             select.prompt = "No configured integration you can manage"
-            self._error("Configure an integration first (or ask an owner or admin for access).")
+            self._integration_error(
+                "Configure an integration first (or ask an owner or admin for access)."
+            )
             self.query_one("#save", Button).disabled = True
 
     # -- validation ---------------------------------------------------------------
@@ -103,6 +117,15 @@ class CreateKeyScreen(KeydeskScreen[CreatedKey | None]):
         error = self.query_one("#label-error", Static)
         error.update(content(message or ""))
         error.display = bool(message)
+
+    def _integration_error(self, message: str | None) -> None:
+        error = self.query_one("#integration-error", Static)
+        error.update(content(message or ""))
+        error.display = bool(message)
+
+    @on(Select.Changed, "#integration")
+    def _integration_chosen(self) -> None:
+        self._integration_error(None)
 
     @on(Input.Changed, "#label")
     def _validate_live(self, event: Input.Changed) -> None:
@@ -118,6 +141,10 @@ class CreateKeyScreen(KeydeskScreen[CreatedKey | None]):
 
     # -- submit -------------------------------------------------------------------------
 
+    def chosen(self) -> IntegrationView | None:
+        """The integration the key was made for (as read when the form opened)."""
+        return self._chosen
+
     @on(Input.Submitted, "#label")
     @on(Button.Pressed, "#save")
     def action_save(self) -> None:
@@ -125,7 +152,7 @@ class CreateKeyScreen(KeydeskScreen[CreatedKey | None]):
             return
         integration_id = self.query_one("#integration", Select).value
         if not isinstance(integration_id, int):
-            self._error("Choose an integration.")
+            self._integration_error("Choose an integration.")
             self.query_one("#integration", Select).focus()
             return
         try:
@@ -134,6 +161,7 @@ class CreateKeyScreen(KeydeskScreen[CreatedKey | None]):
             self._error(sentence(exc.message))
             self.query_one("#label", Input).focus()
             return
+        self._chosen = self._usable.get(integration_id)
         self._set_busy(True)
         call_service(
             self,

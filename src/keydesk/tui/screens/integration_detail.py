@@ -1,14 +1,24 @@
-"""One integration: its Overview, and its API Keys with Generate and Revoke."""
+"""One integration: its Overview, and its API Keys with Generate and Revoke.
+
+Big integrations (100,000 keys) stay quick: the keys stream in from one read
+and the first rows are shown before the last are read; the filter searches
+text made once per load, after typing pauses; the table holds a window of
+the matching rows and grows it as the cursor nears its end (a DataTable pays
+for every row it holds).
+"""
 
 from __future__ import annotations
 
-import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import islice
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
+from textual.timer import Timer
 from textual.widgets import (
     Button,
     DataTable,
@@ -21,61 +31,105 @@ from textual.widgets import (
 )
 
 from keydesk.tui.actions import integration_action, key_action
-from keydesk.tui.calls import call_service
-from keydesk.tui.display import content, literal, when
+from keydesk.tui.calls import call_service, deliver
+from keydesk.tui.columns import Column, fit, set_columns
+from keydesk.tui.display import cells, clipped, content, literal, when
 from keydesk.tui.messages import IntegrationsChanged, KeysChanged
 from keydesk.tui.screens.audit import AuditLog
 from keydesk.tui.screens.base import KeydeskScreen
-from keydesk.views import IntegrationView, KeyView
+from keydesk.tui.widgets import Pairs
+from keydesk.views import IntegrationView, KeyStatus, KeyView, key_status, utcnow
 
-# A DataTable re-measures its rows as they grow, so thousands of rows cost
-# seconds of rendering (bench/tui.py). The table shows at most MAX_ROWS of
-# the keys that match the filter (active first, newest first), added in
-# slices with a yield between them so the interface never freezes; the
-# filter finds any of the rest at once, in memory.
-MAX_ROWS = 500
-ROWS_PER_SLICE = 50
+FIRST_PAGE = 60  # keys shown before the rest of a big integration is read
+WINDOW = 60  # rows added to the table at a time (more than a screenful)
+MAX_ROWS = 1000  # the table never holds more; the filter finds the rest
 FILTER_FROM = 9  # keys; fewer fit on one screen without a filter
+FILTER_DELAY = 0.1  # seconds of quiet typing before the filter runs
 
 STATUS_STYLE = {"active": "bold", "revoked": "dim strike", "expired": "dim"}
+
+# At 80 columns: label, public key, status and last used (what a rotation
+# checks); created, creator and revocation join as the terminal widens, and
+# are always in the highlighted key's detail line.
+KEY_COLUMNS = [
+    Column("label", "Label", 16, flexible_up_to=40),
+    Column("public", "Public key", 21),
+    Column("status", "Status", 7),
+    Column("used", "Last used", 16, drop=1),
+    Column("created", "Created", 16, drop=2),
+    Column("by", "By", 12, drop=3),
+    Column("revoked", "Revoked", 16, drop=4),
+]
+
+
+@dataclass(frozen=True)
+class LoadedKeys:
+    """One load of an integration's keys, with what filtering and the
+    summary need computed once, off the UI thread."""
+
+    keys: list[KeyView]  # active first, newest first
+    haystacks: list[str]  # lower-case text the filter searches, per key
+    active: int
 
 
 class IntegrationDetailScreen(KeydeskScreen[None]):
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back", id="detail.back"),
-        Binding("g", "generate", "Generate", id="detail.generate"),
-        Binding("t", "rotate", "Rotate", id="detail.rotate"),
-        Binding("x", "revoke", "Revoke", id="detail.revoke"),
-        Binding("delete", "revoke", "Revoke", show=False),
-        Binding("p", "copy_public", "Copy public key", show=False, id="detail.copy_public"),
-        Binding("o", "show_tab('overview')", "Overview", show=False, id="detail.overview"),
-        Binding("k", "show_tab('api-keys')", "API Keys", show=False, id="detail.keys"),
-        Binding("a", "show_tab('audit')", "Audit", show=False, id="detail.audit"),
-        Binding("e", "edit", "Edit", id="detail.edit"),
-        Binding("c", "configure", "Configure", id="detail.configure"),
-        Binding("d", "disable", "Disable", id="detail.disable"),
-        Binding("r", "refresh", "Refresh", show=False, id="detail.refresh"),
-        Binding("slash", "filter_keys", "Filter", show=False, id="detail.filter"),
-    ]
+        Binding("escape", "back", "Back", id="detail.back"),
+        Binding("g", "generate", "New key", id="detail.generate",
+                tooltip="Generate an API key for this integration (shown once)"),
+        Binding("t", "rotate", "Rotate", id="detail.rotate",
+                tooltip="Rotate the highlighted key: generate its replacement first"),
+        Binding("x,delete", "revoke", "Revoke", key_display="x", id="detail.revoke",
+                tooltip="Revoke the highlighted key (immediate, irreversible)"),
+        Binding("slash", "filter_keys", "Filter", key_display="/", id="detail.filter",
+                tooltip="Filter keys by label, public key, status or creator"),
+        Binding("p", "copy_public", "Copy public key", show=False, id="detail.copy_public",
+                tooltip="Copy the public key of the highlighted key"),
+        Binding("o", "show_tab('overview')", "Overview", show=False, id="detail.overview",
+                tooltip="Overview tab: OAuth settings (e edit, c configure, d disable)"),
+        Binding("k", "show_tab('api-keys')", "API Keys", show=False, id="detail.keys",
+                tooltip="API Keys tab"),
+        Binding("a", "show_tab('audit')", "Audit", show=False, id="detail.audit",
+                tooltip="Audit tab: every change to this integration and its keys"),
+        # The footer is for keys; these are named on the Overview tab and in ? help.
+        Binding("e", "edit", "Edit", show=False, id="detail.edit",
+                tooltip="Edit the OAuth settings"),
+        Binding("c", "configure", "Configure", show=False, id="detail.configure",
+                tooltip="Configure: keys can then be generated"),
+        Binding("d", "disable", "Disable", show=False, id="detail.disable",
+                tooltip="Disable: its keys stop working until configured again"),
+        Binding("r", "refresh", "Refresh", show=False, id="detail.refresh",
+                tooltip="Read the keys and settings again"),
+    ]  # fmt: skip
 
-    def __init__(self, integration: IntegrationView, *, tab: str = "api-keys") -> None:
-        super().__init__(id="detail-screen")
+    def __init__(
+        self, integration: IntegrationView, *, tab: str = "api-keys", highlight: str | None = None
+    ) -> None:
+        super().__init__()  # no id: two integrations' pages may be stacked
         self.integration = integration
         self._initial_tab = tab
-        self._keys: dict[str, KeyView] = {}
-        self._ordered: list[KeyView] = []
-        self._highlight: str | None = None
+        self._highlight = highlight
+        self._loaded = LoadedKeys([], [], 0)
+        self._matched: list[KeyView] = []
+        self._shown = 0  # rows of _matched in the table
+        self._layout: list[tuple[Column, int]] = []
+        self._filter_timer: Timer | None = None
+        self._covered = False
+        self._has_loaded = False
+        self._offers: tuple[bool, bool] | None = None  # what the footer last offered
+        self._said: dict[str | None, str] = {}
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(id="detail-title")
         with TabbedContent(initial=self._initial_tab, id="tabs"):
             with TabPane("Overview", id="overview"), VerticalScroll(id="overview-body"):
-                yield Static(id="overview-text")
+                yield Pairs([], id="overview-settings")
+                yield Static(id="overview-hint")
             with TabPane("API Keys", id="api-keys"):
                 with Horizontal(id="keys-bar"):
                     yield Static(id="keys-summary")
-                    yield Button("Generate API key", id="generate", variant="primary")
+                    yield Button("Generate API key", id="generate", variant="primary", compact=True)
                 yield Static(id="keys-gate")
                 yield Input(
                     placeholder="Filter keys by label, public key, status or creator  ( / )",
@@ -83,9 +137,10 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
                     compact=True,
                 )
                 yield DataTable(id="keys", cursor_type="row", zebra_stripes=True)
+                yield Static(id="key-detail")
             with TabPane("Audit", id="audit"):
                 yield AuditLog(self.integration.workspace, self.integration.id)
-        yield Footer()
+        yield Footer(compact=True)
 
     # -- widgets, typed ---------------------------------------------------------
 
@@ -118,33 +173,44 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         return self.query_one("#detail-title", Static)
 
     @property
-    def overview(self) -> Static:
-        return self.query_one("#overview-text", Static)
+    def overview(self) -> Pairs:
+        return self.query_one("#overview-settings", Pairs)
+
+    @property
+    def key_detail(self) -> Static:
+        return self.query_one("#key-detail", Static)
 
     def on_mount(self) -> None:
-        table = self.table
-        for label, key in (
-            ("Label", "label"),
-            ("Public key", "public"),
-            ("Status", "status"),
-            ("Created", "created"),
-            ("By", "by"),
-            ("Last used", "used"),
-            ("Revoked", "revoked"),
-        ):
-            table.add_column(label, key=key)
         self.key_filter.display = False
+        self._layout_columns()
         self._show_integration(self.integration)
-        self.load_keys()
+        self._say(self.summary, "Loading keys…")
+        if self._highlight is not None:  # a key was just made: the counts changed too
+            self.on_integrations_changed(IntegrationsChanged())
+        self.load_keys(self._highlight)
+        self._focus_tab()
+
+    def on_resize(self) -> None:
+        self._layout_columns()
+        self._show_title()
+
+    def on_screen_suspend(self) -> None:
+        # Hidden by another screen (not a dialog over it): what it shows may
+        # change meanwhile (a new key, a revoke from the command line).
+        self._covered = not self.app.screen.is_modal
+
+    def on_screen_resume(self) -> None:
+        if self._covered:
+            self._covered = False
+            self.action_refresh()
 
     # -- integration ------------------------------------------------------------
 
     def _show_integration(self, integration: IntegrationView) -> None:
         self.integration = integration
-        self.title_bar.update(
-            content(f"{integration.name}  ·  {integration.provider}  ·  {integration.status}")
-        )
+        self._show_title()
         rows = [
+            ("Name", integration.name),
             ("Workspace", integration.workspace),
             ("Provider", integration.provider),
             ("Status", integration.status.value),
@@ -156,10 +222,8 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
             ("Updated", when(integration.updated_at)),
             ("Your role", integration.role.value),
         ]
-        width = max(len(name) for name, _ in rows)
-        self.overview.update(
-            content("\n".join(f"{name:<{width}}  {value}" for name, value in rows))
-        )
+        self.overview.show(rows)
+        self.query_one("#overview-hint", Static).update(content(_settings_hint(integration)))
         reason = integration.why_no_new_keys()
         button = self.generate_button
         button.disabled = reason is not None
@@ -169,6 +233,14 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         gate.update(content(reason or ""))
         self.refresh_bindings()
 
+    def _show_title(self) -> None:
+        """Name · provider · status on one line: a long name is cut, the
+        status always shows."""
+        integration = self.integration
+        tail = f"  ·  {clipped(integration.provider, 24)}  ·  {integration.status}"
+        room = self.size.width - 4 - cells(tail)
+        self.title_bar.update(content(clipped(integration.name, max(room, 8)) + tail))
+
     def on_integrations_changed(self, _message: IntegrationsChanged) -> None:
         call_service(
             self,
@@ -177,98 +249,266 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
             group="integration",
         )
 
-    # -- keys -----------------------------------------------------------------------
+    # -- keys: loading ----------------------------------------------------------------
 
     def action_refresh(self) -> None:
-        self.load_keys()
+        self.load_keys(self._highlight or self._highlighted_public_key())
         self.on_integrations_changed(IntegrationsChanged())
 
     def load_keys(self, highlight: str | None = None) -> None:
         self._highlight = highlight
-        self.summary.update(content("Loading keys…"))
-        self.table.loading = True
+        service = self.keydesk.service
         integration_id = self.integration.id
-        call_service(
-            self, lambda: self.keydesk.service.keys(integration_id), self._fill_keys, group="keys"
-        )
 
-    def _fill_keys(self, keys: list[KeyView]) -> None:
-        self._ordered = keys
-        self._keys = {k.public_key: k for k in keys}
+        def read() -> LoadedKeys:
+            stream = service.iter_keys(integration_id)
+            first = list(islice(stream, FIRST_PAGE + 1))
+            if len(first) > FIRST_PAGE:  # a big integration: show a page now
+                deliver(self, self._first_page, first[:FIRST_PAGE])
+            keys = first + list(stream)
+            now = utcnow()
+            statuses = [key_status(k.revoked_at, k.expires_at, now) for k in keys]
+            return LoadedKeys(
+                keys,
+                [
+                    f"{k.label} {k.public_key} {status} {k.created_by}".lower()
+                    for k, status in zip(keys, statuses, strict=True)
+                ],
+                statuses.count(KeyStatus.ACTIVE),
+            )
+
+        call_service(self, read, self._fill_keys, group="keys")
+
+    def _first_page(self, keys: list[KeyView]) -> None:
+        """A big integration: its first rows, and the filter, before the
+        rest is read (what is typed meanwhile applies once all are in)."""
+        if not self.key_filter.display:
+            self.key_filter.display = True
+            self.refresh_bindings()
+        if self.key_filter.value.strip() or self._has_loaded:
+            return  # a filter applies to every key: wait for all of them
+        self._say(self.summary, "Loading keys…")
+        self._show_rows(keys, highlight=None)
+
+    def _fill_keys(self, loaded: LoadedKeys) -> None:
+        self._loaded = loaded
+        self._has_loaded = True
         key_filter = self.key_filter
-        key_filter.display = len(keys) >= FILTER_FROM
-        if self._highlight and not _matches(self._keys.get(self._highlight), key_filter.value):
-            key_filter.value = ""  # the key just made must be in view
-        self._render_keys()
+        filterable = len(loaded.keys) >= FILTER_FROM
+        if key_filter.display != filterable:
+            key_filter.display = filterable
+            self.refresh_bindings()  # "/ Filter" now applies (or not)
+        highlight = self._highlight
+        self._highlight = None
+        if highlight and key_filter.value.strip():
+            position = self._position(loaded.keys, highlight)
+            if (
+                position is None
+                or key_filter.value.strip().lower() not in (loaded.haystacks[position])
+            ):
+                key_filter.value = ""  # the key to show must be in view
+        self._apply_filter(highlight)
+        if self.focused is None or (not loaded.keys and self.focused is self.table):
+            self._focus_tab()  # never away from where the user is typing
+
+    # -- keys: filtering and the table's window -----------------------------------
 
     @on(Input.Changed, "#key-filter")
-    def _render_keys(self) -> None:
-        needle = self.key_filter.value
-        matched = [k for k in self._ordered if _matches(k, needle)]
-        self._add_rows(matched)
+    def _filter_changed(self) -> None:
+        # Runs once typing pauses: the typed character is drawn first.
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+        self._filter_timer = self.set_timer(FILTER_DELAY, self._apply_filter)
 
-    @work(group="fill", exclusive=True)
-    async def _add_rows(self, matched: list[KeyView]) -> None:
+    def _apply_filter(self, highlight: str | None = None) -> None:
+        self._filter_timer = None
+        if not self._has_loaded:
+            return  # _fill_keys applies it to every key
+        needle = self.key_filter.value.strip().lower()
+        keys = self._loaded.keys
+        if needle:
+            haystacks = self._loaded.haystacks
+            keys = [k for k, text in zip(keys, haystacks, strict=True) if needle in text]
+        self._show_rows(keys, highlight)
+        self._summarise()
+
+    def _show_rows(self, matched: list[KeyView], highlight: str | None) -> None:
+        shown = self._matched[: self._shown]
+        position = self._position(matched, highlight) if highlight else None
+        self._matched = matched
+        wanted = min(len(matched), max(WINDOW, (position or 0) + WINDOW // 2))
+        if not shown or matched[: len(shown)] != shown:
+            # Redrawn only when the rows in the table change: typing a filter
+            # that every shown row still matches costs nothing on screen.
+            self._shown = 0
+            self.table.clear()
+        self._extend(wanted)
+        if position is not None and position < self._shown:
+            self.table.move_cursor(row=position)
+        self._key_changed()
+
+    def _extend(self, upto: int) -> None:
+        upto = min(upto, len(self._matched), MAX_ROWS)
+        if upto <= self._shown:
+            return
+        now = utcnow()
+        self.table.add_rows(self._row(key, now) for key in self._matched[self._shown : upto])
+        self._shown = upto
+
+    def _row(self, key: KeyView, now: datetime) -> list[Text | str]:
+        status = key_status(key.revoked_at, key.expires_at, now)
+        values: dict[str, Text | str] = {
+            "public": key.public_key,
+            "status": literal(status, STATUS_STYLE.get(status, "")),
+            "used": when(key.last_used_at),
+            "created": when(key.created_at),
+            "revoked": when(key.revoked_at) if key.revoked_at else "",
+        }
+        cells_: list[Text | str] = []
+        for column, width in self._layout:
+            if column.key == "label":
+                cells_.append(literal(key.label, width=width))
+            elif column.key == "by":
+                cells_.append(literal(key.creator, width=width))
+            else:
+                cells_.append(values[column.key])
+        return cells_
+
+    def _layout_columns(self) -> None:
+        layout = fit(KEY_COLUMNS, self.size.width or self.app.size.width)
+        if layout == self._layout:
+            return
+        self._layout = layout
         table = self.table
-        table.clear()
-        table.loading = False
-        shown = matched[:MAX_ROWS]
-        summary = self.summary
-        for start in range(0, len(shown), ROWS_PER_SLICE):
-            for key in shown[start : start + ROWS_PER_SLICE]:
-                table.add_row(*_row(key), key=key.public_key)
-            if len(shown) > ROWS_PER_SLICE:
-                summary.update(content(f"Loading keys… {table.row_count:,} of {len(shown):,}"))
-            await asyncio.sleep(0.01)  # lets the table measure this slice while idle
-        self._summarise(len(matched), len(shown))
-        if self._highlight and self._highlight in table.rows:
-            table.move_cursor(row=table.get_row_index(self._highlight))
-            table.focus()
-        self._highlight = None
-        self.refresh_bindings()
+        cursor = table.cursor_row
+        set_columns(table, layout)
+        shown, self._shown = self._shown, 0
+        self._extend(shown)
+        if self._shown:
+            table.move_cursor(row=min(cursor, self._shown - 1))
 
-    def _summarise(self, matched: int, shown: int) -> None:
-        if not self._keys:
+    @on(DataTable.RowHighlighted, "#keys")
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.cursor_row >= self._shown - WINDOW // 5:
+            self._extend(self._shown + WINDOW)
+        self._key_changed()
+
+    def _key_changed(self) -> None:
+        """The highlighted key changed: its detail line, and the footer only
+        when what can be done to it changed (the footer redraws whole)."""
+        self._show_key_detail()
+        key = self.highlighted_key()
+        offers = (key is not None, key is not None and key.is_active)
+        if offers != self._offers:
+            self._offers = offers
+            self.refresh_bindings()
+
+    def _summarise(self) -> None:
+        loaded = self._loaded
+        total = len(loaded.keys)
+        if not total:
             text = "No API keys yet."
         else:
-            active = sum(1 for k in self._ordered if k.is_active)
-            text = f"{active:,} active · {len(self._keys) - active:,} revoked or expired"
-            if shown < matched:
-                text += f"\nShowing {shown:,} of {matched:,}: filter ( / ) to find the rest."
-            elif matched < len(self._keys):
-                text += f"\n{matched:,} match the filter."
-        self.summary.update(content(text))
+            text = f"{loaded.active:,} active · {total - loaded.active:,} revoked or expired"
+            matched = len(self._matched)
+            if matched < total:
+                text += f" · {matched:,} match the filter"
+            if matched > MAX_ROWS:
+                text += f"\nThe list holds the first {MAX_ROWS:,}: filter ( / ) to find the rest."
+        self._say(self.summary, text)
+
+    def _show_key_detail(self) -> None:
+        key = self.highlighted_key()
+        if key is None:
+            self._say(self.key_detail, "")
+            return
+        parts = [
+            f"{key.label}  ({key.public_key}, {key.status})",
+            f"created {when(key.created_at)} by {key.creator}",
+            f"last used {when(key.last_used_at)}",
+        ]
+        if key.revoked_at:
+            parts.append(f"revoked {when(key.revoked_at)} by {key.revoked_by or '—'}")
+        if key.expires_at:
+            parts.append(f"expires {when(key.expires_at)}")
+        self._say(self.key_detail, " · ".join(parts))
+
+    def _say(self, line: Static, text: str) -> None:
+        """Update a line only when its text changes: an update re-lays out
+        the screen, which a keystroke in the filter should not pay for."""
+        if self._said.get(line.id) != text:
+            self._said[line.id] = text
+            line.update(content(text))
+
+    # -- keys: what other screens and the palette ask ------------------------------
 
     def on_keys_changed(self, message: KeysChanged) -> None:
         if message.integration_id == self.integration.id:
             self.load_keys(highlight=message.highlight)
             self.on_integrations_changed(IntegrationsChanged())
 
+    def show_key(self, public_key: str | None) -> None:
+        """The end of a generate flow: the API Keys tab, this key highlighted."""
+        self.tabs.active = "api-keys"
+        self.load_keys(highlight=public_key)
+        self.on_integrations_changed(IntegrationsChanged())
+
     def listed_keys(self) -> list[KeyView]:
-        return list(self._keys.values())
+        """The keys in the table (a window of the matching ones)."""
+        return self._matched[: self._shown]
 
     def highlighted_key(self) -> KeyView | None:
-        table = self.table
-        if not table.row_count:
+        row = self.table.cursor_row
+        if not self._shown or not 0 <= row < self._shown:
             return None
-        row_key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
-        return self._keys.get(row_key.value or "")
+        return self._matched[row]
+
+    def _highlighted_public_key(self) -> str | None:
+        key = self.highlighted_key()
+        return key.public_key if key else None
+
+    @staticmethod
+    def _position(keys: list[KeyView], public_key: str | None) -> int | None:
+        return next((n for n, k in enumerate(keys) if k.public_key == public_key), None)
+
+    # -- focus ------------------------------------------------------------------------
+
+    def _focus_tab(self) -> None:
+        """The API Keys tab focuses its table (Up/Down and x act at once);
+        with no keys yet, the Generate button when it can be used. Another
+        tab focuses its own first widget (focus in another pane would switch
+        the tab back to that pane)."""
+        if self.tabs.active != "api-keys":
+            pane = self.tabs.get_pane(self.tabs.active)
+            first = next((w for w in pane.query("*") if w.focusable), None)
+            if first is not None:
+                first.focus()
+        elif not self._loaded.keys and self._has_loaded and not self.generate_button.disabled:
+            self.generate_button.focus()
+        else:
+            self.table.focus()
+
+    @on(TabbedContent.TabActivated)
+    def _tab_changed(self) -> None:
+        self._focus_tab()
+        self.refresh_bindings()
 
     # -- actions ------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("revoke", "rotate", "copy_public"):
-            if self.tabs.active != "api-keys":
-                return None
+        on_keys = self.tabs.active == "api-keys"
+        if action in ("revoke", "rotate", "copy_public", "filter_keys"):
+            if not on_keys:
+                return False
+            if action == "filter_keys":
+                return self.key_filter.display or None
             return key_action(self.integration, self.highlighted_key(), action)
         if action in ("generate", "edit", "configure", "disable"):
             return integration_action(self.integration, action)
         return True
 
-    @on(TabbedContent.TabActivated)
-    @on(DataTable.RowHighlighted, "#keys")
-    def _bindings_changed(self) -> None:
-        self.refresh_bindings()
+    def action_back(self) -> None:
+        self.app.pop_screen()
 
     @on(Button.Pressed, "#generate")
     def action_generate(self) -> None:
@@ -290,6 +530,8 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
 
     @on(Input.Submitted, "#key-filter")
     def _filter_done(self) -> None:
+        if self._filter_timer is not None:
+            self._apply_filter()
         self.table.focus()
 
     def action_copy_public(self) -> None:
@@ -309,24 +551,11 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         self.keydesk.disable_integration(self.integration)
 
 
-def _matches(key: KeyView | None, needle: str) -> bool:
-    if key is None:
-        return False
-    needle = needle.strip().lower()
-    return (
-        not needle
-        or needle in f"{key.label} {key.public_key} {key.status} {key.created_by}".lower()
-    )
-
-
-def _row(key: KeyView) -> tuple[Text | str, ...]:
-    status = key.status
-    return (
-        literal(key.label),
-        key.public_key,
-        literal(status, STATUS_STYLE.get(status, "")),
-        when(key.created_at),
-        literal(key.creator),
-        when(key.last_used_at),
-        when(key.revoked_at) if key.revoked_at else "",
-    )
+def _settings_hint(integration: IntegrationView) -> str:
+    """The integration's own keys, named on its Overview."""
+    actions = [
+        (integration.can_edit, "e edit settings"),
+        (integration.can_configure, "c configure"),
+        (integration.can_disable, "d disable"),
+    ]
+    return "  ·  ".join(text for offered, text in actions if offered)

@@ -1,4 +1,10 @@
-"""Add an OAuth integration to the current workspace, or edit one's OAuth settings."""
+"""Add an OAuth integration to the current workspace, or edit one's OAuth settings.
+
+Each field is a bordered box titled with its name, the focused one drawn
+heavier (visible without colour), so typing never lands in an unseen field.
+Saving is one service call: the settings and, if asked, configuring, all or
+nothing.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +12,12 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, Static
+from textual.widgets import Button, Checkbox, Footer, Header, Input, Static
 
 from keydesk.tui.calls import call_service
 from keydesk.tui.display import content, sentence
 from keydesk.tui.screens.base import KeydeskScreen
-from keydesk.views import IntegrationStatus, IntegrationView
+from keydesk.views import IntegrationStatus, IntegrationView, missing_settings
 
 FIELDS = (
     ("name", "Name", "e.g. github-prod"),
@@ -24,12 +30,22 @@ FIELDS = (
     ),
     ("scopes", "Scopes", "space-separated, e.g. read:user repo"),
 )
+CONFIGURE = "Configure now (needs client ID and redirect URI)"
+
+
+class TickBox(Checkbox):
+    """A checkbox whose mark is a character, not only a colour: X when
+    ticked, blank when not (NO_COLOR and TERM=linux show no colours)."""
+
+    @property
+    def BUTTON_INNER(self) -> str:  # type: ignore[override]
+        return "X" if self.value else " "
 
 
 class IntegrationFormScreen(KeydeskScreen[IntegrationView | None]):
     BINDINGS = [
-        Binding("escape", "cancel", "Cancel", id="add.cancel"),
-        Binding("ctrl+s", "save", "Save", id="add.save"),
+        Binding("escape", "cancel", "Cancel", id="form.cancel"),
+        Binding("ctrl+s", "save", "Save", id="form.save", tooltip="Save (also Enter in a field)"),
     ]
     AUTO_FOCUS = "Input:enabled"
 
@@ -38,11 +54,16 @@ class IntegrationFormScreen(KeydeskScreen[IntegrationView | None]):
         self._workspace = workspace
         self._existing = existing
         self._busy = False
+        # The box follows the fields (ticked once both required ones are
+        # filled) until the user ticks or unticks it.
+        self._configure_chosen = existing is not None and (
+            existing.status is IntegrationStatus.DISABLED  # re-enabling is a choice of its own
+        )
 
     def compose(self) -> ComposeResult:
+        existing = self._existing
         yield Header()
-        with VerticalScroll(id="add-form", classes="form dense"):
-            existing = self._existing
+        with VerticalScroll(id="add-form", classes="form"):
             title = (
                 f"Edit {existing.name} in {self._workspace}"
                 if existing
@@ -51,26 +72,26 @@ class IntegrationFormScreen(KeydeskScreen[IntegrationView | None]):
             yield Static(content(title), classes="form-title")
             values = _values(existing)
             for field_id, label, placeholder in FIELDS:
-                yield Label(label, classes="field-label")
-                yield Input(
+                box = Input(
                     values.get(field_id, ""),
                     placeholder=placeholder,
                     id=field_id,
                     disabled=existing is not None and field_id in ("name", "provider"),
-                    compact=True,  # five fields fit an 80x24 terminal
+                    classes="field",
                 )
-            yield Checkbox(
-                "Mark configured now (needs client ID and redirect URI)",
-                # re-enabling a disabled integration is a choice of its own
-                existing is None or existing.status is not IntegrationStatus.DISABLED,
-                id="configure",
-                compact=True,
-            )
+                box.border_title = label
+                yield box
+            configured = existing is not None and existing.is_configured
+            filled = not missing_settings(values.get("client-id"), values.get("redirect-uri"))
+            ticked = filled and not self._configure_chosen
+            checkbox = TickBox(CONFIGURE, ticked, id="configure", compact=True)
+            checkbox.display = not configured  # a configured one stays so; Disable is elsewhere
+            yield checkbox
             yield Static(id="add-error", classes="field-error")
             with Horizontal(classes="form-buttons"):
-                yield Button("Cancel", id="cancel")
-                yield Button("Save", id="save", variant="primary")
-        yield Footer()
+                yield Button("Cancel", id="cancel", compact=True)
+                yield Button("Save", id="save", variant="primary", compact=True)
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#add-error").display = False
@@ -78,33 +99,59 @@ class IntegrationFormScreen(KeydeskScreen[IntegrationView | None]):
     def _value(self, field_id: str) -> str:
         return self.query_one(f"#{field_id}", Input).value
 
+    def _complete(self) -> bool:
+        return not missing_settings(
+            self._value("client-id").strip(), self._value("redirect-uri").strip()
+        )
+
+    @on(Input.Changed, "#client-id, #redirect-uri")
+    def _follow_fields(self) -> None:
+        if not self._configure_chosen:
+            checkbox = self.query_one("#configure", Checkbox)
+            with checkbox.prevent(Checkbox.Changed):
+                checkbox.value = self._complete()
+
+    @on(Checkbox.Changed, "#configure")
+    def _chosen(self, event: Checkbox.Changed) -> None:
+        if event.checkbox.has_focus:  # the user's own choice, not the form following fields
+            self._configure_chosen = True
+
     @on(Input.Submitted)
     @on(Button.Pressed, "#save")
     def action_save(self) -> None:
         if self._busy:
+            return
+        checkbox = self.query_one("#configure", Checkbox)
+        configure = checkbox.display and checkbox.value
+        missing = missing_settings(
+            self._value("client-id").strip(), self._value("redirect-uri").strip()
+        )
+        if configure and missing:
+            self._failed(
+                f"Configuring needs its {missing}: fill them in, or untick “Configure now” "
+                "to save a draft"
+            )
             return
         self._busy = True
         self.query_one("#save", Button).disabled = True
         workspace = self._workspace
         name, provider = self._value("name"), self._value("provider")
         client_id, redirect_uri = self._value("client-id"), self._value("redirect-uri")
-        scopes, configure = self._value("scopes"), self.query_one("#configure", Checkbox).value
+        scopes = self._value("scopes")
         service = self.keydesk.service
         existing = self._existing
 
         def save() -> IntegrationView:
             if existing is None:
                 return service.add_integration(
-                    workspace, name, provider, client_id=client_id or None,
-                    redirect_uri=redirect_uri or None, scopes=scopes, configure=configure,
+                    workspace, name, provider, client_id=client_id.strip() or None,
+                    redirect_uri=redirect_uri.strip() or None, scopes=scopes, configure=configure,
                 )  # fmt: skip
-            saved = service.update_integration(
-                existing.id, client_id=client_id or None, redirect_uri=redirect_uri or None,
-                scopes=scopes,
+            # Every field as it stands: an emptied one is cleared, not "unchanged".
+            return service.update_integration(
+                existing.id, client_id=client_id, redirect_uri=redirect_uri, scopes=scopes,
+                configure=configure,
             )  # fmt: skip
-            if configure and not saved.is_configured:
-                saved = service.configure_integration(existing.id)
-            return saved
 
         call_service(self, save, self.dismiss, on_error=self._failed, group="save")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -9,7 +10,8 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from keydesk.tui.actions import integration_action
 from keydesk.tui.calls import call_service
-from keydesk.tui.display import content, literal, when
+from keydesk.tui.columns import Column, fit, set_columns
+from keydesk.tui.display import content, day, literal
 from keydesk.tui.messages import IntegrationsChanged, KeysChanged
 from keydesk.tui.screens.base import KeydeskScreen
 from keydesk.views import IntegrationStatus, IntegrationView, WorkspaceView
@@ -20,46 +22,86 @@ STATUS_STYLE = {
     IntegrationStatus.DISABLED: "dim",
 }
 
+COLUMNS = [
+    Column("name", "Name", 16, flexible_up_to=40),
+    Column("provider", "Provider", 14),
+    Column("status", "Status", 10),
+    Column("keys", "Active", 6, drop=1),
+    Column("created", "Created", 10, drop=2),
+]
+
 
 class IntegrationsScreen(KeydeskScreen[None]):
     AUTO_FOCUS = "#integrations"
     BINDINGS = [
-        Binding("enter", "open", "Open", id="integrations.open"),
-        Binding("slash", "focus_filter", "Filter", key_display="/", id="integrations.filter"),
-        Binding("a", "add", "Add", id="integrations.add"),
-        Binding("g", "generate", "New key", id="integrations.generate"),
-        Binding("e", "edit", "Edit", id="integrations.edit"),
-        Binding("c", "configure", "Configure", id="integrations.configure"),
-        Binding("d", "disable", "Disable", id="integrations.disable"),
-        Binding("w", "switch_workspace", "Workspace", id="integrations.workspace"),
-        Binding("m", "members", "Members", id="integrations.members"),
-        Binding("r", "refresh", "Refresh", show=False, id="integrations.refresh"),
-        Binding("escape", "clear_filter", "Clear filter", show=False),
-    ]
+        Binding("enter", "open", "Open", id="integrations.open",
+                tooltip="Open the highlighted integration (its API Keys)"),
+        Binding("slash", "focus_filter", "Filter", key_display="/", id="integrations.filter",
+                tooltip="Filter integrations by name, provider or status"),
+        Binding("a", "add", "Add", id="integrations.add", tooltip="Add an OAuth integration"),
+        Binding("g", "generate", "New key", id="integrations.generate",
+                tooltip="Generate an API key for the highlighted integration"),
+        Binding("e", "edit", "Edit", show=False, id="integrations.edit",
+                tooltip="Edit the highlighted integration's OAuth settings"),
+        Binding("c", "configure", "Configure", show=False, id="integrations.configure",
+                tooltip="Configure the highlighted integration"),
+        Binding("d", "disable", "Disable", show=False, id="integrations.disable",
+                tooltip="Disable the highlighted integration (its keys stop working)"),
+        Binding("w", "switch_workspace", "Workspace", id="integrations.workspace",
+                tooltip="Switch to another workspace"),
+        Binding("m", "members", "Members", id="integrations.members",
+                tooltip="Who is in this workspace, and as what"),
+        Binding("r", "refresh", "Refresh", show=False, id="integrations.refresh",
+                tooltip="Read the integrations again"),
+        Binding("escape", "clear_filter", "Clear filter", show=False,
+                id="integrations.clear_filter"),
+    ]  # fmt: skip
 
     def __init__(self) -> None:
         super().__init__(id="integrations-screen")
         self._integrations: list[IntegrationView] = []
         self._select: int | None = None
+        self._layout: list[tuple[Column, int]] = []
+        self._covered = False
+        self._offers: object = None  # what the footer last offered
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Input(
-            placeholder="Filter integrations by name, provider or status  ( / )", id="filter"
+            placeholder="Filter integrations by name, provider or status  ( / )",
+            id="filter",
+            compact=True,
         )
         yield DataTable(id="integrations", cursor_type="row", zebra_stripes=True)
         yield Static(id="empty-guide")
-        yield Footer()
+        yield Footer(compact=True)
+
+    @property
+    def table(self) -> DataTable[object]:
+        return self.query_one("#integrations", DataTable)
+
+    @property
+    def filter_input(self) -> Input:
+        return self.query_one("#filter", Input)
 
     def on_mount(self) -> None:
-        table = self.query_one("#integrations", DataTable)
-        table.add_column("Name", key="name")
-        table.add_column("Provider", key="provider")
-        table.add_column("Status", key="status")
-        table.add_column("Active keys", key="keys")
-        table.add_column("Created", key="created")
+        self._layout_columns()
         self.watch(self.app, "workspace", self._workspace_changed)
-        table.focus()
+        if not self.keydesk.ready:  # a quiet line while the store opens
+            self._guide(f"Opening {self.keydesk.where or 'the store'}…")
+        self.table.focus()
+
+    def on_resize(self) -> None:
+        self._layout_columns()
+
+    def on_screen_suspend(self) -> None:
+        self._covered = not self.app.screen.is_modal
+
+    def on_screen_resume(self) -> None:
+        # Back from another screen: counts may have changed there (a new key).
+        if self._covered:
+            self._covered = False
+            self.action_refresh()
 
     # -- data ---------------------------------------------------------------------
 
@@ -71,8 +113,6 @@ class IntegrationsScreen(KeydeskScreen[None]):
         workspace = self.keydesk.workspace
         if workspace is None:
             return
-        table = self.query_one("#integrations", DataTable)
-        table.loading = True
         call_service(
             self,
             lambda: self.keydesk.service.integrations(workspace.name),
@@ -82,53 +122,66 @@ class IntegrationsScreen(KeydeskScreen[None]):
 
     def _show(self, integrations: list[IntegrationView]) -> None:
         self._integrations = integrations
-        self.query_one("#integrations", DataTable).loading = False
         self._render_rows()
 
+    def _layout_columns(self) -> None:
+        layout = fit(COLUMNS, self.size.width or self.app.size.width)
+        if layout != self._layout:
+            self._layout = layout
+            set_columns(self.table, layout)
+            self._render_rows()
+
     def _render_rows(self) -> None:
-        table = self.query_one("#integrations", DataTable)
-        needle = self.query_one("#filter", Input).value.strip().lower()
+        table = self.table
+        needle = self.filter_input.value.strip().lower()
         keep = table.cursor_row
+        selected = self.highlighted()
         table.clear()
         for item in self._integrations:
             if needle and needle not in f"{item.name} {item.provider} {item.status}".lower():
                 continue
-            table.add_row(
-                literal(item.name),
-                literal(item.provider),
-                literal(item.status.value, STATUS_STYLE[item.status]),
-                str(item.active_keys),
-                when(item.created_at),
-                key=str(item.id),
-            )
-        if self._select is not None and str(self._select) in table.rows:
-            table.move_cursor(row=table.get_row_index(str(self._select)))
-            self._select = None
+            table.add_row(*self._cells(item), key=str(item.id))
+        select = self._select if self._select is not None else (selected and selected.id)
+        self._select = None
+        if select is not None and str(select) in table.rows:
+            table.move_cursor(row=table.get_row_index(str(select)))
         elif table.row_count:
             table.move_cursor(row=min(keep, table.row_count - 1))
         self._update_guide(needle)
-        self.refresh_bindings()
+        self._offers_changed()
+
+    def _cells(self, item: IntegrationView) -> list[Text | str]:
+        values: dict[str, Text | str] = {
+            "status": literal(item.status.value, STATUS_STYLE[item.status]),
+            "keys": str(item.active_keys),
+            "created": day(item.created_at),
+        }
+        return [
+            literal(getattr(item, column.key), width=width)
+            if column.key in ("name", "provider")
+            else values[column.key]
+            for column, width in self._layout
+        ]
+
+    def _guide(self, text: str | None) -> None:
+        guide = self.query_one("#empty-guide", Static)
+        guide.display = text is not None
+        guide.update(content(text or ""))
 
     def _update_guide(self, needle: str) -> None:
-        guide = self.query_one("#empty-guide", Static)
-        table = self.query_one("#integrations", DataTable)
         workspace = self.keydesk.workspace
-        if table.row_count:
-            guide.display = False
-            return
-        guide.display = True
-        if needle:
-            guide.update(content(f"No integration matches “{needle}”. Escape clears the filter."))
+        if self.table.row_count:
+            self._guide(None)
+        elif needle:
+            self._guide(f"No integration matches “{needle}”. Escape clears the filter.")
         elif workspace is not None and workspace.can_manage:
-            guide.update(
-                content(
-                    f"No integrations in {workspace.name} yet.\n\n"
-                    "Press a to add your first OAuth integration: its name, provider, client id\n"
-                    "and redirect URI. Once it is configured you can generate API keys for it."
-                )
+            self._guide(
+                f"No integrations in {workspace.name} yet.\n\n"
+                "Press a to add your first OAuth integration: its name, provider, client id "
+                "and redirect URI. Once it is configured you can generate API keys for it."
             )
         else:
-            guide.update(content("No integrations here yet. Ask an owner or admin to add one."))
+            self._guide("No integrations here yet. Ask an owner or admin to add one.")
 
     @on(Input.Changed, "#filter")
     def _filter(self) -> None:
@@ -136,7 +189,7 @@ class IntegrationsScreen(KeydeskScreen[None]):
 
     @on(Input.Submitted, "#filter")
     def _filter_done(self) -> None:
-        self.query_one("#integrations", DataTable).focus()
+        self.table.focus()
 
     def on_integrations_changed(self, message: IntegrationsChanged) -> None:
         self._select = message.select
@@ -148,25 +201,40 @@ class IntegrationsScreen(KeydeskScreen[None]):
     # -- actions ------------------------------------------------------------------
 
     def highlighted(self) -> IntegrationView | None:
-        table = self.query_one("#integrations", DataTable)
+        table = self.table
         if not table.row_count:
             return None
         row_key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
         return next((i for i in self._integrations if str(i.id) == row_key.value), None)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if not self.keydesk.ready:
+            return (
+                None
+                if action in ("add", "generate", "switch_workspace", "open", "members")
+                else True
+            )
         if action == "add":
             workspace = self.keydesk.workspace
-            return (workspace is not None and workspace.can_manage) or None
+            return workspace is not None and workspace.can_manage
         if action == "members":
-            return self.keydesk.workspace is not None or None
+            return self.keydesk.workspace is not None
         if action in ("open", "generate", "configure", "disable", "edit"):
             return integration_action(self.highlighted(), action)
         return True
 
     @on(DataTable.RowHighlighted, "#integrations")
     def _highlight_changed(self) -> None:
-        self.refresh_bindings()
+        self._offers_changed()
+
+    def _offers_changed(self) -> None:
+        """Redraw the footer only when what it offers changed (it redraws
+        whole, and the filter moves the highlight at every keystroke)."""
+        item = self.highlighted()
+        offers = (self.keydesk.ready, item and (item.role, item.status))
+        if offers != self._offers:
+            self._offers = offers
+            self.refresh_bindings()
 
     @on(DataTable.RowSelected, "#integrations")
     def _row_selected(self) -> None:
@@ -177,11 +245,11 @@ class IntegrationsScreen(KeydeskScreen[None]):
             self.keydesk.open_integration(item)
 
     def action_focus_filter(self) -> None:
-        self.query_one("#filter", Input).focus()
+        self.filter_input.focus()
 
     def action_clear_filter(self) -> None:
-        self.query_one("#filter", Input).value = ""
-        self.query_one("#integrations", DataTable).focus()
+        self.filter_input.value = ""
+        self.table.focus()
 
     def action_add(self) -> None:
         self.keydesk.add_integration()

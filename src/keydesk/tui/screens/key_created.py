@@ -1,13 +1,21 @@
-"""API Key Created: the one and only time a private key is shown."""
+"""API Key Created: the one and only time a private key is shown.
+
+The key is on one line (it scrolls sideways when the terminal is narrower
+than 71 columns), and Copy, Revoke and Done fit on screen down to 60x20.
+Messages (copied, revoked) go to a line of their own, never over a key.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, HorizontalScroll, VerticalScroll
+from textual.notifications import SeverityLevel
+from textual.timer import Timer
 from textual.widgets import Button, Footer, Header, Label, Static
 
 from keydesk.tui import clipboard
@@ -17,8 +25,8 @@ from keydesk.tui.screens.confirm import ConfirmScreen
 from keydesk.views import CreatedKey, KeyView
 
 WARNING = (
-    "⚠ This is the only time this API key is shown. keydesk keeps only a hash of "
-    "it: a lost key cannot be recovered — revoke it and generate a new one."
+    "⚠ This is the only time this key is shown: keydesk keeps only its hash. "
+    "A lost key cannot be recovered, only revoked."
 )
 
 
@@ -26,12 +34,18 @@ class KeyCreatedScreen(KeydeskScreen[str]):
     """Dismisses with the key's public key, whatever happened to it."""
 
     BINDINGS = [
-        Binding("c", "copy_key", "Copy API key", id="created.copy_key"),
-        Binding("p", "copy_public", "Copy public key", id="created.copy_public"),
-        Binding("x", "revoke", "Revoke", id="created.revoke"),
-        Binding("d", "done", "Done", id="created.done"),
-        Binding("escape", "leave", "Back", id="created.back"),
-    ]
+        Binding("c", "copy_key", "Copy API key", id="created.copy_key",
+                tooltip="Copy the private key (OSC 52: works over SSH)"),
+        Binding("p", "copy_public", "Copy public", id="created.copy_public",
+                tooltip="Copy the public key (kdpk_…, fine to share)"),
+        Binding("x", "revoke", "Revoke", id="created.revoke",
+                tooltip="Revoke this key now (it was made by mistake)"),
+        Binding("d", "done", "Done", id="created.done",
+                tooltip="Back to the integration's API Keys, this key highlighted"),
+        Binding("escape", "leave", "Back", show=False, id="created.back",
+                tooltip="Leave this page (asks first: the key is shown only here)"),
+    ]  # fmt: skip
+    NOTE_SECONDS: ClassVar[float] = 6.0  # how long a message stays
 
     def __init__(self, created: CreatedKey, replacing: KeyView | None = None) -> None:
         super().__init__(id="created-screen")
@@ -40,6 +54,11 @@ class KeyCreatedScreen(KeydeskScreen[str]):
         self._key = created.key
         self._copied = False
         self._revoked = False
+        self._note_timer: Timer | None = None
+
+    @property
+    def holds_secret(self) -> bool:
+        return self._created is not None
 
     def compose(self) -> ComposeResult:
         key = self._key
@@ -51,6 +70,22 @@ class KeyCreatedScreen(KeydeskScreen[str]):
                 content(f"“{key.label}” for integration {key.integration}"), id="created-for"
             )
             yield Static(content(WARNING), id="one-time-warning")
+            with Horizontal(classes="value-head"):
+                yield Label("API key", classes="field-label")
+                yield Button("Copy API key", id="copy-key", variant="primary", compact=True)
+            with HorizontalScroll(id="api-key-box", classes="value-box"):
+                yield Static(
+                    content(self._created.private_key.reveal()), id="api-key-value", classes="value"
+                )
+            with Horizontal(classes="value-head"):
+                yield Label("Public key", classes="field-label")
+                yield Button("Copy public key", id="copy-public", compact=True)
+            with HorizontalScroll(classes="value-box"):
+                yield Static(content(key.public_key), id="public-key-value", classes="value")
+            yield Static(id="created-note")
+            with Horizontal(classes="form-buttons"):
+                yield Button("Revoke", id="revoke", variant="error", compact=True)
+                yield Button("Done", id="done", variant="success", compact=True)
             if self._replacing is not None:
                 old = self._replacing
                 yield Static(
@@ -61,23 +96,22 @@ class KeyCreatedScreen(KeydeskScreen[str]):
                     id="rotation-next",
                     classes="field-hint",
                 )
-            with Horizontal(classes="value-head"):
-                yield Label("API key", classes="field-label")
-                yield Button("Copy API key", id="copy-key", variant="primary", compact=True)
-            yield Static(
-                content(self._created.private_key.reveal()), id="api-key-value", classes="value"
-            )
-            with Horizontal(classes="value-head"):
-                yield Label("Public key", classes="field-label")
-                yield Button("Copy public key", id="copy-public", compact=True)
-            yield Static(content(key.public_key), id="public-key-value", classes="value")
-            with Horizontal(classes="form-buttons"):
-                yield Button("Revoke", id="revoke", variant="error")
-                yield Button("Done", id="done", variant="success")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#copy-key", Button).focus()
+
+    # -- messages ---------------------------------------------------------------------
+
+    def note(self, message: str, severity: SeverityLevel = "information") -> None:
+        """Show a message on the page's own line; it clears itself."""
+        line = self.query_one("#created-note", Static)
+        line.update(content(message))
+        line.set_class(severity == "error", "-error")
+        line.set_class(severity == "warning", "-warning")
+        if self._note_timer is not None:
+            self._note_timer.stop()
+        self._note_timer = self.set_timer(self.NOTE_SECONDS, lambda: line.update(""))
 
     # -- copying --------------------------------------------------------------------
 
@@ -96,21 +130,26 @@ class KeyCreatedScreen(KeydeskScreen[str]):
 
     @on(Button.Pressed, "#done")
     def action_done(self) -> None:
-        self._close()
+        if self._copied or self._revoked:
+            self._close()
+        else:
+            self.ask_to_leave(self._close)
 
     def action_leave(self) -> None:
         self.ask_to_leave(self._close)
 
     def ask_to_leave(self, then: Callable[[], object]) -> None:
-        """Escape, back and quit come here: the key is about to be gone forever."""
+        """Done before a copy, Escape and quit come here: the key is about
+        to be gone forever. Only an answer in the dialog leaves."""
         if self._revoked:
             then()
             return
-        lines = (
-            ["You copied the API key. Make sure it is stored somewhere safe."]
-            if self._copied
-            else ["You have not copied the API key."]
-        )
+        if self._copied:
+            title = "Leave this page?"
+            lines = ["You copied the API key. Make sure it is stored somewhere safe."]
+        else:
+            title = "Leave without the key?"
+            lines = ["You have not copied the API key (c copies it)."]
         lines += ["It will never be shown again; a lost key can only be revoked and replaced."]
 
         def decided(leave: bool | None) -> None:
@@ -119,15 +158,22 @@ class KeyCreatedScreen(KeydeskScreen[str]):
 
         self.app.push_screen(
             ConfirmScreen(
-                "Leave without the key?", lines, confirm="Leave", cancel="Stay", destructive=True,
-                id="leave-confirm",
+                title, lines, confirm="Leave", cancel="Stay", destructive=True,
+                confirm_key="d", id="leave-confirm",
             ),
             decided,
         )  # fmt: skip
 
     def _close(self) -> None:
         self._forget()
-        self.dismiss(self._key.public_key)
+        # Leave once a frame without the key has been drawn: no cached
+        # picture of the screen holds the key after Done.
+        public_key = self._key.public_key
+
+        def leave() -> None:  # not awaited: a screen cannot await its own dismiss
+            self.dismiss(public_key)
+
+        self.call_after_refresh(leave)
 
     def _forget(self) -> None:
         """Drop every reference this process holds to the private key."""
@@ -137,6 +183,8 @@ class KeyCreatedScreen(KeydeskScreen[str]):
 
     def on_unmount(self) -> None:
         self._created = None
+        if self._note_timer is not None:  # it would keep this screen alive
+            self._note_timer.stop()
 
     # -- revoking -------------------------------------------------------------------
 
@@ -155,8 +203,9 @@ class KeyCreatedScreen(KeydeskScreen[str]):
         for button in ("#copy-key", "#revoke"):
             self.query_one(button, Button).disabled = True
         self.query_one("#done", Button).focus()
+        self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("copy_key", "revoke"):
-            return not self._revoked or None
+            return not self._revoked
         return True

@@ -33,7 +33,7 @@ class WelcomeScreen(KeydeskScreen[WorkspaceView]):
             yield Static(id="welcome-error", classes="field-error")
             with Horizontal(classes="form-buttons"):
                 yield Button("Create workspace", id="create", variant="primary")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#welcome-error").display = False

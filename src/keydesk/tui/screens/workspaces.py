@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.widgets import OptionList, Static
+from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from keydesk.tui.display import content
@@ -31,6 +31,7 @@ class WorkspaceScreen(KeydeskModal[WorkspaceView | None]):
                 ),
                 id="workspaces",
             )
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         options = self.query_one(OptionList)

@@ -1,0 +1,61 @@
+"""Help (? or F1): every key of the screen it was opened on, the ones the
+footer has no room for included, and whether each applies right now."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from keydesk.tui.screens.base import KeydeskModal
+from keydesk.tui.widgets import Pairs
+
+GENERAL = [
+    ("↑ ↓ PgUp PgDn", "Move in a list or table"),
+    ("tab / shift+tab", "Next / previous field or button"),
+    ("enter", "Open, choose, or press the focused button"),
+    ("ctrl+p", "Command palette: every action by name"),
+]
+
+
+class HelpScreen(KeydeskModal[None]):
+    BINDINGS = [
+        Binding("escape", "close", "Close", id="help.close"),
+        Binding("f1,question_mark", "close", "Close", show=False),
+    ]
+
+    def __init__(self, screen: Screen[object]) -> None:
+        super().__init__(id="help-screen")
+        self._rows = key_rows(screen)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Static("Keys on this screen", id="dialog-title")
+            with VerticalScroll(id="dialog-body"):
+                yield Pairs(self._rows, id="help-keys")
+                yield Static("Everywhere", classes="help-heading")
+                yield Pairs(GENERAL, id="help-general")
+        yield Footer(compact=True)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+def key_rows(screen: Screen[object]) -> list[tuple[str, str]]:
+    """(keys, what they do) for each of the screen's bindings that has an id,
+    in the footer's order; a binding that does not apply now says so."""
+    app = screen.app
+    rows: dict[str, tuple[list[str], str]] = {}
+    for _node, binding, enabled, _tooltip in screen.active_bindings.values():
+        if not binding.id:
+            continue
+        what = binding.tooltip or binding.description
+        if not enabled:
+            what += " (not available here right now)"
+        keys, _ = rows.setdefault(binding.id, ([], what))
+        shown = app.get_key_display(binding)
+        if shown not in keys:
+            keys.append(shown)
+    return [(" / ".join(keys), what) for keys, what in rows.values()]

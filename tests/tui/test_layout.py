@@ -1,0 +1,137 @@
+"""Every size a terminal can be (#9 items 6-8): the key on one line, the
+buttons in view from 60x20 up, one clear message below that, a footer that
+fits 80 columns, and long or wide stored text cut to its column."""
+
+from __future__ import annotations
+
+import pytest
+from rich.cells import cell_len
+from textual.widgets import DataTable, Footer, Static
+from textual.widgets._footer import FooterKey
+
+from keydesk.service import KeyService
+from keydesk.tui.screens.base import TOO_SMALL, TooSmall
+from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
+from keydesk.tui.screens.key_created import KeyCreatedScreen
+from tests.tui.screenshots import SCREENS, demo_app, open_integration, settle
+
+
+def _visible(widget, size: tuple[int, int]) -> bool:
+    """On screen, whole, above the footer line."""
+    region = widget.region
+    width, height = size
+    return (
+        region.width > 0 and region.x >= 0 and region.right <= width and region.bottom <= height - 1
+    )
+
+
+@pytest.mark.parametrize("size", [(60, 20), (80, 24), (140, 36)])
+async def test_the_key_is_on_one_line_and_every_button_in_view(make_app, size):
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await open_integration(pilot, "github")
+        await pilot.press("g")
+        await settle(pilot)
+        await pilot.press(*"one-line", "enter")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, KeyCreatedScreen)
+        key = screen.query_one("#api-key-value", Static)
+        assert key.region.height == 1 and key.virtual_size.height == 1
+        assert str(key.render()).startswith("kdsk_") and len(str(key.render()).strip()) == 71
+        for button in ("#copy-key", "#copy-public", "#revoke", "#done"):
+            assert _visible(screen.query_one(button), size), (button, size)
+        assert screen.query_one("#created").scroll_y == 0
+
+
+@pytest.mark.parametrize("size", [(59, 20), (60, 19), (40, 15)])
+@pytest.mark.parametrize("screen_name", ["integrations", "key-created", "revoke-confirm"])
+async def test_below_60x20_one_clear_message(demo_store, size, screen_name):
+    app = demo_app(demo_store, screen_name)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await SCREENS[screen_name](pilot)
+        await pilot.resize_terminal(*size)
+        await settle(pilot)
+        message = app.screen.query_one(TooSmall)
+        assert message.display and message.region.height > 0
+        assert str(message.render()) == TOO_SMALL
+        shown = [w for w in app.screen.children if w.display and w is not message]
+        assert shown == []
+        await pilot.resize_terminal(80, 24)
+        await settle(pilot)
+        assert not app.screen.query_one(TooSmall).display
+        assert app.screen.query_one(Footer).display
+
+
+def _footer_keys(screen) -> dict[str, bool]:
+    """Each footer key's description: whether it is whole on screen."""
+    width = screen.app.size.width
+    return {
+        key.description: key.region.width > 0 and key.region.right <= width
+        for key in screen.query_one(Footer).query(FooterKey)
+    }
+
+
+@pytest.mark.parametrize(
+    "screen_name", ["integrations", "api-keys", "integration-overview", "key-created", "create-key"]
+)
+async def test_at_80_columns_the_footer_fits_with_quit_and_help(demo_store, screen_name):
+    app = demo_app(demo_store, screen_name)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await SCREENS[screen_name](pilot)
+        keys = _footer_keys(app.screen)
+        assert keys.get("Quit") and keys.get("Help") and keys.get("palette"), keys
+        assert all(keys.values()), keys
+        footer = app.screen.query_one(Footer)
+        assert footer.max_scroll_x == 0  # nothing cut off or scrolled away
+
+
+async def test_at_80_columns_the_api_keys_tab_shows_last_used(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_integration(pilot, "github")
+        table = app.screen.query_one("#keys", DataTable)
+        headings = [str(c.label) for c in table.columns.values()]
+        assert headings == ["Label", "Public key", "Status", "Last used"]
+        # What is left out is in the highlighted key's detail line.
+        detail = str(app.screen.query_one("#key-detail", Static).render())
+        assert "created" in detail and "by bob" in detail
+        await pilot.resize_terminal(140, 36)
+        await settle(pilot)
+        headings = [str(c.label) for c in table.columns.values()]
+        assert headings == [
+            "Label", "Public key", "Status", "Last used", "Created", "By", "Revoked",
+        ]  # fmt: skip
+
+
+async def test_long_and_wide_names_are_cut_to_their_column(make_app, demo_store):
+    alice = KeyService(demo_store, "alice")
+    long_name = "integration-" + "x" * 52  # 64 characters
+    alice.add_integration(
+        "acme", long_name, "Provider", client_id="c", redirect_uri="https://x.example/cb",
+        configure=True,
+    )  # fmt: skip
+    cjk = "鍵" * 64  # 64 characters, 128 cells
+    alice.create_key(long_name, cjk)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#integrations", DataTable)
+        widths = {str(c.label): c.width for c in table.columns.values()}
+        assert widths["Provider"] >= 8 and widths["Status"] >= 10  # the others keep room
+        row = table.get_row_index(str(alice.integration(long_name).id))
+        name = table.get_cell_at((row, 0))
+        assert name.plain.endswith("…") and cell_len(name.plain) <= widths["Name"]
+
+        await open_integration(pilot, "integration-")
+        screen = app.screen
+        assert isinstance(screen, IntegrationDetailScreen)
+        title = str(screen.title_bar.render())
+        assert title.endswith("configured") and cell_len(title) <= 80
+        keys = screen.query_one("#keys", DataTable)
+        key_widths = {str(c.label): c.width for c in keys.columns.values()}
+        label = keys.get_cell_at((0, 0))
+        assert cell_len(label.plain) <= key_widths["Label"] and label.plain.endswith("…")
+        assert str(keys.get_cell_at((0, 1))).startswith("kdpk_")  # public key in full
+        assert str(keys.get_cell_at((0, 2))) == "active"
+        assert cjk in str(screen.query_one("#key-detail", Static).render())  # full text there

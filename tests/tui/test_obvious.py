@@ -1,0 +1,326 @@
+"""The flow should feel obvious (#9 items 9-13): focus where the work is,
+screens that are never stale, forms that say what they need, a palette
+that offers only what the account may do, and every key discoverable."""
+
+from __future__ import annotations
+
+from textual.notifications import Notify
+from textual.widgets import Button, Checkbox, DataTable, Footer, Input, OptionList, Select, Static
+from textual.widgets._footer import FooterKey
+
+from keydesk.service import KeyService
+from keydesk.tui.screens.confirm import ConfirmScreen
+from keydesk.tui.screens.create_key import CreateKeyScreen
+from keydesk.tui.screens.help import HelpScreen
+from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
+from keydesk.tui.screens.integration_form import IntegrationFormScreen
+from keydesk.tui.screens.integrations import IntegrationsScreen
+from keydesk.tui.widgets import Pairs
+from tests.tui.screenshots import open_integration, settle
+
+
+def _text(screen, selector: str) -> str:
+    return str(screen.query_one(selector, Static).render())
+
+
+# -- 9. focus where the work is --------------------------------------------------------
+
+
+async def test_opening_an_integration_focuses_its_keys(make_app, demo_store):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_integration(pilot, "github")
+        screen = app.screen
+        assert screen.focused is screen.table
+        first = screen.highlighted_key()
+        await pilot.press("down")
+        second = screen.highlighted_key()
+        assert second != first
+        await pilot.press("x")  # acts on the row under the cursor, at once
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        assert second.public_key in _text(app.screen, ".dialog-line")
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.press("o")
+        await settle(pilot)
+        assert screen.focused is not screen.table
+        await pilot.press("k")  # back on API Keys: the table again
+        await settle(pilot)
+        assert screen.focused is screen.table
+
+
+async def test_an_integration_with_no_keys_focuses_generate(make_app, demo_store):
+    KeyService(demo_store, "alice").add_integration(
+        "acme", "fresh", "GitHub", client_id="c", redirect_uri="https://x.example/cb",
+        configure=True,
+    )  # fmt: skip
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_integration(pilot, "fresh")
+        assert app.screen.focused is app.screen.generate_button
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, CreateKeyScreen)
+
+
+# -- 10. never stale -------------------------------------------------------------------
+
+
+async def test_a_refusal_that_reveals_a_stale_row_refreshes_it(make_app, demo_store):
+    app = make_app()
+    posted = []
+    async with app.run_test(size=(100, 30), message_hook=posted.append) as pilot:
+        await open_integration(pilot, "github")
+        screen = app.screen
+        key = screen.highlighted_key()
+        assert key.is_active
+        KeyService(demo_store, "bob").revoke_key(key.public_key)  # from the command line
+        await pilot.press("x")
+        await settle(pilot)
+        assert app.screen is screen  # no pointless question
+        (message,) = [m.notification.message for m in posted if isinstance(m, Notify)]
+        assert "already revoked" in message and "bob" in message
+        fresh = screen.highlighted_key()
+        assert fresh.public_key == key.public_key and fresh.status == "revoked"
+        row = screen.table.cursor_row
+        assert str(screen.table.get_cell_at((row, 2))) == "revoked"
+
+
+async def test_a_screen_shows_fresh_data_when_it_is_visible_again(make_app, demo_store):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_integration(pilot, "github")
+        detail = app.screen
+        KeyService(demo_store, "bob").create_key("github", "made-elsewhere")
+        await pilot.press("e")  # another screen over it, then back
+        await settle(pilot)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert "made-elsewhere" in [k.label for k in detail.listed_keys()]
+        await pilot.press("escape")
+        await settle(pilot)
+        table = app.screen.query_one("#integrations", DataTable)
+        assert str(table.get_cell_at((0, 3))) == "3"
+
+
+# -- 11. forms say what they need ------------------------------------------------------
+
+
+async def _add_form(pilot) -> IntegrationFormScreen:
+    await settle(pilot)
+    await pilot.press("a")
+    await settle(pilot)
+    form = pilot.app.screen
+    assert isinstance(form, IntegrationFormScreen)
+    return form
+
+
+async def test_a_new_integration_is_a_draft_until_its_settings_are_filled(make_app, demo_store):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        form = await _add_form(pilot)
+        box = form.query_one("#configure", Checkbox)
+        assert box.value is False
+        await pilot.press(*"gitlab", "tab", *"GitLab", "tab", *"gl-client")
+        assert box.value is False  # the redirect URI is still missing
+        await pilot.press("ctrl+s")  # saves a draft, no questions
+        await settle(pilot)
+        assert isinstance(app.screen, IntegrationsScreen)
+    assert KeyService(demo_store, "alice").integration("gitlab").status == "draft"
+
+
+async def test_the_configure_box_follows_the_fields_until_chosen(make_app, demo_store):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        form = await _add_form(pilot)
+        box = form.query_one("#configure", Checkbox)
+        await pilot.press(*"gitlab", "tab", *"GitLab", "tab", *"gl", "tab", *"https://x.example/cb")
+        assert box.value is True  # both required fields: ticked for you
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert KeyService(demo_store, "alice").integration("gitlab").is_configured
+
+        form = await _add_form(pilot)
+        box = form.query_one("#configure", Checkbox)
+        box.focus()
+        await pilot.press("space")  # ticked by hand, with nothing filled in
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        error = _text(form, "#add-error")
+        assert "client id and redirect URI" in error and "untick" in error
+        assert app.screen is form
+
+
+async def test_the_fields_have_borders_and_the_focused_one_stands_out(make_app):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_integration(pilot, "okta-sso")
+        await pilot.press("e")
+        await settle(pilot)
+        form = app.screen
+        focused = form.focused
+        assert isinstance(focused, Input) and focused.id == "client-id"
+        assert focused.border_title == "OAuth client ID"
+        others = [f for f in form.query(Input) if f is not focused]
+        assert {f.styles.border_top[0] for f in others} == {"round"}
+        assert focused.styles.border_top[0] == "heavy"  # not a colour only
+
+
+async def test_configure_on_an_incomplete_draft_says_what_is_missing(make_app):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_integration(pilot, "okta-sso")  # has a client id, no redirect URI
+        await pilot.press("c")
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, ConfirmScreen)
+        lines = " ".join(str(line.render()) for line in dialog.query(".dialog-line"))
+        assert "redirect URI" in lines and "client id" not in lines
+        await pilot.press("e")  # Edit settings, in one key
+        await settle(pilot)
+        assert isinstance(app.screen, IntegrationFormScreen)
+        assert app.screen.focused.id == "client-id"
+
+
+async def test_the_edit_form_saves_all_or_nothing(make_app, demo_store):
+    """#8 item 15: settings and configure in one call; clearing is a change."""
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_integration(pilot, "okta-sso")
+        await pilot.press("e")
+        await settle(pilot)
+        form = app.screen
+        form.query_one("#scopes", Input).value = "openid groups"
+        box = form.query_one("#configure", Checkbox)
+        box.focus()
+        await pilot.press("space")  # configure, though the redirect URI is missing
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.screen is form
+        assert KeyService(demo_store, "alice").integration("okta-sso").scopes == ""
+
+        await pilot.press("escape")
+        await settle(pilot)
+        await open_integration_from_detail(pilot, "github")
+        await pilot.press("e")
+        await settle(pilot)
+        form = app.screen
+        form.query_one("#client-id", Input).value = ""
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.screen is form
+        assert "keys depend on its client id" in _text(form, "#add-error")
+    assert KeyService(demo_store, "alice").integration("github").client_id
+
+
+async def open_integration_from_detail(pilot, name: str) -> None:
+    await pilot.press("escape")
+    await open_integration(pilot, name)
+
+
+async def test_choose_an_integration_shows_under_the_picker_and_goes(make_app):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        app.generate_key()  # two integrations can take keys: nothing preselected
+        await settle(pilot)
+        form = app.screen
+        await pilot.press(*"prod", "enter")
+        await settle(pilot)
+        assert _text(form, "#integration-error") == "Choose an integration."
+        assert not form.query_one("#label-error").display
+        select = form.query_one("#integration", Select)
+        select.value = next(value for _prompt, value in select._options if value != Select.NULL)
+        await settle(pilot)
+        assert not form.query_one("#integration-error").display
+
+
+# -- 12. the palette offers what the account may do -----------------------------------
+
+
+async def _palette(pilot, query: str) -> list[str]:
+    await pilot.press("ctrl+p")
+    await settle(pilot)
+    await pilot.press(*query)
+    options = pilot.app.screen.query_one(OptionList)
+    for _ in range(40):
+        await pilot.pause(0.05)
+        if options.option_count:
+            break
+    return [str(options.get_option_at_index(n).prompt) for n in range(options.option_count)]
+
+
+async def test_a_viewer_is_not_offered_generate(make_app):
+    app = make_app("carol")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        offered = await _palette(pilot, "Generate API")
+        assert not any(o.startswith("Generate API key") for o in offered), offered
+        await pilot.press("escape")
+        await open_integration(pilot, "github")
+        offered = await _palette(pilot, "Generate API")
+        assert not any(o.startswith("Generate API key") for o in offered), offered
+
+
+async def test_an_admin_is_offered_generate_only_where_it_works(make_app):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_integration(pilot, "okta-sso")  # a draft
+        offered = await _palette(pilot, "Generate API")
+        assert not any(o.startswith("Generate API key") for o in offered), offered
+        await pilot.press("escape")
+        await pilot.press("escape")
+        await open_integration(pilot, "github")
+        offered = await _palette(pilot, "Generate API")
+        assert any(o.startswith("Generate API key") for o in offered), offered
+
+
+# -- 13. every key discoverable ---------------------------------------------------------
+
+
+async def test_a_dialog_shows_its_own_keys(make_app):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_integration(pilot, "github")
+        await pilot.press("x")
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, ConfirmScreen)
+        keys = [key.description for key in dialog.query_one(Footer).query(FooterKey)]
+        assert "Cancel" in keys
+        assert not {"New key", "Rotate", "Revoke", "Filter"} & set(keys)
+
+
+async def test_help_lists_every_key_of_the_screen(make_app):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_integration(pilot, "github")
+        await pilot.press("question_mark")
+        await settle(pilot)
+        help_screen = app.screen
+        assert isinstance(help_screen, HelpScreen)
+        text = "\n".join(f"{keys} {what}" for keys, what in help_screen.query_one(Pairs).rows)
+        for key, what in [
+            ("/", "Filter keys"), ("r", "Read the keys"), ("p", "Copy the public key"),
+            ("e", "Edit the OAuth settings"), ("x", "Revoke"), ("t", "Rotate"),
+            ("^q", "Quit"), ("o", "Overview"),
+        ]:  # fmt: skip
+            assert any(
+                line.lstrip().startswith(key) and what in line for line in text.splitlines()
+            ), (key, what, text)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, IntegrationDetailScreen)
+        await pilot.press("f1")
+        await settle(pilot)
+        assert isinstance(app.screen, HelpScreen)
+        assert any(k.description == "Close" for k in app.screen.query(FooterKey))
+
+
+async def test_the_generate_button_says_why_it_is_off(make_app):
+    app = make_app("carol")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_integration(pilot, "github")
+        assert app.screen.query_one("#generate", Button).disabled
+        assert "viewer" in _text(app.screen, "#keys-gate")

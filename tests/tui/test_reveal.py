@@ -1,0 +1,252 @@
+"""The one-time reveal (#9 items 1-5): the key never escapes in a picture,
+is never lost by a stray key, and Done always lands where the key is."""
+
+from __future__ import annotations
+
+import stat
+
+import pytest
+from textual.notifications import Notify
+from textual.widgets import DataTable, OptionList, Select, Static
+from textual.widgets._toast import Toast
+
+from keydesk.service import KeyService
+from keydesk.tui.app import ScreenshotRefused
+from keydesk.tui.screens.confirm import ConfirmScreen
+from keydesk.tui.screens.create_key import CreateKeyScreen
+from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
+from keydesk.tui.screens.integrations import IntegrationsScreen
+from keydesk.tui.screens.key_created import KeyCreatedScreen
+from tests.tui.screenshots import open_integration, settle
+
+
+async def generate_on_github(pilot, label: str) -> None:
+    await open_integration(pilot, "github")
+    await pilot.press("g")
+    await settle(pilot)
+    await pilot.press(*label, "enter")
+    await settle(pilot)
+    assert isinstance(pilot.app.screen, KeyCreatedScreen)
+
+
+def _text(screen, selector: str) -> str:
+    return str(screen.query_one(selector, Static).render())
+
+
+async def _palette_titles(pilot, query: str) -> list[str]:
+    await pilot.press("ctrl+p")
+    await settle(pilot)
+    await pilot.press(*query)
+    options = pilot.app.screen.query_one(OptionList)
+    for _ in range(40):  # the palette searches after a short debounce
+        await pilot.pause(0.05)
+        if options.option_count:
+            break
+    return [str(options.get_option_at_index(n).prompt) for n in range(options.option_count)]
+
+
+@pytest.fixture
+def downloads(tmp_path, monkeypatch):
+    """Where Textual's Screenshot saves (platformdirs: ~/Downloads)."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("XDG_DOWNLOAD_DIR", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    folder = tmp_path / "Downloads"
+    folder.mkdir()
+    return folder
+
+
+# -- 1. no picture of the key --------------------------------------------------------
+
+
+async def test_no_screenshot_while_a_private_key_is_on_screen(make_app, downloads):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await generate_on_github(pilot, "picture")
+        offered = await _palette_titles(pilot, "screensh")
+        assert not any("Screenshot" in title for title in offered)
+        await pilot.press("escape")
+        await settle(pilot)
+
+        app.action_screenshot()  # what a binding or a script would run
+        app.deliver_screenshot()
+        await settle(pilot)
+        assert list(downloads.iterdir()) == []
+        assert "No screenshots" in _text(app.screen, "#created-note")
+        with pytest.raises(ScreenshotRefused):
+            app.save_screenshot(path=str(downloads))  # TEXTUAL_SCREENSHOT's way
+        assert list(downloads.iterdir()) == []
+
+        await pilot.press("escape")  # the leave dialog: the key is still behind it
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        app.action_screenshot()
+        await settle(pilot)
+        assert list(downloads.iterdir()) == []
+
+
+async def test_screenshots_elsewhere_are_owner_only(make_app, downloads):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        offered = await _palette_titles(pilot, "screensh")
+        assert any("Screenshot" in title for title in offered)
+        await pilot.press("escape")
+        await settle(pilot)
+        app.action_screenshot()
+        await settle(pilot)
+        (saved,) = downloads.iterdir()
+        assert stat.S_IMODE(saved.stat().st_mode) == 0o600
+        assert "github" in saved.read_text()
+
+
+# -- 2. and 3. only an answer leaves ------------------------------------------------------
+
+
+async def test_ctrl_q_twice_on_the_created_page_does_not_quit(make_app):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await generate_on_github(pilot, "quit-twice")
+        await pilot.press("ctrl+q")
+        await settle(pilot)
+        await pilot.press("ctrl+q")
+        await settle(pilot)
+        assert app.is_running
+        assert isinstance(app.screen, ConfirmScreen) and app.screen.id == "leave-confirm"
+        await pilot.press("escape")  # Stay
+        await settle(pilot)
+        assert isinstance(app.screen, KeyCreatedScreen) and app.screen.holds_secret
+        await pilot.press("ctrl+q")
+        await settle(pilot)
+        await pilot.press("d")  # the dialog's own answer: Leave
+        await settle(pilot)
+    assert app.return_code == 0 and not app.is_running
+
+
+async def test_done_before_a_copy_asks_and_one_key_confirms(make_app):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await generate_on_github(pilot, "done-asks")
+        await pilot.press("d")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "not copied" in " ".join(
+            str(line.render()) for line in app.screen.query(".dialog-line")
+        )
+        assert app.screen.focused.id == "cancel"  # Enter stays
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, KeyCreatedScreen)
+        await pilot.click("#done")  # the button asks too
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("d")  # one keystroke confirms
+        await settle(pilot)
+        assert isinstance(app.screen, IntegrationDetailScreen)
+
+
+async def test_done_after_a_copy_does_not_ask(make_app):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await generate_on_github(pilot, "done-copied")
+        await pilot.press("c", "d")
+        await settle(pilot)
+        assert isinstance(app.screen, IntegrationDetailScreen)
+
+
+# -- 4. Done lands on the key, whatever the entry point -----------------------------------
+
+
+async def _new_key_is_highlighted(app, label: str) -> None:
+    screen = app.screen
+    assert isinstance(screen, IntegrationDetailScreen)
+    assert screen.integration.name == "github"
+    assert screen.tabs.active == "api-keys"
+    assert screen.highlighted_key().label == label
+    assert screen.focused is screen.table
+
+
+async def test_done_from_the_integration_list_lands_on_the_key(make_app):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, IntegrationsScreen)
+        await pilot.press("g")  # github is the highlighted row
+        await settle(pilot)
+        await pilot.press(*"from-list", "enter")
+        await settle(pilot)
+        await pilot.press("c", "d")
+        await settle(pilot)
+        await _new_key_is_highlighted(app, "from-list")
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, IntegrationsScreen)
+
+
+async def test_done_from_the_palette_lands_on_the_key(make_app, demo_store):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await _palette_titles(pilot, "Generate API key")
+        await pilot.press("enter")
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, CreateKeyScreen)
+        form.query_one(Select).value = KeyService(demo_store, "alice").integration("github").id
+        await pilot.press(*"from-palette", "enter")
+        await settle(pilot)
+        await pilot.press("c", "d")
+        await settle(pilot)
+        await _new_key_is_highlighted(app, "from-palette")
+
+
+async def test_done_from_another_integrations_page_lands_on_the_key(make_app, demo_store):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_integration(pilot, "google-workspace")
+        app.generate_key(KeyService(demo_store, "alice").integration("github").id)
+        await settle(pilot)
+        await pilot.press(*"elsewhere", "enter")
+        await settle(pilot)
+        await pilot.press("c", "d")
+        await settle(pilot)
+        await _new_key_is_highlighted(app, "elsewhere")
+
+
+# -- 5. messages never cover a key, and go away ------------------------------------------
+
+
+@pytest.mark.parametrize("size", [(60, 20), (80, 24)])
+async def test_messages_on_the_created_page_cover_no_key_and_time_out(make_app, monkeypatch, size):
+    monkeypatch.setattr(KeyCreatedScreen, "NOTE_SECONDS", 2.0)
+    app = make_app()
+    posted = []
+    async with app.run_test(size=size, message_hook=posted.append) as pilot:
+        await generate_on_github(pilot, "notes")
+        posted.clear()
+        await pilot.press("c", "p", "c")
+        screen = app.screen
+        assert not [m for m in posted if isinstance(m, Notify)]
+        assert not list(app.query(Toast))
+        note = screen.query_one("#created-note")
+        assert "API key" in str(note.render())
+        for value in ("#api-key-value", "#public-key-value"):
+            assert not note.region.overlaps(screen.query_one(value).region)
+        for _ in range(200):  # it clears itself (no keypress needed)
+            if not str(note.render()).strip():
+                break
+            await pilot.pause(0.05)
+        assert not str(note.render()).strip()
+
+
+async def test_the_new_key_row_is_fresh_on_the_list_too(make_app):
+    """After the flow, the list's active count is current (#9 item 10)."""
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await generate_on_github(pilot, "counted")
+        await pilot.press("c", "d")
+        await settle(pilot)
+        await pilot.press("escape")
+        await settle(pilot)
+        table = app.screen.query_one("#integrations", DataTable)
+        assert str(table.get_cell_at((0, 3))) == "3"  # github: 2 active before

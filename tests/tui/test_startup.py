@@ -1,0 +1,175 @@
+"""Starting and stopping: the first frame comes before the store layer is
+imported (#11), a store that cannot be opened is one line and an exit code,
+and the demo leaves nothing behind however it ends (#9 item 14)."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import signal
+import struct
+import subprocess
+import sys
+import termios
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from keydesk.errors import StoreUnavailable
+from keydesk.tui.app import KeydeskApp
+from tests.tui.screenshots import settle
+
+STORE_LAYER = ("sqlalchemy", "sqlmodel", "argon2", "keydesk.service", "keydesk.store")
+
+
+def _python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=os.environ | env,
+        check=False,
+    )
+
+
+def test_the_interface_module_imports_no_store_layer():
+    result = _python(
+        f"""
+        import sys
+        import keydesk.tui.app
+        print([m for m in {STORE_LAYER!r} if m in sys.modules])
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_first_frame_before_the_store_layer_is_imported(sqlite_url):
+    """The app is on screen, with a quiet "Opening …" line, while the worker
+    that imports and opens the store is held; then the list fills."""
+    from keydesk.demo import seed_demo
+    from keydesk.store import open_store
+
+    store = open_store(sqlite_url, create=True)
+    seed_demo(store)
+    store.dispose()
+    result = _python(
+        f"""
+        import asyncio, sys, threading
+        from functools import partial
+        from keydesk.tui import app as tui
+
+        gate = threading.Event()
+
+        def connect():
+            gate.wait(30)
+            return tui._connect({sqlite_url!r}, "alice")
+
+        async def main():
+            app = tui.KeydeskApp(connect=connect, where="demo.db")
+            async with app.run_test(size=(80, 24)) as pilot:
+                await pilot.pause()
+                shown = str(app.screen.query_one("#empty-guide").render())
+                print("loaded before the frame:", [m for m in {STORE_LAYER!r} if m in sys.modules])
+                print("frame:", shown)
+                gate.set()
+                for _ in range(600):
+                    await pilot.pause(0.05)
+                    if app.screen.query_one("#integrations").row_count:
+                        break
+                print("rows:", app.screen.query_one("#integrations").row_count)
+
+        asyncio.run(main())
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "loaded before the frame: []"
+    assert lines[1] == "frame: Opening demo.db…"
+    assert lines[2] == "rows: 4"
+
+
+async def test_a_store_that_cannot_be_opened_ends_the_app_with_its_message():
+    def refuse():
+        raise StoreUnavailable("the store is unavailable: disk I/O error")
+
+    app = KeydeskApp(connect=refuse)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+    assert app.return_code == 1
+    assert app.startup_error is not None
+    assert app.startup_error.message == "the store is unavailable: disk I/O error"
+
+
+# -- the demo, as a user runs it -----------------------------------------------------
+
+
+def _demo_in_a_terminal(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[bytes], list[bytes]]:
+    """`keydesk demo` in an 80x24 pseudo-terminal, its own session (as a
+    terminal window gives it); returns the process and what it has drawn."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "keydesk", "demo", *args],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=os.environ | {"TMPDIR": str(tmp_path), "TERM": "xterm-256color"},
+        start_new_session=True,
+    )
+    os.close(slave)
+    drawn: list[bytes] = []
+
+    def read() -> None:
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            drawn.append(data)
+
+    threading.Thread(target=read, daemon=True).start()
+    return process, drawn
+
+
+def _wait_for(condition, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "gave up waiting"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("hangup", [signal.SIGHUP, signal.SIGTERM])
+def test_the_demo_cleans_up_when_its_terminal_goes_away(tmp_path, hangup):
+    process, drawn = _demo_in_a_terminal(tmp_path)
+    try:
+        _wait_for(lambda: b"google-workspace" in b"".join(drawn))
+        (folder,) = tmp_path.glob("keydesk-demo-*")
+        assert (folder / "demo.db").exists()
+        process.send_signal(hangup)
+        assert process.wait(timeout=60) == 128 + hangup
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert list(tmp_path.glob("keydesk-demo-*")) == []
+
+
+def test_the_demo_refuses_a_store_of_yours(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "keydesk", "demo", "--db", str(tmp_path / "mine.db")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=os.environ | {"TMPDIR": str(tmp_path)},
+        check=False,
+    )
+    assert result.returncode != 0
+    assert result.stderr.count("\n") == 1 and "throwaway" in result.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing made, nothing left
