@@ -717,7 +717,7 @@ def test_the_allow_list_is_the_callers():
 
 
 def test_the_default_allow_list():
-    assert frozenset({"init", "member", "integration", "key", "verify"}) == REMOTE_COMMANDS
+    assert frozenset({"init", "member", "integration", "key", "verify", "audit"}) == REMOTE_COMMANDS
     assert not REMOTE_COMMANDS & NEVER_REMOTE
 
 
