@@ -710,6 +710,10 @@ _SHELL_SYNTAX = frozenset(";&|<>()$`*?[")
 _WORD_START_SYNTAX = frozenset("#~")
 _DOUBLE_QUOTED_SYNTAX = frozenset("$`")
 
+# Longer than any command keydesk accepts (a 2048-character redirect URI and
+# as many scopes, beside names of 64), so no refusal echoes a flood back.
+SESSION_COMMAND_MAX = 8192
+
 
 def parse_session_command(original: str, allowed: frozenset[str]) -> list[str]:
     """The argv for keydesk's parser from ``SSH_ORIGINAL_COMMAND``.
@@ -722,6 +726,16 @@ def parse_session_command(original: str, allowed: frozenset[str]) -> list[str]:
     who acts and on which store. Raises `SessionRefused`.
     """
     choices = ", ".join(sorted(allowed - NEVER_REMOTE)) or "none"
+    if len(original) > SESSION_COMMAND_MAX:
+        raise SessionRefused(
+            f"the command is {len(original)} characters long; at most {SESSION_COMMAND_MAX}"
+            " are allowed"
+        )
+    if not _is_utf8(original):
+        raise SessionRefused(
+            "the command is not UTF-8 text; send names and labels in UTF-8 (set LANG to a"
+            " UTF-8 locale)"
+        )
     if not original.strip():
         raise SessionRefused(
             f"no command given: connect without one (ssh -t) for the TUI, or run one of: {choices}"
@@ -752,6 +766,16 @@ def parse_session_command(original: str, allowed: frozenset[str]) -> list[str]:
                         f"{fixed} cannot be given over SSH: your SSH key fixes the account and the store"
                     )
     return argv
+
+
+def _is_utf8(text: str) -> bool:
+    """False when `text` came from bytes that are not UTF-8 (Python decodes
+    the environment with surrogateescape: such bytes are lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _refuse_shell_syntax(original: str) -> None:
