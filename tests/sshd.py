@@ -69,6 +69,18 @@ class SshServer:
     def ssh_command(self, key: Path, *args: str, options: Sequence[str] = ()) -> list[str]:
         return [
             "ssh",
+            *self.client_options(key),
+            "-p",
+            str(self.port),
+            *options,
+            f"{self.user}@127.0.0.1",
+            *args,
+        ]
+
+    def client_options(self, key: Path) -> list[str]:
+        """What ssh, scp and sftp all take to reach this server with `key`
+        alone (the port they spell differently: -p, -P)."""
+        return [
             "-F",
             "/dev/null",  # neither ~/.ssh/config nor /etc/ssh/ssh_config
             "-o",
@@ -89,11 +101,6 @@ class SshServer:
             "LogLevel=ERROR",
             "-i",
             str(key),
-            "-p",
-            str(self.port),
-            *options,
-            f"{self.user}@127.0.0.1",
-            *args,
         ]
 
     def ssh(
@@ -273,6 +280,7 @@ def _config(workdir: Path, port: int, user: str) -> Path:
                 "AllowTcpForwarding yes",
                 "AllowAgentForwarding yes",
                 "PermitTTY yes",
+                "Subsystem sftp internal-sftp",  # as Debian's config has one: refused too
                 "X11Forwarding no",
                 "PrintMotd no",
                 "PrintLastLog no",

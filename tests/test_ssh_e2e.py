@@ -161,6 +161,13 @@ def test_an_authorized_key_creates_an_api_key_as_its_account(deployment, tmp_pat
         ("key list --integration github --db /tmp/x.db", "--db cannot be given over SSH"),
         ("integration list --account root", "--account cannot be given over SSH"),
         ("ssh authorize --account alice --key -", "`keydesk ssh` cannot be run over SSH"),
+        ("scp -t .", "'scp' is not a keydesk command"),
+        pytest.param(
+            "key list --integration " + "a" * 9000, "at most 8192 are allowed", id="very-long"
+        ),
+        pytest.param(
+            os.fsdecode(b"key list --integration caf\xe9"), "not UTF-8 text", id="latin-1"
+        ),
     ],
 )
 def test_anything_but_a_keydesk_command_is_refused(deployment, alice, command, message):
@@ -202,6 +209,31 @@ def test_an_account_with_shell_characters_reaches_keydesk_intact(deployment, tmp
         deployment.server.ssh(key, "init", "--workspace", "bobs", "--json"), deployment.server
     )
     assert json.loads(made)["owner"] == name
+
+
+def test_file_transfer_is_refused(deployment, alice, tmp_path):
+    """sftp (a subsystem, which scp uses too) and legacy scp get the forced
+    command as well, which refuses them: the key runs keydesk and nothing
+    else, not even to copy a file in."""
+    server = deployment.server
+    payload = tmp_path / "payload"
+    payload.write_text("not for the service account\n")
+    target = f"{server.user}@127.0.0.1"
+    options = [*server.client_options(alice), "-P", str(server.port)]
+    env = client_environment()
+
+    def run(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            argv, input=f"put {payload}\n", capture_output=True, text=True, timeout=30, env=env
+        )
+
+    legacy = run("scp", "-O", *options, str(payload), f"{target}:payload")
+    assert legacy.returncode != 0
+    assert "keydesk: 'scp' is not a keydesk command that runs over SSH" in legacy.stderr
+    # The sftp clients show no remote stderr; that they fail is what counts.
+    assert run("scp", *options, str(payload), f"{target}:payload").returncode != 0
+    assert run("sftp", "-b", "-", *options, target).returncode != 0
+    assert not (server.home / "payload").exists()
 
 
 class _Greeter:
@@ -318,8 +350,12 @@ class Tmux:
         self.base = ["tmux", "-L", f"keydesk-e2e-{os.getpid()}", "-f", "/dev/null"]
         env = client_environment() | {"LANG": "C.UTF-8"}
         env.pop("TMUX", None)
+        # set-clipboard on, as the README tells admins who work in tmux: OSC 52
+        # from the program inside becomes tmux's paste buffer (and goes on to
+        # the terminal tmux runs in).
         subprocess.run(
-            [*self.base, "new-session", "-d", "-s", "e2e", "-x", "100", "-y", "30",
+            [*self.base, "set-option", "-g", "set-clipboard", "on", ";",
+             "new-session", "-d", "-s", "e2e", "-x", "100", "-y", "30",
              f"{command}; echo EXIT=$?; sleep 60"],
             check=True, env=env, timeout=30,
         )  # fmt: skip
@@ -329,6 +365,12 @@ class Tmux:
             [*self.base, "capture-pane", "-p", "-t", "e2e"],
             capture_output=True, text=True, timeout=10, check=True,
         ).stdout  # fmt: skip
+
+    def clipboard(self) -> str:
+        """tmux's newest paste buffer ('' if there is none)."""
+        return subprocess.run(
+            [*self.base, "show-buffer"], capture_output=True, text=True, timeout=10
+        ).stdout
 
     def keys(self, *keys: str) -> None:
         subprocess.run([*self.base, "send-keys", "-t", "e2e", *keys], check=True, timeout=10)
@@ -362,6 +404,30 @@ def test_ssh_t_opens_the_tui_as_the_account(deployment, alice):
         assert "EXIT=0" in terminal.screen()
     finally:
         terminal.close()
+
+
+def test_a_key_made_in_the_tui_over_ssh_reaches_the_admins_clipboard(deployment, alice):
+    """Done means: with one `ssh -t`, alice makes a key in the TUI, copies it
+    (OSC 52, through sshd and tmux to her side), and the trail names her."""
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux not installed (Debian: apt-get install -y tmux)")
+    terminal = Tmux(shlex.join(deployment.server.ssh_command(alice, options=["-t"])))
+    try:
+        terminal.wait_for(lambda text: "github" in text and "alice" in text, "integration list")
+        terminal.keys("g")
+        terminal.wait_for(lambda text: "Create API key" in text, "the create screen")
+        terminal.keys("-l", "from the TUI")
+        terminal.keys("C-s")
+        screen = terminal.wait_for(lambda text: "API key created" in text, "the new key")
+        [shown] = re.findall(r"kdsk_[A-Za-z0-9_]{66}", screen)
+        terminal.keys("c")
+        terminal.wait_for(lambda _: terminal.clipboard() == shown, "the key in tmux's buffer")
+    finally:
+        terminal.close()
+    [made] = [e for e in deployment.audit() if e["label"] == "from the TUI"]
+    assert (made["action"], made["actor"]) == ("key.create", "alice")
+    verified = deployment.server.ssh(alice, "verify", "--json", input=shown + "\n")
+    assert json.loads(succeeded(verified, deployment.server))["valid"] is True
 
 
 def test_a_revoked_key_no_longer_gets_in(deployment, tmp_path):
