@@ -276,6 +276,10 @@ def _config(workdir: Path, port: int, user: str) -> Path:
                 "KbdInteractiveAuthentication no",
                 "PermitRootLogin no",
                 "PermitUserEnvironment no",
+                # Far more than Debian's `AcceptEnv LANG LC_*`: the tests show a
+                # client's environment picks neither store nor account, and
+                # opens no Python prompt.
+                "AcceptEnv LANG LC_* KEYDESK_* XDG_* PYTHONINSPECT",
                 # Allowed here, so that it is `restrict` in the line that refuses them:
                 "AllowTcpForwarding yes",
                 "AllowAgentForwarding yes",

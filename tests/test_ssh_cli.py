@@ -10,8 +10,10 @@ import hashlib
 import io
 import json
 import os
+import pty
 import shutil
 import stat
+import subprocess
 import sys
 from pathlib import Path
 
@@ -614,3 +616,32 @@ def test_the_cli_names_the_session_command_as_ssh_access_does():
 
     assert ssh_cli.SESSION_COMMAND == ssh_access.SESSION_COMMAND
     assert cli.DEBUG_ENV in ssh_cli.SESSION_IGNORES
+
+
+def test_a_session_never_ends_at_a_python_prompt(tmp_path):
+    """PYTHONINSPECT (which an sshd whose AcceptEnv is too broad takes from
+    the client) opens a Python prompt when the program ends: a session ends
+    first, in one line, whatever it was asked."""
+    primary, secondary = pty.openpty()  # a terminal, where the prompt would read
+    os.write(primary, b"\x04")  # and an end of input for it, should it appear
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "SSH_CONNECTION": "127.0.0.1 50000 127.0.0.1 22",
+        "SSH_ORIGINAL_COMMAND": "key list --integration github",
+        "PYTHONINSPECT": "1",
+    }
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", "import sys; from keydesk.cli import main; sys.exit(main())",
+             "ssh-session", "alice"],
+            stdin=secondary, capture_output=True, text=True, timeout=60, env=env,
+        )  # fmt: skip
+    finally:
+        os.close(secondary)
+        os.close(primary)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == (
+        "keydesk: keydesk ssh-session refuses to run with PYTHONINSPECT set (it would end at a "
+        "Python prompt); let sshd's AcceptEnv pass no PYTHON* variable\n"
+    )

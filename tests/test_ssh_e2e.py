@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import shlex
 import shutil
 import socket
@@ -347,7 +348,9 @@ class Tmux:
     """A tmux server of our own with one 100x30 pane running `command`."""
 
     def __init__(self, command: str) -> None:
-        self.base = ["tmux", "-L", f"keydesk-e2e-{os.getpid()}", "-f", "/dev/null"]
+        # A socket of its own: the last test's server may still be going away.
+        socket_name = f"keydesk-e2e-{os.getpid()}-{secrets.token_hex(4)}"
+        self.base = ["tmux", "-L", socket_name, "-f", "/dev/null"]
         env = client_environment() | {"LANG": "C.UTF-8"}
         env.pop("TMUX", None)
         # set-clipboard on, as the README tells admins who work in tmux: OSC 52
@@ -428,6 +431,32 @@ def test_a_key_made_in_the_tui_over_ssh_reaches_the_admins_clipboard(deployment,
     assert (made["action"], made["actor"]) == ("key.create", "alice")
     verified = deployment.server.ssh(alice, "verify", "--json", input=shown + "\n")
     assert json.loads(succeeded(verified, deployment.server))["valid"] is True
+
+
+def test_the_clients_environment_picks_neither_store_nor_account(deployment, alice, tmp_path):
+    other = tmp_path / "other.db"
+    sent = f"KEYDESK_DATABASE_URL=sqlite:///{other} KEYDESK_ACCOUNT=root XDG_DATA_HOME={tmp_path}"
+    server = deployment.server
+    made = server.ssh(alice, "init", "--workspace", "env-test", "--json",
+                      options=["-o", f"SetEnv={sent}"])  # fmt: skip
+    assert json.loads(succeeded(made, server))["owner"] == "alice"
+    # In the service account's store, where a session without them finds it.
+    members = server.ssh(alice, "member", "list", "--workspace", "env-test", "--json")
+    assert "alice" in succeeded(members, server)
+    assert not other.exists() and not (tmp_path / "keydesk").exists()
+
+
+def test_a_client_cannot_end_a_session_at_a_python_prompt(deployment, alice):
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux not installed (Debian: apt-get install -y tmux)")
+    command = deployment.server.ssh_command(alice, options=["-t", "-o", "SetEnv=PYTHONINSPECT=1"])
+    terminal = Tmux(shlex.join(command))
+    try:
+        screen = terminal.wait_for(lambda text: "EXIT=" in text, "end of the session")
+        assert "refuses to run with PYTHONINSPECT set" in screen
+        assert "EXIT=2" in screen and ">>>" not in screen
+    finally:
+        terminal.close()
 
 
 def test_a_revoked_key_no_longer_gets_in(deployment, tmp_path):

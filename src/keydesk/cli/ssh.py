@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from keydesk import validation
 from keydesk.cli import context
-from keydesk.cli.output import print_json, print_table, say
+from keydesk.cli.output import EXIT_ERROR, fail, print_json, print_table, say
 from keydesk.cli.parser import Commands, Parser
 from keydesk.config import ACCOUNT_ENV, DATABASE_ENV, backend_of, database_url
 from keydesk.errors import InvalidInput, PermissionDenied
@@ -254,6 +254,7 @@ def ssh_session(args: argparse.Namespace) -> int:
     as ACCOUNT. Refuses to run but as sshd's forced command."""
     from keydesk import ssh_access
 
+    _never_a_python_prompt()
     if args.db is not None or args.account is not None:
         raise PermissionDenied(
             f"keydesk {SESSION_COMMAND} takes neither --db nor --account: the store is the "
@@ -281,6 +282,21 @@ def ssh_session(args: argparse.Namespace) -> int:
     from keydesk.cli import main
 
     return main(argv, actor=account)
+
+
+def _never_a_python_prompt() -> None:
+    """Python's inspect mode (PYTHONINSPECT, which an sshd whose AcceptEnv
+    lets it through takes from the client) opens a Python prompt when the
+    program ends, however it ends: a shell in all but name. So end here,
+    without returning to the interpreter."""
+    if not sys.flags.inspect:
+        return
+    fail(
+        f"keydesk {SESSION_COMMAND} refuses to run with PYTHONINSPECT set (it would end at a "
+        "Python prompt); let sshd's AcceptEnv pass no PYTHON* variable"
+    )
+    sys.stderr.flush()
+    os._exit(EXIT_ERROR)
 
 
 def _session_tui(url: str, account: str) -> int:
