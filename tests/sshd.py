@@ -21,7 +21,7 @@ import subprocess
 import sys
 import sysconfig
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,10 +132,16 @@ def client_environment() -> dict[str, str]:
 
 
 def run_as(
-    user: str, argv: Sequence[str], *, input: str | None = None, timeout: float = 60
+    user: str,
+    argv: Sequence[str],
+    *,
+    input: str | None = None,
+    timeout: float = 60,
+    environ: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """`argv` as `user` (runuser sets HOME, USER, LOGNAME and SHELL), with a
-    plain environment: nothing of this test process's (its store, its venv)."""
+    plain environment: nothing of this test process's (its store, its venv),
+    only `environ` besides."""
     return subprocess.run(
         ["runuser", "-u", user, "--", *argv],
         input=input,
@@ -143,7 +149,8 @@ def run_as(
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={"PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "LANG": "C.UTF-8"},
+        env={"PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "LANG": "C.UTF-8"}
+        | dict(environ or {}),
         cwd="/",
     )
 

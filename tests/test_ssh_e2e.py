@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import re
 import secrets
 import shlex
@@ -52,12 +53,20 @@ class Deployment:
     def user(self) -> str:
         return self.server.user
 
-    def as_service(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
-        """`keydesk ARGS` run by the service account itself, on its host."""
-        return run_as(self.user, [self.keydesk, *args], input=input)
+    def as_service(
+        self, *args: str, input: str | None = None, sudo_by: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """`keydesk ARGS` run by the service account on its host: itself, or
+        through `sudo -u` by the OS user `sudo_by`. That is runuser with the
+        variables sudo sets, all keydesk reads of sudo: no sudo needed here."""
+        environ = {}
+        if sudo_by is not None:
+            uid = str(pwd.getpwnam(sudo_by).pw_uid)
+            environ = {"SUDO_USER": sudo_by, "SUDO_UID": uid, "SUDO_COMMAND": self.keydesk}
+        return run_as(self.user, [self.keydesk, *args], input=input, environ=environ)
 
-    def ok(self, *args: str, input: str | None = None) -> str:
-        done = self.as_service(*args, input=input)
+    def ok(self, *args: str, input: str | None = None, sudo_by: str | None = None) -> str:
+        done = self.as_service(*args, input=input, sudo_by=sudo_by)
         assert done.returncode == 0, done.stderr
         return done.stdout
 
@@ -457,6 +466,27 @@ def test_a_client_cannot_end_a_session_at_a_python_prompt(deployment, alice):
         assert "EXIT=2" in screen and ">>>" not in screen
     finally:
         terminal.close()
+
+
+def test_an_owner_working_through_sudo_is_who_the_trail_names(deployment, tmp_path):
+    """The README's set-up: the first owner runs keydesk as the service
+    account with `sudo -u`, and the trail names them, not the account."""
+    server = deployment.server
+    said = deployment.ok("init", "--workspace", "ops", sudo_by="root")
+    assert "you (root) are its owner" in said
+    deployment.ok("member", "add", "--workspace", "ops", "--member", "frank", "--role", "admin",
+                  sudo_by="root")  # fmt: skip
+    key = keygen(tmp_path / "frank")
+    authorized = deployment.ok(
+        "ssh", "authorize", "--account", "frank", "--key", "-", "--json",
+        input=key.with_suffix(".pub").read_text(), sudo_by="root",
+    )  # fmt: skip
+    fingerprint = json.loads(authorized)["fingerprint"]
+    members = json.loads(succeeded(server.ssh(key, "member", "list", "--json"), server))
+    assert {(m["account"], m["role"]) for m in members} == {("root", "owner"), ("frank", "admin")}
+    trail = deployment.ok("audit", "--workspace", "ops", "--json", sudo_by="root")
+    [event] = [json.loads(line) for line in trail.splitlines() if "ssh.authorize" in line]
+    assert (event["actor"], event["target"], event["label"]) == ("root", fingerprint, "frank")
 
 
 def test_a_revoked_key_no_longer_gets_in(deployment, tmp_path):
