@@ -19,8 +19,9 @@ import shutil
 import socket
 import subprocess
 import sys
+import sysconfig
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +36,7 @@ def unavailable() -> str | None:
         return "the SSH end-to-end tests run on Linux only"
     if not os.path.exists(SSHD):
         return f"OpenSSH server not installed ({SSHD}): apt-get install -y openssh-server"
-    for tool in ("ssh", "ssh-keygen", "useradd", "usermod", "userdel"):
+    for tool in ("ssh", "ssh-keygen", "useradd", "usermod", "userdel", "runuser"):
         if shutil.which(tool) is None:
             return f"{tool} not found (Debian: apt-get install -y openssh-client passwd)"
     if os.geteuid() != 0:
@@ -68,6 +69,18 @@ class SshServer:
     def ssh_command(self, key: Path, *args: str, options: Sequence[str] = ()) -> list[str]:
         return [
             "ssh",
+            *self.client_options(key),
+            "-p",
+            str(self.port),
+            *options,
+            f"{self.user}@127.0.0.1",
+            *args,
+        ]
+
+    def client_options(self, key: Path) -> list[str]:
+        """What ssh, scp and sftp all take to reach this server with `key`
+        alone (the port they spell differently: -p, -P)."""
+        return [
             "-F",
             "/dev/null",  # neither ~/.ssh/config nor /etc/ssh/ssh_config
             "-o",
@@ -88,29 +101,138 @@ class SshServer:
             "LogLevel=ERROR",
             "-i",
             str(key),
-            "-p",
-            str(self.port),
-            *options,
-            f"{self.user}@127.0.0.1",
-            *args,
         ]
 
     def ssh(
-        self, key: Path, *args: str, options: Sequence[str] = (), timeout: float = 20
+        self,
+        key: Path,
+        *args: str,
+        options: Sequence[str] = (),
+        timeout: float = 20,
+        input: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        """Run `ssh` to the server with `key`; stdin is empty."""
-        env = {k: v for k, v in os.environ.items() if k not in ("SSH_AUTH_SOCK", "SSH_AGENT_PID")}
+        """Run `ssh` to the server with `key`; stdin is `input`, else empty."""
         return subprocess.run(
             self.ssh_command(key, *args, options=options),
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL if input is None else None,
+            input=input,
             capture_output=True,
             text=True,
             timeout=timeout,
-            env=env,
+            env=client_environment(),
         )
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
+
+
+def client_environment() -> dict[str, str]:
+    """This process's environment without an SSH agent: only `-i` keys count."""
+    return {k: v for k, v in os.environ.items() if k not in ("SSH_AUTH_SOCK", "SSH_AGENT_PID")}
+
+
+def run_as(
+    user: str,
+    argv: Sequence[str],
+    *,
+    input: str | None = None,
+    timeout: float = 60,
+    environ: Mapping[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """`argv` as `user` (runuser sets HOME, USER, LOGNAME and SHELL), with a
+    plain environment: nothing of this test process's (its store, its venv),
+    only `environ` besides."""
+    return subprocess.run(
+        ["runuser", "-u", user, "--", *argv],
+        input=input,
+        stdin=subprocess.DEVNULL if input is None else None,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={"PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "LANG": "C.UTF-8"}
+        | dict(environ or {}),
+        cwd="/",
+    )
+
+
+CONSOLE_SCRIPT = """\
+#!{python}
+import sys
+from keydesk.cli import main
+sys.exit(main())
+"""
+
+
+def install_keydesk(folder: Path, user: str) -> Path | str:
+    """A virtual environment in `folder` whose ``bin/keydesk`` `user` can
+    run, as an admin's install would be: a Python of this one's version
+    that `user` may execute, this checkout's keydesk and the test
+    environment's packages in its site-packages, and the console script pip
+    writes. Nothing is downloaded: files are hard links (copies across file
+    systems), so it takes a fraction of a second, and works where the
+    checkout and its venv sit in a folder `user` cannot read (/root is 0700).
+    Returns the script, or why there is none."""
+    python = _python_for(user)
+    if python is None:
+        version = f"{sys.version_info.major}.{sys.version_info.minor}"
+        return f"no Python {version} that {user} may run (tried {', '.join(_pythons())})"
+    folder.mkdir(mode=0o755, parents=True, exist_ok=True)
+    os.chmod(folder, 0o755)
+    venv = folder / "venv"
+    subprocess.run(
+        [python, "-m", "venv", "--without-pip", str(venv)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    site = Path(sysconfig.get_path("purelib", vars={"base": str(venv), "platbase": str(venv)}))
+    ours = {Path(sysconfig.get_paths()[name]) for name in ("purelib", "platlib")}
+    for packages in sorted(ours):
+        for entry in sorted(packages.iterdir()):
+            if "keydesk" in entry.name or entry.name in ("__pycache__", "_virtualenv.pth"):
+                continue  # keydesk itself comes from the checkout, below
+            _link_tree(entry, site / entry.name)
+    _link_tree(CHECKOUT_SRC / "keydesk", site / "keydesk")
+    script = venv / "bin" / "keydesk"
+    script.write_text(CONSOLE_SCRIPT.format(python=venv / "bin" / "python"))
+    script.chmod(0o755)
+    probe = run_as(user, [str(script), "--version"])
+    if probe.returncode != 0:
+        return f"{user} cannot run keydesk from {script}: {probe.stderr.strip()[-300:]}"
+    return script
+
+
+CHECKOUT_SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+def _pythons() -> list[str]:
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    found = [os.path.realpath(getattr(sys, "_base_executable", sys.executable))]
+    found += [f"/usr/bin/python{version}", f"/usr/local/bin/python{version}"]
+    return list(dict.fromkeys(path for path in found if os.path.exists(path)))
+
+
+def _python_for(user: str) -> str | None:
+    """The first Python of this version that `user` can execute (their
+    extension modules are built for the version, not the patch release)."""
+    wanted = f"{sys.version_info.major}.{sys.version_info.minor}"
+    for python in _pythons():
+        probe = run_as(user, [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
+        if probe.returncode == 0 and probe.stdout.strip() == wanted:
+            return python
+    return None
+
+
+def _link_tree(source: Path, target: Path) -> None:
+    if source.is_dir() and not source.is_symlink():
+        shutil.copytree(source, target, symlinks=True, copy_function=_link_or_copy)
+    else:
+        _link_or_copy(str(source), str(target))
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target, follow_symlinks=False)
+    except OSError:
+        shutil.copy2(source, target, follow_symlinks=False)
 
 
 def _free_port() -> int:
@@ -161,10 +283,15 @@ def _config(workdir: Path, port: int, user: str) -> Path:
                 "KbdInteractiveAuthentication no",
                 "PermitRootLogin no",
                 "PermitUserEnvironment no",
+                # Far more than Debian's `AcceptEnv LANG LC_*`: the tests show a
+                # client's environment picks neither store nor account, and
+                # opens no Python prompt.
+                "AcceptEnv LANG LC_* KEYDESK_* XDG_* PYTHONINSPECT",
                 # Allowed here, so that it is `restrict` in the line that refuses them:
                 "AllowTcpForwarding yes",
                 "AllowAgentForwarding yes",
                 "PermitTTY yes",
+                "Subsystem sftp internal-sftp",  # as Debian's config has one: refused too
                 "X11Forwarding no",
                 "PrintMotd no",
                 "PrintLastLog no",

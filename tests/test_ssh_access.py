@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import errno
 import os
+import shlex
 import shutil
 import stat
 import subprocess
@@ -323,6 +324,7 @@ def test_account_names_that_are_refused(name, expected):
         validate_account(name)
     assert expected in refused.value.message
     assert "\n" not in refused.value.message and "\x1b" not in refused.value.message
+    assert len(refused.value.message) < 200  # never the command echoed back whole
 
 
 @pytest.mark.parametrize(
@@ -695,6 +697,9 @@ def test_a_keydesk_command_becomes_its_argv():
         ("key list 'unterminated", "no closing quotation"),
         ("", "no command given"),
         ("   ", "no command given"),
+        # bytes that are not UTF-8, as Python hands them over from the environment
+        (os.fsdecode(b"key list --integration caf\xe9"), "the command is not UTF-8 text"),
+        ("key list --integration " + "a" * 9000, "at most 8192 are allowed"),
     ],
 )
 def test_commands_that_are_refused(original, expected):
@@ -702,6 +707,17 @@ def test_commands_that_are_refused(original, expected):
         argv(original)
     assert expected in refused.value.message
     assert "\n" not in refused.value.message and "\x1b" not in refused.value.message
+
+
+def test_the_longest_command_keydesk_accepts_fits_the_limit():
+    uri = "https://app.example.com/" + "c" * (2048 - 24)
+    longest = shlex.join(
+        ["integration", "add", "--workspace", "w" * 64, "--name", "n" * 64, "--provider",
+         "p" * 64, "--client-id", "i" * 64, "--redirect-uri", uri, "--scopes", "s" * 2048,
+         "--configure", "--json"]
+    )  # fmt: skip
+    assert len(longest) < ssh_access.SESSION_COMMAND_MAX
+    assert argv(longest)[-3] == "s" * 2048
 
 
 def test_never_remote_commands_stay_refused_even_if_allowed():
@@ -717,7 +733,7 @@ def test_the_allow_list_is_the_callers():
 
 
 def test_the_default_allow_list():
-    assert frozenset({"init", "member", "integration", "key", "verify"}) == REMOTE_COMMANDS
+    assert frozenset({"init", "member", "integration", "key", "verify", "audit"}) == REMOTE_COMMANDS
     assert not REMOTE_COMMANDS & NEVER_REMOTE
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Any, NamedTuple, overload
+from typing import Any, NamedTuple, TypeVar, overload
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -59,6 +59,8 @@ from keydesk.views import (
     utcnow,
 )
 
+_T = TypeVar("_T")
+
 AUDIT_PAGE = 200  # events per page: screens and `keydesk audit` read the trail in pages
 
 
@@ -85,14 +87,7 @@ class KeyService:
 
     def workspaces(self) -> list[WorkspaceView]:
         with self.store.session() as session:
-            rows = session.exec(
-                select(Workspace.id, Workspace.name, Membership.role)
-                .join(Membership, col(Membership.workspace_id) == Workspace.id)
-                .join(Account, col(Account.id) == Membership.account_id)
-                .where(Account.name == self.actor)
-                .order_by(Workspace.name)
-            ).all()
-        return [WorkspaceView(_id(id), name, Role(role)) for id, name, role in rows]
+            return _workspaces_of(session, self.actor)
 
     def create_workspace(self, name: str) -> WorkspaceView:
         """A new workspace, with the acting account as its first owner."""
@@ -606,6 +601,65 @@ class KeyService:
             .where(col(Account.name) == self.actor)
         )
 
+    # -- SSH access (keydesk ssh): keys that open keydesk as an account -----------
+
+    def authorize_ssh_key(self, account: str, fingerprint: str, write: Callable[[], _T]) -> _T:
+        """Let the SSH key `fingerprint` open keydesk as `account`: `write`
+        adds its authorized_keys line once the actor may (see `_ssh_access`).
+        `account` must be in a workspace: a key acts nowhere else."""
+        return self._ssh_access("ssh.authorize", account, fingerprint, write)
+
+    def revoke_ssh_key(self, account: str, fingerprint: str, remove: Callable[[], _T]) -> _T:
+        """Stop the key `fingerprint` opening keydesk as `account`: `remove`
+        takes its line out once the actor may (see `_ssh_access`)."""
+        return self._ssh_access("ssh.revoke", account, fingerprint, remove)
+
+    def _ssh_access(
+        self, action: str, account: str, fingerprint: str, change: Callable[[], _T]
+    ) -> _T:
+        """A key in the service account's authorized_keys acts as `account`
+        in every workspace `account` is in, now and later; so only an owner
+        may add or remove one, and, unless `account` is the actor, only an
+        owner of each of those workspaces (else an owner of one workspace
+        could make a key for a member who owns another, and act there).
+
+        The event goes into each of `account`'s workspaces (the actor's owned
+        ones for an account in none, which only a revoke meets), written
+        before `change` runs in the same transaction: a refusal edits
+        nothing, a failed edit records nothing, and the write lock is held
+        by then, so the commit after the edit does not wait for it."""
+        if self.store.database_role() is not None:
+            raise PermissionDenied(
+                "SSH access shares one SQLite store through a service account; on PostgreSQL "
+                "each admin connects as their own database role instead"
+            )
+        account = validation.name(account, "the account name")
+        with self.store.session() as session:
+            mine = {w.id: w for w in _workspaces_of(session, self.actor)}
+            owned = [w for w in mine.values() if w.role == Role.OWNER]
+            if not owned:
+                raise PermissionDenied(
+                    f"only owners may let SSH keys in or out; {self.actor} owns no workspace"
+                )
+            theirs = _workspaces_of(session, account)
+            if not theirs and action == "ssh.authorize":
+                raise NotFound(
+                    f"{account} is not a member of any workspace; add them first: keydesk "
+                    f"member add --workspace {owned[0].name} --member {account} --role admin"
+                )
+            if account != self.actor:
+                for ws in theirs:
+                    if ws.id not in mine or mine[ws.id].role != Role.OWNER:
+                        raise PermissionDenied(
+                            f"{account} is a member of {ws.name!r}, which {self.actor} does not "
+                            f"own, and an SSH key for {account} would act there too; ask an "
+                            f"owner of {ws.name!r}"
+                        )
+            for ws in theirs or owned:
+                self._audit(session, ws.id, action, fingerprint, label=account)
+            session.flush()
+            return change()
+
     # -- internals --------------------------------------------------------------
 
     def _audit(
@@ -804,6 +858,18 @@ def _id(value: int | None) -> int:
 def _key_view(row: sa.Row[*tuple[Any, ...]]) -> KeyView:
     values = dict(row._mapping)
     return KeyView(**values | {"creator_removed": bool(values["creator_removed"])})
+
+
+def _workspaces_of(session: Session, account: str) -> list[WorkspaceView]:
+    """The workspaces `account` is in, with its role there, by name."""
+    rows = session.exec(
+        select(Workspace.id, Workspace.name, Membership.role)
+        .join(Membership, col(Membership.workspace_id) == Workspace.id)
+        .join(Account, col(Account.id) == Membership.account_id)
+        .where(Account.name == account)
+        .order_by(Workspace.name)
+    ).all()
+    return [WorkspaceView(_id(id), name, Role(role)) for id, name, role in rows]
 
 
 def _parse_role(role: str) -> Role:

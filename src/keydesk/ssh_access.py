@@ -25,6 +25,7 @@ import errno
 import fcntl
 import hashlib
 import os
+import pwd
 import re
 import shlex
 import shutil
@@ -81,7 +82,7 @@ LINE_OPTIONS = "restrict,pty"
 # Commands that may run over SSH by default, and those that never may, even
 # when a caller lists them: a session must not start a session, edit who may
 # connect, open a throwaway demo or start a server.
-REMOTE_COMMANDS = frozenset({"init", "member", "integration", "key", "verify"})
+REMOTE_COMMANDS = frozenset({"init", "member", "integration", "key", "verify", "audit"})
 NEVER_REMOTE = frozenset({SESSION_COMMAND, "ssh", "demo", "serve"})
 
 # Options that pick the acting account or the store: over SSH both come from
@@ -375,8 +376,14 @@ def authorized_keys_line(account: str, key: PublicKey, keydesk_path: str) -> str
 
 
 def default_authorized_keys_path() -> Path:
-    """``~/.ssh/authorized_keys`` of the user running keydesk."""
-    return Path.home() / ".ssh" / "authorized_keys"
+    """``~/.ssh/authorized_keys`` of the user running keydesk (the service
+    account), with the home directory sshd uses: the user database's, not
+    $HOME, which `sudo` may have kept from whoever ran it."""
+    try:
+        home = pwd.getpwuid(os.geteuid()).pw_dir
+    except KeyError:
+        home = str(Path.home())
+    return Path(home) / ".ssh" / "authorized_keys"
 
 
 def running_keydesk_path() -> str:
@@ -563,6 +570,15 @@ def add_grant(path: Path, account: str, key: PublicKey, keydesk_path: str) -> Ss
     return SshGrant(account, written, keydesk_path, len(lines) + 1)
 
 
+def find_grant(path: Path, fingerprint_text: str) -> SshGrant:
+    """keydesk's line for the key with this fingerprint (the first, should
+    the file hold several); `KeyNotAuthorized` says why there is none."""
+    wanted = normalize_fingerprint(fingerprint_text)
+    target = _resolve(Path(path))
+    lines = _read(target)
+    return _grants_of(lines, wanted, target)[0]
+
+
 def remove_grant(path: Path, fingerprint_text: str) -> list[SshGrant]:
     """Remove keydesk's line(s) for the key with this fingerprint; returns
     what was removed. Lines keydesk did not write are never removed."""
@@ -570,18 +586,23 @@ def remove_grant(path: Path, fingerprint_text: str) -> list[SshGrant]:
     target = _resolve(Path(path))
     with _locked(target.parent, create=False):
         lines = _read(target)
-        removed = [line.grant for line in lines if line.grant and line.grant.fingerprint == wanted]
-        if not removed:
-            foreign = [line for line in lines if line.key and line.key.fingerprint == wanted]
-            if foreign:
-                raise KeyNotAuthorized(
-                    f"key {wanted} is in line {foreign[0].number} of {target}, which keydesk"
-                    " did not write; keydesk leaves it alone"
-                )
-            raise KeyNotAuthorized(f"no keydesk line in {target} has key {wanted}")
+        removed = _grants_of(lines, wanted, target)
         kept = b"".join(line.raw for line in lines if line.grant not in removed)
         _write_atomically(target, kept)
     return removed
+
+
+def _grants_of(lines: list[_Line], wanted: str, target: Path) -> list[SshGrant]:
+    found = [line.grant for line in lines if line.grant and line.grant.fingerprint == wanted]
+    if found:
+        return found
+    foreign = [line for line in lines if line.key and line.key.fingerprint == wanted]
+    if foreign:
+        raise KeyNotAuthorized(
+            f"key {wanted} is in line {foreign[0].number} of {target}, which keydesk"
+            " did not write; keydesk leaves it alone"
+        )
+    raise KeyNotAuthorized(f"no keydesk line in {target} has key {wanted}")
 
 
 def _resolve(path: Path) -> Path:
@@ -689,6 +710,10 @@ _SHELL_SYNTAX = frozenset(";&|<>()$`*?[")
 _WORD_START_SYNTAX = frozenset("#~")
 _DOUBLE_QUOTED_SYNTAX = frozenset("$`")
 
+# Longer than any command keydesk accepts (a 2048-character redirect URI and
+# as many scopes, beside names of 64), so no refusal echoes a flood back.
+SESSION_COMMAND_MAX = 8192
+
 
 def parse_session_command(original: str, allowed: frozenset[str]) -> list[str]:
     """The argv for keydesk's parser from ``SSH_ORIGINAL_COMMAND``.
@@ -701,6 +726,16 @@ def parse_session_command(original: str, allowed: frozenset[str]) -> list[str]:
     who acts and on which store. Raises `SessionRefused`.
     """
     choices = ", ".join(sorted(allowed - NEVER_REMOTE)) or "none"
+    if len(original) > SESSION_COMMAND_MAX:
+        raise SessionRefused(
+            f"the command is {len(original)} characters long; at most {SESSION_COMMAND_MAX}"
+            " are allowed"
+        )
+    if not _is_utf8(original):
+        raise SessionRefused(
+            "the command is not UTF-8 text; send names and labels in UTF-8 (set LANG to a"
+            " UTF-8 locale)"
+        )
     if not original.strip():
         raise SessionRefused(
             f"no command given: connect without one (ssh -t) for the TUI, or run one of: {choices}"
@@ -731,6 +766,16 @@ def parse_session_command(original: str, allowed: frozenset[str]) -> list[str]:
                         f"{fixed} cannot be given over SSH: your SSH key fixes the account and the store"
                     )
     return argv
+
+
+def _is_utf8(text: str) -> bool:
+    """False when `text` came from bytes that are not UTF-8 (Python decodes
+    the environment with surrogateescape: such bytes are lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _refuse_shell_syntax(original: str) -> None:

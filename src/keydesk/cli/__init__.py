@@ -26,6 +26,7 @@ from keydesk.cli import (
     members,
     postgres,
     scanning,
+    ssh,
     verification,
     workspaces,
 )
@@ -45,7 +46,16 @@ def main(argv: Sequence[str] | None = None, *, actor: str | None = None) -> int:
     already proven (sshd's forced command in `keydesk ssh-session`, tests):
     it never comes from argv or the environment."""
     parser = build_parser(
-        interface, workspaces, members, integrations, keys, audit, verification, scanning, postgres
+        interface,
+        workspaces,
+        members,
+        integrations,
+        keys,
+        audit,
+        verification,
+        scanning,
+        postgres,
+        ssh,
     )
     try:
         args, extra = parser.parse_known_args(argv)

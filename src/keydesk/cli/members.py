@@ -1,7 +1,7 @@
 """`keydesk member …`: who is in a workspace, and as what.
 
-Here --account names the member concerned; the acting account is never
-typed (`keydesk.identity`)."""
+Here --member (or, not over SSH, --account) names the member concerned;
+the acting account is never typed (`keydesk.identity`)."""
 
 from __future__ import annotations
 
@@ -49,8 +49,15 @@ def register(cli: Commands) -> None:
 
 def _member_arguments(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--workspace", required=True, metavar="NAME")
+    # --member first: over SSH any option spelled like --account is refused
+    # (the SSH key alone says who acts), so --account works only locally.
     sub.add_argument(
-        "--account", dest="member", required=True, metavar="NAME", help="the member concerned"
+        "--member",
+        "--account",
+        dest="member",
+        required=True,
+        metavar="NAME",
+        help="the member concerned (--account: the same, but not over SSH)",
     )
 
 
