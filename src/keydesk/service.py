@@ -55,7 +55,6 @@ from keydesk.store import Store
 from keydesk.views import (
     ACCEPTED,
     EXPIRING_SOON,
-    HOUR,
     ROLE_ORDER,
     AuditView,
     CreatedKey,

@@ -201,7 +201,7 @@ def upgrade() -> None:
         days = "max(1, CAST(julianday(expires_at) - julianday(created_at) + 0.999999 AS INTEGER))"
     else:
         days = "greatest(1, CAST(ceil(extract(epoch FROM expires_at - created_at) / 86400) AS INTEGER))"
-    op.execute(f"UPDATE api_key SET lifetime_days = {days} WHERE expires_at IS NOT NULL")
+    op.execute(f"UPDATE api_key SET lifetime_days = {days} WHERE expires_at IS NOT NULL")  # noqa: S608 (constant SQL)
     if dialect == "postgresql":
         _enforce_in_postgres()
 
