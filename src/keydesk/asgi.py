@@ -24,11 +24,23 @@ A refused WebSocket handshake gets that HTTP response when the server
 supports the ASGI WebSocket denial-response extension (uvicorn does), else a
 close before accept: 1008 (policy violation), or 1013 (try again later) for
 429/503.
+
+A route that needs more than a valid key names the scopes it needs, in one
+line (`requires_scopes`): a key without them gets 403 with
+`WWW-Authenticate: Bearer error="insufficient_scope", scope="…"` (RFC 6750
+§3.1).
+
+    @requires_scopes("repo")                      # Starlette: on the endpoint
+    async def repos(request): ...
+
+    @app.get("/repos", dependencies=[Depends(requires_scopes("repo"))])   # FastAPI
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import json
 import re
 import time
@@ -238,3 +250,119 @@ async def _refuse(
     code = 1013 if status in (429, 503) else 1008
     reason = body.get("reason") or body["error"]
     await send({"type": "websocket.close", "code": code, "reason": reason})
+
+
+class requires_scopes:  # lower case: used like a function, @requires_scopes("repo")
+    """A route's guard: the request's key (put there by `KeydeskAuth`) must
+    have every one of `scopes`, else 403 `insufficient_scope` naming them.
+    No key on the request (the middleware is not in front of the route) is a
+    401: the guard fails closed.
+
+    * Starlette: decorate the endpoint (`async def endpoint(request)`, sync
+      or async, HTTP or WebSocket), or wrap an ASGI app:
+      `Route("/repos", requires_scopes("repo")(repos))`.
+    * FastAPI: `dependencies=[Depends(requires_scopes("repo"))]`.
+    """
+
+    def __init__(self, *scopes: str) -> None:
+        if not scopes or not all(s and " " not in s for s in scopes):
+            raise ValueError("requires_scopes needs one or more scope names, without spaces")
+        self.scopes = scopes
+        from starlette.requests import HTTPConnection
+
+        # What FastAPI reads to inject the request into the dependency.
+        self.__signature__ = inspect.Signature(
+            [inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                               annotation=HTTPConnection)]
+        )  # fmt: skip
+
+    def __call__(self, request: Any) -> Any:
+        """As a FastAPI dependency, `request` is the request: checked. As a
+        decorator, it is the endpoint or app to guard."""
+        from starlette.requests import HTTPConnection
+
+        if isinstance(request, HTTPConnection):
+            self.check(request.scope)
+            return None
+        is_function = inspect.isfunction(request) or inspect.ismethod(request)
+        if is_function and len(inspect.signature(request).parameters) == 1:
+            return self._guard_endpoint(request)
+        return _GuardedApp(self, request)  # (scope, receive, send)
+
+    def refusal(self, scope: Scope) -> tuple[int, dict[str, str], list[tuple[bytes, bytes]]] | None:
+        """(status, body, headers) of the answer a request gets, or None if
+        its key has every scope needed."""
+        identity = scope.get(SCOPE_KEY)
+        if identity is None:
+            body = {"error": "invalid_token", "reason": "missing",
+                    "message": "no verified API key on this request"}  # fmt: skip
+            return 401, body, [(b"www-authenticate", f'Bearer realm="{REALM}"'.encode())]
+        missing = [s for s in self.scopes if s not in identity.scopes]
+        if not missing:
+            return None
+        needed = " ".join(self.scopes)
+        body = {
+            "error": "insufficient_scope",
+            "scope": needed,
+            "message": f"this API key lacks the scope {' '.join(missing)}",
+        }
+        challenge = f'Bearer realm="{REALM}", error="insufficient_scope", scope="{needed}"'
+        return 403, body, [(b"www-authenticate", challenge.encode())]
+
+    def check(self, scope: Scope) -> None:
+        """Raise Starlette's HTTPException with the refusal (FastAPI answers it)."""
+        from starlette.exceptions import HTTPException
+
+        refused = self.refusal(scope)
+        if refused is not None:
+            status, body, headers = refused
+            raise HTTPException(
+                status, body["message"], {k.decode(): v.decode() for k, v in headers}
+            )
+
+    def _guard_endpoint(self, endpoint: Callable[..., Any]) -> Callable[..., Any]:
+        from starlette.concurrency import run_in_threadpool
+        from starlette.requests import HTTPConnection
+
+        @functools.wraps(endpoint)
+        async def guarded(connection: HTTPConnection) -> Any:
+            refused = self.refusal(connection.scope)
+            if refused is not None:
+                if connection.scope["type"] == "websocket":  # refuse the handshake itself
+                    websocket: Any = connection
+                    await _refuse(connection.scope, websocket.receive, websocket.send, *refused)
+                    return None
+                return _StarletteRefusal(*refused)
+            if inspect.iscoroutinefunction(endpoint):
+                return await endpoint(connection)
+            return await run_in_threadpool(endpoint, connection)
+
+        return guarded
+
+
+class _GuardedApp:
+    """An ASGI app behind a scope guard (an object, not a function, so that
+    Starlette's Route keeps treating it as an app)."""
+
+    def __init__(self, guard: requires_scopes, app: ASGIApp) -> None:
+        self.guard, self.app = guard, app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        refused = self.guard.refusal(scope) if scope["type"] in ("http", "websocket") else None
+        if refused is None:
+            await self.app(scope, receive, send)
+            return
+        await _refuse(scope, receive, send, *refused)
+
+
+class _StarletteRefusal:
+    """What a guarded Starlette endpoint returns instead of calling the
+    endpoint: an ASGI response (Starlette sends any object it can call)."""
+
+    def __init__(
+        self, status: int, body: dict[str, str], headers: list[tuple[bytes, bytes]]
+    ) -> None:
+        self.status, self.body, self.headers = status, body, headers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await _refuse(scope, receive, send, self.status, self.body, self.headers)
