@@ -12,8 +12,9 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.testclient import TestClient, WebSocketDenialResponse
 from starlette.websockets import WebSocket
 
-from keydesk.asgi import KeydeskAuth, requires_scopes
+from keydesk.asgi import KeydeskAuth
 from keydesk.errors import InvalidInput
+from keydesk.guards import requires_scopes
 from keydesk.server import create_app
 from keydesk.verify import Verifier
 

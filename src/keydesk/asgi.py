@@ -26,21 +26,14 @@ close before accept: 1008 (policy violation), or 1013 (try again later) for
 429/503.
 
 A route that needs more than a valid key names the scopes it needs, in one
-line (`requires_scopes`): a key without them gets 403 with
-`WWW-Authenticate: Bearer error="insufficient_scope", scope="…"` (RFC 6750
-§3.1).
-
-    @requires_scopes("repo")                      # Starlette: on the endpoint
-    async def repos(request): ...
-
-    @app.get("/repos", dependencies=[Depends(requires_scopes("repo"))])   # FastAPI
+line (`keydesk.guards.requires_scopes`, for Starlette and FastAPI): a key
+without them gets 403 with `WWW-Authenticate: Bearer error="insufficient_scope",
+scope="…"` (RFC 6750 §3.1); `scope_refusal` here is that rule in plain ASGI.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
-import inspect
 import json
 import re
 import time
@@ -252,117 +245,49 @@ async def _refuse(
     await send({"type": "websocket.close", "code": code, "reason": reason})
 
 
-class requires_scopes:  # lower case: used like a function, @requires_scopes("repo")
-    """A route's guard: the request's key (put there by `KeydeskAuth`) must
-    have every one of `scopes`, else 403 `insufficient_scope` naming them.
-    No key on the request (the middleware is not in front of the route) is a
-    401: the guard fails closed.
+Refusal = tuple[int, dict[str, str], list[tuple[bytes, bytes]]]  # status, body, headers
 
-    * Starlette: decorate the endpoint (`async def endpoint(request)`, sync
-      or async, HTTP or WebSocket), or wrap an ASGI app:
-      `Route("/repos", requires_scopes("repo")(repos))`.
-    * FastAPI: `dependencies=[Depends(requires_scopes("repo"))]`.
-    """
 
-    def __init__(self, *scopes: str) -> None:
-        if not scopes or not all(s and " " not in s for s in scopes):
-            raise ValueError("requires_scopes needs one or more scope names, without spaces")
-        self.scopes = scopes
-        from starlette.requests import HTTPConnection
+def scope_refusal(scope: Scope, needed: Iterable[str]) -> Refusal | None:
+    """The answer to a request whose key lacks any of `needed` (403
+    insufficient_scope, RFC 6750 §3.1), or None if it has them all. No key
+    on the request (no `KeydeskAuth` in front of the route) is a 401: fail
+    closed."""
+    needed = tuple(needed)
+    identity = scope.get(SCOPE_KEY)
+    if identity is None:
+        body = {"error": "invalid_token", "reason": "missing",
+                "message": "no verified API key on this request"}  # fmt: skip
+        return 401, body, [(b"www-authenticate", f'Bearer realm="{REALM}"'.encode())]
+    missing = [s for s in needed if s not in identity.scopes]
+    if not missing:
+        return None
+    wanted = " ".join(needed)
+    body = {
+        "error": "insufficient_scope",
+        "scope": wanted,
+        "message": f"this API key lacks the scope {' '.join(missing)}",
+    }
+    challenge = f'Bearer realm="{REALM}", error="insufficient_scope", scope="{wanted}"'
+    return 403, body, [(b"www-authenticate", challenge.encode())]
 
-        # What FastAPI reads to inject the request into the dependency.
-        self.__signature__ = inspect.Signature(
-            [inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                               annotation=HTTPConnection)]
-        )  # fmt: skip
 
-    def __call__(self, request: Any) -> Any:
-        """As a FastAPI dependency, `request` is the request: checked. As a
-        decorator, it is the endpoint or app to guard."""
-        from starlette.requests import HTTPConnection
+async def send_refusal(scope: Scope, receive: Receive, send: Send, refusal: Refusal) -> None:
+    """Send a refusal as the middleware does (HTTP, or a WebSocket handshake refused)."""
+    status, body, headers = refusal
+    await _refuse(scope, receive, send, status, body, headers)
 
-        if isinstance(request, HTTPConnection):
-            self.check(request.scope)
-            return None
-        is_function = inspect.isfunction(request) or inspect.ismethod(request)
-        if is_function and len(inspect.signature(request).parameters) == 1:
-            return self._guard_endpoint(request)
-        return _GuardedApp(self, request)  # (scope, receive, send)
 
-    def refusal(self, scope: Scope) -> tuple[int, dict[str, str], list[tuple[bytes, bytes]]] | None:
-        """(status, body, headers) of the answer a request gets, or None if
-        its key has every scope needed."""
-        identity = scope.get(SCOPE_KEY)
-        if identity is None:
-            body = {"error": "invalid_token", "reason": "missing",
-                    "message": "no verified API key on this request"}  # fmt: skip
-            return 401, body, [(b"www-authenticate", f'Bearer realm="{REALM}"'.encode())]
-        missing = [s for s in self.scopes if s not in identity.scopes]
-        if not missing:
-            return None
-        needed = " ".join(self.scopes)
-        body = {
-            "error": "insufficient_scope",
-            "scope": needed,
-            "message": f"this API key lacks the scope {' '.join(missing)}",
-        }
-        challenge = f'Bearer realm="{REALM}", error="insufficient_scope", scope="{needed}"'
-        return 403, body, [(b"www-authenticate", challenge.encode())]
+class ScopeGuardedApp:
+    """An ASGI app that answers only requests whose key has `needed`."""
 
-    def check(self, scope: Scope) -> None:
-        """Raise Starlette's HTTPException with the refusal (FastAPI answers it)."""
-        from starlette.exceptions import HTTPException
+    def __init__(self, app: ASGIApp, needed: Iterable[str]) -> None:
+        self.app, self.needed = app, tuple(needed)
 
-        refused = self.refusal(scope)
-        if refused is not None:
-            status, body, headers = refused
-            raise HTTPException(
-                status, body["message"], {k.decode(): v.decode() for k, v in headers}
-            )
-
-    def _guard_endpoint(self, endpoint: Callable[..., Any]) -> Callable[..., Any]:
-        from starlette.concurrency import run_in_threadpool
-        from starlette.requests import HTTPConnection
-
-        @functools.wraps(endpoint)
-        async def guarded(connection: HTTPConnection) -> Any:
-            refused = self.refusal(connection.scope)
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            refused = scope_refusal(scope, self.needed)
             if refused is not None:
-                if connection.scope["type"] == "websocket":  # refuse the handshake itself
-                    websocket: Any = connection
-                    await _refuse(connection.scope, websocket.receive, websocket.send, *refused)
-                    return None
-                return _StarletteRefusal(*refused)
-            if inspect.iscoroutinefunction(endpoint):
-                return await endpoint(connection)
-            return await run_in_threadpool(endpoint, connection)
-
-        return guarded
-
-
-class _GuardedApp:
-    """An ASGI app behind a scope guard (an object, not a function, so that
-    Starlette's Route keeps treating it as an app)."""
-
-    def __init__(self, guard: requires_scopes, app: ASGIApp) -> None:
-        self.guard, self.app = guard, app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        refused = self.guard.refusal(scope) if scope["type"] in ("http", "websocket") else None
-        if refused is None:
-            await self.app(scope, receive, send)
-            return
-        await _refuse(scope, receive, send, *refused)
-
-
-class _StarletteRefusal:
-    """What a guarded Starlette endpoint returns instead of calling the
-    endpoint: an ASGI response (Starlette sends any object it can call)."""
-
-    def __init__(
-        self, status: int, body: dict[str, str], headers: list[tuple[bytes, bytes]]
-    ) -> None:
-        self.status, self.body, self.headers = status, body, headers
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await _refuse(scope, receive, send, self.status, self.body, self.headers)
+                await send_refusal(scope, receive, send, refused)
+                return
+        await self.app(scope, receive, send)
