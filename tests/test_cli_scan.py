@@ -178,6 +178,18 @@ def test_the_service_revokes_only_the_key_whose_secret_is_presented(world):
     assert view is not None and view.label == "prod"
 
 
+def test_a_look_alike_with_a_live_keys_id_is_not_that_key(world, store_url, tmp_path, run):
+    from keydesk.keys import checksum
+
+    created = world.owner.create_key("github", "prod")
+    other = generate_key_pair().private_key.reveal()
+    body = secret(created)[:22] + other[22:65]
+    (tmp_path / "a").write_text(f"{secret(created)}\n{body + checksum(body)}\n")
+    code, out, _ = run("--db", store_url, "scan", "--json", str(tmp_path / "a"))
+    assert code == 2
+    assert [f["status"] for f in json.loads(out)] == ["active", "unknown"]
+
+
 def test_staged_blocks_a_commit_with_one_line_per_key_and_honours_the_allow_list(
     tmp_path, run, monkeypatch
 ):

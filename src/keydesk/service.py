@@ -58,6 +58,7 @@ from keydesk.views import (
     ROLE_ORDER,
     AuditView,
     CreatedKey,
+    FoundKey,
     IntegrationStatus,
     IntegrationView,
     KeyView,
@@ -697,8 +698,10 @@ class KeyService:
             self._require_member(session, self._integration_workspace(session, row))
             return self._key_query_one(session, row.id)
 
-    def revoke_key(self, public_key: str) -> KeyView:
-        """Revoke now, for good. Refused by every verifier from the next request."""
+    def revoke_key(self, public_key: str, *, leaked_at: str | None = None) -> KeyView:
+        """Revoke now, for good. Refused by every verifier from the next request.
+        `leaked_at`: where it was found leaked, audited as `key.revoke.leaked`
+        (`keydesk scan --revoke` by an admin who cannot prove possession)."""
         with self.store.session() as session:
             row = self._key_row(session, public_key)
             ws = self._integration_workspace(session, row)
@@ -716,9 +719,9 @@ class KeyService:
             self._audit(
                 session,
                 _id(ws.id),
-                "key.revoke",
+                "key.revoke" if leaked_at is None else "key.revoke.leaked",
                 row.public_key,
-                label=row.label,
+                label=row.label if leaked_at is None else _leak_label(leaked_at),
                 integration_id=row.integration_id,
             )
             return self._key_query_one(session, row.id)
@@ -730,39 +733,102 @@ class KeyService:
         does not know it (unknown id, or a secret that does not match). No
         role is needed: whoever holds the whole private key may learn what
         `keydesk verify` would tell them, and revoke it (GitHub's credential
-        revocation works the same way). Nothing else is revealed."""
+        revocation works the same way). Nothing else is revealed. Needs a
+        role that reads hashes (on PostgreSQL: not an admin's, see `found_key`)."""
         with self.store.session() as session:
             row = self._possessed_key(session, private_key)
             return None if row is None else self._key_query_one(session, row.id)
 
-    def revoke_leaked_key(self, private_key: PrivateKey, found_at: str) -> KeyView:
-        """Revoke the one key `private_key` proves, audited as revoked because
-        it leaked, with where it was found. Cannot reveal or create anything."""
+    def found_key(self, private_key: PrivateKey) -> FoundKey:
+        """What this store says of a private key found leaked, as far as the
+        actor may know. Where the actor reads hashes (SQLite; on PostgreSQL
+        the store's owner and superusers) the secret is checked and no role
+        is needed (`leaked_key`). An admin on PostgreSQL cannot read hashes:
+        the key is matched by its public key among the workspaces the admin
+        sees, unchecked, and told apart from one in another workspace."""
+        key = parse_private_key(private_key)  # shape and checksum, no I/O
         with self.store.session() as session:
-            row = self._possessed_key(session, private_key)
-            if row is None:
-                raise NotFound(f"no key {private_key.public_key} in this store")
-            ws = self._integration_workspace(session, row)
-            revoker = session.exec(select(Account.id).where(Account.name == self.actor)).first()
-            result = session.execute(
-                sa.update(ApiKey)
-                .where(col(ApiKey.id) == row.id, col(ApiKey.revoked_at).is_(None))
-                .values(revoked_at=utcnow(), revoked_by=revoker)
-            )
-            if result.rowcount == 0:  # type: ignore[attr-defined]  # a CursorResult
+            if self._reads_hashes(session):
+                row = self._possessed_key(session, key)
+                view = None if row is None else self._key_query_one(session, row.id)
+                return FoundKey(key.public_key, view, secret_checked=True)
+            found = session.execute(
+                self._key_query().where(col(ApiKey.public_key) == key.public_key)
+            ).first()
+            if found is not None:
+                return FoundKey(key.public_key, _key_view(found), secret_checked=False)
+            elsewhere = session.execute(
+                sa.text("SELECT keydesk_key_exists(:public_key)"), {"public_key": key.public_key}
+            ).scalar_one()
+            return FoundKey(key.public_key, None, secret_checked=False, elsewhere=bool(elsewhere))
+
+    def revoke_found_key(self, private_key: PrivateKey, found_at: str) -> KeyView:
+        """Revoke a key found leaked at `found_at`, the way `found_key` knew
+        it: by possession where the actor reads hashes, otherwise through
+        the actor's own permission to revoke (an admin on PostgreSQL). Either
+        way audited as `key.revoke.leaked` with where it was found."""
+        key = parse_private_key(private_key)
+        with self.store.session() as session:
+            if self._reads_hashes(session):
+                row = self._revoke_possessed(session, key, found_at)
+                return self._key_query_one(session, row.id)
+        return self.revoke_key(key.public_key, leaked_at=found_at)
+
+    def revoke_leaked_key(self, private_key: PrivateKey, found_at: str) -> str:
+        """Revoke the one key `private_key` proves, audited as revoked because
+        it leaked, with where it was found; returns its public key. Cannot
+        reveal or create anything. keydesk serve's POST /v1/revoke: on
+        PostgreSQL it runs as `keydesk_verifier`, which reads hashes and may
+        call `keydesk_revoke_leaked` (revision 0004), and nothing more."""
+        with self.store.session() as session:
+            return self._revoke_possessed(session, private_key, found_at).public_key
+
+    def _revoke_possessed(
+        self, session: Session, private_key: PrivateKey, found_at: str
+    ) -> _KeyRow:
+        row = self._possessed_key(session, private_key)
+        if row is None:
+            raise NotFound(f"no key {private_key.public_key} in this store")
+        label = _leak_label(found_at)
+        if self.store.backend == "postgresql":
+            # The database writes the revocation and its audit event as the
+            # session's role; the possession was checked just above.
+            outcome = session.execute(
+                sa.text("SELECT keydesk_revoke_leaked(:public_key, :label)"),
+                {"public_key": row.public_key, "label": label},
+            ).scalar_one()
+            if outcome != "revoked":
                 raise AlreadyRevoked(f"key {row.public_key} ({row.label}) is already revoked")
-            # The audit row's free text (a role for member.set) says where it leaked.
-            found_at = validation.redact_private_keys(found_at, note=False)  # a path may hold one
-            where = _clipped(f"found at {found_at}", LEAK_LOCATION_MAX)
-            self._audit(
-                session,
-                _id(ws.id),
-                "key.revoke.leaked",
-                row.public_key,
-                label=where,
-                integration_id=row.integration_id,
-            )
-            return self._key_query_one(session, row.id)
+            return row
+        ws = self._integration_workspace(session, row)
+        revoker = session.exec(select(Account.id).where(Account.name == self.actor)).first()
+        result = session.execute(
+            sa.update(ApiKey)
+            .where(col(ApiKey.id) == row.id, col(ApiKey.revoked_at).is_(None))
+            .values(revoked_at=utcnow(), revoked_by=revoker)
+        )
+        if result.rowcount == 0:  # type: ignore[attr-defined]  # a CursorResult
+            raise AlreadyRevoked(f"key {row.public_key} ({row.label}) is already revoked")
+        self._audit(
+            session,
+            _id(ws.id),
+            "key.revoke.leaked",
+            row.public_key,
+            label=label,
+            integration_id=row.integration_id,
+        )
+        return row
+
+    def _reads_hashes(self, session: Session) -> bool:
+        """Whether the actor may read `secret_hash`: always on SQLite (the
+        file is the boundary); on PostgreSQL, not an admin's role (0002)."""
+        if self.store.backend != "postgresql":
+            return True
+        return bool(
+            session.execute(
+                sa.text("SELECT has_column_privilege('api_key', 'secret_hash', 'SELECT')")
+            ).scalar_one()
+        )
 
     def _possessed_key(self, session: Session, private_key: PrivateKey) -> _KeyRow | None:
         key = parse_private_key(private_key)  # shape and checksum, no I/O
@@ -1208,6 +1274,13 @@ def _hour_start(hour: int) -> datetime:
 def _whole_days(span: timedelta) -> int:
     """A lifetime in days, rounded up (a key for 36 hours is a 2-day key)."""
     return max(1, -(-int(span.total_seconds()) // 86400))
+
+
+def _leak_label(found_at: str) -> str:
+    """The audit line's note on a leaked key: where it was found (a path may
+    itself hold a private key, which is redacted)."""
+    found_at = validation.redact_private_keys(found_at, note=False)
+    return _clipped(f"found at {found_at}", LEAK_LOCATION_MAX)
 
 
 def _clipped(text: str, limit: int) -> str:
