@@ -164,17 +164,17 @@ def test_the_service_revokes_only_the_key_whose_secret_is_presented(world):
     created = world.owner.create_key("github", "prod")
     outsider = KeyService(world.store, "mallory")
     forged = PrivateKey(generate_key_pair().private_key.reveal())
-    assert outsider.leaked_key(forged) is None
+    assert outsider.found_key(forged).key is None
     # The right id with another secret is not proof.
     same_id = created.private_key.reveal()[:22] + forged.reveal()[22:65]
     from keydesk.keys import checksum
 
     same_id += checksum(same_id)
-    assert outsider.leaked_key(PrivateKey(same_id)) is None
+    assert outsider.found_key(PrivateKey(same_id)).status == "unknown"
     with pytest.raises(Exception, match="no key"):
         outsider.revoke_leaked_key(PrivateKey(same_id), "x")
     assert world.owner.key(created.key.public_key).is_active
-    view = outsider.leaked_key(created.private_key)
+    view = outsider.found_key(created.private_key).key
     assert view is not None and view.label == "prod"
 
 

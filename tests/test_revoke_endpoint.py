@@ -16,6 +16,7 @@ from keydesk.service import KeyService
 from keydesk.store import open_store
 from keydesk.views import AuditView
 from tests.conftest import build_world
+from tests.pg_team import acme_with_github
 from tests.servers import keydesk_serve
 
 
@@ -146,12 +147,7 @@ def served(request, tmp_path) -> Iterator[Served]:
         store.dispose()
         return
     team = request.getfixturevalue("team")
-    alice = team.service_as("alice")
-    alice.create_workspace("acme")
-    alice.add_integration(
-        "acme", "github", "GitHub", client_id="Iv1.x",
-        redirect_uri="https://acme.example/cb", configure=True,
-    )  # fmt: skip
+    alice = acme_with_github(team)
     yield Served(team.url_as("verifier"), alice.create_key("github", "prod").private_key.reveal(),
                  lambda: alice.audit("acme"))  # fmt: skip
 

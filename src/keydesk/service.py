@@ -728,22 +728,14 @@ class KeyService:
 
     # -- leaked keys: presenting the private key is the proof ---------------------
 
-    def leaked_key(self, private_key: PrivateKey) -> KeyView | None:
-        """The key a found private key belongs to, or None when this store
-        does not know it (unknown id, or a secret that does not match). No
-        role is needed: whoever holds the whole private key may learn what
-        `keydesk verify` would tell them, and revoke it (GitHub's credential
-        revocation works the same way). Nothing else is revealed. Needs a
-        role that reads hashes (on PostgreSQL: not an admin's, see `found_key`)."""
-        with self.store.session() as session:
-            row = self._possessed_key(session, private_key)
-            return None if row is None else self._key_query_one(session, row.id)
-
     def found_key(self, private_key: PrivateKey) -> FoundKey:
         """What this store says of a private key found leaked, as far as the
         actor may know. Where the actor reads hashes (SQLite; on PostgreSQL
-        the store's owner and superusers) the secret is checked and no role
-        is needed (`leaked_key`). An admin on PostgreSQL cannot read hashes:
+        the store's owner and superusers) the secret is checked against the
+        hash and no role is needed: whoever holds the whole private key may
+        learn what `keydesk verify` would tell them, and revoke it (GitHub's
+        credential revocation works the same way); a wrong secret or an
+        unknown id is `unknown`. An admin on PostgreSQL cannot read hashes:
         the key is matched by its public key among the workspaces the admin
         sees, unchecked, and told apart from one in another workspace."""
         key = parse_private_key(private_key)  # shape and checksum, no I/O
