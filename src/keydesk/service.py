@@ -56,6 +56,7 @@ from keydesk.views import (
     ACCEPTED,
     EXPIRING_SOON,
     ROLE_ORDER,
+    USAGE_RANGE_MAX,
     AuditView,
     CreatedKey,
     FoundKey,
@@ -668,10 +669,11 @@ class KeyService:
         )
 
     def key_usage(self, public_key: str, since: datetime) -> UsageView:
-        """A key's presentations per hour since `since`, as verifiers
+        """A key's presentations per hour since `since` (at most
+        USAGE_RANGE_MAX ago: every hour of the range is a row), as verifiers
         counted them (accepted, and refused by reason)."""
         now = utcnow()
-        first, last = _hour_of(since), _hour_of(now)
+        first, last = _hour_of(max(since, now - USAGE_RANGE_MAX)), _hour_of(now)
         with self.store.session() as session:
             row = self._key_row(session, public_key)
             self._require_member(session, self._integration_workspace(session, row))

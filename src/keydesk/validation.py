@@ -193,6 +193,16 @@ def _confusable_classes() -> dict[int, str]:
 
 _DURATION = re.compile(r"(\d{1,6})\s*([mhdw])")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+# Longer spans are typos (999999w would overflow a date): a century is plenty
+# for an expiry, an overlap, a policy or a look back.
+SPAN_MAX_DAYS = 36_500
+
+
+def _span(match: re.Match[str], what: str) -> timedelta:
+    span = timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    if span > timedelta(days=SPAN_MAX_DAYS):
+        raise InvalidInput(f"{what} {match.group(0)!r} is longer than {SPAN_MAX_DAYS} days")
+    return span
 
 
 def since(value: str, now: datetime) -> datetime:
@@ -200,16 +210,16 @@ def since(value: str, now: datetime) -> datetime:
     time (`2026-11-01`, `2026-11-01T09:00`, local time unless it says)."""
     text = printable_text(value, "--since", 64).lower()
     if match := _DURATION.fullmatch(text):
-        return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        return now - _span(match, "--since")
     try:
         moment = datetime.fromisoformat(text.upper()) if "t" in text else None
         if moment is None:
             moment = datetime.combine(date.fromisoformat(text), datetime.min.time())
-    except ValueError:
+        return (moment if moment.tzinfo else moment.astimezone()).astimezone(UTC)
+    except (ValueError, OverflowError):
         raise InvalidInput(
             f"--since {text!r} is neither a time ago (30m, 12h, 7d, 2w) nor a date (2026-11-01)"
         ) from None
-    return (moment if moment.tzinfo else moment.astimezone()).astimezone(UTC)
 
 
 def duration(value: str, what: str, *, zero: bool = False) -> timedelta:
@@ -218,7 +228,7 @@ def duration(value: str, what: str, *, zero: bool = False) -> timedelta:
     if zero and text == "0":
         return timedelta(0)
     if match := _DURATION.fullmatch(text):
-        span = timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        span = _span(match, what)
         if span or zero:
             return span
     examples = "0, 1h, 24h, 7d" if zero else "30m, 24h, 90d, 2w"
@@ -242,11 +252,11 @@ def moment(value: str, what: str) -> datetime:
             parsed = datetime.fromisoformat(text.upper().replace(" ", "T"))
         else:
             parsed = datetime.combine(date.fromisoformat(text), datetime.min.time())
-    except ValueError:
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise InvalidInput(
             f"{what} {text!r} is neither a date (2027-03-01) nor a time (2027-03-01T12:00Z)"
         ) from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def key_scopes(requested: Iterable[str], allowed: str, integration: str) -> str:

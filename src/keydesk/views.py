@@ -278,6 +278,18 @@ class KeyView:
         since = self.last_used_at or self.created_at
         return max(0, ((now or utcnow()) - since).days)
 
+    def status_words(self, now: datetime | None = None) -> str:
+        """The status as a list shows it, with what a reader must notice in
+        words (never only a colour, so NO_COLOR and scripts see it too)."""
+        now = now or utcnow()
+        if self.is_rotating and self.replaced_by and self.expires_at:
+            return f"rotating -> {self.replaced_by} ({in_words(self.expires_at - now)} left)"
+        if self.expires_soon(now) and self.expires_at:
+            return f"expiring in {in_words(self.expires_at - now)}"
+        if self.is_active and (idle := self.idle_days(now)) >= STALE_AFTER.days:
+            return f"active, unused for {idle} days"
+        return key_status(self.revoked_at, self.expires_at, now).value
+
     @property
     def creator(self) -> str:
         """The creator's name as lists show it."""
@@ -402,7 +414,9 @@ class UsageView:
 
 
 HOUR = timedelta(hours=1)
+USAGE_RANGE_MAX = timedelta(days=366)  # the longest look back at a key's usage
 EXPIRING_SOON = timedelta(days=14)  # flagged in lists, counted per integration
+STALE_AFTER = timedelta(days=30)  # an active key unused this long is called out in lists
 EXPIRY_CHOICES_DAYS = (30, 90, 365)  # the create form's choices, besides a date and never
 
 
