@@ -187,9 +187,58 @@ def test_a_store_made_at_0002_upgrades_to_head_without_losing_a_row(store_url):
         store.dispose()
 
 
+def _upgrade_to(store_url: str, revision: str) -> None:
+    from alembic import command
+
+    store = open_store(store_url, migrate=False)
+    try:
+        config = _config()
+        with store.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+    finally:
+        store.dispose()
+
+
+def _every_row(engine: sa.Engine) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every keydesk table, as stored (the revision aside)."""
+    metadata = sa.MetaData()
+    with engine.connect() as connection:
+        metadata.reflect(connection)
+        return {
+            table.name: [
+                tuple(row)
+                for row in connection.execute(sa.select(table).order_by(*table.primary_key.columns))
+            ]
+            for table in metadata.sorted_tables
+            if table.name != "alembic_version"
+        }
+
+
+def test_a_store_made_at_0003_upgrades_to_head_and_revokes_leaked_keys(store_url):
+    """Revision 0004 adds only functions (PostgreSQL): every row stays as it
+    was, and a leaked key is revoked by whoever holds it."""
+    made = _make_store_at_0002(store_url)
+    _upgrade_to(store_url, "0003")
+    store = open_store(store_url, migrate=False)
+    before = _every_row(store.engine)
+    store.dispose()
+
+    store = open_store(store_url)  # what any command does: upgrade on open
+    try:
+        assert current_revision(store.engine) == HEAD
+        assert _every_row(store.engine) == before
+        reporter = KeyService(store, "reporter")  # no account, no role: the key is the proof
+        public_key = made["active"].public_key
+        assert reporter.revoke_leaked_key(made["active"].private_key, "a log") == public_key
+        assert KeyService(store, "alice").key(public_key).status.value == "revoked"
+    finally:
+        store.dispose()
+
+
 def test_the_upgrade_tested_here_is_the_newest():
     """A new revision fails this until a store made at the one before it is
     upgraded above too."""
     from alembic.script import ScriptDirectory
 
-    assert ScriptDirectory.from_config(_config()).get_revision(HEAD).down_revision == "0002"
+    assert ScriptDirectory.from_config(_config()).get_revision(HEAD).down_revision == "0003"
