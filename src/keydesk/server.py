@@ -1,7 +1,8 @@
 """`keydesk serve`: an HTTP verification endpoint over the key store.
 
-GET /v1/verify   Authorization: Bearer <private key>  → 200 identity | 400 | 401 | 429 | 503
-GET /healthz     → 200 (no authentication, no I/O)
+GET  /v1/verify   Authorization: Bearer <private key>  → 200 identity | 400 | 401 | 429 | 503
+POST /v1/revoke   a leaked key (Authorization: Bearer, or {"api_key": …})  → 200 | 400 | 429 | 503
+GET  /healthz     → 200 (no authentication, no I/O)
 
 The answers are the middleware's (`keydesk.asgi`). Logs go to stderr: one
 line per refused key with its public key and exact reason (never the secret),
@@ -11,8 +12,12 @@ one line per request, whose query string is redacted when it carried a key.
 
 from __future__ import annotations
 
+import asyncio
 import copy
-from collections.abc import AsyncIterator
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -22,9 +27,23 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from keydesk.asgi import KeydeskAuth
+from keydesk.asgi import BadRequest, KeydeskAuth, bearer_token
+from keydesk.errors import (
+    AlreadyRevoked,
+    KeydeskError,
+    NotFound,
+    StoreUnavailable,
+    Unauthorized,
+)
+from keydesk.keys import parse_private_key
 from keydesk.store import Store
 from keydesk.verify import Verifier
+
+log = logging.getLogger("keydesk.revoke")
+
+REVOKE_BODY_MAX = 4096  # bytes: a key is 71 characters
+REVOKES_PER_MINUTE = 10  # per client address; each costs an argon2 check
+REVOKE_HASH_SLOTS = 2  # argon2 checks at once for this endpoint (one per core)
 
 
 async def verify(request: Request) -> JSONResponse:
@@ -36,8 +55,109 @@ async def healthz(_request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
+class RateLimit:
+    """A token bucket per client address: `per_minute` a minute, in bursts of
+    as many. Addresses idle for a minute are forgotten."""
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_minute = per_minute
+        self._clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}  # address → (tokens, when)
+
+    def allow(self, address: str) -> bool:
+        now = self._clock()
+        if len(self._buckets) > 10_000:  # a flood of addresses must not grow memory
+            self._buckets = {a: b for a, b in self._buckets.items() if now - b[1] < 60}
+        tokens, then = self._buckets.get(address, (float(self.per_minute), now))
+        tokens = min(float(self.per_minute), tokens + (now - then) * self.per_minute / 60)
+        if tokens < 1:
+            self._buckets[address] = (tokens, now)
+            return False
+        self._buckets[address] = (tokens - 1, now)
+        return True
+
+
+class LeakReports:
+    """POST /v1/revoke: whoever holds a leaked private key may revoke it, with
+    no account (as GitHub's credential revocation API works). The answer is
+    the same 200 for every well-formed key (revoked now, already revoked, or
+    unknown to this store): it tells nothing the key's holder could not
+    learn, and cannot reveal or create anything."""
+
+    def __init__(self, store: Store, revoke: Callable[[Any, str], object]) -> None:
+        self.store = store
+        self._revoke = revoke
+        self._limit = RateLimit(REVOKES_PER_MINUTE)
+        self._slots = asyncio.Semaphore(REVOKE_HASH_SLOTS)
+
+    async def handle(self, request: Request) -> JSONResponse:
+        address = request.client.host if request.client else "unknown"
+        if not self._limit.allow(address):
+            return _answer(429, "too_many_requests", "too many revocations from this address", {"retry-after": "60"})  # fmt: skip
+        try:
+            presented = bearer_token(request.scope) or await _body_key(request)
+            key = parse_private_key(presented or "")
+        except (BadRequest, Unauthorized, ValueError) as error:
+            message = getattr(error, "message", "") or "send one private key"
+            return _answer(400, "invalid_request", f"no well-formed private key: {message}")
+        try:
+            async with self._slots:  # argon2: bounded, off the event loop
+                await asyncio.to_thread(self._revoke, key, f"POST /v1/revoke from {address}")
+            log.info("revoked %s: reported leaked by %s", key.public_key, address)
+        except (NotFound, AlreadyRevoked):
+            pass  # the same answer: the key does not work, which is all a reporter may learn
+        except StoreUnavailable:
+            return _answer(503, "unavailable", "the key store is unavailable; retry shortly", {"retry-after": "1"})  # fmt: skip
+        except KeydeskError as error:  # e.g. this server's role may not revoke
+            log.warning("could not revoke %s reported by %s: %s", key.public_key, address, error.message)  # fmt: skip
+            return _answer(503, "unavailable", "this server cannot revoke keys; tell an admin", {"retry-after": "60"})  # fmt: skip
+        return JSONResponse({"public_key": key.public_key}, headers={"cache-control": "no-store"})
+
+
+async def _body_key(request: Request) -> str | None:
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > REVOKE_BODY_MAX:
+            raise BadRequest("the body is too large")
+    if not body:
+        return None
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest('send JSON: {"api_key": "kdsk_…"}') from None
+    key = data.get("api_key") if isinstance(data, dict) else None
+    if not isinstance(key, str):
+        raise BadRequest('send JSON: {"api_key": "kdsk_…"}')
+    return key
+
+
+def _answer(
+    status: int, error: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        {"error": error, "message": message},
+        status_code=status,
+        headers={"cache-control": "no-store", **(headers or {})},
+    )
+
+
+def _leak_revoker(store: Store) -> Callable[[Any, str], object]:
+    """Revocation as the account this server runs as (the store's owner on
+    SQLite, its database role on PostgreSQL), audited with the reporter."""
+
+    def revoke(key: Any, found_at: str) -> object:
+        from keydesk.identity import acting_account
+        from keydesk.service import KeyService
+
+        return KeyService(store, acting_account(store)).revoke_leaked_key(key, found_at)
+
+    return revoke
+
+
 def create_app(store: Store, *, verifier: Verifier | None = None) -> Starlette:
     checker = verifier or Verifier(store.engine)
+    reports = LeakReports(store, _leak_revoker(store))
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -45,8 +165,14 @@ def create_app(store: Store, *, verifier: Verifier | None = None) -> Starlette:
         checker.close()  # last-used times still queued reach the store
 
     return Starlette(
-        routes=[Route("/v1/verify", verify), Route("/healthz", healthz)],
-        middleware=[Middleware(KeydeskAuth, verifier=checker, exempt_paths=("/healthz",))],
+        routes=[
+            Route("/v1/verify", verify),
+            Route("/v1/revoke", reports.handle, methods=["POST"]),
+            Route("/healthz", healthz),
+        ],
+        middleware=[
+            Middleware(KeydeskAuth, verifier=checker, exempt_paths=("/healthz", "/v1/revoke"))
+        ],
         lifespan=lifespan,
     )
 

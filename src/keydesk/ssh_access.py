@@ -612,7 +612,10 @@ def _make_private_dir(directory: Path) -> None:
     parent = directory.parent
     if not parent.exists():
         raise SshAccessError(f"cannot create {directory}: {parent} does not exist")
-    directory.mkdir(mode=0o700)
+    try:
+        directory.mkdir(mode=0o700)
+    except FileExistsError:
+        return  # another admin's authorize made it a moment ago (and owns its mode)
     os.chmod(directory, 0o700)  # mkdir's mode is masked by the umask
     _give_to(directory, os.stat(parent))
 
