@@ -229,6 +229,8 @@ def test_rotate_with_an_overlap_keeps_both_keys_working_until_it_ends(kd):
     assert rotations[0]["target"] == old["public_key"]
     assert rotations[0]["related"] == new_public
     assert not [e for e in events if e["action"] == "key.create" and e["target"] == new_public]
+    table = kd.ok("audit").splitlines()
+    assert [line for line in table if f"{old['public_key']} -> {new_public}" in line]
     for key in (old["public_key"], new_public):  # each key's trail shows the rotation
         trail = kd.ok("audit", "--key", key, "--json")
         assert '"action": "key.rotate"' in trail
@@ -285,6 +287,8 @@ def test_rotate_refusals(kd):
 def test_rotation_follows_a_policy_set_since(kd):
     old = kd.create("prod", "--no-expiry", "--scope", "read:org")
     kd.ok("workspace", "set-policy", "--max-key-lifetime", "30d")
+    (kept,) = kd.json("key", "list", "--integration", "github")
+    assert kept["expires_at"] is None  # keys that exist keep their expiry
     new = kd.json("key", "rotate", old["public_key"], "--overlap", "7d")
     assert new["lifetime_days"] == 30 and new["scopes"] == ["read:org"]
     assert _about(_at(new["expires_at"]), utcnow() + timedelta(days=30))
@@ -298,8 +302,12 @@ def test_list_expiring_within_and_unused_for(kd):
     later = kd.create("later", "--expires-in", "60d")
     stale = kd.create("stale", "--no-expiry")
     kd.create("fresh", "--no-expiry")
-    kd.sql("UPDATE api_key SET created_at = :at WHERE public_key = :pk",
-           at=utcnow() - timedelta(days=40), pk=stale["public_key"])  # fmt: skip
+    gone = kd.create("gone", "--expires-in", "1h")
+    for key in (stale, gone):
+        kd.sql("UPDATE api_key SET created_at = :at WHERE public_key = :pk",
+               at=utcnow() - timedelta(days=40), pk=key["public_key"])  # fmt: skip
+    kd.sql("UPDATE api_key SET expires_at = :at WHERE public_key = :pk",
+           at=utcnow() - timedelta(minutes=1), pk=gone["public_key"])  # fmt: skip
 
     expiring = kd.json("key", "list", "--expiring-within", "14d")
     assert [k["public_key"] for k in expiring] == [soon["public_key"]]
