@@ -428,3 +428,20 @@ def test_integration_edit_disable_enable(kd):
 def test_integration_commands_refuse_in_one_line(kd, args, needle):
     kd.ok("integration", "add", "--workspace", "acme", "--name", "gitlab", "--provider", "GitLab")
     assert needle in kd.refused("integration", *args)
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(("typed", "disabled"), [("disable\n", True), ("no\n", False)])
+def test_disable_at_a_terminal_asks_first(configured, monkeypatch, capsys, typed, disabled):
+    monkeypatch.setattr(sys, "stdin", _Terminal(typed))
+    code = main(["integration", "disable", "github"], actor="alice")
+    out, err = capsys.readouterr()
+    assert "confirm" not in out  # the prompt is not in what a pipe reads
+    assert "Type 'disable' to confirm" in err and "keydesk integration enable github" in err
+    assert disabled or err.endswith("keydesk: not disabled\n")
+    status = json.loads(configured("integration", "list", "--json")[1])[0]["status"]
+    assert (code == 0) is disabled and (status == "disabled") is disabled

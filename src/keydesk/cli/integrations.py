@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from keydesk.cli import context
-from keydesk.cli.output import EXIT_ERROR, fail, integration_json, print_json, print_table, say
+from keydesk.cli.output import EXIT_ERROR, confirmed, integration_json, print_json, print_table, say
 from keydesk.cli.parser import Commands
 from keydesk.errors import InvalidInput
 from keydesk.validation import shown_literally
@@ -130,19 +129,14 @@ def edit(args: argparse.Namespace) -> int:
 def disable(args: argparse.Namespace) -> int:
     service = context.service(args)
     integration = service.integration(args.integration, args.workspace)
-    if not args.yes:
-        if not sys.stdin.isatty():
-            fail("refusing to disable without confirmation: pass --yes when not at a terminal")
-            return EXIT_ERROR
-        print(
-            f"Disable {shown_literally(integration.name)} ({integration.active_keys} active keys)?\n"
-            "Every one of its keys gets 401 Unauthorized from the next request until it is\n"
-            f"enabled again (keydesk integration enable {shown_literally(integration.name)}).",
-            file=sys.stderr,
-        )
-        if input("Type 'disable' to confirm: ").strip().lower() != "disable":
-            fail("not disabled")
-            return EXIT_ERROR
+    name = shown_literally(integration.name)
+    question = (
+        f"Disable {name} ({integration.active_keys} active keys)?\n"
+        "Every one of its keys gets 401 Unauthorized from the next request until it is\n"
+        f"enabled again (keydesk integration enable {name})."
+    )
+    if not args.yes and not confirmed("disable", "disabled", question):
+        return EXIT_ERROR
     integration = service.disable_integration(integration.id)
     say(args, integration_json(integration), f"integration {integration.name} is disabled")
     return 0

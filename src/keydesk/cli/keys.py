@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import TYPE_CHECKING, Any
 
 from keydesk.cli import context
 from keydesk.cli.output import (
     EXIT_ERROR,
-    fail,
+    confirmed,
     iso,
     key_json,
     print_json,
@@ -215,20 +214,14 @@ def rotate(args: argparse.Namespace) -> int:
 def revoke(args: argparse.Namespace) -> int:
     service = context.service(args)
     key = service.key(args.public_key)
-    if not args.yes:
-        if not sys.stdin.isatty():
-            fail("refusing to revoke without confirmation: pass --yes when not at a terminal")
-            return EXIT_ERROR
-        print(
-            f"Revoke {key.public_key} ({shown_literally(key.label)}) of {shown_literally(key.integration)}?\n"
-            "Revocation is immediate and cannot be undone: every service still using this key\n"
-            "will get 401 Unauthorized on its next request. Deploy a replacement first\n"
-            f"(keydesk key rotate {key.public_key} --overlap 24h).",
-            file=sys.stderr,
-        )
-        if input("Type 'revoke' to confirm: ").strip().lower() != "revoke":
-            fail("not revoked")
-            return EXIT_ERROR
+    question = (
+        f"Revoke {key.public_key} ({shown_literally(key.label)}) of {shown_literally(key.integration)}?\n"
+        "Revocation is immediate and cannot be undone: every service still using this key\n"
+        "will get 401 Unauthorized on its next request. Deploy a replacement first\n"
+        f"(keydesk key rotate {key.public_key} --overlap 24h)."
+    )
+    if not args.yes and not confirmed("revoke", "revoked", question):
+        return EXIT_ERROR
     key = service.revoke_key(key.public_key)
     say(args, key_json(key), f"revoked {key.public_key} ({shown_literally(key.label)})")
     return 0

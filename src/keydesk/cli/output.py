@@ -25,6 +25,22 @@ def fail(message: str) -> None:
     print(f"keydesk: {shown_literally(redact_private_keys(message))}", file=sys.stderr)
 
 
+def confirmed(verb: str, done: str, question: str) -> bool:
+    """Ask on stderr before something that cannot be taken back: True when
+    the user types `verb`. Off a terminal (a script) nobody can answer, so
+    it refuses in one line naming --yes; otherwise a refusal says `not
+    {done}`."""
+    if not sys.stdin.isatty():
+        fail(f"not {done}: pass --yes to {verb} when not at a terminal")
+        return False
+    # The prompt too goes to stderr: stdout may be a pipe (`… --json | jq`).
+    print(f"{question}\nType '{verb}' to confirm: ", end="", file=sys.stderr, flush=True)
+    if input().strip().lower() != verb:
+        fail(f"not {done}")
+        return False
+    return True
+
+
 def say(args: argparse.Namespace, data: dict[str, Any], message: str) -> None:
     if getattr(args, "json", False):
         print_json(data)

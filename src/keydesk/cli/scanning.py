@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from keydesk.cli import context
-from keydesk.cli.output import fail, print_json
+from keydesk.cli.output import confirmed, fail, print_json
 from keydesk.cli.parser import Commands
 from keydesk.errors import KeydeskError
 from keydesk.validation import shown_literally
@@ -252,17 +252,13 @@ def _revoke(service: KeyService, reports: list[Report], *, yes: bool) -> None:
 
 
 def _confirmed(live: Iterable[Report]) -> bool:
-    if not sys.stdin.isatty():
-        fail("not revoked: pass --yes to revoke when not at a terminal")
-        return False
-    print("These keys leaked and still work; revoke them now, for good?", file=sys.stderr)
-    for report in live:
-        print(f"  {report.line()}", file=sys.stderr)
-    print("Every service using them gets 401 Unauthorized on its next request.", file=sys.stderr)
-    if input("Type 'revoke' to confirm: ").strip().lower() != "revoke":
-        fail("not revoked")
-        return False
-    return True
+    lines = "".join(f"\n  {report.line()}" for report in live)
+    return confirmed(
+        "revoke",
+        "revoked",
+        f"These keys leaked and still work; revoke them now, for good?{lines}\n"
+        "Every service using them gets 401 Unauthorized on its next request.",
+    )
 
 
 def _exit_status(reports: list[Report], incomplete: bool) -> int:
