@@ -239,12 +239,9 @@ def _revoke(service: KeyService, reports: list[Report], *, yes: bool) -> None:
             fail(exc.message)
             continue
         for report in reports:
-            if (
-                report.found is not None
-                and report.found.key is not None
-                and (report.found.public_key == public_key)
-            ):
-                report.found = replace(report.found, key=key)
+            found = report.found
+            if found is not None and found.key is not None and found.public_key == public_key:
+                report.found = replace(found, key=key)
         print(
             shown_literally(f"revoked {key.public_key} ({key.label!r}) of {key.integration}"),
             file=sys.stderr,
