@@ -304,7 +304,7 @@ class Row:
 def fmt(value: float | None, unit: str) -> str:
     if value is None or value != value:  # None or NaN
         return "—"
-    if unit in ("/s", "req/s"):
+    if unit in ("/s", "req/s", "/CPU s"):
         return f"{value:,.0f} {unit}"
     if unit == "ms":
         return (

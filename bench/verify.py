@@ -22,6 +22,9 @@ In process, keydesk's `Verifier` against the floor, in interleaved rounds:
     keydesk refuses after a duration drawn from its recent real checks,
     computing nothing: its refusals/s is about time, and the CPU per refusal
     (every thread of the process) is what a flood costs it.
+  * usage counters: warm verify (1 thread, and 32 threads) with the per-key
+    usage counters on, against a second verifier with them off; the
+    ratio is the median of interleaved rounds' ratios (budget: ≤ 5 % cost).
   * 32 concurrent requesters: 32 threads calling `verify`, and 32 asyncio
     tasks awaiting `verify_async`; floors: 32 threads with a connection each,
     and 32 tasks (PostgreSQL: a psycopg AsyncConnection each; SQLite has no
@@ -336,6 +339,74 @@ def tasks(make_call, keys: list[str], seconds: float, count: int = CONCURRENCY):
     return len(flat) / elapsed, median(flat), percentile(flat, 99)
 
 
+def usage_cost(store, verifier: Verifier, keys: list[str], s: Settings) -> list[Row]:
+    """Warm verify with the per-key usage counters (the default) against a
+    second verifier with them off (`count_usage=False`), both primed, in many
+    short interleaved rounds whose order alternates; each ratio is the median
+    of the rounds' ratios (on a shared machine a single pair swings ±10 %).
+    CPU time per verify on one thread is steadier than wall time, and the
+    counting itself (what the request path adds: a dict update under a lock)
+    is timed alone against a warm verify. Issue #12's budget: ≤ 5 %."""
+    from keydesk.verify import _Usage  # the request path's counter, timed alone
+
+    uncounted = Verifier(store.engine, count_usage=False)
+    for key in keys:
+        uncounted.verify(key)
+
+    def cpu_rate(v: Verifier, seconds: float) -> float:
+        step, count = cycling(v.verify, keys), 0
+        wall, cpu = time.perf_counter() + seconds, time.process_time()
+        while time.perf_counter() < wall:
+            for _ in range(100):
+                step()
+            count += 100
+        return count / (time.process_time() - cpu)
+
+    rows = []
+    for what, unit, rounds, measure in (
+        ("1 thread, wall", "/s", 12, lambda v: rate(cycling(v.verify, keys), 0.25)),
+        ("1 thread, CPU", "/CPU s", 12, lambda v: cpu_rate(v, 0.25)),
+        (f"{CONCURRENCY} threads, wall", "/s", 8,
+         lambda v: threaded(lambda _i: v.verify, keys, 0.5)[0]),
+    ):  # fmt: skip
+        on, off = [], []
+        for round_ in range(rounds):
+            first, second = (verifier, uncounted) if round_ % 2 == 0 else (uncounted, verifier)
+            results = {id(first): measure(first), id(second): measure(second)}
+            on.append(results[id(verifier)])
+            off.append(results[id(uncounted)])
+        ratio = median([a / b for a, b in zip(on, off, strict=True)])
+        rows.append(
+            Row(f"warm verify, {what}: usage counters on (floor: off)", median(on), median(off),
+                unit, paired=ratio, note=f"counting costs {(1 - ratio) * 100:+.1f} % (budget 5 %)")
+        )  # fmt: skip
+    uncounted.close()
+
+    counter, calls = _Usage(), 200_000
+    started = time.perf_counter()
+    for n in range(calls):
+        counter.add(n % len(keys), "accepted")
+    add_us = (time.perf_counter() - started) / calls * 1e6
+    verify_us = 1e6 / median([rate(cycling(verifier.verify, keys), 0.25) for _ in range(4)])
+    rows.append(
+        Row("the count itself, per verify (floor: a warm verify)", add_us, verify_us, "µs",
+            False, note=f"{add_us / verify_us * 100:.1f} % of a warm verify")
+    )  # fmt: skip
+    return rows
+
+
+def usage_only(url: str, seeded, s: Settings) -> list[Row]:
+    store = open_store(url)
+    verifier = Verifier(store.engine)
+    try:
+        for key in seeded.keys:
+            verifier.verify(key)
+        return usage_cost(store, verifier, seeded.keys, s)
+    finally:
+        verifier.close()
+        store.dispose()
+
+
 def in_process(url: str, seeded, s: Settings) -> list[Row]:
     store = open_store(url)
     verifier = Verifier(store.engine)
@@ -367,6 +438,8 @@ def in_process(url: str, seeded, s: Settings) -> list[Row]:
     rows.append(Row(f"warm verify, 1 thread ({len(keys):,} distinct keys)",
                     median(k_warm), median(f_warm), "/s",
                     note=f"keydesk's rounds {min(k_warm):,.0f}–{max(k_warm):,.0f}"))  # fmt: skip
+
+    rows += usage_cost(store, verifier, keys, s)
 
     # Forged keys: a new list every round and side.
     reason = refused_reason(lambda: verifier.verify(make_key()))
@@ -740,6 +813,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, help="interleaved rounds (default 3)")
     parser.add_argument("--probes", type=int, help="first-seen keys per flood level (default 60)")
     parser.add_argument("--no-http", action="store_true", help="in process only")
+    parser.add_argument("--usage-only", action="store_true",
+                        help="only what the usage counters cost (in process)")  # fmt: skip
     args = parser.parse_args()
     s = settings(args)
 
@@ -779,14 +854,14 @@ def main() -> None:
             print(
                 f"  seeded {kind} store ({s.keys:,} rows) in {time.perf_counter() - started:.1f} s"
             )
-            rows = in_process(url, seeded, s)
+            rows = (usage_only if args.usage_only else in_process)(url, seeded, s)
             results[kind] = rows
             print_table(f"in process — {kind}", rows)
             if seeded_first is None:
                 seeded_first, url_first = seeded, url
-        if len(results) == 2:
+        if len(results) == 2 and not args.usage_only:
             compare(results["sqlite"], results["postgresql"])
-        if not args.no_http:
+        if not args.no_http and not args.usage_only:
             import shutil
 
             if shutil.which("wrk") is None:

@@ -76,6 +76,18 @@ class Team:
             return cursor.rowcount
 
 
+def acme_with_github(team: Team) -> KeyService:
+    """alice's service, having made workspace acme with a configured
+    integration github (made through keydesk, as alice's own role)."""
+    alice = team.service_as("alice")
+    alice.create_workspace("acme")
+    alice.add_integration(
+        "acme", "github", "GitHub", client_id="Iv1.x",
+        redirect_uri="https://acme.example/cb", configure=True,
+    )  # fmt: skip
+    return alice
+
+
 @contextlib.contextmanager
 def team_database(server_url: str) -> Iterator[Team]:
     """A new database on the server at `server_url` (a superuser's URL),

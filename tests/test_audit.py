@@ -101,7 +101,7 @@ def test_json_lines_oldest_first_and_a_table_newest_first(cli):
     ]  # fmt: skip
     assert events[-1]["integration"] == "github" and events[-1]["label"] == "[red]prod[/]"
     assert set(events[0]) == {
-        "id", "at", "workspace", "integration", "actor", "action", "target", "label",
+        "id", "at", "workspace", "integration", "actor", "action", "target", "label", "related",
     }  # fmt: skip
     code, out, _ = cli("audit")
     lines = out.splitlines()

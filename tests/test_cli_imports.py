@@ -151,6 +151,7 @@ def test_output_stream_is_plain_text(capsys):
         [{"a": 1, "b": None, "c": True, "d": False, "e": 'x\n"\\\u2028é\x1b', "f": -3}],
         [{"nested": [1, {"x": None}], "n": 1.5}, {"s": "plain"}],
         [{1: "int key"}, {"e": __import__("enum").IntEnum("E", "A").A}],
+        [{"scopes": ["repo", 'r"\\\u2028é\x1b']}, {"scopes": []}, {"mixed": ["a", 1]}],
     ],
 )
 def test_streamed_json_matches_json_dumps(items, capsys):

@@ -164,18 +164,30 @@ def test_the_service_revokes_only_the_key_whose_secret_is_presented(world):
     created = world.owner.create_key("github", "prod")
     outsider = KeyService(world.store, "mallory")
     forged = PrivateKey(generate_key_pair().private_key.reveal())
-    assert outsider.leaked_key(forged) is None
+    assert outsider.found_key(forged).key is None
     # The right id with another secret is not proof.
     same_id = created.private_key.reveal()[:22] + forged.reveal()[22:65]
     from keydesk.keys import checksum
 
     same_id += checksum(same_id)
-    assert outsider.leaked_key(PrivateKey(same_id)) is None
+    assert outsider.found_key(PrivateKey(same_id)).status == "unknown"
     with pytest.raises(Exception, match="no key"):
         outsider.revoke_leaked_key(PrivateKey(same_id), "x")
     assert world.owner.key(created.key.public_key).is_active
-    view = outsider.leaked_key(created.private_key)
+    view = outsider.found_key(created.private_key).key
     assert view is not None and view.label == "prod"
+
+
+def test_a_look_alike_with_a_live_keys_id_is_not_that_key(world, store_url, tmp_path, run):
+    from keydesk.keys import checksum
+
+    created = world.owner.create_key("github", "prod")
+    other = generate_key_pair().private_key.reveal()
+    body = secret(created)[:22] + other[22:65]
+    (tmp_path / "a").write_text(f"{secret(created)}\n{body + checksum(body)}\n")
+    code, out, _ = run("--db", store_url, "scan", "--json", str(tmp_path / "a"))
+    assert code == 2
+    assert [f["status"] for f in json.loads(out)] == ["active", "unknown"]
 
 
 def test_staged_blocks_a_commit_with_one_line_per_key_and_honours_the_allow_list(

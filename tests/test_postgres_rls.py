@@ -367,3 +367,24 @@ def test_the_verifier_reads_what_verification_needs_and_writes_only_last_used(ac
         verifier.close()
     assert team.service_as("alice").key(acme.active).last_used_at is not None
     assert verifier_role not in {e.actor for e in team.service_as("alice").audit("acme")}
+
+
+def test_the_verifier_adds_usage_counts_that_only_grow(acme):
+    from datetime import timedelta
+
+    from keydesk.views import utcnow
+
+    team = acme.team
+    verifier = Verifier(team.store_as("verifier").engine)
+    try:
+        for _ in range(2):
+            verifier.verify(acme.private)
+        verifier.flush()
+    finally:
+        verifier.close()
+    usage = team.service_as("alice").key_usage(acme.active, utcnow() - timedelta(hours=1))
+    assert usage.accepted == 2  # written by keydesk serve's role, read by an admin
+    error = refused(team, "verifier", "UPDATE key_usage SET count = 0")
+    assert "usage counts only grow" in str(error)
+    error = refused(team, "alice", "UPDATE key_usage SET count = count + 100")
+    assert isinstance(error, errors.InsufficientPrivilege)  # admins cannot inflate them

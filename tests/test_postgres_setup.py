@@ -22,8 +22,12 @@ from keydesk.store import open_store
 from tests.conftest import _postgres_database
 
 pytestmark = pytest.mark.postgres
-# The revision's module name starts with a digit: imported by name.
-POLICIES = len(importlib.import_module("keydesk.migrations.versions.0002_proven_identity").POLICIES)
+# The revisions' module names start with a digit: imported by name. 0003
+# replaces one of 0002's policies (api_key_issue) and adds its own.
+POLICIES = sum(
+    len(importlib.import_module(f"keydesk.migrations.versions.{name}").POLICIES)
+    for name in ("0002_proven_identity", "0003_key_lifecycle")
+)
 
 
 @pytest.fixture

@@ -4,12 +4,20 @@ learns nothing else (#13). The next /v1/verify with it gets 401."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
+import httpx
 import pytest
 from starlette.testclient import TestClient
 
 from keydesk.server import REVOKES_PER_MINUTE, RateLimit, create_app
 from keydesk.service import KeyService
+from keydesk.store import open_store
+from keydesk.views import AuditView
+from tests.conftest import build_world
+from tests.pg_team import acme_with_github
+from tests.servers import keydesk_serve
 
 
 @pytest.fixture
@@ -116,3 +124,46 @@ def test_revocation_as_a_removed_account_still_works(world, keys):
     with TestClient(create_app(world.store)) as client:
         assert client.post("/v1/revoke", headers=_bearer(keys["valid"])).status_code == 200
         assert client.get("/v1/verify", headers=_bearer(keys["valid"])).status_code == 401
+
+
+# -- another process ---------------------------------------------------------------------
+
+
+@dataclass
+class Served:
+    url: str  # what `keydesk serve` connects with: the verifier role on PostgreSQL
+    private: str
+    audit: Callable[[], list[AuditView]]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def served(request, tmp_path) -> Iterator[Served]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'keydesk.db'}"
+        store = open_store(url, create=True)
+        owner = build_world(store).owner
+        yield Served(url, owner.create_key("github", "prod").private_key.reveal(),
+                     lambda: owner.audit("acme"))  # fmt: skip
+        store.dispose()
+        return
+    team = request.getfixturevalue("team")
+    alice = acme_with_github(team)
+    yield Served(team.url_as("verifier"), alice.create_key("github", "prod").private_key.reveal(),
+                 lambda: alice.audit("acme"))  # fmt: skip
+
+
+def test_a_revoked_key_is_refused_on_the_next_verify_by_another_server(served, tmp_path):
+    """Two `keydesk serve` processes on one store (on PostgreSQL as the
+    verifier role): one takes the report, the other refuses the key on its
+    very next request, though it accepted it a moment before."""
+    with (
+        keydesk_serve(served.url, log=tmp_path / "reporter.log") as reporter,
+        keydesk_serve(served.url, log=tmp_path / "api.log") as api,
+    ):
+        assert httpx.get(f"{api}/v1/verify", headers=_bearer(served.private)).status_code == 200
+        reported = httpx.post(f"{reporter}/v1/revoke", headers=_bearer(served.private))
+        assert reported.status_code == 200
+        refused = httpx.get(f"{api}/v1/verify", headers=_bearer(served.private))
+        assert refused.status_code == 401 and refused.json()["reason"] == "revoked"
+    (event,) = [e for e in served.audit() if e.action == "key.revoke.leaked"]
+    assert event.label == "found at POST /v1/revoke from 127.0.0.1"

@@ -24,6 +24,11 @@ A refused WebSocket handshake gets that HTTP response when the server
 supports the ASGI WebSocket denial-response extension (uvicorn does), else a
 close before accept: 1008 (policy violation), or 1013 (try again later) for
 429/503.
+
+A route that needs more than a valid key names the scopes it needs, in one
+line (`keydesk.guards.requires_scopes`, for Starlette and FastAPI): a key
+without them gets 403 with `WWW-Authenticate: Bearer error="insufficient_scope",
+scope="…"` (RFC 6750 §3.1); `scope_refusal` here is that rule in plain ASGI.
 """
 
 from __future__ import annotations
@@ -238,3 +243,51 @@ async def _refuse(
     code = 1013 if status in (429, 503) else 1008
     reason = body.get("reason") or body["error"]
     await send({"type": "websocket.close", "code": code, "reason": reason})
+
+
+Refusal = tuple[int, dict[str, str], list[tuple[bytes, bytes]]]  # status, body, headers
+
+
+def scope_refusal(scope: Scope, needed: Iterable[str]) -> Refusal | None:
+    """The answer to a request whose key lacks any of `needed` (403
+    insufficient_scope, RFC 6750 §3.1), or None if it has them all. No key
+    on the request (no `KeydeskAuth` in front of the route) is a 401: fail
+    closed."""
+    needed = tuple(needed)
+    identity = scope.get(SCOPE_KEY)
+    if identity is None:
+        body = {"error": "invalid_token", "reason": "missing",
+                "message": "no verified API key on this request"}  # fmt: skip
+        return 401, body, [(b"www-authenticate", f'Bearer realm="{REALM}"'.encode())]
+    missing = [s for s in needed if s not in identity.scopes]
+    if not missing:
+        return None
+    wanted = " ".join(needed)
+    body = {
+        "error": "insufficient_scope",
+        "scope": wanted,
+        "message": f"this API key lacks the scope {' '.join(missing)}",
+    }
+    challenge = f'Bearer realm="{REALM}", error="insufficient_scope", scope="{wanted}"'
+    return 403, body, [(b"www-authenticate", challenge.encode())]
+
+
+async def send_refusal(scope: Scope, receive: Receive, send: Send, refusal: Refusal) -> None:
+    """Send a refusal as the middleware does (HTTP, or a WebSocket handshake refused)."""
+    status, body, headers = refusal
+    await _refuse(scope, receive, send, status, body, headers)
+
+
+class ScopeGuardedApp:
+    """An ASGI app that answers only requests whose key has `needed`."""
+
+    def __init__(self, app: ASGIApp, needed: Iterable[str]) -> None:
+        self.app, self.needed = app, tuple(needed)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            refused = scope_refusal(scope, self.needed)
+            if refused is not None:
+                await send_refusal(scope, receive, send, refused)
+                return
+        await self.app(scope, receive, send)

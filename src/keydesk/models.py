@@ -39,6 +39,9 @@ class Workspace(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=64, unique=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    # The owners' policy: keys issued here must expire within this many days
+    # (None: keys may live forever). Revision 0003.
+    max_key_lifetime_days: int | None = Field(default=None, nullable=True)
 
 
 class Account(SQLModel, table=True):
@@ -102,6 +105,14 @@ class ApiKey(SQLModel, table=True):
     revoked_by: int | None = Field(default=None, foreign_key="account.id")
     expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
     last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    # What the key may do: a subset of its integration's scopes when it was
+    # created, space-separated; never widened (revision 0003).
+    scopes: str = Field(default="", max_length=2048, sa_column_kwargs={"server_default": ""})
+    # The lifetime it was issued with, in whole days (None: no expiry): what
+    # its replacement gets when it is rotated.
+    lifetime_days: int | None = Field(default=None, nullable=True)
+    # The key this one replaced by a rotation.
+    replaces_id: int | None = Field(default=None, foreign_key="api_key.id", index=True)
 
     def __repr__(self) -> str:  # the hash is not a secret, but has no business in logs
         return f"ApiKey(id={self.id}, public_key={self.public_key!r}, label={self.label!r})"
@@ -129,4 +140,20 @@ class AuditEvent(SQLModel, table=True):
     action: str = Field(max_length=32)
     target: str = Field(max_length=128)
     label: str | None = Field(default=None, max_length=64)
+    # Another key the event concerns: a rotation's replacement (revision 0003).
+    related: str | None = Field(default=None, max_length=128, index=True)
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True)
+
+
+class KeyUsage(SQLModel, table=True):
+    """How often a key was presented, per hour and outcome (`accepted`, or a
+    refusal reason: `wrong_secret`, `revoked`, `expired`,
+    `integration_disabled`). Written by verifiers in batches, off the
+    request path: counts add up, they are never rewritten."""
+
+    __tablename__ = "key_usage"
+
+    api_key_id: int = Field(foreign_key="api_key.id", primary_key=True, ondelete="CASCADE")
+    hour: int = Field(primary_key=True)  # hours since 1970-01-01 00:00 UTC
+    outcome: str = Field(primary_key=True, max_length=32)
+    count: int = Field(default=0)

@@ -9,7 +9,8 @@ Three group roles, cluster-wide:
   may see and change is decided by row-level security and the membership
   table (migration 0002);
 * `keydesk_verifier`, for `keydesk serve` and the middleware: reads only
-  what verification needs and updates only `last_used_at`.
+  what verification needs, updates only `last_used_at` and adds to usage
+  counts.
 
 Everything here is idempotent: running it again changes nothing that is
 already right. Its SQL can be printed for a DBA to read and run instead.
@@ -36,6 +37,7 @@ KEYDESK_TABLES = (
     "integration",
     "api_key",
     "audit_event",
+    "key_usage",
 )
 _ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, TypeVar, overload
 
 import sqlalchemy as sa
@@ -42,21 +42,39 @@ from keydesk.keys import (
     is_public_key,
     parse_private_key,
 )
-from keydesk.models import Account, ApiKey, AuditEvent, Integration, Membership, Workspace
+from keydesk.models import (
+    Account,
+    ApiKey,
+    AuditEvent,
+    Integration,
+    KeyUsage,
+    Membership,
+    Workspace,
+)
 from keydesk.store import Store
 from keydesk.views import (
+    ACCEPTED,
+    EXPIRING_SOON,
     ROLE_ORDER,
+    USAGE_RANGE_MAX,
     AuditView,
     CreatedKey,
+    FoundKey,
     IntegrationStatus,
     IntegrationView,
     KeyView,
     MembersView,
     MemberView,
     Role,
+    RotatedKey,
+    UsageHour,
+    UsageView,
     WorkspaceView,
     missing_settings,
+    replacement_label,
+    stop_time,
     utcnow,
+    why_not_lifetime,
 )
 
 _T = TypeVar("_T")
@@ -88,6 +106,49 @@ class KeyService:
     def workspaces(self) -> list[WorkspaceView]:
         with self.store.session() as session:
             return _workspaces_of(session, self.actor)
+
+    def workspace(self, name: str | None = None) -> WorkspaceView:
+        """One of the actor's workspaces; with no name, the only one (an
+        error names them when there are several)."""
+        mine = self.workspaces()
+        if name is None:
+            if len(mine) == 1:
+                return mine[0]
+            if not mine:
+                raise PermissionDenied(f"{self.actor} is not a member of any workspace")
+            names = ", ".join(w.name for w in mine)
+            raise InvalidInput(
+                f"you are a member of several workspaces ({names}); give --workspace"
+            )
+        wanted = unicodedata.normalize("NFC", name.strip())
+        for ws in mine:
+            if ws.name == wanted:
+                return ws
+        raise NotFound(f"no workspace named {wanted!r} among yours")
+
+    def set_key_policy(self, workspace: str | None, max_lifetime_days: int | None) -> WorkspaceView:
+        """Owners cap how long new keys may live (None: no cap). Keys that
+        exist keep their expiry; new keys and replacements follow the cap."""
+        if max_lifetime_days is not None and not 1 <= max_lifetime_days <= 36_500:
+            raise InvalidInput("the maximum key lifetime must be between 1 and 36500 days")
+        name = self.workspace(workspace).name
+        with self.store.session() as session:
+            ws = self._workspace(session, name)
+            role = self._require_member(session, ws)
+            if role is not Role.OWNER:
+                raise PermissionDenied(
+                    f"{self.actor} is a {role} in {ws.name!r}; only owners may set its key policy"
+                )
+            session.execute(
+                sa.update(Workspace)
+                .where(col(Workspace.id) == ws.id)
+                .values(max_key_lifetime_days=max_lifetime_days)
+            )
+            text = "none" if max_lifetime_days is None else f"{max_lifetime_days}d"
+            self._audit(
+                session, _id(ws.id), "workspace.policy", ws.name, f"max key lifetime {text}"
+            )
+            return WorkspaceView(_id(ws.id), ws.name, role, max_lifetime_days)
 
     def create_workspace(self, name: str) -> WorkspaceView:
         """A new workspace, with the acting account as its first owner."""
@@ -306,8 +367,16 @@ class KeyService:
     def configure_integration(
         self, ref: str | int, workspace: str | None = None
     ) -> IntegrationView:
+        """Configure a draft, or enable a disabled integration again (its
+        keys verify again, unless revoked or expired meanwhile)."""
+
+        def configure(integration: Integration) -> None:
+            if integration.status == IntegrationStatus.CONFIGURED:
+                raise InvalidInput(f"integration {integration.name!r} is already configured")
+            _configure(integration)
+
         return self._change_integration(
-            ref, workspace, "configure integrations", "integration.configure", _configure
+            ref, workspace, "configure integrations", "integration.configure", configure
         )
 
     def disable_integration(self, ref: str | int, workspace: str | None = None) -> IntegrationView:
@@ -350,32 +419,168 @@ class KeyService:
     # -- keys -------------------------------------------------------------------
 
     def create_key(
-        self, integration: str | int, label: str, *, expires_at: datetime | None = None
+        self,
+        integration: str | int,
+        label: str,
+        *,
+        expires_at: datetime | None = None,
+        scopes: Iterable[str] = (),
     ) -> CreatedKey:
-        """Issue a key. The private key is returned here and nowhere else, ever."""
+        """Issue a key. The private key is returned here and nowhere else, ever.
+
+        `expires_at` None: no expiry, which a workspace with a lifetime
+        policy refuses. `scopes`: a subset of the integration's (none given:
+        all of them)."""
         label = validation.label(label)
-        if expires_at is not None and expires_at <= utcnow():
-            raise InvalidInput("the expiry must be in the future")
         with self.store.session() as session:
-            target = self._managed_integration(session, integration, None, "create keys")
-            if target.status != IntegrationStatus.CONFIGURED:
-                raise IntegrationNotConfigured(
-                    f"integration {target.name!r} is {target.status}; "
-                    "keys can only be issued for a configured integration"
-                )
-            self._require_label_free(session, target, label)
-            account = _account(session, self.actor)
-            pair = self._key_pairs()
-            row = ApiKey(
-                integration_id=_id(target.id),
-                public_key=pair.public_key,
-                label=label,
-                secret_hash=hash_private_key(pair.private_key),
-                created_by=_id(account.id),
-                expires_at=expires_at,
+            target = self._issuing_integration(session, integration, "create keys")
+            now = utcnow()
+            refusal = why_not_lifetime(
+                target.workspace, target.max_key_lifetime_days, expires_at, now
             )
-            session.add(row)
-            _flush(session, _label_taken(label, target.name), InvalidLabel)
+            if refusal is not None:
+                raise InvalidInput(refusal)
+            granted = validation.key_scopes(scopes, target.scopes, target.name)
+            lifetime = None if expires_at is None else _whole_days(expires_at - now)
+            row, private_key = self._insert_key(
+                session, target, label, granted, expires_at, lifetime
+            )
+            return CreatedKey(self._key_query_one(session, row.id), private_key)
+
+    def rotate_key(
+        self, public_key: str, overlap: timedelta, *, label: str | None = None
+    ) -> RotatedKey:
+        """Replace a key: a new key for the same integration with the same
+        scopes and lifetime (dated label unless `label`), and the old key set
+        to stop at now + `overlap` (revoked at once for 0), in one
+        transaction with one audit event naming both keys."""
+        if overlap < timedelta(0):
+            raise InvalidInput("the overlap cannot be negative (0 revokes the old key at once)")
+        new_label = validation.label(label) if label is not None else None
+        with self.store.session() as session:
+            row = self._key_row(session, public_key)
+            old = self._key_query_one(session, row.id)
+            target = self._issuing_integration(session, row.integration_id, "rotate keys")
+            if old.revoked_at is not None:
+                raise AlreadyRevoked(
+                    f"key {old.public_key} ({old.label}) is revoked; create a new key instead"
+                )
+            self._refuse_second_replacement(session, old)
+            now = utcnow()
+            lifetime = old.lifetime_days
+            cap = target.max_key_lifetime_days
+            if cap is not None:
+                lifetime = cap if lifetime is None else min(lifetime, cap)
+            expires_at = None if lifetime is None else now + timedelta(days=lifetime)
+            offered = target.scope_list
+            granted = " ".join(s for s in old.scopes if s in offered)  # never wider than now
+            stops = now + overlap
+            if old.expires_at is not None and old.expires_at <= stops:
+                stops = old.expires_at  # already stopping sooner: left as it is
+            elif overlap:
+                session.execute(
+                    sa.update(ApiKey)
+                    .where(col(ApiKey.id) == old.id, col(ApiKey.revoked_at).is_(None))
+                    .values(expires_at=stops)
+                )
+            else:
+                account = _account(session, self.actor)
+                session.execute(
+                    sa.update(ApiKey)
+                    .where(col(ApiKey.id) == old.id, col(ApiKey.revoked_at).is_(None))
+                    .values(revoked_at=now, revoked_by=account.id)
+                )
+            new_row, private_key = self._insert_key(
+                session,
+                target,
+                new_label or replacement_label(old.label, now.date()),
+                granted,
+                expires_at,
+                lifetime,
+                replaces=old,
+            )
+            if stops == now:
+                what = "old key revoked at once"
+            elif stops < now:
+                what = f"old key had stopped {stop_time(stops)}"
+            else:
+                what = f"old key stops {stop_time(stops)}"
+            self._audit(
+                session,
+                target.workspace_id,
+                "key.rotate",
+                old.public_key,
+                what,
+                integration_id=target.id,
+                related=new_row.public_key,
+            )
+            created = CreatedKey(self._key_query_one(session, new_row.id), private_key)
+            return RotatedKey(created, self._key_query_one(session, old.id), stops)
+
+    def _issuing_integration(
+        self, session: Session, ref: str | int, action: str
+    ) -> IntegrationView:
+        view = self._integration(session, ref)
+        if not view.can_manage:
+            raise PermissionDenied(
+                f"{self.actor} is a {view.role} in {view.workspace!r}; only owners and admins may {action}"
+            )
+        if view.status != IntegrationStatus.CONFIGURED:
+            raise IntegrationNotConfigured(
+                f"integration {view.name!r} is {view.status}; "
+                "keys can only be issued for a configured integration"
+            )
+        return view
+
+    def _refuse_second_replacement(self, session: Session, old: KeyView) -> None:
+        """One live replacement at a time: rotate the replacement instead
+        (or revoke it first, if it was never deployed)."""
+        now = utcnow()
+        live = session.execute(
+            sa.select(col(ApiKey.public_key)).where(
+                col(ApiKey.replaces_id) == old.id,
+                col(ApiKey.revoked_at).is_(None),
+                sa.or_(col(ApiKey.expires_at).is_(None), col(ApiKey.expires_at) > now),
+            )
+        ).first()
+        if live is not None:
+            raise InvalidInput(
+                f"key {old.public_key} is already being replaced by {live[0]}; "
+                f"rotate {live[0]} instead, or revoke it first"
+            )
+
+    def _insert_key(
+        self,
+        session: Session,
+        target: IntegrationView,
+        label: str,
+        scopes: str,
+        expires_at: datetime | None,
+        lifetime_days: int | None,
+        *,
+        replaces: KeyView | None = None,
+    ) -> tuple[ApiKey, PrivateKey]:
+        """The new key's row and its private key, audited as created unless
+        it replaces another (the rotation's one event covers it)."""
+        integration = session.get(Integration, target.id)
+        assert integration is not None
+        self._require_label_free(session, integration, label)
+        account = _account(session, self.actor)
+        pair = self._key_pairs()
+        row = ApiKey(
+            integration_id=target.id,
+            public_key=pair.public_key,
+            label=label,
+            secret_hash=hash_private_key(pair.private_key),
+            created_by=_id(account.id),
+            expires_at=expires_at,
+            scopes=scopes,
+            lifetime_days=lifetime_days,
+            replaces_id=replaces.id if replaces is not None else None,
+        )
+        session.add(row)
+        _flush(session, _label_taken(label, target.name), InvalidLabel)
+        if replaces is None:
             self._audit(
                 session,
                 target.workspace_id,
@@ -384,60 +589,123 @@ class KeyService:
                 label=label,
                 integration_id=target.id,
             )
-            view = self._key_query_one(session, row.id)
-        return CreatedKey(view, pair.private_key)
+        return row, pair.private_key
 
-    def keys(self, integration: str | int, *, include_revoked: bool = True) -> list[KeyView]:
-        """The integration's keys, active first, newest first."""
+    def keys(
+        self,
+        integration: str | int | None = None,
+        *,
+        workspace: str | None = None,
+        include_revoked: bool = True,
+        expiring_within: timedelta | None = None,
+        unused_for: timedelta | None = None,
+    ) -> list[KeyView]:
+        """An integration's keys (or a workspace's, or all the actor's),
+        active first, newest first. `expiring_within`: only active keys that
+        stop within that span, soonest first. `unused_for`: only active keys
+        not used (or, never used, made) within that span, stalest first."""
         with self.store.session() as session:
-            query = self._keys_of(session, integration, include_revoked)
+            query = self._keys_of(
+                session, integration, workspace, include_revoked, expiring_within, unused_for
+            )
             return [_key_view(row) for row in session.execute(query).all()]
 
-    def iter_keys(self, integration: str | int, *, batch: int = 1000) -> Iterator[KeyView]:
+    def iter_keys(
+        self,
+        integration: str | int | None = None,
+        *,
+        workspace: str | None = None,
+        expiring_within: timedelta | None = None,
+        unused_for: timedelta | None = None,
+        batch: int = 1000,
+    ) -> Iterator[KeyView]:
         """`keys()` as a stream, read `batch` rows at a time on one
         connection: memory stays flat however many keys there are (the CLI
         prints each as it comes). The read ends when the iterator does."""
         with self.store.session() as session:
-            query = self._keys_of(session, integration, include_revoked=True, raw_times=True)
+            query = self._keys_of(
+                session, integration, workspace, True, expiring_within, unused_for, raw_times=True
+            )
             # Plain Core rows on the session's connection: no ORM processing per row,
             # and the four datetimes converted by _utc instead of a type decorator.
             rows = session.connection().execute(query, execution_options={"yield_per": batch})
             for (
-                id,
-                public,
-                label,
-                integration_id,
-                name,
-                created,
-                by,
-                revoked,
-                revoker,
-                expires,
-                used,
-                creator_removed,
-            ) in rows:
+                id, public, label, integration_id, name, created, by, revoked, revoker,
+                expires, used, creator_removed, scopes, lifetime, replaces, replaced_by,
+            ) in rows:  # fmt: skip
                 yield KeyView(
                     id, public, label, integration_id, name, _utc(created), by,
                     _utc(revoked), revoker, _utc(expires), _utc(used), bool(creator_removed),
+                    tuple(scopes.split()), lifetime, replaces, replaced_by,
                 )  # fmt: skip
 
     def _keys_of(
         self,
         session: Session,
-        integration: str | int,
+        integration: str | int | None,
+        workspace: str | None,
         include_revoked: bool,
+        expiring_within: timedelta | None = None,
+        unused_for: timedelta | None = None,
         *,
         raw_times: bool = False,
     ) -> sa.Select[*tuple[Any, ...]]:
-        target = self._integration(session, integration)
-        query = self._key_query(raw_times=raw_times).where(col(ApiKey.integration_id) == target.id)
+        query = self._key_query(raw_times=raw_times)
+        if integration is not None:
+            target = self._integration(session, integration, workspace)
+            query = query.where(col(ApiKey.integration_id) == target.id)
+        elif workspace is not None:
+            ws = self._workspace(session, workspace)
+            self._require_member(session, ws)
+            query = query.where(col(Integration.workspace_id) == ws.id)
+        else:
+            query = query.where(col(Integration.workspace_id).in_(self._my_workspace_ids()))
         if not include_revoked:
             query = query.where(col(ApiKey.revoked_at).is_(None))
+        now = utcnow()
+        expires, revoked = col(ApiKey.expires_at), col(ApiKey.revoked_at)
+        if expiring_within is not None:
+            query = query.where(
+                revoked.is_(None), expires > now, expires <= now + expiring_within
+            ).order_by(expires.asc())
+        if unused_for is not None:
+            seen = sa.func.coalesce(col(ApiKey.last_used_at), col(ApiKey.created_at))
+            query = query.where(
+                revoked.is_(None),
+                sa.or_(expires.is_(None), expires > now),
+                seen < now - unused_for,
+            ).order_by(seen.asc())
         return query.order_by(
-            col(ApiKey.revoked_at).is_not(None),
+            revoked.is_not(None),
             col(ApiKey.created_at).desc(),
             col(ApiKey.id).desc(),
         )
+
+    def key_usage(self, public_key: str, since: datetime) -> UsageView:
+        """A key's presentations per hour since `since` (at most
+        USAGE_RANGE_MAX ago: every hour of the range is a row), as verifiers
+        counted them (accepted, and refused by reason)."""
+        now = utcnow()
+        first, last = _hour_of(max(since, now - USAGE_RANGE_MAX)), _hour_of(now)
+        with self.store.session() as session:
+            row = self._key_row(session, public_key)
+            self._require_member(session, self._integration_workspace(session, row))
+            counts = session.execute(
+                sa.select(col(KeyUsage.hour), col(KeyUsage.outcome), col(KeyUsage.count)).where(
+                    col(KeyUsage.api_key_id) == row.id,
+                    col(KeyUsage.hour) >= first,
+                    col(KeyUsage.hour) <= last,
+                )
+            ).all()
+        by_hour: dict[int, dict[str, int]] = {}
+        for hour, outcome, count in counts:
+            by_hour.setdefault(hour, {})[outcome] = count
+        hours = []
+        for hour in range(first, last + 1):
+            outcomes = by_hour.get(hour, {})
+            accepted = outcomes.pop(ACCEPTED, 0)
+            hours.append(UsageHour(_hour_start(hour), accepted, outcomes))
+        return UsageView(row.public_key, _hour_start(first), now, tuple(hours))
 
     def key(self, public_key: str) -> KeyView:
         with self.store.session() as session:
@@ -445,8 +713,10 @@ class KeyService:
             self._require_member(session, self._integration_workspace(session, row))
             return self._key_query_one(session, row.id)
 
-    def revoke_key(self, public_key: str) -> KeyView:
-        """Revoke now, for good. Refused by every verifier from the next request."""
+    def revoke_key(self, public_key: str, *, leaked_at: str | None = None) -> KeyView:
+        """Revoke now, for good. Refused by every verifier from the next request.
+        `leaked_at`: where it was found leaked, audited as `key.revoke.leaked`
+        (`keydesk scan --revoke` by an admin who cannot prove possession)."""
         with self.store.session() as session:
             row = self._key_row(session, public_key)
             ws = self._integration_workspace(session, row)
@@ -464,53 +734,108 @@ class KeyService:
             self._audit(
                 session,
                 _id(ws.id),
-                "key.revoke",
+                "key.revoke" if leaked_at is None else "key.revoke.leaked",
                 row.public_key,
-                label=row.label,
+                label=row.label if leaked_at is None else _leak_label(leaked_at),
                 integration_id=row.integration_id,
             )
             return self._key_query_one(session, row.id)
 
     # -- leaked keys: presenting the private key is the proof ---------------------
 
-    def leaked_key(self, private_key: PrivateKey) -> KeyView | None:
-        """The key a found private key belongs to, or None when this store
-        does not know it (unknown id, or a secret that does not match). No
-        role is needed: whoever holds the whole private key may learn what
-        `keydesk verify` would tell them, and revoke it (GitHub's credential
-        revocation works the same way). Nothing else is revealed."""
+    def found_key(self, private_key: PrivateKey) -> FoundKey:
+        """What this store says of a private key found leaked, as far as the
+        actor may know. Where the actor reads hashes (SQLite; on PostgreSQL
+        the store's owner and superusers) the secret is checked against the
+        hash and no role is needed: whoever holds the whole private key may
+        learn what `keydesk verify` would tell them, and revoke it (GitHub's
+        credential revocation works the same way); a wrong secret or an
+        unknown id is `unknown`. An admin on PostgreSQL cannot read hashes:
+        the key is matched by its public key among the workspaces the admin
+        sees, unchecked, and told apart from one in another workspace."""
+        key = parse_private_key(private_key)  # shape and checksum, no I/O
         with self.store.session() as session:
-            row = self._possessed_key(session, private_key)
-            return None if row is None else self._key_query_one(session, row.id)
+            if self._reads_hashes(session):
+                row = self._possessed_key(session, key)
+                view = None if row is None else self._key_query_one(session, row.id)
+                return FoundKey(key.public_key, view, secret_checked=True)
+            found = session.execute(
+                self._key_query().where(col(ApiKey.public_key) == key.public_key)
+            ).first()
+            if found is not None:
+                return FoundKey(key.public_key, _key_view(found), secret_checked=False)
+            elsewhere = session.execute(
+                sa.text("SELECT keydesk_key_exists(:public_key)"), {"public_key": key.public_key}
+            ).scalar_one()
+            return FoundKey(key.public_key, None, secret_checked=False, elsewhere=bool(elsewhere))
 
-    def revoke_leaked_key(self, private_key: PrivateKey, found_at: str) -> KeyView:
-        """Revoke the one key `private_key` proves, audited as revoked because
-        it leaked, with where it was found. Cannot reveal or create anything."""
+    def revoke_found_key(self, private_key: PrivateKey, found_at: str) -> KeyView:
+        """Revoke a key found leaked at `found_at`, the way `found_key` knew
+        it: by possession where the actor reads hashes, otherwise through
+        the actor's own permission to revoke (an admin on PostgreSQL). Either
+        way audited as `key.revoke.leaked` with where it was found."""
+        key = parse_private_key(private_key)
         with self.store.session() as session:
-            row = self._possessed_key(session, private_key)
-            if row is None:
-                raise NotFound(f"no key {private_key.public_key} in this store")
-            ws = self._integration_workspace(session, row)
-            revoker = session.exec(select(Account.id).where(Account.name == self.actor)).first()
-            result = session.execute(
-                sa.update(ApiKey)
-                .where(col(ApiKey.id) == row.id, col(ApiKey.revoked_at).is_(None))
-                .values(revoked_at=utcnow(), revoked_by=revoker)
-            )
-            if result.rowcount == 0:  # type: ignore[attr-defined]  # a CursorResult
+            if self._reads_hashes(session):
+                row = self._revoke_possessed(session, key, found_at)
+                return self._key_query_one(session, row.id)
+        return self.revoke_key(key.public_key, leaked_at=found_at)
+
+    def revoke_leaked_key(self, private_key: PrivateKey, found_at: str) -> str:
+        """Revoke the one key `private_key` proves, audited as revoked because
+        it leaked, with where it was found; returns its public key. Cannot
+        reveal or create anything. keydesk serve's POST /v1/revoke: on
+        PostgreSQL it runs as `keydesk_verifier`, which reads hashes and may
+        call `keydesk_revoke_leaked` (revision 0004), and nothing more."""
+        with self.store.session() as session:
+            return self._revoke_possessed(session, private_key, found_at).public_key
+
+    def _revoke_possessed(
+        self, session: Session, private_key: PrivateKey, found_at: str
+    ) -> _KeyRow:
+        row = self._possessed_key(session, private_key)
+        if row is None:
+            raise NotFound(f"no key {private_key.public_key} in this store")
+        label = _leak_label(found_at)
+        if self.store.backend == "postgresql":
+            # The database writes the revocation and its audit event as the
+            # session's role; the possession was checked just above.
+            outcome = session.execute(
+                sa.text("SELECT keydesk_revoke_leaked(:public_key, :label)"),
+                {"public_key": row.public_key, "label": label},
+            ).scalar_one()
+            if outcome != "revoked":
                 raise AlreadyRevoked(f"key {row.public_key} ({row.label}) is already revoked")
-            # The audit row's free text (a role for member.set) says where it leaked.
-            found_at = validation.redact_private_keys(found_at, note=False)  # a path may hold one
-            where = _clipped(f"found at {found_at}", LEAK_LOCATION_MAX)
-            self._audit(
-                session,
-                _id(ws.id),
-                "key.revoke.leaked",
-                row.public_key,
-                label=where,
-                integration_id=row.integration_id,
-            )
-            return self._key_query_one(session, row.id)
+            return row
+        ws = self._integration_workspace(session, row)
+        revoker = session.exec(select(Account.id).where(Account.name == self.actor)).first()
+        result = session.execute(
+            sa.update(ApiKey)
+            .where(col(ApiKey.id) == row.id, col(ApiKey.revoked_at).is_(None))
+            .values(revoked_at=utcnow(), revoked_by=revoker)
+        )
+        if result.rowcount == 0:  # type: ignore[attr-defined]  # a CursorResult
+            raise AlreadyRevoked(f"key {row.public_key} ({row.label}) is already revoked")
+        self._audit(
+            session,
+            _id(ws.id),
+            "key.revoke.leaked",
+            row.public_key,
+            label=label,
+            integration_id=row.integration_id,
+        )
+        return row
+
+    def _reads_hashes(self, session: Session) -> bool:
+        """Whether the actor may read `secret_hash`: always on SQLite (the
+        file is the boundary); on PostgreSQL, not an admin's role (0002)."""
+        if self.store.backend != "postgresql":
+            return True
+        return bool(
+            session.execute(
+                sa.text("SELECT has_column_privilege('api_key', 'secret_hash', 'SELECT')")
+            ).scalar_one()
+        )
 
     def _possessed_key(self, session: Session, private_key: PrivateKey) -> _KeyRow | None:
         key = parse_private_key(private_key)  # shape and checksum, no I/O
@@ -559,7 +884,10 @@ class KeyService:
                 row = self._key_row(session, key)
                 self._require_member(session, self._integration_workspace(session, row))
                 query = query.where(
-                    col(AuditEvent.target) == row.public_key,
+                    sa.or_(
+                        col(AuditEvent.target) == row.public_key,
+                        col(AuditEvent.related) == row.public_key,
+                    ),
                     col(AuditEvent.action).startswith("key."),
                 )
             if since is not None:
@@ -589,6 +917,7 @@ class KeyService:
                 col(AuditEvent.action),
                 col(AuditEvent.target),
                 col(AuditEvent.label),
+                col(AuditEvent.related),
             )
             .join(Workspace, col(Workspace.id) == AuditEvent.workspace_id)
             .outerjoin(Integration, col(Integration.id) == AuditEvent.integration_id)
@@ -671,11 +1000,13 @@ class KeyService:
         label: str | None = None,
         *,
         integration_id: int | None = None,
+        related: str | None = None,
     ) -> None:
         session.add(
             AuditEvent(
                 workspace_id=workspace_id,
                 integration_id=integration_id,
+                related=related,
                 actor=self.actor,  # on PostgreSQL the database refuses any name but session_user
                 action=action,
                 target=target,
@@ -717,12 +1048,25 @@ class KeyService:
             .where(ApiKey.integration_id == Integration.id, col(ApiKey.revoked_at).is_(None))
             .scalar_subquery()
         )
+        now = utcnow()
+        expiring = (
+            select(func.count(col(ApiKey.id)))
+            .where(
+                ApiKey.integration_id == Integration.id,
+                col(ApiKey.revoked_at).is_(None),
+                col(ApiKey.expires_at) > now,
+                col(ApiKey.expires_at) <= now + EXPIRING_SOON,
+            )
+            .scalar_subquery()
+        )
         return (
             sa.select(
                 *_INTEGRATION_COLUMNS,
                 col(Workspace.name).label("workspace"),
                 active.label("active_keys"),
                 col(Membership.role).label("role"),
+                expiring.label("expiring_keys"),
+                col(Workspace.max_key_lifetime_days),
             )
             .join(Workspace, col(Workspace.id) == Integration.workspace_id)
             .join(Membership, col(Membership.workspace_id) == Workspace.id)
@@ -813,6 +1157,15 @@ class KeyService:
         creator = aliased(Account)
         revoker = aliased(Account)
         creator_membership = aliased(Membership)
+        predecessor = aliased(ApiKey)
+        successor = aliased(ApiKey)
+        replaced_by = (
+            sa.select(col(successor.public_key))
+            .where(col(successor.replaces_id) == ApiKey.id)
+            .order_by(col(successor.id).desc())
+            .limit(1)
+            .scalar_subquery()
+        )
 
         def when(column: Any) -> Any:
             return sa.type_coerce(column, sa.String).label(column.key) if raw_times else column
@@ -831,8 +1184,13 @@ class KeyService:
                 when(col(ApiKey.expires_at)),
                 when(col(ApiKey.last_used_at)),
                 col(creator_membership.id).is_(None).label("creator_removed"),
+                col(ApiKey.scopes),
+                col(ApiKey.lifetime_days),
+                col(predecessor.public_key).label("replaces"),
+                replaced_by.label("replaced_by"),
             )
             .join(Integration, col(Integration.id) == ApiKey.integration_id)
+            .outerjoin(predecessor, col(predecessor.id) == ApiKey.replaces_id)
             .join(creator, col(creator.id) == ApiKey.created_by)
             .outerjoin(revoker, col(revoker.id) == ApiKey.revoked_by)
             .outerjoin(
@@ -857,19 +1215,25 @@ def _id(value: int | None) -> int:
 
 def _key_view(row: sa.Row[*tuple[Any, ...]]) -> KeyView:
     values = dict(row._mapping)
-    return KeyView(**values | {"creator_removed": bool(values["creator_removed"])})
+    return KeyView(
+        **values
+        | {
+            "creator_removed": bool(values["creator_removed"]),
+            "scopes": tuple(values["scopes"].split()),
+        }
+    )
 
 
 def _workspaces_of(session: Session, account: str) -> list[WorkspaceView]:
     """The workspaces `account` is in, with its role there, by name."""
     rows = session.exec(
-        select(Workspace.id, Workspace.name, Membership.role)
+        select(Workspace.id, Workspace.name, Membership.role, Workspace.max_key_lifetime_days)
         .join(Membership, col(Membership.workspace_id) == Workspace.id)
         .join(Account, col(Account.id) == Membership.account_id)
         .where(Account.name == account)
         .order_by(Workspace.name)
     ).all()
-    return [WorkspaceView(_id(id), name, Role(role)) for id, name, role in rows]
+    return [WorkspaceView(_id(id), name, Role(role), cap) for id, name, role, cap in rows]
 
 
 def _parse_role(role: str) -> Role:
@@ -980,6 +1344,27 @@ def _utc(value: datetime | str | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def _hour_of(moment: datetime) -> int:
+    """key_usage.hour: whole hours since the epoch, UTC."""
+    return int(moment.timestamp()) // 3600
+
+
+def _hour_start(hour: int) -> datetime:
+    return datetime.fromtimestamp(hour * 3600, UTC)
+
+
+def _whole_days(span: timedelta) -> int:
+    """A lifetime in days, rounded up (a key for 36 hours is a 2-day key)."""
+    return max(1, -(-int(span.total_seconds()) // 86400))
+
+
+def _leak_label(found_at: str) -> str:
+    """The audit line's note on a leaked key: where it was found (a path may
+    itself hold a private key, which is redacted)."""
+    found_at = validation.redact_private_keys(found_at, note=False)
+    return _clipped(f"found at {found_at}", LEAK_LOCATION_MAX)
+
+
 def _clipped(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -1007,6 +1392,7 @@ def _integration_view(row: sa.Row[*tuple[Any, ...]]) -> IntegrationView:
         | {
             "status": IntegrationStatus(values["status"]),
             "active_keys": values["active_keys"] or 0,
+            "expiring_keys": values["expiring_keys"] or 0,
             "role": Role(values["role"]),
         }
     )

@@ -193,6 +193,16 @@ def _confusable_classes() -> dict[int, str]:
 
 _DURATION = re.compile(r"(\d{1,6})\s*([mhdw])")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+# Longer spans are typos (999999w would overflow a date): a century is plenty
+# for an expiry, an overlap, a policy or a look back.
+SPAN_MAX_DAYS = 36_500
+
+
+def _span(match: re.Match[str], what: str) -> timedelta:
+    span = timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    if span > timedelta(days=SPAN_MAX_DAYS):
+        raise InvalidInput(f"{what} {match.group(0)!r} is longer than {SPAN_MAX_DAYS} days")
+    return span
 
 
 def since(value: str, now: datetime) -> datetime:
@@ -200,13 +210,67 @@ def since(value: str, now: datetime) -> datetime:
     time (`2026-11-01`, `2026-11-01T09:00`, local time unless it says)."""
     text = printable_text(value, "--since", 64).lower()
     if match := _DURATION.fullmatch(text):
-        return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        return now - _span(match, "--since")
     try:
         moment = datetime.fromisoformat(text.upper()) if "t" in text else None
         if moment is None:
             moment = datetime.combine(date.fromisoformat(text), datetime.min.time())
-    except ValueError:
+        return (moment if moment.tzinfo else moment.astimezone()).astimezone(UTC)
+    except (ValueError, OverflowError):
         raise InvalidInput(
             f"--since {text!r} is neither a time ago (30m, 12h, 7d, 2w) nor a date (2026-11-01)"
         ) from None
-    return (moment if moment.tzinfo else moment.astimezone()).astimezone(UTC)
+
+
+def duration(value: str, what: str, *, zero: bool = False) -> timedelta:
+    """A span typed as `30m`, `24h`, `90d` or `2w` (and `0` when `zero`)."""
+    text = printable_text(value, what, 32).lower()
+    if zero and text == "0":
+        return timedelta(0)
+    if match := _DURATION.fullmatch(text):
+        span = _span(match, what)
+        if span or zero:
+            return span
+    examples = "0, 1h, 24h, 7d" if zero else "30m, 24h, 90d, 2w"
+    raise InvalidInput(f"{what} {text!r} is not a duration ({examples})")
+
+
+def days(value: str, what: str) -> int:
+    """A span in whole days: `365d`, `52w` (a policy counts days)."""
+    span = duration(value, what)
+    if span.seconds or span.microseconds:
+        raise InvalidInput(f"{what} {value.strip()!r} must be whole days (e.g. 90d, 365d, 52w)")
+    return span.days
+
+
+def moment(value: str, what: str) -> datetime:
+    """A date (`2027-03-01`: midnight UTC) or a time (`2027-03-01T12:00`, UTC
+    unless it gives a zone): server-side keys stop at one instant for all."""
+    text = printable_text(value, what, 64)
+    try:
+        if "t" in text.lower() or " " in text:
+            parsed = datetime.fromisoformat(text.upper().replace(" ", "T"))
+        else:
+            parsed = datetime.combine(date.fromisoformat(text), datetime.min.time())
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise InvalidInput(
+            f"{what} {text!r} is neither a date (2027-03-01) nor a time (2027-03-01T12:00Z)"
+        ) from None
+
+
+def key_scopes(requested: Iterable[str], allowed: str, integration: str) -> str:
+    """The scopes a new key asks for, each one of its integration's, in the
+    integration's order; none asked: all of them."""
+    offered = allowed.split()
+    wanted = {s for value in requested for s in scopes(value).split()}
+    if not wanted:
+        return " ".join(offered)
+    unknown = sorted(wanted.difference(offered))
+    if unknown:
+        have = " ".join(offered) if offered else "none"
+        raise InvalidInput(
+            f"{integration!r} has no scope {' '.join(unknown)!r} (its scopes: {have}); "
+            "a key can only have scopes its integration has"
+        )
+    return " ".join(s for s in offered if s in wanted)

@@ -63,14 +63,14 @@ import threading
 import time
 import urllib.parse
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn, Protocol
 
 from keydesk.errors import StoreUnavailable, TooManyAttempts, Unauthorized, UnauthorizedReason
 from keydesk.keys import PrivateKey, check_secret, parse_private_key
-from keydesk.views import IntegrationStatus, KeyStatus, key_status, utcnow
+from keydesk.views import ACCEPTED, IntegrationStatus, KeyStatus, key_status, utcnow
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -91,6 +91,10 @@ UNAVAILABLE_LOG_EVERY_SECONDS = 30.0
 REFUSAL_LOG_LINES_PER_SECOND = 20
 SQLITE_WRITE_TIMEOUT_SECONDS = 5.0  # last-used writes wait on their own thread
 WRITE_GATHER_SECONDS = 0.5  # last-used times are gathered this long into one write
+# Usage counts are added up in memory and written this often (and on flush
+# and close): a process that dies loses at most this many seconds of counts.
+USAGE_FLUSH_SECONDS = 15.0
+USAGE_BACKLOG_MAX = 100_000  # counts kept for a retry while the store refuses writes
 
 _log = logging.getLogger(__name__)
 _log.addHandler(logging.NullHandler())  # a library: its host decides where logs go
@@ -106,8 +110,14 @@ class VerifiedKey:
     integration: str
     workspace_id: int
     workspace: str
+    # What the key may do: its own scopes, within its integration's as they
+    # are now (an integration that drops a scope drops it from its keys).
+    scopes: tuple[str, ...] = ()
 
-    def as_dict(self) -> dict[str, str | int]:
+    def has_scopes(self, *needed: str) -> bool:
+        return all(scope in self.scopes for scope in needed)
+
+    def as_dict(self) -> dict[str, str | int | list[str]]:
         return {
             "public_key": self.public_key,
             "label": self.label,
@@ -115,6 +125,7 @@ class VerifiedKey:
             "integration": self.integration,
             "workspace_id": self.workspace_id,
             "workspace": self.workspace,
+            "scopes": list(self.scopes),
         }
 
 
@@ -134,6 +145,8 @@ class KeyRow(NamedTuple):
     integration_status: str
     workspace_id: int
     workspace: str
+    scopes: str
+    integration_scopes: str
 
     def __repr__(self) -> str:
         return f"KeyRow(id={self.id})"
@@ -145,7 +158,8 @@ class KeyRow(NamedTuple):
 _SELECT = (
     "SELECT api_key.public_key, api_key.id, api_key.secret_hash, api_key.label,"
     " api_key.revoked_at, api_key.expires_at, api_key.last_used_at,"
-    " integration.id, integration.name, integration.status, workspace.id, workspace.name"
+    " integration.id, integration.name, integration.status, workspace.id, workspace.name,"
+    " api_key.scopes, integration.scopes"
     " FROM api_key"
     " JOIN integration ON integration.id = api_key.integration_id"
     " JOIN workspace ON workspace.id = integration.workspace_id"
@@ -280,7 +294,7 @@ def _sqlite_row(row: tuple[Any, ...]) -> KeyRow:
     return KeyRow(
         row[0], row[1], row[2], row[3],
         _to_datetime(row[4]), _to_datetime(row[5]), _to_datetime(row[6]),
-        row[7], row[8], row[9], row[10], row[11],
+        row[7], row[8], row[9], row[10], row[11], row[12], row[13],
     )  # fmt: skip
 
 
@@ -778,7 +792,45 @@ class _Rehash:
         return f"_Rehash(key_id={self.key_id})"
 
 
-_Write = _Touch | _Rehash
+@dataclass(frozen=True, slots=True)
+class _UsageDue:
+    """Usage counts started a new batch: write them in USAGE_FLUSH_SECONDS."""
+
+
+_Write = _Touch | _Rehash | _UsageDue
+UsageCounts = dict[tuple[int, int, str], int]  # (key id, hour, outcome) -> count
+
+
+class _Usage:
+    """Presentations per key, hour and outcome, added up in memory: the
+    request path does a dict update under a lock, never a write."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: UsageCounts = {}
+
+    def add(self, key_id: int, outcome: str) -> bool:
+        """Count one; True when it starts a new batch (the writer is told)."""
+        entry = (key_id, int(time.time()) // 3600, outcome)
+        with self._lock:
+            counts = self._counts
+            started = not counts
+            counts[entry] = counts.get(entry, 0) + 1
+        return started
+
+    def take(self) -> UsageCounts:
+        with self._lock:
+            counts, self._counts = self._counts, {}
+        return counts
+
+    def put_back(self, counts: UsageCounts) -> None:
+        """Counts a write could not store, kept for the next one (up to a
+        bound: a store refusing writes for long loses the oldest)."""
+        with self._lock:
+            for entry, count in counts.items():
+                if len(self._counts) >= USAGE_BACKLOG_MAX:
+                    break
+                self._counts[entry] = self._counts.get(entry, 0) + count
 
 
 class Verifier:
@@ -793,6 +845,7 @@ class Verifier:
         failed_ttl: float = FAILED_TTL_SECONDS,
         read_timeout: float = READ_TIMEOUT_SECONDS,
         max_waiting_per_key: int = MAX_WAITING_PER_KEY,
+        count_usage: bool = True,
     ) -> None:
         if isinstance(store, str):
             from sqlalchemy.engine import make_url
@@ -815,7 +868,10 @@ class Verifier:
         self._digest_key = secrets.token_bytes(32)
         self._lock = threading.Lock()
         self._verified: OrderedDict[bytes, int] = OrderedDict()
-        self._failed: OrderedDict[bytes, tuple[float, UnauthorizedReason]] = OrderedDict()
+        # digest -> (until, reason, the key's row id when the key exists)
+        self._failed: OrderedDict[bytes, tuple[float, UnauthorizedReason, int | None]] = (
+            OrderedDict()
+        )
         self._failed_ttl = failed_ttl
         self._gates = _Gates(max_waiting_per_key)
         self._check_times = _CheckTimes()
@@ -824,6 +880,8 @@ class Verifier:
         self._writes: queue.SimpleQueue[_Write | threading.Event | None] = queue.SimpleQueue()
         self._touched: dict[int, float] = {}
         self._writer: threading.Thread | None = None
+        self._usage: _Usage | None = _Usage() if count_usage else None
+        self._scopes: dict[tuple[str, str], tuple[str, ...]] = {}
 
     # -- the whole check --------------------------------------------------------
 
@@ -851,7 +909,7 @@ class Verifier:
     # -- upkeep -------------------------------------------------------------------
 
     def flush(self, timeout: float = 5.0) -> None:
-        """Wait until queued last-used and rehash writes are in the store."""
+        """Wait until queued last-used, usage and rehash writes are in the store."""
         if self._writer is None:
             return
         done = threading.Event()
@@ -892,16 +950,24 @@ class Verifier:
         if failure is None:
             return
         if failure[0] > time.monotonic():
-            self._refuse(key, digest, failure[1], remember=False)
+            self._refuse(key, digest, failure[1], remember=False, key_id=failure[2])
         with self._lock:
             self._failed.pop(digest, None)
 
     def _refuse(
-        self, key: PrivateKey, digest: bytes, reason: UnauthorizedReason, *, remember: bool
+        self,
+        key: PrivateKey,
+        digest: bytes,
+        reason: UnauthorizedReason,
+        *,
+        remember: bool,
+        key_id: int | None = None,
     ) -> NoReturn:
+        if key_id is not None:  # a real key's refusal is its usage too (a wrong secret: a signal)
+            self._count(key_id, reason.value)
         if remember:
             with self._lock:
-                self._failed[digest] = (time.monotonic() + self._failed_ttl, reason)
+                self._failed[digest] = (time.monotonic() + self._failed_ttl, reason, key_id)
                 self._failed.move_to_end(digest)
                 if len(self._failed) > FAILED_CACHE_SIZE:
                     self._failed.popitem(last=False)
@@ -971,7 +1037,7 @@ class Verifier:
         if row is None:
             self._refuse(key, digest, UnauthorizedReason.UNKNOWN, remember=True)
         if not check.matches:
-            self._refuse(key, digest, UnauthorizedReason.WRONG_SECRET, remember=True)
+            self._refuse(key, digest, UnauthorizedReason.WRONG_SECRET, remember=True, key_id=row.id)
         if check.new_hash is not None:
             self._write(_Rehash(row.id, row.secret_hash, check.new_hash))
         with self._lock:
@@ -991,9 +1057,11 @@ class Verifier:
         elif row.integration_status != IntegrationStatus.CONFIGURED:
             reason = UnauthorizedReason.INTEGRATION_DISABLED
         if reason is not None:
+            self._count(row.id, reason.value)
             self._refusals.refused(key.public_key, reason.value)
             raise Unauthorized(reason, key.public_key)
         self._touch(row, now)
+        self._count(row.id, ACCEPTED)
         return VerifiedKey(
             key.public_key,
             row.label,
@@ -1001,13 +1069,31 @@ class Verifier:
             row.integration,
             row.workspace_id,
             row.workspace,
+            self._granted(row.scopes, row.integration_scopes),
         )
+
+    def _granted(self, scopes: str, offered: str) -> tuple[str, ...]:
+        """The key's scopes that its integration still has (cached: a few
+        distinct pairs serve every request)."""
+        pair = (scopes, offered)
+        granted = self._scopes.get(pair)
+        if granted is None:
+            have = offered.split()
+            granted = tuple(scope for scope in scopes.split() if scope in have)
+            if len(self._scopes) > 10_000:
+                self._scopes.clear()
+            self._scopes[pair] = granted
+        return granted
 
     def _hash_job(self, key: PrivateKey, digest: bytes, row: KeyRow | None) -> Callable[[], None]:
         queued_at = time.perf_counter()
         return lambda: self._check_secret(key, digest, row, queued_at)
 
     # -- writes, off the request path ----------------------------------------------
+
+    def _count(self, key_id: int, outcome: str) -> None:
+        if self._usage is not None and self._usage.add(key_id, outcome):
+            self._write(_UsageDue())
 
     def _touch(self, row: KeyRow, now: datetime) -> None:
         """Record use at most once a minute per key."""
@@ -1031,23 +1117,37 @@ class Verifier:
 
     def _write_loop(self) -> None:
         engine: sa.Engine | None = None
+        usage_due: float | None = None  # when the counts gathered so far are written
         while True:
-            items = [self._writes.get()]
-            # Bookkeeping can wait a moment: gather what comes meanwhile into
-            # one transaction (a flush or close is served at once).
-            deadline = time.monotonic() + WRITE_GATHER_SECONDS
+            timeout = None if usage_due is None else max(0.0, usage_due - time.monotonic())
+            items: list[_Write | threading.Event | None] = []
             with contextlib.suppress(queue.Empty):
-                while len(items) < 10_000 and isinstance(items[-1], _Touch | _Rehash):
+                items.append(self._writes.get(timeout=timeout))
+                # Bookkeeping can wait a moment: gather what comes meanwhile into
+                # one transaction (a flush or close is served at once).
+                deadline = time.monotonic() + WRITE_GATHER_SECONDS
+                while len(items) < 10_000 and isinstance(items[-1], _Touch | _Rehash | _UsageDue):
                     items.append(self._writes.get(timeout=max(0, deadline - time.monotonic())))
+            if usage_due is None and any(isinstance(item, _UsageDue) for item in items):
+                usage_due = time.monotonic() + USAGE_FLUSH_SECONDS
+            final = any(item is None or isinstance(item, threading.Event) for item in items)
+            counts: UsageCounts = {}
+            if self._usage is not None and (
+                final or (usage_due is not None and time.monotonic() >= usage_due)
+            ):
+                counts, usage_due = self._usage.take(), None
             writes = [item for item in items if isinstance(item, _Touch | _Rehash)]
-            if writes and self._sqlite is not None and self._sqlite.changed is not None:
-                writes = []  # not into whatever is at that path now
-            if writes:
+            if self._sqlite is not None and self._sqlite.changed is not None:
+                writes, counts = [], {}  # not into whatever is at that path now
+            if writes or counts:
                 try:
                     engine = engine or self._writer_engine()
-                    _apply(engine, writes)
+                    _apply(engine, writes, counts)
                 except Exception as error:  # bookkeeping only: never fails a request
-                    _log.info("last-used/rehash writes skipped: %s", _first_line(error))
+                    _log.info("last-used/usage writes skipped: %s", _first_line(error))
+                    if counts and self._usage is not None:
+                        self._usage.put_back(counts)
+                        usage_due = time.monotonic() + USAGE_FLUSH_SECONDS
             for item in items:
                 if isinstance(item, threading.Event):
                     item.set()
@@ -1071,10 +1171,22 @@ class Verifier:
         return create_engine(self._url, pool_size=1, max_overflow=0)
 
 
-def _apply(engine: sa.Engine, writes: list[_Write]) -> None:
-    """All queued writes in one transaction; the last-used times as one
-    executemany (one statement compiled, one pipeline on PostgreSQL), so a
-    burst of them costs the event loop's process little CPU."""
+# Counts add up: a row per key, hour and outcome, made by the first batch and
+# added to by the next (the same SQL on SQLite and PostgreSQL). A key that is
+# gone meanwhile is skipped rather than failing the batch.
+_ADD_USAGE = (
+    "INSERT INTO key_usage (api_key_id, hour, outcome, count)"
+    " SELECT :key_id, :hour, :outcome, :count"
+    " WHERE EXISTS (SELECT 1 FROM api_key WHERE id = :key_id)"
+    " ON CONFLICT (api_key_id, hour, outcome) DO UPDATE SET count = key_usage.count + excluded.count"
+)
+
+
+def _apply(engine: sa.Engine, writes: Sequence[_Write], counts: UsageCounts | None = None) -> None:
+    """All queued writes in one transaction; the last-used times and the
+    usage counts each as one executemany (one statement compiled, one
+    pipeline on PostgreSQL), so a burst of them costs the event loop's
+    process little CPU."""
     import sqlalchemy as sa
 
     # The columns written, as a Core table clause: no ORM or models to import
@@ -1112,6 +1224,14 @@ def _apply(engine: sa.Engine, writes: list[_Write]) -> None:
                 .values(last_used_at=sa.bindparam("used"))
             )
             connection.execute(touch, touches)
+        if counts:
+            connection.execute(
+                sa.text(_ADD_USAGE),
+                [
+                    {"key_id": key_id, "hour": hour, "outcome": outcome, "count": count}
+                    for (key_id, hour, outcome), count in counts.items()
+                ],
+            )
         for write in writes:
             if isinstance(write, _Rehash):
                 connection.execute(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -70,6 +70,12 @@ class WorkspaceView:
     id: int
     name: str
     role: Role
+    # The owners' cap on a new key's lifetime, in days (None: no cap).
+    max_key_lifetime_days: int | None = None
+
+    @property
+    def policy_text(self) -> str:
+        return lifetime_policy_text(self.name, self.max_key_lifetime_days)
 
     @property
     def can_manage(self) -> bool:
@@ -193,6 +199,12 @@ class IntegrationView:
     updated_at: datetime
     active_keys: int
     role: Role  # the acting account's role in the integration's workspace
+    expiring_keys: int = 0  # active keys that stop within EXPIRING_SOON
+    max_key_lifetime_days: int | None = None  # its workspace's policy
+
+    @property
+    def scope_list(self) -> tuple[str, ...]:
+        return tuple(self.scopes.split())
 
     @property
     def can_manage(self) -> bool:
@@ -253,6 +265,41 @@ class KeyView:
     # The creator has since left the key's workspace (the key stays: keys
     # belong to integrations, not to people).
     creator_removed: bool = False
+    scopes: tuple[str, ...] = ()  # what the key may do (fixed when it was made)
+    lifetime_days: int | None = None  # what it was issued for; its replacement gets the same
+    replaces: str | None = None  # the public key this one replaced by a rotation
+    replaced_by: str | None = None  # the newest key made to replace this one
+
+    def expires_soon(self, now: datetime | None = None) -> bool:
+        """Active, and stops within EXPIRING_SOON: worth a warning."""
+        now = now or utcnow()
+        return (
+            self.expires_at is not None
+            and key_status(self.revoked_at, self.expires_at, now) is KeyStatus.ACTIVE
+            and self.expires_at - now <= EXPIRING_SOON
+        )
+
+    @property
+    def is_rotating(self) -> bool:
+        """Replaced, and still working until its expiry: the overlap window."""
+        return self.replaced_by is not None and self.is_active and self.expires_at is not None
+
+    def idle_days(self, now: datetime | None = None) -> int:
+        """Whole days since it was last used (or made, if never used)."""
+        since = self.last_used_at or self.created_at
+        return max(0, ((now or utcnow()) - since).days)
+
+    def status_words(self, now: datetime | None = None) -> str:
+        """The status as a list shows it, with what a reader must notice in
+        words (never only a colour, so NO_COLOR and scripts see it too)."""
+        now = now or utcnow()
+        if self.is_rotating and self.replaced_by and self.expires_at:
+            return f"rotating -> {self.replaced_by} ({in_words(self.expires_at - now)} left)"
+        if self.expires_soon(now) and self.expires_at:
+            return f"expiring in {in_words(self.expires_at - now)}"
+        if self.is_active and (idle := self.idle_days(now)) >= STALE_AFTER.days:
+            return f"active, unused for {idle} days"
+        return key_status(self.revoked_at, self.expires_at, now).value
 
     @property
     def creator(self) -> str:
@@ -268,6 +315,37 @@ class KeyView:
         return self.status is KeyStatus.ACTIVE
 
 
+UNKNOWN_KEY = "unknown"  # a found key this store does not hold: dead
+OTHER_WORKSPACE = "other-workspace"  # held, in a workspace the actor cannot see
+
+
+@dataclass(frozen=True, slots=True)
+class FoundKey:
+    """What the store says of a private key found leaked (`keydesk scan`).
+
+    `secret_checked`: its secret matched the stored hash, the proof that it
+    is that key. False on PostgreSQL for an admin, whose role cannot read
+    hashes: the key was matched by its public key among the workspaces the
+    admin sees, and `elsewhere` tells a key held in another workspace (which
+    may still work) from one the store does not hold."""
+
+    public_key: str
+    key: KeyView | None
+    secret_checked: bool
+    elsewhere: bool = False
+
+    @property
+    def status(self) -> str:
+        if self.key is not None:
+            return self.key.status.value
+        return OTHER_WORKSPACE if self.elsewhere else UNKNOWN_KEY
+
+    @property
+    def may_work(self) -> bool:
+        """Active, or held where the actor cannot see it: counts as live."""
+        return self.elsewhere or (self.key is not None and self.key.is_active)
+
+
 @dataclass(frozen=True, slots=True)
 class CreatedKey:
     """The one time a private key leaves keydesk. Shown once, then dropped."""
@@ -277,6 +355,129 @@ class CreatedKey:
 
     def __repr__(self) -> str:
         return f"CreatedKey({self.key.public_key}, label={self.key.label!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class RotatedKey:
+    """A rotation: the replacement (its private key shown once) and the old
+    key, which stops working at `old_stops_at` (now, if the overlap was 0)."""
+
+    created: CreatedKey
+    old: KeyView
+    old_stops_at: datetime
+
+    @property
+    def old_revoked(self) -> bool:
+        return self.old.revoked_at is not None
+
+    def __repr__(self) -> str:
+        return f"RotatedKey({self.old.public_key} -> {self.created.key.public_key})"
+
+
+# Outcomes a verifier counts per key and hour (key_usage.outcome).
+ACCEPTED = "accepted"
+WRONG_SECRET = "wrong_secret"  # noqa: S105 (a reason, not a password)
+
+
+@dataclass(frozen=True, slots=True)
+class UsageHour:
+    start: datetime
+    accepted: int
+    refused: dict[str, int]  # reason -> count
+
+
+@dataclass(frozen=True, slots=True)
+class UsageView:
+    """A key's presentations per hour, from `since` to `until` (every hour
+    of the range, quiet ones as zeros), as verifiers counted them: counts
+    reach the store in batches, so the last few seconds may be missing."""
+
+    public_key: str
+    since: datetime
+    until: datetime
+    hours: tuple[UsageHour, ...]
+
+    @property
+    def accepted(self) -> int:
+        return sum(h.accepted for h in self.hours)
+
+    @property
+    def refused(self) -> dict[str, int]:
+        totals: dict[str, int] = {}
+        for hour in self.hours:
+            for reason, count in hour.refused.items():
+                totals[reason] = totals.get(reason, 0) + count
+        return dict(sorted(totals.items()))
+
+    def series(self, buckets: int) -> list[int]:
+        """Accepted presentations in `buckets` equal spans, oldest first (a
+        sparkline's values)."""
+        counts = [h.accepted for h in self.hours]
+        if not counts or buckets < 1:
+            return []
+        size = -(-len(counts) // buckets)  # ceil
+        return [sum(counts[i : i + size]) for i in range(0, len(counts), size)]
+
+    def wrong_secrets_since(self, moment: datetime) -> int:
+        """Refusals of this real public key with a wrong secret: someone has
+        the id and is guessing, or a client holds a damaged key."""
+        return sum(h.refused.get(WRONG_SECRET, 0) for h in self.hours if h.start + HOUR > moment)
+
+
+HOUR = timedelta(hours=1)
+USAGE_RANGE_MAX = timedelta(days=366)  # the longest look back at a key's usage
+EXPIRING_SOON = timedelta(days=14)  # flagged in lists, counted per integration
+STALE_AFTER = timedelta(days=30)  # an active key unused this long is called out in lists
+EXPIRY_CHOICES_DAYS = (30, 90, 365)  # the create form's choices, besides a date and never
+
+
+def lifetime_policy_text(workspace: str, days: int | None) -> str:
+    if days is None:
+        return f"keys in {workspace} may live without an expiry"
+    return f"keys in {workspace} must expire within {days} days"
+
+
+def default_expiry_days(policy_days: int | None) -> int:
+    """What a new key's expiry defaults to in the form: 90 days, or the
+    workspace's cap if that is shorter."""
+    return min(90, policy_days) if policy_days is not None else 90
+
+
+def why_not_lifetime(
+    workspace: str, policy_days: int | None, expires_at: datetime | None, now: datetime
+) -> str | None:
+    """Why a key expiring at `expires_at` (None: never) breaks the
+    workspace's policy, or None. The one rule the service and the form ask."""
+    if expires_at is not None and expires_at <= now:
+        return "the expiry must be in the future"
+    if policy_days is None:
+        return None
+    if expires_at is None:
+        return (
+            f"{lifetime_policy_text(workspace, policy_days)} (its owners' policy); "
+            f"choose an expiry of at most {policy_days}d"
+        )
+    if expires_at > now + timedelta(days=policy_days):
+        return (
+            f"{lifetime_policy_text(workspace, policy_days)} (its owners' policy); "
+            f"{expires_at:%Y-%m-%d} is further than {policy_days} days away"
+        )
+    return None
+
+
+def stop_time(moment: datetime) -> str:
+    """When a key stops working, as every shell shows it: UTC to the minute."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def in_words(delta: timedelta) -> str:
+    """A span as a person says it: `3 days`, `5 hours`, `12 minutes`."""
+    seconds = max(0, int(delta.total_seconds()))
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return "less than a minute"
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,6 +493,7 @@ class AuditView:
     action: str
     target: str
     label: str | None
+    related: str | None = None  # another key the event concerns (a rotation's new key)
 
 
 _DATED = re.compile(r"^(?P<base>.*?)(?: \(\d{4}-\d{2}-\d{2}\))?$")

@@ -51,7 +51,7 @@ def audit(args: argparse.Namespace) -> int:
         return 0
     print_table(
         ["WHEN", "WORKSPACE", "ACTOR", "ACTION", "TARGET", "LABEL"],
-        [[when(e.at), e.workspace, e.actor, e.action, e.target, e.label or ""] for e in events],
+        [[when(e.at), e.workspace, e.actor, e.action, _target(e), e.label or ""] for e in events],
     )
     return 0
 
@@ -80,6 +80,11 @@ def _events(
             left -= len(page)
 
 
+def _target(event: AuditView) -> str:
+    """What the event is about; a rotation names both keys, old -> new."""
+    return f"{event.target} -> {event.related}" if event.related else event.target
+
+
 def _event_json(event: AuditView) -> dict[str, Any]:
     return {
         "id": event.id,
@@ -90,4 +95,5 @@ def _event_json(event: AuditView) -> dict[str, Any]:
         "action": event.action,
         "target": event.target,
         "label": event.label,
+        "related": event.related,  # another key concerned: a rotation's replacement
     }

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 
 from keydesk.cli import context
-from keydesk.cli.output import integration_json, print_json, print_table, say
+from keydesk.cli.output import EXIT_ERROR, confirmed, integration_json, print_json, print_table, say
 from keydesk.cli.parser import Commands
+from keydesk.errors import InvalidInput
+from keydesk.validation import shown_literally
 
 
 def register(cli: Commands) -> None:
@@ -29,6 +31,37 @@ def register(cli: Commands) -> None:
     sub.add_argument("integration", metavar="NAME_OR_ID")
     sub.add_argument("--workspace", metavar="NAME")
     sub = cli.command("list", list_, "list integrations", json_output=True, parent=group)
+    sub.add_argument("--workspace", metavar="NAME")
+    sub = cli.command(
+        "edit", edit, "change an integration's OAuth settings", json_output=True, parent=group
+    )
+    sub.add_argument("integration", metavar="NAME_OR_ID")
+    sub.add_argument("--workspace", metavar="NAME")
+    sub.add_argument("--client-id", metavar="ID")
+    sub.add_argument("--redirect-uri", metavar="URI")
+    sub.add_argument(
+        "--scopes",
+        metavar="SCOPES",
+        help="space- or comma-separated; keys keep only the ones still listed, never gain any",
+    )
+    sub = cli.command(
+        "disable",
+        disable,
+        "disable an integration: its keys stop verifying until it is enabled again",
+        json_output=True,
+        parent=group,
+    )
+    sub.add_argument("integration", metavar="NAME_OR_ID")
+    sub.add_argument("--workspace", metavar="NAME")
+    sub.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    sub = cli.command(
+        "enable",
+        enable,
+        "enable a disabled integration again: its live keys verify again",
+        json_output=True,
+        parent=group,
+    )
+    sub.add_argument("integration", metavar="NAME_OR_ID")
     sub.add_argument("--workspace", metavar="NAME")
 
 
@@ -62,10 +95,65 @@ def list_(args: argparse.Namespace) -> int:
         print_json([integration_json(i) for i in integrations])
     else:
         print_table(
-            ["ID", "WORKSPACE", "NAME", "PROVIDER", "STATUS", "ACTIVE KEYS"],
+            ["ID", "WORKSPACE", "NAME", "PROVIDER", "STATUS", "ACTIVE KEYS", "EXPIRING SOON"],
             [
-                [str(i.id), i.workspace, i.name, i.provider, i.status.value, str(i.active_keys)]
+                [
+                    str(i.id),
+                    i.workspace,
+                    i.name,
+                    i.provider,
+                    i.status.value,
+                    str(i.active_keys),
+                    str(i.expiring_keys),
+                ]
                 for i in integrations
             ],
         )
+    return 0
+
+
+def edit(args: argparse.Namespace) -> int:
+    if args.client_id is None and args.redirect_uri is None and args.scopes is None:
+        raise InvalidInput("nothing to change: give --client-id, --redirect-uri or --scopes")
+    integration = context.service(args).update_integration(
+        args.integration,
+        client_id=args.client_id,
+        redirect_uri=args.redirect_uri,
+        scopes=args.scopes,
+        workspace=args.workspace,
+    )
+    say(args, integration_json(integration), f"integration {integration.name} updated")
+    return 0
+
+
+def disable(args: argparse.Namespace) -> int:
+    service = context.service(args)
+    integration = service.integration(args.integration, args.workspace)
+    name = shown_literally(integration.name)
+    question = (
+        f"Disable {name} ({integration.active_keys} active keys)?\n"
+        "Every one of its keys gets 401 Unauthorized from the next request until it is\n"
+        f"enabled again (keydesk integration enable {name})."
+    )
+    if not args.yes and not confirmed("disable", "disabled", question):
+        return EXIT_ERROR
+    integration = service.disable_integration(integration.id)
+    say(args, integration_json(integration), f"integration {integration.name} is disabled")
+    return 0
+
+
+def enable(args: argparse.Namespace) -> int:
+    from keydesk.views import IntegrationStatus
+
+    service = context.service(args)
+    integration = service.integration(args.integration, args.workspace)
+    if integration.status is IntegrationStatus.DRAFT:  # enabling is for what was disabled
+        raise InvalidInput(
+            f"integration {integration.name!r} is a draft, not disabled; configure it with: "
+            f"keydesk integration configure {integration.name}"
+        )
+    if integration.status is IntegrationStatus.CONFIGURED:
+        raise InvalidInput(f"integration {integration.name!r} is already enabled")
+    integration = service.configure_integration(integration.id)
+    say(args, integration_json(integration), f"integration {integration.name} is enabled")
     return 0

@@ -1,14 +1,15 @@
-"""`keydesk key …`: create, list and revoke API keys."""
+"""`keydesk key …`: create, list, rotate, revoke API keys, and read their usage."""
 
 from __future__ import annotations
 
 import argparse
-import sys
+from typing import TYPE_CHECKING, Any
 
 from keydesk.cli import context
 from keydesk.cli.output import (
     EXIT_ERROR,
-    fail,
+    confirmed,
+    iso,
     key_json,
     print_json,
     print_json_list,
@@ -17,11 +18,17 @@ from keydesk.cli.output import (
     when,
 )
 from keydesk.cli.parser import Commands
+from keydesk.errors import InvalidInput
 from keydesk.validation import shown_literally
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from keydesk.views import CreatedKey
 
 
 def register(cli: Commands) -> None:
-    group = cli.group("key", "create, list and revoke API keys")
+    group = cli.group("key", "create, list, rotate and revoke API keys; read their usage")
     sub = cli.command(
         "create",
         create,
@@ -31,70 +38,234 @@ def register(cli: Commands) -> None:
     )
     sub.add_argument("--integration", required=True, metavar="NAME_OR_ID")
     sub.add_argument("--label", required=True, help="e.g. api-gateway-prod, CI Runner")
-    sub = cli.command(
-        "list", list_, "list an integration's keys (never secrets)", json_output=True, parent=group
+    expiry = sub.add_mutually_exclusive_group()
+    expiry.add_argument("--expires-in", metavar="SPAN", help="e.g. 30d, 90d, 365d, 12h")
+    expiry.add_argument("--expires-at", metavar="WHEN", help="a date (midnight UTC) or a UTC time")
+    expiry.add_argument(
+        "--no-expiry", action="store_true", help="never expires (if the workspace allows it)"
     )
-    sub.add_argument("--integration", required=True, metavar="NAME_OR_ID")
+    sub.add_argument(
+        "--scope",
+        action="append",
+        default=[],
+        metavar="SCOPE",
+        help="restrict the key to this scope of its integration (repeat; default: all)",
+    )
+    sub = cli.command(
+        "list",
+        list_,
+        "list keys (never secrets): an integration's, a workspace's, or all of yours",
+        json_output=True,
+        parent=group,
+    )
+    sub.add_argument("--integration", metavar="NAME_OR_ID")
+    sub.add_argument(
+        "--workspace", metavar="NAME", help="every key of the workspace, or its --integration's"
+    )
+    sub.add_argument(
+        "--expiring-within", metavar="SPAN", help="only active keys that stop within SPAN (14d)"
+    )
+    sub.add_argument(
+        "--unused-for", metavar="SPAN", help="only active keys not used for SPAN (30d)"
+    )
+    sub = cli.command(
+        "rotate",
+        rotate,
+        "replace a key: a new key now, the old one stops after the overlap",
+        json_output=True,
+        parent=group,
+    )
+    sub.add_argument("public_key", metavar="PUBLIC_KEY")
+    sub.add_argument(
+        "--overlap",
+        required=True,
+        metavar="SPAN",
+        help="how long the old key keeps working: 0 (revoke it now), 1h, 24h, 7d",
+    )
+    sub.add_argument("--label", help="the new key's label (default: the old one, dated)")
     sub = cli.command(
         "revoke", revoke, "revoke a key now, irreversibly", json_output=True, parent=group
     )
     sub.add_argument("public_key", metavar="PUBLIC_KEY")
     sub.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    sub = cli.command(
+        "usage",
+        usage,
+        "a key's use per hour: accepted and refused presentations",
+        json_output=True,
+        parent=group,
+    )
+    sub.add_argument("public_key", metavar="PUBLIC_KEY")
+    sub.add_argument("--since", metavar="WHEN", default="7d", help="a time ago or a date (7d)")
 
 
 def create(args: argparse.Namespace) -> int:
-    created = context.service(args).create_key(args.integration, args.label)
-    key = created.key
+    from keydesk import validation
+    from keydesk.views import utcnow
+
+    expires_at: datetime | None = None
+    if args.expires_in is not None:
+        expires_at = utcnow() + validation.duration(args.expires_in, "--expires-in")
+    elif args.expires_at is not None:
+        expires_at = validation.moment(args.expires_at, "--expires-at")
+    created = context.service(args).create_key(
+        args.integration, args.label, expires_at=expires_at, scopes=args.scope
+    )
     if args.json:
-        print_json({"api_key": created.private_key.reveal(), **key_json(key)})
+        print_json({"api_key": created.private_key.reveal(), **key_json(created.key)})
         return 0
-    print(f"Created API key {key.label!r} for integration {key.integration}.")
-    print(f"Public key:  {key.public_key}")
-    print(f"API key:     {created.private_key.reveal()}")
-    print()
-    print("Copy the API key now: it will never be shown again. keydesk keeps only its hash.")
+    key = created.key
+    _print_created(created, f"Created API key {key.label!r} for integration {key.integration}.")
     return 0
 
 
+def _print_created(created: CreatedKey, headline: str) -> None:
+    """The one time a private key is printed, with what the key may do and
+    until when."""
+    from keydesk.views import stop_time
+
+    key = created.key
+    print(shown_literally(headline))
+    print(f"Public key:  {key.public_key}")
+    print(f"API key:     {created.private_key.reveal()}")
+    print(f"Scopes:      {' '.join(key.scopes) or '(none)'}")
+    print(f"Expires:     {stop_time(key.expires_at) if key.expires_at else 'never'}")
+    print()
+    print("Copy the API key now: it will never be shown again. keydesk keeps only its hash.")
+
+
 def list_(args: argparse.Namespace) -> int:
+    from keydesk import validation
+    from keydesk.views import utcnow
+
+    expiring, unused = (
+        None if value is None else validation.duration(value, option)
+        for value, option in (
+            (args.expiring_within, "--expiring-within"),
+            (args.unused_for, "--unused-for"),
+        )
+    )
+    if args.integration is None and args.workspace is None and expiring is unused is None:
+        raise InvalidInput(
+            "give --integration or --workspace (or --expiring-within / --unused-for "
+            "to search all your workspaces)"
+        )
     service = context.service(args)
+    where: dict[str, Any] = {
+        "workspace": args.workspace, "expiring_within": expiring, "unused_for": unused,
+    }  # fmt: skip
     if args.json:  # streamed: flat memory at any size
-        print_json_list(key_json(k) for k in service.iter_keys(args.integration))
+        print_json_list(key_json(k) for k in service.iter_keys(args.integration, **where))
         return 0
-    keys = service.keys(args.integration)  # a table needs every row for its widths
+    keys = service.keys(args.integration, **where)  # a table needs every row for its widths
+    now = utcnow()
     print_table(
-        ["PUBLIC KEY", "LABEL", "STATUS", "CREATED", "BY", "LAST USED"],
+        ["PUBLIC KEY", "LABEL", "INTEGRATION", "STATUS", "SCOPES", "EXPIRES", "CREATED", "BY",
+         "LAST USED"],
         [
             [
                 k.public_key,
                 k.label,
-                k.status.value,
+                k.integration,
+                k.status_words(now),
+                " ".join(k.scopes) or "-",
+                when(k.expires_at),
                 when(k.created_at),
                 k.creator,
                 when(k.last_used_at),
             ]
             for k in keys
         ],
+    )  # fmt: skip
+    return 0
+
+
+def rotate(args: argparse.Namespace) -> int:
+    from keydesk import validation
+    from keydesk.views import stop_time
+
+    overlap = validation.duration(args.overlap, "--overlap", zero=True)
+    rotated = context.service(args).rotate_key(args.public_key, overlap, label=args.label)
+    old = rotated.old
+    if rotated.old_revoked:
+        stops = f"{old.public_key} was revoked now: it stopped working at once."
+    else:
+        verb = "stops" if old.is_active else "stopped"
+        stops = f"{old.public_key} {verb} working at {stop_time(rotated.old_stops_at)}."
+    if args.json:
+        print_json(
+            {
+                "api_key": rotated.created.private_key.reveal(),
+                **key_json(rotated.created.key),
+                "old_key": key_json(old),
+                "old_key_stops_at": iso(rotated.old_stops_at),
+            }
+        )
+        return 0
+    new = rotated.created.key
+    _print_created(
+        rotated.created,
+        f"Rotated {old.public_key}: created API key {new.label!r} for integration {new.integration}.",
     )
+    print(stops)
     return 0
 
 
 def revoke(args: argparse.Namespace) -> int:
     service = context.service(args)
     key = service.key(args.public_key)
-    if not args.yes:
-        if not sys.stdin.isatty():
-            fail("refusing to revoke without confirmation: pass --yes when not at a terminal")
-            return EXIT_ERROR
-        print(
-            f"Revoke {key.public_key} ({shown_literally(key.label)}) of {shown_literally(key.integration)}?\n"
-            "Revocation is immediate and cannot be undone: every service still using this key\n"
-            "will get 401 Unauthorized on its next request. Deploy a replacement first.",
-            file=sys.stderr,
-        )
-        if input("Type 'revoke' to confirm: ").strip().lower() != "revoke":
-            fail("not revoked")
-            return EXIT_ERROR
+    question = (
+        f"Revoke {key.public_key} ({shown_literally(key.label)}) of {shown_literally(key.integration)}?\n"
+        "Revocation is immediate and cannot be undone: every service still using this key\n"
+        "will get 401 Unauthorized on its next request. Deploy a replacement first\n"
+        f"(keydesk key rotate {key.public_key} --overlap 24h)."
+    )
+    if not args.yes and not confirmed("revoke", "revoked", question):
+        return EXIT_ERROR
     key = service.revoke_key(key.public_key)
     say(args, key_json(key), f"revoked {key.public_key} ({shown_literally(key.label)})")
+    return 0
+
+
+def usage(args: argparse.Namespace) -> int:
+    from keydesk import validation
+    from keydesk.views import HOUR, utcnow
+
+    now = utcnow()
+    since = validation.since(args.since, now)
+    found = context.service(args).key_usage(args.public_key, since)
+    if args.json:
+        print_json(
+            {
+                "public_key": found.public_key,
+                "since": iso(found.since),
+                "until": iso(found.until),
+                "accepted": found.accepted,
+                "refused": found.refused,
+                "wrong_secret_last_hour": found.wrong_secrets_since(now - HOUR),
+                "hours": [
+                    {"start": iso(h.start), "accepted": h.accepted, "refused": h.refused}
+                    for h in found.hours
+                    if h.accepted or h.refused
+                ],
+            }
+        )
+        return 0
+    refused = ", ".join(f"{n} {reason}" for reason, n in found.refused.items()) or "none"
+    print(
+        f"{found.public_key} since {when(found.since)}: {found.accepted} accepted; refused: {refused}"
+    )
+    wrong = found.wrong_secrets_since(now - HOUR)
+    if wrong:
+        print(f"{wrong} refused attempts with a wrong secret in the last hour")
+    busy = [h for h in found.hours if h.accepted or h.refused]
+    if not busy:
+        return 0
+    print_table(
+        ["HOUR", "ACCEPTED", "REFUSED"],
+        [
+            [when(h.start), str(h.accepted), ", ".join(f"{n} {r}" for r, n in h.refused.items())]
+            for h in busy
+        ],
+    )
     return 0

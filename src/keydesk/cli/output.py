@@ -25,6 +25,22 @@ def fail(message: str) -> None:
     print(f"keydesk: {shown_literally(redact_private_keys(message))}", file=sys.stderr)
 
 
+def confirmed(verb: str, done: str, question: str) -> bool:
+    """Ask on stderr before something that cannot be taken back: True when
+    the user types `verb`. Off a terminal (a script) nobody can answer, so
+    it refuses in one line naming --yes; otherwise a refusal says `not
+    {done}`."""
+    if not sys.stdin.isatty():
+        fail(f"not {done}: pass --yes to {verb} when not at a terminal")
+        return False
+    # The prompt too goes to stderr: stdout may be a pipe (`… --json | jq`).
+    print(f"{question}\nType '{verb}' to confirm: ", end="", file=sys.stderr, flush=True)
+    if input().strip().lower() != verb:
+        fail(f"not {done}")
+        return False
+    return True
+
+
 def say(args: argparse.Namespace, data: dict[str, Any], message: str) -> None:
     if getattr(args, "json", False):
         print_json(data)
@@ -41,7 +57,7 @@ def print_json(data: Any) -> None:
 def print_json_list(items: Iterable[dict[str, Any]]) -> None:
     """The same bytes as `print_json(list(items))`, written item by item so a
     long list is never held whole (`key list --json` on 100,000 keys). Flat
-    items (scalars only, as `key_json` makes) are laid out here with the C
+    items (scalars and lists of strings, as `key_json` makes) are laid out here with the C
     string encoder: `json.dumps(indent=2)` runs the pure-Python encoder, which
     was most of the command's time."""
     import json
@@ -66,6 +82,9 @@ def print_json_list(items: Iterable[dict[str, Any]]) -> None:
                 fields.append(head + literals[value])
             elif kind is int:
                 fields.append(head + str(value))
+            elif kind is list and all(type(v) is str for v in value):  # a key's scopes
+                inner = ",\n".join("      " + encode_basestring(v) for v in value)
+                fields.append(head + ("[\n" + inner + "\n    ]" if value else "[]"))
             else:  # floats, lists, dicts: json.dumps knows best
                 return json.dumps(item, indent=2, ensure_ascii=False).replace("\n", "\n  ")
         return "{\n" + ",\n".join(fields) + "\n  }" if fields else "{}"
@@ -109,6 +128,7 @@ def integration_json(i: IntegrationView) -> dict[str, Any]:
         "scopes": i.scopes.split(),
         "status": i.status.value,
         "active_keys": i.active_keys,
+        "expiring_keys": i.expiring_keys,
         "created_at": iso(i.created_at),
         "updated_at": iso(i.updated_at),
     }
@@ -128,4 +148,8 @@ def key_json(k: KeyView) -> dict[str, Any]:
         "revoked_by": k.revoked_by,
         "expires_at": iso(k.expires_at),
         "last_used_at": iso(k.last_used_at),
+        "scopes": list(k.scopes),
+        "lifetime_days": k.lifetime_days,
+        "replaces": k.replaces,
+        "replaced_by": k.replaced_by,
     }

@@ -11,10 +11,11 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from keydesk.cli import context
-from keydesk.cli.output import fail, print_json
+from keydesk.cli.output import confirmed, fail, print_json
 from keydesk.cli.parser import Commands
 from keydesk.errors import KeydeskError
 from keydesk.validation import shown_literally
@@ -22,11 +23,15 @@ from keydesk.validation import shown_literally
 if TYPE_CHECKING:
     from keydesk.scan import Finding, ScanEvent
     from keydesk.service import KeyService
-    from keydesk.views import KeyView
+    from keydesk.views import FoundKey, KeyView
 
 EXIT_CLEAN, EXIT_DEAD_ONLY, EXIT_LIVE, EXIT_INCOMPLETE = 0, 1, 2, 3
 UNCHECKED = "unchecked"  # no store was asked: counts as live
-UNKNOWN = "unknown"  # the store does not know this key: dead
+UNPROVEN = "matched by public key"
+UNPROVEN_NOTE = (
+    "found keys were matched by their public key, not checked against the hash on "
+    "PostgreSQL: an admin cannot read hashes"
+)
 
 
 def register(cli: Commands) -> None:
@@ -56,35 +61,51 @@ def register(cli: Commands) -> None:
     sub.add_argument(
         "--revoke",
         action="store_true",
-        help="revoke every live key found, after one confirmation (no admin role needed)",
+        help="revoke every live key found, after one confirmation (no admin role needed, "
+        "but on PostgreSQL: your role must manage the key's workspace)",
     )
     sub.add_argument("--yes", action="store_true", help="with --revoke: do not ask")
     sub.epilog = (
         "exit status: 0 nothing found; 1 only dead keys (revoked, expired, unknown to the "
-        "store); 2 a key that may still work (or no store to ask); 3 the scan could not run "
+        "store); 2 a key that may still work (or no store to ask, or in a workspace you cannot "
+        "see); 3 the scan could not run "
         "or was incomplete"
     )
 
 
 class Report:
-    """A finding and what the store says of it."""
+    """A finding and what the store says of it (None: no store was asked)."""
 
-    __slots__ = ("finding", "key", "status")
+    __slots__ = ("finding", "found")
 
-    def __init__(self, finding: Finding, status: str, key: KeyView | None = None) -> None:
+    def __init__(self, finding: Finding, found: FoundKey | None = None) -> None:
         self.finding = finding
-        self.status = status
-        self.key = key
+        self.found = found
+
+    @property
+    def status(self) -> str:
+        return UNCHECKED if self.found is None else self.found.status
+
+    @property
+    def key(self) -> KeyView | None:
+        return None if self.found is None else self.found.key
 
     @property
     def live(self) -> bool:
-        return self.status in ("active", UNCHECKED)
+        return self.found is None or self.found.may_work
+
+    @property
+    def unproven(self) -> bool:
+        """Matched by public key only: the secret was not checked."""
+        return self.found is not None and not self.found.secret_checked
 
     def line(self) -> str:
         f = self.finding
         text = f"{f.location}: {f.redacted} {f.public_key} {self.status}"
         if self.key is not None:
             text += f", label {self.key.label!r}, integration {self.key.integration}"
+        if self.unproven:
+            text += f" ({UNPROVEN})"
         return shown_literally(text)
 
     def as_json(self) -> dict[str, Any]:
@@ -96,6 +117,7 @@ class Report:
             "status": self.status,
             "label": self.key.label if self.key else None,
             "integration": self.key.integration if self.key else None,
+            "secret_checked": self.found is not None and self.found.secret_checked,
         }
 
 
@@ -119,7 +141,7 @@ def _scan(args: argparse.Namespace) -> int:
     allowed, incomplete = _allow_list(scanner)
     service = None if args.staged else _service(args)
     reports: list[Report] = []
-    seen: dict[str, tuple[str, KeyView | None]] = {}
+    seen: dict[str, FoundKey] = {}
     for event in _events(args, scanner):
         if isinstance(event, scanner.Skipped):
             _note(str(event))
@@ -136,6 +158,8 @@ def _scan(args: argparse.Namespace) -> int:
             )
         elif not args.json:
             print(report.line(), flush=True)
+    if any(report.unproven for report in reports):
+        _note(UNPROVEN_NOTE)
     if args.revoke and service is not None:
         _revoke(service, reports, yes=args.yes)
     elif args.revoke:
@@ -179,36 +203,45 @@ def _service(args: argparse.Namespace) -> KeyService | None:
         return None
 
 
-def _report(
-    finding: Finding, service: KeyService | None, seen: dict[str, tuple[str, KeyView | None]]
-) -> Report:
+def _report(finding: Finding, service: KeyService | None, seen: dict[str, FoundKey]) -> Report:
     if service is None:
-        return Report(finding, UNCHECKED)
-    if finding.public_key not in seen:  # one argon2 check per key, however often it is found
-        key = service.leaked_key(finding.private_key)
-        seen[finding.public_key] = (key.status.value if key else UNKNOWN, key)
-    status, key = seen[finding.public_key]
-    return Report(finding, status, key)
+        return Report(finding)
+    # One check per key, however often it is found. Keyed by the whole key (in
+    # memory only): a look-alike with the same public key and another secret
+    # is another finding, which the hash check may call unknown.
+    text = finding.private_key.reveal()
+    if text not in seen:
+        seen[text] = service.found_key(finding.private_key)
+    return Report(finding, seen[text])
 
 
 def _revoke(service: KeyService, reports: list[Report], *, yes: bool) -> None:
     live: dict[str, Report] = {}
+    elsewhere: set[str] = set()
     for report in reports:
+        public_key = report.finding.public_key
         if report.status == "active":
-            live.setdefault(report.finding.public_key, report)
+            live.setdefault(public_key, report)
+        elif report.found is not None and report.found.elsewhere and public_key not in elsewhere:
+            elsewhere.add(public_key)
+            fail(
+                f"cannot revoke {public_key}: it is in a workspace you are not a member of; "
+                "ask its admins, or POST it to keydesk serve's /v1/revoke"
+            )
     if not live:
         return
     if not yes and not _confirmed(live.values()):
         return
     for public_key, first in live.items():
         try:
-            key = service.revoke_leaked_key(first.finding.private_key, first.finding.location)
+            key = service.revoke_found_key(first.finding.private_key, first.finding.location)
         except KeydeskError as exc:
             fail(exc.message)
             continue
         for report in reports:
-            if report.finding.public_key == public_key:
-                report.status, report.key = key.status.value, key
+            found = report.found
+            if found is not None and found.key is not None and found.public_key == public_key:
+                report.found = replace(found, key=key)
         print(
             shown_literally(f"revoked {key.public_key} ({key.label!r}) of {key.integration}"),
             file=sys.stderr,
@@ -216,17 +249,13 @@ def _revoke(service: KeyService, reports: list[Report], *, yes: bool) -> None:
 
 
 def _confirmed(live: Iterable[Report]) -> bool:
-    if not sys.stdin.isatty():
-        fail("not revoked: pass --yes to revoke when not at a terminal")
-        return False
-    print("These keys leaked and still work; revoke them now, for good?", file=sys.stderr)
-    for report in live:
-        print(f"  {report.line()}", file=sys.stderr)
-    print("Every service using them gets 401 Unauthorized on its next request.", file=sys.stderr)
-    if input("Type 'revoke' to confirm: ").strip().lower() != "revoke":
-        fail("not revoked")
-        return False
-    return True
+    lines = "".join(f"\n  {report.line()}" for report in live)
+    return confirmed(
+        "revoke",
+        "revoked",
+        f"These keys leaked and still work; revoke them now, for good?{lines}\n"
+        "Every service using them gets 401 Unauthorized on its next request.",
+    )
 
 
 def _exit_status(reports: list[Report], incomplete: bool) -> int:

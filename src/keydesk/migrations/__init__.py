@@ -15,7 +15,7 @@ HERE = Path(__file__).parent
 # The newest revision. Kept here so that opening an up-to-date store costs
 # one small query instead of importing Alembic and reading every script
 # (tests/test_store.py checks it matches the scripts).
-HEAD = "0002"
+HEAD = "0004"
 # Any fixed number: PostgreSQL advisory lock held while migrating.
 _MIGRATION_LOCK = 0x6B657964
 

@@ -1,0 +1,244 @@
+"""Upgrading a store made by an older keydesk: every row survives, and the
+new columns get what the old rows meant. Run on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from keydesk.keys import generate_key_pair, hash_private_key
+from keydesk.migrations import HEAD, _config, current_revision
+from keydesk.models import UTCDateTime
+from keydesk.service import KeyService
+from keydesk.store import open_store
+from keydesk.verify import Verifier
+from keydesk.views import utcnow
+
+# The tables of revision 0002 and the columns they had, as it wrote them.
+TABLES_0002 = {
+    "workspace": ("id", "name", "created_at"),
+    "account": ("id", "name", "created_at"),
+    "membership": ("id", "workspace_id", "account_id", "role", "created_at"),
+    "integration": (
+        "id", "workspace_id", "name", "provider", "client_id", "redirect_uri", "scopes",
+        "status", "created_at", "updated_at",
+    ),
+    "api_key": (
+        "id", "integration_id", "public_key", "label", "secret_hash", "created_at",
+        "created_by", "revoked_at", "revoked_by", "expires_at", "last_used_at",
+    ),
+    "audit_event": (
+        "id", "workspace_id", "integration_id", "actor", "action", "target", "label", "at",
+    ),
+}  # fmt: skip
+TIMES = {"created_at", "updated_at", "revoked_at", "expires_at", "last_used_at", "at"}
+
+
+def _table(name: str, columns: tuple[str, ...] = ()) -> sa.TableClause:
+    """A table as keydesk writes it (times through UTCDateTime, as the app does)."""
+    columns = columns or TABLES_0002[name]
+    return sa.table(name, *(sa.column(c, UTCDateTime() if c in TIMES else None) for c in columns))
+
+
+def _make_store_at_0002(url: str) -> dict[str, Any]:
+    """A store migrated to revision 0002 only (today's main before #12), with
+    rows of every kind: keys active, expiring, expired, revoked; a draft
+    integration; two members; audit events."""
+    store = open_store(url, create=True, migrate=False)
+    from alembic import command
+
+    config = _config()
+    with store.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0002")
+    now = utcnow().replace(microsecond=0)
+    made = now - timedelta(days=10)
+    active, expiring, expired, revoked = (generate_key_pair() for _ in range(4))
+    rows: dict[str, list[dict[str, Any]]] = {
+        "workspace": [{"id": 1, "name": "acme", "created_at": made}],
+        "account": [
+            {"id": 1, "name": "alice", "created_at": made},
+            {"id": 2, "name": "bob", "created_at": made},
+        ],
+        "membership": [
+            {"id": 1, "workspace_id": 1, "account_id": 1, "role": "owner", "created_at": made},
+            {"id": 2, "workspace_id": 1, "account_id": 2, "role": "admin", "created_at": made},
+        ],
+        "integration": [
+            {
+                "id": 1,
+                "workspace_id": 1,
+                "name": "github",
+                "provider": "GitHub",
+                "client_id": "Iv1.abc",
+                "redirect_uri": "https://app.example.com/cb",
+                "scopes": "repo read:org",
+                "status": "configured",
+                "created_at": made,
+                "updated_at": made,
+            },
+            {
+                "id": 2,
+                "workspace_id": 1,
+                "name": "gitlab",
+                "provider": "GitLab",
+                "client_id": None,
+                "redirect_uri": None,
+                "scopes": "",
+                "status": "draft",
+                "created_at": made,
+                "updated_at": made,
+            },
+        ],
+        "api_key": [
+            _key(1, active, "prod", made, last_used_at=now - timedelta(hours=1)),
+            _key(2, expiring, "ci", made, expires_at=made + timedelta(days=30, hours=1)),
+            _key(3, expired, "old", made, expires_at=now - timedelta(days=1)),
+            _key(4, revoked, "leaked", made, revoked_at=now, revoked_by=2, created_by=2),
+        ],
+        "audit_event": [
+            {
+                "id": n,
+                "workspace_id": 1,
+                "integration_id": 1,
+                "actor": "alice",
+                "action": action,
+                "target": target,
+                "label": label,
+                "at": made,
+            }
+            for n, (action, target, label) in enumerate(
+                [
+                    ("integration.add", "github", None),
+                    ("key.create", active.public_key, "prod"),
+                    ("key.revoke", revoked.public_key, "leaked"),
+                ],
+                start=1,
+            )
+        ],
+    }
+    with store.engine.begin() as connection:
+        for name, values in rows.items():
+            connection.execute(sa.insert(_table(name)), values)
+        if connection.dialect.name == "postgresql":  # explicit ids leave the sequences behind
+            for name in rows:
+                connection.execute(
+                    sa.text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), 100)")
+                )
+    assert current_revision(store.engine) == "0002"
+    store.dispose()
+    return {"rows": rows, "active": active, "expiring": expiring}
+
+
+def _key(id: int, pair, label: str, made, **values: Any) -> dict[str, Any]:
+    return {
+        "id": id, "integration_id": 1, "public_key": pair.public_key, "label": label,
+        "secret_hash": hash_private_key(pair.private_key), "created_at": made,
+        "created_by": 1, "revoked_at": None, "revoked_by": None, "expires_at": None,
+        "last_used_at": None,
+    } | values  # fmt: skip
+
+
+def _read(connection: sa.Connection, name: str, columns: tuple[str, ...]) -> list[dict]:
+    table = _table(name, columns)
+    query = sa.select(*table.columns).order_by(*(table.c[c] for c in columns[:1]))
+    return [dict(row._mapping) for row in connection.execute(query)]
+
+
+def test_a_store_made_at_0002_upgrades_to_head_without_losing_a_row(store_url):
+    before = _make_store_at_0002(store_url)
+
+    store = open_store(store_url)  # what any command does: upgrade on open
+    try:
+        assert current_revision(store.engine) == HEAD
+        with store.engine.connect() as connection:
+            for name, columns in TABLES_0002.items():  # every row, every old value, unchanged
+                assert _read(connection, name, columns) == before["rows"][name], name
+            keys = _read(connection, "api_key", ("id", "scopes", "lifetime_days", "replaces_id"))
+            assert connection.execute(sa.text("SELECT count(*) FROM key_usage")).scalar() == 0
+            policy = _read(connection, "workspace", ("id", "max_key_lifetime_days"))
+            related = _read(connection, "audit_event", ("id", "related"))
+        # Old keys could do all their integration could; an expiry gives the
+        # lifetime it was issued for, in whole days rounded up.
+        assert keys == [
+            {"id": 1, "scopes": "repo read:org", "lifetime_days": None, "replaces_id": None},
+            {"id": 2, "scopes": "repo read:org", "lifetime_days": 31, "replaces_id": None},
+            {"id": 3, "scopes": "repo read:org", "lifetime_days": 9, "replaces_id": None},
+            {"id": 4, "scopes": "repo read:org", "lifetime_days": None, "replaces_id": None},
+        ]
+        assert policy == [{"id": 1, "max_key_lifetime_days": None}]
+        assert {r["related"] for r in related} == {None}
+
+        # The upgraded store works: lists, verification with scopes, rotation.
+        alice = KeyService(store, "alice")
+        listed = {k.label: k.status.value for k in alice.keys("github")}
+        assert listed == {"prod": "active", "ci": "active", "old": "expired", "leaked": "revoked"}
+        verifier = Verifier(store.engine)
+        try:
+            assert verifier.verify(before["active"].private_key).scopes == ("repo", "read:org")
+        finally:
+            verifier.close()
+        rotated = alice.rotate_key(before["expiring"].public_key, timedelta(hours=1))
+        assert rotated.created.key.lifetime_days == 31
+        assert rotated.created.key.replaces == before["expiring"].public_key
+    finally:
+        store.dispose()
+
+
+def _upgrade_to(store_url: str, revision: str) -> None:
+    from alembic import command
+
+    store = open_store(store_url, migrate=False)
+    try:
+        config = _config()
+        with store.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+    finally:
+        store.dispose()
+
+
+def _every_row(engine: sa.Engine) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every keydesk table, as stored (the revision aside)."""
+    metadata = sa.MetaData()
+    with engine.connect() as connection:
+        metadata.reflect(connection)
+        return {
+            table.name: [
+                tuple(row)
+                for row in connection.execute(sa.select(table).order_by(*table.primary_key.columns))
+            ]
+            for table in metadata.sorted_tables
+            if table.name != "alembic_version"
+        }
+
+
+def test_a_store_made_at_0003_upgrades_to_head_and_revokes_leaked_keys(store_url):
+    """Revision 0004 adds only functions (PostgreSQL): every row stays as it
+    was, and a leaked key is revoked by whoever holds it."""
+    made = _make_store_at_0002(store_url)
+    _upgrade_to(store_url, "0003")
+    store = open_store(store_url, migrate=False)
+    before = _every_row(store.engine)
+    store.dispose()
+
+    store = open_store(store_url)  # what any command does: upgrade on open
+    try:
+        assert current_revision(store.engine) == HEAD
+        assert _every_row(store.engine) == before
+        reporter = KeyService(store, "reporter")  # no account, no role: the key is the proof
+        public_key = made["active"].public_key
+        assert reporter.revoke_leaked_key(made["active"].private_key, "a log") == public_key
+        assert KeyService(store, "alice").key(public_key).status.value == "revoked"
+    finally:
+        store.dispose()
+
+
+def test_the_upgrade_tested_here_is_the_newest():
+    """A new revision fails this until a store made at the one before it is
+    upgraded above too."""
+    from alembic.script import ScriptDirectory
+
+    assert ScriptDirectory.from_config(_config()).get_revision(HEAD).down_revision == "0003"

@@ -1,0 +1,117 @@
+"""Usage counts: per key, hour and outcome, added up in memory by the
+verifier and written in batches off the request path; read back by the
+service (`key_usage`) for the CLI and the TUI."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from keydesk import verify
+from keydesk.errors import Unauthorized, UnauthorizedReason
+from keydesk.verify import Verifier
+from keydesk.views import utcnow
+
+
+def _rows(store) -> list[tuple]:
+    with store.engine.connect() as connection:
+        return [
+            tuple(row)
+            for row in connection.execute(
+                sa.text("SELECT api_key_id, outcome, count FROM key_usage ORDER BY outcome")
+            )
+        ]
+
+
+def _refused(verifier: Verifier, key: str) -> UnauthorizedReason:
+    with pytest.raises(Unauthorized) as error:
+        verifier.verify(key)
+    return error.value.reason
+
+
+def test_counts_are_written_in_one_batch_not_per_request(world, keys, monkeypatch):
+    monkeypatch.setattr(verify, "USAGE_FLUSH_SECONDS", 3600.0)  # only flush() writes
+    verifier = Verifier(world.store.engine)
+    try:
+        for _ in range(50):
+            verifier.verify(keys["valid"])
+        for _ in range(3):  # the first checked with argon2, the others from the failure cache
+            assert _refused(verifier, keys["wrong_secret"]) is UnauthorizedReason.WRONG_SECRET
+        assert _refused(verifier, keys["revoked"]) is UnauthorizedReason.REVOKED
+        assert _refused(verifier, keys["unknown"]) is UnauthorizedReason.UNKNOWN  # no key: no row
+        time.sleep(WRITE_WAIT := verify.WRITE_GATHER_SECONDS * 3)
+        assert _rows(world.store) == [], f"nothing written within {WRITE_WAIT} s of requests"
+        verifier.flush()
+        counts = {outcome: count for _id, outcome, count in _rows(world.store)}
+        assert counts == {"accepted": 50, "wrong_secret": 3, "revoked": 1}
+        for _ in range(2):  # the next batch adds to the same hour's rows
+            verifier.verify(keys["valid"])
+        verifier.flush()
+        assert {o: c for _i, o, c in _rows(world.store)}["accepted"] == 52
+    finally:
+        verifier.close()
+
+
+def test_counts_reach_the_store_by_themselves(world, keys, monkeypatch):
+    monkeypatch.setattr(verify, "USAGE_FLUSH_SECONDS", 0.05)
+    verifier = Verifier(world.store.engine)
+    try:
+        verifier.verify(keys["valid"])
+        deadline = time.monotonic() + 30
+        while not _rows(world.store) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [(o, c) for _i, o, c in _rows(world.store)] == [("accepted", 1)]
+    finally:
+        verifier.close()
+
+
+def test_close_writes_what_is_counted(world, keys):
+    verifier = Verifier(world.store.engine)
+    verifier.verify(keys["valid"])
+    verifier.close()
+    assert [(o, c) for _i, o, c in _rows(world.store)] == [("accepted", 1)]
+
+
+def test_counting_can_be_turned_off(world, keys):
+    verifier = Verifier(world.store.engine, count_usage=False)
+    verifier.verify(keys["valid"])
+    verifier.close()
+    assert _rows(world.store) == []
+
+
+def test_the_service_reads_usage_per_hour_and_wrong_secrets(world, keys):
+    public_key = "kdpk_" + keys["valid"][5:21]
+    verifier = Verifier(world.store.engine)
+    for _ in range(4):
+        verifier.verify(keys["valid"])
+    _refused(verifier, keys["wrong_secret"])
+    verifier.close()
+    now = utcnow()
+    usage = world.owner.key_usage(public_key, now - timedelta(days=7))
+    assert len(usage.hours) == 7 * 24 + 1  # every hour of the range, quiet ones as zeros
+    assert usage.accepted == 4 and usage.refused == {"wrong_secret": 1}
+    assert usage.hours[-1].accepted == 4
+    assert usage.wrong_secrets_since(now - timedelta(hours=1)) == 1
+    assert sum(usage.series(7)) == 4 and len(usage.series(7)) <= 7
+    viewer = world.as_account("vic", "viewer")
+    assert viewer.key_usage(public_key, now - timedelta(hours=1)).accepted == 4
+    outsider = world.as_account("mallory")
+    with pytest.raises(Exception, match="not a member"):
+        outsider.key_usage(public_key, now - timedelta(hours=1))
+
+
+def test_an_expired_key_is_refused_on_the_very_next_request_and_shows_expired(world):
+    created = world.owner.create_key("github", "soon", expires_at=utcnow() + timedelta(hours=1))
+    verifier = Verifier(world.store.engine)
+    try:
+        assert verifier.verify(created.private_key).label == "soon"
+        rotated = world.owner.rotate_key(created.key.public_key, timedelta(seconds=1))
+        time.sleep(1.1)
+        assert _refused(verifier, created.private_key.reveal()) is UnauthorizedReason.EXPIRED
+        assert world.owner.key(created.key.public_key).status == "expired"
+        assert verifier.verify(rotated.created.private_key).label.startswith("soon (")
+    finally:
+        verifier.close()
