@@ -14,12 +14,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from keydesk.demo import DEMO_ACCOUNT, seed_demo
+from keydesk.demo import DEMO_ACCOUNT, DEMO_EPOCH, seed_demo
 from keydesk.service import KeyService
 from keydesk.store import Store, open_store
 from keydesk.tui.app import KeydeskApp
@@ -173,6 +174,15 @@ SCREENS: dict[str, Callable[[Pilot], Awaitable[None]]] = {
 
 
 DEMO_SEED = 7  # the demo store's keys
+# "Now" in the pictures: the demo's keys were used days before, not a
+# number of days that grows with the calendar.
+DEMO_NOW = DEMO_EPOCH + timedelta(days=20)
+
+
+def demo_clock() -> datetime:
+    return DEMO_NOW
+
+
 WALK_SEED = 11  # keys created during a walk
 
 
@@ -186,7 +196,9 @@ def demo_app(store: Store, screen: str = "integrations", account: str | None = N
     if screen == "opening":  # no store yet: what shows while it opens
         return KeydeskApp(where="~/.local/share/keydesk/keydesk.db")
     account = account or (NEWCOMER if screen == "first-run" else DEMO_ACCOUNT)
-    return KeydeskApp(KeyService(store, account, key_pairs=seeded_key_pairs(WALK_SEED)))
+    return KeydeskApp(
+        KeyService(store, account, key_pairs=seeded_key_pairs(WALK_SEED)), clock=demo_clock
+    )
 
 
 async def _save_all(out: Path) -> None:

@@ -43,7 +43,14 @@ from keydesk.tui.screens.key_created import KeyCreatedScreen
 from keydesk.tui.screens.members import MembersScreen
 from keydesk.tui.screens.welcome import WelcomeScreen
 from keydesk.tui.screens.workspaces import WorkspaceScreen
-from keydesk.views import CreatedKey, IntegrationView, KeyView, WorkspaceView, replacement_label
+from keydesk.views import (
+    CreatedKey,
+    IntegrationView,
+    KeyView,
+    WorkspaceView,
+    replacement_label,
+    utcnow,
+)
 
 if TYPE_CHECKING:
     from keydesk.service import KeyService
@@ -72,10 +79,14 @@ class KeydeskApp(App[None]):
         connect: Connect | None = None,
         where: str = "",
         handle_signals: bool = False,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         """Give a ready `service`, or `connect` to open one in a worker once
-        the first frame is on screen (`where` names the store meanwhile)."""
+        the first frame is on screen (`where` names the store meanwhile).
+        `clock`: what "now" is for words like "expiring in 9 days" (pictures
+        of the demo pin it)."""
         super().__init__()
+        self.now = clock
         self._service = service
         self._connect = connect
         self.where = where

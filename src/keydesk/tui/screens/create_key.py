@@ -1,21 +1,59 @@
-"""Create API key: pick the integration, name the key, Save & Generate Key."""
+"""Create API key: pick the integration, name the key, choose its expiry
+(within the workspace's policy) and its scopes, Save & Generate Key."""
 
 from __future__ import annotations
+
+from datetime import datetime, timedelta
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, Footer, Header, Input, Label, LoadingIndicator, Select, Static
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import (
+    Button,
+    Footer,
+    Header,
+    Input,
+    Label,
+    LoadingIndicator,
+    Select,
+    SelectionList,
+    Static,
+)
 
 from keydesk import validation
 from keydesk.errors import InvalidInput
 from keydesk.tui.calls import call_service
-from keydesk.tui.display import content, literal, sentence
+from keydesk.tui.display import content, day, literal, sentence
 from keydesk.tui.screens.base import KeydeskScreen
-from keydesk.views import CreatedKey, IntegrationView, KeyView
+from keydesk.views import (
+    EXPIRY_CHOICES_DAYS,
+    CreatedKey,
+    IntegrationView,
+    KeyView,
+    default_expiry_days,
+    why_not_lifetime,
+)
 
 PLACEHOLDER = "e.g. Production Backend, Local Development, CI Runner"
+NEVER = 0  # the Expiry choice "never" (a Select value cannot be None)
+
+
+def expiry_choices(policy_days: int | None) -> list[tuple[str, int]]:
+    """The Expiry options a workspace's policy allows: none beyond its cap,
+    the cap itself when it is not one of the usual choices, never only
+    without a cap."""
+    days = [d for d in EXPIRY_CHOICES_DAYS if policy_days is None or d <= policy_days]
+    if policy_days is not None and policy_days not in days:
+        days.append(policy_days)
+    choices = [(f"{d} days" + (" (the maximum)" if d == policy_days else ""), d) for d in days]
+    if policy_days is None:
+        choices.append(("never", NEVER))
+    return choices
+
+
+def expires_at(days: int, now: datetime) -> datetime | None:
+    return None if days == NEVER else now + timedelta(days=days)
 
 
 class CreateKeyScreen(KeydeskScreen[CreatedKey | None]):
@@ -50,7 +88,7 @@ class CreateKeyScreen(KeydeskScreen[CreatedKey | None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with Vertical(id="create-form", classes="form"):
+        with VerticalScroll(id="create-form", classes="form"):
             old = self._replacing
             yield Static("Replace API key" if old else "Create API key", classes="form-title")
             if old is not None:
@@ -76,6 +114,16 @@ class CreateKeyScreen(KeydeskScreen[CreatedKey | None]):
                 "One key per environment, named so you can tell them apart when you rotate or revoke.",
                 classes="field-hint",
             )
+            yield Label("Expiry", classes="field-label")
+            with Horizontal(id="expiry-row"):
+                yield Select[int](
+                    expiry_choices(None), id="expiry", allow_blank=False, compact=True
+                )
+                yield Static(id="expiry-date", classes="field-hint")
+            yield Static(id="expiry-error", classes="field-error")
+            yield Label("Scopes (space toggles)", classes="field-label")
+            yield SelectionList[str](id="scopes", compact=True)
+            yield Static(id="scopes-error", classes="field-error")
             with Horizontal(classes="form-buttons"):
                 yield Button("Cancel", id="cancel", compact=True)
                 yield Button("Save & Generate Key", id="save", variant="primary", compact=True)
@@ -86,6 +134,8 @@ class CreateKeyScreen(KeydeskScreen[CreatedKey | None]):
         self.query_one("#busy").display = False
         self._error(None)
         self._integration_error(None)
+        self._line("#expiry-error", None)
+        self._line("#scopes-error", None)
         workspace = self.keydesk.workspace
         call_service(
             self,
@@ -123,9 +173,47 @@ class CreateKeyScreen(KeydeskScreen[CreatedKey | None]):
         error.update(content(message or ""))
         error.display = bool(message)
 
+    def _line(self, selector: str, message: str | None) -> None:
+        line = self.query_one(selector, Static)
+        line.update(content(message or ""))
+        line.display = bool(message)
+
     @on(Select.Changed, "#integration")
     def _integration_chosen(self) -> None:
         self._integration_error(None)
+        value = self.query_one("#integration", Select).value
+        integration = self._usable.get(value) if isinstance(value, int) else None
+        self._offer_expiry(integration)
+        self._offer_scopes(integration)
+
+    def _offer_expiry(self, integration: IntegrationView | None) -> None:
+        """The choices the integration's workspace allows, its default chosen."""
+        policy = integration.max_key_lifetime_days if integration else None
+        expiry = self.query_one("#expiry", Select)
+        expiry.set_options(expiry_choices(policy))
+        expiry.value = default_expiry_days(policy)
+        self._line("#expiry-error", None)
+        self._show_expiry_date()
+
+    def _offer_scopes(self, integration: IntegrationView | None) -> None:
+        scopes = self.query_one("#scopes", SelectionList)
+        scopes.clear_options()
+        if integration is not None:  # all of them by default, as the service does
+            scopes.add_options([(s, s, True) for s in integration.scope_list])
+        scopes.display = bool(scopes.option_count)
+        self._line("#scopes-error", None)
+
+    @on(Select.Changed, "#expiry")
+    def _show_expiry_date(self) -> None:
+        value = self.query_one("#expiry", Select).value
+        stops = expires_at(value, self.keydesk.now()) if isinstance(value, int) else None
+        self.query_one("#expiry-date", Static).update(
+            f"expires {day(stops)}" if stops else "never expires"
+        )
+
+    @on(SelectionList.SelectedChanged, "#scopes")
+    def _scopes_changed(self) -> None:
+        self._line("#scopes-error", None)
 
     @on(Input.Changed, "#label")
     def _validate_live(self, event: Input.Changed) -> None:
@@ -162,14 +250,50 @@ class CreateKeyScreen(KeydeskScreen[CreatedKey | None]):
             self.query_one("#label", Input).focus()
             return
         self._chosen = self._usable.get(integration_id)
+        refused, stops = self._expires_at()
+        if refused:
+            return
+        scopes = self._scopes()
+        if scopes is None:
+            return
         self._set_busy(True)
         call_service(
             self,
-            lambda: self.keydesk.service.create_key(integration_id, label),
+            lambda: self.keydesk.service.create_key(
+                integration_id, label, expires_at=stops, scopes=scopes
+            ),
             self._created,
             on_error=self._failed,
             group="create",
         )
+
+    def _expires_at(self) -> tuple[bool, datetime | None]:
+        """(refused, the chosen expiry); refused after showing why the policy
+        does not allow it."""
+        value = self.query_one("#expiry", Select).value
+        chosen = self._chosen
+        now = self.keydesk.now()
+        stops = expires_at(value if isinstance(value, int) else NEVER, now)
+        if chosen is not None:
+            refusal = why_not_lifetime(chosen.workspace, chosen.max_key_lifetime_days, stops, now)
+            if refusal is not None:
+                self._line("#expiry-error", sentence(refusal))
+                self.query_one("#expiry", Select).focus()
+                return True, None
+        return False, stops
+
+    def _scopes(self) -> tuple[str, ...] | None:
+        """The chosen scopes, or None after asking for at least one (no
+        scopes would mean all of them to the service)."""
+        scopes = self.query_one("#scopes", SelectionList)
+        if not scopes.option_count:
+            return ()
+        chosen = tuple(str(s) for s in scopes.selected)
+        if not chosen:
+            self._line("#scopes-error", "Choose at least one scope.")
+            scopes.focus()
+            return None
+        return chosen
 
     def _created(self, created: CreatedKey) -> None:
         self.dismiss(created)
@@ -187,6 +311,8 @@ class CreateKeyScreen(KeydeskScreen[CreatedKey | None]):
         save.label = "Generating…" if busy else "Save & Generate Key"
         self.query_one("#label", Input).disabled = busy
         self.query_one("#integration", Select).disabled = busy
+        self.query_one("#expiry", Select).disabled = busy
+        self.query_one("#scopes", SelectionList).disabled = busy
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:

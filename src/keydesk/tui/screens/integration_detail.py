@@ -38,7 +38,7 @@ from keydesk.tui.messages import IntegrationsChanged, KeysChanged
 from keydesk.tui.screens.audit import AuditLog
 from keydesk.tui.screens.base import KeydeskScreen
 from keydesk.tui.widgets import Pairs
-from keydesk.views import IntegrationView, KeyStatus, KeyView, key_status, utcnow
+from keydesk.views import IntegrationView, KeyStatus, KeyView, key_status, stop_time
 
 FIRST_PAGE = 60  # keys shown before the rest of a big integration is read
 WINDOW = 60  # rows added to the table at a time (more than a screenful)
@@ -52,9 +52,9 @@ STATUS_STYLE = {"active": "bold", "revoked": "dim strike", "expired": "dim"}
 # checks); created, creator and revocation join as the terminal widens, and
 # are always in the highlighted key's detail line.
 KEY_COLUMNS = [
-    Column("label", "Label", 16, flexible_up_to=40),
+    Column("label", "Label", 10, flexible_up_to=40),
     Column("public", "Public key", 21),
-    Column("status", "Status", 7),
+    Column("status", "Status", 19),  # status words: "expiring in 9 days", "rotating -> …"
     Column("used", "Last used", 16, drop=1),
     Column("created", "Created", 16, drop=2),
     Column("by", "By", 12, drop=3),
@@ -113,6 +113,7 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         self._matched: list[KeyView] = []
         self._shown = 0  # rows of _matched in the table
         self._layout: list[tuple[Column, int]] = []
+        self._status_width = 19
         self._filter_timer: Timer | None = None
         self._covered = False
         self._has_loaded = False
@@ -266,7 +267,7 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
             if len(first) > FIRST_PAGE:  # a big integration: show a page now
                 deliver(self, self._first_page, first[:FIRST_PAGE])
             keys = first + list(stream)
-            now = utcnow()
+            now = self.keydesk.now()
             statuses = [key_status(k.revoked_at, k.expires_at, now) for k in keys]
             return LoadedKeys(
                 keys,
@@ -351,7 +352,7 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         upto = min(upto, len(self._matched), MAX_ROWS)
         if upto <= self._shown:
             return
-        now = utcnow()
+        now = self.keydesk.now()
         self.table.add_rows(self._row(key, now) for key in self._matched[self._shown : upto])
         self._shown = upto
 
@@ -359,7 +360,9 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         status = key_status(key.revoked_at, key.expires_at, now)
         values: dict[str, Text | str] = {
             "public": key.public_key,
-            "status": literal(status, STATUS_STYLE.get(status, "")),
+            "status": literal(
+                key.status_words(now), STATUS_STYLE.get(status, ""), width=self._status_width
+            ),
             "used": when(key.last_used_at),
             "created": when(key.created_at),
             "revoked": when(key.revoked_at) if key.revoked_at else "",
@@ -379,6 +382,7 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         if layout == self._layout:
             return
         self._layout = layout
+        self._status_width = next(w for c, w in layout if c.key == "status")
         table = self.table
         cursor = table.cursor_row
         set_columns(table, layout)
@@ -422,15 +426,18 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         if key is None:
             self._say(self.key_detail, "")
             return
+        now = self.keydesk.now()
         parts = [
-            f"{key.label}  ({key.public_key}, {key.status})",
+            f"{key.label}  ({key.public_key}, {key.status_words(now)})",
             f"created {when(key.created_at)} by {key.creator}",
             f"last used {when(key.last_used_at)}",
         ]
         if key.revoked_at:
             parts.append(f"revoked {when(key.revoked_at)} by {key.revoked_by or '—'}")
         if key.expires_at:
-            parts.append(f"expires {when(key.expires_at)}")
+            parts.append(f"stops at {stop_time(key.expires_at)}")
+        if key.scopes:
+            parts.append("scopes " + " ".join(key.scopes))
         self._say(self.key_detail, " · ".join(parts))
 
     def _say(self, line: Static, text: str) -> None:

@@ -24,9 +24,10 @@ STATUS_STYLE = {
 
 COLUMNS = [
     Column("name", "Name", 16, flexible_up_to=40),
-    Column("provider", "Provider", 14),
+    Column("provider", "Provider", 12),
     Column("status", "Status", 10),
-    Column("keys", "Active", 6, drop=1),
+    # Active keys, and how many of them expire within 14 days ("4 · 1 exp").
+    Column("keys", "Active", 10, drop=1),
     Column("created", "Created", 10, drop=2),
 ]
 
@@ -153,7 +154,7 @@ class IntegrationsScreen(KeydeskScreen[None]):
     def _cells(self, item: IntegrationView) -> list[Text | str]:
         values: dict[str, Text | str] = {
             "status": literal(item.status.value, STATUS_STYLE[item.status]),
-            "keys": str(item.active_keys),
+            "keys": _key_counts(item),
             "created": day(item.created_at),
         }
         return [
@@ -275,3 +276,10 @@ class IntegrationsScreen(KeydeskScreen[None]):
 
     def action_members(self) -> None:
         self.keydesk.show_members()
+
+
+def _key_counts(item: IntegrationView) -> str:
+    """Active keys, with the expiring-soon count in words (not only colour)."""
+    if item.expiring_keys:
+        return f"{item.active_keys} · {item.expiring_keys} exp"
+    return str(item.active_keys)
