@@ -513,8 +513,11 @@ async def test_integration_picker_shows_names_literally(make_app, demo_store):
         assert "[red]x[/]&#160;([b]P[/b])" in svg or "[red]x[/] ([b]P[/b])" in svg
 
 
-async def test_rotation_issues_a_dated_replacement_and_keeps_the_old_key(make_app, demo_store):
-    from datetime import date
+async def test_rotation_asks_the_overlap_and_says_when_the_old_key_stops(make_app, demo_store):
+    from datetime import date, timedelta
+
+    from keydesk.tui.screens.choice import ChoiceScreen
+    from keydesk.views import stop_time, utcnow
 
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
@@ -523,17 +526,37 @@ async def test_rotation_issues_a_dated_replacement_and_keeps_the_old_key(make_ap
         old = detail.highlighted_key()
         await pilot.press("t")
         await settle(pilot)
-        form = app.screen
-        assert isinstance(form, CreateKeyScreen)
-        assert form.query_one("#label", Input).value == f"{old.label} ({date.today().isoformat()})"
-        await pilot.press("enter")
+        assert isinstance(app.screen, ChoiceScreen)
+        await pilot.press("enter")  # 24 hours, the default
         await settle(pilot)
         assert isinstance(app.screen, KeyCreatedScreen)
-        assert old.public_key in _text(app.screen, "#rotation-next")
+        stored = KeyService(demo_store, "alice").key(old.public_key)
+        assert stored.is_active  # it keeps working during the overlap
+        assert stored.expires_at is not None
+        assert abs(stored.expires_at - utcnow() - timedelta(hours=24)) < timedelta(minutes=5)
+        said = _text(app.screen, "#rotation-next")
+        assert (
+            f"{old.public_key} ({old.label}) stops working at {stop_time(stored.expires_at)}"
+            in said
+        )
         await pilot.press("c", "d")
         await settle(pilot)
         assert app.screen is detail
-        assert detail.highlighted_key().label.startswith(old.label + " (")
-    assert (
-        KeyService(demo_store, "alice").key(old.public_key).is_active
-    )  # revoked only once deployed
+        new = detail.highlighted_key()
+        assert new.label == f"{old.label} ({date.today().isoformat()})"
+        assert new.replaces == old.public_key
+        rotating = next(k for k in detail.listed_keys() if k.public_key == old.public_key)
+        assert rotating.replaced_by == new.public_key
+
+
+async def test_rotation_with_no_overlap_revokes_the_old_key_at_once(make_app, demo_store):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_integration(pilot, "github")
+        old = app.screen.highlighted_key()
+        await pilot.press("t")
+        await settle(pilot)
+        await pilot.press("home", "enter")  # now
+        await settle(pilot)
+        assert "was revoked" in _text(app.screen, "#rotation-next")
+    assert not KeyService(demo_store, "alice").key(old.public_key).is_active

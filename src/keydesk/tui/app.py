@@ -11,7 +11,7 @@ import asyncio
 import os
 import signal
 from collections.abc import Callable, Iterable
-from datetime import date, datetime
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,6 +33,7 @@ from keydesk.tui.display import visible
 from keydesk.tui.messages import IntegrationsChanged, KeysChanged
 from keydesk.tui.screens.audit import AuditScreen
 from keydesk.tui.screens.base import MIN_HEIGHT, MIN_WIDTH
+from keydesk.tui.screens.choice import overlap_question
 from keydesk.tui.screens.confirm import ConfirmScreen, revoke_confirmation
 from keydesk.tui.screens.create_key import CreateKeyScreen
 from keydesk.tui.screens.help import HelpScreen
@@ -47,8 +48,8 @@ from keydesk.views import (
     CreatedKey,
     IntegrationView,
     KeyView,
+    RotatedKey,
     WorkspaceView,
-    replacement_label,
     utcnow,
 )
 
@@ -171,9 +172,7 @@ class KeydeskApp(App[None]):
     ) -> None:
         self.push_screen(IntegrationDetailScreen(integration, tab=tab, highlight=highlight))
 
-    def generate_key(
-        self, integration_id: int | None = None, *, replacing: KeyView | None = None
-    ) -> None:
+    def generate_key(self, integration_id: int | None = None) -> None:
         """Form → one-time reveal → the key's API Keys tab, key highlighted."""
 
         def created(result: CreatedKey | None) -> None:
@@ -181,20 +180,37 @@ class KeydeskApp(App[None]):
                 return
             integration = form.chosen()
             self.push_screen(
-                KeyCreatedScreen(result, replacing),
+                KeyCreatedScreen(result),
                 lambda public_key: self._show_new_key(
                     result.key.integration_id, integration, public_key
                 ),
             )
 
-        label = replacement_label(replacing.label, date.today()) if replacing else ""
-        form = CreateKeyScreen(integration_id, label=label, replacing=replacing)
+        form = CreateKeyScreen(integration_id)
         self.push_screen(form, created)
 
     def rotate_key(self, key: KeyView) -> None:
-        """Rotation without downtime: a replacement now, the old key revoked
-        by the admin once the new one is deployed."""
-        self.generate_key(key.integration_id, replacing=key)
+        """The one rotate flow (a key row, its page, the palette): how long
+        the old key keeps working, then the replacement shown once, saying
+        when the old key stops."""
+
+        def rotated(rotation: RotatedKey) -> None:
+            new = rotation.created.key
+            self.push_screen(
+                KeyCreatedScreen(rotation.created, rotation),
+                lambda public_key: self._show_new_key(new.integration_id, None, public_key),
+            )
+
+        def chosen(answer: tuple[timedelta] | None) -> None:
+            if answer is not None:
+                call_service(
+                    self,
+                    lambda: self.service.rotate_key(key.public_key, answer[0]),
+                    rotated,
+                    group="rotate",
+                )
+
+        self.push_screen(overlap_question(key.label, key.public_key), chosen)
 
     def _show_new_key(
         self, integration_id: int, integration: IntegrationView | None, public_key: str | None

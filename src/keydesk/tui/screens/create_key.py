@@ -30,7 +30,6 @@ from keydesk.views import (
     EXPIRY_CHOICES_DAYS,
     CreatedKey,
     IntegrationView,
-    KeyView,
     default_expiry_days,
     why_not_lifetime,
 )
@@ -71,17 +70,9 @@ class CreateKeyScreen(KeydeskScreen[CreatedKey | None]):
     ]
     AUTO_FOCUS = "#label"
 
-    def __init__(
-        self,
-        integration_id: int | None = None,
-        *,
-        label: str = "",
-        replacing: KeyView | None = None,
-    ) -> None:
+    def __init__(self, integration_id: int | None = None) -> None:
         super().__init__(id="create-screen")
         self._preselect = integration_id
-        self._label = label
-        self._replacing = replacing
         self._busy = False
         self._usable: dict[int, IntegrationView] = {}
         self._chosen: IntegrationView | None = None
@@ -89,22 +80,12 @@ class CreateKeyScreen(KeydeskScreen[CreatedKey | None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with VerticalScroll(id="create-form", classes="form"):
-            old = self._replacing
-            yield Static("Replace API key" if old else "Create API key", classes="form-title")
-            if old is not None:
-                yield Static(
-                    content(
-                        f"Replacing {old.label} ({old.public_key}). It keeps working until you "
-                        "revoke it: deploy the new key first."
-                    ),
-                    classes="field-hint",
-                )
+            yield Static("Create API key", classes="form-title")
             yield Label("Integration", classes="field-label")
             yield Select[int]([], id="integration", prompt="Loading integrations…")
             yield Static(id="integration-error", classes="field-error")
             yield Label("API Key Name", classes="field-label")
             yield Input(
-                self._label,
                 placeholder=PLACEHOLDER,
                 id="label",
                 max_length=validation.LABEL_MAX + 16,

@@ -22,7 +22,7 @@ from keydesk.tui import clipboard
 from keydesk.tui.display import content
 from keydesk.tui.screens.base import KeydeskScreen
 from keydesk.tui.screens.confirm import ConfirmScreen
-from keydesk.views import CreatedKey, KeyView
+from keydesk.views import CreatedKey, KeyView, RotatedKey, stop_time
 
 WARNING = (
     "⚠ This is the only time this key is shown: keydesk keeps only its hash. "
@@ -47,10 +47,10 @@ class KeyCreatedScreen(KeydeskScreen[str]):
     ]  # fmt: skip
     NOTE_SECONDS: ClassVar[float] = 6.0  # how long a message stays
 
-    def __init__(self, created: CreatedKey, replacing: KeyView | None = None) -> None:
+    def __init__(self, created: CreatedKey, rotation: RotatedKey | None = None) -> None:
         super().__init__(id="created-screen")
         self._created: CreatedKey | None = created
-        self._replacing = replacing
+        self._rotation = rotation
         self._key = created.key
         self._copied = False
         self._revoked = False
@@ -86,15 +86,9 @@ class KeyCreatedScreen(KeydeskScreen[str]):
             with Horizontal(classes="form-buttons"):
                 yield Button("Revoke", id="revoke", variant="error", compact=True)
                 yield Button("Done", id="done", variant="success", compact=True)
-            if self._replacing is not None:
-                old = self._replacing
+            if self._rotation is not None:
                 yield Static(
-                    content(
-                        f"Next: deploy this key where {old.label} is used, check it is used "
-                        f"(Last used), then revoke {old.public_key} from the API Keys tab."
-                    ),
-                    id="rotation-next",
-                    classes="field-hint",
+                    content(rotation_next(self._rotation)), id="rotation-next", classes="field-hint"
                 )
         yield Footer(compact=True)
 
@@ -209,3 +203,15 @@ class KeyCreatedScreen(KeydeskScreen[str]):
         if action in ("copy_key", "revoke"):
             return not self._revoked
         return True
+
+
+def rotation_next(rotation: RotatedKey) -> str:
+    """When the replaced key stops, in UTC as every shell says it."""
+    old = rotation.old
+    stops = stop_time(rotation.old_stops_at)
+    if rotation.old_revoked:
+        return f"{old.public_key} ({old.label}) was revoked: it stopped working at {stops}."
+    return (
+        f"{old.public_key} ({old.label}) stops working at {stops}. Deploy this key "
+        "before then; the old key's Last used shows whether anything still uses it."
+    )
