@@ -41,6 +41,7 @@ from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
 from keydesk.tui.screens.integration_form import IntegrationFormScreen
 from keydesk.tui.screens.integrations import IntegrationsScreen
 from keydesk.tui.screens.key_created import KeyCreatedScreen
+from keydesk.tui.screens.key_page import KeyScreen
 from keydesk.tui.screens.members import MembersScreen
 from keydesk.tui.screens.welcome import WelcomeScreen
 from keydesk.tui.screens.workspaces import WorkspaceScreen
@@ -218,6 +219,9 @@ class KeydeskApp(App[None]):
         """Done lands on the API Keys tab of the key's integration, whatever
         screen the flow started from (its list, the palette, another one's page)."""
         screen = self.screen
+        if isinstance(screen, KeyScreen):  # rotated from a key's page: back to its list
+            self.pop_screen()
+            screen = self.screen
         if isinstance(screen, IntegrationDetailScreen) and screen.integration.id == integration_id:
             screen.show_key(public_key)
         elif integration is not None:

@@ -37,6 +37,7 @@ from keydesk.tui.display import cells, clipped, content, literal, when
 from keydesk.tui.messages import IntegrationsChanged, KeysChanged
 from keydesk.tui.screens.audit import AuditLog
 from keydesk.tui.screens.base import KeydeskScreen
+from keydesk.tui.screens.key_page import KeyScreen
 from keydesk.tui.widgets import Pairs
 from keydesk.views import IntegrationView, KeyStatus, KeyView, key_status, stop_time
 
@@ -83,6 +84,8 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
                 tooltip="Revoke the highlighted key (immediate, irreversible)"),
         Binding("slash", "filter_keys", "Filter", key_display="/", id="detail.filter",
                 tooltip="Filter keys by label, public key, status or creator"),
+        Binding("enter", "open_key", "Open key", show=False, id="detail.open_key",
+                tooltip="Open the highlighted key's page: usage, expiry, rotation, events"),
         Binding("p", "copy_public", "Copy public key", show=False, id="detail.copy_public",
                 tooltip="Copy the public key of the highlighted key"),
         Binding("o", "show_tab('overview')", "Overview", show=False, id="detail.overview",
@@ -504,7 +507,7 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         on_keys = self.tabs.active == "api-keys"
-        if action in ("revoke", "rotate", "copy_public", "filter_keys"):
+        if action in ("revoke", "rotate", "copy_public", "filter_keys", "open_key"):
             if not on_keys:
                 return False
             if action == "filter_keys":
@@ -528,6 +531,11 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
     def action_revoke(self) -> None:
         if (key := self.highlighted_key()) is not None and key.is_active:
             self.keydesk.revoke_key(key)
+
+    @on(DataTable.RowSelected, "#keys")
+    def action_open_key(self) -> None:
+        if (key := self.highlighted_key()) is not None:
+            self.app.push_screen(KeyScreen(self.integration, key))
 
     def action_filter_keys(self) -> None:
         key_filter = self.key_filter

@@ -1,0 +1,182 @@
+"""One API key's page: what it is, its life (created, expiry, rotation),
+its usage (a sparkline of the last 24 hours and 7 days, refusals with a
+wrong secret), and its audit events; Revoke and Rotate through the app's
+one flow for each. Every read runs in a worker."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widgets import Footer, Header, Sparkline, Static
+
+from keydesk.tui.actions import key_action
+from keydesk.tui.calls import call_service
+from keydesk.tui.display import content, when
+from keydesk.tui.screens.base import KeydeskScreen
+from keydesk.tui.widgets import Pairs
+from keydesk.views import (
+    HOUR,
+    AuditView,
+    IntegrationView,
+    KeyView,
+    UsageView,
+    in_words,
+    stop_time,
+)
+
+WEEK = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class KeyPage:
+    """One read of everything the page shows."""
+
+    key: KeyView
+    usage: UsageView
+    events: list[AuditView]
+
+
+class KeyScreen(KeydeskScreen[None]):
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="key.back",
+                tooltip="Back to the API Keys tab, this key still highlighted"),
+        Binding("t", "rotate", "Rotate", id="key.rotate",
+                tooltip="Rotate: a replacement now, the old key stops after the overlap you choose"),
+        Binding("x,delete", "revoke", "Revoke", key_display="x", id="key.revoke",
+                tooltip="Revoke this key (immediate, irreversible)"),
+        Binding("p", "copy_public", "Copy public key", id="key.copy_public",
+                tooltip="Copy the public key"),
+        Binding("r", "refresh", "Refresh", show=False, id="key.refresh",
+                tooltip="Read the key, its usage and its events again"),
+    ]  # fmt: skip
+
+    def __init__(self, integration: IntegrationView, key: KeyView) -> None:
+        super().__init__()
+        self.integration = integration
+        self.key = key
+        self.page: KeyPage | None = None
+        self._covered = False
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll(id="key-page"):
+            yield Static(id="key-title", classes="form-title")
+            yield Pairs([], id="key-facts")
+            yield Static("Accepted per hour, last 24 hours", classes="field-label")
+            yield Sparkline([], id="usage-day")
+            yield Static("Accepted per 6 hours, last 7 days", classes="field-label")
+            yield Sparkline([], id="usage-week")
+            yield Static(id="usage-counts")
+            yield Static("Audit events", classes="field-label")
+            yield Pairs([], id="key-events")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self._show_key(self.key)
+        self.action_refresh()
+
+    def on_screen_suspend(self) -> None:
+        self._covered = not self.app.screen.is_modal
+
+    def on_screen_resume(self) -> None:
+        if self._covered:
+            self._covered = False
+            self.action_refresh()
+
+    def action_refresh(self) -> None:
+        service = self.keydesk.service
+        public_key = self.key.public_key
+        since = self.keydesk.now() - WEEK
+
+        def read() -> KeyPage:
+            return KeyPage(
+                service.key(public_key),
+                service.key_usage(public_key, since),
+                service.audit(key=public_key, limit=50),
+            )
+
+        call_service(self, read, self._show, group="key-page")
+
+    def _show(self, page: KeyPage) -> None:
+        self.page = page
+        self._show_key(page.key)
+        now = self.keydesk.now()
+        hours = [h for h in page.usage.hours if now - WEEK <= h.start <= now]
+        day = [h.accepted for h in hours[-24:]]
+        week = [h.accepted for h in hours]
+        self.query_one("#usage-day", Sparkline).data = day or [0]
+        self.query_one("#usage-week", Sparkline).data = [
+            sum(week[i : i + 6]) for i in range(0, len(week), 6)
+        ] or [0]
+        wrong = page.usage.wrong_secrets_since(now - HOUR)
+        self.query_one("#usage-counts", Static).update(
+            content(
+                f"{sum(day):,} accepted in the last 24 hours · {sum(week):,} in 7 days · "
+                f"{wrong:,} refused attempt{'s' if wrong != 1 else ''} with a wrong secret "
+                "in the last hour"
+            )
+        )
+        self.query_one("#key-events", Pairs).show(
+            [(when(e.at), _event_line(e)) for e in page.events] or [("—", "no events")]
+        )
+
+    def _show_key(self, key: KeyView) -> None:
+        self.key = key
+        now = self.keydesk.now()
+        self.query_one("#key-title", Static).update(content(f"API key {key.label}"))
+        expiry = "never"
+        if key.expires_at is not None:
+            left = key.expires_at - now
+            expiry = stop_time(key.expires_at) + (
+                f" ({in_words(left)} left)" if left > timedelta(0) else " (passed)"
+            )
+        rows = [
+            ("Label", key.label),
+            ("Public key", key.public_key),
+            ("Integration", key.integration),
+            ("Scopes", " ".join(key.scopes) or "—"),
+            ("Status", key.status_words(now)),
+            ("Created", f"{when(key.created_at)} by {key.creator}"),
+            ("Expires", expiry),
+            ("Last used", when(key.last_used_at)),
+        ]
+        if key.revoked_at is not None:
+            rows.append(("Revoked", f"{when(key.revoked_at)} by {key.revoked_by or '—'}"))
+        if key.replaces:
+            rows.append(("Replaces", key.replaces))
+        if key.replaced_by:
+            rows.append(("Replaced by", key.replaced_by))
+        self.query_one("#key-facts", Pairs).show(rows)
+        self.refresh_bindings()
+
+    # -- actions -----------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("revoke", "rotate"):
+            return key_action(self.integration, self.key, action)
+        return True
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_revoke(self) -> None:
+        if self.key.is_active:
+            self.keydesk.revoke_key(self.key, on_revoked=lambda _key: self.action_refresh())
+
+    def action_rotate(self) -> None:
+        if self.key.is_active:
+            self.keydesk.rotate_key(self.key)
+
+    def action_copy_public(self) -> None:
+        self.keydesk.copy_text(self.key.public_key, "Public key")
+
+
+def _event_line(event: AuditView) -> str:
+    line = f"{event.actor} · {event.action}"
+    if event.related:
+        line += f" · {event.related}"
+    return line
