@@ -19,8 +19,9 @@ from textual.widgets.option_list import Option
 from keydesk.tui.calls import call_service
 from keydesk.tui.display import content, literal, sentence, visible, when
 from keydesk.tui.screens.base import KeydeskModal, KeydeskScreen
+from keydesk.tui.screens.choice import lifetime_question
 from keydesk.tui.screens.confirm import ConfirmScreen
-from keydesk.views import ROLE_ORDER, MembersView, MemberView, Role
+from keydesk.views import ROLE_ORDER, MembersView, MemberView, Role, WorkspaceView
 
 ROLE_MEANING = {
     Role.OWNER: "everything, including making and removing owners",
@@ -38,8 +39,10 @@ class MembersScreen(KeydeskScreen[None]):
         Binding("e", "change_role", "Change role", id="members.role"),
         Binding("x", "remove", "Remove", id="members.remove"),
         Binding("delete", "remove", "Remove", show=False),
+        Binding("p", "key_policy", "Key policy", id="members.policy",
+                tooltip="Owners: the longest a new key may live in this workspace"),
         Binding("r", "refresh", "Refresh", show=False, id="members.refresh"),
-    ]
+    ]  # fmt: skip
 
     def __init__(self, workspace: str) -> None:
         super().__init__(id="members-screen")
@@ -49,6 +52,7 @@ class MembersScreen(KeydeskScreen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(content(f"Members of {self.workspace}"), id="members-title")
+        yield Static(id="key-policy")
         yield DataTable(id="members", cursor_type="row", zebra_stripes=True)
         yield Static(id="members-note")
         yield Footer()
@@ -64,7 +68,15 @@ class MembersScreen(KeydeskScreen[None]):
     def on_mount(self) -> None:
         for label, key in (("Account", "account"), ("Role", "role"), ("Since", "since")):
             self.table.add_column(label, key=key)
+        current = self.keydesk.workspace
+        if current is not None and current.name == self.workspace:
+            self._show_policy(current)
         self.action_refresh()
+
+    def _show_policy(self, workspace: WorkspaceView) -> None:
+        self.query_one("#key-policy", Static).update(
+            content(f"Key policy: {workspace.policy_text}.")
+        )
 
     # -- data ---------------------------------------------------------------------
 
@@ -124,6 +136,8 @@ class MembersScreen(KeydeskScreen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         view, member = self.view, self.highlighted()
+        if action == "key_policy":  # owners only, as the service says
+            return view is not None and view.your_role is Role.OWNER
         if action == "add":
             return (view is not None and view.can_manage) or None
         if action == "change_role":
@@ -137,6 +151,27 @@ class MembersScreen(KeydeskScreen[None]):
                 return None
             return view.why_not_remove(member.account) is None
         return True
+
+    def action_key_policy(self) -> None:
+        current = self.keydesk.workspace
+        days = current.max_key_lifetime_days if current is not None else None
+        workspace = self.workspace
+
+        def chosen(answer: tuple[int | None] | None) -> None:
+            if answer is not None:
+                call_service(
+                    self,
+                    lambda: self.keydesk.service.set_key_policy(workspace, answer[0]),
+                    self._policy_set,
+                    group="policy",
+                )
+
+        self.app.push_screen(lifetime_question(workspace, days), chosen)
+
+    def _policy_set(self, workspace: WorkspaceView) -> None:
+        self._show_policy(workspace)
+        self.notify(f"Key policy: {workspace.policy_text}.", title="Members", markup=False)
+        self.keydesk.refresh_workspace()  # the create form reads the policy from it
 
     def action_add(self) -> None:
         if self.view is not None:
