@@ -1,0 +1,320 @@
+"""Issue #12 in the TUI: expiry and scopes on the create form, status in
+words, the rotation overlap, a key's page and the workspace key policy,
+driven through Pilot; and #12's scenario walked through the TUI."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from datetime import timedelta
+
+from textual.widgets import DataTable, Select, SelectionList, Sparkline, Static
+
+from keydesk.errors import Unauthorized
+from keydesk.keys import checksum
+from keydesk.service import KeyService
+from keydesk.store import open_store
+from keydesk.tui.app import KeydeskApp
+from keydesk.tui.screens.choice import ChoiceScreen
+from keydesk.tui.screens.create_key import CreateKeyScreen
+from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
+from keydesk.tui.screens.key_created import KeyCreatedScreen
+from keydesk.tui.screens.key_page import KeyScreen
+from keydesk.tui.screens.members import MembersScreen
+from keydesk.verify import Verifier
+from keydesk.views import utcnow
+from tests import scenarios as s
+from tests.tui.screenshots import open_integration, settle
+
+
+def live_app(store, account: str = "alice") -> KeydeskApp:
+    """The app on the real clock (keys made now expire relative to now)."""
+    return KeydeskApp(KeyService(store, account))
+
+
+def _text(screen, selector: str) -> str:
+    return str(screen.query_one(selector, Static).render())
+
+
+def _facts(page: KeyScreen) -> str:
+    return "\n".join(f"{name}: {value}" for name, value in page.query_one("#key-facts").rows)
+
+
+def _row_text(table: DataTable, row: int) -> str:
+    return " ".join(str(cell) for cell in table.get_row_at(row))
+
+
+async def test_status_words_mark_expiring_and_rotating_keys(demo_store):
+    alice = KeyService(demo_store, "alice")
+    soon = alice.create_key("github", "short-lived", expires_at=utcnow() + timedelta(days=10))
+    old = alice.create_key("github", "old-one", expires_at=utcnow() + timedelta(days=60))
+    rotated = alice.rotate_key(old.key.public_key, timedelta(hours=24))
+    app = live_app(demo_store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        integrations = app.screen.query_one("#integrations", DataTable)
+        assert any("· 2 exp" in _row_text(integrations, r) for r in range(integrations.row_count))
+        await open_integration(pilot, "github")
+        detail = app.screen
+        assert isinstance(detail, IntegrationDetailScreen)
+        rows = {k.public_key: n for n, k in enumerate(detail.listed_keys())}
+        table = detail.table
+        assert "expiring in 9 days" in _row_text(table, rows[soon.key.public_key])
+        rotating = _row_text(table, rows[old.key.public_key])
+        assert "rotating -> kdpk_" in rotating
+        table.move_cursor(row=rows[old.key.public_key])
+        await settle(pilot)
+        line = _text(detail, "#key-detail")
+        assert rotated.created.key.public_key in line and "23 hours left" in line
+
+
+async def test_create_form_offers_expiry_within_the_policy_and_scopes(demo_store):
+    KeyService(demo_store, "alice").set_key_policy("acme", 60)
+    app = live_app(demo_store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_integration(pilot, "github")
+        await pilot.press("g")
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, CreateKeyScreen)
+        expiry = form.query_one("#expiry", Select)
+        offered = [str(text) for text, _ in expiry._options]
+        assert offered == ["30 days", "60 days (the maximum)"]  # no 90, 365 or never
+        assert expiry.value == 60
+        stops = (app.now() + timedelta(days=60)).astimezone().strftime("%Y-%m-%d")
+        assert _text(form, "#expiry-date") == f"expires {stops}"
+        expiry.value = 30
+        await settle(pilot)
+        assert (app.now() + timedelta(days=30)).astimezone().strftime("%Y-%m-%d") in _text(
+            form, "#expiry-date"
+        )
+        scopes = form.query_one("#scopes", SelectionList)
+        assert sorted(scopes.selected) == ["read:org", "read:user", "repo"]  # all by default
+        scopes.deselect("read:org")
+        await pilot.press(*"scoped")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, KeyCreatedScreen)
+    (key,) = [k for k in KeyService(demo_store, "alice").keys("github") if k.label == "scoped"]
+    assert key.scopes == ("read:user", "repo")
+    assert key.lifetime_days == 30
+
+
+async def test_create_form_shows_a_policy_refusal_on_one_line(demo_store):
+    app = live_app(demo_store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_integration(pilot, "github")
+        await pilot.press("g")
+        await settle(pilot)
+        form = app.screen
+        form.query_one("#expiry", Select).value = 0  # never (no policy when it opened)
+        KeyService(demo_store, "alice").set_key_policy("acme", 30)  # an owner, elsewhere
+        await pilot.press(*"no-expiry", "enter")
+        await settle(pilot)
+        assert app.screen is form
+        error = _text(form, "#label-error")
+        assert "must expire within 30 days" in error and "\n" not in error
+        form.query_one("#scopes", SelectionList).deselect_all()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert _text(form, "#scopes-error") == "Choose at least one scope."
+
+
+async def test_a_keys_page_shows_usage_rotation_and_events_and_escape_keeps_the_row(
+    demo_store,
+):
+    alice = KeyService(demo_store, "alice")
+    hostile = "[red]x[/] [b]P"
+    created = alice.create_key("github", hostile, expires_at=utcnow() + timedelta(days=30))
+    private = created.private_key.reveal()
+    body = private[:30] + ("A" if private[30] != "A" else "B") + private[31:-6]
+    verifier = Verifier(demo_store.engine)
+    try:
+        for _ in range(3):
+            verifier.verify(private)
+        for _ in range(2):
+            with contextlib.suppress(Unauthorized):
+                verifier.verify(body + checksum(body))
+        verifier.flush()
+    finally:
+        verifier.close()
+    app = live_app(demo_store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_integration(pilot, "github")
+        detail = app.screen
+        row = next(
+            n for n, k in enumerate(detail.listed_keys()) if k.public_key == created.key.public_key
+        )
+        detail.table.move_cursor(row=row)
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        page = app.screen
+        assert isinstance(page, KeyScreen)
+        facts = _facts(page)
+        svg = app.export_screenshot().replace("&#160;", " ")
+        assert "[red]x[/] [b]P" in svg  # literally, never styled
+        assert created.key.public_key in facts and "read:user repo read:org" in facts
+        assert "29 days left" in facts
+        counts = _text(page, "#usage-counts")
+        assert "3 accepted in the last 24 hours" in counts
+        assert "2 refused attempts with a wrong secret in the last hour" in counts
+        assert page.query_one("#usage-day", Sparkline).display
+        assert any("key.create" in line for _, line in page.query_one("#key-events").rows)
+        assert page.check_action("rotate", ()) and page.check_action("revoke", ())
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is detail
+        assert detail.highlighted_key().public_key == created.key.public_key
+
+
+async def test_rotate_and_revoke_from_a_keys_page(demo_store):
+    app = live_app(demo_store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_integration(pilot, "github")
+        detail = app.screen
+        old = detail.highlighted_key()
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("t")
+        await settle(pilot)
+        assert isinstance(app.screen, ChoiceScreen)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, KeyCreatedScreen)
+        await pilot.press("c", "d")
+        await settle(pilot)
+        assert app.screen is detail  # the key's page made way for its list
+        new = detail.highlighted_key()
+        assert new.replaces == old.public_key
+        await pilot.press("enter")
+        await settle(pilot)
+        assert f"Replaces: {old.public_key}" in _facts(app.screen)
+        await pilot.press("x")
+        await settle(pilot)
+        await pilot.press("tab", "enter")  # the destructive question starts on Cancel
+        await settle(pilot)
+    assert not KeyService(demo_store, "alice").key(new.public_key).is_active
+
+
+async def test_a_viewer_sees_no_rotate_or_revoke_on_a_keys_page(demo_store):
+    app = live_app(demo_store, "carol")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_integration(pilot, "github")
+        await pilot.press("enter")
+        await settle(pilot)
+        page = app.screen
+        assert isinstance(page, KeyScreen)
+        assert page.check_action("rotate", ()) is False
+        assert page.check_action("revoke", ()) is False
+        key = page.key
+        await pilot.press("x", "t")
+        await settle(pilot)
+        assert app.screen is page
+    assert KeyService(demo_store, "alice").key(key.public_key).is_active
+
+
+async def test_owners_set_the_key_policy_on_members(demo_store):
+    app = live_app(demo_store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("m")
+        await settle(pilot)
+        members = app.screen
+        assert isinstance(members, MembersScreen)
+        await pilot.press("p")
+        await settle(pilot)
+        assert isinstance(app.screen, ChoiceScreen)
+        await pilot.press("down", "down", "enter")  # none, 30, 90
+        await settle(pilot)
+        assert "must expire within 90 days" in _text(members, "#key-policy")
+        assert app.workspace is not None and app.workspace.max_key_lifetime_days == 90
+    alice = KeyService(demo_store, "alice")
+    assert alice.workspace("acme").max_key_lifetime_days == 90
+    assert alice.audit("acme", limit=1)[0].action == "workspace.policy"
+
+
+async def test_only_owners_are_offered_the_key_policy(demo_store):
+    app = live_app(demo_store, "bob")  # an admin in acme
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("m")
+        await settle(pilot)
+        assert app.screen.check_action("key_policy", ()) is False
+        await pilot.press("p")
+        await settle(pilot)
+        assert isinstance(app.screen, MembersScreen)
+
+
+async def test_the_lifecycle_scenario_through_the_tui(tmp_path):
+    """tests/scenarios.py's steps through the screens; the store must end as
+    the CLI's walk leaves it."""
+    store = open_store(f"sqlite:///{tmp_path / 'tui.db'}", create=True)
+    try:
+        owner = KeyService(store, "alice")
+        owner.create_workspace(s.WORKSPACE)
+        owner.add_integration(
+            s.WORKSPACE, s.INTEGRATION, "GitHub", client_id="Iv1.abc",
+            redirect_uri="https://app.example.com/cb", scopes=" ".join(s.INTEGRATION_SCOPES),
+            configure=True,
+        )  # fmt: skip
+        app = live_app(store)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await create_through_the_form(pilot, s.PROD_LABEL, s.PROD_LIFETIME_DAYS, s.PROD_SCOPES)
+            detail = app.screen
+            assert isinstance(detail, IntegrationDetailScreen)
+            assert detail.highlighted_key().label == s.PROD_LABEL
+            await pilot.press("t")  # 2. rotate, 24 hours of overlap
+            await settle(pilot)
+            choice = app.screen
+            assert isinstance(choice, ChoiceScreen)
+            await pilot.press("home", *["down"] * 2, "enter")  # now, 1 hour, 24 hours
+            await settle(pilot)
+            await pilot.press("c", "d")
+            await settle(pilot)
+            await pilot.press("escape")  # 3. the policy, on Members
+            await settle(pilot)
+            await pilot.press("m")
+            await settle(pilot)
+            await pilot.press("p")
+            await settle(pilot)
+            await pilot.press("home", "down", "enter")  # none, 30 days
+            await settle(pilot)
+            await pilot.press("escape")
+            await settle(pilot)
+            await open_integration(pilot, s.INTEGRATION)
+            # 4. no expiry is refused: the form does not even offer it now.
+            await pilot.press("g")
+            await settle(pilot)
+            offered = [value for _, value in app.screen.query_one("#expiry", Select)._options]
+            assert 0 not in offered and max(offered) == s.POLICY_DAYS
+            await pilot.press("escape")
+            await settle(pilot)
+            await create_through_the_form(pilot, s.CI_LABEL, s.POLICY_DAYS, s.CI_SCOPES)
+        summary = s.lifecycle_summary(store, "alice")
+        assert summary == s.expected_lifecycle_summary(utcnow().date()), json.dumps(
+            summary, indent=1
+        )
+    finally:
+        store.dispose()
+
+
+async def create_through_the_form(pilot, label: str, days: int, scopes: tuple[str, ...]) -> None:
+    """g on the integration's page: name, expiry and scopes chosen, saved, copied, done."""
+    app = pilot.app
+    if not isinstance(app.screen, IntegrationDetailScreen):
+        await open_integration(pilot, s.INTEGRATION)
+    await pilot.press("g")
+    await settle(pilot)
+    form = app.screen
+    assert isinstance(form, CreateKeyScreen)
+    form.query_one("#expiry", Select).value = days
+    chosen = form.query_one("#scopes", SelectionList)
+    for scope in s.INTEGRATION_SCOPES:
+        (chosen.select if scope in scopes else chosen.deselect)(scope)
+    form.query_one("#label").focus()
+    await pilot.press(*label, "enter")
+    await settle(pilot)
+    assert isinstance(app.screen, KeyCreatedScreen), _text(form, "#label-error")
+    await pilot.press("c", "d")
+    await settle(pilot)
