@@ -293,13 +293,15 @@ class KeyView:
         """The status as a list shows it, with what a reader must notice in
         words (never only a colour, so NO_COLOR and scripts see it too)."""
         now = now or utcnow()
-        if self.is_rotating and self.replaced_by and self.expires_at:
+        status = key_status(self.revoked_at, self.expires_at, now)  # at `now`, not the clock's
+        active = status is KeyStatus.ACTIVE
+        if active and self.replaced_by and self.expires_at:
             return f"rotating -> {self.replaced_by} ({in_words(self.expires_at - now)} left)"
         if self.expires_soon(now) and self.expires_at:
             return f"expiring in {in_words(self.expires_at - now)}"
-        if self.is_active and (idle := self.idle_days(now)) >= STALE_AFTER.days:
+        if active and (idle := self.idle_days(now)) >= STALE_AFTER.days:
             return f"active, unused for {idle} days"
-        return key_status(self.revoked_at, self.expires_at, now).value
+        return status.value
 
     @property
     def creator(self) -> str:

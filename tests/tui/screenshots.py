@@ -92,6 +92,64 @@ async def revoke_confirm(pilot: Pilot) -> None:
     await settle(pilot)
 
 
+def key_life(app: KeydeskApp) -> None:
+    """Keys in the middle of their life, at the demo's "now": one expiring
+    within 14 days, one rotated with a day of overlap (made through the
+    service, then moved back to DEMO_NOW)."""
+    import sqlalchemy as sa
+
+    from keydesk.models import ApiKey, AuditEvent
+    from keydesk.views import utcnow
+
+    service = app.service
+    shift = utcnow() - DEMO_NOW
+    service.create_key("github", "partner-sandbox", expires_at=utcnow() + timedelta(days=10))
+    (prod,) = [k for k in service.keys("github") if k.label == "api-gateway-prod" and k.is_active]
+    service.rotate_key(prod.public_key, timedelta(hours=24), label="api-gateway-prod (2026-10-21)")
+    with service.store.engine.begin() as connection:
+        for id_, created, expires in connection.execute(
+            sa.select(ApiKey.id, ApiKey.created_at, ApiKey.expires_at)  # type: ignore[call-overload]
+        ).all():
+            connection.execute(
+                sa.update(ApiKey)
+                .where(ApiKey.id == id_)  # type: ignore[arg-type]
+                .values(
+                    created_at=created - shift if created > DEMO_NOW else created,
+                    expires_at=expires - shift if expires is not None else None,
+                )
+            )
+        connection.execute(
+            sa.update(AuditEvent).where(AuditEvent.at > DEMO_NOW).values(at=DEMO_NOW)  # type: ignore[arg-type]
+        )
+
+
+async def api_keys_life(pilot: Pilot) -> None:
+    """The expiring marker and the rotating pair."""
+    await settle(pilot)
+    key_life(pilot.app)
+    await open_integration(pilot, "github")
+
+
+async def overlap_choice(pilot: Pilot) -> None:
+    await open_integration(pilot, "github")
+    await pilot.press("t")
+    await settle(pilot)
+
+
+async def key_page(pilot: Pilot) -> None:
+    await settle(pilot)
+    key_life(pilot.app)
+    await open_integration(pilot, "github")
+    await pilot.press("down", "down", "down", "enter")  # the rotated key
+    await settle(pilot)
+
+
+async def key_policy(pilot: Pilot) -> None:
+    await members(pilot)
+    await pilot.press("p")
+    await settle(pilot)
+
+
 async def add_integration(pilot: Pilot) -> None:
     await settle(pilot)
     await pilot.press("a")
@@ -167,7 +225,11 @@ SCREENS: dict[str, Callable[[Pilot], Awaitable[None]]] = {
     "key-created": key_created,
     "leave-confirm": leave_confirm,
     "revoke-confirm": revoke_confirm,
+    "api-keys-life": api_keys_life,
+    "overlap-choice": overlap_choice,
+    "key-page": key_page,
     "members": members,
+    "key-policy": key_policy,
     "integration-audit": integration_audit,
     "help": help_keys,
 }

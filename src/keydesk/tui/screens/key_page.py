@@ -76,6 +76,8 @@ class KeyScreen(KeydeskScreen[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        for chart in self.query(Sparkline):
+            chart.display = False  # until the usage is read
         self._show_key(self.key)
         self.action_refresh()
 
