@@ -98,7 +98,7 @@ def key_life(app: KeydeskApp) -> None:
     service, then moved back to DEMO_NOW)."""
     import sqlalchemy as sa
 
-    from keydesk.models import ApiKey, AuditEvent
+    from keydesk.models import ApiKey, AuditEvent, KeyUsage
     from keydesk.views import utcnow
 
     service = app.service
@@ -121,6 +121,18 @@ def key_life(app: KeydeskApp) -> None:
         connection.execute(
             sa.update(AuditEvent).where(AuditEvent.at > DEMO_NOW).values(at=DEMO_NOW)  # type: ignore[arg-type]
         )
+        # A week of traffic for the rotated key's page (its sparklines), and
+        # a few presentations with a wrong secret in the last hour.
+        last = int(DEMO_NOW.timestamp()) // 3600
+        connection.execute(
+            sa.insert(KeyUsage),
+            [
+                {"api_key_id": prod.id, "hour": last - n, "outcome": "accepted",
+                 "count": 40 + (n * 37) % 90}
+                for n in range(7 * 24)
+            ]
+            + [{"api_key_id": prod.id, "hour": last, "outcome": "wrong_secret", "count": 37}],
+        )  # fmt: skip
 
 
 async def api_keys_life(pilot: Pilot) -> None:

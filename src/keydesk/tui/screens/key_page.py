@@ -110,10 +110,14 @@ class KeyScreen(KeydeskScreen[None]):
         hours = [h for h in page.usage.hours if now - WEEK <= h.start <= now]
         day = [h.accepted for h in hours[-24:]]
         week = [h.accepted for h in hours]
-        self.query_one("#usage-day", Sparkline).data = day or [0]
-        self.query_one("#usage-week", Sparkline).data = [
-            sum(week[i : i + 6]) for i in range(0, len(week), 6)
-        ] or [0]
+        # A flat line of zeros would draw as full bars: no use shows no chart.
+        for chart, data in (
+            ("#usage-day", day),
+            ("#usage-week", [sum(week[i : i + 6]) for i in range(0, len(week), 6)]),
+        ):
+            sparkline = self.query_one(chart, Sparkline)
+            sparkline.data = data
+            sparkline.display = any(data)
         wrong = page.usage.wrong_secrets_since(now - HOUR)
         self.query_one("#usage-counts", Static).update(
             content(
