@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
 from functools import partial
 from pathlib import Path
@@ -41,9 +41,17 @@ from keydesk.tui.screens.integration_form import IntegrationFormScreen
 from keydesk.tui.screens.integrations import IntegrationsScreen
 from keydesk.tui.screens.key_created import KeyCreatedScreen
 from keydesk.tui.screens.members import MembersScreen
+from keydesk.tui.screens.scan import Leak, ScanScreen
 from keydesk.tui.screens.welcome import WelcomeScreen
 from keydesk.tui.screens.workspaces import WorkspaceScreen
-from keydesk.views import CreatedKey, IntegrationView, KeyView, WorkspaceView, replacement_label
+from keydesk.views import (
+    CreatedKey,
+    FoundKey,
+    IntegrationView,
+    KeyView,
+    WorkspaceView,
+    replacement_label,
+)
 
 if TYPE_CHECKING:
     from keydesk.service import KeyService
@@ -204,11 +212,19 @@ class KeydeskApp(App[None]):
             )
 
     def revoke_key(
-        self, key: KeyView, on_revoked: Callable[[KeyView], object] | None = None
+        self,
+        key: KeyView,
+        on_revoked: Callable[[KeyView], object] | None = None,
+        *,
+        revoke: Callable[[], KeyView] | None = None,
     ) -> None:
-        """The one revoke flow (a key row, the created page, the palette): the
-        key read afresh, a confirmation that says what breaks, then the revoke.
-        A refusal (revoked meanwhile, elsewhere) refreshes what is shown."""
+        """The one revoke flow (a key row, the created page, the palette, a
+        scan): the key read afresh, a confirmation that says what breaks,
+        then the revoke (`revoke`: another service call doing it, e.g. one
+        audited as leaked). A refusal (revoked meanwhile, elsewhere)
+        refreshes what is shown."""
+        service = self.service
+        revoke_now = revoke or (lambda: service.revoke_key(key.public_key))
 
         def revoked(key: KeyView) -> None:
             self.notify(
@@ -226,7 +242,7 @@ class KeydeskApp(App[None]):
             if yes:
                 call_service(
                     self,
-                    lambda: self.service.revoke_key(key.public_key),
+                    revoke_now,
                     revoked,
                     on_error=refused,
                     group="revoke",
@@ -366,6 +382,47 @@ class KeydeskApp(App[None]):
         self.workspace = None
         self.notify(f"You left {visible(name)}.", title="keydesk", markup=False)
         call_service(self, self.service.workspaces, self._workspaces_loaded, group="workspaces")
+
+    def scan_for_leaks(self) -> None:
+        if not isinstance(self.screen, ScanScreen):
+            self.push_screen(ScanScreen())
+
+    def scan_leaks(
+        self,
+        paths: list[str],
+        *,
+        on_file: Callable[[], object],
+        on_skipped: Callable[[str, bool], object],
+    ) -> Iterator[Leak]:
+        """Runs in a worker: the keys found under `paths`, each with what the
+        store says of it (`keydesk scan`'s lookups, once per key) and its
+        integration when the account may see it. Notes on what could not be
+        read go to `on_skipped(note, failed)`."""
+        from keydesk.scan import Skipped, scan_paths  # key parsing loads argon2
+
+        service = self.service
+        checked: dict[str, tuple[FoundKey, IntegrationView | None]] = {}
+        try:
+            for event in scan_paths(paths, on_file=on_file):
+                if isinstance(event, Skipped):
+                    on_skipped(str(event), event.failed)
+                    continue
+                # Keyed by the whole key (in memory, for this scan only), as the CLI does.
+                text = event.private_key.reveal()
+                if text not in checked:
+                    found = service.found_key(event.private_key)
+                    checked[text] = (found, self._integration_of(found))
+                yield Leak(event, *checked[text])
+        finally:
+            checked.clear()
+
+    def _integration_of(self, found: FoundKey) -> IntegrationView | None:
+        if found.key is None:
+            return None
+        try:
+            return self.service.integration(found.key.integration_id)
+        except KeydeskError:  # in a workspace the account is not a member of
+            return None
 
     def copy_text(self, text: str, what: str) -> None:
         self.notify(clipboard.copy(self, text, what), title="Copied", markup=False)
