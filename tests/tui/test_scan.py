@@ -197,6 +197,17 @@ async def test_keys_are_dropped_when_the_screen_closes(make_app, tmp_path):
         assert screen.rows == []
 
 
+async def test_allow_listed_keys_are_left_out(make_app, tmp_path):
+    keys = plant_leaks(tmp_path / "leaks")
+    unknown_public = "kdpk_" + keys["unknown"][5:21]
+    (tmp_path / "leaks" / ".keydesk-scan-allow").write_text(f"{unknown_public}  # demo\n")
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_scan(pilot)
+        await scan(pilot, screen, str(tmp_path / "leaks"))
+        assert sorted(statuses(screen).values()) == ["active", "revoked"]
+
+
 async def test_a_missing_folder_is_one_line(make_app, tmp_path):
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
@@ -218,3 +229,45 @@ async def test_the_palette_offers_the_scan(make_app):
         await settle(pilot)
         assert isinstance(app.screen, ScanScreen)
         assert app.screen.query_one("#scan-path", Input).value  # the current folder
+
+
+@pytest.mark.postgres
+async def test_on_postgresql_an_admin_revokes_a_key_matched_by_public_key(team, tmp_path):
+    """An admin's role cannot read hashes: keys are matched by public key
+    (said on screen), one in a workspace the admin is not in is told apart,
+    and the live one is still revoked through the admin's own permission."""
+    from keydesk.tui.app import KeydeskApp
+    from tests.pg_team import acme_with_github
+
+    alice = acme_with_github(team)
+    alice.add_member("acme", team.role("carol"), "admin")
+    live = alice.create_key("github", "prod").private_key.reveal()
+    bob = team.service_as("bob")
+    bob.create_workspace("globex")
+    bob.add_integration(
+        "globex", "stripe", "Stripe", client_id="ca_1",
+        redirect_uri="https://globex.example/cb", configure=True,
+    )  # fmt: skip
+    elsewhere = bob.create_key("stripe", "billing").private_key.reveal()
+    (tmp_path / "a.env").write_text(live)
+    (tmp_path / "b.env").write_text(elsewhere)
+
+    app = KeydeskApp(team.service_as("carol"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_scan(pilot)
+        await scan(pilot, screen, str(tmp_path))
+        assert statuses(screen) == {"a.env:1": "active", "b.env:1": "other-workspace"}
+        assert screen.query_one("#scan-note").display
+        assert "matched by public key" in str(screen.query_one("#scan-detail").render())
+        await highlight(pilot, screen, "active")
+        await pilot.press("x")
+        await settle(pilot)
+        await pilot.click("#confirm")
+        await settle(pilot)
+        assert statuses(screen)["a.env:1"] == "revoked"
+    check = Verifier(team.store_as("verifier").engine)
+    try:
+        with pytest.raises(Unauthorized):
+            check.verify(live)
+    finally:
+        check.close()

@@ -401,11 +401,14 @@ class KeydeskApp(App[None]):
         from keydesk.scan import Skipped, scan_paths  # key parsing loads argon2
 
         service = self.service
+        allowed = _allowed_in(paths[0])
         checked: dict[str, tuple[FoundKey, IntegrationView | None]] = {}
         try:
             for event in scan_paths(paths, on_file=on_file):
                 if isinstance(event, Skipped):
                     on_skipped(str(event), event.failed)
+                    continue
+                if event.public_key in allowed:  # demo keys meant to be public
                     continue
                 # Keyed by the whole key (in memory, for this scan only), as the CLI does.
                 text = event.private_key.reveal()
@@ -548,6 +551,16 @@ def _connect(database_url: str, proven: str | None) -> KeyService:
     except BaseException:
         store.dispose()
         raise
+
+
+def _allowed_in(path: str) -> frozenset[str]:
+    """Public keys a `.keydesk-scan-allow` at `path` (or above it, up to the
+    work tree's top) says are not secret, read as `keydesk scan` reads it."""
+    from keydesk.scan import find_allow_list, read_allow_list
+
+    folder = path if os.path.isdir(path) else os.path.dirname(path) or "."
+    allow_file = find_allow_list(folder)
+    return frozenset() if allow_file is None else read_allow_list(allow_file)[0]
 
 
 def _shown_url(url: str) -> str:
