@@ -12,11 +12,13 @@ from textual.widgets import Input, Static
 from keydesk.errors import Unauthorized
 from keydesk.models import AuditEvent
 from keydesk.scan import scan_bytes
+from keydesk.tui.app import KeydeskApp
 from keydesk.tui.screens.confirm import ConfirmScreen
 from keydesk.tui.screens.scan import Leak, ScanScreen
 from keydesk.verify import Verifier
 from keydesk.views import FoundKey
 from tests.fakes import seeded_key_pairs
+from tests.pg_team import acme_with_github
 from tests.tui.screenshots import plant_leaks, settle, wait_for_scan
 
 
@@ -236,9 +238,6 @@ async def test_on_postgresql_an_admin_revokes_a_key_matched_by_public_key(team, 
     """An admin's role cannot read hashes: keys are matched by public key
     (said on screen), one in a workspace the admin is not in is told apart,
     and the live one is still revoked through the admin's own permission."""
-    from keydesk.tui.app import KeydeskApp
-    from tests.pg_team import acme_with_github
-
     alice = acme_with_github(team)
     alice.add_member("acme", team.role("carol"), "admin")
     live = alice.create_key("github", "prod").private_key.reveal()
