@@ -206,12 +206,15 @@ def scan_stream(stream: Readable, label: str, *, chunk_size: int = CHUNK_SIZE) -
 
 class _Buffer:
     """One reading buffer per scan, not per file: a fresh zeroed MiB for each
-    small file would cost more than reading it. Scans run one file at a time."""
+    small file would cost more than reading it. Scans run one file at a time.
+    `on_file` is called as each file is opened for reading (progress, and a
+    place for a caller to stop a scan by raising)."""
 
-    def __init__(self, chunk_size: int) -> None:
+    def __init__(self, chunk_size: int, on_file: Callable[[], object] | None = None) -> None:
         self.chunk_size = chunk_size
         self.data = bytearray(OVERLAP + chunk_size)
         self.view = memoryview(self.data)
+        self.on_file = on_file
 
 
 @dataclass(slots=True)
@@ -307,6 +310,7 @@ def scan_paths(
     respect_gitignore: bool = False,
     stdin: Readable | None = None,
     chunk_size: int = CHUNK_SIZE,
+    on_file: Callable[[], object] | None = None,
 ) -> Iterator[ScanEvent]:
     """Scan files, directories (recursively) and `-` (stdin).
 
@@ -316,8 +320,10 @@ def scan_paths(
     counts), only regular files are opened, binary files (a NUL byte in the
     first 8000 bytes) are skipped, and with `respect_gitignore` so is what
     git ignores. Off by default: leaked keys often sit in ignored files.
+    `on_file` is called before each regular file is read (the TUI counts
+    files read, and stops a cancelled scan by raising from it).
     """
-    buffer = _Buffer(chunk_size)
+    buffer = _Buffer(chunk_size, on_file)
     for path in paths:
         name = os.fspath(path)
         if name == STDIN:
@@ -425,6 +431,8 @@ def _scan_file(path: str, shown: str, buffer: _Buffer, *, named: bool) -> Iterat
             if not stat.S_ISREG(mode):
                 yield Skipped(shown, f"not a regular file ({_file_kind(mode)})", failed=named)
                 return
+            if buffer.on_file is not None:
+                buffer.on_file()
             yield from _scan_readable(
                 file, shown, shown, buffer, sniff=not named, recount=_newlines_in_file(fd)
             )

@@ -211,6 +211,59 @@ async def integration_audit(pilot: Pilot) -> None:
         await pilot.pause()
 
 
+UNKNOWN_SEED = 99  # keys no store holds
+
+
+def plant_leaks(root: Path) -> dict[str, str]:
+    """A folder of leaked demo keys under `root`: a live one, a revoked one
+    and one no store holds. Returns status → private key (tests only)."""
+    pairs = seeded_key_pairs(DEMO_SEED)
+    live, revoked = pairs().private_key.reveal(), pairs().private_key.reveal()  # demo order
+    unknown = seeded_key_pairs(UNKNOWN_SEED)().private_key.reveal()
+    (root / "deploy").mkdir(parents=True)
+    (root / "deploy" / "app.env").write_text(f"DEBUG=0\nKEYDESK_API_KEY={live}\n")
+    (root / "ci.log").write_text(f"step 1\nstep 2\ncurl -H 'Authorization: Bearer {revoked}'\n")
+    (root / "notes.txt").write_text(f"old key: {unknown}\n")
+    return {"active": live, "revoked": revoked, "unknown": unknown}
+
+
+_WALK_FOLDERS: list[tempfile.TemporaryDirectory[str]] = []  # removed at exit
+
+
+async def scan_results(pilot: Pilot) -> None:
+    """Scan a relative folder (`leaks`), so the picture names no temp path."""
+    from keydesk.tui.screens.scan import ScanScreen
+
+    folder = tempfile.TemporaryDirectory()
+    _WALK_FOLDERS.append(folder)
+    plant_leaks(Path(folder.name) / "leaks")
+    await settle(pilot)
+    await pilot.press("s")
+    await settle(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, ScanScreen)
+    before = os.getcwd()
+    os.chdir(folder.name)
+    try:
+        screen.query_one("#scan-path", Input).value = "leaks"
+        await pilot.press("enter")
+        await wait_for_scan(pilot, screen)
+    finally:
+        os.chdir(before)
+    await settle(pilot)
+
+
+async def wait_for_scan(pilot: Pilot, screen: object) -> None:
+    from keydesk.tui.screens.scan import ScanScreen
+
+    assert isinstance(screen, ScanScreen)
+    for _ in range(500):
+        await settle(pilot)
+        if screen.state and not screen.scanning:
+            return
+    raise AssertionError("the scan did not finish")
+
+
 async def first_run(pilot: Pilot) -> None:
     await settle(pilot)  # an account with no workspace lands on the welcome form
 
@@ -243,6 +296,7 @@ SCREENS: dict[str, Callable[[Pilot], Awaitable[None]]] = {
     "members": members,
     "key-policy": key_policy,
     "integration-audit": integration_audit,
+    "scan-results": scan_results,
     "help": help_keys,
 }
 

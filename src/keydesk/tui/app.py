@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -43,10 +43,12 @@ from keydesk.tui.screens.integrations import IntegrationsScreen
 from keydesk.tui.screens.key_created import KeyCreatedScreen
 from keydesk.tui.screens.key_page import KeyScreen
 from keydesk.tui.screens.members import MembersScreen
+from keydesk.tui.screens.scan import Leak, ScanScreen
 from keydesk.tui.screens.welcome import WelcomeScreen
 from keydesk.tui.screens.workspaces import WorkspaceScreen
 from keydesk.views import (
     CreatedKey,
+    FoundKey,
     IntegrationView,
     KeyView,
     RotatedKey,
@@ -235,11 +237,19 @@ class KeydeskApp(App[None]):
             )
 
     def revoke_key(
-        self, key: KeyView, on_revoked: Callable[[KeyView], object] | None = None
+        self,
+        key: KeyView,
+        on_revoked: Callable[[KeyView], object] | None = None,
+        *,
+        revoke: Callable[[], KeyView] | None = None,
     ) -> None:
-        """The one revoke flow (a key row, the created page, the palette): the
-        key read afresh, a confirmation that says what breaks, then the revoke.
-        A refusal (revoked meanwhile, elsewhere) refreshes what is shown."""
+        """The one revoke flow (a key row, the created page, the palette, a
+        scan): the key read afresh, a confirmation that says what breaks,
+        then the revoke (`revoke`: another service call doing it, e.g. one
+        audited as leaked). A refusal (revoked meanwhile, elsewhere)
+        refreshes what is shown."""
+        service = self.service
+        revoke_now = revoke or (lambda: service.revoke_key(key.public_key))
 
         def revoked(key: KeyView) -> None:
             self.notify(
@@ -257,7 +267,7 @@ class KeydeskApp(App[None]):
             if yes:
                 call_service(
                     self,
-                    lambda: self.service.revoke_key(key.public_key),
+                    revoke_now,
                     revoked,
                     on_error=refused,
                     group="revoke",
@@ -398,6 +408,50 @@ class KeydeskApp(App[None]):
         self.notify(f"You left {visible(name)}.", title="keydesk", markup=False)
         call_service(self, self.service.workspaces, self._workspaces_loaded, group="workspaces")
 
+    def scan_for_leaks(self) -> None:
+        if not isinstance(self.screen, ScanScreen):
+            self.push_screen(ScanScreen())
+
+    def scan_leaks(
+        self,
+        paths: list[str],
+        *,
+        on_file: Callable[[], object],
+        on_skipped: Callable[[str, bool], object],
+    ) -> Iterator[Leak]:
+        """Runs in a worker: the keys found under `paths`, each with what the
+        store says of it (`keydesk scan`'s lookups, once per key) and its
+        integration when the account may see it. Notes on what could not be
+        read go to `on_skipped(note, failed)`."""
+        from keydesk.scan import Skipped, scan_paths  # key parsing loads argon2
+
+        service = self.service
+        allowed = _allowed_in(paths[0])
+        checked: dict[str, tuple[FoundKey, IntegrationView | None]] = {}
+        try:
+            for event in scan_paths(paths, on_file=on_file):
+                if isinstance(event, Skipped):
+                    on_skipped(str(event), event.failed)
+                    continue
+                if event.public_key in allowed:  # demo keys meant to be public
+                    continue
+                # Keyed by the whole key (in memory, for this scan only), as the CLI does.
+                text = event.private_key.reveal()
+                if text not in checked:
+                    found = service.found_key(event.private_key)
+                    checked[text] = (found, self._integration_of(found))
+                yield Leak(event, *checked[text])
+        finally:
+            checked.clear()
+
+    def _integration_of(self, found: FoundKey) -> IntegrationView | None:
+        if found.key is None:
+            return None
+        try:
+            return self.service.integration(found.key.integration_id)
+        except KeydeskError:  # in a workspace the account is not a member of
+            return None
+
     def copy_text(self, text: str, what: str) -> None:
         self.notify(clipboard.copy(self, text, what), title="Copied", markup=False)
 
@@ -522,6 +576,16 @@ def _connect(database_url: str, proven: str | None) -> KeyService:
     except BaseException:
         store.dispose()
         raise
+
+
+def _allowed_in(path: str) -> frozenset[str]:
+    """Public keys a `.keydesk-scan-allow` at `path` (or above it, up to the
+    work tree's top) says are not secret, read as `keydesk scan` reads it."""
+    from keydesk.scan import find_allow_list, read_allow_list
+
+    folder = path if os.path.isdir(path) else os.path.dirname(path) or "."
+    allow_file = find_allow_list(folder)
+    return frozenset() if allow_file is None else read_allow_list(allow_file)[0]
 
 
 def _shown_url(url: str) -> str:

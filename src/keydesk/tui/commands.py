@@ -86,6 +86,13 @@ class KeydeskCommands(Provider):
             )
         if app.ready:
             commands.append(("Switch workspace", app.switch_workspace, "Choose another workspace"))
+            commands.append(
+                (
+                    "Scan for leaked keys",
+                    app.scan_for_leaks,
+                    "Find private keys in a folder; revoke the live ones",
+                )
+            )
         if app.ready and app.workspace is not None:
             name = visible(app.workspace.name)
             commands.append((f"Members of {name}", app.show_members, "Who is in it, and as what"))

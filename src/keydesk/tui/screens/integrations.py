@@ -52,6 +52,8 @@ class IntegrationsScreen(KeydeskScreen[None]):
                 tooltip="Switch to another workspace"),
         Binding("m", "members", "Members", id="integrations.members",
                 tooltip="Who is in this workspace, and as what"),
+        Binding("s", "scan", "Scan", show=False, id="integrations.scan",
+                tooltip="Scan a folder for leaked private keys"),
         Binding("r", "refresh", "Refresh", show=False, id="integrations.refresh",
                 tooltip="Read the integrations again"),
         Binding("escape", "clear_filter", "Clear filter", show=False,
@@ -212,7 +214,7 @@ class IntegrationsScreen(KeydeskScreen[None]):
         if not self.keydesk.ready:
             return (
                 None
-                if action in ("add", "generate", "switch_workspace", "open", "members")
+                if action in ("add", "generate", "switch_workspace", "open", "members", "scan")
                 else True
             )
         if action == "add":
@@ -276,6 +278,9 @@ class IntegrationsScreen(KeydeskScreen[None]):
 
     def action_members(self) -> None:
         self.keydesk.show_members()
+
+    def action_scan(self) -> None:
+        self.keydesk.scan_for_leaks()
 
 
 def _key_counts(item: IntegrationView) -> str:

@@ -1,0 +1,405 @@
+"""Scan for leaked keys: a folder the admin names is scanned in a worker;
+each private key found is listed as it comes, with what the store says of
+it, and a live one can be revoked on the spot (the app's one revoke flow,
+audited as leaked, with where it was found).
+
+No private key is ever on screen: a finding shows where it is, a redacted
+prefix (`Finding.redacted`, as `keydesk scan` prints) and its public key.
+The screen keeps a private key only while it may still be revoked here (an
+active key the account manages) and drops them all when it closes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.worker import Worker, get_current_worker
+
+from keydesk.errors import KeydeskError
+from keydesk.tui.actions import key_action
+from keydesk.tui.calls import deliver
+from keydesk.tui.columns import Column, fit, set_columns
+from keydesk.tui.display import content, literal
+from keydesk.tui.screens.base import KeydeskScreen
+
+if TYPE_CHECKING:
+    from keydesk.keys import PrivateKey
+    from keydesk.scan import Finding
+    from keydesk.views import FoundKey, IntegrationView, KeyView
+
+LIVE = "active"
+UNPROVEN_NOTE = (
+    "Matched by public key: on PostgreSQL an admin cannot read key hashes, so the "
+    "secret of a key found was not checked."
+)
+COLUMNS = [
+    Column("where", "Where", 16, flexible_up_to=60),
+    Column("status", "Status", 10),  # other-workspace is cut: the detail line has it whole
+    Column("public", "Public key", 21, drop=1),
+    Column("key", "Key", 10, drop=2),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Leak:
+    """A key found, what the store says of it, and its integration when
+    the account may see it (from `KeydeskApp.scan_leaks`)."""
+
+    finding: Finding
+    found: FoundKey
+    integration: IntegrationView | None
+
+
+@dataclass(slots=True)
+class Row:
+    """A finding as listed. `private_key` is held only while this account
+    may revoke it here; everything else the row shows is fit to show."""
+
+    location: str
+    redacted: str
+    public_key: str
+    found: FoundKey
+    integration: IntegrationView | None
+    private_key: PrivateKey | None
+
+    @property
+    def status(self) -> str:
+        return self.found.status
+
+    def revoke_offer(self) -> bool | None:
+        """The footer's answer for Revoke (actions.py): hidden where the
+        account may not revoke, dimmed for a key that no longer works."""
+        if self.integration is None or self.found.key is None:
+            return False
+        return key_action(self.integration, self.found.key, "revoke")
+
+
+Scan = Callable[..., Iterator[Leak]]
+
+
+class _Stopped(Exception):
+    """Raised from the scanner's per-file hook once the scan is cancelled."""
+
+
+class ScanScreen(KeydeskScreen[None]):
+    AUTO_FOCUS = "#scan-path"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel scan", id="scan.cancel",
+                tooltip="Stop the scan (what was found stays listed)"),
+        Binding("escape", "back", "Back", id="scan.back", tooltip="Leave the scan"),
+        Binding("x", "revoke", "Revoke", id="scan.revoke",
+                tooltip="Revoke the highlighted live key, audited as leaked"),
+        Binding("slash", "focus_path", "Path", key_display="/", id="scan.path",
+                tooltip="Name another folder or file to scan (Enter scans)"),
+    ]  # fmt: skip
+    PROGRESS_SECONDS: ClassVar[float] = 0.2
+
+    def __init__(self, scan: Scan | None = None) -> None:
+        """`scan`: what finds and looks up keys (default: the app's)."""
+        super().__init__(id="scan-screen")
+        self._scan = scan
+        self._rows: dict[str, Row] = {}
+        self._layout: list[tuple[Column, int]] = []
+        self._worker: Worker[None] | None = None
+        self._timer: Timer | None = None
+        self._files_read = 0  # written by the worker, read by the timer
+        self._unreadable = 0
+        self._state = ""
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("Scan for leaked keys", id="scan-title")
+        yield Input(
+            value=_shown_folder(os.getcwd()),
+            placeholder="A folder or file to scan (~ works); Enter scans",
+            id="scan-path",
+            compact=True,
+        )
+        yield Static(
+            content(
+                "Enter scans it and everything under it; keys found are looked up in the store."
+            ),
+            id="scan-progress",
+        )
+        yield DataTable(id="scan-findings", cursor_type="row", zebra_stripes=True)
+        yield Static(id="scan-detail")
+        yield Static(content(UNPROVEN_NOTE), id="scan-note")
+        yield Footer(compact=True)
+
+    @property
+    def table(self) -> DataTable[object]:
+        return self.query_one("#scan-findings", DataTable)
+
+    @property
+    def rows(self) -> list[Row]:
+        return list(self._rows.values())
+
+    @property
+    def scanning(self) -> bool:
+        return self._worker is not None and self._worker.is_running
+
+    @property
+    def state(self) -> str:
+        """'' before a scan, then scanning, done, cancelled or failed."""
+        return self._state
+
+    def on_mount(self) -> None:
+        self.query_one("#scan-note").display = False
+        self._layout_columns()
+
+    def on_resize(self) -> None:
+        self._layout_columns()
+
+    def _layout_columns(self) -> None:
+        layout = fit(COLUMNS, self.size.width or self.app.size.width)
+        if layout != self._layout:
+            self._layout = layout
+            set_columns(self.table, layout)
+            for key, row in self._rows.items():
+                self.table.add_row(*self._cells(row), key=key)
+
+    # -- scanning -------------------------------------------------------------------
+
+    @on(Input.Submitted, "#scan-path")
+    def _path_given(self, event: Input.Submitted) -> None:
+        event.stop()
+        path = os.path.expanduser(event.value.strip())
+        if not path:
+            self._say("Name a folder or file to scan.", error=True)
+        elif not os.path.exists(path):
+            self._say(f"No such folder or file: {path}", error=True)
+        else:
+            self.start(path)
+
+    def start(self, path: str) -> None:
+        if self.scanning:
+            return
+        self._forget()
+        self._rows = {}
+        self.table.clear()
+        self._files_read = self._unreadable = 0
+        self._state = "scanning"
+        self.query_one("#scan-note").display = False
+        scan = self._scan or self.keydesk.scan_leaks
+        self._worker = self.run_worker(
+            lambda: self._run(scan, path),
+            thread=True,
+            group="scan",
+            exclusive=True,
+            exit_on_error=False,
+            description="keydesk scan",
+        )
+        self._timer = self.set_interval(self.PROGRESS_SECONDS, self._show_progress)
+        self._show_progress()
+        self.refresh_bindings()
+
+    def _run(self, scan: Scan, path: str) -> None:
+        """In the worker thread: find, look up, hand each key to the screen."""
+        worker = get_current_worker()
+
+        def opened() -> None:
+            if worker.is_cancelled:
+                raise _Stopped
+            self._files_read += 1
+
+        def skipped(_note: str, failed: bool) -> None:
+            self._unreadable += failed
+
+        leaks = scan([path], on_file=opened, on_skipped=skipped)
+        try:
+            for leak in leaks:
+                if worker.is_cancelled:
+                    return
+                deliver(self, self._add, leak)
+        except _Stopped:
+            return
+        except KeydeskError as error:
+            deliver(self, self._failed, error.message)
+            return
+        except Exception as error:  # the screen must survive anything the store throws
+            deliver(self, self._failed, f"unexpected error ({type(error).__name__})")
+            return
+        finally:
+            close = getattr(leaks, "close", None)  # stops the walk (and any git) at once
+            if close is not None:
+                close()
+        deliver(self, self._finished, "done")
+
+    def _add(self, leak: Leak) -> None:
+        finding = leak.finding
+        row = Row(
+            finding.location,
+            finding.redacted,
+            finding.public_key,
+            leak.found,
+            leak.integration,
+            None,
+        )
+        if row.revoke_offer():  # the only rows that need the key again
+            row.private_key = finding.private_key
+        key = str(len(self._rows))
+        self._rows[key] = row
+        self.table.add_row(*self._cells(row), key=key)
+        if not leak.found.secret_checked and leak.found.key is not None:
+            self.query_one("#scan-note").display = True
+        if len(self._rows) == 1:
+            self._show_detail(row)
+            self.refresh_bindings()
+
+    def _finished(self, state: str) -> None:
+        self._state = state
+        if self._timer is not None:
+            self._timer.stop()
+        self._show_progress()
+        if self._rows and state == "done":
+            self.table.focus()
+            self._highlight_first_live()
+        self.refresh_bindings()
+
+    def _highlight_first_live(self) -> None:
+        """The cursor on the first key that still works: what to act on first."""
+        live = next((i for i, row in enumerate(self._rows.values()) if row.found.may_work), None)
+        if live is not None:
+            self.table.move_cursor(row=live)
+
+    def _failed(self, message: str) -> None:
+        self._finished("failed")
+        self._say(message, error=True)
+
+    def _show_progress(self) -> None:
+        found = len(self._rows)
+        live = sum(row.found.may_work for row in self._rows.values())
+        counts = f"{self._files_read:,} files read · {found} keys found, {live} live"
+        if self._unreadable:
+            counts += f" · {self._unreadable} could not be read"
+        prefix = {
+            "scanning": "Scanning… ",
+            "done": "Done: ",
+            "cancelled": "Cancelled: ",
+            "failed": "Stopped: ",
+        }.get(self._state, "")
+        self._say(prefix + counts)
+
+    def _say(self, text: str, *, error: bool = False) -> None:
+        line = self.query_one("#scan-progress", Static)
+        line.update(content(text))
+        line.set_class(error, "-error")
+
+    def action_cancel(self) -> None:
+        if self._worker is not None and self.scanning:
+            self._worker.cancel()
+            self._finished("cancelled")
+
+    def action_back(self) -> None:
+        self.dismiss(None)
+
+    def action_focus_path(self) -> None:
+        self.query_one("#scan-path", Input).focus()
+
+    # -- what a row shows -------------------------------------------------------------
+
+    def _cells(self, row: Row) -> list[object]:
+        values = {
+            "where": row.location,
+            "status": row.status,
+            "public": row.public_key,
+            "key": row.redacted,
+        }
+        live = row.found.may_work
+        return [
+            literal(values[column.key], style="bold" if live and column.key == "status" else "")
+            for column, _ in self._layout
+        ]
+
+    def _highlighted(self) -> Row | None:
+        table = self.table
+        if not self._rows or table.cursor_row < 0:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return self._rows.get(key or "")
+
+    @on(DataTable.RowHighlighted, "#scan-findings")
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        row = self._rows.get(event.row_key.value or "")
+        if row is not None:
+            self._show_detail(row)
+        self.refresh_bindings()
+
+    def _show_detail(self, row: Row) -> None:
+        text = f"{row.location} · {row.redacted} · {row.public_key} · {row.status}"
+        key = row.found.key
+        if key is not None:
+            text += f" · “{key.label}” of {key.integration}"
+            if not row.found.secret_checked:
+                text += " · matched by public key"
+        elif row.found.elsewhere:
+            text += " · in a workspace you are not a member of: ask its admins"
+        self.query_one("#scan-detail", Static).update(content(text))
+
+    # -- revoking -------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel":
+            return self.scanning
+        if action == "back":
+            return not self.scanning
+        if action == "revoke":
+            row = self._highlighted()
+            return False if row is None else row.revoke_offer()
+        return True
+
+    def action_revoke(self) -> None:
+        row = self._highlighted()
+        if row is None or row.private_key is None or row.found.key is None:
+            return
+        private_key, location = row.private_key, row.location
+        service = self.keydesk.service
+        self.keydesk.revoke_key(
+            row.found.key,
+            self._revoked,
+            revoke=lambda: service.revoke_found_key(private_key, location),
+        )
+
+    def _revoked(self, key: KeyView) -> None:
+        """Every row of that key now says revoked, and lets its key go."""
+        for row_key, row in self._rows.items():
+            if row.public_key == key.public_key and row.found.key is not None:
+                row.found = replace(row.found, key=key)
+                row.private_key = None
+                for (column, _), cell in zip(self._layout, self._cells(row), strict=True):
+                    self.table.update_cell(row_key, column.key, cell)
+        current = self._highlighted()
+        if current is not None:
+            self._show_detail(current)
+        self._show_progress()
+        self.refresh_bindings()
+
+    # -- forgetting -------------------------------------------------------------------
+
+    def _forget(self) -> None:
+        for row in self._rows.values():
+            row.private_key = None
+
+    def on_unmount(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+        if self._timer is not None:
+            self._timer.stop()
+        self._forget()
+        self._rows = {}
+
+
+def _shown_folder(path: str) -> str:
+    """`path` with the home folder as `~` (the input expands it back)."""
+    home = os.path.expanduser("~")
+    if home not in ("~", "/") and (path == home or path.startswith(home + os.sep)):
+        return "~" + path[len(home) :]
+    return path

@@ -1,0 +1,272 @@
+"""The Scan screen (#13): keys found in a folder, their status, revoking a
+live one on the spot, cancelling, and never a private key on screen."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlmodel import col, select
+from textual.widgets import Input, Static
+
+from keydesk.errors import Unauthorized
+from keydesk.models import AuditEvent
+from keydesk.scan import scan_bytes
+from keydesk.tui.app import KeydeskApp
+from keydesk.tui.screens.confirm import ConfirmScreen
+from keydesk.tui.screens.scan import Leak, ScanScreen
+from keydesk.verify import Verifier
+from keydesk.views import FoundKey
+from tests.fakes import seeded_key_pairs
+from tests.pg_team import acme_with_github
+from tests.tui.screenshots import plant_leaks, settle, wait_for_scan
+
+
+def unknown_key() -> str:
+    return seeded_key_pairs(5)().private_key.reveal()
+
+
+async def open_scan(pilot) -> ScanScreen:
+    await settle(pilot)
+    await pilot.press("s")
+    await settle(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, ScanScreen)
+    return screen
+
+
+async def scan(pilot, screen: ScanScreen, path: str) -> None:
+    screen.query_one("#scan-path", Input).value = path
+    screen.query_one("#scan-path", Input).focus()
+    await pilot.press("enter")
+    await wait_for_scan(pilot, screen)
+
+
+def statuses(screen: ScanScreen) -> dict[str, str]:
+    return {row.location.rsplit("/", 1)[-1]: row.status for row in screen.rows}
+
+
+async def highlight(pilot, screen: ScanScreen, status: str) -> None:
+    index = next(i for i, row in enumerate(screen.rows) if row.status == status)
+    screen.table.focus()
+    screen.table.move_cursor(row=index)
+    await settle(pilot)
+
+
+def screen_text(app) -> str:
+    return app.export_screenshot()
+
+
+async def test_found_keys_are_listed_with_their_status(make_app, tmp_path):
+    keys = plant_leaks(tmp_path / "leaks")
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_scan(pilot)
+        await scan(pilot, screen, str(tmp_path / "leaks"))
+        assert statuses(screen) == {
+            "ci.log:3": "revoked",
+            "app.env:2": "active",
+            "notes.txt:1": "unknown",
+        }
+        assert screen.state == "done"
+        progress = str(screen.query_one("#scan-progress", Static).render())
+        assert "3 files read" in progress and "3 keys found, 1 live" in progress
+        text = screen_text(app)
+        assert "active" in text and "revoked" in text and "unknown" in text  # words, not colours
+        for private_key in keys.values():
+            assert private_key not in text
+            assert private_key[-20:] not in text  # not even the secret's tail
+        # Only the live key the account may revoke is still held.
+        assert [row.status for row in screen.rows if row.private_key is not None] == ["active"]
+
+
+async def test_a_live_key_is_revoked_on_the_spot_and_stops_working(make_app, demo_store, tmp_path):
+    keys = plant_leaks(tmp_path / "leaks")
+    verifier = Verifier(demo_store.engine)
+    assert verifier.verify(keys["active"]).label == "api-gateway-prod"
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_scan(pilot)
+        await scan(pilot, screen, str(tmp_path / "leaks"))
+        await highlight(pilot, screen, "active")
+        assert screen.check_action("revoke", ()) is True
+        await pilot.press("x")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        dialog = screen_text(app)
+        assert "401" in dialog and "api-gateway-prod" in dialog
+        await pilot.click("#confirm")
+        await settle(pilot)
+        assert app.screen is screen
+        assert statuses(screen)["app.env:2"] == "revoked"
+        assert all(row.private_key is None for row in screen.rows)  # nothing left to revoke
+        assert screen.check_action("revoke", ()) is None  # dimmed: no longer works
+    with pytest.raises(Unauthorized):
+        Verifier(demo_store.engine).verify(keys["active"])
+    with demo_store.session() as session:
+        event = session.exec(select(AuditEvent).order_by(col(AuditEvent.id).desc())).first()
+        assert event.action == "key.revoke.leaked"
+        # where it leaked (the service cuts a long label)
+        assert event.label.startswith(f"found at {str(tmp_path)[:30]}")
+
+
+async def test_a_viewer_sees_no_revoke(make_app, tmp_path):
+    plant_leaks(tmp_path / "leaks")
+    app = make_app("carol")  # a viewer of acme
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_scan(pilot)
+        await scan(pilot, screen, str(tmp_path / "leaks"))
+        await highlight(pilot, screen, "active")
+        assert screen.check_action("revoke", ()) is False
+        assert "Revoke" not in screen_text(app)
+        await pilot.press("x")
+        await settle(pilot)
+        assert app.screen is screen
+        assert statuses(screen)["app.env:2"] == "active"
+        assert all(row.private_key is None for row in screen.rows)
+
+
+async def test_a_hostile_file_name_is_shown_literally(make_app, tmp_path):
+    keys = plant_leaks(tmp_path / "leaks")
+    hostile = "[bold red]x[blink]\x1b[2J.env"
+    (tmp_path / "leaks" / hostile).write_text(keys["unknown"])
+    app = make_app()
+    async with app.run_test(size=(140, 30)) as pilot:
+        screen = await open_scan(pilot)
+        await scan(pilot, screen, str(tmp_path / "leaks"))
+        index = next(i for i, row in enumerate(screen.rows) if "bold" in row.location)
+        screen.table.focus()
+        screen.table.move_cursor(row=index)
+        await settle(pilot)
+        shown = "[bold red]x[blink]\\x1b[2J.env"
+        assert shown in str(screen.query_one("#scan-detail", Static).render())
+        cell = screen.table.get_row_at(index)[0]
+        assert shown in cell.plain and not cell.spans  # Rich Text: no markup read
+        assert "\x1b" not in app.export_screenshot()
+
+
+async def test_an_escape_cancels_a_running_scan(make_app):
+    """A scan stopped mid-way keeps what it found, and its walk is closed."""
+    pair = next(scan_bytes(b"k=" + unknown_key().encode(), "big.log"))
+    gate = threading.Event()
+    closed = threading.Event()
+
+    def endless(paths, *, on_file, on_skipped):
+        try:
+            yield Leak(pair, FoundKey(pair.public_key, None, secret_checked=True), None)
+            while True:  # a huge tree: files keep coming until the screen says stop
+                on_file()
+                gate.wait(0.01)
+        finally:
+            closed.set()
+
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        screen = ScanScreen(scan=endless)
+        await app.push_screen(screen)
+        await pilot.pause()
+        screen.query_one("#scan-path", Input).value = "."
+        await pilot.press("enter")
+        for _ in range(200):
+            await pilot.pause()
+            if screen.rows:
+                break
+        assert screen.scanning
+        await pilot.press("escape")
+        await app.workers.wait_for_complete()
+        await settle(pilot)
+        assert closed.is_set()
+        assert screen.state == "cancelled" and not screen.scanning
+        assert [row.status for row in screen.rows] == ["unknown"]
+        assert app.screen is screen  # the first Escape stops the scan, not the screen
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is not screen
+
+
+async def test_keys_are_dropped_when_the_screen_closes(make_app, tmp_path):
+    plant_leaks(tmp_path / "leaks")
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_scan(pilot)
+        await scan(pilot, screen, str(tmp_path / "leaks"))
+        rows = screen.rows
+        assert any(row.private_key is not None for row in rows)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert all(row.private_key is None for row in rows)
+        assert screen.rows == []
+
+
+async def test_allow_listed_keys_are_left_out(make_app, tmp_path):
+    keys = plant_leaks(tmp_path / "leaks")
+    unknown_public = "kdpk_" + keys["unknown"][5:21]
+    (tmp_path / "leaks" / ".keydesk-scan-allow").write_text(f"{unknown_public}  # demo\n")
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_scan(pilot)
+        await scan(pilot, screen, str(tmp_path / "leaks"))
+        assert sorted(statuses(screen).values()) == ["active", "revoked"]
+
+
+async def test_a_missing_folder_is_one_line(make_app, tmp_path):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_scan(pilot)
+        screen.query_one("#scan-path", Input).value = str(tmp_path / "nowhere")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "No such folder or file" in str(screen.query_one("#scan-progress").render())
+        assert screen.state == ""
+
+
+async def test_the_palette_offers_the_scan(make_app):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        await settle(pilot)
+        await pilot.press(*"scan for leaked", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ScanScreen)
+        assert app.screen.query_one("#scan-path", Input).value  # the current folder
+
+
+@pytest.mark.postgres
+async def test_on_postgresql_an_admin_revokes_a_key_matched_by_public_key(team, tmp_path):
+    """An admin's role cannot read hashes: keys are matched by public key
+    (said on screen), one in a workspace the admin is not in is told apart,
+    and the live one is still revoked through the admin's own permission."""
+    alice = acme_with_github(team)
+    alice.add_member("acme", team.role("carol"), "admin")
+    live = alice.create_key("github", "prod").private_key.reveal()
+    bob = team.service_as("bob")
+    bob.create_workspace("globex")
+    bob.add_integration(
+        "globex", "stripe", "Stripe", client_id="ca_1",
+        redirect_uri="https://globex.example/cb", configure=True,
+    )  # fmt: skip
+    elsewhere = bob.create_key("stripe", "billing").private_key.reveal()
+    (tmp_path / "a.env").write_text(live)
+    (tmp_path / "b.env").write_text(elsewhere)
+
+    app = KeydeskApp(team.service_as("carol"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_scan(pilot)
+        await scan(pilot, screen, str(tmp_path))
+        assert statuses(screen) == {"a.env:1": "active", "b.env:1": "other-workspace"}
+        assert screen.query_one("#scan-note").display
+        assert "matched by public key" in str(screen.query_one("#scan-detail").render())
+        await highlight(pilot, screen, "active")
+        await pilot.press("x")
+        await settle(pilot)
+        await pilot.click("#confirm")
+        await settle(pilot)
+        assert statuses(screen)["a.env:1"] == "revoked"
+    check = Verifier(team.store_as("verifier").engine)
+    try:
+        with pytest.raises(Unauthorized):
+            check.verify(live)
+    finally:
+        check.close()
