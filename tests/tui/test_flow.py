@@ -558,5 +558,31 @@ async def test_rotation_with_no_overlap_revokes_the_old_key_at_once(make_app, de
         await settle(pilot)
         await pilot.press("home", "enter")  # now
         await settle(pilot)
+        assert app.screen.id == "rotate-now-confirm"  # a revoke is always asked
+        await pilot.click("#confirm")
+        await settle(pilot)
         assert "was revoked" in _text(app.screen, "#rotation-next")
     assert not KeyService(demo_store, "alice").key(old.public_key).is_active
+
+
+async def test_rotation_to_now_by_wrapping_the_list_asks_and_a_stray_enter_keeps_the_key(
+    make_app, demo_store
+):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_integration(pilot, "github")
+        detail = app.screen
+        old = detail.highlighted_key()
+        keys_before = len(detail.listed_keys())
+        await pilot.press("t")
+        await settle(pilot)
+        await pilot.press("down", "down", "enter")  # 24 hours → 7 days → wraps to now
+        await settle(pilot)
+        assert app.screen.id == "rotate-now-confirm"
+        said = " ".join(str(line.render()) for line in app.screen.query(".dialog-line"))
+        assert "401 Unauthorized" in said
+        await pilot.press("enter")  # the focused answer is Cancel
+        await settle(pilot)
+        assert app.screen is detail
+        assert len(detail.listed_keys()) == keys_before  # no replacement was made
+    assert KeyService(demo_store, "alice").key(old.public_key).is_active

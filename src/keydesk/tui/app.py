@@ -34,7 +34,11 @@ from keydesk.tui.messages import IntegrationsChanged, KeysChanged
 from keydesk.tui.screens.audit import AuditScreen
 from keydesk.tui.screens.base import MIN_HEIGHT, MIN_WIDTH
 from keydesk.tui.screens.choice import overlap_question
-from keydesk.tui.screens.confirm import ConfirmScreen, revoke_confirmation
+from keydesk.tui.screens.confirm import (
+    ConfirmScreen,
+    revoke_confirmation,
+    revoke_on_rotate_confirmation,
+)
 from keydesk.tui.screens.create_key import CreateKeyScreen
 from keydesk.tui.screens.help import HelpScreen
 from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
@@ -204,14 +208,24 @@ class KeydeskApp(App[None]):
                 lambda public_key: self._show_new_key(new.integration_id, None, public_key),
             )
 
+        def rotate(overlap: timedelta) -> None:
+            call_service(
+                self,
+                lambda: self.service.rotate_key(key.public_key, overlap),
+                rotated,
+                group="rotate",
+            )
+
         def chosen(answer: tuple[timedelta] | None) -> None:
-            if answer is not None:
-                call_service(
-                    self,
-                    lambda: self.service.rotate_key(key.public_key, answer[0]),
-                    rotated,
-                    group="rotate",
-                )
+            if answer is None:
+                return
+            if answer[0]:
+                rotate(answer[0])
+                return
+            self.push_screen(
+                revoke_on_rotate_confirmation(key.label, key.public_key),
+                lambda yes: rotate(timedelta(0)) if yes else None,
+            )
 
         self.push_screen(overlap_question(key.label, key.public_key), chosen)
 

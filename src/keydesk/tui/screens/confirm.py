@@ -89,3 +89,22 @@ def revoke_confirmation(label: str, public_key: str, integration: str) -> Confir
         destructive=True,
         id="revoke-confirm",
     )
+
+
+def revoke_on_rotate_confirmation(label: str, public_key: str) -> ConfirmScreen:
+    """A rotation with no overlap revokes the old key at once: asked like any
+    revoke (the overlap list wraps, so "now" is one keystroke from "7 days")."""
+    return ConfirmScreen(
+        "Rotate and revoke the old key now?",
+        [
+            f"{label}  ({public_key})",
+            "",
+            "With no overlap the old key stops at once: every service still using it "
+            "gets 401 Unauthorized on its very next request, before the replacement "
+            "can be deployed. This cannot be undone.",
+        ],
+        confirm="Rotate and revoke now",
+        cancel="Cancel",
+        destructive=True,
+        id="rotate-now-confirm",
+    )
