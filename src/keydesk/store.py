@@ -35,8 +35,12 @@ SQLITE_BUSY_TIMEOUT_MS = 5000
 class Store:
     """One engine on one database. Cheap to share; make one per process."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, sqlite_file: str | None = None) -> None:
         self.engine = engine
+        # A SQLite store's file as opened (path, device, inode): a store
+        # deleted or replaced under this process must not take writes into a
+        # file nobody can reach any more (a key shown, then lost with it).
+        self._file = (sqlite_file, _file_id(sqlite_file)) if sqlite_file else None
 
     @property
     def backend(self) -> str:
@@ -59,6 +63,11 @@ class Store:
     def session(self) -> Iterator[Session]:
         """A unit of work: committed on success, rolled back on error, and
         driver errors turned into `StoreUnavailable` with a readable message."""
+        if self._file is not None and _file_id(self._file[0]) != self._file[1]:
+            raise StoreUnavailable(
+                f"the store at {self._file[0]} was deleted or replaced under this process; "
+                "restart keydesk to use the store now at that path"
+            )
         try:
             from sqlmodel import Session  # the ORM only for sessions: a verifier needs none
 
@@ -124,7 +133,15 @@ def open_store(url: str, *, create: bool = False, migrate: bool = True) -> Store
     except BaseException:
         engine.dispose()
         raise
-    return Store(engine)
+    return Store(engine, os.path.abspath(os.path.expanduser(database)) if is_file else None)
+
+
+def _file_id(path: str) -> tuple[int, int] | None:
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (status.st_dev, status.st_ino)
 
 
 def _require_schema(engine: Engine, where: str, *, create: bool, migrate: bool) -> None:
