@@ -52,6 +52,22 @@ class KeydeskScreen(Screen[ScreenResultType]):
     def on_resize(self) -> None:
         _fit_footer(self)
 
+    # Hidden by another full screen (not a dialog over it), what a screen
+    # shows may change meanwhile (a new key, a revoke from the command line):
+    # `uncovered` runs when it is back in front.
+    _covered = False
+
+    def on_screen_suspend(self) -> None:
+        self._covered = not self.app.screen.is_modal
+
+    def on_screen_resume(self) -> None:
+        if self._covered:
+            self._covered = False
+            self.uncovered()
+
+    def uncovered(self) -> None:
+        """Back in front after a full screen hid this one."""
+
 
 class KeydeskModal(ModalScreen[ScreenResultType]):
     """A dialog: it shows its own footer (a modal's keys are its own, not

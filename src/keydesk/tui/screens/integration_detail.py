@@ -118,7 +118,6 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         self._layout: list[tuple[Column, int]] = []
         self._status_width = 19
         self._filter_timer: Timer | None = None
-        self._covered = False
         self._has_loaded = False
         self._offers: tuple[bool, bool] | None = None  # what the footer last offered
         self._said: dict[str | None, str] = {}
@@ -198,15 +197,8 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         self._layout_columns()
         self._show_title()
 
-    def on_screen_suspend(self) -> None:
-        # Hidden by another screen (not a dialog over it): what it shows may
-        # change meanwhile (a new key, a revoke from the command line).
-        self._covered = not self.app.screen.is_modal
-
-    def on_screen_resume(self) -> None:
-        if self._covered:
-            self._covered = False
-            self.action_refresh()
+    def uncovered(self) -> None:
+        self.action_refresh()
 
     # -- integration ------------------------------------------------------------
 

@@ -65,7 +65,6 @@ class IntegrationsScreen(KeydeskScreen[None]):
         self._integrations: list[IntegrationView] = []
         self._select: int | None = None
         self._layout: list[tuple[Column, int]] = []
-        self._covered = False
         self._offers: object = None  # what the footer last offered
 
     def compose(self) -> ComposeResult:
@@ -97,14 +96,8 @@ class IntegrationsScreen(KeydeskScreen[None]):
     def on_resize(self) -> None:
         self._layout_columns()
 
-    def on_screen_suspend(self) -> None:
-        self._covered = not self.app.screen.is_modal
-
-    def on_screen_resume(self) -> None:
-        # Back from another screen: counts may have changed there (a new key).
-        if self._covered:
-            self._covered = False
-            self.action_refresh()
+    def uncovered(self) -> None:
+        self.action_refresh()
 
     # -- data ---------------------------------------------------------------------
 

@@ -59,7 +59,6 @@ class KeyScreen(KeydeskScreen[None]):
         self.integration = integration
         self.key = key
         self.page: KeyPage | None = None
-        self._covered = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -81,13 +80,8 @@ class KeyScreen(KeydeskScreen[None]):
         self._show_key(self.key)
         self.action_refresh()
 
-    def on_screen_suspend(self) -> None:
-        self._covered = not self.app.screen.is_modal
-
-    def on_screen_resume(self) -> None:
-        if self._covered:
-            self._covered = False
-            self.action_refresh()
+    def uncovered(self) -> None:
+        self.action_refresh()
 
     def action_refresh(self) -> None:
         service = self.keydesk.service
