@@ -14,6 +14,7 @@ from contextlib import redirect_stdout
 import pytest
 import sqlalchemy as sa
 
+from keydesk import reads
 from keydesk.cli import main
 from keydesk.cli.output import key_json
 from keydesk.models import ApiKey
@@ -128,12 +129,13 @@ def test_key_list_json_streams_in_flat_memory(sqlite_store, monkeypatch):
     assert large < small * 1.5, (small, large)  # 5x the rows, not 5x the memory
 
 
-def test_iter_keys_is_keys_in_order(sqlite_store):
+def test_iter_keys_is_keys_in_order(sqlite_store, monkeypatch):
     _, world, _ = sqlite_store
     for n in range(5):
         world.owner.create_key("github", f"k{n}")
     service = KeyService(world.store, "alice")
-    assert list(service.iter_keys("github", batch=2)) == service.keys("github")
+    monkeypatch.setattr(reads, "BATCH", 2)  # several fetches
+    assert list(service.iter_keys("github")) == service.keys("github")
 
 
 def test_output_stream_is_plain_text(capsys):
