@@ -13,6 +13,7 @@ Nothing here imports SQLAlchemy, SQLModel or a driver.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import re
 import unicodedata
@@ -110,7 +111,10 @@ class Reader:
             while batch := cursor.fetchmany(BATCH):
                 yield from batch
         finally:
-            cursor.close()
+            # A reader that stopped early (`keydesk key list | head`) may close
+            # this generator only after the connection has gone.
+            with contextlib.suppress(Exception):
+                cursor.close()
 
     def _sql(self, sql: str) -> str:
         return _PARAMETER.sub(r"%(\1)s", sql) if self.backend == "postgresql" else sql

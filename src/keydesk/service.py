@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, TypeVar
 
@@ -988,6 +989,12 @@ class KeyService:
         if ws is None:
             raise NotFound(f"no workspace named {name!r}")
         return ws
+
+    @contextmanager
+    def reading(self) -> Iterator[Reads]:
+        """The list reads (keydesk.reads) as this actor, in one unit of work."""
+        with self.store.session() as session:
+            yield self._reads(session)
 
     def _reads(self, session: Session) -> Reads:
         """The list reads (keydesk.reads), on this unit of work's connection."""

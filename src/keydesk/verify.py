@@ -65,11 +65,13 @@ import urllib.parse
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn, Protocol
 
 from keydesk.errors import StoreUnavailable, TooManyAttempts, Unauthorized, UnauthorizedReason
 from keydesk.keys import PrivateKey, check_secret, parse_private_key
+from keydesk.reads import stored_time
+from keydesk.sqlite_file import FileId, file_id
 from keydesk.views import ACCEPTED, IntegrationStatus, KeyStatus, key_status, utcnow
 
 if TYPE_CHECKING:
@@ -194,17 +196,6 @@ def _chunks(items: list[str]) -> Iterable[list[str]]:
     return (items[start : start + MAX_BATCH] for start in range(0, len(items), MAX_BATCH))
 
 
-FileId = tuple[int, int] | None
-
-
-def _file_id(path: str) -> FileId:
-    try:
-        status = os.stat(path)
-    except FileNotFoundError:
-        return None
-    return (status.st_dev, status.st_ino)
-
-
 class _SqliteReads:
     """Reads on one read-only SQLite connection, opened on the existing store
     (never creating one) and kept open: SQLite deletes a -wal or -shm only
@@ -241,7 +232,7 @@ class _SqliteReads:
         if self.changed is not None:
             raise StoreUnavailable(self.changed)
         connection = self._connection or self._open()
-        if tuple(map(_file_id, self._files)) != self._opened:
+        if tuple(map(file_id, self._files)) != self._opened:
             self.changed = (
                 f"the store at {self.path} was deleted or replaced under this process; "
                 "restart it to read the store now at that path"
@@ -263,7 +254,7 @@ class _SqliteReads:
             self._connection = None
 
     def _open(self) -> sqlite3.Connection:
-        before = _file_id(self.path)
+        before = file_id(self.path)
         if before is None:
             raise StoreUnavailable(f"no keydesk store at {self.path}")
         try:
@@ -274,7 +265,7 @@ class _SqliteReads:
             connection.execute("PRAGMA schema_version").fetchone()  # opens -wal and -shm
         except sqlite3.Error as error:
             raise StoreUnavailable(f"cannot open the store at {self.path}: {error}") from None
-        opened = tuple(map(_file_id, self._files))
+        opened = tuple(map(file_id, self._files))
         if opened[0] != before:
             connection.close()
             raise StoreUnavailable(f"the store at {self.path} was replaced while opening it")
@@ -293,7 +284,7 @@ def _sqlite_row(row: tuple[Any, ...]) -> KeyRow:
     """sqlite3 hands back the stored text for times."""
     return KeyRow(
         row[0], row[1], row[2], row[3],
-        _to_datetime(row[4]), _to_datetime(row[5]), _to_datetime(row[6]),
+        stored_time(row[4]), stored_time(row[5]), stored_time(row[6]),
         row[7], row[8], row[9], row[10], row[11], row[12], row[13],
     )  # fmt: skip
 
@@ -1262,10 +1253,3 @@ def _async_turn(
         return True
 
     return wake
-
-
-def _to_datetime(value: datetime | str | None) -> datetime | None:
-    """Driver value → aware UTC (sqlite3 hands back the stored text)."""
-    if value is None or isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(value).replace(tzinfo=UTC)

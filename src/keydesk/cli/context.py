@@ -10,12 +10,15 @@ proved an account another way (`keydesk ssh-session`, tests) passes it to
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from keydesk.config import backend_of, database_url, typed_account
 from keydesk.errors import PermissionDenied
 
 if TYPE_CHECKING:
+    from keydesk.reads import Reads
     from keydesk.service import KeyService
     from keydesk.store import Store
 
@@ -40,6 +43,29 @@ def service(args: argparse.Namespace, *, create: bool = False) -> KeyService:
     except BaseException:
         opened.dispose()
         raise
+
+
+@contextmanager
+def reads(args: argparse.Namespace) -> Iterator[Reads]:
+    """The list reads as the account that runs the command. On an
+    up-to-date SQLite store they run on a bare sqlite3 connection, so a
+    command that only lists starts without SQLAlchemy; any other store goes
+    through the service (which migrates, or says what is wrong)."""
+    from keydesk.identity import sqlite_account
+    from keydesk.reads import Reader, Reads
+    from keydesk.sqlite_file import open_for_reading
+
+    refuse_typed_account(args)
+    with open_for_reading(database_url(args.db)) as connection:
+        if connection is not None:
+            yield Reads(Reader(connection, "sqlite"), sqlite_account(args.proven_actor))
+            return
+    keys = service(args)
+    try:
+        with keys.reading() as opened:
+            yield opened
+    finally:
+        keys.store.dispose()
 
 
 def refuse_typed_account(args: argparse.Namespace) -> None:
