@@ -13,14 +13,12 @@ Nothing here imports SQLAlchemy, SQLModel or a driver.
 
 from __future__ import annotations
 
-import contextlib
-import itertools
-import re
 import unicodedata
-from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
 
+from keydesk.dbapi import DbConnection, stored_time
 from keydesk.errors import InvalidInput, NotFound, PermissionDenied
 from keydesk.views import (
     EXPIRING_SOON,
@@ -30,8 +28,6 @@ from keydesk.views import (
     Role,
     utcnow,
 )
-
-BATCH = 1000  # rows fetched at a time: memory stays flat however many there are
 
 _INTEGRATIONS = """
 SELECT i.id, i.workspace_id, w.name, i.name, i.provider, i.client_id, i.redirect_uri,
@@ -75,67 +71,12 @@ FROM workspace w WHERE w.name = :name"""
 _KEY_ORDER = "k.revoked_at IS NOT NULL, k.created_at DESC, k.id DESC"
 
 
-class Connection(Protocol):
-    """What is used of a DB-API connection (sqlite3's, psycopg's)."""
-
-    def cursor(self, *args: Any, **kwargs: Any) -> Any: ...
-
-
-class Reader:
-    """Runs the queries on one DB-API connection of a store. SQL is written
-    with `:name` parameters (sqlite3's style) and rewritten for psycopg's."""
-
-    _cursor_numbers = itertools.count()
-
-    def __init__(self, connection: Connection, backend: str) -> None:
-        self.connection = connection
-        self.backend = backend
-
-    def rows(self, sql: str, params: Mapping[str, object]) -> list[tuple[Any, ...]]:
-        cursor = self.connection.cursor()
-        try:
-            cursor.execute(self._sql(sql), params)
-            return list(cursor.fetchall())
-        finally:
-            cursor.close()
-
-    def stream(self, sql: str, params: Mapping[str, object]) -> Iterator[tuple[Any, ...]]:
-        """The rows, fetched BATCH at a time; on PostgreSQL through a
-        server-side cursor (else psycopg holds the whole result)."""
-        if self.backend == "postgresql":
-            cursor = self.connection.cursor(f"keydesk_{next(self._cursor_numbers)}")
-        else:
-            cursor = self.connection.cursor()
-        try:
-            cursor.execute(self._sql(sql), params)
-            while batch := cursor.fetchmany(BATCH):
-                yield from batch
-        finally:
-            # A reader that stopped early (`keydesk key list | head`) may close
-            # this generator only after the connection has gone.
-            with contextlib.suppress(Exception):
-                cursor.close()
-
-    def _sql(self, sql: str) -> str:
-        return _PARAMETER.sub(r"%(\1)s", sql) if self.backend == "postgresql" else sql
-
-    def time(self, moment: datetime) -> object:
-        """`moment` as the store compares it: SQLite keeps UTC text in the
-        form SQLAlchemy writes (so text order is time order)."""
-        if self.backend == "sqlite":
-            return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-        return moment
-
-
-_PARAMETER = re.compile(r"(?<![:\w]):(\w+)")
-
-
 class Reads:
     """The actor's integrations and keys, with the service's permission
     rules: only what the actor's workspaces hold."""
 
-    def __init__(self, reader: Reader, actor: str) -> None:
-        self.reader = reader
+    def __init__(self, db: DbConnection, actor: str) -> None:
+        self.db = db
         self.actor = actor
 
     # -- integrations -----------------------------------------------------------
@@ -146,7 +87,7 @@ class Reads:
         if workspace is not None:
             sql += " AND w.id = :workspace_id"
             params["workspace_id"] = self.workspace_id(workspace, member=False)
-        rows = self.reader.rows(sql + " ORDER BY w.name, i.name", params)
+        rows = self.db.rows(sql + " ORDER BY w.name, i.name", params)
         return [_integration_view(row) for row in rows]
 
     def integration(self, ref: str | int, workspace: str | None = None) -> IntegrationView:
@@ -162,7 +103,7 @@ class Reads:
         if workspace is not None:
             sql += " AND w.name = :workspace"
             params["workspace"] = _as_stored(workspace)
-        rows = [_integration_view(row) for row in self.reader.rows(sql, params)]
+        rows = [_integration_view(row) for row in self.db.rows(sql, params)]
         if not rows:
             raise NotFound(f"no integration {ref!r} in your workspaces")
         if len(rows) > 1:
@@ -175,7 +116,7 @@ class Reads:
 
     def _integration_params(self) -> dict[str, object]:
         now = utcnow()
-        time = self.reader.time
+        time = self.db.time
         return {"actor": self.actor, "now": time(now), "soon": time(now + EXPIRING_SOON)}
 
     # -- keys -------------------------------------------------------------------
@@ -199,7 +140,7 @@ class Reads:
         order = [_KEY_ORDER]
         if not include_revoked:
             where.append("k.revoked_at IS NULL")
-        now, time = utcnow(), self.reader.time
+        now, time = utcnow(), self.db.time
         if expiring_within is not None:
             where.append("k.revoked_at IS NULL AND k.expires_at > :now AND k.expires_at <= :until")
             params |= {"now": time(now), "until": time(now + expiring_within)}
@@ -217,12 +158,12 @@ class Reads:
 
     def key(self, key_id: int) -> KeyView:
         """One key by row id, unchecked: the caller has checked the actor may see it."""
-        rows = self.reader.rows(f"{_KEYS} WHERE k.id = :id", {"id": key_id})
+        rows = self.db.rows(f"{_KEYS} WHERE k.id = :id", {"id": key_id})
         return _key_view(rows[0])
 
     def key_by_public_key(self, public_key: str) -> KeyView | None:
         """One key by public key, unchecked (as `key`)."""
-        rows = self.reader.rows(f"{_KEYS} WHERE k.public_key = :public", {"public": public_key})
+        rows = self.db.rows(f"{_KEYS} WHERE k.public_key = :public", {"public": public_key})
         return _key_view(rows[0]) if rows else None
 
     def _whose_keys(
@@ -237,7 +178,7 @@ class Reads:
         return [f"i.workspace_id IN {_MY_WORKSPACES}"], {"actor": self.actor}
 
     def _key_views(self, sql: str, params: dict[str, object], stream: bool) -> Iterator[KeyView]:
-        rows = self.reader.stream(sql, params) if stream else self.reader.rows(sql, params)
+        rows = self.db.stream(sql, params) if stream else self.db.rows(sql, params)
         return map(_key_view, rows)
 
     # -- workspaces -------------------------------------------------------------
@@ -246,23 +187,13 @@ class Reads:
         """The workspace's id; NotFound if there is none of that name, and,
         with `member`, PermissionDenied unless the actor is in it."""
         name = _as_stored(name)
-        rows = self.reader.rows(_WORKSPACE, {"actor": self.actor, "name": name})
+        rows = self.db.rows(_WORKSPACE, {"actor": self.actor, "name": name})
         if not rows:
             raise NotFound(f"no workspace named {name!r}")
         ((workspace_id, role),) = rows
         if member and role is None:
             raise PermissionDenied(f"{self.actor} is not a member of workspace {name!r}")
         return int(workspace_id)
-
-
-def stored_time(value: datetime | str | None) -> datetime | None:
-    """A stored datetime as the driver gives it → aware UTC: SQLite's text
-    (always UTC), or PostgreSQL's aware value."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return datetime.fromisoformat(value).replace(tzinfo=UTC)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _as_stored(name: str) -> str:

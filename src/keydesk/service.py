@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from keydesk import validation
+from keydesk.dbapi import DbConnection
 from keydesk.errors import (
     AlreadyExists,
     AlreadyRevoked,
@@ -51,7 +52,7 @@ from keydesk.models import (
     Membership,
     Workspace,
 )
-from keydesk.reads import Reader, Reads
+from keydesk.reads import Reads
 from keydesk.store import Store
 from keydesk.views import (
     ACCEPTED,
@@ -1000,7 +1001,7 @@ class KeyService:
         """The list reads (keydesk.reads), on this unit of work's connection."""
         connection = session.connection().connection.driver_connection
         assert connection is not None, "a checked-out connection has its driver's"
-        return Reads(Reader(connection, self.store.backend), self.actor)
+        return Reads(DbConnection(connection, self.store.backend), self.actor)
 
     def _integration(
         self, session: Session, ref: str | int, workspace: str | None = None
