@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,6 +27,7 @@ from keydesk.views import (
     IntegrationView,
     KeyView,
     Role,
+    WorkspaceView,
     utcnow,
 )
 
@@ -62,6 +64,14 @@ LEFT JOIN membership cm ON cm.workspace_id = i.workspace_id AND cm.account_id = 
 _MY_WORKSPACES = """(SELECT m.workspace_id FROM membership m
   JOIN account a ON a.id = m.account_id WHERE a.name = :actor)"""
 
+_WORKSPACES = """
+SELECT w.id, w.name, m.role, w.max_key_lifetime_days
+FROM workspace w
+JOIN membership m ON m.workspace_id = w.id
+JOIN account a ON a.id = m.account_id
+WHERE a.name = :account
+ORDER BY w.name"""
+
 _WORKSPACE = """
 SELECT w.id, (SELECT m.role FROM membership m JOIN account a ON a.id = m.account_id
                WHERE m.workspace_id = w.id AND a.name = :actor)
@@ -69,6 +79,22 @@ FROM workspace w WHERE w.name = :name"""
 
 # Active first, then newest first (the id breaks ties within one second).
 _KEY_ORDER = "k.revoked_at IS NOT NULL, k.created_at DESC, k.id DESC"
+
+
+@contextmanager
+def bare_sqlite_reads(url: str, proven: str | None = None) -> Iterator[Reads | None]:
+    """The reads on an up-to-date SQLite store over a bare sqlite3
+    connection, as the OS user (or the `proven` account, see
+    keydesk.identity); None when the bare way does not apply
+    (keydesk.sqlite_file.open_for_reading says when)."""
+    from keydesk.identity import sqlite_account
+    from keydesk.sqlite_file import open_for_reading
+
+    with open_for_reading(url) as connection:
+        if connection is None:
+            yield None
+        else:
+            yield Reads(DbConnection(connection, "sqlite"), sqlite_account(proven))
 
 
 class Reads:
@@ -182,6 +208,11 @@ class Reads:
         return map(_key_view, rows)
 
     # -- workspaces -------------------------------------------------------------
+
+    def workspaces(self, account: str | None = None) -> list[WorkspaceView]:
+        """The workspaces the actor (or `account`) is in, with its role there, by name."""
+        rows = self.db.rows(_WORKSPACES, {"account": account or self.actor})
+        return [WorkspaceView(id, name, Role(role), cap) for id, name, role, cap in rows]
 
     def workspace_id(self, name: str, *, member: bool = True) -> int:
         """The workspace's id; NotFound if there is none of that name, and,

@@ -106,7 +106,7 @@ class KeyService:
 
     def workspaces(self) -> list[WorkspaceView]:
         with self.store.session() as session:
-            return _workspaces_of(session, self.actor)
+            return self._reads(session).workspaces()
 
     def workspace(self, name: str | None = None) -> WorkspaceView:
         """One of the actor's workspaces; with no name, the only one (an
@@ -913,13 +913,13 @@ class KeyService:
             )
         account = validation.name(account, "the account name")
         with self.store.session() as session:
-            mine = {w.id: w for w in _workspaces_of(session, self.actor)}
+            mine = {w.id: w for w in self._reads(session).workspaces()}
             owned = [w for w in mine.values() if w.role == Role.OWNER]
             if not owned:
                 raise PermissionDenied(
                     f"only owners may let SSH keys in or out; {self.actor} owns no workspace"
                 )
-            theirs = _workspaces_of(session, account)
+            theirs = self._reads(session).workspaces(account)
             if not theirs and action == "ssh.authorize":
                 raise NotFound(
                     f"{account} is not a member of any workspace; add them first: keydesk "
@@ -1068,18 +1068,6 @@ def _id(value: int | None) -> int:
     """A saved row's primary key (SQLModel types it optional until a flush)."""
     assert value is not None, "row not flushed"
     return value
-
-
-def _workspaces_of(session: Session, account: str) -> list[WorkspaceView]:
-    """The workspaces `account` is in, with its role there, by name."""
-    rows = session.exec(
-        select(Workspace.id, Workspace.name, Membership.role, Workspace.max_key_lifetime_days)
-        .join(Membership, col(Membership.workspace_id) == Workspace.id)
-        .join(Account, col(Account.id) == Membership.account_id)
-        .where(Account.name == account)
-        .order_by(Workspace.name)
-    ).all()
-    return [WorkspaceView(_id(id), name, Role(role), cap) for id, name, role, cap in rows]
 
 
 def _parse_role(role: str) -> Role:

@@ -12,6 +12,7 @@ from textual.worker import Worker
 
 from keydesk.errors import StoreUnavailable, Unauthorized, UnauthorizedReason
 from keydesk.models import ApiKey
+from keydesk.reads import Reads
 from keydesk.service import KeyService
 from keydesk.tui.messages import IntegrationsChanged
 from keydesk.tui.screens.confirm import ConfirmScreen
@@ -341,7 +342,9 @@ async def test_thousands_of_keys_stay_responsive_and_findable(make_app, demo_sto
     assert descriptions and all(len(d) < 40 for d in descriptions), descriptions
 
 
-async def test_the_filter_can_be_typed_while_a_big_integration_loads(make_app, demo_store):
+async def test_the_filter_can_be_typed_while_a_big_integration_loads(
+    make_app, demo_store, monkeypatch
+):
     import threading
 
     from keydesk.models import utcnow
@@ -360,17 +363,17 @@ async def test_the_filter_can_be_typed_while_a_big_integration_loads(make_app, d
         )  # fmt: skip
     app = make_app()
     rest = threading.Event()
-    read = app.service.iter_keys
+    read = Reads.keys
 
-    def held(integration, **options):  # the first page, then the rest when let go
-        for n, key in enumerate(read(integration, **options)):
+    def held(self, integration, **options):  # the first page, then the rest when let go
+        for n, key in enumerate(read(self, integration, **options)):
             if n == FIRST_PAGE + 1:
                 rest.wait(60)
             yield key
 
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
-        app.service.iter_keys = held
+        monkeypatch.setattr(Reads, "keys", held)
         app.open_integration(github)
         for _ in range(600):
             await pilot.pause(0.05)

@@ -94,6 +94,61 @@ def test_first_frame_before_the_store_layer_is_imported(sqlite_url):
     assert lines[2] == "rows: 4"
 
 
+def test_first_rows_before_the_store_layer_is_imported(sqlite_url):
+    """On an up-to-date SQLite store the list's rows are read bare and shown
+    while the store layer is still held back; a row opened meanwhile shows
+    its keys once the store is open (its worker waits for it)."""
+    from keydesk.demo import seed_demo
+    from keydesk.store import open_store
+
+    store = open_store(sqlite_url, create=True)
+    seed_demo(store)
+    store.dispose()
+    result = _python(
+        f"""
+        import asyncio, sys, threading
+        from functools import partial
+        from keydesk.reads import bare_sqlite_reads
+        from keydesk.tui import app as tui
+
+        gate = threading.Event()
+
+        def connect():
+            gate.wait(30)
+            return tui._connect({sqlite_url!r}, "alice")
+
+        async def main():
+            app = tui.KeydeskApp(
+                connect=connect, bare_reads=partial(bare_sqlite_reads, {sqlite_url!r}, "alice")
+            )
+            async with app.run_test(size=(80, 24)) as pilot:
+                table = app.screen.query_one("#integrations")
+                for _ in range(600):
+                    await pilot.pause(0.05)
+                    if table.row_count:
+                        break
+                print("rows:", table.row_count, app.sub_title)
+                print("loaded:", [m for m in {STORE_LAYER!r} if m in sys.modules])
+                await pilot.press("enter")  # open the first integration before the store is
+                await pilot.pause(0.2)
+                gate.set()
+                for _ in range(600):
+                    await pilot.pause(0.05)
+                    keys = app.screen.query("#keys")
+                    if keys and keys.first().row_count:
+                        break
+                print("keys:", type(app.screen).__name__, keys.first().row_count > 0)
+
+        asyncio.run(main())
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("rows: 4 alice")
+    assert lines[1] == "loaded: []"
+    assert lines[2] == "keys: IntegrationDetailScreen True"
+
+
 async def test_a_store_that_cannot_be_opened_ends_the_app_with_its_message():
     def refuse():
         raise StoreUnavailable("the store is unavailable: disk I/O error")

@@ -64,15 +64,12 @@ def reads(args: argparse.Namespace) -> Iterator[Reads]:
     up-to-date SQLite store they run on a bare sqlite3 connection, so a
     command that only lists starts without SQLAlchemy; any other store goes
     through the service (which migrates, or says what is wrong)."""
-    from keydesk.dbapi import DbConnection
-    from keydesk.identity import sqlite_account
-    from keydesk.reads import Reads
-    from keydesk.sqlite_file import open_for_reading
+    from keydesk.reads import bare_sqlite_reads
 
     refuse_typed_account(args)
-    with open_for_reading(database_url(args.db)) as connection:
-        if connection is not None:
-            yield Reads(DbConnection(connection, "sqlite"), sqlite_account(args.proven_actor))
+    with bare_sqlite_reads(database_url(args.db), args.proven_actor) as bare:
+        if bare is not None:
+            yield bare
             return
     keys = service(args)
     try:

@@ -2,7 +2,10 @@
 
 The app paints its first frame before the store layer (SQLAlchemy, the
 models) is imported: `run` hands it a way to open the store, which a worker
-calls while the first screen shows a quiet "Opening …" line.
+calls while the first screen shows a quiet "Opening …" line. On an
+up-to-date SQLite store the same worker first reads the first screen's rows
+bare (keydesk.reads on sqlite3), so they show before SQLAlchemy is imported;
+a worker that needs the service meanwhile waits for the store.
 """
 
 from __future__ import annotations
@@ -10,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import threading
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -26,8 +31,9 @@ from textual.reactive import reactive
 from textual.screen import Screen
 
 from keydesk.errors import KeydeskError
+from keydesk.reads import bare_sqlite_reads
 from keydesk.tui import clipboard
-from keydesk.tui.calls import call_service
+from keydesk.tui.calls import call_service, deliver
 from keydesk.tui.commands import KeydeskCommands
 from keydesk.tui.display import visible
 from keydesk.tui.messages import IntegrationsChanged, KeysChanged
@@ -61,9 +67,14 @@ from keydesk.views import (
 )
 
 if TYPE_CHECKING:
+    from keydesk.reads import Reads
     from keydesk.service import KeyService
 
 Connect = Callable[[], "KeyService"]
+# The account, its workspaces, and the first one's integrations.
+FirstRows = tuple[str, list[WorkspaceView], list[IntegrationView]]
+BareReads = Callable[[], AbstractContextManager["Reads | None"]]
+STORE_WAIT_SECONDS = 120.0  # a worker started while the store opens waits this long
 
 
 class KeydeskApp(App[None]):
@@ -85,24 +96,35 @@ class KeydeskApp(App[None]):
         service: KeyService | None = None,
         *,
         connect: Connect | None = None,
+        bare_reads: BareReads | None = None,
         where: str = "",
         handle_signals: bool = False,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         """Give a ready `service`, or `connect` to open one in a worker once
-        the first frame is on screen (`where` names the store meanwhile).
+        the first frame is on screen (`where` names the store meanwhile), and
+        `bare_reads` to list what screens show before it is open
+        (keydesk.reads.bare_sqlite_reads).
         `clock`: what "now" is for words like "expiring in 9 days" (pictures
         of the demo pin it)."""
         super().__init__()
         self.now = clock
         self._service = service
         self._connect = connect
+        self._bare_reads = bare_reads
+        self._store_opened = threading.Event()
+        self.actor: str | None = service.actor if service else None
+        self._home: IntegrationsScreen | None = None
         self.where = where
         self._handle_signals = handle_signals
         self.startup_error: KeydeskError | None = None
 
     @property
     def service(self) -> KeyService:
+        if self._service is None and threading.get_ident() != self._thread_id:
+            # A worker started while the store opens (the first rows, read
+            # bare, can be opened at once) waits for it.
+            self._store_opened.wait(STORE_WAIT_SECONDS)
         assert self._service is not None, "the store is not open yet"
         return self._service
 
@@ -126,13 +148,17 @@ class KeydeskApp(App[None]):
                 # The terminal went away (or we were asked to stop): leave
                 # the way ctrl+q does, so every clean-up runs.
                 loop.add_signal_handler(hangup, partial(self.exit, return_code=128 + hangup))
-        self.push_screen(IntegrationsScreen())
+        self._home = IntegrationsScreen()
+        self.push_screen(self._home)
         ready, connect = self._service, self._connect
         if ready is not None:
             call_service(self, ready.workspaces, self._workspaces_loaded, group="workspaces")
         elif connect is not None:
 
             def open_and_read() -> tuple[KeyService, list[WorkspaceView]]:
+                first = self._read_first_rows()
+                if first is not None:
+                    deliver(self, self._show_first_rows, first)
                 service = connect()
                 try:
                     return service, service.workspaces()  # one trip to the worker, not two
@@ -144,13 +170,46 @@ class KeydeskApp(App[None]):
                 self, open_and_read, self._opened, on_error=self._cannot_open, group="open"
             )
 
+    @contextmanager
+    def reading(self) -> Iterator[Reads]:
+        """In a worker: the list reads, from the service once the store is
+        open; before, bare on an up-to-date SQLite store (the same queries,
+        without waiting for SQLAlchemy), else once the store is open."""
+        if self._service is None and self._bare_reads is not None:
+            with self._bare_reads() as bare:
+                if bare is not None:
+                    yield bare
+                    return
+        with self.service.reading() as reads:
+            yield reads
+
+    def _read_first_rows(self) -> FirstRows | None:
+        """The first screen's rows, read bare before the store is opened."""
+        if self._bare_reads is None:
+            return None
+        with self._bare_reads() as reads:
+            if reads is None:
+                return None
+            workspaces = reads.workspaces()
+            first = reads.integrations(workspaces[0].name) if workspaces else []
+            return reads.actor, workspaces, first
+
+    def _show_first_rows(self, first: FirstRows) -> None:
+        self.actor, workspaces, integrations = first
+        if workspaces and self._home and not self._service:  # no workspace: the welcome waits
+            self.workspace = workspaces[0]
+            self._home.show(integrations)
+
     def _opened(self, opened: tuple[KeyService, list[WorkspaceView]]) -> None:
         self._service, workspaces = opened
+        self.actor = self._service.actor
+        self._store_opened.set()
         self.refresh_bindings()
         self._workspaces_loaded(workspaces)
 
     def _cannot_open(self, message: str) -> None:
         self.startup_error = KeydeskError(message)
+        self._store_opened.set()  # waiting workers give up (the app is leaving)
         self.exit(return_code=1)
 
     def _workspaces_loaded(self, workspaces: list[WorkspaceView]) -> None:
@@ -165,9 +224,9 @@ class KeydeskApp(App[None]):
             self.add_integration()
 
     def watch_workspace(self, workspace: WorkspaceView | None) -> None:
-        if self._service is None:
+        account = self.actor
+        if account is None:
             return
-        account = self.service.actor
         self.sub_title = visible(
             f"{account} · {workspace.role} · {workspace.name}" if workspace else account
         )
@@ -566,6 +625,7 @@ def run(database_url: str, proven: str | None = None) -> int:
     The store is opened by the app, after its first frame."""
     app = KeydeskApp(
         connect=partial(_connect, database_url, proven),
+        bare_reads=partial(bare_sqlite_reads, database_url, proven),
         where=_shown_url(database_url),
         handle_signals=True,
     )

@@ -63,6 +63,12 @@ KEY_COLUMNS = [
 ]
 
 
+# What needs the open store (the keys are listed before it is, from a bare read).
+STORE_ACTIONS = frozenset(
+    {"revoke", "rotate", "open_key", "generate", "edit", "configure", "disable"}
+)
+
+
 @dataclass(frozen=True)
 class LoadedKeys:
     """One load of an integration's keys, with what filtering and the
@@ -253,15 +259,15 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
 
     def load_keys(self, highlight: str | None = None) -> None:
         self._highlight = highlight
-        service = self.keydesk.service
         integration_id = self.integration.id
 
         def read() -> LoadedKeys:
-            stream = service.iter_keys(integration_id)
-            first = list(islice(stream, FIRST_PAGE + 1))
-            if len(first) > FIRST_PAGE:  # a big integration: show a page now
-                deliver(self, self._first_page, first[:FIRST_PAGE])
-            keys = first + list(stream)
+            with self.keydesk.reading() as reads:
+                stream = reads.keys(integration_id, stream=True)
+                first = list(islice(stream, FIRST_PAGE + 1))
+                if len(first) > FIRST_PAGE:  # a big integration: show a page now
+                    deliver(self, self._first_page, first[:FIRST_PAGE])
+                keys = first + list(stream)
             now = self.keydesk.now()
             statuses = [key_status(k.revoked_at, k.expires_at, now) for k in keys]
             return LoadedKeys(
@@ -498,6 +504,8 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
     # -- actions ------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in STORE_ACTIONS and not self.keydesk.ready:
+            return None  # keys listed bare before the store is open: changes wait for it
         on_keys = self.tabs.active == "api-keys"
         if action in ("revoke", "rotate", "copy_public", "filter_keys", "open_key"):
             if not on_keys:
@@ -514,7 +522,8 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
 
     @on(Button.Pressed, "#generate")
     def action_generate(self) -> None:
-        self.keydesk.generate_key(self.integration.id)
+        if self.keydesk.ready:
+            self.keydesk.generate_key(self.integration.id)
 
     def action_rotate(self) -> None:
         if (key := self.highlighted_key()) is not None and key.is_active:
@@ -526,7 +535,7 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
 
     @on(DataTable.RowSelected, "#keys")
     def action_open_key(self) -> None:
-        if (key := self.highlighted_key()) is not None:
+        if self.keydesk.ready and (key := self.highlighted_key()) is not None:
             self.app.push_screen(KeyScreen(self.integration, key))
 
     def action_filter_keys(self) -> None:

@@ -89,7 +89,7 @@ class IntegrationsScreen(KeydeskScreen[None]):
     def on_mount(self) -> None:
         self._layout_columns()
         self.watch(self.app, "workspace", self._workspace_changed)
-        if not self.keydesk.ready:  # a quiet line while the store opens
+        if not self.keydesk.ready and not self._integrations:  # a quiet line while it opens
             self._guide(f"Opening {self.keydesk.where or 'the store'}…")
         self.table.focus()
 
@@ -109,16 +109,17 @@ class IntegrationsScreen(KeydeskScreen[None]):
         workspace = self.keydesk.workspace
         if workspace is None:
             return
-        call_service(
-            self,
-            lambda: self.keydesk.service.integrations(workspace.name),
-            self._show,
-            group="integrations",
-        )
 
-    def _show(self, integrations: list[IntegrationView]) -> None:
+        def read() -> list[IntegrationView]:
+            with self.keydesk.reading() as reads:
+                return reads.integrations(workspace.name)
+
+        call_service(self, read, self.show, group="integrations")
+
+    def show(self, integrations: list[IntegrationView]) -> None:
         self._integrations = integrations
-        self._render_rows()
+        if self._layout:  # else on_mount draws them, once it has laid out the columns
+            self._render_rows()
 
     def _layout_columns(self) -> None:
         layout = fit(COLUMNS, self.size.width or self.app.size.width)

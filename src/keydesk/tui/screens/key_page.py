@@ -84,11 +84,11 @@ class KeyScreen(KeydeskScreen[None]):
         self.action_refresh()
 
     def action_refresh(self) -> None:
-        service = self.keydesk.service
         public_key = self.key.public_key
         since = self.keydesk.now() - WEEK
 
         def read() -> KeyPage:
+            service = self.keydesk.service  # in the worker: it waits for the store
             return KeyPage(
                 service.key(public_key),
                 service.key_usage(public_key, since),
