@@ -30,8 +30,9 @@ from textual.widgets import (
     TabPane,
 )
 
+from keydesk.tui import heap
 from keydesk.tui.actions import integration_action, key_action
-from keydesk.tui.calls import call_service, deliver
+from keydesk.tui.calls import call_service, deliver, notify_error
 from keydesk.tui.columns import Column, fit, set_columns
 from keydesk.tui.display import cells, clipped, content, literal, when
 from keydesk.tui.messages import IntegrationsChanged, KeysChanged
@@ -273,7 +274,15 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
                 statuses.count(KeyStatus.ACTIVE),
             )
 
-        call_service(self, read, self._fill_keys, group="keys")
+        heap.defer_full_collections(self)  # a big read would start several
+        call_service(self, read, self._fill_keys, on_error=self._load_failed, group="keys")
+
+    def _load_failed(self, message: str) -> None:
+        heap.settle(self, keep=False)
+        notify_error(self.app, message)
+
+    def on_unmount(self) -> None:
+        heap.let_go(self)
 
     def _first_page(self, keys: list[KeyView]) -> None:
         """A big integration: its first rows, and the filter, before the
@@ -287,6 +296,8 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         self._show_rows(keys, highlight=None)
 
     def _fill_keys(self, loaded: LoadedKeys) -> None:
+        # A big load stays for the screen's life: later full collections skip it.
+        heap.settle(self, keep=len(loaded.keys) > FIRST_PAGE)
         self._loaded = loaded
         self._has_loaded = True
         key_filter = self.key_filter
