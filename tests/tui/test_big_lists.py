@@ -122,3 +122,48 @@ async def test_a_failed_load_restores_full_collections(make_app, clean_gc):
         await settle(pilot)
         assert gc.get_threshold() == usual
         assert gc.get_freeze_count() == 0
+
+
+async def test_the_filter_scans_off_the_ui_thread_and_a_newer_keystroke_cancels_an_older_scan(
+    make_app, demo_store, monkeypatch
+):
+    from textual.worker import get_current_worker
+
+    from keydesk.tui.screens import integration_detail
+
+    add_keys(demo_store, "github", 300)
+    scan = integration_detail._matching
+    release = threading.Event()
+    scans: list[tuple[str, bool, bool]] = []  # needle, on the UI thread, cancelled
+
+    def watched(loaded, needle):
+        if not scans:
+            release.wait(30)  # the first scan is still running when the next key comes
+        matched = scan(loaded, needle)
+        on_ui = threading.current_thread() is threading.main_thread()
+        scans.append((needle, on_ui, get_current_worker().is_cancelled))
+        return matched
+
+    monkeypatch.setattr(integration_detail, "_matching", watched)
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        screen = await open_detail(app, pilot)
+        await settle(pilot)
+        await pilot.press("slash")
+        screen.key_filter.value = "bulk 1"  # as typed, in one change
+        try:
+            for _ in range(200):  # the first scan has started (after the debounce)
+                await pilot.pause(0.02)
+                if any(w.group == "filter" for w in app.workers):
+                    break
+            screen.key_filter.value = "bulk 12"
+            await pilot.pause()  # the change is handled: the older scan is told to stop
+        finally:
+            release.set()
+        await settle(pilot)
+        labels = [str(screen.table.get_cell_at((r, 0))) for r in range(screen.table.row_count)]
+    assert scans[0] == ("bulk 1", False, True)  # off the UI thread, and stopped
+    assert scans[-1] == ("bulk 12", False, False)
+    # What shows is what the final text matches, never the older scan's rows.
+    assert sorted(labels) == sorted(["bulk 12", *(f"bulk 12{n}" for n in range(10))])
