@@ -59,13 +59,14 @@ async def test_a_big_load_defers_full_collections_then_is_frozen_until_the_scree
     add_keys(demo_store, "github", 300)
     usual = gc.get_threshold()
     app = make_app()
-    rest = threading.Event()
+    rest, reading = threading.Event(), threading.Event()
     read = app.service.iter_keys
     seen_while_reading: list[tuple[int, int, int]] = []
 
     def held(integration, **options):  # the first page, then the rest when let go
         for n, key in enumerate(read(integration, **options)):
             if n == FIRST_PAGE + 1:
+                reading.set()
                 rest.wait(60)
                 seen_while_reading.append(gc.get_threshold())
             yield key
@@ -75,6 +76,10 @@ async def test_a_big_load_defers_full_collections_then_is_frozen_until_the_scree
         app.service.iter_keys = held
         try:
             screen = await open_detail(app, pilot)
+            for _ in range(600):
+                if reading.is_set():
+                    break
+                await pilot.pause(0.05)
             # While the keys are read, no full collection walks them ...
             assert gc.get_threshold()[2] == heap.DEFERRED_THRESHOLD
         finally:

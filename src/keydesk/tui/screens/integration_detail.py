@@ -193,7 +193,9 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         self._say(self.summary, "Loading keys…")
         if self._highlight is not None:  # a key was just made: the counts changed too
             self.on_integrations_changed(IntegrationsChanged())
-        self.load_keys(self._highlight)
+        # Read once the page is drawn: a worker converting 100,000 rows holds
+        # the GIL about half the time, which doubled the mount's own stall.
+        self.call_after_refresh(self.load_keys, self._highlight)
         self._focus_tab()
 
     def on_resize(self) -> None:
