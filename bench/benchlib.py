@@ -57,12 +57,26 @@ ACTOR = os.environ.get("KEYDESK_BENCH_ACCOUNT") or _os_account()
 
 
 def keydesk_command() -> list[str]:
-    """The `keydesk` console script next to this Python, else on PATH."""
+    """The `keydesk` console script next to this Python, else on PATH.
+    First, keydesk's bytecode is cached, as an installed package's is."""
+    cache_bytecode()
     beside = Path(sys.executable).with_name("keydesk")
     if beside.exists():
         return [str(beside)]
     found = shutil.which("keydesk")
     return [found] if found else [sys.executable, "-m", "keydesk"]
+
+
+def cache_bytecode() -> None:
+    """Compile keydesk's modules to __pycache__, as pip does when it installs
+    a package (the floors' packages have theirs). An editable install under
+    PYTHONDONTWRITEBYTECODE (set on this machine) would otherwise compile
+    every changed module on every start and flatter the floors."""
+    import compileall
+
+    import keydesk
+
+    compileall.compile_dir(Path(keydesk.__file__).parent, quiet=1)
 
 
 _ACCOUNT_FLAG: bool | None = None

@@ -33,9 +33,14 @@ from datetime import UTC, datetime
 db = sqlite3.connect(sys.argv[1])
 rows = db.execute("""
     SELECT k.public_key, k.label, i.name, k.integration_id, k.created_at, c.name,
-           k.revoked_at, r.name, k.expires_at, k.last_used_at
+           cm.id IS NULL, k.revoked_at, r.name, k.expires_at, k.last_used_at, k.scopes,
+           k.lifetime_days, p.public_key,
+           (SELECT s.public_key FROM api_key s WHERE s.replaces_id = k.id
+             ORDER BY s.id DESC LIMIT 1)
     FROM api_key k JOIN integration i ON i.id = k.integration_id
+    LEFT JOIN api_key p ON p.id = k.replaces_id
     JOIN account c ON c.id = k.created_by LEFT JOIN account r ON r.id = k.revoked_by
+    LEFT JOIN membership cm ON cm.workspace_id = i.workspace_id AND cm.account_id = k.created_by
     WHERE i.name = ? ORDER BY k.revoked_at IS NOT NULL, k.created_at DESC, k.id DESC
 """, (sys.argv[2],)).fetchall()
 now = datetime.now(UTC)
@@ -44,13 +49,17 @@ def aware(text):
 def iso(value):
     return value.isoformat() if value else None
 out = []
-for public, label, integration, integration_id, created, by, revoked, revoker, expires, used in rows:
+for (public, label, integration, integration_id, created, by, removed, revoked, revoker,
+     expires, used, scopes, lifetime, replaces, replaced_by) in rows:
     revoked, expires = aware(revoked), aware(expires)
     status = "revoked" if revoked else "expired" if expires and expires <= now else "active"
     out.append({"public_key": public, "label": label, "integration": integration,
                 "integration_id": integration_id, "status": status,
-                "created_at": iso(aware(created)), "created_by": by, "revoked_at": iso(revoked),
-                "revoked_by": revoker, "expires_at": iso(expires), "last_used_at": iso(aware(used))})
+                "created_at": iso(aware(created)), "created_by": by,
+                "created_by_removed": bool(removed), "revoked_at": iso(revoked),
+                "revoked_by": revoker, "expires_at": iso(expires), "last_used_at": iso(aware(used)),
+                "scopes": scopes.split(), "lifetime_days": lifetime, "replaces": replaces,
+                "replaced_by": replaced_by})
 print(json.dumps(out, indent=2, ensure_ascii=False))
 '''
 

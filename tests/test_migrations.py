@@ -3,6 +3,7 @@ new columns get what the old rows meant. Run on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -242,3 +243,21 @@ def test_the_upgrade_tested_here_is_the_newest():
     from alembic.script import ScriptDirectory
 
     assert ScriptDirectory.from_config(_config()).get_revision(HEAD).down_revision == "0003"
+
+
+def test_listing_an_old_sqlite_store_upgrades_it_first(tmp_path, capsys):
+    """`key list` reads an up-to-date SQLite store bare (keydesk.reads); a
+    store at an older revision goes the full way, which upgrades it."""
+    from keydesk.cli import main
+
+    path = tmp_path / "old.db"
+    made = _make_store_at_0002(f"sqlite:///{path}")
+    argv = ["key", "list", "--integration", "github", "--json", "--db", str(path)]
+    assert main(argv, actor="alice") == 0
+    listed = {key["public_key"] for key in json.loads(capsys.readouterr().out)}
+    assert made["active"].public_key in listed
+    store = open_store(f"sqlite:///{path}", migrate=False)
+    try:
+        assert current_revision(store.engine) == HEAD
+    finally:
+        store.dispose()

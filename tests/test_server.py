@@ -171,26 +171,24 @@ def test_concurrent_verifications_of_one_key_are_consistent(world, keys):
     verifier.close()
 
 
-def test_last_used_is_written_at_most_once_a_minute(world, keys):
-    import sqlalchemy as sa
+def test_last_used_is_written_at_most_once_a_minute(world, keys, monkeypatch):
+    from keydesk import verify
 
-    writes = []
+    touches = []
+    apply = verify._apply
 
-    def record(_conn, _cursor, statement, *_args):
-        if "last_used_at=" in statement.replace(" ", ""):
-            writes.append(statement)
+    def record(connection, backend, writes, counts=None):
+        touches.extend(w for w in writes if isinstance(w, verify._Touch))
+        apply(connection, backend, writes, counts)
 
-    # Every engine in the process: whichever connection the verifier writes on.
-    sa.event.listen(sa.Engine, "before_cursor_execute", record)
-    try:
-        verifier = Verifier(world.store.engine)
-        for _ in range(50):
-            verifier.verify(keys["valid"])
-        verifier.flush()
-        verifier.close()
-    finally:
-        sa.event.remove(sa.Engine, "before_cursor_execute", record)
-    assert len(writes) == 1
+    monkeypatch.setattr(verify, "_apply", record)
+    verifier = Verifier(world.store.engine)
+    for _ in range(50):
+        identity = verifier.verify(keys["valid"])
+    verifier.flush()
+    verifier.close()
+    assert len(touches) == 1
+    assert world.owner.key(identity.public_key).last_used_at == touches[0].at
 
 
 def test_revoke_in_one_process_refused_by_server_in_another(store_url, world, tmp_path):

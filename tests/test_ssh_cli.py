@@ -21,6 +21,7 @@ import pytest
 
 import keydesk.cli.ssh as ssh_cli
 from keydesk.cli import main
+from keydesk.reads import Reads
 from keydesk.service import KeyService
 from keydesk.ssh_access import (
     NEVER_REMOTE,
@@ -603,7 +604,7 @@ def test_a_client_cannot_turn_on_tracebacks(host, monkeypatch):
     def broken(*_args, **_kwargs):
         raise RuntimeError("a bug, with kdsk_ details nobody should see")
 
-    monkeypatch.setattr(KeyService, "integrations", broken)
+    monkeypatch.setattr(Reads, "integrations", broken)
     code, out, err = host.session("alice", "integration list", KEYDESK_DEBUG="1")
     assert code == 70 and out == ""
     assert err == (

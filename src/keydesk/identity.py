@@ -59,6 +59,11 @@ def acting_account(store: Store, *, proven: str | None = None) -> str:
                 f"connect as the role {proven} to act as it"
             )
         return role
+    return sqlite_account(proven)
+
+
+def sqlite_account(proven: str | None = None) -> str:
+    """Who acts on a SQLite store: the name a trusted caller proved, or the OS user."""
     if proven is not None:
         return validation.name(proven, "the account name")
     return os_account()

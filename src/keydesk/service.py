@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple, TypeVar, overload
+from typing import Any, NamedTuple, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import aliased
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from keydesk import validation
+from keydesk.dbapi import DbConnection
 from keydesk.errors import (
     AlreadyExists,
     AlreadyRevoked,
@@ -51,10 +52,10 @@ from keydesk.models import (
     Membership,
     Workspace,
 )
+from keydesk.reads import Reads
 from keydesk.store import Store
 from keydesk.views import (
     ACCEPTED,
-    EXPIRING_SOON,
     ROLE_ORDER,
     USAGE_RANGE_MAX,
     AuditView,
@@ -260,11 +261,7 @@ class KeyService:
     def integrations(self, workspace: str | None = None) -> list[IntegrationView]:
         """Integrations in the actor's workspaces (or one of them), by name."""
         with self.store.session() as session:
-            query = self._integration_query()
-            if workspace is not None:
-                query = query.where(col(Workspace.id) == self._workspace(session, workspace).id)
-            rows = session.execute(query.order_by(Workspace.name, Integration.name)).all()
-        return [_integration_view(row) for row in rows]
+            return self._reads(session).integrations(workspace)
 
     def integration(self, ref: str | int, workspace: str | None = None) -> IntegrationView:
         with self.store.session() as session:
@@ -605,10 +602,15 @@ class KeyService:
         stop within that span, soonest first. `unused_for`: only active keys
         not used (or, never used, made) within that span, stalest first."""
         with self.store.session() as session:
-            query = self._keys_of(
-                session, integration, workspace, include_revoked, expiring_within, unused_for
+            return list(
+                self._reads(session).keys(
+                    integration,
+                    workspace=workspace,
+                    include_revoked=include_revoked,
+                    expiring_within=expiring_within,
+                    unused_for=unused_for,
+                )
             )
-            return [_key_view(row) for row in session.execute(query).all()]
 
     def iter_keys(
         self,
@@ -617,69 +619,18 @@ class KeyService:
         workspace: str | None = None,
         expiring_within: timedelta | None = None,
         unused_for: timedelta | None = None,
-        batch: int = 1000,
     ) -> Iterator[KeyView]:
-        """`keys()` as a stream, read `batch` rows at a time on one
+        """`keys()` as a stream, read a batch of rows at a time on one
         connection: memory stays flat however many keys there are (the CLI
         prints each as it comes). The read ends when the iterator does."""
         with self.store.session() as session:
-            query = self._keys_of(
-                session, integration, workspace, True, expiring_within, unused_for, raw_times=True
+            yield from self._reads(session).keys(
+                integration,
+                workspace=workspace,
+                expiring_within=expiring_within,
+                unused_for=unused_for,
+                stream=True,
             )
-            # Plain Core rows on the session's connection: no ORM processing per row,
-            # and the four datetimes converted by _utc instead of a type decorator.
-            rows = session.connection().execute(query, execution_options={"yield_per": batch})
-            for (
-                id, public, label, integration_id, name, created, by, revoked, revoker,
-                expires, used, creator_removed, scopes, lifetime, replaces, replaced_by,
-            ) in rows:  # fmt: skip
-                yield KeyView(
-                    id, public, label, integration_id, name, _utc(created), by,
-                    _utc(revoked), revoker, _utc(expires), _utc(used), bool(creator_removed),
-                    tuple(scopes.split()), lifetime, replaces, replaced_by,
-                )  # fmt: skip
-
-    def _keys_of(
-        self,
-        session: Session,
-        integration: str | int | None,
-        workspace: str | None,
-        include_revoked: bool,
-        expiring_within: timedelta | None = None,
-        unused_for: timedelta | None = None,
-        *,
-        raw_times: bool = False,
-    ) -> sa.Select[*tuple[Any, ...]]:
-        query = self._key_query(raw_times=raw_times)
-        if integration is not None:
-            target = self._integration(session, integration, workspace)
-            query = query.where(col(ApiKey.integration_id) == target.id)
-        elif workspace is not None:
-            ws = self._workspace(session, workspace)
-            self._require_member(session, ws)
-            query = query.where(col(Integration.workspace_id) == ws.id)
-        else:
-            query = query.where(col(Integration.workspace_id).in_(self._my_workspace_ids()))
-        if not include_revoked:
-            query = query.where(col(ApiKey.revoked_at).is_(None))
-        now = utcnow()
-        expires, revoked = col(ApiKey.expires_at), col(ApiKey.revoked_at)
-        if expiring_within is not None:
-            query = query.where(
-                revoked.is_(None), expires > now, expires <= now + expiring_within
-            ).order_by(expires.asc())
-        if unused_for is not None:
-            seen = sa.func.coalesce(col(ApiKey.last_used_at), col(ApiKey.created_at))
-            query = query.where(
-                revoked.is_(None),
-                sa.or_(expires.is_(None), expires > now),
-                seen < now - unused_for,
-            ).order_by(seen.asc())
-        return query.order_by(
-            revoked.is_not(None),
-            col(ApiKey.created_at).desc(),
-            col(ApiKey.id).desc(),
-        )
 
     def key_usage(self, public_key: str, since: datetime) -> UsageView:
         """A key's presentations per hour since `since` (at most
@@ -759,11 +710,9 @@ class KeyService:
                 row = self._possessed_key(session, key)
                 view = None if row is None else self._key_query_one(session, row.id)
                 return FoundKey(key.public_key, view, secret_checked=True)
-            found = session.execute(
-                self._key_query().where(col(ApiKey.public_key) == key.public_key)
-            ).first()
+            found = self._reads(session).key_by_public_key(key.public_key)
             if found is not None:
-                return FoundKey(key.public_key, _key_view(found), secret_checked=False)
+                return FoundKey(key.public_key, found, secret_checked=False)
             elsewhere = session.execute(
                 sa.text("SELECT keydesk_key_exists(:public_key)"), {"public_key": key.public_key}
             ).scalar_one()
@@ -1042,62 +991,22 @@ class KeyService:
             raise NotFound(f"no workspace named {name!r}")
         return ws
 
-    def _integration_query(self) -> sa.Select[*tuple[Any, ...]]:
-        active = (
-            select(func.count(col(ApiKey.id)))
-            .where(ApiKey.integration_id == Integration.id, col(ApiKey.revoked_at).is_(None))
-            .scalar_subquery()
-        )
-        now = utcnow()
-        expiring = (
-            select(func.count(col(ApiKey.id)))
-            .where(
-                ApiKey.integration_id == Integration.id,
-                col(ApiKey.revoked_at).is_(None),
-                col(ApiKey.expires_at) > now,
-                col(ApiKey.expires_at) <= now + EXPIRING_SOON,
-            )
-            .scalar_subquery()
-        )
-        return (
-            sa.select(
-                *_INTEGRATION_COLUMNS,
-                col(Workspace.name).label("workspace"),
-                active.label("active_keys"),
-                col(Membership.role).label("role"),
-                expiring.label("expiring_keys"),
-                col(Workspace.max_key_lifetime_days),
-            )
-            .join(Workspace, col(Workspace.id) == Integration.workspace_id)
-            .join(Membership, col(Membership.workspace_id) == Workspace.id)
-            .join(Account, col(Account.id) == Membership.account_id)
-            .where(col(Account.name) == self.actor)
-        )
+    @contextmanager
+    def reading(self) -> Iterator[Reads]:
+        """The list reads (keydesk.reads) as this actor, in one unit of work."""
+        with self.store.session() as session:
+            yield self._reads(session)
+
+    def _reads(self, session: Session) -> Reads:
+        """The list reads (keydesk.reads), on this unit of work's connection."""
+        connection = session.connection().connection.driver_connection
+        assert connection is not None, "a checked-out connection has its driver's"
+        return Reads(DbConnection(connection, self.store.backend), self.actor)
 
     def _integration(
         self, session: Session, ref: str | int, workspace: str | None = None
     ) -> IntegrationView:
-        query = self._integration_query()
-        if isinstance(ref, int) or str(ref).strip().isdigit():
-            query = query.where(col(Integration.id) == int(ref))
-        else:
-            query = query.where(
-                col(Integration.name) == unicodedata.normalize("NFC", str(ref).strip())
-            )
-        if workspace is not None:
-            query = query.where(
-                col(Workspace.name) == unicodedata.normalize("NFC", workspace.strip())
-            )
-        rows = session.execute(query).all()
-        if not rows:
-            raise NotFound(f"no integration {ref!r} in your workspaces")
-        if len(rows) > 1:
-            names = ", ".join(sorted(row.workspace for row in rows))
-            raise InvalidInput(
-                f"{ref!r} names integrations in several workspaces ({names}); "
-                "give the workspace or the integration's id"
-            )
-        return _integration_view(rows[0])
+        return self._reads(session).integration(ref, workspace)
 
     def _managed_integration(
         self, session: Session, ref: str | int, workspace: str | None, action: str
@@ -1151,77 +1060,14 @@ class KeyService:
             .where(Integration.id == key.integration_id)
         ).one()
 
-    def _key_query(self, *, raw_times: bool = False) -> sa.Select[*tuple[Any, ...]]:
-        """KeyView's columns, in its order. `raw_times`: the datetimes as the
-        driver gives them (bulk reads convert them with `_utc`, cheaply)."""
-        creator = aliased(Account)
-        revoker = aliased(Account)
-        creator_membership = aliased(Membership)
-        predecessor = aliased(ApiKey)
-        successor = aliased(ApiKey)
-        replaced_by = (
-            sa.select(col(successor.public_key))
-            .where(col(successor.replaces_id) == ApiKey.id)
-            .order_by(col(successor.id).desc())
-            .limit(1)
-            .scalar_subquery()
-        )
-
-        def when(column: Any) -> Any:
-            return sa.type_coerce(column, sa.String).label(column.key) if raw_times else column
-
-        query: sa.Select[*tuple[Any, ...]] = (
-            sa.select(
-                col(ApiKey.id),
-                col(ApiKey.public_key),
-                col(ApiKey.label),
-                col(ApiKey.integration_id),
-                col(Integration.name).label("integration"),
-                when(col(ApiKey.created_at)),
-                col(creator.name).label("created_by"),
-                when(col(ApiKey.revoked_at)),
-                col(revoker.name).label("revoked_by"),
-                when(col(ApiKey.expires_at)),
-                when(col(ApiKey.last_used_at)),
-                col(creator_membership.id).is_(None).label("creator_removed"),
-                col(ApiKey.scopes),
-                col(ApiKey.lifetime_days),
-                col(predecessor.public_key).label("replaces"),
-                replaced_by.label("replaced_by"),
-            )
-            .join(Integration, col(Integration.id) == ApiKey.integration_id)
-            .outerjoin(predecessor, col(predecessor.id) == ApiKey.replaces_id)
-            .join(creator, col(creator.id) == ApiKey.created_by)
-            .outerjoin(revoker, col(revoker.id) == ApiKey.revoked_by)
-            .outerjoin(
-                creator_membership,
-                sa.and_(
-                    col(creator_membership.workspace_id) == Integration.workspace_id,
-                    col(creator_membership.account_id) == ApiKey.created_by,
-                ),
-            )
-        )
-        return query
-
     def _key_query_one(self, session: Session, key_id: int | None) -> KeyView:
-        return _key_view(session.execute(self._key_query().where(col(ApiKey.id) == key_id)).one())
+        return self._reads(session).key(_id(key_id))
 
 
 def _id(value: int | None) -> int:
     """A saved row's primary key (SQLModel types it optional until a flush)."""
     assert value is not None, "row not flushed"
     return value
-
-
-def _key_view(row: sa.Row[*tuple[Any, ...]]) -> KeyView:
-    values = dict(row._mapping)
-    return KeyView(
-        **values
-        | {
-            "creator_removed": bool(values["creator_removed"]),
-            "scopes": tuple(values["scopes"].split()),
-        }
-    )
 
 
 def _workspaces_of(session: Session, account: str) -> list[WorkspaceView]:
@@ -1330,20 +1176,6 @@ def _flush(session: Session, conflict: str, error: type[Exception] = AlreadyExis
 LEAK_LOCATION_MAX = 64  # AuditEvent.label
 
 
-@overload
-def _utc(value: datetime | str) -> datetime: ...
-@overload
-def _utc(value: None) -> None: ...
-def _utc(value: datetime | str | None) -> datetime | None:
-    """A stored datetime as models.UTCDateTime gives it, from what the driver
-    returns without it: SQLite's text (always UTC), or PostgreSQL's aware value."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return datetime.fromisoformat(value).replace(tzinfo=UTC)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def _hour_of(moment: datetime) -> int:
     """key_usage.hour: whole hours since the epoch, UTC."""
     return int(moment.timestamp()) // 3600
@@ -1373,26 +1205,4 @@ def _label_taken(label: str, integration: str) -> str:
     return (
         f"an active key labelled {label!r} already exists for {integration!r}; "
         "choose another label (one per environment) or revoke that key first"
-    )
-
-
-_INTEGRATION_COLUMNS = tuple(
-    col(getattr(Integration, name))
-    for name in (
-        "id", "workspace_id", "name", "provider", "client_id", "redirect_uri", "scopes",
-        "status", "created_at", "updated_at",
-    )
-)  # fmt: skip
-
-
-def _integration_view(row: sa.Row[*tuple[Any, ...]]) -> IntegrationView:
-    values = dict(row._mapping)
-    return IntegrationView(
-        **values
-        | {
-            "status": IntegrationStatus(values["status"]),
-            "active_keys": values["active_keys"] or 0,
-            "expiring_keys": values["expiring_keys"] or 0,
-            "role": Role(values["role"]),
-        }
     )

@@ -4,10 +4,7 @@ brought up to date by Alembic on open."""
 from __future__ import annotations
 
 import os
-import pwd
 import re
-import sqlite3
-import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,13 +20,19 @@ from keydesk.errors import (
     PermissionDenied,
     StoreNotFound,
     StoreUnavailable,
-    UnsafeStore,
+)
+from keydesk.schema import HEAD
+from keydesk.sqlite_file import (
+    SQLITE_BUSY_TIMEOUT_MS,
+    check_private_store,
+    create_private_file,
+    file_id,
+    is_file_path,
+    set_pragmas,
 )
 
 if TYPE_CHECKING:
     from sqlmodel import Session
-
-SQLITE_BUSY_TIMEOUT_MS = 5000
 
 
 class Store:
@@ -40,7 +43,7 @@ class Store:
         # A SQLite store's file as opened (path, device, inode): a store
         # deleted or replaced under this process must not take writes into a
         # file nobody can reach any more (a key shown, then lost with it).
-        self._file = (sqlite_file, _file_id(sqlite_file)) if sqlite_file else None
+        self._file = (sqlite_file, file_id(sqlite_file)) if sqlite_file else None
 
     @property
     def backend(self) -> str:
@@ -63,7 +66,7 @@ class Store:
     def session(self) -> Iterator[Session]:
         """A unit of work: committed on success, rolled back on error, and
         driver errors turned into `StoreUnavailable` with a readable message."""
-        if self._file is not None and _file_id(self._file[0]) != self._file[1]:
+        if self._file is not None and file_id(self._file[0]) != self._file[1]:
             raise StoreUnavailable(
                 f"the store at {self._file[0]} was deleted or replaced under this process; "
                 "restart keydesk to use the store now at that path"
@@ -124,7 +127,7 @@ def open_store(url: str, *, create: bool = False, migrate: bool = True) -> Store
     parsed = _parse_url(url)
     where = shown_url(parsed)
     database = parsed.database or ""
-    is_file = parsed.get_backend_name() == "sqlite" and _is_file_path(database)
+    is_file = parsed.get_backend_name() == "sqlite" and is_file_path(database)
     if is_file and not create and not os.path.exists(database):
         raise StoreNotFound(f"no keydesk store at {where} ({INIT_HINT})")
     engine = create_engine(parsed, create=create)
@@ -136,16 +139,8 @@ def open_store(url: str, *, create: bool = False, migrate: bool = True) -> Store
     return Store(engine, os.path.abspath(os.path.expanduser(database)) if is_file else None)
 
 
-def _file_id(path: str) -> tuple[int, int] | None:
-    try:
-        status = os.stat(path)
-    except FileNotFoundError:
-        return None
-    return (status.st_dev, status.st_ino)
-
-
 def _require_schema(engine: Engine, where: str, *, create: bool, migrate: bool) -> None:
-    from keydesk.migrations import HEAD, current_revision, upgrade  # Alembic only if needed
+    from keydesk.migrations import current_revision, upgrade  # Alembic only if needed
 
     password = engine.url.password
     try:
@@ -185,13 +180,9 @@ def _parse_url(url: str) -> sa.URL:
 def shown_url(url: sa.URL) -> str:
     """Where a store is, fit for a message: a SQLite file's path, or the URL
     without its password."""
-    if url.get_backend_name() == "sqlite" and _is_file_path(url.database or ""):
+    if url.get_backend_name() == "sqlite" and is_file_path(url.database or ""):
         return str(url.database)
     return url.render_as_string(hide_password=True)
-
-
-def _is_file_path(database: str) -> bool:
-    return bool(database) and database != ":memory:" and not database.startswith("file:")
 
 
 _PASSWORD_IN_URL = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
@@ -218,9 +209,9 @@ def create_engine(url: sa.URL, *, create: bool = False, **options: object) -> En
                 f"unsupported database {backend!r}: use sqlite:/// or postgresql+psycopg://"
             )
         database = url.database
-        if create and database and _is_file_path(database):
-            _create_private_file(Path(database))
-        if database and _is_file_path(database):
+        if create and database and is_file_path(database):
+            create_private_file(Path(database))
+        if database and is_file_path(database):
             check_private_store(Path(database).expanduser())
         engine = sa.create_engine(
             url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **options
@@ -234,144 +225,5 @@ def create_engine(url: sa.URL, *, create: bool = False, **options: object) -> En
         raise StoreUnavailable(
             f"not a usable database URL: {shown_url(url)} ({str(exc).splitlines()[0]})"
         ) from None
-    event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "connect", set_pragmas)
     return engine
-
-
-def _create_private_file(path: Path) -> None:
-    """Create the database owner-only before SQLite does; SQLite gives its
-    -wal and -shm files the database file's mode."""
-    path = path.expanduser()
-    try:
-        make_private_folders(path.parent)
-    except OSError as exc:  # e.g. a part of the path is a file
-        reason = (
-            "a part of the path is not a folder"
-            if isinstance(exc, FileExistsError | NotADirectoryError)
-            else exc.strerror
-        )
-        raise StoreUnavailable(f"cannot create the store at {path}: {reason}") from None
-    try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    except FileExistsError:
-        return
-    except OSError as exc:
-        raise StoreUnavailable(f"cannot create the store at {path}: {exc.strerror}") from None
-    try:
-        os.fchmod(fd, 0o600)  # the umask may have taken the owner's own bits
-    finally:
-        os.close(fd)
-
-
-def make_private_folders(folder: Path) -> None:
-    """Create `folder` and its missing parents, each 0700 whatever the umask.
-    (`mkdir -p` gives the parents the umask's mode: ~/.local would be 0777
-    under umask 000.) Folders that exist are left as they are. Raises
-    OSError (NotADirectoryError when a part of the path is a file)."""
-    missing: list[Path] = []
-    while not folder.exists() and folder != folder.parent:
-        missing.append(folder)
-        folder = folder.parent
-    if not folder.is_dir():
-        raise NotADirectoryError(f"{folder} is not a folder")
-    for each in reversed(missing):
-        try:
-            os.mkdir(each, 0o700)  # umask can only take bits away: never wider than 0700
-        except FileExistsError:
-            continue  # made meanwhile by someone else: not ours to change
-        os.chmod(each, 0o700)
-
-
-# The files SQLite keeps beside the database; each holds the store's data.
-_COMPANIONS = ("", "-wal", "-shm", "-journal")
-
-
-def check_private_store(path: Path) -> None:
-    """Refuse, as OpenSSH's StrictModes does, a store file someone else
-    could read or change: owned by another user, readable or writable by
-    group or others (the file or its -wal/-shm), or in a folder others can
-    write to (they could replace it). One line that gives the fix."""
-    if not _is_store_file(path):
-        return  # not a database at all: opening it says so, with no bad advice on modes
-    me = os.geteuid()
-    loose: list[str] = []
-    for suffix in _COMPANIONS:
-        file = Path(f"{path}{suffix}")
-        try:
-            info = file.stat()
-        except FileNotFoundError:
-            continue
-        except OSError as exc:
-            raise StoreUnavailable(f"cannot read {file}: {exc.strerror}") from None
-        if info.st_uid != me:
-            owner, you = _user_name(info.st_uid), _user_name(me)
-            raise UnsafeStore(
-                f"refusing to open {file}: it belongs to {owner}, not to you ({you}); "
-                f"run keydesk as its owner (sudo -u {owner} keydesk …), or if it is yours: "
-                f"chown {you} {file}"
-            )
-        if stat.S_IMODE(info.st_mode) & 0o077:
-            loose.append(str(file))
-    if loose:
-        mode = stat.S_IMODE(Path(loose[0]).stat().st_mode)
-        raise UnsafeStore(
-            f"refusing to open {loose[0]}: its mode {mode:04o} lets other users read or change "
-            f"the store; fix: chmod 600 {' '.join(loose)}"
-        )
-    _check_private_folder(path)
-
-
-_SQLITE_HEADER = b"SQLite format 3\x00"
-
-
-def _is_store_file(path: Path) -> bool:
-    """A SQLite database, or an empty file SQLite would make one in (or no
-    file yet): what the checks protect. Reading 16 bytes trusts nothing."""
-    try:
-        with path.open("rb") as file:
-            head = file.read(len(_SQLITE_HEADER))
-    except FileNotFoundError:
-        return True
-    except OSError:
-        return True  # unreadable: let the checks (or SQLite) say why
-    return head in (b"", _SQLITE_HEADER)
-
-
-def _check_private_folder(path: Path) -> None:
-    folder = path.parent
-    try:
-        info = folder.stat()
-    except FileNotFoundError:
-        return  # no store here to protect (SQLite will say so)
-    if info.st_uid not in (os.geteuid(), 0):
-        raise UnsafeStore(
-            f"refusing to open {path}: its folder {folder} belongs to {_user_name(info.st_uid)}, "
-            "who could replace the store; move it to a folder of your own"
-        )
-    if info.st_mode & stat.S_IWOTH:
-        fix = (
-            "move it to a folder of your own (mkdir -m 700 …)"
-            if info.st_mode
-            & stat.S_ISVTX  # a shared folder such as /tmp: others may still add a -wal
-            else f"fix: chmod o-w {folder}"
-        )
-        raise UnsafeStore(
-            f"refusing to open {path}: its folder {folder} is writable by other users "
-            f"(mode {stat.S_IMODE(info.st_mode):04o}), who could replace the store; {fix}"
-        )
-
-
-def _user_name(uid: int) -> str:
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return f"uid {uid}"
-
-
-def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: object) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; a commit costs no fsync
-    cursor.close()

@@ -65,11 +65,13 @@ import urllib.parse
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn, Protocol
 
+from keydesk.dbapi import DbConnection, stored_time
 from keydesk.errors import StoreUnavailable, TooManyAttempts, Unauthorized, UnauthorizedReason
 from keydesk.keys import PrivateKey, check_secret, parse_private_key
+from keydesk.sqlite_file import FileId, file_id, sqlite_file_of
 from keydesk.views import ACCEPTED, IntegrationStatus, KeyStatus, key_status, utcnow
 
 if TYPE_CHECKING:
@@ -194,17 +196,6 @@ def _chunks(items: list[str]) -> Iterable[list[str]]:
     return (items[start : start + MAX_BATCH] for start in range(0, len(items), MAX_BATCH))
 
 
-FileId = tuple[int, int] | None
-
-
-def _file_id(path: str) -> FileId:
-    try:
-        status = os.stat(path)
-    except FileNotFoundError:
-        return None
-    return (status.st_dev, status.st_ino)
-
-
 class _SqliteReads:
     """Reads on one read-only SQLite connection, opened on the existing store
     (never creating one) and kept open: SQLite deletes a -wal or -shm only
@@ -241,7 +232,7 @@ class _SqliteReads:
         if self.changed is not None:
             raise StoreUnavailable(self.changed)
         connection = self._connection or self._open()
-        if tuple(map(_file_id, self._files)) != self._opened:
+        if tuple(map(file_id, self._files)) != self._opened:
             self.changed = (
                 f"the store at {self.path} was deleted or replaced under this process; "
                 "restart it to read the store now at that path"
@@ -263,7 +254,7 @@ class _SqliteReads:
             self._connection = None
 
     def _open(self) -> sqlite3.Connection:
-        before = _file_id(self.path)
+        before = file_id(self.path)
         if before is None:
             raise StoreUnavailable(f"no keydesk store at {self.path}")
         try:
@@ -274,7 +265,7 @@ class _SqliteReads:
             connection.execute("PRAGMA schema_version").fetchone()  # opens -wal and -shm
         except sqlite3.Error as error:
             raise StoreUnavailable(f"cannot open the store at {self.path}: {error}") from None
-        opened = tuple(map(_file_id, self._files))
+        opened = tuple(map(file_id, self._files))
         if opened[0] != before:
             connection.close()
             raise StoreUnavailable(f"the store at {self.path} was replaced while opening it")
@@ -293,7 +284,7 @@ def _sqlite_row(row: tuple[Any, ...]) -> KeyRow:
     """sqlite3 hands back the stored text for times."""
     return KeyRow(
         row[0], row[1], row[2], row[3],
-        _to_datetime(row[4]), _to_datetime(row[5]), _to_datetime(row[6]),
+        stored_time(row[4]), stored_time(row[5]), stored_time(row[6]),
         row[7], row[8], row[9], row[10], row[11], row[12], row[13],
     )  # fmt: skip
 
@@ -847,23 +838,21 @@ class Verifier:
         max_waiting_per_key: int = MAX_WAITING_PER_KEY,
         count_usage: bool = True,
     ) -> None:
-        if isinstance(store, str):
-            from sqlalchemy.engine import make_url
-
-            url = make_url(store)
-        else:
-            url = store.url
-        self._url = url
-        backend = url.get_backend_name()
         reads: _Reads
-        self._sqlite: _SqliteReads | None
-        if backend == "sqlite" and url.database and url.database != ":memory:":
-            reads = self._sqlite = _SqliteReads(url.database, read_timeout)
-        elif backend == "postgresql":
-            self._sqlite = None
-            reads = _PostgresReads(url, read_timeout)
+        self._sqlite: _SqliteReads | None = None
+        self._url: sa.URL | None = None
+        sqlite_file = sqlite_file_of(store) if isinstance(store, str) else None
+        if sqlite_file is not None:  # read without importing SQLAlchemy
+            reads = self._sqlite = _SqliteReads(sqlite_file, read_timeout)
         else:
-            raise StoreUnavailable(f"the verifier cannot read a {backend} store at {url!s}")
+            url = self._url = _url_of(store)
+            backend = url.get_backend_name()
+            if backend == "sqlite" and url.database and url.database != ":memory:":
+                reads = self._sqlite = _SqliteReads(url.database, read_timeout)
+            elif backend == "postgresql":
+                reads = _PostgresReads(url, read_timeout)
+            else:
+                raise StoreUnavailable(f"the verifier cannot read a {backend} store at {url!s}")
         self._lookups = _Lookups(reads, read_timeout)
         self._digest_key = secrets.token_bytes(32)
         self._lock = threading.Lock()
@@ -880,6 +869,7 @@ class Verifier:
         self._writes: queue.SimpleQueue[_Write | threading.Event | None] = queue.SimpleQueue()
         self._touched: dict[int, float] = {}
         self._writer: threading.Thread | None = None
+        self._writer_engine: sa.Engine | None = None  # PostgreSQL's, made by the first write
         self._usage: _Usage | None = _Usage() if count_usage else None
         self._scopes: dict[tuple[str, str], tuple[str, ...]] = {}
 
@@ -1116,7 +1106,6 @@ class Verifier:
         self._writes.put(item)
 
     def _write_loop(self) -> None:
-        engine: sa.Engine | None = None
         usage_due: float | None = None  # when the counts gathered so far are written
         while True:
             timeout = None if usage_due is None else max(0.0, usage_due - time.monotonic())
@@ -1141,8 +1130,13 @@ class Verifier:
                 writes, counts = [], {}  # not into whatever is at that path now
             if writes or counts:
                 try:
-                    engine = engine or self._writer_engine()
-                    _apply(engine, writes, counts)
+                    connection = self._write_connection()
+                    try:
+                        _apply(
+                            connection, "sqlite" if self._sqlite else "postgresql", writes, counts
+                        )
+                    finally:
+                        connection.close()
                 except Exception as error:  # bookkeeping only: never fails a request
                     _log.info("last-used/usage writes skipped: %s", _first_line(error))
                     if counts and self._usage is not None:
@@ -1152,23 +1146,22 @@ class Verifier:
                 if isinstance(item, threading.Event):
                     item.set()
             if None in items:
-                if engine is not None:
-                    engine.dispose()
+                if self._writer_engine is not None:
+                    self._writer_engine.dispose()
                 return
 
-    def _writer_engine(self) -> sa.Engine:
-        import sqlalchemy as sa
-        from sqlalchemy.pool import NullPool
+    def _write_connection(self) -> Any:
+        """A DB-API connection for one batch of writes; closing it gives it back."""
+        if self._sqlite is not None:  # a new one each time, which never creates a store
+            return self._sqlite.connect_for_writes()
+        if self._writer_engine is None:
+            from keydesk.store import create_engine
 
-        if self._sqlite is not None:  # never creates a store either
-            return sa.create_engine(
-                "sqlite://", creator=self._sqlite.connect_for_writes, poolclass=NullPool
-            )
-        from keydesk.store import create_engine
-
-        # One connection kept: a new PostgreSQL backend per write costs the
-        # server a fork and this process a handshake.
-        return create_engine(self._url, pool_size=1, max_overflow=0)
+            assert self._url is not None
+            # One connection kept: a new PostgreSQL backend per write costs the
+            # server a fork and this process a handshake.
+            self._writer_engine = create_engine(self._url, pool_size=1, max_overflow=0)
+        return self._writer_engine.raw_connection()
 
 
 # Counts add up: a row per key, hour and outcome, made by the first batch and
@@ -1182,63 +1175,55 @@ _ADD_USAGE = (
 )
 
 
-def _apply(engine: sa.Engine, writes: Sequence[_Write], counts: UsageCounts | None = None) -> None:
-    """All queued writes in one transaction; the last-used times and the
-    usage counts each as one executemany (one statement compiled, one
-    pipeline on PostgreSQL), so a burst of them costs the event loop's
-    process little CPU."""
-    import sqlalchemy as sa
+_TOUCH = (
+    "UPDATE api_key SET last_used_at = :used"
+    " WHERE id = :key_id AND public_key = :key"
+    " AND (last_used_at IS NULL OR last_used_at < :stale)"
+)
+_REHASH = "UPDATE api_key SET secret_hash = :new WHERE id = :key_id AND secret_hash = :old"
 
-    # The columns written, as a Core table clause: no ORM or models to import
-    # (times are aware UTC, which both dialects store as the models do).
-    table = sa.table(
-        "api_key",
-        sa.column("id", sa.Integer),
-        sa.column("public_key", sa.String),
-        sa.column("secret_hash", sa.String),
-        sa.column("last_used_at", sa.DateTime(timezone=True)),
-    )
-    columns = table.c
+
+def _apply(
+    connection: Any, backend: str, writes: Sequence[_Write], counts: UsageCounts | None = None
+) -> None:
+    """All queued writes in one transaction; the last-used times and the
+    usage counts each as one executemany (one statement prepared, one
+    pipeline on PostgreSQL), so a burst of them costs the event loop's
+    process little CPU. Plain SQL on the driver's connection: no SQLAlchemy
+    to import for a one-shot `keydesk verify`."""
+    db = DbConnection(connection, backend)
     touches = [
         {
             "key_id": w.key_id,
             "key": w.public_key,
-            "used": w.at,
-            "stale": w.at - LAST_USED_RESOLUTION,
+            "used": db.time(w.at),
+            "stale": db.time(w.at - LAST_USED_RESOLUTION),
         }
         for w in writes
         if isinstance(w, _Touch)
     ]
-    with engine.begin() as connection:
+    rehashes = [
+        {"key_id": w.key_id, "old": w.old_hash, "new": w.new_hash}
+        for w in writes
+        if isinstance(w, _Rehash)
+    ]
+    try:
         if touches:
-            touch = (
-                sa.update(table)
-                .where(
-                    columns.id == sa.bindparam("key_id"),
-                    columns.public_key == sa.bindparam("key"),
-                    sa.or_(
-                        columns.last_used_at.is_(None),
-                        columns.last_used_at < sa.bindparam("stale"),
-                    ),
-                )
-                .values(last_used_at=sa.bindparam("used"))
-            )
-            connection.execute(touch, touches)
+            db.run_many(_TOUCH, touches)
         if counts:
-            connection.execute(
-                sa.text(_ADD_USAGE),
+            db.run_many(
+                _ADD_USAGE,
                 [
                     {"key_id": key_id, "hour": hour, "outcome": outcome, "count": count}
                     for (key_id, hour, outcome), count in counts.items()
                 ],
             )
-        for write in writes:
-            if isinstance(write, _Rehash):
-                connection.execute(
-                    sa.update(table)
-                    .where(columns.id == write.key_id, columns.secret_hash == write.old_hash)
-                    .values(secret_hash=write.new_hash)
-                )
+        if rehashes:
+            db.run_many(_REHASH, rehashes)
+        connection.commit()
+    except BaseException:
+        connection.rollback()
+        raise
 
 
 def _async_turn(
@@ -1264,8 +1249,9 @@ def _async_turn(
     return wake
 
 
-def _to_datetime(value: datetime | str | None) -> datetime | None:
-    """Driver value → aware UTC (sqlite3 hands back the stored text)."""
-    if value is None or isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+def _url_of(store: sa.Engine | str) -> sa.URL:
+    if isinstance(store, str):
+        from sqlalchemy.engine import make_url
+
+        return make_url(store)
+    return store.url

@@ -5,9 +5,7 @@ Either way the trail is read a page at a time, so its size does not matter."""
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Iterator
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from keydesk import validation
@@ -17,6 +15,8 @@ from keydesk.cli.parser import Commands
 from keydesk.errors import InvalidInput
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from keydesk.service import KeyService
     from keydesk.views import AuditView
 
@@ -44,6 +44,8 @@ def audit(args: argparse.Namespace) -> int:
     service = context.service(args)
     events = _events(service, args, since, oldest_first=args.json and args.limit is None)
     if args.json:
+        import json
+
         if args.limit is not None:  # the newest N, still written oldest first
             events = iter(list(events)[::-1])
         for event in events:

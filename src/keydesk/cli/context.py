@@ -10,12 +10,15 @@ proved an account another way (`keydesk ssh-session`, tests) passes it to
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from keydesk.config import backend_of, database_url, typed_account
 from keydesk.errors import PermissionDenied
 
 if TYPE_CHECKING:
+    from keydesk.reads import Reads
     from keydesk.service import KeyService
     from keydesk.store import Store
 
@@ -29,6 +32,19 @@ def store(args: argparse.Namespace, *, create: bool = False) -> Store:
     return open_store(database_url(args.db), create=create)
 
 
+def ready_store_url(args: argparse.Namespace) -> str:
+    """The URL of the store named by the options, once it is known to be an
+    up-to-date keydesk store: checked bare on SQLite (no SQLAlchemy), else
+    opened the full way, which upgrades it or says in one line what is wrong."""
+    from keydesk.sqlite_file import open_for_reading
+
+    url = database_url(args.db)
+    with open_for_reading(url) as up_to_date:
+        if up_to_date is None:
+            store(args).dispose()
+    return url
+
+
 def service(args: argparse.Namespace, *, create: bool = False) -> KeyService:
     from keydesk.identity import acting_account
     from keydesk.service import KeyService
@@ -40,6 +56,30 @@ def service(args: argparse.Namespace, *, create: bool = False) -> KeyService:
     except BaseException:
         opened.dispose()
         raise
+
+
+@contextmanager
+def reads(args: argparse.Namespace) -> Iterator[Reads]:
+    """The list reads as the account that runs the command. On an
+    up-to-date SQLite store they run on a bare sqlite3 connection, so a
+    command that only lists starts without SQLAlchemy; any other store goes
+    through the service (which migrates, or says what is wrong)."""
+    from keydesk.dbapi import DbConnection
+    from keydesk.identity import sqlite_account
+    from keydesk.reads import Reads
+    from keydesk.sqlite_file import open_for_reading
+
+    refuse_typed_account(args)
+    with open_for_reading(database_url(args.db)) as connection:
+        if connection is not None:
+            yield Reads(DbConnection(connection, "sqlite"), sqlite_account(args.proven_actor))
+            return
+    keys = service(args)
+    try:
+        with keys.reading() as opened:
+            yield opened
+    finally:
+        keys.store.dispose()
 
 
 def refuse_typed_account(args: argparse.Namespace) -> None:

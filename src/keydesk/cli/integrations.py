@@ -90,7 +90,8 @@ def configure(args: argparse.Namespace) -> int:
 
 
 def list_(args: argparse.Namespace) -> int:
-    integrations = context.service(args).integrations(args.workspace)
+    with context.reads(args) as reads:
+        integrations = reads.integrations(args.workspace)
     if args.json:
         print_json([integration_json(i) for i in integrations])
     else:

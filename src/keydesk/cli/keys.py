@@ -150,14 +150,14 @@ def list_(args: argparse.Namespace) -> int:
             "give --integration or --workspace (or --expiring-within / --unused-for "
             "to search all your workspaces)"
         )
-    service = context.service(args)
     where: dict[str, Any] = {
         "workspace": args.workspace, "expiring_within": expiring, "unused_for": unused,
     }  # fmt: skip
-    if args.json:  # streamed: flat memory at any size
-        print_json_list(key_json(k) for k in service.iter_keys(args.integration, **where))
-        return 0
-    keys = service.keys(args.integration, **where)  # a table needs every row for its widths
+    with context.reads(args) as reads:
+        if args.json:  # streamed: flat memory at any size
+            print_json_list(key_json(k) for k in reads.keys(args.integration, stream=True, **where))
+            return 0
+        keys = list(reads.keys(args.integration, **where))  # a table needs every row's width
     now = utcnow()
     print_table(
         ["PUBLIC KEY", "LABEL", "INTEGRATION", "STATUS", "SCOPES", "EXPIRES", "CREATED", "BY",

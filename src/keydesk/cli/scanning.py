@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from keydesk.cli import context
@@ -216,6 +215,8 @@ def _report(finding: Finding, service: KeyService | None, seen: dict[str, FoundK
 
 
 def _revoke(service: KeyService, reports: list[Report], *, yes: bool) -> None:
+    from dataclasses import replace  # not at import: `keydesk --help` loads this module
+
     live: dict[str, Report] = {}
     elsewhere: set[str] = set()
     for report in reports:

@@ -22,7 +22,6 @@ import errno
 import os
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from keydesk import validation
@@ -33,6 +32,8 @@ from keydesk.config import ACCOUNT_ENV, DATABASE_ENV, backend_of, database_url
 from keydesk.errors import InvalidInput, PermissionDenied
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from keydesk.service import KeyService
     from keydesk.ssh_access import SshGrant
 
@@ -184,6 +185,8 @@ def _authorized_keys(args: argparse.Namespace) -> Path:
     given: str | None = args.authorized_keys
     if given is None:
         return default_authorized_keys_path()
+    from pathlib import Path
+
     return Path(_printable_path(given, "--authorized-keys")).absolute()
 
 

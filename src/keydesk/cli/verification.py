@@ -38,8 +38,7 @@ def verify(args: argparse.Namespace) -> int:
         import getpass
 
         presented = getpass.getpass("API key: ") if sys.stdin.isatty() else sys.stdin.readline()
-    store = context.store(args)
-    verifier = Verifier(store.engine)
+    verifier = Verifier(context.ready_store_url(args))
     try:
         identity = verifier.verify(presented)
     except Unauthorized as exc:
@@ -51,7 +50,6 @@ def verify(args: argparse.Namespace) -> int:
         return EXIT_UNAUTHORIZED
     finally:
         verifier.close()
-        store.dispose()
     if args.json:
         print_json({"valid": True, **identity.as_dict()})
     else:

@@ -8,14 +8,12 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from keydesk.schema import HEAD as HEAD  # re-exported: where the tests and scripts look
+
 if TYPE_CHECKING:
     from alembic.config import Config
 
 HERE = Path(__file__).parent
-# The newest revision. Kept here so that opening an up-to-date store costs
-# one small query instead of importing Alembic and reading every script
-# (tests/test_store.py checks it matches the scripts).
-HEAD = "0004"
 # Any fixed number: PostgreSQL advisory lock held while migrating.
 _MIGRATION_LOCK = 0x6B657964
 

@@ -1,0 +1,89 @@
+"""One DB-API connection of a store (sqlite3's or psycopg's), for SQL
+written once for both backends. Used where SQLAlchemy would cost more than
+it gives: the list reads (keydesk.reads) and the verifier's bookkeeping
+writes. Imports nothing but the standard library."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import re
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+BATCH = 1000  # rows fetched at a time: memory stays flat however many there are
+
+
+class Connection(Protocol):
+    """What is used of a DB-API connection (sqlite3's, psycopg's)."""
+
+    def cursor(self, *args: Any, **kwargs: Any) -> Any: ...
+
+
+class DbConnection:
+    """One DB-API connection of a store, for SQL written once for both
+    backends: `:name` parameters (sqlite3's style, rewritten for psycopg's)
+    and times as each backend compares them."""
+
+    _cursor_numbers = itertools.count()
+
+    def __init__(self, connection: Connection, backend: str) -> None:
+        self.connection = connection
+        self.backend = backend
+
+    def rows(self, sql: str, params: Mapping[str, object]) -> list[tuple[Any, ...]]:
+        cursor = self.connection.cursor()
+        try:
+            cursor.execute(self._sql(sql), params)
+            return list(cursor.fetchall())
+        finally:
+            cursor.close()
+
+    def stream(self, sql: str, params: Mapping[str, object]) -> Iterator[tuple[Any, ...]]:
+        """The rows, fetched BATCH at a time; on PostgreSQL through a
+        server-side cursor (else psycopg holds the whole result)."""
+        if self.backend == "postgresql":
+            cursor = self.connection.cursor(f"keydesk_{next(self._cursor_numbers)}")
+        else:
+            cursor = self.connection.cursor()
+        try:
+            cursor.execute(self._sql(sql), params)
+            while batch := cursor.fetchmany(BATCH):
+                yield from batch
+        finally:
+            # A reader that stopped early (`keydesk key list | head`) may close
+            # this generator only after the connection has gone.
+            with contextlib.suppress(Exception):
+                cursor.close()
+
+    def run_many(self, sql: str, params: list[dict[str, object]]) -> None:
+        """One statement for each set of parameters (executemany), uncommitted."""
+        cursor = self.connection.cursor()
+        try:
+            cursor.executemany(self._sql(sql), params)
+        finally:
+            cursor.close()
+
+    def _sql(self, sql: str) -> str:
+        return _PARAMETER.sub(r"%(\1)s", sql) if self.backend == "postgresql" else sql
+
+    def time(self, moment: datetime) -> object:
+        """`moment` as the store compares it: SQLite keeps UTC text in the
+        form SQLAlchemy writes (so text order is time order)."""
+        if self.backend == "sqlite":
+            return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        return moment
+
+
+_PARAMETER = re.compile(r"(?<![:\w]):(\w+)")
+
+
+def stored_time(value: datetime | str | None) -> datetime | None:
+    """A stored datetime as the driver gives it → aware UTC: SQLite's text
+    (always UTC), or PostgreSQL's aware value."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -1,0 +1,231 @@
+"""The list reads — integrations and keys — as plain SQL on a DB-API
+connection, for both stores and both ways in.
+
+The service runs them on its session's own connection (on PostgreSQL,
+row-level security applies to them as to everything). Commands and screens
+that only read a SQLite store run them on a bare `sqlite3` connection
+(`keydesk.sqlite_file.open_for_reading`), so `keydesk key list` and the
+TUI's first screen start without importing SQLAlchemy. One set of queries,
+one set of permission rules, whichever way the rows come.
+
+Nothing here imports SQLAlchemy, SQLModel or a driver.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+from keydesk.dbapi import DbConnection, stored_time
+from keydesk.errors import InvalidInput, NotFound, PermissionDenied
+from keydesk.views import (
+    EXPIRING_SOON,
+    IntegrationStatus,
+    IntegrationView,
+    KeyView,
+    Role,
+    utcnow,
+)
+
+_INTEGRATIONS = """
+SELECT i.id, i.workspace_id, w.name, i.name, i.provider, i.client_id, i.redirect_uri,
+       i.scopes, i.status, i.created_at, i.updated_at,
+       (SELECT count(*) FROM api_key k
+         WHERE k.integration_id = i.id AND k.revoked_at IS NULL),
+       m.role,
+       (SELECT count(*) FROM api_key k
+         WHERE k.integration_id = i.id AND k.revoked_at IS NULL
+           AND k.expires_at > :now AND k.expires_at <= :soon),
+       w.max_key_lifetime_days
+FROM integration i
+JOIN workspace w ON w.id = i.workspace_id
+JOIN membership m ON m.workspace_id = w.id
+JOIN account a ON a.id = m.account_id
+WHERE a.name = :actor"""
+
+# KeyView's columns, in its order.
+_KEYS = """
+SELECT k.id, k.public_key, k.label, k.integration_id, i.name,
+       k.created_at, c.name, k.revoked_at, r.name, k.expires_at, k.last_used_at,
+       cm.id IS NULL, k.scopes, k.lifetime_days, p.public_key,
+       (SELECT s.public_key FROM api_key s WHERE s.replaces_id = k.id
+         ORDER BY s.id DESC LIMIT 1)
+FROM api_key k
+JOIN integration i ON i.id = k.integration_id
+LEFT JOIN api_key p ON p.id = k.replaces_id
+JOIN account c ON c.id = k.created_by
+LEFT JOIN account r ON r.id = k.revoked_by
+LEFT JOIN membership cm ON cm.workspace_id = i.workspace_id AND cm.account_id = k.created_by"""
+
+_MY_WORKSPACES = """(SELECT m.workspace_id FROM membership m
+  JOIN account a ON a.id = m.account_id WHERE a.name = :actor)"""
+
+_WORKSPACE = """
+SELECT w.id, (SELECT m.role FROM membership m JOIN account a ON a.id = m.account_id
+               WHERE m.workspace_id = w.id AND a.name = :actor)
+FROM workspace w WHERE w.name = :name"""
+
+# Active first, then newest first (the id breaks ties within one second).
+_KEY_ORDER = "k.revoked_at IS NOT NULL, k.created_at DESC, k.id DESC"
+
+
+class Reads:
+    """The actor's integrations and keys, with the service's permission
+    rules: only what the actor's workspaces hold."""
+
+    def __init__(self, db: DbConnection, actor: str) -> None:
+        self.db = db
+        self.actor = actor
+
+    # -- integrations -----------------------------------------------------------
+
+    def integrations(self, workspace: str | None = None) -> list[IntegrationView]:
+        """Integrations in the actor's workspaces (or one of them), by name."""
+        sql, params = _INTEGRATIONS, self._integration_params()
+        if workspace is not None:
+            sql += " AND w.id = :workspace_id"
+            params["workspace_id"] = self.workspace_id(workspace, member=False)
+        rows = self.db.rows(sql + " ORDER BY w.name, i.name", params)
+        return [_integration_view(row) for row in rows]
+
+    def integration(self, ref: str | int, workspace: str | None = None) -> IntegrationView:
+        """One of the actor's integrations, by id or name (a name in several
+        of the actor's workspaces needs the workspace)."""
+        sql, params = _INTEGRATIONS, self._integration_params()
+        if isinstance(ref, int) or str(ref).strip().isdigit():
+            sql += " AND i.id = :ref"
+            params["ref"] = int(ref)
+        else:
+            sql += " AND i.name = :ref"
+            params["ref"] = _as_stored(str(ref))
+        if workspace is not None:
+            sql += " AND w.name = :workspace"
+            params["workspace"] = _as_stored(workspace)
+        rows = [_integration_view(row) for row in self.db.rows(sql, params)]
+        if not rows:
+            raise NotFound(f"no integration {ref!r} in your workspaces")
+        if len(rows) > 1:
+            names = ", ".join(sorted(row.workspace for row in rows))
+            raise InvalidInput(
+                f"{ref!r} names integrations in several workspaces ({names}); "
+                "give the workspace or the integration's id"
+            )
+        return rows[0]
+
+    def _integration_params(self) -> dict[str, object]:
+        now = utcnow()
+        time = self.db.time
+        return {"actor": self.actor, "now": time(now), "soon": time(now + EXPIRING_SOON)}
+
+    # -- keys -------------------------------------------------------------------
+
+    def keys(
+        self,
+        integration: str | int | None = None,
+        *,
+        workspace: str | None = None,
+        include_revoked: bool = True,
+        expiring_within: timedelta | None = None,
+        unused_for: timedelta | None = None,
+        stream: bool = False,
+    ) -> Iterator[KeyView]:
+        """An integration's keys (or a workspace's, or all the actor's),
+        active first, newest first. `expiring_within`: only active keys that
+        stop within that span, soonest first. `unused_for`: only active keys
+        not used (or, never used, made) within that span, stalest first.
+        The permission checks happen before the first key is yielded."""
+        where, params = self._whose_keys(integration, workspace)
+        order = [_KEY_ORDER]
+        if not include_revoked:
+            where.append("k.revoked_at IS NULL")
+        now, time = utcnow(), self.db.time
+        if expiring_within is not None:
+            where.append("k.revoked_at IS NULL AND k.expires_at > :now AND k.expires_at <= :until")
+            params |= {"now": time(now), "until": time(now + expiring_within)}
+            order.insert(0, "k.expires_at ASC")
+        if unused_for is not None:
+            seen = "coalesce(k.last_used_at, k.created_at)"
+            where.append(
+                "k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > :now)"
+                f" AND {seen} < :cutoff"
+            )
+            params |= {"now": time(now), "cutoff": time(now - unused_for)}
+            order.insert(0, f"{seen} ASC")
+        sql = f"{_KEYS} WHERE {' AND '.join(where)} ORDER BY {', '.join(order)}"
+        return self._key_views(sql, params, stream)
+
+    def key(self, key_id: int) -> KeyView:
+        """One key by row id, unchecked: the caller has checked the actor may see it."""
+        rows = self.db.rows(f"{_KEYS} WHERE k.id = :id", {"id": key_id})
+        return _key_view(rows[0])
+
+    def key_by_public_key(self, public_key: str) -> KeyView | None:
+        """One key by public key, unchecked (as `key`)."""
+        rows = self.db.rows(f"{_KEYS} WHERE k.public_key = :public", {"public": public_key})
+        return _key_view(rows[0]) if rows else None
+
+    def _whose_keys(
+        self, integration: str | int | None, workspace: str | None
+    ) -> tuple[list[str], dict[str, object]]:
+        if integration is not None:
+            target = self.integration(integration, workspace)
+            return ["k.integration_id = :integration_id"], {"integration_id": target.id}
+        if workspace is not None:
+            workspace_id = self.workspace_id(workspace)
+            return ["i.workspace_id = :workspace_id"], {"workspace_id": workspace_id}
+        return [f"i.workspace_id IN {_MY_WORKSPACES}"], {"actor": self.actor}
+
+    def _key_views(self, sql: str, params: dict[str, object], stream: bool) -> Iterator[KeyView]:
+        rows = self.db.stream(sql, params) if stream else self.db.rows(sql, params)
+        return map(_key_view, rows)
+
+    # -- workspaces -------------------------------------------------------------
+
+    def workspace_id(self, name: str, *, member: bool = True) -> int:
+        """The workspace's id; NotFound if there is none of that name, and,
+        with `member`, PermissionDenied unless the actor is in it."""
+        name = _as_stored(name)
+        rows = self.db.rows(_WORKSPACE, {"actor": self.actor, "name": name})
+        if not rows:
+            raise NotFound(f"no workspace named {name!r}")
+        ((workspace_id, role),) = rows
+        if member and role is None:
+            raise PermissionDenied(f"{self.actor} is not a member of workspace {name!r}")
+        return int(workspace_id)
+
+
+def _as_stored(name: str) -> str:
+    """A typed name as names are stored (NFC, no surrounding space)."""
+    return unicodedata.normalize("NFC", name.strip())
+
+
+def _integration_view(row: tuple[Any, ...]) -> IntegrationView:
+    (
+        id, workspace_id, workspace, name, provider, client_id, redirect_uri, scopes,
+        status, created, updated, active, role, expiring, lifetime,
+    ) = row  # fmt: skip
+    return IntegrationView(
+        id, workspace_id, workspace, name, provider, client_id, redirect_uri, scopes,
+        IntegrationStatus(status), _aware(created), _aware(updated), active or 0,
+        Role(role), expiring or 0, lifetime,
+    )  # fmt: skip
+
+
+def _key_view(row: tuple[Any, ...]) -> KeyView:
+    (
+        id, public, label, integration_id, name, created, by, revoked, revoker,
+        expires, used, creator_removed, scopes, lifetime, replaces, replaced_by,
+    ) = row  # fmt: skip
+    return KeyView(
+        id, public, label, integration_id, name, _aware(created), by,
+        stored_time(revoked), revoker, stored_time(expires), stored_time(used),
+        bool(creator_removed), tuple(scopes.split()), lifetime, replaces, replaced_by,
+    )  # fmt: skip
+
+
+def _aware(value: datetime | str) -> datetime:
+    moment = stored_time(value)
+    assert moment is not None, "a NOT NULL time"
+    return moment
