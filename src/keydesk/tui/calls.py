@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from textual.app import App
 from textual.dom import DOMNode
 from textual.worker import Worker, get_current_worker
 
@@ -37,7 +38,7 @@ def call_service(
         if on_error is not None:
             on_error(message)
         else:
-            app.notify(visible(message), severity="error", title="keydesk", markup=False)
+            notify_error(app, message)
 
     def run() -> None:
         try:
@@ -64,6 +65,11 @@ def call_service(
         exit_on_error=False,
         description=f"keydesk {group}",
     )
+
+
+def notify_error(app: App[Any], message: str) -> None:
+    """A service call's user-facing error, as a notification (shown literally)."""
+    app.notify(visible(message), severity="error", title="keydesk", markup=False)
 
 
 def deliver(node: DOMNode, callback: Callable[[T], Any], value: T) -> None:
