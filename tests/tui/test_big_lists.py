@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from keydesk.models import ApiKey, utcnow
+from keydesk.reads import Reads
 from keydesk.service import KeyService
 from keydesk.tui import heap
 from keydesk.tui.screens.integration_detail import FIRST_PAGE, IntegrationDetailScreen
@@ -54,17 +55,17 @@ async def open_detail(app, pilot, name: str = "github") -> IntegrationDetailScre
 
 
 async def test_a_big_load_defers_full_collections_then_is_frozen_until_the_screen_closes(
-    make_app, demo_store, clean_gc
+    make_app, demo_store, clean_gc, monkeypatch
 ):
     add_keys(demo_store, "github", 300)
     usual = gc.get_threshold()
     app = make_app()
     rest, reading = threading.Event(), threading.Event()
-    read = app.service.iter_keys
+    read = Reads.keys
     seen_while_reading: list[tuple[int, int, int]] = []
 
-    def held(integration, **options):  # the first page, then the rest when let go
-        for n, key in enumerate(read(integration, **options)):
+    def held(self, integration, **options):  # the first page, then the rest when let go
+        for n, key in enumerate(read(self, integration, **options)):
             if n == FIRST_PAGE + 1:
                 reading.set()
                 rest.wait(60)
@@ -73,7 +74,7 @@ async def test_a_big_load_defers_full_collections_then_is_frozen_until_the_scree
 
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
-        app.service.iter_keys = held
+        monkeypatch.setattr(Reads, "keys", held)
         try:
             screen = await open_detail(app, pilot)
             for _ in range(600):
@@ -110,19 +111,18 @@ async def test_a_small_integration_freezes_nothing(make_app, clean_gc):
         assert gc.get_threshold() == usual
 
 
-async def test_a_failed_load_restores_full_collections(make_app, clean_gc):
+async def test_a_failed_load_restores_full_collections(make_app, clean_gc, monkeypatch):
     from keydesk.errors import StoreUnavailable
 
     usual = gc.get_threshold()
     app = make_app()
 
-    def broken(integration, **options):
+    def broken(self, integration, **options):
         raise StoreUnavailable("the store cannot be read")
-        yield  # a generator, like iter_keys
 
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
-        app.service.iter_keys = broken
+        monkeypatch.setattr(Reads, "keys", broken)
         await open_detail(app, pilot)
         await settle(pilot)
         assert gc.get_threshold() == usual
