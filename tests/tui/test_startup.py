@@ -149,6 +149,32 @@ def test_first_rows_before_the_store_layer_is_imported(sqlite_url):
     assert lines[2] == "keys: IntegrationDetailScreen True"
 
 
+def test_a_hang_up_ends_the_process_even_when_the_exit_hangs():
+    """Restoring a terminal that is gone can block Textual's driver for
+    ever; after a hang-up keydesk ends anyway, running its exit hooks."""
+    result = _python(
+        """
+        import asyncio, atexit, signal, time
+        from keydesk.tui import app as tui
+
+        tui.HANGUP_GRACE_SECONDS = 0.2
+        atexit.register(print, "exit hooks ran", flush=True)
+
+        async def main():
+            app = tui.KeydeskApp()
+            async with app.run_test(size=(80, 24)) as pilot:
+                app.exit = lambda **_: None  # an exit that never finishes
+                app.hang_up(signal.SIGHUP)
+                time.sleep(30)  # the loop is stuck too
+            print("not reached", flush=True)
+
+        asyncio.run(main())
+        """
+    )
+    assert result.returncode == 128 + signal.SIGHUP, result.stderr
+    assert result.stdout.strip() == "exit hooks ran"
+
+
 async def test_a_store_that_cannot_be_opened_ends_the_app_with_its_message():
     def refuse():
         raise StoreUnavailable("the store is unavailable: disk I/O error")

@@ -11,6 +11,7 @@ a worker that needs the service meanwhile waits for the store.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import signal
 import threading
@@ -74,7 +75,8 @@ Connect = Callable[[], "KeyService"]
 # The account, its workspaces, and the first one's integrations.
 FirstRows = tuple[str, list[WorkspaceView], list[IntegrationView]]
 BareReads = Callable[[], AbstractContextManager["Reads | None"]]
-STORE_WAIT_SECONDS = 120.0  # a worker started while the store opens waits this long
+STORE_WAIT_SECONDS = 120.0
+HANGUP_GRACE_SECONDS = 5.0  # after a hang-up, the longest an exit may take  # a worker started while the store opens waits this long
 
 
 class KeydeskApp(App[None]):
@@ -145,9 +147,7 @@ class KeydeskApp(App[None]):
         if self._handle_signals:
             loop = asyncio.get_running_loop()
             for hangup in (signal.SIGHUP, signal.SIGTERM):
-                # The terminal went away (or we were asked to stop): leave
-                # the way ctrl+q does, so every clean-up runs.
-                loop.add_signal_handler(hangup, partial(self.exit, return_code=128 + hangup))
+                loop.add_signal_handler(hangup, self.hang_up, hangup)
         self._home = IntegrationsScreen()
         self.push_screen(self._home)
         ready, connect = self._service, self._connect
@@ -193,6 +193,18 @@ class KeydeskApp(App[None]):
             workspaces = reads.workspaces()
             first = reads.integrations(workspaces[0].name) if workspaces else []
             return reads.actor, workspaces, first
+
+    def hang_up(self, signum: int) -> None:
+        """The terminal went away (or we were asked to stop): leave the way
+        ctrl+q does, so every clean-up runs. Restoring a terminal that is
+        gone can block Textual's driver for ever (its output queue fills;
+        seen in 1 of 6 hang-ups from tmux), which would leave keydesk
+        running with no terminal, so the process ends after a grace period
+        whatever happens."""
+        watchdog = threading.Timer(HANGUP_GRACE_SECONDS, _end_now, args=(128 + signum,))
+        watchdog.daemon = True
+        watchdog.start()
+        self.exit(return_code=128 + signum)
 
     def _show_first_rows(self, first: FirstRows) -> None:
         self.actor, workspaces, integrations = first
@@ -650,6 +662,16 @@ def _connect(database_url: str, proven: str | None) -> KeyService:
     except BaseException:
         store.dispose()
         raise
+
+
+def _end_now(code: int) -> None:
+    """A hang-up's exit did not finish: run the exit hooks (a demo's
+    throwaway folder goes with them), then end without waiting for Textual's
+    threads. Committed work is safe: every write is its own transaction."""
+    try:
+        atexit._run_exitfuncs()
+    finally:
+        os._exit(code)
 
 
 def _allowed_in(path: str) -> frozenset[str]:
