@@ -5,7 +5,9 @@ models) is imported: `run` hands it a way to open the store, which a worker
 calls while the first screen shows a quiet "Opening …" line. On an
 up-to-date SQLite store the same worker first reads the first screen's rows
 bare (keydesk.reads on sqlite3), so they show before SQLAlchemy is imported;
-a worker that needs the service meanwhile waits for the store.
+a worker that needs the service meanwhile waits for the store. Screens
+other than the list are imported when first shown: the first frame loads
+only what it draws.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from platformdirs import user_downloads_path
 from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -38,7 +39,6 @@ from keydesk.tui.calls import call_service, deliver
 from keydesk.tui.commands import KeydeskCommands
 from keydesk.tui.display import visible
 from keydesk.tui.messages import IntegrationsChanged, KeysChanged
-from keydesk.tui.screens.audit import AuditScreen
 from keydesk.tui.screens.base import MIN_HEIGHT, MIN_WIDTH
 from keydesk.tui.screens.choice import overlap_question
 from keydesk.tui.screens.confirm import (
@@ -46,17 +46,11 @@ from keydesk.tui.screens.confirm import (
     revoke_confirmation,
     revoke_on_rotate_confirmation,
 )
-from keydesk.tui.screens.create_key import CreateKeyScreen
 from keydesk.tui.screens.help import HelpScreen
 from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
-from keydesk.tui.screens.integration_form import IntegrationFormScreen
 from keydesk.tui.screens.integrations import IntegrationsScreen
 from keydesk.tui.screens.key_created import KeyCreatedScreen
 from keydesk.tui.screens.key_page import KeyScreen
-from keydesk.tui.screens.members import MembersScreen
-from keydesk.tui.screens.scan import Leak, ScanScreen
-from keydesk.tui.screens.welcome import WelcomeScreen
-from keydesk.tui.screens.workspaces import WorkspaceScreen
 from keydesk.views import (
     CreatedKey,
     FoundKey,
@@ -70,6 +64,7 @@ from keydesk.views import (
 if TYPE_CHECKING:
     from keydesk.reads import Reads
     from keydesk.service import KeyService
+    from keydesk.tui.screens.scan import Leak
 
 Connect = Callable[[], "KeyService"]
 # The account, its workspaces, and the first one's integrations.
@@ -225,6 +220,8 @@ class KeydeskApp(App[None]):
         self.exit(return_code=1)
 
     def _workspaces_loaded(self, workspaces: list[WorkspaceView]) -> None:
+        from keydesk.tui.screens.welcome import WelcomeScreen
+
         if workspaces:
             self.workspace = workspaces[0]
         else:
@@ -252,6 +249,7 @@ class KeydeskApp(App[None]):
 
     def generate_key(self, integration_id: int | None = None) -> None:
         """Form → one-time reveal → the key's API Keys tab, key highlighted."""
+        from keydesk.tui.screens.create_key import CreateKeyScreen
 
         def created(result: CreatedKey | None) -> None:
             if result is None:
@@ -375,10 +373,14 @@ class KeydeskApp(App[None]):
         )
 
     def add_integration(self) -> None:
+        from keydesk.tui.screens.integration_form import IntegrationFormScreen
+
         if self.workspace is not None:
             self.push_screen(IntegrationFormScreen(self.workspace.name), self._integration_saved)
 
     def edit_integration(self, integration: IntegrationView) -> None:
+        from keydesk.tui.screens.integration_form import IntegrationFormScreen
+
         self.push_screen(
             IntegrationFormScreen(integration.workspace, integration), self._integration_saved
         )
@@ -451,6 +453,8 @@ class KeydeskApp(App[None]):
         self.push_screen(question, confirmed)
 
     def switch_workspace(self) -> None:
+        from keydesk.tui.screens.workspaces import WorkspaceScreen
+
         def chosen(workspace: WorkspaceView | None) -> None:
             if workspace is not None:
                 while len(self.screen_stack) > 2:  # back to the integration list
@@ -467,10 +471,14 @@ class KeydeskApp(App[None]):
         )
 
     def show_members(self) -> None:
+        from keydesk.tui.screens.members import MembersScreen
+
         if self.workspace is not None:
             self.push_screen(MembersScreen(self.workspace.name))
 
     def show_audit(self) -> None:
+        from keydesk.tui.screens.audit import AuditScreen
+
         if self.workspace is not None:
             self.push_screen(AuditScreen(self.workspace.name))
 
@@ -494,6 +502,8 @@ class KeydeskApp(App[None]):
         call_service(self, self.service.workspaces, self._workspaces_loaded, group="workspaces")
 
     def scan_for_leaks(self) -> None:
+        from keydesk.tui.screens.scan import ScanScreen
+
         if not isinstance(self.screen, ScanScreen):
             self.push_screen(ScanScreen())
 
@@ -509,6 +519,7 @@ class KeydeskApp(App[None]):
         integration when the account may see it. Notes on what could not be
         read go to `on_skipped(note, failed)`."""
         from keydesk.scan import Skipped, scan_paths  # key parsing loads argon2
+        from keydesk.tui.screens.scan import Leak
 
         service = self.service
         allowed = _allowed_in(paths[0])
@@ -578,6 +589,8 @@ class KeydeskApp(App[None]):
     ) -> str | None:
         """Textual's Screenshot (palette, action): refused while a private
         key is on screen; otherwise written owner-only."""
+        from platformdirs import user_downloads_path
+
         if self.secret_on_screen:
             self.notify(
                 "No screenshots while a private key is on screen.", severity="warning", markup=False
