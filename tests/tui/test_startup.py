@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
+from textual.widgets import DataTable
 
 from keydesk.errors import StoreUnavailable
 from keydesk.tui.app import KeydeskApp
@@ -147,6 +148,64 @@ def test_first_rows_before_the_store_layer_is_imported(sqlite_url):
     assert lines[0].startswith("rows: 4 alice")
     assert lines[1] == "loaded: []"
     assert lines[2] == "keys: IntegrationDetailScreen True"
+
+
+async def test_nothing_that_changes_the_store_runs_before_it_is_open(sqlite_url):
+    """Rows read bare are on screen while the store opens: every key that
+    would change the store, on the list and on an integration's page, waits
+    for it (the footer does not offer it; pressing it does nothing), and
+    none reaches the service on the UI thread (which would crash)."""
+    from functools import partial
+
+    from keydesk.demo import seed_demo
+    from keydesk.reads import bare_sqlite_reads
+    from keydesk.store import open_store
+    from keydesk.tui import app as tui
+    from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
+    from keydesk.tui.screens.integrations import IntegrationsScreen
+
+    store = open_store(sqlite_url, create=True)
+    seed_demo(store)
+    store.dispose()
+    gate = threading.Event()
+
+    def connect():
+        gate.wait(30)
+        return tui._connect(sqlite_url, "alice")
+
+    app = KeydeskApp(connect=connect, bare_reads=partial(bare_sqlite_reads, sqlite_url, "alice"))
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            for _ in range(600):
+                await pilot.pause(0.05)
+                if app.screen.query_one("#integrations").row_count:
+                    break
+            for key in "acdegmsw":  # add, configure, disable, edit, generate, members, …
+                await pilot.press(key)
+                await pilot.pause()
+            assert isinstance(app.screen, IntegrationsScreen) and not app.ready
+            await pilot.press("enter")  # opening does not wait: the keys are read bare
+            for _ in range(600):
+                await pilot.pause(0.05)
+                screen = app.screen
+                if isinstance(screen, IntegrationDetailScreen) and screen.table.row_count:
+                    break
+            for key in "xtge":  # revoke, rotate, generate, edit
+                await pilot.press(key)
+                await pilot.pause()
+            assert isinstance(app.screen, IntegrationDetailScreen) and not app.ready
+            await pilot.press("a")  # the Audit tab: read once the store is open
+            await pilot.pause()
+            gate.set()
+            for _ in range(600):
+                await pilot.pause(0.05)
+                if app.ready:
+                    break
+            await settle(pilot)
+            assert app.ready and isinstance(app.screen, IntegrationDetailScreen)
+            assert app.screen.query_one("#audit DataTable", DataTable).row_count > 0
+    finally:
+        gate.set()
 
 
 def test_a_hang_up_ends_the_process_even_when_the_exit_hangs():

@@ -331,8 +331,7 @@ class KeydeskApp(App[None]):
         then the revoke (`revoke`: another service call doing it, e.g. one
         audited as leaked). A refusal (revoked meanwhile, elsewhere)
         refreshes what is shown."""
-        service = self.service
-        revoke_now = revoke or (lambda: service.revoke_key(key.public_key))
+        revoke_now = revoke or (lambda: self.service.revoke_key(key.public_key))
 
         def revoked(key: KeyView) -> None:
             self.notify(

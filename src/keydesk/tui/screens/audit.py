@@ -93,12 +93,13 @@ class AuditLog(Vertical):
             return
         self._reading = True
         self._summarise()
-        service = cast("KeydeskApp", self.app).service
+        app = cast("KeydeskApp", self.app)
         workspace, integration = self.workspace, self.integration_id
         after = self._events[-1] if self._events else None
         call_service(
             self,
-            lambda: service.audit(workspace, integration=integration, after=after, limit=PAGE),
+            # `app.service` in the worker: it waits for a store still opening
+            lambda: app.service.audit(workspace, integration=integration, after=after, limit=PAGE),
             self._show_page,
             on_error=self._failed,
             group=f"audit-{self.workspace}-{self.integration_id}",
