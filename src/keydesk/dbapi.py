@@ -8,9 +8,12 @@ from __future__ import annotations
 import contextlib
 import itertools
 import re
+import sqlite3
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
+
+from keydesk.errors import KeydeskError, PermissionDenied, StoreUnavailable
 
 BATCH = 1000  # rows fetched at a time: memory stays flat however many there are
 
@@ -33,24 +36,30 @@ class DbConnection:
         self.backend = backend
 
     def rows(self, sql: str, params: Mapping[str, object]) -> list[tuple[Any, ...]]:
-        cursor = self.connection.cursor()
-        try:
-            cursor.execute(self._sql(sql), params)
-            return list(cursor.fetchall())
-        finally:
-            cursor.close()
+        with driver_errors():
+            cursor = self.connection.cursor()
+            try:
+                cursor.execute(self._sql(sql), params)
+                return list(cursor.fetchall())
+            finally:
+                cursor.close()
 
     def stream(self, sql: str, params: Mapping[str, object]) -> Iterator[tuple[Any, ...]]:
         """The rows, fetched BATCH at a time; on PostgreSQL through a
         server-side cursor (else psycopg holds the whole result)."""
-        if self.backend == "postgresql":
-            cursor = self.connection.cursor(f"keydesk_{next(self._cursor_numbers)}")
-        else:
-            cursor = self.connection.cursor()
+        with driver_errors():
+            if self.backend == "postgresql":
+                cursor = self.connection.cursor(f"keydesk_{next(self._cursor_numbers)}")
+            else:
+                cursor = self.connection.cursor()
         try:
-            cursor.execute(self._sql(sql), params)
-            while batch := cursor.fetchmany(BATCH):
+            with driver_errors():
+                cursor.execute(self._sql(sql), params)
+                batch = cursor.fetchmany(BATCH)
+            while batch:
                 yield from batch
+                with driver_errors():
+                    batch = cursor.fetchmany(BATCH)
         finally:
             # A reader that stopped early (`keydesk key list | head`) may close
             # this generator only after the connection has gone.
@@ -59,11 +68,12 @@ class DbConnection:
 
     def run_many(self, sql: str, params: list[dict[str, object]]) -> None:
         """One statement for each set of parameters (executemany), uncommitted."""
-        cursor = self.connection.cursor()
-        try:
-            cursor.executemany(self._sql(sql), params)
-        finally:
-            cursor.close()
+        with driver_errors():
+            cursor = self.connection.cursor()
+            try:
+                cursor.executemany(self._sql(sql), params)
+            finally:
+                cursor.close()
 
     def _sql(self, sql: str) -> str:
         return _PARAMETER.sub(r"%(\1)s", sql) if self.backend == "postgresql" else sql
@@ -71,8 +81,10 @@ class DbConnection:
     def time(self, moment: datetime) -> object:
         """`moment` as the store compares it: SQLite keeps UTC text in the
         form SQLAlchemy writes (so text order is time order)."""
+        if moment.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
         if self.backend == "sqlite":
-            return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+            return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
         return moment
 
 
@@ -87,3 +99,49 @@ def stored_time(value: datetime | str | None) -> datetime | None:
     if isinstance(value, str):
         return datetime.fromisoformat(value).replace(tzinfo=UTC)
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# SQLSTATEs of the refusals PostgreSQL makes for keydesk (revision 0002):
+# 42501 is a privilege or row-level security refusal; KD001 the last owner;
+# KD002 a change to a revocation.
+REFUSALS = frozenset({"42501", "KD001", "KD002"})
+
+
+@contextlib.contextmanager
+def driver_errors() -> Iterator[None]:
+    """A driver's error (sqlite3's, psycopg's) as keydesk's one-line error."""
+    try:
+        yield
+    except Exception as error:
+        if isinstance(error, sqlite3.Error) or type(error).__module__.startswith("psycopg"):
+            raise failure(error) from None
+        raise
+
+
+def failure(error: BaseException | None, password: str | None = None) -> KeydeskError:
+    """A driver error as one line. A refusal by the database is a
+    PermissionDenied: the service checks the same rules first, so it is a
+    race, or a store set up differently."""
+    if is_refusal(error):
+        return PermissionDenied(f"the database refused this: {first_line(error)}")
+    return StoreUnavailable(without(describe(error), password))
+
+
+def is_refusal(error: BaseException | None) -> bool:
+    return getattr(error, "sqlstate", None) in REFUSALS
+
+
+def first_line(error: BaseException | None) -> str:
+    return str(error).strip().splitlines()[0] if error else "unknown error"
+
+
+def describe(error: BaseException | None) -> str:
+    text = first_line(error)
+    if "locked" in text:
+        return "the store is busy (locked by another keydesk); try again"
+    return f"the store is unavailable: {text}"
+
+
+def without(message: str, password: str | None) -> str:
+    """`message` with the store's password, should a driver have quoted it, hidden."""
+    return message.replace(password, "***") if password else message

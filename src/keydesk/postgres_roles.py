@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from keydesk.dbapi import first_line
 from keydesk.errors import InvalidInput, PermissionDenied, StoreUnavailable
 
 USERS_ROLE = "keydesk_users"
@@ -146,9 +147,9 @@ def setup(url: str, owner: str = DEFAULT_OWNER) -> SetupResult:
                 connection.execute(sa.text(statement))
         before = current_revision(engine)
     except OperationalError as exc:
-        raise StoreUnavailable(f"cannot reach the database: {_first_line(exc)}") from None
+        raise StoreUnavailable(f"cannot reach the database: {first_line(exc.orig)}") from None
     except DBAPIError as exc:
-        raise PermissionDenied(f"the set-up was refused: {_first_line(exc)}") from None
+        raise PermissionDenied(f"the set-up was refused: {first_line(exc.orig)}") from None
     finally:
         engine.dispose()
     # The migrations run as the owner role, so what they make is its own.
@@ -157,7 +158,7 @@ def setup(url: str, owner: str = DEFAULT_OWNER) -> SetupResult:
         upgrade(as_owner)
         after = current_revision(as_owner)
     except DBAPIError as exc:
-        raise PermissionDenied(f"the migrations were refused: {_first_line(exc)}") from None
+        raise PermissionDenied(f"the migrations were refused: {first_line(exc.orig)}") from None
     finally:
         as_owner.dispose()
     return SetupResult(database, owner, tuple(missing), before, after)
@@ -183,7 +184,3 @@ def _check_caller(connection: sa.Connection, owner: str, missing: list[str]) -> 
             f"you cannot act as the owner role {owner} to migrate the schema: run this as a "
             f"superuser, or as a member of {owner}"
         )
-
-
-def _first_line(exc: DBAPIError) -> str:
-    return str(exc.orig).strip().splitlines()[0] if exc.orig else "unknown error"

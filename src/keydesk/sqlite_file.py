@@ -40,8 +40,13 @@ def sqlite_file_of(url: str) -> str | None:
     prefix = "sqlite:///"
     if not url.startswith(prefix) or "?" in url:
         return None
-    path = url[len(prefix) :]
+    path = urllib.parse.unquote(url[len(prefix) :])  # as SQLAlchemy reads it: %41 is "A"
     return os.path.abspath(os.path.expanduser(path)) if is_file_path(path) else None
+
+
+def read_only_uri(path: str) -> str:
+    """The URI that opens the store at `path` read-only, never creating it."""
+    return f"file:{urllib.parse.quote(path)}?mode=ro"
 
 
 @contextmanager
@@ -59,7 +64,7 @@ def open_for_reading(url: str) -> Iterator[sqlite3.Connection | None]:
     check_private_store(Path(path))
     try:
         connection = sqlite3.connect(
-            f"file:{urllib.parse.quote(path)}?mode=ro", uri=True,
+            read_only_uri(path), uri=True,
             timeout=SQLITE_BUSY_TIMEOUT_MS / 1000, isolation_level=None,
         )  # fmt: skip
     except sqlite3.Error:

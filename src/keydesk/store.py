@@ -15,9 +15,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
+from keydesk.dbapi import describe, failure, first_line, is_refusal, without
 from keydesk.errors import (
-    KeydeskError,
-    PermissionDenied,
     StoreNotFound,
     StoreUnavailable,
 )
@@ -60,7 +59,7 @@ class Store:
             with self.engine.connect() as connection:
                 return str(connection.execute(sa.text("SELECT session_user")).scalar_one())
         except DBAPIError as exc:
-            raise StoreUnavailable(_without(_describe(exc), self.engine.url.password)) from None
+            raise StoreUnavailable(without(describe(exc.orig), self.engine.url.password)) from None
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -78,40 +77,10 @@ class Store:
                 yield session
                 session.commit()
         except DBAPIError as exc:  # OperationalError, and DatabaseError for a damaged file
-            raise _failure(exc, self.engine.url.password) from None
+            raise failure(exc.orig, self.engine.url.password) from None
 
     def dispose(self) -> None:
         self.engine.dispose()
-
-
-# SQLSTATEs of the refusals PostgreSQL makes for keydesk (revision 0002):
-# 42501 is a privilege or row-level security refusal; KD001 the last owner;
-# KD002 a change to a revocation.
-_REFUSALS = frozenset({"42501", "KD001", "KD002"})
-
-
-def _is_refusal(exc: DBAPIError) -> bool:
-    return getattr(exc.orig, "sqlstate", None) in _REFUSALS
-
-
-def _failure(exc: DBAPIError, password: str | None) -> KeydeskError:
-    """A driver error as one line. A refusal by the database is a
-    PermissionDenied: the service checks the same rules first, so it is a
-    race, or a store set up differently."""
-    if _is_refusal(exc):
-        return PermissionDenied(f"the database refused this: {_first_line(exc)}")
-    return StoreUnavailable(_without(_describe(exc), password))
-
-
-def _first_line(exc: DBAPIError) -> str:
-    return str(exc.orig).strip().splitlines()[0] if exc.orig else "unknown error"
-
-
-def _describe(exc: DBAPIError) -> str:
-    text = _first_line(exc)
-    if "locked" in text:
-        return "the store is busy (locked by another keydesk); try again"
-    return f"the store is unavailable: {text}"
 
 
 INIT_HINT = "create one with: keydesk init --workspace NAME"
@@ -150,15 +119,15 @@ def _require_schema(engine: Engine, where: str, *, create: bool, migrate: bool) 
         if migrate and revision != HEAD:
             upgrade(engine)
     except DBAPIError as exc:
-        message = _upgrade_refused(exc) if _is_refusal(exc) else _describe(exc)
+        message = _upgrade_refused(exc) if is_refusal(exc.orig) else describe(exc.orig)
         if "not a database" in message:
             message = f"{where} is not a keydesk store (not a SQLite database)"
-        raise StoreUnavailable(_without(message, password)) from None
+        raise StoreUnavailable(without(message, password)) from None
 
 
 def _upgrade_refused(exc: DBAPIError) -> str:
     """A role that may not use the store, or not migrate it (PostgreSQL)."""
-    text = _first_line(exc)
+    text = first_line(exc.orig)
     if "alembic_version" in text:  # the first thing every keydesk role may read
         return (
             f"your database role may not use this store ({text}); "
@@ -190,10 +159,6 @@ _PASSWORD_IN_URL = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
 
 def _hide_password(url: str) -> str:
     return _PASSWORD_IN_URL.sub(r"\1***@", url)
-
-
-def _without(message: str, password: str | None) -> str:
-    return message.replace(password, "***") if password else message
 
 
 def create_engine(url: sa.URL, *, create: bool = False, **options: object) -> Engine:

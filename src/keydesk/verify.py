@@ -71,7 +71,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn, Protocol
 from keydesk.dbapi import DbConnection, stored_time
 from keydesk.errors import StoreUnavailable, TooManyAttempts, Unauthorized, UnauthorizedReason
 from keydesk.keys import PrivateKey, check_secret, parse_private_key
-from keydesk.sqlite_file import FileId, file_id, sqlite_file_of
+from keydesk.sqlite_file import FileId, file_id, read_only_uri, sqlite_file_of
 from keydesk.views import ACCEPTED, IntegrationStatus, KeyStatus, key_status, utcnow
 
 if TYPE_CHECKING:
@@ -210,9 +210,8 @@ class _SqliteReads:
 
     def __init__(self, database: str, timeout: float) -> None:
         self.path = os.path.abspath(os.path.expanduser(database))
-        quoted = urllib.parse.quote(self.path)
-        self._read_uri = f"file:{quoted}?mode=ro"
-        self._write_uri = f"file:{quoted}?mode=rw"
+        self._read_uri = read_only_uri(self.path)
+        self._write_uri = f"file:{urllib.parse.quote(self.path)}?mode=rw"
         self._files = (self.path, self.path + "-wal", self.path + "-shm")
         self._timeout = timeout
         self._connection: sqlite3.Connection | None = None

@@ -32,7 +32,7 @@ from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.screen import Screen
 
-from keydesk.errors import KeydeskError
+from keydesk.errors import KeydeskError, StoreUnavailable
 from keydesk.reads import bare_sqlite_reads
 from keydesk.tui import clipboard
 from keydesk.tui.calls import call_service, deliver
@@ -122,7 +122,8 @@ class KeydeskApp(App[None]):
             # A worker started while the store opens (the first rows, read
             # bare, can be opened at once) waits for it.
             self._store_opened.wait(STORE_WAIT_SECONDS)
-        assert self._service is not None, "the store is not open yet"
+        if self._service is None:
+            raise StoreUnavailable(f"{self.where or 'the store'} is not open yet; try again")
         return self._service
 
     @property
@@ -182,12 +183,15 @@ class KeydeskApp(App[None]):
         """The first screen's rows, read bare before the store is opened."""
         if self._bare_reads is None:
             return None
-        with self._bare_reads() as reads:
-            if reads is None:
-                return None
-            workspaces = reads.workspaces()
-            first = reads.integrations(workspaces[0].name) if workspaces else []
-            return reads.actor, workspaces, first
+        try:
+            with self._bare_reads() as reads:
+                if reads is None:
+                    return None
+                workspaces = reads.workspaces()
+                first = reads.integrations(workspaces[0].name) if workspaces else []
+                return reads.actor, workspaces, first
+        except KeydeskError:
+            return None  # opening the store the full way says what is wrong
 
     def hang_up(self, signum: int) -> None:
         """The terminal went away (or we were asked to stop): leave the way

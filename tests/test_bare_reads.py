@@ -1,0 +1,60 @@
+"""The list reads on a bare sqlite3 connection (keydesk.reads, #11) behave as
+the service's: the same one-line errors, the same store for the same path."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+import sqlalchemy as sa
+
+from keydesk.cli import main
+from keydesk.dbapi import DbConnection
+from keydesk.errors import StoreUnavailable
+from keydesk.reads import bare_sqlite_reads
+from keydesk.service import KeyService
+from keydesk.store import open_store
+from tests.conftest import build_world
+
+
+def test_a_driver_error_is_one_line_on_either_path(tmp_path, capsys):
+    """A store the queries cannot read (here a column gone) is
+    StoreUnavailable with SQLite's reason, through the service and bare."""
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    store = open_store(url, create=True)
+    world = build_world(store)
+    world.owner.create_key("github", "prod")
+    with store.engine.begin() as connection:
+        connection.execute(sa.text("ALTER TABLE api_key RENAME COLUMN label TO label2"))
+    with pytest.raises(StoreUnavailable, match="no such column"):
+        KeyService(store, "alice").keys("github")
+    store.dispose()
+    with bare_sqlite_reads(url, "alice") as reads, pytest.raises(StoreUnavailable):
+        assert reads is not None
+        list(reads.keys("github"))
+    argv = ["key", "list", "--integration", "github", "--db", str(tmp_path / "k.db")]
+    assert main(argv, actor="alice") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("keydesk: the store is unavailable: no such")
+
+
+def test_a_path_with_percent_escapes_is_one_store_for_every_command(tmp_path, capsys):
+    """SQLAlchemy reads `%41` in a URL as "A"; the bare path reads it so too,
+    so listing, verifying and writing all use the same file."""
+    folder = tmp_path / "x%41y"
+    folder.mkdir(mode=0o700)
+    url = f"sqlite:///{folder / 'k%41.db'}"
+    store = open_store(url, create=True)
+    world = build_world(store)
+    created = world.owner.create_key("github", "prod")
+    store.dispose()
+    assert (tmp_path / "xAy" / "kA.db").exists()  # where SQLAlchemy put it
+    with bare_sqlite_reads(url, "alice") as reads:
+        assert reads is not None  # found bare, not by falling back
+        assert [k.public_key for k in reads.keys("github")] == [created.key.public_key]
+
+
+def test_times_are_compared_as_stored(tmp_path):
+    connection = DbConnection(object(), "sqlite")  # (time() reads no connection)
+    with pytest.raises(ValueError, match="naive"):
+        connection.time(datetime(2026, 1, 1))
