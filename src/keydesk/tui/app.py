@@ -205,6 +205,9 @@ class KeydeskApp(App[None]):
         watchdog.start()
         self.exit(return_code=128 + signum)
 
+    def _workspaces(self) -> list[WorkspaceView]:
+        return self.service.workspaces()  # in a worker: it waits for a store still opening
+
     def _show_first_rows(self, first: FirstRows) -> None:
         self.actor, workspaces, integrations = first
         if workspaces and self._home and not self._service:  # no workspace: the welcome waits
@@ -417,7 +420,7 @@ class KeydeskApp(App[None]):
                 ["Keys can then be generated for it, and its existing keys work again."],
                 confirm="Configure",
             ),
-            self.service.configure_integration,
+            lambda integration_id: self.service.configure_integration(integration_id),
         )
 
     def disable_integration(self, integration: IntegrationView) -> None:
@@ -433,7 +436,7 @@ class KeydeskApp(App[None]):
                 confirm="Disable",
                 destructive=True,
             ),
-            self.service.disable_integration,
+            lambda integration_id: self.service.disable_integration(integration_id),
         )
 
     def _change_integration(
@@ -466,7 +469,7 @@ class KeydeskApp(App[None]):
 
         call_service(
             self,
-            self.service.workspaces,
+            self._workspaces,
             lambda workspaces: self.push_screen(
                 WorkspaceScreen(workspaces, self.workspace), chosen
             ),
@@ -494,7 +497,7 @@ class KeydeskApp(App[None]):
                 (w for w in workspaces if current and w.id == current.id), current
             )
 
-        call_service(self, self.service.workspaces, reloaded, group="workspaces")
+        call_service(self, self._workspaces, reloaded, group="workspaces")
 
     def left_workspace(self, name: str) -> None:
         """The account has left `name`: on to another of its workspaces, or to the welcome form."""
@@ -502,7 +505,7 @@ class KeydeskApp(App[None]):
             self.pop_screen()
         self.workspace = None
         self.notify(f"You left {visible(name)}.", title="keydesk", markup=False)
-        call_service(self, self.service.workspaces, self._workspaces_loaded, group="workspaces")
+        call_service(self, self._workspaces, self._workspaces_loaded, group="workspaces")
 
     def scan_for_leaks(self) -> None:
         from keydesk.tui.screens.scan import ScanScreen

@@ -48,11 +48,8 @@ class KeydeskCommands(Provider):
         screen = self.screen
         commands: list[Command] = []
         current = screen.integration if isinstance(screen, IntegrationDetailScreen) else None
-        # Offer only what this account can do here (a viewer gets no Generate),
-        # and changes only once the store is open (lists show before it is).
-        if app.ready and (
-            current.can_issue_keys if current else any(i.can_issue_keys for i in self._integrations)
-        ):
+        # Offer only what this account can do here (a viewer gets no Generate).
+        if current.can_issue_keys if current else any(i.can_issue_keys for i in self._integrations):
             commands.append(
                 (
                     "Generate API key",
@@ -60,7 +57,7 @@ class KeydeskCommands(Provider):
                     "Create a key (shown once)",
                 )
             )
-        if isinstance(screen, IntegrationDetailScreen) and current is not None and app.ready:
+        if isinstance(screen, IntegrationDetailScreen) and current is not None:
             for key in screen.listed_keys()[:PALETTE_KEYS]:
                 if key_action(current, key, "revoke"):
                     commands.append(

@@ -118,12 +118,12 @@ class CreateKeyScreen(KeydeskScreen[CreatedKey | None]):
         self._line("#expiry-error", None)
         self._line("#scopes-error", None)
         workspace = self.keydesk.workspace
-        call_service(
-            self,
-            lambda: self.keydesk.service.integrations(workspace.name if workspace else None),
-            self._show_integrations,
-            group="picker",
-        )
+
+        def read() -> list[IntegrationView]:
+            with self.keydesk.reading() as reads:  # bare while the store opens
+                return reads.integrations(workspace.name if workspace else None)
+
+        call_service(self, read, self._show_integrations, group="picker")
 
     def _show_integrations(self, integrations: list[IntegrationView]) -> None:
         usable = [i for i in integrations if i.why_no_new_keys() is None]

@@ -66,12 +66,6 @@ KEY_COLUMNS = [
 ]
 
 
-# What needs the open store (the keys are listed before it is, from a bare read).
-STORE_ACTIONS = frozenset(
-    {"revoke", "rotate", "open_key", "generate", "edit", "configure", "disable"}
-)
-
-
 @dataclass(frozen=True)
 class LoadedKeys:
     """One load of an integration's keys, with what filtering and the
@@ -538,8 +532,6 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
     # -- actions ------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in STORE_ACTIONS and not self.keydesk.ready:
-            return None  # keys listed bare before the store is open: changes wait for it
         on_keys = self.tabs.active == "api-keys"
         if action in ("revoke", "rotate", "copy_public", "filter_keys", "open_key"):
             if not on_keys:
@@ -556,8 +548,7 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
 
     @on(Button.Pressed, "#generate")
     def action_generate(self) -> None:
-        if self.keydesk.ready:
-            self.keydesk.generate_key(self.integration.id)
+        self.keydesk.generate_key(self.integration.id)
 
     def action_rotate(self) -> None:
         if (key := self.highlighted_key()) is not None and key.is_active:
@@ -569,7 +560,7 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
 
     @on(DataTable.RowSelected, "#keys")
     def action_open_key(self) -> None:
-        if self.keydesk.ready and (key := self.highlighted_key()) is not None:
+        if (key := self.highlighted_key()) is not None:
             self.app.push_screen(KeyScreen(self.integration, key))
 
     def action_filter_keys(self) -> None:

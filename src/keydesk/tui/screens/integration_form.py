@@ -138,10 +138,11 @@ class IntegrationFormScreen(KeydeskScreen[IntegrationView | None]):
         name, provider = self._value("name"), self._value("provider")
         client_id, redirect_uri = self._value("client-id"), self._value("redirect-uri")
         scopes = self._value("scopes")
-        service = self.keydesk.service
         existing = self._existing
+        keydesk = self.keydesk
 
         def save() -> IntegrationView:
+            service = keydesk.service  # in the worker: it waits for a store still opening
             if existing is None:
                 return service.add_integration(
                     workspace, name, provider, client_id=client_id.strip() or None,

@@ -32,13 +32,6 @@ COLUMNS = [
 ]
 
 
-# What waits for the open store: the rows are shown from a bare read before
-# it is (opening an integration does not wait: its keys are read bare too).
-STORE_ACTIONS = frozenset(
-    {"add", "generate", "configure", "disable", "edit", "switch_workspace", "members", "scan"}
-)
-
-
 class IntegrationsScreen(KeydeskScreen[None]):
     AUTO_FOCUS = "#integrations"
     BINDINGS = [
@@ -212,8 +205,6 @@ class IntegrationsScreen(KeydeskScreen[None]):
         return next((i for i in self._integrations if str(i.id) == row_key.value), None)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if not self.keydesk.ready:
-            return None if action in STORE_ACTIONS else True
         if action == "add":
             workspace = self.keydesk.workspace
             return workspace is not None and workspace.can_manage

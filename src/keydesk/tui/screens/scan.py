@@ -361,11 +361,11 @@ class ScanScreen(KeydeskScreen[None]):
         if row is None or row.private_key is None or row.found.key is None:
             return
         private_key, location = row.private_key, row.location
-        service = self.keydesk.service
-        self.keydesk.revoke_key(
+        keydesk = self.keydesk
+        keydesk.revoke_key(
             row.found.key,
             self._revoked,
-            revoke=lambda: service.revoke_found_key(private_key, location),
+            revoke=lambda: keydesk.service.revoke_found_key(private_key, location),
         )
 
     def _revoked(self, key: KeyView) -> None:

@@ -22,10 +22,10 @@ class WelcomeScreen(KeydeskScreen[WorkspaceView]):
             yield Static("Welcome to keydesk", classes="form-title")
             yield Static(
                 content(
-                    f"You are {self.keydesk.service.actor}, and you are not in any workspace yet.\n"
+                    f"You are {self.keydesk.actor}, and you are not in any workspace yet.\n"
                     "A workspace holds your OAuth integrations and their API keys; you will be its owner.\n"
                     "(To join an existing one instead, ask its owner to run: "
-                    f"keydesk member add --workspace NAME --account {self.keydesk.service.actor} --role admin)"
+                    f"keydesk member add --workspace NAME --account {self.keydesk.actor} --role admin)"
                 )
             )
             yield Label("Workspace name", classes="field-label")
