@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import threading
 
 import pytest
 import sqlalchemy as sa
@@ -589,3 +590,39 @@ async def test_rotation_to_now_by_wrapping_the_list_asks_and_a_stray_enter_keeps
         assert app.screen is detail
         assert len(detail.listed_keys()) == keys_before  # no replacement was made
     assert KeyService(demo_store, "alice").key(old.public_key).is_active
+
+
+async def test_a_key_saved_before_the_form_has_its_list_is_made_for_the_integration_it_was_opened_for(
+    demo_store, monkeypatch
+):
+    """A fast typist (or a store still opening): g, a label and ctrl+s
+    before the form's integration list is read still make the key, for the
+    integration the form was opened for."""
+    from keydesk.tui.app import KeydeskApp
+    from keydesk.tui.screens.key_created import KeyCreatedScreen
+
+    app = KeydeskApp(KeyService(demo_store, "alice"))  # on the real clock: expiry from now
+    held = threading.Event()
+    read = Reads.integrations
+
+    def slow(self, workspace=None):
+        held.wait(30)
+        return read(self, workspace)
+
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            github = app.service.integration("github")
+            monkeypatch.setattr(Reads, "integrations", slow)
+            app.generate_key(github.id)
+            await pilot.pause()
+            await pilot.press(*"fast-one", "ctrl+s")
+            for _ in range(600):
+                await pilot.pause(0.05)
+                if isinstance(app.screen, KeyCreatedScreen):
+                    break
+            errors = [str(w.render()) for w in app.screen.query(".field-error")]
+            assert isinstance(app.screen, KeyCreatedScreen), errors
+            assert "fast-one" in {k.label for k in app.service.keys("github")}
+    finally:
+        held.set()

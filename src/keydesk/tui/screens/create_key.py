@@ -220,6 +220,11 @@ class CreateKeyScreen(KeydeskScreen[CreatedKey | None]):
         if self._busy:  # a second Enter while hashing must not make a second key
             return
         integration_id = self.query_one("#integration", Select).value
+        if not isinstance(integration_id, int) and not self._usable:
+            # Saved before the list came in (a fast typist, a store still
+            # opening): the integration the form was opened for; the service
+            # checks it may have keys.
+            integration_id = self._preselect
         if not isinstance(integration_id, int):
             self._integration_error("Choose an integration.")
             self.query_one("#integration", Select).focus()
