@@ -58,3 +58,20 @@ def test_times_are_compared_as_stored(tmp_path):
     connection = DbConnection(object(), "sqlite")  # (time() reads no connection)
     with pytest.raises(ValueError, match="naive"):
         connection.time(datetime(2026, 1, 1))
+
+
+def test_keys_read_together_share_their_repeated_values(tmp_path):
+    """100,000 keys of one integration hold one copy of its name, of their
+    creator's name and of each scope list (the TUI keeps them all), and a
+    name that reads like a scope list stays a name."""
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    store = open_store(url, create=True)
+    world = build_world(store)
+    for n in range(3):
+        world.owner.create_key("github", f"k{n}")
+    keys = KeyService(store, "alice").keys("github")
+    store.dispose()
+    assert len({id(k.integration) for k in keys}) == 1
+    assert len({id(k.created_by) for k in keys}) == 1
+    assert len({id(k.scopes) for k in keys}) == 1
+    assert all(isinstance(k.integration, str) and isinstance(k.scopes, tuple) for k in keys)

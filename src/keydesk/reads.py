@@ -205,7 +205,8 @@ class Reads:
 
     def _key_views(self, sql: str, params: dict[str, object], stream: bool) -> Iterator[KeyView]:
         rows = self.db.stream(sql, params) if stream else self.db.rows(sql, params)
-        return map(_key_view, rows)
+        shared: dict[object, Any] = {}  # one copy of each repeated value, for this read
+        return (_key_view(row, shared) for row in rows)
 
     # -- workspaces -------------------------------------------------------------
 
@@ -244,15 +245,25 @@ def _integration_view(row: tuple[Any, ...]) -> IntegrationView:
     )  # fmt: skip
 
 
-def _key_view(row: tuple[Any, ...]) -> KeyView:
+def _key_view(row: tuple[Any, ...], shared: dict[object, Any] | None = None) -> KeyView:
+    """A row as a KeyView. `shared` keeps one copy of the values many keys
+    repeat (integration and account names, scope lists): 100,000 keys of one
+    integration hold one "github", not 100,000."""
     (
         id, public, label, integration_id, name, created, by, revoked, revoker,
         expires, used, creator_removed, scopes, lifetime, replaces, replaced_by,
     ) = row  # fmt: skip
+    if shared is not None:
+        name, by, revoker = (shared.setdefault(v, v) for v in (name, by, revoker))
+        scope_list = shared.get((scopes,))  # (a 1-tuple key: never a name's)
+        if scope_list is None:
+            scope_list = shared[(scopes,)] = tuple(scopes.split())
+    else:
+        scope_list = tuple(scopes.split())
     return KeyView(
         id, public, label, integration_id, name, _aware(created), by,
         stored_time(revoked), revoker, stored_time(expires), stored_time(used),
-        bool(creator_removed), tuple(scopes.split()), lifetime, replaces, replaced_by,
+        bool(creator_removed), scope_list, lifetime, replaces, replaced_by,
     )  # fmt: skip
 
 
