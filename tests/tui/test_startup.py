@@ -206,6 +206,44 @@ async def test_keys_pressed_before_the_store_is_open_act_once_it_is(sqlite_url):
         gate.set()
 
 
+async def test_the_store_layer_loads_after_the_first_rows_are_drawn(sqlite_url, monkeypatch):
+    """Importing SQLAlchemy in the store's worker holds the GIL for ~150 ms:
+    it waits until the rows read bare are painted, not racing them."""
+    from functools import partial
+
+    from keydesk.demo import seed_demo
+    from keydesk.reads import bare_sqlite_reads
+    from keydesk.store import open_store
+    from keydesk.tui import app as tui
+    from keydesk.tui.screens.integrations import IntegrationsScreen
+
+    store = open_store(sqlite_url, create=True)
+    seed_demo(store)
+    store.dispose()
+    painted_rows: list[int] = []  # the list's rows at each paint of its screen
+    paint = IntegrationsScreen._compositor_refresh
+
+    def painting(screen: IntegrationsScreen) -> None:
+        rows = screen.query_one("#integrations", DataTable).row_count
+        if rows and not any(painted_rows):
+            time.sleep(0.3)  # a slow paint: a worker not waiting for it would start meanwhile
+        paint(screen)
+        painted_rows.append(rows)
+
+    monkeypatch.setattr(IntegrationsScreen, "_compositor_refresh", painting)
+    seen_when_opening: list[int] = []
+
+    def connect():
+        seen_when_opening.append(max(painted_rows, default=0))
+        return tui._connect(sqlite_url, "alice")
+
+    app = KeydeskApp(connect=connect, bare_reads=partial(bare_sqlite_reads, sqlite_url, "alice"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert app.ready
+    assert seen_when_opening == [4]
+
+
 def test_a_hang_up_ends_the_process_even_when_the_exit_hangs():
     """Restoring a terminal that is gone can block Textual's driver for
     ever; after a hang-up keydesk ends anyway, running its exit hooks."""

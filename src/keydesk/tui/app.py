@@ -70,8 +70,9 @@ Connect = Callable[[], "KeyService"]
 # The account, its workspaces, and the first one's integrations.
 FirstRows = tuple[str, list[WorkspaceView], list[IntegrationView]]
 BareReads = Callable[[], AbstractContextManager["Reads | None"]]
-STORE_WAIT_SECONDS = 120.0
-HANGUP_GRACE_SECONDS = 5.0  # after a hang-up, the longest an exit may take  # a worker started while the store opens waits this long
+STORE_WAIT_SECONDS = 120.0  # a worker started while the store opens waits this long
+HANGUP_GRACE_SECONDS = 5.0  # after a hang-up, the longest an exit may take
+FIRST_DRAW_WAIT_SECONDS = 1.0  # the store waits this long at most for the first rows to show
 
 
 class KeydeskApp(App[None]):
@@ -110,6 +111,7 @@ class KeydeskApp(App[None]):
         self._connect = connect
         self._bare_reads = bare_reads
         self._store_opened = threading.Event()
+        self._first_rows_drawn = threading.Event()
         self.actor: str | None = service.actor if service else None
         self._home: IntegrationsScreen | None = None
         self.where = where
@@ -155,6 +157,9 @@ class KeydeskApp(App[None]):
                 first = self._read_first_rows()
                 if first is not None:
                     deliver(self, self._show_first_rows, first)
+                    # Importing the store layer holds the GIL for ~150 ms in
+                    # all: done while the rows are drawn, it delays them.
+                    self._first_rows_drawn.wait(FIRST_DRAW_WAIT_SECONDS)
                 service = connect()
                 try:
                     return service, service.workspaces()  # one trip to the worker, not two
@@ -209,6 +214,7 @@ class KeydeskApp(App[None]):
         return self.service.workspaces()  # in a worker: it waits for a store still opening
 
     def _show_first_rows(self, first: FirstRows) -> None:
+        self.call_after_refresh(self._first_rows_drawn.set)
         self.actor, workspaces, integrations = first
         if workspaces and self._home and not self._service:  # no workspace: the welcome waits
             self.workspace = workspaces[0]
