@@ -34,7 +34,7 @@ from textual.screen import Screen
 
 from keydesk.errors import KeydeskError, StoreUnavailable
 from keydesk.reads import bare_sqlite_reads
-from keydesk.tui import clipboard
+from keydesk.tui import clipboard, heap
 from keydesk.tui.calls import call_service, deliver
 from keydesk.tui.commands import KeydeskCommands
 from keydesk.tui.display import visible
@@ -666,6 +666,7 @@ def run(database_url: str, proven: str | None = None) -> int:
         where=_shown_url(database_url),
         handle_signals=True,
     )
+    heap.keep_what_imports_made()
     try:
         app.run()
     finally:
