@@ -40,17 +40,14 @@ from keydesk.tui.commands import KeydeskCommands
 from keydesk.tui.display import visible
 from keydesk.tui.messages import IntegrationsChanged, KeysChanged
 from keydesk.tui.screens.base import MIN_HEIGHT, MIN_WIDTH
-from keydesk.tui.screens.choice import overlap_question
 from keydesk.tui.screens.confirm import (
     ConfirmScreen,
     revoke_confirmation,
     revoke_on_rotate_confirmation,
 )
 from keydesk.tui.screens.help import HelpScreen
-from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
 from keydesk.tui.screens.integrations import IntegrationsScreen
 from keydesk.tui.screens.key_created import KeyCreatedScreen
-from keydesk.tui.screens.key_page import KeyScreen
 from keydesk.views import (
     CreatedKey,
     FoundKey,
@@ -258,6 +255,8 @@ class KeydeskApp(App[None]):
     def open_integration(
         self, integration: IntegrationView, tab: str = "api-keys", highlight: str | None = None
     ) -> None:
+        from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
+
         self.push_screen(IntegrationDetailScreen(integration, tab=tab, highlight=highlight))
 
     def generate_key(self, integration_id: int | None = None) -> None:
@@ -309,6 +308,8 @@ class KeydeskApp(App[None]):
                 lambda yes: rotate(timedelta(0)) if yes else None,
             )
 
+        from keydesk.tui.screens.choice import overlap_question
+
         self.push_screen(overlap_question(key.label, key.public_key), chosen)
 
     def _show_new_key(
@@ -316,6 +317,9 @@ class KeydeskApp(App[None]):
     ) -> None:
         """Done lands on the API Keys tab of the key's integration, whatever
         screen the flow started from (its list, the palette, another one's page)."""
+        from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
+        from keydesk.tui.screens.key_page import KeyScreen
+
         screen = self.screen
         if isinstance(screen, KeyScreen):  # rotated from a key's page: back to its list
             self.pop_screen()

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import pyperclip
 from textual.app import App
 
 
 def copy(app: App[Any], text: str, what: str) -> str:
     """Copy `text`; returns what to tell the user about where it went."""
+    import pyperclip  # with ctypes: 4 ms the first frame need not wait for
+
     app.copy_to_clipboard(text)
     try:
         pyperclip.copy(text)
