@@ -13,6 +13,8 @@ from contextlib import redirect_stdout
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given
+from hypothesis import strategies as st
 
 from keydesk import dbapi
 from keydesk.cli import main
@@ -203,3 +205,53 @@ def test_opening_a_current_store_loads_no_orm(sqlite_store):
     assert "sqlalchemy.dialects.sqlite" in loaded
     heavy = {"sqlmodel", "pydantic", "alembic", "argon2", "sqlalchemy.orm"}
     assert not {m for m in loaded if m in heavy or m.split(".")[0] in heavy}
+
+
+# -- `keydesk` alone: the TUI's parser ------------------------------------------------
+
+GLOBAL_TOKENS = st.sampled_from(["--db", "--account", "--db=x.db", "--account=bob", "x.db", "-"])
+OTHER_TOKENS = st.sampled_from(["key", "list", "--help", "--version", "--json", "--", "--d", ""])
+
+
+@given(st.lists(st.one_of(GLOBAL_TOKENS, OTHER_TOKENS), max_size=5))
+def test_the_tuis_parser_reads_what_the_full_parser_reads(argv):
+    """`keydesk` with only --db/--account parses without the commands (the
+    first frame does not wait for 30 subparsers), and reads exactly what the
+    full parser would; anything else goes to the full parser."""
+    import argparse
+    import contextlib
+    import io
+
+    from keydesk.cli import GROUPS, _opens_tui
+    from keydesk.cli.parser import build_parser
+
+    def parse(parser: argparse.ArgumentParser) -> object:
+        with contextlib.redirect_stderr(io.StringIO()) as err:
+            try:
+                args, extra = parser.parse_known_args(argv)
+            except SystemExit as exit_:
+                return ("exit", exit_.code, err.getvalue())
+        options = {k: v for k, v in vars(args).items() if k in ("db", "account")}
+        return (options, extra, getattr(args, "handler", None))
+
+    if _opens_tui(argv):
+        assert parse(build_parser()) == parse(build_parser(*GROUPS))
+
+
+def test_opening_the_tui_builds_no_command_parsers(monkeypatch):
+    import keydesk.cli as cli
+
+    built: list[tuple[object, ...]] = []
+    monkeypatch.setattr(cli, "build_parser", lambda *groups: built.append(groups) or _stop())
+    for argv, commands in (([], False), (["--db", "x.db"], False), (["key", "list"], True)):
+        with pytest.raises(_Stop):
+            cli.main(argv)
+        assert bool(built.pop()) is commands, argv
+
+
+class _Stop(Exception):
+    pass
+
+
+def _stop():
+    raise _Stop

@@ -36,6 +36,20 @@ from keydesk.errors import KeydeskError
 
 Handler = Callable[[argparse.Namespace], int]
 
+# Every command group, in the order --help lists them.
+GROUPS = (
+    interface,
+    workspaces,
+    members,
+    integrations,
+    keys,
+    audit,
+    verification,
+    scanning,
+    postgres,
+    ssh,
+)
+GLOBAL_OPTIONS = ("--db", "--account")  # what `keydesk` alone (the TUI) may be given
 EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug, reported in one line
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what `yes | head` leaves behind
 DEBUG_ENV = "KEYDESK_DEBUG"
@@ -45,18 +59,9 @@ def main(argv: Sequence[str] | None = None, *, actor: str | None = None) -> int:
     """Run one keydesk command. `actor` is an account a trusted caller has
     already proven (sshd's forced command in `keydesk ssh-session`, tests):
     it never comes from argv or the environment."""
-    parser = build_parser(
-        interface,
-        workspaces,
-        members,
-        integrations,
-        keys,
-        audit,
-        verification,
-        scanning,
-        postgres,
-        ssh,
-    )
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # The TUI's parser needs no commands: building them all costs its first frame ~20 ms.
+    parser = build_parser(*(() if _opens_tui(argv) else GROUPS))
     try:
         args, extra = parser.parse_known_args(argv)
         if extra:  # reported by the command's own parser: its exit status, its --help
@@ -89,6 +94,21 @@ def main(argv: Sequence[str] | None = None, *, actor: str | None = None) -> int:
             f"internal error ({type(exc).__name__}); please report it (set {DEBUG_ENV}=1 for details)"
         )
         return EXIT_INTERNAL
+
+
+def _opens_tui(argv: list[str]) -> bool:
+    """Only global options (`keydesk`, `keydesk --db URL`): the TUI. Anything
+    else, --help and mistakes included, goes to the full parser."""
+    wants_value = False
+    for token in argv:
+        if wants_value:
+            wants_value = False
+            continue
+        option, equals, _ = token.partition("=")
+        if option not in GLOBAL_OPTIONS:
+            return False
+        wants_value = not equals
+    return not wants_value
 
 
 def _silence_stdout() -> None:
