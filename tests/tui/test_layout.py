@@ -135,3 +135,53 @@ async def test_long_and_wide_names_are_cut_to_their_column(make_app, demo_store)
         assert str(keys.get_cell_at((0, 1))).startswith("kdpk_")  # public key in full
         assert str(keys.get_cell_at((0, 2))) == "active"
         assert cjk in str(screen.query_one("#key-detail", Static).render())  # full text there
+
+
+def _footer_offer(screen) -> dict[str, bool]:
+    """Each footer key's description: whether it is enabled."""
+    return {key.description: not key._disabled for key in screen.query_one(Footer).query(FooterKey)}
+
+
+async def test_the_footer_follows_what_the_highlighted_key_allows(make_app):
+    """Rotate and Revoke are offered for an active key, greyed for a revoked
+    one: the footer is rebuilt when what it offers changes."""
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_integration(pilot, "github")
+        screen = app.screen
+        assert isinstance(screen, IntegrationDetailScreen)
+        keys = screen._matched
+        states = {key.is_active for key in keys}
+        assert states == {True, False}, "the demo's github has active and revoked keys"
+        for row, key in enumerate(keys):
+            screen.table.move_cursor(row=row)
+            await settle(pilot)
+            offer = _footer_offer(screen)
+            assert offer["Revoke"] is key.is_active and offer["Rotate"] is key.is_active, key
+
+
+async def test_the_footer_is_rebuilt_only_when_what_it_offers_changes(make_app, monkeypatch):
+    """Textual's footer rebuilds itself, a widget per key, after every
+    refresh_bindings; keydesk's only when its keys or their state change."""
+    from keydesk.tui.widgets import KeyFooter
+
+    rebuilds: list[object] = []
+    recompose = KeyFooter.recompose
+
+    async def counted(self):
+        rebuilds.append(self)
+        await recompose(self)
+
+    monkeypatch.setattr(KeyFooter, "recompose", counted)
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        before = len(rebuilds)
+        for _ in range(10):
+            app.screen.refresh_bindings()
+        await settle(pilot)
+        assert len(rebuilds) == before  # nothing changed: nothing rebuilt
+        await pilot.resize_terminal(70, 24)  # under 80 columns the ^p key goes
+        await settle(pilot)
+        assert len(rebuilds) == before + 1
+        assert "palette" not in _footer_offer(app.screen)

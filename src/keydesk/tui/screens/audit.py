@@ -15,11 +15,12 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from keydesk.tui.calls import call_service
 from keydesk.tui.display import content, literal, when
 from keydesk.tui.screens.base import KeydeskScreen
+from keydesk.tui.widgets import KeyFooter
 from keydesk.views import AuditView
 
 if TYPE_CHECKING:
@@ -168,7 +169,7 @@ class AuditScreen(KeydeskScreen[None]):
         yield Header()
         yield Static(content(f"Audit trail of {self.workspace}"), id="audit-title")
         yield AuditLog(self.workspace, id="workspace-audit")
-        yield Footer()
+        yield KeyFooter(compact=False)
 
     def action_refresh(self) -> None:
         self.query_one(AuditLog).reload()

@@ -9,11 +9,12 @@ from typing import Generic, TypeVar
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from keydesk.tui.display import content
 from keydesk.tui.screens.base import KeydeskModal
+from keydesk.tui.widgets import KeyFooter
 
 T = TypeVar("T")
 
@@ -48,7 +49,7 @@ class ChoiceScreen(KeydeskModal[tuple[T] | None], Generic[T]):
                 *(Option(content(text), id=str(n)) for n, (text, _) in enumerate(self._options)),
                 id="choices",
             )
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         options = self.query_one(OptionList)

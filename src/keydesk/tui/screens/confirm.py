@@ -5,10 +5,11 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Button, Footer, Static
+from textual.widgets import Button, Static
 
 from keydesk.tui.display import content
 from keydesk.tui.screens.base import KeydeskModal
+from keydesk.tui.widgets import KeyFooter
 
 
 class ConfirmScreen(KeydeskModal[bool]):
@@ -54,7 +55,7 @@ class ConfirmScreen(KeydeskModal[bool]):
                     variant="error" if self._destructive else "primary",
                     compact=True,
                 )
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         # Destructive questions start on Cancel: a stray Enter must do no harm.

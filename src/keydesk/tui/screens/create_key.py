@@ -11,7 +11,6 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import (
     Button,
-    Footer,
     Header,
     Input,
     Label,
@@ -26,6 +25,7 @@ from keydesk.errors import InvalidInput
 from keydesk.tui.calls import call_service
 from keydesk.tui.display import content, day, literal, sentence
 from keydesk.tui.screens.base import KeydeskScreen
+from keydesk.tui.widgets import KeyFooter
 from keydesk.views import (
     EXPIRY_CHOICES_DAYS,
     CreatedKey,
@@ -109,7 +109,7 @@ class CreateKeyScreen(KeydeskScreen[CreatedKey | None]):
                 yield Button("Cancel", id="cancel", compact=True)
                 yield Button("Save & Generate Key", id="save", variant="primary", compact=True)
             yield LoadingIndicator(id="busy")
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#busy").display = False

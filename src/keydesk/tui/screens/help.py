@@ -7,10 +7,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from keydesk.tui.screens.base import KeydeskModal
-from keydesk.tui.widgets import Pairs
+from keydesk.tui.widgets import KeyFooter, Pairs
 
 GENERAL = [
     ("↑ ↓ PgUp PgDn", "Move in a list or table"),
@@ -37,7 +37,7 @@ class HelpScreen(KeydeskModal[None]):
                 yield Pairs(self._rows, id="help-keys")
                 yield Static("Everywhere", classes="help-heading")
                 yield Pairs(GENERAL, id="help-general")
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     def action_close(self) -> None:
         self.dismiss(None)

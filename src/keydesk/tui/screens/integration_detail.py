@@ -22,7 +22,6 @@ from textual.timer import Timer
 from textual.widgets import (
     Button,
     DataTable,
-    Footer,
     Header,
     Input,
     Static,
@@ -40,7 +39,7 @@ from keydesk.tui.messages import IntegrationsChanged, KeysChanged
 from keydesk.tui.screens.audit import AuditLog
 from keydesk.tui.screens.base import KeydeskScreen
 from keydesk.tui.screens.key_page import KeyScreen
-from keydesk.tui.widgets import Pairs
+from keydesk.tui.widgets import KeyFooter, Pairs
 from keydesk.views import IntegrationView, KeyStatus, KeyView, key_status, stop_time
 
 FIRST_PAGE = 60  # keys shown before the rest of a big integration is read
@@ -146,7 +145,7 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
                 yield Static(id="key-detail")
             with TabPane("Audit", id="audit"):
                 yield AuditLog(self.integration.workspace, self.integration.id)
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     # -- widgets, typed ---------------------------------------------------------
 

@@ -12,11 +12,12 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Button, Checkbox, Footer, Header, Input, Static
+from textual.widgets import Button, Checkbox, Header, Input, Static
 
 from keydesk.tui.calls import call_service
 from keydesk.tui.display import content, sentence
 from keydesk.tui.screens.base import KeydeskScreen
+from keydesk.tui.widgets import KeyFooter
 from keydesk.views import IntegrationStatus, IntegrationView, missing_settings
 
 FIELDS = (
@@ -91,7 +92,7 @@ class IntegrationFormScreen(KeydeskScreen[IntegrationView | None]):
             with Horizontal(classes="form-buttons"):
                 yield Button("Cancel", id="cancel", compact=True)
                 yield Button("Save", id="save", variant="primary", compact=True)
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#add-error").display = False

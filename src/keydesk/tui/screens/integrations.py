@@ -6,7 +6,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Header, Input, Static
 
 from keydesk.tui.actions import integration_action
 from keydesk.tui.calls import call_service
@@ -14,6 +14,7 @@ from keydesk.tui.columns import Column, fit, set_columns
 from keydesk.tui.display import content, day, literal
 from keydesk.tui.messages import IntegrationsChanged, KeysChanged
 from keydesk.tui.screens.base import KeydeskScreen
+from keydesk.tui.widgets import KeyFooter
 from keydesk.views import IntegrationStatus, IntegrationView, WorkspaceView
 
 STATUS_STYLE = {
@@ -76,7 +77,7 @@ class IntegrationsScreen(KeydeskScreen[None]):
         )
         yield DataTable(id="integrations", cursor_type="row", zebra_stripes=True)
         yield Static(id="empty-guide")
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     @property
     def table(self) -> DataTable[object]:

@@ -16,12 +16,13 @@ from textual.binding import Binding
 from textual.containers import Horizontal, HorizontalScroll, VerticalScroll
 from textual.notifications import SeverityLevel
 from textual.timer import Timer
-from textual.widgets import Button, Footer, Header, Label, Static
+from textual.widgets import Button, Header, Label, Static
 
 from keydesk.tui import clipboard
 from keydesk.tui.display import content
 from keydesk.tui.screens.base import KeydeskScreen
 from keydesk.tui.screens.confirm import ConfirmScreen
+from keydesk.tui.widgets import KeyFooter
 from keydesk.views import CreatedKey, KeyView, RotatedKey, stop_time
 
 WARNING = (
@@ -90,7 +91,7 @@ class KeyCreatedScreen(KeydeskScreen[str]):
                 yield Static(
                     content(rotation_next(self._rotation)), id="rotation-next", classes="field-hint"
                 )
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#copy-key", Button).focus()

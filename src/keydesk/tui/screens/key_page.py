@@ -11,13 +11,13 @@ from datetime import timedelta
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, Header, Sparkline, Static
+from textual.widgets import Header, Sparkline, Static
 
 from keydesk.tui.actions import key_action
 from keydesk.tui.calls import call_service
 from keydesk.tui.display import content, when
 from keydesk.tui.screens.base import KeydeskScreen
-from keydesk.tui.widgets import Pairs
+from keydesk.tui.widgets import KeyFooter, Pairs
 from keydesk.views import (
     HOUR,
     AuditView,
@@ -72,7 +72,7 @@ class KeyScreen(KeydeskScreen[None]):
             yield Static(id="usage-counts")
             yield Static("Audit events", classes="field-label")
             yield Pairs([], id="key-events")
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         for chart in self.query(Sparkline):

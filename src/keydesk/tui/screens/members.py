@@ -13,7 +13,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, DataTable, Footer, Header, Input, Label, OptionList, Static
+from textual.widgets import Button, DataTable, Header, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from keydesk.tui.calls import call_service
@@ -21,6 +21,7 @@ from keydesk.tui.display import content, literal, sentence, visible, when
 from keydesk.tui.screens.base import KeydeskModal, KeydeskScreen
 from keydesk.tui.screens.choice import lifetime_question
 from keydesk.tui.screens.confirm import ConfirmScreen
+from keydesk.tui.widgets import KeyFooter
 from keydesk.views import ROLE_ORDER, MembersView, MemberView, Role, WorkspaceView
 
 ROLE_MEANING = {
@@ -55,7 +56,7 @@ class MembersScreen(KeydeskScreen[None]):
         yield Static(id="key-policy")
         yield DataTable(id="members", cursor_type="row", zebra_stripes=True)
         yield Static(id="members-note")
-        yield Footer()
+        yield KeyFooter(compact=False)
 
     @property
     def table(self) -> DataTable[object]:

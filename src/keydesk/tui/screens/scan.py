@@ -20,7 +20,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Header, Input, Static
 from textual.worker import Worker, get_current_worker
 
 from keydesk.errors import KeydeskError
@@ -29,6 +29,7 @@ from keydesk.tui.calls import deliver
 from keydesk.tui.columns import Column, fit, set_columns
 from keydesk.tui.display import content, literal
 from keydesk.tui.screens.base import KeydeskScreen
+from keydesk.tui.widgets import KeyFooter
 
 if TYPE_CHECKING:
     from keydesk.keys import PrivateKey
@@ -132,7 +133,7 @@ class ScanScreen(KeydeskScreen[None]):
         yield DataTable(id="scan-findings", cursor_type="row", zebra_stripes=True)
         yield Static(id="scan-detail")
         yield Static(content(UNPROVEN_NOTE), id="scan-note")
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     @property
     def table(self) -> DataTable[object]:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, Footer, Header, Input, Label, Static
+from textual.widgets import Button, Header, Input, Label, Static
 
 from keydesk.tui.calls import call_service
 from keydesk.tui.display import content, sentence
 from keydesk.tui.screens.base import KeydeskScreen
+from keydesk.tui.widgets import KeyFooter
 from keydesk.views import WorkspaceView
 
 
@@ -33,7 +34,7 @@ class WelcomeScreen(KeydeskScreen[WorkspaceView]):
             yield Static(id="welcome-error", classes="field-error")
             with Horizontal(classes="form-buttons"):
                 yield Button("Create workspace", id="create", variant="primary")
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#welcome-error").display = False

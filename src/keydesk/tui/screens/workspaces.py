@@ -5,11 +5,12 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from keydesk.tui.display import content
 from keydesk.tui.screens.base import KeydeskModal
+from keydesk.tui.widgets import KeyFooter
 from keydesk.views import WorkspaceView
 
 
@@ -31,7 +32,7 @@ class WorkspaceScreen(KeydeskModal[WorkspaceView | None]):
                 ),
                 id="workspaces",
             )
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         options = self.query_one(OptionList)
