@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import pytest
 from rich.cells import cell_len
-from textual.widgets import DataTable, Footer, Static
+from textual.app import App, ComposeResult
+from textual.widgets import DataTable, Footer, Input, Static
 from textual.widgets._footer import FooterKey
 
 from keydesk.service import KeyService
 from keydesk.tui.screens.base import TOO_SMALL, TooSmall
 from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
 from keydesk.tui.screens.key_created import KeyCreatedScreen
+from keydesk.tui.widgets import FilterInput
 from tests.tui.screenshots import SCREENS, demo_app, open_integration, settle
 
 
@@ -185,3 +187,42 @@ async def test_the_footer_is_rebuilt_only_when_what_it_offers_changes(make_app, 
         await settle(pilot)
         assert len(rebuilds) == before + 1
         assert "palette" not in _footer_offer(app.screen)
+
+
+class _Filters(App[None]):
+    CSS = "Input { height: 1; width: 20; }"
+
+    def compose(self) -> ComposeResult:
+        yield FilterInput(id="filter", compact=True)
+        yield Input(id="plain", compact=True)
+
+
+async def test_a_filter_longer_than_its_box_scrolls_as_any_input_does(monkeypatch):
+    """The filter box keeps the cursor in view as Textual's Input does,
+    without asking for a layout of the screen at each keystroke."""
+    layouts: list[bool] = []
+    refresh = FilterInput.refresh
+
+    def recorded(self, *regions, **flags):
+        layouts.append(flags.get("layout", False))
+        return refresh(self, *regions, **flags)
+
+    monkeypatch.setattr(FilterInput, "refresh", recorded)
+    app = _Filters()
+    async with app.run_test(size=(40, 6)) as pilot:
+        seen: dict[str, list[object]] = {}
+        for name in ("filter", "plain"):
+            box = app.query_one(f"#{name}", Input)
+            box.focus()
+            await pilot.pause()
+            steps = [(*"abcdefghijklmnopqrstuvwxyz0123456789",), ("home",), ("end",)]
+            steps.append(("backspace",) * 30)
+            for keys in steps:
+                await pilot.press(*keys)
+                await pilot.pause()
+                seen.setdefault(name, []).append(
+                    (box.value, box.scroll_offset, box.cursor_screen_offset.x)
+                )
+        assert seen["filter"] == seen["plain"]
+        assert seen["filter"][0][1].x > 0  # it did scroll
+    assert layouts and not any(layouts)

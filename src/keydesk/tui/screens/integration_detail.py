@@ -39,7 +39,7 @@ from keydesk.tui.messages import IntegrationsChanged, KeysChanged
 from keydesk.tui.screens.audit import AuditLog
 from keydesk.tui.screens.base import KeydeskScreen
 from keydesk.tui.screens.key_page import KeyScreen
-from keydesk.tui.widgets import KeyFooter, Pairs
+from keydesk.tui.widgets import FilterInput, KeyFooter, Pairs
 from keydesk.views import IntegrationView, KeyStatus, KeyView, key_status, stop_time
 
 FIRST_PAGE = 60  # keys shown before the rest of a big integration is read
@@ -136,7 +136,7 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
                     yield Static(id="keys-summary")
                     yield Button("Generate API key", id="generate", variant="primary", compact=True)
                 yield Static(id="keys-gate")
-                yield Input(
+                yield FilterInput(
                     placeholder="Filter keys by label, public key, status or creator  ( / )",
                     id="key-filter",
                     compact=True,

@@ -14,7 +14,7 @@ from keydesk.tui.columns import Column, fit, set_columns
 from keydesk.tui.display import content, day, literal
 from keydesk.tui.messages import IntegrationsChanged, KeysChanged
 from keydesk.tui.screens.base import KeydeskScreen
-from keydesk.tui.widgets import KeyFooter
+from keydesk.tui.widgets import FilterInput, KeyFooter
 from keydesk.views import IntegrationStatus, IntegrationView, WorkspaceView
 
 STATUS_STYLE = {
@@ -70,7 +70,7 @@ class IntegrationsScreen(KeydeskScreen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Input(
+        yield FilterInput(
             placeholder="Filter integrations by name, provider or status  ( / )",
             id="filter",
             compact=True,
