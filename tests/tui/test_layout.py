@@ -226,3 +226,43 @@ async def test_a_filter_longer_than_its_box_scrolls_as_any_input_does(monkeypatc
         assert seen["filter"] == seen["plain"]
         assert seen["filter"][0][1].x > 0  # it did scroll
     assert layouts and not any(layouts)
+
+
+async def test_a_closing_screen_is_not_asked_what_its_footer_offers(make_app, monkeypatch):
+    """Leaving a screen, a footer rebuild still pending must not ask it
+    (check_action queries widgets the closing screen has already removed:
+    a traceback, seen in 4 of 8 key-burst runs)."""
+    asked_while_closing: list[str] = []
+    check = IntegrationDetailScreen.check_action
+
+    def watched(self, action, parameters):
+        if self._pruning:
+            asked_while_closing.append(action)
+        return check(self, action, parameters)
+
+    monkeypatch.setattr(IntegrationDetailScreen, "check_action", watched)
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_integration(pilot, "github")
+        assert isinstance(app.screen, IntegrationDetailScreen)
+        app.screen.refresh_bindings()
+        await pilot.press("escape")
+        await settle(pilot)
+        assert not isinstance(app.screen, IntegrationDetailScreen)
+    assert asked_while_closing == []
+
+
+async def test_a_screen_still_opening_offers_nothing_yet_instead_of_failing(make_app):
+    """A key typed as a page opens (or the store opening meanwhile, which
+    refreshes the footer) asks the page what it offers before its widgets
+    exist: it offers nothing yet (it was a NoMatches traceback in tmux)."""
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        integration = app.screen.highlighted()
+        app.open_integration(integration)  # not awaited: the page is not composed yet
+        page = app.screen
+        assert isinstance(page, IntegrationDetailScreen) and not page.query("#tabs")
+        assert page.check_action("revoke", ()) is None
+        await settle(pilot)
+        assert page.check_action("generate", ()) is True

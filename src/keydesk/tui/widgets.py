@@ -13,8 +13,7 @@ from textual.widgets import Footer, Input, Static
 
 from keydesk.tui.display import literal
 
-Offer = tuple[tuple[Binding, bool, str], ...]
-PALETTE = Binding("", "", show=False)  # stands for "the ^p key is shown" in an Offer
+Offer = tuple[tuple[Binding, bool, str], ...]  # (binding, enabled, tooltip) per key shown
 
 
 class KeyFooter(Footer):
@@ -24,7 +23,9 @@ class KeyFooter(Footer):
     a row highlighted, a tab shown), once per call, mounting a widget per
     key each time: opening a 5,000-key tab rebuilt it 23 times, a third of
     the time to its first rows. This one rebuilds at most once per refresh,
-    and not at all when the keys, their state and tooltips are unchanged."""
+    and not at all when the keys, their state and tooltips are unchanged.
+    It leans on Footer's internals (`_bindings_ready`, its compose): check
+    it when Textual is upgraded (tests/tui/test_layout.py does)."""
 
     def __init__(self, *, compact: bool = True) -> None:
         super().__init__(compact=compact)
@@ -46,7 +47,9 @@ class KeyFooter(Footer):
 
     async def _rebuild(self) -> None:
         self._rebuild_pending = False
-        if not self.is_attached:
+        if not self.is_attached or self._pruning:
+            # Its screen is closing (as Textual's recompose checks): asking
+            # it what it offers would query widgets already removed.
             return
         offered = self._offer()
         if offered != self._offered:
@@ -54,12 +57,17 @@ class KeyFooter(Footer):
             await self.recompose()
 
     def _offer(self) -> Offer:
-        """What compose would show: every binding with its state, and the palette key."""
-        offered = tuple(
+        """What compose shows: the keys shown with their state, and ^p if shown."""
+        active = self.screen.active_bindings
+        shown = [
             (binding, enabled, tooltip)
-            for _node, binding, enabled, tooltip in self.screen.active_bindings.values()
-        )
-        return (*offered, (PALETTE, self.show_command_palette, ""))
+            for _node, binding, enabled, tooltip in active.values()
+            if binding.show
+        ]
+        palette = active.get(self.app.COMMAND_PALETTE_BINDING)
+        if palette is not None and self.show_command_palette and self.app.ENABLE_COMMAND_PALETTE:
+            shown.append(palette[1:])
+        return tuple(shown)
 
 
 class Pairs(Static):

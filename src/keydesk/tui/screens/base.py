@@ -4,10 +4,13 @@ message shown instead of a layout the terminal is too small for."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import suppress
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from functools import wraps
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
 from textual.screen import ModalScreen, Screen, ScreenResultType
 from textual.widget import MountError
 from textual.widgets import Footer, Static
@@ -25,6 +28,26 @@ class TooSmall(Static):
 
     def __init__(self) -> None:
         super().__init__(TOO_SMALL, classes="too-small", markup=False)
+
+
+ScreenT = TypeVar("ScreenT", bound=Screen[Any])
+CheckAction = Callable[[ScreenT, str, tuple[object, ...]], "bool | None"]
+
+
+def offers_once_composed(check: CheckAction[ScreenT]) -> CheckAction[ScreenT]:
+    """For a screen's `check_action`, which reads its widgets: asked while
+    the screen is still being composed (a key typed as it opens, the store
+    opening meanwhile and refreshing the footer), it offers nothing yet
+    instead of failing on a widget not there (a traceback, seen in tmux)."""
+
+    @wraps(check)
+    def guarded(screen: ScreenT, action: str, parameters: tuple[object, ...]) -> bool | None:
+        try:
+            return check(screen, action, parameters)
+        except NoMatches:
+            return None
+
+    return guarded
 
 
 def _add_too_small(screen: Screen[Any]) -> None:

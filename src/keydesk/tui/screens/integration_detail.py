@@ -37,7 +37,7 @@ from keydesk.tui.columns import Column, fit, set_columns
 from keydesk.tui.display import cells, clipped, content, literal, when
 from keydesk.tui.messages import IntegrationsChanged, KeysChanged
 from keydesk.tui.screens.audit import AuditLog
-from keydesk.tui.screens.base import KeydeskScreen
+from keydesk.tui.screens.base import KeydeskScreen, offers_once_composed
 from keydesk.tui.screens.key_page import KeyScreen
 from keydesk.tui.widgets import FilterInput, KeyFooter, Pairs
 from keydesk.views import IntegrationView, KeyStatus, KeyView, key_status, stop_time
@@ -121,7 +121,6 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         self._status_width = 19
         self._filter_timer: Timer | None = None
         self._has_loaded = False
-        self._offers: tuple[bool, bool] | None = None  # what the footer last offered
         self._said: dict[str | None, str] = {}
 
     def compose(self) -> ComposeResult:
@@ -426,14 +425,10 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         self._key_changed()
 
     def _key_changed(self) -> None:
-        """The highlighted key changed: its detail line, and the footer only
-        when what can be done to it changed (the footer redraws whole)."""
+        """The highlighted key changed: its detail line, and what the footer
+        offers (redrawn only if that changed)."""
         self._show_key_detail()
-        key = self.highlighted_key()
-        offers = (key is not None, key is not None and key.is_active)
-        if offers != self._offers:
-            self._offers = offers
-            self.refresh_bindings()
+        self.refresh_bindings()
 
     def _summarise(self) -> None:
         loaded = self._loaded
@@ -530,6 +525,7 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
 
     # -- actions ------------------------------------------------------------------
 
+    @offers_once_composed
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         on_keys = self.tabs.active == "api-keys"
         if action in ("revoke", "rotate", "copy_public", "filter_keys", "open_key"):

@@ -13,7 +13,7 @@ from keydesk.tui.calls import call_service
 from keydesk.tui.columns import Column, fit, set_columns
 from keydesk.tui.display import content, day, literal
 from keydesk.tui.messages import IntegrationsChanged, KeysChanged
-from keydesk.tui.screens.base import KeydeskScreen
+from keydesk.tui.screens.base import KeydeskScreen, offers_once_composed
 from keydesk.tui.widgets import FilterInput, KeyFooter
 from keydesk.views import IntegrationStatus, IntegrationView, WorkspaceView
 
@@ -66,7 +66,6 @@ class IntegrationsScreen(KeydeskScreen[None]):
         self._integrations: list[IntegrationView] = []
         self._select: int | None = None
         self._layout: list[tuple[Column, int]] = []
-        self._offers: object = None  # what the footer last offered
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -146,7 +145,7 @@ class IntegrationsScreen(KeydeskScreen[None]):
         elif table.row_count:
             table.move_cursor(row=min(keep, table.row_count - 1))
         self._update_guide(needle)
-        self._offers_changed()
+        self.refresh_bindings()
 
     def _cells(self, item: IntegrationView) -> list[Text | str]:
         values: dict[str, Text | str] = {
@@ -205,6 +204,7 @@ class IntegrationsScreen(KeydeskScreen[None]):
         row_key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
         return next((i for i in self._integrations if str(i.id) == row_key.value), None)
 
+    @offers_once_composed
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "add":
             workspace = self.keydesk.workspace
@@ -217,16 +217,7 @@ class IntegrationsScreen(KeydeskScreen[None]):
 
     @on(DataTable.RowHighlighted, "#integrations")
     def _highlight_changed(self) -> None:
-        self._offers_changed()
-
-    def _offers_changed(self) -> None:
-        """Redraw the footer only when what it offers changed (it redraws
-        whole, and the filter moves the highlight at every keystroke)."""
-        item = self.highlighted()
-        offers = (self.keydesk.ready, item and (item.role, item.status))
-        if offers != self._offers:
-            self._offers = offers
-            self.refresh_bindings()
+        self.refresh_bindings()  # the footer redraws only if what it offers changed
 
     @on(DataTable.RowSelected, "#integrations")
     def _row_selected(self) -> None:
