@@ -244,6 +244,44 @@ async def test_the_store_layer_loads_after_the_first_rows_are_drawn(sqlite_url, 
     assert seen_when_opening == [4]
 
 
+def test_quitting_as_the_first_rows_come_opens_no_store(sqlite_url):
+    """ctrl+q (or a hang-up) before the first rows are painted: the store's
+    worker, waiting for that paint, ends at once instead of importing and
+    opening the store for a user who has left (and holding the exit up)."""
+    from keydesk.store import open_store
+
+    open_store(sqlite_url, create=True).dispose()
+    result = _python(
+        f"""
+        from functools import partial
+        from keydesk.reads import bare_sqlite_reads
+        from keydesk.tui import app as tui
+
+        connected = []
+
+        show_first_rows = tui.KeydeskApp._show_first_rows
+
+        def quit_at_once(self, first):
+            self.exit()  # as ctrl+q pressed before they are painted
+            show_first_rows(self, first)
+
+        tui.KeydeskApp._show_first_rows = quit_at_once
+
+        def connect():
+            connected.append(True)
+            return tui._connect({sqlite_url!r}, None)
+
+        app = tui.KeydeskApp(
+            connect=connect, bare_reads=partial(bare_sqlite_reads, {sqlite_url!r}, None)
+        )
+        app.run(headless=True, size=(80, 24))  # returns once every worker thread has ended
+        print("connected:", connected)
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "connected: []"
+
+
 def test_what_the_imports_made_is_frozen_before_the_app_runs(sqlite_url, monkeypatch):
     """Full collections skip the ~38,000 objects the imports made (the one
     start-up would trigger as the first rows come costs 15-30 ms)."""

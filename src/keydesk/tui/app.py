@@ -24,6 +24,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rich.console import RenderableType
 from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -109,6 +110,7 @@ class KeydeskApp(App[None]):
         self._bare_reads = bare_reads
         self._store_opened = threading.Event()
         self._first_rows_drawn = threading.Event()
+        self._leaving = False
         self.actor: str | None = service.actor if service else None
         self._home: IntegrationsScreen | None = None
         self.where = where
@@ -150,13 +152,15 @@ class KeydeskApp(App[None]):
             call_service(self, ready.workspaces, self._workspaces_loaded, group="workspaces")
         elif connect is not None:
 
-            def open_and_read() -> tuple[KeyService, list[WorkspaceView]]:
+            def open_and_read() -> tuple[KeyService, list[WorkspaceView]] | None:
                 first = self._read_first_rows()
                 if first is not None:
                     deliver(self, self._show_first_rows, first)
                     # Importing the store layer holds the GIL for ~150 ms in
                     # all: done while the rows are drawn, it delays them.
                     self._first_rows_drawn.wait(FIRST_DRAW_WAIT_SECONDS)
+                if self._leaving:
+                    return None  # the user quit first: nothing to open the store for
                 service = connect()
                 try:
                     return service, service.workspaces()  # one trip to the worker, not two
@@ -217,7 +221,16 @@ class KeydeskApp(App[None]):
             self.workspace = workspaces[0]
             self._home.show(integrations)
 
-    def _opened(self, opened: tuple[KeyService, list[WorkspaceView]]) -> None:
+    def exit(
+        self, result: None = None, return_code: int = 0, message: RenderableType | None = None
+    ) -> None:
+        self._leaving = True
+        self._first_rows_drawn.set()  # the store's worker waits for a paint that may not come
+        super().exit(result, return_code, message)
+
+    def _opened(self, opened: tuple[KeyService, list[WorkspaceView]] | None) -> None:
+        if opened is None:
+            return
         self._service, workspaces = opened
         self.actor = self._service.actor
         self._store_opened.set()
