@@ -222,8 +222,8 @@ def test_the_tuis_parser_reads_what_the_full_parser_reads(argv):
     import contextlib
     import io
 
-    from keydesk.cli import GROUPS, _opens_tui
-    from keydesk.cli.parser import build_parser
+    from keydesk.cli import GROUPS
+    from keydesk.cli.parser import build_parser, opens_tui
 
     def parse(parser: argparse.ArgumentParser) -> object:
         with contextlib.redirect_stderr(io.StringIO()) as err:
@@ -234,7 +234,7 @@ def test_the_tuis_parser_reads_what_the_full_parser_reads(argv):
         options = {k: v for k, v in vars(args).items() if k in ("db", "account")}
         return (options, extra, getattr(args, "handler", None))
 
-    if _opens_tui(argv):
+    if opens_tui(argv):
         assert parse(build_parser()) == parse(build_parser(*GROUPS))
 
 

@@ -31,7 +31,7 @@ from keydesk.cli import (
     workspaces,
 )
 from keydesk.cli.output import EXIT_ERROR, fail
-from keydesk.cli.parser import build_parser
+from keydesk.cli.parser import build_parser, opens_tui
 from keydesk.errors import KeydeskError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -49,7 +49,6 @@ GROUPS = (
     postgres,
     ssh,
 )
-GLOBAL_OPTIONS = ("--db", "--account")  # what `keydesk` alone (the TUI) may be given
 EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug, reported in one line
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what `yes | head` leaves behind
 DEBUG_ENV = "KEYDESK_DEBUG"
@@ -61,7 +60,7 @@ def main(argv: Sequence[str] | None = None, *, actor: str | None = None) -> int:
     it never comes from argv or the environment."""
     argv = sys.argv[1:] if argv is None else list(argv)
     # The TUI's parser needs no commands: building them all costs its first frame ~20 ms.
-    parser = build_parser(*(() if _opens_tui(argv) else GROUPS))
+    parser = build_parser(*(() if opens_tui(argv) else GROUPS))
     try:
         args, extra = parser.parse_known_args(argv)
         if extra:  # reported by the command's own parser: its exit status, its --help
@@ -94,21 +93,6 @@ def main(argv: Sequence[str] | None = None, *, actor: str | None = None) -> int:
             f"internal error ({type(exc).__name__}); please report it (set {DEBUG_ENV}=1 for details)"
         )
         return EXIT_INTERNAL
-
-
-def _opens_tui(argv: list[str]) -> bool:
-    """Only global options (`keydesk`, `keydesk --db URL`): the TUI. Anything
-    else, --help and mistakes included, goes to the full parser."""
-    wants_value = False
-    for token in argv:
-        if wants_value:
-            wants_value = False
-            continue
-        option, equals, _ = token.partition("=")
-        if option not in GLOBAL_OPTIONS:
-            return False
-        wants_value = not equals
-    return not wants_value
 
 
 def _silence_stdout() -> None:

@@ -12,6 +12,7 @@ from keydesk.cli.output import EXIT_ERROR, fail
 from keydesk.config import ACCOUNT_ENV, DATABASE_ENV
 
 Handler = Callable[[argparse.Namespace], int]
+GLOBAL_OPTIONS = ("--db", "--account")  # build_parser's; all `keydesk` alone (the TUI) takes
 SubParsers = Any  # argparse's _SubParsersAction, which it does not export
 
 
@@ -109,3 +110,18 @@ def build_parser(*groups: CommandGroup) -> argparse.ArgumentParser:
     for group in groups:
         group.register(cli)
     return parser
+
+
+def opens_tui(argv: list[str]) -> bool:
+    """Only global options (`keydesk`, `keydesk --db URL`): the TUI. Anything
+    else, --help and mistakes included, goes to the full parser."""
+    wants_value = False
+    for token in argv:
+        if wants_value:
+            wants_value = False
+            continue
+        option, equals, _ = token.partition("=")
+        if option not in GLOBAL_OPTIONS:
+            return False
+        wants_value = not equals
+    return not wants_value
