@@ -326,6 +326,35 @@ def test_a_hang_up_ends_the_process_even_when_the_exit_hangs():
     assert result.stdout.strip() == "exit hooks ran"
 
 
+def test_quitting_ends_the_process_even_with_a_worker_stuck_on_the_store():
+    """ctrl+q while a worker waits on a stalled store (PostgreSQL stopped:
+    nothing bounds that wait): Python's exit would wait for the worker for
+    ever; keydesk ends after the grace period, running its exit hooks."""
+    result = _python(
+        """
+        import atexit, threading
+        from keydesk.tui import app as tui
+        from keydesk.tui.calls import call_service
+
+        tui.HANGUP_GRACE_SECONDS = 0.2
+        atexit.register(print, "exit hooks ran", flush=True)
+        mount = tui.KeydeskApp.on_mount
+
+        def on_mount(self):
+            mount(self)
+            stalled = threading.Event()
+            call_service(self, lambda: stalled.wait(60), lambda _: None, group="stalled")
+            self.set_timer(0.2, self.exit)  # ctrl+q
+
+        tui.KeydeskApp.on_mount = on_mount
+        tui.KeydeskApp(handle_signals=True).run(headless=True, size=(80, 24))
+        print("not reached: the exit waited for the stalled worker", flush=True)
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "exit hooks ran"
+
+
 async def test_a_store_that_cannot_be_opened_ends_the_app_with_its_message():
     def refuse():
         raise StoreUnavailable("the store is unavailable: disk I/O error")

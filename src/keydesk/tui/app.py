@@ -69,7 +69,7 @@ Connect = Callable[[], "KeyService"]
 FirstRows = tuple[str, list[WorkspaceView], list[IntegrationView]]
 BareReads = Callable[[], AbstractContextManager["Reads | None"]]
 STORE_WAIT_SECONDS = 120.0  # a worker started while the store opens waits this long
-HANGUP_GRACE_SECONDS = 5.0  # after a hang-up, the longest an exit may take
+HANGUP_GRACE_SECONDS = 5.0  # after ctrl+q or a hang-up, the longest an exit may take
 FIRST_DRAW_WAIT_SECONDS = 1.0  # the store waits this long at most for the first rows to show
 
 
@@ -111,6 +111,7 @@ class KeydeskApp(App[None]):
         self._store_opened = threading.Event()
         self._first_rows_drawn = threading.Event()
         self._leaving = False
+        self._watchdog: threading.Timer | None = None
         self.actor: str | None = service.actor if service else None
         self._home: IntegrationsScreen | None = None
         self.where = where
@@ -206,10 +207,16 @@ class KeydeskApp(App[None]):
         seen in 1 of 6 hang-ups from tmux), which would leave keydesk
         running with no terminal, so the process ends after a grace period
         whatever happens."""
-        watchdog = threading.Timer(HANGUP_GRACE_SECONDS, _end_now, args=(128 + signum,))
-        watchdog.daemon = True
-        watchdog.start()
+        self._end_within_grace(128 + signum)
         self.exit(return_code=128 + signum)
+
+    def _end_within_grace(self, code: int) -> None:
+        """Once: end the process `HANGUP_GRACE_SECONDS` from now, whatever
+        still runs (a worker stuck on a store that stalls, or a driver)."""
+        if self._watchdog is None:
+            self._watchdog = threading.Timer(HANGUP_GRACE_SECONDS, _end_now, args=(code,))
+            self._watchdog.daemon = True
+            self._watchdog.start()
 
     def _workspaces(self) -> list[WorkspaceView]:
         return self.service.workspaces()  # in a worker: it waits for a store still opening
@@ -226,6 +233,11 @@ class KeydeskApp(App[None]):
     ) -> None:
         self._leaving = True
         self._first_rows_drawn.set()  # the store's worker waits for a paint that may not come
+        if self._handle_signals:
+            # The process is keydesk's (not a test's): Python's exit waits for
+            # every worker thread, and one stuck on a stalled store would hold
+            # it for ever after ctrl+q (seen with PostgreSQL stopped).
+            self._end_within_grace(return_code)
         super().exit(result, return_code, message)
 
     def _opened(self, opened: tuple[KeyService, list[WorkspaceView]] | None) -> None:
