@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import subprocess
@@ -179,3 +180,35 @@ def test_the_active_label_index_is_partial_on_every_backend(store):
     assert index["unique"] and index["column_names"] == ["integration_id", "label"]
     predicate = index.get("dialect_options", {}).get(f"{dialect}_where")
     assert predicate is not None and str(predicate).strip("() ") == ACTIVE_KEY
+
+
+def test_a_lock_held_elsewhere_makes_a_busy_store_not_a_wait_for_ever(world, store_url):
+    """Another process in the middle of a write (SQLite) or holding a lock
+    (PostgreSQL: a DBA's `LOCK TABLE`, a session left in a transaction):
+    writing gives up after the busy timeout with one line, as on both
+    backends alike (PostgreSQL used to wait for ever)."""
+    import sqlite3
+
+    from keydesk.errors import StoreUnavailable
+
+    if store_url.startswith("sqlite"):
+        holder = sqlite3.connect(store_url.removeprefix("sqlite:///"), isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")
+    else:
+        import psycopg
+
+        holder = psycopg.connect(store_url.replace("postgresql+psycopg://", "postgresql://"))
+        # Were keydesk to wait for the lock, it would get it after 20 s and the test fail.
+        holder.execute("SET idle_in_transaction_session_timeout = '20s'")
+        holder.execute("LOCK TABLE api_key IN ACCESS EXCLUSIVE MODE")
+    try:
+        with pytest.raises(StoreUnavailable) as refused:
+            world.owner.create_key("github", "while-locked")
+        assert refused.value.message == (
+            "the store is busy (another process holds a lock on it); try again"
+        )
+    finally:
+        with contextlib.suppress(Exception):  # (a session the server ended)
+            holder.rollback() if not store_url.startswith("sqlite") else holder.execute("ROLLBACK")
+        holder.close()
+    assert world.owner.create_key("github", "after-the-lock").key.label == "after-the-lock"

@@ -135,10 +135,13 @@ def first_line(error: BaseException | None) -> str:
     return str(error).strip().splitlines()[0] if error else "unknown error"
 
 
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's lock_timeout ran out
+
+
 def describe(error: BaseException | None) -> str:
     text = first_line(error)
-    if "locked" in text:
-        return "the store is busy (locked by another keydesk); try again"
+    if "locked" in text or getattr(error, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+        return "the store is busy (another process holds a lock on it); try again"
     return f"the store is unavailable: {text}"
 
 

@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -161,14 +161,34 @@ def _hide_password(url: str) -> str:
     return _PASSWORD_IN_URL.sub(r"\1***@", url)
 
 
-def create_engine(url: sa.URL, *, create: bool = False, **options: object) -> Engine:
+PG_CONNECT_TIMEOUT_SECONDS = 10  # a server that does not answer at all
+
+
+def _bounded_waits(url: sa.URL) -> dict[str, object]:
+    """PostgreSQL waits as SQLite does: a lock held elsewhere (another
+    session's transaction, a `LOCK TABLE`) is given the same 5 s as SQLite's
+    busy timeout, then the statement fails as "busy"; a server that does not
+    answer a new connection, 10 s. What the URL sets wins (its `-c`
+    options come later; its connect_timeout is kept)."""
+    waits = f"-c lock_timeout={SQLITE_BUSY_TIMEOUT_MS}"
+    given = url.query.get("options")
+    bounded: dict[str, object] = {
+        "options": f"{waits} {given}" if isinstance(given, str) else waits
+    }
+    if "connect_timeout" not in url.query:
+        bounded["connect_timeout"] = PG_CONNECT_TIMEOUT_SECONDS
+    return bounded
+
+
+def create_engine(url: sa.URL, *, create: bool = False, **options: Any) -> Engine:
     """An engine on `url` set up the keydesk way (SQLite: owner-only file,
     WAL, busy timeout, foreign keys). With `create`, a missing SQLite file
     is made (owner-only). `options` go to SQLAlchemy."""
     backend = url.get_backend_name()
     try:
         if backend == "postgresql":
-            return sa.create_engine(url, pool_pre_ping=True, **options)
+            connect_args = _bounded_waits(url) | dict(options.pop("connect_args", None) or {})
+            return sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args, **options)
         if backend != "sqlite":
             raise StoreUnavailable(
                 f"unsupported database {backend!r}: use sqlite:/// or postgresql+psycopg://"

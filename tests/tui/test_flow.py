@@ -231,7 +231,9 @@ async def test_store_errors_are_shown_not_raised(make_app):
         await settle(pilot)
 
         def unavailable(*_args, **_kwargs):
-            raise StoreUnavailable("the store is busy (locked by another keydesk); try again")
+            raise StoreUnavailable(
+                "the store is busy (another process holds a lock on it); try again"
+            )
 
         app.service.create_key = unavailable
         await pilot.press(*"prod-2", "enter")
