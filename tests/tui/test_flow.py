@@ -22,6 +22,7 @@ from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
 from keydesk.tui.screens.integrations import IntegrationsScreen
 from keydesk.tui.screens.key_created import KeyCreatedScreen
 from keydesk.verify import Verifier
+from keydesk.views import default_expiry_days
 from tests.tui.screenshots import open_integration, settle
 
 
@@ -625,6 +626,10 @@ async def test_a_key_saved_before_the_form_has_its_list_is_made_for_the_integrat
                     break
             errors = [str(w.render()) for w in app.screen.query(".field-error")]
             assert isinstance(app.screen, KeyCreatedScreen), errors
-            assert "fast-one" in {k.label for k in app.service.keys("github")}
+            made = {k.label: k for k in app.service.keys("github")}["fast-one"]
+            # With the form's default expiry, not the first choice the list offers.
+            assert made.expires_at is not None
+            days = round((made.expires_at - made.created_at).total_seconds() / 86400)
+            assert days == default_expiry_days(github.max_key_lifetime_days) == 90
     finally:
         held.set()

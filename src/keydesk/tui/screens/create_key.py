@@ -97,8 +97,14 @@ class CreateKeyScreen(KeydeskScreen[CreatedKey | None]):
             )
             yield Label("Expiry", classes="field-label")
             with Horizontal(id="expiry-row"):
+                # The default from the start: ctrl+s may come before the
+                # integration (and its policy) is read, on a slow store.
                 yield Select[int](
-                    expiry_choices(None), id="expiry", allow_blank=False, compact=True
+                    expiry_choices(None),
+                    id="expiry",
+                    allow_blank=False,
+                    compact=True,
+                    value=default_expiry_days(None),
                 )
                 yield Static(id="expiry-date", classes="field-hint")
             yield Static(id="expiry-error", classes="field-error")
