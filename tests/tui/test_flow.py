@@ -633,3 +633,32 @@ async def test_a_key_saved_before_the_form_has_its_list_is_made_for_the_integrat
             assert days == default_expiry_days(github.max_key_lifetime_days) == 90
     finally:
         held.set()
+
+
+async def test_a_revoke_answered_after_the_user_left_asks_nothing(make_app, monkeypatch):
+    """x reads the key afresh before asking; on a slow store the user may
+    leave first (escape): the question is not put over another screen, where
+    it (or a key meant there) would act on a key no longer in view."""
+    app = make_app()
+    held = threading.Event()
+    read = KeyService.key
+
+    def slow(self, public_key):
+        held.wait(30)
+        return read(self, public_key)
+
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await open_integration(pilot, "github")
+            monkeypatch.setattr(KeyService, "key", slow)
+            await pilot.press("x")
+            await pilot.press("escape")  # back to the list before the store answers
+            for _ in range(20):  # (settle would wait for the held worker)
+                await pilot.pause(0.02)
+            assert isinstance(app.screen, IntegrationsScreen)
+            held.set()
+            await settle(pilot)
+            assert isinstance(app.screen, IntegrationsScreen)
+            assert not any(isinstance(s, ConfirmScreen) for s in app.screen_stack)
+    finally:
+        held.set()

@@ -374,6 +374,7 @@ class KeydeskApp(App[None]):
         audited as leaked). A refusal (revoked meanwhile, elsewhere)
         refreshes what is shown."""
         revoke_now = revoke or (lambda: self.service.revoke_key(key.public_key))
+        asked_on = self.screen
 
         def revoked(key: KeyView) -> None:
             self.notify(
@@ -398,6 +399,10 @@ class KeydeskApp(App[None]):
                 )
 
         def fresh(current: KeyView) -> None:
+            if self.screen is not asked_on:
+                # The user moved on while a slow store answered: the question
+                # would land on another screen (or take an escape meant there).
+                return
             if not current.is_active:
                 refused(
                     f"{current.public_key} ({current.label}) is already {current.status}"
