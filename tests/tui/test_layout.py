@@ -266,3 +266,24 @@ async def test_a_screen_still_opening_offers_nothing_yet_instead_of_failing(make
         assert page.check_action("revoke", ()) is None
         await settle(pilot)
         assert page.check_action("generate", ()) is True
+
+
+async def test_a_revoked_keys_detail_line_names_no_future_stop(make_app, demo_store):
+    """A revoked key has stopped: its detail line says when it was revoked,
+    not the stop time its expiry would have had."""
+    from datetime import UTC, datetime, timedelta
+
+    service = KeyService(demo_store, "alice")
+    made = service.create_key(
+        "github", "gone-early", expires_at=datetime.now(UTC) + timedelta(days=60)
+    )
+    service.revoke_key(made.key.public_key)
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_integration(pilot, "github")
+        screen = app.screen
+        row = next(n for n, k in enumerate(screen._matched) if k.label == "gone-early")
+        screen.table.move_cursor(row=row)
+        await settle(pilot)
+        line = str(screen.query_one("#key-detail", Static).render())
+        assert "revoked" in line and "stops at" not in line

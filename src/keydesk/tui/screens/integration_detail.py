@@ -457,7 +457,7 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         ]
         if key.revoked_at:
             parts.append(f"revoked {when(key.revoked_at)} by {key.revoked_by or '—'}")
-        if key.expires_at:
+        elif key.expires_at:  # a revoked key has stopped already
             parts.append(f"stops at {stop_time(key.expires_at)}")
         if key.scopes:
             parts.append("scopes " + " ".join(key.scopes))

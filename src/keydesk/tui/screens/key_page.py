@@ -129,7 +129,9 @@ class KeyScreen(KeydeskScreen[None]):
         now = self.keydesk.now()
         self.query_one("#key-title", Static).update(content(f"API key {key.label}"))
         expiry = "never"
-        if key.expires_at is not None:
+        if key.revoked_at is not None:
+            expiry = f"— (revoked {when(key.revoked_at)})"
+        elif key.expires_at is not None:
             left = key.expires_at - now
             expiry = stop_time(key.expires_at) + (
                 f" ({in_words(left)} left)" if left > timedelta(0) else " (passed)"
