@@ -324,11 +324,17 @@ def test_port_forwarding_is_refused(deployment, alice, tmp_path):
         )
         try:
             deadline = time.monotonic() + 15
-            while not local.exists():  # ssh listens once logged in
+            while True:  # ssh listens once logged in; its socket file comes just before
                 assert forward.poll() is None, forward.communicate()[1]
                 assert time.monotonic() < deadline, "ssh -L did not listen within 15 s"
+                if local.exists():
+                    try:
+                        read = _read_from(str(local))
+                        break
+                    except ConnectionRefusedError:  # bound, not yet listening (seen in CI)
+                        pass
                 time.sleep(0.05)
-            assert _read_from(str(local)) == b""  # closed: sshd refused the channel
+            assert read == b""  # closed: sshd refused the channel
         finally:
             _stop(forward)
 
