@@ -75,3 +75,31 @@ def test_keys_read_together_share_their_repeated_values(tmp_path):
     assert len({id(k.created_by) for k in keys}) == 1
     assert len({id(k.scopes) for k in keys}) == 1
     assert all(isinstance(k.integration, str) and isinstance(k.scopes, tuple) for k in keys)
+
+
+def test_a_locked_store_goes_the_full_way_at_once_and_reads_wait_as_usual(tmp_path, capsys):
+    """The bare way's first look gives up at once on a store another process
+    has locked (the full way then waits the busy timeout and says "busy":
+    waiting on both doubled it); once past that look, reads wait as usual."""
+    import sqlite3
+
+    from keydesk.sqlite_file import SQLITE_BUSY_TIMEOUT_MS, open_for_reading
+
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    open_store(url, create=True).dispose()
+    with open_for_reading(url) as connection:
+        assert connection is not None
+        (timeout,) = connection.execute("PRAGMA busy_timeout").fetchone()
+        assert timeout == SQLITE_BUSY_TIMEOUT_MS
+    holder = sqlite3.connect(tmp_path / "k.db", isolation_level=None)
+    holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with open_for_reading(url) as connection:
+            assert connection is None  # the full way decides, and reports
+        assert main(["workspace", "list", "--db", str(tmp_path / "k.db")]) == 2
+        err = capsys.readouterr().err
+        assert err == "keydesk: the store is busy (another process holds a lock on it); try again\n"
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
