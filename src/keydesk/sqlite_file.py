@@ -66,15 +66,15 @@ def open_for_reading(url: str) -> Iterator[sqlite3.Connection | None]:
     try:
         connection = sqlite3.connect(
             read_only_uri(path), uri=True,
-            timeout=SQLITE_BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+            timeout=BARE_PROBE_TIMEOUT_MS / 1000, isolation_level=None,
         )  # fmt: skip
     except sqlite3.Error:
         yield None
         return
     try:
-        # A store locked right now goes the full way at once, which waits the
-        # busy timeout and says so: waiting here too doubled it (11 s, not 5).
-        connection.execute(f"PRAGMA busy_timeout={BARE_PROBE_TIMEOUT_MS}")
+        # The first look gives up at once on a store locked right now: the
+        # full way then waits the busy timeout and says so (waiting here too
+        # doubled it, 11 s not 5). The reads after it wait as usual.
         try:
             (revision,) = connection.execute("SELECT version_num FROM alembic_version").fetchone()
         except (sqlite3.Error, TypeError):  # no such table, not a database, no row, busy

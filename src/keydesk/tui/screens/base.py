@@ -34,9 +34,9 @@ ScreenT = TypeVar("ScreenT", bound=Screen[Any])
 CheckAction = Callable[[ScreenT, str, tuple[object, ...]], "bool | None"]
 
 
-def offers_once_composed(check: CheckAction[ScreenT]) -> CheckAction[ScreenT]:
-    """For a screen's `check_action`, which reads its widgets: asked while
-    the screen is still being composed (a key typed as it opens, the store
+def _offers_once_composed(check: CheckAction[ScreenT]) -> CheckAction[ScreenT]:
+    """A screen's `check_action`, which reads its widgets: asked while the
+    screen is still being composed (a key typed as it opens, the store
     opening meanwhile and refreshing the footer), it offers nothing yet
     instead of failing on a widget not there (a traceback, seen in tmux)."""
 
@@ -64,6 +64,11 @@ def _fit_footer(screen: Screen[Any]) -> None:
 
 
 class KeydeskScreen(Screen[ScreenResultType]):
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "check_action" in cls.__dict__:  # every screen's, as it is defined
+            cls.check_action = _offers_once_composed(cls.__dict__["check_action"])  # type: ignore[method-assign,assignment]
+
     @property
     def keydesk(self) -> KeydeskApp:
         return cast("KeydeskApp", self.app)

@@ -37,7 +37,7 @@ from keydesk.tui.columns import Column, fit, set_columns
 from keydesk.tui.display import cells, clipped, content, literal, when
 from keydesk.tui.messages import IntegrationsChanged, KeysChanged
 from keydesk.tui.screens.audit import AuditLog
-from keydesk.tui.screens.base import KeydeskScreen, offers_once_composed
+from keydesk.tui.screens.base import KeydeskScreen
 from keydesk.tui.screens.key_page import KeyScreen
 from keydesk.tui.widgets import FilterInput, KeyFooter, Pairs
 from keydesk.views import IntegrationView, KeyStatus, KeyView, key_status, stop_time
@@ -525,7 +525,6 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
 
     # -- actions ------------------------------------------------------------------
 
-    @offers_once_composed
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         on_keys = self.tabs.active == "api-keys"
         if action in ("revoke", "rotate", "copy_public", "filter_keys", "open_key"):

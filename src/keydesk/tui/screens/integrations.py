@@ -13,7 +13,7 @@ from keydesk.tui.calls import call_service
 from keydesk.tui.columns import Column, fit, set_columns
 from keydesk.tui.display import content, day, literal
 from keydesk.tui.messages import IntegrationsChanged, KeysChanged
-from keydesk.tui.screens.base import KeydeskScreen, offers_once_composed
+from keydesk.tui.screens.base import KeydeskScreen
 from keydesk.tui.widgets import FilterInput, KeyFooter
 from keydesk.views import IntegrationStatus, IntegrationView, WorkspaceView
 
@@ -204,7 +204,6 @@ class IntegrationsScreen(KeydeskScreen[None]):
         row_key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
         return next((i for i in self._integrations if str(i.id) == row_key.value), None)
 
-    @offers_once_composed
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "add":
             workspace = self.keydesk.workspace

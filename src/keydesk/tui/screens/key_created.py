@@ -20,7 +20,7 @@ from textual.widgets import Button, Header, Label, Static
 
 from keydesk.tui import clipboard
 from keydesk.tui.display import content
-from keydesk.tui.screens.base import KeydeskScreen, offers_once_composed
+from keydesk.tui.screens.base import KeydeskScreen
 from keydesk.tui.screens.confirm import ConfirmScreen
 from keydesk.tui.widgets import KeyFooter
 from keydesk.views import CreatedKey, KeyView, RotatedKey, stop_time
@@ -200,7 +200,6 @@ class KeyCreatedScreen(KeydeskScreen[str]):
         self.query_one("#done", Button).focus()
         self.refresh_bindings()
 
-    @offers_once_composed
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("copy_key", "revoke"):
             return not self._revoked

@@ -16,7 +16,7 @@ from textual.widgets import Header, Sparkline, Static
 from keydesk.tui.actions import key_action
 from keydesk.tui.calls import call_service
 from keydesk.tui.display import content, when
-from keydesk.tui.screens.base import KeydeskScreen, offers_once_composed
+from keydesk.tui.screens.base import KeydeskScreen
 from keydesk.tui.widgets import KeyFooter, Pairs
 from keydesk.views import (
     HOUR,
@@ -157,7 +157,6 @@ class KeyScreen(KeydeskScreen[None]):
 
     # -- actions -----------------------------------------------------------------
 
-    @offers_once_composed
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("revoke", "rotate"):
             return key_action(self.integration, self.key, action)

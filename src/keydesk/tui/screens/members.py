@@ -18,7 +18,7 @@ from textual.widgets.option_list import Option
 
 from keydesk.tui.calls import call_service
 from keydesk.tui.display import content, literal, sentence, visible, when
-from keydesk.tui.screens.base import KeydeskModal, KeydeskScreen, offers_once_composed
+from keydesk.tui.screens.base import KeydeskModal, KeydeskScreen
 from keydesk.tui.screens.choice import lifetime_question
 from keydesk.tui.screens.confirm import ConfirmScreen
 from keydesk.tui.widgets import KeyFooter
@@ -135,7 +135,6 @@ class MembersScreen(KeydeskScreen[None]):
 
     # -- actions --------------------------------------------------------------------
 
-    @offers_once_composed
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         view, member = self.view, self.highlighted()
         if action == "key_policy":  # owners only, as the service says

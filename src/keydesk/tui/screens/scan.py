@@ -28,7 +28,7 @@ from keydesk.tui.actions import key_action
 from keydesk.tui.calls import deliver
 from keydesk.tui.columns import Column, fit, set_columns
 from keydesk.tui.display import content, literal
-from keydesk.tui.screens.base import KeydeskScreen, offers_once_composed
+from keydesk.tui.screens.base import KeydeskScreen
 from keydesk.tui.widgets import KeyFooter
 
 if TYPE_CHECKING:
@@ -347,7 +347,6 @@ class ScanScreen(KeydeskScreen[None]):
 
     # -- revoking -------------------------------------------------------------------
 
-    @offers_once_composed
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "cancel":
             return self.scanning
