@@ -222,11 +222,13 @@ class KeydeskApp(App[None]):
         return self.service.workspaces()  # in a worker: it waits for a store still opening
 
     def _show_first_rows(self, first: FirstRows) -> None:
-        self.call_after_refresh(self._first_rows_drawn.set)
         self.actor, workspaces, integrations = first
         if workspaces and self._home and not self._service:  # no workspace: the welcome waits
             self.workspace = workspaces[0]
             self._home.show(integrations)
+        # Two refreshes: the table lays out its new rows on its own idle
+        # turn, which may come after the first one.
+        self.call_after_refresh(self.call_after_refresh, self._first_rows_drawn.set)
 
     def exit(
         self, result: None = None, return_code: int = 0, message: RenderableType | None = None
