@@ -217,8 +217,9 @@ def _every_row(engine: sa.Engine) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def test_a_store_made_at_0003_upgrades_to_head_and_revokes_leaked_keys(store_url):
-    """Revision 0004 adds only functions (PostgreSQL): every row stays as it
-    was, and a leaked key is revoked by whoever holds it."""
+    """Revisions 0004 and 0005 add functions (PostgreSQL) and an empty table
+    of SSH approvals: every row stays as it was, and a leaked key is revoked
+    by whoever holds it."""
     made = _make_store_at_0002(store_url)
     _upgrade_to(store_url, "0003")
     store = open_store(store_url, migrate=False)
@@ -228,7 +229,9 @@ def test_a_store_made_at_0003_upgrades_to_head_and_revokes_leaked_keys(store_url
     store = open_store(store_url)  # what any command does: upgrade on open
     try:
         assert current_revision(store.engine) == HEAD
-        assert _every_row(store.engine) == before
+        after = _every_row(store.engine)
+        assert after.pop("ssh_approval") == []
+        assert after == before
         reporter = KeyService(store, "reporter")  # no account, no role: the key is the proof
         public_key = made["active"].public_key
         assert reporter.revoke_leaked_key(made["active"].private_key, "a log") == public_key
@@ -242,7 +245,7 @@ def test_the_upgrade_tested_here_is_the_newest():
     upgraded above too."""
     from alembic.script import ScriptDirectory
 
-    assert ScriptDirectory.from_config(_config()).get_revision(HEAD).down_revision == "0003"
+    assert ScriptDirectory.from_config(_config()).get_revision(HEAD).down_revision == "0004"
 
 
 def test_listing_an_old_sqlite_store_upgrades_it_first(tmp_path, capsys):

@@ -157,3 +157,18 @@ class KeyUsage(SQLModel, table=True):
     hour: int = Field(primary_key=True)  # hours since 1970-01-01 00:00 UTC
     outcome: str = Field(primary_key=True, max_length=32)
     count: int = Field(default=0)
+
+
+class SshApproval(SQLModel, table=True):
+    """An owner's approval of one SSH key (by fingerprint) for one account in
+    one workspace: without it the key cannot act there (revision 0005)."""
+
+    __tablename__ = "ssh_approval"
+    __table_args__ = (sa.UniqueConstraint("workspace_id", "account_id", "fingerprint"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", ondelete="CASCADE")
+    account_id: int = Field(foreign_key="account.id", ondelete="CASCADE")
+    fingerprint: str = Field(max_length=64, index=True)
+    approved_by: str = Field(max_length=64)  # a name, as the audit trail keeps actors
+    approved_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

@@ -39,6 +39,7 @@ KEYDESK_TABLES = (
     "api_key",
     "audit_event",
     "key_usage",
+    "ssh_approval",
 )
 _ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
