@@ -135,3 +135,19 @@ def test_the_real_command_end_to_end(tmp_path):
     assert ok.returncode == 0, ok.stderr
     bad = run("verify", stdin=created["api_key"][:-1] + "x")
     assert bad.returncode == 1 and bad.stderr.startswith("401 Unauthorized: ")
+
+
+@pytest.mark.parametrize("argv", [(), ("demo",)])
+def test_the_tui_without_a_terminal_says_what_to_run_and_ends(tmp_path, argv):
+    """cron, a pipe, `ssh -T`: no terminal to draw on. One line, exit 2, at
+    once, and no store made (Textual would otherwise spin for ever)."""
+    env = {**os.environ, "KEYDESK_DATABASE_URL": f"sqlite:///{tmp_path / 'none.db'}"}
+    done = subprocess.run(
+        [sys.executable, "-m", "keydesk", *argv], stdin=subprocess.DEVNULL, env=env,
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stdout == "" and done.stderr.count("\n") == 1
+    assert "need a terminal" in done.stderr and "ssh -t" in done.stderr
+    assert "\x1b" not in done.stderr
+    assert not (tmp_path / "none.db").exists()

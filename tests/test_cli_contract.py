@@ -477,6 +477,7 @@ def test_store_errors_are_one_line(cli, argv, needle):
 def fake_tui(monkeypatch):
     opened: list[str] = []
     monkeypatch.setattr("keydesk.tui.app.run", lambda url, proven=None: opened.append(url) or 0)
+    monkeypatch.setattr("keydesk.cli.interface.has_terminal", lambda: True)
     return opened
 
 

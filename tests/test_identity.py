@@ -127,6 +127,7 @@ def test_the_demo_accepts_an_account(run, monkeypatch):
     monkeypatch.setattr(
         keydesk.tui.app, "run", lambda url, proven=None: opened.append((url, proven)) or 0
     )
+    monkeypatch.setattr("keydesk.cli.interface.has_terminal", lambda: True)
     assert run("demo", "--account", "bob")[0] == 0
     monkeypatch.setenv("KEYDESK_ACCOUNT", "carol")
     assert run("demo")[0] == 0

@@ -45,6 +45,10 @@ class InvalidLabel(InvalidInput):
     pass
 
 
+class NoTerminal(InvalidInput):
+    """The TUI was asked for where there is no terminal to draw it on."""
+
+
 class IntegrationNotConfigured(KeydeskError):
     pass
 

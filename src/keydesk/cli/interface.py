@@ -9,7 +9,7 @@ import sys
 from keydesk.cli import context
 from keydesk.cli.parser import Commands
 from keydesk.config import DATABASE_ENV, database_url, typed_account
-from keydesk.errors import InvalidInput, StoreNotFound
+from keydesk.errors import InvalidInput, NoTerminal, StoreNotFound
 
 
 def register(cli: Commands) -> None:
@@ -23,11 +23,28 @@ def register(cli: Commands) -> None:
 
 def run_tui(args: argparse.Namespace) -> int:
     context.refuse_typed_account(args)
+    require_terminal()
     from keydesk.tui.app import run  # Textual is loaded only for the TUI
 
     url = database_url(args.db)
     _first_run(url, named=bool(args.db or os.environ.get(DATABASE_ENV)))
     return run(url, proven=args.proven_actor)
+
+
+def has_terminal() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def require_terminal() -> None:
+    """The TUI draws on a terminal and reads keys from one. Without one (cron,
+    a pipe, `ssh -T`) Textual would spin writing escape codes nobody reads,
+    for ever: say what to run instead, at once, before anything is made."""
+    if has_terminal():
+        return
+    raise NoTerminal(
+        "keydesk's screens need a terminal (standard input and output are not one): "
+        "run it in a terminal (over SSH: ssh -t), or give a command: keydesk --help lists them"
+    )
 
 
 def _first_run(url: str, *, named: bool) -> None:
@@ -62,6 +79,8 @@ def demo(args: argparse.Namespace) -> int:
 
     if args.db:  # the demo's store is its own, and is thrown away: say so
         raise InvalidInput("keydesk demo uses a throwaway store; to open yours: keydesk --db PATH")
+    typed = typed_account(args.account)  # a bad --account is the first thing to hear of
+    require_terminal()
 
     from keydesk.demo import DEMO_ACCOUNT, seed_demo
     from keydesk.store import open_store
@@ -69,7 +88,6 @@ def demo(args: argparse.Namespace) -> int:
 
     # The demo's store is made here, now, by this process: whoever runs it
     # may act as anyone in it.
-    typed = typed_account(args.account)
     with tempfile.TemporaryDirectory(prefix="keydesk-demo-") as folder:
         url = f"sqlite:///{folder}/demo.db"
         store = open_store(url, create=True)
