@@ -96,6 +96,13 @@ def _about(moment: datetime, expected: datetime) -> bool:
 # -- expiry and scopes at creation ------------------------------------------------
 
 
+def test_a_key_created_without_an_expiry_option_lives_90_days_as_in_the_tui(kd):
+    key = kd.create("default")
+    assert key["lifetime_days"] == 90
+    stops = datetime.fromisoformat(key["expires_at"])
+    assert timedelta(days=89, hours=23) < stops - utcnow() <= timedelta(days=90)
+
+
 def test_create_with_expiry_and_scopes(kd):
     key = kd.create("prod", "--expires-in", "90d", "--scope", "repo", "--scope", "read:user")
     assert _about(_at(key["expires_at"]), utcnow() + timedelta(days=90))
@@ -153,9 +160,9 @@ def test_policy_caps_new_keys_and_the_refusal_states_it(kd):
         "workspace": "acme", "role": "owner", "max_key_lifetime_days": 30,
     }  # fmt: skip
     policy = "keys in acme must expire within 30 days (its owners' policy)"
-    for options in ((), ("--no-expiry",)):
-        err = kd.refused("key", "create", "--integration", "github", "--label", "x", *options)
-        assert policy in err and "at most 30d" in err
+    err = kd.refused("key", "create", "--integration", "github", "--label", "x", "--no-expiry")
+    assert policy in err and "at most 30d" in err
+    assert kd.create("capped")["lifetime_days"] == 30  # the default, 90 days, within the cap
     err = kd.refused(
         "key", "create", "--integration", "github", "--label", "x", "--expires-in", "31d"
     )

@@ -39,7 +39,11 @@ def register(cli: Commands) -> None:
     sub.add_argument("--integration", required=True, metavar="NAME_OR_ID")
     sub.add_argument("--label", required=True, help="e.g. api-gateway-prod, CI Runner")
     expiry = sub.add_mutually_exclusive_group()
-    expiry.add_argument("--expires-in", metavar="SPAN", help="e.g. 30d, 90d, 365d, 12h")
+    expiry.add_argument(
+        "--expires-in",
+        metavar="SPAN",
+        help="e.g. 30d, 90d, 365d, 12h (default: 90d, or the policy's cap)",
+    )
     expiry.add_argument("--expires-at", metavar="WHEN", help="a date (midnight UTC) or a UTC time")
     expiry.add_argument(
         "--no-expiry", action="store_true", help="never expires (if the workspace allows it)"
@@ -100,15 +104,21 @@ def register(cli: Commands) -> None:
 
 
 def create(args: argparse.Namespace) -> int:
-    from keydesk import validation
-    from keydesk.views import utcnow
+    from datetime import timedelta
 
+    from keydesk import validation
+    from keydesk.views import default_expiry_days, utcnow
+
+    service = context.service(args)
     expires_at: datetime | None = None
     if args.expires_in is not None:
         expires_at = utcnow() + validation.duration(args.expires_in, "--expires-in")
     elif args.expires_at is not None:
         expires_at = validation.moment(args.expires_at, "--expires-at")
-    created = context.service(args).create_key(
+    elif not args.no_expiry:  # the TUI form's default: 90 days, or the policy's cap if shorter
+        policy = service.integration(args.integration).max_key_lifetime_days
+        expires_at = utcnow() + timedelta(days=default_expiry_days(policy))
+    created = service.create_key(
         args.integration, args.label, expires_at=expires_at, scopes=args.scope
     )
     if args.json:
