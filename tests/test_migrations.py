@@ -217,9 +217,9 @@ def _every_row(engine: sa.Engine) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def test_a_store_made_at_0003_upgrades_to_head_and_revokes_leaked_keys(store_url):
-    """Revisions 0004 and 0005 add functions (PostgreSQL) and an empty table
-    of SSH approvals: every row stays as it was, and a leaked key is revoked
-    by whoever holds it."""
+    """Revisions 0004 to 0006 add functions and triggers (PostgreSQL) and an
+    empty table of SSH approvals: every row stays as it was, and a leaked key
+    is revoked by whoever holds it."""
     made = _make_store_at_0002(store_url)
     _upgrade_to(store_url, "0003")
     store = open_store(store_url, migrate=False)
@@ -245,7 +245,29 @@ def test_the_upgrade_tested_here_is_the_newest():
     upgraded above too."""
     from alembic.script import ScriptDirectory
 
-    assert ScriptDirectory.from_config(_config()).get_revision(HEAD).down_revision == "0004"
+    assert ScriptDirectory.from_config(_config()).get_revision(HEAD).down_revision == "0005"
+
+
+def test_a_store_made_at_0005_upgrades_to_head_keeping_every_row(store_url):
+    """Revision 0006 changes grants, functions and triggers (PostgreSQL) and
+    no row: every row stays as it was, and the upgraded store's next change
+    writes exactly one event."""
+    _make_store_at_0002(store_url)
+    _upgrade_to(store_url, "0005")
+    store = open_store(store_url, migrate=False)
+    before = _every_row(store.engine)
+    store.dispose()
+
+    store = open_store(store_url)  # what any command does: upgrade on open
+    try:
+        assert current_revision(store.engine) == HEAD
+        assert _every_row(store.engine) == before
+        alice = KeyService(store, "alice")
+        created = alice.create_key("github", "after-upgrade")
+        events = alice.audit(key=created.key.public_key)
+        assert [(e.action, e.label) for e in events] == [("key.create", "after-upgrade")]
+    finally:
+        store.dispose()
 
 
 def test_listing_an_old_sqlite_store_upgrades_it_first(tmp_path, capsys):

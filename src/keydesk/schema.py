@@ -3,4 +3,4 @@ up-to-date store costs one small query, and the bare read path
 (keydesk.sqlite_file) checks it without importing Alembic or SQLAlchemy.
 tests/test_store.py checks it matches the newest migration script."""
 
-HEAD = "0005"
+HEAD = "0006"

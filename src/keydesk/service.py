@@ -951,12 +951,22 @@ class KeyService:
         integration_id: int | None = None,
         related: str | None = None,
     ) -> None:
+        if self.store.backend == "postgresql":
+            # There the database writes every change's event itself, as the
+            # session's role (revision 0006); a client adds only why a key it
+            # just revoked was revoked: it leaked, and where.
+            if action == "key.revoke.leaked":
+                session.execute(
+                    sa.text("SELECT keydesk_mark_leaked(:public_key, :label)"),
+                    {"public_key": target, "label": label},
+                )
+            return
         session.add(
             AuditEvent(
                 workspace_id=workspace_id,
                 integration_id=integration_id,
                 related=related,
-                actor=self.actor,  # on PostgreSQL the database refuses any name but session_user
+                actor=self.actor,
                 action=action,
                 target=target,
                 label=label,
