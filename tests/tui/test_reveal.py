@@ -250,3 +250,20 @@ async def test_the_new_key_row_is_fresh_on_the_list_too(make_app):
         await settle(pilot)
         table = app.screen.query_one("#integrations", DataTable)
         assert str(table.get_cell_at((0, 3))) == "3"  # github: 2 active before
+
+
+@pytest.mark.parametrize("size", [(60, 20), (80, 24), (120, 40)])
+async def test_the_whole_key_is_on_screen_and_selects_as_one_line(make_app, size):
+    """Where one line cannot hold it, the key wraps inside its box; a mouse
+    selection of it gives the key with nothing between its parts."""
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await generate_on_github(pilot, "whole")
+        screen = app.screen
+        private_key = screen._created.private_key.reveal()
+        lines = ["".join(s.text for s in strip) for strip in screen._compositor.render_strips()]
+        first = next(n for n, line in enumerate(lines) if "kdsk_" in line)
+        assert (lines[first].strip() + lines[first + 1].strip()).startswith(private_key)
+        await pilot.click("#api-key-value", times=3)  # selects the whole value
+        await settle(pilot)
+        assert screen.get_selected_text() == private_key

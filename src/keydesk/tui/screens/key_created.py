@@ -1,7 +1,8 @@
 """API Key Created: the one and only time a private key is shown.
 
-The key is on one line (it scrolls sideways when the terminal is narrower
-than 71 columns), and Copy, Revoke and Done fit on screen down to 60x20.
+The whole key is always on screen: on one line where it fits, else wrapped
+inside its box (a mouse drag selects it whole: Textual's selection knows it
+is one line). Copy, Revoke and Done fit on screen down to 60x20.
 Messages (copied, revoked) go to a line of their own, never over a key.
 """
 
@@ -13,7 +14,7 @@ from typing import ClassVar
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, HorizontalScroll, VerticalScroll
+from textual.containers import Container, Horizontal, VerticalScroll
 from textual.notifications import SeverityLevel
 from textual.timer import Timer
 from textual.widgets import Button, Header, Label, Static
@@ -74,14 +75,14 @@ class KeyCreatedScreen(KeydeskScreen[str]):
             with Horizontal(classes="value-head"):
                 yield Label("API key", classes="field-label")
                 yield Button("Copy API key", id="copy-key", variant="primary", compact=True)
-            with HorizontalScroll(id="api-key-box", classes="value-box"):
+            with Container(id="api-key-box", classes="value-box"):
                 yield Static(
                     content(self._created.private_key.reveal()), id="api-key-value", classes="value"
                 )
             with Horizontal(classes="value-head"):
                 yield Label("Public key", classes="field-label")
                 yield Button("Copy public key", id="copy-public", compact=True)
-            with HorizontalScroll(classes="value-box"):
+            with Container(classes="value-box"):
                 yield Static(content(key.public_key), id="public-key-value", classes="value")
             yield Static(id="created-note")
             with Horizontal(classes="form-buttons"):
