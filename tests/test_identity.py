@@ -209,7 +209,7 @@ def test_a_store_others_can_read_is_never_opened(tmp_path, suffix, mode):
 def test_a_store_in_a_folder_others_can_write_is_never_opened(tmp_path):
     path = _store(tmp_path)
     path.parent.chmod(0o777)
-    with pytest.raises(UnsafeStore, match=f"fix: chmod o-w {path.parent}$"):
+    with pytest.raises(UnsafeStore, match=f"fix: chmod go-w {path.parent}$"):
         open_store(f"sqlite:///{path}")
     path.parent.chmod(0o1777)  # sticky, like /tmp: others may still add a -wal beside it
     with pytest.raises(UnsafeStore, match="move it to a folder of your own"):

@@ -3,7 +3,6 @@ brought up to date by Alembic on open."""
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,14 +20,8 @@ from keydesk.errors import (
     StoreUnavailable,
 )
 from keydesk.schema import HEAD
-from keydesk.sqlite_file import (
-    SQLITE_BUSY_TIMEOUT_MS,
-    check_private_store,
-    create_private_file,
-    file_id,
-    is_file_path,
-    set_pragmas,
-)
+from keydesk.sqlite_file import SQLITE_BUSY_TIMEOUT_MS, is_file_path, set_pragmas
+from keydesk.store_path import Made, checked_store_path, create_private_file, file_id
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -37,12 +30,15 @@ if TYPE_CHECKING:
 class Store:
     """One engine on one database. Cheap to share; make one per process."""
 
-    def __init__(self, engine: Engine, sqlite_file: str | None = None) -> None:
+    def __init__(
+        self, engine: Engine, sqlite_file: str | None = None, made: Made | None = None
+    ) -> None:
         self.engine = engine
         # A SQLite store's file as opened (path, device, inode): a store
         # deleted or replaced under this process must not take writes into a
         # file nobody can reach any more (a key shown, then lost with it).
         self._file = (sqlite_file, file_id(sqlite_file)) if sqlite_file else None
+        self._made = made  # what opening it made (a new SQLite store), if anything
 
     @property
     def backend(self) -> str:
@@ -82,6 +78,13 @@ class Store:
     def dispose(self) -> None:
         self.engine.dispose()
 
+    def discard(self) -> None:
+        """Close, and take away what opening it made: a command refused after
+        it created the store (`keydesk init`) leaves nothing behind."""
+        self.engine.dispose()
+        if self._made is not None:
+            self._made.remove()
+
 
 INIT_HINT = "create one with: keydesk init --workspace NAME"
 
@@ -95,17 +98,42 @@ def open_store(url: str, *, create: bool = False, migrate: bool = True) -> Store
     `keydesk init`, `keydesk demo` and the TUI's first run pass `create=True`."""
     parsed = _parse_url(url)
     where = shown_url(parsed)
-    database = parsed.database or ""
-    is_file = parsed.get_backend_name() == "sqlite" and is_file_path(database)
-    if is_file and not create and not os.path.exists(database):
-        raise StoreNotFound(f"no keydesk store at {where} ({INIT_HINT})")
-    engine = create_engine(parsed, create=create)
+    real = sqlite_store_file(parsed)  # checked before anything is made
+    made = None
+    if real is not None and not real.exists():
+        if not create:
+            raise StoreNotFound(f"no keydesk store at {where} ({INIT_HINT})")
+        made = create_private_file(real)
     try:
-        _require_schema(engine, where, create=create, migrate=migrate)
+        engine = create_engine(parsed)  # checks the file again, now that it is there
+        try:
+            _require_schema(engine, where, create=create, migrate=migrate)
+        except BaseException:
+            engine.dispose()
+            raise
     except BaseException:
-        engine.dispose()
+        if made is not None:
+            made.remove()
         raise
-    return Store(engine, os.path.abspath(os.path.expanduser(database)) if is_file else None)
+    return Store(engine, str(real) if real is not None else None, made)
+
+
+def sqlite_store_file(url: sa.URL) -> Path | None:
+    """The real file of a SQLite store, once `checked_store_path` passed it
+    (whether named by a path, `sqlite:///`, `%XX`, or a symlink); None for
+    any other store, or SQLite in memory. SQLite's URI file names, which
+    could open another file than the one checked, are refused."""
+    if url.get_backend_name() != "sqlite":
+        return None
+    database = url.database or ""
+    if "uri" in url.query:
+        raise StoreUnavailable(
+            f"SQLite URI options are not accepted ({shown_url(url)}): name the store's file, "
+            "as sqlite:////path/to/keydesk.db, so keydesk can check it"
+        )
+    if not database or database == ":memory:":
+        return None
+    return checked_store_path(database)
 
 
 def _require_schema(engine: Engine, where: str, *, create: bool, migrate: bool) -> None:
@@ -180,10 +208,10 @@ def _bounded_waits(url: sa.URL) -> dict[str, object]:
     return bounded
 
 
-def create_engine(url: sa.URL, *, create: bool = False, **options: Any) -> Engine:
-    """An engine on `url` set up the keydesk way (SQLite: owner-only file,
-    WAL, busy timeout, foreign keys). With `create`, a missing SQLite file
-    is made (owner-only). `options` go to SQLAlchemy."""
+def create_engine(url: sa.URL, **options: Any) -> Engine:
+    """An engine on `url` set up the keydesk way (SQLite: the file checked
+    and opened by its real path, WAL, busy timeout, foreign keys).
+    `options` go to SQLAlchemy."""
     backend = url.get_backend_name()
     try:
         if backend == "postgresql":
@@ -193,11 +221,9 @@ def create_engine(url: sa.URL, *, create: bool = False, **options: Any) -> Engin
             raise StoreUnavailable(
                 f"unsupported database {backend!r}: use sqlite:/// or postgresql+psycopg://"
             )
-        database = url.database
-        if create and database and is_file_path(database):
-            create_private_file(Path(database))
-        if database and is_file_path(database):
-            check_private_store(Path(database).expanduser())
+        real = sqlite_store_file(url)
+        if real is not None:
+            url = url.set(database=str(real))
         engine = sa.create_engine(
             url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **options
         )

@@ -55,7 +55,6 @@ import contextlib
 import hashlib
 import logging
 import math
-import os
 import queue
 import secrets
 import sqlite3
@@ -71,7 +70,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn, Protocol
 from keydesk.dbapi import DbConnection, stored_time
 from keydesk.errors import StoreUnavailable, TooManyAttempts, Unauthorized, UnauthorizedReason
 from keydesk.keys import PrivateKey, check_secret, parse_private_key
-from keydesk.sqlite_file import FileId, file_id, read_only_uri, sqlite_file_of
+from keydesk.sqlite_file import read_only_uri, sqlite_file_of
+from keydesk.store_path import FileId, checked_store_path, file_id
 from keydesk.views import ACCEPTED, IntegrationStatus, KeyStatus, key_status, utcnow
 
 if TYPE_CHECKING:
@@ -206,10 +206,15 @@ class _SqliteReads:
     replaced, restored from a copy), every read is refused until the process
     restarts. Reopening is not safe: SQLite shares one -shm mapping among all
     the connections of a process to the same database file, so a new
-    connection could still read through the deleted one."""
+    connection could still read through the deleted one.
+
+    The store's file is checked as every opener checks it
+    (keydesk.store_path), when the verifier is made (an unsafe store is
+    refused at start-up, not per request) and again when it is first
+    opened; it is opened by its real path."""
 
     def __init__(self, database: str, timeout: float) -> None:
-        self.path = os.path.abspath(os.path.expanduser(database))
+        self.path = str(checked_store_path(database))
         self._read_uri = read_only_uri(self.path)
         self._write_uri = f"file:{urllib.parse.quote(self.path)}?mode=rw"
         self._files = (self.path, self.path + "-wal", self.path + "-shm")
@@ -256,6 +261,8 @@ class _SqliteReads:
         before = file_id(self.path)
         if before is None:
             raise StoreUnavailable(f"no keydesk store at {self.path}")
+        if str(checked_store_path(self.path)) != self.path:  # it became a symlink meanwhile
+            raise StoreUnavailable(f"the store at {self.path} was replaced while opening it")
         try:
             connection = sqlite3.connect(
                 self._read_uri, uri=True, timeout=self._timeout, isolation_level=None,

@@ -45,7 +45,11 @@ def init(args: argparse.Namespace) -> int:
     # Checked before the store is made, so a refused name leaves no empty store behind.
     validation.name(args.workspace, "the workspace name")
     service = context.service(args, create=True)  # refuses a typed account before creating
-    ws = service.create_workspace(args.workspace)
+    try:
+        ws = service.create_workspace(args.workspace)
+    except BaseException:
+        service.store.discard()  # a refused init leaves no store it made behind
+        raise
     say(
         args,
         {"workspace": ws.name, "owner": service.actor},

@@ -1,0 +1,292 @@
+"""Which file a SQLite store really is, and whether it is safe to open: the
+one check every way of opening a store runs (the CLI, the TUI, `serve`,
+`verify`, scan, the bare reads, and the verifier under the ASGI middleware).
+
+The file is the real one, every symlink followed, and it is opened by that
+real path. As OpenSSH's StrictModes does for ~/.ssh, the file, its
+-wal/-shm/-journal and every folder from / down to it must belong to you
+(or, for folders, root), and none may be writable by anyone else: otherwise
+another user could read the store, or replace it or its -wal (a revoked
+key made valid again). The one exception is a folder on the way, not the
+store's own, that is root's and sticky, as /tmp is: others can add entries
+there but not rename or delete yours. Nothing here imports SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from keydesk.errors import StoreNotFound, StoreUnavailable, UnsafeStore
+
+# The files SQLite keeps beside the database; each holds the store's data.
+COMPANIONS = ("-wal", "-shm", "-journal")
+_SQLITE_HEADER = b"SQLite format 3\x00"
+_WRITABLE_BY_OTHERS = stat.S_IWGRP | stat.S_IWOTH
+
+
+def checked_store_path(named: str | os.PathLike[str]) -> Path:
+    """The real path of the SQLite store named `named` (~ expanded, relative
+    to the current folder, every symlink followed), once it is safe to open:
+    `UnsafeStore` when others could read or replace it, `StoreUnavailable`
+    when it cannot be read; one line each, with the fix. A store that does
+    not exist yet passes when the folders that do are safe (`keydesk init`
+    makes the missing ones, owner-only). Open the store by the path returned."""
+    text = os.fspath(named)
+    if text.startswith("file:"):
+        raise StoreUnavailable(
+            f"a SQLite URI file name is not accepted ({text}): name the store's file, "
+            "as sqlite:////path/to/keydesk.db or a plain path, so keydesk can check it"
+        )
+    given = os.path.abspath(os.path.expanduser(text))
+    real = Path(os.path.realpath(given))
+    shown = str(real) if str(real) == given else f"{real} (where {given} leads)"
+    exists = _exists(real, shown)
+    _check_folders(real, shown)
+    if exists:
+        _check_files(real, shown)
+    return real
+
+
+def _exists(real: Path, shown: str) -> bool:
+    """Whether the store's file is there; a folder on the way that cannot
+    be entered is said as such, never as "no store"."""
+    try:
+        os.stat(real)
+    except FileNotFoundError:
+        return False
+    except PermissionError:
+        raise StoreUnavailable(f"cannot read the store at {shown}: {_why_denied(real)}") from None
+    except NotADirectoryError:
+        raise StoreNotFound(
+            f"no keydesk store at {shown}: a part of the path is not a folder"
+        ) from None
+    except OSError as exc:
+        raise StoreUnavailable(f"cannot read the store at {shown}: {exc.strerror}") from None
+    return True
+
+
+def _why_denied(real: Path) -> str:
+    for folder in reversed(real.parents):
+        if not _may(folder, os.X_OK):
+            owner = _owner_of(folder)
+            fix = (
+                f"run keydesk as its owner (sudo -u {owner} keydesk …)"
+                if owner != user_name(os.geteuid())
+                else f"fix: chmod u+x {folder}"
+            )
+            return (
+                f"permission denied (you may not enter {folder}, which belongs to {owner}); {fix}"
+            )
+    return "permission denied"
+
+
+def _may(path: Path, mode: int) -> bool:
+    """Whether this process (its effective ids, as sudo -u sets them) may."""
+    if os.access in os.supports_effective_ids:
+        return os.access(path, mode, effective_ids=True)
+    return os.access(path, mode)
+
+
+def _owner_of(path: Path) -> str:
+    try:
+        return user_name(os.stat(path).st_uid)
+    except OSError:
+        return "another user"
+
+
+def _check_folders(real: Path, shown: str) -> None:
+    """Every folder from / to the store's: yours or root's, and writable by
+    no one else (root's sticky folders on the way excepted)."""
+    me = os.geteuid()
+    for folder in reversed(real.parents):
+        try:
+            info = os.lstat(folder)
+        except FileNotFoundError:
+            return  # the rest is made by `keydesk init`, owner-only
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot read the store at {shown}: {exc.strerror}") from None
+        if not stat.S_ISDIR(info.st_mode):  # a symlink made after realpath, or a file
+            raise UnsafeStore(
+                f"refusing to open {shown}: {folder} changed while it was checked; try again"
+            )
+        own = folder == real.parent
+        where = "its folder" if own else "the folder on its way"
+        if info.st_uid not in (me, 0):
+            raise UnsafeStore(
+                f"refusing to open {shown}: {where} {folder} belongs to "
+                f"{user_name(info.st_uid)}, who could replace the store; "
+                "move it to a folder of your own"
+            )
+        loose = info.st_mode & _WRITABLE_BY_OTHERS
+        if not loose or (not own and info.st_mode & stat.S_ISVTX and info.st_uid == 0):
+            continue
+        whom = "g" * bool(loose & stat.S_IWGRP) + "o" * bool(loose & stat.S_IWOTH)
+        fix = (
+            "move it to a folder of your own (mkdir -m 700 …)"  # others may add a -wal beside it
+            if own and info.st_mode & stat.S_ISVTX
+            else f"fix: chmod {whom}-w {folder}"
+        )
+        raise UnsafeStore(
+            f"refusing to open {shown}: {where} {folder} is writable by "
+            f"{'its group' if whom == 'g' else 'other users'} "
+            f"(mode {stat.S_IMODE(info.st_mode):04o}), who could replace the store; {fix}"
+        )
+
+
+def _check_files(real: Path, shown: str) -> None:
+    """The file and its -wal/-shm/-journal: yours, owner-only, not symlinks;
+    and the file readable. Only stat and access: a process must not open
+    and close a file SQLite holds (POSIX drops all of the process's locks
+    on it, and another process's SQLite would then delete the -wal)."""
+    me = os.geteuid()
+    loose: list[tuple[Path, int]] = []
+    for file in (real, *(Path(f"{real}{suffix}") for suffix in COMPANIONS)):
+        try:
+            info = os.lstat(file)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot read {file}: {exc.strerror}") from None
+        if stat.S_ISLNK(info.st_mode):  # SQLite would follow it, out of the checked folder
+            raise UnsafeStore(
+                f"refusing to open {shown}: {file} is a symlink, which could take the store's "
+                f"data elsewhere; fix: put the file it leads to in its place (mv … {file})"
+            )
+        if info.st_uid != me and _may_be_a_store(real):
+            owner, you = user_name(info.st_uid), user_name(me)
+            raise UnsafeStore(
+                f"refusing to open {file}: it belongs to {owner}, not to you ({you}); "
+                f"run keydesk as its owner (sudo -u {owner} keydesk …), or if it is yours: "
+                f"chown {you} {file}"
+            )
+        if stat.S_IMODE(info.st_mode) & 0o077:
+            loose.append((file, stat.S_IMODE(info.st_mode)))
+    if loose and _may_be_a_store(real):
+        raise UnsafeStore(
+            f"refusing to open {loose[0][0]}: its mode {loose[0][1]:04o} lets other users read "
+            f"or change the store; fix: chmod 600 {' '.join(str(file) for file, _ in loose)}"
+        )
+    if not _may(real, os.R_OK):
+        mode = stat.S_IMODE(os.stat(real).st_mode)
+        raise StoreUnavailable(
+            f"cannot read the store at {shown}: permission denied (mode {mode:04o}); "
+            f"fix: chmod 600 {real}"
+        )
+
+
+def _may_be_a_store(real: Path) -> bool:
+    """A SQLite database, an empty file SQLite would make one in, or a file
+    that cannot be read: what the checks protect. Any other file is left to
+    SQLite to call "not a database", with no advice on modes. Read only on
+    the way to a refusal (see _check_files)."""
+    try:
+        with real.open("rb") as file:
+            return file.read(len(_SQLITE_HEADER)) in (b"", _SQLITE_HEADER)
+    except OSError:
+        return True
+
+
+def user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
+
+
+# -- making a new store -------------------------------------------------------------
+
+
+FileId = tuple[int, int] | None  # (device, inode); None when there is no file
+
+
+def file_id(path: str | Path) -> FileId:
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (status.st_dev, status.st_ino)
+
+
+@dataclass
+class Made:
+    """What this process made for a new store, so that a refusal after it
+    (a failed migration, a refused `init`) takes away exactly that."""
+
+    folders: list[Path] = field(default_factory=list)
+    file: tuple[Path, FileId] | None = None
+    companions_before: frozenset[str] = frozenset()
+
+    def remove(self) -> None:
+        """Delete the file (if it is still the one made here), the
+        -wal/-shm/-journal that came with it, and the folders made (if empty)."""
+        if self.file is not None and file_id(self.file[0]) == self.file[1]:
+            path = self.file[0]
+            for suffix in COMPANIONS:
+                if suffix not in self.companions_before:
+                    Path(f"{path}{suffix}").unlink(missing_ok=True)
+            path.unlink(missing_ok=True)
+        for folder in reversed(self.folders):
+            try:
+                folder.rmdir()
+            except OSError:
+                break  # something else is in it now: not ours to take away
+        self.file, self.folders = None, []
+
+
+def create_private_file(real: Path) -> Made:
+    """Create the store's file owner-only before SQLite does (SQLite gives
+    its -wal and -shm the database file's mode), in folders made 0700.
+    `real` has passed `checked_store_path`. Returns what was made."""
+    made = Made()
+    try:
+        made.folders = make_private_folders(real.parent)
+    except OSError as exc:  # e.g. a part of the path is a file
+        reason = (
+            "a part of the path is not a folder"
+            if isinstance(exc, FileExistsError | NotADirectoryError)
+            else exc.strerror
+        )
+        raise StoreUnavailable(f"cannot create the store at {real}: {reason}") from None
+    try:
+        fd = os.open(real, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        return made  # made meanwhile: the check that follows judges it
+    except OSError as exc:
+        made.remove()
+        raise StoreUnavailable(f"cannot create the store at {real}: {exc.strerror}") from None
+    try:
+        made.companions_before = frozenset(
+            suffix for suffix in COMPANIONS if os.path.lexists(f"{real}{suffix}")
+        )
+        made.file = (real, (os.fstat(fd).st_dev, os.fstat(fd).st_ino))
+        os.fchmod(fd, 0o600)  # the umask may have taken the owner's own bits
+    finally:
+        os.close(fd)
+    return made
+
+
+def make_private_folders(folder: Path) -> list[Path]:
+    """Create `folder` and its missing parents, each 0700 whatever the umask.
+    (`mkdir -p` gives the parents the umask's mode: ~/.local would be 0777
+    under umask 000.) Folders that exist are left as they are. Returns the
+    folders made, outermost first. Raises OSError (NotADirectoryError when
+    a part of the path is a file)."""
+    missing: list[Path] = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    if not folder.is_dir():
+        raise NotADirectoryError(f"{folder} is not a folder")
+    made: list[Path] = []
+    for each in reversed(missing):
+        try:
+            os.mkdir(each, 0o700)  # umask can only take bits away: never wider than 0700
+        except FileExistsError:
+            continue  # made meanwhile by someone else: not ours to change
+        made.append(each)
+        os.chmod(each, 0o700)
+    return made
