@@ -281,7 +281,7 @@ def test_the_error_classes_are_keydesk_errors():
 def test_the_line_is_exactly_the_gitolite_pattern():
     key = parse_public_key(ED25519_PUB)
     assert authorized_keys_line("alice", key, KEYDESK) == (
-        f'command="{KEYDESK} ssh-session alice",restrict,pty '
+        f'command="{KEYDESK} ssh-session alice {key.fingerprint}",restrict,pty '
         "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILb+6OaQwXxKmOloxULq7sx0YWj/Lh/thuJ+P1iZ2d/f"
         " keydesk:alice"
     )
@@ -291,7 +291,8 @@ def test_paths_with_spaces_and_names_with_shell_characters_are_quoted_for_sh():
     key = parse_public_key(ED25519_PUB)
     line = authorized_keys_line("bob$x;y", key, "/opt/key desk/bin/keydesk")
     assert line.startswith(
-        "command=\"'/opt/key desk/bin/keydesk' ssh-session 'bob$x;y'\",restrict,pty ssh-ed25519 "
+        f"command=\"'/opt/key desk/bin/keydesk' ssh-session 'bob$x;y' {key.fingerprint}\","
+        "restrict,pty ssh-ed25519 "
     )
     assert line.endswith(" keydesk:bob$x;y")
 
@@ -486,6 +487,9 @@ def test_only_lines_with_both_keydesk_comment_and_forced_command_are_keydesk_lin
         f'command="{KEYDESK} ssh-session bob",restrict,pty {key} keydesk:alice',  # mismatch
         f'command="keydesk ssh-session alice",restrict,pty {key} keydesk:alice',  # relative
         f'command="{KEYDESK} ssh-session alice extra",restrict {key} keydesk:alice',
+        # another key's fingerprint: a session would act as a key it is not
+        f'command="{KEYDESK} ssh-session alice {pub(keys, "rsa2048").fingerprint}",restrict'
+        f" {key} keydesk:alice",
     ]
     ak.parent.mkdir()
     ak.write_text("\n".join(lines) + "\n")
@@ -733,7 +737,10 @@ def test_the_allow_list_is_the_callers():
 
 
 def test_the_default_allow_list():
-    assert frozenset({"init", "member", "integration", "key", "verify", "audit"}) == REMOTE_COMMANDS
+    assert (
+        frozenset({"init", "member", "integration", "key", "verify", "audit", "scan"})
+        == REMOTE_COMMANDS
+    )
     assert not REMOTE_COMMANDS & NEVER_REMOTE
 
 
@@ -804,3 +811,27 @@ def test_the_module_passes_mypy_strict(tmp_path):
         timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_line_names_its_key_and_an_older_line_is_read_as_unpinned(ak, keys):
+    key = pub(keys, "ed25519")
+    add_grant(ak, "alice", key, KEYDESK)
+    [grant] = read_grants(ak)
+    assert grant.pinned and f"ssh-session alice {key.fingerprint}" in ak.read_text()
+    older = f'command="{KEYDESK} ssh-session bob",restrict,pty {pub(keys, "rsa2048").openssh()}'
+    ak.write_text(f"# mine\n{older} keydesk:bob\n" + ak.read_text())
+    assert [(g.account, g.pinned) for g in read_grants(ak)] == [("bob", False), ("alice", True)]
+
+
+def test_repin_rewrites_an_older_line_in_place_and_keeps_the_rest(ak, keys):
+    bob = pub(keys, "rsa2048")
+    older = f'command="{KEYDESK} ssh-session bob",restrict,pty {bob.openssh()} keydesk:bob\n'
+    ak.parent.mkdir()
+    ak.write_text(f"# first\n{older}# last, no newline")
+    [removed] = remove_grant(ak, bob.fingerprint, repin=KEYDESK)
+    assert not removed.pinned
+    assert ak.read_text() == (
+        f"# first\n{authorized_keys_line('bob', bob, KEYDESK)}\n# last, no newline"
+    )
+    [grant] = read_grants(ak)
+    assert (grant.account, grant.pinned, grant.line_number) == ("bob", True, 2)

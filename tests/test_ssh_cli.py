@@ -84,15 +84,24 @@ class Host:
             "--authorized-keys", str(self.authorized_keys), "--json", actor=actor,
         )  # fmt: skip
 
-    def events(self, action_prefix: str = "ssh.") -> list[dict[str, object]]:
-        out = self.ok("audit", "--json", actor="owner")
+    def events(self, action_prefix: str = "ssh.", actor: str = "owner") -> list[dict[str, object]]:
+        out = self.ok("audit", "--json", actor=actor)
         events = [json.loads(line) for line in out.splitlines()]
         return [e for e in events if str(e["action"]).startswith(action_prefix)]
 
     def session(
-        self, account: str, command: str | None, stdin: str = "", **environ: str
+        self,
+        account: str,
+        command: str | None,
+        stdin: str = "",
+        *,
+        key: str | None = None,
+        **environ: str,
     ) -> tuple[int, str, str]:
-        """`keydesk ssh-session ACCOUNT` as sshd runs it, with SSH_ORIGINAL_COMMAND."""
+        """`keydesk ssh-session ACCOUNT FINGERPRINT` as sshd runs it, with
+        SSH_ORIGINAL_COMMAND; by default through the account's own key
+        (`ssh_key(account)`), authorized by `owner` (so approved in acme)."""
+        key = self.approved_key(account) if key is None else key
         self.monkeypatch.setenv("SSH_CONNECTION", "127.0.0.1 50000 127.0.0.1 22")
         if command is None:
             self.monkeypatch.delenv("SSH_ORIGINAL_COMMAND", raising=False)
@@ -100,7 +109,17 @@ class Host:
             self.monkeypatch.setenv("SSH_ORIGINAL_COMMAND", command)
         for name, value in environ.items():
             self.monkeypatch.setenv(name, value)
-        return self.run("ssh-session", account, actor=None, stdin=stdin)
+        return self.run("ssh-session", account, key, actor=None, stdin=stdin)
+
+    def approved_key(self, account: str) -> str:
+        """The fingerprint of `account`'s own key, let in by `owner` if it is not yet."""
+        fingerprint = fingerprint_of(ssh_key(account))
+        if not self.authorized_keys.exists() or fingerprint not in {
+            grant.fingerprint for grant in read_grants(self.authorized_keys)
+        }:
+            code, _, err = self.authorize(account, ssh_key(account))
+            assert code == 0, err
+        return fingerprint
 
 
 STORE = Path(".local") / "share" / "keydesk" / "keydesk.db"  # the default, under a home
@@ -155,8 +174,8 @@ def test_authorize_writes_the_forced_command_line_and_audits_it(host):
     assert code == 0, err
     keydesk = running_keydesk_path()
     assert host.authorized_keys.read_text() == (
-        f'command="{keydesk} ssh-session carol",restrict,pty {" ".join(CAROL.split()[:2])} '
-        "keydesk:carol\n"
+        f'command="{keydesk} ssh-session carol {fingerprint_of(CAROL)}",restrict,pty '
+        f"{' '.join(CAROL.split()[:2])} keydesk:carol\n"
     )
     assert stat.S_IMODE(host.authorized_keys.stat().st_mode) == 0o600
     assert stat.S_IMODE(host.authorized_keys.parent.stat().st_mode) == 0o700
@@ -169,14 +188,14 @@ def test_authorize_writes_the_forced_command_line_and_audits_it(host):
         "keydesk": keydesk,
         "authorized_keys": str(host.authorized_keys),
         "bits": 256,
+        "approved": ["acme"],
+        "already": [],
+        "awaiting": [],
     }
-    [event] = host.events()
-    assert (event["workspace"], event["actor"], event["action"]) == (
-        "acme",
-        "owner",
-        "ssh.authorize",
-    )
-    assert (event["target"], event["label"]) == (fingerprint_of(CAROL), "carol")
+    authorized, approved = host.events()
+    for event, action in ((authorized, "ssh.authorize"), (approved, "ssh.approve")):
+        assert (event["workspace"], event["actor"], event["action"]) == ("acme", "owner", action)
+        assert (event["target"], event["label"]) == (fingerprint_of(CAROL), "carol")
 
 
 def test_authorize_says_how_to_connect(host):
@@ -228,9 +247,9 @@ def test_an_owner_may_authorize_their_own_key_whatever_their_other_roles(host):
 @pytest.mark.parametrize(
     ("account", "actor", "message"),
     [
-        # alice is in beta too, which owner does not own: a key for alice
-        # would let whoever holds it act in beta.
-        ("alice", "owner", "alice is a member of 'beta', which owner does not own"),
+        # bea is only in beta, which owner does not own: no owner of beta
+        # has a say in this, so nothing would approve the key anywhere.
+        ("bea", "owner", "bea is in no workspace owner owns (only 'beta')"),
         ("carol", "alice", "only owners may let SSH keys in or out; alice owns no workspace"),
         ("vic", "vic", "vic owns no workspace"),
         ("nobody", "owner", "nobody is not a member of any workspace; add them first"),
@@ -245,27 +264,52 @@ def test_who_may_not_authorize(host, account, actor, message):
     assert host.events() == []  # nothing recorded
 
 
-def test_the_owner_of_every_workspace_of_an_account_may_authorize_it(host):
-    assert host.authorize("alice", ALICE, actor="owner")[0] != 0
-    host.ok(
-        "member", "add", "--workspace", "beta", "--member", "owner", "--role", "owner", actor="bea"
-    )
-    code, _, err = host.authorize("alice", ALICE, actor="owner")
+def test_each_owner_approves_the_key_in_their_own_workspace(host):
+    code, out, err = host.authorize("alice", ALICE, actor="owner")
     assert code == 0, err
-    assert sorted(e["workspace"] for e in host.events()) == ["acme", "beta"]
+    said = json.loads(out)
+    assert (said["approved"], said["awaiting"]) == (["acme"], ["beta"])
+    # Both workspaces see the key let in; only acme approved it.
+    assert [e["action"] for e in host.events()] == ["ssh.authorize", "ssh.approve"]
+    [event] = host.events(actor="bea")
+    assert (event["workspace"], event["action"], event["actor"]) == (
+        "beta", "ssh.authorize", "owner",
+    )  # fmt: skip
+    fingerprint = fingerprint_of(ALICE)
+    code, _, err = host.run(
+        "ssh", "authorize", "--account", "alice", "--key", fingerprint, "--workspace", "beta",
+        "--authorized-keys", str(host.authorized_keys), actor="owner",
+    )  # fmt: skip
+    assert code != 0 and "only an owner of 'beta' may approve an SSH key of alice there" in err
+    code, out, err = host.run(
+        "ssh", "authorize", "--account", "alice", "--key", fingerprint, "--workspace", "beta",
+        "--authorized-keys", str(host.authorized_keys), actor="bea",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "approved in beta (already approved in acme)" in out
+    event = host.events(actor="bea")[-1]
+    assert event["action"] == "ssh.approve" and (
+        event["actor"],
+        event["target"],
+        event["label"],
+    ) == ("bea", fingerprint, "alice")
+    assert len(read_grants(host.authorized_keys)) == 1  # the same line: nothing added
 
 
 def test_a_refused_write_records_nothing(host):
     assert host.authorize("carol", CAROL)[0] == 0
-    code, _, err = host.authorize("carol", CAROL)  # the same key again
-    assert code != 0 and "already opens keydesk as carol" in err
-    assert len(host.events()) == 1
+    code, _, err = host.authorize("vic", CAROL)  # the same key for another account
+    assert code != 0 and "opens keydesk as carol, not vic" in err
+    assert len(host.events()) == 2  # carol's authorization and approval
+    code, out, err = host.authorize("carol", CAROL)  # the same again: nothing new
+    assert code == 0 and json.loads(out)["already"] == ["acme"], err
+    assert len(host.events()) == 2
     host.authorized_keys.write_bytes(FOREIGN)
     foreign_key = b" ".join(FOREIGN.splitlines()[1].split()[:2]).decode()
     code, _, err = host.authorize("carol", foreign_key)
     assert code != 0 and "which keydesk did not write" in err
     assert host.authorized_keys.read_bytes() == FOREIGN
-    assert len(host.events()) == 1
+    assert len(host.events()) == 2
 
 
 def test_a_private_key_given_by_mistake_is_refused_unseen(host, tmp_path):
@@ -395,7 +439,7 @@ def test_revoke_removes_the_line_keeps_the_rest_and_audits_it(host):
     )  # fmt: skip
     assert host.authorized_keys.read_bytes() == FOREIGN
     assert [(e["action"], e["label"]) for e in host.events()] == [
-        ("ssh.authorize", "carol"), ("ssh.revoke", "carol"),
+        ("ssh.authorize", "carol"), ("ssh.approve", "carol"), ("ssh.revoke", "carol"),
     ]  # fmt: skip
 
 
@@ -426,7 +470,7 @@ def test_only_owners_of_the_accounts_workspaces_may_revoke(host):
     assert host.authorize("alice", ALICE)[0] == 0
     for actor, message in (
         ("carol", "carol owns no workspace"),
-        ("bea", "alice is a member of 'acme', which bea does not own"),
+        ("bea", f"{fingerprint_of(ALICE)} acts as alice in 'acme', which bea does not own"),
     ):
         code, _, err = host.revoke(fingerprint_of(ALICE), actor=actor)
         assert code != 0 and message in err
@@ -539,7 +583,7 @@ def test_member_add_still_takes_account_locally(host):
         ("audit --account owner", "--account cannot be given over SSH"),
         ("ssh authorize --account alice --key -", "`keydesk ssh` cannot be run over SSH"),
         ("ssh-session owner", "`keydesk ssh-session` cannot be run over SSH"),
-        ("scan /", "'scan' is not a keydesk command that runs over SSH"),
+        ("scan /", "in an SSH session keydesk scans only text you send"),
         ("demo", "`keydesk demo` cannot be run over SSH"),
         ("", "no command given"),
     ],
@@ -553,16 +597,18 @@ def test_a_session_refuses_what_is_not_a_keydesk_command(host, command, message)
 def test_a_session_without_a_command_opens_the_tui_as_the_account(host, monkeypatch):
     import keydesk.tui.app
 
-    opened: list[tuple[str, str | None]] = []
+    opened: list[tuple[str, str | None, str | None]] = []
     monkeypatch.setattr(
-        keydesk.tui.app, "run", lambda url, proven=None: opened.append((url, proven)) or 0
+        keydesk.tui.app,
+        "run",
+        lambda url, proven=None, ssh_key=None: opened.append((url, proven, ssh_key)) or 0,
     )
     code, _, err = host.session("alice", None)
     assert code != 0 and "no terminal for the TUI: connect with ssh -t" in err
     assert opened == []
     monkeypatch.setattr(ssh_cli, "_has_terminal", lambda: True)
     assert host.session("alice", None, KEYDESK_DATABASE_URL="sqlite:////tmp/x.db")[0] == 0
-    assert opened == [(f"sqlite:///{host.store_path}", "alice")]
+    assert opened == [(f"sqlite:///{host.store_path}", "alice", fingerprint_of(ssh_key("alice")))]
 
 
 @pytest.mark.parametrize(
@@ -595,9 +641,9 @@ def test_ssh_session_is_not_listed_in_help(host):
 
 
 def test_the_remote_commands():
-    assert frozenset({"init", "member", "integration", "key", "verify", "audit"}) == REMOTE_COMMANDS
+    assert {"init", "member", "integration", "key", "verify", "audit", "scan"} == REMOTE_COMMANDS
     assert {"ssh", "ssh-session", "demo", "serve"} <= NEVER_REMOTE
-    assert "scan" not in REMOTE_COMMANDS and "postgres" not in REMOTE_COMMANDS
+    assert "postgres" not in REMOTE_COMMANDS
 
 
 def test_a_client_cannot_turn_on_tracebacks(host, monkeypatch):

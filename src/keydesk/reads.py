@@ -21,6 +21,7 @@ from typing import Any
 
 from keydesk.dbapi import DbConnection, stored_time
 from keydesk.errors import InvalidInput, NotFound, PermissionDenied
+from keydesk.ssh_gate import APPROVED, require_any_approval, require_approved
 from keydesk.views import (
     EXPIRING_SOON,
     IntegrationStatus,
@@ -62,14 +63,14 @@ LEFT JOIN account r ON r.id = k.revoked_by
 LEFT JOIN membership cm ON cm.workspace_id = i.workspace_id AND cm.account_id = k.created_by"""
 
 _MY_WORKSPACES = """(SELECT m.workspace_id FROM membership m
-  JOIN account a ON a.id = m.account_id WHERE a.name = :actor)"""
+  JOIN account a ON a.id = m.account_id WHERE a.name = :actor{gate})"""
 
 _WORKSPACES = """
 SELECT w.id, w.name, m.role, w.max_key_lifetime_days
 FROM workspace w
 JOIN membership m ON m.workspace_id = w.id
 JOIN account a ON a.id = m.account_id
-WHERE a.name = :account
+WHERE a.name = :account{gate}
 ORDER BY w.name"""
 
 _WORKSPACE = """
@@ -82,11 +83,13 @@ _KEY_ORDER = "k.revoked_at IS NOT NULL, k.created_at DESC, k.id DESC"
 
 
 @contextmanager
-def bare_sqlite_reads(url: str, proven: str | None = None) -> Iterator[Reads | None]:
+def bare_sqlite_reads(
+    url: str, proven: str | None = None, ssh_key: str | None = None
+) -> Iterator[Reads | None]:
     """The reads on an up-to-date SQLite store over a bare sqlite3
     connection, as the OS user (or the `proven` account, see
-    keydesk.identity); None when the bare way does not apply
-    (keydesk.sqlite_file.open_for_reading says when)."""
+    keydesk.identity, through the SSH key `ssh_key`: see Reads); None when
+    the bare way does not apply (keydesk.sqlite_file.open_for_reading says when)."""
     from keydesk.identity import sqlite_account
     from keydesk.sqlite_file import open_for_reading
 
@@ -94,16 +97,30 @@ def bare_sqlite_reads(url: str, proven: str | None = None) -> Iterator[Reads | N
         if connection is None:
             yield None
         else:
-            yield Reads(DbConnection(connection, "sqlite"), sqlite_account(proven))
+            yield Reads(DbConnection(connection, "sqlite"), sqlite_account(proven), ssh_key)
 
 
 class Reads:
     """The actor's integrations and keys, with the service's permission
-    rules: only what the actor's workspaces hold."""
+    rules: only what the actor's workspaces hold. In an SSH session
+    (`ssh_key`, the session key's fingerprint) only the workspaces where an
+    owner approved that key count as the actor's (keydesk.ssh_gate)."""
 
-    def __init__(self, db: DbConnection, actor: str) -> None:
+    def __init__(self, db: DbConnection, actor: str, ssh_key: str | None = None) -> None:
         self.db = db
         self.actor = actor
+        self.ssh_key = ssh_key
+        self._gate = f" AND {APPROVED}" if ssh_key else ""
+
+    def require_approved(self, workspace_id: int, workspace: str) -> None:
+        """In an SSH session: refuse a workspace where its key is not approved."""
+        if self.ssh_key is not None:
+            require_approved(self.db, self.actor, self.ssh_key, workspace_id, workspace)
+
+    def require_any_approval(self) -> None:
+        """In an SSH session: refuse a key approved in none of the actor's workspaces."""
+        if self.ssh_key is not None:
+            require_any_approval(self.db, self.actor, self.ssh_key)
 
     # -- integrations -----------------------------------------------------------
 
@@ -113,7 +130,7 @@ class Reads:
         if workspace is not None:
             sql += " AND w.id = :workspace_id"
             params["workspace_id"] = self.workspace_id(workspace, member=False)
-        rows = self.db.rows(sql + " ORDER BY w.name, i.name", params)
+        rows = self.db.rows(sql + self._gate + " ORDER BY w.name, i.name", params)
         return [_integration_view(row) for row in rows]
 
     def integration(self, ref: str | int, workspace: str | None = None) -> IntegrationView:
@@ -129,7 +146,10 @@ class Reads:
         if workspace is not None:
             sql += " AND w.name = :workspace"
             params["workspace"] = _as_stored(workspace)
-        rows = [_integration_view(row) for row in self.db.rows(sql, params)]
+        rows = [_integration_view(row) for row in self.db.rows(sql + self._gate, params)]
+        if not rows and self.ssh_key is not None:
+            for unapproved in self.db.rows(sql, params):  # refused with how to approve it
+                self.require_approved(unapproved[1], unapproved[2])
         if not rows:
             raise NotFound(f"no integration {ref!r} in your workspaces")
         if len(rows) > 1:
@@ -143,7 +163,16 @@ class Reads:
     def _integration_params(self) -> dict[str, object]:
         now = utcnow()
         time = self.db.time
-        return {"actor": self.actor, "now": time(now), "soon": time(now + EXPIRING_SOON)}
+        params = {"actor": self.actor, "now": time(now), "soon": time(now + EXPIRING_SOON)}
+        return params | {"ssh_key": self.ssh_key}
+
+    def hides(self, integration_id: int) -> bool:
+        """In an SSH session: whether the integration is outside every
+        workspace the session's key may act in (never outside a session)."""
+        if self.ssh_key is None:
+            return False
+        sql = _INTEGRATIONS + " AND i.id = :ref" + self._gate
+        return not self.db.rows(sql, self._integration_params() | {"ref": integration_id})
 
     # -- keys -------------------------------------------------------------------
 
@@ -201,7 +230,8 @@ class Reads:
         if workspace is not None:
             workspace_id = self.workspace_id(workspace)
             return ["i.workspace_id = :workspace_id"], {"workspace_id": workspace_id}
-        return [f"i.workspace_id IN {_MY_WORKSPACES}"], {"actor": self.actor}
+        mine = _MY_WORKSPACES.format(gate=self._gate)
+        return [f"i.workspace_id IN {mine}"], {"actor": self.actor, "ssh_key": self.ssh_key}
 
     def _key_views(self, sql: str, params: dict[str, object], stream: bool) -> Iterator[KeyView]:
         rows = self.db.stream(sql, params) if stream else self.db.rows(sql, params)
@@ -211,8 +241,11 @@ class Reads:
     # -- workspaces -------------------------------------------------------------
 
     def workspaces(self, account: str | None = None) -> list[WorkspaceView]:
-        """The workspaces the actor (or `account`) is in, with its role there, by name."""
-        rows = self.db.rows(_WORKSPACES, {"account": account or self.actor})
+        """The workspaces the actor (or `account`) is in, with its role there,
+        by name; in an SSH session, the actor's are those its key may act in."""
+        gate = self._gate if account in (None, self.actor) else ""
+        params = {"account": account or self.actor, "ssh_key": self.ssh_key}
+        rows = self.db.rows(_WORKSPACES.format(gate=gate), params)
         return [WorkspaceView(id, name, Role(role), cap) for id, name, role, cap in rows]
 
     def workspace_id(self, name: str, *, member: bool = True) -> int:
@@ -225,6 +258,8 @@ class Reads:
         ((workspace_id, role),) = rows
         if member and role is None:
             raise PermissionDenied(f"{self.actor} is not a member of workspace {name!r}")
+        if role is not None:
+            self.require_approved(int(workspace_id), name)
         return int(workspace_id)
 
 

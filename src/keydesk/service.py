@@ -53,6 +53,7 @@ from keydesk.models import (
     Workspace,
 )
 from keydesk.reads import Reads
+from keydesk.ssh_approvals import Approval, SshApprovals, approve_created, forget
 from keydesk.store import Store
 from keydesk.views import (
     ACCEPTED,
@@ -93,12 +94,15 @@ class _KeyRow(NamedTuple):
 
 
 class KeyService:
-    """keydesk's operations, performed as `actor` (an account name)."""
+    """keydesk's operations, performed as `actor` (an account name); in an
+    SSH session through the SSH key `ssh_key` (a fingerprint), which acts
+    only where an owner approved it (keydesk.ssh_gate)."""
 
     def __init__(
-        self, store: Store, actor: str, *, key_pairs: KeyPairSource = generate_key_pair
-    ) -> None:
-        self.store = store
+        self, store: Store, actor: str, *, key_pairs: KeyPairSource = generate_key_pair,
+        ssh_key: str | None = None,
+    ) -> None:  # fmt: skip
+        self.store, self.ssh_key = store, ssh_key
         self.actor = validation.name(actor, "the account name")
         self._key_pairs = key_pairs  # tests pass a repeatable source; nothing else does
 
@@ -161,6 +165,7 @@ class KeyService:
             _refuse_look_alike(name, session.exec(select(Workspace.name)), "workspace")
             try:
                 workspace_id = _insert_workspace(session, name, self.actor)
+                approve_created(session, workspace_id, self.actor, self.ssh_key)
             except IntegrityError:  # a race, or a workspace this account cannot see
                 session.rollback()
                 raise AlreadyExists(taken) from None
@@ -194,12 +199,13 @@ class KeyService:
                 raise NotFound(f"{account} is not a member of {ws.name}")
             if (refusal := members.why_not_remove(account)) is not None:
                 raise PermissionDenied(refusal)
+            gone = _id(_account(session, account).id)
             session.execute(
                 sa.delete(Membership).where(
-                    col(Membership.workspace_id) == ws.id,
-                    col(Membership.account_id) == _account(session, account).id,
+                    col(Membership.workspace_id) == ws.id, col(Membership.account_id) == gone
                 )
             )
+            forget(session, _id(ws.id), gone, postgresql=self.store.backend == "postgresql")
             self._audit(session, _id(ws.id), "member.remove", account, label=member.role.value)
             return member
 
@@ -709,7 +715,10 @@ class KeyService:
             if self._reads_hashes(session):
                 row = self._possessed_key(session, key)
                 view = None if row is None else self._key_query_one(session, row.id)
-                return FoundKey(key.public_key, view, secret_checked=True)
+                # In an SSH session, nothing of a workspace the admin may not act in.
+                hidden = view is not None and self._reads(session).hides(view.integration_id)
+                view = None if hidden else view
+                return FoundKey(key.public_key, view, secret_checked=True, elsewhere=hidden)
             found = self._reads(session).key_by_public_key(key.public_key)
             if found is not None:
                 return FoundKey(key.public_key, found, secret_checked=False)
@@ -825,7 +834,8 @@ class KeyService:
                 self._require_member(session, ws)
                 query = query.where(col(AuditEvent.workspace_id) == ws.id)
             else:
-                query = query.where(col(AuditEvent.workspace_id).in_(self._my_workspace_ids()))
+                mine = [ws.id for ws in self._reads(session).workspaces()]
+                query = query.where(col(AuditEvent.workspace_id).in_(mine))
             if integration is not None:
                 view = self._integration(session, integration, workspace)
                 query = query.where(col(AuditEvent.integration_id) == view.id)
@@ -872,71 +882,42 @@ class KeyService:
             .outerjoin(Integration, col(Integration.id) == AuditEvent.integration_id)
         )
 
-    def _my_workspace_ids(self) -> sa.Select[Any]:
-        return (
-            sa.select(col(Membership.workspace_id))
-            .join(Account, col(Account.id) == Membership.account_id)
-            .where(col(Account.name) == self.actor)
-        )
+    # -- SSH access (keydesk ssh): keys that open keydesk as an account; the
+    # rules are keydesk.ssh_approvals.
 
-    # -- SSH access (keydesk ssh): keys that open keydesk as an account -----------
-
-    def authorize_ssh_key(self, account: str, fingerprint: str, write: Callable[[], _T]) -> _T:
-        """Let the SSH key `fingerprint` open keydesk as `account`: `write`
-        adds its authorized_keys line once the actor may (see `_ssh_access`).
-        `account` must be in a workspace: a key acts nowhere else."""
-        return self._ssh_access("ssh.authorize", account, fingerprint, write)
+    def authorize_ssh_key(
+        self, account: str, fingerprint: str, write: Callable[[], _T], *,
+        workspace: str | None = None, new_key: bool = True,
+    ) -> Approval[_T]:  # fmt: skip
+        """Approve the SSH key `fingerprint` for `account` in `workspace` (or
+        in each of its workspaces the actor owns); `write` then adds or
+        updates its authorized_keys line (see SshApprovals.authorize)."""
+        with self._ssh() as ssh:
+            return ssh.authorize(account, fingerprint, write, workspace=workspace, new_key=new_key)
 
     def revoke_ssh_key(self, account: str, fingerprint: str, remove: Callable[[], _T]) -> _T:
         """Stop the key `fingerprint` opening keydesk as `account`: `remove`
-        takes its line out once the actor may (see `_ssh_access`)."""
-        return self._ssh_access("ssh.revoke", account, fingerprint, remove)
+        takes its line out once the actor may (see SshApprovals.revoke)."""
+        with self._ssh() as ssh:
+            return ssh.revoke(account, fingerprint, remove)
 
-    def _ssh_access(
-        self, action: str, account: str, fingerprint: str, change: Callable[[], _T]
-    ) -> _T:
-        """A key in the service account's authorized_keys acts as `account`
-        in every workspace `account` is in, now and later; so only an owner
-        may add or remove one, and, unless `account` is the actor, only an
-        owner of each of those workspaces (else an owner of one workspace
-        could make a key for a member who owns another, and act there).
+    def ssh_keys_awaiting(self, workspace: str, account: str) -> tuple[str, ...]:
+        """`account`'s SSH keys that may not act in `workspace` until an owner approves them."""
+        with self._ssh() as ssh:
+            return ssh.awaiting(workspace, account)
 
-        The event goes into each of `account`'s workspaces (the actor's owned
-        ones for an account in none, which only a revoke meets), written
-        before `change` runs in the same transaction: a refusal edits
-        nothing, a failed edit records nothing, and the write lock is held
-        by then, so the commit after the edit does not wait for it."""
-        if self.store.database_role() is not None:
-            raise PermissionDenied(
-                "SSH access shares one SQLite store through a service account; on PostgreSQL "
-                "each admin connects as their own database role instead"
-            )
-        account = validation.name(account, "the account name")
+    def approve_ssh_keys(
+        self, workspace: str, account: str, fingerprints: Iterable[str]
+    ) -> Approval[None]:
+        """An owner of `workspace` lets these keys of `account` act there."""
+        with self._ssh() as ssh:
+            return ssh.approve(workspace, account, fingerprints)
+
+    @contextmanager
+    def _ssh(self) -> Iterator[SshApprovals]:
         with self.store.session() as session:
-            mine = {w.id: w for w in self._reads(session).workspaces()}
-            owned = [w for w in mine.values() if w.role == Role.OWNER]
-            if not owned:
-                raise PermissionDenied(
-                    f"only owners may let SSH keys in or out; {self.actor} owns no workspace"
-                )
-            theirs = self._reads(session).workspaces(account)
-            if not theirs and action == "ssh.authorize":
-                raise NotFound(
-                    f"{account} is not a member of any workspace; add them first: keydesk "
-                    f"member add --workspace {owned[0].name} --member {account} --role admin"
-                )
-            if account != self.actor:
-                for ws in theirs:
-                    if ws.id not in mine or mine[ws.id].role != Role.OWNER:
-                        raise PermissionDenied(
-                            f"{account} is a member of {ws.name!r}, which {self.actor} does not "
-                            f"own, and an SSH key for {account} would act there too; ask an "
-                            f"owner of {ws.name!r}"
-                        )
-            for ws in theirs or owned:
-                self._audit(session, ws.id, action, fingerprint, label=account)
-            session.flush()
-            return change()
+            postgresql = self.store.backend == "postgresql"
+            yield SshApprovals(session, self._reads(session), self.actor, postgresql)
 
     # -- internals --------------------------------------------------------------
 
@@ -985,6 +966,7 @@ class KeyService:
         role = self._role(session, _id(ws.id))
         if role is None:
             raise PermissionDenied(f"{self.actor} is not a member of workspace {ws.name!r}")
+        self._reads(session).require_approved(_id(ws.id), ws.name)
         return role
 
     def _require_manage(self, session: Session, ws: Workspace, action: str) -> None:
@@ -1011,7 +993,7 @@ class KeyService:
         """The list reads (keydesk.reads), on this unit of work's connection."""
         connection = session.connection().connection.driver_connection
         assert connection is not None, "a checked-out connection has its driver's"
-        return Reads(DbConnection(connection, self.store.backend), self.actor)
+        return Reads(DbConnection(connection, self.store.backend), self.actor, self.ssh_key)
 
     def _integration(
         self, session: Session, ref: str | int, workspace: str | None = None

@@ -4,7 +4,10 @@ Every admin reaches keydesk with ``ssh keydesk@bastion``. The service
 account's ``~/.ssh/authorized_keys`` maps each person's SSH key to an account
 name through a forced command, so sshd, not the person, says who connects::
 
-    command="/abs/path/to/keydesk ssh-session alice",restrict,pty ssh-ed25519 AAAA… keydesk:alice
+    command="/path/keydesk ssh-session alice SHA256:…",restrict,pty ssh-ed25519 AAAA… keydesk:alice
+
+The command names the key's fingerprint too: a session knows its key, which
+an owner approves per workspace (keydesk.ssh_gate).
 
 This module is the core of that: parsing and fingerprinting OpenSSH public
 keys, building and recognising keydesk's lines, editing the file atomically
@@ -79,10 +82,10 @@ ACCOUNT_MAX = 64
 # releases add); `pty` gives back the terminal the TUI needs.
 LINE_OPTIONS = "restrict,pty"
 
-# Commands that may run over SSH by default, and those that never may, even
-# when a caller lists them: a session must not start a session, edit who may
-# connect, open a throwaway demo or start a server.
-REMOTE_COMMANDS = frozenset({"init", "member", "integration", "key", "verify", "audit"})
+# Commands that may run over SSH by default (scan reads only stdin there), and
+# those that never may, even when a caller lists them: a session must not start
+# a session, edit who may connect, open a throwaway demo or start a server.
+REMOTE_COMMANDS = frozenset({"init", "member", "integration", "key", "verify", "audit", "scan"})
 NEVER_REMOTE = frozenset({SESSION_COMMAND, "ssh", "demo", "serve"})
 
 # Options that pick the acting account or the store: over SSH both come from
@@ -94,22 +97,19 @@ _RSA = "ssh-rsa"
 _SK_ED25519 = "sk-ssh-ed25519@openssh.com"
 _SK_ECDSA = "sk-ecdsa-sha2-nistp256@openssh.com"
 
-# Short names and sizes of the NIST curves: (short name, coordinate bytes, p, b).
-_CURVES: dict[str, tuple[str, int, int, int]] = {
+# The NIST curves: (coordinate bytes, p, b).
+_CURVES: dict[str, tuple[int, int, int]] = {
     "nistp256": (
-        "nistp256",
         32,
         2**256 - 2**224 + 2**192 + 2**96 - 1,
         0x5AC635D8AA3A93E7B3EBBD55769886BC651D06B0CC53B0F63BCE3C3E27D2604B,
     ),
     "nistp384": (
-        "nistp384",
         48,
         2**384 - 2**128 - 2**96 + 2**32 - 1,
         0xB3312FA7E23EE7E4988E056BE3F82D19181D9C6EFE8141120314088F5013875AC656398D8A2ED19D2A85C8EDD3EC2AEF,
     ),
     "nistp521": (
-        "nistp521",
         66,
         2**521 - 1,
         0x0051953EB9618E1C9A1F929A21A0B68540EEA2DA725B99B315F3B8B489918EF109E156193951EC7E937B1652C0BD3BB1BF073573DF883D2C34F1EF451FD46B503F00,
@@ -281,7 +281,7 @@ def _check_blob(key_type: str, blob: bytes) -> str | None:
 
 
 def _on_curve(curve: str, point: bytes) -> bool:
-    _, size, p, b = _CURVES[curve]
+    size, p, b = _CURVES[curve]
     if len(point) != 1 + 2 * size or point[0] != 0x04:
         return False  # OpenSSH writes uncompressed points only
     x = int.from_bytes(point[1 : 1 + size], "big")
@@ -369,9 +369,8 @@ def normalize_fingerprint(text: str) -> str:
 
 def authorized_keys_line(account: str, key: PublicKey, keydesk_path: str) -> str:
     """The line keydesk writes for `account`'s `key`, without a newline."""
-    account = validate_account(account)
-    keydesk_path = validate_keydesk_path(keydesk_path)
-    command = shlex.join([keydesk_path, SESSION_COMMAND, account])
+    account, keydesk_path = validate_account(account), validate_keydesk_path(keydesk_path)
+    command = shlex.join([keydesk_path, SESSION_COMMAND, account, key.fingerprint])
     return f'command="{command}",{LINE_OPTIONS} {key.openssh()} {COMMENT_PREFIX}{account}'
 
 
@@ -408,12 +407,13 @@ def running_keydesk_path() -> str:
 
 @dataclass(frozen=True)
 class SshGrant:
-    """A line keydesk wrote: `key` opens keydesk as `account`."""
+    """A line keydesk wrote: `key` opens keydesk as `account`. `pinned`: it names the key."""
 
     account: str
     key: PublicKey
     keydesk_path: str
     line_number: int
+    pinned: bool = True
 
     @property
     def fingerprint(self) -> str:
@@ -440,8 +440,7 @@ def _split_lines(data: bytes) -> list[bytes]:
 
 def _skip_options(text: str) -> tuple[str, str]:
     """(options, rest): as sshd's sshkey_advance_past_options reads them."""
-    quoted = False
-    index = 0
+    quoted, index = False, 0
     while index < len(text) and (quoted or text[index] not in " \t"):
         if text[index] == "\\" and text[index + 1 : index + 2] == '"':
             index += 1
@@ -454,8 +453,7 @@ def _skip_options(text: str) -> tuple[str, str]:
 def _split_options(options: str) -> list[str]:
     result: list[str] = []
     current: list[str] = []
-    quoted = False
-    index = 0
+    quoted, index = False, 0
     while index < len(options):
         char = options[index]
         if char == "\\" and options[index + 1 : index + 2] == '"':
@@ -518,8 +516,10 @@ def _parse_line(number: int, raw: bytes) -> _Line:
             words = shlex.split(command)
         except ValueError:
             words = []
-        if len(words) == 3 and words[1:] == [SESSION_COMMAND, account] and os.path.isabs(words[0]):
-            grant = SshGrant(account, key, words[0], number)
+        pinned = words[3:] == [key.fingerprint]
+        if words[1:3] == [SESSION_COMMAND, account] and len(words) == 3 + pinned:
+            grant = SshGrant(account, key, words[0], number, pinned)
+        grant = grant if grant and os.path.isabs(grant.keydesk_path) else None
     return _Line(number, raw, key, grant)
 
 
@@ -579,15 +579,20 @@ def find_grant(path: Path, fingerprint_text: str) -> SshGrant:
     return _grants_of(lines, wanted, target)[0]
 
 
-def remove_grant(path: Path, fingerprint_text: str) -> list[SshGrant]:
+def remove_grant(path: Path, fingerprint_text: str, *, repin: str | None = None) -> list[SshGrant]:
     """Remove keydesk's line(s) for the key with this fingerprint; returns
-    what was removed. Lines keydesk did not write are never removed."""
-    wanted = normalize_fingerprint(fingerprint_text)
-    target = _resolve(Path(path))
+    what was removed. Lines keydesk did not write are never removed. With
+    `repin` (a keydesk path), the first is rewritten as today's line instead
+    (naming the fingerprint): how an older line is upgraded, in one write."""
+    wanted, target = normalize_fingerprint(fingerprint_text), _resolve(Path(path))
     with _locked(target.parent, create=False):
         lines = _read(target)
         removed = _grants_of(lines, wanted, target)
-        kept = b"".join(line.raw for line in lines if line.grant not in removed)
+        new = authorized_keys_line(removed[0].account, removed[0].key, repin) if repin else None
+        swap = {id(removed[0]): f"{new}\n".encode()} if new else {}
+        kept = b"".join(
+            swap.get(id(line.grant), b"") if line.grant in removed else line.raw for line in lines
+        )
         _write_atomically(target, kept)
     return removed
 
@@ -645,14 +650,9 @@ def _give_to(path: Path | int, owner: os.stat_result) -> None:
     """Make `path` owned like `owner` when keydesk runs as root (root editing
     the service account's file must not leave it unreadable to sshd's check
     as that user); a no-op when the owner already matches."""
-    if os.geteuid() != 0:
-        return
     current = os.stat(path) if isinstance(path, Path) else os.fstat(path)
-    if (current.st_uid, current.st_gid) != (owner.st_uid, owner.st_gid):
-        if isinstance(path, Path):
-            os.chown(path, owner.st_uid, owner.st_gid)
-        else:
-            os.fchown(path, owner.st_uid, owner.st_gid)
+    if os.geteuid() == 0 and (current.st_uid, current.st_gid) != (owner.st_uid, owner.st_gid):
+        os.chown(path, owner.st_uid, owner.st_gid)  # takes a descriptor too (fchown)
 
 
 def _write_atomically(target: Path, data: bytes) -> None:

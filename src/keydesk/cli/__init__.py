@@ -54,10 +54,14 @@ EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what `yes | head` leaves behind
 DEBUG_ENV = "KEYDESK_DEBUG"
 
 
-def main(argv: Sequence[str] | None = None, *, actor: str | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None, *, actor: str | None = None, ssh_key: str | None = None
+) -> int:
     """Run one keydesk command. `actor` is an account a trusted caller has
-    already proven (sshd's forced command in `keydesk ssh-session`, tests):
-    it never comes from argv or the environment."""
+    already proven (sshd's forced command in `keydesk ssh-session`, tests),
+    and `ssh_key` the fingerprint of the SSH key it was proven with (which
+    acts only where an owner approved it): neither comes from argv or the
+    environment."""
     argv = sys.argv[1:] if argv is None else list(argv)
     # The TUI's parser needs no commands: building them all costs its first frame ~20 ms.
     parser = build_parser(*(() if opens_tui(argv) else GROUPS))
@@ -71,6 +75,7 @@ def main(argv: Sequence[str] | None = None, *, actor: str | None = None) -> int:
     for option in ("db", "account", "json"):  # SUPPRESSed when not given
         setattr(args, option, getattr(args, option, None))
     args.proven_actor = actor  # no option has this dest: argv cannot set it
+    args.proven_ssh_key = ssh_key
     handler: Handler = getattr(args, "handler", interface.run_tui)
     try:
         return handler(args)

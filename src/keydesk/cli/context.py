@@ -4,7 +4,9 @@ runs it. Imported by command handlers only when they run.
 Who acts is proven, never typed (`keydesk.identity`): --account and
 $KEYDESK_ACCOUNT are refused here with the reason. A trusted caller that
 proved an account another way (`keydesk ssh-session`, tests) passes it to
-`keydesk.cli.main(argv, actor=…)`, which puts it in `args.proven_actor`.
+`keydesk.cli.main(argv, actor=…)`, which puts it in `args.proven_actor` (and
+the SSH key it was proven with, which acts only where approved, in
+`args.proven_ssh_key`).
 """
 
 from __future__ import annotations
@@ -52,7 +54,8 @@ def service(args: argparse.Namespace, *, create: bool = False) -> KeyService:
     refuse_typed_account(args)
     opened = store(args, create=create)
     try:
-        return KeyService(opened, acting_account(opened, proven=args.proven_actor))
+        actor = acting_account(opened, proven=args.proven_actor)
+        return KeyService(opened, actor, ssh_key=args.proven_ssh_key)
     except BaseException:
         opened.dispose()
         raise
@@ -67,7 +70,8 @@ def reads(args: argparse.Namespace) -> Iterator[Reads]:
     from keydesk.reads import bare_sqlite_reads
 
     refuse_typed_account(args)
-    with bare_sqlite_reads(database_url(args.db), args.proven_actor) as bare:
+    url = database_url(args.db)
+    with bare_sqlite_reads(url, args.proven_actor, args.proven_ssh_key) as bare:
         if bare is not None:
             yield bare
             return

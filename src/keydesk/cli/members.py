@@ -76,8 +76,17 @@ def list_(args: argparse.Namespace) -> int:
 
 
 def add(args: argparse.Namespace) -> int:
-    member = context.service(args).add_member(args.workspace, args.member, args.role)
-    _said(args, member, f"{member.account} is now {member.role} in {args.workspace}")
+    """Adds the member, and says which of their SSH keys may not act here
+    until an owner of the workspace approves them (keydesk.ssh_approvals)."""
+    from keydesk.ssh_gate import awaiting_notice
+
+    service = context.service(args)
+    member = service.add_member(args.workspace, args.member, args.role)
+    waiting = service.ssh_keys_awaiting(args.workspace, member.account)
+    notice = awaiting_notice(args.workspace, member.account, waiting)
+    message = f"{member.account} is now {member.role} in {args.workspace}"
+    data = _member_json(args.workspace, member) | {"ssh_keys_awaiting_approval": list(waiting)}
+    say(args, data, message if notice is None else f"{message}\n{notice}")
     return 0
 
 

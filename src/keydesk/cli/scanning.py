@@ -137,7 +137,12 @@ def _scan(args: argparse.Namespace) -> int:
     if args.staged and (args.git or args.revoke or args.respect_gitignore):
         fail("--staged takes no --git, --revoke or --respect-gitignore (see: keydesk scan --help)")
         return EXIT_INCOMPLETE
-    allowed, incomplete = _allow_list(scanner)
+    over_ssh = args.proven_ssh_key is not None  # the server's files are not the admin's
+    if over_ssh and (args.paths != [scanner.STDIN] or args.git or args.staged):
+        from keydesk.ssh_gate import SCAN_REFUSED, RefusedOverSsh
+
+        raise RefusedOverSsh(SCAN_REFUSED)
+    allowed, incomplete = (frozenset[str](), False) if over_ssh else _allow_list(scanner)
     service = None if args.staged else _service(args)
     reports: list[Report] = []
     seen: dict[str, FoundKey] = {}

@@ -1,12 +1,14 @@
 """`keydesk ssh …`: which SSH keys open keydesk, and as whom; and `keydesk
-ssh-session ACCOUNT`, the forced command sshd runs for each of them.
+ssh-session ACCOUNT FINGERPRINT`, the forced command sshd runs for each.
 
 The gitolite pattern: one service account owns the SQLite store, and its
 ``~/.ssh/authorized_keys`` maps each admin's SSH key to an account name
 through a forced command (keydesk.ssh_access writes those lines). sshd proves
-who connects; `ssh-session` passes that name to the TUI or to one keydesk
-command as a proven account (`main(argv, actor=…)`), never through argv or
-the environment, and never runs a shell.
+who connects; `ssh-session` passes that name and the key's fingerprint to
+the TUI or to one keydesk command as proven (`main(argv, actor=…,
+ssh_key=…)`), never through argv or the environment, and never runs a shell.
+The key acts only in the workspaces where an owner approved it
+(keydesk.ssh_gate), checked when the session starts and at every step.
 
 Every session opens the service account's default store, whatever its
 environment says: sshd's `AcceptEnv` could let a client set
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from keydesk.service import KeyService
-    from keydesk.ssh_access import SshGrant
+    from keydesk.ssh_access import PublicKey, SshGrant
 
 # keydesk.ssh_access.SESSION_COMMAND, without importing that module for --help.
 SESSION_COMMAND = "ssh-session"
@@ -64,10 +66,18 @@ def register(cli: Commands) -> None:
         dest="ssh_account",
         required=True,
         metavar="NAME",
-        help="the account the key acts as: you, or a member only of workspaces you own",
+        help="the account the key acts as (a member of a workspace you own)",
     )
     sub.add_argument(
-        "--key", required=True, metavar="PATH_OR_-", help="its .pub file, or - to read stdin"
+        "--key",
+        required=True,
+        metavar="PATH_OR_-_OR_SHA256:…",
+        help="its .pub file, - to read stdin, or the fingerprint of a key already let in",
+    )
+    sub.add_argument(
+        "--workspace",
+        metavar="NAME",
+        help="approve the key there only (default: in each of the account's workspaces you own)",
     )
     _authorized_keys_option(sub)
     sub = cli.command(
@@ -96,6 +106,8 @@ def register(cli: Commands) -> None:
         description="what sshd runs for a key `keydesk ssh authorize` let in; not for people",
     )
     session.add_argument("session_account", metavar="ACCOUNT")
+    # Optional so that a line written before approvals gets a one-line refusal.
+    session.add_argument("session_key", metavar="FINGERPRINT", nargs="?")
     session.set_defaults(handler=ssh_session, parser=session)
 
 
@@ -111,25 +123,62 @@ def _authorized_keys_option(sub: argparse.ArgumentParser) -> None:
 
 
 def authorize(args: argparse.Namespace) -> int:
+    """Let a key in (a new line) or approve one already in (a fingerprint,
+    or its public key again), in --workspace or in each of the account's
+    workspaces the actor owns. A line an older keydesk wrote is rewritten
+    to name its fingerprint, which sessions need."""
     from keydesk import ssh_access
 
     account = ssh_access.validate_account(validation.name(args.ssh_account, "the account name"))
-    key = ssh_access.parse_public_key(_read_public_key(args.key))
-    keydesk_path = ssh_access.running_keydesk_path()
     path = _authorized_keys(args)
-    service = _service(args)
-    grant = service.authorize_ssh_key(
-        account,
-        key.fingerprint,
-        lambda: ssh_access.add_grant(path, account, key, keydesk_path),
+    keydesk_path = ssh_access.running_keydesk_path()
+    existing, key = _key_to_authorize(args.key, account, path)
+
+    def write() -> SshGrant:
+        if existing is None:
+            return ssh_access.add_grant(path, account, key, keydesk_path)
+        if not existing.pinned:
+            ssh_access.remove_grant(path, key.fingerprint, repin=keydesk_path)
+        return ssh_access.find_grant(path, key.fingerprint)
+
+    done = _service(args).authorize_ssh_key(
+        account, key.fingerprint, write, workspace=args.workspace, new_key=existing is None
     )
-    say(
-        args,
-        _grant_json(grant, path) | {"key_type": key.key_type, "bits": key.bits},
-        f"{key.fingerprint} ({key.key_type}) now opens keydesk as {account} (line "
-        f"{grant.line_number} of {path}); they connect with: ssh -t {_me()}@{_host()}",
-    )
+    grant = done.written
+    where = f"approved in {', '.join(done.approved)}" if done.approved else "nothing new approved"
+    if done.already:
+        where += f" (already approved in {', '.join(done.already)})"
+    lines = [
+        f"{key.fingerprint} ({key.key_type}) {'now opens' if existing is None else 'opens'} "
+        f"keydesk as {account} (line {grant.line_number} of {path}); {where}; they connect "
+        f"with: ssh -t {_me()}@{_host()}",
+        done.awaiting_note(),
+    ]
+    data = _grant_json(grant, path) | {"key_type": key.key_type, "bits": key.bits}
+    data |= {"approved": done.approved, "already": done.already, "awaiting": done.awaiting}
+    say(args, data, "\n".join(line for line in lines if line))
     return 0
+
+
+def _key_to_authorize(given: str, account: str, path: Path) -> tuple[SshGrant | None, PublicKey]:
+    """(keydesk's line for the key if it has one, the key), from --key: a
+    fingerprint names a key already let in; a public key may be new."""
+    from keydesk import ssh_access
+
+    if given.startswith("SHA256:"):
+        grant = ssh_access.find_grant(path, given)
+    else:
+        key = ssh_access.parse_public_key(_read_public_key(given))
+        try:
+            grant = ssh_access.find_grant(path, key.fingerprint)
+        except ssh_access.KeyNotAuthorized:  # a new key (or a line keydesk did not write)
+            return None, key
+    if grant.account != account:
+        raise ssh_access.KeyAlreadyAuthorized(
+            f"key {grant.fingerprint} opens keydesk as {grant.account}, not {account} (line "
+            f"{grant.line_number} of {path}); revoke it first to let it in as {account}"
+        )
+    return grant, grant.key
 
 
 def list_(args: argparse.Namespace) -> int:
@@ -274,17 +323,43 @@ def ssh_session(args: argparse.Namespace) -> int:
             "admins connect with: ssh -t SERVICE_ACCOUNT@HOST"
         )
     account = ssh_access.validate_account(args.session_account)
+    if args.session_key is None:
+        raise PermissionDenied(
+            f"this SSH key's line in authorized_keys was written before keys were approved per "
+            f"workspace and does not name the key; an owner upgrades it with: keydesk ssh "
+            f"authorize --account {account} --key SHA256:… (its fingerprint: keydesk ssh list)"
+        )
+    ssh_key = ssh_access.normalize_fingerprint(args.session_key)
     original = os.environ.get("SSH_ORIGINAL_COMMAND")
     for name in SESSION_IGNORES:
         os.environ.pop(name, None)
     url = session_store_url()
     os.environ[DATABASE_ENV] = url  # what every command of this session opens
+    _require_any_approval(url, account, ssh_key)
     if original is None:
-        return _session_tui(url, account)
+        return _session_tui(url, account, ssh_key)
     argv = ssh_access.parse_session_command(original, ssh_access.REMOTE_COMMANDS)
     from keydesk.cli import main
 
-    return main(argv, actor=account)
+    return main(argv, actor=account, ssh_key=ssh_key)
+
+
+def _require_any_approval(url: str, account: str, ssh_key: str) -> None:
+    """At the start of every session: a key approved in no workspace of its
+    account ends it at once (each step checks its own workspace too)."""
+    from keydesk.reads import bare_sqlite_reads
+
+    with bare_sqlite_reads(url, account, ssh_key) as bare:
+        if bare is not None:
+            bare.require_any_approval()
+            return
+    args = argparse.Namespace(db=url, account=None, proven_actor=account, proven_ssh_key=ssh_key)
+    service = context.service(args)  # an older store: upgraded on open
+    try:
+        with service.reading() as reads:
+            reads.require_any_approval()
+    finally:
+        service.store.dispose()
 
 
 def _never_a_python_prompt() -> None:
@@ -302,7 +377,7 @@ def _never_a_python_prompt() -> None:
     os._exit(EXIT_ERROR)
 
 
-def _session_tui(url: str, account: str) -> int:
+def _session_tui(url: str, account: str, ssh_key: str) -> int:
     if not _has_terminal():
         raise InvalidInput(
             "no terminal for the TUI: connect with ssh -t, or give a command, e.g. "
@@ -310,7 +385,7 @@ def _session_tui(url: str, account: str) -> int:
         )
     from keydesk.tui.app import run  # Textual is loaded only for the TUI
 
-    return run(url, proven=account)
+    return run(url, proven=account, ssh_key=ssh_key)
 
 
 def _has_terminal() -> bool:

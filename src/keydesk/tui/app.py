@@ -35,6 +35,7 @@ from textual.screen import Screen
 
 from keydesk.errors import KeydeskError, StoreUnavailable
 from keydesk.reads import bare_sqlite_reads
+from keydesk.ssh_gate import SCAN_REFUSED, RefusedOverSsh
 from keydesk.tui import clipboard, heap
 from keydesk.tui.calls import call_service, deliver
 from keydesk.tui.commands import KeydeskCommands
@@ -86,6 +87,7 @@ class KeydeskApp(App[None]):
     ]  # fmt: skip
 
     workspace: reactive[WorkspaceView | None] = reactive(None)
+    ssh_session = False  # through an SSH key (`run`): the server's files are not the admin's
 
     def __init__(
         self,
@@ -552,7 +554,9 @@ class KeydeskApp(App[None]):
     def scan_for_leaks(self) -> None:
         from keydesk.tui.screens.scan import ScanScreen
 
-        if not isinstance(self.screen, ScanScreen):
+        if self.ssh_session:
+            self.notify(SCAN_REFUSED, title="Scan", severity="error", markup=False)
+        elif not isinstance(self.screen, ScanScreen):
             self.push_screen(ScanScreen())
 
     def scan_leaks(
@@ -570,6 +574,8 @@ class KeydeskApp(App[None]):
         from keydesk.tui.screens.scan import Leak
 
         service = self.service
+        if service.ssh_key is not None:
+            raise RefusedOverSsh(SCAN_REFUSED)
         allowed = _allowed_in(paths[0])
         checked: dict[str, tuple[FoundKey, IntegrationView | None]] = {}
         try:
@@ -692,16 +698,17 @@ class ScreenshotRefused(KeydeskError):
     pass
 
 
-def run(database_url: str, proven: str | None = None) -> int:
+def run(database_url: str, proven: str | None = None, ssh_key: str | None = None) -> int:
     """Run the interface on the store at `database_url` until the user quits,
-    as the account the store proves (or `proven`, see keydesk.identity).
-    The store is opened by the app, after its first frame."""
+    as the account the store proves (or `proven`, see keydesk.identity,
+    through the SSH key `ssh_key`). The store is opened after the first frame."""
     app = KeydeskApp(
-        connect=partial(_connect, database_url, proven),
-        bare_reads=partial(bare_sqlite_reads, database_url, proven),
+        connect=partial(_connect, database_url, proven, ssh_key),
+        bare_reads=partial(bare_sqlite_reads, database_url, proven, ssh_key),
         where=_shown_url(database_url),
         handle_signals=True,
     )
+    app.ssh_session = ssh_key is not None
     heap.keep_what_imports_made()
     try:
         app.run()
@@ -712,7 +719,7 @@ def run(database_url: str, proven: str | None = None) -> int:
     return app.return_code or 0
 
 
-def _connect(database_url: str, proven: str | None) -> KeyService:
+def _connect(database_url: str, proven: str | None, ssh_key: str | None) -> KeyService:
     """Runs in a worker: the first import of the store layer happens here."""
     from keydesk.identity import acting_account
     from keydesk.service import KeyService
@@ -720,7 +727,7 @@ def _connect(database_url: str, proven: str | None) -> KeyService:
 
     store = open_store(database_url)
     try:
-        return KeyService(store, acting_account(store, proven=proven))
+        return KeyService(store, acting_account(store, proven=proven), ssh_key=ssh_key)
     except BaseException:
         store.dispose()
         raise

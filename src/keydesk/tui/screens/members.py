@@ -5,9 +5,15 @@ The rules come from `MembersView` (the service and, on PostgreSQL, the
 database enforce the same): an action the account may never take is
 hidden; one that does not apply to the highlighted member is dimmed, and
 the line under the table says why.
+
+An owner also approves a member's SSH keys here: a key authorized for an
+account acts only in the workspaces whose owners approved it
+(keydesk.ssh_gate), so a member added with keys is told they wait.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from textual import on
 from textual.app import ComposeResult
@@ -16,6 +22,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Header, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from keydesk.ssh_gate import awaiting_notice
 from keydesk.tui.calls import call_service
 from keydesk.tui.display import content, literal, sentence, visible, when
 from keydesk.tui.screens.base import KeydeskModal, KeydeskScreen
@@ -42,6 +49,8 @@ class MembersScreen(KeydeskScreen[None]):
         Binding("delete", "remove", "Remove", show=False),
         Binding("p", "key_policy", "Key policy", id="members.policy",
                 tooltip="Owners: the longest a new key may live in this workspace"),
+        Binding("s", "approve_ssh", "Approve SSH keys", id="members.ssh",
+                tooltip="Owners: let this member's SSH keys act in this workspace"),
         Binding("r", "refresh", "Refresh", show=False, id="members.refresh"),
     ]  # fmt: skip
 
@@ -137,7 +146,7 @@ class MembersScreen(KeydeskScreen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         view, member = self.view, self.highlighted()
-        if action == "key_policy":  # owners only, as the service says
+        if action in ("key_policy", "approve_ssh"):  # owners only, as the service says
             return view is not None and view.your_role is Role.OWNER
         if action == "add":
             return (view is not None and view.can_manage) or None
@@ -186,6 +195,62 @@ class MembersScreen(KeydeskScreen[None]):
                 markup=False,
             )
             self.action_refresh(select=member.account)
+            self._ssh_keys_of(member.account, self._say_keys_wait)
+
+    # -- SSH keys: an owner approves a member's keys for this workspace ---------------
+
+    def _ssh_keys_of(self, account: str, then: Callable[[str, tuple[str, ...]], None]) -> None:
+        workspace = self.workspace
+        call_service(
+            self,
+            lambda: self.keydesk.service.ssh_keys_awaiting(workspace, account),
+            lambda keys: then(account, keys),
+            group="ssh-keys",
+        )
+
+    def _say_keys_wait(self, account: str, keys: tuple[str, ...]) -> None:
+        notice = awaiting_notice(self.workspace, account, keys)
+        if notice is not None:
+            self.notify(visible(notice), title="SSH keys", severity="warning", markup=False)
+
+    def action_approve_ssh(self) -> None:
+        member = self.highlighted()
+        if member is not None:
+            self._ssh_keys_of(member.account, self._confirm_approval)
+
+    def _confirm_approval(self, account: str, keys: tuple[str, ...]) -> None:
+        workspace = self.workspace
+        if not keys:
+            self.notify(
+                visible(f"No SSH key of {account} awaits approval in {workspace}."),
+                title="SSH keys",
+                markup=False,
+            )
+            return
+        lines = [
+            *keys,
+            f"Whoever holds {'these keys' if len(keys) > 1 else 'this key'} may then act in "
+            f"{workspace} as {account}, with {account}'s role.",
+        ]
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Approve {account}'s SSH keys in {workspace}?", lines, confirm="Approve"
+            ),
+            lambda yes: self._approve(account, keys) if yes else None,
+        )
+
+    def _approve(self, account: str, keys: tuple[str, ...]) -> None:
+        workspace = self.workspace
+        call_service(
+            self,
+            lambda: self.keydesk.service.approve_ssh_keys(workspace, account, keys),
+            lambda _: self.notify(
+                visible(f"{account}'s SSH keys may act in {workspace} now: {', '.join(keys)}."),
+                title="SSH keys",
+                markup=False,
+            ),
+            group="ssh-approve",
+        )
 
     def action_change_role(self) -> None:
         view, member = self.view, self.highlighted()
