@@ -13,9 +13,12 @@ HTTP requests and WebSocket handshakes alike need `Authorization: Bearer
        is not told which, and the answer takes `INVALID_ANSWER_SECONDS`
        either way), `revoked`, `expired` or `integration_disabled`.
   400  several `Authorization` headers, or something that looks like a
-       private key anywhere else (query string, path, another header): keys
-       travel only in `Authorization`, and such a request's query string and
-       path are redacted before any server logs them.
+       private key anywhere else (query string, path, another header), as
+       sent or once decoded, again and again until it no longer changes
+       (percent-encoding at any depth, JSON escapes, base64:
+       `keydesk.encodings`; a value still changing after 8 rounds counts as
+       a key): keys travel only in `Authorization`, and such a request's
+       query string and path are redacted before any server logs them.
   429  too many attempts with one public key at once; `Retry-After`.
   503  the key store cannot answer (gone, down, locked past the timeout);
        `Retry-After`. Never a 200 it could not check.
@@ -40,7 +43,9 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
+from keydesk.encodings import TooDeeplyEncoded, decoded_views
 from keydesk.errors import StoreUnavailable, TooManyAttempts, Unauthorized, UnauthorizedReason
+from keydesk.validation import PRIVATE_KEY_PREFIX, looks_like_private_key
 from keydesk.verify import RETRY_AFTER_SECONDS, RefusalLog, Verifier
 
 Scope = MutableMapping[str, Any]
@@ -59,9 +64,6 @@ REDACTED = b"[redacted]"
 # what one worker answers, so valid keys are not queued behind them.
 INVALID_ANSWER_SECONDS = 0.25
 
-# A private key's prefix and id (its `_` perhaps percent-encoded): enough to
-# say a request carries a key where no key belongs.
-_KEY_LIKE = re.compile(rb"kdsk(?:_|%5[fF])[0-9A-Za-z]{16}")
 # RFC 7235/6750: "Bearer" 1*SP token. Only SP and HTAB may surround it, and a
 # key is visible ASCII: anything else (U+00A0, U+0085, U+001C…) is malformed,
 # never trimmed away.
@@ -175,7 +177,7 @@ def bearer_token(scope: Scope) -> str | None:
 def _carries_key_elsewhere(scope: Scope) -> bool:
     if _looks_like_key(scope.get("query_string", b"")):
         return True
-    if _looks_like_key(scope.get("raw_path") or scope["path"].encode("utf-8", "replace")):
+    if _looks_like_key(scope.get("raw_path") or b"") or _looks_like_key(_path(scope)):
         return True
     return any(
         name != b"authorization" and _looks_like_key(value)
@@ -184,15 +186,28 @@ def _carries_key_elsewhere(scope: Scope) -> bool:
 
 
 def _looks_like_key(data: bytes) -> bool:
-    return b"kdsk" in data and _KEY_LIKE.search(data) is not None
+    """Whether `data`, as sent or in any decoded form, holds what looks like
+    a private key. Encoded past `MAX_ROUNDS` counts as holding one: no
+    client means that, and a key could hide below the depth looked at."""
+    try:
+        views = decoded_views(data)
+    except TooDeeplyEncoded:
+        return True
+    return any(_PREFIX in view and looks_like_private_key(view.decode("latin-1")) for view in views)
+
+
+_PREFIX = PRIVATE_KEY_PREFIX.encode("ascii")
+
+
+def _path(scope: Scope) -> bytes:
+    return str(scope["path"]).encode("utf-8", "replace")
 
 
 def _redact(scope: Scope) -> None:
     """What servers log of a request (path and query string) without the key."""
     if scope.get("query_string"):
         scope["query_string"] = REDACTED
-    path = scope["path"].encode("utf-8", "replace")
-    if _looks_like_key(path) or _looks_like_key(scope.get("raw_path") or b""):
+    if _looks_like_key(_path(scope)) or _looks_like_key(scope.get("raw_path") or b""):
         scope["path"] = "/" + REDACTED.decode()
         scope["raw_path"] = b"/" + REDACTED
 

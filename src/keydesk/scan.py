@@ -2,12 +2,13 @@
 
 A candidate is counted only when its CRC32 checksum is valid (checked by
 `keydesk.keys.parse_private_key`), so random text never matches: a string of
-the right shape passes by chance with probability 62**-6 ≈ 2e-11.
+the right shape passes by chance with probability 62**-6 ≈ 2e-11, written
+plainly or escaped (`keydesk.scan_decode`, through `_keys_in`).
 
 Everything streams in constant memory: files are read in chunks with an
-overlap of `PRIVATE_KEY_LENGTH - 1` bytes (a key split by a chunk boundary is
-found once), git output is read in bounded pieces, and line numbers are
-counted, never split out. Whatever cannot be read becomes a `Skipped` note
+overlap of the longest escaped key less one byte (a key split by a chunk
+boundary is found once), git output is read in bounded pieces, and line
+numbers are counted, never split out. Whatever cannot be read becomes a `Skipped` note
 instead of an exception.
 
 The core is pure: no store, no screen. Callers (CLI, service, TUI) iterate
@@ -36,12 +37,12 @@ from keydesk.keys import (
     BASE62,
     CHECKSUM_LENGTH,
     ID_LENGTH,
-    PRIVATE_KEY_LENGTH,
     PRIVATE_PREFIX,
     SECRET_LENGTH,
     PrivateKey,
     parse_private_key,
 )
+from keydesk.scan_decode import ENCODED_KEY_MAX, GIT_PICKAXE, escaped_keys
 from keydesk.validation import shown_literally
 
 __all__ = [
@@ -63,7 +64,7 @@ __all__ = [
 ]
 
 CHUNK_SIZE = 1 << 20
-OVERLAP = PRIVATE_KEY_LENGTH - 1  # a whole key never fits in the carried tail
+OVERLAP = ENCODED_KEY_MAX - 1  # carried between chunks: holds all but a byte of any key
 SNIFF_BYTES = 8000  # what git looks at to call a file binary
 STDIN = "-"
 STDIN_LABEL = "<stdin>"
@@ -147,18 +148,17 @@ def scan_status(
 # --- matching ---------------------------------------------------------------
 
 
-def _keys_in(buf: bytes | bytearray, start: int, end: int) -> Iterator[tuple[int, str, str]]:
-    """(offset, key text, public key) for each checksum-valid key in buf[start:end]."""
+def _keys_in(
+    buf: bytes | bytearray, start: int, end: int, fresh: int = 0
+) -> list[tuple[int, str, str]]:
+    """(offset, key text, public key) of each checksum-valid key in buf[start:end], plain
+    or escaped, in order, ending past `fresh` (buf[:fresh] was the previous chunk's)."""
     first = buf.find(_PREFIX, start, end)  # the common case, no prefix at all, stays in C
-    if first == -1:
-        return
-    # finditer never returns overlapping matches, and it need not: two shape
-    # matches cannot overlap (the `_` sit at fixed places).
-    for match in _SHAPE.finditer(buf, first, end):
-        text = match.group().decode("ascii")
-        public_key = _checked(text)
-        if public_key is not None:
-            yield match.start(), text, public_key
+    plain = _SHAPE.finditer(buf, first, end) if first != -1 else ()
+    found = [(m.start(), m.end(), m.group().decode("ascii")) for m in plain]
+    found += escaped_keys(buf, start, end, first)
+    checked = ((at, text, _checked(text)) for at, stop, text in sorted(found) if stop > fresh)
+    return [(at, text, public_key) for at, text, public_key in checked if public_key]
 
 
 def _checked(text: str) -> str | None:
@@ -260,13 +260,13 @@ def _scan_readable(
             yield Skipped(path, "binary file")
             return
         first = False
-        for offset, text, public_key in _keys_in(buf, 0, end):
+        for offset, text, public_key in _keys_in(buf, 0, end, keep):
             line = _line_at(lines, buf, base, offset)
             yield _finding(f"{label}:{line}", text, public_key)
         if recount is None:
             _line_at(lines, buf, base, end)
-        # Carry the last OVERLAP bytes: too short to hold a key found here,
-        # long enough to complete one that the next chunk finishes.
+        # Carry the last OVERLAP bytes: long enough to complete a key that the
+        # next chunk finishes; keys wholly inside them were reported already.
         base += end - min(OVERLAP, end)
         keep = min(OVERLAP, end)
         buf[:keep] = buf[end - keep : end]
@@ -487,7 +487,7 @@ _PATCH_OPTIONS = (
     "--find-renames",  # a moved file is not a new leak
     "--src-prefix=a/",
     "--dst-prefix=b/",
-    "-G" + PRIVATE_PREFIX,  # git drops file changes with no `kdsk_` line, in C
+    "-G" + GIT_PICKAXE,  # git drops changes with no line that may hold a key, in C
 )
 _HUNK = re.compile(rb"@@ -\d+(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 
@@ -671,7 +671,7 @@ def _scan_patch(stream: IO[bytes], *, commits: bool) -> Iterator[Finding]:
             continue
         start = 0 if carry else 1  # skip the `+` on a line's first piece
         text = carry + piece if carry else piece
-        for _, key, public_key in _keys_in(text, start, len(text)):
+        for _, key, public_key in _keys_in(text, start, len(text), len(carry)):
             where = f"{state.commit}:{state.path}" if commits else state.path
             yield _finding(f"{where}:{line}", key, public_key)
         carry = text[-OVERLAP:] if continued else b""

@@ -1,0 +1,123 @@
+"""Undo the encodings a private key may travel in, so that a key is found
+however it is written: percent-encoded at any depth (`%6Bdsk_…`,
+`%256Bdsk_…`, either letter case), JSON-escaped (`\\u006b`, `\\/`, or
+doubly escaped `\\\\u006b`), any mix of these character by character, and
+base64 (standard or URL-safe: `Basic` credentials, `user:kdsk_…`, the key
+alone).
+
+`decoded_views` gives every form of a short value (a URL's path or query
+string, a header): the value, each round of decoding it again until nothing
+changes, and what base64 in any of them holds. The HTTP rule looks for a key
+in each (`keydesk.asgi`); `keydesk scan` decodes what it matched with
+`unescaped_stages` (`keydesk.scan_decode`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Iterator
+from urllib.parse import unquote_to_bytes
+
+from keydesk.keys import PRIVATE_KEY_LENGTH, PRIVATE_PREFIX
+
+# Decoding a value this many times without it settling is no URL a client
+# means: the caller refuses it as if it held a key (failing closed beats
+# decoding forever, and depth 8 costs nothing to try).
+MAX_ROUNDS = 8
+
+_JSON_ESCAPE = re.compile(rb"\\+(?:u00([0-9A-Fa-f]{2})|(/))")
+
+
+class TooDeeplyEncoded(ValueError):
+    """A value still changed after `MAX_ROUNDS` decodings."""
+
+
+def unescaped_once(data: bytes) -> bytes:
+    """One round: percent-decoding, then JSON's `\\u00XX` and `\\/` (behind
+    any number of backslashes, so a doubly escaped string yields too)."""
+    if b"%" in data:
+        data = unquote_to_bytes(data)
+    if b"\\" in data:
+        data = _JSON_ESCAPE.sub(_json_char, data)
+    return data
+
+
+def _json_char(match: re.Match[bytes]) -> bytes:
+    hex_digits = match.group(1)
+    return bytes([int(hex_digits, 16)]) if hex_digits is not None else b"/"
+
+
+def unescaped_stages(data: bytes) -> list[bytes]:
+    """`data`, then each decoding round's result, until one changes nothing;
+    `TooDeeplyEncoded` if it still changes after `MAX_ROUNDS`."""
+    stages = [data]
+    for _ in range(MAX_ROUNDS):
+        if b"%" not in data and b"\\" not in data:
+            return stages
+        decoded = unescaped_once(data)
+        if decoded == data:
+            return stages
+        stages.append(decoded)
+        data = decoded
+    if unescaped_once(data) != data:
+        raise TooDeeplyEncoded(f"still encoded after {MAX_ROUNDS} decodings")
+    return stages
+
+
+def decoded_views(data: bytes) -> list[bytes]:
+    """Every form a short value takes when decoded (`unescaped_stages`), and
+    what base64 holds wherever one of them carries `kdsk_` in base64: a key
+    written in `data` any of these ways stands whole in at least one view.
+    A value without `%`, `\\` or base64 of `kdsk_` (most headers) is its
+    only view, found so in five searches in C."""
+    # Unrolled: on every header of every request, a generator costs more
+    # than the searches themselves.
+    views = [data] if b"%" not in data and b"\\" not in data else unescaped_stages(data)
+    for stage in views[:]:
+        if _B64_0 in stage or _B64_1 in stage or _B64_2 in stage:
+            views.extend(decoded for _, decoded in base64_runs(stage, 0, len(stage)))
+    return views
+
+
+# --- base64 ------------------------------------------------------------------------
+
+# `kdsk_` in base64 at each of the three alignments in a 3-byte group: the
+# characters its 40 bits alone decide, and where they stand in their group.
+# The same in the standard and URL-safe alphabets (no `+`, `/`, `-` or `_`).
+_B64_NEEDLES = tuple(
+    (encoded[first:last].encode("ascii"), first)
+    for encoded, first, last in (
+        (base64.b64encode(b"\0" * shift + PRIVATE_PREFIX.encode()).decode(), -(-8 * shift // 6),
+         (8 * shift + 8 * len(PRIVATE_PREFIX)) // 6)
+        for shift in range(3)
+    )
+)  # fmt: skip
+(_B64_0, _), (_B64_1, _), (_B64_2, _) = _B64_NEEDLES
+_B64_SPAN = 4 * -(-(2 + PRIVATE_KEY_LENGTH) // 3)  # base64 characters covering a key
+B64_CHARS = re.compile(rb"[A-Za-z0-9+/_-]*")
+_URL_SAFE = bytes.maketrans(b"-_", b"+/")
+
+
+def b64decoded(text: bytes) -> bytes:
+    """What a run of base64 characters holds (either alphabet, padding
+    optional, perhaps cut short), as far as it goes."""
+    text = text[: len(text) - 1] if len(text) % 4 == 1 else text
+    try:
+        return base64.b64decode((text + b"=" * (-len(text) % 4)).translate(_URL_SAFE))
+    except (binascii.Error, ValueError):
+        return b""
+
+
+def base64_runs(buf: bytes, start: int, end: int) -> Iterator[tuple[int, bytes]]:
+    """(raw start, decoded bytes) for each place in buf[start:end] where
+    base64 of `kdsk_` begins, decoded from the start of its 4-character
+    group (a key's worth)."""
+    for needle, first in _B64_NEEDLES:
+        at = buf.find(needle, start, end)
+        while at != -1:
+            group = max(start, at - first)
+            run = B64_CHARS.match(buf, group, min(end, group + _B64_SPAN))
+            yield group, b64decoded(run.group() if run else b"")
+            at = buf.find(needle, at + 1, end)
