@@ -116,6 +116,14 @@ def test_a_symlinked_store_is_one_line_from_the_cli(moved_default, capsys):
         assert err.count("\n") == 1 and f"refusing to open {real}" in err, err
 
 
+def test_scan_never_asks_a_symlinked_unsafe_store(moved_default, tmp_path, capsys):
+    link, real = moved_default
+    text = tmp_path / "notes.txt"
+    text.write_text("nothing secret\n")
+    main(["--db", str(link), "scan", str(text)], actor="alice")
+    assert f"refusing to open {real}" in capsys.readouterr().err
+
+
 def test_the_attack_precondition_holds_another_user_could_delete_the_wal(open_base):
     """Why it is refused: in a 0777 folder another user removes the -wal
     (with it a revocation not yet checkpointed) and nothing stops him."""

@@ -116,10 +116,11 @@ def _check_folders(real: Path, shown: str) -> None:
         own = folder == real.parent
         where = "its folder" if own else "the folder on its way"
         if info.st_uid not in (me, 0):
+            owner = user_name(info.st_uid)
             raise UnsafeStore(
-                f"refusing to open {shown}: {where} {folder} belongs to "
-                f"{user_name(info.st_uid)}, who could replace the store; "
-                "move it to a folder of your own"
+                f"refusing to open {shown}: {where} {folder} belongs to {owner}, who could "
+                f"replace the store; run keydesk as its owner (sudo -u {owner} keydesk …), "
+                "or move the store to a folder of your own"
             )
         loose = info.st_mode & _WRITABLE_BY_OTHERS
         if not loose or (not own and info.st_mode & stat.S_ISVTX and info.st_uid == 0):
