@@ -321,6 +321,12 @@ def test_integration_names_and_labels_typed_as_sql_are_checked(acme):
         (acme.github, "prod\x1b[2J", acme.account("carol")),
     )  # fmt: skip
     assert error.sqlstate == "KD005" and "the label contains a control" in str(error)
+    # A member added with SQL under a name reading like alice's.
+    error = refused(
+        team, "carol", "INSERT INTO account (name, created_at) VALUES (%s, now())",
+        (team.role("alice").replace("a", "\u0430", 1),),
+    )  # fmt: skip
+    assert error.sqlstate == "KD005" and "looks like an existing account" in str(error)
 
 
 def test_the_new_functions_are_owner_safe(acme):

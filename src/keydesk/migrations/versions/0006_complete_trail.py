@@ -16,12 +16,11 @@ Nothing changes on SQLite (its boundary is the file). On PostgreSQL:
   event from an AFTER trigger, as the table's owner, with `actor =
   session_user` and the server's time, whoever made the change and however.
   keydesk writes no event of its own on PostgreSQL: one event per change,
-  with the actions, targets and labels keydesk wrote before (`key.create`,
-  one `key.rotate` for a rotation, `member.add`, …). Why the database is the
-  only writer, rather than a trigger standing aside when keydesk wrote a
-  matching event: whatever keydesk's client sends (an event, a `SET LOCAL`)
-  a client typing SQL can send too, so nothing a client sends may decide
-  whether an event is written. A client adds one thing: `keydesk_mark_leaked`
+  with the actions, targets and labels keydesk wrote before (one
+  `key.rotate` for a rotation, …). The database is the only writer (not a
+  trigger standing aside when keydesk wrote a matching event) because what
+  keydesk's client sends (an event, a `SET LOCAL`) a client typing SQL can
+  send too: nothing a client sends may decide whether an event is written. A client adds one thing: `keydesk_mark_leaked`
   turns the `key.revoke` event of a revocation its own transaction just made
   into `key.revoke.leaked` with where the key was found; the revocation, its
   actor and time stay the database's. A verification's `last_used_at` is no
@@ -31,17 +30,16 @@ Nothing changes on SQLite (its boundary is the file). On PostgreSQL:
   the client sent (BEFORE triggers). The store's owner and superusers
   (`keydesk_privileged()`, its administrators) keep what they write, as
   with revision 0002's audit clock; their changes are in the trail too.
-* Names: a workspace name (`keydesk_create_workspace` trims it and puts it
-  in NFC, as the CLI does), an integration name and a key label must be
-  NFC, with no surrounding space, within their length, free of control, format,
-  private-use and line-separator characters (Unicode 14's list, frozen
-  here) and not a private key. A workspace name, or an integration name in
-  its workspace, that reads like an existing one is refused: their
-  skeletons (NFKC, lower case, the Latin, Greek and Cyrillic look-alikes of
-  UTS #39 mapped to one letter: 106 characters frozen here from the data
-  the CLI uses) must differ. Limits: unassigned code points pass, and so do
-  look-alikes from other scripts (Armenian, Cherokee, …), which keydesk
-  itself refuses.
+* Names (workspace, account, integration, key label): NFC, no surrounding
+  space, within their length, no control, format, private-use or line
+  separator character (Unicode 14's list, frozen here), not a private key;
+  `keydesk_create_workspace` trims and NFC-normalizes first, as the CLI
+  does. A workspace or account name, or an integration name in its
+  workspace, reading like an existing one is refused: skeletons (NFKC,
+  lower case, then 106 Latin/Greek/Cyrillic look-alikes of UTS #39 frozen
+  here from the CLI's data) must differ. Limits: unassigned code points
+  pass, and so do look-alikes from other scripts (Armenian, Cherokee, …),
+  which keydesk itself refuses.
 """
 
 from __future__ import annotations
@@ -57,7 +55,8 @@ depends_on = None
 
 USERS = "keydesk_users"
 
-# Column by column, every column but `id` (the sequence gives it).
+# Column by column, every column but `id` (the sequence gives it; the server
+# overrides created_at, and policies keep revoked_* and last_used_at empty).
 INSERTS = {
     "account": "name, created_at",
     "membership": "workspace_id, account_id, role, created_at",
@@ -75,10 +74,8 @@ UNPRINTABLE = (
     r"\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f\U000f0000-\U000ffffd"
     r"\U00100000-\U0010fffd]"
 )
-# Character -> its look-alike class's ASCII representative, as
-# validation.skeletons maps it after case folding (confusable_homoglyphs'
-# UTS #39 data), for ASCII letters, Latin-1 and Latin Extended-A/B, Greek
-# and Cyrillic.
+# Character -> its look-alike class's ASCII representative, as validation.skeletons maps
+# it after case folding, for ASCII letters, Latin-1 and Extended-A/B, Greek and Cyrillic.
 LOOK_ALIKES_FROM = (
     "ABCDEFGHIJKLMNOPQRSTUVWXYZlıſƍƔƖƜƲƼƽǀǃȢȣʹͿΑΓΙΝΟΡΣΥαγινορςσυϒϱϲϳϹЅІЈАБГЕОРСУХ"
     "абгеорсухѕіјѠѡѴѵҮүҺһҼҽӀӏԀԁԚԛԜԝ"
@@ -127,6 +124,7 @@ CREATE FUNCTION keydesk_check_names() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER AS $fn$
 DECLARE
     refusal text;
+    taken boolean;
 BEGIN
     IF keydesk_privileged() THEN
         RETURN NEW;
@@ -137,11 +135,13 @@ BEGIN
         refusal := keydesk_name_refusal(NEW.name, 'the ' || TG_TABLE_NAME || ' name', 64);
     END IF;
     -- (Nested: a condition naming NEW.workspace_id cannot even be planned for workspace.)
-    IF refusal IS NULL AND TG_TABLE_NAME = 'workspace' THEN
-        IF EXISTS (SELECT 1 FROM workspace WHERE id IS DISTINCT FROM NEW.id
-                AND keydesk_skeleton(name) = keydesk_skeleton(NEW.name)) THEN
-            refusal := 'the workspace name looks like an existing workspace''s name;'
-                || ' choose a name that reads differently';
+    IF refusal IS NULL AND TG_TABLE_NAME IN ('workspace', 'account') THEN
+        EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I WHERE id IS DISTINCT FROM $1'
+            ' AND keydesk_skeleton(name) = keydesk_skeleton($2))', TG_TABLE_NAME)
+            USING NEW.id, NEW.name INTO taken;
+        IF taken THEN  -- the other name is not told: it may be one the caller cannot see
+            refusal := 'the ' || TG_TABLE_NAME || ' name looks like an existing '
+                || TG_TABLE_NAME || '''s name; choose a name that reads differently';
         END IF;
     ELSIF refusal IS NULL AND TG_TABLE_NAME = 'integration' THEN
         IF EXISTS (SELECT 1 FROM integration WHERE workspace_id = NEW.workspace_id
@@ -348,8 +348,7 @@ $fn$
 """,
 }
 
-# Revision 0002's, its name trimmed and put in NFC first as the CLI does,
-# then checked (again by keydesk_check_names, on the row).
+# Revision 0002's, its name trimmed, put in NFC and checked first, as the CLI does.
 CREATE_WORKSPACE = r"""
 CREATE OR REPLACE FUNCTION keydesk_create_workspace(p_name text, p_owner text DEFAULT session_user)
 RETURNS integer LANGUAGE plpgsql VOLATILE SECURITY DEFINER AS $fn$
@@ -406,6 +405,8 @@ $fn$
 # (name, table, timing and events, WHEN or None, function call)
 TRIGGERS = (
     ("workspace_names", "workspace", "BEFORE INSERT OR UPDATE OF name", None,
+     "keydesk_check_names()"),
+    ("account_names", "account", "BEFORE INSERT OR UPDATE OF name", None,
      "keydesk_check_names()"),
     ("integration_names", "integration", "BEFORE INSERT OR UPDATE OF name", None,
      "keydesk_check_names()"),
