@@ -314,6 +314,32 @@ def test_init_refused_after_the_store_is_made_leaves_nothing_it_made(tmp_path, m
     assert _leftovers(path) == [] and not (tmp_path / "new").exists()
 
 
+def test_init_refused_for_who_runs_it_leaves_no_store(tmp_path, monkeypatch, capsys):
+    """The OS user is found only once the store is open: a refusal then
+    (an inconsistent sudo environment) takes the new store away again."""
+    monkeypatch.setenv("SUDO_USER", "no-such-user-kd")
+    monkeypatch.setenv("SUDO_UID", "4242")
+    path = tmp_path / "new" / "keydesk.db"
+    assert main(["--db", str(path), "init", "--workspace", "acme"]) != 0
+    assert "not a user of this host" in capsys.readouterr().err
+    assert _leftovers(path) == [] and not path.parent.exists()
+
+
+def test_the_tuis_first_run_checks_before_it_asks_or_makes(monkeypatch, capsys):
+    opened: list[str] = []
+    monkeypatch.setattr("keydesk.tui.app.run", lambda url, **_: opened.append(url) or 0)
+    monkeypatch.setattr("keydesk.cli.interface.has_terminal", lambda: True)
+    path = Path("/tmp") / f"keydesk-{secrets.token_hex(6)}.db"
+    try:
+        assert main(["--db", str(path)], actor="alice") != 0
+        err = capsys.readouterr().err
+        assert "move it to a folder of your own" in err and "no keydesk store" not in err, err
+        assert opened == [] and _leftovers(path) == []
+    finally:
+        for leftover in _leftovers(path):
+            leftover.unlink()
+
+
 def test_a_refused_init_on_an_existing_store_leaves_it_whole(tmp_path, capsys):
     path = make_store(tmp_path / "keydesk.db")
     before = path.stat().st_ino

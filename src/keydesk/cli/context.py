@@ -57,7 +57,7 @@ def service(args: argparse.Namespace, *, create: bool = False) -> KeyService:
         actor = acting_account(opened, proven=args.proven_actor)
         return KeyService(opened, actor, ssh_key=args.proven_ssh_key)
     except BaseException:
-        opened.dispose()
+        opened.discard()  # a store this command just made goes with it
         raise
 
 

@@ -53,11 +53,13 @@ def _first_run(url: str, *, named: bool) -> None:
     $KEYDESK_DATABASE_URL is created only after the user agrees at the
     terminal (a typo must not make an empty store); the default one is simply
     created. A PostgreSQL database without a schema is left to `keydesk init`."""
-    prefix = "sqlite:///"
-    if not url.startswith(prefix):
-        return
-    path = url[len(prefix) :]
-    if not path or path == ":memory:" or path.startswith("file:") or os.path.lexists(path):
+    from keydesk.sqlite_file import sqlite_file_of
+    from keydesk.store_path import checked_store_path
+
+    path = sqlite_file_of(url)
+    # Checked first: an unsafe or unreadable store is said as such, never
+    # as "no store here", and before anything is asked or made.
+    if path is None or checked_store_path(path).exists():
         return
     if named:
         if not sys.stdin.isatty():
