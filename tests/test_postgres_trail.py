@@ -273,9 +273,9 @@ def test_a_look_alike_workspace_name_is_refused_even_unseen(acme):
     team = acme.team
     for name in ("\u0430cme", "ACME", "\u0430\u0441m\u0435", "\uff41cme"):
         error = refused(team, "bob", "SELECT keydesk_create_workspace(%s)", (name,))
-        assert error.sqlstate == "KD005" and "looks like an existing workspace" in str(error)
+        assert error.sqlstate == "KD005" and "looks like that of another workspace" in str(error)
         assert "acme" not in str(error)  # a name bob cannot see is not told
-    with pytest.raises(PermissionDenied, match="looks like an existing workspace"):
+    with pytest.raises(PermissionDenied, match="looks like that of another workspace"):
         team.service_as("bob").create_workspace("\u0430cme")
 
 
@@ -303,7 +303,7 @@ def test_integration_names_and_labels_typed_as_sql_are_checked(acme):
         " updated_at) VALUES (%s, %s, 'x', '', 'draft', now(), now())"
     )
     for name, needle in (
-        ("g\u0456thub", "looks like the name of another integration"),
+        ("g\u0456thub", "looks like that of another integration in"),
         (unicodedata.normalize("NFD", "café"), "not in Unicode NFC"),
         ("bell\x07", "control or invisible"),
     ):
@@ -321,12 +321,14 @@ def test_integration_names_and_labels_typed_as_sql_are_checked(acme):
         (acme.github, "prod\x1b[2J", acme.account("carol")),
     )  # fmt: skip
     assert error.sqlstate == "KD005" and "the label contains a control" in str(error)
-    # A member added with SQL under a name reading like alice's.
-    error = refused(
-        team, "carol", "INSERT INTO account (name, created_at) VALUES (%s, now())",
-        (team.role("alice").replace("a", "\u0430", 1),),
-    )  # fmt: skip
-    assert error.sqlstate == "KD005" and "looks like an existing account" in str(error)
+    # A member added with SQL under a name reading like alice's account, or
+    # like a role that has none yet (which would lock that role out later).
+    add = "INSERT INTO account (name, created_at) VALUES (%s, now())"
+    for spoof in (team.role("alice").replace("a", "\u0430", 1),
+                  team.role("verifier").replace("e", "\u0435", 1)):  # fmt: skip
+        error = refused(team, "carol", add, (spoof,))
+        assert error.sqlstate == "KD005" and "looks like that of another account" in str(error)
+    team.sql("carol", add, (team.role("verifier"),))  # a role's own name: the server proves it
 
 
 def test_the_new_functions_are_owner_safe(acme):

@@ -5,11 +5,10 @@ Revises: 0005
 
 Nothing changes on SQLite (its boundary is the file). On PostgreSQL:
 
-* Ids: INSERT is granted column by column, never on `id`, so no role but the
-  store's owner chooses an id, by any route (`INSERT (id, …)` and
-  `OVERRIDING SYSTEM VALUE` both need INSERT on the column). Before, a viewer
-  could take the next ids of `audit_event` or `account` and make every other
-  workspace's writes fail with duplicate keys.
+* Ids: INSERT is granted column by column, never on `id`: no role but the
+  store's owner chooses an id by any route (`INSERT (id, …)`, `OVERRIDING
+  SYSTEM VALUE`), as a viewer did to take the next `audit_event` or `account`
+  ids and break every other workspace's writes with duplicate keys.
 * The trail: no keydesk role may insert into `audit_event` (nor use its
   sequence). Every insert, update and delete of `api_key`, `integration`,
   `membership` and of a workspace (creation, key policy, name) writes its
@@ -135,21 +134,24 @@ BEGIN
         refusal := keydesk_name_refusal(NEW.name, 'the ' || TG_TABLE_NAME || ' name', 64);
     END IF;
     -- (Nested: a condition naming NEW.workspace_id cannot even be planned for workspace.)
-    IF refusal IS NULL AND TG_TABLE_NAME IN ('workspace', 'account') THEN
-        EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I WHERE id IS DISTINCT FROM $1'
-            ' AND keydesk_skeleton(name) = keydesk_skeleton($2))', TG_TABLE_NAME)
-            USING NEW.id, NEW.name INTO taken;
-        IF taken THEN  -- the other name is not told: it may be one the caller cannot see
-            refusal := 'the ' || TG_TABLE_NAME || ' name looks like an existing '
-                || TG_TABLE_NAME || '''s name; choose a name that reads differently';
-        END IF;
+    IF refusal IS NULL AND TG_TABLE_NAME = 'workspace' THEN
+        taken := EXISTS (SELECT 1 FROM workspace WHERE id IS DISTINCT FROM NEW.id
+            AND keydesk_skeleton(name) = keydesk_skeleton(NEW.name));
     ELSIF refusal IS NULL AND TG_TABLE_NAME = 'integration' THEN
-        IF EXISTS (SELECT 1 FROM integration WHERE workspace_id = NEW.workspace_id
-                AND id IS DISTINCT FROM NEW.id
-                AND keydesk_skeleton(name) = keydesk_skeleton(NEW.name)) THEN
-            refusal := 'the integration name looks like the name of another integration'
-                || ' in its workspace; choose a name that reads differently';
-        END IF;
+        taken := EXISTS (SELECT 1 FROM integration WHERE workspace_id = NEW.workspace_id
+            AND id IS DISTINCT FROM NEW.id AND keydesk_skeleton(name) = keydesk_skeleton(NEW.name));
+    ELSIF refusal IS NULL AND TG_TABLE_NAME = 'account' THEN
+        -- A role's own name is the server's to prove; no other may read like an
+        -- account's or a role's (squatting a look-alike must not lock the role out).
+        taken := NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = NEW.name) AND EXISTS (
+            SELECT 1 FROM (SELECT name FROM account WHERE id IS DISTINCT FROM NEW.id
+                UNION ALL SELECT rolname::text FROM pg_roles) other
+            WHERE keydesk_skeleton(other.name) = keydesk_skeleton(NEW.name));
+    END IF;
+    IF taken THEN  -- which name is not told: it may be one the caller cannot see
+        refusal := 'the ' || TG_TABLE_NAME || ' name looks like that of another '
+            || TG_TABLE_NAME || CASE TG_TABLE_NAME WHEN 'integration' THEN ' in its workspace'
+            ELSE '' END || '; choose a name that reads differently';
     END IF;
     IF refusal IS NOT NULL THEN
         RAISE EXCEPTION USING ERRCODE = 'KD005', MESSAGE = refusal;
@@ -404,14 +406,9 @@ $fn$
 
 # (name, table, timing and events, WHEN or None, function call)
 TRIGGERS = (
-    ("workspace_names", "workspace", "BEFORE INSERT OR UPDATE OF name", None,
-     "keydesk_check_names()"),
-    ("account_names", "account", "BEFORE INSERT OR UPDATE OF name", None,
-     "keydesk_check_names()"),
-    ("integration_names", "integration", "BEFORE INSERT OR UPDATE OF name", None,
-     "keydesk_check_names()"),
-    ("api_key_labels", "api_key", "BEFORE INSERT OR UPDATE OF label", None,
-     "keydesk_check_names()"),
+    *((f"{t}_names", t, f"BEFORE INSERT OR UPDATE OF {c}", None, "keydesk_check_names()")
+      for t, c in (("workspace", "name"), ("account", "name"), ("integration", "name"),
+                   ("api_key", "label"))),
     *((f"{t}_created_at", t, "BEFORE INSERT", None, "keydesk_server_times()")
       for t in ("workspace", "account", "membership", "integration", "api_key")),
     ("integration_updated_at", "integration", "BEFORE UPDATE", None, "keydesk_server_times()"),
@@ -471,9 +468,8 @@ def upgrade() -> None:
 
 
 def _pin(*signatures: str) -> None:
-    """A SECURITY DEFINER function must not find tables or functions in a
-    schema its caller controls (pg_temp is searched first unless named);
-    CREATE OR REPLACE drops the setting, so every function is pinned here."""
+    """No function may find objects in a schema its caller controls (pg_temp is
+    searched first unless named); CREATE OR REPLACE drops it: all pinned here."""
     for signature in signatures:
         op.execute(
             f"DO $do$ BEGIN EXECUTE format('ALTER FUNCTION {signature}"
