@@ -158,6 +158,41 @@ def test_every_folder_on_the_way_is_checked_not_only_the_stores(tmp_path):
     open_store(f"sqlite:///{path}").dispose()
 
 
+def test_every_symlink_on_the_way_and_its_folder_is_checked_not_only_the_real_files(tmp_path):
+    """A link in a folder others write to could be pointed at another store
+    of yours (an old copy, its key not yet revoked): refused, though the
+    real file's own folders are all safe."""
+    real = make_store(tmp_path / "safe" / "keydesk.db")
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o700)
+    (shared / "hop.db").symlink_to(real)
+    mine = tmp_path / "mine"
+    mine.mkdir(mode=0o700)
+    (mine / "keydesk.db").symlink_to(shared / "hop.db")  # a link to a link
+    url = f"sqlite:///{mine / 'keydesk.db'}"
+    open_store(url).dispose()
+    shared.chmod(0o777)
+    for opener in (open_store, Verifier, _bare):
+        with pytest.raises(UnsafeStore, match=f"the folder on its way {shared} is writable"):
+            opener(url)
+
+
+def test_a_symlink_of_another_user_in_a_sticky_folder_is_refused(tmp_path):
+    """In /tmp (root's, sticky) only a link's owner may replace it: yours
+    may lead to your store; another user's may not."""
+    needs_root()
+    real = make_store(tmp_path / "safe" / "keydesk.db")
+    sticky = tmp_path / "sticky"
+    sticky.mkdir()
+    sticky.chmod(0o1777)
+    link = sticky / "keydesk.db"
+    link.symlink_to(real)
+    open_store(f"sqlite:///{link}").dispose()
+    os.lchown(link, 65534, 65534)
+    with pytest.raises(UnsafeStore, match=f"the symlink {link} on its way belongs to nobody"):
+        open_store(f"sqlite:///{link}")
+
+
 def test_a_root_sticky_folder_on_the_way_is_fine_but_not_as_the_stores_own(tmp_path):
     """/tmp (root's, sticky): others may not rename what is yours in it."""
     needs_root()

@@ -42,31 +42,80 @@ def checked_store_path(named: str | os.PathLike[str]) -> Path:
             "as sqlite:////path/to/keydesk.db or a plain path, so keydesk can check it"
         )
     given = os.path.abspath(os.path.expanduser(text))
-    real = Path(os.path.realpath(given))
-    shown = str(real) if str(real) == given else f"{real} (where {given} leads)"
-    exists = _exists(real, shown)
-    _check_folders(real, shown)
-    if exists:
+    walk = _resolve(given)
+    real = Path(walk.real)
+    shown = walk.real if walk.real == given else f"{real} (where {given} leads)"
+    me = os.geteuid()
+    for link, owner in walk.links:  # its owner may replace it, in a sticky folder
+        if owner not in (me, 0):
+            raise UnsafeStore(
+                f"refusing to open {shown}: the symlink {link} on its way belongs to "
+                f"{user_name(owner)}, who could point it elsewhere; name the store by its real path"
+            )
+    for folder in walk.folders:
+        _check_folder(Path(folder), shown, own=Path(folder) == real.parent)
+    if walk.exists:
         _check_files(real, shown)
     return real
 
 
-def _exists(real: Path, shown: str) -> bool:
-    """Whether the store's file is there; a folder on the way that cannot
-    be entered is said as such, never as "no store"."""
-    try:
-        os.stat(real)
-    except FileNotFoundError:
-        return False
-    except PermissionError:
-        raise StoreUnavailable(f"cannot read the store at {shown}: {_why_denied(real)}") from None
-    except NotADirectoryError:
-        raise StoreNotFound(
-            f"no keydesk store at {shown}: a part of the path is not a folder"
-        ) from None
-    except OSError as exc:
-        raise StoreUnavailable(f"cannot read the store at {shown}: {exc.strerror}") from None
-    return True
+@dataclass
+class _Walk:
+    real: str
+    exists: bool = True
+    folders: dict[str, None] = field(default_factory=dict)  # each looked in, in order
+    links: list[tuple[str, int]] = field(default_factory=list)  # each followed, its owner
+
+
+_MAX_LINKS = 40  # as the kernel's ELOOP
+
+
+def _resolve(given: str) -> _Walk:
+    """os.path.realpath done by hand, to know every folder a name was looked
+    up in and every symlink followed: another user who may change any of
+    those could lead the path elsewhere, whatever the real file's folders."""
+    walk = _Walk("/")
+    pending = given.split("/")[::-1]  # a stack: the next name last
+    while pending:
+        name = pending.pop()
+        if name in ("", "."):
+            continue
+        if name == "..":
+            walk.real = os.path.dirname(walk.real)
+            continue
+        candidate = os.path.join(walk.real, name)
+        if not walk.exists:  # below a missing folder: `keydesk init` makes the rest
+            walk.real = candidate
+            continue
+        walk.folders[walk.real] = None
+        try:
+            info = os.lstat(candidate)
+        except FileNotFoundError:
+            walk.exists, walk.real = False, candidate
+            continue
+        except OSError as exc:
+            raise _unreadable(given, Path(candidate), exc) from None
+        if not stat.S_ISLNK(info.st_mode):
+            walk.real = candidate
+            continue
+        walk.links.append((candidate, info.st_uid))
+        if len(walk.links) > _MAX_LINKS:
+            raise StoreUnavailable(f"cannot read the store at {given}: too many symlinks")
+        target = os.readlink(candidate)
+        if target.startswith("/"):
+            walk.real = "/"
+        pending.extend(target.split("/")[::-1])
+    return walk
+
+
+def _unreadable(given: str, path: Path, exc: OSError) -> StoreUnavailable:
+    """A folder on the way that cannot be entered is said as such, never as
+    "no store"."""
+    if isinstance(exc, PermissionError):
+        return StoreUnavailable(f"cannot read the store at {given}: {_why_denied(path)}")
+    if isinstance(exc, NotADirectoryError):
+        return StoreNotFound(f"no keydesk store at {given}: a part of the path is not a folder")
+    return StoreUnavailable(f"cannot read the store at {given}: {exc.strerror}")
 
 
 def _why_denied(real: Path) -> str:
@@ -98,44 +147,38 @@ def _owner_of(path: Path) -> str:
         return "another user"
 
 
-def _check_folders(real: Path, shown: str) -> None:
-    """Every folder from / to the store's: yours or root's, and writable by
-    no one else (root's sticky folders on the way excepted)."""
-    me = os.geteuid()
-    for folder in reversed(real.parents):
-        try:
-            info = os.lstat(folder)
-        except FileNotFoundError:
-            return  # the rest is made by `keydesk init`, owner-only
-        except OSError as exc:
-            raise StoreUnavailable(f"cannot read the store at {shown}: {exc.strerror}") from None
-        if not stat.S_ISDIR(info.st_mode):  # a symlink made after realpath, or a file
-            raise UnsafeStore(
-                f"refusing to open {shown}: {folder} changed while it was checked; try again"
-            )
-        own = folder == real.parent
-        where = "its folder" if own else "the folder on its way"
-        if info.st_uid not in (me, 0):
-            owner = user_name(info.st_uid)
-            raise UnsafeStore(
-                f"refusing to open {shown}: {where} {folder} belongs to {owner}, who could "
-                f"replace the store; run keydesk as its owner (sudo -u {owner} keydesk …), "
-                "or move the store to a folder of your own"
-            )
-        loose = info.st_mode & _WRITABLE_BY_OTHERS
-        if not loose or (not own and info.st_mode & stat.S_ISVTX and info.st_uid == 0):
-            continue
-        whom = "g" * bool(loose & stat.S_IWGRP) + "o" * bool(loose & stat.S_IWOTH)
-        fix = (
-            "move it to a folder of your own (mkdir -m 700 …)"  # others may add a -wal beside it
-            if own and info.st_mode & stat.S_ISVTX
-            else f"fix: chmod {whom}-w {folder}"
-        )
+def _check_folder(folder: Path, shown: str, *, own: bool) -> None:
+    """A folder the path goes through: yours or root's, and writable by no
+    one else; root's sticky folders (/tmp) pass on the way, not as the
+    store's own (others could add a -wal beside it)."""
+    try:
+        info = os.lstat(folder)
+    except OSError as exc:
+        raise StoreUnavailable(f"cannot read the store at {shown}: {exc.strerror}") from None
+    if not stat.S_ISDIR(info.st_mode):  # replaced since it was looked in
+        raise UnsafeStore(f"refusing to open {shown}: {folder} changed while it was checked")
+    where = "its folder" if own else "the folder on its way"
+    if info.st_uid not in (os.geteuid(), 0):
+        owner = user_name(info.st_uid)
         raise UnsafeStore(
-            f"refusing to open {shown}: {where} {folder} is writable by "
-            f"{'its group' if whom == 'g' else 'other users'} "
-            f"(mode {stat.S_IMODE(info.st_mode):04o}), who could replace the store; {fix}"
+            f"refusing to open {shown}: {where} {folder} belongs to {owner}, who could "
+            f"replace the store; run keydesk as its owner (sudo -u {owner} keydesk …), "
+            "or move the store to a folder of your own"
         )
+    loose = info.st_mode & _WRITABLE_BY_OTHERS
+    if not loose or (not own and info.st_mode & stat.S_ISVTX and info.st_uid == 0):
+        return
+    whom = "g" * bool(loose & stat.S_IWGRP) + "o" * bool(loose & stat.S_IWOTH)
+    fix = (
+        "move it to a folder of your own (mkdir -m 700 …)"
+        if own and info.st_mode & stat.S_ISVTX
+        else f"fix: chmod {whom}-w {folder}"
+    )
+    raise UnsafeStore(
+        f"refusing to open {shown}: {where} {folder} is writable by "
+        f"{'its group' if whom == 'g' else 'other users'} "
+        f"(mode {stat.S_IMODE(info.st_mode):04o}), who could replace the store; {fix}"
+    )
 
 
 def _check_files(real: Path, shown: str) -> None:
