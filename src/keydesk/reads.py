@@ -27,8 +27,8 @@ from keydesk.views import (
     IntegrationStatus,
     IntegrationView,
     KeyView,
-    Role,
     WorkspaceView,
+    stored_role,
     utcnow,
 )
 
@@ -131,7 +131,7 @@ class Reads:
             sql += " AND w.id = :workspace_id"
             params["workspace_id"] = self.workspace_id(workspace, member=False)
         rows = self.db.rows(sql + self._gate + " ORDER BY w.name, i.name", params)
-        return [_integration_view(row) for row in rows]
+        return [_integration_view(row, self.actor) for row in rows]
 
     def integration(self, ref: str | int, workspace: str | None = None) -> IntegrationView:
         """One of the actor's integrations, by id or name (a name in several
@@ -146,7 +146,9 @@ class Reads:
         if workspace is not None:
             sql += " AND w.name = :workspace"
             params["workspace"] = _as_stored(workspace)
-        rows = [_integration_view(row) for row in self.db.rows(sql + self._gate, params)]
+        rows = [
+            _integration_view(row, self.actor) for row in self.db.rows(sql + self._gate, params)
+        ]
         if not rows and self.ssh_key is not None:
             for unapproved in self.db.rows(sql, params):  # refused with how to approve it
                 self.require_approved(unapproved[1], unapproved[2])
@@ -246,7 +248,11 @@ class Reads:
         gate = self._gate if account in (None, self.actor) else ""
         params = {"account": account or self.actor, "ssh_key": self.ssh_key}
         rows = self.db.rows(_WORKSPACES.format(gate=gate), params)
-        return [WorkspaceView(id, name, Role(role), cap) for id, name, role, cap in rows]
+        who = account or self.actor
+        return [
+            WorkspaceView(id, name, stored_role(role, name, who), cap)
+            for id, name, role, cap in rows
+        ]
 
     def workspace_id(self, name: str, *, member: bool = True) -> int:
         """The workspace's id; NotFound if there is none of that name, and,
@@ -268,7 +274,7 @@ def _as_stored(name: str) -> str:
     return unicodedata.normalize("NFC", name.strip())
 
 
-def _integration_view(row: tuple[Any, ...]) -> IntegrationView:
+def _integration_view(row: tuple[Any, ...], actor: str) -> IntegrationView:
     (
         id, workspace_id, workspace, name, provider, client_id, redirect_uri, scopes,
         status, created, updated, active, role, expiring, lifetime,
@@ -276,7 +282,7 @@ def _integration_view(row: tuple[Any, ...]) -> IntegrationView:
     return IntegrationView(
         id, workspace_id, workspace, name, provider, client_id, redirect_uri, scopes,
         IntegrationStatus(status), _aware(created), _aware(updated), active or 0,
-        Role(role), expiring or 0, lifetime,
+        stored_role(role, workspace, actor), expiring or 0, lifetime,
     )  # fmt: skip
 
 

@@ -75,6 +75,7 @@ from keydesk.views import (
     missing_settings,
     replacement_label,
     stop_time,
+    stored_role,
     utcnow,
     why_not_lifetime,
 )
@@ -257,7 +258,10 @@ class KeyService:
             .where(col(Membership.workspace_id) == ws.id)
         ).all()
         members = sorted(
-            (MemberView(name, Role(role), since) for name, role, since in rows),
+            (
+                MemberView(name, stored_role(role, ws.name, name), since)
+                for name, role, since in rows
+            ),
             key=lambda m: (ROLE_ORDER.index(m.role), m.account),
         )
         return MembersView(ws.name, self.actor, tuple(members))
@@ -954,16 +958,16 @@ class KeyService:
             )
         )
 
-    def _role(self, session: Session, workspace_id: int) -> Role | None:
+    def _role(self, session: Session, ws: Workspace) -> Role | None:
         role = session.exec(
             select(Membership.role)
             .join(Account, col(Account.id) == Membership.account_id)
-            .where(Membership.workspace_id == workspace_id, Account.name == self.actor)
+            .where(Membership.workspace_id == ws.id, Account.name == self.actor)
         ).first()
-        return Role(role) if role else None
+        return stored_role(role, ws.name, self.actor) if role else None
 
     def _require_member(self, session: Session, ws: Workspace) -> Role:
-        role = self._role(session, _id(ws.id))
+        role = self._role(session, ws)
         if role is None:
             raise PermissionDenied(f"{self.actor} is not a member of workspace {ws.name!r}")
         self._reads(session).require_approved(_id(ws.id), ws.name)

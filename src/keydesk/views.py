@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from keydesk.errors import KeydeskError
 from keydesk.validation import LABEL_MAX
 
 if TYPE_CHECKING:
@@ -33,6 +34,25 @@ class Role(StrEnum):
     @property
     def can_manage(self) -> bool:
         return self in (Role.OWNER, Role.ADMIN)
+
+
+class UnknownRole(KeydeskError):
+    """A membership row holds a role keydesk does not know (written around
+    keydesk, with SQL). Guessing what it allows would be wrong either way, so
+    whatever needs that row is refused in one line naming it."""
+
+
+def stored_role(value: str, workspace: str, account: str) -> Role:
+    """A role as the store holds it. Every read of a membership's role comes
+    through here, so a value nobody meant is an `UnknownRole`, never a crash."""
+    try:
+        return Role(value)
+    except ValueError:
+        known = ", ".join(role.value for role in Role)
+        raise UnknownRole(
+            f"in workspace {workspace!r}, account {account!r} has the role {value!r}, which "
+            f"keydesk does not know (changed outside keydesk?); set one of {known} in the store"
+        ) from None
 
 
 class IntegrationStatus(StrEnum):

@@ -9,7 +9,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from keydesk.cli import context
-from keydesk.cli.output import iso, print_json, print_table, say, when
+from keydesk.cli.output import EXIT_ERROR, fail, iso, print_json, print_table, say, when
 from keydesk.cli.parser import Commands
 
 if TYPE_CHECKING:
@@ -62,9 +62,17 @@ def _member_arguments(sub: argparse.ArgumentParser) -> None:
 
 
 def list_(args: argparse.Namespace) -> int:
+    from keydesk.views import UnknownRole  # not at import: `keydesk --help` loads this module
+
     service = context.service(args)
     names = [args.workspace] if args.workspace else [w.name for w in service.workspaces()]
-    rows = [(name, member) for name in names for member in service.members(name).members]
+    rows, broken = [], False
+    for name in names:  # a role changed around keydesk in one: the others are still listed
+        try:
+            rows += [(name, member) for member in service.members(name).members]
+        except UnknownRole as error:
+            fail(error.message)
+            broken = True
     if args.json:
         print_json([_member_json(workspace, member) for workspace, member in rows])
     else:
@@ -72,7 +80,7 @@ def list_(args: argparse.Namespace) -> int:
             ["WORKSPACE", "ACCOUNT", "ROLE", "SINCE"],
             [[workspace, m.account, m.role.value, when(m.since)] for workspace, m in rows],
         )
-    return 0
+    return EXIT_ERROR if broken else 0
 
 
 def add(args: argparse.Namespace) -> int:
