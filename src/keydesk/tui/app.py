@@ -719,7 +719,7 @@ def run(database_url: str, proven: str | None = None, ssh_key: str | None = None
     return app.return_code or 0
 
 
-def _connect(database_url: str, proven: str | None, ssh_key: str | None) -> KeyService:
+def _connect(database_url: str, proven: str | None, ssh_key: str | None = None) -> KeyService:
     """Runs in a worker: the first import of the store layer happens here."""
     from keydesk.identity import acting_account
     from keydesk.service import KeyService
