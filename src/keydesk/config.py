@@ -35,7 +35,9 @@ def database_url(flag: str | None = None) -> str:
     if looks_like_private_key(url):  # never a file name: `init` would make one
         raise InvalidInput(f"the database path or URL {url!r} is refused")
     if "://" not in url:
-        return f"sqlite:///{os.path.realpath(os.path.expanduser(url))}"
+        # Absolute, symlinks kept: the store check follows them, and checks
+        # every folder on the way (keydesk.store_path).
+        return f"sqlite:///{os.path.abspath(os.path.expanduser(url))}"
     return url
 
 
