@@ -28,7 +28,7 @@ def run_tui(args: argparse.Namespace) -> int:
 
     url = database_url(args.db)
     _first_run(url, named=bool(args.db or os.environ.get(DATABASE_ENV)))
-    return run(url, proven=args.proven_actor, ssh_key=args.proven_ssh_key)
+    return run(url, proven=args.proven_actor)  # never over SSH: ssh-session opens its own
 
 
 def has_terminal() -> bool:
