@@ -28,7 +28,7 @@ def _visible(widget, size: tuple[int, int]) -> bool:
 
 
 @pytest.mark.parametrize("size", [(60, 20), (80, 24), (140, 36)])
-async def test_the_key_is_on_one_line_and_every_button_in_view(make_app, size):
+async def test_the_whole_key_and_every_button_are_in_view(make_app, size):
     app = make_app()
     async with app.run_test(size=size) as pilot:
         await open_integration(pilot, "github")
@@ -39,7 +39,8 @@ async def test_the_key_is_on_one_line_and_every_button_in_view(make_app, size):
         screen = app.screen
         assert isinstance(screen, KeyCreatedScreen)
         key = screen.query_one("#api-key-value", Static)
-        assert key.region.height == 1 and key.virtual_size.height == 1
+        one_line = size[0] >= 75  # 71 characters and the page's margins
+        assert key.region.height == (1 if one_line else 2) and _visible(key, size)
         assert str(key.render()).startswith("kdsk_") and len(str(key.render()).strip()) == 71
         for button in ("#copy-key", "#copy-public", "#revoke", "#done"):
             assert _visible(screen.query_one(button), size), (button, size)

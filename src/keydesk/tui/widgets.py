@@ -9,7 +9,7 @@ from textual.binding import Binding
 from textual.geometry import Size
 from textual.reactive import Reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import DataTable, Footer, Input, Static
 
 from keydesk.tui.display import literal
 
@@ -101,3 +101,19 @@ class FilterInput(Input):
     tab, instead of 9-12 ms (measured in tmux)."""
 
     virtual_size: Reactive[Size] = Reactive(Size(0, 0), repaint=True)
+
+
+class ListTable(DataTable[Any]):
+    """Every list's table: a row cursor, and the keys every TUI user
+    expects of a list besides the arrows: j/k down and up, Home/End to the
+    first and last row (Textual's Home/End scroll sideways)."""
+
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+        Binding("home", "scroll_top", "First row", show=False),
+        Binding("end", "scroll_bottom", "Last row", show=False),
+    ]
+
+    def __init__(self, *, id: str) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=True)

@@ -20,7 +20,7 @@ from textual.widgets import DataTable, Header, Static
 from keydesk.tui.calls import call_service
 from keydesk.tui.display import content, literal, when
 from keydesk.tui.screens.base import KeydeskScreen
-from keydesk.tui.widgets import KeyFooter
+from keydesk.tui.widgets import KeyFooter, ListTable
 from keydesk.views import AuditView
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ class AuditLog(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(id="audit-summary")
-        yield DataTable(id="audit-events", cursor_type="row", zebra_stripes=True)
+        yield ListTable(id="audit-events")
 
     @property
     def table(self) -> DataTable[object]:
@@ -157,7 +157,7 @@ class AuditScreen(KeydeskScreen[None]):
 
     AUTO_FOCUS = "#audit-events"
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back", id="audit.back"),
+        Binding("escape,q", "app.pop_screen", "Back", key_display="esc", id="audit.back"),
         Binding("r", "refresh", "Refresh", id="audit.refresh"),
     ]
 

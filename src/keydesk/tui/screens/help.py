@@ -22,7 +22,7 @@ GENERAL = [
 
 class HelpScreen(KeydeskModal[None]):
     BINDINGS = [
-        Binding("escape", "close", "Close", id="help.close"),
+        Binding("escape,q", "close", "Close", key_display="esc", id="help.close"),
         Binding("f1,question_mark", "close", "Close", show=False),
     ]
 

@@ -39,7 +39,7 @@ from keydesk.tui.messages import IntegrationsChanged, KeysChanged
 from keydesk.tui.screens.audit import AuditLog
 from keydesk.tui.screens.base import KeydeskScreen
 from keydesk.tui.screens.key_page import KeyScreen
-from keydesk.tui.widgets import FilterInput, KeyFooter, Pairs
+from keydesk.tui.widgets import FilterInput, KeyFooter, ListTable, Pairs
 from keydesk.views import IntegrationView, KeyStatus, KeyView, key_status, stop_time
 
 FIRST_PAGE = 60  # keys shown before the rest of a big integration is read
@@ -77,7 +77,7 @@ class LoadedKeys:
 
 class IntegrationDetailScreen(KeydeskScreen[None]):
     BINDINGS = [
-        Binding("escape", "back", "Back", id="detail.back"),
+        Binding("escape,q", "back", "Back", key_display="esc", id="detail.back"),
         Binding("g", "generate", "New key", id="detail.generate",
                 tooltip="Generate an API key for this integration (shown once)"),
         Binding("t", "rotate", "Rotate", id="detail.rotate",
@@ -140,7 +140,7 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
                     id="key-filter",
                     compact=True,
                 )
-                yield DataTable(id="keys", cursor_type="row", zebra_stripes=True)
+                yield ListTable(id="keys")
                 yield Static(id="key-detail")
             with TabPane("Audit", id="audit"):
                 yield AuditLog(self.integration.workspace, self.integration.id)
@@ -303,7 +303,10 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         self._loaded = loaded
         self._has_loaded = True
         key_filter = self.key_filter
-        filterable = len(loaded.keys) >= FILTER_FROM
+        # Never hidden while it filters or is being typed in (`/` showed it).
+        filterable = (
+            len(loaded.keys) >= FILTER_FROM or bool(key_filter.value) or key_filter.has_focus
+        )
         if key_filter.display != filterable:
             key_filter.display = filterable
             self.refresh_bindings()  # "/ Filter" now applies (or not)
@@ -527,11 +530,11 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         on_keys = self.tabs.active == "api-keys"
-        if action in ("revoke", "rotate", "copy_public", "filter_keys", "open_key"):
+        if action == "filter_keys":
+            return True  # from any tab, however few keys: `/` always filters
+        if action in ("revoke", "rotate", "copy_public", "open_key"):
             if not on_keys:
                 return False
-            if action == "filter_keys":
-                return self.key_filter.display or None
             return key_action(self.integration, self.highlighted_key(), action)
         if action in ("generate", "edit", "configure", "disable"):
             return integration_action(self.integration, action)
@@ -558,10 +561,13 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
             self.app.push_screen(KeyScreen(self.integration, key))
 
     def action_filter_keys(self) -> None:
+        """The box shows by itself from FILTER_FROM keys; `/` shows it for fewer."""
         key_filter = self.key_filter
-        if key_filter.display:
-            self.action_show_tab("api-keys")
-            key_filter.focus()
+        if not key_filter.display:
+            key_filter.display = True
+            self.refresh_bindings()
+        self.action_show_tab("api-keys")
+        key_filter.focus()
 
     @on(Input.Submitted, "#key-filter")
     def _filter_done(self) -> None:

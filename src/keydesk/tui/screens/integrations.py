@@ -14,7 +14,7 @@ from keydesk.tui.columns import Column, fit, set_columns
 from keydesk.tui.display import content, day, literal
 from keydesk.tui.messages import IntegrationsChanged, KeysChanged
 from keydesk.tui.screens.base import KeydeskScreen
-from keydesk.tui.widgets import FilterInput, KeyFooter
+from keydesk.tui.widgets import FilterInput, KeyFooter, ListTable
 from keydesk.views import IntegrationStatus, IntegrationView, WorkspaceView
 
 STATUS_STYLE = {
@@ -41,6 +41,8 @@ class IntegrationsScreen(KeydeskScreen[None]):
         Binding("slash", "focus_filter", "Filter", key_display="/", id="integrations.filter",
                 tooltip="Filter integrations by name, provider or status"),
         Binding("a", "add", "Add", id="integrations.add", tooltip="Add an OAuth integration"),
+        Binding("q", "app.quit", "Quit", show=False, id="integrations.quit",
+                tooltip="Quit keydesk (as ctrl+q)"),
         Binding("g", "generate", "New key", id="integrations.generate",
                 tooltip="Generate an API key for the highlighted integration"),
         Binding("e", "edit", "Edit", show=False, id="integrations.edit",
@@ -74,7 +76,7 @@ class IntegrationsScreen(KeydeskScreen[None]):
             id="filter",
             compact=True,
         )
-        yield DataTable(id="integrations", cursor_type="row", zebra_stripes=True)
+        yield ListTable(id="integrations")
         yield Static(id="empty-guide")
         yield KeyFooter()
 

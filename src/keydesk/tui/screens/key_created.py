@@ -44,7 +44,7 @@ class KeyCreatedScreen(KeydeskScreen[str]):
                 tooltip="Revoke this key now (it was made by mistake)"),
         Binding("d", "done", "Done", id="created.done",
                 tooltip="Back to the integration's API Keys, this key highlighted"),
-        Binding("escape", "leave", "Back", show=False, id="created.back",
+        Binding("escape,q", "leave", "Back", show=False, id="created.back",
                 tooltip="Leave this page (asks first: the key is shown only here)"),
     ]  # fmt: skip
     NOTE_SECONDS: ClassVar[float] = 6.0  # how long a message stays

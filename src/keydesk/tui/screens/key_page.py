@@ -42,7 +42,7 @@ class KeyPage:
 
 class KeyScreen(KeydeskScreen[None]):
     BINDINGS = [
-        Binding("escape", "back", "Back", id="key.back",
+        Binding("escape,q", "back", "Back", key_display="esc", id="key.back",
                 tooltip="Back to the API Keys tab, this key still highlighted"),
         Binding("t", "rotate", "Rotate", id="key.rotate",
                 tooltip="Rotate: a replacement now, the old key stops after the overlap you choose"),

@@ -29,7 +29,7 @@ from keydesk.tui.calls import deliver
 from keydesk.tui.columns import Column, fit, set_columns
 from keydesk.tui.display import content, literal
 from keydesk.tui.screens.base import KeydeskScreen
-from keydesk.tui.widgets import KeyFooter
+from keydesk.tui.widgets import KeyFooter, ListTable
 
 if TYPE_CHECKING:
     from keydesk.keys import PrivateKey
@@ -39,7 +39,8 @@ if TYPE_CHECKING:
 LIVE = "active"
 UNPROVEN_NOTE = (
     "Matched by public key: on PostgreSQL an admin cannot read key hashes, so the "
-    "secret of a key found was not checked."
+    "secret of a key found was not checked, and it is not revoked here "
+    "(keydesk scan --revoke --revoke-via URL has keydesk serve check it)."
 )
 COLUMNS = [
     Column("where", "Where", 16, flexible_up_to=60),
@@ -77,8 +78,9 @@ class Row:
 
     def revoke_offer(self) -> bool | None:
         """The footer's answer for Revoke (actions.py): hidden where the
-        account may not revoke, dimmed for a key that no longer works."""
-        if self.integration is None or self.found.key is None:
+        account may not revoke or its secret was not checked (a forgery
+        would revoke the real key), dimmed for a key that no longer works."""
+        if self.integration is None or self.found.key is None or not self.found.secret_checked:
             return False
         return key_action(self.integration, self.found.key, "revoke")
 
@@ -95,7 +97,8 @@ class ScanScreen(KeydeskScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel scan", id="scan.cancel",
                 tooltip="Stop the scan (what was found stays listed)"),
-        Binding("escape", "back", "Back", id="scan.back", tooltip="Leave the scan"),
+        Binding("escape,q", "back", "Back", key_display="esc", id="scan.back",
+                tooltip="Leave the scan"),
         Binding("x", "revoke", "Revoke", id="scan.revoke",
                 tooltip="Revoke the highlighted live key, audited as leaked"),
         Binding("slash", "focus_path", "Path", key_display="/", id="scan.path",
@@ -130,7 +133,7 @@ class ScanScreen(KeydeskScreen[None]):
             ),
             id="scan-progress",
         )
-        yield DataTable(id="scan-findings", cursor_type="row", zebra_stripes=True)
+        yield ListTable(id="scan-findings")
         yield Static(id="scan-detail")
         yield Static(content(UNPROVEN_NOTE), id="scan-note")
         yield KeyFooter()

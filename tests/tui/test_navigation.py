@@ -1,0 +1,94 @@
+"""The keys every TUI user expects: j/k and Home/End in every list, q to
+leave a screen as Escape does (and to quit from the integration list)."""
+
+from __future__ import annotations
+
+import pytest
+
+from keydesk.tui.screens.audit import AuditScreen
+from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
+from keydesk.tui.screens.integrations import IntegrationsScreen
+from keydesk.tui.screens.key_page import KeyScreen
+from keydesk.tui.widgets import ListTable
+from tests.tui.screenshots import open_integration, settle
+
+
+async def test_j_k_home_and_end_move_through_the_api_keys(make_app):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_integration(pilot, "github")
+        table = app.screen.query_one("#keys", ListTable)
+        assert table.row_count > 2 and table.cursor_row == 0
+        await pilot.press("j", "j")
+        assert table.cursor_row == 2
+        await pilot.press("k")
+        assert table.cursor_row == 1
+        await pilot.press("end")
+        assert table.cursor_row == table.row_count - 1
+        await pilot.press("home")
+        assert table.cursor_row == 0
+
+
+async def test_j_and_k_move_on_the_integration_list(make_app):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#integrations", ListTable)
+        await pilot.press("j")
+        assert table.cursor_row == 1
+        await pilot.press("end", "k")
+        assert table.cursor_row == table.row_count - 2
+
+
+@pytest.mark.parametrize("size", [(80, 24)])
+async def test_q_leaves_each_screen_as_escape_does_and_quits_from_the_list(make_app, size):
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await open_integration(pilot, "github")
+        await pilot.press("enter")  # the key's page
+        await settle(pilot)
+        assert isinstance(app.screen, KeyScreen)
+        await pilot.press("q")
+        await settle(pilot)
+        assert isinstance(app.screen, IntegrationDetailScreen)
+        await pilot.press("q")
+        await settle(pilot)
+        assert isinstance(app.screen, IntegrationsScreen)
+        await pilot.press("q")
+        await settle(pilot)
+    assert app.return_code == 0 and not app.is_running
+
+
+async def test_q_typed_in_a_filter_is_text_not_a_way_out(make_app):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_integration(pilot, "github")
+        await pilot.press("slash", "q")
+        await settle(pilot)
+        assert isinstance(app.screen, IntegrationDetailScreen)
+        assert app.screen.focused.value == "q"
+
+
+async def test_q_closes_the_audit_trail(make_app):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        app.show_audit()
+        await settle(pilot)
+        assert isinstance(app.screen, AuditScreen)
+        await pilot.press("j", "end", "home", "q")
+        await settle(pilot)
+        assert isinstance(app.screen, IntegrationsScreen)
+
+
+async def test_slash_filters_a_short_list_and_takes_what_is_typed_after_it(make_app):
+    """`/gate` typed in one burst on a tab of a few keys: the filter gets
+    `gate`, and `g` does not open the create form."""
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_integration(pilot, "github")
+        screen = app.screen
+        assert screen.query_one("#keys", ListTable).row_count < 9
+        await pilot.press("slash", *"gate")
+        await settle(pilot)
+        assert app.screen is screen and screen.key_filter.value == "gate"
