@@ -27,6 +27,13 @@ from keydesk.cli import main
 from keydesk.errors import NotFound, PermissionDenied
 from keydesk.reads import bare_sqlite_reads
 from keydesk.service import KeyService
+from keydesk.ssh_access import (
+    add_grant,
+    authorized_keys_line,
+    parse_public_key,
+    read_grants,
+    remove_grant,
+)
 from keydesk.ssh_gate import SshKeyNotApproved
 from keydesk.store import Store, open_store
 from keydesk.views import utcnow
@@ -117,6 +124,40 @@ def refusals(session: KeyService, acme_key: str) -> dict[str, Callable[[], objec
         "add an integration": lambda: session.add_integration("acme", "x", "X"),
         "approve keys": lambda: session.approve_ssh_keys("acme", "dave", [MALLORY_KEY]),
     }
+
+
+# -- the line names its key -------------------------------------------------------------
+
+KEYDESK = "/opt/keydesk/bin/keydesk"
+
+
+def test_a_line_names_its_key_and_an_older_line_is_read_as_unpinned(tmp_path):
+    ak = tmp_path / ".ssh" / "authorized_keys"
+    alice, bob = parse_public_key(ssh_key("alice")), parse_public_key(ssh_key("bob"))
+    add_grant(ak, "alice", alice, KEYDESK)
+    [grant] = read_grants(ak)
+    assert grant.pinned and f"ssh-session alice {alice.fingerprint}" in ak.read_text()
+    older = f'command="{KEYDESK} ssh-session bob",restrict,pty {bob.openssh()} keydesk:bob'
+    ak.write_text(f"# mine\n{older}\n" + ak.read_text())
+    assert [(g.account, g.pinned) for g in read_grants(ak)] == [("bob", False), ("alice", True)]
+    # A line naming another key's fingerprint is not keydesk's: a session would lie.
+    forged = f'command="{KEYDESK} ssh-session bob {alice.fingerprint}",restrict {bob.openssh()}'
+    ak.write_text(f"{forged} keydesk:bob\n")
+    assert read_grants(ak) == []
+
+
+def test_repin_rewrites_an_older_line_in_place_and_keeps_the_rest(tmp_path):
+    ak = tmp_path / ".ssh" / "authorized_keys"
+    bob = parse_public_key(ssh_key("bob"))
+    older = f'command="{KEYDESK} ssh-session bob",restrict,pty {bob.openssh()} keydesk:bob\n'
+    ak.parent.mkdir()
+    ak.write_text(f"# first\n{older}# last, no newline")
+    [removed] = remove_grant(ak, bob.fingerprint, repin=KEYDESK)
+    assert not removed.pinned
+    line = authorized_keys_line("bob", bob, KEYDESK)
+    assert ak.read_text() == f"# first\n{line}\n# last, no newline"
+    [grant] = read_grants(ak)
+    assert (grant.account, grant.pinned, grant.line_number) == ("bob", True, 2)
 
 
 # -- the attack ------------------------------------------------------------------------
@@ -263,6 +304,38 @@ def test_a_found_key_of_a_workspace_the_key_may_not_act_in_shows_nothing_of_it(w
 
 
 # -- through `keydesk ssh-session` and the CLI ---------------------------------------------
+
+
+def test_each_owner_approves_the_key_in_their_own_workspace(host):
+    code, out, err = host.authorize("alice", ssh_key("alice"), actor="owner")
+    assert code == 0, err
+    said = json.loads(out)
+    assert (said["approved"], said["awaiting"]) == (["acme"], ["beta"])
+    # Both workspaces see the key let in; only acme approved it.
+    assert [e["action"] for e in host.events()] == ["ssh.authorize", "ssh.approve"]
+    [event] = host.events(actor="bea")
+    assert (event["workspace"], event["action"], event["actor"]) == (
+        "beta", "ssh.authorize", "owner",
+    )  # fmt: skip
+    fingerprint = fingerprint_of(ssh_key("alice"))
+    code, _, err = host.run(
+        "ssh", "authorize", "--account", "alice", "--key", fingerprint, "--workspace", "beta",
+        "--authorized-keys", str(host.authorized_keys), actor="owner",
+    )  # fmt: skip
+    assert code != 0 and "only an owner of 'beta' may approve an SSH key of alice there" in err
+    code, out, err = host.run(
+        "ssh", "authorize", "--account", "alice", "--key", fingerprint, "--workspace", "beta",
+        "--authorized-keys", str(host.authorized_keys), actor="bea",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "approved in beta (already approved in acme)" in out
+    event = host.events(actor="bea")[-1]
+    assert event["action"] == "ssh.approve" and (
+        event["actor"],
+        event["target"],
+        event["label"],
+    ) == ("bea", fingerprint, "alice")
+    assert len(read_grants(host.authorized_keys)) == 1  # the same line: nothing added
 
 
 def _attack(host: Host) -> str:

@@ -264,38 +264,6 @@ def test_who_may_not_authorize(host, account, actor, message):
     assert host.events() == []  # nothing recorded
 
 
-def test_each_owner_approves_the_key_in_their_own_workspace(host):
-    code, out, err = host.authorize("alice", ALICE, actor="owner")
-    assert code == 0, err
-    said = json.loads(out)
-    assert (said["approved"], said["awaiting"]) == (["acme"], ["beta"])
-    # Both workspaces see the key let in; only acme approved it.
-    assert [e["action"] for e in host.events()] == ["ssh.authorize", "ssh.approve"]
-    [event] = host.events(actor="bea")
-    assert (event["workspace"], event["action"], event["actor"]) == (
-        "beta", "ssh.authorize", "owner",
-    )  # fmt: skip
-    fingerprint = fingerprint_of(ALICE)
-    code, _, err = host.run(
-        "ssh", "authorize", "--account", "alice", "--key", fingerprint, "--workspace", "beta",
-        "--authorized-keys", str(host.authorized_keys), actor="owner",
-    )  # fmt: skip
-    assert code != 0 and "only an owner of 'beta' may approve an SSH key of alice there" in err
-    code, out, err = host.run(
-        "ssh", "authorize", "--account", "alice", "--key", fingerprint, "--workspace", "beta",
-        "--authorized-keys", str(host.authorized_keys), actor="bea",
-    )  # fmt: skip
-    assert code == 0, err
-    assert "approved in beta (already approved in acme)" in out
-    event = host.events(actor="bea")[-1]
-    assert event["action"] == "ssh.approve" and (
-        event["actor"],
-        event["target"],
-        event["label"],
-    ) == ("bea", fingerprint, "alice")
-    assert len(read_grants(host.authorized_keys)) == 1  # the same line: nothing added
-
-
 def test_a_refused_write_records_nothing(host):
     assert host.authorize("carol", CAROL)[0] == 0
     code, _, err = host.authorize("vic", CAROL)  # the same key for another account
