@@ -1,6 +1,7 @@
 """Leaked keys on a PostgreSQL store set up for a team (revision 0004):
 `POST /v1/revoke` as keydesk serve's verifier role, and `keydesk scan` as an
-admin whose role cannot read hashes.
+admin whose role cannot read hashes, so whose matches are never revoked on
+their public key alone (#19 item 7), only through keydesk serve.
 
 The cast (tests/pg_team.py): alice owns acme, carol is an admin there and
 vic a viewer; bob owns globex; `verifier` is keydesk serve's role.
@@ -24,8 +25,10 @@ from keydesk.errors import AlreadyRevoked, NotFound, Unauthorized, UnauthorizedR
 from keydesk.keys import PrivateKey, checksum, generate_key_pair
 from keydesk.server import create_app
 from keydesk.verify import Verifier
+from keydesk.views import UNVERIFIED, UnprovenKey
 from tests.conftest import _postgres_database
 from tests.pg_team import Team, acme_with_github
+from tests.servers import uvicorn_thread
 
 pytestmark = pytest.mark.postgres
 
@@ -300,27 +303,62 @@ def test_a_key_in_another_workspace_counts_as_live_and_is_not_revoked(leaks, sca
     assert leaks.team.service_as("bob").key(leaks.public(leaks.globex)).is_active
 
 
-def test_an_admin_revokes_what_leaked_through_their_own_permission(leaks, scan, tmp_path):
-    leak = _plant(tmp_path / "t", leaks.live, leaks.live)
-    code, out, err = scan("carol", "--revoke", "--yes", str(leak))
+def _forged(live: str) -> str:
+    """A file's look-alike of `live`: its public key, another secret, a valid checksum."""
+    other = generate_key_pair().private_key.reveal()
+    body = live[:22] + other[22:65]
+    return body + checksum(body)
+
+
+@pytest.mark.parametrize("who", ["carol", "vic"])
+def test_a_key_matched_by_public_key_is_never_revoked_on_that_match(leaks, scan, tmp_path, who):
+    # #19 item 7: a forgery (the live key's public key, another secret) revoked the real key.
+    leak = _plant(tmp_path / "t", _forged(leaks.live), leaks.live)
+    code, out, err = scan(who, "--revoke", "--yes", str(leak))
+    assert code == 2, err  # still live
+    assert out.count(" active, ") == 2
+    public = leaks.public(leaks.live)
+    lines = err.splitlines()
+    for line in (1, 2):
+        assert f"keydesk: {leak}:{line}: {public}: {UNVERIFIED}" in lines
+    assert sum("--revoke-via" in line for line in lines) == 1  # how, said once
+    assert leaks.team.service_as("alice").key(public).is_active
+    assert _leak_events(leaks.team) == [] and _verified_as(leaks, leaks.live) is None
+
+
+def test_the_service_refuses_to_revoke_what_the_actor_cannot_check(leaks):
+    for private in (_forged(leaks.live), leaks.live):
+        with pytest.raises(UnprovenKey, match="matched by public key only, not revoked"):
+            leaks.team.service_as("carol").revoke_found_key(PrivateKey(private), "x")
+    assert _verified_as(leaks, leaks.live) is None
+
+
+def test_revoke_via_keydesk_serve_revokes_the_real_key_and_not_on_a_forgery(leaks, scan, tmp_path):
+    leak = _plant(tmp_path / "t", _forged(leaks.live), leaks.live, _forged(leaks.live))
+    with uvicorn_thread(create_app(leaks.team.store_as("verifier"))) as base:
+        code, _out, err = scan("carol", "--revoke", "--yes", "--revoke-via", base, str(leak))
+    public = leaks.public(leaks.live)
     assert code == 1, err  # found, and dead now
-    assert out.count(" active, ") == 2  # as found, before revoking
-    assert f"revoked {leaks.public(leaks.live)} ('prod') of github" in err
-    (event,) = _leak_events(leaks.team)
-    assert (event.actor, event.target) == (leaks.team.role("carol"), leaks.public(leaks.live))
-    assert event.label == f"found at {leak}:1" or event.label.endswith("…")
-    key = leaks.team.service_as("alice").key(leaks.public(leaks.live))
-    assert key.revoked_by == leaks.team.role("carol")
-    # The very next verification, by keydesk serve's role, refuses it.
+    assert f"keydesk: {leak}:1: {public}: {UNVERIFIED} ({base}/v1/revoke checked it)" in err
+    assert f"revoked {public} ('prod') of github" in err
+    (event,) = _leak_events(leaks.team)  # once: by the server, which checked the secret
+    assert event.actor == leaks.team.role("verifier") and event.target == public
     assert _verified_as(leaks, leaks.live) is UnauthorizedReason.REVOKED
 
 
-def test_a_viewer_cannot_revoke_and_is_told_in_one_line(leaks, scan, tmp_path):
-    code, _out, err = scan("vic", "--revoke", "--yes", str(_plant(tmp_path / "t", leaks.live)))
-    assert code == 2
-    refusals = [line for line in err.splitlines() if "viewer" in line]
-    assert len(refusals) == 1 and "revoke keys" in refusals[0]
-    assert leaks.team.service_as("alice").key(leaks.public(leaks.live)).is_active
+def test_revoke_via_a_forgery_alone_revokes_nothing(leaks, scan, tmp_path):
+    leak = _plant(tmp_path / "t", _forged(leaks.live))
+    with uvicorn_thread(create_app(leaks.team.store_as("verifier"))) as base:
+        code, _out, err = scan("carol", "--revoke", "--yes", "--revoke-via", base, str(leak))
+    assert code == 2 and f"{UNVERIFIED} ({base}/v1/revoke checked it)" in err
+    assert _leak_events(leaks.team) == [] and _verified_as(leaks, leaks.live) is None
+
+
+@pytest.mark.parametrize("url", ["http://keys.example.com", "ftp://x", "keys.example.com"])
+def test_revoke_via_sends_keys_only_over_https_or_to_this_host(leaks, scan, tmp_path, url):
+    leak = _plant(tmp_path / "t", leaks.live)
+    code, out, err = scan("carol", "--revoke", "--yes", "--revoke-via", url, str(leak))
+    assert code == 3 and out == "" and "https://" in err and err.count("\n") == 1
 
 
 @pytest.mark.parametrize("who", ["superuser", "owner role"])

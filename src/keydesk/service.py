@@ -69,6 +69,7 @@ from keydesk.views import (
     MemberView,
     Role,
     RotatedKey,
+    UnprovenKey,
     UsageHour,
     UsageView,
     WorkspaceView,
@@ -677,7 +678,7 @@ class KeyService:
     def revoke_key(self, public_key: str, *, leaked_at: str | None = None) -> KeyView:
         """Revoke now, for good. Refused by every verifier from the next request.
         `leaked_at`: where it was found leaked, audited as `key.revoke.leaked`
-        (`keydesk scan --revoke` by an admin who cannot prove possession)."""
+        (an admin's own word; `keydesk scan` revokes only what it proved)."""
         with self.store.session() as session:
             row = self._key_row(session, public_key)
             ws = self._integration_workspace(session, row)
@@ -732,16 +733,15 @@ class KeyService:
             return FoundKey(key.public_key, None, secret_checked=False, elsewhere=bool(elsewhere))
 
     def revoke_found_key(self, private_key: PrivateKey, found_at: str) -> KeyView:
-        """Revoke a key found leaked at `found_at`, the way `found_key` knew
-        it: by possession where the actor reads hashes, otherwise through
-        the actor's own permission to revoke (an admin on PostgreSQL). Either
-        way audited as `key.revoke.leaked` with where it was found."""
+        """Revoke a key found leaked at `found_at`, proven by its secret, audited
+        as `key.revoke.leaked`. Never on a match by public key (an admin on
+        PostgreSQL): a forgery with another secret would revoke the real key."""
         key = parse_private_key(private_key)
         with self.store.session() as session:
-            if self._reads_hashes(session):
-                row = self._revoke_possessed(session, key, found_at)
-                return self._key_query_one(session, row.id)
-        return self.revoke_key(key.public_key, leaked_at=found_at)
+            if not self._reads_hashes(session):
+                raise UnprovenKey(key.public_key)
+            row = self._revoke_possessed(session, key, found_at)
+            return self._key_query_one(session, row.id)
 
     def revoke_leaked_key(self, private_key: PrivateKey, found_at: str) -> str:
         """Revoke the one key `private_key` proves, audited as revoked because

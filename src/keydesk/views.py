@@ -339,6 +339,15 @@ class KeyView:
 
 UNKNOWN_KEY = "unknown"  # a found key this store does not hold: dead
 OTHER_WORKSPACE = "other-workspace"  # held, in a workspace the actor cannot see
+UNVERIFIED = "unverified: matched by public key only, not revoked"
+
+
+class UnprovenKey(KeydeskError):
+    """A found key whose secret this account cannot check (an admin on
+    PostgreSQL) is never revoked on its public key alone."""
+
+    def __init__(self, public_key: str) -> None:
+        super().__init__(f"{public_key}: {UNVERIFIED}; your role cannot check its secret")
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,10 +60,16 @@ def register(cli: Commands) -> None:
     sub.add_argument(
         "--revoke",
         action="store_true",
-        help="revoke every live key found, after one confirmation (no admin role needed, "
-        "but on PostgreSQL: your role must manage the key's workspace)",
+        help="revoke every live key found, after one confirmation (no admin role needed: the "
+        "key's secret is the proof; on PostgreSQL an admin cannot check it: see --revoke-via)",
     )
     sub.add_argument("--yes", action="store_true", help="with --revoke: do not ask")
+    sub.add_argument(
+        "--revoke-via",
+        metavar="URL",
+        help="with --revoke: have keys your role cannot check (PostgreSQL admins) revoked by "
+        "keydesk serve at URL, which checks each one's secret (POST /v1/revoke)",
+    )
     sub.epilog = (
         "exit status: 0 nothing found; 1 only dead keys (revoked, expired, unknown to the "
         "store); 2 a key that may still work (or no store to ask, or in a workspace you cannot "
@@ -131,9 +137,13 @@ def scan(args: argparse.Namespace) -> int:
 def _scan(args: argparse.Namespace) -> int:
     from keydesk import scan as scanner  # key parsing loads argon2: only when scanning
 
-    if args.yes and not args.revoke:
-        fail("--yes goes with --revoke (see: keydesk scan --help)")
+    if (args.yes or args.revoke_via) and not args.revoke:
+        fail("--yes and --revoke-via go with --revoke (see: keydesk scan --help)")
         return EXIT_INCOMPLETE
+    if args.revoke_via:
+        from keydesk.cli.leak_reports import revoke_url
+
+        revoke_url(args.revoke_via)  # refused before scanning, not after
     if args.staged and (args.git or args.revoke or args.respect_gitignore):
         fail("--staged takes no --git, --revoke or --respect-gitignore (see: keydesk scan --help)")
         return EXIT_INCOMPLETE
@@ -165,7 +175,7 @@ def _scan(args: argparse.Namespace) -> int:
     if any(report.unproven for report in reports):
         _note(UNPROVEN_NOTE)
     if args.revoke and service is not None:
-        _revoke(service, reports, yes=args.yes)
+        _revoke(service, reports, yes=args.yes, via=args.revoke_via)
     elif args.revoke:
         fail("cannot revoke: no store to revoke in (see the note above)")
         incomplete = True
@@ -219,31 +229,50 @@ def _report(finding: Finding, service: KeyService | None, seen: dict[str, FoundK
     return Report(finding, seen[text])
 
 
-def _revoke(service: KeyService, reports: list[Report], *, yes: bool) -> None:
+def _revoke(service: KeyService, reports: list[Report], *, yes: bool, via: str | None) -> None:
+    """Revoke the live keys found. One matched by public key alone (an admin
+    on PostgreSQL) is revoked only through keydesk serve at `via`, which
+    checks its secret: else a forgery could revoke the real key."""
     from dataclasses import replace  # not at import: `keydesk --help` loads this module
 
+    from keydesk.cli import leak_reports
+    from keydesk.views import UNVERIFIED
+
+    url = None if via is None else leak_reports.revoke_url(via)
     live: dict[str, Report] = {}
-    elsewhere: set[str] = set()
+    done: set[str] = set()  # public keys told of (another workspace) or revoked
     for report in reports:
         public_key = report.finding.public_key
-        if report.status == "active":
-            live.setdefault(public_key, report)
-        elif report.found is not None and report.found.elsewhere and public_key not in elsewhere:
-            elsewhere.add(public_key)
+        if report.status == "active" and report.unproven and url is None:
+            fail(f"{report.finding.location}: {public_key}: {UNVERIFIED}")
+        elif report.status == "active":
+            # Unproven, each distinct key is its own candidate: a forgery shares the public key.
+            live.setdefault(report.finding.private_key.reveal() if report.unproven else public_key, report)  # fmt: skip
+        elif report.found is not None and report.found.elsewhere and public_key not in done:
+            done.add(public_key)
             fail(
                 f"cannot revoke {public_key}: it is in a workspace you are not a member of; "
                 "ask its admins, or POST it to keydesk serve's /v1/revoke"
             )
-    if not live:
+    if url is None and any(r.status == "active" and r.unproven for r in reports):
+        fail(leak_reports.HOW)
+    if not live or (not yes and not _confirmed(live.values())):
         return
-    if not yes and not _confirmed(live.values()):
-        return
-    for public_key, first in live.items():
+    for first in live.values():
+        public_key, key = first.finding.public_key, None
         try:
-            key = service.revoke_found_key(first.finding.private_key, first.finding.location)
+            if not first.unproven:
+                key = service.revoke_found_key(first.finding.private_key, first.finding.location)
+            elif public_key not in done:  # not revoked already through another candidate
+                key = leak_reports.revoke_through(url or "", service, first.finding.private_key)
         except KeydeskError as exc:
             fail(exc.message)
             continue
+        if key is None:
+            if public_key not in done:
+                fail(f"{first.finding.location}: {public_key}: {UNVERIFIED} ({url} checked it)")
+            continue
+        done.add(public_key)
         for report in reports:
             found = report.found
             if found is not None and found.key is not None and found.public_key == public_key:
