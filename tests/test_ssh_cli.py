@@ -462,6 +462,7 @@ SSH_COMMANDS = {
     "revoke --fingerprint": ["ssh", "revoke", "--fingerprint", "{}"],
     "list --authorized-keys": ["ssh", "list", "--authorized-keys", "{}"],
     "ssh-session ACCOUNT": ["ssh-session", "{}"],
+    "ssh-session FINGERPRINT": ["ssh-session", "alice", "{}"],
 }
 
 
@@ -474,7 +475,7 @@ def test_every_ssh_command_with_every_hostile_value(host, command, value_name, m
     argv = [value if arg == "{}" else arg for arg in SSH_COMMANDS[command]]
     argv += (
         ["--authorized-keys", str(host.authorized_keys)]
-        if command != "list --authorized-keys" and command != "ssh-session ACCOUNT"
+        if command != "list --authorized-keys" and not command.startswith("ssh-session")
         else []
     )
     code, out, err = host.run(*argv, stdin=CAROL)
