@@ -199,6 +199,9 @@ FORMS = {
     "plus-around": lambda key: "a+" + percent(key[0], 1) + key[1:] + "+b",
     "json": lambda key: json_escaped("k") + key[1:],
     "base64": lambda key: base64.b64encode(f"me:{key}".encode()).decode(),
+    # Not an encoding: a changed prefix. The rest still holds the secret.
+    "capital-K": lambda key: "K" + key[1:],
+    "iis-u": lambda key: "%u006B" + key[1:],
 }
 
 
@@ -244,7 +247,7 @@ def test_a_value_encoded_past_any_use_is_refused_too(served):
 def test_the_access_log_never_holds_an_encoded_key(store_url, world, keys, tmp_path):
     log = tmp_path / "serve.log"
     valid = keys["valid"]
-    sent = [FORMS[form](valid) for form in ("percent-k", "double", "all-encoded", "base64")]
+    sent = [FORMS[f](valid) for f in ("percent-k", "double", "all-encoded", "base64", "iis-u")]
     with keydesk_serve(store_url, "--access-log", log=log) as base, httpx.Client() as client:
         for written in sent:
             for url in (f"{base}/v1/verify?k={written}", f"{base}/v1/verify/{written}"):

@@ -43,7 +43,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
-from keydesk.encodings import TooDeeplyEncoded, decoded_views
+from keydesk.encodings import TooDeeplyEncoded, decoded_views, holds_key_body
 from keydesk.errors import StoreUnavailable, TooManyAttempts, Unauthorized, UnauthorizedReason
 from keydesk.validation import PRIVATE_KEY_PREFIX, looks_like_private_key
 from keydesk.verify import RETRY_AFTER_SECONDS, RefusalLog, Verifier
@@ -193,7 +193,12 @@ def _looks_like_key(data: bytes) -> bool:
         views = decoded_views(data)
     except TooDeeplyEncoded:
         return True
-    return any(_PREFIX in view and looks_like_private_key(view.decode("latin-1")) for view in views)
+    for view in views:
+        if _PREFIX in view and looks_like_private_key(view.decode("latin-1")):
+            return True
+        if b"_" in view and holds_key_body(view):  # its prefix changed: `Kdsk_`, `%u006B`…
+            return True
+    return False
 
 
 _PREFIX = PRIVATE_KEY_PREFIX.encode("ascii")

@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterator
 from urllib.parse import unquote_to_bytes
 
-from keydesk.keys import PRIVATE_KEY_LENGTH, PRIVATE_PREFIX
+from keydesk.keys import CHECKSUM_LENGTH, ID_LENGTH, PRIVATE_KEY_LENGTH, PRIVATE_PREFIX, checksum
 
 # Decoding a value this many times without it settling is no URL a client
 # means: the caller refuses it as if it held a key (failing closed beats
@@ -79,6 +79,25 @@ def decoded_views(data: bytes) -> list[bytes]:
         if _B64_0 in stage or _B64_1 in stage or _B64_2 in stage:
             views.extend(decoded for _, decoded in base64_runs(stage, 0, len(stage)))
     return views
+
+
+# A key's id, `_`, secret and checksum: what is left of it whatever was done
+# to its prefix (`Kdsk_…`, `%u006Bdsk_…`). Searched from the `_` (a literal
+# first character keeps the search in C), the id checked after.
+_SECRET_AND_CHECKSUM = re.compile(rb"_[0-9A-Za-z]{%d}" % (PRIVATE_KEY_LENGTH - ID_LENGTH - 6))
+
+
+def holds_key_body(data: bytes) -> bool:
+    """Whether `data` holds a key's id, secret and checksum, the checksum
+    right for them behind `kdsk_`: the secret is the key, whatever stands
+    before it. A look-alike passes by chance with probability 62**-6."""
+    for match in _SECRET_AND_CHECKSUM.finditer(data):
+        key_id = data[match.start() - ID_LENGTH : match.start()]
+        if len(key_id) == ID_LENGTH and key_id.isalnum() and key_id.isascii():
+            body = (PRIVATE_PREFIX.encode() + key_id + match.group()[:-CHECKSUM_LENGTH]).decode()
+            if checksum(body) == match.group()[-CHECKSUM_LENGTH:].decode():
+                return True
+    return False
 
 
 # --- base64 ------------------------------------------------------------------------
