@@ -2,8 +2,9 @@
 one check every way of opening a store runs (the CLI, the TUI, `serve`,
 `verify`, scan, the bare reads, and the verifier under the ASGI middleware).
 
-The file is the real one, every symlink followed, and it is opened by that
-real path. As OpenSSH's StrictModes does for ~/.ssh, the file, its
+The file is the real one, every symlink followed (each link, and the folder
+it lies in, checked as well), and it is opened by that real path. As
+OpenSSH's StrictModes does for ~/.ssh, the file, its
 -wal/-shm/-journal and every folder from / down to it must belong to you
 (or, for folders, root), and none may be writable by anyone else: otherwise
 another user could read the store, or replace it or its -wal (a revoked
