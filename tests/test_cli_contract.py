@@ -476,7 +476,9 @@ def test_store_errors_are_one_line(cli, argv, needle):
 @pytest.fixture
 def fake_tui(monkeypatch):
     opened: list[str] = []
-    monkeypatch.setattr("keydesk.tui.app.run", lambda url, proven=None: opened.append(url) or 0)
+    monkeypatch.setattr(
+        "keydesk.tui.app.run", lambda url, proven=None, mouse=True: opened.append(url) or 0
+    )
     monkeypatch.setattr("keydesk.cli.interface.has_terminal", lambda: True)
     return opened
 
@@ -490,6 +492,17 @@ def test_first_run_creates_the_default_store_and_says_where(cli, fake_tui, tmp_p
     assert path.exists() and fake_tui == [f"sqlite:///{path}"]
     code, _, err = cli()  # the second time there is nothing to say
     assert code == 0 and err == ""
+
+
+def test_no_mouse_leaves_the_mouse_to_the_terminal(cli, monkeypatch, tmp_path):
+    mice: list[bool] = []
+    monkeypatch.setattr(
+        "keydesk.tui.app.run", lambda url, proven=None, mouse=True: mice.append(mouse) or 0
+    )
+    monkeypatch.setattr("keydesk.cli.interface.has_terminal", lambda: True)
+    for argv in ((), ("--no-mouse",), ("demo",), ("demo", "--no-mouse"), ("--no-mouse", "demo")):
+        assert cli(*argv)[0] == 0, argv
+    assert mice == [True, False, True, False, False]
 
 
 def test_first_run_on_a_named_path_asks_first(cli, fake_tui, tmp_path):

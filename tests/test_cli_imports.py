@@ -210,7 +210,9 @@ def test_opening_a_current_store_loads_no_orm(sqlite_store):
 
 # -- `keydesk` alone: the TUI's parser ------------------------------------------------
 
-GLOBAL_TOKENS = st.sampled_from(["--db", "--account", "--db=x.db", "--account=bob", "x.db", "-"])
+GLOBAL_TOKENS = st.sampled_from(
+    ["--db", "--account", "--db=x.db", "--account=bob", "x.db", "-", "--no-mouse", "--no-mouse=1"]
+)
 OTHER_TOKENS = st.sampled_from(["key", "list", "--help", "--version", "--json", "--", "--d", ""])
 
 
@@ -232,7 +234,7 @@ def test_the_tuis_parser_reads_what_the_full_parser_reads(argv):
                 args, extra = parser.parse_known_args(argv)
             except SystemExit as exit_:
                 return ("exit", exit_.code, err.getvalue())
-        options = {k: v for k, v in vars(args).items() if k in ("db", "account")}
+        options = {k: v for k, v in vars(args).items() if k in ("db", "account", "no_mouse")}
         return (options, extra, getattr(args, "handler", None))
 
     if opens_tui(argv):

@@ -125,7 +125,9 @@ def test_the_demo_accepts_an_account(run, monkeypatch):
 
     opened: list[tuple[str, str | None]] = []
     monkeypatch.setattr(
-        keydesk.tui.app, "run", lambda url, proven=None: opened.append((url, proven)) or 0
+        keydesk.tui.app,
+        "run",
+        lambda url, proven=None, mouse=True: opened.append((url, proven)) or 0,
     )
     monkeypatch.setattr("keydesk.cli.interface.has_terminal", lambda: True)
     assert run("demo", "--account", "bob")[0] == 0

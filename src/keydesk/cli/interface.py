@@ -7,18 +7,26 @@ import os
 import sys
 
 from keydesk.cli import context
-from keydesk.cli.parser import Commands
+from keydesk.cli.parser import NO_MOUSE_HELP, Commands
 from keydesk.config import DATABASE_ENV, database_url, typed_account
 from keydesk.errors import InvalidInput, NoTerminal, StoreNotFound
 
 
 def register(cli: Commands) -> None:
-    cli.command(
+    sub = cli.command(
         "demo",
         demo,
         "open the TUI on a throwaway store filled with sample data "
         "(--account NAME acts as NAME there, and only there)",
     )
+    # SUPPRESS: `keydesk --no-mouse demo` keeps the top-level flag's value.
+    sub.add_argument(
+        "--no-mouse", action="store_true", default=argparse.SUPPRESS, help=NO_MOUSE_HELP
+    )
+
+
+def _mouse(args: argparse.Namespace) -> bool:
+    return not getattr(args, "no_mouse", False)
 
 
 def run_tui(args: argparse.Namespace) -> int:
@@ -28,7 +36,8 @@ def run_tui(args: argparse.Namespace) -> int:
 
     url = database_url(args.db)
     _first_run(url, named=bool(args.db or os.environ.get(DATABASE_ENV)))
-    return run(url, proven=args.proven_actor)  # never over SSH: ssh-session opens its own
+    # never over SSH: ssh-session opens its own
+    return run(url, proven=args.proven_actor, mouse=_mouse(args))
 
 
 def has_terminal() -> bool:
@@ -95,4 +104,4 @@ def demo(args: argparse.Namespace) -> int:
         store = open_store(url, create=True)
         seed_demo(store)
         store.dispose()
-        return run(url, proven=typed[0] if typed else DEMO_ACCOUNT)
+        return run(url, proven=typed[0] if typed else DEMO_ACCOUNT, mouse=_mouse(args))

@@ -13,6 +13,11 @@ from keydesk.config import ACCOUNT_ENV, DATABASE_ENV
 
 Handler = Callable[[argparse.Namespace], int]
 GLOBAL_OPTIONS = ("--db", "--account")  # build_parser's; all `keydesk` alone (the TUI) takes
+TUI_FLAGS = ("--no-mouse",)  # the TUI's own, which take no value
+NO_MOUSE_HELP = (
+    "leave the mouse to the terminal (its own selection and scrolling); "
+    "with the mouse on, Shift-drag selects as the terminal does"
+)
 SubParsers = Any  # argparse's _SubParsersAction, which it does not export
 
 
@@ -106,6 +111,7 @@ def build_parser(*groups: CommandGroup) -> argparse.ArgumentParser:
         description="Issue and revoke API keys for OAuth integrations. With no command, opens the TUI.",
     )
     parser.add_argument("--version", action="version", version=f"keydesk {__version__}")
+    parser.add_argument("--no-mouse", action="store_true", help=NO_MOUSE_HELP)
     cli = Commands(parser.add_subparsers(title="commands", metavar="COMMAND"), common, db_only)
     for group in groups:
         group.register(cli)
@@ -119,6 +125,8 @@ def opens_tui(argv: list[str]) -> bool:
     for token in argv:
         if wants_value:
             wants_value = False
+            continue
+        if token in TUI_FLAGS:
             continue
         option, equals, _ = token.partition("=")
         if option not in GLOBAL_OPTIONS:

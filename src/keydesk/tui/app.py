@@ -698,10 +698,13 @@ class ScreenshotRefused(KeydeskError):
     pass
 
 
-def run(database_url: str, proven: str | None = None, ssh_key: str | None = None) -> int:
+def run(
+    database_url: str, proven: str | None = None, ssh_key: str | None = None, *, mouse: bool = True
+) -> int:
     """Run the interface on the store at `database_url` until the user quits,
     as the account the store proves (or `proven`, see keydesk.identity,
-    through the SSH key `ssh_key`). The store is opened after the first frame."""
+    through the SSH key `ssh_key`). The store is opened after the first frame.
+    Without `mouse`, the terminal keeps the mouse (its own selection)."""
     app = KeydeskApp(
         connect=partial(_connect, database_url, proven, ssh_key),
         bare_reads=partial(bare_sqlite_reads, database_url, proven, ssh_key),
@@ -711,7 +714,7 @@ def run(database_url: str, proven: str | None = None, ssh_key: str | None = None
     app.ssh_session = ssh_key is not None
     heap.keep_what_imports_made()
     try:
-        app.run()
+        app.run(mouse=mouse)
     finally:
         app.close_store()
     if app.startup_error is not None:

@@ -13,10 +13,14 @@ from keydesk.tui.screens.base import KeydeskModal
 from keydesk.tui.widgets import KeyFooter, Pairs
 
 GENERAL = [
-    ("↑ ↓ PgUp PgDn", "Move in a list or table"),
+    ("↑ ↓ j k PgUp PgDn", "Move in a list or table"),
+    ("home / end", "First / last row of a list"),
     ("tab / shift+tab", "Next / previous field or button"),
     ("enter", "Open, choose, or press the focused button"),
+    ("esc / q", "Back (q quits from the integration list)"),
     ("ctrl+p", "Command palette: every action by name"),
+    ("drag, ctrl+c", "Select text with the mouse, copy the selection"),
+    ("shift+drag", "The terminal's own selection (or start keydesk --no-mouse)"),
 ]
 
 

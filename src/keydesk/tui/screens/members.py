@@ -49,7 +49,9 @@ class MembersScreen(KeydeskScreen[None]):
         Binding("delete", "remove", "Remove", show=False),
         Binding("p", "key_policy", "Key policy", id="members.policy",
                 tooltip="Owners: the longest a new key may live in this workspace"),
-        Binding("s", "approve_ssh", "Approve SSH keys", id="members.ssh",
+        # Not in the footer (it would push ^q and ? off at 60 columns): `?`
+        # lists it, and adding a member whose SSH keys wait says to press it.
+        Binding("s", "approve_ssh", "Approve SSH keys", show=False, id="members.ssh",
                 tooltip="Owners: let this member's SSH keys act in this workspace"),
         Binding("r", "refresh", "Refresh", show=False, id="members.refresh"),
     ]  # fmt: skip
