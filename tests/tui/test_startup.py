@@ -292,7 +292,9 @@ def test_what_the_imports_made_is_frozen_before_the_app_runs(sqlite_url, monkeyp
 
     open_store(sqlite_url, create=True).dispose()
     frozen: list[int] = []
-    monkeypatch.setattr(tui.KeydeskApp, "run", lambda self, mouse=True: frozen.append(gc.get_freeze_count()))
+    monkeypatch.setattr(
+        tui.KeydeskApp, "run", lambda self, mouse=True: frozen.append(gc.get_freeze_count())
+    )
     try:
         tui.run(sqlite_url)
     finally:
