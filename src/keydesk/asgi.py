@@ -43,7 +43,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
-from keydesk.encodings import TooDeeplyEncoded, decoded_views, holds_key_body
+from keydesk.encodings import TooDeeplyEncoded, decoded_views, holds_key_body, may_hold_key
 from keydesk.errors import StoreUnavailable, TooManyAttempts, Unauthorized, UnauthorizedReason
 from keydesk.validation import PRIVATE_KEY_PREFIX, looks_like_private_key
 from keydesk.verify import RETRY_AFTER_SECONDS, RefusalLog, Verifier
@@ -189,6 +189,8 @@ def _looks_like_key(data: bytes) -> bool:
     """Whether `data`, as sent or in any decoded form, holds what looks like
     a private key. Encoded past `MAX_ROUNDS` counts as holding one: no
     client means that, and a key could hide below the depth looked at."""
+    if not may_hold_key(data):
+        return False
     try:
         views = decoded_views(data)
     except TooDeeplyEncoded:

@@ -66,6 +66,26 @@ def unescaped_stages(data: bytes) -> list[bytes]:
     return stages
 
 
+def may_hold_key(data: bytes) -> bool:
+    """False when no view of `data` can hold what looks like a key: it is
+    shorter than `kdsk_` and an id, or has no `_` (every key and key body
+    has one), no escape and no base64 of `kdsk_`. A few searches in C: what
+    most headers of most requests cost."""
+    if len(data) < _SHORTEST:  # decoding only shortens a value
+        return False
+    return (
+        b"_" in data
+        or b"%" in data
+        or b"\\" in data
+        or _B64_0 in data
+        or _B64_1 in data
+        or _B64_2 in data
+    )
+
+
+_SHORTEST = len(PRIVATE_PREFIX) + ID_LENGTH  # what validation.looks_like_private_key needs
+
+
 def decoded_views(data: bytes) -> list[bytes]:
     """Every form a short value takes when decoded (`unescaped_stages`), and
     what base64 holds wherever one of them carries `kdsk_` in base64: a key
