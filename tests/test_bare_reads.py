@@ -33,7 +33,7 @@ def test_a_driver_error_is_one_line_on_either_path(tmp_path, capsys):
         assert reads is not None
         list(reads.keys("github"))
     argv = ["key", "list", "--integration", "github", "--db", str(tmp_path / "k.db")]
-    assert main(argv, actor="alice") == 2
+    assert main(argv, actor="alice") == 3  # the store is unavailable
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("keydesk: the store is unavailable: no such")
 
@@ -97,7 +97,7 @@ def test_a_locked_store_goes_the_full_way_at_once_and_reads_wait_as_usual(tmp_pa
     try:
         with open_for_reading(url) as connection:
             assert connection is None  # the full way decides, and reports
-        assert main(["workspace", "list", "--db", str(tmp_path / "k.db")]) == 2
+        assert main(["workspace", "list", "--db", str(tmp_path / "k.db")]) == 3  # busy: try again
         err = capsys.readouterr().err
         assert err == "keydesk: the store is busy (another process holds a lock on it); try again\n"
     finally:

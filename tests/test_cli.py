@@ -35,7 +35,7 @@ def test_key_lifecycle(configured):
     assert code == 1 and "401 Unauthorized: revoked" in err
 
     code, _, err = cli("key", "revoke", created["public_key"], "--yes")
-    assert code != 0 and "already revoked" in err and err.count("\n") == 1
+    assert code == 1 and "already revoked" in err and err.count("\n") == 1
 
 
 def test_key_create_without_json_warns_once(configured):
@@ -65,7 +65,7 @@ def test_verify_takes_no_key_argument(configured):
 def test_revoke_needs_yes_when_not_at_a_terminal(configured):
     _, out, _ = configured("key", "create", "--integration", "github", "--label", "p", "--json")
     code, _, err = configured("key", "revoke", json.loads(out)["public_key"], stdin="")
-    assert code != 0 and "--yes" in err
+    assert code == 1 and "--yes" in err
 
 
 def test_permissions_and_members(configured):
@@ -74,7 +74,7 @@ def test_permissions_and_members(configured):
         cli("member", "add", "--workspace", "acme", "--account", "bob", "--role", "viewer")[0] == 0
     )
     code, _, err = cli("key", "create", "--integration", "github", "--label", "x", actor="bob")
-    assert code != 0 and "viewer" in err
+    assert code == 1 and "viewer" in err
     code, out, _ = cli("integration", "list", "--json", actor="bob")
     assert [i["name"] for i in json.loads(out)] == ["github"]
 
@@ -86,11 +86,11 @@ def test_integration_commands(cli):
     )
     assert code == 0
     code, _, err = cli("integration", "configure", "gl")
-    assert code != 0 and "client id and redirect URI" in err
+    assert code == 1 and "client id and redirect URI" in err
     code, out, _ = cli("integration", "list", "--json")
     assert json.loads(out)[0]["status"] == "draft"
     code, _, err = cli("key", "create", "--integration", "gl", "--label", "x")
-    assert code != 0 and "draft" in err
+    assert code == 1 and "draft" in err
 
 
 @pytest.mark.parametrize(

@@ -51,7 +51,7 @@ def test_a_key_another_teams_owner_let_in_for_dave_cannot_act_in_acme(deployment
         ["member", "add", "--workspace", "acme", "--member", "eve", "--role", "admin"],
     ):
         refused = server.ssh(key, *command)
-        assert refused.returncode == 2 and refused.stdout == "", refused.stderr
+        assert refused.returncode == 1 and refused.stdout == "", refused.stderr
         assert refused.stderr.count("\n") == 1 and approve in refused.stderr
     listed = json.loads(succeeded(server.ssh(key, "member", "list", "--json"), server))
     assert {m["workspace"] for m in listed} == {"mteam"}  # nothing of acme
@@ -76,7 +76,7 @@ def test_a_line_from_before_approvals_is_refused_until_upgraded(deployment, tmp_
     ak = server.authorized_keys
     ak.write_text(ak.read_text().replace(f' {fingerprint}"', '"'))  # as keydesk wrote it before
     refused = server.ssh(key, "member", "list")
-    assert refused.returncode == 2 and "an owner upgrades it with" in refused.stderr
+    assert refused.returncode == 1 and "an owner upgrades it with" in refused.stderr
     deployment.ok("ssh", "authorize", "--account", "olga", "--key", fingerprint)
     assert json.loads(succeeded(server.ssh(key, "member", "list", "--json"), server))
 

@@ -45,7 +45,13 @@ class InvalidLabel(InvalidInput):
     pass
 
 
-class NoTerminal(InvalidInput):
+class UsageError(InvalidInput):
+    """The command was asked for in a way that cannot be run as written
+    (options that do not go together, one left out): the caller's mistake,
+    not a refusal of a value."""
+
+
+class NoTerminal(UsageError):
     """The TUI was asked for where there is no terminal to draw it on."""
 
 

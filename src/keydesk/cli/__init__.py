@@ -1,8 +1,10 @@
 """The `keydesk` command: a thin shell over the key service for scripts and
 CI runners. `keydesk` with no command opens the TUI.
 
-Contract: exit 0 on success; otherwise exit non-zero with one line on stderr,
-never a traceback (argparse's usage errors included). Private keys are never
+Contract: exit 0 on success; otherwise one line on stderr, never a
+traceback (argparse's usage errors included), and a status a script can
+tell apart (keydesk.cli.exit_codes: 1 refused or not found, 2 usage, 3 the
+store unavailable or busy, 70 a bug, 130 interrupted, 141 stdout closed). Private keys are never
 read from argv (`verify` takes stdin or KEYDESK_API_KEY), and one pasted into
 any argument by mistake is redacted wherever it would be echoed.
 
@@ -20,6 +22,7 @@ from collections.abc import Callable, Sequence
 
 from keydesk.cli import (
     audit,
+    completion,
     integrations,
     interface,
     keys,
@@ -30,8 +33,16 @@ from keydesk.cli import (
     verification,
     workspaces,
 )
-from keydesk.cli.output import EXIT_ERROR, fail
-from keydesk.cli.parser import build_parser, opens_tui
+from keydesk.cli.exit_codes import (
+    EXIT_BROKEN_PIPE,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_REFUSED,
+    EXIT_USAGE,
+    exit_code,
+)
+from keydesk.cli.output import fail
+from keydesk.cli.parser import build_parser, opens_tui, unrecognized
 from keydesk.errors import KeydeskError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -48,9 +59,8 @@ GROUPS = (
     scanning,
     postgres,
     ssh,
+    completion,
 )
-EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug, reported in one line
-EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what `yes | head` leaves behind
 DEBUG_ENV = "KEYDESK_DEBUG"
 
 
@@ -63,15 +73,17 @@ def main(
     acts only where an owner approved it): neither comes from argv or the
     environment."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    if completion.asked(argv, actor):  # the shell's completion script: it reads fd 8
+        completion.complete(build_parser(*GROUPS))  # never returns
     # The TUI's parser needs no commands: building them all costs its first frame ~20 ms.
     parser = build_parser(*(() if opens_tui(argv) else GROUPS))
     try:
         args, extra = parser.parse_known_args(argv)
         if extra:  # reported by the command's own parser: its exit status, its --help
             command: argparse.ArgumentParser = getattr(args, "parser", parser)
-            command.error(f"unrecognized arguments: {' '.join(extra)}")
+            command.error(unrecognized(command, extra))
     except SystemExit as exit_:  # --help, --version, or a usage error already reported
-        return exit_.code if isinstance(exit_.code, int) else EXIT_ERROR
+        return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
     for option in ("db", "account", "json"):  # SUPPRESSed when not given
         setattr(args, option, getattr(args, option, None))
     args.proven_actor = actor  # no option has this dest: argv cannot set it
@@ -79,18 +91,18 @@ def main(
     handler: Handler = getattr(args, "handler", interface.run_tui)
     try:
         return handler(args)
-    except KeydeskError as exc:
+    except KeydeskError as exc:  # the one place a typed error becomes an exit status
         fail(exc.message)
-        return EXIT_ERROR
+        return exit_code(exc)
     except BrokenPipeError:  # `keydesk key list | head`: the reader has gone
         _silence_stdout()
         return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
         fail("interrupted")
-        return 130
-    except EOFError:  # stdin closed while a question was asked
+        return EXIT_INTERRUPTED
+    except EOFError:  # stdin closed while a question was asked: as a "no"
         fail("no answer (standard input is closed); nothing was changed")
-        return EXIT_ERROR
+        return EXIT_REFUSED
     except Exception as exc:  # the contract holds for bugs too: one line, no traceback
         if os.environ.get(DEBUG_ENV):
             raise

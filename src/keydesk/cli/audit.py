@@ -12,7 +12,7 @@ from keydesk import validation
 from keydesk.cli import context
 from keydesk.cli.output import iso, print_table, when
 from keydesk.cli.parser import Commands
-from keydesk.errors import InvalidInput
+from keydesk.errors import UsageError
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -37,7 +37,7 @@ def register(cli: Commands) -> None:
 
 def audit(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
-        raise InvalidInput("--limit must be at least 1")
+        raise UsageError("--limit must be at least 1")
     from keydesk.views import utcnow
 
     since = validation.since(args.since, utcnow()) if args.since else None

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 
 from keydesk.cli import context
-from keydesk.cli.output import EXIT_ERROR, confirmed, integration_json, print_json, print_table, say
+from keydesk.cli.exit_codes import EXIT_REFUSED
+from keydesk.cli.output import confirmed, integration_json, print_json, print_table, say
 from keydesk.cli.parser import Commands
-from keydesk.errors import InvalidInput
+from keydesk.errors import InvalidInput, UsageError
 from keydesk.validation import shown_literally
 
 
@@ -115,7 +116,7 @@ def list_(args: argparse.Namespace) -> int:
 
 def edit(args: argparse.Namespace) -> int:
     if args.client_id is None and args.redirect_uri is None and args.scopes is None:
-        raise InvalidInput("nothing to change: give --client-id, --redirect-uri or --scopes")
+        raise UsageError("nothing to change: give --client-id, --redirect-uri or --scopes")
     integration = context.service(args).update_integration(
         args.integration,
         client_id=args.client_id,
@@ -137,7 +138,7 @@ def disable(args: argparse.Namespace) -> int:
         f"enabled again (keydesk integration enable {name})."
     )
     if not args.yes and not confirmed("disable", "disabled", question):
-        return EXIT_ERROR
+        return EXIT_REFUSED
     integration = service.disable_integration(integration.id)
     say(args, integration_json(integration), f"integration {integration.name} is disabled")
     return 0

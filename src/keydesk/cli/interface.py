@@ -9,7 +9,7 @@ import sys
 from keydesk.cli import context
 from keydesk.cli.parser import NO_MOUSE_HELP, Commands
 from keydesk.config import DATABASE_ENV, database_url, typed_account
-from keydesk.errors import InvalidInput, NoTerminal, StoreNotFound
+from keydesk.errors import NoTerminal, StoreNotFound, UsageError
 
 
 def register(cli: Commands) -> None:
@@ -89,7 +89,7 @@ def demo(args: argparse.Namespace) -> int:
     import tempfile
 
     if args.db:  # the demo's store is its own, and is thrown away: say so
-        raise InvalidInput("keydesk demo uses a throwaway store; to open yours: keydesk --db PATH")
+        raise UsageError("keydesk demo uses a throwaway store; to open yours: keydesk --db PATH")
     typed = typed_account(args.account)  # a bad --account is the first thing to hear of
     require_terminal()
 

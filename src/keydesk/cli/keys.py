@@ -6,8 +6,8 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from keydesk.cli import context
+from keydesk.cli.exit_codes import EXIT_REFUSED
 from keydesk.cli.output import (
-    EXIT_ERROR,
     confirmed,
     iso,
     key_json,
@@ -18,7 +18,7 @@ from keydesk.cli.output import (
     when,
 )
 from keydesk.cli.parser import Commands
-from keydesk.errors import InvalidInput
+from keydesk.errors import UsageError
 from keydesk.validation import shown_literally
 
 if TYPE_CHECKING:
@@ -156,7 +156,7 @@ def list_(args: argparse.Namespace) -> int:
         )
     )
     if args.integration is None and args.workspace is None and expiring is unused is None:
-        raise InvalidInput(
+        raise UsageError(
             "give --integration or --workspace (or --expiring-within / --unused-for "
             "to search all your workspaces)"
         )
@@ -231,7 +231,7 @@ def revoke(args: argparse.Namespace) -> int:
         f"(keydesk key rotate {key.public_key} --overlap 24h)."
     )
     if not args.yes and not confirmed("revoke", "revoked", question):
-        return EXIT_ERROR
+        return EXIT_REFUSED
     key = service.revoke_key(key.public_key)
     say(args, key_json(key), f"revoked {key.public_key} ({shown_literally(key.label)})")
     return 0

@@ -9,7 +9,8 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from keydesk.cli import context
-from keydesk.cli.output import EXIT_ERROR, fail, iso, print_json, print_table, say, when
+from keydesk.cli.exit_codes import EXIT_REFUSED
+from keydesk.cli.output import fail, iso, print_json, print_table, say, when
 from keydesk.cli.parser import Commands
 
 if TYPE_CHECKING:
@@ -80,7 +81,7 @@ def list_(args: argparse.Namespace) -> int:
             ["WORKSPACE", "ACCOUNT", "ROLE", "SINCE"],
             [[workspace, m.account, m.role.value, when(m.since)] for workspace, m in rows],
         )
-    return EXIT_ERROR if broken else 0
+    return EXIT_REFUSED if broken else 0
 
 
 def add(args: argparse.Namespace) -> int:

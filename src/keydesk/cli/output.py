@@ -15,8 +15,7 @@ if TYPE_CHECKING:
 
     from keydesk.views import IntegrationView, KeyView
 
-EXIT_ERROR = 2
-EXIT_UNAUTHORIZED = 1
+EXIT_UNAUTHORIZED = 1  # `keydesk verify`: the key was refused
 
 
 def fail(message: str) -> None:

@@ -1,5 +1,7 @@
 """The argument parser: global options, and a helper each command group
-uses to declare its commands."""
+uses to declare its commands. A mistyped command or option is answered
+with the one meant ("did you mean"), and internal commands (sshd's
+`ssh-session`) are listed nowhere: not in --help, not among the choices."""
 
 from __future__ import annotations
 
@@ -8,7 +10,8 @@ from collections.abc import Callable
 from typing import Any, NoReturn, Protocol
 
 from keydesk import __version__
-from keydesk.cli.output import EXIT_ERROR, fail
+from keydesk.cli.exit_codes import EXIT_USAGE
+from keydesk.cli.output import fail
 from keydesk.config import ACCOUNT_ENV, DATABASE_ENV
 
 Handler = Callable[[argparse.Namespace], int]
@@ -26,11 +29,49 @@ class Parser(argparse.ArgumentParser):
     stderr (no usage block), shown literally and with private keys redacted.
     Subparsers are made of the same class, so every command behaves alike."""
 
-    usage_exit = EXIT_ERROR  # `keydesk scan` keeps 0-2 for what it found
+    usage_exit = EXIT_USAGE  # `keydesk scan` keeps 0-2 for what it found
+    internal = False  # a command for programs (sshd), not people: listed nowhere
 
     def error(self, message: str) -> NoReturn:
         fail(f"{message} (see: {self.prog} --help)")
         self.exit(self.usage_exit)
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        # argparse's own message lists every choice, internal commands
+        # included, and guesses nothing.
+        if action.choices is None or value in action.choices:
+            return
+        names = public_choices(action)
+        raise argparse.ArgumentError(
+            action,
+            f"invalid choice: {value!r}{did_you_mean(str(value), names)} "
+            f"(choose from {', '.join(names)})",
+        )
+
+
+def public_choices(action: argparse.Action) -> list[str]:
+    """An action's choices as people may see them: a command group's
+    commands without the internal ones."""
+    choices = action.choices or ()
+    if isinstance(choices, dict):  # a command group: name -> its parser
+        return [name for name, sub in choices.items() if not getattr(sub, "internal", False)]
+    return [str(choice) for choice in choices]
+
+
+def did_you_mean(typed: str, names: list[str]) -> str:
+    """The names closest to a mistyped one, as "; did you mean 'x'?" (or "")."""
+    from difflib import get_close_matches  # only once something was mistyped
+
+    close = get_close_matches(typed, names, n=2, cutoff=0.6)
+    return f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+
+
+def unrecognized(parser: argparse.ArgumentParser, extra: list[str]) -> str:
+    """argparse's "unrecognized arguments", with the option meant when one
+    of them is a mistyped option of `parser`."""
+    options = [option for action in parser._actions for option in action.option_strings]
+    hints = [did_you_mean(token.partition("=")[0], options) for token in extra if token[:1] == "-"]
+    return f"unrecognized arguments: {' '.join(extra)}{next((h for h in hints if h), '')}"
 
 
 class CommandGroup(Protocol):
@@ -62,7 +103,7 @@ class Commands:
         json_output: bool = False,
         parent: SubParsers | None = None,
         shared: argparse.ArgumentParser | None = None,
-        usage_exit: int = EXIT_ERROR,
+        usage_exit: int = EXIT_USAGE,
     ) -> argparse.ArgumentParser:
         parents = [shared if shared is not None else self.common]
         sub: Parser = (parent or self.root).add_parser(
@@ -79,8 +120,9 @@ class Commands:
         commands = sub.add_subparsers(title="commands", metavar="COMMAND")
 
         def choose(_args: argparse.Namespace) -> int:
-            fail(f"choose a command: {', '.join(commands.choices)} (see: {sub.prog} --help)")
-            return EXIT_ERROR
+            names = ", ".join(public_choices(commands))
+            fail(f"choose a command: {names} (see: {sub.prog} --help)")
+            return EXIT_USAGE
 
         sub.set_defaults(handler=choose)
         return commands

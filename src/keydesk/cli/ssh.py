@@ -28,10 +28,11 @@ from typing import TYPE_CHECKING, Any
 
 from keydesk import validation
 from keydesk.cli import context
-from keydesk.cli.output import EXIT_ERROR, fail, print_json, print_table, say
+from keydesk.cli.exit_codes import EXIT_REFUSED
+from keydesk.cli.output import fail, print_json, print_table, say
 from keydesk.cli.parser import Commands, Parser
 from keydesk.config import ACCOUNT_ENV, DATABASE_ENV, backend_of, database_url
-from keydesk.errors import InvalidInput, PermissionDenied
+from keydesk.errors import InvalidInput, NoTerminal, PermissionDenied, UsageError
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -105,6 +106,7 @@ def register(cli: Commands) -> None:
         SESSION_COMMAND,
         description="what sshd runs for a key `keydesk ssh authorize` let in; not for people",
     )
+    session.internal = True  # nor among the choices, nor completed
     session.add_argument("session_account", metavar="ACCOUNT")
     # Optional so that a line written before approvals gets a one-line refusal.
     session.add_argument("session_key", metavar="FINGERPRINT", nargs="?")
@@ -278,7 +280,7 @@ def _service(args: argparse.Namespace) -> KeyService:
                     f"{source} names a PostgreSQL store; SSH access shares the service account's "
                     f"SQLite store ({where}): on PostgreSQL each admin connects as their own role"
                 )
-            raise InvalidInput(
+            raise UsageError(
                 f"{source} names another store than the one SSH sessions open ({where}); "
                 f"leave {source} out"
             )
@@ -374,12 +376,12 @@ def _never_a_python_prompt() -> None:
         "Python prompt); let sshd's AcceptEnv pass no PYTHON* variable"
     )
     sys.stderr.flush()
-    os._exit(EXIT_ERROR)
+    os._exit(EXIT_REFUSED)
 
 
 def _session_tui(url: str, account: str, ssh_key: str) -> int:
     if not _has_terminal():
-        raise InvalidInput(
+        raise NoTerminal(
             "no terminal for the TUI: connect with ssh -t, or give a command, e.g. "
             "ssh … key list --integration NAME --json"
         )

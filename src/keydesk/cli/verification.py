@@ -7,7 +7,8 @@ import os
 import sys
 
 from keydesk.cli import context
-from keydesk.cli.output import EXIT_ERROR, EXIT_UNAUTHORIZED, fail, print_json
+from keydesk.cli.exit_codes import EXIT_REFUSED
+from keydesk.cli.output import EXIT_UNAUTHORIZED, fail, print_json
 from keydesk.cli.parser import Commands
 from keydesk.errors import Unauthorized
 from keydesk.validation import shown_literally
@@ -65,6 +66,6 @@ def serve(args: argparse.Namespace) -> int:
         from keydesk.server import serve as run_server
     except ImportError:
         fail("the server needs its extra: pip install 'keydesk[server]'")
-        return EXIT_ERROR
+        return EXIT_REFUSED
     run_server(context.store(args), args.host, args.port, access_log=args.access_log)
     return 0
