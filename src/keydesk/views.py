@@ -501,13 +501,18 @@ def stop_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def counted(count: int, noun: str) -> str:
+    """`1 file`, `2 files`, `1,204 keys`: a count as a sentence says it."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
 def in_words(delta: timedelta) -> str:
     """A span as a person says it: `3 days`, `5 hours`, `12 minutes`."""
     seconds = max(0, int(delta.total_seconds()))
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
         if seconds >= size:
             count = seconds // size
-            return f"{count} {unit}{'s' if count != 1 else ''}"
+            return counted(count, unit)
     return "less than a minute"
 
 

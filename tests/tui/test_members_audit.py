@@ -230,3 +230,9 @@ async def test_stored_text_in_the_trail_is_shown_literally(make_app, demo_store)
         target = table.get_row_at(0)[3]
         assert target.plain == shown_literally("[bold red]x[/] \x1b[2J 0")
         assert not target.spans and "\x1b" not in target.plain
+
+
+def test_each_role_says_something_of_its_own():
+    from keydesk.tui.screens.members import ROLE_MEANING
+
+    assert len(set(ROLE_MEANING.values())) == len(ROLE_MEANING)

@@ -267,3 +267,44 @@ async def test_the_whole_key_is_on_screen_and_selects_as_one_line(make_app, size
         await pilot.click("#api-key-value", times=3)  # selects the whole value
         await settle(pilot)
         assert screen.get_selected_text() == private_key
+
+
+async def test_the_reveal_says_until_when_and_what_the_key_may_do(make_app):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await generate_on_github(pilot, "life")
+        key = app.screen._key
+        shown = _text(app.screen, "#created-for")
+        assert key.expires_at is not None
+        assert f"expires {key.expires_at:%Y-%m-%d %H:%M} UTC" in shown
+        assert "scopes: " + " ".join(key.scopes) in shown
+
+
+async def test_ctrl_q_on_the_reveal_asks_to_quit_not_to_leave(make_app):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await generate_on_github(pilot, "quit-words")
+        await pilot.press("ctrl+q")
+        await settle(pilot)
+        assert _text(app.screen, "#dialog-title") == "Quit without the key?"
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.press("escape")  # Back, not quit: the page's own words
+        await settle(pilot)
+        assert _text(app.screen, "#dialog-title") == "Leave without the key?"
+
+
+async def test_after_a_refused_label_typing_adds_to_it(make_app):
+    """The name stays, the cursor at its end: ` 2` makes `CI Runner 2`, not `2`."""
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_integration(pilot, "github")
+        await pilot.press("g")
+        await settle(pilot)
+        await pilot.press(*"CI Runner", "enter")  # in use by an active key
+        await settle(pilot)
+        assert isinstance(app.screen, CreateKeyScreen)
+        await pilot.press(*" 2", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, KeyCreatedScreen)
+        assert app.screen._key.label == "CI Runner 2"

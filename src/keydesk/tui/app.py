@@ -447,8 +447,8 @@ class KeydeskApp(App[None]):
                     f"{integration.name} cannot be configured yet",
                     [
                         f"Configuring needs its {missing}.",
-                        "Set it on the edit form: with “Configure now” ticked there, saving "
-                        "configures it.",
+                        "Edit settings (e) to fill it in: with “Configure now” ticked there, "
+                        "saving configures the integration.",
                     ],
                     confirm="Edit settings",
                     confirm_key="e",
@@ -685,7 +685,7 @@ class KeydeskApp(App[None]):
         if reveal is None:
             self.exit()
         elif self.screen is reveal:
-            reveal.ask_to_leave(self.exit)
+            reveal.ask_to_leave(self.exit, quitting=True)
         else:
             self.bell()  # the leave dialog is open: only its answer may leave
 

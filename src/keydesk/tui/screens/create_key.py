@@ -89,6 +89,9 @@ class CreateKeyScreen(KeydeskScreen[CreatedKey | None]):
                 placeholder=PLACEHOLDER,
                 id="label",
                 max_length=validation.LABEL_MAX + 16,
+                # Back after a refusal, the cursor waits at the end: a selected
+                # name would be replaced by the next character typed.
+                select_on_focus=False,
             )
             yield Static(id="label-error", classes="field-error")
             yield Static(

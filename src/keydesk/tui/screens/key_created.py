@@ -48,6 +48,9 @@ class KeyCreatedScreen(KeydeskScreen[str]):
                 tooltip="Leave this page (asks first: the key is shown only here)"),
     ]  # fmt: skip
     NOTE_SECONDS: ClassVar[float] = 6.0  # how long a message stays
+    # Under 24 rows the page drops its spacing (app.tcss), so the key, its
+    # expiry and scopes and every button stay in view down to 60x20.
+    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [(0, "-short"), (24, "-tall")]
 
     def __init__(self, created: CreatedKey, rotation: RotatedKey | None = None) -> None:
         super().__init__(id="created-screen")
@@ -68,9 +71,7 @@ class KeyCreatedScreen(KeydeskScreen[str]):
         yield Header()
         with VerticalScroll(id="created"):
             yield Static("API key created", classes="form-title")
-            yield Static(
-                content(f"“{key.label}” for integration {key.integration}"), id="created-for"
-            )
+            yield Static(content(created_for(key)), id="created-for")
             yield Static(content(WARNING), id="one-time-warning")
             with Horizontal(classes="value-head"):
                 yield Label("API key", classes="field-label")
@@ -134,17 +135,19 @@ class KeyCreatedScreen(KeydeskScreen[str]):
     def action_leave(self) -> None:
         self.ask_to_leave(self._close)
 
-    def ask_to_leave(self, then: Callable[[], object]) -> None:
+    def ask_to_leave(self, then: Callable[[], object], *, quitting: bool = False) -> None:
         """Done before a copy, Escape and quit come here: the key is about
-        to be gone forever. Only an answer in the dialog leaves."""
+        to be gone forever. Only an answer in the dialog leaves (or, when
+        `quitting`, quits keydesk: the dialog says so)."""
         if self._revoked:
             then()
             return
+        verb = "Quit" if quitting else "Leave"
         if self._copied:
-            title = "Leave this page?"
+            title = "Quit keydesk?" if quitting else "Leave this page?"
             lines = ["You copied the API key. Make sure it is stored somewhere safe."]
         else:
-            title = "Leave without the key?"
+            title = f"{verb} without the key?"
             lines = ["You have not copied the API key (c copies it)."]
         lines += ["It will never be shown again; a lost key can only be revoked and replaced."]
 
@@ -154,7 +157,7 @@ class KeyCreatedScreen(KeydeskScreen[str]):
 
         self.app.push_screen(
             ConfirmScreen(
-                title, lines, confirm="Leave", cancel="Stay", destructive=True,
+                title, lines, confirm=verb, cancel="Stay", destructive=True,
                 confirm_key="d", id="leave-confirm",
             ),
             decided,
@@ -205,6 +208,13 @@ class KeyCreatedScreen(KeydeskScreen[str]):
         if action in ("copy_key", "revoke"):
             return not self._revoked
         return True
+
+
+def created_for(key: KeyView) -> str:
+    """What was just made: for what, until when, allowed to do what."""
+    stops = f"expires {stop_time(key.expires_at)}" if key.expires_at else "never expires"
+    scopes = " ".join(key.scopes) or "(none)"
+    return f"“{key.label}” for integration {key.integration}\n{stops} · scopes: {scopes}"
 
 
 def rotation_next(rotation: RotatedKey) -> str:

@@ -34,8 +34,8 @@ from keydesk.views import ROLE_ORDER, MembersView, MemberView, Role, WorkspaceVi
 ROLE_MEANING = {
     Role.OWNER: "everything, including making and removing owners",
     Role.ADMIN: "manage integrations, keys and members (not owners)",
-    Role.MEMBER: "look at integrations, keys and the audit trail",
-    Role.VIEWER: "look at integrations, keys and the audit trail",
+    Role.MEMBER: "look only, as a viewer: for the team's own people",
+    Role.VIEWER: "look only, as a member: for auditors and other outsiders",
 }
 
 

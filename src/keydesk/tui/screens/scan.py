@@ -30,6 +30,7 @@ from keydesk.tui.columns import Column, fit, set_columns
 from keydesk.tui.display import content, literal
 from keydesk.tui.screens.base import KeydeskScreen
 from keydesk.tui.widgets import KeyFooter, ListTable
+from keydesk.views import counted
 
 if TYPE_CHECKING:
     from keydesk.keys import PrivateKey
@@ -281,7 +282,9 @@ class ScanScreen(KeydeskScreen[None]):
     def _show_progress(self) -> None:
         found = len(self._rows)
         live = sum(row.found.may_work for row in self._rows.values())
-        counts = f"{self._files_read:,} files read · {found} keys found, {live} live"
+        counts = (
+            f"{counted(self._files_read, 'file')} read · {counted(found, 'key')} found, {live} live"
+        )
         if self._unreadable:
             counts += f" · {self._unreadable} could not be read"
         prefix = {
