@@ -50,7 +50,7 @@ class KeyCreatedScreen(KeydeskScreen[str]):
     NOTE_SECONDS: ClassVar[float] = 6.0  # how long a message stays
     # Under 24 rows the page drops its spacing (app.tcss), so the key, its
     # expiry and scopes and every button stay in view down to 60x20.
-    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [(0, "-short"), (24, "-tall")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (24, "-tall")]
 
     def __init__(self, created: CreatedKey, rotation: RotatedKey | None = None) -> None:
         super().__init__(id="created-screen")
