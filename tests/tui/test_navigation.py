@@ -9,7 +9,7 @@ from keydesk.tui.screens.audit import AuditScreen
 from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
 from keydesk.tui.screens.integrations import IntegrationsScreen
 from keydesk.tui.screens.key_page import KeyScreen
-from keydesk.tui.widgets import ListTable
+from keydesk.tui.widgets import ListTable, ScopeList
 from tests.tui.screenshots import open_integration, settle
 
 
@@ -92,3 +92,40 @@ async def test_slash_filters_a_short_list_and_takes_what_is_typed_after_it(make_
         await pilot.press("slash", *"gate")
         await settle(pilot)
         assert app.screen is screen and screen.key_filter.value == "gate"
+
+
+async def test_a_dimmed_key_says_why_it_does_nothing(make_app):
+    """x and t on a revoked row: the footer dims them, and pressing one says why."""
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_integration(pilot, "github")
+        screen = app.screen
+        table = screen.query_one("#keys", ListTable)
+        for _ in range(table.row_count):
+            if not screen.highlighted_key().is_active:
+                break
+            await pilot.press("j")
+        key = screen.highlighted_key()
+        assert not key.is_active
+        for press, verb in (("x", "revoked again"), ("t", "rotated")):
+            app.clear_notifications()
+            await pilot.press(press)
+            await settle(pilot)
+            assert app.screen is screen
+            said = [n.message for n in app._notifications]
+            assert said == [f"{key.public_key} is {key.status.value}: it cannot be {verb}"]
+
+
+async def test_ticked_and_unticked_scopes_differ_in_their_characters(make_app):
+    """Under NO_COLOR a colour says nothing: the box's character must."""
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_integration(pilot, "github")
+        await pilot.press("g")
+        await settle(pilot)
+        scopes = app.screen.query_one("#scopes", ScopeList)
+        scopes.deselect_all()
+        scopes.select(scopes.get_option_at_index(0).value)
+        await settle(pilot)
+        boxes = ["".join(s.text for s in scopes.render_line(y))[:3] for y in range(2)]
+        assert boxes[0] != boxes[1] and "X" in boxes[0] and "X" not in boxes[1]

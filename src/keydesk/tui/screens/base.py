@@ -9,6 +9,7 @@ from contextlib import suppress
 from functools import wraps
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
+from textual import events
 from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
 from textual.screen import ModalScreen, Screen, ScreenResultType
@@ -76,6 +77,22 @@ class KeydeskScreen(Screen[ScreenResultType]):
     # These run besides each screen's own handlers (Textual calls every class's).
     def on_mount(self) -> None:
         _add_too_small(self)
+
+    def on_key(self, event: events.Key) -> None:
+        """A key whose action the footer shows dimmed (not possible right
+        now) says why, instead of doing nothing in silence."""
+        for binding in self._bindings.key_to_bindings.get(event.key, ()):
+            if "(" in binding.action or self.check_action(binding.action, ()) is not None:
+                continue
+            why = self.why_not(binding.action) or f"{binding.description}: not possible here now"
+            self.notify(why, severity="warning", markup=False)
+            event.stop()
+            return
+
+    def why_not(self, action: str) -> str | None:
+        """Why `action`, dimmed in the footer, cannot be done now (None: a
+        general sentence). Screens whose actions depend on a row say which."""
+        return None
 
     def on_resize(self) -> None:
         _fit_footer(self)

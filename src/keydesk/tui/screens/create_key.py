@@ -25,7 +25,7 @@ from keydesk.errors import InvalidInput
 from keydesk.tui.calls import call_service
 from keydesk.tui.display import content, day, literal, sentence
 from keydesk.tui.screens.base import KeydeskScreen
-from keydesk.tui.widgets import KeyFooter
+from keydesk.tui.widgets import KeyFooter, ScopeList
 from keydesk.views import (
     EXPIRY_CHOICES_DAYS,
     CreatedKey,
@@ -112,7 +112,7 @@ class CreateKeyScreen(KeydeskScreen[CreatedKey | None]):
                 yield Static(id="expiry-date", classes="field-hint")
             yield Static(id="expiry-error", classes="field-error")
             yield Label("Scopes (space toggles)", classes="field-label")
-            yield SelectionList[str](id="scopes", compact=True)
+            yield ScopeList(id="scopes", compact=True)
             yield Static(id="scopes-error", classes="field-error")
             with Horizontal(classes="form-buttons"):
                 yield Button("Cancel", id="cancel", compact=True)

@@ -540,6 +540,15 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
             return integration_action(self.integration, action)
         return True
 
+    def why_not(self, action: str) -> str | None:
+        key = self.highlighted_key()
+        if action in ("revoke", "rotate") and key is not None and not key.is_active:
+            verb = "revoked again" if action == "revoke" else "rotated"
+            return f"{key.public_key} is {key.status.value}: it cannot be {verb}"
+        if action == "rotate" and not self.integration.can_issue_keys:
+            return f"{self.integration.name} is {self.integration.status.value}: no new key can be made"
+        return None
+
     def action_back(self) -> None:
         self.app.pop_screen()
 
