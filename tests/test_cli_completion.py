@@ -238,3 +238,15 @@ def test_each_shell_gets_a_script(shell, marker):
 def test_an_unknown_shell_is_a_usage_error():
     done = subprocess.run([KEYDESK, "completion", "tcsh"], capture_output=True, text=True)
     assert done.returncode == 2 and "invalid choice: 'tcsh'" in done.stderr
+
+
+def test_each_command_is_built_from_the_group_that_registers_it():
+    """A Tab builds only the group its line names (keydesk.cli.GROUP_OF)."""
+    from keydesk.cli import GROUP_OF, GROUPS
+    from keydesk.cli.parser import build_parser
+
+    registered = {}
+    for group in GROUPS:
+        (commands,) = [a for a in build_parser(group)._actions if isinstance(a.choices, dict)]
+        registered |= dict.fromkeys(commands.choices, group)
+    assert registered == GROUP_OF

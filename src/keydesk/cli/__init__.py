@@ -42,7 +42,7 @@ from keydesk.cli.exit_codes import (
     exit_code,
 )
 from keydesk.cli.output import fail
-from keydesk.cli.parser import build_parser, opens_tui, unrecognized
+from keydesk.cli.parser import CommandGroup, build_parser, opens_tui, unrecognized
 from keydesk.errors import KeydeskError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -61,6 +61,25 @@ GROUPS = (
     ssh,
     completion,
 )
+# The group that registers each command: a completion request whose line
+# names one builds only that group's parsers (tests/test_cli_completion.py
+# checks this against what the groups register).
+GROUP_OF: dict[str, CommandGroup] = {
+    "demo": interface,
+    "init": workspaces,
+    "workspace": workspaces,
+    "member": members,
+    "integration": integrations,
+    "key": keys,
+    "audit": audit,
+    "verify": verification,
+    "serve": verification,
+    "scan": scanning,
+    "postgres": postgres,
+    "ssh": ssh,
+    "ssh-session": ssh,
+    "completion": completion,
+}
 DEBUG_ENV = "KEYDESK_DEBUG"
 
 
@@ -74,7 +93,7 @@ def main(
     environment."""
     argv = sys.argv[1:] if argv is None else list(argv)
     if completion.asked(argv, actor):  # the shell's completion script: it reads fd 8
-        completion.complete(build_parser(*GROUPS))  # never returns
+        completion.complete(build_parser(*completion.groups_for(GROUPS, GROUP_OF)))
     # The TUI's parser needs no commands: building them all costs its first frame ~20 ms.
     parser = build_parser(*(() if opens_tui(argv) else GROUPS))
     try:

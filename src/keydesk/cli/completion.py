@@ -19,7 +19,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from keydesk.cli.parser import Commands, Parser, public_choices
+from keydesk.cli.parser import GLOBAL_OPTIONS, CommandGroup, Commands, Parser, public_choices
 
 if TYPE_CHECKING:
     from keydesk.reads import Reads
@@ -61,6 +61,24 @@ def asked(argv: list[str], proven_actor: str | None) -> bool:
     ssh-session …`, whose client may pass environment variables) or on
     behalf of a proven account is a command, never a completion."""
     return ASKED in os.environ and not argv and proven_actor is None
+
+
+def groups_for(
+    groups: tuple[CommandGroup, ...], group_of: dict[str, CommandGroup]
+) -> tuple[CommandGroup, ...]:
+    """The groups the shell's line needs: the one registering the command it
+    names (building every group's parsers is most of a Tab's time), else all."""
+    line = os.environ.get("COMP_LINE", "")
+    words = line[: int(os.environ.get("COMP_POINT", len(line)))].split()[1:]
+    done = words if line[-1:].isspace() else words[:-1]  # the last word is being typed
+    takes_value = False
+    for word in done:
+        if takes_value or word.startswith("-"):
+            takes_value = word in GLOBAL_OPTIONS and not takes_value
+            continue
+        group = group_of.get(word)
+        return (group,) if group in groups else groups
+    return groups
 
 
 def complete(parser: argparse.ArgumentParser) -> NoReturn:
@@ -123,12 +141,18 @@ def _from_store(read: Read) -> Callable[..., list[str]]:
 
 def _candidates(read: Read, args: argparse.Namespace, command: str, prefix: str) -> list[str]:
     from keydesk.config import database_url
+    from keydesk.sqlite_file import sqlite_file_of
+
+    url = database_url(getattr(args, "db", None))
+    named = sqlite_file_of(url)
+    if named is None or not os.path.isfile(named):  # said before loading the reads
+        return []
     from keydesk.reads import bare_sqlite_reads
     from keydesk.validation import looks_like_private_key
 
-    # Only the bare way: it opens an up-to-date SQLite file read-only and
-    # yields None for anything else (no file: nothing is made).
-    with bare_sqlite_reads(database_url(getattr(args, "db", None))) as reads:
+    # Only the bare way: it checks the store, opens an up-to-date SQLite file
+    # read-only and yields None for anything else (nothing is ever made).
+    with bare_sqlite_reads(url) as reads:
         if reads is None:
             return []
         cursor = reads.db.connection.cursor()
@@ -152,16 +176,10 @@ def _workspaces(reads: Reads, _args: argparse.Namespace, _command: str, _prefix:
 
 
 def _public_keys(reads: Reads, args: argparse.Namespace, command: str, prefix: str) -> list[str]:
-    keys = reads.keys(
+    return reads.public_keys(
+        prefix,
         getattr(args, "integration", None),
         workspace=getattr(args, "workspace", None),
-        include_revoked=command not in LIVE_ONLY,
-        stream=True,
+        live_only=command in LIVE_ONLY,
+        limit=MOST_KEYS,
     )
-    found: list[str] = []
-    for key in keys:  # active first, newest first
-        if key.public_key.startswith(prefix):
-            found.append(key.public_key)
-            if len(found) == MOST_KEYS:
-                break
-    return found
