@@ -324,3 +324,34 @@ async def test_the_generate_button_says_why_it_is_off(make_app):
         await open_integration(pilot, "github")
         assert app.screen.query_one("#generate", Button).disabled
         assert "viewer" in _text(app.screen, "#keys-gate")
+
+
+async def _settled_palette(pilot, query: str) -> list[str]:
+    """The palette's list once it stops changing (providers answer in turn)."""
+    offered = await _palette(pilot, query)
+    for _ in range(20):
+        await pilot.pause(0.05)
+        again = await _current_palette(pilot)
+        if again == offered:
+            break
+        offered = again
+    return offered
+
+
+async def _current_palette(pilot) -> list[str]:
+    options = pilot.app.screen.query_one(OptionList)
+    return [str(options.get_option_at_index(n).prompt) for n in range(options.option_count)]
+
+
+async def test_the_palette_puts_keydesks_commands_first_and_the_best_match_on_top(make_app):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        offered = await _settled_palette(pilot, "gen")
+        assert offered[0].startswith("Generate API key")
+        await pilot.press("escape")
+        await settle(pilot)
+        offered = await _settled_palette(pilot, "")
+        assert offered[0].startswith("Generate API key")
+        builtin = next(n for n, title in enumerate(offered) if title.startswith(("Quit", "Keys")))
+        assert builtin > next(n for n, title in enumerate(offered) if "Audit trail" in title)

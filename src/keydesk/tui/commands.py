@@ -8,7 +8,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, cast
 
-from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.command import Hit, Hits, Provider
 from textual.content import Content
 from textual.fuzzy import Matcher
 from textual.markup import escape
@@ -102,15 +102,40 @@ class KeydeskCommands(Provider):
         return commands
 
     async def discover(self) -> Hits:
-        for name, action, help in self._commands():
-            yield DiscoveryHit(content(name), action, text=name, help=help)
+        # Scores above Textual's own (discovery hits score 0): keydesk's
+        # commands come first, in the order _commands gives them.
+        commands = self._commands()
+        for position, (name, action, help) in enumerate(commands):
+            score = KEYDESK_FIRST + 1 - position / (len(commands) + 1)
+            yield Hit(score, content(name), action, text=name, help=help)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         for name, action, help in self._commands():
-            score = matcher.match(name)
+            score = ranked(query, name, matcher.match(name))
             if score > 0:
                 yield Hit(score, _highlight(matcher, name), action, text=name, help=help)
+
+
+# Above any score Textual's fuzzy matcher gives its own commands (it is not
+# bounded by 1: bonuses for word starts add up).
+KEYDESK_FIRST = 1000.0
+
+
+def ranked(query: str, name: str, fuzzy: float) -> float:
+    """A keydesk command's place for `query`: above every built-in, the name
+    that starts with the query first, then one with a word that does, then
+    the fuzzy matches ("gen" is Generate, not every "Go to integration")."""
+    if fuzzy <= 0:
+        return 0.0
+    wanted, words = query.strip().lower(), name.lower()
+    if words.startswith(wanted):
+        quality = 1.0
+    elif any(word.startswith(wanted) for word in words.split()):
+        quality = 0.75
+    else:
+        quality = 0.5 * fuzzy / (1 + fuzzy)  # under 0.5, however large `fuzzy` is
+    return KEYDESK_FIRST + quality
 
 
 def _highlight(matcher: Matcher, text: str) -> Content:

@@ -10,6 +10,7 @@ from functools import wraps
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from textual import events
+from textual.actions import parse as parse_action
 from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
 from textual.screen import ModalScreen, Screen, ScreenResultType
@@ -80,14 +81,23 @@ class KeydeskScreen(Screen[ScreenResultType]):
 
     def on_key(self, event: events.Key) -> None:
         """A key whose action the footer shows dimmed (not possible right
-        now) says why, instead of doing nothing in silence."""
-        for binding in self._bindings.key_to_bindings.get(event.key, ()):
-            if "(" in binding.action or self.check_action(binding.action, ()) is not None:
-                continue
-            why = self.why_not(binding.action) or f"{binding.description}: not possible here now"
+        now) says why, instead of doing nothing in silence. Textual checks
+        bindings after this handler: say it only when no binding on the way
+        from the focused widget up (a button's Enter) would act on the key."""
+        dimmed: Binding | None = None
+        for node, bindings in self._modal_binding_chain:
+            for binding in bindings.key_to_bindings.get(event.key, ()):
+                namespace, action, parameters = parse_action(binding.action)
+                target = {"app": self.app, "screen": self}.get(namespace, node)
+                offered = target.check_action(action, parameters)
+                if offered:
+                    return  # it acts
+                if offered is None and node is self and dimmed is None:
+                    dimmed = binding
+        if dimmed is not None:
+            why = self.why_not(dimmed.action) or f"{dimmed.description}: not possible here now"
             self.notify(why, severity="warning", markup=False)
             event.stop()
-            return
 
     def why_not(self, action: str) -> str | None:
         """Why `action`, dimmed in the footer, cannot be done now (None: a
