@@ -656,7 +656,7 @@ def test_a_session_never_ends_at_a_python_prompt(tmp_path):
     finally:
         os.close(secondary)
         os.close(primary)
-    assert (done.returncode, done.stdout) == (2, "")
+    assert (done.returncode, done.stdout) == (1, "")  # refused
     assert done.stderr == (
         "keydesk: keydesk ssh-session refuses to run with PYTHONINSPECT set (it would end at a "
         "Python prompt); let sshd's AcceptEnv pass no PYTHON* variable\n"
