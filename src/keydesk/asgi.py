@@ -17,8 +17,9 @@ HTTP requests and WebSocket handshakes alike need `Authorization: Bearer
        sent or once decoded, again and again until it no longer changes
        (percent-encoding at any depth, JSON escapes, base64:
        `keydesk.encodings`; a value still changing after 8 rounds counts as
-       a key): keys travel only in `Authorization`, and such a request's
-       query string and path are redacted before any server logs them.
+       a key): keys travel only in `Authorization`, and what a server logs
+       of such a request (query string, path, method, client address, which
+       may come from `X-Forwarded-For`) is redacted before it is logged.
   429  too many attempts with one public key at once; `Retry-After`.
   503  the key store cannot answer (gone, down, locked past the timeout);
        `Retry-After`. Never a 200 it could not check.
@@ -175,14 +176,30 @@ def bearer_token(scope: Scope) -> str | None:
 
 
 def _carries_key_elsewhere(scope: Scope) -> bool:
-    if _looks_like_key(scope.get("query_string", b"")):
-        return True
-    if _looks_like_key(scope.get("raw_path") or b"") or _looks_like_key(_path(scope)):
+    if any(_looks_like_key(value) for value in _logged_fields(scope)):
         return True
     return any(
         name != b"authorization" and _looks_like_key(value)
         for name, value in scope.get("headers", ())
     )
+
+
+def _logged_fields(scope: Scope) -> tuple[bytes, ...]:
+    """What servers write of a request in an access log: method, path,
+    query string and client address. The client may come from a header
+    (`X-Forwarded-For`, which uvicorn trusts from 127.0.0.1 by default)."""
+    return (
+        scope.get("query_string") or b"",
+        scope.get("raw_path") or b"",
+        _path(scope),
+        str(scope.get("method") or "").encode("utf-8", "replace"),
+        _client_host(scope),
+    )
+
+
+def _client_host(scope: Scope) -> bytes:
+    client = scope.get("client")
+    return str(client[0]).encode("utf-8", "replace") if client else b""
 
 
 def _looks_like_key(data: bytes) -> bool:
@@ -211,12 +228,17 @@ def _path(scope: Scope) -> bytes:
 
 
 def _redact(scope: Scope) -> None:
-    """What servers log of a request (path and query string) without the key."""
+    """Every field of `_logged_fields` without the key: the request is
+    answered 400, so only the server's access log reads them after this."""
     if scope.get("query_string"):
         scope["query_string"] = REDACTED
     if _looks_like_key(_path(scope)) or _looks_like_key(scope.get("raw_path") or b""):
         scope["path"] = "/" + REDACTED.decode()
         scope["raw_path"] = b"/" + REDACTED
+    if _looks_like_key(str(scope.get("method") or "").encode("utf-8", "replace")):
+        scope["method"] = REDACTED.decode()
+    if _looks_like_key(_client_host(scope)):
+        scope["client"] = (REDACTED.decode(), scope["client"][1])
 
 
 def _bad_request(message: str) -> dict[str, str]:

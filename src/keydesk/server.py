@@ -7,7 +7,8 @@ GET  /healthz     → 200 (no authentication, no I/O)
 The answers are the middleware's (`keydesk.asgi`). Logs go to stderr: one
 line per refused key with its public key and exact reason (never the secret),
 one line when the store goes away and when it is back; with `--access-log`,
-one line per request, whose query string is redacted when it carried a key.
+one line per request, whose every field (client, method, path, query) is
+redacted when the request carried a key.
 """
 
 from __future__ import annotations
@@ -186,7 +187,18 @@ def log_config() -> dict[str, Any]:
     return config
 
 
-def serve(store: Store, host: str, port: int, *, access_log: bool = False) -> None:
+def serve(
+    store: Store,
+    host: str,
+    port: int,
+    *,
+    access_log: bool = False,
+    trusted_proxies: list[str] | None = None,
+) -> None:
+    """Run the endpoint. A client's address comes from `X-Forwarded-For`
+    only when the connection is from one of `trusted_proxies`: uvicorn's
+    default trusts 127.0.0.1, which lets any local user choose the address
+    that rate limits, the audit trail and the access log record."""
     import uvicorn
 
     uvicorn.run(
@@ -194,6 +206,8 @@ def serve(store: Store, host: str, port: int, *, access_log: bool = False) -> No
         host=host,
         port=port,
         access_log=access_log,
+        proxy_headers=bool(trusted_proxies),
+        forwarded_allow_ips=list(trusted_proxies or ()),
         log_level="info",
         log_config=log_config(),
         server_header=False,

@@ -29,6 +29,13 @@ def register(cli: Commands) -> None:
     sub.add_argument("--host", default="127.0.0.1")
     sub.add_argument("--port", type=int, default=8080)
     sub.add_argument("--access-log", action="store_true", help="log each request (never its key)")
+    sub.add_argument(
+        "--trusted-proxy",
+        action="append",
+        metavar="ADDRESS",
+        help="take the client's address from X-Forwarded-For on connections from ADDRESS "
+        "(repeatable; by default the header is ignored)",
+    )
 
 
 def verify(args: argparse.Namespace) -> int:
@@ -67,5 +74,11 @@ def serve(args: argparse.Namespace) -> int:
     except ImportError:
         fail("the server needs its extra: pip install 'keydesk[server]'")
         return EXIT_REFUSED
-    run_server(context.store(args), args.host, args.port, access_log=args.access_log)
+    run_server(
+        context.store(args),
+        args.host,
+        args.port,
+        access_log=args.access_log,
+        trusted_proxies=args.trusted_proxy,
+    )
     return 0
