@@ -250,3 +250,25 @@ def test_each_command_is_built_from_the_group_that_registers_it():
         (commands,) = [a for a in build_parser(group)._actions if isinstance(a.choices, dict)]
         registered |= dict.fromkeys(commands.choices, group)
     assert registered == GROUP_OF
+
+
+@pytest.mark.skipif(shutil.which("fish") is None, reason="needs fish")
+def test_in_a_real_fish(store, tmp_path):
+    """fish completes a line without a terminal (`complete --do-complete`),
+    through the function `keydesk completion fish` defined."""
+    script = tmp_path / "keydesk.fish"
+    script.write_text(subprocess.run([KEYDESK, "completion", "fish"], capture_output=True,
+                                     text=True, check=True).stdout)  # fmt: skip
+
+    def fish_tab(line: str) -> list[str]:
+        command = f"source {shlex.quote(str(script))}; complete --do-complete {shlex.quote(line)}"
+        env = {**os.environ, "KEYDESK_DATABASE_URL": str(store["db"]),
+               "PATH": f"{KEYDESK.parent}{os.pathsep}{os.environ.get('PATH', '')}"}  # fmt: skip
+        done = subprocess.run(["fish", "--no-config", "-c", command], capture_output=True,
+                              text=True, env=env, timeout=HANG_GUARD)  # fmt: skip
+        return [row.split("\t")[0] for row in done.stdout.splitlines()]
+
+    assert fish_tab("keydesk key r") == ["revoke", "rotate"]
+    assert "ssh-session" not in fish_tab("keydesk ")
+    assert fish_tab("keydesk key list --integration g") == ["github", "gitlab"]
+    assert sorted(fish_tab("keydesk key revoke kdpk_")) == sorted(store["live"])
