@@ -379,3 +379,47 @@ def test_a_refused_init_on_an_existing_store_leaves_it_whole(tmp_path, capsys):
     store = open_store(f"sqlite:///{path}")
     assert [ws.name for ws in KeyService(store, "alice").workspaces()] == ["acme"]
     store.dispose()
+
+
+# -- `..` after a name that is not a folder: the kernel refuses, SQLite would not ------------
+
+
+@pytest.mark.parametrize("entry", ENTRY_POINTS)
+@pytest.mark.parametrize("back", ["nothere/..", "evil.db/.."])
+def test_a_path_going_back_from_what_is_not_a_folder_is_refused(tmp_path, entry, back):
+    """SQLite resolves a store's name itself and drops the name before `..`
+    whatever it is: through `l.db -> nothere/../evil.db` it opened evil.db
+    (mode 0666) while the check, told the path went through a missing
+    folder, took the store for one not made yet and checked no file."""
+    folder = tmp_path / "kopmw"
+    evil = make_store(folder / "evil.db")
+    evil.chmod(0o666)
+    Path(f"{evil}-wal").symlink_to(tmp_path / "elsewhere-wal")
+    link = folder / "l.db"
+    link.symlink_to(f"{back}/evil.db")
+    for url in (f"sqlite:///{link}", f"sqlite:///{folder}/{back}/evil.db"):
+        with pytest.raises(StoreUnavailable) as refused:
+            ENTRY_POINTS[entry](url)
+        assert "'..'" in refused.value.message and "\n" not in refused.value.message
+    assert sorted(p.name for p in folder.iterdir()) == ["evil.db", "evil.db-wal", "l.db"]
+
+
+def test_a_path_going_back_from_a_folder_is_followed_and_checked(tmp_path):
+    folder = tmp_path / "kopmw"
+    (folder / "sub").mkdir(parents=True)
+    store = make_store(folder / "k.db")
+    link = folder / "l.db"
+    link.symlink_to("sub/../k.db")
+    assert open_store(f"sqlite:///{link}").engine.url.database == str(store)
+    store.chmod(0o666)
+    for url in (f"sqlite:///{link}", str(folder / "sub" / ".." / "k.db")):
+        with pytest.raises(UnsafeStore, match="mode 0666"):
+            open_store(database_url(url))
+
+
+def test_init_through_a_missing_folder_and_back_makes_nothing(tmp_path, capsys):
+    link = tmp_path / "l.db"
+    link.symlink_to("nothere/../new.db")
+    assert main(["--db", str(link), "init", "--workspace", "acme"]) != 0
+    assert "'..'" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["l.db"]

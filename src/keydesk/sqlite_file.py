@@ -5,14 +5,13 @@ the verifier and the read-only commands use it to start as fast as Python.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from keydesk.schema import HEAD
-from keydesk.store_path import checked_store_path
+from keydesk.store_path import absolute, checked_store_path
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 BARE_PROBE_TIMEOUT_MS = 200  # open_for_reading's first look, before the full way
@@ -29,7 +28,7 @@ def sqlite_file_of(url: str) -> str | None:
     if not url.startswith(prefix) or "?" in url:
         return None
     path = urllib.parse.unquote(url[len(prefix) :])  # as SQLAlchemy reads it: %41 is "A"
-    return os.path.abspath(os.path.expanduser(path)) if is_file_path(path) else None
+    return absolute(path) if is_file_path(path) else None
 
 
 def read_only_uri(path: str) -> str:

@@ -42,10 +42,14 @@ def checked_store_path(named: str | os.PathLike[str]) -> Path:
             f"a SQLite URI file name is not accepted ({text}): name the store's file, "
             "as sqlite:////path/to/keydesk.db or a plain path, so keydesk can check it"
         )
-    given = os.path.abspath(os.path.expanduser(text))
+    given = absolute(text)
     walk = _resolve(given)
+    if not walk.exists and os.path.lexists(walk.real):  # made meanwhile: judge it as it is
+        walk = _resolve(given)
+        if not walk.exists:  # never open unchecked a file that is there
+            raise UnsafeStore(f"refusing to open {given}: its path changed while it was checked")
     real = Path(walk.real)
-    shown = walk.real if walk.real == given else f"{real} (where {given} leads)"
+    shown = walk.real if walk.real == os.path.normpath(given) else f"{real} (where {given} leads)"
     me = os.geteuid()
     for link, owner in walk.links:  # its owner may replace it, in a sticky folder
         if owner not in (me, 0):
@@ -60,10 +64,17 @@ def checked_store_path(named: str | os.PathLike[str]) -> Path:
     return real
 
 
+def absolute(path: str) -> str:
+    """`path` (~ expanded) from /, its `..` kept: os.path.abspath drops
+    `x/..` by name, where the kernel needs x to be a folder that exists."""
+    return os.path.join(os.getcwd(), os.path.expanduser(path))
+
+
 @dataclass
 class _Walk:
     real: str
     exists: bool = True
+    is_dir: bool = True  # whether `real`, if it exists, is a folder
     folders: dict[str, None] = field(default_factory=dict)  # each looked in, in order
     links: list[tuple[str, int]] = field(default_factory=list)  # each followed, its owner
 
@@ -82,6 +93,15 @@ def _resolve(given: str) -> _Walk:
         if name in ("", "."):
             continue
         if name == "..":
+            # The kernel goes back only from a folder that exists; SQLite
+            # resolves names itself and drops the last one whatever it is, so
+            # `nothere/../evil.db` opens evil.db, unchecked, were it skipped.
+            if not walk.exists or not walk.is_dir:
+                raise StoreNotFound(
+                    f"no keydesk store at {given}: it goes back with '..' from "
+                    f"{walk.real}, which {'is not a folder' if walk.exists else 'does not exist'};"
+                    " name the store's file without it"
+                )
             walk.real = os.path.dirname(walk.real)
             continue
         candidate = os.path.join(walk.real, name)
@@ -97,14 +117,14 @@ def _resolve(given: str) -> _Walk:
         except OSError as exc:
             raise _unreadable(given, Path(candidate), exc) from None
         if not stat.S_ISLNK(info.st_mode):
-            walk.real = candidate
+            walk.real, walk.is_dir = candidate, stat.S_ISDIR(info.st_mode)
             continue
         walk.links.append((candidate, info.st_uid))
         if len(walk.links) > _MAX_LINKS:
             raise StoreUnavailable(f"cannot read the store at {given}: too many symlinks")
         target = os.readlink(candidate)
         if target.startswith("/"):
-            walk.real = "/"
+            walk.real, walk.is_dir = "/", True
         pending.extend(target.split("/")[::-1])
     return walk
 
