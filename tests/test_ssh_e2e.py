@@ -469,7 +469,7 @@ def test_a_client_cannot_end_a_session_at_a_python_prompt(deployment, alice):
     try:
         screen = terminal.wait_for(lambda text: "EXIT=" in text, "end of the session")
         assert "refuses to run with PYTHONINSPECT set" in screen
-        assert "EXIT=2" in screen and ">>>" not in screen
+        assert "EXIT=1" in screen and ">>>" not in screen
     finally:
         terminal.close()
 
