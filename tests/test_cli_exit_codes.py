@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -151,3 +153,28 @@ def test_every_exit_code_is_in_the_readme():
     section = readme.split("## Command line", 1)[1].split("\n## ", 1)[0]
     for code in (0, 1, 2, 3, 70, 130, 141):
         assert f"\n| {code} |" in section, code
+
+
+@pytest.mark.parametrize(
+    ("args", "meant"),
+    [
+        (("integratoin", "list"), "did you mean 'integration'?"),
+        (("key", "creat"), "did you mean 'create'?"),
+        (("key", "list", "--jsn"), "did you mean '--json'?"),
+        (("workspace", "lst"), "did you mean 'list'?"),
+    ],
+)
+def test_did_you_mean(configured, args, meant):
+    code, out, err = configured(*args)
+    assert (code, out) == (2, "") and meant in err and err.count("\n") == 1
+
+
+def test_the_internal_command_is_listed_nowhere(configured):
+    _, _, err = configured("sesion")  # no command is close: every choice is listed
+    assert "choose from demo, init" in err and "ssh-session" not in err
+    _, _, err = configured("ssh-sesion")  # close to ssh-session: still never named
+    assert "ssh-session" not in err
+    done = subprocess.run(
+        [sys.executable, "-m", "keydesk", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0 and "ssh-session" not in done.stdout and "completion" in done.stdout
