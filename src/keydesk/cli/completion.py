@@ -69,8 +69,10 @@ def groups_for(
     """The groups the shell's line needs: the one registering the command it
     names (building every group's parsers is most of a Tab's time), else all."""
     line = os.environ.get("COMP_LINE", "")
-    words = line[: int(os.environ.get("COMP_POINT", len(line)))].split()[1:]
-    done = words if line[-1:].isspace() else words[:-1]  # the last word is being typed
+    point = os.environ.get("COMP_POINT", "")
+    typed = line[: int(point)] if point.isdigit() else line
+    words = typed.split()[1:]
+    done = words if typed[-1:].isspace() else words[:-1]  # the last word is being typed
     takes_value = False
     for word in done:
         if takes_value or word.startswith("-"):
