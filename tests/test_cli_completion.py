@@ -184,6 +184,9 @@ def test_an_unsafe_or_postgresql_store_completes_nothing(store, tmp_path):
     open_to_all = copy_store(store["db"], tmp_path / "open.db")
     open_to_all.chmod(0o666)
     assert tab("keydesk key list --integration ", open_to_all) == []
+    fifo = tmp_path / "fifo.db"  # opening it would wait for a writer for ever
+    os.mkfifo(fifo, 0o600)
+    assert tab("keydesk key list --integration ", fifo) == []
     # An unroutable server: completion never connects, so it cannot wait on it.
     assert tab("keydesk key list --integration ", "postgresql://u@192.0.2.1:5432/k") == []
 
