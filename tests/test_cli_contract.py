@@ -473,31 +473,46 @@ def test_store_errors_are_one_line(cli, argv, needle):
 # --- the TUI's first run ------------------------------------------------------
 
 
+class Opened(list):
+    """The URLs the TUI was opened on, and what it was told to say first."""
+
+    notices: list[str | None]
+
+
 @pytest.fixture
 def fake_tui(monkeypatch):
-    opened: list[str] = []
-    monkeypatch.setattr(
-        "keydesk.tui.app.run", lambda url, proven=None, mouse=True: opened.append(url) or 0
-    )
+    opened = Opened()
+    opened.notices = []
+
+    def run(url, proven=None, mouse=True, notice=None):
+        opened.append(url)
+        opened.notices.append(notice)
+        return 0
+
+    monkeypatch.setattr("keydesk.tui.app.run", run)
     monkeypatch.setattr("keydesk.cli.interface.has_terminal", lambda: True)
     return opened
 
 
-def test_first_run_creates_the_default_store_and_says_where(cli, fake_tui, tmp_path, monkeypatch):
+def test_first_run_creates_the_default_store_and_says_where_in_the_tui(
+    cli, fake_tui, tmp_path, monkeypatch
+):
     monkeypatch.delenv("KEYDESK_DATABASE_URL")
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     code, _, err = cli()
     path = tmp_path / "data" / "keydesk" / "keydesk.db"
-    assert code == 0 and err == f"keydesk: creating your store at {path}\n"
+    assert code == 0 and err == ""  # stderr is hidden behind the screen
     assert path.exists() and fake_tui == [f"sqlite:///{path}"]
+    assert fake_tui.notices == [f"Created your store at {path} (readable by you only)."]
     code, _, err = cli()  # the second time there is nothing to say
-    assert code == 0 and err == ""
+    assert code == 0 and err == "" and fake_tui.notices[-1] is None
 
 
 def test_no_mouse_leaves_the_mouse_to_the_terminal(cli, monkeypatch, tmp_path):
     mice: list[bool] = []
     monkeypatch.setattr(
-        "keydesk.tui.app.run", lambda url, proven=None, mouse=True: mice.append(mouse) or 0
+        "keydesk.tui.app.run",
+        lambda url, proven=None, mouse=True, notice=None: mice.append(mouse) or 0,
     )
     monkeypatch.setattr("keydesk.cli.interface.has_terminal", lambda: True)
     for argv in ((), ("--no-mouse",), ("demo",), ("demo", "--no-mouse"), ("--no-mouse", "demo")):

@@ -93,5 +93,35 @@ def _settle_times(store: Store) -> None:
                 created_at=DEMO_EPOCH - timedelta(days=30), updated_at=DEMO_EPOCH
             )
         )
-        connection.execute(sa.update(AuditEvent).values(at=DEMO_EPOCH))
         connection.execute(sa.update(Membership).values(created_at=DEMO_EPOCH - timedelta(days=30)))
+        _settle_events(connection)
+
+
+def _settle_events(connection: sa.Connection) -> None:
+    """Each event at the time of what it records: a key's creation and
+    revocation when its page says they happened, the set-up (workspaces,
+    members, integrations) a minute apart from the day the integrations were
+    made, and what came after the keys (a disabled integration) after them.
+    One story, whichever screen tells it."""
+    keys = {
+        public_key: (created, revoked)
+        for public_key, created, revoked in connection.execute(
+            sa.select(col(ApiKey.public_key), col(ApiKey.created_at), col(ApiKey.revoked_at))
+        )
+    }
+    setup = DEMO_EPOCH - timedelta(days=30)
+    events = connection.execute(
+        sa.select(col(AuditEvent.id), col(AuditEvent.action), col(AuditEvent.target)).order_by(
+            col(AuditEvent.id)
+        )
+    ).all()
+    clock = setup  # the latest moment told so far: what follows comes after it
+    for event_id, action, target in events:
+        at = clock + timedelta(minutes=1)
+        if target in keys:
+            created, revoked = keys[target]
+            at = revoked if action.startswith("key.revoke") and revoked else created
+        clock = max(clock, at)
+        connection.execute(
+            sa.update(AuditEvent).where(col(AuditEvent.id) == event_id).values(at=at)
+        )

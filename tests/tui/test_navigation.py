@@ -129,3 +129,19 @@ async def test_ticked_and_unticked_scopes_differ_in_their_characters(make_app):
         await settle(pilot)
         boxes = ["".join(s.text for s in scopes.render_line(y))[:3] for y in range(2)]
         assert boxes[0] != boxes[1] and "X" in boxes[0] and "X" not in boxes[1]
+
+
+async def test_a_message_never_covers_the_highlighted_keys_line(make_app):
+    from textual.widgets._toast import Toast
+
+    app = make_app()
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await open_integration(pilot, "github")
+        app.notify("Revoked kdpk_AAAAAAAAAAAAAAAA (api-gateway-prod)", markup=False)
+        for _ in range(20):
+            await pilot.pause(0.05)
+            toasts = list(app.screen.query(Toast))
+            if toasts and toasts[0].region.height:
+                break
+        detail = app.screen.query_one("#key-detail").region
+        assert toasts and all(not toast.region.overlaps(detail) for toast in toasts)

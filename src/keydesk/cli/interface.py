@@ -35,9 +35,9 @@ def run_tui(args: argparse.Namespace) -> int:
     from keydesk.tui.app import run  # Textual is loaded only for the TUI
 
     url = database_url(args.db)
-    _first_run(url, named=bool(args.db or os.environ.get(DATABASE_ENV)))
+    created = _first_run(url, named=bool(args.db or os.environ.get(DATABASE_ENV)))
     # never over SSH: ssh-session opens its own
-    return run(url, proven=args.proven_actor, mouse=_mouse(args))
+    return run(url, proven=args.proven_actor, mouse=_mouse(args), notice=created)
 
 
 def has_terminal() -> bool:
@@ -56,12 +56,14 @@ def require_terminal() -> None:
     )
 
 
-def _first_run(url: str, *, named: bool) -> None:
+def _first_run(url: str, *, named: bool) -> str | None:
     """The TUI's first run is the one place besides `init` and `demo` that
     creates a store, and it says where. A SQLite file named with --db or
     $KEYDESK_DATABASE_URL is created only after the user agrees at the
     terminal (a typo must not make an empty store); the default one is simply
-    created. A PostgreSQL database without a schema is left to `keydesk init`."""
+    created. A PostgreSQL database without a schema is left to `keydesk init`.
+    Returns what to tell in the TUI when a store was made (stderr is hidden
+    behind the screen until keydesk ends)."""
     from keydesk.sqlite_file import sqlite_file_of
     from keydesk.store_path import checked_store_path
 
@@ -69,7 +71,7 @@ def _first_run(url: str, *, named: bool) -> None:
     # Checked first: an unsafe or unreadable store is said as such, never
     # as "no store here", and before anything is asked or made.
     if path is None or checked_store_path(path).exists():
-        return
+        return None
     if named:
         if not sys.stdin.isatty():
             raise StoreNotFound(
@@ -78,11 +80,10 @@ def _first_run(url: str, *, named: bool) -> None:
         print(f"There is no keydesk store at {path}.", file=sys.stderr)
         if input("Create a new one there? [y/N] ").strip().lower() not in ("y", "yes"):
             raise StoreNotFound(f"no keydesk store at {path}; nothing was created")
-    else:
-        print(f"keydesk: creating your store at {path}", file=sys.stderr)
     from keydesk.store import open_store
 
     open_store(url, create=True).dispose()
+    return f"Created your store at {path} (readable by you only)."
 
 
 def demo(args: argparse.Namespace) -> int:

@@ -88,6 +88,7 @@ class KeydeskApp(App[None]):
 
     workspace: reactive[WorkspaceView | None] = reactive(None)
     ssh_session = False  # through an SSH key (`run`): the server's files are not the admin's
+    startup_notice: str | None = None  # said once the first screen is up (`run`)
 
     def __init__(
         self,
@@ -150,6 +151,8 @@ class KeydeskApp(App[None]):
                 loop.add_signal_handler(hangup, self.hang_up, hangup)
         self._home = IntegrationsScreen()
         self.push_screen(self._home)
+        if self.startup_notice:
+            self.notify(self.startup_notice, timeout=10, markup=False)
         ready, connect = self._service, self._connect
         if ready is not None:
             call_service(self, ready.workspaces, self._workspaces_loaded, group="workspaces")
@@ -699,12 +702,18 @@ class ScreenshotRefused(KeydeskError):
 
 
 def run(
-    database_url: str, proven: str | None = None, ssh_key: str | None = None, *, mouse: bool = True
+    database_url: str,
+    proven: str | None = None,
+    ssh_key: str | None = None,
+    *,
+    mouse: bool = True,
+    notice: str | None = None,
 ) -> int:
     """Run the interface on the store at `database_url` until the user quits,
     as the account the store proves (or `proven`, see keydesk.identity,
     through the SSH key `ssh_key`). The store is opened after the first frame.
-    Without `mouse`, the terminal keeps the mouse (its own selection)."""
+    Without `mouse`, the terminal keeps the mouse (its own selection).
+    `notice` is said on the first screen (a store just made, and where)."""
     app = KeydeskApp(
         connect=partial(_connect, database_url, proven, ssh_key),
         bare_reads=partial(bare_sqlite_reads, database_url, proven, ssh_key),
@@ -712,6 +721,7 @@ def run(
         handle_signals=True,
     )
     app.ssh_session = ssh_key is not None
+    app.startup_notice = notice
     heap.keep_what_imports_made()
     try:
         app.run(mouse=mouse)
