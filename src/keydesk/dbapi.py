@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import os
 import re
 import sqlite3
 from collections.abc import Iterator, Mapping
@@ -118,13 +119,16 @@ def driver_errors() -> Iterator[None]:
         raise
 
 
-def failure(error: BaseException | None, password: str | None = None) -> KeydeskError:
+def failure(
+    error: BaseException | None, password: str | None = None, store_file: str | None = None
+) -> KeydeskError:
     """A driver error as one line. A refusal by the database is a
     PermissionDenied: the service checks the same rules first, so it is a
-    race, or a store set up differently."""
+    race, or a store set up differently. `store_file`: a SQLite store's file,
+    to tell a full disk from other I/O errors."""
     if is_refusal(error):
         return PermissionDenied(f"the database refused this: {first_line(error)}")
-    return StoreUnavailable(without(describe(error), password))
+    return StoreUnavailable(without(describe(error, store_file), password))
 
 
 def is_refusal(error: BaseException | None) -> bool:
@@ -138,11 +142,43 @@ def first_line(error: BaseException | None) -> str:
 LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's lock_timeout ran out
 
 
-def describe(error: BaseException | None) -> str:
+def describe(error: BaseException | None, store_file: str | None = None) -> str:
     text = first_line(error)
     if "locked" in text or getattr(error, "sqlstate", None) == LOCK_NOT_AVAILABLE:
         return "the store is busy (another process holds a lock on it); try again"
+    if store_file is not None and _disk_trouble(error):
+        folder = os.path.dirname(store_file)
+        if disk_is_full(folder):
+            return (
+                f"the disk holding the store ({folder}) is full: free some space and try "
+                "again; nothing was changed"
+            )
     return f"the store is unavailable: {text}"
+
+
+_SQLITE_IOERR, _SQLITE_FULL = 10, 13
+ROOM_NEEDED = 1 << 20  # bytes: less free than this, a write error is the full disk
+
+
+def _disk_trouble(error: BaseException | None) -> bool:
+    """SQLite's "disk I/O error" (any SQLITE_IOERR_*) or "database or disk is
+    full": what a full disk gives (a -wal that cannot grow is an I/O error)."""
+    code = getattr(error, "sqlite_errorcode", None)
+    return isinstance(error, sqlite3.Error) and code is not None and code & 0xFF in (
+        _SQLITE_IOERR, _SQLITE_FULL,
+    )  # fmt: skip
+
+
+def disk_is_full(folder: str) -> bool:
+    """Whether the file system holding `folder` has no room left for this
+    process (root may use the blocks kept for it), in bytes or in files."""
+    try:
+        disk = os.statvfs(folder)
+    except OSError:
+        return False
+    blocks = disk.f_bfree if os.geteuid() == 0 else disk.f_bavail
+    files_left = disk.f_ffree if os.geteuid() == 0 else disk.f_favail
+    return blocks * disk.f_frsize < ROOM_NEEDED or (disk.f_files > 0 and files_left == 0)
 
 
 def without(message: str, password: str | None) -> str:

@@ -73,7 +73,12 @@ class Store:
                 yield session
                 session.commit()
         except DBAPIError as exc:  # OperationalError, and DatabaseError for a damaged file
-            raise failure(exc.orig, self.engine.url.password) from None
+            raise failure(exc.orig, self.engine.url.password, self.file) from None
+
+    @property
+    def file(self) -> str | None:
+        """A SQLite store's file, as opened; None for any other store."""
+        return self._file[0] if self._file else None
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -147,7 +152,8 @@ def _require_schema(engine: Engine, where: str, *, create: bool, migrate: bool) 
         if migrate and revision != HEAD:
             upgrade(engine)
     except DBAPIError as exc:
-        message = _upgrade_refused(exc) if is_refusal(exc.orig) else describe(exc.orig)
+        file = engine.url.database if engine.dialect.name == "sqlite" else None
+        message = _upgrade_refused(exc) if is_refusal(exc.orig) else describe(exc.orig, file)
         if "not a database" in message:
             message = f"{where} is not a keydesk store (not a SQLite database)"
         raise StoreUnavailable(without(message, password)) from None
