@@ -19,6 +19,7 @@ early stops any git process it started.
 from __future__ import annotations
 
 import errno
+import io
 import os
 import re
 import shutil
@@ -30,7 +31,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import IntEnum
 from functools import cache
-from typing import IO, Protocol, TypeAlias, cast
+from typing import IO, Protocol, cast
 
 from keydesk.errors import Unauthorized
 from keydesk.keys import (
@@ -43,6 +44,9 @@ from keydesk.keys import (
     parse_private_key,
 )
 from keydesk.scan_decode import ENCODED_KEY_MAX, GIT_PICKAXE, escaped_keys
+from keydesk.scan_events import Finding, ScanEvent, Skipped
+from keydesk.scan_git_blobs import LIST_OPTIONS, binary_change_events, binary_changes
+from keydesk.scan_text import Transcoded, read_head, wide_encoding
 from keydesk.validation import shown_literally
 
 __all__ = [
@@ -77,47 +81,6 @@ _SHAPE = re.compile(
 # Reached while walking, these would read kernel memory or never end (/proc/kcore,
 # /proc/kmsg); name them explicitly to scan something inside.
 _PSEUDO_FILESYSTEMS = frozenset({"/proc", "/sys"})
-
-
-@dataclass(frozen=True, slots=True, repr=False)
-class Finding:
-    """A checksum-valid private key at `location` (`file:line`,
-    `commit:file:line` or `<stdin>:line`). Shows only the public key and a
-    redacted prefix; the key itself stays inside `private_key` (masked), so a
-    caller can later prove possession, e.g. to revoke it."""
-
-    location: str
-    public_key: str
-    redacted: str
-    private_key: PrivateKey = field(compare=False)
-
-    def __repr__(self) -> str:
-        return (
-            f"Finding(location={self.location!r}, public_key={self.public_key!r}, "
-            f"redacted={self.redacted!r})"
-        )
-
-    def __str__(self) -> str:
-        return f"{self.location}: {self.redacted} ({self.public_key})"
-
-
-@dataclass(frozen=True, slots=True)
-class Skipped:
-    """Something not scanned, and why (one line, fit to show as it is).
-    `failed`: it should have been scanned and could not be (unreadable, a
-    named path that is missing, git failing), so a scan that reports nothing
-    found is incomplete; otherwise it was left out on purpose (binary, a
-    symbolic link in a walk, ignored by git)."""
-
-    path: str
-    reason: str
-    failed: bool = False
-
-    def __str__(self) -> str:
-        return f"{self.path}: skipped, {self.reason}"
-
-
-ScanEvent: TypeAlias = Finding | Skipped
 
 
 class Readable(Protocol):
@@ -190,6 +153,9 @@ def _display_path(path: str) -> str:
 
 def scan_bytes(data: bytes | bytearray, label: str = "<bytes>") -> Iterator[Finding]:
     """Keys in an in-memory blob (a paste, a clipboard, a test)."""
+    if wide_encoding(data, SNIFF_BYTES):
+        yield from scan_stream(io.BytesIO(data), label)
+        return
     line, last = 1, 0
     for offset, text, public_key in _keys_in(data, 0, len(data)):
         line += data.count(b"\n", last, offset)
@@ -246,7 +212,10 @@ def _scan_readable(
     keep, base, first = 0, 0, True
     while True:
         try:
-            read = stream.readinto(view[keep : keep + size])
+            if first:  # the encoding is judged on the first bytes: a pipe may give a few
+                read = read_head(stream, view[: max(size, min(len(view), SNIFF_BYTES))])
+            else:
+                read = stream.readinto(view[keep : keep + size])
         except OSError as error:
             yield Skipped(path, f"read failed: {_reason(error)}", failed=True)
             return
@@ -256,10 +225,15 @@ def _scan_readable(
         if not read:
             return
         end = keep + read
-        if first and sniff and buf.find(b"\0", keep, min(end, keep + SNIFF_BYTES)) != -1:
-            yield Skipped(path, "binary file")
-            return
-        first = False
+        if first:  # keep is 0: the stream's first bytes
+            first, sniffed = False, min(end, SNIFF_BYTES)
+            if codec := wide_encoding(buf, sniffed):  # UTF-16/32 text: read as UTF-8
+                decoded = Transcoded(stream, codec, bytes(buf[:end]))
+                yield from _scan_readable(decoded, label, path, buffer, sniff=False)
+                return
+            if sniff and buf.find(b"\0", 0, sniffed) != -1:
+                yield Skipped(path, "binary file")
+                return
         for offset, text, public_key in _keys_in(buf, 0, end, keep):
             line = _line_at(lines, buf, base, offset)
             yield _finding(f"{label}:{line}", text, public_key)
@@ -593,25 +567,27 @@ def scan_git_history(repo: str | os.PathLike[str] = ".") -> Iterator[ScanEvent]:
     """Keys added in any commit reachable from a ref or a reflog, even if
     later deleted, as `commit:file:line` (line in that commit's file). Each
     key is reported where it was introduced (or re-introduced), not in every
-    commit that carries it. Files git deems binary are not searched."""
-    args = ["log", "--all", "--reflog", "--format=%x00%H", *_PATCH_OPTIONS]
-    yield from _git_patch_events(repo, args, commits=True)
+    commit that carries it. Files git deems binary are searched if they are
+    UTF-16/32 text (`keydesk.scan_git_blobs`)."""
+    selection = ["log", "--all", "--reflog", "--format=%x00%H"]
+    yield from _git_patch_events(repo, selection, commits=True)
 
 
 def scan_staged(repo: str | os.PathLike[str] = ".") -> Iterator[ScanEvent]:
     """Keys on lines added by what is staged (`git diff --cached`), as
-    `file:line`: what a pre-commit hook must stop."""
-    yield from _git_patch_events(repo, ["diff", "--cached", *_PATCH_OPTIONS], commits=False)
+    `file:line`: what a pre-commit hook must stop. A staged file git deems
+    binary is decoded if it is UTF-16/32 text, else reported skipped."""
+    yield from _git_patch_events(repo, ["diff", "--cached"], commits=False)
 
 
 def _git_patch_events(
-    repo: str | os.PathLike[str], args: list[str], *, commits: bool
+    repo: str | os.PathLike[str], selection: list[str], *, commits: bool
 ) -> Iterator[ScanEvent]:
     cwd = os.fspath(repo)
     shown = _display_path(cwd)
     try:
         _git_output(cwd, "rev-parse", "--git-dir")
-        argv = _git_argv(*args, *([_merge_diffs()] if commits else []))
+        argv = _git_argv(*selection, *_PATCH_OPTIONS, *([_merge_diffs()] if commits else []))
     except _GitError as error:
         yield Skipped(shown, f"not scanned: {error}", failed=True)
         return
@@ -639,7 +615,26 @@ def _git_patch_events(
             stdout.close()
         if code != 0:
             stderr.seek(0)
-            yield Skipped(shown, f"git {args[0]} failed: {_first_line(stderr.read())}", failed=True)
+            yield Skipped(shown, f"git {selection[0]} failed: {_first_line(stderr.read())}", failed=True)  # fmt: skip
+            return
+    yield from _binary_events(cwd, selection, commits=commits)
+
+
+def _binary_events(cwd: str, selection: list[str], *, commits: bool) -> Iterator[ScanEvent]:
+    """Changes git calls binary: UTF-16/32 text in them is scanned; in what
+    is staged, any other is reported skipped, as a binary file on disk is."""
+    try:
+        listing = _git_output(cwd, *selection, *LIST_OPTIONS)
+        cat_file = _git_argv("cat-file", "--batch")
+    except _GitError as error:
+        yield Skipped(_display_path(cwd), f"not scanned: {error}", failed=True)
+        return
+    buffer = _Buffer(CHUNK_SIZE)
+    yield from binary_change_events(
+        binary_changes(listing), cat_file, cwd=cwd, env=_git_env(), shown_path=_display,
+        scan=lambda blob, where: _scan_readable(blob, where, where, buffer, sniff=True),
+        report_skipped=not commits,
+    )  # fmt: skip
 
 
 @dataclass(slots=True)
