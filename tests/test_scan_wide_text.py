@@ -127,3 +127,25 @@ def test_git_history_finds_a_wide_key_where_it_was_added_even_after_deletion(rep
         [(f"{first}:creds.env:1", public(kept)), (f"{second}:creds.env:3", public(later))]
     )
     assert not [e for e in events if isinstance(e, Skipped)]  # history names no binary file
+
+
+def test_the_pre_commit_hook_blocks_a_powershell_written_key(repo, tmp_path, monkeypatch, capsys):
+    """The attack as run: `keydesk scan --staged` passed with exit 0 and no note."""
+    from keydesk.cli import main
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("KEYDESK_DATABASE_URL", raising=False)
+    key = new_key()
+    (repo / "creds.env").write_bytes(wide(f"API_KEY={key}\r\n", "utf-16"))  # PowerShell 5's `>`
+    (repo / "logo.png").write_bytes(b"\x89PNG\0\0\0data")
+    _git(repo, "add", "-A")
+    monkeypatch.chdir(repo)
+    code = main(["scan", "--staged"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert (
+        f"keydesk: creds.env:1: a keydesk private key (kdsk_{key[5:9]}…, {public(key)}) is staged"
+        in err
+    )
+    assert "keydesk: logo.png: skipped, binary file" in err
+    assert key[22:] not in err
