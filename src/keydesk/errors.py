@@ -59,6 +59,12 @@ class IntegrationNotConfigured(KeydeskError):
     pass
 
 
+class UnknownStoredValue(KeydeskError):
+    """A row holds a value keydesk never writes (changed around keydesk, with
+    SQL). Guessing what it means would be wrong either way, so whatever needs
+    that row is refused in one line naming it (keydesk.stored)."""
+
+
 class AlreadyRevoked(KeydeskError):
     pass
 

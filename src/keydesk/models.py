@@ -32,6 +32,10 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# Ids a keydesk_users role draws on PostgreSQL, and the columns naming them:
+# bigint there, so nobody can draw them all (revision 0006); SQLite's are 64-bit.
+WIDE_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
 ACTIVE_KEY = "revoked_at IS NULL"  # the predicate of the partial unique index on labels
 
 
@@ -45,7 +49,7 @@ class Workspace(SQLModel, table=True):
 
 
 class Account(SQLModel, table=True):
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(sa_type=WIDE_ID, default=None, primary_key=True)
     name: str = Field(max_length=64, unique=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
@@ -53,9 +57,11 @@ class Account(SQLModel, table=True):
 class Membership(SQLModel, table=True):
     __table_args__ = (sa.UniqueConstraint("workspace_id", "account_id"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(sa_type=WIDE_ID, default=None, primary_key=True)
     workspace_id: int = Field(foreign_key="workspace.id", index=True, ondelete="CASCADE")
-    account_id: int = Field(foreign_key="account.id", index=True, ondelete="CASCADE")
+    account_id: int = Field(
+        sa_type=WIDE_ID, foreign_key="account.id", index=True, ondelete="CASCADE"
+    )
     role: str = Field(max_length=16)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
@@ -63,7 +69,7 @@ class Membership(SQLModel, table=True):
 class Integration(SQLModel, table=True):
     __table_args__ = (sa.UniqueConstraint("workspace_id", "name"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(sa_type=WIDE_ID, default=None, primary_key=True)
     workspace_id: int = Field(foreign_key="workspace.id", index=True, ondelete="CASCADE")
     name: str = Field(max_length=64)
     provider: str = Field(max_length=64)
@@ -94,15 +100,17 @@ class ApiKey(SQLModel, table=True):
         ),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
-    integration_id: int = Field(foreign_key="integration.id", index=True, ondelete="CASCADE")
+    id: int | None = Field(sa_type=WIDE_ID, default=None, primary_key=True)
+    integration_id: int = Field(
+        sa_type=WIDE_ID, foreign_key="integration.id", index=True, ondelete="CASCADE"
+    )
     public_key: str = Field(max_length=32, unique=True, index=True)
     label: str = Field(max_length=64)
     secret_hash: str = Field(max_length=256)  # argon2id of the private key, never the key
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
-    created_by: int = Field(foreign_key="account.id")
+    created_by: int = Field(sa_type=WIDE_ID, foreign_key="account.id")
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
-    revoked_by: int | None = Field(default=None, foreign_key="account.id")
+    revoked_by: int | None = Field(sa_type=WIDE_ID, default=None, foreign_key="account.id")
     expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
     last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
     # What the key may do: a subset of its integration's scopes when it was
@@ -112,7 +120,9 @@ class ApiKey(SQLModel, table=True):
     # its replacement gets when it is rotated.
     lifetime_days: int | None = Field(default=None, nullable=True)
     # The key this one replaced by a rotation.
-    replaces_id: int | None = Field(default=None, foreign_key="api_key.id", index=True)
+    replaces_id: int | None = Field(
+        sa_type=WIDE_ID, default=None, foreign_key="api_key.id", index=True
+    )
 
     def __repr__(self) -> str:  # the hash is not a secret, but has no business in logs
         return f"ApiKey(id={self.id}, public_key={self.public_key!r}, label={self.label!r})"
@@ -134,7 +144,7 @@ class AuditEvent(SQLModel, table=True):
     workspace_id: int = Field(foreign_key="workspace.id", index=True, ondelete="CASCADE")
     # The integration an event concerns (its own events and its keys'), if any.
     integration_id: int | None = Field(
-        default=None, foreign_key="integration.id", ondelete="SET NULL"
+        sa_type=WIDE_ID, default=None, foreign_key="integration.id", ondelete="SET NULL"
     )
     actor: str = Field(max_length=64)  # a name, so the trail survives account changes
     action: str = Field(max_length=32)
@@ -153,7 +163,9 @@ class KeyUsage(SQLModel, table=True):
 
     __tablename__ = "key_usage"
 
-    api_key_id: int = Field(foreign_key="api_key.id", primary_key=True, ondelete="CASCADE")
+    api_key_id: int = Field(
+        sa_type=WIDE_ID, foreign_key="api_key.id", primary_key=True, ondelete="CASCADE"
+    )
     hour: int = Field(primary_key=True)  # hours since 1970-01-01 00:00 UTC
     outcome: str = Field(primary_key=True, max_length=32)
     count: int = Field(default=0)
@@ -168,7 +180,7 @@ class SshApproval(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     workspace_id: int = Field(foreign_key="workspace.id", ondelete="CASCADE")
-    account_id: int = Field(foreign_key="account.id", ondelete="CASCADE")
+    account_id: int = Field(sa_type=WIDE_ID, foreign_key="account.id", ondelete="CASCADE")
     fingerprint: str = Field(max_length=64, index=True)
     approved_by: str = Field(max_length=64)  # a name, as the audit trail keeps actors
     approved_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

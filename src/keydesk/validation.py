@@ -145,7 +145,7 @@ def scopes(value: str) -> str:
 
 
 def skeletons(text: str) -> frozenset[str]:
-    table = _confusable_classes()
+    table = confusable_classes()
     compatible = unicodedata.normalize("NFKC", text)
     folded = unicodedata.normalize("NFKC", compatible.casefold())
     return frozenset((folded.translate(table), compatible.translate(table)))
@@ -165,7 +165,7 @@ _DIRECTION_MARKS = str.maketrans("", "", "\u200e\u200f")
 
 
 @cache
-def _confusable_classes() -> dict[int, str]:
+def confusable_classes() -> dict[int, str]:
     """Code point -> the representative of its confusable class. Loaded on
     the first check (~0.9 MB of JSON), never by a command that adds no name."""
     import json

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from keydesk.errors import KeydeskError
+from keydesk.errors import KeydeskError, UnknownStoredValue
 from keydesk.validation import LABEL_MAX
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ class Role(StrEnum):
         return self in (Role.OWNER, Role.ADMIN)
 
 
-class UnknownRole(KeydeskError):
+class UnknownRole(UnknownStoredValue):
     """A membership row holds a role keydesk does not know (written around
     keydesk, with SQL). Guessing what it allows would be wrong either way, so
     whatever needs that row is refused in one line naming it."""

@@ -8,7 +8,16 @@ Nothing changes on SQLite (its boundary is the file). On PostgreSQL:
 * Ids: INSERT is granted column by column, never on `id`: no role but the
   store's owner chooses an id by any route (`INSERT (id, …)`, `OVERRIDING
   SYSTEM VALUE`), as a viewer did to take the next `audit_event` or `account`
-  ids and break every other workspace's writes with duplicate keys.
+  ids and break every other workspace's writes with duplicate keys. Nor can
+  anyone use ids up: every id a keydesk role draws (account, membership,
+  integration, api_key) and every column naming one is bigint, and so are
+  their sequences (pg_rules.retype_ids). A role that may insert needs USAGE
+  on the sequence (DEFAULT nextval() runs with the inserting role's rights;
+  an id drawn as the owner by a trigger would still be drawn by every
+  attempt, refused ones included), so it may call nextval(): as int4 a
+  viewer drew all 2^31 in ~35 minutes and every workspace's writes failed;
+  2^63 at a million a second last 290,000 years. setval needs UPDATE,
+  which no keydesk role has.
 * The trail: no keydesk role may insert into `audit_event` (nor use its
   sequence). Every insert, update and delete of `api_key`, `integration`,
   `membership` and of a workspace (creation, key policy, name) writes its
@@ -34,11 +43,23 @@ Nothing changes on SQLite (its boundary is the file). On PostgreSQL:
   separator character (Unicode 14's list, frozen here), not a private key;
   `keydesk_create_workspace` trims and NFC-normalizes first, as the CLI
   does. A workspace or account name, or an integration name in its
-  workspace, reading like an existing one is refused: skeletons (NFKC,
-  lower case, then 106 Latin/Greek/Cyrillic look-alikes of UTS #39 frozen
-  here from the CLI's data) must differ. Limits: unassigned code points
-  pass, and so do look-alikes from other scripts (Armenian, Cherokee, …),
-  which keydesk itself refuses.
+  workspace, reading like an existing one is refused, on creation and on
+  rename: keydesk_skeletons is validation.skeletons, generated when this
+  revision runs from the same confusable_homoglyphs data the CLI reads
+  (every code point in it) and Python's case folding of every code point
+  (pg_rules.skeleton_functions); a test compares both on every Latin,
+  Greek and Cyrillic letter. Limit: NFKC is PostgreSQL's, whose Unicode
+  version may differ from Python's for code points new in one of them.
+* Values: an integration's status and a membership's role are ones keydesk
+  knows, and a key's lifetime and a workspace's key policy are 1 to 36500
+  days (CHECK constraints, pg_rules.CHECKS): SQL cannot set a value that
+  would make keydesk's commands fail. A store already holding one is not
+  upgraded (the error names the constraint); the store's owner can drop a
+  constraint, and keydesk then reads such a row as one line naming it.
+* `keydesk_mark_leaked` (every user may call it) keeps a note only under a
+  label's rules (printable, NFC, 64 characters, not a private key);
+  `keydesk_revoke_leaked` revokes whatever note it was sent, keeping a
+  refused one as a neutral line.
 """
 
 from __future__ import annotations
@@ -46,6 +67,8 @@ from __future__ import annotations
 import importlib
 
 from alembic import op
+
+from keydesk.migrations.pg_rules import CHECKS, name_functions, retype_ids
 
 revision = "0006"
 down_revision = "0005"
@@ -65,99 +88,14 @@ INSERTS = {
     " revoked_at, revoked_by, expires_at, last_used_at, scopes, lifetime_days, replaces_id",
 }
 
-# Unicode 14's Cc, Cf, Co, Zl and Zp (what validation.printable_text refuses, unassigned aside).
-UNPRINTABLE = (
-    r"[\u0001-\u001f\u007f-\u009f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2"
-    r"\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ue000-\uf8ff\ufeff"
-    r"\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U00013438\U0001bca0-\U0001bca3"
-    r"\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f\U000f0000-\U000ffffd"
-    r"\U00100000-\U0010fffd]"
-)
-# Character -> its look-alike class's ASCII representative, as validation.skeletons maps
-# it after case folding, for ASCII letters, Latin-1 and Extended-A/B, Greek and Cyrillic.
-LOOK_ALIKES_FROM = (
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZlıſƍƔƖƜƲƼƽǀǃȢȣʹͿΑΓΙΝΟΡΣΥαγινορςσυϒϱϲϳϹЅІЈАБГЕОРСУХ"
-    "абгеорсухѕіјѠѡѴѵҮүҺһҼҽӀӏԀԁԚԛԜԝ"
-)
-LOOK_ALIKES_TO = (
-    "abcdefghijk1mnopqrstuvwxyz1isgyiwuss1!88'jayivopouayivopoouupojosija6reopcyxa6reopcyx"
-    "sijwwvvyyhheeiiddqqww"
-)
-
 FUNCTIONS = {
+    **name_functions(),
     "keydesk_stop_time(timestamp with time zone)": """
 CREATE FUNCTION keydesk_stop_time(p_at timestamptz) RETURNS text
 LANGUAGE sql STABLE AS $fn$
     -- views.stop_time: UTC to the minute
     SELECT to_char(p_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24') || ':'
         || to_char(p_at AT TIME ZONE 'UTC', 'MI') || ' UTC'
-$fn$
-""",
-    "keydesk_skeleton(text)": f"""
-CREATE FUNCTION keydesk_skeleton(p_name text) RETURNS text
-LANGUAGE sql IMMUTABLE AS $fn$
-    SELECT lower(translate(normalize(p_name, NFKC), '{LOOK_ALIKES_FROM}',
-        '{LOOK_ALIKES_TO.replace("'", "''")}'))
-$fn$
-""",
-    "keydesk_name_refusal(text, text, integer)": rf"""
-CREATE FUNCTION keydesk_name_refusal(p_name text, p_what text, p_max integer) RETURNS text
-LANGUAGE sql IMMUTABLE AS $fn$
-    -- Why `p_name` is not a name the CLI would store, or NULL. The name is
-    -- never quoted: it may hold what a terminal should not be sent.
-    SELECT CASE
-        WHEN p_name IS NULL OR p_name !~ '\S' THEN p_what || ' is required'
-        WHEN p_name ~ '{UNPRINTABLE}' THEN p_what
-            || ' contains a control or invisible character; use printable text only'
-        WHEN NOT p_name IS NFC NORMALIZED THEN p_what
-            || ' is not in Unicode NFC (normalize(name, NFC) gives the form keydesk stores)'
-        WHEN p_name ~ '^\s|\s$' THEN p_what || ' starts or ends with a space'
-        WHEN length(p_name) > p_max THEN p_what || ' is longer than ' || p_max || ' characters'
-        WHEN p_name ~ 'kdsk_[0-9A-Za-z]{{4}}[0-9A-Za-z_]{{12,}}' THEN p_what
-            || ' looks like a private key; it was refused'
-    END
-$fn$
-""",
-    "keydesk_check_names()": """
-CREATE FUNCTION keydesk_check_names() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER AS $fn$
-DECLARE
-    refusal text;
-    taken boolean;
-BEGIN
-    IF keydesk_privileged() THEN
-        RETURN NEW;
-    END IF;
-    IF TG_TABLE_NAME = 'api_key' THEN
-        refusal := keydesk_name_refusal(NEW.label, 'the label', 64);
-    ELSE
-        refusal := keydesk_name_refusal(NEW.name, 'the ' || TG_TABLE_NAME || ' name', 64);
-    END IF;
-    -- (Nested: a condition naming NEW.workspace_id cannot even be planned for workspace.)
-    IF refusal IS NULL AND TG_TABLE_NAME = 'workspace' THEN
-        taken := EXISTS (SELECT 1 FROM workspace WHERE id IS DISTINCT FROM NEW.id
-            AND keydesk_skeleton(name) = keydesk_skeleton(NEW.name));
-    ELSIF refusal IS NULL AND TG_TABLE_NAME = 'integration' THEN
-        taken := EXISTS (SELECT 1 FROM integration WHERE workspace_id = NEW.workspace_id
-            AND id IS DISTINCT FROM NEW.id AND keydesk_skeleton(name) = keydesk_skeleton(NEW.name));
-    ELSIF refusal IS NULL AND TG_TABLE_NAME = 'account' THEN
-        -- A role's own name is the server's to prove; no other may read like an
-        -- account's or a role's (squatting a look-alike must not lock the role out).
-        taken := NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = NEW.name) AND EXISTS (
-            SELECT 1 FROM (SELECT name FROM account WHERE id IS DISTINCT FROM NEW.id
-                UNION ALL SELECT rolname::text FROM pg_roles) other
-            WHERE keydesk_skeleton(other.name) = keydesk_skeleton(NEW.name));
-    END IF;
-    IF taken THEN  -- which name is not told: it may be one the caller cannot see
-        refusal := 'the ' || TG_TABLE_NAME || ' name looks like that of another '
-            || TG_TABLE_NAME || CASE TG_TABLE_NAME WHEN 'integration' THEN ' in its workspace'
-            ELSE '' END || '; choose a name that reads differently';
-    END IF;
-    IF refusal IS NOT NULL THEN
-        RAISE EXCEPTION USING ERRCODE = 'KD005', MESSAGE = refusal;
-    END IF;
-    RETURN NEW;
-END
 $fn$
 """,
     "keydesk_server_times()": """
@@ -181,8 +119,8 @@ $fn$
 """,
     # The one writer of the trail. Not granted to anyone: only the triggers
     # and functions below, running as the owner, call it.
-    "keydesk_record(integer, integer, text, text, text, text)": """
-CREATE FUNCTION keydesk_record(p_workspace integer, p_integration integer, p_action text,
+    "keydesk_record(integer, bigint, text, text, text, text)": """
+CREATE FUNCTION keydesk_record(p_workspace integer, p_integration bigint, p_action text,
     p_target text, p_label text DEFAULT NULL, p_related text DEFAULT NULL)
 RETURNS void LANGUAGE sql VOLATILE SECURITY DEFINER AS $fn$
     -- No workspace (deleted, with its trail, by the store's owner): no event.
@@ -306,9 +244,9 @@ BEGIN
 END
 $fn$
 """,
-    "keydesk_record_rotation(integer, integer, integer, text)": """
-CREATE FUNCTION keydesk_record_rotation(p_workspace integer, p_integration integer,
-    p_old integer, p_new text)
+    "keydesk_record_rotation(integer, bigint, bigint, text)": """
+CREATE FUNCTION keydesk_record_rotation(p_workspace integer, p_integration bigint,
+    p_old bigint, p_new text)
 RETURNS void LANGUAGE plpgsql VOLATILE SECURITY DEFINER AS $fn$
 DECLARE
     old_key record;
@@ -335,17 +273,24 @@ BEGIN
 END
 $fn$
 """,
-    # What only the client knows: a key it just revoked leaked, and where.
+    # What only the client knows: a key it just revoked leaked, and where
+    # (under the rules of a key's label: no control character, no private key).
     "keydesk_mark_leaked(text, text)": """
 CREATE FUNCTION keydesk_mark_leaked(p_public_key text, p_label text)
-RETURNS integer LANGUAGE sql VOLATILE SECURITY DEFINER AS $fn$
-    WITH marked AS (
-        UPDATE audit_event SET action = 'key.revoke.leaked', label = left(p_label, 64)
+RETURNS integer LANGUAGE plpgsql VOLATILE SECURITY DEFINER AS $fn$
+DECLARE
+    refusal text := keydesk_name_refusal(p_label, 'the label', 64);
+    marked integer;
+BEGIN
+    IF refusal IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'KD005', MESSAGE = refusal;
+    END IF;
+    UPDATE audit_event SET action = 'key.revoke.leaked', label = p_label
         WHERE xmin = pg_current_xact_id()::xid AND actor = session_user
-            AND action = 'key.revoke' AND target = p_public_key
-        RETURNING 1
-    )
-    SELECT count(*)::integer FROM marked
+            AND action = 'key.revoke' AND target = p_public_key;
+    GET DIAGNOSTICS marked = ROW_COUNT;
+    RETURN marked;
+END
 $fn$
 """,
 }
@@ -356,7 +301,7 @@ CREATE OR REPLACE FUNCTION keydesk_create_workspace(p_name text, p_owner text DE
 RETURNS integer LANGUAGE plpgsql VOLATILE SECURITY DEFINER AS $fn$
 DECLARE
     new_workspace integer;
-    owner_account integer;
+    owner_account bigint;
     refusal text;
 BEGIN
     IF p_owner IS DISTINCT FROM session_user AND NOT keydesk_privileged() THEN
@@ -386,7 +331,7 @@ REVOKE_LEAKED = """
 CREATE OR REPLACE FUNCTION keydesk_revoke_leaked(p_public_key text, p_label text)
 RETURNS text LANGUAGE plpgsql VOLATILE SECURITY DEFINER AS $fn$
 DECLARE
-    revoked_id integer;
+    revoked_id bigint;
 BEGIN
     UPDATE api_key SET revoked_at = statement_timestamp(),
         revoked_by = (SELECT a.id FROM account a WHERE a.name = session_user)
@@ -398,7 +343,9 @@ BEGIN
         END IF;
         RETURN 'unknown';
     END IF;
-    PERFORM keydesk_mark_leaked(p_public_key, p_label);
+    -- A leaked key is revoked whatever it was sent with; a refused note is not kept.
+    PERFORM keydesk_mark_leaked(p_public_key, CASE WHEN keydesk_name_refusal(p_label, '', 64)
+        IS NULL THEN p_label ELSE 'found at a place keydesk may not show' END);
     RETURN 'revoked';
 END
 $fn$
@@ -440,6 +387,10 @@ AUDIT_APPEND = (
 def upgrade() -> None:
     if op.get_context().dialect.name != "postgresql":
         return
+    for statement in retype_ids("integer", "bigint"):
+        op.execute(statement)
+    for table, name, check in CHECKS:
+        op.execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} CHECK ({check})")
     for table, columns in INSERTS.items():
         # Revoking the table's INSERT revokes its column grants with it.
         op.execute(f"REVOKE INSERT ON {table} FROM {USERS}")
@@ -494,3 +445,7 @@ def downgrade() -> None:
     for table in (*INSERTS, "audit_event"):
         op.execute(f"REVOKE INSERT ON {table} FROM {USERS}")  # the column grants too
         op.execute(f"GRANT INSERT ON {table} TO {USERS}")
+    for table, name, _ in CHECKS:
+        op.execute(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
+    for statement in retype_ids("bigint", "integer"):
+        op.execute(statement)

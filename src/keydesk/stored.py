@@ -1,0 +1,36 @@
+"""Values read back from the store that SQL typed around keydesk may have
+set (SQLite has no CHECK constraints; PostgreSQL's came with revision 0006,
+and a store may hold rows from before). Every read of an integration's
+status and of a lifetime in days comes through here, so a value keydesk
+never writes is one `UnknownStoredValue` naming the row, never a crash
+(roles: views.stored_role)."""
+
+from __future__ import annotations
+
+from keydesk.errors import UnknownStoredValue
+from keydesk.validation import SPAN_MAX_DAYS
+from keydesk.views import IntegrationStatus
+
+
+def _unknown(row: str, column: str, value: object, allowed: str) -> UnknownStoredValue:
+    return UnknownStoredValue(
+        f"{row} has {column} {value!r}, which keydesk does not know (changed outside "
+        f"keydesk?); set {allowed} in the store"
+    )
+
+
+def stored_status(value: str, workspace: str, integration: str) -> IntegrationStatus:
+    try:
+        return IntegrationStatus(value)
+    except ValueError:
+        known = ", ".join(status.value for status in IntegrationStatus)
+        row = f"in workspace {workspace!r}, integration {integration!r}"
+        raise _unknown(row, "the status", value, f"one of {known}") from None
+
+
+def stored_days(value: int | None, row: str, column: str) -> int | None:
+    """A key's lifetime or a workspace's cap: None, or 1 to SPAN_MAX_DAYS days
+    (what a date can be moved by without overflowing)."""
+    if value is None or (isinstance(value, int) and 1 <= value <= SPAN_MAX_DAYS):
+        return value
+    raise _unknown(row, column, value, f"a number of days from 1 to {SPAN_MAX_DAYS}, or NULL")
