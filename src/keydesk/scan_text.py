@@ -72,19 +72,20 @@ class Transcoded:
         self._decoder = codecs.getincrementaldecoder(codec)(errors="replace")
         self._raw = bytearray(_READ_SIZE)
         self._out = self._utf8(head, final=False)
+        self._at = 0  # how much of _out was given
         self._done = False
 
     def _utf8(self, data: bytes | memoryview, *, final: bool) -> bytes:
         return self._decoder.decode(data, final).encode("utf-8")
 
     def readinto(self, buffer: memoryview, /) -> int | None:
-        while not self._out and not self._done:
+        while self._at == len(self._out) and not self._done:
             read = self._stream.readinto(memoryview(self._raw))
             if read is None:
                 return None
             self._done = read == 0
-            self._out = self._utf8(memoryview(self._raw)[:read], final=self._done)
-        size = min(len(buffer), len(self._out))
-        buffer[:size] = self._out[:size]
-        self._out = self._out[size:]
+            self._out, self._at = self._utf8(memoryview(self._raw)[:read], final=self._done), 0
+        size = min(len(buffer), len(self._out) - self._at)
+        buffer[:size] = self._out[self._at : self._at + size]
+        self._at += size
         return size
