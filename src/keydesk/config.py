@@ -8,6 +8,7 @@ import os
 from typing import TYPE_CHECKING
 
 from keydesk.errors import InvalidInput
+from keydesk.store_path import absolute, refuse_unnamable
 from keydesk.validation import looks_like_private_key
 
 if TYPE_CHECKING:
@@ -35,9 +36,10 @@ def database_url(flag: str | None = None) -> str:
     if looks_like_private_key(url):  # never a file name: `init` would make one
         raise InvalidInput(f"the database path or URL {url!r} is refused")
     if "://" not in url:
-        # Absolute, symlinks kept: the store check follows them, and checks
-        # every folder on the way (keydesk.store_path).
-        return f"sqlite:///{os.path.abspath(os.path.expanduser(url))}"
+        refuse_unnamable(url)  # `file:/path` is SQLite's URI name, not a folder named file:
+        # Absolute, symlinks and `..` kept: the store check follows them as
+        # the kernel does, and checks every folder on the way (keydesk.store_path).
+        return f"sqlite:///{absolute(url)}"
     return url
 
 

@@ -109,6 +109,13 @@ def open_store(url: str, *, create: bool = False, migrate: bool = True) -> Store
         if not create:
             raise StoreNotFound(f"no keydesk store at {where} ({INIT_HINT})")
         made = create_private_file(real)
+    elif real is not None and not create and real.stat().st_size == 0:
+        # Said before SQLite opens it (which would write a header into it).
+        # `init` makes the store in it: SQLite takes it for an empty database.
+        raise StoreNotFound(
+            f"{where} is an empty file, not a keydesk store; make the store in it with: "
+            f"keydesk --db {where} init --workspace NAME (or name the store's own file)"
+        )
     try:
         engine = create_engine(parsed)  # checks the file again, now that it is there
         try:

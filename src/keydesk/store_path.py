@@ -37,11 +37,7 @@ def checked_store_path(named: str | os.PathLike[str]) -> Path:
     not exist yet passes when the folders that do are safe (`keydesk init`
     makes the missing ones, owner-only). Open the store by the path returned."""
     text = os.fspath(named)
-    if text.startswith("file:"):
-        raise StoreUnavailable(
-            f"a SQLite URI file name is not accepted ({text}): name the store's file, "
-            "as sqlite:////path/to/keydesk.db or a plain path, so keydesk can check it"
-        )
+    refuse_unnamable(text)
     given = absolute(text)
     walk = _resolve(given)
     if not walk.exists and os.path.lexists(walk.real):  # made meanwhile: judge it as it is
@@ -62,6 +58,21 @@ def checked_store_path(named: str | os.PathLike[str]) -> Path:
     if walk.exists:
         _check_files(real, shown)
     return real
+
+
+def refuse_unnamable(text: str) -> None:
+    """A name no store file has: a SQLite URI file name (which could open
+    another file than the one checked), or a NUL (a `%00` in a URL)."""
+    if text.startswith("file:"):
+        raise StoreUnavailable(
+            f"a SQLite URI file name is not accepted ({text}): name the store's file, "
+            "as sqlite:////path/to/keydesk.db or a plain path, so keydesk can check it"
+        )
+    if "\0" in text:
+        raise StoreUnavailable(
+            f"the store's path {text!r} contains a NUL character (%00 in a URL?), "
+            "which no file name has"
+        )
 
 
 def absolute(path: str) -> str:
