@@ -149,3 +149,17 @@ def test_the_pre_commit_hook_blocks_a_powershell_written_key(repo, tmp_path, mon
     )
     assert "keydesk: logo.png: skipped, binary file" in err
     assert key[22:] not in err
+
+
+def test_a_line_appended_in_ascii_to_wide_text_is_read_too(repo, tmp_path):
+    """`echo KEY=… >> f` (git-bash, WSL) on a file PowerShell made: the file
+    is UTF-16 then ASCII. Both parts are read, on disk and when staged."""
+    wide_key, ascii_key = new_key(), new_key()
+    data = wide(f"A={wide_key}\r\n", "utf-16") + f"B={ascii_key}\n".encode()
+    (tmp_path / "mixed.env").write_bytes(data)
+    both = [public(wide_key), public(ascii_key)]
+    assert [k for _, k in found(scan_paths([tmp_path / "mixed.env"]))] == both
+    assert [k for _, k in found(scan_paths([tmp_path]))] == both
+    (repo / "mixed.env").write_bytes(data)
+    _git(repo, "add", "-A")
+    assert found(scan_staged(repo)) == [("mixed.env:1", both[0]), ("mixed.env:2", both[1])]

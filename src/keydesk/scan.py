@@ -30,7 +30,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import IntEnum
-from functools import cache
+from functools import cache, partial
 from typing import IO, Protocol, cast
 
 from keydesk.errors import Unauthorized
@@ -46,7 +46,7 @@ from keydesk.keys import (
 from keydesk.scan_decode import ENCODED_KEY_MAX, GIT_PICKAXE, escaped_keys
 from keydesk.scan_events import Finding, ScanEvent, Skipped
 from keydesk.scan_git_blobs import LIST_OPTIONS, binary_change_events, binary_changes
-from keydesk.scan_text import Transcoded, read_head, wide_encoding
+from keydesk.scan_text import both_readings, read_head, wide_encoding
 from keydesk.validation import shown_literally
 
 __all__ = [
@@ -203,6 +203,7 @@ def _scan_readable(
     *,
     sniff: bool,
     recount: Callable[[int, int], int] | None = None,
+    wide: bool = True,  # whether UTF-16/32 text is decoded
 ) -> Iterator[ScanEvent]:
     """The streaming loop. buf holds `keep` carried bytes then the new chunk,
     buf[0] being at offset `base` of the stream. Keys are looked for only
@@ -227,9 +228,9 @@ def _scan_readable(
         end = keep + read
         if first:  # keep is 0: the stream's first bytes
             first, sniffed = False, min(end, SNIFF_BYTES)
-            if codec := wide_encoding(buf, sniffed):  # UTF-16/32 text: read as UTF-8
-                decoded = Transcoded(stream, codec, bytes(buf[:end]))
-                yield from _scan_readable(decoded, label, path, buffer, sniff=False)
+            if wide and (codec := wide_encoding(buf, sniffed)):  # UTF-16/32 text
+                scan = partial(_scan_readable, label=label, path=path, buffer=buffer, sniff=False)
+                yield from both_readings(stream, codec, bytes(buf[:end]), scan)
                 return
             if sniff and buf.find(b"\0", 0, sniffed) != -1:
                 yield Skipped(path, "binary file")

@@ -60,25 +60,47 @@ def binary_changes(listing: bytes) -> list[BinaryChange]:
 
 
 class _Blob:
-    """One blob of `git cat-file --batch`'s answer, as a `Readable`."""
+    """One blob of `git cat-file --batch`'s answer, as a `Readable` that can
+    be read again from its start (asked for again)."""
 
-    def __init__(self, stream: IO[bytes], size: int) -> None:
-        self._stream, self.left = stream, size
+    def __init__(self, process: subprocess.Popen[bytes], blob: str) -> None:
+        self._in, self._out = cast(IO[bytes], process.stdin), cast(IO[bytes], process.stdout)
+        self._blob, self.left, self._open = blob, 0, False
+        self._request()
+
+    def _request(self) -> None:
+        self._in.write(self._blob.encode("ascii") + b"\n")
+        self._in.flush()
+        header = self._out.readline().split()
+        if len(header) != 3 or header[1] != b"blob":
+            raise OSError(f"git cannot read {self._blob}")
+        self.left, self._open = int(header[2]), True
 
     def readinto(self, buffer: memoryview, /) -> int:
         if not self.left:
             return 0
-        data = self._stream.read(min(len(buffer), self.left))
+        data = self._out.read(min(len(buffer), self.left))
         if not data:
             raise OSError("git cat-file ended early")
         buffer[: len(data)] = data
         self.left -= len(data)
         return len(data)
 
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int) -> None:
+        assert offset == 0  # only ever read again from the start
+        self.finish()
+        self._request()
+
     def finish(self) -> None:
+        if not self._open:
+            return
+        self._open = False
         while self.left:  # what the scanner did not read (a skipped binary file)
-            self.left -= len(self._stream.read(min(_READ, self.left)) or b"\0" * self.left)
-        self._stream.read(1)  # the newline after each blob
+            self.left -= len(self._out.read(min(_READ, self.left)) or b"\0" * self.left)
+        self._out.read(1)  # the newline after each blob
 
 
 ScanBlob = Callable[[_Blob, str], Iterator[ScanEvent]]  # (blob, where) → events
@@ -130,17 +152,13 @@ def binary_change_events(
 def _blob_events(
     process: subprocess.Popen[bytes], blob: str, where: str, scan: ScanBlob
 ) -> list[ScanEvent]:
-    stdin, stdout = cast(IO[bytes], process.stdin), cast(IO[bytes], process.stdout)
     try:
-        stdin.write(blob.encode("ascii") + b"\n")
-        stdin.flush()
-    except OSError:  # git cat-file has gone
-        return [Skipped(where, "not scanned: git cat-file failed", failed=True)]
-    header = stdout.readline().split()
-    if len(header) != 3 or header[1] != b"blob":
+        reader = _Blob(process, blob)
+    except OSError:  # git cat-file has gone, or cannot read the blob
         return [Skipped(where, "not scanned: git cannot read it", failed=True)]
-    reader = _Blob(stdout, int(header[2]))
     try:
         return list(scan(reader, where))
+    except OSError:  # asked for again, it could not be read
+        return [Skipped(where, "not scanned: git cannot read it", failed=True)]
     finally:
         reader.finish()

@@ -11,7 +11,10 @@ ordinary text pays four comparisons and, when there is no NUL, nothing more.
 from __future__ import annotations
 
 import codecs
+from collections.abc import Callable, Iterator
 from typing import Protocol
+
+from keydesk.scan_events import Finding, ScanEvent
 
 # Longest first: UTF-32LE's mark begins with UTF-16LE's.
 _MARKS = (
@@ -89,3 +92,24 @@ class Transcoded:
         buffer[:size] = self._out[self._at : self._at + size]
         self._at += size
         return size
+
+
+def both_readings(
+    stream: Readable, codec: str, head: bytes, scan: Callable[..., Iterator[ScanEvent]]
+) -> Iterator[ScanEvent]:
+    """The keys of a stream in `codec` whose first bytes `head` were read:
+    decoded, then, if it is a file that can be read again, as it is, for a
+    line appended in ASCII (`echo KEY=… >> f` on a file PowerShell made).
+    Each key once. `scan(stream, wide=False)` scans a stream as it is."""
+    seen: set[str] = set()
+    for event in scan(Transcoded(stream, codec, head), wide=False):
+        if isinstance(event, Finding):
+            seen.add(event.public_key)
+        yield event
+    seekable = getattr(stream, "seekable", None)
+    if seekable is None or not seekable():
+        return
+    stream.seek(0)  # type: ignore[attr-defined]
+    for event in scan(stream, wide=False):
+        if not (isinstance(event, Finding) and event.public_key in seen):
+            yield event
