@@ -165,6 +165,12 @@ def test_look_alikes_the_frozen_table_missed_are_refused_and_renames_too(acme):
         ("alice", "UPDATE workspace SET max_key_lifetime_days = 2000000000"),
         ("alice", "UPDATE workspace SET max_key_lifetime_days = -5"),
         ("alice", "UPDATE workspace SET max_key_lifetime_days = 0"),
+        ("carol", "UPDATE integration SET provider = E'Git\\u001b]52;c;ZXZpbA==\\u0007'"),
+        ("carol", "UPDATE integration SET scopes = E'read\\nwrite'"),
+        ("carol", "UPDATE integration SET client_id = E'x\\u202ey'"),
+        ("carol", "UPDATE integration SET redirect_uri = 'javascript:alert(1)'"),
+        ("carol", "UPDATE integration SET redirect_uri = 'http://evil.example/cb'"),
+        ("carol", "UPDATE integration SET redirect_uri = 'https://a.example/cb#x'"),
     ],
 )  # fmt: skip
 def test_values_keydesk_never_writes_are_refused_by_the_database(acme, who, statement):
@@ -175,6 +181,8 @@ def test_values_keydesk_never_writes_are_refused_by_the_database(acme, who, stat
 
 def test_the_limits_keydesk_writes_are_accepted(acme):
     alice = acme.service_as("alice")
+    for uri in ("http://localhost:8000/cb", "http://[::1]/cb", "https://a.example/cb?x=1"):
+        alice.update_integration("github", redirect_uri=uri)
     assert alice.set_key_policy("acme", 36_500).max_key_lifetime_days == 36_500
     assert alice.set_key_policy("acme", 1).max_key_lifetime_days == 1
     assert alice.set_key_policy("acme", None).max_key_lifetime_days is None

@@ -82,19 +82,6 @@ $do$"""  # noqa: S608 - names from WIDE_IDS, not input
     ]
 
 
-# What a column may hold, as keydesk writes it (views.IntegrationStatus,
-# views.Role, validation.SPAN_MAX_DAYS), frozen here as the revision wrote it.
-# A store holding another value is not upgraded: the error names the rule.
-CHECKS = (
-    ("integration", "integration_status_known",
-     "status IN ('draft', 'configured', 'disabled')"),
-    ("membership", "membership_role_known", "role IN ('owner', 'admin', 'member', 'viewer')"),
-    ("api_key", "api_key_lifetime_days_range", "lifetime_days BETWEEN 1 AND 36500"),
-    ("workspace", "workspace_max_key_lifetime_range",
-     "max_key_lifetime_days BETWEEN 1 AND 36500"),
-)  # fmt: skip
-
-
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -221,3 +208,24 @@ END
 $fn$
 """,
 }
+
+
+# What a column may hold, as keydesk writes it (views.IntegrationStatus,
+# views.Role, validation.SPAN_MAX_DAYS), frozen here as the revision wrote it.
+# A store holding another value is not upgraded: the error names the rule.
+CHECKS = (
+    ("integration", "integration_status_known",
+     "status IN ('draft', 'configured', 'disabled')"),
+    ("membership", "membership_role_known", "role IN ('owner', 'admin', 'member', 'viewer')"),
+    ("api_key", "api_key_lifetime_days_range", "lifetime_days BETWEEN 1 AND 36500"),
+    ("workspace", "workspace_max_key_lifetime_range",
+     "max_key_lifetime_days BETWEEN 1 AND 36500"),
+    # validation.printable_text and validation.redirect_uri: nothing that
+    # restyles a terminal, and a redirect keydesk would accept.
+    ("integration", "integration_text_printable",
+     " AND ".join(f"coalesce({c}, '') !~ '{UNPRINTABLE}'"
+                  for c in ("provider", "client_id", "redirect_uri", "scopes"))),
+    ("integration", "integration_redirect_uri_web",
+     r"redirect_uri IS NULL OR (redirect_uri !~ '#' AND (redirect_uri ~* '^https://[^/?#]'"
+     r" OR redirect_uri ~* '^http://(localhost|127\.0\.0\.1|\[::1\])([:/?]|$)'))"),
+)  # fmt: skip

@@ -51,9 +51,11 @@ Nothing changes on SQLite (its boundary is the file). On PostgreSQL:
   Greek and Cyrillic letter. Limit: NFKC is PostgreSQL's, whose Unicode
   version may differ from Python's for code points new in one of them.
 * Values: an integration's status and a membership's role are ones keydesk
-  knows, and a key's lifetime and a workspace's key policy are 1 to 36500
-  days (CHECK constraints, pg_rules.CHECKS): SQL cannot set a value that
-  would make keydesk's commands fail. A store already holding one is not
+  knows, a key's lifetime and a workspace's key policy are 1 to 36500
+  days, an integration's provider, client id, redirect URI and scopes are
+  printable and its redirect URI one keydesk accepts (CHECK constraints,
+  pg_rules.CHECKS): SQL cannot set a value that would make keydesk's
+  commands fail or restyle a terminal. A store already holding one is not
   upgraded (the error names the constraint); the store's owner can drop a
   constraint, and keydesk then reads such a row as one line naming it.
 * `keydesk_mark_leaked` (every user may call it) keeps a note only under a
