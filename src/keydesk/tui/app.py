@@ -50,6 +50,7 @@ from keydesk.tui.screens.confirm import (
 from keydesk.tui.screens.help import HelpScreen
 from keydesk.tui.screens.integrations import IntegrationsScreen
 from keydesk.tui.screens.key_created import KeyCreatedScreen
+from keydesk.tui.typeahead import KeyGate
 from keydesk.views import (
     CreatedKey,
     FoundKey,
@@ -120,6 +121,7 @@ class KeydeskApp(App[None]):
         self.where = where
         self._handle_signals = handle_signals
         self.startup_error: KeydeskError | None = None
+        self._keys = KeyGate(self)
 
     @property
     def service(self) -> KeyService:
@@ -142,6 +144,11 @@ class KeydeskApp(App[None]):
         # app.tcss shows only the "too small" line then. A class on the app,
         # changed only when the size crosses the line, restyles nothing else.
         self.set_class(width < MIN_WIDTH or height < MIN_HEIGHT, "-too-small")
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key) and not event.is_forwarded and self._keys.holds(event):
+            return  # it comes back once the screen has caught up (keydesk.tui.typeahead)
+        await super().on_event(event)
 
     def on_mount(self) -> None:
         self._check_size(*self.size)

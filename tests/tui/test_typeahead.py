@@ -1,0 +1,51 @@
+"""Type-ahead (keydesk.tui.typeahead): keys sent in one burst, as a slow SSH
+link delivers them, reach the screen and the field they were typed for."""
+
+from __future__ import annotations
+
+from textual import events
+from textual.widgets import Input
+
+from keydesk.tui.screens.integration_form import IntegrationFormScreen
+from keydesk.tui.screens.key_created import KeyCreatedScreen
+from tests.tui.screenshots import settle
+
+CHARACTERS = {"tab": "\t", "enter": "\r", "escape": "\x1b"}
+
+
+def burst(app, text: str) -> None:
+    """Post every key at once, before the app has handled the first."""
+    for key in text.split("|"):
+        if key in CHARACTERS:
+            app.post_message(events.Key(key, CHARACTERS[key]))
+        else:
+            for char in key:
+                app.post_message(events.Key(char, char))
+
+
+async def _settle_long(pilot) -> None:
+    for _ in range(10):
+        await settle(pilot)
+
+
+async def test_g_a_label_and_enter_in_one_burst_create_the_key(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        burst(app, "g|ci-burst|enter")
+        await _settle_long(pilot)
+        assert isinstance(app.screen, KeyCreatedScreen)
+        assert app.screen._key.label == "ci-burst"
+
+
+async def test_tab_in_a_burst_moves_field_by_field(make_app):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        burst(app, "a")
+        await _settle_long(pilot)
+        assert isinstance(app.screen, IntegrationFormScreen)
+        burst(app, "stripe|tab|Stripe|tab|ca_123|tab|https://app.example.com/cb")
+        await _settle_long(pilot)
+        values = [field.value for field in app.screen.query(Input)][:4]
+        assert values == ["stripe", "Stripe", "ca_123", "https://app.example.com/cb"]
