@@ -18,6 +18,7 @@ import contextlib
 from typing import TYPE_CHECKING, Any
 
 from textual import events
+from textual.widgets import Input
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -55,6 +56,8 @@ class KeyGate:
         if event.key in MOVING_KEYS:
             return True
         app = self._app
+        if isinstance(app.focused, Input) and event.is_printable:
+            return False  # text for the field: a binding of the same key does not fire
         if event.key in app._bindings.key_to_bindings:
             return True
         return any(
