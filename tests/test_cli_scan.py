@@ -225,3 +225,21 @@ def test_this_repository_allows_its_own_demo_keys(run, monkeypatch):
     monkeypatch.chdir(ROOT)
     code, out, err = run("scan", "screenshots", "tests/tui/__snapshots__")
     assert (code, out) == (0, ""), err
+
+
+def test_a_folders_allow_list_applies_from_any_directory(tmp_path, run, monkeypatch):
+    """`keydesk scan DIR` reads DIR's `.keydesk-scan-allow` (or its parents'),
+    as the TUI's scan does, wherever it is run from."""
+    repo, elsewhere = tmp_path / "repo", tmp_path / "elsewhere"
+    repo.mkdir()
+    elsewhere.mkdir()
+    git(repo, "init", "-q")
+    demo = generate_key_pair()
+    (repo / ".keydesk-scan-allow").write_text(f"{demo.public_key}\n")
+    (repo / "docs").mkdir()
+    (repo / "docs" / "example.md").write_text(f"API_KEY={demo.private_key.reveal()}\n")
+    monkeypatch.chdir(elsewhere)
+    code, out, err = run("scan", str(repo / "docs"))
+    assert (code, out) == (0, ""), err
+    monkeypatch.chdir(repo)  # and from inside it, as before
+    assert run("scan", "docs")[:2] == (0, "")

@@ -762,6 +762,26 @@ def find_allow_list(start: str | os.PathLike[str] = ".") -> str | None:
         folder = parent
 
 
+def allowed_in(paths: Iterable[str]) -> tuple[frozenset[str], list[Skipped]]:
+    """Public keys the allow-lists of the scanned `paths` name, with notes
+    on their lines: for each path, the `.keydesk-scan-allow` found from its
+    folder up (standard input: the current folder). The CLI and the TUI
+    both ask this, so a scan allows the same keys wherever it is run from."""
+    allowed: set[str] = set()
+    notes: list[Skipped] = []
+    read: set[str] = set()
+    for path in paths:
+        start = "." if path == STDIN else path if os.path.isdir(path) else os.path.dirname(path)
+        found = find_allow_list(start or ".")
+        if found is None or found in read:
+            continue
+        read.add(found)
+        keys, found_notes = read_allow_list(found)
+        allowed |= keys
+        notes += found_notes
+    return frozenset(allowed), notes
+
+
 def read_allow_list(path: str) -> tuple[frozenset[str], list[Skipped]]:
     """Public keys whose private keys are known not to be secret (demo data
     in snapshots and screenshots), one per line; `#` starts a comment. A line

@@ -152,7 +152,7 @@ def _scan(args: argparse.Namespace) -> int:
         from keydesk.ssh_gate import SCAN_REFUSED, RefusedOverSsh
 
         raise RefusedOverSsh(SCAN_REFUSED)
-    allowed, incomplete = (frozenset[str](), False) if over_ssh else _allow_list(scanner)
+    allowed, incomplete = (frozenset[str](), False) if over_ssh else _allow_list(scanner, args)
     service = None if args.staged else _service(args)
     reports: list[Report] = []
     seen: dict[str, FoundKey] = {}
@@ -197,11 +197,8 @@ def _events(args: argparse.Namespace, scanner: Any) -> Iterator[ScanEvent]:
                 yield from scanner.scan_git_history(path)
 
 
-def _allow_list(scanner: Any) -> tuple[frozenset[str], bool]:
-    path = scanner.find_allow_list(".")
-    if path is None:
-        return frozenset(), False
-    allowed, notes = scanner.read_allow_list(path)
+def _allow_list(scanner: Any, args: argparse.Namespace) -> tuple[frozenset[str], bool]:
+    allowed, notes = scanner.allowed_in(args.paths or ["."])
     for note in notes:
         _note(str(note))
     return allowed, any(note.failed for note in notes)

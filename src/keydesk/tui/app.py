@@ -580,13 +580,13 @@ class KeydeskApp(App[None]):
         store says of it (`keydesk scan`'s lookups, once per key) and its
         integration when the account may see it. Notes on what could not be
         read go to `on_skipped(note, failed)`."""
-        from keydesk.scan import Skipped, scan_paths  # key parsing loads argon2
+        from keydesk.scan import Skipped, allowed_in, scan_paths  # key parsing loads argon2
         from keydesk.tui.screens.scan import Leak
 
         service = self.service
         if service.ssh_key is not None:
             raise RefusedOverSsh(SCAN_REFUSED)
-        allowed = _allowed_in(paths[0])
+        allowed = allowed_in(paths)[0]
         checked: dict[str, tuple[FoundKey, IntegrationView | None]] = {}
         try:
             for event in scan_paths(paths, on_file=on_file):
@@ -761,16 +761,6 @@ def _end_now(code: int) -> None:
         atexit._run_exitfuncs()
     finally:
         os._exit(code)
-
-
-def _allowed_in(path: str) -> frozenset[str]:
-    """Public keys a `.keydesk-scan-allow` at `path` (or above it, up to the
-    work tree's top) says are not secret, read as `keydesk scan` reads it."""
-    from keydesk.scan import find_allow_list, read_allow_list
-
-    folder = path if os.path.isdir(path) else os.path.dirname(path) or "."
-    allow_file = find_allow_list(folder)
-    return frozenset() if allow_file is None else read_allow_list(allow_file)[0]
 
 
 def _shown_url(url: str) -> str:
