@@ -110,12 +110,7 @@ def refusals(session: KeyService, acme_key: str) -> dict[str, Callable[[], objec
         "create a key": lambda: session.create_key("github", "stolen"),
         "list keys": lambda: session.keys(workspace="acme"),
         "list an integration's keys": lambda: session.keys("github"),
-        "read a key": lambda: session.key(acme_key),
-        "read its usage": lambda: session.key_usage(acme_key, utcnow()),
-        "revoke a key": lambda: session.revoke_key(acme_key),
-        "rotate a key": lambda: session.rotate_key(acme_key, timedelta(0)),
         "read the trail": lambda: session.audit("acme"),
-        "read a key's trail": lambda: session.audit(key=acme_key),
         "list members": lambda: session.members("acme"),
         "add a member": lambda: session.add_member("acme", "eve", "admin"),
         "leave": lambda: session.remove_member("acme", "dave"),
@@ -123,6 +118,18 @@ def refusals(session: KeyService, acme_key: str) -> dict[str, Callable[[], objec
         "disable an integration": lambda: session.disable_integration("github"),
         "add an integration": lambda: session.add_integration("acme", "x", "X"),
         "approve keys": lambda: session.approve_ssh_keys("acme", "dave", [MALLORY_KEY]),
+    }
+
+
+def lookups(session: KeyService, acme_key: str) -> dict[str, Callable[[], object]]:
+    """Everything a session could ask of one of acme's keys by its public key:
+    each answers as for a key that does not exist (see tests/test_key_lookups.py)."""
+    return {
+        "read a key": lambda: session.key(acme_key),
+        "read its usage": lambda: session.key_usage(acme_key, utcnow()),
+        "revoke a key": lambda: session.revoke_key(acme_key),
+        "rotate a key": lambda: session.rotate_key(acme_key, timedelta(0)),
+        "read a key's trail": lambda: session.audit(key=acme_key),
     }
 
 
@@ -173,6 +180,10 @@ def test_a_key_let_in_for_dave_cannot_act_in_a_workspace_dave_joins_later(world)
         message = refused.value.message
         assert APPROVE_IN_ACME in message, what
         assert "\n" not in message and "acme" in message, what
+    for what, attempt in lookups(session, world.acme_key).items():
+        with pytest.raises(NotFound) as unknown:
+            attempt()
+        assert unknown.value.message == f"no key {world.acme_key}", what
     # What the session lists holds nothing of acme.
     assert [ws.name for ws in session.workspaces()] == ["mteam"]
     assert [i.workspace for i in session.integrations()] == ["mteam"]

@@ -22,9 +22,9 @@ from typing import Any
 from keydesk.dbapi import DbConnection, stored_time
 from keydesk.errors import InvalidInput, NotFound, PermissionDenied
 from keydesk.ssh_gate import APPROVED, require_any_approval, require_approved
+from keydesk.stored import stored_days, stored_status
 from keydesk.views import (
     EXPIRING_SOON,
-    IntegrationStatus,
     IntegrationView,
     KeyView,
     WorkspaceView,
@@ -62,6 +62,8 @@ JOIN account c ON c.id = k.created_by
 LEFT JOIN account r ON r.id = k.revoked_by
 LEFT JOIN membership cm ON cm.workspace_id = i.workspace_id AND cm.account_id = k.created_by"""
 
+_ACTS_IN = """SELECT 1 FROM membership m JOIN account a ON a.id = m.account_id
+WHERE m.workspace_id = :workspace_id AND a.name = :actor"""
 _PUBLIC_KEYS = "SELECT k.public_key FROM api_key k JOIN integration i ON i.id = k.integration_id"
 
 _MY_WORKSPACES = """(SELECT m.workspace_id FROM membership m
@@ -118,6 +120,12 @@ class Reads:
         """In an SSH session: refuse a workspace where its key is not approved."""
         if self.ssh_key is not None:
             require_approved(self.db, self.actor, self.ssh_key, workspace_id, workspace)
+
+    def acts_in(self, workspace_id: int) -> bool:
+        """Whether the actor is in the workspace (in an SSH session: and its
+        key approved there); what is not so is never shown, even by name."""
+        params = {"workspace_id": workspace_id, "actor": self.actor, "ssh_key": self.ssh_key}
+        return bool(self.db.rows(_ACTS_IN + self._gate, params))
 
     def require_any_approval(self) -> None:
         """In an SSH session: refuse a key approved in none of the actor's workspaces."""
@@ -303,8 +311,9 @@ def _integration_view(row: tuple[Any, ...], actor: str) -> IntegrationView:
     ) = row  # fmt: skip
     return IntegrationView(
         id, workspace_id, workspace, name, provider, client_id, redirect_uri, scopes,
-        IntegrationStatus(status), _aware(created), _aware(updated), active or 0,
-        stored_role(role, workspace, actor), expiring or 0, lifetime,
+        stored_status(status, workspace, name), _aware(created), _aware(updated), active or 0,
+        stored_role(role, workspace, actor), expiring or 0,
+        stored_days(lifetime, f"workspace {workspace!r}", "max_key_lifetime_days"),
     )  # fmt: skip
 
 

@@ -55,6 +55,7 @@ from keydesk.models import (
 from keydesk.reads import Reads
 from keydesk.ssh_approvals import Approval, SshApprovals, approve_created, forget
 from keydesk.store import Store
+from keydesk.stored import stored_days
 from keydesk.views import (
     ACCEPTED,
     ROLE_ORDER,
@@ -475,7 +476,7 @@ class KeyService:
                 )
             self._refuse_second_replacement(session, old)
             now = utcnow()
-            lifetime = old.lifetime_days
+            lifetime = stored_days(old.lifetime_days, f"key {old.public_key}", "lifetime_days")
             cap = target.max_key_lifetime_days
             if cap is not None:
                 lifetime = cap if lifetime is None else min(lifetime, cap)
@@ -1043,11 +1044,15 @@ class KeyService:
                 f"not a public key: {public_key!r} (expected kdpk_ and 16 letters or digits)"
             )
         row = session.execute(
-            sa.select(*_KEY_ROW_COLUMNS).where(col(ApiKey.public_key) == public_key)
+            sa.select(*_KEY_ROW_COLUMNS, col(Integration.workspace_id))
+            .join(Integration, col(Integration.id) == ApiKey.integration_id)
+            .where(col(ApiKey.public_key) == public_key)
         ).first()
-        if row is None:
+        # A key of a workspace the actor (in an SSH session: its key) may not
+        # act in is unknown: "not a member of 'acme'" would say whose it is.
+        if row is None or not self._reads(session).acts_in(row[-1]):
             raise NotFound(f"no key {public_key}")
-        return _KeyRow(*row)
+        return _KeyRow(*row[:4])
 
     def _integration_workspace(self, session: Session, key: _KeyRow) -> Workspace:
         return session.exec(
@@ -1178,7 +1183,10 @@ def _leak_label(found_at: str) -> str:
     """The audit line's note on a leaked key: where it was found (a path may
     itself hold a private key, which is redacted)."""
     found_at = validation.redact_private_keys(found_at, note=False)
-    return _clipped(f"found at {found_at}", LEAK_LOCATION_MAX)
+    # Under a label's rules (PostgreSQL's keydesk_mark_leaked refuses any
+    # other, and with it the revocation): printable, NFC, no surrounding space.
+    shown = unicodedata.normalize("NFC", validation.shown_literally(found_at).strip())
+    return _clipped(f"found at {shown}".rstrip(), LEAK_LOCATION_MAX)
 
 
 def _clipped(text: str, limit: int) -> str:

@@ -58,6 +58,14 @@ def verify(args: argparse.Namespace) -> int:
         return EXIT_UNAUTHORIZED
     finally:
         verifier.close()
+    if args.proven_ssh_key is not None and not _session_acts_in(args, identity.workspace_id):
+        # A session shows nothing of a workspace its key may not act in: not
+        # even its name, its integration or the key's label.
+        if args.json:
+            print_json({"valid": True, "public_key": identity.public_key})
+        else:
+            print(f"valid: {identity.public_key}")
+        return 0
     if args.json:
         print_json({"valid": True, **identity.as_dict()})
     else:
@@ -66,6 +74,12 @@ def verify(args: argparse.Namespace) -> int:
             f"integration {shown_literally(identity.integration)} in {shown_literally(identity.workspace)}"
         )
     return 0
+
+
+def _session_acts_in(args: argparse.Namespace, workspace_id: int) -> bool:
+    """Whether the SSH session's key may act in the workspace (approved there)."""
+    with context.reads(args) as reads:
+        return reads.acts_in(workspace_id)
 
 
 def serve(args: argparse.Namespace) -> int:
