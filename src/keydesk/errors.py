@@ -65,6 +65,10 @@ class UnknownStoredValue(KeydeskError):
     that row is refused in one line naming it (keydesk.stored)."""
 
 
+class RevokedUnreadable(UnknownStoredValue):
+    """A key was revoked, but its row holds a value keydesk cannot show."""
+
+
 class AlreadyRevoked(KeydeskError):
     pass
 

@@ -19,10 +19,10 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from keydesk.dbapi import DbConnection, stored_time
+from keydesk.dbapi import DbConnection
 from keydesk.errors import InvalidInput, NotFound, PermissionDenied
 from keydesk.ssh_gate import APPROVED, require_any_approval, require_approved
-from keydesk.stored import stored_days, stored_status
+from keydesk.stored import stored_days, stored_moment, stored_scopes, stored_status
 from keydesk.views import (
     EXPIRING_SOON,
     IntegrationView,
@@ -309,9 +309,11 @@ def _integration_view(row: tuple[Any, ...], actor: str) -> IntegrationView:
         id, workspace_id, workspace, name, provider, client_id, redirect_uri, scopes,
         status, created, updated, active, role, expiring, lifetime,
     ) = row  # fmt: skip
+    where = f"in workspace {workspace!r}, integration {name!r}"
     return IntegrationView(
         id, workspace_id, workspace, name, provider, client_id, redirect_uri, scopes,
-        stored_status(status, workspace, name), _aware(created), _aware(updated), active or 0,
+        stored_status(status, workspace, name), _aware(created, where, "created_at"),
+        _aware(updated, where, "updated_at"), active or 0,
         stored_role(role, workspace, actor), expiring or 0,
         stored_days(lifetime, f"workspace {workspace!r}", "max_key_lifetime_days"),
     )  # fmt: skip
@@ -325,6 +327,8 @@ def _key_view(row: tuple[Any, ...], shared: dict[object, Any] | None = None) -> 
         id, public, label, integration_id, name, created, by, revoked, revoker,
         expires, used, creator_removed, scopes, lifetime, replaces, replaced_by,
     ) = row  # fmt: skip
+    where = f"key {public}"
+    scopes = stored_scopes(scopes, where)
     if shared is not None:
         name, by, revoker = (shared.setdefault(v, v) for v in (name, by, revoker))
         scope_list = shared.get((scopes,))  # (a 1-tuple key: never a name's)
@@ -333,13 +337,14 @@ def _key_view(row: tuple[Any, ...], shared: dict[object, Any] | None = None) -> 
     else:
         scope_list = tuple(scopes.split())
     return KeyView(
-        id, public, label, integration_id, name, _aware(created), by,
-        stored_time(revoked), revoker, stored_time(expires), stored_time(used),
+        id, public, label, integration_id, name, _aware(created, where, "created_at"), by,
+        stored_moment(revoked, where, "revoked_at"), revoker,
+        stored_moment(expires, where, "expires_at"), stored_moment(used, where, "last_used_at"),
         bool(creator_removed), scope_list, lifetime, replaces, replaced_by,
     )  # fmt: skip
 
 
-def _aware(value: datetime | str) -> datetime:
-    moment = stored_time(value)
+def _aware(value: datetime | str, row: str, column: str) -> datetime:
+    moment = stored_moment(value, row, column)
     assert moment is not None, "a NOT NULL time"
     return moment

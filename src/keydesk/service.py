@@ -33,6 +33,8 @@ from keydesk.errors import (
     InvalidLabel,
     NotFound,
     PermissionDenied,
+    RevokedUnreadable,
+    UnknownStoredValue,
 )
 from keydesk.keys import (
     KeyPairSource,
@@ -702,7 +704,13 @@ class KeyService:
                 label=row.label if leaked_at is None else _leak_label(leaked_at),
                 integration_id=row.integration_id,
             )
-            return self._key_query_one(session, row.id)
+        # Read back once committed: a value set around keydesk in another
+        # column of the row never stands in the way of revoking it.
+        try:
+            with self.store.session() as session:
+                return self._key_query_one(session, row.id)
+        except UnknownStoredValue as bad:
+            raise RevokedUnreadable(f"revoked {row.public_key}; but {bad}") from None
 
     # -- leaked keys: presenting the private key is the proof ---------------------
 

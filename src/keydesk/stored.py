@@ -7,6 +7,9 @@ never writes is one `UnknownStoredValue` naming the row, never a crash
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from keydesk.dbapi import stored_time
 from keydesk.errors import UnknownStoredValue
 from keydesk.validation import SPAN_MAX_DAYS
 from keydesk.views import IntegrationStatus
@@ -34,3 +37,19 @@ def stored_days(value: int | None, row: str, column: str) -> int | None:
     if value is None or (isinstance(value, int) and 1 <= value <= SPAN_MAX_DAYS):
         return value
     raise _unknown(row, column, value, f"a number of days from 1 to {SPAN_MAX_DAYS}, or NULL")
+
+
+def stored_moment(value: object, row: str, column: str) -> datetime | None:
+    """A stored time (SQLite's UTC text, PostgreSQL's value) or None; text
+    that is no time, or a year past 9999, is the row's error."""
+    try:
+        return stored_time(value)  # type: ignore[arg-type]  # checked by the call
+    except (ValueError, TypeError, AttributeError, OverflowError):
+        raise _unknown(row, column, value, "a time such as 2025-01-31 12:00:00") from None
+
+
+def stored_scopes(value: object, row: str) -> str:
+    """A key's or integration's scopes: text, space-separated."""
+    if isinstance(value, str):
+        return value
+    raise _unknown(row, "scopes", value, "space-separated scope names as text")

@@ -18,7 +18,7 @@ from keydesk.cli.output import (
     when,
 )
 from keydesk.cli.parser import Commands
-from keydesk.errors import UsageError
+from keydesk.errors import RevokedUnreadable, UnknownStoredValue, UsageError
 from keydesk.validation import shown_literally
 
 if TYPE_CHECKING:
@@ -223,16 +223,24 @@ def rotate(args: argparse.Namespace) -> int:
 
 def revoke(args: argparse.Namespace) -> int:
     service = context.service(args)
-    key = service.key(args.public_key)
+    try:
+        key = service.key(args.public_key)
+        what = f"{key.public_key} ({shown_literally(key.label)}) of {shown_literally(key.integration)}"
+    except UnknownStoredValue as bad:  # revoking must not need the whole row
+        what = f"{args.public_key.strip()} (keydesk: {bad})"
     question = (
-        f"Revoke {key.public_key} ({shown_literally(key.label)}) of {shown_literally(key.integration)}?\n"
+        f"Revoke {what}?\n"
         "Revocation is immediate and cannot be undone: every service still using this key\n"
         "will get 401 Unauthorized on its next request. Deploy a replacement first\n"
-        f"(keydesk key rotate {key.public_key} --overlap 24h)."
+        f"(keydesk key rotate {args.public_key.strip()} --overlap 24h)."
     )
     if not args.yes and not confirmed("revoke", "revoked", question):
         return EXIT_REFUSED
-    key = service.revoke_key(key.public_key)
+    try:
+        key = service.revoke_key(args.public_key)
+    except RevokedUnreadable as done:
+        say(args, {"public_key": args.public_key.strip(), "revoked": True}, str(done))
+        return 0
     say(args, key_json(key), f"revoked {key.public_key} ({shown_literally(key.label)})")
     return 0
 
