@@ -25,7 +25,15 @@ from tests.pg_team import Team, acme_with_github
 pytestmark = pytest.mark.postgres
 
 INT4_MAX = 2**31 - 1
-SEQUENCES = ("account_id_seq", "membership_id_seq", "integration_id_seq", "api_key_id_seq")
+SEQUENCES = (
+    "workspace_id_seq",
+    "account_id_seq",
+    "membership_id_seq",
+    "integration_id_seq",
+    "api_key_id_seq",
+    "audit_event_id_seq",
+    "ssh_approval_id_seq",
+)
 
 
 @pytest.fixture
@@ -90,7 +98,18 @@ def test_a_viewer_cannot_use_up_the_ids_every_workspace_writes_with(acme):
         assert verifier.verify(created.private_key).public_key == created.key.public_key
     finally:
         verifier.close()
-    ids = as_superuser(team, "SELECT max(id) FROM account UNION ALL SELECT max(id) FROM membership")
+    # keydesk_create_workspace draws a workspace id even when refused, and every
+    # audited write an event id: neither runs out either (pass 3's N1).
+    assert bob.create_workspace("initech").id > INT4_MAX
+    revoke = alice.audit("acme", key=rotated.created.key.public_key, limit=1)
+    assert [(event.action, event.id > INT4_MAX) for event in revoke] == [("key.revoke", True)]
+    ids = as_superuser(
+        team,
+        " UNION ALL ".join(
+            f"SELECT max(id) FROM {table}"
+            for table in ("account", "membership", "workspace", "audit_event")
+        ),
+    )
     assert all(value > INT4_MAX for (value,) in ids)
 
 

@@ -40,7 +40,7 @@ ACTIVE_KEY = "revoked_at IS NULL"  # the predicate of the partial unique index o
 
 
 class Workspace(SQLModel, table=True):
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(sa_type=WIDE_ID, default=None, primary_key=True)
     name: str = Field(max_length=64, unique=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     # The owners' policy: keys issued here must expire within this many days
@@ -58,7 +58,9 @@ class Membership(SQLModel, table=True):
     __table_args__ = (sa.UniqueConstraint("workspace_id", "account_id"),)
 
     id: int | None = Field(sa_type=WIDE_ID, default=None, primary_key=True)
-    workspace_id: int = Field(foreign_key="workspace.id", index=True, ondelete="CASCADE")
+    workspace_id: int = Field(
+        sa_type=WIDE_ID, foreign_key="workspace.id", index=True, ondelete="CASCADE"
+    )
     account_id: int = Field(
         sa_type=WIDE_ID, foreign_key="account.id", index=True, ondelete="CASCADE"
     )
@@ -70,7 +72,9 @@ class Integration(SQLModel, table=True):
     __table_args__ = (sa.UniqueConstraint("workspace_id", "name"),)
 
     id: int | None = Field(sa_type=WIDE_ID, default=None, primary_key=True)
-    workspace_id: int = Field(foreign_key="workspace.id", index=True, ondelete="CASCADE")
+    workspace_id: int = Field(
+        sa_type=WIDE_ID, foreign_key="workspace.id", index=True, ondelete="CASCADE"
+    )
     name: str = Field(max_length=64)
     provider: str = Field(max_length=64)
     client_id: str | None = Field(default=None, max_length=256)
@@ -140,8 +144,10 @@ class AuditEvent(SQLModel, table=True):
         sa.Index("ix_audit_event_integration_at", "integration_id", "at"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
-    workspace_id: int = Field(foreign_key="workspace.id", index=True, ondelete="CASCADE")
+    id: int | None = Field(sa_type=WIDE_ID, default=None, primary_key=True)
+    workspace_id: int = Field(
+        sa_type=WIDE_ID, foreign_key="workspace.id", index=True, ondelete="CASCADE"
+    )
     # The integration an event concerns (its own events and its keys'), if any.
     integration_id: int | None = Field(
         sa_type=WIDE_ID, default=None, foreign_key="integration.id", ondelete="SET NULL"
@@ -178,8 +184,8 @@ class SshApproval(SQLModel, table=True):
     __tablename__ = "ssh_approval"
     __table_args__ = (sa.UniqueConstraint("workspace_id", "account_id", "fingerprint"),)
 
-    id: int | None = Field(default=None, primary_key=True)
-    workspace_id: int = Field(foreign_key="workspace.id", ondelete="CASCADE")
+    id: int | None = Field(sa_type=WIDE_ID, default=None, primary_key=True)
+    workspace_id: int = Field(sa_type=WIDE_ID, foreign_key="workspace.id", ondelete="CASCADE")
     account_id: int = Field(sa_type=WIDE_ID, foreign_key="account.id", ondelete="CASCADE")
     fingerprint: str = Field(max_length=64, index=True)
     approved_by: str = Field(max_length=64)  # a name, as the audit trail keeps actors

@@ -14,22 +14,28 @@ from keydesk.validation import confusable_classes
 # failed ones included), so it can draw ids as fast as it likes: as bigint,
 # 2^63 ids at a million a second last 290,000 years. setval needs UPDATE,
 # which no keydesk role has.
+# Workspace ids too: keydesk_create_workspace draws one per call, refused
+# ones included; and audit_event's, which every audited write draws.
 WIDE_IDS = {
+    "workspace": ("id",),
     "account": ("id",),
-    "membership": ("id", "account_id"),
-    "integration": ("id",),
+    "membership": ("id", "workspace_id", "account_id"),
+    "integration": ("id", "workspace_id"),
     "api_key": ("id", "integration_id", "created_by", "revoked_by", "replaces_id"),
     "key_usage": ("api_key_id",),
-    "audit_event": ("integration_id",),
-    "ssh_approval": ("account_id",),
+    "audit_event": ("id", "workspace_id", "integration_id"),
+    "ssh_approval": ("id", "workspace_id", "account_id"),
 }
-SEQUENCES = ("account_id_seq", "membership_id_seq", "integration_id_seq", "api_key_id_seq")
+SEQUENCES = tuple(f"{table}_id_seq" for table, columns in WIDE_IDS.items() if "id" in columns)
 # Revisions 0002's and 0003's functions taking or giving such an id; `{}` is its type.
 ID_FUNCTIONS = (
     "keydesk_replaceable({0}, {0})",
     "keydesk_scopes_within(text, {0})",
     "keydesk_lifetime_allowed({0}, timestamp with time zone)",
     "keydesk_account_id()",
+    "keydesk_visible_workspaces()",
+    "keydesk_managed_workspaces()",
+    "keydesk_owned_workspaces()",
 )
 USERS = "keydesk_users"
 

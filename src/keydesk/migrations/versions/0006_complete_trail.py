@@ -9,9 +9,11 @@ Nothing changes on SQLite (its boundary is the file). On PostgreSQL:
   store's owner chooses an id by any route (`INSERT (id, …)`, `OVERRIDING
   SYSTEM VALUE`), as a viewer did to take the next `audit_event` or `account`
   ids and break every other workspace's writes with duplicate keys. Nor can
-  anyone use ids up: every id a keydesk role draws (account, membership,
-  integration, api_key) and every column naming one is bigint, and so are
-  their sequences (pg_rules.retype_ids). A role that may insert needs USAGE
+  anyone use ids up: every id a keydesk role draws (workspace, account,
+  membership, integration, api_key, audit_event, ssh_approval) and every
+  column naming one is bigint, and so are their sequences
+  (pg_rules.retype_ids): keydesk_create_workspace draws a workspace id even
+  when it refuses, and every audited write an audit_event id. A role that may insert needs USAGE
   on the sequence (DEFAULT nextval() runs with the inserting role's rights;
   an id drawn as the owner by a trigger would still be drawn by every
   attempt, refused ones included), so it may call nextval(): as int4 a
@@ -121,8 +123,8 @@ $fn$
 """,
     # The one writer of the trail. Not granted to anyone: only the triggers
     # and functions below, running as the owner, call it.
-    "keydesk_record(integer, bigint, text, text, text, text)": """
-CREATE FUNCTION keydesk_record(p_workspace integer, p_integration bigint, p_action text,
+    "keydesk_record(bigint, bigint, text, text, text, text)": """
+CREATE FUNCTION keydesk_record(p_workspace bigint, p_integration bigint, p_action text,
     p_target text, p_label text DEFAULT NULL, p_related text DEFAULT NULL)
 RETURNS void LANGUAGE sql VOLATILE SECURITY DEFINER AS $fn$
     -- No workspace (deleted, with its trail, by the store's owner): no event.
@@ -211,7 +213,7 @@ $fn$
 CREATE FUNCTION keydesk_audit_api_key() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER AS $fn$
 DECLARE
-    ws integer;
+    ws bigint;
     changed text;
 BEGIN
     IF TG_OP = 'DELETE' THEN
@@ -246,8 +248,8 @@ BEGIN
 END
 $fn$
 """,
-    "keydesk_record_rotation(integer, bigint, bigint, text)": """
-CREATE FUNCTION keydesk_record_rotation(p_workspace integer, p_integration bigint,
+    "keydesk_record_rotation(bigint, bigint, bigint, text)": """
+CREATE FUNCTION keydesk_record_rotation(p_workspace bigint, p_integration bigint,
     p_old bigint, p_new text)
 RETURNS void LANGUAGE plpgsql VOLATILE SECURITY DEFINER AS $fn$
 DECLARE
@@ -300,9 +302,9 @@ $fn$
 # Revision 0002's, its name trimmed, put in NFC and checked first, as the CLI does.
 CREATE_WORKSPACE = r"""
 CREATE OR REPLACE FUNCTION keydesk_create_workspace(p_name text, p_owner text DEFAULT session_user)
-RETURNS integer LANGUAGE plpgsql VOLATILE SECURITY DEFINER AS $fn$
+RETURNS bigint LANGUAGE plpgsql VOLATILE SECURITY DEFINER AS $fn$
 DECLARE
-    new_workspace integer;
+    new_workspace bigint;
     owner_account bigint;
     refusal text;
 BEGIN
@@ -402,7 +404,7 @@ def upgrade() -> None:
     op.execute("DROP POLICY audit_append ON audit_event")
     for sql in FUNCTIONS.values():
         op.execute(sql)
-    op.execute(CREATE_WORKSPACE)
+    _replace_create_workspace(CREATE_WORKSPACE)
     op.execute(REVOKE_LEAKED)
     _pin(
         *FUNCTIONS,
@@ -418,6 +420,14 @@ def upgrade() -> None:
         op.execute(
             f"CREATE TRIGGER {name} {when} ON {table} FOR EACH ROW{guard} EXECUTE FUNCTION {call}"
         )
+
+
+def _replace_create_workspace(sql: str) -> None:
+    """Its workspace id changes type, which CREATE OR REPLACE cannot do."""
+    op.execute("DROP FUNCTION keydesk_create_workspace(text, text)")
+    op.execute(sql)
+    op.execute("REVOKE ALL ON FUNCTION keydesk_create_workspace(text, text) FROM PUBLIC")
+    op.execute(f"GRANT EXECUTE ON FUNCTION keydesk_create_workspace(text, text) TO {USERS}")
 
 
 def _pin(*signatures: str) -> None:
@@ -438,7 +448,10 @@ def downgrade() -> None:
     for earlier, sql in (("0002_proven_identity", "CREATE_WORKSPACE"),
                          ("0004_leaked_key_revocation", "REVOKE_LEAKED")):  # fmt: skip
         text = getattr(importlib.import_module(f"keydesk.migrations.versions.{earlier}"), sql)
-        op.execute(text.replace("CREATE ", "CREATE OR REPLACE ", 1))
+        if sql == "CREATE_WORKSPACE":
+            _replace_create_workspace(text)
+        else:
+            op.execute(text.replace("CREATE ", "CREATE OR REPLACE ", 1))
     _pin("keydesk_create_workspace(text, text)", "keydesk_revoke_leaked(text, text)")
     for signature in reversed(FUNCTIONS):
         op.execute(f"DROP FUNCTION {signature}")
