@@ -45,3 +45,15 @@ def test_a_bad_key_column_is_one_line_and_revoke_still_works(configured, store, 
     assert code == 0, err
     code, _out, err = configured("key", "revoke", public_key, "--yes")
     assert code == 1 and "already revoked" in err
+
+
+def test_verify_with_a_bad_expiry_is_never_valid(configured, store):
+    code, out, err = configured(
+        "key", "create", "--integration", "github", "--label", "v", "--json"
+    )
+    assert code == 0, err
+    secret = json.loads(out)["api_key"]
+    _sql(store, "UPDATE api_key SET expires_at = '99999-01-01 00:00:00' WHERE label = 'v'")
+    code, out, err = configured("verify", stdin=secret + "\n")
+    assert code != 0 and "valid" not in out.split(), (code, out, err)
+    assert "internal error" not in err
