@@ -49,3 +49,17 @@ def test_an_empty_file_is_said_as_such_left_as_it_is_and_init_makes_the_store_in
     assert empty.stat().st_size == 0  # not opened: SQLite would have written a header
     assert kd(capsys, "--db", str(empty), "init", "--workspace", "acme")[0] == 0
     assert kd(capsys, "--db", str(empty), "integration", "list")[0] == 0
+
+
+@pytest.mark.parametrize("scheme", ["FILE", "File", "fIle", "postgres", "x+y"])
+def test_a_scheme_like_prefix_is_refused_not_made_a_folder(tmp_path, capsys, monkeypatch, scheme):
+    """`--db FILE:/tmp/x.db` made ./FILE:/tmp/x.db under the current folder
+    (SQLite reads only a lower-case file: as a URI)."""
+    monkeypatch.chdir(tmp_path)
+    code, err = kd(capsys, "--db", f"{scheme}:{tmp_path}/k.db", "init", "--workspace", "acme")
+    assert code == 3 and err.count("\n") == 1, err
+    assert "starts like a URL" in err
+    assert list(tmp_path.iterdir()) == []
+    # A file of that name is still reachable as ./NAME.
+    code, err = kd(capsys, "--db", f"./{scheme}:k.db", "init", "--workspace", "acme")
+    assert code == 0, err

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +61,9 @@ def checked_store_path(named: str | os.PathLike[str]) -> Path:
     return real
 
 
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")  # RFC 3986's scheme, then its colon
+
+
 def refuse_unnamable(text: str) -> None:
     """A name no store file has: a SQLite URI file name (which could open
     another file than the one checked), or a NUL (a `%00` in a URL)."""
@@ -67,6 +71,12 @@ def refuse_unnamable(text: str) -> None:
         raise StoreUnavailable(
             f"a SQLite URI file name is not accepted ({text}): name the store's file, "
             "as sqlite:////path/to/keydesk.db or a plain path, so keydesk can check it"
+        )
+    scheme = _SCHEME.match(text)
+    if scheme and not os.path.lexists(text):  # `FILE:/x.db` would make ./FILE:/x.db
+        raise StoreUnavailable(
+            f"{text} starts like a URL ({scheme.group()}) but names no file here: give a URL "
+            f"with ://, or write ./{text} for a file of that name"
         )
     if "\0" in text:
         raise StoreUnavailable(
