@@ -85,3 +85,21 @@ def test_a_key_in_any_logged_field_is_refused_and_redacted(field):
     assert status == 400
     assert valid[6:40] not in repr(logged)
     assert "[redacted]" in (logged["client"][0] if field == "client" else logged["method"])
+
+
+def test_a_key_split_across_forwarded_entries_is_never_logged(store_url, world, keys, tmp_path):
+    """Behind a trusted proxy the last X-Forwarded-For entry is the client:
+    `K[:20], K[20:]` logged the key's secret as the address (third attack
+    pass of #19). A client that is no IP address is logged as [invalid]."""
+    log = tmp_path / "serve.log"
+    valid = keys["valid"]
+    args = ["--access-log", "--trusted-proxy", "127.0.0.1"]
+    with keydesk_serve(store_url, *args, log=log) as base, httpx.Client() as client:
+        for sent in (f"{valid[:20]}, {valid[20:]}", "10.0.0.1, not-an-address"):
+            response = client.get(f"{base}/healthz", headers={"X-Forwarded-For": sent})
+            assert response.status_code == 200, sent
+        assert client.get(f"{base}/healthz", headers={"X-Forwarded-For": "::1"}).status_code == 200
+    text = log.read_text()
+    assert valid[20:] not in text and "not-an-address" not in text
+    assert text.count('[invalid]:0 - "GET /healthz HTTP/1.1" 200') == 2
+    assert '::1:0 - "GET /healthz' in text

@@ -38,6 +38,7 @@ scope="…"` (RFC 6750 §3.1); `scope_refusal` here is that rule in plain ASGI.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import re
 import time
@@ -58,6 +59,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 SCOPE_KEY = "keydesk.api_key"
 REALM = "keydesk"
 REDACTED = b"[redacted]"
+INVALID_CLIENT = "[invalid]"  # logged for a client address that is none
 # An `invalid` answer (no such key, or the wrong secret) goes out no sooner
 # than this after the request arrived. Both then take the same time whatever
 # the verifier did, and a connection presenting forged keys gets at most a few
@@ -112,6 +114,7 @@ class KeydeskAuth:
                 "API keys are accepted only in the Authorization header"
             ))  # fmt: skip
             return
+        _only_an_address(scope)
         if scope["path"] in self.exempt_paths:
             await self.app(scope, receive, send)
             return
@@ -239,6 +242,19 @@ def _redact(scope: Scope) -> None:
         scope["method"] = REDACTED.decode()
     if _looks_like_key(_client_host(scope)):
         scope["client"] = (REDACTED.decode(), scope["client"][1])
+
+
+def _only_an_address(scope: Scope) -> None:
+    """The client as the access log writes it is an IP address or `[invalid]`.
+    Behind a trusted proxy it is an `X-Forwarded-For` entry, which may hold
+    anything: part of a key split across entries is no key to look for."""
+    client = scope.get("client")
+    if not client or not client[0]:
+        return  # a Unix socket's client, which has no address
+    try:
+        ipaddress.ip_address(str(client[0]))
+    except ValueError:
+        scope["client"] = (INVALID_CLIENT, client[1])
 
 
 def _bad_request(message: str) -> dict[str, str]:
