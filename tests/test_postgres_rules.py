@@ -10,6 +10,7 @@ vic a viewer; bob owns globex; `verifier` is keydesk serve's role.
 
 from __future__ import annotations
 
+import threading
 import unicodedata
 from datetime import timedelta
 
@@ -165,6 +166,64 @@ def test_look_alikes_the_frozen_table_missed_are_refused_and_renames_too(acme):
     assert error.sqlstate == "KD005" and "another integration in its workspace" in str(error)
     error = refused(team, "alice", "UPDATE workspace SET name = 'Ilona' WHERE name = 'acme'")
     assert "permission denied" in str(error) or error.sqlstate == "KD005"
+
+
+def _race(team: Team, first: str, second: str, params: tuple[str, str]) -> psycopg.Error:
+    """`first` runs as alice in an open transaction; `second`, as carol,
+    must wait for it (seen waiting on a lock in pg_stat_activity, not
+    timed), then is refused once alice commits. Its error is returned."""
+    alice, carol = team.connect("alice"), team.connect("carol")
+    try:
+        alice.autocommit = False
+        alice.execute(first, (params[0],))
+        carol.execute("SET statement_timeout = '60s'")
+        pid = carol.info.backend_pid
+        errors: list[psycopg.Error] = []
+
+        def insert() -> None:
+            try:
+                carol.execute(second, (params[1],))
+            except psycopg.Error as error:
+                errors.append(error)
+
+        racer = threading.Thread(target=insert)
+        racer.start()
+        waiting: list[tuple[object, ...]] = []
+        for _ in range(600):  # the racer reaches the lock long before this ends
+            waiting = as_superuser(team, "SELECT wait_event_type FROM pg_stat_activity"
+                                   f" WHERE pid = {pid} AND state = 'active'")  # fmt: skip
+            if waiting == [("Lock",)] or not racer.is_alive():
+                break
+            threading.Event().wait(0.05)
+        assert waiting == [("Lock",)] and racer.is_alive()
+        alice.commit()
+        racer.join(60)
+        assert not racer.is_alive() and len(errors) == 1
+        return errors[0]
+    finally:
+        alice.close()
+        carol.close()
+
+
+def test_two_look_alikes_written_at_once_are_not_both_kept(acme):
+    """Pass 3's N2: PAYROLL and its Cyrillic look-alike (or billing and bil1ing in one
+    workspace) added by two open transactions each missed the other's row,
+    and both committed. The check now waits for the other's commit."""
+    team = acme
+    error = _race(team, "SELECT keydesk_create_workspace(%s)", "SELECT keydesk_create_workspace(%s)",
+                  ("PAYROLL", "\u0420AYROLL"))  # fmt: skip
+    assert error.sqlstate == "KD005" and "another workspace" in str(error)
+    insert = ("INSERT INTO integration (workspace_id, name, provider, status, scopes)"
+              " SELECT id, %s, 'x', 'draft', '' FROM workspace WHERE name = 'acme'")  # fmt: skip
+    error = _race(team, insert, insert, ("billing", "bil1ing"))
+    assert error.sqlstate == "KD005" and "another integration" in str(error)
+    names = as_superuser(team, "SELECT name FROM workspace UNION ALL SELECT name FROM integration")
+    assert {"PAYROLL", "billing"} <= {n for (n,) in names}
+    assert not {"\u0420AYROLL", "bil1ing"} & {n for (n,) in names}
+    with team.connect("carol") as carol:
+        carol.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        with pytest.raises(psycopg.Error, match="only in a READ COMMITTED transaction"):
+            carol.execute(insert, ("invoicing",))
 
 
 # -- values keydesk never writes ---------------------------------------------------------

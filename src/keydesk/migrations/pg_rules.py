@@ -177,6 +177,7 @@ LANGUAGE plpgsql SECURITY DEFINER AS $fn$
 DECLARE
     refusal text;
     taken boolean;
+    scope text := TG_TABLE_NAME;
 BEGIN
     IF keydesk_privileged() THEN
         RETURN NEW;
@@ -185,6 +186,21 @@ BEGIN
         refusal := keydesk_name_refusal(NEW.label, 'the label', 64);
     ELSE
         refusal := keydesk_name_refusal(NEW.name, 'the ' || TG_TABLE_NAME || ' name', 64);
+    END IF;
+    IF refusal IS NULL AND TG_TABLE_NAME <> 'api_key' THEN
+        -- Two transactions adding PAYROLL and its look-alike would each miss
+        -- the other's row: one check at a time per table (per workspace for
+        -- integrations; skeleton sets overlap, so no per-name key would do),
+        -- each reading what the one before committed, which only READ
+        -- COMMITTED's per-statement snapshot does.
+        IF current_setting('transaction_isolation') <> 'read committed' THEN
+            RAISE EXCEPTION USING ERRCODE = 'KD005', MESSAGE = 'a ' || TG_TABLE_NAME
+                || ' name can be written only in a READ COMMITTED transaction';
+        END IF;
+        IF TG_TABLE_NAME = 'integration' THEN
+            scope := scope || ' ' || NEW.workspace_id;
+        END IF;
+        PERFORM pg_advisory_xact_lock(hashtext('keydesk_check_names'), hashtext(scope));
     END IF;
     -- (Nested: a condition naming NEW.workspace_id cannot even be planned for workspace.)
     IF refusal IS NULL AND TG_TABLE_NAME = 'workspace' THEN
