@@ -63,3 +63,19 @@ def test_a_scheme_like_prefix_is_refused_not_made_a_folder(tmp_path, capsys, mon
     # A file of that name is still reachable as ./NAME.
     code, err = kd(capsys, "--db", f"./{scheme}:k.db", "init", "--workspace", "acme")
     assert code == 0, err
+
+
+@pytest.mark.parametrize("companion", ["", "-wal"])
+def test_a_fifo_is_refused_in_one_line_not_waited_on(tmp_path, capsys, companion):
+    """`--db FIFO` hung the command: opening a FIFO waits for a writer."""
+    import os
+
+    named = tmp_path / "k.db"
+    if companion:
+        assert kd(capsys, "--db", str(named), "init", "--workspace", "acme")[0] == 0
+    if os.path.lexists(f"{named}{companion}"):
+        os.remove(f"{named}{companion}")
+    os.mkfifo(f"{named}{companion}", 0o600)
+    code, err = kd(capsys, "--db", str(named), "integration", "list")
+    assert code == 3 and err.count("\n") == 1, err
+    assert "is not a regular file" in err

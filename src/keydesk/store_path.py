@@ -242,6 +242,11 @@ def _check_files(real: Path, shown: str) -> None:
                 f"refusing to open {shown}: {file} is a symlink, which could take the store's "
                 f"data elsewhere; fix: put the file it leads to in its place (mv … {file})"
             )
+        if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):  # a FIFO would hang
+            raise StoreUnavailable(
+                f"refusing to open {shown}: {file} is not a regular file (a FIFO, socket or "
+                "device); name the store's own file"
+            )
         if info.st_uid != me and _may_be_a_store(real):
             owner, you = user_name(info.st_uid), user_name(me)
             raise UnsafeStore(
