@@ -146,6 +146,13 @@ def describe(error: BaseException | None, store_file: str | None = None) -> str:
     text = first_line(error)
     if "locked" in text or getattr(error, "sqlstate", None) == LOCK_NOT_AVAILABLE:
         return "the store is busy (another process holds a lock on it); try again"
+    if store_file is not None and _may_be_read_only(error):
+        place = read_only_place(store_file)
+        if place is not None:
+            return (
+                f"{place} is read-only (file system or mode): SQLite writes beside the store "
+                "(its -wal and -shm) even to read it; make it writable"
+            )
     if store_file is not None and _disk_trouble(error):
         folder = os.path.dirname(store_file)
         if disk_is_full(folder):
@@ -156,7 +163,29 @@ def describe(error: BaseException | None, store_file: str | None = None) -> str:
     return f"the store is unavailable: {text}"
 
 
-_SQLITE_IOERR, _SQLITE_FULL = 10, 13
+_SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_FULL, _SQLITE_CANTOPEN = 8, 10, 13, 14
+
+
+def _may_be_read_only(error: BaseException | None) -> bool:
+    """SQLite's "attempt to write a readonly database" or "unable to open
+    database file": what a read-only folder or file gives."""
+    code = getattr(error, "sqlite_errorcode", None)
+    return isinstance(error, sqlite3.Error) and code is not None and code & 0xFF in (
+        _SQLITE_READONLY, _SQLITE_CANTOPEN,
+    )  # fmt: skip
+
+
+def read_only_place(store_file: str) -> str | None:
+    """The folder holding the store, or the store's file, if this process may
+    not write it (a read-only mount refuses even root); None if it may."""
+    folder = os.path.dirname(store_file)
+    if os.path.isdir(folder) and not os.access(folder, os.W_OK):
+        return f"the folder holding the store ({folder})"
+    if os.path.exists(store_file) and not os.access(store_file, os.W_OK):
+        return f"the store's file ({store_file})"
+    return None
+
+
 ROOM_NEEDED = 1 << 20  # bytes: less free than this, a write error is the full disk
 
 
