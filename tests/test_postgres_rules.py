@@ -249,12 +249,28 @@ def test_two_look_alikes_written_at_once_are_not_both_kept(acme):
         ("carol", "UPDATE integration SET redirect_uri = 'javascript:alert(1)'"),
         ("carol", "UPDATE integration SET redirect_uri = 'http://evil.example/cb'"),
         ("carol", "UPDATE integration SET redirect_uri = 'https://a.example/cb#x'"),
+        *(("carol", "INSERT INTO api_key (integration_id, public_key, label, secret_hash,"
+                    " created_at, created_by, scopes, expires_at)"
+                    " SELECT i.id, 'kdpk_zzzzzzzzzzzzzzzz', 'far', 'h', now(), a.id, '',"
+                    f" '{far}' FROM integration i, account a WHERE a.name = session_user")
+          for far in ("infinity", "20000-01-01 00:00+00")),
+        ("carol", "UPDATE integration SET scopes = 'read,write'"),
+        ("carol", "UPDATE integration SET scopes = 'read  write'"),
+        ("carol", "UPDATE integration SET scopes = ' read'"),
     ],
 )  # fmt: skip
 def test_values_keydesk_never_writes_are_refused_by_the_database(acme, who, statement):
     """Each broke every member's listing or key commands with exit 70."""
     error = refused(acme, who, statement)
     assert isinstance(error, psycopg.errors.CheckViolation), statement
+
+
+def test_not_even_the_servers_superuser_stores_a_time_keydesk_cannot_read(acme):
+    """Pass 3's N3: one key's 'infinity' broke key list and revoke for everyone."""
+    for column in ("expires_at", "last_used_at", "revoked_at", "created_at"):
+        with pytest.raises(sa.exc.IntegrityError, match=f"api_key_{column}_range"):
+            as_superuser(acme, f"UPDATE api_key SET {column} = '-infinity'")
+    acme.service_as("alice").create_key("github", "still fine")
 
 
 def test_the_limits_keydesk_writes_are_accepted(acme):

@@ -247,6 +247,15 @@ CHECKS = (
     ("integration", "integration_text_printable",
      " AND ".join(f"coalesce({c}, '') !~ '{UNPRINTABLE}'"
                   for c in ("provider", "client_id", "redirect_uri", "scopes"))),
+    # A time Python cannot hold ('infinity', year 20000) made every member's
+    # `key list`, `key revoke` and `scan --revoke` fail: times are finite, in
+    # years 2000 to 9999, whoever writes them.
+    *(("api_key", f"api_key_{c}_range", f"{c} IS NULL OR (isfinite({c})"
+       f" AND {c} >= '2000-01-01 00:00+00' AND {c} < '10000-01-01 00:00+00')")
+      for c in ("created_at", "revoked_at", "expires_at", "last_used_at")),
+    # validation.scopes' form: single spaces between tokens, no comma.
+    *((t, f"{t}_scopes_canonical", r"scopes ~ '^([^[:space:],]+( [^[:space:],]+)*)?$'")
+      for t in ("integration", "api_key")),
     ("integration", "integration_redirect_uri_web",
      r"redirect_uri IS NULL OR (redirect_uri !~ '#' AND (redirect_uri ~* '^https://[^/?#]'"
      r" OR redirect_uri ~* '^http://(localhost|127\.0\.0\.1|\[::1\])([:/?]|$)'))"),

@@ -55,7 +55,9 @@ Nothing changes on SQLite (its boundary is the file). On PostgreSQL:
 * Values: an integration's status and a membership's role are ones keydesk
   knows, a key's lifetime and a workspace's key policy are 1 to 36500
   days, an integration's provider, client id, redirect URI and scopes are
-  printable and its redirect URI one keydesk accepts (CHECK constraints,
+  printable and its redirect URI one keydesk accepts, scopes are in
+  keydesk's form (tokens, one space apart, no comma), a key's times are
+  finite and in years 2000 to 9999, whoever writes them (CHECK constraints,
   pg_rules.CHECKS): SQL cannot set a value that would make keydesk's
   commands fail or restyle a terminal. A store already holding one is not
   upgraded (the error names the constraint); the store's owner can drop a
