@@ -245,12 +245,13 @@ def _redact(scope: Scope) -> None:
 
 
 def _only_an_address(scope: Scope) -> None:
-    """The client as the access log writes it is an IP address or `[invalid]`.
-    Behind a trusted proxy it is an `X-Forwarded-For` entry, which may hold
-    anything: part of a key split across entries is no key to look for."""
+    """The client as the access log writes it, when a request carries
+    `X-Forwarded-For`, is an IP address or `[invalid]`. Behind a trusted
+    proxy it is an entry of that header, which may hold anything: part of a
+    key split across entries is no key to look for."""
     client = scope.get("client")
-    if not client or not client[0]:
-        return  # a Unix socket's client, which has no address
+    if not client or not any(name == b"x-forwarded-for" for name, _ in scope.get("headers", ())):
+        return  # the connection's own peer, which the server named
     try:
         ipaddress.ip_address(str(client[0]))
     except ValueError:
