@@ -225,7 +225,9 @@ def revoke(args: argparse.Namespace) -> int:
     service = context.service(args)
     try:
         key = service.key(args.public_key)
-        what = f"{key.public_key} ({shown_literally(key.label)}) of {shown_literally(key.integration)}"
+        what = (
+            f"{key.public_key} ({shown_literally(key.label)}) of {shown_literally(key.integration)}"
+        )
     except UnknownStoredValue as bad:  # revoking must not need the whole row
         what = f"{args.public_key.strip()} (keydesk: {bad})"
     question = (
