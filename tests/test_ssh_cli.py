@@ -575,7 +575,7 @@ def test_a_session_without_a_command_opens_the_tui_as_the_account(host, monkeypa
     code, _, err = host.session("alice", None)
     assert code != 0 and "no terminal for the TUI: connect with ssh -t" in err
     assert opened == []
-    monkeypatch.setattr(ssh_cli, "_has_terminal", lambda: True)
+    monkeypatch.setattr("keydesk.cli.interface.has_terminal", lambda: True)
     assert host.session("alice", None, KEYDESK_DATABASE_URL="sqlite:////tmp/x.db")[0] == 0
     assert opened == [(f"sqlite:///{host.store_path}", "alice", fingerprint_of(ssh_key("alice")))]
 

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from keydesk import validation
-from keydesk.cli import context
+from keydesk.cli import context, interface
 from keydesk.cli.exit_codes import EXIT_REFUSED
 from keydesk.cli.output import fail, print_json, print_table, say
 from keydesk.cli.parser import Commands, Parser
@@ -380,7 +380,7 @@ def _never_a_python_prompt() -> None:
 
 
 def _session_tui(url: str, account: str, ssh_key: str) -> int:
-    if not _has_terminal():
+    if not interface.has_terminal():
         raise NoTerminal(
             "no terminal for the TUI: connect with ssh -t, or give a command, e.g. "
             "ssh … key list --integration NAME --json"
@@ -388,10 +388,6 @@ def _session_tui(url: str, account: str, ssh_key: str) -> int:
     from keydesk.tui.app import run  # Textual is loaded only for the TUI
 
     return run(url, proven=account, ssh_key=ssh_key)
-
-
-def _has_terminal() -> bool:
-    return sys.stdin.isatty() and sys.stdout.isatty()
 
 
 def session_store_url() -> str:
