@@ -170,7 +170,7 @@ def seed(
     from argon2 import PasswordHasher, extract_parameters
 
     from keydesk.service import KeyService
-    from keydesk.store import open_store
+    from keydesk.store.engine import open_store
 
     store = open_store(url, create=True)  # a new store: keydesk never makes one unasked
     service = KeyService(store, actor)

@@ -25,9 +25,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from keydesk.models import ApiKey, AuditEvent
 from keydesk.service import KeyService
-from keydesk.store import Store, open_store
+from keydesk.store.engine import Store, open_store
+from keydesk.store.models import ApiKey, AuditEvent
 from keydesk.views import utcnow
 
 KEYS = 20_000

@@ -81,7 +81,7 @@ from benchlib import (
     seed,
 )
 
-from keydesk.store import open_store
+from keydesk.store.engine import open_store
 from keydesk.verify import Verifier
 
 CONCURRENCY = 32

@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from keydesk.service import IntegrationView, KeyService
-from keydesk.store import Store, open_store
+from keydesk.store.engine import Store, open_store
 from tests.pg_team import Team, team_database
 
 POSTGRES_ENV = "KEYDESK_TEST_POSTGRES_URL"

@@ -20,9 +20,9 @@ import psycopg
 import sqlalchemy as sa
 
 from keydesk.identity import acting_account
-from keydesk.postgres_roles import USERS_ROLE, VERIFIER_ROLE, setup
 from keydesk.service import KeyService
-from keydesk.store import Store, open_store
+from keydesk.store.engine import Store, open_store
+from keydesk.store.postgres_roles import USERS_ROLE, VERIFIER_ROLE, setup
 
 ADMINS = ("alice", "bob", "carol", "vic")
 

@@ -25,7 +25,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from keydesk.service import KeyService
-from keydesk.store import Store
+from keydesk.store.engine import Store
 from keydesk.views import replacement_label
 
 WORKSPACE = "acme"

@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 
 from keydesk.errors import InvalidInput, PermissionDenied
-from keydesk.models import AuditEvent
 from keydesk.service import KeyService
+from keydesk.store.models import AuditEvent
 from keydesk.views import utcnow
 
 

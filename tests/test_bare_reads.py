@@ -1,4 +1,4 @@
-"""The list reads on a bare sqlite3 connection (keydesk.reads, #11) behave as
+"""The list reads on a bare sqlite3 connection (keydesk.store.queries, #11) behave as
 the service's: the same one-line errors, the same store for the same path."""
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ import pytest
 import sqlalchemy as sa
 
 from keydesk.cli import main
-from keydesk.dbapi import DbConnection
 from keydesk.errors import StoreUnavailable
-from keydesk.reads import bare_sqlite_reads
 from keydesk.service import KeyService
-from keydesk.store import open_store
+from keydesk.store.dbapi import DbConnection
+from keydesk.store.engine import open_store
+from keydesk.store.queries import bare_sqlite_reads
 from tests.conftest import build_world
 
 
@@ -83,7 +83,7 @@ def test_a_locked_store_goes_the_full_way_at_once_and_reads_wait_as_usual(tmp_pa
     waiting on both doubled it); once past that look, reads wait as usual."""
     import sqlite3
 
-    from keydesk.sqlite_file import SQLITE_BUSY_TIMEOUT_MS, open_for_reading
+    from keydesk.store.sqlite_file import SQLITE_BUSY_TIMEOUT_MS, open_for_reading
 
     url = f"sqlite:///{tmp_path / 'k.db'}"
     open_store(url, create=True).dispose()

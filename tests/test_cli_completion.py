@@ -205,7 +205,7 @@ def test_a_command_with_arguments_never_answers_a_completion_request(tmp_path):
 
 
 def test_completion_loads_no_sqlalchemy(store):
-    """The store is read on the bare path (keydesk.reads), as `key list`."""
+    """The store is read on the bare path (keydesk.store.queries), as `key list`."""
     code = (
         "import os, sys\n"
         "real = os._exit\n"
@@ -222,7 +222,7 @@ def test_completion_loads_no_sqlalchemy(store):
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=HANG_GUARD
     )
     modules = set(done.stderr.splitlines())
-    assert "keydesk.reads" in modules  # the store was read
+    assert "keydesk.store.queries" in modules  # the store was read
     assert not {m for m in modules if m.split(".")[0] in ("sqlalchemy", "sqlmodel", "textual")}
 
 

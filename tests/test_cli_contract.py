@@ -18,8 +18,8 @@ import sqlalchemy as sa
 
 from keydesk.cli import main
 from keydesk.errors import InvalidInput, NotFound
-from keydesk.models import ApiKey
-from keydesk.store import open_store
+from keydesk.store.engine import open_store
+from keydesk.store.models import ApiKey
 from tests.conftest import build_world
 from tests.fakes import seeded_key_pairs
 

@@ -15,8 +15,8 @@ import pytest
 from keydesk import errors
 from keydesk.cli import context
 from keydesk.cli.exit_codes import exit_code
-from keydesk.ssh_access import SessionRefused
-from keydesk.ssh_gate import SshKeyNotApproved
+from keydesk.ssh.access import SessionRefused
+from keydesk.ssh.gate import SshKeyNotApproved
 
 
 def test_done_is_0(configured):

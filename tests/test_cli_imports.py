@@ -16,12 +16,12 @@ import sqlalchemy as sa
 from hypothesis import given
 from hypothesis import strategies as st
 
-from keydesk import dbapi
 from keydesk.cli import main
 from keydesk.cli.output import key_json
-from keydesk.models import ApiKey
 from keydesk.service import KeyService
-from keydesk.store import open_store
+from keydesk.store import dbapi
+from keydesk.store.engine import open_store
+from keydesk.store.models import ApiKey
 from tests.conftest import build_world
 
 HEAVY = ("sqlalchemy", "sqlmodel", "pydantic", "textual", "argon2", "alembic", "platformdirs")
@@ -49,7 +49,7 @@ def test_help_and_version_load_nothing_heavy(argv):
     assert "keydesk.cli" in modules
     assert not {m for m in modules if m.split(".")[0] in HEAVY}
     # nor the read-models, the scanner or the store: only the parser
-    assert not modules & {"keydesk.views", "keydesk.scan", "keydesk.keys", "keydesk.store"}
+    assert not modules & {"keydesk.views", "keydesk.scan", "keydesk.keys", "keydesk.store.engine"}
 
 
 @pytest.fixture
@@ -64,13 +64,13 @@ def sqlite_store(tmp_path):
 
 def test_listing_an_up_to_date_sqlite_store_loads_no_sqlalchemy(sqlite_store):
     """`key list` and `integration list` read a SQLite store on a bare
-    sqlite3 connection (keydesk.reads): they start as fast as Python."""
+    sqlite3 connection (keydesk.store.queries): they start as fast as Python."""
     url, world, _ = sqlite_store
     world.admit_keydesk_commands()  # the process acts as the OS user
     env = {"KEYDESK_DATABASE_URL": url}
     for argv in (["key", "list", "--integration", "github", "--json"], ["integration", "list"]):
         modules = loaded_by(argv, env, "")
-        assert "keydesk.reads" in modules, argv  # the command did read the store
+        assert "keydesk.store.queries" in modules, argv  # the command did read the store
         assert not {m for m in modules if m.split(".")[0] in HEAVY}, argv
 
 
@@ -196,7 +196,7 @@ def test_opening_a_current_store_loads_no_orm(sqlite_store):
     url, _, _ = sqlite_store
     code = (
         "import sys\n"
-        "from keydesk.store import open_store\n"
+        "from keydesk.store.engine import open_store\n"
         f"open_store({url!r}).dispose()\n"
         "print(' '.join(sorted(sys.modules)))\n"
     )

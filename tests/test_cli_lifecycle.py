@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from keydesk.cli import main
 from keydesk.errors import Unauthorized, UnauthorizedReason
 from keydesk.keys import checksum
-from keydesk.store import open_store
+from keydesk.store.engine import open_store
 from keydesk.verify import Verifier
 from keydesk.views import utcnow
 

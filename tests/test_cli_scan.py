@@ -15,7 +15,7 @@ from keydesk.cli import main
 from keydesk.identity import acting_account
 from keydesk.keys import PrivateKey, generate_key_pair
 from keydesk.service import KeyService
-from keydesk.store import open_store
+from keydesk.store.engine import open_store
 from tests.conftest import build_world
 
 ROOT = Path(__file__).parents[1]

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from keydesk.service import KeyService
-from keydesk.ssh_gate import SshKeyNotApproved
-from keydesk.store import open_store
+from keydesk.ssh.gate import SshKeyNotApproved
+from keydesk.store.engine import open_store
 from tests.test_ssh_approvals import MALLORY_KEY, World
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from keydesk.demo import seed_demo
 from keydesk.service import KeyService
-from keydesk.store import open_store
+from keydesk.store.engine import open_store
 
 
 def test_the_demos_trail_tells_what_its_keys_pages_tell(tmp_path):

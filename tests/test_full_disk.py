@@ -1,6 +1,6 @@
 """A full disk is said as such: every write and the emergency revoke said
 "the store is unavailable: disk I/O error" (SQLite's word for a -wal that
-cannot grow). keydesk.dbapi asks the store's file system (os.statvfs) when
+cannot grow). keydesk.store.dbapi asks the store's file system (os.statvfs) when
 SQLite reports an I/O error or a full database (issue #19)."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from keydesk import dbapi
 from keydesk.cli import main
+from keydesk.store import dbapi
 
 
 @pytest.fixture

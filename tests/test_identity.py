@@ -18,7 +18,7 @@ from keydesk.cli import main
 from keydesk.errors import PermissionDenied, UnsafeStore
 from keydesk.identity import acting_account, os_account
 from keydesk.service import KeyService
-from keydesk.store import open_store
+from keydesk.store.engine import open_store
 from tests.os_users import python_for
 from tests.sshd import system_user
 

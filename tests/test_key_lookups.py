@@ -90,7 +90,7 @@ def test_the_tui_asks_the_same_service(host, who):
     methods: the answer is the one above."""
     from keydesk.errors import NotFound
     from keydesk.service import KeyService
-    from keydesk.store import open_store
+    from keydesk.store.engine import open_store
 
     key = acme_key(host)["public"]
     if who == "session":

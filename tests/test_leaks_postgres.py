@@ -22,8 +22,8 @@ from starlette.testclient import TestClient
 
 from keydesk.cli import main
 from keydesk.errors import AlreadyRevoked, NotFound, Unauthorized, UnauthorizedReason
+from keydesk.http.server import create_app
 from keydesk.keys import PrivateKey, checksum, generate_key_pair
-from keydesk.server import create_app
 from keydesk.verify import Verifier
 from keydesk.views import UNVERIFIED, UnprovenKey
 from tests.conftest import _postgres_database
@@ -143,8 +143,8 @@ def database() -> Iterator[str]:
 def test_downgrade_drops_the_functions_and_upgrade_restores_them(database):
     from alembic import command
 
-    from keydesk.migrations import _config
-    from keydesk.store import open_store
+    from keydesk.store.engine import open_store
+    from keydesk.store.migrations import _config
 
     open_store(database, create=True).dispose()
     engine = sa.create_engine(database)
@@ -205,7 +205,7 @@ def test_dead_unknown_and_forged_reports_get_the_same_answer_and_change_nothing(
 
 
 def test_any_workspace_is_reachable_and_the_rate_limit_holds(leaks, served):
-    from keydesk.server import REVOKES_PER_MINUTE
+    from keydesk.http.server import REVOKES_PER_MINUTE
 
     assert served.post("/v1/revoke", headers=_bearer(leaks.globex)).status_code == 200
     (event,) = _leak_events(leaks.team, "bob", "globex")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from keydesk.identity import acting_account
-from keydesk.store import open_store
+from keydesk.store.engine import open_store
 from keydesk.views import utcnow
 from tests import scenarios as s
 from tests.test_cli_lifecycle import Keydesk

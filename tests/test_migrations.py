@@ -10,10 +10,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from keydesk.keys import generate_key_pair, hash_private_key
-from keydesk.migrations import HEAD, _config, current_revision
-from keydesk.models import UTCDateTime
 from keydesk.service import KeyService
-from keydesk.store import open_store
+from keydesk.store.engine import open_store
+from keydesk.store.migrations import HEAD, _config, current_revision
+from keydesk.store.models import UTCDateTime
 from keydesk.verify import Verifier
 from keydesk.views import utcnow
 
@@ -271,7 +271,7 @@ def test_a_store_made_at_0005_upgrades_to_head_keeping_every_row(store_url):
 
 
 def test_listing_an_old_sqlite_store_upgrades_it_first(tmp_path, capsys):
-    """`key list` reads an up-to-date SQLite store bare (keydesk.reads); a
+    """`key list` reads an up-to-date SQLite store bare (keydesk.store.queries); a
     store at an older revision goes the full way, which upgrades it."""
     from keydesk.cli import main
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from keydesk.postgres_roles import USERS_ROLE, setup
+from keydesk.store.postgres_roles import USERS_ROLE, setup
 from tests.os_users import python_for
 from tests.sshd import system_user
 

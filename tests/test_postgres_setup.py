@@ -12,13 +12,13 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
-from keydesk import postgres_roles
 from keydesk.cli import main
 from keydesk.errors import PermissionDenied, StoreUnavailable
 from keydesk.identity import acting_account
-from keydesk.migrations import HEAD
 from keydesk.service import KeyService
-from keydesk.store import open_store
+from keydesk.store import postgres_roles
+from keydesk.store.engine import open_store
+from keydesk.store.migrations import HEAD
 from tests.conftest import _postgres_database
 
 pytestmark = pytest.mark.postgres
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.postgres
 # drops one (audit_append: only the database writes events).
 POLICIES = (
     sum(
-        len(importlib.import_module(f"keydesk.migrations.versions.{name}").POLICIES)
+        len(importlib.import_module(f"keydesk.store.migrations.versions.{name}").POLICIES)
         for name in ("0002_proven_identity", "0003_key_lifecycle")
     )
     - 1

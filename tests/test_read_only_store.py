@@ -1,6 +1,6 @@
 """A store on a read-only file system said only "the store is unavailable:
 unable to open database file", for reads too (third attack pass of #19).
-keydesk.dbapi now says the store's folder is read-only when this process may
+keydesk.store.dbapi now says the store's folder is read-only when this process may
 not write it (os.access), as it says a full disk."""
 
 from __future__ import annotations

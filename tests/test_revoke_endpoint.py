@@ -11,9 +11,9 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from keydesk.server import REVOKES_PER_MINUTE, RateLimit, create_app
+from keydesk.http.server import REVOKES_PER_MINUTE, RateLimit, create_app
 from keydesk.service import KeyService
-from keydesk.store import open_store
+from keydesk.store.engine import open_store
 from keydesk.views import AuditView
 from tests.conftest import build_world
 from tests.pg_team import acme_with_github

@@ -15,7 +15,7 @@ from starlette.websockets import WebSocket
 from keydesk.asgi import KeydeskAuth
 from keydesk.errors import InvalidInput
 from keydesk.guards import requires_scopes
-from keydesk.server import create_app
+from keydesk.http.server import create_app
 from keydesk.verify import Verifier
 
 

@@ -20,7 +20,7 @@ from starlette.testclient import TestClient
 
 from keydesk.asgi import KeydeskAuth
 from keydesk.errors import Unauthorized, UnauthorizedReason
-from keydesk.server import create_app
+from keydesk.http.server import create_app
 from keydesk.service import KeyService
 from keydesk.verify import Verifier
 from tests.servers import keydesk_serve

@@ -19,7 +19,7 @@ from keydesk.errors import (
     UnauthorizedReason,
 )
 from keydesk.service import KeyService
-from keydesk.store import open_store
+from keydesk.store.engine import open_store
 from keydesk.verify import Verifier
 from keydesk.views import IntegrationStatus
 

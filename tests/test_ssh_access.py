@@ -1,4 +1,4 @@
-"""keydesk.ssh_access: public keys and fingerprints (against ssh-keygen),
+"""keydesk.ssh.access: public keys and fingerprints (against ssh-keygen),
 keydesk's authorized_keys lines and their atomic edits, and the refusals of
 SSH_ORIGINAL_COMMAND."""
 
@@ -19,9 +19,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from keydesk import ssh_access
 from keydesk.errors import KeydeskError
-from keydesk.ssh_access import (
+from keydesk.ssh import access as ssh_access
+from keydesk.ssh.access import (
     NEVER_REMOTE,
     REMOTE_COMMANDS,
     InvalidPublicKey,
@@ -790,7 +790,7 @@ def test_what_is_accepted_splits_as_a_posix_shell_would(tail):
 
 def test_the_module_loads_neither_the_interface_nor_the_store():
     code = (
-        "import sys, keydesk.ssh_access;"
+        "import sys, keydesk.ssh.access;"
         "leaked = {m.split('.')[0] for m in sys.modules}"
         " & {'textual', 'rich', 'sqlalchemy', 'sqlmodel', 'alembic', 'argon2'};"
         "assert not leaked, leaked"

@@ -1,5 +1,5 @@
 """An SSH key acts in a workspace only where an owner of that workspace
-approved it for its account (keydesk.ssh_gate, keydesk.ssh_approvals), at
+approved it for its account (keydesk.ssh.gate, keydesk.ssh.approvals), at
 every step of a session; and a session scans only what the admin sends.
 
 The attack these stop (issue #19, item 1): mallory, who may run keydesk as
@@ -25,17 +25,17 @@ import pytest
 
 from keydesk.cli import main
 from keydesk.errors import NotFound, PermissionDenied
-from keydesk.reads import bare_sqlite_reads
 from keydesk.service import KeyService
-from keydesk.ssh_access import (
+from keydesk.ssh.access import (
     add_grant,
     authorized_keys_line,
     parse_public_key,
     read_grants,
     remove_grant,
 )
-from keydesk.ssh_gate import SshKeyNotApproved
-from keydesk.store import Store, open_store
+from keydesk.ssh.gate import SshKeyNotApproved
+from keydesk.store.engine import Store, open_store
+from keydesk.store.queries import bare_sqlite_reads
 from keydesk.views import utcnow
 from tests import test_ssh_cli
 from tests.test_cli_contract import assert_one_clean_line

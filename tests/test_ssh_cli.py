@@ -21,9 +21,8 @@ import pytest
 
 import keydesk.cli.ssh as ssh_cli
 from keydesk.cli import main
-from keydesk.reads import Reads
 from keydesk.service import KeyService
-from keydesk.ssh_access import (
+from keydesk.ssh.access import (
     NEVER_REMOTE,
     REMOTE_COMMANDS,
     default_authorized_keys_path,
@@ -31,7 +30,8 @@ from keydesk.ssh_access import (
     read_grants,
     running_keydesk_path,
 )
-from keydesk.store import open_store
+from keydesk.store.engine import open_store
+from keydesk.store.queries import Reads
 from tests.test_cli_contract import HOSTILE, REFUSED, assert_one_clean_line
 
 FOREIGN = b"# the admin's own key, by hand\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl deploy@ci\n"
@@ -221,7 +221,7 @@ def test_the_key_may_come_from_a_file(host, tmp_path):
 
 def test_the_default_file_is_the_service_accounts(host, monkeypatch):
     target = host.home / ".ssh" / "authorized_keys"
-    monkeypatch.setattr("keydesk.ssh_access.default_authorized_keys_path", lambda: target)
+    monkeypatch.setattr("keydesk.ssh.access.default_authorized_keys_path", lambda: target)
     code, _, err = host.run("ssh", "authorize", "--account", "carol", "--key", "-", stdin=CAROL)
     assert code == 0, err
     assert [g.account for g in read_grants(target)] == ["carol"]
@@ -628,7 +628,8 @@ def test_a_client_cannot_turn_on_tracebacks(host, monkeypatch):
 
 
 def test_the_cli_names_the_session_command_as_ssh_access_does():
-    from keydesk import cli, ssh_access
+    from keydesk import cli
+    from keydesk.ssh import access as ssh_access
 
     assert ssh_cli.SESSION_COMMAND == ssh_access.SESSION_COMMAND
     assert cli.DEBUG_ENV in ssh_cli.SESSION_IGNORES

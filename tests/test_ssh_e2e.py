@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from keydesk.ssh_access import parse_public_key, read_grants
+from keydesk.ssh.access import parse_public_key, read_grants
 from tests.sshd import (
     SshServer,
     client_environment,

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from keydesk.service import KeyService
-from keydesk.store import open_store
+from keydesk.store.engine import open_store
 from tests.conftest import build_world
 
 
@@ -119,7 +119,7 @@ def test_hashes_are_upgraded_when_the_parameters_change(world, monkeypatch):
     from argon2 import PasswordHasher
 
     from keydesk import keys
-    from keydesk.models import ApiKey
+    from keydesk.store.models import ApiKey
     from keydesk.verify import Verifier
 
     created = world.owner.create_key("github", "prod")
@@ -140,7 +140,7 @@ def test_hashes_are_upgraded_when_the_parameters_change(world, monkeypatch):
 def test_head_constant_matches_the_migration_scripts():
     from alembic.script import ScriptDirectory
 
-    from keydesk.migrations import HEAD, _config
+    from keydesk.store.migrations import HEAD, _config
 
     assert ScriptDirectory.from_config(_config()).get_current_head() == HEAD
 
@@ -168,7 +168,7 @@ def test_the_active_label_index_is_partial_on_every_backend(store):
     load the PostgreSQL dialect for SQLite stores); the migration makes the
     index partial everywhere. Autogenerate does not compare predicates, so
     this compares the real index with the model's ACTIVE_KEY."""
-    from keydesk.models import ACTIVE_KEY
+    from keydesk.store.models import ACTIVE_KEY
 
     with store.engine.connect() as connection:
         (index,) = [

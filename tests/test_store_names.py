@@ -8,7 +8,7 @@ import pytest
 from keydesk.cli import main
 from keydesk.config import database_url
 from keydesk.errors import StoreUnavailable
-from keydesk.store import open_store
+from keydesk.store.engine import open_store
 
 
 def kd(capsys, *argv: str) -> tuple[int, str]:

@@ -1,5 +1,5 @@
 """One check of a SQLite store's file for every way of naming it and every
-entry point (keydesk.store_path): the real file, symlinks followed, and
+entry point (keydesk.store.path): the real file, symlinks followed, and
 every folder on the way to it, as OpenSSH's StrictModes; refused at start-up
 in one line; an unreadable store said as such; a refused init leaves nothing."""
 
@@ -20,8 +20,8 @@ from keydesk.cli import main
 from keydesk.config import database_url
 from keydesk.errors import StoreUnavailable, UnsafeStore
 from keydesk.service import KeyService
-from keydesk.sqlite_file import open_for_reading
-from keydesk.store import open_store
+from keydesk.store.engine import open_store
+from keydesk.store.sqlite_file import open_for_reading
 from keydesk.verify import Verifier
 from tests.os_users import python_for
 

@@ -9,7 +9,7 @@ import pytest
 
 from keydesk.errors import StoreUnavailable
 from keydesk.service import KeyService
-from keydesk.store import open_store
+from keydesk.store.engine import open_store
 
 
 def _store_with_integration(path):

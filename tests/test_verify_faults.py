@@ -21,8 +21,8 @@ import pytest
 import sqlalchemy as sa
 
 from keydesk.errors import StoreUnavailable, Unauthorized
-from keydesk.server import create_app
-from keydesk.store import Store, open_store
+from keydesk.http.server import create_app
+from keydesk.store.engine import Store, open_store
 from keydesk.verify import Verifier
 from keydesk.views import CreatedKey
 from tests.conftest import World, _postgres_database, build_world

@@ -18,7 +18,7 @@ from starlette.websockets import WebSocket
 
 from keydesk.asgi import KeydeskAuth
 from keydesk.errors import StoreUnavailable, TooManyAttempts
-from keydesk.server import create_app
+from keydesk.http.server import create_app
 from keydesk.verify import Verifier
 from tests.servers import keydesk_serve, uvicorn_thread
 
@@ -264,7 +264,7 @@ def test_invalid_answers_wait_for_the_floor_and_nothing_else_does(client, keys, 
     """`invalid` goes out no sooner than INVALID_ANSWER_SECONDS after arrival,
     whichever it was (so both take the same time, and forged keys cannot be
     answered faster than that); other answers never wait for it."""
-    from keydesk import asgi
+    from keydesk.http import middleware as asgi
 
     waits: list[float] = []
     real_until = asgi._until

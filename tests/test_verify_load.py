@@ -298,7 +298,7 @@ def test_every_request_after_a_revoke_is_refused_though_reads_are_shared(world, 
 
 
 async def test_the_event_loop_runs_while_a_read_waits_for_a_lock(sqlite_url):
-    from keydesk.store import open_store
+    from keydesk.store.engine import open_store
     from tests.conftest import build_world
 
     store = open_store(sqlite_url, create=True)

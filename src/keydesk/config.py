@@ -8,7 +8,7 @@ import os
 from typing import TYPE_CHECKING
 
 from keydesk.errors import InvalidInput
-from keydesk.store_path import absolute, refuse_unnamable
+from keydesk.store.path import absolute, refuse_unnamable
 from keydesk.validation import looks_like_private_key
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ def database_url(flag: str | None = None) -> str:
     if "://" not in url:
         refuse_unnamable(url)  # `file:/path` is SQLite's URI name, not a folder named file:
         # Absolute, symlinks and `..` kept: the store check follows them as
-        # the kernel does, and checks every folder on the way (keydesk.store_path).
+        # the kernel does, and checks every folder on the way (keydesk.store.path).
         return f"sqlite:///{absolute(url)}"
     return url
 

@@ -8,9 +8,9 @@ import sqlalchemy as sa
 from sqlmodel import col
 
 from keydesk.keys import KeyPairSource, generate_key_pair
-from keydesk.models import ApiKey, AuditEvent, Integration, Membership
 from keydesk.service import KeyService
-from keydesk.store import Store
+from keydesk.store.engine import Store
+from keydesk.store.models import ApiKey, AuditEvent, Integration, Membership
 
 DEMO_ACCOUNT = "alice"
 DEMO_EPOCH = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)

@@ -8,7 +8,7 @@ alone).
 `decoded_views` gives every form of a short value (a URL's path or query
 string, a header): the value, each round of decoding it again until nothing
 changes, and what base64 in any of them holds. The HTTP rule looks for a key
-in each (`keydesk.asgi`); `keydesk scan` decodes what it matched with
+in each (`keydesk.http.middleware`); `keydesk scan` decodes what it matched with
 `unescaped_stages` (`keydesk.scan_decode`).
 """
 

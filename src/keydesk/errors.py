@@ -62,7 +62,7 @@ class IntegrationNotConfigured(KeydeskError):
 class UnknownStoredValue(KeydeskError):
     """A row holds a value keydesk never writes (changed around keydesk, with
     SQL). Guessing what it means would be wrong either way, so whatever needs
-    that row is refused in one line naming it (keydesk.stored)."""
+    that row is refused in one line naming it (keydesk.store.stored_values)."""
 
 
 class RevokedUnreadable(UnknownStoredValue):

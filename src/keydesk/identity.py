@@ -25,7 +25,7 @@ from keydesk import validation
 from keydesk.errors import PermissionDenied
 
 if TYPE_CHECKING:
-    from keydesk.store import Store
+    from keydesk.store.engine import Store
 
 
 def os_account(environ: Mapping[str, str] = os.environ) -> str:

@@ -24,7 +24,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from keydesk import validation
-from keydesk.dbapi import DbConnection
 from keydesk.errors import (
     AlreadyExists,
     AlreadyRevoked,
@@ -45,7 +44,10 @@ from keydesk.keys import (
     is_public_key,
     parse_private_key,
 )
-from keydesk.models import (
+from keydesk.ssh.approvals import Approval, SshApprovals, approve_created, forget
+from keydesk.store.dbapi import DbConnection
+from keydesk.store.engine import Store
+from keydesk.store.models import (
     Account,
     ApiKey,
     AuditEvent,
@@ -54,10 +56,8 @@ from keydesk.models import (
     Membership,
     Workspace,
 )
-from keydesk.reads import Reads
-from keydesk.ssh_approvals import Approval, SshApprovals, approve_created, forget
-from keydesk.store import Store
-from keydesk.stored import stored_days
+from keydesk.store.queries import Reads
+from keydesk.store.stored_values import stored_days
 from keydesk.views import (
     ACCEPTED,
     ROLE_ORDER,
@@ -101,7 +101,7 @@ class _KeyRow(NamedTuple):
 class KeyService:
     """keydesk's operations, performed as `actor` (an account name); in an
     SSH session through the SSH key `ssh_key` (a fingerprint), which acts
-    only where an owner approved it (keydesk.ssh_gate)."""
+    only where an owner approved it (keydesk.ssh.gate)."""
 
     def __init__(
         self, store: Store, actor: str, *, key_pairs: KeyPairSource = generate_key_pair,
@@ -896,7 +896,7 @@ class KeyService:
         )
 
     # -- SSH access (keydesk ssh): keys that open keydesk as an account; the
-    # rules are keydesk.ssh_approvals.
+    # rules are keydesk.ssh.approvals.
 
     def authorize_ssh_key(
         self, account: str, fingerprint: str, write: Callable[[], _T], *,
@@ -998,12 +998,12 @@ class KeyService:
 
     @contextmanager
     def reading(self) -> Iterator[Reads]:
-        """The list reads (keydesk.reads) as this actor, in one unit of work."""
+        """The list reads (keydesk.store.queries) as this actor, in one unit of work."""
         with self.store.session() as session:
             yield self._reads(session)
 
     def _reads(self, session: Session) -> Reads:
-        """The list reads (keydesk.reads), on this unit of work's connection."""
+        """The list reads (keydesk.store.queries), on this unit of work's connection."""
         connection = session.connection().connection.driver_connection
         assert connection is not None, "a checked-out connection has its driver's"
         return Reads(DbConnection(connection, self.store.backend), self.actor, self.ssh_key)

@@ -67,11 +67,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn, Protocol
 
-from keydesk.dbapi import DbConnection, stored_time
 from keydesk.errors import StoreUnavailable, TooManyAttempts, Unauthorized, UnauthorizedReason
 from keydesk.keys import PrivateKey, check_secret, parse_private_key
-from keydesk.sqlite_file import read_only_uri, sqlite_file_of
-from keydesk.store_path import FileId, checked_store_path, file_id
+from keydesk.store.dbapi import DbConnection, stored_time
+from keydesk.store.path import FileId, checked_store_path, file_id
+from keydesk.store.sqlite_file import read_only_uri, sqlite_file_of
 from keydesk.views import ACCEPTED, IntegrationStatus, KeyStatus, key_status, utcnow
 
 if TYPE_CHECKING:
@@ -209,7 +209,7 @@ class _SqliteReads:
     connection could still read through the deleted one.
 
     The store's file is checked as every opener checks it
-    (keydesk.store_path), when the verifier is made (an unsafe store is
+    (keydesk.store.path), when the verifier is made (an unsafe store is
     refused at start-up, not per request) and again when it is first
     opened; it is opened by its real path."""
 
@@ -305,7 +305,7 @@ class _PostgresReads:
     def __init__(self, url: sa.URL, timeout: float) -> None:
         from sqlalchemy.pool import NullPool
 
-        from keydesk.store import create_engine
+        from keydesk.store.engine import create_engine
 
         milliseconds = max(1, round(timeout * 1000))
         options = f"-c statement_timeout={milliseconds} -c lock_timeout={milliseconds}"
@@ -1161,7 +1161,7 @@ class Verifier:
         if self._sqlite is not None:  # a new one each time, which never creates a store
             return self._sqlite.connect_for_writes()
         if self._writer_engine is None:
-            from keydesk.store import create_engine
+            from keydesk.store.engine import create_engine
 
             assert self._url is not None
             # One connection kept: a new PostgreSQL backend per write costs the

@@ -22,7 +22,7 @@ from textual.widgets import Input
 
 from keydesk.demo import DEMO_ACCOUNT, DEMO_EPOCH, seed_demo
 from keydesk.service import KeyService
-from keydesk.store import Store, open_store
+from keydesk.store.engine import Store, open_store
 from keydesk.tui.app import KeydeskApp
 from tests.fakes import seeded_key_pairs
 
@@ -98,7 +98,7 @@ def key_life(app: KeydeskApp) -> None:
     service, then moved back to DEMO_NOW)."""
     import sqlalchemy as sa
 
-    from keydesk.models import ApiKey, AuditEvent, KeyUsage
+    from keydesk.store.models import ApiKey, AuditEvent, KeyUsage
     from keydesk.views import utcnow
 
     service = app.service

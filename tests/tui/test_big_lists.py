@@ -10,9 +10,9 @@ import threading
 import pytest
 import sqlalchemy as sa
 
-from keydesk.models import ApiKey, utcnow
-from keydesk.reads import Reads
 from keydesk.service import KeyService
+from keydesk.store.models import ApiKey, utcnow
+from keydesk.store.queries import Reads
 from keydesk.tui import heap
 from keydesk.tui.screens.integration_detail import FIRST_PAGE, IntegrationDetailScreen
 from tests.tui.screenshots import settle

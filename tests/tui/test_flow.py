@@ -12,9 +12,9 @@ from textual.widgets import Button, DataTable, Input, Select, Static
 from textual.worker import Worker
 
 from keydesk.errors import StoreUnavailable, Unauthorized, UnauthorizedReason
-from keydesk.models import ApiKey
-from keydesk.reads import Reads
 from keydesk.service import KeyService
+from keydesk.store.models import ApiKey
+from keydesk.store.queries import Reads
 from keydesk.tui.messages import IntegrationsChanged
 from keydesk.tui.screens.confirm import ConfirmScreen
 from keydesk.tui.screens.create_key import CreateKeyScreen
@@ -265,7 +265,7 @@ async def test_stored_markup_and_escapes_render_literally(make_app, demo_store):
 
 
 async def test_first_run_guides_to_a_workspace_and_an_integration(tmp_path):
-    from keydesk.store import open_store
+    from keydesk.store.engine import open_store
     from keydesk.tui.app import KeydeskApp
     from keydesk.tui.screens.integration_form import IntegrationFormScreen
 
@@ -307,7 +307,7 @@ async def test_filter_and_workspace_switch(make_app):
 
 
 async def test_thousands_of_keys_stay_responsive_and_findable(make_app, demo_store):
-    from keydesk.models import utcnow
+    from keydesk.store.models import utcnow
     from keydesk.tui.screens.integration_detail import MAX_ROWS, WINDOW
 
     with demo_store.engine.begin() as connection:
@@ -351,7 +351,7 @@ async def test_the_filter_can_be_typed_while_a_big_integration_loads(
 ):
     import threading
 
-    from keydesk.models import utcnow
+    from keydesk.store.models import utcnow
     from keydesk.tui.screens.integration_detail import FIRST_PAGE
 
     alice = KeyService(demo_store, "alice")

@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Select, SelectionList, Sparkline, Static
 from keydesk.errors import Unauthorized
 from keydesk.keys import checksum
 from keydesk.service import KeyService
-from keydesk.store import open_store
+from keydesk.store.engine import open_store
 from keydesk.tui.app import KeydeskApp
 from keydesk.tui.screens.choice import ChoiceScreen
 from keydesk.tui.screens.create_key import CreateKeyScreen

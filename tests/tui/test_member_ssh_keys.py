@@ -1,6 +1,6 @@
 """SSH keys on the Members screen: adding a member whose SSH keys wait for
 this workspace's approval says so, and an owner approves them behind a
-confirmation naming their fingerprints (keydesk.ssh_approvals). And in an
+confirmation naming their fingerprints (keydesk.ssh.approvals). And in an
 SSH session the TUI scans no file of the server. Demo store: acme with
 alice owner, bob admin, carol viewer."""
 
@@ -11,7 +11,7 @@ from textual.notifications import Notify
 from textual.widgets import Input
 
 from keydesk.service import KeyService
-from keydesk.ssh_gate import SCAN_REFUSED, RefusedOverSsh
+from keydesk.ssh.gate import SCAN_REFUSED, RefusedOverSsh
 from keydesk.tui.app import KeydeskApp
 from keydesk.tui.screens.confirm import ConfirmScreen
 from keydesk.tui.screens.members import AddMemberScreen

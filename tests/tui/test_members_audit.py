@@ -6,8 +6,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from textual.widgets import DataTable, Input, Static
 
-from keydesk.models import AuditEvent
 from keydesk.service import KeyService
+from keydesk.store.models import AuditEvent
 from keydesk.tui.screens.audit import PAGE, AuditLog, AuditScreen
 from keydesk.tui.screens.confirm import ConfirmScreen
 from keydesk.tui.screens.integration_detail import IntegrationDetailScreen

@@ -10,8 +10,8 @@ from sqlmodel import col, select
 from textual.widgets import Input, Static
 
 from keydesk.errors import Unauthorized
-from keydesk.models import AuditEvent
 from keydesk.scan import scan_bytes
+from keydesk.store.models import AuditEvent
 from keydesk.tui.app import KeydeskApp
 from keydesk.tui.screens.confirm import ConfirmScreen
 from keydesk.tui.screens.scan import Leak, ScanScreen

@@ -24,7 +24,7 @@ from keydesk.errors import StoreUnavailable
 from keydesk.tui.app import KeydeskApp
 from tests.tui.screenshots import settle
 
-STORE_LAYER = ("sqlalchemy", "sqlmodel", "argon2", "keydesk.service", "keydesk.store")
+STORE_LAYER = ("sqlalchemy", "sqlmodel", "argon2", "keydesk.service", "keydesk.store.engine")
 
 
 def _python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -54,7 +54,7 @@ def test_first_frame_before_the_store_layer_is_imported(sqlite_url):
     """The app is on screen, with a quiet "Opening …" line, while the worker
     that imports and opens the store is held; then the list fills."""
     from keydesk.demo import seed_demo
-    from keydesk.store import open_store
+    from keydesk.store.engine import open_store
 
     store = open_store(sqlite_url, create=True)
     seed_demo(store)
@@ -100,7 +100,7 @@ def test_first_rows_before_the_store_layer_is_imported(sqlite_url):
     while the store layer is still held back; a row opened meanwhile shows
     its keys once the store is open (its worker waits for it)."""
     from keydesk.demo import seed_demo
-    from keydesk.store import open_store
+    from keydesk.store.engine import open_store
 
     store = open_store(sqlite_url, create=True)
     seed_demo(store)
@@ -109,7 +109,7 @@ def test_first_rows_before_the_store_layer_is_imported(sqlite_url):
         f"""
         import asyncio, sys, threading
         from functools import partial
-        from keydesk.reads import bare_sqlite_reads
+        from keydesk.store.queries import bare_sqlite_reads
         from keydesk.tui import app as tui
 
         gate = threading.Event()
@@ -157,8 +157,8 @@ async def test_keys_pressed_before_the_store_is_open_act_once_it_is(sqlite_url):
     from functools import partial
 
     from keydesk.demo import seed_demo
-    from keydesk.reads import bare_sqlite_reads
-    from keydesk.store import open_store
+    from keydesk.store.engine import open_store
+    from keydesk.store.queries import bare_sqlite_reads
     from keydesk.tui import app as tui
     from keydesk.tui.screens.confirm import ConfirmScreen
     from keydesk.tui.screens.create_key import CreateKeyScreen
@@ -212,8 +212,8 @@ async def test_the_store_layer_loads_after_the_first_rows_are_drawn(sqlite_url, 
     from functools import partial
 
     from keydesk.demo import seed_demo
-    from keydesk.reads import bare_sqlite_reads
-    from keydesk.store import open_store
+    from keydesk.store.engine import open_store
+    from keydesk.store.queries import bare_sqlite_reads
     from keydesk.tui import app as tui
     from keydesk.tui.screens.integrations import IntegrationsScreen
 
@@ -248,13 +248,13 @@ def test_quitting_as_the_first_rows_come_opens_no_store(sqlite_url):
     """ctrl+q (or a hang-up) before the first rows are painted: the store's
     worker, waiting for that paint, ends at once instead of importing and
     opening the store for a user who has left (and holding the exit up)."""
-    from keydesk.store import open_store
+    from keydesk.store.engine import open_store
 
     open_store(sqlite_url, create=True).dispose()
     result = _python(
         f"""
         from functools import partial
-        from keydesk.reads import bare_sqlite_reads
+        from keydesk.store.queries import bare_sqlite_reads
         from keydesk.tui import app as tui
 
         connected = []
@@ -287,7 +287,7 @@ def test_what_the_imports_made_is_frozen_before_the_app_runs(sqlite_url, monkeyp
     start-up would trigger as the first rows come costs 15-30 ms)."""
     import gc
 
-    from keydesk.store import open_store
+    from keydesk.store.engine import open_store
     from keydesk.tui import app as tui
 
     open_store(sqlite_url, create=True).dispose()

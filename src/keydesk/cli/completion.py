@@ -5,7 +5,7 @@ options and, from the store, integration and workspace names and public
 keys.
 
 What the shell asks is answered from an up-to-date SQLite store on the bare
-read path (keydesk.reads: no SQLAlchemy, read-only, as the OS user, with
+read path (keydesk.store.queries: no SQLAlchemy, read-only, as the OS user, with
 the store check every read runs), within a deadline: a missing, locked,
 unsafe or PostgreSQL store completes nothing, is never created, and never
 holds the shell up. Nothing offered is a secret: names and public keys
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from keydesk.cli.parser import GLOBAL_OPTIONS, CommandGroup, Commands, Parser, public_choices
 
 if TYPE_CHECKING:
-    from keydesk.reads import Reads
+    from keydesk.store.queries import Reads
 
 ASKED = "_ARGCOMPLETE"  # set by the shell script when it asks for completions
 SHELLS = ("bash", "zsh", "fish")
@@ -143,13 +143,13 @@ def _from_store(read: Read) -> Callable[..., list[str]]:
 
 def _candidates(read: Read, args: argparse.Namespace, command: str, prefix: str) -> list[str]:
     from keydesk.config import database_url
-    from keydesk.sqlite_file import sqlite_file_of
+    from keydesk.store.sqlite_file import sqlite_file_of
 
     url = database_url(getattr(args, "db", None))
     named = sqlite_file_of(url)
     if named is None or not os.path.isfile(named):  # said before loading the reads
         return []
-    from keydesk.reads import bare_sqlite_reads
+    from keydesk.store.queries import bare_sqlite_reads
     from keydesk.validation import looks_like_private_key
 
     # Only the bare way: it checks the store, opens an up-to-date SQLite file

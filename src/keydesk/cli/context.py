@@ -20,16 +20,16 @@ from keydesk.config import backend_of, database_url, typed_account
 from keydesk.errors import PermissionDenied
 
 if TYPE_CHECKING:
-    from keydesk.reads import Reads
     from keydesk.service import KeyService
-    from keydesk.store import Store
+    from keydesk.store.engine import Store
+    from keydesk.store.queries import Reads
 
 
 def store(args: argparse.Namespace, *, create: bool = False) -> Store:
     """The store named by --db / $KEYDESK_DATABASE_URL / the default. Only
     `keydesk init` passes `create`: any other command given a path with no
     store says so instead of making an empty one."""
-    from keydesk.store import open_store
+    from keydesk.store.engine import open_store
 
     return open_store(database_url(args.db), create=create)
 
@@ -38,7 +38,7 @@ def ready_store_url(args: argparse.Namespace) -> str:
     """The URL of the store named by the options, once it is known to be an
     up-to-date keydesk store: checked bare on SQLite (no SQLAlchemy), else
     opened the full way, which upgrades it or says in one line what is wrong."""
-    from keydesk.sqlite_file import open_for_reading
+    from keydesk.store.sqlite_file import open_for_reading
 
     url = database_url(args.db)
     with open_for_reading(url) as up_to_date:
@@ -67,7 +67,7 @@ def reads(args: argparse.Namespace) -> Iterator[Reads]:
     up-to-date SQLite store they run on a bare sqlite3 connection, so a
     command that only lists starts without SQLAlchemy; any other store goes
     through the service (which migrates, or says what is wrong)."""
-    from keydesk.reads import bare_sqlite_reads
+    from keydesk.store.queries import bare_sqlite_reads
 
     refuse_typed_account(args)
     url = database_url(args.db)

@@ -64,8 +64,8 @@ def _first_run(url: str, *, named: bool) -> str | None:
     created. A PostgreSQL database without a schema is left to `keydesk init`.
     Returns what to tell in the TUI when a store was made (stderr is hidden
     behind the screen until keydesk ends)."""
-    from keydesk.sqlite_file import sqlite_file_of
-    from keydesk.store_path import checked_store_path
+    from keydesk.store.path import checked_store_path
+    from keydesk.store.sqlite_file import sqlite_file_of
 
     path = sqlite_file_of(url)
     # Checked first: an unsafe or unreadable store is said as such, never
@@ -80,7 +80,7 @@ def _first_run(url: str, *, named: bool) -> str | None:
         print(f"There is no keydesk store at {path}.", file=sys.stderr)
         if input("Create a new one there? [y/N] ").strip().lower() not in ("y", "yes"):
             raise StoreNotFound(f"no keydesk store at {path}; nothing was created")
-    from keydesk.store import open_store
+    from keydesk.store.engine import open_store
 
     open_store(url, create=True).dispose()
     return f"Created your store at {path} (readable by you only)."
@@ -95,7 +95,7 @@ def demo(args: argparse.Namespace) -> int:
     require_terminal()
 
     from keydesk.demo import DEMO_ACCOUNT, seed_demo
-    from keydesk.store import open_store
+    from keydesk.store.engine import open_store
     from keydesk.tui.app import run
 
     # The demo's store is made here, now, by this process: whoever runs it

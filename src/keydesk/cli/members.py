@@ -86,8 +86,8 @@ def list_(args: argparse.Namespace) -> int:
 
 def add(args: argparse.Namespace) -> int:
     """Adds the member, and says which of their SSH keys may not act here
-    until an owner of the workspace approves them (keydesk.ssh_approvals)."""
-    from keydesk.ssh_gate import awaiting_notice
+    until an owner of the workspace approves them (keydesk.ssh.approvals)."""
+    from keydesk.ssh.gate import awaiting_notice
 
     service = context.service(args)
     member = service.add_member(args.workspace, args.member, args.role)

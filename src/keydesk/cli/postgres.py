@@ -1,5 +1,5 @@
 """`keydesk postgres setup`: the roles and the row-level security a team's
-PostgreSQL store needs (see keydesk.postgres_roles)."""
+PostgreSQL store needs (see keydesk.store.postgres_roles)."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def register(cli: Commands) -> None:
 
 
 def setup(args: argparse.Namespace) -> int:
-    from keydesk import postgres_roles
+    from keydesk.store import postgres_roles
 
     if args.print_sql:
         print(postgres_roles.setup_script(args.owner), end="")

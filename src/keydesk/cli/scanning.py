@@ -149,7 +149,7 @@ def _scan(args: argparse.Namespace) -> int:
         return EXIT_INCOMPLETE
     over_ssh = args.proven_ssh_key is not None  # the server's files are not the admin's
     if over_ssh and (args.paths != [scanner.STDIN] or args.git or args.staged):
-        from keydesk.ssh_gate import SCAN_REFUSED, RefusedOverSsh
+        from keydesk.ssh.gate import SCAN_REFUSED, RefusedOverSsh
 
         raise RefusedOverSsh(SCAN_REFUSED)
     allowed, incomplete = (frozenset[str](), False) if over_ssh else _allow_list(scanner, args)

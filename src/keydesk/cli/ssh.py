@@ -3,12 +3,12 @@ ssh-session ACCOUNT FINGERPRINT`, the forced command sshd runs for each.
 
 The gitolite pattern: one service account owns the SQLite store, and its
 ``~/.ssh/authorized_keys`` maps each admin's SSH key to an account name
-through a forced command (keydesk.ssh_access writes those lines). sshd proves
+through a forced command (keydesk.ssh.access writes those lines). sshd proves
 who connects; `ssh-session` passes that name and the key's fingerprint to
 the TUI or to one keydesk command as proven (`main(argv, actor=…,
 ssh_key=…)`), never through argv or the environment, and never runs a shell.
 The key acts only in the workspaces where an owner approved it
-(keydesk.ssh_gate), checked when the session starts and at every step.
+(keydesk.ssh.gate), checked when the session starts and at every step.
 
 Every session opens the service account's default store, whatever its
 environment says: sshd's `AcceptEnv` could let a client set
@@ -38,9 +38,9 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from keydesk.service import KeyService
-    from keydesk.ssh_access import PublicKey, SshGrant
+    from keydesk.ssh.access import PublicKey, SshGrant
 
-# keydesk.ssh_access.SESSION_COMMAND, without importing that module for --help.
+# keydesk.ssh.access.SESSION_COMMAND, without importing that module for --help.
 SESSION_COMMAND = "ssh-session"
 # What a session never takes from its environment (the last is the CLI's
 # traceback switch, keydesk.cli.DEBUG_ENV: a client must not turn one-line
@@ -129,7 +129,7 @@ def authorize(args: argparse.Namespace) -> int:
     or its public key again), in --workspace or in each of the account's
     workspaces the actor owns. A line an older keydesk wrote is rewritten
     to name its fingerprint, which sessions need."""
-    from keydesk import ssh_access
+    from keydesk.ssh import access as ssh_access
 
     account = ssh_access.validate_account(validation.name(args.ssh_account, "the account name"))
     path = _authorized_keys(args)
@@ -165,7 +165,7 @@ def authorize(args: argparse.Namespace) -> int:
 def _key_to_authorize(given: str, account: str, path: Path) -> tuple[SshGrant | None, PublicKey]:
     """(keydesk's line for the key if it has one, the key), from --key: a
     fingerprint names a key already let in; a public key may be new."""
-    from keydesk import ssh_access
+    from keydesk.ssh import access as ssh_access
 
     if given.startswith("SHA256:"):
         grant = ssh_access.find_grant(path, given)
@@ -186,7 +186,7 @@ def _key_to_authorize(given: str, account: str, path: Path) -> tuple[SshGrant | 
 def list_(args: argparse.Namespace) -> int:
     """Every line keydesk wrote, in file order. No store is opened: the file
     is the service account's, which whoever runs keydesk as it can read."""
-    from keydesk import ssh_access
+    from keydesk.ssh import access as ssh_access
 
     path = _authorized_keys(args)
     grants = ssh_access.read_grants(path)
@@ -201,7 +201,7 @@ def list_(args: argparse.Namespace) -> int:
 
 
 def revoke(args: argparse.Namespace) -> int:
-    from keydesk import ssh_access
+    from keydesk.ssh import access as ssh_access
 
     path = _authorized_keys(args)
     grant = ssh_access.find_grant(path, args.fingerprint)  # whose key it is, for the check
@@ -231,7 +231,7 @@ def _grant_json(grant: SshGrant, path: Path) -> dict[str, Any]:
 
 
 def _authorized_keys(args: argparse.Namespace) -> Path:
-    from keydesk.ssh_access import default_authorized_keys_path
+    from keydesk.ssh.access import default_authorized_keys_path
 
     given: str | None = args.authorized_keys
     if given is None:
@@ -306,7 +306,7 @@ def _host() -> str:
 def ssh_session(args: argparse.Namespace) -> int:
     """The TUI as ACCOUNT, or the one keydesk command in SSH_ORIGINAL_COMMAND
     as ACCOUNT. Refuses to run but as sshd's forced command."""
-    from keydesk import ssh_access
+    from keydesk.ssh import access as ssh_access
 
     _never_a_python_prompt()
     if args.db is not None or args.account is not None:
@@ -349,7 +349,7 @@ def ssh_session(args: argparse.Namespace) -> int:
 def _require_any_approval(url: str, account: str, ssh_key: str) -> None:
     """At the start of every session: a key approved in no workspace of its
     account ends it at once (each step checks its own workspace too)."""
-    from keydesk.reads import bare_sqlite_reads
+    from keydesk.store.queries import bare_sqlite_reads
 
     with bare_sqlite_reads(url, account, ssh_key) as bare:
         if bare is not None:

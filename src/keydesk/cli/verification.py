@@ -84,7 +84,7 @@ def _session_acts_in(args: argparse.Namespace, workspace_id: int) -> bool:
 
 def serve(args: argparse.Namespace) -> int:
     try:
-        from keydesk.server import serve as run_server
+        from keydesk.http.server import serve as run_server
     except ImportError:
         fail("the server needs its extra: pip install 'keydesk[server]'")
         return EXIT_REFUSED

@@ -4,7 +4,7 @@ The app paints its first frame before the store layer (SQLAlchemy, the
 models) is imported: `run` hands it a way to open the store, which a worker
 calls while the first screen shows a quiet "Opening …" line. On an
 up-to-date SQLite store the same worker first reads the first screen's rows
-bare (keydesk.reads on sqlite3), so they show before SQLAlchemy is imported;
+bare (keydesk.store.queries on sqlite3), so they show before SQLAlchemy is imported;
 a worker that needs the service meanwhile waits for the store. Screens
 other than the list are imported when first shown: the first frame loads
 only what it draws.
@@ -34,8 +34,8 @@ from textual.reactive import reactive
 from textual.screen import Screen
 
 from keydesk.errors import KeydeskError, StoreUnavailable
-from keydesk.reads import bare_sqlite_reads
-from keydesk.ssh_gate import SCAN_REFUSED, RefusedOverSsh
+from keydesk.ssh.gate import SCAN_REFUSED, RefusedOverSsh
+from keydesk.store.queries import bare_sqlite_reads
 from keydesk.tui import clipboard, heap
 from keydesk.tui.calls import call_service, deliver
 from keydesk.tui.commands import KeydeskCommands
@@ -62,8 +62,8 @@ from keydesk.views import (
 )
 
 if TYPE_CHECKING:
-    from keydesk.reads import Reads
     from keydesk.service import KeyService
+    from keydesk.store.queries import Reads
     from keydesk.tui.screens.scan import Leak
 
 Connect = Callable[[], "KeyService"]
@@ -104,7 +104,7 @@ class KeydeskApp(App[None]):
         """Give a ready `service`, or `connect` to open one in a worker once
         the first frame is on screen (`where` names the store meanwhile), and
         `bare_reads` to list what screens show before it is open
-        (keydesk.reads.bare_sqlite_reads).
+        (keydesk.store.queries.bare_sqlite_reads).
         `clock`: what "now" is for words like "expiring in 9 days" (pictures
         of the demo pin it)."""
         super().__init__()
@@ -743,7 +743,7 @@ def _connect(database_url: str, proven: str | None, ssh_key: str | None = None) 
     """Runs in a worker: the first import of the store layer happens here."""
     from keydesk.identity import acting_account
     from keydesk.service import KeyService
-    from keydesk.store import open_store
+    from keydesk.store.engine import open_store
 
     store = open_store(database_url)
     try:

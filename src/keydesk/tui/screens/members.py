@@ -8,7 +8,7 @@ the line under the table says why.
 
 An owner also approves a member's SSH keys here: a key authorized for an
 account acts only in the workspaces whose owners approved it
-(keydesk.ssh_gate), so a member added with keys is told they wait.
+(keydesk.ssh.gate), so a member added with keys is told they wait.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Header, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from keydesk.ssh_gate import awaiting_notice
+from keydesk.ssh.gate import awaiting_notice
 from keydesk.tui.calls import call_service
 from keydesk.tui.display import content, literal, sentence, visible, when
 from keydesk.tui.screens.base import KeydeskModal, KeydeskScreen

@@ -1,6 +1,6 @@
 """Who may let an SSH key in, and where it may act: the service's rules for
 `keydesk ssh authorize/revoke` and for owners' approvals (table
-ssh_approval, revision 0005; keydesk.ssh_gate checks them at every step of
+ssh_approval, revision 0005; keydesk.ssh.gate checks them at every step of
 a session).
 
 A key acts in a workspace only once an owner of that workspace approved it
@@ -28,9 +28,9 @@ from sqlmodel import Session, col
 
 from keydesk import validation
 from keydesk.errors import NotFound, PermissionDenied
-from keydesk.models import Account, AuditEvent, SshApproval, Workspace
-from keydesk.reads import Reads
-from keydesk.ssh_gate import approve_command
+from keydesk.ssh.gate import approve_command
+from keydesk.store.models import Account, AuditEvent, SshApproval, Workspace
+from keydesk.store.queries import Reads
 from keydesk.views import Role, WorkspaceView
 
 _T = TypeVar("_T")

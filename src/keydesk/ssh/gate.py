@@ -6,20 +6,23 @@ for an account must not act through it in a workspace the account joins
 later (issue #19, item 1).
 
 A session knows its key from its forced command (`keydesk ssh-session
-ACCOUNT SHA256:…`, keydesk.ssh_access writes it): sshd runs that command
+ACCOUNT SHA256:…`, keydesk.ssh.access writes it): sshd runs that command
 for that key alone, and nothing the client sends can change it.
 
-Plain SQL on a DB-API connection (keydesk.dbapi): the bare reads use it as
-the service does. The rules for granting approvals are keydesk.ssh_approvals.
+Plain SQL on a DB-API connection (keydesk.store.dbapi): the bare reads use it as
+the service does. The rules for granting approvals are keydesk.ssh.approvals.
 """
 
 from __future__ import annotations
 
 import shlex
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from keydesk.dbapi import DbConnection
 from keydesk.errors import PermissionDenied
+
+if TYPE_CHECKING:  # the screens import the wording here, never a store
+    from keydesk.store.dbapi import DbConnection
 
 
 class SshKeyNotApproved(PermissionDenied):

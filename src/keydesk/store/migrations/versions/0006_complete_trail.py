@@ -74,7 +74,7 @@ import importlib
 
 from alembic import op
 
-from keydesk.migrations.pg_rules import CHECKS, name_functions, retype_ids
+from keydesk.store.migrations.pg_rules import CHECKS, name_functions, retype_ids
 
 revision = "0006"
 down_revision = "0005"
@@ -449,7 +449,7 @@ def downgrade() -> None:
         op.execute(f"DROP TRIGGER {name} ON {table}")
     for earlier, sql in (("0002_proven_identity", "CREATE_WORKSPACE"),
                          ("0004_leaked_key_revocation", "REVOKE_LEAKED")):  # fmt: skip
-        text = getattr(importlib.import_module(f"keydesk.migrations.versions.{earlier}"), sql)
+        text = getattr(importlib.import_module(f"keydesk.store.migrations.versions.{earlier}"), sql)
         if sql == "CREATE_WORKSPACE":
             _replace_create_workspace(text)
         else:

@@ -4,7 +4,7 @@ connection, for both stores and both ways in.
 The service runs them on its session's own connection (on PostgreSQL,
 row-level security applies to them as to everything). Commands and screens
 that only read a SQLite store run them on a bare `sqlite3` connection
-(`keydesk.sqlite_file.open_for_reading`), so `keydesk key list` and the
+(`keydesk.store.sqlite_file.open_for_reading`), so `keydesk key list` and the
 TUI's first screen start without importing SQLAlchemy. One set of queries,
 one set of permission rules, whichever way the rows come.
 
@@ -19,10 +19,10 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from keydesk.dbapi import DbConnection
 from keydesk.errors import InvalidInput, NotFound, PermissionDenied
-from keydesk.ssh_gate import APPROVED, require_any_approval, require_approved
-from keydesk.stored import stored_days, stored_moment, stored_scopes, stored_status
+from keydesk.ssh.gate import APPROVED, require_any_approval, require_approved
+from keydesk.store.dbapi import DbConnection
+from keydesk.store.stored_values import stored_days, stored_moment, stored_scopes, stored_status
 from keydesk.views import (
     EXPIRING_SOON,
     IntegrationView,
@@ -93,9 +93,9 @@ def bare_sqlite_reads(
     """The reads on an up-to-date SQLite store over a bare sqlite3
     connection, as the OS user (or the `proven` account, see
     keydesk.identity, through the SSH key `ssh_key`: see Reads); None when
-    the bare way does not apply (keydesk.sqlite_file.open_for_reading says when)."""
+    the bare way does not apply (keydesk.store.sqlite_file.open_for_reading says when)."""
     from keydesk.identity import sqlite_account
-    from keydesk.sqlite_file import open_for_reading
+    from keydesk.store.sqlite_file import open_for_reading
 
     with open_for_reading(url) as connection:
         if connection is None:
@@ -108,7 +108,7 @@ class Reads:
     """The actor's integrations and keys, with the service's permission
     rules: only what the actor's workspaces hold. In an SSH session
     (`ssh_key`, the session key's fingerprint) only the workspaces where an
-    owner approved that key count as the actor's (keydesk.ssh_gate)."""
+    owner approved that key count as the actor's (keydesk.ssh.gate)."""
 
     def __init__(self, db: DbConnection, actor: str, ssh_key: str | None = None) -> None:
         self.db = db

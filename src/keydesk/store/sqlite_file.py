@@ -1,5 +1,5 @@
 """A SQLite store's URL and file, and the store opened bare for reading
-(after the one check, keydesk.store_path). Nothing here imports SQLAlchemy:
+(after the one check, keydesk.store.path). Nothing here imports SQLAlchemy:
 the verifier and the read-only commands use it to start as fast as Python.
 """
 
@@ -10,8 +10,8 @@ import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from keydesk.schema import HEAD
-from keydesk.store_path import absolute, checked_store_path
+from keydesk.store.path import absolute, checked_store_path
+from keydesk.store.schema import HEAD
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 BARE_PROBE_TIMEOUT_MS = 200  # open_for_reading's first look, before the full way

@@ -14,14 +14,14 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
-from keydesk.dbapi import describe, failure, first_line, is_refusal, without
 from keydesk.errors import (
     StoreNotFound,
     StoreUnavailable,
 )
-from keydesk.schema import HEAD
-from keydesk.sqlite_file import SQLITE_BUSY_TIMEOUT_MS, is_file_path, set_pragmas
-from keydesk.store_path import Made, checked_store_path, create_private_file, file_id
+from keydesk.store.dbapi import describe, failure, first_line, is_refusal, without
+from keydesk.store.path import Made, checked_store_path, create_private_file, file_id
+from keydesk.store.schema import HEAD
+from keydesk.store.sqlite_file import SQLITE_BUSY_TIMEOUT_MS, is_file_path, set_pragmas
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -149,7 +149,7 @@ def sqlite_store_file(url: sa.URL) -> Path | None:
 
 
 def _require_schema(engine: Engine, where: str, *, create: bool, migrate: bool) -> None:
-    from keydesk.migrations import current_revision, upgrade  # Alembic only if needed
+    from keydesk.store.migrations import current_revision, upgrade  # Alembic only if needed
 
     password = engine.url.password
     try:

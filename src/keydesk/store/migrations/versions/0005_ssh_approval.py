@@ -27,7 +27,7 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
-from keydesk.models import UTCDateTime
+from keydesk.store.models import UTCDateTime
 
 revision = "0005"
 down_revision = "0004"

@@ -7,7 +7,7 @@ name through a forced command, so sshd, not the person, says who connects::
     command="/path/keydesk ssh-session alice SHA256:…",restrict,pty ssh-ed25519 AAAA… keydesk:alice
 
 The command names the key's fingerprint too: a session knows its key, which
-an owner approves per workspace (keydesk.ssh_gate).
+an owner approves per workspace (keydesk.ssh.gate).
 
 This module is the core of that: parsing and fingerprinting OpenSSH public
 keys, building and recognising keydesk's lines, editing the file atomically

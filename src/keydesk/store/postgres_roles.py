@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from keydesk.dbapi import first_line
 from keydesk.errors import InvalidInput, PermissionDenied, StoreUnavailable
+from keydesk.store.dbapi import first_line
 
 USERS_ROLE = "keydesk_users"
 VERIFIER_ROLE = "keydesk_verifier"
@@ -103,7 +103,7 @@ def _create_role(role: str) -> str:
 
 def setup_script(owner: str) -> str:
     """Everything `setup` applies, as one psql script for a new database."""
-    from keydesk.migrations import offline_sql
+    from keydesk.store.migrations import offline_sql
 
     owner = owner_role(owner)
     return "\n".join(
@@ -126,7 +126,7 @@ def setup_script(owner: str) -> str:
 def setup(url: str, owner: str = DEFAULT_OWNER) -> SetupResult:
     """Create the roles (when missing and the caller may), then bring the
     schema up to date as the owner role. Idempotent."""
-    from keydesk.migrations import current_revision, upgrade
+    from keydesk.store.migrations import current_revision, upgrade
 
     owner = owner_role(owner)
     parsed = sa.make_url(url)

@@ -4,7 +4,7 @@ GET  /v1/verify   Authorization: Bearer <private key>  → 200 identity | 400 | 
 POST /v1/revoke   a leaked key (Authorization: Bearer, or {"api_key": …})  → 200 | 400 | 429 | 503
 GET  /healthz     → 200 (no authentication, no I/O)
 
-The answers are the middleware's (`keydesk.asgi`). Logs go to stderr: one
+The answers are the middleware's (`keydesk.http.middleware`). Logs go to stderr: one
 line per refused key with its public key and exact reason (never the secret),
 one line when the store goes away and when it is back; with `--access-log`,
 one line per request, whose every field (client, method, path, query) is
@@ -28,7 +28,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from keydesk.asgi import BadRequest, KeydeskAuth, bearer_token
 from keydesk.errors import (
     AlreadyRevoked,
     KeydeskError,
@@ -36,8 +35,9 @@ from keydesk.errors import (
     StoreUnavailable,
     Unauthorized,
 )
+from keydesk.http.middleware import BadRequest, KeydeskAuth, bearer_token
 from keydesk.keys import parse_private_key
-from keydesk.store import Store
+from keydesk.store.engine import Store
 from keydesk.verify import Verifier
 
 log = logging.getLogger("keydesk.revoke")

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import keydesk.models
+import keydesk.store.models
 
 revision = ${repr(up_revision)}
 down_revision = ${repr(down_revision)}

@@ -3,7 +3,7 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
-import keydesk.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import keydesk.store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 if context.is_offline_mode():
     # SQL for a DBA to read and run (`keydesk postgres setup --print`).

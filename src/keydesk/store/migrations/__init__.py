@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from keydesk.schema import HEAD as HEAD  # re-exported: where the tests and scripts look
+from keydesk.store.schema import HEAD as HEAD  # re-exported: where the tests and scripts look
 
 if TYPE_CHECKING:
     from alembic.config import Config

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from keydesk.dbapi import stored_time
 from keydesk.errors import UnknownStoredValue
+from keydesk.store.dbapi import stored_time
 from keydesk.validation import SPAN_MAX_DAYS
 from keydesk.views import IntegrationStatus
 

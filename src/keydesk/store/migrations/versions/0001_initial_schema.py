@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
-import keydesk.models
+import keydesk.store.models
 
 revision = "0001"
 down_revision = None
@@ -24,7 +24,7 @@ def upgrade() -> None:
         "account",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("created_at", keydesk.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", keydesk.store.models.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("name"),
     )
@@ -32,7 +32,7 @@ def upgrade() -> None:
         "workspace",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("created_at", keydesk.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", keydesk.store.models.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("name"),
     )
@@ -44,7 +44,7 @@ def upgrade() -> None:
         sa.Column("action", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
         sa.Column("target", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
         sa.Column("label", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
-        sa.Column("at", keydesk.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", keydesk.store.models.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["workspace_id"], ["workspace.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
     )
@@ -64,8 +64,8 @@ def upgrade() -> None:
         sa.Column("redirect_uri", sqlmodel.sql.sqltypes.AutoString(length=2048), nullable=True),
         sa.Column("scopes", sqlmodel.sql.sqltypes.AutoString(length=2048), nullable=False),
         sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-        sa.Column("created_at", keydesk.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", keydesk.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", keydesk.store.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", keydesk.store.models.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["workspace_id"], ["workspace.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("workspace_id", "name"),
@@ -81,7 +81,7 @@ def upgrade() -> None:
         sa.Column("workspace_id", sa.Integer(), nullable=False),
         sa.Column("account_id", sa.Integer(), nullable=False),
         sa.Column("role", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-        sa.Column("created_at", keydesk.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", keydesk.store.models.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["account_id"], ["account.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["workspace_id"], ["workspace.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
@@ -100,12 +100,12 @@ def upgrade() -> None:
         sa.Column("public_key", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
         sa.Column("label", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("secret_hash", sqlmodel.sql.sqltypes.AutoString(length=256), nullable=False),
-        sa.Column("created_at", keydesk.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", keydesk.store.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("created_by", sa.Integer(), nullable=False),
-        sa.Column("revoked_at", keydesk.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("revoked_at", keydesk.store.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("revoked_by", sa.Integer(), nullable=True),
-        sa.Column("expires_at", keydesk.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("last_used_at", keydesk.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("expires_at", keydesk.store.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_used_at", keydesk.store.models.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["created_by"],
             ["account.id"],

@@ -1,0 +1,354 @@
+"""ASGI middleware: protect any Starlette/FastAPI (or plain ASGI) app with
+keydesk API keys, in one line:
+
+    app.add_middleware(KeydeskAuth, database_url="postgresql+psycopg://…")
+
+HTTP requests and WebSocket handshakes alike need `Authorization: Bearer
+<private key>`; a valid one reaches the app with the key's identity in
+`scope["keydesk.api_key"]` (`request.state.api_key` in Starlette). Otherwise:
+
+  401  no key, or a key refused: `WWW-Authenticate` (RFC 6750) and a JSON body
+       whose `reason` is `missing`, `malformed`, `bad_checksum` (answered at
+       once: no I/O), `invalid` (no such key, or the wrong secret: the client
+       is not told which, and the answer takes `INVALID_ANSWER_SECONDS`
+       either way), `revoked`, `expired` or `integration_disabled`.
+  400  several `Authorization` headers, or something that looks like a
+       private key anywhere else (query string, path, another header), as
+       sent or once decoded, again and again until it no longer changes
+       (percent-encoding at any depth, JSON escapes, base64:
+       `keydesk.encodings`; a value still changing after 8 rounds counts as
+       a key): keys travel only in `Authorization`, and what a server logs
+       of such a request (query string, path, method, client address, which
+       may come from `X-Forwarded-For`) is redacted before it is logged.
+  429  too many attempts with one public key at once; `Retry-After`.
+  503  the key store cannot answer (gone, down, locked past the timeout);
+       `Retry-After`. Never a 200 it could not check.
+
+A refused WebSocket handshake gets that HTTP response when the server
+supports the ASGI WebSocket denial-response extension (uvicorn does), else a
+close before accept: 1008 (policy violation), or 1013 (try again later) for
+429/503.
+
+A route that needs more than a valid key names the scopes it needs, in one
+line (`keydesk.guards.requires_scopes`, for Starlette and FastAPI): a key
+without them gets 403 with `WWW-Authenticate: Bearer error="insufficient_scope",
+scope="…"` (RFC 6750 §3.1); `scope_refusal` here is that rule in plain ASGI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import re
+import time
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from typing import Any
+
+from keydesk.encodings import TooDeeplyEncoded, decoded_views, holds_key_body, may_hold_key
+from keydesk.errors import StoreUnavailable, TooManyAttempts, Unauthorized, UnauthorizedReason
+from keydesk.validation import PRIVATE_KEY_PREFIX, looks_like_private_key
+from keydesk.verify import RETRY_AFTER_SECONDS, RefusalLog, Verifier
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+SCOPE_KEY = "keydesk.api_key"
+REALM = "keydesk"
+REDACTED = b"[redacted]"
+INVALID_CLIENT = "[invalid]"  # logged for a client address that is none
+# An `invalid` answer (no such key, or the wrong secret) goes out no sooner
+# than this after the request arrived. Both then take the same time whatever
+# the verifier did, and a connection presenting forged keys gets at most a few
+# answers a second: 256 such connections offer ~1,000 requests/s, well under
+# what one worker answers, so valid keys are not queued behind them.
+INVALID_ANSWER_SECONDS = 0.25
+
+# RFC 7235/6750: "Bearer" 1*SP token. Only SP and HTAB may surround it, and a
+# key is visible ASCII: anything else (U+00A0, U+0085, U+001C…) is malformed,
+# never trimmed away.
+_OPTIONAL_WHITESPACE = b" \t"
+_VISIBLE_ASCII = re.compile(rb"[\x21-\x7e]+")
+
+
+class BadRequest(Exception):
+    """A request refused before any key is looked at (HTTP 400)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class KeydeskAuth:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        verifier: Verifier | None = None,
+        database_url: str | None = None,
+        exempt_paths: Iterable[str] = ("/healthz",),
+        invalid_answer_seconds: float = INVALID_ANSWER_SECONDS,
+    ) -> None:
+        if verifier is None:
+            from keydesk.config import database_url as resolve_url
+
+            # The verifier opens its own connections and never creates a store.
+            verifier = Verifier(resolve_url(database_url))
+        self.app = app
+        self.verifier = verifier
+        self.exempt_paths = frozenset(exempt_paths)
+        self.invalid_answer_seconds = invalid_answer_seconds
+        self._refusals = RefusalLog()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)  # lifespan and the like
+            return
+        if _carries_key_elsewhere(scope):
+            _redact(scope)
+            self._refusals.refused("a request", "private key outside Authorization (redacted)")
+            await _refuse(scope, receive, send, 400, _bad_request(
+                "API keys are accepted only in the Authorization header"
+            ))  # fmt: skip
+            return
+        _only_an_address(scope)
+        if scope["path"] in self.exempt_paths:
+            await self.app(scope, receive, send)
+            return
+        arrived = time.monotonic()
+        try:
+            identity = await self.verifier.verify_async(bearer_token(scope))
+        except BadRequest as error:
+            await _refuse(scope, receive, send, 400, _bad_request(error.message))
+            return
+        except Unauthorized as refused:
+            if refused.public_reason is UnauthorizedReason.INVALID:
+                await _until(arrived + self.invalid_answer_seconds)
+            body = {
+                "error": "invalid_token",
+                "reason": refused.public_reason.value,
+                "message": refused.public_message,
+            }
+            await _refuse(scope, receive, send, 401, body, [(b"www-authenticate", _challenge(refused))])  # fmt: skip
+            return
+        except TooManyAttempts as error:
+            body = {"error": "too_many_attempts", "message": error.message}
+            await _refuse(scope, receive, send, 429, body, _retry_after(error.retry_after))
+            return
+        except StoreUnavailable:
+            body = {
+                "error": "unavailable",
+                "message": "the key store is unavailable; retry shortly",
+            }
+            await _refuse(scope, receive, send, 503, body, _retry_after(RETRY_AFTER_SECONDS))
+            return
+        scope[SCOPE_KEY] = identity
+        scope.setdefault("state", {})["api_key"] = identity
+        await self.app(scope, receive, send)
+
+
+async def _until(moment: float) -> None:
+    delay = moment - time.monotonic()
+    if delay > 0:
+        await asyncio.sleep(delay)
+
+
+def bearer_token(scope: Scope) -> str | None:
+    """The token of the one `Authorization: Bearer` header; None if there is
+    none (or another scheme); `BadRequest` for several headers;
+    `Unauthorized(malformed)` for a token that is not visible ASCII."""
+    found: list[bytes] = [
+        value for name, value in scope.get("headers", ()) if name == b"authorization"
+    ]
+    if not found:
+        return None
+    if len(found) > 1:
+        raise BadRequest("several Authorization headers: send exactly one")
+    scheme, _, token = found[0].strip(_OPTIONAL_WHITESPACE).partition(b" ")
+    if scheme.lower() != b"bearer":
+        return None
+    token = token.strip(_OPTIONAL_WHITESPACE)
+    if not token:
+        return None
+    if not _VISIBLE_ASCII.fullmatch(token):
+        raise Unauthorized(UnauthorizedReason.MALFORMED)
+    return token.decode("ascii")
+
+
+def _carries_key_elsewhere(scope: Scope) -> bool:
+    if any(_looks_like_key(value) for value in _logged_fields(scope)):
+        return True
+    return any(
+        name != b"authorization" and _looks_like_key(value)
+        for name, value in scope.get("headers", ())
+    )
+
+
+def _logged_fields(scope: Scope) -> tuple[bytes, ...]:
+    """What servers write of a request in an access log: method, path,
+    query string and client address. The client may come from a header
+    (`X-Forwarded-For`, which uvicorn trusts from 127.0.0.1 by default)."""
+    return (
+        scope.get("query_string") or b"",
+        scope.get("raw_path") or b"",
+        _path(scope),
+        str(scope.get("method") or "").encode("utf-8", "replace"),
+        _client_host(scope),
+    )
+
+
+def _client_host(scope: Scope) -> bytes:
+    client = scope.get("client")
+    return str(client[0]).encode("utf-8", "replace") if client else b""
+
+
+def _looks_like_key(data: bytes) -> bool:
+    """Whether `data`, as sent or in any decoded form, holds what looks like
+    a private key. Encoded past `MAX_ROUNDS` counts as holding one: no
+    client means that, and a key could hide below the depth looked at."""
+    if not may_hold_key(data):
+        return False
+    try:
+        views = decoded_views(data)
+    except TooDeeplyEncoded:
+        return True
+    for view in views:
+        if _PREFIX in view and looks_like_private_key(view.decode("latin-1")):
+            return True
+        if b"_" in view and holds_key_body(view):  # its prefix changed: `Kdsk_`, `%u006B`…
+            return True
+    return False
+
+
+_PREFIX = PRIVATE_KEY_PREFIX.encode("ascii")
+
+
+def _path(scope: Scope) -> bytes:
+    return str(scope["path"]).encode("utf-8", "replace")
+
+
+def _redact(scope: Scope) -> None:
+    """Every field of `_logged_fields` without the key: the request is
+    answered 400, so only the server's access log reads them after this."""
+    if scope.get("query_string"):
+        scope["query_string"] = REDACTED
+    if _looks_like_key(_path(scope)) or _looks_like_key(scope.get("raw_path") or b""):
+        scope["path"] = "/" + REDACTED.decode()
+        scope["raw_path"] = b"/" + REDACTED
+    if _looks_like_key(str(scope.get("method") or "").encode("utf-8", "replace")):
+        scope["method"] = REDACTED.decode()
+    if _looks_like_key(_client_host(scope)):
+        scope["client"] = (REDACTED.decode(), scope["client"][1])
+
+
+def _only_an_address(scope: Scope) -> None:
+    """The client as the access log writes it, when a request carries
+    `X-Forwarded-For`, is an IP address or `[invalid]`. Behind a trusted
+    proxy it is an entry of that header, which may hold anything: part of a
+    key split across entries is no key to look for."""
+    client = scope.get("client")
+    if not client or not any(name == b"x-forwarded-for" for name, _ in scope.get("headers", ())):
+        return  # the connection's own peer, which the server named
+    try:
+        ipaddress.ip_address(str(client[0]))
+    except ValueError:
+        scope["client"] = (INVALID_CLIENT, client[1])
+
+
+def _bad_request(message: str) -> dict[str, str]:
+    return {"error": "invalid_request", "message": message}
+
+
+def _challenge(refused: Unauthorized) -> bytes:
+    # RFC 6750 §3.1: no error code when no credentials were presented.
+    if refused.reason is UnauthorizedReason.MISSING:
+        return f'Bearer realm="{REALM}"'.encode()
+    return f'Bearer realm="{REALM}", error="invalid_token", error_description="{refused.public_message}"'.encode()
+
+
+def _retry_after(seconds: int) -> list[tuple[bytes, bytes]]:
+    return [(b"retry-after", str(seconds).encode())]
+
+
+async def _refuse(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    status: int,
+    body: dict[str, str],
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    payload = json.dumps(body).encode()
+    response_headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(payload)).encode()),
+        (b"cache-control", b"no-store"),
+        *(headers or ()),
+    ]
+    if scope["type"] == "http":
+        await send({"type": "http.response.start", "status": status, "headers": response_headers})
+        await send({"type": "http.response.body", "body": payload})
+        return
+    # A WebSocket: refuse the handshake, before any accept.
+    if (await receive())["type"] != "websocket.connect":
+        return  # the client has gone
+    if "websocket.http.response" in (scope.get("extensions") or {}):
+        await send(
+            {"type": "websocket.http.response.start", "status": status, "headers": response_headers}
+        )
+        await send({"type": "websocket.http.response.body", "body": payload})
+        return
+    code = 1013 if status in (429, 503) else 1008
+    reason = body.get("reason") or body["error"]
+    await send({"type": "websocket.close", "code": code, "reason": reason})
+
+
+Refusal = tuple[int, dict[str, str], list[tuple[bytes, bytes]]]  # status, body, headers
+
+
+def scope_refusal(scope: Scope, needed: Iterable[str]) -> Refusal | None:
+    """The answer to a request whose key lacks any of `needed` (403
+    insufficient_scope, RFC 6750 §3.1), or None if it has them all. No key
+    on the request (no `KeydeskAuth` in front of the route) is a 401: fail
+    closed."""
+    needed = tuple(needed)
+    identity = scope.get(SCOPE_KEY)
+    if identity is None:
+        body = {"error": "invalid_token", "reason": "missing",
+                "message": "no verified API key on this request"}  # fmt: skip
+        return 401, body, [(b"www-authenticate", f'Bearer realm="{REALM}"'.encode())]
+    missing = [s for s in needed if s not in identity.scopes]
+    if not missing:
+        return None
+    wanted = " ".join(needed)
+    body = {
+        "error": "insufficient_scope",
+        "scope": wanted,
+        "message": f"this API key lacks the scope {' '.join(missing)}",
+    }
+    challenge = f'Bearer realm="{REALM}", error="insufficient_scope", scope="{wanted}"'
+    return 403, body, [(b"www-authenticate", challenge.encode())]
+
+
+async def send_refusal(scope: Scope, receive: Receive, send: Send, refusal: Refusal) -> None:
+    """Send a refusal as the middleware does (HTTP, or a WebSocket handshake refused)."""
+    status, body, headers = refusal
+    await _refuse(scope, receive, send, status, body, headers)
+
+
+class ScopeGuardedApp:
+    """An ASGI app that answers only requests whose key has `needed`."""
+
+    def __init__(self, app: ASGIApp, needed: Iterable[str]) -> None:
+        self.app, self.needed = app, tuple(needed)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            refused = scope_refusal(scope, self.needed)
+            if refused is not None:
+                await send_refusal(scope, receive, send, refused)
+                return
+        await self.app(scope, receive, send)
