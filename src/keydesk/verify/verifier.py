@@ -98,7 +98,7 @@ WRITE_GATHER_SECONDS = 0.5  # last-used times are gathered this long into one wr
 USAGE_FLUSH_SECONDS = 15.0
 USAGE_BACKLOG_MAX = 100_000  # counts kept for a retry while the store refuses writes
 
-_log = logging.getLogger(__name__)
+_log = logging.getLogger("keydesk.verify")  # the name operators filter on
 _log.addHandler(logging.NullHandler())  # a library: its host decides where logs go
 
 
