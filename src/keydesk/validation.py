@@ -67,13 +67,20 @@ def shown_literally(text: str | None, *, newlines: bool = False) -> str:
     )
 
 
+def as_stored(value: str) -> str:
+    """Typed text as names and labels are stored: trimmed and in Unicode NFC
+    (so `café` typed two ways is one name). Every lookup by name and every
+    check of a new name asks this, so the two never disagree."""
+    return unicodedata.normalize("NFC", value.strip())
+
+
 def printable_text(
     value: str, what: str, max_length: int, error: type[InvalidInput] = InvalidInput
 ) -> str:
-    """`value` trimmed and in Unicode NFC (so `café` typed two ways is one
-    name); required, at most `max_length` characters, printable only, and
-    never a private key pasted into the wrong field."""
-    text = unicodedata.normalize("NFC", (value or "").strip())
+    """`value` as stored (`as_stored`); required, at most `max_length`
+    characters, printable only, and never a private key pasted into the
+    wrong field."""
+    text = as_stored(value or "")
     if not text:
         raise error(f"{what} is required")
     if looks_like_private_key(text):

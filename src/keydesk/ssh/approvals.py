@@ -18,7 +18,6 @@ touch this table, so every entry point here refuses, or (for the notice
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -174,7 +173,7 @@ class SshApprovals:
         account = validation.name(account, "the account name")
         waiting = set(self.awaiting(workspace, account))
         wanted = sorted(set(fingerprints))
-        name = _stored(workspace)
+        name = validation.as_stored(workspace)
         mine = self.reads.workspaces()
         ws = next((w for w in mine if w.name == name and w.role is Role.OWNER), None)
         if ws is None:
@@ -218,7 +217,7 @@ class SshApprovals:
         or each of the account's that the actor owns."""
         owned_ids = {ws.id for ws in owned}
         if workspace is not None:
-            name = _stored(workspace)
+            name = validation.as_stored(workspace)
             named = [ws for ws in theirs if ws.name == name]
             if not named:
                 raise NotFound(f"{account} is not a member of {name!r}; add them there first")
@@ -317,11 +316,6 @@ def approve_created(session: Session, workspace_id: int, actor: str, ssh_key: st
             workspace_id=workspace_id, actor=actor, action=APPROVE, target=ssh_key, label=actor
         )
     )
-
-
-def _stored(name: str) -> str:
-    """A typed name as names are stored (NFC, no surrounding space)."""
-    return unicodedata.normalize("NFC", name.strip())
 
 
 def _names(names: Iterable[str]) -> str:

@@ -13,7 +13,6 @@ Nothing here imports SQLAlchemy, SQLModel or a driver.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -23,6 +22,7 @@ from keydesk.errors import InvalidInput, NotFound, PermissionDenied
 from keydesk.ssh.gate import APPROVED, require_any_approval, require_approved
 from keydesk.store.dbapi import DbConnection
 from keydesk.store.stored_values import stored_days, stored_moment, stored_scopes, stored_status
+from keydesk.validation import as_stored
 from keydesk.views import (
     EXPIRING_SOON,
     IntegrationView,
@@ -152,10 +152,10 @@ class Reads:
             params["ref"] = int(ref)
         else:
             sql += " AND i.name = :ref"
-            params["ref"] = _as_stored(str(ref))
+            params["ref"] = as_stored(str(ref))
         if workspace is not None:
             sql += " AND w.name = :workspace"
-            params["workspace"] = _as_stored(workspace)
+            params["workspace"] = as_stored(workspace)
         rows = [
             _integration_view(row, self.actor) for row in self.db.rows(sql + self._gate, params)
         ]
@@ -287,7 +287,7 @@ class Reads:
     def workspace_id(self, name: str, *, member: bool = True) -> int:
         """The workspace's id; NotFound if there is none of that name, and,
         with `member`, PermissionDenied unless the actor is in it."""
-        name = _as_stored(name)
+        name = as_stored(name)
         rows = self.db.rows(_WORKSPACE, {"actor": self.actor, "name": name})
         if not rows:
             raise NotFound(f"no workspace named {name!r}")
@@ -297,11 +297,6 @@ class Reads:
         if role is not None:
             self.require_approved(int(workspace_id), name)
         return int(workspace_id)
-
-
-def _as_stored(name: str) -> str:
-    """A typed name as names are stored (NFC, no surrounding space)."""
-    return unicodedata.normalize("NFC", name.strip())
 
 
 def _integration_view(row: tuple[Any, ...], actor: str) -> IntegrationView:
