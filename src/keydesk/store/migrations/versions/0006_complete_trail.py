@@ -94,8 +94,10 @@ INSERTS = {
     " revoked_at, revoked_by, expires_at, last_used_at, scopes, lifetime_days, replaces_id",
 }
 
-FUNCTIONS = {
-    **name_functions(),
+# After name_functions(), which is built when the revision runs on PostgreSQL,
+# not when Alembic loads this file: it walks every code point (~0.4 s), which
+# a SQLite store, where this revision does nothing, should not wait for.
+TRAIL_FUNCTIONS = {
     "keydesk_stop_time(timestamp with time zone)": """
 CREATE FUNCTION keydesk_stop_time(p_at timestamptz) RETURNS text
 LANGUAGE sql STABLE AS $fn$
@@ -390,9 +392,15 @@ AUDIT_APPEND = (
 )
 
 
+def functions() -> dict[str, str]:
+    """Every function this revision makes, (signature, SQL) in the order made."""
+    return {**name_functions(), **TRAIL_FUNCTIONS}
+
+
 def upgrade() -> None:
     if op.get_context().dialect.name != "postgresql":
         return
+    made = functions()
     for statement in retype_ids("integer", "bigint"):
         op.execute(statement)
     for table, name, check in CHECKS:
@@ -404,17 +412,17 @@ def upgrade() -> None:
     op.execute(f"REVOKE INSERT ON audit_event FROM {USERS}")
     op.execute(f"REVOKE USAGE ON SEQUENCE audit_event_id_seq FROM {USERS}")
     op.execute("DROP POLICY audit_append ON audit_event")
-    for sql in FUNCTIONS.values():
+    for sql in made.values():
         op.execute(sql)
     _replace_create_workspace(CREATE_WORKSPACE)
     op.execute(REVOKE_LEAKED)
     _pin(
-        *FUNCTIONS,
+        *made,
         "keydesk_create_workspace(text, text)",
         "keydesk_revoke_leaked(text, text)",
         "keydesk_revocation_is_final()",  # 0003 replaced it and lost 0002's setting
     )
-    for signature in FUNCTIONS:
+    for signature in made:
         op.execute(f"REVOKE ALL ON FUNCTION {signature} FROM PUBLIC")
     op.execute(f"GRANT EXECUTE ON FUNCTION keydesk_mark_leaked(text, text) TO {USERS}")
     for name, table, when, condition, call in TRIGGERS:
@@ -445,6 +453,7 @@ def _pin(*signatures: str) -> None:
 def downgrade() -> None:
     if op.get_context().dialect.name != "postgresql":
         return
+    made = functions()
     for name, table, *_ in TRIGGERS:
         op.execute(f"DROP TRIGGER {name} ON {table}")
     for earlier, sql in (("0002_proven_identity", "CREATE_WORKSPACE"),
@@ -455,7 +464,7 @@ def downgrade() -> None:
         else:
             op.execute(text.replace("CREATE ", "CREATE OR REPLACE ", 1))
     _pin("keydesk_create_workspace(text, text)", "keydesk_revoke_leaked(text, text)")
-    for signature in reversed(FUNCTIONS):
+    for signature in reversed(made):
         op.execute(f"DROP FUNCTION {signature}")
     op.execute(AUDIT_APPEND)
     op.execute(f"GRANT USAGE ON SEQUENCE audit_event_id_seq TO {USERS}")
