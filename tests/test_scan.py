@@ -410,7 +410,7 @@ def test_staged_mode_sees_only_added_lines(repo):
 
 @pytest.mark.parametrize("piece", [40, 71, 100])
 def test_git_lines_longer_than_a_piece_are_read_in_pieces(repo, monkeypatch, piece):
-    monkeypatch.setattr("keydesk.scan.CHUNK_SIZE", piece)  # what 1 MiB lines would do
+    monkeypatch.setattr("keydesk.scan.core.CHUNK_SIZE", piece)  # what 1 MiB lines would do
     keys = [new_key() for _ in range(30)]
     lines = [f"{'x' * n}{key}{'y' * (n % 7)}" for n, key in enumerate(keys, start=25)]
     (repo / "wide.txt").write_text("\n".join(["short", *lines, "end"]) + "\n")
@@ -480,7 +480,7 @@ def test_kernel_pseudo_filesystems_are_not_walked_into(tmp_path, monkeypatch):
     (tmp_path / "proc").mkdir()
     key = new_key()
     (tmp_path / "proc" / "environ").write_text(key)
-    monkeypatch.setattr("keydesk.scan._PSEUDO_FILESYSTEMS", {str(tmp_path / "proc")})
+    monkeypatch.setattr("keydesk.scan.core._PSEUDO_FILESYSTEMS", {str(tmp_path / "proc")})
     events = list(scan_paths([tmp_path]))
     assert not found(events)
     assert notes(events) == {

@@ -9,7 +9,7 @@ alone).
 string, a header): the value, each round of decoding it again until nothing
 changes, and what base64 in any of them holds. The HTTP rule looks for a key
 in each (`keydesk.http.middleware`); `keydesk scan` decodes what it matched with
-`unescaped_stages` (`keydesk.scan_decode`).
+`unescaped_stages` (`keydesk.scan.decode`).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, cast
 
-from keydesk.scan_events import Finding, ScanEvent, Skipped
+from keydesk.scan.events import Finding, ScanEvent, Skipped
 
 # Options for `git log`/`git diff`: each change with its blob ids, and `-`
 # for its line counts when git deems it binary. No renames: a numstat line

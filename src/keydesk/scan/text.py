@@ -14,7 +14,7 @@ import codecs
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
-from keydesk.scan_events import Finding, ScanEvent
+from keydesk.scan.events import Finding, ScanEvent
 
 # Longest first: UTF-32LE's mark begins with UTF-16LE's.
 _MARKS = (

@@ -3,7 +3,7 @@
 A candidate is counted only when its CRC32 checksum is valid (checked by
 `keydesk.keys.parse_private_key`), so random text never matches: a string of
 the right shape passes by chance with probability 62**-6 ≈ 2e-11, written
-plainly or escaped (`keydesk.scan_decode`, through `_keys_in`).
+plainly or escaped (`keydesk.scan.decode`, through `_keys_in`).
 
 Everything streams in constant memory: files are read in chunks with an
 overlap of the longest escaped key less one byte (a key split by a chunk
@@ -43,10 +43,10 @@ from keydesk.keys import (
     PrivateKey,
     parse_private_key,
 )
-from keydesk.scan_decode import ENCODED_KEY_MAX, GIT_PICKAXE, escaped_keys
-from keydesk.scan_events import Finding, ScanEvent, Skipped
-from keydesk.scan_git_blobs import LIST_OPTIONS, binary_change_events, binary_changes
-from keydesk.scan_text import both_readings, read_head, wide_encoding
+from keydesk.scan.decode import ENCODED_KEY_MAX, GIT_PICKAXE, escaped_keys
+from keydesk.scan.events import Finding, ScanEvent, Skipped
+from keydesk.scan.git_blobs import LIST_OPTIONS, binary_change_events, binary_changes
+from keydesk.scan.text import both_readings, read_head, wide_encoding
 from keydesk.validation import shown_literally
 
 __all__ = [
@@ -569,7 +569,7 @@ def scan_git_history(repo: str | os.PathLike[str] = ".") -> Iterator[ScanEvent]:
     later deleted, as `commit:file:line` (line in that commit's file). Each
     key is reported where it was introduced (or re-introduced), not in every
     commit that carries it. Files git deems binary are searched if they are
-    UTF-16/32 text (`keydesk.scan_git_blobs`)."""
+    UTF-16/32 text (`keydesk.scan.git_blobs`)."""
     selection = ["log", "--all", "--reflog", "--format=%x00%H"]
     yield from _git_patch_events(repo, selection, commits=True)
 

@@ -1,0 +1,41 @@
+"""Find leaked private keys (see `keydesk.scan.core`)."""
+
+from keydesk.scan.core import (
+    ALLOW_FILE,
+    CHUNK_SIZE,
+    STDIN,
+    Finding,
+    Readable,
+    ScanEvent,
+    ScanStatus,
+    Skipped,
+    allowed_in,
+    find_allow_list,
+    read_allow_list,
+    scan_bytes,
+    scan_git_history,
+    scan_paths,
+    scan_staged,
+    scan_status,
+    scan_stream,
+)
+
+__all__ = [
+    "ALLOW_FILE",
+    "CHUNK_SIZE",
+    "STDIN",
+    "Finding",
+    "Readable",
+    "ScanEvent",
+    "ScanStatus",
+    "Skipped",
+    "allowed_in",
+    "find_allow_list",
+    "read_allow_list",
+    "scan_bytes",
+    "scan_git_history",
+    "scan_paths",
+    "scan_staged",
+    "scan_status",
+    "scan_stream",
+]
