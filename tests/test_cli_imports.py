@@ -140,13 +140,15 @@ def test_key_list_json_streams_in_flat_memory(sqlite_store, monkeypatch):
     assert large < small * 1.5, (small, large)  # 5x the rows, not 5x the memory
 
 
-def test_iter_keys_is_keys_in_order(sqlite_store, monkeypatch):
+def test_streamed_keys_are_keys_in_order(sqlite_store, monkeypatch):
     _, world, _ = sqlite_store
     for n in range(5):
         world.owner.create_key("github", f"k{n}")
     service = KeyService(world.store, "alice")
     monkeypatch.setattr(dbapi, "BATCH", 2)  # several fetches
-    assert list(service.iter_keys("github")) == service.keys("github")
+    with service.reading() as reads:
+        streamed = list(reads.keys("github", stream=True))
+    assert streamed == service.keys("github")
 
 
 def test_output_stream_is_plain_text(capsys):
@@ -174,8 +176,8 @@ def test_streamed_json_matches_json_dumps(items, capsys):
     assert capsys.readouterr().out == json.dumps(items, indent=2, ensure_ascii=False) + "\n"
 
 
-def test_iter_keys_converts_times_as_the_store_does(world):
-    """iter_keys reads raw datetimes (SQLite text, PostgreSQL values) and
+def test_streamed_keys_convert_times_as_the_store_does(world):
+    """A streamed read of keys reads raw datetimes (SQLite text, PostgreSQL values) and
     converts them itself: the same views as keys(), on both backends."""
     from datetime import UTC, datetime, timedelta
 
@@ -184,7 +186,8 @@ def test_iter_keys_converts_times_as_the_store_does(world):
     )
     world.owner.create_key("github", "other")
     world.owner.revoke_key(created.key.public_key)
-    listed = list(world.owner.iter_keys("github"))
+    with world.owner.reading() as reads:
+        listed = list(reads.keys("github", stream=True))
     assert listed == world.owner.keys("github")
     assert all(k.created_at.tzinfo is UTC for k in listed)
     assert listed[-1].revoked_at is not None and listed[-1].expires_at is not None

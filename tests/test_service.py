@@ -147,10 +147,11 @@ def test_keys_stream_in_order_with_times_in_utc(world):
     for label in ("one", "two", "three"):
         world.owner.create_key("github", label)
     world.owner.revoke_key(world.owner.keys("github")[1].public_key)  # "two"
-    stream = world.owner.iter_keys("github")
-    first = next(stream)
-    assert first.label == "three" and first.created_at.tzinfo is not None
-    rest = list(stream)
+    with world.owner.reading() as reads:
+        stream = reads.keys("github", stream=True)
+        first = next(stream)
+        assert first.label == "three" and first.created_at.tzinfo is not None
+        rest = list(stream)
     assert [k.label for k in rest] == ["one", "two"]
     assert rest[1].revoked_at is not None and rest[1].revoked_at.utcoffset().total_seconds() == 0
     assert rest[1].revoked_by == "alice" and rest[1].integration == "github"

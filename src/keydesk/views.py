@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from keydesk.errors import KeydeskError, UnknownStoredValue
+from keydesk.errors import KeydeskError
 from keydesk.validation import LABEL_MAX
 
 if TYPE_CHECKING:
@@ -34,25 +34,6 @@ class Role(StrEnum):
     @property
     def can_manage(self) -> bool:
         return self in (Role.OWNER, Role.ADMIN)
-
-
-class UnknownRole(UnknownStoredValue):
-    """A membership row holds a role keydesk does not know (written around
-    keydesk, with SQL). Guessing what it allows would be wrong either way, so
-    whatever needs that row is refused in one line naming it."""
-
-
-def stored_role(value: str, workspace: str, account: str) -> Role:
-    """A role as the store holds it. Every read of a membership's role comes
-    through here, so a value nobody meant is an `UnknownRole`, never a crash."""
-    try:
-        return Role(value)
-    except ValueError:
-        known = ", ".join(role.value for role in Role)
-        raise UnknownRole(
-            f"in workspace {workspace!r}, account {account!r} has the role {value!r}, which "
-            f"keydesk does not know (changed outside keydesk?); set one of {known} in the store"
-        ) from None
 
 
 class IntegrationStatus(StrEnum):
@@ -299,11 +280,6 @@ class KeyView:
             and self.expires_at - now <= EXPIRING_SOON
         )
 
-    @property
-    def is_rotating(self) -> bool:
-        """Replaced, and still working until its expiry: the overlap window."""
-        return self.replaced_by is not None and self.is_active and self.expires_at is not None
-
     def idle_days(self, now: datetime | None = None) -> int:
         """Whole days since it was last used (or made, if never used)."""
         since = self.last_used_at or self.created_at
@@ -439,15 +415,6 @@ class UsageView:
             for reason, count in hour.refused.items():
                 totals[reason] = totals.get(reason, 0) + count
         return dict(sorted(totals.items()))
-
-    def series(self, buckets: int) -> list[int]:
-        """Accepted presentations in `buckets` equal spans, oldest first (a
-        sparkline's values)."""
-        counts = [h.accepted for h in self.hours]
-        if not counts or buckets < 1:
-            return []
-        size = -(-len(counts) // buckets)  # ceil
-        return [sum(counts[i : i + size]) for i in range(0, len(counts), size)]
 
     def wrong_secrets_since(self, moment: datetime) -> int:
         """Refusals of this real public key with a wrong secret: someone has

@@ -63,7 +63,8 @@ def _member_arguments(sub: argparse.ArgumentParser) -> None:
 
 
 def list_(args: argparse.Namespace) -> int:
-    from keydesk.views import UnknownRole  # not at import: `keydesk --help` loads this module
+    # Not at import: `keydesk --help` loads this module.
+    from keydesk.store.stored_values import UnknownRole
 
     service = context.service(args)
     names = [args.workspace] if args.workspace else [w.name for w in service.workspaces()]

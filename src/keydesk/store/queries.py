@@ -21,14 +21,19 @@ from typing import Any
 from keydesk.errors import InvalidInput, NotFound, PermissionDenied
 from keydesk.ssh.gate import APPROVED, require_any_approval, require_approved
 from keydesk.store.dbapi import DbConnection
-from keydesk.store.stored_values import stored_days, stored_moment, stored_scopes, stored_status
+from keydesk.store.stored_values import (
+    stored_days,
+    stored_moment,
+    stored_role,
+    stored_scopes,
+    stored_status,
+)
 from keydesk.validation import as_stored
 from keydesk.views import (
     EXPIRING_SOON,
     IntegrationView,
     KeyView,
     WorkspaceView,
-    stored_role,
     utcnow,
 )
 

@@ -1,9 +1,9 @@
 """Values read back from the store that SQL typed around keydesk may have
 set (SQLite has no CHECK constraints; PostgreSQL's came with revision 0006,
-and a store may hold rows from before). Every read of an integration's
-status and of a lifetime in days comes through here, so a value keydesk
-never writes is one `UnknownStoredValue` naming the row, never a crash
-(roles: views.stored_role)."""
+and a store may hold rows from before). Every read of a membership's role,
+an integration's status and a lifetime in days comes through here, so a
+value keydesk never writes is one `UnknownStoredValue` naming the row,
+never a crash."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from datetime import datetime
 from keydesk.errors import UnknownStoredValue
 from keydesk.store.dbapi import stored_time
 from keydesk.validation import SPAN_MAX_DAYS
-from keydesk.views import IntegrationStatus
+from keydesk.views import IntegrationStatus, Role
 
 
 def _unknown(row: str, column: str, value: object, allowed: str) -> UnknownStoredValue:
@@ -20,6 +20,23 @@ def _unknown(row: str, column: str, value: object, allowed: str) -> UnknownStore
         f"{row} has {column} {value!r}, which keydesk does not know (changed outside "
         f"keydesk?); set {allowed} in the store"
     )
+
+
+class UnknownRole(UnknownStoredValue):
+    """A membership row holds a role keydesk does not know (written around
+    keydesk, with SQL). Guessing what it allows would be wrong either way, so
+    whatever needs that row is refused in one line naming it."""
+
+
+def stored_role(value: str, workspace: str, account: str) -> Role:
+    try:
+        return Role(value)
+    except ValueError:
+        known = ", ".join(role.value for role in Role)
+        raise UnknownRole(
+            f"in workspace {workspace!r}, account {account!r} has the role {value!r}, which "
+            f"keydesk does not know (changed outside keydesk?); set one of {known} in the store"
+        ) from None
 
 
 def stored_status(value: str, workspace: str, integration: str) -> IntegrationStatus:
