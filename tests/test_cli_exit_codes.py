@@ -15,7 +15,7 @@ import pytest
 from keydesk import errors
 from keydesk.cli import context
 from keydesk.cli.exit_codes import exit_code
-from keydesk.ssh.access import SessionRefused
+from keydesk.ssh.errors import SessionRefused
 from keydesk.ssh.gate import SshKeyNotApproved
 
 

@@ -1,4 +1,4 @@
-"""keydesk.ssh.access: public keys and fingerprints (against ssh-keygen),
+"""keydesk.ssh's access modules: public keys and fingerprints (against ssh-keygen),
 keydesk's authorized_keys lines and their atomic edits, and the refusals of
 SSH_ORIGINAL_COMMAND."""
 
@@ -19,28 +19,35 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import keydesk.ssh
 from keydesk.errors import KeydeskError
-from keydesk.ssh import access as ssh_access
-from keydesk.ssh.access import (
-    NEVER_REMOTE,
-    REMOTE_COMMANDS,
+from keydesk.ssh.authorized_keys import add_grant, read_grants, remove_grant
+from keydesk.ssh.errors import (
     InvalidPublicKey,
     InvalidSshInput,
     KeyAlreadyAuthorized,
     KeyNotAuthorized,
-    PublicKey,
     SessionRefused,
     SshAccessError,
-    add_grant,
+)
+from keydesk.ssh.grant_line import (
     authorized_keys_line,
+    running_keydesk_path,
+    validate_account,
+    validate_keydesk_path,
+)
+from keydesk.ssh.public_keys import (
+    KEY_TYPES,
+    PublicKey,
     fingerprint,
     normalize_fingerprint,
     parse_public_key,
+)
+from keydesk.ssh.session_command import (
+    NEVER_REMOTE,
+    REMOTE_COMMANDS,
+    SESSION_COMMAND_MAX,
     parse_session_command,
-    read_grants,
-    remove_grant,
-    validate_account,
-    validate_keydesk_path,
 )
 
 KEYDESK = "/opt/keydesk/bin/keydesk"
@@ -97,6 +104,16 @@ def wire(*fields: bytes) -> bytes:
     return b"".join(len(field).to_bytes(4, "big") + field for field in fields)
 
 
+def unwire(blob: bytes) -> list[bytes]:
+    """The wire strings `wire` joined."""
+    fields = []
+    while blob:
+        length = int.from_bytes(blob[:4], "big")
+        fields.append(blob[4 : 4 + length])
+        blob = blob[4 + length :]
+    return fields
+
+
 # -- public keys and fingerprints ------------------------------------------------
 
 
@@ -121,8 +138,8 @@ def test_security_key_types_are_read_and_fingerprinted_like_ssh_keygen(keys, tmp
     # No hardware token here: build sk- blobs from real key material.
     ed = pub(keys, "ed25519")
     ec = pub(keys, "ecdsa256")
-    ed_point = ssh_access._strings(ed.blob)[1]
-    ec_point = ssh_access._strings(ec.blob)[2]
+    ed_point = unwire(ed.blob)[1]
+    ec_point = unwire(ec.blob)[2]
     blobs = {
         "sk-ssh-ed25519@openssh.com": wire(b"sk-ssh-ed25519@openssh.com", ed_point, b"ssh:"),
         "sk-ecdsa-sha2-nistp256@openssh.com": wire(
@@ -147,7 +164,7 @@ def test_every_supported_type_is_listed():
         "ssh-rsa",
         "sk-ssh-ed25519@openssh.com",
         "sk-ecdsa-sha2-nistp256@openssh.com",
-    } == ssh_access.KEY_TYPES
+    } == KEY_TYPES
 
 
 @needs_keygen
@@ -264,7 +281,7 @@ def test_any_text_is_a_key_or_one_line_refusal(text):
     except InvalidPublicKey as exc:
         assert exc.message and "\n" not in exc.message and "\r" not in exc.message
     else:
-        assert key.key_type in ssh_access.KEY_TYPES
+        assert key.key_type in KEY_TYPES
 
 
 def test_the_error_classes_are_keydesk_errors():
@@ -355,7 +372,7 @@ def test_fingerprints_are_normalized():
 
 def test_the_running_keydesk_is_found_by_its_absolute_path(monkeypatch, tmp_path):
     monkeypatch.setattr(sys, "argv", ["/opt/keydesk/bin/keydesk", "ssh", "authorize"])
-    assert ssh_access.running_keydesk_path() == "/opt/keydesk/bin/keydesk"
+    assert running_keydesk_path() == "/opt/keydesk/bin/keydesk"
     # `python -m keydesk`: the script installed beside the interpreter.
     venv_bin = tmp_path / "venv" / "bin"
     venv_bin.mkdir(parents=True)
@@ -363,11 +380,11 @@ def test_the_running_keydesk_is_found_by_its_absolute_path(monkeypatch, tmp_path
     os.chmod(venv_bin / "keydesk", 0o755)
     monkeypatch.setattr(sys, "argv", ["/x/keydesk/__main__.py"])
     monkeypatch.setattr(sys, "executable", str(venv_bin / "python"))
-    assert ssh_access.running_keydesk_path() == str(venv_bin / "keydesk")
+    assert running_keydesk_path() == str(venv_bin / "keydesk")
     monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
     (venv_bin / "keydesk").unlink()
     with pytest.raises(SshAccessError, match="cannot tell where"):
-        ssh_access.running_keydesk_path()
+        running_keydesk_path()
 
 
 # -- authorized_keys -------------------------------------------------------------
@@ -548,7 +565,7 @@ def test_a_failed_write_leaves_the_file_as_it_was(ak, keys, monkeypatch, functio
     def fail(*_args, **_kwargs):
         raise OSError(error, os.strerror(error))
 
-    monkeypatch.setattr(ssh_access.os, function, fail)
+    monkeypatch.setattr(os, function, fail)
     with pytest.raises(SshAccessError) as refused:
         add_grant(ak, "alice", pub(keys, "ed25519"), KEYDESK)
     monkeypatch.undo()
@@ -568,10 +585,10 @@ def test_a_write_that_dies_midway_leaves_the_file_as_it_was(ak, keys, monkeypatc
         seen.append(os.fstat(fd).st_size)
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(ssh_access.os, "fsync", full_disk)
+    monkeypatch.setattr(os, "fsync", full_disk)
     with pytest.raises(SshAccessError, match="No space left"):
         add_grant(ak, "alice", pub(keys, "ed25519"), KEYDESK)
-    monkeypatch.setattr(ssh_access.os, "fsync", real_fsync)
+    monkeypatch.setattr(os, "fsync", real_fsync)
     assert seen and seen[0] > len(FOREIGN)
     assert ak.read_bytes() == FOREIGN
     assert _files(ak.parent) == ["authorized_keys"]
@@ -717,7 +734,7 @@ def test_the_longest_command_keydesk_accepts_fits_the_limit():
          "p" * 64, "--client-id", "i" * 64, "--redirect-uri", uri, "--scopes", "s" * 2048,
          "--configure", "--json"]
     )  # fmt: skip
-    assert len(longest) < ssh_access.SESSION_COMMAND_MAX
+    assert len(longest) < SESSION_COMMAND_MAX
     assert argv(longest)[-3] == "s" * 2048
 
 
@@ -785,12 +802,23 @@ def test_what_is_accepted_splits_as_a_posix_shell_would(tail):
     assert shell.split(b"\0")[:-1] == [word.encode() for word in words]
 
 
-# -- the module itself -----------------------------------------------------------
+# -- the modules themselves -------------------------------------------------------
+
+# Everything of keydesk.ssh but the store-backed gate and approvals.
+ACCESS_MODULES = (
+    "errors",
+    "public_keys",
+    "line_syntax",
+    "grant_line",
+    "authorized_keys",
+    "file_edits",
+    "session_command",
+)
 
 
-def test_the_module_loads_neither_the_interface_nor_the_store():
+def test_the_modules_load_neither_the_interface_nor_the_store():
     code = (
-        "import sys, keydesk.ssh.access;"
+        "import sys, keydesk.ssh.authorized_keys, keydesk.ssh.session_command;"
         "leaked = {m.split('.')[0] for m in sys.modules}"
         " & {'textual', 'rich', 'sqlalchemy', 'sqlmodel', 'alembic', 'argon2'};"
         "assert not leaked, leaked"
@@ -798,11 +826,12 @@ def test_the_module_loads_neither_the_interface_nor_the_store():
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
-def test_the_module_passes_mypy_strict(tmp_path):
+def test_the_modules_pass_mypy_strict(tmp_path):
     pytest.importorskip("mypy", reason="mypy is not installed (pip install mypy)")
-    module = Path(ssh_access.__file__)
+    folder = Path(keydesk.ssh.__file__).parent
+    modules = [str(folder / f"{name}.py") for name in ACCESS_MODULES]
     result = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(tmp_path), str(module)],
+        [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(tmp_path), *modules],
         capture_output=True,
         text=True,
         timeout=300,

@@ -26,14 +26,10 @@ import pytest
 from keydesk.cli import main
 from keydesk.errors import NotFound, PermissionDenied
 from keydesk.service import KeyService
-from keydesk.ssh.access import (
-    add_grant,
-    authorized_keys_line,
-    parse_public_key,
-    read_grants,
-    remove_grant,
-)
+from keydesk.ssh.authorized_keys import add_grant, read_grants, remove_grant
 from keydesk.ssh.gate import SshKeyNotApproved
+from keydesk.ssh.grant_line import authorized_keys_line
+from keydesk.ssh.public_keys import parse_public_key
 from keydesk.store.engine import Store, open_store
 from keydesk.store.queries import bare_sqlite_reads
 from keydesk.views import utcnow

@@ -22,14 +22,10 @@ import pytest
 import keydesk.cli.ssh as ssh_cli
 from keydesk.cli import main
 from keydesk.service import KeyService
-from keydesk.ssh.access import (
-    NEVER_REMOTE,
-    REMOTE_COMMANDS,
-    default_authorized_keys_path,
-    fingerprint,
-    read_grants,
-    running_keydesk_path,
-)
+from keydesk.ssh.authorized_keys import default_authorized_keys_path, read_grants
+from keydesk.ssh.grant_line import running_keydesk_path
+from keydesk.ssh.public_keys import fingerprint
+from keydesk.ssh.session_command import NEVER_REMOTE, REMOTE_COMMANDS
 from keydesk.store.engine import open_store
 from keydesk.store.queries import Reads
 from tests.test_cli_contract import HOSTILE, REFUSED, assert_one_clean_line
@@ -221,7 +217,7 @@ def test_the_key_may_come_from_a_file(host, tmp_path):
 
 def test_the_default_file_is_the_service_accounts(host, monkeypatch):
     target = host.home / ".ssh" / "authorized_keys"
-    monkeypatch.setattr("keydesk.ssh.access.default_authorized_keys_path", lambda: target)
+    monkeypatch.setattr("keydesk.ssh.authorized_keys.default_authorized_keys_path", lambda: target)
     code, _, err = host.run("ssh", "authorize", "--account", "carol", "--key", "-", stdin=CAROL)
     assert code == 0, err
     assert [g.account for g in read_grants(target)] == ["carol"]
@@ -627,11 +623,11 @@ def test_a_client_cannot_turn_on_tracebacks(host, monkeypatch):
     )
 
 
-def test_the_cli_names_the_session_command_as_ssh_access_does():
+def test_the_cli_names_the_session_command_as_the_grant_line_does():
     from keydesk import cli
-    from keydesk.ssh import access as ssh_access
+    from keydesk.ssh import grant_line
 
-    assert ssh_cli.SESSION_COMMAND == ssh_access.SESSION_COMMAND
+    assert ssh_cli.SESSION_COMMAND == grant_line.SESSION_COMMAND
     assert cli.DEBUG_ENV in ssh_cli.SESSION_IGNORES
 
 

@@ -29,7 +29,8 @@ from pathlib import Path
 
 import pytest
 
-from keydesk.ssh.access import parse_public_key, read_grants
+from keydesk.ssh.authorized_keys import read_grants
+from keydesk.ssh.public_keys import parse_public_key
 from tests.sshd import (
     SshServer,
     client_environment,

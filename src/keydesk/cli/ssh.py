@@ -3,7 +3,7 @@ ssh-session ACCOUNT FINGERPRINT`, the forced command sshd runs for each.
 
 The gitolite pattern: one service account owns the SQLite store, and its
 ``~/.ssh/authorized_keys`` maps each admin's SSH key to an account name
-through a forced command (keydesk.ssh.access writes those lines). sshd proves
+through a forced command (keydesk.ssh.grant_line writes those lines). sshd proves
 who connects; `ssh-session` passes that name and the key's fingerprint to
 the TUI or to one keydesk command as proven (`main(argv, actor=…,
 ssh_key=…)`), never through argv or the environment, and never runs a shell.
@@ -38,9 +38,10 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from keydesk.service import KeyService
-    from keydesk.ssh.access import PublicKey, SshGrant
+    from keydesk.ssh.grant_line import SshGrant
+    from keydesk.ssh.public_keys import PublicKey
 
-# keydesk.ssh.access.SESSION_COMMAND, without importing that module for --help.
+# keydesk.ssh.grant_line.SESSION_COMMAND, without importing that module for --help.
 SESSION_COMMAND = "ssh-session"
 # What a session never takes from its environment (the last is the CLI's
 # traceback switch, keydesk.cli.DEBUG_ENV: a client must not turn one-line
@@ -129,19 +130,20 @@ def authorize(args: argparse.Namespace) -> int:
     or its public key again), in --workspace or in each of the account's
     workspaces the actor owns. A line an older keydesk wrote is rewritten
     to name its fingerprint, which sessions need."""
-    from keydesk.ssh import access as ssh_access
+    from keydesk.ssh import authorized_keys
+    from keydesk.ssh.grant_line import running_keydesk_path, validate_account
 
-    account = ssh_access.validate_account(validation.name(args.ssh_account, "the account name"))
+    account = validate_account(validation.name(args.ssh_account, "the account name"))
     path = _authorized_keys(args)
-    keydesk_path = ssh_access.running_keydesk_path()
+    keydesk_path = running_keydesk_path()
     existing, key = _key_to_authorize(args.key, account, path)
 
     def write() -> SshGrant:
         if existing is None:
-            return ssh_access.add_grant(path, account, key, keydesk_path)
+            return authorized_keys.add_grant(path, account, key, keydesk_path)
         if not existing.pinned:
-            ssh_access.remove_grant(path, key.fingerprint, repin=keydesk_path)
-        return ssh_access.find_grant(path, key.fingerprint)
+            authorized_keys.remove_grant(path, key.fingerprint, repin=keydesk_path)
+        return authorized_keys.find_grant(path, key.fingerprint)
 
     done = _service(args).authorize_ssh_key(
         account, key.fingerprint, write, workspace=args.workspace, new_key=existing is None
@@ -165,18 +167,20 @@ def authorize(args: argparse.Namespace) -> int:
 def _key_to_authorize(given: str, account: str, path: Path) -> tuple[SshGrant | None, PublicKey]:
     """(keydesk's line for the key if it has one, the key), from --key: a
     fingerprint names a key already let in; a public key may be new."""
-    from keydesk.ssh import access as ssh_access
+    from keydesk.ssh.authorized_keys import find_grant
+    from keydesk.ssh.errors import KeyAlreadyAuthorized, KeyNotAuthorized
+    from keydesk.ssh.public_keys import parse_public_key
 
     if given.startswith("SHA256:"):
-        grant = ssh_access.find_grant(path, given)
+        grant = find_grant(path, given)
     else:
-        key = ssh_access.parse_public_key(_read_public_key(given))
+        key = parse_public_key(_read_public_key(given))
         try:
-            grant = ssh_access.find_grant(path, key.fingerprint)
-        except ssh_access.KeyNotAuthorized:  # a new key (or a line keydesk did not write)
+            grant = find_grant(path, key.fingerprint)
+        except KeyNotAuthorized:  # a new key (or a line keydesk did not write)
             return None, key
     if grant.account != account:
-        raise ssh_access.KeyAlreadyAuthorized(
+        raise KeyAlreadyAuthorized(
             f"key {grant.fingerprint} opens keydesk as {grant.account}, not {account} (line "
             f"{grant.line_number} of {path}); revoke it first to let it in as {account}"
         )
@@ -186,10 +190,10 @@ def _key_to_authorize(given: str, account: str, path: Path) -> tuple[SshGrant | 
 def list_(args: argparse.Namespace) -> int:
     """Every line keydesk wrote, in file order. No store is opened: the file
     is the service account's, which whoever runs keydesk as it can read."""
-    from keydesk.ssh import access as ssh_access
+    from keydesk.ssh.authorized_keys import read_grants
 
     path = _authorized_keys(args)
-    grants = ssh_access.read_grants(path)
+    grants = read_grants(path)
     if args.json:
         print_json([_grant_json(grant, path) for grant in grants])
     else:
@@ -201,13 +205,13 @@ def list_(args: argparse.Namespace) -> int:
 
 
 def revoke(args: argparse.Namespace) -> int:
-    from keydesk.ssh import access as ssh_access
+    from keydesk.ssh.authorized_keys import find_grant, remove_grant
 
     path = _authorized_keys(args)
-    grant = ssh_access.find_grant(path, args.fingerprint)  # whose key it is, for the check
+    grant = find_grant(path, args.fingerprint)  # whose key it is, for the check
     service = _service(args)
     removed = service.revoke_ssh_key(
-        grant.account, grant.fingerprint, lambda: ssh_access.remove_grant(path, grant.fingerprint)
+        grant.account, grant.fingerprint, lambda: remove_grant(path, grant.fingerprint)
     )
     accounts = ", ".join(sorted({r.account for r in removed}))
     say(
@@ -231,7 +235,7 @@ def _grant_json(grant: SshGrant, path: Path) -> dict[str, Any]:
 
 
 def _authorized_keys(args: argparse.Namespace) -> Path:
-    from keydesk.ssh.access import default_authorized_keys_path
+    from keydesk.ssh.authorized_keys import default_authorized_keys_path
 
     given: str | None = args.authorized_keys
     if given is None:
@@ -306,7 +310,9 @@ def _host() -> str:
 def ssh_session(args: argparse.Namespace) -> int:
     """The TUI as ACCOUNT, or the one keydesk command in SSH_ORIGINAL_COMMAND
     as ACCOUNT. Refuses to run but as sshd's forced command."""
-    from keydesk.ssh import access as ssh_access
+    from keydesk.ssh.grant_line import validate_account
+    from keydesk.ssh.public_keys import normalize_fingerprint
+    from keydesk.ssh.session_command import REMOTE_COMMANDS, parse_session_command
 
     _never_a_python_prompt()
     if args.db is not None or args.account is not None:
@@ -324,14 +330,14 @@ def ssh_session(args: argparse.Namespace) -> int:
             f"keydesk {SESSION_COMMAND} runs only as sshd's forced command (no SSH connection); "
             "admins connect with: ssh -t SERVICE_ACCOUNT@HOST"
         )
-    account = ssh_access.validate_account(args.session_account)
+    account = validate_account(args.session_account)
     if args.session_key is None:
         raise PermissionDenied(
             f"this SSH key's line in authorized_keys was written before keys were approved per "
             f"workspace and does not name the key; an owner upgrades it with: keydesk ssh "
             f"authorize --account {account} --key SHA256:… (its fingerprint: keydesk ssh list)"
         )
-    ssh_key = ssh_access.normalize_fingerprint(args.session_key)
+    ssh_key = normalize_fingerprint(args.session_key)
     original = os.environ.get("SSH_ORIGINAL_COMMAND")
     for name in SESSION_IGNORES:
         os.environ.pop(name, None)
@@ -340,7 +346,7 @@ def ssh_session(args: argparse.Namespace) -> int:
     _require_any_approval(url, account, ssh_key)
     if original is None:
         return _session_tui(url, account, ssh_key)
-    argv = ssh_access.parse_session_command(original, ssh_access.REMOTE_COMMANDS)
+    argv = parse_session_command(original, REMOTE_COMMANDS)
     from keydesk.cli import main
 
     return main(argv, actor=account, ssh_key=ssh_key)

@@ -6,7 +6,7 @@ for an account must not act through it in a workspace the account joins
 later (issue #19, item 1).
 
 A session knows its key from its forced command (`keydesk ssh-session
-ACCOUNT SHA256:…`, keydesk.ssh.access writes it): sshd runs that command
+ACCOUNT SHA256:…`, keydesk.ssh.grant_line writes it): sshd runs that command
 for that key alone, and nothing the client sends can change it.
 
 Plain SQL on a DB-API connection (keydesk.store.dbapi): the bare reads use it as
