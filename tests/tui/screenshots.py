@@ -199,7 +199,7 @@ async def members(pilot: Pilot) -> None:
 
 
 async def integration_audit(pilot: Pilot) -> None:
-    from keydesk.tui.screens.audit import AuditLog
+    from keydesk.tui.widgets import AuditLog
 
     await open_integration(pilot, "github")
     await pilot.press("a")

@@ -134,10 +134,10 @@ async def test_the_filter_scans_off_the_ui_thread_and_a_newer_keystroke_cancels_
 ):
     from textual.worker import get_current_worker
 
-    from keydesk.tui.screens import integration_detail
+    from keydesk.tui.widgets import key_table
 
     add_keys(demo_store, "github", 300)
-    scan = integration_detail._matching
+    scan = key_table.matching
     release = threading.Event()
     scans: list[tuple[str, bool, bool]] = []  # needle, on the UI thread, cancelled
 
@@ -149,7 +149,7 @@ async def test_the_filter_scans_off_the_ui_thread_and_a_newer_keystroke_cancels_
         scans.append((needle, on_ui, get_current_worker().is_cancelled))
         return matched
 
-    monkeypatch.setattr(integration_detail, "_matching", watched)
+    monkeypatch.setattr(key_table, "matching", watched)
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)

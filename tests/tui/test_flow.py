@@ -308,7 +308,7 @@ async def test_filter_and_workspace_switch(make_app):
 
 async def test_thousands_of_keys_stay_responsive_and_findable(make_app, demo_store):
     from keydesk.store.models import utcnow
-    from keydesk.tui.screens.integration_detail import MAX_ROWS, WINDOW
+    from keydesk.tui.widgets.key_table import MAX_ROWS, WINDOW
 
     with demo_store.engine.begin() as connection:
         integration_id = KeyService(demo_store, "alice").integration("github").id

@@ -153,7 +153,7 @@ async def test_the_footer_follows_what_the_highlighted_key_allows(make_app):
         await open_integration(pilot, "github")
         screen = app.screen
         assert isinstance(screen, IntegrationDetailScreen)
-        keys = screen._matched
+        keys = screen.table.matched
         states = {key.is_active for key in keys}
         assert states == {True, False}, "the demo's github has active and revoked keys"
         for row, key in enumerate(keys):
@@ -283,7 +283,7 @@ async def test_a_revoked_keys_detail_line_names_no_future_stop(make_app, demo_st
     async with app.run_test(size=(100, 30)) as pilot:
         await open_integration(pilot, "github")
         screen = app.screen
-        row = next(n for n, k in enumerate(screen._matched) if k.label == "gone-early")
+        row = next(n for n, k in enumerate(screen.table.matched) if k.label == "gone-early")
         screen.table.move_cursor(row=row)
         await settle(pilot)
         line = str(screen.query_one("#key-detail", Static).render())

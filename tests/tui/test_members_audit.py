@@ -8,11 +8,12 @@ from textual.widgets import DataTable, Input, Static
 
 from keydesk.service import KeyService
 from keydesk.store.models import AuditEvent
-from keydesk.tui.screens.audit import PAGE, AuditLog, AuditScreen
+from keydesk.tui.screens.audit import AuditScreen
 from keydesk.tui.screens.confirm import ConfirmScreen
 from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
 from keydesk.tui.screens.members import AddMemberScreen, MembersScreen, RoleScreen
 from keydesk.tui.screens.welcome import WelcomeScreen
+from keydesk.tui.widgets.audit_log import PAGE, AuditLog
 from keydesk.validation import shown_literally
 from keydesk.views import utcnow
 from tests.tui.screenshots import open_integration, settle

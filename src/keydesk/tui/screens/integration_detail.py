@@ -1,78 +1,35 @@
-"""One integration: its Overview, and its API Keys with Generate and Revoke.
+"""One integration: its Overview, its API Keys (a `KeyTable`) with Generate
+and Revoke, and its Audit tab (an `AuditLog`).
 
 Big integrations (100,000 keys) stay quick: the keys stream in from one read
-and the first rows are shown before the last are read; the filter searches
-text made once per load, after typing pauses, in a worker; the table holds a
-window of the matching rows and grows it as the cursor nears its end (a
-DataTable pays for every row it holds).
+and the first rows are shown before the last are read; the filter runs once
+typing pauses (the table scans in a worker and holds a window of the rows).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 from itertools import islice
 
-from rich.text import Text
-from textual import on
+from textual import getters, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.timer import Timer
-from textual.widgets import (
-    Button,
-    DataTable,
-    Header,
-    Input,
-    Static,
-    TabbedContent,
-    TabPane,
-)
-from textual.worker import get_current_worker
+from textual.widgets import Button, Header, Input, Static, TabbedContent, TabPane
 
 from keydesk.tui import heap
 from keydesk.tui.actions import integration_action, key_action
 from keydesk.tui.calls import call_service, deliver, notify_error
-from keydesk.tui.columns import Column, fit, set_columns
 from keydesk.tui.display import cells, clipped, content, literal, when
 from keydesk.tui.messages import IntegrationsChanged, KeysChanged
-from keydesk.tui.screens.audit import AuditLog
 from keydesk.tui.screens.base import KeydeskScreen
 from keydesk.tui.screens.key_page import KeyScreen
-from keydesk.tui.widgets import FilterInput, KeyFooter, ListTable, Pairs
-from keydesk.views import IntegrationView, KeyStatus, KeyView, key_status, stop_time
+from keydesk.tui.widgets import AuditLog, FilterInput, KeyFooter, KeyTable, LoadedKeys, Pairs
+from keydesk.views import IntegrationView, KeyView, stop_time
 
 FIRST_PAGE = 60  # keys shown before the rest of a big integration is read
-WINDOW = 60  # rows added to the table at a time (more than a screenful)
-MAX_ROWS = 1000  # the table never holds more; the filter finds the rest
 FILTER_FROM = 9  # keys; fewer fit on one screen without a filter
 FILTER_DELAY = 0.1  # seconds of quiet typing before the filter runs
-SCAN_CHUNK = 10_000  # keys the filter scans between checks for a newer keystroke
-
-STATUS_STYLE = {"active": "bold", "revoked": "dim strike", "expired": "dim"}
-
-# At 80 columns: label, public key, status and last used (what a rotation
-# checks); created, creator and revocation join as the terminal widens, and
-# are always in the highlighted key's detail line.
-KEY_COLUMNS = [
-    Column("label", "Label", 10, flexible_up_to=40),
-    Column("public", "Public key", 21),
-    Column("status", "Status", 19),  # status words: "expiring in 9 days", "rotating -> …"
-    Column("used", "Last used", 16, drop=1),
-    Column("created", "Created", 16, drop=2),
-    Column("by", "By", 12, drop=3),
-    Column("revoked", "Revoked", 16, drop=4),
-]
-
-
-@dataclass(frozen=True)
-class LoadedKeys:
-    """One load of an integration's keys, with what filtering and the
-    summary need computed once, off the UI thread."""
-
-    keys: list[KeyView]  # active first, newest first
-    haystacks: list[str]  # lower-case text the filter searches, per key
-    active: int
 
 
 class IntegrationDetailScreen(KeydeskScreen[None]):
@@ -114,13 +71,7 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         self.integration = integration
         self._initial_tab = tab
         self._highlight = highlight
-        self._loaded = LoadedKeys([], [], 0)
-        self._matched: list[KeyView] = []
-        self._shown = 0  # rows of _matched in the table
-        self._layout: list[tuple[Column, int]] = []
-        self._status_width = 19
         self._filter_timer: Timer | None = None
-        self._has_loaded = False
         self._said: dict[str | None, str] = {}
 
     def compose(self) -> ComposeResult:
@@ -140,7 +91,7 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
                     id="key-filter",
                     compact=True,
                 )
-                yield ListTable(id="keys")
+                yield KeyTable(self.keydesk.now, id="keys")
                 yield Static(id="key-detail")
             with TabPane("Audit", id="audit"):
                 yield AuditLog(self.integration.workspace, self.integration.id)
@@ -148,45 +99,18 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
 
     # -- widgets, typed ---------------------------------------------------------
 
-    @property
-    def table(self) -> DataTable[object]:
-        return self.query_one("#keys", DataTable)
-
-    @property
-    def key_filter(self) -> Input:
-        return self.query_one("#key-filter", Input)
-
-    @property
-    def summary(self) -> Static:
-        return self.query_one("#keys-summary", Static)
-
-    @property
-    def tabs(self) -> TabbedContent:
-        return self.query_one("#tabs", TabbedContent)
-
-    @property
-    def generate_button(self) -> Button:
-        return self.query_one("#generate", Button)
-
-    @property
-    def gate(self) -> Static:
-        return self.query_one("#keys-gate", Static)
-
-    @property
-    def title_bar(self) -> Static:
-        return self.query_one("#detail-title", Static)
-
-    @property
-    def overview(self) -> Pairs:
-        return self.query_one("#overview-settings", Pairs)
-
-    @property
-    def key_detail(self) -> Static:
-        return self.query_one("#key-detail", Static)
+    table = getters.query_one("#keys", KeyTable)
+    key_filter = getters.query_one("#key-filter", Input)
+    summary = getters.query_one("#keys-summary", Static)
+    tabs = getters.query_one("#tabs", TabbedContent)
+    generate_button = getters.query_one("#generate", Button)
+    gate = getters.query_one("#keys-gate", Static)
+    title_bar = getters.query_one("#detail-title", Static)
+    overview = getters.query_one("#overview-settings", Pairs)
+    key_detail = getters.query_one("#key-detail", Static)
 
     def on_mount(self) -> None:
         self.key_filter.display = False
-        self._layout_columns()
         self._show_integration(self.integration)
         self._say(self.summary, "Loading keys…")
         if self._highlight is not None:  # a key was just made: the counts changed too
@@ -197,7 +121,6 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         self._focus_tab()
 
     def on_resize(self) -> None:
-        self._layout_columns()
         self._show_title()
 
     def uncovered(self) -> None:
@@ -243,7 +166,7 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
     def on_integrations_changed(self, _message: IntegrationsChanged) -> None:
         call_service(
             self,
-            lambda: self.keydesk.service.integration(self.integration.id),
+            lambda: self.keydesk.calls.integration(self.integration.id),
             self._show_integration,
             group="integration",
         )
@@ -265,16 +188,7 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
                 if len(first) > FIRST_PAGE:  # a big integration: show a page now
                     deliver(self, self._first_page, first[:FIRST_PAGE])
                 keys = first + list(stream)
-            now = self.keydesk.now()
-            statuses = [key_status(k.revoked_at, k.expires_at, now) for k in keys]
-            return LoadedKeys(
-                keys,
-                [
-                    f"{k.label} {k.public_key} {status} {k.created_by}".lower()
-                    for k, status in zip(keys, statuses, strict=True)
-                ],
-                statuses.count(KeyStatus.ACTIVE),
-            )
+            return LoadedKeys.of(keys, self.keydesk.now())
 
         heap.defer_full_collections(self)  # a big read would start several
         call_service(self, read, self._fill_keys, on_error=self._load_failed, group="keys")
@@ -292,16 +206,15 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         if not self.key_filter.display:
             self.key_filter.display = True
             self.refresh_bindings()
-        if self.key_filter.value.strip() or self._has_loaded:
+        if self.key_filter.value.strip() or self.table.loaded is not None:
             return  # a filter applies to every key: wait for all of them
         self._say(self.summary, "Loading keys…")
-        self._show_rows(keys, highlight=None)
+        self.table.show_rows(keys, highlight=None)
 
     def _fill_keys(self, loaded: LoadedKeys) -> None:
         # A big load stays for the screen's life: later full collections skip it.
         heap.settle(self, keep=len(loaded.keys) > FIRST_PAGE)
-        self._loaded = loaded
-        self._has_loaded = True
+        self.table.load(loaded)
         key_filter = self.key_filter
         # Never hidden while it filters or is being typed in (`/` showed it).
         filterable = (
@@ -312,143 +225,38 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
             self.refresh_bindings()  # "/ Filter" now applies (or not)
         highlight = self._highlight
         self._highlight = None
-        if highlight and key_filter.value.strip():
-            position = self._position(loaded.keys, highlight)
-            if (
-                position is None
-                or key_filter.value.strip().lower() not in (loaded.haystacks[position])
-            ):
-                key_filter.value = ""  # the key to show must be in view
+        needle = key_filter.value.strip().lower()
+        if highlight and needle and not loaded.matches(highlight, needle):
+            key_filter.value = ""  # the key to show must be in view
         self._apply_filter(highlight)
         if self.focused is None or (not loaded.keys and self.focused is self.table):
             self._focus_tab()  # never away from where the user is typing
 
-    # -- keys: filtering and the table's window -----------------------------------
+    # -- keys: filtering -------------------------------------------------------------
 
     @on(Input.Changed, "#key-filter")
     def _filter_changed(self) -> None:
-        # Runs once typing pauses: the typed character is drawn first. A scan
-        # under way is for older text: it stops.
+        # Runs once typing pauses: the typed character is drawn first.
         if self._filter_timer is not None:
             self._filter_timer.stop()
-        self.workers.cancel_group(self, "filter")
+        self.table.stop_filtering()
         self._filter_timer = self.set_timer(FILTER_DELAY, self._apply_filter)
 
-    def _needle(self) -> str:
-        return self.key_filter.value.strip().lower()
-
     def _apply_filter(self, highlight: str | None = None) -> None:
-        """Show the keys matching the filter. The scan over every key runs in
-        a worker (100,000 keys: 10-30 ms of GIL-held work the event loop
-        would otherwise wait out in one piece); the table changes here."""
         self._filter_timer = None
-        if not self._has_loaded:
-            return  # _fill_keys applies it to every key
-        loaded, needle = self._loaded, self._needle()
-        if not needle:
-            self._show_filtered(loaded, needle, loaded.keys, highlight)
-            return
-        call_service(
-            self,
-            lambda: _matching(loaded, needle),
-            lambda keys: self._show_filtered(loaded, needle, keys, highlight),
-            group="filter",
-        )
+        self.table.filter(self.key_filter.value.strip().lower(), highlight)
 
-    def _show_filtered(
-        self, loaded: LoadedKeys, needle: str, keys: list[KeyView], highlight: str | None
-    ) -> None:
-        if loaded is not self._loaded or needle != self._needle():
-            return  # a newer load or keystroke has its own scan coming
-        self._show_rows(keys, highlight)
-        self._summarise()
+    @on(KeyTable.Filtered)
+    def _summarise(self) -> None:
+        self._say(self.summary, self.table.summary())
 
-    def _show_rows(self, matched: list[KeyView], highlight: str | None) -> None:
-        shown = self._matched[: self._shown]
-        position = self._position(matched, highlight) if highlight else None
-        self._matched = matched
-        wanted = min(len(matched), max(WINDOW, (position or 0) + WINDOW // 2))
-        if not shown or matched[: len(shown)] != shown:
-            # Redrawn only when the rows in the table change: typing a filter
-            # that every shown row still matches costs nothing on screen.
-            self._shown = 0
-            self.table.clear()
-        self._extend(wanted)
-        if position is not None and position < self._shown:
-            self.table.move_cursor(row=position)
-        self._key_changed()
-
-    def _extend(self, upto: int) -> None:
-        upto = min(upto, len(self._matched), MAX_ROWS)
-        if upto <= self._shown:
-            return
-        now = self.keydesk.now()
-        self.table.add_rows(self._row(key, now) for key in self._matched[self._shown : upto])
-        self._shown = upto
-
-    def _row(self, key: KeyView, now: datetime) -> list[Text | str]:
-        status = key_status(key.revoked_at, key.expires_at, now)
-        values: dict[str, Text | str] = {
-            "public": key.public_key,
-            "status": literal(
-                key.status_words(now), STATUS_STYLE.get(status, ""), width=self._status_width
-            ),
-            "used": when(key.last_used_at),
-            "created": when(key.created_at),
-            "revoked": when(key.revoked_at) if key.revoked_at else "",
-        }
-        cells_: list[Text | str] = []
-        for column, width in self._layout:
-            if column.key == "label":
-                cells_.append(literal(key.label, width=width))
-            elif column.key == "by":
-                cells_.append(literal(key.creator, width=width))
-            else:
-                cells_.append(values[column.key])
-        return cells_
-
-    def _layout_columns(self) -> None:
-        layout = fit(KEY_COLUMNS, self.size.width or self.app.size.width)
-        if layout == self._layout:
-            return
-        self._layout = layout
-        self._status_width = next(w for c, w in layout if c.key == "status")
-        table = self.table
-        cursor = table.cursor_row
-        set_columns(table, layout)
-        shown, self._shown = self._shown, 0
-        self._extend(shown)
-        if self._shown:
-            table.move_cursor(row=min(cursor, self._shown - 1))
-
-    @on(DataTable.RowHighlighted, "#keys")
-    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.cursor_row >= self._shown - WINDOW // 5:
-            self._extend(self._shown + WINDOW)
-        self._key_changed()
-
-    def _key_changed(self) -> None:
-        """The highlighted key changed: its detail line, and what the footer
-        offers (redrawn only if that changed)."""
-        self._show_key_detail()
+    @on(KeyTable.KeyHighlighted)
+    def _key_changed(self, message: KeyTable.KeyHighlighted) -> None:
+        """Its detail line, and what the footer offers (redrawn only if that changed)."""
+        self._show_key_detail(message.key)
         self.refresh_bindings()
 
-    def _summarise(self) -> None:
-        loaded = self._loaded
-        total = len(loaded.keys)
-        if not total:
-            text = "No API keys yet."
-        else:
-            text = f"{loaded.active:,} active · {total - loaded.active:,} revoked or expired"
-            matched = len(self._matched)
-            if matched < total:
-                text += f" · {matched:,} match the filter"
-            if matched > MAX_ROWS:
-                text += f"\nThe list holds the first {MAX_ROWS:,}: filter ( / ) to find the rest."
-        self._say(self.summary, text)
-
-    def _show_key_detail(self) -> None:
-        key = self.highlighted_key()
+    def _show_key_detail(self, key: KeyView | None) -> None:
         if key is None:
             self._say(self.key_detail, "")
             return
@@ -488,21 +296,14 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
 
     def listed_keys(self) -> list[KeyView]:
         """The keys in the table (a window of the matching ones)."""
-        return self._matched[: self._shown]
+        return self.table.listed_keys()
 
     def highlighted_key(self) -> KeyView | None:
-        row = self.table.cursor_row
-        if not self._shown or not 0 <= row < self._shown:
-            return None
-        return self._matched[row]
+        return self.table.highlighted_key()
 
     def _highlighted_public_key(self) -> str | None:
         key = self.highlighted_key()
         return key.public_key if key else None
-
-    @staticmethod
-    def _position(keys: list[KeyView], public_key: str | None) -> int | None:
-        return next((n for n, k in enumerate(keys) if k.public_key == public_key), None)
 
     # -- focus ------------------------------------------------------------------------
 
@@ -516,7 +317,11 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
             first = next((w for w in pane.query("*") if w.focusable), None)
             if first is not None:
                 first.focus()
-        elif not self._loaded.keys and self._has_loaded and not self.generate_button.disabled:
+        elif (
+            self.table.loaded is not None
+            and not self.table.loaded.keys
+            and not self.generate_button.disabled
+        ):
             self.generate_button.focus()
         else:
             self.table.focus()
@@ -564,10 +369,13 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         if (key := self.highlighted_key()) is not None and key.is_active:
             self.keydesk.revoke_key(key)
 
-    @on(DataTable.RowSelected, "#keys")
     def action_open_key(self) -> None:
         if (key := self.highlighted_key()) is not None:
             self.app.push_screen(KeyScreen(self.integration, key))
+
+    @on(KeyTable.KeySelected)
+    def _key_selected(self, message: KeyTable.KeySelected) -> None:
+        self.app.push_screen(KeyScreen(self.integration, message.key))
 
     def action_filter_keys(self) -> None:
         """The box shows by itself from FILTER_FROM keys; `/` shows it for fewer."""
@@ -599,24 +407,6 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
 
     def action_disable(self) -> None:
         self.keydesk.disable_integration(self.integration)
-
-
-def _matching(loaded: LoadedKeys, needle: str) -> list[KeyView]:
-    """In a worker: the keys whose text contains `needle`, in order; a scan
-    cancelled by a newer keystroke stops early (its result is dropped)."""
-    worker = get_current_worker()
-    keys, haystacks = loaded.keys, loaded.haystacks
-    matched: list[KeyView] = []
-    for start in range(0, len(keys), SCAN_CHUNK):
-        if worker.is_cancelled:
-            break
-        end = start + SCAN_CHUNK
-        matched.extend(
-            key
-            for key, text in zip(keys[start:end], haystacks[start:end], strict=True)
-            if needle in text
-        )
-    return matched
 
 
 def _settings_hint(integration: IntegrationView) -> str:

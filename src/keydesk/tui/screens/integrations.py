@@ -10,11 +10,10 @@ from textual.widgets import DataTable, Header, Input, Static
 
 from keydesk.tui.actions import integration_action
 from keydesk.tui.calls import call_service
-from keydesk.tui.columns import Column, fit, set_columns
 from keydesk.tui.display import content, day, literal
 from keydesk.tui.messages import IntegrationsChanged, KeysChanged
 from keydesk.tui.screens.base import KeydeskScreen
-from keydesk.tui.widgets import FilterInput, KeyFooter, ListTable
+from keydesk.tui.widgets import Column, FilterInput, Fitted, FittedTable, KeyFooter
 from keydesk.views import IntegrationStatus, IntegrationView, WorkspaceView
 
 STATUS_STYLE = {
@@ -67,7 +66,6 @@ class IntegrationsScreen(KeydeskScreen[None]):
         super().__init__(id="integrations-screen")
         self._integrations: list[IntegrationView] = []
         self._select: int | None = None
-        self._layout: list[tuple[Column, int]] = []
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -76,27 +74,24 @@ class IntegrationsScreen(KeydeskScreen[None]):
             id="filter",
             compact=True,
         )
-        yield ListTable(id="integrations")
+        yield FittedTable(COLUMNS, id="integrations")
         yield Static(id="empty-guide")
         yield KeyFooter()
 
     @property
-    def table(self) -> DataTable[object]:
-        return self.query_one("#integrations", DataTable)
+    def table(self) -> FittedTable:
+        return self.query_one("#integrations", FittedTable)
 
     @property
     def filter_input(self) -> Input:
         return self.query_one("#filter", Input)
 
     def on_mount(self) -> None:
-        self._layout_columns()
+        self._render_rows()  # the table has its columns (it is mounted first)
         self.watch(self.app, "workspace", self._workspace_changed)
         if not self.keydesk.ready and not self._integrations:  # a quiet line while it opens
             self._guide(f"Opening {self.keydesk.where or 'the store'}…")
         self.table.focus()
-
-    def on_resize(self) -> None:
-        self._layout_columns()
 
     def uncovered(self) -> None:
         self.action_refresh()
@@ -120,15 +115,12 @@ class IntegrationsScreen(KeydeskScreen[None]):
 
     def show(self, integrations: list[IntegrationView]) -> None:
         self._integrations = integrations
-        if self._layout:  # else on_mount draws them, once it has laid out the columns
+        if self.is_mounted:  # else on_mount draws them
             self._render_rows()
 
-    def _layout_columns(self) -> None:
-        layout = fit(COLUMNS, self.size.width or self.app.size.width)
-        if layout != self._layout:
-            self._layout = layout
-            set_columns(self.table, layout)
-            self._render_rows()
+    @on(FittedTable.Refitted, "#integrations")
+    def _refitted(self) -> None:
+        self._render_rows()
 
     def _render_rows(self) -> None:
         table = self.table
@@ -139,7 +131,7 @@ class IntegrationsScreen(KeydeskScreen[None]):
         for item in self._integrations:
             if needle and needle not in f"{item.name} {item.provider} {item.status}".lower():
                 continue
-            table.add_row(*self._cells(item), key=str(item.id))
+            table.add_row(*self._cells(item, table.fitted), key=str(item.id))
         select = self._select if self._select is not None else (selected and selected.id)
         self._select = None
         if select is not None and str(select) in table.rows:
@@ -149,7 +141,7 @@ class IntegrationsScreen(KeydeskScreen[None]):
         self._update_guide(needle)
         self.refresh_bindings()
 
-    def _cells(self, item: IntegrationView) -> list[Text | str]:
+    def _cells(self, item: IntegrationView, layout: Fitted) -> list[Text | str]:
         values: dict[str, Text | str] = {
             "status": literal(item.status.value, STATUS_STYLE[item.status]),
             "keys": _key_counts(item),
@@ -159,7 +151,7 @@ class IntegrationsScreen(KeydeskScreen[None]):
             literal(getattr(item, column.key), width=width)
             if column.key in ("name", "provider")
             else values[column.key]
-            for column, width in self._layout
+            for column, width in layout
         ]
 
     def _guide(self, text: str | None) -> None:

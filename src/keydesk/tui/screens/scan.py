@@ -26,10 +26,9 @@ from textual.worker import Worker, get_current_worker
 from keydesk.errors import KeydeskError
 from keydesk.tui.actions import key_action
 from keydesk.tui.calls import deliver
-from keydesk.tui.columns import Column, fit, set_columns
 from keydesk.tui.display import content, literal
 from keydesk.tui.screens.base import KeydeskScreen
-from keydesk.tui.widgets import KeyFooter, ListTable
+from keydesk.tui.widgets import Column, FittedTable, KeyFooter
 from keydesk.views import counted
 
 if TYPE_CHECKING:
@@ -107,12 +106,11 @@ class ScanScreen(KeydeskScreen[None]):
     ]  # fmt: skip
     PROGRESS_SECONDS: ClassVar[float] = 0.2
 
-    def __init__(self, scan: Scan | None = None) -> None:
-        """`scan`: what finds and looks up keys (default: the app's)."""
+    def __init__(self, scan: Scan) -> None:
+        """`scan`: what finds keys and looks them up (`KeydeskApp.scan_leaks`)."""
         super().__init__(id="scan-screen")
         self._scan = scan
         self._rows: dict[str, Row] = {}
-        self._layout: list[tuple[Column, int]] = []
         self._worker: Worker[None] | None = None
         self._timer: Timer | None = None
         self._files_read = 0  # written by the worker, read by the timer
@@ -134,14 +132,14 @@ class ScanScreen(KeydeskScreen[None]):
             ),
             id="scan-progress",
         )
-        yield ListTable(id="scan-findings")
+        yield FittedTable(COLUMNS, id="scan-findings")
         yield Static(id="scan-detail")
         yield Static(content(UNPROVEN_NOTE), id="scan-note")
         yield KeyFooter()
 
     @property
-    def table(self) -> DataTable[object]:
-        return self.query_one("#scan-findings", DataTable)
+    def table(self) -> FittedTable:
+        return self.query_one("#scan-findings", FittedTable)
 
     @property
     def rows(self) -> list[Row]:
@@ -158,18 +156,11 @@ class ScanScreen(KeydeskScreen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#scan-note").display = False
-        self._layout_columns()
 
-    def on_resize(self) -> None:
-        self._layout_columns()
-
-    def _layout_columns(self) -> None:
-        layout = fit(COLUMNS, self.size.width or self.app.size.width)
-        if layout != self._layout:
-            self._layout = layout
-            set_columns(self.table, layout)
-            for key, row in self._rows.items():
-                self.table.add_row(*self._cells(row), key=key)
+    @on(FittedTable.Refitted, "#scan-findings")
+    def _refitted(self) -> None:
+        for key, row in self._rows.items():
+            self.table.add_row(*self._cells(row), key=key)
 
     # -- scanning -------------------------------------------------------------------
 
@@ -193,9 +184,8 @@ class ScanScreen(KeydeskScreen[None]):
         self._files_read = self._unreadable = 0
         self._state = "scanning"
         self.query_one("#scan-note").display = False
-        scan = self._scan or self.keydesk.scan_leaks
         self._worker = self.run_worker(
-            lambda: self._run(scan, path),
+            lambda: self._run(self._scan, path),
             thread=True,
             group="scan",
             exclusive=True,
@@ -323,7 +313,7 @@ class ScanScreen(KeydeskScreen[None]):
         live = row.found.may_work
         return [
             literal(values[column.key], style="bold" if live and column.key == "status" else "")
-            for column, _ in self._layout
+            for column, _ in self.table.fitted
         ]
 
     def _highlighted(self) -> Row | None:
@@ -372,7 +362,7 @@ class ScanScreen(KeydeskScreen[None]):
         keydesk.revoke_key(
             row.found.key,
             self._revoked,
-            revoke=lambda: keydesk.service.revoke_found_key(private_key, location),
+            revoke=lambda: keydesk.calls.revoke_found_key(private_key, location),
         )
 
     def _revoked(self, key: KeyView) -> None:
@@ -381,7 +371,7 @@ class ScanScreen(KeydeskScreen[None]):
             if row.public_key == key.public_key and row.found.key is not None:
                 row.found = replace(row.found, key=key)
                 row.private_key = None
-                for (column, _), cell in zip(self._layout, self._cells(row), strict=True):
+                for (column, _), cell in zip(self.table.fitted, self._cells(row), strict=True):
                     self.table.update_cell(row_key, column.key, cell)
         current = self._highlighted()
         if current is not None:

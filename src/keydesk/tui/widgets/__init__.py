@@ -1,0 +1,26 @@
+"""The widgets screens are built of, one module each (as Textual's own
+`textual.widgets`): each owns its state and posts its own messages."""
+
+from keydesk.tui.widgets.audit_log import AuditLog
+from keydesk.tui.widgets.filter_input import FilterInput
+from keydesk.tui.widgets.fitted_table import Column, Fitted, FittedTable, fit
+from keydesk.tui.widgets.footer import KeyFooter
+from keydesk.tui.widgets.key_table import KeyTable, LoadedKeys
+from keydesk.tui.widgets.list_table import ListTable
+from keydesk.tui.widgets.pairs import Pairs
+from keydesk.tui.widgets.scope_list import ScopeList
+
+__all__ = [
+    "AuditLog",
+    "Column",
+    "FilterInput",
+    "Fitted",
+    "FittedTable",
+    "KeyFooter",
+    "KeyTable",
+    "ListTable",
+    "LoadedKeys",
+    "Pairs",
+    "ScopeList",
+    "fit",
+]

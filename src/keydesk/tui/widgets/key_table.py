@@ -1,0 +1,251 @@
+"""An integration's API keys as a table (the API Keys tab of its page).
+
+Big integrations (100,000 keys) stay quick: the filter searches text made
+once per load (`LoadedKeys`), in a worker; the table holds a window of the
+matching keys and grows it as the cursor nears its end (a DataTable pays for
+every row it holds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from rich.text import Text
+from textual import on
+from textual.message import Message
+from textual.widgets import DataTable
+from textual.worker import get_current_worker
+
+from keydesk.tui.calls import call_service
+from keydesk.tui.display import literal, when
+from keydesk.tui.widgets.fitted_table import Column, FittedTable
+from keydesk.views import KeyStatus, KeyView, key_status
+
+WINDOW = 60  # rows added to the table at a time (more than a screenful)
+MAX_ROWS = 1000  # the table never holds more; the filter finds the rest
+SCAN_CHUNK = 10_000  # keys the filter scans between checks for a newer keystroke
+
+STATUS_STYLE = {"active": "bold", "revoked": "dim strike", "expired": "dim"}
+
+# At 80 columns: label, public key, status and last used (what a rotation
+# checks); created, creator and revocation join as the terminal widens, and
+# are always in the highlighted key's detail line.
+KEY_COLUMNS = [
+    Column("label", "Label", 10, flexible_up_to=40),
+    Column("public", "Public key", 21),
+    Column("status", "Status", 19),  # status words: "expiring in 9 days", "rotating -> …"
+    Column("used", "Last used", 16, drop=1),
+    Column("created", "Created", 16, drop=2),
+    Column("by", "By", 12, drop=3),
+    Column("revoked", "Revoked", 16, drop=4),
+]
+
+
+@dataclass(frozen=True)
+class LoadedKeys:
+    """One load of an integration's keys, with what filtering and the
+    summary need computed once, off the UI thread."""
+
+    keys: list[KeyView]  # active first, newest first
+    haystacks: list[str]  # lower-case text the filter searches, per key
+    active: int
+
+    @classmethod
+    def of(cls, keys: list[KeyView], now: datetime) -> LoadedKeys:
+        statuses = [key_status(k.revoked_at, k.expires_at, now) for k in keys]
+        return cls(
+            keys,
+            [
+                f"{k.label} {k.public_key} {status} {k.created_by}".lower()
+                for k, status in zip(keys, statuses, strict=True)
+            ],
+            statuses.count(KeyStatus.ACTIVE),
+        )
+
+    def matches(self, public_key: str, needle: str) -> bool:
+        """Whether that key is loaded and its text contains `needle`."""
+        position = position_of(self.keys, public_key)
+        return position is not None and needle in self.haystacks[position]
+
+
+def matching(loaded: LoadedKeys, needle: str) -> list[KeyView]:
+    """In a worker: the keys whose text contains `needle`, in order; a scan
+    cancelled by a newer keystroke stops early (its result is dropped)."""
+    worker = get_current_worker()
+    keys, haystacks = loaded.keys, loaded.haystacks
+    matched: list[KeyView] = []
+    for start in range(0, len(keys), SCAN_CHUNK):
+        if worker.is_cancelled:
+            break
+        end = start + SCAN_CHUNK
+        matched.extend(
+            key
+            for key, text in zip(keys[start:end], haystacks[start:end], strict=True)
+            if needle in text
+        )
+    return matched
+
+
+def position_of(keys: list[KeyView], public_key: str | None) -> int | None:
+    return next((n for n, k in enumerate(keys) if k.public_key == public_key), None)
+
+
+class KeyTable(FittedTable):
+    """The keys of one load that match the filter, a window at a time.
+    It tells its screen when the highlighted key changes, when a key is
+    opened (Enter) and when a filter has been applied."""
+
+    class KeyHighlighted(Message):
+        """The highlighted key (None: no rows) may have changed."""
+
+        def __init__(self, key: KeyView | None) -> None:
+            super().__init__()
+            self.key = key
+
+    class KeySelected(Message):
+        """Enter on a key: open it."""
+
+        def __init__(self, key: KeyView) -> None:
+            super().__init__()
+            self.key = key
+
+    class Filtered(Message):
+        """The rows now show the loaded keys that match the filter."""
+
+    def __init__(self, now: Callable[[], datetime], *, id: str) -> None:
+        """`now`: the app's clock, for status words."""
+        super().__init__(KEY_COLUMNS, id=id)
+        self._now = now
+        self.loaded: LoadedKeys | None = None  # None until the first load is in
+        self.matched: list[KeyView] = []
+        self._shown = 0  # rows of `matched` in the table
+        self._needle: str | None = ""  # None: a newer filter is on its way
+
+    # -- what it shows ------------------------------------------------------------
+
+    def listed_keys(self) -> list[KeyView]:
+        """The keys in the table (a window of the matching ones)."""
+        return self.matched[: self._shown]
+
+    def highlighted_key(self) -> KeyView | None:
+        row = self.cursor_row
+        if not self._shown or not 0 <= row < self._shown:
+            return None
+        return self.matched[row]
+
+    def summary(self) -> str:
+        """The counts line above the table."""
+        loaded = self.loaded
+        total = len(loaded.keys) if loaded else 0
+        if loaded is None or not total:
+            return "No API keys yet."
+        text = f"{loaded.active:,} active · {total - loaded.active:,} revoked or expired"
+        matched = len(self.matched)
+        if matched < total:
+            text += f" · {matched:,} match the filter"
+        if matched > MAX_ROWS:
+            text += f"\nThe list holds the first {MAX_ROWS:,}: filter ( / ) to find the rest."
+        return text
+
+    # -- filling it ---------------------------------------------------------------
+
+    def load(self, loaded: LoadedKeys) -> None:
+        """A new load: `filter` shows it."""
+        self.loaded = loaded
+
+    def stop_filtering(self) -> None:
+        """The filter's text changed: a scan under way is for older text."""
+        self._needle = None
+        self.workers.cancel_group(self, "filter")
+
+    def filter(self, needle: str, highlight: str | None = None) -> None:
+        """Show the loaded keys containing `needle`. The scan over every key
+        runs in a worker (100,000 keys: 10-30 ms of GIL-held work the event
+        loop would otherwise wait out in one piece); the table changes here."""
+        loaded = self.loaded
+        if loaded is None:
+            return  # the load applies it
+        self._needle = needle
+        if not needle:
+            self._show_filtered(loaded, needle, loaded.keys, highlight)
+            return
+        call_service(
+            self,
+            lambda: matching(loaded, needle),
+            lambda keys: self._show_filtered(loaded, needle, keys, highlight),
+            group="filter",
+        )
+
+    def _show_filtered(
+        self, loaded: LoadedKeys, needle: str, keys: list[KeyView], highlight: str | None
+    ) -> None:
+        if loaded is not self.loaded or needle != self._needle:
+            return  # a newer load or keystroke has its own scan coming
+        self.show_rows(keys, highlight)
+        self.post_message(self.Filtered())
+
+    def show_rows(self, matched: list[KeyView], highlight: str | None) -> None:
+        shown = self.matched[: self._shown]
+        position = position_of(matched, highlight) if highlight else None
+        self.matched = matched
+        wanted = min(len(matched), max(WINDOW, (position or 0) + WINDOW // 2))
+        if not shown or matched[: len(shown)] != shown:
+            # Redrawn only when the rows in the table change: typing a filter
+            # that every shown row still matches costs nothing on screen.
+            self._shown = 0
+            self.clear()
+        self._extend(wanted)
+        if position is not None and position < self._shown:
+            self.move_cursor(row=position)
+        self.post_message(self.KeyHighlighted(self.highlighted_key()))
+
+    def _extend(self, upto: int) -> None:
+        upto = min(upto, len(self.matched), MAX_ROWS)
+        if upto <= self._shown:
+            return
+        now = self._now()
+        status_width = next(w for c, w in self.fitted if c.key == "status")
+        self.add_rows(self._row(key, now, status_width) for key in self.matched[self._shown : upto])
+        self._shown = upto
+
+    def _row(self, key: KeyView, now: datetime, status_width: int) -> list[Text | str]:
+        status = key_status(key.revoked_at, key.expires_at, now)
+        values: dict[str, Text | str] = {
+            "public": key.public_key,
+            "status": literal(
+                key.status_words(now), STATUS_STYLE.get(status, ""), width=status_width
+            ),
+            "used": when(key.last_used_at),
+            "created": when(key.created_at),
+            "revoked": when(key.revoked_at) if key.revoked_at else "",
+        }
+        cells: list[Text | str] = []
+        for column, width in self.fitted:
+            if column.key == "label":
+                cells.append(literal(key.label, width=width))
+            elif column.key == "by":
+                cells.append(literal(key.creator, width=width))
+            else:
+                cells.append(values[column.key])
+        return cells
+
+    def redraw(self, cursor: int) -> None:
+        shown, self._shown = self._shown, 0
+        self._extend(shown)
+        if self._shown:
+            self.move_cursor(row=min(cursor, self._shown - 1))
+
+    # -- the cursor ---------------------------------------------------------------
+
+    @on(DataTable.RowHighlighted)
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.cursor_row >= self._shown - WINDOW // 5:
+            self._extend(self._shown + WINDOW)
+        self.post_message(self.KeyHighlighted(self.highlighted_key()))
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self) -> None:
+        if (key := self.highlighted_key()) is not None:
+            self.post_message(self.KeySelected(key))

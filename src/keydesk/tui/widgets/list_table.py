@@ -1,0 +1,24 @@
+"""The table every list is shown in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.binding import Binding
+from textual.widgets import DataTable
+
+
+class ListTable(DataTable[Any]):
+    """Every list's table: a row cursor, and the keys every TUI user
+    expects of a list besides the arrows: j/k down and up, Home/End to the
+    first and last row (Textual's Home/End scroll sideways)."""
+
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+        Binding("home", "scroll_top", "First row", show=False),
+        Binding("end", "scroll_bottom", "Last row", show=False),
+    ]
+
+    def __init__(self, *, id: str) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
