@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from textual.command import Hit, Hits, Provider
 from textual.content import Content
@@ -16,10 +16,8 @@ from textual.markup import escape
 from keydesk.errors import KeydeskError
 from keydesk.tui.actions import key_action
 from keydesk.tui.display import content, visible
+from keydesk.tui.interface import Keydesk
 from keydesk.views import IntegrationView
-
-if TYPE_CHECKING:
-    from keydesk.tui.app import KeydeskApp
 
 Command = tuple[str, Callable[[], object], str]
 PALETTE_KEYS = 200  # keys of the table offered by name; the filter narrows the table
@@ -27,8 +25,8 @@ PALETTE_KEYS = 200  # keys of the table offered by name; the filter narrows the 
 
 class KeydeskCommands(Provider):
     @property
-    def keydesk(self) -> KeydeskApp:
-        return cast("KeydeskApp", self.app)
+    def keydesk(self) -> Keydesk:
+        return cast(Keydesk, self.app)
 
     async def startup(self) -> None:
         app = self.keydesk
@@ -38,7 +36,7 @@ class KeydeskCommands(Provider):
             # On a store error the palette still offers what needs no store.
             with contextlib.suppress(KeydeskError):
                 self._integrations = await asyncio.to_thread(
-                    app.service.integrations, workspace.name
+                    app.calls.integrations, workspace.name
                 )
 
     def _commands(self) -> list[Command]:

@@ -1,5 +1,5 @@
-"""What every keydesk screen shares: typed access to the app, which holds
-the service (screens never import the service or the store), and the one
+"""What every keydesk screen shares: the app as keydesk.tui.interface.Keydesk
+(screens never import the app, the service or the store), and the one
 message shown instead of a layout the terminal is too small for."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import suppress
 from functools import wraps
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 
 from textual import events
 from textual.actions import parse as parse_action
@@ -17,8 +17,7 @@ from textual.screen import ModalScreen, Screen, ScreenResultType
 from textual.widget import MountError
 from textual.widgets import Footer, Static
 
-if TYPE_CHECKING:
-    from keydesk.tui.app import KeydeskApp
+from keydesk.tui.interface import Keydesk
 
 MIN_WIDTH, MIN_HEIGHT = 60, 20
 COMPACT_BELOW = 80
@@ -72,8 +71,8 @@ class KeydeskScreen(Screen[ScreenResultType]):
             cls.check_action = _offers_once_composed(cls.__dict__["check_action"])  # type: ignore[method-assign,assignment]
 
     @property
-    def keydesk(self) -> KeydeskApp:
-        return cast("KeydeskApp", self.app)
+    def keydesk(self) -> Keydesk:
+        return cast(Keydesk, self.app)
 
     # These run besides each screen's own handlers (Textual calls every class's).
     def on_mount(self) -> None:
@@ -133,8 +132,8 @@ class KeydeskModal(ModalScreen[ScreenResultType]):
     ]
 
     @property
-    def keydesk(self) -> KeydeskApp:
-        return cast("KeydeskApp", self.app)
+    def keydesk(self) -> Keydesk:
+        return cast(Keydesk, self.app)
 
     def on_mount(self) -> None:
         _add_too_small(self)

@@ -254,7 +254,7 @@ class CreateKeyScreen(KeydeskScreen[CreatedKey | None]):
         self._set_busy(True)
         call_service(
             self,
-            lambda: self.keydesk.service.create_key(
+            lambda: self.keydesk.calls.create_key(
                 integration_id, label, expires_at=stops, scopes=scopes
             ),
             self._created,

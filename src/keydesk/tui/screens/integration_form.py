@@ -143,14 +143,14 @@ class IntegrationFormScreen(KeydeskScreen[IntegrationView | None]):
         keydesk = self.keydesk
 
         def save() -> IntegrationView:
-            service = keydesk.service  # in the worker: it waits for a store still opening
+            calls = keydesk.calls  # each waits, in the worker, for a store still opening
             if existing is None:
-                return service.add_integration(
+                return calls.add_integration(
                     workspace, name, provider, client_id=client_id.strip() or None,
                     redirect_uri=redirect_uri.strip() or None, scopes=scopes, configure=configure,
                 )  # fmt: skip
             # Every field as it stands: an emptied one is cleared, not "unchanged".
-            return service.update_integration(
+            return calls.update_integration(
                 existing.id, client_id=client_id, redirect_uri=redirect_uri, scopes=scopes,
                 configure=configure,
             )  # fmt: skip

@@ -88,11 +88,11 @@ class KeyScreen(KeydeskScreen[None]):
         since = self.keydesk.now() - WEEK
 
         def read() -> KeyPage:
-            service = self.keydesk.service  # in the worker: it waits for the store
+            calls = self.keydesk.calls  # each waits, in the worker, for a store still opening
             return KeyPage(
-                service.key(public_key),
-                service.key_usage(public_key, since),
-                service.audit(key=public_key, limit=50),
+                calls.key(public_key),
+                calls.key_usage(public_key, since),
+                calls.audit(key=public_key, limit=50),
             )
 
         call_service(self, read, self._show, group="key-page")

@@ -97,7 +97,7 @@ class MembersScreen(KeydeskScreen[None]):
         workspace = self.workspace
         call_service(
             self,
-            lambda: self.keydesk.service.members(workspace),
+            lambda: self.keydesk.calls.members(workspace),
             lambda view: self._show(view, select),
             group="members",
         )
@@ -173,7 +173,7 @@ class MembersScreen(KeydeskScreen[None]):
             if answer is not None:
                 call_service(
                     self,
-                    lambda: self.keydesk.service.set_key_policy(workspace, answer[0]),
+                    lambda: self.keydesk.calls.set_key_policy(workspace, answer[0]),
                     self._policy_set,
                     group="policy",
                 )
@@ -205,7 +205,7 @@ class MembersScreen(KeydeskScreen[None]):
         workspace = self.workspace
         call_service(
             self,
-            lambda: self.keydesk.service.ssh_keys_awaiting(workspace, account),
+            lambda: self.keydesk.calls.ssh_keys_awaiting(workspace, account),
             lambda keys: then(account, keys),
             group="ssh-keys",
         )
@@ -245,7 +245,7 @@ class MembersScreen(KeydeskScreen[None]):
         workspace = self.workspace
         call_service(
             self,
-            lambda: self.keydesk.service.approve_ssh_keys(workspace, account, keys),
+            lambda: self.keydesk.calls.approve_ssh_keys(workspace, account, keys),
             lambda _: self.notify(
                 visible(f"{account}'s SSH keys may act in {workspace} now: {', '.join(keys)}."),
                 title="SSH keys",
@@ -284,7 +284,7 @@ class MembersScreen(KeydeskScreen[None]):
         workspace = self.workspace
         call_service(
             self,
-            lambda: self.keydesk.service.set_member_role(workspace, account, role.value),
+            lambda: self.keydesk.calls.set_member_role(workspace, account, role.value),
             lambda member: self._changed(member, f"{member.account} is now {member.role}."),
             group="member-change",
         )
@@ -322,7 +322,7 @@ class MembersScreen(KeydeskScreen[None]):
 
         call_service(
             self,
-            lambda: self.keydesk.service.remove_member(workspace, account),
+            lambda: self.keydesk.calls.remove_member(workspace, account),
             removed,
             group="member-change",
         )
@@ -424,7 +424,7 @@ class AddMemberScreen(KeydeskModal[MemberView | None]):
         self._busy = True
         call_service(
             self,
-            lambda: self.keydesk.service.add_member(workspace, account, role.value),
+            lambda: self.keydesk.calls.add_member(workspace, account, role.value),
             self.dismiss,
             on_error=self._failed,
             group="add-member",

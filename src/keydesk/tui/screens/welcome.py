@@ -45,7 +45,7 @@ class WelcomeScreen(KeydeskScreen[WorkspaceView]):
         name = self.query_one("#workspace", Input).value
         call_service(
             self,
-            lambda: self.keydesk.service.create_workspace(name),
+            lambda: self.keydesk.calls.create_workspace(name),
             self.dismiss,
             on_error=self._failed,
         )

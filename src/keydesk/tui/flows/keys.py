@@ -1,0 +1,159 @@
+"""A key's flows, one of each wherever they start (a key row, its page, the
+palette, a scan): generate, rotate and revoke. A new key is shown once,
+then Done lands on the API Keys tab of its integration."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from functools import partial
+from typing import Any
+
+from textual.app import App
+
+from keydesk.tui.calls import call_service
+from keydesk.tui.display import visible
+from keydesk.tui.flows.integrations import IntegrationFlows
+from keydesk.tui.messages import KeysChanged
+from keydesk.tui.screens.confirm import revoke_confirmation, revoke_on_rotate_confirmation
+from keydesk.tui.screens.key_created import KeyCreatedScreen
+from keydesk.tui.store_calls import StoreCalls
+from keydesk.views import CreatedKey, IntegrationView, KeyView, RotatedKey
+
+
+class KeyFlows:
+    def __init__(self, app: App[Any], calls: StoreCalls, integrations: IntegrationFlows) -> None:
+        self._app = app
+        self._calls = calls
+        self._integrations = integrations
+
+    def generate(self, integration_id: int | None = None) -> None:
+        """Form → one-time reveal → the key's API Keys tab, key highlighted."""
+        from keydesk.tui.screens.create_key import CreateKeyScreen
+
+        def created(result: CreatedKey | None) -> None:
+            if result is None:
+                return
+            integration = form.chosen()
+            self._app.push_screen(
+                KeyCreatedScreen(result),
+                lambda public_key: self._show_new_key(
+                    result.key.integration_id, integration, public_key
+                ),
+            )
+
+        form = CreateKeyScreen(integration_id)
+        self._app.push_screen(form, created)
+
+    def rotate(self, key: KeyView) -> None:
+        """How long the old key keeps working, then the replacement shown
+        once, saying when the old key stops."""
+        from keydesk.tui.screens.choice import overlap_question
+
+        app = self._app
+
+        def rotated(rotation: RotatedKey) -> None:
+            new = rotation.created.key
+            app.push_screen(
+                KeyCreatedScreen(rotation.created, rotation),
+                lambda public_key: self._show_new_key(new.integration_id, None, public_key),
+            )
+
+        def rotate(overlap: timedelta) -> None:
+            call_service(
+                app,
+                lambda: self._calls.rotate_key(key.public_key, overlap),
+                rotated,
+                group="rotate",
+            )
+
+        def chosen(answer: tuple[timedelta] | None) -> None:
+            if answer is None:
+                return
+            if answer[0]:
+                rotate(answer[0])
+                return
+            app.push_screen(
+                revoke_on_rotate_confirmation(key.label, key.public_key),
+                lambda yes: rotate(timedelta(0)) if yes else None,
+            )
+
+        app.push_screen(overlap_question(key.label, key.public_key), chosen)
+
+    def _show_new_key(
+        self, integration_id: int, integration: IntegrationView | None, public_key: str | None
+    ) -> None:
+        """Done lands on the API Keys tab of the key's integration, whatever
+        screen the flow started from (its list, the palette, another one's page)."""
+        from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
+        from keydesk.tui.screens.key_page import KeyScreen
+
+        app = self._app
+        screen = app.screen
+        if isinstance(screen, KeyScreen):  # rotated from a key's page: back to its list
+            app.pop_screen()
+            screen = app.screen
+        if isinstance(screen, IntegrationDetailScreen) and screen.integration.id == integration_id:
+            screen.show_key(public_key)
+        elif integration is not None:
+            self._integrations.open(integration, highlight=public_key)
+        else:
+            call_service(
+                app,
+                lambda: self._calls.integration(integration_id),
+                lambda found: self._integrations.open(found, highlight=public_key),
+                group="integration",
+            )
+
+    def revoke(
+        self,
+        key: KeyView,
+        on_revoked: Callable[[KeyView], object] | None = None,
+        *,
+        revoke: Callable[[], KeyView] | None = None,
+    ) -> None:
+        """The key read afresh, a confirmation that says what breaks, then
+        the revoke (`revoke`: another store call doing it, e.g. one audited
+        as leaked). A refusal (revoked meanwhile, elsewhere) refreshes what
+        is shown."""
+        app = self._app
+        revoke_now = revoke or (lambda: self._calls.revoke_key(key.public_key))
+        asked_on = app.screen
+        refused = partial(self._refused, key)
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                revoked = partial(self._revoked, on_revoked)
+                call_service(app, revoke_now, revoked, on_error=refused, group="revoke")
+
+        def fresh(current: KeyView) -> None:
+            if app.screen is not asked_on:
+                # The user moved on while a slow store answered: the question
+                # would land on another screen (or take an escape meant there).
+                return
+            if not current.is_active:
+                refused(
+                    f"{current.public_key} ({current.label}) is already {current.status}"
+                    + (f" (by {current.revoked_by})" if current.revoked_by else "")
+                )
+                return
+            app.push_screen(
+                revoke_confirmation(current.label, current.public_key, current.integration),
+                confirmed,
+            )
+
+        call_service(
+            app, lambda: self._calls.key(key.public_key), fresh, on_error=refused, group="revoke"
+        )
+
+    def _revoked(self, on_revoked: Callable[[KeyView], object] | None, key: KeyView) -> None:
+        self._app.notify(
+            f"Revoked {key.public_key} ({visible(key.label)}).", title="keydesk", markup=False
+        )
+        if on_revoked is not None:
+            on_revoked(key)
+        self._app.screen.post_message(KeysChanged(key.integration_id, highlight=key.public_key))
+
+    def _refused(self, key: KeyView, message: str) -> None:
+        self._app.notify(visible(message), severity="error", title="keydesk", markup=False)
+        self._app.screen.post_message(KeysChanged(key.integration_id, highlight=key.public_key))
