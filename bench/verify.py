@@ -347,7 +347,7 @@ def usage_cost(store, verifier: Verifier, keys: list[str], s: Settings) -> list[
     CPU time per verify on one thread is steadier than wall time, and the
     counting itself (what the request path adds: a dict update under a lock)
     is timed alone against a warm verify. Issue #12's budget: ≤ 5 %."""
-    from keydesk.verify import _Usage  # the request path's counter, timed alone
+    from keydesk.verify.usage import UsageCounter  # the request path's counter, timed alone
 
     uncounted = Verifier(store.engine, count_usage=False)
     for key in keys:
@@ -382,7 +382,7 @@ def usage_cost(store, verifier: Verifier, keys: list[str], s: Settings) -> list[
         )  # fmt: skip
     uncounted.close()
 
-    counter, calls = _Usage(), 200_000
+    counter, calls = UsageCounter(), 200_000
     started = time.perf_counter()
     for n in range(calls):
         counter.add(n % len(keys), "accepted")

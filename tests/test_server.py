@@ -21,8 +21,10 @@ from starlette.testclient import TestClient
 from keydesk.asgi import KeydeskAuth
 from keydesk.errors import Unauthorized, UnauthorizedReason
 from keydesk.http.server import create_app
+from keydesk.keys import check_secret, parse_private_key
 from keydesk.service import KeyService
 from keydesk.verify import Verifier
+from keydesk.verify.store_writes import Touch, write_batch
 from tests.servers import keydesk_serve
 
 
@@ -103,14 +105,16 @@ def _reachable_text(root: object) -> list[str | bytes]:
 
 def test_caches_hold_digests_never_plaintext(world, keys):
     verifier = Verifier(world.store.engine)
+    digests = []
     for presented in keys.values():
         with contextlib.suppress(Unauthorized):
             verifier.verify(presented)
-    digests = verifier.cached_digests()
+        with contextlib.suppress(Unauthorized):  # what the caches know a parsed key by
+            digests.append(verifier._checks.digest(parse_private_key(presented)))
     assert len(digests) == len(keys) - 2  # malformed and bad checksum are refused before
     assert all(isinstance(d, bytes) and len(d) == 32 for d in digests)
     held = _reachable_text(verifier)
-    assert set(digests) <= set(held)  # the walk does reach the caches
+    assert set(digests) <= set(held)  # cached, and the walk does reach the caches
     for case in ("valid", "unknown", "wrong_secret", "revoked"):
         secret = keys[case][22:65]
         assert not any(
@@ -131,18 +135,14 @@ def test_a_revoked_key_cached_as_valid_is_refused_at_once(world):
     verifier.close()
 
 
-def test_repeated_failures_cost_no_second_argon2(world, keys, monkeypatch):
-    from keydesk import verify as verify_module
-
+def test_repeated_failures_cost_no_second_argon2(world, keys):
     calls = []
-    real = verify_module.check_secret
 
     def counting(*args):
         calls.append(1)
-        return real(*args)
+        return check_secret(*args)
 
-    monkeypatch.setattr(verify_module, "check_secret", counting)
-    verifier = Verifier(world.store.engine)
+    verifier = Verifier(world.store.engine, check_secret=counting)
     for _ in range(5):
         for case in ("unknown", "wrong_secret"):
             with pytest.raises(Unauthorized):
@@ -171,18 +171,14 @@ def test_concurrent_verifications_of_one_key_are_consistent(world, keys):
     verifier.close()
 
 
-def test_last_used_is_written_at_most_once_a_minute(world, keys, monkeypatch):
-    from keydesk import verify
-
+def test_last_used_is_written_at_most_once_a_minute(world, keys):
     touches = []
-    apply = verify._apply
 
     def record(connection, backend, writes, counts=None):
-        touches.extend(w for w in writes if isinstance(w, verify._Touch))
-        apply(connection, backend, writes, counts)
+        touches.extend(w for w in writes if isinstance(w, Touch))
+        write_batch(connection, backend, writes, counts)
 
-    monkeypatch.setattr(verify, "_apply", record)
-    verifier = Verifier(world.store.engine)
+    verifier = Verifier(world.store.engine, write_batch=record)
     for _ in range(50):
         identity = verifier.verify(keys["valid"])
     verifier.flush()

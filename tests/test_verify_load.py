@@ -14,10 +14,11 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from keydesk import verify as verify_module
 from keydesk.errors import StoreUnavailable, TooManyAttempts, Unauthorized, UnauthorizedReason
-from keydesk.keys import SecretCheck, checksum, generate_key_pair
-from keydesk.verify import MIN_CHECK_SAMPLES, Verifier
+from keydesk.keys import SecretCheck, check_secret, checksum, generate_key_pair
+from keydesk.verify import MIN_CHECK_SAMPLES, RefusalLog, Verifier
+from keydesk.verify.lookups import Lookups
+from keydesk.verify.store_reads import open_reads
 
 WAIT = 30.0  # generous bound for "it happens", never a measured time
 
@@ -46,61 +47,56 @@ def _wait_for(condition, what: str) -> None:
     deadline, tick = time.monotonic() + WAIT, threading.Event()
     while not condition():
         assert time.monotonic() < deadline, f"never happened: {what}"
-        tick.wait(0.005)  # not time.sleep: some tests replace it
+        tick.wait(0.005)
 
 
-@pytest.fixture
-def argon2_calls(monkeypatch):
-    calls: list[str] = []
-    real = verify_module.check_secret
+class CountingCheck:
+    """The real argon2 check, recording which public keys it checked."""
 
-    def counting(stored_hash, key):
-        calls.append(key.public_key)
-        return real(stored_hash, key)
+    def __init__(self) -> None:
+        self.calls: list[str] = []
 
-    monkeypatch.setattr(verify_module, "check_secret", counting)
-    return calls
+    def __call__(self, stored_hash, key):
+        self.calls.append(key.public_key)
+        return check_secret(stored_hash, key)
 
 
 # -- forged keys ------------------------------------------------------------------
 
 
-def test_forged_keys_cost_no_argon2_and_wait_a_real_checks_time(world, argon2_calls, monkeypatch):
-    verifier = Verifier(world.store.engine)
+def test_forged_keys_cost_no_argon2_and_wait_a_real_checks_time(world):
+    argon2, pauses = CountingCheck(), []
+    verifier = Verifier(world.store.engine, check_secret=argon2, sleep=pauses.append)
     _timed(world, verifier)
-    before = len(argon2_calls)
-    pauses: list[float] = []
-    monkeypatch.setattr(verify_module.time, "sleep", pauses.append)
+    before = len(argon2.calls)
     for _ in range(50):
         with pytest.raises(Unauthorized) as refused:
             verifier.verify(_forged())
         assert refused.value.reason is UnauthorizedReason.UNKNOWN
-    assert len(argon2_calls) == before  # not one argon2 for 50 forged keys
-    measured = set(verifier._check_times._samples)
+    assert len(argon2.calls) == before  # not one argon2 for 50 forged keys
+    measured = set(verifier._checks._check_times._samples)
     assert len(pauses) == 50 and set(pauses) <= measured  # each a real check's duration
     verifier.close()
 
 
-async def test_forged_keys_on_the_event_loop_too(world, argon2_calls, monkeypatch):
-    verifier = Verifier(world.store.engine)
-    await asyncio.to_thread(_timed, world, verifier)
-    before = len(argon2_calls)
-    pauses: list[float] = []
-    real_sleep = asyncio.sleep
+async def test_forged_keys_on_the_event_loop_too(world):
+    argon2, pauses = CountingCheck(), []
 
-    async def recording(seconds, *args):
+    async def recording(seconds):
         pauses.append(seconds)
-        await real_sleep(0)
+        await asyncio.sleep(0)
 
-    monkeypatch.setattr(verify_module.asyncio, "sleep", recording)
+    verifier = Verifier(world.store.engine, check_secret=argon2, async_sleep=recording)
+    await asyncio.to_thread(_timed, world, verifier)
+    before = len(argon2.calls)
     results = await asyncio.gather(
         *(verifier.verify_async(_forged()) for _ in range(64)), return_exceptions=True
     )
     assert all(
         isinstance(r, Unauthorized) and r.reason is UnauthorizedReason.UNKNOWN for r in results
     )
-    assert len(argon2_calls) == before
-    assert len(pauses) == 64 and set(pauses) <= set(verifier._check_times._samples)
+    assert len(argon2.calls) == before
+    assert len(pauses) == 64 and set(pauses) <= set(verifier._checks._check_times._samples)
     verifier.close()
 
 
@@ -108,10 +104,8 @@ async def test_forged_keys_on_the_event_loop_too(world, argon2_calls, monkeypatc
 
 
 @pytest.mark.parametrize("exists", [True, False], ids=["real-key", "unknown-id"])
-def test_one_check_at_a_time_per_public_key_and_a_bounded_queue(world, monkeypatch, exists):
+def test_one_check_at_a_time_per_public_key_and_a_bounded_queue(world, exists):
     """The same rule whether the id exists or not, so it reveals nothing."""
-    verifier = Verifier(world.store.engine, max_waiting_per_key=3)
-    _timed(world, verifier)
     target = (
         world.owner.create_key("github", "attacked").key.public_key
         if exists
@@ -126,15 +120,13 @@ def test_one_check_at_a_time_per_public_key_and_a_bounded_queue(world, monkeypat
         inside[0] -= 1
         return SecretCheck(False) if exists else None
 
-    if exists:
-        real = verify_module.check_secret
-        monkeypatch.setattr(
-            verify_module,
-            "check_secret",
-            lambda stored, key: blocking() if key.public_key == target else real(stored, key),
-        )
-    else:
-        monkeypatch.setattr(verify_module.time, "sleep", blocking)
+    def check(stored, key):
+        return blocking() if key.public_key == target else check_secret(stored, key)
+
+    # A real key blocks in its argon2 check, an unknown id in its timed refusal.
+    blocked = {"check_secret": check} if exists else {"sleep": blocking}
+    verifier = Verifier(world.store.engine, max_waiting_per_key=3, **blocked)
+    _timed(world, verifier)
 
     outcomes: list[str] = []
 
@@ -149,7 +141,7 @@ def test_one_check_at_a_time_per_public_key_and_a_bounded_queue(world, monkeypat
     _wait_for(lambda: inside[0] == 1, "the first check started")
     for thread in threads[1:4]:
         thread.start()
-    gate = verifier._gates._gates[target]
+    gate = verifier._checks._gates._gates[target]
     _wait_for(lambda: len(gate.waiting) == 3, "three others waiting")
     with pytest.raises(TooManyAttempts):  # a fourth other secret: refused at once
         verifier.verify(_with_secret(target, _secret(5)))
@@ -164,18 +156,18 @@ def test_one_check_at_a_time_per_public_key_and_a_bounded_queue(world, monkeypat
     verifier.close()
 
 
-def test_a_first_seen_key_is_not_queued_behind_attempts_against_another(world, monkeypatch):
-    verifier = Verifier(world.store.engine)  # two hashing threads, eight waiting per key
+def test_a_first_seen_key_is_not_queued_behind_attempts_against_another(world):
     attacked = world.owner.create_key("github", "attacked").key.public_key
     fresh = world.owner.create_key("github", "fresh").private_key
-    release, real = threading.Event(), verify_module.check_secret
+    release = threading.Event()
 
     def slow_for_attacked(stored, key):
         if key.public_key == attacked:
             release.wait(WAIT)
-        return real(stored, key)
+        return check_secret(stored, key)
 
-    monkeypatch.setattr(verify_module, "check_secret", slow_for_attacked)
+    # Two hashing threads, eight waiting per key.
+    verifier = Verifier(world.store.engine, check_secret=slow_for_attacked)
     refusals: list[str] = []
 
     def attack(n: int) -> None:
@@ -189,8 +181,8 @@ def test_a_first_seen_key_is_not_queued_behind_attempts_against_another(world, m
         thread.start()
     _wait_for(
         lambda: (
-            attacked in verifier._gates._gates
-            and len(verifier._gates._gates[attacked].waiting) == 8
+            attacked in verifier._checks._gates._gates
+            and len(verifier._checks._gates._gates[attacked].waiting) == 8
         ),
         "nine attempts against one key",
     )
@@ -210,29 +202,29 @@ def test_a_first_seen_key_is_not_queued_behind_attempts_against_another(world, m
 # -- coalesced reads ------------------------------------------------------------------------
 
 
-def _counting_reads(verifier: Verifier) -> list[int]:
-    reads = verifier._lookups._reads
-    sizes: list[int] = []
-    real = reads.fetch
+class CountingReads:
+    """The store's reads, recording how many keys each read asked for."""
 
-    def fetch(public_keys):
-        sizes.append(len(public_keys))
-        return real(public_keys)
+    def __init__(self, reads) -> None:
+        self._reads = reads
+        self.sizes: list[int] = []
 
-    reads.fetch = fetch  # type: ignore[method-assign]
-    return sizes
+    def fetch(self, public_keys):
+        self.sizes.append(len(public_keys))
+        return self._reads.fetch(public_keys)
+
+    def close(self) -> None:
+        self._reads.close()
 
 
 async def test_concurrent_lookups_share_reads(world):
-    keys = [world.owner.create_key("github", f"k{n}").private_key for n in range(64)]
-    verifier = Verifier(world.store.engine)
-    for key in keys:
-        await verifier.verify_async(key)
-    sizes = _counting_reads(verifier)
-    identities = await asyncio.gather(*(verifier.verify_async(key) for key in keys))
-    assert [identity.label for identity in identities] == [f"k{n}" for n in range(64)]
-    assert sum(sizes) == 64 and len(sizes) <= 4  # 64 lookups, a few reads
-    verifier.close()
+    keys = [world.owner.create_key("github", f"k{n}").key.public_key for n in range(64)]
+    reads = CountingReads(open_reads(world.store.engine, 1.0))
+    lookups = Lookups(reads, 1.0)  # what Verifier.verify_async reads through
+    rows = await asyncio.gather(*(lookups.get_async(key) for key in keys))
+    assert [row.label for row in rows] == [f"k{n}" for n in range(64)]
+    assert sum(reads.sizes) == 64 and len(reads.sizes) <= 4  # 64 lookups, a few reads
+    lookups.close()
 
 
 @pytest.mark.parametrize("callers", ["tasks", "threads"])
@@ -323,12 +315,11 @@ async def test_the_event_loop_runs_while_a_read_waits_for_a_lock(sqlite_url):
     verifier.close()
 
 
-def test_a_flood_of_refusals_is_logged_in_bounded_lines(monkeypatch, caplog):
+def test_a_flood_of_refusals_is_logged_in_bounded_lines(caplog):
     """One line per refused key, up to a bound a second; the rest counted."""
     caplog.set_level(logging.INFO, logger="keydesk")
     clock = [1000.0]
-    monkeypatch.setattr(verify_module.time, "monotonic", lambda: clock[0])
-    log = verify_module.RefusalLog(per_second=20)
+    log = RefusalLog(per_second=20, clock=lambda: clock[0])
     for n in range(500):
         log.refused(f"kdpk_{n:016d}", "unknown" if n % 2 else "wrong_secret")
     clock[0] += 1

@@ -39,7 +39,7 @@ def register(cli: Commands) -> None:
 
 
 def verify(args: argparse.Namespace) -> int:
-    from keydesk.verify import Verifier
+    from keydesk.verify.verifier import Verifier
 
     presented = os.environ.get(API_KEY_ENV)
     if presented is None:

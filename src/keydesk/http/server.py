@@ -38,7 +38,7 @@ from keydesk.errors import (
 from keydesk.http.middleware import BadRequest, KeydeskAuth, bearer_token
 from keydesk.keys import parse_private_key
 from keydesk.store.engine import Store
-from keydesk.verify import Verifier
+from keydesk.verify.verifier import Verifier
 
 log = logging.getLogger("keydesk.revoke")
 

@@ -1,0 +1,158 @@
+"""The verifier's bookkeeping, off the request path: last-used times (at most
+once a minute per key), usage counts and upgraded hashes, queued by requests
+and written by one thread in gathered batches."""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from keydesk.verify.log import log
+from keydesk.verify.store_reads import first_line
+from keydesk.verify.store_writes import (
+    LAST_USED_RESOLUTION,
+    Rehash,
+    StoreWrite,
+    Touch,
+    WriteBatch,
+    WriteConnections,
+    write_batch,
+)
+from keydesk.verify.stored_key import StoredKey
+from keydesk.verify.usage import UsageCounter, UsageCounts
+
+WRITE_GATHER_SECONDS = 0.5  # last-used times are gathered this long into one write
+# Usage counts are added up in memory and written this often (and on flush
+# and close): a process that dies loses at most this many seconds of counts.
+USAGE_FLUSH_SECONDS = 15.0
+
+
+@dataclass(frozen=True, slots=True)
+class _UsageDue:
+    """Usage counts started a new batch: write them in the flush interval."""
+
+
+# What the writer's queue carries: writes, a flush (the event to set once
+# written) and None to stop.
+_Item = Touch | Rehash | _UsageDue | threading.Event | None
+
+
+class Bookkeeping:
+    """Requests queue; one daemon thread, started by the first write, writes.
+    A failed write is logged in one line and never fails a request; its
+    counts are kept for the next try."""
+
+    def __init__(
+        self,
+        connections: WriteConnections,
+        *,
+        count_usage: bool = True,
+        usage_flush_seconds: float = USAGE_FLUSH_SECONDS,
+        write: WriteBatch = write_batch,
+    ) -> None:
+        self._connections = connections
+        self._usage: UsageCounter | None = UsageCounter() if count_usage else None
+        self._flush_seconds = usage_flush_seconds
+        self._write = write
+        self._lock = threading.Lock()
+        self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
+        self._touched: dict[int, float] = {}
+        self._writer: threading.Thread | None = None
+
+    def count(self, key_id: int, outcome: str) -> None:
+        if self._usage is not None and self._usage.add(key_id, outcome):
+            self._put(_UsageDue())
+
+    def touch(self, row: StoredKey, now: datetime) -> None:
+        """Record use at most once a minute per key."""
+        if row.last_used_at is not None and now - row.last_used_at < LAST_USED_RESOLUTION:
+            return
+        clock = time.monotonic()
+        with self._lock:
+            if clock - self._touched.get(row.id, -1e9) < LAST_USED_RESOLUTION.total_seconds():
+                return
+            self._touched[row.id] = clock
+        self._put(Touch(row.id, row.public_key, now))
+
+    def rehash(self, key_id: int, old_hash: str, new_hash: str) -> None:
+        self._put(Rehash(key_id, old_hash, new_hash))
+
+    def flush(self, timeout: float = 5.0) -> None:
+        """Wait until queued last-used, usage and rehash writes are in the store."""
+        if self._writer is None:
+            return
+        done = threading.Event()
+        self._queue.put(done)
+        done.wait(timeout)
+
+    def close(self) -> None:
+        self.flush()
+        if self._writer is not None:
+            self._queue.put(None)
+            self._writer.join(timeout=5)
+            self._writer = None
+
+    def _put(self, item: _Item) -> None:
+        with self._lock:
+            if self._writer is None:
+                self._writer = threading.Thread(
+                    target=self._run, name="keydesk-writes", daemon=True
+                )
+                self._writer.start()
+        self._queue.put(item)
+
+    def _run(self) -> None:
+        usage_due: float | None = None  # when the counts gathered so far are written
+        while True:
+            items = self._gather(usage_due)
+            if usage_due is None and any(isinstance(item, _UsageDue) for item in items):
+                usage_due = time.monotonic() + self._flush_seconds
+            final = any(item is None or isinstance(item, threading.Event) for item in items)
+            counts: UsageCounts = {}
+            if self._usage is not None and (
+                final or (usage_due is not None and time.monotonic() >= usage_due)
+            ):
+                counts, usage_due = self._usage.take(), None
+            if self._store([item for item in items if isinstance(item, Touch | Rehash)], counts):
+                usage_due = time.monotonic() + self._flush_seconds  # retry the counts then
+            for item in items:
+                if isinstance(item, threading.Event):
+                    item.set()
+            if None in items:
+                self._connections.close()
+                return
+
+    def _gather(self, usage_due: float | None) -> list[_Item]:
+        """The next items, waiting until `usage_due` at most. Bookkeeping can
+        wait a moment: what comes meanwhile goes into the same transaction (a
+        flush or close is served at once)."""
+        timeout = None if usage_due is None else max(0.0, usage_due - time.monotonic())
+        items: list[_Item] = []
+        with contextlib.suppress(queue.Empty):
+            items.append(self._queue.get(timeout=timeout))
+            deadline = time.monotonic() + WRITE_GATHER_SECONDS
+            while len(items) < 10_000 and isinstance(items[-1], Touch | Rehash | _UsageDue):
+                items.append(self._queue.get(timeout=max(0, deadline - time.monotonic())))
+        return items
+
+    def _store(self, writes: list[StoreWrite], counts: UsageCounts) -> bool:
+        """One batch in one transaction; True when it failed and its counts
+        are kept for a retry."""
+        if not self._connections.usable() or not (writes or counts):
+            return False
+        try:
+            connection = self._connections.connect()
+            try:
+                self._write(connection, self._connections.backend, writes, counts)
+            finally:
+                connection.close()
+        except Exception as error:  # bookkeeping only: never fails a request
+            log.info("last-used/usage writes skipped: %s", first_line(error))
+            if counts and self._usage is not None:
+                self._usage.put_back(counts)
+                return True
+        return False

@@ -1,0 +1,252 @@
+"""Reading presented keys' rows from the store, at request speed: a bare
+read-only sqlite3 connection that notices a store replaced under it, or
+PostgreSQL connections whose every wait is cut off at the read timeout.
+
+Every failure is `StoreUnavailable` (HTTP 503), never a driver's error."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import sqlite3
+from collections import deque
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from keydesk.errors import StoreUnavailable
+from keydesk.store.dbapi import stored_time
+from keydesk.store.path import FileId, checked_store_path, file_id
+from keydesk.store.sqlite_file import read_only_uri, sqlite_file_of
+from keydesk.verify.stored_key import SELECT_STORED_KEYS, StoredKey
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+MAX_BATCH = 256  # public keys in one coalesced read
+
+
+class KeyReads(Protocol):
+    def fetch(self, public_keys: list[str]) -> dict[str, StoredKey]:
+        """The rows of those of `public_keys` that exist, by one read each
+        `MAX_BATCH`; `StoreUnavailable` when the store cannot answer."""
+
+    def close(self) -> None: ...
+
+
+def open_reads(store: sa.Engine | str, timeout: float) -> SqliteReads | PostgresReads:
+    """The reads for `store` (an engine or URL), each wait bounded by `timeout`."""
+    sqlite_file = sqlite_file_of(store) if isinstance(store, str) else None
+    if sqlite_file is not None:  # read without importing SQLAlchemy
+        return SqliteReads(sqlite_file, timeout)
+    url = _url_of(store)
+    backend = url.get_backend_name()
+    if backend == "sqlite" and url.database and url.database != ":memory:":
+        return SqliteReads(url.database, timeout)
+    if backend == "postgresql":
+        return PostgresReads(url, timeout)
+    raise StoreUnavailable(f"the verifier cannot read a {backend} store at {url!s}")
+
+
+def first_line(error: BaseException) -> str:
+    """An error as one log line: its type and the first line of its text."""
+    cause = getattr(error, "orig", None) or error
+    lines = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {lines[0] if lines else 'no detail'}"
+
+
+def _chunks(items: list[str]) -> Iterable[list[str]]:
+    if len(items) <= MAX_BATCH:  # nearly always
+        return (items,)
+    return (items[start : start + MAX_BATCH] for start in range(0, len(items), MAX_BATCH))
+
+
+class SqliteReads:
+    """Reads on one read-only SQLite connection, opened on the existing store
+    (never creating one) and kept open: SQLite deletes a -wal or -shm only
+    when their last connection closes, and a read-only connection never
+    checkpoints or deletes anything, so while it is open the store's files
+    stay the ones it opened. Before each read the files at the store's path
+    must still be those (device and inode); once they are not (deleted,
+    replaced, restored from a copy), every read is refused until the process
+    restarts. Reopening is not safe: SQLite shares one -shm mapping among all
+    the connections of a process to the same database file, so a new
+    connection could still read through the deleted one.
+
+    The store's file is checked as every opener checks it
+    (keydesk.store.path), when the verifier is made (an unsafe store is
+    refused at start-up, not per request) and again when it is first
+    opened; it is opened by its real path."""
+
+    def __init__(self, database: str, timeout: float) -> None:
+        self.path = str(checked_store_path(database))
+        self._read_uri = read_only_uri(self.path)
+        self._files = (self.path, self.path + "-wal", self.path + "-shm")
+        self._timeout = timeout
+        self._connection: sqlite3.Connection | None = None
+        self._opened: tuple[FileId, ...] = ()
+        self.changed: str | None = None  # why every read is refused, once it is
+        self._sql: dict[int, str] = {}
+
+    def fetch(self, public_keys: list[str]) -> dict[str, StoredKey]:
+        # One caller at a time (`Lookups` has at most one read going).
+        if self.changed is not None:
+            raise StoreUnavailable(self.changed)
+        connection = self._connection or self._open()
+        if tuple(map(file_id, self._files)) != self._opened:
+            self.changed = (
+                f"the store at {self.path} was deleted or replaced under this process; "
+                "restart it to read the store now at that path"
+            )
+            raise StoreUnavailable(self.changed)
+        found: dict[str, StoredKey] = {}
+        try:
+            for chunk in _chunks(public_keys):
+                rows = connection.execute(self._sql_for(len(chunk)), chunk).fetchall()
+                for row in rows:
+                    found[row[0]] = _sqlite_row(row)
+        except sqlite3.Error as error:  # busy past the timeout, or not a keydesk store
+            raise StoreUnavailable(f"cannot read the store at {self.path}: {error}") from None
+        return found
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()  # read-only: no checkpoint, nothing deleted
+            self._connection = None
+
+    def _open(self) -> sqlite3.Connection:
+        before = file_id(self.path)
+        if before is None:
+            raise StoreUnavailable(f"no keydesk store at {self.path}")
+        if str(checked_store_path(self.path)) != self.path:  # it became a symlink meanwhile
+            raise StoreUnavailable(f"the store at {self.path} was replaced while opening it")
+        try:
+            connection = sqlite3.connect(
+                self._read_uri, uri=True, timeout=self._timeout, isolation_level=None,
+                check_same_thread=False,
+            )  # fmt: skip
+            connection.execute("PRAGMA schema_version").fetchone()  # opens -wal and -shm
+        except sqlite3.Error as error:
+            raise StoreUnavailable(f"cannot open the store at {self.path}: {error}") from None
+        opened = tuple(map(file_id, self._files))
+        if opened[0] != before:
+            connection.close()
+            raise StoreUnavailable(f"the store at {self.path} was replaced while opening it")
+        self._connection, self._opened = connection, opened
+        return connection
+
+    def _sql_for(self, count: int) -> str:
+        sql = self._sql.get(count)
+        if sql is None:
+            marks = ", ".join("?" * count)
+            sql = self._sql[count] = f"{SELECT_STORED_KEYS} WHERE api_key.public_key IN ({marks})"
+        return sql
+
+
+def _sqlite_row(row: tuple[Any, ...]) -> StoredKey:
+    """sqlite3 hands back the stored text for times."""
+    return StoredKey(
+        row[0], row[1], row[2], row[3],
+        stored_time(row[4]), stored_time(row[5]), stored_time(row[6]),
+        row[7], row[8], row[9], row[10], row[11], row[12], row[13],
+    )  # fmt: skip
+
+
+class PostgresReads:
+    """Reads on autocommit connections whose statements and lock waits are
+    cut off at the timeout; a connection broken by a server restart is
+    replaced at once (the read is retried once on a new one)."""
+
+    _SQL = f"{SELECT_STORED_KEYS} WHERE api_key.public_key = ANY(%s)"
+
+    def __init__(self, url: sa.URL, timeout: float) -> None:
+        from sqlalchemy.pool import NullPool
+
+        from keydesk.store.engine import create_engine
+
+        self.url = url
+        milliseconds = max(1, round(timeout * 1000))
+        options = f"-c statement_timeout={milliseconds} -c lock_timeout={milliseconds}"
+        given = url.query.get("options")
+        if isinstance(given, str):
+            options = f"{given} {options}"
+        self._engine = create_engine(
+            url,
+            poolclass=NullPool,
+            isolation_level="AUTOCOMMIT",
+            connect_args={
+                "connect_timeout": max(2, math.ceil(timeout)),  # libpq's least useful value
+                "options": options,
+                "application_name": "keydesk-verify",
+            },
+        )
+        self._errors: tuple[type[BaseException], ...] = (
+            self._engine.dialect.loaded_dbapi.Error,
+            OSError,
+        )
+        self._idle: deque[Any] = deque()  # pooled DB-API connections
+
+    def fetch(self, public_keys: list[str]) -> dict[str, StoredKey]:
+        try:
+            connection, reused = self._idle.pop(), True
+        except IndexError:
+            connection, reused = self._connect(), False
+        while True:
+            try:
+                found = self._read(connection, public_keys)
+            except self._errors as error:
+                if not _broken(connection):  # a timeout: the connection is fine
+                    self._idle.append(connection)
+                    raise StoreUnavailable(
+                        f"the store did not answer: {first_line(error)}"
+                    ) from None
+                connection.invalidate()
+                if not reused:
+                    raise StoreUnavailable(
+                        f"the store is unreachable: {first_line(error)}"
+                    ) from None
+                connection, reused = self._connect(), False
+                continue
+            self._idle.append(connection)
+            return found
+
+    def close(self) -> None:
+        while self._idle:
+            with contextlib.suppress(IndexError, *self._errors):
+                self._idle.pop().close()
+        self._engine.dispose()
+
+    def _connect(self) -> Any:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        errors: tuple[type[BaseException], ...] = (SQLAlchemyError, *self._errors)
+        try:
+            return self._engine.raw_connection()
+        except errors as error:
+            raise StoreUnavailable(f"the store is unreachable: {first_line(error)}") from None
+
+    def _read(self, connection: Any, public_keys: list[str]) -> dict[str, StoredKey]:
+        found: dict[str, StoredKey] = {}
+        cursor = connection.cursor()
+        try:
+            for chunk in _chunks(public_keys):
+                cursor.execute(self._SQL, (chunk,))
+                for row in cursor.fetchall():
+                    found[row[0]] = StoredKey(*row)
+        finally:
+            cursor.close()
+        return found
+
+
+def _broken(connection: Any) -> bool:
+    driver = getattr(connection, "driver_connection", None)
+    return driver is None or bool(
+        getattr(driver, "closed", True) or getattr(driver, "broken", False)
+    )
+
+
+def _url_of(store: sa.Engine | str) -> sa.URL:
+    if isinstance(store, str):
+        from sqlalchemy.engine import make_url
+
+        return make_url(store)
+    return store.url

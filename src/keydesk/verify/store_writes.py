@@ -1,0 +1,142 @@
+"""The verifier's bookkeeping as SQL: last-used times, usage counts and
+upgraded hashes, all of one batch in one transaction, on connections of its
+own. Plain SQL on the driver's connection: no SQLAlchemy to import for a
+one-shot `keydesk verify`."""
+
+from __future__ import annotations
+
+import sqlite3
+import urllib.parse
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from keydesk.store.dbapi import DbConnection
+from keydesk.verify.store_reads import PostgresReads, SqliteReads
+from keydesk.verify.usage import UsageCounts
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+SQLITE_WRITE_TIMEOUT_SECONDS = 5.0  # last-used writes wait on their own thread
+
+
+@dataclass(frozen=True, slots=True)
+class Touch:
+    """A key was used `at`: its last-used time, unless a newer one is stored."""
+
+    key_id: int
+    public_key: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Rehash:
+    """A key's hash made again with today's argon2 parameters."""
+
+    key_id: int
+    old_hash: str = ""
+    new_hash: str = ""
+
+    def __repr__(self) -> str:
+        return f"Rehash(key_id={self.key_id})"
+
+
+StoreWrite = Touch | Rehash
+# How a batch reaches the store: `write_batch`, or a caller's (which may wrap it).
+WriteBatch = Callable[[Any, str, Sequence[StoreWrite], UsageCounts | None], None]
+
+# Counts add up: a row per key, hour and outcome, made by the first batch and
+# added to by the next (the same SQL on SQLite and PostgreSQL). A key that is
+# gone meanwhile is skipped rather than failing the batch.
+_ADD_USAGE = (
+    "INSERT INTO key_usage (api_key_id, hour, outcome, count)"
+    " SELECT :key_id, :hour, :outcome, :count"
+    " WHERE EXISTS (SELECT 1 FROM api_key WHERE id = :key_id)"
+    " ON CONFLICT (api_key_id, hour, outcome) DO UPDATE SET count = key_usage.count + excluded.count"
+)
+_TOUCH = (
+    "UPDATE api_key SET last_used_at = :used"
+    " WHERE id = :key_id AND public_key = :key"
+    " AND (last_used_at IS NULL OR last_used_at < :stale)"
+)
+_REHASH = "UPDATE api_key SET secret_hash = :new WHERE id = :key_id AND secret_hash = :old"
+
+
+def write_batch(
+    connection: Any, backend: str, writes: Sequence[StoreWrite], counts: UsageCounts | None = None
+) -> None:
+    """All queued writes in one transaction; the last-used times and the
+    usage counts each as one executemany (one statement prepared, one
+    pipeline on PostgreSQL), so a burst of them costs the event loop's
+    process little CPU."""
+    db = DbConnection(connection, backend)
+    touches = [
+        {
+            "key_id": w.key_id,
+            "key": w.public_key,
+            "used": db.time(w.at),
+            "stale": db.time(w.at - LAST_USED_RESOLUTION),
+        }
+        for w in writes
+        if isinstance(w, Touch)
+    ]
+    rehashes = [
+        {"key_id": w.key_id, "old": w.old_hash, "new": w.new_hash}
+        for w in writes
+        if isinstance(w, Rehash)
+    ]
+    try:
+        if touches:
+            db.run_many(_TOUCH, touches)
+        if counts:
+            db.run_many(
+                _ADD_USAGE,
+                [
+                    {"key_id": key_id, "hour": hour, "outcome": outcome, "count": count}
+                    for (key_id, hour, outcome), count in counts.items()
+                ],
+            )
+        if rehashes:
+            db.run_many(_REHASH, rehashes)
+        connection.commit()
+    except BaseException:
+        connection.rollback()
+        raise
+
+
+class WriteConnections:
+    """DB-API connections for the batches, to the store the reads read."""
+
+    def __init__(self, reads: SqliteReads | PostgresReads) -> None:
+        self._sqlite = reads if isinstance(reads, SqliteReads) else None
+        self._url = reads.url if isinstance(reads, PostgresReads) else None
+        self.backend = "sqlite" if self._sqlite is not None else "postgresql"
+        self._engine: sa.Engine | None = None  # PostgreSQL's, made by the first write
+
+    def usable(self) -> bool:
+        """False once the SQLite store was replaced: never write into
+        whatever is at that path now."""
+        return self._sqlite is None or self._sqlite.changed is None
+
+    def connect(self) -> Any:
+        """A connection for one batch; closing it gives it back."""
+        if self._sqlite is not None:  # a new one each time, which never creates a store
+            return sqlite3.connect(
+                f"file:{urllib.parse.quote(self._sqlite.path)}?mode=rw", uri=True,
+                timeout=SQLITE_WRITE_TIMEOUT_SECONDS, check_same_thread=False,
+            )  # fmt: skip
+        if self._engine is None:
+            from keydesk.store.engine import create_engine
+
+            assert self._url is not None
+            # One connection kept: a new PostgreSQL backend per write costs the
+            # server a fork and this process a handshake.
+            self._engine = create_engine(self._url, pool_size=1, max_overflow=0)
+        return self._engine.raw_connection()
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
