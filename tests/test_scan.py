@@ -18,13 +18,14 @@ from hypothesis import strategies as st
 from keydesk.keys import BASE62, PRIVATE_KEY_LENGTH, generate_key_pair
 from keydesk.scan import (
     Finding,
-    ScanStatus,
+    ScanRequest,
+    Sighting,
     Skipped,
+    run_scan,
     scan_bytes,
     scan_git_history,
     scan_paths,
     scan_staged,
-    scan_status,
     scan_stream,
 )
 
@@ -83,13 +84,30 @@ def test_a_finding_shows_public_key_and_redacted_prefix_never_the_secret():
         assert public(key) in shown
 
 
-def test_scan_status_counts_every_key_live_without_a_store():
-    findings = list(scan_bytes(f"{new_key()}\n{new_key()}".encode()))
-    assert scan_status([]) is ScanStatus.CLEAN
-    assert scan_status(findings) is ScanStatus.LIVE
-    assert scan_status(findings, is_live=lambda f: False) is ScanStatus.DEAD_ONLY
-    assert scan_status(findings, is_live=lambda f: f is findings[1]) is ScanStatus.LIVE
-    assert (ScanStatus.CLEAN, ScanStatus.DEAD_ONLY, ScanStatus.LIVE) == (0, 1, 2)
+def test_the_pipeline_leaves_allow_listed_keys_out_and_looks_each_key_up_once(tmp_path):
+    """`keydesk scan` and the TUI's scan both run `run_scan`: the allow-list's
+    notes come first, an allowed key is left out, and a key found twice is
+    looked up once."""
+    (tmp_path / ".git").mkdir()  # the top of a work tree: no allow-list above is read
+    demo, leaked = generate_key_pair(), new_key()
+    (tmp_path / ".keydesk-scan-allow").write_text(f"{demo.public_key}\nnot-a-key\n")
+    (tmp_path / "a.env").write_text(f"{demo.private_key.reveal()}\n{leaked}\n{leaked}\n")
+    asked: list[str] = []
+
+    def look_up(key):
+        asked.append(key.reveal())
+        return len(asked)
+
+    events = list(run_scan(ScanRequest((str(tmp_path),)), look_up))
+    assert events[0] == Skipped(
+        f"{tmp_path}/.keydesk-scan-allow", "line 2 ignored: not a public key (kdpk_…)"
+    )
+    sightings = [(e.finding.location, e.verdict) for e in events if isinstance(e, Sighting)]
+    assert sightings == [(f"{tmp_path}/a.env:2", 1), (f"{tmp_path}/a.env:3", 1)]
+    assert asked == [leaked]
+    # Over SSH no allow-list is read (the server's folders are not the admin's).
+    unlisted = run_scan(ScanRequest((str(tmp_path),), allow_lists=False), lambda key: None)
+    assert len([e for e in unlisted if isinstance(e, Sighting)]) == 3
 
 
 # --- files and directories --------------------------------------------------
@@ -409,14 +427,13 @@ def test_staged_mode_sees_only_added_lines(repo):
 
 
 @pytest.mark.parametrize("piece", [40, 71, 100])
-def test_git_lines_longer_than_a_piece_are_read_in_pieces(repo, monkeypatch, piece):
-    monkeypatch.setattr("keydesk.scan.core.CHUNK_SIZE", piece)  # what 1 MiB lines would do
+def test_git_lines_longer_than_a_piece_are_read_in_pieces(repo, piece):
     keys = [new_key() for _ in range(30)]
     lines = [f"{'x' * n}{key}{'y' * (n % 7)}" for n, key in enumerate(keys, start=25)]
     (repo / "wide.txt").write_text("\n".join(["short", *lines, "end"]) + "\n")
     git(repo, "add", "-A")
     expected = [(f"wide.txt:{n}", public(key)) for n, key in enumerate(keys, start=2)]
-    assert found(scan_staged(repo)) == expected
+    assert found(scan_staged(repo, chunk_size=piece)) == expected  # what 1 MiB lines would do
 
 
 def test_staged_mode_in_a_repository_without_commits(repo):
@@ -480,7 +497,7 @@ def test_kernel_pseudo_filesystems_are_not_walked_into(tmp_path, monkeypatch):
     (tmp_path / "proc").mkdir()
     key = new_key()
     (tmp_path / "proc" / "environ").write_text(key)
-    monkeypatch.setattr("keydesk.scan.core._PSEUDO_FILESYSTEMS", {str(tmp_path / "proc")})
+    monkeypatch.setattr("keydesk.scan.files.PSEUDO_FILESYSTEMS", {str(tmp_path / "proc")})
     events = list(scan_paths([tmp_path]))
     assert not found(events)
     assert notes(events) == {

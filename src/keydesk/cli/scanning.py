@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from keydesk.cli import context
@@ -20,7 +21,8 @@ from keydesk.errors import KeydeskError
 from keydesk.validation import shown_literally
 
 if TYPE_CHECKING:
-    from keydesk.scan import Finding, ScanEvent
+    from keydesk.keys import PrivateKey
+    from keydesk.scan import Finding
     from keydesk.service import KeyService
     from keydesk.views import FoundKey, KeyView
 
@@ -152,22 +154,28 @@ def _scan(args: argparse.Namespace) -> int:
         from keydesk.ssh.gate import SCAN_REFUSED, RefusedOverSsh
 
         raise RefusedOverSsh(SCAN_REFUSED)
-    allowed, incomplete = (frozenset[str](), False) if over_ssh else _allow_list(scanner, args)
+    request = scanner.ScanRequest(
+        tuple(args.paths or ["."]),
+        git=args.git,
+        staged=args.staged,
+        respect_gitignore=args.respect_gitignore,
+        allow_lists=not over_ssh,
+    )
     service = None if args.staged else _service(args)
     reports: list[Report] = []
-    seen: dict[str, FoundKey] = {}
-    for event in _events(args, scanner):
+    incomplete = False
+    # The pipeline the TUI's scan runs too: walk, match, allow-lists, one look-up per key.
+    for event in scanner.run_scan(request, partial(_found_key, service)):
         if isinstance(event, scanner.Skipped):
             _note(str(event))
             incomplete |= event.failed
             continue
-        if event.public_key in allowed:
-            continue
-        report = _report(event, service, seen)
+        report = Report(event.finding, event.verdict)
         reports.append(report)
         if args.staged:
+            found = event.finding
             fail(
-                f"{event.location}: a keydesk private key ({event.redacted}, {event.public_key}) "
+                f"{found.location}: a keydesk private key ({found.redacted}, {found.public_key}) "
                 "is staged; remove it before committing"
             )
         elif not args.json:
@@ -184,26 +192,6 @@ def _scan(args: argparse.Namespace) -> int:
     return _exit_status(reports, incomplete)
 
 
-def _events(args: argparse.Namespace, scanner: Any) -> Iterator[ScanEvent]:
-    paths = args.paths or ["."]
-    if args.staged:
-        for path in paths:
-            yield from scanner.scan_staged(path)
-        return
-    yield from scanner.scan_paths(paths, respect_gitignore=args.respect_gitignore)
-    if args.git:
-        for path in paths:
-            if path != scanner.STDIN:
-                yield from scanner.scan_git_history(path)
-
-
-def _allow_list(scanner: Any, args: argparse.Namespace) -> tuple[frozenset[str], bool]:
-    allowed, notes = scanner.allowed_in(args.paths or ["."])
-    for note in notes:
-        _note(str(note))
-    return allowed, any(note.failed for note in notes)
-
-
 def _service(args: argparse.Namespace) -> KeyService | None:
     """The store to ask, when one is reachable; else a note, and every key
     found counts as live."""
@@ -214,16 +202,11 @@ def _service(args: argparse.Namespace) -> KeyService | None:
         return None
 
 
-def _report(finding: Finding, service: KeyService | None, seen: dict[str, FoundKey]) -> Report:
-    if service is None:
-        return Report(finding)
-    # One check per key, however often it is found. Keyed by the whole key (in
-    # memory only): a look-alike with the same public key and another secret
-    # is another finding, which the hash check may call unknown.
-    text = finding.private_key.reveal()
-    if text not in seen:
-        seen[text] = service.found_key(finding.private_key)
-    return Report(finding, seen[text])
+def _found_key(service: KeyService | None, key: PrivateKey) -> FoundKey | None:
+    """What the store says of a key found (None: no store to ask). The
+    pipeline asks once per key: a look-alike with the same public key and
+    another secret is another key, which the hash check may call unknown."""
+    return None if service is None else service.found_key(key)
 
 
 def _revoke(service: KeyService, reports: list[Report], *, yes: bool, via: str | None) -> None:

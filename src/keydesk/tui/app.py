@@ -57,6 +57,7 @@ from keydesk.views import (
 )
 
 if TYPE_CHECKING:
+    from keydesk.keys import PrivateKey
     from keydesk.service import KeyService
     from keydesk.store.queries import Reads
     from keydesk.tui.screens.scan import Leak
@@ -336,7 +337,7 @@ class KeydeskApp(App[None]):
         if self.ssh_session:
             self.notify(SCAN_REFUSED, title="Scan", severity="error", markup=False)
         elif not isinstance(self.screen, ScanScreen):
-            self.push_screen(ScanScreen())
+            self.push_screen(ScanScreen(self.scan_leaks))
 
     def scan_leaks(
         self,
@@ -349,29 +350,26 @@ class KeydeskApp(App[None]):
         store says of it (`keydesk scan`'s lookups, once per key) and its
         integration when the account may see it. Notes on what could not be
         read go to `on_skipped(note, failed)`."""
-        from keydesk.scan import Skipped, allowed_in, scan_paths  # key parsing loads argon2
+        from contextlib import closing
+
+        from keydesk.scan import ScanRequest, Skipped, run_scan  # key parsing loads argon2
         from keydesk.tui.screens.scan import Leak
 
         service = self.service
         if service.ssh_key is not None:
             raise RefusedOverSsh(SCAN_REFUSED)
-        allowed = allowed_in(paths)[0]
-        checked: dict[str, tuple[FoundKey, IntegrationView | None]] = {}
-        try:
-            for event in scan_paths(paths, on_file=on_file):
+
+        def look_up(key: PrivateKey) -> tuple[FoundKey, IntegrationView | None]:
+            found = service.found_key(key)
+            return found, self._integration_of(found)
+
+        # The pipeline `keydesk scan` runs too; closing it stops the walk at once.
+        with closing(run_scan(ScanRequest(tuple(paths)), look_up, on_file=on_file)) as events:
+            for event in events:
                 if isinstance(event, Skipped):
                     on_skipped(str(event), event.failed)
-                    continue
-                if event.public_key in allowed:  # demo keys meant to be public
-                    continue
-                # Keyed by the whole key (in memory, for this scan only), as the CLI does.
-                text = event.private_key.reveal()
-                if text not in checked:
-                    found = service.found_key(event.private_key)
-                    checked[text] = (found, self._integration_of(found))
-                yield Leak(event, *checked[text])
-        finally:
-            checked.clear()
+                else:
+                    yield Leak(event.finding, *event.verdict)
 
     def _integration_of(self, found: FoundKey) -> IntegrationView | None:
         if found.key is None:

@@ -1,0 +1,213 @@
+"""Git: keys added in history (`scan_git_history`) or staged for commit
+(`scan_staged`), and what git ignores for a folder walk (`learn_ignored`).
+
+Git output is read in bounded pieces (`keydesk.scan.patch`); closing an
+iterator early stops the git process it started. Changes git calls binary
+are read from the object store (`keydesk.scan.git_blobs`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from functools import cache
+from typing import IO, cast
+
+from keydesk.scan.decode import GIT_PICKAXE
+from keydesk.scan.events import ScanEvent, Skipped
+from keydesk.scan.git_blobs import LIST_OPTIONS, binary_change_events, binary_changes
+from keydesk.scan.patch import scan_patch
+from keydesk.scan.shown import reason, shown, shown_path
+from keydesk.scan.streams import CHUNK_SIZE, Buffer, scan_readable
+from keydesk.validation import shown_literally
+
+# Pinned so a user's or a repository's configuration cannot change the output
+# we parse or make git run something (fsmonitor, external diff, textconv).
+_GIT_CONFIG = (
+    "-c",
+    "core.quotePath=true",
+    "-c",
+    "core.fsmonitor=false",
+    "-c",
+    "diff.noprefix=false",
+)
+_PATCH_OPTIONS = (
+    "--patch",
+    "--unified=0",
+    "--no-color",
+    "--no-ext-diff",
+    "--no-textconv",
+    "--no-relative",
+    "--submodule=short",
+    "--find-renames",  # a moved file is not a new leak
+    "--src-prefix=a/",
+    "--dst-prefix=b/",
+    "-G" + GIT_PICKAXE,  # git drops changes with no line that may hold a key, in C
+)
+
+
+class _GitError(Exception):
+    """Git could not answer; becomes a `Skipped` note, never escapes."""
+
+
+class _NoGit(_GitError):
+    pass
+
+
+def scan_git_history(
+    repo: str | os.PathLike[str] = ".", *, chunk_size: int = CHUNK_SIZE
+) -> Iterator[ScanEvent]:
+    """Keys added in any commit reachable from a ref or a reflog, even if
+    later deleted, as `commit:file:line` (line in that commit's file). Each
+    key is reported where it was introduced (or re-introduced), not in every
+    commit that carries it. Files git deems binary are searched if they are
+    UTF-16/32 text (`keydesk.scan.git_blobs`)."""
+    selection = ["log", "--all", "--reflog", "--format=%x00%H"]
+    yield from _git_patch_events(repo, selection, commits=True, chunk_size=chunk_size)
+
+
+def scan_staged(
+    repo: str | os.PathLike[str] = ".", *, chunk_size: int = CHUNK_SIZE
+) -> Iterator[ScanEvent]:
+    """Keys on lines added by what is staged (`git diff --cached`), as
+    `file:line`: what a pre-commit hook must stop. A staged file git deems
+    binary is decoded if it is UTF-16/32 text, else reported skipped."""
+    yield from _git_patch_events(repo, ["diff", "--cached"], commits=False, chunk_size=chunk_size)
+
+
+def learn_ignored(ignored: set[str], real_dir: str, shown_dir: str) -> Iterator[Skipped]:
+    """Add what git ignores under real_dir to `ignored` (real paths).
+    `--directory` names an ignored folder once instead of every file in it."""
+    try:
+        top = os.fsdecode(_git_output(real_dir, "rev-parse", "--show-toplevel").rstrip(b"\n"))
+    except _NoGit as error:
+        yield Skipped(shown_dir, f"could not ask git what is ignored, scanning all: {error}")
+        return
+    except _GitError:
+        return  # not in a work tree: nothing is ignored
+    try:
+        relative = os.path.relpath(real_dir, top)
+        listed = _git_output(
+            top, "--literal-pathspecs", "ls-files", "-z", "--others", "--ignored",
+            "--exclude-standard", "--directory", "--", relative,
+        )  # fmt: skip
+    except (_GitError, ValueError) as error:
+        yield Skipped(shown_dir, f"could not ask git what is ignored, scanning all: {error}")
+        return
+    found = {
+        os.path.join(top, os.fsdecode(item.rstrip(b"/"))) for item in listed.split(b"\0") if item
+    }
+    # The named directory itself lies in an ignored one: it was asked for, so
+    # scan all of it (git has nothing finer to say inside).
+    if any(real_dir == p or real_dir.startswith(p + os.sep) for p in found):
+        return
+    ignored |= found
+
+
+def _git_patch_events(
+    repo: str | os.PathLike[str], selection: list[str], *, commits: bool, chunk_size: int
+) -> Iterator[ScanEvent]:
+    cwd = os.fspath(repo)
+    shown_cwd = shown_path(cwd)
+    try:
+        _git_output(cwd, "rev-parse", "--git-dir")
+        argv = _git_argv(*selection, *_PATCH_OPTIONS, *([_merge_diffs()] if commits else []))
+    except _GitError as error:
+        yield Skipped(shown_cwd, f"not scanned: {error}", failed=True)
+        return
+    with tempfile.TemporaryFile() as stderr:  # a file: a full stderr pipe would stall git
+        try:
+            process = subprocess.Popen(  # noqa: S603 - a list argv, no shell; arguments are ours
+                argv, cwd=cwd, env=_git_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=stderr,
+            )  # fmt: skip
+        except OSError as error:
+            yield Skipped(shown_cwd, f"not scanned: {reason(error)}", failed=True)
+            return
+        stdout = cast(IO[bytes], process.stdout)
+        try:
+            yield from scan_patch(stdout, commits=commits, chunk_size=chunk_size)
+            code = process.wait()
+        finally:
+            if process.poll() is None:  # the caller stopped early
+                process.kill()
+                process.wait()
+            stdout.close()
+        if code != 0:
+            stderr.seek(0)
+            yield Skipped(shown_cwd, f"git {selection[0]} failed: {_first_line(stderr.read())}", failed=True)  # fmt: skip
+            return
+    yield from _binary_events(cwd, selection, commits=commits, chunk_size=chunk_size)
+
+
+def _binary_events(
+    cwd: str, selection: list[str], *, commits: bool, chunk_size: int
+) -> Iterator[ScanEvent]:
+    """Changes git calls binary: UTF-16/32 text in them is scanned; in what
+    is staged, any other is reported skipped, as a binary file on disk is."""
+    try:
+        listing = _git_output(cwd, *selection, *LIST_OPTIONS)
+        cat_file = _git_argv("cat-file", "--batch")
+    except _GitError as error:
+        yield Skipped(shown_path(cwd), f"not scanned: {error}", failed=True)
+        return
+    buffer = Buffer(chunk_size)
+    yield from binary_change_events(
+        binary_changes(listing), cat_file, cwd=cwd, env=_git_env(), shown_path=shown,
+        scan=lambda blob, where: scan_readable(blob, where, where, buffer, sniff=True),
+        report_skipped=not commits,
+    )  # fmt: skip
+
+
+def _git_argv(*args: str) -> list[str]:
+    git = shutil.which("git")
+    if git is None:
+        raise _NoGit("git is not installed")
+    return [git, *_GIT_CONFIG, *args]
+
+
+def _git_env() -> dict[str, str]:
+    # No index.lock taken for a refresh: a scan never races the user's git.
+    return {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "GIT_TERMINAL_PROMPT": "0"}
+
+
+def _git_output(cwd: str | None, *args: str) -> bytes:
+    try:
+        done = subprocess.run(  # noqa: S603 - a list argv, no shell; arguments are ours
+            _git_argv(*args),
+            cwd=cwd,
+            env=_git_env(),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            check=False,
+        )
+    except OSError as error:  # cwd gone, git not executable
+        raise _GitError(reason(error)) from error
+    except ValueError as error:  # a NUL byte in the folder's name
+        raise _GitError("not a valid path (it contains a NUL byte)") from error
+    if done.returncode != 0:
+        raise _GitError(_first_line(done.stderr) or f"git {args[0]} failed")
+    return done.stdout
+
+
+def _first_line(stderr: bytes) -> str:
+    lines = stderr.decode("utf-8", "backslashreplace").strip().splitlines()
+    return shown_literally(lines[0]) if lines else ""
+
+
+@cache
+def _git_version() -> tuple[int, ...]:
+    text = _git_output(None, "version").decode("ascii", "replace")
+    found = re.search(r"(\d+)\.(\d+)", text)
+    return (int(found[1]), int(found[2])) if found else (0, 0)
+
+
+def _merge_diffs() -> str:
+    # remerge (git 2.36+) shows only what a merge commit itself introduced
+    # (conflict resolutions, "evil" edits); older gits get a diff against each
+    # parent, which repeats the branch's lines.
+    return "--diff-merges=remerge" if _git_version() >= (2, 36) else "-m"
