@@ -5,6 +5,7 @@ interpreter can: that the core really loads without the interface."""
 
 from __future__ import annotations
 
+import ast
 import shutil
 import subprocess
 import sys
@@ -27,3 +28,23 @@ def test_the_core_imports_without_the_interface():
         "assert 'textual' not in sys.modules, 'textual loaded by the core'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+# Where the interface holds the service: the app composes, start-up opens the
+# store, store_calls is the one door screens, widgets and flows go through.
+HOLDS_THE_SERVICE = {"app.py", "startup.py", "store_calls.py"}
+
+
+def test_screens_reach_the_service_only_through_the_apps_interface():
+    """import-linter sees imports only: `self.keydesk.service.x()` would
+    reach the service through the app's attribute. No module of the
+    interface but those holding it names an attribute `service`."""
+    tui = ROOT / "src" / "keydesk" / "tui"
+    found = [
+        f"{path.relative_to(tui)}:{node.lineno}"
+        for path in sorted(tui.rglob("*.py"))
+        if str(path.relative_to(tui)) not in HOLDS_THE_SERVICE
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Attribute) and node.attr == "service"
+    ]
+    assert found == [], "use the app's typed calls (keydesk.tui.store_calls) instead"
