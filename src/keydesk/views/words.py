@@ -1,0 +1,29 @@
+"""The clock and how views put times and counts in words, the same in every shell."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def stop_time(moment: datetime) -> str:
+    """When a key stops working, as every shell shows it: UTC to the minute."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def counted(count: int, noun: str) -> str:
+    """`1 file`, `2 files`, `1,204 keys`: a count as a sentence says it."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def in_words(delta: timedelta) -> str:
+    """A span as a person says it: `3 days`, `5 hours`, `12 minutes`."""
+    seconds = max(0, int(delta.total_seconds()))
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = seconds // size
+            return counted(count, unit)
+    return "less than a minute"
