@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from textual import on
 from textual.app import ComposeResult
@@ -85,7 +85,16 @@ class Row:
         return key_action(self.integration, self.found.key, "revoke")
 
 
-Scan = Callable[..., Iterator[Leak]]
+class Scan(Protocol):
+    """What finds keys under `paths` and looks them up (`KeydeskApp.scan_leaks`)."""
+
+    def __call__(
+        self,
+        paths: list[str],
+        *,
+        on_file: Callable[[], object],
+        on_skipped: Callable[[str, bool], object],
+    ) -> Iterator[Leak]: ...
 
 
 class _Stopped(Exception):
@@ -132,7 +141,7 @@ class ScanScreen(KeydeskScreen[None]):
             ),
             id="scan-progress",
         )
-        yield FittedTable(COLUMNS, id="scan-findings")
+        yield FittedTable(COLUMNS, redraw=self._redraw, id="scan-findings")
         yield Static(id="scan-detail")
         yield Static(content(UNPROVEN_NOTE), id="scan-note")
         yield KeyFooter()
@@ -157,8 +166,7 @@ class ScanScreen(KeydeskScreen[None]):
     def on_mount(self) -> None:
         self.query_one("#scan-note").display = False
 
-    @on(FittedTable.Refitted, "#scan-findings")
-    def _refitted(self) -> None:
+    def _redraw(self, _cursor: int) -> None:
         for key, row in self._rows.items():
             self.table.add_row(*self._cells(row), key=key)
 
