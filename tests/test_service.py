@@ -318,3 +318,172 @@ def test_replacement_labels_are_valid_labels_with_one_date(label, today):
     assert validation.label(replaced) == replaced
     assert replaced.endswith(f"({today.isoformat()})")
     assert replacement_label(replaced, today) == replaced
+
+
+# -- every public method, called directly ----------------------------------------
+
+
+def test_workspaces_are_the_actors_and_one_is_found_by_its_stored_name(world):
+    assert [(w.name, w.role) for w in world.owner.workspaces()] == [("acme", "owner")]
+    assert world.owner.workspace().name == "acme"  # the only one: no name needed
+    assert world.owner.workspace("  acme ").name == "acme"  # typed names as stored
+    with pytest.raises(NotFound, match="no workspace named 'globex' among yours"):
+        world.owner.workspace("globex")
+    world.owner.create_workspace("globex")
+    with pytest.raises(InvalidInput, match=r"several workspaces \(acme, globex\)"):
+        world.owner.workspace()
+    with pytest.raises(PermissionDenied, match="mallory is not a member of any workspace"):
+        KeyService(world.store, "mallory").workspace()
+    assert KeyService(world.store, "mallory").workspaces() == []
+
+
+def test_only_owners_set_the_key_policy_and_new_keys_follow_it(world):
+    from datetime import timedelta
+
+    from keydesk.views import utcnow
+
+    admin = world.as_account("carol", "admin")
+    with pytest.raises(PermissionDenied, match="only owners may set its key policy"):
+        admin.set_key_policy("acme", 30)
+    for days in (0, 36_501):
+        with pytest.raises(InvalidInput, match="between 1 and 36500 days"):
+            world.owner.set_key_policy("acme", days)
+    kept = world.owner.create_key("github", "no expiry")  # made before the cap: kept as is
+    assert world.owner.set_key_policy(None, 30).max_key_lifetime_days == 30
+    assert world.owner.workspace("acme").max_key_lifetime_days == 30
+    with pytest.raises(InvalidInput, match="must expire within 30 days"):
+        admin.create_key("github", "forever")
+    with pytest.raises(InvalidInput, match="further than 30 days away"):
+        admin.create_key("github", "long", expires_at=utcnow() + timedelta(days=31))
+    assert admin.create_key("github", "short", expires_at=utcnow() + timedelta(days=29))
+    assert world.owner.key(kept.key.public_key).expires_at is None
+    assert world.owner.audit("acme")[1].action == "workspace.policy"
+    assert world.owner.set_key_policy("acme", None).max_key_lifetime_days is None
+    assert world.owner.create_key("github", "forever").key.expires_at is None
+
+
+def test_rotating_with_an_overlap_keeps_the_old_key_working_until_it_stops(world):
+    from datetime import timedelta
+
+    from keydesk.views import utcnow
+
+    old = world.owner.create_key("github", "prod", scopes=["repo"]).key
+    before = utcnow()
+    rotated = world.owner.rotate_key(old.public_key, timedelta(hours=1))
+    new = rotated.created.key
+    assert rotated.created.private_key.reveal().startswith("kdsk_")
+    assert new.label == f"prod ({before.date().isoformat()})" and new.scopes == ("repo",)
+    assert new.replaces == old.public_key and rotated.old.replaced_by == new.public_key
+    assert not rotated.old_revoked and rotated.old.is_active
+    assert rotated.old.expires_at == rotated.old_stops_at
+    assert before + timedelta(hours=1) <= rotated.old_stops_at <= utcnow() + timedelta(hours=1)
+    event = world.owner.audit(key=old.public_key)[0]
+    assert (event.action, event.target, event.related) == (
+        "key.rotate",
+        old.public_key,
+        new.public_key,
+    )
+    with pytest.raises(InvalidInput, match=f"already being replaced by {new.public_key}"):
+        world.owner.rotate_key(old.public_key, timedelta(hours=1))
+
+
+def test_rotating_with_no_overlap_revokes_the_old_key_at_once(world):
+    from datetime import timedelta
+
+    old = world.owner.create_key("github", "prod").key
+    rotated = world.owner.rotate_key(old.public_key, timedelta(0), label="prod v2")
+    assert rotated.old_revoked and rotated.old.revoked_by == "alice"
+    assert rotated.created.key.label == "prod v2" and rotated.created.key.is_active
+    assert world.owner.audit(key=old.public_key)[0].label == "old key revoked at once"
+    with pytest.raises(AlreadyRevoked, match="create a new key instead"):
+        world.owner.rotate_key(old.public_key, timedelta(0))
+
+
+def test_rotation_is_refused_with_a_reason(world):
+    from datetime import timedelta
+
+    key = world.owner.create_key("github", "prod").key.public_key
+    with pytest.raises(InvalidInput, match="overlap cannot be negative"):
+        world.owner.rotate_key(key, timedelta(seconds=-1))
+    with pytest.raises(PermissionDenied, match="only owners and admins may rotate keys"):
+        world.as_account("bob", "member").rotate_key(key, timedelta(0))
+    with pytest.raises(NotFound, match=f"^no key {key}$"):
+        KeyService(world.store, "mallory").rotate_key(key, timedelta(0))
+    world.owner.disable_integration("github")
+    with pytest.raises(IntegrationNotConfigured, match="disabled"):
+        world.owner.rotate_key(key, timedelta(0))
+
+
+def test_a_replacement_lives_as_long_as_the_old_key_within_todays_cap(world):
+    from datetime import timedelta
+
+    from keydesk.views import utcnow
+
+    old = world.owner.create_key("github", "prod", expires_at=utcnow() + timedelta(days=90)).key
+    assert old.lifetime_days == 90
+    world.owner.set_key_policy("acme", 30)
+    new = world.owner.rotate_key(old.public_key, timedelta(0)).created.key
+    assert new.lifetime_days == 30 and new.expires_at is not None
+    assert timedelta(days=29) < new.expires_at - utcnow() <= timedelta(days=30)
+
+
+def test_key_is_one_key_for_the_members_of_its_workspace(world):
+    created = world.owner.create_key("github", "prod")
+    viewer = world.as_account("vic", "viewer")
+    assert viewer.key(f"  {created.key.public_key} ") == world.owner.key(created.key.public_key)
+    with pytest.raises(InvalidInput, match="not a public key"):
+        viewer.key("prod")
+
+
+def test_key_usage_has_every_hour_of_the_range_for_members_only(world):
+    from datetime import timedelta
+
+    from keydesk.views import USAGE_RANGE_MAX, utcnow
+
+    created = world.owner.create_key("github", "prod")
+    verifier = Verifier(world.store.engine)
+    try:
+        verifier.verify(created.private_key.reveal())
+    finally:
+        verifier.close()  # counts are written when it closes
+    usage = world.as_account("vic", "viewer").key_usage(
+        created.key.public_key, utcnow() - timedelta(hours=2)
+    )
+    assert usage.public_key == created.key.public_key
+    assert len(usage.hours) == 3 and usage.accepted == 1 and usage.refused == {}
+    assert [h.start for h in usage.hours] == sorted(h.start for h in usage.hours)
+    longest = world.owner.key_usage(created.key.public_key, utcnow() - 2 * USAGE_RANGE_MAX)
+    assert len(longest.hours) == USAGE_RANGE_MAX // timedelta(hours=1) + 1
+    with pytest.raises(NotFound):
+        KeyService(world.store, "mallory").key_usage(created.key.public_key, utcnow())
+
+
+def test_a_found_private_key_is_its_own_proof_and_is_revoked_once(world):
+    from keydesk.keys import generate_key_pair
+
+    created = world.owner.create_key("github", "prod")
+    stranger = KeyService(world.store, "mallory")  # no role needed: the secret is the proof
+    found = stranger.found_key(created.private_key)
+    assert found.secret_checked and found.may_work and found.key is not None
+    assert found.key.public_key == created.key.public_key
+    unknown = stranger.found_key(generate_key_pair().private_key)
+    assert (unknown.key, unknown.status, unknown.may_work) == (None, "unknown", False)
+    revoked = stranger.revoke_found_key(created.private_key, "a CI log")
+    assert revoked.revoked_at is not None and revoked.revoked_by is None
+    event = world.owner.audit(key=created.key.public_key)[0]
+    assert (event.action, event.label) == ("key.revoke.leaked", "found at a CI log")
+    with pytest.raises(AlreadyRevoked, match="is already revoked"):
+        stranger.revoke_found_key(created.private_key, "a CI log")
+    with pytest.raises(NotFound, match="in this store"):
+        stranger.revoke_found_key(generate_key_pair().private_key, "x")
+
+
+def test_revoke_leaked_key_names_the_key_it_revoked(world):
+    created = world.owner.create_key("github", "prod")
+    public_key = world.owner.revoke_leaked_key(created.private_key, "  a paste\x1b[2J ")
+    assert public_key == created.key.public_key
+    assert not world.owner.key(public_key).is_active
+    label = world.owner.audit(key=public_key)[0].label
+    assert label == "found at a paste\\x1b[2J"  # printable, trimmed: a label's rules
+    with pytest.raises(AlreadyRevoked):
+        world.owner.revoke_leaked_key(created.private_key, "again")
