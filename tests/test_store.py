@@ -11,8 +11,10 @@ import sys
 import pytest
 import sqlalchemy as sa
 
+from keydesk.errors import StoreUnavailable
 from keydesk.service import KeyService
 from keydesk.store.engine import open_store
+from keydesk.store.urls import shown_url
 from tests.conftest import build_world
 
 
@@ -212,3 +214,31 @@ def test_a_lock_held_elsewhere_makes_a_busy_store_not_a_wait_for_ever(world, sto
             holder.rollback() if not store_url.startswith("sqlite") else holder.execute("ROLLBACK")
         holder.close()
     assert world.owner.create_key("github", "after-the-lock").key.label == "after-the-lock"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("sqlite:///demo.db", "demo.db"),
+        ("sqlite:////tmp/a%20b.db?timeout=3", "/tmp/a b.db"),
+        ("sqlite://", "sqlite://"),
+        (
+            "postgresql+psycopg://alice:se cr:et@db:5432/keydesk",
+            "postgresql+psycopg://alice:***@db:5432/keydesk",
+        ),
+        ("postgresql://alice@db/keydesk", "postgresql://alice@db/keydesk"),
+        (
+            "postgresql+psycopg://u:secret@127.0.0.1:notaport/db",
+            "postgresql+psycopg://u:***@127.0.0.1:notaport/db",
+        ),
+    ],
+)
+def test_a_store_url_is_shown_without_its_password(url, shown):
+    # One rule for the CLI's messages and the TUI's loading line.
+    assert shown_url(url) == shown
+
+
+def test_an_open_error_names_the_store_without_its_password():
+    with pytest.raises(StoreUnavailable) as refused:
+        open_store("postgresql+psycopg://alice:hunter2@127.0.0.1:notaport/db")
+    assert "hunter2" not in refused.value.message and "alice:***@" in refused.value.message

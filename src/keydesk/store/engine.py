@@ -3,7 +3,6 @@ brought up to date by Alembic on open."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +20,8 @@ from keydesk.errors import (
 from keydesk.store.dbapi import describe, failure, first_line, is_refusal, without
 from keydesk.store.path import Made, checked_store_path, create_private_file, file_id
 from keydesk.store.schema import HEAD
-from keydesk.store.sqlite_file import SQLITE_BUSY_TIMEOUT_MS, is_file_path, set_pragmas
+from keydesk.store.sqlite_file import SQLITE_BUSY_TIMEOUT_MS, set_pragmas
+from keydesk.store.urls import shown_url
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -102,7 +102,7 @@ def open_store(url: str, *, create: bool = False, migrate: bool = True) -> Store
     or a database with no keydesk schema is `StoreNotFound`. Only
     `keydesk init`, `keydesk demo` and the TUI's first run pass `create=True`."""
     parsed = _parse_url(url)
-    where = shown_url(parsed)
+    where = _shown(parsed)
     real = sqlite_store_file(parsed)  # checked before anything is made
     made = None
     if real is not None and not real.exists():
@@ -140,7 +140,7 @@ def sqlite_store_file(url: sa.URL) -> Path | None:
     database = url.database or ""
     if "uri" in url.query:
         raise StoreUnavailable(
-            f"SQLite URI options are not accepted ({shown_url(url)}): name the store's file, "
+            f"SQLite URI options are not accepted ({_shown(url)}): name the store's file, "
             "as sqlite:////path/to/keydesk.db, so keydesk can check it"
         )
     if not database or database == ":memory:":
@@ -184,22 +184,12 @@ def _parse_url(url: str) -> sa.URL:
     try:
         return make_url(url)
     except (ArgumentError, ValueError):  # ValueError: a port that is not a number
-        raise StoreUnavailable(f"not a database URL: {_hide_password(url)}") from None
+        raise StoreUnavailable(f"not a database URL: {shown_url(url)}") from None
 
 
-def shown_url(url: sa.URL) -> str:
-    """Where a store is, fit for a message: a SQLite file's path, or the URL
-    without its password."""
-    if url.get_backend_name() == "sqlite" and is_file_path(url.database or ""):
-        return str(url.database)
-    return url.render_as_string(hide_password=True)
-
-
-_PASSWORD_IN_URL = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
-
-
-def _hide_password(url: str) -> str:
-    return _PASSWORD_IN_URL.sub(r"\1***@", url)
+def _shown(url: sa.URL) -> str:
+    """`url` as keydesk.store.urls shows it (as SQLAlchemy writes it back)."""
+    return shown_url(url.render_as_string(hide_password=False))
 
 
 PG_CONNECT_TIMEOUT_SECONDS = 10  # a server that does not answer at all
@@ -247,7 +237,7 @@ def create_engine(url: sa.URL, **options: Any) -> Engine:
         ) from None
     except (ArgumentError, ValueError, TypeError) as exc:  # junk in the URL's query
         raise StoreUnavailable(
-            f"not a usable database URL: {shown_url(url)} ({str(exc).splitlines()[0]})"
+            f"not a usable database URL: {_shown(url)} ({str(exc).splitlines()[0]})"
         ) from None
     event.listen(engine, "connect", set_pragmas)
     return engine
