@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,26 +16,14 @@ import pytest
 
 from keydesk.cli import main
 from keydesk.store import dbapi
+from tests.tmpfs import tmpfs
 
 
 @pytest.fixture
 def tiny(tmp_path) -> Iterator[Path]:
     """A 400 KiB tmpfs (root only), unmounted after."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root: mounts a tiny tmpfs")
-    mount = tmp_path / "tiny"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=400k,mode=0700", "tmpfs", str(mount)],
-        capture_output=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-    try:
+    with tmpfs(tmp_path / "tiny", "400k") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "--lazy", str(mount)], check=True)
 
 
 def run(db: Path, *argv: str, stdin: str = "") -> tuple[int, str, str]:

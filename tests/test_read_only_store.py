@@ -5,7 +5,6 @@ not write it (os.access), as it says a full disk."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,30 +13,18 @@ from pathlib import Path
 import pytest
 
 from tests.test_full_disk import run
+from tests.tmpfs import tmpfs
 
 
 @pytest.fixture
 def read_only(tmp_path) -> Iterator[Path]:
     """A small tmpfs holding a store, remounted read-only (root only)."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root: mounts a tmpfs")
-    mount = tmp_path / "ro"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", str(mount)],
-        capture_output=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-    try:
+    with tmpfs(tmp_path / "ro", "2m") as mount:
         # In another process: this one's engine would keep the mount busy.
         made = [sys.executable, "-m", "keydesk", "--db", str(mount / "k.db"), "init"]
         subprocess.run([*made, "--workspace", "acme"], capture_output=True, check=True)
         subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
         yield mount
-    finally:
-        subprocess.run(["umount", "--lazy", str(mount)], check=True)
 
 
 @pytest.mark.parametrize(
