@@ -38,6 +38,7 @@ from keydesk.tui.commands import KeydeskCommands
 from keydesk.tui.display import visible
 from keydesk.tui.flows.integrations import IntegrationFlows
 from keydesk.tui.flows.keys import KeyFlows
+from keydesk.tui.flows.workspaces import WorkspaceFlows
 from keydesk.tui.interface import Keydesk
 from keydesk.tui.screens.base import MIN_HEIGHT, MIN_WIDTH
 from keydesk.tui.screens.help import HelpScreen
@@ -108,8 +109,15 @@ class KeydeskApp(App[None]):
             on_ui_thread=lambda: threading.get_ident() == self._thread_id,
         )
         self._calls = StoreCalls(lambda: self.service)
-        self._integrations = IntegrationFlows(self, self._calls)
-        self._key_flows = KeyFlows(self, self._calls, self._integrations)
+        self._integration_flows = IntegrationFlows(self, self._calls)
+        self._key_flows = KeyFlows(self, self._calls, self._integration_flows)
+        self._workspace_flows = WorkspaceFlows(
+            self,
+            self._calls,
+            current=lambda: self.workspace,
+            show=self._show_workspace,
+            made_first=self.add_integration,
+        )
         self._screenshots = ScreenshotPolicy(self)
         self._watchdog = ExitWatchdog(HANGUP_GRACE_SECONDS)
         self.actor: str | None = service.actor if service else None
@@ -159,7 +167,9 @@ class KeydeskApp(App[None]):
         if self.startup_notice:
             self.notify(self.startup_notice, timeout=10, markup=False)
         if self.ready:
-            call_service(self, self._calls.workspaces, self._workspaces_loaded, group="workspaces")
+            call_service(
+                self, self._calls.workspaces, self._workspace_flows.loaded, group="workspaces"
+            )
         else:
             self._opening.open(
                 self,
@@ -180,7 +190,7 @@ class KeydeskApp(App[None]):
     def _opened(self, service: KeyService, workspaces: list[WorkspaceView]) -> None:
         self.actor = service.actor
         self.refresh_bindings()
-        self._workspaces_loaded(workspaces)
+        self._workspace_flows.loaded(workspaces)
 
     def _cannot_open(self, message: str) -> None:
         self.startup_error = KeydeskError(message)
@@ -220,20 +230,10 @@ class KeydeskApp(App[None]):
     def close_store(self) -> None:
         self._opening.close()
 
-    # -- workspaces ----------------------------------------------------------------------
+    # -- workspaces (keydesk.tui.flows.workspaces) ----------------------------------------
 
-    def _workspaces_loaded(self, workspaces: list[WorkspaceView]) -> None:
-        from keydesk.tui.screens.welcome import WelcomeScreen
-
-        if workspaces:
-            self.workspace = workspaces[0]
-        else:
-            self.push_screen(WelcomeScreen(), self._first_workspace)
-
-    def _first_workspace(self, workspace: WorkspaceView | None) -> None:
-        if workspace is not None:
-            self.workspace = workspace
-            self.add_integration()
+    def _show_workspace(self, workspace: WorkspaceView | None) -> None:
+        self.workspace = workspace
 
     def watch_workspace(self, workspace: WorkspaceView | None) -> None:
         account = self.actor
@@ -244,75 +244,39 @@ class KeydeskApp(App[None]):
         )
 
     def switch_workspace(self) -> None:
-        from keydesk.tui.screens.workspaces import WorkspaceScreen
-
-        def chosen(workspace: WorkspaceView | None) -> None:
-            if workspace is not None:
-                self._back_to_the_list()
-                self.workspace = workspace
-
-        call_service(
-            self,
-            self._calls.workspaces,
-            lambda workspaces: self.push_screen(
-                WorkspaceScreen(workspaces, self.workspace), chosen
-            ),
-            group="workspaces",
-        )
-
-    def _back_to_the_list(self) -> None:
-        while len(self.screen_stack) > 2:  # the integration list, over Textual's default screen
-            self.pop_screen()
+        self._workspace_flows.switch()
 
     def refresh_workspace(self) -> None:
-        """Read the account's workspaces again: its role in this one may have changed."""
-
-        def reloaded(workspaces: list[WorkspaceView]) -> None:
-            current = self.workspace
-            self.workspace = next(
-                (w for w in workspaces if current and w.id == current.id), current
-            )
-
-        call_service(self, self._calls.workspaces, reloaded, group="workspaces")
+        self._workspace_flows.refresh()
 
     def left_workspace(self, name: str) -> None:
-        """The account has left `name`: on to another of its workspaces, or to the welcome form."""
-        self._back_to_the_list()
-        self.workspace = None
-        self.notify(f"You left {visible(name)}.", title="keydesk", markup=False)
-        call_service(self, self._calls.workspaces, self._workspaces_loaded, group="workspaces")
+        self._workspace_flows.left(name)
 
     def show_members(self) -> None:
-        from keydesk.tui.screens.members import MembersScreen
-
-        if self.workspace is not None:
-            self.push_screen(MembersScreen(self.workspace.name))
+        self._workspace_flows.members()
 
     def show_audit(self) -> None:
-        from keydesk.tui.screens.audit import AuditScreen
-
-        if self.workspace is not None:
-            self.push_screen(AuditScreen(self.workspace.name))
+        self._workspace_flows.audit()
 
     # -- integrations and keys (keydesk.tui.flows) --------------------------------------
 
     def open_integration(
         self, integration: IntegrationView, tab: str = "api-keys", highlight: str | None = None
     ) -> None:
-        self._integrations.open(integration, tab, highlight)
+        self._integration_flows.open(integration, tab, highlight)
 
     def add_integration(self) -> None:
         if self.workspace is not None:
-            self._integrations.add(self.workspace.name)
+            self._integration_flows.add(self.workspace.name)
 
     def edit_integration(self, integration: IntegrationView) -> None:
-        self._integrations.edit(integration)
+        self._integration_flows.edit(integration)
 
     def configure_integration(self, integration: IntegrationView) -> None:
-        self._integrations.configure(integration)
+        self._integration_flows.configure(integration)
 
     def disable_integration(self, integration: IntegrationView) -> None:
-        self._integrations.disable(integration)
+        self._integration_flows.disable(integration)
 
     def generate_key(self, integration_id: int | None = None) -> None:
         self._key_flows.generate(integration_id)

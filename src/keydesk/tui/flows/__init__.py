@@ -1,3 +1,3 @@
 """The flows screens and the command palette share, one of each, that the
-app routes to: a key's generate, rotate and revoke; an integration's
-opening, form and status changes."""
+app routes to: a key's generate, rotate and revoke; an integration's page,
+form and status changes; the workspace shown, its members and its trail."""
