@@ -25,8 +25,8 @@ from keydesk.asgi import KeydeskAuth
 from keydesk.encodings import MAX_ROUNDS, TooDeeplyEncoded, decoded_views, unescaped_stages
 from keydesk.http.server import create_app
 from keydesk.keys import generate_key_pair
+from keydesk.redaction import looks_like_private_key
 from keydesk.scan import Finding, scan_bytes, scan_git_history, scan_stream
-from keydesk.validation import looks_like_private_key
 from tests.servers import keydesk_serve
 
 

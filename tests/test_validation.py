@@ -8,13 +8,8 @@ import unicodedata
 import pytest
 
 from keydesk.errors import AlreadyExists, InvalidInput, InvalidLabel
-from keydesk.validation import (
-    confusable_with,
-    looks_like_private_key,
-    redact_private_keys,
-    redirect_uri,
-    skeletons,
-)
+from keydesk.redaction import looks_like_private_key, redact_private_keys
+from keydesk.validation import confusable_with, redirect_uri, skeletons
 from tests.fakes import seeded_key_pairs
 
 KEY = seeded_key_pairs(8)().private_key.reveal()  # the same in every xdist worker

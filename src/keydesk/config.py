@@ -8,8 +8,8 @@ import os
 from typing import TYPE_CHECKING
 
 from keydesk.errors import InvalidInput
+from keydesk.redaction import looks_like_private_key
 from keydesk.store.path import absolute, refuse_unnamable
-from keydesk.validation import looks_like_private_key
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -83,7 +83,7 @@ def may_hold_key(data: bytes) -> bool:
     )
 
 
-_SHORTEST = len(PRIVATE_PREFIX) + ID_LENGTH  # what validation.looks_like_private_key needs
+_SHORTEST = len(PRIVATE_PREFIX) + ID_LENGTH  # what redaction.looks_like_private_key needs
 
 
 def decoded_views(data: bytes) -> list[bytes]:

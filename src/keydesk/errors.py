@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from keydesk.redaction import redact_private_keys
+
 
 class KeydeskError(Exception):
     """Base of every error keydesk expects; `message` is user-facing.
@@ -18,8 +20,6 @@ class KeydeskError(Exception):
     a screen, written to a log or carried in a traceback can repeat it."""
 
     def __init__(self, message: str) -> None:
-        from keydesk.validation import redact_private_keys  # validation imports errors
-
         message = redact_private_keys(message)
         super().__init__(message)
         self.message = message

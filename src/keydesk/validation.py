@@ -10,18 +10,11 @@ from datetime import UTC, date, datetime, timedelta
 from functools import cache
 
 from keydesk.errors import InvalidInput, InvalidLabel
+from keydesk.redaction import looks_like_private_key
 
 LABEL_MAX = 64
 NAME_MAX = 64
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
-
-# What a private key looks like to a human who pasted one into the wrong
-# field: its prefix, then base62 with at least an id's worth of characters
-# (a truncated or mistyped key is still mostly secret). Stated here rather
-# than taken from keydesk.keys, which loads argon2.
-PRIVATE_KEY_PREFIX = "kdsk_"
-_KEYLIKE = re.compile(r"kdsk_[0-9A-Za-z]{4}[0-9A-Za-z_]{12,}")
-PRIVATE_KEY_NOTE = "this looks like a private key; it was not stored or logged"
 
 
 def _first_unprintable(text: str) -> str | None:
@@ -33,27 +26,6 @@ def _first_unprintable(text: str) -> str | None:
         if category[0] == "C" or category in ("Zl", "Zp"):
             return char
     return None
-
-
-def looks_like_private_key(text: str | None) -> bool:
-    return text is not None and PRIVATE_KEY_PREFIX in text and _KEYLIKE.search(text) is not None
-
-
-def redacted_key(key: str) -> str:
-    """`kdsk_7Qm2…`: enough to tell which key, nothing of its secret."""
-    return key[: len(PRIVATE_KEY_PREFIX) + 4] + "…"
-
-
-def redact_private_keys(text: str, *, note: bool = True) -> str:
-    """`text` with every private-key-like run shown as `kdsk_7Qm2…`, and (with
-    `note`) a note saying so. Applied to every error message (`KeydeskError`)
-    and to everything the CLI prints on stderr."""
-    if PRIVATE_KEY_PREFIX not in text:  # the common case costs one scan in C
-        return text
-    redacted, count = _KEYLIKE.subn(lambda match: redacted_key(match.group()), text)
-    if count == 0 or not note or PRIVATE_KEY_NOTE in redacted:
-        return redacted
-    return f"{redacted} ({PRIVATE_KEY_NOTE})"
 
 
 def shown_literally(text: str | None, *, newlines: bool = False) -> str:

@@ -149,8 +149,8 @@ def _candidates(read: Read, args: argparse.Namespace, command: str, prefix: str)
     named = sqlite_file_of(url)
     if named is None or not os.path.isfile(named):  # said before loading the reads
         return []
+    from keydesk.redaction import looks_like_private_key
     from keydesk.store.queries import bare_sqlite_reads
-    from keydesk.validation import looks_like_private_key
 
     # Only the bare way: it checks the store, opens an up-to-date SQLite file
     # read-only and yields None for anything else (nothing is ever made).

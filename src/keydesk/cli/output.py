@@ -8,7 +8,8 @@ import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from keydesk.validation import redact_private_keys, shown_literally
+from keydesk.redaction import redact_private_keys
+from keydesk.validation import shown_literally
 
 if TYPE_CHECKING:
     from datetime import datetime

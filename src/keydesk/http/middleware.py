@@ -47,7 +47,7 @@ from typing import Any
 
 from keydesk.encodings import TooDeeplyEncoded, decoded_views, holds_key_body, may_hold_key
 from keydesk.errors import StoreUnavailable, TooManyAttempts, Unauthorized, UnauthorizedReason
-from keydesk.validation import PRIVATE_KEY_PREFIX, looks_like_private_key
+from keydesk.redaction import PRIVATE_KEY_PREFIX, looks_like_private_key
 from keydesk.verify.gates import RETRY_AFTER_SECONDS
 from keydesk.verify.refusals import RefusalLog
 from keydesk.verify.verifier import Verifier

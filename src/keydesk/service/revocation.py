@@ -10,6 +10,7 @@ from sqlmodel import Session, col
 
 from keydesk import validation
 from keydesk.errors import AlreadyRevoked
+from keydesk.redaction import redact_private_keys
 from keydesk.service.rows import KeyRef
 from keydesk.store.models import ApiKey
 
@@ -32,7 +33,7 @@ def revoke(session: Session, key: KeyRef, revoker: int | None, at: datetime) -> 
 def leak_label(found_at: str) -> str:
     """The audit line's note on a leaked key: where it was found (a path may
     itself hold a private key, which is redacted)."""
-    found_at = validation.redact_private_keys(found_at, note=False)
+    found_at = redact_private_keys(found_at, note=False)
     # Under a label's rules (PostgreSQL's keydesk_mark_leaked refuses any
     # other, and with it the revocation): printable, NFC, no surrounding space.
     shown = validation.as_stored(validation.shown_literally(found_at))
