@@ -14,11 +14,11 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
+from keydesk.tui.store_calls import StoreCalls
 from keydesk.views import IntegrationView, KeyView, WorkspaceView
 
 if TYPE_CHECKING:
-    from keydesk.store.queries import Reads
-    from keydesk.tui.store_calls import StoreCalls
+    from keydesk.store.queries import Reads  # the store layer: not loaded by screens
 
 
 class Keydesk(Protocol):
