@@ -107,6 +107,7 @@ def main(
         setattr(args, option, getattr(args, option, None))
     args.proven_actor = actor  # no option has this dest: argv cannot set it
     args.proven_ssh_key = ssh_key
+    args.run_command = main  # how an SSH session runs the command it was sent
     handler: Handler = getattr(args, "handler", interface.run_tui)
     try:
         return handler(args)

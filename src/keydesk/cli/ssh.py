@@ -23,7 +23,7 @@ import contextlib
 import errno
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from keydesk import validation
@@ -101,8 +101,11 @@ def register(cli: Commands) -> None:
     )
     sub.add_argument("--fingerprint", required=True, metavar="SHA256:…")
     _authorized_keys_option(sub)
+    _register_session(cli)
 
-    # sshd's forced command: no `help`, so no line in `keydesk --help`.
+
+def _register_session(cli: Commands) -> None:
+    """sshd's forced command: no `help`, so no line in `keydesk --help`."""
     session: Parser = cli.root.add_parser(
         SESSION_COMMAND,
         description="what sshd runs for a key `keydesk ssh authorize` let in; not for people",
@@ -347,9 +350,8 @@ def ssh_session(args: argparse.Namespace) -> int:
     if original is None:
         return _session_tui(url, account, ssh_key)
     argv = parse_session_command(original, REMOTE_COMMANDS)
-    from keydesk.cli import main
-
-    return main(argv, actor=account, ssh_key=ssh_key)
+    run_command: Callable[..., int] = args.run_command  # keydesk.cli.main
+    return run_command(argv, actor=account, ssh_key=ssh_key)
 
 
 def _require_any_approval(url: str, account: str, ssh_key: str) -> None:
