@@ -36,25 +36,7 @@ def register(cli: Commands) -> None:
         json_output=True,
         parent=group,
     )
-    sub.add_argument("--integration", required=True, metavar="NAME_OR_ID")
-    sub.add_argument("--label", required=True, help="e.g. api-gateway-prod, CI Runner")
-    expiry = sub.add_mutually_exclusive_group()
-    expiry.add_argument(
-        "--expires-in",
-        metavar="SPAN",
-        help="e.g. 30d, 90d, 365d, 12h (default: 90d, or the policy's cap)",
-    )
-    expiry.add_argument("--expires-at", metavar="WHEN", help="a date (midnight UTC) or a UTC time")
-    expiry.add_argument(
-        "--no-expiry", action="store_true", help="never expires (if the workspace allows it)"
-    )
-    sub.add_argument(
-        "--scope",
-        action="append",
-        default=[],
-        metavar="SCOPE",
-        help="restrict the key to this scope of its integration (repeat; default: all)",
-    )
+    _create_options(sub)
     sub = cli.command(
         "list",
         list_,
@@ -101,6 +83,28 @@ def register(cli: Commands) -> None:
     )
     sub.add_argument("public_key", metavar="PUBLIC_KEY")
     sub.add_argument("--since", metavar="WHEN", default="7d", help="a time ago or a date (7d)")
+
+
+def _create_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--integration", required=True, metavar="NAME_OR_ID")
+    sub.add_argument("--label", required=True, help="e.g. api-gateway-prod, CI Runner")
+    expiry = sub.add_mutually_exclusive_group()
+    expiry.add_argument(
+        "--expires-in",
+        metavar="SPAN",
+        help="e.g. 30d, 90d, 365d, 12h (default: 90d, or the policy's cap)",
+    )
+    expiry.add_argument("--expires-at", metavar="WHEN", help="a date (midnight UTC) or a UTC time")
+    expiry.add_argument(
+        "--no-expiry", action="store_true", help="never expires (if the workspace allows it)"
+    )
+    sub.add_argument(
+        "--scope",
+        action="append",
+        default=[],
+        metavar="SCOPE",
+        help="restrict the key to this scope of its integration (repeat; default: all)",
+    )
 
 
 def create(args: argparse.Namespace) -> int:
