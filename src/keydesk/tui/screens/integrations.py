@@ -66,6 +66,7 @@ class IntegrationsScreen(KeydeskScreen[None]):
         super().__init__(id="integrations-screen")
         self._integrations: list[IntegrationView] = []
         self._select: int | None = None
+        self._mounted = False  # rows are drawn from on_mount on
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -74,7 +75,7 @@ class IntegrationsScreen(KeydeskScreen[None]):
             id="filter",
             compact=True,
         )
-        yield FittedTable(COLUMNS, id="integrations")
+        yield FittedTable(COLUMNS, redraw=lambda _cursor: self._render_rows(), id="integrations")
         yield Static(id="empty-guide")
         yield KeyFooter()
 
@@ -87,6 +88,7 @@ class IntegrationsScreen(KeydeskScreen[None]):
         return self.query_one("#filter", Input)
 
     def on_mount(self) -> None:
+        self._mounted = True
         self._render_rows()  # the table has its columns (it is mounted first)
         self.watch(self.app, "workspace", self._workspace_changed)
         if not self.keydesk.ready and not self._integrations:  # a quiet line while it opens
@@ -115,12 +117,8 @@ class IntegrationsScreen(KeydeskScreen[None]):
 
     def show(self, integrations: list[IntegrationView]) -> None:
         self._integrations = integrations
-        if self.is_mounted:  # else on_mount draws them
+        if self._mounted:  # else on_mount draws them
             self._render_rows()
-
-    @on(FittedTable.Refitted, "#integrations")
-    def _refitted(self) -> None:
-        self._render_rows()
 
     def _render_rows(self) -> None:
         table = self.table

@@ -5,9 +5,8 @@ detail line)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-
-from textual.message import Message
 
 from keydesk.tui.widgets.list_table import ListTable
 
@@ -52,25 +51,14 @@ def _needed(columns: list[Column]) -> int:
 class FittedTable(ListTable):
     """A ListTable whose columns are fitted to the screen's width when it
     is mounted (before its screen's `on_mount`, so rows can be added from
-    there) and whenever it is resized. A later fit empties the table: its
-    rows are drawn again by whoever owns them (`Refitted`)."""
+    there) and whenever it is resized. A later fit empties the table, and
+    `redraw` (the rows' owner's) fills it again at once, given the row the
+    cursor was on: the footer never sees the empty table in between."""
 
-    class Refitted(Message):
-        """The columns changed and the table is empty: draw its rows again
-        (`fitted` gives each column's width; `cursor` is the row it was on)."""
-
-        def __init__(self, table: FittedTable, cursor: int) -> None:
-            super().__init__()
-            self.table = table
-            self.cursor = cursor
-
-        @property
-        def control(self) -> FittedTable:
-            return self.table
-
-    def __init__(self, columns: list[Column], *, id: str) -> None:
+    def __init__(self, columns: list[Column], *, redraw: Callable[[int], object], id: str) -> None:
         super().__init__(id=id)
         self._columns = columns
+        self._redraw = redraw
         self.fitted: Fitted = []
 
     def on_mount(self) -> None:
@@ -81,18 +69,13 @@ class FittedTable(ListTable):
 
     def refit(self) -> None:
         """Fit the columns to the screen's width; redraw if they changed."""
-        layout = fit(self._columns, self.screen.size.width or self.app.size.width)
-        if layout == self.fitted:
+        fitted = fit(self._columns, self.screen.size.width or self.app.size.width)
+        if fitted == self.fitted:
             return
         cursor, first = self.cursor_row, not self.fitted
-        self.fitted = layout
+        self.fitted = fitted
         self.clear(columns=True)
-        for column, width in layout:
+        for column, width in fitted:
             self.add_column(column.heading, width=width, key=column.key)
         if not first:  # the first fit comes before any row
-            self.redraw(cursor)
-
-    def redraw(self, cursor: int) -> None:
-        """The rows are their owner's: tell it. A table that owns its rows
-        draws them here instead."""
-        self.post_message(self.Refitted(self, cursor))
+            self._redraw(cursor)

@@ -116,7 +116,7 @@ class KeyTable(FittedTable):
 
     def __init__(self, now: Callable[[], datetime], *, id: str) -> None:
         """`now`: the app's clock, for status words."""
-        super().__init__(KEY_COLUMNS, id=id)
+        super().__init__(KEY_COLUMNS, redraw=self._redraw_window, id=id)
         self._now = now
         self.loaded: LoadedKeys | None = None  # None until the first load is in
         self.matched: list[KeyView] = []
@@ -231,7 +231,7 @@ class KeyTable(FittedTable):
                 cells.append(values[column.key])
         return cells
 
-    def redraw(self, cursor: int) -> None:
+    def _redraw_window(self, cursor: int) -> None:
         shown, self._shown = self._shown, 0
         self._extend(shown)
         if self._shown:
