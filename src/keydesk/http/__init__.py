@@ -1,2 +1,3 @@
-"""HTTP: the verify server (`keydesk serve`), the ASGI middleware and the
-route guards. Public import paths: keydesk.asgi, keydesk.guards."""
+"""HTTP: the verify server (server, `keydesk serve`), the ASGI middleware
+(middleware) and the route guards (guards). Public import paths, which
+re-export them: keydesk.asgi, keydesk.guards."""

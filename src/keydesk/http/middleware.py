@@ -30,9 +30,10 @@ close before accept: 1008 (policy violation), or 1013 (try again later) for
 429/503.
 
 A route that needs more than a valid key names the scopes it needs, in one
-line (`keydesk.guards.requires_scopes`, for Starlette and FastAPI): a key
-without them gets 403 with `WWW-Authenticate: Bearer error="insufficient_scope",
-scope="…"` (RFC 6750 §3.1); `scope_refusal` here is that rule in plain ASGI.
+line (`keydesk.http.guards.requires_scopes`, public as keydesk.guards, for
+Starlette and FastAPI): a key without them gets 403 with `WWW-Authenticate:
+Bearer error="insufficient_scope", scope="…"` (RFC 6750 §3.1);
+`scope_refusal` here is that rule in plain ASGI.
 """
 
 from __future__ import annotations

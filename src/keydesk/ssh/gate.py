@@ -9,8 +9,9 @@ A session knows its key from its forced command (`keydesk ssh-session
 ACCOUNT SHA256:…`, keydesk.ssh.grant_line writes it): sshd runs that command
 for that key alone, and nothing the client sends can change it.
 
-Plain SQL on a DB-API connection (keydesk.store.dbapi): the bare reads use it as
-the service does. The rules for granting approvals are keydesk.ssh.approvals.
+Plain SQL on a DB-API connection (keydesk.store.dbapi): the list queries
+(keydesk.store.queries) run it on a bare sqlite3 connection as the service
+does on its own. The rules for granting approvals are keydesk.ssh.approvals.
 """
 
 from __future__ import annotations

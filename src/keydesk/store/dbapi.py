@@ -1,6 +1,6 @@
 """One DB-API connection of a store (sqlite3's or psycopg's), for SQL
 written once for both backends. Used where SQLAlchemy would cost more than
-it gives: the list reads (keydesk.store.queries) and the verifier's bookkeeping
+it gives: the list queries (keydesk.store.queries) and the verifier's bookkeeping
 writes. Imports nothing but the standard library."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The store's tables (SQLModel). Schema changes go through Alembic
-(`keydesk/migrations`); never edit a table here without a new revision."""
+(keydesk.store.migrations); never edit a table here without a new revision."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """Which file a SQLite store really is, and whether it is safe to open: the
 one check every way of opening a store runs (the CLI, the TUI, `serve`,
-`verify`, scan, the bare reads, and the verifier under the ASGI middleware).
+`verify`, scan, the bare queries of keydesk.store.sqlite_file, and the
+verifier under the ASGI middleware).
 
 The file is the real one, every symlink followed (each link, and the folder
 it lies in, checked as well), and it is opened by that real path. As

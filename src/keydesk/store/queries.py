@@ -1,4 +1,4 @@
-"""The list reads — integrations and keys — as plain SQL on a DB-API
+"""The list queries (`Reads`) — integrations and keys — as plain SQL on a DB-API
 connection, for both stores and both ways in.
 
 The service runs them on its session's own connection (on PostgreSQL,

@@ -7,7 +7,7 @@ On every backend: `audit_event.integration_id` (an integration's own events
 and its keys'), filled in for existing events, and the indexes the audit
 screens page through.
 
-On PostgreSQL only (SQLite's boundary is the file, see store.py): the acting
+On PostgreSQL only (SQLite's boundary is the file, see keydesk.store.path): the acting
 account is the session's role (`session_user`), and the database itself
 enforces who may do what, so the rules hold for anyone who bypasses keydesk
 and types SQL:
