@@ -24,9 +24,7 @@ class Members:
     def of(self, workspace: str) -> MembersView:
         """Who is in `workspace`, owners first (members may look)."""
         with self.context.session() as session:
-            ws = self.context.workspace(session, workspace)
-            self.context.require_member(session, ws)
-            return self._members(session, ws)
+            return self._read(session, workspace)[1]
 
     def remove(self, workspace: str, name: str) -> MemberView:
         """Take account `name` out of `workspace` (anyone may leave). The keys
@@ -34,9 +32,7 @@ class Members:
         name = validation.name(name, "the account name")
         context = self.context
         with context.session() as session:
-            ws = context.workspace(session, workspace)
-            context.require_member(session, ws)
-            members = self._members(session, ws)
+            ws, members = self._read(session, workspace)
             member = members.member(name)
             if member is None:
                 raise NotFound(f"{name} is not a member of {ws.name}")
@@ -59,9 +55,7 @@ class Members:
         role_ = _parse_role(role)
         context = self.context
         with context.session() as session:
-            ws = context.workspace(session, workspace)
-            context.require_member(session, ws)
-            members = self._members(session, ws)
+            ws, members = self._read(session, workspace)
             current = members.member(name)
             if current is None and must_exist:
                 raise NotFound(
@@ -79,6 +73,12 @@ class Members:
             flush(session, f"{name} is already a member of {ws.name}")
             context.audit(session, row_id(ws.id), action, name, label=role_.value)
             return MemberView(name, role_, current.since if current else utcnow())
+
+    def _read(self, session: Session, workspace: str) -> tuple[Workspace, MembersView]:
+        """The workspace and its members, which the actor must be one of."""
+        ws = self.context.workspace(session, workspace)
+        self.context.require_member(session, ws)
+        return ws, self._members(session, ws)
 
     def _members(self, session: Session, ws: Workspace) -> MembersView:
         rows = session.execute(
