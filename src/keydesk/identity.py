@@ -8,7 +8,7 @@
   environment); through `sudo -u OWNER`, the admin who ran sudo
   (`SUDO_USER`, which sudo sets), so a team can share one service account
   and still have a true audit trail. The store file is the boundary:
-  whoever can run as its owner can edit the file (see store.py).
+  whoever can run as its owner can edit the file (see keydesk.store.path).
 * A trusted caller that proved the name another way passes it in code,
   never through argv or the environment: `keydesk demo` (its own throwaway
   store) and `keydesk ssh-session ACCOUNT` (sshd's forced command).
