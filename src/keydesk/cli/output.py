@@ -6,8 +6,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Iterable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from keydesk import wording
 from keydesk.redaction import redact_private_keys
 from keydesk.validation import shown_literally
 
@@ -113,8 +115,7 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def when(value: datetime | None) -> str:
-    return value.astimezone().strftime("%Y-%m-%d %H:%M") if value else "-"
+when = partial(wording.when, missing="-")  # a plain table's cells are ASCII
 
 
 def integration_json(i: IntegrationView) -> dict[str, Any]:

@@ -11,8 +11,6 @@ from textual.content import Content
 
 from keydesk.validation import shown_literally
 
-ELLIPSIS = "…"
-
 
 def visible(text: str | None, *, newlines: bool = False) -> str:
     return shown_literally(text, newlines=newlines)
@@ -40,11 +38,6 @@ def content(text: str | None) -> Content:
     """Widget content that shows `text` exactly (Content is never markup);
     line breaks are kept, every other control character is escaped."""
     return Content(visible(text, newlines=True))
-
-
-def when(value: datetime | None) -> str:
-    """A time as admins read it: local, to the minute."""
-    return value.astimezone().strftime("%Y-%m-%d %H:%M") if value else "—"
 
 
 def day(value: datetime | None) -> str:

@@ -20,12 +20,13 @@ from textual.widgets import Button, Header, Input, Static, TabbedContent, TabPan
 from keydesk.tui import heap
 from keydesk.tui.actions import integration_action, key_action
 from keydesk.tui.calls import call_service, deliver, notify_error
-from keydesk.tui.display import cells, clipped, content, literal, when
+from keydesk.tui.display import cells, clipped, content, literal
 from keydesk.tui.messages import IntegrationsChanged, KeysChanged
 from keydesk.tui.screens.base import KeydeskScreen
 from keydesk.tui.screens.key_page import KeyScreen
 from keydesk.tui.widgets import AuditLog, FilterInput, KeyFooter, KeyTable, LoadedKeys, Pairs
 from keydesk.views import IntegrationView, KeyView, stop_time
+from keydesk.wording import when
 
 FIRST_PAGE = 60  # keys shown before the rest of a big integration is read
 FILTER_FROM = 9  # keys; fewer fit on one screen without a filter

@@ -15,7 +15,7 @@ from textual.widgets import Header, Sparkline, Static
 
 from keydesk.tui.actions import key_action
 from keydesk.tui.calls import call_service
-from keydesk.tui.display import content, when
+from keydesk.tui.display import content
 from keydesk.tui.screens.base import KeydeskScreen
 from keydesk.tui.widgets import KeyFooter, Pairs
 from keydesk.views import (
@@ -27,6 +27,7 @@ from keydesk.views import (
     in_words,
     stop_time,
 )
+from keydesk.wording import when
 
 WEEK = timedelta(days=7)
 

@@ -24,12 +24,13 @@ from textual.widgets.option_list import Option
 
 from keydesk.ssh.gate import awaiting_notice
 from keydesk.tui.calls import call_service
-from keydesk.tui.display import content, literal, sentence, visible, when
+from keydesk.tui.display import content, literal, sentence, visible
 from keydesk.tui.screens.base import KeydeskModal, KeydeskScreen
 from keydesk.tui.screens.choice import lifetime_question
 from keydesk.tui.screens.confirm import ConfirmScreen
 from keydesk.tui.widgets import KeyFooter
 from keydesk.views import ROLE_ORDER, MembersView, MemberView, Role, WorkspaceView
+from keydesk.wording import when
 
 ROLE_MEANING = {
     Role.OWNER: "everything, including making and removing owners",

@@ -17,10 +17,11 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
 from keydesk.tui.calls import call_service
-from keydesk.tui.display import content, literal, when
+from keydesk.tui.display import content, literal
 from keydesk.tui.interface import Keydesk
 from keydesk.tui.widgets.list_table import ListTable
 from keydesk.views import AuditView
+from keydesk.wording import when
 
 PAGE = 200  # events per read
 LOAD_AHEAD = 40  # rows before the end of the table at which the next page is read

@@ -19,9 +19,10 @@ from textual.widgets import DataTable
 from textual.worker import get_current_worker
 
 from keydesk.tui.calls import call_service
-from keydesk.tui.display import literal, when
+from keydesk.tui.display import literal
 from keydesk.tui.widgets.fitted_table import Column, FittedTable
 from keydesk.views import KeyStatus, KeyView, key_status
+from keydesk.wording import when
 
 WINDOW = 60  # rows added to the table at a time (more than a screenful)
 MAX_ROWS = 1000  # the table never holds more; the filter finds the rest
