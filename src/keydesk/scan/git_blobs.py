@@ -147,6 +147,7 @@ def binary_change_events(
         cast(IO[bytes], process.stdin).close()
         process.kill()
         process.wait()
+        cast(IO[bytes], process.stdout).close()  # else one descriptor leaks per scan
 
 
 def _blob_events(
