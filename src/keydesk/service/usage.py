@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlmodel import col
@@ -10,6 +10,7 @@ from sqlmodel import col
 from keydesk.service.context import ServiceContext
 from keydesk.store.models import KeyUsage
 from keydesk.views import ACCEPTED, USAGE_RANGE_MAX, UsageHour, UsageView, utcnow
+from keydesk.views.usage import usage_hour, usage_hour_start
 
 
 def key_usage(context: ServiceContext, public_key: str, since: datetime) -> UsageView:
@@ -17,7 +18,10 @@ def key_usage(context: ServiceContext, public_key: str, since: datetime) -> Usag
     USAGE_RANGE_MAX ago: every hour of the range is a row), as verifiers
     counted them (accepted, and refused by reason)."""
     now = utcnow()
-    first, last = _hour_of(max(since, now - USAGE_RANGE_MAX)), _hour_of(now)
+    first, last = (
+        usage_hour(max(since, now - USAGE_RANGE_MAX).timestamp()),
+        usage_hour(now.timestamp()),
+    )
     with context.session() as session:
         key = context.member_key(session, public_key)
         counts = session.execute(
@@ -34,14 +38,5 @@ def key_usage(context: ServiceContext, public_key: str, since: datetime) -> Usag
     for hour in range(first, last + 1):
         outcomes = by_hour.get(hour, {})
         accepted = outcomes.pop(ACCEPTED, 0)
-        hours.append(UsageHour(_hour_start(hour), accepted, outcomes))
-    return UsageView(key.public_key, _hour_start(first), now, tuple(hours))
-
-
-def _hour_of(moment: datetime) -> int:
-    """key_usage.hour: whole hours since the epoch, UTC."""
-    return int(moment.timestamp()) // 3600
-
-
-def _hour_start(hour: int) -> datetime:
-    return datetime.fromtimestamp(hour * 3600, UTC)
+        hours.append(UsageHour(usage_hour_start(hour), accepted, outcomes))
+    return UsageView(key.public_key, usage_hour_start(first), now, tuple(hours))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
+from keydesk.views.usage import usage_hour
+
 USAGE_BACKLOG_MAX = 100_000  # counts kept for a retry while the store refuses writes
 
 UsageCounts = dict[tuple[int, int, str], int]  # (key id, hour, outcome) -> count
@@ -19,7 +21,7 @@ class UsageCounter:
 
     def add(self, key_id: int, outcome: str) -> bool:
         """Count one; True when it starts a new batch (the writer is told)."""
-        entry = (key_id, int(time.time()) // 3600, outcome)
+        entry = (key_id, usage_hour(time.time()), outcome)
         with self._lock:
             counts = self._counts
             started = not counts

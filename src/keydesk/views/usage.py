@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 # Outcomes a verifier counts per key and hour (key_usage.outcome).
 ACCEPTED = "accepted"
@@ -12,6 +12,16 @@ WRONG_SECRET = "wrong_secret"  # noqa: S105 (a reason, not a password)
 
 HOUR = timedelta(hours=1)
 USAGE_RANGE_MAX = timedelta(days=366)  # the longest look back at a key's usage
+
+
+def usage_hour(epoch_seconds: float) -> int:
+    """key_usage.hour: whole hours since the epoch, UTC (what verifiers
+    count under, and what the service reads back)."""
+    return int(epoch_seconds) // 3600
+
+
+def usage_hour_start(hour: int) -> datetime:
+    return datetime.fromtimestamp(hour * 3600, UTC)
 
 
 @dataclass(frozen=True, slots=True)
