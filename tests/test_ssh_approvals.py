@@ -1,5 +1,5 @@
 """An SSH key acts in a workspace only where an owner of that workspace
-approved it for its account (keydesk.ssh.gate, keydesk.ssh.approvals), at
+approved it for its account (keydesk.ssh.gate, keydesk.service.ssh_approvals), at
 every step of a session; and a session scans only what the admin sends.
 
 The attack these stop (issue #19, item 1): mallory, who may run keydesk as

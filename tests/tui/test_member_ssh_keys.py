@@ -1,6 +1,6 @@
 """SSH keys on the Members screen: adding a member whose SSH keys wait for
 this workspace's approval says so, and an owner approves them behind a
-confirmation naming their fingerprints (keydesk.ssh.approvals). And in an
+confirmation naming their fingerprints (keydesk.service.ssh_approvals). And in an
 SSH session the TUI scans no file of the server. Demo store: acme with
 alice owner, bob admin, carol viewer."""
 

@@ -87,7 +87,7 @@ def list_(args: argparse.Namespace) -> int:
 
 def add(args: argparse.Namespace) -> int:
     """Adds the member, and says which of their SSH keys may not act here
-    until an owner of the workspace approves them (keydesk.ssh.approvals)."""
+    until an owner of the workspace approves them (keydesk.service.ssh_approvals)."""
     from keydesk.ssh.gate import awaiting_notice
 
     service = context.service(args)

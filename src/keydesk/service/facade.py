@@ -22,10 +22,10 @@ from keydesk.service.integrations import Integrations
 from keydesk.service.keys import Keys
 from keydesk.service.leaks import Leaks
 from keydesk.service.members import Members
+from keydesk.service.ssh_approvals import Approval
 from keydesk.service.ssh_keys import SshKeys
 from keydesk.service.usage import key_usage
 from keydesk.service.workspaces import Workspaces
-from keydesk.ssh.approvals import Approval
 from keydesk.store.engine import Store
 from keydesk.store.queries import Reads
 from keydesk.views import (

@@ -11,7 +11,7 @@ from keydesk import validation
 from keydesk.errors import InvalidInput, NotFound, PermissionDenied
 from keydesk.service.context import ServiceContext
 from keydesk.service.rows import account, flush, row_id
-from keydesk.ssh.approvals import forget
+from keydesk.service.ssh_approvals import forget
 from keydesk.store.models import Account, Membership, Workspace
 from keydesk.store.stored_values import stored_role
 from keydesk.views import ROLE_ORDER, MembersView, MemberView, Role, utcnow

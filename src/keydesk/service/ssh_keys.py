@@ -1,5 +1,5 @@
 """SSH access (keydesk ssh): the SSH keys that open keydesk as an account,
-and the owners' approvals they need. The rules are keydesk.ssh.approvals;
+and the owners' approvals they need. The rules are keydesk.service.ssh_approvals;
 this module runs them in a unit of work as the acting account."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import TypeVar
 
 from keydesk.service.context import ServiceContext
-from keydesk.ssh.approvals import Approval, SshApprovals
+from keydesk.service.ssh_approvals import Approval, SshApprovals
 
 _T = TypeVar("_T")
 

@@ -11,7 +11,7 @@ from keydesk import validation
 from keydesk.errors import AlreadyExists, InvalidInput, NotFound, PermissionDenied
 from keydesk.service.context import ServiceContext
 from keydesk.service.rows import account, refuse_look_alike, row_id
-from keydesk.ssh.approvals import approve_created
+from keydesk.service.ssh_approvals import approve_created
 from keydesk.store.models import Membership, Workspace
 from keydesk.views import Role, WorkspaceView
 

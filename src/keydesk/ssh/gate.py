@@ -11,7 +11,7 @@ for that key alone, and nothing the client sends can change it.
 
 Plain SQL on a DB-API connection (keydesk.store.dbapi): the list queries
 (keydesk.store.queries) run it on a bare sqlite3 connection as the service
-does on its own. The rules for granting approvals are keydesk.ssh.approvals.
+does on its own. The rules for granting approvals are keydesk.service.ssh_approvals.
 """
 
 from __future__ import annotations

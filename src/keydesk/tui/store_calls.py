@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from keydesk.keys import PrivateKey
     from keydesk.service import KeyService
-    from keydesk.ssh.approvals import Approval
+    from keydesk.service.ssh_approvals import Approval
     from keydesk.views import (
         AuditView,
         CreatedKey,
