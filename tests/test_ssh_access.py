@@ -19,7 +19,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import keydesk.ssh
 from keydesk.errors import KeydeskError
 from keydesk.ssh.authorized_keys import add_grant, read_grants, remove_grant
 from keydesk.ssh.errors import (
@@ -804,17 +803,6 @@ def test_what_is_accepted_splits_as_a_posix_shell_would(tail):
 
 # -- the modules themselves -------------------------------------------------------
 
-# Everything of keydesk.ssh but the store-backed gate and approvals.
-ACCESS_MODULES = (
-    "errors",
-    "public_keys",
-    "line_syntax",
-    "grant_line",
-    "authorized_keys",
-    "file_edits",
-    "session_command",
-)
-
 
 def test_the_modules_load_neither_the_interface_nor_the_store():
     code = (
@@ -824,16 +812,3 @@ def test_the_modules_load_neither_the_interface_nor_the_store():
         "assert not leaked, leaked"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
-
-
-def test_the_modules_pass_mypy_strict(tmp_path):
-    pytest.importorskip("mypy", reason="mypy is not installed (pip install mypy)")
-    folder = Path(keydesk.ssh.__file__).parent
-    modules = [str(folder / f"{name}.py") for name in ACCESS_MODULES]
-    result = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(tmp_path), *modules],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
