@@ -5,29 +5,21 @@ from __future__ import annotations
 
 import pytest
 
-from tests.tui.screenshots import SCREENS, SIZES, demo_app, demo_store
+from tests.tui.screenshots import SCREENS, SIZES, demo_app
 
 
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("screen", SCREENS)
-def test_screen(snap_compare, tmp_path, screen, size):
-    store = demo_store(tmp_path)
-    try:
-        assert snap_compare(
-            demo_app(store, screen), terminal_size=SIZES[size], run_before=SCREENS[screen]
-        )
-    finally:
-        store.dispose()
+def test_screen(snap_compare, demo_store, screen, size):
+    assert snap_compare(
+        demo_app(demo_store, screen), terminal_size=SIZES[size], run_before=SCREENS[screen]
+    )
 
 
-def test_too_small(snap_compare, tmp_path):
+def test_too_small(snap_compare, demo_store):
     """Under 60x20: one clear line, not a broken layout."""
-    store = demo_store(tmp_path)
-    try:
-        assert snap_compare(
-            demo_app(store, "integrations"),
-            terminal_size=(40, 15),
-            run_before=SCREENS["integrations"],
-        )
-    finally:
-        store.dispose()
+    assert snap_compare(
+        demo_app(demo_store, "integrations"),
+        terminal_size=(40, 15),
+        run_before=SCREENS["integrations"],
+    )
