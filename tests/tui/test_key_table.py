@@ -1,0 +1,90 @@
+"""KeyTable on its own: it holds a window of the matching keys, filters in
+a worker, and tells its owner what changed through its messages."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from textual import on
+from textual.app import App, ComposeResult
+from textual.message import Message
+
+from keydesk.tui.widgets import KeyTable, LoadedKeys
+from keydesk.tui.widgets.key_table import WINDOW
+from keydesk.views import KeyView
+
+NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+
+
+def _key(n: int, *, revoked: bool = False) -> KeyView:
+    return KeyView(
+        id=n,
+        public_key=f"kdsk_pub{n:05d}",
+        label=f"key {n}",
+        integration_id=1,
+        integration="github",
+        created_at=NOW - timedelta(days=1),
+        created_by="alice",
+        revoked_at=NOW if revoked else None,
+        revoked_by="alice" if revoked else None,
+        expires_at=None,
+        last_used_at=None,
+    )
+
+
+class _Owner(App[None]):
+    def __init__(self) -> None:
+        super().__init__()
+        self.heard: list[Message] = []
+
+    def compose(self) -> ComposeResult:
+        yield KeyTable(lambda: NOW, id="keys")
+
+    @on(KeyTable.KeyHighlighted)
+    @on(KeyTable.KeySelected)
+    @on(KeyTable.Filtered)
+    def _heard(self, message: Message) -> None:
+        self.heard.append(message)
+
+
+async def test_a_load_shows_a_window_and_grows_it_as_the_cursor_nears_its_end():
+    keys = [_key(n) for n in range(3 * WINDOW)] + [_key(999, revoked=True)]
+    app = _Owner()
+    async with app.run_test(size=(120, 30)) as pilot:
+        table = app.query_one(KeyTable)
+        table.load(LoadedKeys.of(keys, NOW))
+        table.filter("")
+        await pilot.pause()
+        assert table.row_count == WINDOW and table.listed_keys() == keys[:WINDOW]
+        assert table.summary() == f"{3 * WINDOW} active · 1 revoked or expired"
+        assert any(isinstance(m, KeyTable.Filtered) for m in app.heard)
+        table.move_cursor(row=WINDOW - 1)
+        await pilot.pause()
+        assert table.row_count == 2 * WINDOW  # the next window, before the end is reached
+        highlighted = [m for m in app.heard if isinstance(m, KeyTable.KeyHighlighted)]
+        assert highlighted[-1].key == keys[WINDOW - 1]
+        table.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        selected = [m for m in app.heard if isinstance(m, KeyTable.KeySelected)]
+        assert [m.key for m in selected] == [keys[WINDOW - 1]]
+
+
+async def test_the_filter_scans_in_a_worker_and_drops_a_scan_for_older_text():
+    keys = [_key(n) for n in range(30)]
+    app = _Owner()
+    async with app.run_test(size=(120, 30)) as pilot:
+        table = app.query_one(KeyTable)
+        table.load(LoadedKeys.of(keys, NOW))
+        table.filter("key 1")
+        table.stop_filtering()  # newer text is on its way: this scan's rows never show
+        await pilot.pause(0.2)
+        assert table.row_count == 0
+        table.filter("key 2")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert [k.label for k in table.listed_keys()] == [
+            "key 2",
+            *(f"key 2{n}" for n in range(10)),
+        ]
+        assert table.summary() == "30 active · 0 revoked or expired · 11 match the filter"
