@@ -75,12 +75,18 @@ def copy_store_file(template: Path, path: Path) -> None:
     path.chmod(template.stat().st_mode & 0o777)
 
 
+@pytest.fixture
+def migrated() -> None:
+    """Asked for beside `store_url` (by a test or a fixture, as `store`
+    does): the store there is already migrated, a copy of the worker's
+    template, for tests about what is done with a store, not its making."""
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store_url(request, tmp_path) -> Iterator[str]:
     """A URL of a store: each test runs once per backend. Empty, unless the
-    test opens it through `store` (or a fixture built on it): then already
-    migrated, from the worker's template, so `store` has nothing to do."""
-    migrated = "store" in request.fixturenames
+    test also asks for `migrated` (`store` and the fixtures built on it do)."""
+    migrated = "migrated" in request.fixturenames
     if request.param == "sqlite":
         path = tmp_path / "keydesk.db"
         if migrated:
@@ -97,7 +103,7 @@ def sqlite_url(tmp_path) -> str:
 
 
 @pytest.fixture
-def store(store_url) -> Iterator[Store]:
+def store(store_url, migrated) -> Iterator[Store]:
     store = open_store(store_url, create=True)
     yield store
     store.dispose()

@@ -71,8 +71,9 @@ class Keydesk:
 
 
 @pytest.fixture
-def kd(store_url, monkeypatch, capsys) -> Keydesk:
-    """A store with workspace acme and a configured integration github."""
+def kd(store_url, migrated, monkeypatch, capsys) -> Keydesk:
+    """A store with workspace acme and a configured integration github
+    (`init` on a migrated store: these tests are not about making one)."""
     monkeypatch.delenv("KEYDESK_ACCOUNT", raising=False)
     monkeypatch.delenv("KEYDESK_API_KEY", raising=False)
     kd = Keydesk(store_url, monkeypatch, capsys)

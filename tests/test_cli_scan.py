@@ -35,7 +35,7 @@ def isolated(tmp_path_factory, monkeypatch):
 
 
 @pytest.fixture
-def world(store_url):
+def world(store_url, migrated):
     store = open_store(store_url, create=True)
     yield build_world(store)
     store.dispose()
