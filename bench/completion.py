@@ -3,6 +3,7 @@ in the same run. Prints figures; not a test.
 
     python bench/completion.py            # 5 rounds x 10 runs per request
     python bench/completion.py --quick    # 3 rounds x 5 runs
+    python bench/completion.py --smoke    # 1 run, stores of 3 and 200 keys: seconds (CI)
 
 Each request is what `keydesk completion bash`'s script runs on Tab: the
 `keydesk` console script with argcomplete's protocol (_ARGCOMPLETE=1,
@@ -61,12 +62,14 @@ def floor() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--smoke", action="store_true", help="1 run, small stores (for CI)")
     options = parser.parse_args()
-    rounds, runs = (3, 5) if options.quick else (5, 10)
+    rounds, runs = (1, 1) if options.smoke else (3, 5) if options.quick else (5, 10)
+    sizes = (3, 200) if options.smoke else (3, 1_000, 10_000)
     with tempfile.TemporaryDirectory() as folder:
         os.chmod(folder, 0o700)
         stores = {}
-        for count in (3, 1_000, 10_000):
+        for count in sizes:
             url = f"sqlite:///{folder}/k{count}.db"
             seed(url, {"github": count, "stripe": 3})
             stores[count] = url

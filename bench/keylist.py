@@ -3,10 +3,14 @@ writing the same bytes. Prints figures; not a test.
 
     python bench/keylist.py            # 100,000 keys, 3 rounds (~1 min)
     python bench/keylist.py --quick    # 20,000 keys, 2 rounds
+    python bench/keylist.py --smoke    # 300 keys, 1 round: seconds (CI)
 
 Each round runs the CLI and the floor as fresh processes, stdout to a file;
-wall time and peak RSS (the child's ru_maxrss) are taken per run, outputs are
-checked byte for byte, and the ratio is paired within each round.
+wall time and peak RSS are taken per run, outputs are checked byte for byte,
+and the ratio is paired within each round. Each is started by a bare Python
+(`REAPER`) that times it and reads its ru_maxrss: a child spawned straight
+from this process would inherit this process's high-water mark at exec (the
+seeded store's rows), so its ru_maxrss reported the bench, not keydesk.
 
 The floor (`FLOOR` below) is the plain way to print the same JSON: one
 sqlite3 query with the same joins and order, datetimes made aware with
@@ -17,12 +21,10 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from benchlib import ACTOR, Row, account_args, keydesk_command, print_table, seed, sqlite_path
@@ -64,18 +66,32 @@ print(json.dumps(out, indent=2, ensure_ascii=False))
 '''
 
 
+# Spawns argv[2:] from a process far smaller than the one measured, times it,
+# and writes "seconds maxrss_kb" to the file argv[1].
+REAPER = """
+import os, sys, time
+start = time.perf_counter()
+pid = os.posix_spawnp(sys.argv[2], sys.argv[2:], os.environ)
+_, status, usage = os.wait4(pid, 0)
+elapsed = time.perf_counter() - start
+with open(sys.argv[1], "w") as out:
+    out.write(f"{elapsed} {usage.ru_maxrss}")
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def run(argv: list[str], out: Path) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS in MB, sha256 of stdout."""
+    """Wall seconds, peak RSS in MB (of the process argv starts), sha256 of stdout."""
+    figures = out.with_suffix(".rusage")
     with out.open("wb") as sink:
-        start = time.perf_counter()
-        process = subprocess.Popen(argv, stdout=sink, stderr=subprocess.PIPE)
-        _, status, usage = os.wait4(process.pid, 0)
-        elapsed = time.perf_counter() - start
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        assert process.stderr is not None
-        raise SystemExit(f"{argv[0]} failed: {process.stderr.read().decode()[:300]}")
-    return elapsed, usage.ru_maxrss / 1024, hashlib.sha256(out.read_bytes()).hexdigest()
+        done = subprocess.run(
+            [sys.executable, "-S", "-c", REAPER, str(figures), *argv],
+            stdout=sink, stderr=subprocess.PIPE, check=False,
+        )  # fmt: skip
+    if done.returncode != 0:
+        raise SystemExit(f"{argv[0]} failed: {done.stderr.decode()[:300]}")
+    elapsed, maxrss_kb = figures.read_text().split()
+    return float(elapsed), int(maxrss_kb) / 1024, hashlib.sha256(out.read_bytes()).hexdigest()
 
 
 def main() -> None:
@@ -83,9 +99,12 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--smoke", action="store_true", help="300 keys, 1 round (for CI)")
     args = parser.parse_args()
     if args.quick:
         args.keys, args.rounds = 20_000, 2
+    if args.smoke:
+        args.keys, args.rounds = 300, 1
     with tempfile.TemporaryDirectory(prefix="keydesk-bench-") as folder:
         url = f"sqlite:///{folder}/keys.db"
         seed(url, {"github": args.keys}, actor=ACTOR)
@@ -114,7 +133,8 @@ def main() -> None:
         [
             Row("wall time", med(times["cli"]), med(times["floor"]), "s",
                 higher_is_better=False, paired=med(ratios)),
-            Row("peak RSS", med(rss["cli"]), med(rss["floor"]), "MB", higher_is_better=False),
+            Row("peak RSS (of each process, not this bench)", med(rss["cli"]), med(rss["floor"]),
+                "MB", higher_is_better=False),
         ],
     )  # fmt: skip
 
