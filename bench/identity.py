@@ -2,6 +2,7 @@
 a long audit trail a page at a time.
 
     python bench/identity.py --postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+    python bench/identity.py --smoke [--postgres URL]   # 300 keys, 2,000 events (CI)
 
 Prints, for an integration with KEYS keys and a workspace with EVENTS audit
 events (median of a few runs, each in a fresh session):
@@ -32,6 +33,7 @@ from keydesk.views import utcnow
 
 KEYS = 20_000
 EVENTS = 100_000
+SMOKE = (300, 2_000)  # keys, events: seconds, for CI
 
 
 def median_ms(run: Callable[[], object], rounds: int = 5) -> float:
@@ -43,7 +45,7 @@ def median_ms(run: Callable[[], object], rounds: int = 5) -> float:
     return statistics.median(times)
 
 
-def fill(store: Store, owner: KeyService) -> None:
+def fill(store: Store, owner: KeyService, keys: int, events: int) -> None:
     integration = owner.integration("github").id
     account = 1
     with store.engine.begin() as connection:
@@ -54,7 +56,7 @@ def fill(store: Store, owner: KeyService) -> None:
                 {"integration_id": integration, "public_key": f"kdpk_b{n:015d}",
                  "label": f"svc-{n}", "secret_hash": "$argon2id$x", "created_at": utcnow(),
                  "created_by": account}
-                for n in range(KEYS)
+                for n in range(keys)
             ],
         )  # fmt: skip
         connection.execute(
@@ -62,7 +64,7 @@ def fill(store: Store, owner: KeyService) -> None:
             [
                 {"workspace_id": 1, "integration_id": integration, "actor": owner.actor,
                  "action": "note", "target": f"event {n}", "at": utcnow()}
-                for n in range(EVENTS)
+                for n in range(events)
             ],
         )  # fmt: skip
 
@@ -78,17 +80,17 @@ def server_ms(service: KeyService) -> float:
     return float(plan[-1].split(":")[1].split()[0])
 
 
-def audit_figures(service: KeyService) -> tuple[float, float, float]:
+def audit_figures(service: KeyService, events: int) -> tuple[float, float, float]:
     first = median_ms(lambda: service.audit("acme"))
     deep = service.audit("acme", limit=1)
     for _ in range(3):  # a cursor ~600 events down
         deep = service.audit("acme", after=deep[-1], limit=200)
     deep_ms = median_ms(lambda: service.audit("acme", after=deep[-1]))
-    whole = median_ms(lambda: service.audit("acme", limit=EVENTS + 100), rounds=2)
+    whole = median_ms(lambda: service.audit("acme", limit=events + 100), rounds=2)
     return first, deep_ms, whole
 
 
-def world(url: str, actor: str) -> tuple[Store, KeyService]:
+def world(url: str, actor: str, keys: int, events: int) -> tuple[Store, KeyService]:
     store = open_store(url, create=True)
     owner = KeyService(store, actor)
     owner.create_workspace("acme")
@@ -96,26 +98,28 @@ def world(url: str, actor: str) -> tuple[Store, KeyService]:
         "acme", "github", "GitHub", client_id="x", redirect_uri="https://x.example/cb",
         configure=True,
     )  # fmt: skip
-    fill(store, owner)
+    fill(store, owner, keys, events)
     return store, owner
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--postgres", metavar="URL", help="a superuser URL (optional)")
+    parser.add_argument("--smoke", action="store_true", help="300 keys, 2,000 events (for CI)")
     args = parser.parse_args()
-    print(f"keydesk bench/identity.py — {KEYS:,} keys, {EVENTS:,} audit events, medians\n")
+    keys, events = SMOKE if args.smoke else (KEYS, EVENTS)
+    print(f"keydesk bench/identity.py — {keys:,} keys, {events:,} audit events, medians\n")
     with tempfile.TemporaryDirectory() as folder:
-        store, owner = world(f"sqlite:///{folder}/b.db", "alice")
-        first, deep, whole = audit_figures(owner)
+        store, owner = world(f"sqlite:///{folder}/b.db", "alice", keys, events)
+        first, deep, whole = audit_figures(owner, events)
         print(f"  SQLite      audit: first page {first:6.1f} ms   deep page {deep:6.1f} ms"
               f"   whole trail at once {whole:7.0f} ms")  # fmt: skip
         store.dispose()
     if args.postgres:
-        postgres(args.postgres)
+        postgres(args.postgres, keys, events)
 
 
-def postgres(server: str) -> None:
+def postgres(server: str, keys: int, events: int) -> None:
     sys.path.insert(0, str(Path(__file__).parents[1]))  # tests/pg_team.py makes the team
     from tests.pg_team import team_database
 
@@ -127,7 +131,7 @@ def postgres(server: str) -> None:
             configure=True,
         )  # fmt: skip
         superuser = open_store(team.url)
-        fill(superuser, KeyService(superuser, team.role("alice")))
+        fill(superuser, KeyService(superuser, team.role("alice")), keys, events)
         with superuser.engine.begin() as connection:
             connection.execute(sa.text("ANALYZE"))
         trusted = KeyService(superuser, team.role("alice"))
@@ -142,9 +146,9 @@ def postgres(server: str) -> None:
             ("its SQL on the server", bypass_sql, enforced_sql),
         ):
             a, b = statistics.median(owner_ms), statistics.median(role_ms)
-            print(f"  PostgreSQL  {KEYS:,} keys, {what:<22} owner (no RLS) {a:6.1f} ms   "
+            print(f"  PostgreSQL  {keys:,} keys, {what:<22} owner (no RLS) {a:6.1f} ms   "
                   f"admin's role (RLS) {b:6.1f} ms   ×{b / a:.2f}")  # fmt: skip
-        first, deep, whole = audit_figures(alice)
+        first, deep, whole = audit_figures(alice, events)
         print(f"  PostgreSQL  audit as the admin's role: first page {first:6.1f} ms   deep page"
               f" {deep:6.1f} ms   whole trail at once {whole:7.0f} ms")  # fmt: skip
         superuser.dispose()

@@ -3,6 +3,7 @@ as the floor. Prints figures; not a test.
 
     python bench/scan.py                 # a ~500 MB tree in a temp dir
     python bench/scan.py --size-mb 50    # quicker
+    python bench/scan.py --smoke         # a 3 MB tree, one run: seconds (CI)
     python bench/scan.py --profile       # and where the scanner's time goes
 
 The tree is log- and config-like text: many small files, some large logs,
@@ -87,7 +88,8 @@ def build_tree(
 ) -> tuple[int, int, int]:
     """Write the tree; return (bytes, files, keys planted)."""
     rng = random.Random(seed)
-    pools = [text_pool(rng, 2 * CHUNK_SIZE, mention_rate) for _ in range(4)]
+    pool_size = min(2 * CHUNK_SIZE, size_mb * MB // 4)  # smaller only for a tiny tree
+    pools = [text_pool(rng, pool_size, mention_rate) for _ in range(4)]
     sizes = file_sizes(rng, size_mb * MB)
     plants: dict[int, list[str]] = {}
     for _ in range(n_keys):
@@ -175,7 +177,10 @@ def main() -> None:
     )
     parser.add_argument("--repeat", type=int, default=3, help="timed runs; the best is kept")
     parser.add_argument("--profile", action="store_true", help="also profile one scanner run")
+    parser.add_argument("--smoke", action="store_true", help="3 MB, 20 keys, 1 run (for CI)")
     args = parser.parse_args()
+    if args.smoke:
+        args.size_mb, args.keys, args.repeat = 3, 20, 1
 
     workdir = Path(tempfile.mkdtemp(prefix="keydesk-bench-scan-"))
     try:

@@ -3,6 +3,7 @@ Prints figures; not a test.
 
     python bench/startup.py            # 3 rounds x 6 runs per command, 1-3 minutes
     python bench/startup.py --quick    # 2 rounds x 5 runs
+    python bench/startup.py --smoke    # 1 round x 1 run, importtime once: seconds (CI)
 
 Timed with hyperfine when installed (apt-get install hyperfine; it corrects
 for the shell's own start-up), else with a loop of subprocess runs. Rounds
@@ -71,10 +72,11 @@ def with_hyperfine(cmds: list[tuple[str, str]], runs: int, folder: Path) -> dict
     }
 
 
-def with_loop(cmds: list[tuple[str, str]], runs: int) -> dict[str, list[float]]:
+def with_loop(cmds: list[tuple[str, str]], runs: int, warmup: bool) -> dict[str, list[float]]:
     times: dict[str, list[float]] = {}
     for name, command in cmds:
-        subprocess.run(command, shell=True, check=True, capture_output=True)  # warm-up
+        if warmup:
+            subprocess.run(command, shell=True, check=True, capture_output=True)
         samples = []
         for _ in range(runs):
             start = time.perf_counter()
@@ -111,9 +113,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, help="runs per command per round (default 6)")
     parser.add_argument("--rounds", type=int, help="interleaved rounds (default 3)")
     parser.add_argument("--quick", action="store_true", help="2 rounds of 5 runs")
+    parser.add_argument("--smoke", action="store_true", help="1 round of 1 run (for CI)")
     args = parser.parse_args()
-    runs = args.runs or (5 if args.quick else 6)
-    rounds = args.rounds or (2 if args.quick else 3)
+    runs = args.runs or (1 if args.smoke else 5 if args.quick else 6)
+    rounds = args.rounds or (1 if args.smoke else 2 if args.quick else 3)
+    repeat = 1 if args.smoke else 5
     hyperfine = shutil.which("hyperfine")
 
     with tempfile.TemporaryDirectory(prefix="keydesk-bench-startup-") as tmp:
@@ -128,12 +132,17 @@ def main() -> None:
                 raise SystemExit(f"failed: {command}\n{done.stderr}")
         times: dict[str, list[float]] = defaultdict(list)
         for _ in range(rounds):
-            got = with_hyperfine(cmds, runs, folder) if hyperfine else with_loop(cmds, runs)
+            got = (
+                with_hyperfine(cmds, runs, folder)
+                if hyperfine
+                else with_loop(cmds, runs, warmup=not args.smoke)  # smoke: the check warmed them
+            )
             for name, samples in got.items():
                 times[name].extend(samples)
         script = keydesk_command()  # a Python script, or [python, -m, keydesk]
-        top_help = importtime([*(script[1:] if script[0] == sys.executable else script), "--help"])
-        top_tui = importtime(["-c", "import keydesk.tui.app"])
+        argv = [*(script[1:] if script[0] == sys.executable else script), "--help"]
+        top_help = importtime(argv, repeat)
+        top_tui = importtime(["-c", "import keydesk.tui.app"], repeat)
 
     medians = {name: statistics.median(samples) for name, samples in times.items()}
     floor_pass, floor_sa = medians[cmds[0][0]], medians[cmds[1][0]]
@@ -153,7 +162,7 @@ def main() -> None:
         )
     print("  ratios: this command's median over the floor's (python -c pass; import sqlalchemy)")
     for title, top in (("keydesk --help", top_help), ("import keydesk.tui.app", top_tui)):
-        print(f"\n  python -X importtime {title}: top 10 by cumulative time (median of 5)")
+        print(f"\n  python -X importtime {title}: top 10 by cumulative time (median of {repeat})")
         for module, self_ms, cumulative_ms in top:
             print(f"    {cumulative_ms:>7.1f} ms cumulative  {self_ms:>6.1f} ms self  {module}")
 
