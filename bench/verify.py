@@ -2,6 +2,7 @@
 
     python bench/verify.py                      # SQLite, ~3 minutes
     python bench/verify.py --quick              # 20,000 keys, shorter rounds, ~1 minute
+    python bench/verify.py --smoke              # 2,000 keys, one short round: seconds (CI)
     python bench/verify.py --db postgresql+psycopg://postgres@127.0.0.1:55433/postgres
     python bench/verify.py --compare-postgres postgresql+psycopg://postgres@127.0.0.1:55433/postgres
 
@@ -106,10 +107,13 @@ class Settings:
     http_seconds: float
     probes: int
     flood_levels: tuple[int, ...]
+    smoke: bool = False  # the usage-counter rounds, fixed otherwise, cut short too
 
 
 def settings(args: argparse.Namespace) -> Settings:
-    if args.quick:
+    if args.smoke:
+        base = Settings(2_000, 40, 0.2, 1, 20, 1.0, 5, (16,), smoke=True)
+    elif args.quick:
         base = Settings(20_000, 500, 1.0, 2, 300, 2.0, 20, (64, 256))
     else:
         base = Settings(100_000, 2_000, 3.0, 3, 1_000, 5.0, 60, (64, 256))
@@ -362,15 +366,16 @@ def usage_cost(store, verifier: Verifier, keys: list[str], s: Settings) -> list[
             count += 100
         return count / (time.process_time() - cpu)
 
+    short = 0.1 if s.smoke else 1.0  # --smoke: a tenth of the time, 2 rounds each
     rows = []
     for what, unit, rounds, measure in (
-        ("1 thread, wall", "/s", 12, lambda v: rate(cycling(v.verify, keys), 0.25)),
-        ("1 thread, CPU", "/CPU s", 12, lambda v: cpu_rate(v, 0.25)),
+        ("1 thread, wall", "/s", 12, lambda v: rate(cycling(v.verify, keys), 0.25 * short)),
+        ("1 thread, CPU", "/CPU s", 12, lambda v: cpu_rate(v, 0.25 * short)),
         (f"{CONCURRENCY} threads, wall", "/s", 8,
-         lambda v: threaded(lambda _i: v.verify, keys, 0.5)[0]),
+         lambda v: threaded(lambda _i: v.verify, keys, 0.5 * short)[0]),
     ):  # fmt: skip
         on, off = [], []
-        for round_ in range(rounds):
+        for round_ in range(2 if s.smoke else rounds):
             first, second = (verifier, uncounted) if round_ % 2 == 0 else (uncounted, verifier)
             results = {id(first): measure(first), id(second): measure(second)}
             on.append(results[id(verifier)])
@@ -382,12 +387,12 @@ def usage_cost(store, verifier: Verifier, keys: list[str], s: Settings) -> list[
         )  # fmt: skip
     uncounted.close()
 
-    counter, calls = UsageCounter(), 200_000
+    counter, calls = UsageCounter(), 2_000 if s.smoke else 200_000
     started = time.perf_counter()
     for n in range(calls):
         counter.add(n % len(keys), "accepted")
     add_us = (time.perf_counter() - started) / calls * 1e6
-    verify_us = 1e6 / median([rate(cycling(verifier.verify, keys), 0.25) for _ in range(4)])
+    verify_us = 1e6 / median([rate(cycling(verifier.verify, keys), 0.25 * short) for _ in range(4)])
     rows.append(
         Row("the count itself, per verify (floor: a warm verify)", add_us, verify_us, "µs",
             False, note=f"{add_us / verify_us * 100:.1f} % of a warm verify")
@@ -807,6 +812,7 @@ def main() -> None:
     parser.add_argument("--compare-postgres", metavar="URL",
                         help="also run in process on this PostgreSQL server, with ratios")  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="20,000 keys, shorter rounds")
+    parser.add_argument("--smoke", action="store_true", help="2,000 keys, one short round (CI)")
     parser.add_argument("--keys", type=int, help="rows in the store (default 100,000)")
     parser.add_argument("--verify-keys", type=int, help="distinct valid keys (default 2,000)")
     parser.add_argument("--seconds", type=float, help="per measure and side (default 3)")
