@@ -73,6 +73,10 @@ class AlreadyRevoked(KeydeskError):
     pass
 
 
+class NoScheduledStop(InvalidInput):
+    """Keeping a key whose stop no rotation scheduled: nothing to cancel."""
+
+
 class StoreUnavailable(KeydeskError):
     pass
 

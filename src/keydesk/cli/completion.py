@@ -29,7 +29,7 @@ SHELLS = ("bash", "zsh", "fish")
 DEADLINE_SECONDS = 1.0  # then the process ends, answering nothing
 STORE_WAIT_MS = 100  # how long a read waits on a store another process locked
 MOST_KEYS = 200  # public keys offered at once
-LIVE_ONLY = ("revoke", "rotate")  # commands whose PUBLIC_KEY is an active key
+LIVE_ONLY = ("keep", "revoke", "rotate")  # commands whose PUBLIC_KEY is an active key
 INSTALL = (
     'bash: add `eval "$(keydesk completion bash)"` to ~/.bashrc; '
     'zsh: add `eval "$(keydesk completion zsh)"` to ~/.zshrc (after compinit); '

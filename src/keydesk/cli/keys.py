@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 
 def register(cli: Commands) -> None:
-    group = cli.group("key", "create, list, rotate and revoke API keys; read their usage")
+    group = cli.group("key", "create, list, rotate, keep and revoke API keys; read their usage")
     sub = cli.command(
         "create",
         create,
@@ -69,6 +69,14 @@ def register(cli: Commands) -> None:
         help="how long the old key keeps working: 0 (revoke it now), 1h, 24h, 7d",
     )
     sub.add_argument("--label", help="the new key's label (default: the old one, dated)")
+    sub = cli.command(
+        "keep",
+        keep,
+        "cancel the stop a rotation set (its replacement was revoked, say)",
+        json_output=True,
+        parent=group,
+    )
+    sub.add_argument("public_key", metavar="PUBLIC_KEY")
     sub = cli.command(
         "revoke", revoke, "revoke a key now, irreversibly", json_output=True, parent=group
     )
@@ -222,6 +230,19 @@ def rotate(args: argparse.Namespace) -> int:
         f"Rotated {old.public_key}: created API key {new.label!r} for integration {new.integration}.",
     )
     print(stops)
+    return 0
+
+
+def keep(args: argparse.Namespace) -> int:
+    from keydesk.views import stop_time
+
+    key = context.service(args).keep_key(args.public_key)
+    until = f"until {stop_time(key.expires_at)}" if key.expires_at else "with no expiry"
+    say(
+        args,
+        key_json(key),
+        f"kept {key.public_key} ({shown_literally(key.label)}): it keeps working {until}",
+    )
     return 0
 
 

@@ -153,4 +153,5 @@ def key_json(k: KeyView) -> dict[str, Any]:
         "lifetime_days": k.lifetime_days,
         "replaces": k.replaces,
         "replaced_by": k.replaced_by,
+        "replacement_revoked": k.replacement_revoked,  # `key keep` cancels the old key's stop
     }

@@ -173,6 +173,10 @@ class KeyService:
         """Replace a key; the old one stops at now + `overlap` (at once for 0)."""
         return self._keys.rotate(public_key, overlap, label=label)
 
+    def keep_key(self, public_key: str) -> KeyView:
+        """Cancel the stop a rotation set (its replacement revoked, say)."""
+        return self._keys.keep(public_key)
+
     def keys(
         self,
         integration: str | int | None = None,

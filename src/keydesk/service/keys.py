@@ -15,6 +15,7 @@ from keydesk.errors import (
     IntegrationNotConfigured,
     InvalidInput,
     InvalidLabel,
+    NoScheduledStop,
     RevokedUnreadable,
     UnknownStoredValue,
 )
@@ -145,6 +146,41 @@ class Keys:
                 return context.key_view(session, key.id)
         except UnknownStoredValue as bad:
             raise RevokedUnreadable(f"revoked {key.public_key}; but {bad}") from None
+
+    def keep(self, public_key: str) -> KeyView:
+        """Cancel the stop a rotation set: the key lives to the end of its
+        own lifetime again (never stops, if it had none), within the
+        workspace's key policy. For a rotation whose replacement was revoked
+        (found leaked, say): its stop would leave the integration keyless.
+        Audited as the key's new expiry, as PostgreSQL's trail writes it."""
+        context = self.context
+        with context.session() as session:
+            ref = context.key_ref(session, public_key)
+            key = context.key_view(session, ref.id)
+            target = context.integration(session, ref.integration_id)
+            context.require_manager(target.role, target.workspace, "keep keys")
+            own_end = _own_end(key, target)
+            if (
+                not key.is_active
+                or not key.replaced_by
+                or key.expires_at is None
+                or (own_end is not None and key.expires_at >= own_end)
+            ):
+                raise NoScheduledStop(
+                    f"key {key.public_key} ({key.label}) has no scheduled stop to cancel"
+                    + ("" if key.is_active else f": it is {key.status}")
+                )
+            session.execute(
+                sa.update(ApiKey)
+                .where(col(ApiKey.id) == key.id, col(ApiKey.revoked_at).is_(None))
+                .values(expires_at=own_end)
+            )
+            note = "no expiry" if own_end is None else f"stops {stop_time(own_end)}"
+            context.audit(
+                session, target.workspace_id, "key.expire", key.public_key, note,
+                integration_id=target.id,
+            )  # fmt: skip
+            return context.key_view(session, ref.id)
 
     def one(self, public_key: str) -> KeyView:
         with self.context.session() as session:
@@ -287,6 +323,13 @@ def _replacement_lifetime(old: KeyView, target: IntegrationView) -> int | None:
     if cap is not None:
         lifetime = cap if lifetime is None else min(lifetime, cap)
     return lifetime
+
+
+def _own_end(key: KeyView, target: IntegrationView) -> datetime | None:
+    """When `key` stops by its own lifetime (None: never), within the
+    workspace's key policy as it is now."""
+    lifetime = _replacement_lifetime(key, target)  # the same days a replacement would get
+    return None if lifetime is None else key.created_at + timedelta(days=lifetime)
 
 
 def _rotation_note(stops: datetime, now: datetime) -> str:

@@ -104,8 +104,9 @@ def stored_time(value: datetime | str | None) -> datetime | None:
 
 # SQLSTATEs of the refusals PostgreSQL makes for keydesk (revision 0002):
 # 42501 is a privilege or row-level security refusal; KD001 the last owner;
-# KD002 a change to a revocation; KD005 a name keydesk would not store (0006).
-REFUSALS = frozenset({"42501", "KD001", "KD002", "KD005"})
+# KD002 a change to a revocation; KD003 a later expiry (0003: only the
+# store's owner may extend a key); KD005 a name keydesk would not store (0006).
+REFUSALS = frozenset({"42501", "KD001", "KD002", "KD003", "KD005"})
 
 
 @contextlib.contextmanager

@@ -59,6 +59,8 @@ SELECT k.id, k.public_key, k.label, k.integration_id, i.name,
        k.created_at, c.name, k.revoked_at, r.name, k.expires_at, k.last_used_at,
        cm.id IS NULL, k.scopes, k.lifetime_days, p.public_key,
        (SELECT s.public_key FROM api_key s WHERE s.replaces_id = k.id
+         ORDER BY s.id DESC LIMIT 1),
+       (SELECT s.revoked_at IS NOT NULL FROM api_key s WHERE s.replaces_id = k.id
          ORDER BY s.id DESC LIMIT 1)
 FROM api_key k
 JOIN integration i ON i.id = k.integration_id
@@ -326,6 +328,7 @@ def _key_view(row: tuple[Any, ...], shared: dict[object, Any] | None = None) -> 
     (
         id, public, label, integration_id, name, created, by, revoked, revoker,
         expires, used, creator_removed, scopes, lifetime, replaces, replaced_by,
+        replacement_revoked,
     ) = row  # fmt: skip
     where = f"key {public}"
     scopes = stored_scopes(scopes, where)
@@ -341,6 +344,7 @@ def _key_view(row: tuple[Any, ...], shared: dict[object, Any] | None = None) -> 
         stored_moment(revoked, where, "revoked_at"), revoker,
         stored_moment(expires, where, "expires_at"), stored_moment(used, where, "last_used_at"),
         bool(creator_removed), scope_list, lifetime, replaces, replaced_by,
+        bool(replacement_revoked),
     )  # fmt: skip
 
 

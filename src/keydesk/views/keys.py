@@ -57,6 +57,9 @@ class KeyView:
     lifetime_days: int | None = None  # what it was issued for; its replacement gets the same
     replaces: str | None = None  # the public key this one replaced by a rotation
     replaced_by: str | None = None  # the newest key made to replace this one
+    # That replacement was revoked (by hand, or found leaked by a scan):
+    # this key's scheduled stop would leave the integration with no key.
+    replacement_revoked: bool = False
 
     def expires_soon(self, now: datetime | None = None) -> bool:
         """Active, and stops within EXPIRING_SOON: worth a warning."""
@@ -78,6 +81,8 @@ class KeyView:
         now = now or utcnow()
         status = key_status(self.revoked_at, self.expires_at, now)  # at `now`, not the clock's
         active = status is KeyStatus.ACTIVE
+        if active and self.replaced_by and self.expires_at and self.replacement_revoked:
+            return f"replacement revoked, stops in {in_words(self.expires_at - now)}"
         if active and self.replaced_by and self.expires_at:
             return f"rotating -> {self.replaced_by} ({in_words(self.expires_at - now)} left)"
         if self.expires_soon(now) and self.expires_at:
@@ -98,6 +103,15 @@ class KeyView:
     @property
     def is_active(self) -> bool:
         return self.status is KeyStatus.ACTIVE
+
+    def stop_is_orphaned(self, now: datetime | None = None) -> bool:
+        """Active, set to stop by a rotation whose replacement was revoked:
+        worth keeping (keydesk key keep) or rotating again."""
+        return bool(
+            self.replacement_revoked
+            and self.expires_at is not None
+            and key_status(self.revoked_at, self.expires_at, now or utcnow()) is KeyStatus.ACTIVE
+        )
 
 
 @dataclass(frozen=True, slots=True)
