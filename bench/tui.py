@@ -3,6 +3,7 @@ Prints figures; not a test.
 
     python bench/tui.py                 # 3 interleaved rounds, ~2 minutes
     python bench/tui.py --quick         # 1 round, 20,000 keys
+    python bench/tui.py --smoke         # 1 round, 300- and 200-key tabs: seconds (CI)
     python bench/tui.py --rounds 5 --size 100x30
 
 Each app runs in tmux (its own server socket), driven through one tmux
@@ -350,11 +351,11 @@ def stall(ticks: list[float], start: float, end: float) -> float:
 # -- the stores ------------------------------------------------------------------
 
 
-def make_stores(folder: Path, big_keys: int) -> tuple[str, str]:
+def make_stores(folder: Path, big_keys: int, mid_keys: int = 5000) -> tuple[str, str]:
     small = f"sqlite:///{folder / 'small.db'}"
     seed(small, {"github": 3, "google-workspace": 2, "stripe-connect": 1}, workspace="acme")
     big = f"sqlite:///{folder / 'big.db'}"
-    seed(big, {"keys-100k": big_keys, "keys-5k": 5000, "small": 3}, workspace="bench")
+    seed(big, {"keys-100k": big_keys, "keys-5k": mid_keys, "small": 3}, workspace="bench")
     return small, big
 
 
@@ -391,9 +392,9 @@ MEASURES = [
     ("first_frame", "first frame, small store (launch → anything drawn)", "s", 1),
     ("first_screen", "first screen, small store (launch → first row)", "s", 1),
     ("first_screen_big", "first screen, big store (with the heartbeat)", "s", 1),
-    ("k5_rows", "5,000-key tab: Enter → first rows", "s", 1),
-    ("k5_settled", "5,000-key tab: Enter → screen settled", "s", 1),
-    ("k5_open_stall", "5,000-key tab: longest loop stall while opening", "ms", 1),
+    ("k5_rows", "{mid}-key tab: Enter → first rows", "s", 1),
+    ("k5_settled", "{mid}-key tab: Enter → screen settled", "s", 1),
+    ("k5_open_stall", "{mid}-key tab: longest loop stall while opening", "ms", 1),
     ("k100_rows", "{big}-key tab: Enter → first rows", "s", 1),
     ("k100_settled", "{big}-key tab: Enter → screen settled", "s", 1),
     ("k100_open_stall", "{big}-key tab: longest loop stall while opening", "ms", 1),
@@ -415,9 +416,11 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for a screen")
     parser.add_argument("--quick", action="store_true", help="1 round, 20,000 keys")
     parser.add_argument("--keep", action="store_true", help="keep going after a failed session")
+    parser.add_argument("--smoke", action="store_true", help="1 round, 300 and 200 keys (for CI)")
     args = parser.parse_args()
-    rounds = args.rounds or (1 if args.quick else 3)
-    big_keys = args.keys or (20_000 if args.quick else 100_000)
+    rounds = args.rounds or (1 if args.quick or args.smoke else 3)
+    big_keys = args.keys or (300 if args.smoke else 20_000 if args.quick else 100_000)
+    mid_keys = 200 if args.smoke else 5000
     if shutil.which("tmux") is None:
         raise SystemExit("bench/tui.py needs tmux (apt-get install tmux)")
     width, height = (int(n) for n in args.size.split("x"))
@@ -425,7 +428,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="keydesk-bench-tui-") as tmp:
         folder = Path(tmp)
         started = time.perf_counter()
-        stores = make_stores(folder, big_keys)
+        stores = make_stores(folder, big_keys, mid_keys)
         print(f"keydesk bench/tui.py — tmux {args.size}, {rounds} rounds (keydesk, floor, …), "
               f"stores seeded in {time.perf_counter() - started:.1f} s")  # fmt: skip
         term = Terminal(width, height)
@@ -453,7 +456,7 @@ def main() -> None:
         f = [r[key] for r in results["floor"] if key in r]
         paired = [a / b for a, b in zip(k, f, strict=False) if b]
         rows.append(
-            Row(label.format(big=label_big), median(k), median(f), unit, False,
+            Row(label.format(big=label_big, mid=f"{mid_keys:,}"), median(k), median(f), unit, False,
                 paired=median(paired) if paired else None)
         )  # fmt: skip
     print_table(
