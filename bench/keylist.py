@@ -38,6 +38,8 @@ rows = db.execute("""
            cm.id IS NULL, k.revoked_at, r.name, k.expires_at, k.last_used_at, k.scopes,
            k.lifetime_days, p.public_key,
            (SELECT s.public_key FROM api_key s WHERE s.replaces_id = k.id
+             ORDER BY s.id DESC LIMIT 1),
+           (SELECT s.revoked_at IS NOT NULL FROM api_key s WHERE s.replaces_id = k.id
              ORDER BY s.id DESC LIMIT 1)
     FROM api_key k JOIN integration i ON i.id = k.integration_id
     LEFT JOIN api_key p ON p.id = k.replaces_id
@@ -52,7 +54,7 @@ def iso(value):
     return value.isoformat() if value else None
 out = []
 for (public, label, integration, integration_id, created, by, removed, revoked, revoker,
-     expires, used, scopes, lifetime, replaces, replaced_by) in rows:
+     expires, used, scopes, lifetime, replaces, replaced_by, replacement_revoked) in rows:
     revoked, expires = aware(revoked), aware(expires)
     status = "revoked" if revoked else "expired" if expires and expires <= now else "active"
     out.append({"public_key": public, "label": label, "integration": integration,
@@ -61,7 +63,7 @@ for (public, label, integration, integration_id, created, by, removed, revoked, 
                 "created_by_removed": bool(removed), "revoked_at": iso(revoked),
                 "revoked_by": revoker, "expires_at": iso(expires), "last_used_at": iso(aware(used)),
                 "scopes": scopes.split(), "lifetime_days": lifetime, "replaces": replaces,
-                "replaced_by": replaced_by})
+                "replaced_by": replaced_by, "replacement_revoked": bool(replacement_revoked)})
 print(json.dumps(out, indent=2, ensure_ascii=False))
 '''
 
