@@ -5,6 +5,7 @@
     python bench/verify.py --smoke              # 2,000 keys, one short round: seconds (CI)
     python bench/verify.py --db postgresql+psycopg://postgres@127.0.0.1:55433/postgres
     python bench/verify.py --compare-postgres postgresql+psycopg://postgres@127.0.0.1:55433/postgres
+    python bench/verify.py --cycle 1000,12000,100000   # a cliff past the cache? (verify_cycle.py)
 
 The store holds --keys rows (default 100,000); --verify-keys of them (default
 2,000) are real keys, each with its own argon2 hash, and every figure cycles
@@ -821,8 +822,13 @@ def main() -> None:
     parser.add_argument("--no-http", action="store_true", help="in process only")
     parser.add_argument("--usage-only", action="store_true",
                         help="only what the usage counters cost (in process)")  # fmt: skip
+    parser.add_argument("--cycle", metavar="N,N,…",
+                        help="only warm verify cycling N distinct keys each (see verify_cycle.py)")  # fmt: skip
     args = parser.parse_args()
     s = settings(args)
+    if args.cycle:
+        cycle_only(args, s)
+        return
 
     with tempfile.TemporaryDirectory(prefix="keydesk-bench-") as tmp, ExitStack() as stack:
         folder = Path(tmp)
@@ -878,6 +884,31 @@ def main() -> None:
                     f"over HTTP — {backends[0][0]} (uvicorn, 1 worker; wrk -t1 on the same cores)",
                     rows,
                 )
+
+
+def cycle_only(args: argparse.Namespace, s: Settings) -> None:
+    from verify_cycle import cycle
+
+    sizes = [int(n.replace("_", "")) for n in args.cycle.split(",")]
+    with tempfile.TemporaryDirectory(prefix="keydesk-bench-") as tmp, ExitStack() as stack:
+        url = (
+            stack.enter_context(FreshPostgres(args.db))
+            if args.db and not args.db.startswith("sqlite")
+            else f"sqlite:///{tmp}/cycle.db"
+        )
+        started = time.perf_counter()
+        seeded = seed(url, {BIG: max(sizes)}, verified=max(sizes))
+        print(
+            f"keydesk bench/verify.py --cycle — Python {sys.version.split()[0]}, "
+            f"{os.cpu_count()} cores; seeded {max(sizes):,} real keys in "
+            f"{time.perf_counter() - started:.1f} s"
+        )
+        store = open_store(url)
+        try:
+            rows = cycle(store.engine, seeded.keys, sizes, s.seconds, s.rounds)
+        finally:
+            store.dispose()
+        print_table(f"in process, 1 thread — {sa.engine.make_url(url).get_backend_name()}", rows)
 
 
 def compare(sqlite_rows: list[Row], pg_rows: list[Row]) -> None:

@@ -79,7 +79,10 @@ class Bookkeeping:
         self._put(Touch(row.id, row.public_key, now))
 
     def rehash(self, key_id: int, old_hash: str, new_hash: str) -> None:
-        self._put(Rehash(key_id, old_hash, new_hash))
+        """Store a hash made with today's parameters, where the verifier may
+        (a refused write would fail its whole batch, last-used times with it)."""
+        if self._connections.rehashes:
+            self._put(Rehash(key_id, old_hash, new_hash))
 
     def flush(self, timeout: float = 5.0) -> None:
         """Wait until queued last-used, usage and rehash writes are in the store."""

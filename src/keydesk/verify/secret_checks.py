@@ -6,8 +6,9 @@ row's id for verified keys, and → the reason, for a short while, for recent
 failures (hammering one wrong key costs no argon2). Never the plaintext; the
 digest is useless outside this process.
 
-argon2 runs on a small pool of threads (hashing.py), one check at a time per
-public key (gates.py). Unknown ids cost no argon2: their refusal waits for a
+argon2 (~24 µs at keydesk's parameters, keys.py) runs on the calling thread
+for `verify` and on a small pool of threads (hashing.py) for an event loop,
+one check at a time per public key (gates.py). Unknown ids cost no argon2: their refusal waits for a
 duration drawn from the recent durations of real checks in this process
 (queue wait included, so it follows the load), which is what a wrong secret
 for a real id costs. The response time does not tell which ids exist, and a
@@ -120,7 +121,7 @@ class SecretChecks:
         raise Unauthorized(reason, key.public_key)
 
     def check(self, key: PrivateKey, digest: bytes, row: StoredKey | None) -> None:
-        """The secret against the row (None: an unknown id), on a thread."""
+        """The secret against the row (None: an unknown id), for a thread."""
         public_key = key.public_key
         self._gates.hold(public_key, digest)
         try:
@@ -131,7 +132,9 @@ class SecretChecks:
             if pause is not None:
                 self._sleep(pause)
                 self.refuse(key, digest, UnauthorizedReason.UNKNOWN, remember=True)
-            self._hashing.submit(self._hash_job(key, digest, row)).result()
+            # On the caller's thread: a check costs less than handing it to
+            # the pool and back, and a thread that waited would only idle.
+            self._hash(key, digest, row, time.perf_counter())
         finally:
             self._gates.leave(public_key, digest)
 
@@ -169,7 +172,7 @@ class SecretChecks:
     def _hash(
         self, key: PrivateKey, digest: bytes, row: StoredKey | None, queued_at: float
     ) -> None:
-        """On a hashing thread. An unknown id is checked against a decoy only
+        """On a hashing thread or the caller's. An unknown id is checked against a decoy only
         while `CheckTimes` has too few recent samples."""
         check = self._check_secret(row.secret_hash if row else None, key)
         self._check_times.add(time.perf_counter() - queued_at)

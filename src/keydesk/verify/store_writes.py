@@ -114,6 +114,11 @@ class WriteConnections:
         self._sqlite = reads if isinstance(reads, SqliteReads) else None
         self._url = reads.url if isinstance(reads, PostgresReads) else None
         self.backend = "sqlite" if self._sqlite is not None else "postgresql"
+        # Whether an upgraded hash may be written. On PostgreSQL the verifier's
+        # role may update `last_used_at` only: a role that reads hashes must
+        # never be able to put one of its own choosing on a key, so keys
+        # hashed with older parameters keep those hashes there.
+        self.rehashes = self._sqlite is not None
         self._engine: sa.Engine | None = None  # PostgreSQL's, made by the first write
 
     def usable(self) -> bool:
