@@ -1,0 +1,150 @@
+"""Every bench in bench/ still runs: each with `--smoke` (the same code path
+at tiny sizes), in a subprocess, must exit 0 and print its figure lines.
+No time bound is asserted: figures are the benches' business, not a test's.
+
+The benches are started together, once per module (most of their time is
+waiting on child processes and screens), and each test waits for its own.
+PostgreSQL runs only when KEYDESK_TEST_POSTGRES_URL names a server; the
+terminal bench only where tmux is installed. bench/tui_heartbeat.py and
+bench/tui_floor.py are the children bench/tui.py starts, and
+bench/benchlib.py the benches' library: they run within tui.py's smoke.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+POSTGRES = os.environ.get("KEYDESK_TEST_POSTGRES_URL")
+WAIT_SECONDS = 300  # a hung bench fails here rather than hanging CI
+
+
+@dataclass(frozen=True)
+class Smoke:
+    name: str
+    argv: tuple[str, ...]
+    lines: tuple[str, ...]  # patterns each of which some output line must match
+    needs: str | None = None  # "postgres" or a tool on PATH
+
+
+NUMBER = r"[\d,.]+"
+SMOKES = [
+    Smoke("hashing", ("hashing.py",),
+          (rf"^  hash +{NUMBER} ms", rf"^  verify +{NUMBER} ms")),
+    Smoke("completion", ("completion.py",),
+          (rf"keydesk <TAB> \(commands, no store read\) +{NUMBER} ms +{NUMBER} ms +{NUMBER}×",
+           rf"key revoke kdpk_<TAB> \(200-key store\) +{NUMBER} ms .*200 offered",
+           rf"^  slowest: {NUMBER} ms")),
+    Smoke("keylist", ("keylist.py",),
+          (rf"^  wall time +{NUMBER} s +{NUMBER} s +{NUMBER}×",
+           rf"^  peak RSS .* {NUMBER} MB +{NUMBER} MB")),
+    Smoke("scan", ("scan.py",),
+          (rf"^keydesk scan : +{NUMBER} MB/s .*found 20/20 \(ok\)", rf"^grep -r +: +{NUMBER} MB/s")),
+    Smoke("startup", ("startup.py",),
+          (rf"^  keydesk --help +{NUMBER} ms",
+           rf"^  keydesk key list --json \(3-key store\) +{NUMBER} ms",
+           r"importtime keydesk --help: top 10", rf"{NUMBER} ms cumulative .* keydesk\.cli$")),
+    Smoke("identity", ("identity.py",),
+          (rf"^  SQLite +audit: first page +{NUMBER} ms +deep page +{NUMBER} ms",)),
+    Smoke("identity-postgres", ("identity.py", "--postgres", POSTGRES or ""),
+          (rf"PostgreSQL +300 keys, service\.keys\(\) +owner \(no RLS\) +{NUMBER} ms",
+           rf"PostgreSQL +audit as the admin's role: first page +{NUMBER} ms"), "postgres"),
+    Smoke("verify", ("verify.py",),
+          (rf"^  warm verify, 1 thread \(40 distinct keys\) +{NUMBER} /s +{NUMBER} /s",
+           rf"^  32 asyncio tasks, verify_async\(\): throughput +{NUMBER} /s",
+           r"^over HTTP")),
+    Smoke("verify-postgres", ("verify.py", "--db", POSTGRES or "", "--no-http"),
+          (rf"^  warm verify, 1 thread \(40 distinct keys\) +{NUMBER} /s +{NUMBER} /s",
+           r"^in process — postgresql"), "postgres"),
+    Smoke("tui", ("tui.py",),
+          (rf"first screen, small store \(launch → first row\) +{NUMBER} s +{NUMBER} s",
+           rf"200-key tab: Enter → first rows +{NUMBER} s",
+           rf"key filter, 5 chars/s: echo delay, median +{NUMBER} ms",
+           rf"peak RSS \(VmHWM\) .* {NUMBER} MB"), "tmux"),
+]  # fmt: skip
+
+
+def missing(smoke: Smoke) -> str | None:
+    """Why this smoke cannot run here, if it cannot."""
+    if smoke.needs == "postgres":
+        return None if POSTGRES else "PostgreSQL: set KEYDESK_TEST_POSTGRES_URL"
+    if smoke.needs and shutil.which(smoke.needs) is None:
+        return f"needs {smoke.needs}"
+    return None
+
+
+class Runs:
+    """The smoke runs of one test module, each writing to a file (a pipe
+    read late could stall a bench)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.env = {
+            key: value for key, value in os.environ.items() if key != "KEYDESK_DATABASE_URL"
+        }
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, smoke: Smoke) -> None:
+        if smoke.name in self.processes:
+            return
+        with (self.folder / f"{smoke.name}.txt").open("wb") as sink:
+            self.processes[smoke.name] = subprocess.Popen(
+                [sys.executable, str(BENCH / smoke.argv[0]), *smoke.argv[1:], "--smoke"],
+                stdout=sink, stderr=subprocess.STDOUT, env=self.env, cwd=BENCH.parent,
+            )  # fmt: skip
+
+    def finish(self, smoke: Smoke) -> tuple[int, str]:
+        """Its exit status and output."""
+        self.start(smoke)
+        status = self.processes[smoke.name].wait(timeout=WAIT_SECONDS)
+        return status, (self.folder / f"{smoke.name}.txt").read_text()
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture(scope="module")
+def runs(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Runs]:
+    """Without xdist, every bench the session selected starts at once; under
+    xdist (whose workers each hold the whole collection) each starts with
+    its test."""
+    runs = Runs(tmp_path_factory.mktemp("bench-smoke"))
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        wanted = {
+            item.callspec.params["smoke"].name
+            for item in request.session.items
+            if isinstance(item, pytest.Function) and item.module is request.module
+        }
+        for smoke in SMOKES:
+            if smoke.name in wanted and missing(smoke) is None:
+                runs.start(smoke)
+    yield runs
+    runs.stop()
+
+
+@pytest.mark.parametrize("smoke", SMOKES, ids=[s.name for s in SMOKES])
+def test_bench_smoke_runs_and_prints_its_figures(smoke: Smoke, runs: Runs) -> None:
+    reason = missing(smoke)
+    if reason:
+        pytest.skip(reason)
+    status, out = runs.finish(smoke)
+    assert status == 0, f"bench/{smoke.argv[0]} --smoke failed:\n{out[-3000:]}"
+    lines = out.splitlines()
+    for pattern in smoke.lines:
+        assert any(re.search(pattern, line) for line in lines), (
+            f"bench/{smoke.argv[0]} --smoke printed no line matching {pattern!r}:\n{out[-3000:]}"
+        )
