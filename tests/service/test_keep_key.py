@@ -33,6 +33,7 @@ def test_keeping_restores_the_keys_own_lifetime(world):
     world.owner.rotate_key(old.public_key, timedelta(hours=1))
     kept = world.owner.keep_key(old.public_key)
     assert kept.expires_at == old.created_at + timedelta(days=90)
+    assert kept.status_words() == "active" and not kept.stop_scheduled()
     event = world.owner.audit(key=old.public_key)[0]
     assert event.label == f"stops {stop_time(old.created_at + timedelta(days=90))}"
 

@@ -162,7 +162,7 @@ class Keys:
             own_end = _own_end(key, target)
             if (
                 not key.is_active
-                or not key.replaced_by
+                or not key.stop_scheduled()
                 or key.expires_at is None
                 or (own_end is not None and key.expires_at >= own_end)
             ):

@@ -38,4 +38,6 @@ def key_action(integration: IntegrationView, key: KeyView | None, action: str) -
         return _offer(integration.can_manage, active)
     if action == "rotate":
         return _offer(integration.can_manage, active and integration.can_issue_keys)
+    if action == "keep":  # rare: offered only on a key whose replacement was revoked
+        return integration.can_manage and key is not None and key.stop_is_orphaned()
     return key is not None or None

@@ -110,7 +110,7 @@ class KeydeskApp(App[None]):
         )
         self._calls = StoreCalls(lambda: self.service)
         self._integration_flows = IntegrationFlows(self, self._calls)
-        self._key_flows = KeyFlows(self, self._calls, self._integration_flows)
+        self._key_flows = KeyFlows(self, self._calls, self._integration_flows, clock)
         self._workspace_flows = WorkspaceFlows(
             self,
             self._calls,
@@ -292,6 +292,9 @@ class KeydeskApp(App[None]):
         revoke: Callable[[], KeyView] | None = None,
     ) -> None:
         self._key_flows.revoke(key, on_revoked, revoke=revoke)
+
+    def keep_key(self, key: KeyView, on_kept: Callable[[KeyView], object] | None = None) -> None:
+        self._key_flows.keep(key, on_kept)
 
     # -- scanning --------------------------------------------------------------------------
 

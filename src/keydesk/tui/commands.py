@@ -35,9 +35,7 @@ class KeydeskCommands(Provider):
         if workspace is not None and app.ready:
             # On a store error the palette still offers what needs no store.
             with contextlib.suppress(KeydeskError):
-                self._integrations = await asyncio.to_thread(
-                    app.calls.integrations, workspace.name
-                )
+                self._integrations = await asyncio.to_thread(app.calls.integrations, workspace.name)
 
     def _commands(self) -> list[Command]:
         from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
@@ -63,6 +61,14 @@ class KeydeskCommands(Provider):
                             f"Revoke API key {visible(key.label)} ({key.public_key})",
                             partial(app.revoke_key, key),
                             "Immediate and irreversible",
+                        )
+                    )
+                if key_action(current, key, "keep"):
+                    commands.append(
+                        (
+                            f"Keep API key {visible(key.label)} ({key.public_key})",
+                            partial(app.keep_key, key),
+                            "Its replacement was revoked: cancel the stop the rotation set",
                         )
                     )
                 if key_action(current, key, "rotate"):

@@ -138,6 +138,10 @@ class StoreCalls:
     def revoke_key(self, public_key: str) -> KeyView:
         return self._service().revoke_key(public_key)
 
+    def keep_key(self, public_key: str) -> KeyView:
+        """Cancel the stop a rotation set (its replacement was revoked)."""
+        return self._service().keep_key(public_key)
+
     def found_key(self, private_key: PrivateKey) -> FoundKey:
         """What the store says of a private key found by a scan."""
         return self._service().found_key(private_key)

@@ -81,9 +81,9 @@ class KeyView:
         now = now or utcnow()
         status = key_status(self.revoked_at, self.expires_at, now)  # at `now`, not the clock's
         active = status is KeyStatus.ACTIVE
-        if active and self.replaced_by and self.expires_at and self.replacement_revoked:
+        if self.stop_is_orphaned(now) and self.expires_at:
             return f"replacement revoked, stops in {in_words(self.expires_at - now)}"
-        if active and self.replaced_by and self.expires_at:
+        if active and self.stop_scheduled() and self.expires_at and not self.replacement_revoked:
             return f"rotating -> {self.replaced_by} ({in_words(self.expires_at - now)} left)"
         if self.expires_soon(now) and self.expires_at:
             return f"expiring in {in_words(self.expires_at - now)}"
@@ -104,12 +104,21 @@ class KeyView:
     def is_active(self) -> bool:
         return self.status is KeyStatus.ACTIVE
 
+    def stop_scheduled(self) -> bool:
+        """Set by a rotation to stop before its own lifetime ends (more than
+        a day before: a lifetime is whole days, rounded up)."""
+        if not self.replaced_by or self.expires_at is None:
+            return False
+        if self.lifetime_days is None:  # it had no expiry of its own
+            return True
+        return self.expires_at <= self.created_at + timedelta(days=self.lifetime_days - 1)
+
     def stop_is_orphaned(self, now: datetime | None = None) -> bool:
         """Active, set to stop by a rotation whose replacement was revoked:
         worth keeping (keydesk key keep) or rotating again."""
-        return bool(
+        return (
             self.replacement_revoked
-            and self.expires_at is not None
+            and self.stop_scheduled()
             and key_status(self.revoked_at, self.expires_at, now or utcnow()) is KeyStatus.ACTIVE
         )
 

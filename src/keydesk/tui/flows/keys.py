@@ -1,11 +1,11 @@
 """A key's flows, one of each wherever they start (a key row, its page, the
-palette, a scan): generate, rotate and revoke. A new key is shown once,
+palette, a scan): generate, rotate, keep and revoke. A new key is shown once,
 then Done lands on the API Keys tab of its integration."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -15,17 +15,29 @@ from keydesk.tui.calls import call_service
 from keydesk.tui.display import visible
 from keydesk.tui.flows.integrations import IntegrationFlows
 from keydesk.tui.messages import KeysChanged
-from keydesk.tui.screens.confirm import revoke_confirmation, revoke_on_rotate_confirmation
+from keydesk.tui.screens.confirm import (
+    keep_confirmation,
+    revoke_confirmation,
+    revoke_on_rotate_confirmation,
+)
 from keydesk.tui.screens.key_created import KeyCreatedScreen
 from keydesk.tui.store_calls import StoreCalls
-from keydesk.views import CreatedKey, IntegrationView, KeyView, RotatedKey
+from keydesk.views import CreatedKey, IntegrationView, KeyView, RotatedKey, stop_time, utcnow
 
 
 class KeyFlows:
-    def __init__(self, app: App[Any], calls: StoreCalls, integrations: IntegrationFlows) -> None:
+    def __init__(
+        self,
+        app: App[Any],
+        calls: StoreCalls,
+        integrations: IntegrationFlows,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        """`clock`: the app's "now", for the time a key has left."""
         self._app = app
         self._calls = calls
         self._integrations = integrations
+        self._now = clock
 
     def generate(self, integration_id: int | None = None) -> None:
         """Form → one-time reveal → the key's API Keys tab, key highlighted."""
@@ -145,6 +157,34 @@ class KeyFlows:
         call_service(
             app, lambda: self._calls.key(key.public_key), fresh, on_error=refused, group="revoke"
         )
+
+    def keep(self, key: KeyView, on_kept: Callable[[KeyView], object] | None = None) -> None:
+        """A confirmation that says what keeping does, then the stop a
+        rotation set is cancelled (its replacement was revoked)."""
+        app = self._app
+
+        def kept(current: KeyView) -> None:
+            until = (
+                f"until {stop_time(current.expires_at)}" if current.expires_at else "with no expiry"
+            )
+            app.notify(
+                f"Kept {current.public_key} ({visible(current.label)}): it keeps working {until}.",
+                title="keydesk",
+                markup=False,
+            )
+            if on_kept is not None:
+                on_kept(current)
+            app.screen.post_message(
+                KeysChanged(current.integration_id, highlight=current.public_key)
+            )
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                keep_now = partial(self._calls.keep_key, key.public_key)
+                refused = partial(self._refused, key)
+                call_service(app, keep_now, kept, on_error=refused, group="keep")
+
+        app.push_screen(keep_confirmation(key, self._now()), confirmed)
 
     def _revoked(self, on_revoked: Callable[[KeyView], object] | None, key: KeyView) -> None:
         self._app.notify(

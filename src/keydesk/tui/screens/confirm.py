@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -10,6 +12,7 @@ from textual.widgets import Button, Static
 from keydesk.tui.display import content
 from keydesk.tui.screens.base import KeydeskModal
 from keydesk.tui.widgets import KeyFooter
+from keydesk.views import KeyView, in_words, stop_time
 
 
 class ConfirmScreen(KeydeskModal[bool]):
@@ -108,4 +111,25 @@ def revoke_on_rotate_confirmation(label: str, public_key: str) -> ConfirmScreen:
         cancel="Cancel",
         destructive=True,
         id="rotate-now-confirm",
+    )
+
+
+def keep_confirmation(key: KeyView, now: datetime) -> ConfirmScreen:
+    """Keeping a key whose rotation's replacement was revoked: what stops
+    when, and what keeping it changes."""
+    stops = key.expires_at or now
+    return ConfirmScreen(
+        "Keep this key?",
+        [
+            f"{key.label}  ({key.public_key})",
+            "",
+            f"Its replacement {key.replaced_by} was revoked, yet this key still stops "
+            f"at {stop_time(stops)} ({in_words(stops - now)} left), as the rotation set it.",
+            "",
+            "Keeping it cancels that stop: it works to the end of its own lifetime, "
+            "as before the rotation. The change is audited.",
+        ],
+        confirm="Keep key",
+        cancel="Cancel",
+        id="keep-confirm",
     )

@@ -42,6 +42,9 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
                 tooltip="Rotate the highlighted key: generate its replacement first"),
         Binding("x,delete", "revoke", "Revoke", key_display="x", id="detail.revoke",
                 tooltip="Revoke the highlighted key (immediate, irreversible)"),
+        Binding("K", "keep", "Keep key", id="detail.keep",
+                tooltip="Keep the highlighted key: cancel the stop its rotation set "
+                "(its replacement was revoked)"),
         Binding("slash", "filter_keys", "Filter", key_display="/", id="detail.filter",
                 tooltip="Filter keys by label, public key, status or creator"),
         Binding("enter", "open_key", "Open key", show=False, id="detail.open_key",
@@ -338,7 +341,7 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         on_keys = self.tabs.active == "api-keys"
         if action == "filter_keys":
             return True  # from any tab, however few keys: `/` always filters
-        if action in ("revoke", "rotate", "copy_public", "open_key"):
+        if action in ("revoke", "rotate", "keep", "copy_public", "open_key"):
             if not on_keys:
                 return False
             return key_action(self.integration, self.highlighted_key(), action)
@@ -369,6 +372,10 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
     def action_revoke(self) -> None:
         if (key := self.highlighted_key()) is not None and key.is_active:
             self.keydesk.revoke_key(key)
+
+    def action_keep(self) -> None:
+        if (key := self.highlighted_key()) is not None:
+            self.keydesk.keep_key(key)
 
     def action_open_key(self) -> None:
         if (key := self.highlighted_key()) is not None:

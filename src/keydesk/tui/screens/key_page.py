@@ -49,6 +49,8 @@ class KeyScreen(KeydeskScreen[None]):
                 tooltip="Rotate: a replacement now, the old key stops after the overlap you choose"),
         Binding("x,delete", "revoke", "Revoke", key_display="x", id="key.revoke",
                 tooltip="Revoke this key (immediate, irreversible)"),
+        Binding("K", "keep", "Keep key", id="key.keep",
+                tooltip="Keep this key: cancel the stop its rotation set (its replacement was revoked)"),
         Binding("p", "copy_public", "Copy public key", id="key.copy_public",
                 tooltip="Copy the public key"),
         Binding("r", "refresh", "Refresh", show=False, id="key.refresh",
@@ -152,14 +154,15 @@ class KeyScreen(KeydeskScreen[None]):
         if key.replaces:
             rows.append(("Replaces", key.replaces))
         if key.replaced_by:
-            rows.append(("Replaced by", key.replaced_by))
+            gone = " (revoked: K keeps this key)" if key.stop_is_orphaned(now) else ""
+            rows.append(("Replaced by", key.replaced_by + gone))
         self.query_one("#key-facts", Pairs).show(rows)
         self.refresh_bindings()
 
     # -- actions -----------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("revoke", "rotate"):
+        if action in ("revoke", "rotate", "keep"):
             return key_action(self.integration, self.key, action)
         return True
 
@@ -173,6 +176,9 @@ class KeyScreen(KeydeskScreen[None]):
     def action_rotate(self) -> None:
         if self.key.is_active:
             self.keydesk.rotate_key(self.key)
+
+    def action_keep(self) -> None:
+        self.keydesk.keep_key(self.key, on_kept=lambda _key: self.action_refresh())
 
     def action_copy_public(self) -> None:
         self.keydesk.copy_text(self.key.public_key, "Public key")

@@ -1,0 +1,102 @@
+"""A rotation whose replacement was revoked: the API Keys row and the key's
+page say so, and K keeps the old key (its stop cancelled) after a
+confirmation that says what it does."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from textual.widgets import Static
+
+from keydesk.service import KeyService
+from keydesk.tui.app import KeydeskApp
+from keydesk.tui.screens.confirm import ConfirmScreen
+from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
+from keydesk.tui.screens.key_page import KeyScreen
+from keydesk.views import utcnow
+from tests.tui.screenshots import open_integration, settle
+
+
+def _orphaned_rotation(store) -> str:
+    """prod rotated with a day's overlap, its replacement then found leaked."""
+    alice = KeyService(store, "alice")
+    old = alice.create_key("github", "keep-me", expires_at=utcnow() + timedelta(days=60)).key
+    new = alice.rotate_key(old.public_key, timedelta(hours=24)).created.key
+    alice.revoke_key(new.public_key, leaked_at="ci.log")
+    return old.public_key
+
+
+def _footer_keys(screen) -> list[str]:
+    return [
+        b.binding.action for b in screen.active_bindings.values() if b.enabled and b.binding.show
+    ]
+
+
+async def _highlight(pilot, public_key: str) -> IntegrationDetailScreen:
+    await open_integration(pilot, "github")
+    detail = pilot.app.screen
+    assert isinstance(detail, IntegrationDetailScreen)
+    row = [k.public_key for k in detail.listed_keys()].index(public_key)
+    detail.table.move_cursor(row=row)
+    await settle(pilot)
+    return detail
+
+
+async def test_the_row_says_the_replacement_is_gone_and_k_keeps_the_key(demo_store):
+    old = _orphaned_rotation(demo_store)
+    app = KeydeskApp(KeyService(demo_store, "alice"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        detail = await _highlight(pilot, old)
+        line = str(detail.query_one("#key-detail", Static).render())
+        assert "replacement revoked, stops in 23 hours" in line
+        assert "keep" in _footer_keys(detail)
+        await pilot.press("K")
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, ConfirmScreen) and dialog.id == "keep-confirm"
+        said = " ".join(str(s.render()) for s in dialog.query(".dialog-line"))
+        assert "was revoked" in said and "cancels that stop" in said and "audited" in said
+        await pilot.press("enter")  # focus starts on Keep key: nothing is lost by keeping
+        await settle(pilot)
+        assert app.screen is detail
+    kept = KeyService(demo_store, "alice").key(old)
+    assert kept.expires_at is not None and kept.expires_at - utcnow() > timedelta(days=59)
+    assert KeyService(demo_store, "alice").audit(key=old)[0].action == "key.expire"
+
+
+async def test_the_keys_page_offers_keep_and_escape_cancels(demo_store):
+    old = _orphaned_rotation(demo_store)
+    app = KeydeskApp(KeyService(demo_store, "alice"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _highlight(pilot, old)
+        await pilot.press("enter")
+        await settle(pilot)
+        page = app.screen
+        assert isinstance(page, KeyScreen)
+        facts = dict(page.query_one("#key-facts").rows)
+        assert facts["Status"].startswith("replacement revoked, stops in ")
+        assert facts["Replaced by"].endswith("(revoked: K keeps this key)")
+        await pilot.press("K")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is page
+        assert KeyService(demo_store, "alice").key(old).stop_is_orphaned()  # nothing changed
+        await pilot.press("K", "enter")
+        await settle(pilot)
+        assert app.screen is page
+        assert page.key.status_words(app.now()) == "active"
+        assert "keep" not in _footer_keys(page)  # nothing left to keep
+
+
+async def test_keep_is_not_offered_to_a_member_or_on_a_plain_key(demo_store):
+    old = _orphaned_rotation(demo_store)
+    KeyService(demo_store, "alice").add_member("acme", "bob", "member")
+    app = KeydeskApp(KeyService(demo_store, "bob"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        detail = await _highlight(pilot, old)
+        assert "keep" not in _footer_keys(detail)
+        detail.table.move_cursor(row=len(detail.listed_keys()) - 1)
+        await settle(pilot)
+        assert "keep" not in _footer_keys(detail)
