@@ -125,9 +125,11 @@ def runs(
     runs = Runs(tmp_path_factory.mktemp("bench-smoke"))
     if not os.environ.get("PYTEST_XDIST_WORKER"):
         wanted = {
-            item.callspec.params["smoke"].name
+            smoke.name
             for item in request.session.items
-            if isinstance(item, pytest.Function) and item.module is request.module
+            if isinstance(item, pytest.Function)
+            and item.module is request.module
+            and isinstance(smoke := item.callspec.params.get("smoke"), Smoke)
         }
         for smoke in SMOKES:
             if smoke.name in wanted and missing(smoke) is None:
