@@ -227,10 +227,12 @@ async def test_stored_text_in_the_trail_is_shown_literally(make_app, demo_store)
         await settle(pilot)
         app.show_audit()
         await settle(pilot)
-        table = app.screen.query_one(AuditLog).query_one(DataTable)
-        target = table.get_row_at(0)[3]
-        assert target.plain == shown_literally("[bold red]x[/] \x1b[2J 0")
+        log = app.screen.query_one(AuditLog)
+        target = log.query_one(DataTable).get_row_at(0)[3]
+        whole = shown_literally("[bold red]x[/] \x1b[2J 0")
+        assert target.plain.endswith("…") and whole.startswith(target.plain[:-1])  # its column
         assert not target.spans and "\x1b" not in target.plain
+        assert whole in str(log.query_one("#audit-detail", Static).render())  # whole below
 
 
 def test_each_role_says_something_of_its_own():

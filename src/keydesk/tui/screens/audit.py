@@ -29,7 +29,7 @@ class AuditScreen(KeydeskScreen[None]):
         yield Header()
         yield Static(content(f"Audit trail of {self.workspace}"), id="audit-title")
         yield AuditLog(self.workspace, id="workspace-audit")
-        yield KeyFooter(compact=False)
+        yield KeyFooter()
 
     def action_refresh(self) -> None:
         self.query_one(AuditLog).reload()

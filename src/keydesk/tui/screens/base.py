@@ -15,12 +15,11 @@ from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
 from textual.screen import ModalScreen, Screen, ScreenResultType
 from textual.widget import MountError
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from keydesk.tui.interface import Keydesk
 
 MIN_WIDTH, MIN_HEIGHT = 60, 20
-COMPACT_BELOW = 80
 TOO_SMALL = f"Terminal too small (need {MIN_WIDTH}×{MIN_HEIGHT}). Enlarge it, or ctrl+q to quit."
 
 
@@ -54,14 +53,6 @@ def _offers_once_composed(check: CheckAction[ScreenT]) -> CheckAction[ScreenT]:
 def _add_too_small(screen: Screen[Any]) -> None:
     with suppress(MountError):  # the app is closing before the screen opened
         screen.mount(TooSmall())
-
-
-def _fit_footer(screen: Screen[Any]) -> None:
-    """Under 80 columns footers drop the ^p key (help and the README name
-    it). (Every footer is compact: more keys in view, and Textual restyles
-    each key of a non-compact footer twice whenever it redraws.)"""
-    for footer in screen.query(Footer):
-        footer.show_command_palette = screen.size.width >= COMPACT_BELOW
 
 
 class KeydeskScreen(Screen[ScreenResultType]):
@@ -103,9 +94,6 @@ class KeydeskScreen(Screen[ScreenResultType]):
         general sentence). Screens whose actions depend on a row say which."""
         return None
 
-    def on_resize(self) -> None:
-        _fit_footer(self)
-
     # Hidden by another full screen (not a dialog over it), what a screen
     # shows may change meanwhile (a new key, a revoke from the command line):
     # `uncovered` runs when it is back in front.
@@ -137,6 +125,3 @@ class KeydeskModal(ModalScreen[ScreenResultType]):
 
     def on_mount(self) -> None:
         _add_too_small(self)
-
-    def on_resize(self) -> None:
-        _fit_footer(self)

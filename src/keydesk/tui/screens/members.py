@@ -32,11 +32,12 @@ from keydesk.tui.widgets import KeyFooter
 from keydesk.views import ROLE_ORDER, MembersView, MemberView, Role, WorkspaceView
 from keydesk.wording import when
 
+# One line each in the role dialog at 60 columns, "(now)" included.
 ROLE_MEANING = {
-    Role.OWNER: "everything, including making and removing owners",
-    Role.ADMIN: "manage integrations, keys and members (not owners)",
-    Role.MEMBER: "look only, as a viewer: for the team's own people",
-    Role.VIEWER: "look only, as a member: for auditors and other outsiders",
+    Role.OWNER: "everything, owners included",
+    Role.ADMIN: "manage all but owners",
+    Role.MEMBER: "look only; for the team's own people",
+    Role.VIEWER: "look only; for auditors and outsiders",
 }
 
 
@@ -44,11 +45,13 @@ class MembersScreen(KeydeskScreen[None]):
     AUTO_FOCUS = "#members"
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="members.back"),
-        Binding("a", "add", "Add member", id="members.add"),
-        Binding("e", "change_role", "Change role", id="members.role"),
+        # Short words: with ? and ^p they fit 60 columns (tooltips say more).
+        Binding("a", "add", "Add", id="members.add", tooltip="Add a member"),
+        Binding("e", "change_role", "Role", id="members.role",
+                tooltip="Change the highlighted member's role"),
         Binding("x", "remove", "Remove", id="members.remove"),
         Binding("delete", "remove", "Remove", show=False),
-        Binding("p", "key_policy", "Key policy", id="members.policy",
+        Binding("p", "key_policy", "Policy", id="members.policy",
                 tooltip="Owners: the longest a new key may live in this workspace"),
         # Not in the footer (it would push ^q and ? off at 60 columns): `?`
         # lists it, and adding a member whose SSH keys wait says to press it.
@@ -68,7 +71,7 @@ class MembersScreen(KeydeskScreen[None]):
         yield Static(id="key-policy")
         yield DataTable(id="members", cursor_type="row", zebra_stripes=True)
         yield Static(id="members-note")
-        yield KeyFooter(compact=False)
+        yield KeyFooter()
 
     @property
     def table(self) -> DataTable[object]:
@@ -341,7 +344,12 @@ def _article(role: Role) -> str:
 class RoleScreen(KeydeskModal[Role | None]):
     """Choose one of the roles you may give this member."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="role.cancel")]
+    # Its own keys in the footer, not the Members screen's under it.
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="role.cancel"),
+        # priority: the role list would take Enter first, and hide it from the footer
+        Binding("enter", "choose", "Set role", key_display="⏎", priority=True, id="role.choose"),
+    ]
 
     def __init__(self, member: MemberView, roles: list[Role]) -> None:
         super().__init__(id="role-screen")
@@ -364,6 +372,7 @@ class RoleScreen(KeydeskModal[Role | None]):
                 ),
                 id="roles",
             )
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         options = self.query_one(OptionList)
@@ -372,6 +381,9 @@ class RoleScreen(KeydeskModal[Role | None]):
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(Role(str(event.option.id)))
+
+    def action_choose(self) -> None:  # the list takes Enter itself; this names it
+        self.query_one(OptionList).action_select()
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -403,6 +415,7 @@ class AddMemberScreen(KeydeskModal[MemberView | None]):
             with Horizontal(id="dialog-buttons"):
                 yield Button("Cancel", id="cancel")
                 yield Button("Add", id="add", variant="primary")
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#member-error").display = False

@@ -136,9 +136,8 @@ class ScanScreen(KeydeskScreen[None]):
             compact=True,
         )
         yield Static(
-            content(
-                "Enter scans it and everything under it; keys found are looked up in the store."
-            ),
+            # Whole at 80 columns; at 60 it wraps (app.tcss: up to two lines).
+            content("Enter scans it and everything under it; each key found is looked up."),
             id="scan-progress",
         )
         yield FittedTable(COLUMNS, redraw=self._redraw, id="scan-findings")

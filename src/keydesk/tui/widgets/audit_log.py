@@ -4,7 +4,8 @@ newest first.
 A trail may hold 100,000 events: `AuditLog` never loads it whole. It asks
 the service for one page (one indexed range read), shows it, and asks for
 the next only when the cursor comes near the end of what is shown. Every
-stored string is shown literally.
+stored string is shown literally. The columns fit the width (Label gets
+what is left); the line under the table has the highlighted event whole.
 """
 
 from __future__ import annotations
@@ -19,12 +20,21 @@ from textual.widgets import DataTable, Static
 from keydesk.tui.calls import call_service
 from keydesk.tui.display import content, literal
 from keydesk.tui.interface import Keydesk
-from keydesk.tui.widgets.list_table import ListTable
+from keydesk.tui.widgets.fitted_table import Column, FittedTable
 from keydesk.views import AuditView
 from keydesk.wording import when
 
 PAGE = 200  # events per read
 LOAD_AHEAD = 40  # rows before the end of the table at which the next page is read
+
+COLUMNS = [
+    Column("at", "When", 16),
+    Column("actor", "Actor", 8, drop=1),
+    Column("action", "Action", 17),  # key.revoke.leaked whole; longer ones cut
+    # A key's label is in Label; an integration's page names it: Target goes first.
+    Column("target", "Target", 21, drop=2),
+    Column("label", "Label", 16, flexible_up_to=60),
+]
 
 
 class AuditLog(Vertical):
@@ -46,11 +56,12 @@ class AuditLog(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(id="audit-summary")
-        yield ListTable(id="audit-events")
+        yield FittedTable(COLUMNS, redraw=self._redraw, id="audit-events")
+        yield Static(id="audit-detail")
 
     @property
-    def table(self) -> DataTable[object]:
-        return self.query_one("#audit-events", DataTable)
+    def table(self) -> FittedTable:
+        return self.query_one("#audit-events", FittedTable)
 
     @property
     def events(self) -> list[AuditView]:
@@ -62,16 +73,6 @@ class AuditLog(Vertical):
         """No page is being read, and the rows shown have been measured and
         drawn (a DataTable sizes its columns when idle, after rows arrive)."""
         return self._started and not self._reading and self._laid_out
-
-    def on_mount(self) -> None:
-        for label, key in (
-            ("When", "at"),
-            ("Actor", "actor"),
-            ("Action", "action"),
-            ("Target", "target"),
-            ("Label", "label"),
-        ):
-            self.table.add_column(label, key=key)
 
     def on_show(self) -> None:
         if not self._started:
@@ -107,19 +108,28 @@ class AuditLog(Vertical):
         self._reading = False
         self._more = len(page) == PAGE
         self._events += page
+        self._add_rows(page)
+        self._laid_out = False
+        self.table.call_after_refresh(self._drawn)
+        self._summarise()
+
+    def _add_rows(self, events: list[AuditView]) -> None:
         table = self.table
-        for event in page:
+        for event in events:
+            values = {
+                "at": when(event.at), "actor": event.actor, "action": event.action,
+                "target": event.target, "label": event.label,
+            }  # fmt: skip
             table.add_row(
-                when(event.at),
-                literal(event.actor),
-                literal(event.action),
-                literal(event.target),
-                literal(event.label),
+                *(literal(values[column.key], width=width) for column, width in table.fitted),
                 key=str(event.id),
             )
-        self._laid_out = False
-        table.call_after_refresh(self._drawn)
-        self._summarise()
+
+    def _redraw(self, cursor: int) -> None:
+        """The columns changed with the width: the rows read so far, again."""
+        self._add_rows(self._events)
+        if self.table.row_count:
+            self.table.move_cursor(row=min(cursor, self.table.row_count - 1))
 
     def _drawn(self) -> None:
         # A DataTable sizes its columns when idle, but rows it drew before
@@ -145,5 +155,16 @@ class AuditLog(Vertical):
 
     @on(DataTable.RowHighlighted, "#audit-events")
     def _near_the_end(self, event: DataTable.RowHighlighted) -> None:
+        self._show_detail(event.cursor_row)
         if event.cursor_row >= self.table.row_count - LOAD_AHEAD:
             self._read_next()
+
+    def _show_detail(self, row: int) -> None:
+        """The highlighted event whole: what the columns cut or left out."""
+        parts: list[str] = []
+        if 0 <= row < len(self._events):
+            event = self._events[row]
+            parts = [when(event.at), event.actor, event.action, event.target]
+            elsewhere = event.integration if self.integration_id is None else None
+            parts += [p for p in (event.label, event.related, elsewhere) if p]
+        self.query_one("#audit-detail", Static).update(content(" · ".join(parts)))

@@ -1,29 +1,43 @@
-"""The footer every screen shows: the keys it offers now."""
+"""The footer every screen shows: the keys it offers now, as many as fit."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from rich.cells import cell_len
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer
+from textual.widgets._footer import FooterKey
 
-Offer = tuple[tuple[Binding, bool, str], ...]  # (binding, enabled, tooltip) per key shown
+Key = tuple[Binding, bool, str]  # (binding, enabled, tooltip)
+Offer = tuple[tuple[Key, ...], Key | None]  # the keys shown, and ^p (None: not shown)
+
+KEY_GAP = 2  # a compact key: "k Description" and one column after it
+PALETTE_CHROME = 3  # ^p's border, the space in it and the column before it
+FIRST_TO_GO = "app.quit"  # ctrl+q quits everywhere, and ? lists it
+HELP = "app.help"
 
 
 class KeyFooter(Footer):
-    """Textual's Footer, rebuilt only when what it offers changes.
+    """Textual's Footer, rebuilt only when what it offers changes, and
+    showing only keys that fit the screen's width whole.
 
     Textual's rebuilds itself after every `refresh_bindings` (a focus move,
     a row highlighted, a tab shown), once per call, mounting a widget per
     key each time: opening a 5,000-key tab rebuilt it 23 times, a third of
     the time to its first rows. This one rebuilds at most once per refresh,
     and not at all when the keys, their state and tooltips are unchanged.
-    It leans on Footer's internals (`_bindings_ready`, its compose): check
-    it when Textual is upgraded (tests/tui/test_layout.py does)."""
 
-    def __init__(self, *, compact: bool = True) -> None:
-        super().__init__(compact=compact)
+    When they do not all fit, ^q goes first, then the screen's keys from
+    the last: ^p (every command) and ? (every key) always stay, so nothing
+    is out of reach, and no key is ever cut in half. It leans on Footer's
+    internals (`_bindings_ready`): check it when Textual is upgraded
+    (tests/tui/test_layout.py does)."""
+
+    def __init__(self) -> None:
+        super().__init__(compact=True)
         self._offered: Offer | None = None
         self._rebuild_pending = False
 
@@ -31,6 +45,9 @@ class KeyFooter(Footer):
         self._bindings_ready = True
         if screen.app.app_focus and self.is_attached and screen is self.screen:
             self._rebuild_soon()
+
+    def on_resize(self) -> None:
+        self._rebuild_soon()
 
     def watch_show_command_palette(self) -> None:
         self._rebuild_soon()
@@ -51,15 +68,58 @@ class KeyFooter(Footer):
             self._offered = offered
             await self.recompose()
 
+    def compose(self) -> ComposeResult:
+        if not self._bindings_ready:
+            return
+        keys, palette = self._offered if self._offered is not None else self._offer()
+        for binding, enabled, tooltip in keys:
+            yield FooterKey(
+                binding.key,
+                self.app.get_key_display(binding),
+                binding.description,
+                binding.action,
+                disabled=not enabled,
+                tooltip=tooltip,
+            ).data_bind(compact=Footer.compact)
+        if palette is not None:
+            binding, enabled, _tooltip = palette
+            yield FooterKey(
+                binding.key,
+                self.app.get_key_display(binding),
+                binding.description,
+                binding.action,
+                classes="-command-palette",
+                disabled=not enabled,
+                tooltip=binding.tooltip or binding.description,
+            )
+
     def _offer(self) -> Offer:
-        """What compose shows: the keys shown with their state, and ^p if shown."""
+        """What compose shows: the keys that fit, with their state, and ^p if shown."""
         active = self.screen.active_bindings
-        shown = [
-            (binding, enabled, tooltip)
-            for _node, binding, enabled, tooltip in active.values()
-            if binding.show
+        keys: dict[str, Key] = {}  # one key per action, as Textual's footer shows them
+        for _node, binding, enabled, tooltip in active.values():
+            if binding.show:
+                keys.setdefault(binding.action, (binding, enabled, tooltip))
+        palette: Key | None = None
+        found = active.get(self.app.COMMAND_PALETTE_BINDING)
+        if found is not None and self.show_command_palette and self.app.ENABLE_COMMAND_PALETTE:
+            palette = found[1:]
+        room = self.screen.size.width or self.app.size.width
+        if palette is not None:
+            room -= self._cells(palette[0]) + PALETTE_CHROME
+        return self._fitted(list(keys.values()), room), palette
+
+    def _fitted(self, keys: list[Key], room: int) -> tuple[Key, ...]:
+        kept = list(keys)
+        # ^q first, then the screen's keys from the last; ? stays (it lists them all).
+        droppable = [k for k in kept if k[0].id == FIRST_TO_GO] + [
+            k for k in reversed(kept) if k[0].id not in (FIRST_TO_GO, HELP)
         ]
-        palette = active.get(self.app.COMMAND_PALETTE_BINDING)
-        if palette is not None and self.show_command_palette and self.app.ENABLE_COMMAND_PALETTE:
-            shown.append(palette[1:])
-        return tuple(shown)
+        for key in droppable:
+            if sum(self._cells(binding) + KEY_GAP for binding, _, _ in kept) <= room:
+                break
+            kept.remove(key)
+        return tuple(kept)
+
+    def _cells(self, binding: Binding) -> int:
+        return cell_len(self.app.get_key_display(binding)) + cell_len(binding.description)

@@ -1,0 +1,112 @@
+"""KeyFooter at 60 and 80 columns: every key shown is whole, ^p and ? always
+stay (^q goes first, then the screen's last keys); a dialog shows its own
+keys, not those of the screen behind it. Also what else must fit those
+widths: the Audit tab's Label and the scan screen's hint."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import DataTable, Footer, Static
+from textual.widgets._footer import FooterKey
+
+from keydesk.tui.screens.confirm import ConfirmScreen
+from keydesk.tui.screens.members import MembersScreen, RoleScreen
+from keydesk.tui.screens.scan import ScanScreen
+from keydesk.tui.widgets import AuditLog
+from tests.tui.screenshots import SCREENS, demo_app, settle
+
+WIDTHS = [(60, 20), (80, 24)]
+
+
+def _footer(screen) -> dict[str, bool]:
+    """Each key's description: whether it is whole on screen."""
+    width = screen.app.size.width
+    return {
+        key.description: key.region.width > 0 and key.region.right <= width
+        for key in screen.query_one(Footer).query(FooterKey)
+    }
+
+
+def _whole(screen) -> dict[str, bool]:
+    keys = _footer(screen)
+    assert all(keys.values()), keys
+    assert screen.query_one(Footer).max_scroll_x == 0  # nothing cut off or scrolled away
+    assert keys.get("palette") and keys.get("Help"), keys
+    return keys
+
+
+async def _members_on_bob(pilot) -> MembersScreen:
+    await SCREENS["members"](pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, MembersScreen)
+    await pilot.press("down")  # bob, an admin: every key applies
+    await settle(pilot)
+    return screen
+
+
+@pytest.mark.parametrize("size", WIDTHS, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("screen_name", ["integrations", "api-keys", "key-page"])
+async def test_the_footer_keeps_palette_and_help_whole(demo_store, screen_name, size):
+    app = demo_app(demo_store, screen_name)
+    async with app.run_test(size=size) as pilot:
+        await SCREENS[screen_name](pilot)
+        keys = _whole(app.screen)
+        if size[0] == 80:
+            assert keys.get("Quit"), keys
+
+
+@pytest.mark.parametrize("size", WIDTHS, ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_the_members_footer_offers_every_change_at_60_and_80(demo_store, size):
+    app = demo_app(demo_store, "members")
+    async with app.run_test(size=size) as pilot:
+        screen = await _members_on_bob(pilot)
+        keys = _whole(screen)
+        assert {"Back", "Add", "Role", "Remove", "Policy"} <= keys.keys(), keys
+
+
+async def test_the_role_dialog_shows_its_own_keys(demo_store):
+    app = demo_app(demo_store, "members")
+    async with app.run_test(size=(60, 20)) as pilot:
+        await _members_on_bob(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, RoleScreen)
+        keys = _footer(dialog)
+        assert keys.keys() == {"Set role", "Cancel"} and all(keys.values()), keys
+        roles = dialog.query_one("#roles")
+        assert roles.max_scroll_y == 0  # every role in view, one line each
+        await pilot.press("down", "enter")  # admin -> member: asked first
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+
+
+@pytest.mark.parametrize("size", WIDTHS, ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_the_audit_tab_leaves_label_readable_and_nothing_to_scroll(demo_store, size):
+    app = demo_app(demo_store, "integration-audit")
+    async with app.run_test(size=size) as pilot:
+        await SCREENS["integration-audit"](pilot)
+        log = app.screen.query_one(AuditLog)
+        table = log.query_one(DataTable)
+        widths = {str(c.label): c.width for c in table.columns.values()}
+        assert widths["Label"] >= 16 and "When" in widths and "Action" in widths, widths
+        assert table.max_scroll_x == 0, widths  # → has nothing to scroll
+        detail = str(log.query_one("#audit-detail", Static).render())
+        newest = log.events[0]
+        assert newest.target in detail and (newest.label or "") in detail
+
+
+@pytest.mark.parametrize("size", WIDTHS, ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_the_scan_hint_is_whole(demo_store, size):
+    app = demo_app(demo_store, "integrations")
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        app.scan_for_leaks()
+        await settle(pilot)
+        assert isinstance(app.screen, ScanScreen)
+        hint = app.screen.query_one("#scan-progress", Static)
+        text = str(hint.render())
+        assert text.endswith("each key found is looked up.")
+        assert hint.region.height >= len(text) // (hint.content_region.width or 1) + (
+            1 if len(text) % (hint.content_region.width or 1) else 0
+        )
