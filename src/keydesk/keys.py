@@ -179,5 +179,25 @@ def check_secret(stored_hash: str | None, key: PrivateKey) -> SecretCheck:
         return SecretCheck(False)
     if not matched or stored_hash is None:
         return SecretCheck(False)
-    new_hash = hash_private_key(key) if _hasher.check_needs_rehash(stored_hash) else None
+    new_hash = hash_private_key(key) if _needs_rehash(stored_hash) else None
     return SecretCheck(True, new_hash)
+
+
+@cache
+def _todays_form() -> tuple[str, int, int]:
+    """A hash made today: its parameters' prefix, where its hash part starts, its length."""
+    made = _hasher.hash("")
+    return made[: made.rindex("$", 0, made.rindex("$")) + 1], made.rindex("$"), len(made)
+
+
+def _needs_rehash(stored_hash: str) -> bool:
+    """`check_needs_rehash` without parsing a hash made today: argon2-cffi's
+    parse costs nearly what the verify does at these parameters."""
+    prefix, hash_at, length = _todays_form()
+    if (
+        len(stored_hash) == length
+        and stored_hash.startswith(prefix)
+        and stored_hash.rfind("$") == hash_at
+    ):
+        return False
+    return _hasher.check_needs_rehash(stored_hash)

@@ -110,3 +110,19 @@ def test_a_key_the_cache_has_forgotten_still_verifies(world):
     assert verifier.verify(pairs[-1].private_key).label == f"bulk-{VERIFIED_CACHE_SIZE}"
     assert checked.count(pairs[-1].public_key) == 1  # still cached
     verifier.close()
+
+
+def test_only_a_hash_made_with_other_parameters_is_made_again():
+    key = generate_key_pair().private_key
+    assert check_secret(hash_private_key(key), key) == SecretCheck(True)
+    for other in (
+        OLD_HASHER,
+        PasswordHasher(time_cost=1, memory_cost=80, parallelism=1),  # m=8… as a prefix
+        PasswordHasher(1, HASH_MEMORY_KIB, 1, hash_len=31, salt_len=17),
+    ):
+        check = check_secret(other.hash(key.reveal()), key)
+        assert check.matches and check.new_hash is not None
+        made = extract_parameters(check.new_hash)
+        assert (made.time_cost, made.memory_cost, made.parallelism) == (
+            HASH_TIME_COST, HASH_MEMORY_KIB, HASH_PARALLELISM,
+        )  # fmt: skip
