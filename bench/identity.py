@@ -120,8 +120,8 @@ def main() -> None:
 
 
 def postgres(server: str, keys: int, events: int) -> None:
-    sys.path.insert(0, str(Path(__file__).parents[1]))  # tests/pg_team.py makes the team
-    from tests.pg_team import team_database
+    sys.path.insert(0, str(Path(__file__).parents[1]))  # tests/support/pg_team.py makes the team
+    from tests.support.pg_team import team_database
 
     with team_database(server) as team:
         alice = team.service_as("alice")

@@ -5,7 +5,7 @@ A test that opens a store (`store`, `world`, ...) gets a copy of one migrated
 once per worker: a file copy on SQLite, `CREATE DATABASE ... TEMPLATE` on
 PostgreSQL. Migrating costs ~0.1 s on SQLite and ~0.8 s of CPU on PostgreSQL
 (client and server), copying ~5 ms and ~0.1 s; the schema is the same, and
-tests/test_migrations.py still migrates from nothing."""
+tests/store/test_migrations.py still migrates from nothing."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from keydesk.service import IntegrationView, KeyService
 from keydesk.store.engine import Store, open_store
-from tests.pg_team import Team, team_database
+from tests.support.pg_team import Team, team_database
 
 POSTGRES_ENV = "KEYDESK_TEST_POSTGRES_URL"
 
@@ -217,7 +217,7 @@ def configured(cli):
 
 @pytest.fixture
 def team() -> Iterator[Team]:
-    """A PostgreSQL store set up for a team, with login roles (tests/pg_team.py)."""
+    """A PostgreSQL store set up for a team, with login roles (tests/support/pg_team.py)."""
     server = os.environ.get(POSTGRES_ENV)
     if not server:
         pytest.skip(f"PostgreSQL: set {POSTGRES_ENV} to a server URL to run these (.ci/run does)")

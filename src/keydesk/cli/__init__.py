@@ -62,7 +62,7 @@ GROUPS = (
     completion,
 )
 # The group that registers each command: a completion request whose line
-# names one builds only that group's parsers (tests/test_cli_completion.py
+# names one builds only that group's parsers (tests/cli/test_completion.py
 # checks this against what the groups register).
 GROUP_OF: dict[str, CommandGroup] = {
     "demo": interface,

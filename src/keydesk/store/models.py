@@ -93,7 +93,7 @@ class ApiKey(SQLModel, table=True):
         # it partial on both backends; here only `sqlite_where` is declared,
         # because naming a dialect's option loads that dialect (`postgresql_*`
         # cost every SQLite store ~18 ms of imports), and autogenerate does not
-        # compare a partial index's predicate anyway. tests/test_store.py checks
+        # compare a partial index's predicate anyway. tests/store/test_engine.py checks
         # the real index on each backend against ACTIVE_KEY.
         sa.Index(
             "uq_api_key_active_label",
