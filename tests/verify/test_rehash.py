@@ -22,6 +22,7 @@ from keydesk.store.models import ApiKey
 from keydesk.verify import Verifier
 from keydesk.verify.secret_checks import VERIFIED_CACHE_SIZE
 from keydesk.views import utcnow
+from tests.support.pg_team import acme_with_github
 
 # keydesk's parameters before issue #25.
 OLD_HASHER = PasswordHasher(time_cost=1, memory_cost=4096, parallelism=1)
@@ -126,3 +127,27 @@ def test_only_a_hash_made_with_other_parameters_is_made_again():
         assert (made.time_cost, made.memory_cost, made.parallelism) == (
             HASH_TIME_COST, HASH_MEMORY_KIB, HASH_PARALLELISM,
         )  # fmt: skip
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_verifier_role_keeps_an_old_hash_and_writes_its_last_use(team):
+    """The role cannot write hashes: it does not try, so the batch carrying
+    the key's last-used time is not refused with it."""
+    created = acme_with_github(team).create_key("github", "old")
+    old_hash = OLD_HASHER.hash(created.private_key.reveal())
+    superuser = sa.create_engine(team.url)
+    try:
+        this_key = ApiKey.public_key == created.key.public_key
+        with superuser.begin() as connection:
+            connection.execute(sa.update(ApiKey).where(this_key).values(secret_hash=old_hash))
+        verifier = Verifier(team.store_as("verifier").engine)
+        assert verifier.verify(created.private_key).label == "old"
+        verifier.flush()
+        verifier.close()
+        with superuser.connect() as connection:
+            stored, last_used = connection.execute(
+                sa.select(ApiKey.secret_hash, ApiKey.last_used_at).where(this_key)
+            ).one()
+    finally:
+        superuser.dispose()
+    assert stored == old_hash and last_used is not None
