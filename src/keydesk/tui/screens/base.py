@@ -56,6 +56,10 @@ def _add_too_small(screen: Screen[Any]) -> None:
 
 
 class KeydeskScreen(Screen[ScreenResultType]):
+    # Actions whose keys leave the footer first when it is too narrow for
+    # all (after ^q; ? lists them still): keydesk.tui.widgets.footer.
+    FOOTER_FIRST_TO_GO: ClassVar[tuple[str, ...]] = ()
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "check_action" in cls.__dict__:  # every screen's, as it is defined

@@ -68,6 +68,8 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
                 tooltip="Read the keys and settings again"),
     ]  # fmt: skip
 
+    FOOTER_FIRST_TO_GO = ("generate",)  # at 60 columns: the list's footer and ? offer it
+
     def __init__(
         self, integration: IntegrationView, *, tab: str = "api-keys", highlight: str | None = None
     ) -> None:

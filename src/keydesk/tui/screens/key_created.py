@@ -47,6 +47,7 @@ class KeyCreatedScreen(KeydeskScreen[str]):
         Binding("escape,q", "leave", "Back", show=False, id="created.back",
                 tooltip="Leave this page (asks first: the key is shown only here)"),
     ]  # fmt: skip
+    FOOTER_FIRST_TO_GO = ("copy_public",)  # Done and the API key stay at 60 columns
     NOTE_SECONDS: ClassVar[float] = 6.0  # how long a message stays
     # Under 24 rows the page drops its spacing (app.tcss), so the key, its
     # expiry and scopes and every button stay in view down to 60x20.

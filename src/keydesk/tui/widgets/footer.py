@@ -30,8 +30,8 @@ class KeyFooter(Footer):
     the time to its first rows. This one rebuilds at most once per refresh,
     and not at all when the keys, their state and tooltips are unchanged.
 
-    When they do not all fit, ^q goes first, then the screen's keys from
-    the last: ^p (every command) and ? (every key) always stay, so nothing
+    When they do not all fit, ^q goes first, then the actions the screen
+    names in FOOTER_FIRST_TO_GO, then its keys from the last: ^p (every command) and ? (every key) always stay, so nothing
     is out of reach, and no key is ever cut in half. It leans on Footer's
     internals (`_bindings_ready`): check it when Textual is upgraded
     (tests/tui/test_layout.py does)."""
@@ -111,10 +111,12 @@ class KeyFooter(Footer):
 
     def _fitted(self, keys: list[Key], room: int) -> tuple[Key, ...]:
         kept = list(keys)
-        # ^q first, then the screen's keys from the last; ? stays (it lists them all).
-        droppable = [k for k in kept if k[0].id == FIRST_TO_GO] + [
-            k for k in reversed(kept) if k[0].id not in (FIRST_TO_GO, HELP)
-        ]
+        # ^q first, then the actions the screen names, then its keys from the
+        # last; ? stays (it lists them all).
+        named = getattr(self.screen, "FOOTER_FIRST_TO_GO", ())
+        droppable = [k for k in kept if k[0].id == FIRST_TO_GO]
+        droppable += [k for action in named for k in kept if k[0].action == action]
+        droppable += [k for k in reversed(kept) if k[0].id != HELP and k not in droppable]
         for key in droppable:
             if sum(self._cells(binding) + KEY_GAP for binding, _, _ in kept) <= room:
                 break
