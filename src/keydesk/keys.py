@@ -190,14 +190,16 @@ def _todays_form() -> tuple[str, int, int]:
     return made[: made.rindex("$", 0, made.rindex("$")) + 1], made.rindex("$"), len(made)
 
 
-def _needs_rehash(stored_hash: str) -> bool:
-    """`check_needs_rehash` without parsing a hash made today: argon2-cffi's
-    parse costs nearly what the verify does at these parameters."""
+def made_today(stored_hash: str) -> bool:
+    """Made with today's parameters: a look at its text, without argon2-cffi's
+    parse (which costs nearly what a verify does at these parameters)."""
     prefix, hash_at, length = _todays_form()
-    if (
+    return (
         len(stored_hash) == length
         and stored_hash.startswith(prefix)
         and stored_hash.rfind("$") == hash_at
-    ):
-        return False
-    return _hasher.check_needs_rehash(stored_hash)
+    )
+
+
+def _needs_rehash(stored_hash: str) -> bool:
+    return not made_today(stored_hash) and _hasher.check_needs_rehash(stored_hash)

@@ -6,9 +6,10 @@ row's id for verified keys, and → the reason, for a short while, for recent
 failures (hammering one wrong key costs no argon2). Never the plaintext; the
 digest is useless outside this process.
 
-argon2 (~24 µs at keydesk's parameters, keys.py) runs on the calling thread
-for `verify` and on a small pool of threads (hashing.py) for an event loop,
-one check at a time per public key (gates.py). Unknown ids cost no argon2: their refusal waits for a
+argon2 (~24 µs at keydesk's parameters, keys.py) runs on the calling thread,
+for an event loop too; a hash made with older, costlier parameters is checked
+on a small pool of threads (hashing.py) instead. One check at a time per
+public key (gates.py). Unknown ids cost no argon2: their refusal waits for a
 duration drawn from the recent durations of real checks in this process
 (queue wait included, so it follows the load), which is what a wrong secret
 for a real id costs. The response time does not tell which ids exist, and a
@@ -27,7 +28,7 @@ from collections.abc import Awaitable, Callable
 from typing import NoReturn
 
 from keydesk.errors import Unauthorized, UnauthorizedReason
-from keydesk.keys import PrivateKey, SecretCheck, check_secret
+from keydesk.keys import PrivateKey, SecretCheck, check_secret, made_today
 from keydesk.verify.bookkeeping import Bookkeeping
 from keydesk.verify.gates import Gates
 from keydesk.verify.hashing import CheckTimes, HashingPool
@@ -139,7 +140,7 @@ class SecretChecks:
             self._gates.leave(public_key, digest)
 
     async def check_async(self, key: PrivateKey, digest: bytes, row: StoredKey | None) -> None:
-        """The same on an event loop, which never waits for argon2."""
+        """The same on an event loop, which never waits for a costly argon2."""
         public_key = key.public_key
         await self._gates.hold_async(public_key, digest)
         leave_here = True
@@ -151,6 +152,11 @@ class SecretChecks:
             if pause is not None:
                 await self._async_sleep(pause)
                 self.refuse(key, digest, UnauthorizedReason.UNKNOWN, remember=True)
+            if row is not None and made_today(row.secret_hash):
+                # ~24 µs: less than handing it to a thread and back. Older
+                # parameters' hashes (up to ~2 ms) still go to the threads.
+                self._hash(key, digest, row, time.perf_counter())
+                return
             job = self._hashing.submit(self._hash_job(key, digest, row))
             # The gate opens when the hashing ends, even if this caller has gone.
             job.add_done_callback(lambda _job: self._gates.leave(public_key, digest))
