@@ -24,7 +24,7 @@ from keydesk.demo import DEMO_ACCOUNT, DEMO_EPOCH, seed_demo
 from keydesk.service import KeyService
 from keydesk.store.engine import Store, open_store
 from keydesk.tui.app import KeydeskApp
-from tests.fakes import seeded_key_pairs
+from tests.support.fakes import seeded_key_pairs
 
 SIZES = {"80x24": (80, 24), "60x20": (60, 20), "wide": (140, 36)}
 
@@ -153,6 +153,31 @@ async def key_page(pilot: Pilot) -> None:
     key_life(pilot.app)
     await open_integration(pilot, "github")
     await pilot.press("down", "down", "down", "enter")  # the rotated key
+    await settle(pilot)
+
+
+async def key_page_orphaned(pilot: Pilot) -> None:
+    """The rotated key of key_life, its replacement since found leaked: its
+    page says the replacement is gone and offers K to keep it."""
+    await settle(pilot)
+    key_life(pilot.app)
+    service = pilot.app.service
+    (old,) = [k for k in service.keys("github") if k.label == "api-gateway-prod" and k.replaced_by]
+    assert old.replaced_by is not None
+    service.revoke_key(old.replaced_by, leaked_at="ci.log")  # not on this page: no date in view
+    await open_integration(pilot, "github")
+    detail = pilot.app.screen
+    rows = [k.public_key for k in detail.listed_keys()]  # type: ignore[attr-defined]
+    detail.table.move_cursor(row=rows.index(old.public_key))  # type: ignore[attr-defined]
+    await settle(pilot)
+    await pilot.press("enter")
+    await settle(pilot)
+
+
+async def role_choice(pilot: Pilot) -> None:
+    """Members → bob → e: the role dialog with its own footer."""
+    await members(pilot)
+    await pilot.press("down", "e")
     await settle(pilot)
 
 
@@ -293,8 +318,10 @@ SCREENS: dict[str, Callable[[Pilot], Awaitable[None]]] = {
     "api-keys-life": api_keys_life,
     "overlap-choice": overlap_choice,
     "key-page": key_page,
+    "key-page-orphaned": key_page_orphaned,
     "members": members,
     "key-policy": key_policy,
+    "role-choice": role_choice,
     "integration-audit": integration_audit,
     "scan-results": scan_results,
     "help": help_keys,

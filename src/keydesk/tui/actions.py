@@ -8,6 +8,8 @@ rules themselves live on the views; this only maps them to the footer."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from keydesk.views import IntegrationView, KeyView
 
 
@@ -32,12 +34,15 @@ def integration_action(integration: IntegrationView | None, action: str) -> bool
     return True
 
 
-def key_action(integration: IntegrationView, key: KeyView | None, action: str) -> bool | None:
+def key_action(
+    integration: IntegrationView, key: KeyView | None, action: str, now: datetime | None = None
+) -> bool | None:
+    """`now`: the app's (Keydesk.now), for a key's time left."""
     active = key is not None and key.is_active
     if action == "revoke":
         return _offer(integration.can_manage, active)
     if action == "rotate":
         return _offer(integration.can_manage, active and integration.can_issue_keys)
     if action == "keep":  # rare: offered only on a key whose replacement was revoked
-        return integration.can_manage and key is not None and key.stop_is_orphaned()
+        return integration.can_manage and key is not None and key.stop_is_orphaned(now)
     return key is not None or None

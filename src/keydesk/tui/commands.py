@@ -63,7 +63,7 @@ class KeydeskCommands(Provider):
                             "Immediate and irreversible",
                         )
                     )
-                if key_action(current, key, "keep"):
+                if key_action(current, key, "keep", app.now()):
                     commands.append(
                         (
                             f"Keep API key {visible(key.label)} ({key.public_key})",

@@ -346,7 +346,7 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         if action in ("revoke", "rotate", "keep", "copy_public", "open_key"):
             if not on_keys:
                 return False
-            return key_action(self.integration, self.highlighted_key(), action)
+            return key_action(self.integration, self.highlighted_key(), action, self.keydesk.now())
         if action in ("generate", "edit", "configure", "disable"):
             return integration_action(self.integration, action)
         return True

@@ -163,7 +163,7 @@ class KeyScreen(KeydeskScreen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("revoke", "rotate", "keep"):
-            return key_action(self.integration, self.key, action)
+            return key_action(self.integration, self.key, action, self.keydesk.now())
         return True
 
     def action_back(self) -> None:
