@@ -62,6 +62,8 @@ SMOKES = [
           (rf"^  warm verify, 1 thread \(40 distinct keys\) +{NUMBER} /s +{NUMBER} /s",
            rf"^  32 asyncio tasks, verify_async\(\): throughput +{NUMBER} /s",
            r"^over HTTP")),
+    Smoke("verify-cycle", ("verify.py", "--cycle", "40,200"),
+          (rf"^  warm verify cycling 200 distinct keys \(floor: 40\) +{NUMBER} /s +{NUMBER} /s",)),
     Smoke("verify-postgres", ("verify.py", "--db", POSTGRES or "", "--no-http"),
           (rf"^  warm verify, 1 thread \(40 distinct keys\) +{NUMBER} /s +{NUMBER} /s",
            r"^in process — postgresql"), "postgres"),
