@@ -117,28 +117,6 @@ def test_models_and_migrations_agree(store):
         assert compare_metadata(context, SQLModel.metadata) == []
 
 
-def test_hashes_are_upgraded_when_the_parameters_change(world, monkeypatch):
-    from argon2 import PasswordHasher
-
-    from keydesk import keys
-    from keydesk.store.models import ApiKey
-    from keydesk.verify import Verifier
-
-    created = world.owner.create_key("github", "prod")
-    stronger = PasswordHasher(time_cost=2, memory_cost=keys.HASH_MEMORY_KIB, parallelism=1)
-    monkeypatch.setattr(keys, "_hasher", stronger)
-    verifier = Verifier(world.store.engine)
-    assert verifier.verify(created.private_key).label == "prod"
-    verifier.flush()
-    with world.store.engine.connect() as connection:
-        stored = connection.execute(
-            sa.select(ApiKey.secret_hash).where(ApiKey.public_key == created.key.public_key)
-        ).scalar_one()
-    assert "t=2" in stored and keys.check_secret(stored, created.private_key).new_hash is None
-    verifier.close()
-    assert Verifier(world.store.engine).verify(created.private_key).label == "prod"
-
-
 def test_head_constant_matches_the_migration_scripts():
     from alembic.script import ScriptDirectory
 
