@@ -48,3 +48,71 @@ def test_screens_reach_the_service_only_through_the_apps_interface():
         if isinstance(node, ast.Attribute) and node.attr == "service"
     ]
     assert found == [], "use the app's typed calls (keydesk.tui.store_calls) instead"
+
+
+# -- sizes and circles: what a reader can hold in one sitting -----------------------------
+
+SRC = ROOT / "src" / "keydesk"
+MIGRATIONS = SRC / "store" / "migrations" / "versions"  # released scripts are never reshaped
+LIMITS = {"module": 500, "class": 400, "function": 60}
+
+
+def _modules() -> dict[str, Path]:
+    modules = {}
+    for path in SRC.rglob("*.py"):
+        parts = path.relative_to(SRC.parent).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return modules
+
+
+def test_no_module_class_or_function_is_over_its_limit():
+    over = []
+    for name, path in _modules().items():
+        if path.is_relative_to(MIGRATIONS):
+            continue
+        text = path.read_text(encoding="utf-8")
+        if (lines := len(text.splitlines())) > LIMITS["module"]:
+            over.append(f"module {name}: {lines} lines")
+        for node in ast.walk(ast.parse(text)):
+            kind = "class" if isinstance(node, ast.ClassDef) else "function"
+            if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                if length > LIMITS[kind]:
+                    over.append(f"{kind} {name}.{node.name}: {length} lines")
+    assert not over, over
+
+
+def _imports(path: Path, modules: dict[str, Path]) -> set[str]:
+    """What a module imports of keydesk when it runs, lazily or not (imports
+    under TYPE_CHECKING are for types and never run)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            node.body = []
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                submodule = f"{node.module}.{alias.name}"
+                found.add(submodule if submodule in modules else node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return {name for name in found if name in modules}
+
+
+def test_no_two_modules_import_each_other_even_through_others():
+    modules = _modules()
+    graph = {name: _imports(path, modules) - {name} for name, path in modules.items()}
+    circles = []
+    for start in graph:  # small graph: a walk from each module is enough
+        stack, seen = [start], set()
+        while stack:
+            for target in graph[stack.pop()]:
+                if target == start:
+                    circles.append(start)
+                    stack.clear()
+                    break
+                if target not in seen:
+                    seen.add(target)
+                    stack.append(target)
+    assert not circles, f"modules on an import circle: {sorted(circles)}"

@@ -37,22 +37,14 @@ def register(cli: Commands) -> None:
         parent=group,
     )
     _create_options(sub)
-    sub = cli.command(
-        "list",
-        list_,
-        "list keys (never secrets): an integration's, a workspace's, or all of yours",
-        json_output=True,
-        parent=group,
-    )
-    sub.add_argument("--integration", metavar="NAME_OR_ID")
-    sub.add_argument(
-        "--workspace", metavar="NAME", help="every key of the workspace, or its --integration's"
-    )
-    sub.add_argument(
-        "--expiring-within", metavar="SPAN", help="only active keys that stop within SPAN (14d)"
-    )
-    sub.add_argument(
-        "--unused-for", metavar="SPAN", help="only active keys not used for SPAN (30d)"
+    _list_options(
+        cli.command(
+            "list",
+            list_,
+            "list keys (never secrets): an integration's, a workspace's, or all of yours",
+            json_output=True,
+            parent=group,
+        )
     )
     sub = cli.command(
         "rotate",
@@ -91,6 +83,19 @@ def register(cli: Commands) -> None:
     )
     sub.add_argument("public_key", metavar="PUBLIC_KEY")
     sub.add_argument("--since", metavar="WHEN", default="7d", help="a time ago or a date (7d)")
+
+
+def _list_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--integration", metavar="NAME_OR_ID")
+    sub.add_argument(
+        "--workspace", metavar="NAME", help="every key of the workspace, or its --integration's"
+    )
+    sub.add_argument(
+        "--expiring-within", metavar="SPAN", help="only active keys that stop within SPAN (14d)"
+    )
+    sub.add_argument(
+        "--unused-for", metavar="SPAN", help="only active keys not used for SPAN (30d)"
+    )
 
 
 def _create_options(sub: argparse.ArgumentParser) -> None:

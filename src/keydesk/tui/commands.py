@@ -17,7 +17,7 @@ from keydesk.errors import KeydeskError
 from keydesk.tui.actions import key_action
 from keydesk.tui.display import content, visible
 from keydesk.tui.interface import Keydesk
-from keydesk.views import IntegrationView
+from keydesk.views import IntegrationView, KeyView
 
 Command = tuple[str, Callable[[], object], str]
 PALETTE_KEYS = 200  # keys of the table offered by name; the filter narrows the table
@@ -55,30 +55,7 @@ class KeydeskCommands(Provider):
             )
         if isinstance(screen, IntegrationDetailScreen) and current is not None:
             for key in screen.listed_keys()[:PALETTE_KEYS]:
-                if key_action(current, key, "revoke"):
-                    commands.append(
-                        (
-                            f"Revoke API key {visible(key.label)} ({key.public_key})",
-                            partial(app.revoke_key, key),
-                            "Immediate and irreversible",
-                        )
-                    )
-                if key_action(current, key, "keep", app.now()):
-                    commands.append(
-                        (
-                            f"Keep API key {visible(key.label)} ({key.public_key})",
-                            partial(app.keep_key, key),
-                            "Its replacement was revoked: cancel the stop the rotation set",
-                        )
-                    )
-                if key_action(current, key, "rotate"):
-                    commands.append(
-                        (
-                            f"Rotate API key {visible(key.label)} ({key.public_key})",
-                            partial(app.rotate_key, key),
-                            "Generate its replacement; revoke the old key once deployed",
-                        )
-                    )
+                commands.extend(self._key_commands(current, key))
         for integration in self._integrations:
             commands.append(
                 (
@@ -104,6 +81,23 @@ class KeydeskCommands(Provider):
                 (f"Audit trail of {name}", app.show_audit, "Every change, newest first")
             )
         return commands
+
+    def _key_commands(self, integration: IntegrationView, key: KeyView) -> list[Command]:
+        """What can be done to one listed key, as its row's keys would."""
+        app = self.keydesk
+        named = f"{visible(key.label)} ({key.public_key})"
+        offers: list[tuple[str, str, Callable[[KeyView], object], str]] = [
+            ("revoke", f"Revoke API key {named}", app.revoke_key, "Immediate and irreversible"),
+            ("keep", f"Keep API key {named}", app.keep_key,
+             "Its replacement was revoked: cancel the stop the rotation set"),
+            ("rotate", f"Rotate API key {named}", app.rotate_key,
+             "Generate its replacement; revoke the old key once deployed"),
+        ]  # fmt: skip
+        return [
+            (title, partial(act, key), help_text)
+            for action, title, act, help_text in offers
+            if key_action(integration, key, action, app.now())
+        ]
 
     async def discover(self) -> Hits:
         # Scores above Textual's own (discovery hits score 0): keydesk's
