@@ -110,3 +110,11 @@ async def test_the_scan_hint_is_whole(demo_store, size):
         assert hint.region.height >= len(text) // (hint.content_region.width or 1) + (
             1 if len(text) % (hint.content_region.width or 1) else 0
         )
+
+
+async def test_a_choice_dialog_names_enter_in_its_footer(demo_store):
+    app = demo_app(demo_store, "overlap-choice")
+    async with app.run_test(size=(60, 20)) as pilot:
+        await SCREENS["overlap-choice"](pilot)
+        keys = _footer(app.screen)
+        assert keys.keys() == {"Choose", "Cancel"} and all(keys.values()), keys

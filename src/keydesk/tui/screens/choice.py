@@ -23,7 +23,11 @@ class ChoiceScreen(KeydeskModal[tuple[T] | None], Generic[T]):
     """Dismisses with (the chosen value,), or None when cancelled (a value
     may itself be None: "no cap")."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="choice.cancel")]
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="choice.cancel"),
+        # priority: the list would take Enter first, and hide it from the footer
+        Binding("enter", "choose", "Choose", key_display="⏎", priority=True, id="choice.choose"),
+    ]
 
     def __init__(
         self,
@@ -59,6 +63,9 @@ class ChoiceScreen(KeydeskModal[tuple[T] | None], Generic[T]):
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
         self.dismiss((self._options[int(str(event.option.id))][1],))
+
+    def action_choose(self) -> None:
+        self.query_one(OptionList).action_select()
 
     def action_cancel(self) -> None:
         self.dismiss(None)
