@@ -23,7 +23,7 @@ from keydesk.tui.screens.key_page import KeyScreen
 from keydesk.tui.screens.members import MembersScreen
 from keydesk.verify import Verifier
 from keydesk.views import utcnow
-from tests import scenarios as s
+from tests.support import scenarios as s
 from tests.tui.screenshots import open_integration, settle
 
 
@@ -247,7 +247,7 @@ async def test_only_owners_are_offered_the_key_policy(demo_store):
 
 
 async def test_the_lifecycle_scenario_through_the_tui(tmp_path):
-    """tests/scenarios.py's steps through the screens; the store must end as
+    """tests/support/scenarios.py's steps through the screens; the store must end as
     the CLI's walk leaves it."""
     store = open_store(f"sqlite:///{tmp_path / 'tui.db'}", create=True)
     try:

@@ -17,8 +17,8 @@ from keydesk.tui.screens.confirm import ConfirmScreen
 from keydesk.tui.screens.scan import Leak, ScanScreen
 from keydesk.verify import Verifier
 from keydesk.views import FoundKey
-from tests.fakes import seeded_key_pairs
-from tests.pg_team import acme_with_github
+from tests.support.fakes import seeded_key_pairs
+from tests.support.pg_team import acme_with_github
 from tests.tui.screenshots import plant_leaks, settle, wait_for_scan
 
 
