@@ -1,4 +1,4 @@
-"""Issue #12 on the command line: expiry and the workspace's lifetime policy,
+"""A key's life on the command line: expiry and the workspace's lifetime policy,
 rotation with an overlap, per-key scopes, usage, stale and expiring keys,
 and integration edit/disable/enable. Each test runs on SQLite and on
 PostgreSQL, through `keydesk.cli.main` as the store's owner."""

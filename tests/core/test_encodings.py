@@ -1,4 +1,4 @@
-"""A private key written encoded is still a key (#19 item 6): percent-encoded
+"""A private key written encoded is still a key: percent-encoded
 at any depth and letter case, JSON-escaped, in base64 or `Basic`
 credentials. The HTTP rule (400, never logged) holds in `keydesk serve` and
 in the middleware, on the path and the query string; `keydesk scan` finds

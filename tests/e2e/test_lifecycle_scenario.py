@@ -1,6 +1,6 @@
-"""Issue #12's scenario walked through the CLI (tests/support/scenarios.py holds the
-steps and the store every walk must leave; the TUI's walk comes with #12's
-screens and ends with the same comparison)."""
+"""The lifecycle scenario walked through the CLI (tests/support/scenarios.py holds the
+steps and the store every walk must leave; the TUI's walk, in
+tests/tui/test_key_lifecycle.py, ends with the same comparison)."""
 
 from __future__ import annotations
 

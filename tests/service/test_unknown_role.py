@@ -1,7 +1,7 @@
 """A membership's role changed around keydesk, with SQL, to a value keydesk
 does not know (#19 item 7c): one line naming the row, the other workspaces
 still listed, never "internal error (ValueError)". The TUI's Members screen:
-tests/tui/test_unknown_role_screen.py."""
+tests/tui/test_members_unknown_role.py."""
 
 from __future__ import annotations
 

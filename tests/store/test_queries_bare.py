@@ -1,4 +1,4 @@
-"""The list reads on a bare sqlite3 connection (keydesk.store.queries, #11) behave as
+"""The list reads on a bare sqlite3 connection (keydesk.store.queries) behave as
 the service's: the same one-line errors, the same store for the same path."""
 
 from __future__ import annotations

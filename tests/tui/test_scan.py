@@ -1,4 +1,4 @@
-"""The Scan screen (#13): keys found in a folder, their status, revoking a
+"""The Scan screen: keys found in a folder, their status, revoking a
 live one on the spot, cancelling, and never a private key on screen."""
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ class KeyFooter(Footer):
     names in FOOTER_FIRST_TO_GO, then its keys from the last: ^p (every command) and ? (every key) always stay, so nothing
     is out of reach, and no key is ever cut in half. It leans on Footer's
     internals (`_bindings_ready`): check it when Textual is upgraded
-    (tests/tui/test_layout.py does)."""
+    (tests/tui/test_terminal_sizes.py does)."""
 
     def __init__(self) -> None:
         super().__init__(compact=True)

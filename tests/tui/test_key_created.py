@@ -1,4 +1,4 @@
-"""The one-time reveal (#9 items 1-5): the key never escapes in a picture,
+"""The one-time reveal: the key never escapes in a picture,
 is never lost by a stray key, and Done always lands where the key is."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""Issue #12 in the TUI: expiry and scopes on the create form, status in
+"""A key's life in the TUI: expiry and scopes on the create form, status in
 words, the rotation overlap, a key's page and the workspace key policy,
-driven through Pilot; and #12's scenario walked through the TUI."""
+driven through Pilot; and the lifecycle scenario walked through the TUI."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The flow should feel obvious (#9 items 9-13): focus where the work is,
+"""The flow should feel obvious: focus where the work is,
 screens that are never stale, forms that say what they need, a palette
 that offers only what the account may do, and every key discoverable."""
 

@@ -1,4 +1,4 @@
-"""Every size a terminal can be (#9 items 6-8): the key on one line, the
+"""Every size a terminal can be: the key on one line, the
 buttons in view from 60x20 up, one clear message below that, a footer that
 fits 80 columns, and long or wide stored text cut to its column."""
 

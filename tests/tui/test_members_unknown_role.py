@@ -1,5 +1,5 @@
-"""A membership's role changed with SQL to one keydesk does not know (#19
-item 7c): the Members screen says which row, in one notification, and the
+"""A membership's role changed with SQL to one keydesk does not know: the
+Members screen says which row, in one notification, and the
 interface goes on (it said "unexpected error (ValueError)")."""
 
 from __future__ import annotations
