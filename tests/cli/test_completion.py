@@ -275,3 +275,64 @@ def test_in_a_real_fish(store, tmp_path):
     assert "ssh-session" not in fish_tab("keydesk ")
     assert fish_tab("keydesk key list --integration g") == ["github", "gitlab"]
     assert sorted(fish_tab("keydesk key revoke kdpk_")) == sorted(store["live"])
+
+
+# The words zsh's completion system offers, caught where every completion
+# function hands them over (compadd), from an interactive `zsh -f` that
+# zpty gives a terminal: typing Tab runs the function `compdef` registered.
+ZSH_CAPTURE = r"""
+PS1='' RPS1='' PROMPT_EOL_MARK=''
+autoload -Uz compinit && compinit -u -D
+eval "$(<$COMPLETION_SCRIPT)"
+compadd() {
+  # -O/-A/-D: a completion function collecting matches for itself, not offering them
+  # (joined with spaces: the script's IFS is \013)
+  if [[ "${(j: :)@[1,(i)(-|--)]}" == *-(O|A|D)\ * ]]; then
+    builtin compadd "$@"
+    return
+  fi
+  local -a __hits
+  builtin compadd -A __hits "$@"  # the words compadd would offer for this prefix
+  (( $#__hits )) && print -rl -- $__hits >> $CAPTURED
+  builtin compadd "$@"
+}
+comppostfuncs=(exit)  # one Tab, then the shell ends
+bindkey '^I' complete-word
+print READY
+"""
+ZSH_DRIVER = r"""
+zmodload zsh/zpty
+zpty z zsh -f -i
+zpty -w z "source ${(q)1}"
+zpty -r z out '*READY*' || exit 3
+zpty -w -n z "$2"$'\t'
+while zpty -r z out; do :; done
+"""
+
+
+@pytest.mark.skipif(shutil.which("zsh") is None, reason="needs zsh")
+def test_in_a_real_zsh(store, tmp_path):
+    """zsh completes a line typed in an interactive shell, through the
+    function `keydesk completion zsh` registered with compdef."""
+    script = tmp_path / "keydesk.zsh"
+    script.write_text(subprocess.run([KEYDESK, "completion", "zsh"], capture_output=True,
+                                     text=True, check=True).stdout)  # fmt: skip
+    capture = tmp_path / "capture.zsh"
+    capture.write_text(ZSH_CAPTURE)
+
+    def zsh_tab(line: str) -> list[str]:
+        captured = tmp_path / "captured"
+        captured.write_text("")
+        env = {**os.environ, "KEYDESK_DATABASE_URL": str(store["db"]),
+               "COMPLETION_SCRIPT": str(script), "CAPTURED": str(captured),
+               "PATH": f"{KEYDESK.parent}{os.pathsep}{os.environ.get('PATH', '')}"}  # fmt: skip
+        done = subprocess.run(["zsh", "-f", "-c", ZSH_DRIVER, "zsh", str(capture), line],
+                              capture_output=True, text=True, env=env, timeout=HANG_GUARD)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return captured.read_text().split()
+
+    assert sorted(zsh_tab("keydesk key r")) == ["revoke", "rotate"]
+    assert "key" in zsh_tab("keydesk ") and "ssh-session" not in zsh_tab("keydesk ")
+    assert zsh_tab("keydesk ss") == ["ssh"]
+    assert sorted(zsh_tab("keydesk key list --integration g")) == ["github", "gitlab"]
+    assert sorted(zsh_tab("keydesk key revoke kdpk_")) == sorted(store["live"])
