@@ -6,6 +6,7 @@ from __future__ import annotations
 from textual.app import App, ComposeResult
 
 from keydesk.tui.widgets import Column, FittedTable, fit
+from keydesk.tui.widgets.key_table import KEY_COLUMNS
 
 COLUMNS = [
     Column("name", "Name", 10, flexible_up_to=30),
@@ -30,6 +31,38 @@ def test_the_least_needed_column_goes_first_and_the_flexible_one_takes_what_is_l
         ("created", 10),
     ]
     assert [c.key for c, _ in fit(COLUMNS, 20)] == ["name", "status"]  # never dropped
+
+
+def test_a_column_steps_wider_once_the_flexible_one_is_comfortable():
+    """The space left goes to the flexible column up to its comfortable
+    width, then to the widest step of a column that it allows whole, then to
+    the flexible column again; which columns show is decided as before."""
+    columns = [
+        Column("name", "Name", 10, flexible_up_to=30, comfortable=14),
+        Column("status", "Status", 10, steps=(14, 20)),
+        *COLUMNS[2:],
+    ]
+    by_width = {w: [n for _, n in fit(columns, w)] for w in (52, 56, 59, 62, 66, 100)}
+    assert by_width[52] == [10, 10, 10, 10]  # 48 needed of 48: nothing left
+    assert by_width[56] == [14, 10, 10, 10]  # the name's comfortable first
+    assert by_width[59] == [17, 10, 10, 10]  # 3 more: too few for a step
+    assert by_width[62] == [16, 14, 10, 10]  # 4 of 10 to the 14 step, the rest to the name
+    assert by_width[66] == [14, 20, 10, 10]
+    assert by_width[100] == [30, 20, 10, 10]
+    assert [c.key for c, _ in fit(columns, 44)] == ["name", "status", "created"]
+
+
+def test_the_key_status_widens_only_where_the_terminal_has_room():
+    """The 60, 80, 120 and 140 column layouts are as they were (labels such
+    as api-gateway-prod and api-gateway-staging told apart); wider, the status
+    words show whole."""
+    widths = {w: {c.key: n for c, n in fit(KEY_COLUMNS, w)} for w in (60, 80, 120, 140, 150, 160)}
+    assert widths[60] == {"label": 10, "public": 21, "status": 19}
+    assert widths[80] == {"label": 12, "public": 21, "status": 19, "used": 16}
+    assert (widths[120]["label"], widths[120]["status"], len(widths[120])) == (20, 19, 6)
+    assert (widths[140]["label"], widths[140]["status"], len(widths[140])) == (22, 19, 7)
+    assert (widths[150]["label"], widths[150]["status"]) == (24, 27)  # active, unused for 999 days
+    assert (widths[160]["label"], widths[160]["status"]) == (21, 40)  # replacement revoked, stops…
 
 
 class _Owner(App[None]):

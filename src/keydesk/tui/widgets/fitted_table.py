@@ -1,7 +1,7 @@
 """A list whose columns are chosen for the terminal's width: each column has
-a width budget in cells, one column takes what is left, and when space runs
-out the least needed columns go first (what they hold is in the row's
-detail line)."""
+a width budget in cells, a column may step wider when there is room, one
+column takes what is left, and when space runs out the least needed columns
+go first (what they hold is in the row's detail line)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,11 @@ class Column:
     width: int  # cells; for the flexible column, its least width
     drop: int = 0  # when space runs out, the highest `drop` goes first; 0 never
     flexible_up_to: int = 0  # > 0: this column takes the space left, up to this
+    comfortable: int = 0  # the flexible column's first claim on the space left
+    # Wider widths, each showing longer text whole: once the flexible column is
+    # comfortable, the widest the space left allows (a width in between would
+    # still cut that text, so the column never stops there).
+    steps: tuple[int, ...] = ()
 
 
 Fitted = list[tuple[Column, int]]  # the columns shown, each with its width in cells
@@ -35,13 +40,22 @@ def fit(columns: list[Column], screen_width: int) -> Fitted:
             break
         kept.remove(candidate)
     spare = max(0, available - _needed(kept))
-    widths = []
+    widths = {column.key: column.width for column in kept}  # chosen by least widths
+    for column in kept:  # the flexible column first, up to comfortable
+        grown = min(max(column.width, column.comfortable), column.width + spare)
+        spare -= grown - column.width
+        widths[column.key] = grown
     for column in kept:
-        width = column.width
+        now = widths[column.key]
+        stepped = max((s for s in column.steps if s - now <= spare), default=now)
+        spare -= stepped - now
+        widths[column.key] = stepped
+    for column in kept:
         if column.flexible_up_to:
-            width = min(column.flexible_up_to, width + spare)
-        widths.append((column, width))
-    return widths
+            grown = min(column.flexible_up_to, widths[column.key] + spare)
+            spare -= grown - widths[column.key]
+            widths[column.key] = grown
+    return [(column, widths[column.key]) for column in kept]
 
 
 def _needed(columns: list[Column]) -> int:

@@ -32,11 +32,17 @@ STATUS_STYLE = {"active": "bold", "revoked": "dim strike", "expired": "dim"}
 
 # At 80 columns: label, public key, status and last used (what a rotation
 # checks); created, creator and revocation join as the terminal widens, and
-# are always in the highlighted key's detail line.
+# are always in the highlighted key's detail line; the status widens with it.
 KEY_COLUMNS = [
-    Column("label", "Label", 10, flexible_up_to=40),
+    # 20: "api-gateway-staging" and "api-gateway-prod" told apart before the
+    # status widens.
+    Column("label", "Label", 10, flexible_up_to=40, comfortable=20),
     Column("public", "Public key", 21),
-    Column("status", "Status", 19),  # status words: "expiring in 9 days", "rotating -> …"
+    # Status words, whole where there is room: "expiring in 59 minutes" (22),
+    # "active, unused for 999 days" (27), "replacement revoked, stops in 59
+    # minutes" (40); "rotating -> <public key> (…)" (51) stays cut: the
+    # detail line has it whole.
+    Column("status", "Status", 19, steps=(22, 27, 40)),
     Column("used", "Last used", 16, drop=1),
     Column("created", "Created", 16, drop=2),
     Column("by", "By", 12, drop=3),
