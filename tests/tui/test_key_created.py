@@ -11,12 +11,12 @@ from textual.widgets import DataTable, OptionList, Select, Static
 from textual.widgets._toast import Toast
 
 from keydesk.service import KeyService
-from keydesk.tui.app import ScreenshotRefused
 from keydesk.tui.screens.confirm import ConfirmScreen
 from keydesk.tui.screens.create_key import CreateKeyScreen
 from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
 from keydesk.tui.screens.integrations import IntegrationsScreen
 from keydesk.tui.screens.key_created import KeyCreatedScreen
+from keydesk.tui.screenshot_policy import ScreenshotRefused
 from tests.tui.screenshots import open_integration, settle
 
 

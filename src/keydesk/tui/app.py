@@ -44,7 +44,7 @@ from keydesk.tui.screens.base import MIN_HEIGHT, MIN_WIDTH
 from keydesk.tui.screens.help import HelpScreen
 from keydesk.tui.screens.integrations import IntegrationsScreen
 from keydesk.tui.screens.key_created import KeyCreatedScreen
-from keydesk.tui.screenshot_policy import ScreenshotPolicy, ScreenshotRefused
+from keydesk.tui.screenshot_policy import ScreenshotPolicy
 from keydesk.tui.startup import BareReads, Connect, FirstRows, StoreOpening
 from keydesk.tui.store_calls import StoreCalls
 from keydesk.tui.typeahead import KeyGate
@@ -63,7 +63,7 @@ if TYPE_CHECKING:
     from keydesk.store.queries import Reads
     from keydesk.tui.screens.scan import Leak
 
-__all__ = ["KeydeskApp", "ScreenshotRefused", "run"]
+__all__ = ["KeydeskApp", "run"]
 HANGUP_GRACE_SECONDS = 5.0  # after ctrl+q or a hang-up, the longest an exit may take
 
 
