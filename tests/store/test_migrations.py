@@ -230,7 +230,7 @@ def test_a_store_made_at_0003_upgrades_to_head_and_revokes_leaked_keys(store_url
     try:
         assert current_revision(store.engine) == HEAD
         after = _every_row(store.engine)
-        assert after.pop("ssh_approval") == []
+        assert after.pop("ssh_approval") == after.pop("api_key_tag") == []
         assert after == before
         reporter = KeyService(store, "reporter")  # no account, no role: the key is the proof
         public_key = made["active"].public_key
@@ -245,7 +245,31 @@ def test_the_upgrade_tested_here_is_the_newest():
     upgraded above too."""
     from alembic.script import ScriptDirectory
 
-    assert ScriptDirectory.from_config(_config()).get_revision(HEAD).down_revision == "0005"
+    assert ScriptDirectory.from_config(_config()).get_revision(HEAD).down_revision == "0006"
+
+
+def test_a_store_made_at_0006_upgrades_to_head_keeping_every_row_and_tags_keys(store_url):
+    """Revision 0007 adds key tags (and, on PostgreSQL, their rules): every
+    row stays as it was, and an old key can be tagged, audited once."""
+    _make_store_at_0002(store_url)
+    _upgrade_to(store_url, "0006")
+    store = open_store(store_url, migrate=False)
+    before = _every_row(store.engine)
+    store.dispose()
+
+    store = open_store(store_url)
+    try:
+        assert current_revision(store.engine) == HEAD
+        after = _every_row(store.engine)
+        assert after.pop("api_key_tag") == []
+        assert after == before
+        alice = KeyService(store, "alice")
+        public_key = alice.keys("github", include_revoked=False)[0].public_key
+        alice.edit_key_tags(public_key, add=["env=prod"])
+        events = alice.audit(key=public_key, limit=1)
+        assert [(e.action, e.label) for e in events] == [("key.tag", "env=prod")]
+    finally:
+        store.dispose()
 
 
 def test_a_store_made_at_0005_upgrades_to_head_keeping_every_row(store_url):
@@ -261,7 +285,9 @@ def test_a_store_made_at_0005_upgrades_to_head_keeping_every_row(store_url):
     store = open_store(store_url)  # what any command does: upgrade on open
     try:
         assert current_revision(store.engine) == HEAD
-        assert _every_row(store.engine) == before
+        after = _every_row(store.engine)
+        assert after.pop("api_key_tag") == []  # revision 0007's, new and empty
+        assert after == before
         alice = KeyService(store, "alice")
         created = alice.create_key("github", "after-upgrade")
         events = alice.audit(key=created.key.public_key)

@@ -17,6 +17,7 @@ from typing import TypeVar
 from keydesk import validation
 from keydesk.keys import KeyPairSource, PrivateKey, generate_key_pair
 from keydesk.service.audit import AUDIT_PAGE, audit_page
+from keydesk.service.bulk_revoke import matching_keys, revoke_keys
 from keydesk.service.context import ServiceContext
 from keydesk.service.integrations import Integrations
 from keydesk.service.keys import Keys
@@ -24,6 +25,7 @@ from keydesk.service.leaks import Leaks
 from keydesk.service.members import Members
 from keydesk.service.ssh_approvals import Approval
 from keydesk.service.ssh_keys import SshKeys
+from keydesk.service.tags import edit_tags
 from keydesk.service.usage import key_usage
 from keydesk.service.workspaces import Workspaces
 from keydesk.store.engine import Store
@@ -40,6 +42,7 @@ from keydesk.views import (
     UsageView,
     WorkspaceView,
 )
+from keydesk.views.revocations import BulkRevocation, KeySelection
 
 __all__ = ["AUDIT_PAGE", "KeyService"]
 
@@ -163,9 +166,12 @@ class KeyService:
         *,
         expires_at: datetime | None = None,
         scopes: Iterable[str] = (),
+        tags: Iterable[str] = (),
     ) -> CreatedKey:
         """Issue a key. The private key is returned here and nowhere else, ever."""
-        return self._keys.create(integration, label, expires_at=expires_at, scopes=scopes)
+        return self._keys.create(
+            integration, label, expires_at=expires_at, scopes=scopes, tags=tags
+        )
 
     def rotate_key(
         self, public_key: str, overlap: timedelta, *, label: str | None = None
@@ -206,6 +212,21 @@ class KeyService:
     def revoke_key(self, public_key: str, *, leaked_at: str | None = None) -> KeyView:
         """Revoke now, for good (`leaked_at`: where it was found leaked)."""
         return self._keys.revoke(public_key, leaked_at=leaked_at)
+
+    def edit_key_tags(
+        self, public_key: str, *, add: Iterable[str] = (), remove: Iterable[str] = ()
+    ) -> KeyView:
+        """Tag (`env=prod`) and untag (`env`) a key, audited per tag (tags.py)."""
+        return edit_tags(self._context, public_key, add, remove)
+
+    def matching_keys(self, selection: KeySelection) -> list[KeyView]:
+        """The active keys `selection` matches that the actor may revoke (bulk_revoke.py)."""
+        return matching_keys(self._context, selection)
+
+    def revoke_keys(self, public_keys: Iterable[str], *, note: str) -> BulkRevocation:
+        """Revoke these keys together, in one transaction (those still
+        active and the actor's to revoke); `note` says why, in the audit."""
+        return revoke_keys(self._context, public_keys, note)
 
     # -- leaked keys: presenting the private key is the proof (leaks.py) ---------
 

@@ -23,6 +23,7 @@ from keydesk.keys import KeyPairSource, PrivateKey, hash_private_key
 from keydesk.service.context import ServiceContext
 from keydesk.service.revocation import leak_label, revoke
 from keydesk.service.rows import KeyRef, account, flush, row_id
+from keydesk.service.tags import write_tags
 from keydesk.store.models import ApiKey, Integration
 from keydesk.store.stored_values import stored_days
 from keydesk.views import (
@@ -36,6 +37,7 @@ from keydesk.views import (
     utcnow,
     why_not_lifetime,
 )
+from keydesk.views.tags import parse_tags
 
 
 class Keys:
@@ -52,13 +54,15 @@ class Keys:
         *,
         expires_at: datetime | None = None,
         scopes: Iterable[str] = (),
+        tags: Iterable[str] = (),
     ) -> CreatedKey:
         """Issue a key. The private key is returned here and nowhere else, ever.
 
         `expires_at` None: no expiry, which a workspace with a lifetime
         policy refuses. `scopes`: a subset of the integration's (none given:
-        all of them)."""
+        all of them). `tags`: `name=value` each (keydesk.views.tags)."""
         label = validation.label(label)
+        tagged = parse_tags(tags)
         with self.context.session() as session:
             target = self._issuing_integration(session, integration, "create keys")
             now = utcnow()
@@ -72,6 +76,8 @@ class Keys:
             row, private_key = self._insert_key(
                 session, target, label, granted, expires_at, lifetime
             )
+            ref = KeyRef(row_id(row.id), row.public_key, label, target.id)
+            write_tags(self.context, session, ref, target.workspace_id, tagged)
             return CreatedKey(self.context.key_view(session, row.id), private_key)
 
     def rotate(

@@ -132,6 +132,19 @@ class ApiKey(SQLModel, table=True):
         return f"ApiKey(id={self.id}, public_key={self.public_key!r}, label={self.label!r})"
 
 
+class ApiKeyTag(SQLModel, table=True):
+    """A key's tag (`env=prod`): one value per name and key (revision 0007)."""
+
+    __tablename__ = "api_key_tag"
+    __table_args__ = (sa.Index("ix_api_key_tag_name_value", "name", "value"),)
+
+    api_key_id: int = Field(
+        sa_type=WIDE_ID, foreign_key="api_key.id", primary_key=True, ondelete="CASCADE"
+    )
+    name: str = Field(max_length=20, primary_key=True)  # keydesk.views.tags' rules
+    value: str = Field(max_length=40)
+
+
 class AuditEvent(SQLModel, table=True):
     """Append-only. On PostgreSQL the database sets who and when (revision
     0002): `actor` must be the session's role, `at` is the server's clock."""

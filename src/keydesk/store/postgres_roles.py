@@ -40,6 +40,7 @@ KEYDESK_TABLES = (
     "audit_event",
     "key_usage",
     "ssh_approval",
+    "api_key_tag",
 )
 _ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 

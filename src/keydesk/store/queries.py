@@ -13,7 +13,7 @@ Nothing here imports SQLAlchemy, SQLModel or a driver.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
@@ -36,6 +36,7 @@ from keydesk.views import (
     WorkspaceView,
     utcnow,
 )
+from keydesk.views.tags import Tag, stored_tags
 
 _INTEGRATIONS = """
 SELECT i.id, i.workspace_id, w.name, i.name, i.provider, i.client_id, i.redirect_uri,
@@ -61,13 +62,24 @@ SELECT k.id, k.public_key, k.label, k.integration_id, i.name,
        (SELECT s.public_key FROM api_key s WHERE s.replaces_id = k.id
          ORDER BY s.id DESC LIMIT 1),
        (SELECT s.revoked_at IS NOT NULL FROM api_key s WHERE s.replaces_id = k.id
-         ORDER BY s.id DESC LIMIT 1)
+         ORDER BY s.id DESC LIMIT 1),
+       {tags}
 FROM api_key k
 JOIN integration i ON i.id = k.integration_id
 LEFT JOIN api_key p ON p.id = k.replaces_id
 JOIN account c ON c.id = k.created_by
 LEFT JOIN account r ON r.id = k.revoked_by
 LEFT JOIN membership cm ON cm.workspace_id = i.workspace_id AND cm.account_id = k.created_by"""
+
+# A key's tags as "name=value" lines (views.tags.stored_tags reads them).
+_TAGS = {
+    "sqlite": "(SELECT group_concat(t.name || '=' || t.value, char(10)) FROM api_key_tag t"
+    " WHERE t.api_key_id = k.id)",
+    "postgresql": "(SELECT string_agg(t.name || '=' || t.value, chr(10)) FROM api_key_tag t"
+    " WHERE t.api_key_id = k.id)",
+}
+_TAGGED = """EXISTS (SELECT 1 FROM api_key_tag t WHERE t.api_key_id = k.id
+  AND t.name = :tag_name_{n} AND t.value = :tag_value_{n})"""
 
 _ACTS_IN = """SELECT 1 FROM membership m JOIN account a ON a.id = m.account_id
 WHERE m.workspace_id = :workspace_id AND a.name = :actor"""
@@ -122,6 +134,7 @@ class Reads:
         self.actor = actor
         self.ssh_key = ssh_key
         self._gate = f" AND {APPROVED}" if ssh_key else ""
+        self._keys = _KEYS.format(tags=_TAGS[db.backend])
 
     def require_approved(self, workspace_id: int, workspace: str) -> None:
         """In an SSH session: refuse a workspace where its key is not approved."""
@@ -203,14 +216,23 @@ class Reads:
         include_revoked: bool = True,
         expiring_within: timedelta | None = None,
         unused_for: timedelta | None = None,
+        tags: Sequence[Tag] = (),
+        created_by: str | None = None,
         stream: bool = False,
     ) -> Iterator[KeyView]:
         """An integration's keys (or a workspace's, or all the actor's),
         active first, newest first. `expiring_within`: only active keys that
         stop within that span, soonest first. `unused_for`: only active keys
         not used (or, never used, made) within that span, stalest first.
-        The permission checks happen before the first key is yielded."""
+        `tags`: only keys carrying every one; `created_by`: only keys that
+        account made. The permission checks happen before the first key is yielded."""
         where, params = self._whose_keys(integration, workspace)
+        for n, tag in enumerate(tags):
+            where.append(_TAGGED.format(n=n))
+            params |= {f"tag_name_{n}": tag.name, f"tag_value_{n}": tag.value}
+        if created_by is not None:
+            where.append("c.name = :created_by")
+            params["created_by"] = as_stored(created_by)
         order = [_KEY_ORDER]
         if not include_revoked:
             where.append("k.revoked_at IS NULL")
@@ -227,17 +249,19 @@ class Reads:
             )
             params |= {"now": time(now), "cutoff": time(now - unused_for)}
             order.insert(0, f"{seen} ASC")
-        sql = f"{_KEYS} WHERE {' AND '.join(where)} ORDER BY {', '.join(order)}"
+        sql = f"{self._keys} WHERE {' AND '.join(where)} ORDER BY {', '.join(order)}"
         return self._key_views(sql, params, stream)
 
     def key(self, key_id: int) -> KeyView:
         """One key by row id, unchecked: the caller has checked the actor may see it."""
-        rows = self.db.rows(f"{_KEYS} WHERE k.id = :id", {"id": key_id})
+        rows = self.db.rows(f"{self._keys} WHERE k.id = :id", {"id": key_id})
         return _key_view(rows[0])
 
     def key_by_public_key(self, public_key: str) -> KeyView | None:
         """One key by public key, unchecked (as `key`)."""
-        rows = self.db.rows(f"{_KEYS} WHERE k.public_key = :public", {"public": public_key})
+        rows = self.db.rows(
+            f"{self._keys} WHERE k.public_key = :public", {"public": public_key}
+        )
         return _key_view(rows[0]) if rows else None
 
     def public_keys(
@@ -328,7 +352,7 @@ def _key_view(row: tuple[Any, ...], shared: dict[object, Any] | None = None) -> 
     (
         id, public, label, integration_id, name, created, by, revoked, revoker,
         expires, used, creator_removed, scopes, lifetime, replaces, replaced_by,
-        replacement_revoked,
+        replacement_revoked, tags,
     ) = row  # fmt: skip
     where = f"key {public}"
     scopes = stored_scopes(scopes, where)
@@ -344,7 +368,7 @@ def _key_view(row: tuple[Any, ...], shared: dict[object, Any] | None = None) -> 
         stored_moment(revoked, where, "revoked_at"), revoker,
         stored_moment(expires, where, "expires_at"), stored_moment(used, where, "last_used_at"),
         bool(creator_removed), scope_list, lifetime, replaces, replaced_by,
-        bool(replacement_revoked),
+        bool(replacement_revoked), stored_tags(tags),
     )  # fmt: skip
 
 

@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from keydesk.validation import LABEL_MAX
+from keydesk.views.tags import Tag
 from keydesk.views.words import in_words, utcnow
 
 if TYPE_CHECKING:
@@ -60,6 +61,7 @@ class KeyView:
     # That replacement was revoked (by hand, or found leaked by a scan):
     # this key's scheduled stop would leave the integration with no key.
     replacement_revoked: bool = False
+    tags: tuple[Tag, ...] = ()  # sorted by name (keydesk.views.tags)
 
     def expires_soon(self, now: datetime | None = None) -> bool:
         """Active, and stops within EXPIRING_SOON: worth a warning."""

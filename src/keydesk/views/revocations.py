@@ -1,0 +1,54 @@
+"""Revoking many keys at once: which keys (a `KeySelection`, the filters of
+`keydesk key revoke --tag … --created-by …`) and what was done."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from keydesk.views.tags import Tag
+from keydesk.views.words import in_words
+
+SAMPLE = 5  # keys a confirmation names before "and N more"
+
+
+@dataclass(frozen=True, slots=True)
+class KeySelection:
+    """Active keys matching every filter given; `workspace` only narrows
+    (a whole workspace is not one filter away)."""
+
+    tags: tuple[Tag, ...] = ()
+    created_by: str | None = None
+    integration: str | int | None = None
+    unused_for: timedelta | None = None
+    workspace: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not self.tags and all(
+            f is None for f in (self.created_by, self.integration, self.unused_for)
+        )
+
+    def note(self) -> str:
+        """What was asked, for the confirmation and the batch's audit event."""
+        parts = [f"tag {tag}" for tag in self.tags]
+        if self.created_by is not None:
+            parts.append(f"created by {self.created_by}")
+        if self.integration is not None:
+            parts.append(f"integration {self.integration}")
+        if self.unused_for is not None:
+            parts.append(f"unused for {in_words(self.unused_for)}")
+        if self.workspace is not None:
+            parts.append(f"in {self.workspace}")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class BulkRevocation:
+    """Keys revoked together, in one transaction: `revoked` their public
+    keys; `skipped` those asked for that were no longer active (revoked or
+    expired meanwhile) or not the actor's to revoke, left as they were."""
+
+    revoked: tuple[str, ...]
+    skipped: tuple[str, ...]
+    note: str
