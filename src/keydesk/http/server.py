@@ -1,6 +1,7 @@
 """`keydesk serve`: an HTTP verification endpoint over the key store.
 
-GET  /v1/verify   Authorization: Bearer <private key>  → 200 identity | 400 | 401 | 429 | 503
+ANY  /v1/verify   Authorization: Bearer <private key>  → 200 identity | 400 | 401 | 403 | 429 | 503
+                  (also a reverse proxy's forward-auth backend: forward_auth.py)
 POST /v1/revoke   a leaked key (Authorization: Bearer, or {"api_key": …})  → 200 | 400 | 429 | 503
 GET  /healthz     → 200 (no authentication, no I/O)
 
@@ -35,6 +36,7 @@ from keydesk.errors import (
     StoreUnavailable,
     Unauthorized,
 )
+from keydesk.http.forward_auth import VerifyEndpoint
 from keydesk.http.middleware import BadRequest, KeydeskAuth, bearer_token
 from keydesk.keys import parse_private_key
 from keydesk.store.engine import Store
@@ -45,11 +47,6 @@ log = logging.getLogger("keydesk.revoke")
 REVOKE_BODY_MAX = 4096  # bytes: a key is 71 characters
 REVOKES_PER_MINUTE = 10  # per client address; each costs an argon2 check
 REVOKE_HASH_SLOTS = 2  # argon2 checks at once for this endpoint (one per core)
-
-
-async def verify(request: Request) -> JSONResponse:
-    # Only reached with a valid key: the middleware answers everything else.
-    return JSONResponse({"valid": True, **request.state.api_key.as_dict()})
 
 
 async def healthz(_request: Request) -> JSONResponse:
@@ -167,7 +164,7 @@ def create_app(store: Store, *, verifier: Verifier | None = None) -> Starlette:
 
     return Starlette(
         routes=[
-            Route("/v1/verify", verify),
+            Route("/v1/verify", VerifyEndpoint()),  # any method: see forward_auth.py
             Route("/v1/revoke", reports.handle, methods=["POST"]),
             Route("/healthz", healthz),
         ],
