@@ -51,6 +51,7 @@ from keydesk.errors import StoreUnavailable, TooManyAttempts, Unauthorized, Unau
 from keydesk.redaction import PRIVATE_KEY_PREFIX, looks_like_private_key
 from keydesk.verify.gates import RETRY_AFTER_SECONDS
 from keydesk.verify.refusals import RefusalLog
+from keydesk.verify.verified_key import VerifiedKey
 from keydesk.verify.verifier import Verifier
 
 Scope = MutableMapping[str, Any]
@@ -58,6 +59,7 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+Refusal = tuple[int, dict[str, str], list[tuple[bytes, bytes]]]  # status, body, headers
 
 SCOPE_KEY = "keydesk.api_key"
 REALM = "keydesk"
@@ -95,62 +97,103 @@ class KeydeskAuth:
         exempt_paths: Iterable[str] = ("/healthz",),
         invalid_answer_seconds: float = INVALID_ANSWER_SECONDS,
     ) -> None:
-        if verifier is None:
-            from keydesk.config import database_url as resolve_url
-
-            # The verifier opens its own connections and never creates a store.
-            verifier = Verifier(resolve_url(database_url))
         self.app = app
-        self.verifier = verifier
+        self.check = RequestCheck(verifier, database_url, invalid_answer_seconds)
+        self.verifier = self.check.verifier
         self.exempt_paths = frozenset(exempt_paths)
-        self.invalid_answer_seconds = invalid_answer_seconds
-        self._refusals = RefusalLog()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)  # lifespan and the like
             return
+        refused = self.check.screen(scope)
+        if refused is None and scope["path"] in self.exempt_paths:
+            await self.app(scope, receive, send)
+            return
+        answer = refused or await self.check.verify_async(scope)
+        if not isinstance(answer, VerifiedKey):
+            await send_refusal(scope, receive, send, answer)
+            return
+        scope[SCOPE_KEY] = answer
+        scope.setdefault("state", {})["api_key"] = answer
+        await self.app(scope, receive, send)
+
+
+class RequestCheck:
+    """A request's key check as `KeydeskAuth` makes it, shared by every host
+    (this middleware, the FastAPI dependency, the WSGI and Django
+    middleware), each sending the answer its own way. `scope` is an ASGI
+    scope, or what a WSGI host made of its environ."""
+
+    def __init__(
+        self,
+        verifier: Verifier | None = None,
+        database_url: str | None = None,
+        invalid_answer_seconds: float = INVALID_ANSWER_SECONDS,
+    ) -> None:
+        if verifier is None:
+            from keydesk.config import database_url as resolve_url
+
+            # The verifier opens its own connections and never creates a store.
+            verifier = Verifier(resolve_url(database_url))
+        self.verifier = verifier
+        self.invalid_answer_seconds = invalid_answer_seconds
+        self._refusals = RefusalLog()
+
+    def screen(self, scope: Scope) -> Refusal | None:
+        """400 for a key anywhere but `Authorization`, once every field a
+        server logs is redacted; a forwarded client address that is no
+        address becomes `[invalid]`. None: go on to `verify`."""
         if _carries_key_elsewhere(scope):
             _redact(scope)
             self._refusals.refused("a request", "private key outside Authorization (redacted)")
-            await _refuse(scope, receive, send, 400, _bad_request(
-                "API keys are accepted only in the Authorization header"
-            ))  # fmt: skip
-            return
+            return 400, _bad_request("API keys are accepted only in the Authorization header"), []
         _only_an_address(scope)
-        if scope["path"] in self.exempt_paths:
-            await self.app(scope, receive, send)
-            return
+        return None
+
+    async def verify_async(self, scope: Scope) -> VerifiedKey | Refusal:
+        """The key's identity, or the refusal to answer (on the event loop)."""
         arrived = time.monotonic()
         try:
-            identity = await self.verifier.verify_async(bearer_token(scope))
-        except BadRequest as error:
-            await _refuse(scope, receive, send, 400, _bad_request(error.message))
-            return
-        except Unauthorized as refused:
-            if refused.public_reason is UnauthorizedReason.INVALID:
+            return await self.verifier.verify_async(bearer_token(scope))
+        except (BadRequest, Unauthorized, TooManyAttempts, StoreUnavailable) as error:
+            if _answered_late(error):
                 await _until(arrived + self.invalid_answer_seconds)
-            body = {
-                "error": "invalid_token",
-                "reason": refused.public_reason.value,
-                "message": refused.public_message,
-            }
-            await _refuse(scope, receive, send, 401, body, [(b"www-authenticate", _challenge(refused))])  # fmt: skip
-            return
-        except TooManyAttempts as error:
-            body = {"error": "too_many_attempts", "message": error.message}
-            await _refuse(scope, receive, send, 429, body, _retry_after(error.retry_after))
-            return
-        except StoreUnavailable:
-            body = {
-                "error": "unavailable",
-                "message": "the key store is unavailable; retry shortly",
-            }
-            await _refuse(scope, receive, send, 503, body, _retry_after(RETRY_AFTER_SECONDS))
-            return
-        scope[SCOPE_KEY] = identity
-        scope.setdefault("state", {})["api_key"] = identity
-        await self.app(scope, receive, send)
+            return refusal_of(error)
+
+    def verify(self, scope: Scope) -> VerifiedKey | Refusal:
+        """The same, for a WSGI host's worker thread."""
+        arrived = time.monotonic()
+        try:
+            return self.verifier.verify(bearer_token(scope))
+        except (BadRequest, Unauthorized, TooManyAttempts, StoreUnavailable) as error:
+            if _answered_late(error):
+                time.sleep(max(0.0, arrived + self.invalid_answer_seconds - time.monotonic()))
+            return refusal_of(error)
+
+
+def _answered_late(error: Exception) -> bool:
+    """`invalid` (no such key, or the wrong secret) waits for its floor."""
+    return isinstance(error, Unauthorized) and error.public_reason is UnauthorizedReason.INVALID
+
+
+def refusal_of(error: Exception) -> Refusal:
+    """The answer to a request the verifier refused, whoever sends it."""
+    if isinstance(error, BadRequest):
+        return 400, _bad_request(error.message), []
+    if isinstance(error, Unauthorized):
+        body = {
+            "error": "invalid_token",
+            "reason": error.public_reason.value,
+            "message": error.public_message,
+        }
+        return 401, body, [(b"www-authenticate", _challenge(error))]
+    if isinstance(error, TooManyAttempts):
+        body = {"error": "too_many_attempts", "message": error.message}
+        return 429, body, _retry_after(error.retry_after)
+    assert isinstance(error, StoreUnavailable)
+    body = {"error": "unavailable", "message": "the key store is unavailable; retry shortly"}
+    return 503, body, _retry_after(RETRY_AFTER_SECONDS)
 
 
 async def _until(moment: float) -> None:
@@ -276,6 +319,18 @@ def _retry_after(seconds: int) -> list[tuple[bytes, bytes]]:
     return [(b"retry-after", str(seconds).encode())]
 
 
+def refusal_payload(refusal: Refusal) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+    """A refusal's JSON body and every header it goes out with."""
+    _status, body, headers = refusal
+    payload = json.dumps(body).encode()
+    return payload, [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(payload)).encode()),
+        (b"cache-control", b"no-store"),
+        *headers,
+    ]
+
+
 async def _refuse(
     scope: Scope,
     receive: Receive,
@@ -284,13 +339,7 @@ async def _refuse(
     body: dict[str, str],
     headers: list[tuple[bytes, bytes]] | None = None,
 ) -> None:
-    payload = json.dumps(body).encode()
-    response_headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(payload)).encode()),
-        (b"cache-control", b"no-store"),
-        *(headers or ()),
-    ]
+    payload, response_headers = refusal_payload((status, body, headers or []))
     if scope["type"] == "http":
         await send({"type": "http.response.start", "status": status, "headers": response_headers})
         await send({"type": "http.response.body", "body": payload})
@@ -307,9 +356,6 @@ async def _refuse(
     code = 1013 if status in (429, 503) else 1008
     reason = body.get("reason") or body["error"]
     await send({"type": "websocket.close", "code": code, "reason": reason})
-
-
-Refusal = tuple[int, dict[str, str], list[tuple[bytes, bytes]]]  # status, body, headers
 
 
 def scope_refusal(scope: Scope, needed: Iterable[str]) -> Refusal | None:
