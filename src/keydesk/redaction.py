@@ -15,6 +15,15 @@ _KEYLIKE = re.compile(r"kdsk_[0-9A-Za-z]{4}[0-9A-Za-z_]{12,}")
 PRIVATE_KEY_NOTE = "this looks like a private key; it was not stored or logged"
 
 
+# A key's id follows its prefix and ends at `_`, or at the end of what has
+# been typed so far: its public key is `kdpk_` and that id. Stated here for
+# the same reason as the prefix (keydesk.keys holds the same shape).
+PUBLIC_KEY_PREFIX = "kdpk_"
+PRIVATE_KEY_LENGTH = 71  # prefix, a 16-character id, `_`, 43 secret and 6 checksum characters
+_KEY_ID = re.compile(r"kdsk_([0-9A-Za-z]{16})(?:_|$)")
+_KEY_CHARACTER = re.compile(r"[0-9A-Za-z_]")
+
+
 def looks_like_private_key(text: str | None) -> bool:
     return text is not None and PRIVATE_KEY_PREFIX in text and _KEYLIKE.search(text) is not None
 
@@ -34,3 +43,29 @@ def redact_private_keys(text: str, *, note: bool = True) -> str:
     if count == 0 or not note or PRIVATE_KEY_NOTE in redacted:
         return redacted
     return f"{redacted} ({PRIVATE_KEY_NOTE})"
+
+
+def private_key_spans(text: str) -> list[tuple[int, int]]:
+    """Where in `text` each private-key-like run starts and ends."""
+    if PRIVATE_KEY_PREFIX not in text:
+        return []
+    return [match.span() for match in _KEYLIKE.finditer(text)]
+
+
+def public_key_of(key: str) -> str | None:
+    """The public key a private key (or its start, as far as its id) names;
+    None when `key` is not shaped like one that far. No checksum is checked:
+    a mistyped secret still names its key."""
+    match = _KEY_ID.match(key)
+    return None if match is None else PUBLIC_KEY_PREFIX + match.group(1)
+
+
+def shown_instead(key: str) -> str:
+    """What to show where a private key was typed or pasted: its public key,
+    else its redacted form (`redacted_key`)."""
+    return public_key_of(key) or redacted_key(key)
+
+
+def is_key_character(character: str) -> bool:
+    """A character a private key may hold after its prefix."""
+    return _KEY_CHARACTER.fullmatch(character) is not None

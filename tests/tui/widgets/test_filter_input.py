@@ -1,0 +1,91 @@
+"""FilterInput: a private key pasted, or typed a character at a time, into `/`
+becomes its public key (which the filter finds) with one notice, and no
+fragment of its secret is left in the value, on screen or in Textual's log."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+
+import pytest
+import textual.constants
+from textual import events
+
+from keydesk.service import KeyService
+from keydesk.tui.app import KeydeskApp
+from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
+from keydesk.tui.widgets import FilterInput
+from tests.tui.screenshots import open_integration, settle
+
+
+@pytest.fixture
+def pasted(demo_store) -> tuple[str, str]:
+    """A github key's public and private key."""
+    created = KeyService(demo_store, "alice").create_key("github", "pasted-by-mistake")
+    return created.key.public_key, created.private_key.reveal()
+
+
+@pytest.fixture
+def textual_log(tmp_path, monkeypatch):
+    """Textual's log file (TEXTUAL_LOG), where every event is written with its text."""
+    path = tmp_path / "textual.log"
+    monkeypatch.setattr(textual.constants, "LOG_FILE", str(path))
+    return path
+
+
+def _fragments(private_key: str) -> list[str]:
+    secret = private_key.split("_", 2)[2]  # what follows the id: secret and checksum
+    return [secret[i : i + 6] for i in range(len(secret) - 5)]
+
+
+def _screen_text(app: KeydeskApp) -> str:
+    return unescape(re.sub(r"<[^>]+>", "", app.export_screenshot()))
+
+
+async def _filter_box(pilot) -> FilterInput:
+    await open_integration(pilot, "github")
+    assert isinstance(pilot.app.screen, IntegrationDetailScreen)
+    await pilot.press("slash")
+    await settle(pilot)
+    box = pilot.app.focused
+    assert isinstance(box, FilterInput)
+    return box
+
+
+async def _assert_replaced(
+    pilot, box: FilterInput, public_key: str, private_key: str, log, *, notices: int
+) -> None:
+    app = pilot.app
+    detail = app.screen
+    assert isinstance(detail, IntegrationDetailScreen)
+    for _ in range(50):  # the API Keys filter runs after 0.1 s of quiet typing
+        await settle(pilot)
+        if len(detail.listed_keys()) == 1:
+            break
+    assert box.value == public_key
+    assert [k.public_key for k in detail.listed_keys()] == [public_key]  # the filter finds it
+    said = f"A private key was pasted; it was replaced by its public key {public_key}."
+    assert [n.message for n in app._notifications] == [said] * notices  # once a key
+    await pilot.press("ctrl+z")  # Textual 8's Input keeps no undo history: nothing comes back
+    assert box.value == public_key
+    shown, logged = _screen_text(app), log.read_text()
+    assert public_key in logged  # the log was written: its silence below means something
+    for fragment in _fragments(private_key):
+        assert fragment not in box.value and fragment not in shown and fragment not in logged
+
+
+async def test_a_private_key_pasted_or_typed_fast_becomes_its_public_key(
+    demo_store, pasted, textual_log
+):
+    public_key, private_key = pasted
+    app = KeydeskApp(KeyService(demo_store, "alice"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        box = await _filter_box(pilot)
+        app.post_message(events.Paste(f"{private_key}\nsecond line"))  # as the driver does
+        await _assert_replaced(pilot, box, public_key, private_key, textual_log, notices=1)
+        box.value = ""
+        for character in private_key:  # as tmux send-keys -l: a burst, one event a character
+            app.post_message(events.Key("underscore" if character == "_" else character, character))
+        await _assert_replaced(pilot, box, public_key, private_key, textual_log, notices=2)
+        await pilot.press("space", "x")  # the key has ended: what follows is typed again
+        assert box.value == f"{public_key} x"
