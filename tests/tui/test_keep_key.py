@@ -56,6 +56,7 @@ async def test_the_row_says_the_replacement_is_gone_and_k_keeps_the_key(demo_sto
         assert isinstance(dialog, ConfirmScreen) and dialog.id == "keep-confirm"
         said = " ".join(str(s.render()) for s in dialog.query(".dialog-line"))
         assert "was revoked" in said and "cancels that stop" in said and "audited" in said
+        assert _footer_keys(dialog) == ["cancel", "confirm"]  # k Keep key beside esc Cancel
         await pilot.press("enter")  # focus starts on Keep key: nothing is lost by keeping
         await settle(pilot)
         assert app.screen is detail
@@ -83,7 +84,7 @@ async def test_the_keys_page_offers_keep_and_escape_cancels(demo_store):
         await settle(pilot)
         assert app.screen is page
         assert KeyService(demo_store, "alice").key(old).stop_is_orphaned()  # nothing changed
-        await pilot.press("K", "enter")
+        await pilot.press("K", "k")  # the footer's k Keep key
         await settle(pilot)
         assert app.screen is page
         assert page.key.status_words(app.now()) == "active"

@@ -79,6 +79,8 @@ async def test_the_role_dialog_shows_its_own_keys(demo_store):
         await pilot.press("down", "enter")  # admin -> member: asked first
         await settle(pilot)
         assert isinstance(app.screen, ConfirmScreen)
+        keys = _footer(app.screen)  # a confirmation names its yes, not only Cancel
+        assert keys.keys() == {"Change role", "Cancel"} and all(keys.values()), keys
 
 
 @pytest.mark.parametrize("size", WIDTHS, ids=lambda s: f"{s[0]}x{s[1]}")

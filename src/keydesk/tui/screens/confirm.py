@@ -17,7 +17,9 @@ from keydesk.views import KeyView, in_words, stop_time
 
 class ConfirmScreen(KeydeskModal[bool]):
     """`lines` are shown literally; the first is the question. `confirm_key`
-    answers yes in one keystroke (shown in the dialog's footer)."""
+    (by default the answer's first letter, lower case) answers yes in one
+    keystroke, and the footer names it beside Escape: Enter presses the
+    focused button, which for a destructive question is Cancel."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="confirm.cancel")]
 
@@ -41,8 +43,8 @@ class ConfirmScreen(KeydeskModal[bool]):
         # The footer names the answers as the buttons do.
         keys = self._bindings.key_to_bindings
         keys["escape"] = [Binding("escape", "cancel", cancel, id="confirm.cancel")]
-        if confirm_key is not None:
-            keys[confirm_key] = [Binding(confirm_key, "confirm", confirm, id="confirm.confirm")]
+        confirm_key = confirm_key or confirm[:1].lower()
+        keys[confirm_key] = [Binding(confirm_key, "confirm", confirm, id="confirm.confirm")]
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="destructive" if self._destructive else ""):
