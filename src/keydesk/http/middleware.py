@@ -168,7 +168,7 @@ class RequestCheck:
             return self.verifier.verify(bearer_token(scope))
         except (BadRequest, Unauthorized, TooManyAttempts, StoreUnavailable) as error:
             if _answered_late(error):
-                time.sleep(max(0.0, arrived + self.invalid_answer_seconds - time.monotonic()))
+                _wait_until(arrived + self.invalid_answer_seconds)
             return refusal_of(error)
 
 
@@ -200,6 +200,12 @@ async def _until(moment: float) -> None:
     delay = moment - time.monotonic()
     if delay > 0:
         await asyncio.sleep(delay)
+
+
+def _wait_until(moment: float) -> None:
+    delay = moment - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)
 
 
 def bearer_token(scope: Scope) -> str | None:

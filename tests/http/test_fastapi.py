@@ -1,0 +1,193 @@
+"""FastAPI: `Security(KeydeskKey(…), scopes=[…])` puts a bearer scheme and
+each route's scopes in the OpenAPI document, hands the route the key's
+identity, and refuses as `KeydeskAuth` does (FastAPI's TestClient).
+
+No `from __future__ import annotations`: FastAPI reads each route's
+annotations at run time, and they name a local `keydesk`.
+
+On SQLite only: what the dependency adds is the same whatever the store,
+whose part the verifier's tests run on PostgreSQL too."""
+
+from typing import Annotated
+
+import pytest
+from fastapi import FastAPI, Security
+from fastapi.testclient import TestClient
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from keydesk.asgi import KeydeskAuth
+from keydesk.fastapi import KeydeskKey, VerifiedKey
+from keydesk.verify import Verifier
+
+on_sqlite = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+
+
+def _bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def _app(keydesk: KeydeskKey) -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/repos")
+    async def repos(key: Annotated[VerifiedKey, Security(keydesk, scopes=["repo"])]):
+        return key.as_dict()
+
+    @app.get("/me")
+    def me(key: Annotated[VerifiedKey, Security(keydesk)]):  # a sync route: any valid key
+        return {"public_key": key.public_key}
+
+    @app.get("/orgs", dependencies=[Security(keydesk, scopes=["read:org"])])
+    async def orgs():
+        return {"orgs": []}
+
+    @app.get("/healthz")
+    async def healthz():
+        return {"status": "ok"}
+
+    return app
+
+
+@pytest.fixture
+def keydesk(world):
+    # 0 s floor for `invalid` here: tests/http/test_answers.py times it.
+    keydesk = KeydeskKey(verifier=Verifier(world.store.engine), invalid_answer_seconds=0)
+    yield keydesk
+    keydesk.close()
+
+
+@pytest.fixture
+def scoped(world):
+    reader = world.owner.create_key("github", "reader", scopes=["read:org"])
+    full = world.owner.create_key("github", "full")
+    return {"reader": reader, "full": full}
+
+
+@on_sqlite
+def test_the_openapi_document_has_the_bearer_scheme_and_each_routes_scopes(keydesk):
+    with TestClient(_app(keydesk)) as client:
+        document = client.get("/openapi.json").json()
+        docs = client.get("/docs")
+    assert document["components"]["securitySchemes"] == {
+        "keydesk": {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "kdsk_…",
+            "description": "A keydesk API key (kdsk_…), sent as `Authorization: Bearer <key>`.",
+        }
+    }
+    paths = document["paths"]
+    assert paths["/repos"]["get"]["security"] == [{"keydesk": ["repo"]}]
+    assert paths["/me"]["get"]["security"] == [{"keydesk": []}]
+    assert paths["/orgs"]["get"]["security"] == [{"keydesk": ["read:org"]}]
+    assert "security" not in paths["/healthz"]["get"]  # no lock: open
+    # Swagger UI reads that document: a lock on each guarded operation, and
+    # Authorize sends `Authorization: Bearer <key>`, the header verified below.
+    assert docs.status_code == 200 and "/openapi.json" in docs.text
+
+
+@on_sqlite
+def test_a_route_gets_the_keys_identity_and_never_its_secret(keydesk, scoped):
+    full = scoped["full"]
+    secret = full.private_key.reveal()
+    with TestClient(_app(keydesk)) as client:
+        answer = client.get("/repos", headers=_bearer(secret))
+        assert client.get("/me", headers=_bearer(secret)).json() == {
+            "public_key": full.key.public_key
+        }
+        assert client.get("/orgs", headers=_bearer(secret)).json() == {"orgs": []}
+    identity = answer.json()  # VerifiedKey.as_dict()
+    assert identity["public_key"] == full.key.public_key and identity["label"] == "full"
+    assert identity["integration"] == "github" and identity["workspace"] == "acme"
+    assert identity["scopes"] == ["repo", "read:org"]
+    assert secret[22:] not in answer.text
+
+
+def _middleware_app(verifier: Verifier) -> Starlette:
+    async def ok(_request):
+        return PlainTextResponse("ok")
+
+    app = Starlette(routes=[Route("/repos", ok)])
+    app.add_middleware(KeydeskAuth, verifier=verifier, invalid_answer_seconds=0)
+    return app
+
+
+@on_sqlite
+def test_refusals_are_keydesk_auths_with_the_body_under_detail(world, keydesk, keys, scoped):
+    """Each refusal: the status and headers KeydeskAuth sends for the same
+    request, its body as FastAPI's `detail`."""
+    reader = scoped["reader"].private_key.reveal()
+    requests = {
+        "missing": ("/repos", {}),
+        "malformed": ("/repos", _bearer(keys["malformed"])),
+        "bad_checksum": ("/repos", _bearer(keys["bad_checksum"])),
+        "unknown": ("/repos", _bearer(keys["unknown"])),
+        "revoked": ("/repos", _bearer(keys["revoked"])),
+        "key in the query": (f"/repos?k={keys['valid']}", {}),
+    }
+    expected = {
+        "missing": 401,
+        "malformed": 401,
+        "bad_checksum": 401,
+        "unknown": 401,
+        "revoked": 401,
+        "key in the query": 400,
+    }
+    with (
+        TestClient(_app(keydesk)) as client,
+        TestClient(_middleware_app(keydesk.check.verifier)) as reference,
+    ):
+        for case, (url, headers) in requests.items():
+            got, want = client.get(url, headers=headers), reference.get(url, headers=headers)
+            assert got.status_code == want.status_code == expected[case], case
+            for header in ("www-authenticate", "cache-control"):
+                assert got.headers.get(header) == want.headers.get(header), (case, header)
+            assert got.json() == {"detail": want.json()}, case
+        refused = client.get("/repos", headers=_bearer(reader))
+        assert client.get("/orgs", headers=_bearer(reader)).status_code == 200
+    assert refused.status_code == 403
+    assert refused.headers["www-authenticate"] == (
+        'Bearer realm="keydesk", error="insufficient_scope", scope="repo"'
+    )
+    assert refused.json()["detail"] == {
+        "error": "insufficient_scope",
+        "scope": "repo",
+        "message": "this API key lacks the scope repo",
+    }
+
+
+@on_sqlite
+def test_a_revoked_key_is_refused_on_the_next_request(world, keydesk, scoped):
+    full = scoped["full"]
+    with TestClient(_app(keydesk)) as client:
+        assert client.get("/me", headers=_bearer(full.private_key.reveal())).status_code == 200
+        world.owner.revoke_key(full.key.public_key)
+        refused = client.get("/me", headers=_bearer(full.private_key.reveal()))
+    assert refused.status_code == 401
+    assert refused.json()["detail"]["reason"] == "revoked"
+    assert 'error="invalid_token"' in refused.headers["www-authenticate"]
+
+
+class _CountingVerifier(Verifier):
+    calls = 0
+
+    async def verify_async(self, presented):
+        self.calls += 1
+        return await super().verify_async(presented)
+
+
+@on_sqlite
+def test_behind_keydesk_auth_the_key_is_verified_once(world, scoped):
+    verifier = _CountingVerifier(world.store.engine)
+    keydesk = KeydeskKey(verifier=verifier)
+    app = _app(keydesk)
+    app.add_middleware(KeydeskAuth, verifier=verifier, exempt_paths=["/healthz"])
+    full, reader = (scoped[name].private_key.reveal() for name in ("full", "reader"))
+    with TestClient(app) as client:
+        assert client.get("/repos", headers=_bearer(full)).json()["label"] == "full"
+        assert verifier.calls == 1
+        assert client.get("/repos", headers=_bearer(reader)).status_code == 403
+        assert client.get("/healthz").json() == {"status": "ok"}
+    keydesk.close()
