@@ -90,6 +90,28 @@ class TooManyAttempts(KeydeskError):
         self.retry_after = retry_after
 
 
+class ForbiddenNetwork(KeydeskError):
+    """A valid-looking key presented from outside its allowlist (HTTP 403),
+    refused before its secret is checked."""
+
+    def __init__(self, public_key: str) -> None:
+        super().__init__(f"API key {public_key} may not be used from this network")
+        self.public_key = public_key
+
+
+class RateLimited(KeydeskError):
+    """A valid key over its rate or its quota (HTTP 429): `limit` names
+    which ("rate", "quota"); retry after `retry_after` seconds. `policies`
+    are what the RateLimit headers state."""
+
+    def __init__(
+        self, public_key: str, limit: str, retry_after: int, policies: tuple[object, ...] = ()
+    ) -> None:
+        super().__init__(f"API key {public_key} is over its {limit}; retry in {retry_after} s")
+        self.public_key, self.limit = public_key, limit
+        self.retry_after, self.policies = retry_after, policies
+
+
 class UnsafeStore(StoreUnavailable):
     """A SQLite store others could read or replace: refused, never opened."""
 

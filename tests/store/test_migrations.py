@@ -231,6 +231,7 @@ def test_a_store_made_at_0003_upgrades_to_head_and_revokes_leaked_keys(store_url
         assert current_revision(store.engine) == HEAD
         after = _every_row(store.engine)
         assert after.pop("ssh_approval") == after.pop("api_key_tag") == []
+        assert all(after.pop(table) == [] for table in TABLES_0008)
         assert after == before
         reporter = KeyService(store, "reporter")  # no account, no role: the key is the proof
         public_key = made["active"].public_key
@@ -245,7 +246,38 @@ def test_the_upgrade_tested_here_is_the_newest():
     upgraded above too."""
     from alembic.script import ScriptDirectory
 
-    assert ScriptDirectory.from_config(_config()).get_revision(HEAD).down_revision == "0006"
+    assert ScriptDirectory.from_config(_config()).get_revision(HEAD).down_revision == "0007"
+
+
+# Revision 0008's tables, new and empty in an upgraded store.
+TABLES_0008 = ("key_policy", "workspace_policy", "key_window", "key_source")
+
+
+def test_a_store_made_at_0007_upgrades_to_head_keeping_every_row_and_limits_keys(store_url):
+    """Revision 0008 adds key limits, windows and sources (and, on
+    PostgreSQL, their rules): every row stays as it was, and an old key can
+    be limited, audited once."""
+    _make_store_at_0002(store_url)
+    _upgrade_to(store_url, "0007")
+    store = open_store(store_url, migrate=False)
+    before = _every_row(store.engine)
+    store.dispose()
+
+    store = open_store(store_url)
+    try:
+        assert current_revision(store.engine) == HEAD
+        after = _every_row(store.engine)
+        assert all(after.pop(table) == [] for table in TABLES_0008)
+        assert after == before
+        alice = KeyService(store, "alice")
+        public_key = alice.keys("github", include_revoked=False)[0].public_key
+        alice.edit_key_limits(public_key, rate="600/min")
+        events = alice.audit(key=public_key, limit=1)
+        assert [(e.action, e.label) for e in events] == [
+            ("key.limits", "rate 600/min, quota none, from anywhere")
+        ]
+    finally:
+        store.dispose()
 
 
 def test_a_store_made_at_0006_upgrades_to_head_keeping_every_row_and_tags_keys(store_url):
@@ -262,6 +294,7 @@ def test_a_store_made_at_0006_upgrades_to_head_keeping_every_row_and_tags_keys(s
         assert current_revision(store.engine) == HEAD
         after = _every_row(store.engine)
         assert after.pop("api_key_tag") == []
+        assert all(after.pop(table) == [] for table in TABLES_0008)
         assert after == before
         alice = KeyService(store, "alice")
         public_key = alice.keys("github", include_revoked=False)[0].public_key
@@ -287,6 +320,7 @@ def test_a_store_made_at_0005_upgrades_to_head_keeping_every_row(store_url):
         assert current_revision(store.engine) == HEAD
         after = _every_row(store.engine)
         assert after.pop("api_key_tag") == []  # revision 0007's, new and empty
+        assert all(after.pop(table) == [] for table in TABLES_0008)
         assert after == before
         alice = KeyService(store, "alice")
         created = alice.create_key("github", "after-upgrade")

@@ -20,6 +20,7 @@ from keydesk.service.audit import AUDIT_PAGE, audit_page
 from keydesk.service.bulk_revoke import matching_keys, revoke_keys
 from keydesk.service.context import ServiceContext
 from keydesk.service.integrations import Integrations
+from keydesk.service.key_limits import KeyLimitRules
 from keydesk.service.keys import Keys
 from keydesk.service.leaks import Leaks
 from keydesk.service.members import Members
@@ -65,6 +66,7 @@ class KeyService:
         self._workspaces, self._members = Workspaces(context), Members(context)
         self._integrations, self._keys = Integrations(context), Keys(context, key_pairs)
         self._leaks, self._ssh = Leaks(context), SshKeys(context)
+        self._limits = KeyLimitRules(context)
 
     def reading(self) -> AbstractContextManager[Reads]:
         """The list reads (keydesk.store.queries) as this actor, in one unit of
@@ -167,11 +169,46 @@ class KeyService:
         expires_at: datetime | None = None,
         scopes: Iterable[str] = (),
         tags: Iterable[str] = (),
+        rate: str | None = None,
+        quota: str | None = None,
+        allow_from: Iterable[str] = (),
     ) -> CreatedKey:
-        """Issue a key. The private key is returned here and nowhere else, ever."""
+        """Issue a key. The private key is returned here and nowhere else, ever.
+        `rate`/`quota` `600/min` (rate None: the workspace's default),
+        `allow_from` CIDRs (none: anywhere)."""
         return self._keys.create(
-            integration, label, expires_at=expires_at, scopes=scopes, tags=tags
-        )
+            integration, label, expires_at=expires_at, scopes=scopes, tags=tags,
+            rate=rate, quota=quota, allow_from=allow_from,
+        )  # fmt: skip
+
+    # -- limits and networks (key_limits.py) --------------------------------------
+
+    def edit_key_limits(
+        self,
+        public_key: str,
+        *,
+        rate: str | None = None,
+        quota: str | None = None,
+        allow_from: Iterable[str] | None = None,
+    ) -> KeyView:
+        """Change a key's rate/quota (a limit or `none`; None: unchanged) and
+        networks (CIDRs, empty: anywhere; None: unchanged), audited."""
+        return self._limits.edit(public_key, rate=rate, quota=quota, allow_from=allow_from)
+
+    def set_default_rate(self, workspace: str | None, rate: str | None) -> str | None:
+        """Owners: the rate new keys get unless made with one (`none`/None: none)."""
+        return self._limits.set_default_rate(self.workspace(workspace).name, rate)
+
+    def default_rate(self, workspace: str) -> str | None:
+        return self._limits.default_rate(workspace)
+
+    def quota_used(self, public_key: str) -> int | None:
+        """How much of its quota's window the key has used (None: no quota)."""
+        return self._limits.quota_used(public_key)
+
+    def key_sources(self, public_key: str, since_hour: int) -> list[tuple[int, str, int]]:
+        """Where the key was used from, per hour: (hour, address or network, count)."""
+        return self._limits.sources(public_key, since_hour)
 
     def rotate_key(
         self, public_key: str, overlap: timedelta, *, label: str | None = None

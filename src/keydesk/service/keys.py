@@ -21,6 +21,7 @@ from keydesk.errors import (
 )
 from keydesk.keys import KeyPairSource, PrivateKey, hash_private_key
 from keydesk.service.context import ServiceContext
+from keydesk.service.key_limits import default_rate, new_limits, write_limits
 from keydesk.service.revocation import leak_label, revoke
 from keydesk.service.rows import KeyRef, account, flush, row_id
 from keydesk.service.tags import write_tags
@@ -55,12 +56,17 @@ class Keys:
         expires_at: datetime | None = None,
         scopes: Iterable[str] = (),
         tags: Iterable[str] = (),
+        rate: str | None = None,
+        quota: str | None = None,
+        allow_from: Iterable[str] = (),
     ) -> CreatedKey:
         """Issue a key. The private key is returned here and nowhere else, ever.
 
         `expires_at` None: no expiry, which a workspace with a lifetime
         policy refuses. `scopes`: a subset of the integration's (none given:
-        all of them). `tags`: `name=value` each (keydesk.views.tags)."""
+        all of them). `tags`: `name=value` each (keydesk.views.tags).
+        `rate`, `quota`: `600/min` (rate None: the workspace's default);
+        `allow_from`: CIDRs it may be used from (none: anywhere)."""
         label = validation.label(label)
         tagged = parse_tags(tags)
         with self.context.session() as session:
@@ -78,15 +84,17 @@ class Keys:
             )
             ref = KeyRef(row_id(row.id), row.public_key, label, target.id)
             write_tags(self.context, session, ref, target.workspace_id, tagged)
+            limits = new_limits(rate, quota, allow_from, default_rate(session, target.workspace_id))
+            write_limits(self.context, session, ref, target.workspace_id, limits)
             return CreatedKey(self.context.key_view(session, row.id), private_key)
 
     def rotate(
         self, public_key: str, overlap: timedelta, *, label: str | None = None
     ) -> RotatedKey:
         """Replace a key: a new key for the same integration with the same
-        scopes and lifetime (dated label unless `label`), and the old key set
-        to stop at now + `overlap` (revoked at once for 0), in one
-        transaction with one audit event naming both keys."""
+        scopes, lifetime, limits and networks (dated label unless `label`),
+        and the old key set to stop at now + `overlap` (revoked at once for
+        0), in one transaction with one audit event naming both keys."""
         if overlap < timedelta(0):
             raise InvalidInput("the overlap cannot be negative (0 revokes the old key at once)")
         new_label = validation.label(label) if label is not None else None
@@ -115,6 +123,8 @@ class Keys:
                 lifetime,
                 replaces=old,
             )
+            new_ref = KeyRef(row_id(new_row.id), new_row.public_key, new_row.label, target.id)
+            write_limits(context, session, new_ref, target.workspace_id, old.limits)
             context.audit(
                 session,
                 target.workspace_id,

@@ -203,3 +203,60 @@ class SshApproval(SQLModel, table=True):
     fingerprint: str = Field(max_length=64, index=True)
     approved_by: str = Field(max_length=64)  # a name, as the audit trail keeps actors
     approved_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class KeyPolicy(SQLModel, table=True):
+    """A key's limits and networks (revision 0008): at most `rate_limit`
+    and `quota` requests (`600/min`, keydesk.limits), from `allow_from`
+    (CIDRs, space-separated; empty: anywhere). No row: no limit."""
+
+    __tablename__ = "key_policy"
+
+    api_key_id: int = Field(
+        sa_type=WIDE_ID, foreign_key="api_key.id", primary_key=True, ondelete="CASCADE"
+    )
+    rate_limit: str | None = Field(default=None, max_length=24)
+    quota: str | None = Field(default=None, max_length=24)
+    allow_from: str = Field(default="", max_length=2048, sa_column_kwargs={"server_default": ""})
+
+
+class WorkspacePolicy(SQLModel, table=True):
+    """The rate a workspace's new keys get unless created with one of their
+    own (owners set it; revision 0008)."""
+
+    __tablename__ = "workspace_policy"
+
+    workspace_id: int = Field(
+        sa_type=WIDE_ID, foreign_key="workspace.id", primary_key=True, ondelete="CASCADE"
+    )
+    default_rate: str | None = Field(default=None, max_length=24)
+
+
+class KeyWindow(SQLModel, table=True):
+    """What each verifier process accepted of a key in one window of its
+    rate or quota (`kind`), written in batches: their sum is the key's count
+    in that window across processes (keydesk.verify.limits)."""
+
+    __tablename__ = "key_window"
+
+    api_key_id: int = Field(
+        sa_type=WIDE_ID, foreign_key="api_key.id", primary_key=True, ondelete="CASCADE"
+    )
+    kind: str = Field(primary_key=True, max_length=8)
+    starts: int = Field(sa_type=sa.BigInteger, primary_key=True)  # epoch seconds
+    verifier: str = Field(primary_key=True, max_length=32)
+    count: int = Field(sa_type=sa.BigInteger, default=0)
+
+
+class KeySource(SQLModel, table=True):
+    """Where a key was used from, per hour: an address, or its /24 or /48
+    once the hour has had many (keydesk.verify.usage), with the count."""
+
+    __tablename__ = "key_source"
+
+    api_key_id: int = Field(
+        sa_type=WIDE_ID, foreign_key="api_key.id", primary_key=True, ondelete="CASCADE"
+    )
+    hour: int = Field(primary_key=True)
+    source: str = Field(primary_key=True, max_length=64)
+    count: int = Field(default=0)

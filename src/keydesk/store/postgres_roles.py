@@ -41,6 +41,10 @@ KEYDESK_TABLES = (
     "key_usage",
     "ssh_approval",
     "api_key_tag",
+    "key_policy",
+    "workspace_policy",
+    "key_window",
+    "key_source",
 )
 _ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 

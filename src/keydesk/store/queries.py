@@ -36,6 +36,7 @@ from keydesk.views import (
     WorkspaceView,
     utcnow,
 )
+from keydesk.views.limits import stored_limits
 from keydesk.views.tags import Tag, stored_tags
 
 _INTEGRATIONS = """
@@ -63,9 +64,11 @@ SELECT k.id, k.public_key, k.label, k.integration_id, i.name,
          ORDER BY s.id DESC LIMIT 1),
        (SELECT s.revoked_at IS NOT NULL FROM api_key s WHERE s.replaces_id = k.id
          ORDER BY s.id DESC LIMIT 1),
-       {tags}
+       {tags},
+       kp.rate_limit, kp.quota, kp.allow_from
 FROM api_key k
 JOIN integration i ON i.id = k.integration_id
+LEFT JOIN key_policy kp ON kp.api_key_id = k.id
 LEFT JOIN api_key p ON p.id = k.replaces_id
 JOIN account c ON c.id = k.created_by
 LEFT JOIN account r ON r.id = k.revoked_by
@@ -352,7 +355,7 @@ def _key_view(row: tuple[Any, ...], shared: dict[object, Any] | None = None) -> 
     (
         id, public, label, integration_id, name, created, by, revoked, revoker,
         expires, used, creator_removed, scopes, lifetime, replaces, replaced_by,
-        replacement_revoked, tags,
+        replacement_revoked, tags, rate, quota, allow_from,
     ) = row  # fmt: skip
     where = f"key {public}"
     scopes = stored_scopes(scopes, where)
@@ -368,7 +371,7 @@ def _key_view(row: tuple[Any, ...], shared: dict[object, Any] | None = None) -> 
         stored_moment(revoked, where, "revoked_at"), revoker,
         stored_moment(expires, where, "expires_at"), stored_moment(used, where, "last_used_at"),
         bool(creator_removed), scope_list, lifetime, replaces, replaced_by,
-        bool(replacement_revoked), stored_tags(tags),
+        bool(replacement_revoked), stored_tags(tags), stored_limits(rate, quota, allow_from),
     )  # fmt: skip
 
 

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
+from keydesk.limits import Address
 from keydesk.verify.log import log
 from keydesk.verify.store_reads import first_line
 from keydesk.verify.store_writes import (
@@ -65,6 +66,10 @@ class Bookkeeping:
 
     def count(self, key_id: int, outcome: str) -> None:
         if self._usage is not None and self._usage.add(key_id, outcome):
+            self._put(_UsageDue())
+
+    def count_source(self, key_id: int, source: Address) -> None:
+        if self._usage is not None and self._usage.add_source(key_id, source):
             self._put(_UsageDue())
 
     def touch(self, row: StoredKey, now: datetime) -> None:

@@ -147,7 +147,7 @@ def _sqlite_row(row: tuple[Any, ...]) -> StoredKey:
     return StoredKey(
         row[0], row[1], row[2], row[3],
         stored_time(row[4]), stored_time(row[5]), stored_time(row[6]),
-        row[7], row[8], row[9], row[10], row[11], row[12], row[13],
+        row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], row[15], row[16],
     )  # fmt: skip
 
 

@@ -5,6 +5,7 @@ one-shot `keydesk verify`."""
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import urllib.parse
 from collections.abc import Callable, Sequence
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from keydesk.store.dbapi import DbConnection
 from keydesk.verify.store_reads import PostgresReads, SqliteReads
-from keydesk.verify.usage import UsageCounts
+from keydesk.verify.usage import SOURCE, UsageCounts
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -57,6 +58,12 @@ _ADD_USAGE = (
     " WHERE EXISTS (SELECT 1 FROM api_key WHERE id = :key_id)"
     " ON CONFLICT (api_key_id, hour, outcome) DO UPDATE SET count = key_usage.count + excluded.count"
 )
+_ADD_SOURCE = (
+    "INSERT INTO key_source (api_key_id, hour, source, count)"
+    " SELECT :key_id, :hour, :source, :count"
+    " WHERE EXISTS (SELECT 1 FROM api_key WHERE id = :key_id)"
+    " ON CONFLICT (api_key_id, hour, source) DO UPDATE SET count = key_source.count + excluded.count"
+)
 _TOUCH = (
     "UPDATE api_key SET last_used_at = :used"
     " WHERE id = :key_id AND public_key = :key"
@@ -92,13 +99,7 @@ def write_batch(
         if touches:
             db.run_many(_TOUCH, touches)
         if counts:
-            db.run_many(
-                _ADD_USAGE,
-                [
-                    {"key_id": key_id, "hour": hour, "outcome": outcome, "count": count}
-                    for (key_id, hour, outcome), count in counts.items()
-                ],
-            )
+            _add_counts(db, counts)
         if rehashes:
             db.run_many(_REHASH, rehashes)
         connection.commit()
@@ -107,10 +108,27 @@ def write_batch(
         raise
 
 
+def _add_counts(db: DbConnection, counts: UsageCounts) -> None:
+    """Usage counts into key_usage; sources (`@203.0.113.7`) into key_source."""
+    outcomes, sources = [], []
+    for (key_id, hour, outcome), count in counts.items():
+        if outcome.startswith(SOURCE):
+            sources.append({"key_id": key_id, "hour": hour, "source": outcome[1:], "count": count})
+        else:
+            outcomes.append({"key_id": key_id, "hour": hour, "outcome": outcome, "count": count})
+    if outcomes:
+        db.run_many(_ADD_USAGE, outcomes)
+    if sources:
+        db.run_many(_ADD_SOURCE, sources)
+
+
 class WriteConnections:
     """DB-API connections for the batches, to the store the reads read."""
 
-    def __init__(self, reads: SqliteReads | PostgresReads) -> None:
+    def __init__(self, reads: SqliteReads | PostgresReads, timeout: float | None = None) -> None:
+        # `timeout`: every wait of a write bounded (lock, statement, busy),
+        # for writes made while a request waits; None: the writer thread's.
+        self._timeout = timeout
         self._sqlite = reads if isinstance(reads, SqliteReads) else None
         self._url = reads.url if isinstance(reads, PostgresReads) else None
         self.backend = "sqlite" if self._sqlite is not None else "postgresql"
@@ -131,7 +149,7 @@ class WriteConnections:
         if self._sqlite is not None:  # a new one each time, which never creates a store
             return sqlite3.connect(
                 f"file:{urllib.parse.quote(self._sqlite.path)}?mode=rw", uri=True,
-                timeout=SQLITE_WRITE_TIMEOUT_SECONDS, check_same_thread=False,
+                timeout=self._timeout or SQLITE_WRITE_TIMEOUT_SECONDS, check_same_thread=False,
             )  # fmt: skip
         if self._engine is None:
             from keydesk.store.engine import create_engine
@@ -139,7 +157,14 @@ class WriteConnections:
             assert self._url is not None
             # One connection kept: a new PostgreSQL backend per write costs the
             # server a fork and this process a handshake.
-            self._engine = create_engine(self._url, pool_size=1, max_overflow=0)
+            args = {}
+            if self._timeout is not None:
+                wait = max(1, round(self._timeout * 1000))
+                args["connect_args"] = {
+                    "connect_timeout": max(2, math.ceil(self._timeout)),
+                    "options": f"-c statement_timeout={wait} -c lock_timeout={wait}",
+                }
+            self._engine = create_engine(self._url, pool_size=1, max_overflow=0, **args)
         return self._engine.raw_connection()
 
     def close(self) -> None:

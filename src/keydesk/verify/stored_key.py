@@ -25,6 +25,9 @@ class StoredKey(NamedTuple):
     workspace: str
     scopes: str
     integration_scopes: str
+    rate_limit: str | None  # keydesk.limits' form (`600/min`); None: no limit
+    quota: str | None
+    allow_from: str | None  # CIDRs, space-separated; empty or None: anywhere
 
     def __repr__(self) -> str:
         return f"StoredKey(id={self.id})"
@@ -37,8 +40,10 @@ SELECT_STORED_KEYS = (
     "SELECT api_key.public_key, api_key.id, api_key.secret_hash, api_key.label,"
     " api_key.revoked_at, api_key.expires_at, api_key.last_used_at,"
     " integration.id, integration.name, integration.status, workspace.id, workspace.name,"
-    " api_key.scopes, integration.scopes"
+    " api_key.scopes, integration.scopes,"
+    " key_policy.rate_limit, key_policy.quota, key_policy.allow_from"
     " FROM api_key"
     " JOIN integration ON integration.id = api_key.integration_id"
     " JOIN workspace ON workspace.id = integration.workspace_id"
+    " LEFT JOIN key_policy ON key_policy.api_key_id = api_key.id"
 )

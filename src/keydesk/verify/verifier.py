@@ -15,11 +15,13 @@ import asyncio
 import time
 from typing import TYPE_CHECKING
 
-from keydesk.errors import Unauthorized, UnauthorizedReason
+from keydesk.errors import ForbiddenNetwork, RateLimited, Unauthorized, UnauthorizedReason
 from keydesk.keys import PrivateKey, check_secret, parse_private_key
+from keydesk.limits import Address, Allowlist, address
 from keydesk.verify.bookkeeping import USAGE_FLUSH_SECONDS, Bookkeeping
 from keydesk.verify.gates import MAX_WAITING_PER_KEY
 from keydesk.verify.hashing import MAX_CONCURRENT_HASHES
+from keydesk.verify.limits import SYNC_TIMEOUT_SECONDS, LimitCounts, LimitState
 from keydesk.verify.lookups import Lookups
 from keydesk.verify.refusals import RefusalLog
 from keydesk.verify.secret_checks import (
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
 
 READ_TIMEOUT_SECONDS = 1.0  # longest wait for the store before answering "unavailable"
 SCOPE_PAIRS_CACHED = 10_000
+FORBIDDEN_NETWORK = "forbidden_network"  # a usage outcome, as over_rate and over_quota are
 
 _STATUS_REFUSAL = {
     KeyStatus.REVOKED: UnauthorizedReason.REVOKED,
@@ -89,33 +92,53 @@ class Verifier:
             async_sleep=async_sleep,
         )
         self._scopes: dict[tuple[str, str], tuple[str, ...]] = {}
+        self._allowlists: dict[str, Allowlist] = {}
+        self._limits = LimitCounts(WriteConnections(reads, SYNC_TIMEOUT_SECONDS))
 
-    def verify(self, presented: str | PrivateKey | None) -> VerifiedKey:
+    def verify(self, presented: str | PrivateKey | None, source: str | None = None) -> VerifiedKey:
         """The key's identity, or `Unauthorized` with the exact reason
         (`StoreUnavailable` when the store cannot answer in time,
-        `TooManyAttempts` when this public key is being hammered)."""
+        `TooManyAttempts` when this public key is being hammered).
+
+        `source`: the address the request came from (keydesk.limits.
+        client_address); a key with an allowlist refuses any other, or one
+        that is no address, with `ForbiddenNetwork` before its secret is
+        checked. None: no network to check (a local caller); `RateLimited`
+        over the key's rate or quota."""
         key, digest = self._parse(presented)
         self._checks.refuse_if_failed(key, digest)
         row = self._lookups.get(key.public_key)
+        where = self._screen(key, row, source)
         if not self._checks.known(digest, row):
             self._checks.check(key, digest, row)
-        return self._finish(key, digest, row)
+        row = self._status(key, digest, row)
+        while (limits := self._admit(key, row)) is None:
+            self._limits.sync(row.id)
+        return self._accept(key, row, limits, where)
 
-    async def verify_async(self, presented: str | PrivateKey | None) -> VerifiedKey:
+    async def verify_async(
+        self, presented: str | PrivateKey | None, source: str | None = None
+    ) -> VerifiedKey:
         """The same, for an event loop, which never waits for the store or for
         argon2: the parse runs inline, the read and the hashing on threads."""
         key, digest = self._parse(presented)
         self._checks.refuse_if_failed(key, digest)
         row = await self._lookups.get_async(key.public_key)
+        where = self._screen(key, row, source)
         if not self._checks.known(digest, row):
             await self._checks.check_async(key, digest, row)
-        return self._finish(key, digest, row)
+        row = self._status(key, digest, row)
+        while (limits := self._admit(key, row)) is None:
+            await asyncio.to_thread(self._limits.sync, row.id)
+        return self._accept(key, row, limits, where)
 
     def flush(self, timeout: float = 5.0) -> None:
-        """Wait until queued last-used, usage and rehash writes are in the store."""
+        """Wait until queued last-used, usage, source and limit counts are in the store."""
+        self._limits.flush()
         self._bookkeeping.flush(timeout)
 
     def close(self) -> None:
+        self._limits.close()
         self._bookkeeping.close()
         self._checks.close()
         self._lookups.close()
@@ -126,20 +149,59 @@ class Verifier:
         key = parse_private_key(presented)  # shape and checksum: no I/O
         return key, self._checks.digest(key)
 
-    def _finish(self, key: PrivateKey, digest: bytes, row: StoredKey | None) -> VerifiedKey:
+    def _refusal(self, row: StoredKey) -> UnauthorizedReason | None:
+        """Why the row's key is refused whatever the secret: revoked,
+        expired, integration off (None: it is active)."""
+        status = key_status(row.revoked_at, row.expires_at, utcnow())
+        if status is not KeyStatus.ACTIVE:
+            return _STATUS_REFUSAL[status]
+        if row.integration_status != IntegrationStatus.CONFIGURED:
+            return UnauthorizedReason.INTEGRATION_DISABLED
+        return None
+
+    def _screen(self, key: PrivateKey, row: StoredKey | None, source: str | None) -> Address | None:
+        """The request's address; `ForbiddenNetwork` from outside an active
+        key's allowlist, before any hash work (a key refused whatever the
+        secret goes on to its 401, as before)."""
+        where = address(source)
+        if source is None or row is None or not row.allow_from:
+            return where
+        allowlist = self._allowlists.get(row.allow_from)
+        if allowlist is None:
+            if len(self._allowlists) > SCOPE_PAIRS_CACHED:
+                self._allowlists.clear()
+            allowlist = self._allowlists[row.allow_from] = Allowlist(row.allow_from)
+        if not allowlist.allows(where) and self._refusal(row) is None:
+            self._bookkeeping.count(row.id, FORBIDDEN_NETWORK)
+            raise ForbiddenNetwork(key.public_key)
+        return where
+
+    def _status(self, key: PrivateKey, digest: bytes, row: StoredKey | None) -> StoredKey:
         """Status checks on the row just read: revoked, expired, integration off."""
         assert row is not None
-        now = utcnow()
-        status = key_status(row.revoked_at, row.expires_at, now)
-        reason = None
-        if status is not KeyStatus.ACTIVE:
-            reason = _STATUS_REFUSAL[status]
-        elif row.integration_status != IntegrationStatus.CONFIGURED:
-            reason = UnauthorizedReason.INTEGRATION_DISABLED
+        reason = self._refusal(row)
         if reason is not None:
             self._checks.refuse(key, digest, reason, remember=False, key_id=row.id)
-        self._bookkeeping.touch(row, now)
+        return row
+
+    def _admit(self, key: PrivateKey, row: StoredKey) -> tuple[LimitState, ...] | None:
+        """The key's limits once this request is counted (None: sync first)."""
+        if row.rate_limit is None and row.quota is None:
+            return ()
+        rate, quota = self._limits.limits(row.rate_limit, row.quota)
+        try:
+            return self._limits.admit(row.id, key.public_key, rate, quota)
+        except RateLimited as refused:
+            self._bookkeeping.count(row.id, f"over_{refused.limit}")
+            raise
+
+    def _accept(
+        self, key: PrivateKey, row: StoredKey, limits: tuple[LimitState, ...], where: Address | None
+    ) -> VerifiedKey:
+        self._bookkeeping.touch(row, utcnow())
         self._bookkeeping.count(row.id, ACCEPTED)
+        if where is not None:
+            self._bookkeeping.count_source(row.id, where)
         return VerifiedKey(
             key.public_key,
             row.label,
@@ -148,6 +210,8 @@ class Verifier:
             row.workspace_id,
             row.workspace,
             self._granted(row.scopes, row.integration_scopes),
+            tuple(row.allow_from.split()) if row.allow_from else (),
+            limits,
         )
 
     def _granted(self, scopes: str, offered: str) -> tuple[str, ...]:

@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from keydesk.validation import LABEL_MAX
+from keydesk.views.limits import NO_LIMITS, KeyLimits
 from keydesk.views.tags import Tag
 from keydesk.views.words import in_words, utcnow
 
@@ -62,6 +63,7 @@ class KeyView:
     # this key's scheduled stop would leave the integration with no key.
     replacement_revoked: bool = False
     tags: tuple[Tag, ...] = ()  # sorted by name (keydesk.views.tags)
+    limits: KeyLimits = NO_LIMITS  # its rate, quota and networks (keydesk.views.limits)
 
     def expires_soon(self, now: datetime | None = None) -> bool:
         """Active, and stops within EXPIRING_SOON: worth a warning."""
