@@ -30,6 +30,7 @@ from keydesk.cli import (
     postgres,
     scanning,
     ssh,
+    store,
     verification,
     workspaces,
 )
@@ -58,6 +59,7 @@ GROUPS = (
     verification,
     scanning,
     postgres,
+    store,
     ssh,
     completion,
 )
@@ -76,6 +78,7 @@ GROUP_OF: dict[str, CommandGroup] = {
     "serve": verification,
     "scan": scanning,
     "postgres": postgres,
+    "store": store,
     "ssh": ssh,
     "ssh-session": ssh,
     "completion": completion,

@@ -58,6 +58,17 @@ def upgrade(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
+def upgrade_within(connection: sa.Connection) -> None:
+    """Every revision, run on `connection` inside the transaction it is in
+    (the caller commits or rolls back): `keydesk store check` builds what
+    `postgres setup` makes in a scratch schema this way, then drops it."""
+    from alembic import command
+
+    config = _config()
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
 def offline_sql(dialect: str = "postgresql") -> str:
     """The SQL of every revision, from an empty database to the newest, as
     text for a DBA to read or run (no connection)."""

@@ -1,0 +1,152 @@
+"""`keydesk store …`: the store as a whole: info, backup, restore, check,
+copy (keydesk.upkeep does the work)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from keydesk.cli.output import confirmed, iso, print_json, say
+from keydesk.cli.parser import Commands
+from keydesk.config import database_url
+
+
+def register(cli: Commands) -> None:
+    group = cli.group("store", "the store as a whole: info, backup, restore, check, copy")
+    cli.command(
+        "info", info, "which store, where, its schema, counts and size",
+        json_output=True, parent=group, shared=cli.db_only,
+    )  # fmt: skip
+    sub = cli.command(
+        "backup", backup,
+        "a consistent copy of a SQLite store, taken while it serves (0600, private folder)",
+        json_output=True, parent=group, shared=cli.db_only,
+    )  # fmt: skip
+    sub.add_argument("path", metavar="PATH", help="a new file, in a folder only you may enter")
+    sub = cli.command(
+        "restore", restore,
+        "put a backup back; every revocation made since is applied again",
+        json_output=True, parent=group, shared=cli.db_only,
+    )  # fmt: skip
+    sub.add_argument("path", metavar="PATH", help="a file made by: keydesk store backup")
+    sub.add_argument("--yes", action="store_true", help="do not ask (scripts)")
+    sub.add_argument(
+        "--accept-lost-revocations",
+        action="store_true",
+        help="with no store left to take them from, restore anyway (keys revoked since the "
+        "backup become valid again)",
+    )
+    register_checks(cli, group)
+
+
+def register_checks(cli: Commands, group: Any) -> None:
+    from keydesk.cli import store_copy
+
+    cli.command(
+        "check", check,
+        "is the store sound and set up as keydesk makes it? (exit 1: one line per finding)",
+        json_output=True, parent=group, shared=cli.db_only,
+    )  # fmt: skip
+    store_copy.register(cli, group)
+
+
+def info(args: argparse.Namespace) -> int:
+    from keydesk.upkeep.info import store_info
+
+    found = store_info(database_url(args.db))
+    counts = ", ".join(f"{table} {count}" for table, count in found.counts.items())
+    size = "unknown" if found.size_bytes is None else f"{found.size_bytes:,} bytes"
+    say(
+        args,
+        {
+            "backend": found.backend,
+            "where": found.where,
+            "schema": found.schema,
+            "counts": found.counts,
+            "size_bytes": found.size_bytes,
+        },
+        f"backend: {found.backend}\nwhere:   {found.where}\nschema:  {found.schema}\n"
+        f"rows:    {counts}\nsize:    {size}",
+    )
+    return 0
+
+
+def backup(args: argparse.Namespace) -> int:
+    from keydesk.upkeep.backup import backup as take
+
+    made = take(database_url(args.db), args.path)
+    say(
+        args,
+        {
+            "path": made.path,
+            "taken_at": iso(made.header.taken_at),
+            "schema": made.header.schema,
+            "size_bytes": made.size_bytes,
+        },
+        f"backed up to {made.path} ({made.size_bytes:,} bytes; taken "
+        f"{iso(made.header.taken_at)}, schema {made.header.schema})",
+    )
+    return 0
+
+
+def restore(args: argparse.Namespace) -> int:
+    from keydesk.identity import os_account
+    from keydesk.upkeep.restore import restore as put_back
+
+    url = database_url(args.db)
+    if not args.yes and not confirmed(
+        "restore",
+        "restored",
+        f"Replace the store's rows with the backup {args.path}? Keys made since it was taken "
+        "stop working; revocations made since are kept.",
+    ):
+        return 1
+    done = put_back(
+        url,
+        args.path,
+        actor=args.proven_actor or os_account(),
+        accept_lost_revocations=args.accept_lost_revocations,
+    )
+    taken = iso(done.header.taken_at)
+    lines = [
+        f"restored {done.store} from the backup of {taken} (schema {done.header.schema}); "
+        f"applied again: {done.revocations} revocations, {done.disabled} disabled "
+        f"integrations, {done.expiries} earlier expiries"
+    ]
+    if done.created:
+        lines.append(
+            f"there was no store to take revocations from: any of the {done.active_in_backup} "
+            f"keys active in the backup may have been revoked since {taken}; revoke them "
+            "again if so (keydesk key list, keydesk key revoke)"
+        )
+    say(
+        args,
+        {
+            "store": done.store,
+            "backup_taken_at": taken,
+            "backup_schema": done.header.schema,
+            "revocations_applied": done.revocations,
+            "integrations_disabled": done.disabled,
+            "expiries_kept": done.expiries,
+            "store_was_missing": done.created,
+            "active_in_backup": done.active_in_backup,
+        },
+        "\n".join(lines),
+    )
+    return 0
+
+
+def check(args: argparse.Namespace) -> int:
+    from keydesk.upkeep.check import check_store
+
+    findings = check_store(database_url(args.db))
+    if args.json:
+        print_json({"ok": not findings, "findings": [f.as_json() for f in findings]})
+    else:
+        for finding in findings:
+            print(finding.line())
+        if not findings:
+            print("ok: no findings")
+    sys.stdout.flush()
+    return 1 if findings else 0

@@ -1,0 +1,161 @@
+"""`keydesk store backup` and `restore` on SQLite: a consistent copy taken
+while a server verifies and an admin creates keys, private on disk; a
+restore never un-revokes, upgrades an older backup and refuses a newer one."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+
+from keydesk.service import KeyService
+from keydesk.store.engine import open_store
+from keydesk.store.schema import HEAD
+from keydesk.upkeep.backup import backup, read_header
+from keydesk.upkeep.check import check_sqlite
+from keydesk.upkeep.restore import restore
+from tests.support.servers import keydesk_serve
+
+
+@pytest.fixture
+def acme(sqlite_url, sqlite_template):
+    from tests.conftest import build_world, copy_store_file
+
+    copy_store_file(sqlite_template, Path(sqlite_url.removeprefix("sqlite:///")))
+    store = open_store(sqlite_url)
+    yield build_world(store)
+    store.dispose()
+
+
+def _rows(path: Path, sql: str) -> list[tuple]:
+    connection = sqlite3.connect(path)
+    try:
+        return connection.execute(sql).fetchall()
+    finally:
+        connection.close()
+
+
+def test_a_backup_taken_while_serving_and_writing_restores_to_a_store_check_passes(
+    acme, sqlite_url, tmp_path
+):
+    valid = acme.owner.create_key("github", "prod").private_key.reveal()
+    stop = threading.Event()
+    made: list[str] = []
+    answers: list[int] = []
+
+    def admin() -> None:
+        owner = KeyService(open_store(sqlite_url), "alice")
+        while not stop.is_set():
+            made.append(owner.create_key("github", f"k{len(made)}").key.public_key)
+
+    def client(base: str) -> None:
+        with httpx.Client() as http:
+            while not stop.is_set():
+                answer = http.get(f"{base}/v1/verify", headers={"Authorization": f"Bearer {valid}"})
+                answers.append(answer.status_code)
+
+    with keydesk_serve(sqlite_url, log=tmp_path / "serve.log") as base:
+        workers = [threading.Thread(target=admin), threading.Thread(target=client, args=(base,))]
+        for worker in workers:
+            worker.start()
+        while len(made) < 5 or len(answers) < 5:
+            stop.wait(0.01)
+        taken = backup(sqlite_url, str(tmp_path / "private" / "one.db"))
+        stop.set()
+        for worker in workers:
+            worker.join()
+    assert set(answers) == {200}
+    path = Path(taken.path)
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert path.parent.stat().st_mode & 0o777 == 0o700
+    assert not Path(f"{path}-wal").exists()  # one self-contained file
+    assert read_header(path).schema == HEAD == taken.header.schema
+    in_backup = {key for (key,) in _rows(path, "SELECT public_key FROM api_key")}
+    assert 5 <= len(in_backup) - 1 <= len(made)  # prod and the keys made before it, whole
+
+    target = f"sqlite:///{tmp_path / 'again' / 'keydesk.db'}"
+    done = restore(target, taken.path, actor="alice", accept_lost_revocations=True)
+    assert done.created and done.active_in_backup == len(in_backup)
+    assert check_sqlite(target) == []
+
+
+def test_a_restore_after_a_revoke_keeps_the_key_revoked(acme, sqlite_url, tmp_path):
+    kept = acme.owner.create_key("github", "kept")
+    lost = acme.owner.create_key("github", "lost")
+    taken = backup(sqlite_url, str(tmp_path / "b" / "one.db"))
+    acme.owner.revoke_key(lost.key.public_key)
+    acme.owner.disable_integration("github")
+    done = restore(sqlite_url, taken.path, actor="bob", accept_lost_revocations=False)
+    assert (done.revocations, done.disabled, done.created) == (1, 1, False)
+    store = open_store(sqlite_url)
+    try:
+        owner = KeyService(store, "alice")
+        statuses = {k.public_key: k.status for k in owner.keys("github")}
+        assert statuses[lost.key.public_key] == "revoked"
+        assert statuses[kept.key.public_key] == "active"
+        assert owner.integration("github").status == "disabled"
+        actions = [(e.action, e.actor) for e in owner.audit("acme")]
+        assert ("store.restore", "bob") in actions
+        assert ("key.revoke", "alice") in actions  # the revocation's own event, carried over
+    finally:
+        store.dispose()
+
+
+def test_a_restore_with_no_store_is_refused_unless_revocations_may_be_lost(
+    acme, sqlite_url, cli, tmp_path
+):
+    taken = backup(sqlite_url, str(tmp_path / "b" / "one.db"))
+    where = tmp_path / "gone" / "keydesk.db"
+    code, _out, err = cli("--db", str(where), "store", "restore", taken.path, "--yes")
+    assert code == 1 and "--accept-lost-revocations" in err and not where.exists()
+    code, out, err = cli(
+        "--db", str(where), "store", "restore", taken.path, "--yes", "--accept-lost-revocations"
+    )
+    assert code == 0, err
+    assert "may have been revoked since" in out and taken.header.taken_at.isoformat() in out
+
+
+def test_a_backup_newer_than_keydesk_is_refused_and_an_older_one_upgraded(
+    sqlite_url, tmp_path, cli
+):
+    from alembic import command
+
+    from keydesk.store.migrations import _config
+
+    old = tmp_path / "old.db"
+    store = open_store(f"sqlite:///{old}", create=True, migrate=False)
+    with store.engine.begin() as connection:
+        config = _config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0005")
+    store.dispose()
+    taken = backup(f"sqlite:///{old}", str(tmp_path / "b" / "old.db"))
+    assert taken.header.schema == "0005"
+    target = tmp_path / "new" / "k.db"
+    code, _out, err = cli(
+        "--db", str(target), "store", "restore", taken.path, "--yes", "--accept-lost-revocations"
+    )
+    assert code == 0, err
+    assert _rows(target, "SELECT version_num FROM alembic_version") == [(HEAD,)]
+
+    connection = sqlite3.connect(taken.path)
+    connection.execute("UPDATE keydesk_backup SET schema = '9999'")
+    connection.commit()
+    connection.close()
+    code, _out, err = cli("--db", str(target), "store", "restore", taken.path, "--yes")
+    assert code == 1 and "newer than this keydesk's" in err
+
+
+def test_a_backup_is_private_and_never_replaces_a_file(acme, sqlite_url, tmp_path, cli):
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o755)
+    shared.chmod(0o755)
+    code, _out, err = cli("--db", sqlite_url, "store", "backup", str(shared / "b.db"))
+    assert code == 3 and "chmod 700" in err and not (shared / "b.db").exists()
+    code, _out, err = cli("--db", sqlite_url, "store", "backup", str(tmp_path / "p" / "b.db"))
+    assert code == 0, err
+    code, _out, err = cli("--db", sqlite_url, "store", "backup", str(tmp_path / "p" / "b.db"))
+    assert code == 1 and "never replaces" in err

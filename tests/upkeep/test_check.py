@@ -1,0 +1,84 @@
+"""`keydesk store check`: a sound store passes (exit 0); a corrupted file,
+loose modes, a malformed hash, a dropped policy and a stray grant are each
+a finding (exit 1, one line each, --json)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tests.support.pg_team import acme_with_github
+
+
+@pytest.fixture
+def filled(configured, tmp_path) -> Path:
+    code, _out, err = configured("key", "create", "--integration", "github", "--label", "a")
+    assert code == 0, err
+    return tmp_path / "cli.db"
+
+
+def test_a_sound_store_passes(filled, configured):
+    code, out, _err = configured("store", "check")
+    assert (code, out) == (0, "ok: no findings\n")
+    code, out, _err = configured("store", "check", "--json")
+    assert code == 0 and json.loads(out) == {"ok": True, "findings": []}
+
+
+def test_a_corrupted_file_is_found(filled, configured):
+    connection = sqlite3.connect(filled)
+    connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # every row in the file itself
+    (page,) = connection.execute(
+        "SELECT rootpage FROM sqlite_master WHERE name = 'api_key'"
+    ).fetchone()
+    (size,) = connection.execute("PRAGMA page_size").fetchone()
+    connection.close()
+    with filled.open("r+b") as file:  # the keys' table: a page of junk
+        file.seek((page - 1) * size)
+        file.write(os.urandom(size))
+    code, out, _err = configured("store", "check", "--json")
+    assert code == 1
+    findings = json.loads(out)["findings"]
+    assert findings and {f["kind"] for f in findings} <= {"integrity", "file"}
+
+
+def test_loose_modes_and_a_malformed_hash_are_found(filled, configured):
+    connection = sqlite3.connect(filled)
+    connection.execute("UPDATE api_key SET secret_hash = 'not-a-hash'")
+    connection.commit()
+    connection.close()
+    filled.chmod(0o644)
+    code, out, _err = configured("store", "check")
+    assert code == 1
+    assert out.splitlines() == [out.splitlines()[0]]  # the file is refused: nothing else read
+    assert out.startswith("file: ") and "chmod 600" in out
+    filled.chmod(0o600)
+    code, out, _err = configured("store", "check")
+    assert code == 1 and "hash: key kdpk_" in out and "not a well-formed argon2id hash" in out
+
+
+@pytest.mark.postgres
+def test_a_dropped_policy_and_a_stray_grant_are_found(team, cli):
+    acme_with_github(team).create_key("github", "prod")
+    assert cli("--db", team.url, "store", "check") == (0, "ok: no findings\n", "")
+    admin = sa.create_engine(team.url)
+    with admin.begin() as connection:
+        connection.execute(sa.text("GRANT SELECT ON api_key TO keydesk_users"))
+        connection.execute(sa.text("GRANT SELECT (secret_hash) ON api_key TO PUBLIC"))
+        connection.execute(sa.text("DROP POLICY api_key_expire ON api_key"))
+        connection.execute(sa.text("ALTER TABLE audit_event DISABLE ROW LEVEL SECURITY"))
+    admin.dispose()
+    code, out, _err = cli("--db", team.url, "store", "check")
+    assert code == 1
+    assert sorted(out.splitlines()) == [
+        "grant: unexpected: SELECT (secret_hash) on table api_key to PUBLIC",
+        "grant: unexpected: SELECT on table api_key to keydesk_users",
+        "policy: missing: api_key_expire on api_key",
+        "row-level security: table audit_event is off; setup makes it on",
+    ]
+    code, out, _err = cli("--db", team.url_as("alice"), "store", "check")
+    assert code == 1 and "run it as a superuser" in _err

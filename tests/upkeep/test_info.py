@@ -1,0 +1,33 @@
+"""`keydesk store info`: backend, where (never a password), schema, counts, size."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from keydesk.store.schema import HEAD
+from tests.support.pg_team import acme_with_github
+
+
+def test_info_on_sqlite_counts_every_table(configured, tmp_path):
+    code, out, err = configured("store", "info", "--json")
+    assert code == 0, err
+    info = json.loads(out)
+    assert (info["backend"], info["where"], info["schema"]) == (
+        "sqlite", str(tmp_path / "cli.db"), HEAD,
+    )  # fmt: skip
+    assert info["counts"]["workspace"] == 1 and info["counts"]["integration"] == 1
+    assert info["size_bytes"] > 0 and "alembic_version" not in info["counts"]
+    code, out, _err = configured("store", "info")
+    assert code == 0 and "schema:  " + HEAD in out
+
+
+@pytest.mark.postgres
+def test_info_on_postgresql_never_shows_the_password(team, cli):
+    acme_with_github(team)
+    code, out, err = cli("--db", team.url_as("alice"), "store", "info", "--json")
+    assert code == 0, err
+    info = json.loads(out)
+    assert team.password not in out and ":***@" in info["where"]
+    assert info["backend"] == "postgresql" and info["counts"]["integration"] == 1
