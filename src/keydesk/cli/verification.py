@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 
@@ -35,6 +36,11 @@ def register(cli: Commands) -> None:
         metavar="ADDRESS",
         help="take the client's address from X-Forwarded-For on connections from ADDRESS "
         "(repeatable; by default the header is ignored)",
+    )
+    sub.add_argument(
+        "--metrics",
+        action="store_true",
+        help="serve Prometheus metrics on /metrics (needs keydesk[metrics])",
     )
 
 
@@ -88,11 +94,15 @@ def serve(args: argparse.Namespace) -> int:
     except ImportError:
         fail("the server needs its extra: pip install 'keydesk[server]'")
         return EXIT_REFUSED
+    if args.metrics and importlib.util.find_spec("prometheus_client") is None:
+        fail("--metrics needs its extra: pip install 'keydesk[metrics]'")
+        return EXIT_REFUSED
     run_server(
         context.store(args),
         args.host,
         args.port,
         access_log=args.access_log,
         trusted_proxies=args.trusted_proxy,
+        metrics=args.metrics,
     )
     return 0

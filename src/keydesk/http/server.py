@@ -47,6 +47,9 @@ log = logging.getLogger("keydesk.revoke")
 REVOKE_BODY_MAX = 4096  # bytes: a key is 71 characters
 REVOKES_PER_MINUTE = 10  # per client address; each costs an argon2 check
 REVOKE_HASH_SLOTS = 2  # argon2 checks at once for this endpoint (one per core)
+# On SIGTERM, requests in flight get this long to finish; the usage counts are
+# written after, well within systemd's 90 s before SIGKILL.
+SHUTDOWN_GRACE_SECONDS = 10
 
 
 async def healthz(_request: Request) -> JSONResponse:
@@ -153,26 +156,34 @@ def _leak_revoker(store: Store) -> Callable[[Any, str], object]:
     return revoke
 
 
-def create_app(store: Store, *, verifier: Verifier | None = None) -> Starlette:
+def create_app(
+    store: Store, *, verifier: Verifier | None = None, metrics: bool = False
+) -> Starlette:
+    """The server's app; `metrics`: /metrics in Prometheus text (metrics.py)."""
     checker = verifier or Verifier(store.engine)
     reports = LeakReports(store, _leak_revoker(store))
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         yield
-        checker.close()  # last-used times still queued reach the store
+        checker.close()  # last-used times and usage counts still queued reach the store
 
-    return Starlette(
-        routes=[
-            Route("/v1/verify", VerifyEndpoint()),  # any method: see forward_auth.py
-            Route("/v1/revoke", reports.handle, methods=["POST"]),
-            Route("/healthz", healthz),
-        ],
-        middleware=[
-            Middleware(KeydeskAuth, verifier=checker, exempt_paths=("/healthz", "/v1/revoke"))
-        ],
-        lifespan=lifespan,
-    )
+    routes = [
+        Route("/v1/verify", VerifyEndpoint()),  # any method: see forward_auth.py
+        Route("/v1/revoke", reports.handle, methods=["POST"]),
+        Route("/healthz", healthz),
+    ]
+    exempt: tuple[str, ...] = ("/healthz", "/v1/revoke")
+    middleware = []
+    if metrics:
+        from keydesk.http.metrics import METRICS_PATH, Metrics, Observed
+
+        watch = Metrics()
+        routes.append(Route(METRICS_PATH, watch.endpoint))
+        exempt += (METRICS_PATH,)
+        middleware.append(Middleware(Observed, metrics=watch, exempt_paths=exempt))
+    middleware.append(Middleware(KeydeskAuth, verifier=checker, exempt_paths=exempt))
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
 
 
 def log_config() -> dict[str, Any]:
@@ -191,15 +202,20 @@ def serve(
     *,
     access_log: bool = False,
     trusted_proxies: list[str] | None = None,
+    metrics: bool = False,
 ) -> None:
     """Run the endpoint. A client's address comes from `X-Forwarded-For`
     only when the connection is from one of `trusted_proxies`: uvicorn's
     default trusts 127.0.0.1, which lets any local user choose the address
-    that rate limits, the audit trail and the access log record."""
+    that rate limits, the audit trail and the access log record.
+
+    SIGTERM (or SIGINT) stops it cleanly: no new connections, requests in
+    flight answered (for `SHUTDOWN_GRACE_SECONDS` at most), then queued
+    last-used times and usage counts written, exit status 0."""
     import uvicorn
 
     uvicorn.run(
-        create_app(store),
+        create_app(store, metrics=metrics),
         host=host,
         port=port,
         access_log=access_log,
@@ -208,4 +224,5 @@ def serve(
         log_level="info",
         log_config=log_config(),
         server_header=False,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
     )

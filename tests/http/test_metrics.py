@@ -1,0 +1,78 @@
+"""`keydesk serve --metrics`: what /metrics counts, and what it never shows.
+(A real `keydesk serve --metrics` is scraped in test_serve_process.py.)"""
+
+from __future__ import annotations
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from starlette.testclient import TestClient
+
+from keydesk.http.server import create_app
+
+
+@pytest.fixture
+def client(world):
+    with TestClient(create_app(world.store, metrics=True)) as client:
+        yield client
+
+
+def scrape(client) -> dict[str, float]:
+    """Every sample, as `name{label="value",…}` → value."""
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain; version=")
+    samples = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
+            samples[f"{sample.name}{{{labels}}}"] = sample.value
+    return samples
+
+
+def test_requests_are_counted_by_outcome_and_integration(client, keys, world):
+    scoped = world.owner.create_key("github", "scoped", scopes=["repo"]).private_key.reveal()
+    asked = [
+        ("valid", "/v1/verify"), ("valid", "/v1/verify"), ("revoked", "/v1/verify"),
+        ("unknown", "/v1/verify"), ("malformed", "/v1/verify"), (None, "/v1/verify"),
+    ]  # fmt: skip
+    for case, path in asked:
+        headers = {"Authorization": f"Bearer {keys[case]}"} if case else {}
+        client.get(path, headers=headers)
+    client.get("/v1/verify?scope=read:org", headers={"Authorization": f"Bearer {scoped}"})
+    client.get("/v1/verify", headers={"X-Note": keys["valid"]})  # a key outside Authorization
+    client.get("/healthz")  # not counted: no key check
+    samples = scrape(client)
+    counted = {
+        name: value for name, value in samples.items() if name.startswith("keydesk_requests_total")
+    }
+    assert counted == {
+        'keydesk_requests_total{integration="github",outcome="accepted"}': 2.0,
+        'keydesk_requests_total{integration="",outcome="revoked"}': 1.0,
+        'keydesk_requests_total{integration="",outcome="invalid"}': 1.0,
+        'keydesk_requests_total{integration="",outcome="malformed"}': 1.0,
+        'keydesk_requests_total{integration="",outcome="missing"}': 1.0,
+        'keydesk_requests_total{integration="",outcome="insufficient_scope"}': 1.0,
+        'keydesk_requests_total{integration="",outcome="invalid_request"}': 1.0,
+    }
+    assert samples["keydesk_verify_seconds_count{}"] == 8.0
+    # The invalid key's answer waited for its 0.25 s floor; the rest did not.
+    assert samples['keydesk_verify_seconds_bucket{le="0.25"}'] == 7.0
+    assert samples["keydesk_store_read_errors_total{}"] == 0.0
+    assert "process_resident_memory_bytes{}" in samples
+
+
+def test_no_key_public_or_private_ever_appears(client, keys):
+    for case in ("valid", "revoked", "unknown", "wrong_secret", "bad_checksum"):
+        client.get("/v1/verify", headers={"Authorization": f"Bearer {keys[case]}"})
+    text = client.get("/metrics").text
+    assert "kdsk_" not in text and "kdpk_" not in text
+    for key in keys.values():
+        if len(key) > 20:
+            assert key[5:21] not in text and key[22:40] not in text
+    # Public reasons only: whether an id exists is not for /metrics to tell.
+    assert 'outcome="invalid"' in text and "unknown" not in text and "wrong_secret" not in text
+
+
+def test_metrics_only_when_asked(world):
+    with TestClient(create_app(world.store)) as client:
+        assert client.get("/metrics").status_code == 401  # a path like any other
