@@ -40,7 +40,9 @@ rows = db.execute("""
            (SELECT s.public_key FROM api_key s WHERE s.replaces_id = k.id
              ORDER BY s.id DESC LIMIT 1),
            (SELECT s.revoked_at IS NOT NULL FROM api_key s WHERE s.replaces_id = k.id
-             ORDER BY s.id DESC LIMIT 1)
+             ORDER BY s.id DESC LIMIT 1),
+           (SELECT group_concat(t.name || '=' || t.value, char(10)) FROM api_key_tag t
+             WHERE t.api_key_id = k.id)
     FROM api_key k JOIN integration i ON i.id = k.integration_id
     LEFT JOIN api_key p ON p.id = k.replaces_id
     JOIN account c ON c.id = k.created_by LEFT JOIN account r ON r.id = k.revoked_by
@@ -54,7 +56,7 @@ def iso(value):
     return value.isoformat() if value else None
 out = []
 for (public, label, integration, integration_id, created, by, removed, revoked, revoker,
-     expires, used, scopes, lifetime, replaces, replaced_by, replacement_revoked) in rows:
+     expires, used, scopes, lifetime, replaces, replaced_by, replacement_revoked, tags) in rows:
     revoked, expires = aware(revoked), aware(expires)
     status = "revoked" if revoked else "expired" if expires and expires <= now else "active"
     out.append({"public_key": public, "label": label, "integration": integration,
@@ -63,7 +65,8 @@ for (public, label, integration, integration_id, created, by, removed, revoked, 
                 "created_by_removed": bool(removed), "revoked_at": iso(revoked),
                 "revoked_by": revoker, "expires_at": iso(expires), "last_used_at": iso(aware(used)),
                 "scopes": scopes.split(), "lifetime_days": lifetime, "replaces": replaces,
-                "replaced_by": replaced_by, "replacement_revoked": bool(replacement_revoked)})
+                "replaced_by": replaced_by, "replacement_revoked": bool(replacement_revoked),
+                "tags": dict(sorted(t.split("=", 1) for t in tags.split("\n"))) if tags else {}})
 print(json.dumps(out, indent=2, ensure_ascii=False))
 '''
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from keydesk.cli import context
+from keydesk.cli import context, key_bulk, key_edit
 from keydesk.cli.exit_codes import EXIT_REFUSED
 from keydesk.cli.output import (
     confirmed,
@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from keydesk.views import CreatedKey
+
+
+REVOKE_HELP = "revoke a key now, irreversibly; or every active key matching filters, together"
 
 
 def register(cli: Commands) -> None:
@@ -69,11 +72,10 @@ def register(cli: Commands) -> None:
         parent=group,
     )
     sub.add_argument("public_key", metavar="PUBLIC_KEY")
-    sub = cli.command(
-        "revoke", revoke, "revoke a key now, irreversibly", json_output=True, parent=group
-    )
-    sub.add_argument("public_key", metavar="PUBLIC_KEY")
+    sub = cli.command("revoke", revoke, REVOKE_HELP, json_output=True, parent=group)
+    sub.add_argument("public_key", metavar="PUBLIC_KEY", nargs="?")
     sub.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    key_bulk.revoke_options(sub)
     sub = cli.command(
         "usage",
         usage,
@@ -83,6 +85,7 @@ def register(cli: Commands) -> None:
     )
     sub.add_argument("public_key", metavar="PUBLIC_KEY")
     sub.add_argument("--since", metavar="WHEN", default="7d", help="a time ago or a date (7d)")
+    key_edit.register(cli, group)
 
 
 def _list_options(sub: argparse.ArgumentParser) -> None:
@@ -96,6 +99,10 @@ def _list_options(sub: argparse.ArgumentParser) -> None:
     sub.add_argument(
         "--unused-for", metavar="SPAN", help="only active keys not used for SPAN (30d)"
     )
+    sub.add_argument(
+        "--tag", action="append", default=[], metavar="NAME=VALUE",
+        help="only keys with this tag (repeat: all of them)",
+    )  # fmt: skip
 
 
 def _create_options(sub: argparse.ArgumentParser) -> None:
@@ -118,6 +125,10 @@ def _create_options(sub: argparse.ArgumentParser) -> None:
         metavar="SCOPE",
         help="restrict the key to this scope of its integration (repeat; default: all)",
     )
+    sub.add_argument(
+        "--tag", action="append", default=[], metavar="NAME=VALUE",
+        help="tag the key (env=prod; repeat for more)",
+    )  # fmt: skip
 
 
 def create(args: argparse.Namespace) -> int:
@@ -136,7 +147,7 @@ def create(args: argparse.Namespace) -> int:
         policy = service.integration(args.integration).max_key_lifetime_days
         expires_at = utcnow() + timedelta(days=default_expiry_days(policy))
     created = service.create_key(
-        args.integration, args.label, expires_at=expires_at, scopes=args.scope
+        args.integration, args.label, expires_at=expires_at, scopes=args.scope, tags=args.tag
     )
     if args.json:
         print_json({"api_key": created.private_key.reveal(), **key_json(created.key)})
@@ -150,6 +161,7 @@ def _print_created(created: CreatedKey, headline: str) -> None:
     """The one time a private key is printed, with what the key may do and
     until when."""
     from keydesk.views import stop_time
+    from keydesk.views.tags import tags_text
 
     key = created.key
     print(shown_literally(headline))
@@ -157,6 +169,8 @@ def _print_created(created: CreatedKey, headline: str) -> None:
     print(f"API key:     {created.private_key.reveal()}")
     print(f"Scopes:      {' '.join(key.scopes) or '(none)'}")
     print(f"Expires:     {stop_time(key.expires_at) if key.expires_at else 'never'}")
+    if key.tags:
+        print(f"Tags:        {tags_text(key.tags)}")
     print()
     print("Copy the API key now: it will never be shown again. keydesk keeps only its hash.")
 
@@ -164,6 +178,7 @@ def _print_created(created: CreatedKey, headline: str) -> None:
 def list_(args: argparse.Namespace) -> int:
     from keydesk import validation
     from keydesk.views import utcnow
+    from keydesk.views.tags import parse_tags, tags_text
 
     expiring, unused = (
         None if value is None else validation.duration(value, option)
@@ -172,13 +187,15 @@ def list_(args: argparse.Namespace) -> int:
             (args.unused_for, "--unused-for"),
         )
     )
-    if args.integration is None and args.workspace is None and expiring is unused is None:
+    tags = parse_tags(args.tag)
+    if args.integration is args.workspace is expiring is unused is None and not tags:
         raise UsageError(
             "give --integration or --workspace (or --expiring-within / --unused-for "
-            "to search all your workspaces)"
+            "/ --tag to search all your workspaces)"
         )
     where: dict[str, Any] = {
         "workspace": args.workspace, "expiring_within": expiring, "unused_for": unused,
+        "tags": tags,
     }  # fmt: skip
     with context.reads(args) as reads:
         if args.json:  # streamed: flat memory at any size
@@ -187,8 +204,8 @@ def list_(args: argparse.Namespace) -> int:
         keys = list(reads.keys(args.integration, **where))  # a table needs every row's width
     now = utcnow()
     print_table(
-        ["PUBLIC KEY", "LABEL", "INTEGRATION", "STATUS", "SCOPES", "EXPIRES", "CREATED", "BY",
-         "LAST USED"],
+        ["PUBLIC KEY", "LABEL", "INTEGRATION", "STATUS", "SCOPES", "TAGS", "EXPIRES", "CREATED",
+         "BY", "LAST USED"],
         [
             [
                 k.public_key,
@@ -196,6 +213,7 @@ def list_(args: argparse.Namespace) -> int:
                 k.integration,
                 k.status_words(now),
                 " ".join(k.scopes) or "-",
+                tags_text(k.tags) or "-",
                 when(k.expires_at),
                 when(k.created_at),
                 k.creator,
@@ -252,6 +270,8 @@ def keep(args: argparse.Namespace) -> int:
 
 
 def revoke(args: argparse.Namespace) -> int:
+    if args.public_key is None or key_bulk.filtered(args):
+        return key_bulk.revoke_many(args)
     service = context.service(args)
     try:
         key = service.key(args.public_key)

@@ -1,0 +1,160 @@
+"""`keydesk key revoke --tag/--created-by/--integration/--unused-for`: the
+filters, the confirmation (count and sample; refused off a terminal without
+--yes), the one-line refusals, and `key revoke PUBLIC_KEY` left as it was.
+Also `key create --tag`, `key edit --tag/--untag` and `key list --tag`."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+
+import pytest
+
+from keydesk.cli import main
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def _key(cli, label: str, *tags: str, integration: str = "github") -> str:
+    args = ["key", "create", "--integration", integration, "--label", label, "--json"]
+    for tag in tags:
+        args += ["--tag", tag]
+    code, out, err = cli(*args)
+    assert code == 0, err
+    return json.loads(out)["public_key"]
+
+
+def _statuses(cli) -> dict[str, str]:
+    out = cli("key", "list", "--workspace", "acme", "--json")[1]
+    return {k["label"]: k["status"] for k in json.loads(out)}
+
+
+@pytest.fixture
+def tagged(configured):
+    """Five keys of github: three staging (two by alice, one by bob), two prod."""
+    configured("member", "add", "--workspace", "acme", "--account", "bob", "--role", "admin")
+    _key(configured, "s1", "env=staging", "team=pay")
+    _key(configured, "s2", "env=staging")
+    code, _out, err = configured(
+        "key", "create", "--integration", "github", "--label", "s3", "--tag", "env=staging",
+        "--json", actor="bob",
+    )  # fmt: skip
+    assert code == 0, err
+    _key(configured, "p1", "env=prod", "team=pay")
+    _key(configured, "p2", "env=prod")
+    return configured
+
+
+def test_tags_show_in_create_list_json_and_filter(tagged):
+    code, out, _ = tagged("key", "list", "--tag", "team=pay")
+    lines = out.splitlines()
+    assert code == 0 and "TAGS" in lines[0] and len(lines) == 3
+    assert any("env=staging team=pay" in line for line in lines)
+    listed = json.loads(tagged("key", "list", "--tag", "env=prod", "--json")[1])
+    assert {k["label"]: k["tags"] for k in listed} == {
+        "p1": {"env": "prod", "team": "pay"},
+        "p2": {"env": "prod"},
+    }
+
+
+def test_key_edit_tags_and_untags(tagged):
+    public = json.loads(tagged("key", "list", "--tag", "env=prod", "--json")[1])[1]["public_key"]
+    code, out, _ = tagged("key", "edit", public, "--tag", "env=staging", "--untag", "team")
+    assert code == 0 and out == f"{public} (p1): tags env=staging\n"
+    code, _, err = tagged("key", "edit", public, "--untag", "team")
+    assert code == 1 and err == f"keydesk: key {public} has no tag 'team'; nothing was changed\n"
+    assert tagged("key", "edit", public)[0] == 2  # nothing to change: usage
+    code, _, err = tagged("key", "edit", public, "--tag", "env")
+    assert code == 1 and "expected NAME=VALUE, e.g. env=prod" in err and err.count("\n") == 1
+
+
+def test_revoke_by_filters_combined_with_yes(tagged):
+    code, out, err = tagged("key", "revoke", "--tag", "env=staging", "--created-by", "alice",
+                            "--integration", "github", "--yes")  # fmt: skip
+    assert (code, err) == (0, "")
+    assert out == "revoked 2 keys matching tag env=staging, created by alice, integration github\n"
+    assert _statuses(tagged) == {
+        "s1": "revoked", "s2": "revoked", "s3": "active", "p1": "active", "p2": "active",
+    }  # fmt: skip
+    code, out, _ = tagged("key", "revoke", "--tag", "env=staging", "--yes", "--json")
+    done = json.loads(out)
+    assert code == 0 and len(done["revoked"]) == 1 and done["skipped"] == []
+    code, out, _ = tagged("key", "revoke", "--tag", "env=staging", "--yes")
+    assert (code, out) == (
+        0,
+        "no active key you may revoke matches tag env=staging: none revoked\n",
+    )
+    events = json.loads(f"[{','.join(tagged('audit', '--json')[1].splitlines())}]")
+    batches = [(e["target"], e["label"]) for e in events if e["action"] == "key.revoke.batch"]
+    assert batches == [
+        ("tag env=staging, created by alice, integration github", "2 keys revoked"),
+        ("tag env=staging", "1 key revoked"),
+    ]
+
+
+def test_revoke_many_off_a_terminal_without_yes_is_refused(tagged, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    code, _, err = tagged("key", "revoke", "--tag", "env=staging")
+    assert code == 1
+    assert err == (
+        "keydesk: not revoked: 3 active keys match tag env=staging; "
+        "pass --yes to revoke them when not at a terminal\n"
+    )
+    assert "revoked" not in _statuses(tagged).values()
+
+
+@pytest.mark.parametrize(("typed", "revoked"), [("revoke\n", True), ("no\n", False)])
+def test_revoke_many_at_a_terminal_states_count_and_sample(tagged, monkeypatch, capsys, typed,
+                                                           revoked):  # fmt: skip
+    monkeypatch.setattr(sys, "stdin", _Terminal(typed))
+    code = main(["key", "revoke", "--tag", "env=prod"], actor="alice")
+    _out, err = capsys.readouterr()
+    assert err.startswith("Revoke 2 active keys matching tag env=prod?\n  kdpk_")
+    assert "  p2  (github, by alice)" in err and "401 Unauthorized" in err
+    assert "Type 'revoke' to confirm" in err
+    assert (code == 0) is revoked
+    assert (_statuses(tagged)["p1"] == "revoked") is revoked
+
+
+def test_revoke_many_sample_names_five_and_counts_the_rest(configured, monkeypatch, capsys):
+    for n in range(7):
+        _key(configured, f"k{n}", "env=ci")
+    monkeypatch.setattr(sys, "stdin", _Terminal("no\n"))
+    main(["key", "revoke", "--tag", "env=ci"], actor="alice")
+    err = capsys.readouterr().err
+    assert err.count("  kdpk_") == 5 and "  … and 2 more\n" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "needle"),
+    [
+        ((), 2, "give a public key, or at least one filter: --tag, --created-by"),
+        (("--workspace", "acme", "--yes"), 2, "at least one filter"),
+        (("kdpk_0000000000000000", "--tag", "env=prod"), 2, "not both"),
+        (("--tag", "env"), 1, "expected NAME=VALUE"),
+        (("--unused-for", "soon"), 1, "--unused-for"),
+        (("--integration", "nope", "--yes"), 1, "no integration 'nope'"),
+    ],
+)
+def test_revoke_many_refuses_in_one_line(tagged, args, code, needle):
+    got, out, err = tagged("key", "revoke", *args)
+    assert got == code and needle in err and err.count("\n") == 1 and out == ""
+
+
+def test_a_viewer_revokes_nothing_and_an_admin_only_their_workspaces_keys(tagged):
+    tagged("member", "add", "--workspace", "acme", "--account", "vic", "--role", "viewer")
+    code, out, _ = tagged("key", "revoke", "--tag", "env=prod", "--yes", actor="vic")
+    assert (code, out) == (0, "no active key you may revoke matches tag env=prod: none revoked\n")
+    assert "revoked" not in _statuses(tagged).values()
+
+
+def test_single_key_revoke_is_unchanged(tagged):
+    public = json.loads(tagged("key", "list", "--tag", "env=prod", "--json")[1])[0]["public_key"]
+    code, out, err = tagged("key", "revoke", public, "--yes")
+    assert (code, out, err) == (0, f"revoked {public} (p2)\n", "")
+    code, _, err = tagged("key", "revoke", public, "--yes")
+    assert code == 1 and err == f"keydesk: key {public} (p2) is already revoked\n"
