@@ -1,0 +1,158 @@
+"""WSGI: `KeydeskWSGI` in front of a Flask app, and `requires_scopes` on its
+views, answer as `KeydeskAuth` does (Flask's test client); what a WSGI
+server logs of a request carrying a key elsewhere is redacted.
+
+On SQLite only: what the middleware adds is the same whatever the store,
+whose part the verifier's tests run on PostgreSQL too."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from flask import Flask, request
+
+from keydesk.http import middleware
+from keydesk.verify import Verifier
+from keydesk.wsgi import KeydeskWSGI, NoVerifiedKey, current_key, requires_scopes
+from tests.support.framework_answers import (
+    COMPARED_HEADERS,
+    bearer,
+    keydesk_auth_client,
+    refused_requests,
+)
+
+on_sqlite = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+
+
+def _flask_app() -> Flask:
+    app = Flask(__name__)
+
+    @app.get("/repos")
+    @requires_scopes("repo")
+    def repos():
+        return {"public_key": current_key().public_key, "scopes": list(current_key().scopes)}
+
+    @app.get("/me")
+    def me():
+        return {"label": request.environ["keydesk.api_key"].label}
+
+    @app.get("/healthz")
+    def healthz():
+        return {"status": "ok"}
+
+    return app
+
+
+@pytest.fixture
+def verifier(world):
+    verifier = Verifier(world.store.engine)
+    yield verifier
+    verifier.close()
+
+
+@pytest.fixture
+def client(verifier):
+    app = _flask_app()
+    # 0 s floor for `invalid`: test_invalid_answers_wait_for_the_floor times it.
+    app.wsgi_app = KeydeskWSGI(app.wsgi_app, verifier=verifier, invalid_answer_seconds=0)
+    return app.test_client()
+
+
+@pytest.fixture
+def scoped(world):
+    reader = world.owner.create_key("github", "reader", scopes=["read:org"])
+    full = world.owner.create_key("github", "full")
+    return {"reader": reader, "full": full}
+
+
+@on_sqlite
+def test_a_view_gets_the_keys_identity_and_never_its_secret(client, scoped):
+    full = scoped["full"]
+    secret = full.private_key.reveal()
+    answer = client.get("/repos", headers=bearer(secret))
+    assert answer.json == {"public_key": full.key.public_key, "scopes": ["repo", "read:org"]}
+    assert client.get("/me", headers=bearer(secret)).json == {"label": "full"}
+    assert secret[22:] not in answer.text
+    assert client.get("/healthz").json == {"status": "ok"}  # exempt: no key needed
+
+
+@on_sqlite
+def test_refusals_are_keydesk_auths(client, verifier, keys, scoped):
+    """Each refusal: the status, headers and body KeydeskAuth sends for the
+    same request."""
+    reader = scoped["reader"].private_key.reveal()
+    with keydesk_auth_client(verifier) as reference:
+        for case, (url, headers) in refused_requests(keys, reader).items():
+            got, want = client.get(url, headers=headers), reference.get(url, headers=headers)
+            assert got.status_code == want.status_code, case
+            assert got.status_code in (400, 401, 403), case
+            for header in (*COMPARED_HEADERS, "content-type"):
+                assert got.headers.get(header) == want.headers.get(header), (case, header)
+            assert got.json == want.json(), case
+
+
+@on_sqlite
+def test_a_revoked_key_is_refused_on_the_next_request(world, client, scoped):
+    full = scoped["full"]
+    assert client.get("/me", headers=bearer(full.private_key.reveal())).status_code == 200
+    world.owner.revoke_key(full.key.public_key)
+    refused = client.get("/me", headers=bearer(full.private_key.reveal()))
+    assert refused.status_code == 401 and refused.json["reason"] == "revoked"
+
+
+@on_sqlite
+def test_what_a_server_logs_of_a_key_sent_elsewhere_is_redacted(verifier, keys, caplog):
+    """The environ after the answer is what gunicorn's access log reads."""
+    caplog.set_level(logging.INFO, logger="keydesk")
+    seen = []
+    app = _flask_app()
+    inner = KeydeskWSGI(app.wsgi_app, verifier=verifier)
+
+    def server_side(environ, start_response):
+        answer = inner(environ, start_response)
+        seen.append(dict(environ))
+        return answer
+
+    app.wsgi_app = server_side
+    client = app.test_client()
+    key = keys["valid"]
+    assert client.get(f"/repos?k={key}").status_code == 400
+    assert client.get(f"/{key}").status_code == 400
+    assert client.get("/repos", environ_base={"REMOTE_ADDR": key}).status_code == 400
+    query, path, address = seen
+    assert query["QUERY_STRING"] == "[redacted]"
+    assert query["REQUEST_URI"] == query["RAW_URI"] == "/repos?[redacted]"
+    assert path["PATH_INFO"] == "/[redacted]" and path["RAW_URI"] == "/[redacted]"
+    assert address["REMOTE_ADDR"] == "[redacted]"
+    body = key[5:]
+    for environ in seen:  # its every string (the test client's own objects aside)
+        assert not [n for n, value in environ.items() if isinstance(value, str) and body in value]
+    assert body not in caplog.text and "private key outside Authorization" in caplog.text
+
+
+@on_sqlite
+def test_invalid_answers_wait_for_the_floor_and_nothing_else_does(verifier, keys, monkeypatch):
+    waits: list[float] = []
+    monkeypatch.setattr(middleware, "_wait_until", waits.append)
+    app = _flask_app()
+    app.wsgi_app = KeydeskWSGI(app.wsgi_app, verifier=verifier, invalid_answer_seconds=0.25)
+    client = app.test_client()
+    for case in ("unknown", "wrong_secret", "malformed", "revoked", "valid"):
+        client.get("/me", headers=bearer(keys[case]))
+    assert len(waits) == 2  # unknown and wrong_secret, each until 0.25 s after it arrived
+
+
+def test_a_guard_without_the_middleware_fails_closed():
+    client = _flask_app().test_client()
+    refused = client.get("/repos")
+    assert refused.status_code == 401 and refused.json["reason"] == "missing"
+    assert refused.headers["www-authenticate"] == 'Bearer realm="keydesk"'
+    with pytest.raises(NoVerifiedKey, match="is KeydeskWSGI in front"):
+        current_key()
+
+
+@pytest.mark.parametrize("scopes", [(), ("",), ("repo read",)])
+def test_a_guard_needs_scope_names(scopes):
+    with pytest.raises(ValueError, match="scope names"):
+        requires_scopes(*scopes)
