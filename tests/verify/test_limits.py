@@ -1,0 +1,206 @@
+"""A key's rate and quota at the verifier: exact in one process; between N
+and 1.1 x N per window for verifiers (and processes) sharing a store, with
+batched writes; a refused request uses nothing; a store that refuses the
+counts' writes leaves each process counting alone.
+
+Windows here are a day or a month long, so a test never straddles one."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import textwrap
+import threading
+
+import pytest
+
+from keydesk.errors import RateLimited
+from keydesk.verify import Verifier
+
+
+def _attempt(verifier: Verifier, key: str, source: str | None = None) -> bool:
+    try:
+        verifier.verify(key, source)
+    except RateLimited:
+        return False
+    return True
+
+
+def _counting_writes(verifier: Verifier, monkeypatch) -> list[int]:
+    """How many syncs `verifier` made (each one short transaction)."""
+    limits = verifier._limits
+    writes: list[int] = []
+    real = limits._write
+
+    def counted(slots):
+        writes.append(len(slots))
+        return real(slots)
+
+    monkeypatch.setattr(limits, "_write", counted)
+    return writes
+
+
+def test_a_rate_is_exact_in_one_process_and_says_when_to_retry(world):
+    created = world.owner.create_key("github", "limited", rate="5/d")
+    verifier = Verifier(world.store.engine)
+    try:
+        key = created.private_key.reveal()
+        first = verifier.verify(key)
+        assert [(s.name, str(s.limit), s.remaining) for s in first.limits] == [("rate", "5/d", 4)]
+        assert sum(_attempt(verifier, key) for _ in range(9)) == 4
+        with pytest.raises(RateLimited) as refused:
+            verifier.verify(key)
+        assert refused.value.limit == "rate"
+        assert 1 <= refused.value.retry_after <= 86_400
+    finally:
+        verifier.close()
+
+
+def test_a_request_refused_for_its_rate_uses_no_quota(world):
+    created = world.owner.create_key("github", "both", rate="3/d", quota="100/month")
+    verifier = Verifier(world.store.engine)
+    try:
+        key = created.private_key.reveal()
+        assert sum(_attempt(verifier, key) for _ in range(8)) == 3
+        verifier.flush()
+        assert world.owner.quota_used(created.key.public_key) == 3
+    finally:
+        verifier.close()
+
+
+def test_a_request_refused_for_its_quota_uses_no_rate(world):
+    created = world.owner.create_key("github", "quota", rate="100/d", quota="2/month")
+    verifier = Verifier(world.store.engine)
+    try:
+        key = created.private_key.reveal()
+        assert sum(_attempt(verifier, key) for _ in range(5)) == 2
+        with pytest.raises(RateLimited) as refused:
+            verifier.verify(key)
+        assert refused.value.limit == "quota"
+        rate = next(s for s in refused.value.policies if s.name == "rate")
+        assert rate.remaining == 98
+    finally:
+        verifier.close()
+
+
+@pytest.mark.parametrize("split", [(1, 1), (1, 4), (7, 1)])
+def test_two_verifiers_on_one_store_accept_between_n_and_1_1_n(world, split, monkeypatch):
+    """Two verifiers with their own connections (as two processes have),
+    requests interleaved `split[0]` to one for `split[1]` to the other."""
+    n = 400
+    created = world.owner.create_key("github", f"shared-{split[0]}-{split[1]}", rate=f"{n}/d")
+    key = created.private_key.reveal()
+    one, other = Verifier(world.store.engine), Verifier(world.store.engine)
+    try:
+        syncs = [_counting_writes(v, monkeypatch) for v in (one, other)]
+        accepted = 0
+        for _ in range(3 * n // sum(split)):
+            accepted += sum(_attempt(one, key) for _ in range(split[0]))
+            accepted += sum(_attempt(other, key) for _ in range(split[1]))
+        assert n <= accepted <= 1.1 * n
+        assert sum(map(len, syncs)) < accepted / 5  # batched, never per request
+    finally:
+        one.close()
+        other.close()
+
+
+def test_two_verifiers_on_threads_at_once_accept_between_n_and_1_1_n(world):
+    n = 300
+    created = world.owner.create_key("github", "threads", rate=f"{n}/d")
+    key = created.private_key.reveal()
+    verifiers = [Verifier(world.store.engine), Verifier(world.store.engine)]
+    counts = [0, 0]
+
+    def run(index: int) -> None:
+        for _ in range(n):
+            counts[index] += _attempt(verifiers[index], key)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in (0, 1)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert n <= sum(counts) <= 1.1 * n
+    finally:
+        for verifier in verifiers:
+            verifier.close()
+
+
+_PROCESS = textwrap.dedent(
+    """
+    import sys
+    from keydesk.errors import RateLimited
+    from keydesk.verify import Verifier
+
+    url, key, attempts = sys.argv[1], sys.stdin.readline().strip(), int(sys.argv[2])
+    verifier = Verifier(url)
+    sys.stdout.write("ready\\n"); sys.stdout.flush()
+    sys.stdin.readline()  # go
+    accepted = 0
+    for _ in range(attempts):
+        try:
+            verifier.verify(key)
+            accepted += 1
+        except RateLimited:
+            pass
+    verifier.close()
+    print(accepted)
+    """
+)
+
+
+def test_two_verifier_processes_share_one_limit(world):
+    n = 300
+    created = world.owner.create_key("github", "processes", rate=f"{n}/d")
+    url = world.store.engine.url.render_as_string(hide_password=False)
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", _PROCESS, url, str(n)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    for process in processes:
+        assert process.stdin and process.stdout
+        process.stdin.write(created.private_key.reveal() + "\n")  # never in argv
+        process.stdin.flush()
+        assert process.stdout.readline().strip() == "ready"
+    for process in processes:
+        assert process.stdin
+        process.stdin.write("go\n")
+        process.stdin.close()
+    accepted = []
+    for process in processes:
+        assert process.stdout
+        accepted.append(int(process.stdout.read().strip()))
+        assert process.wait(timeout=120) == 0
+    assert n <= sum(accepted) <= 1.1 * n, accepted
+
+
+def test_a_store_refusing_the_counts_leaves_each_process_exact_alone(world, monkeypatch, caplog):
+    created = world.owner.create_key("github", "alone", rate="5/d")
+    caplog.set_level(logging.INFO, logger="keydesk.verify")
+    verifier = Verifier(world.store.engine)
+    try:
+
+        def refused(_slots):
+            raise OSError("the store is unreachable")
+
+        monkeypatch.setattr(verifier._limits, "_write", refused)
+        key = created.private_key.reveal()
+        assert sum(_attempt(verifier, key) for _ in range(9)) == 5
+        assert "counting alone" in caplog.text
+    finally:
+        verifier.close()
+
+
+def test_a_key_without_limits_reports_none(world, keys):
+    verifier = Verifier(world.store.engine)
+    try:
+        assert verifier.verify(keys["valid"]).limits == ()
+    finally:
+        verifier.close()
