@@ -1,0 +1,155 @@
+"""Django: `keydesk.django.KeydeskMiddleware` and `requires_scopes` answer
+as `KeydeskAuth` does, in a minimal Django project configured here (its URLs
+are this module's `urlpatterns`), driven by Django's test client.
+
+On SQLite only: what the middleware adds is the same whatever the store,
+whose part the verifier's tests run on PostgreSQL too."""
+
+from __future__ import annotations
+
+import logging
+
+import django
+import pytest
+from django.conf import settings
+from django.http import JsonResponse
+from django.test import Client, override_settings
+from django.urls import path
+
+from keydesk.django import requires_scopes
+from keydesk.verify import Verifier
+from tests.support.framework_answers import (
+    COMPARED_HEADERS,
+    bearer,
+    keydesk_auth_client,
+    refused_requests,
+)
+
+if not settings.configured:  # once per process: no other test configures Django
+    settings.configure(
+        ROOT_URLCONF=__name__,
+        ALLOWED_HOSTS=["testserver"],
+        MIDDLEWARE=["keydesk.django.KeydeskMiddleware"],
+        SECRET_KEY="not a secret: tests only",
+        DATABASES={},
+        INSTALLED_APPS=[],
+        USE_TZ=True,
+    )
+    django.setup()
+
+on_sqlite = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+
+
+@requires_scopes("repo")
+def repos(request):
+    return JsonResponse({"public_key": request.api_key.public_key})
+
+
+@requires_scopes("read:org")
+async def orgs(request):  # an async view too
+    return JsonResponse({"scopes": list(request.api_key.scopes)})
+
+
+def me(request):
+    return JsonResponse({"label": request.META["keydesk.api_key"].label})
+
+
+def healthz(_request):
+    return JsonResponse({"status": "ok"})
+
+
+urlpatterns = [
+    path("repos", repos),
+    path("orgs", orgs),
+    path("me", me),
+    path("healthz", healthz),
+]
+
+
+@pytest.fixture
+def verifier(world):
+    verifier = Verifier(world.store.engine)
+    with override_settings(KEYDESK_VERIFIER=verifier):  # shared with KeydeskAuth's app
+        yield verifier
+    verifier.close()
+
+
+@pytest.fixture
+def scoped(world):
+    reader = world.owner.create_key("github", "reader", scopes=["read:org"])
+    full = world.owner.create_key("github", "full")
+    return {"reader": reader, "full": full}
+
+
+@on_sqlite
+def test_a_view_gets_the_keys_identity_and_never_its_secret(verifier, scoped):
+    full, reader = scoped["full"], scoped["reader"].private_key.reveal()
+    secret = full.private_key.reveal()
+    client = Client()
+    answer = client.get("/repos", headers=bearer(secret))
+    assert answer.json() == {"public_key": full.key.public_key}
+    assert secret[22:] not in answer.text
+    assert client.get("/me", headers=bearer(secret)).json() == {"label": "full"}
+    assert client.get("/orgs", headers=bearer(reader)).json() == {"scopes": ["read:org"]}
+    assert client.get("/healthz").json() == {"status": "ok"}  # exempt: no key needed
+
+
+@on_sqlite
+def test_refusals_are_keydesk_auths(verifier, keys, scoped):
+    reader = scoped["reader"].private_key.reveal()
+    client = Client()
+    with keydesk_auth_client(verifier) as reference:
+        for case, (url, headers) in refused_requests(keys, reader).items():
+            got, want = client.get(url, headers=headers), reference.get(url, headers=headers)
+            assert got.status_code == want.status_code, case
+            assert got.status_code in (400, 401, 403), case
+            for header in (*COMPARED_HEADERS, "content-type"):
+                assert got.headers.get(header) == want.headers.get(header), (case, header)
+            assert got.json() == want.json(), case
+
+
+@on_sqlite
+def test_a_revoked_key_is_refused_on_the_next_request(world, verifier, scoped):
+    full = scoped["full"]
+    client = Client()
+    assert client.get("/me", headers=bearer(full.private_key.reveal())).status_code == 200
+    world.owner.revoke_key(full.key.public_key)
+    refused = client.get("/me", headers=bearer(full.private_key.reveal()))
+    assert refused.status_code == 401 and refused.json()["reason"] == "revoked"
+
+
+@on_sqlite
+def test_a_key_in_the_path_reaches_no_log(verifier, keys, caplog):
+    """Django logs every 4xx with its path (django.request): redacted first."""
+    caplog.set_level(logging.INFO)
+    key = keys["valid"]
+    answer = Client().get(f"/{key}", QUERY_STRING=f"k={key}")
+    assert answer.status_code == 400
+    assert key[5:] not in caplog.text
+    assert "Bad Request: /[redacted]" in caplog.text
+    assert "private key outside Authorization" in caplog.text
+    request = answer.wsgi_request
+    assert request.META["QUERY_STRING"] == "[redacted]" and request.path == "/[redacted]"
+
+
+def test_a_guard_without_the_middleware_fails_closed():
+    with override_settings(MIDDLEWARE=[]):
+        refused = Client().get("/repos")
+    assert refused.status_code == 401 and refused.json()["reason"] == "missing"
+    assert refused["WWW-Authenticate"] == 'Bearer realm="keydesk"'
+
+
+@on_sqlite
+def test_the_store_named_in_the_settings(world, scoped):
+    """KEYDESK_DATABASE_URL: one verifier per store and process, shared by
+    every handler Django makes (each test client makes one)."""
+    from keydesk.http.django import _shared_check
+
+    url = world.store.engine.url.render_as_string(hide_password=False)
+    key = scoped["full"].private_key.reveal()
+    with override_settings(KEYDESK_DATABASE_URL=url):
+        assert Client().get("/me", headers=bearer(key)).json() == {"label": "full"}
+        assert Client().get("/me").status_code == 401
+    assert _shared_check.cache_info().currsize == 1
+    _shared_check(url).verifier.close()
+    _shared_check.cache_clear()
