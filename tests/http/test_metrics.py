@@ -8,6 +8,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
 from keydesk.http.server import create_app
+from keydesk.verify import Verifier
 
 
 @pytest.fixture
@@ -59,6 +60,24 @@ def test_requests_are_counted_by_outcome_and_integration(client, keys, world):
     assert samples['keydesk_verify_seconds_bucket{le="0.25"}'] == 7.0
     assert samples["keydesk_store_read_errors_total{}"] == 0.0
     assert "process_resident_memory_bytes{}" in samples
+    # Read from the verifier at scrape time: the three right secrets it checked
+    # (valid, revoked, scoped), the refusals it remembers, the usage counts
+    # waiting for their 15 s write.
+    assert samples['keydesk_cache_entries{cache="verified"}'] == 3.0
+    assert samples['keydesk_cache_entries{cache="failed"}'] >= 1.0
+    assert samples['keydesk_queue_items{queue="usage_counts"}'] >= 1.0
+    assert samples["keydesk_store_write_errors_total{}"] == 0.0
+
+
+def test_refused_bookkeeping_writes_are_store_errors(world, keys):
+    def refused(*_args: object) -> None:
+        raise OSError("disk full")
+
+    verifier = Verifier(world.store.engine, write_batch=refused)
+    with TestClient(create_app(world.store, verifier=verifier, metrics=True)) as client:
+        client.get("/v1/verify", headers={"Authorization": f"Bearer {keys['valid']}"})
+        verifier.flush()  # the batch is tried, and refused
+        assert scrape(client)["keydesk_store_write_errors_total{}"] == 1.0
 
 
 def test_no_key_public_or_private_ever_appears(client, keys):

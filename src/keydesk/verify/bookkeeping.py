@@ -63,6 +63,7 @@ class Bookkeeping:
         self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
         self._touched: dict[int, float] = {}
         self._writer: threading.Thread | None = None
+        self._failed_writes = 0  # a running total, for `keydesk serve --metrics`
 
     def count(self, key_id: int, outcome: str) -> None:
         if self._usage is not None and self._usage.add(key_id, outcome):
@@ -96,6 +97,14 @@ class Bookkeeping:
         done = threading.Event()
         self._queue.put(done)
         done.wait(timeout)
+
+    def sizes(self) -> dict[str, int]:
+        """What waits to be written, and how many batches the store refused."""
+        return {
+            "queue:bookkeeping": self._queue.qsize(),
+            "queue:usage_counts": len(self._usage) if self._usage is not None else 0,
+            "store_write_errors": self._failed_writes,
+        }
 
     def close(self) -> None:
         self.flush()
@@ -159,6 +168,7 @@ class Bookkeeping:
             finally:
                 connection.close()
         except Exception as error:  # bookkeeping only: never fails a request
+            self._failed_writes += 1
             log.info("last-used/usage writes skipped: %s", first_line(error))
             if counts and self._usage is not None:
                 self._usage.put_back(counts)

@@ -166,6 +166,9 @@ class SecretChecks:
             if leave_here:
                 self._gates.leave(public_key, digest)
 
+    def sizes(self) -> dict[str, int]:
+        return {"cache:verified": len(self._verified), "cache:failed": len(self._failed)}
+
     def close(self) -> None:
         self._hashing.close()
 

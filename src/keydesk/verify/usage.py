@@ -53,6 +53,10 @@ class UsageCounter:
             counts[entry] = counts.get(entry, 0) + 1
         return started
 
+    def __len__(self) -> int:
+        """Counts waiting to be written (one per key, hour and outcome)."""
+        return len(self._counts)
+
     def take(self) -> UsageCounts:
         with self._lock:
             counts, self._counts = self._counts, {}

@@ -137,6 +137,10 @@ class Verifier:
         self._limits.flush()
         self._bookkeeping.flush(timeout)
 
+    def sizes(self) -> dict[str, int]:
+        """Cache and queue sizes and refused writes (`keydesk serve --metrics`)."""
+        return {**self._checks.sizes(), **self._bookkeeping.sizes()}
+
     def close(self) -> None:
         self._limits.close()
         self._bookkeeping.close()
