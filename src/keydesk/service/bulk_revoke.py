@@ -3,29 +3,25 @@ environment's): the active keys a selection matches, then all of them in
 one transaction, with one audit event per key and one per workspace for
 the batch (`key.revoke.batch`, naming what was asked and how many).
 
-10,000 keys in well under a second on SQLite: one conditional UPDATE per
-chunk of public keys (RETURNING what it revoked), the events inserted in
-one executemany. On PostgreSQL the database writes each key's event (its
+10,000 keys in well under a second on SQLite: one conditional UPDATE
+(RETURNING what it revoked) on the session's own DB-API connection, the
+public keys passed as one parameter (a JSON array, an array on
+PostgreSQL), and the events inserted in one executemany. On PostgreSQL the database writes each key's event (its
 trigger) and the batch's (keydesk_record_revocations, which counts them).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
-from datetime import datetime
-
-import sqlalchemy as sa
-from sqlmodel import Session, col
 
 from keydesk.errors import InvalidInput
 from keydesk.service.context import ServiceContext
 from keydesk.service.rows import account, row_id
-from keydesk.store.models import ApiKey, AuditEvent
 from keydesk.validation import shown_literally
 from keydesk.views import KeyView, utcnow
 from keydesk.views.revocations import BulkRevocation, KeySelection
 
-CHUNK = 500  # public keys per UPDATE: within every SQLite's limit on parameters
 NOTE_MAX = 128  # AuditEvent.target
 
 
@@ -62,65 +58,74 @@ def revoke_keys(context: ServiceContext, public_keys: Iterable[str], note: str) 
     the TUI"), in the batch's event."""
     asked = list(dict.fromkeys(key.strip() for key in public_keys))
     note = _clipped(note)
-    revoked: list[tuple[str, str, int]] = []
     with context.session() as session:
         reads = context.reads(session)
+        db = reads.db
         managed = {i.id: i.workspace_id for i in reads.integrations() if i.role.can_manage}
-        revoker = row_id(account(session, context.actor).id)
         now = utcnow()
-        for start in range(0, len(asked), CHUNK):
-            chunk = asked[start : start + CHUNK]
-            result = session.execute(
-                sa.update(ApiKey)
-                .where(
-                    col(ApiKey.public_key).in_(chunk),
-                    col(ApiKey.revoked_at).is_(None),
-                    sa.or_(col(ApiKey.expires_at).is_(None), col(ApiKey.expires_at) > now),
-                    col(ApiKey.integration_id).in_(list(managed)),
-                )
-                .values(revoked_at=now, revoked_by=revoker)
-                .returning(col(ApiKey.public_key), col(ApiKey.label), col(ApiKey.integration_id))
-            )
-            revoked.extend((public, label, integration) for public, label, integration in result)
+        params = {
+            "now": db.time(now), "by": row_id(account(session, context.actor).id),
+            "keys": asked, "managed": list(managed),
+        }  # fmt: skip
+        if not context.postgresql:  # one parameter each, whatever their number
+            params |= {"keys": json.dumps(asked), "managed": json.dumps(list(managed))}
+        revoked = [
+            (str(public), str(label), int(integration))
+            for public, label, integration in db.rows(_REVOKE[db.backend], params)
+        ]
         if context.postgresql:  # each key's event is the trigger's; the batch's counts them
-            session.execute(sa.text("SELECT keydesk_record_revocations(:note)"), {"note": note})
+            db.rows("SELECT keydesk_record_revocations(:note)", {"note": note})
         elif revoked:
-            _audit(context, session, revoked, managed, note, now)
+            db.run_many(_EVENT, _events(context.actor, revoked, managed, note, db.time(now)))
     done = {public for public, _, _ in revoked}
-    order = [key for key in asked if key in done]
-    return BulkRevocation(tuple(order), tuple(k for k in asked if k not in done), note)
+    return BulkRevocation(
+        tuple(k for k in asked if k in done), tuple(k for k in asked if k not in done), note
+    )
 
 
-def _audit(
-    context: ServiceContext,
-    session: Session,
+# One conditional UPDATE for them all: two admins revoking at once never
+# revoke a key twice, and a key revoked meanwhile is skipped, not an error.
+_REVOKE = {
+    "sqlite": """UPDATE api_key SET revoked_at = :now, revoked_by = :by
+WHERE public_key IN (SELECT value FROM json_each(:keys))
+  AND integration_id IN (SELECT value FROM json_each(:managed))
+  AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > :now)
+RETURNING public_key, label, integration_id""",
+    "postgresql": """UPDATE api_key SET revoked_at = :now, revoked_by = :by
+WHERE public_key = ANY(:keys) AND integration_id = ANY(:managed)
+  AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > :now)
+RETURNING public_key, label, integration_id""",
+}
+_EVENT = """INSERT INTO audit_event (workspace_id, integration_id, actor, action, target, label,
+  related, at) VALUES (:workspace_id, :integration_id, :actor, :action, :target, :label, NULL, :at)"""
+
+
+def _events(
+    actor: str,
     revoked: list[tuple[str, str, int]],
     managed: dict[int, int],
     note: str,
-    now: datetime,
-) -> None:
-    """SQLite: what PostgreSQL's triggers write, in one executemany."""
-    events = [
-        {"workspace_id": managed[integration], "integration_id": integration,
-         "actor": context.actor, "action": "key.revoke", "target": public, "label": label,
-         "related": None, "at": now}
+    at: object,
+) -> list[dict[str, object]]:
+    """SQLite: what PostgreSQL's triggers write: one event per key, then
+    one per workspace for the batch (naming its integration if only one)."""
+    events: list[dict[str, object]] = [
+        {"workspace_id": managed[integration], "integration_id": integration, "actor": actor,
+         "action": "key.revoke", "target": public, "label": label, "at": at}
         for public, label, integration in revoked
     ]  # fmt: skip
-    per_workspace: dict[int, set[int]] = {}
-    counts: dict[int, int] = {}
+    per_workspace: dict[int, list[int]] = {}
     for _, _, integration in revoked:
-        workspace = managed[integration]
-        per_workspace.setdefault(workspace, set()).add(integration)
-        counts[workspace] = counts.get(workspace, 0) + 1
+        per_workspace.setdefault(managed[integration], []).append(integration)
     for workspace, integrations in per_workspace.items():
+        count = len(integrations)
         events.append(
             {"workspace_id": workspace,
-             "integration_id": next(iter(integrations)) if len(integrations) == 1 else None,
-             "actor": context.actor, "action": "key.revoke.batch", "target": note,
-             "label": f"{counts[workspace]} key{'s' * (counts[workspace] != 1)} revoked",
-             "related": None, "at": now}
+             "integration_id": integrations[0] if len(set(integrations)) == 1 else None,
+             "actor": actor, "action": "key.revoke.batch", "target": note,
+             "label": f"{count} key{'s' * (count != 1)} revoked", "at": at}
         )  # fmt: skip
-    session.execute(sa.insert(AuditEvent), events)
+    return events
 
 
 def _clipped(note: str) -> str:
