@@ -19,7 +19,7 @@ import copy
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -157,14 +157,9 @@ def _leak_revoker(store: Store) -> Callable[[Any, str], object]:
 
 
 def create_app(
-    store: Store,
-    *,
-    verifier: Verifier | None = None,
-    metrics: bool = False,
-    trusted_proxies: Iterable[str] = (),
+    store: Store, *, verifier: Verifier | None = None, metrics: bool = False
 ) -> Starlette:
-    """The server's app; `metrics`: /metrics in Prometheus text (metrics.py);
-    `trusted_proxies`: whose X-Forwarded-For names a request's address."""
+    """The server's app; `metrics`: /metrics in Prometheus text (metrics.py)."""
     checker = verifier or Verifier(store.engine)
     reports = LeakReports(store, _leak_revoker(store))
 
@@ -187,11 +182,7 @@ def create_app(
         routes.append(Route(METRICS_PATH, watch.endpoint))
         exempt += (METRICS_PATH,)
         middleware.append(Middleware(Observed, metrics=watch, exempt_paths=exempt))
-    middleware.append(
-        Middleware(
-            KeydeskAuth, verifier=checker, exempt_paths=exempt, trusted_proxies=trusted_proxies
-        )
-    )
+    middleware.append(Middleware(KeydeskAuth, verifier=checker, exempt_paths=exempt))
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
 
 
@@ -224,7 +215,7 @@ def serve(
     import uvicorn
 
     uvicorn.run(
-        create_app(store, metrics=metrics, trusted_proxies=trusted_proxies or ()),
+        create_app(store, metrics=metrics),
         host=host,
         port=port,
         access_log=access_log,
