@@ -232,6 +232,7 @@ def test_a_store_made_at_0003_upgrades_to_head_and_revokes_leaked_keys(store_url
         after = _every_row(store.engine)
         assert after.pop("ssh_approval") == after.pop("api_key_tag") == []
         assert all(after.pop(table) == [] for table in TABLES_0008)
+        assert all(after.pop(table) == [] for table in TABLES_0009)
         assert after == before
         reporter = KeyService(store, "reporter")  # no account, no role: the key is the proof
         public_key = made["active"].public_key
@@ -246,11 +247,41 @@ def test_the_upgrade_tested_here_is_the_newest():
     upgraded above too."""
     from alembic.script import ScriptDirectory
 
-    assert ScriptDirectory.from_config(_config()).get_revision(HEAD).down_revision == "0007"
+    assert ScriptDirectory.from_config(_config()).get_revision(HEAD).down_revision == "0008"
 
 
 # Revision 0008's tables, new and empty in an upgraded store.
 TABLES_0008 = ("key_policy", "workspace_policy", "key_window", "key_source")
+# Revision 0009's.
+TABLES_0009 = ("notify_channel", "notify_notice", "notify_delivery")
+
+
+def test_a_store_made_at_0008_upgrades_to_head_keeping_every_row_and_notifies(store_url):
+    """Revision 0009 adds notification channels, notices and deliveries
+    (and, on PostgreSQL, their rules): every row stays as it was, and an
+    owner adds a channel, audited once."""
+    from keydesk.notify import Channels
+    from keydesk.service.context import ServiceContext
+
+    _make_store_at_0002(store_url)
+    _upgrade_to(store_url, "0008")
+    store = open_store(store_url, migrate=False)
+    before = _every_row(store.engine)
+    store.dispose()
+
+    store = open_store(store_url)
+    try:
+        assert current_revision(store.engine) == HEAD
+        after = _every_row(store.engine)
+        assert all(after.pop(table) == [] for table in TABLES_0009)
+        assert after == before
+        Channels(ServiceContext(store, "alice", None)).add_webhook("acme", "https://h.example.com/k")
+        events = KeyService(store, "alice").audit("acme", limit=1)
+        assert [(e.action, e.target, e.label) for e in events] == [
+            ("notify.add", "https://h.example.com", "webhook")
+        ]
+    finally:
+        store.dispose()
 
 
 def test_a_store_made_at_0007_upgrades_to_head_keeping_every_row_and_limits_keys(store_url):
@@ -268,6 +299,7 @@ def test_a_store_made_at_0007_upgrades_to_head_keeping_every_row_and_limits_keys
         assert current_revision(store.engine) == HEAD
         after = _every_row(store.engine)
         assert all(after.pop(table) == [] for table in TABLES_0008)
+        assert all(after.pop(table) == [] for table in TABLES_0009)
         assert after == before
         alice = KeyService(store, "alice")
         public_key = alice.keys("github", include_revoked=False)[0].public_key
@@ -295,6 +327,7 @@ def test_a_store_made_at_0006_upgrades_to_head_keeping_every_row_and_tags_keys(s
         after = _every_row(store.engine)
         assert after.pop("api_key_tag") == []
         assert all(after.pop(table) == [] for table in TABLES_0008)
+        assert all(after.pop(table) == [] for table in TABLES_0009)
         assert after == before
         alice = KeyService(store, "alice")
         public_key = alice.keys("github", include_revoked=False)[0].public_key
@@ -321,6 +354,7 @@ def test_a_store_made_at_0005_upgrades_to_head_keeping_every_row(store_url):
         after = _every_row(store.engine)
         assert after.pop("api_key_tag") == []  # revision 0007's, new and empty
         assert all(after.pop(table) == [] for table in TABLES_0008)
+        assert all(after.pop(table) == [] for table in TABLES_0009)
         assert after == before
         alice = KeyService(store, "alice")
         created = alice.create_key("github", "after-upgrade")

@@ -260,3 +260,65 @@ class KeySource(SQLModel, table=True):
     hour: int = Field(primary_key=True)
     source: str = Field(primary_key=True, max_length=64)
     count: int = Field(default=0)
+
+
+class NotifyChannel(SQLModel, table=True):
+    """Where a workspace's notices go: a webhook (its URL and HMAC signing
+    secret) or an email address (its SMTP server, or None for the sending
+    host's $KEYDESK_SMTP_URL; where that host reads the SMTP password: a
+    file or an environment variable, never the password). Revision 0009."""
+
+    __tablename__ = "notify_channel"
+    __table_args__ = (sa.UniqueConstraint("workspace_id", "kind", "target"),)
+
+    id: int | None = Field(sa_type=WIDE_ID, default=None, primary_key=True)
+    workspace_id: int = Field(sa_type=WIDE_ID, foreign_key="workspace.id", ondelete="CASCADE")
+    kind: str = Field(max_length=16)  # webhook, email
+    target: str = Field(max_length=2048)  # the URL, or the address
+    secret: str | None = Field(default=None, max_length=128)
+    smtp_url: str | None = Field(default=None, max_length=2048)
+    smtp_sender: str | None = Field(default=None, max_length=320)
+    password_file: str | None = Field(default=None, max_length=1024)
+    password_env: str | None = Field(default=None, max_length=128)
+    created_by: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+    def __repr__(self) -> str:  # the signing secret has no business in logs
+        return f"NotifyChannel(id={self.id}, kind={self.kind!r})"
+
+
+class NotifyNotice(SQLModel, table=True):
+    """A notice claimed for sending: inserting it is the claim, once per
+    (key, kind, occasion), whichever run or host gets there first."""
+
+    __tablename__ = "notify_notice"
+    __table_args__ = (sa.UniqueConstraint("api_key_id", "kind", "occasion"),)
+
+    id: int | None = Field(sa_type=WIDE_ID, default=None, primary_key=True)
+    workspace_id: int = Field(
+        sa_type=WIDE_ID, foreign_key="workspace.id", index=True, ondelete="CASCADE"
+    )
+    api_key_id: int = Field(sa_type=WIDE_ID, foreign_key="api_key.id", ondelete="CASCADE")
+    kind: str = Field(max_length=32)
+    occasion: str = Field(max_length=64)
+    body: str = Field(sa_type=sa.Text)  # the notice as sent (JSON), for retries
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class NotifyDelivery(SQLModel, table=True):
+    """A notice's delivery to one channel: sent, or failed and retried by
+    the next run; `lease_until` is the claim of the run sending it."""
+
+    __tablename__ = "notify_delivery"
+
+    notice_id: int = Field(
+        sa_type=WIDE_ID, foreign_key="notify_notice.id", primary_key=True, ondelete="CASCADE"
+    )
+    channel_id: int = Field(
+        sa_type=WIDE_ID, foreign_key="notify_channel.id", primary_key=True, index=True,
+        ondelete="CASCADE",
+    )
+    attempts: int = Field(default=0)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    last_error: str | None = Field(default=None, max_length=256)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)

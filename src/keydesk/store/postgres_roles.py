@@ -45,6 +45,9 @@ KEYDESK_TABLES = (
     "workspace_policy",
     "key_window",
     "key_source",
+    "notify_channel",
+    "notify_notice",
+    "notify_delivery",
 )
 _ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 

@@ -1,0 +1,153 @@
+"""`keydesk notify`: send what a workspace's owners must know (for cron or
+a systemd timer), and its channels: `notify add-webhook`, `add-email`,
+`list`, `remove`. Owners only. Passwords never come from argv."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from keydesk.cli import context
+from keydesk.cli.exit_codes import EXIT_REFUSED
+from keydesk.cli.output import fail, iso, print_json, print_table, say
+from keydesk.cli.parser import Commands
+
+if TYPE_CHECKING:
+    from keydesk.notify import Channels, ChannelView, Notifier
+
+
+def register(cli: Commands) -> None:
+    top = cli.root.add_parser(
+        "notify", parents=[cli.common], help="send what owners must know about their keys",
+        description="Send the notices that are due (keys expiring within 14, 3 or 1 days, a "
+        "rotated key still used, a leaked key revoked, a spike of wrong secrets), each once, "
+        "through the workspace's channels and one line each on stdout. Owners only.",
+    )  # fmt: skip
+    top.set_defaults(handler=send, parser=top)
+    top.add_argument(
+        "--dry-run", action="store_true", help="print what would be sent; send nothing"
+    )
+    top.add_argument("--workspace", metavar="NAME", help="default: every workspace you own")
+    top.add_argument("--json", action="store_true", help="print JSON")
+    group = top.add_subparsers(title="commands", metavar="COMMAND")
+    sub = cli.command(
+        "add-webhook", add_webhook, "POST each notice as JSON to URL, signed with HMAC-SHA256 "
+        "(the signing secret is shown once)", json_output=True, parent=group,
+    )  # fmt: skip
+    sub.add_argument("url", metavar="URL", help="https:// (http:// only to localhost)")
+    sub.add_argument("--workspace", metavar="NAME", required=True)
+    sub = cli.command("add-email", add_email, "email each notice to ADDRESS through SMTP",
+                      json_output=True, parent=group)  # fmt: skip
+    sub.add_argument("address", metavar="ADDRESS")
+    sub.add_argument("--workspace", metavar="NAME", required=True)
+    sub.add_argument(
+        "--smtp", metavar="URL", help="smtp://[user@]host[:587] (STARTTLS whenever offered) or "
+        "smtps://host[:465]; default: the sending host's $KEYDESK_SMTP_URL",
+    )  # fmt: skip
+    sub.add_argument("--from", dest="sender", metavar="ADDRESS", help="default: keydesk@HOST")
+    password = sub.add_mutually_exclusive_group()
+    password.add_argument("--smtp-password-file", metavar="PATH",
+                          help="read the SMTP password from this file when sending")  # fmt: skip
+    password.add_argument("--smtp-password-env", metavar="NAME",
+                          help="read the SMTP password from this variable when sending")  # fmt: skip
+    sub = cli.command("list", list_, "list the notification channels of workspaces you own",
+                      json_output=True, parent=group)  # fmt: skip
+    sub.add_argument("--workspace", metavar="NAME")
+    sub = cli.command("remove", remove, "remove a channel (by its id, URL or address)",
+                      parent=group)  # fmt: skip
+    sub.add_argument("channel", metavar="CHANNEL")
+    sub.add_argument("--workspace", metavar="NAME")
+
+
+def _notifier(args: argparse.Namespace) -> Notifier:
+    from keydesk.notify import Notifier
+    from keydesk.service.context import ServiceContext
+
+    service = context.service(args)
+    return Notifier(ServiceContext(service.store, service.actor, service.ssh_key))
+
+
+def _channels(args: argparse.Namespace) -> Channels:
+    from keydesk.notify import Channels
+    from keydesk.service.context import ServiceContext
+
+    service = context.service(args)
+    return Channels(ServiceContext(service.store, service.actor, service.ssh_key))
+
+
+def send(args: argparse.Namespace) -> int:
+    report = _notifier(args).run(args.workspace, dry_run=args.dry_run)
+    if args.json:
+        print_json({
+            "dry_run": args.dry_run,
+            "notices": [n.payload(None) for n in report.notices],
+            "sent": report.sent,
+            "retried": [n.payload(None) for n in report.retries],
+            "failed": [{"channel": f.channel, "notice": f.notice.kind,
+                        "public_key": f.notice.public_key, "error": f.error}
+                       for f in report.failures],
+        })  # fmt: skip
+    else:
+        prefix = "would send: " if args.dry_run else ""
+        for notice in report.notices:
+            print(prefix + notice.line())
+        for notice in report.retries:
+            print("would retry: " + notice.line())
+    if report.failures:
+        first = report.failures[0]
+        more = f" (and {len(report.failures) - 1} more)" if len(report.failures) > 1 else ""
+        fail(f"{len(report.failures)} deliveries failed, tried again on the next run: "
+             f"{first.channel}: {first.error}{more}")  # fmt: skip
+        return EXIT_REFUSED
+    return 0
+
+
+def _channel_json(channel: ChannelView) -> dict[str, object]:
+    return {
+        "id": channel.id, "workspace": channel.workspace, "kind": channel.kind,
+        "target": channel.target, "smtp": channel.server or None, "from": channel.smtp_sender,
+        "password_from": channel.password_from, "created_by": channel.created_by,
+        "created_at": iso(channel.created_at), "failing_deliveries": channel.failing,
+    }  # fmt: skip
+
+
+def add_webhook(args: argparse.Namespace) -> int:
+    added = _channels(args).add_webhook(args.workspace, args.url)
+    say(
+        args,
+        _channel_json(added.channel) | {"secret": added.secret},
+        f"{added.channel.workspace} now sends its notices to {added.channel.target} "
+        f"(channel {added.channel.id}).\nSigning secret, shown once (check each request's "
+        f"X-Keydesk-Signature-256 with it):\n{added.secret}",
+    )
+    return 0
+
+
+def add_email(args: argparse.Namespace) -> int:
+    channel = _channels(args).add_email(
+        args.workspace, args.address, smtp=args.smtp, sender=args.sender,
+        password_file=args.smtp_password_file, password_env=args.smtp_password_env,
+    )  # fmt: skip
+    say(args, _channel_json(channel),
+        f"{channel.workspace} now emails its notices to {channel.target} through "
+        f"{channel.server} (channel {channel.id})")  # fmt: skip
+    return 0
+
+
+def list_(args: argparse.Namespace) -> int:
+    channels = _channels(args).listed(args.workspace)
+    if args.json:
+        print_json([_channel_json(c) for c in channels])
+        return 0
+    print_table(
+        ["ID", "WORKSPACE", "KIND", "TARGET", "SMTP", "FAILING"],
+        [[str(c.id), c.workspace, c.kind, c.target, c.server or "-", str(c.failing)]
+         for c in channels],
+    )  # fmt: skip
+    return 0
+
+
+def remove(args: argparse.Namespace) -> int:
+    channel = _channels(args).remove(args.channel, args.workspace)
+    print(f"{channel.workspace} no longer sends notices to {channel.target}")
+    return 0

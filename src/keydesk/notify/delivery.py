@@ -1,0 +1,220 @@
+"""`keydesk notify`: claim what is due, send it through each channel, retry
+what failed before. Each notice is sent once: inserting its row is the claim
+(a unique key on key, kind and occasion), so of two runs, or two hosts on one
+PostgreSQL store, one inserts it and the other's insert does nothing. Each
+delivery is sent under a lease (a conditional update), so no two runs send
+it at once; a run that dies mid-send leaves a lease that expires, and its
+deliveries are tried again (a send that succeeded just before such a death
+may then arrive twice: at least once, never silently dropped)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col
+
+from keydesk.notify.channels import EMAIL, owned_workspaces
+from keydesk.notify.notices import Notice, due
+from keydesk.notify.senders import DeliveryFailed, send_email, send_webhook, smtp_server
+from keydesk.service.context import ServiceContext
+from keydesk.store.models import NotifyChannel, NotifyDelivery, NotifyNotice, UTCDateTime
+from keydesk.validation import shown_literally
+from keydesk.views import utcnow
+
+LEASE = timedelta(minutes=5)  # longer than a run's sends take (10 s timeout each)
+ERROR_MAX = 256  # NotifyDelivery.last_error
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    channel: str  # `webhook https://…` or `email a@b`
+    notice: Notice
+    error: str
+
+
+@dataclass(slots=True)
+class RunReport:
+    """What a run did: the notices it claimed (each printed once, on the
+    run's stdout), deliveries sent, and the failures (tried again next run)."""
+
+    notices: list[Notice] = field(default_factory=list)
+    sent: int = 0
+    failures: list[Failure] = field(default_factory=list)
+    retries: list[Notice] = field(default_factory=list)  # dry run: what would be retried
+
+
+Sender = Callable[[NotifyChannel, Notice, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Leased:
+    notice_id: int
+    channel_id: int
+
+
+def send_through(channel: NotifyChannel, notice: Notice, notice_id: int) -> None:
+    """The one way a notice leaves through a channel."""
+    if channel.kind == EMAIL:
+        server = smtp_server(channel.smtp_url, channel.password_file, channel.password_env)
+        send_email(server, channel.smtp_sender, channel.target, notice)
+    else:
+        assert channel.secret is not None, "a webhook has its signing secret"
+        send_webhook(channel.target, channel.secret, notice, notice_id)
+
+
+class Notifier:
+    """A run, as the acting account: it sends for the workspaces it owns."""
+
+    def __init__(self, context: ServiceContext, send: Sender = send_through) -> None:
+        self.context, self._send = context, send
+
+    def due(self, workspace: str | None, now: datetime) -> list[Notice]:
+        """What is due and not yet claimed by any run (what --dry-run shows)."""
+        with self.context.session() as session:
+            owned = owned_workspaces(self.context, session, workspace)
+            notices = due(session, owned, now)
+            claimed = _claimed(session, [n.api_key_id for n in notices])
+        return [n for n in notices if n.claim not in claimed]
+
+    def claim(self, notices: list[Notice], now: datetime) -> list[tuple[int, Notice]]:
+        """Claim each notice (those another run claimed first are skipped)
+        with a leased delivery per channel of its workspace; one transaction."""
+        mine: list[tuple[int, Notice]] = []
+        with self.context.session() as session:
+            for notice in notices:
+                notice_id = session.execute(_CLAIM, {
+                    "workspace_id": notice.workspace_id, "api_key_id": notice.api_key_id,
+                    "kind": notice.kind, "occasion": notice.occasion, "body": notice.body(),
+                    "created_at": now,
+                }).scalar()  # fmt: skip
+                if notice_id is None:
+                    continue
+                session.execute(_DELIVER, {"notice_id": notice_id,
+                                           "workspace_id": notice.workspace_id,
+                                           "lease": now + LEASE})  # fmt: skip
+                mine.append((notice_id, notice))
+        return mine
+
+    def run(self, workspace: str | None = None, *, dry_run: bool = False) -> RunReport:
+        now = utcnow()
+        report = RunReport()
+        if dry_run:
+            report.notices = self.due(workspace, now)
+            report.retries = [notice for _, notice in self._pending(workspace, now)]
+            return report
+        claimed = self.claim(self.due(workspace, now), now)
+        report.notices = [notice for _, notice in claimed]
+        leased = [_Leased(nid, cid) for nid, cid in self._leased_new(claimed)]
+        leased += self._lease_retries(workspace, now)
+        for item in leased:
+            self._deliver(item, report)
+        return report
+
+    def _leased_new(self, claimed: list[tuple[int, Notice]]) -> list[tuple[int, int]]:
+        if not claimed:
+            return []
+        with self.context.session() as session:
+            rows = session.execute(
+                sa.select(col(NotifyDelivery.notice_id), col(NotifyDelivery.channel_id)).where(
+                    col(NotifyDelivery.notice_id).in_([nid for nid, _ in claimed])
+                )
+            ).all()
+        return [(row[0], row[1]) for row in rows]
+
+    def _pending(self, workspace: str | None, now: datetime) -> list[tuple[_Leased, Notice]]:
+        """Deliveries not sent and not leased by a run now (failed before)."""
+        with self.context.session() as session:
+            owned = owned_workspaces(self.context, session, workspace)
+            rows = session.execute(
+                sa.select(
+                    col(NotifyDelivery.notice_id),
+                    col(NotifyDelivery.channel_id),
+                    col(NotifyNotice.body),
+                )
+                .join(NotifyNotice, col(NotifyNotice.id) == NotifyDelivery.notice_id)
+                .where(
+                    col(NotifyNotice.workspace_id).in_(owned),
+                    col(NotifyDelivery.sent_at).is_(None),
+                    _lease_free(now),
+                )
+                .order_by(col(NotifyDelivery.notice_id))
+            ).all()
+        return [(_Leased(row[0], row[1]), Notice.from_body(row[2])) for row in rows]
+
+    def _lease_retries(self, workspace: str | None, now: datetime) -> list[_Leased]:
+        leased = []
+        for item, _notice in self._pending(workspace, now):
+            with self.context.session() as session:
+                taken = session.execute(
+                    sa.update(NotifyDelivery)
+                    .where(_is(item), col(NotifyDelivery.sent_at).is_(None), _lease_free(now))
+                    .values(lease_until=now + LEASE)
+                )
+            if taken.rowcount == 1:  # type: ignore[attr-defined]  # a CursorResult
+                leased.append(item)
+        return leased
+
+    def _deliver(self, item: _Leased, report: RunReport) -> None:
+        with self.context.session() as session:
+            channel = session.get(NotifyChannel, item.channel_id)
+            notice_row = session.get(NotifyNotice, item.notice_id)
+            if channel is None or notice_row is None:  # removed meanwhile
+                return
+            session.expunge(channel)
+            notice = Notice.from_body(notice_row.body)
+        error: str | None = None
+        try:
+            self._send(channel, notice, item.notice_id)
+        except DeliveryFailed as failed:
+            error = failed.message
+        except Exception as unexpected:  # one channel's bug must not stop the others'
+            error = f"{type(unexpected).__name__}: {unexpected}"
+        error = None if error is None else shown_literally(error)[:ERROR_MAX]
+        now = utcnow()
+        values: dict[str, Any] = {"attempts": NotifyDelivery.attempts + 1, "lease_until": None}
+        values |= {"sent_at": now} if error is None else {"last_error": error}
+        with self.context.session() as session:
+            session.execute(sa.update(NotifyDelivery).where(_is(item)).values(**values))
+        if error is None:
+            report.sent += 1
+        else:
+            report.failures.append(Failure(f"{channel.kind} {channel.target}", notice, error))
+
+
+def _is(item: _Leased) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        col(NotifyDelivery.notice_id) == item.notice_id,
+        col(NotifyDelivery.channel_id) == item.channel_id,
+    )
+
+
+def _lease_free(now: datetime) -> sa.ColumnElement[bool]:
+    return sa.or_(col(NotifyDelivery.lease_until).is_(None), col(NotifyDelivery.lease_until) < now)
+
+
+def _claimed(session: Session, key_ids: list[int]) -> set[tuple[int, str, str]]:
+    if not key_ids:
+        return set()
+    rows = session.execute(
+        sa.select(
+            col(NotifyNotice.api_key_id), col(NotifyNotice.kind), col(NotifyNotice.occasion)
+        ).where(col(NotifyNotice.api_key_id).in_(set(key_ids)))
+    ).all()
+    return {(row[0], row[1], row[2]) for row in rows}
+
+
+# The claim: the same SQL on SQLite (3.35+) and PostgreSQL; no row back
+# means another run holds it.
+_CLAIM = sa.text(
+    "INSERT INTO notify_notice (workspace_id, api_key_id, kind, occasion, body, created_at)"
+    " VALUES (:workspace_id, :api_key_id, :kind, :occasion, :body, :created_at)"
+    " ON CONFLICT (api_key_id, kind, occasion) DO NOTHING RETURNING id"
+).bindparams(sa.bindparam("created_at", type_=UTCDateTime()))
+_DELIVER = sa.text(
+    "INSERT INTO notify_delivery (notice_id, channel_id, attempts, lease_until)"
+    " SELECT :notice_id, id, 0, :lease FROM notify_channel WHERE workspace_id = :workspace_id"
+).bindparams(sa.bindparam("lease", type_=UTCDateTime()))

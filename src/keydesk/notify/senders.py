@@ -1,0 +1,139 @@
+"""Sending one notice through one channel: a signed webhook POST or an email
+through SMTP. A failure is a `DeliveryFailed` with one line saying why (never
+a secret: not the signing secret, not the SMTP password)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import smtplib
+import socket
+import ssl
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from keydesk.errors import KeydeskError
+from keydesk.notify.channels import SMTP_SCHEMES, SMTP_URL_ENV, smtp_url
+from keydesk.notify.notices import Notice
+
+SIGNATURE_HEADER = "X-Keydesk-Signature-256"  # as GitHub's X-Hub-Signature-256
+SEND_TIMEOUT_SECONDS = 10.0
+
+
+class DeliveryFailed(KeydeskError):
+    """A channel did not take a notice; the next run tries again."""
+
+
+def signature(secret: str, body: bytes) -> str:
+    """`sha256=<hex>`: HMAC-SHA256 of the body under the channel's secret."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is a failure: a signed POST is not replayed to another URL."""
+
+    def redirect_request(self, *_args: object, **_kwargs: object) -> None:
+        return None
+
+
+def send_webhook(url: str, secret: str, notice: Notice, notice_id: int | None) -> None:
+    body = json.dumps(notice.payload(notice_id), ensure_ascii=False).encode()
+    # The URL was checked when the channel was added: https://, or http:// to this host.
+    request = urllib.request.Request(url, data=body, method="POST", headers={  # noqa: S310
+        "Content-Type": "application/json",
+        "User-Agent": "keydesk-notify",
+        "X-Keydesk-Event": notice.kind,
+        "X-Keydesk-Delivery": str(notice_id),
+        SIGNATURE_HEADER: signature(secret, body),
+    })  # fmt: skip
+    opener = urllib.request.build_opener(_NoRedirects)
+    try:
+        with opener.open(request, timeout=SEND_TIMEOUT_SECONDS) as response:
+            status = response.status
+    except urllib.error.HTTPError as error:
+        raise DeliveryFailed(f"the receiver answered {error.code}") from None
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        raise DeliveryFailed(f"cannot reach the receiver: {reason}") from None
+    if not 200 <= status < 300:
+        raise DeliveryFailed(f"the receiver answered {status}")
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpServer:
+    host: str
+    port: int
+    implicit_tls: bool
+    user: str | None
+    password: str | None
+
+
+def smtp_server(url: str | None, password_file: str | None, password_env: str | None) -> SmtpServer:
+    """The server a channel names, or this host's $KEYDESK_SMTP_URL (which,
+    being in the environment, may carry the password); the password from
+    the channel's file or variable, read on this host now."""
+    if url is None:
+        url = os.environ.get(SMTP_URL_ENV)
+        if not url:
+            raise DeliveryFailed(
+                f"no SMTP server: the channel names none and ${SMTP_URL_ENV} is unset"
+            )
+        url = smtp_url(url, f"${SMTP_URL_ENV}", password_allowed=True)
+    parts = urlsplit(url)
+    password = None if parts.password is None else unquote(parts.password)
+    if password_file is not None:
+        try:
+            password = Path(password_file).read_text().strip()
+        except OSError as error:
+            raise DeliveryFailed(f"cannot read the SMTP password file: {error.strerror}") from None
+    elif password_env is not None:
+        password = os.environ.get(password_env)
+        if password is None:
+            raise DeliveryFailed(f"the SMTP password variable ${password_env} is unset")
+    return SmtpServer(
+        parts.hostname or "", parts.port or SMTP_SCHEMES[parts.scheme], parts.scheme == "smtps",
+        None if parts.username is None else unquote(parts.username), password,
+    )  # fmt: skip
+
+
+def send_email(server: SmtpServer, sender: str | None, to: str, notice: Notice) -> None:
+    """STARTTLS whenever the server offers it (smtps: TLS from the start); a
+    password is never sent over a connection that is not encrypted."""
+    message = EmailMessage()
+    message["Subject"] = f"[keydesk] {notice.headline()}"[:200]
+    message["From"] = sender or f"keydesk@{socket.getfqdn()}"
+    message["To"] = to
+    message.set_content(notice.text())
+    context = ssl.create_default_context()
+    try:
+        client = (
+            smtplib.SMTP_SSL(
+                server.host, server.port, timeout=SEND_TIMEOUT_SECONDS, context=context
+            )
+            if server.implicit_tls
+            else smtplib.SMTP(server.host, server.port, timeout=SEND_TIMEOUT_SECONDS)
+        )
+        with client:
+            client.ehlo()
+            encrypted = server.implicit_tls
+            if not encrypted and client.has_extn("starttls"):
+                client.starttls(context=context)
+                client.ehlo()
+                encrypted = True
+            if server.user is not None and server.password is not None:
+                if not encrypted:
+                    raise DeliveryFailed(
+                        "the SMTP server offers no STARTTLS: the password is not sent in clear"
+                    )
+                client.login(server.user, server.password)
+            client.send_message(message)
+    except smtplib.SMTPResponseException as error:
+        raise DeliveryFailed(f"the SMTP server answered {error.smtp_code}") from None
+    except (smtplib.SMTPException, OSError) as error:
+        raise DeliveryFailed(f"SMTP to {server.host}:{server.port} failed: {error}") from None

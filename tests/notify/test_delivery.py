@@ -1,0 +1,112 @@
+"""A notify run end to end through real receivers: each notice reaches each
+channel once, across two runs and two processes at once (SQLite and
+PostgreSQL); the webhook's signature checked by the receiver; a failed
+delivery retried once the receiver is up; a dry run sends nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import timedelta
+
+from keydesk.notify import Channels, Notifier
+from keydesk.service.context import ServiceContext
+from keydesk.views import utcnow
+from tests.support.notify_receivers import webhook_receiver
+
+
+def _context(world, actor: str = "alice") -> ServiceContext:
+    return ServiceContext(world.store, actor, None)
+
+
+def _expiring_keys(world, count: int) -> None:
+    for n in range(count):
+        world.owner.create_key("github", f"k{n}", expires_at=utcnow() + timedelta(days=2 + n))
+
+
+def test_two_runs_claiming_at_once_claim_each_notice_once(world):
+    """Both see every notice due; inserting its row is the claim, which one wins."""
+    _expiring_keys(world, 3)
+    Channels(_context(world)).add_webhook("acme", "https://hooks.example.com/keydesk")
+    first, second = Notifier(_context(world)), Notifier(_context(world))
+    now = utcnow()
+    due_first, due_second = first.due(None, now), second.due(None, now)
+    assert len(due_first) == len(due_second) == 3
+    claimed = first.claim(due_first, now) + second.claim(due_second, now)
+    assert sorted(notice.label for _id, notice in claimed) == ["k0", "k1", "k2"]
+    assert first.due(None, now) == []
+
+
+def test_two_runs_send_each_notice_once_with_a_signature_the_receiver_checks(world):
+    _expiring_keys(world, 3)
+    with webhook_receiver() as receiver:
+        receiver.secret = Channels(_context(world)).add_webhook("acme", receiver.url).secret
+        first = Notifier(_context(world)).run()
+        assert (len(first.notices), first.sent, first.failures) == (3, 3, [])
+        second = Notifier(_context(world)).run()
+        assert (second.notices, second.sent, second.failures) == ([], 0, [])
+    assert receiver.bad_signatures == 0
+    assert sorted(r["label"] for r in receiver.received) == ["k0", "k1", "k2"]
+    assert {r["_event"] for r in receiver.received} == {"expiry.3d", "expiry.14d"}
+
+
+def test_a_wrong_secret_fails_the_receivers_check(world):
+    _expiring_keys(world, 1)
+    with webhook_receiver() as receiver:
+        Channels(_context(world)).add_webhook("acme", receiver.url)
+        receiver.secret = "not-the-signing-secret"
+        report = Notifier(_context(world)).run()
+    assert receiver.bad_signatures == 1 and receiver.received == []
+    assert [f.error for f in report.failures] == ["the receiver answered 401"]
+
+
+def test_a_failed_delivery_is_reported_and_retried_when_the_receiver_is_up(world):
+    _expiring_keys(world, 1)
+    with webhook_receiver(up=False) as receiver:
+        receiver.secret = Channels(_context(world)).add_webhook("acme", receiver.url).secret
+        down = Notifier(_context(world)).run()
+        assert [n.label for n in down.notices] == ["k0"] and down.sent == 0
+        assert "cannot reach the receiver" in down.failures[0].error
+        (channel,) = Channels(_context(world)).listed()
+        assert channel.failing == 1
+        assert [n.label for n in Notifier(_context(world)).run(dry_run=True).retries] == ["k0"]
+        receiver.start()
+        up = Notifier(_context(world)).run()
+        assert (up.notices, up.sent, up.failures) == ([], 1, [])
+        assert Notifier(_context(world)).run().sent == 0
+    assert [r["label"] for r in receiver.received] == ["k0"]
+    assert Channels(_context(world)).listed()[0].failing == 0
+
+
+def test_a_dry_run_sends_and_claims_nothing(world):
+    _expiring_keys(world, 2)
+    with webhook_receiver() as receiver:
+        receiver.secret = Channels(_context(world)).add_webhook("acme", receiver.url).secret
+        dry = Notifier(_context(world)).run(dry_run=True)
+        assert sorted(n.label for n in dry.notices) == ["k0", "k1"] and dry.sent == 0
+        assert receiver.received == []
+        assert Notifier(_context(world)).run().sent == 2  # all still due
+    assert len(receiver.received) == 2
+
+
+def test_two_processes_at_once_send_each_notice_once(world):
+    """Two `keydesk notify` processes started together on one store (on
+    PostgreSQL: as two hosts would): each notice reaches the receiver once
+    and is printed by one of them."""
+    world.admit_keydesk_commands("owner")
+    _expiring_keys(world, 6)
+    with webhook_receiver() as receiver:
+        receiver.secret = Channels(_context(world)).add_webhook("acme", receiver.url).secret
+        url = world.store.engine.url.render_as_string(hide_password=False)
+        env = os.environ | {"KEYDESK_DATABASE_URL": url}
+        command = [sys.executable, "-m", "keydesk", "notify", "--json"]
+        runs = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True) for _ in range(2)]  # fmt: skip
+        outputs = [run.communicate(timeout=60) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    printed = [n["label"] for out, _err in outputs for n in json.loads(out)["notices"]]
+    assert sorted(printed) == [f"k{n}" for n in range(6)]
+    assert sorted(r["label"] for r in receiver.received) == [f"k{n}" for n in range(6)]
+    assert receiver.bad_signatures == 0

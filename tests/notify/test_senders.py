@@ -1,0 +1,80 @@
+"""Email through a real SMTP server started here (aiosmtpd): STARTTLS
+whenever offered, the password only over TLS, read from a file or a
+variable on the sending host; a notice's text shown literally."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from keydesk.notify import Channels, DeliveryFailed, Notice, Notifier
+from keydesk.notify.senders import send_email, smtp_server
+from keydesk.service.context import ServiceContext
+from keydesk.views import utcnow
+from tests.support.notify_receivers import smtp_receiver
+
+NOTICE = Notice("expiry.3d", "o", 1, 1, "acme", "github", "prod\x1b[31m", "kdpk_AAAAAAAAAAAAAAAA",
+                "expires in 2 days", "rotate it")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def smtp(tmp_path_factory):
+    with smtp_receiver(tmp_path_factory.mktemp("smtp")) as receiver:
+        yield receiver
+
+
+@pytest.fixture
+def trusted(smtp, monkeypatch):
+    """This host trusts the server's certificate (as a real relay's is)."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(smtp.ca_file))
+    return smtp
+
+
+def test_an_email_is_sent_over_starttls_with_the_password_from_a_file(trusted, tmp_path):
+    password = tmp_path / "smtp-password"
+    password.write_text("s3cret-smtp\n")
+    server = smtp_server(f"smtp://notifier@localhost:{trusted.port}", str(password), None)
+    before = len(trusted.messages)
+    send_email(server, "keydesk@example.com", "ops@example.com", NOTICE)
+    message = trusted.messages[before]
+    assert trusted.tls_sessions[before] is True and trusted.logins[-1] == "notifier"
+    assert message["To"] == "ops@example.com" and message["From"] == "keydesk@example.com"
+    assert "\x1b" not in message["Subject"] and "kdpk_AAAAAAAAAAAAAAAA" in message["Subject"]
+    body = message.get_payload(decode=True).decode()
+    assert "Key: prod\\x1b[31m" in body.splitlines() and "What to do: rotate it" in body
+
+
+def test_an_untrusted_certificate_is_a_failed_delivery_never_plain_text(smtp, monkeypatch):
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    before = len(smtp.messages)
+    with pytest.raises(DeliveryFailed, match="CERTIFICATE_VERIFY_FAILED"):
+        send_email(smtp_server(f"smtp://localhost:{smtp.port}", None, None), None, "o@x.org",
+                   NOTICE)  # fmt: skip
+    assert len(smtp.messages) == before
+
+
+def test_keydesk_smtp_url_is_the_default_server(trusted, monkeypatch):
+    monkeypatch.setenv("KEYDESK_SMTP_URL", f"smtp://notifier:s3cret-smtp@localhost:{trusted.port}")
+    server = smtp_server(None, None, None)
+    assert (server.host, server.user, server.password) == ("localhost", "notifier", "s3cret-smtp")
+    monkeypatch.delenv("KEYDESK_SMTP_URL")
+    with pytest.raises(DeliveryFailed, match="KEYDESK_SMTP_URL is unset"):
+        smtp_server(None, None, None)
+
+
+def test_notify_emails_each_notice_once_and_retries_a_failed_one(world, trusted, monkeypatch):
+    context = ServiceContext(world.store, "alice", None)
+    Channels(context).add_email("acme", "ops@example.com", smtp=f"smtp://localhost:{trusted.port}",
+                                sender="keydesk@example.com")  # fmt: skip
+    world.owner.create_key("github", "prod", expires_at=utcnow() + timedelta(days=10))
+    monkeypatch.setenv("SSL_CERT_FILE", "/nonexistent")  # the relay's certificate not trusted yet
+    before = len(trusted.messages)
+    failed = Notifier(context).run()
+    assert failed.sent == 0 and "CERTIFICATE_VERIFY_FAILED" in failed.failures[0].error
+    monkeypatch.setenv("SSL_CERT_FILE", str(trusted.ca_file))
+    assert Notifier(context).run().sent == 1
+    assert Notifier(context).run().sent == 0
+    (message,) = trusted.messages[before:]
+    assert message["Subject"].startswith("[keydesk] acme: key 'prod' (kdpk_")
+    assert trusted.tls_sessions[-1] is True
