@@ -17,6 +17,7 @@ from django.test import Client, override_settings
 from django.urls import path
 
 from keydesk.django import requires_scopes
+from keydesk.http import middleware
 from keydesk.verify import Verifier
 from tests.support.framework_answers import (
     COMPARED_HEADERS,
@@ -130,6 +131,15 @@ def test_a_key_in_the_path_reaches_no_log(verifier, keys, caplog):
     assert "private key outside Authorization" in caplog.text
     request = answer.wsgi_request
     assert request.META["QUERY_STRING"] == "[redacted]" and request.path == "/[redacted]"
+
+
+@on_sqlite
+def test_invalid_answers_wait_for_the_floor(verifier, keys, monkeypatch):
+    waits: list[float] = []
+    monkeypatch.setattr(middleware, "_wait_until", waits.append)
+    for case in ("unknown", "wrong_secret", "malformed", "revoked", "valid"):
+        Client().get("/me", headers=bearer(keys[case]))
+    assert len(waits) == 2  # unknown and wrong_secret, each until 0.25 s after it arrived
 
 
 def test_a_guard_without_the_middleware_fails_closed():

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from keydesk.asgi import KeydeskAuth
 from keydesk.fastapi import KeydeskKey, VerifiedKey
+from keydesk.http import middleware
 from keydesk.verify import Verifier
 from tests.support.framework_answers import (
     COMPARED_HEADERS,
@@ -156,3 +157,19 @@ def test_behind_keydesk_auth_the_key_is_verified_once(world, scoped):
         assert client.get("/repos", headers=bearer(reader)).status_code == 403
         assert client.get("/healthz").json() == {"status": "ok"}
     keydesk.close()
+
+
+@on_sqlite
+def test_invalid_answers_wait_for_the_floor(world, keys, monkeypatch):
+    waits = []
+
+    async def until(moment):
+        waits.append(moment)
+
+    monkeypatch.setattr(middleware, "_until", until)
+    keydesk = KeydeskKey(verifier=Verifier(world.store.engine))
+    with TestClient(_app(keydesk)) as client:
+        for case in ("unknown", "wrong_secret", "malformed", "revoked", "valid"):
+            client.get("/me", headers=bearer(keys[case]))
+    keydesk.close()
+    assert len(waits) == 2  # unknown and wrong_secret, each until 0.25 s after it arrived

@@ -143,6 +143,13 @@ def test_invalid_answers_wait_for_the_floor_and_nothing_else_does(verifier, keys
     assert len(waits) == 2  # unknown and wrong_secret, each until 0.25 s after it arrived
 
 
+@on_sqlite
+def test_two_authorization_headers_arrive_joined_and_are_malformed(client, keys):
+    headers = [("Authorization", f"Bearer {keys['valid']}"), ("Authorization", "Bearer x")]
+    refused = client.get("/me", headers=headers)
+    assert refused.status_code == 401 and refused.json["reason"] == "malformed"
+
+
 def test_a_guard_without_the_middleware_fails_closed():
     client = _flask_app().test_client()
     refused = client.get("/repos")
