@@ -18,6 +18,7 @@ import asyncio
 import copy
 import json
 import logging
+import signal
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -186,6 +187,10 @@ def create_app(
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
 
 
+def _stopped(_signal: int, _frame: object) -> None:
+    """SIGTERM once uvicorn has shut down (it handles it while it runs)."""
+
+
 def log_config() -> dict[str, Any]:
     """uvicorn's logging, with keydesk's own lines on the same stderr handler."""
     from uvicorn.config import LOGGING_CONFIG
@@ -214,6 +219,10 @@ def serve(
     last-used times and usage counts written, exit status 0."""
     import uvicorn
 
+    # uvicorn raises the stop signal again once it has shut down, and the
+    # process would die of it; after that clean stop keydesk exits 0 instead,
+    # which supervisors read as a clean stop.
+    signal.signal(signal.SIGTERM, _stopped)
     uvicorn.run(
         create_app(store, metrics=metrics),
         host=host,

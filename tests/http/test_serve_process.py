@@ -1,0 +1,93 @@
+"""A real `keydesk serve --metrics` process: Prometheus scrapes it over
+HTTP, and SIGTERM in the middle of a request lets that request finish, writes
+the usage counts still in memory, and exits 0."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import timedelta
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from keydesk.views import utcnow
+from tests.conftest import copy_store_file
+from tests.support.servers import START_TIMEOUT, free_port, wait_until_up
+
+
+@pytest.fixture
+def store_url(sqlite_url, sqlite_template):
+    """SQLite only: the shutdown is the server's, not the store's."""
+    from tests.conftest import copy_store_file
+
+    copy_store_file(
+        sqlite_template, __import__("pathlib").Path(sqlite_url.removeprefix("sqlite:///"))
+    )
+    return sqlite_url
+
+
+def _log_says(log, words: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while words not in log.read_text(errors="replace"):
+        assert process.poll() is None, log.read_text(errors="replace")
+        assert time.monotonic() < deadline, f"never logged {words!r}: {log.read_text()}"
+        time.sleep(0.02)
+
+
+def test_scraped_then_stopped_by_sigterm_mid_request(world, store_url, tmp_path):
+    world.admit_keydesk_commands()  # POST /v1/revoke acts as the account serve runs as
+    used = world.owner.create_key("github", "used")
+    leaked = world.owner.create_key("github", "leaked")
+    port, log = free_port(), tmp_path / "serve.log"
+    command = [sys.executable, "-m", "keydesk", "serve", "--db", store_url, "--port", str(port), "--metrics"]  # fmt: skip
+    with log.open("wb") as output:
+        server = subprocess.Popen(command, stdout=output, stderr=output)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(base, server)
+        bearer = {"Authorization": f"Bearer {used.private_key.reveal()}"}
+        for _ in range(3):
+            got = httpx.get(f"{base}/v1/verify", headers=bearer)
+            assert got.status_code == 200, got.text
+        families = {
+            f.name: f for f in text_string_to_metric_families(httpx.get(f"{base}/metrics").text)
+        }
+        (accepted,) = families["keydesk_requests"].samples
+        assert accepted.labels == {"outcome": "accepted", "integration": "github"}
+        assert accepted.value == 3.0
+
+        # A request in flight: its headers are in, the app reads its body
+        # (uvicorn answers `100 Continue` when it starts to), half of it sent.
+        body = json.dumps({"api_key": leaked.private_key.reveal()}).encode()
+        client = socket.create_connection(("127.0.0.1", port), timeout=START_TIMEOUT)
+        client.sendall(
+            b"POST /v1/revoke HTTP/1.1\r\nHost: keydesk\r\nContent-Type: application/json\r\n"
+            b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(body)
+        )
+        assert client.recv(100).startswith(b"HTTP/1.1 100 Continue")
+        client.sendall(body[:10])
+        server.send_signal(signal.SIGTERM)
+        _log_says(log, "Waiting for connections to close", server)  # stopping, ours in flight
+        client.sendall(body[10:])
+        answer = client.recv(4096)
+        client.close()
+        assert answer.startswith(b"HTTP/1.1 200 "), answer
+        assert server.wait(timeout=START_TIMEOUT) == 0
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    # The request it finished took effect; the counts it held (written every
+    # 15 s otherwise) and the last-used time are in the store.
+    keys = {k.public_key: k for k in world.owner.keys("github")}
+    assert keys[leaked.key.public_key].status == "revoked"
+    usage = world.owner.key_usage(used.key.public_key, utcnow() - timedelta(hours=2))
+    assert usage.accepted == 3
+    assert keys[used.key.public_key].last_used_at is not None
+    assert "Traceback" not in log.read_text()
