@@ -152,7 +152,7 @@ class _Refusing:
     def __init__(self, error: Exception) -> None:
         self.error = error
 
-    async def verify_async(self, _presented):
+    async def verify_async(self, _presented, _source=None):
         raise self.error
 
 

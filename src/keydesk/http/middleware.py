@@ -20,7 +20,11 @@ HTTP requests and WebSocket handshakes alike need `Authorization: Bearer
        a key): keys travel only in `Authorization`, and what a server logs
        of such a request (query string, path, method, client address, which
        may come from `X-Forwarded-For`) is redacted before it is logged.
-  429  too many attempts with one public key at once; `Retry-After`.
+  403  `forbidden_network`: a key with an allowlist, from elsewhere (before
+       any hash work; the address: see `RequestCheck`).
+  429  too many attempts with one public key at once; or `rate_limited`, a
+       key over its rate or quota: `Retry-After` and the RateLimit headers
+       (keydesk.http.limits), which a limited key's every answer carries.
   503  the key store cannot answer (gone, down, locked past the timeout);
        `Retry-After`. Never a 200 it could not check.
 
@@ -47,7 +51,16 @@ from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
 from keydesk.encodings import TooDeeplyEncoded, decoded_views, holds_key_body, may_hold_key
-from keydesk.errors import StoreUnavailable, TooManyAttempts, Unauthorized, UnauthorizedReason
+from keydesk.errors import (
+    ForbiddenNetwork,
+    RateLimited,
+    StoreUnavailable,
+    TooManyAttempts,
+    Unauthorized,
+    UnauthorizedReason,
+)
+from keydesk.http.limits import limit_refusal, request_source, with_ratelimit_headers
+from keydesk.limits import proxies
 from keydesk.redaction import PRIVATE_KEY_PREFIX, looks_like_private_key
 from keydesk.verify.gates import RETRY_AFTER_SECONDS
 from keydesk.verify.refusals import RefusalLog
@@ -96,9 +109,12 @@ class KeydeskAuth:
         database_url: str | None = None,
         exempt_paths: Iterable[str] = ("/healthz",),
         invalid_answer_seconds: float = INVALID_ANSWER_SECONDS,
+        trusted_proxies: Iterable[str] = (),
     ) -> None:
         self.app = app
-        self.check = RequestCheck(verifier, database_url, invalid_answer_seconds)
+        self.check = RequestCheck(
+            verifier, database_url, invalid_answer_seconds, trusted_proxies=trusted_proxies
+        )
         self.verifier = self.check.verifier
         self.exempt_paths = frozenset(exempt_paths)
 
@@ -116,6 +132,8 @@ class KeydeskAuth:
             return
         scope[SCOPE_KEY] = answer
         scope.setdefault("state", {})["api_key"] = answer
+        if answer.limits:
+            send = with_ratelimit_headers(send, answer.limits)
         await self.app(scope, receive, send)
 
 
@@ -123,14 +141,20 @@ class RequestCheck:
     """A request's key check as `KeydeskAuth` makes it, shared by every host
     (this middleware, the FastAPI dependency, the WSGI and Django
     middleware), each sending the answer its own way. `scope` is an ASGI
-    scope, or what a WSGI host made of its environ."""
+    scope, or what a WSGI host made of its environ. The request's address
+    (for a key's allowlist and its sources) is the peer's, or, when the peer
+    is one of `trusted_proxies` (CIDRs), the right-most untrusted address of
+    X-Forwarded-For (else Forwarded): never one a client chose."""
 
     def __init__(
         self,
         verifier: Verifier | None = None,
         database_url: str | None = None,
         invalid_answer_seconds: float = INVALID_ANSWER_SECONDS,
+        *,
+        trusted_proxies: Iterable[str] = (),
     ) -> None:
+        self.trusted = proxies(trusted_proxies)  # checked before a store is opened
         if verifier is None:
             from keydesk.config import database_url as resolve_url
 
@@ -155,8 +179,9 @@ class RequestCheck:
         """The key's identity, or the refusal to answer (on the event loop)."""
         arrived = time.monotonic()
         try:
-            return await self.verifier.verify_async(bearer_token(scope))
-        except (BadRequest, Unauthorized, TooManyAttempts, StoreUnavailable) as error:
+            token = bearer_token(scope)
+            return await self.verifier.verify_async(token, request_source(scope, self.trusted))
+        except (BadRequest, Unauthorized, *_REFUSED) as error:
             if _answered_late(error):
                 await _until(arrived + self.invalid_answer_seconds)
             return refusal_of(error)
@@ -165,8 +190,9 @@ class RequestCheck:
         """The same, for a WSGI host's worker thread."""
         arrived = time.monotonic()
         try:
-            return self.verifier.verify(bearer_token(scope))
-        except (BadRequest, Unauthorized, TooManyAttempts, StoreUnavailable) as error:
+            token = bearer_token(scope)
+            return self.verifier.verify(token, request_source(scope, self.trusted))
+        except (BadRequest, Unauthorized, *_REFUSED) as error:
             if _answered_late(error):
                 _wait_until(arrived + self.invalid_answer_seconds)
             return refusal_of(error)
@@ -177,8 +203,14 @@ def _answered_late(error: Exception) -> bool:
     return isinstance(error, Unauthorized) and error.public_reason is UnauthorizedReason.INVALID
 
 
+# What else the verifier refuses with (beside Unauthorized).
+_REFUSED = (TooManyAttempts, StoreUnavailable, ForbiddenNetwork, RateLimited)
+
+
 def refusal_of(error: Exception) -> Refusal:
     """The answer to a request the verifier refused, whoever sends it."""
+    if isinstance(error, ForbiddenNetwork | RateLimited):
+        return limit_refusal(error)
     if isinstance(error, BadRequest):
         return 400, _bad_request(error.message), []
     if isinstance(error, Unauthorized):

@@ -20,7 +20,7 @@ import json
 import logging
 import signal
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -158,9 +158,14 @@ def _leak_revoker(store: Store) -> Callable[[Any, str], object]:
 
 
 def create_app(
-    store: Store, *, verifier: Verifier | None = None, metrics: bool = False
+    store: Store,
+    *,
+    verifier: Verifier | None = None,
+    metrics: bool = False,
+    trusted_proxies: Iterable[str] = (),
 ) -> Starlette:
-    """The server's app; `metrics`: /metrics in Prometheus text (metrics.py)."""
+    """The server's app; `metrics`: /metrics in Prometheus text (metrics.py);
+    `trusted_proxies`: whose X-Forwarded-For names a request's address."""
     checker = verifier or Verifier(store.engine)
     reports = LeakReports(store, _leak_revoker(store))
 
@@ -183,7 +188,11 @@ def create_app(
         routes.append(Route(METRICS_PATH, watch.endpoint))
         exempt += (METRICS_PATH,)
         middleware.append(Middleware(Observed, metrics=watch, exempt_paths=exempt))
-    middleware.append(Middleware(KeydeskAuth, verifier=checker, exempt_paths=exempt))
+    middleware.append(
+        Middleware(
+            KeydeskAuth, verifier=checker, exempt_paths=exempt, trusted_proxies=trusted_proxies
+        )
+    )
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
 
 
@@ -224,7 +233,7 @@ def serve(
     # which supervisors read as a clean stop.
     signal.signal(signal.SIGTERM, _stopped)
     uvicorn.run(
-        create_app(store, metrics=metrics),
+        create_app(store, metrics=metrics, trusted_proxies=trusted_proxies or ()),
         host=host,
         port=port,
         access_log=access_log,
