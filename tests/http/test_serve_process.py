@@ -22,14 +22,10 @@ from tests.support.servers import START_TIMEOUT, free_port, wait_until_up
 
 
 @pytest.fixture
-def store_url(sqlite_url, sqlite_template):
-    """SQLite only: the shutdown is the server's, not the store's."""
-    from tests.conftest import copy_store_file
-
-    copy_store_file(
-        sqlite_template, __import__("pathlib").Path(sqlite_url.removeprefix("sqlite:///"))
-    )
-    return sqlite_url
+def store_url(tmp_path, sqlite_template) -> str:
+    """SQLite only: the shutdown is the server's, whatever the store."""
+    copy_store_file(sqlite_template, tmp_path / "keydesk.db")
+    return f"sqlite:///{tmp_path / 'keydesk.db'}"
 
 
 def _log_says(log, words: str, process: subprocess.Popen[bytes]) -> None:
