@@ -33,7 +33,7 @@ def test_key_list_says_the_replacement_is_gone_and_keep_cancels_the_stop(configu
     kept = {k["public_key"]: k for k in json.loads(out)}[old]
     assert kept["status"] == "active" and kept["expires_at"] > by_key[old]["expires_at"]
     code, out, _ = cli("audit", "--key", old, "--json")
-    assert json.loads(out.splitlines()[-1])["action"] == "key.expire"
+    assert json.loads(out.splitlines()[-1])["action"] == "key.keep"
 
 
 def test_keep_with_no_scheduled_stop_is_refused_in_one_line(configured):

@@ -247,13 +247,38 @@ def test_the_upgrade_tested_here_is_the_newest():
     upgraded above too."""
     from alembic.script import ScriptDirectory
 
-    assert ScriptDirectory.from_config(_config()).get_revision(HEAD).down_revision == "0008"
+    assert ScriptDirectory.from_config(_config()).get_revision(HEAD).down_revision == "0009"
 
 
 # Revision 0008's tables, new and empty in an upgraded store.
 TABLES_0008 = ("key_policy", "workspace_policy", "key_window", "key_source")
 # Revision 0009's.
 TABLES_0009 = ("notify_channel", "notify_notice", "notify_delivery")
+
+
+def test_a_store_made_at_0009_upgrades_to_head_keeping_every_row_and_keeps_keys(store_url):
+    """Revision 0010 (PostgreSQL: an admin may keep a key whose replacement
+    was revoked, audited as key.keep) keeps every row as it was; a keep on
+    the upgraded store is audited as key.keep on both backends."""
+    _make_store_at_0002(store_url)
+    _upgrade_to(store_url, "0009")
+    store = open_store(store_url, migrate=False)
+    before = _every_row(store.engine)
+    store.dispose()
+
+    store = open_store(store_url)
+    try:
+        assert current_revision(store.engine) == HEAD
+        assert _every_row(store.engine) == before
+        alice = KeyService(store, "alice")
+        old = alice.create_key("github", "kept", expires_at=utcnow() + timedelta(days=30))
+        new = alice.rotate_key(old.key.public_key, timedelta(hours=1)).created.key.public_key
+        alice.revoke_key(new)
+        alice.keep_key(old.key.public_key)
+        events = alice.audit(key=old.key.public_key, limit=1)
+        assert [e.action for e in events] == ["key.keep"]
+    finally:
+        store.dispose()
 
 
 def test_a_store_made_at_0008_upgrades_to_head_keeping_every_row_and_notifies(store_url):

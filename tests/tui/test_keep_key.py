@@ -62,7 +62,7 @@ async def test_the_row_says_the_replacement_is_gone_and_k_keeps_the_key(demo_sto
         assert app.screen is detail
     kept = KeyService(demo_store, "alice").key(old)
     assert kept.expires_at is not None and kept.expires_at - utcnow() > timedelta(days=59)
-    assert KeyService(demo_store, "alice").audit(key=old)[0].action == "key.expire"
+    assert KeyService(demo_store, "alice").audit(key=old)[0].action == "key.keep"
 
 
 async def test_the_keys_page_offers_keep_and_escape_cancels(demo_store):

@@ -168,7 +168,7 @@ class Keys:
         own lifetime again (never stops, if it had none), within the
         workspace's key policy. For a rotation whose replacement was revoked
         (found leaked, say): its stop would leave the integration keyless.
-        Audited as the key's new expiry, as PostgreSQL's trail writes it."""
+        Audited as `key.keep`, as PostgreSQL's trail writes it (revision 0010)."""
         context = self.context
         with context.session() as session:
             ref = context.key_ref(session, public_key)
@@ -193,7 +193,7 @@ class Keys:
             )
             note = "no expiry" if own_end is None else f"stops {stop_time(own_end)}"
             context.audit(
-                session, target.workspace_id, "key.expire", key.public_key, note,
+                session, target.workspace_id, "key.keep", key.public_key, note,
                 integration_id=target.id,
             )  # fmt: skip
             return context.key_view(session, ref.id)
