@@ -1,4 +1,5 @@
-"""`keydesk store info`: backend, where (never a password), schema, counts, size."""
+"""`keydesk store info`: backend, where (never a password), schema, counts,
+size; `store backup` of PostgreSQL points at pg_dump."""
 
 from __future__ import annotations
 
@@ -31,3 +32,5 @@ def test_info_on_postgresql_never_shows_the_password(team, cli):
     info = json.loads(out)
     assert team.password not in out and ":***@" in info["where"]
     assert info["backend"] == "postgresql" and info["counts"]["integration"] == 1
+    code, _out, err = cli("--db", team.url_as("alice"), "store", "backup", "/tmp/x.db")
+    assert code == 1 and "pg_dump" in err
