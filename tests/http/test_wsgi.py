@@ -7,8 +7,13 @@ whose part the verifier's tests run on PostgreSQL too."""
 
 from __future__ import annotations
 
+import base64
 import logging
+import subprocess
+import sys
+from pathlib import Path
 
+import httpx
 import pytest
 from flask import Flask, request
 
@@ -21,6 +26,7 @@ from tests.support.framework_answers import (
     keydesk_auth_client,
     refused_requests,
 )
+from tests.support.servers import free_port, wait_until_up
 
 on_sqlite = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 
@@ -129,6 +135,43 @@ def test_what_a_server_logs_of_a_key_sent_elsewhere_is_redacted(verifier, keys, 
     for environ in seen:  # its every string (the test client's own objects aside)
         assert not [n for n, value in environ.items() if isinstance(value, str) and body in value]
     assert body not in caplog.text and "private key outside Authorization" in caplog.text
+
+
+@on_sqlite
+def test_gunicorns_access_log_never_holds_the_key(world, store_url, keys, tmp_path):
+    """A real gunicorn, its access log in its default format (request line,
+    client, user, Referer, User-Agent): a key sent anywhere but a Bearer
+    `Authorization` is refused and appears in no line."""
+    port, log = free_port(), tmp_path / "access.log"
+    key = keys["valid"]
+    basic = base64.b64encode(f"{key}:".encode()).decode()
+    with log.open("wb") as output:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1",
+             "--access-logfile", "-", "tests.support.wsgi_app:app"],
+            cwd=Path(__file__).parents[2], stdout=output, stderr=output,
+            env={"KEYDESK_DATABASE_URL": store_url, "PATH": "/usr/bin:/bin"},
+        )  # fmt: skip
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_up(base, server)
+            with httpx.Client(base_url=base) as client:
+                assert client.get("/repos", headers=bearer(key)).json() == {"label": "prod"}
+                assert client.get(f"/repos?k={key}").status_code == 400
+                assert client.get(f"/{key}").status_code == 400
+                assert client.get("/repos", headers={"User-Agent": key}).status_code == 400
+                assert client.get("/repos", headers={"Referer": f"/?k={key}"}).status_code == 400
+                refused = client.get("/repos", headers={"Authorization": f"Basic {basic}"})
+                assert refused.status_code == 401
+        finally:
+            server.terminate()
+            server.wait(timeout=15)
+    written = log.read_text()
+    assert key[5:] not in written
+    lines = [line for line in written.splitlines() if '"GET /' in line]
+    assert [line.split('" ')[1][:3] for line in lines[-6:]] == ["200", *["400"] * 4, "401"]
+    assert all("[redacted]" in line for line in lines[-5:-1])  # query, path, User-Agent, Referer
+    assert lines[-1].split()[2] == "-"  # the Basic credentials' user: not logged
 
 
 @on_sqlite

@@ -29,7 +29,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from keydesk.http.middleware import SCOPE_KEY, Refusal, RequestCheck, refusal_payload, scope_refusal
-from keydesk.http.wsgi import redact_environ, scope_of
+from keydesk.http.wsgi import forget_credentials, redact_environ, scope_of
 from keydesk.verify.verified_key import VerifiedKey
 
 __all__ = ["KeydeskMiddleware", "requires_scopes"]
@@ -53,11 +53,11 @@ class KeydeskMiddleware:
             redact_environ(request.META, scope)
             if scope["path"] != request.path_info:  # Django logs request.path on a 4xx
                 request.path = request.path_info = scope["path"]
-            return _response(refused)
-        if request.path_info in self.exempt_paths:
+        elif request.path_info in self.exempt_paths:
             return self.get_response(request)
-        answer = self.check.verify(scope)
+        answer = refused or self.check.verify(scope)
         if not isinstance(answer, VerifiedKey):
+            forget_credentials(request.META)
             return _response(answer)
         request.META[SCOPE_KEY] = answer
         request.api_key = answer  # as Starlette's request.state.api_key

@@ -315,8 +315,9 @@ def _path(scope: Scope) -> bytes:
 
 
 def _redact(scope: Scope) -> None:
-    """Every field of `_logged_fields` without the key: the request is
-    answered 400, so only the server's access log reads them after this."""
+    """Every field of `_logged_fields`, and every header but
+    `Authorization`, without the key: the request is answered 400, so only
+    the server's access log reads them after this."""
     if scope.get("query_string"):
         scope["query_string"] = REDACTED
     if _looks_like_key(_path(scope)) or _looks_like_key(scope.get("raw_path") or b""):
@@ -326,6 +327,11 @@ def _redact(scope: Scope) -> None:
         scope["method"] = REDACTED.decode()
     if _looks_like_key(_client_host(scope)):
         scope["client"] = (REDACTED.decode(), scope["client"][1])
+    # Some access logs write headers too (gunicorn's by default: Referer, User-Agent).
+    scope["headers"] = [
+        (name, REDACTED if name != b"authorization" and _looks_like_key(value) else value)
+        for name, value in scope.get("headers", ())
+    ]
 
 
 def _only_an_address(scope: Scope) -> None:

@@ -17,8 +17,9 @@ A valid key's identity is in `environ["keydesk.api_key"]`, and
 
 What a WSGI server logs of a request comes from the environ (gunicorn's
 access log: REQUEST_METHOD, RAW_URI, PATH_INFO, QUERY_STRING,
-REMOTE_ADDR): a request carrying a key elsewhere has those redacted before
-it is answered. A WSGI server joins repeated headers into one, so two
+REMOTE_ADDR, Referer, User-Agent): a request carrying a key elsewhere has
+those redacted before it is answered, and a refused one its Authorization
+(the user name of Basic credentials is logged). A WSGI server joins repeated headers into one, so two
 `Authorization` headers arrive as one malformed value (401 `malformed`).
 Django: keydesk.http.django, Django middleware over the same pieces.
 """
@@ -34,6 +35,7 @@ from typing import Any
 from keydesk.errors import KeydeskError
 from keydesk.http.middleware import (
     INVALID_ANSWER_SECONDS,
+    REDACTED,
     SCOPE_KEY,
     Refusal,
     RequestCheck,
@@ -77,11 +79,11 @@ class KeydeskWSGI:
         refused = self.check.screen(scope)
         if refused is not None:
             redact_environ(environ, scope)
-            return _answer(refused, start_response)
-        if scope["path"] in self.exempt_paths:
+        elif scope["path"] in self.exempt_paths:
             return self.app(environ, start_response)
-        answer = self.check.verify(scope)
+        answer = refused or self.check.verify(scope)
         if not isinstance(answer, VerifiedKey):
+            forget_credentials(environ)
             return _answer(answer, start_response)
         environ[SCOPE_KEY] = answer
         token = _current.set(answer)
@@ -123,11 +125,7 @@ class requires_scopes:  # lower case: used like a function, @requires_scopes("re
 
 def scope_of(environ: Environ) -> Scope:
     """What `RequestCheck` reads of a request, as an ASGI scope has it."""
-    headers = [
-        (name.removeprefix("HTTP_").lower().replace("_", "-").encode("latin-1"), _raw(value))
-        for name, value in environ.items()
-        if name.startswith("HTTP_") or name in ("CONTENT_TYPE", "CONTENT_LENGTH")
-    ]
+    headers = [(_header(name), _raw(value)) for name, value in environ.items() if _header(name)]
     uri = str(environ.get("RAW_URI") or environ.get("REQUEST_URI") or "")
     return {
         "type": "http",
@@ -140,6 +138,13 @@ def scope_of(environ: Environ) -> Scope:
     }
 
 
+def _header(name: str) -> bytes:
+    """The header an environ key holds (b"" for none)."""
+    if name.startswith("HTTP_") or name in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        return name.removeprefix("HTTP_").lower().replace("_", "-").encode("latin-1")
+    return b""
+
+
 def _raw(value: object) -> bytes:
     """The bytes as sent: PEP 3333 strings hold them decoded as latin-1.
     Django under ASGI fills META with text already decoded: UTF-8 then."""
@@ -148,6 +153,14 @@ def _raw(value: object) -> bytes:
         return text.encode("latin-1")
     except UnicodeEncodeError:
         return text.encode("utf-8")
+
+
+def forget_credentials(environ: Environ) -> None:
+    """A refused request's `Authorization` leaves the environ: gunicorn's
+    access log writes the user name of `Basic` credentials, which a key
+    sent that way would be."""
+    if "HTTP_AUTHORIZATION" in environ:
+        environ["HTTP_AUTHORIZATION"] = REDACTED.decode()
 
 
 def redact_environ(environ: Environ, scope: Scope) -> None:
@@ -162,6 +175,9 @@ def redact_environ(environ: Environ, scope: Scope) -> None:
         environ["QUERY_STRING"] = scope["query_string"].decode("latin-1")
     if scope["client"] != seen["client"]:
         environ["REMOTE_ADDR"] = scope["client"][0]
+    redacted = {name for name, value in scope["headers"] if value == REDACTED}
+    for name in [name for name in environ if _header(name) in redacted]:
+        environ[name] = REDACTED.decode()
     query = environ.get("QUERY_STRING")
     uri = scope["raw_path"].decode("latin-1") + (f"?{query}" if query else "")
     for name in ("RAW_URI", "REQUEST_URI"):
