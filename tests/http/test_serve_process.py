@@ -5,6 +5,7 @@ the usage counts still in memory, and exits 0."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -18,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from keydesk.views import utcnow
 from tests.conftest import copy_store_file
-from tests.support.servers import START_TIMEOUT, free_port, wait_until_up
+from tests.support.servers import START_TIMEOUT, free_port
 
 
 @pytest.fixture
@@ -41,12 +42,17 @@ def test_scraped_then_stopped_by_sigterm_mid_request(world, store_url, tmp_path)
     used = world.owner.create_key("github", "used")
     leaked = world.owner.create_key("github", "leaked")
     port, log = free_port(), tmp_path / "serve.log"
+    systemd = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)  # as systemd listens, Type=notify
+    systemd.bind(str(tmp_path / "notify"))
+    systemd.settimeout(START_TIMEOUT)
+    env = {**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify")}
     command = [sys.executable, "-m", "keydesk", "serve", "--db", store_url, "--port", str(port), "--metrics"]  # fmt: skip
     with log.open("wb") as output:
-        server = subprocess.Popen(command, stdout=output, stderr=output)
+        server = subprocess.Popen(command, stdout=output, stderr=output, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until_up(base, server)
+        assert systemd.recv(100) == b"READY=1"
+        assert httpx.get(f"{base}/healthz").status_code == 200  # ready meant listening
         bearer = {"Authorization": f"Bearer {used.private_key.reveal()}"}
         for _ in range(3):
             got = httpx.get(f"{base}/v1/verify", headers=bearer)
@@ -69,6 +75,7 @@ def test_scraped_then_stopped_by_sigterm_mid_request(world, store_url, tmp_path)
         assert client.recv(100).startswith(b"HTTP/1.1 100 Continue")
         client.sendall(body[:10])
         server.send_signal(signal.SIGTERM)
+        assert systemd.recv(100) == b"STOPPING=1"
         _log_says(log, "Waiting for connections to close", server)  # stopping, ours in flight
         client.sendall(body[10:])
         answer = client.recv(4096)
@@ -76,6 +83,7 @@ def test_scraped_then_stopped_by_sigterm_mid_request(world, store_url, tmp_path)
         assert answer.startswith(b"HTTP/1.1 200 "), answer
         assert server.wait(timeout=START_TIMEOUT) == 0
     finally:
+        systemd.close()
         if server.poll() is None:
             server.kill()
             server.wait()

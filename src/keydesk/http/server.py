@@ -51,6 +51,7 @@ REVOKE_HASH_SLOTS = 2  # argon2 checks at once for this endpoint (one per core)
 # On SIGTERM, requests in flight get this long to finish; the usage counts are
 # written after, well within systemd's 90 s before SIGKILL.
 SHUTDOWN_GRACE_SECONDS = 10
+STARTUP_FAILURE = 3  # exit status, as uvicorn's own command uses
 
 
 async def healthz(_request: Request) -> JSONResponse:
@@ -225,14 +226,13 @@ def serve(
 
     SIGTERM (or SIGINT) stops it cleanly: no new connections, requests in
     flight answered (for `SHUTDOWN_GRACE_SECONDS` at most), then queued
-    last-used times and usage counts written, exit status 0."""
+    last-used times and usage counts written, exit status 0. Under systemd
+    it tells when it is ready and when it stops (systemd.py)."""
     import uvicorn
 
-    # uvicorn raises the stop signal again once it has shut down, and the
-    # process would die of it; after that clean stop keydesk exits 0 instead,
-    # which supervisors read as a clean stop.
-    signal.signal(signal.SIGTERM, _stopped)
-    uvicorn.run(
+    from keydesk.http.systemd import NotifyingServer
+
+    config = uvicorn.Config(
         create_app(store, metrics=metrics, trusted_proxies=trusted_proxies or ()),
         host=host,
         port=port,
@@ -244,3 +244,11 @@ def serve(
         server_header=False,
         timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
     )
+    server = NotifyingServer(config)
+    # uvicorn raises the stop signal again once it has shut down, and the
+    # process would die of it; after that clean stop keydesk exits 0 instead,
+    # which supervisors read as a clean stop.
+    signal.signal(signal.SIGTERM, _stopped)
+    server.run()
+    if not server.started:  # e.g. the port is in use: uvicorn has said so
+        raise SystemExit(STARTUP_FAILURE)
