@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
 from keydesk.errors import InvalidInput, NotFound, PermissionDenied, StoreUnavailable
-from keydesk.store.dbapi import first_line
+from keydesk.store.dbapi import first_line, without
 from keydesk.store.postgres_roles import USERS_ROLE
 from keydesk.store.schema import HEAD
 from keydesk.store.sqlite_file import read_only_uri
@@ -95,9 +95,8 @@ def copy_store(
             transaction.commit()
             return result
     except DBAPIError as exc:
-        raise StoreUnavailable(
-            f"the copy was refused, nothing was written: {first_line(exc.orig)}"
-        ) from None
+        reason = without(first_line(exc.orig), target.password)
+        raise StoreUnavailable(f"the copy was refused, nothing was written: {reason}") from None
     finally:
         engine.dispose()
 

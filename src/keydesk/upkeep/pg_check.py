@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
 from keydesk.errors import PermissionDenied, StoreNotFound, StoreUnavailable
-from keydesk.store.dbapi import first_line
+from keydesk.store.dbapi import first_line, without
 from keydesk.store.postgres_roles import USERS_ROLE, VERIFIER_ROLE
 from keydesk.upkeep.findings import Finding, hash_findings, schema_findings
 
@@ -82,7 +82,8 @@ def check_postgres(url: str) -> list[Finding]:
             finally:
                 transaction.rollback()  # the scratch schema, and anything else, undone
     except DBAPIError as exc:
-        raise StoreUnavailable(f"cannot check the store: {first_line(exc.orig)}") from None
+        reason = without(first_line(exc.orig), engine.url.password)
+        raise StoreUnavailable(f"cannot check the store: {reason}") from None
     finally:
         engine.dispose()
 

@@ -112,7 +112,7 @@ class _Stops:
 def revision_number(revision: str) -> int:
     """keydesk's revisions are numbered in order (0001, 0002, …)."""
     if not revision.isdigit():
-        raise InvalidInput(f"the backup's schema {revision!r} is not one keydesk makes")
+        raise InvalidInput(f"schema {revision!r} is not one keydesk makes")
     return int(revision)
 
 
@@ -129,9 +129,9 @@ def restore(url: str, backup: str, *, actor: str, accept_lost_revocations: bool)
             f"the backup's schema {header.schema} is newer than this keydesk's ({HEAD}): "
             "restore it with the keydesk that took it, or a newer one"
         )
+    created = False
     try:
-        store = sqlite_store_file(url)  # the one check; migrated by the open below
-        created = False
+        sqlite_store_file(url)  # the one check; the open below upgrades it
     except StoreNotFound:
         if not accept_lost_revocations:
             raise PermissionDenied(
