@@ -13,7 +13,7 @@ import django
 import pytest
 from django.conf import settings
 from django.http import JsonResponse
-from django.test import Client, override_settings
+from django.test import AsyncClient, Client, override_settings
 from django.urls import path
 
 from keydesk.django import requires_scopes
@@ -140,6 +140,24 @@ def test_invalid_answers_wait_for_the_floor(verifier, keys, monkeypatch):
     for case in ("unknown", "wrong_secret", "malformed", "revoked", "valid"):
         Client().get("/me", headers=bearer(keys[case]))
     assert len(waits) == 2  # unknown and wrong_secret, each until 0.25 s after it arrived
+
+
+@on_sqlite
+async def test_under_asgi_too(verifier, scoped):
+    """Django's ASGI handler (AsyncClient) runs the same middleware."""
+    reader = scoped["reader"].private_key.reveal()
+    client = AsyncClient()
+    assert (await client.get("/orgs", headers=bearer(reader))).json() == {"scopes": ["read:org"]}
+    refused = await client.get("/repos", headers=bearer(reader))
+    assert refused.status_code == 403 and refused.json()["error"] == "insufficient_scope"
+    assert (await client.get("/me")).status_code == 401
+
+
+@on_sqlite
+def test_exempt_paths_come_from_the_settings(verifier):
+    assert Client().get("/healthz").status_code == 200
+    with override_settings(KEYDESK_EXEMPT_PATHS=[]):
+        assert Client().get("/healthz").status_code == 401
 
 
 def test_a_guard_without_the_middleware_fails_closed():

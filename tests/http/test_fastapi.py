@@ -8,8 +8,10 @@ annotations at run time, and they name a local `keydesk`.
 On SQLite only: what the dependency adds is the same whatever the store,
 whose part the verifier's tests run on PostgreSQL too."""
 
+import logging
 from typing import Annotated
 
+import httpx
 import pytest
 from fastapi import FastAPI, Security
 from fastapi.testclient import TestClient
@@ -24,6 +26,7 @@ from tests.support.framework_answers import (
     keydesk_auth_client,
     refused_requests,
 )
+from tests.support.servers import uvicorn_thread
 
 on_sqlite = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 
@@ -173,3 +176,20 @@ def test_invalid_answers_wait_for_the_floor(world, keys, monkeypatch):
             client.get("/me", headers=bearer(keys[case]))
     keydesk.close()
     assert len(waits) == 2  # unknown and wrong_secret, each until 0.25 s after it arrived
+
+
+@on_sqlite
+def test_a_key_sent_elsewhere_never_reaches_uvicorns_access_log(keydesk, keys, caplog):
+    """The dependency redacts the scope uvicorn's access log then reads."""
+    caplog.set_level(logging.INFO)
+    key = keys["valid"]
+    with uvicorn_thread(_app(keydesk)) as base, httpx.Client(base_url=base) as client:
+        assert client.get(f"/repos?k={key}").status_code == 400
+        assert client.get("/repos", headers={"User-Agent": key}).status_code == 400
+    server_side = [r.getMessage() for r in caplog.records if not r.name.startswith("httpx")]
+    assert key[5:] not in "\n".join(server_side)  # httpx, the client, logs its own URL
+    access = [line for line in server_side if '"GET /repos' in line]
+    assert [line.split(" - ")[1] for line in access] == [
+        '"GET /repos?[redacted] HTTP/1.1" 400',
+        '"GET /repos HTTP/1.1" 400',
+    ]
