@@ -43,7 +43,7 @@ def test_no_password_on_the_command_line(configured):
     code, _out, err = configured("notify", "add-email", "ops@example.com", "--workspace", "acme",
                                  "--smtp", "smtp://me:hunter2@mail.example.com:587")  # fmt: skip
     assert code == 1 and "put no password in --smtp" in err and "hunter2" not in err
-    code, out, err = configured(
+    code, _out, err = configured(
         "notify", "add-email", "ops@example.com", "--workspace", "acme",
         "--smtp", "smtp://me@mail.example.com", "--smtp-password-env", "SMTP_PASSWORD",
     )  # fmt: skip
