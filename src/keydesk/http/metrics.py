@@ -8,8 +8,8 @@ the `keydesk[metrics]` extra).
       only for a key that was accepted, else "".
   keydesk_verify_seconds            time from a request's arrival to the start
                                     of its answer (an `invalid` key's floor included)
-  keydesk_store_errors_total{operation}   `read`: answers of 503; `write`:
-                                    bookkeeping batches the store refused
+  keydesk_store_read_errors_total   answers of 503: the store did not answer in time
+  keydesk_store_write_errors_total  bookkeeping batches the store refused
   keydesk_cache_entries{cache}, keydesk_queue_items{queue}   the verifier's
                                     caches and bookkeeping queue, read at scrape time
 

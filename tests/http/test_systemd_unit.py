@@ -1,0 +1,56 @@
+"""deploy/keydesk-serve.service as shipped: `systemd-analyze verify` finds
+nothing to say, and `systemd-analyze security` rates it as the unit and the
+README say. (That `keydesk serve` stops cleanly on SIGTERM and tells systemd
+when it is ready: test_serve_process.py.)"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.proxies import DEPLOY
+
+UNIT = DEPLOY / "keydesk-serve.service"
+README = Path(__file__).resolve().parents[2] / "README.md"
+ANALYZE = shutil.which("systemd-analyze")
+pytestmark = pytest.mark.skipif(
+    ANALYZE is None,
+    reason="systemd-analyze is not installed (apt-get install systemd; .ci/run does)",
+)
+
+
+def _analyze(*args: str) -> subprocess.CompletedProcess[str]:
+    assert ANALYZE is not None
+    return subprocess.run([ANALYZE, *args], capture_output=True, text=True, timeout=60)
+
+
+def test_verify_has_nothing_to_say(tmp_path):
+    # An image of the host's units, the unit as shipped, and its ExecStart at
+    # the path it names (running the keydesk under test): verify checks each.
+    units = next(p for p in (Path("/usr/lib/systemd/system"), Path("/lib/systemd/system")) if p.is_dir())  # fmt: skip
+    shutil.copytree(units, tmp_path / "usr/lib/systemd/system", symlinks=True)
+    (tmp_path / "etc/systemd/system").mkdir(parents=True)
+    shutil.copy(UNIT, tmp_path / "etc/systemd/system")
+    keydesk = tmp_path / "opt/keydesk/bin/keydesk"
+    keydesk.parent.mkdir(parents=True)
+    keydesk.write_text(f'#!/bin/sh\nexec {sys.executable} -m keydesk "$@"\n')
+    keydesk.chmod(0o755)
+    result = _analyze("verify", f"--root={tmp_path}", UNIT.name)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+
+
+def test_security_exposure_is_as_documented():
+    result = _analyze("security", "--offline=true", "--threshold=20", str(UNIT))
+    assert result.returncode == 0, result.stdout + result.stderr  # 2.0 at most
+    found = re.search(r"Overall exposure level for \S+: (\d+\.\d) (\w+)", result.stdout)
+    assert found, result.stdout
+    stated = f"{found[1]} {found[2]}"  # e.g. 0.9 SAFE
+    assert f"rates this unit {stated}" in UNIT.read_text()
+    assert f"exposure {stated}" in README.read_text()
+    for sandboxing in ("NoNewPrivileges=yes", "ProtectSystem=strict", "ReadWritePaths=/var/lib/keydesk", "User=keydesk"):  # fmt: skip
+        assert f"\n{sandboxing}\n" in UNIT.read_text()
