@@ -184,3 +184,5 @@ def test_a_copy_killed_half_way_leaves_the_target_as_it_was(team, tmp_path):
         engine.dispose()
     with pytest.raises(KeydeskError, match="missing roles: carol"):
         copy_store(url, team.url, mapping={}, copier="x")
+    with pytest.raises(KeydeskError, match="connect as a superuser"):  # an admin's own role
+        copy_store(url, team.url_as("alice"), mapping={"carol": team.role("carol")}, copier="x")

@@ -35,7 +35,7 @@ from sqlalchemy.exc import DBAPIError
 
 from keydesk.errors import InvalidInput, NotFound, PermissionDenied, StoreUnavailable
 from keydesk.store.dbapi import first_line, without
-from keydesk.store.postgres_roles import USERS_ROLE
+from keydesk.store.postgres_roles import USERS_ROLE, VERIFIER_ROLE
 from keydesk.store.schema import HEAD
 from keydesk.store.sqlite_file import read_only_uri
 from keydesk.upkeep.copy_proof import Proof, prove
@@ -210,13 +210,18 @@ def _become_owner(connection: sa.Connection) -> str:
         raise InvalidInput(
             f"the target is at schema {revision}, not {HEAD}: run keydesk postgres setup on it"
         )
+    # It writes as the owner and proves as the verifier (keydesk_verifier).
     allowed = connection.execute(
-        sa.text("SELECT pg_has_role(session_user, :owner, 'MEMBER')"), {"owner": owner}
+        sa.text(
+            "SELECT pg_has_role(session_user, :owner, 'MEMBER')"
+            " AND pg_has_role(session_user, :verifier, 'MEMBER')"
+        ),
+        {"owner": owner, "verifier": VERIFIER_ROLE},
     ).scalar()
     if not allowed:
         raise PermissionDenied(
-            f"the copy runs as the store's owner role {owner}: connect as a superuser or a "
-            f"member of {owner}"
+            f"the copy writes as the store's owner role {owner} and reads back as "
+            f"{VERIFIER_ROLE}: connect as a superuser (or a member of both)"
         )
     connection.execute(sa.text(f'SET LOCAL ROLE "{owner}"'))
     connection.execute(sa.text("SET LOCAL TimeZone = 'UTC'"))  # SQLite's times are UTC
