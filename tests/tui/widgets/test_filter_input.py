@@ -10,6 +10,7 @@ from html import unescape
 import pytest
 import textual.constants
 from textual import events
+from textual.widgets import Static
 
 from keydesk.service import KeyService
 from keydesk.tui.app import KeydeskApp
@@ -43,6 +44,12 @@ def _screen_text(app: KeydeskApp) -> str:
 
 
 async def _filter_box(pilot) -> FilterInput:
+    await settle(pilot)
+    await pilot.press("slash", *"NoSuch")
+    await settle(pilot)
+    guide = str(pilot.app.screen.query_one("#empty-guide", Static).render())
+    assert "No integration matches “NoSuch”" in guide  # as typed, not lower-cased
+    await pilot.press("escape")
     await open_integration(pilot, "github")
     assert isinstance(pilot.app.screen, IntegrationDetailScreen)
     await pilot.press("slash")

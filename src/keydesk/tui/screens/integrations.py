@@ -161,8 +161,9 @@ class IntegrationsScreen(KeydeskScreen[None]):
         workspace = self.keydesk.workspace
         if self.table.row_count:
             self._guide(None)
-        elif needle:
-            self._guide(f"No integration matches “{needle}”. Escape clears the filter.")
+        elif needle:  # as typed, not as compared
+            typed = self.filter_input.value.strip()
+            self._guide(f"No integration matches “{typed}”. Escape clears the filter.")
         elif workspace is not None and workspace.can_manage:
             self._guide(
                 f"No integrations in {workspace.name} yet.\n\n"
