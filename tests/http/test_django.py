@@ -179,5 +179,24 @@ def test_the_store_named_in_the_settings(world, scoped):
         assert Client().get("/me", headers=bearer(key)).json() == {"label": "full"}
         assert Client().get("/me").status_code == 401
     assert _shared_check.cache_info().currsize == 1
-    _shared_check(url).verifier.close()
+    _shared_check(url, ()).verifier.close()
     _shared_check.cache_clear()
+
+
+@on_sqlite
+def test_a_keys_network_and_rate_as_keydesk_auth(world, verifier):
+    """403 forbidden_network from elsewhere; behind a trusted proxy the
+    forwarded address counts; a limited key's answers carry RateLimit
+    headers, and past its rate 429 with Retry-After."""
+    fenced = world.owner.create_key(
+        "github", "fenced", allow_from=["10.0.0.0/8"], rate="2/d"
+    ).private_key.reveal()
+    inside = {"X-Forwarded-For": "10.1.2.3", **bearer(fenced)}
+    client = Client()  # from 127.0.0.1
+    with override_settings(KEYDESK_TRUSTED_PROXIES=["127.0.0.1"]):
+        answers = [client.get("/me", headers=bearer(fenced))]
+        answers += [client.get("/me", headers=inside) for _ in range(3)]
+    assert [answer.status_code for answer in answers] == [403, 200, 200, 429]
+    assert answers[1].headers["ratelimit-policy"] == '"rate";q=2;w=86400'
+    assert answers[2].headers["ratelimit"].startswith('"rate";r=0;t=')
+    assert answers[3].headers["retry-after"] and answers[3].headers["ratelimit"]

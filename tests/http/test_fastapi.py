@@ -193,3 +193,22 @@ def test_a_key_sent_elsewhere_never_reaches_uvicorns_access_log(keydesk, keys, c
         '"GET /repos?[redacted] HTTP/1.1" 400',
         '"GET /repos HTTP/1.1" 400',
     ]
+
+
+@on_sqlite
+def test_a_keys_network_and_rate_as_keydesk_auth(world, keydesk):
+    """403 forbidden_network from elsewhere; behind a trusted proxy the
+    forwarded address counts; a limited key's answers carry RateLimit
+    headers, and past its rate 429 with Retry-After."""
+    fenced = world.owner.create_key(
+        "github", "fenced", allow_from=["10.0.0.0/8"], rate="2/d"
+    ).private_key.reveal()
+    inside = {"X-Forwarded-For": "10.1.2.3", **bearer(fenced)}
+    guarded = KeydeskKey(verifier=keydesk.check.verifier, trusted_proxies=["127.0.0.1"])
+    with TestClient(_app(guarded), client=("127.0.0.1", 40000)) as client:
+        answers = [client.get("/me", headers=bearer(fenced))]
+        answers += [client.get("/me", headers=inside) for _ in range(3)]
+    assert [answer.status_code for answer in answers] == [403, 200, 200, 429]
+    assert answers[1].headers["ratelimit-policy"] == '"rate";q=2;w=86400'
+    assert answers[2].headers["ratelimit"].startswith('"rate";r=0;t=')
+    assert answers[3].headers["retry-after"] and answers[3].headers["ratelimit"]

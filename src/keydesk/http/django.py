@@ -5,6 +5,7 @@ guard:
     MIDDLEWARE = ["keydesk.django.KeydeskMiddleware", …]   # first
     KEYDESK_DATABASE_URL = "postgresql+psycopg://…"   # else $KEYDESK_DATABASE_URL
     KEYDESK_EXEMPT_PATHS = ["/healthz"]               # the default
+    KEYDESK_TRUSTED_PROXIES = ["127.0.0.1"]           # as KeydeskAuth's trusted_proxies
 
     # views.py
     @requires_scopes("repo")
@@ -28,6 +29,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
+from keydesk.http.limits import ratelimit_headers
 from keydesk.http.middleware import SCOPE_KEY, Refusal, RequestCheck, refusal_payload, scope_refusal
 from keydesk.http.wsgi import forget_credentials, redact_environ, scope_of
 from keydesk.verify.verified_key import VerifiedKey
@@ -39,10 +41,11 @@ class KeydeskMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
         verifier = getattr(settings, "KEYDESK_VERIFIER", None)
+        trusted = tuple(getattr(settings, "KEYDESK_TRUSTED_PROXIES", ()))
         self.check = (
-            RequestCheck(verifier)
+            RequestCheck(verifier, trusted_proxies=trusted)
             if verifier is not None
-            else _shared_check(getattr(settings, "KEYDESK_DATABASE_URL", None))
+            else _shared_check(getattr(settings, "KEYDESK_DATABASE_URL", None), trusted)
         )
         self.exempt_paths = frozenset(getattr(settings, "KEYDESK_EXEMPT_PATHS", ("/healthz",)))
 
@@ -61,14 +64,17 @@ class KeydeskMiddleware:
             return _response(answer)
         request.META[SCOPE_KEY] = answer
         request.api_key = answer  # as Starlette's request.state.api_key
-        return self.get_response(request)
+        response = self.get_response(request)
+        for name, value in ratelimit_headers(answer.limits):  # a limited key's every answer
+            response[name.decode("latin-1")] = value.decode("latin-1")
+        return response
 
 
 @functools.cache
-def _shared_check(database_url: str | None) -> RequestCheck:
+def _shared_check(database_url: str | None, trusted: tuple[str, ...]) -> RequestCheck:
     """One verifier per store and process: Django makes its middleware once
     per handler, and a test client makes a handler of its own."""
-    return RequestCheck(database_url=database_url)
+    return RequestCheck(database_url=database_url, trusted_proxies=trusted)
 
 
 class requires_scopes:  # lower case: used like a function, @requires_scopes("repo")

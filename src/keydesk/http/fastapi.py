@@ -10,18 +10,23 @@ button sends `Authorization: Bearer <key>`):
 
 The refusals are `KeydeskAuth`'s, made by the same code (`RequestCheck`):
 the same status and headers (401 + `WWW-Authenticate`, 403
-`insufficient_scope`, 400, 429, 503), the same JSON body under FastAPI's
-`detail`. Behind `KeydeskAuth` the key is not verified twice: the
-dependency takes the identity the middleware found.
+`insufficient_scope` or `forbidden_network`, 400, 429, 503), the same JSON
+body under FastAPI's `detail`; RateLimit headers on a limited key's answers
+(where the route returns data, not a Response of its own). Behind
+`KeydeskAuth` the key is not verified twice: the dependency takes the
+identity the middleware found.
 """
 
 from __future__ import annotations
 
-from fastapi import HTTPException, Request
+from collections.abc import Iterable
+
+from fastapi import HTTPException, Request, Response
 from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
 from fastapi.security import SecurityScopes
 from fastapi.security.base import SecurityBase
 
+from keydesk.http.limits import ratelimit_headers
 from keydesk.http.middleware import (
     INVALID_ANSWER_SECONDS,
     SCOPE_KEY,
@@ -53,12 +58,17 @@ class KeydeskKey(SecurityBase):
         database_url: str | None = None,
         scheme_name: str = "keydesk",
         invalid_answer_seconds: float = INVALID_ANSWER_SECONDS,
+        trusted_proxies: Iterable[str] = (),
     ) -> None:
-        self.check = RequestCheck(verifier, database_url, invalid_answer_seconds)
+        self.check = RequestCheck(
+            verifier, database_url, invalid_answer_seconds, trusted_proxies=trusted_proxies
+        )
         self.model = HTTPBearerModel(bearerFormat="kdsk_…", description=_DESCRIPTION)
         self.scheme_name = scheme_name
 
-    async def __call__(self, request: Request, security_scopes: SecurityScopes) -> VerifiedKey:
+    async def __call__(
+        self, request: Request, response: Response, security_scopes: SecurityScopes
+    ) -> VerifiedKey:
         scope = request.scope
         identity = scope.get(SCOPE_KEY)  # KeydeskAuth in front verified it already
         if identity is None:
@@ -67,6 +77,8 @@ class KeydeskKey(SecurityBase):
                 raise _http_error(answer)
             identity = scope[SCOPE_KEY] = answer
             request.state.api_key = identity
+            for name, value in ratelimit_headers(answer.limits):  # a limited key's every answer
+                response.headers[name.decode()] = value.decode()
         refused = scope_refusal(scope, security_scopes.scopes)
         if refused is not None:
             raise _http_error(refused)

@@ -11,7 +11,9 @@ line, with a per-view scope guard for Flask:
 The same check as `KeydeskAuth` (`RequestCheck`), made on the WSGI environ,
 and the same answers: 401 + `WWW-Authenticate`, 403 `insufficient_scope`,
 400 for a key anywhere but `Authorization`, 429, 503, each with the same
-JSON body; `exempt_paths` (the app's own paths, PATH_INFO) pass unchecked.
+JSON body, RateLimit headers on a limited key's answers; `exempt_paths`
+(the app's own paths, PATH_INFO) pass unchecked; `trusted_proxies` as
+`KeydeskAuth`'s.
 A valid key's identity is in `environ["keydesk.api_key"]`, and
 `current_key()` while the app answers.
 
@@ -33,6 +35,7 @@ from http import HTTPStatus
 from typing import Any
 
 from keydesk.errors import KeydeskError
+from keydesk.http.limits import ratelimit_headers
 from keydesk.http.middleware import (
     INVALID_ANSWER_SECONDS,
     REDACTED,
@@ -68,9 +71,12 @@ class KeydeskWSGI:
         database_url: str | None = None,
         exempt_paths: Iterable[str] = ("/healthz",),
         invalid_answer_seconds: float = INVALID_ANSWER_SECONDS,
+        trusted_proxies: Iterable[str] = (),
     ) -> None:
         self.app = app
-        self.check = RequestCheck(verifier, database_url, invalid_answer_seconds)
+        self.check = RequestCheck(
+            verifier, database_url, invalid_answer_seconds, trusted_proxies=trusted_proxies
+        )
         self.verifier = self.check.verifier
         self.exempt_paths = frozenset(exempt_paths)
 
@@ -86,6 +92,8 @@ class KeydeskWSGI:
             forget_credentials(environ)
             return _answer(answer, start_response)
         environ[SCOPE_KEY] = answer
+        if answer.limits:  # a limited key's every answer says where it stands
+            start_response = _adding(start_response, ratelimit_headers(answer.limits))
         token = _current.set(answer)
         try:
             return self.app(environ, start_response)
@@ -183,6 +191,15 @@ def redact_environ(environ: Environ, scope: Scope) -> None:
     for name in ("RAW_URI", "REQUEST_URI"):
         if name in environ:
             environ[name] = uri
+
+
+def _adding(start_response: StartResponse, extra: list[tuple[bytes, bytes]]) -> StartResponse:
+    named = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in extra]
+
+    def starting(status: str, headers: list[tuple[str, str]], *exc_info: Any) -> Any:
+        return start_response(status, [*headers, *named], *exc_info)
+
+    return starting
 
 
 def _refusal_app(refusal: Refusal) -> WSGIApp:
