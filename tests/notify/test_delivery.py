@@ -11,6 +11,8 @@ import subprocess
 import sys
 from datetime import timedelta
 
+import sqlalchemy as sa
+
 from keydesk.notify import Channels, Notifier
 from keydesk.service.context import ServiceContext
 from keydesk.views import utcnow
@@ -110,3 +112,49 @@ def test_two_processes_at_once_send_each_notice_once(world):
     assert sorted(printed) == [f"k{n}" for n in range(6)]
     assert sorted(r["label"] for r in receiver.received) == [f"k{n}" for n in range(6)]
     assert receiver.bad_signatures == 0
+
+
+def test_a_redirect_is_not_followed(world):
+    """A signed POST is never replayed to another URL: a 3xx is a failed delivery."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    _expiring_keys(world, 1)
+    with webhook_receiver() as receiver:
+
+        class Redirect(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.send_response(307)
+                self.send_header("Location", receiver.url)
+                self.end_headers()
+
+            def log_message(self, *_args: object) -> None:
+                pass
+
+        redirecting = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+        Thread(target=redirecting.serve_forever, daemon=True).start()
+        try:
+            url = f"http://127.0.0.1:{redirecting.server_address[1]}/hook"
+            receiver.secret = Channels(_context(world)).add_webhook("acme", url).secret
+            report = Notifier(_context(world)).run()
+        finally:
+            redirecting.shutdown()
+            redirecting.server_close()
+    assert [f.error for f in report.failures] == ["the receiver answered 307"]
+    assert receiver.received == []
+
+
+def test_a_run_killed_while_sending_leaves_a_lease_that_expires(world):
+    """Claimed and leased, then the run died: no other run sends it while the
+    lease holds; once it has run out, the next run does."""
+    _expiring_keys(world, 1)
+    with webhook_receiver() as receiver:
+        receiver.secret = Channels(_context(world)).add_webhook("acme", receiver.url).secret
+        dead = Notifier(_context(world))
+        dead.claim(dead.due(None, utcnow()), utcnow())  # ... and no send
+        assert Notifier(_context(world)).run().sent == 0
+        with world.store.engine.begin() as connection:
+            connection.execute(sa.text("UPDATE notify_delivery SET lease_until = :past"),
+                               {"past": utcnow() - timedelta(seconds=1)})  # fmt: skip
+        assert Notifier(_context(world)).run().sent == 1
+    assert [r["label"] for r in receiver.received] == ["k0"]

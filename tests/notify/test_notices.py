@@ -164,3 +164,16 @@ def test_only_owners_run_notify_for_a_workspace(world):
         Notifier(ServiceContext(world.store, "bob", None)).run("acme")
     world.owner.create_key("github", "ci", expires_at=utcnow() + timedelta(days=2))
     assert Notifier(ServiceContext(world.store, "bob", None)).run().notices == []  # owns none
+
+
+def test_a_key_revoked_through_v1_revoke_is_noticed_and_old_leaks_are_not(world):
+    created = world.owner.create_key("github", "deploy")
+    world.owner.revoke_leaked_key(created.private_key, "POST /v1/revoke from 192.0.2.7")
+    old = world.owner.create_key("github", "old").key
+    world.owner.revoke_key(old.public_key, leaked_at="a file long ago")
+    with world.store.engine.begin() as connection:  # that leak was 8 days ago
+        connection.execute(
+            sa.text("UPDATE audit_event SET at = :at WHERE target = :key"),
+            {"at": utcnow() - timedelta(days=8), "key": old.public_key},
+        )
+    assert _claimed(_notifier(world), utcnow()) == [("key.leaked", "deploy")]

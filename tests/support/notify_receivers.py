@@ -96,9 +96,12 @@ class SmtpReceiver:
 
 
 @contextmanager
-def smtp_receiver(tmp: Path, *, password: str = "s3cret-smtp") -> Iterator[SmtpReceiver]:
+def smtp_receiver(
+    tmp: Path, *, password: str = "s3cret-smtp", tls: str = "starttls"
+) -> Iterator[SmtpReceiver]:
     """aiosmtpd on 127.0.0.1, offering STARTTLS (certificate for localhost,
-    its CA in tmp/ca.pem) and AUTH only once TLS is on."""
+    its CA in tmp/ca.pem) and AUTH only once TLS is on; `tls="implicit"`:
+    TLS from the first byte (smtps); `tls="none"`: no TLS, AUTH in clear."""
     import trustme
     from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import AuthResult
@@ -114,7 +117,7 @@ def smtp_receiver(tmp: Path, *, password: str = "s3cret-smtp") -> Iterator[SmtpR
     class Handler:
         async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
             receiver.messages.append(message_from_bytes(envelope.content))
-            receiver.tls_sessions.append(session.ssl is not None)
+            receiver.tls_sessions.append(server.transport.get_extra_info("ssl_object") is not None)
             return "250 OK"
 
     def authenticate(_server: Any, _session: Any, _envelope: Any, _mechanism: str,
@@ -124,9 +127,14 @@ def smtp_receiver(tmp: Path, *, password: str = "s3cret-smtp") -> Iterator[SmtpR
             receiver.logins.append(data.login.decode())
         return AuthResult(success=ok)
 
+    options: dict[str, Any] = {
+        "starttls": {"tls_context": server_context},
+        "implicit": {"ssl_context": server_context, "auth_require_tls": False},  # TLS already
+        "none": {"auth_require_tls": False},
+    }[tls]
     controller = Controller(
         Handler(), hostname="127.0.0.1", port=receiver.port, server_hostname="localhost",
-        tls_context=server_context, authenticator=authenticate, auth_require_tls=True,
+        authenticator=authenticate, **options,
     )  # fmt: skip
     controller.start()
     try:
