@@ -2,8 +2,7 @@
 as `KeydeskAuth` does, in a minimal Django project configured here (its URLs
 are this module's `urlpatterns`), driven by Django's test client.
 
-On SQLite only: what the middleware adds is the same whatever the store,
-whose part the verifier's tests run on PostgreSQL too."""
+On SQLite only (`on_sqlite`)."""
 
 from __future__ import annotations
 
@@ -23,6 +22,7 @@ from tests.support.framework_answers import (
     COMPARED_HEADERS,
     bearer,
     keydesk_auth_client,
+    on_sqlite,
     refused_requests,
 )
 
@@ -37,8 +37,6 @@ if not settings.configured:  # once per process: no other test configures Django
         USE_TZ=True,
     )
     django.setup()
-
-on_sqlite = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 
 
 @requires_scopes("repo")
@@ -75,16 +73,9 @@ def verifier(world):
     verifier.close()
 
 
-@pytest.fixture
-def scoped(world):
-    reader = world.owner.create_key("github", "reader", scopes=["read:org"])
-    full = world.owner.create_key("github", "full")
-    return {"reader": reader, "full": full}
-
-
 @on_sqlite
-def test_a_view_gets_the_keys_identity_and_never_its_secret(verifier, scoped):
-    full, reader = scoped["full"], scoped["reader"].private_key.reveal()
+def test_a_view_gets_the_keys_identity_and_never_its_secret(verifier, framework_keys):
+    full, reader = framework_keys["full"], framework_keys["reader"].private_key.reveal()
     secret = full.private_key.reveal()
     client = Client()
     answer = client.get("/repos", headers=bearer(secret))
@@ -96,8 +87,8 @@ def test_a_view_gets_the_keys_identity_and_never_its_secret(verifier, scoped):
 
 
 @on_sqlite
-def test_refusals_are_keydesk_auths(verifier, keys, scoped):
-    reader = scoped["reader"].private_key.reveal()
+def test_refusals_are_keydesk_auths(verifier, keys, framework_keys):
+    reader = framework_keys["reader"].private_key.reveal()
     client = Client()
     with keydesk_auth_client(verifier) as reference:
         for case, (url, headers) in refused_requests(keys, reader).items():
@@ -110,8 +101,8 @@ def test_refusals_are_keydesk_auths(verifier, keys, scoped):
 
 
 @on_sqlite
-def test_a_revoked_key_is_refused_on_the_next_request(world, verifier, scoped):
-    full = scoped["full"]
+def test_a_revoked_key_is_refused_on_the_next_request(world, verifier, framework_keys):
+    full = framework_keys["full"]
     client = Client()
     assert client.get("/me", headers=bearer(full.private_key.reveal())).status_code == 200
     world.owner.revoke_key(full.key.public_key)
@@ -143,9 +134,9 @@ def test_invalid_answers_wait_for_the_floor(verifier, keys, monkeypatch):
 
 
 @on_sqlite
-async def test_under_asgi_too(verifier, scoped):
+async def test_under_asgi_too(verifier, framework_keys):
     """Django's ASGI handler (AsyncClient) runs the same middleware."""
-    reader = scoped["reader"].private_key.reveal()
+    reader = framework_keys["reader"].private_key.reveal()
     client = AsyncClient()
     assert (await client.get("/orgs", headers=bearer(reader))).json() == {"scopes": ["read:org"]}
     refused = await client.get("/repos", headers=bearer(reader))
@@ -168,13 +159,13 @@ def test_a_guard_without_the_middleware_fails_closed():
 
 
 @on_sqlite
-def test_the_store_named_in_the_settings(world, scoped):
+def test_the_store_named_in_the_settings(world, framework_keys):
     """KEYDESK_DATABASE_URL: one verifier per store and process, shared by
     every handler Django makes (each test client makes one)."""
     from keydesk.http.django import _shared_check
 
     url = world.store.engine.url.render_as_string(hide_password=False)
-    key = scoped["full"].private_key.reveal()
+    key = framework_keys["full"].private_key.reveal()
     with override_settings(KEYDESK_DATABASE_URL=url):
         assert Client().get("/me", headers=bearer(key)).json() == {"label": "full"}
         assert Client().get("/me").status_code == 401

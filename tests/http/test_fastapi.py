@@ -5,8 +5,7 @@ identity, and refuses as `KeydeskAuth` does (FastAPI's TestClient).
 No `from __future__ import annotations`: FastAPI reads each route's
 annotations at run time, and they name a local `keydesk`.
 
-On SQLite only: what the dependency adds is the same whatever the store,
-whose part the verifier's tests run on PostgreSQL too."""
+On SQLite only (`on_sqlite`)."""
 
 import logging
 from typing import Annotated
@@ -24,11 +23,10 @@ from tests.support.framework_answers import (
     COMPARED_HEADERS,
     bearer,
     keydesk_auth_client,
+    on_sqlite,
     refused_requests,
 )
 from tests.support.servers import uvicorn_thread
-
-on_sqlite = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 
 
 def _app(keydesk: KeydeskKey) -> FastAPI:
@@ -61,13 +59,6 @@ def keydesk(world):
     keydesk.close()
 
 
-@pytest.fixture
-def scoped(world):
-    reader = world.owner.create_key("github", "reader", scopes=["read:org"])
-    full = world.owner.create_key("github", "full")
-    return {"reader": reader, "full": full}
-
-
 @on_sqlite
 def test_the_openapi_document_has_the_bearer_scheme_and_each_routes_scopes(keydesk):
     with TestClient(_app(keydesk)) as client:
@@ -92,8 +83,8 @@ def test_the_openapi_document_has_the_bearer_scheme_and_each_routes_scopes(keyde
 
 
 @on_sqlite
-def test_a_route_gets_the_keys_identity_and_never_its_secret(keydesk, scoped):
-    full = scoped["full"]
+def test_a_route_gets_the_keys_identity_and_never_its_secret(keydesk, framework_keys):
+    full = framework_keys["full"]
     secret = full.private_key.reveal()
     with TestClient(_app(keydesk)) as client:
         answer = client.get("/repos", headers=bearer(secret))
@@ -109,10 +100,10 @@ def test_a_route_gets_the_keys_identity_and_never_its_secret(keydesk, scoped):
 
 
 @on_sqlite
-def test_refusals_are_keydesk_auths_with_the_body_under_detail(keydesk, keys, scoped):
+def test_refusals_are_keydesk_auths_with_the_body_under_detail(keydesk, keys, framework_keys):
     """Each refusal: the status and headers KeydeskAuth sends for the same
     request, its body as FastAPI's `detail`."""
-    reader = scoped["reader"].private_key.reveal()
+    reader = framework_keys["reader"].private_key.reveal()
     with (
         TestClient(_app(keydesk)) as client,
         keydesk_auth_client(keydesk.check.verifier) as reference,
@@ -128,8 +119,8 @@ def test_refusals_are_keydesk_auths_with_the_body_under_detail(keydesk, keys, sc
 
 
 @on_sqlite
-def test_a_revoked_key_is_refused_on_the_next_request(world, keydesk, scoped):
-    full = scoped["full"]
+def test_a_revoked_key_is_refused_on_the_next_request(world, keydesk, framework_keys):
+    full = framework_keys["full"]
     with TestClient(_app(keydesk)) as client:
         assert client.get("/me", headers=bearer(full.private_key.reveal())).status_code == 200
         world.owner.revoke_key(full.key.public_key)
@@ -148,12 +139,12 @@ class _CountingVerifier(Verifier):
 
 
 @on_sqlite
-def test_behind_keydesk_auth_the_key_is_verified_once(world, scoped):
+def test_behind_keydesk_auth_the_key_is_verified_once(world, framework_keys):
     verifier = _CountingVerifier(world.store.engine)
     keydesk = KeydeskKey(verifier=verifier)
     app = _app(keydesk)
     app.add_middleware(KeydeskAuth, verifier=verifier, exempt_paths=["/healthz"])
-    full, reader = (scoped[name].private_key.reveal() for name in ("full", "reader"))
+    full, reader = (framework_keys[name].private_key.reveal() for name in ("full", "reader"))
     with TestClient(app) as client:
         assert client.get("/repos", headers=bearer(full)).json()["label"] == "full"
         assert verifier.calls == 1

@@ -2,8 +2,7 @@
 views, answer as `KeydeskAuth` does (Flask's test client); what a WSGI
 server logs of a request carrying a key elsewhere is redacted.
 
-On SQLite only: what the middleware adds is the same whatever the store,
-whose part the verifier's tests run on PostgreSQL too."""
+On SQLite only (`on_sqlite`)."""
 
 from __future__ import annotations
 
@@ -24,11 +23,10 @@ from tests.support.framework_answers import (
     COMPARED_HEADERS,
     bearer,
     keydesk_auth_client,
+    on_sqlite,
     refused_requests,
 )
 from tests.support.servers import free_port, wait_until_up
-
-on_sqlite = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 
 
 def _flask_app() -> Flask:
@@ -65,16 +63,9 @@ def client(verifier):
     return app.test_client()
 
 
-@pytest.fixture
-def scoped(world):
-    reader = world.owner.create_key("github", "reader", scopes=["read:org"])
-    full = world.owner.create_key("github", "full")
-    return {"reader": reader, "full": full}
-
-
 @on_sqlite
-def test_a_view_gets_the_keys_identity_and_never_its_secret(client, scoped):
-    full = scoped["full"]
+def test_a_view_gets_the_keys_identity_and_never_its_secret(client, framework_keys):
+    full = framework_keys["full"]
     secret = full.private_key.reveal()
     answer = client.get("/repos", headers=bearer(secret))
     assert answer.json == {"public_key": full.key.public_key, "scopes": ["repo", "read:org"]}
@@ -84,10 +75,10 @@ def test_a_view_gets_the_keys_identity_and_never_its_secret(client, scoped):
 
 
 @on_sqlite
-def test_refusals_are_keydesk_auths(client, verifier, keys, scoped):
+def test_refusals_are_keydesk_auths(client, verifier, keys, framework_keys):
     """Each refusal: the status, headers and body KeydeskAuth sends for the
     same request."""
-    reader = scoped["reader"].private_key.reveal()
+    reader = framework_keys["reader"].private_key.reveal()
     with keydesk_auth_client(verifier) as reference:
         for case, (url, headers) in refused_requests(keys, reader).items():
             got, want = client.get(url, headers=headers), reference.get(url, headers=headers)
@@ -99,8 +90,8 @@ def test_refusals_are_keydesk_auths(client, verifier, keys, scoped):
 
 
 @on_sqlite
-def test_a_revoked_key_is_refused_on_the_next_request(world, client, scoped):
-    full = scoped["full"]
+def test_a_revoked_key_is_refused_on_the_next_request(world, client, framework_keys):
+    full = framework_keys["full"]
     assert client.get("/me", headers=bearer(full.private_key.reveal())).status_code == 200
     world.owner.revoke_key(full.key.public_key)
     refused = client.get("/me", headers=bearer(full.private_key.reveal()))

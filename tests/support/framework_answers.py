@@ -1,9 +1,11 @@
 """What `KeydeskAuth` answers, for the framework integrations' tests to
 compare theirs with (helpers, not tests): the same requests sent to a
-Starlette app behind it, whose /repos needs the scope `repo`."""
+Starlette app behind it, whose /repos needs the scope `repo`; the keys
+those tests use (tests/http/conftest.py: `framework_keys`)."""
 
 from __future__ import annotations
 
+import pytest
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
@@ -12,6 +14,10 @@ from starlette.testclient import TestClient
 from keydesk.asgi import KeydeskAuth
 from keydesk.guards import requires_scopes
 from keydesk.verify import Verifier
+
+# What a framework adds to the check is the same whatever the store, whose
+# part the verifier's tests run on PostgreSQL too.
+on_sqlite = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 
 # Headers every refusal carries, whoever sends it.
 COMPARED_HEADERS = ("www-authenticate", "cache-control", "retry-after")
