@@ -108,6 +108,15 @@ def email_address(value: str) -> str:
     return text
 
 
+def shown_target(kind: str, target: str) -> str:
+    """Where a channel sends, as the trail and error lines name it: a webhook
+    by its origin only (a URL's path may hold a token, as Slack's do)."""
+    if kind != WEBHOOK:
+        return target
+    parts = urlsplit(target)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def _url(text: str, what: str) -> SplitResult:
     try:
         parts = urlsplit(text)
@@ -187,10 +196,7 @@ class Channels:
 
     def _audit(self, session: Session, channel: ChannelView, action: str) -> None:
         """What was configured: a webhook by its origin only (a path may hold a token)."""
-        target = channel.target
-        if channel.kind == WEBHOOK:
-            parts = urlsplit(target)
-            target = f"{parts.scheme}://{parts.netloc}"
+        target = shown_target(channel.kind, channel.target)
         ws_id = session.execute(
             sa.select(col(Workspace.id)).where(col(Workspace.name) == channel.workspace)
         ).scalar_one()

@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
-from keydesk.notify.channels import EMAIL, owned_workspaces
+from keydesk.notify.channels import EMAIL, owned_workspaces, shown_target
 from keydesk.notify.notices import Notice, due
 from keydesk.notify.senders import DeliveryFailed, send_email, send_webhook, smtp_server
 from keydesk.service.context import ServiceContext
@@ -31,7 +31,7 @@ ERROR_MAX = 256  # NotifyDelivery.last_error
 
 @dataclass(frozen=True, slots=True)
 class Failure:
-    channel: str  # `webhook https://…` or `email a@b`
+    channel: str  # `webhook 3 (https://host)`: its id and origin, or `email 4 (a@b)`
     notice: Notice
     error: str
 
@@ -182,7 +182,8 @@ class Notifier:
         if error is None:
             report.sent += 1
         else:
-            report.failures.append(Failure(f"{channel.kind} {channel.target}", notice, error))
+            where = f"{channel.kind} {channel.id} ({shown_target(channel.kind, channel.target)})"
+            report.failures.append(Failure(where, notice, error))
 
 
 def _is(item: _Leased) -> sa.ColumnElement[bool]:
