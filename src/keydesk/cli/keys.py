@@ -7,6 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 from keydesk.cli import context, key_bulk, key_edit
 from keydesk.cli.exit_codes import EXIT_REFUSED
+from keydesk.cli.key_limits import (
+    limit_choices,
+    limit_options,
+    limits_line,
+    print_usage_extras,
+    usage_extras,
+)
 from keydesk.cli.output import (
     confirmed,
     iso,
@@ -129,6 +136,7 @@ def _create_options(sub: argparse.ArgumentParser) -> None:
         "--tag", action="append", default=[], metavar="NAME=VALUE",
         help="tag the key (env=prod; repeat for more)",
     )  # fmt: skip
+    limit_options(sub)
 
 
 def create(args: argparse.Namespace) -> int:
@@ -147,8 +155,9 @@ def create(args: argparse.Namespace) -> int:
         policy = service.integration(args.integration).max_key_lifetime_days
         expires_at = utcnow() + timedelta(days=default_expiry_days(policy))
     created = service.create_key(
-        args.integration, args.label, expires_at=expires_at, scopes=args.scope, tags=args.tag
-    )
+        args.integration, args.label, expires_at=expires_at, scopes=args.scope, tags=args.tag,
+        **limit_choices(args),
+    )  # fmt: skip
     if args.json:
         print_json({"api_key": created.private_key.reveal(), **key_json(created.key)})
         return 0
@@ -169,6 +178,8 @@ def _print_created(created: CreatedKey, headline: str) -> None:
     print(f"API key:     {created.private_key.reveal()}")
     print(f"Scopes:      {' '.join(key.scopes) or '(none)'}")
     print(f"Expires:     {stop_time(key.expires_at) if key.expires_at else 'never'}")
+    if key.limits.any:
+        print(limits_line(key))
     if key.tags:
         print(f"Tags:        {tags_text(key.tags)}")
     print()
@@ -303,7 +314,9 @@ def usage(args: argparse.Namespace) -> int:
 
     now = utcnow()
     since = validation.since(args.since, now)
-    found = context.service(args).key_usage(args.public_key, since)
+    service = context.service(args)
+    found = service.key_usage(args.public_key, since)
+    extras = usage_extras(service, args.public_key, since)
     if args.json:
         print_json(
             {
@@ -318,6 +331,7 @@ def usage(args: argparse.Namespace) -> int:
                     for h in found.hours
                     if h.accepted or h.refused
                 ],
+                **extras,
             }
         )
         return 0
@@ -328,6 +342,7 @@ def usage(args: argparse.Namespace) -> int:
     wrong = found.wrong_secrets_since(now - HOUR)
     if wrong:
         print(f"{wrong} refused attempts with a wrong secret in the last hour")
+    print_usage_extras(extras)
     busy = [h for h in found.hours if h.accepted or h.refused]
     if not busy:
         return 0

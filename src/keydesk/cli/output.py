@@ -155,4 +155,5 @@ def key_json(k: KeyView) -> dict[str, Any]:
         "replaced_by": k.replaced_by,
         "replacement_revoked": k.replacement_revoked,  # `key keep` cancels the old key's stop
         "tags": {tag.name: tag.value for tag in k.tags},
+        **k.limits.as_json(),  # rate, quota, allow_from
     }

@@ -34,8 +34,8 @@ def register(cli: Commands) -> None:
         "--trusted-proxy",
         action="append",
         metavar="ADDRESS",
-        help="take the client's address from X-Forwarded-For on connections from ADDRESS "
-        "(repeatable; by default the header is ignored)",
+        help="take the client's address from X-Forwarded-For (or Forwarded) on connections "
+        "from ADDRESS, an address or CIDR (repeatable; by default the header is ignored)",
     )
     sub.add_argument(
         "--metrics",
@@ -97,6 +97,9 @@ def serve(args: argparse.Namespace) -> int:
     if args.metrics and importlib.util.find_spec("prometheus_client") is None:
         fail("--metrics needs its extra: pip install 'keydesk[metrics]'")
         return EXIT_REFUSED
+    from keydesk.limits import proxies
+
+    proxies(args.trusted_proxy or ())  # one line now, not a server that answers 500
     run_server(
         context.store(args),
         args.host,

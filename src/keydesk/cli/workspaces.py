@@ -10,6 +10,7 @@ from keydesk import validation
 from keydesk.cli import context
 from keydesk.cli.output import print_json, print_table, say
 from keydesk.cli.parser import Commands
+from keydesk.errors import UsageError
 
 if TYPE_CHECKING:
     from keydesk.views import WorkspaceView
@@ -28,16 +29,20 @@ def register(cli: Commands) -> None:
     sub = cli.command(
         "set-policy",
         set_policy,
-        "set how long new keys may live (owners only)",
+        "set how long new keys may live, and their default rate (owners only)",
         json_output=True,
         parent=group,
     )
     sub.add_argument("--workspace", metavar="NAME", help="default: your only workspace")
     sub.add_argument(
         "--max-key-lifetime",
-        required=True,
         metavar="SPAN",
         help="e.g. 90d, 365d; none: keys may live without an expiry",
+    )
+    sub.add_argument(
+        "--default-rate",
+        metavar="N/PERIOD",
+        help="the rate new keys get unless made with --rate (600/min; none: no default)",
     )
 
 
@@ -82,8 +87,23 @@ def list_(args: argparse.Namespace) -> int:
 
 
 def set_policy(args: argparse.Namespace) -> int:
-    text = args.max_key_lifetime.strip().lower()
-    days = None if text == "none" else validation.days(args.max_key_lifetime, "--max-key-lifetime")
-    ws = context.service(args).set_key_policy(args.workspace, days)
-    say(args, _workspace_json(ws), ws.policy_text)
+    if args.max_key_lifetime is None and args.default_rate is None:
+        raise UsageError(
+            "give --max-key-lifetime SPAN, --default-rate N/PERIOD, or both "
+            "(see: keydesk workspace set-policy --help)"
+        )
+    service = context.service(args)
+    ws = service.workspace(args.workspace)
+    said = []
+    if args.max_key_lifetime is not None:
+        text = args.max_key_lifetime.strip().lower()
+        lifetime = args.max_key_lifetime
+        days = None if text == "none" else validation.days(lifetime, "--max-key-lifetime")
+        ws = service.set_key_policy(ws.name, days)
+        said.append(ws.policy_text)
+    if args.default_rate is not None:
+        rate = service.set_default_rate(ws.name, args.default_rate)
+        said.append(f"new keys in {ws.name} get the rate {rate or 'none'} unless made with --rate")
+    policy = {**_workspace_json(ws), "default_rate": service.default_rate(ws.name)}
+    say(args, policy, "; ".join(said))
     return 0
