@@ -6,6 +6,7 @@ from __future__ import annotations
 from textual import events
 from textual.widgets import Input
 
+from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
 from keydesk.tui.screens.integration_form import IntegrationFormScreen
 from keydesk.tui.screens.key_created import KeyCreatedScreen
 from tests.tui.screenshots import settle
@@ -49,3 +50,17 @@ async def test_tab_in_a_burst_moves_field_by_field(make_app):
         await _settle_long(pilot)
         values = [field.value for field in app.screen.query(Input)][:4]
         assert values == ["stripe", "Stripe", "ca_123", "https://app.example.com/cb"]
+
+
+async def test_enter_typed_before_keydesk_took_the_terminal_is_enter(make_app):
+    """Typed while keydesk starts, Enter reaches it as ^J (the terminal was
+    not raw yet, so it turned CR into NL): `/github` and two of them open github."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        for key in ("slash", *"github", "ctrl+j", "ctrl+j"):
+            character = {"slash": "/", "ctrl+j": "\n"}.get(key, key)
+            app.post_message(events.Key(key, character))
+        await _settle_long(pilot)
+        assert isinstance(app.screen, IntegrationDetailScreen)
+        assert app.screen.integration.name == "github"

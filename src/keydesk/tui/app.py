@@ -47,7 +47,7 @@ from keydesk.tui.screens.key_created import KeyCreatedScreen
 from keydesk.tui.screenshot_policy import ScreenshotPolicy
 from keydesk.tui.startup import BareReads, Connect, FirstRows, StoreOpening
 from keydesk.tui.store_calls import StoreCalls
-from keydesk.tui.typeahead import KeyGate
+from keydesk.tui.typeahead import KeyGate, as_typed
 from keydesk.tui.watchdog import ExitWatchdog
 from keydesk.views import (
     FoundKey,
@@ -152,8 +152,10 @@ class KeydeskApp(App[None]):
         self.set_class(width < MIN_WIDTH or height < MIN_HEIGHT, "-too-small")
 
     async def on_event(self, event: events.Event) -> None:
-        if isinstance(event, events.Key) and not event.is_forwarded and self._keys.holds(event):
-            return  # it comes back once the screen has caught up (keydesk.tui.typeahead)
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            event = as_typed(event)
+            if self._keys.holds(event):
+                return  # it comes back once the screen has caught up (keydesk.tui.typeahead)
         await super().on_event(event)
 
     def on_mount(self) -> None:

@@ -29,6 +29,13 @@ SETTLE_ROUNDS = 3  # a binding acts, a screen is pushed, it mounts and focuses
 SETTLE_LIMIT = 1.0  # seconds: a busy screen never holds keys back for longer
 
 
+def as_typed(event: events.Key) -> events.Key:
+    """Enter typed while keydesk starts, before it takes the terminal over,
+    reaches it as ^J: the terminal, not yet raw, turned its CR into NL. Here
+    ^J means Enter, typed ahead or not (as a shell reads it)."""
+    return events.Key("enter", "\r") if event.key == "ctrl+j" else event
+
+
 class KeyGate:
     """Holds keys behind one that may change focus or screen (see module)."""
 
