@@ -30,7 +30,14 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from keydesk.http.limits import ratelimit_headers
-from keydesk.http.middleware import SCOPE_KEY, Refusal, RequestCheck, refusal_payload, scope_refusal
+from keydesk.http.middleware import (
+    SCOPE_KEY,
+    Refusal,
+    RequestCheck,
+    refusal_payload,
+    scope_names,
+    scope_refusal,
+)
 from keydesk.http.wsgi import forget_credentials, redact_environ, scope_of
 from keydesk.verify.verified_key import VerifiedKey
 
@@ -84,9 +91,7 @@ class requires_scopes:  # lower case: used like a function, @requires_scopes("re
     name="dispatch")`."""
 
     def __init__(self, *scopes: str) -> None:
-        if not scopes or not all(s and " " not in s for s in scopes):
-            raise ValueError("requires_scopes needs one or more scope names, without spaces")
-        self.scopes = scopes
+        self.scopes = scope_names(scopes)
 
     def __call__(self, view: Callable[..., Any]) -> Callable[..., Any]:
         if inspect.iscoroutinefunction(view):

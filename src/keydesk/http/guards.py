@@ -24,7 +24,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection
 
-from keydesk.http.middleware import Refusal, Scope, ScopeGuardedApp, scope_refusal, send_refusal
+from keydesk.http.middleware import (
+    Refusal,
+    Scope,
+    ScopeGuardedApp,
+    scope_names,
+    scope_refusal,
+    send_refusal,
+)
 
 __all__ = ["requires_scopes"]
 
@@ -38,9 +45,7 @@ class requires_scopes:  # lower case: used like a function, @requires_scopes("re
     """
 
     def __init__(self, *scopes: str) -> None:
-        if not scopes or not all(s and " " not in s for s in scopes):
-            raise ValueError("requires_scopes needs one or more scope names, without spaces")
-        self.scopes = scopes
+        self.scopes = scope_names(scopes)
         # What FastAPI reads to inject the request into the dependency.
         self.__signature__ = inspect.Signature(
             [inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD,

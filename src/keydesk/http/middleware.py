@@ -402,6 +402,13 @@ async def _refuse(
     await send({"type": "websocket.close", "code": code, "reason": reason})
 
 
+def scope_names(scopes: tuple[str, ...]) -> tuple[str, ...]:
+    """A guard's scopes (every `requires_scopes`), checked when it is made."""
+    if not scopes or not all(s and " " not in s for s in scopes):
+        raise ValueError("requires_scopes needs one or more scope names, without spaces")
+    return scopes
+
+
 def scope_refusal(scope: Scope, needed: Iterable[str]) -> Refusal | None:
     """The answer to a request whose key lacks any of `needed` (403
     insufficient_scope, RFC 6750 §3.1), or None if it has them all. No key

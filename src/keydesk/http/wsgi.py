@@ -44,6 +44,7 @@ from keydesk.http.middleware import (
     RequestCheck,
     Scope,
     refusal_payload,
+    scope_names,
     scope_refusal,
 )
 from keydesk.verify.verified_key import VerifiedKey
@@ -116,9 +117,7 @@ class requires_scopes:  # lower case: used like a function, @requires_scopes("re
     The refusal is a WSGI app, which Flask sends as the view's response."""
 
     def __init__(self, *scopes: str) -> None:
-        if not scopes or not all(s and " " not in s for s in scopes):
-            raise ValueError("requires_scopes needs one or more scope names, without spaces")
-        self.scopes = scopes
+        self.scopes = scope_names(scopes)
 
     def __call__(self, view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
