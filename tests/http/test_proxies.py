@@ -15,7 +15,7 @@ import pytest
 
 from keydesk.store.engine import open_store
 from tests.conftest import World, build_world, copy_store_file
-from tests.support.proxies import PROXIES, echo_app, missing, proxy
+from tests.support.proxies import PROXIES, STUB_HEADERS, echo_app, missing, proxy, stub_keydesk
 from tests.support.servers import START_TIMEOUT, keydesk_serve, uvicorn_thread
 
 FORGED = {
@@ -59,6 +59,24 @@ def base(request, tmp_path_factory) -> Iterator[str]:
     upstreams = request.getfixturevalue("upstreams")
     folder = tmp_path_factory.mktemp(request.param)
     with proxy(request.param, folder, *upstreams) as url:
+        _until_configured(url)
+        yield url
+
+
+@pytest.fixture(scope="module", params=PROXIES)
+def stubbed(request, tmp_path_factory) -> Iterator[str]:
+    """The proxy in front of a stand-in keydesk that refuses on cue."""
+    why = missing(request.param)
+    if why:
+        pytest.skip(why)
+    folder = tmp_path_factory.mktemp(f"{request.param}-stub")
+    with (
+        uvicorn_thread(stub_keydesk, access_log=False) as stub,
+        uvicorn_thread(echo_app, access_log=False) as api,
+        proxy(
+            request.param, folder, stub.removeprefix("http://"), api.removeprefix("http://")
+        ) as url,
+    ):
         _until_configured(url)
         yield url
 
@@ -131,3 +149,11 @@ def test_keydesk_other_refusals_reach_the_client(base, world):
     key, _ = _key(world, "elsewhere")
     response = httpx.get(f"{base}/orders", headers={"X-Note": key})
     assert response.status_code == 400 and "x-upstream" not in response.headers
+
+
+@pytest.mark.parametrize("status", [401, 403, 429, 503])
+def test_each_refusal_reaches_the_client_with_its_headers(stubbed, status):
+    response = httpx.get(f"{stubbed}/orders", headers={"X-Stub-Status": str(status)})
+    assert response.status_code == status and "x-upstream" not in response.headers
+    for name, value in STUB_HEADERS[status]:
+        assert response.headers[name.decode()] == value.decode()

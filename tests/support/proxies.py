@@ -58,6 +58,27 @@ async def echo_app(scope: Any, receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": payload})
 
 
+STUB_HEADERS = {  # what the stand-in keydesk sends with each refusal
+    401: [(b"www-authenticate", b'Bearer realm="keydesk", error="invalid_token"')],
+    403: [(b"www-authenticate", b'Bearer realm="keydesk", error="insufficient_scope", scope="a"')],
+    429: [(b"retry-after", b"7")],
+    503: [(b"retry-after", b"7")],
+}
+
+
+async def stub_keydesk(scope: Any, receive: Any, send: Any) -> None:
+    """A stand-in for keydesk that refuses with the status the client asks
+    for in `X-Stub-Status`, and the headers keydesk sends with it: the
+    real one cannot be made to answer 429 or 503 on cue."""
+    if scope["type"] != "http":
+        return
+    asked = dict(scope["headers"]).get(b"x-stub-status", b"401")
+    status = int(asked) if asked.isdigit() else 401
+    headers = [(b"content-type", b"application/json"), *STUB_HEADERS.get(status, [])]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": b'{"error": "stub"}'})
+
+
 @contextmanager
 def proxy(name: str, folder: Path, keydesk: str, api: str) -> Iterator[str]:
     """`name` on a free loopback port in front of `keydesk` and `api`
