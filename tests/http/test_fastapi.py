@@ -12,8 +12,9 @@ from typing import Annotated
 
 import httpx
 import pytest
-from fastapi import FastAPI, Security
+from fastapi import FastAPI, Security, WebSocket
 from fastapi.testclient import TestClient
+from starlette.testclient import WebSocketDenialResponse
 
 from keydesk.asgi import KeydeskAuth
 from keydesk.fastapi import KeydeskKey, VerifiedKey
@@ -43,6 +44,14 @@ def _app(keydesk: KeydeskKey) -> FastAPI:
     @app.get("/orgs", dependencies=[Security(keydesk, scopes=["read:org"])])
     async def orgs():
         return {"orgs": []}
+
+    @app.websocket("/ws")
+    async def stream(
+        websocket: WebSocket, key: Annotated[VerifiedKey, Security(keydesk, scopes=["repo"])]
+    ):
+        await websocket.accept()
+        await websocket.send_text(f"hello {key.label}")
+        await websocket.close()
 
     @app.get("/healthz")
     async def healthz():
@@ -203,3 +212,19 @@ def test_a_keys_network_and_rate_as_keydesk_auth(world, keydesk):
     assert answers[1].headers["ratelimit-policy"] == '"rate";q=2;w=86400'
     assert answers[2].headers["ratelimit"].startswith('"rate";r=0;t=')
     assert answers[3].headers["retry-after"] and answers[3].headers["ratelimit"]
+
+
+@on_sqlite
+def test_a_websocket_handshake_needs_a_key_with_the_scopes(keydesk, framework_keys):
+    reader, full = (framework_keys[name].private_key.reveal() for name in ("reader", "full"))
+    with TestClient(_app(keydesk)) as client:
+        for headers, status in (({}, 401), (bearer(reader), 403)):
+            with (
+                pytest.raises(WebSocketDenialResponse) as denied,
+                client.websocket_connect("/ws", headers=headers),
+            ):
+                pass
+            assert denied.value.status_code == status
+            assert denied.value.headers["www-authenticate"].startswith('Bearer realm="keydesk"')
+        with client.websocket_connect("/ws", headers=bearer(full)) as websocket:
+            assert websocket.receive_text() == "hello full"

@@ -14,17 +14,20 @@ the same status and headers (401 + `WWW-Authenticate`, 403
 body under FastAPI's `detail`; RateLimit headers on a limited key's answers
 (where the route returns data, not a Response of its own). Behind
 `KeydeskAuth` the key is not verified twice: the dependency takes the
-identity the middleware found.
+identity the middleware found. On a WebSocket route a refused handshake
+gets that HTTP answer (where the server supports denial responses, as
+uvicorn does; else Starlette closes it before accept).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from fastapi import HTTPException, Request, Response
+from fastapi import HTTPException, Response
 from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
 from fastapi.security import SecurityScopes
 from fastapi.security.base import SecurityBase
+from starlette.requests import HTTPConnection
 
 from keydesk.http.limits import ratelimit_headers
 from keydesk.http.middleware import (
@@ -67,9 +70,9 @@ class KeydeskKey(SecurityBase):
         self.scheme_name = scheme_name
 
     async def __call__(
-        self, request: Request, response: Response, security_scopes: SecurityScopes
+        self, request: HTTPConnection, response: Response, security_scopes: SecurityScopes
     ) -> VerifiedKey:
-        scope = request.scope
+        scope = request.scope  # an HTTP request or a WebSocket handshake
         identity = scope.get(SCOPE_KEY)  # KeydeskAuth in front verified it already
         if identity is None:
             answer = self.check.screen(scope) or await self.check.verify_async(scope)
