@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
+from keydesk.errors import PermissionDenied
 from keydesk.notify.channels import EMAIL, owned_workspaces, shown_target
 from keydesk.notify.notices import Notice, due
 from keydesk.notify.senders import DeliveryFailed, send_email, send_webhook, smtp_server
@@ -75,10 +76,21 @@ class Notifier:
     def due(self, workspace: str | None, now: datetime) -> list[Notice]:
         """What is due and not yet claimed by any run (what --dry-run shows)."""
         with self.context.session() as session:
-            owned = owned_workspaces(self.context, session, workspace)
+            owned = self._owned(session, workspace)
             notices = due(session, owned, now)
             claimed = _claimed(session, [n.api_key_id for n in notices])
         return [n for n in notices if n.claim not in claimed]
+
+    def _owned(self, session: Session, workspace: str | None) -> list[int]:
+        """The workspaces this run sends for; none is a mistake worth a line
+        (a timer run as an account that owns nothing would otherwise say nothing)."""
+        owned = owned_workspaces(self.context, session, workspace)
+        if not owned:
+            raise PermissionDenied(
+                f"{self.context.actor} owns no workspace: keydesk notify sends for the "
+                "workspaces its account owns (make it an owner)"
+            )
+        return owned
 
     def claim(self, notices: list[Notice], now: datetime) -> list[tuple[int, Notice]]:
         """Claim each notice (those another run claimed first are skipped)
@@ -128,7 +140,7 @@ class Notifier:
     def _pending(self, workspace: str | None, now: datetime) -> list[tuple[_Leased, Notice]]:
         """Deliveries not sent and not leased by a run now (failed before)."""
         with self.context.session() as session:
-            owned = owned_workspaces(self.context, session, workspace)
+            owned = self._owned(session, workspace)
             rows = session.execute(
                 sa.select(
                     col(NotifyDelivery.notice_id),
