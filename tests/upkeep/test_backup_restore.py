@@ -4,6 +4,7 @@ restore never un-revokes, upgrades an older backup and refuses a newer one."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -88,7 +89,11 @@ def test_a_restore_after_a_revoke_keeps_the_key_revoked(acme, sqlite_url, tmp_pa
     taken = backup(sqlite_url, str(tmp_path / "b" / "one.db"))
     acme.owner.revoke_key(lost.key.public_key)
     acme.owner.disable_integration("github")
+    inode = os.stat(sqlite_url.removeprefix("sqlite:///")).st_ino
     done = restore(sqlite_url, taken.path, actor="bob", accept_lost_revocations=False)
+    assert (
+        os.stat(sqlite_url.removeprefix("sqlite:///")).st_ino == inode
+    )  # in place: serve reads on
     assert (done.revocations, done.disabled, done.created) == (1, 1, False)
     store = open_store(sqlite_url)
     try:
