@@ -41,10 +41,11 @@ def world(store_url) -> Iterator[World]:
 
 @pytest.fixture(scope="module")
 def upstreams(store_url, world, tmp_path_factory) -> Iterator[tuple[str, str]]:
-    """keydesk serve over the world's store, and the API: host:port each."""
+    """keydesk serve over the world's store, trusting the proxy on loopback
+    for the client's address as deployed, and the API: host:port each."""
     log = tmp_path_factory.mktemp("serve") / "serve.log"
     with (
-        keydesk_serve(store_url, log=log) as keydesk,
+        keydesk_serve(store_url, "--trusted-proxy", "127.0.0.1", log=log) as keydesk,
         uvicorn_thread(echo_app, access_log=False) as api,
     ):
         yield keydesk.removeprefix("http://"), api.removeprefix("http://")
@@ -157,3 +158,15 @@ def test_each_refusal_reaches_the_client_with_its_headers(stubbed, status):
     assert response.status_code == status and "x-upstream" not in response.headers
     for name, value in STUB_HEADERS[status]:
         assert response.headers[name.decode()] == value.decode()
+
+
+def test_a_key_limited_to_networks_sees_the_clients_address_not_a_forged_one(base, world):
+    # The proxy and the client are both on loopback here: a key allowed only
+    # from 10.0.0.0/8 must be refused even when the client claims to be there.
+    here = world.owner.create_key("github", f"here-{uuid.uuid4().hex[:8]}", allow_from=["127.0.0.0/8"])  # fmt: skip
+    away = world.owner.create_key("github", f"away-{uuid.uuid4().hex[:8]}", allow_from=["10.0.0.0/8"])  # fmt: skip
+    forged = {"X-Forwarded-For": "10.0.0.5", "Forwarded": "for=10.0.0.5"}
+    ok = httpx.get(f"{base}/orders", headers={**_bearer(here.private_key.reveal()), **forged})
+    assert ok.status_code == 200
+    refused = httpx.get(f"{base}/orders", headers={**_bearer(away.private_key.reveal()), **forged})
+    assert refused.status_code == 403 and "x-upstream" not in refused.headers

@@ -61,7 +61,11 @@ async def echo_app(scope: Any, receive: Any, send: Any) -> None:
 STUB_HEADERS = {  # what the stand-in keydesk sends with each refusal
     401: [(b"www-authenticate", b'Bearer realm="keydesk", error="invalid_token"')],
     403: [(b"www-authenticate", b'Bearer realm="keydesk", error="insufficient_scope", scope="a"')],
-    429: [(b"retry-after", b"7")],
+    429: [
+        (b"retry-after", b"7"),
+        (b"ratelimit-policy", b'"rate";q=6;w=60'),
+        (b"ratelimit", b'"rate";r=0;t=7'),
+    ],
     503: [(b"retry-after", b"7")],
 }
 
