@@ -18,20 +18,25 @@ from keydesk.identity import acting_account
 from keydesk.service import KeyService
 from keydesk.store import postgres_roles
 from keydesk.store.engine import open_store
-from keydesk.store.migrations import HEAD
+from keydesk.store.migrations import HEAD, HERE
 from tests.conftest import _postgres_database
 
 pytestmark = pytest.mark.postgres
 # The revisions' module names start with a digit: imported by name. 0003
 # replaces one of 0002's policies (api_key_issue) and adds its own; 0006
 # drops one (audit_append: only the database writes events).
+VERSIONS = HERE / "versions"
+# Every revision's POLICIES, less 0002's audit_append (0006 drops it), plus
+# 0010's api_key_keep (made on its own).
 POLICIES = (
     sum(
-        len(importlib.import_module(f"keydesk.store.migrations.versions.{name}").POLICIES)
-        for name in ("0002_proven_identity", "0003_key_lifecycle")
+        len(getattr(importlib.import_module(f"keydesk.store.migrations.versions.{name}"),
+                    "POLICIES", ()))
+        for name in sorted(p.stem for p in VERSIONS.glob("0*.py"))
     )
     - 1
-)
+    + 1
+)  # fmt: skip
 
 
 @pytest.fixture
