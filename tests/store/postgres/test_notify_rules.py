@@ -73,6 +73,12 @@ def test_owners_alone_see_and_change_channels(acme):
         assert acme.sql("carol", "SELECT * FROM notify_notice") == []
         assert acme.sql("carol", "SELECT * FROM notify_delivery") == []
 
+        Channels(_context(acme, "alice")).remove(receiver.url)  # its deliveries go with it
+        assert acme.sql("alice", "SELECT count(*) FROM notify_delivery") == [(0,)]
+        assert acme.sql("alice", "SELECT action FROM audit_event ORDER BY id DESC LIMIT 1") == [
+            ("notify.remove",)
+        ]
+
 
 def test_an_admin_cannot_claim_or_mark_a_notice(acme):
     with pytest.raises(errors.InsufficientPrivilege, match="row-level security"):
