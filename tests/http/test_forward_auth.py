@@ -1,5 +1,6 @@
 """/v1/verify as a reverse proxy's forward-auth backend: any method, the key
-only from Authorization, identity in response headers, refusals as ever."""
+only from Authorization, identity in response headers, refusals as ever. On SQLite
+only: the endpoint does the same on either store."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from keydesk.http.forward_auth import IDENTITY_HEADERS
 from keydesk.http.server import create_app
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "PROPFIND"]
+
+pytestmark = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """`keydesk serve --metrics`: what /metrics counts, and what it never shows.
-(A real `keydesk serve --metrics` is scraped in test_serve_process.py.)"""
+(A real `keydesk serve --metrics` is scraped in test_serve_process.py.)
+On SQLite only: what is counted is the same on either store."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from starlette.testclient import TestClient
 
 from keydesk.http.server import create_app
 from keydesk.verify import Verifier
+
+pytestmark = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 
 
 @pytest.fixture
