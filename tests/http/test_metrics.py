@@ -98,3 +98,13 @@ def test_no_key_public_or_private_ever_appears(client, keys):
 def test_metrics_only_when_asked(world):
     with TestClient(create_app(world.store)) as client:
         assert client.get("/metrics").status_code == 401  # a path like any other
+
+
+def test_limits_refusals_are_outcomes_too(client, world):
+    limited = world.owner.create_key("github", "limited", rate="1/min").private_key.reveal()
+    fenced = world.owner.create_key("github", "fenced", allow_from=["10.0.0.0/8"])
+    for key in (limited, limited, fenced.private_key.reveal()):
+        client.get("/v1/verify", headers={"Authorization": f"Bearer {key}"})
+    samples = scrape(client)
+    assert samples['keydesk_requests_total{integration="",outcome="rate_limited"}'] == 1.0
+    assert samples['keydesk_requests_total{integration="",outcome="forbidden_network"}'] == 1.0
