@@ -158,3 +158,28 @@ def test_a_run_killed_while_sending_leaves_a_lease_that_expires(world):
                                {"past": utcnow() - timedelta(seconds=1)})  # fmt: skip
         assert Notifier(_context(world)).run().sent == 1
     assert [r["label"] for r in receiver.received] == ["k0"]
+
+
+def test_two_runs_claiming_in_opposite_orders_at_once_neither_fails(world):
+    """Each claims in one order whatever order it was given (on PostgreSQL
+    opposite orders, each waiting on the other's insert, would deadlock)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from keydesk.store.engine import open_store
+
+    _expiring_keys(world, 8)
+    url = world.store.engine.url.render_as_string(hide_password=False)
+    stores = [open_store(url) for _ in range(2)]
+    try:
+        runs = [Notifier(ServiceContext(store, "alice", None)) for store in stores]
+        now = utcnow()
+        due = runs[0].due(None, now)
+        with ThreadPoolExecutor(2) as pool:
+            claims = list(pool.map(lambda run, notices: run.claim(notices, now), runs,
+                                   [due, due[::-1]]))  # fmt: skip
+    finally:
+        for store in stores:
+            store.dispose()
+    assert sorted(n.label for claimed in claims for _id, n in claimed) == [
+        f"k{n}" for n in range(8)
+    ]

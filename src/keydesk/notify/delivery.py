@@ -97,7 +97,9 @@ class Notifier:
         with a leased delivery per channel of its workspace; one transaction."""
         mine: list[tuple[int, Notice]] = []
         with self.context.session() as session:
-            for notice in notices:
+            # In one order for every run: two runs on PostgreSQL wait on each
+            # other's inserts, and opposite orders would deadlock.
+            for notice in sorted(notices, key=lambda n: n.claim):
                 notice_id = session.execute(_CLAIM, {
                     "workspace_id": notice.workspace_id, "api_key_id": notice.api_key_id,
                     "kind": notice.kind, "occasion": notice.occasion, "body": notice.body(),
