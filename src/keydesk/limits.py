@@ -117,19 +117,26 @@ def address(text: str | None) -> Address | None:
 
 
 class Allowlist:
-    """Networks a key may be used from (none: anywhere)."""
+    """Networks a key may be used from (none: anywhere). Its answers are
+    kept for the addresses it has seen (a few thousand at most)."""
 
-    __slots__ = ("_networks", "text")
+    __slots__ = ("_answers", "_networks", "networks")
 
     def __init__(self, text: str) -> None:
-        self.text = text
-        self._networks = tuple(ipaddress.ip_network(n) for n in text.split())
+        self.networks = tuple(text.split())
+        self._networks = tuple(ipaddress.ip_network(n) for n in self.networks)
+        self._answers: dict[Address | None, bool] = {}
 
     def allows(self, source: Address | None) -> bool:
         """An unknown source is allowed only by an empty list."""
-        if not self._networks:
-            return True
-        return source is not None and any(source in n for n in self._networks)
+        answer = self._answers.get(source)
+        if answer is None:
+            if len(self._answers) > 4096:
+                self._answers.clear()
+            answer = self._answers[source] = not self._networks or (
+                source is not None and any(source in n for n in self._networks)
+            )
+        return answer
 
 
 def proxies(values: Iterable[str]) -> tuple[Network, ...]:

@@ -10,7 +10,8 @@ gates.py          one check at a time per public key, a few waiting, then 429
 hashing.py        the argon2 threads, and how long their checks take
 refusals.py       the refusal log, a bounded number of lines a second
 bookkeeping.py    last-used times, usage counts, rehashes: queued, written by one thread
-usage.py          usage counts added up in memory
+usage.py          usage counts (and where keys were used from) added up in memory
+limits.py         per-key rates and quotas, counted across processes in batches
 store_writes.py   the bookkeeping's SQL, one transaction a batch
 log.py            the one logger, `keydesk.verify`
 """

@@ -11,7 +11,6 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from keydesk.limits import Address
 from keydesk.verify.log import log
 from keydesk.verify.store_reads import first_line
 from keydesk.verify.store_writes import (
@@ -24,7 +23,7 @@ from keydesk.verify.store_writes import (
     write_batch,
 )
 from keydesk.verify.stored_key import StoredKey
-from keydesk.verify.usage import UsageCounter, UsageCounts
+from keydesk.verify.usage import Source, UsageCounter, UsageCounts
 
 WRITE_GATHER_SECONDS = 0.5  # last-used times are gathered this long into one write
 # Usage counts are added up in memory and written this often (and on flush
@@ -69,8 +68,9 @@ class Bookkeeping:
         if self._usage is not None and self._usage.add(key_id, outcome):
             self._put(_UsageDue())
 
-    def count_source(self, key_id: int, source: Address) -> None:
-        if self._usage is not None and self._usage.add_source(key_id, source):
+    def accepted(self, key_id: int, source: Source | None) -> None:
+        """Count an accepted request, and where it came from."""
+        if self._usage is not None and self._usage.add_accepted(key_id, source):
             self._put(_UsageDue())
 
     def touch(self, row: StoredKey, now: datetime) -> None:

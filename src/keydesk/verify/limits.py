@@ -8,8 +8,8 @@ last sync (`known`, its own synced part included). It accepts while
 `known + pending < N`: alone, that is exact. It syncs — writes its own total
 into its row and reads the sum and the number of rows — before accepting
 more once `pending` reaches a batch of b = max(1, N // (10 x (P + 1)))
-(P: the processes seen in the window, itself included), or once pending
-counts are 5 s old. Whatever the split, the last process to sync had seen
+(P: the processes seen in the window, itself included), waiting for it;
+counts 5 s old are written too, by a thread of its own (no request waits). Whatever the split, the last process to sync had seen
 every other's synced count, and each other process can have accepted at
 most its b unseen: accepted ≤ N + sum  b < 1.1 x N for up to 3 processes
 before they have met in the store, and any number once they have. A
@@ -29,11 +29,12 @@ needs the store for every request: while reads fail too, requests get 503.)
 from __future__ import annotations
 
 import math
+import queue
 import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from keydesk.errors import RateLimited
 from keydesk.limits import Limit, stored_limit
@@ -60,42 +61,58 @@ _READ = (
 _FORGET = "DELETE FROM key_window WHERE api_key_id = :key_id AND kind = :kind AND starts < :starts"
 
 
-@dataclass(frozen=True, slots=True)
-class LimitState:
+class LimitState(NamedTuple):
     """One limit of a key as the RateLimit headers state it: `remaining`
-    requests until `reset` seconds from now."""
+    requests until its window `ends` (epoch seconds)."""
 
     name: str  # "rate" or "quota"
     limit: Limit
     remaining: int
-    reset: int
+    ends: float
+
+    @property
+    def reset(self) -> int:
+        """Seconds until the window ends (at least 1)."""
+        return max(1, math.ceil(self.ends - time.time()))
 
 
 class _Window:
-    __slots__ = ("ends", "failed_at", "known", "pending", "processes", "starts", "synced",
-                 "synced_at")  # fmt: skip
+    """One window of one limit of one key, in this process. `room` and
+    `check_at` let most requests through on two comparisons: below both,
+    nothing is due (no sync, no refusal)."""
 
-    def __init__(self, starts: int, ends: int, now: float) -> None:
-        self.starts, self.ends = starts, ends
+    __slots__ = ("batch", "check_at", "count", "ends", "failed_at", "kind", "known", "limit",
+                 "pending", "room", "starts", "synced", "synced_at")  # fmt: skip
+
+    def __init__(self, kind: str, limit: Limit, now: float) -> None:
+        self.kind, self.limit, self.count = kind, limit, limit.count
+        self.starts, self.ends = limit.window(now)
         self.known = self.pending = self.synced = 0
-        self.processes = 1
-        self.synced_at = now
         self.failed_at = -math.inf
+        self.synced_now(0, 0, 1, now)
 
-    def batch(self, limit: Limit) -> int:
-        return max(1, limit.count // (SHARE * (self.processes + 1)))
+    def state(self) -> LimitState:
+        remaining = self.count - self.known - self.pending
+        return tuple.__new__(LimitState, (self.kind, self.limit, max(0, remaining), self.ends))
 
-    def due(self, limit: Limit, now: float) -> bool:
-        if not self.pending or now - self.failed_at < RETRY_SECONDS:
-            return False
-        return self.pending >= self.batch(limit) or now - self.synced_at >= SYNC_SECONDS
+    def synced_now(self, written: int, total: int, processes: int, now: float) -> None:
+        self.synced += written
+        self.pending -= written
+        self.known = max(total, self.synced)
+        self.batch = max(1, self.count // (SHARE * (max(1, processes) + 1)))
+        self.room = min(self.batch, self.count - self.known)
+        self.synced_at = now
+        self.check_at = now + SYNC_SECONDS
 
 
+Limits = tuple[tuple[str, Limit], ...]  # a key's (kind, limit) pairs, parsed once
 _Slot = tuple[int, str]  # (key id, "rate" | "quota")
 
 
 class LimitCounts:
-    """The counts of every limited key this process has seen."""
+    """The counts of every limited key this process has seen. Syncs a batch
+    asks for run on the caller's thread (it waits: that is the bound); those
+    only due by age run on a thread of their own."""
 
     def __init__(
         self, connections: WriteConnections, clock: Callable[[], float] = time.time
@@ -105,42 +122,70 @@ class LimitCounts:
         self.verifier = secrets.token_hex(8)  # this process's row in each window
         self._lock = threading.Lock()
         self._sync_lock = threading.Lock()
-        self._windows: dict[_Slot, _Window] = {}
-        self._parsed: dict[str, Limit | None] = {}
+        # key id -> its limits, their windows, and the span all of them hold
+        self._keys: dict[int, tuple[Limits, list[_Window], int, int]] = {}
+        self._parsed: dict[tuple[str | None, str | None], Limits] = {}
+        self._aged: queue.SimpleQueue[int | None] = queue.SimpleQueue()
+        self._queued: set[int] = set()
+        self._syncer: threading.Thread | None = None
 
-    def limits(self, rate: str | None, quota: str | None) -> tuple[Limit | None, Limit | None]:
-        """A key's stored limits, parsed once per distinct text."""
-        return self._parse(rate), self._parse(quota)
+    def limits(self, rate: str | None, quota: str | None) -> Limits:
+        """A key's stored limits, parsed once per distinct pair."""
+        pair = (rate, quota)
+        limits = self._parsed.get(pair)
+        if limits is None:
+            if len(self._parsed) > 10_000:
+                self._parsed.clear()
+            limits = self._parsed[pair] = tuple(
+                (kind, limit)
+                for kind, text in (("rate", rate), ("quota", quota))
+                if (limit := stored_limit(text)) is not None
+            )
+        return limits
 
-    def admit(
-        self, key_id: int, public_key: str, rate: Limit | None, quota: Limit | None
-    ) -> tuple[LimitState, ...] | None:
+    def admit(self, key_id: int, limits: Limits) -> tuple[LimitState, ...] | None:
         """Count one request: its limits' states, `RateLimited` (counting
-        nothing), or None when a sync is due first (`sync`, then again)."""
+        nothing; its public key left for the caller to name), or None when
+        a sync is due first (`sync`, then again)."""
         now = self._clock()
-        limits = [(kind, limit) for kind, limit in (("rate", rate), ("quota", quota)) if limit]
+        aged = False
         with self._lock:
-            windows = [
-                (kind, limit, self._window(key_id, kind, limit, now)) for kind, limit in limits
-            ]
-            if any(window.due(limit, now) for _, limit, window in windows):
-                return None
-            for kind, limit, window in windows:
-                if window.known + window.pending >= limit.count:
+            windows = self._windows(key_id, limits, now)
+            for window in windows:
+                if window.pending >= window.room or now >= window.check_at:
+                    break
+            else:  # nearly always: nothing due
+                for window in windows:
+                    window.pending += 1
+                return tuple([window.state() for window in windows])
+            for window in windows:
+                pending = window.pending
+                retry = now - window.failed_at >= RETRY_SECONDS
+                if pending >= window.batch and retry:
+                    return None
+                if window.known + pending >= window.count:
+                    states = tuple([w.state() for w in windows])
                     reset = max(1, math.ceil(window.ends - now))
-                    states = tuple(self._state(k, lim, w, now) for k, lim, w in windows)
-                    raise RateLimited(public_key, kind, reset, states)
-            for _, _, window in windows:
+                    raise RateLimited("", window.kind, reset, states)
+                if pending and retry and now - window.synced_at >= SYNC_SECONDS:
+                    aged = key_id not in self._queued
+            for window in windows:
                 window.pending += 1
-            return tuple(self._state(kind, limit, window, now) for kind, limit, window in windows)
+            states = tuple([window.state() for window in windows])
+            if aged:
+                self._queued.add(key_id)
+        if aged:
+            self._sync_later(key_id)
+        return states
 
     def sync(self, key_id: int) -> None:
         """Write this process's counts of `key_id` and read the totals."""
         with self._sync_lock:
             now = self._clock()
             with self._lock:
-                slots = [(s, w.starts, w.synced + w.pending, w.pending)
-                         for s, w in self._windows.items() if s[0] == key_id]  # fmt: skip
+                windows = self._keys[key_id][1] if key_id in self._keys else []
+                slots = [((key_id, w.kind), w.starts, w.synced + w.pending, w.pending)
+                         for w in windows]  # fmt: skip
             if not slots:
                 return
             try:
@@ -149,7 +194,7 @@ class LimitCounts:
                 log.info("limit counts not shared (counting alone for now): %s", first_line(error))
                 with self._lock:
                     for slot, starts, *_ in slots:
-                        window = self._windows.get(slot)
+                        window = self._window_of(slot)
                         if window is not None and window.starts == starts:
                             window.failed_at = now
                 return
@@ -157,47 +202,63 @@ class LimitCounts:
                 for (slot, starts, _, written), (total, processes) in zip(
                     slots, totals, strict=True
                 ):
-                    window = self._windows.get(slot)
-                    if window is None or window.starts != starts:
-                        continue  # a new window began meanwhile
-                    window.synced += written
-                    window.pending -= written
-                    window.known = max(total, window.synced)
-                    window.processes = max(1, processes)
-                    window.synced_at = now
+                    window = self._window_of(slot)
+                    if window is not None and window.starts == starts:  # else: a new window
+                        window.synced_now(written, total, processes, now)
 
     def flush(self) -> None:
         """Write every pending count (on close)."""
         with self._lock:
-            keys = {slot[0] for slot, window in self._windows.items() if window.pending}
+            keys = [
+                key_id for key_id, held in self._keys.items() if any(w.pending for w in held[1])
+            ]
         for key_id in keys:
             self.sync(key_id)
 
     def close(self) -> None:
+        if self._syncer is not None:
+            self._aged.put(None)
+            self._syncer.join(timeout=5)
         self.flush()
         self._connections.close()
 
-    def _parse(self, text: str | None) -> Limit | None:
-        if not text:
-            return None
-        limit = self._parsed.get(text)
-        if limit is None:
-            limit = self._parsed[text] = stored_limit(text)
-        return limit
+    def _sync_later(self, key_id: int) -> None:
+        with self._lock:
+            if self._syncer is None:
+                self._syncer = threading.Thread(
+                    target=self._sync_aged, name="keydesk-limits", daemon=True
+                )
+                self._syncer.start()
+        self._aged.put(key_id)
 
-    def _window(self, key_id: int, kind: str, limit: Limit, now: float) -> _Window:
-        window = self._windows.get((key_id, kind))
-        if window is None or now >= window.ends or now < window.starts:
-            # A window that ended takes its unwritten counts with it: a rate's
-            # no longer matter, and a quota's are at most a batch.
-            starts, ends = limit.window(now)
-            window = self._windows[(key_id, kind)] = _Window(starts, ends, now)
-        return window
+    def _sync_aged(self) -> None:
+        while (key_id := self._aged.get()) is not None:
+            with self._lock:
+                self._queued.discard(key_id)
+            self.sync(key_id)
 
-    @staticmethod
-    def _state(kind: str, limit: Limit, window: _Window, now: float) -> LimitState:
-        remaining = max(0, limit.count - window.known - window.pending)
-        return LimitState(kind, limit, remaining, max(1, math.ceil(window.ends - now)))
+    def _windows(self, key_id: int, limits: Limits, now: float) -> list[_Window]:
+        """The key's current windows (with self._lock held). A window that
+        ended takes its unwritten counts with it: a rate's no longer matter,
+        and a quota's are at most a batch. Changed limits start anew."""
+        held = self._keys.get(key_id)
+        if held is not None and held[0] is limits:
+            windows = held[1]
+            if held[2] <= now < held[3]:
+                return windows
+            for index, window in enumerate(windows):
+                if not window.starts <= now < window.ends:
+                    windows[index] = _Window(window.kind, window.limit, now)
+        else:
+            windows = [_Window(kind, limit, now) for kind, limit in limits]
+        since, until = max(w.starts for w in windows), min(w.ends for w in windows)
+        self._keys[key_id] = (limits, windows, since, until)
+        return windows
+
+    def _window_of(self, slot: _Slot) -> _Window | None:
+        key_id, kind = slot
+        windows = self._keys[key_id][1] if key_id in self._keys else []
+        return next((w for w in windows if w.kind == kind), None)
 
     def _write(self, slots: list[tuple[_Slot, int, int, int]]) -> list[tuple[int, int]]:
         connection = self._connections.connect()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import NamedTuple
 
 from keydesk.limits import Address, source_network
-from keydesk.views.usage import usage_hour
+from keydesk.views.usage import ACCEPTED, usage_hour
 
 USAGE_BACKLOG_MAX = 100_000  # counts kept for a retry while the store refuses writes
 # Addresses a key's hour keeps one by one; beyond, a new one is counted under
@@ -17,6 +18,17 @@ SOURCE = "@"  # an outcome starting with it is a source: key_source, not key_usa
 UsageCounts = dict[tuple[int, int, str], int]  # (key id, hour, outcome or @source) -> count
 
 
+class Source(NamedTuple):
+    """Where a request came from, and how usage counts name it (`@203.0.113.7`)."""
+
+    address: Address
+    text: str
+
+    @classmethod
+    def of(cls, address: Address) -> Source:
+        return cls(address, SOURCE + str(address))
+
+
 class UsageCounter:
     """The request path does a dict update under a lock, never a write."""
 
@@ -24,24 +36,32 @@ class UsageCounter:
         self._lock = threading.Lock()
         self._counts: UsageCounts = {}
         self._sources: dict[tuple[int, int], set[str]] = {}  # this hour's, per key
+        self._sources_hour = -1
 
-    def add_source(self, key_id: int, source: Address) -> bool:
-        """Count where an accepted request came from (with the usage counts);
-        True when it starts a new batch."""
+    def add_accepted(self, key_id: int, source: Source | None) -> bool:
+        """Count one accepted request, and where it came from (None: not
+        known); True when it starts a new batch."""
         hour = usage_hour(time.time())
-        text = str(source)
+        accepted = (key_id, hour, ACCEPTED)
         with self._lock:
-            if len(self._sources) > 10_000 or any(h != hour for _, h in self._sources):
-                self._sources = {k: v for k, v in self._sources.items() if k[1] == hour}
-            seen = self._sources.setdefault((key_id, hour), set())
+            counts = self._counts
+            started = not counts
+            counts[accepted] = counts.get(accepted, 0) + 1
+            if source is None:
+                return started
+            if hour != self._sources_hour or len(self._sources) > 10_000:
+                self._sources, self._sources_hour = {}, hour  # a new hour counts anew
+            seen = self._sources.get((key_id, hour))
+            if seen is None:
+                seen = self._sources[(key_id, hour)] = set()
+            text = source.text
             if text not in seen:
                 if len(seen) < SOURCES_PER_HOUR:
                     seen.add(text)
                 else:
-                    text = source_network(source)
-            entry = (key_id, hour, SOURCE + text)
-            started = not self._counts
-            self._counts[entry] = self._counts.get(entry, 0) + 1
+                    text = SOURCE + source_network(source.address)
+            entry = (key_id, hour, text)
+            counts[entry] = counts.get(entry, 0) + 1
         return started
 
     def add(self, key_id: int, outcome: str) -> bool:

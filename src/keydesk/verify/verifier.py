@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from keydesk.errors import ForbiddenNetwork, RateLimited, Unauthorized, UnauthorizedReason
 from keydesk.keys import PrivateKey, check_secret, parse_private_key
-from keydesk.limits import Address, Allowlist, address
+from keydesk.limits import Allowlist, address
 from keydesk.verify.bookkeeping import USAGE_FLUSH_SECONDS, Bookkeeping
 from keydesk.verify.gates import MAX_WAITING_PER_KEY
 from keydesk.verify.hashing import MAX_CONCURRENT_HASHES
@@ -34,8 +34,9 @@ from keydesk.verify.secret_checks import (
 from keydesk.verify.store_reads import open_reads
 from keydesk.verify.store_writes import WriteBatch, WriteConnections, write_batch
 from keydesk.verify.stored_key import StoredKey
+from keydesk.verify.usage import Source
 from keydesk.verify.verified_key import VerifiedKey
-from keydesk.views import ACCEPTED, IntegrationStatus, KeyStatus, key_status, utcnow
+from keydesk.views import IntegrationStatus, KeyStatus, key_status, utcnow
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -93,6 +94,7 @@ class Verifier:
         )
         self._scopes: dict[tuple[str, str], tuple[str, ...]] = {}
         self._allowlists: dict[str, Allowlist] = {}
+        self._sources: dict[str, Source | None] = {}  # sources seen, parsed once
         self._limits = LimitCounts(WriteConnections(reads, SYNC_TIMEOUT_SECONDS))
 
     def verify(self, presented: str | PrivateKey | None, source: str | None = None) -> VerifiedKey:
@@ -163,19 +165,23 @@ class Verifier:
             return UnauthorizedReason.INTEGRATION_DISABLED
         return None
 
-    def _screen(self, key: PrivateKey, row: StoredKey | None, source: str | None) -> Address | None:
+    def _screen(self, key: PrivateKey, row: StoredKey | None, source: str | None) -> Source | None:
         """The request's address; `ForbiddenNetwork` from outside an active
         key's allowlist, before any hash work (a key refused whatever the
         secret goes on to its 401, as before)."""
-        where = address(source)
-        if source is None or row is None or not row.allow_from:
+        if source is None:
+            return None
+        try:
+            where = self._sources[source]
+        except KeyError:
+            if len(self._sources) > SCOPE_PAIRS_CACHED:
+                self._sources.clear()
+            found = address(source)
+            where = self._sources[source] = None if found is None else Source.of(found)
+        if row is None or not row.allow_from:
             return where
-        allowlist = self._allowlists.get(row.allow_from)
-        if allowlist is None:
-            if len(self._allowlists) > SCOPE_PAIRS_CACHED:
-                self._allowlists.clear()
-            allowlist = self._allowlists[row.allow_from] = Allowlist(row.allow_from)
-        if not allowlist.allows(where) and self._refusal(row) is None:
+        allowed = self._allowlist(row.allow_from).allows(None if where is None else where.address)
+        if not allowed and self._refusal(row) is None:
             self._bookkeeping.count(row.id, FORBIDDEN_NETWORK)
             raise ForbiddenNetwork(key.public_key)
         return where
@@ -192,20 +198,27 @@ class Verifier:
         """The key's limits once this request is counted (None: sync first)."""
         if row.rate_limit is None and row.quota is None:
             return ()
-        rate, quota = self._limits.limits(row.rate_limit, row.quota)
         try:
-            return self._limits.admit(row.id, key.public_key, rate, quota)
+            return self._limits.admit(row.id, self._limits.limits(row.rate_limit, row.quota))
         except RateLimited as refused:
             self._bookkeeping.count(row.id, f"over_{refused.limit}")
-            raise
+            raise RateLimited(
+                key.public_key, refused.limit, refused.retry_after, refused.policies
+            ) from None
+
+    def _allowlist(self, text: str) -> Allowlist:
+        allowlist = self._allowlists.get(text)
+        if allowlist is None:
+            if len(self._allowlists) > SCOPE_PAIRS_CACHED:
+                self._allowlists.clear()
+            allowlist = self._allowlists[text] = Allowlist(text)
+        return allowlist
 
     def _accept(
-        self, key: PrivateKey, row: StoredKey, limits: tuple[LimitState, ...], where: Address | None
+        self, key: PrivateKey, row: StoredKey, limits: tuple[LimitState, ...], where: Source | None
     ) -> VerifiedKey:
         self._bookkeeping.touch(row, utcnow())
-        self._bookkeeping.count(row.id, ACCEPTED)
-        if where is not None:
-            self._bookkeeping.count_source(row.id, where)
+        self._bookkeeping.accepted(row.id, where)
         return VerifiedKey(
             key.public_key,
             row.label,
@@ -214,7 +227,7 @@ class Verifier:
             row.workspace_id,
             row.workspace,
             self._granted(row.scopes, row.integration_scopes),
-            tuple(row.allow_from.split()) if row.allow_from else (),
+            self._allowlist(row.allow_from).networks if row.allow_from else (),
             limits,
         )
 
