@@ -85,6 +85,17 @@ def test_verifying_on_an_up_to_date_sqlite_store_loads_no_sqlalchemy(sqlite_stor
     assert not {m for m in modules if "postgresql" in m or m.startswith("psycopg")}
 
 
+def test_scanning_with_an_up_to_date_sqlite_store_loads_no_sqlalchemy(sqlite_store, tmp_path):
+    """`keydesk scan` looks up what it finds on a bare sqlite3 connection
+    (Reads.found_key): importing SQLAlchemy was most of a short scan's time."""
+    url, world, created = sqlite_store
+    world.admit_keydesk_commands()
+    (tmp_path / "leak.env").write_text(f"API_KEY={created.private_key.reveal()}\n")
+    modules = loaded_by(["scan", str(tmp_path / "leak.env")], {"KEYDESK_DATABASE_URL": url})
+    assert "keydesk.store.queries" in modules and "argon2" in modules  # it did check the key
+    assert not {m for m in modules if m.split(".")[0] in set(HEAVY) - {"argon2"}}
+
+
 def test_key_list_json_is_the_same_bytes_as_one_json_dump(sqlite_store, capsys, monkeypatch):
     url, world, _ = sqlite_store
     world.owner.create_key("github", 'café ✓ "quoted"')

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +23,7 @@ from keydesk.validation import shown_literally
 
 if TYPE_CHECKING:
     from keydesk.keys import PrivateKey
-    from keydesk.scan import Finding
+    from keydesk.scan import Finding, Sighting, Skipped
     from keydesk.service import KeyService
     from keydesk.views import FoundKey, KeyView
 
@@ -161,12 +162,23 @@ def _scan(args: argparse.Namespace) -> int:
         respect_gitignore=args.respect_gitignore,
         allow_lists=not over_ssh,
     )
-    service = None if args.staged else _service(args)
+    with ExitStack() as stack:  # the bare store connection, if one is opened
+        look_up, service = _look_up(args, stack)
+        return _report(args, scanner.run_scan(request, look_up), service)
+
+
+def _report(
+    args: argparse.Namespace,
+    events: Iterator[Skipped | Sighting[FoundKey | None]],
+    service: KeyService | None,
+) -> int:
+    from keydesk.scan import Skipped
+
     reports: list[Report] = []
     incomplete = False
     # The pipeline the TUI's scan runs too: walk, match, allow-lists, one look-up per key.
-    for event in scanner.run_scan(request, partial(_found_key, service)):
-        if isinstance(event, scanner.Skipped):
+    for event in events:
+        if isinstance(event, Skipped):
             _note(str(event))
             incomplete |= event.failed
             continue
@@ -192,13 +204,45 @@ def _scan(args: argparse.Namespace) -> int:
     return _exit_status(reports, incomplete)
 
 
+def _look_up(
+    args: argparse.Namespace, stack: ExitStack
+) -> tuple[Callable[[PrivateKey], FoundKey | None], KeyService | None]:
+    """How each key found is looked up, and the service --revoke needs. An
+    up-to-date SQLite store is read bare (no SQLAlchemy: most of a short
+    scan's time was importing it); any other store, or --revoke, goes
+    through the service."""
+    if args.staged:
+        return partial(_found_key, None), None
+    if not args.revoke:
+        from keydesk.config import database_url
+        from keydesk.store.queries import bare_sqlite_reads
+
+        try:
+            context.refuse_typed_account(args)
+            url = database_url(args.db)
+            bare = stack.enter_context(
+                bare_sqlite_reads(url, args.proven_actor, args.proven_ssh_key)
+            )
+        except KeydeskError as exc:
+            _no_store(exc)
+            return partial(_found_key, None), None
+        if bare is not None:
+            return bare.found_key, None
+    service = _service(args)
+    return partial(_found_key, service), service
+
+
+def _no_store(exc: KeydeskError) -> None:
+    _note(f"{exc.message}; not checked against a store, every key found counts as live")
+
+
 def _service(args: argparse.Namespace) -> KeyService | None:
     """The store to ask, when one is reachable; else a note, and every key
     found counts as live."""
     try:
         return context.service(args)
     except KeydeskError as exc:
-        _note(f"{exc.message}; not checked against a store, every key found counts as live")
+        _no_store(exc)
         return None
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keydesk.errors import InvalidInput, NotFound, PermissionDenied
 from keydesk.ssh.gate import APPROVED, require_any_approval, require_approved
@@ -31,6 +31,7 @@ from keydesk.store.stored_values import (
 from keydesk.validation import as_stored
 from keydesk.views import (
     EXPIRING_SOON,
+    FoundKey,
     IntegrationView,
     KeyView,
     WorkspaceView,
@@ -38,6 +39,9 @@ from keydesk.views import (
 )
 from keydesk.views.limits import stored_limits
 from keydesk.views.tags import Tag, stored_tags
+
+if TYPE_CHECKING:
+    from keydesk.keys import PrivateKey
 
 _INTEGRATIONS = """
 SELECT i.id, i.workspace_id, w.name, i.name, i.provider, i.client_id, i.redirect_uri,
@@ -103,6 +107,8 @@ _WORKSPACE = """
 SELECT w.id, (SELECT m.role FROM membership m JOIN account a ON a.id = m.account_id
                WHERE m.workspace_id = w.id AND a.name = :actor)
 FROM workspace w WHERE w.name = :name"""
+
+_HASH_BY_PUBLIC_KEY = "SELECT id, secret_hash FROM api_key WHERE public_key = :public"
 
 # Active first, then newest first (the id breaks ties within one second).
 _KEY_ORDER = "k.revoked_at IS NOT NULL, k.created_at DESC, k.id DESC"
@@ -266,6 +272,24 @@ class Reads:
             f"{self._keys} WHERE k.public_key = :public", {"public": public_key}
         )
         return _key_view(rows[0]) if rows else None
+
+    def found_key(self, private_key: PrivateKey) -> FoundKey:
+        """What the store says of a private key found leaked (`keydesk scan`),
+        its secret checked against the stored hash (a decoy for an unknown
+        id: equal work); a wrong secret is an unknown key. Only for a role
+        that reads hashes (SQLite; PostgreSQL's owner): see KeyService.found_key."""
+        from keydesk.keys import check_secret, parse_private_key  # argon2: only when asked
+
+        key = parse_private_key(private_key)  # shape and checksum, no I/O
+        rows = self.db.rows(_HASH_BY_PUBLIC_KEY, {"public": key.public_key})
+        if not check_secret(rows[0][1] if rows else None, key).matches:
+            return FoundKey(key.public_key, None, secret_checked=True)
+        view = self.key(rows[0][0])
+        # In an SSH session, nothing of a workspace the admin may not act in.
+        hidden = self.hides(view.integration_id)
+        return FoundKey(
+            key.public_key, None if hidden else view, secret_checked=True, elsewhere=hidden
+        )
 
     def public_keys(
         self,
