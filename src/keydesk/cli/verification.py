@@ -42,6 +42,13 @@ def register(cli: Commands) -> None:
         action="store_true",
         help="serve Prometheus metrics on /metrics (needs keydesk[metrics])",
     )
+    sub.add_argument(
+        "--workers",
+        type=_worker_count,
+        default=1,
+        metavar="N",
+        help="answer with N processes sharing the port and the store (default 1)",
+    )
 
 
 def verify(args: argparse.Namespace) -> int:
@@ -97,6 +104,10 @@ def serve(args: argparse.Namespace) -> int:
     if args.metrics and importlib.util.find_spec("prometheus_client") is None:
         fail("--metrics needs its extra: pip install 'keydesk[metrics]'")
         return EXIT_REFUSED
+    if args.metrics and args.workers > 1:
+        # Each worker counts its own requests: a scrape would see one at random.
+        fail("--metrics needs a single worker: each worker counts only its own requests")
+        return EXIT_REFUSED
     from keydesk.limits import proxies
 
     proxies(args.trusted_proxy or ())  # one line now, not a server that answers 500
@@ -107,5 +118,13 @@ def serve(args: argparse.Namespace) -> int:
         access_log=args.access_log,
         trusted_proxies=args.trusted_proxy,
         metrics=args.metrics,
+        workers=args.workers,
     )
     return 0
+
+
+def _worker_count(text: str) -> int:
+    count = int(text) if text.isdigit() else 0
+    if not 1 <= count <= 64:
+        raise argparse.ArgumentTypeError(f"not a number of workers from 1 to 64: {text!r}")
+    return count

@@ -218,6 +218,7 @@ def serve(
     access_log: bool = False,
     trusted_proxies: list[str] | None = None,
     metrics: bool = False,
+    workers: int = 1,
 ) -> None:
     """Run the endpoint. A client's address comes from `X-Forwarded-For`
     only when the connection is from one of `trusted_proxies`: uvicorn's
@@ -227,24 +228,38 @@ def serve(
     SIGTERM (or SIGINT) stops it cleanly: no new connections, requests in
     flight answered (for `SHUTDOWN_GRACE_SECONDS` at most), then queued
     last-used times and usage counts written, exit status 0. Under systemd
-    it tells when it is ready and when it stops (systemd.py)."""
+    it tells when it is ready and when it stops (systemd.py). `workers` > 1:
+    that many processes on the port (workers.py)."""
     import uvicorn
 
     from keydesk.http.systemd import NotifyingServer
 
-    config = uvicorn.Config(
-        create_app(store, metrics=metrics, trusted_proxies=trusted_proxies or ()),
-        host=host,
-        port=port,
-        access_log=access_log,
-        proxy_headers=bool(trusted_proxies),
-        forwarded_allow_ips=list(trusted_proxies or ()),
-        log_level="info",
-        log_config=log_config(),
-        server_header=False,
-        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
-    )
-    server = NotifyingServer(config)
+    def config() -> uvicorn.Config:
+        return uvicorn.Config(
+            create_app(store, metrics=metrics, trusted_proxies=trusted_proxies or ()),
+            host=host,
+            port=port,
+            access_log=access_log,
+            proxy_headers=bool(trusted_proxies),
+            forwarded_allow_ips=list(trusted_proxies or ()),
+            log_level="info",
+            log_config=log_config(),
+            server_header=False,
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+        )
+
+    if workers > 1:
+        import logging.config
+
+        from keydesk.http.workers import serve_workers
+
+        logging.config.dictConfig(log_config())  # the parent's own lines
+        store.engine.dispose()  # each worker opens connections of its own
+        status = serve_workers(config, host, port, workers)
+        if status:
+            raise SystemExit(status)
+        return
+    server = NotifyingServer(config())
     # uvicorn raises the stop signal again once it has shut down, and the
     # process would die of it; after that clean stop keydesk exits 0 instead,
     # which supervisors read as a clean stop.
