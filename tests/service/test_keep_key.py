@@ -25,7 +25,7 @@ def test_a_rotation_whose_replacement_was_revoked_says_so_and_can_be_kept(world)
     assert kept.expires_at is None and kept.is_active  # it never stopped before the rotation
     assert kept.status_words() == "active"
     event = world.owner.audit(key=old.public_key)[0]
-    assert (event.action, event.label) == ("key.expire", "no expiry")  # as PostgreSQL writes it
+    assert (event.action, event.label) == ("key.keep", "no expiry")  # as PostgreSQL writes it
 
 
 def test_keeping_restores_the_keys_own_lifetime(world):
