@@ -204,3 +204,28 @@ def test_a_key_without_limits_reports_none(world, keys):
         assert verifier.verify(keys["valid"]).limits == ()
     finally:
         verifier.close()
+
+
+def test_counts_older_than_the_sync_age_reach_the_store_by_themselves(world, monkeypatch):
+    import time
+
+    import sqlalchemy as sa
+
+    import keydesk.verify.limits as limits
+
+    monkeypatch.setattr(limits, "SYNC_SECONDS", 0.0)  # every count is old at once
+    created = world.owner.create_key("github", "aged", rate="1000/d")
+    verifier = Verifier(world.store.engine)
+    try:
+        for _ in range(3):
+            verifier.verify(created.private_key.reveal())
+        deadline = time.monotonic() + 30
+        total = 0
+        while total < 2 and time.monotonic() < deadline:  # no flush: the background thread
+            with world.store.engine.connect() as connection:
+                total = connection.execute(sa.text("SELECT sum(count) FROM key_window")).scalar()
+            total = total or 0
+            time.sleep(0.05)
+        assert total >= 2
+    finally:
+        verifier.close()
