@@ -1,16 +1,23 @@
-"""Leak-scan throughput on one core, against `grep -r kdsk_` on the same tree
-as the floor. Prints figures; not a test.
+"""`keydesk scan` as a user runs it (the command, start-up and the store
+look-up included) against grep on the same bytes, in the same run, rounds
+interleaved, medians. Prints figures; not a test.
 
-    python bench/scan.py                 # a ~500 MB tree in a temp dir
+    python bench/scan.py                 # 200 MB tree, 5,000-commit repository, 5 rounds
     python bench/scan.py --size-mb 50    # quicker
-    python bench/scan.py --smoke         # a 3 MB tree, one run: seconds (CI)
-    python bench/scan.py --profile       # and where the scanner's time goes
+    python bench/scan.py --smoke         # 3 MB, 50 commits, 1 round: seconds (CI)
+    python bench/scan.py --profile       # and where the in-process scanner's time goes
 
-The tree is log- and config-like text: many small files, some large logs,
-real keys planted at random places (some across 1 MiB chunk boundaries),
-plus look-alikes that must not count (redacted `kdsk_7Qm2…` mentions and
-keys with a broken checksum). Every tool reads from the page cache: the tree
-is read once before anything is timed.
+Files: `keydesk scan TREE` against `grep -rF kdsk_ TREE` (LC_ALL=C, output
+read from a pipe). The tree is log- and config-like text: many small files,
+some large logs, with kdsk_ mentions (redacted `kdsk_7Qm2…`) on 1 % of log
+lines, look-alikes with a broken checksum, and `--keys` real keys (default
+one) planted at random places, some across 1 MiB boundaries. The first is
+a live key of a SQLite store made for the run, so the scan checks it (one
+argon2) and prints it `active`. Every tool reads from the page cache.
+
+Git: `keydesk scan --git REPO` against `git log -p --all | grep -aF kdsk_`,
+on a repository of `--commits` commits (bench/scan_git.py) where one commit
+added that key and a later one deleted it.
 """
 
 from __future__ import annotations
@@ -20,11 +27,16 @@ import cProfile
 import os
 import pstats
 import random
+import resource
 import shutil
+import statistics
 import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+from benchlib import Row, keydesk_command, print_table, seed
+from scan_git import build_repo
 
 from keydesk.keys import BASE62, generate_key_pair
 from keydesk.scan import CHUNK_SIZE, Finding, scan_paths
@@ -84,18 +96,17 @@ def file_sizes(rng: random.Random, total: int) -> list[int]:
 
 
 def build_tree(
-    root: Path, size_mb: int, n_keys: int, seed: int, mention_rate: float
+    root: Path, size_mb: int, n_keys: int, seed: int, mention_rate: float, live: str
 ) -> tuple[int, int, int]:
-    """Write the tree; return (bytes, files, keys planted)."""
+    """Write the tree, `live` the first key planted; return (bytes, files, keys planted)."""
     rng = random.Random(seed)
     pool_size = min(2 * CHUNK_SIZE, size_mb * MB // 4)  # smaller only for a tiny tree
     pools = [text_pool(rng, pool_size, mention_rate) for _ in range(4)]
     sizes = file_sizes(rng, size_mb * MB)
     plants: dict[int, list[str]] = {}
-    for _ in range(n_keys):
-        plants.setdefault(rng.randrange(len(sizes)), []).append(
-            generate_key_pair().private_key.reveal()
-        )
+    for n in range(n_keys):
+        key = live if n == 0 else generate_key_pair().private_key.reveal()
+        plants.setdefault(rng.randrange(len(sizes)), []).append(key)
     total = 0
     for index, size in enumerate(sizes):
         folder = root / f"svc{index % 17:02d}" / f"part{index % 5}"
@@ -141,12 +152,6 @@ def plant(rng: random.Random, text: bytes, keys: list[str]) -> bytes:
     return b"".join(pieces)
 
 
-def timed(action) -> tuple[float, object]:
-    start = time.perf_counter()
-    result = action()
-    return time.perf_counter() - start, result
-
-
 def run_scanner(root: Path) -> tuple[int, int]:
     findings = skipped = 0
     for event in scan_paths([root]):
@@ -157,17 +162,58 @@ def run_scanner(root: Path) -> tuple[int, int]:
     return findings, skipped
 
 
-def run_grep(*args: str) -> None:
+def timed_run(argv: list[str], out: Path, *, shell: bool = False) -> tuple[float, float, bytes]:
+    """Wall seconds, CPU seconds (user + system, of the command and its
+    children), and its output. Output goes to a file: GNU grep writing to
+    /dev/null stops at the first match."""
     env = {**os.environ, "LC_ALL": "C"}  # byte matching: grep's fastest, fairest floor
-    # Output into a pipe we read: GNU grep writing to /dev/null stops at the
-    # first match, which would time nothing.
-    subprocess.run(["grep", *args], capture_output=True, env=env, check=False)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    with out.open("wb") as sink:
+        subprocess.run(argv if not shell else argv[0], stdout=sink, stderr=subprocess.STDOUT,
+                       env=env, shell=shell, check=False)  # fmt: skip
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, out.read_bytes()
 
 
-def main() -> None:
+def compare(
+    name: str, keydesk: list[str], floor: list[str], rounds: int, folder: Path, expect: str
+) -> list[Row]:
+    """Interleaved rounds (the order alternates), medians; the ratio is the
+    median of each round's keydesk / floor."""
+    wall: dict[str, list[float]] = {"keydesk": [], "floor": []}
+    cpu: dict[str, list[float]] = {"keydesk": [], "floor": []}
+    ratios: list[float] = []
+    for n in range(rounds):
+        order = [("keydesk", keydesk), ("floor", floor)]
+        figures = {}
+        for who, argv in order if n % 2 == 0 else reversed(order):
+            figures[who] = timed_run(argv, folder / f"{who}.out", shell=who == "floor")
+            wall[who].append(figures[who][0])
+            cpu[who].append(figures[who][1])
+        if expect not in figures["keydesk"][2].decode("utf-8", "replace"):
+            raise SystemExit(
+                f"keydesk scan did not report {expect!r}:\n{figures['keydesk'][2][-2000:]!r}"
+            )
+        ratios.append(figures["keydesk"][0] / figures["floor"][0])
+    med = statistics.median
+    cpu_ratio = med(cpu["keydesk"]) / med(cpu["floor"]) if med(cpu["floor"]) else None
+    return [
+        Row(f"{name}: wall time", med(wall["keydesk"]), med(wall["floor"]), "s",
+            higher_is_better=False, paired=med(ratios),
+            note=f"rounds {', '.join(f'{r:.2f}×' for r in ratios)}"),
+        Row(f"{name}: CPU time (user + system)", med(cpu["keydesk"]), med(cpu["floor"]), "s",
+            higher_is_better=False, paired=cpu_ratio),
+    ]  # fmt: skip
+
+
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size-mb", type=int, default=500)
-    parser.add_argument("--keys", type=int, default=200, help="real keys to plant")
+    parser.add_argument("--size-mb", type=int, default=200)
+    parser.add_argument("--keys", type=int, default=1, help="real keys to plant (one is live)")
+    parser.add_argument("--commits", type=int, default=5000, help="commits of the git part")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument(
         "--mention-rate",
@@ -175,46 +221,52 @@ def main() -> None:
         default=0.01,
         help="share of log lines that mention a redacted kdsk_ key (0.2 is a stress test)",
     )
-    parser.add_argument("--repeat", type=int, default=3, help="timed runs; the best is kept")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
     parser.add_argument("--profile", action="store_true", help="also profile one scanner run")
-    parser.add_argument("--smoke", action="store_true", help="3 MB, 20 keys, 1 run (for CI)")
+    parser.add_argument("--smoke", action="store_true", help="3 MB, 50 commits, 1 round (for CI)")
     args = parser.parse_args()
     if args.smoke:
-        args.size_mb, args.keys, args.repeat = 3, 20, 1
+        args.size_mb, args.commits, args.rounds = 3, 50, 1
+    return args
 
+
+def main() -> None:
+    args = parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="keydesk-bench-scan-"))
     try:
+        url = f"sqlite:///{workdir / 'keys.db'}"
+        live = seed(url, {"github": 1}, verified=1).keys[0]
+        public = "kdpk_" + live.split("_")[1]
+        tree, repo = workdir / "tree", workdir / "repo"
         start = time.perf_counter()
         size, files, planted = build_tree(
-            workdir, args.size_mb, args.keys, args.seed, args.mention_rate
+            tree, args.size_mb, args.keys, args.seed, args.mention_rate, live
         )
+        pool = [log_line(random.Random(args.seed), args.mention_rate) for _ in range(2000)]
+        patches = build_repo(repo, args.commits, live, args.seed, pool)
         print(
-            f"tree: {size / MB:.0f} MB in {files} files, {planted} keys planted, "
-            f"kdsk_ mentions on {args.mention_rate:.0%} of log lines "
-            f"(built in {time.perf_counter() - start:.1f} s, {workdir})"
+            f"tree: {size / MB:.0f} MB in {files} files, {planted} key(s) planted, kdsk_ "
+            f"mentions on {args.mention_rate:.0%} of log lines; repository: {args.commits:,} "
+            f"commits ({patches / MB:.0f} MB fast-imported); built in "
+            f"{time.perf_counter() - start:.1f} s in {workdir}"
         )
-        run_grep("-rc", "kdsk_", str(workdir))  # warm the page cache
-
-        def best(action) -> tuple[float, object]:
-            return min((timed(action) for _ in range(args.repeat)), key=lambda r: r[0])
-
-        scan_s, (found, skipped) = best(lambda: run_scanner(workdir))
-        grep_s, _ = best(lambda: run_grep("-r", "kdsk_", str(workdir)))
-        grepc_s, _ = best(lambda: run_grep("-rc", "kdsk_", str(workdir)))
-        status = "ok" if found == planted and not skipped else "MISMATCH"
-        print(
-            f"keydesk scan : {size / MB / scan_s:7.0f} MB/s  {scan_s:6.2f} s  "
-            f"found {found}/{planted} ({status}), {skipped} skipped"
+        os.environ["KEYDESK_DATABASE_URL"] = url
+        keydesk = keydesk_command()  # caches keydesk's bytecode, as an install does
+        timed_run(["grep", "-rcF", "kdsk_", str(tree)], workdir / "warm.out")  # page cache
+        expect = f"{public} active"
+        rows = compare(f"{args.size_mb} MB tree", [*keydesk, "scan", str(tree)],
+                       [f"grep -rF kdsk_ {tree}"], args.rounds, workdir, expect)  # fmt: skip
+        rows += compare(f"--git, {args.commits:,} commits", [*keydesk, "scan", "--git", str(repo)],
+                        [f"git -C {repo} log -p --all | grep -aF kdsk_"], args.rounds,
+                        workdir, expect)  # fmt: skip
+        print_table(
+            f"keydesk scan vs grep, {args.rounds} interleaved rounds, medians "
+            f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)",
+            rows,
         )
-        print(f"grep -r      : {size / MB / grep_s:7.0f} MB/s  {grep_s:6.2f} s")
-        print(f"grep -rc     : {size / MB / grepc_s:7.0f} MB/s  {grepc_s:6.2f} s")
-        print(
-            f"scan / grep -r speed: {grep_s / scan_s:.2f}   scan / grep -rc: {grepc_s / scan_s:.2f}"
-        )
-        print(f"best of {args.repeat}; one core (the scanner is single-threaded, grep too)")
         if args.profile:
             profiler = cProfile.Profile()
-            profiler.runcall(run_scanner, workdir)
+            profiler.runcall(run_scanner, tree)
             pstats.Stats(profiler).sort_stats("tottime").print_stats(12)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
