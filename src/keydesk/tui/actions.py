@@ -8,7 +8,11 @@ rules themselves live on the views; this only maps them to the footer."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
+from typing import Any
+
+from textual.screen import Screen
 
 from keydesk.views import IntegrationView, KeyView
 
@@ -32,6 +36,14 @@ def integration_action(integration: IntegrationView | None, action: str) -> bool
     if action == "disable":
         return integration.can_disable
     return True
+
+
+def footer_shows(screen: Screen[Any], key: str, shown: bool) -> None:
+    """Show or hide `key`'s binding in `screen`'s footer (it acts either way,
+    and ? lists it): for a key that matters only in a state, such as space
+    while keys are selected."""
+    bindings = screen._bindings.key_to_bindings[key]
+    bindings[:] = [replace(binding, show=shown) for binding in bindings]
 
 
 def key_action(

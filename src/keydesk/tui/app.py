@@ -295,6 +295,9 @@ class KeydeskApp(App[None]):
     ) -> None:
         self._key_flows.revoke(key, on_revoked, revoke=revoke)
 
+    def revoke_keys(self, keys: list[KeyView], on_revoked: Callable[[], object]) -> None:
+        self._key_flows.revoke_many(keys, on_revoked)
+
     def keep_key(self, key: KeyView, on_kept: Callable[[KeyView], object] | None = None) -> None:
         self._key_flows.keep(key, on_kept)
 

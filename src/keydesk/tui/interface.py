@@ -73,6 +73,9 @@ class Keydesk(Protocol):
         revoke: Callable[[], KeyView] | None = None,
     ) -> None: ...
 
+    def revoke_keys(self, keys: list[KeyView], on_revoked: Callable[[], object]) -> None:
+        """Several keys together, behind one confirmation (count, sample, what breaks)."""
+
     def keep_key(
         self, key: KeyView, on_kept: Callable[[KeyView], object] | None = None
     ) -> None: ...

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         UsageView,
         WorkspaceView,
     )
+    from keydesk.views.revocations import BulkRevocation
 
 
 class StoreCalls:
@@ -127,16 +128,32 @@ class StoreCalls:
         *,
         expires_at: datetime | None,
         scopes: Iterable[str],
+        rate: str | None = None,
+        quota: str | None = None,
+        allow_from: Iterable[str] = (),
     ) -> CreatedKey:
         return self._service().create_key(
-            integration_id, label, expires_at=expires_at, scopes=scopes
-        )
+            integration_id, label, expires_at=expires_at, scopes=scopes,
+            rate=rate, quota=quota, allow_from=allow_from,
+        )  # fmt: skip
+
+    def quota_used(self, public_key: str) -> int | None:
+        """What the key has used of its quota's window (None: no quota)."""
+        return self._service().quota_used(public_key)
+
+    def key_sources(self, public_key: str, since_hour: int) -> list[tuple[int, str, int]]:
+        """Where the key was used from, per hour: (hour, address or network, count)."""
+        return self._service().key_sources(public_key, since_hour)
 
     def rotate_key(self, public_key: str, overlap: timedelta) -> RotatedKey:
         return self._service().rotate_key(public_key, overlap)
 
     def revoke_key(self, public_key: str) -> KeyView:
         return self._service().revoke_key(public_key)
+
+    def revoke_keys(self, public_keys: list[str], note: str) -> BulkRevocation:
+        """Revoke these keys together, in one transaction (those still active)."""
+        return self._service().revoke_keys(public_keys, note=note)
 
     def keep_key(self, public_key: str) -> KeyView:
         """Cancel the stop a rotation set (its replacement was revoked)."""

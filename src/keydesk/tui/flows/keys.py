@@ -22,7 +22,16 @@ from keydesk.tui.screens.confirm import (
 )
 from keydesk.tui.screens.key_created import KeyCreatedScreen
 from keydesk.tui.store_calls import StoreCalls
-from keydesk.views import CreatedKey, IntegrationView, KeyView, RotatedKey, stop_time, utcnow
+from keydesk.views import (
+    CreatedKey,
+    IntegrationView,
+    KeyView,
+    RotatedKey,
+    counted,
+    stop_time,
+    utcnow,
+)
+from keydesk.views.revocations import BulkRevocation
 
 
 class KeyFlows:
@@ -157,6 +166,38 @@ class KeyFlows:
         call_service(
             app, lambda: self._calls.key(key.public_key), fresh, on_error=refused, group="revoke"
         )
+
+    def revoke_many(self, keys: list[KeyView], on_revoked: Callable[[], object]) -> None:
+        """Keys selected together: one confirmation (how many, a sample,
+        what breaks), then one transaction; keys no longer active by then
+        are left as they are, and said so."""
+        from keydesk.tui.screens.revoke_many import revoke_many_confirmation
+
+        app = self._app
+        integrations = {key.integration_id for key in keys}
+
+        def revoked(done: BulkRevocation) -> None:
+            left = len(done.skipped)
+            app.notify(
+                f"Revoked {counted(len(done.revoked), 'key')}."
+                + (f" {counted(left, 'key')} no longer active, left as it was." if left else ""),
+                title="keydesk",
+                markup=False,
+            )
+            on_revoked()
+            for integration in integrations:
+                app.screen.post_message(KeysChanged(integration))
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                public_keys = [key.public_key for key in keys]
+                note = f"{counted(len(keys), 'key')} selected in the TUI"
+                call_service(
+                    app, lambda: self._calls.revoke_keys(public_keys, note), revoked,
+                    group="revoke",
+                )  # fmt: skip
+
+        app.push_screen(revoke_many_confirmation(keys), confirmed)
 
     def keep(self, key: KeyView, on_kept: Callable[[KeyView], object] | None = None) -> None:
         """A confirmation that says what keeping does, then the stop a

@@ -18,7 +18,7 @@ from textual.timer import Timer
 from textual.widgets import Button, Header, Input, Static, TabbedContent, TabPane
 
 from keydesk.tui import heap
-from keydesk.tui.actions import integration_action, key_action
+from keydesk.tui.actions import footer_shows, integration_action, key_action
 from keydesk.tui.calls import call_service, deliver, notify_error
 from keydesk.tui.display import cells, clipped, content, literal
 from keydesk.tui.messages import IntegrationsChanged, KeysChanged
@@ -42,6 +42,8 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
                 tooltip="Rotate the highlighted key: generate its replacement first"),
         Binding("x,delete", "revoke", "Revoke", key_display="x", id="detail.revoke",
                 tooltip="Revoke the highlighted key (immediate, irreversible)"),
+        Binding("space", "toggle_select", "Select", show=False, id="detail.select",
+                tooltip="Select the highlighted key, or unselect it: x revokes the selection"),
         Binding("K", "keep", "Keep key", id="detail.keep",
                 tooltip="Keep the highlighted key: cancel the stop its rotation set "
                 "(its replacement was revoked)"),
@@ -253,8 +255,11 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         self.table.filter(self.key_filter.value.strip().lower(), highlight)
 
     @on(KeyTable.Filtered)
+    @on(KeyTable.SelectionChanged)
     def _summarise(self) -> None:
         self._say(self.summary, self.table.summary())
+        footer_shows(self, "space", bool(self.table.selected))  # while selecting (Rotate leaves)
+        self.refresh_bindings()  # x revokes the selection, or the highlighted key
 
     @on(KeyTable.KeyHighlighted)
     def _key_changed(self, message: KeyTable.KeyHighlighted) -> None:
@@ -343,6 +348,10 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         on_keys = self.tabs.active == "api-keys"
         if action == "filter_keys":
             return True  # from any tab, however few keys: `/` always filters
+        if on_keys and self.table.selected and action in ("revoke", "toggle_select", "rotate"):
+            return self.integration.can_manage and action != "rotate"
+        if action == "toggle_select":
+            action = "revoke"  # what may be selected is what may be revoked
         if action in ("revoke", "rotate", "keep", "copy_public", "open_key"):
             if not on_keys:
                 return False
@@ -361,7 +370,11 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         return None
 
     def action_back(self) -> None:
-        self.app.pop_screen()
+        if not self.table.clear_selection():  # escape unselects first
+            self.app.pop_screen()
+
+    def action_toggle_select(self) -> None:
+        self.table.toggle_selected()
 
     @on(Button.Pressed, "#generate")
     def action_generate(self) -> None:
@@ -372,7 +385,9 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
             self.keydesk.rotate_key(key)
 
     def action_revoke(self) -> None:
-        if (key := self.highlighted_key()) is not None and key.is_active:
+        if self.table.selected:  # together, behind one confirmation
+            self.keydesk.revoke_keys(list(self.table.selected.values()), self.table.clear_selection)
+        elif (key := self.highlighted_key()) is not None and key.is_active:
             self.keydesk.revoke_key(key)
 
     def action_keep(self) -> None:

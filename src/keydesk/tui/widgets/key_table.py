@@ -14,6 +14,7 @@ from datetime import datetime
 
 from rich.text import Text
 from textual import on
+from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import DataTable
 from textual.worker import get_current_worker
@@ -29,6 +30,8 @@ MAX_ROWS = 1000  # the table never holds more; the filter finds the rest
 SCAN_CHUNK = 10_000  # keys the filter scans between checks for a newer keystroke
 
 STATUS_STYLE = {"active": "bold", "revoked": "dim strike", "expired": "dim"}
+SELECTED_MARK = "✓ "  # before a selected key's label: seen without colour too
+SELECTED_STYLE = "reverse"
 
 # At 80 columns: label, public key, status and last used (what a rotation
 # checks); created, creator and revocation join as the terminal widens, and
@@ -121,6 +124,9 @@ class KeyTable(FittedTable):
     class Filtered(Message):
         """The rows now show the loaded keys that match the filter."""
 
+    class SelectionChanged(Message):
+        """Keys were selected or unselected (`selected`)."""
+
     def __init__(self, now: Callable[[], datetime], *, id: str) -> None:
         """`now`: the app's clock, for status words."""
         super().__init__(KEY_COLUMNS, redraw=self._redraw_window, id=id)
@@ -129,6 +135,9 @@ class KeyTable(FittedTable):
         self.matched: list[KeyView] = []
         self._shown = 0  # rows of `matched` in the table
         self._needle: str | None = ""  # None: a newer filter is on its way
+        # Keys marked with space to be revoked together, by public key, in
+        # the order chosen; only active ones, kept across filters and loads.
+        self.selected: dict[str, KeyView] = {}
 
     # -- what it shows ------------------------------------------------------------
 
@@ -152,15 +161,59 @@ class KeyTable(FittedTable):
         matched = len(self.matched)
         if matched < total:
             text += f" · {matched:,} match the filter"
+        if self.selected:
+            text += f" · {len(self.selected):,} selected"
         if matched > MAX_ROWS:
             text += f"\nThe list holds the first {MAX_ROWS:,}: filter ( / ) to find the rest."
         return text
 
+    # -- selecting several keys -----------------------------------------------------
+
+    def toggle_selected(self) -> bool:
+        """Select the highlighted key, or unselect it; False when there is no
+        active key there (a revoked or expired key cannot be revoked)."""
+        key, row = self.highlighted_key(), self.cursor_row
+        if key is None or not key.is_active:
+            return False
+        if self.selected.pop(key.public_key, None) is None:
+            self.selected[key.public_key] = key
+        self._redraw_label(row, key)
+        self.post_message(self.SelectionChanged())
+        return True
+
+    def clear_selection(self) -> bool:
+        """Unselect every key; False when none was selected."""
+        chosen, self.selected = self.selected, {}
+        if not chosen:
+            return False
+        for row, key in enumerate(self.listed_keys()):
+            if key.public_key in chosen:
+                self._redraw_label(row, key)
+        self.post_message(self.SelectionChanged())
+        return True
+
+    def _redraw_label(self, row: int, key: KeyView) -> None:
+        column = next(n for n, (c, _) in enumerate(self.fitted) if c.key == "label")
+        self.update_cell_at(Coordinate(row, column), self._label(key, self.fitted[column][1]))
+
+    def _label(self, key: KeyView, width: int) -> Text:
+        if key.public_key in self.selected:
+            return literal(SELECTED_MARK + key.label, SELECTED_STYLE, width=width)
+        return literal(key.label, width=width)
+
     # -- filling it ---------------------------------------------------------------
 
     def load(self, loaded: LoadedKeys) -> None:
-        """A new load: `filter` shows it."""
+        """A new load: `filter` shows it. Selected keys no longer active
+        (revoked meanwhile, here or elsewhere) are no longer selected."""
         self.loaded = loaded
+        if self.selected:
+            fresh = {key.public_key: key for key in loaded.keys if key.public_key in self.selected}
+            self.selected = {
+                public: fresh[public]
+                for public in self.selected
+                if public in fresh and fresh[public].is_active
+            }
 
     def stop_filtering(self) -> None:
         """The filter's text changed: a scan under way is for older text."""
@@ -231,7 +284,7 @@ class KeyTable(FittedTable):
         cells: list[Text | str] = []
         for column, width in self.fitted:
             if column.key == "label":
-                cells.append(literal(key.label, width=width))
+                cells.append(self._label(key, width))
             elif column.key == "by":
                 cells.append(literal(key.creator, width=width))
             else:
