@@ -242,7 +242,8 @@ def main() -> None:
         size, files, planted = build_tree(
             tree, args.size_mb, args.keys, args.seed, args.mention_rate, live
         )
-        pool = [log_line(random.Random(args.seed), args.mention_rate) for _ in range(2000)]
+        rng = random.Random(args.seed)
+        pool = [log_line(rng, args.mention_rate) for _ in range(5000)]
         patches = build_repo(repo, args.commits, live, args.seed, pool)
         print(
             f"tree: {size / MB:.0f} MB in {files} files, {planted} key(s) planted, kdsk_ "

@@ -15,7 +15,6 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from functools import cache
-from typing import IO, cast
 
 from keydesk.scan.decode import GIT_PICKAXE
 from keydesk.scan.events import ScanEvent, Skipped
@@ -116,41 +115,83 @@ def _git_patch_events(
     try:
         _git_output(cwd, "rev-parse", "--git-dir")
         argv = _git_argv(*selection, *_PATCH_OPTIONS, *([_merge_diffs()] if commits else []))
+        listed = _git_argv(*selection, *LIST_OPTIONS)
     except _GitError as error:
         yield Skipped(shown_cwd, f"not scanned: {error}", failed=True)
         return
-    with tempfile.TemporaryFile() as stderr:  # a file: a full stderr pipe would stall git
+    # Both passes diff every commit: the binary changes' listing runs beside
+    # the patch, on another core.
+    with _Started(cwd, listed, to_file=True) as listing, _Started(cwd, argv) as patch:
+        if patch.error is not None:
+            yield Skipped(shown_cwd, f"not scanned: {patch.error}", failed=True)
+            return
+        assert patch.process is not None and patch.process.stdout is not None
+        yield from scan_patch(patch.process.stdout, commits=commits, chunk_size=chunk_size)
+        if (failed := patch.failure()) is not None:
+            yield Skipped(shown_cwd, f"git {selection[0]} failed: {failed}", failed=True)
+            return
+        if (failed := listing.failure()) is not None:
+            yield Skipped(shown_cwd, f"not scanned: {failed}", failed=True)
+            return
+        yield from _binary_events(cwd, listing.output(), commits=commits, chunk_size=chunk_size)
+
+
+class _Started:
+    """A git process started at once: its output piped when none is given
+    (the patch), else to a file read at the end (the listing). Leaving the
+    block stops it if it still runs: a caller that stopped early stops git."""
+
+    def __init__(self, cwd: str, argv: list[str], *, to_file: bool = False) -> None:
+        self.cwd, self.argv, self.to_file = cwd, argv, to_file
+        self.process: subprocess.Popen[bytes] | None = None
+        self.error: str | None = None
+
+    def __enter__(self) -> _Started:
+        # Files, closed by __exit__: a full stderr or listing pipe would stall git.
+        self._stderr = tempfile.TemporaryFile()
+        self._stdout = tempfile.TemporaryFile() if self.to_file else None
         try:
-            process = subprocess.Popen(  # noqa: S603 - a list argv, no shell; arguments are ours
-                argv, cwd=cwd, env=_git_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                stderr=stderr,
+            self.process = subprocess.Popen(  # noqa: S603 - a list argv, no shell; arguments are ours
+                self.argv, cwd=self.cwd, env=_git_env(), stdin=subprocess.DEVNULL,
+                stdout=self._stdout or subprocess.PIPE, stderr=self._stderr,
             )  # fmt: skip
         except OSError as error:
-            yield Skipped(shown_cwd, f"not scanned: {reason(error)}", failed=True)
-            return
-        stdout = cast(IO[bytes], process.stdout)
-        try:
-            yield from scan_patch(stdout, commits=commits, chunk_size=chunk_size)
-            code = process.wait()
-        finally:
-            if process.poll() is None:  # the caller stopped early
+            self.error = reason(error)
+        return self
+
+    def failure(self) -> str | None:
+        """Once it ends: None if it succeeded, else why not (the first line it wrote)."""
+        if self.process is None:
+            return self.error
+        if self.process.wait() == 0:
+            return None
+        self._stderr.seek(0)
+        return _first_line(self._stderr.read()) or "git failed"
+
+    def output(self) -> bytes:
+        assert self._stdout is not None
+        self._stdout.seek(0)
+        return self._stdout.read()
+
+    def __exit__(self, *_exc: object) -> None:
+        process = self.process
+        if process is not None:
+            if process.poll() is None:
                 process.kill()
                 process.wait()
-            stdout.close()
-        if code != 0:
-            stderr.seek(0)
-            yield Skipped(shown_cwd, f"git {selection[0]} failed: {_first_line(stderr.read())}", failed=True)  # fmt: skip
-            return
-    yield from _binary_events(cwd, selection, commits=commits, chunk_size=chunk_size)
+            if process.stdout is not None:
+                process.stdout.close()
+        for file in (self._stderr, self._stdout):
+            if file is not None:
+                file.close()
 
 
 def _binary_events(
-    cwd: str, selection: list[str], *, commits: bool, chunk_size: int
+    cwd: str, listing: bytes, *, commits: bool, chunk_size: int
 ) -> Iterator[ScanEvent]:
     """Changes git calls binary: UTF-16/32 text in them is scanned; in what
     is staged, any other is reported skipped, as a binary file on disk is."""
     try:
-        listing = _git_output(cwd, *selection, *LIST_OPTIONS)
         cat_file = _git_argv("cat-file", "--batch")
     except _GitError as error:
         yield Skipped(shown_path(cwd), f"not scanned: {error}", failed=True)
