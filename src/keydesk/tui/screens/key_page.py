@@ -27,6 +27,7 @@ from keydesk.views import (
     in_words,
     stop_time,
 )
+from keydesk.views.tags import tags_text
 from keydesk.wording import when
 
 WEEK = timedelta(days=7)
@@ -149,6 +150,8 @@ class KeyScreen(KeydeskScreen[None]):
             ("Expires", expiry),
             ("Last used", when(key.last_used_at)),
         ]
+        if key.tags:
+            rows.insert(4, ("Tags", tags_text(key.tags)))
         if key.revoked_at is not None:
             rows.append(("Revoked", f"{when(key.revoked_at)} by {key.revoked_by or '—'}"))
         if key.replaces:
