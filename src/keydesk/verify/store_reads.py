@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from keydesk.errors import StoreUnavailable
 from keydesk.store.dbapi import stored_time
+from keydesk.store.file_watch import FileWatch
 from keydesk.store.path import FileId, checked_store_path, file_id
 from keydesk.store.sqlite_file import read_only_uri, sqlite_file_of
 from keydesk.verify.stored_key import SELECT_STORED_KEYS, StoredKey
@@ -86,13 +87,15 @@ class SqliteReads:
         self._opened: tuple[FileId, ...] = ()
         self.changed: str | None = None  # why every read is refused, once it is
         self._sql: dict[int, str] = {}
+        self._watch: FileWatch | None = None  # from the second read on
+        self._read_once = False
 
     def fetch(self, public_keys: list[str]) -> dict[str, StoredKey]:
         # One caller at a time (`Lookups` has at most one read going).
         if self.changed is not None:
             raise StoreUnavailable(self.changed)
         connection = self._connection or self._open()
-        if tuple(map(file_id, self._files)) != self._opened:
+        if not self._still_opened():
             self.changed = (
                 f"the store at {self.path} was deleted or replaced under this process; "
                 "restart it to read the store now at that path"
@@ -109,9 +112,24 @@ class SqliteReads:
         return found
 
     def close(self) -> None:
+        if self._watch is not None:
+            self._watch.close()
         if self._connection is not None:
             self._connection.close()  # read-only: no checkpoint, nothing deleted
             self._connection = None
+
+    def _still_opened(self) -> bool:
+        """Whether the files at the store's path are still those opened: one
+        read of an inotify queue that is nearly always empty, a stat() of
+        each file when it is not. The watch starts at the second read (a
+        one-read process such as `keydesk verify` stats instead), then its
+        first look stats too, for whatever happened before it watched."""
+        if self._watch is not None and not self._watch.stirred():
+            return True
+        if self._watch is None and self._read_once:
+            self._watch = FileWatch(self._files)
+        self._read_once = True
+        return tuple(map(file_id, self._files)) == self._opened
 
     def _open(self) -> sqlite3.Connection:
         before = file_id(self.path)
