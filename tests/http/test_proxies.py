@@ -170,3 +170,30 @@ def test_a_key_limited_to_networks_sees_the_clients_address_not_a_forged_one(bas
     assert ok.status_code == 200
     refused = httpx.get(f"{base}/orders", headers={**_bearer(away.private_key.reveal()), **forged})
     assert refused.status_code == 403 and "x-upstream" not in refused.headers
+
+
+def test_an_identity_header_spelled_with_underscores_never_reaches_the_api(base, world):
+    # WSGI servers and Django under ASGI read X_Keydesk_Scopes as
+    # X-Keydesk-Scopes (both are HTTP_X_KEYDESK_SCOPES): no spelling of the
+    # three may pass a client's copy on.
+    key, public_key = _key(world, "underscore")
+    forged = {"X_Keydesk_Public_Key": "kdpk_forgedforgedforg", "x-keydesk_scopes": "everything",
+              "X_KEYDESK_INTEGRATION": "admin"}  # fmt: skip
+    response = httpx.get(f"{base}/orders", headers={**_bearer(key), **forged})
+    assert response.status_code == 200
+    seen = [(k.lower().replace("_", "-"), v) for k, v in response.json()["headers"]]
+    identity = [(k, v) for k, v in seen if k.startswith("x-keydesk-")]
+    assert sorted(identity) == [
+        ("x-keydesk-integration", "github"),
+        ("x-keydesk-public-key", public_key),
+        ("x-keydesk-scopes", "repo read:org"),
+    ]
+
+
+@pytest.mark.parametrize("where", ["/orders?token={key}", "/orders/{key}", "/orders?t=%6B{rest}"])
+def test_a_key_in_the_path_or_query_never_reaches_the_api(base, world, where):
+    # keydesk sees the URI the proxy was asked for and refuses a key in it
+    # (400), as it does in any other header; the API never gets it.
+    key, _ = _key(world, "in-uri")
+    response = httpx.get(base + where.format(key=key, rest=key[1:]), headers=_bearer(key))
+    assert response.status_code == 400 and "x-upstream" not in response.headers
