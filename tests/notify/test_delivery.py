@@ -13,7 +13,8 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from keydesk.notify import Channels, Notifier
+from keydesk.notify import Channels, Notifier, RunReport
+from keydesk.notify.delivery import LEASE, _Leased
 from keydesk.service.context import ServiceContext
 from keydesk.views import utcnow
 from tests.support.notify_receivers import webhook_receiver
@@ -183,3 +184,22 @@ def test_two_runs_claiming_in_opposite_orders_at_once_neither_fails(world):
     assert sorted(n.label for claimed in claims for _id, n in claimed) == [
         f"k{n}" for n in range(8)
     ]
+
+
+def test_a_delivery_whose_lease_another_run_took_is_not_sent_again(world):
+    """A run slower than its lease (thousands of deliveries) renews each one
+    before sending it, only if it still holds it: one another run took meanwhile
+    is that run's to send."""
+    _expiring_keys(world, 1)
+    with webhook_receiver() as receiver:
+        receiver.secret = Channels(_context(world)).add_webhook("acme", receiver.url).secret
+        slow, now = Notifier(_context(world)), utcnow()
+        ((notice_id, _notice),) = slow.claim(slow.due(None, now), now)
+        with world.store.engine.begin() as connection:  # its lease ran out ...
+            connection.execute(sa.text("UPDATE notify_delivery SET lease_until = :past"),
+                               {"past": utcnow() - timedelta(seconds=1)})  # fmt: skip
+        assert Notifier(_context(world)).run().sent == 1  # ... and another run sent it
+        (channel,) = Channels(_context(world)).listed()
+        late = RunReport()
+        slow._deliver(_Leased(notice_id, channel.id, now + LEASE), late)  # where slow had got to
+    assert late.sent == 0 and len(receiver.received) == 1

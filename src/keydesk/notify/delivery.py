@@ -2,10 +2,11 @@
 what failed before. Each notice is sent once: inserting its row is the claim
 (a unique key on key, kind and occasion), so of two runs, or two hosts on one
 PostgreSQL store, one inserts it and the other's insert does nothing. Each
-delivery is sent under a lease (a conditional update), so no two runs send
-it at once; a run that dies mid-send leaves a lease that expires, and its
-deliveries are tried again (a send that succeeded just before such a death
-may then arrive twice: at least once, never silently dropped)."""
+delivery is sent under a lease (a conditional update, renewed before each
+send), so no two runs send it at once; a run that dies mid-send leaves a
+lease that expires, and its deliveries are tried again (a send that
+succeeded just before such a death may then arrive twice: at least once,
+never silently dropped)."""
 
 from __future__ import annotations
 
@@ -55,6 +56,7 @@ Sender = Callable[[NotifyChannel, Notice, int], None]
 class _Leased:
     notice_id: int
     channel_id: int
+    lease: datetime | None = None  # the lease_until this run set: its hold on the delivery
 
 
 def send_through(channel: NotifyChannel, notice: Notice, notice_id: int) -> None:
@@ -122,7 +124,7 @@ class Notifier:
             return report
         claimed = self.claim(self.due(workspace, now), now)
         report.notices = [notice for _, notice in claimed]
-        leased = [_Leased(nid, cid) for nid, cid in self._leased_new(claimed)]
+        leased = [_Leased(nid, cid, now + LEASE) for nid, cid in self._leased_new(claimed)]
         leased += self._lease_retries(workspace, now)
         for item in leased:
             self._deliver(item, report)
@@ -169,11 +171,25 @@ class Notifier:
                     .values(lease_until=now + LEASE)
                 )
             if taken.rowcount == 1:  # type: ignore[attr-defined]  # a CursorResult
-                leased.append(item)
+                leased.append(_Leased(item.notice_id, item.channel_id, now + LEASE))
         return leased
 
     def _deliver(self, item: _Leased, report: RunReport) -> None:
+        """Send one delivery this run holds. Its lease is renewed first, only
+        if this run still holds it: in a run long enough for it to run out,
+        another run may have taken it, and that run sends it instead."""
         with self.context.session() as session:
+            held = session.execute(
+                sa.update(NotifyDelivery)
+                .where(
+                    _is(item),
+                    col(NotifyDelivery.sent_at).is_(None),
+                    col(NotifyDelivery.lease_until) == item.lease,
+                )
+                .values(lease_until=utcnow() + LEASE)
+            )
+            if held.rowcount != 1:  # type: ignore[attr-defined]  # a CursorResult
+                return
             channel = session.get(NotifyChannel, item.channel_id)
             notice_row = session.get(NotifyNotice, item.notice_id)
             if channel is None or notice_row is None:  # removed meanwhile
