@@ -164,3 +164,38 @@ def test_a_backup_is_private_and_never_replaces_a_file(acme, sqlite_url, tmp_pat
     assert code == 0, err
     code, _out, err = cli("--db", sqlite_url, "store", "backup", str(tmp_path / "p" / "b.db"))
     assert code == 1 and "never replaces" in err
+
+
+def test_a_restore_never_gives_back_access_taken_since(acme, sqlite_url, tmp_path):
+    # A member removed, a role lowered, an SSH key's approval withdrawn
+    # after the backup: access taken away, like a revocation, stays away.
+    acme.owner.add_member("acme", "mallory", "admin")
+    acme.owner.add_member("acme", "trent", "owner")
+    acme.owner.add_member("acme", "carol", "member")
+    path = Path(sqlite_url.removeprefix("sqlite:///"))
+    connection = sqlite3.connect(path)
+    connection.execute(
+        "INSERT INTO ssh_approval (workspace_id, account_id, fingerprint, approved_by, approved_at)"
+        " SELECT w.id, a.id, 'SHA256:mallory', 'alice', '2026-01-01 00:00:00.000000'"
+        " FROM workspace w, account a WHERE w.name = 'acme' AND a.name = 'carol'"
+    )
+    connection.commit()
+    connection.close()
+    taken = backup(sqlite_url, str(tmp_path / "b" / "one.db"))
+    acme.owner.remove_member("acme", "mallory")
+    acme.owner.set_member_role("acme", "trent", "viewer")
+    _execute(path, "DELETE FROM ssh_approval")  # as `keydesk ssh revoke` does
+    done = restore(sqlite_url, taken.path, actor="alice", accept_lost_revocations=False)
+    assert (done.members_removed, done.roles_lowered, done.ssh_withdrawn) == (1, 1, 1)
+    roles = dict(_rows(path, "SELECT a.name, m.role FROM membership m JOIN account a ON a.id = m.account_id"))  # fmt: skip
+    assert "mallory" not in roles and roles["trent"] == "viewer" and roles["carol"] == "member"
+    assert _rows(path, "SELECT count(*) FROM ssh_approval") == [(0,)]
+
+
+def _execute(path: Path, sql: str) -> None:
+    connection = sqlite3.connect(path)
+    try:
+        connection.execute(sql)
+        connection.commit()
+    finally:
+        connection.close()

@@ -112,7 +112,8 @@ def restore(args: argparse.Namespace) -> int:
     lines = [
         f"restored {done.store} from the backup of {taken} (schema {done.header.schema}); "
         f"applied again: {done.revocations} revocations, {done.disabled} disabled "
-        f"integrations, {done.expiries} earlier expiries"
+        f"integrations, {done.expiries} earlier expiries, {done.members_removed} member "
+        f"removals, {done.roles_lowered} lowered roles, {done.ssh_withdrawn} SSH withdrawals"
     ]
     if done.created:
         lines.append(
@@ -129,6 +130,9 @@ def restore(args: argparse.Namespace) -> int:
             "revocations_applied": done.revocations,
             "integrations_disabled": done.disabled,
             "expiries_kept": done.expiries,
+            "members_removed": done.members_removed,
+            "roles_lowered": done.roles_lowered,
+            "ssh_approvals_withdrawn": done.ssh_withdrawn,
             "store_was_missing": done.created,
             "active_in_backup": done.active_in_backup,
         },

@@ -15,6 +15,7 @@ refused unless the caller accepts that they are lost."""
 from __future__ import annotations
 
 import contextlib
+import json
 import secrets
 import sqlite3
 from dataclasses import dataclass
@@ -27,12 +28,13 @@ from keydesk.store.path import COMPANIONS, checked_store_path, create_private_fi
 from keydesk.store.schema import HEAD
 from keydesk.store.sqlite_file import SQLITE_BUSY_TIMEOUT_MS
 from keydesk.upkeep.backup import HEADER_TABLE, BackupHeader, read_header
+from keydesk.upkeep.restore_access import ACCESS_ACTIONS, Access
 from keydesk.upkeep.tables import sqlite_columns, sqlite_tables
 from keydesk.views import stop_time, utcnow
 
 RESTORE_ACTION = "store.restore"
 # Besides key.revoke*: the events of what a restore applies again.
-CARRIED_ACTIONS = ("key.expire", "integration.disable")
+CARRIED_ACTIONS = ("key.expire", "integration.disable", *ACCESS_ACTIONS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +46,9 @@ class RestoreResult:
     expiries: int  # keys whose earlier stop was kept
     created: bool  # there was no store: revocations since the backup may be lost
     active_in_backup: int  # keys the backup holds as active
+    members_removed: int = 0  # memberships the store no longer has
+    roles_lowered: int = 0  # kept at the store's lower role
+    ssh_withdrawn: int = 0  # SSH approvals the store no longer has
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +78,9 @@ class _Stops:
                 "SELECT w.name, i.name, e.actor, e.action, e.target, e.label, e.related, e.at"
                 " FROM audit_event e JOIN workspace w ON w.id = e.workspace_id"
                 " LEFT JOIN integration i ON i.id = e.integration_id WHERE e.at >= ?"
-                " AND (e.action LIKE 'key.revoke%' OR e.action IN (?, ?))",
-                (since, *CARRIED_ACTIONS),
+                " AND (e.action LIKE 'key.revoke%'"
+                " OR e.action IN (SELECT value FROM json_each(?)))",
+                (since, json.dumps(CARRIED_ACTIONS)),
             ).fetchall(),
         )
 
@@ -184,6 +190,7 @@ def _replace(
         try:
             connection.execute("PRAGMA defer_foreign_keys=ON")
             stops = _Stops.read(connection, sqlite_time(header.taken_at))
+            access = Access.read(connection)
             connection.execute("ATTACH DATABASE ? AS restored", (str(staged),))
             tables = sqlite_tables(connection)
             for table in reversed(tables):
@@ -201,6 +208,7 @@ def _replace(
                     f' SELECT {columns} FROM restored."{table}"'
                 )
             revoked, disabled, expiries = stops.apply(connection)
+            taken_away = access.apply(connection)
             _record(connection, header, actor, revoked)
             (active,) = connection.execute(
                 "SELECT count(*) FROM api_key WHERE revoked_at IS NULL"
@@ -214,7 +222,14 @@ def _replace(
     finally:
         connection.close()
     return RestoreResult(
-        str(store), header, revoked, disabled, expiries, created, 0 if not created else active
+        str(store),
+        header,
+        revoked,
+        disabled,
+        expiries,
+        created,
+        0 if not created else active,
+        *taken_away,
     )
 
 
