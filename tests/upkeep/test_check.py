@@ -61,6 +61,27 @@ def test_loose_modes_and_a_malformed_hash_are_found(filled, configured):
     assert code == 1 and "hash: key kdpk_" in out and "not a well-formed argon2id hash" in out
 
 
+def test_a_schema_changed_behind_keydesks_back_is_found(filled, configured):
+    # A trigger that brings every revoked key back, a dropped unique index
+    # (two rows for one public key): the rows are intact, the store is not.
+    connection = sqlite3.connect(filled)
+    connection.execute(
+        "CREATE TRIGGER api_key_unrevoke AFTER UPDATE OF revoked_at ON api_key"
+        " BEGIN UPDATE api_key SET revoked_at = NULL WHERE id = NEW.id; END"
+    )
+    connection.execute("DROP INDEX ix_api_key_public_key")
+    connection.execute("DROP TRIGGER api_key_cascade")
+    connection.commit()
+    connection.close()
+    code, out, _err = configured("store", "check")
+    assert code == 1
+    assert sorted(out.splitlines()) == [
+        "schema: missing: index ix_api_key_public_key on api_key",
+        "schema: missing: trigger api_key_cascade on api_key",
+        "schema: unexpected: trigger api_key_unrevoke on api_key",
+    ]
+
+
 @pytest.mark.postgres
 def test_a_dropped_policy_and_a_stray_grant_are_found(team, cli):
     acme_with_github(team).create_key("github", "prod")

@@ -3,7 +3,8 @@ it? Each problem is one finding (one line); none means all holds.
 
 SQLite: the file's and folders' modes and owners (the one check,
 keydesk.store.path), SQLite's integrity_check and foreign_key_check, the
-schema version, and every key's hash well-formed. PostgreSQL: the same
+schema version and its tables, indexes and triggers (sqlite_schema.py),
+and every key's hash well-formed. PostgreSQL: the same
 schema and hash checks, and the roles, grants, row-level-security
 policies and triggers against what `keydesk postgres setup` makes
 (keydesk.upkeep.pg_check)."""
@@ -14,8 +15,10 @@ import sqlite3
 from collections.abc import Iterable
 
 from keydesk.errors import StoreNotFound, StoreUnavailable
+from keydesk.store.schema import HEAD
 from keydesk.store.sqlite_file import read_only_uri, sqlite_file_of
 from keydesk.upkeep.findings import Finding, hash_findings, schema_findings
+from keydesk.upkeep.sqlite_schema import schema_drift
 
 _MAX_INTEGRITY_LINES = 20  # SQLite's own default for integrity_check
 
@@ -62,7 +65,10 @@ def _sqlite_findings(connection: sqlite3.Connection) -> Iterable[Finding]:
         return  # what follows would read damaged pages
     for table, rowid, parent, _ in connection.execute("PRAGMA foreign_key_check"):
         yield Finding("integrity", f"{table} row {rowid} refers to a missing {parent}")
-    yield from schema_findings(_revision(connection))
+    revision = _revision(connection)
+    yield from schema_findings(revision)
+    if revision == HEAD:  # an older schema differs as it should
+        yield from schema_drift(connection)
     yield from hash_findings(connection.execute("SELECT public_key, secret_hash FROM api_key"))
 
 
