@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+from keydesk.limits import address, source_network
 
 NOTE_MAX = 64  # an audit event's label
 
@@ -40,3 +43,34 @@ def stored_limits(rate: str | None, quota: str | None, allow_from: str | None) -
     if rate is None and quota is None and not allow_from:
         return NO_LIMITS
     return KeyLimits(rate, quota, tuple((allow_from or "").split()))
+
+
+@dataclass(frozen=True, slots=True)
+class SourceCount:
+    """Where a key was used from lately, and whether that network is new:
+    not seen in the hours read before (its /24 or /48, keydesk.limits)."""
+
+    source: str
+    count: int
+    new: bool
+
+
+def recent_sources(rows: Iterable[tuple[int, str, int]], recent_hour: int) -> list[SourceCount]:
+    """The sources of hours from `recent_hour` on, busiest first, each
+    marked new unless its network was seen in an hour before that."""
+    earlier: set[str] = set()
+    recent: dict[str, int] = {}
+    for hour, source, count in rows:
+        if hour < recent_hour:
+            earlier.add(_network(source))
+        else:
+            recent[source] = recent.get(source, 0) + count
+    ordered = sorted(recent.items(), key=lambda item: (-item[1], item[0]))
+    return [SourceCount(s, n, _network(s) not in earlier) for s, n in ordered]
+
+
+def _network(source: str) -> str:
+    if "/" in source:
+        return source
+    found = address(source)
+    return source if found is None else source_network(found)

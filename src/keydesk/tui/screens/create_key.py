@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
@@ -22,6 +23,7 @@ from textual.widgets import (
 
 from keydesk import validation
 from keydesk.errors import InvalidInput
+from keydesk.limits import parse_limit, parse_networks
 from keydesk.tui.calls import call_service
 from keydesk.tui.display import content, day, literal, sentence
 from keydesk.tui.screens.base import KeydeskScreen
@@ -35,6 +37,9 @@ from keydesk.views import (
 )
 
 PLACEHOLDER = "e.g. Production Backend, Local Development, CI Runner"
+RATE_HINT = "rate, e.g. 600/min (blank: the workspace's default)"
+QUOTA_HINT = "quota, e.g. 1000000/month (blank: none)"
+NETWORKS_HINT = "from, e.g. 10.0.0.0/8 2001:db8::/32 (blank: anywhere)"
 NEVER = 0  # the Expiry choice "never" (a Select value cannot be None)
 
 
@@ -114,6 +119,11 @@ class CreateKeyScreen(KeydeskScreen[CreatedKey | None]):
             yield Label("Scopes (space toggles)", classes="field-label")
             yield ScopeList(id="scopes", compact=True)
             yield Static(id="scopes-error", classes="field-error")
+            yield Label("Limits (optional)", classes="field-label")
+            yield Input(placeholder=RATE_HINT, id="rate", compact=True)
+            yield Input(placeholder=QUOTA_HINT, id="quota", compact=True)
+            yield Input(placeholder=NETWORKS_HINT, id="allow-from", compact=True)
+            yield Static(id="limits-error", classes="field-error")
             with Horizontal(classes="form-buttons"):
                 yield Button("Cancel", id="cancel", compact=True)
                 yield Button("Save & Generate Key", id="save", variant="primary", compact=True)
@@ -126,6 +136,7 @@ class CreateKeyScreen(KeydeskScreen[CreatedKey | None]):
         self._integration_error(None)
         self._line("#expiry-error", None)
         self._line("#scopes-error", None)
+        self._line("#limits-error", None)
         workspace = self.keydesk.workspace
 
         def read() -> list[IntegrationView]:
@@ -251,11 +262,14 @@ class CreateKeyScreen(KeydeskScreen[CreatedKey | None]):
         scopes = self._scopes()
         if scopes is None:
             return
+        limits = self._limits()
+        if limits is None:
+            return
         self._set_busy(True)
         call_service(
             self,
             lambda: self.keydesk.calls.create_key(
-                integration_id, label, expires_at=stops, scopes=scopes
+                integration_id, label, expires_at=stops, scopes=scopes, **limits
             ),
             self._created,
             on_error=self._failed,
@@ -290,6 +304,27 @@ class CreateKeyScreen(KeydeskScreen[CreatedKey | None]):
             return None
         return chosen
 
+    def _limits(self) -> dict[str, Any] | None:
+        """The typed rate, quota and networks (blank rate: the workspace's
+        default), or None after saying what is wrong with one."""
+        rate, quota, networks = (
+            self.query_one(f"#{name}", Input).value.strip()
+            for name in ("rate", "quota", "allow-from")
+        )
+        try:
+            return {
+                "rate": str(parse_limit(rate, "The rate")) if rate else None,
+                "quota": str(parse_limit(quota, "The quota")) if quota else None,
+                "allow_from": parse_networks([networks], "A network") if networks else (),
+            }
+        except InvalidInput as exc:
+            self._line("#limits-error", sentence(exc.message))
+            return None
+
+    @on(Input.Changed, "#rate, #quota, #allow-from")
+    def _limits_changed(self) -> None:
+        self._line("#limits-error", None)
+
     def _created(self, created: CreatedKey) -> None:
         self.dismiss(created)
 
@@ -308,6 +343,8 @@ class CreateKeyScreen(KeydeskScreen[CreatedKey | None]):
         self.query_one("#integration", Select).disabled = busy
         self.query_one("#expiry", Select).disabled = busy
         self.query_one("#scopes", SelectionList).disabled = busy
+        for name in ("rate", "quota", "allow-from"):
+            self.query_one(f"#{name}", Input).disabled = busy
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:

@@ -13,6 +13,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Header, Sparkline, Static
 
+from keydesk.limits import stored_limit
 from keydesk.tui.actions import key_action
 from keydesk.tui.calls import call_service
 from keydesk.tui.display import content
@@ -27,10 +28,13 @@ from keydesk.views import (
     in_words,
     stop_time,
 )
+from keydesk.views.limits import SourceCount, recent_sources
 from keydesk.views.tags import tags_text
+from keydesk.views.usage import usage_hour
 from keydesk.wording import when
 
 WEEK = timedelta(days=7)
+DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,8 @@ class KeyPage:
     key: KeyView
     usage: UsageView
     events: list[AuditView]
+    quota_used: int | None = None
+    sources: tuple[SourceCount, ...] = ()  # the last 24 hours', new networks marked
 
 
 class KeyScreen(KeydeskScreen[None]):
@@ -74,6 +80,8 @@ class KeyScreen(KeydeskScreen[None]):
             yield Static("Accepted per 6 hours, last 7 days", classes="field-label")
             yield Sparkline([], id="usage-week")
             yield Static(id="usage-counts")
+            yield Static("Used from, last 24 hours", classes="field-label", id="sources-title")
+            yield Pairs([], id="key-sources")
             yield Static("Audit events", classes="field-label")
             yield Pairs([], id="key-events")
         yield KeyFooter()
@@ -81,6 +89,7 @@ class KeyScreen(KeydeskScreen[None]):
     def on_mount(self) -> None:
         for chart in self.query(Sparkline):
             chart.display = False  # until the usage is read
+        self._show_sources(())
         self._show_key(self.key)
         self.action_refresh()
 
@@ -93,10 +102,15 @@ class KeyScreen(KeydeskScreen[None]):
 
         def read() -> KeyPage:
             calls = self.keydesk.calls  # each waits, in the worker, for a store still opening
+            key = calls.key(public_key)
+            hours = calls.key_sources(public_key, usage_hour(since.timestamp()))
+            day_ago = usage_hour((self.keydesk.now() - DAY).timestamp())
             return KeyPage(
-                calls.key(public_key),
+                key,
                 calls.key_usage(public_key, since),
                 calls.audit(key=public_key, limit=50),
+                calls.quota_used(public_key) if key.limits.quota else None,
+                tuple(recent_sources(hours, day_ago)),
             )
 
         call_service(self, read, self._show, group="key-page")
@@ -127,6 +141,16 @@ class KeyScreen(KeydeskScreen[None]):
         self.query_one("#key-events", Pairs).show(
             [(when(e.at), _event_line(e)) for e in page.events] or [("—", "no events")]
         )
+        self._show_sources(page.sources)
+
+    def _show_sources(self, sources: tuple[SourceCount, ...]) -> None:
+        """Busiest first; a network this key was not used from before is marked."""
+        self.query_one("#sources-title").display = bool(sources)
+        pairs = self.query_one("#key-sources", Pairs)
+        pairs.display = bool(sources)
+        pairs.show(
+            [(s.source, f"{s.count:,}" + ("  new network" if s.new else "")) for s in sources[:10]]
+        )
 
     def _show_key(self, key: KeyView) -> None:
         self.key = key
@@ -154,6 +178,7 @@ class KeyScreen(KeydeskScreen[None]):
             rows.insert(4, ("Tags", tags_text(key.tags)))
         if key.revoked_at is not None:
             rows.append(("Revoked", f"{when(key.revoked_at)} by {key.revoked_by or '—'}"))
+        rows += self._limit_rows(key)
         if key.replaces:
             rows.append(("Replaces", key.replaces))
         if key.replaced_by:
@@ -161,6 +186,21 @@ class KeyScreen(KeydeskScreen[None]):
             rows.append(("Replaced by", key.replaced_by + gone))
         self.query_one("#key-facts", Pairs).show(rows)
         self.refresh_bindings()
+
+    def _limit_rows(self, key: KeyView) -> list[tuple[str, str]]:
+        """A limited key's limits (with its quota left, once read) and networks."""
+        limits = key.limits
+        if not limits.any:
+            return []
+        quota = limits.quota or "none"
+        used = self.page.quota_used if self.page and self.page.key.id == key.id else None
+        limit = stored_limit(limits.quota)
+        if limit is not None and used is not None:
+            quota += f" ({max(0, limit.count - used):,} left)"
+        return [
+            ("Limits", f"rate {limits.rate or 'none'} · quota {quota}"),
+            ("Networks", limits.networks),
+        ]
 
     # -- actions -----------------------------------------------------------------
 

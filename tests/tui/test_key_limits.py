@@ -1,0 +1,91 @@
+"""Limits and networks in the TUI: the create form sets them (a bad one
+refused on its line), a key's page shows them with the quota left and where
+the key was used from, marking a network it was not used from before."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from textual.widgets import Input, Static
+
+from keydesk.service import KeyService
+from keydesk.store.models import KeySource
+from keydesk.tui.app import KeydeskApp
+from keydesk.tui.screens.create_key import CreateKeyScreen
+from keydesk.tui.screens.key_created import KeyCreatedScreen
+from keydesk.tui.screens.key_page import KeyScreen
+from keydesk.verify import Verifier
+from keydesk.views import utcnow
+from keydesk.views.usage import usage_hour
+from tests.tui.screenshots import open_integration, settle
+
+
+async def test_the_create_form_sets_limits_and_refuses_a_bad_one_on_its_line(demo_store):
+    app = KeydeskApp(KeyService(demo_store, "alice"))
+    async with app.run_test(size=(60, 20)) as pilot:
+        await open_integration(pilot, "github")
+        await pilot.press("g")
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, CreateKeyScreen)
+        form.query_one("#rate", Input).value = "600 per minute"
+        form.query_one("#allow-from", Input).value = "10.0.0.0/8 2001:db8::/32"
+        await pilot.press(*"limited", "enter")
+        await settle(pilot)
+        error = str(form.query_one("#limits-error", Static).render())
+        assert "is not a limit" in error and "\n" not in error
+        form.query_one("#rate", Input).value = "600/min"
+        form.query_one("#quota", Input).value = "1000/d"
+        form.query_one("#label", Input).focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, KeyCreatedScreen)
+    (key,) = [k for k in KeyService(demo_store, "alice").keys("github") if k.label == "limited"]
+    assert (key.limits.rate, key.limits.quota) == ("600/min", "1000/d")
+    assert key.limits.allow_from == ("10.0.0.0/8", "2001:db8::/32")
+
+
+async def test_a_keys_page_shows_limits_quota_left_and_sources_marking_new_networks(demo_store):
+    alice = KeyService(demo_store, "alice")
+    created = alice.create_key(
+        "github", "fenced", quota="100/month", allow_from=["0.0.0.0/0", "::/0"],
+        expires_at=utcnow() + timedelta(days=30),
+    )  # fmt: skip
+    verifier = Verifier(demo_store.engine)
+    try:
+        for source in ("203.0.113.5", "203.0.113.5", "198.51.100.7"):
+            verifier.verify(created.private_key.reveal(), source)
+        verifier.flush()
+    finally:
+        verifier.close()
+    with demo_store.session() as session:  # used from 203.0.113.0/24 two days ago too
+        session.add(
+            KeySource(
+                api_key_id=created.key.id,
+                hour=usage_hour(utcnow().timestamp()) - 48,
+                source="203.0.113.9",
+                count=4,
+            )
+        )
+        session.commit()
+    app = KeydeskApp(alice)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_integration(pilot, "github")
+        detail = app.screen
+        row = next(
+            n for n, k in enumerate(detail.listed_keys()) if k.public_key == created.key.public_key
+        )
+        detail.table.move_cursor(row=row)
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        page = app.screen
+        assert isinstance(page, KeyScreen)
+        facts = dict(page.query_one("#key-facts").rows)
+        print(page.key.limits, page.page and page.page.key.limits, facts)
+        assert facts["Limits"] == "rate none · quota 100/month (97 left)"
+        assert facts["Networks"] == "0.0.0.0/0 ::/0"
+        assert page.query_one("#key-sources").rows == [
+            ("203.0.113.5", "2"),  # 203.0.113.0/24 was seen before
+            ("198.51.100.7", "1  new network"),
+        ]
