@@ -13,7 +13,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -354,6 +354,37 @@ def demo_app(store: Store, screen: str = "integrations", account: str | None = N
     return KeydeskApp(
         KeyService(store, account, key_pairs=seeded_key_pairs(WALK_SEED)), clock=demo_clock
     )
+
+
+def shoot_sizes(
+    app: KeydeskApp, walk: Callable[[Pilot], Awaitable[None]], sizes: Iterable[str]
+) -> dict[str, str]:
+    """SVG pictures of `app` after `walk`, at each of `sizes` (names in
+    SIZES) in turn: started at the first, the terminal resized to each next.
+    Each is taken as pytest-textual-snapshot's snap_compare takes one (a
+    headless run, the same pauses), so the stored snapshots compare alike."""
+    order = list(sizes)
+    shots: dict[str, str] = {}
+
+    async def auto_pilot(pilot: Pilot[None]) -> None:
+        for size in order:
+            if shots:
+                await pilot.resize_terminal(*SIZES[size])
+                await settle(pilot)
+            else:
+                await walk(pilot)
+            await pilot.pause()
+            await pilot.wait_for_scheduled_animations()
+            await pilot.pause()
+            await pilot.pause()
+            await pilot.wait_for_scheduled_animations()
+            # The app refuses to save a picture of a private key; the demo's
+            # keys are seeded stand-ins, taken here directly.
+            shots[size] = pilot.app.export_screenshot(title=pilot.app.title, simplify=True)
+        pilot.app.exit()
+
+    app.run(headless=True, auto_pilot=auto_pilot, size=SIZES[order[0]])
+    return shots
 
 
 async def _save_all(out: Path) -> None:
