@@ -199,3 +199,25 @@ def _execute(path: Path, sql: str) -> None:
         connection.commit()
     finally:
         connection.close()
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        "UPDATE keydesk_backup SET taken_at = 'garbage'",
+        "UPDATE alembic_version SET version_num = '9999'",  # the header still says HEAD
+        "UPDATE alembic_version SET version_num = 'abc'",
+        "DELETE FROM alembic_version",
+    ],
+)
+def test_a_tampered_backup_is_refused_in_one_line_and_the_store_kept(
+    acme, sqlite_url, tmp_path, cli, tamper
+):
+    kept = acme.owner.create_key("github", "kept").key.public_key
+    taken = backup(sqlite_url, str(tmp_path / "b" / "one.db"))
+    _execute(Path(taken.path), tamper)
+    code, _out, err = cli("--db", sqlite_url, "store", "restore", taken.path, "--yes")
+    assert code == 1 and "internal error" not in err and len(err.splitlines()) == 1, err
+    path = Path(sqlite_url.removeprefix("sqlite:///"))
+    assert _rows(path, f"SELECT count(*) FROM api_key WHERE public_key = '{kept}'") == [(1,)]
+    assert [p.name for p in path.parent.iterdir() if ".restore-" in p.name] == []

@@ -133,4 +133,12 @@ def read_header(path: Path) -> BackupHeader:
         row = None
     if row is None:
         raise StoreNotFound(f"{path} is not a keydesk backup (made with: keydesk store backup)")
-    return BackupHeader(datetime.fromisoformat(row[0]), row[1], row[2], row[3])
+    try:
+        taken_at = datetime.fromisoformat(row[0])
+        if taken_at.tzinfo is None or not all(isinstance(v, str) for v in row):
+            raise ValueError(row)
+    except (TypeError, ValueError):
+        raise InvalidInput(
+            f"{path}: its keydesk_backup header was altered; not restoring it"
+        ) from None
+    return BackupHeader(taken_at, row[1], row[2], row[3])

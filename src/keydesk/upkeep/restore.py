@@ -152,7 +152,7 @@ def restore(url: str, backup: str, *, actor: str, accept_lost_revocations: bool)
     store = Path(opened.file)
     staged = store.with_name(f".{store.name}.restore-{secrets.token_hex(4)}")
     try:
-        _stage(source, staged)
+        _stage(source, staged, header)
         return _replace(store, staged, header, actor, created)
     except BaseException:
         opened.discard()  # a store made here goes (one that was there stays as it was)
@@ -162,9 +162,10 @@ def restore(url: str, backup: str, *, actor: str, accept_lost_revocations: bool)
             Path(f"{staged}{suffix}").unlink(missing_ok=True)
 
 
-def _stage(backup: Path, staged: Path) -> None:
+def _stage(backup: Path, staged: Path, header: BackupHeader) -> None:
     """The backup copied beside the store (owner-only), its header dropped,
-    brought up to this keydesk's schema by the usual migrations."""
+    brought up to this keydesk's schema by the usual migrations, once its
+    tables are at the schema its header says (else it was altered)."""
     from keydesk.store.engine import open_store
 
     create_private_file(staged)
@@ -174,9 +175,17 @@ def _stage(backup: Path, staged: Path) -> None:
         reading.backup(writing)
         writing.execute(f"DROP TABLE {HEADER_TABLE}")
         writing.commit()
+        versions = writing.execute("SELECT version_num FROM alembic_version").fetchall()
+    except sqlite3.Error:
+        versions = []
     finally:
         reading.close()
         writing.close()
+    if versions != [(header.schema,)]:
+        raise InvalidInput(
+            f"{backup}: its tables are not at the schema its header says ({header.schema}): "
+            "it was altered; not restoring it"
+        )
     open_store(f"sqlite:///{staged}").dispose()  # Alembic upgrades an older backup
 
 
