@@ -35,6 +35,7 @@ PUBLIC_KEY_HEADER = "X-Keydesk-Public-Key"
 INTEGRATION_HEADER = "X-Keydesk-Integration"
 SCOPES_HEADER = "X-Keydesk-Scopes"
 IDENTITY_HEADERS = (PUBLIC_KEY_HEADER, INTEGRATION_HEADER, SCOPES_HEADER)
+ANSWERS_KEPT = 10_000  # answers made once per key (each ~0.5 KB)
 
 # RFC 3986 unreserved and sub-delims stay as they are: readable, and never
 # a header's delimiter; `%`, spaces, controls and non-ASCII are encoded.
@@ -51,13 +52,21 @@ def identity_headers(identity: VerifiedKey) -> dict[str, str]:
 
 
 def required_scopes(scope: Scope) -> tuple[str, ...]:
-    params = QueryParams(scope.get("query_string") or b"")
+    query = scope.get("query_string")
+    if not query:  # nearly every request: no parsing
+        return ()
+    params = QueryParams(query)
     return tuple(s for value in params.getlist("scope") for s in value.replace(",", " ").split())
 
 
 class VerifyEndpoint:
     """An ASGI app rather than a Starlette function endpoint: a Route over
-    it matches every method."""
+    it matches every method. A key's answer is made once and kept (a few
+    thousand keys at most: the same keys ask again and again); one with
+    limits is made each time, as its counts change."""
+
+    def __init__(self) -> None:
+        self._answers: dict[VerifiedKey, tuple[bytes, list[tuple[bytes, bytes]]]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         identity: VerifiedKey = scope[SCOPE_KEY]  # KeydeskAuth let only a valid key through
@@ -65,8 +74,21 @@ class VerifyEndpoint:
         if refused is not None:
             await send_refusal(scope, receive, send, refused)
             return
+        kept = None if identity.limits else self._answers.get(identity)
+        body, headers = kept or self._answer(identity)
+        # A list of its own: a server or middleware may add to it.
+        await send({"type": "http.response.start", "status": 200, "headers": list(headers)})
+        await send({"type": "http.response.body", "body": body})
+
+    def _answer(self, identity: VerifiedKey) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+        """The body and headers JSONResponse would send."""
         answer = JSONResponse(
             {"valid": True, **identity.as_dict()},
             headers={"cache-control": "no-store", **identity_headers(identity)},
         )
-        await answer(scope, receive, send)
+        made = (bytes(answer.body), answer.raw_headers)
+        if not identity.limits:
+            if len(self._answers) >= ANSWERS_KEPT:
+                self._answers.clear()
+            self._answers[identity] = made
+        return made

@@ -4,8 +4,8 @@ Requests waiting at the same moment share one query (`public_key IN (…)` /
 `= ANY(…)`): on PostgreSQL that is one round trip for all of them instead of
 one each. A request only joins a query that has not started yet, so its read
 still starts after it arrived. Reads run on a thread of their own for an
-event loop (which never waits for the store) and inline for a thread when
-nothing else is reading. Every wait is bounded (the read timeout: busy
+event loop (which never waits for the network), inline for a thread when
+nothing else is reading, and inline on an event loop too for SQLite. Every wait is bounded (the read timeout: busy
 timeout on SQLite, statement and lock timeouts on PostgreSQL, and a deadline
 on the waiting request); past it, or with the store gone, the answer is
 `StoreUnavailable` (HTTP 503), with one log line when the store goes away and
@@ -17,10 +17,11 @@ import asyncio
 import contextlib
 import threading
 import time
+from typing import overload
 
 from keydesk.errors import StoreUnavailable
 from keydesk.verify.log import log
-from keydesk.verify.store_reads import KeyReads, first_line
+from keydesk.verify.store_reads import KeyReads, SqliteReads, first_line
 from keydesk.verify.stored_key import StoredKey
 
 UNAVAILABLE_LOG_EVERY_SECONDS = 30.0
@@ -31,6 +32,8 @@ class Lookups:
 
     def __init__(self, reads: KeyReads, timeout: float) -> None:
         self._reads = reads
+        # SQLite's reads are tried on the event loop: they never wait on the network.
+        self._sqlite = reads if isinstance(reads, SqliteReads) else None
         self._timeout = timeout
         self._health = _Health()
         self._state = threading.Condition(threading.Lock())
@@ -53,13 +56,7 @@ class Lookups:
                 request = _Request(public_key)
                 self._enqueue([request])
         if inline:
-            try:
-                return self._fetch([public_key], 1).get(public_key)
-            finally:
-                with self._state:
-                    self._reading = False
-                    if self._pending:
-                        self._state.notify()
+            return self._read_inline(public_key)
         assert request.done is not None
         if not request.done.acquire(timeout=self._timeout):
             raise self._late()
@@ -68,7 +65,22 @@ class Lookups:
         return request.value
 
     async def get_async(self, public_key: str) -> StoredKey | None:
-        """For an event loop: the read runs on the reader thread."""
+        """For an event loop: the read runs on the reader thread, or inline
+        on SQLite when nothing else is reading (a read in WAL mode waits for
+        no writer, and the hand-off to a thread cost more than the read)."""
+        if self._sqlite is not None:
+            with self._state:
+                inline = not (self._reading or self._pending or self._closed)
+                if inline:
+                    self._reading = True
+            if inline:
+                try:
+                    found = self._fetch([public_key], 1, at_once=True)
+                finally:
+                    self._done_reading()
+                if found is not None:
+                    return found.get(public_key)
+            # Locked right now (or not opened yet): the reader thread waits.
         loop = asyncio.get_running_loop()
         future: asyncio.Future[StoredKey | None] = loop.create_future()
         gathering = self._gathering.get(loop)
@@ -77,6 +89,18 @@ class Lookups:
             loop.call_soon(self._hand_over, loop)
         gathering.append(_Request(public_key, loop, future))
         return await future
+
+    def _read_inline(self, public_key: str) -> StoredKey | None:  # with `_reading` taken
+        try:
+            return self._fetch([public_key], 1).get(public_key)
+        finally:
+            self._done_reading()
+
+    def _done_reading(self) -> None:
+        with self._state:
+            self._reading = False
+            if self._pending:
+                self._state.notify()
 
     def close(self) -> None:
         with self._state:
@@ -117,9 +141,24 @@ class Lookups:
             self._thread.start()
         self._state.notify()
 
-    def _fetch(self, public_keys: list[str], requests: int) -> dict[str, StoredKey]:
+    @overload
+    def _fetch(self, public_keys: list[str], requests: int) -> dict[str, StoredKey]: ...
+    @overload
+    def _fetch(
+        self, public_keys: list[str], requests: int, *, at_once: bool
+    ) -> dict[str, StoredKey] | None: ...
+    def _fetch(
+        self, public_keys: list[str], requests: int, *, at_once: bool = False
+    ) -> dict[str, StoredKey] | None:
+        """The rows read (`at_once`: None if SQLite would have to wait)."""
         try:
-            found = self._reads.fetch(public_keys)
+            if at_once:
+                assert self._sqlite is not None
+                found = self._sqlite.fetch_at_once(public_keys)
+                if found is None:
+                    return None
+            else:
+                found = self._reads.fetch(public_keys)
         except StoreUnavailable as error:
             self._health.failed(error.message, requests)
             raise

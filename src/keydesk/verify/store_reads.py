@@ -83,6 +83,7 @@ class SqliteReads:
         self._read_uri = read_only_uri(self.path)
         self._files = (self.path, self.path + "-wal", self.path + "-shm")
         self._timeout = timeout
+        self._busy_ms = max(1, round(timeout * 1000))
         self._connection: sqlite3.Connection | None = None
         self._opened: tuple[FileId, ...] = ()
         self.changed: str | None = None  # why every read is refused, once it is
@@ -92,6 +93,19 @@ class SqliteReads:
 
     def fetch(self, public_keys: list[str]) -> dict[str, StoredKey]:
         # One caller at a time (`Lookups` has at most one read going).
+        found = self._fetch(public_keys, wait=True)
+        assert found is not None
+        return found
+
+    def fetch_at_once(self, public_keys: list[str]) -> dict[str, StoredKey] | None:
+        """The same, for an event loop: None instead of waiting for a lock
+        (another process's exclusive lock, a WAL recovery) or for the first
+        open."""
+        if self._connection is None and self.changed is None:
+            return None
+        return self._fetch(public_keys, wait=False)
+
+    def _fetch(self, public_keys: list[str], wait: bool) -> dict[str, StoredKey] | None:
         if self.changed is not None:
             raise StoreUnavailable(self.changed)
         connection = self._connection or self._open()
@@ -101,14 +115,30 @@ class SqliteReads:
                 "restart it to read the store now at that path"
             )
             raise StoreUnavailable(self.changed)
-        found: dict[str, StoredKey] = {}
         try:
-            for chunk in _chunks(public_keys):
-                rows = connection.execute(self._sql_for(len(chunk)), chunk).fetchall()
-                for row in rows:
-                    found[row[0]] = _sqlite_row(row)
+            try:
+                return self._rows(connection, public_keys)
+            except sqlite3.OperationalError as error:
+                if error.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
+                    raise
+                if not wait:
+                    return None
+                # Locked: wait for it, up to the timeout (the connection never
+                # waits otherwise, so that an event loop's read never blocks).
+                connection.execute(f"PRAGMA busy_timeout={self._busy_ms}")
+                try:
+                    return self._rows(connection, public_keys)
+                finally:
+                    connection.execute("PRAGMA busy_timeout=0")
         except sqlite3.Error as error:  # busy past the timeout, or not a keydesk store
             raise StoreUnavailable(f"cannot read the store at {self.path}: {error}") from None
+
+    def _rows(self, connection: sqlite3.Connection, public_keys: list[str]) -> dict[str, StoredKey]:
+        found: dict[str, StoredKey] = {}
+        for chunk in _chunks(public_keys):
+            rows = connection.execute(self._sql_for(len(chunk)), chunk).fetchall()
+            for row in rows:
+                found[row[0]] = _sqlite_row(row)
         return found
 
     def close(self) -> None:
@@ -143,6 +173,7 @@ class SqliteReads:
                 check_same_thread=False,
             )  # fmt: skip
             connection.execute("PRAGMA schema_version").fetchone()  # opens -wal and -shm
+            connection.execute("PRAGMA busy_timeout=0")  # reads wait only when asked to
         except sqlite3.Error as error:
             raise StoreUnavailable(f"cannot open the store at {self.path}: {error}") from None
         opened = tuple(map(file_id, self._files))
