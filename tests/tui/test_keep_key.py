@@ -88,6 +88,8 @@ async def test_the_keys_page_offers_keep_and_escape_cancels(demo_store):
         await settle(pilot)
         assert app.screen is page
         assert page.key.status_words(app.now()) == "active"
+        facts = dict(page.query_one("#key-facts").rows)
+        assert facts["Replaced by"].endswith(" (revoked)")  # kept: the revocation still said
         assert "keep" not in _footer_keys(page)  # nothing left to keep
 
 
