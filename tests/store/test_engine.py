@@ -206,6 +206,10 @@ def test_a_lock_held_elsewhere_makes_a_busy_store_not_a_wait_for_ever(world, sto
         ),
         ("postgresql://alice@db/keydesk", "postgresql://alice@db/keydesk"),
         (
+            "postgresql://alice@db/k?sslmode=require&PASSWORD=s3&password=s4",
+            "postgresql://alice@db/k?sslmode=require&PASSWORD=***&password=***",
+        ),
+        (
             "postgresql+psycopg://u:secret@127.0.0.1:notaport/db",
             "postgresql+psycopg://u:***@127.0.0.1:notaport/db",
         ),

@@ -34,3 +34,20 @@ def test_info_on_postgresql_never_shows_the_password(team, cli):
     assert info["backend"] == "postgresql" and info["counts"]["integration"] == 1
     code, _out, err = cli("--db", team.url_as("alice"), "store", "backup", "/tmp/x.db")
     assert code == 1 and "pg_dump" in err
+
+
+@pytest.mark.postgres
+def test_a_password_in_the_urls_query_is_never_shown(team, cli):
+    # libpq takes ?password=… as well as user:password@: both are secrets.
+    import sqlalchemy as sa
+
+    acme_with_github(team)
+    url = sa.make_url(team.url_as("alice"))
+    in_query = url.set(password=None).update_query_dict({"password": team.password})
+    text = in_query.render_as_string(hide_password=False)
+    code, out, err = cli("--db", text, "store", "info", "--json")
+    assert code == 0, err
+    assert team.password not in out and "password=***" in json.loads(out)["where"]
+    nowhere = in_query.set(database="postgres").render_as_string(hide_password=False)
+    code, _out, err = cli("--db", nowhere, "store", "info")
+    assert code != 0 and "no keydesk store" in err and team.password not in err

@@ -14,6 +14,8 @@ from keydesk.store.sqlite_file import is_file_path
 # runs to ':' or '/') and up to the first '@'. Spaces included: SQLAlchemy
 # writes a password's spaces as they are.
 _PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")
+# libpq also takes the password as a query parameter (?password=…).
+_QUERY_PASSWORD = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
 
 
 def shown_url(url: str) -> str:
@@ -24,4 +26,4 @@ def shown_url(url: str) -> str:
         database = urllib.parse.unquote(rest.partition("/")[2].partition("?")[0])
         if is_file_path(database):
             return database
-    return _PASSWORD.sub(r"\1***@", url, count=1)
+    return _QUERY_PASSWORD.sub(r"\1***", _PASSWORD.sub(r"\1***@", url, count=1))
