@@ -9,6 +9,7 @@ scan was incomplete or could not run (fail closed: 0 and 1 become 3; 2 stays).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
@@ -161,6 +162,7 @@ def _scan(args: argparse.Namespace) -> int:
         staged=args.staged,
         respect_gitignore=args.respect_gitignore,
         allow_lists=not over_ssh,
+        workers=os.cpu_count() or 1,  # one process, no threads: it may fork
     )
     with ExitStack() as stack:  # the bare store connection, if one is opened
         look_up, service = _look_up(args, stack)

@@ -14,11 +14,13 @@ import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import cache, partial
 from typing import cast
 
-from keydesk.scan.events import ScanEvent, Skipped
+from keydesk.scan.events import Finding, ScanEvent, Skipped
 from keydesk.scan.git import learn_ignored
 from keydesk.scan.shown import STDIN, STDIN_LABEL, reason, shown_path
+from keydesk.scan.spread import FileJob, Found, in_order
 from keydesk.scan.streams import CHUNK_SIZE, Buffer, newlines_in_file, scan_readable
 from keydesk.scan.text import Readable
 
@@ -34,6 +36,7 @@ def scan_paths(
     stdin: Readable | None = None,
     chunk_size: int = CHUNK_SIZE,
     on_file: Callable[[], object] | None = None,
+    workers: int = 1,
 ) -> Iterator[ScanEvent]:
     """Scan files, directories (recursively) and `-` (stdin).
 
@@ -41,7 +44,9 @@ def scan_paths(
     skipped, and with `respect_gitignore` so is what git ignores. Off by
     default: leaked keys often sit in ignored files. `on_file` is called
     before each regular file is read (the TUI counts files read, and stops a
-    cancelled scan by raising from it).
+    cancelled scan by raising from it). `workers` > 1: a big walk's files
+    are read by that many forked processes (`keydesk.scan.spread`; only
+    from a process without threads), with the same results in the same order.
     """
     buffer = Buffer(chunk_size, on_file)
     for path in paths:
@@ -60,7 +65,11 @@ def scan_paths(
             yield Skipped(shown, "not a valid path (it contains a NUL byte)", failed=True)
             continue
         if stat.S_ISDIR(info.st_mode):
-            yield from _walk(name, respect_gitignore, buffer)
+            read_here = partial(_read_job, buffer=buffer)
+            yield from in_order(
+                _walk(name, respect_gitignore, buffer), read_here, _read_in_worker,
+                workers=workers, on_file=on_file,
+            )  # fmt: skip
         else:
             yield from _scan_file(name, shown, buffer, named=True)
 
@@ -72,7 +81,7 @@ class _Walk:
     ignored: set[str] = field(default_factory=set)  # real paths git ignores
 
 
-def _walk(root: str, respect_gitignore: bool, buffer: Buffer) -> Iterator[ScanEvent]:
+def _walk(root: str, respect_gitignore: bool, buffer: Buffer) -> Iterator[ScanEvent | FileJob]:
     """Depth first with an explicit stack (no recursion limit on deep trees),
     entries in name order so results are reproducible."""
     walk = _Walk(respect_gitignore, buffer)
@@ -89,7 +98,7 @@ def _walk(root: str, respect_gitignore: bool, buffer: Buffer) -> Iterator[ScanEv
 
 def _scan_dir(
     walk: _Walk, path: str, real: str, subdirs: list[tuple[str, str]]
-) -> Iterator[ScanEvent]:
+) -> Iterator[ScanEvent | FileJob]:
     try:
         with os.scandir(path) as found:
             entries = sorted(found, key=lambda entry: entry.name)
@@ -110,7 +119,7 @@ def _scan_dir(
             elif entry.is_dir(follow_symlinks=False):
                 yield from _enter_dir(walk, entry, child_real, shown, subdirs)
             elif entry.is_file(follow_symlinks=False):
-                yield from _scan_file(entry.path, shown, walk.buffer, named=False)
+                yield FileJob(entry.path, shown, entry.stat(follow_symlinks=False).st_size)
             else:
                 kind = _file_kind(entry.stat(follow_symlinks=False).st_mode)
                 yield Skipped(shown, f"not a regular file ({kind})")
@@ -132,6 +141,25 @@ def _enter_dir(
         # A nested repository or submodule: its own ignore rules apply.
         yield from learn_ignored(walk.ignored, real, shown)
     subdirs.append((entry.path, real))
+
+
+def _read_job(job: FileJob, buffer: Buffer) -> Iterator[ScanEvent]:
+    return _scan_file(job.path, job.shown, buffer, named=False)
+
+
+@cache
+def _worker_buffer() -> Buffer:
+    """A worker process's own buffer, reused for each file (as one per scan)."""
+    return Buffer(CHUNK_SIZE)
+
+
+def _read_in_worker(job: FileJob) -> list[Found]:
+    return [
+        (event.location, event.private_key.reveal(), event.public_key)
+        if isinstance(event, Finding)
+        else event
+        for event in _scan_file(job.path, job.shown, _worker_buffer(), named=False)
+    ]
 
 
 def _scan_file(path: str, shown: str, buffer: Buffer, *, named: bool) -> Iterator[ScanEvent]:

@@ -30,6 +30,7 @@ class ScanRequest:
     staged: bool = False  # only the lines staged in the repository at each path (pre-commit)
     respect_gitignore: bool = False
     allow_lists: bool = True  # off over SSH: the server's folders are not the admin's
+    workers: int = 1  # processes reading a big walk's files (see scan_paths; not from threads)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +81,11 @@ def _events(
             yield from scan_staged(path)
         return
     yield from scan_paths(
-        request.paths, respect_gitignore=request.respect_gitignore, stdin=stdin, on_file=on_file
+        request.paths,
+        respect_gitignore=request.respect_gitignore,
+        stdin=stdin,
+        on_file=on_file,
+        workers=request.workers,
     )
     if request.git:
         for path in request.paths:
