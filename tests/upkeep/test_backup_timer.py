@@ -31,6 +31,13 @@ def test_the_timer_backs_the_store_up_privately(configured, tmp_path):
     assert "OnCalendar=hourly" in timer and "User=keydesk" in unit
     home = tmp_path / "home"
     home.mkdir(mode=0o700)
+    # The store it backs up is the unit's own word, the one serve's unit
+    # serves (the default store of the keydesk user is not it); here
+    # tmp_path/cli.db stands for it.
+    serve = (DEPLOY / "keydesk-serve.service").read_text()
+    store = _environment(unit)["KEYDESK_DATABASE_URL"]
+    assert store == _environment(serve)["KEYDESK_DATABASE_URL"]
+    assert store == "sqlite:////var/lib/keydesk/keydesk.db"
     env = {**os.environ, "KEYDESK_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
     start = shlex.split(_command(unit, "ExecStart", home))
     done = subprocess.run(start, env=env, capture_output=True, text=True, timeout=60)
@@ -47,3 +54,8 @@ def test_the_timer_backs_the_store_up_privately(configured, tmp_path):
     prune = shlex.split(_command(unit, "ExecStartPost", home).replace("/usr/bin/find", "find"))
     subprocess.run(prune, check=True, timeout=30)
     assert sorted(p.name for p in (home / "backups").iterdir()) == [made.name]
+
+
+def _environment(unit: str) -> dict[str, str]:
+    pairs = re.findall(r"^Environment=(\S+?)=(\S*)$", unit, re.MULTILINE)
+    return dict(pairs)
