@@ -1,6 +1,6 @@
-"""deploy/keydesk-backup.service, as shipped: its commands, with systemd's
-%h and %% put in, make a private backup of the store and keep the folder
-to 14 days."""
+"""deploy/keydesk-backup.service, as shipped: its commands, with %% put in
+and a test folder standing for the state folder /var/lib/keydesk, make a
+private backup of the store and keep the folder to 14 days."""
 
 from __future__ import annotations
 
@@ -20,7 +20,9 @@ DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 def _command(unit: str, key: str, home: Path) -> str:
     line = re.search(rf"^{key}=(.*)$", unit, re.MULTILINE)
     assert line is not None, key
-    command = line.group(1).replace("%h", str(home)).replace("%%", "%")
+    # %h, %u, %U, %s are the service manager's user's (root's), never User='s.
+    assert not re.search(r"%[huUs]", line.group(1)), line.group(0)
+    command = line.group(1).replace("/var/lib/keydesk", str(home)).replace("%%", "%")
     keydesk = f"{shlex.quote(sys.executable)} -m keydesk"
     return command.replace("/opt/keydesk/bin/keydesk", keydesk)
 
