@@ -89,3 +89,40 @@ async def test_a_keys_page_shows_limits_quota_left_and_sources_marking_new_netwo
             ("203.0.113.5", "2"),  # 203.0.113.0/24 was seen before
             ("198.51.100.7", "1  new network"),
         ]
+
+
+async def test_l_on_a_keys_page_changes_its_limits_and_refuses_a_bad_one(demo_store):
+    from keydesk.tui.screens.key_limits import KeyLimitsScreen
+
+    alice = KeyService(demo_store, "alice")
+    created = alice.create_key("github", "editable", rate="5/s")
+    app = KeydeskApp(alice)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await open_integration(pilot, "github")
+        detail = app.screen
+        row = next(
+            n for n, k in enumerate(detail.listed_keys()) if k.public_key == created.key.public_key
+        )
+        detail.table.move_cursor(row=row)
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("l")
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, KeyLimitsScreen)
+        assert dialog.query_one("#limit-rate", Input).value == "5/s"
+        dialog.query_one("#limit-from", Input).value = "10.0.0.1/8"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "did you mean 10.0.0.0/8" in str(dialog.query_one("#limit-error", Static).render())
+        dialog.query_one("#limit-from", Input).value = "10.0.0.0/8"
+        dialog.query_one("#limit-rate", Input).value = ""
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, KeyScreen)
+        await app.workers.wait_for_complete()
+        await settle(pilot)
+        assert dict(app.screen.query_one("#key-facts").rows)["Networks"] == "10.0.0.0/8"
+    limits = alice.key(created.key.public_key).limits
+    assert (limits.rate, limits.allow_from) == (None, ("10.0.0.0/8",))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from keydesk.keys import PrivateKey
@@ -158,6 +158,10 @@ class StoreCalls:
     def keep_key(self, public_key: str) -> KeyView:
         """Cancel the stop a rotation set (its replacement was revoked)."""
         return self._service().keep_key(public_key)
+
+    def edit_key_limits(self, public_key: str, **limits: Any) -> KeyView:
+        """Change a key's rate, quota and networks (keydesk.service's arguments)."""
+        return self._service().edit_key_limits(public_key, **limits)
 
     def found_key(self, private_key: PrivateKey) -> FoundKey:
         """What the store says of a private key found by a scan."""

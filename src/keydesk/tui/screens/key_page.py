@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -18,6 +19,7 @@ from keydesk.tui.actions import key_action
 from keydesk.tui.calls import call_service
 from keydesk.tui.display import content
 from keydesk.tui.screens.base import KeydeskScreen
+from keydesk.tui.screens.key_limits import KeyLimitsScreen
 from keydesk.tui.widgets import KeyFooter, Pairs
 from keydesk.views import (
     HOUR,
@@ -60,6 +62,8 @@ class KeyScreen(KeydeskScreen[None]):
                 tooltip="Keep this key: cancel the stop its rotation set (its replacement was revoked)"),
         Binding("p", "copy_public", "Copy public key", id="key.copy_public",
                 tooltip="Copy the public key"),
+        Binding("l", "limits", "Limits", show=False, id="key.limits",
+                tooltip="Change this key's rate, quota and networks"),
         Binding("r", "refresh", "Refresh", show=False, id="key.refresh",
                 tooltip="Read the key, its usage and its events again"),
     ]  # fmt: skip
@@ -211,6 +215,8 @@ class KeyScreen(KeydeskScreen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("revoke", "rotate", "keep"):
             return key_action(self.integration, self.key, action, self.keydesk.now())
+        if action == "limits":
+            return self.integration.can_manage and self.key.is_active
         return True
 
     def action_back(self) -> None:
@@ -226,6 +232,20 @@ class KeyScreen(KeydeskScreen[None]):
 
     def action_keep(self) -> None:
         self.keydesk.keep_key(self.key, on_kept=lambda _key: self.action_refresh())
+
+    def action_limits(self) -> None:
+        public_key = self.key.public_key
+
+        def save(limits: dict[str, Any] | None) -> None:
+            if limits is not None:
+                call_service(
+                    self,
+                    lambda: self.keydesk.calls.edit_key_limits(public_key, **limits),
+                    lambda _key: self.action_refresh(),
+                    group="key-limits",
+                )
+
+        self.app.push_screen(KeyLimitsScreen(self.key), save)
 
     def action_copy_public(self) -> None:
         self.keydesk.copy_text(self.key.public_key, "Public key")

@@ -1,0 +1,78 @@
+"""A key's limits and networks, changed from its page (`l`): rate, quota
+and networks, as `keydesk key edit` sets them (blank: none, or anywhere).
+A bad value is refused on its line, nothing saved."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import Input, Label, Static
+
+from keydesk.errors import InvalidInput
+from keydesk.limits import parse_limit, parse_networks
+from keydesk.tui.display import content, sentence
+from keydesk.tui.screens.base import KeydeskModal
+from keydesk.tui.widgets import KeyFooter
+from keydesk.views import KeyView
+
+
+def typed_limits(rate: str, quota: str, networks: str) -> dict[str, Any]:
+    """The service's arguments for what was typed (blank: none, anywhere);
+    InvalidInput in one line for a value it would refuse."""
+    return {
+        "rate": str(parse_limit(rate, "The rate")) if rate.strip() else "none",
+        "quota": str(parse_limit(quota, "The quota")) if quota.strip() else "none",
+        "allow_from": parse_networks([networks], "A network") if networks.strip() else (),
+    }
+
+
+class KeyLimitsScreen(KeydeskModal[dict[str, Any] | None]):
+    """Dismisses with the new limits (keydesk.service's edit_key_limits
+    arguments), or None when cancelled."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="limits.cancel"),
+        Binding("ctrl+s", "save", "Save", id="limits.save"),
+    ]
+    AUTO_FOCUS = "#limit-rate"
+
+    def __init__(self, key: KeyView) -> None:
+        super().__init__(classes="choice")
+        self._key = key
+
+    def compose(self) -> ComposeResult:
+        limits = self._key.limits
+        with Vertical(id="dialog"):
+            yield Static(content(f"Limits of {self._key.label}"), id="dialog-title")
+            yield Label("Rate (e.g. 600/min; blank: none)", classes="field-label")
+            yield Input(limits.rate or "", id="limit-rate", compact=True)
+            yield Label("Quota (e.g. 1000000/month; blank: none)", classes="field-label")
+            yield Input(limits.quota or "", id="limit-quota", compact=True)
+            yield Label("From networks (CIDRs; blank: anywhere)", classes="field-label")
+            yield Input(" ".join(limits.allow_from), id="limit-from", compact=True)
+            yield Static(id="limit-error", classes="field-error")
+        yield KeyFooter()
+
+    def on_mount(self) -> None:
+        self.query_one("#limit-error").display = False
+
+    @on(Input.Submitted)
+    def action_save(self) -> None:
+        rate, quota, networks = (
+            self.query_one(f"#limit-{name}", Input).value for name in ("rate", "quota", "from")
+        )
+        try:
+            chosen = typed_limits(rate, quota, networks)
+        except InvalidInput as exc:
+            error = self.query_one("#limit-error", Static)
+            error.update(content(sentence(exc.message)))
+            error.display = True
+            return
+        self.dismiss(chosen)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
