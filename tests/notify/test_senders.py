@@ -98,3 +98,14 @@ def test_a_password_is_never_sent_to_a_server_without_starttls(tmp_path, monkeyp
         send_email(smtp_server(f"smtp://localhost:{plain.port}", None, None), None, "o@x.org",
                    NOTICE)  # fmt: skip  # no password: sent as the server offers
     assert plain.logins == [] and plain.tls_sessions == [False]
+
+
+@pytest.mark.parametrize("url", ["smtp://notifier:hunter2@localhost:2x5",
+                                 "smtp://notifier:hun#ter2@localhost:587"])  # fmt: skip
+def test_a_malformed_keydesk_smtp_url_fails_without_showing_its_password(url, monkeypatch):
+    """Its value may carry the password: the failure (stored, printed) names
+    the variable, never its value (a `#` in a password cuts the URL short)."""
+    monkeypatch.setenv("KEYDESK_SMTP_URL", url)
+    with pytest.raises(DeliveryFailed, match="KEYDESK_SMTP_URL") as failed:
+        smtp_server(None, None, None)
+    assert "hunter2" not in failed.value.message and "ter2" not in str(failed.value)

@@ -73,11 +73,16 @@ def require_owner(context: ServiceContext, session: Session, ws: Workspace) -> N
 
 
 def webhook_url(value: str) -> str:
-    """An absolute https:// URL (http:// only to this host), with no password in it."""
+    """An absolute https:// URL (http:// only to this host), with no user or
+    password in it: a user name may be a token, and the trail and failure
+    lines name a webhook by its origin."""
     text = validation.printable_text(value, "the webhook URL", _TARGET_MAX)
     parts = _url(text, "the webhook URL")
-    if parts.password is not None:
-        raise InvalidInput("put no password in the webhook URL: a command line is seen by ps")
+    if "@" in parts.netloc:
+        raise InvalidInput(
+            "put no user or password in the webhook URL: a command line is seen by ps, "
+            "and the trail names a webhook by its origin"
+        )
     if parts.scheme == "https" and parts.hostname:
         return text
     if parts.scheme == "http" and (parts.hostname or "").lower() in LOCAL_HOSTS:
@@ -121,10 +126,8 @@ def _url(text: str, what: str) -> SplitResult:
     try:
         parts = urlsplit(text)
         parts.port  # noqa: B018 - raises on a port that is not a number
-    except ValueError:
-        raise InvalidInput(
-            f"{what} {text!r} is not a valid URL (check the host and port)"
-        ) from None
+    except ValueError:  # not repeated: it may hold a password
+        raise InvalidInput(f"{what} is not a valid URL (check the host and port)") from None
     return parts
 
 

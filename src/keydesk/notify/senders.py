@@ -18,7 +18,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from keydesk.errors import KeydeskError
+from keydesk.errors import InvalidInput, KeydeskError
 from keydesk.notify.channels import SMTP_SCHEMES, SMTP_URL_ENV, smtp_url
 from keydesk.notify.notices import Notice
 
@@ -84,7 +84,13 @@ def smtp_server(url: str | None, password_file: str | None, password_env: str | 
             raise DeliveryFailed(
                 f"no SMTP server: the channel names none and ${SMTP_URL_ENV} is unset"
             )
-        url = smtp_url(url, f"${SMTP_URL_ENV}", password_allowed=True)
+        try:
+            url = smtp_url(url, f"${SMTP_URL_ENV}", password_allowed=True)
+        except InvalidInput:  # its value may carry the password: never repeated
+            raise DeliveryFailed(
+                f"${SMTP_URL_ENV} is not smtp[s]://[user[:password]@]host[:port] (its value not "
+                "shown; percent-encode a password's #, /, ? or @)"
+            ) from None
     parts = urlsplit(url)
     password = None if parts.password is None else unquote(parts.password)
     if password_file is not None:
