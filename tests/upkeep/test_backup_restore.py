@@ -221,3 +221,21 @@ def test_a_tampered_backup_is_refused_in_one_line_and_the_store_kept(
     path = Path(sqlite_url.removeprefix("sqlite:///"))
     assert _rows(path, f"SELECT count(*) FROM api_key WHERE public_key = '{kept}'") == [(1,)]
     assert [p.name for p in path.parent.iterdir() if ".restore-" in p.name] == []
+
+
+def test_a_backup_with_an_integration_renamed_keeps_it_disabled(acme, sqlite_url, tmp_path):
+    # A crafted backup renames the integration disabled since: its keys
+    # must stay refused all the same.
+    key = acme.owner.create_key("github", "under-github").key.public_key
+    taken = backup(sqlite_url, str(tmp_path / "b" / "one.db"))
+    acme.owner.disable_integration("github")
+    _execute(Path(taken.path), "UPDATE integration SET name = 'github2' WHERE name = 'github'")
+    done = restore(sqlite_url, taken.path, actor="alice", accept_lost_revocations=False)
+    assert done.disabled == 1
+    path = Path(sqlite_url.removeprefix("sqlite:///"))
+    statuses = _rows(
+        path,
+        "SELECT i.status FROM api_key k JOIN integration i ON i.id = k.integration_id"
+        f" WHERE k.public_key = '{key}'",
+    )
+    assert statuses == [("disabled",)]

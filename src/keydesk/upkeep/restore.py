@@ -56,7 +56,7 @@ class _Stops:
     """What the store holds that must never be undone by a restore."""
 
     revoked: list[tuple[str, str, str | None]]  # public key, when, by whom (a name)
-    disabled: list[tuple[str, str, str]]  # workspace, integration, since
+    disabled: list[tuple[str, str, str, int]]  # workspace, integration, since, its id
     expiries: list[tuple[str, str]]  # public key, expires_at
     events: list[tuple[Any, ...]]  # their events since the backup, by workspace name
 
@@ -68,7 +68,7 @@ class _Stops:
                 " LEFT JOIN account a ON a.id = k.revoked_by WHERE k.revoked_at IS NOT NULL"
             ).fetchall(),
             connection.execute(
-                "SELECT w.name, i.name, i.updated_at FROM integration i"
+                "SELECT w.name, i.name, i.updated_at, i.id FROM integration i"
                 " JOIN workspace w ON w.id = i.workspace_id WHERE i.status = 'disabled'"
             ).fetchall(),
             connection.execute(
@@ -92,9 +92,11 @@ class _Stops:
             self.revoked,
         ).rowcount
         disabled = connection.executemany(
+            # By id too: a backup whose integration was renamed (by hand) is
+            # still the same integration, whose keys stay refused.
             "UPDATE integration SET status = 'disabled', updated_at = ?3"
-            " WHERE name = ?2 AND status <> 'disabled'"
-            " AND workspace_id = (SELECT id FROM workspace WHERE name = ?1)",
+            " WHERE status <> 'disabled' AND (id = ?4 OR (name = ?2"
+            " AND workspace_id = (SELECT id FROM workspace WHERE name = ?1)))",
             self.disabled,
         ).rowcount
         expiries = connection.executemany(
