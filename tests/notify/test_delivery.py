@@ -11,6 +11,7 @@ import subprocess
 import sys
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from keydesk.notify import Channels, Notifier, RunReport
@@ -203,3 +204,20 @@ def test_a_delivery_whose_lease_another_run_took_is_not_sent_again(world):
         late = RunReport()
         slow._deliver(_Leased(notice_id, channel.id, now + LEASE), late)  # where slow had got to
     assert late.sent == 0 and len(receiver.received) == 1
+
+
+def test_each_notice_is_told_before_any_send_so_a_killed_run_loses_no_line(world):
+    """stdout is the channel of a workspace with none configured: a run killed
+    in a slow send (or a timer's stop) must already have printed its lines,
+    which no later run prints again."""
+    _expiring_keys(world, 2)
+    Channels(_context(world)).add_webhook("acme", "https://hooks.example.com/keydesk")
+    told: list[str] = []
+
+    def killed(_channel, _notice, _notice_id) -> None:
+        raise KeyboardInterrupt  # SIGINT; SIGTERM or SIGKILL print nothing more either
+
+    with pytest.raises(KeyboardInterrupt):
+        Notifier(_context(world), killed).run(tell=lambda n: told.append(n.label))
+    assert sorted(told) == ["k0", "k1"]
+    assert Notifier(_context(world)).run(dry_run=True).notices == []

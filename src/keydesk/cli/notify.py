@@ -13,7 +13,7 @@ from keydesk.cli.output import fail, iso, print_json, print_table, say
 from keydesk.cli.parser import Commands
 
 if TYPE_CHECKING:
-    from keydesk.notify import Channels, ChannelView, Notifier
+    from keydesk.notify import Channels, ChannelView, Notice, Notifier
 
 
 def register(cli: Commands) -> None:
@@ -76,7 +76,11 @@ def _channels(args: argparse.Namespace) -> Channels:
 
 
 def send(args: argparse.Namespace) -> int:
-    report = _notifier(args).run(args.workspace, dry_run=args.dry_run)
+    def tell(notice: Notice) -> None:  # at once: a run killed in a send has printed it
+        if not args.json:
+            print(notice.line(), flush=True)
+
+    report = _notifier(args).run(args.workspace, dry_run=args.dry_run, tell=tell)
     if args.json:
         print_json({
             "dry_run": args.dry_run,
@@ -88,9 +92,8 @@ def send(args: argparse.Namespace) -> int:
                        for f in report.failures],
         })  # fmt: skip
     else:
-        prefix = "would send: " if args.dry_run else ""
-        for notice in report.notices:
-            print(prefix + notice.line())
+        for notice in report.notices if args.dry_run else ():
+            print("would send: " + notice.line())
         for notice in report.retries:
             print("would retry: " + notice.line())
     if report.failures:

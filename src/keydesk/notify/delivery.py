@@ -115,7 +115,12 @@ class Notifier:
                 mine.append((notice_id, notice))
         return mine
 
-    def run(self, workspace: str | None = None, *, dry_run: bool = False) -> RunReport:
+    def run(
+        self, workspace: str | None = None, *, dry_run: bool = False,
+        tell: Callable[[Notice], None] = lambda _notice: None,
+    ) -> RunReport:  # fmt: skip
+        """Claim, `tell` each claimed notice (stdout) before any send: a run
+        killed in a slow send has printed its lines, which no run repeats."""
         now = utcnow()
         report = RunReport()
         if dry_run:
@@ -124,6 +129,8 @@ class Notifier:
             return report
         claimed = self.claim(self.due(workspace, now), now)
         report.notices = [notice for _, notice in claimed]
+        for notice in report.notices:
+            tell(notice)
         leased = [_Leased(nid, cid, now + LEASE) for nid, cid in self._leased_new(claimed)]
         leased += self._lease_retries(workspace, now)
         for item in leased:
