@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from keydesk.errors import InvalidInput, NotFound, PermissionDenied, StoreUnavailable
 from keydesk.store.dbapi import first_line, without
@@ -80,7 +80,11 @@ def copy_store(
     from keydesk.upkeep.backup import sqlite_store_file
 
     source = str(sqlite_store_file(source_url))
-    target = sa.make_url(target_url)
+    try:
+        target = sa.make_url(target_url)
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
+        # Not echoed: what could not be parsed cannot be told apart from its password.
+        raise InvalidInput("--to is not a database URL: postgresql+psycopg://…") from None
     if target.get_backend_name() != "postgresql":
         raise InvalidInput("store copy copies to PostgreSQL: --to postgresql+psycopg://…")
     engine = create_engine(target)
