@@ -88,3 +88,14 @@ async def test_the_filter_scans_in_a_worker_and_drops_a_scan_for_older_text():
             *(f"key 2{n}" for n in range(10)),
         ]
         assert table.summary() == "30 active · 0 revoked or expired · 11 match the filter"
+
+
+def test_the_filter_finds_keys_by_tag():
+    from dataclasses import replace
+
+    from keydesk.views.tags import Tag
+
+    tagged = replace(_key(1), tags=(Tag("env", "staging"), Tag("team", "pay")))
+    loaded = LoadedKeys.of([tagged, _key(2)], NOW)
+    assert loaded.matches(tagged.public_key, "env=staging")
+    assert not loaded.matches(_key(2).public_key, "env=staging")

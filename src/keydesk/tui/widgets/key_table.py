@@ -23,6 +23,7 @@ from keydesk.tui.calls import call_service
 from keydesk.tui.display import literal
 from keydesk.tui.widgets.fitted_table import Column, FittedTable
 from keydesk.views import KeyStatus, KeyView, key_status
+from keydesk.views.tags import tags_text
 from keydesk.wording import when
 
 WINDOW = 60  # rows added to the table at a time (more than a screenful)
@@ -68,7 +69,7 @@ class LoadedKeys:
         return cls(
             keys,
             [
-                f"{k.label} {k.public_key} {status} {k.created_by}".lower()
+                f"{k.label} {k.public_key} {status} {k.created_by} {tags_text(k.tags)}".lower()
                 for k, status in zip(keys, statuses, strict=True)
             ],
             statuses.count(KeyStatus.ACTIVE),
