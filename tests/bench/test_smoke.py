@@ -7,7 +7,8 @@ waiting on child processes and screens), and each test waits for its own.
 PostgreSQL runs only when KEYDESK_TEST_POSTGRES_URL names a server; the
 terminal bench only where tmux is installed. bench/tui_heartbeat.py and
 bench/tui_floor.py are the children bench/tui.py starts, and
-bench/benchlib.py the benches' library: they run within tui.py's smoke.
+bench/benchlib.py the benches' library: they run within tui.py's smoke
+(bench/scan_git.py within scan.py's).
 """
 
 from __future__ import annotations
@@ -72,6 +73,10 @@ SMOKES = [
           (rf"^  warm verify, 1 thread \(40 distinct keys\) +{NUMBER} /s +{NUMBER} /s",
            rf"^  32 asyncio tasks, verify_async\(\): throughput +{NUMBER} /s",
            r"^over HTTP")),
+    Smoke("serve", ("serve.py",),
+          (rf"^  keydesk serve /v1/verify vs bare Starlette 200 +{NUMBER} req/s +{NUMBER} req/s +{NUMBER}×",
+           rf"^  Starlette app \+ KeydeskAuth vs without +{NUMBER} req/s",
+           rf"^  keydesk serve --workers 2 vs --workers 1 +{NUMBER} req/s"), "wrk"),
     Smoke("limits", ("limits.py",),
           (rf"^  unlimited key +{NUMBER} µs", rf"^  limited key +{NUMBER} µs +{NUMBER}×")),
     Smoke("limits-postgres", ("limits.py", "--db", POSTGRES or ""),

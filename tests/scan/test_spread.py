@@ -47,7 +47,8 @@ def tree(tmp_path) -> Path:
 def test_workers_report_what_one_process_does_in_the_same_order(tree, monkeypatch):
     alone = described(scan_paths([tree]))
     monkeypatch.setattr(spread, "PAYS_FROM", 0)  # workers from the first file
-    monkeypatch.setattr(spread, "IN_FLIGHT", 2)  # and a short queue, so results wait in it
+    monkeypatch.setattr(spread, "IN_FLIGHT", 1)  # and a short queue of small batches,
+    monkeypatch.setattr(spread, "BATCH_FILES", 3)  # so results wait in it
     spread_out = described(scan_paths([tree], workers=2))
     assert spread_out == alone
     assert sum(1 for e in alone if e[0] == "found") == 39 + 1 + 1  # 0, 1, 2 a file; wide; big

@@ -153,11 +153,12 @@ def _worker_buffer() -> Buffer:
     return Buffer(CHUNK_SIZE)
 
 
-def _read_in_worker(job: FileJob) -> list[Found]:
+def _read_in_worker(jobs: list[FileJob]) -> list[Found]:
     return [
         (event.location, event.private_key.reveal(), event.public_key)
         if isinstance(event, Finding)
         else event
+        for job in jobs
         for event in _scan_file(job.path, job.shown, _worker_buffer(), named=False)
     ]
 
