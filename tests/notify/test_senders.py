@@ -109,3 +109,35 @@ def test_a_malformed_keydesk_smtp_url_fails_without_showing_its_password(url, mo
     with pytest.raises(DeliveryFailed, match="KEYDESK_SMTP_URL") as failed:
         smtp_server(None, None, None)
     assert "hunter2" not in failed.value.message and "ter2" not in str(failed.value)
+
+
+def test_a_webhook_receiver_that_trickles_its_answer_fails_at_the_deadline(monkeypatch):
+    """The timeout bounds the whole send, not each read: a receiver sending a
+    byte at a time would otherwise hold a run past its lease (sent twice)."""
+    import socket
+    import threading
+
+    from keydesk.notify import senders
+
+    monkeypatch.setattr(senders, "SEND_TIMEOUT_SECONDS", 0.5)
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def trickle() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            for byte in b"HTTP/1.1 204 No Content\r\nX-Slow: " + b"a" * 60:
+                if stop.wait(0.05):
+                    return
+                connection.sendall(bytes([byte]))
+            connection.sendall(b"\r\n\r\n")  # 3 s in all: delivered, were it let through
+
+    threading.Thread(target=trickle, daemon=True).start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/hook"
+    try:
+        with pytest.raises(DeliveryFailed, match=r"did not answer within 0\.5 seconds"):
+            senders.send_webhook(url, "secret", NOTICE, 1)
+    finally:
+        stop.set()
+        listener.close()

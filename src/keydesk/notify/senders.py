@@ -4,13 +4,16 @@ a secret: not the signing secret, not the SMTP password)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
+import http.client
 import json
 import os
 import smtplib
 import socket
 import ssl
+import threading
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -35,6 +38,66 @@ def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+class _Deadline:
+    """The whole send within `seconds`: a socket timeout bounds each read
+    only, and a receiver trickling its answer a byte at a time would hold a
+    run past its lease. At the deadline each socket opened is shut down."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds, self.passed = seconds, False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._timer.cancel()
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.append(sock)
+            if self.passed:
+                self._shut(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.passed = True
+            for sock in self._sockets:
+                self._shut(sock)
+
+    @staticmethod
+    def _shut(sock: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+    def handlers(self) -> list[urllib.request.BaseHandler]:
+        deadline = self
+
+        class Http(http.client.HTTPConnection):
+            def connect(self) -> None:
+                super().connect()
+                deadline.watch(self.sock)
+
+        class Https(http.client.HTTPSConnection):
+            def connect(self) -> None:
+                super().connect()
+                deadline.watch(self.sock)
+
+        class HttpHandler(urllib.request.HTTPHandler):
+            def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+                return self.do_open(Http, req)
+
+        class HttpsHandler(urllib.request.HTTPSHandler):
+            def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+                return self.do_open(Https, req)
+
+        return [HttpHandler(), HttpsHandler()]
+
+
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
     """A redirect is a failure: a signed POST is not replayed to another URL."""
 
@@ -52,15 +115,20 @@ def send_webhook(url: str, secret: str, notice: Notice, notice_id: int | None) -
         "X-Keydesk-Delivery": str(notice_id),
         SIGNATURE_HEADER: signature(secret, body),
     })  # fmt: skip
-    opener = urllib.request.build_opener(_NoRedirects)
-    try:
-        with opener.open(request, timeout=SEND_TIMEOUT_SECONDS) as response:
-            status = response.status
-    except urllib.error.HTTPError as error:
-        raise DeliveryFailed(f"the receiver answered {error.code}") from None
-    except (urllib.error.URLError, OSError) as error:
-        reason = getattr(error, "reason", error)
-        raise DeliveryFailed(f"cannot reach the receiver: {reason}") from None
+    with _Deadline(SEND_TIMEOUT_SECONDS) as deadline:
+        opener = urllib.request.build_opener(_NoRedirects, *deadline.handlers())
+        try:
+            with opener.open(request, timeout=SEND_TIMEOUT_SECONDS) as response:
+                status = response.status
+        except urllib.error.HTTPError as error:
+            raise DeliveryFailed(f"the receiver answered {error.code}") from None
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
+            if deadline.passed:
+                raise DeliveryFailed(
+                    f"the receiver did not answer within {SEND_TIMEOUT_SECONDS:g} seconds"
+                ) from None
+            reason = getattr(error, "reason", error)
+            raise DeliveryFailed(f"cannot reach the receiver: {reason}") from None
     if not 200 <= status < 300:
         raise DeliveryFailed(f"the receiver answered {status}")
 
