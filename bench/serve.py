@@ -1,0 +1,199 @@
+"""`keydesk serve` over HTTP against floors served the same way. Prints figures; not a test.
+
+    python bench/serve.py                 # ~2 minutes
+    python bench/serve.py --rounds 7 --seconds 4
+    python bench/serve.py --smoke         # one short round: seconds (CI)
+
+Needs `wrk`. A SQLite store of --keys keys, all real; wrk (-t1, 32
+connections, keep-alive) cycles through them on GET /v1/verify. Each server
+runs in its own process on a free loopback port, under the same uvicorn
+settings as `keydesk serve` (uvloop and httptools when installed, no access
+log, no server header). Rounds are interleaved (every server once a round),
+and each ratio is the median of the rounds' ratios:
+
+  * `keydesk serve` against a bare Starlette app answering 200 on the same
+    path (the floor; issue #25's target: ≥ 0.8× requests/s, p99 ≤ 1.5×);
+  * a Starlette app answering 200 behind `KeydeskAuth` against the same app
+    without it (target ≥ 0.85×);
+  * `keydesk serve --workers 2` against `--workers 1` (target ≥ 1.7× on a
+    2-core machine, where wrk takes a share of the same cores).
+
+The load average is printed with the figures: on a shared machine they move
+with it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchlib import Row, keydesk_command, median, print_table, seed
+from verify import free_port, lua_cycling, parse_wrk, wrk
+
+CONNECTIONS = 32
+
+
+def child_app(kind: str, url: str):
+    """The floor's app (`bare`) or the same behind KeydeskAuth (`auth`)."""
+    from starlette.applications import Starlette
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    async def ok(_request):
+        return Response(b'{"ok":true}', media_type="application/json")
+
+    app = Starlette(routes=[Route("/v1/verify", ok)])
+    if kind == "auth":
+        from keydesk.http.middleware import KeydeskAuth
+
+        app.add_middleware(KeydeskAuth, database_url=url)
+    return app
+
+
+def run_child(kind: str, port: int, url: str) -> None:
+    import uvicorn
+
+    from keydesk.http.server import log_config
+
+    config = uvicorn.Config(
+        child_app(kind, url), host="127.0.0.1", port=port, access_log=False,
+        log_level="info", log_config=log_config(), server_header=False,
+    )  # fmt: skip
+    uvicorn.Server(config).run()
+
+
+class Server:
+    def __init__(self, name: str, command: list[str], port: int, log: Path) -> None:
+        self.name, self.port = name, port
+        with log.open("ab") as sink:
+            self.process = subprocess.Popen(command, stdout=sink, stderr=sink)
+        deadline = time.monotonic() + 60
+        while not _answers(port):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"{name} did not start: {log.read_text()[-2000:]}")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _answers(port: int) -> bool:
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+    try:
+        connection.request("GET", "/healthz")
+        connection.getresponse().read()
+        return True
+    except OSError:
+        return False
+    finally:
+        connection.close()
+
+
+def servers(url: str, folder: Path) -> dict[str, Server]:
+    me = [sys.executable, str(Path(__file__).resolve()), "--child"]
+    made: dict[str, Server] = {}
+    for name, command in {
+        "bare": [*me, "bare"],
+        "auth": [*me, "auth"],
+        "serve": [*keydesk_command(), "serve", "--db", url],
+        "serve2": [*keydesk_command(), "serve", "--db", url, "--workers", "2"],
+    }.items():
+        port = free_port()
+        argv = [*command, "--port", str(port)]
+        if name in ("bare", "auth"):
+            argv += ["--db", url]
+        made[name] = Server(name, argv, port, folder / f"{name}.log")
+    return made
+
+
+def load(server: Server, seconds: float, script: Path) -> dict:
+    output = wrk(f"http://127.0.0.1:{server.port}/v1/verify", seconds, CONNECTIONS, script)
+    result = parse_wrk(output.communicate()[0])
+    if set(result["reasons"]) - {"200"} or result["socket_errors"]:
+        raise SystemExit(f"{server.name}: not every answer was 200: {result}")
+    return result
+
+
+def measure(running: dict[str, Server], rounds: int, seconds: float, script: Path) -> list[Row]:
+    for server in running.values():  # every key seen once by every worker
+        load(server, max(1.0, seconds / 2), script)
+    got: dict[str, list[dict]] = {name: [] for name in running}
+    for _ in range(rounds):
+        for name, server in running.items():
+            got[name].append(load(server, seconds, script))
+
+    def rps(name: str) -> float:
+        return median([r["rps"] for r in got[name]])
+
+    def paired(name: str, floor: str, field: str = "rps") -> float:
+        return median([a[field] / b[field] for a, b in zip(got[name], got[floor], strict=True)])
+
+    def ms(name: str, field: str) -> float:
+        return median([r[field] for r in got[name]])
+
+    return [
+        Row("keydesk serve /v1/verify vs bare Starlette 200", rps("serve"), rps("bare"), "req/s",
+            paired=paired("serve", "bare"), note="target ≥ 0.8×"),
+        Row("  p50 latency", ms("serve", "p50"), ms("bare", "p50"), "ms", False,
+            paired=paired("serve", "bare", "p50")),
+        Row("  p99 latency", ms("serve", "p99"), ms("bare", "p99"), "ms", False,
+            paired=paired("serve", "bare", "p99"), note="target ≤ 1.5×"),
+        Row("Starlette app + KeydeskAuth vs without", rps("auth"), rps("bare"), "req/s",
+            paired=paired("auth", "bare"), note="target ≥ 0.85×"),
+        Row("keydesk serve --workers 2 vs --workers 1", rps("serve2"), rps("serve"), "req/s",
+            paired=paired("serve2", "serve"), note="target ≥ 1.7×"),
+    ]  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keys", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=3.0, help="per server and round")
+    parser.add_argument("--smoke", action="store_true", help="tiny and short (CI)")
+    parser.add_argument("--child", nargs=1, help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--db", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        run_child(args.child[0], args.port, args.db)
+        return
+    if args.smoke:
+        args.keys, args.rounds, args.seconds = 50, 1, 1.0
+    with tempfile.TemporaryDirectory() as folder:
+        here = Path(folder)
+        url = f"sqlite:///{here / 'keydesk.db'}"
+        seeded = seed(url, {"bench": args.keys}, verified=args.keys)
+        keys_file = here / "keys.txt"
+        keys_file.write_text("\n".join(seeded.keys) + "\n")
+        script = here / "cycle.lua"
+        script.write_text(lua_cycling(keys_file))
+        running = servers(url, here)
+        try:
+            before = os.getloadavg()[0]
+            rows = measure(running, args.rounds, args.seconds, script)
+            after = os.getloadavg()[0]
+        finally:
+            for server in running.values():
+                server.stop()
+    print_table(
+        f"over HTTP — wrk -c{CONNECTIONS}, {args.keys:,} keys cycled, {args.rounds} interleaved "
+        f"rounds of {args.seconds:g} s; load average {before:.1f} → {after:.1f}",
+        rows,
+    )
+
+
+if __name__ == "__main__":
+    main()
