@@ -12,10 +12,10 @@ log, no server header). Rounds are interleaved (every server once a round),
 and each ratio is the median of the rounds' ratios:
 
   * `keydesk serve` against a bare Starlette app answering 200 on the same
-    path (the floor; issue #25's target: ≥ 0.8× requests/s, p99 ≤ 1.5×);
+    path (the floor; issue #25's target: ≥ 0.8x requests/s, p99 ≤ 1.5x);
   * a Starlette app answering 200 behind `KeydeskAuth` against the same app
-    without it (target ≥ 0.85×);
-  * `keydesk serve --workers 2` against `--workers 1` (target ≥ 1.7× on a
+    without it (target ≥ 0.85x);
+  * `keydesk serve --workers 2` against `--workers 1` (target ≥ 1.7x on a
     2-core machine, where wrk takes a share of the same cores).
 
 The load average is printed with the figures: on a shared machine they move
@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 from benchlib import Row, keydesk_command, median, print_table, seed
+
 from verify import free_port, lua_cycling, parse_wrk, wrk
 
 CONNECTIONS = 32
