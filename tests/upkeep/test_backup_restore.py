@@ -239,3 +239,25 @@ def test_a_backup_with_an_integration_renamed_keeps_it_disabled(acme, sqlite_url
         f" WHERE k.public_key = '{key}'",
     )
     assert statuses == [("disabled",)]
+
+
+def test_a_restore_keeps_limits_tightened_and_quota_used_since(acme, sqlite_url, tmp_path):
+    # After a leak an admin fences a key to one network and lowers its rate:
+    # a restore must not open it again, nor hand back the quota used since.
+    made = acme.owner.create_key("github", "fenced", rate="600/min", quota="1000/day")
+    public_key = made.key.public_key
+    path = Path(sqlite_url.removeprefix("sqlite:///"))
+    taken = backup(sqlite_url, str(tmp_path / "b" / "one.db"))
+    acme.owner.edit_key_limits(public_key, rate="1/min", allow_from=["10.1.2.0/24"])
+    acme.owner.set_default_rate("acme", "5/min")
+    _execute(
+        path,
+        "INSERT INTO key_window (api_key_id, kind, starts, verifier, count)"
+        f" SELECT id, 'quota', 1, 'v1', 999 FROM api_key WHERE public_key = '{public_key}'",
+    )
+    policy = "SELECT p.rate_limit, p.quota, p.allow_from FROM key_policy p JOIN api_key k ON k.id = p.api_key_id"
+    before = _rows(path, policy)
+    restore(sqlite_url, taken.path, actor="alice", accept_lost_revocations=False)
+    assert _rows(path, policy) == before
+    assert _rows(path, "SELECT default_rate FROM workspace_policy") == [("5/min",)]
+    assert _rows(path, "SELECT count FROM key_window WHERE kind = 'quota'") == [(999,)]

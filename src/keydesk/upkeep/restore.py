@@ -29,6 +29,7 @@ from keydesk.store.schema import HEAD
 from keydesk.store.sqlite_file import SQLITE_BUSY_TIMEOUT_MS
 from keydesk.upkeep.backup import HEADER_TABLE, BackupHeader, read_header
 from keydesk.upkeep.restore_access import ACCESS_ACTIONS, Access
+from keydesk.upkeep.restore_limits import Limits
 from keydesk.upkeep.tables import sqlite_columns, sqlite_tables
 from keydesk.views import stop_time, utcnow
 
@@ -201,7 +202,7 @@ def _replace(
         try:
             connection.execute("PRAGMA defer_foreign_keys=ON")
             stops = _Stops.read(connection, sqlite_time(header.taken_at))
-            access = Access.read(connection)
+            access, limits = Access.read(connection), Limits.read(connection)
             connection.execute("ATTACH DATABASE ? AS restored", (str(staged),))
             tables = sqlite_tables(connection)
             for table in reversed(tables):
@@ -220,6 +221,7 @@ def _replace(
                 )
             revoked, disabled, expiries = stops.apply(connection)
             taken_away = access.apply(connection)
+            limits.apply(connection)
             _record(connection, header, actor, revoked)
             (active,) = connection.execute(
                 "SELECT count(*) FROM api_key WHERE revoked_at IS NULL"
