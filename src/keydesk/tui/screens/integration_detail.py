@@ -350,8 +350,7 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
             return True  # from any tab, however few keys: `/` always filters
         if on_keys and self.table.selected and action in ("revoke", "toggle_select", "rotate"):
             return self.integration.can_manage and action != "rotate"
-        if action == "toggle_select":
-            action = "revoke"  # what may be selected is what may be revoked
+        action = "revoke" if action == "toggle_select" else action  # what may be selected
         if action in ("revoke", "rotate", "keep", "copy_public", "open_key"):
             if not on_keys:
                 return False
