@@ -241,7 +241,9 @@ def test_a_backup_with_an_integration_renamed_keeps_it_disabled(acme, sqlite_url
     assert statuses == [("disabled",)]
 
 
-def test_a_restore_keeps_limits_tightened_and_quota_used_since(acme, sqlite_url, tmp_path):
+def test_a_restore_keeps_limits_and_scopes_narrowed_and_quota_used_since(
+    acme, sqlite_url, tmp_path
+):
     # After a leak an admin fences a key to one network and lowers its rate:
     # a restore must not open it again, nor hand back the quota used since.
     made = acme.owner.create_key("github", "fenced", rate="600/min", quota="1000/day")
@@ -249,6 +251,7 @@ def test_a_restore_keeps_limits_tightened_and_quota_used_since(acme, sqlite_url,
     path = Path(sqlite_url.removeprefix("sqlite:///"))
     taken = backup(sqlite_url, str(tmp_path / "b" / "one.db"))
     acme.owner.edit_key_limits(public_key, rate="1/min", allow_from=["10.1.2.0/24"])
+    acme.owner.update_integration("github", scopes="repo")  # read:org taken from every key
     acme.owner.set_default_rate("acme", "5/min")
     _execute(
         path,
@@ -261,3 +264,4 @@ def test_a_restore_keeps_limits_tightened_and_quota_used_since(acme, sqlite_url,
     assert _rows(path, policy) == before
     assert _rows(path, "SELECT default_rate FROM workspace_policy") == [("5/min",)]
     assert _rows(path, "SELECT count FROM key_window WHERE kind = 'quota'") == [(999,)]
+    assert _rows(path, "SELECT scopes FROM integration WHERE name = 'github'") == [("repo",)]

@@ -1,6 +1,7 @@
 """What a restore must not give back of a key's limits: a fence or a lower
-rate set since the backup (after a leak, say), or quota already used. For
-every key and workspace the store holds, its limits are the store's (a
+rate set since the backup (after a leak, say), quota already used, a scope
+taken from an integration (and so from its keys). For every key, workspace
+and integration the store holds, its limits and scopes are the store's (a
 policy removed since stays removed: the store is the admins' latest word),
 and each counting window keeps the larger count of the two."""
 
@@ -31,6 +32,7 @@ class Limits:
     keys: list[tuple[Any, ...]]  # public key, rate, quota, allow_from (all None: no policy)
     workspaces: list[tuple[Any, ...]]  # name, default rate, whether it has a policy row
     windows: list[tuple[Any, ...]]  # public key, kind, starts, verifier, count
+    scopes: list[tuple[Any, ...]]  # integration id, its scopes
 
     @classmethod
     def read(cls, connection: sqlite3.Connection) -> Limits:
@@ -38,6 +40,7 @@ class Limits:
             connection.execute(_KEY_POLICY).fetchall(),
             connection.execute(_WORKSPACE_POLICY).fetchall(),
             connection.execute(_WINDOWS).fetchall(),
+            connection.execute("SELECT id, scopes FROM integration").fetchall(),
         )
 
     def apply(self, connection: sqlite3.Connection) -> None:
@@ -70,3 +73,4 @@ class Limits:
             " DO UPDATE SET count = max(count, excluded.count)",
             self.windows,
         )
+        connection.executemany("UPDATE integration SET scopes = ?2 WHERE id = ?1", self.scopes)
