@@ -69,12 +69,26 @@ def fill(store: Store, owner: KeyService, keys: int, events: int) -> None:
         )  # fmt: skip
 
 
-def server_ms(service: KeyService) -> float:
-    """The key list's execution time on the server (EXPLAIN ANALYZE of the
-    SQL the service's key list runs, keydesk.store.queries)."""
-    from keydesk.store.queries import _KEYS
+# The newest replacement as it was read before issue #25: two correlated
+# subselects per row (the key list's floor in this bench's before/after).
+TWO_SUBSELECTS = (
+    "(SELECT s.public_key FROM api_key s WHERE s.replaces_id = k.id ORDER BY s.id DESC LIMIT 1),"
+    " (SELECT s.revoked_at IS NOT NULL FROM api_key s WHERE s.replaces_id = k.id"
+    " ORDER BY s.id DESC LIMIT 1),"
+)
 
-    sql = f"{_KEYS} WHERE k.integration_id = 1 ORDER BY k.created_at DESC, k.id DESC"
+
+def server_ms(service: KeyService, former: bool = False) -> float:
+    """The key list's execution time on the server (EXPLAIN ANALYZE of the
+    SQL the service's key list runs, keydesk.store.queries); `former`: as
+    it read a key's replacement before issue #25."""
+    from keydesk.store.queries import _KEYS, _REPLACEMENT, _TAGS
+
+    keys = _KEYS.format(tags=_TAGS["postgresql"], replacement=_REPLACEMENT["postgresql"])
+    if former:
+        keys = _KEYS.format(tags=_TAGS["postgresql"], replacement="")
+        keys = keys.replace("s.public_key, s.revoked_at IS NOT NULL,", TWO_SUBSELECTS)
+    sql = f"{keys} WHERE k.integration_id = 1 ORDER BY k.created_at DESC, k.id DESC"
     with service.store.engine.connect() as connection:
         plan = connection.execute(sa.text(f"EXPLAIN ANALYZE {sql}")).scalars().all()
     return float(plan[-1].split(":")[1].split()[0])
@@ -135,12 +149,13 @@ def postgres(server: str, keys: int, events: int) -> None:
         with superuser.engine.begin() as connection:
             connection.execute(sa.text("ANALYZE"))
         trusted = KeyService(superuser, team.role("alice"))
-        bypass, enforced, bypass_sql, enforced_sql = [], [], [], []
+        bypass, enforced, bypass_sql, enforced_sql, former = [], [], [], [], []
         for _ in range(5):  # interleaved: a busy machine slows both alike
             bypass.append(median_ms(lambda: trusted.keys("github"), rounds=1))
             enforced.append(median_ms(lambda: alice.keys("github"), rounds=1))
             bypass_sql.append(server_ms(trusted))
             enforced_sql.append(server_ms(alice))
+            former.append(server_ms(trusted, former=True))
         for what, owner_ms, role_ms in (
             ("service.keys()", bypass, enforced),
             ("its SQL on the server", bypass_sql, enforced_sql),
@@ -148,6 +163,9 @@ def postgres(server: str, keys: int, events: int) -> None:
             a, b = statistics.median(owner_ms), statistics.median(role_ms)
             print(f"  PostgreSQL  {keys:,} keys, {what:<22} owner (no RLS) {a:6.1f} ms   "
                   f"admin's role (RLS) {b:6.1f} ms   ×{b / a:.2f}")  # fmt: skip
+        now, then = statistics.median(bypass_sql), statistics.median(former)
+        print(f"  PostgreSQL  {keys:,} keys, the key list's SQL as the owner: {now:6.1f} ms, "
+              f"before issue #25 (two subselects a row) {then:6.1f} ms   ×{now / then:.2f}")  # fmt: skip
         first, deep, whole = audit_figures(alice, events)
         print(f"  PostgreSQL  audit as the admin's role: first page {first:6.1f} ms   deep page"
               f" {deep:6.1f} ms   whole trail at once {whole:7.0f} ms")  # fmt: skip
