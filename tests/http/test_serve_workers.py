@@ -77,3 +77,38 @@ def test_a_port_in_use_is_refused_before_any_worker_starts(sqlite_template, tmp_
     assert server.returncode == 3, output
     assert "cannot listen on 127.0.0.1 port" in output
     assert "Started server process" not in output
+
+
+def test_a_worker_that_dies_stops_the_others(sqlite_template, tmp_path):
+    copy_store_file(sqlite_template, tmp_path / "keydesk.db")
+    systemd = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    systemd.bind(str(tmp_path / "notify"))
+    systemd.settimeout(START_TIMEOUT)
+    env = {**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify")}
+    server = _serve(f"sqlite:///{tmp_path / 'keydesk.db'}", free_port(), "--workers", "2", env=env)
+    try:
+        assert systemd.recv(100) == b"READY=1"
+        first, second = _children(server.pid)
+        os.kill(first, signal.SIGKILL)
+        output = server.communicate(timeout=START_TIMEOUT)[0].decode(errors="replace")
+    finally:
+        systemd.close()
+        if server.poll() is None:
+            server.kill()
+            server.communicate()
+    assert server.returncode == 1, output
+    assert f"worker {first} exited (status -9): stopping the others" in output
+    assert not Path(f"/proc/{second}").exists()
+
+
+def test_metrics_with_several_workers_is_refused_in_one_line(sqlite_template, tmp_path):
+    copy_store_file(sqlite_template, tmp_path / "keydesk.db")
+    url = f"sqlite:///{tmp_path / 'keydesk.db'}"
+    server = _serve(url, free_port(), "--workers", "2", "--metrics")
+    output = server.communicate(timeout=START_TIMEOUT)[0].decode(errors="replace")
+    assert server.returncode != 0
+    assert (
+        output.strip()
+        .splitlines()[-1]
+        .endswith("--metrics needs a single worker: each worker counts only its own requests")
+    )
