@@ -5,6 +5,7 @@ delivery retried once the receiver is up; a dry run sends nothing."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -221,3 +222,33 @@ def test_each_notice_is_told_before_any_send_so_a_killed_run_loses_no_line(world
         Notifier(_context(world), killed).run(tell=lambda n: told.append(n.label))
     assert sorted(told) == ["k0", "k1"]
     assert Notifier(_context(world)).run(dry_run=True).notices == []
+
+
+def test_a_receiver_that_does_not_answer_costs_a_run_one_timeout_not_one_per_notice(
+    world, monkeypatch
+):
+    """After a channel's receiver timed out or could not be reached, a run
+    tries none of its other deliveries (each would wait out the timeout too,
+    and hold up every other channel's); each is reported and kept."""
+    import socket
+
+    from keydesk.notify import senders
+
+    monkeypatch.setattr(senders, "SEND_TIMEOUT_SECONDS", 0.3)
+    _expiring_keys(world, 3)
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts, never answers
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/hook"
+        Channels(_context(world)).add_webhook("acme", url)
+        report = Notifier(_context(world)).run()
+        silent.setblocking(False)
+        connections = []
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                connections.append(silent.accept()[0])
+        for connection in connections:
+            connection.close()
+    assert len(connections) == 1 and report.sent == 0
+    assert [f.notice.label for f in report.failures] == ["k0", "k1", "k2"]
+    assert "not tried" in report.failures[-1].error
+    assert Channels(_context(world)).listed()[0].failing == 3
+    assert len(Notifier(_context(world)).run(dry_run=True).retries) == 3

@@ -21,8 +21,15 @@ from sqlmodel import Session, col
 from keydesk.errors import PermissionDenied
 from keydesk.notify.channels import EMAIL, owned_workspaces, shown_target
 from keydesk.notify.notices import Notice, due
-from keydesk.notify.senders import DeliveryFailed, send_email, send_webhook, smtp_server
+from keydesk.notify.senders import (
+    DeliveryFailed,
+    ReceiverDown,
+    send_email,
+    send_webhook,
+    smtp_server,
+)
 from keydesk.service.context import ServiceContext
+from keydesk.service.rows import row_id
 from keydesk.store.models import NotifyChannel, NotifyDelivery, NotifyNotice, UTCDateTime
 from keydesk.validation import shown_literally
 from keydesk.views import utcnow
@@ -47,6 +54,7 @@ class RunReport:
     sent: int = 0
     failures: list[Failure] = field(default_factory=list)
     retries: list[Notice] = field(default_factory=list)  # dry run: what would be retried
+    down: dict[int, str] = field(default_factory=dict)  # channel id: why not tried again
 
 
 Sender = Callable[[NotifyChannel, Notice, int], None]
@@ -203,14 +211,9 @@ class Notifier:
                 return
             session.expunge(channel)
             notice = Notice.from_body(notice_row.body)
-        error: str | None = None
-        try:
-            self._send(channel, notice, item.notice_id)
-        except DeliveryFailed as failed:
-            error = failed.message
-        except Exception as unexpected:  # one channel's bug must not stop the others'
-            error = f"{type(unexpected).__name__}: {unexpected}"
-        error = None if error is None else shown_literally(error)[:ERROR_MAX]
+        error = report.down.get(row_id(channel.id))
+        if error is None:
+            error = self._try(channel, notice, item.notice_id, report)
         now = utcnow()
         values: dict[str, Any] = {"attempts": NotifyDelivery.attempts + 1, "lease_until": None}
         values |= {"sent_at": now} if error is None else {"last_error": error}
@@ -221,6 +224,24 @@ class Notifier:
         else:
             where = f"{channel.kind} {channel.id} ({shown_target(channel.kind, channel.target)})"
             report.failures.append(Failure(where, notice, error))
+
+    def _try(self, channel: NotifyChannel, notice: Notice, notice_id: int,
+             report: RunReport) -> str | None:  # fmt: skip
+        """Send; the error if it failed. A receiver found down is not tried
+        again in this run: each try would wait out the timeout too."""
+        error: str | None = None
+        try:
+            self._send(channel, notice, notice_id)
+        except ReceiverDown as down:
+            error = down.message
+            report.down[row_id(channel.id)] = shown_literally(
+                f"not tried (its receiver was down earlier in this run): {error}"
+            )[:ERROR_MAX]
+        except DeliveryFailed as failed:
+            error = failed.message
+        except Exception as unexpected:  # one channel's bug must not stop the others'
+            error = f"{type(unexpected).__name__}: {unexpected}"
+        return None if error is None else shown_literally(error)[:ERROR_MAX]
 
 
 def _is(item: _Leased) -> sa.ColumnElement[bool]:

@@ -33,6 +33,11 @@ class DeliveryFailed(KeydeskError):
     """A channel did not take a notice; the next run tries again."""
 
 
+class ReceiverDown(DeliveryFailed):
+    """The receiver could not be reached or did not answer in time: the
+    channel, not the notice, failed (a run tries it no more)."""
+
+
 def signature(secret: str, body: bytes) -> str:
     """`sha256=<hex>`: HMAC-SHA256 of the body under the channel's secret."""
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
@@ -124,11 +129,11 @@ def send_webhook(url: str, secret: str, notice: Notice, notice_id: int | None) -
             raise DeliveryFailed(f"the receiver answered {error.code}") from None
         except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
             if deadline.passed:
-                raise DeliveryFailed(
+                raise ReceiverDown(
                     f"the receiver did not answer within {SEND_TIMEOUT_SECONDS:g} seconds"
                 ) from None
             reason = getattr(error, "reason", error)
-            raise DeliveryFailed(f"cannot reach the receiver: {reason}") from None
+            raise ReceiverDown(f"cannot reach the receiver: {reason}") from None
     if not 200 <= status < 300:
         raise DeliveryFailed(f"the receiver answered {status}")
 
@@ -209,5 +214,7 @@ def send_email(server: SmtpServer, sender: str | None, to: str, notice: Notice) 
             client.send_message(message)
     except smtplib.SMTPResponseException as error:
         raise DeliveryFailed(f"the SMTP server answered {error.smtp_code}") from None
-    except (smtplib.SMTPException, OSError) as error:
+    except smtplib.SMTPException as error:
         raise DeliveryFailed(f"SMTP to {server.host}:{server.port} failed: {error}") from None
+    except OSError as error:  # refused, timed out, or TLS (a certificate not trusted)
+        raise ReceiverDown(f"SMTP to {server.host}:{server.port} failed: {error}") from None
