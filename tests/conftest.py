@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from keydesk.service import IntegrationView, KeyService
 from keydesk.store.engine import Store, open_store
-from tests.support.pg_team import Team, team_database
+from tests.support.pg_team import SetUpTemplate, Team, set_up_template, team_database
 
 POSTGRES_ENV = "KEYDESK_TEST_POSTGRES_URL"
 
@@ -215,11 +215,20 @@ def configured(cli):
     return cli
 
 
-@pytest.fixture
-def team() -> Iterator[Team]:
-    """A PostgreSQL store set up for a team, with login roles (tests/support/pg_team.py)."""
+@pytest.fixture(scope="session")
+def team_template() -> Iterator[SetUpTemplate]:
+    """A database `keydesk postgres setup` made, once per worker; each
+    `team` is a copy of it (tests/store/postgres/test_setup.py still sets
+    up databases from nothing)."""
     server = os.environ.get(POSTGRES_ENV)
     if not server:
         pytest.skip(f"PostgreSQL: set {POSTGRES_ENV} to a server URL to run these (.ci/run does)")
-    with team_database(server) as made:
+    with set_up_template(server) as made:
+        yield made
+
+
+@pytest.fixture
+def team(team_template) -> Iterator[Team]:
+    """A PostgreSQL store set up for a team, with login roles (tests/support/pg_team.py)."""
+    with team_database(os.environ[POSTGRES_ENV], team_template) as made:
         yield made

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from keydesk.identity import acting_account
 from keydesk.service import KeyService
 from keydesk.store.engine import Store, open_store
-from keydesk.store.postgres_roles import USERS_ROLE, VERIFIER_ROLE, setup
+from keydesk.store.postgres_roles import USERS_ROLE, VERIFIER_ROLE, roles_sql, setup
 
 ADMINS = ("alice", "bob", "carol", "vic")
 
@@ -88,21 +88,60 @@ def acme_with_github(team: Team) -> KeyService:
     return alice
 
 
+@dataclass(frozen=True)
+class SetUpTemplate:
+    """A database `keydesk postgres setup` made, with nothing in it, to copy."""
+
+    database: str
+    owner: str
+
+
 @contextlib.contextmanager
-def team_database(server_url: str) -> Iterator[Team]:
+def set_up_template(server_url: str) -> Iterator[SetUpTemplate]:
+    """A database set up by `keydesk postgres setup` (its owner role made by
+    it), for team_database to copy: the set-up takes ~1 s of the server's
+    time and ~0.5 s of ours, a copy ~0.1 s. Nothing stays connected to it
+    (CREATE DATABASE copies only a template no session uses). Dropped
+    afterwards, and its owner role with it."""
+    tag = secrets.token_hex(4)
+    template = SetUpTemplate(f"keydesk_team_template_{tag}", f"kd_owner_{tag}")
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    url = sa.make_url(server_url).set(database=template.database)
+    try:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{template.database}"'))
+        setup(url.render_as_string(hide_password=False), template.owner)
+        yield template
+    finally:
+        with admin.connect() as connection:
+            connection.execute(
+                sa.text(f'DROP DATABASE IF EXISTS "{template.database}" WITH (FORCE)')
+            )
+            connection.execute(sa.text(f"DROP ROLE IF EXISTS {template.owner}"))
+        admin.dispose()
+
+
+@contextlib.contextmanager
+def team_database(server_url: str, template: SetUpTemplate | None = None) -> Iterator[Team]:
     """A new database on the server at `server_url` (a superuser's URL),
-    set up and peopled; dropped afterwards, and its roles with it."""
+    set up and peopled; dropped afterwards, and its roles with it. With a
+    `template` (set_up_template), a copy of it, owned by its owner role."""
     tag = secrets.token_hex(4)
     name = f"keydesk_team_{tag}"
     admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
     database_url = sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    team = Team(database_url, tag, f"kd_owner_{tag}", secrets.token_hex(16))
+    owner = template.owner if template else f"kd_owner_{tag}"
+    team = Team(database_url, tag, owner, secrets.token_hex(16))
     made: list[str] = []
     try:
         with admin.connect() as connection:
-            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        made.append(team.owner)  # made by the set-up
-        setup(database_url, team.owner)
+            copied = f' TEMPLATE "{template.database}"' if template else ""
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"{copied}'))
+        if template is None:
+            made.append(team.owner)  # made by the set-up
+            setup(database_url, team.owner)
+        else:
+            _grant_copy(database_url, team.owner)
         with admin.connect() as connection:
             for who, group in [*((a, USERS_ROLE) for a in ADMINS), ("verifier", VERIFIER_ROLE)]:
                 role = team.role(who)
@@ -119,3 +158,15 @@ def team_database(server_url: str) -> Iterator[Team]:
             for role in made:
                 connection.execute(sa.text(f"DROP ROLE IF EXISTS {role}"))
         admin.dispose()
+
+
+def _grant_copy(database_url: str, owner: str) -> None:
+    """The set-up's grants on a copy of its database: who may connect is the
+    database's own (CREATE DATABASE does not copy it); the rest is as set up."""
+    engine = sa.create_engine(database_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            for statement in roles_sql(owner):
+                connection.execute(sa.text(statement))
+    finally:
+        engine.dispose()
