@@ -44,7 +44,13 @@ from keydesk.cli.exit_codes import (
     exit_code,
 )
 from keydesk.cli.output import fail
-from keydesk.cli.parser import CommandGroup, build_parser, opens_tui, unrecognized
+from keydesk.cli.parser import (
+    GLOBAL_OPTIONS,
+    CommandGroup,
+    build_parser,
+    opens_tui,
+    unrecognized,
+)
 from keydesk.errors import KeydeskError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -89,6 +95,24 @@ GROUP_OF: dict[str, CommandGroup] = {
 DEBUG_ENV = "KEYDESK_DEBUG"
 
 
+def _groups(argv: list[str]) -> tuple[CommandGroup, ...]:
+    """The command groups whose parsers `argv` needs. The TUI's needs none,
+    a command's only its own group (building them all costs the TUI's first
+    frame ~20 ms, and every command as much); --help or a mistake, all."""
+    if opens_tui(argv):
+        return ()
+    takes_value = False
+    for word in argv:
+        if word in ("-h", "--help"):
+            return GROUPS
+        if takes_value or word.startswith("-"):
+            takes_value = word in GLOBAL_OPTIONS and not takes_value
+            continue
+        group = GROUP_OF.get(word)
+        return GROUPS if group is None else (group,)
+    return GROUPS
+
+
 def main(
     argv: Sequence[str] | None = None, *, actor: str | None = None, ssh_key: str | None = None
 ) -> int:
@@ -100,8 +124,7 @@ def main(
     argv = sys.argv[1:] if argv is None else list(argv)
     if completion.asked(argv, actor):  # the shell's completion script: it reads fd 8
         completion.complete(build_parser(*completion.groups_for(GROUPS, GROUP_OF)))
-    # The TUI's parser needs no commands: building them all costs its first frame ~20 ms.
-    parser = build_parser(*(() if opens_tui(argv) else GROUPS))
+    parser = build_parser(*_groups(argv))
     try:
         args, extra = parser.parse_known_args(argv)
         if extra:  # reported by the command's own parser: its exit status, its --help

@@ -162,7 +162,7 @@ def _scan(args: argparse.Namespace) -> int:
         staged=args.staged,
         respect_gitignore=args.respect_gitignore,
         allow_lists=not over_ssh,
-        workers=os.cpu_count() or 1,  # one process, no threads: it may fork
+        workers=_idle_cores(),  # one process, no threads: it may fork
     )
     with ExitStack() as stack:  # the bare store connection, if one is opened
         look_up, service = _look_up(args, stack)
@@ -204,6 +204,13 @@ def _report(
     if args.json:
         print_json([report.as_json() for report in reports])
     return _exit_status(reports, incomplete)
+
+
+def _idle_cores() -> int:
+    """Processes to read a big walk with: one per core the machine leaves
+    idle (its load average). On a busy machine workers only add their cost."""
+    cores = os.cpu_count() or 1
+    return max(1, min(cores, round(cores - os.getloadavg()[0])))
 
 
 def _look_up(
