@@ -252,3 +252,21 @@ def test_a_receiver_that_does_not_answer_costs_a_run_one_timeout_not_one_per_not
     assert "not tried" in report.failures[-1].error
     assert Channels(_context(world)).listed()[0].failing == 3
     assert len(Notifier(_context(world)).run(dry_run=True).retries) == 3
+
+
+def test_a_host_whose_clock_runs_ahead_does_not_take_a_lease_still_held(world, monkeypatch):
+    """Two hosts on one PostgreSQL store: leases are the database's clock,
+    so a host 10 minutes ahead does not see another's 5-minute lease as run
+    out (and send its delivery a second time)."""
+    if world.store.backend != "postgresql":
+        pytest.skip("two hosts share a store on PostgreSQL; SQLite's clock is its one host's")
+    from keydesk.notify import delivery
+
+    _expiring_keys(world, 1)
+    with webhook_receiver() as receiver:
+        receiver.secret = Channels(_context(world)).add_webhook("acme", receiver.url).secret
+        busy = Notifier(_context(world))
+        busy.claim(busy.due(None, utcnow()), utcnow())  # ... and sending it now
+        monkeypatch.setattr(delivery, "utcnow", lambda: utcnow() + timedelta(minutes=10))
+        assert Notifier(_context(world)).run().sent == 0
+    assert receiver.received == []

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -91,6 +91,17 @@ class Notifier:
             claimed = _claimed(session, [n.api_key_id for n in notices])
         return [n for n in notices if n.claim not in claimed]
 
+    def _now(self, session: Session | None = None) -> datetime:
+        """The store's clock on PostgreSQL: hosts sharing it may disagree by
+        minutes, and one ahead would see another's lease as run out."""
+        if not self.context.postgresql:
+            return utcnow()  # SQLite: one host, one clock
+        if session is None:
+            with self.context.session() as own:
+                return self._now(own)
+        now: datetime = session.execute(sa.select(sa.func.clock_timestamp())).scalar_one()
+        return now.astimezone(UTC)
+
     def _owned(self, session: Session, workspace: str | None) -> list[int]:
         """The workspaces this run sends for; none is a mistake worth a line
         (a timer run as an account that owns nothing would otherwise say nothing)."""
@@ -129,7 +140,7 @@ class Notifier:
     ) -> RunReport:  # fmt: skip
         """Claim, `tell` each claimed notice (stdout) before any send: a run
         killed in a slow send has printed its lines, which no run repeats."""
-        now = utcnow()
+        now = self._now()
         report = RunReport()
         if dry_run:
             report.notices = self.due(workspace, now)
@@ -201,7 +212,7 @@ class Notifier:
                     col(NotifyDelivery.sent_at).is_(None),
                     col(NotifyDelivery.lease_until) == item.lease,
                 )
-                .values(lease_until=utcnow() + LEASE)
+                .values(lease_until=self._now(session) + LEASE)
             )
             if held.rowcount != 1:  # type: ignore[attr-defined]  # a CursorResult
                 return
@@ -214,7 +225,7 @@ class Notifier:
         error = report.down.get(row_id(channel.id))
         if error is None:
             error = self._try(channel, notice, item.notice_id, report)
-        now = utcnow()
+        now = self._now()
         values: dict[str, Any] = {"attempts": NotifyDelivery.attempts + 1, "lease_until": None}
         values |= {"sent_at": now} if error is None else {"last_error": error}
         with self.context.session() as session:
