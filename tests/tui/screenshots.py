@@ -54,7 +54,7 @@ async def integrations(pilot: Pilot) -> None:
 
 async def integration_overview(pilot: Pilot) -> None:
     await open_integration(pilot, "github")
-    await pilot.press("o")
+    await pilot.press("1")
     await settle(pilot)
 
 
@@ -227,7 +227,7 @@ async def integration_audit(pilot: Pilot) -> None:
     from keydesk.tui.widgets import AuditLog
 
     await open_integration(pilot, "github")
-    await pilot.press("a")
+    await pilot.press("3")
     await settle(pilot)
     log = pilot.app.screen.query_one(AuditLog)
     for _ in range(100):  # until its columns are sized for the rows it shows

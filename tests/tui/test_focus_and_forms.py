@@ -42,10 +42,10 @@ async def test_opening_an_integration_focuses_its_keys(make_app, demo_store):
         assert second.public_key in _text(app.screen, ".dialog-line")
         await pilot.press("escape")
         await settle(pilot)
-        await pilot.press("o")
+        await pilot.press("1")
         await settle(pilot)
         assert screen.focused is not screen.table
-        await pilot.press("k")  # back on API Keys: the table again
+        await pilot.press("2")  # back on API Keys: the table again
         await settle(pilot)
         assert screen.focused is screen.table
 
@@ -304,7 +304,7 @@ async def test_help_lists_every_key_of_the_screen(make_app):
         for key, what in [
             ("/", "Filter keys"), ("r", "Read the keys"), ("p", "Copy the public key"),
             ("e", "Edit the OAuth settings"), ("x", "Revoke"), ("t", "Rotate"),
-            ("^q", "Quit"), ("o", "Overview"),
+            ("^q", "Quit"), ("1", "Overview"), ("2", "API Keys tab"), ("3", "Audit"),
         ]:  # fmt: skip
             assert any(
                 line.lstrip().startswith(key) and what in line for line in text.splitlines()

@@ -180,7 +180,7 @@ async def test_an_integrations_audit_tab_shows_its_own_and_its_keys_events(make_
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
         await open_integration(pilot, "github")
-        await pilot.press("a")
+        await pilot.press("3")
         await settle(pilot)
         detail = app.screen
         assert detail.query_one("#tabs").active == "audit"

@@ -145,3 +145,53 @@ async def test_a_message_never_covers_the_highlighted_keys_line(make_app):
                 break
         detail = app.screen.query_one("#key-detail").region
         assert toasts and all(not toast.region.overlaps(detail) for toast in toasts)
+
+
+def test_no_screen_binds_a_key_its_lists_move_with():
+    """A screen's key that a list also takes never reaches the screen while
+    the list has focus (k for the API Keys tab moved up in the Audit table)."""
+    import importlib
+    import pkgutil
+
+    from textual.screen import Screen
+
+    import keydesk.tui.screens as screens
+
+    list_keys = {key for binding in ListTable.BINDINGS for key in binding.key.split(",")}
+    for module in pkgutil.iter_modules(screens.__path__):
+        importlib.import_module(f"{screens.__name__}.{module.name}")
+    seen, clashes = 0, {}
+    pending: list[type] = [Screen]
+    while pending:
+        cls = pending.pop()
+        pending += cls.__subclasses__()
+        if cls.__module__.startswith("keydesk.tui"):
+            seen += 1
+            keys = {k for b in cls.BINDINGS for k in b.key.split(",")}  # type: ignore[union-attr]
+            if keys & list_keys:
+                clashes[cls.__name__] = keys & list_keys
+    assert seen > 10 and clashes == {}
+
+
+async def test_number_keys_show_the_tabs_from_any_tab_and_k_stays_in_the_list(make_app):
+    from textual.widgets import DataTable
+
+    from keydesk.tui.screens.help import key_rows
+
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_integration(pilot, "github")
+        screen = app.screen
+        await pilot.press("3")  # the Audit tab: its table has the focus
+        await settle(pilot)
+        audit = screen.query_one("#audit DataTable", DataTable)
+        assert screen.tabs.active == "audit" and screen.focused is audit
+        await pilot.press("j", "j", "k")
+        assert screen.tabs.active == "audit" and audit.cursor_row == 1
+        for key, tab in (("2", "api-keys"), ("1", "overview"), ("3", "audit"), ("2", "api-keys")):
+            await pilot.press(key)
+            await settle(pilot)
+            assert screen.tabs.active == tab
+        rows = dict(key_rows(screen))
+        assert rows["1"].startswith("Overview tab") and rows["2"] == "API Keys tab"
+        assert rows["3"].startswith("Audit tab")

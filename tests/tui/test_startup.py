@@ -199,7 +199,7 @@ async def test_keys_pressed_before_the_store_is_open_act_once_it_is(sqlite_url):
             await until(lambda: isinstance(app.screen, ConfirmScreen))
             assert app.ready and app.screen.id == "revoke-confirm"
             await pilot.press("escape")  # (cancel)
-            await pilot.press("a")  # the Audit tab
+            await pilot.press("3")  # the Audit tab
             await settle(pilot)
             assert app.screen.query_one("#audit DataTable", DataTable).row_count > 0
     finally:

@@ -53,11 +53,13 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
                 tooltip="Open the highlighted key's page: usage, expiry, rotation, events"),
         Binding("p", "copy_public", "Copy public key", show=False, id="detail.copy_public",
                 tooltip="Copy the public key of the highlighted key"),
-        Binding("o", "show_tab('overview')", "Overview", show=False, id="detail.overview",
+        # Tabs by their place, as shown: a letter would clash with the keys of
+        # the list a tab holds (k, the API Keys tab's, moved up in the Audit table).
+        Binding("1", "show_tab('overview')", "Overview", show=False, id="detail.overview",
                 tooltip="Overview tab: OAuth settings (e edit, c configure, d disable)"),
-        Binding("k", "show_tab('api-keys')", "API Keys", show=False, id="detail.keys",
+        Binding("2", "show_tab('api-keys')", "API Keys", show=False, id="detail.keys",
                 tooltip="API Keys tab"),
-        Binding("a", "show_tab('audit')", "Audit", show=False, id="detail.audit",
+        Binding("3", "show_tab('audit')", "Audit", show=False, id="detail.audit",
                 tooltip="Audit tab: every change to this integration and its keys"),
         # The footer is for keys; these are named on the Overview tab and in ? help.
         Binding("e", "edit", "Edit", show=False, id="detail.edit",
