@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import sqlite3
 import sys
 
 import pytest
@@ -158,3 +159,44 @@ def test_single_key_revoke_is_unchanged(tagged):
     assert (code, out, err) == (0, f"revoked {public} (p2)\n", "")
     code, _, err = tagged("key", "revoke", public, "--yes")
     assert code == 1 and err == f"keydesk: key {public} (p2) is already revoked\n"
+
+
+def test_revoke_many_on_sqlite_loads_no_sqlalchemy_and_audits_each_key(tmp_path):
+    """On an up-to-date SQLite store the whole command is plain SQL on a
+    bare sqlite3 connection (keydesk.store.bulk_revoke): importing
+    SQLAlchemy cost more CPU than revoking 10,000 keys."""
+    from keydesk.store.engine import open_store
+    from tests.cli.test_imports import HEAVY, loaded_by
+    from tests.conftest import build_world
+
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    store = open_store(url, create=True)
+    world = build_world(store)
+    world.admit_keydesk_commands()  # the process acts as the OS user
+    staging = [world.owner.create_key("github", f"s{n}", tags=["env=staging"]) for n in range(3)]
+    kept = world.owner.create_key("github", "p", tags=["env=prod"])
+    modules = loaded_by(
+        ["key", "revoke", "--tag", "env=staging", "--yes"], {"KEYDESK_DATABASE_URL": url}
+    )
+    assert "keydesk.store.bulk_revoke" in modules
+    assert not {m for m in modules if m.split(".")[0] in HEAVY}
+    assert not any(world.owner.key(k.key.public_key).is_active for k in staging)
+    assert world.owner.key(kept.key.public_key).is_active
+    events = [(e.action, e.target) for e in world.owner.audit(workspace="acme")]
+    assert events.count(("key.revoke.batch", "tag env=staging")) == 1
+    assert {t for a, t in events if a == "key.revoke"} == {k.key.public_key for k in staging}
+    store.dispose()
+
+
+def test_revoke_many_that_fails_midway_revokes_nothing(tagged, monkeypatch):
+    """The bare SQLite way is one transaction too: the events fail after
+    the UPDATE, and every key stays active."""
+    import keydesk.store.bulk_revoke as bulk
+
+    def fail(*_args: object) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(bulk, "_events", fail)
+    code, out, err = tagged("key", "revoke", "--tag", "env=staging", "--yes")
+    assert code != 0 and out == "" and "disk I/O error" in err
+    assert "revoked" not in _statuses(tagged).values()

@@ -69,7 +69,7 @@ def test_a_revocation_that_fails_midway_revokes_nothing(world, monkeypatch):
     """The batch's event is written last (on PostgreSQL by the database,
     which refuses a note with a control character): refused there, every
     key stays active."""
-    import keydesk.service.bulk_revoke as bulk
+    import keydesk.store.bulk_revoke as bulk
 
     keys = [world.owner.create_key("github", f"k{n}").key.public_key for n in range(3)]
     if world.store.backend == "postgresql":

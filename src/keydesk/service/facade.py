@@ -43,7 +43,7 @@ from keydesk.views import (
     UsageView,
     WorkspaceView,
 )
-from keydesk.views.revocations import BulkRevocation, KeySelection
+from keydesk.views.revocations import BulkRevocation, KeySelection, MatchedKey
 
 __all__ = ["AUDIT_PAGE", "KeyService"]
 
@@ -256,7 +256,7 @@ class KeyService:
         """Tag (`env=prod`) and untag (`env`) a key, audited per tag (tags.py)."""
         return edit_tags(self._context, public_key, add, remove)
 
-    def matching_keys(self, selection: KeySelection) -> list[KeyView]:
+    def matching_keys(self, selection: KeySelection) -> list[MatchedKey]:
         """The active keys `selection` matches that the actor may revoke (bulk_revoke.py)."""
         return matching_keys(self._context, selection)
 

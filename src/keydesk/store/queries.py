@@ -100,6 +100,11 @@ _TAGGED = """EXISTS (SELECT 1 FROM api_key_tag t WHERE t.api_key_id = k.id
 _ACTS_IN = """SELECT 1 FROM membership m JOIN account a ON a.id = m.account_id
 WHERE m.workspace_id = :workspace_id AND a.name = :actor"""
 _PUBLIC_KEYS = "SELECT k.public_key FROM api_key k JOIN integration i ON i.id = k.integration_id"
+_REVOCABLE = """SELECT k.public_key, k.label, i.name, c.name, cm.id IS NULL, k.integration_id
+FROM api_key k
+JOIN integration i ON i.id = k.integration_id
+JOIN account c ON c.id = k.created_by
+LEFT JOIN membership cm ON cm.workspace_id = i.workspace_id AND cm.account_id = k.created_by"""
 
 _MY_WORKSPACES = """(SELECT m.workspace_id FROM membership m
   JOIN account a ON a.id = m.account_id WHERE a.name = :actor{gate})"""
@@ -244,6 +249,48 @@ class Reads:
         not used (or, never used, made) within that span, stalest first.
         `tags`: only keys carrying every one; `created_by`: only keys that
         account made. The permission checks happen before the first key is yielded."""
+        where, params, order = self._key_filters(
+            integration, workspace, include_revoked, expiring_within, unused_for, tags, created_by
+        )
+        sql = f"{self._keys} WHERE {' AND '.join(where)} ORDER BY {', '.join(order)}"
+        return self._key_views(sql, params, stream)
+
+    def revocable_keys(
+        self,
+        integration: str | int | None = None,
+        *,
+        workspace: str | None = None,
+        unused_for: timedelta | None = None,
+        tags: Sequence[Tag] = (),
+        created_by: str | None = None,
+    ) -> list[tuple[str, str, str, str, bool, int]]:
+        """The active, unexpired keys `keys` would list with these filters, in
+        its order, as (public key, label, integration, creator, whether the
+        creator has left, integration id) only: what a bulk revoke asks about and revokes (10,000 full
+        views cost it seconds)."""
+        where, params, order = self._key_filters(
+            integration, workspace, False, None, unused_for, tags, created_by
+        )
+        where.append("(k.expires_at IS NULL OR k.expires_at > :now)")
+        params["now"] = self.db.time(utcnow())
+        sql = f"{_REVOCABLE} WHERE {' AND '.join(where)} ORDER BY {', '.join(order)}"
+        return [
+            (str(public), str(label), str(name), str(by), bool(gone), int(integration_id))
+            for public, label, name, by, gone, integration_id in self.db.rows(sql, params)
+        ]
+
+    def _key_filters(
+        self,
+        integration: str | int | None,
+        workspace: str | None,
+        include_revoked: bool,
+        expiring_within: timedelta | None,
+        unused_for: timedelta | None,
+        tags: Sequence[Tag],
+        created_by: str | None,
+    ) -> tuple[list[str], dict[str, object], list[str]]:
+        """`keys`' WHERE terms, their parameters and its ORDER BY terms (on
+        `k` the key, `i` its integration, `c` its creator)."""
         where, params = self._whose_keys(integration, workspace)
         for n, tag in enumerate(tags):
             where.append(_TAGGED.format(n=n))
@@ -267,8 +314,7 @@ class Reads:
             )
             params |= {"now": time(now), "cutoff": time(now - unused_for)}
             order.insert(0, f"{seen} ASC")
-        sql = f"{self._keys} WHERE {' AND '.join(where)} ORDER BY {', '.join(order)}"
-        return self._key_views(sql, params, stream)
+        return where, params, order
 
     def key(self, key_id: int) -> KeyView:
         """One key by row id, unchecked: the caller has checked the actor may see it."""

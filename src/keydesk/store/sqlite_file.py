@@ -75,6 +75,31 @@ def open_for_reading(url: str) -> Iterator[sqlite3.Connection | None]:
         connection.close()
 
 
+@contextmanager
+def open_for_writing(url: str) -> Iterator[sqlite3.Connection | None]:
+    """As `open_for_reading`, but opened for writing (never creating the
+    file), autocommit, with the pragmas the store's engine sets: for a
+    command whose writes are plain SQL (keydesk.store.bulk_revoke)."""
+    with open_for_reading(url) as up_to_date:
+        if up_to_date is None:
+            yield None
+            return
+        (path,) = [row[2] for row in up_to_date.execute("PRAGMA database_list") if row[1] == "main"]
+    try:
+        connection = sqlite3.connect(
+            f"file:{urllib.parse.quote(path)}?mode=rw", uri=True,
+            timeout=SQLITE_BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+        )  # fmt: skip
+    except sqlite3.Error:
+        yield None
+        return
+    try:
+        set_pragmas(connection)
+        yield connection
+    finally:
+        connection.close()
+
+
 def set_pragmas(dbapi_connection: sqlite3.Connection, _record: object = None) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer

@@ -44,6 +44,22 @@ class KeySelection:
 
 
 @dataclass(frozen=True, slots=True)
+class MatchedKey:
+    """An active key a selection matched: what the confirmation names of it."""
+
+    public_key: str
+    label: str
+    integration: str
+    created_by: str
+    creator_removed: bool = False  # has left the key's workspace since
+
+    @property
+    def creator(self) -> str:
+        """The creator's name as lists show it (keydesk.views.KeyView's)."""
+        return f"{self.created_by} (removed)" if self.creator_removed else self.created_by
+
+
+@dataclass(frozen=True, slots=True)
 class BulkRevocation:
     """Keys revoked together, in one transaction: `revoked` their public
     keys; `skipped` those asked for that were no longer active (revoked or
