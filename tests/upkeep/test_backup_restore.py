@@ -167,8 +167,9 @@ def test_a_backup_is_private_and_never_replaces_a_file(acme, sqlite_url, tmp_pat
 
 
 def test_a_restore_never_gives_back_access_taken_since(acme, sqlite_url, tmp_path):
-    # A member removed, a role lowered, an SSH key's approval withdrawn
-    # after the backup: access taken away, like a revocation, stays away.
+    # A member removed, a role lowered, an SSH key's approval withdrawn, a
+    # notification channel removed after the backup: access taken away, like
+    # a revocation, stays away.
     acme.owner.add_member("acme", "mallory", "admin")
     acme.owner.add_member("acme", "trent", "owner")
     acme.owner.add_member("acme", "carol", "member")
@@ -181,15 +182,22 @@ def test_a_restore_never_gives_back_access_taken_since(acme, sqlite_url, tmp_pat
     )
     connection.commit()
     connection.close()
+    from keydesk.notify import Channels
+    from keydesk.service.context import ServiceContext
+
+    gone = Channels(ServiceContext(acme.store, "alice", None))
+    hook = gone.add_webhook("acme", "https://ex-contractor.example.com/hook")
     taken = backup(sqlite_url, str(tmp_path / "b" / "one.db"))
     acme.owner.remove_member("acme", "mallory")
     acme.owner.set_member_role("acme", "trent", "viewer")
     _execute(path, "DELETE FROM ssh_approval")  # as `keydesk ssh revoke` does
+    gone.remove(str(hook.channel.id), "acme")  # notices no longer go there
     done = restore(sqlite_url, taken.path, actor="alice", accept_lost_revocations=False)
     assert (done.members_removed, done.roles_lowered, done.ssh_withdrawn) == (1, 1, 1)
     roles = dict(_rows(path, "SELECT a.name, m.role FROM membership m JOIN account a ON a.id = m.account_id"))  # fmt: skip
     assert "mallory" not in roles and roles["trent"] == "viewer" and roles["carol"] == "member"
     assert _rows(path, "SELECT count(*) FROM ssh_approval") == [(0,)]
+    assert _rows(path, "SELECT count(*) FROM notify_channel") == [(0,)]
 
 
 def _execute(path: Path, sql: str) -> None:

@@ -1,5 +1,6 @@
 """What a restore must not give back besides keys: a member removed, a role
-lowered, an SSH key's approval withdrawn after the backup was taken. Each
+lowered, an SSH key's approval withdrawn, a notification channel removed
+(notices would go to it again) after the backup was taken. Each
 is access taken away, as a revocation is; the restored rows keep the
 store's word on them. Only workspaces the store holds are judged (one made
 after the backup is not in it; with no store there is nothing to judge)."""
@@ -26,6 +27,11 @@ _WHERE = (
     " WHERE workspace_id = (SELECT id FROM workspace WHERE name = ?)"
     " AND account_id = (SELECT id FROM account WHERE name = ?)"
 )
+_CHANNELS = "SELECT id, kind, target FROM notify_channel"
+_CHANNELS_WHERE = (
+    "SELECT c.id, c.kind, c.target, w.name FROM notify_channel c"
+    " JOIN workspace w ON w.id = c.workspace_id"
+)
 _RANK = {role.value: rank for rank, role in enumerate(Role)}  # owner first, viewer last
 
 
@@ -34,6 +40,7 @@ class Access:
     workspaces: frozenset[str]
     roles: dict[tuple[str, str], str]  # (workspace, account) → role
     approvals: frozenset[tuple[str, str, str]]  # workspace, account, fingerprint
+    channels: frozenset[tuple[int, str, str]]  # id, kind, target (an id may be reused)
 
     @classmethod
     def read(cls, connection: sqlite3.Connection) -> Access:
@@ -44,6 +51,7 @@ class Access:
             frozenset(name for (name,) in workspaces),
             {(ws, name): role for ws, name, role in members},
             frozenset(approvals),
+            frozenset(connection.execute(_CHANNELS).fetchall()),
         )
 
     def apply(self, connection: sqlite3.Connection) -> tuple[int, int, int]:
@@ -67,4 +75,7 @@ class Access:
                     (ws, name, fingerprint),
                 )
                 withdrawn += 1
+        for channel_id, kind, target, ws in connection.execute(_CHANNELS_WHERE).fetchall():
+            if ws in self.workspaces and (channel_id, kind, target) not in self.channels:
+                connection.execute("DELETE FROM notify_channel WHERE id = ?", (channel_id,))
         return removed, lowered, withdrawn
