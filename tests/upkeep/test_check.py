@@ -82,6 +82,19 @@ def test_a_schema_changed_behind_keydesks_back_is_found(filled, configured):
     ]
 
 
+def test_what_a_killed_restore_left_is_found(filled, configured):
+    # A restore stages the backup beside the store; killed (kill -9), it
+    # leaves that copy, every hash in it, for no one to notice.
+    left = filled.with_name(f".{filled.name}.restore-0123abcd")
+    left.write_bytes(b"")
+    left.chmod(0o600)
+    code, out, _err = configured("store", "check")
+    assert code == 1
+    assert out.splitlines() == [
+        f"leftover: {left}, a killed restore's copy of a backup (every key's hash): remove it"
+    ]
+
+
 @pytest.mark.postgres
 def test_a_dropped_policy_and_a_stray_grant_are_found(team, cli):
     acme_with_github(team).create_key("github", "prod")

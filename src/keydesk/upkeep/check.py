@@ -11,8 +11,11 @@ policies and triggers against what `keydesk postgres setup` makes
 
 from __future__ import annotations
 
+import glob
+import re
 import sqlite3
 from collections.abc import Iterable
+from pathlib import Path
 
 from keydesk.errors import StoreNotFound, StoreUnavailable
 from keydesk.store.schema import HEAD
@@ -51,7 +54,7 @@ def check_sqlite(url: str) -> list[Finding]:
     try:
         connection = sqlite3.connect(read_only_uri(real), uri=True)
         try:
-            return list(_sqlite_findings(connection))
+            return [*_sqlite_findings(connection), *_leftovers(Path(real))]
         finally:
             connection.close()
     except sqlite3.DatabaseError as exc:  # damaged beyond reading
@@ -70,6 +73,17 @@ def _sqlite_findings(connection: sqlite3.Connection) -> Iterable[Finding]:
     if revision == HEAD:  # an older schema differs as it should
         yield from schema_drift(connection)
     yield from hash_findings(connection.execute("SELECT public_key, secret_hash FROM api_key"))
+
+
+def _leftovers(store: Path) -> Iterable[Finding]:
+    """The staged copies of restores killed half-way (restore.py names them)."""
+    for left in sorted(store.parent.glob(f".{glob.escape(store.name)}.restore-*")):
+        if not re.fullmatch(r"[0-9a-f]+", left.name.rpartition(".restore-")[2]):
+            continue  # its -wal or -journal: the copy itself is named
+        yield Finding(
+            "leftover",
+            f"{left}, a killed restore's copy of a backup (every key's hash): remove it",
+        )
 
 
 def _revision(connection: sqlite3.Connection) -> str | None:
