@@ -104,6 +104,8 @@ def set_policy(args: argparse.Namespace) -> int:
     if args.default_rate is not None:
         rate = service.set_default_rate(ws.name, args.default_rate)
         said.append(f"new keys in {ws.name} get the rate {rate or 'none'} unless made with --rate")
-    policy = {**_workspace_json(ws), "default_rate": service.default_rate(ws.name)}
+    policy = _workspace_json(ws)
+    if args.default_rate is not None:
+        policy["default_rate"] = service.default_rate(ws.name)
     say(args, policy, "; ".join(said))
     return 0
