@@ -141,3 +141,72 @@ def test_a_webhook_receiver_that_trickles_its_answer_fails_at_the_deadline(monke
     finally:
         stop.set()
         listener.close()
+
+
+def test_an_smtp_server_that_trickles_its_greeting_fails_at_the_deadline(monkeypatch):
+    """As for a webhook: the timeout bounds the whole conversation."""
+    import socket
+    import threading
+
+    from keydesk.notify import senders
+
+    monkeypatch.setattr(senders, "SEND_TIMEOUT_SECONDS", 0.5)
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def trickle() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            for byte in b"220 slow" + b"w" * 60:
+                if stop.wait(0.05):
+                    return
+                connection.sendall(bytes([byte]))
+
+    threading.Thread(target=trickle, daemon=True).start()
+    server = smtp_server(f"smtp://127.0.0.1:{listener.getsockname()[1]}", None, None)
+    try:
+        with pytest.raises(DeliveryFailed, match=r"did not answer within 0\.5 seconds"):
+            send_email(server, None, "ops@example.com", NOTICE)
+    finally:
+        stop.set()
+        listener.close()
+
+
+def test_a_webhook_over_https_checks_the_receivers_certificate(tmp_path, monkeypatch):
+    """https:// to a receiver whose certificate this host does not trust is
+    a failed delivery; trusted, it is sent."""
+    import ssl
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import trustme
+
+    from keydesk.notify import senders
+
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost").configure_cert(context)
+
+    class Ok(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Ok)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"https://localhost:{server.server_address[1]}/hook"
+    try:
+        monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "none.pem"))
+        with pytest.raises(DeliveryFailed, match="CERTIFICATE_VERIFY_FAILED"):
+            senders.send_webhook(url, "secret", NOTICE, 1)
+        ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+        monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))
+        senders.send_webhook(url, "secret", NOTICE, 1)
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -98,7 +98,7 @@ class _Deadline:
 
         class HttpsHandler(urllib.request.HTTPSHandler):
             def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-                return self.do_open(Https, req)
+                return self.do_open(Https, req, context=self._context)  # type: ignore[attr-defined]
 
         return [HttpHandler(), HttpsHandler()]
 
@@ -189,32 +189,65 @@ def send_email(server: SmtpServer, sender: str | None, to: str, notice: Notice) 
     message["From"] = sender or f"keydesk@{socket.getfqdn()}"
     message["To"] = to
     message.set_content(notice.text())
+    with _Deadline(SEND_TIMEOUT_SECONDS) as deadline:
+        try:
+            _converse(server, message, deadline)
+        except smtplib.SMTPResponseException as error:
+            raise DeliveryFailed(f"the SMTP server answered {error.smtp_code}") from None
+        except (smtplib.SMTPException, OSError) as error:
+            where = f"{server.host}:{server.port}"
+            if deadline.passed:
+                raise ReceiverDown(
+                    f"the SMTP server {where} did not answer within {SEND_TIMEOUT_SECONDS:g} seconds"
+                ) from None
+            if isinstance(error, OSError):  # refused, timed out, or TLS (a certificate)
+                raise ReceiverDown(f"SMTP to {where} failed: {error}") from None
+            raise DeliveryFailed(f"SMTP to {where} failed: {error}") from None
+
+
+class _Smtp(smtplib.SMTP):
+    """Its socket watched by the send's deadline from before the greeting."""
+
+    deadline: _Deadline
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        sock: socket.socket = super()._get_socket(host, port, timeout)  # type: ignore[misc]
+        self.deadline.watch(sock)
+        return sock
+
+
+class _Smtps(smtplib.SMTP_SSL):
+    deadline: _Deadline
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        sock: socket.socket = super()._get_socket(host, port, timeout)  # type: ignore[misc]
+        self.deadline.watch(sock)
+        return sock
+
+
+def _converse(server: SmtpServer, message: EmailMessage, deadline: _Deadline) -> None:
     context = ssl.create_default_context()
-    try:
-        client = (
-            smtplib.SMTP_SSL(
-                server.host, server.port, timeout=SEND_TIMEOUT_SECONDS, context=context
-            )
-            if server.implicit_tls
-            else smtplib.SMTP(server.host, server.port, timeout=SEND_TIMEOUT_SECONDS)
-        )
-        with client:
+    client: smtplib.SMTP = (
+        _Smtps(timeout=SEND_TIMEOUT_SECONDS, context=context)
+        if server.implicit_tls
+        else _Smtp(timeout=SEND_TIMEOUT_SECONDS)
+    )
+    client.deadline = deadline  # type: ignore[attr-defined]  # one of the two above
+    client._host = server.host  # type: ignore[attr-defined]  # the name TLS checks (__init__ sets it)
+    with client:  # closed however it ends
+        client.connect(server.host, server.port)
+        client.ehlo()
+        encrypted = server.implicit_tls
+        if not encrypted and client.has_extn("starttls"):
+            client.starttls(context=context)
+            assert client.sock is not None, "connected"
+            deadline.watch(client.sock)  # the TLS socket that replaced it
             client.ehlo()
-            encrypted = server.implicit_tls
-            if not encrypted and client.has_extn("starttls"):
-                client.starttls(context=context)
-                client.ehlo()
-                encrypted = True
-            if server.user is not None and server.password is not None:
-                if not encrypted:
-                    raise DeliveryFailed(
-                        "the SMTP server offers no STARTTLS: the password is not sent in clear"
-                    )
-                client.login(server.user, server.password)
-            client.send_message(message)
-    except smtplib.SMTPResponseException as error:
-        raise DeliveryFailed(f"the SMTP server answered {error.smtp_code}") from None
-    except smtplib.SMTPException as error:
-        raise DeliveryFailed(f"SMTP to {server.host}:{server.port} failed: {error}") from None
-    except OSError as error:  # refused, timed out, or TLS (a certificate not trusted)
-        raise ReceiverDown(f"SMTP to {server.host}:{server.port} failed: {error}") from None
+            encrypted = True
+        if server.user is not None and server.password is not None:
+            if not encrypted:
+                raise DeliveryFailed(
+                    "the SMTP server offers no STARTTLS: the password is not sent in clear"
+                )
+            client.login(server.user, server.password)
+        client.send_message(message)
