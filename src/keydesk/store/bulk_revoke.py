@@ -12,8 +12,8 @@ second of CPU, all in: importing SQLAlchemy and SQLModel alone cost ~1 s.
 The match is one query of the four columns the confirmation shows (full key
 views cost 10,000 keys seconds); the revoke one conditional UPDATE (RETURNING
 what it revoked), the public keys passed as one parameter (a JSON array, an
-array on PostgreSQL), and the events inserted in one executemany. On
-PostgreSQL the database writes each key's event (its trigger) and the
+array on PostgreSQL); on SQLite each key's event from one INSERT … SELECT.
+On PostgreSQL the database writes each key's event (its trigger) and the
 batch's (keydesk_record_revocations, which counts them).
 
 Nothing here imports SQLAlchemy, SQLModel or a driver.
@@ -86,7 +86,9 @@ def revoke(reads: Reads, public_keys: Iterable[str], note: str) -> BulkRevocatio
     ]
     if postgresql:  # each key's event is the trigger's; the batch's counts them
         db.rows("SELECT keydesk_record_revocations(:note)", {"note": note})
-    elif revoked:
+    elif revoked:  # each key's event in SQL (no row through Python), then the batch's
+        events = {"actor": reads.actor, "at": now, "keys": json.dumps([k for k, _, _ in revoked])}
+        db.rows(_KEY_EVENTS, events)
         db.run_many(_EVENT, _events(reads.actor, revoked, managed, note, now))
     done = {public for public, _, _ in revoked}
     return BulkRevocation(
@@ -150,6 +152,10 @@ WHERE public_key = ANY(:keys) AND integration_id = ANY(:managed)
   AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > :now)
 RETURNING public_key, label, integration_id""",
 }
+_KEY_EVENTS = """INSERT INTO audit_event (workspace_id, integration_id, actor, action, target, label,
+  related, at) SELECT i.workspace_id, k.integration_id, :actor, 'key.revoke', k.public_key, k.label,
+  NULL, :at FROM json_each(:keys) j JOIN api_key k ON k.public_key = j.value
+  JOIN integration i ON i.id = k.integration_id"""
 _EVENT = """INSERT INTO audit_event (workspace_id, integration_id, actor, action, target, label,
   related, at) VALUES (:workspace_id, :integration_id, :actor, :action, :target, :label, NULL, :at)"""
 
@@ -161,13 +167,9 @@ def _events(
     note: str,
     at: object,
 ) -> list[dict[str, object]]:
-    """SQLite: what PostgreSQL's triggers write: one event per key, then
-    one per workspace for the batch (naming its integration if only one)."""
-    events: list[dict[str, object]] = [
-        {"workspace_id": managed[integration], "integration_id": integration, "actor": actor,
-         "action": "key.revoke", "target": public, "label": label, "at": at}
-        for public, label, integration in revoked
-    ]  # fmt: skip
+    """SQLite: the batch's events PostgreSQL's keydesk_record_revocations
+    writes: one per workspace (naming its integration if only one)."""
+    events: list[dict[str, object]] = []
     per_workspace: dict[int, list[int]] = {}
     for _, _, integration in revoked:
         per_workspace.setdefault(managed[integration], []).append(integration)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import NamedTuple
 
 from keydesk.views.tags import Tag
 from keydesk.views.words import in_words
@@ -43,9 +44,9 @@ class KeySelection:
         return ", ".join(parts)
 
 
-@dataclass(frozen=True, slots=True)
-class MatchedKey:
-    """An active key a selection matched: what the confirmation names of it."""
+class MatchedKey(NamedTuple):
+    """An active key a selection matched: what the confirmation names of it
+    (a tuple: a bulk revoke makes 10,000; a frozen dataclass takes twice as long)."""
 
     public_key: str
     label: str
