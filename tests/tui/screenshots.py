@@ -156,6 +156,50 @@ async def key_page(pilot: Pilot) -> None:
     await settle(pilot)
 
 
+def key_limits(app: KeydeskApp) -> None:
+    """key_life's rotated key with a rate, a quota, networks, a day of
+    sources (one network seen the day before, two new) and part of its
+    quota used; its event moved back to DEMO_NOW."""
+    import sqlalchemy as sa
+
+    from keydesk.limits import Limit
+    from keydesk.store.models import AuditEvent, KeySource, KeyWindow
+
+    service = app.service
+    (old,) = [k for k in service.keys("github") if k.label == "api-gateway-prod" and k.replaced_by]
+    service.edit_key_limits(
+        old.public_key, rate="600/min", quota="1000000/month",
+        allow_from=["10.0.0.0/8", "2001:db8::/32"],
+    )  # fmt: skip
+    last = int(DEMO_NOW.timestamp()) // 3600
+    used = [("10.1.4.20", 1, 812), ("10.9.0.7", 2, 640), ("2001:db8:7::15", 3, 97),
+            ("10.1.4.21", 30, 415)]  # fmt: skip
+    with service.store.engine.begin() as connection:
+        connection.execute(
+            sa.update(AuditEvent).where(AuditEvent.at > DEMO_NOW).values(at=DEMO_NOW)  # type: ignore[arg-type]
+        )
+        connection.execute(
+            sa.insert(KeySource),
+            [{"api_key_id": old.id, "hour": last - ago, "source": source, "count": count}
+             for source, ago, count in used],
+        )  # fmt: skip
+        starts, _ = Limit(1_000_000, "month").window(time.time())  # what the page reads
+        connection.execute(
+            sa.insert(KeyWindow),
+            [{"api_key_id": old.id, "kind": "quota", "starts": starts, "verifier": "demo",
+              "count": 18_345}],
+        )  # fmt: skip
+
+
+async def key_page_limits(pilot: Pilot) -> None:
+    await settle(pilot)
+    key_life(pilot.app)
+    key_limits(pilot.app)
+    await open_integration(pilot, "github")
+    await pilot.press("down", "down", "down", "enter")  # the rotated key
+    await settle(pilot)
+
+
 async def key_page_orphaned(pilot: Pilot) -> None:
     """The rotated key of key_life, its replacement since found leaked: its
     page says the replacement is gone and offers K to keep it."""
@@ -319,6 +363,7 @@ SCREENS: dict[str, Callable[[Pilot], Awaitable[None]]] = {
     "overlap-choice": overlap_choice,
     "key-page": key_page,
     "key-page-orphaned": key_page_orphaned,
+    "key-page-limits": key_page_limits,
     "members": members,
     "key-policy": key_policy,
     "role-choice": role_choice,
