@@ -1,10 +1,11 @@
 """Find leaked private keys: in files, on stdin, in git history, in what is staged.
 
 `run_scan` (pipeline) is the one entry point `keydesk scan` and the TUI use:
-files and folders (files) or git (git, patch, git_blobs) are read as streams
-(streams; UTF-16/32 text: text), keys matched in them (matching; escaped
-keys: decode), allow-listed ones left out (allow), and each key reported as
-a `Finding` or what was not read as a `Skipped` note (events).
+files and folders (files; a big walk on idle cores: spread) or git (git,
+patch, git_blobs) are read as streams (streams; UTF-16/32 text: text), keys
+matched in them (matching; escaped keys: decode), allow-listed ones left out
+(allow), and each key reported as a `Finding` or what was not read as a
+`Skipped` note (events).
 
 The package is pure: no store, no screen. Callers pass what looks a key up.
 """
