@@ -210,3 +210,29 @@ def test_a_webhook_over_https_checks_the_receivers_certificate(tmp_path, monkeyp
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.parametrize(("password_file", "password_env"), [
+    ("/etc/keydesk/notify.env", None), ("/proc/self/environ", None),
+    (None, "KEYDESK_DATABASE_URL"), (None, "KEYDESK_SMTP_URL"), (None, "PGPASSWORD"),
+])  # fmt: skip
+def test_a_channel_cannot_send_any_file_or_variable_of_the_host_as_its_password(
+    world, monkeypatch, password_file, password_env
+):
+    """A workspace's owner names the server and where its password is read:
+    any file or variable would go, as the password, to a server of their
+    choosing (the store's URL, the host's SMTP password). Only a file named
+    for an SMTP password, or a variable ending in SMTP_PASSWORD, is read:
+    refused when added, and by the sending host (a row written by hand)."""
+    from keydesk.errors import InvalidInput
+
+    monkeypatch.setenv("KEYDESK_DATABASE_URL", "postgresql://keydesk:db-pass@db/keydesk")
+    monkeypatch.setenv("PGPASSWORD", "db-pass")
+    with pytest.raises(InvalidInput, match="SMTP password"):
+        Channels(ServiceContext(world.store, "alice", None)).add_email(
+            "acme", "ops@example.com", smtp="smtp://me@evil.example.com",
+            password_file=password_file, password_env=password_env,
+        )  # fmt: skip
+    with pytest.raises(DeliveryFailed, match="SMTP password") as refused:
+        smtp_server("smtp://me@evil.example.com", password_file, password_env)
+    assert "db-pass" not in str(refused.value)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import PurePosixPath
 from urllib.parse import SplitResult, urlsplit
 
 import sqlalchemy as sa
@@ -105,6 +106,23 @@ def smtp_url(value: str, what: str, *, password_allowed: bool) -> str:
     return text
 
 
+def password_source(password_file: str | None, password_env: str | None) -> str | None:
+    """Why this file or variable may not be read as an SMTP password, or None.
+    A workspace's owner names both the server and where its password is read
+    on the sending host: any file or variable (the store's URL, the host's
+    $KEYDESK_SMTP_URL) would go, as the password, to a server of their
+    choosing. Only one named for an SMTP password is read."""
+    if password_file is not None:
+        name = PurePosixPath(password_file).name.lower()
+        if "smtp" not in name or "pass" not in name:
+            return (f"the SMTP password file {password_file!r} is not named for one (its name "
+                    "holds 'smtp' and 'pass', as /etc/keydesk/smtp-password)")  # fmt: skip
+    if password_env is not None and not password_env.upper().endswith("SMTP_PASSWORD"):
+        return (f"the SMTP password variable ${password_env} is not named for one (its name "
+                "ends in SMTP_PASSWORD)")  # fmt: skip
+    return None
+
+
 def email_address(value: str) -> str:
     text = validation.printable_text(value, "the email address", 320)
     local, at, domain = text.rpartition("@")
@@ -147,6 +165,9 @@ class Channels:
     ) -> ChannelView:  # fmt: skip
         if password_file is not None and password_env is not None:
             raise InvalidInput("give the SMTP password one way: a file or an environment variable")
+        refused = password_source(password_file, password_env)
+        if refused is not None:
+            raise InvalidInput(refused)
         return self._add(
             workspace, EMAIL, email_address(address),
             smtp_url=None if smtp is None else smtp_url(smtp, "--smtp", password_allowed=False),

@@ -22,7 +22,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from keydesk.errors import InvalidInput, KeydeskError
-from keydesk.notify.channels import SMTP_SCHEMES, SMTP_URL_ENV, smtp_url
+from keydesk.notify.channels import SMTP_SCHEMES, SMTP_URL_ENV, password_source, smtp_url
 from keydesk.notify.notices import Notice
 
 SIGNATURE_HEADER = "X-Keydesk-Signature-256"  # as GitHub's X-Hub-Signature-256
@@ -166,6 +166,9 @@ def smtp_server(url: str | None, password_file: str | None, password_env: str | 
             ) from None
     parts = urlsplit(url)
     password = None if parts.password is None else unquote(parts.password)
+    refused = password_source(password_file, password_env)  # the store's word is not enough
+    if refused is not None:
+        raise DeliveryFailed(refused)
     if password_file is not None:
         try:
             password = Path(password_file).read_text().strip()
