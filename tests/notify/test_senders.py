@@ -236,3 +236,16 @@ def test_a_channel_cannot_send_any_file_or_variable_of_the_host_as_its_password(
     with pytest.raises(DeliveryFailed, match="SMTP password") as refused:
         smtp_server("smtp://me@evil.example.com", password_file, password_env)
     assert "db-pass" not in str(refused.value)
+
+
+def test_a_password_smtp_cannot_send_fails_without_showing_any_of_it(world, trusted, monkeypatch):
+    """SMTP AUTH sends ASCII: smtplib's error quoted the password's first other
+    character and its place; it reached the stored error and stderr."""
+    monkeypatch.setenv("SMTP_PASSWORD", "s3cret-smtp\u00e9")
+    context = ServiceContext(world.store, "alice", None)
+    Channels(context).add_email("acme", "ops@example.com", password_env="SMTP_PASSWORD",
+                                smtp=f"smtp://notifier@localhost:{trusted.port}")  # fmt: skip
+    world.owner.create_key("github", "prod", expires_at=utcnow() + timedelta(days=10))
+    (failure,) = Notifier(context).run().failures
+    assert "not ASCII" in failure.error
+    assert "e9" not in failure.error and "\u00e9" not in failure.error and "11" not in failure.error

@@ -252,5 +252,10 @@ def _converse(server: SmtpServer, message: EmailMessage, deadline: _Deadline) ->
                 raise DeliveryFailed(
                     "the SMTP server offers no STARTTLS: the password is not sent in clear"
                 )
-            client.login(server.user, server.password)
+            try:
+                client.login(server.user, server.password)
+            except UnicodeEncodeError:  # its text quotes a character of the password
+                raise DeliveryFailed(
+                    "the SMTP user name or password is not ASCII (SMTP AUTH sends ASCII only)"
+                ) from None
         client.send_message(message)
