@@ -103,3 +103,17 @@ async def test_keep_is_not_offered_to_a_member_or_on_a_plain_key(demo_store):
         detail.table.move_cursor(row=len(detail.listed_keys()) - 1)
         await settle(pilot)
         assert "keep" not in _footer_keys(detail)
+
+
+async def test_at_120_columns_the_status_column_shows_the_words_whole(demo_store):
+    """It was cut to "replacement revoke…" with room to spare: By and Created
+    give way to it (the detail line still has them)."""
+    old = _orphaned_rotation(demo_store)
+    app = KeydeskApp(KeyService(demo_store, "alice"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        detail = await _highlight(pilot, old)
+        table = detail.table
+        assert [c.key for c, _ in table.fitted] == ["label", "public", "status", "used"]
+        cell = table.get_cell_at((table.cursor_row, 2))
+        assert str(cell).startswith("replacement revoked, stops in 23 hours")
+        assert "…" not in str(cell)

@@ -65,6 +65,25 @@ def test_the_key_status_widens_only_where_the_terminal_has_room():
     assert (widths[160]["label"], widths[160]["status"]) == (21, 40)  # replacement revoked, stops…
 
 
+def test_the_status_words_shown_take_the_room_of_created_by_and_revoked():
+    """At 120 columns "replacement revoked, stops in 23 hours" (38 cells)
+    was cut to "replacement revoke…" though By and Created (both in the
+    detail line) could give way; Last used never does, so 60 and 80 columns
+    stay as they are, and words no step holds whole (51) change nothing."""
+
+    def widths(width: int, wanted: int) -> dict[str, int]:
+        return {c.key: n for c, n in fit(KEY_COLUMNS, width, {"status": wanted})}
+
+    for width in (60, 80):
+        assert widths(width, 38) == widths(width, 22) == widths(width, 0)
+    assert widths(120, 38) == {"label": 31, "public": 21, "status": 40, "used": 16}
+    assert widths(120, 27) == {
+        "label": 26, "public": 21, "status": 27, "used": 16, "created": 16,
+    }  # fmt: skip
+    assert widths(120, 19) == widths(120, 0) == widths(120, 51)  # as before
+    assert widths(140, 38)["status"] == 40 and "created" in widths(140, 38)
+
+
 class _Owner(App[None]):
     def __init__(self) -> None:
         super().__init__()

@@ -5,8 +5,8 @@ go first (what they hold is in the row's detail line)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 
 from keydesk.tui.widgets.list_table import ListTable
 
@@ -26,13 +26,49 @@ class Column:
     # comfortable, the widest the space left allows (a width in between would
     # still cut that text, so the column never stops there).
     steps: tuple[int, ...] = ()
+    # > 0: when its rows' text wants a step the space left does not give,
+    # the columns whose `drop` is at least this give way to it (never below:
+    # those hold what the list is for).
+    outranks: int = 0
 
 
 Fitted = list[tuple[Column, int]]  # the columns shown, each with its width in cells
 
 
-def fit(columns: list[Column], screen_width: int) -> Fitted:
-    """The columns that fit `screen_width`, each with its width in cells."""
+def fit(columns: list[Column], screen_width: int, wants: Mapping[str, int] | None = None) -> Fitted:
+    """The columns that fit `screen_width`, each with its width in cells;
+    `wants`: the cells a column's rows need to show whole."""
+    fitted = _fit(columns, screen_width)
+    for column, width in fitted:
+        wanted = (wants or {}).get(column.key, 0)
+        # The narrowest step showing the text whole (none: it stays cut anyway).
+        step = next((s for s in column.steps if s >= wanted), 0)
+        if column.outranks and wanted > width and step:
+            return _outranking(columns, screen_width, fitted, column, step) or fitted
+    return fitted
+
+
+def _outranking(
+    columns: list[Column], screen_width: int, fitted: Fitted, wide: Column, want: int
+) -> Fitted | None:
+    """`wide` at `want` cells, the flexible column still comfortable, by
+    dropping columns `wide` outranks; None if that is not enough."""
+    widened = [
+        replace(c, width=want, steps=tuple(s for s in c.steps if s > want))
+        if c is wide
+        else replace(c, width=max(c.width, c.comfortable))
+        for c in columns
+    ]
+    wider = _fit(widened, screen_width)
+    kept = {c.key for c, _ in wider}
+    needed = {c.key for c, _ in fitted if not c.drop or c.drop < wide.outranks}
+    if not needed <= kept or _needed([c for c, _ in wider]) > screen_width - TABLE_CHROME:
+        return None
+    originals = {c.key: c for c in columns}
+    return [(originals[c.key], width) for c, width in wider]
+
+
+def _fit(columns: list[Column], screen_width: int) -> Fitted:
     available = screen_width - TABLE_CHROME
     kept = list(columns)
     for candidate in sorted((c for c in columns if c.drop), key=lambda c: -c.drop):
@@ -74,6 +110,7 @@ class FittedTable(ListTable):
         self._columns = columns
         self._redraw = redraw
         self.fitted: Fitted = []
+        self.wants: dict[str, int] = {}  # cells a column's rows need (see `fit`)
 
     def on_mount(self) -> None:
         self.refit()
@@ -83,7 +120,7 @@ class FittedTable(ListTable):
 
     def refit(self) -> None:
         """Fit the columns to the screen's width; redraw if they changed."""
-        fitted = fit(self._columns, self.screen.size.width or self.app.size.width)
+        fitted = fit(self._columns, self.screen.size.width or self.app.size.width, self.wants)
         if fitted == self.fitted:
             return
         cursor, first = self.cursor_row, not self.fitted

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import on
 from textual.coordinate import Coordinate
@@ -45,8 +46,10 @@ KEY_COLUMNS = [
     # Status words, whole where there is room: "expiring in 59 minutes" (22),
     # "active, unused for 999 days" (27), "replacement revoked, stops in 59
     # minutes" (40); "rotating -> <public key> (…)" (51) stays cut: the
-    # detail line has it whole.
-    Column("status", "Status", 19, steps=(22, 27, 40)),
+    # detail line has it whole. Where the rows' words need a step the space
+    # left does not give, Created, By and Revoked (also in the detail line)
+    # give way to it; 60 and 80 columns never have the room.
+    Column("status", "Status", 19, steps=(22, 27, 40), outranks=2),
     Column("used", "Last used", 16, drop=1),
     Column("created", "Created", 16, drop=2),
     Column("by", "By", 12, drop=3),
@@ -257,6 +260,7 @@ class KeyTable(FittedTable):
             # that every shown row still matches costs nothing on screen.
             self._shown = 0
             self.clear()
+            self.wants.pop("status", None)  # the new rows' words decide its width
         self._extend(wanted)
         if position is not None and position < self._shown:
             self.move_cursor(row=position)
@@ -267,17 +271,23 @@ class KeyTable(FittedTable):
         if upto <= self._shown:
             return
         now = self._now()
+        keys = self.matched[self._shown : upto]
+        words = [key.status_words(now) for key in keys]
+        widest = max(map(cell_len, words))
+        if widest > self.wants.get("status", 0):  # may widen it: the rows shown are redrawn
+            self.wants["status"] = widest
+            self.refit()
         status_width = next(w for c, w in self.fitted if c.key == "status")
-        self.add_rows(self._row(key, now, status_width) for key in self.matched[self._shown : upto])
+        self.add_rows(
+            self._row(key, now, said, status_width) for key, said in zip(keys, words, strict=True)
+        )
         self._shown = upto
 
-    def _row(self, key: KeyView, now: datetime, status_width: int) -> list[Text | str]:
+    def _row(self, key: KeyView, now: datetime, words: str, status_width: int) -> list[Text | str]:
         status = key_status(key.revoked_at, key.expires_at, now)
         values: dict[str, Text | str] = {
             "public": key.public_key,
-            "status": literal(
-                key.status_words(now), STATUS_STYLE.get(status, ""), width=status_width
-            ),
+            "status": literal(words, STATUS_STYLE.get(status, ""), width=status_width),
             "used": when(key.last_used_at),
             "created": when(key.created_at),
             "revoked": when(key.revoked_at) if key.revoked_at else "",
