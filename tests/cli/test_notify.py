@@ -89,3 +89,16 @@ def test_remove_a_channel(configured):
     assert code == 0 and "acme no longer sends notices to ops@example.com" in out, err
     assert configured("notify", "list", "--json")[1].strip() == "[]"
     assert configured("notify", "remove", "ops@example.com")[0] == 1
+
+
+def test_a_channel_written_by_hand_is_shown_literally_when_removed(configured, tmp_path):
+    """On SQLite the store is a file anyone with access may edit: a target
+    carrying an escape sequence must not restyle the terminal."""
+    import sqlite3
+
+    assert configured("notify", "add-email", "ops@example.com", "--workspace", "acme")[0] == 0
+    with sqlite3.connect(tmp_path / "cli.db") as db:
+        db.execute("UPDATE notify_channel SET target = 'ops@example.com\x1b[2J\x1b]0;pwned\x07'")
+    code, out, err = configured("notify", "remove", "1")
+    assert code == 0, err
+    assert "\x1b" not in out and "\x07" not in out and "\\x1b[2J" in out

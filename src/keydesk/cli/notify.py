@@ -11,6 +11,7 @@ from keydesk.cli import context
 from keydesk.cli.exit_codes import EXIT_REFUSED
 from keydesk.cli.output import fail, iso, print_json, print_table, say
 from keydesk.cli.parser import Commands
+from keydesk.validation import shown_literally
 
 if TYPE_CHECKING:
     from keydesk.notify import Channels, ChannelView, Notice, Notifier
@@ -152,5 +153,5 @@ def list_(args: argparse.Namespace) -> int:
 
 def remove(args: argparse.Namespace) -> int:
     channel = _channels(args).remove(args.channel, args.workspace)
-    print(f"{channel.workspace} no longer sends notices to {channel.target}")
+    print(shown_literally(f"{channel.workspace} no longer sends notices to {channel.target}"))
     return 0
