@@ -60,18 +60,18 @@ print(json.dumps(times) if code == 0 else "exit " + str(code))
 
 STEPS = """
 import json, time
-from keydesk.store.bulk_revoke import bare_sqlite_writes, matching, revoke, transaction
+from keydesk.store.bulk_revoke import bare_sqlite_writes, matching, revoke
 from keydesk.views.revocations import KeySelection
 from keydesk.views.tags import parse_tags
 
 selection = KeySelection(parse_tags(["env=staging"]))
-with bare_sqlite_writes({url!r}) as reads:
+with bare_sqlite_writes({url!r}) as bare:
     wall, cpu = time.perf_counter(), time.process_time()
-    keys = matching(reads, selection)
+    keys = matching(bare.reads, selection)
     match = [time.perf_counter() - wall, time.process_time() - cpu]
     wall, cpu = time.perf_counter(), time.process_time()
-    with transaction(reads):
-        done = revoke(reads, [key.public_key for key in keys], selection.note())
+    with bare.transaction():
+        done = revoke(bare.reads, [key.public_key for key in keys], selection.note())
     times = {{"match": match, "revoke": [time.perf_counter() - wall, time.process_time() - cpu]}}
 print(json.dumps(times) if len(done.revoked) == {keys} else "revoked " + str(len(done.revoked)))
 """

@@ -200,3 +200,31 @@ def test_revoke_many_that_fails_midway_revokes_nothing(tagged, monkeypatch):
     code, out, err = tagged("key", "revoke", "--tag", "env=staging", "--yes")
     assert code != 0 and out == "" and "disk I/O error" in err
     assert "revoked" not in _statuses(tagged).values()
+
+
+def test_revoke_many_into_a_store_replaced_while_asking_is_refused(tagged, monkeypatch, tmp_path):
+    """The bare SQLite way, as the service: a store replaced under the
+    command (while the confirmation waited) takes no writes, which would be
+    lost with the old file; the store now at that path is left as it is."""
+    import keydesk.cli.key_bulk as key_bulk
+
+    store, new = tmp_path / "cli.db", tmp_path / "new.db"
+
+    def replace_then_confirm(*_args: object) -> bool:
+        old, copy = sqlite3.connect(store), sqlite3.connect(new)
+        old.backup(copy)  # with what the WAL holds
+        old.close()
+        copy.close()
+        new.chmod(0o600)
+        new.replace(store)
+        return True
+
+    monkeypatch.setattr(sys, "stdin", _Terminal(""))
+    monkeypatch.setattr(key_bulk, "confirmed", replace_then_confirm)
+    code, out, err = tagged("key", "revoke", "--tag", "env=staging")
+    assert code != 0 and out == ""
+    assert (
+        err
+        == f"keydesk: the store at {store} was deleted or replaced under this process; nothing was revoked\n"
+    )
+    assert "revoked" not in _statuses(tagged).values()

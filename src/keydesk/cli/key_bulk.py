@@ -18,7 +18,7 @@ from keydesk.errors import UsageError
 from keydesk.validation import shown_literally
 
 if TYPE_CHECKING:
-    from keydesk.store.queries import Reads
+    from keydesk.store.bulk_revoke import BareWrites
     from keydesk.views.revocations import BulkRevocation, KeySelection, MatchedKey
 
 FILTERS = ("tag", "created_by", "integration", "unused_for")
@@ -78,19 +78,19 @@ class _Revoker(Protocol):
 class _Bare:
     """The service's two calls, on a bare SQLite connection."""
 
-    def __init__(self, reads: Reads) -> None:
-        self._reads = reads
+    def __init__(self, bare: BareWrites) -> None:
+        self._bare = bare
 
     def matching_keys(self, selection: KeySelection) -> list[MatchedKey]:
         from keydesk.store.bulk_revoke import matching
 
-        return matching(self._reads, selection)
+        return matching(self._bare.reads, selection)
 
     def revoke_keys(self, public_keys: Iterable[str], *, note: str) -> BulkRevocation:
-        from keydesk.store.bulk_revoke import revoke, transaction
+        from keydesk.store.bulk_revoke import revoke
 
-        with transaction(self._reads):
-            return revoke(self._reads, public_keys, note)
+        with self._bare.transaction():
+            return revoke(self._bare.reads, public_keys, note)
 
 
 def _revoke(args: argparse.Namespace, selection: KeySelection, service: _Revoker) -> int:

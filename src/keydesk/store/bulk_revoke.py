@@ -26,8 +26,9 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
-from keydesk.errors import InvalidInput, PermissionDenied
+from keydesk.errors import InvalidInput, PermissionDenied, StoreUnavailable
 from keydesk.store.dbapi import DbConnection, driver_errors
+from keydesk.store.path import file_id
 from keydesk.store.queries import Reads
 from keydesk.validation import shown_literally
 from keydesk.views import utcnow
@@ -96,40 +97,55 @@ def revoke(reads: Reads, public_keys: Iterable[str], note: str) -> BulkRevocatio
     )
 
 
+class BareWrites:
+    """The reads, and `revoke`'s writes, on a bare sqlite3 connection to an
+    up-to-date SQLite store (see `bare_sqlite_writes`)."""
+
+    def __init__(self, reads: Reads, path: str) -> None:
+        self.reads = reads
+        self._file = (path, file_id(path))
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One transaction (the connection is autocommit otherwise), taking
+        the write lock at once: committed when the block ends, else rolled
+        back. A store deleted or replaced since it was opened (while the
+        confirmation waited) takes no writes: they would be lost with the old file."""
+        if file_id(self._file[0]) != self._file[1]:
+            raise StoreUnavailable(
+                f"the store at {self._file[0]} was deleted or replaced under this process; "
+                "nothing was revoked"
+            )
+        connection = self.reads.db.connection
+        assert isinstance(connection, sqlite3.Connection), "bare_sqlite_writes' connection"
+        with driver_errors():
+            connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            connection.rollback()
+            raise
+        with driver_errors():
+            connection.execute("COMMIT")
+
+
 @contextmanager
 def bare_sqlite_writes(
     url: str, proven: str | None = None, ssh_key: str | None = None
-) -> Iterator[Reads | None]:
-    """The reads, and `revoke`'s writes, on an up-to-date SQLite store over
-    a bare sqlite3 connection opened for writing, as `bare_sqlite_reads`
-    opens one for reading (None when the bare way does not apply)."""
+) -> Iterator[BareWrites | None]:
+    """The store at `url` opened bare for writing, as `bare_sqlite_reads`
+    opens it for reading: as the OS user (or the `proven` account, through
+    the SSH key `ssh_key`); None when the bare way does not apply."""
     from keydesk.identity import sqlite_account
     from keydesk.store.sqlite_file import open_for_writing
 
     with driver_errors(), open_for_writing(url) as connection:
-        yield (
-            None
-            if connection is None
-            else Reads(DbConnection(connection, "sqlite"), sqlite_account(proven), ssh_key)
-        )
-
-
-@contextmanager
-def transaction(reads: Reads) -> Iterator[None]:
-    """One transaction on a bare sqlite3 connection (autocommit otherwise),
-    taking the write lock at once: committed when the block ends, else
-    rolled back."""
-    connection = reads.db.connection
-    assert isinstance(connection, sqlite3.Connection), "bare_sqlite_writes' connection"
-    with driver_errors():
-        connection.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        connection.rollback()
-        raise
-    with driver_errors():
-        connection.execute("COMMIT")
+        if connection is None:
+            yield None
+            return
+        db = DbConnection(connection, "sqlite")
+        (path,) = [row[2] for row in db.rows("PRAGMA database_list", {}) if row[1] == "main"]
+        yield BareWrites(Reads(db, sqlite_account(proven), ssh_key), path)
 
 
 def _account_id(db: DbConnection, name: str) -> int:
