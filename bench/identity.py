@@ -82,11 +82,12 @@ def server_ms(service: KeyService, former: bool = False) -> float:
     """The key list's execution time on the server (EXPLAIN ANALYZE of the
     SQL the service's key list runs, keydesk.store.queries); `former`: as
     it read a key's replacement before issue #25."""
-    from keydesk.store.queries import _KEYS, _REPLACEMENT, _TAGS
+    from keydesk.store.queries import _KEYS, _REPLACEMENT, _TAG_JOIN, _TAGS
 
-    keys = _KEYS.format(tags=_TAGS["postgresql"], replacement=_REPLACEMENT["postgresql"])
+    tags = {"tags": _TAGS["postgresql"], "tag_join": _TAG_JOIN["postgresql"]}
+    keys = _KEYS.format(replacement=_REPLACEMENT["postgresql"], **tags)
     if former:
-        keys = _KEYS.format(tags=_TAGS["postgresql"], replacement="")
+        keys = _KEYS.format(replacement="", **tags)
         keys = keys.replace("s.public_key, s.revoked_at IS NOT NULL,", TWO_SUBSELECTS)
     sql = f"{keys} WHERE k.integration_id = 1 ORDER BY k.created_at DESC, k.id DESC"
     with service.store.engine.connect() as connection:
