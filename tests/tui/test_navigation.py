@@ -95,7 +95,8 @@ async def test_slash_filters_a_short_list_and_takes_what_is_typed_after_it(make_
 
 
 async def test_a_dimmed_key_says_why_it_does_nothing(make_app):
-    """x and t on a revoked row: the footer dims them, and pressing one says why."""
+    """x, t and space on a revoked row: the footer dims them, and pressing one
+    says why (space said only "Select: not possible here now")."""
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
         await open_integration(pilot, "github")
@@ -107,7 +108,7 @@ async def test_a_dimmed_key_says_why_it_does_nothing(make_app):
             await pilot.press("j")
         key = screen.highlighted_key()
         assert not key.is_active
-        for press, verb in (("x", "revoked again"), ("t", "rotated")):
+        for press, verb in (("x", "revoked again"), ("t", "rotated"), ("space", "selected")):
             app.clear_notifications()
             await pilot.press(press)
             await settle(pilot)

@@ -363,8 +363,9 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
 
     def why_not(self, action: str) -> str | None:
         key = self.highlighted_key()
-        if action in ("revoke", "rotate") and key is not None and not key.is_active:
-            verb = "revoked again" if action == "revoke" else "rotated"
+        verbs = {"revoke": "revoked again", "rotate": "rotated", "toggle_select": "selected"}
+        if action in verbs and key is not None and not key.is_active:
+            verb = verbs[action]  # space selects what x would revoke: active keys only
             return f"{key.public_key} is {key.status.value}: it cannot be {verb}"
         if action == "rotate" and not self.integration.can_issue_keys:
             return f"{self.integration.name} is {self.integration.status.value}: no new key can be made"
