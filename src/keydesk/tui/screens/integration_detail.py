@@ -33,6 +33,11 @@ FILTER_FROM = 9  # keys; fewer fit on one screen without a filter
 FILTER_DELAY = 0.1  # seconds of quiet typing before the filter runs
 
 
+# What a row's key cannot be when it is not active (space selects what x
+# would revoke: active keys only).
+REFUSED_VERB = {"revoke": "revoked again", "rotate": "rotated", "toggle_select": "selected"}
+
+
 class IntegrationDetailScreen(KeydeskScreen[None]):
     BINDINGS = [
         Binding("escape,q", "back", "Back", key_display="esc", id="detail.back"),
@@ -363,9 +368,8 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
 
     def why_not(self, action: str) -> str | None:
         key = self.highlighted_key()
-        verbs = {"revoke": "revoked again", "rotate": "rotated", "toggle_select": "selected"}
-        if action in verbs and key is not None and not key.is_active:
-            verb = verbs[action]  # space selects what x would revoke: active keys only
+        if action in REFUSED_VERB and key is not None and not key.is_active:
+            verb = REFUSED_VERB[action]
             return f"{key.public_key} is {key.status.value}: it cannot be {verb}"
         if action == "rotate" and not self.integration.can_issue_keys:
             return f"{self.integration.name} is {self.integration.status.value}: no new key can be made"
