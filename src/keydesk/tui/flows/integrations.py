@@ -14,6 +14,7 @@ from keydesk.tui.messages import IntegrationsChanged
 from keydesk.tui.screens.confirm import ConfirmScreen
 from keydesk.tui.store_calls import StoreCalls
 from keydesk.views import IntegrationView
+from keydesk.views.words import counted
 
 
 class IntegrationFlows:
@@ -73,13 +74,15 @@ class IntegrationFlows:
         )
 
     def disable(self, integration: IntegrationView) -> None:
+        n = integration.active_keys
         self._change(
             integration,
             ConfirmScreen(
                 f"Disable {integration.name}?",
                 [
-                    f"Its {integration.active_keys} active key(s) stop working at once: every "
-                    "request presenting them gets 401 Unauthorized until you configure it again.",
+                    f"Its {counted(n, 'active key')} stop{'s' if n == 1 else ''} working at "
+                    f"once: every request presenting {'it' if n == 1 else 'them'} gets 401 "
+                    "Unauthorized until you configure it again.",
                     "No new keys can be generated while it is disabled.",
                 ],
                 confirm="Disable",
