@@ -40,6 +40,27 @@ async def test_j_and_k_move_on_the_integration_list(make_app):
         assert table.cursor_row == table.row_count - 2
 
 
+async def test_members_list_moves_with_j_k_home_end_and_q_leaves_it(make_app):
+    """Members was a plain DataTable: j did nothing, and q did not leave."""
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("m")
+        await settle(pilot)
+        members = app.screen
+        table = members.query_one("#members", ListTable)
+        assert table.row_count > 2 and table.cursor_row == 0
+        await pilot.press("j")
+        assert table.cursor_row == 1
+        await pilot.press("end", "k")
+        assert table.cursor_row == table.row_count - 2
+        await pilot.press("home")
+        assert table.cursor_row == 0
+        await pilot.press("q")
+        await settle(pilot)
+        assert isinstance(app.screen, IntegrationsScreen) and app.is_running
+
+
 @pytest.mark.parametrize("size", [(80, 24)])
 async def test_q_leaves_each_screen_as_escape_does_and_quits_from_the_list(make_app, size):
     app = make_app()

@@ -28,7 +28,7 @@ from keydesk.tui.display import content, literal, sentence, visible
 from keydesk.tui.screens.base import KeydeskModal, KeydeskScreen
 from keydesk.tui.screens.choice import lifetime_question
 from keydesk.tui.screens.confirm import ConfirmScreen
-from keydesk.tui.widgets import KeyFooter
+from keydesk.tui.widgets import KeyFooter, ListTable
 from keydesk.views import ROLE_ORDER, MembersView, MemberView, Role, WorkspaceView
 from keydesk.wording import when
 
@@ -44,7 +44,7 @@ ROLE_MEANING = {
 class MembersScreen(KeydeskScreen[None]):
     AUTO_FOCUS = "#members"
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back", id="members.back"),
+        Binding("escape,q", "app.pop_screen", "Back", key_display="esc", id="members.back"),
         # Short words: with ? and ^p they fit 60 columns (tooltips say more).
         Binding("a", "add", "Add", id="members.add", tooltip="Add a member"),
         Binding("e", "change_role", "Role", id="members.role",
@@ -69,7 +69,7 @@ class MembersScreen(KeydeskScreen[None]):
         yield Header()
         yield Static(content(f"Members of {self.workspace}"), id="members-title")
         yield Static(id="key-policy")
-        yield DataTable(id="members", cursor_type="row", zebra_stripes=True)
+        yield ListTable(id="members")  # j/k and Home/End, as in every list
         yield Static(id="members-note")
         yield KeyFooter()
 
