@@ -4,12 +4,13 @@ leave a screen as Escape does (and to quit from the integration list)."""
 from __future__ import annotations
 
 import pytest
+from textual.widgets._footer import FooterKey
 
 from keydesk.tui.screens.audit import AuditScreen
 from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
 from keydesk.tui.screens.integrations import IntegrationsScreen
 from keydesk.tui.screens.key_page import KeyScreen
-from keydesk.tui.widgets import ListTable, ScopeList
+from keydesk.tui.widgets import KeyFooter, ListOptions, ListTable, ScopeList
 from tests.tui.screenshots import open_integration, settle
 
 
@@ -59,6 +60,32 @@ async def test_members_list_moves_with_j_k_home_end_and_q_leaves_it(make_app):
         await pilot.press("q")
         await settle(pilot)
         assert isinstance(app.screen, IntegrationsScreen) and app.is_running
+
+
+async def test_j_and_k_move_in_a_dialogs_choices_and_enter_is_in_its_footer(make_app):
+    """The rotation's overlap and the workspace switch: j/k move as in every
+    list (they did nothing: 'j j Enter' chose the default 24 hours)."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_integration(pilot, "github")
+        await pilot.press("t")  # the first row is active: its rotation asks the overlap
+        await settle(pilot)
+        choices = app.screen.query_one(ListOptions)
+        start = choices.highlighted
+        await pilot.press("j")
+        assert choices.highlighted == start + 1
+        await pilot.press("k", "k")
+        assert choices.highlighted == start - 1
+        await pilot.press("escape", "escape")
+        await settle(pilot)
+        assert isinstance(app.screen, IntegrationsScreen)
+        await pilot.press("w")
+        await settle(pilot)
+        footer = [key.description for key in app.screen.query_one(KeyFooter).query(FooterKey)]
+        assert "Choose" in footer
+        await pilot.press("j", "enter")
+        await settle(pilot)
+        assert app.workspace.name == "globex"
 
 
 @pytest.mark.parametrize("size", [(80, 24)])

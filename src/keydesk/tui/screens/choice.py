@@ -14,7 +14,7 @@ from textual.widgets.option_list import Option
 
 from keydesk.tui.display import content
 from keydesk.tui.screens.base import KeydeskModal
-from keydesk.tui.widgets import KeyFooter
+from keydesk.tui.widgets import KeyFooter, ListOptions
 
 T = TypeVar("T")
 
@@ -49,7 +49,7 @@ class ChoiceScreen(KeydeskModal[tuple[T] | None], Generic[T]):
             yield Static(content(self._title), id="dialog-title")
             for line in self._lines:
                 yield Static(content(line), classes="dialog-line")
-            yield OptionList(
+            yield ListOptions(
                 *(Option(content(text), id=str(n)) for n, (text, _) in enumerate(self._options)),
                 id="choices",
             )

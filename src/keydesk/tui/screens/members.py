@@ -28,7 +28,7 @@ from keydesk.tui.display import content, literal, sentence, visible
 from keydesk.tui.screens.base import KeydeskModal, KeydeskScreen
 from keydesk.tui.screens.choice import lifetime_question
 from keydesk.tui.screens.confirm import ConfirmScreen
-from keydesk.tui.widgets import KeyFooter, ListTable
+from keydesk.tui.widgets import KeyFooter, ListOptions, ListTable
 from keydesk.views import ROLE_ORDER, MembersView, MemberView, Role, WorkspaceView
 from keydesk.wording import when
 
@@ -359,7 +359,7 @@ class RoleScreen(KeydeskModal[Role | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Static(content(f"Role of {self._member.account}"), id="dialog-title")
-            yield OptionList(
+            yield ListOptions(
                 *(
                     Option(
                         content(
@@ -407,7 +407,7 @@ class AddMemberScreen(KeydeskModal[MemberView | None]):
             yield Label("Account (their login name, or database role on PostgreSQL)")
             yield Input(placeholder="e.g. bob", id="member-account")
             yield Label("Role")
-            yield OptionList(
+            yield ListOptions(
                 *(Option(f"{r:<7} {ROLE_MEANING[r]}", id=r.value) for r in self._roles),
                 id="member-role",
             )

@@ -10,12 +10,16 @@ from textual.widgets.option_list import Option
 
 from keydesk.tui.display import content
 from keydesk.tui.screens.base import KeydeskModal
-from keydesk.tui.widgets import KeyFooter
+from keydesk.tui.widgets import KeyFooter, ListOptions
 from keydesk.views import WorkspaceView
 
 
 class WorkspaceScreen(KeydeskModal[WorkspaceView | None]):
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="workspace.cancel")]
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="workspace.cancel"),
+        # priority: the list would take Enter first, and hide it from the footer
+        Binding("enter", "choose", "Choose", key_display="⏎", priority=True, id="workspace.choose"),
+    ]
 
     def __init__(self, workspaces: list[WorkspaceView], current: WorkspaceView | None) -> None:
         super().__init__(id="workspace-screen")
@@ -25,7 +29,7 @@ class WorkspaceScreen(KeydeskModal[WorkspaceView | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Static("Switch workspace", id="dialog-title")
-            yield OptionList(
+            yield ListOptions(
                 *(
                     Option(content(f"{w.name}   ({w.role})"), id=str(w.id))
                     for w in self._workspaces
@@ -43,6 +47,9 @@ class WorkspaceScreen(KeydeskModal[WorkspaceView | None]):
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(next(w for w in self._workspaces if str(w.id) == event.option.id))
+
+    def action_choose(self) -> None:
+        self.query_one(OptionList).action_select()
 
     def action_cancel(self) -> None:
         self.dismiss(None)

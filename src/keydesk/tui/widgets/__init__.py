@@ -6,7 +6,7 @@ from keydesk.tui.widgets.filter_input import FilterInput
 from keydesk.tui.widgets.fitted_table import Column, Fitted, FittedTable, fit
 from keydesk.tui.widgets.footer import KeyFooter
 from keydesk.tui.widgets.key_table import KeyTable, LoadedKeys
-from keydesk.tui.widgets.list_table import ListTable
+from keydesk.tui.widgets.list_table import ListOptions, ListTable
 from keydesk.tui.widgets.pairs import Pairs
 from keydesk.tui.widgets.scope_list import ScopeList
 
@@ -18,6 +18,7 @@ __all__ = [
     "FittedTable",
     "KeyFooter",
     "KeyTable",
+    "ListOptions",
     "ListTable",
     "LoadedKeys",
     "Pairs",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from textual.binding import Binding
-from textual.widgets import DataTable
+from textual.widgets import DataTable, OptionList
 
 
 class ListTable(DataTable[Any]):
@@ -22,3 +22,13 @@ class ListTable(DataTable[Any]):
 
     def __init__(self, *, id: str) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+
+
+class ListOptions(OptionList):
+    """Every dialog's list of choices: j/k move in it too (OptionList knows
+    only the arrows), as in every table."""
+
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+    ]
