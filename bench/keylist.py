@@ -42,8 +42,10 @@ rows = db.execute("""
            (SELECT s.revoked_at IS NOT NULL FROM api_key s WHERE s.replaces_id = k.id
              ORDER BY s.id DESC LIMIT 1),
            (SELECT group_concat(t.name || '=' || t.value, char(10)) FROM api_key_tag t
-             WHERE t.api_key_id = k.id)
+             WHERE t.api_key_id = k.id),
+           kp.rate_limit, kp.quota, kp.allow_from
     FROM api_key k JOIN integration i ON i.id = k.integration_id
+    LEFT JOIN key_policy kp ON kp.api_key_id = k.id
     LEFT JOIN api_key p ON p.id = k.replaces_id
     JOIN account c ON c.id = k.created_by LEFT JOIN account r ON r.id = k.revoked_by
     LEFT JOIN membership cm ON cm.workspace_id = i.workspace_id AND cm.account_id = k.created_by
@@ -56,7 +58,8 @@ def iso(value):
     return value.isoformat() if value else None
 out = []
 for (public, label, integration, integration_id, created, by, removed, revoked, revoker,
-     expires, used, scopes, lifetime, replaces, replaced_by, replacement_revoked, tags) in rows:
+     expires, used, scopes, lifetime, replaces, replaced_by, replacement_revoked, tags,
+     rate, quota, allow_from) in rows:
     revoked, expires = aware(revoked), aware(expires)
     status = "revoked" if revoked else "expired" if expires and expires <= now else "active"
     out.append({"public_key": public, "label": label, "integration": integration,
@@ -66,7 +69,8 @@ for (public, label, integration, integration_id, created, by, removed, revoked, 
                 "revoked_by": revoker, "expires_at": iso(expires), "last_used_at": iso(aware(used)),
                 "scopes": scopes.split(), "lifetime_days": lifetime, "replaces": replaces,
                 "replaced_by": replaced_by, "replacement_revoked": bool(replacement_revoked),
-                "tags": dict(sorted(t.split("=", 1) for t in tags.split("\n"))) if tags else {}})
+                "tags": dict(sorted(t.split("=", 1) for t in tags.split("\n"))) if tags else {},
+                "rate": rate, "quota": quota, "allow_from": (allow_from or "").split()})
 print(json.dumps(out, indent=2, ensure_ascii=False))
 '''
 
