@@ -300,7 +300,9 @@ def test_a_store_made_at_0008_upgrades_to_head_keeping_every_row_and_notifies(st
         after = _every_row(store.engine)
         assert all(after.pop(table) == [] for table in TABLES_0009)
         assert after == before
-        Channels(ServiceContext(store, "alice", None)).add_webhook("acme", "https://h.example.com/k")
+        Channels(ServiceContext(store, "alice", None)).add_webhook(
+            "acme", "https://h.example.com/k"
+        )
         events = KeyService(store, "alice").audit("acme", limit=1)
         assert [(e.action, e.target, e.label) for e in events] == [
             ("notify.add", "https://h.example.com", "webhook")

@@ -315,7 +315,10 @@ class NotifyDelivery(SQLModel, table=True):
         sa_type=WIDE_ID, foreign_key="notify_notice.id", primary_key=True, ondelete="CASCADE"
     )
     channel_id: int = Field(
-        sa_type=WIDE_ID, foreign_key="notify_channel.id", primary_key=True, index=True,
+        sa_type=WIDE_ID,
+        foreign_key="notify_channel.id",
+        primary_key=True,
+        index=True,
         ondelete="CASCADE",
     )
     attempts: int = Field(default=0)
