@@ -125,16 +125,19 @@ class Allowlist:
     def __init__(self, text: str) -> None:
         self.networks = tuple(text.split())
         self._networks = tuple(ipaddress.ip_network(n) for n in self.networks)
-        self._answers: dict[Address | None, bool] = {}
+        self._answers: dict[Address | str | None, bool] = {}
 
-    def allows(self, source: Address | None) -> bool:
-        """An unknown source is allowed only by an empty list."""
+    def allows(self, source: Address | str | None) -> bool:
+        """An unknown source (or text that is no address) is allowed only by
+        an empty list. The request's text is the cheaper key: an address
+        hashes through hex() on every lookup."""
         answer = self._answers.get(source)
         if answer is None:
             if len(self._answers) > 4096:
                 self._answers.clear()
+            found = address(source) if isinstance(source, str) else source
             answer = self._answers[source] = not self._networks or (
-                source is not None and any(source in n for n in self._networks)
+                found is not None and any(found in n for n in self._networks)
             )
         return answer
 

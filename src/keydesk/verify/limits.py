@@ -122,8 +122,8 @@ class LimitCounts:
         self.verifier = secrets.token_hex(8)  # this process's row in each window
         self._lock = threading.Lock()
         self._sync_lock = threading.Lock()
-        # key id -> its limits, their windows, and the span all of them hold
-        self._keys: dict[int, tuple[Limits, list[_Window], int, int]] = {}
+        # key id -> its limits as stored (text), their windows, and the span all of them hold
+        self._keys: dict[int, tuple[str | None, str | None, list[_Window], int, int]] = {}
         self._parsed: dict[tuple[str | None, str | None], Limits] = {}
         self._aged: queue.SimpleQueue[int | None] = queue.SimpleQueue()
         self._queued: set[int] = set()
@@ -143,21 +143,39 @@ class LimitCounts:
             )
         return limits
 
-    def admit(self, key_id: int, limits: Limits) -> tuple[LimitState, ...] | None:
-        """Count one request: its limits' states, `RateLimited` (counting
-        nothing; its public key left for the caller to name), or None when
-        a sync is due first (`sync`, then again)."""
+    def admit(
+        self, key_id: int, rate: str | None, quota: str | None
+    ) -> tuple[LimitState, ...] | None:
+        """Count one request of a key with these stored limits: their states,
+        `RateLimited` (counting nothing; its public key left for the caller
+        to name), or None when a sync is due first (`sync`, then again)."""
         now = self._clock()
         aged = False
         with self._lock:
-            windows = self._windows(key_id, limits, now)
+            held = self._keys.get(key_id)  # the common case inline: no call, no parse
+            if (
+                held is not None
+                and held[0] == rate
+                and held[1] == quota
+                and held[3] <= now < held[4]
+            ):
+                windows = held[2]
+            else:
+                windows = self._windows(key_id, rate, quota, now)
             for window in windows:
                 if window.pending >= window.room or now >= window.check_at:
                     break
-            else:  # nearly always: nothing due
+            else:  # nearly always: nothing due (pending stays within room)
+                fresh = []  # window.state(), inline: remaining is never below 0 here
                 for window in windows:
                     window.pending += 1
-                return tuple([window.state() for window in windows])
+                    remaining = window.count - window.known - window.pending
+                    fresh.append(
+                        tuple.__new__(
+                            LimitState, (window.kind, window.limit, remaining, window.ends)
+                        )
+                    )
+                return tuple(fresh)
             for window in windows:
                 pending = window.pending
                 retry = now - window.failed_at >= RETRY_SECONDS
@@ -183,7 +201,7 @@ class LimitCounts:
         with self._sync_lock:
             now = self._clock()
             with self._lock:
-                windows = self._keys[key_id][1] if key_id in self._keys else []
+                windows = self._keys[key_id][2] if key_id in self._keys else []
                 slots = [((key_id, w.kind), w.starts, w.synced + w.pending, w.pending)
                          for w in windows]  # fmt: skip
             if not slots:
@@ -210,7 +228,7 @@ class LimitCounts:
         """Write every pending count (on close)."""
         with self._lock:
             keys = [
-                key_id for key_id, held in self._keys.items() if any(w.pending for w in held[1])
+                key_id for key_id, held in self._keys.items() if any(w.pending for w in held[2])
             ]
         for key_id in keys:
             self.sync(key_id)
@@ -237,27 +255,29 @@ class LimitCounts:
                 self._queued.discard(key_id)
             self.sync(key_id)
 
-    def _windows(self, key_id: int, limits: Limits, now: float) -> list[_Window]:
+    def _windows(
+        self, key_id: int, rate: str | None, quota: str | None, now: float
+    ) -> list[_Window]:
         """The key's current windows (with self._lock held). A window that
         ended takes its unwritten counts with it: a rate's no longer matter,
         and a quota's are at most a batch. Changed limits start anew."""
         held = self._keys.get(key_id)
-        if held is not None and held[0] is limits:
-            windows = held[1]
-            if held[2] <= now < held[3]:
+        if held is not None and held[0] == rate and held[1] == quota:
+            windows = held[2]
+            if held[3] <= now < held[4]:
                 return windows
             for index, window in enumerate(windows):
                 if not window.starts <= now < window.ends:
                     windows[index] = _Window(window.kind, window.limit, now)
         else:
-            windows = [_Window(kind, limit, now) for kind, limit in limits]
+            windows = [_Window(kind, limit, now) for kind, limit in self.limits(rate, quota)]
         since, until = max(w.starts for w in windows), min(w.ends for w in windows)
-        self._keys[key_id] = (limits, windows, since, until)
+        self._keys[key_id] = (rate, quota, windows, since, until)
         return windows
 
     def _window_of(self, slot: _Slot) -> _Window | None:
         key_id, kind = slot
-        windows = self._keys[key_id][1] if key_id in self._keys else []
+        windows = self._keys[key_id][2] if key_id in self._keys else []
         return next((w for w in windows if w.kind == kind), None)
 
     def _write(self, slots: list[tuple[_Slot, int, int, int]]) -> list[tuple[int, int]]:

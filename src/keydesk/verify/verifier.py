@@ -110,13 +110,13 @@ class Verifier:
         key, digest = self._parse(presented)
         self._checks.refuse_if_failed(key, digest)
         row = self._lookups.get(key.public_key)
-        where = self._screen(key, row, source)
+        where, networks = self._screen(key, row, source)
         if not self._checks.known(digest, row):
             self._checks.check(key, digest, row)
         row = self._status(key, digest, row)
         while (limits := self._admit(key, row)) is None:
             self._limits.sync(row.id)
-        return self._accept(key, row, limits, where)
+        return self._accept(key, row, limits, where, networks)
 
     async def verify_async(
         self, presented: str | PrivateKey | None, source: str | None = None
@@ -126,13 +126,13 @@ class Verifier:
         key, digest = self._parse(presented)
         self._checks.refuse_if_failed(key, digest)
         row = await self._lookups.get_async(key.public_key)
-        where = self._screen(key, row, source)
+        where, networks = self._screen(key, row, source)
         if not self._checks.known(digest, row):
             await self._checks.check_async(key, digest, row)
         row = self._status(key, digest, row)
         while (limits := self._admit(key, row)) is None:
             await asyncio.to_thread(self._limits.sync, row.id)
-        return self._accept(key, row, limits, where)
+        return self._accept(key, row, limits, where, networks)
 
     def flush(self, timeout: float = 5.0) -> None:
         """Wait until queued last-used, usage, source and limit counts are in the store."""
@@ -165,12 +165,17 @@ class Verifier:
             return UnauthorizedReason.INTEGRATION_DISABLED
         return None
 
-    def _screen(self, key: PrivateKey, row: StoredKey | None, source: str | None) -> Source | None:
-        """The request's address; `ForbiddenNetwork` from outside an active
-        key's allowlist, before any hash work (a key refused whatever the
-        secret goes on to its 401, as before)."""
+    def _screen(
+        self, key: PrivateKey, row: StoredKey | None, source: str | None
+    ) -> tuple[Source | None, tuple[str, ...]]:
+        """The request's address and the key's networks (looked up once per
+        request); `ForbiddenNetwork` from outside an active key's allowlist,
+        before any hash work (a key refused whatever the secret goes on to
+        its 401, as before)."""
+        allowlist = self._allowlist(row.allow_from) if row is not None and row.allow_from else None
+        networks = () if allowlist is None else allowlist.networks
         if source is None:
-            return None
+            return None, networks
         try:
             where = self._sources[source]
         except KeyError:
@@ -178,13 +183,12 @@ class Verifier:
                 self._sources.clear()
             found = address(source)
             where = self._sources[source] = None if found is None else Source.of(found)
-        if row is None or not row.allow_from:
-            return where
-        allowed = self._allowlist(row.allow_from).allows(None if where is None else where.address)
-        if not allowed and self._refusal(row) is None:
+        if allowlist is None or row is None or allowlist.allows(source):
+            return where, networks
+        if self._refusal(row) is None:
             self._bookkeeping.count(row.id, FORBIDDEN_NETWORK)
             raise ForbiddenNetwork(key.public_key)
-        return where
+        return where, networks
 
     def _status(self, key: PrivateKey, digest: bytes, row: StoredKey | None) -> StoredKey:
         """Status checks on the row just read: revoked, expired, integration off."""
@@ -199,7 +203,7 @@ class Verifier:
         if row.rate_limit is None and row.quota is None:
             return ()
         try:
-            return self._limits.admit(row.id, self._limits.limits(row.rate_limit, row.quota))
+            return self._limits.admit(row.id, row.rate_limit, row.quota)
         except RateLimited as refused:
             self._bookkeeping.count(row.id, f"over_{refused.limit}")
             raise RateLimited(
@@ -215,7 +219,12 @@ class Verifier:
         return allowlist
 
     def _accept(
-        self, key: PrivateKey, row: StoredKey, limits: tuple[LimitState, ...], where: Source | None
+        self,
+        key: PrivateKey,
+        row: StoredKey,
+        limits: tuple[LimitState, ...],
+        where: Source | None,
+        networks: tuple[str, ...],
     ) -> VerifiedKey:
         self._bookkeeping.touch(row, utcnow())
         self._bookkeeping.accepted(row.id, where)
@@ -227,7 +236,7 @@ class Verifier:
             row.workspace_id,
             row.workspace,
             self._granted(row.scopes, row.integration_scopes),
-            self._allowlist(row.allow_from).networks if row.allow_from else (),
+            networks,
             limits,
         )
 
