@@ -13,7 +13,7 @@ from contextlib import redirect_stdout
 
 import pytest
 import sqlalchemy as sa
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from keydesk.cli import main
@@ -230,6 +230,7 @@ GLOBAL_TOKENS = st.sampled_from(
 OTHER_TOKENS = st.sampled_from(["key", "list", "--help", "--version", "--json", "--", "--d", ""])
 
 
+@settings(deadline=None)  # behaviour, not speed: a loaded CI machine must not fail it
 @given(st.lists(st.one_of(GLOBAL_TOKENS, OTHER_TOKENS), max_size=5))
 def test_the_tuis_parser_reads_what_the_full_parser_reads(argv):
     """`keydesk` with only --db/--account parses without the commands (the
