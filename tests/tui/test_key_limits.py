@@ -34,6 +34,8 @@ async def test_the_create_form_sets_limits_and_refuses_a_bad_one_on_its_line(dem
         await settle(pilot)
         error = str(form.query_one("#limits-error", Static).render())
         assert "is not a limit" in error and "\n" not in error
+        line = form.query_one("#limits-error", Static).region  # scrolled into sight
+        assert line.y > 0 and line.bottom <= app.size.height - 1  # above the footer
         form.query_one("#rate", Input).value = "600/min"
         form.query_one("#quota", Input).value = "1000/d"
         form.query_one("#label", Input).focus()

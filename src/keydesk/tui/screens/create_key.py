@@ -178,6 +178,8 @@ class CreateKeyScreen(KeydeskScreen[CreatedKey | None]):
         line = self.query_one(selector, Static)
         line.update(content(message or ""))
         line.display = bool(message)
+        if message:  # the form scrolls: a refusal below the fold was never seen
+            line.scroll_visible(animate=False)
 
     @on(Select.Changed, "#integration")
     def _integration_chosen(self) -> None:
