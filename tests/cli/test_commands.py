@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+from tests.support.fakes import last_character_changed
+
 
 def test_key_lifecycle(configured):
     cli = configured
@@ -133,7 +135,7 @@ def test_the_real_command_end_to_end(tmp_path):
     )
     ok = run("verify", stdin=created["api_key"])
     assert ok.returncode == 0, ok.stderr
-    bad = run("verify", stdin=created["api_key"][:-1] + "x")
+    bad = run("verify", stdin=last_character_changed(created["api_key"]))
     assert bad.returncode == 1 and bad.stderr.startswith("401 Unauthorized: ")
 
 

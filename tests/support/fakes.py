@@ -19,3 +19,9 @@ def seeded_key_pairs(seed: int) -> KeyPairSource:
         )
 
     return next_pair
+
+
+def last_character_changed(key: str) -> str:
+    """The key with its last character replaced by a different one (a fixed
+    replacement would equal the original for one key in 62)."""
+    return key[:-1] + ("y" if key.endswith("x") else "x")
