@@ -9,7 +9,9 @@ from textual.widgets import Input
 from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
 from keydesk.tui.screens.integration_form import IntegrationFormScreen
 from keydesk.tui.screens.key_created import KeyCreatedScreen
-from tests.tui.screenshots import settle
+from keydesk.tui.screens.key_page import KeyScreen
+from keydesk.tui.typeahead import AltKeysParser, as_typed
+from tests.tui.screenshots import open_integration, settle
 
 CHARACTERS = {"tab": "\t", "enter": "\r", "escape": "\x1b"}
 
@@ -64,3 +66,45 @@ async def test_enter_typed_before_keydesk_took_the_terminal_is_enter(make_app):
         await _settle_long(pilot)
         assert isinstance(app.screen, IntegrationDetailScreen)
         assert app.screen.integration.name == "github"
+
+
+def _read(typed: str) -> list[tuple[str, str | None]]:
+    """The keys the terminal driver's parser reads from `typed` arriving at once."""
+    parser = AltKeysParser()
+    keys = [*parser.feed(typed), *parser.feed("")]  # "": the input ends, ESC waits no more
+    return [(key.key, key.character) for key in keys]
+
+
+def test_escape_then_a_key_at_once_is_read_as_alt_and_that_key():
+    """Textual read ESC `/` as `/` (the Escape lost): it is Alt+/ as ESC g is Alt+g."""
+    assert _read("\x1b/gate") == [("alt+slash", "/"), *((c, c) for c in "gate")]
+    assert _read("\x1bg") == [("alt+g", "g")]
+    assert _read("\x1b\x1b") == [("escape", "\x1b"), ("escape", "\x1b")]
+
+
+def test_an_alt_key_nothing_binds_is_escape_then_the_key():
+    def nothing_bound(_key: str) -> bool:
+        return False
+
+    typed = as_typed(events.Key("alt+slash", "/"), nothing_bound)
+    assert [(key.key, key.character) for key in typed] == [("escape", "\x1b"), ("slash", "/")]
+    typed = as_typed(events.Key("alt+shift+g", "G"), nothing_bound)
+    assert [(key.key, key.character) for key in typed] == [("escape", "\x1b"), ("G", "G")]
+    bound = events.Key("alt+backspace", None)
+    assert as_typed(bound, lambda key: key == "alt+backspace") == [bound]
+
+
+async def test_escape_then_slash_at_machine_speed_leaves_the_page_and_filters(make_app):
+    """tmux `send-keys Escape /gate` on a key's page: the driver reads Alt+/;
+    Escape leaves the page, and `/gate` filters the API Keys tab."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_integration(pilot, "github")
+        detail = app.screen
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, KeyScreen)
+        app.post_message(events.Key("alt+slash", "/"))
+        burst(app, "gate")
+        await _settle_long(pilot)
+        assert app.screen is detail and detail.key_filter.value == "gate"

@@ -47,7 +47,7 @@ from keydesk.tui.screens.key_created import KeyCreatedScreen
 from keydesk.tui.screenshot_policy import ScreenshotPolicy
 from keydesk.tui.startup import BareReads, Connect, FirstRows, StoreOpening
 from keydesk.tui.store_calls import StoreCalls
-from keydesk.tui.typeahead import KeyGate, as_typed
+from keydesk.tui.typeahead import KeyGate, as_typed, read_alt_keys
 from keydesk.tui.watchdog import ExitWatchdog
 from keydesk.views import (
     FoundKey,
@@ -153,8 +153,8 @@ class KeydeskApp(App[None]):
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key) and not event.is_forwarded:
-            event = as_typed(event)
-            if self._keys.holds(event):
+            event, *after = as_typed(event, self._keys.bound)
+            if self._keys.holds(event, after):
                 return  # it comes back once the screen has caught up (keydesk.tui.typeahead)
         await super().on_event(event)
 
@@ -418,6 +418,7 @@ def run(
     app.ssh_session = ssh_key is not None
     app.startup_notice = notice
     heap.keep_what_imports_made()
+    read_alt_keys()
     try:
         app.run(mouse=mouse)
     finally:

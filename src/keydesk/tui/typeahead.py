@@ -9,15 +9,22 @@ in one field. So after a key that may move focus or change the screen, the
 keys behind it wait until the app and the screen in front have handled
 everything it set off, then go on one by one. Plain typing into a field
 never waits.
+
+Escape and the key typed right after it reach a terminal app as the bytes an
+Alt key sends (ESC then the key): Escape then `/` came as `/` alone, the
+Escape lost. keydesk binds no Alt key, so an Alt key nothing here binds is
+read as the two keys typed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from textual import events
+from textual._xterm_parser import XTermParser  # no public hook for how ESC+key is read
 from textual.widgets import Input
 
 if TYPE_CHECKING:
@@ -29,11 +36,42 @@ SETTLE_ROUNDS = 3  # a binding acts, a screen is pushed, it mounts and focuses
 SETTLE_LIMIT = 1.0  # seconds: a busy screen never holds keys back for longer
 
 
-def as_typed(event: events.Key) -> events.Key:
-    """Enter typed while keydesk starts, before it takes the terminal over,
+def as_typed(event: events.Key, bound: Callable[[str], bool]) -> list[events.Key]:
+    """The keys a person typed, which `event` stands for.
+
+    Enter typed while keydesk starts, before it takes the terminal over,
     reaches it as ^J: the terminal, not yet raw, turned its CR into NL. Here
-    ^J means Enter, typed ahead or not (as a shell reads it)."""
-    return events.Key("enter", "\r") if event.key == "ctrl+j" else event
+    ^J means Enter, typed ahead or not (as a shell reads it).
+
+    An Alt key that nothing `bound` takes is Escape then the key (see module)."""
+    if event.key == "ctrl+j":
+        return [events.Key("enter", "\r")]
+    key = event.key.removeprefix("alt+")
+    if key == event.key or not event.is_printable or bound(event.key):
+        return [event]
+    character = event.character or ""
+    if key.startswith("shift+") and character.isupper():
+        key = character  # `G` typed alone is the key "G", not "shift+g"
+    return [events.Key("escape", "\x1b"), events.Key(key, character)]
+
+
+class AltKeysParser(XTermParser):
+    """Reads ESC followed by a key as Alt and that key for every key. Textual
+    marks only letters and digits: ESC `/` came as `/`, the Escape lost."""
+
+    def _sequence_to_key_events(self, sequence: str, alt: bool = False) -> Iterable[events.Key]:
+        for event in super()._sequence_to_key_events(sequence, alt):
+            if alt and event.is_printable and not event.key.startswith("alt+"):
+                event = events.Key(f"alt+{event.key}", event.character)
+            yield event
+
+
+def read_alt_keys() -> None:
+    """The terminal's keys are read with AltKeysParser from now on. Textual's
+    driver takes the parser its module names: there is no other way in."""
+    from textual.drivers import linux_driver
+
+    linux_driver.XTermParser = AltKeysParser  # type: ignore[attr-defined]
 
 
 class KeyGate:
@@ -46,31 +84,37 @@ class KeyGate:
         self._settling = False
         self._task: asyncio.Task[None] | None = None
 
-    def holds(self, event: events.Key) -> bool:
+    def holds(self, event: events.Key, after: Sequence[events.Key] = ()) -> bool:
         """True when `event` must wait (it is kept, and comes back later);
-        False when the app handles it now."""
+        False when the app handles it now. Keys `after` it (typed with it)
+        always wait for it."""
         if event is self._replaying:
             self._replaying = None
         elif self._settling or self._held or self._replaying is not None:
-            self._held.append(event)
+            self._held.extend((event, *after))
             return True
-        if self._may_move(event):
+        if after or self._may_move(event):
+            self._held.extend(after)
             self._settling = True
             self._task = asyncio.create_task(self._release_once_settled())
         return False
 
+    def bound(self, key: str) -> bool:
+        """A binding of the app, the screen in front or the focused widget
+        (and its parents) takes `key`."""
+        app = self._app
+        if key in app._bindings.key_to_bindings:
+            return True
+        return any(
+            key in bindings.key_to_bindings for _n, bindings in app.screen._modal_binding_chain
+        )
+
     def _may_move(self, event: events.Key) -> bool:
         if event.key in MOVING_KEYS:
             return True
-        app = self._app
-        if isinstance(app.focused, Input) and event.is_printable:
+        if isinstance(self._app.focused, Input) and event.is_printable:
             return False  # text for the field: a binding of the same key does not fire
-        if event.key in app._bindings.key_to_bindings:
-            return True
-        return any(
-            event.key in bindings.key_to_bindings
-            for _n, bindings in app.screen._modal_binding_chain
-        )
+        return self.bound(event.key)
 
     async def _release_once_settled(self) -> None:
         # Never keep keys because a screen is slow, or gone: they go on anyway.
