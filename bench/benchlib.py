@@ -152,6 +152,52 @@ def reflect(engine: sa.Engine, name: str) -> sa.Table:
     return sa.Table(name, sa.MetaData(), autoload_with=engine)
 
 
+def _probe_key(service, engine: sa.Engine, integration_id: int):
+    """One key issued by keydesk itself: its shape and its hash's parameters
+    are the ones to copy. Then deleted, so the counts stay round.
+    (an argon2 hasher with the store's parameters, the key's created_by)."""
+    from argon2 import PasswordHasher, extract_parameters
+
+    text = service.create_key(integration_id, "bench-format-probe").private_key.reveal()
+    if not KEY_RE.fullmatch(text):
+        raise SystemExit(f"keydesk's key format changed ({text[:8]}…): update bench/benchlib.py")
+    api_key = reflect(engine, "api_key")
+    with engine.connect() as connection:
+        real_hash, created_by = connection.execute(
+            sa.select(api_key.c.secret_hash, api_key.c.created_by).where(
+                api_key.c.public_key == public_of(text)
+            )
+        ).one()
+    with engine.begin() as connection:
+        connection.execute(sa.delete(api_key).where(api_key.c.public_key == public_of(text)))
+    return PasswordHasher.from_parameters(extract_parameters(real_hash)), created_by
+
+
+def _key_rows(
+    integration_id: int, count: int, real: list, now: datetime, label: str, created_by
+) -> list[dict]:
+    """`count` api_key rows, the `real` (key, hash) pairs first, then
+    fillers; dated one second apart up to `now`."""
+    start = now - timedelta(seconds=count)
+    rows = []
+    for n in range(count):
+        if n < len(real):
+            public, secret_hash = public_of(real[n][0]), real[n][1]
+        else:
+            public, secret_hash = f"kdpk_{random_b62(16)}", FILLER_HASH
+        rows.append(
+            {
+                "integration_id": integration_id,
+                "public_key": public,
+                "label": label.format(n=n),
+                "secret_hash": secret_hash,
+                "created_at": start + timedelta(seconds=n),
+                "created_by": created_by,
+            }
+        )
+    return rows
+
+
 def seed(
     url: str,
     integrations: dict[str, int],
@@ -167,8 +213,6 @@ def seed(
     `verified_in` (default: the first integration) get real argon2 hashes
     and are returned as private keys; every other row shares FILLER_HASH.
     Keys are dated one second apart, newest last."""
-    from argon2 import PasswordHasher, extract_parameters
-
     from keydesk.service import KeyService
     from keydesk.store.engine import open_store
 
@@ -183,48 +227,17 @@ def seed(
             redirect_uri="https://bench.example/callback", configure=True,
         ).id  # fmt: skip
 
-    # One key issued by keydesk itself: its shape and its hash's parameters
-    # are the ones to copy. Then deleted, so the counts stay round.
     first = next(iter(integrations))
-    probe = service.create_key(ids[first], "bench-format-probe")
-    text = probe.private_key.reveal()
-    if not KEY_RE.fullmatch(text):
-        raise SystemExit(f"keydesk's key format changed ({text[:8]}…): update bench/benchlib.py")
-    engine = store.engine
-    api_key = reflect(engine, "api_key")
-    with engine.connect() as connection:
-        real_hash, created_by = connection.execute(
-            sa.select(api_key.c.secret_hash, api_key.c.created_by).where(
-                api_key.c.public_key == public_of(text)
-            )
-        ).one()
-    with engine.begin() as connection:
-        connection.execute(sa.delete(api_key).where(api_key.c.public_key == public_of(text)))
-    hasher = PasswordHasher.from_parameters(extract_parameters(real_hash))
-
+    hasher, created_by = _probe_key(service, store.engine, ids[first])
     verified_in = verified_in or first
     private = [make_key() for _ in range(verified)]
     hashes = hash_all(hasher, private)
     now = datetime.now(UTC).replace(microsecond=0)
+    engine = store.engine
+    api_key = reflect(engine, "api_key")
     for name, count in integrations.items():
         real = list(zip(private, hashes, strict=True)) if name == verified_in else []
-        start = now - timedelta(seconds=count)
-        rows = []
-        for n in range(count):
-            if n < len(real):
-                public, secret_hash = public_of(real[n][0]), real[n][1]
-            else:
-                public, secret_hash = f"kdpk_{random_b62(16)}", FILLER_HASH
-            rows.append(
-                {
-                    "integration_id": ids[name],
-                    "public_key": public,
-                    "label": label.format(n=n),
-                    "secret_hash": secret_hash,
-                    "created_at": start + timedelta(seconds=n),
-                    "created_by": created_by,
-                }
-            )
+        rows = _key_rows(ids[name], count, real, now, label, created_by)
         with engine.begin() as connection:
             for chunk in range(0, len(rows), 20_000):
                 connection.execute(sa.insert(api_key), rows[chunk : chunk + 20_000])
@@ -294,6 +307,18 @@ def rate(action: Callable[[], object], seconds: float, batch: int = 100) -> floa
             action()
         count += batch
     return count / (time.perf_counter() - start)
+
+
+def cycling(action: Callable[[str], object], keys: Sequence[str]) -> Callable[[], None]:
+    """A step for `rate`: `action` on the next of `keys`, round and round."""
+    position = 0
+
+    def step() -> None:
+        nonlocal position
+        action(keys[position])
+        position = (position + 1) % len(keys)
+
+    return step
 
 
 @dataclass

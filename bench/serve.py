@@ -33,8 +33,7 @@ import time
 from pathlib import Path
 
 from benchlib import Row, keydesk_command, median, print_table, seed
-
-from verify import free_port, lua_cycling, parse_wrk, wrk
+from verify_http import free_port, lua_cycling, parse_wrk, wrk
 
 CONNECTIONS = 32
 

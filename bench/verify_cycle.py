@@ -19,7 +19,7 @@ from __future__ import annotations
 import secrets
 import time
 
-from benchlib import BASE62, Row, make_key, median, rate
+from benchlib import BASE62, Row, cycling, make_key, median, rate
 
 from keydesk.keys import checksum
 from keydesk.verify import Verifier
@@ -37,17 +37,6 @@ def _prime(verifier: Verifier, keys: list[str]) -> tuple[int, float]:
         if seen % 100 == 0 and time.perf_counter() - start > PRIME_SECONDS_MAX:
             break
     return seen, (time.perf_counter() - start) * 1000 / seen
-
-
-def _cycling(verifier: Verifier, keys: list[str]):
-    position = 0
-
-    def step() -> None:
-        nonlocal position
-        verifier.verify(keys[position])
-        position = (position + 1) % len(keys)
-
-    return step
 
 
 def _wrong_secret(public_key: str) -> str:
@@ -68,7 +57,7 @@ def _cpu_per_refusal(verifier: Verifier, presented: list[str]) -> float:
 
 
 def _warm_cpu(verifier: Verifier, keys: list[str], count: int) -> float:
-    step = _cycling(verifier, keys)
+    step = cycling(verifier.verify, keys)
     cpu = time.process_time()
     for _ in range(count):
         step()
@@ -87,7 +76,7 @@ def cycle(
     rates: dict[int, list[float]] = {size: [] for size in sizes}
     for _ in range(rounds):
         for size in sizes:
-            rates[size].append(rate(_cycling(verifiers[size], keys[:size]), share))
+            rates[size].append(rate(cycling(verifiers[size].verify, keys[:size]), share))
     smallest = median(rates[sizes[0]])
     rows = []
     for size in sizes:
