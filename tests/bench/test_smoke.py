@@ -2,8 +2,9 @@
 at tiny sizes), in a subprocess, must exit 0 and print its figure lines.
 No time bound is asserted: figures are the benches' business, not a test's.
 
-The benches are started together, once per module (most of their time is
-waiting on child processes and screens), and each test waits for its own.
+The benches start together as soon as they are collected, once per run
+(most of their time is waiting on child processes and screens; see
+conftest.py), and each test waits for its own.
 PostgreSQL runs only when KEYDESK_TEST_POSTGRES_URL names a server; the
 terminal bench only where tmux is installed. bench/tui_heartbeat.py and
 bench/tui_floor.py are the children bench/tui.py starts, and
@@ -16,17 +17,15 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
-import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
+if TYPE_CHECKING:
+    from tests.bench.conftest import Runs
+
 POSTGRES = os.environ.get("KEYDESK_TEST_POSTGRES_URL")
-WAIT_SECONDS = 300  # a hung bench fails here rather than hanging CI
 
 
 @dataclass(frozen=True)
@@ -102,62 +101,6 @@ def missing(smoke: Smoke) -> str | None:
     if smoke.needs and shutil.which(smoke.needs) is None:
         return f"needs {smoke.needs}"
     return None
-
-
-class Runs:
-    """The smoke runs of one test module, each writing to a file (a pipe
-    read late could stall a bench)."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.env = {
-            key: value for key, value in os.environ.items() if key != "KEYDESK_DATABASE_URL"
-        }
-        self.processes: dict[str, subprocess.Popen[bytes]] = {}
-
-    def start(self, smoke: Smoke) -> None:
-        if smoke.name in self.processes:
-            return
-        with (self.folder / f"{smoke.name}.txt").open("wb") as sink:
-            self.processes[smoke.name] = subprocess.Popen(
-                [sys.executable, str(BENCH / smoke.argv[0]), *smoke.argv[1:], "--smoke"],
-                stdout=sink, stderr=subprocess.STDOUT, env=self.env, cwd=BENCH.parent,
-            )  # fmt: skip
-
-    def finish(self, smoke: Smoke) -> tuple[int, str]:
-        """Its exit status and output."""
-        self.start(smoke)
-        status = self.processes[smoke.name].wait(timeout=WAIT_SECONDS)
-        return status, (self.folder / f"{smoke.name}.txt").read_text()
-
-    def stop(self) -> None:
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-
-
-@pytest.fixture(scope="module")
-def runs(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Runs]:
-    """Without xdist, every bench the session selected starts at once; under
-    xdist (whose workers each hold the whole collection) each starts with
-    its test."""
-    runs = Runs(tmp_path_factory.mktemp("bench-smoke"))
-    if not os.environ.get("PYTEST_XDIST_WORKER"):
-        wanted = {
-            smoke.name
-            for item in request.session.items
-            if isinstance(item, pytest.Function)
-            and item.module is request.module
-            and isinstance(smoke := item.callspec.params.get("smoke"), Smoke)
-        }
-        for smoke in SMOKES:
-            if smoke.name in wanted and missing(smoke) is None:
-                runs.start(smoke)
-    yield runs
-    runs.stop()
 
 
 @pytest.mark.parametrize("smoke", SMOKES, ids=[s.name for s in SMOKES])
