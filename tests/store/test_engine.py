@@ -162,6 +162,26 @@ def test_the_active_label_index_is_partial_on_every_backend(store):
     assert predicate is not None and str(predicate).strip("() ") == ACTIVE_KEY
 
 
+def _wait_briefly(engine: sa.Engine) -> None:
+    """The engine's connections wait 0.2 s for a lock, not the store's 5 s
+    (SQLite's busy timeout, PostgreSQL's lock_timeout): the refusal is the
+    same, sooner. Set after the store's own settings, on new connections."""
+    sqlite = engine.dialect.name == "sqlite"
+
+    def shorten(dbapi_connection, _record) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA busy_timeout = 200" if sqlite else "SET lock_timeout = 200")
+        cursor.close()
+        if not sqlite:
+            dbapi_connection.commit()  # (the pool's rollback would undo the SET)
+
+    sa.event.listen(engine, "connect", shorten)
+    engine.dispose()
+    with engine.connect() as connection:
+        shown = "PRAGMA busy_timeout" if sqlite else "SHOW lock_timeout"
+        assert str(connection.exec_driver_sql(shown).scalar()) in ("200", "200ms")
+
+
 def test_a_lock_held_elsewhere_makes_a_busy_store_not_a_wait_for_ever(world, store_url):
     """Another process in the middle of a write (SQLite) or holding a lock
     (PostgreSQL: a DBA's `LOCK TABLE`, a session left in a transaction):
@@ -171,6 +191,7 @@ def test_a_lock_held_elsewhere_makes_a_busy_store_not_a_wait_for_ever(world, sto
 
     from keydesk.errors import StoreUnavailable
 
+    _wait_briefly(world.store.engine)
     if store_url.startswith("sqlite"):
         holder = sqlite3.connect(store_url.removeprefix("sqlite:///"), isolation_level=None)
         holder.execute("BEGIN EXCLUSIVE")

@@ -77,12 +77,15 @@ def test_keys_read_together_share_their_repeated_values(tmp_path):
     assert all(isinstance(k.integration, str) and isinstance(k.scopes, tuple) for k in keys)
 
 
-def test_a_locked_store_goes_the_full_way_at_once_and_reads_wait_as_usual(tmp_path, capsys):
+def test_a_locked_store_goes_the_full_way_at_once_and_reads_wait_as_usual(
+    tmp_path, capsys, monkeypatch
+):
     """The bare way's first look gives up at once on a store another process
     has locked (the full way then waits the busy timeout and says "busy":
     waiting on both doubled it); once past that look, reads wait as usual."""
     import sqlite3
 
+    from keydesk.store import engine, sqlite_file
     from keydesk.store.sqlite_file import SQLITE_BUSY_TIMEOUT_MS, open_for_reading
 
     url = f"sqlite:///{tmp_path / 'k.db'}"
@@ -91,6 +94,14 @@ def test_a_locked_store_goes_the_full_way_at_once_and_reads_wait_as_usual(tmp_pa
         assert connection is not None
         (timeout,) = connection.execute("PRAGMA busy_timeout").fetchone()
         assert timeout == SQLITE_BUSY_TIMEOUT_MS
+    # The full way below waits 0.2 s, not 5 s, for the same "busy" (the
+    # engine's connect timeout, then its busy_timeout pragma, checked here).
+    monkeypatch.setattr(sqlite_file, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    monkeypatch.setattr(engine, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    store = open_store(url)
+    with store.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 200
+    store.dispose()
     holder = sqlite3.connect(tmp_path / "k.db", isolation_level=None)
     holder.execute("PRAGMA locking_mode=EXCLUSIVE")
     holder.execute("BEGIN EXCLUSIVE")
