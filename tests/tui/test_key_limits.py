@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from textual.widgets import Input, Static
+from textual.widgets import Input, Label, Static
 
 from keydesk.service import KeyService
 from keydesk.store.models import KeySource
@@ -45,6 +45,40 @@ async def test_the_create_form_sets_limits_and_refuses_a_bad_one_on_its_line(dem
     (key,) = [k for k in KeyService(demo_store, "alice").keys("github") if k.label == "limited"]
     assert (key.limits.rate, key.limits.quota) == ("600/min", "1000/d")
     assert key.limits.allow_from == ("10.0.0.0/8", "2001:db8::/32")
+
+
+async def test_the_create_forms_limits_are_labelled_and_blank_means_none_as_in_l(demo_store):
+    """Rate, quota and networks are named on their lines (not by placeholders
+    alone); the workspace's default rate is filled in, and cleared it means
+    no rate, as a blank rate does in `l`."""
+
+    alice = KeyService(demo_store, "alice")
+    alice.set_default_rate("acme", "600/min")
+    app = KeydeskApp(alice)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await open_integration(pilot, "github")
+        await pilot.press("g")
+        await settle(pilot)
+        form = app.screen
+        assert "Limits (blank: none)" in [str(label.render()) for label in form.query(Label)]
+        for name, field in (("Rate", "#rate"), ("Quota", "#quota"), ("Networks", "#allow-from")):
+            row = form.query_one(field, Input).parent
+            assert str(row.query_one(Label).render()) == name
+        assert form.query_one("#rate", Input).value == "600/min"
+        assert "600/min: the workspace's default" in str(form.query_one("#rate-default").render())
+        form.query_one("#rate", Input).value = ""
+        await pilot.press(*"unlimited", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, KeyCreatedScreen)
+        await pilot.press("c", "d")  # copied, Done: the key's tab
+        await settle(pilot)
+        await pilot.press("g")
+        await settle(pilot)
+        await pilot.press(*"defaulted", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, KeyCreatedScreen)
+    rates = {k.label: k.limits.rate for k in alice.keys("github")}
+    assert (rates["unlimited"], rates["defaulted"]) == (None, "600/min")
 
 
 async def test_a_keys_page_shows_limits_quota_left_and_sources_marking_new_networks(demo_store):

@@ -159,6 +159,9 @@ class StoreCalls:
         """Cancel the stop a rotation set (its replacement was revoked)."""
         return self._service().keep_key(public_key)
 
+    def default_rate(self, workspace: str) -> str | None:
+        return self._service().default_rate(workspace)
+
     def edit_key_limits(self, public_key: str, **limits: Any) -> KeyView:
         """Change a key's rate, quota and networks (keydesk.service's arguments)."""
         return self._service().edit_key_limits(public_key, **limits)

@@ -37,9 +37,12 @@ from keydesk.views import (
 )
 
 PLACEHOLDER = "e.g. Production Backend, Local Development, CI Runner"
-RATE_HINT = "rate, e.g. 600/min (blank: the workspace's default)"
-QUOTA_HINT = "quota, e.g. 1000000/month (blank: none)"
-NETWORKS_HINT = "from, e.g. 10.0.0.0/8 2001:db8::/32 (blank: anywhere)"
+LIMITS_HEADING = "Limits (blank: none)"
+LIMIT_FIELDS = (  # name, field, example
+    ("Rate", "rate", "e.g. 600/min"),
+    ("Quota", "quota", "e.g. 1000000/month"),
+    ("Networks", "allow-from", "e.g. 10.0.0.0/8 2001:db8::/32 (blank: anywhere)"),
+)
 NEVER = 0  # the Expiry choice "never" (a Select value cannot be None)
 
 
@@ -81,6 +84,8 @@ class CreateKeyScreen(KeydeskScreen[CreatedKey | None]):
         self._busy = False
         self._usable: dict[int, IntegrationView] = {}
         self._chosen: IntegrationView | None = None
+        self._rate_asked = False
+        self._rate_shown = False  # the default rate (or its absence) is on the form
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -119,10 +124,15 @@ class CreateKeyScreen(KeydeskScreen[CreatedKey | None]):
             yield Label("Scopes (space toggles)", classes="field-label")
             yield ScopeList(id="scopes", compact=True)
             yield Static(id="scopes-error", classes="field-error")
-            yield Label("Limits (optional)", classes="field-label")
-            yield Input(placeholder=RATE_HINT, id="rate", compact=True)
-            yield Input(placeholder=QUOTA_HINT, id="quota", compact=True)
-            yield Input(placeholder=NETWORKS_HINT, id="allow-from", compact=True)
+            # Each on one line after its name, so that Save stays in view; blank
+            # means what it means in the key page's `l` dialog. The workspace's
+            # default rate is filled in.
+            yield Label(LIMITS_HEADING, classes="field-label")
+            for name, field, example in LIMIT_FIELDS:
+                with Horizontal(classes="limit-row"):
+                    yield Label(name, classes="limit-name")
+                    yield Input(placeholder=example, id=field, compact=True)
+            yield Static(id="rate-default", classes="field-hint")
             yield Static(id="limits-error", classes="field-error")
             with Horizontal(classes="form-buttons"):
                 yield Button("Cancel", id="cancel", compact=True)
@@ -132,6 +142,7 @@ class CreateKeyScreen(KeydeskScreen[CreatedKey | None]):
 
     def on_mount(self) -> None:
         self.query_one("#busy").display = False
+        self.query_one("#rate-default").display = False
         self._error(None)
         self._integration_error(None)
         self._line("#expiry-error", None)
@@ -188,6 +199,7 @@ class CreateKeyScreen(KeydeskScreen[CreatedKey | None]):
         integration = self._usable.get(value) if isinstance(value, int) else None
         self._offer_expiry(integration)
         self._offer_scopes(integration)
+        self._offer_rate(integration)
 
     def _offer_expiry(self, integration: IntegrationView | None) -> None:
         """The choices the integration's workspace allows, its default chosen."""
@@ -205,6 +217,32 @@ class CreateKeyScreen(KeydeskScreen[CreatedKey | None]):
             scopes.add_options([(s, s, True) for s in integration.scope_list])
         scopes.display = bool(scopes.option_count)
         self._line("#scopes-error", None)
+
+    def _offer_rate(self, integration: IntegrationView | None) -> None:
+        """The workspace's default rate filled in, once (the choosable
+        integrations are all in the current workspace)."""
+        if integration is None or self._rate_asked:
+            return
+        self._rate_asked = True
+        workspace = integration.workspace
+        call_service(
+            self,
+            lambda: self.keydesk.calls.default_rate(workspace),
+            self._show_default_rate,
+            on_error=lambda _message: None,  # blank then leaves the rate to the service
+            group="default-rate",
+        )
+
+    def _show_default_rate(self, rate: str | None) -> None:
+        field = self.query_one("#rate", Input)
+        if field.value or self._busy:
+            return  # typed before it came: what was typed stands
+        self._rate_shown = True
+        if rate:
+            field.value = rate
+            hint = self.query_one("#rate-default", Static)
+            hint.update(f"Rate {rate}: the workspace's default for new keys")
+            hint.display = True
 
     @on(Select.Changed, "#expiry")
     def _show_expiry_date(self) -> None:
@@ -307,15 +345,18 @@ class CreateKeyScreen(KeydeskScreen[CreatedKey | None]):
         return chosen
 
     def _limits(self) -> dict[str, Any] | None:
-        """The typed rate, quota and networks (blank rate: the workspace's
-        default), or None after saying what is wrong with one."""
+        """The typed rate, quota and networks (blank: none, anywhere), or None
+        after saying what is wrong with one. A blank rate before the default
+        was shown (a fast typist) leaves it to the service: its default."""
         rate, quota, networks = (
             self.query_one(f"#{name}", Input).value.strip()
             for name in ("rate", "quota", "allow-from")
         )
         try:
             return {
-                "rate": str(parse_limit(rate, "The rate")) if rate else None,
+                "rate": str(parse_limit(rate, "The rate"))
+                if rate
+                else ("none" if self._rate_shown else None),
                 "quota": str(parse_limit(quota, "The quota")) if quota else None,
                 "allow_from": parse_networks([networks], "A network") if networks else (),
             }

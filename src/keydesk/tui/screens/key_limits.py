@@ -19,6 +19,12 @@ from keydesk.tui.screens.base import KeydeskModal
 from keydesk.tui.widgets import KeyFooter
 from keydesk.views import KeyView
 
+# Blank means the same on the create form (keydesk.tui.screens.create_key),
+# where the rate starts as the workspace's default.
+RATE_LABEL = "Rate (e.g. 600/min; blank: none)"
+QUOTA_LABEL = "Quota (e.g. 1000000/month; blank: none)"
+NETWORKS_LABEL = "From networks (CIDRs; blank: anywhere)"
+
 
 def typed_limits(rate: str, quota: str, networks: str) -> dict[str, Any]:
     """The service's arguments for what was typed (blank: none, anywhere);
@@ -48,11 +54,11 @@ class KeyLimitsScreen(KeydeskModal[dict[str, Any] | None]):
         limits = self._key.limits
         with Vertical(id="dialog"):
             yield Static(content(f"Limits of {self._key.label}"), id="dialog-title")
-            yield Label("Rate (e.g. 600/min; blank: none)", classes="field-label")
+            yield Label(RATE_LABEL, classes="field-label")
             yield Input(limits.rate or "", id="limit-rate", compact=True)
-            yield Label("Quota (e.g. 1000000/month; blank: none)", classes="field-label")
+            yield Label(QUOTA_LABEL, classes="field-label")
             yield Input(limits.quota or "", id="limit-quota", compact=True)
-            yield Label("From networks (CIDRs; blank: anywhere)", classes="field-label")
+            yield Label(NETWORKS_LABEL, classes="field-label")
             yield Input(" ".join(limits.allow_from), id="limit-from", compact=True)
             yield Static(id="limit-error", classes="field-error")
         yield KeyFooter()
