@@ -25,7 +25,7 @@ def _offer(role_allows: bool, possible_now: bool) -> bool | None:
 
 def integration_action(integration: IntegrationView | None, action: str) -> bool | None:
     if integration is None:
-        return None if action in ("generate", "edit", "open") else False
+        return None if action in ("generate", "edit") else False  # Enter opens nothing: hidden
     if action == "generate":
         return _offer(integration.can_manage, integration.can_issue_keys)
     if action == "edit":
@@ -55,6 +55,8 @@ def key_action(
         return _offer(integration.can_manage, active)
     if action == "rotate":
         return _offer(integration.can_manage, active and integration.can_issue_keys)
+    if action == "open_key":  # Enter opens nothing on an empty list: hidden
+        return key is not None
     if action == "keep":  # rare: offered only on a key whose replacement was revoked
         return integration.can_manage and key is not None and key.stop_is_orphaned(now)
     return key is not None or None

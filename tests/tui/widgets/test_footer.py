@@ -1,5 +1,6 @@
 """KeyFooter at 60 and 80 columns: every key shown is whole, ^p and ? always
-stay (^q goes first, then the screen's last keys); a dialog shows its own
+stay (^q goes first, then the screen's last keys), ⏎ Open fits beside ^q Quit
+at 80; a dialog shows its own
 keys, not those of the screen behind it. Also what else must fit those
 widths: the Audit tab's Label and the scan screen's hint."""
 
@@ -63,6 +64,8 @@ async def test_the_footer_keeps_palette_and_help_whole(demo_store, screen_name):
             keys = _whole(app.screen)
             if size[0] == 80:
                 assert keys.get("Quit"), keys
+            if screen_name == "integrations" or (screen_name == "api-keys" and size[0] == 80):
+                assert keys.get("Open"), keys  # ⏎ (at 60 the API Keys tab keeps / Filter)
 
 
 async def test_the_members_footer_offers_every_change_at_60_and_80(demo_store):

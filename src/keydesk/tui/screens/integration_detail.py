@@ -54,7 +54,7 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
                 "(its replacement was revoked)"),
         Binding("slash", "filter_keys", "Filter", key_display="/", id="detail.filter",
                 tooltip="Filter keys by label, public key, status or creator"),
-        Binding("enter", "open_key", "Open key", show=False, id="detail.open_key",
+        Binding("enter", "open_key", "Open", key_display="⏎", id="detail.open_key",
                 tooltip="Open the highlighted key's page: usage, expiry, rotation, events"),
         Binding("p", "copy_public", "Copy public key", show=False, id="detail.copy_public",
                 tooltip="Copy the public key of the highlighted key"),

@@ -35,7 +35,7 @@ COLUMNS = [
 class IntegrationsScreen(KeydeskScreen[None]):
     AUTO_FOCUS = "#integrations"
     BINDINGS = [
-        Binding("enter", "open", "Open", id="integrations.open",
+        Binding("enter", "open", "Open", key_display="⏎", id="integrations.open",
                 tooltip="Open the highlighted integration (its API Keys)"),
         Binding("slash", "focus_filter", "Filter", key_display="/", id="integrations.filter",
                 tooltip="Filter integrations by name, provider or status"),
@@ -212,7 +212,7 @@ class IntegrationsScreen(KeydeskScreen[None]):
         self.refresh_bindings()  # the footer redraws only if what it offers changed
 
     @on(DataTable.RowSelected, "#integrations")
-    def _row_selected(self) -> None:
+    def _row_selected(self) -> None:  # a click on the highlighted row (Enter is bound above)
         self.action_open()
 
     def action_open(self) -> None:

@@ -14,7 +14,7 @@ from textual.widgets._footer import FooterKey
 Key = tuple[Binding, bool, str]  # (binding, enabled, tooltip)
 Offer = tuple[tuple[Key, ...], Key | None]  # the keys shown, and ^p (None: not shown)
 
-KEY_GAP = 2  # a compact key: "k Description" and one column after it
+KEY_GAP = 2  # a compact key: "k Description" and one column after it (the last: none)
 PALETTE_CHROME = 3  # ^p's border, the space in it and the column before it
 FIRST_TO_GO = "app.quit"  # ctrl+q quits everywhere, and ? lists it
 HELP = "app.help"
@@ -35,6 +35,14 @@ class KeyFooter(Footer):
     is out of reach, and no key is ever cut in half. It leans on Footer's
     internals (`_bindings_ready`): check it when Textual is upgraded
     (tests/tui/test_terminal_sizes.py does)."""
+
+    # The last key needs no column after it: ^p's border separates them, and
+    # at 80 columns that column is what ⏎ Open needs beside ^q Quit.
+    DEFAULT_CSS = """
+    KeyFooter.-compact FooterKey.-last {
+        margin-right: 0;
+    }
+    """
 
     def __init__(self) -> None:
         super().__init__(compact=True)
@@ -72,12 +80,13 @@ class KeyFooter(Footer):
         if not self._bindings_ready:
             return
         keys, palette = self._offered if self._offered is not None else self._offer()
-        for binding, enabled, tooltip in keys:
+        for n, (binding, enabled, tooltip) in enumerate(keys, 1):
             yield FooterKey(
                 binding.key,
                 self.app.get_key_display(binding),
                 binding.description,
                 binding.action,
+                classes="-last" if n == len(keys) else "",
                 disabled=not enabled,
                 tooltip=tooltip,
             ).data_bind(compact=Footer.compact)
@@ -118,7 +127,8 @@ class KeyFooter(Footer):
         droppable += [k for action in named for k in kept if k[0].action == action]
         droppable += [k for k in reversed(kept) if k[0].id != HELP and k not in droppable]
         for key in droppable:
-            if sum(self._cells(binding) + KEY_GAP for binding, _, _ in kept) <= room:
+            needed = sum(self._cells(binding) + KEY_GAP for binding, _, _ in kept)
+            if needed - 1 <= room:  # the last key has no column after it
                 break
             kept.remove(key)
         return tuple(kept)

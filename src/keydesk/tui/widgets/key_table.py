@@ -109,7 +109,8 @@ def position_of(keys: list[KeyView], public_key: str | None) -> int | None:
 class KeyTable(FittedTable):
     """The keys of one load that match the filter, a window at a time.
     It tells its screen when the highlighted key changes, when a key is
-    opened (Enter) and when a filter has been applied."""
+    clicked open (Enter is the screen's own binding, as in every ListTable)
+    and when a filter has been applied."""
 
     class KeyHighlighted(Message):
         """The highlighted key (None: no rows) may have changed."""
@@ -119,7 +120,7 @@ class KeyTable(FittedTable):
             self.key = key
 
     class KeySelected(Message):
-        """Enter on a key: open it."""
+        """A click on the highlighted key: open it."""
 
         def __init__(self, key: KeyView) -> None:
             super().__init__()

@@ -11,7 +11,8 @@ from textual.widgets import DataTable, OptionList
 class ListTable(DataTable[Any]):
     """Every list's table: a row cursor, and the keys every TUI user
     expects of a list besides the arrows: j/k down and up, Home/End to the
-    first and last row (Textual's Home/End scroll sideways)."""
+    first and last row (Textual's Home/End scroll sideways). Enter is left
+    to the screen, whose binding names what it opens."""
 
     BINDINGS = [
         Binding("j", "cursor_down", "Down", show=False),
@@ -22,6 +23,16 @@ class ListTable(DataTable[Any]):
 
     def __init__(self, *, id: str) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Enter is the screen's: its own binding (the footer's "⏎ Open", with
+        # its id, tooltip and check) opens the row where something opens.
+        # DataTable's hidden one would shadow it, in the footer and in ?.
+        # Disabled, it lets Enter through; a click on the highlighted row
+        # still posts RowSelected.
+        if action == "select_cursor":
+            return False
+        return super().check_action(action, parameters)
 
 
 class ListOptions(OptionList):
