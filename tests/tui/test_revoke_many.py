@@ -40,9 +40,11 @@ async def test_space_selects_rows_and_x_revokes_them_together(make_app, demo_sto
         assert "Select" not in _footer(detail)  # ? lists space; the footer once selecting
 
         table.move_cursor(row=detail.listed_keys().index(active[0]))
+        top = table.region.y
         await pilot.press("space", "down", "space")
         await settle(pilot)
         assert {"Select", "Revoke"} <= set(_footer(detail)) and "Rotate" not in _footer(detail)
+        assert table.region.y == top  # the counts stay on one line: fewer words at 60
         chosen = [active[0].public_key, detail.listed_keys()[table.cursor_row].public_key]
         assert list(table.selected) == chosen
         assert "2 selected" in _text(detail.summary)

@@ -137,6 +137,7 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
 
     def on_resize(self) -> None:
         self._show_title()
+        self.call_after_refresh(self._count_keys)  # in the words the new width holds
 
     def uncovered(self) -> None:
         self.action_refresh()
@@ -264,9 +265,13 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
     @on(KeyTable.Filtered)
     @on(KeyTable.SelectionChanged)
     def _summarise(self) -> None:
-        self._say(self.summary, self.table.summary())
+        self._count_keys()
         footer_shows(self, "space", bool(self.table.selected))  # while selecting (Rotate leaves)
         self.refresh_bindings()  # x revokes the selection, or the highlighted key
+
+    def _count_keys(self) -> None:
+        if self.table.loaded is not None:  # else "Loading keys…" stays
+            self._say(self.summary, self.table.summary(self.summary.size.width or None))
 
     @on(KeyTable.KeyHighlighted)
     def _key_changed(self, message: KeyTable.KeyHighlighted) -> None:

@@ -21,7 +21,7 @@ from textual.widgets import DataTable
 from textual.worker import get_current_worker
 
 from keydesk.tui.calls import call_service
-from keydesk.tui.display import literal
+from keydesk.tui.display import cells, clipped, literal
 from keydesk.tui.widgets.fitted_table import Column, FittedTable
 from keydesk.views import KeyStatus, KeyView, key_status
 from keydesk.views.tags import tags_text
@@ -156,18 +156,26 @@ class KeyTable(FittedTable):
             return None
         return self.matched[row]
 
-    def summary(self) -> str:
-        """The counts line above the table."""
+    def summary(self, width: int | None = None) -> str:
+        """The counts line above the table, in fewer words where `width`
+        cells do not hold it: wrapped, it pushed the table down a line as
+        keys were selected (at 60 columns)."""
         loaded = self.loaded
         total = len(loaded.keys) if loaded else 0
         if loaded is None or not total:
             return "No API keys yet."
-        text = f"{loaded.active:,} active · {total - loaded.active:,} revoked or expired"
-        matched = len(self.matched)
-        if matched < total:
-            text += f" · {matched:,} match the filter"
-        if self.selected:
-            text += f" · {len(self.selected):,} selected"
+        matched, selected = len(self.matched), len(self.selected)
+        active, ended = f"{loaded.active:,} active", f"{total - loaded.active:,}"
+        found = (f"{matched:,} match the filter", f"{matched:,} match") if matched < total else ()
+        chosen = (f"{selected:,} selected",) if selected else ()
+        wordings = (
+            (active, f"{ended} revoked or expired", *found[:1], *chosen),
+            (active, f"{ended} revoked/expired", *found[1:], *chosen),
+            (active, *found[1:], *chosen),
+        )
+        lines = [" · ".join(words) for words in wordings]
+        fits = [line for line in lines if width is None or cells(line) <= width]
+        text = fits[0] if fits else clipped(lines[-1], width or 1)
         if matched > MAX_ROWS:
             text += f"\nThe list holds the first {MAX_ROWS:,}: filter ( / ) to find the rest."
         return text
