@@ -71,7 +71,7 @@ async def _assert_replaced(
             break
     assert box.value == public_key
     assert [k.public_key for k in detail.listed_keys()] == [public_key]  # the filter finds it
-    said = f"A private key was pasted; it was replaced by its public key {public_key}."
+    said = f"A private key was entered; it was replaced by its public key {public_key}."
     assert [n.message for n in app._notifications] == [said] * notices  # once a key
     await pilot.press("ctrl+z")  # Textual 8's Input keeps no undo history: nothing comes back
     assert box.value == public_key

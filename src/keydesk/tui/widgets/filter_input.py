@@ -16,7 +16,7 @@ from keydesk.redaction import (
     shown_instead,
 )
 
-PRIVATE_KEY_REPLACED = "A private key was pasted; it was replaced by {what}."
+PRIVATE_KEY_REPLACED = "A private key was entered; it was replaced by {what}."  # pasted or typed
 
 
 class FilterInput(Input):
