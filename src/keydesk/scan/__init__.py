@@ -3,9 +3,9 @@
 `run_scan` (pipeline) is the one entry point `keydesk scan` and the TUI use:
 files and folders (files; a big walk on idle cores: spread) or git (git,
 patch, git_blobs) are read as streams (streams; UTF-16/32 text: text), keys
-matched in them (matching; escaped keys: decode), allow-listed ones left out
-(allow), and each key reported as a `Finding` or what was not read as a
-`Skipped` note (events).
+matched in them (matching; escaped keys: decode; libc's memmem: search),
+allow-listed ones left out (allow), and each key reported as a `Finding` or
+what was not read as a `Skipped` note (events).
 
 The package is pure: no store, no screen. Callers pass what looks a key up.
 """

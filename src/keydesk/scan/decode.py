@@ -3,7 +3,7 @@ three times, JSON-escaped behind one to four backslashes, any mix of them
 character by character, or inside `Basic` credentials' base64.
 
 Large buffers pass through here, so C searches go first: a buffer without
-`%`, `\\` or `asic` costs three `bytes.find` calls (two of them `memchr`);
+`%`, `\\` or `asic` costs two `memchr` and one `memmem` (`keydesk.scan.search`);
 the regular expressions run only near an escaped `k`, `d`, `s` or `_` or
 a plain `kdsk_`. Base64 elsewhere than in `Basic` credentials is not looked
 for: three more full searches would cost more than the whole plain scan.
@@ -22,6 +22,7 @@ from keydesk.keys import (
     PRIVATE_PREFIX,
     SECRET_LENGTH,
 )
+from keydesk.scan.search import find
 
 # The longest way one character of a key is written here: three percent
 # encodings (`%25256B`) or a JSON escape behind four backslashes.
@@ -94,22 +95,22 @@ def _escape_hits(buf: bytes | bytearray, start: int, end: int, plain: int | None
     hits: list[int] = []
     marked = False
     for mark, pattern in ((b"%", _PERCENT_HIT), (b"\\", _JSON_HIT)):
-        at = buf.find(mark, start, end)
+        at = buf.find(mark, start, end)  # one byte: memchr
         if at != -1:
             marked = True
             hits.extend(match.start() for match in pattern.finditer(buf, at, end))
     if marked:
-        at = buf.find(_PREFIX, start, end) if plain is None else plain
+        at = find(buf, _PREFIX, start, end) if plain is None else plain
         while at != -1:
             hits.append(at)
-            at = buf.find(_PREFIX, at + 1, end)
+            at = find(buf, _PREFIX, at + 1, end)
     return sorted(hits)
 
 
 def _basic_credentials(
     buf: bytes | bytearray, start: int, end: int
 ) -> Iterator[tuple[int, int, str]]:
-    at = buf.find(b"asic", start, end)
+    at = find(buf, b"asic", start, end)
     while at != -1:
         scheme = _BASIC.match(buf, max(start, at - 1), end)
         if scheme is not None:
@@ -122,4 +123,4 @@ def _basic_credentials(
                 first = token_at + 4 * found.start() // 3
                 last = token_at + -(-4 * found.end() // 3)
                 yield first, last, found.group().decode("ascii")
-        at = buf.find(b"asic", at + 1, end)
+        at = find(buf, b"asic", at + 1, end)

@@ -19,6 +19,7 @@ from keydesk.keys import (
 )
 from keydesk.scan.decode import escaped_keys
 from keydesk.scan.events import Finding
+from keydesk.scan.search import find
 
 _PREFIX = PRIVATE_PREFIX.encode("ascii")
 _B62 = b"[" + re.escape(BASE62).encode("ascii") + b"]"
@@ -32,8 +33,8 @@ def keys_in(
 ) -> list[tuple[int, str, str]]:
     """(offset, key text, public key) of each checksum-valid key in buf[start:end], plain
     or escaped, in order, ending past `fresh` (buf[:fresh] was the previous chunk's)."""
-    first = buf.find(_PREFIX, start, end)  # the common case, no prefix at all, stays in C
-    plain = _SHAPE.finditer(buf, first, end) if first != -1 else ()
+    first = find(buf, _PREFIX, start, end)  # the common case, no prefix at all, stays in C
+    plain = _SHAPE.finditer(buf, first, end) if first != -1 else ()  # beat a find() per hit
     found = [(m.start(), m.end(), m.group().decode("ascii")) for m in plain]
     found += escaped_keys(buf, start, end, first)
     checked = ((at, text, _checked(text)) for at, stop, text in sorted(found) if stop > fresh)
