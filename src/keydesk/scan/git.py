@@ -1,24 +1,30 @@
 """Git: keys added in history (`scan_git_history`) or staged for commit
 (`scan_staged`), and what git ignores for a folder walk (`learn_ignored`).
 
-Git output is read in bounded pieces (`keydesk.scan.patch`); closing an
-iterator early stops the git process it started. Changes git calls binary
-are read from the object store (`keydesk.scan.git_blobs`).
+History is read blob by blob from the object store (`keydesk.scan.git_blobs`);
+what is staged, as a patch read in bounded pieces (`keydesk.scan.patch`), its
+changes git calls binary from the object store. Closing an iterator early
+stops the git processes it started.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
-from functools import cache
+from collections.abc import Iterable, Iterator
 
 from keydesk.scan.decode import GIT_PICKAXE
 from keydesk.scan.events import ScanEvent, Skipped
-from keydesk.scan.git_blobs import LIST_OPTIONS, binary_change_events, binary_changes
+from keydesk.scan.git_blobs import (
+    HISTORY_OPTIONS,
+    LIST_OPTIONS,
+    Change,
+    binary_changes,
+    change_events,
+    history_changes,
+)
 from keydesk.scan.patch import scan_patch
 from keydesk.scan.shown import reason, shown, shown_path
 from keydesk.scan.streams import CHUNK_SIZE, Buffer, scan_readable
@@ -65,8 +71,23 @@ def scan_git_history(
     key is reported where it was introduced (or re-introduced), not in every
     commit that carries it. Files git deems binary are searched if they are
     UTF-16/32 text (`keydesk.scan.git_blobs`)."""
-    selection = ["log", "--all", "--reflog", "--format=%x00%H"]
-    yield from _git_patch_events(repo, selection, commits=True, chunk_size=chunk_size)
+    cwd = os.fspath(repo)
+    shown_cwd = shown_path(cwd)
+    try:
+        _git_output(cwd, "rev-parse", "--git-dir")
+        listed = _git_argv("log", "--all", "--reflog", "--format=%x00%H", *HISTORY_OPTIONS)
+    except _GitError as error:
+        yield Skipped(shown_cwd, f"not scanned: {error}", failed=True)
+        return
+    with _Started(cwd, listed) as log:
+        if log.error is not None:
+            yield Skipped(shown_cwd, f"not scanned: {log.error}", failed=True)
+            return
+        assert log.process is not None and log.process.stdout is not None
+        changes = history_changes(log.process.stdout)
+        yield from _blob_events(cwd, changes, report_skipped=False, chunk_size=chunk_size)
+        if (failed := log.failure()) is not None:
+            yield Skipped(shown_cwd, f"git log failed: {failed}", failed=True)
 
 
 def scan_staged(
@@ -75,7 +96,7 @@ def scan_staged(
     """Keys on lines added by what is staged (`git diff --cached`), as
     `file:line`: what a pre-commit hook must stop. A staged file git deems
     binary is decoded if it is UTF-16/32 text, else reported skipped."""
-    yield from _git_patch_events(repo, ["diff", "--cached"], commits=False, chunk_size=chunk_size)
+    yield from _staged_events(repo, chunk_size=chunk_size)
 
 
 def learn_ignored(ignored: set[str], real_dir: str, shown_dir: str) -> Iterator[Skipped]:
@@ -107,33 +128,31 @@ def learn_ignored(ignored: set[str], real_dir: str, shown_dir: str) -> Iterator[
     ignored |= found
 
 
-def _git_patch_events(
-    repo: str | os.PathLike[str], selection: list[str], *, commits: bool, chunk_size: int
-) -> Iterator[ScanEvent]:
+def _staged_events(repo: str | os.PathLike[str], *, chunk_size: int) -> Iterator[ScanEvent]:
     cwd = os.fspath(repo)
     shown_cwd = shown_path(cwd)
     try:
         _git_output(cwd, "rev-parse", "--git-dir")
-        argv = _git_argv(*selection, *_PATCH_OPTIONS, *([_merge_diffs()] if commits else []))
-        listed = _git_argv(*selection, *LIST_OPTIONS)
+        argv = _git_argv("diff", "--cached", *_PATCH_OPTIONS)
+        listed = _git_argv("diff", "--cached", *LIST_OPTIONS)
     except _GitError as error:
         yield Skipped(shown_cwd, f"not scanned: {error}", failed=True)
         return
-    # Both passes diff every commit: the binary changes' listing runs beside
-    # the patch, on another core.
+    # The binary changes' listing runs beside the patch, on another core.
     with _Started(cwd, listed, to_file=True) as listing, _Started(cwd, argv) as patch:
         if patch.error is not None:
             yield Skipped(shown_cwd, f"not scanned: {patch.error}", failed=True)
             return
         assert patch.process is not None and patch.process.stdout is not None
-        yield from scan_patch(patch.process.stdout, commits=commits, chunk_size=chunk_size)
+        yield from scan_patch(patch.process.stdout, commits=False, chunk_size=chunk_size)
         if (failed := patch.failure()) is not None:
-            yield Skipped(shown_cwd, f"git {selection[0]} failed: {failed}", failed=True)
+            yield Skipped(shown_cwd, f"git diff failed: {failed}", failed=True)
             return
         if (failed := listing.failure()) is not None:
             yield Skipped(shown_cwd, f"not scanned: {failed}", failed=True)
             return
-        yield from _binary_events(cwd, listing.output(), commits=commits, chunk_size=chunk_size)
+        changes = binary_changes(listing.output())
+        yield from _blob_events(cwd, changes, report_skipped=True, chunk_size=chunk_size)
 
 
 class _Started:
@@ -186,21 +205,22 @@ class _Started:
                 file.close()
 
 
-def _binary_events(
-    cwd: str, listing: bytes, *, commits: bool, chunk_size: int
+def _blob_events(
+    cwd: str, changes: Iterable[Change], *, report_skipped: bool, chunk_size: int
 ) -> Iterator[ScanEvent]:
-    """Changes git calls binary: UTF-16/32 text in them is scanned; in what
-    is staged, any other is reported skipped, as a binary file on disk is."""
+    """Changes read from the object store: UTF-16/32 text in them is
+    decoded; with `report_skipped` (what is staged) any other binary file is
+    reported skipped, as on disk."""
     try:
         cat_file = _git_argv("cat-file", "--batch")
     except _GitError as error:
         yield Skipped(shown_path(cwd), f"not scanned: {error}", failed=True)
         return
     buffer = Buffer(chunk_size)
-    yield from binary_change_events(
-        binary_changes(listing), cat_file, cwd=cwd, env=_git_env(), shown_path=shown,
+    yield from change_events(
+        changes, cat_file, cwd=cwd, env=_git_env(), shown_path=shown,
         scan=lambda blob, where: scan_readable(blob, where, where, buffer, sniff=True),
-        report_skipped=not commits,
+        report_skipped=report_skipped,
     )  # fmt: skip
 
 
@@ -238,17 +258,3 @@ def _git_output(cwd: str | None, *args: str) -> bytes:
 def _first_line(stderr: bytes) -> str:
     lines = stderr.decode("utf-8", "backslashreplace").strip().splitlines()
     return shown_literally(lines[0]) if lines else ""
-
-
-@cache
-def _git_version() -> tuple[int, ...]:
-    text = _git_output(None, "version").decode("ascii", "replace")
-    found = re.search(r"(\d+)\.(\d+)", text)
-    return (int(found[1]), int(found[2])) if found else (0, 0)
-
-
-def _merge_diffs() -> str:
-    # remerge (git 2.36+) shows only what a merge commit itself introduced
-    # (conflict resolutions, "evil" edits); older gits get a diff against each
-    # parent, which repeats the branch's lines.
-    return "--diff-merges=remerge" if _git_version() >= (2, 36) else "-m"
