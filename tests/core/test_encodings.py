@@ -10,6 +10,7 @@ import base64
 import io
 import os
 import subprocess
+from collections.abc import Iterator
 from urllib.parse import quote
 
 import httpx
@@ -215,18 +216,21 @@ def _middleware_app() -> Starlette:
     return app
 
 
-@pytest.fixture
-def served(world):
-    with TestClient(create_app(world.store)) as client:
-        yield client
+@pytest.fixture(scope="module")
+def served_once(module_world) -> Iterator[tuple[TestClient, str]]:
+    """`keydesk serve`'s app and a valid key, shared by the module's tests
+    that only send requests (they write nothing another test reads)."""
+    valid = module_world.owner.create_key("github", "prod").private_key.reveal()
+    with TestClient(create_app(module_world.store)) as client:
+        yield client, valid
 
 
 @pytest.mark.parametrize("form", sorted(FORMS))
 @pytest.mark.parametrize("where", ["query", "path"])
 def test_an_encoded_key_in_the_url_is_a_bad_request_in_serve_and_the_middleware(
-    served, keys, form, where
+    served_once, form, where
 ):
-    valid = keys["valid"]
+    served, valid = served_once
     written = FORMS[form](valid)
     url = f"/v1/verify?k={written}" if where == "query" else f"/v1/verify/{written}"
     for client in (served, TestClient(_middleware_app())):
@@ -238,7 +242,8 @@ def test_an_encoded_key_in_the_url_is_a_bad_request_in_serve_and_the_middleware(
     assert served.get("/v1/verify", headers={"Authorization": f"Bearer {valid}"}).status_code == 200
 
 
-def test_a_value_encoded_past_any_use_is_refused_too(served):
+def test_a_value_encoded_past_any_use_is_refused_too(served_once):
+    served, _ = served_once
     response = served.get("/healthz?q=%" + "25" * (MAX_ROUNDS + 1) + "41")
     assert response.status_code == 400
     assert served.get("/healthz?q=100%25%20off").status_code == 200  # ordinary escapes pass
