@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from textual.widgets import Static
+from textual.widgets._toast import Toast
 
 from keydesk.service import KeyService
 from keydesk.tui.app import KeydeskApp
@@ -63,6 +64,28 @@ async def test_the_row_says_the_replacement_is_gone_and_k_keeps_the_key(demo_sto
     kept = KeyService(demo_store, "alice").key(old)
     assert kept.expires_at is not None and kept.expires_at - utcnow() > timedelta(days=59)
     assert KeyService(demo_store, "alice").audit(key=old)[0].action == "key.keep"
+
+
+async def test_a_message_about_the_screen_behind_never_covers_the_keep_dialog(demo_store):
+    """At 60x20 the dialog spans the screen: a message raised before it (top
+    right) covered its words. It waits, and comes back when the dialog closes."""
+    old = _orphaned_rotation(demo_store)
+    app = KeydeskApp(KeyService(demo_store, "alice"))
+    async with app.run_test(size=(60, 20), notifications=True) as pilot:
+        detail = await _highlight(pilot, old)
+        app.notify("Revoked kdpk_replacement (leaked).", timeout=60)
+        await settle(pilot)
+        assert detail.query(Toast)
+        await pilot.press("K")
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, ConfirmScreen) and not dialog.query(Toast)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is detail
+        assert [str(toast.render()) for toast in detail.query(Toast)] == [
+            "Revoked kdpk_replacement (leaked)."
+        ]
 
 
 async def test_the_keys_page_offers_keep_and_escape_cancels(demo_store):

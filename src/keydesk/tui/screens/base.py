@@ -13,6 +13,7 @@ from textual import events
 from textual.actions import parse as parse_action
 from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
+from textual.notifications import Notification
 from textual.screen import ModalScreen, Screen, ScreenResultType
 from textual.widget import MountError
 from textual.widgets import Static
@@ -117,7 +118,11 @@ class KeydeskScreen(Screen[ScreenResultType]):
 
 class KeydeskModal(ModalScreen[ScreenResultType]):
     """A dialog: it shows its own footer (a modal's keys are its own, not
-    those of the screen behind it)."""
+    those of the screen behind it), and only its own messages: those about
+    the screen behind (a revoke's, top right) covered the dialog's words at
+    60x20. They come back, if not yet timed out, when it closes."""
+
+    _behind: tuple[Notification, ...] = ()
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f1,question_mark", "app.help", "Help", show=False, id="dialog.help"),
@@ -129,3 +134,16 @@ class KeydeskModal(ModalScreen[ScreenResultType]):
 
     def on_mount(self) -> None:
         _add_too_small(self)
+        self._behind = tuple(self.app._notifications)  # Textual offers no public list
+        self.app.clear_notifications()
+
+    def on_unmount(self) -> None:
+        for message in self._behind:
+            if not message.has_expired:
+                self.app.notify(
+                    message.message,
+                    title=message.title,
+                    severity=message.severity,
+                    timeout=message.time_left,
+                    markup=message.markup,
+                )
