@@ -23,8 +23,21 @@ def request_source(scope: Scope, trusted: tuple[Network, ...]) -> str:
     behind a trusted proxy the right-most untrusted forwarded one; "" when
     there is none (an allowlist then refuses)."""
     client = scope.get("client")
+    if client and not trusted:  # the peer's own address, parsed once per address
+        peer = client[0]
+        known = _PEERS.get(peer)
+        if known is None:
+            if len(_PEERS) > PEERS_KEPT:
+                _PEERS.clear()
+            found = client_address(str(peer), (), ())
+            known = _PEERS[peer] = "" if found is None else str(found)
+        return known
     found = client_address(str(client[0]) if client else None, scope.get("headers", ()), trusted)
     return "" if found is None else str(found)
+
+
+PEERS_KEPT = 4096
+_PEERS: dict[object, str] = {}  # a peer as the server named it → its address's text
 
 
 def ratelimit_headers(states: tuple[LimitState, ...]) -> list[tuple[bytes, bytes]]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import sys
 from collections.abc import Sequence
 
@@ -40,12 +41,18 @@ class FileWatch:
                 os.close(fd)
                 return
         self._fd = fd
+        # poll() answers "nothing queued" without the exception an empty
+        # read raises: the check every request makes stays a bare call.
+        self._poll = select.poll()
+        self._poll.register(fd, select.POLLIN)
 
     def stirred(self) -> bool:
         """Whether something happened to a watched file since the last call
         (always True without a watch)."""
         if self._fd is None:
             return True
+        if not self._poll.poll(0):
+            return False
         stirred = False
         while True:  # drain the queue: the caller checks once for all of it
             try:

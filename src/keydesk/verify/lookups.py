@@ -36,7 +36,10 @@ class Lookups:
         self._sqlite = reads if isinstance(reads, SqliteReads) else None
         self._timeout = timeout
         self._health = _Health()
-        self._state = threading.Condition(threading.Lock())
+        # The request path takes the lock itself (a C call); the condition
+        # over it wakes the reader thread.
+        self._lock = threading.Lock()
+        self._state = threading.Condition(self._lock)
         self._pending: list[_Request] = []
         self._reading = False
         self._closed = False
@@ -69,7 +72,7 @@ class Lookups:
         on SQLite when nothing else is reading (a read in WAL mode waits for
         no writer, and the hand-off to a thread cost more than the read)."""
         if self._sqlite is not None:
-            with self._state:
+            with self._lock:
                 inline = not (self._reading or self._pending or self._closed)
                 if inline:
                     self._reading = True
@@ -97,7 +100,7 @@ class Lookups:
             self._done_reading()
 
     def _done_reading(self) -> None:
-        with self._state:
+        with self._lock:
             self._reading = False
             if self._pending:
                 self._state.notify()

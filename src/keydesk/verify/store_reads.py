@@ -11,10 +11,10 @@ import math
 import sqlite3
 from collections import deque
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from keydesk.errors import StoreUnavailable
-from keydesk.store.dbapi import stored_time
 from keydesk.store.file_watch import FileWatch
 from keydesk.store.path import FileId, checked_store_path, file_id
 from keydesk.store.sqlite_file import read_only_uri, sqlite_file_of
@@ -192,12 +192,19 @@ class SqliteReads:
 
 
 def _sqlite_row(row: tuple[Any, ...]) -> StoredKey:
-    """sqlite3 hands back the stored text for times."""
+    """sqlite3 hands back the stored text for times (UTC, as `stored_time`
+    reads it; inline: this runs for every request)."""
+    revoked, expires, used = row[4], row[5], row[6]
     return StoredKey(
         row[0], row[1], row[2], row[3],
-        stored_time(row[4]), stored_time(row[5]), stored_time(row[6]),
+        None if revoked is None else _from_text(revoked).replace(tzinfo=UTC),
+        None if expires is None else _from_text(expires).replace(tzinfo=UTC),
+        None if used is None else _from_text(used).replace(tzinfo=UTC),
         row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], row[15], row[16],
     )  # fmt: skip
+
+
+_from_text = datetime.fromisoformat
 
 
 class PostgresReads:
