@@ -10,8 +10,10 @@ vic a viewer; bob owns globex; `verifier` is keydesk serve's role.
 
 from __future__ import annotations
 
+import os
 import threading
 import unicodedata
+from collections.abc import Iterator
 from datetime import timedelta
 
 import psycopg
@@ -21,7 +23,8 @@ import sqlalchemy as sa
 from keydesk.errors import PermissionDenied
 from keydesk.validation import skeletons
 from keydesk.verify import Verifier
-from tests.support.pg_team import Team, acme_with_github
+from tests.conftest import POSTGRES_ENV
+from tests.support.pg_team import Team, acme_with_github, team_database
 
 pytestmark = pytest.mark.postgres
 
@@ -37,13 +40,25 @@ SEQUENCES = (
 )
 
 
-@pytest.fixture
-def acme(team: Team) -> Team:
+def _peopled(team: Team) -> Team:
     alice = acme_with_github(team)
     alice.add_member("acme", team.role("carol"), "admin")
     alice.add_member("acme", team.role("vic"), "viewer")
     alice.create_key("github", "prod")
     return team
+
+
+@pytest.fixture
+def acme(team: Team) -> Team:
+    return _peopled(team)
+
+
+@pytest.fixture(scope="module")
+def refusing_acme(team_template) -> Iterator[Team]:
+    """`acme`, made once for the tests whose every write the database
+    refuses (so none changes what another reads)."""
+    with team_database(os.environ[POSTGRES_ENV], team_template) as team:
+        yield _peopled(team)
 
 
 def as_superuser(team: Team, statement: str) -> list[tuple[object, ...]]:
@@ -259,9 +274,9 @@ def test_two_look_alikes_written_at_once_are_not_both_kept(acme):
         ("carol", "UPDATE integration SET scopes = ' read'"),
     ],
 )  # fmt: skip
-def test_values_keydesk_never_writes_are_refused_by_the_database(acme, who, statement):
+def test_values_keydesk_never_writes_are_refused_by_the_database(refusing_acme, who, statement):
     """Each broke every member's listing or key commands with exit 70."""
-    error = refused(acme, who, statement)
+    error = refused(refusing_acme, who, statement)
     assert isinstance(error, psycopg.errors.CheckViolation), statement
 
 
