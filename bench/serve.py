@@ -19,13 +19,16 @@ and each ratio is the median of the rounds' ratios:
     2-core machine, where wrk takes a share of the same cores).
 
 The load average is printed with the figures: on a shared machine they move
-with it.
+with it. The CPU per request (the server's processes' user + system time over
+the requests answered) moves far less: what a server costs, whoever else
+shares the cores.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -119,11 +122,36 @@ def servers(url: str, folder: Path) -> dict[str, Server]:
 
 
 def load(server: Server, seconds: float, script: Path) -> dict:
+    before = cpu_seconds(server.process.pid)
     output = wrk(f"http://127.0.0.1:{server.port}/v1/verify", seconds, CONNECTIONS, script)
-    result = parse_wrk(output.communicate()[0])
+    text = output.communicate()[0]
+    used = cpu_seconds(server.process.pid) - before
+    result = parse_wrk(text)
     if set(result["reasons"]) - {"200"} or result["socket_errors"]:
         raise SystemExit(f"{server.name}: not every answer was 200: {result}")
+    answered = int(re.search(r"(\d+) requests in", text).group(1))
+    result["cpu_us"] = used / max(1, answered) * 1e6
     return result
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of `pid` and its descendants (the workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}  # pid → (parent, CPU seconds)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # not a process, or gone meanwhile
+        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    tree: set[int] = set()
+    grown = {pid}
+    while grown:
+        tree |= grown
+        grown = {child for child, (parent, _) in stats.items() if parent in grown} - tree
+    return sum(stats[member][1] for member in tree if member in stats)
 
 
 def measure(running: dict[str, Server], rounds: int, seconds: float, script: Path) -> list[Row]:
@@ -150,8 +178,12 @@ def measure(running: dict[str, Server], rounds: int, seconds: float, script: Pat
             paired=paired("serve", "bare", "p50")),
         Row("  p99 latency", ms("serve", "p99"), ms("bare", "p99"), "ms", False,
             paired=paired("serve", "bare", "p99"), note="target ≤ 1.5×"),
+        Row("  CPU per request", ms("serve", "cpu_us"), ms("bare", "cpu_us"), "µs", False,
+            paired=paired("serve", "bare", "cpu_us"), note="1/ratio: the rate it allows"),
         Row("Starlette app + KeydeskAuth vs without", rps("auth"), rps("bare"), "req/s",
             paired=paired("auth", "bare"), note="target ≥ 0.85×"),
+        Row("  CPU per request", ms("auth", "cpu_us"), ms("bare", "cpu_us"), "µs", False,
+            paired=paired("auth", "bare", "cpu_us")),
         Row("keydesk serve --workers 2 vs --workers 1", rps("serve2"), rps("serve"), "req/s",
             paired=paired("serve2", "serve"), note="target ≥ 1.7×"),
     ]  # fmt: skip
