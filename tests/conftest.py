@@ -191,6 +191,20 @@ def module_world(request, tmp_path_factory) -> Iterator[World]:
             databases.close()  # drops the PostgreSQL database
 
 
+@pytest.fixture(scope="module")
+def served_once(module_world):
+    """`keydesk serve`'s app (a TestClient) and a valid key on `module_world`,
+    shared by a module's tests that send requests whose answers change
+    nothing another of them reads (refusals, a valid key's verify)."""
+    from starlette.testclient import TestClient
+
+    from keydesk.http.server import create_app
+
+    valid = module_world.owner.create_key("github", "prod").private_key.reveal()
+    with TestClient(create_app(module_world.store)) as client:
+        yield client, valid
+
+
 def _with_checksum(body: str) -> str:
     from keydesk.keys import checksum
 

@@ -10,7 +10,6 @@ import base64
 import io
 import os
 import subprocess
-from collections.abc import Iterator
 from urllib.parse import quote
 
 import httpx
@@ -24,7 +23,6 @@ from starlette.testclient import TestClient
 
 from keydesk.asgi import KeydeskAuth
 from keydesk.encodings import MAX_ROUNDS, TooDeeplyEncoded, decoded_views, unescaped_stages
-from keydesk.http.server import create_app
 from keydesk.keys import generate_key_pair
 from keydesk.redaction import looks_like_private_key
 from keydesk.scan import Finding, scan_bytes, scan_git_history, scan_stream
@@ -214,15 +212,6 @@ def _middleware_app() -> Starlette:
     app = Starlette(routes=[Route("/{rest:path}", lambda request: PlainTextResponse("app"))])
     app.add_middleware(KeydeskAuth, verifier=Unreachable())
     return app
-
-
-@pytest.fixture(scope="module")
-def served_once(module_world) -> Iterator[tuple[TestClient, str]]:
-    """`keydesk serve`'s app and a valid key, shared by the module's tests
-    that only send requests (they write nothing another test reads)."""
-    valid = module_world.owner.create_key("github", "prod").private_key.reveal()
-    with TestClient(create_app(module_world.store)) as client:
-        yield client, valid
 
 
 @pytest.mark.parametrize("form", sorted(FORMS))

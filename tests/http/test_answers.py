@@ -78,8 +78,9 @@ def test_reasons_only_a_key_holder_can_reach_stay_distinct(client, keys, case):
     [b"\xc2\xa0", b"\xa0", b"\xc2\x85", b"\x85", b"\x1c", b"\x0b", b"\x00"],
     ids=["nbsp-utf8", "nbsp-latin1", "nel-utf8", "nel-latin1", "fs", "vt", "nul"],
 )
-def test_only_space_and_tab_may_surround_the_key(client, keys, after):
-    valid = keys["valid"].encode()
+def test_only_space_and_tab_may_surround_the_key(served_once, after):
+    client, key = served_once
+    valid = key.encode()
     response = _get(client, headers={"Authorization": b"Bearer " + valid + after})
     assert response.status_code == 401 and response.json()["reason"] == "malformed"
     ok = _get(client, headers={"Authorization": b"Bearer  " + valid + b" \t"})
@@ -98,8 +99,8 @@ def test_several_authorization_headers_are_a_bad_request(client, keys):
     "where",
     ["query", "encoded-query", "path", "cookie", "x-api-key", "referer"],
 )
-def test_a_key_anywhere_but_authorization_is_a_bad_request(client, keys, where):
-    valid = keys["valid"]
+def test_a_key_anywhere_but_authorization_is_a_bad_request(served_once, where):
+    client, valid = served_once
     headers = {"Authorization": f"Bearer {valid}"}
     url = "/v1/verify"
     if where == "query":
