@@ -197,6 +197,36 @@ async def test_rotate_and_revoke_from_a_keys_page(demo_store):
     assert not KeyService(demo_store, "alice").key(new.public_key).is_active
 
 
+async def test_revoking_a_replacement_says_what_becomes_of_the_rotation(demo_store):
+    """x on the page of a replacement just made says the old key still stops
+    when the rotation set (nothing then works) and that K keeps it; not
+    "Rotating? ... then revoke this one", which read as advice to revoke it."""
+    from keydesk.tui.screens.confirm import ConfirmScreen, revoke_confirmation
+
+    app = live_app(demo_store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_integration(pilot, "github")
+        old = app.screen.highlighted_key()
+        await pilot.press("t", "home", "down", "down", "enter")  # 24 hours of overlap
+        await settle(pilot)
+        assert isinstance(app.screen, KeyCreatedScreen)
+        await pilot.press("x")
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, ConfirmScreen) and dialog.id == "revoke-confirm"
+        said = " ".join(dialog._lines)
+        assert f"This key replaced {old.public_key}, which still stops at" in said
+        assert "23 hours left" in said and "leaves neither working then" in said
+        assert f"K on {old.public_key}'s row keeps it" in said and "Rotating?" not in said
+    alice = KeyService(demo_store, "alice")
+    rotating = alice.key(old.public_key)
+    said = " ".join(revoke_confirmation(rotating, None, utcnow())._lines)
+    assert "being rotated out" in said and "Revoking it stops it now instead" in said
+    plain = next(k for k in alice.keys("github") if k.is_active and not k.replaced_by)
+    said = " ".join(revoke_confirmation(plain, None, utcnow())._lines)
+    assert "rotate it (t) instead" in said
+
+
 async def test_a_viewer_sees_no_rotate_or_revoke_on_a_keys_page(demo_store):
     app = live_app(demo_store, "carol")
     async with app.run_test(size=(80, 24)) as pilot:

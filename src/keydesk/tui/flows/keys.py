@@ -147,7 +147,13 @@ class KeyFlows:
                 revoked = partial(self._revoked, on_revoked)
                 call_service(app, revoke_now, revoked, on_error=refused, group="revoke")
 
-        def fresh(current: KeyView) -> None:
+        def read() -> tuple[KeyView, KeyView | None]:
+            current = self._calls.key(key.public_key)
+            # A replacement's question says what becomes of the key it replaced.
+            return current, (self._calls.key(current.replaces) if current.replaces else None)
+
+        def fresh(keys: tuple[KeyView, KeyView | None]) -> None:
+            current, replaced = keys
             if app.screen is not asked_on:
                 # The user moved on while a slow store answered: the question
                 # would land on another screen (or take an escape meant there).
@@ -158,14 +164,9 @@ class KeyFlows:
                     + (f" (by {current.revoked_by})" if current.revoked_by else "")
                 )
                 return
-            app.push_screen(
-                revoke_confirmation(current.label, current.public_key, current.integration),
-                confirmed,
-            )
+            app.push_screen(revoke_confirmation(current, replaced, self._now()), confirmed)
 
-        call_service(
-            app, lambda: self._calls.key(key.public_key), fresh, on_error=refused, group="revoke"
-        )
+        call_service(app, read, fresh, on_error=refused, group="revoke")
 
     def revoke_many(self, keys: list[KeyView], on_revoked: Callable[[], object]) -> None:
         """Keys selected together: one confirmation (how many, a sample,

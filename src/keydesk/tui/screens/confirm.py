@@ -77,23 +77,55 @@ class ConfirmScreen(KeydeskModal[bool]):
         self.dismiss(False)
 
 
-def revoke_confirmation(label: str, public_key: str, integration: str) -> ConfirmScreen:
-    """The one revoke question, from the created page and from any key row."""
+def revoke_confirmation(key: KeyView, replaced: KeyView | None, now: datetime) -> ConfirmScreen:
+    """The one revoke question, from the created page and from any key row;
+    for a key in a rotation (`replaced`: the key it replaced), what revoking
+    it does to the rotation."""
     return ConfirmScreen(
         "Revoke API key?",
         [
-            f"{label}  ({public_key})",
-            f"Integration: {integration}",
+            f"{key.label}  ({key.public_key})",
+            f"Integration: {key.integration}",
             "",
             "Revocation is immediate and cannot be undone. Every service still using "
             "this key gets 401 Unauthorized on its very next request.",
             "",
-            "Rotating? Generate a replacement and deploy it first, then revoke this one.",
+            _revoke_in_rotation(key, replaced, now),
         ],
         confirm="Revoke",
         cancel="Cancel",
         destructive=True,
         id="revoke-confirm",
+    )
+
+
+def _revoke_in_rotation(key: KeyView, replaced: KeyView | None, now: datetime) -> str:
+    """In plain words: "Rotating? ... then revoke this one" read, on a
+    replacement just made, as advice to revoke it."""
+    if replaced is not None:
+        old = replaced.public_key
+        if replaced.is_active and replaced.stop_scheduled() and replaced.expires_at:
+            return (
+                f"This key replaced {old}, which still stops at "
+                f"{stop_time(replaced.expires_at)} ({in_words(replaced.expires_at - now)} "
+                f"left) as the rotation set: revoking this one leaves neither working then. "
+                f"K on {old}'s row keeps it."
+            )
+        if replaced.is_active:
+            return f"This key replaced {old}, which works on: revoking this one does not change it."
+        return (
+            f"This key replaced {old}, which no longer works: revoking this one leaves "
+            "neither working."
+        )
+    if key.stop_scheduled() and not key.replacement_revoked and key.expires_at:
+        return (
+            f"This key is being rotated out: {key.replaced_by} replaces it, and it stops "
+            f"by itself at {stop_time(key.expires_at)} ({in_words(key.expires_at - now)} "
+            "left). Revoking it stops it now instead."
+        )
+    return (
+        "To replace it without an outage, rotate it (t) instead: "
+        "it works on while you deploy its replacement."
     )
 
 
