@@ -81,3 +81,18 @@ def test_blobs_asked_for_ahead_keep_in_step_with_a_file_read_twice(repo, monkeyp
         else:
             expected.append((f"{sha}:f{n}.txt:2", "kdpk_" + key[5:21]))
     assert found(scan_git_history(repo)) == sorted(expected)
+
+
+def test_settings_in_the_repository_do_not_hide_history(repo):
+    """A first commit with `log.showRoot` off, a subfolder's paths with
+    `diff.relative` on: read all the same."""
+    git(repo, "config", "log.showRoot", "false")
+    git(repo, "config", "diff.relative", "true")
+    key = new_key()
+    (repo / "top.env").write_text(f"{key}\n")
+    (repo / "sub").mkdir()
+    (repo / "sub" / "x").write_text("x\n")
+    first = commit(repo, "first")
+    public = "kdpk_" + key[5:21]
+    assert found(scan_git_history(repo)) == [(f"{first}:top.env:1", public)]
+    assert found(scan_git_history(repo / "sub")) == [(f"{first}:top.env:1", public)]

@@ -27,10 +27,14 @@ from keydesk.scan.events import Finding, ScanEvent, Skipped
 # for its line counts when git deems it binary. No renames: a numstat line
 # then names one path. Deleted files leave nothing to scan.
 LIST_OPTIONS = ("--raw", "--numstat", "-z", "--no-renames", "--no-abbrev", "--diff-filter=d")
-# Options for `git log`: each commit's changed blobs, a merge's against each
-# parent where it differs from all of them (what the merge itself made); a
-# moved file is not a new leak.
-HISTORY_OPTIONS = ("--raw", "-z", "--no-abbrev", "--diff-merges=combined", "--find-renames")
+# Options for `git log`: each commit's changed blobs (the first commit's
+# too), a merge's against each parent where it differs from all of them (`-c`:
+# what the merge itself made; with --raw no patch, in any git); a moved file is
+# not a new leak; a user's settings cannot narrow the paths or add lines.
+HISTORY_OPTIONS = (
+    "--raw", "-z", "--no-abbrev", "-c", "--find-renames", "--root", "--no-relative",
+    "--no-show-signature",
+)  # fmt: skip
 _GITLINK = b"160000"  # a submodule's commit, not a blob
 _READ = 1 << 16
 
