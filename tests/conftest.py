@@ -192,17 +192,16 @@ def module_world(request, tmp_path_factory) -> Iterator[World]:
 
 
 @pytest.fixture(scope="module")
-def served_once(module_world):
-    """`keydesk serve`'s app (a TestClient) and a valid key on `module_world`,
+def served_once(module_world, module_keys):
+    """`keydesk serve`'s app (a TestClient) and module_keys' valid key,
     shared by a module's tests that send requests whose answers change
     nothing another of them reads (refusals, a valid key's verify)."""
     from starlette.testclient import TestClient
 
     from keydesk.http.server import create_app
 
-    valid = module_world.owner.create_key("github", "prod").private_key.reveal()
     with TestClient(create_app(module_world.store)) as client:
-        yield client, valid
+        yield client, module_keys["valid"]
 
 
 def _with_checksum(body: str) -> str:
@@ -213,6 +212,15 @@ def _with_checksum(body: str) -> str:
 
 @pytest.fixture
 def keys(world) -> dict[str, str]:
+    return presented_keys(world)
+
+
+@pytest.fixture(scope="module")
+def module_keys(module_world) -> dict[str, str]:
+    return presented_keys(module_world)
+
+
+def presented_keys(world: World) -> dict[str, str]:
     """Presented keys of every kind, against `world`'s github integration."""
     valid = world.owner.create_key("github", "prod").private_key.reveal()
     other = world.owner.create_key("github", "other").private_key.reveal()

@@ -37,7 +37,8 @@ def client(world):
 @pytest.mark.parametrize(
     "case", ["malformed", "bad_checksum", "unknown", "wrong_secret", "revoked"]
 )
-def test_endpoint_refuses_with_rfc6750_header_and_reason(client, keys, case):
+def test_endpoint_refuses_with_rfc6750_header_and_reason(served_once, module_keys, case):
+    client, keys = served_once[0], module_keys
     response = client.get("/v1/verify", headers={"Authorization": f"Bearer {keys[case]}"})
     assert response.status_code == 401
     assert response.headers["www-authenticate"].startswith(
