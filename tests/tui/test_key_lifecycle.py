@@ -160,6 +160,7 @@ async def test_a_keys_page_shows_usage_rotation_and_events_and_escape_keeps_the_
         assert "3 accepted in the last 24 hours" in counts
         assert "2 refused attempts with a wrong secret in the last hour" in counts
         assert page.query_one("#usage-day", Sparkline).display
+        assert page.query_one("#usage-day-title").display  # its heading with it
         assert any("key.create" in line for _, line in page.query_one("#key-events").rows)
         assert page.check_action("rotate", ()) and page.check_action("revoke", ())
         await pilot.press("escape")
@@ -190,6 +191,10 @@ async def test_rotate_and_revoke_from_a_keys_page(demo_store):
         await pilot.press("enter")
         await settle(pilot)
         assert f"Replaces: {old.public_key}" in _facts(app.screen)
+        # Never used: one line, not usage headings over nothing.
+        assert _text(app.screen, "#usage-counts") == "Never used"
+        for heading in ("#usage-day-title", "#usage-week-title"):
+            assert not app.screen.query_one(heading).display
         await pilot.press("x")
         await settle(pilot)
         await pilot.press("tab", "enter")  # the destructive question starts on Cancel

@@ -79,9 +79,13 @@ class KeyScreen(KeydeskScreen[None]):
         with VerticalScroll(id="key-page"):
             yield Static(id="key-title", classes="form-title")
             yield Pairs([], id="key-facts")
-            yield Static("Accepted per hour, last 24 hours", classes="field-label")
+            yield Static(
+                "Accepted per hour, last 24 hours", classes="field-label", id="usage-day-title"
+            )
             yield Sparkline([], id="usage-day")
-            yield Static("Accepted per 6 hours, last 7 days", classes="field-label")
+            yield Static(
+                "Accepted per 6 hours, last 7 days", classes="field-label", id="usage-week-title"
+            )
             yield Sparkline([], id="usage-week")
             yield Static(id="usage-counts")
             yield Static("Used from, last 24 hours", classes="field-label", id="sources-title")
@@ -91,8 +95,8 @@ class KeyScreen(KeydeskScreen[None]):
         yield KeyFooter()
 
     def on_mount(self) -> None:
-        for chart in self.query(Sparkline):
-            chart.display = False  # until the usage is read
+        for chart in ("#usage-day", "#usage-week"):
+            self._show_chart(chart, [])  # until the usage is read
         self._show_sources(())
         self._show_key(self.key)
         self.action_refresh()
@@ -126,26 +130,31 @@ class KeyScreen(KeydeskScreen[None]):
         hours = [h for h in page.usage.hours if now - WEEK <= h.start <= now]
         day = [h.accepted for h in hours[-24:]]
         week = [h.accepted for h in hours]
-        # A flat line of zeros would draw as full bars: no use shows no chart.
-        for chart, data in (
-            ("#usage-day", day),
-            ("#usage-week", [sum(week[i : i + 6]) for i in range(0, len(week), 6)]),
-        ):
-            sparkline = self.query_one(chart, Sparkline)
-            sparkline.data = data
-            sparkline.display = any(data)
+        self._show_chart("#usage-day", day)
+        self._show_chart("#usage-week", [sum(week[i : i + 6]) for i in range(0, len(week), 6)])
         wrong = page.usage.wrong_secrets_since(now - HOUR)
-        self.query_one("#usage-counts", Static).update(
-            content(
-                f"{sum(day):,} accepted in the last 24 hours · {sum(week):,} in 7 days · "
-                f"{wrong:,} refused attempt{'s' if wrong != 1 else ''} with a wrong secret "
-                "in the last hour"
-            )
-        )
+        refused = f"{wrong:,} refused attempt{'s' if wrong != 1 else ''} with a wrong secret"
+        counts = f"{sum(day):,} accepted in the last 24 hours · {sum(week):,} in 7 days · "
+        never = page.key.last_used_at is None and not any(week)
+        if never:  # one line where the headings stood
+            counts = "Never used" + (f" · {refused} in the last hour" if wrong else "")
+        else:
+            counts += f"{refused} in the last hour"
+        line = self.query_one("#usage-counts", Static)
+        line.update(content(counts))
+        line.set_class(never, "field-label")
         self.query_one("#key-events", Pairs).show(
             [(when(e.at), _event_line(e)) for e in page.events] or [("—", "no events")]
         )
         self._show_sources(page.sources)
+
+    def _show_chart(self, chart: str, data: list[int]) -> None:
+        """A flat line of zeros would draw as full bars: no use shows no
+        chart, nor its heading (headings over nothing read as missing data)."""
+        sparkline = self.query_one(chart, Sparkline)
+        sparkline.data = data
+        sparkline.display = any(data)
+        self.query_one(f"{chart}-title").display = any(data)
 
     def _show_sources(self, sources: tuple[SourceCount, ...]) -> None:
         """Busiest first; a network this key was not used from before is marked."""
