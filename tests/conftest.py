@@ -173,22 +173,24 @@ def world(store) -> World:
 @pytest.fixture(
     scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 )
-def module_world(request, tmp_path_factory) -> Iterator[World]:
-    """`world`, made once per module and backend: for tests that only read
-    it (a store per test costs ~0.3 s on PostgreSQL, mostly the copy)."""
+def module_store_url(request, tmp_path_factory) -> Iterator[str]:
+    """A migrated store's URL, once per module and backend: for tests that
+    only read it or are refused (a store per test costs ~0.3 s on
+    PostgreSQL, mostly the copy)."""
     if request.param == "sqlite":
         path = tmp_path_factory.mktemp("module-store") / "keydesk.db"
         copy_store_file(request.getfixturevalue("sqlite_template"), path)
-        databases: Iterator[str] = iter([f"sqlite:///{path}"])
+        yield f"sqlite:///{path}"
     else:
-        databases = _postgres_database(request.getfixturevalue("postgres_template"))
-    store = open_store(next(databases), create=True)
-    try:
-        yield build_world(store)
-    finally:
-        store.dispose()
-        if hasattr(databases, "close"):
-            databases.close()  # drops the PostgreSQL database
+        yield from _postgres_database(request.getfixturevalue("postgres_template"))
+
+
+@pytest.fixture(scope="module")
+def module_world(module_store_url) -> Iterator[World]:
+    """`world` on module_store_url."""
+    store = open_store(module_store_url, create=True)
+    yield build_world(store)
+    store.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ PostgreSQL, through `keydesk.cli.main` as the store's owner."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import sys
@@ -70,6 +71,14 @@ class Keydesk:
         return code, json.loads(out).get("reason", "valid") if out else err
 
 
+SET_UP = (
+    ("init", "--workspace", "acme"),
+    ("integration", "add", "--workspace", "acme", "--name", "github", "--provider", "GitHub",
+     "--client-id", "Iv1.abc", "--redirect-uri", "https://app.example.com/cb",
+     "--scopes", SCOPES, "--configure"),
+)  # fmt: skip
+
+
 @pytest.fixture
 def kd(store_url, migrated, monkeypatch, capsys) -> Keydesk:
     """A store with workspace acme and a configured integration github
@@ -77,13 +86,29 @@ def kd(store_url, migrated, monkeypatch, capsys) -> Keydesk:
     monkeypatch.delenv("KEYDESK_ACCOUNT", raising=False)
     monkeypatch.delenv("KEYDESK_API_KEY", raising=False)
     kd = Keydesk(store_url, monkeypatch, capsys)
-    kd.ok("init", "--workspace", "acme")
-    kd.ok(
-        "integration", "add", "--workspace", "acme", "--name", "github", "--provider", "GitHub",
-        "--client-id", "Iv1.abc", "--redirect-uri", "https://app.example.com/cb",
-        "--scopes", SCOPES, "--configure",
-    )  # fmt: skip
+    for argv in SET_UP:
+        kd.ok(*argv)
     return kd
+
+
+@pytest.fixture(scope="module")
+def set_up_once(module_store_url) -> str:
+    """module_store_url set up as `kd`'s store."""
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(io.StringIO()):
+        patch.delenv("KEYDESK_ACCOUNT", raising=False)
+        patch.delenv("KEYDESK_API_KEY", raising=False)
+        for argv in SET_UP:
+            assert main(["--db", module_store_url, *argv]) == 0
+    return module_store_url
+
+
+@pytest.fixture
+def kd_refused(set_up_once, monkeypatch, capsys) -> Keydesk:
+    """`kd` on a store set up once per module and backend, for the tests
+    whose every command is refused (so none changes what another reads)."""
+    monkeypatch.delenv("KEYDESK_ACCOUNT", raising=False)
+    monkeypatch.delenv("KEYDESK_API_KEY", raising=False)
+    return Keydesk(set_up_once, monkeypatch, capsys)
 
 
 def _at(text: str) -> datetime:
@@ -147,7 +172,8 @@ def test_create_says_what_the_key_may_do_and_until_when(kd):
     ],
     ids=lambda v: " ".join(v) if isinstance(v, tuple) else None,
 )
-def test_create_refuses_bad_expiry_and_scopes_in_one_line(kd, options, needle):
+def test_create_refuses_bad_expiry_and_scopes_in_one_line(kd_refused, options, needle):
+    kd = kd_refused
     err = kd.refused("key", "create", "--integration", "github", "--label", "x", *options)
     assert needle in err and "\x1b" not in err
     assert kd.json("key", "list", "--integration", "github") == []  # nothing was made
@@ -190,8 +216,8 @@ def test_policy_caps_new_keys_and_the_refusal_states_it(kd):
         ("999999d", "longer than 36500 days"),
     ],
 )
-def test_policy_refuses_bad_lifetimes(kd, value, needle):
-    assert needle in kd.refused("workspace", "set-policy", "--max-key-lifetime", value)
+def test_policy_refuses_bad_lifetimes(kd_refused, value, needle):
+    assert needle in kd_refused.refused("workspace", "set-policy", "--max-key-lifetime", value)
 
 
 def test_policy_names_the_workspace_when_there_are_several(kd):
@@ -348,8 +374,8 @@ def test_list_expiring_within_and_unused_for(kd):
         (("--workspace", "nope"), "no workspace"),
     ],
 )
-def test_list_refuses_bad_filters(kd, args, needle):
-    assert needle in kd.refused("key", "list", *args)
+def test_list_refuses_bad_filters(kd_refused, args, needle):
+    assert needle in kd_refused.refused("key", "list", *args)
 
 
 # -- usage ------------------------------------------------------------------------------------
