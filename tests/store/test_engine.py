@@ -16,6 +16,7 @@ from keydesk.service import KeyService
 from keydesk.store.engine import open_store
 from keydesk.store.urls import shown_url
 from tests.conftest import build_world
+from tests.support.store_child import open_and_close
 
 
 def _secret_parts(created) -> list[bytes]:
@@ -125,19 +126,13 @@ def test_head_constant_matches_the_migration_scripts():
     assert ScriptDirectory.from_config(_config()).get_current_head() == HEAD
 
 
-def _open_and_close(url: str) -> str:
-    store = open_store(url, create=True)
-    store.dispose()
-    return "ok"
-
-
 def test_processes_opening_a_new_store_at_once_all_succeed(store_url):
     import concurrent.futures
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(4, mp_context=context) as pool:
-        assert list(pool.map(_open_and_close, [store_url] * 4)) == ["ok"] * 4
+        assert list(pool.map(open_and_close, [store_url] * 4)) == ["ok"] * 4
     store = open_store(store_url)
     assert KeyService(store, "alice").integrations() == []
     store.dispose()
