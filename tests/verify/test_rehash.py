@@ -74,12 +74,12 @@ def test_a_key_hashed_with_older_parameters_verifies_and_is_rehashed(world, on_l
 
 
 def test_a_key_the_cache_has_forgotten_still_verifies(world, monkeypatch):
-    """More keys than the cache holds (shrunk to 200 here: it holds 100,000),
+    """More keys than the cache holds (shrunk to 20 here: it holds 100,000),
     the first presented again last: it is checked against its hash again, and
     accepted."""
     if world.store.engine.dialect.name != "sqlite":
         pytest.skip("the cache is the same on both backends")
-    monkeypatch.setattr(secret_checks, "VERIFIED_CACHE_SIZE", 200)
+    monkeypatch.setattr(secret_checks, "VERIFIED_CACHE_SIZE", 20)  # 21 argon2 hashes, not 201
     cache_size = secret_checks.VERIFIED_CACHE_SIZE
     made_by = world.owner.create_key("github", "probe")
     with world.store.engine.connect() as connection:
