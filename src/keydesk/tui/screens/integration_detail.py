@@ -8,6 +8,7 @@ typing pauses (the table scans in a worker and holds a window of the rows).
 
 from __future__ import annotations
 
+from datetime import datetime
 from itertools import islice
 
 from textual import getters, on
@@ -36,6 +37,22 @@ FILTER_DELAY = 0.1  # seconds of quiet typing before the filter runs
 # What a row's key cannot be when it is not active (space selects what x
 # would revoke: active keys only).
 REFUSED_VERB = {"revoke": "revoked again", "rotate": "rotated", "toggle_select": "selected"}
+
+
+def detail_line(key: KeyView, now: datetime) -> str:
+    """The highlighted key in full, under the table (its row's cells may be cut)."""
+    parts = [
+        f"{key.label}  ({key.public_key}, {key.status_words(now)})",
+        f"created {when(key.created_at)} by {key.creator}",
+        f"last used {when(key.last_used_at)}",
+    ]
+    if key.revoked_at:
+        parts.append(f"revoked {when(key.revoked_at)} by {key.revoked_by or '—'}")
+    elif key.expires_at:  # a revoked key has stopped already
+        parts.append(f"stops at {stop_time(key.expires_at)}")
+    if key.scopes:
+        parts.append("scopes " + " ".join(key.scopes))
+    return " · ".join(parts)
 
 
 class IntegrationDetailScreen(KeydeskScreen[None]):
@@ -137,7 +154,7 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
 
     def on_resize(self) -> None:
         self._show_title()
-        self.call_after_refresh(self._count_keys)  # in the words the new width holds
+        self.call_after_refresh(self._summarise)  # the counts in words the new width holds
 
     def uncovered(self) -> None:
         self.action_refresh()
@@ -265,13 +282,10 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
     @on(KeyTable.Filtered)
     @on(KeyTable.SelectionChanged)
     def _summarise(self) -> None:
-        self._count_keys()
-        footer_shows(self, "space", bool(self.table.selected))  # while selecting (Rotate leaves)
-        self.refresh_bindings()  # x revokes the selection, or the highlighted key
-
-    def _count_keys(self) -> None:
         if self.table.loaded is not None:  # else "Loading keys…" stays
             self._say(self.summary, self.table.summary(self.summary.size.width or None))
+        footer_shows(self, "space", bool(self.table.selected))  # while selecting (Rotate leaves)
+        self.refresh_bindings()  # x revokes the selection, or the highlighted key
 
     @on(KeyTable.KeyHighlighted)
     def _key_changed(self, message: KeyTable.KeyHighlighted) -> None:
@@ -280,22 +294,7 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         self.refresh_bindings()
 
     def _show_key_detail(self, key: KeyView | None) -> None:
-        if key is None:
-            self._say(self.key_detail, "")
-            return
-        now = self.keydesk.now()
-        parts = [
-            f"{key.label}  ({key.public_key}, {key.status_words(now)})",
-            f"created {when(key.created_at)} by {key.creator}",
-            f"last used {when(key.last_used_at)}",
-        ]
-        if key.revoked_at:
-            parts.append(f"revoked {when(key.revoked_at)} by {key.revoked_by or '—'}")
-        elif key.expires_at:  # a revoked key has stopped already
-            parts.append(f"stops at {stop_time(key.expires_at)}")
-        if key.scopes:
-            parts.append("scopes " + " ".join(key.scopes))
-        self._say(self.key_detail, " · ".join(parts))
+        self._say(self.key_detail, detail_line(key, self.keydesk.now()) if key else "")
 
     def _say(self, line: Static, text: str) -> None:
         """Update a line only when its text changes: an update re-lays out
