@@ -135,7 +135,8 @@ def test_a_redirect_is_not_followed(world):
                 pass
 
         redirecting = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
-        Thread(target=redirecting.serve_forever, daemon=True).start()
+        # Polled every 20 ms, not 0.5 s: shutdown() waits for the next poll.
+        Thread(target=redirecting.serve_forever, args=(0.02,), daemon=True).start()
         try:
             url = f"http://127.0.0.1:{redirecting.server_address[1]}/hook"
             receiver.secret = Channels(_context(world)).add_webhook("acme", url).secret

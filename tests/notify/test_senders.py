@@ -198,7 +198,8 @@ def test_a_webhook_over_https_checks_the_receivers_certificate(tmp_path, monkeyp
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Ok)
     server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # Polled every 20 ms, not 0.5 s: shutdown() waits for the next poll.
+    threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
     url = f"https://localhost:{server.server_address[1]}/hook"
     try:
         monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "none.pem"))

@@ -66,7 +66,9 @@ class WebhookReceiver:
                 pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        # Polled every 20 ms, not 0.5 s: stop() (shutdown) waits for the next poll.
+        serving = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
+        serving.start()
 
     def stop(self) -> None:
         if self._server is not None:
