@@ -54,7 +54,14 @@ def base62(number: int, width: int) -> str:
 
 
 def checksum(body: str) -> str:
-    return base62(zlib.crc32(body.encode("ascii")), CHECKSUM_LENGTH)
+    """base62(CRC32, 6) by pairs of digits: every presented key is checked."""
+    high, low = divmod(zlib.crc32(body.encode("ascii")), _PAIR_SPAN)
+    high, middle = divmod(high, _PAIR_SPAN)  # < 62**2: a CRC32 is below 62**6
+    return _PAIRS[high] + _PAIRS[middle] + _PAIRS[low]
+
+
+_PAIR_SPAN = 62 * 62
+_PAIRS = [first + second for first in BASE62 for second in BASE62]
 
 
 def random_base62(length: int) -> str:

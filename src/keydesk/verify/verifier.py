@@ -158,7 +158,7 @@ class Verifier:
     def _refusal(self, row: StoredKey) -> UnauthorizedReason | None:
         """Why the row's key is refused whatever the secret: revoked,
         expired, integration off (None: it is active)."""
-        status = key_status(row.revoked_at, row.expires_at, utcnow())
+        status = key_status(row.revoked_at, row.expires_at)  # the clock read only to expire
         if status is not KeyStatus.ACTIVE:
             return _STATUS_REFUSAL[status]
         if row.integration_status != IntegrationStatus.CONFIGURED:
