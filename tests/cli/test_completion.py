@@ -6,6 +6,7 @@ a store made, never a hang."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shlex
@@ -28,12 +29,19 @@ pytestmark = pytest.mark.skipif(
 HANG_GUARD = 30  # seconds: a completion that never returns fails here, not the suite
 
 
+@functools.cache
+def bash_script() -> str:
+    """What `keydesk completion bash` prints: the same every time, so asked
+    once per worker, not once per Tab (a `keydesk` process each)."""
+    return subprocess.run(
+        [KEYDESK, "completion", "bash"], capture_output=True, text=True, check=True
+    ).stdout
+
+
 def tab(line: str, db: str | os.PathLike[str] | None = None, **env: str) -> list[str]:
     """What bash offers on Tab at the end of `line` (COMPREPLY), through the
     function `keydesk completion bash` registered."""
-    script = subprocess.run(
-        [KEYDESK, "completion", "bash"], capture_output=True, text=True, check=True
-    ).stdout
+    script = bash_script()
     words = shlex.split(line) + ([""] if line.endswith(" ") else [])
     driver = (
         f"{script}\n"
