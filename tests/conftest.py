@@ -291,3 +291,10 @@ def team(team_template) -> Iterator[Team]:
     """A PostgreSQL store set up for a team, with login roles (tests/support/pg_team.py)."""
     with team_database(os.environ[POSTGRES_ENV], team_template) as made:
         yield made
+
+
+@pytest.fixture(scope="module")
+def module_team(team_template) -> Iterator[Team]:
+    """`team`, once per module: for tests whose every write is refused."""
+    with team_database(os.environ[POSTGRES_ENV], team_template) as made:
+        yield made

@@ -19,13 +19,23 @@ pytestmark = pytest.mark.postgres
 KEY_ID = "SELECT id FROM api_key WHERE public_key = %s"
 
 
-@pytest.fixture
-def acme(team):
+def _peopled(team):
     alice = acme_with_github(team)
     alice.add_member("acme", team.role("carol"), "admin")
     alice.add_member("acme", team.role("vic"), "viewer")
     team.service_as("bob").create_workspace("globex")
     return team, alice.create_key("github", "prod", tags=["env=prod"]).key.public_key
+
+
+@pytest.fixture
+def acme(team):
+    return _peopled(team)
+
+
+@pytest.fixture(scope="module")
+def refusing_acme(module_team):
+    """`acme`, made once for the tests whose every write is refused."""
+    return _peopled(module_team)
 
 
 def _tag(team, who: str, key: str, name: str, value: str) -> None:
@@ -63,8 +73,8 @@ def test_a_viewer_and_another_workspaces_owner_cannot_tag(acme):
 
 @pytest.mark.parametrize(("name", "value"), [("Env", "x"), ("env two", "x"), ("x", "a b"),
                                              ("x", "\x1b[2J"), ("x", "y" * 41)])  # fmt: skip
-def test_a_tag_out_of_keydesks_form_is_refused(acme, name, value):
-    team, key = acme
+def test_a_tag_out_of_keydesks_form_is_refused(refusing_acme, name, value):
+    team, key = refusing_acme
     with pytest.raises(psycopg.Error, match=r"api_key_tag_(name|value)_form|value too long"):
         _tag(team, "alice", key, name, value)
 
