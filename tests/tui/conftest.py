@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pyperclip
 import pytest
+import textual._wait
 
 from keydesk.store.engine import Store, open_store
 from keydesk.tui.app import KeydeskApp
@@ -29,6 +30,16 @@ def stable_terminal(monkeypatch):
     yield
     monkeypatch.undo()
     time.tzset()
+
+
+@pytest.fixture(autouse=True)
+def quick_idle(monkeypatch):
+    """Pilot waits for the process to idle after every key and pause,
+    polling in 20 ms sleeps (textual._wait): ~40 ms a key, most of a walk's
+    time. The tests synchronise on messages and workers (Pilot's message
+    drain, settle()), not on wall-clock idleness, so poll every 2 ms; idle
+    still means under 1 ms of CPU in a poll, as Textual has it."""
+    monkeypatch.setattr(textual._wait, "SLEEP_GRANULARITY", 0.002)
 
 
 @pytest.fixture(scope="session")
