@@ -3,6 +3,7 @@
     python bench/serve.py                 # ~2 minutes
     python bench/serve.py --rounds 7 --seconds 4
     python bench/serve.py --smoke         # one short round: seconds (CI)
+    python bench/serve.py --in-process    # the apps alone: no server, no socket
 
 Needs `wrk`. A SQLite store of --keys keys, all real; wrk (-t1, 32
 connections, keep-alive) cycles through them on GET /v1/verify. Each server
@@ -189,12 +190,60 @@ def measure(running: dict[str, Server], rounds: int, seconds: float, script: Pat
     ]  # fmt: skip
 
 
+def in_process(url: str, keys: list[str], rounds: int, calls: int = 20_000) -> list[Row]:
+    """Each app called as uvicorn calls it, with a send that keeps nothing:
+    the main thread's CPU per request, without the server and the kernel."""
+    import asyncio
+
+    from keydesk.http.server import create_app
+    from keydesk.store.engine import open_store
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict) -> None:
+        if message.get("status", 200) != 200:
+            raise SystemExit(f"refused: {message}")
+
+    def scope(key: str) -> dict:
+        return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+                "server": ("127.0.0.1", 8000), "client": ("127.0.0.1", 40000),
+                "scheme": "http", "method": "GET", "root_path": "", "path": "/v1/verify",
+                "raw_path": b"/v1/verify", "query_string": b"", "state": {},
+                "headers": [(b"host", b"127.0.0.1"), (b"authorization", f"Bearer {key}".encode())]}  # fmt: skip
+
+    async def cost(app, count: int) -> float:
+        started = time.thread_time()
+        for n in range(count):
+            await app(scope(keys[n % len(keys)]), receive, send)
+        return (time.thread_time() - started) / count * 1e6
+
+    async def run() -> dict[str, list[float]]:
+        apps = {"bare": child_app("bare", url), "auth": child_app("auth", url),
+                "serve": create_app(open_store(url))}  # fmt: skip
+        for app in apps.values():
+            await cost(app, len(keys))  # every key verified once
+        got: dict[str, list[float]] = {name: [] for name in apps}
+        for _ in range(rounds):
+            for name, app in apps.items():
+                got[name].append(await cost(app, calls))
+        return got
+
+    got = asyncio.run(run())
+    return [
+        Row(f"in process: {name} app, CPU per request", median(got[name]), median(got["bare"]),
+            "µs", False, paired=median([a / b for a, b in zip(got[name], got["bare"], strict=True)]))
+        for name in ("serve", "auth")
+    ]  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keys", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=3.0, help="per server and round")
     parser.add_argument("--smoke", action="store_true", help="tiny and short (CI)")
+    parser.add_argument("--in-process", action="store_true", help="the apps alone (no wrk)")
     parser.add_argument("--child", nargs=1, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
@@ -212,6 +261,13 @@ def main() -> None:
         keys_file.write_text("\n".join(seeded.keys) + "\n")
         script = here / "cycle.lua"
         script.write_text(lua_cycling(keys_file))
+        if args.in_process:
+            print_table(
+                f"in process — {args.keys:,} keys cycled, {args.rounds} interleaved rounds; "
+                f"load average {os.getloadavg()[0]:.1f}",
+                in_process(url, seeded.keys, args.rounds),
+            )
+            return
         running = servers(url, here)
         try:
             before = os.getloadavg()[0]
