@@ -123,10 +123,7 @@ def _revoke_in_rotation(key: KeyView, replaced: KeyView | None, now: datetime) -
             f"by itself at {stop_time(key.expires_at)} ({in_words(key.expires_at - now)} "
             "left). Revoking it stops it now instead."
         )
-    return (
-        "To replace it without an outage, rotate it (t) instead: "
-        "it works on while you deploy its replacement."
-    )
+    return "To replace it with no outage, rotate it (t) instead."
 
 
 def revoke_on_rotate_confirmation(label: str, public_key: str) -> ConfirmScreen:
