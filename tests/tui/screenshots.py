@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import Input
 
@@ -29,11 +30,32 @@ from tests.support.fakes import seeded_key_pairs
 SIZES = {"80x24": (80, 24), "60x20": (60, 20), "wide": (140, 36)}
 
 
+DEBOUNCE = 0.5  # a one-shot timer this short is a debounce (the key filter's 0.1 s), not a timeout
+
+
+def _debounces(app: App[object]) -> list[asyncio.Task[None]]:
+    """The short one-shot timers (set_timer) of the app and its screens
+    still to fire: what typing left to happen once it pauses."""
+    pumps = [app, *(n for s in app.screen_stack for n in s.walk_children(with_self=True))]
+    return [
+        timer._task
+        for pump in pumps
+        for timer in list(pump._timers)
+        if timer._repeat == 0 and timer._interval <= DEBOUNCE
+        if timer._task is not None and not timer._task.done()
+    ]
+
+
 async def settle(pilot: Pilot) -> None:
-    """Let workers finish and the screen catch up (no sleeps); the text
-    cursor stops blinking, so a picture does not depend on when it is taken."""
+    """Let debounces fire, workers finish and the screen catch up (waiting
+    on each, not on the clock: Pilot's idle polling is shortened in
+    conftest.py); the text cursor stops blinking, so a picture does not
+    depend on when it is taken."""
     for _ in range(3):
         await pilot.pause()
+        if debounces := _debounces(pilot.app):
+            await asyncio.wait(debounces, timeout=10 * DEBOUNCE)
+            await pilot.pause()
         await pilot.app.workers.wait_for_complete()
     for screen in pilot.app.screen_stack:
         for field in screen.query(Input):
