@@ -9,6 +9,7 @@ pictures come from a seeded source passed explicitly to the service.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 import tempfile
@@ -20,6 +21,7 @@ from pathlib import Path
 from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import Input
+from textual.worker import WorkerCancelled
 
 from keydesk.demo import DEMO_ACCOUNT, DEMO_EPOCH, seed_demo
 from keydesk.service import KeyService
@@ -56,7 +58,9 @@ async def settle(pilot: Pilot) -> None:
         if debounces := _debounces(pilot.app):
             await asyncio.wait(debounces, timeout=10 * DEBOUNCE)
             await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
+        for worker in list(pilot.app.workers):
+            with contextlib.suppress(WorkerCancelled):  # e.g. by its screen closing: done too
+                await worker.wait()
     for screen in pilot.app.screen_stack:
         for field in screen.query(Input):
             field.cursor_blink = False
