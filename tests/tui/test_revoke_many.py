@@ -73,3 +73,43 @@ async def test_space_selects_rows_and_x_revokes_them_together(make_app, demo_sto
     assert [alice.key(public).status.value for public in chosen] == ["revoked", "revoked"]
     batch = alice.audit("acme", limit=1)[0]
     assert (batch.action, batch.label) == ("key.revoke.batch", "2 keys revoked")
+
+
+async def test_revoking_a_replacement_among_many_warns_the_old_key_still_stops(
+    make_app, demo_store
+):
+    """Space on a rotation's new key, then x: the question says the old key
+    still stops at the time the rotation set (then neither works) and that K
+    keeps it, as the one-key question does; a key being rotated out stops now."""
+    from keydesk.tui.screens.key_created import KeyCreatedScreen
+    from keydesk.tui.screens.revoke_many import revoke_many_confirmation
+
+    app = make_app()
+    async with app.run_test(size=(60, 20)) as pilot:
+        await open_integration(pilot, "github")
+        detail = app.screen
+        old = detail.highlighted_key()
+        await pilot.press("t", "home", "down", "down", "enter")  # 24 hours of overlap
+        await settle(pilot)
+        assert isinstance(app.screen, KeyCreatedScreen)
+        await pilot.press("escape", "d")  # d: done, the secret not copied
+        await settle(pilot)
+        assert app.screen is detail
+        keys = detail.listed_keys()
+        new = next(k for k in keys if k.replaces == old.public_key)
+        detail.table.move_cursor(row=keys.index(new))
+        await pilot.press("space", "x")
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, ConfirmScreen) and dialog.id == "revoke-many-confirm"
+        said = " ".join(_text(s) for s in dialog.query(".dialog-line"))
+        assert f"{old.public_key} still stops at the time the rotation set" in said
+        assert "neither works" in said and "K on the old key's row keeps it" in said
+        await pilot.press("escape")
+    alice = KeyService(demo_store, "alice")
+    rotating = alice.key(old.public_key)
+    said = " ".join(revoke_many_confirmation([rotating])._lines)
+    assert f"Being rotated out: {old.public_key}" in said and "stops it now" in said
+    plain = [k for k in alice.keys("github") if k.is_active and not (k.replaced_by or k.replaces)]
+    said = " ".join(revoke_many_confirmation(plain)._lines)
+    assert "rotation" not in said
