@@ -123,7 +123,8 @@ def _revoke_in_rotation(key: KeyView, replaced: KeyView | None, now: datetime) -
             f"by itself at {stop_time(key.expires_at)} ({in_words(key.expires_at - now)} "
             "left). Revoking it stops it now instead."
         )
-    return "To replace it with no outage, rotate it (t) instead."
+    # t is no key in this dialog: it says to leave it first.
+    return "No outage wanted? Cancel (esc), then rotate it (t)."
 
 
 def revoke_on_rotate_confirmation(label: str, public_key: str) -> ConfirmScreen:
