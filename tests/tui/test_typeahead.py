@@ -108,3 +108,23 @@ async def test_escape_then_slash_at_machine_speed_leaves_the_page_and_filters(ma
         burst(app, "gate")
         await _settle_long(pilot)
         assert app.screen is detail and detail.key_filter.value == "gate"
+
+
+async def test_slash_on_any_tab_filters_the_api_keys_with_what_follows_it(make_app):
+    """`/` then `rot` at once on the Audit or Overview tab: the API Keys tab
+    shows with `rot` in its filter (`t` did not open "Rotate API key?")."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_integration(pilot, "github")
+        detail = app.screen
+        for tab in ("3", "1"):
+            detail.key_filter.value = ""
+            detail.table.focus()
+            await pilot.press(tab)
+            await settle(pilot)
+            assert detail.tabs.active != "api-keys"
+            app.post_message(events.Key("slash", "/"))
+            burst(app, "rot")
+            await _settle_long(pilot)
+            assert app.screen is detail and detail.tabs.active == "api-keys"
+            assert detail.key_filter.has_focus and detail.key_filter.value == "rot"

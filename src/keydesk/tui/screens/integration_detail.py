@@ -105,6 +105,7 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         self._highlight = highlight
         self._filter_timer: Timer | None = None
         self._said: dict[str | None, str] = {}
+        self._filter_on_show = False  # `/` switched the tab: its filter, not its table
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -350,7 +351,9 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
 
     @on(TabbedContent.TabActivated)
     def _tab_changed(self) -> None:
-        self._focus_tab()
+        if not (self._filter_on_show and self.tabs.active == "api-keys"):
+            self._focus_tab()  # not after `/`, which focused the filter
+        self._filter_on_show = False
         self.refresh_bindings()
 
     # -- actions ------------------------------------------------------------------
@@ -418,6 +421,7 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         if not key_filter.display:
             key_filter.display = True
             self.refresh_bindings()
+        self._filter_on_show = self.tabs.active != "api-keys"
         self.action_show_tab("api-keys")
         key_filter.focus()
 
