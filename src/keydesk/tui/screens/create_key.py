@@ -76,7 +76,10 @@ class CreateKeyScreen(KeydeskScreen[CreatedKey | None]):
             tooltip="Generate the key (also Enter in the name field)",
         ),
     ]
-    AUTO_FOCUS = "#label"
+    # The name field is focused in on_mount, without Textual's scroll to
+    # centre it: run before the layout, that scroll left the form's title and
+    # the Integration label above the fold at 80x24.
+    AUTO_FOCUS = ""
 
     def __init__(self, integration_id: int | None = None) -> None:
         super().__init__(id="create-screen")
@@ -141,6 +144,7 @@ class CreateKeyScreen(KeydeskScreen[CreatedKey | None]):
         yield KeyFooter()
 
     def on_mount(self) -> None:
+        self.set_focus(self.query_one("#label", Input), scroll_visible=False)
         self.query_one("#busy").display = False
         self.query_one("#rate-default").display = False
         self._error(None)
