@@ -96,3 +96,24 @@ async def test_a_private_key_pasted_or_typed_fast_becomes_its_public_key(
         await _assert_replaced(pilot, box, public_key, private_key, textual_log, notices=2)
         await pilot.press("space", "x")  # the key has ended: what follows is typed again
         assert box.value == f"{public_key} x"
+
+
+async def test_escape_clears_a_filter_first_then_leaves_the_integration(make_app):
+    """Escape in the API Keys filter left the integration at once, while on
+    the list it cleared the filter: both clear a filter that holds text first."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_integration(pilot, "github")
+        detail = app.screen
+        await pilot.press("slash", *"ci", "escape")
+        await settle(pilot)
+        assert app.screen is detail and detail.key_filter.value == ""
+        assert detail.focused is detail.table and len(detail.listed_keys()) > 1
+        await pilot.press("slash", "escape")  # the filter is empty: back to the list
+        await settle(pilot)
+        assert app.screen is not detail
+        await pilot.press("slash", *"git", "escape")
+        await settle(pilot)
+        listed = app.screen
+        assert listed.query_one("#filter", FilterInput).value == ""
+        assert not isinstance(listed.focused, FilterInput)

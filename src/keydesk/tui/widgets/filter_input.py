@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from textual import events
+from textual.binding import Binding
 from textual.geometry import Size
 from textual.reactive import Reactive
 from textual.widgets import Input
@@ -34,6 +35,10 @@ class FilterInput(Input):
     a time (a terminal without bracketed paste, tmux `send-keys`), the key
     is replaced once its id is in (nothing secret yet), and the rest of it,
     as it arrives, is dropped unseen."""
+
+    # Escape clears a filter that holds text and goes down to the list under
+    # it (on every screen alike); an empty filter leaves Escape to its screen.
+    BINDINGS = [Binding("escape", "clear_filter", "Clear filter", show=False)]
 
     virtual_size: Reactive[Size] = Reactive(Size(0, 0), repaint=True)
 
@@ -92,6 +97,13 @@ class FilterInput(Input):
         self.cursor_position = new_cursor
         what = f"its public key {shown}" if shown.startswith(PUBLIC_KEY_PREFIX) else shown
         self.notify(PRIVATE_KEY_REPLACED.format(what=what), severity="warning", markup=False)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return bool(self.value) if action == "clear_filter" else True
+
+    def action_clear_filter(self) -> None:
+        self.value = ""
+        self.screen.focus_next()  # the list the filter is above
 
     def on_blur(self) -> None:  # Input's own _on_blur runs too (Textual calls each class's)
         self._key_rest = 0
