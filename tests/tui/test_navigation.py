@@ -244,3 +244,30 @@ async def test_number_keys_show_the_tabs_from_any_tab_and_k_stays_in_the_list(ma
         rows = dict(key_rows(screen))
         assert rows["1"].startswith("Overview tab") and rows["2"] == "API Keys tab"
         assert rows["3"].startswith("Audit tab")
+
+
+async def test_refused_keys_on_a_draft_say_why_and_help_says_the_same(make_app):
+    """g, t and x on a draft with no keys said "New key: not possible here
+    now"; each says why (a draft: configure it first; no key: nothing to
+    revoke), and ? gives the same reason instead of "not available"."""
+    from keydesk.tui.screens.help import HelpScreen
+
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_integration(pilot, "okta-sso")
+        screen = app.screen
+        await pilot.press("2")  # the API Keys tab: empty
+        await settle(pilot)
+        draft = "okta-sso is a draft: no new key can be made; configure it first (c)"
+        for press, why in (("g", draft), ("t", draft), ("x", "No key here: nothing to revoke")):
+            app.clear_notifications()
+            await pilot.press(press)
+            await settle(pilot)
+            assert app.screen is screen
+            assert [n.message for n in app._notifications] == [why]
+        await pilot.press("question_mark")
+        await settle(pilot)
+        assert isinstance(app.screen, HelpScreen)
+        said = dict(app.screen._rows)
+        assert said["g"].endswith(f"({draft})")
+        assert said["x"].endswith("(No key here: nothing to revoke)")

@@ -9,7 +9,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Static
 
-from keydesk.tui.screens.base import KeydeskModal
+from keydesk.tui.screens.base import KeydeskModal, KeydeskScreen
 from keydesk.tui.widgets import KeyFooter, Pairs
 
 GENERAL = [
@@ -56,8 +56,9 @@ def key_rows(screen: Screen[object]) -> list[tuple[str, str]]:
         if not binding.id:
             continue
         what = binding.tooltip or binding.description
-        if not enabled:
-            what += " (not available here right now)"
+        if not enabled:  # why, as pressing it says, where the screen knows
+            why = screen.why_not(binding.action) if isinstance(screen, KeydeskScreen) else None
+            what += f" ({why})" if why else " (not available here right now)"
         keys, _ = rows.setdefault(binding.id, ([], what))
         shown = app.get_key_display(binding)
         if shown not in keys:

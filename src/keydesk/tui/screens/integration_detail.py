@@ -37,6 +37,17 @@ FILTER_DELAY = 0.1  # seconds of quiet typing before the filter runs
 # What a row's key cannot be when it is not active (space selects what x
 # would revoke: active keys only).
 REFUSED_VERB = {"revoke": "revoked again", "rotate": "rotated", "toggle_select": "selected"}
+REFUSED_OBJECT = {"revoke": "revoke", "rotate": "rotate", "keep": "keep", "copy_public": "copy"}
+
+
+def _no_new_key(integration: IntegrationView) -> str:
+    """Why g and t make nothing, with the way out (a draft: configure it)."""
+    name, status = integration.name, integration.status.value
+    if not integration.can_manage or integration.is_configured:
+        return integration.why_no_new_keys() or "No new key can be made here"
+    if status == "draft":
+        return f"{name} is a draft: no new key can be made; configure it first (c)"
+    return f"{name} is {status}: no new key can be made; configure it again (c)"
 
 
 def detail_line(key: KeyView, now: datetime) -> str:
@@ -378,8 +389,10 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         if action in REFUSED_VERB and key is not None and not key.is_active:
             verb = REFUSED_VERB[action]
             return f"{key.public_key} is {key.status.value}: it cannot be {verb}"
-        if action == "rotate" and not self.integration.can_issue_keys:
-            return f"{self.integration.name} is {self.integration.status.value}: no new key can be made"
+        if action in ("rotate", "generate") and not self.integration.can_issue_keys:
+            return _no_new_key(self.integration)
+        if key is None and action in ("revoke", "rotate", "keep", "copy_public", "open_key"):
+            return f"No key here: nothing to {REFUSED_OBJECT.get(action, 'act on')}"
         return None
 
     def action_back(self) -> None:
