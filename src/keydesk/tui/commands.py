@@ -91,7 +91,7 @@ class KeydeskCommands(Provider):
             ("keep", f"Keep API key {named}", app.keep_key,
              "Its replacement was revoked: cancel the stop the rotation set"),
             ("rotate", f"Rotate API key {named}", app.rotate_key,
-             "Generate its replacement; revoke the old key once deployed"),
+             "Generate its replacement; the old key stops by itself after the overlap"),
         ]  # fmt: skip
         return [
             (title, partial(act, key), help_text)
