@@ -162,3 +162,41 @@ async def test_l_on_a_keys_page_changes_its_limits_and_refuses_a_bad_one(demo_st
         assert dict(app.screen.query_one("#key-facts").rows)["Networks"] == "10.0.0.0/8"
     limits = alice.key(created.key.public_key).limits
     assert (limits.rate, limits.allow_from) == (None, ("10.0.0.0/8",))
+
+
+async def test_a_keys_page_offers_l_and_its_dialog_boxes_its_fields(demo_store):
+    """`l Limits` in the footer and a Limits row before any limit is set
+    (#21 walk: only ? revealed it); the dialog's fields are boxed, as the
+    create form's are, and fit at 60x20."""
+    from textual.widgets import Footer
+    from textual.widgets._footer import FooterKey
+
+    from keydesk.tui.screens.key_limits import KeyLimitsScreen
+
+    alice = KeyService(demo_store, "alice")
+    created = alice.create_key("github", "plain", rate="none")
+    app = KeydeskApp(alice)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_integration(pilot, "github")
+        detail = app.screen
+        row = next(
+            n for n, k in enumerate(detail.listed_keys()) if k.public_key == created.key.public_key
+        )
+        detail.table.move_cursor(row=row)
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        page = app.screen
+        assert isinstance(page, KeyScreen)
+        assert dict(page.query_one("#key-facts").rows)["Limits"] == "none (l to set)"
+        keys = [k.description for k in page.query_one(Footer).query(FooterKey)]
+        assert "Limits" in keys, keys
+        await pilot.resize_terminal(60, 20)
+        await pilot.press("l")
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, KeyLimitsScreen)
+        for name in ("rate", "quota", "from"):
+            field = dialog.query_one(f"#limit-{name}", Input)
+            assert field.styles.border_top[0] not in ("", "none", "hidden"), name
+            assert 0 <= field.region.y and field.region.bottom <= app.size.height - 1, name

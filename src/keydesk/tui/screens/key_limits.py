@@ -52,14 +52,16 @@ class KeyLimitsScreen(KeydeskModal[dict[str, Any] | None]):
 
     def compose(self) -> ComposeResult:
         limits = self._key.limits
-        with Vertical(id="dialog"):
+        # Boxed fields as on the create form (compact ones had no visible box),
+        # their labels unpadded so the dialog fits at 60x20.
+        with Vertical(id="dialog", classes="limits-dialog"):
             yield Static(content(f"Limits of {self._key.label}"), id="dialog-title")
             yield Label(RATE_LABEL, classes="field-label")
-            yield Input(limits.rate or "", id="limit-rate", compact=True)
+            yield Input(limits.rate or "", id="limit-rate")
             yield Label(QUOTA_LABEL, classes="field-label")
-            yield Input(limits.quota or "", id="limit-quota", compact=True)
+            yield Input(limits.quota or "", id="limit-quota")
             yield Label(NETWORKS_LABEL, classes="field-label")
-            yield Input(" ".join(limits.allow_from), id="limit-from", compact=True)
+            yield Input(" ".join(limits.allow_from), id="limit-from")
             yield Static(id="limit-error", classes="field-error")
         yield KeyFooter()
 

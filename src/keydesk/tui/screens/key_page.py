@@ -62,7 +62,7 @@ class KeyScreen(KeydeskScreen[None]):
                 tooltip="Keep this key: cancel the stop its rotation set (its replacement was revoked)"),
         Binding("p", "copy_public", "Copy public key", id="key.copy_public",
                 tooltip="Copy the public key"),
-        Binding("l", "limits", "Limits", show=False, id="key.limits",
+        Binding("l", "limits", "Limits", id="key.limits",
                 tooltip="Change this key's rate, quota and networks"),
         Binding("r", "refresh", "Refresh", show=False, id="key.refresh",
                 tooltip="Read the key, its usage and its events again"),
@@ -207,8 +207,9 @@ class KeyScreen(KeydeskScreen[None]):
     def _limit_rows(self, key: KeyView) -> list[tuple[str, str]]:
         """A limited key's limits (with its quota left, once read) and networks."""
         limits = key.limits
-        if not limits.any:
-            return []
+        if not limits.any:  # said, or `l` is found only through ?
+            settable = self.integration.can_manage and key.is_active
+            return [("Limits", "none (l to set)" if settable else "none")]
         quota = limits.quota or "none"
         used = self.page.quota_used if self.page and self.page.key.id == key.id else None
         limit = stored_limit(limits.quota)
