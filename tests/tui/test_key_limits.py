@@ -199,4 +199,4 @@ async def test_a_keys_page_offers_l_and_its_dialog_boxes_its_fields(demo_store):
         for name in ("rate", "quota", "from"):
             field = dialog.query_one(f"#limit-{name}", Input)
             assert field.styles.border_top[0] not in ("", "none", "hidden"), name
-            assert 0 <= field.region.y and field.region.bottom <= app.size.height - 1, name
+            assert field.region.y >= 0 and field.region.bottom <= app.size.height - 1, name
