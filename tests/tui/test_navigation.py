@@ -271,3 +271,20 @@ async def test_refused_keys_on_a_draft_say_why_and_help_says_the_same(make_app):
         said = dict(app.screen._rows)
         assert said["g"].endswith(f"({draft})")
         assert said["x"].endswith("(No key here: nothing to revoke)")
+
+
+async def test_help_on_the_integration_list_says_what_its_key_counts_are(make_app):
+    """The Active column's "1 · 1 exp" was explained nowhere on screen."""
+    from keydesk.tui.screens.help import HelpScreen
+    from keydesk.views import EXPIRING_SOON
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, IntegrationsScreen)
+        await pilot.press("question_mark")
+        await settle(pilot)
+        assert isinstance(app.screen, HelpScreen)
+        notes = dict(app.screen._notes)
+        assert f"stop within {EXPIRING_SOON.days} days (exp)" in notes["Active"]
+        assert "Keys that work" in notes["Active"]

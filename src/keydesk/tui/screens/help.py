@@ -33,12 +33,17 @@ class HelpScreen(KeydeskModal[None]):
     def __init__(self, screen: Screen[object]) -> None:
         super().__init__(id="help-screen")
         self._rows = key_rows(screen)
+        # What a screen's terse cells mean (the integration list's "1 · 1 exp").
+        self._notes: list[tuple[str, str]] = list(getattr(screen, "HELP_NOTES", []))
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Static("Keys on this screen", id="dialog-title")
             with VerticalScroll(id="dialog-body"):
                 yield Pairs(self._rows, id="help-keys")
+                if self._notes:
+                    yield Static("On this screen", classes="help-heading")
+                    yield Pairs(self._notes, id="help-notes")
                 yield Static("Everywhere", classes="help-heading")
                 yield Pairs(GENERAL, id="help-general")
         yield KeyFooter()

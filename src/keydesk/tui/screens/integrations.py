@@ -14,7 +14,7 @@ from keydesk.tui.display import content, day, literal
 from keydesk.tui.messages import IntegrationsChanged, KeysChanged
 from keydesk.tui.screens.base import KeydeskScreen
 from keydesk.tui.widgets import Column, FilterInput, Fitted, FittedTable, KeyFooter
-from keydesk.views import IntegrationStatus, IntegrationView, WorkspaceView
+from keydesk.views import EXPIRING_SOON, IntegrationStatus, IntegrationView, WorkspaceView
 
 STATUS_STYLE = {
     IntegrationStatus.CONFIGURED: "bold",
@@ -34,6 +34,10 @@ COLUMNS = [
 
 class IntegrationsScreen(KeydeskScreen[None]):
     AUTO_FOCUS = "#integrations"
+    # ? explains the Active column's "4 · 1 exp", which no heading has room for.
+    HELP_NOTES = [
+        ("Active", f"Keys that work · how many of them stop within {EXPIRING_SOON.days} days (exp)")
+    ]
     BINDINGS = [
         Binding("enter", "open", "Open", key_display="⏎", id="integrations.open",
                 tooltip="Open the highlighted integration (its API Keys)"),
