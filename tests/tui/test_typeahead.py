@@ -79,6 +79,7 @@ def test_escape_then_a_key_at_once_is_read_as_alt_and_that_key():
     """Textual read ESC `/` as `/` (the Escape lost): it is Alt+/ as ESC g is Alt+g."""
     assert _read("\x1b/gate") == [("alt+slash", "/"), *((c, c) for c in "gate")]
     assert _read("\x1bg") == [("alt+g", "g")]
+    assert _read("\x1b3") == [("alt+3", "3")]  # Textual: `£` (Option+3 on a Mac)
     assert _read("\x1b\x1b") == [("escape", "\x1b"), ("escape", "\x1b")]
 
 
@@ -128,3 +129,19 @@ async def test_slash_on_any_tab_filters_the_api_keys_with_what_follows_it(make_a
             await _settle_long(pilot)
             assert app.screen is detail and detail.tabs.active == "api-keys"
             assert detail.key_filter.has_focus and detail.key_filter.value == "rot"
+
+
+async def test_escape_then_a_digit_at_once_closes_the_dialog_then_shows_the_tab(make_app):
+    """tmux `send-keys Escape 1` in the revoke dialog left it open (Textual
+    read ESC 1 as `¡`): the dialog closes and 1 shows the Overview tab."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_integration(pilot, "github")
+        detail = app.screen
+        await pilot.press("x")
+        await settle(pilot)
+        assert app.screen is not detail
+        for key in _read("\x1b1"):
+            app.post_message(events.Key(*key))
+        await _settle_long(pilot)
+        assert app.screen is detail and detail.tabs.active == "overview"

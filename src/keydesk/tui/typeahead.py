@@ -60,6 +60,11 @@ class AltKeysParser(XTermParser):
     marks only letters and digits: ESC `/` came as `/`, the Escape lost."""
 
     def _sequence_to_key_events(self, sequence: str, alt: bool = False) -> Iterable[events.Key]:
+        if len(sequence) == 2 and sequence[0] == "\x1b" and sequence[1].isdigit():
+            # Textual reads ESC and a digit as the sign Option+digit types on a
+            # Mac (ESC 3 as `£`, for WezTerm): it is Alt and the digit here.
+            yield events.Key(f"alt+{sequence[1]}", sequence[1])
+            return
         for event in super()._sequence_to_key_events(sequence, alt):
             if alt and event.is_printable and not event.key.startswith("alt+"):
                 event = events.Key(f"alt+{event.key}", event.character)
