@@ -308,3 +308,21 @@ async def test_after_a_refused_label_typing_adds_to_it(make_app):
         await settle(pilot)
         assert isinstance(app.screen, KeyCreatedScreen)
         assert app.screen._key.label == "CI Runner 2"
+
+
+async def test_the_rotation_note_is_whole_on_screen_at_60x20(make_app):
+    """After a rotation, when the old key stops and what to do is all in
+    view at 60x20, without scrolling (#21 walk: cut after 'before then;')."""
+    app = make_app()
+    async with app.run_test(size=(60, 20)) as pilot:
+        await open_integration(pilot, "github")
+        await pilot.press("t")
+        await settle(pilot)
+        await pilot.press("enter")  # 24 hours, the default
+        await settle(pilot)
+        page = app.screen
+        assert isinstance(page, KeyCreatedScreen)
+        note = page.query_one("#rotation-next", Static)
+        assert "stops working at" in str(note.render())
+        assert note.region.height > 0 and note.region.bottom <= app.size.height - 1
+        assert page.query_one("#created").max_scroll_y == 0

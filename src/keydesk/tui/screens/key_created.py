@@ -94,6 +94,8 @@ class KeyCreatedScreen(KeydeskScreen[str]):
                 yield Static(
                     content(rotation_next(self._rotation)), id="rotation-next", classes="field-hint"
                 )
+                if not self._rotation.old_revoked:  # hidden under 24 rows: it did not fit
+                    yield Static(ROTATION_ADVICE, id="rotation-advice", classes="field-hint")
         yield KeyFooter()
 
     def on_mount(self) -> None:
@@ -218,13 +220,13 @@ def created_for(key: KeyView) -> str:
     return f"“{key.label}” for integration {key.integration}\n{stops} · scopes: {scopes}"
 
 
+ROTATION_ADVICE = "The old key's Last used shows whether anything still uses it."
+
+
 def rotation_next(rotation: RotatedKey) -> str:
     """When the replaced key stops, in UTC as every shell says it."""
     old = rotation.old
     stops = stop_time(rotation.old_stops_at)
     if rotation.old_revoked:
         return f"{old.public_key} ({old.label}) was revoked: it stopped working at {stops}."
-    return (
-        f"{old.public_key} ({old.label}) stops working at {stops}. Deploy this key "
-        "before then; the old key's Last used shows whether anything still uses it."
-    )
+    return f"{old.public_key} ({old.label}) stops working at {stops}. Deploy this key before then."
