@@ -14,6 +14,7 @@ from textual.widgets import Static
 
 from keydesk.service import KeyService
 from keydesk.tui.app import KeydeskApp
+from keydesk.tui.screens.help import key_rows
 from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
 from keydesk.tui.widgets import FilterInput
 from tests.tui.screenshots import open_integration, settle
@@ -109,6 +110,7 @@ async def test_escape_clears_a_filter_first_then_leaves_the_integration(make_app
         await settle(pilot)
         assert app.screen is detail and detail.key_filter.value == ""
         assert detail.focused is detail.table and len(detail.listed_keys()) > 1
+        assert "clears a typed filter first" in dict(key_rows(detail))["esc"]  # in ?
         await pilot.press("slash", "escape")  # the filter is empty: back to the list
         await settle(pilot)
         assert app.screen is not detail

@@ -68,7 +68,8 @@ def detail_line(key: KeyView, now: datetime) -> str:
 
 class IntegrationDetailScreen(KeydeskScreen[None]):
     BINDINGS = [
-        Binding("escape,q", "back", "Back", key_display="esc", id="detail.back"),
+        Binding("escape,q", "back", "Back", key_display="esc", id="detail.back",
+                tooltip="Back to the integrations (Escape clears a typed filter first)"),
         Binding("g", "generate", "New key", id="detail.generate",
                 tooltip="Generate an API key for this integration (shown once)"),
         Binding("t", "rotate", "Rotate", id="detail.rotate",
