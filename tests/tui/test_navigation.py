@@ -288,3 +288,18 @@ async def test_help_on_the_integration_list_says_what_its_key_counts_are(make_ap
         notes = dict(app.screen._notes)
         assert f"stop within {EXPIRING_SOON.days} days (exp)" in notes["Active"]
         assert "Keys that work" in notes["Active"]
+
+
+async def test_a_viewers_refused_keys_say_their_role_cannot(make_app):
+    """g, t and x are hidden from a viewer; pressing one said nothing."""
+    app = make_app("carol")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_integration(pilot, "github")
+        screen = app.screen
+        for press in ("g", "t", "x"):
+            app.clear_notifications()
+            await pilot.press(press)
+            await settle(pilot)
+            assert app.screen is screen
+            [said] = [n.message for n in app._notifications]
+            assert "You are a viewer" in said and "only owners and admins" in said

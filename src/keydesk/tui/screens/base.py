@@ -80,6 +80,7 @@ class KeydeskScreen(Screen[ScreenResultType]):
         bindings after this handler: say it only when no binding on the way
         from the focused widget up (a button's Enter) would act on the key."""
         dimmed: Binding | None = None
+        hidden: Binding | None = None
         for node, bindings in self._modal_binding_chain:
             for binding in bindings.key_to_bindings.get(event.key, ()):
                 namespace, action, parameters = parse_action(binding.action)
@@ -89,14 +90,24 @@ class KeydeskScreen(Screen[ScreenResultType]):
                     return  # it acts
                 if offered is None and node is self and dimmed is None:
                     dimmed = binding
+                if offered is False and node is self and hidden is None:
+                    hidden = binding
         if dimmed is not None:
             why = self.why_not(dimmed.action) or f"{dimmed.description}: not possible here now"
             self.notify(why, severity="warning", markup=False)
+            event.stop()
+        elif hidden is not None and (role_cannot := self.why_hidden(hidden.action)):
+            self.notify(role_cannot, severity="warning", markup=False)
             event.stop()
 
     def why_not(self, action: str) -> str | None:
         """Why `action`, dimmed in the footer, cannot be done now (None: a
         general sentence). Screens whose actions depend on a row say which."""
+        return None
+
+    def why_hidden(self, action: str) -> str | None:
+        """Why `action`, hidden from this account (its role), does nothing
+        when its key is pressed (None: silence, as for keys of other tabs)."""
         return None
 
     # Hidden by another full screen (not a dialog over it), what a screen

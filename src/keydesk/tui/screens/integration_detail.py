@@ -396,6 +396,11 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
             return f"No key here: nothing to {REFUSED_OBJECT.get(action, 'act on')}"
         return None
 
+    def why_hidden(self, action: str) -> str | None:
+        if action in ("generate", "rotate", "revoke", "keep", "toggle_select"):
+            return None if self.integration.can_manage else self.integration.why_no_new_keys()
+        return None
+
     def action_back(self) -> None:
         if not self.table.clear_selection():  # escape unselects first
             self.app.pop_screen()
