@@ -303,3 +303,22 @@ async def test_a_viewers_refused_keys_say_their_role_cannot(make_app):
             assert app.screen is screen
             [said] = [n.message for n in app._notifications]
             assert "You are a viewer" in said and "only owners and admins" in said
+
+
+async def test_g_on_a_draft_in_the_integration_list_says_why(make_app):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, IntegrationsScreen)
+        table = screen.query_one("#integrations", ListTable)
+        for _ in range(table.row_count):
+            if screen.highlighted().name == "okta-sso":
+                break
+            await pilot.press("down")
+        app.clear_notifications()
+        await pilot.press("g")
+        await settle(pilot)
+        assert app.screen is screen
+        [said] = [n.message for n in app._notifications]
+        assert "draft" in said and "configure it" in said

@@ -211,6 +211,16 @@ class IntegrationsScreen(KeydeskScreen[None]):
             return integration_action(self.highlighted(), action)
         return True
 
+    def why_not(self, action: str) -> str | None:
+        item = self.highlighted()
+        if item is None:
+            return "No integration here: add one (a)" if action == "generate" else None
+        return item.why_no_new_keys() if action == "generate" else None
+
+    def why_hidden(self, action: str) -> str | None:
+        item = self.highlighted()  # a viewer's g: the role, as the integration's page says
+        return item.why_no_new_keys() if item is not None and action == "generate" else None
+
     @on(DataTable.RowHighlighted, "#integrations")
     def _highlight_changed(self) -> None:
         self.refresh_bindings()  # the footer redraws only if what it offers changed
