@@ -40,6 +40,19 @@ def pytest_configure(config: pytest.Config) -> None:
     sys.dont_write_bytecode = False
     if not hasattr(config, "workerinput"):  # the controller, or a run without xdist
         compileall.compile_dir(Path(__file__).parents[1] / "src" / "keydesk", quiet=1)
+        _make_postgres_roles()
+
+
+def _make_postgres_roles() -> None:
+    """A store's first migration on a server creates keydesk's roles, which
+    are cluster-wide: on a fresh server the workers' templates and the bench
+    smokes, migrating at once, waited on each other's role locks past the
+    store's lock timeout and failed as 'busy' (a fresh CI run). So one
+    migration runs here first; later ones find the roles made."""
+    if os.environ.get(POSTGRES_ENV):
+        databases = _postgres_database()
+        open_store(next(databases), create=True).dispose()
+        databases.close()  # drops it
 
 
 def _postgres_database(template: str | None = None) -> Iterator[str]:
