@@ -27,6 +27,7 @@ from keydesk.demo import DEMO_ACCOUNT, DEMO_EPOCH, seed_demo
 from keydesk.service import KeyService
 from keydesk.store.engine import Store, open_store
 from keydesk.tui.app import KeydeskApp
+from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
 from tests.support.fakes import seeded_key_pairs
 
 SIZES = {"80x24": (80, 24), "60x20": (60, 20), "wide": (140, 36)}
@@ -72,6 +73,20 @@ async def open_integration(pilot: Pilot, name: str) -> None:
     await settle(pilot)
     await pilot.press("slash", *name, "enter", "enter")
     await settle(pilot)
+
+
+async def open_key_page(pilot: Pilot, integration: str, public_key: str) -> IntegrationDetailScreen:
+    """From the list: open `integration`, highlight the key, open its page.
+    Returns the integration's page, where Escape leads back."""
+    await open_integration(pilot, integration)
+    detail = pilot.app.screen
+    assert isinstance(detail, IntegrationDetailScreen)
+    row = next(n for n, k in enumerate(detail.listed_keys()) if k.public_key == public_key)
+    detail.table.move_cursor(row=row)
+    await settle(pilot)
+    await pilot.press("enter")
+    await settle(pilot)
+    return detail
 
 
 async def integrations(pilot: Pilot) -> None:

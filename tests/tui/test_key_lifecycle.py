@@ -24,7 +24,7 @@ from keydesk.tui.screens.members import MembersScreen
 from keydesk.verify import Verifier
 from keydesk.views import utcnow
 from tests.support import scenarios as s
-from tests.tui.screenshots import open_integration, settle
+from tests.tui.screenshots import open_integration, open_key_page, settle
 
 
 def live_app(store, account: str = "alice") -> KeydeskApp:
@@ -140,15 +140,7 @@ async def test_a_keys_page_shows_usage_rotation_and_events_and_escape_keeps_the_
         verifier.close()
     app = live_app(demo_store)
     async with app.run_test(size=(80, 24)) as pilot:
-        await open_integration(pilot, "github")
-        detail = app.screen
-        row = next(
-            n for n, k in enumerate(detail.listed_keys()) if k.public_key == created.key.public_key
-        )
-        detail.table.move_cursor(row=row)
-        await settle(pilot)
-        await pilot.press("enter")
-        await settle(pilot)
+        detail = await open_key_page(pilot, "github", created.key.public_key)
         page = app.screen
         assert isinstance(page, KeyScreen)
         facts = _facts(page)

@@ -17,7 +17,7 @@ from keydesk.tui.screens.key_page import KeyScreen
 from keydesk.verify import Verifier
 from keydesk.views import utcnow
 from keydesk.views.usage import usage_hour
-from tests.tui.screenshots import open_integration, settle
+from tests.tui.screenshots import open_integration, open_key_page, settle
 
 
 async def test_the_create_form_sets_limits_and_refuses_a_bad_one_on_its_line(demo_store):
@@ -106,15 +106,7 @@ async def test_a_keys_page_shows_limits_quota_left_and_sources_marking_new_netwo
         session.commit()
     app = KeydeskApp(alice)
     async with app.run_test(size=(80, 24)) as pilot:
-        await open_integration(pilot, "github")
-        detail = app.screen
-        row = next(
-            n for n, k in enumerate(detail.listed_keys()) if k.public_key == created.key.public_key
-        )
-        detail.table.move_cursor(row=row)
-        await settle(pilot)
-        await pilot.press("enter")
-        await settle(pilot)
+        await open_key_page(pilot, "github", created.key.public_key)
         page = app.screen
         assert isinstance(page, KeyScreen)
         facts = dict(page.query_one("#key-facts").rows)
@@ -134,15 +126,7 @@ async def test_l_on_a_keys_page_changes_its_limits_and_refuses_a_bad_one(demo_st
     created = alice.create_key("github", "editable", rate="5/s")
     app = KeydeskApp(alice)
     async with app.run_test(size=(60, 20)) as pilot:
-        await open_integration(pilot, "github")
-        detail = app.screen
-        row = next(
-            n for n, k in enumerate(detail.listed_keys()) if k.public_key == created.key.public_key
-        )
-        detail.table.move_cursor(row=row)
-        await settle(pilot)
-        await pilot.press("enter")
-        await settle(pilot)
+        await open_key_page(pilot, "github", created.key.public_key)
         await pilot.press("l")
         await settle(pilot)
         dialog = app.screen
@@ -177,15 +161,7 @@ async def test_a_keys_page_offers_l_and_its_dialog_boxes_its_fields(demo_store):
     created = alice.create_key("github", "plain", rate="none")
     app = KeydeskApp(alice)
     async with app.run_test(size=(80, 24)) as pilot:
-        await open_integration(pilot, "github")
-        detail = app.screen
-        row = next(
-            n for n, k in enumerate(detail.listed_keys()) if k.public_key == created.key.public_key
-        )
-        detail.table.move_cursor(row=row)
-        await settle(pilot)
-        await pilot.press("enter")
-        await settle(pilot)
+        await open_key_page(pilot, "github", created.key.public_key)
         page = app.screen
         assert isinstance(page, KeyScreen)
         assert dict(page.query_one("#key-facts").rows)["Limits"] == "none (l to set)"
