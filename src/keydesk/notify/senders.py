@@ -208,8 +208,9 @@ def send_email(server: SmtpServer, sender: str | None, to: str, notice: Notice) 
             raise DeliveryFailed(f"SMTP to {where} failed: {error}") from None
 
 
-class _Smtp(smtplib.SMTP):
-    """Its socket watched by the send's deadline from before the greeting."""
+class _Watched(smtplib.SMTP):
+    """Its socket watched by the send's deadline from before the greeting
+    (implicit TLS's socket too: SMTP_SSL wraps it inside super())."""
 
     deadline: _Deadline
 
@@ -219,13 +220,8 @@ class _Smtp(smtplib.SMTP):
         return sock
 
 
-class _Smtps(smtplib.SMTP_SSL):
-    deadline: _Deadline
-
-    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
-        sock: socket.socket = super()._get_socket(host, port, timeout)  # type: ignore[misc]
-        self.deadline.watch(sock)
-        return sock
+class _Smtps(_Watched, smtplib.SMTP_SSL):
+    pass
 
 
 def _converse(server: SmtpServer, message: EmailMessage, deadline: _Deadline) -> None:
@@ -233,7 +229,7 @@ def _converse(server: SmtpServer, message: EmailMessage, deadline: _Deadline) ->
     client: smtplib.SMTP = (
         _Smtps(timeout=SEND_TIMEOUT_SECONDS, context=context)
         if server.implicit_tls
-        else _Smtp(timeout=SEND_TIMEOUT_SECONDS)
+        else _Watched(timeout=SEND_TIMEOUT_SECONDS)
     )
     client.deadline = deadline  # type: ignore[attr-defined]  # one of the two above
     client._host = server.host  # type: ignore[attr-defined]  # the name TLS checks (__init__ sets it)
