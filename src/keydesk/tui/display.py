@@ -16,13 +16,37 @@ def visible(text: str | None, *, newlines: bool = False) -> str:
     return shown_literally(text, newlines=newlines)
 
 
-def literal(text: str | None, style: str = "", width: int | None = None) -> Text:
+def literal(
+    text: str | None, style: str = "", width: int | None = None, *, keep_end: bool = False
+) -> Text:
     """A table cell that shows `text` exactly (Rich Text never parses markup),
-    cut to `width` terminal cells with an ellipsis (a CJK character is two)."""
-    cell = Text(visible(text), style=style, no_wrap=True, overflow="ellipsis")
+    cut to `width` terminal cells with an ellipsis (a CJK character is two).
+    `keep_end`: the ellipsis goes in the middle, so names that differ only
+    at their ends ("api-gateway-prod-eu", "…-us") still differ when cut."""
+    shown = visible(text)
+    if keep_end and width is not None and width > 2 and cell_len(shown) > width:
+        shown = _cut_middle(shown, width)
+    cell = Text(shown, style=style, no_wrap=True, overflow="ellipsis")
     if width is not None and cell.cell_len > width:
         cell.truncate(width, overflow="ellipsis")
     return cell
+
+
+def _cut_middle(text: str, width: int) -> str:
+    """`text` in `width` cells: its start, an ellipsis, and its end (the end
+    gets the odd cell, and any a wide character leaves at the start)."""
+    room = width - 1
+    head, used = "", 0
+    for character in text:
+        if used + cell_len(character) > room // 2:
+            break
+        head, used = head + character, used + cell_len(character)
+    tail, room = "", room - used
+    for character in reversed(text):
+        if cell_len(character) > room:
+            break
+        tail, room = character + tail, room - cell_len(character)
+    return f"{head}…{tail}"
 
 
 def clipped(text: str | None, width: int) -> str:

@@ -210,9 +210,10 @@ class KeyTable(FittedTable):
         self.update_cell_at(Coordinate(row, column), self._label(key, self.fitted[column][1]))
 
     def _label(self, key: KeyView, width: int) -> Text:
+        # Cut in the middle: "api-gateway-prod" and "-staging" still differ.
         if key.public_key in self.selected:
-            return literal(SELECTED_MARK + key.label, SELECTED_STYLE, width=width)
-        return literal(key.label, width=width)
+            return literal(SELECTED_MARK + key.label, SELECTED_STYLE, width=width, keep_end=True)
+        return literal(key.label, width=width, keep_end=True)
 
     # -- filling it ---------------------------------------------------------------
 

@@ -1,0 +1,56 @@
+"""The API Keys table's Label column: labels that differ only at their ends
+still differ when cut (the ellipsis goes in the middle), at 80 and 60
+columns, and what a user typed is shown literally."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from textual.app import App, ComposeResult
+
+from keydesk.tui.widgets import KeyTable, LoadedKeys
+from keydesk.views import KeyView
+
+NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+LABELS = ["api-gateway-prod-eu", "api-gateway-prod-us", "[bold]gateway[/bold] \x1b[31m-eu"]
+
+
+def _key(n: int, label: str) -> KeyView:
+    return KeyView(
+        id=n,
+        public_key=f"kdsk_pub{n:05d}",
+        label=label,
+        integration_id=1,
+        integration="github",
+        created_at=NOW,
+        created_by="alice",
+        revoked_at=None,
+        revoked_by=None,
+        expires_at=None,
+        last_used_at=None,
+    )
+
+
+class _Keys(App[None]):
+    def compose(self) -> ComposeResult:
+        yield KeyTable(lambda: NOW, id="keys")
+
+
+async def test_labels_differing_at_their_ends_differ_when_cut_at_80_and_60_columns():
+    app = _Keys()
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = app.query_one(KeyTable)
+        table.load(LoadedKeys.of([_key(n, label) for n, label in enumerate(LABELS)], NOW))
+        table.filter("")
+        for size in ((80, 24), (60, 20)):
+            await pilot.resize_terminal(*size)
+            await pilot.pause()
+            width = next(w for c, w in table.fitted if c.key == "label")
+            cells = [table.get_cell_at((row, 0)) for row in range(len(LABELS))]
+            eu, us, marked = (cell.plain for cell in cells)
+            assert width < len(LABELS[0]), size  # the labels are cut here
+            assert eu != us and eu.endswith("-eu") and us.endswith("-us"), (size, eu, us)
+            assert eu.startswith("api-") and "…" in eu
+            assert all(cell.cell_len <= width for cell in cells)
+            # Markup and escapes stay text: no style was made from them.
+            assert marked.startswith("[bol") and marked.endswith("-eu") and not cells[2].spans
