@@ -11,6 +11,7 @@ from keydesk.service import KeyService
 from keydesk.tui.screens.confirm import ConfirmScreen
 from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
 from keydesk.tui.widgets.footer import KeyFooter
+from keydesk.views import stop_time, utcnow
 from tests.tui.screenshots import open_integration, settle
 
 
@@ -78,9 +79,10 @@ async def test_space_selects_rows_and_x_revokes_them_together(make_app, demo_sto
 async def test_revoking_a_replacement_among_many_warns_the_old_key_still_stops(
     make_app, demo_store
 ):
-    """Space on a rotation's new key, then x: the question says the old key
-    still stops at the time the rotation set (then neither works) and that K
-    keeps it, as the one-key question does; a key being rotated out stops now."""
+    """Space on a rotation's new key, then x: the question says when the old
+    key, looked up, still stops (then neither works) and that K keeps it, as
+    the one-key question does, or, revoked meanwhile, that it no longer
+    works; a key being rotated out stops now."""
     from keydesk.tui.screens.key_created import KeyCreatedScreen
     from keydesk.tui.screens.revoke_many import revoke_many_confirmation
 
@@ -103,13 +105,22 @@ async def test_revoking_a_replacement_among_many_warns_the_old_key_still_stops(
         dialog = app.screen
         assert isinstance(dialog, ConfirmScreen) and dialog.id == "revoke-many-confirm"
         said = " ".join(_text(s) for s in dialog.query(".dialog-line"))
-        assert f"{old.public_key} still stops at the time the rotation set" in said
+        stops = stop_time(KeyService(demo_store, "alice").key(old.public_key).expires_at)
+        assert f"{old.public_key} still stops at {stops} (" in said  # looked up, not assumed
         assert "neither works" in said and "K on the old key's row keeps it" in said
         await pilot.press("escape")
+        await settle(pilot)
+        rotating = KeyService(demo_store, "alice").key(old.public_key)
+        KeyService(demo_store, "alice").revoke_key(old.public_key)  # elsewhere, meanwhile
+        await pilot.press("x")  # the replacement is still selected
+        await settle(pilot)
+        said = " ".join(_text(s) for s in app.screen.query(".dialog-line"))
+        assert f"replaced {old.public_key}, which no longer works" in said
+        assert "still stops" not in said
+        await pilot.press("escape")
     alice = KeyService(demo_store, "alice")
-    rotating = alice.key(old.public_key)
-    said = " ".join(revoke_many_confirmation([rotating])._lines)
+    said = " ".join(revoke_many_confirmation([rotating], [], utcnow())._lines)
     assert f"Being rotated out: {old.public_key}" in said and "stops it now" in said
     plain = [k for k in alice.keys("github") if k.is_active and not (k.replaced_by or k.replaces)]
-    said = " ".join(revoke_many_confirmation(plain)._lines)
+    said = " ".join(revoke_many_confirmation(plain, [], utcnow())._lines)
     assert "rotation" not in said

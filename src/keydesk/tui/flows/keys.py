@@ -198,7 +198,20 @@ class KeyFlows:
                     group="revoke",
                 )  # fmt: skip
 
-        app.push_screen(revoke_many_confirmation(keys), confirmed)
+        # What becomes of the keys chosen replacements replaced: read now, off
+        # the event loop, as the one-key question reads its old key.
+        chosen = {key.public_key for key in keys}
+        olds = [k.replaces for k in keys if k.replaces and k.replaces not in chosen]
+        asked_on = app.screen
+
+        def ask(replaced: list[KeyView]) -> None:
+            if app.screen is asked_on:  # not if the user moved on meanwhile
+                app.push_screen(revoke_many_confirmation(keys, replaced, self._now()), confirmed)
+
+        if not olds:
+            ask([])
+            return
+        call_service(app, lambda: [self._calls.key(old) for old in olds], ask, group="revoke")
 
     def keep(self, key: KeyView, on_kept: Callable[[KeyView], object] | None = None) -> None:
         """A confirmation that says what keeping does, then the stop a

@@ -3,12 +3,18 @@ Keys tab, then x): how many, which (a sample), and what breaks."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from keydesk.tui.screens.confirm import ConfirmScreen
-from keydesk.views import KeyView, counted
+from keydesk.views import KeyView, counted, in_words, stop_time
 from keydesk.views.revocations import SAMPLE
 
 
-def revoke_many_confirmation(keys: list[KeyView]) -> ConfirmScreen:
+def revoke_many_confirmation(
+    keys: list[KeyView], replaced: list[KeyView], now: datetime
+) -> ConfirmScreen:
+    """`replaced`: the keys that chosen replacements replaced (not chosen
+    themselves), as read just before asking."""
     sample = [f"{key.label}  ({key.public_key})" for key in keys[:SAMPLE]]
     if len(keys) > SAMPLE:
         sample.append(f"… and {len(keys) - SAMPLE:,} more")
@@ -21,7 +27,7 @@ def revoke_many_confirmation(keys: list[KeyView]) -> ConfirmScreen:
             "",
             "Revocation is immediate and cannot be undone. Every service still using one "
             "of these keys gets 401 Unauthorized on its very next request.",
-            *_in_rotation(keys),
+            *_in_rotation(keys, replaced, now),
         ],
         confirm=f"Revoke {len(keys):,}",
         cancel="Cancel",
@@ -30,20 +36,34 @@ def revoke_many_confirmation(keys: list[KeyView]) -> ConfirmScreen:
     )
 
 
-def _in_rotation(keys: list[KeyView]) -> list[str]:
-    """What revoking does to rotations, as the one-key question says: a
-    replacement revoked leaves its old key stopping at its set time (then
-    neither works); a key being rotated out stops now instead."""
-    chosen = {key.public_key for key in keys}
-    # A replacement revoked with its old key: nothing is left to stop later.
-    olds = [k.replaces for k in keys if k.replaces and k.replaces not in chosen]
+def _in_rotation(keys: list[KeyView], replaced: list[KeyView], now: datetime) -> list[str]:
+    """What revoking does to rotations, as the one-key question says: an old
+    key still set to stop stops then (and with its replacement revoked,
+    neither works); one already ended leaves neither working now; a key
+    being rotated out stops now instead. An old key kept (its stop
+    cancelled) is not changed: nothing is said of it."""
+    stopping = sorted(
+        (k for k in replaced if k.is_active and k.stop_scheduled() and k.expires_at),
+        key=lambda k: k.expires_at or now,
+    )
+    ended = [k.public_key for k in replaced if not k.is_active]
     leaving = [k for k in keys if k.stop_scheduled() and not k.replacement_revoked]
     lines: list[str] = []
-    if olds:
+    if stopping:
+        first = stopping[0].expires_at or now
+        at = f"{stop_time(first)} ({in_words(first - now)} left)"
+        named = _named([k.public_key for k in stopping])
+        stops = f"stops at {at}" if len(stopping) == 1 else f"stop as set, the first at {at}"
         lines += [
             "",
-            f"Some of these replaced a key in a rotation: {_named(olds)} still stops at the "
-            "time the rotation set, and then neither works. K on the old key's row keeps it.",
+            f"Some of these replaced a key in a rotation: {named} still {stops}, and then "
+            "neither works. K on the old key's row keeps it.",
+        ]
+    if ended:
+        lines += [
+            "",
+            f"Some of these replaced {_named(ended)}, which no longer "
+            f"{'works' if len(ended) == 1 else 'work'}: revoking them leaves neither working.",
         ]
     if leaving:
         lines += [
