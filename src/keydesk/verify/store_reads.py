@@ -19,11 +19,16 @@ from keydesk.store.file_watch import FileWatch
 from keydesk.store.path import FileId, checked_store_path, file_id
 from keydesk.store.sqlite_file import read_only_uri, sqlite_file_of
 from keydesk.verify.stored_key import SELECT_STORED_KEYS, StoredKey
+from keydesk.verify.wal_header import WalHeader
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
 MAX_BATCH = 256  # public keys in one coalesced read
+KEPT_ROWS = 100_000  # rows kept between changes to a SQLite store (~0.5 KB each)
+# Changes once another connection has committed; fetchone() steps past the
+# only row, so the read transaction it began ends with it.
+_DATA_VERSION = "PRAGMA data_version"
 
 
 class KeyReads(Protocol):
@@ -76,7 +81,21 @@ class SqliteReads:
     The store's file is checked as every opener checks it
     (keydesk.store.path), when the verifier is made (an unsafe store is
     refused at start-up, not per request) and again when it is first
-    opened; it is opened by its real path."""
+    opened; it is opened by its real path.
+
+    Rows read are kept, and served again for as long as the store has not
+    changed: each read first asks `PRAGMA data_version`, a read transaction
+    of its own begun after the request arrived, whose value changes once any
+    other connection, in this process or another, has committed (SQLite
+    documents it so for every connection, separate processes included; this
+    connection is read-only, so no commit is its own). In WAL mode (keydesk's
+    stores are) the same is read without a transaction from the WAL-index
+    header that every commit rewrites (wal_header.py). Any commit, the
+    verifier's own bookkeeping included, drops every kept row: each key
+    then costs one read again. A revoke, an expiry date moved, a policy
+    changed by anyone is thus seen on the very next request, as when every
+    request read its row; the status checks against the clock still run on
+    every request (verifier.py)."""
 
     def __init__(self, database: str, timeout: float) -> None:
         self.path = str(checked_store_path(database))
@@ -90,6 +109,9 @@ class SqliteReads:
         self._sql: dict[int, str] = {}
         self._watch: FileWatch | None = None  # from the second read on
         self._read_once = False
+        self._kept: dict[str, StoredKey] = {}  # rows read at `_version`
+        self._version: int | bytes | None = None
+        self._wal: WalHeader | None = None  # None: ask SQLite for the version
 
     def fetch(self, public_keys: list[str]) -> dict[str, StoredKey]:
         # One caller at a time (`Lookups` has at most one read going).
@@ -134,16 +156,31 @@ class SqliteReads:
             raise StoreUnavailable(f"cannot read the store at {self.path}: {error}") from None
 
     def _rows(self, connection: sqlite3.Connection, public_keys: list[str]) -> dict[str, StoredKey]:
-        found: dict[str, StoredKey] = {}
-        for chunk in _chunks(public_keys):
-            rows = connection.execute(self._sql_for(len(chunk)), chunk).fetchall()
-            for row in rows:
-                found[row[0]] = _sqlite_row(row)
+        # First the version, then the rows: a commit between the two only
+        # makes the rows newer than the version they are kept under.
+        wal = self._wal
+        version = wal.now() if wal else connection.execute(_DATA_VERSION).fetchone()[0]
+        kept = self._kept
+        if version != self._version:
+            kept.clear()
+            self._version = version
+        if len(public_keys) == 1 and public_keys[0] in kept:  # nearly every request
+            return {public_keys[0]: kept[public_keys[0]]}
+        found = {key: kept[key] for key in public_keys if key in kept}
+        missing = [key for key in public_keys if key not in found]
+        if len(kept) + len(missing) > KEPT_ROWS:
+            kept.clear()
+        for chunk in _chunks(missing):
+            for row in connection.execute(self._sql_for(len(chunk)), chunk).fetchall():
+                found[row[0]] = kept[row[0]] = _sqlite_row(row)
         return found
 
     def close(self) -> None:
         if self._watch is not None:
             self._watch.close()
+        if self._wal is not None:
+            self._wal.close()
+            self._wal = None
         if self._connection is not None:
             self._connection.close()  # read-only: no checkpoint, nothing deleted
             self._connection = None
@@ -176,12 +213,25 @@ class SqliteReads:
             connection.execute("PRAGMA busy_timeout=0")  # reads wait only when asked to
         except sqlite3.Error as error:
             raise StoreUnavailable(f"cannot open the store at {self.path}: {error}") from None
+        wal = self._wal_header(connection)
         opened = tuple(map(file_id, self._files))
         if opened[0] != before:
             connection.close()
             raise StoreUnavailable(f"the store at {self.path} was replaced while opening it")
-        self._connection, self._opened = connection, opened
+        if wal is not None and wal.file != opened[2]:  # -shm swapped meanwhile: ask SQLite
+            wal.close()
+            wal = None
+        self._connection, self._opened, self._wal = connection, opened, wal
         return connection
+
+    def _wal_header(self, connection: sqlite3.Connection) -> WalHeader | None:
+        """The store's WAL-index header, mapped, when the store is in WAL mode
+        (it cannot leave it while this connection is open)."""
+        try:
+            mode = connection.execute("PRAGMA journal_mode").fetchone()[0]
+        except sqlite3.Error:
+            return None
+        return WalHeader.open(self.path) if str(mode).lower() == "wal" else None
 
     def _sql_for(self, count: int) -> str:
         sql = self._sql.get(count)

@@ -4,10 +4,12 @@ this package.
 The path of a key this process has verified before:
   parse + checksum (no I/O) → keyed digest → one indexed read → status checks.
 
-Nothing about revocation, expiry or integration status is cached: those are
-read from the store for every request, by a read that starts after the
-request arrived (lookups.py), so a revoke by any process sharing the store is
-refused on the very next request."""
+Revocation, expiry and integration status are read for every request, by a
+read that starts after the request arrived (lookups.py), so a revoke by any
+process sharing the store is refused on the very next request. On SQLite
+that read is of the store's data version, and of the key's row only once
+the store has changed since it was last read (store_reads.py); the expiry
+is checked against the clock every time."""
 
 from __future__ import annotations
 

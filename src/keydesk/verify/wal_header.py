@@ -1,0 +1,73 @@
+"""Whether a SQLite store in WAL mode has changed, in a fraction of a
+microsecond: its WAL-index header, read from the `-shm` file mapped into
+memory, as SQLite's own connections read it.
+
+SQLite's file-format documentation (walformat.html, "The WAL-Index Header")
+lays out the header at the start of `-shm`: two copies of 48 bytes, the
+first holding `iVersion` 3007000, `iChange` (incremented by every
+transaction committed), `isInit`, `mxFrame` and checksums. Every commit
+rewrites both copies (the second, then the first) before the writer's lock
+is released; so once a commit has ended, in any process, the first copy
+differs from what it was before (after 2^32 commits at worst, the count
+wraps around to a value seen before). Processes with different SQLite
+versions share this header on one store, so its layout does not move.
+
+Asking SQLite (`PRAGMA data_version`) begins a read transaction: two
+`fcntl()` locks and ~6-14 µs, against ~0.3 µs here. A checkpoint that
+restarts the log also rewrites the header: a false alarm, never a missed
+change. The mapping stays valid while the verifier's own connection is open:
+SQLite truncates or deletes `-shm` only when no connection holds it (and
+when something else truncates it, SQLite's own mapping faults as this one
+would)."""
+
+from __future__ import annotations
+
+import contextlib
+import mmap
+import os
+import struct
+
+_HEADER = 48  # bytes of the first copy, the one a commit writes last
+_VERSION = 3007000  # the WAL-index format's iVersion since SQLite 3.7.0
+_INDEX_HEADERS = 136  # both copies and the checkpoint information
+
+
+class WalHeader:
+    """The `-shm` file of a store in WAL mode, mapped read-only. Made once
+    the store's connection is open (its `-shm` then exists); `None` from
+    `open` where the header is not as documented (the caller then asks
+    SQLite, as for a store in another journal mode)."""
+
+    def __init__(self, mapped: mmap.mmap, file: tuple[int, int]) -> None:
+        self._map = mapped
+        self.file = file  # the -shm mapped: (device, inode)
+
+    @classmethod
+    def open(cls, database: str) -> WalHeader | None:
+        try:
+            fd = os.open(database + "-shm", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return None
+        try:
+            status = os.fstat(fd)
+            if status.st_size < _INDEX_HEADERS:
+                return None
+            mapped = mmap.mmap(fd, _INDEX_HEADERS, mmap.MAP_SHARED, mmap.PROT_READ)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)  # the mapping keeps the file
+        version, _unused, _change, initialised = struct.unpack_from("=IIIB", mapped)
+        if version != _VERSION or initialised != 1:
+            mapped.close()
+            return None
+        return cls(mapped, (status.st_dev, status.st_ino))
+
+    def now(self) -> bytes:
+        """The header as it is: different from any earlier value once
+        another transaction has been committed."""
+        return self._map[:_HEADER]
+
+    def close(self) -> None:
+        with contextlib.suppress(BufferError, ValueError):
+            self._map.close()
