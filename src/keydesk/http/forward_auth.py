@@ -66,7 +66,10 @@ class VerifyEndpoint:
     limits is made each time, as its counts change."""
 
     def __init__(self) -> None:
-        self._answers: dict[VerifiedKey, tuple[bytes, list[tuple[bytes, bytes]]]] = {}
+        # By the identity object (the verifier hands the same one back while
+        # the key's row is unchanged), which the entry holds, so its id is
+        # not reused while kept.
+        self._answers: dict[int, tuple[VerifiedKey, bytes, list[tuple[bytes, bytes]]]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         identity: VerifiedKey = scope[SCOPE_KEY]  # KeydeskAuth let only a valid key through
@@ -75,8 +78,11 @@ class VerifyEndpoint:
         if refused is not None:
             await send_refusal(scope, receive, send, refused)
             return
-        kept = None if identity.limits else self._answers.get(identity)
-        body, headers = kept or self._answer(identity)
+        kept = None if identity.limits else self._answers.get(id(identity))
+        if kept is not None and kept[0] is identity:
+            body, headers = kept[1], kept[2]
+        else:
+            body, headers = self._answer(identity)
         # A list of its own: a server or middleware may add to it.
         await send({"type": "http.response.start", "status": 200, "headers": list(headers)})
         await send({"type": "http.response.body", "body": body})
@@ -91,5 +97,5 @@ class VerifyEndpoint:
         if not identity.limits:
             if len(self._answers) >= ANSWERS_KEPT:
                 self._answers.clear()
-            self._answers[identity] = made
+            self._answers[id(identity)] = (identity, *made)
         return made

@@ -9,7 +9,6 @@ import queue
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime
 
 from keydesk.verify.log import log
 from keydesk.verify.store_reads import first_line
@@ -24,7 +23,9 @@ from keydesk.verify.store_writes import (
 )
 from keydesk.verify.stored_key import StoredKey
 from keydesk.verify.usage import Source, UsageCounter, UsageCounts
+from keydesk.views import utcnow
 
+_RESOLUTION_SECONDS = LAST_USED_RESOLUTION.total_seconds()
 WRITE_GATHER_SECONDS = 0.5  # last-used times are gathered this long into one write
 # Usage counts are added up in memory and written this often (and on flush
 # and close): a process that dies loses at most this many seconds of counts.
@@ -73,13 +74,17 @@ class Bookkeeping:
         if self._usage is not None and self._usage.add_accepted(key_id, source):
             self._put(_UsageDue())
 
-    def touch(self, row: StoredKey, now: datetime) -> None:
-        """Record use at most once a minute per key."""
+    def touch(self, row: StoredKey) -> None:
+        """Record use at most once a minute per key (this process's own
+        record first: no clock of dates on nearly every request)."""
+        clock = time.monotonic()
+        if clock - self._touched.get(row.id, -1e9) < _RESOLUTION_SECONDS:
+            return
+        now = utcnow()
         if row.last_used_at is not None and now - row.last_used_at < LAST_USED_RESOLUTION:
             return
-        clock = time.monotonic()
         with self._lock:
-            if clock - self._touched.get(row.id, -1e9) < LAST_USED_RESOLUTION.total_seconds():
+            if clock - self._touched.get(row.id, -1e9) < _RESOLUTION_SECONDS:
                 return
             self._touched[row.id] = clock
         self._put(Touch(row.id, row.public_key, now))

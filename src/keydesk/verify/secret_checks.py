@@ -90,6 +90,10 @@ class SecretChecks:
             key.reveal().encode("ascii"), key=self._digest_key, digest_size=32
         ).digest()
 
+    def verified(self, digest: bytes) -> bool:
+        """A key with this digest passed argon2 (for some row)."""
+        return digest in self._verified
+
     def known(self, digest: bytes, row: StoredKey | None) -> bool:
         """This secret was verified for this row: no argon2 needed."""
         return row is not None and self._verified.get(digest) == row.id

@@ -18,7 +18,7 @@ import time
 from typing import TYPE_CHECKING
 
 from keydesk.errors import ForbiddenNetwork, RateLimited, Unauthorized, UnauthorizedReason
-from keydesk.keys import PrivateKey, check_secret, parse_private_key
+from keydesk.keys import PRIVATE_KEY_LENGTH, PrivateKey, check_secret, parse_private_key
 from keydesk.limits import Allowlist, address
 from keydesk.verify.bookkeeping import USAGE_FLUSH_SECONDS, Bookkeeping
 from keydesk.verify.gates import MAX_WAITING_PER_KEY
@@ -38,7 +38,7 @@ from keydesk.verify.store_writes import WriteBatch, WriteConnections, write_batc
 from keydesk.verify.stored_key import StoredKey
 from keydesk.verify.usage import Source
 from keydesk.verify.verified_key import VerifiedKey
-from keydesk.views import IntegrationStatus, KeyStatus, key_status, utcnow
+from keydesk.views import IntegrationStatus, KeyStatus, key_status
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -97,6 +97,8 @@ class Verifier:
         self._scopes: dict[tuple[str, str], tuple[str, ...]] = {}
         self._allowlists: dict[str, Allowlist] = {}
         self._sources: dict[str, Source | None] = {}  # sources seen, parsed once
+        # Per key, the row and networks of its last answer without limits, and that answer.
+        self._identities: dict[int, tuple[StoredKey, tuple[str, ...], VerifiedKey]] = {}
         self._limits = LimitCounts(WriteConnections(reads, SYNC_TIMEOUT_SECONDS))
 
     def verify(self, presented: str | PrivateKey | None, source: str | None = None) -> VerifiedKey:
@@ -154,6 +156,11 @@ class Verifier:
     def _parse(self, presented: str | PrivateKey | None) -> tuple[PrivateKey, bytes]:
         if presented is None or (isinstance(presented, str) and not presented.strip()):
             raise Unauthorized(UnauthorizedReason.MISSING)
+        if type(presented) is str and len(presented) == PRIVATE_KEY_LENGTH:
+            key = PrivateKey(presented)
+            digest = self._checks.digest(key)
+            if self._checks.verified(digest):  # this very text passed the parse before
+                return key, digest
         key = parse_private_key(presented)  # shape and checksum: no I/O
         return key, self._checks.digest(key)
 
@@ -228,10 +235,24 @@ class Verifier:
         where: Source | None,
         networks: tuple[str, ...],
     ) -> VerifiedKey:
-        self._bookkeeping.touch(row, utcnow())
+        self._bookkeeping.touch(row)
         self._bookkeeping.accepted(row.id, where)
+        if limits:  # its counts change with every request
+            return self._identity(row, networks, limits)
+        kept = self._identities.get(row.id)
+        if kept is not None and kept[1] == networks and kept[0] == row:
+            return kept[2]  # the same row as last time: the same answer
+        if len(self._identities) > SCOPE_PAIRS_CACHED:
+            self._identities.clear()
+        identity = self._identity(row, networks, limits)
+        self._identities[row.id] = (row, networks, identity)
+        return identity
+
+    def _identity(
+        self, row: StoredKey, networks: tuple[str, ...], limits: tuple[LimitState, ...]
+    ) -> VerifiedKey:
         return VerifiedKey(
-            key.public_key,
+            row.public_key,
             row.label,
             row.integration_id,
             row.integration,
