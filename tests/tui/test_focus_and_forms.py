@@ -288,7 +288,8 @@ async def test_a_dialog_shows_its_own_keys(make_app):
         dialog = app.screen
         assert isinstance(dialog, ConfirmScreen)
         keys = [key.description for key in dialog.query_one(Footer).query(FooterKey)]
-        assert keys == ["Cancel", "Revoke"]  # its own answers: r is the dialog's Revoke
+        # its own answers: r is the dialog's Revoke, t its Rotate instead
+        assert keys == ["Cancel", "Rotate instead", "Revoke"]
         assert not {"New key", "Rotate", "Filter"} & set(keys)
 
 

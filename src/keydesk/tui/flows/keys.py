@@ -147,13 +147,22 @@ class KeyFlows:
                 revoked = partial(self._revoked, on_revoked)
                 call_service(app, revoke_now, revoked, on_error=refused, group="revoke")
 
-        def read() -> tuple[KeyView, KeyView | None]:
+        # t in the question rotates instead where that is what the user is
+        # after: not for a key found leaked (`revoke`: its own audited call),
+        # nor for one just made (its reveal page: no service uses it yet).
+        rotatable = revoke is None and not isinstance(asked_on, KeyCreatedScreen)
+
+        def read() -> tuple[KeyView, KeyView | None, bool]:
             current = self._calls.key(key.public_key)
             # A replacement's question says what becomes of the key it replaced.
-            return current, (self._calls.key(current.replaces) if current.replaces else None)
+            replaced = self._calls.key(current.replaces) if current.replaces else None
+            can_rotate = (
+                rotatable and self._calls.integration(current.integration_id).can_issue_keys
+            )
+            return current, replaced, can_rotate
 
-        def fresh(keys: tuple[KeyView, KeyView | None]) -> None:
-            current, replaced = keys
+        def fresh(keys: tuple[KeyView, KeyView | None, bool]) -> None:
+            current, replaced, can_rotate = keys
             if app.screen is not asked_on:
                 # The user moved on while a slow store answered: the question
                 # would land on another screen (or take an escape meant there).
@@ -164,7 +173,8 @@ class KeyFlows:
                     + (f" (by {current.revoked_by})" if current.revoked_by else "")
                 )
                 return
-            app.push_screen(revoke_confirmation(current, replaced, self._now()), confirmed)
+            rotate = partial(self.rotate, current) if can_rotate else None
+            app.push_screen(revoke_confirmation(current, replaced, self._now(), rotate), confirmed)
 
         call_service(app, read, fresh, on_error=refused, group="revoke")
 

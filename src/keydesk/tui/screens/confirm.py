@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from textual.app import ComposeResult
@@ -19,7 +20,9 @@ class ConfirmScreen(KeydeskModal[bool]):
     """`lines` are shown literally; the first is the question. `confirm_key`
     (by default the answer's first letter, lower case) answers yes in one
     keystroke, and the footer names it beside Escape: Enter presses the
-    focused button, which for a destructive question is Cancel."""
+    focused button, which for a destructive question is Cancel. `instead`
+    (key, words, what): a third answer, in the footer, that closes the
+    question as no and then does `what` (revoke's "Rotate instead")."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="confirm.cancel")]
 
@@ -32,6 +35,7 @@ class ConfirmScreen(KeydeskModal[bool]):
         cancel: str = "Cancel",
         destructive: bool = False,
         confirm_key: str | None = None,
+        instead: tuple[str, str, Callable[[], object]] | None = None,
         id: str | None = None,
     ) -> None:
         super().__init__(id=id)
@@ -40,9 +44,13 @@ class ConfirmScreen(KeydeskModal[bool]):
         self._confirm = confirm
         self._cancel = cancel
         self._destructive = destructive
+        self._instead = instead
         # The footer names the answers as the buttons do.
         keys = self._bindings.key_to_bindings
         keys["escape"] = [Binding("escape", "cancel", cancel, id="confirm.cancel")]
+        if instead is not None:
+            key, words, _what = instead
+            keys[key] = [Binding(key, "instead", words, id="confirm.instead")]
         confirm_key = confirm_key or confirm[:1].lower()
         keys[confirm_key] = [Binding(confirm_key, "confirm", confirm, id="confirm.confirm")]
 
@@ -76,11 +84,25 @@ class ConfirmScreen(KeydeskModal[bool]):
     def action_cancel(self) -> None:
         self.dismiss(False)
 
+    def action_instead(self) -> None:
+        if self._instead is not None:
+            self.dismiss(False)  # off the stack at once: what follows opens above the screen
+            self._instead[2]()
 
-def revoke_confirmation(key: KeyView, replaced: KeyView | None, now: datetime) -> ConfirmScreen:
+
+def revoke_confirmation(
+    key: KeyView,
+    replaced: KeyView | None,
+    now: datetime,
+    rotate: Callable[[], object] | None = None,
+) -> ConfirmScreen:
     """The one revoke question, from the created page and from any key row;
     for a key in a rotation (`replaced`: the key it replaced), what revoking
-    it does to the rotation."""
+    it does to the rotation. `rotate` (where the key can be rotated): for a
+    key in no rotation, t rotates it instead."""
+    in_rotation = _revoke_in_rotation(key, replaced, now)
+    instead = ("t", "Rotate instead", rotate) if rotate and in_rotation is None else None
+    advice = in_rotation or ("No outage wanted? Rotate it instead (t)." if instead else None)
     return ConfirmScreen(
         "Revoke API key?",
         [
@@ -89,19 +111,19 @@ def revoke_confirmation(key: KeyView, replaced: KeyView | None, now: datetime) -
             "",
             "Revocation is immediate and cannot be undone. Every service still using "
             "this key gets 401 Unauthorized on its very next request.",
-            "",
-            _revoke_in_rotation(key, replaced, now),
+            *(("", advice) if advice else ()),
         ],
         confirm="Revoke",
         cancel="Cancel",
         destructive=True,
+        instead=instead,
         id="revoke-confirm",
     )
 
 
-def _revoke_in_rotation(key: KeyView, replaced: KeyView | None, now: datetime) -> str:
+def _revoke_in_rotation(key: KeyView, replaced: KeyView | None, now: datetime) -> str | None:
     """In plain words: "Rotating? ... then revoke this one" read, on a
-    replacement just made, as advice to revoke it."""
+    replacement just made, as advice to revoke it. None: in no rotation."""
     if replaced is not None:
         old = replaced.public_key
         if replaced.is_active and replaced.stop_scheduled() and replaced.expires_at:
@@ -123,8 +145,7 @@ def _revoke_in_rotation(key: KeyView, replaced: KeyView | None, now: datetime) -
             f"by itself at {stop_time(key.expires_at)} ({in_words(key.expires_at - now)} "
             "left). Revoking it stops it now instead."
         )
-    # t is no key in this dialog: it says to leave it first.
-    return "No outage wanted? Cancel (esc), then rotate it (t)."
+    return None
 
 
 def revoke_on_rotate_confirmation(label: str, public_key: str) -> ConfirmScreen:

@@ -1,0 +1,42 @@
+"""The one-key revoke question: for a key in no rotation it offers to rotate
+instead, and t in the question does it (the footer names it), at 60x20."""
+
+from __future__ import annotations
+
+from textual.widgets import Static
+from textual.widgets._footer import FooterKey
+
+from keydesk.service import KeyService
+from keydesk.tui.screens.choice import ChoiceScreen
+from keydesk.tui.screens.confirm import ConfirmScreen
+from keydesk.tui.screens.key_created import KeyCreatedScreen
+from keydesk.tui.widgets.footer import KeyFooter
+from tests.tui.screenshots import open_integration, settle
+
+
+async def test_t_in_the_revoke_question_rotates_the_key_instead(make_app, demo_store):
+    app = make_app()
+    async with app.run_test(size=(60, 20)) as pilot:
+        await open_integration(pilot, "github")
+        key = app.screen.highlighted_key()
+        assert key.is_active and not (key.replaces or key.replaced_by)
+        await pilot.press("x")
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, ConfirmScreen) and dialog.id == "revoke-confirm"
+        said = " ".join(str(s.render()) for s in dialog.query(".dialog-line").results(Static))
+        assert "Rotate it instead (t)" in said and "Cancel (esc), then" not in said
+        shown = [
+            k.description
+            for k in dialog.query_one(KeyFooter).query(FooterKey)
+            if k.region.width > 0 and k.region.right <= 60
+        ]
+        assert shown == ["Cancel", "Rotate instead", "Revoke"]
+        await pilot.press("t")
+        await settle(pilot)
+        assert isinstance(app.screen, ChoiceScreen) and app.screen.id == "overlap-choice"
+        await pilot.press("home", "down", "down", "enter")  # 24 hours of overlap
+        await settle(pilot)
+        assert isinstance(app.screen, KeyCreatedScreen)
+    old = KeyService(demo_store, "alice").key(key.public_key)
+    assert old.is_active and old.replaced_by and old.stop_scheduled()  # rotated, not revoked
