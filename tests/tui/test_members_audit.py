@@ -4,6 +4,7 @@ store (acme: alice owner, bob admin, carol viewer)."""
 from __future__ import annotations
 
 import sqlalchemy as sa
+from textual import events
 from textual.widgets import DataTable, Input, Static
 
 from keydesk.service import KeyService
@@ -17,6 +18,17 @@ from keydesk.tui.widgets.audit_log import PAGE, AuditLog
 from keydesk.validation import shown_literally
 from keydesk.views import utcnow
 from tests.tui.screenshots import open_integration, settle
+
+
+def burst(app, text: str) -> None:
+    """Every key at once, before the app has handled the first (a slow link)."""
+    for char in text:
+        app.post_message(events.Key("slash" if char == "/" else char, char))
+
+
+async def settle_long(pilot) -> None:
+    for _ in range(10):
+        await settle(pilot)
 
 
 def roles(store) -> dict[str, str]:
@@ -233,6 +245,25 @@ async def test_stored_text_in_the_trail_is_shown_literally(make_app, demo_store)
         assert target.plain.endswith("…") and whole.startswith(target.plain[:-1])  # its column
         assert not target.spans and "\x1b" not in target.plain
         assert whole in str(log.query_one("#audit-detail", Static).render())  # whole below
+
+
+async def test_slash_and_a_burst_behind_it_filter_the_members(make_app):
+    """`/car` typed as one burst: the filter gets `car` (`a` opened "Add a
+    member" and `r` landed in its Account field); Escape clears, then leaves."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_members(pilot)
+        burst(app, "/car")
+        await settle_long(pilot)
+        assert app.screen is screen and screen.member_filter.value == "car"
+        assert list(screen.table.rows) == ["carol"]
+        await pilot.press("escape")
+        await settle(pilot)
+        assert screen.member_filter.value == "" and screen.table.has_focus
+        assert list(screen.table.rows) == ["alice", "bob", "carol"]
+        await pilot.press("slash", "escape")  # an empty filter: Escape leaves
+        await settle(pilot)
+        assert app.screen is not screen
 
 
 def test_each_role_says_something_of_its_own():

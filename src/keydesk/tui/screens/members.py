@@ -28,7 +28,7 @@ from keydesk.tui.display import content, literal, sentence, visible
 from keydesk.tui.screens.base import KeydeskModal, KeydeskScreen
 from keydesk.tui.screens.choice import lifetime_question
 from keydesk.tui.screens.confirm import ConfirmScreen
-from keydesk.tui.widgets import KeyFooter, ListOptions, ListTable
+from keydesk.tui.widgets import FilterInput, GuardedInput, KeyFooter, ListOptions, ListTable
 from keydesk.views import ROLE_ORDER, MembersView, MemberView, Role, WorkspaceView
 from keydesk.wording import when
 
@@ -58,6 +58,10 @@ class MembersScreen(KeydeskScreen[None]):
         Binding("s", "approve_ssh", "Approve SSH keys", show=False, id="members.ssh",
                 tooltip="Owners: let this member's SSH keys act in this workspace"),
         Binding("r", "refresh", "Refresh", show=False, id="members.refresh"),
+        # As on every list: `/` and what is typed after it go to the filter
+        # (not `a`'s form). Not in the footer (no room at 60 columns): ? lists it.
+        Binding("slash", "filter", "Filter", key_display="/", show=False, id="members.filter",
+                tooltip="Filter members by account or role"),
     ]  # fmt: skip
 
     def __init__(self, workspace: str) -> None:
@@ -69,6 +73,9 @@ class MembersScreen(KeydeskScreen[None]):
         yield Header()
         yield Static(content(f"Members of {self.workspace}"), id="members-title")
         yield Static(id="key-policy")
+        yield FilterInput(  # shown by `/` (a workspace has few members)
+            placeholder="Filter members by account or role  ( / )", id="member-filter", compact=True
+        )
         yield ListTable(id="members")  # j/k and Home/End, as in every list
         yield Static(id="members-note")
         yield KeyFooter()
@@ -81,7 +88,12 @@ class MembersScreen(KeydeskScreen[None]):
     def note(self) -> Static:
         return self.query_one("#members-note", Static)
 
+    @property
+    def member_filter(self) -> Input:
+        return self.query_one("#member-filter", Input)
+
     def on_mount(self) -> None:
+        self.member_filter.display = False
         for label, key in (("Account", "account"), ("Role", "role"), ("Since", "since")):
             self.table.add_column(label, key=key)
         current = self.keydesk.workspace
@@ -113,7 +125,10 @@ class MembersScreen(KeydeskScreen[None]):
         keep = select or (current.account if current else None)
         table.loading = False
         table.clear()
+        needle = self.member_filter.value.strip().lower()
         for member in view.members:
+            if needle and needle not in f"{member.account} {member.role.value}".lower():
+                continue
             name = f"{member.account}  (you)" if member.account == view.you else member.account
             table.add_row(literal(name), member.role.value, when(member.since), key=member.account)
         if keep is not None and keep in table.rows:
@@ -122,6 +137,19 @@ class MembersScreen(KeydeskScreen[None]):
         # cached at the old widths: draw them again once it has.
         table.call_after_refresh(table.notify_style_update)
         self._explain()
+
+    def action_filter(self) -> None:
+        self.member_filter.display = True
+        self.member_filter.focus()
+
+    @on(Input.Changed, "#member-filter")
+    def _filter(self) -> None:
+        if self.view is not None:
+            self._show(self.view)
+
+    @on(Input.Submitted, "#member-filter")
+    def _filter_done(self) -> None:
+        self.table.focus()
 
     def highlighted(self) -> MemberView | None:
         table = self.table
@@ -405,7 +433,7 @@ class AddMemberScreen(KeydeskModal[MemberView | None]):
         with Vertical(id="dialog"):
             yield Static(content(f"Add a member to {self._view.workspace}"), id="dialog-title")
             yield Label("Account (their login name, or database role on PostgreSQL)")
-            yield Input(placeholder="e.g. bob", id="member-account")
+            yield GuardedInput(placeholder="e.g. bob", id="member-account", what="the account name")
             yield Label("Role")
             yield ListOptions(
                 *(Option(f"{r:<7} {ROLE_MEANING[r]}", id=r.value) for r in self._roles),
@@ -443,6 +471,10 @@ class AddMemberScreen(KeydeskModal[MemberView | None]):
             on_error=self._failed,
             group="add-member",
         )
+
+    @on(GuardedInput.Refused, "#member-account")
+    def _refused(self, event: GuardedInput.Refused) -> None:
+        self._failed(event.message)
 
     def _failed(self, message: str) -> None:
         self._busy = False
