@@ -30,39 +30,55 @@ class Source(NamedTuple):
 
 
 class UsageCounter:
-    """The request path does a dict update under a lock, never a write."""
+    """The request path does a dict update under a lock, never a write.
+    This hour's accepted requests are counted per key and per key and
+    source (the tuples of `UsageCounts` made only when they are taken, or
+    when the hour turns): the count runs on every accepted request."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._counts: UsageCounts = {}
-        self._sources: dict[tuple[int, int], set[str]] = {}  # this hour's, per key
-        self._sources_hour = -1
+        self._counts: UsageCounts = {}  # refusals, and hours gone by
+        self._hour = -1  # the hour of the three below
+        self._unplaced: dict[int, int] = {}  # accepted from no known address, per key
+        self._placed: dict[tuple[int, str], int] = {}  # accepted, per key and source
+        self._sources: dict[int, set[str]] = {}  # addresses kept one by one, per key
 
     def add_accepted(self, key_id: int, source: Source | None) -> bool:
         """Count one accepted request, and where it came from (None: not
         known); True when it starts a new batch."""
-        hour = usage_hour(time.time())
-        accepted = (key_id, hour, ACCEPTED)
+        hour = int(time.time()) // 3600  # usage_hour, inline
         with self._lock:
-            counts = self._counts
-            started = not counts
-            counts[accepted] = counts.get(accepted, 0) + 1
+            if hour != self._hour or len(self._sources) > 10_000:
+                self._fold()
+                self._hour, self._sources = hour, {}  # a new hour counts anew
+            started = not (self._counts or self._unplaced or self._placed)
             if source is None:
+                self._unplaced[key_id] = self._unplaced.get(key_id, 0) + 1
                 return started
-            if hour != self._sources_hour or len(self._sources) > 10_000:
-                self._sources, self._sources_hour = {}, hour  # a new hour counts anew
-            seen = self._sources.get((key_id, hour))
+            seen = self._sources.get(key_id)
             if seen is None:
-                seen = self._sources[(key_id, hour)] = set()
+                seen = self._sources[key_id] = set()
             text = source.text
             if text not in seen:
                 if len(seen) < SOURCES_PER_HOUR:
                     seen.add(text)
                 else:
                     text = SOURCE + source_network(source.address)
-            entry = (key_id, hour, text)
-            counts[entry] = counts.get(entry, 0) + 1
+            entry = (key_id, text)
+            self._placed[entry] = self._placed.get(entry, 0) + 1
         return started
+
+    def _fold(self) -> None:  # with the lock held
+        """This hour's accepted counts into `_counts`."""
+        hour, counts = self._hour, self._counts
+        for key_id, count in self._unplaced.items():
+            accepted = (key_id, hour, ACCEPTED)
+            counts[accepted] = counts.get(accepted, 0) + count
+        for (key_id, text), count in self._placed.items():
+            accepted, source = (key_id, hour, ACCEPTED), (key_id, hour, text)
+            counts[accepted] = counts.get(accepted, 0) + count
+            counts[source] = counts.get(source, 0) + count
+        self._unplaced, self._placed = {}, {}
 
     def add(self, key_id: int, outcome: str) -> bool:
         """Count one; True when it starts a new batch (the writer is told)."""
@@ -74,11 +90,12 @@ class UsageCounter:
         return started
 
     def __len__(self) -> int:
-        """Counts waiting to be written (one per key, hour and outcome)."""
-        return len(self._counts)
+        """Counts waiting to be written (about one per key, hour and outcome)."""
+        return len(self._counts) + len(self._unplaced) + len(self._placed)
 
     def take(self) -> UsageCounts:
         with self._lock:
+            self._fold()
             counts, self._counts = self._counts, {}
         return counts
 
