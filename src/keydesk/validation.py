@@ -28,6 +28,16 @@ def _first_unprintable(text: str) -> str | None:
     return None
 
 
+def why_unprintable(text: str, what: str) -> str | None:
+    """Why `text` cannot be `what` (a name, a label) for what it holds that
+    is not printable, or None. The TUI refuses a paste with these words."""
+    bad = _first_unprintable(text)
+    if bad is None:
+        return None
+    kind = "an escape sequence" if bad == "\x1b" else "a control or invisible character"
+    return f"{what} contains {kind} (U+{ord(bad):04X}); use printable text only"
+
+
 def shown_literally(text: str | None, *, newlines: bool = False) -> str:
     """`text` with every non-printable character written as an escape
     (``\\x1b``), so nothing stored can move, clear or restyle a terminal.
@@ -57,10 +67,8 @@ def printable_text(
         raise error(f"{what} is required")
     if looks_like_private_key(text):
         raise error(f"{what} {text!r} is refused")  # KeydeskError redacts it, with a note
-    bad = _first_unprintable(text)
-    if bad is not None:
-        kind = "an escape sequence" if bad == "\x1b" else "a control or invisible character"
-        raise error(f"{what} contains {kind} (U+{ord(bad):04X}); use printable text only")
+    if (why := why_unprintable(text, what)) is not None:
+        raise error(why)
     if len(text) > max_length:
         raise error(f"{what} is {len(text)} characters long; at most {max_length} are allowed")
     return text

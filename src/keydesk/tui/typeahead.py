@@ -24,8 +24,9 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from textual import events
-from textual._xterm_parser import XTermParser  # no public hook for how ESC+key is read
 from textual.widgets import Input
+
+from keydesk.tui.paste import WholePasteParser  # Textual's parser: no public hook for ESC+key
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -55,9 +56,10 @@ def as_typed(event: events.Key, bound: Callable[[str], bool]) -> list[events.Key
     return [events.Key("escape", "\x1b"), events.Key(key, character)]
 
 
-class AltKeysParser(XTermParser):
+class AltKeysParser(WholePasteParser):
     """Reads ESC followed by a key as Alt and that key for every key. Textual
-    marks only letters and digits: ESC `/` came as `/`, the Escape lost."""
+    marks only letters and digits: ESC `/` came as `/`, the Escape lost.
+    A paste is read whole (WholePasteParser)."""
 
     def _sequence_to_key_events(self, sequence: str, alt: bool = False) -> Iterable[events.Key]:
         if len(sequence) == 2 and sequence[0] == "\x1b" and sequence[1].isdigit():

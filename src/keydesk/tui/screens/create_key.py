@@ -27,7 +27,7 @@ from keydesk.limits import parse_limit, parse_networks
 from keydesk.tui.calls import call_service
 from keydesk.tui.display import content, day, literal, sentence
 from keydesk.tui.screens.base import KeydeskScreen
-from keydesk.tui.widgets import KeyFooter, ScopeList
+from keydesk.tui.widgets import GuardedInput, KeyFooter, ScopeList
 from keydesk.views import (
     EXPIRY_CHOICES_DAYS,
     CreatedKey,
@@ -98,9 +98,10 @@ class CreateKeyScreen(KeydeskScreen[CreatedKey | None]):
             yield Select[int]([], id="integration", prompt="Loading integrations…")
             yield Static(id="integration-error", classes="field-error")
             yield Label("API Key Name", classes="field-label")
-            yield Input(
+            yield GuardedInput(
                 placeholder=PLACEHOLDER,
                 id="label",
+                what="the label",
                 max_length=validation.LABEL_MAX + 16,
                 # Back after a refusal, the cursor waits at the end: a selected
                 # name would be replaced by the next character typed.
@@ -134,7 +135,9 @@ class CreateKeyScreen(KeydeskScreen[CreatedKey | None]):
             for name, field, example in LIMIT_FIELDS:
                 with Horizontal(classes="limit-row"):
                     yield Label(name, classes="limit-name")
-                    yield Input(placeholder=example, id=field, compact=True)
+                    yield GuardedInput(
+                        placeholder=example, id=field, compact=True, what=f"the {name.lower()}"
+                    )
             yield Static(id="rate-default", classes="field-hint")
             yield Static(id="limits-error", classes="field-error")
             with Horizontal(classes="form-buttons"):
@@ -259,6 +262,14 @@ class CreateKeyScreen(KeydeskScreen[CreatedKey | None]):
     @on(SelectionList.SelectedChanged, "#scopes")
     def _scopes_changed(self) -> None:
         self._line("#scopes-error", None)
+
+    @on(GuardedInput.Refused, "#label")
+    def _label_refused(self, event: GuardedInput.Refused) -> None:
+        self._error(sentence(event.message))
+
+    @on(GuardedInput.Refused, "#rate, #quota, #allow-from")
+    def _limit_refused(self, event: GuardedInput.Refused) -> None:
+        self._line("#limits-error", sentence(event.message))
 
     @on(Input.Changed, "#label")
     def _validate_live(self, event: Input.Changed) -> None:

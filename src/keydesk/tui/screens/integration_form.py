@@ -17,19 +17,20 @@ from textual.widgets import Button, Checkbox, Header, Input, Static
 from keydesk.tui.calls import call_service
 from keydesk.tui.display import content, sentence
 from keydesk.tui.screens.base import KeydeskScreen
-from keydesk.tui.widgets import KeyFooter
+from keydesk.tui.widgets import GuardedInput, KeyFooter
 from keydesk.views import IntegrationStatus, IntegrationView, missing_settings
 
-FIELDS = (
-    ("name", "Name", "e.g. github-prod"),
-    ("provider", "Provider", "e.g. GitHub, Google, Okta"),
-    ("client-id", "OAuth client ID", "from the provider's app settings"),
+FIELDS = (  # id, title, placeholder, as refusals name it (those of the service)
+    ("name", "Name", "e.g. github-prod", "the integration name"),
+    ("provider", "Provider", "e.g. GitHub, Google, Okta", "the provider"),
+    ("client-id", "OAuth client ID", "from the provider's app settings", "the client id"),
     (
         "redirect-uri",
         "Redirect URI",
         "https://your.app/oauth/callback (http://localhost… for development)",
+        "the redirect URI",
     ),
-    ("scopes", "Scopes", "space-separated, e.g. read:user repo"),
+    ("scopes", "Scopes", "space-separated, e.g. read:user repo", "the scopes"),
 )
 CONFIGURE = "Configure now (needs client ID and redirect URI)"
 
@@ -72,11 +73,12 @@ class IntegrationFormScreen(KeydeskScreen[IntegrationView | None]):
             )
             yield Static(content(title), classes="form-title")
             values = _values(existing)
-            for field_id, label, placeholder in FIELDS:
-                box = Input(
+            for field_id, label, placeholder, what in FIELDS:
+                box = GuardedInput(
                     values.get(field_id, ""),
                     placeholder=placeholder,
                     id=field_id,
+                    what=what,
                     disabled=existing is not None and field_id in ("name", "provider"),
                     classes="field",
                 )
@@ -156,6 +158,11 @@ class IntegrationFormScreen(KeydeskScreen[IntegrationView | None]):
             )  # fmt: skip
 
         call_service(self, save, self.dismiss, on_error=self._failed, group="save")
+
+    @on(GuardedInput.Refused)
+    def _refused(self, event: GuardedInput.Refused) -> None:
+        if not self._busy:
+            self._failed(event.message)
 
     def _failed(self, message: str) -> None:
         self._busy = False

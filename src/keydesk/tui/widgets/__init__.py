@@ -5,6 +5,7 @@ from keydesk.tui.widgets.audit_log import AuditLog
 from keydesk.tui.widgets.filter_input import FilterInput
 from keydesk.tui.widgets.fitted_table import Column, Fitted, FittedTable, fit
 from keydesk.tui.widgets.footer import KeyFooter
+from keydesk.tui.widgets.guarded_input import GuardedInput
 from keydesk.tui.widgets.key_table import KeyTable, LoadedKeys
 from keydesk.tui.widgets.list_table import ListOptions, ListTable
 from keydesk.tui.widgets.pairs import Pairs
@@ -16,6 +17,7 @@ __all__ = [
     "FilterInput",
     "Fitted",
     "FittedTable",
+    "GuardedInput",
     "KeyFooter",
     "KeyTable",
     "ListOptions",
