@@ -195,7 +195,17 @@ async def test_revoke_from_the_created_page(make_app, demo_store):
         await settle(pilot)
         await pilot.click("#confirm")
         await settle(pilot)
-        assert "revoked" in _text(app.screen, "#api-key-value")
+        page = app.screen
+        assert "revoked" in _text(page, "#api-key-value")
+        # It now tells of a revoked key: no one-time warning, no copy offer.
+        assert _text(page, "#created-title") == "API key revoked"
+        assert not page.query_one("#one-time-warning").display
+        assert not page.query_one("#copy-key").display
+        offered = [b.binding.action for b in page.active_bindings.values() if b.enabled]
+        assert "copy_key" not in offered and "copy_public" in offered
+        await pilot.press("c")  # says why, rather than nothing
+        await settle(pilot)
+        assert "This key is revoked" in _text(page, "#created-note")
         await pilot.press("d")
         await settle(pilot)
     assert KeyService(demo_store, "alice").key(public).status == "revoked"

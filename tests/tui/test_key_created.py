@@ -118,7 +118,9 @@ async def test_ctrl_q_twice_on_the_created_page_does_not_quit(make_app):
         assert isinstance(app.screen, KeyCreatedScreen) and app.screen.holds_secret
         await pilot.press("ctrl+q")
         await settle(pilot)
-        await pilot.press("d")  # the dialog's own answer: Leave
+        offered = {k: b.binding.description for k, b in app.screen.active_bindings.items()}
+        assert offered["q"] == "Quit" and "d" not in offered  # its own key, in its footer
+        await pilot.press("q")  # the dialog's own answer: Quit
         await settle(pilot)
     assert app.return_code == 0 and not app.is_running
 

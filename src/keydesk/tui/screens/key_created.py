@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import ClassVar
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container, Horizontal, VerticalScroll
@@ -71,7 +71,7 @@ class KeyCreatedScreen(KeydeskScreen[str]):
         assert self._created is not None
         yield Header()
         with VerticalScroll(id="created"):
-            yield Static("API key created", classes="form-title")
+            yield Static("API key created", id="created-title", classes="form-title")
             yield Static(content(created_for(key)), id="created-for")
             yield Static(content(WARNING), id="one-time-warning")
             with Horizontal(classes="value-head"):
@@ -158,10 +158,12 @@ class KeyCreatedScreen(KeydeskScreen[str]):
             if leave:
                 then()
 
+        # Quit is answered with q (ctrl+q again rings: a double tap must not
+        # lose the key); Leave with d, as Done (d) asked it.
         self.app.push_screen(
             ConfirmScreen(
                 title, lines, confirm=verb, cancel="Stay", destructive=True,
-                confirm_key="d", id="leave-confirm",
+                confirm_key="q" if quitting else "d", id="leave-confirm",
             ),
             decided,
         )  # fmt: skip
@@ -199,13 +201,24 @@ class KeyCreatedScreen(KeydeskScreen[str]):
         self._revoked = True
         self._key = key
         self._forget()
+        # The page now tells of a revoked key: the key is worthless, so
+        # neither the one-time warning nor an offer to copy it stays.
+        self.query_one("#created-title", Static).update("API key revoked")
+        self.query_one("#one-time-warning").display = False
         self.query_one("#api-key-value", Static).update(
             content("(revoked — this key no longer works)")
         )
-        for button in ("#copy-key", "#revoke"):
-            self.query_one(button, Button).disabled = True
+        self.query_one("#copy-key").display = False
+        self.query_one("#revoke", Button).disabled = True
         self.query_one("#done", Button).focus()
         self.refresh_bindings()
+
+    def on_key(self, event: events.Key) -> None:
+        # c and x are no longer bound once the key is revoked (the footer
+        # drops them): pressed anyway, they say why rather than nothing.
+        if self._revoked and event.key in ("c", "x"):
+            event.stop()
+            self.note(REVOKED_NOTE, "warning")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("copy_key", "revoke"):
@@ -220,6 +233,7 @@ def created_for(key: KeyView) -> str:
     return f"“{key.label}” for integration {key.integration}\n{stops} · scopes: {scopes}"
 
 
+REVOKED_NOTE = "This key is revoked: there is nothing to copy or revoke (p copies its public key)."
 ROTATION_ADVICE = "The old key's Last used shows whether anything still uses it."
 
 
