@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import functools
+import gc
 import json
 import logging
 import signal
@@ -240,6 +241,16 @@ def _unobserved(app: ASGIApp) -> ASGIApp:
     return app
 
 
+def _settle_heap() -> None:
+    """What start-up made (~100,000 objects: SQLAlchemy, Starlette,
+    uvicorn) lives as long as the server: frozen out of the collector's
+    full passes, each of which would otherwise walk all of it (tens of ms)
+    in the middle of requests, the tail of their latency. Collected first,
+    so no garbage is frozen with it."""
+    gc.collect()
+    gc.freeze()
+
+
 def _stopped(_signal: int, _frame: object) -> None:
     """SIGTERM once uvicorn has shut down (it handles it while it runs)."""
 
@@ -278,7 +289,7 @@ def serve(
     from keydesk.http.systemd import NotifyingServer
 
     def config() -> uvicorn.Config:
-        return uvicorn.Config(
+        made = uvicorn.Config(
             create_app(store, metrics=metrics, trusted_proxies=trusted_proxies or ()),
             host=host,
             port=port,
@@ -290,6 +301,8 @@ def serve(
             server_header=False,
             timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
         )
+        _settle_heap()
+        return made
 
     if workers > 1:
         import logging.config
