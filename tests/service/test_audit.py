@@ -139,3 +139,19 @@ def test_cli_filters(cli):
 def test_cli_refusals_are_one_line(cli, args, needle):
     code, out, err = cli(*args)
     assert code != 0 and out == "" and err.count("\n") == 1 and needle in err
+
+
+def test_matching_searches_every_column_and_the_keys_label_in_any_case(world):
+    """`matching` (the TUI's `/` on a trail): the whole trail, not a page;
+    a key event carries its key's label though its own label says more."""
+    key = world.owner.create_key("github", "Edge_100%")
+    world.owner.rotate_key(key.key.public_key, timedelta(days=1), label="next")
+    add_events(world, 300)  # more than a page, none of them matching
+    kept = world.owner.audit(matching="edge_100%")
+    assert [e.action for e in kept] == ["key.rotate", "key.create"]  # its own label: the stop
+    assert {e.key_label for e in kept} == {"Edge_100%"}
+    assert kept[0].label != "Edge_100%"
+    assert world.owner.audit(matching="edge_1000") == []  # `_` and `%` are literal
+    assert world.owner.audit(matching="Edgex100") == []
+    assert {e.integration for e in world.owner.audit(matching="GITHUB")} == {"github"}
+    assert len(all_pages(world.owner, 40, matching="event 1")) == 111  # 1, 10-19, 100-199

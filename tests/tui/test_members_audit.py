@@ -233,16 +233,17 @@ async def test_a_trail_of_100000_events_is_read_a_page_at_a_time(make_app, demo_
 
 
 async def test_stored_text_in_the_trail_is_shown_literally(make_app, demo_store):
-    add_events(demo_store, 1, target="[bold red]x[/] \x1b[2J")
+    add_events(demo_store, 1, target="[bold red]x[/] \x1b[2J and more text to cut")
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         app.show_audit()
         await settle(pilot)
         log = app.screen.query_one(AuditLog)
-        target = log.query_one(DataTable).get_row_at(0)[3]
-        whole = shown_literally("[bold red]x[/] \x1b[2J 0")
-        assert target.plain.endswith("…") and whole.startswith(target.plain[:-1])  # its column
+        target = log.query_one(DataTable).get_row_at(0)[3]  # About
+        whole = shown_literally("[bold red]x[/] \x1b[2J and more text to cut 0")
+        head, tail = target.plain.split("…")  # cut in its column, its end kept
+        assert whole.startswith(head) and whole.endswith(tail)
         assert not target.spans and "\x1b" not in target.plain
         assert whole in str(log.query_one("#audit-detail", Static).render())  # whole below
 
@@ -264,6 +265,81 @@ async def test_slash_and_a_burst_behind_it_filter_the_members(make_app):
         await pilot.press("slash", "escape")  # an empty filter: Escape leaves
         await settle(pilot)
         assert app.screen is not screen
+
+
+async def test_slash_on_an_audit_tab_filters_its_trail_there(make_app):
+    """`/local` in one burst on github's Audit tab: its events about Local
+    Development, the tab kept (it jumped to API Keys and filtered keys)."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_integration(pilot, "github")
+        await pilot.press("3")
+        await settle(pilot)
+        detail = app.screen
+        log = detail.query_one(AuditLog)
+        burst(app, "/local")
+        await settle_long(pilot)
+        while not log.settled:
+            await pilot.pause()
+        assert detail.query_one("#tabs").active == "audit" and not detail.key_filter.value
+        assert [(e.action, e.key_label) for e in log.events] == [
+            ("key.revoke", "Local Development"), ("key.create", "Local Development"),
+        ]  # fmt: skip
+        said = str(log.query_one("#audit-summary", Static).render())
+        assert said == "2 events holding “local” (the whole trail searched), newest first"
+        await pilot.press("escape")
+        await settle(pilot)
+        while not log.settled:
+            await pilot.pause()
+        assert len(log.events) > 2 and log.table.has_focus
+
+
+async def test_slash_filters_the_workspace_trail_beyond_the_page_read(make_app, demo_store):
+    add_events(demo_store, PAGE + 10)  # the demo's events are past the first page
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.show_audit()
+        await settle(pilot)
+        log = app.screen.query_one(AuditLog)
+        burst(app, "/slack")
+        await settle_long(pilot)
+        while not log.settled:
+            await pilot.pause()
+        assert isinstance(app.screen, AuditScreen) and log.filter_input.value == "slack"
+        assert {e.integration for e in log.events} == {"legacy-slack"}
+        assert "integration.disable" in {e.action for e in log.events}
+
+
+async def test_audit_rows_name_the_key_or_integration_and_say_the_rest_apart(make_app, demo_store):
+    """About: the key's label (its end kept when cut), else the name; Detail:
+    what the event says besides; actions whole at 80 columns."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.show_audit()
+        await settle(pilot)
+        log = app.screen.query_one(AuditLog)
+        while not log.settled:
+            await pilot.pause()
+        table = log.table
+        assert [c.key for c, _ in table.fitted] == ["at", "action", "about", "detail"]
+        rows = {table.get_row_at(n)[1].plain: table.get_row_at(n) for n in range(table.row_count)}
+        assert rows["integration.configure"][2].plain in ("github", "google-workspace")
+        assert rows["member.add"][3].plain in ("admin", "viewer", "owner")
+    for region in ("eu", "us"):  # cut at 60 columns, they differ at their ends
+        KeyService(demo_store, "alice").create_key("github", f"api-gateway-prod-{region}")
+    app = make_app()
+    async with app.run_test(size=(60, 20)) as pilot:
+        await open_integration(pilot, "github")
+        await pilot.press("3")
+        await settle(pilot)
+        log = app.screen.query_one(AuditLog)
+        while not log.settled:
+            await pilot.pause()
+        about = [log.table.get_row_at(n)[2].plain for n in range(log.table.row_count)]
+        assert about[:2] == ["api-ga…rod-us", "api-ga…rod-eu"]
+        assert len(set(about)) == len({e.key_label or e.target for e in log.events})
 
 
 def test_each_role_says_something_of_its_own():

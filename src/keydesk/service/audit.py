@@ -12,7 +12,7 @@ from sqlmodel import Session, col
 
 from keydesk.errors import InvalidInput
 from keydesk.service.context import ServiceContext
-from keydesk.store.models import AuditEvent, Integration, Workspace
+from keydesk.store.models import ApiKey, AuditEvent, Integration, Workspace
 from keydesk.views import AuditView
 
 AUDIT_PAGE = 200  # events per page: screens and `keydesk audit` read the trail in pages
@@ -30,14 +30,20 @@ def audit_page(
     after: AuditView | None = None,
     limit: int = AUDIT_PAGE,
     oldest_first: bool = False,
+    matching: str | None = None,
 ) -> list[AuditView]:
     """One page of events in the actor's workspaces (or one workspace,
     integration or key), newest first unless `oldest_first`. The next
-    page starts `after` the last event of this one."""
+    page starts `after` the last event of this one. `matching`: only events
+    with that text (any case) in a column or the label of their key."""
     if limit < 1:
         raise InvalidInput("the page size must be at least 1")
     with context.session() as session:
         query = _about(context, session, _AUDIT_QUERY, workspace, integration, key)
+        if matching:
+            query = query.where(
+                sa.or_(*(c.icontains(matching, autoescape=True) for c in _SEARCHED))
+            )
         if since is not None:
             query = query.where(col(AuditEvent.at) >= since)
         at, id_ = col(AuditEvent.at), col(AuditEvent.id)
@@ -93,7 +99,21 @@ _AUDIT_QUERY: _Query = (
         col(AuditEvent.target),
         col(AuditEvent.label),
         col(AuditEvent.related),
+        col(ApiKey.label).label("key_label"),
     )
     .join(Workspace, col(Workspace.id) == AuditEvent.workspace_id)
     .outerjoin(Integration, col(Integration.id) == AuditEvent.integration_id)
+    # A key event's target is its public key (unique, indexed): its label,
+    # which the event's own label may not hold.
+    .outerjoin(ApiKey, col(ApiKey.public_key) == AuditEvent.target)
+)
+# What a search looks in: not `at`, whose text differs by backend.
+_SEARCHED = (
+    col(AuditEvent.actor),
+    col(AuditEvent.action),
+    col(AuditEvent.target),
+    col(AuditEvent.label),
+    col(AuditEvent.related),
+    col(Integration.name),
+    col(ApiKey.label),
 )

@@ -291,9 +291,11 @@ class KeyService:
         after: AuditView | None = None,
         limit: int = AUDIT_PAGE,
         oldest_first: bool = False,
+        matching: str | None = None,
     ) -> list[AuditView]:
         """One page of events, newest first unless `oldest_first`; the next
-        page starts `after` the last event of this one."""
+        page starts `after` the last event of this one; `matching`: only
+        events holding that text."""
         return audit_page(
             self._context,
             workspace,
@@ -303,6 +305,7 @@ class KeyService:
             after=after,
             limit=limit,
             oldest_first=oldest_first,
+            matching=matching,
         )
 
     # -- SSH access: keys that open keydesk as an account (ssh_keys.py) ------------

@@ -184,8 +184,11 @@ class StoreCalls:
         key: str | None = None,
         after: AuditView | None = None,
         limit: int,
+        matching: str | None = None,
     ) -> list[AuditView]:
-        """A page of `limit` events, newest first (`after`: the last one shown)."""
+        """A page of `limit` events, newest first (`after`: the last one
+        shown; `matching`: only events holding that text)."""
         return self._service().audit(
-            workspace, integration=integration, key=key, after=after, limit=limit
-        )
+            workspace, integration=integration, key=key, after=after, limit=limit,
+            matching=matching,
+        )  # fmt: skip

@@ -20,3 +20,6 @@ class AuditView:
     target: str
     label: str | None
     related: str | None = None  # another key the event concerns (a rotation's new key)
+    # The label of the key `target` names, from the key itself: an event's
+    # own `label` may say something else (a rotation's stop, a kept key's expiry).
+    key_label: str | None = None

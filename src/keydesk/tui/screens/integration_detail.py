@@ -82,7 +82,8 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
                 tooltip="Keep the highlighted key: cancel the stop its rotation set "
                 "(its replacement was revoked)"),
         Binding("slash", "filter_keys", "Filter", key_display="/", id="detail.filter",
-                tooltip="Filter keys by label, public key, status or creator"),
+                tooltip="Filter keys by label, public key, status or creator (on the "
+                        "Audit tab: its events, by any text)"),
         Binding("enter", "open_key", "Open", key_display="⏎", id="detail.open_key",
                 tooltip="Open the highlighted key's page: usage, expiry, rotation, events"),
         Binding("p", "copy_public", "Copy public key", show=False, id="detail.copy_public",
@@ -349,7 +350,9 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         the tab back to that pane)."""
         if self.tabs.active != "api-keys":
             pane = self.tabs.get_pane(self.tabs.active)
-            first = next((w for w in pane.query("*") if w.focusable), None)
+            # Its list, not a filter box (hidden until `/`, or shown by it).
+            shown = (w for w in pane.query("*") if w.display and not isinstance(w, Input))
+            first = next((w for w in shown if w.focusable), None)
             if first is not None:
                 first.focus()
         elif (
@@ -435,7 +438,11 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         self.app.push_screen(KeyScreen(self.integration, message.key))
 
     def action_filter_keys(self) -> None:
-        """The box shows by itself from FILTER_FROM keys; `/` shows it for fewer."""
+        """The box shows by itself from FILTER_FROM keys; `/` shows it for fewer.
+        On the Audit tab, `/` filters the trail (from its tab bar too)."""
+        if self.tabs.active == "audit":
+            self.query_one(AuditLog).focus_filter()
+            return
         key_filter = self.key_filter
         if not key_filter.display:
             key_filter.display = True

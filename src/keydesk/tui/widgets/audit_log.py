@@ -4,37 +4,59 @@ newest first.
 A trail may hold 100,000 events: `AuditLog` never loads it whole. It asks
 the service for one page (one indexed range read), shows it, and asks for
 the next only when the cursor comes near the end of what is shown. Every
-stored string is shown literally. The columns fit the width (Label gets
+stored string is shown literally. The columns fit the width (Detail gets
 what is left); the line under the table has the highlighted event whole.
+
+`/` filters the whole trail, not the rows read so far: the store is asked
+(in a worker, a page at a time, as without a filter) for the events holding
+the text, and the line above the table says so.
 """
 
 from __future__ import annotations
 
 from typing import cast
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import DataTable, Static
+from textual.timer import Timer
+from textual.widgets import DataTable, Input, Static
 
 from keydesk.tui.calls import call_service
 from keydesk.tui.display import content, literal
 from keydesk.tui.interface import Keydesk
+from keydesk.tui.widgets.filter_input import FilterInput
 from keydesk.tui.widgets.fitted_table import Column, FittedTable
 from keydesk.views import AuditView
 from keydesk.wording import when
 
 PAGE = 200  # events per read
 LOAD_AHEAD = 40  # rows before the end of the table at which the next page is read
+FILTER_DELAY = 0.2  # seconds of quiet typing before the store is searched
 
 COLUMNS = [
     Column("at", "When", 16),
-    Column("actor", "Actor", 8, drop=1),
-    Column("action", "Action", 17),  # key.revoke.leaked whole; longer ones cut
-    # A key's label is in Label; an integration's page names it: Target goes first.
-    Column("target", "Target", 21, drop=2),
-    Column("label", "Label", 16, flexible_up_to=60),
+    Column("actor", "Actor", 8, drop=2),
+    Column("action", "Action", 21),  # integration.configure, the longest, whole
+    # What the event is about: a key's label (its end kept, as on the API
+    # Keys tab), else an integration, account or workspace by name.
+    Column("about", "About", 13, comfortable=19, flexible_up_to=24),
+    Column("key", "Key", 21, drop=3),  # the public key, for key events
+    # What the event says besides (a rotation's stop, a role, a policy).
+    Column("detail", "Detail", 12, drop=1, flexible_up_to=60),
 ]
+
+
+def about(event: AuditView) -> str:
+    """Which key, integration, account or workspace `event` is about."""
+    return event.key_label or event.target
+
+
+def detail(event: AuditView) -> str | None:
+    """What `event` says besides what it is about (a key event's own label
+    is often the key's label, said already)."""
+    return event.label if event.label != about(event) else None
 
 
 class AuditLog(Vertical):
@@ -53,8 +75,18 @@ class AuditLog(Vertical):
         self._reading = False
         self._started = False
         self._laid_out = True
+        self._matching = ""  # the filter's text the events shown hold
+        self._generation = 0  # a page asked for before a reload is dropped
+        self._filter_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
+        filter_input = FilterInput(
+            placeholder="Filter the whole trail: action, key, account, any text  ( / )",
+            id="audit-filter",
+            compact=True,
+        )
+        filter_input.display = False  # shown by `/`
+        yield filter_input
         yield Static(id="audit-summary")
         yield FittedTable(COLUMNS, redraw=self._redraw, id="audit-events")
         yield Static(id="audit-detail")
@@ -78,9 +110,38 @@ class AuditLog(Vertical):
         if not self._started:
             self.reload()
 
+    @property
+    def filter_input(self) -> Input:
+        return self.query_one("#audit-filter", Input)
+
+    def focus_filter(self) -> None:
+        """`/` where a trail is shown (its screen's binding)."""
+        self.filter_input.display = True
+        self.filter_input.focus()
+
+    @on(Input.Changed, "#audit-filter")
+    def _filter_changed(self) -> None:
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+        self._filter_timer = self.set_timer(FILTER_DELAY, self._apply_filter)
+
+    def _apply_filter(self) -> None:
+        self._filter_timer = None
+        if self.filter_input.value.strip() != self._matching:
+            self.reload()
+
+    @on(Input.Submitted, "#audit-filter")
+    def _filter_done(self) -> None:
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+            self._apply_filter()
+        self.table.focus()
+
     def reload(self) -> None:
         """Start again from the newest event."""
         self._started = True
+        self._generation += 1
+        self._matching = self.filter_input.value.strip()
         self._events = []
         self._more = True
         self._reading = False
@@ -95,11 +156,14 @@ class AuditLog(Vertical):
         app = cast(Keydesk, self.app)
         workspace, integration = self.workspace, self.integration_id
         after = self._events[-1] if self._events else None
+        matching, generation = self._matching or None, self._generation
         call_service(
             self,
             # `app.calls` waits, in the worker, for a store still opening
-            lambda: app.calls.audit(workspace, integration=integration, after=after, limit=PAGE),
-            self._show_page,
+            lambda: app.calls.audit(
+                workspace, integration=integration, after=after, limit=PAGE, matching=matching
+            ),
+            lambda page: self._show_page(page) if generation == self._generation else None,
             on_error=self._failed,
             group=f"audit-{self.workspace}-{self.integration_id}",
         )
@@ -116,14 +180,12 @@ class AuditLog(Vertical):
     def _add_rows(self, events: list[AuditView]) -> None:
         table = self.table
         for event in events:
+            key = event.target if event.action.startswith("key.") else None
             values = {
                 "at": when(event.at), "actor": event.actor, "action": event.action,
-                "target": event.target, "label": event.label,
+                "about": about(event), "key": key, "detail": detail(event),
             }  # fmt: skip
-            table.add_row(
-                *(literal(values[column.key], width=width) for column, width in table.fitted),
-                key=str(event.id),
-            )
+            table.add_row(*_cells(values, table), key=str(event.id))
 
     def _redraw(self, cursor: int) -> None:
         """The columns changed with the width: the rows read so far, again."""
@@ -142,16 +204,9 @@ class AuditLog(Vertical):
         self.query_one("#audit-summary", Static).update(content(message))
 
     def _summarise(self) -> None:
-        shown = len(self._events)
-        if self._reading:
-            text = f"{shown:,} events · reading more…" if shown else "Reading the audit trail…"
-        elif not shown:
-            text = "No events yet."
-        elif self._more:
-            text = f"Newest {shown:,} events · more load as you scroll down"
-        else:
-            text = f"{shown:,} events, newest first"
-        self.query_one("#audit-summary", Static).update(content(text))
+        self.query_one("#audit-summary", Static).update(
+            content(summary(len(self._events), self._reading, self._more, self._matching))
+        )
 
     @on(DataTable.RowHighlighted, "#audit-events")
     def _near_the_end(self, event: DataTable.RowHighlighted) -> None:
@@ -166,5 +221,35 @@ class AuditLog(Vertical):
             event = self._events[row]
             parts = [when(event.at), event.actor, event.action, event.target]
             elsewhere = event.integration if self.integration_id is None else None
-            parts += [p for p in (event.label, event.related, elsewhere) if p]
+            said = (event.key_label, event.label, event.related, elsewhere)
+            parts += [p for p in dict.fromkeys(said) if p]
         self.query_one("#audit-detail", Static).update(content(" · ".join(parts)))
+
+
+def _cells(values: dict[str, str | None], table: FittedTable) -> list[Text]:
+    return [
+        literal(values[column.key], width=width, keep_end=column.key == "about")
+        for column, width in table.fitted
+    ]
+
+
+def summary(shown: int, reading: bool, more: bool, matching: str) -> str:
+    """The line above the table: how many events, and what was searched."""
+    if not matching:
+        if reading:
+            return f"{shown:,} events · reading more…" if shown else "Reading the audit trail…"
+        if not shown:
+            return "No events yet."
+        if more:
+            return f"Newest {shown:,} events · more load as you scroll down"
+        return f"{shown:,} events, newest first"
+    holding = f"holding “{matching}”"
+    if reading:
+        if shown:
+            return f"{shown:,} events {holding} · searching on…"
+        return f"Searching the whole trail for events {holding}…"
+    if not shown:
+        return f"No event in the whole trail holds “{matching}”. Escape clears the filter."
+    if more:
+        return f"Newest {shown:,} events {holding} · more load as you scroll down"
+    return f"{shown:,} events {holding} (the whole trail searched), newest first"
