@@ -20,10 +20,12 @@ def counted(count: int, noun: str) -> str:
 
 
 def in_words(delta: timedelta) -> str:
-    """A span as a person says it: `3 days`, `5 hours`, `12 minutes`."""
+    """A span as a person says it: `3 days`, `5 hours`, `12 minutes`, in its
+    largest whole unit, rounded to the nearest: every "N days left" says it
+    (one wording everywhere), and a key made for 90 days a moment ago has
+    90 days left, not 89 (cut down, 89 days 23:59 read as 89)."""
     seconds = max(0, int(delta.total_seconds()))
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
         if seconds >= size:
-            count = seconds // size
-            return counted(count, unit)
+            return counted((seconds + size // 2) // size, unit)
     return "less than a minute"
