@@ -82,8 +82,7 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
                 tooltip="Keep the highlighted key: cancel the stop its rotation set "
                 "(its replacement was revoked)"),
         Binding("slash", "filter_keys", "Filter", key_display="/", id="detail.filter",
-                tooltip="Filter keys by label, public key, status or creator (on the "
-                        "Audit tab: its events, by any text)"),
+                tooltip="Filter keys (label, public key, status, creator) or audit events"),
         Binding("enter", "open_key", "Open", key_display="⏎", id="detail.open_key",
                 tooltip="Open the highlighted key's page: usage, expiry, rotation, events"),
         Binding("p", "copy_public", "Copy public key", show=False, id="detail.copy_public",
