@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.segment import Segment
+from textual import events
 from textual.strip import Strip
 from textual.widgets import SelectionList
 from textual.widgets._toggle_button import ToggleButton
@@ -11,7 +12,15 @@ from textual.widgets._toggle_button import ToggleButton
 class ScopeList(SelectionList[str]):
     """Scopes to tick. Textual marks ticked and unticked the same `X` in two
     colours; under NO_COLOR both look alike. Here a ticked scope shows `X`
-    and an unticked one a blank, as TickBox does."""
+    and an unticked one a blank, as TickBox does.
+
+    Focused (Tab), its first scope is highlighted: Textual highlights none,
+    so Space ticked nothing until Down was pressed, and under NO_COLOR
+    nothing showed which row Space would act on."""
+
+    def on_focus(self, _event: events.Focus) -> None:
+        if self.highlighted is None and self.option_count:
+            self.highlighted = 0
 
     def render_line(self, y: int) -> Strip:
         strip = super().render_line(y)
