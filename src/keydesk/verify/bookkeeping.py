@@ -169,7 +169,11 @@ class Bookkeeping:
         try:
             connection = self._connections.connect()
             try:
+                before = self._connections.begin(connection)
                 self._write(connection, self._connections.backend, writes, counts)
+                # A rehash changes a kept row's hash: readers must read it again.
+                if before is not None and not any(isinstance(w, Rehash) for w in writes):
+                    self._connections.committed_own(connection, before)
             finally:
                 connection.close()
         except Exception as error:  # bookkeeping only: never fails a request

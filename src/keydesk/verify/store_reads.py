@@ -91,8 +91,9 @@ class SqliteReads:
     connection is read-only, so no commit is its own). In WAL mode (keydesk's
     stores are) the same is read without a transaction from the WAL-index
     header that every commit rewrites (wal_header.py). Any commit, the
-    verifier's own bookkeeping included, drops every kept row: each key
-    then costs one read again. A revoke, an expiry date moved, a policy
+    verifier's own bookkeeping excepted (bookkeeping.py tells which ones
+    were its own, by the header's commit count), drops every kept row: each
+    key then costs one read again. A revoke, an expiry date moved, a policy
     changed by anyone is thus seen on the very next request, as when every
     request read its row; the status checks against the clock still run on
     every request (verifier.py)."""
@@ -162,7 +163,9 @@ class SqliteReads:
         version = wal.now() if wal else connection.execute(_DATA_VERSION).fetchone()[0]
         kept = self._kept
         if version != self._version:
-            kept.clear()
+            last = self._version
+            if not (wal and isinstance(last, bytes) and wal.only_own_commits(last, version)):
+                kept.clear()
             self._version = version
         if len(public_keys) == 1 and public_keys[0] in kept:  # nearly every request
             return {public_keys[0]: kept[public_keys[0]]}
@@ -174,6 +177,10 @@ class SqliteReads:
             for row in connection.execute(self._sql_for(len(chunk)), chunk).fetchall():
                 found[row[0]] = kept[row[0]] = _sqlite_row(row)
         return found
+
+    def wal(self) -> WalHeader | None:
+        """The store's WAL-index header, once opened in WAL mode."""
+        return self._wal
 
     def close(self) -> None:
         if self._watch is not None:

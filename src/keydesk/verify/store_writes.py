@@ -167,6 +167,26 @@ class WriteConnections:
             self._engine = create_engine(self._url, pool_size=1, max_overflow=0, **args)
         return self._engine.raw_connection()
 
+    def begin(self, connection: Any) -> int | None:
+        """On SQLite in WAL mode, the write lock taken now and the store's
+        commit count, which no other commit can move before this batch's
+        (wal_header.py); None elsewhere."""
+        wal = self._sqlite.wal() if self._sqlite is not None else None
+        if wal is None:
+            return None
+        connection.execute("BEGIN IMMEDIATE")
+        return wal.change()
+
+    def committed_own(self, connection: Any, before: int) -> None:
+        """The batch begun at commit count `before`, which held only
+        bookkeeping, is written: readers in this process keep their rows
+        across its commit, if the count says that commit was this one (it
+        moved by one, and the transaction is over; a commit of another
+        right after it, or none, and they read again)."""
+        wal = self._sqlite.wal() if self._sqlite is not None else None
+        if wal is not None and not connection.in_transaction and wal.change() == before + 1:
+            wal.own_commit(before)
+
     def close(self) -> None:
         if self._engine is not None:
             self._engine.dispose()

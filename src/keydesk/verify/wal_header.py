@@ -28,6 +28,13 @@ import os
 import struct
 
 _HEADER = 48  # bytes of the first copy, the one a commit writes last
+_CHANGE = struct.Struct("=I")  # iChange, at offset 8: +1 for every commit
+_SALTS = slice(32, 40)  # new ones each time the log starts over
+_OWN_RUN = 64  # own commits in a row that can be told apart from others'
+_OWN_KEPT = 4096
+# Per `-shm` file (device, inode): the commit counts from which this
+# process's own bookkeeping committed (see `WalHeader.own_commit`).
+_own: dict[tuple[int, int], set[int]] = {}
 _VERSION = 3007000  # the WAL-index format's iVersion since SQLite 3.7.0
 _INDEX_HEADERS = 136  # both copies and the checkpoint information
 
@@ -67,6 +74,33 @@ class WalHeader:
         """The header as it is: different from any earlier value once
         another transaction has been committed."""
         return self._map[:_HEADER]
+
+    def change(self) -> int:
+        """The commit count now. Read under the write lock (after `BEGIN
+        IMMEDIATE`), it is the one the next commit moves on from: no other
+        can commit meanwhile."""
+        return int(_CHANGE.unpack_from(self._map, 8)[0])
+
+    def own_commit(self, before: int) -> None:
+        """The commit just made from count `before` changed only what kept
+        rows need not reflect (last-used times, usage counts): readers in
+        this process keep their rows across it. Called once it has
+        committed: an attempt that failed leaves the count to another."""
+        own = _own.setdefault(self.file, set())
+        if len(own) >= _OWN_KEPT:
+            own.clear()  # a reader then reads again: never a wrong answer
+        own.add(before)
+
+    def only_own_commits(self, before: bytes, now: bytes) -> bool:
+        """Whether every commit between two readings of the header was one
+        of `own_commit`'s: the count moved on by those alone, from one log
+        (the same salts; a log started over says nothing of what it held)."""
+        first = _CHANGE.unpack_from(before, 8)[0]
+        last = _CHANGE.unpack_from(now, 8)[0]
+        if before[_SALTS] != now[_SALTS] or not first < last <= first + _OWN_RUN:
+            return False
+        own = _own.get(self.file)
+        return own is not None and all(count in own for count in range(first, last))
 
     def close(self) -> None:
         with contextlib.suppress(BufferError, ValueError):
