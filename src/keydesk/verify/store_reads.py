@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import math
 import sqlite3
+import sys
 from collections import deque
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     import sqlalchemy as sa
 
 MAX_BATCH = 256  # public keys in one coalesced read
-KEPT_ROWS = 100_000  # rows kept between changes to a SQLite store (~0.5 KB each)
+KEPT_ROWS = 100_000  # rows kept between changes to a SQLite store (~0.5 KB each: 50 MB)
 # Changes once another connection has committed; fetchone() steps past the
 # only row, so the read transaction it began ends with it.
 _DATA_VERSION = "PRAGMA data_version"
@@ -250,15 +251,20 @@ class SqliteReads:
 
 def _sqlite_row(row: tuple[Any, ...]) -> StoredKey:
     """sqlite3 hands back the stored text for times (UTC, as `stored_time`
-    reads it; inline: this runs for every request)."""
+    reads it; inline: this runs for every row read). The texts many keys
+    repeat (integration, status, workspace, scopes) are shared: rows are kept."""
     revoked, expires, used = row[4], row[5], row[6]
     return StoredKey(
         row[0], row[1], row[2], row[3],
         None if revoked is None else _from_text(revoked).replace(tzinfo=UTC),
         None if expires is None else _from_text(expires).replace(tzinfo=UTC),
         None if used is None else _from_text(used).replace(tzinfo=UTC),
-        row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], row[15], row[16],
+        row[7], _shared(row[8]), _shared(row[9]), row[10], _shared(row[11]), _shared(row[12]),
+        _shared(row[13]), row[14], row[15], row[16],
     )  # fmt: skip
+
+
+_shared = sys.intern
 
 
 _from_text = datetime.fromisoformat
