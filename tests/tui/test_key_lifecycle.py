@@ -53,7 +53,7 @@ async def test_status_words_mark_expiring_and_rotating_keys(demo_store):
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         integrations = app.screen.query_one("#integrations", DataTable)
-        assert any("· 2 exp" in _row_text(integrations, r) for r in range(integrations.row_count))
+        assert any("· 2 ends" in _row_text(integrations, r) for r in range(integrations.row_count))
         await open_integration(pilot, "github")
         detail = app.screen
         assert isinstance(detail, IntegrationDetailScreen)

@@ -274,7 +274,8 @@ async def test_refused_keys_on_a_draft_say_why_and_help_says_the_same(make_app):
 
 
 async def test_help_on_the_integration_list_says_what_its_key_counts_are(make_app):
-    """The Active column's "1 · 1 exp" was explained nowhere on screen."""
+    """The Active column's "1 · 1 ends" (it said "exp", read as expired) was
+    explained nowhere on screen."""
     from keydesk.tui.screens.help import HelpScreen
     from keydesk.views import EXPIRING_SOON
 
@@ -286,7 +287,8 @@ async def test_help_on_the_integration_list_says_what_its_key_counts_are(make_ap
         await settle(pilot)
         assert isinstance(app.screen, HelpScreen)
         notes = dict(app.screen._notes)
-        assert f"stop within {EXPIRING_SOON.days} days (exp)" in notes["Active"]
+        assert f"within {EXPIRING_SOON.days} days" in notes["Active"]
+        assert notes["Active"].endswith("4 · 1 ends")
         assert "Keys that work" in notes["Active"]
 
 

@@ -33,7 +33,7 @@ class HelpScreen(KeydeskModal[None]):
     def __init__(self, screen: Screen[object]) -> None:
         super().__init__(id="help-screen")
         self._rows = key_rows(screen)
-        # What a screen's terse cells mean (the integration list's "1 · 1 exp").
+        # What a screen's terse cells mean (the integration list's "1 · 1 ends").
         self._notes: list[tuple[str, str]] = list(getattr(screen, "HELP_NOTES", []))
 
     def compose(self) -> ComposeResult:

@@ -26,7 +26,8 @@ COLUMNS = [
     Column("name", "Name", 16, flexible_up_to=40),
     Column("provider", "Provider", 12),
     Column("status", "Status", 10),
-    # Active keys, and how many of them expire within 14 days ("4 · 1 exp").
+    # Active keys, and how many of them stop within 14 days ("4 · 1 ends"):
+    # "exp" read as expired; "ending" does not fit its 10 cells at 60 columns.
     Column("keys", "Active", 10, drop=1),
     Column("created", "Created", 10, drop=2),
 ]
@@ -34,9 +35,13 @@ COLUMNS = [
 
 class IntegrationsScreen(KeydeskScreen[None]):
     AUTO_FOCUS = "#integrations"
-    # ? explains the Active column's "4 · 1 exp", which no heading has room for.
+    # ? explains the Active column's "4 · 1 ends", which no heading has room for.
     HELP_NOTES = [
-        ("Active", f"Keys that work · how many of them stop within {EXPIRING_SOON.days} days (exp)")
+        (
+            "Active",
+            f"Keys that work · how many of them end (stop working) within "
+            f"{EXPIRING_SOON.days} days, by expiry or a rotation: 4 · 1 ends",
+        )
     ]
     BINDINGS = [
         Binding("enter", "open", "Open", key_display="⏎", id="integrations.open",
@@ -272,5 +277,5 @@ class IntegrationsScreen(KeydeskScreen[None]):
 def _key_counts(item: IntegrationView) -> str:
     """Active keys, with the expiring-soon count in words (not only colour)."""
     if item.expiring_keys:
-        return f"{item.active_keys} · {item.expiring_keys} exp"
+        return f"{item.active_keys} · {item.expiring_keys} ends"
     return str(item.active_keys)
