@@ -4,6 +4,7 @@ that offers only what the account may do, and every key discoverable."""
 
 from __future__ import annotations
 
+from textual import events
 from textual.notifications import Notify
 from textual.widgets import Button, Checkbox, DataTable, Footer, Input, OptionList, Select, Static
 from textual.widgets._footer import FooterKey
@@ -17,6 +18,7 @@ from keydesk.tui.screens.integration_form import IntegrationFormScreen
 from keydesk.tui.screens.integrations import IntegrationsScreen
 from keydesk.tui.widgets import Pairs
 from tests.tui.screenshots import open_integration, settle
+from tests.tui.test_typeahead import burst
 
 
 def _text(screen, selector: str) -> str:
@@ -122,30 +124,40 @@ async def test_a_new_integration_is_a_draft_until_its_settings_are_filled(make_a
         form = await _add_form(pilot)
         box = form.query_one("#configure", Checkbox)
         assert box.value is False
-        await pilot.press(*"gitlab", "tab", *"GitLab", "tab", *"gl-client")
-        assert box.value is False  # the redirect URI is still missing
-        await pilot.press("ctrl+s")  # saves a draft, no questions
+        assert "unticked: a draft, no keys yet" in str(box.label)  # what unticked means
+        await pilot.press(
+            *"gitlab", "tab", *"GitLab", "tab", *"gl-client", "tab", *"https://x.example/cb"
+        )
+        assert box.value is False  # as it was: filling the fields does not tick it
+        await pilot.press("ctrl+s")  # saves a draft, no questions, and says so
         await settle(pilot)
         assert isinstance(app.screen, IntegrationsScreen)
+        said = [n.message for n in app._notifications]
+        assert said[-1] == "gitlab saved as a draft: configure it (c on its page) to generate keys."
     assert KeyService(demo_store, "alice").integration("gitlab").status == "draft"
 
 
-async def test_the_configure_box_follows_the_fields_until_chosen(make_app, demo_store):
+async def test_the_configure_box_changes_only_by_hand_and_a_typed_ahead_space_ticks_it(
+    make_app, demo_store
+):
+    """It ticked itself once client ID and redirect URI were filled, so the
+    Space typed ahead to tick it unticked it: saved as a draft, silently."""
     app = make_app()
-    async with app.run_test(size=(100, 30)) as pilot:
-        form = await _add_form(pilot)
-        box = form.query_one("#configure", Checkbox)
-        await pilot.press(*"gitlab", "tab", *"GitLab", "tab", *"gl", "tab", *"https://x.example/cb")
-        assert box.value is True  # both required fields: ticked for you
-        await pilot.press("ctrl+s")
+    async with app.run_test(size=(60, 20)) as pilot:
         await settle(pilot)
-        assert KeyService(demo_store, "alice").integration("gitlab").is_configured
+        burst(app, "a|gh1|tab|GitHub|tab|cid|tab|https://a.example/cb|tab|read|tab")
+        app.post_message(events.Key("space", " "))
+        app.post_message(events.Key("ctrl+s", "\x13"))
+        for _ in range(10):
+            await settle(pilot)
+        assert isinstance(app.screen, IntegrationsScreen)
+        said = [n.message for n in app._notifications]
+        assert said[-1] == "gh1 saved (configured)."
+        assert KeyService(demo_store, "alice").integration("gh1").is_configured
 
         form = await _add_form(pilot)
-        box = form.query_one("#configure", Checkbox)
-        box.focus()
-        await pilot.press("space")  # ticked by hand, with nothing filled in
-        await pilot.press("ctrl+s")
+        form.query_one("#configure", Checkbox).focus()
+        await pilot.press("space", "ctrl+s")  # ticked by hand, with nothing filled in
         await settle(pilot)
         error = _text(form, "#add-error")
         assert "client id and redirect URI" in error and "untick" in error

@@ -10,10 +10,11 @@ from typing import Any
 from textual.app import App
 
 from keydesk.tui.calls import call_service
+from keydesk.tui.display import visible
 from keydesk.tui.messages import IntegrationsChanged
 from keydesk.tui.screens.confirm import ConfirmScreen
 from keydesk.tui.store_calls import StoreCalls
-from keydesk.views import IntegrationView
+from keydesk.views import IntegrationStatus, IntegrationView
 from keydesk.views.words import counted
 
 
@@ -43,6 +44,7 @@ class IntegrationFlows:
 
     def _saved(self, integration: IntegrationView | None) -> None:
         if integration is not None:
+            self._app.notify(saved_words(integration), title="keydesk", markup=False)
             self._app.screen.post_message(IntegrationsChanged(select=integration.id))
 
     def configure(self, integration: IntegrationView) -> None:
@@ -109,3 +111,11 @@ class IntegrationFlows:
                 )
 
         app.push_screen(question, confirmed)
+
+
+def saved_words(integration: IntegrationView) -> str:
+    """What saving the form did, a draft said as such: no keys for it yet."""
+    name = visible(integration.name)
+    if integration.status is IntegrationStatus.DRAFT:
+        return f"{name} saved as a draft: configure it (c on its page) to generate keys."
+    return f"{name} saved ({integration.status})."

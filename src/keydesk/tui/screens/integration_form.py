@@ -32,7 +32,9 @@ FIELDS = (  # id, title, placeholder, as refusals name it (those of the service)
     ),
     ("scopes", "Scopes", "space-separated, e.g. read:user repo", "the scopes"),
 )
-CONFIGURE = "Configure now (needs client ID and redirect URI)"
+# What unticked means is said on the box itself (a line of its own did not
+# fit at 80x24); what configuring needs, the refusal says if it is missing.
+CONFIGURE = "Configure now (unticked: a draft, no keys yet)"
 
 
 class TickBox(Checkbox):
@@ -56,11 +58,6 @@ class IntegrationFormScreen(KeydeskScreen[IntegrationView | None]):
         self._workspace = workspace
         self._existing = existing
         self._busy = False
-        # The box follows the fields (ticked once both required ones are
-        # filled) until the user ticks or unticks it.
-        self._configure_chosen = existing is not None and (
-            existing.status is IntegrationStatus.DISABLED  # re-enabling is a choice of its own
-        )
 
     def compose(self) -> ComposeResult:
         existing = self._existing
@@ -86,7 +83,16 @@ class IntegrationFormScreen(KeydeskScreen[IntegrationView | None]):
                 yield box
             configured = existing is not None and existing.is_configured
             filled = not missing_settings(values.get("client-id"), values.get("redirect-uri"))
-            ticked = filled and not self._configure_chosen
+            # Set once, as the form opens, and never changed but by the user:
+            # a box that ticked itself as fields were filled was unticked by
+            # the Space typed ahead to tick it. Ticked for a complete draft
+            # being edited; a new one, or a disabled one (re-enabling is a
+            # choice of its own), starts as a draft.
+            ticked = (
+                existing is not None
+                and filled
+                and existing.status is not IntegrationStatus.DISABLED
+            )
             checkbox = TickBox(CONFIGURE, ticked, id="configure", compact=True)
             checkbox.display = not configured  # a configured one stays so; Disable is elsewhere
             yield checkbox
@@ -101,23 +107,6 @@ class IntegrationFormScreen(KeydeskScreen[IntegrationView | None]):
 
     def _value(self, field_id: str) -> str:
         return self.query_one(f"#{field_id}", Input).value
-
-    def _complete(self) -> bool:
-        return not missing_settings(
-            self._value("client-id").strip(), self._value("redirect-uri").strip()
-        )
-
-    @on(Input.Changed, "#client-id, #redirect-uri")
-    def _follow_fields(self) -> None:
-        if not self._configure_chosen:
-            checkbox = self.query_one("#configure", Checkbox)
-            with checkbox.prevent(Checkbox.Changed):
-                checkbox.value = self._complete()
-
-    @on(Checkbox.Changed, "#configure")
-    def _chosen(self, event: Checkbox.Changed) -> None:
-        if event.checkbox.has_focus:  # the user's own choice, not the form following fields
-            self._configure_chosen = True
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#save")
