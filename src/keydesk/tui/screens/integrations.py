@@ -44,6 +44,11 @@ class IntegrationsScreen(KeydeskScreen[None]):
         )
     ]
     BINDINGS = [
+        # Offered (first) while the filter holds text; an empty filter's
+        # Escape goes down to the list unnamed (it clears nothing).
+        Binding("escape", "clear_filter", "Clear filter", id="integrations.clear_filter",
+                tooltip="Empty the filter: every integration again"),
+        Binding("escape", "focus_list", show=False),
         Binding("enter", "open", "Open", key_display="⏎", id="integrations.open",
                 tooltip="Open the highlighted integration (its API Keys)"),
         Binding("slash", "focus_filter", "Filter", key_display="/", id="integrations.filter",
@@ -67,8 +72,6 @@ class IntegrationsScreen(KeydeskScreen[None]):
                 tooltip="Scan a folder for leaked private keys"),
         Binding("r", "refresh", "Refresh", show=False, id="integrations.refresh",
                 tooltip="Read the integrations again"),
-        Binding("escape", "clear_filter", "Clear filter", show=False,
-                id="integrations.clear_filter"),
     ]  # fmt: skip
 
     def __init__(self) -> None:
@@ -214,6 +217,10 @@ class IntegrationsScreen(KeydeskScreen[None]):
             return self.keydesk.workspace is not None
         if action in ("open", "generate", "configure", "disable", "edit"):
             return integration_action(self.highlighted(), action)
+        if action == "clear_filter":
+            return bool(self.filter_input.value)
+        if action == "focus_list":
+            return self.filter_input.has_focus
         return True
 
     def why_not(self, action: str) -> str | None:
@@ -243,6 +250,9 @@ class IntegrationsScreen(KeydeskScreen[None]):
 
     def action_clear_filter(self) -> None:
         self.filter_input.value = ""
+        self.table.focus()
+
+    def action_focus_list(self) -> None:
         self.table.focus()
 
     def action_add(self) -> None:

@@ -25,8 +25,9 @@ class FilterInput(GuardedInput):
     (GuardedInput), with a notice."""
 
     # Escape clears a filter that holds text and goes down to the list under
-    # it (on every screen alike); an empty filter leaves Escape to its screen.
-    BINDINGS = [Binding("escape", "clear_filter", "Clear filter", show=False)]
+    # it (on every screen alike), and the footer says so; an empty filter
+    # leaves Escape to its screen.
+    BINDINGS = [Binding("escape", "clear_filter", "Clear filter")]
 
     virtual_size: Reactive[Size] = Reactive(Size(0, 0), repaint=True)
     WHAT = "the filter"
@@ -43,6 +44,12 @@ class FilterInput(GuardedInput):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return bool(self.value) if action == "clear_filter" else True
+
+    def watch_value(self, old: str, new: str) -> None:
+        # What Escape does (and the footer offers) changes only when the
+        # filter empties or fills: not asked again at every keystroke.
+        if bool(old) != bool(new):
+            self.refresh_bindings()
 
     def action_clear_filter(self) -> None:
         self.value = ""
