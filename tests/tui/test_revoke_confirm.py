@@ -8,9 +8,10 @@ from textual.widgets._footer import FooterKey
 
 from keydesk.service import KeyService
 from keydesk.tui.screens.choice import ChoiceScreen
-from keydesk.tui.screens.confirm import ConfirmScreen
+from keydesk.tui.screens.confirm import ConfirmScreen, revoke_confirmation
 from keydesk.tui.screens.key_created import KeyCreatedScreen
 from keydesk.tui.widgets.footer import KeyFooter
+from keydesk.views import utcnow
 from tests.tui.screenshots import open_integration, settle
 
 
@@ -40,3 +41,6 @@ async def test_t_in_the_revoke_question_rotates_the_key_instead(make_app, demo_s
         assert isinstance(app.screen, KeyCreatedScreen)
     old = KeyService(demo_store, "alice").key(key.public_key)
     assert old.is_active and old.replaced_by and old.stop_scheduled()  # rotated, not revoked
+    # Where t cannot rotate (a key found leaked, one just made, a draft's), nothing offers it.
+    plain = revoke_confirmation(key, None, utcnow())
+    assert "instead" not in " ".join(plain._lines) and plain._instead is None
