@@ -10,7 +10,14 @@ from sqlmodel import col
 from keydesk.keys import KeyPairSource, generate_key_pair
 from keydesk.service import KeyService
 from keydesk.store.engine import Store
-from keydesk.store.models import ApiKey, AuditEvent, Integration, Membership
+from keydesk.store.models import (
+    Account,
+    ApiKey,
+    AuditEvent,
+    Integration,
+    Membership,
+    Workspace,
+)
 
 DEMO_ACCOUNT = "alice"
 DEMO_EPOCH = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
@@ -88,13 +95,8 @@ def _settle_times(store: Store) -> None:
                 .where(col(ApiKey.id) == key_id, col(ApiKey.revoked_at).is_not(None))
                 .values(revoked_at=created + timedelta(days=9))
             )
-        connection.execute(
-            sa.update(Integration).values(
-                created_at=DEMO_EPOCH - timedelta(days=30), updated_at=DEMO_EPOCH
-            )
-        )
-        connection.execute(sa.update(Membership).values(created_at=DEMO_EPOCH - timedelta(days=30)))
         _settle_events(connection)
+        _date_by_events(connection)
 
 
 def _settle_events(connection: sa.Connection) -> None:
@@ -125,3 +127,47 @@ def _settle_events(connection: sa.Connection) -> None:
         connection.execute(
             sa.update(AuditEvent).where(col(AuditEvent.id) == event_id).values(at=at)
         )
+
+
+def _date_by_events(connection: sa.Connection) -> None:
+    """Workspaces, memberships and integrations dated by the events that made
+    or changed them: an integration's Overview says it was created at its
+    integration.add and updated at its last integration event (github's said
+    created 09:00 and updated a month later, its trail 09:06 and 09:07)."""
+    events = connection.execute(
+        sa.select(
+            col(AuditEvent.workspace_id),
+            col(AuditEvent.integration_id),
+            col(AuditEvent.action),
+            col(AuditEvent.target),
+            col(AuditEvent.at),
+        ).order_by(col(AuditEvent.at), col(AuditEvent.id))
+    ).all()
+    for workspace_id, integration_id, action, target, at in events:  # the last change wins
+        if action == "workspace.create":
+            connection.execute(
+                sa.update(Workspace).where(col(Workspace.id) == workspace_id).values(created_at=at)
+            )
+            # Its creator's membership (the members added after it follow).
+            connection.execute(
+                sa.update(Membership)
+                .where(col(Membership.workspace_id) == workspace_id)
+                .values(created_at=at)
+            )
+        elif action == "member.add":
+            account = sa.select(col(Account.id)).where(col(Account.name) == target)
+            connection.execute(
+                sa.update(Membership)
+                .where(
+                    col(Membership.workspace_id) == workspace_id,
+                    col(Membership.account_id) == account.scalar_subquery(),
+                )
+                .values(created_at=at)
+            )
+        elif action.startswith("integration.") and integration_id is not None:
+            made = {"created_at": at} if action == "integration.add" else {}
+            connection.execute(
+                sa.update(Integration)
+                .where(col(Integration.id) == integration_id)
+                .values(updated_at=at, **made)
+            )

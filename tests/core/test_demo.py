@@ -30,3 +30,25 @@ def test_the_demos_trail_tells_what_its_keys_pages_tell(tmp_path):
         assert made and all(at < disabled.at for at in made)  # disabled after its keys were made
     finally:
         store.dispose()
+
+
+def test_the_demos_integrations_and_members_are_dated_by_their_events(tmp_path):
+    """github's Overview said created 09:00 and updated a month later; its
+    trail, integration.add at 09:06 and configure at 09:07."""
+    store = open_store(f"sqlite:///{tmp_path / 'demo.db'}", create=True)
+    try:
+        seed_demo(store)
+        alice = KeyService(store, "alice")
+        events = alice.audit("acme", oldest_first=True)
+        for integration in alice.integrations("acme"):
+            own = [e for e in events if e.action.startswith("integration.")]
+            own = [e for e in own if e.integration == integration.name]
+            assert own[0].action == "integration.add", integration.name
+            assert integration.created_at == own[0].at, integration.name
+            assert integration.updated_at == own[-1].at, integration.name
+        added = {e.target: e.at for e in events if e.action == "member.add"}
+        made = next(e.at for e in events if e.action == "workspace.create")
+        for member in alice.members("acme").members:
+            assert member.since == added.get(member.account, made), member.account
+    finally:
+        store.dispose()
