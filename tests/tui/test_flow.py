@@ -682,7 +682,8 @@ async def test_a_revoke_answered_after_the_user_left_asks_nothing(make_app, monk
 
 async def test_the_first_screen_says_where_a_new_store_was_made(make_app):
     app = make_app()
-    app.startup_notice = "Created your store at /home/alice/.local/share/keydesk/keydesk.db"
+    notice = "Created your store at /home/alice/.local/share/keydesk/keydesk.db"
+    app.startup_notice = notice
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        assert [n.message for n in app._notifications] == [app.startup_notice]
+        assert [n.message for n in app._notifications] == [notice]

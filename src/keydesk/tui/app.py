@@ -24,7 +24,7 @@ from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.content import Content
-from textual.notifications import SeverityLevel
+from textual.notifications import Notify, SeverityLevel
 from textual.reactive import reactive
 from textual.screen import Screen
 
@@ -166,12 +166,8 @@ class KeydeskApp(App[None]):
                 loop.add_signal_handler(hangup, self.hang_up, hangup)
         self._home = IntegrationsScreen()
         self.push_screen(self._home)
-        if self.startup_notice:
-            self.notify(self.startup_notice, timeout=10, markup=False)
         if self.ready:
-            call_service(
-                self, self._calls.workspaces, self._workspace_flows.loaded, group="workspaces"
-            )
+            call_service(self, self._calls.workspaces, self._loaded, group="workspaces")
         else:
             self._opening.open(
                 self,
@@ -192,7 +188,16 @@ class KeydeskApp(App[None]):
     def _opened(self, service: KeyService, workspaces: list[WorkspaceView]) -> None:
         self.actor = service.actor
         self.refresh_bindings()
-        self._workspace_flows.loaded(workspaces)
+        self._loaded(workspaces)
+
+    def _loaded(self, workspaces: list[WorkspaceView]) -> None:
+        """A new store's place (`startup_notice`) is said once, with the
+        first screen: in the welcome page's text, where a message would
+        cover what a first-time user must read; elsewhere, a message."""
+        notice, self.startup_notice = self.startup_notice, None
+        if notice and workspaces:
+            self.notify(notice, timeout=10, markup=False)
+        self._workspace_flows.loaded(workspaces, notice)
 
     def _cannot_open(self, message: str) -> None:
         self.startup_error = KeydeskError(message)
@@ -375,7 +380,20 @@ class KeydeskApp(App[None]):
         if isinstance(reveal, KeyCreatedScreen):
             reveal.note(message if not markup else Content.from_markup(message).plain, severity)
             return
+        title = "" if title == self.TITLE else title  # no news in its own window; a line less
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
+    def on_notify(self, event: Notify) -> None:
+        """One message at a time, the newest: stacked, they reached down over
+        the key table's Status column (the revoked row's), and `x` pressed
+        thrice on a revoked row showed its refusal thrice. Runs before
+        Textual's own handler adds the new one."""
+        for old in list(self._notifications):
+            self._unnotify(old, refresh=False)
+        # Textual would remove the toasts but not their holders, each of
+        # which kept a line, pushing the new one down over the table.
+        if self.screen_stack:
+            self.screen.query("ToastRack > ToastHolder").remove()
 
     # Textual's Screenshot, as keydesk.tui.screenshot_policy allows it.
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:

@@ -72,6 +72,11 @@ class KeyFlows:
         from keydesk.tui.screens.choice import overlap_question
 
         app = self._app
+        if (being_replaced := _why_not_rotated(key)) is not None:
+            # Said at once, as a revoked row's refusal is: not after the
+            # overlap question, where the store would refuse it anyway.
+            self._refused(key, being_replaced)
+            return
 
         def rotated(rotation: RotatedKey) -> None:
             new = rotation.created.key
@@ -262,3 +267,16 @@ class KeyFlows:
     def _refused(self, key: KeyView, message: str) -> None:
         self._app.notify(visible(message), severity="error", title="keydesk", markup=False)
         self._app.screen.post_message(KeysChanged(key.integration_id, highlight=key.public_key))
+
+
+def _why_not_rotated(key: KeyView) -> str | None:
+    """Why `key` cannot be rotated again, as the store would say it: a
+    rotation already made its replacement and set it to stop (its status
+    reads "rotating -> ..."). None: it may be rotated."""
+    if key.is_active and key.stop_scheduled() and not key.replacement_revoked:
+        new = key.replaced_by
+        return (
+            f"{key.public_key} ({key.label}) is already being replaced by {new}: "
+            f"rotate {new} instead, or revoke it first"
+        )
+    return None

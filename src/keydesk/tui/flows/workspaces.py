@@ -33,14 +33,15 @@ class WorkspaceFlows:
         self._show = show
         self._made_first = made_first
 
-    def loaded(self, workspaces: list[WorkspaceView]) -> None:
-        """The account's workspaces: the first one shown, or the welcome form."""
+    def loaded(self, workspaces: list[WorkspaceView], notice: str | None = None) -> None:
+        """The account's workspaces: the first one shown, or the welcome form
+        (saying `notice`, where a new store was made, in its text)."""
         from keydesk.tui.screens.welcome import WelcomeScreen
 
         if workspaces:
             self._show(workspaces[0])
         else:
-            self._app.push_screen(WelcomeScreen(), self._first_workspace)
+            self._app.push_screen(WelcomeScreen(notice), self._first_workspace)
 
     def _first_workspace(self, workspace: WorkspaceView | None) -> None:
         if workspace is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Header, Input, Label, Static
 
 from keydesk.tui.calls import call_service
@@ -15,12 +15,22 @@ from keydesk.views import WorkspaceView
 
 
 class WelcomeScreen(KeydeskScreen[WorkspaceView]):
+    """`notice`: where the store was just made, said in the page (a message
+    in the corner covered the words a first-time user must read)."""
+
     AUTO_FOCUS = "#workspace"
+
+    def __init__(self, notice: str | None = None) -> None:
+        super().__init__(classes="-notice" if notice else None)
+        self._notice = notice
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with Vertical(id="welcome", classes="form"):
+        # Scrolls rather than cuts the button off where a long path leaves no room.
+        with VerticalScroll(id="welcome", classes="form"):
             yield Static("Welcome to keydesk", classes="form-title")
+            if self._notice:
+                yield Static(content(self._notice), id="welcome-store")
             yield Static(
                 content(
                     f"You are {self.keydesk.actor}, and you are not in any workspace yet.\n"

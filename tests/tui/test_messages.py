@@ -1,0 +1,56 @@
+"""Messages (toasts) hide nothing an action just changed: one at a time,
+the newest (the same refusal thrice is shown once), compact at the top
+right, clear of the key table and the highlighted key's line at 80x24;
+and a new store's place is said in the welcome page's text, not over it."""
+
+from __future__ import annotations
+
+from textual.widgets import Button, DataTable, Static
+from textual.widgets._toast import Toast
+
+from keydesk.tui.screens.welcome import WelcomeScreen
+from tests.tui.screenshots import demo_app, open_integration, settle
+
+
+async def _toasts(pilot) -> list[Toast]:
+    """The toasts on screen, once laid out."""
+    for _ in range(50):
+        await pilot.pause()
+        toasts = list(pilot.app.screen.query(Toast))
+        if toasts and all(toast.region.height for toast in toasts):
+            return toasts
+    return []
+
+
+async def test_one_compact_message_clear_of_the_keys_it_is_about(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await open_integration(pilot, "github")
+        await pilot.press("x")
+        await settle(pilot)
+        await pilot.press("r")  # Revoke, in the question
+        await settle(pilot)
+        detail = app.screen
+        table, line = detail.query_one(DataTable).region, detail.query_one("#key-detail").region
+        [toast] = await _toasts(pilot)
+        assert str(toast.render()).startswith("Revoked kdpk_")
+        assert not toast.region.overlaps(table) and not toast.region.overlaps(line)
+        await pilot.press("x", "x", "x")  # the row just revoked: refused, and said once
+        await settle(pilot)
+        [toast] = await _toasts(pilot)
+        assert "cannot be revoked again" in str(toast.render())
+        assert not toast.region.overlaps(table) and not toast.region.overlaps(line)
+
+
+async def test_a_new_stores_place_is_said_in_the_welcome_page(demo_store):
+    app = demo_app(demo_store, "first-run")
+    notice = "Created your store at /home/newcomer/.local/share/keydesk/keydesk.db."
+    app.startup_notice = notice
+    async with app.run_test(size=(60, 20), notifications=True) as pilot:
+        await settle(pilot)
+        welcome = app.screen
+        assert isinstance(welcome, WelcomeScreen)
+        assert str(welcome.query_one("#welcome-store", Static).render()) == notice
+        assert not list(app._notifications)
+        button = welcome.query_one("#create", Button).region  # the form is whole at 60x20
+        assert button.height and button.bottom <= 19

@@ -1,0 +1,71 @@
+"""`t`: the rotation's question is a dialog centred like every other, at
+60x20, 80x24 and 120x40; on a key a rotation is already replacing, `t` says
+so at once (on its row and on its page) instead of asking first."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from textual.widgets import Footer
+
+from keydesk.service import KeyService
+from keydesk.tui.screens.choice import ChoiceScreen
+from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
+from keydesk.tui.screens.key_page import KeyScreen
+from keydesk.views import utcnow
+from tests.tui.screenshots import open_integration, settle
+
+
+def _margins(screen) -> tuple[int, int, int, int]:
+    """Left, right, top and bottom space around the dialog, the modal's
+    own footer (docked at the bottom) left out."""
+    box = screen.query_one("#dialog").region
+    width, height = screen.size
+    below = height - screen.query_one(Footer).region.height - box.bottom
+    return box.x, width - box.right, box.y, below
+
+
+async def test_the_rotation_question_is_centred_at_every_size(make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_integration(pilot, "github")
+        await pilot.press("t")
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, ChoiceScreen) and dialog.id == "overlap-choice"
+        for size in ((120, 40), (80, 24), (60, 20)):
+            await pilot.resize_terminal(*size)
+            await settle(pilot)
+            left, right, top, bottom = _margins(dialog)
+            assert abs(left - right) <= 1 and abs(top - bottom) <= 1, (size, _margins(dialog))
+
+
+async def test_t_on_a_key_being_replaced_says_so_at_once(make_app, demo_store):
+    alice = KeyService(demo_store, "alice")
+    old = alice.create_key("github", "rotating", expires_at=utcnow() + timedelta(days=60)).key
+    new = alice.rotate_key(old.public_key, timedelta(hours=24)).created.key
+    said = (
+        f"{old.public_key} (rotating) is already being replaced by {new.public_key}: "
+        f"rotate {new.public_key} instead, or revoke it first"
+    )
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_integration(pilot, "github")
+        detail = app.screen
+        assert isinstance(detail, IntegrationDetailScreen)
+        rows = [k.public_key for k in detail.listed_keys()]
+        detail.table.move_cursor(row=rows.index(old.public_key))
+        await settle(pilot)
+        await pilot.press("t")
+        await settle(pilot)
+        assert app.screen is detail  # no question asked
+        assert [n.message for n in app._notifications] == [said]
+        await pilot.press("enter")  # its page
+        await settle(pilot)
+        assert isinstance(app.screen, KeyScreen)
+        app.clear_notifications()
+        await pilot.press("t")
+        await settle(pilot)
+        assert isinstance(app.screen, KeyScreen)
+        assert [n.message for n in app._notifications] == [said]
+    assert KeyService(demo_store, "alice").key(new.public_key).replaced_by is None
