@@ -233,7 +233,7 @@ def created_for(key: KeyView) -> str:
     return f"“{key.label}” for integration {key.integration}\n{stops} · scopes: {scopes}"
 
 
-REVOKED_NOTE = "This key is revoked: there is nothing to copy or revoke (p copies its public key)."
+REVOKED_NOTE = "Revoked: nothing to copy or revoke (p copies its public key)."
 ROTATION_ADVICE = "The old key's Last used shows whether anything still uses it."
 
 
