@@ -7,17 +7,22 @@ import os
 import sys
 
 from keydesk.cli import context
-from keydesk.cli.parser import NO_MOUSE_HELP, Commands
+from keydesk.cli.parser import NO_MOUSE_HELP, Commands, Parser
 from keydesk.config import DATABASE_ENV, database_url, typed_account
 from keydesk.errors import NoTerminal, StoreNotFound, UsageError
 
 
 def register(cli: Commands) -> None:
+    # The demo's store is its own: --db is not offered (and, given, refused
+    # with the reason, by `demo`), as `keydesk demo --help` listed it.
+    options = Parser(add_help=False, parents=[cli.account_only])
+    options.add_argument("--db", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     sub = cli.command(
         "demo",
         demo,
         "open the TUI on a throwaway store filled with sample data "
         "(--account NAME acts as NAME there, and only there)",
+        shared=options,
     )
     # SUPPRESS: `keydesk --no-mouse demo` keeps the top-level flag's value.
     sub.add_argument(

@@ -25,7 +25,7 @@ from keydesk.cli.output import (
     when,
 )
 from keydesk.cli.parser import Commands
-from keydesk.errors import RevokedUnreadable, UnknownStoredValue, UsageError
+from keydesk.errors import AlreadyRevoked, RevokedUnreadable, UnknownStoredValue, UsageError
 from keydesk.validation import shown_literally
 
 if TYPE_CHECKING:
@@ -286,6 +286,8 @@ def revoke(args: argparse.Namespace) -> int:
     service = context.service(args)
     try:
         key = service.key(args.public_key)
+        if key.revoked_at is not None:  # said as such, not "not revoked: pass --yes"
+            raise AlreadyRevoked(f"key {key.public_key} ({key.label}) is already revoked")
         what = (
             f"{key.public_key} ({shown_literally(key.label)}) of {shown_literally(key.integration)}"
         )

@@ -81,7 +81,8 @@ class CommandGroup(Protocol):
 class Commands:
     """Where command groups add their commands. `common` carries --db and
     --account, `db_only` only --db (for commands where --account means
-    something else, or nothing). A plain class: `dataclasses` would cost
+    something else, or nothing), `account_only` only --account (`demo`,
+    whose store is its own). A plain class: `dataclasses` would cost
     `--help` the import of `inspect`."""
 
     def __init__(
@@ -89,10 +90,12 @@ class Commands:
         root: SubParsers,
         common: argparse.ArgumentParser,
         db_only: argparse.ArgumentParser,
+        account_only: argparse.ArgumentParser,
     ) -> None:
         self.root = root
         self.common = common
         self.db_only = db_only
+        self.account_only = account_only
 
     def command(
         self,
@@ -139,14 +142,15 @@ def build_parser(*groups: CommandGroup) -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help=f"database URL (default: ${DATABASE_ENV}, else a SQLite file in your data folder)",
     )
-    common = Parser(add_help=False, parents=[db_only])
-    common.add_argument(
+    account_only = Parser(add_help=False)
+    account_only.add_argument(
         "--account",
         metavar="NAME",
         default=argparse.SUPPRESS,
         help=f"only for `keydesk demo` (also ${ACCOUNT_ENV}): elsewhere you act as your OS "
         "user (SQLite) or your database role (PostgreSQL), never as a typed name",
     )
+    common = Parser(add_help=False, parents=[db_only, account_only])
     parser = Parser(
         prog="keydesk",
         parents=[common],
@@ -154,7 +158,8 @@ def build_parser(*groups: CommandGroup) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"keydesk {__version__}")
     parser.add_argument("--no-mouse", action="store_true", help=NO_MOUSE_HELP)
-    cli = Commands(parser.add_subparsers(title="commands", metavar="COMMAND"), common, db_only)
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    cli = Commands(commands, common, db_only, account_only)
     for group in groups:
         group.register(cli)
     return parser
