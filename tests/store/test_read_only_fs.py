@@ -5,24 +5,34 @@ not write it (os.access), as it says a full disk."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from keydesk.service import KeyService
+from keydesk.store.engine import open_store
+from tests.conftest import copy_store_file
 from tests.store.test_full_disk import run
 from tests.support.tmpfs import tmpfs
 
 
 @pytest.fixture
-def read_only(tmp_path) -> Iterator[Path]:
-    """A small tmpfs holding a store, remounted read-only (root only)."""
+def read_only(tmp_path, sqlite_template) -> Iterator[Path]:
+    """A small tmpfs holding a store, remounted read-only (root only). The
+    store is made beside it and copied in: an engine of this process on the
+    mount would keep it busy (a `keydesk init` child cost ~1 s of CPU)."""
+    made = tmp_path / "made"
+    made.mkdir(mode=0o700)
+    copy_store_file(sqlite_template, made / "k.db")
+    store = open_store(f"sqlite:///{made / 'k.db'}")
+    KeyService(store, "alice").create_workspace("acme")
+    store.dispose()  # its last connection gone, SQLite folds the -wal into the file
     with tmpfs(tmp_path / "ro", "2m") as mount:
-        # In another process: this one's engine would keep the mount busy.
-        made = [sys.executable, "-m", "keydesk", "--db", str(mount / "k.db"), "init"]
-        subprocess.run([*made, "--workspace", "acme"], capture_output=True, check=True)
+        for file in made.iterdir():
+            shutil.copy2(file, mount / file.name)
         subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
         yield mount
 
