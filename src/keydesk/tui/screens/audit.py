@@ -18,10 +18,8 @@ class AuditScreen(KeydeskScreen[None]):
     AUTO_FOCUS = "#audit-events"
     BINDINGS = [
         Binding("escape,q", "app.pop_screen", "Back", key_display="esc", id="audit.back"),
-        Binding("slash", "filter", "Filter", key_display="/", id="audit.filter",
-                tooltip="Filter the whole trail: action, key, account or any text"),
         Binding("r", "refresh", "Refresh", id="audit.refresh"),
-    ]  # fmt: skip
+    ]
 
     def __init__(self, workspace: str) -> None:
         super().__init__(id="audit-screen")
@@ -32,9 +30,6 @@ class AuditScreen(KeydeskScreen[None]):
         yield Static(content(f"Audit trail of {self.workspace}"), id="audit-title")
         yield AuditLog(self.workspace, id="workspace-audit")
         yield KeyFooter()
-
-    def action_filter(self) -> None:
-        self.query_one(AuditLog).focus_filter()
 
     def action_refresh(self) -> None:
         self.query_one(AuditLog).reload()

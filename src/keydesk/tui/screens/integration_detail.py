@@ -349,9 +349,7 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         the tab back to that pane)."""
         if self.tabs.active != "api-keys":
             pane = self.tabs.get_pane(self.tabs.active)
-            # Its list, not a filter box (hidden until `/`, or shown by it).
-            shown = (w for w in pane.query("*") if w.display and not isinstance(w, Input))
-            first = next((w for w in shown if w.focusable), None)
+            first = next((w for w in pane.query("*") if w.focusable), None)
             if first is not None:
                 first.focus()
         elif (
@@ -437,11 +435,7 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         self.app.push_screen(KeyScreen(self.integration, message.key))
 
     def action_filter_keys(self) -> None:
-        """The box shows by itself from FILTER_FROM keys; `/` shows it for fewer.
-        On the Audit tab, `/` filters the trail (from its tab bar too)."""
-        if self.tabs.active == "audit":
-            self.query_one(AuditLog).focus_filter()
-            return
+        """The box shows by itself from FILTER_FROM keys; `/` shows it for fewer."""
         key_filter = self.key_filter
         if not key_filter.display:
             key_filter.display = True

@@ -19,7 +19,9 @@ from typing import cast
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
+from textual.events import DescendantBlur
 from textual.timer import Timer
 from textual.widgets import DataTable, Input, Static
 
@@ -64,6 +66,14 @@ class AuditLog(Vertical):
     reads its first page when first shown (a tab that is never opened costs
     nothing)."""
 
+    # Here, not on a screen: wherever a trail is shown (an integration's Audit
+    # tab included, whose page's own `/` filters keys), `/` filters it, and
+    # what is typed after it goes into the box, not to another binding.
+    BINDINGS = [
+        Binding("slash", "filter", "Filter", key_display="/", id="audit.filter",
+                tooltip="Filter the whole trail: action, key, account or any text"),
+    ]  # fmt: skip
+
     def __init__(
         self, workspace: str, integration_id: int | None = None, *, id: str | None = None
     ) -> None:
@@ -86,6 +96,7 @@ class AuditLog(Vertical):
             compact=True,
         )
         filter_input.display = False  # shown by `/`
+        filter_input.can_focus = False  # a tab focuses its first focusable widget: the list
         yield filter_input
         yield Static(id="audit-summary")
         yield FittedTable(COLUMNS, redraw=self._redraw, id="audit-events")
@@ -114,10 +125,14 @@ class AuditLog(Vertical):
     def filter_input(self) -> Input:
         return self.query_one("#audit-filter", Input)
 
-    def focus_filter(self) -> None:
-        """`/` where a trail is shown (its screen's binding)."""
-        self.filter_input.display = True
+    def action_filter(self) -> None:
+        self.filter_input.display = self.filter_input.can_focus = True
         self.filter_input.focus()
+
+    def on_descendant_blur(self, event: DescendantBlur) -> None:
+        # An empty filter left (Escape, Enter, a click) goes until `/` again.
+        if event.widget is self.filter_input and not self.filter_input.value:
+            self.filter_input.display = self.filter_input.can_focus = False
 
     @on(Input.Changed, "#audit-filter")
     def _filter_changed(self) -> None:
