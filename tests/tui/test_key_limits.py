@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from textual import events
 from textual.widgets import Input, Label, Static
 
 from keydesk.service import KeyService
@@ -14,6 +15,7 @@ from keydesk.tui.app import KeydeskApp
 from keydesk.tui.screens.create_key import CreateKeyScreen
 from keydesk.tui.screens.key_created import KeyCreatedScreen
 from keydesk.tui.screens.key_page import KeyScreen
+from keydesk.tui.widgets.guarded_input import KEY_CLEARED
 from keydesk.verify import Verifier
 from keydesk.views import utcnow
 from keydesk.views.usage import usage_hour
@@ -136,6 +138,12 @@ async def test_l_on_a_keys_page_changes_its_limits_and_refuses_a_bad_one(demo_st
         await pilot.press("enter")
         await settle(pilot)
         assert "did you mean 10.0.0.0/8" in str(dialog.query_one("#limit-error", Static).render())
+        dialog.query_one("#limit-rate", Input).focus()
+        await pilot.press("end")  # focus selected the rate: the paste goes after it
+        app.post_message(events.Paste(created.private_key.reveal()))  # pasted in the wrong place
+        await settle(pilot)
+        assert dialog.query_one("#limit-rate", Input).value == "5/s"  # cleared at once
+        assert str(dialog.query_one("#limit-error", Static).render()) == KEY_CLEARED
         dialog.query_one("#limit-from", Input).value = "10.0.0.0/8"
         dialog.query_one("#limit-rate", Input).value = ""
         await pilot.press("enter")

@@ -16,7 +16,7 @@ from keydesk.errors import InvalidInput
 from keydesk.limits import parse_limit, parse_networks
 from keydesk.tui.display import content, sentence
 from keydesk.tui.screens.base import KeydeskModal
-from keydesk.tui.widgets import KeyFooter
+from keydesk.tui.widgets import GuardedInput, KeyFooter
 from keydesk.views import KeyView
 
 # Blank means the same on the create form (keydesk.tui.screens.create_key),
@@ -57,11 +57,11 @@ class KeyLimitsScreen(KeydeskModal[dict[str, Any] | None]):
         with Vertical(id="dialog", classes="limits-dialog"):
             yield Static(content(f"Limits of {self._key.label}"), id="dialog-title")
             yield Label(RATE_LABEL, classes="field-label")
-            yield Input(limits.rate or "", id="limit-rate")
+            yield GuardedInput(limits.rate or "", id="limit-rate", what="the rate")
             yield Label(QUOTA_LABEL, classes="field-label")
-            yield Input(limits.quota or "", id="limit-quota")
+            yield GuardedInput(limits.quota or "", id="limit-quota", what="the quota")
             yield Label(NETWORKS_LABEL, classes="field-label")
-            yield Input(" ".join(limits.allow_from), id="limit-from")
+            yield GuardedInput(" ".join(limits.allow_from), id="limit-from", what="the networks")
             yield Static(id="limit-error", classes="field-error")
         yield KeyFooter()
 
@@ -76,11 +76,18 @@ class KeyLimitsScreen(KeydeskModal[dict[str, Any] | None]):
         try:
             chosen = typed_limits(rate, quota, networks)
         except InvalidInput as exc:
-            error = self.query_one("#limit-error", Static)
-            error.update(content(sentence(exc.message)))
-            error.display = True
+            self._refused(exc.message)
             return
         self.dismiss(chosen)
+
+    @on(GuardedInput.Refused)
+    def _field_refused(self, event: GuardedInput.Refused) -> None:
+        self._refused(event.message)
+
+    def _refused(self, message: str) -> None:
+        error = self.query_one("#limit-error", Static)
+        error.update(content(sentence(message)))
+        error.display = True
 
     def action_cancel(self) -> None:
         self.dismiss(None)
