@@ -125,8 +125,13 @@ def store_url(request, tmp_path) -> Iterator[str]:
 
 
 @pytest.fixture
-def sqlite_url(tmp_path) -> str:
-    return f"sqlite:///{tmp_path / 'keydesk.db'}"
+def sqlite_url(request, tmp_path) -> str:
+    """A SQLite store's URL: empty, or a copy of the worker's migrated
+    template when the test (or a fixture) also asks for `migrated`."""
+    path = tmp_path / "keydesk.db"
+    if "migrated" in request.fixturenames:
+        copy_store_file(request.getfixturevalue("sqlite_template"), path)
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture

@@ -53,8 +53,8 @@ def test_help_and_version_load_nothing_heavy(argv):
 
 
 @pytest.fixture
-def sqlite_store(tmp_path):
-    url = f"sqlite:///{tmp_path / 'k.db'}"
+def sqlite_store(sqlite_url, migrated):
+    url = sqlite_url
     store = open_store(url, create=True)
     world = build_world(store)
     created = world.owner.create_key("github", "prod")

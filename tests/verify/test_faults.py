@@ -66,7 +66,7 @@ class Accepted:
 
 
 @pytest.fixture
-def accepted(sqlite_url) -> Iterator[Accepted]:
+def accepted(sqlite_url, migrated) -> Iterator[Accepted]:
     store = open_store(sqlite_url, create=True)
     world = build_world(store)
     created = world.owner.create_key("github", "prod")
@@ -77,7 +77,9 @@ def accepted(sqlite_url) -> Iterator[Accepted]:
     store.dispose()
 
 
-def test_a_deleted_store_is_503_for_warm_and_cold_keys_and_nothing_is_created(sqlite_url, tmp_path):
+def test_a_deleted_store_is_503_for_warm_and_cold_keys_and_nothing_is_created(
+    sqlite_url, migrated, tmp_path
+):
     store = open_store(sqlite_url, create=True)
     world = build_world(store)
     warm = world.owner.create_key("github", "warm").private_key.reveal()

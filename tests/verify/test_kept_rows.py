@@ -35,7 +35,7 @@ _WRITE_ELSEWHERE = (
 
 
 @pytest.fixture(params=["wal header", "data_version"])
-def warm(request, sqlite_url, monkeypatch):
+def warm(request, sqlite_url, migrated, monkeypatch):
     """A verifier that has verified a key three times (its row kept), the
     statements its read connection runs from then on, and the store's path."""
     if request.param == "data_version":  # as for a store whose header is not to be had
@@ -206,12 +206,140 @@ def test_only_commits_counted_as_own_keep_the_rows(tmp_path):
     start = header.now()
     own_commit()
     own_commit()
-    assert header.only_own_commits(start, header.now())
+    assert header.own_changes(start, header.now()) == frozenset()
     other.execute("INSERT INTO t VALUES (2)")
-    assert not header.only_own_commits(start, header.now())
+    assert header.own_changes(start, header.now()) is None
     after_other = header.now()
     own_commit()
-    assert header.only_own_commits(after_other, header.now())
+    assert header.own_changes(after_other, header.now()) == frozenset()
     header.close()
     own.close()
     other.close()
+
+
+def _own_and_other(path: Path):
+    own, other = (sqlite3.connect(path, isolation_level=None) for _ in range(2))
+    own.execute("PRAGMA journal_mode=WAL")
+    own.execute("CREATE TABLE t (a)")
+    header = WalHeader.open(str(path))
+    assert header is not None
+
+    def own_commit(changed: frozenset[str] = frozenset()) -> None:
+        own.execute("BEGIN IMMEDIATE")
+        before = header.change()
+        own.execute("INSERT INTO t VALUES (1)")
+        own.execute("COMMIT")
+        header.own_commit(before, changed)
+
+    return own, other, header, own_commit
+
+
+def _restart_next_write(connection: sqlite3.Connection) -> None:
+    """Every frame into the database: the next write starts the log over."""
+    assert connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[0] == 0
+
+
+def test_an_own_commit_that_restarts_the_log_keeps_the_rows(tmp_path):
+    own, other, header, own_commit = _own_and_other(tmp_path / "plain.db")
+    own_commit()
+    _restart_next_write(own)
+    start = header.now()
+    own_commit()
+    assert header.now()[32:40] != start[32:40]  # new salts: the log started over
+    assert header.own_changes(start, header.now()) == frozenset()
+    for _ in range(3):  # restarts and own commits in a row
+        _restart_next_write(own)
+        own_commit()
+    assert header.own_changes(start, header.now()) == frozenset()
+    header.close()
+    own.close()
+    other.close()
+
+
+def test_another_commit_around_an_own_restart_drops_the_rows(tmp_path):
+    own, other, header, own_commit = _own_and_other(tmp_path / "plain.db")
+    own_commit()
+    for elsewhere_first in (True, False):
+        start = header.now()
+        if elsewhere_first:
+            other.execute("INSERT INTO t VALUES (2)")
+        _restart_next_write(own)
+        own_commit()
+        if not elsewhere_first:
+            _restart_next_write(own)
+            other.execute("INSERT INTO t VALUES (2)")
+        assert header.now()[32:40] != start[32:40]
+        assert header.own_changes(start, header.now()) is None
+    start = header.now()
+    _restart_next_write(own)
+    other.execute("INSERT INTO t VALUES (3)")  # another's restart and commit alone
+    assert header.own_changes(start, header.now()) is None
+    header.close()
+    own.close()
+    other.close()
+
+
+def test_an_own_rehash_names_only_its_keys(tmp_path):
+    own, other, header, own_commit = _own_and_other(tmp_path / "plain.db")
+    start = header.now()
+    own_commit(frozenset({"kdpk_a"}))
+    own_commit()
+    own_commit(frozenset({"kdpk_b"}))
+    assert header.own_changes(start, header.now()) == {"kdpk_a", "kdpk_b"}
+    header.close()
+    own.close()
+    other.close()
+
+
+@pytest.fixture
+def many_rows(sqlite_url, migrated):
+    """Reads on a store of 12 keys, their public keys, and a connection that
+    commits as the verifier's bookkeeping does (`own`)."""
+    store = open_store(sqlite_url, create=True)
+    world = build_world(store)
+    publics = [world.owner.create_key("github", f"k{n}").key.public_key for n in range(12)]
+    reads = store_reads.SqliteReads(store.engine.url.database, 5.0)
+    reads.fetch(publics[:1])
+    writer = sqlite3.connect(store.engine.url.database, isolation_level=None)
+    yield reads, publics, writer
+    writer.close()
+    reads.close()
+    store.dispose()
+
+
+def _read_keys(reads: store_reads.SqliteReads, publics: list[str]) -> list[str]:
+    """Which of `publics` `fetch` reads from the store (not kept)."""
+    statements: list[str] = []
+    assert reads._connection is not None
+    reads._connection.set_trace_callback(statements.append)
+    assert set(reads.fetch(publics)) == set(publics)
+    reads._connection.set_trace_callback(None)
+    return [key for key in publics if any(key in sql for sql in statements)]
+
+
+def test_an_own_rehash_drops_only_that_keys_row(many_rows):
+    reads, publics, writer = many_rows
+    reads.fetch(publics)
+    header = reads.wal()
+    assert header is not None
+    writer.execute("BEGIN IMMEDIATE")
+    before = header.change()
+    writer.execute("UPDATE api_key SET label = 'rehashed' WHERE public_key = ?", (publics[3],))
+    writer.execute("COMMIT")
+    header.own_commit(before, frozenset({publics[3]}))
+    assert _read_keys(reads, publics) == [publics[3]]
+    assert reads.fetch([publics[3]])[publics[3]].label == "rehashed"
+    writer.execute("UPDATE api_key SET label = 'elsewhere' WHERE public_key = ?", (publics[5],))
+    assert _read_keys(reads, publics) == publics  # not counted as own: all read again
+    assert reads.fetch([publics[5]])[publics[5]].label == "elsewhere"
+
+
+def test_a_full_cache_forgets_its_oldest_rows_not_all(many_rows, monkeypatch):
+    reads, publics, _writer = many_rows
+    monkeypatch.setattr(store_reads, "KEPT_ROWS", 10)
+    for key in publics[:10]:
+        reads.fetch([key])
+    assert list(reads._kept) == publics[:10]
+    reads.fetch([publics[10]])  # one over: room for it, and the oldest tenth goes
+    assert list(reads._kept) == publics[2:11]
+    assert _read_keys(reads, publics[5:]) == [publics[11]]

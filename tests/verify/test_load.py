@@ -289,7 +289,7 @@ def test_every_request_after_a_revoke_is_refused_though_reads_are_shared(world, 
 # -- the event loop never waits for the store -------------------------------------------------
 
 
-async def test_the_event_loop_runs_while_a_read_waits_for_a_lock(sqlite_url):
+async def test_the_event_loop_runs_while_a_read_waits_for_a_lock(sqlite_url, migrated):
     from keydesk.store.engine import open_store
     from tests.conftest import build_world
 

@@ -19,7 +19,7 @@ from tests.conftest import build_world
 
 
 @pytest.fixture
-def warm(sqlite_url, monkeypatch):
+def warm(sqlite_url, migrated, monkeypatch):
     """A verifier that has read its store three times (so it watches), and
     the stat() calls it makes from then on."""
     store = open_store(sqlite_url, create=True)
