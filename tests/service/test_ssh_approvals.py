@@ -92,8 +92,8 @@ class World:
 
 
 @pytest.fixture
-def world(tmp_path) -> Iterator[World]:
-    store = open_store(f"sqlite:///{tmp_path / 'keydesk.db'}", create=True)
+def world(sqlite_url, migrated) -> Iterator[World]:
+    store = open_store(sqlite_url, create=True)
     try:
         yield World(store)
     finally:

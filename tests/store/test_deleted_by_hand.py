@@ -19,8 +19,8 @@ from tests.service.test_ssh_approvals import MALLORY_KEY, World
 
 
 @pytest.fixture
-def world(tmp_path) -> Iterator[World]:
-    store = open_store(f"sqlite:///{tmp_path / 'keydesk.db'}", create=True)
+def world(sqlite_url, migrated) -> Iterator[World]:
+    store = open_store(sqlite_url, create=True)
     try:
         yield World(store)
     finally:
