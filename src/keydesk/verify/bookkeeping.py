@@ -89,11 +89,11 @@ class Bookkeeping:
             self._touched[row.id] = clock
         self._put(Touch(row.id, row.public_key, now))
 
-    def rehash(self, key_id: int, old_hash: str, new_hash: str) -> None:
+    def rehash(self, key_id: int, old_hash: str, new_hash: str, public_key: str) -> None:
         """Store a hash made with today's parameters, where the verifier may
         (a refused write would fail its whole batch, last-used times with it)."""
         if self._connections.rehashes:
-            self._put(Rehash(key_id, old_hash, new_hash))
+            self._put(Rehash(key_id, old_hash, new_hash, public_key))
 
     def flush(self, timeout: float = 5.0) -> None:
         """Wait until queued last-used, usage and rehash writes are in the store."""
@@ -171,9 +171,10 @@ class Bookkeeping:
             try:
                 before = self._connections.begin(connection)
                 self._write(connection, self._connections.backend, writes, counts)
-                # A rehash changes a kept row's hash: readers must read it again.
-                if before is not None and not any(isinstance(w, Rehash) for w in writes):
-                    self._connections.committed_own(connection, before)
+                # A rehash changes a kept row's hash: readers read that row again.
+                rehashed = frozenset(w.public_key for w in writes if isinstance(w, Rehash))
+                if before is not None and "" not in rehashed:
+                    self._connections.committed_own(connection, before, rehashed)
             finally:
                 connection.close()
         except Exception as error:  # bookkeeping only: never fails a request

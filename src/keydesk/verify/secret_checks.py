@@ -196,7 +196,7 @@ class SecretChecks:
         if not check.matches:
             self.refuse(key, digest, UnauthorizedReason.WRONG_SECRET, remember=True, key_id=row.id)
         if check.new_hash is not None:
-            self._bookkeeping.rehash(row.id, row.secret_hash, check.new_hash)
+            self._bookkeeping.rehash(row.id, row.secret_hash, check.new_hash, row.public_key)
         with self._lock:
             self._verified[digest] = row.id
             self._verified.move_to_end(digest)

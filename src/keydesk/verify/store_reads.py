@@ -7,6 +7,7 @@ Every failure is `StoreUnavailable` (HTTP 503), never a driver's error."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import sqlite3
 import sys
@@ -26,7 +27,9 @@ if TYPE_CHECKING:
     import sqlalchemy as sa
 
 MAX_BATCH = 256  # public keys in one coalesced read
-KEPT_ROWS = 100_000  # rows kept between changes to a SQLite store (~0.5 KB each: 50 MB)
+# Rows kept between changes to a SQLite store (~0.5 KB each: 75 MB at the
+# most): 100,000 active keys fit with room to spare.
+KEPT_ROWS = 150_000
 # Changes once another connection has committed; fetchone() steps past the
 # only row, so the read transaction it began ends with it.
 _DATA_VERSION = "PRAGMA data_version"
@@ -93,8 +96,9 @@ class SqliteReads:
     stores are) the same is read without a transaction from the WAL-index
     header that every commit rewrites (wal_header.py). Any commit, the
     verifier's own bookkeeping excepted (bookkeeping.py tells which ones
-    were its own, by the header's commit count), drops every kept row: each
-    key then costs one read again. A revoke, an expiry date moved, a policy
+    were its own, by the header's commit count; a rehash of its own drops
+    only that key's row), drops every kept row: each key then costs one read
+    again. A revoke, an expiry date moved, a policy
     changed by anyone is thus seen on the very next request, as when every
     request read its row; the status checks against the clock still run on
     every request (verifier.py)."""
@@ -165,15 +169,18 @@ class SqliteReads:
         kept = self._kept
         if version != self._version:
             last = self._version
-            if not (wal and isinstance(last, bytes) and wal.only_own_commits(last, version)):
+            changed = wal.own_changes(last, version) if wal and isinstance(last, bytes) else None
+            if changed is None:
                 kept.clear()
+            for key in changed or ():
+                kept.pop(key, None)
             self._version = version
         if len(public_keys) == 1 and public_keys[0] in kept:  # nearly every request
             return {public_keys[0]: kept[public_keys[0]]}
         found = {key: kept[key] for key in public_keys if key in kept}
         missing = [key for key in public_keys if key not in found]
         if len(kept) + len(missing) > KEPT_ROWS:
-            kept.clear()
+            _evict_oldest(kept, len(kept) + len(missing) - KEPT_ROWS + KEPT_ROWS // 10)
         for chunk in _chunks(missing):
             for row in connection.execute(self._sql_for(len(chunk)), chunk).fetchall():
                 found[row[0]] = kept[row[0]] = _sqlite_row(row)
@@ -247,6 +254,13 @@ class SqliteReads:
             marks = ", ".join("?" * count)
             sql = self._sql[count] = f"{SELECT_STORED_KEYS} WHERE api_key.public_key IN ({marks})"
         return sql
+
+
+def _evict_oldest(kept: dict[str, StoredKey], count: int) -> None:
+    """Forget the `count` rows read first (a dict keeps insertion order): a
+    tenth at a time, so a full cache costs a few reads, not every key's."""
+    for key in list(itertools.islice(kept, count)):
+        del kept[key]
 
 
 def _sqlite_row(row: tuple[Any, ...]) -> StoredKey:

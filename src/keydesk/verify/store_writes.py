@@ -40,6 +40,7 @@ class Rehash:
     key_id: int
     old_hash: str = ""
     new_hash: str = ""
+    public_key: str = ""  # whose kept row readers then drop
 
     def __repr__(self) -> str:
         return f"Rehash(key_id={self.key_id})"
@@ -177,15 +178,18 @@ class WriteConnections:
         connection.execute("BEGIN IMMEDIATE")
         return wal.change()
 
-    def committed_own(self, connection: Any, before: int) -> None:
+    def committed_own(
+        self, connection: Any, before: int, changed: frozenset[str] = frozenset()
+    ) -> None:
         """The batch begun at commit count `before`, which held only
-        bookkeeping, is written: readers in this process keep their rows
-        across its commit, if the count says that commit was this one (it
-        moved by one, and the transaction is over; a commit of another
-        right after it, or none, and they read again)."""
+        bookkeeping and the rehashes of keys `changed`, is written: readers
+        in this process keep their other rows across its commit, if the
+        count says that commit was this one (it moved by one, and the
+        transaction is over; a commit of another right after it, or none,
+        and they read again)."""
         wal = self._sqlite.wal() if self._sqlite is not None else None
         if wal is not None and not connection.in_transaction and wal.change() == before + 1:
-            wal.own_commit(before)
+            wal.own_commit(before, changed)
 
     def close(self) -> None:
         if self._engine is not None:

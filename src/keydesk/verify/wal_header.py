@@ -30,11 +30,14 @@ import struct
 _HEADER = 48  # bytes of the first copy, the one a commit writes last
 _CHANGE = struct.Struct("=I")  # iChange, at offset 8: +1 for every commit
 _SALTS = slice(32, 40)  # new ones each time the log starts over
-_OWN_RUN = 64  # own commits in a row that can be told apart from others'
+_SALT1 = slice(32, 36)  # big-endian; +1 at each restart of the log
+_OWN_RUN = 1024  # own commits in a row that can be told apart from others'
 _OWN_KEPT = 4096
 # Per `-shm` file (device, inode): the commit counts from which this
-# process's own bookkeeping committed (see `WalHeader.own_commit`).
-_own: dict[tuple[int, int], set[int]] = {}
+# process's own bookkeeping committed, each with the public keys whose rows
+# that commit changed (see `WalHeader.own_commit`).
+_own: dict[tuple[int, int], dict[int, frozenset[str]]] = {}
+_NOTHING: frozenset[str] = frozenset()
 _VERSION = 3007000  # the WAL-index format's iVersion since SQLite 3.7.0
 _INDEX_HEADERS = 136  # both copies and the checkpoint information
 
@@ -81,27 +84,53 @@ class WalHeader:
         can commit meanwhile."""
         return int(_CHANGE.unpack_from(self._map, 8)[0])
 
-    def own_commit(self, before: int) -> None:
+    def own_commit(self, before: int, changed: frozenset[str] = _NOTHING) -> None:
         """The commit just made from count `before` changed only what kept
-        rows need not reflect (last-used times, usage counts): readers in
-        this process keep their rows across it. Called once it has
-        committed: an attempt that failed leaves the count to another."""
-        own = _own.setdefault(self.file, set())
-        if len(own) >= _OWN_KEPT:
-            own.clear()  # a reader then reads again: never a wrong answer
-        own.add(before)
+        rows need not reflect (last-used times, usage counts), and the rows
+        of the keys `changed` (a rehash): readers in this process keep their
+        other rows across it. Called once it has committed: an attempt that
+        failed leaves the count to another."""
+        own = _own.setdefault(self.file, {})
+        if len(own) >= _OWN_KEPT:  # forget the oldest: no reader looks that far back
+            for count in [count for count in own if count < before - _OWN_RUN]:
+                del own[count]
+        own[before] = changed
 
-    def only_own_commits(self, before: bytes, now: bytes) -> bool:
-        """Whether every commit between two readings of the header was one
-        of `own_commit`'s: the count moved on by those alone, from one log
-        (the same salts; a log started over says nothing of what it held)."""
+    def own_changes(self, before: bytes, now: bytes) -> frozenset[str] | None:
+        """When every commit between two readings of the header was one of
+        `own_commit`'s, the keys whose rows they changed; else None.
+
+        The count moves by one at each commit and by nothing else while the
+        log lives. A log started over (new salts) keeps it: SQLite restarts
+        the log, under the write lock, only once every frame is in the
+        database, so the restart itself changes no row; salt-1 then moves by
+        one per restart, at most one per commit, plus one (a checkpoint's
+        TRUNCATE, or a write rolled back). A header rebuilt by recovery
+        restarts the count at 0, below any count seen before: never taken
+        for own commits."""
         first = _CHANGE.unpack_from(before, 8)[0]
         last = _CHANGE.unpack_from(now, 8)[0]
-        if before[_SALTS] != now[_SALTS] or not first < last <= first + _OWN_RUN:
-            return False
-        own = _own.get(self.file)
-        return own is not None and all(count in own for count in range(first, last))
+        if not first <= last <= first + _OWN_RUN:
+            return None
+        if before[_SALTS] != now[_SALTS]:
+            restarts = (_salt1(now) - _salt1(before)) % 2**32
+            if not 1 <= restarts <= last - first + 1:
+                return None
+        elif first == last:  # the same log and count, yet a new header: not a known case
+            return None
+        own = _own.get(self.file, {})
+        changed: set[str] = set()
+        for count in range(first, last):
+            keys = own.get(count)
+            if keys is None:
+                return None
+            changed |= keys
+        return frozenset(changed)
 
     def close(self) -> None:
         with contextlib.suppress(BufferError, ValueError):
             self._map.close()
+
+
+def _salt1(header: bytes) -> int:
+    return int.from_bytes(header[_SALT1], "big")
