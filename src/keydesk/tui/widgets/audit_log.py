@@ -35,7 +35,10 @@ from keydesk.wording import when
 
 PAGE = 200  # events per read
 LOAD_AHEAD = 40  # rows before the end of the table at which the next page is read
-FILTER_DELAY = 0.2  # seconds of quiet typing before the store is searched
+# Seconds of quiet typing before the store is searched: a search of a whole
+# trail runs on in its thread once a newer one replaces it (seconds for
+# 1,000,000 events), so one per pause, not one per character.
+FILTER_DELAY = 0.4
 
 COLUMNS = [
     Column("at", "When", 16),
