@@ -8,9 +8,6 @@ typing pauses (the table scans in a worker and holds a window of the rows).
 
 from __future__ import annotations
 
-from datetime import datetime
-from itertools import islice
-
 from textual import getters, on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -20,50 +17,25 @@ from textual.widgets import Button, Header, Input, Static, TabbedContent, TabPan
 
 from keydesk.tui import heap
 from keydesk.tui.actions import footer_shows, integration_action, key_action
-from keydesk.tui.calls import call_service, deliver, notify_error
+from keydesk.tui.calls import call_service, notify_error
 from keydesk.tui.display import cells, clipped, content, literal
 from keydesk.tui.messages import IntegrationsChanged, KeysChanged
 from keydesk.tui.screens.base import KeydeskScreen
+from keydesk.tui.screens.integration_words import (
+    REFUSED_OBJECT,
+    REFUSED_VERB,
+    detail_line,
+    no_new_key,
+    settings_hint,
+)
 from keydesk.tui.screens.key_page import KeyScreen
+from keydesk.tui.screens.key_reads import FIRST_PAGE, PageKeyReads
 from keydesk.tui.widgets import AuditLog, FilterInput, KeyFooter, KeyTable, LoadedKeys, Pairs
-from keydesk.views import IntegrationView, KeyView, stop_time
+from keydesk.views import IntegrationView, KeyView
 from keydesk.wording import when
 
-FIRST_PAGE = 60  # keys shown before the rest of a big integration is read
 FILTER_FROM = 9  # keys; fewer fit on one screen without a filter
 FILTER_DELAY = 0.1  # seconds of quiet typing before the filter runs
-
-
-# What a row's key cannot be when it is not active (space selects what x
-# would revoke: active keys only).
-REFUSED_VERB = {"revoke": "revoked again", "rotate": "rotated", "toggle_select": "selected"}
-REFUSED_OBJECT = {"revoke": "revoke", "rotate": "rotate", "keep": "keep", "copy_public": "copy"}
-
-
-def _no_new_key(integration: IntegrationView) -> str:
-    """Why g and t make nothing, with the way out (a draft: configure it)."""
-    name, status = integration.name, integration.status.value
-    if not integration.can_manage or integration.is_configured:
-        return integration.why_no_new_keys() or "No new key can be made here"
-    if status == "draft":
-        return f"{name} is a draft: no new key can be made; configure it first (c)"
-    return f"{name} is {status}: no new key can be made; configure it again (c)"
-
-
-def detail_line(key: KeyView, now: datetime) -> str:
-    """The highlighted key in full, under the table (its row's cells may be cut)."""
-    parts = [
-        f"{key.label}  ({key.public_key}, {key.status_words(now)})",
-        f"created {when(key.created_at)} by {key.creator}",
-        f"last used {when(key.last_used_at)}",
-    ]
-    if key.revoked_at:
-        parts.append(f"revoked {when(key.revoked_at)} by {key.revoked_by or '—'}")
-    elif key.expires_at:  # a revoked key has stopped already
-        parts.append(f"stops at {stop_time(key.expires_at)}")
-    if key.scopes:
-        parts.append("scopes " + " ".join(key.scopes))
-    return " · ".join(parts)
 
 
 class IntegrationDetailScreen(KeydeskScreen[None]):
@@ -118,8 +90,10 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         self._filter_timer: Timer | None = None
         self._said: dict[str | None, str] = {}
         self._filter_on_show = False  # `/` switched the tab: its filter, not its table
+        self._key_reads = PageKeyReads()
 
     def compose(self) -> ComposeResult:
+        self.load_keys(self._highlight)  # while the page is built (key_reads.py)
         yield Header()
         yield Static(id="detail-title")
         with TabbedContent(initial=self._initial_tab, id="tabs"):
@@ -160,10 +134,8 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         self._say(self.summary, "Loading keys…")
         if self._highlight is not None:  # a key was just made: the counts changed too
             self.on_integrations_changed(IntegrationsChanged())
-        # Read once the page is drawn: a worker converting 100,000 rows holds
-        # the GIL about half the time, which doubled the mount's own stall.
-        self.call_after_refresh(self.load_keys, self._highlight)
         self._focus_tab()
+        self._key_reads.mounted()
 
     def on_resize(self) -> None:
         self._show_title()
@@ -191,7 +163,7 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
             ("Your role", integration.role.value),
         ]
         self.overview.show(rows)
-        self.query_one("#overview-hint", Static).update(content(_settings_hint(integration)))
+        self.query_one("#overview-hint", Static).update(content(settings_hint(integration)))
         reason = integration.why_no_new_keys()
         button = self.generate_button
         button.disabled = reason is not None
@@ -225,30 +197,29 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
 
     def load_keys(self, highlight: str | None = None) -> None:
         self._highlight = highlight
-        integration_id = self.integration.id
-
-        def read() -> LoadedKeys:
-            with self.keydesk.reading() as reads:
-                stream = reads.keys(integration_id, stream=True)
-                first = list(islice(stream, FIRST_PAGE + 1))
-                if len(first) > FIRST_PAGE:  # a big integration: show a page now
-                    deliver(self, self._first_page, first[:FIRST_PAGE])
-                keys = first + list(stream)
-            return LoadedKeys.of(keys, self.keydesk.now())
-
+        reads = self._key_reads
+        read = reads.read(self, self.keydesk, self.integration.id, self._first_page)
         heap.defer_full_collections(self)  # a big read would start several
-        call_service(self, read, self._fill_keys, on_error=self._load_failed, group="keys")
+        fill, failed = reads.once_mounted(self._fill_keys), reads.once_mounted(self._load_failed)
+        call_service(self, read, fill, on_error=failed, group="keys")
 
     def _load_failed(self, message: str) -> None:
         heap.settle(self, keep=False)
         notify_error(self.app, message)
 
+    def on_screen_resume(self) -> None:
+        # Textual paints the page in its own handler, after this one.
+        if self.table.row_count:
+            self.call_next(self._key_reads.drawn)
+
     def on_unmount(self) -> None:
+        self._key_reads.drawn()
         heap.let_go(self)
 
     def _first_page(self, keys: list[KeyView]) -> None:
         """A big integration: its first rows, and the filter, before the
         rest is read (what is typed meanwhile applies once all are in)."""
+        self.call_after_refresh(self._key_reads.drawn)
         if not self.key_filter.display:
             self.key_filter.display = True
             self.refresh_bindings()
@@ -391,7 +362,7 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
             verb = REFUSED_VERB[action]
             return f"{key.public_key} is {key.status.value}: it cannot be {verb}"
         if action in ("rotate", "generate") and not self.integration.can_issue_keys:
-            return _no_new_key(self.integration)
+            return no_new_key(self.integration)
         if key is None and action in ("revoke", "rotate", "keep", "copy_public", "open_key"):
             return f"No key here: nothing to {REFUSED_OBJECT.get(action, 'act on')}"
         return None
@@ -465,13 +436,3 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
 
     def action_disable(self) -> None:
         self.keydesk.disable_integration(self.integration)
-
-
-def _settings_hint(integration: IntegrationView) -> str:
-    """The integration's own keys, named on its Overview."""
-    actions = [
-        (integration.can_edit, "e edit settings"),
-        (integration.can_configure, "c configure"),
-        (integration.can_disable, "d disable"),
-    ]
-    return "  ·  ".join(text for offered, text in actions if offered)
