@@ -121,6 +121,10 @@ class StoreOpening:
                 self._service = result[0]
                 self._opened.set()
                 opened(*result)
+                # An integration's page is the likeliest next: imported now, in a
+                # worker, its first opening does not import it on the event loop
+                # (26 ms on a quiet machine, 0.1-0.35 s at load 9).
+                call_service(node, _import_integration_page, _ignore, group="prepare")
 
         def cannot_open(message: str) -> None:
             self._opened.set()  # waiting workers give up (the app is leaving)
@@ -154,3 +158,11 @@ class StoreOpening:
     def close(self) -> None:
         if self._service is not None:
             self._service.store.dispose()
+
+
+def _import_integration_page() -> None:
+    import keydesk.tui.screens.integration_detail  # noqa: F401
+
+
+def _ignore(_: object) -> None:
+    pass
