@@ -255,7 +255,7 @@ def test_rotate_with_an_overlap_keeps_both_keys_working_until_it_ends(kd):
     assert kd.verify(old["api_key"]) == (0, "valid")  # both work during the overlap
     assert kd.verify(rotated["api_key"]) == (0, "valid")
     table = kd.ok("key", "list", "--integration", "github")
-    assert f"rotating -> {new_public} (23 hours left)" in table
+    assert f"rotating -> {new_public} (24 hours left)" in table  # not one short (#21)
 
     events = [json.loads(line) for line in kd.ok("audit", "--json").splitlines()]
     rotations = [e for e in events if e["action"] == "key.rotate"]

@@ -143,7 +143,7 @@ def test_a_notice_names_everything_and_no_secret(world):
     assert (payload["workspace"], payload["integration"], payload["label"],
             payload["public_key"]) == ("acme", "github", "api-gateway-prod",
                                        created.key.public_key)  # fmt: skip
-    assert "expires in 4 days" in payload["what"] and "keydesk key rotate" in payload["todo"]
+    assert "expires in 5 days" in payload["what"] and "keydesk key rotate" in payload["todo"]
     secret = created.private_key.reveal()
     for shown in (notice.body(), notice.line(), notice.text(), notice.headline()):
         assert secret not in shown and secret[22:38] not in shown

@@ -37,7 +37,7 @@ def test_the_service_sends_what_is_due_once(configured, tmp_path):
     env = os.environ | {"KEYDESK_DATABASE_URL": url}
     run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
-    assert re.fullmatch(r"acme github 'prod' kdpk_\w+: expires in 1 day, at .*\n", run.stdout)
+    assert re.fullmatch(r"acme github 'prod' kdpk_\w+: expires in 2 days, at .*\n", run.stdout)
     assert configured("notify") == (0, "", "")  # sent once: the next run has nothing
     assert "OnCalendar=*:0/15" in TIMER.read_text() and "Persistent=true" in TIMER.read_text()
 

@@ -49,7 +49,7 @@ async def test_the_row_says_the_replacement_is_gone_and_k_keeps_the_key(demo_sto
     async with app.run_test(size=(80, 24)) as pilot:
         detail = await _highlight(pilot, old)
         line = str(detail.query_one("#key-detail", Static).render())
-        assert "replacement revoked, stops in 23 hours" in line
+        assert "replacement revoked, stops in 24 hours" in line
         assert "keep" in _footer_keys(detail)
         await pilot.press("K")
         await settle(pilot)
@@ -138,5 +138,5 @@ async def test_at_120_columns_the_status_column_shows_the_words_whole(demo_store
         table = detail.table
         assert [c.key for c, _ in table.fitted] == ["label", "public", "status", "used"]
         cell = table.get_cell_at((table.cursor_row, 2))
-        assert str(cell).startswith("replacement revoked, stops in 23 hours")
+        assert str(cell).startswith("replacement revoked, stops in 24 hours")
         assert "…" not in str(cell)

@@ -59,13 +59,13 @@ async def test_status_words_mark_expiring_and_rotating_keys(demo_store):
         assert isinstance(detail, IntegrationDetailScreen)
         rows = {k.public_key: n for n, k in enumerate(detail.listed_keys())}
         table = detail.table
-        assert "expiring in 9 days" in _row_text(table, rows[soon.key.public_key])
+        assert "expiring in 10 days" in _row_text(table, rows[soon.key.public_key])
         rotating = _row_text(table, rows[old.key.public_key])
         assert "rotating -> kdpk_" in rotating
         table.move_cursor(row=rows[old.key.public_key])
         await settle(pilot)
         line = _text(detail, "#key-detail")
-        assert rotated.created.key.public_key in line and "23 hours left" in line
+        assert rotated.created.key.public_key in line and "24 hours left" in line
 
 
 async def test_create_form_offers_expiry_within_the_policy_and_scopes(demo_store):
@@ -147,7 +147,7 @@ async def test_a_keys_page_shows_usage_rotation_and_events_and_escape_keeps_the_
         svg = app.export_screenshot().replace("&#160;", " ")
         assert "[red]x[/] [b]P" in svg  # literally, never styled
         assert created.key.public_key in facts and "read:user repo read:org" in facts
-        assert "29 days left" in facts
+        assert "30 days left" in facts
         counts = _text(page, "#usage-counts")
         assert "3 accepted in the last 24 hours" in counts
         assert "2 refused attempts with a wrong secret in the last hour" in counts
@@ -213,7 +213,7 @@ async def test_revoking_a_replacement_says_what_becomes_of_the_rotation(demo_sto
         assert isinstance(dialog, ConfirmScreen) and dialog.id == "revoke-confirm"
         said = " ".join(dialog._lines)
         assert f"This key replaced {old.public_key}, which still stops at" in said
-        assert "23 hours left" in said and "leaves neither working then" in said
+        assert "24 hours left" in said and "leaves neither working then" in said
         assert f"K on {old.public_key}'s row keeps it" in said and "Rotating?" not in said
     alice = KeyService(demo_store, "alice")
     rotating = alice.key(old.public_key)
