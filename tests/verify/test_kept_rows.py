@@ -343,3 +343,24 @@ def test_a_full_cache_forgets_its_oldest_rows_not_all(many_rows, monkeypatch):
     reads.fetch([publics[10]])  # one over: room for it, and the oldest tenth goes
     assert list(reads._kept) == publics[2:11]
     assert _read_keys(reads, publics[5:]) == [publics[11]]
+
+
+def test_only_a_batch_that_changed_rows_counts_its_commit_as_own(many_rows):
+    """A batch that matched no row wrote no frame: its count stays for the
+    next commit, another's, which then drops the rows."""
+    from keydesk.verify.store_writes import WriteConnections
+
+    reads, publics, writer = many_rows
+    reads.fetch(publics)
+    connections = WriteConnections(reads)
+    for label, public in (("own", publics[0]), ("gone", "kdpk_nosuchkey")):
+        connection = connections.connect()
+        before = connections.begin(connection)
+        assert before is not None
+        connection.execute("UPDATE api_key SET label = ? WHERE public_key = ?", (label, public))
+        connection.commit()
+        connections.committed_own(connection, before)
+        connection.close()
+    writer.execute("UPDATE api_key SET label = 'elsewhere' WHERE public_key = ?", (publics[1],))
+    assert _read_keys(reads, publics) == publics
+    assert reads.fetch([publics[1]])[publics[1]].label == "elsewhere"

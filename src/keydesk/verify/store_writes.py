@@ -183,12 +183,19 @@ class WriteConnections:
     ) -> None:
         """The batch begun at commit count `before`, which held only
         bookkeeping and the rehashes of keys `changed`, is written: readers
-        in this process keep their other rows across its commit, if the
-        count says that commit was this one (it moved by one, and the
-        transaction is over; a commit of another right after it, or none,
-        and they read again)."""
+        in this process keep their other rows across its commit, which moved
+        the count from `before`: it held the write lock from then on, it
+        changed a row (its own connection's first changes, so its commit
+        wrote a frame, and each commit that does moves the count by one), and
+        it is over. A batch that changed nothing moved no count: another's
+        commit may take `before`, and readers then read again."""
         wal = self._sqlite.wal() if self._sqlite is not None else None
-        if wal is not None and not connection.in_transaction and wal.change() == before + 1:
+        if (
+            wal is not None
+            and not connection.in_transaction
+            and connection.total_changes > 0
+            and wal.change() != before
+        ):
             wal.own_commit(before, changed)
 
     def close(self) -> None:
