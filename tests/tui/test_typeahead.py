@@ -111,14 +111,15 @@ async def test_escape_then_slash_at_machine_speed_leaves_the_page_and_filters(ma
         assert app.screen is detail and detail.key_filter.value == "gate"
 
 
-async def test_slash_on_any_tab_filters_the_api_keys_with_what_follows_it(make_app):
-    """`/` then `rot` at once on the Audit or Overview tab: the API Keys tab
-    shows with `rot` in its filter (`t` did not open "Rotate API key?")."""
+async def test_slash_filters_the_tabs_list_with_what_follows_it(make_app):
+    """`/` then `rot` at once: on the Overview tab the API Keys tab shows
+    with `rot` in its filter (`t` did not open "Rotate API key?"); on the
+    Audit tab its trail's filter takes it, the tab kept."""
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await open_integration(pilot, "github")
         detail = app.screen
-        for tab in ("3", "1"):
+        for tab, box in (("3", "#audit-filter"), ("1", "#key-filter")):
             detail.key_filter.value = ""
             detail.table.focus()
             await pilot.press(tab)
@@ -127,8 +128,9 @@ async def test_slash_on_any_tab_filters_the_api_keys_with_what_follows_it(make_a
             app.post_message(events.Key("slash", "/"))
             burst(app, "rot")
             await _settle_long(pilot)
-            assert app.screen is detail and detail.tabs.active == "api-keys"
-            assert detail.key_filter.has_focus and detail.key_filter.value == "rot"
+            filter_box = detail.query_one(box, Input)
+            assert app.screen is detail and filter_box.has_focus and filter_box.value == "rot"
+            assert detail.tabs.active == ("audit" if tab == "3" else "api-keys")
 
 
 async def test_escape_then_a_digit_at_once_closes_the_dialog_then_shows_the_tab(make_app):
