@@ -364,3 +364,33 @@ def test_only_a_batch_that_changed_rows_counts_its_commit_as_own(many_rows):
     writer.execute("UPDATE api_key SET label = 'elsewhere' WHERE public_key = ?", (publics[1],))
     assert _read_keys(reads, publics) == publics
     assert reads.fetch([publics[1]])[publics[1]].label == "elsewhere"
+
+
+def test_a_commit_not_yet_settled_is_read_afresh_then_kept_or_dropped(tmp_path):
+    """An own batch is marked while it holds the write lock: a reader that
+    sees the count move before the batch has said whether the commit was
+    its own reads afresh (UNSETTLED); then keeps, or drops if it was not."""
+    from keydesk.verify.wal_header import UNSETTLED
+
+    own, other, header, _own_commit = _own_and_other(tmp_path / "plain.db")
+    start = header.now()
+    own.execute("BEGIN IMMEDIATE")
+    before = header.change()
+    header.own_batch(before)
+    own.execute("INSERT INTO t VALUES (1)")
+    own.execute("COMMIT")
+    assert header.own_changes(start, header.now()) is UNSETTLED
+    header.own_commit(before)
+    assert header.own_changes(start, header.now()) == frozenset()
+    start = header.now()
+    own.execute("BEGIN IMMEDIATE")
+    before = header.change()
+    header.own_batch(before)
+    own.execute("ROLLBACK")  # nothing written: the count goes to the next commit
+    other.execute("INSERT INTO t VALUES (2)")
+    assert header.own_changes(start, header.now()) is UNSETTLED
+    header.not_own(before)
+    assert header.own_changes(start, header.now()) is None
+    header.close()
+    own.close()
+    other.close()

@@ -170,11 +170,13 @@ class Bookkeeping:
             connection = self._connections.connect()
             try:
                 before = self._connections.begin(connection)
-                self._write(connection, self._connections.backend, writes, counts)
                 # A rehash changes a kept row's hash: readers read that row again.
                 rehashed = frozenset(w.public_key for w in writes if isinstance(w, Rehash))
-                if before is not None and "" not in rehashed:
-                    self._connections.committed_own(connection, before, rehashed)
+                try:
+                    self._write(connection, self._connections.backend, writes, counts)
+                finally:
+                    if before is not None:
+                        self._connections.committed_own(connection, before, rehashed)
             finally:
                 connection.close()
         except Exception as error:  # bookkeeping only: never fails a request

@@ -21,7 +21,7 @@ from keydesk.store.file_watch import FileWatch
 from keydesk.store.path import FileId, checked_store_path, file_id
 from keydesk.store.sqlite_file import read_only_uri, sqlite_file_of
 from keydesk.verify.stored_key import SELECT_STORED_KEYS, StoredKey
-from keydesk.verify.wal_header import WalHeader
+from keydesk.verify.wal_header import UNSETTLED, WalHeader
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -170,6 +170,8 @@ class SqliteReads:
         if version != self._version:
             last = self._version
             changed = wal.own_changes(last, version) if wal and isinstance(last, bytes) else None
+            if changed is UNSETTLED:  # an own batch is committing: read afresh, keep as they are
+                return self._read(connection, public_keys, {})
             if changed is None:
                 kept.clear()
             for key in changed or ():
@@ -181,7 +183,14 @@ class SqliteReads:
         missing = [key for key in public_keys if key not in found]
         if len(kept) + len(missing) > KEPT_ROWS:
             _evict_oldest(kept, len(kept) + len(missing) - KEPT_ROWS + KEPT_ROWS // 10)
-        for chunk in _chunks(missing):
+        found.update(self._read(connection, missing, kept))
+        return found
+
+    def _read(
+        self, connection: sqlite3.Connection, public_keys: list[str], kept: dict[str, StoredKey]
+    ) -> dict[str, StoredKey]:
+        found: dict[str, StoredKey] = {}
+        for chunk in _chunks(public_keys):
             for row in connection.execute(self._sql_for(len(chunk)), chunk).fetchall():
                 found[row[0]] = kept[row[0]] = _sqlite_row(row)
         return found

@@ -176,7 +176,9 @@ class WriteConnections:
         if wal is None:
             return None
         connection.execute("BEGIN IMMEDIATE")
-        return wal.change()
+        before = wal.change()
+        wal.own_batch(before)
+        return before
 
     def committed_own(
         self, connection: Any, before: int, changed: frozenset[str] = frozenset()
@@ -188,15 +190,16 @@ class WriteConnections:
         changed a row (its own connection's first changes, so its commit
         wrote a frame, and each commit that does moves the count by one), and
         it is over. A batch that changed nothing moved no count: another's
-        commit may take `before`, and readers then read again."""
+        commit may take `before`, and readers then read again. Called after
+        every batch `begin` began, failed ones too."""
         wal = self._sqlite.wal() if self._sqlite is not None else None
-        if (
-            wal is not None
-            and not connection.in_transaction
-            and connection.total_changes > 0
-            and wal.change() != before
-        ):
+        if wal is None:
+            return
+        done = not connection.in_transaction and connection.total_changes > 0
+        if done and wal.change() != before and "" not in changed:  # "": a key not named
             wal.own_commit(before, changed)
+        else:
+            wal.not_own(before)
 
     def close(self) -> None:
         if self._engine is not None:

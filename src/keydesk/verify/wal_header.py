@@ -35,9 +35,13 @@ _OWN_RUN = 1024  # own commits in a row that can be told apart from others'
 _OWN_KEPT = 4096
 # Per `-shm` file (device, inode): the commit counts from which this
 # process's own bookkeeping committed, each with the public keys whose rows
-# that commit changed (see `WalHeader.own_commit`).
-_own: dict[tuple[int, int], dict[int, frozenset[str]]] = {}
+# that commit changed (see `WalHeader.own_commit`); None while that batch
+# holds the write lock and has not yet said whether it committed.
+_own: dict[tuple[int, int], dict[int, frozenset[str] | None]] = {}
 _NOTHING: frozenset[str] = frozenset()
+# From `own_changes`: an own batch is committing; whether the commit was its
+# own is not known yet (public keys never hold "<").
+UNSETTLED: frozenset[str] = frozenset({"<unsettled>"})
 _VERSION = 3007000  # the WAL-index format's iVersion since SQLite 3.7.0
 _INDEX_HEADERS = 136  # both copies and the checkpoint information
 
@@ -84,21 +88,31 @@ class WalHeader:
         can commit meanwhile."""
         return int(_CHANGE.unpack_from(self._map, 8)[0])
 
+    def own_batch(self, before: int) -> None:
+        """A batch of this process holds the write lock at count `before`:
+        until it settles (`own_commit` or `not_own`), readers that see the
+        count move past it read rows afresh, neither keeping nor dropping."""
+        own = _own.setdefault(self.file, {})
+        if len(own) >= _OWN_KEPT:  # forget the oldest: no reader looks that far back
+            for count in [count for count in own if count < before - _OWN_RUN]:
+                del own[count]
+        own[before] = None
+
     def own_commit(self, before: int, changed: frozenset[str] = _NOTHING) -> None:
         """The commit just made from count `before` changed only what kept
         rows need not reflect (last-used times, usage counts), and the rows
         of the keys `changed` (a rehash): readers in this process keep their
         other rows across it. Called once it has committed: an attempt that
-        failed leaves the count to another."""
-        own = _own.setdefault(self.file, {})
-        if len(own) >= _OWN_KEPT:  # forget the oldest: no reader looks that far back
-            for count in [count for count in own if count < before - _OWN_RUN]:
-                del own[count]
-        own[before] = changed
+        failed calls `not_own`, leaving the count to another."""
+        _own.setdefault(self.file, {})[before] = changed
+
+    def not_own(self, before: int) -> None:
+        _own.get(self.file, {}).pop(before, None)
 
     def own_changes(self, before: bytes, now: bytes) -> frozenset[str] | None:
         """When every commit between two readings of the header was one of
-        `own_commit`'s, the keys whose rows they changed; else None.
+        `own_commit`'s, the keys whose rows they changed; `UNSETTLED` when
+        one is an own batch's not yet settled; else None.
 
         The count moves by one at each commit and by nothing else while the
         log lives. A log started over (new salts) keeps it: SQLite restarts
@@ -121,9 +135,11 @@ class WalHeader:
         own = _own.get(self.file, {})
         changed: set[str] = set()
         for count in range(first, last):
-            keys = own.get(count)
-            if keys is None:
+            keys = own.get(count, UNSETTLED)
+            if keys is UNSETTLED:  # not this process's
                 return None
+            if keys is None:
+                return UNSETTLED
             changed |= keys
         return frozenset(changed)
 
