@@ -182,7 +182,7 @@ class SqliteReads:
         found = {key: kept[key] for key in public_keys if key in kept}
         missing = [key for key in public_keys if key not in found]
         if len(kept) + len(missing) > KEPT_ROWS:
-            _evict_oldest(kept, len(kept) + len(missing) - KEPT_ROWS + KEPT_ROWS // 10)
+            evict_oldest(kept, len(kept) + len(missing) - KEPT_ROWS + KEPT_ROWS // 10)
         found.update(self._read(connection, missing, kept))
         return found
 
@@ -265,9 +265,9 @@ class SqliteReads:
         return sql
 
 
-def _evict_oldest(kept: dict[str, StoredKey], count: int) -> None:
-    """Forget the `count` rows read first (a dict keeps insertion order): a
-    tenth at a time, so a full cache costs a few reads, not every key's."""
+def evict_oldest(kept: dict[Any, Any], count: int) -> None:
+    """Forget the `count` entries made first (a dict keeps insertion order):
+    a tenth at a time, so a full cache costs a few misses, not every key's."""
     for key in list(itertools.islice(kept, count)):
         del kept[key]
 

@@ -33,7 +33,7 @@ from keydesk.verify.secret_checks import (
     SecretChecks,
     Sleep,
 )
-from keydesk.verify.store_reads import open_reads
+from keydesk.verify.store_reads import KEPT_ROWS, evict_oldest, open_reads
 from keydesk.verify.store_writes import WriteBatch, WriteConnections, write_batch
 from keydesk.verify.stored_key import StoredKey
 from keydesk.verify.usage import Source
@@ -242,8 +242,8 @@ class Verifier:
         kept = self._identities.get(row.id)
         if kept is not None and kept[1] == networks and kept[0] == row:
             return kept[2]  # the same row as last time: the same answer
-        if len(self._identities) > SCOPE_PAIRS_CACHED:
-            self._identities.clear()
+        if len(self._identities) >= KEPT_ROWS:  # one a kept row: never a cliff of misses
+            evict_oldest(self._identities, 1 + KEPT_ROWS // 10)
         identity = self._identity(row, networks, limits)
         self._identities[row.id] = (row, networks, identity)
         return identity
