@@ -10,6 +10,7 @@ from pathlib import Path
 import pyperclip
 import pytest
 import textual._wait
+from textual._compositor import Compositor
 
 from keydesk.store.engine import Store, open_store
 from keydesk.tui.app import KeydeskApp
@@ -41,6 +42,23 @@ def quick_idle(monkeypatch):
     drain, settle()), not on wall-clock idleness, so poll every 2 ms; idle
     still means under 1 ms of CPU in a poll, as Textual has it."""
     monkeypatch.setattr(textual._wait, "SLEEP_GRANULARITY", 0.002)
+
+
+@pytest.fixture(autouse=True)
+def paint_when_settled(monkeypatch):
+    """A headless run shows its frames to no one, yet Textual rendered every
+    one (each key, each pause): ~25 % of a TUI test's CPU. So frames are
+    painted when a walk settles (settle() paints what changed since the last
+    time) and by every screenshot; a widget that fails to render still fails
+    its test. Meanwhile what changed waits in the compositor's dirty regions."""
+    render_update = Compositor.render_update
+
+    def when_settled(self, full=False, screen_stack=None, simplify=False):
+        if not (full or getattr(self, "paint_now", False)):
+            return None
+        return render_update(self, full=full, screen_stack=screen_stack, simplify=simplify)
+
+    monkeypatch.setattr(Compositor, "render_update", when_settled)
 
 
 @pytest.fixture(autouse=True, scope="session")

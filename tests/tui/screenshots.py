@@ -66,6 +66,18 @@ async def settle(pilot: Pilot) -> None:
         for field in screen.query(Input):
             field.cursor_blink = False
     await pilot.pause()
+    paint(pilot.app)
+
+
+def paint(app: App[object]) -> None:
+    """Render what changed on the screen in front, as a frame would (the
+    tests paint only settled screens: tests/tui/conftest.py)."""
+    compositor = app.screen._compositor
+    compositor.paint_now = True  # type: ignore[attr-defined]
+    try:
+        compositor.render_update(screen_stack=app._background_screens)
+    finally:
+        compositor.paint_now = False  # type: ignore[attr-defined]
 
 
 async def open_integration(pilot: Pilot, name: str) -> None:
