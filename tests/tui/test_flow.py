@@ -8,7 +8,7 @@ import threading
 import pytest
 import sqlalchemy as sa
 from textual.notifications import Notify
-from textual.widgets import Button, DataTable, Input, Select, Static
+from textual.widgets import Button, Checkbox, DataTable, Input, Select, Static
 from textual.worker import Worker
 
 from keydesk.errors import StoreUnavailable, Unauthorized, UnauthorizedReason
@@ -429,6 +429,10 @@ async def test_a_draft_can_be_completed_and_configured_from_its_page(make_app):
         assert app.screen is form
         assert "https://" in _text(form, "#add-error")
         form.query_one("#redirect-uri", Input).value = "https://api.acme.example/oauth/okta"
+        # The box was unticked as the form opened (the draft lacked a redirect
+        # URI) and stays so until the user ticks it.
+        assert not form.query_one("#configure", Checkbox).value
+        form.query_one("#configure", Checkbox).value = True
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert app.screen is detail

@@ -104,7 +104,10 @@ async def test_the_audit_tab_leaves_label_readable_and_nothing_to_scroll(demo_st
         log = app.screen.query_one(AuditLog)
         table = log.query_one(DataTable)
         widths = {str(c.label): c.width for c in table.columns.values()}
-        assert widths["Label"] >= 16 and "When" in widths and "Action" in widths, widths
+        # At 60 columns the action stays whole and the label is cut in the middle
+        # (its end kept): 12 cells still tell api-ga…rod-eu from api-ga…rod-us.
+        readable = 16 if size[0] >= 80 else 12
+        assert widths["About"] >= readable and "When" in widths and "Action" in widths, widths
         assert table.max_scroll_x == 0, widths  # → has nothing to scroll
         detail = str(log.query_one("#audit-detail", Static).render())
         newest = log.events[0]
