@@ -99,3 +99,20 @@ def make_app(demo_store):
         return demo_app(demo_store, account=account)
 
     return make
+
+
+@pytest.fixture
+def footer_rebuilds(monkeypatch) -> list[object]:
+    """Each rebuild of a KeyFooter, as it happens (it should follow only a
+    change in what the footer offers)."""
+    from keydesk.tui.widgets import KeyFooter
+
+    rebuilds: list[object] = []
+    recompose = KeyFooter.recompose
+
+    async def counted(self):
+        rebuilds.append(self)
+        await recompose(self)
+
+    monkeypatch.setattr(KeyFooter, "recompose", counted)
+    return rebuilds

@@ -80,6 +80,39 @@ def paint(app: App[object]) -> None:
         compositor.paint_now = False  # type: ignore[attr-defined]
 
 
+_NAMED_KEYS = {"tab": "\t", "enter": "\r", "escape": "\x1b"}
+
+
+def burst(app: App[object], text: str) -> None:
+    """Post every key at once, before the app has handled the first, as a
+    slow SSH link delivers them: `|` sets named keys (tab, enter, escape)
+    apart from text; `/` is the terminal's `slash`."""
+    from textual import events
+
+    for part in text.split("|"):
+        if part in _NAMED_KEYS:
+            app.post_message(events.Key(part, _NAMED_KEYS[part]))
+            continue
+        for char in part:
+            app.post_message(events.Key("slash" if char == "/" else char, char))
+
+
+async def settle_long(pilot: Pilot) -> None:
+    """settle() ten times over: for a burst's screens that open one after another."""
+    for _ in range(10):
+        await settle(pilot)
+
+
+async def open_tab(pilot: Pilot, integration: str, tab: str) -> IntegrationDetailScreen:
+    """From the list: open `integration`, then its tab by number ("3": Audit)."""
+    await open_integration(pilot, integration)
+    await pilot.press(tab)
+    await settle(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, IntegrationDetailScreen)
+    return screen
+
+
 async def open_integration(pilot: Pilot, name: str) -> None:
     """From the list: filter to `name`, then open it."""
     await settle(pilot)

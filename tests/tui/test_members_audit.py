@@ -4,7 +4,6 @@ store (acme: alice owner, bob admin, carol viewer)."""
 from __future__ import annotations
 
 import sqlalchemy as sa
-from textual import events
 from textual.widgets import DataTable, Input, Static
 
 from keydesk.service import KeyService
@@ -17,18 +16,7 @@ from keydesk.tui.screens.welcome import WelcomeScreen
 from keydesk.tui.widgets.audit_log import PAGE, AuditLog
 from keydesk.validation import shown_literally
 from keydesk.views import utcnow
-from tests.tui.screenshots import open_integration, settle
-
-
-def burst(app, text: str) -> None:
-    """Every key at once, before the app has handled the first (a slow link)."""
-    for char in text:
-        app.post_message(events.Key("slash" if char == "/" else char, char))
-
-
-async def settle_long(pilot) -> None:
-    for _ in range(10):
-        await settle(pilot)
+from tests.tui.screenshots import burst, open_integration, open_tab, settle, settle_long
 
 
 def roles(store) -> dict[str, str]:
@@ -191,10 +179,7 @@ async def test_the_palette_opens_members_and_the_audit_trail(make_app):
 async def test_an_integrations_audit_tab_shows_its_own_and_its_keys_events(make_app, demo_store):
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
-        await open_integration(pilot, "github")
-        await pilot.press("3")
-        await settle(pilot)
-        detail = app.screen
+        detail = await open_tab(pilot, "github", "3")
         assert detail.query_one("#tabs").active == "audit"
         log = detail.query_one(AuditLog)
         actions = [e.action for e in log.events]
@@ -272,10 +257,7 @@ async def test_slash_on_an_audit_tab_filters_its_trail_there(make_app):
     Development, the tab kept (it jumped to API Keys and filtered keys)."""
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        await open_integration(pilot, "github")
-        await pilot.press("3")
-        await settle(pilot)
-        detail = app.screen
+        detail = await open_tab(pilot, "github", "3")
         log = detail.query_one(AuditLog)
         burst(app, "/local")
         await settle_long(pilot)
@@ -331,10 +313,7 @@ async def test_audit_rows_name_the_key_or_integration_and_say_the_rest_apart(mak
         KeyService(demo_store, "alice").create_key("github", f"api-gateway-prod-{region}")
     app = make_app()
     async with app.run_test(size=(60, 20)) as pilot:
-        await open_integration(pilot, "github")
-        await pilot.press("3")
-        await settle(pilot)
-        log = app.screen.query_one(AuditLog)
+        log = (await open_tab(pilot, "github", "3")).query_one(AuditLog)
         while not log.settled:
             await pilot.pause()
         about = [log.table.get_row_at(n)[2].plain for n in range(log.table.row_count)]

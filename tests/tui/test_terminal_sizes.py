@@ -165,19 +165,10 @@ async def test_the_footer_follows_what_the_highlighted_key_allows(make_app):
             assert offer["Revoke"] is key.is_active and offer["Rotate"] is key.is_active, key
 
 
-async def test_the_footer_is_rebuilt_only_when_what_it_offers_changes(make_app, monkeypatch):
+async def test_the_footer_is_rebuilt_only_when_what_it_offers_changes(make_app, footer_rebuilds):
     """Textual's footer rebuilds itself, a widget per key, after every
     refresh_bindings; keydesk's only when its keys or their state change."""
-    from keydesk.tui.widgets import KeyFooter
-
-    rebuilds: list[object] = []
-    recompose = KeyFooter.recompose
-
-    async def counted(self):
-        rebuilds.append(self)
-        await recompose(self)
-
-    monkeypatch.setattr(KeyFooter, "recompose", counted)
+    rebuilds = footer_rebuilds
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)

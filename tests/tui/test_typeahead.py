@@ -11,24 +11,7 @@ from keydesk.tui.screens.integration_form import IntegrationFormScreen
 from keydesk.tui.screens.key_created import KeyCreatedScreen
 from keydesk.tui.screens.key_page import KeyScreen
 from keydesk.tui.typeahead import AltKeysParser, as_typed
-from tests.tui.screenshots import open_integration, settle
-
-CHARACTERS = {"tab": "\t", "enter": "\r", "escape": "\x1b"}
-
-
-def burst(app, text: str) -> None:
-    """Post every key at once, before the app has handled the first."""
-    for key in text.split("|"):
-        if key in CHARACTERS:
-            app.post_message(events.Key(key, CHARACTERS[key]))
-        else:
-            for char in key:
-                app.post_message(events.Key(char, char))
-
-
-async def _settle_long(pilot) -> None:
-    for _ in range(10):
-        await settle(pilot)
+from tests.tui.screenshots import burst, open_integration, settle, settle_long
 
 
 async def test_g_a_label_and_enter_in_one_burst_create_the_key(make_app):
@@ -36,7 +19,7 @@ async def test_g_a_label_and_enter_in_one_burst_create_the_key(make_app):
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         burst(app, "g|ci-burst|enter")
-        await _settle_long(pilot)
+        await settle_long(pilot)
         assert isinstance(app.screen, KeyCreatedScreen)
         assert app.screen._key.label == "ci-burst"
 
@@ -46,10 +29,10 @@ async def test_tab_in_a_burst_moves_field_by_field(make_app):
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         burst(app, "a")
-        await _settle_long(pilot)
+        await settle_long(pilot)
         assert isinstance(app.screen, IntegrationFormScreen)
         burst(app, "stripe|tab|Stripe|tab|ca_123|tab|https://app.example.com/cb")
-        await _settle_long(pilot)
+        await settle_long(pilot)
         values = [field.value for field in app.screen.query(Input)][:4]
         assert values == ["stripe", "Stripe", "ca_123", "https://app.example.com/cb"]
 
@@ -63,7 +46,7 @@ async def test_enter_typed_before_keydesk_took_the_terminal_is_enter(make_app):
         for key in ("slash", *"github", "ctrl+j", "ctrl+j"):
             character = {"slash": "/", "ctrl+j": "\n"}.get(key, key)
             app.post_message(events.Key(key, character))
-        await _settle_long(pilot)
+        await settle_long(pilot)
         assert isinstance(app.screen, IntegrationDetailScreen)
         assert app.screen.integration.name == "github"
 
@@ -107,7 +90,7 @@ async def test_escape_then_slash_at_machine_speed_leaves_the_page_and_filters(ma
         assert isinstance(app.screen, KeyScreen)
         app.post_message(events.Key("alt+slash", "/"))
         burst(app, "gate")
-        await _settle_long(pilot)
+        await settle_long(pilot)
         assert app.screen is detail and detail.key_filter.value == "gate"
 
 
@@ -127,7 +110,7 @@ async def test_slash_filters_the_tabs_list_with_what_follows_it(make_app):
             assert detail.tabs.active != "api-keys"
             app.post_message(events.Key("slash", "/"))
             burst(app, "rot")
-            await _settle_long(pilot)
+            await settle_long(pilot)
             filter_box = detail.query_one(box, Input)
             assert app.screen is detail and filter_box.has_focus and filter_box.value == "rot"
             assert detail.tabs.active == ("audit" if tab == "3" else "api-keys")
@@ -145,5 +128,5 @@ async def test_escape_then_a_digit_at_once_closes_the_dialog_then_shows_the_tab(
         assert app.screen is not detail
         for key in _read("\x1b1"):
             app.post_message(events.Key(*key))
-        await _settle_long(pilot)
+        await settle_long(pilot)
         assert app.screen is detail and detail.tabs.active == "overview"

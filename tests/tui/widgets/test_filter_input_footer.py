@@ -21,15 +21,8 @@ def _offered(pilot) -> list[str]:
     ]
 
 
-async def test_the_footer_offers_clear_filter_while_a_filter_holds_text(make_app, monkeypatch):
-    rebuilds: list[object] = []
-    recompose = KeyFooter.recompose
-
-    async def counted(self):
-        rebuilds.append(self)
-        await recompose(self)
-
-    monkeypatch.setattr(KeyFooter, "recompose", counted)
+async def test_the_footer_offers_clear_filter_while_a_filter_holds_text(make_app, footer_rebuilds):
+    rebuilds = footer_rebuilds
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await open_integration(pilot, "github")
