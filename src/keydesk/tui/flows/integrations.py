@@ -89,6 +89,9 @@ class IntegrationFlows:
                 ],
                 confirm="Disable",
                 destructive=True,
+                # Not `d`, the key that asked (and the reveal page's Done): `ddd`
+                # typed out of habit must never stop every key.
+                confirm_key="D",
             ),
             self._calls.disable_integration,
         )
