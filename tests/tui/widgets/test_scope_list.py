@@ -1,4 +1,4 @@
-"""ScopeList: Tab into it and Space ticks or unticks its first scope."""
+"""ScopeList: Tab into it and Space ticks or unticks its first scope; j/k move."""
 
 from __future__ import annotations
 
@@ -30,3 +30,13 @@ async def test_focusing_the_scopes_highlights_the_first_so_space_acts_on_it(monk
         assert scopes.selected == []  # "read" unticked
         await pilot.press("down", "space", "shift+tab", "tab")
         assert scopes.highlighted == 1 and scopes.selected == ["write"]  # where it was left
+
+
+async def test_j_and_k_move_in_the_scopes_as_in_every_list():
+    app = _Form()
+    async with app.run_test() as pilot:
+        scopes = app.query_one(ScopeList)
+        await pilot.press("tab", "j", "space")
+        assert scopes.highlighted == 1 and scopes.selected == ["read", "write"]
+        await pilot.press("k", "space")
+        assert scopes.highlighted == 0 and scopes.selected == ["write"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.segment import Segment
 from textual import events
+from textual.binding import Binding
 from textual.strip import Strip
 from textual.widgets import SelectionList
 from textual.widgets._toggle_button import ToggleButton
@@ -17,6 +18,11 @@ class ScopeList(SelectionList[str]):
     Focused (Tab), its first scope is highlighted: Textual highlights none,
     so Space ticked nothing until Down was pressed, and under NO_COLOR
     nothing showed which row Space would act on."""
+
+    BINDINGS = [  # j/k move here too, as in every list (ListOptions, ListTable)
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+    ]
 
     def on_focus(self, _event: events.Focus) -> None:
         if self.highlighted is None and self.option_count:
