@@ -106,7 +106,10 @@ async def test_revoking_a_replacement_among_many_warns_the_old_key_still_stops(
         assert isinstance(dialog, ConfirmScreen) and dialog.id == "revoke-many-confirm"
         said = " ".join(_text(s) for s in dialog.query(".dialog-line"))
         stops = stop_time(KeyService(demo_store, "alice").key(old.public_key).expires_at)
-        assert f"{old.public_key} still stops at {stops} (" in said  # looked up, not assumed
+        assert (
+            f"One of these replaced a key in a rotation: {old.public_key} still stops at {stops} ("
+            in said
+        )  # looked up, not assumed; one replacement chosen: "One of these"
         assert "neither works" in said and "K on the old key's row keeps it" in said
         await pilot.press("escape")
         await settle(pilot)

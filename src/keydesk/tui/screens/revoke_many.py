@@ -56,13 +56,13 @@ def _in_rotation(keys: list[KeyView], replaced: list[KeyView], now: datetime) ->
         stops = f"stops at {at}" if len(stopping) == 1 else f"stop as set, the first at {at}"
         lines += [
             "",
-            f"Some of these replaced a key in a rotation: {named} still {stops}, and then "
+            f"{_which(stopping)} replaced a key in a rotation: {named} still {stops}, and then "
             "neither works. K on the old key's row keeps it.",
         ]
     if ended:
         lines += [
             "",
-            f"Some of these replaced {_named(ended)}, which no longer "
+            f"{_which(ended)} replaced {_named(ended)}, which no longer "
             f"{'works' if len(ended) == 1 else 'work'}: revoking them leaves neither working.",
         ]
     if leaving:
@@ -72,6 +72,11 @@ def _in_rotation(keys: list[KeyView], replaced: list[KeyView], now: datetime) ->
             "it now instead of at the time the rotation set.",
         ]
     return lines
+
+
+def _which(olds: list[object]) -> str:
+    """Each old key has its one replacement among those chosen."""
+    return "One of these" if len(olds) == 1 else "Some of these"
 
 
 def _named(public_keys: list[str]) -> str:
