@@ -187,6 +187,25 @@ async def test_an_integrations_audit_tab_shows_its_own_and_its_keys_events(make_
         assert {e.integration for e in log.events} == {"github"}
 
 
+async def test_the_audit_tab_read_again_after_a_key_made_on_the_same_page(make_app):
+    """Seen once, then a key generated from the same page: back on Audit,
+    its key.create is there (it kept the page read before)."""
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        detail = await open_tab(pilot, "github", "3")
+        log = detail.query_one(AuditLog)
+        before = [e.action for e in log.events].count("key.create")
+        await pilot.press("2")
+        burst(app, "g|fresh-trail|enter")
+        await settle_long(pilot)
+        await pilot.press("c", "d", "3")
+        await settle_long(pilot)
+        while not log.settled:
+            await pilot.pause()
+        assert app.screen is detail and detail.query_one("#tabs").active == "audit"
+        assert [e.action for e in log.events].count("key.create") == before + 1
+
+
 def add_events(store, count: int, target: str = "event") -> None:
     with store.engine.begin() as connection:
         connection.execute(

@@ -182,6 +182,7 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         self.title_bar.update(content(clipped(integration.name, max(room, 8)) + tail))
 
     def on_integrations_changed(self, _message: IntegrationsChanged) -> None:
+        self.query_one(AuditLog).stale()  # the change made events of its own
         call_service(
             self,
             lambda: self.keydesk.calls.integration(self.integration.id),

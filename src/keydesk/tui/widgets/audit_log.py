@@ -124,6 +124,13 @@ class AuditLog(Vertical):
         if not self._started:
             self.reload()
 
+    def stale(self) -> None:
+        """Events were added meanwhile (a key made, rotated or revoked from
+        this page): read again once shown, at once if shown now."""
+        self._started = False
+        if self.region.width:
+            self.reload()
+
     @property
     def filter_input(self) -> Input:
         return self.query_one("#audit-filter", Input)
