@@ -3,6 +3,7 @@ Keys tab, then x): how many, which (a sample), and what breaks."""
 
 from __future__ import annotations
 
+from collections.abc import Sized
 from datetime import datetime
 
 from keydesk.tui.screens.confirm import ConfirmScreen
@@ -74,7 +75,7 @@ def _in_rotation(keys: list[KeyView], replaced: list[KeyView], now: datetime) ->
     return lines
 
 
-def _which(olds: list[object]) -> str:
+def _which(olds: Sized) -> str:
     """Each old key has its one replacement among those chosen."""
     return "One of these" if len(olds) == 1 else "Some of these"
 
