@@ -27,6 +27,7 @@ from keydesk.demo import DEMO_ACCOUNT, DEMO_EPOCH, seed_demo
 from keydesk.service import KeyService
 from keydesk.store.engine import Store, open_store
 from keydesk.tui.app import KeydeskApp
+from keydesk.tui.screens.create_key import CreateKeyScreen
 from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
 from tests.support.fakes import seeded_key_pairs
 
@@ -118,6 +119,16 @@ async def open_integration(pilot: Pilot, name: str) -> None:
     await settle(pilot)
     await pilot.press("slash", *name, "enter", "enter")
     await settle(pilot)
+
+
+async def open_create_form(pilot: Pilot, integration: str) -> CreateKeyScreen:
+    """From the list: open `integration`, then its create form (g)."""
+    await open_integration(pilot, integration)
+    await pilot.press("g")
+    await settle(pilot)
+    form = pilot.app.screen
+    assert isinstance(form, CreateKeyScreen)
+    return form
 
 
 async def open_key_page(pilot: Pilot, integration: str, public_key: str) -> IntegrationDetailScreen:

@@ -7,18 +7,13 @@ from textual.widgets import Input, Label
 
 from keydesk.service import KeyService
 from keydesk.tui.app import KeydeskApp
-from keydesk.tui.screens.create_key import CreateKeyScreen
-from tests.tui.screenshots import open_integration, settle
+from tests.tui.screenshots import open_create_form
 
 
 async def test_the_create_form_opens_at_its_top_with_the_name_field_focused(demo_store):
     app = KeydeskApp(KeyService(demo_store, "alice"))
     async with app.run_test(size=(80, 24)) as pilot:
-        await open_integration(pilot, "github")
-        await pilot.press("g")
-        await settle(pilot)
-        form = app.screen
-        assert isinstance(form, CreateKeyScreen)
+        form = await open_create_form(pilot, "github")
         body = form.query_one("#create-form").region
         title = form.query_one(".form-title").region
         integration = next(w for w in form.query(Label) if str(w.render()) == "Integration").region

@@ -24,7 +24,7 @@ from keydesk.tui.screens.members import MembersScreen
 from keydesk.verify import Verifier
 from keydesk.views import utcnow
 from tests.support import scenarios as s
-from tests.tui.screenshots import open_integration, open_key_page, settle
+from tests.tui.screenshots import open_create_form, open_integration, open_key_page, settle
 
 
 def live_app(store, account: str = "alice") -> KeydeskApp:
@@ -72,11 +72,7 @@ async def test_create_form_offers_expiry_within_the_policy_and_scopes(demo_store
     KeyService(demo_store, "alice").set_key_policy("acme", 60)
     app = live_app(demo_store)
     async with app.run_test(size=(80, 24)) as pilot:
-        await open_integration(pilot, "github")
-        await pilot.press("g")
-        await settle(pilot)
-        form = app.screen
-        assert isinstance(form, CreateKeyScreen)
+        form = await open_create_form(pilot, "github")
         expiry = form.query_one("#expiry", Select)
         offered = [str(text) for text, _ in expiry._options]
         assert offered == ["30 days", "60 days (the maximum)"]  # no 90, 365 or never

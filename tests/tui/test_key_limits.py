@@ -12,24 +12,19 @@ from textual.widgets import Input, Label, Static
 from keydesk.service import KeyService
 from keydesk.store.models import KeySource
 from keydesk.tui.app import KeydeskApp
-from keydesk.tui.screens.create_key import CreateKeyScreen
 from keydesk.tui.screens.key_created import KeyCreatedScreen
 from keydesk.tui.screens.key_page import KeyScreen
 from keydesk.tui.widgets.guarded_input import KEY_CLEARED
 from keydesk.verify import Verifier
 from keydesk.views import utcnow
 from keydesk.views.usage import usage_hour
-from tests.tui.screenshots import open_integration, open_key_page, settle
+from tests.tui.screenshots import open_create_form, open_integration, open_key_page, settle
 
 
 async def test_the_create_form_sets_limits_and_refuses_a_bad_one_on_its_line(demo_store):
     app = KeydeskApp(KeyService(demo_store, "alice"))
     async with app.run_test(size=(60, 20)) as pilot:
-        await open_integration(pilot, "github")
-        await pilot.press("g")
-        await settle(pilot)
-        form = app.screen
-        assert isinstance(form, CreateKeyScreen)
+        form = await open_create_form(pilot, "github")
         form.query_one("#rate", Input).value = "600 per minute"
         form.query_one("#allow-from", Input).value = "10.0.0.0/8 2001:db8::/32"
         await pilot.press(*"limited", "enter")

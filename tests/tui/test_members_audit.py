@@ -206,6 +206,14 @@ async def test_the_audit_tab_read_again_after_a_key_made_on_the_same_page(make_a
         assert [e.action for e in log.events].count("key.create") == before + 1
 
 
+async def open_trail(pilot) -> AuditLog:
+    """The workspace's audit trail (the palette's "Audit trail of …")."""
+    await settle(pilot)
+    pilot.app.show_audit()
+    await settle(pilot)
+    return pilot.app.screen.query_one(AuditLog)
+
+
 def add_events(store, count: int, target: str = "event") -> None:
     with store.engine.begin() as connection:
         connection.execute(
@@ -222,10 +230,7 @@ async def test_a_trail_of_100000_events_is_read_a_page_at_a_time(make_app, demo_
     add_events(demo_store, 100_000)
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
-        app.show_audit()
-        await settle(pilot)
-        log = app.screen.query_one(AuditLog)
+        log = await open_trail(pilot)
         table = log.query_one(DataTable)
         assert table.row_count == PAGE  # the first page only
         assert "more load as you scroll" in str(log.query_one("#audit-summary", Static).render())
@@ -240,10 +245,7 @@ async def test_stored_text_in_the_trail_is_shown_literally(make_app, demo_store)
     add_events(demo_store, 1, target="[bold red]x[/] \x1b[2J and more text to cut")
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
-        app.show_audit()
-        await settle(pilot)
-        log = app.screen.query_one(AuditLog)
+        log = await open_trail(pilot)
         target = log.query_one(DataTable).get_row_at(0)[3]  # About
         whole = shown_literally("[bold red]x[/] \x1b[2J and more text to cut 0")
         head, tail = target.plain.split("…")  # cut in its column, its end kept
@@ -299,10 +301,7 @@ async def test_slash_filters_the_workspace_trail_beyond_the_page_read(make_app, 
     add_events(demo_store, PAGE + 10)  # the demo's events are past the first page
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        app.show_audit()
-        await settle(pilot)
-        log = app.screen.query_one(AuditLog)
+        log = await open_trail(pilot)
         burst(app, "/slack")
         await settle_long(pilot)
         while not log.settled:
@@ -317,10 +316,7 @@ async def test_audit_rows_name_the_key_or_integration_and_say_the_rest_apart(mak
     what the event says besides; actions whole at 80 columns."""
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        app.show_audit()
-        await settle(pilot)
-        log = app.screen.query_one(AuditLog)
+        log = await open_trail(pilot)
         while not log.settled:
             await pilot.pause()
         table = log.table
