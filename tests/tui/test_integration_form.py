@@ -1,0 +1,24 @@
+"""keydesk.tui.screens.integration_form: its layout at each supported size."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Input
+
+from keydesk.tui.screens.integration_form import FIELDS, IntegrationFormScreen
+from tests.tui.screenshots import settle
+
+
+@pytest.mark.parametrize("size", [(60, 20), (80, 24), (120, 40)])
+async def test_every_field_is_as_wide_as_the_name(make_app, size):
+    """The Scopes field shares its id with the create form's scope list,
+    whose width (60) it took: half the width of the others at 120x40."""
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        await pilot.press("a")
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, IntegrationFormScreen)
+        widths = {field: form.query_one(f"#{field}", Input).size.width for field, *_ in FIELDS}
+        assert set(widths.values()) == {widths["name"]}, widths
