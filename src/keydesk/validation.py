@@ -14,6 +14,7 @@ from keydesk.redaction import looks_like_private_key
 
 LABEL_MAX = 64
 NAME_MAX = 64
+URI_MAX = SCOPES_MAX = 2048  # as the store's columns
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
@@ -86,7 +87,7 @@ def redirect_uri(value: str) -> str:
     """An absolute https:// URL, or http:// on a local host for development."""
     from urllib.parse import urlsplit  # only when a URI is checked
 
-    text = printable_text(value, "the redirect URI", 2048)
+    text = printable_text(value, "the redirect URI", URI_MAX)
     try:
         parts = urlsplit(text)
         host = (parts.hostname or "").lower()
@@ -113,7 +114,7 @@ def scopes(value: str) -> str:
     """Space- or comma-separated OAuth scopes, normalised to single spaces."""
     if not value or not value.strip():
         return ""
-    text = printable_text(value, "the scopes", 2048)
+    text = printable_text(value, "the scopes", SCOPES_MAX)
     return " ".join(part for part in text.replace(",", " ").split() if part)
 
 

@@ -102,7 +102,7 @@ class CreateKeyScreen(KeydeskScreen[CreatedKey | None]):
                 placeholder=PLACEHOLDER,
                 id="label",
                 what="the label",
-                max_length=validation.LABEL_MAX + 16,
+                limit=validation.LABEL_MAX,  # longer is refused as it comes, saying so
                 # Back after a refusal, the cursor waits at the end: a selected
                 # name would be replaced by the next character typed.
                 select_on_focus=False,

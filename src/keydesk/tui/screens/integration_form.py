@@ -18,19 +18,21 @@ from keydesk.tui.calls import call_service
 from keydesk.tui.display import content, sentence
 from keydesk.tui.screens.base import KeydeskScreen
 from keydesk.tui.widgets import GuardedInput, KeyFooter
+from keydesk.validation import NAME_MAX, SCOPES_MAX, URI_MAX
 from keydesk.views import IntegrationStatus, IntegrationView, missing_settings
 
-FIELDS = (  # id, title, placeholder, as refusals name it (those of the service)
-    ("name", "Name", "e.g. github-prod", "the integration name"),
-    ("provider", "Provider", "e.g. GitHub, Google, Okta", "the provider"),
-    ("client-id", "OAuth client ID", "from the provider's app settings", "the client id"),
+FIELDS = (  # id, title, placeholder, as refusals name it (those of the service), its limit
+    ("name", "Name", "e.g. github-prod", "the integration name", NAME_MAX),
+    ("provider", "Provider", "e.g. GitHub, Google, Okta", "the provider", NAME_MAX),
+    ("client-id", "OAuth client ID", "from the provider's app settings", "the client id", NAME_MAX),
     (
         "redirect-uri",
         "Redirect URI",
         "https://your.app/oauth/callback (http://localhost… for development)",
         "the redirect URI",
+        URI_MAX,
     ),
-    ("scopes", "Scopes", "space-separated, e.g. read:user repo", "the scopes"),
+    ("scopes", "Scopes", "space-separated, e.g. read:user repo", "the scopes", SCOPES_MAX),
 )
 # What unticked means is said on the box itself (a line of its own did not
 # fit at 80x24); what configuring needs, the refusal says if it is missing.
@@ -70,12 +72,13 @@ class IntegrationFormScreen(KeydeskScreen[IntegrationView | None]):
             )
             yield Static(content(title), classes="form-title")
             values = _values(existing)
-            for field_id, label, placeholder, what in FIELDS:
+            for field_id, label, placeholder, what, limit in FIELDS:
                 box = GuardedInput(
                     values.get(field_id, ""),
                     placeholder=placeholder,
                     id=field_id,
                     what=what,
+                    limit=limit,
                     disabled=existing is not None and field_id in ("name", "provider"),
                     classes="field",
                 )

@@ -29,6 +29,7 @@ from keydesk.tui.screens.base import KeydeskModal, KeydeskScreen
 from keydesk.tui.screens.choice import lifetime_question
 from keydesk.tui.screens.confirm import ConfirmScreen
 from keydesk.tui.widgets import FilterInput, GuardedInput, KeyFooter, ListOptions, ListTable
+from keydesk.validation import NAME_MAX
 from keydesk.views import ROLE_ORDER, MembersView, MemberView, Role, WorkspaceView
 from keydesk.wording import when
 
@@ -433,7 +434,9 @@ class AddMemberScreen(KeydeskModal[MemberView | None]):
         with Vertical(id="dialog"):
             yield Static(content(f"Add a member to {self._view.workspace}"), id="dialog-title")
             yield Label("Account (their login name, or database role on PostgreSQL)")
-            yield GuardedInput(placeholder="e.g. bob", id="member-account", what="the account name")
+            yield GuardedInput(
+                placeholder="e.g. bob", id="member-account", what="the account name", limit=NAME_MAX
+            )
             yield Label("Role")
             yield ListOptions(
                 *(Option(f"{r:<7} {ROLE_MEANING[r]}", id=r.value) for r in self._roles),

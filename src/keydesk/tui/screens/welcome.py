@@ -10,7 +10,8 @@ from textual.widgets import Button, Header, Input, Label, Static
 from keydesk.tui.calls import call_service
 from keydesk.tui.display import content, sentence
 from keydesk.tui.screens.base import KeydeskScreen
-from keydesk.tui.widgets import KeyFooter
+from keydesk.tui.widgets import GuardedInput, KeyFooter
+from keydesk.validation import NAME_MAX
 from keydesk.views import WorkspaceView
 
 
@@ -40,7 +41,9 @@ class WelcomeScreen(KeydeskScreen[WorkspaceView]):
                 )
             )
             yield Label("Workspace name", classes="field-label")
-            yield Input(placeholder="e.g. acme", id="workspace")
+            yield GuardedInput(
+                placeholder="e.g. acme", id="workspace", what="the workspace name", limit=NAME_MAX
+            )
             yield Static(id="welcome-error", classes="field-error")
             with Horizontal(classes="form-buttons"):
                 yield Button("Create workspace", id="create", variant="primary")
@@ -59,6 +62,10 @@ class WelcomeScreen(KeydeskScreen[WorkspaceView]):
             self.dismiss,
             on_error=self._failed,
         )
+
+    @on(GuardedInput.Refused, "#workspace")
+    def _refused(self, event: GuardedInput.Refused) -> None:
+        self._failed(event.message)
 
     def _failed(self, message: str) -> None:
         error = self.query_one("#welcome-error", Static)

@@ -9,7 +9,7 @@ from textual.message import Message
 from textual.widgets import Input
 
 from keydesk.redaction import PRIVATE_KEY_LENGTH, is_key_character, private_key_spans, public_key_of
-from keydesk.validation import why_unprintable
+from keydesk.validation import as_stored, why_unprintable
 
 KEY_CLEARED = "A private key was entered: cleared from the box, not stored or logged."
 
@@ -26,6 +26,11 @@ class GuardedInput(Input):
     A paste holding a control character (an escape sequence, `ab\\e[1mcd`) is
     refused whole, with the message the CLI gives for it (keydesk.validation):
     inserted, it would restyle the field or be stored as other text.
+
+    A field with a `limit` (its maximum length, from keydesk.validation)
+    refuses a keystroke or a paste that would take it over, whole and with
+    the reason: Input's own `max_length` drops it with only a bell, so a
+    200-character label arrived cut, refused for a length it never had.
 
     Either way `Refused` says why; `what` names the field in it."""
 
@@ -44,9 +49,17 @@ class GuardedInput(Input):
     WHAT = "the text"  # the field, as its refusals name it
     _key_rest = 0  # characters of a taken-out key still to drop as they arrive
 
-    def __init__(self, value: str | None = None, *, what: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        value: str | None = None,
+        *,
+        what: str | None = None,
+        limit: int | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(value, **kwargs)
         self.what = what or self.WHAT
+        self.limit = limit
 
     def instead(self, key: str) -> str:
         """What a private key typed or pasted here becomes."""
@@ -94,7 +107,10 @@ class GuardedInput(Input):
         new_value = f"{value[:start]}{text}{value[end:]}"
         spans = private_key_spans(new_value)
         if not spans:
-            super().replace(text, start, end)
+            if (too_long := self._too_long(new_value, text)) is not None:
+                self.refused(too_long)
+            else:
+                super().replace(text, start, end)
             return
         cursor = start + len(text)
         shown = ""
@@ -116,6 +132,17 @@ class GuardedInput(Input):
         self.value = "".join(parts)
         self.cursor_position = new_cursor
         self.refused(self.key_note(shown))
+
+    def _too_long(self, new_value: str, text: str) -> str | None:
+        """Why `text` may not go in: `new_value` would be over the limit (as
+        stored: trimmed, as validation counts it)."""
+        length = len(as_stored(new_value))
+        if self.limit is None or length <= self.limit or length <= len(as_stored(self.value)):
+            return None  # a deletion, or an edit of text already too long, is let through
+        at_most = f"{self.what} is at most {self.limit} characters"
+        if len(text) == 1:
+            return f"{at_most}; it has {len(as_stored(self.value))} already"
+        return f"{at_most}; with this paste it would have {length}: nothing was pasted"
 
     def on_blur(self) -> None:  # Input's own _on_blur runs too (Textual calls each class's)
         self._key_rest = 0

@@ -1,0 +1,74 @@
+"""A form field with a length limit (GuardedInput's `limit`, keydesk.validation's
+numbers) never cuts what comes in silently: a paste or a keystroke that would
+take it over is refused whole, and the line under the field says why."""
+
+from __future__ import annotations
+
+from textual import events
+from textual.widgets import Static
+
+from keydesk import validation
+from keydesk.errors import InvalidInput
+from keydesk.tui.screens.create_key import CreateKeyScreen
+from keydesk.tui.screens.integration_form import FIELDS, IntegrationFormScreen
+from keydesk.tui.widgets import GuardedInput
+from tests.tui.screenshots import open_create_form, settle
+
+
+def _said(screen, selector: str) -> str:
+    return str(screen.query_one(selector, Static).render())
+
+
+def test_each_integration_field_has_the_limit_the_service_applies():
+    checks = {
+        "name": lambda v: validation.name(v, "the integration name"),
+        "provider": lambda v: validation.name(v, "the provider"),
+        "client-id": lambda v: validation.name(v, "the client id"),
+        "redirect-uri": lambda v: validation.redirect_uri("https://a.example/" + v[18:]),
+        "scopes": validation.scopes,
+    }
+    for field_id, _title, _placeholder, _what, limit in FIELDS:
+        checks[field_id]("a" * limit)  # the longest the field takes is accepted
+        try:
+            checks[field_id]("a" * (limit + 1))
+        except InvalidInput:
+            continue
+        raise AssertionError(f"{field_id}: {limit + 1} characters accepted")
+
+
+async def test_an_overlong_label_or_name_is_refused_saying_why(make_app):
+    app = make_app()
+    limit = validation.LABEL_MAX
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = await open_create_form(pilot, "github")
+        assert isinstance(form, CreateKeyScreen)
+        label = form.query_one("#label", GuardedInput)
+        app.post_message(events.Paste("a" * 200))  # as the driver does
+        await settle(pilot)
+        assert label.value == ""  # not cut to some length: not let in at all
+        assert _said(form, "#label-error") == (
+            f"The label is at most {limit} characters; "
+            "with this paste it would have 200: nothing was pasted."
+        )
+        for _ in range(limit + 6):  # typed (no bracketed paste): up to the limit, then refused
+            app.post_message(events.Key("b", "b"))
+        await settle(pilot)
+        assert label.value == "b" * limit
+        assert _said(form, "#label-error") == (
+            f"The label is at most {limit} characters; it has {limit} already."
+        )
+        await pilot.press("backspace", "c")  # under the limit again: typing goes in
+        await settle(pilot)
+        assert label.value == "b" * (limit - 1) + "c"
+        assert not form.query_one("#label-error").display
+        await pilot.press("escape", "escape", "a")
+        await settle(pilot)
+        integration_form = app.screen
+        assert isinstance(integration_form, IntegrationFormScreen)
+        app.post_message(events.Paste("n" * 200))
+        await settle(pilot)
+        assert integration_form.query_one("#name", GuardedInput).value == ""
+        assert _said(integration_form, "#add-error") == (
+            f"The integration name is at most {validation.NAME_MAX} characters; "
+            "with this paste it would have 200: nothing was pasted."
+        )
