@@ -22,11 +22,10 @@ from keydesk.tui.display import cells, clipped, content, literal
 from keydesk.tui.messages import IntegrationsChanged, KeysChanged
 from keydesk.tui.screens.base import KeydeskScreen
 from keydesk.tui.screens.integration_words import (
-    REFUSED_OBJECT,
-    REFUSED_VERB,
     detail_line,
     no_new_key,
     settings_hint,
+    why_not_key,
 )
 from keydesk.tui.screens.key_page import KeyScreen
 from keydesk.tui.screens.key_reads import FIRST_PAGE, PageKeyReads
@@ -358,20 +357,20 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         return True
 
     def why_not(self, action: str) -> str | None:
-        key = self.highlighted_key()
-        if action in REFUSED_VERB and key is not None and not key.is_active:
-            verb = REFUSED_VERB[action]
-            return f"{key.public_key} is {key.status.value}: it cannot be {verb}"
-        if action in ("rotate", "generate") and not self.integration.can_issue_keys:
+        if action == "generate" and not self.integration.can_issue_keys:
             return no_new_key(self.integration)
-        if key is None and action in ("revoke", "rotate", "keep", "copy_public", "open_key"):
-            return f"No key here: nothing to {REFUSED_OBJECT.get(action, 'act on')}"
-        return None
+        return why_not_key(self.integration, self.highlighted_key(), action, self.keydesk.now())
 
     def why_hidden(self, action: str) -> str | None:
-        if action in ("generate", "rotate", "revoke", "keep", "toggle_select"):
-            return None if self.integration.can_manage else self.integration.why_no_new_keys()
-        return None
+        if action not in ("generate", "rotate", "revoke", "keep", "toggle_select"):
+            return None  # silence, as for a key of another tab
+        if not self.integration.can_manage:
+            return self.integration.why_no_new_keys()  # the role
+        if self.tabs.active != "api-keys":
+            return None
+        if action == "rotate" and self.table.selected:
+            return "t rotates one key: esc unselects the selected ones first"
+        return why_not_key(self.integration, self.highlighted_key(), action, self.keydesk.now())
 
     def action_back(self) -> None:
         if not self.table.clear_selection():  # escape unselects first

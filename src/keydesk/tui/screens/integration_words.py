@@ -9,20 +9,57 @@ from datetime import datetime
 from keydesk.views import IntegrationView, KeyView, stop_time
 from keydesk.wording import when
 
-# What a row's key cannot be when it is not active (space selects what x
-# would revoke: active keys only).
-REFUSED_VERB = {"revoke": "revoked again", "rotate": "rotated", "toggle_select": "selected"}
+# What a key that is not active cannot be (space selects what x would
+# revoke: active keys only; l sets what only an active key is checked for).
+REFUSED_VERB = {
+    "revoke": "it cannot be revoked again",
+    "rotate": "it cannot be rotated",
+    "toggle_select": "it cannot be selected",
+    "limits": "its limits cannot be changed",
+}
 REFUSED_OBJECT = {"revoke": "revoke", "rotate": "rotate", "keep": "keep", "copy_public": "copy"}
+KEY_ACTIONS = ("revoke", "rotate", "keep", "copy_public", "open_key", "toggle_select", "limits")
 
 
-def no_new_key(integration: IntegrationView) -> str:
-    """Why g and t make nothing, with the way out (a draft: configure it)."""
+def no_new_key(integration: IntegrationView, configure: str = "c") -> str:
+    """Why g and t make nothing, with the way out (a draft: configure it,
+    with `configure`: the keys that do it from where this is said)."""
     name, status = integration.name, integration.status.value
     if not integration.can_manage or integration.is_configured:
         return integration.why_no_new_keys() or "No new key can be made here"
     if status == "draft":
-        return f"{name} is a draft: no new key can be made; configure it first (c)"
-    return f"{name} is {status}: no new key can be made; configure it again (c)"
+        return f"{name} is a draft: no new key can be made; configure it first ({configure})"
+    return f"{name} is {status}: no new key can be made; configure it again ({configure})"
+
+
+def why_not_key(
+    integration: IntegrationView,
+    key: KeyView | None,
+    action: str,
+    now: datetime,
+    configure: str = "c",
+) -> str | None:
+    """Why a key's action (x, t, K, space, l, p, Enter) does nothing now,
+    with the way out where there is one: the one answer the integration's
+    page, the key's page and ? give (None: not a key action, or possible).
+    The key's own state first: a revoked key in a disabled integration is
+    refused for being revoked, which no re-enabling changes."""
+    if action not in KEY_ACTIONS:
+        return None
+    if key is not None and action in REFUSED_VERB and not key.is_active:
+        if action == "revoke" and key.revoked_at is None:
+            return f"{key.public_key} has expired: it works no more, nothing to revoke"
+        return f"{key.public_key} is {key.status.value}: {REFUSED_VERB[action]}"
+    if action == "rotate" and not integration.can_issue_keys:
+        return no_new_key(integration, configure)
+    if key is None:
+        return f"No key here: nothing to {REFUSED_OBJECT.get(action, 'act on')}"
+    if action == "keep" and not key.stop_is_orphaned(now):
+        return (
+            f"K keeps a key whose replacement was revoked; {key.public_key} has none: "
+            "nothing to keep"
+        )
+    return None
 
 
 def detail_line(key: KeyView, now: datetime) -> str:

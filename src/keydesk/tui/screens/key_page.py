@@ -19,6 +19,7 @@ from keydesk.tui.actions import key_action
 from keydesk.tui.calls import call_service
 from keydesk.tui.display import content
 from keydesk.tui.screens.base import KeydeskScreen
+from keydesk.tui.screens.integration_words import why_not_key
 from keydesk.tui.screens.key_limits import KeyLimitsScreen
 from keydesk.tui.widgets import KeyFooter, Pairs
 from keydesk.views import (
@@ -228,6 +229,15 @@ class KeyScreen(KeydeskScreen[None]):
         if action == "limits":
             return self.integration.can_manage and self.key.is_active
         return True
+
+    def why_not(self, action: str) -> str | None:
+        # Configuring is done on the integration's page, Escape away.
+        return why_not_key(self.integration, self.key, action, self.keydesk.now(), "esc, then c")
+
+    def why_hidden(self, action: str) -> str | None:
+        if action in ("rotate", "revoke", "keep", "limits") and not self.integration.can_manage:
+            return self.integration.why_no_new_keys()  # the role
+        return self.why_not(action)  # l on a key that no longer works, K with nothing to keep
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -1,0 +1,70 @@
+"""A key that does not act says why, the same on the integration's page, on
+the key's page and in ?: a revoked key in a disabled integration said only
+"Revoke: not possible here now" on its page, and `l` there said nothing."""
+
+from __future__ import annotations
+
+from keydesk.service import KeyService
+from keydesk.tui.screens.help import HelpScreen
+from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
+from keydesk.tui.screens.key_page import KeyScreen
+from tests.tui.screenshots import open_integration, settle
+
+
+async def _said(pilot, *keys: str) -> list[str]:
+    """What each key, pressed alone, says."""
+    app, said = pilot.app, []
+    for key in keys:
+        app.clear_notifications()
+        screen = app.screen
+        await pilot.press(key)
+        await settle(pilot)
+        assert app.screen is screen
+        said += [n.message for n in app._notifications]
+    return said
+
+
+async def test_a_revoked_key_in_a_disabled_integration_says_why_everywhere(make_app, demo_store):
+    alice = KeyService(demo_store, "alice")
+    [key] = alice.keys("legacy-slack")  # the demo disabled it with this key active
+    alice.revoke_key(key.public_key)
+    revoked = f"{key.public_key} is revoked"
+    app = make_app()
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await open_integration(pilot, "legacy-slack")
+        assert isinstance(app.screen, IntegrationDetailScreen)
+        assert await _said(pilot, "x", "t", "space") == [
+            f"{revoked}: it cannot be revoked again",
+            f"{revoked}: it cannot be rotated",
+            f"{revoked}: it cannot be selected",
+        ]
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, KeyScreen)
+        assert await _said(pilot, "x", "t", "l", "K") == [
+            f"{revoked}: it cannot be revoked again",
+            f"{revoked}: it cannot be rotated",
+            f"{revoked}: its limits cannot be changed",
+            f"K keeps a key whose replacement was revoked; {key.public_key} has none: "
+            "nothing to keep",
+        ]
+        await pilot.press("question_mark")
+        await settle(pilot)
+        assert isinstance(app.screen, HelpScreen)
+        rows = dict(app.screen._rows)
+        assert rows["x"].endswith(f"({revoked}: it cannot be revoked again)")
+        assert rows["t"].endswith(f"({revoked}: it cannot be rotated)")
+
+
+async def test_rotate_on_an_active_key_of_a_disabled_integration_says_how_to_reenable(make_app):
+    app = make_app()
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await open_integration(pilot, "legacy-slack")
+        assert await _said(pilot, "t") == [
+            "legacy-slack is disabled: no new key can be made; configure it again (c)"
+        ]
+        await pilot.press("enter")
+        await settle(pilot)
+        assert await _said(pilot, "t") == [
+            "legacy-slack is disabled: no new key can be made; configure it again (esc, then c)"
+        ]
