@@ -72,7 +72,8 @@ def _workspace_json(ws: WorkspaceView) -> dict[str, object]:
 
 
 def list_(args: argparse.Namespace) -> int:
-    mine = context.service(args).workspaces()
+    with context.reads(args) as reads:  # bare sqlite3 on an up-to-date SQLite store
+        mine = reads.workspaces()
     if args.json:
         print_json([_workspace_json(ws) for ws in mine])
         return 0
