@@ -406,7 +406,12 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         self.app.push_screen(KeyScreen(self.integration, message.key))
 
     def action_filter_keys(self) -> None:
-        """The box shows by itself from FILTER_FROM keys; `/` shows it for fewer."""
+        """The box shows by itself from FILTER_FROM keys; `/` shows it for fewer.
+        With the Audit tab showing, `/` filters its trail, wherever focus is
+        (on the tab bar, this binding, not the trail's own, gets it)."""
+        if self.tabs.active == "audit":
+            self.query_one(AuditLog).action_filter()
+            return
         key_filter = self.key_filter
         if not key_filter.display:
             key_filter.display = True
