@@ -164,7 +164,10 @@ class MembersScreen(KeydeskScreen[None]):
         """Say, under the table, why the highlighted member cannot be changed."""
         view, member = self.view, self.highlighted()
         reason = None
-        if view is not None and not view.can_manage:
+        needle = self.member_filter.value.strip()
+        if view is not None and needle and not self.table.row_count:
+            reason = f"No member matches “{needle}” — esc clears the filter"
+        elif view is not None and not view.can_manage:
             reason = (
                 f"You are a {view.your_role} in {view.workspace}: owners and admins manage "
                 "members (you may leave: x on your own row)."

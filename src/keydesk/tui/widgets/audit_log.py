@@ -172,6 +172,7 @@ class AuditLog(Vertical):
         self._reading = False
         self.table.clear()
         self._read_next()
+        self._show_detail(-1)  # the event it described may be filtered out
 
     def _read_next(self) -> None:
         if self._reading or not self._more:
@@ -201,6 +202,9 @@ class AuditLog(Vertical):
         self._laid_out = False
         self.table.call_after_refresh(self._drawn)
         self._summarise()
+        # The cursor stays on row 0 as a new read fills the table, which
+        # Textual does not report as a change of row: said here.
+        self._show_detail(self.table.cursor_row)
 
     def _add_rows(self, events: list[AuditView]) -> None:
         table = self.table
@@ -240,9 +244,12 @@ class AuditLog(Vertical):
             self._read_next()
 
     def _show_detail(self, row: int) -> None:
-        """The highlighted event whole: what the columns cut or left out."""
+        """The highlighted event whole: what the columns cut or left out;
+        with none, why (a filter matching nothing), or nothing."""
         parts: list[str] = []
-        if 0 <= row < len(self._events):
+        if not self._events and self._matching and not self._reading:
+            parts = [f"No event matches “{self._matching}” — esc clears the filter"]
+        elif 0 <= row < len(self._events):
             event = self._events[row]
             parts = [when(event.at), event.actor, event.action, event.target]
             elsewhere = event.integration if self.integration_id is None else None

@@ -1,0 +1,60 @@
+"""An audit trail's filter: `/` reaches the trail of the Audit tab wherever
+focus is on the integration's page (on the tab bar it filtered the API Keys
+tab's keys), and the line under the table follows what the filter leaves:
+the highlighted event, or that none matches (it went on describing an event
+the filter had hidden). The Members screen's filter says so alike."""
+
+from __future__ import annotations
+
+from textual.widgets import Static, Tabs
+
+from keydesk.tui.screens.members import MembersScreen
+from keydesk.tui.widgets.audit_log import AuditLog
+from tests.tui.screenshots import open_tab, settle
+
+
+def _line(widget, selector: str) -> str:
+    return str(widget.query_one(selector, Static).render())
+
+
+async def _filtered(pilot, log: AuditLog, text: str) -> None:
+    while log._matching != text or not log.settled:  # the search runs once typing pauses
+        await pilot.pause(0.05)
+    await settle(pilot)
+
+
+async def test_slash_from_the_tab_bar_filters_the_trail_and_the_line_follows(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        detail = await open_tab(pilot, "github", "3")
+        log = detail.query_one(AuditLog)
+        detail.query_one(Tabs).focus()
+        await settle(pilot)
+        await pilot.press("slash", *"xyz")
+        await _filtered(pilot, log, "xyz")
+        assert detail.query_one("#tabs").active == "audit" and not detail.key_filter.value
+        assert log.filter_input.value == "xyz" and not log.events
+        assert _line(log, "#audit-detail") == "No event matches “xyz” — esc clears the filter"
+        await pilot.press(*["backspace"] * 3, *"local")
+        await _filtered(pilot, log, "local")
+        first = log.events[0]
+        assert (first.action, first.key_label) == ("key.revoke", "Local Development")
+        said = _line(log, "#audit-detail")
+        assert "key.revoke" in said and "Local Development" in said
+        await pilot.press("escape")  # cleared: every event, the line on the newest
+        await _filtered(pilot, log, "")
+        assert len(log.events) > 2 and log.events[0].action in _line(log, "#audit-detail")
+
+
+async def test_a_members_filter_matching_nobody_says_so(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("m")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, MembersScreen)
+        await pilot.press("slash", *"zzz")
+        await settle(pilot)
+        assert not screen.table.row_count
+        assert _line(screen, "#members-note") == "No member matches “zzz” — esc clears the filter."
