@@ -84,6 +84,27 @@ def test_the_status_words_shown_take_the_room_of_created_by_and_revoked():
     assert widths(140, 38)["status"] == 40 and "created" in widths(140, 38)
 
 
+def test_a_column_wider_than_its_rows_need_gives_the_rest_to_one_they_cut():
+    """At 120 columns a 29-cell label and a rotating key's status were cut
+    (20 and 19 cells) while By held "alice" in 12: the whole width is used,
+    By gives way to the label, whose text then shows whole."""
+    rows = {"label": 29, "status": 46, "by": 5}
+    assert [(c.key, n) for c, n in fit(KEY_COLUMNS, 120, rows)] == [
+        ("label", 29), ("public", 21), ("status", 24), ("used", 16), ("created", 16),
+    ]  # fmt: skip
+    for width in (60, 80, 120, 140):
+        used = sum(n + 2 for _, n in fit(KEY_COLUMNS, width, rows))
+        assert used == width - 4  # the margins and the scrollbar's room, no more
+    # Short text all round: the room it leaves shows a column left out.
+    assert {c.key: n for c, n in fit(KEY_COLUMNS, 120, {"label": 19, "status": 7, "by": 5})} == {
+        "label": 19, "public": 21, "status": 9, "used": 16, "created": 16, "by": 5, "revoked": 16,
+    }  # fmt: skip
+    # A label shorter than its column lends its room to a cut status.
+    assert {c.key: n for c, n in fit(KEY_COLUMNS, 80, {"label": 9, "status": 22})} == {
+        "label": 9, "public": 21, "status": 22, "used": 16,
+    }  # fmt: skip
+
+
 class _Owner(App[None]):
     def __init__(self) -> None:
         super().__init__()

@@ -3,6 +3,7 @@ a worker, and tells its owner what changed through its messages."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from textual import on
@@ -104,3 +105,28 @@ def test_the_filter_finds_keys_by_tag():
     loaded = LoadedKeys.of([tagged, _key(2)], NOW)
     assert loaded.matches(tagged.public_key, "env=staging")
     assert not loaded.matches(_key(2).public_key, "env=staging")
+
+
+async def test_at_120_columns_labels_and_statuses_show_whole_where_they_fit():
+    """A 29-cell label and "active, unused for 60 days" were cut at 120x40
+    while By held "alice" in 12 cells: the columns its rows do not need
+    give way, and the table uses the whole width."""
+    keys = [
+        replace(_key(1), label="api-gateway-prod (2026-10-21)"),
+        replace(_key(2), label="partner-sandbox", expires_at=NOW + timedelta(days=10)),
+        replace(_key(3), label="CI Runner", created_at=NOW - timedelta(days=60)),
+        _key(4, revoked=True),
+    ]
+    app = _Owner()
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = app.query_one(KeyTable)
+        table.load(LoadedKeys.of(keys, NOW))
+        table.filter("")
+        await pilot.pause()
+        shown = [c.key for c, _ in table.fitted]
+        for row, key in enumerate(keys):
+            assert table.get_cell_at((row, shown.index("label"))).plain == key.label
+            status = table.get_cell_at((row, shown.index("status"))).plain
+            assert status == key.status_words(NOW), status
+        # The whole width but the screen's margins and a scrollbar's room.
+        assert sum(width + 2 for _, width in table.fitted) == 120 - 4

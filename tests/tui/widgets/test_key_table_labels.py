@@ -12,7 +12,13 @@ from keydesk.tui.widgets import KeyTable, LoadedKeys
 from keydesk.views import KeyView
 
 NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
-LABELS = ["api-gateway-prod-eu", "api-gateway-prod-us", "[bold]gateway[/bold] \x1b[31m-eu"]
+# Longer than the Label column at 80 and 60 columns even with the room
+# the short status ("active") leaves it.
+LABELS = [
+    "api-gateway-production-frankfurt-eu",
+    "api-gateway-production-frankfurt-us",
+    "[bold]gateway[/bold] \x1b[31m-eu",
+]
 
 
 def _key(n: int, label: str) -> KeyView:

@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
+from rich.cells import cell_len
+
 from keydesk.tui.widgets.list_table import ListTable
 
 CELL_PADDING = 2  # DataTable pads each cell by one column on either side
@@ -44,8 +46,75 @@ def fit(columns: list[Column], screen_width: int, wants: Mapping[str, int] | Non
         # The narrowest step showing the text whole (none: it stays cut anyway).
         step = next((s for s in column.steps if s >= wanted), 0)
         if column.outranks and wanted > width and step:
-            return _outranking(columns, screen_width, fitted, column, step) or fitted
-    return fitted
+            fitted = _outranking(columns, screen_width, fitted, column, step) or fitted
+            break
+    return _spent(columns, fitted, screen_width - TABLE_CHROME, wants or {})
+
+
+def _spent(
+    columns: list[Column], fitted: Fitted, available: int, wants: Mapping[str, int]
+) -> Fitted:
+    """The whole width used where the rows' text is known: a column wider
+    than its rows need (By: "alice" in 12 cells) gives the rest to the
+    columns its rows cut (a label, a status), which take it whole first; a
+    column still cut may have the columns it outranks give way (as `fit`
+    does for a step); a column left out comes back if it fits in what is
+    left; the rest goes back as it was, then to the flexible column."""
+    wants = {key: cells for key, cells in wants.items() if cells > 0}  # 0: not known
+    if not wants:
+        return fitted
+    shown = [column for column, _ in fitted]
+    widths = {c.key: w for c, w in fitted}
+    for column in columns:  # as wide as its rows need, never narrower than its heading
+        width = widths.get(column.key, column.width)
+        if column.key in wants:
+            width = min(width, max(wants[column.key], cell_len(column.heading)))
+        widths[column.key] = width
+
+    def spare() -> int:
+        return available - sum(widths[c.key] + CELL_PADDING for c in shown)
+
+    for column in list(shown):  # in order: the first columns hold what the list is for
+        if column not in shown:
+            continue  # it gave way to an earlier one
+        short = wants.get(column.key, 0) - widths[column.key]
+        if short <= 0:
+            continue
+        # Not for text no step holds whole (a status's "rotating -> <key> (…)"):
+        # the detail line has it.
+        held = not column.steps or wants[column.key] <= max(column.steps)
+        if short > spare() and column.outranks and held:
+            _give_way(shown, widths, column, short - spare())
+        if short <= spare():
+            widths[column.key] += short
+    for column in shown:  # still cut: what is left, rather than blank cells
+        widths[column.key] += max(0, min(wants.get(column.key, 0) - widths[column.key], spare()))
+    for column in sorted((c for c in columns if c not in shown), key=lambda c: c.drop):
+        if widths[column.key] + CELL_PADDING <= spare():
+            shown.append(column)
+    shown.sort(key=columns.index)
+    before = {c.key: w for c, w in fitted}
+    for column in sorted(shown, key=lambda c: c.flexible_up_to):  # as they were, then flexible
+        most = max(column.flexible_up_to, before.get(column.key, widths[column.key]))
+        widths[column.key] += max(0, min(most - widths[column.key], spare()))
+    return [(column, widths[column.key]) for column in shown]
+
+
+def _give_way(shown: list[Column], widths: dict[str, int], column: Column, cells: int) -> None:
+    """Drop the columns `column` outranks, least needed first, if that frees
+    `cells`; else drop none (cutting a column less is not worth one)."""
+    outranked = sorted(
+        (c for c in shown if c.drop and c.drop >= column.outranks), key=lambda c: -c.drop
+    )
+    dropped: list[Column] = []
+    for other in outranked:
+        if cells <= 0:
+            break
+        dropped.append(other)
+        cells -= widths[other.key] + CELL_PADDING
+    if cells <= 0:
+        for other in dropped:
+            shown.remove(other)
 
 
 def _outranking(

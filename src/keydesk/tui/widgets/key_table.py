@@ -21,7 +21,7 @@ from textual.widgets import DataTable
 from textual.worker import get_current_worker
 
 from keydesk.tui.calls import call_service
-from keydesk.tui.display import cells, clipped, literal
+from keydesk.tui.display import cells, clipped, literal, visible
 from keydesk.tui.widgets.fitted_table import Column, FittedTable
 from keydesk.views import KeyStatus, KeyView, key_status
 from keydesk.views.tags import tags_text
@@ -40,8 +40,8 @@ SELECTED_STYLE = "reverse"
 # are always in the highlighted key's detail line; the status widens with it.
 KEY_COLUMNS = [
     # 20: "api-gateway-staging" and "api-gateway-prod" told apart before the
-    # status widens.
-    Column("label", "Label", 10, flexible_up_to=40, comfortable=20),
+    # status widens; a label still cut has Created, By and Revoked give way.
+    Column("label", "Label", 10, flexible_up_to=40, comfortable=20, outranks=2),
     Column("public", "Public key", 21),
     # Status words, whole where there is room: "expiring in 59 minutes" (22),
     # "active, unused for 999 days" (27), "replacement revoked, stops in 59
@@ -270,7 +270,7 @@ class KeyTable(FittedTable):
             # that every shown row still matches costs nothing on screen.
             self._shown = 0
             self.clear()
-            self.wants.pop("status", None)  # the new rows' words decide its width
+            self.wants.clear()  # the new rows' words decide the widths
         self._extend(wanted)
         if position is not None and position < self._shown:
             self.move_cursor(row=position)
@@ -283,9 +283,13 @@ class KeyTable(FittedTable):
         now = self._now()
         keys = self.matched[self._shown : upto]
         words = [key.status_words(now) for key in keys]
-        widest = max(map(cell_len, words))
-        if widest > self.wants.get("status", 0):  # may widen it: the rows shown are redrawn
-            self.wants["status"] = widest
+        wanted = {
+            "status": max(map(cell_len, words)),
+            "label": max(cells(visible(key.label)) for key in keys),
+            "by": max(cells(visible(key.creator)) for key in keys),
+        }
+        if any(n > self.wants.get(c, 0) for c, n in wanted.items()):  # the rows shown are redrawn
+            self.wants.update({c: max(n, self.wants.get(c, 0)) for c, n in wanted.items()})
             self.refit()
         status_width = next(w for c, w in self.fitted if c.key == "status")
         self.add_rows(
