@@ -33,7 +33,7 @@ from keydesk.ssh.gate import SCAN_REFUSED, RefusedOverSsh
 from keydesk.store.queries import bare_sqlite_reads
 from keydesk.store.urls import shown_url
 from keydesk.tui import clipboard, heap
-from keydesk.tui.calls import call_service
+from keydesk.tui.calls import call_service, notify_error
 from keydesk.tui.commands import KeydeskCommands
 from keydesk.tui.display import visible
 from keydesk.tui.flows.integrations import IntegrationFlows
@@ -125,7 +125,7 @@ class KeydeskApp(App[None]):
         self.where = where
         self._handle_signals = handle_signals
         self.startup_error: KeydeskError | None = None
-        self._keys = KeyGate(self)
+        self._keys = KeyGate(self, store_open=lambda: self.ready)
 
     @property
     def service(self) -> KeyService:
@@ -167,7 +167,10 @@ class KeydeskApp(App[None]):
         self._home = IntegrationsScreen()
         self.push_screen(self._home)
         if self.ready:
-            call_service(self, self._calls.workspaces, self._loaded, group="workspaces")
+            call_service(
+                self, self._calls.workspaces, self._loaded, on_error=self._unread,
+                group="workspaces",
+            )  # fmt: skip
         else:
             self._opening.open(
                 self,
@@ -181,6 +184,7 @@ class KeydeskApp(App[None]):
         if workspaces and self._home and not self.ready:  # no workspace: the welcome waits
             self.workspace = workspaces[0]
             self._home.show(integrations)
+            self._keys.opened()  # the list is up: keys typed meanwhile go to it
         # Two refreshes: the table lays out its new rows on its own idle
         # turn, which may come after the first one.
         self.call_after_refresh(self.call_after_refresh, self._opening.first_rows_drawn)
@@ -198,6 +202,11 @@ class KeydeskApp(App[None]):
         if notice and workspaces:
             self.notify(notice, timeout=10, markup=False)
         self._workspace_flows.loaded(workspaces, notice)
+        self._keys.opened()  # the welcome form or the list: what keys typed meanwhile reach
+
+    def _unread(self, message: str) -> None:
+        notify_error(self, message)
+        self._keys.opened()  # the list, empty, is all there is
 
     def _cannot_open(self, message: str) -> None:
         self.startup_error = KeydeskError(message)

@@ -10,6 +10,18 @@ keys behind it wait until the app and the screen in front have handled
 everything it set off, then go on one by one. Plain typing into a field
 never waits.
 
+What a key set off includes the store work it started: Enter on a form
+saves in a worker, and only its result opens the next screen (the first
+workspace made, then the Add integration form; an integration saved, then
+its list read again). Keys typed behind it waited only for messages, so
+they reached the old screen, or a list not yet filled, where `s` opened
+Scan. They wait for that work too, up to WORK_LIMIT; a scan, which runs
+until stopped and takes keys meanwhile, excepted, and all work while the
+store still opens (it waits for the store, which no key set off: rows read
+bare are there to be acted on at once). And while keydesk starts
+nothing is in front yet (the welcome form waits for the store): every key
+waits for the first screen, which `opened` says is up.
+
 Escape and the key typed right after it reach a terminal app as the bytes an
 Alt key sends (ESC then the key): Escape then `/` came as `/` alone, the
 Escape lost. keydesk binds no Alt key, so an Alt key nothing here binds is
@@ -25,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual import events
 from textual.widgets import Input
+from textual.worker import Worker
 
 from keydesk.tui.paste import WholePasteParser  # Textual's parser: no public hook for ESC+key
 
@@ -35,6 +48,9 @@ if TYPE_CHECKING:
 MOVING_KEYS = frozenset({"tab", "shift+tab", "enter", "escape"})
 SETTLE_ROUNDS = 3  # a binding acts, a screen is pushed, it mounts and focuses
 SETTLE_LIMIT = 1.0  # seconds: a busy screen never holds keys back for longer
+WORK_LIMIT = 5.0  # seconds: store work a key started holds the keys behind it no longer
+WORK_POLL = 0.01  # seconds between looks at that work (Worker.wait refuses one not started)
+ONGOING_WORK = frozenset({"scan"})  # worker groups that run until stopped: never waited for
 
 
 def as_typed(event: events.Key, bound: Callable[[str], bool]) -> list[events.Key]:
@@ -82,12 +98,15 @@ def read_alt_keys() -> None:
 
 
 class KeyGate:
-    """Holds keys behind one that may change focus or screen (see module)."""
+    """Holds keys behind one that may change focus or screen, and every key
+    until the first screen is up (see module)."""
 
-    def __init__(self, app: App[Any]) -> None:
+    def __init__(self, app: App[Any], store_open: Callable[[], bool]) -> None:
         self._app = app
+        self._store_open = store_open
         self._held: list[events.Key] = []
         self._replaying: events.Key | None = None
+        self._starting = True
         self._settling = False
         self._task: asyncio.Task[None] | None = None
 
@@ -97,14 +116,22 @@ class KeyGate:
         always wait for it."""
         if event is self._replaying:
             self._replaying = None
-        elif self._settling or self._held or self._replaying is not None:
+        elif self._starting and self._quits(event):
+            return False  # nothing is on screen yet for the keys before it to reach
+        elif self._starting or self._settling or self._held or self._replaying is not None:
             self._held.extend((event, *after))
             return True
         if after or self._may_move(event):
             self._held.extend(after)
-            self._settling = True
-            self._task = asyncio.create_task(self._release_once_settled())
+            self._settle_then_replay()
         return False
+
+    def opened(self) -> None:
+        """The first screen is up: the keys typed while keydesk started go to
+        it once it has settled (and what it started loading is in)."""
+        if self._starting:
+            self._starting = False
+            self._settle_then_replay()
 
     def bound(self, key: str) -> bool:
         """A binding of the app, the screen in front or the focused widget
@@ -116,6 +143,10 @@ class KeyGate:
             key in bindings.key_to_bindings for _n, bindings in app.screen._modal_binding_chain
         )
 
+    def _quits(self, event: events.Key) -> bool:
+        bindings = self._app._bindings.key_to_bindings.get(event.key, [])
+        return any(binding.priority for binding in bindings)  # ctrl+q: a stuck store is left
+
     def _may_move(self, event: events.Key) -> bool:
         if event.key in MOVING_KEYS:
             return True
@@ -123,12 +154,35 @@ class KeyGate:
             return False  # text for the field: a binding of the same key does not fire
         return self.bound(event.key)
 
-    async def _release_once_settled(self) -> None:
+    def _settle_then_replay(self) -> None:
+        """Called before the app handles the key: work running now is not its."""
+        self._settling = True
+        running = set(self._app.workers)
+        self._task = asyncio.create_task(self._release_once_settled(running))
+
+    async def _release_once_settled(self, running: set[Worker[Any]]) -> None:
         # Never keep keys because a screen is slow, or gone: they go on anyway.
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._settle(), SETTLE_LIMIT)
+            await asyncio.wait_for(self._settle_with_work(running), WORK_LIMIT)
         self._settling = False
         self._replay_next()
+
+    async def _settle_with_work(self, running: set[Worker[Any]]) -> None:
+        """Settled, then the work started since waited for, and so on: each
+        result may open a screen, which may load in turn."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._settle(), SETTLE_LIMIT)
+            started = [
+                worker
+                for worker in self._app.workers
+                if worker not in running and worker.group not in ONGOING_WORK
+            ]
+            if not started or not self._store_open():
+                return
+            running.update(started)
+            while not all(worker.is_finished for worker in started):
+                await asyncio.sleep(WORK_POLL)
 
     async def _settle(self) -> None:
         """Until the app and the screen in front have handled every message
@@ -145,7 +199,7 @@ class KeyGate:
     def _replay_next(self) -> None:
         """The oldest held key goes to the app again; `holds` lets it pass,
         and the one after it follows once it is handled."""
-        if not self._held or self._settling:
+        if not self._held or self._settling or self._starting:
             return
         event = self._held.pop(0)
         again = events.Key(event.key, event.character)
