@@ -5,6 +5,7 @@ and a new store's place is said in the welcome page's text, not over it."""
 
 from __future__ import annotations
 
+import pytest
 from textual.widgets import Button, DataTable, Static
 from textual.widgets._toast import Toast
 
@@ -54,3 +55,29 @@ async def test_a_new_stores_place_is_said_in_the_welcome_page(demo_store):
         assert not list(app._notifications)
         button = welcome.query_one("#create", Button).region  # the form is whole at 60x20
         assert button.height and button.bottom <= 19
+
+
+def _first_row_top(table: DataTable) -> int:
+    return table.region.y + table.header_height
+
+
+@pytest.mark.parametrize("size", [(60, 20), (80, 24), (120, 40)])
+async def test_a_long_refusal_stays_above_the_rows(make_app, size):
+    """A viewer's g on the list and x on a key are refused with a 110-character
+    reason: at Textual's half width it took 5 lines at 80 columns and 8 at
+    60, over the rows; now at most 3, above every table's first row."""
+    app = make_app("carol")
+    async with app.run_test(size=size, notifications=True) as pilot:
+        await settle(pilot)
+        await pilot.press("end", "g")  # the list's last row: the one looked at
+        [toast] = await _toasts(pilot)
+        assert str(toast.render()).startswith("You are a viewer in acme")
+        assert toast.region.height <= 3
+        assert toast.region.bottom <= _first_row_top(app.screen.query_one(DataTable))
+        await open_integration(pilot, "github")
+        await pilot.press("x")
+        [toast] = await _toasts(pilot)
+        assert str(toast.render()).startswith("You are a viewer in acme")
+        table = app.screen.query_one(DataTable)
+        assert toast.region.height <= 3 and toast.region.bottom <= table.region.y
+        assert not toast.region.overlaps(app.screen.query_one("#key-detail").region)

@@ -35,7 +35,7 @@ from keydesk.store.urls import shown_url
 from keydesk.tui import clipboard, heap
 from keydesk.tui.calls import call_service, notify_error
 from keydesk.tui.commands import KeydeskCommands
-from keydesk.tui.display import visible
+from keydesk.tui.display import visible, within_lines
 from keydesk.tui.flows.integrations import IntegrationFlows
 from keydesk.tui.flows.keys import KeyFlows
 from keydesk.tui.flows.workspaces import WorkspaceFlows
@@ -65,6 +65,7 @@ if TYPE_CHECKING:
 
 __all__ = ["KeydeskApp", "run"]
 HANGUP_GRACE_SECONDS = 5.0  # after ctrl+q or a hang-up, the longest an exit may take
+TOAST_CHROME = 3  # a toast's coloured left edge and its padding (app.tcss: Toast)
 
 
 class KeydeskApp(App[None]):
@@ -390,6 +391,8 @@ class KeydeskApp(App[None]):
             reveal.note(message if not markup else Content.from_markup(message).plain, severity)
             return
         title = "" if title == self.TITLE else title  # no news in its own window; a line less
+        if not markup:  # 3 lines at most, a title's included (app.tcss: Toast)
+            message = within_lines(message, self.size.width - TOAST_CHROME, 3 - bool(title))
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def on_notify(self, event: Notify) -> None:
