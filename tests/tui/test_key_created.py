@@ -218,27 +218,43 @@ async def test_done_from_another_integrations_page_lands_on_the_key(make_app, de
 # -- 5. messages never cover a key, and go away ------------------------------------------
 
 
-@pytest.mark.parametrize("size", [(60, 20), (80, 24)])
-async def test_messages_on_the_created_page_cover_no_key_and_time_out(make_app, monkeypatch, size):
-    monkeypatch.setattr(KeyCreatedScreen, "NOTE_SECONDS", 2.0)
+async def test_messages_on_the_created_page_cover_no_key_and_time_out(make_app, monkeypatch):
+    """At 60x20 and 80x24 (one walk, the terminal resized between them)."""
+    # The note's timer starts only once the test has looked at the note: a
+    # short time then, not a wall-clock wait (a slow machine could otherwise
+    # clear it before the look).
+    held = []
+    set_timer = KeyCreatedScreen.set_timer
+
+    def held_timer(self, *args, **kwargs):
+        held.append(set_timer(self, *args, pause=True, **kwargs))
+        return held[-1]
+
+    monkeypatch.setattr(KeyCreatedScreen, "set_timer", held_timer)
+    monkeypatch.setattr(KeyCreatedScreen, "NOTE_SECONDS", 0.05)
     app = make_app()
     posted = []
-    async with app.run_test(size=size, message_hook=posted.append) as pilot:
+    async with app.run_test(size=(60, 20), message_hook=posted.append) as pilot:
         await generate_on_github(pilot, "notes")
-        posted.clear()
-        await pilot.press("c", "p", "c")
-        screen = app.screen
-        assert not [m for m in posted if isinstance(m, Notify)]
-        assert not list(app.query(Toast))
-        note = screen.query_one("#created-note")
-        assert "API key" in str(note.render())
-        for value in ("#api-key-value", "#public-key-value"):
-            assert not note.region.overlaps(screen.query_one(value).region)
-        for _ in range(200):  # it clears itself (no keypress needed)
-            if not str(note.render()).strip():
-                break
-            await pilot.pause(0.05)
-        assert not str(note.render()).strip()
+        for size in [(60, 20), (80, 24)]:
+            await pilot.resize_terminal(*size)
+            await settle(pilot)
+            posted.clear()
+            await pilot.press("c", "p", "c")
+            screen = app.screen
+            assert not [m for m in posted if isinstance(m, Notify)], size
+            assert not list(app.query(Toast)), size
+            note = screen.query_one("#created-note")
+            assert "API key" in str(note.render()), size
+            for value in ("#api-key-value", "#public-key-value"):
+                assert not note.region.overlaps(screen.query_one(value).region), (value, size)
+            for timer in held:
+                timer.resume()
+            for _ in range(200):  # it clears itself (no keypress needed)
+                if not str(note.render()).strip():
+                    break
+                await pilot.pause(0.05)
+            assert not str(note.render()).strip(), size
 
 
 async def test_the_new_key_row_is_fresh_on_the_list_too(make_app):
@@ -254,21 +270,24 @@ async def test_the_new_key_row_is_fresh_on_the_list_too(make_app):
         assert str(table.get_cell_at((0, 3))) == "3"  # github: 2 active before
 
 
-@pytest.mark.parametrize("size", [(60, 20), (80, 24), (120, 40)])
-async def test_the_whole_key_is_on_screen_and_selects_as_one_line(make_app, size):
+async def test_the_whole_key_is_on_screen_and_selects_as_one_line(make_app):
     """Where one line cannot hold it, the key wraps inside its box; a mouse
-    selection of it gives the key with nothing between its parts."""
+    selection of it gives the key with nothing between its parts. At 60x20,
+    80x24 and 120x40 (one walk, the terminal resized between them)."""
     app = make_app()
-    async with app.run_test(size=size) as pilot:
+    async with app.run_test(size=(60, 20)) as pilot:
         await generate_on_github(pilot, "whole")
         screen = app.screen
         private_key = screen._created.private_key.reveal()
-        lines = ["".join(s.text for s in strip) for strip in screen._compositor.render_strips()]
-        first = next(n for n, line in enumerate(lines) if "kdsk_" in line)
-        assert (lines[first].strip() + lines[first + 1].strip()).startswith(private_key)
-        await pilot.click("#api-key-value", times=3)  # selects the whole value
-        await settle(pilot)
-        assert screen.get_selected_text() == private_key
+        for size in [(60, 20), (80, 24), (120, 40)]:
+            await pilot.resize_terminal(*size)
+            await settle(pilot)
+            lines = ["".join(s.text for s in strip) for strip in screen._compositor.render_strips()]
+            first = next(n for n, line in enumerate(lines) if "kdsk_" in line)
+            assert (lines[first].strip() + lines[first + 1].strip()).startswith(private_key), size
+            await pilot.click("#api-key-value", times=3)  # selects the whole value
+            await settle(pilot)
+            assert screen.get_selected_text() == private_key, size
 
 
 async def test_the_reveal_says_until_when_and_what_the_key_may_do(make_app):
