@@ -2,7 +2,8 @@
 focus is on the integration's page (on the tab bar it filtered the API Keys
 tab's keys), and the line under the table follows what the filter leaves:
 the highlighted event, or that none matches (it went on describing an event
-the filter had hidden). The Members screen's filter says so alike."""
+the filter had hidden). The Members screen's and an integration's keys'
+filters say so alike (keydesk.tui.widgets.no_match)."""
 
 from __future__ import annotations
 
@@ -58,3 +59,20 @@ async def test_a_members_filter_matching_nobody_says_so(make_app):
         await settle(pilot)
         assert not screen.table.row_count
         assert _line(screen, "#members-note") == "No member matches “zzz” — esc clears the filter."
+
+
+async def test_a_keys_filter_matching_nothing_says_so_and_the_line_follows_it_back(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        detail = await open_tab(pilot, "github", "2")
+        first = detail.highlighted_key()
+        assert first is not None and first.label in _line(detail, "#key-detail")
+        await pilot.press("slash", *"xyz")
+        await settle(pilot)
+        assert not detail.table.row_count
+        assert _line(detail, "#key-detail") == "No key matches “xyz” — esc clears the filter"
+        await pilot.press("escape")  # rows back: the line on the highlighted key again
+        await settle(pilot)
+        key = detail.highlighted_key()
+        assert key is not None and key.label in _line(detail, "#key-detail")
+        assert "No key" not in _line(detail, "#key-detail")

@@ -278,7 +278,7 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         self.refresh_bindings()
 
     def _show_key_detail(self, key: KeyView | None) -> None:
-        self._say(self.key_detail, detail_line(key, self.keydesk.now()) if key else "")
+        self._say(self.key_detail, detail_line(key, self.keydesk.now(), self.key_filter.value))
 
     def _say(self, line: Static, text: str) -> None:
         """Update a line only when its text changes: an update re-lays out

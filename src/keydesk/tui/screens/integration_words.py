@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from keydesk.tui.widgets import no_match
 from keydesk.views import IntegrationView, KeyView, stop_time
 from keydesk.wording import when
 
@@ -62,8 +63,11 @@ def why_not_key(
     return None
 
 
-def detail_line(key: KeyView, now: datetime) -> str:
-    """The highlighted key in full, under the table (its row's cells may be cut)."""
+def detail_line(key: KeyView | None, now: datetime, needle: str = "") -> str:
+    """The highlighted key in full, under the table (its row's cells may be
+    cut); with none, that the filter (`needle`) matches no key, or nothing."""
+    if key is None:
+        return no_match("key", needle.strip()) if needle.strip() else ""
     parts = [
         f"{key.label}  ({key.public_key}, {key.status_words(now)})",
         f"created {when(key.created_at)} by {key.creator}",

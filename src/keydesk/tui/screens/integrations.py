@@ -13,7 +13,7 @@ from keydesk.tui.calls import call_service
 from keydesk.tui.display import content, day, literal
 from keydesk.tui.messages import IntegrationsChanged, KeysChanged
 from keydesk.tui.screens.base import KeydeskScreen
-from keydesk.tui.widgets import Column, FilterInput, Fitted, FittedTable, KeyFooter
+from keydesk.tui.widgets import Column, FilterInput, Fitted, FittedTable, KeyFooter, no_match
 from keydesk.views import EXPIRING_SOON, IntegrationStatus, IntegrationView, WorkspaceView
 
 STATUS_STYLE = {
@@ -175,7 +175,7 @@ class IntegrationsScreen(KeydeskScreen[None]):
             self._guide(None)
         elif needle:  # as typed, not as compared
             typed = self.filter_input.value.strip()
-            self._guide(f"No integration matches “{typed}”. Escape clears the filter.")
+            self._guide(no_match("integration", typed) + ".")
         elif workspace is not None and workspace.can_manage:
             self._guide(
                 f"No integrations in {workspace.name} yet.\n\n"

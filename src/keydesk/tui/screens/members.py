@@ -29,6 +29,7 @@ from keydesk.tui.screens.base import KeydeskModal, KeydeskScreen
 from keydesk.tui.screens.choice import lifetime_question
 from keydesk.tui.screens.confirm import ConfirmScreen
 from keydesk.tui.widgets import FilterInput, GuardedInput, KeyFooter, ListOptions, ListTable
+from keydesk.tui.widgets.filter_input import no_match
 from keydesk.validation import NAME_MAX
 from keydesk.views import ROLE_ORDER, MembersView, MemberView, Role, WorkspaceView
 from keydesk.wording import when
@@ -166,7 +167,7 @@ class MembersScreen(KeydeskScreen[None]):
         reason = None
         needle = self.member_filter.value.strip()
         if view is not None and needle and not self.table.row_count:
-            reason = f"No member matches “{needle}” — esc clears the filter"
+            reason = no_match("member", needle)
         elif view is not None and not view.can_manage:
             reason = (
                 f"You are a {view.your_role} in {view.workspace}: owners and admins manage "

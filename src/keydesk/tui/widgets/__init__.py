@@ -2,7 +2,7 @@
 `textual.widgets`): each owns its state and posts its own messages."""
 
 from keydesk.tui.widgets.audit_log import AuditLog
-from keydesk.tui.widgets.filter_input import FilterInput
+from keydesk.tui.widgets.filter_input import FilterInput, no_match
 from keydesk.tui.widgets.fitted_table import Column, Fitted, FittedTable, fit
 from keydesk.tui.widgets.footer import KeyFooter
 from keydesk.tui.widgets.guarded_input import GuardedInput
@@ -26,4 +26,5 @@ __all__ = [
     "Pairs",
     "ScopeList",
     "fit",
+    "no_match",
 ]

@@ -28,7 +28,7 @@ from textual.widgets import DataTable, Input, Static
 from keydesk.tui.calls import call_service
 from keydesk.tui.display import content, literal
 from keydesk.tui.interface import Keydesk
-from keydesk.tui.widgets.filter_input import FilterInput
+from keydesk.tui.widgets.filter_input import FilterInput, no_match
 from keydesk.tui.widgets.fitted_table import Column, FittedTable
 from keydesk.views import AuditView
 from keydesk.wording import when
@@ -248,7 +248,7 @@ class AuditLog(Vertical):
         with none, why (a filter matching nothing), or nothing."""
         parts: list[str] = []
         if not self._events and self._matching and not self._reading:
-            parts = [f"No event matches “{self._matching}” — esc clears the filter"]
+            parts = [no_match("event", self._matching)]
         elif 0 <= row < len(self._events):
             event = self._events[row]
             parts = [when(event.at), event.actor, event.action, event.target]

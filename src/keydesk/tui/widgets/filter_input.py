@@ -12,6 +12,12 @@ from keydesk.tui.widgets.guarded_input import GuardedInput
 PRIVATE_KEY_REPLACED = "A private key was entered; it was replaced by {what}."  # pasted or typed
 
 
+def no_match(what: str, needle: str) -> str:
+    """The line under a list whose filter hides every row, the same on every
+    screen (an empty list said nothing, or went on describing a hidden row)."""
+    return f"No {what} matches “{needle}” — esc clears the filter"
+
+
 class FilterInput(GuardedInput):
     """A one-line filter box of fixed size (app.tcss). Textual's Input sets
     its virtual size (its text's width, for scrolling) at every keystroke,
