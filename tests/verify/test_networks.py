@@ -94,11 +94,15 @@ def test_sources_are_counted_per_hour_and_aggregated_beyond_a_few_dozen(world, k
         verifier.verify(keys["valid"], "2001:db8::1")
         for n in range(SOURCES_PER_HOUR + 5):  # 198.51.100.0 .. : the 31 beyond go to /24
             verifier.verify(keys["valid"], f"198.51.100.{n}")
+        # Again: each counted where it was the first time.
+        for n in range(SOURCES_PER_HOUR - 5, SOURCES_PER_HOUR + 5):
+            verifier.verify(keys["valid"], f"198.51.100.{n}")
         verifier.flush()
     finally:
         verifier.close()
     with world.store.engine.connect() as connection:
         rows = dict(connection.execute(sa.text("SELECT source, count FROM key_source")).all())
     assert rows["203.0.113.7"] == 3 and rows["2001:db8::1"] == 1
-    assert rows["198.51.100.0/24"] == 7  # 37 addresses, 30 kept one by one
+    assert rows["198.51.100.0/24"] == 14  # 37 addresses, 30 kept one by one; 7 of the 10 again
+    assert rows["198.51.100.27"] == 2
     assert len(rows) == SOURCES_PER_HOUR + 1

@@ -50,7 +50,13 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
-from keydesk.encodings import TooDeeplyEncoded, decoded_views, holds_key_body, may_hold_key
+from keydesk.encodings import (
+    TooDeeplyEncoded,
+    decoded_views,
+    holds_key_body,
+    may_hold_key,
+    text_may_hold_key,
+)
 from keydesk.errors import (
     ForbiddenNetwork,
     RateLimited,
@@ -263,12 +269,23 @@ def bearer_token(scope: Scope) -> str | None:
 
 
 def _carries_key_elsewhere(scope: Scope) -> bool:
+    headers = scope.get("headers", ())
+    client = scope.get("client")
+    # What `may_hold_key` looks for is in no value when it is in none of them
+    # joined: nearly every request is cleared by one search of their text.
+    texts = [value.decode("latin-1") for name, value in headers if name != b"authorization"]
+    texts += (
+        (scope.get("query_string") or b"").decode("latin-1"),
+        (scope.get("raw_path") or b"").decode("latin-1"),
+        str(scope["path"]),
+        str(scope.get("method") or ""),
+        str(client[0]) if client else "",
+    )
+    if not text_may_hold_key("\n".join(texts)):
+        return False
     if any(_looks_like_key(value) for value in _logged_fields(scope)):
         return True
-    return any(
-        name != b"authorization" and _looks_like_key(value)
-        for name, value in scope.get("headers", ())
-    )
+    return any(name != b"authorization" and _looks_like_key(value) for name, value in headers)
 
 
 def _logged_fields(scope: Scope) -> tuple[bytes, ...]:
@@ -340,7 +357,12 @@ def _only_an_address(scope: Scope) -> None:
     proxy it is an entry of that header, which may hold anything: part of a
     key split across entries is no key to look for."""
     client = scope.get("client")
-    if not client or not any(name == b"x-forwarded-for" for name, _ in scope.get("headers", ())):
+    if not client:
+        return
+    for name, _ in scope.get("headers", ()):
+        if name == b"x-forwarded-for":
+            break
+    else:
         return  # the connection's own peer, which the server named
     try:
         ipaddress.ip_address(str(client[0]))

@@ -1,12 +1,18 @@
-"""Whether files may have been unlinked, replaced or moved, in one cheap
-check: Linux's inotify, read without waiting (one system call that finds
-nothing, as against a stat() of each file on every read).
+"""Whether files may have been unlinked, replaced or moved, at no cost per
+check: Linux's inotify, read by a thread of its own that sets a flag, so a
+check is one attribute read (no system call; a poll per request was the
+verifier's largest cost of its own under load).
 
 Each watched file's inode reports a change of its link count (an unlink,
 or a rename over it), a move, or its deletion. Anything else reported there
 (chmod, touch) is a false alarm the caller settles with stat(). Where
 inotify is not to be had (another system, no instances left), every check
-says "maybe", and the caller stats as before."""
+says "maybe", and the caller stats as before.
+
+The flag is set as soon as the watching thread runs after the event: within
+microseconds on an idle process, at most Python's switch interval (5 ms)
+plus the scheduler's delay when other threads hold the interpreter. Until
+then a check may still say "nothing"."""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ import contextlib
 import os
 import select
 import sys
+import threading
 from collections.abc import Sequence
 
 _IN_NONBLOCK = os.O_NONBLOCK
@@ -27,6 +34,10 @@ _EVENTS = 64 * 1024  # a read's buffer: all that is queued, in one call
 class FileWatch:
     def __init__(self, paths: Sequence[str]) -> None:
         self._fd: int | None = None
+        # Set by the watching thread, cleared by `stirred`: True until then,
+        # so the first check stats (for whatever happened before the watch).
+        self._stirred = True
+        self._woken: int | None = None  # written to by `close`, to stop the thread
         if not sys.platform.startswith("linux"):
             return
         import ctypes  # only here: `keydesk verify`'s one read never needs it
@@ -41,28 +52,50 @@ class FileWatch:
                 os.close(fd)
                 return
         self._fd = fd
-        # poll() answers "nothing queued" without the exception an empty
-        # read raises: the check every request makes stays a bare call.
-        self._poll = select.poll()
-        self._poll.register(fd, select.POLLIN)
+        wake, self._woken = os.pipe2(os.O_CLOEXEC)
+        threading.Thread(
+            target=self._watch, args=(fd, wake), name="keydesk-watch", daemon=True
+        ).start()
 
     def stirred(self) -> bool:
         """Whether something happened to a watched file since the last call
-        (always True without a watch)."""
-        if self._fd is None:
-            return True
-        if not self._poll.poll(0):
+        that said so, as far as the watching thread has seen (always True
+        without a watch)."""
+        if not self._stirred:
             return False
-        stirred = False
-        while True:  # drain the queue: the caller checks once for all of it
-            try:
-                os.read(self._fd, _EVENTS)
-            except BlockingIOError:
-                return stirred
-            stirred = True
+        if self._fd is not None:
+            self._stirred = False  # before the caller's stat(): a later event sets it again
+        return True
+
+    def calm(self) -> bool:
+        """Nothing to look into (what `stirred` would say), leaving it to say so."""
+        return not self._stirred
+
+    def _watch(self, fd: int, wake: int) -> None:
+        poll = select.poll()
+        poll.register(fd, select.POLLIN)
+        poll.register(wake, select.POLLIN)
+        try:
+            while True:
+                ready = {ready_fd for ready_fd, _ in poll.poll()}
+                if wake in ready:
+                    return
+                with contextlib.suppress(BlockingIOError):
+                    while os.read(fd, _EVENTS):  # drain: one flag for all of it
+                        pass
+                self._stirred = True
+        except OSError:  # the watch is broken: every check says "maybe" from now on
+            self._stirred = True
+            self._fd = None
+        finally:
+            for own in (fd, wake):
+                with contextlib.suppress(OSError):
+                    os.close(own)
 
     def close(self) -> None:
-        if self._fd is not None:
+        self._fd, self._stirred = None, True
+        if self._woken is not None:
             with contextlib.suppress(OSError):
-                os.close(self._fd)
-            self._fd = None
+                os.write(self._woken, b"x")
+            os.close(self._woken)
+            self._woken = None

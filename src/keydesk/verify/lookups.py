@@ -51,6 +51,11 @@ class Lookups:
     def get(self, public_key: str) -> StoredKey | None:
         """For a thread: reads inline when nothing else is reading, else joins
         the next coalesced read."""
+        if self._sqlite is not None:
+            kept = self._sqlite.kept_row(public_key)
+            if kept is not None:
+                self._health.answered()
+                return kept
         with self._state:
             inline = not self._reading and not self._pending
             if inline:
@@ -72,6 +77,10 @@ class Lookups:
         on SQLite when nothing else is reading (a read in WAL mode waits for
         no writer, and the hand-off to a thread cost more than the read)."""
         if self._sqlite is not None:
+            kept = self._sqlite.kept_row(public_key)  # nearly every request
+            if kept is not None:
+                self._health.answered()
+                return kept
             with self._lock:
                 inline = not (self._reading or self._pending or self._closed)
                 if inline:

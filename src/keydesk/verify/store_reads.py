@@ -133,6 +133,19 @@ class SqliteReads:
             return None
         return self._fetch(public_keys, wait=False)
 
+    def kept_row(self, public_key: str) -> StoredKey | None:
+        """The row read earlier for `public_key`, when the store has not
+        changed since (its WAL-index header the same, its files watched and
+        calm): no lock, no I/O, nothing but a look at memory. None: read it.
+        Safe beside a read going on: that read clears the rows before it
+        records a new version, so a version seen equal here is theirs."""
+        wal, watch = self._wal, self._watch
+        if wal is None or watch is None or not watch.calm() or self.changed is not None:
+            return None
+        if wal.now() != self._version:
+            return None
+        return self._kept.get(public_key)
+
     def _fetch(self, public_keys: list[str], wait: bool) -> dict[str, StoredKey] | None:
         if self.changed is not None:
             raise StoreUnavailable(self.changed)

@@ -13,6 +13,7 @@ USAGE_BACKLOG_MAX = 100_000  # counts kept for a retry while the store refuses w
 # Addresses a key's hour keeps one by one; beyond, a new one is counted under
 # its /24 or /48 (what a busy key's page can show, and a store can hold).
 SOURCES_PER_HOUR = 32
+ENTRIES_KEPT = 100_000  # (key, source) pairs counted with one look-up, per hour
 SOURCE = "@"  # an outcome starting with it is a source: key_source, not key_usage
 
 UsageCounts = dict[tuple[int, int, str], int]  # (key id, hour, outcome or @source) -> count
@@ -42,15 +43,25 @@ class UsageCounter:
         self._unplaced: dict[int, int] = {}  # accepted from no known address, per key
         self._placed: dict[tuple[int, str], int] = {}  # accepted, per key and source
         self._sources: dict[int, set[str]] = {}  # addresses kept one by one, per key
+        # This hour's (key, source) → its entry in `_placed`: a source seen
+        # before is counted with one look-up.
+        self._entries: dict[tuple[int, str], tuple[int, str]] = {}
 
     def add_accepted(self, key_id: int, source: Source | None) -> bool:
         """Count one accepted request, and where it came from (None: not
         known); True when it starts a new batch."""
         hour = int(time.time()) // 3600  # usage_hour, inline
         with self._lock:
+            placed = self._placed
+            if source is not None and hour == self._hour:  # nearly every request
+                entry = self._entries.get((key_id, source.text))
+                if entry is not None:
+                    started = not (placed or self._counts or self._unplaced)
+                    placed[entry] = placed.get(entry, 0) + 1
+                    return started
             if hour != self._hour or len(self._sources) > 10_000:
                 self._fold()
-                self._hour, self._sources = hour, {}  # a new hour counts anew
+                self._hour, self._sources, self._entries = hour, {}, {}  # a new hour counts anew
             started = not (self._counts or self._unplaced or self._placed)
             if source is None:
                 self._unplaced[key_id] = self._unplaced.get(key_id, 0) + 1
@@ -64,7 +75,9 @@ class UsageCounter:
                     seen.add(text)
                 else:
                     text = SOURCE + source_network(source.address)
-            entry = (key_id, text)
+            if len(self._entries) >= ENTRIES_KEPT:  # a flood of addresses: start over
+                self._entries.clear()
+            entry = self._entries[(key_id, source.text)] = (key_id, text)
             self._placed[entry] = self._placed.get(entry, 0) + 1
         return started
 
