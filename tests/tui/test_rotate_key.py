@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from textual.widgets import Footer
+from textual.widgets import Footer, OptionList
 
 from keydesk.service import KeyService
 from keydesk.tui.screens.choice import ChoiceScreen
+from keydesk.tui.screens.help import HelpScreen
 from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
 from keydesk.tui.screens.key_page import KeyScreen
+from keydesk.tui.widgets import Pairs
 from keydesk.views import utcnow
 from tests.tui.screenshots import open_integration, settle
 
@@ -69,3 +71,27 @@ async def test_t_on_a_key_being_replaced_says_so_at_once(make_app, demo_store):
         assert isinstance(app.screen, KeyScreen)
         assert [n.message for n in app._notifications] == [said]
     assert KeyService(demo_store, "alice").key(new.public_key).replaced_by is None
+
+
+async def test_the_rotation_question_and_its_help_keep_each_line_whole(make_app):
+    """Each choice, and each key ? lists from it (the j k line among them),
+    on one line from 60x20 up: wrapped at 60 columns, 8 keys took 13 lines."""
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_integration(pilot, "github")
+        await pilot.press("t")
+        await settle(pilot)
+        choices = app.screen.query_one(OptionList)
+        for size in ((120, 40), (80, 24), (60, 20)):
+            await pilot.resize_terminal(*size)
+            await settle(pilot)
+            assert choices.virtual_size.height == choices.option_count, size
+            await pilot.press("question_mark")
+            await settle(pilot)
+            help_screen = app.screen
+            assert isinstance(help_screen, HelpScreen)
+            assert "↑ ↓ j k PgUp PgDn" in dict(help_screen.query_one("#help-general", Pairs).rows)
+            for pairs in help_screen.query(Pairs):
+                assert pairs.size.height == len(pairs.rows), (size, pairs.id)
+            await pilot.press("escape")
+            await settle(pilot)

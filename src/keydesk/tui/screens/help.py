@@ -12,15 +12,19 @@ from textual.widgets import Static
 from keydesk.tui.screens.base import KeydeskModal, KeydeskScreen
 from keydesk.tui.widgets import KeyFooter, Pairs
 
+# Each on one line in a dialog at 60 columns (34 cells beside the keys):
+# wrapped, they ran into each other (a rotation's ? at 60x20 took 13 lines
+# for these 8).
 GENERAL = [
     ("↑ ↓ j k PgUp PgDn", "Move in a list or table"),
     ("home / end", "First / last row of a list"),
     ("tab / shift+tab", "Next / previous field or button"),
-    ("enter", "Open, choose, or press the focused button"),
-    ("esc / q", "Back (q quits from the integration list)"),
-    ("ctrl+p", "Command palette: every action by name"),
-    ("drag, ctrl+c", "Select text with the mouse, copy the selection"),
-    ("shift+drag", "The terminal's own selection (or start keydesk --no-mouse)"),
+    ("enter", "Open, choose, or press a button"),
+    ("esc / q", "Back; q quits from the list"),
+    ("ctrl+p", "Command palette: actions by name"),
+    ("drag, ctrl+c", "Select text, copy the selection"),
+    ("shift+drag", "The terminal's own selection"),
+    ("keydesk --no-mouse", "Start with the mouse off"),
 ]
 
 
