@@ -123,16 +123,25 @@ def servers(url: str, folder: Path) -> dict[str, Server]:
 
 
 def load(server: Server, seconds: float, script: Path) -> dict:
-    before = cpu_seconds(server.process.pid)
+    before, client = cpu_seconds(server.process.pid), _children_cpu()
     output = wrk(f"http://127.0.0.1:{server.port}/v1/verify", seconds, CONNECTIONS, script)
     text = output.communicate()[0]
     used = cpu_seconds(server.process.pid) - before
+    client = _children_cpu() - client  # wrk's, reaped by communicate()
     result = parse_wrk(text)
     if set(result["reasons"]) - {"200"} or result["socket_errors"]:
         raise SystemExit(f"{server.name}: not every answer was 200: {result}")
     answered = int(re.search(r"(\d+) requests in", text).group(1))
     result["cpu_us"] = used / max(1, answered) * 1e6
+    result["wrk_us"] = client / max(1, answered) * 1e6
     return result
+
+
+def _children_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def cpu_seconds(pid: int) -> float:
@@ -187,7 +196,21 @@ def measure(running: dict[str, Server], rounds: int, seconds: float, script: Pat
             paired=paired("auth", "bare", "cpu_us")),
         Row("keydesk serve --workers 2 vs --workers 1", rps("serve2"), rps("serve"), "req/s",
             paired=paired("serve2", "serve"), note="target ≥ 1.7×"),
+        Row("  CPU per request", ms("serve2", "cpu_us"), ms("serve", "cpu_us"), "µs", False,
+            paired=paired("serve2", "serve", "cpu_us")),
+        # On 2 cores, wrk's share of them caps what a second worker can add.
+        Row("  wrk's own CPU per request (1 worker)", ms("serve", "wrk_us"), None, "µs", False,
+            note=f"2-core ceiling ≈ {ceiling(got):.2f}×"),
     ]  # fmt: skip
+
+
+def ceiling(got: dict[str, list[dict]]) -> float:
+    """What `--workers 2` can reach against one worker on 2 cores: one worker
+    has a core (wrk runs on the other), two share both with wrk, so
+    2 / (server + wrk CPU a request) against 1 / server."""
+    server = median([r["cpu_us"] for r in got["serve"]])
+    client = median([r["wrk_us"] for r in got["serve"]])
+    return 2 * server / (server + client)
 
 
 def in_process(url: str, keys: list[str], rounds: int, calls: int = 20_000) -> list[Row]:

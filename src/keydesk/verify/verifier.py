@@ -156,13 +156,16 @@ class Verifier:
     def _parse(self, presented: str | PrivateKey | None) -> tuple[PrivateKey, bytes]:
         if presented is None or (isinstance(presented, str) and not presented.strip()):
             raise Unauthorized(UnauthorizedReason.MISSING)
+        digest = None
         if type(presented) is str and len(presented) == PRIVATE_KEY_LENGTH:
             key = PrivateKey(presented)
             digest = self._checks.digest(key)
             if self._checks.verified(digest):  # this very text passed the parse before
                 return key, digest
         key = parse_private_key(presented)  # shape and checksum: no I/O
-        return key, self._checks.digest(key)
+        if digest is None or key.reveal() != presented:  # the digest of the text as parsed
+            digest = self._checks.digest(key)
+        return key, digest
 
     def _refusal(self, row: StoredKey) -> UnauthorizedReason | None:
         """Why the row's key is refused whatever the secret: revoked,
