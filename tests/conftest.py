@@ -10,14 +10,17 @@ tests/store/test_migrations.py still migrates from nothing."""
 from __future__ import annotations
 
 import compileall
+import contextlib
 import io
 import os
 import shutil
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -43,16 +46,53 @@ def pytest_configure(config: pytest.Config) -> None:
         _make_postgres_roles()
 
 
+# The templates the controller made, by fixture name: each worker copies
+# these instead of making its own (see pytest_configure_node).
+_SHARED_TEMPLATES: dict[str, str] = {}
+_SHARED_CLEANUP = contextlib.ExitStack()
+
+
 def _make_postgres_roles() -> None:
     """A store's first migration on a server creates keydesk's roles, which
     are cluster-wide: on a fresh server the workers' templates and the bench
     smokes, migrating at once, waited on each other's role locks past the
     store's lock timeout and failed as 'busy' (a fresh CI run). So one
-    migration runs here first; later ones find the roles made."""
+    migration runs here first; later ones find the roles made. The migrated
+    database is kept: it is every process's `postgres_template`."""
     if os.environ.get(POSTGRES_ENV):
         databases = _postgres_database()
-        open_store(next(databases), create=True).dispose()
-        databases.close()  # drops it
+        url = next(databases)
+        _SHARED_CLEANUP.callback(databases.close)  # drops it
+        open_store(url, create=True).dispose()
+        _SHARED_TEMPLATES["postgres_template"] = str(sa.make_url(url).database)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist, as it starts each worker: the migrated SQLite store and the
+    set-up PostgreSQL team database are made once, here, and copied by every
+    worker (each made its own: ~1.5 s of CPU, ~10 s at the run's start when
+    both workers also collect)."""
+    if "sqlite_template" not in _SHARED_TEMPLATES:
+        folder = Path(tempfile.mkdtemp(prefix="keydesk-templates-"))
+        _SHARED_CLEANUP.callback(shutil.rmtree, folder, ignore_errors=True)
+        _SHARED_TEMPLATES["sqlite_template"] = str(_migrated_sqlite(folder / "keydesk.db"))
+        server = os.environ.get(POSTGRES_ENV)
+        if server:
+            made = _SHARED_CLEANUP.enter_context(set_up_template(server))
+            _SHARED_TEMPLATES["team_template"] = f"{made.database} {made.owner}"
+    node.workerinput["keydesk_templates"] = dict(_SHARED_TEMPLATES)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):
+        _SHARED_CLEANUP.close()
+
+
+def _shared_template(request: pytest.FixtureRequest) -> str | None:
+    """The template the controller made for this fixture, if it made one."""
+    given = getattr(request.config, "workerinput", {}).get("keydesk_templates", _SHARED_TEMPLATES)
+    return given.get(request.fixturename)
 
 
 def _postgres_database(template: str | None = None) -> Iterator[str]:
@@ -73,19 +113,31 @@ def _postgres_database(template: str | None = None) -> Iterator[str]:
         admin.dispose()
 
 
-@pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory) -> Path:
-    """A migrated SQLite store with nothing in it, made once per worker."""
-    path = tmp_path_factory.mktemp("template") / "keydesk.db"
+def _migrated_sqlite(path: Path) -> Path:
     open_store(f"sqlite:///{path}", create=True).dispose()
     return path
 
 
 @pytest.fixture(scope="session")
-def postgres_template() -> Iterator[str]:
-    """The name of a migrated PostgreSQL database with nothing in it, made
-    once per worker. Nothing stays connected to it: CREATE DATABASE copies
-    only a template no session is using."""
+def sqlite_template(request, tmp_path_factory) -> Path:
+    """A migrated SQLite store with nothing in it: the controller's, else
+    made once per worker."""
+    shared = _shared_template(request)
+    if shared is not None:
+        return Path(shared)
+    return _migrated_sqlite(tmp_path_factory.mktemp("template") / "keydesk.db")
+
+
+@pytest.fixture(scope="session")
+def postgres_template(request) -> Iterator[str]:
+    """The name of a migrated PostgreSQL database with nothing in it: the
+    controller's, else made once per worker. Nothing stays connected to it:
+    CREATE DATABASE copies only a template no session is using (several at
+    once may copy it)."""
+    shared = _shared_template(request)
+    if shared is not None:
+        yield shared
+        return
     databases = _postgres_database()
     url = next(databases)
     open_store(url, create=True).dispose()
@@ -296,13 +348,18 @@ def configured(cli, tmp_path, sqlite_template):
 
 
 @pytest.fixture(scope="session")
-def team_template() -> Iterator[SetUpTemplate]:
-    """A database `keydesk postgres setup` made, once per worker; each
-    `team` is a copy of it (tests/store/postgres/test_setup.py still sets
-    up databases from nothing)."""
+def team_template(request) -> Iterator[SetUpTemplate]:
+    """A database `keydesk postgres setup` made: the controller's, else once
+    per worker; each `team` is a copy of it (tests/store/postgres/test_setup.py
+    still sets up databases from nothing)."""
     server = os.environ.get(POSTGRES_ENV)
     if not server:
         pytest.skip(f"PostgreSQL: set {POSTGRES_ENV} to a server URL to run these (.ci/run does)")
+    shared = _shared_template(request)
+    if shared is not None:
+        database, owner = shared.split()
+        yield SetUpTemplate(database, owner)
+        return
     with set_up_template(server) as made:
         yield made
 
