@@ -11,8 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,14 +20,7 @@ from keydesk.store.engine import open_store
 from keydesk.store.file_watch import FileWatch
 from keydesk.verify import Verifier, store_reads
 from tests.conftest import build_world
-
-
-def eventually(done: Callable[[], bool], within: float = 10.0) -> None:
-    """Wait (yielding to the watching thread) until `done()`; a bound, not a timing."""
-    deadline = time.monotonic() + within
-    while not done():
-        assert time.monotonic() < deadline, "the watch never saw it"
-        time.sleep(0.0005)
+from tests.support.waiting import eventually
 
 
 @pytest.fixture
