@@ -64,6 +64,21 @@ async def test_an_integration_with_no_keys_focuses_generate(make_app, demo_store
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, CreateKeyScreen)
+        # Done lands on the table, not on the button the empty page focused:
+        # j and k stayed dead there, and x revoked the top key, not the one
+        # j had been pressed to reach (walk of #21, 80x24).
+        for label in ("first", "second"):
+            if label == "second":
+                await pilot.press("g")
+            await pilot.press(*label, "ctrl+s")
+            await settle(pilot)
+            await pilot.press("c", "d")
+            await settle(pilot)
+            detail = app.screen
+            assert isinstance(detail, IntegrationDetailScreen)
+            assert detail.focused is detail.table
+        await pilot.press("j")
+        assert (key := detail.highlighted_key()) is not None and key.label == "first"
 
 
 # -- 10. never stale -------------------------------------------------------------------

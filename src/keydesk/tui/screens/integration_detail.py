@@ -246,8 +246,8 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         if highlight and needle and not loaded.matches(highlight, needle):
             key_filter.value = ""  # the key to show must be in view
         self._apply_filter(highlight)
-        if self.focused is None or (not loaded.keys and self.focused is self.table):
-            self._focus_tab()  # never away from where the user is typing
+        if highlight or self.focused is None or (not loaded.keys and self.focused is self.table):
+            self._focus_tab()  # never away from where the user is typing; a key just made: on it
 
     # -- keys: filtering -------------------------------------------------------------
 
