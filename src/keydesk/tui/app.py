@@ -391,7 +391,8 @@ class KeydeskApp(App[None]):
             reveal.note(message if not markup else Content.from_markup(message).plain, severity)
             return
         title = "" if title == self.TITLE else title  # no news in its own window; a line less
-        if not markup:  # 3 lines at most, a title's included (app.tcss: Toast)
+        if not markup and self.size.width > 2 * TOAST_CHROME:  # once the terminal's size is known
+            # 3 lines at most, a title's included (app.tcss: Toast)
             message = within_lines(message, self.size.width - TOAST_CHROME, 3 - bool(title))
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
