@@ -64,7 +64,8 @@ async def test_members_list_moves_with_j_k_home_end_and_q_leaves_it(make_app):
 
 async def test_j_and_k_move_in_a_dialogs_choices_and_enter_is_in_its_footer(make_app):
     """The rotation's overlap and the workspace switch: j/k move as in every
-    list (they did nothing: 'j j Enter' chose the default 24 hours)."""
+    list (they did nothing: 'j j Enter' chose the default 24 hours), and stop
+    at the ends."""
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await open_integration(pilot, "github")
@@ -76,6 +77,12 @@ async def test_j_and_k_move_in_a_dialogs_choices_and_enter_is_in_its_footer(make
         assert choices.highlighted == start + 1
         await pilot.press("k", "k")
         assert choices.highlighted == start - 1
+        # Stopped at the ends: past '7 days' it wrapped to 'now: the old key
+        # stops at once' (and past 'viewer' to 'owner').
+        await pilot.press(*"j" * choices.option_count, "down")
+        assert choices.highlighted == choices.option_count - 1
+        await pilot.press(*"k" * choices.option_count, "up")
+        assert choices.highlighted == 0
         await pilot.press("escape", "escape")
         await settle(pilot)
         assert isinstance(app.screen, IntegrationsScreen)

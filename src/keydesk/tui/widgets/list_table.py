@@ -37,9 +37,26 @@ class ListTable(DataTable[Any]):
 
 class ListOptions(OptionList):
     """Every dialog's list of choices: j/k move in it too (OptionList knows
-    only the arrows), as in every table."""
+    only the arrows), and stop at its ends as in every table. OptionList
+    wraps: one ↓ or j too many past 'viewer' chose 'owner', past '7 days'
+    of overlap the rotation's 'now: the old key stops at once'."""
 
     BINDINGS = [
         Binding("j", "cursor_down", "Down", show=False),
         Binding("k", "cursor_up", "Up", show=False),
     ]
+
+    def action_cursor_down(self) -> None:
+        self._step(1)
+
+    def action_cursor_up(self) -> None:
+        self._step(-1)
+
+    def _step(self, way: int) -> None:
+        """To the next enabled choice `way` (1: down), if there is one."""
+        at, count = self.highlighted, self.option_count
+        start = (-1 if way > 0 else count) if at is None else at
+        ahead = range(start + way, count if way > 0 else -1, way)
+        found = next((n for n in ahead if not self.get_option_at_index(n).disabled), None)
+        if found is not None:
+            self.highlighted = found
