@@ -4,6 +4,8 @@ and Revoke, and its Audit tab (an `AuditLog`).
 Big integrations (100,000 keys) stay quick: the keys stream in from one read
 and the first rows are shown before the last are read; the filter runs once
 typing pauses (the table scans in a worker and holds a window of the rows).
+The Overview and Audit tabs are built when first shown: the page opens with
+a third fewer widgets to style and lay out.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.timer import Timer
+from textual.widget import AwaitMount, Widget
 from textual.widgets import Button, Header, Input, Static, TabbedContent, TabPane
 
 from keydesk.tui import heap
@@ -24,6 +27,7 @@ from keydesk.tui.screens.base import KeydeskScreen
 from keydesk.tui.screens.integration_words import (
     detail_line,
     no_new_key,
+    overview_rows,
     settings_hint,
     why_not_key,
 )
@@ -31,10 +35,26 @@ from keydesk.tui.screens.key_page import KeyScreen
 from keydesk.tui.screens.key_reads import FIRST_PAGE, PageKeyReads
 from keydesk.tui.widgets import AuditLog, FilterInput, KeyFooter, KeyTable, LoadedKeys, Pairs
 from keydesk.views import IntegrationView, KeyView
-from keydesk.wording import when
 
 FILTER_FROM = 9  # keys; fewer fit on one screen without a filter
 FILTER_DELAY = 0.1  # seconds of quiet typing before the filter runs
+
+
+def tab_body(tab: str, integration: IntegrationView) -> Widget:
+    """The Overview's or the Audit tab's content, built when first shown."""
+    if tab == "audit":
+        return AuditLog(integration.workspace, integration.id)
+    hint = Static(content(settings_hint(integration)), id="overview-hint")
+    settings = Pairs(overview_rows(integration), id="overview-settings")
+    return VerticalScroll(settings, hint, id="overview-body")
+
+
+def build_tab(tabs: TabbedContent, tab: str, integration: IntegrationView) -> AwaitMount | None:
+    """Mount `tab`'s content unless it is there (the API Keys tab always is)."""
+    pane = tabs.get_pane(tab)
+    if tab == "api-keys" or pane.children:
+        return None
+    return pane.mount(tab_body(tab, integration))
 
 
 class IntegrationDetailScreen(KeydeskScreen[None]):
@@ -96,9 +116,9 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         yield Header()
         yield Static(id="detail-title")
         with TabbedContent(initial=self._initial_tab, id="tabs"):
-            with TabPane("Overview", id="overview"), VerticalScroll(id="overview-body"):
-                yield Pairs([], id="overview-settings")
-                yield Static(id="overview-hint")
+            with TabPane("Overview", id="overview"):
+                if self._initial_tab == "overview":
+                    yield tab_body("overview", self.integration)
             with TabPane("API Keys", id="api-keys"):
                 with Horizontal(id="keys-bar"):
                     yield Static(id="keys-summary")
@@ -112,7 +132,8 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
                 yield KeyTable(self.keydesk.now, id="keys")
                 yield Static(id="key-detail")
             with TabPane("Audit", id="audit"):
-                yield AuditLog(self.integration.workspace, self.integration.id)
+                if self._initial_tab == "audit":
+                    yield tab_body("audit", self.integration)
         yield KeyFooter()
 
     # -- widgets, typed ---------------------------------------------------------
@@ -124,7 +145,6 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
     generate_button = getters.query_one("#generate", Button)
     gate = getters.query_one("#keys-gate", Static)
     title_bar = getters.query_one("#detail-title", Static)
-    overview = getters.query_one("#overview-settings", Pairs)
     key_detail = getters.query_one("#key-detail", Static)
 
     def on_mount(self) -> None:
@@ -148,21 +168,9 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
     def _show_integration(self, integration: IntegrationView) -> None:
         self.integration = integration
         self._show_title()
-        rows = [
-            ("Name", integration.name),
-            ("Workspace", integration.workspace),
-            ("Provider", integration.provider),
-            ("Status", integration.status.value),
-            ("Client ID", integration.client_id or "— (not set)"),
-            ("Redirect URI", integration.redirect_uri or "— (not set)"),
-            ("Scopes", integration.scopes or "—"),
-            ("Active keys", str(integration.active_keys)),
-            ("Created", when(integration.created_at)),
-            ("Updated", when(integration.updated_at)),
-            ("Your role", integration.role.value),
-        ]
-        self.overview.show(rows)
-        self.query_one("#overview-hint", Static).update(content(settings_hint(integration)))
+        for settings in self.query("#overview-settings").results(Pairs):  # once shown
+            settings.show(overview_rows(integration))
+            self.query_one("#overview-hint", Static).update(content(settings_hint(integration)))
         reason = integration.why_no_new_keys()
         button = self.generate_button
         button.disabled = reason is not None
@@ -181,7 +189,8 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         self.title_bar.update(content(clipped(integration.name, max(room, 8)) + tail))
 
     def on_integrations_changed(self, _message: IntegrationsChanged) -> None:
-        self.query_one(AuditLog).stale()  # the change made events of its own
+        for log in self.query(AuditLog):  # once shown
+            log.stale()  # the change made events of its own
         call_service(
             self,
             lambda: self.keydesk.calls.integration(self.integration.id),
@@ -333,7 +342,9 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
             self.table.focus()
 
     @on(TabbedContent.TabActivated)
-    def _tab_changed(self) -> None:
+    async def _tab_changed(self) -> None:
+        if (building := build_tab(self.tabs, self.tabs.active, self.integration)) is not None:
+            await building  # a tab bar click: built as it shows
         if not (self._filter_on_show and self.tabs.active == "api-keys"):
             self._focus_tab()  # not after `/`, which focused the filter
         self._filter_on_show = False
@@ -405,11 +416,13 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
     def _key_selected(self, message: KeyTable.KeySelected) -> None:
         self.app.push_screen(KeyScreen(self.integration, message.key))
 
-    def action_filter_keys(self) -> None:
+    async def action_filter_keys(self) -> None:
         """The box shows by itself from FILTER_FROM keys; `/` shows it for fewer.
         With the Audit tab showing, `/` filters its trail, wherever focus is
         (on the tab bar, this binding, not the trail's own, gets it)."""
         if self.tabs.active == "audit":
+            if (building := build_tab(self.tabs, "audit", self.integration)) is not None:
+                await building  # clicked to, and `/` before it was built
             self.query_one(AuditLog).action_filter()
             return
         key_filter = self.key_filter
@@ -417,7 +430,7 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
             key_filter.display = True
             self.refresh_bindings()
         self._filter_on_show = self.tabs.active != "api-keys"
-        self.action_show_tab("api-keys")
+        self.tabs.active = "api-keys"
         key_filter.focus()
 
     @on(Input.Submitted, "#key-filter")
@@ -430,7 +443,9 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         if (key := self.highlighted_key()) is not None:
             self.keydesk.copy_text(key.public_key, "Public key")
 
-    def action_show_tab(self, tab: str) -> None:
+    async def action_show_tab(self, tab: str) -> None:
+        if (building := build_tab(self.tabs, tab, self.integration)) is not None:
+            await building  # before it shows: no empty frame
         self.tabs.active = tab
 
     def action_edit(self) -> None:

@@ -1,5 +1,5 @@
 """What an integration's page says in words: why a key action is refused,
-the highlighted key in full, the Overview's own keys
+the highlighted key in full, the Overview's settings and own keys
 (keydesk.tui.screens.integration_detail)."""
 
 from __future__ import annotations
@@ -90,3 +90,20 @@ def settings_hint(integration: IntegrationView) -> str:
         (integration.can_disable, "d disable"),
     ]
     return "  ·  ".join(text for offered, text in actions if offered)
+
+
+def overview_rows(integration: IntegrationView) -> list[tuple[str, str]]:
+    """The Overview tab's name / value rows."""
+    return [
+        ("Name", integration.name),
+        ("Workspace", integration.workspace),
+        ("Provider", integration.provider),
+        ("Status", integration.status.value),
+        ("Client ID", integration.client_id or "— (not set)"),
+        ("Redirect URI", integration.redirect_uri or "— (not set)"),
+        ("Scopes", integration.scopes or "—"),
+        ("Active keys", str(integration.active_keys)),
+        ("Created", when(integration.created_at)),
+        ("Updated", when(integration.updated_at)),
+        ("Your role", integration.role.value),
+    ]
