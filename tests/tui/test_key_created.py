@@ -104,9 +104,23 @@ async def test_screenshots_elsewhere_are_owner_only(make_app, downloads):
 
 
 async def test_ctrl_q_twice_on_the_created_page_does_not_quit(make_app):
+    """ctrl+q on the reveal asks to quit (not to leave: Back's words), and
+    only an answer leaves."""
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
         await generate_on_github(pilot, "quit-twice")
+        await pilot.press("ctrl+q")
+        await settle(pilot)
+        assert _text(app.screen, "#dialog-title") == "Quit without the key?"
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.press("escape")  # Back, not quit: the page's own words
+        await settle(pilot)
+        assert _text(app.screen, "#dialog-title") == "Leave without the key?"
+        await pilot.press("escape")  # Stay
+        await settle(pilot)
+        assert isinstance(app.screen, KeyCreatedScreen)
+
         await pilot.press("ctrl+q")
         await settle(pilot)
         await pilot.press("ctrl+q")
@@ -148,12 +162,24 @@ async def test_done_before_a_copy_asks_and_one_key_confirms(make_app):
 
 
 async def test_done_after_a_copy_does_not_ask(make_app):
+    """The reveal says until when and what the key may do; after a copy,
+    Done does not ask; back on the list, its active count is current (#9
+    item 10)."""
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
         await generate_on_github(pilot, "done-copied")
+        key = app.screen._key
+        shown = _text(app.screen, "#created-for")
+        assert key.expires_at is not None
+        assert f"expires {key.expires_at:%Y-%m-%d %H:%M} UTC" in shown
+        assert "scopes: " + " ".join(key.scopes) in shown
         await pilot.press("c", "d")
         await settle(pilot)
         assert isinstance(app.screen, IntegrationDetailScreen)
+        await pilot.press("escape")
+        await settle(pilot)
+        table = app.screen.query_one("#integrations", DataTable)
+        assert str(table.get_cell_at((0, 3))) == "3"  # github: 2 active before
 
 
 # -- 4. Done lands on the key, whatever the entry point -----------------------------------
@@ -257,19 +283,6 @@ async def test_messages_on_the_created_page_cover_no_key_and_time_out(make_app, 
             assert not str(note.render()).strip(), size
 
 
-async def test_the_new_key_row_is_fresh_on_the_list_too(make_app):
-    """After the flow, the list's active count is current (#9 item 10)."""
-    app = make_app()
-    async with app.run_test(size=(100, 30)) as pilot:
-        await generate_on_github(pilot, "counted")
-        await pilot.press("c", "d")
-        await settle(pilot)
-        await pilot.press("escape")
-        await settle(pilot)
-        table = app.screen.query_one("#integrations", DataTable)
-        assert str(table.get_cell_at((0, 3))) == "3"  # github: 2 active before
-
-
 async def test_the_whole_key_is_on_screen_and_selects_as_one_line(make_app):
     """Where one line cannot hold it, the key wraps inside its box; a mouse
     selection of it gives the key with nothing between its parts. At 60x20,
@@ -288,47 +301,6 @@ async def test_the_whole_key_is_on_screen_and_selects_as_one_line(make_app):
             await pilot.click("#api-key-value", times=3)  # selects the whole value
             await settle(pilot)
             assert screen.get_selected_text() == private_key, size
-
-
-async def test_the_reveal_says_until_when_and_what_the_key_may_do(make_app):
-    app = make_app()
-    async with app.run_test(size=(100, 30)) as pilot:
-        await generate_on_github(pilot, "life")
-        key = app.screen._key
-        shown = _text(app.screen, "#created-for")
-        assert key.expires_at is not None
-        assert f"expires {key.expires_at:%Y-%m-%d %H:%M} UTC" in shown
-        assert "scopes: " + " ".join(key.scopes) in shown
-
-
-async def test_ctrl_q_on_the_reveal_asks_to_quit_not_to_leave(make_app):
-    app = make_app()
-    async with app.run_test(size=(100, 30)) as pilot:
-        await generate_on_github(pilot, "quit-words")
-        await pilot.press("ctrl+q")
-        await settle(pilot)
-        assert _text(app.screen, "#dialog-title") == "Quit without the key?"
-        await pilot.press("escape")
-        await settle(pilot)
-        await pilot.press("escape")  # Back, not quit: the page's own words
-        await settle(pilot)
-        assert _text(app.screen, "#dialog-title") == "Leave without the key?"
-
-
-async def test_after_a_refused_label_typing_adds_to_it(make_app):
-    """The name stays, the cursor at its end: ` 2` makes `CI Runner 2`, not `2`."""
-    app = make_app()
-    async with app.run_test(size=(100, 30)) as pilot:
-        await open_integration(pilot, "github")
-        await pilot.press("g")
-        await settle(pilot)
-        await pilot.press(*"CI Runner", "enter")  # in use by an active key
-        await settle(pilot)
-        assert isinstance(app.screen, CreateKeyScreen)
-        await pilot.press(*" 2", "enter")
-        await settle(pilot)
-        assert isinstance(app.screen, KeyCreatedScreen)
-        assert app.screen._key.label == "CI Runner 2"
 
 
 async def test_the_rotation_note_is_whole_on_screen_at_60x20(make_app):
