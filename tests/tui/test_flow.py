@@ -121,17 +121,6 @@ def _plain_items(o: dict | list | tuple) -> list:
     return list.copy(o) if issubclass(type(o), list) else list(tuple.__iter__(o))
 
 
-async def test_generate_is_gated_for_drafts_with_a_reason(make_app):
-    app = make_app()
-    async with app.run_test(size=(100, 30)) as pilot:
-        await open_integration(pilot, "okta-sso")
-        assert app.screen.query_one("#generate", Button).disabled
-        assert "draft" in _text(app.screen, "#keys-gate")
-        await pilot.press("g")
-        await settle(pilot)
-        assert isinstance(app.screen, IntegrationDetailScreen)
-
-
 async def test_generate_is_gated_for_viewers_with_a_reason(make_app):
     app = make_app("carol")
     async with app.run_test(size=(100, 30)) as pilot:
@@ -410,11 +399,20 @@ async def test_the_filter_can_be_typed_while_a_big_integration_loads(
 
 
 async def test_a_draft_can_be_completed_and_configured_from_its_page(make_app):
+    """The palette goes to the draft; Generate is gated there, with a
+    reason, until its settings are completed and it is configured."""
     app = make_app()
-    async with app.run_test(size=(100, 30)) as pilot:
-        await open_integration(pilot, "okta-sso")
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        await _palette(pilot, "Go to integration okta")
+        assert isinstance(app.screen, IntegrationDetailScreen)
+        assert app.screen.integration.name == "okta-sso"
         detail = app.screen
         assert detail.query_one("#generate", Button).disabled
+        assert "draft" in _text(detail, "#keys-gate")
+        await pilot.press("g")
+        await settle(pilot)
+        assert app.screen is detail, "g does nothing on a draft"
         await pilot.press("e")
         await settle(pilot)
         form = app.screen
@@ -485,15 +483,6 @@ async def test_palette_generates_and_revokes_on_an_integration_page(make_app):
         await _palette(pilot, "Revoke API key CI Runner")
         assert isinstance(app.screen, ConfirmScreen)
         assert "CI Runner" in _text(app.screen, ".dialog-line")
-
-
-async def test_palette_goes_to_an_integration(make_app):
-    app = make_app()
-    async with app.run_test(size=(120, 30)) as pilot:
-        await settle(pilot)
-        await _palette(pilot, "Go to integration okta")
-        assert isinstance(app.screen, IntegrationDetailScreen)
-        assert app.screen.integration.name == "okta-sso"
 
 
 async def test_error_notifications_show_stored_text_literally(make_app, demo_store):
