@@ -59,6 +59,11 @@ async def test_a_members_filter_matching_nobody_says_so(make_app):
         await settle(pilot)
         assert not screen.table.row_count
         assert _line(screen, "#members-note") == "No member matches “zzz” — esc clears the filter."
+        screen.table.focus()
+        await pilot.press("escape")  # from the table too, as it says
+        await settle(pilot)
+        assert app.screen is screen and not screen.member_filter.value
+        assert screen.table.row_count
 
 
 async def test_a_keys_filter_matching_nothing_says_so_and_the_line_follows_it_back(make_app):
@@ -71,8 +76,14 @@ async def test_a_keys_filter_matching_nothing_says_so_and_the_line_follows_it_ba
         await settle(pilot)
         assert not detail.table.row_count
         assert _line(detail, "#key-detail") == "No key matches “xyz” — esc clears the filter"
-        await pilot.press("escape")  # rows back: the line on the highlighted key again
+        # Enter goes down to the (empty) table; Escape there still empties the
+        # filter first, as the line says (it left the page, filter and all).
+        await pilot.press("enter", "escape")
         await settle(pilot)
-        key = detail.highlighted_key()
+        assert app.screen is detail and not detail.key_filter.value
+        key = detail.highlighted_key()  # rows back: the line on the highlighted key again
         assert key is not None and key.label in _line(detail, "#key-detail")
         assert "No key" not in _line(detail, "#key-detail")
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is not detail

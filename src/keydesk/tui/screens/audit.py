@@ -17,7 +17,7 @@ class AuditScreen(KeydeskScreen[None]):
 
     AUTO_FOCUS = "#audit-events"
     BINDINGS = [
-        Binding("escape,q", "app.pop_screen", "Back", key_display="esc", id="audit.back"),
+        Binding("escape,q", "back", "Back", key_display="esc", id="audit.back"),
         Binding("r", "refresh", "Refresh", id="audit.refresh"),
     ]
 

@@ -19,6 +19,7 @@ from textual.widget import MountError
 from textual.widgets import Static
 
 from keydesk.tui.interface import Keydesk
+from keydesk.tui.widgets.filter_input import clear_typed
 
 MIN_WIDTH, MIN_HEIGHT = 60, 20
 TOO_SMALL = f"Terminal too small (need {MIN_WIDTH}×{MIN_HEIGHT}). Enlarge it, or ctrl+q to quit."
@@ -99,6 +100,11 @@ class KeydeskScreen(Screen[ScreenResultType]):
         elif hidden is not None and (role_cannot := self.why_hidden(hidden.action)):
             self.notify(role_cannot, severity="warning", markup=False)
             event.stop()
+
+    def action_back(self) -> None:
+        """Escape (and q) on a list: a filter holding text is emptied first."""
+        if not clear_typed(self):
+            self.app.pop_screen()
 
     def why_not(self, action: str) -> str | None:
         """Why `action`, dimmed in the footer, cannot be done now (None: a

@@ -34,6 +34,7 @@ from keydesk.tui.screens.integration_words import (
 from keydesk.tui.screens.key_page import KeyScreen
 from keydesk.tui.screens.key_reads import FIRST_PAGE, PageKeyReads
 from keydesk.tui.widgets import AuditLog, FilterInput, KeyFooter, KeyTable, LoadedKeys, Pairs
+from keydesk.tui.widgets.filter_input import clear_typed
 from keydesk.views import IntegrationView, KeyView
 
 FILTER_FROM = 9  # keys; fewer fit on one screen without a filter
@@ -384,8 +385,8 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         return why_not_key(self.integration, self.highlighted_key(), action, self.keydesk.now())
 
     def action_back(self) -> None:
-        if not self.table.clear_selection():  # escape unselects first
-            self.app.pop_screen()
+        if not (self.table.clear_selection() or clear_typed(self.tabs.active_pane)):
+            self.app.pop_screen()  # unselected, then the shown tab's filter emptied, first
 
     def action_toggle_select(self) -> None:
         self.table.toggle_selected()

@@ -46,7 +46,7 @@ ROLE_MEANING = {
 class MembersScreen(KeydeskScreen[None]):
     AUTO_FOCUS = "#members"
     BINDINGS = [
-        Binding("escape,q", "app.pop_screen", "Back", key_display="esc", id="members.back"),
+        Binding("escape,q", "back", "Back", key_display="esc", id="members.back"),
         # Short words: with ? and ^p they fit 60 columns (tooltips say more).
         Binding("a", "add", "Add", id="members.add", tooltip="Add a member"),
         Binding("e", "change_role", "Role", id="members.role",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.binding import Binding
 from textual.geometry import Size
 from textual.reactive import Reactive
+from textual.widget import Widget
 
 from keydesk.redaction import PUBLIC_KEY_PREFIX, shown_instead
 from keydesk.tui.widgets.guarded_input import GuardedInput
@@ -16,6 +17,16 @@ def no_match(what: str, needle: str) -> str:
     """The line under a list whose filter hides every row, the same on every
     screen (an empty list said nothing, or went on describing a hidden row)."""
     return f"No {what} matches “{needle}” — esc clears the filter"
+
+
+def clear_typed(where: Widget | None) -> bool:
+    """Empty the filters in `where` that hold text; False if none did. Escape
+    does it before it leaves a screen, wherever focus is, as on the list of
+    integrations: from the list under a filter it left, filter and all."""
+    typed = [box for box in where.query(FilterInput) if box.value] if where else []
+    for box in typed:
+        box.value = ""
+    return bool(typed)
 
 
 class FilterInput(GuardedInput):
