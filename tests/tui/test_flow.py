@@ -121,17 +121,6 @@ def _plain_items(o: dict | list | tuple) -> list:
     return list.copy(o) if issubclass(type(o), list) else list(tuple.__iter__(o))
 
 
-async def test_generate_is_gated_for_viewers_with_a_reason(make_app):
-    app = make_app("carol")
-    async with app.run_test(size=(100, 30)) as pilot:
-        await open_integration(pilot, "github")
-        assert app.screen.query_one("#generate", Button).disabled
-        assert "viewer" in _text(app.screen, "#keys-gate")
-        await pilot.press("x")
-        await settle(pilot)
-        assert isinstance(app.screen, IntegrationDetailScreen)  # no revoke for viewers
-
-
 async def test_escape_and_quit_on_created_page_ask_first(make_app):
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:

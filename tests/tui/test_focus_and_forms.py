@@ -179,21 +179,6 @@ async def test_the_configure_box_changes_only_by_hand_and_a_typed_ahead_space_ti
         assert app.screen is form
 
 
-async def test_the_fields_have_borders_and_the_focused_one_stands_out(make_app):
-    app = make_app()
-    async with app.run_test(size=(100, 30)) as pilot:
-        await open_integration(pilot, "okta-sso")
-        await pilot.press("e")
-        await settle(pilot)
-        form = app.screen
-        focused = form.focused
-        assert isinstance(focused, Input) and focused.id == "client-id"
-        assert focused.border_title == "OAuth client ID"
-        others = [f for f in form.query(Input) if f is not focused]
-        assert {f.styles.border_top[0] for f in others} == {"round"}
-        assert focused.styles.border_top[0] == "heavy"  # not a colour only
-
-
 async def test_configure_on_an_incomplete_draft_says_what_is_missing(make_app):
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
@@ -208,6 +193,14 @@ async def test_configure_on_an_incomplete_draft_says_what_is_missing(make_app):
         await settle(pilot)
         assert isinstance(app.screen, IntegrationFormScreen)
         assert app.screen.focused.id == "client-id"
+        # The fields have borders, and the focused one stands out.
+        form = app.screen
+        focused = form.focused
+        assert isinstance(focused, Input) and focused.id == "client-id"
+        assert focused.border_title == "OAuth client ID"
+        others = [f for f in form.query(Input) if f is not focused]
+        assert {f.styles.border_top[0] for f in others} == {"round"}
+        assert focused.styles.border_top[0] == "heavy"  # not a colour only
 
 
 async def test_the_edit_form_saves_all_or_nothing(make_app, demo_store):
@@ -286,8 +279,16 @@ async def test_a_viewer_is_not_offered_generate(make_app):
         assert not any(o.startswith("Generate API key") for o in offered), offered
         await pilot.press("escape")
         await open_integration(pilot, "github")
+        # The generate button says why it is off.
+        assert app.screen.query_one("#generate", Button).disabled
+        assert "viewer" in _text(app.screen, "#keys-gate")
         offered = await _palette(pilot, "Generate API")
         assert not any(o.startswith("Generate API key") for o in offered), offered
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.press("x")
+        await settle(pilot)
+        assert isinstance(app.screen, IntegrationDetailScreen)  # no revoke for viewers
 
 
 async def test_an_admin_is_offered_generate_only_where_it_works(make_app):
@@ -306,7 +307,8 @@ async def test_an_admin_is_offered_generate_only_where_it_works(make_app):
 # -- 13. every key discoverable ---------------------------------------------------------
 
 
-async def test_a_dialog_shows_its_own_keys(make_app):
+async def test_help_lists_every_key_of_the_screen(make_app):
+    """And a dialog shows its own keys, not the screen's behind it."""
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
         await open_integration(pilot, "github")
@@ -318,12 +320,9 @@ async def test_a_dialog_shows_its_own_keys(make_app):
         # its own answers: r is the dialog's Revoke, t its Rotate instead
         assert keys == ["Cancel", "Rotate instead", "Revoke"]
         assert not {"New key", "Rotate", "Filter"} & set(keys)
-
-
-async def test_help_lists_every_key_of_the_screen(make_app):
-    app = make_app()
-    async with app.run_test(size=(100, 30)) as pilot:
-        await open_integration(pilot, "github")
+        await pilot.press("escape")  # Cancel
+        await settle(pilot)
+        assert isinstance(app.screen, IntegrationDetailScreen)
         await pilot.press("question_mark")
         await settle(pilot)
         help_screen = app.screen
@@ -344,14 +343,6 @@ async def test_help_lists_every_key_of_the_screen(make_app):
         await settle(pilot)
         assert isinstance(app.screen, HelpScreen)
         assert any(k.description == "Close" for k in app.screen.query(FooterKey))
-
-
-async def test_the_generate_button_says_why_it_is_off(make_app):
-    app = make_app("carol")
-    async with app.run_test(size=(100, 30)) as pilot:
-        await open_integration(pilot, "github")
-        assert app.screen.query_one("#generate", Button).disabled
-        assert "viewer" in _text(app.screen, "#keys-gate")
 
 
 async def _settled_palette(pilot, query: str) -> list[str]:
