@@ -27,6 +27,7 @@ import sqlalchemy as sa
 
 from keydesk.service import IntegrationView, KeyService
 from keydesk.store.engine import Store, open_store
+from tests.support.pg_reuse import ReusedCopies
 from tests.support.pg_team import SetUpTemplate, Team, set_up_template, team_database
 
 POSTGRES_ENV = "KEYDESK_TEST_POSTGRES_URL"
@@ -147,6 +148,17 @@ def postgres_template(request) -> Iterator[str]:
         databases.close()  # drops it
 
 
+@pytest.fixture(scope="session")
+def postgres_copies(postgres_template) -> Iterator[ReusedCopies]:
+    """Copies of postgres_template for `store_url` and `module_store_url`,
+    each emptied and reused after a test that left it as fresh (a new copy
+    costs the server ~0.4 s; tests/support/pg_reuse.py says when one is
+    dropped instead)."""
+    copies = ReusedCopies(os.environ[POSTGRES_ENV], postgres_template)
+    yield copies
+    copies.close()
+
+
 def copy_store_file(template: Path, path: Path) -> None:
     """A SQLite store at `path`, a copy of `template` with its private mode
     (as open_store made it)."""
@@ -171,9 +183,11 @@ def store_url(request, tmp_path) -> Iterator[str]:
         if migrated:
             copy_store_file(request.getfixturevalue("sqlite_template"), path)
         yield f"sqlite:///{path}"
+    elif migrated:
+        with request.getfixturevalue("postgres_copies").copy() as url:
+            yield url
     else:
-        template = request.getfixturevalue("postgres_template") if migrated else None
-        yield from _postgres_database(template)
+        yield from _postgres_database()
 
 
 @pytest.fixture
@@ -252,7 +266,8 @@ def module_store_url(request, tmp_path_factory) -> Iterator[str]:
         copy_store_file(request.getfixturevalue("sqlite_template"), path)
         yield f"sqlite:///{path}"
     else:
-        yield from _postgres_database(request.getfixturevalue("postgres_template"))
+        with request.getfixturevalue("postgres_copies").copy() as url:
+            yield url
 
 
 @pytest.fixture(scope="module")
