@@ -14,7 +14,14 @@ from keydesk.tui.widgets import KeyFooter, ListOptions, ListTable, ScopeList
 from tests.tui.screenshots import open_integration, settle
 
 
-async def test_j_k_home_and_end_move_through_the_api_keys(make_app):
+async def test_j_k_home_and_end_move_through_the_api_keys_and_number_keys_show_the_tabs(make_app):
+    """One walk on github's page: j, k, home and end move through the API
+    keys; x, t and space on a revoked row say why they do nothing; the
+    number keys show the tabs from any tab, and k stays in the list."""
+    from textual.widgets import DataTable
+
+    from keydesk.tui.screens.help import key_rows
+
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
         await open_integration(pilot, "github")
@@ -28,6 +35,37 @@ async def test_j_k_home_and_end_move_through_the_api_keys(make_app):
         assert table.cursor_row == table.row_count - 1
         await pilot.press("home")
         assert table.cursor_row == 0
+
+        # A dimmed key says why it does nothing: x, t and space on a revoked
+        # row (the footer dims them; space said only "Select: not possible here now").
+        screen = app.screen
+        for _ in range(table.row_count):
+            if not screen.highlighted_key().is_active:
+                break
+            await pilot.press("j")
+        key = screen.highlighted_key()
+        assert not key.is_active
+        for press, verb in (("x", "revoked again"), ("t", "rotated"), ("space", "selected")):
+            app.clear_notifications()
+            await pilot.press(press)
+            await settle(pilot)
+            assert app.screen is screen
+            said = [n.message for n in app._notifications]
+            assert said == [f"{key.public_key} is {key.status.value}: it cannot be {verb}"]
+
+        await pilot.press("3")  # the Audit tab: its table has the focus
+        await settle(pilot)
+        audit = screen.query_one("#audit DataTable", DataTable)
+        assert screen.tabs.active == "audit" and screen.focused is audit
+        await pilot.press("j", "j", "k")
+        assert screen.tabs.active == "audit" and audit.cursor_row == 1
+        for key_, tab in (("2", "api-keys"), ("1", "overview"), ("3", "audit"), ("2", "api-keys")):
+            await pilot.press(key_)
+            await settle(pilot)
+            assert screen.tabs.active == tab
+        rows = dict(key_rows(screen))
+        assert rows["1"].startswith("Overview tab") and rows["2"] == "API Keys tab"
+        assert rows["3"].startswith("Audit tab")
 
 
 async def test_j_and_k_move_on_the_integration_list(make_app):
@@ -149,29 +187,6 @@ async def test_slash_filters_a_short_list_and_takes_what_is_typed_after_it(make_
         assert app.screen is screen and screen.key_filter.value == "gate"
 
 
-async def test_a_dimmed_key_says_why_it_does_nothing(make_app):
-    """x, t and space on a revoked row: the footer dims them, and pressing one
-    says why (space said only "Select: not possible here now")."""
-    app = make_app()
-    async with app.run_test(size=(100, 30)) as pilot:
-        await open_integration(pilot, "github")
-        screen = app.screen
-        table = screen.query_one("#keys", ListTable)
-        for _ in range(table.row_count):
-            if not screen.highlighted_key().is_active:
-                break
-            await pilot.press("j")
-        key = screen.highlighted_key()
-        assert not key.is_active
-        for press, verb in (("x", "revoked again"), ("t", "rotated"), ("space", "selected")):
-            app.clear_notifications()
-            await pilot.press(press)
-            await settle(pilot)
-            assert app.screen is screen
-            said = [n.message for n in app._notifications]
-            assert said == [f"{key.public_key} is {key.status.value}: it cannot be {verb}"]
-
-
 async def test_ticked_and_unticked_scopes_differ_in_their_characters(make_app):
     """Under NO_COLOR a colour says nothing: the box's character must."""
     app = make_app()
@@ -227,30 +242,6 @@ def test_no_screen_binds_a_key_its_lists_move_with():
             if keys & list_keys:
                 clashes[cls.__name__] = keys & list_keys
     assert seen > 10 and clashes == {}
-
-
-async def test_number_keys_show_the_tabs_from_any_tab_and_k_stays_in_the_list(make_app):
-    from textual.widgets import DataTable
-
-    from keydesk.tui.screens.help import key_rows
-
-    app = make_app()
-    async with app.run_test(size=(100, 30)) as pilot:
-        await open_integration(pilot, "github")
-        screen = app.screen
-        await pilot.press("3")  # the Audit tab: its table has the focus
-        await settle(pilot)
-        audit = screen.query_one("#audit DataTable", DataTable)
-        assert screen.tabs.active == "audit" and screen.focused is audit
-        await pilot.press("j", "j", "k")
-        assert screen.tabs.active == "audit" and audit.cursor_row == 1
-        for key, tab in (("2", "api-keys"), ("1", "overview"), ("3", "audit"), ("2", "api-keys")):
-            await pilot.press(key)
-            await settle(pilot)
-            assert screen.tabs.active == tab
-        rows = dict(key_rows(screen))
-        assert rows["1"].startswith("Overview tab") and rows["2"] == "API Keys tab"
-        assert rows["3"].startswith("Audit tab")
 
 
 async def test_refused_keys_on_a_draft_say_why_and_help_says_the_same(make_app):
