@@ -112,3 +112,29 @@ def test_an_expired_key_is_refused_on_the_very_next_request_and_shows_expired(wo
         assert verifier.verify(rotated.created.private_key).label.startswith("soon (")
     finally:
         verifier.close()
+
+
+def test_a_count_made_on_a_counter_just_taken_comes_with_the_next_batch():
+    """A source seen before is counted without the lock: a thread that found
+    its counter before `take` swapped it out still has its count written."""
+    from ipaddress import ip_address
+
+    from keydesk.verify.usage import Source, UsageCounter
+    from keydesk.views.usage import ACCEPTED
+
+    counter = UsageCounter()
+    source = Source.of(ip_address("203.0.113.7"))
+    assert counter.add_accepted(7, source)  # the batch starts
+    assert not counter.add_accepted(7, source)  # counted without the lock
+    found = counter._placed[(7, source.text)]  # as a request thread held it
+    first = counter.take()
+    next(found)  # that thread's count, made once the counter was taken
+    assert counter.add_accepted(7, source)  # a new batch: a new counter
+    second = counter.take()
+
+    def accepted(counts):
+        return sum(n for (key, _hour, outcome), n in counts.items() if outcome == ACCEPTED)
+
+    assert accepted(first) == 2 and accepted(second) == 2
+    assert [n for (_k, _h, outcome), n in second.items() if outcome == source.text] == [2]
+    assert accepted(counter.take()) == 0  # nothing counted twice

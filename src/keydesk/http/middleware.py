@@ -250,14 +250,15 @@ def bearer_token(scope: Scope) -> str | None:
     """The token of the one `Authorization: Bearer` header; None if there is
     none (or another scheme); `BadRequest` for several headers;
     `Unauthorized(malformed)` for a token that is not visible ASCII."""
-    found: list[bytes] = [
-        value for name, value in scope.get("headers", ()) if name == b"authorization"
-    ]
-    if not found:
+    found: bytes | None = None
+    for name, value in scope.get("headers", ()):  # a loop: no comprehension's frame
+        if name == b"authorization":
+            if found is not None:
+                raise BadRequest("several Authorization headers: send exactly one")
+            found = value
+    if found is None:
         return None
-    if len(found) > 1:
-        raise BadRequest("several Authorization headers: send exactly one")
-    scheme, _, token = found[0].strip(_OPTIONAL_WHITESPACE).partition(b" ")
+    scheme, _, token = found.strip(_OPTIONAL_WHITESPACE).partition(b" ")
     if scheme.lower() != b"bearer":
         return None
     token = token.strip(_OPTIONAL_WHITESPACE)

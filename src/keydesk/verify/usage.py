@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from typing import NamedTuple
@@ -31,34 +32,40 @@ class Source(NamedTuple):
 
 
 class UsageCounter:
-    """The request path does a dict update under a lock, never a write.
-    This hour's accepted requests are counted per key and per key and
-    source (the tuples of `UsageCounts` made only when they are taken, or
-    when the hour turns): the count runs on every accepted request."""
+    """The request path counts in memory, never writes. This hour's accepted
+    requests are counted per key and per key and source (the tuples of
+    `UsageCounts` made only when they are taken, or when the hour turns):
+    the count runs on every accepted request. A (key, source) seen before
+    this hour takes no lock: `next()` on its own `itertools.count`, one
+    atomic step. A count made on a counter just taken (a thread that found
+    it before `take` swapped it out) is taken with the next batch."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counts: UsageCounts = {}  # refusals, and hours gone by
         self._hour = -1  # the hour of the three below
         self._unplaced: dict[int, int] = {}  # accepted from no known address, per key
-        self._placed: dict[tuple[int, str], int] = {}  # accepted, per key and source
+        # Accepted, per key and source: a counter whose `next()` is a request
+        # (and, from `_fold`, says how many came before it).
+        self._placed: dict[tuple[int, str], itertools.count[int]] = {}
         self._sources: dict[int, set[str]] = {}  # addresses kept one by one, per key
-        # This hour's (key, source) → its entry in `_placed`: a source seen
-        # before is counted with one look-up.
+        # This hour's (key, source text) → its entry in `_placed`.
         self._entries: dict[tuple[int, str], tuple[int, str]] = {}
+        # The counters last taken, with their hour and what was taken of each:
+        # counts made on them after that are taken next time.
+        self._taken: tuple[int, dict[tuple[int, str], tuple[itertools.count[int], int]]] = (-1, {})
 
     def add_accepted(self, key_id: int, source: Source | None) -> bool:
         """Count one accepted request, and where it came from (None: not
         known); True when it starts a new batch."""
         hour = int(time.time()) // 3600  # usage_hour, inline
+        if source is not None and hour == self._hour:  # nearly every request: no lock
+            entry = self._entries.get((key_id, source.text))
+            counter = None if entry is None else self._placed.get(entry)
+            if counter is not None:
+                next(counter)
+                return False  # its first count started the batch
         with self._lock:
-            placed = self._placed
-            if source is not None and hour == self._hour:  # nearly every request
-                entry = self._entries.get((key_id, source.text))
-                if entry is not None:
-                    started = not (placed or self._counts or self._unplaced)
-                    placed[entry] = placed.get(entry, 0) + 1
-                    return started
             if hour != self._hour or len(self._sources) > 10_000:
                 self._fold()
                 self._hour, self._sources, self._entries = hour, {}, {}  # a new hour counts anew
@@ -78,19 +85,31 @@ class UsageCounter:
             if len(self._entries) >= ENTRIES_KEPT:  # a flood of addresses: start over
                 self._entries.clear()
             entry = self._entries[(key_id, source.text)] = (key_id, text)
-            self._placed[entry] = self._placed.get(entry, 0) + 1
+            counter = self._placed.get(entry)
+            if counter is None:
+                counter = self._placed[entry] = itertools.count()
+            next(counter)
         return started
 
     def _fold(self) -> None:  # with the lock held
-        """This hour's accepted counts into `_counts`."""
-        hour, counts = self._hour, self._counts
+        """This hour's accepted counts into `_counts`, with any counted late
+        on the counters taken before."""
+        counts = self._counts
+        hour, taken = self._taken
+        for entry, (counter, before) in taken.items():
+            late = next(counter) - before - 1  # less the `next()` that took it
+            if late:
+                _add_placed(counts, hour, entry, late)
+        hour = self._hour
         for key_id, count in self._unplaced.items():
             accepted = (key_id, hour, ACCEPTED)
             counts[accepted] = counts.get(accepted, 0) + count
-        for (key_id, text), count in self._placed.items():
-            accepted, source = (key_id, hour, ACCEPTED), (key_id, hour, text)
-            counts[accepted] = counts.get(accepted, 0) + count
-            counts[source] = counts.get(source, 0) + count
+        now_taken = {}
+        for entry, counter in self._placed.items():
+            count = next(counter)  # the requests counted on it so far
+            now_taken[entry] = (counter, count)
+            _add_placed(counts, hour, entry, count)
+        self._taken = (hour, now_taken)
         self._unplaced, self._placed = {}, {}
 
     def add(self, key_id: int, outcome: str) -> bool:
@@ -120,3 +139,10 @@ class UsageCounter:
                 if len(self._counts) >= USAGE_BACKLOG_MAX:
                     break
                 self._counts[entry] = self._counts.get(entry, 0) + count
+
+
+def _add_placed(counts: UsageCounts, hour: int, entry: tuple[int, str], count: int) -> None:
+    key_id, text = entry
+    accepted, source = (key_id, hour, ACCEPTED), (key_id, hour, text)
+    counts[accepted] = counts.get(accepted, 0) + count
+    counts[source] = counts.get(source, 0) + count
