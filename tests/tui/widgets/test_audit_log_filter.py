@@ -10,7 +10,7 @@ from __future__ import annotations
 from textual.widgets import Static, Tabs
 
 from keydesk.tui.screens.members import MembersScreen
-from keydesk.tui.widgets.audit_log import AuditLog
+from keydesk.tui.widgets.audit_log import AuditLog, summary
 from tests.tui.screenshots import open_tab, settle
 
 
@@ -87,3 +87,12 @@ async def test_a_keys_filter_matching_nothing_says_so_and_the_line_follows_it_ba
         await pilot.press("escape")
         await settle(pilot)
         assert app.screen is not detail
+
+
+def test_the_line_above_counts_one_event_as_one():
+    """'1 events holding “rot”' after a filter found one rotation (walk of #21, 120x40)."""
+    assert summary(1, False, False, "rot") == (
+        "1 event holding “rot” (the whole trail searched), newest first"
+    )
+    assert summary(1, False, False, "") == "1 event, newest first"
+    assert summary(2, True, False, "rot") == "2 events holding “rot” · searching on…"

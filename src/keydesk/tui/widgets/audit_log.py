@@ -30,7 +30,7 @@ from keydesk.tui.display import content, literal
 from keydesk.tui.interface import Keydesk
 from keydesk.tui.widgets.filter_input import FilterInput, no_match
 from keydesk.tui.widgets.fitted_table import Column, FittedTable
-from keydesk.views import AuditView
+from keydesk.views import AuditView, counted
 from keydesk.wording import when
 
 PAGE = 200  # events per read
@@ -267,21 +267,22 @@ def _cells(values: dict[str, str | None], table: FittedTable) -> list[Text]:
 
 def summary(shown: int, reading: bool, more: bool, matching: str) -> str:
     """The line above the table: how many events, and what was searched."""
+    events = counted(shown, "event")  # "1 events holding" read wrong
     if not matching:
         if reading:
-            return f"{shown:,} events · reading more…" if shown else "Reading the audit trail…"
+            return f"{events} · reading more…" if shown else "Reading the audit trail…"
         if not shown:
             return "No events yet."
         if more:
-            return f"Newest {shown:,} events · more load as you scroll down"
-        return f"{shown:,} events, newest first"
+            return f"Newest {events} · more load as you scroll down"
+        return f"{events}, newest first"
     holding = f"holding “{matching}”"
     if reading:
         if shown:
-            return f"{shown:,} events {holding} · searching on…"
+            return f"{events} {holding} · searching on…"
         return f"Searching the whole trail for events {holding}…"
     if not shown:
         return f"No event in the whole trail holds “{matching}”. Escape clears the filter."
     if more:
-        return f"Newest {shown:,} events {holding} · more load as you scroll down"
-    return f"{shown:,} events {holding} (the whole trail searched), newest first"
+        return f"Newest {events} {holding} · more load as you scroll down"
+    return f"{events} {holding} (the whole trail searched), newest first"
