@@ -498,34 +498,47 @@ def demo_app(store: Store, screen: str = "integrations", account: str | None = N
     )
 
 
-def shoot_sizes(
-    app: KeydeskApp, walk: Callable[[Pilot], Awaitable[None]], sizes: Iterable[str]
-) -> dict[str, str]:
+Walk = Callable[[Pilot], Awaitable[None]]
+
+
+def shoot_sizes(app: KeydeskApp, walk: Walk, sizes: Iterable[str]) -> dict[str, str]:
     """SVG pictures of `app` after `walk`, at each of `sizes` (names in
     SIZES) in turn: started at the first, the terminal resized to each next.
     Each is taken as pytest-textual-snapshot's snap_compare takes one (a
     headless run, the same pauses), so the stored snapshots compare alike."""
-    order = list(sizes)
-    shots: dict[str, str] = {}
+    return shoot_steps(app, [(walk, sizes)])[0]
+
+
+def shoot_steps(app: KeydeskApp, steps: list[tuple[Walk, Iterable[str]]]) -> list[dict[str, str]]:
+    """shoot_sizes for each step of one walk in turn: the first walk, then
+    each next step taken from where the last left off (the terminal resized
+    back to the step's first size before it), pictured at its sizes."""
+    orders = [list(sizes) for _walk, sizes in steps]
+    shots: list[dict[str, str]] = []
 
     async def auto_pilot(pilot: Pilot[None]) -> None:
-        for size in order:
-            if shots:
-                await pilot.resize_terminal(*SIZES[size])
-                await settle(pilot)
-            else:
-                await walk(pilot)
-            await pilot.pause()
-            await pilot.wait_for_scheduled_animations()
-            await pilot.pause()
-            await pilot.pause()
-            await pilot.wait_for_scheduled_animations()
-            # The app refuses to save a picture of a private key; the demo's
-            # keys are seeded stand-ins, taken here directly.
-            shots[size] = pilot.app.export_screenshot(title=pilot.app.title, simplify=True)
+        for (walk, _sizes), order in zip(steps, orders, strict=True):
+            shots.append({})
+            for size in order:
+                if shots[-1]:
+                    await pilot.resize_terminal(*SIZES[size])
+                    await settle(pilot)
+                else:
+                    if len(shots) > 1 and pilot.app.size != SIZES[size]:
+                        await pilot.resize_terminal(*SIZES[size])
+                        await settle(pilot)
+                    await walk(pilot)
+                await pilot.pause()
+                await pilot.wait_for_scheduled_animations()
+                await pilot.pause()
+                await pilot.pause()
+                await pilot.wait_for_scheduled_animations()
+                # The app refuses to save a picture of a private key; the demo's
+                # keys are seeded stand-ins, taken here directly.
+                shots[-1][size] = pilot.app.export_screenshot(title=pilot.app.title, simplify=True)
         pilot.app.exit()
 
-    app.run(headless=True, auto_pilot=auto_pilot, size=SIZES[order[0]])
+    app.run(headless=True, auto_pilot=auto_pilot, size=SIZES[orders[0][0]])
     return shots
 
 

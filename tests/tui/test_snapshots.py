@@ -27,7 +27,7 @@ from pytest_textual_snapshot import (
 )
 from syrupy import SnapshotAssertion
 
-from tests.tui.screenshots import SCREENS, SIZES, demo_app, shoot_sizes
+from tests.tui.screenshots import SCREENS, SIZES, Walk, demo_app, settle, shoot_steps
 
 # The sizes each screen is shot at, one walk per tuple, resizing between
 # them. A screen gets a walk per size where a resized picture differs from
@@ -44,6 +44,39 @@ WALKS: dict[str, tuple[tuple[str, ...], ...]] = {
     "create-key": (("80x24",), ("60x20", "wide")),
 }
 assert all(sorted(sum(walks, ())) == sorted(SIZES) for walks in WALKS.values())
+
+
+async def _enter(pilot) -> None:
+    await pilot.press("enter")
+    await settle(pilot)
+
+
+async def _done(pilot) -> None:
+    await pilot.press("d")  # Done before a copy asks
+    await settle(pilot)
+
+
+async def _revoke(pilot) -> None:
+    await pilot.press("x")
+    await settle(pilot)
+
+
+async def _cancel_then_rotate(pilot) -> None:
+    await pilot.press("escape")
+    await settle(pilot)
+    await pilot.press("t")
+    await settle(pilot)
+
+
+# Screens whose walk goes on from another's (screenshots.py: key_created is
+# create_key then Enter, ...): shot in the same run after that screen's
+# first walk, each step from where the last left off, not walked again.
+FOLLOW: dict[str, tuple[tuple[str, Walk], ...]] = {
+    "create-key": (("key-created", _enter), ("leave-confirm", _done)),
+    "api-keys": (("revoke-confirm", _revoke), ("overlap-choice", _cancel_then_rotate)),
+}
+FOLLOWERS = {screen for steps in FOLLOW.values() for screen, _step in steps}
+assert all(len(WALKS[screen]) == 1 for screen in FOLLOWERS)
 STORED = Path(__file__).parent / "__snapshots__" / "test_snapshots"
 
 
@@ -79,28 +112,36 @@ def _report(request, name: str, passed: bool, expected: str, actual: str) -> Non
 
 def _walks():
     for screen, walks in WALKS.items():
-        for sizes in walks:
+        if screen in FOLLOWERS:
+            continue
+        for n, sizes in enumerate(walks):
             name = screen if len(walks) == 1 else f"{screen}-{'+'.join(sizes)}"
-            yield pytest.param(screen, sizes, id=name)
+            then = FOLLOW.get(screen, ()) if n == 0 else ()
+            if then:
+                name = "+".join([name, *(follower for follower, _step in then)])
+            yield pytest.param(screen, sizes, then, id=name)
 
 
-@pytest.mark.parametrize(("screen", "sizes"), _walks())
-def test_screen(snapshot: SnapshotAssertion, request, demo_store, screen, sizes):
-    shots = shoot_sizes(demo_app(demo_store, screen), SCREENS[screen], sizes)
+@pytest.mark.parametrize(("screen", "sizes", "then"), _walks())
+def test_screen(snapshot: SnapshotAssertion, request, demo_store, screen, sizes, then):
+    steps = [(SCREENS[screen], sizes), *((step, WALKS[name][0]) for name, step in then)]
+    names = [screen, *(name for name, _step in then)]
+    shots = shoot_steps(demo_app(demo_store, screen), steps)
     snapshot = snapshot.use_extension(ScreenSizeSVG)
     differ = []
-    for size, svg in shots.items():
-        name = f"test_screen[{screen}-{size}]"
-        passed = snapshot(name=name) == svg
-        file = STORED / f"{name}.svg"
-        expected = normalize_svg(file.read_text()) if file.exists() else ""
-        _report(request, name, passed, expected, svg)
-        if not passed:
-            lines = difflib.unified_diff(
-                _rows(expected), _rows(normalize_svg(svg)), "stored", "now", lineterm="", n=0
-            )
-            differ.append(f"{name}.svg differs (text rows; see snapshot_report.html):")
-            differ.extend(lines)
+    for shown, pictures in zip(names, shots, strict=True):
+        for size, svg in pictures.items():
+            name = f"test_screen[{shown}-{size}]"
+            passed = snapshot(name=name) == svg
+            file = STORED / f"{name}.svg"
+            expected = normalize_svg(file.read_text()) if file.exists() else ""
+            _report(request, name, passed, expected, svg)
+            if not passed:
+                lines = difflib.unified_diff(
+                    _rows(expected), _rows(normalize_svg(svg)), "stored", "now", lineterm="", n=0
+                )
+                differ.append(f"{name}.svg differs (text rows; see snapshot_report.html):")
+                differ.extend(lines)
     assert not differ, "\n".join(differ)
 
 
