@@ -84,3 +84,22 @@ async def test_g_a_label_and_enter_right_after_saving_the_first_integration(demo
         assert isinstance(app.screen, KeyCreatedScreen)
         assert app.screen._key.label == "ci-burst"
         assert app.screen._key.integration == "stripe"
+
+
+async def test_ctrl_q_typed_while_keydesk_starts_quits_at_once(demo_store):
+    """Keys wait for the first screen, but ctrl+q does not: a store that
+    never opens (a stalled server) is still left."""
+    url = f"sqlite:///{demo_store.file}"
+    never = threading.Event()
+
+    def connect() -> KeyService:
+        never.wait(30)
+        return tui._connect(url, NEWCOMER)
+
+    app = tui.KeydeskApp(connect=connect)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("a", "ctrl+q")
+            assert app.return_code == 0
+    finally:
+        never.set()
