@@ -566,9 +566,7 @@ async def test_rotation_with_no_overlap_revokes_the_old_key_at_once(make_app, de
     assert not KeyService(demo_store, "alice").key(old.public_key).is_active
 
 
-async def test_rotation_to_now_by_wrapping_the_list_asks_and_a_stray_enter_keeps_the_key(
-    make_app, demo_store
-):
+async def test_rotation_to_now_asks_and_a_stray_enter_keeps_the_key(make_app, demo_store):
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
         await open_integration(pilot, "github")
@@ -577,7 +575,8 @@ async def test_rotation_to_now_by_wrapping_the_list_asks_and_a_stray_enter_keeps
         keys_before = len(detail.listed_keys())
         await pilot.press("t")
         await settle(pilot)
-        await pilot.press("down", "down", "enter")  # 24 hours → 7 days → wraps to now
+        # 24 hours → 7 days → stays (the list wrapped to now), then up to now.
+        await pilot.press("down", "down", *["up"] * 4, "enter")
         await settle(pilot)
         assert app.screen.id == "rotate-now-confirm"
         said = " ".join(str(line.render()) for line in app.screen.query(".dialog-line"))
