@@ -1,10 +1,12 @@
-"""The command palette's words for a key's actions say what they do."""
+"""The command palette's words for a key's actions say what they do, and
+Enter typed right behind a search runs the command searched for."""
 
 from __future__ import annotations
 
 from textual.widgets import OptionList
 
-from tests.tui.screenshots import open_integration, settle
+from keydesk.tui.screens.audit import AuditScreen
+from tests.tui.screenshots import burst, open_integration, settle, settle_long
 
 
 async def test_the_palettes_rotate_says_the_old_key_stops_by_itself(make_app):
@@ -24,3 +26,15 @@ async def test_the_palettes_rotate_says_the_old_key_stops_by_itself(make_app):
         said = str(options.get_option_at_index(0).prompt)
         assert "the old key stops by itself after the overlap" in said
         assert "once deployed" not in said
+
+
+async def test_enter_typed_behind_a_search_runs_what_was_searched_for(make_app):
+    """'audit' Enter in one burst ran Generate API key: the command the
+    empty search listed first, still highlighted when Enter came."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        burst(app, "audit|enter")
+        await settle_long(pilot)
+        assert isinstance(app.screen, AuditScreen)

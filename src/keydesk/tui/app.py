@@ -34,7 +34,7 @@ from keydesk.store.queries import bare_sqlite_reads
 from keydesk.store.urls import shown_url
 from keydesk.tui import clipboard, heap
 from keydesk.tui.calls import call_service, notify_error
-from keydesk.tui.commands import KeydeskCommands
+from keydesk.tui.commands import KeydeskCommands, KeydeskPalette
 from keydesk.tui.display import visible, within_lines
 from keydesk.tui.flows.integrations import IntegrationFlows
 from keydesk.tui.flows.keys import KeyFlows
@@ -274,6 +274,11 @@ class KeydeskApp(App[None]):
 
     def show_audit(self) -> None:
         self._workspace_flows.audit()
+
+    def action_command_palette(self) -> None:
+        """ctrl+p: Textual's palette, but Enter waits for the search (KeydeskPalette)."""
+        if self.use_command_palette and not isinstance(self.screen, KeydeskPalette):
+            self.push_screen(KeydeskPalette(id="--command-palette"))
 
     # -- integrations and keys (keydesk.tui.flows) --------------------------------------
 

@@ -8,10 +8,13 @@ from collections.abc import Callable
 from functools import partial
 from typing import cast
 
-from textual.command import Hit, Hits, Provider
+from textual import on
+from textual.command import CommandPalette, Hit, Hits, Provider
 from textual.content import Content
 from textual.fuzzy import Matcher
 from textual.markup import escape
+from textual.widgets import Input
+from textual.worker import WorkerCancelled, WorkerFailed
 
 from keydesk.errors import KeydeskError
 from keydesk.tui.actions import key_action
@@ -21,6 +24,29 @@ from keydesk.views import IntegrationView, KeyView
 
 Command = tuple[str, Callable[[], object], str]
 PALETTE_KEYS = 200  # keys of the table offered by name; the filter narrows the table
+
+
+class KeydeskPalette(CommandPalette):
+    """Enter typed right behind a search waits for its hits: 'audit' Enter
+    in one burst (a paste, a quick typist over SSH) ran the command the
+    empty search had highlighted, Generate API key, not the Audit trail."""
+
+    @on(Input.Submitted)
+    async def _after_the_search(self, event: Input.Submitted) -> None:
+        searches = [
+            worker
+            for worker in self.workers
+            if worker.node is self
+            and worker.group == self._GATHER_COMMANDS_GROUP
+            and not worker.is_finished
+        ]
+        if not searches:
+            return  # CommandPalette's own handler chooses
+        event.prevent_default()  # not CommandPalette's handler, now
+        event.stop()
+        with contextlib.suppress(WorkerCancelled, WorkerFailed):
+            await searches[-1].wait()
+        self._select_or_command()
 
 
 class KeydeskCommands(Provider):
