@@ -96,3 +96,18 @@ def test_the_line_above_counts_one_event_as_one():
     )
     assert summary(1, False, False, "") == "1 event, newest first"
     assert summary(2, True, False, "rot") == "2 events holding “rot” · searching on…"
+
+
+async def test_the_line_under_the_workspace_trail_names_an_integration_once(make_app):
+    """'… integration.disable · legacy-slack · legacy-slack': the event's target
+    and the integration it happened in, the same name twice (walk of #21, 60x20)."""
+    app = make_app()
+    async with app.run_test(size=(60, 20)) as pilot:
+        await settle(pilot)
+        app.show_audit()
+        await settle(pilot)
+        log = app.screen.query_one(AuditLog)
+        first = log.events[0]
+        assert (first.action, first.target) == ("integration.disable", "legacy-slack")
+        said = _line(log, "#audit-detail")
+        assert said.endswith("integration.disable · legacy-slack"), said

@@ -254,7 +254,7 @@ class AuditLog(Vertical):
             parts = [when(event.at), event.actor, event.action, event.target]
             elsewhere = event.integration if self.integration_id is None else None
             said = (event.key_label, event.label, event.related, elsewhere)
-            parts += [p for p in dict.fromkeys(said) if p]
+            parts += [p for p in dict.fromkeys(said) if p and p not in parts]  # said once
         self.query_one("#audit-detail", Static).update(content(" · ".join(parts)))
 
 
