@@ -11,6 +11,7 @@ from textual.widgets import Static, Tabs
 
 from keydesk.tui.screens.members import MembersScreen
 from keydesk.tui.widgets.audit_log import AuditLog, summary
+from keydesk.tui.widgets.filter_input import no_match
 from tests.tui.screenshots import open_tab, settle
 
 
@@ -111,3 +112,13 @@ async def test_the_line_under_the_workspace_trail_names_an_integration_once(make
         assert (first.action, first.target) == ("integration.disable", "legacy-slack")
         said = _line(log, "#audit-detail")
         assert said.endswith("integration.disable · legacy-slack"), said
+
+
+def test_a_long_filter_is_cut_where_it_is_quoted_back():
+    """A 300-character paste in a filter filled the line under the keys and
+    cut off 'esc clears the filter' (walk of #21, 80x24)."""
+    said = no_match("key", "abcdefghij" * 30)
+    assert said.endswith("…” — esc clears the filter") and len(said) < 80
+    assert no_match("key", "kdpk_4mc7JV1GESCx8X8F") == (
+        "No key matches “kdpk_4mc7JV1GESCx8X8F” — esc clears the filter"
+    )

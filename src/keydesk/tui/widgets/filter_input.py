@@ -8,15 +8,18 @@ from textual.reactive import Reactive
 from textual.widget import Widget
 
 from keydesk.redaction import PUBLIC_KEY_PREFIX, shown_instead
+from keydesk.tui.display import clipped
 from keydesk.tui.widgets.guarded_input import GuardedInput
 
+NEEDLE_SHOWN = 32  # cells of a filter's text quoted back: a public key is 21
 PRIVATE_KEY_REPLACED = "A private key was entered; it was replaced by {what}."  # pasted or typed
 
 
 def no_match(what: str, needle: str) -> str:
     """The line under a list whose filter hides every row, the same on every
-    screen (an empty list said nothing, or went on describing a hidden row)."""
-    return f"No {what} matches “{needle}” — esc clears the filter"
+    screen (an empty list said nothing, or went on describing a hidden row).
+    A long filter is cut: a 300-character paste pushed 'esc clears' off."""
+    return f"No {what} matches “{clipped(needle, NEEDLE_SHOWN)}” — esc clears the filter"
 
 
 def clear_typed(where: Widget | None) -> bool:
