@@ -365,9 +365,14 @@ async def members(pilot: Pilot) -> None:
 
 
 async def integration_audit(pilot: Pilot) -> None:
+    await open_integration(pilot, "github")
+    await audit_tab(pilot)
+
+
+async def audit_tab(pilot: Pilot) -> None:
+    """From an integration's page: its Audit tab, once sized for its rows."""
     from keydesk.tui.widgets import AuditLog
 
-    await open_integration(pilot, "github")
     await pilot.press("3")
     await settle(pilot)
     log = pilot.app.screen.query_one(AuditLog)

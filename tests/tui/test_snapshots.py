@@ -27,7 +27,15 @@ from pytest_textual_snapshot import (
 )
 from syrupy import SnapshotAssertion
 
-from tests.tui.screenshots import SCREENS, SIZES, Walk, demo_app, settle, shoot_steps
+from tests.tui.screenshots import (
+    SCREENS,
+    SIZES,
+    Walk,
+    audit_tab,
+    demo_app,
+    settle,
+    shoot_steps,
+)
 
 # The sizes each screen is shot at, one walk per tuple, resizing between
 # them. A screen gets a walk per size where a resized picture differs from
@@ -46,34 +54,49 @@ WALKS: dict[str, tuple[tuple[str, ...], ...]] = {
 assert all(sorted(sum(walks, ())) == sorted(SIZES) for walks in WALKS.values())
 
 
-async def _enter(pilot) -> None:
-    await pilot.press("enter")
-    await settle(pilot)
+def _closed(*keys: str) -> Walk:
+    """Escape from a dialog, then `keys`."""
+
+    async def step(pilot) -> None:
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.press(*keys)
+        await settle(pilot)
+
+    return step
 
 
-async def _done(pilot) -> None:
-    await pilot.press("d")  # Done before a copy asks
-    await settle(pilot)
+def _key(key: str) -> Walk:
+    async def step(pilot) -> None:
+        await pilot.press(key)
+        await settle(pilot)
+
+    return step
 
 
-async def _revoke(pilot) -> None:
-    await pilot.press("x")
-    await settle(pilot)
-
-
-async def _cancel_then_rotate(pilot) -> None:
+async def _audit(pilot) -> None:
     await pilot.press("escape")
     await settle(pilot)
-    await pilot.press("t")
-    await settle(pilot)
+    await audit_tab(pilot)
 
 
 # Screens whose walk goes on from another's (screenshots.py: key_created is
 # create_key then Enter, ...): shot in the same run after that screen's
 # first walk, each step from where the last left off, not walked again.
 FOLLOW: dict[str, tuple[tuple[str, Walk], ...]] = {
-    "create-key": (("key-created", _enter), ("leave-confirm", _done)),
-    "api-keys": (("revoke-confirm", _revoke), ("overlap-choice", _cancel_then_rotate)),
+    "create-key": (("key-created", _key("enter")), ("leave-confirm", _key("d"))),
+    "api-keys": (
+        ("revoke-confirm", _key("x")),
+        ("overlap-choice", _closed("t")),
+        ("help", _closed("f1")),
+        ("integration-audit", _audit),
+        ("integration-overview", _key("1")),
+    ),
+    "members": (("key-policy", _key("p")), ("role-choice", _closed("down", "e"))),
+    "api-keys-gated": (
+        ("configure-missing", _key("c")),
+        ("edit-integration", _closed("e")),
+    ),
 }
 FOLLOWERS = {screen for steps in FOLLOW.values() for screen, _step in steps}
 assert all(len(WALKS[screen]) == 1 for screen in FOLLOWERS)
