@@ -128,6 +128,8 @@ async def test_j_and_k_move_in_a_dialogs_choices_and_enter_is_in_its_footer(make
         await settle(pilot)
         footer = [key.description for key in app.screen.query_one(KeyFooter).query(FooterKey)]
         assert "Choose" in footer
+        hint = str(app.screen.query_one("#new-workspace").render())  # where another comes from
+        assert hint == "Another workspace: keydesk init --workspace NAME (you will own it)"
         await pilot.press("j", "enter")
         await settle(pilot)
         assert app.workspace.name == "globex"

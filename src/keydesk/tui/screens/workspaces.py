@@ -13,6 +13,8 @@ from keydesk.tui.screens.base import KeydeskModal
 from keydesk.tui.widgets import KeyFooter, ListOptions
 from keydesk.views import WorkspaceView
 
+NEW_WORKSPACE = "Another workspace: keydesk init --workspace NAME (you will own it)"
+
 
 class WorkspaceScreen(KeydeskModal[WorkspaceView | None]):
     BINDINGS = [
@@ -36,6 +38,8 @@ class WorkspaceScreen(KeydeskModal[WorkspaceView | None]):
                 ),
                 id="workspaces",
             )
+            # The TUI makes only the first (on its welcome): say where the next comes from.
+            yield Static(NEW_WORKSPACE, id="new-workspace", classes="field-hint")
         yield KeyFooter()
 
     def on_mount(self) -> None:
