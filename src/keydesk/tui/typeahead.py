@@ -181,7 +181,7 @@ class KeyGate:
             if not started or not self._store_open():
                 return
             running.update(started)
-            while not all(worker.is_finished for worker in started):
+            while not all(_done(worker) for worker in started):
                 await asyncio.sleep(WORK_POLL)
 
     async def _settle(self) -> None:
@@ -206,3 +206,10 @@ class KeyGate:
         self._replaying = again
         self._app.post_message(again)
         self._app.call_later(self._replay_next)  # once `again` is handled
+
+
+def _done(worker: Worker[Any]) -> bool:
+    """Finished, or cancelled: it delivers nothing then (keydesk.tui.calls),
+    and one cancelled before it started (an exclusive group's newer call
+    replaced it) stays PENDING for ever."""
+    return worker.is_finished or worker.is_cancelled
