@@ -35,7 +35,7 @@ from keydesk.store.urls import shown_url
 from keydesk.tui import clipboard, heap
 from keydesk.tui.calls import call_service, notify_error
 from keydesk.tui.commands import KeydeskCommands, KeydeskPalette
-from keydesk.tui.display import visible, within_lines
+from keydesk.tui.display import visible
 from keydesk.tui.flows.integrations import IntegrationFlows
 from keydesk.tui.flows.keys import KeyFlows
 from keydesk.tui.flows.workspaces import WorkspaceFlows
@@ -65,7 +65,6 @@ if TYPE_CHECKING:
 
 __all__ = ["KeydeskApp", "run"]
 HANGUP_GRACE_SECONDS = 5.0  # after ctrl+q or a hang-up, the longest an exit may take
-TOAST_CHROME = 3  # a toast's coloured left edge and its padding (app.tcss: Toast)
 
 
 class KeydeskApp(App[None]):
@@ -396,9 +395,9 @@ class KeydeskApp(App[None]):
             reveal.note(message if not markup else Content.from_markup(message).plain, severity)
             return
         title = "" if title == self.TITLE else title  # no news in its own window; a line less
-        if not markup and self.size.width > 2 * TOAST_CHROME:  # once the terminal's size is known
-            # 3 lines at most, a title's included (app.tcss: Toast)
-            message = within_lines(message, self.size.width - TOAST_CHROME, 3 - bool(title))
+        # Never cut: a message may end in the command to run (an SSH key's
+        # approval); toasts are as wide as the screen (app.tcss), so short ones
+        # stay above the tables' rows.
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def on_notify(self, event: Notify) -> None:

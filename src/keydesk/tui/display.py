@@ -72,14 +72,3 @@ def day(value: datetime | None) -> str:
 def sentence(message: str) -> str:
     """A service message ("the label is required") as a line on a form."""
     return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
-
-
-def within_lines(text: str, width: int, lines: int) -> str:
-    """`text` as it wraps in `width` cells, cut to its first `lines` lines
-    with an ellipsis: a message's first words say why, so they stay."""
-    wrapped = Content(text).wrap(max(width, 2))
-    if len(wrapped) <= lines:
-        return text
-    last = wrapped[lines - 1].plain.rstrip()
-    kept = [line.plain.rstrip() for line in wrapped[: lines - 1]]
-    return " ".join([*kept, (last if cell_len(last) < width else last[:-1]) + "…"])
