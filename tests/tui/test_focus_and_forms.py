@@ -222,6 +222,8 @@ async def test_the_edit_form_saves_all_or_nothing(make_app, demo_store):
 
         await pilot.press("escape")
         await settle(pilot)
+        await pilot.press("y")  # discard the unsaved scopes (it asks)
+        await settle(pilot)
         await open_integration_from_detail(pilot, "github")
         await pilot.press("e")
         await settle(pilot)

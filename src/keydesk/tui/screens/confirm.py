@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
 from textual.widgets import Button, Static
 
 from keydesk.tui.display import content
@@ -22,7 +24,8 @@ class ConfirmScreen(KeydeskModal[bool]):
     keystroke, and the footer names it beside Escape: Enter presses the
     focused button, which for a destructive question is Cancel. `instead`
     (key, words, what): a third answer, in the footer, that closes the
-    question as no and then does `what` (revoke's "Rotate instead")."""
+    question as no and then does `what` (revoke's "Rotate instead").
+    `cancel_key`: a key that answers no, as Escape does."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="confirm.cancel")]
 
@@ -35,6 +38,7 @@ class ConfirmScreen(KeydeskModal[bool]):
         cancel: str = "Cancel",
         destructive: bool = False,
         confirm_key: str | None = None,
+        cancel_key: str | None = None,
         instead: tuple[str, str, Callable[[], object]] | None = None,
         id: str | None = None,
     ) -> None:
@@ -53,6 +57,8 @@ class ConfirmScreen(KeydeskModal[bool]):
             keys[key] = [Binding(key, "instead", words, id="confirm.instead")]
         confirm_key = confirm_key or confirm[:1].lower()
         keys[confirm_key] = [Binding(confirm_key, "confirm", confirm, id="confirm.confirm")]
+        if cancel_key is not None:  # beside Escape, which the footer names
+            keys[cancel_key] = [Binding(cancel_key, "cancel", cancel, show=False)]
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="destructive" if self._destructive else ""):
@@ -186,3 +192,26 @@ def keep_confirmation(key: KeyView, now: datetime) -> ConfirmScreen:
         cancel="Cancel",
         id="keep-confirm",
     )
+
+
+def leave_form(form: Screen[Any], typed: bool) -> None:
+    """Leave a form (Escape, Cancel), asking first when it holds text typed
+    and not saved: Escape half-way through a form lost it silently. An
+    untouched form (only its defaults) closes at once."""
+    if not typed:
+        form.dismiss(None)
+        return
+
+    def decided(discard: bool | None) -> None:
+        if discard:
+            form.dismiss(None)
+
+    form.app.push_screen(
+        ConfirmScreen(
+            "Discard what you typed?",
+            ["Nothing in this form has been saved.", "", "y discard / n keep editing"],
+            confirm="Discard", cancel="Keep editing", destructive=True,
+            confirm_key="y", cancel_key="n", id="discard-confirm",
+        ),
+        decided,
+    )  # fmt: skip

@@ -27,6 +27,7 @@ from keydesk.limits import parse_limit, parse_networks
 from keydesk.tui.calls import call_service
 from keydesk.tui.display import content, day, literal, sentence
 from keydesk.tui.screens.base import KeydeskScreen
+from keydesk.tui.screens.confirm import leave_form
 from keydesk.tui.widgets import GuardedInput, KeyFooter, ScopeList
 from keydesk.views import (
     EXPIRY_CHOICES_DAYS,
@@ -43,6 +44,7 @@ LIMIT_FIELDS = (  # name, field, example
     ("Quota", "quota", "e.g. 1000000/month"),
     ("Networks", "allow-from", "e.g. 10.0.0.0/8 2001:db8::/32 (blank: anywhere)"),
 )
+TYPED = ("label", "rate", "quota", "allow-from")  # the fields typed into, not chosen
 NEVER = 0  # the Expiry choice "never" (a Select value cannot be None)
 
 
@@ -89,6 +91,7 @@ class CreateKeyScreen(KeydeskScreen[CreatedKey | None]):
         self._chosen: IntegrationView | None = None
         self._rate_asked = False
         self._rate_shown = False  # the default rate (or its absence) is on the form
+        self._default_rate = ""  # as filled in: not typed, so leaving it asks nothing
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -246,7 +249,7 @@ class CreateKeyScreen(KeydeskScreen[CreatedKey | None]):
             return  # typed before it came: what was typed stands
         self._rate_shown = True
         if rate:
-            field.value = rate
+            field.value = self._default_rate = rate
             hint = self.query_one("#rate-default", Static)
             hint.update(f"Rate {rate}: the workspace's default for new keys")
             hint.display = True
@@ -407,4 +410,9 @@ class CreateKeyScreen(KeydeskScreen[CreatedKey | None]):
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
         if not self._busy:
-            self.dismiss(None)
+            leave_form(self, self._typed())
+
+    def _typed(self) -> bool:
+        """A field holds text typed (the rate: other than the default filled in)."""
+        typed = {name: self.query_one(f"#{name}", Input).value for name in TYPED}
+        return typed.pop("rate") != self._default_rate or any(v.strip() for v in typed.values())

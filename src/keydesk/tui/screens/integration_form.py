@@ -17,6 +17,7 @@ from textual.widgets import Button, Checkbox, Header, Input, Static
 from keydesk.tui.calls import call_service
 from keydesk.tui.display import content, sentence
 from keydesk.tui.screens.base import KeydeskScreen
+from keydesk.tui.screens.confirm import leave_form
 from keydesk.tui.widgets import GuardedInput, KeyFooter
 from keydesk.validation import NAME_MAX, SCOPES_MAX, URI_MAX
 from keydesk.views import IntegrationStatus, IntegrationView, missing_settings
@@ -166,7 +167,12 @@ class IntegrationFormScreen(KeydeskScreen[IntegrationView | None]):
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
         if not self._busy:
-            self.dismiss(None)
+            leave_form(self, self._typed())
+
+    def _typed(self) -> bool:
+        """A field holds other than what the form opened with."""
+        opened = _values(self._existing)
+        return any(self._value(field[0]) != opened.get(field[0], "") for field in FIELDS)
 
 
 def _values(existing: IntegrationView | None) -> dict[str, str]:
