@@ -270,7 +270,7 @@ async def test_refused_keys_on_a_draft_say_why_and_help_says_the_same(make_app):
         assert isinstance(app.screen, HelpScreen)
         said = dict(app.screen._rows)
         assert said["g"].endswith(f"({draft})")
-        assert said["x"].endswith("(No key here: nothing to revoke)")
+        assert said["x"].endswith("(no key here: nothing to revoke)")  # an aside, not a sentence
 
 
 async def test_help_on_the_integration_list_says_what_its_key_counts_are(make_app):

@@ -3,6 +3,8 @@ footer has no room for included, and whether each applies right now."""
 
 from __future__ import annotations
 
+import re
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
@@ -67,9 +69,23 @@ def key_rows(screen: Screen[object]) -> list[tuple[str, str]]:
         what = binding.tooltip or binding.description
         if not enabled:  # why, as pressing it says, where the screen knows
             why = screen.why_not(binding.action) if isinstance(screen, KeydeskScreen) else None
-            what += f" ({why})" if why else " (not available here right now)"
+            what += f" ({in_brackets(why)})" if why else " (not available here right now)"
         keys, _ = rows.setdefault(binding.id, ([], what))
         shown = app.get_key_display(binding)
         if shown not in keys:
             keys.append(shown)
     return [(" / ".join(keys), what) for keys, what in rows.values()]
+
+
+# The ordinary words a reason starts with, as a sentence in a toast: only
+# these are lower-cased in brackets. Others may be a name (an integration's,
+# "K" the key), shown as written.
+_SENTENCE_START = re.compile(r"(No|Nothing|This|You|Only) ")
+
+
+def in_brackets(reason: str) -> str:
+    """A refusal's sentence as an aside: "(no key here: nothing to rotate)"
+    read as a clause of the key's line, not "(No key here …)"."""
+    if _SENTENCE_START.match(reason):
+        reason = reason[0].lower() + reason[1:]
+    return reason.removesuffix(".")
