@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from textual.app import App, ComposeResult
 
-from keydesk.tui.widgets import Column, FittedTable, fit
+from keydesk.tui.widgets import AuditLog, Column, FittedTable, fit
+from keydesk.tui.widgets.audit_log import COLUMNS as AUDIT_COLUMNS
 from keydesk.tui.widgets.key_table import KEY_COLUMNS
+from tests.tui.screenshots import audit_tab, open_tab, settle
 
 COLUMNS = [
     Column("name", "Name", 10, flexible_up_to=30),
@@ -137,3 +139,36 @@ async def test_a_resize_that_changes_the_columns_has_the_owner_redraw_at_once():
         await pilot.resize_terminal(30, 24)  # the same columns: nothing to redraw
         await pilot.pause()
         assert app.redrawn == [(3, 0)]
+
+
+def test_a_column_whose_text_is_shorter_than_its_heading_lends_the_rest():
+    """At 80 columns Last used held "—" for every key in 16 cells while the
+    label was cut to 12; an audit trail's Action holds "key.rotate" in 21
+    while Detail is cut, and Key (in the line under the table) gives way
+    to a Detail still cut."""
+    keys = {c.key: n for c, n in fit(KEY_COLUMNS, 80, {"label": 19, "status": 7, "used": 1})}
+    assert keys == {"label": 19, "public": 21, "status": 19, "used": 9}
+    trail = {"at": 16, "actor": 5, "action": 10, "about": 9, "key": 21, "detail": 34}
+    assert {c.key: n for c, n in fit(AUDIT_COLUMNS, 120, trail)}["detail"] >= 34
+    trail["action"] = 21  # integration.configure: Key gives way
+    assert {c.key: n for c, n in fit(AUDIT_COLUMNS, 120, trail)} == {
+        "at": 16, "actor": 8, "action": 21, "about": 24, "detail": 37,
+    }  # fmt: skip
+
+
+async def test_a_rotations_detail_shows_whole_on_the_audit_tab_at_120_columns(make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        detail = await open_tab(pilot, "github", "2")
+        await pilot.press("t")  # rotate: the overlap choice, the new key, leave it
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        while app.screen is not detail:
+            await pilot.press("d")
+            await settle(pilot)
+        await audit_tab(pilot)
+        table = detail.query_one(AuditLog).table
+        column = [c.key for c, _ in table.fitted].index("detail")
+        said = str(table.get_row_at(0)[column])
+        assert said.startswith("old key stops ") and "…" not in said

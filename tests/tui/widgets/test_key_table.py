@@ -130,3 +130,21 @@ async def test_at_120_columns_labels_and_statuses_show_whole_where_they_fit():
             assert status == key.status_words(NOW), status
         # The whole width but the screen's margins and a scrollbar's room.
         assert sum(width + 2 for _, width in table.fitted) == 120 - 4
+
+
+async def test_at_80_columns_a_label_takes_the_room_of_a_last_used_column_all_dashes():
+    """No key used yet: Last used holds "—" in 16 cells; it narrows to its
+    heading and "CI Runner (2026-12)" (19) shows whole, not "CI Ru…6-12)"."""
+    soon = NOW + timedelta(days=10)  # "expiring in 10 days": the status keeps its 19 cells
+    keys = [replace(_key(n), label=f"CI Runner (2026-1{n})", expires_at=soon) for n in range(3)]
+    app = _Owner()
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = app.query_one(KeyTable)
+        table.load(LoadedKeys.of(keys, NOW))
+        table.filter("")
+        await pilot.pause()
+        shown = [c.key for c, _ in table.fitted]
+        assert shown == ["label", "public", "status", "used"]
+        for row, key in enumerate(keys):
+            assert table.get_cell_at((row, shown.index("label"))).plain == key.label
+            assert table.get_cell_at((row, shown.index("used"))) == "—"

@@ -26,7 +26,7 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Input, Static
 
 from keydesk.tui.calls import call_service
-from keydesk.tui.display import content, literal
+from keydesk.tui.display import cells, content, literal, visible
 from keydesk.tui.interface import Keydesk
 from keydesk.tui.widgets.filter_input import FilterInput, no_match
 from keydesk.tui.widgets.fitted_table import Column, FittedTable
@@ -48,8 +48,9 @@ COLUMNS = [
     # Keys tab), else an integration, account or workspace by name.
     Column("about", "About", 13, comfortable=19, flexible_up_to=24),
     Column("key", "Key", 21, drop=3),  # the public key, for key events
-    # What the event says besides (a rotation's stop, a role, a policy).
-    Column("detail", "Detail", 12, drop=1, flexible_up_to=60),
+    # What the event says besides (a rotation's stop, a role, a policy);
+    # when cut, Key (also in the line under the table) gives way to it.
+    Column("detail", "Detail", 12, drop=1, flexible_up_to=60, outranks=3),
 ]
 
 
@@ -171,6 +172,7 @@ class AuditLog(Vertical):
         self._more = True
         self._reading = False
         self.table.clear()
+        self.table.wants.clear()  # the new rows' text decides the widths
         self._read_next()
         self._show_detail(-1)  # the event it described may be filtered out
 
@@ -197,6 +199,8 @@ class AuditLog(Vertical):
     def _show_page(self, page: list[AuditView]) -> None:
         self._reading = False
         self._more = len(page) == PAGE
+        if self._measure(page):
+            self.table.refit()  # redraws the rows shown before this page
         self._events += page
         self._add_rows(page)
         self._laid_out = False
@@ -206,15 +210,25 @@ class AuditLog(Vertical):
         # Textual does not report as a change of row: said here.
         self._show_detail(self.table.cursor_row)
 
+    def _measure(self, events: list[AuditView]) -> bool:
+        """Whether `events` need wider columns than the rows shown: a column
+        wider than its text (Action's 21 cells for "key.rotate") gives the
+        rest to one its text is cut in (Detail)."""
+        wants = self.table.wants
+        wanted: dict[str, int] = {}
+        for values in map(_values, events):
+            for column, text in values.items():
+                # 1 for none: known empty, as narrow as its heading
+                wanted[column] = max(wanted.get(column, 1), cells(visible(text)))
+        if not any(n > wants.get(c, 0) for c, n in wanted.items()):
+            return False
+        wants.update({c: max(n, wants.get(c, 0)) for c, n in wanted.items()})
+        return True
+
     def _add_rows(self, events: list[AuditView]) -> None:
         table = self.table
         for event in events:
-            key = event.target if event.action.startswith("key.") else None
-            values = {
-                "at": when(event.at), "actor": event.actor, "action": event.action,
-                "about": about(event), "key": key, "detail": detail(event),
-            }  # fmt: skip
-            table.add_row(*_cells(values, table), key=str(event.id))
+            table.add_row(*_cells(_values(event), table), key=str(event.id))
 
     def _redraw(self, cursor: int) -> None:
         """The columns changed with the width: the rows read so far, again."""
@@ -256,6 +270,14 @@ class AuditLog(Vertical):
             said = (event.key_label, event.label, event.related, elsewhere)
             parts += [p for p in dict.fromkeys(said) if p and p not in parts]  # said once
         self.query_one("#audit-detail", Static).update(content(" · ".join(parts)))
+
+
+def _values(event: AuditView) -> dict[str, str | None]:
+    key = event.target if event.action.startswith("key.") else None
+    return {
+        "at": when(event.at), "actor": event.actor, "action": event.action,
+        "about": about(event), "key": key, "detail": detail(event),
+    }  # fmt: skip
 
 
 def _cells(values: dict[str, str | None], table: FittedTable) -> list[Text]:

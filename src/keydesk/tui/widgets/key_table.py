@@ -287,6 +287,8 @@ class KeyTable(FittedTable):
             "status": max(map(cell_len, words)),
             "label": max(cells(visible(key.label)) for key in keys),
             "by": max(cells(visible(key.creator)) for key in keys),
+            # "—" in 16 cells when no key was used: room a cut label takes
+            "used": max(cell_len(when(key.last_used_at)) for key in keys),
         }
         if any(n > self.wants.get(c, 0) for c, n in wanted.items()):  # the rows shown are redrawn
             self.wants.update({c: max(n, self.wants.get(c, 0)) for c, n in wanted.items()})
