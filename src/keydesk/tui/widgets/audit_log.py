@@ -303,8 +303,8 @@ def summary(shown: int, reading: bool, more: bool, matching: str) -> str:
         if shown:
             return f"{events} {holding} · searching on…"
         return f"Searching the whole trail for events {holding}…"
-    if not shown:
-        return f"No event in the whole trail holds “{matching}”. Escape clears the filter."
+    if not shown:  # the line under the table says so, as on every list (no_match)
+        return f"{events}: the whole trail searched"
     if more:
         return f"Newest {events} {holding} · more load as you scroll down"
     return f"{events} {holding} (the whole trail searched), newest first"
