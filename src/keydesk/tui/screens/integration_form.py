@@ -54,7 +54,10 @@ class IntegrationFormScreen(KeydeskScreen[IntegrationView | None]):
         Binding("escape", "cancel", "Cancel", id="form.cancel"),
         Binding("ctrl+s", "save", "Save", id="form.save", tooltip="Save (also Enter in a field)"),
     ]
-    AUTO_FOCUS = "Input:enabled"
+    # The first enabled field is focused in on_mount, without Textual's
+    # scroll to centre it: run before the layout, that scroll hid the title
+    # at 60x20 (as on the create-key form).
+    AUTO_FOCUS = ""
 
     def __init__(self, workspace: str, existing: IntegrationView | None = None) -> None:
         super().__init__(id="integration-form-screen")
@@ -108,6 +111,8 @@ class IntegrationFormScreen(KeydeskScreen[IntegrationView | None]):
 
     def on_mount(self) -> None:
         self.query_one("#add-error").display = False
+        first = next(box for box in self.query(Input) if not box.disabled)
+        self.set_focus(first, scroll_visible=False)
 
     def _value(self, field_id: str) -> str:
         return self.query_one(f"#{field_id}", Input).value
