@@ -99,6 +99,9 @@ class KeyCreatedScreen(KeydeskScreen[str]):
         yield KeyFooter()
 
     def on_mount(self) -> None:
+        # A toast from the screen before (an integration saved) would stay
+        # over the key; this page says its news on its own line (note).
+        self.app.clear_notifications()
         self.query_one("#copy-key", Button).focus()
 
     # -- messages ---------------------------------------------------------------------
