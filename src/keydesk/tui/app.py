@@ -40,7 +40,7 @@ from keydesk.tui.flows.integrations import IntegrationFlows
 from keydesk.tui.flows.keys import KeyFlows
 from keydesk.tui.flows.workspaces import WorkspaceFlows
 from keydesk.tui.interface import Keydesk
-from keydesk.tui.screens.base import MIN_HEIGHT, MIN_WIDTH
+from keydesk.tui.screens.base import MIN_HEIGHT, MIN_WIDTH, KeydeskScreen
 from keydesk.tui.screens.help import HelpScreen
 from keydesk.tui.screens.integrations import IntegrationsScreen
 from keydesk.tui.screens.key_created import KeyCreatedScreen
@@ -237,7 +237,9 @@ class KeydeskApp(App[None]):
             None,
         )
         if reveal is None:
-            self.exit()
+            screen = self.screen  # a half-typed form asks; ctrl+q on its question quits
+            if not (isinstance(screen, KeydeskScreen) and screen.asked_before_quitting(self.exit)):
+                self.exit()
         elif self.screen is reveal:
             reveal.ask_to_leave(self.exit, quitting=True)
         else:

@@ -132,6 +132,11 @@ class KeydeskScreen(Screen[ScreenResultType]):
     def uncovered(self) -> None:
         """Back in front after a full screen hid this one."""
 
+    def asked_before_quitting(self, quit_app: Callable[[], object]) -> bool:
+        """ctrl+q: a screen holding what quitting would lose (a form's typed
+        text) asks, quitting with `quit_app` if told to, and says True."""
+        return False
+
 
 class KeydeskModal(ModalScreen[ScreenResultType]):
     """A dialog: it shows its own footer (a modal's keys are its own, not

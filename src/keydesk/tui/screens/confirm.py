@@ -194,24 +194,29 @@ def keep_confirmation(key: KeyView, now: datetime) -> ConfirmScreen:
     )
 
 
-def leave_form(form: Screen[Any], typed: bool) -> None:
+def leave_form(
+    form: Screen[Any], typed: bool, *, quit_app: Callable[[], object] | None = None
+) -> None:
     """Leave a form (Escape, Cancel), asking first when it holds text typed
     and not saved: Escape half-way through a form lost it silently. An
-    untouched form (only its defaults) closes at once."""
+    untouched form (only its defaults) closes at once. With `quit_app`
+    (ctrl+q) the same question quits keydesk; ctrl+q on it quits at once."""
+    leave = quit_app or (lambda: form.dismiss(None))
     if not typed:
-        form.dismiss(None)
+        leave()
         return
 
     def decided(discard: bool | None) -> None:
         if discard:
-            form.dismiss(None)
+            leave()
 
+    verb, key = ("Quit", "q") if quit_app else ("Discard", "y")
     form.app.push_screen(
         ConfirmScreen(
-            "Discard what you typed?",
-            ["Nothing in this form has been saved.", "", "y discard / n keep editing"],
-            confirm="Discard", cancel="Keep editing", destructive=True,
-            confirm_key="y", cancel_key="n", id="discard-confirm",
+            "Quit and discard what you typed?" if quit_app else "Discard what you typed?",
+            ["Nothing in this form has been saved.", "", f"{key} {verb.lower()} / n keep editing"],
+            confirm=verb, cancel="Keep editing", destructive=True,
+            confirm_key=key, cancel_key="n", id="discard-confirm",
         ),
         decided,
     )  # fmt: skip

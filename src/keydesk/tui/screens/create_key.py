@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -411,6 +412,12 @@ class CreateKeyScreen(KeydeskScreen[CreatedKey | None]):
     def action_cancel(self) -> None:
         if not self._busy:
             leave_form(self, self._typed())
+
+    def asked_before_quitting(self, quit_app: Callable[[], object]) -> bool:
+        if self._busy or not self._typed():
+            return False
+        leave_form(self, True, quit_app=quit_app)
+        return True
 
     def _typed(self) -> bool:
         """A field holds text typed (the rate: other than the default filled in)."""

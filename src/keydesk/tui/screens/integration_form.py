@@ -8,6 +8,8 @@ nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -173,6 +175,12 @@ class IntegrationFormScreen(KeydeskScreen[IntegrationView | None]):
     def action_cancel(self) -> None:
         if not self._busy:
             leave_form(self, self._typed())
+
+    def asked_before_quitting(self, quit_app: Callable[[], object]) -> bool:
+        if self._busy or not self._typed():
+            return False
+        leave_form(self, True, quit_app=quit_app)
+        return True
 
     def _typed(self) -> bool:
         """A field holds other than what the form opened with."""

@@ -1,0 +1,60 @@
+"""ctrl+q on a form holding typed text asks once, as Escape does
+(keydesk.tui.screens.confirm.leave_form), and quits if told to; ctrl+q on
+that question quits at once. Half-way through a form, ctrl+q lost it
+silently (#21 walk)."""
+
+from __future__ import annotations
+
+from textual.widgets import Input, Static
+
+from keydesk.tui.screens.confirm import ConfirmScreen
+from keydesk.tui.screens.integration_form import IntegrationFormScreen
+from tests.tui.screenshots import open_create_form, settle
+
+
+async def _quit_asked(pilot) -> None:
+    await pilot.press("ctrl+q")
+    await settle(pilot)
+    dialog = pilot.app.screen
+    assert isinstance(dialog, ConfirmScreen) and pilot.app.is_running
+    title = str(dialog.query_one("#dialog-title", Static).render())
+    assert title == "Quit and discard what you typed?"
+
+
+async def test_ctrl_q_on_a_half_typed_add_form_asks_and_twice_quits(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("a")
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, IntegrationFormScreen)
+        await pilot.press(*"gh2")
+        await _quit_asked(pilot)
+        await pilot.press("n")  # keep editing: nothing lost
+        await settle(pilot)
+        assert app.screen is form and form.query_one("#name", Input).value == "gh2"
+        await _quit_asked(pilot)
+        await pilot.press("ctrl+q")  # twice: quits at once
+        await settle(pilot)
+    assert app.return_code == 0 and not app.is_running
+
+
+async def test_ctrl_q_on_a_half_typed_create_form_quits_when_told(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_create_form(pilot, "github")
+        await pilot.press(*"ci")
+        await _quit_asked(pilot)
+        await pilot.press("q")
+        await settle(pilot)
+    assert app.return_code == 0 and not app.is_running
+
+
+async def test_ctrl_q_on_an_untouched_form_quits_at_once(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_create_form(pilot, "github")
+        await pilot.press("ctrl+q")
+        await settle(pilot)
+    assert not app.is_running
