@@ -42,51 +42,88 @@ def note(screen) -> str:
     return str(widget.render()) if widget.display else ""
 
 
-async def test_members_are_listed_and_a_role_changed_after_confirming(make_app, demo_store):
+async def test_an_owner_filters_changes_adds_and_removes_members(make_app, demo_store):
+    """One walk on the members list as alice (the last owner). `/car` typed
+    as one burst: the filter gets `car` (`a` opened "Add a member" and `r`
+    landed in its Account field); Escape clears, then leaves. A role changes
+    only after confirming; the last owner cannot leave; adding refuses a bad
+    account on the form; removing asks first and keeps the member's keys."""
     app = make_app()
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_members(pilot)
-        assert list(screen.table.rows) == ["alice", "bob", "carol"]
+        burst(app, "/car")
+        await settle_long(pilot)
+        assert app.screen is screen and screen.member_filter.value == "car", "filter: burst"
+        assert list(screen.table.rows) == ["carol"], "filter: car"
+        await pilot.press("escape")
+        await settle(pilot)
+        assert screen.member_filter.value == "" and screen.table.has_focus, "filter: cleared"
+        assert list(screen.table.rows) == ["alice", "bob", "carol"], "filter: cleared"
+        await pilot.press("slash", "escape")  # an empty filter: Escape leaves
+        await settle(pilot)
+        assert app.screen is not screen, "filter: empty, escape leaves"
+
+        await pilot.resize_terminal(100, 30)
+        screen = await open_members(pilot)
+        assert list(screen.table.rows) == ["alice", "bob", "carol"], "listed"
         await highlight(pilot, screen, "carol")
         await pilot.press("e")
         await settle(pilot)
-        assert isinstance(app.screen, RoleScreen)
+        assert isinstance(app.screen, RoleScreen), "role: e"
         await pilot.press("up", "up", "enter")  # viewer → admin
         await settle(pilot)
-        assert isinstance(app.screen, ConfirmScreen)
-        assert roles(demo_store)["carol"] == "viewer"  # nothing before the confirmation
+        assert isinstance(app.screen, ConfirmScreen), "role: asks"
+        assert roles(demo_store)["carol"] == "viewer", "role: nothing before the confirmation"
         await pilot.click("#confirm")
         await settle(pilot)
-        assert app.screen is screen and roles(demo_store)["carol"] == "admin"
-        assert screen.highlighted().account == "carol"
+        assert app.screen is screen and roles(demo_store)["carol"] == "admin", "role: changed"
+        assert screen.highlighted().account == "carol", "role: row kept"
 
+        await highlight(pilot, screen, "alice")
+        assert "alice is the last owner of acme and cannot leave" in note(screen), "last owner"
+        assert screen.check_action("remove", ()) is False, "last owner: remove"
+        assert screen.check_action("change_role", ()) is False, "last owner: change role"
 
-async def test_removing_a_member_asks_first_and_keeps_their_keys(make_app, demo_store):
-    app = make_app()
-    async with app.run_test(size=(100, 30)) as pilot:
-        screen = await open_members(pilot)
+        await pilot.press("a")
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, AddMemberScreen), "add: a"
+        await pilot.press("t", "a", "b", "enter")
+        form.query_one("#member-account", Input).value = "tab\there"
+        await pilot.press("enter")  # viewer, the default
+        await settle(pilot)
+        error = form.query_one("#member-error", Static)
+        assert app.screen is form and error.display, "add: refused on the form"
+        assert "control or invisible character" in str(error.render()), "add: why"
+        form.query_one("#member-account", Input).value = "dave"
+        await pilot.click("#add")
+        await settle(pilot)
+        assert app.screen is screen and roles(demo_store)["dave"] == "viewer", "add: dave"
+        assert screen.highlighted().account == "dave", "add: dave highlighted"
+
         await highlight(pilot, screen, "bob")
         await pilot.press("x")
         await settle(pilot)
-        assert isinstance(app.screen, ConfirmScreen)
-        assert app.screen.focused.id == "cancel"  # a stray Enter removes no one
+        assert isinstance(app.screen, ConfirmScreen), "remove: asks"
+        assert app.screen.focused.id == "cancel", "remove: a stray Enter removes no one"
         await pilot.press("enter")
         await settle(pilot)
-        assert "bob" in roles(demo_store)
+        assert "bob" in roles(demo_store), "remove: cancelled"
         await pilot.press("x")
         await settle(pilot)
         await pilot.click("#confirm")
         await settle(pilot)
-        assert "bob" not in roles(demo_store)
+        assert "bob" not in roles(demo_store), "remove: confirmed"
         await pilot.press("escape")
         await open_integration(pilot, "github")
         detail = app.screen
-        assert isinstance(detail, IntegrationDetailScreen)
+        assert isinstance(detail, IntegrationDetailScreen), "remove: github"
         ci = next(k for k in detail.listed_keys() if k.label == "CI Runner")
-        assert ci.is_active
+        assert ci.is_active, "remove: bob's key kept"
         detail.table.move_cursor(row=detail.listed_keys().index(ci))
         await settle(pilot)
-        assert "by bob (removed)" in str(detail.query_one("#key-detail", Static).render())
+        shown = str(detail.query_one("#key-detail", Static).render())
+        assert "by bob (removed)" in shown, ("remove: key's maker", shown)
 
 
 async def test_what_an_admin_may_not_do_is_not_offered_and_says_why(make_app, demo_store):
@@ -106,16 +143,6 @@ async def test_what_an_admin_may_not_do_is_not_offered_and_says_why(make_app, de
         await settle(pilot)
         offered = [o.id for o in app.screen.query_one("#roles").options]
         assert offered == ["admin", "member", "viewer"]  # not owner
-
-
-async def test_the_last_owner_cannot_leave(make_app, demo_store):
-    app = make_app()
-    async with app.run_test(size=(100, 30)) as pilot:
-        screen = await open_members(pilot)
-        await highlight(pilot, screen, "alice")
-        assert "alice is the last owner of acme and cannot leave" in note(screen)
-        assert screen.check_action("remove", ()) is False
-        assert screen.check_action("change_role", ()) is False
 
 
 async def test_a_viewer_sees_members_and_may_leave(make_app, demo_store):
@@ -138,28 +165,6 @@ async def test_a_viewer_sees_members_and_may_leave(make_app, demo_store):
         assert app.workspace is None
 
 
-async def test_adding_a_member_and_a_refusal_on_the_form(make_app, demo_store):
-    app = make_app()
-    async with app.run_test(size=(100, 30)) as pilot:
-        screen = await open_members(pilot)
-        await pilot.press("a")
-        await settle(pilot)
-        form = app.screen
-        assert isinstance(form, AddMemberScreen)
-        await pilot.press("t", "a", "b", "enter")
-        form.query_one("#member-account", Input).value = "tab\there"
-        await pilot.press("enter")  # viewer, the default
-        await settle(pilot)
-        error = form.query_one("#member-error", Static)
-        assert app.screen is form and error.display
-        assert "control or invisible character" in str(error.render())
-        form.query_one("#member-account", Input).value = "dave"
-        await pilot.click("#add")
-        await settle(pilot)
-        assert app.screen is screen and roles(demo_store)["dave"] == "viewer"
-        assert screen.highlighted().account == "dave"
-
-
 async def test_the_palette_opens_members_and_the_audit_trail(make_app):
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
@@ -176,24 +181,21 @@ async def test_the_palette_opens_members_and_the_audit_trail(make_app):
             await settle(pilot)
 
 
-async def test_an_integrations_audit_tab_shows_its_own_and_its_keys_events(make_app, demo_store):
+async def test_an_integrations_audit_tab_reads_again_and_filters_its_own_trail(make_app):
+    """One walk on github's Audit tab: its own and its keys' events; seen
+    once, then a key generated from the same page: back on Audit, its
+    key.create is there (it kept the page read before); at 80x24, `/local` in
+    one burst gives its events about Local Development, the tab kept (it
+    jumped to API Keys and filtered keys)."""
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
         detail = await open_tab(pilot, "github", "3")
-        assert detail.query_one("#tabs").active == "audit"
+        assert detail.query_one("#tabs").active == "audit", "own: 3 opens Audit"
         log = detail.query_one(AuditLog)
         actions = [e.action for e in log.events]
-        assert actions.count("key.create") == 4 and "integration.add" in actions
-        assert {e.integration for e in log.events} == {"github"}
+        assert actions.count("key.create") == 4 and "integration.add" in actions, actions
+        assert {e.integration for e in log.events} == {"github"}, "own: github's only"
 
-
-async def test_the_audit_tab_read_again_after_a_key_made_on_the_same_page(make_app):
-    """Seen once, then a key generated from the same page: back on Audit,
-    its key.create is there (it kept the page read before)."""
-    app = make_app()
-    async with app.run_test(size=(100, 30)) as pilot:
-        detail = await open_tab(pilot, "github", "3")
-        log = detail.query_one(AuditLog)
         before = [e.action for e in log.events].count("key.create")
         await pilot.press("2")
         burst(app, "g|fresh-trail|enter")
@@ -202,8 +204,29 @@ async def test_the_audit_tab_read_again_after_a_key_made_on_the_same_page(make_a
         await settle_long(pilot)
         while not log.settled:
             await pilot.pause()
-        assert app.screen is detail and detail.query_one("#tabs").active == "audit"
-        assert [e.action for e in log.events].count("key.create") == before + 1
+        assert app.screen is detail, "read again: back on the page"
+        assert detail.query_one("#tabs").active == "audit", "read again: on Audit"
+        after = [e.action for e in log.events].count("key.create")
+        assert after == before + 1, ("read again: the new key.create", before, after)
+
+        await pilot.resize_terminal(80, 24)
+        await settle(pilot)
+        burst(app, "/local")
+        await settle_long(pilot)
+        while not log.settled:
+            await pilot.pause()
+        assert detail.query_one("#tabs").active == "audit", "/local: the tab kept"
+        assert not detail.key_filter.value, "/local: keys not filtered"
+        assert [(e.action, e.key_label) for e in log.events] == [
+            ("key.revoke", "Local Development"), ("key.create", "Local Development"),
+        ], "/local: its events"  # fmt: skip
+        said = str(log.query_one("#audit-summary", Static).render())
+        assert said == "2 events holding “local” (the whole trail searched), newest first", said
+        await pilot.press("escape")
+        await settle(pilot)
+        while not log.settled:
+            await pilot.pause()
+        assert len(log.events) > 2 and log.table.has_focus, "/local: escape clears"
 
 
 async def open_trail(pilot) -> AuditLog:
@@ -254,49 +277,6 @@ async def test_stored_text_in_the_trail_is_shown_literally(make_app, demo_store)
         assert whole in str(log.query_one("#audit-detail", Static).render())  # whole below
 
 
-async def test_slash_and_a_burst_behind_it_filter_the_members(make_app):
-    """`/car` typed as one burst: the filter gets `car` (`a` opened "Add a
-    member" and `r` landed in its Account field); Escape clears, then leaves."""
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_members(pilot)
-        burst(app, "/car")
-        await settle_long(pilot)
-        assert app.screen is screen and screen.member_filter.value == "car"
-        assert list(screen.table.rows) == ["carol"]
-        await pilot.press("escape")
-        await settle(pilot)
-        assert screen.member_filter.value == "" and screen.table.has_focus
-        assert list(screen.table.rows) == ["alice", "bob", "carol"]
-        await pilot.press("slash", "escape")  # an empty filter: Escape leaves
-        await settle(pilot)
-        assert app.screen is not screen
-
-
-async def test_slash_on_an_audit_tab_filters_its_trail_there(make_app):
-    """`/local` in one burst on github's Audit tab: its events about Local
-    Development, the tab kept (it jumped to API Keys and filtered keys)."""
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        detail = await open_tab(pilot, "github", "3")
-        log = detail.query_one(AuditLog)
-        burst(app, "/local")
-        await settle_long(pilot)
-        while not log.settled:
-            await pilot.pause()
-        assert detail.query_one("#tabs").active == "audit" and not detail.key_filter.value
-        assert [(e.action, e.key_label) for e in log.events] == [
-            ("key.revoke", "Local Development"), ("key.create", "Local Development"),
-        ]  # fmt: skip
-        said = str(log.query_one("#audit-summary", Static).render())
-        assert said == "2 events holding “local” (the whole trail searched), newest first"
-        await pilot.press("escape")
-        await settle(pilot)
-        while not log.settled:
-            await pilot.pause()
-        assert len(log.events) > 2 and log.table.has_focus
-
-
 async def test_slash_filters_the_workspace_trail_beyond_the_page_read(make_app, demo_store):
     add_events(demo_store, PAGE + 10)  # the demo's events are past the first page
     app = make_app()
@@ -313,27 +293,32 @@ async def test_slash_filters_the_workspace_trail_beyond_the_page_read(make_app, 
 
 async def test_audit_rows_name_the_key_or_integration_and_say_the_rest_apart(make_app, demo_store):
     """About: the key's label (its end kept when cut), else the name; Detail:
-    what the event says besides; actions whole at 80 columns."""
+    what the event says besides; actions whole at 80 columns. One app: the
+    workspace trail at 80x24, then github's Audit tab at 60x20."""
+    for region in ("eu", "us"):  # cut at 60 columns, they differ at their ends
+        KeyService(demo_store, "alice").create_key("github", f"api-gateway-prod-{region}")
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         log = await open_trail(pilot)
         while not log.settled:
             await pilot.pause()
         table = log.table
-        assert [c.key for c, _ in table.fitted] == ["at", "action", "about", "detail"]
+        columns = [c.key for c, _ in table.fitted]
+        assert columns == ["at", "action", "about", "detail"], ("80x24", columns)
         rows = {table.get_row_at(n)[1].plain: table.get_row_at(n) for n in range(table.row_count)}
-        assert rows["integration.configure"][2].plain in ("github", "google-workspace")
-        assert rows["member.add"][3].plain in ("admin", "viewer", "owner")
-    for region in ("eu", "us"):  # cut at 60 columns, they differ at their ends
-        KeyService(demo_store, "alice").create_key("github", f"api-gateway-prod-{region}")
-    app = make_app()
-    async with app.run_test(size=(60, 20)) as pilot:
+        about = rows["integration.configure"][2].plain
+        assert about in ("github", "google-workspace"), ("80x24: configure", about)
+        detail = rows["member.add"][3].plain
+        assert detail in ("admin", "viewer", "owner"), ("80x24: member.add", detail)
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.resize_terminal(60, 20)
         log = (await open_tab(pilot, "github", "3")).query_one(AuditLog)
         while not log.settled:
             await pilot.pause()
         about = [log.table.get_row_at(n)[2].plain for n in range(log.table.row_count)]
-        assert about[:2] == ["api-ga…rod-us", "api-ga…rod-eu"]
-        assert len(set(about)) == len({e.key_label or e.target for e in log.events})
+        assert about[:2] == ["api-ga…rod-us", "api-ga…rod-eu"], ("60x20", about[:2])
+        assert len(set(about)) == len({e.key_label or e.target for e in log.events}), "60x20"
 
 
 def test_each_role_says_something_of_its_own():
