@@ -24,7 +24,7 @@ from keydesk.tui.screens.members import MembersScreen
 from keydesk.verify import Verifier
 from keydesk.views import utcnow
 from tests.support import scenarios as s
-from tests.tui.screenshots import open_create_form, open_integration, open_key_page, settle
+from tests.tui.screenshots import open_create_form, open_integration, settle
 
 
 def live_app(store, account: str = "alice") -> KeydeskApp:
@@ -44,28 +44,103 @@ def _row_text(table: DataTable, row: int) -> str:
     return " ".join(str(cell) for cell in table.get_row_at(row))
 
 
-async def test_status_words_mark_expiring_and_rotating_keys(demo_store):
+async def test_status_words_a_keys_page_and_rotate_and_revoke_from_it(demo_store):
+    """One walk on github's keys at 80x24. Status words mark expiring and
+    rotating keys (and the list counts those that end); a key's page shows
+    its usage, rotation and events, its hostile label literally, and Escape
+    keeps its row; from its page the key is rotated, and the replacement,
+    never used, is revoked."""
     alice = KeyService(demo_store, "alice")
     soon = alice.create_key("github", "short-lived", expires_at=utcnow() + timedelta(days=10))
     old = alice.create_key("github", "old-one", expires_at=utcnow() + timedelta(days=60))
     rotated = alice.rotate_key(old.key.public_key, timedelta(hours=24))
+    hostile = "[red]x[/] [b]P"
+    created = alice.create_key("github", hostile, expires_at=utcnow() + timedelta(days=30))
+    private = created.private_key.reveal()
+    body = private[:30] + ("A" if private[30] != "A" else "B") + private[31:-6]
+    verifier = Verifier(demo_store.engine)
+    try:
+        for _ in range(3):
+            verifier.verify(private)
+        for _ in range(2):
+            with contextlib.suppress(Unauthorized):
+                verifier.verify(body + checksum(body))
+        verifier.flush()
+    finally:
+        verifier.close()
     app = live_app(demo_store)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         integrations = app.screen.query_one("#integrations", DataTable)
-        assert any("· 2 ends" in _row_text(integrations, r) for r in range(integrations.row_count))
+        listed = [_row_text(integrations, r) for r in range(integrations.row_count)]
+        assert any("· 2 ends" in row for row in listed), ("status: list", listed)
         await open_integration(pilot, "github")
         detail = app.screen
-        assert isinstance(detail, IntegrationDetailScreen)
+        assert isinstance(detail, IntegrationDetailScreen), "status: github"
         rows = {k.public_key: n for n, k in enumerate(detail.listed_keys())}
         table = detail.table
-        assert "expiring in 10 days" in _row_text(table, rows[soon.key.public_key])
+        expiring = _row_text(table, rows[soon.key.public_key])
+        assert "expiring in 10 days" in expiring, ("status: expiring", expiring)
         rotating = _row_text(table, rows[old.key.public_key])
-        assert "rotating -> kdpk_" in rotating
+        assert "rotating -> kdpk_" in rotating, ("status: rotating", rotating)
         table.move_cursor(row=rows[old.key.public_key])
         await settle(pilot)
         line = _text(detail, "#key-detail")
-        assert rotated.created.key.public_key in line and "24 hours left" in line
+        assert rotated.created.key.public_key in line, ("status: line", line)
+        assert "24 hours left" in line, ("status: line", line)
+
+        table.move_cursor(row=rows[created.key.public_key])
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        page = app.screen
+        assert isinstance(page, KeyScreen), "page: hostile key"
+        facts = _facts(page)
+        svg = app.export_screenshot().replace("&#160;", " ")
+        assert "[red]x[/] [b]P" in svg, "page: the label literally, never styled"
+        assert created.key.public_key in facts and "read:user repo read:org" in facts, facts
+        assert "30 days left" in facts, facts
+        counts = _text(page, "#usage-counts")
+        assert "3 accepted in the last 24 hours" in counts, ("page: usage", counts)
+        refused = "2 refused attempts with a wrong secret in the last hour"
+        assert refused in counts, ("page: usage", counts)
+        assert page.query_one("#usage-day", Sparkline).display, "page: sparkline"
+        assert page.query_one("#usage-day-title").display, "page: sparkline's heading"
+        events = page.query_one("#key-events").rows
+        assert any("key.create" in line for _, line in events), ("page: events", events)
+        assert page.check_action("rotate", ()) and page.check_action("revoke", ()), "page: t x"
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is detail, "page: escape"
+        kept = detail.highlighted_key().public_key
+        assert kept == created.key.public_key, "page: escape keeps the row"
+
+        before = detail.highlighted_key()
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("t")
+        await settle(pilot)
+        assert isinstance(app.screen, ChoiceScreen), "rotate: t asks the overlap"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, KeyCreatedScreen), "rotate: created"
+        await pilot.press("c", "d")
+        await settle(pilot)
+        assert app.screen is detail, "rotate: the key's page made way for its list"
+        new = detail.highlighted_key()
+        assert new.replaces == before.public_key, "rotate: the replacement highlighted"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert f"Replaces: {before.public_key}" in _facts(app.screen), "rotate: its page"
+        # Never used: one line, not usage headings over nothing.
+        assert _text(app.screen, "#usage-counts") == "Never used", "rotate: never used"
+        for heading in ("#usage-day-title", "#usage-week-title"):
+            assert not app.screen.query_one(heading).display, ("rotate: no heading", heading)
+        await pilot.press("x")
+        await settle(pilot)
+        await pilot.press("tab", "enter")  # the destructive question starts on Cancel
+        await settle(pilot)
+    assert not KeyService(demo_store, "alice").key(new.public_key).is_active, "revoked"
 
 
 async def test_create_form_offers_expiry_within_the_policy_and_scopes(demo_store):
@@ -114,80 +189,6 @@ async def test_create_form_shows_a_policy_refusal_on_one_line(demo_store):
         await pilot.press("enter")
         await settle(pilot)
         assert _text(form, "#scopes-error") == "Choose at least one scope."
-
-
-async def test_a_keys_page_shows_usage_rotation_and_events_and_escape_keeps_the_row(
-    demo_store,
-):
-    alice = KeyService(demo_store, "alice")
-    hostile = "[red]x[/] [b]P"
-    created = alice.create_key("github", hostile, expires_at=utcnow() + timedelta(days=30))
-    private = created.private_key.reveal()
-    body = private[:30] + ("A" if private[30] != "A" else "B") + private[31:-6]
-    verifier = Verifier(demo_store.engine)
-    try:
-        for _ in range(3):
-            verifier.verify(private)
-        for _ in range(2):
-            with contextlib.suppress(Unauthorized):
-                verifier.verify(body + checksum(body))
-        verifier.flush()
-    finally:
-        verifier.close()
-    app = live_app(demo_store)
-    async with app.run_test(size=(80, 24)) as pilot:
-        detail = await open_key_page(pilot, "github", created.key.public_key)
-        page = app.screen
-        assert isinstance(page, KeyScreen)
-        facts = _facts(page)
-        svg = app.export_screenshot().replace("&#160;", " ")
-        assert "[red]x[/] [b]P" in svg  # literally, never styled
-        assert created.key.public_key in facts and "read:user repo read:org" in facts
-        assert "30 days left" in facts
-        counts = _text(page, "#usage-counts")
-        assert "3 accepted in the last 24 hours" in counts
-        assert "2 refused attempts with a wrong secret in the last hour" in counts
-        assert page.query_one("#usage-day", Sparkline).display
-        assert page.query_one("#usage-day-title").display  # its heading with it
-        assert any("key.create" in line for _, line in page.query_one("#key-events").rows)
-        assert page.check_action("rotate", ()) and page.check_action("revoke", ())
-        await pilot.press("escape")
-        await settle(pilot)
-        assert app.screen is detail
-        assert detail.highlighted_key().public_key == created.key.public_key
-
-
-async def test_rotate_and_revoke_from_a_keys_page(demo_store):
-    app = live_app(demo_store)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await open_integration(pilot, "github")
-        detail = app.screen
-        old = detail.highlighted_key()
-        await pilot.press("enter")
-        await settle(pilot)
-        await pilot.press("t")
-        await settle(pilot)
-        assert isinstance(app.screen, ChoiceScreen)
-        await pilot.press("enter")
-        await settle(pilot)
-        assert isinstance(app.screen, KeyCreatedScreen)
-        await pilot.press("c", "d")
-        await settle(pilot)
-        assert app.screen is detail  # the key's page made way for its list
-        new = detail.highlighted_key()
-        assert new.replaces == old.public_key
-        await pilot.press("enter")
-        await settle(pilot)
-        assert f"Replaces: {old.public_key}" in _facts(app.screen)
-        # Never used: one line, not usage headings over nothing.
-        assert _text(app.screen, "#usage-counts") == "Never used"
-        for heading in ("#usage-day-title", "#usage-week-title"):
-            assert not app.screen.query_one(heading).display
-        await pilot.press("x")
-        await settle(pilot)
-        await pilot.press("tab", "enter")  # the destructive question starts on Cancel
-        await settle(pilot)
-    assert not KeyService(demo_store, "alice").key(new.public_key).is_active
 
 
 async def test_revoking_a_replacement_says_what_becomes_of_the_rotation(demo_store):
