@@ -11,7 +11,7 @@ from keydesk.tui.screens.integration_form import IntegrationFormScreen
 from keydesk.tui.screens.key_created import KeyCreatedScreen
 from keydesk.tui.screens.key_page import KeyScreen
 from keydesk.tui.typeahead import AltKeysParser, as_typed
-from tests.tui.screenshots import burst, open_integration, settle, settle_long
+from tests.tui.screenshots import burst, settle, settle_long
 
 
 async def test_g_a_label_and_enter_in_one_burst_create_the_key(make_app):
@@ -35,20 +35,6 @@ async def test_tab_in_a_burst_moves_field_by_field(make_app):
         await settle_long(pilot)
         values = [field.value for field in app.screen.query(Input)][:4]
         assert values == ["stripe", "Stripe", "ca_123", "https://app.example.com/cb"]
-
-
-async def test_enter_typed_before_keydesk_took_the_terminal_is_enter(make_app):
-    """Typed while keydesk starts, Enter reaches it as ^J (the terminal was
-    not raw yet, so it turned CR into NL): `/github` and two of them open github."""
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        for key in ("slash", *"github", "ctrl+j", "ctrl+j"):
-            character = {"slash": "/", "ctrl+j": "\n"}.get(key, key)
-            app.post_message(events.Key(key, character))
-        await settle_long(pilot)
-        assert isinstance(app.screen, IntegrationDetailScreen)
-        assert app.screen.integration.name == "github"
 
 
 def _read(typed: str) -> list[tuple[str, str | None]]:
@@ -78,55 +64,59 @@ def test_an_alt_key_nothing_binds_is_escape_then_the_key():
     assert as_typed(bound, lambda key: key == "alt+backspace") == [bound]
 
 
-async def test_escape_then_slash_at_machine_speed_leaves_the_page_and_filters(make_app):
-    """tmux `send-keys Escape /gate` on a key's page: the driver reads Alt+/;
-    Escape leaves the page, and `/gate` filters the API Keys tab."""
+async def test_bursts_on_an_integrations_page_reach_the_screen_they_were_typed_for(make_app):
+    """One walk on github's page at 80x24, each burst after the last:
+    - typed while keydesk starts, Enter reaches it as ^J (the terminal was
+      not raw yet, so it turned CR into NL): `/github` and two of them open github;
+    - tmux `send-keys Escape 1` in the revoke dialog left it open (Textual
+      read ESC 1 as `¡`): the dialog closes and 1 shows the Overview tab;
+    - tmux `send-keys Escape /gate` on a key's page: the driver reads Alt+/;
+      Escape leaves the page, and `/gate` filters the API Keys tab;
+    - `/` then `rot` at once: on the Overview tab the API Keys tab shows
+      with `rot` in its filter (`t` did not open "Rotate API key?"); on the
+      Audit tab its trail's filter takes it, the tab kept."""
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        await open_integration(pilot, "github")
+        await settle(pilot)
+        for key in ("slash", *"github", "ctrl+j", "ctrl+j"):
+            character = {"slash": "/", "ctrl+j": "\n"}.get(key, key)
+            app.post_message(events.Key(key, character))
+        await settle_long(pilot)
         detail = app.screen
+        assert isinstance(detail, IntegrationDetailScreen), ("^J: github", detail)
+        assert detail.integration.name == "github", "^J: github"
+
+        await pilot.press("x")
+        await settle(pilot)
+        assert app.screen is not detail, "ESC 1: the revoke dialog"
+        for key in _read("\x1b1"):
+            app.post_message(events.Key(*key))
+        await settle_long(pilot)
+        assert app.screen is detail, "ESC 1: the dialog closed"
+        assert detail.tabs.active == "overview", ("ESC 1: Overview", detail.tabs.active)
+
+        await pilot.press("2")
+        await settle(pilot)
+        detail.table.focus()
         await pilot.press("enter")
         await settle(pilot)
-        assert isinstance(app.screen, KeyScreen)
+        assert isinstance(app.screen, KeyScreen), "ESC /gate: a key's page"
         app.post_message(events.Key("alt+slash", "/"))
         burst(app, "gate")
         await settle_long(pilot)
-        assert app.screen is detail and detail.key_filter.value == "gate"
+        assert app.screen is detail, "ESC /gate: the page left"
+        assert detail.key_filter.value == "gate", ("ESC /gate", detail.key_filter.value)
 
-
-async def test_slash_filters_the_tabs_list_with_what_follows_it(make_app):
-    """`/` then `rot` at once: on the Overview tab the API Keys tab shows
-    with `rot` in its filter (`t` did not open "Rotate API key?"); on the
-    Audit tab its trail's filter takes it, the tab kept."""
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        await open_integration(pilot, "github")
-        detail = app.screen
         for tab, box in (("3", "#audit-filter"), ("1", "#key-filter")):
             detail.key_filter.value = ""
             detail.table.focus()
             await pilot.press(tab)
             await settle(pilot)
-            assert detail.tabs.active != "api-keys"
+            assert detail.tabs.active != "api-keys", ("/rot", tab)
             app.post_message(events.Key("slash", "/"))
             burst(app, "rot")
             await settle_long(pilot)
             filter_box = detail.query_one(box, Input)
-            assert app.screen is detail and filter_box.has_focus and filter_box.value == "rot"
-            assert detail.tabs.active == ("audit" if tab == "3" else "api-keys")
-
-
-async def test_escape_then_a_digit_at_once_closes_the_dialog_then_shows_the_tab(make_app):
-    """tmux `send-keys Escape 1` in the revoke dialog left it open (Textual
-    read ESC 1 as `¡`): the dialog closes and 1 shows the Overview tab."""
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        await open_integration(pilot, "github")
-        detail = app.screen
-        await pilot.press("x")
-        await settle(pilot)
-        assert app.screen is not detail
-        for key in _read("\x1b1"):
-            app.post_message(events.Key(*key))
-        await settle_long(pilot)
-        assert app.screen is detail and detail.tabs.active == "overview"
+            assert app.screen is detail and filter_box.has_focus, ("/rot: focus", tab)
+            assert filter_box.value == "rot", ("/rot: value", tab, filter_box.value)
+            assert detail.tabs.active == ("audit" if tab == "3" else "api-keys"), ("/rot", tab)
