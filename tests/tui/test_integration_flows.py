@@ -8,24 +8,11 @@ from keydesk.tui.screens.confirm import ConfirmScreen
 from tests.tui.screenshots import burst, open_integration, settle, settle_long
 
 
-async def test_disable_counts_the_keys_that_stop_in_words(make_app):
-    """google-workspace has one active key: 'Its 1 active key stops', not 'key(s)'."""
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        await open_integration(pilot, "google-workspace")
-        await pilot.press("1", "d")
-        await settle(pilot)
-        dialog = app.screen
-        assert isinstance(dialog, ConfirmScreen)
-        said = " ".join(str(line.render()) for line in dialog.query(".dialog-line").results(Static))
-        assert "Its 1 active key stops working at once: every request presenting it " in said
-        assert "(s)" not in said
-        await pilot.press("escape")
-
-
-async def test_d_typed_again_and_again_never_disables_an_integration(make_app):
-    """Done (d) on a new key's page, then d twice more out of habit: the
-    second d asks "Disable github?", and the third must not answer it; D does."""
+async def test_disable_asks_in_words_and_is_answered_with_d_only(make_app):
+    """One walk at 80x24. Done (d) on a new key's page, then d twice more out
+    of habit: the second d asks "Disable github?", and the third must not
+    answer it; D does. google-workspace has one active key: 'Its 1 active
+    key stops', not 'key(s)'."""
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await open_integration(pilot, "github")
@@ -34,8 +21,22 @@ async def test_d_typed_again_and_again_never_disables_an_integration(make_app):
         burst(app, "cddd")
         await settle_long(pilot)
         dialog = app.screen
-        assert isinstance(dialog, ConfirmScreen)
-        assert app.screen_stack[-2].integration.is_configured
+        assert isinstance(dialog, ConfirmScreen), ("github: d d d asks", dialog)
+        assert app.screen_stack[-2].integration.is_configured, "github: the third d answered"
         await pilot.press("D")
         await settle(pilot)
-        assert not app.screen.integration.is_configured
+        assert not app.screen.integration.is_configured, "github: D disables"
+
+        while len(app.screen_stack) > 2:  # back to the list
+            await pilot.press("escape")
+            await settle(pilot)
+        await open_integration(pilot, "google-workspace")
+        await pilot.press("1", "d")
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, ConfirmScreen), ("google-workspace: d asks", dialog)
+        said = " ".join(str(line.render()) for line in dialog.query(".dialog-line").results(Static))
+        stops = "Its 1 active key stops working at once: every request presenting it "
+        assert stops in said, ("google-workspace", said)
+        assert "(s)" not in said, ("google-workspace", said)
+        await pilot.press("escape")
