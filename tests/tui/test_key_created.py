@@ -139,47 +139,48 @@ async def test_ctrl_q_twice_on_the_created_page_does_not_quit(make_app):
     assert app.return_code == 0 and not app.is_running
 
 
-async def test_done_before_a_copy_asks_and_one_key_confirms(make_app):
+async def test_done_asks_before_a_copy_and_not_after(make_app):
+    """One walk on github at 100x30, two keys made. Before a copy, Done asks
+    (d and the button), Enter stays and one key confirms. The reveal says
+    until when and what the key may do; after a copy, Done does not ask;
+    back on the list, its active count is current (#9 item 10)."""
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
         await generate_on_github(pilot, "done-asks")
         await pilot.press("d")
         await settle(pilot)
-        assert isinstance(app.screen, ConfirmScreen)
-        assert "not copied" in " ".join(
-            str(line.render()) for line in app.screen.query(".dialog-line")
-        )
-        assert app.screen.focused.id == "cancel"  # Enter stays
+        assert isinstance(app.screen, ConfirmScreen), "not copied: d asks"
+        said = " ".join(str(line.render()) for line in app.screen.query(".dialog-line"))
+        assert "not copied" in said, ("not copied", said)
+        assert app.screen.focused.id == "cancel", "not copied: Enter stays"
         await pilot.press("enter")
         await settle(pilot)
-        assert isinstance(app.screen, KeyCreatedScreen)
+        assert isinstance(app.screen, KeyCreatedScreen), "not copied: stayed"
         await pilot.click("#done")  # the button asks too
         await settle(pilot)
-        assert isinstance(app.screen, ConfirmScreen)
+        assert isinstance(app.screen, ConfirmScreen), "not copied: the button asks"
         await pilot.press("d")  # one keystroke confirms
         await settle(pilot)
-        assert isinstance(app.screen, IntegrationDetailScreen)
+        assert isinstance(app.screen, IntegrationDetailScreen), "not copied: d confirms"
 
-
-async def test_done_after_a_copy_does_not_ask(make_app):
-    """The reveal says until when and what the key may do; after a copy,
-    Done does not ask; back on the list, its active count is current (#9
-    item 10)."""
-    app = make_app()
-    async with app.run_test(size=(100, 30)) as pilot:
-        await generate_on_github(pilot, "done-copied")
+        await pilot.press("g")
+        await settle(pilot)
+        await pilot.press(*"done-copied", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, KeyCreatedScreen), "copied: created"
         key = app.screen._key
         shown = _text(app.screen, "#created-for")
-        assert key.expires_at is not None
-        assert f"expires {key.expires_at:%Y-%m-%d %H:%M} UTC" in shown
-        assert "scopes: " + " ".join(key.scopes) in shown
+        assert key.expires_at is not None, "copied: expires"
+        assert f"expires {key.expires_at:%Y-%m-%d %H:%M} UTC" in shown, shown
+        assert "scopes: " + " ".join(key.scopes) in shown, shown
         await pilot.press("c", "d")
         await settle(pilot)
-        assert isinstance(app.screen, IntegrationDetailScreen)
+        assert isinstance(app.screen, IntegrationDetailScreen), "copied: Done does not ask"
         await pilot.press("escape")
         await settle(pilot)
         table = app.screen.query_one("#integrations", DataTable)
-        assert str(table.get_cell_at((0, 3))) == "3"  # github: 2 active before
+        active = str(table.get_cell_at((0, 3)))
+        assert active == "4", ("the list's count", active)  # github: 2 active, 2 made
 
 
 # -- 4. Done lands on the key, whatever the entry point -----------------------------------
@@ -187,18 +188,25 @@ async def test_done_after_a_copy_does_not_ask(make_app):
 
 async def _new_key_is_highlighted(app, label: str) -> None:
     screen = app.screen
-    assert isinstance(screen, IntegrationDetailScreen)
-    assert screen.integration.name == "github"
-    assert screen.tabs.active == "api-keys"
-    assert screen.highlighted_key().label == label
-    assert screen.focused is screen.table
+    assert isinstance(screen, IntegrationDetailScreen), (label, screen)
+    assert screen.integration.name == "github", label
+    assert screen.tabs.active == "api-keys", label
+    assert screen.highlighted_key().label == label, label
+    assert screen.focused is screen.table, label
 
 
-async def test_done_from_the_integration_list_lands_on_the_key(make_app):
+async def test_done_lands_on_the_key_from_the_list_the_palette_and_another_page(
+    make_app, demo_store
+):
+    """One walk at 100x30, a key made from each entry point in turn: g on
+    the integration list (Escape then goes back to the list), the palette's
+    Generate API key, and generate from google-workspace's page; Done lands
+    on the new key each time."""
+    github = KeyService(demo_store, "alice").integration("github").id
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
-        assert isinstance(app.screen, IntegrationsScreen)
+        assert isinstance(app.screen, IntegrationsScreen), "list: first screen"
         await pilot.press("g")  # github is the highlighted row
         await settle(pilot)
         await pilot.press(*"from-list", "enter")
@@ -208,31 +216,25 @@ async def test_done_from_the_integration_list_lands_on_the_key(make_app):
         await _new_key_is_highlighted(app, "from-list")
         await pilot.press("escape")
         await settle(pilot)
-        assert isinstance(app.screen, IntegrationsScreen)
+        assert isinstance(app.screen, IntegrationsScreen), "list: Escape goes back to it"
 
-
-async def test_done_from_the_palette_lands_on_the_key(make_app, demo_store):
-    app = make_app()
-    async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
         await _palette_titles(pilot, "Generate API key")
         await pilot.press("enter")
         await settle(pilot)
         form = app.screen
-        assert isinstance(form, CreateKeyScreen)
-        form.query_one(Select).value = KeyService(demo_store, "alice").integration("github").id
+        assert isinstance(form, CreateKeyScreen), "palette: the form"
+        form.query_one(Select).value = github
         await pilot.press(*"from-palette", "enter")
         await settle(pilot)
         await pilot.press("c", "d")
         await settle(pilot)
         await _new_key_is_highlighted(app, "from-palette")
+        await pilot.press("escape")
+        await settle(pilot)
 
-
-async def test_done_from_another_integrations_page_lands_on_the_key(make_app, demo_store):
-    app = make_app()
-    async with app.run_test(size=(100, 30)) as pilot:
         await open_integration(pilot, "google-workspace")
-        app.generate_key(KeyService(demo_store, "alice").integration("github").id)
+        assert app.screen.integration.name == "google-workspace", "elsewhere: its page"
+        app.generate_key(github)
         await settle(pilot)
         await pilot.press(*"elsewhere", "enter")
         await settle(pilot)
