@@ -104,6 +104,7 @@ class IntegrationsScreen(KeydeskScreen[None]):
         self._render_rows()  # the table has its columns (it is mounted first)
         self.watch(self.app, "workspace", self._workspace_changed)
         if not self.keydesk.ready and not self._integrations:  # a quiet line while it opens
+            self.add_class("-opening")  # no rows nor keys yet (app.tcss)
             self._guide(f"Opening {self.keydesk.where or 'the store'}…")
         self.table.focus()
 
@@ -128,6 +129,7 @@ class IntegrationsScreen(KeydeskScreen[None]):
         call_service(self, read, self.show, group="integrations")
 
     def show(self, integrations: list[IntegrationView]) -> None:
+        self.remove_class("-opening")
         self._integrations = integrations
         if self._mounted:  # else on_mount draws them
             self._render_rows()
