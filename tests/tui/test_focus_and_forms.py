@@ -28,28 +28,63 @@ def _text(screen, selector: str) -> str:
 # -- 9. focus where the work is --------------------------------------------------------
 
 
-async def test_opening_an_integration_focuses_its_keys(make_app, demo_store):
+async def test_focus_is_on_the_keys_and_github_is_never_stale(make_app, demo_store):
+    """One walk on github at 100x30. Opening it focuses its keys, x acts on
+    the row under the cursor at once, and the tabs give the table its focus
+    back. A key made elsewhere is listed once the page is visible again, and
+    the list's count with it. A refusal that reveals a stale row (revoked
+    from the command line) refreshes it, without a pointless question."""
     app = make_app()
-    async with app.run_test(size=(100, 30)) as pilot:
+    posted = []
+    async with app.run_test(size=(100, 30), message_hook=posted.append) as pilot:
         await open_integration(pilot, "github")
         screen = app.screen
-        assert screen.focused is screen.table
+        assert screen.focused is screen.table, "focus: the keys"
         first = screen.highlighted_key()
         await pilot.press("down")
         second = screen.highlighted_key()
-        assert second != first
+        assert second != first, "focus: down moves"
         await pilot.press("x")  # acts on the row under the cursor, at once
         await settle(pilot)
-        assert isinstance(app.screen, ConfirmScreen)
-        assert second.public_key in _text(app.screen, ".dialog-line")
+        assert isinstance(app.screen, ConfirmScreen), "focus: x asks"
+        assert second.public_key in _text(app.screen, ".dialog-line"), "focus: x's row"
         await pilot.press("escape")
         await settle(pilot)
         await pilot.press("1")
         await settle(pilot)
-        assert screen.focused is not screen.table
+        assert screen.focused is not screen.table, "focus: Overview"
         await pilot.press("2")  # back on API Keys: the table again
         await settle(pilot)
-        assert screen.focused is screen.table
+        assert screen.focused is screen.table, "focus: API Keys again"
+
+        KeyService(demo_store, "bob").create_key("github", "made-elsewhere")
+        await pilot.press("e")  # another screen over it, then back
+        await settle(pilot)
+        await pilot.press("escape")
+        await settle(pilot)
+        listed = [k.label for k in screen.listed_keys()]
+        assert "made-elsewhere" in listed, ("fresh: the page", listed)
+        await pilot.press("escape")
+        await settle(pilot)
+        table = app.screen.query_one("#integrations", DataTable)
+        assert str(table.get_cell_at((0, 3))) == "3", "fresh: the list's count"
+
+        await open_integration(pilot, "github")
+        screen = app.screen
+        key = screen.highlighted_key()
+        assert key.is_active, "stale: an active key"
+        KeyService(demo_store, "bob").revoke_key(key.public_key)  # from the command line
+        notes = len(posted)
+        await pilot.press("x")
+        await settle(pilot)
+        assert app.screen is screen, "stale: no pointless question"
+        (message,) = [m.notification.message for m in posted[notes:] if isinstance(m, Notify)]
+        assert "already revoked" in message and "bob" in message, ("stale", message)
+        fresh = screen.highlighted_key()
+        assert fresh.public_key == key.public_key, "stale: the same row"
+        assert fresh.status == "revoked", ("stale: refreshed", fresh.status)
+        row = screen.table.cursor_row
+        assert str(screen.table.get_cell_at((row, 2))) == "revoked", "stale: its cell"
 
 
 async def test_an_integration_with_no_keys_focuses_generate(make_app, demo_store):
@@ -82,43 +117,6 @@ async def test_an_integration_with_no_keys_focuses_generate(make_app, demo_store
 
 
 # -- 10. never stale -------------------------------------------------------------------
-
-
-async def test_a_refusal_that_reveals_a_stale_row_refreshes_it(make_app, demo_store):
-    app = make_app()
-    posted = []
-    async with app.run_test(size=(100, 30), message_hook=posted.append) as pilot:
-        await open_integration(pilot, "github")
-        screen = app.screen
-        key = screen.highlighted_key()
-        assert key.is_active
-        KeyService(demo_store, "bob").revoke_key(key.public_key)  # from the command line
-        await pilot.press("x")
-        await settle(pilot)
-        assert app.screen is screen  # no pointless question
-        (message,) = [m.notification.message for m in posted if isinstance(m, Notify)]
-        assert "already revoked" in message and "bob" in message
-        fresh = screen.highlighted_key()
-        assert fresh.public_key == key.public_key and fresh.status == "revoked"
-        row = screen.table.cursor_row
-        assert str(screen.table.get_cell_at((row, 2))) == "revoked"
-
-
-async def test_a_screen_shows_fresh_data_when_it_is_visible_again(make_app, demo_store):
-    app = make_app()
-    async with app.run_test(size=(100, 30)) as pilot:
-        await open_integration(pilot, "github")
-        detail = app.screen
-        KeyService(demo_store, "bob").create_key("github", "made-elsewhere")
-        await pilot.press("e")  # another screen over it, then back
-        await settle(pilot)
-        await pilot.press("escape")
-        await settle(pilot)
-        assert "made-elsewhere" in [k.label for k in detail.listed_keys()]
-        await pilot.press("escape")
-        await settle(pilot)
-        table = app.screen.query_one("#integrations", DataTable)
-        assert str(table.get_cell_at((0, 3))) == "3"
 
 
 # -- 11. forms say what they need ------------------------------------------------------
@@ -293,7 +291,9 @@ async def test_a_viewer_is_not_offered_generate(make_app):
         assert isinstance(app.screen, IntegrationDetailScreen)  # no revoke for viewers
 
 
-async def test_an_admin_is_offered_generate_only_where_it_works(make_app):
+async def test_an_admin_is_offered_generate_only_where_it_works_and_help_lists_keys(make_app):
+    """One walk: Generate is offered on github, not on a draft; then, on
+    github's page, ? and f1 (_help_lists_every_key_of_the_screen)."""
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
         await open_integration(pilot, "okta-sso")  # a draft
@@ -304,47 +304,53 @@ async def test_an_admin_is_offered_generate_only_where_it_works(make_app):
         await open_integration(pilot, "github")
         offered = await _palette(pilot, "Generate API")
         assert any(o.startswith("Generate API key") for o in offered), offered
+        await pilot.press("escape")
+        await settle(pilot)
+        await _help_lists_every_key_of_the_screen(pilot)
 
 
 # -- 13. every key discoverable ---------------------------------------------------------
 
 
-async def test_help_lists_every_key_of_the_screen(make_app):
-    """And a dialog shows its own keys, not the screen's behind it."""
-    app = make_app()
-    async with app.run_test(size=(100, 30)) as pilot:
-        await open_integration(pilot, "github")
-        await pilot.press("x")
-        await settle(pilot)
-        dialog = app.screen
-        assert isinstance(dialog, ConfirmScreen)
-        keys = [key.description for key in dialog.query_one(Footer).query(FooterKey)]
-        # its own answers: r is the dialog's Revoke, t its Rotate instead
-        assert keys == ["Cancel", "Rotate instead", "Revoke"]
-        assert not {"New key", "Rotate", "Filter"} & set(keys)
-        await pilot.press("escape")  # Cancel
-        await settle(pilot)
-        assert isinstance(app.screen, IntegrationDetailScreen)
-        await pilot.press("question_mark")
-        await settle(pilot)
-        help_screen = app.screen
-        assert isinstance(help_screen, HelpScreen)
-        text = "\n".join(f"{keys} {what}" for keys, what in help_screen.query_one(Pairs).rows)
-        for key, what in [
-            ("/", "Filter keys"), ("r", "Read the keys"), ("p", "Copy the public key"),
-            ("e", "Edit the OAuth settings"), ("x", "Revoke"), ("t", "Rotate"),
-            ("^q", "Quit"), ("1", "Overview"), ("2", "API Keys tab"), ("3", "Audit"),
-        ]:  # fmt: skip
-            assert any(
-                line.lstrip().startswith(key) and what in line for line in text.splitlines()
-            ), (key, what, text)
-        await pilot.press("escape")
-        await settle(pilot)
-        assert isinstance(app.screen, IntegrationDetailScreen)
-        await pilot.press("f1")
-        await settle(pilot)
-        assert isinstance(app.screen, HelpScreen)
-        assert any(k.description == "Close" for k in app.screen.query(FooterKey))
+async def _help_lists_every_key_of_the_screen(pilot) -> None:
+    """On github's page (the admin's walk goes on to it): help lists every
+    key of the screen, and a dialog shows its own keys, not the screen's
+    behind it."""
+    app = pilot.app
+    assert isinstance(app.screen, IntegrationDetailScreen), ("help: on github", app.screen)
+    await pilot.press("x")
+    await settle(pilot)
+    dialog = app.screen
+    assert isinstance(dialog, ConfirmScreen), "help: x asks"
+    keys = [key.description for key in dialog.query_one(Footer).query(FooterKey)]
+    # its own answers: r is the dialog's Revoke, t its Rotate instead
+    assert keys == ["Cancel", "Rotate instead", "Revoke"], ("help: the dialog's keys", keys)
+    assert not {"New key", "Rotate", "Filter"} & set(keys), ("help: not the screen's", keys)
+    await pilot.press("escape")  # Cancel
+    await settle(pilot)
+    assert isinstance(app.screen, IntegrationDetailScreen), "help: Cancel"
+    await pilot.press("question_mark")
+    await settle(pilot)
+    help_screen = app.screen
+    assert isinstance(help_screen, HelpScreen), "help: ?"
+    text = "\n".join(f"{keys} {what}" for keys, what in help_screen.query_one(Pairs).rows)
+    for key, what in [
+        ("/", "Filter keys"), ("r", "Read the keys"), ("p", "Copy the public key"),
+        ("e", "Edit the OAuth settings"), ("x", "Revoke"), ("t", "Rotate"),
+        ("^q", "Quit"), ("1", "Overview"), ("2", "API Keys tab"), ("3", "Audit"),
+    ]:  # fmt: skip
+        assert any(line.lstrip().startswith(key) and what in line for line in text.splitlines()), (
+            key,
+            what,
+            text,
+        )
+    await pilot.press("escape")
+    await settle(pilot)
+    assert isinstance(app.screen, IntegrationDetailScreen), "help: escape closes it"
+    await pilot.press("f1")
+    await settle(pilot)
+    assert isinstance(app.screen, HelpScreen), "help: f1"
+    assert any(k.description == "Close" for k in app.screen.query(FooterKey)), "help: f1 Close"
 
 
 async def _settled_palette(pilot, query: str) -> list[str]:
