@@ -68,36 +68,40 @@ async def test_j_k_home_and_end_move_through_the_api_keys_and_number_keys_show_t
         assert rows["3"].startswith("Audit tab")
 
 
-async def test_j_and_k_move_on_the_integration_list(make_app):
+async def test_j_and_k_move_on_the_lists_and_q_leaves_members_and_the_audit_trail(make_app):
+    """One walk from the integration list: j and k move on it; Members was a
+    plain DataTable (j did nothing, and q did not leave): it moves with j, k,
+    home and end, and q leaves it; q closes the audit trail too."""
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         table = app.screen.query_one("#integrations", ListTable)
         await pilot.press("j")
-        assert table.cursor_row == 1
+        assert table.cursor_row == 1, "list: j"
         await pilot.press("end", "k")
-        assert table.cursor_row == table.row_count - 2
+        assert table.cursor_row == table.row_count - 2, "list: end k"
 
-
-async def test_members_list_moves_with_j_k_home_end_and_q_leaves_it(make_app):
-    """Members was a plain DataTable: j did nothing, and q did not leave."""
-    app = make_app()
-    async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
         await pilot.press("m")
         await settle(pilot)
         members = app.screen
         table = members.query_one("#members", ListTable)
-        assert table.row_count > 2 and table.cursor_row == 0
+        assert table.row_count > 2 and table.cursor_row == 0, "members: opened"
         await pilot.press("j")
-        assert table.cursor_row == 1
+        assert table.cursor_row == 1, "members: j"
         await pilot.press("end", "k")
-        assert table.cursor_row == table.row_count - 2
+        assert table.cursor_row == table.row_count - 2, "members: end k"
         await pilot.press("home")
-        assert table.cursor_row == 0
+        assert table.cursor_row == 0, "members: home"
         await pilot.press("q")
         await settle(pilot)
-        assert isinstance(app.screen, IntegrationsScreen) and app.is_running
+        assert isinstance(app.screen, IntegrationsScreen) and app.is_running, "members: q"
+
+        app.show_audit()
+        await settle(pilot)
+        assert isinstance(app.screen, AuditScreen), "audit: opened"
+        await pilot.press("j", "end", "home", "q")
+        await settle(pilot)
+        assert isinstance(app.screen, IntegrationsScreen), "audit: q closes it"
 
 
 async def test_j_and_k_move_in_a_dialogs_choices_and_enter_is_in_its_footer(make_app):
@@ -154,39 +158,27 @@ async def test_q_leaves_each_screen_as_escape_does_and_quits_from_the_list(make_
     assert app.return_code == 0 and not app.is_running
 
 
-async def test_q_typed_in_a_filter_is_text_not_a_way_out(make_app):
-    app = make_app()
-    async with app.run_test(size=(100, 30)) as pilot:
-        await open_integration(pilot, "github")
-        await pilot.press("slash", "q")
-        await settle(pilot)
-        assert isinstance(app.screen, IntegrationDetailScreen)
-        assert app.screen.focused.value == "q"
-
-
-async def test_q_closes_the_audit_trail(make_app):
-    app = make_app()
-    async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
-        app.show_audit()
-        await settle(pilot)
-        assert isinstance(app.screen, AuditScreen)
-        await pilot.press("j", "end", "home", "q")
-        await settle(pilot)
-        assert isinstance(app.screen, IntegrationsScreen)
-
-
-async def test_slash_filters_a_short_list_and_takes_what_is_typed_after_it(make_app):
-    """`/gate` typed in one burst on a tab of a few keys: the filter gets
+async def test_q_and_gate_typed_in_a_filter_are_text(make_app):
+    """One walk on github's keys: q typed in a filter is text, not a way
+    out; `/gate` typed in one burst on a tab of a few keys: the filter gets
     `gate`, and `g` does not open the create form."""
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
         await open_integration(pilot, "github")
         screen = app.screen
-        assert screen.query_one("#keys", ListTable).row_count < 9
+        await pilot.press("slash", "q")
+        await settle(pilot)
+        assert isinstance(app.screen, IntegrationDetailScreen), "q: still on github"
+        assert app.screen.focused.value == "q", "q: in the filter"
+        await pilot.press("escape")  # clears the filter, back on the keys
+        await settle(pilot)
+        assert app.screen is screen and not screen.key_filter.value, "q: cleared"
+
+        assert screen.query_one("#keys", ListTable).row_count < 9, "gate: a short list"
         await pilot.press("slash", *"gate")
         await settle(pilot)
-        assert app.screen is screen and screen.key_filter.value == "gate"
+        assert app.screen is screen, "gate: g did not open the form"
+        assert screen.key_filter.value == "gate", ("gate", screen.key_filter.value)
 
 
 async def test_ticked_and_unticked_scopes_differ_in_their_characters(make_app):
