@@ -68,19 +68,16 @@ async def test_the_footer_keeps_palette_and_help_whole(demo_store, screen_name):
                 assert keys.get("Open"), keys  # ⏎ (at 60 the API Keys tab keeps / Filter)
 
 
-async def test_the_members_footer_offers_every_change_at_60_and_80(demo_store):
+async def test_the_members_footer_offers_every_change_and_the_role_dialog_its_own(demo_store):
+    """One walk on Members (bob highlighted): every change offered at 80 and
+    60 columns; then, at 60x20, the role dialog shows its own keys."""
     app = demo_app(demo_store, "members")
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await _members_on_bob(pilot)
-        async for _size in _at_each_width(pilot):
+        async for size in _at_each_width(pilot):
             keys = _whole(screen)
-            assert {"Back", "Add", "Role", "Remove", "Policy"} <= keys.keys(), keys
-
-
-async def test_the_role_dialog_shows_its_own_keys(demo_store):
-    app = demo_app(demo_store, "members")
-    async with app.run_test(size=(60, 20)) as pilot:
-        await _members_on_bob(pilot)
+            assert {"Back", "Add", "Role", "Remove", "Policy"} <= keys.keys(), (size, keys)
+        assert app.size == (60, 20), app.size  # the role dialog at 60x20
         await pilot.press("e")
         await settle(pilot)
         dialog = app.screen
@@ -96,38 +93,42 @@ async def test_the_role_dialog_shows_its_own_keys(demo_store):
         assert keys.keys() == {"Change role", "Cancel"} and all(keys.values()), keys
 
 
-@pytest.mark.parametrize("size", WIDTHS, ids=lambda s: f"{s[0]}x{s[1]}")
-async def test_the_audit_tab_leaves_label_readable_and_nothing_to_scroll(demo_store, size):
+async def test_the_audit_tab_leaves_label_readable_and_nothing_to_scroll(demo_store):
+    """One app resized to each of WIDTHS."""
     app = demo_app(demo_store, "integration-audit")
-    async with app.run_test(size=size) as pilot:
+    async with app.run_test(size=(80, 24)) as pilot:
         await SCREENS["integration-audit"](pilot)
         log = app.screen.query_one(AuditLog)
         table = log.query_one(DataTable)
-        widths = {str(c.label): c.width for c in table.columns.values()}
-        # At 60 columns the action stays whole and the label is cut in the middle
-        # (its end kept): 12 cells still tell api-ga…rod-eu from api-ga…rod-us.
-        readable = 16 if size[0] >= 80 else 12
-        assert widths["About"] >= readable and "When" in widths and "Action" in widths, widths
-        assert table.max_scroll_x == 0, widths  # → has nothing to scroll
-        detail = str(log.query_one("#audit-detail", Static).render())
-        newest = log.events[0]
-        assert newest.target in detail and (newest.label or "") in detail
+        async for size in _at_each_width(pilot):
+            widths = {str(c.label): c.width for c in table.columns.values()}
+            # At 60 columns the action stays whole and the label is cut in the middle
+            # (its end kept): 12 cells still tell api-ga…rod-eu from api-ga…rod-us.
+            readable = 16 if size[0] >= 80 else 12
+            assert widths["About"] >= readable, (size, widths)
+            assert "When" in widths and "Action" in widths, (size, widths)
+            assert table.max_scroll_x == 0, (size, widths)  # → has nothing to scroll
+            detail = str(log.query_one("#audit-detail", Static).render())
+            newest = log.events[0]
+            assert newest.target in detail, (size, detail)
+            assert (newest.label or "") in detail, (size, detail)
 
 
-@pytest.mark.parametrize("size", WIDTHS, ids=lambda s: f"{s[0]}x{s[1]}")
-async def test_the_scan_hint_is_whole(demo_store, size):
+async def test_the_scan_hint_is_whole(demo_store):
+    """One scan screen resized to each of WIDTHS."""
     app = demo_app(demo_store, "integrations")
-    async with app.run_test(size=size) as pilot:
+    async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         app.scan_for_leaks()
         await settle(pilot)
         assert isinstance(app.screen, ScanScreen)
-        hint = app.screen.query_one("#scan-progress", Static)
-        text = str(hint.render())
-        assert text.endswith("each key found is looked up.")
-        assert hint.region.height >= len(text) // (hint.content_region.width or 1) + (
-            1 if len(text) % (hint.content_region.width or 1) else 0
-        )
+        async for size in _at_each_width(pilot):
+            hint = app.screen.query_one("#scan-progress", Static)
+            text = str(hint.render())
+            assert text.endswith("each key found is looked up."), (size, text)
+            width = hint.content_region.width or 1
+            lines = len(text) // width + (1 if len(text) % width else 0)
+            assert hint.region.height >= lines, (size, hint.region, lines)
 
 
 async def test_a_choice_dialog_names_enter_in_its_footer(demo_store):
