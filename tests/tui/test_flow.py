@@ -147,12 +147,18 @@ async def test_escape_and_quit_on_created_page_ask_first(make_app):
         assert isinstance(app.screen, IntegrationDetailScreen)
 
 
-async def test_cancel_in_revoke_modal_revokes_nothing(make_app, demo_store):
+async def test_revoke_and_rotate_now_ask_and_only_an_answer_ends_the_key(make_app, demo_store):
+    """One walk on github's first key: Cancel (or Escape) in the revoke
+    modal revokes nothing; a rotation to now asks, and a stray Enter (on
+    Cancel) keeps the key and makes no replacement; confirmed, a rotation
+    with no overlap revokes the old key at once."""
+    alice = KeyService(demo_store, "alice")
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
         await open_integration(pilot, "github")
-        key = app.screen.highlighted_key()
-        assert key.is_active
+        detail = app.screen
+        key = detail.highlighted_key()
+        assert key.is_active, "cancel: an active key"
         await pilot.press("x")
         await settle(pilot)
         await pilot.press("escape")
@@ -161,7 +167,35 @@ async def test_cancel_in_revoke_modal_revokes_nothing(make_app, demo_store):
         await settle(pilot)
         await pilot.click("#cancel")
         await settle(pilot)
-    assert KeyService(demo_store, "alice").key(key.public_key).is_active
+        assert alice.key(key.public_key).is_active, "cancel: revokes nothing"
+
+        old = detail.highlighted_key()
+        assert old.public_key == key.public_key, "stray enter: the same key"
+        keys_before = len(detail.listed_keys())
+        await pilot.press("t")
+        await settle(pilot)
+        # 24 hours → 7 days → stays (the list wrapped to now), then up to now.
+        await pilot.press("down", "down", *["up"] * 4, "enter")
+        await settle(pilot)
+        assert app.screen.id == "rotate-now-confirm", ("stray enter: asks", app.screen)
+        said = " ".join(str(line.render()) for line in app.screen.query(".dialog-line"))
+        assert "401 Unauthorized" in said, ("stray enter", said)
+        await pilot.press("enter")  # the focused answer is Cancel
+        await settle(pilot)
+        assert app.screen is detail, "stray enter: back on github"
+        kept = len(detail.listed_keys())
+        assert kept == keys_before, ("stray enter: no replacement was made", kept)
+        assert alice.key(old.public_key).is_active, "stray enter: the key kept"
+
+        await pilot.press("t")
+        await settle(pilot)
+        await pilot.press("home", "enter")  # now
+        await settle(pilot)
+        assert app.screen.id == "rotate-now-confirm", "no overlap: a revoke is always asked"
+        await pilot.click("#confirm")
+        await settle(pilot)
+        assert "was revoked" in _text(app.screen, "#rotation-next"), "no overlap: said"
+    assert not alice.key(old.public_key).is_active, "no overlap: revoked at once"
 
 
 async def test_revoke_from_the_created_page(make_app, demo_store):
@@ -548,44 +582,6 @@ async def test_rotation_asks_the_overlap_and_says_when_the_old_key_stops(make_ap
         assert new.replaces == old.public_key
         rotating = next(k for k in detail.listed_keys() if k.public_key == old.public_key)
         assert rotating.replaced_by == new.public_key
-
-
-async def test_rotation_with_no_overlap_revokes_the_old_key_at_once(make_app, demo_store):
-    app = make_app()
-    async with app.run_test(size=(100, 30)) as pilot:
-        await open_integration(pilot, "github")
-        old = app.screen.highlighted_key()
-        await pilot.press("t")
-        await settle(pilot)
-        await pilot.press("home", "enter")  # now
-        await settle(pilot)
-        assert app.screen.id == "rotate-now-confirm"  # a revoke is always asked
-        await pilot.click("#confirm")
-        await settle(pilot)
-        assert "was revoked" in _text(app.screen, "#rotation-next")
-    assert not KeyService(demo_store, "alice").key(old.public_key).is_active
-
-
-async def test_rotation_to_now_asks_and_a_stray_enter_keeps_the_key(make_app, demo_store):
-    app = make_app()
-    async with app.run_test(size=(100, 30)) as pilot:
-        await open_integration(pilot, "github")
-        detail = app.screen
-        old = detail.highlighted_key()
-        keys_before = len(detail.listed_keys())
-        await pilot.press("t")
-        await settle(pilot)
-        # 24 hours → 7 days → stays (the list wrapped to now), then up to now.
-        await pilot.press("down", "down", *["up"] * 4, "enter")
-        await settle(pilot)
-        assert app.screen.id == "rotate-now-confirm"
-        said = " ".join(str(line.render()) for line in app.screen.query(".dialog-line"))
-        assert "401 Unauthorized" in said
-        await pilot.press("enter")  # the focused answer is Cancel
-        await settle(pilot)
-        assert app.screen is detail
-        assert len(detail.listed_keys()) == keys_before  # no replacement was made
-    assert KeyService(demo_store, "alice").key(old.public_key).is_active
 
 
 async def test_a_key_saved_before_the_form_has_its_list_is_made_for_the_integration_it_was_opened_for(
