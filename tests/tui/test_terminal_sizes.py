@@ -100,24 +100,6 @@ async def _one_clear_message_below_60x20(pilot) -> None:
         assert app.screen.query_one(Footer).display, size
 
 
-async def test_at_80_columns_the_api_keys_tab_shows_last_used(make_app):
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        await open_integration(pilot, "github")
-        table = app.screen.query_one("#keys", DataTable)
-        headings = [str(c.label) for c in table.columns.values()]
-        assert headings == ["Label", "Public key", "Status", "Last used"]
-        # What is left out is in the highlighted key's detail line.
-        detail = str(app.screen.query_one("#key-detail", Static).render())
-        assert "created" in detail and "by bob" in detail
-        await pilot.resize_terminal(140, 36)
-        await settle(pilot)
-        headings = [str(c.label) for c in table.columns.values()]
-        assert headings == [
-            "Label", "Public key", "Status", "Last used", "Created", "By", "Revoked",
-        ]  # fmt: skip
-
-
 async def test_long_and_wide_names_are_cut_to_their_column(make_app, demo_store):
     alice = KeyService(demo_store, "alice")
     long_name = "integration-" + "x" * 52  # 64 characters
@@ -156,14 +138,31 @@ def _footer_offer(screen) -> dict[str, bool]:
     return {key.description: not key._disabled for key in screen.query_one(Footer).query(FooterKey)}
 
 
-async def test_the_footer_follows_what_the_highlighted_key_allows(make_app):
-    """Rotate and Revoke are offered for an active key, greyed for a revoked
-    one: the footer is rebuilt when what it offers changes."""
+async def test_the_api_keys_columns_follow_the_width_and_the_footer_the_key(make_app):
+    """One walk on github's API Keys, resized. At 80 columns the tab shows
+    Last used (what is left out is in the detail line); at 140 every column.
+    At 100x30 Rotate and Revoke are offered for an active key, greyed for a
+    revoked one: the footer is rebuilt when what it offers changes."""
     app = make_app()
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with app.run_test(size=(80, 24)) as pilot:
         await open_integration(pilot, "github")
         screen = app.screen
-        assert isinstance(screen, IntegrationDetailScreen)
+        assert isinstance(screen, IntegrationDetailScreen), "github"
+        table = screen.query_one("#keys", DataTable)
+        headings = [str(c.label) for c in table.columns.values()]
+        assert headings == ["Label", "Public key", "Status", "Last used"], ("80x24", headings)
+        # What is left out is in the highlighted key's detail line.
+        detail = str(screen.query_one("#key-detail", Static).render())
+        assert "created" in detail and "by bob" in detail, ("80x24", detail)
+        await pilot.resize_terminal(140, 36)
+        await settle(pilot)
+        headings = [str(c.label) for c in table.columns.values()]
+        assert headings == [
+            "Label", "Public key", "Status", "Last used", "Created", "By", "Revoked",
+        ], ("140x36", headings)  # fmt: skip
+
+        await pilot.resize_terminal(100, 30)
+        await settle(pilot)
         keys = screen.table.matched
         states = {key.is_active for key in keys}
         assert states == {True, False}, "the demo's github has active and revoked keys"
