@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,8 +26,7 @@ from keydesk.errors import InvalidInput
 from keydesk.limits import parse_limit, parse_networks
 from keydesk.tui.calls import call_service
 from keydesk.tui.display import content, day, literal, sentence
-from keydesk.tui.screens.base import KeydeskScreen
-from keydesk.tui.screens.confirm import leave_form
+from keydesk.tui.screens.form import FormScreen
 from keydesk.tui.widgets import GuardedInput, KeyFooter, ScopeList
 from keydesk.views import (
     EXPIRY_CHOICES_DAYS,
@@ -66,7 +64,7 @@ def expires_at(days: int, now: datetime) -> datetime | None:
     return None if days == NEVER else now + timedelta(days=days)
 
 
-class CreateKeyScreen(KeydeskScreen[CreatedKey | None]):
+class CreateKeyScreen(FormScreen[CreatedKey | None]):
     """Dismisses with the created key (to be shown once), or None."""
 
     BINDINGS = [
@@ -407,17 +405,6 @@ class CreateKeyScreen(KeydeskScreen[CreatedKey | None]):
         self.query_one("#scopes", SelectionList).disabled = busy
         for name in ("rate", "quota", "allow-from"):
             self.query_one(f"#{name}", Input).disabled = busy
-
-    @on(Button.Pressed, "#cancel")
-    def action_cancel(self) -> None:
-        if not self._busy:
-            leave_form(self, self._typed())
-
-    def asked_before_quitting(self, quit_app: Callable[[], object]) -> bool:
-        if self._busy or not self._typed():
-            return False
-        leave_form(self, True, quit_app=quit_app)
-        return True
 
     def _typed(self) -> bool:
         """A field holds text typed (the rate: other than the default filled in)."""

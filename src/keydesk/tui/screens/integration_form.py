@@ -8,8 +8,6 @@ nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -18,8 +16,7 @@ from textual.widgets import Button, Checkbox, Header, Input, Static
 
 from keydesk.tui.calls import call_service
 from keydesk.tui.display import content, sentence
-from keydesk.tui.screens.base import KeydeskScreen
-from keydesk.tui.screens.confirm import leave_form
+from keydesk.tui.screens.form import FormScreen
 from keydesk.tui.widgets import GuardedInput, KeyFooter
 from keydesk.validation import NAME_MAX, SCOPES_MAX, URI_MAX
 from keydesk.views import IntegrationStatus, IntegrationView, missing_settings
@@ -51,7 +48,7 @@ class TickBox(Checkbox):
         return "X" if self.value else " "
 
 
-class IntegrationFormScreen(KeydeskScreen[IntegrationView | None]):
+class IntegrationFormScreen(FormScreen[IntegrationView | None]):
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="form.cancel"),
         Binding("ctrl+s", "save", "Save", id="form.save", tooltip="Save (also Enter in a field)"),
@@ -170,17 +167,6 @@ class IntegrationFormScreen(KeydeskScreen[IntegrationView | None]):
         error = self.query_one("#add-error", Static)
         error.update(content(sentence(message)))
         error.display = True
-
-    @on(Button.Pressed, "#cancel")
-    def action_cancel(self) -> None:
-        if not self._busy:
-            leave_form(self, self._typed())
-
-    def asked_before_quitting(self, quit_app: Callable[[], object]) -> bool:
-        if self._busy or not self._typed():
-            return False
-        leave_form(self, True, quit_app=quit_app)
-        return True
 
     def _typed(self) -> bool:
         """A field holds other than what the form opened with."""
