@@ -138,3 +138,22 @@ def test_a_count_made_on_a_counter_just_taken_comes_with_the_next_batch():
     assert accepted(first) == 2 and accepted(second) == 2
     assert [n for (_k, _h, outcome), n in second.items() if outcome == source.text] == [2]
     assert accepted(counter.take()) == 0  # nothing counted twice
+
+
+def test_a_request_from_no_known_source_is_counted_as_accepted_only():
+    """An in-process verify gives no address: counted without the lock after
+    its first count (32 threads had queued on it), and never as a source."""
+    from ipaddress import ip_address
+
+    from keydesk.verify.usage import Source, UsageCounter
+    from keydesk.views.usage import ACCEPTED
+
+    counter = UsageCounter()
+    assert counter.add_accepted(7, None)  # the batch starts
+    assert not counter.add_accepted(7, None)
+    assert not counter.add_accepted(7, Source.of(ip_address("203.0.113.7")))
+    counts = counter.take()
+    assert {outcome: n for (_key, _hour, outcome), n in counts.items()} == {
+        ACCEPTED: 3,
+        "@203.0.113.7": 1,
+    }

@@ -37,16 +37,17 @@ class UsageCounter:
     `UsageCounts` made only when they are taken, or when the hour turns):
     the count runs on every accepted request. A (key, source) seen before
     this hour takes no lock: `next()` on its own `itertools.count`, one
-    atomic step. A count made on a counter just taken (a thread that found
-    it before `take` swapped it out) is taken with the next batch."""
+    atomic step; so does a key counted before from no known source (an
+    in-process verify), under the source text "". A count made on a counter
+    just taken (a thread that found it before `take` swapped it out) is
+    taken with the next batch."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counts: UsageCounts = {}  # refusals, and hours gone by
         self._hour = -1  # the hour of the three below
-        self._unplaced: dict[int, int] = {}  # accepted from no known address, per key
-        # Accepted, per key and source: a counter whose `next()` is a request
-        # (and, from `_fold`, says how many came before it).
+        # Accepted, per key and source ("": none known): a counter whose
+        # `next()` is a request (and, from `_fold`, says how many came before it).
         self._placed: dict[tuple[int, str], itertools.count[int]] = {}
         self._sources: dict[int, set[str]] = {}  # addresses kept one by one, per key
         # This hour's (key, source text) → its entry in `_placed`.
@@ -59,8 +60,9 @@ class UsageCounter:
         """Count one accepted request, and where it came from (None: not
         known); True when it starts a new batch."""
         hour = int(time.time()) // 3600  # usage_hour, inline
-        if source is not None and hour == self._hour:  # nearly every request: no lock
-            entry = self._entries.get((key_id, source.text))
+        given = "" if source is None else source.text
+        if hour == self._hour:  # nearly every request: no lock
+            entry = self._entries.get((key_id, given))
             counter = None if entry is None else self._placed.get(entry)
             if counter is not None:
                 next(counter)
@@ -69,22 +71,20 @@ class UsageCounter:
             if hour != self._hour or len(self._sources) > 10_000:
                 self._fold()
                 self._hour, self._sources, self._entries = hour, {}, {}  # a new hour counts anew
-            started = not (self._counts or self._unplaced or self._placed)
-            if source is None:
-                self._unplaced[key_id] = self._unplaced.get(key_id, 0) + 1
-                return started
-            seen = self._sources.get(key_id)
-            if seen is None:
-                seen = self._sources[key_id] = set()
-            text = source.text
-            if text not in seen:
-                if len(seen) < SOURCES_PER_HOUR:
-                    seen.add(text)
-                else:
-                    text = SOURCE + source_network(source.address)
+            started = not (self._counts or self._placed)
+            text = given
+            if source is not None:
+                seen = self._sources.get(key_id)
+                if seen is None:
+                    seen = self._sources[key_id] = set()
+                if text not in seen:
+                    if len(seen) < SOURCES_PER_HOUR:
+                        seen.add(text)
+                    else:
+                        text = SOURCE + source_network(source.address)
             if len(self._entries) >= ENTRIES_KEPT:  # a flood of addresses: start over
                 self._entries.clear()
-            entry = self._entries[(key_id, source.text)] = (key_id, text)
+            entry = self._entries[(key_id, given)] = (key_id, text)
             counter = self._placed.get(entry)
             if counter is None:
                 counter = self._placed[entry] = itertools.count()
@@ -101,16 +101,13 @@ class UsageCounter:
             if late:
                 _add_placed(counts, hour, entry, late)
         hour = self._hour
-        for key_id, count in self._unplaced.items():
-            accepted = (key_id, hour, ACCEPTED)
-            counts[accepted] = counts.get(accepted, 0) + count
         now_taken = {}
         for entry, counter in self._placed.items():
             count = next(counter)  # the requests counted on it so far
             now_taken[entry] = (counter, count)
             _add_placed(counts, hour, entry, count)
         self._taken = (hour, now_taken)
-        self._unplaced, self._placed = {}, {}
+        self._placed = {}
 
     def add(self, key_id: int, outcome: str) -> bool:
         """Count one; True when it starts a new batch (the writer is told)."""
@@ -123,7 +120,7 @@ class UsageCounter:
 
     def __len__(self) -> int:
         """Counts waiting to be written (about one per key, hour and outcome)."""
-        return len(self._counts) + len(self._unplaced) + len(self._placed)
+        return len(self._counts) + len(self._placed)
 
     def take(self) -> UsageCounts:
         with self._lock:
@@ -143,6 +140,8 @@ class UsageCounter:
 
 def _add_placed(counts: UsageCounts, hour: int, entry: tuple[int, str], count: int) -> None:
     key_id, text = entry
-    accepted, source = (key_id, hour, ACCEPTED), (key_id, hour, text)
+    accepted = (key_id, hour, ACCEPTED)
     counts[accepted] = counts.get(accepted, 0) + count
-    counts[source] = counts.get(source, 0) + count
+    if text:  # "": from no known source, counted as accepted only
+        source = (key_id, hour, text)
+        counts[source] = counts.get(source, 0) + count
