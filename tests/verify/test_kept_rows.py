@@ -226,6 +226,28 @@ def test_only_commits_counted_as_own_keep_the_rows(tmp_path):
     other.close()
 
 
+def test_own_commits_are_forgotten_with_the_last_header_that_maps_the_file(tmp_path):
+    # A -shm deleted with its store's last connection may come back at the
+    # same inode, counting from 0 again: counts kept from the old file would
+    # pass the new file's revoke for an own commit (a CI run served a revoked
+    # key 200 times so). Once nothing maps the file, its counts are gone.
+    own, other, header, own_commit = _own_and_other(tmp_path / "plain.db")
+    start = header.now()
+    own_commit()
+    own_commit()
+    later = WalHeader.open(str(tmp_path / "plain.db"))
+    assert later is not None and later.file == header.file
+    assert later.own_changes(start, later.now()) == frozenset()  # shared while mapped
+    header.close()
+    later.close()
+    again = WalHeader.open(str(tmp_path / "plain.db"))
+    assert again is not None and again.file == header.file
+    assert again.own_changes(start, again.now()) is None
+    again.close()
+    own.close()
+    other.close()
+
+
 def _own_and_other(path: Path):
     own, other = (sqlite3.connect(path, isolation_level=None) for _ in range(2))
     own.execute("PRAGMA journal_mode=WAL")

@@ -26,6 +26,7 @@ import contextlib
 import mmap
 import os
 import struct
+import weakref
 
 _HEADER = 48  # bytes of the first copy, the one a commit writes last
 _CHANGE = struct.Struct("=I")  # iChange, at offset 8: +1 for every commit
@@ -33,11 +34,20 @@ _SALTS = slice(32, 40)  # new ones each time the log starts over
 _SALT1 = slice(32, 36)  # big-endian; +1 at each restart of the log
 _OWN_RUN = 1024  # own commits in a row that can be told apart from others'
 _OWN_KEPT = 4096
-# Per `-shm` file (device, inode): the commit counts from which this
-# process's own bookkeeping committed, each with the public keys whose rows
-# that commit changed (see `WalHeader.own_commit`); None while that batch
-# holds the write lock and has not yet said whether it committed.
-_own: dict[tuple[int, int], dict[int, frozenset[str] | None]] = {}
+
+
+class _OwnCommits(dict[int, frozenset[str] | None]):
+    """The commit counts from which this process's own bookkeeping committed
+    on one `-shm` file, each with the public keys whose rows that commit
+    changed (see `WalHeader.own_commit`); None while that batch holds the
+    write lock and has not yet said whether it committed."""
+
+
+# Per `-shm` file (device, inode), shared by the headers mapping it, and
+# forgotten with the last of them: only a mapping keeps an inode from being
+# reused, and a new `-shm` at a reused inode counts its commits from 0 again,
+# so an older file's counts would pass another's revoke for an own commit.
+_own: weakref.WeakValueDictionary[tuple[int, int], _OwnCommits] = weakref.WeakValueDictionary()
 _NOTHING: frozenset[str] = frozenset()
 # From `own_changes`: an own batch is committing; whether the commit was its
 # own is not known yet (public keys never hold "<").
@@ -55,6 +65,7 @@ class WalHeader:
     def __init__(self, mapped: mmap.mmap, file: tuple[int, int]) -> None:
         self._map = mapped
         self.file = file  # the -shm mapped: (device, inode)
+        self._own = _own.setdefault(file, _OwnCommits())
 
     @classmethod
     def open(cls, database: str) -> WalHeader | None:
@@ -92,7 +103,7 @@ class WalHeader:
         """A batch of this process holds the write lock at count `before`:
         until it settles (`own_commit` or `not_own`), readers that see the
         count move past it read rows afresh, neither keeping nor dropping."""
-        own = _own.setdefault(self.file, {})
+        own = self._own
         if len(own) >= _OWN_KEPT:  # forget the oldest: no reader looks that far back
             for count in [count for count in own if count < before - _OWN_RUN]:
                 del own[count]
@@ -104,10 +115,10 @@ class WalHeader:
         of the keys `changed` (a rehash): readers in this process keep their
         other rows across it. Called once it has committed: an attempt that
         failed calls `not_own`, leaving the count to another."""
-        _own.setdefault(self.file, {})[before] = changed
+        self._own[before] = changed
 
     def not_own(self, before: int) -> None:
-        _own.get(self.file, {}).pop(before, None)
+        self._own.pop(before, None)
 
     def own_changes(self, before: bytes, now: bytes) -> frozenset[str] | None:
         """When every commit between two readings of the header was one of
@@ -132,7 +143,7 @@ class WalHeader:
                 return None
         elif first == last:  # the same log and count, yet a new header: not a known case
             return None
-        own = _own.get(self.file, {})
+        own = self._own
         changed: set[str] = set()
         for count in range(first, last):
             keys = own.get(count, UNSETTLED)
@@ -144,6 +155,7 @@ class WalHeader:
         return frozenset(changed)
 
     def close(self) -> None:
+        self._own = _OwnCommits()  # this file's counts live only while a header maps it
         with contextlib.suppress(BufferError, ValueError):
             self._map.close()
 
