@@ -7,9 +7,11 @@ replaced, each refused on the very next request."""
 
 from __future__ import annotations
 
+import mmap
 import os
 import shutil
 import sqlite3
+import struct
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -207,10 +209,10 @@ def test_only_commits_counted_as_own_keep_the_rows(tmp_path):
 
     def own_commit() -> None:
         own.execute("BEGIN IMMEDIATE")
-        before = header.change()
+        batch = header.own_batch()
         own.execute("INSERT INTO t VALUES (1)")
         own.execute("COMMIT")
-        header.own_commit(before)
+        header.own_commit(batch)
 
     start = header.now()
     own_commit()
@@ -257,12 +259,17 @@ def _own_and_other(path: Path):
 
     def own_commit(changed: frozenset[str] = frozenset()) -> None:
         own.execute("BEGIN IMMEDIATE")
-        before = header.change()
+        batch = header.own_batch()
         own.execute("INSERT INTO t VALUES (1)")
         own.execute("COMMIT")
-        header.own_commit(before, changed)
+        header.own_commit(batch, changed)
 
     return own, other, header, own_commit
+
+
+def _count(header: WalHeader) -> int:
+    """The header's commit count (iChange, at offset 8)."""
+    return struct.unpack_from("=I", header.now(), 8)[0]
 
 
 def _restart_next_write(connection: sqlite3.Connection) -> None:
@@ -282,6 +289,28 @@ def test_an_own_commit_that_restarts_the_log_keeps_the_rows(tmp_path):
         _restart_next_write(own)
         own_commit()
     assert header.own_changes(start, header.now()) == frozenset()
+    other.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # started over between commits
+    assert header.own_changes(start, header.now()) == frozenset()
+    own_commit()
+    assert header.own_changes(start, header.now()) == frozenset()
+    header.close()
+    own.close()
+    other.close()
+
+
+def test_a_header_read_inside_an_own_commit_that_restarts_the_log_keeps_the_rows(tmp_path):
+    own, other, header, own_commit = _own_and_other(tmp_path / "plain.db")
+    own_commit()
+    _restart_next_write(own)
+    own.execute("PRAGMA cache_size=1")  # a big write spills frames before its commit
+    own.execute("BEGIN IMMEDIATE")
+    batch = header.own_batch()
+    own.executemany("INSERT INTO t VALUES (?)", ((bytes(4000),) for _ in range(50)))
+    inside = header.now()  # a reader looks: the log started over, nothing committed yet
+    assert inside[32:40] != batch.header[32:40] and _count(header) == batch.count
+    own.execute("COMMIT")
+    header.own_commit(batch)
+    assert header.own_changes(inside, header.now()) == frozenset()
     header.close()
     own.close()
     other.close()
@@ -305,6 +334,31 @@ def test_another_commit_around_an_own_restart_drops_the_rows(tmp_path):
     _restart_next_write(own)
     other.execute("INSERT INTO t VALUES (3)")  # another's restart and commit alone
     assert header.own_changes(start, header.now()) is None
+    header.close()
+    own.close()
+    other.close()
+
+
+def test_a_header_rebuilt_by_recovery_never_passes_for_own_commits(tmp_path):
+    # A writer killed while writing the header leaves it to be rebuilt, and
+    # the rebuilt one counts from 0 again: another's commits then reach
+    # counts this process had committed from, and must not pass for its own.
+    path = tmp_path / "plain.db"
+    own, other, header, own_commit = _own_and_other(path)
+    own_commit()
+    sampled = header.now()  # a reader's last look
+    for _ in range(9):
+        own_commit()
+    fd = os.open(f"{path}-shm", os.O_RDWR)
+    index = mmap.mmap(fd, 96)
+    index[:] = bytes(96)  # both copies gone: the next reader rebuilds them
+    index.close()
+    os.close(fd)
+    other.execute("SELECT count(*) FROM t").fetchall()
+    assert _count(header) == 0
+    while _count(header) < 5:
+        other.execute("INSERT INTO t VALUES (2)")  # a revoke, say
+    assert header.own_changes(sampled, header.now()) is None
     header.close()
     own.close()
     other.close()
@@ -354,10 +408,10 @@ def test_an_own_rehash_drops_only_that_keys_row(many_rows):
     header = reads.wal()
     assert header is not None
     writer.execute("BEGIN IMMEDIATE")
-    before = header.change()
+    batch = header.own_batch()
     writer.execute("UPDATE api_key SET label = 'rehashed' WHERE public_key = ?", (publics[3],))
     writer.execute("COMMIT")
-    header.own_commit(before, frozenset({publics[3]}))
+    header.own_commit(batch, frozenset({publics[3]}))
     assert _read_keys(reads, publics) == [publics[3]]
     assert reads.fetch([publics[3]])[publics[3]].label == "rehashed"
     writer.execute("UPDATE api_key SET label = 'elsewhere' WHERE public_key = ?", (publics[5],))
@@ -376,23 +430,35 @@ def test_a_full_cache_forgets_its_oldest_rows_not_all(many_rows, monkeypatch):
     assert _read_keys(reads, publics[5:]) == [publics[11]]
 
 
-def test_only_a_batch_that_changed_rows_counts_its_commit_as_own(many_rows):
-    """A batch that matched no row wrote no frame: its count stays for the
-    next commit, another's, which then drops the rows."""
+@pytest.mark.parametrize("other_commit", ["after", "before settling"])
+def test_only_a_batch_that_committed_a_change_counts_its_commit_as_own(many_rows, other_commit):
+    """A batch that matched no row wrote no frame, and one rolled back wrote
+    none that counts: their count stays for the next commit, another's,
+    which then drops the rows, even when it comes before the batch settles."""
     from keydesk.verify.store_writes import WriteConnections
 
     reads, publics, writer = many_rows
     reads.fetch(publics)
     connections = WriteConnections(reads)
-    for label, public in (("own", publics[0]), ("gone", "kdpk_nosuchkey")):
+
+    def other() -> None:
+        writer.execute("UPDATE api_key SET label = 'elsewhere' WHERE public_key = ?", (publics[1],))
+
+    for label, public in (("own", publics[0]), ("gone", "kdpk_nosuchkey"), ("failed", publics[2])):
         connection = connections.connect()
-        before = connections.begin(connection)
-        assert before is not None
+        batch = connections.begin(connection)
+        assert batch is not None
         connection.execute("UPDATE api_key SET label = ? WHERE public_key = ?", (label, public))
-        connection.commit()
-        connections.committed_own(connection, before)
+        if label == "failed":
+            connection.rollback()
+            if other_commit == "before settling":
+                other()
+        else:
+            connection.commit()
+        connections.settled(connection, batch, written=label != "failed")
         connection.close()
-    writer.execute("UPDATE api_key SET label = 'elsewhere' WHERE public_key = ?", (publics[1],))
+    if other_commit == "after":
+        other()
     assert _read_keys(reads, publics) == publics
     assert reads.fetch([publics[1]])[publics[1]].label == "elsewhere"
 
@@ -406,21 +472,19 @@ def test_a_commit_not_yet_settled_is_read_afresh_then_kept_or_dropped(tmp_path):
     own, other, header, _own_commit = _own_and_other(tmp_path / "plain.db")
     start = header.now()
     own.execute("BEGIN IMMEDIATE")
-    before = header.change()
-    header.own_batch(before)
+    batch = header.own_batch()
     own.execute("INSERT INTO t VALUES (1)")
     own.execute("COMMIT")
     assert header.own_changes(start, header.now()) is UNSETTLED
-    header.own_commit(before)
+    header.own_commit(batch)
     assert header.own_changes(start, header.now()) == frozenset()
     start = header.now()
     own.execute("BEGIN IMMEDIATE")
-    before = header.change()
-    header.own_batch(before)
+    batch = header.own_batch()
     own.execute("ROLLBACK")  # nothing written: the count goes to the next commit
     other.execute("INSERT INTO t VALUES (2)")
     assert header.own_changes(start, header.now()) is UNSETTLED
-    header.not_own(before)
+    header.not_own(batch)
     assert header.own_changes(start, header.now()) is None
     header.close()
     own.close()

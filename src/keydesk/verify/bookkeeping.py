@@ -169,14 +169,16 @@ class Bookkeeping:
         try:
             connection = self._connections.connect()
             try:
-                before = self._connections.begin(connection)
+                batch = self._connections.begin(connection)
                 # A rehash changes a kept row's hash: readers read that row again.
                 rehashed = frozenset(w.public_key for w in writes if isinstance(w, Rehash))
+                written = False
                 try:
                     self._write(connection, self._connections.backend, writes, counts)
+                    written = True
                 finally:
-                    if before is not None:
-                        self._connections.committed_own(connection, before, rehashed)
+                    if batch is not None:
+                        self._connections.settled(connection, batch, written, rehashed)
             finally:
                 connection.close()
         except Exception as error:  # bookkeeping only: never fails a request

@@ -96,7 +96,7 @@ class SqliteReads:
     stores are) the same is read without a transaction from the WAL-index
     header that every commit rewrites (wal_header.py). Any commit, the
     verifier's own bookkeeping excepted (bookkeeping.py tells which ones
-    were its own, by the header's commit count; a rehash of its own drops
+    were its own, by the headers each started from and made; a rehash of its own drops
     only that key's row), drops every kept row: each key then costs one read
     again. A revoke, an expiry date moved, a policy
     changed by anyone is thus seen on the very next request, as when every

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from keydesk.store.dbapi import DbConnection
 from keydesk.verify.store_reads import PostgresReads, SqliteReads
 from keydesk.verify.usage import SOURCE, UsageCounts
+from keydesk.verify.wal_header import OwnBatch
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -168,38 +169,34 @@ class WriteConnections:
             self._engine = create_engine(self._url, pool_size=1, max_overflow=0, **args)
         return self._engine.raw_connection()
 
-    def begin(self, connection: Any) -> int | None:
-        """On SQLite in WAL mode, the write lock taken now and the store's
-        commit count, which no other commit can move before this batch's
+    def begin(self, connection: Any) -> OwnBatch | None:
+        """On SQLite in WAL mode, the write lock taken now, and the store's
+        header then, which no other commit can move before this batch's
         (wal_header.py); None elsewhere."""
         wal = self._sqlite.wal() if self._sqlite is not None else None
         if wal is None:
             return None
         connection.execute("BEGIN IMMEDIATE")
-        before = wal.change()
-        wal.own_batch(before)
-        return before
+        return wal.own_batch()
 
-    def committed_own(
-        self, connection: Any, before: int, changed: frozenset[str] = frozenset()
+    def settled(
+        self, connection: Any, batch: OwnBatch, written: bool, changed: frozenset[str] = frozenset()
     ) -> None:
-        """The batch begun at commit count `before`, which held only
-        bookkeeping and the rehashes of keys `changed`, is written: readers
-        in this process keep their other rows across its commit, which moved
-        the count from `before`: it held the write lock from then on, it
-        changed a row (its own connection's first changes, so its commit
-        wrote a frame, and each commit that does moves the count by one), and
-        it is over. A batch that changed nothing moved no count: another's
-        commit may take `before`, and readers then read again. Called after
-        every batch `begin` began, failed ones too."""
+        """The batch `begin` began is over: `written` when its transaction
+        committed. Readers in this process keep their other rows across its
+        commit if it held only bookkeeping and the rehashes of keys
+        `changed`, and changed a row (its own connection's first changes: its
+        commit wrote a frame, which is what moves the count). A batch that
+        failed or changed nothing is not own: another's commit may take its
+        count, and readers then read again."""
         wal = self._sqlite.wal() if self._sqlite is not None else None
         if wal is None:
             return
-        done = not connection.in_transaction and connection.total_changes > 0
-        if done and wal.change() != before and "" not in changed:  # "": a key not named
-            wal.own_commit(before, changed)
+        own = written and not connection.in_transaction and connection.total_changes > 0
+        if own and "" not in changed:  # "": a key not named
+            wal.own_commit(batch, changed)
         else:
-            wal.not_own(before)
+            wal.not_own(batch)
 
     def close(self) -> None:
         if self._engine is not None:

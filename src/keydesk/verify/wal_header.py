@@ -27,28 +27,45 @@ import mmap
 import os
 import struct
 import weakref
+from dataclasses import dataclass
 
 _HEADER = 48  # bytes of the first copy, the one a commit writes last
 _CHANGE = struct.Struct("=I")  # iChange, at offset 8: +1 for every commit
-_SALTS = slice(32, 40)  # new ones each time the log starts over
-_SALT1 = slice(32, 36)  # big-endian; +1 at each restart of the log
+_FRAMES = _CHANGE  # mxFrame, at offset 16: 0 in a log just started over
+_SALT1 = slice(32, 36)  # +1 each time the log starts over
+_SALT2 = slice(36, 40)  # a new random value then
 _OWN_RUN = 1024  # own commits in a row that can be told apart from others'
 _OWN_KEPT = 4096
 
 
-class _OwnCommits(dict[int, frozenset[str] | None]):
-    """The commit counts from which this process's own bookkeeping committed
-    on one `-shm` file, each with the public keys whose rows that commit
-    changed (see `WalHeader.own_commit`); None while that batch holds the
-    write lock and has not yet said whether it committed."""
+@dataclass(frozen=True, slots=True)
+class OwnBatch:
+    """An own batch holding the write lock: the commit count and the header
+    it started from (read under that lock: exactly what it commits on)."""
+
+    count: int
+    header: bytes
+
+
+# An own commit: the header it started from, the header it made, and the
+# public keys whose rows it changed (a rehash).
+_Commit = tuple[bytes, bytes, frozenset[str]]
+
+
+class _OwnCommits(dict[int, _Commit | None]):
+    """This process's own commits on one `-shm` file, by the count each
+    started from; None while that batch holds the write lock and has not
+    yet said whether it committed."""
+
+    highest = -1  # the count the latest own batch started from
 
 
 # Per `-shm` file (device, inode), shared by the headers mapping it, and
 # forgotten with the last of them: only a mapping keeps an inode from being
-# reused, and a new `-shm` at a reused inode counts its commits from 0 again,
-# so an older file's counts would pass another's revoke for an own commit.
+# reused, and a new `-shm` at a reused inode counts its commits from 0 again.
 _own: weakref.WeakValueDictionary[tuple[int, int], _OwnCommits] = weakref.WeakValueDictionary()
 _NOTHING: frozenset[str] = frozenset()
+_FOREIGN = (b"", b"", _NOTHING)  # what `own_changes` finds at a count not its own
 # From `own_changes`: an own batch is committing; whether the commit was its
 # own is not known yet (public keys never hold "<").
 UNSETTLED: frozenset[str] = frozenset({"<unsettled>"})
@@ -93,71 +110,97 @@ class WalHeader:
         another transaction has been committed."""
         return self._map[:_HEADER]
 
-    def change(self) -> int:
-        """The commit count now. Read under the write lock (after `BEGIN
-        IMMEDIATE`), it is the one the next commit moves on from: no other
-        can commit meanwhile."""
-        return int(_CHANGE.unpack_from(self._map, 8)[0])
-
-    def own_batch(self, before: int) -> None:
-        """A batch of this process holds the write lock at count `before`:
-        until it settles (`own_commit` or `not_own`), readers that see the
+    def own_batch(self) -> OwnBatch:
+        """A batch of this process has just taken the write lock (`BEGIN
+        IMMEDIATE`): no other commit can move the header before its own.
+        Until it settles (`own_commit` or `not_own`), readers that see the
         count move past it read rows afresh, neither keeping nor dropping."""
+        header = self.now()
+        batch = OwnBatch(_count(header), header)
         own = self._own
+        if batch.count < own.highest:  # a header rebuilt by recovery: older counts mean nothing
+            own.clear()
+        own.highest = batch.count
         if len(own) >= _OWN_KEPT:  # forget the oldest: no reader looks that far back
-            for count in [count for count in own if count < before - _OWN_RUN]:
+            for count in [count for count in own if count < batch.count - _OWN_RUN]:
                 del own[count]
-        own[before] = None
+        own[batch.count] = None
+        return batch
 
-    def own_commit(self, before: int, changed: frozenset[str] = _NOTHING) -> None:
-        """The commit just made from count `before` changed only what kept
-        rows need not reflect (last-used times, usage counts), and the rows
-        of the keys `changed` (a rehash): readers in this process keep their
-        other rows across it. Called once it has committed: an attempt that
-        failed calls `not_own`, leaving the count to another."""
-        self._own[before] = changed
+    def own_commit(self, batch: OwnBatch, changed: frozenset[str] = _NOTHING) -> None:
+        """`batch` committed, and changed only what kept rows need not
+        reflect (last-used times, usage counts), and the rows of the keys
+        `changed` (a rehash): readers in this process keep their other rows
+        across it. Called once its commit is made; a batch that failed, or
+        wrote nothing, calls `not_own`, leaving its count to another. The
+        header it made is the one now if the count moved by one alone;
+        after another commit already, it is not known: not counted as own."""
+        after = self.now()
+        if _count(after) == batch.count + 1:
+            self._own[batch.count] = (batch.header, after, changed)
+        else:
+            self._own.pop(batch.count, None)
 
-    def not_own(self, before: int) -> None:
-        self._own.pop(before, None)
+    def not_own(self, batch: OwnBatch) -> None:
+        self._own.pop(batch.count, None)
 
     def own_changes(self, before: bytes, now: bytes) -> frozenset[str] | None:
         """When every commit between two readings of the header was one of
         `own_commit`'s, the keys whose rows they changed; `UNSETTLED` when
         one is an own batch's not yet settled; else None.
 
-        The count moves by one at each commit and by nothing else while the
-        log lives. A log started over (new salts) keeps it: SQLite restarts
-        the log, under the write lock, only once every frame is in the
-        database, so the restart itself changes no row; salt-1 then moves by
-        one per restart, at most one per commit, plus one (a checkpoint's
-        TRUNCATE, or a write rolled back). A header rebuilt by recovery
-        restarts the count at 0, below any count seen before: never taken
-        for own commits."""
-        first = _CHANGE.unpack_from(before, 8)[0]
-        last = _CHANGE.unpack_from(now, 8)[0]
-        if not first <= last <= first + _OWN_RUN:
-            return None
-        if before[_SALTS] != now[_SALTS]:
-            restarts = (_salt1(now) - _salt1(before)) % 2**32
-            if not 1 <= restarts <= last - first + 1:
-                return None
-        elif first == last:  # the same log and count, yet a new header: not a known case
+        The commits must chain: the first started from `before`, each next
+        one from the header the one before made, and the last made `now`.
+        Counts alone are not enough: a header rebuilt by recovery (a writer
+        killed while writing it) counts from 0 again, so an own count of
+        before could stand for another's revoke after. A log started over
+        between commits (every frame already in the database: no row
+        changes) rewrites the header with the same count, an empty log and
+        salt-1 moved on by one a restart. Recovery keeps the salts: a header
+        from before it passes for a restarted one only if the log also
+        started over since at that very count; and the next own batch, seeing
+        the count go back, forgets every own commit before it."""
+        first, last = _count(before), _count(now)
+        if first == last:
+            return _NOTHING if _restarted(before, now) else None
+        if not first < last <= first + _OWN_RUN:
             return None
         own = self._own
+        expected = before
         changed: set[str] = set()
         for count in range(first, last):
-            keys = own.get(count, UNSETTLED)
-            if keys is UNSETTLED:  # not this process's
-                return None
-            if keys is None:
+            commit = own.get(count, _FOREIGN)
+            if commit is None:
                 return UNSETTLED
+            started, made, keys = commit
+            if not started:  # not this process's
+                return None
+            if started != expected and not (
+                _restarted(expected, started) or _restarted(started, expected)
+            ):  # the log started over before it, or `before` was read inside it
+                return None  # not on this header: another file's, or before a recovery
+            expected = made
             changed |= keys
-        return frozenset(changed)
+        return frozenset(changed) if now == expected or _restarted(expected, now) else None
 
     def close(self) -> None:
         self._own = _OwnCommits()  # this file's counts live only while a header maps it
         with contextlib.suppress(BufferError, ValueError):
             self._map.close()
+
+
+def _count(header: bytes) -> int:
+    return int(_CHANGE.unpack_from(header, 8)[0])
+
+
+def _restarted(earlier: bytes, later: bytes) -> bool:
+    """Whether `later` is `earlier` with the log started over since, and
+    nothing committed: the same count, an empty log, salt-1 (big-endian)
+    moved on by a restart or a few, and a new salt-2."""
+    if _count(earlier) != _count(later) or _FRAMES.unpack_from(later, 16)[0] != 0:
+        return False
+    moved = (_salt1(later) - _salt1(earlier)) % 2**32
+    return 1 <= moved <= _OWN_RUN and earlier[_SALT2] != later[_SALT2]
 
 
 def _salt1(header: bytes) -> int:
