@@ -58,3 +58,17 @@ async def test_ctrl_q_on_an_untouched_form_quits_at_once(make_app):
         await pilot.press("ctrl+q")
         await settle(pilot)
     assert not app.is_running
+
+
+async def test_ctrl_q_under_help_over_a_half_typed_form_asks(make_app):
+    """Help (F1) open over the form: ctrl+q quit without asking (#21 walk)."""
+    app = make_app()
+    async with app.run_test(size=(60, 20)) as pilot:
+        await open_create_form(pilot, "github")
+        await pilot.press(*"ci", "f1")  # ? in the field types it
+        await settle(pilot)
+        assert app.screen.id == "help-screen"
+        await _quit_asked(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        assert app.is_running and app.screen.id == "help-screen"

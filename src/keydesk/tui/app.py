@@ -237,7 +237,11 @@ class KeydeskApp(App[None]):
             None,
         )
         if reveal is None:
-            screen = self.screen  # a half-typed form asks; ctrl+q on its question quits
+            # A half-typed form asks, even under a dialog (?, the palette);
+            # ctrl+q on its own question quits.
+            screen = self.screen
+            if screen.id != "discard-confirm":
+                screen = next(s for s in reversed(self.screen_stack) if not s.is_modal)
             if not (isinstance(screen, KeydeskScreen) and screen.asked_before_quitting(self.exit)):
                 self.exit()
         elif self.screen is reveal:
