@@ -32,6 +32,10 @@ from dataclasses import dataclass
 _HEADER = 48  # bytes of the first copy, the one a commit writes last
 _CHANGE = struct.Struct("=I")  # iChange, at offset 8: +1 for every commit
 _FRAMES = _CHANGE  # mxFrame, at offset 16: 0 in a log just started over
+# Kept by a restart of the log: the version, count and page size, then the
+# database's size in pages and the last commit's frame checksum.
+_KEPT = slice(0, 16)
+_LAST_FRAME = slice(20, 32)
 _SALT1 = slice(32, 36)  # +1 each time the log starts over
 _SALT2 = slice(36, 40)  # a new random value then
 _OWN_RUN = 1024  # own commits in a row that can be told apart from others'
@@ -155,11 +159,9 @@ class WalHeader:
         killed while writing it) counts from 0 again, so an own count of
         before could stand for another's revoke after. A log started over
         between commits (every frame already in the database: no row
-        changes) rewrites the header with the same count, an empty log and
-        salt-1 moved on by one a restart. Recovery keeps the salts: a header
-        from before it passes for a restarted one only if the log also
-        started over since at that very count; and the next own batch, seeing
-        the count go back, forgets every own commit before it."""
+        changes) rewrites the header with an empty log and new salts, all
+        else kept (`_restarted`). The next own batch that sees the count go
+        back forgets every own commit before it."""
         first, last = _count(before), _count(now)
         if first == last:
             return _NOTHING if _restarted(before, now) else None
@@ -195,12 +197,16 @@ def _count(header: bytes) -> int:
 
 def _restarted(earlier: bytes, later: bytes) -> bool:
     """Whether `later` is `earlier` with the log started over since, and
-    nothing committed: the same count, an empty log, salt-1 (big-endian)
-    moved on by a restart or a few, and a new salt-2."""
-    if _count(earlier) != _count(later) or _FRAMES.unpack_from(later, 16)[0] != 0:
+    nothing committed: an empty log, salt-1 (big-endian) moved on by a
+    restart or a few, a new salt-2, and all else kept. Above all the last
+    commit's frame checksum: a header rebuilt by recovery takes the log's,
+    so when its count climbs back to `earlier`'s and the log starts over
+    there, only that checksum tells the commits made meanwhile (a revoke)."""
+    if earlier[_KEPT] != later[_KEPT] or earlier[_LAST_FRAME] != later[_LAST_FRAME]:
         return False
     moved = (_salt1(later) - _salt1(earlier)) % 2**32
-    return 1 <= moved <= _OWN_RUN and earlier[_SALT2] != later[_SALT2]
+    empty = _FRAMES.unpack_from(later, 16)[0] == 0
+    return empty and 1 <= moved <= _OWN_RUN and earlier[_SALT2] != later[_SALT2]
 
 
 def _salt1(header: bytes) -> int:
