@@ -3,6 +3,7 @@ Rich markup stays text, control characters become visible escapes."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from rich.cells import cell_len
@@ -32,10 +33,20 @@ def literal(
     return cell
 
 
+# A rotation's replacement is named after the old key with a date
+# (keydesk.views.replacement_label): the date is what tells the pair apart.
+_DATE_END = re.compile(r"\(\d{4}-\d{2}-\d{2}\)$")
+_LEAST_HEAD = 2  # cells of the name kept before the date
+
+
 def _cut_middle(text: str, width: int) -> str:
     """`text` in `width` cells: its start, an ellipsis, and its end (the end
-    gets the odd cell, and any a wide character leaves at the start)."""
+    gets the odd cell, and any a wide character leaves at the start). A
+    rotation's date at the end stays whole where the width allows: cut,
+    "stripe-prod (2026-12-06)" read "stri…2-06)" beside "stripe-prod"."""
     room = width - 1
+    if (date := _DATE_END.search(text)) and room - len(date[0]) >= _LEAST_HEAD:
+        return _start(text, room - len(date[0])).rstrip() + "…" + date[0]
     head, used = "", 0
     for character in text:
         if used + cell_len(character) > room // 2:
@@ -47,6 +58,17 @@ def _cut_middle(text: str, width: int) -> str:
             break
         tail, room = character + tail, room - cell_len(character)
     return f"{head}…{tail}"
+
+
+def _start(text: str, width: int) -> str:
+    """The longest start of `text` in `width` cells."""
+    head, used = "", 0
+    for character in text:
+        used += cell_len(character)
+        if used > width:
+            break
+        head += character
+    return head
 
 
 def clipped(text: str | None, width: int) -> str:

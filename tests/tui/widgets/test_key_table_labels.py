@@ -60,3 +60,18 @@ async def test_labels_differing_at_their_ends_differ_when_cut_at_80_and_60_colum
             assert all(cell.cell_len <= width for cell in cells)
             # Markup and escapes stay text: no style was made from them.
             assert marked.startswith("[bol") and marked.endswith("-eu") and not cells[2].spans
+
+
+async def test_a_rotated_pair_keeps_its_date_at_60_columns():
+    """The replacement's date is what tells a rotated pair apart: it read
+    "stri…2-06)" beside "stri…-prod" at 60 columns (#21 walk)."""
+    app = _Keys()
+    async with app.run_test(size=(60, 20)) as pilot:
+        table = app.query_one(KeyTable)
+        pair = ["stripe-production (2026-12-06)", "stripe-production"]
+        table.load(LoadedKeys.of([_key(n, label) for n, label in enumerate(pair)], NOW))
+        table.filter("")
+        await pilot.pause()
+        new, old = (table.get_cell_at((row, 0)).plain for row in range(2))
+        assert new.startswith("stri") and new.endswith("…(2026-12-06)"), new
+        assert old == "stripe-production", old

@@ -8,6 +8,7 @@ every row it holds).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -48,13 +49,30 @@ KEY_COLUMNS = [
     # minutes" (40); "rotating -> <public key> (…)" (51) stays cut: the
     # detail line has it whole. Where the rows' words need a step the space
     # left does not give, Created, By and Revoked (also in the detail line)
-    # give way to it; 60 and 80 columns never have the room.
-    Column("status", "Status", 19, steps=(22, 27, 40), outranks=2),
+    # give way to it; 60 and 80 columns never have the room. Down to 13
+    # ("replacement …") where a label is cut too: the label tells keys apart
+    # (a rotated pair read "stri…2-06)" at 60 columns), the status is whole
+    # in the detail line.
+    Column("status", "Status", 13, steps=(19, 22, 27, 40), outranks=2),
     Column("used", "Last used", 16, drop=1),
     Column("created", "Created", 16, drop=2),
     Column("by", "By", 12, drop=3),
     Column("revoked", "Revoked", 16, drop=4),
 ]
+
+
+# A narrow Status column (60 and 80 columns, where the label comes first)
+# says what matters first; the detail line under the table has the words.
+_SHORTER = [
+    (re.compile(r"expiring in (.+)"), r"\1 left"),  # "10 days left", not "expiring in …"
+    (re.compile(r"active, unused for (.+)"), r"unused \1"),
+]
+
+
+def shorter_status(words: str) -> str:
+    for pattern, shorter in _SHORTER:
+        words = pattern.sub(shorter, words, count=1)
+    return words
 
 
 @dataclass(frozen=True)
@@ -301,6 +319,8 @@ class KeyTable(FittedTable):
 
     def _row(self, key: KeyView, now: datetime, words: str, status_width: int) -> list[Text | str]:
         status = key_status(key.revoked_at, key.expires_at, now)
+        if cell_len(words) > status_width:
+            words = shorter_status(words)
         values: dict[str, Text | str] = {
             "public": key.public_key,
             "status": literal(words, STATUS_STYLE.get(status, ""), width=status_width),
