@@ -25,6 +25,7 @@ from pytest_textual_snapshot import (
     node_to_report_path,
     normalize_svg,
 )
+from rich.cells import cell_len
 from syrupy import SnapshotAssertion
 
 from tests.tui.screenshots import (
@@ -111,12 +112,29 @@ class ScreenSizeSVG(SVGImageExtension):
         return str(index)
 
 
+_TEXT = re.compile(r'<text[^>]*\bx="([\d.]+)" y="([\d.]+)" textLength="([\d.]+)"[^>]*>(.*?)</text>')
+
+
 def _rows(svg: str) -> list[str]:
-    """The terminal's text, a line per row, as the picture shows it."""
-    rows: dict[float, str] = {}
-    for y, text in re.findall(r'<text[^>]*\by="([\d.]+)"[^>]*>(.*?)</text>', svg):
-        rows[float(y)] = rows.get(float(y), "") + html.unescape(text).replace("\xa0", " ")
-    return [rows[y] for y in sorted(rows)]
+    """The terminal's text, a line per row, as the picture shows it: each
+    piece at its own cell (x). Joined end to end, a gap the SVG draws as
+    background only was lost, and a table cell read one off its column."""
+    rows: dict[float, dict[int, str]] = {}
+    for x, y, length, markup in _TEXT.findall(svg):
+        text = html.unescape(markup).replace("\xa0", " ")
+        if not cell_len(text):
+            continue
+        width = float(length) / cell_len(text)  # a cell, in the SVG's units
+        row, cell = rows.setdefault(float(y), {}), round(float(x) / width)
+        for character in text:
+            row[cell] = character
+            cell += cell_len(character)
+            for covered in range(1, cell_len(character)):
+                row.pop(cell - covered, None)  # the wide character's second cell
+    return [
+        "".join(row.get(n, " ") for n in range(max(row) + 1)).rstrip() if row else ""
+        for _, row in sorted(rows.items())
+    ]
 
 
 def _report(request, name: str, passed: bool, expected: str, actual: str) -> None:
@@ -166,6 +184,17 @@ def test_screen(snapshot: SnapshotAssertion, request, demo_store, screen, sizes,
                 differ.append(f"{name}.svg differs (text rows; see snapshot_report.html):")
                 differ.extend(lines)
     assert not differ, "\n".join(differ)
+
+
+def test_text_rows_keep_each_cell_in_its_column():
+    """A mismatch's text rows put each piece at its cell: joined end to end,
+    the highlighted key's "active" read one cell off the statuses below it
+    at 80x24 (#21 walk), where the picture has them in one column."""
+    svg = (STORED / "test_screen[api-keys-life-80x24].svg").read_text()
+    keys = [row for row in _rows(svg) if re.match(r"  \S.* kdpk_\w{16} ", row)]
+    starts = {row.index("kdpk_") + len("kdpk_") + 16 + 2 for row in keys}
+    assert len(keys) == 6 and len(starts) == 1, keys
+    assert all(row[min(starts)] != " " for row in keys), keys
 
 
 def test_too_small(snap_compare, demo_store):
