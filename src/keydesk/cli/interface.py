@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from keydesk.cli import context
 from keydesk.cli.parser import NO_MOUSE_HELP, Commands, Parser
 from keydesk.config import DATABASE_ENV, database_url, typed_account
 from keydesk.errors import NoTerminal, StoreNotFound, UsageError
+
+if TYPE_CHECKING:
+    from keydesk.tui.held_keys import HeldKeys
 
 
 def register(cli: Commands) -> None:
@@ -37,12 +41,16 @@ def _mouse(args: argparse.Namespace) -> bool:
 def run_tui(args: argparse.Namespace) -> int:
     context.refuse_typed_account(args)
     require_terminal()
-    from keydesk.tui.app import run  # Textual is loaded only for the TUI
+    from keydesk.tui.held_keys import held_keys
 
-    url = database_url(args.db)
-    created = _first_run(url, named=bool(args.db or os.environ.get(DATABASE_ENV)))
-    # never over SSH: ssh-session opens its own
-    return run(url, proven=args.proven_actor, mouse=_mouse(args), notice=created)
+    with held_keys() as keys:  # keys typed from here on are the TUI's
+        from keydesk.tui.app import run  # Textual is loaded only for the TUI
+
+        url = database_url(args.db)
+        named = bool(args.db or os.environ.get(DATABASE_ENV))
+        created = _first_run(url, named=named, keys=keys)
+        # never over SSH: ssh-session opens its own
+        return run(url, proven=args.proven_actor, mouse=_mouse(args), notice=created)
 
 
 def has_terminal() -> bool:
@@ -61,7 +69,7 @@ def require_terminal() -> None:
     )
 
 
-def _first_run(url: str, *, named: bool) -> str | None:
+def _first_run(url: str, *, named: bool, keys: HeldKeys) -> str | None:
     """The TUI's first run is the one place besides `init` and `demo` that
     creates a store, and it says where. A SQLite file named with --db or
     $KEYDESK_DATABASE_URL is created only after the user agrees at the
@@ -82,8 +90,10 @@ def _first_run(url: str, *, named: bool) -> str | None:
             raise StoreNotFound(
                 f"no keydesk store at {path} (create one with: keydesk init --workspace NAME)"
             )
-        print(f"There is no keydesk store at {path}.", file=sys.stderr)
-        if input("Create a new one there? [y/N] ").strip().lower() not in ("y", "yes"):
+        with keys.given_back():  # the question is answered as in the shell
+            print(f"There is no keydesk store at {path}.", file=sys.stderr)
+            answer = input("Create a new one there? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
             raise StoreNotFound(f"no keydesk store at {path}; nothing was created")
     from keydesk.store.engine import open_store
 
@@ -99,13 +109,15 @@ def demo(args: argparse.Namespace) -> int:
     typed = typed_account(args.account)  # a bad --account is the first thing to hear of
     require_terminal()
 
-    from keydesk.demo import DEMO_ACCOUNT, seed_demo
-    from keydesk.store.engine import open_store
-    from keydesk.tui.app import run
+    from keydesk.tui.held_keys import held_keys
 
     # The demo's store is made here, now, by this process: whoever runs it
-    # may act as anyone in it.
-    with tempfile.TemporaryDirectory(prefix="keydesk-demo-") as folder:
+    # may act as anyone in it. Keys typed meanwhile are the TUI's.
+    with held_keys(), tempfile.TemporaryDirectory(prefix="keydesk-demo-") as folder:
+        from keydesk.demo import DEMO_ACCOUNT, seed_demo
+        from keydesk.store.engine import open_store
+        from keydesk.tui.app import run
+
         url = f"sqlite:///{folder}/demo.db"
         store = open_store(url, create=True)
         seed_demo(store)

@@ -1,0 +1,84 @@
+"""Keys typed while keydesk starts, before Textual takes the terminal over.
+
+The terminal is still the shell's then: it echoed those keys onto the shell's
+screen, where they showed after quitting (`acme` under "Create a new one
+there? [y/N] y"), and ctrl+s stopped its output (XOFF) before the first
+frame. While held, keys are neither echoed nor read as flow control, and
+wait whole in the terminal's queue for the TUI, which reads them (see
+keydesk.tui.typeahead: they reach its first screen). Ctrl+c still
+interrupts. Imports no Textual: it is taken before Textual loads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import termios
+from collections.abc import Iterator
+from typing import Any
+
+_LFLAG, _IFLAG, _CC = 3, 0, 6  # termios attribute list positions (as tty.LFLAG...)
+
+
+class HeldKeys:
+    """The terminal as the shell had it, put back by `given_back` and at the
+    end of `held_keys`."""
+
+    def __init__(self, fd: int, before: list[Any] | None) -> None:
+        self._fd = fd
+        self._before = before
+
+    def hold(self) -> None:
+        if self._before is None:
+            return
+        quiet: list[Any] = list(self._before)
+        quiet[_CC] = list(quiet[_CC])
+        quiet[_LFLAG] &= ~(termios.ECHO | termios.ICANON)
+        quiet[_IFLAG] &= ~termios.IXON
+        quiet[_CC][termios.VMIN], quiet[_CC][termios.VTIME] = 1, 0
+        self._set(quiet)
+
+    @contextlib.contextmanager
+    def given_back(self) -> Iterator[None]:
+        """A question asked at the terminal (y/N) is typed as in the shell:
+        echoed, edited a line at a time."""
+        self.give_back()
+        try:
+            yield
+        finally:
+            self.hold()
+
+    def give_back(self) -> None:
+        if self._before is not None:
+            self._set(self._before)
+
+    def _set(self, attributes: list[Any]) -> None:
+        try:
+            termios.tcsetattr(self._fd, termios.TCSANOW, attributes)
+        except termios.error:
+            self._before = None  # no longer a terminal we may change: leave it
+
+
+@contextlib.contextmanager
+def held_keys() -> Iterator[HeldKeys]:
+    """Hold keys typed from now until the TUI reads them. If keydesk ends
+    before the TUI started (a refusal, an error), the keys typed for it are
+    dropped rather than run by the shell; after the TUI, Textual has read or
+    dropped them, and the terminal is given back as it was."""
+    before: list[Any] | None = None
+    try:
+        fd = sys.stdin.fileno()
+        before = termios.tcgetattr(fd)
+    except (OSError, ValueError, termios.error):  # not a terminal (a test's stdin): nothing held
+        fd = -1
+    keys = HeldKeys(fd, before)
+    keys.hold()
+    try:
+        yield keys
+    except BaseException:
+        if before is not None:
+            with contextlib.suppress(termios.error):  # gone: nothing left to drop
+                termios.tcflush(fd, termios.TCIFLUSH)
+        raise
+    finally:
+        keys.give_back()

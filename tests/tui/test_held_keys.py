@@ -1,0 +1,60 @@
+"""Keys typed while keydesk starts (keydesk.tui.held_keys), on a real pty:
+typed after the first run's y/N answer, they were echoed onto the shell's
+screen (seen after quitting) and ctrl+s stopped the terminal (#21 walk)."""
+
+from __future__ import annotations
+
+import os
+import select
+import termios
+
+import pytest
+
+from keydesk.tui.held_keys import held_keys
+
+
+class _Stdin:
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+
+    def fileno(self) -> int:
+        return self._fd
+
+
+@pytest.fixture
+def pty(monkeypatch):
+    master, slave = os.openpty()
+    monkeypatch.setattr("sys.stdin", _Stdin(slave))
+    yield master, slave
+    os.close(master)
+    os.close(slave)
+
+
+def _ready(fd: int) -> bytes:
+    if not select.select([fd], [], [], 0.2)[0]:
+        return b""
+    return os.read(fd, 1024)
+
+
+def test_keys_typed_while_held_wait_unechoed_for_the_tui_and_the_terminal_comes_back(pty):
+    master, slave = pty
+    before = termios.tcgetattr(slave)
+    assert before[3] & termios.ECHO and before[0] & termios.IXON
+    with held_keys() as keys:
+        held = termios.tcgetattr(slave)
+        assert not held[0] & termios.IXON  # ctrl+s is a key, not XOFF
+        os.write(master, b"acme")
+        assert _ready(master) == b""  # not echoed onto the shell's screen
+        assert _ready(slave) == b"acme"  # readable at once, no Enter needed
+        with keys.given_back():  # the y/N question: as in the shell
+            assert termios.tcgetattr(slave) == before
+        assert termios.tcgetattr(slave) == held
+    assert termios.tcgetattr(slave) == before
+
+
+def test_keys_held_for_a_tui_that_never_started_do_not_reach_the_shell(pty):
+    master, slave = pty
+    with pytest.raises(RuntimeError), held_keys():
+        os.write(master, b"rm -rf build\r")
+        raise RuntimeError("the store could not be made")
+    assert _ready(slave) == b""
