@@ -63,14 +63,14 @@ def sqlite_store(sqlite_url, migrated):
 
 
 def test_listing_an_up_to_date_sqlite_store_loads_no_sqlalchemy(sqlite_store):
-    """`key list`, `integration list` and `workspace list` read a SQLite
-    store on a bare sqlite3 connection (keydesk.store.queries): they start
-    as fast as Python."""
+    """`key list`, `integration list`, `workspace list`, `member list` and
+    `audit` read a SQLite store on a bare sqlite3 connection
+    (keydesk.store.queries): they start as fast as Python."""
     url, world, _ = sqlite_store
     world.admit_keydesk_commands()  # the process acts as the OS user
     env = {"KEYDESK_DATABASE_URL": url}
     listings = (["key", "list", "--integration", "github", "--json"], ["integration", "list"])
-    for argv in (*listings, ["workspace", "list"]):
+    for argv in (*listings, ["workspace", "list"], ["member", "list"], ["audit", "--json"]):
         modules = loaded_by(argv, env, "")
         assert "keydesk.store.queries" in modules, argv  # the command did read the store
         assert not {m for m in modules if m.split(".")[0] in HEAVY}, argv

@@ -17,7 +17,7 @@ from keydesk.errors import UsageError
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from keydesk.service import KeyService
+    from keydesk.store.queries import Reads
     from keydesk.views import AuditView
 
 
@@ -41,31 +41,37 @@ def audit(args: argparse.Namespace) -> int:
     from keydesk.views import utcnow
 
     since = validation.since(args.since, utcnow()) if args.since else None
-    service = context.service(args)
-    events = _events(service, args, since, oldest_first=args.json and args.limit is None)
-    if args.json:
-        import json
+    with context.reads(args) as reads:  # bare sqlite3 on an up-to-date SQLite store
+        events = _events(reads, args, since, oldest_first=args.json and args.limit is None)
+        if args.json:
+            import json
 
-        if args.limit is not None:  # the newest N, still written oldest first
-            events = iter(list(events)[::-1])
-        for event in events:
-            print(json.dumps(_event_json(event), ensure_ascii=False))
-        return 0
-    print_table(
-        ["WHEN", "WORKSPACE", "ACTOR", "ACTION", "TARGET", "LABEL"],
-        [[when(e.at), e.workspace, e.actor, e.action, _target(e), e.label or ""] for e in events],
-    )
+            if args.limit is not None:  # the newest N, still written oldest first
+                events = iter(list(events)[::-1])
+            for event in events:
+                print(json.dumps(_event_json(event), ensure_ascii=False))
+            return 0
+        print_table(
+            ["WHEN", "WORKSPACE", "ACTOR", "ACTION", "TARGET", "LABEL"],
+            [
+                [when(e.at), e.workspace, e.actor, e.action, _target(e), e.label or ""]
+                for e in events
+            ],
+        )
     return 0
 
 
 def _events(
-    service: KeyService, args: argparse.Namespace, since: datetime | None, *, oldest_first: bool
+    reads: Reads, args: argparse.Namespace, since: datetime | None, *, oldest_first: bool
 ) -> Iterator[AuditView]:
     """Every matching event, page by page (newest first unless `oldest_first`)."""
+    from keydesk.store.audit_queries import audit_page
+
     left = args.limit
     last: AuditView | None = None
     while left is None or left > 0:
-        page = service.audit(
+        page = audit_page(
+            reads,
             args.workspace,
             integration=args.integration,
             key=args.key,

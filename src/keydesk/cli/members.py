@@ -66,15 +66,15 @@ def list_(args: argparse.Namespace) -> int:
     # Not at import: `keydesk --help` loads this module.
     from keydesk.store.stored_values import UnknownRole
 
-    service = context.service(args)
-    names = [args.workspace] if args.workspace else [w.name for w in service.workspaces()]
     rows, broken = [], False
-    for name in names:  # a role changed around keydesk in one: the others are still listed
-        try:
-            rows += [(name, member) for member in service.members(name).members]
-        except UnknownRole as error:
-            fail(error.message)
-            broken = True
+    with context.reads(args) as reads:  # bare sqlite3 on an up-to-date SQLite store
+        names = [args.workspace] if args.workspace else [w.name for w in reads.workspaces()]
+        for name in names:  # a role changed around keydesk in one: the others are still listed
+            try:
+                rows += [(name, member) for member in reads.members(name).members]
+            except UnknownRole as error:
+                fail(error.message)
+                broken = True
     if args.json:
         print_json([_member_json(workspace, member) for workspace, member in rows])
     else:

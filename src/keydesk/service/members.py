@@ -12,8 +12,7 @@ from keydesk.errors import InvalidInput, NotFound, PermissionDenied
 from keydesk.service.context import ServiceContext
 from keydesk.service.rows import account, flush, row_id
 from keydesk.service.ssh_approvals import forget
-from keydesk.store.models import Account, Membership, Workspace
-from keydesk.store.stored_values import stored_role
+from keydesk.store.models import Membership, Workspace
 from keydesk.views import ROLE_ORDER, MembersView, MemberView, Role, utcnow
 
 
@@ -23,8 +22,8 @@ class Members:
 
     def of(self, workspace: str) -> MembersView:
         """Who is in `workspace`, owners first (members may look)."""
-        with self.context.session() as session:
-            return self._read(session, workspace)[1]
+        with self.context.reading() as reads:
+            return reads.members(workspace)
 
     def remove(self, workspace: str, name: str) -> MemberView:
         """Take account `name` out of `workspace` (anyone may leave). The keys
@@ -78,22 +77,7 @@ class Members:
         """The workspace and its members, which the actor must be one of."""
         ws = self.context.workspace(session, workspace)
         self.context.require_member(session, ws)
-        return ws, self._members(session, ws)
-
-    def _members(self, session: Session, ws: Workspace) -> MembersView:
-        rows = session.execute(
-            sa.select(col(Account.name), col(Membership.role), col(Membership.created_at))
-            .join(Account, col(Account.id) == Membership.account_id)
-            .where(col(Membership.workspace_id) == ws.id)
-        ).all()
-        members = sorted(
-            (
-                MemberView(name, stored_role(role, ws.name, name), since)
-                for name, role, since in rows
-            ),
-            key=lambda m: (ROLE_ORDER.index(m.role), m.account),
-        )
-        return MembersView(ws.name, self.context.actor, tuple(members))
+        return ws, self.context.reads(session).members_of(row_id(ws.id), ws.name)
 
 
 def _write_membership(

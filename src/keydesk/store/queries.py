@@ -1,4 +1,4 @@
-"""The list queries (`Reads`) — integrations and keys — as plain SQL on a DB-API
+"""The list queries (`Reads`) — workspaces, members, integrations and keys — as plain SQL on a DB-API
 connection, for both stores and both ways in.
 
 The service runs them on its session's own connection (on PostgreSQL,
@@ -31,9 +31,12 @@ from keydesk.store.stored_values import (
 from keydesk.validation import as_stored
 from keydesk.views import (
     EXPIRING_SOON,
+    ROLE_ORDER,
     FoundKey,
     IntegrationView,
     KeyView,
+    MembersView,
+    MemberView,
     WorkspaceView,
     utcnow,
 )
@@ -130,6 +133,9 @@ _WORKSPACE = """
 SELECT w.id, (SELECT m.role FROM membership m JOIN account a ON a.id = m.account_id
                WHERE m.workspace_id = w.id AND a.name = :actor)
 FROM workspace w WHERE w.name = :name"""
+
+_MEMBERS = """SELECT a.name, m.role, m.created_at FROM membership m
+JOIN account a ON a.id = m.account_id WHERE m.workspace_id = :workspace_id"""
 
 _HASH_BY_PUBLIC_KEY = "SELECT id, secret_hash FROM api_key WHERE public_key = :public"
 
@@ -423,6 +429,25 @@ class Reads:
         if role is not None:
             self.require_approved(int(workspace_id), name)
         return int(workspace_id)
+
+    def members(self, workspace: str) -> MembersView:
+        """Who is in `workspace`, owners first (the actor must be in it)."""
+        name = as_stored(workspace)
+        return self.members_of(self.workspace_id(name), name)
+
+    def members_of(self, workspace_id: int, workspace: str) -> MembersView:
+        """A workspace's members, owners first (the caller checked the actor is one)."""
+        rows = self.db.rows(_MEMBERS, {"workspace_id": workspace_id})
+        members = (
+            MemberView(
+                name,
+                stored_role(role, workspace, name),
+                _aware(since, f"member {name} of workspace {workspace!r}", "created_at"),
+            )
+            for name, role, since in rows
+        )
+        ordered = sorted(members, key=lambda m: (ROLE_ORDER.index(m.role), m.account))
+        return MembersView(workspace, self.actor, tuple(ordered))
 
 
 def _integration_view(row: tuple[Any, ...], actor: str) -> IntegrationView:
