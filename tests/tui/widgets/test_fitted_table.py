@@ -61,8 +61,8 @@ def test_the_key_status_widens_only_where_the_terminal_has_room():
     widths = {w: {c.key: n for c, n in fit(KEY_COLUMNS, w)} for w in (60, 80, 120, 140, 150, 160)}
     # At 60 and 80 the label comes before the status's first step: a
     # rotated pair read "stri…2-06)" (#21 walk).
-    assert widths[60] == {"label": 16, "public": 21, "status": 13}
-    assert widths[80] == {"label": 18, "public": 21, "status": 13, "used": 16}
+    assert widths[60] == {"label": 15, "public": 21, "status": 14}
+    assert widths[80] == {"label": 17, "public": 21, "status": 14, "used": 16}
     assert (widths[120]["label"], widths[120]["status"], len(widths[120])) == (20, 19, 6)
     assert (widths[140]["label"], widths[140]["status"], len(widths[140])) == (22, 19, 7)
     assert (widths[150]["label"], widths[150]["status"]) == (24, 27)  # active, unused for 999 days
@@ -149,7 +149,7 @@ def test_a_column_whose_text_is_shorter_than_its_heading_lends_the_rest():
     while Detail is cut, and Key (in the line under the table) gives way
     to a Detail still cut."""
     keys = {c.key: n for c, n in fit(KEY_COLUMNS, 80, {"label": 19, "status": 7, "used": 1})}
-    assert keys == {"label": 19, "public": 21, "status": 13, "used": 15}
+    assert keys == {"label": 19, "public": 21, "status": 14, "used": 14}
     trail = {"at": 16, "actor": 5, "action": 10, "about": 9, "key": 21, "detail": 34}
     assert {c.key: n for c, n in fit(AUDIT_COLUMNS, 120, trail)}["detail"] >= 34
     trail["action"] = 21  # integration.configure: Key gives way

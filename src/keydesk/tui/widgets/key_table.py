@@ -49,11 +49,11 @@ KEY_COLUMNS = [
     # minutes" (40); "rotating -> <public key> (…)" (51) stays cut: the
     # detail line has it whole. Where the rows' words need a step the space
     # left does not give, Created, By and Revoked (also in the detail line)
-    # give way to it; 60 and 80 columns never have the room. Down to 13
-    # ("replacement …") where a label is cut too: the label tells keys apart
-    # (a rotated pair read "stri…2-06)" at 60 columns), the status is whole
-    # in the detail line.
-    Column("status", "Status", 13, steps=(19, 22, 27, 40), outranks=2),
+    # give way to it; 60 and 80 columns never have the room. Down to 14
+    # ("unused 60 days", `shorter_status`) where a label is cut too: the label
+    # tells keys apart (a rotated pair read "stri…2-06)" at 60 columns), the
+    # status is whole in the detail line.
+    Column("status", "Status", 14, steps=(19, 22, 27, 40), outranks=2),
     Column("used", "Last used", 16, drop=1),
     Column("created", "Created", 16, drop=2),
     Column("by", "By", 12, drop=3),
