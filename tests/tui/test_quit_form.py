@@ -5,11 +5,16 @@ silently (#21 walk)."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from textual.widgets import Input, Static
 
+from keydesk.store.queries import bare_sqlite_reads
+from keydesk.tui import app as tui
 from keydesk.tui.screens.confirm import ConfirmScreen
 from keydesk.tui.screens.integration_form import IntegrationFormScreen
-from tests.tui.screenshots import open_create_form, settle
+from keydesk.tui.screens.welcome import WelcomeScreen
+from tests.tui.screenshots import NEWCOMER, open_create_form, settle, settle_long
 
 
 async def _quit_asked(pilot) -> None:
@@ -72,3 +77,20 @@ async def test_ctrl_q_under_help_over_a_half_typed_form_asks(make_app):
         await pilot.press("n")
         await settle(pilot)
         assert app.is_running and app.screen.id == "help-screen"
+
+
+async def test_ctrl_q_on_the_first_runs_half_typed_workspace_name_asks(demo_store):
+    """The welcome form quit with the name typed (#21 walk)."""
+    url = f"sqlite:///{demo_store.file}"
+    app = tui.KeydeskApp(
+        connect=partial(tui._connect, url, NEWCOMER),
+        bare_reads=partial(bare_sqlite_reads, url, NEWCOMER),
+    )
+    async with app.run_test(size=(60, 20)) as pilot:
+        await settle_long(pilot)
+        assert isinstance(app.screen, WelcomeScreen)
+        await pilot.press(*"acme")
+        await _quit_asked(pilot)
+        await pilot.press("q")
+        await settle(pilot)
+    assert not app.is_running

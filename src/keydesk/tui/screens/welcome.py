@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
@@ -10,6 +12,7 @@ from textual.widgets import Button, Header, Input, Label, Static
 from keydesk.tui.calls import call_service
 from keydesk.tui.display import content, sentence
 from keydesk.tui.screens.base import KeydeskScreen
+from keydesk.tui.screens.confirm import leave_form
 from keydesk.tui.widgets import GuardedInput, KeyFooter
 from keydesk.validation import NAME_MAX
 from keydesk.views import WorkspaceView
@@ -66,6 +69,13 @@ class WelcomeScreen(KeydeskScreen[WorkspaceView]):
     @on(GuardedInput.Refused, "#workspace")
     def _refused(self, event: GuardedInput.Refused) -> None:
         self._failed(event.message)
+
+    def asked_before_quitting(self, quit_app: Callable[[], object]) -> bool:
+        """A name typed and not yet made: ctrl+q asks, as on every form."""
+        if not self.query_one("#workspace", Input).value:
+            return False
+        leave_form(self, True, quit_app=quit_app)
+        return True
 
     def _failed(self, message: str) -> None:
         error = self.query_one("#welcome-error", Static)
