@@ -138,6 +138,41 @@ def test_processes_opening_a_new_store_at_once_all_succeed(store_url):
     store.dispose()
 
 
+def test_opening_a_store_another_process_migrates_waits_past_the_lock_timeout(store_url):
+    """The store's lock timeout is for a lock left held (a session idle in a
+    transaction); another keydesk's migration is work under way, however
+    long it takes: on a loaded machine it took over 5 s, and the processes
+    opening the store beside it were refused as "busy". Here the migration
+    is held and the opener's lock timeout is 0.2 s."""
+    import concurrent.futures
+
+    import psycopg
+
+    from keydesk.store.migrations import _MIGRATION_LOCK
+    from tests.support.waiting import eventually
+
+    if not store_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL only (SQLite's migration takes its write lock)")
+    plain = store_url.replace("postgresql+psycopg://", "postgresql://")
+    short = sa.make_url(store_url).update_query_dict({"options": "-c lock_timeout=200"})
+    with psycopg.connect(plain) as migrating, psycopg.connect(plain, autocommit=True) as watch:
+        migrating.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            opened = pool.submit(open_and_close, short.render_as_string(hide_password=False))
+
+            def waited_a_second() -> bool:  # five times its lock timeout, as the server saw
+                row = watch.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND wait_event = 'advisory' AND now() - query_start > interval '1 s'"
+                ).fetchone()
+                return opened.done() or (row is not None and row[0] == 1)
+
+            eventually(waited_a_second, within=60)
+            assert not opened.done(), opened.result()
+            migrating.rollback()  # the migration ends: the opener finds nothing to do
+            assert opened.result(timeout=60) == "ok"
+
+
 def test_the_active_label_index_is_partial_on_every_backend(store):
     """models.py declares only SQLite's predicate (a `postgresql_where` would
     load the PostgreSQL dialect for SQLite stores); the migration makes the

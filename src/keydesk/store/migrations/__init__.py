@@ -47,15 +47,25 @@ def upgrade(engine: Engine) -> None:
         # Servers sharing one store may start together after an upgrade:
         # one migrates, the others wait, then find the schema current.
         if connection.dialect.name == "postgresql":
-            connection.execute(
-                sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
-            )
+            _wait_for_other_migrations(connection)
         elif connection.dialect.name == "sqlite":
             connection.exec_driver_sql("BEGIN IMMEDIATE")  # the write lock, now, not at first DDL
         if MigrationContext.configure(connection).get_current_revision() == head:
             return
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def _wait_for_other_migrations(connection: sa.Connection) -> None:
+    """Take the migration lock, waiting for as long as another process's
+    migration takes: the store's lock_timeout (5 s) is for a lock left held,
+    and a migration on a loaded machine took longer, refusing its peers as
+    "busy". That migration's own statements keep the timeout (so it ends),
+    and so do ours once the lock is taken."""
+    given = connection.execute(sa.text("SELECT current_setting('lock_timeout')")).scalar_one()
+    connection.execute(sa.text("SET LOCAL lock_timeout = 0"))
+    connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+    connection.execute(sa.text("SELECT set_config('lock_timeout', :given, true)"), {"given": given})
 
 
 def upgrade_within(connection: sa.Connection) -> None:
