@@ -15,6 +15,9 @@ from tests.tui.screenshots import burst, settle, settle_long
 
 
 async def test_g_a_label_and_enter_in_one_burst_create_the_key(make_app):
+    """From the list, and from a key's page, where g did nothing and the
+    label's letters were the page's keys: "rotate-test" rotated the key
+    (t, then Enter chose the overlap) (#21 walk)."""
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
@@ -22,6 +25,17 @@ async def test_g_a_label_and_enter_in_one_burst_create_the_key(make_app):
         await settle_long(pilot)
         assert isinstance(app.screen, KeyCreatedScreen)
         assert app.screen._key.label == "ci-burst"
+        await pilot.press("c", "d")  # Done: the tab, the new key highlighted
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        page = app.screen
+        assert isinstance(page, KeyScreen) and page.key.label == "ci-burst"
+        burst(app, "g|rotate-test|enter")
+        await settle_long(pilot)
+        assert isinstance(app.screen, KeyCreatedScreen)
+        assert app.screen._key.label == "rotate-test"
+        assert app.calls.key(page.key.public_key).replaced_by is None  # not rotated
 
 
 async def test_tab_in_a_burst_moves_field_by_field(make_app):

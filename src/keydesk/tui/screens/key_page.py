@@ -12,16 +12,16 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import Header, Sparkline, Static
+from textual.widgets import Sparkline, Static
 
 from keydesk.limits import stored_limit
-from keydesk.tui.actions import key_action
+from keydesk.tui.actions import integration_action, key_action
 from keydesk.tui.calls import call_service
 from keydesk.tui.display import content
 from keydesk.tui.screens.base import KeydeskScreen
-from keydesk.tui.screens.integration_words import why_not_key
+from keydesk.tui.screens.integration_words import no_new_key, why_not_key
 from keydesk.tui.screens.key_limits import KeyLimitsScreen
-from keydesk.tui.widgets import KeyFooter, Pairs
+from keydesk.tui.widgets import Header, KeyFooter, Pairs
 from keydesk.views import (
     HOUR,
     AuditView,
@@ -67,6 +67,11 @@ class KeyScreen(KeydeskScreen[None]):
                 tooltip="Change this key's rate, quota and networks"),
         Binding("r", "refresh", "Refresh", show=False, id="key.refresh",
                 tooltip="Read the key, its usage and its events again"),
+        # As on the list and the tab: `g`, a label and Enter typed at once
+        # from here fired the label's letters as this page's keys (t rotated,
+        # and Enter chose the overlap).
+        Binding("g", "generate", "New key", show=False, id="key.generate",
+                tooltip="Generate an API key for this key's integration"),
     ]  # fmt: skip
 
     def __init__(self, integration: IntegrationView, key: KeyView) -> None:
@@ -228,10 +233,14 @@ class KeyScreen(KeydeskScreen[None]):
             return key_action(self.integration, self.key, action, self.keydesk.now())
         if action == "limits":
             return self.integration.can_manage and self.key.is_active
+        if action == "generate":
+            return integration_action(self.integration, action)
         return True
 
     def why_not(self, action: str) -> str | None:
         # Configuring is done on the integration's page, Escape away.
+        if action == "generate" and not self.integration.can_issue_keys:
+            return no_new_key(self.integration, "esc, then c")
         return why_not_key(self.integration, self.key, action, self.keydesk.now(), "esc, then c")
 
     def why_hidden(self, action: str) -> str | None:
@@ -266,6 +275,9 @@ class KeyScreen(KeydeskScreen[None]):
                 )
 
         self.app.push_screen(KeyLimitsScreen(self.key), save)
+
+    def action_generate(self) -> None:
+        self.keydesk.generate_key(self.integration.id)
 
     def action_copy_public(self) -> None:
         self.keydesk.copy_text(self.key.public_key, "Public key")
