@@ -8,6 +8,8 @@ import mmap
 import os
 import sqlite3
 import struct
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -91,3 +93,18 @@ def test_a_revoke_before_a_header_rebuilt_then_a_log_started_over_is_refused(kep
     with pytest.raises(Unauthorized) as refused:
         verifier.verify(key)
     assert refused.value.reason is UnauthorizedReason.REVOKED
+
+
+def test_a_store_opened_by_another_process_keeps_its_header_under_a_verifier(kept):
+    # Closing any descriptor of a file drops every lock this process holds
+    # on it (POSIX): closing the one the header was mapped from dropped
+    # SQLite's lock on -shm that tells the next process it is not the first,
+    # so that process truncated -shm and rebuilt the header under the
+    # verifier (counting from 0; read while truncated: SIGBUS, the process gone).
+    verifier, key, _public, other, header, path = kept
+    other.close()
+    seen = header.now()
+    opened = "import sqlite3, sys; sqlite3.connect(sys.argv[1]).execute('SELECT 1 FROM scratch')"
+    subprocess.run([sys.executable, "-c", opened, str(path)], check=True, timeout=60)
+    assert header.now() == seen
+    assert verifier.verify(key).label == "prod"

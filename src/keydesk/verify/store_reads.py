@@ -215,12 +215,12 @@ class SqliteReads:
     def close(self) -> None:
         if self._watch is not None:
             self._watch.close()
-        if self._wal is not None:
-            self._wal.close()
-            self._wal = None
+        wal, self._wal = self._wal, None
         if self._connection is not None:
             self._connection.close()  # read-only: no checkpoint, nothing deleted
             self._connection = None
+        if wal is not None:  # after: its -shm is closed once SQLite's is
+            wal.close()
 
     def _still_opened(self) -> bool:
         """Whether the files at the store's path are still those opened: one

@@ -26,8 +26,8 @@ import contextlib
 import mmap
 import os
 import struct
-import weakref
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 
 _HEADER = 48  # bytes of the first copy, the one a commit writes last
 _CHANGE = struct.Struct("=I")  # iChange, at offset 8: +1 for every commit
@@ -64,10 +64,28 @@ class _OwnCommits(dict[int, _Commit | None]):
     highest = -1  # the count the latest own batch started from
 
 
-# Per `-shm` file (device, inode), shared by the headers mapping it, and
-# forgotten with the last of them: only a mapping keeps an inode from being
-# reused, and a new `-shm` at a reused inode counts its commits from 0 again.
-_own: weakref.WeakValueDictionary[tuple[int, int], _OwnCommits] = weakref.WeakValueDictionary()
+@dataclass(eq=False, slots=True)
+class _Shm:
+    """A `-shm` file this process opened: its descriptor, its mapping (None:
+    too short to hold the header), the headers using it and their own commits."""
+
+    file: tuple[int, int]
+    fd: int
+    mapped: mmap.mmap | None
+    users: int = 0
+    own: _OwnCommits = field(default_factory=_OwnCommits)
+
+
+# Every `-shm` this process opened, by (device, inode). Closing any
+# descriptor of a file drops every lock the process holds on it (POSIX
+# locks), SQLite's own included: its shared lock on -shm tells another
+# process opening the store that it is not the first, or that one truncates
+# -shm and rebuilds the header (a SIGBUS here, counts from 0 again). So a
+# descriptor is closed only once no other descriptor of this process is
+# open on the file (SQLite's closed with its last connection). Held open,
+# the file's inode is never reused: its own commits cannot pass for another's.
+_opened: dict[tuple[int, int], _Shm] = {}
+_opened_lock = threading.Lock()
 _NOTHING: frozenset[str] = frozenset()
 _FOREIGN = (b"", b"", _NOTHING)  # what `own_changes` finds at a count not its own
 # From `own_changes`: an own batch is committing; whether the commit was its
@@ -83,31 +101,23 @@ class WalHeader:
     `open` where the header is not as documented (the caller then asks
     SQLite, as for a store in another journal mode)."""
 
-    def __init__(self, mapped: mmap.mmap, file: tuple[int, int]) -> None:
+    def __init__(self, shm: _Shm, mapped: mmap.mmap) -> None:
+        self._shm = shm
         self._map = mapped
-        self.file = file  # the -shm mapped: (device, inode)
-        self._own = _own.setdefault(file, _OwnCommits())
+        self.file = shm.file  # the -shm mapped: (device, inode)
+        self._own = shm.own
 
     @classmethod
     def open(cls, database: str) -> WalHeader | None:
-        try:
-            fd = os.open(database + "-shm", os.O_RDONLY | os.O_CLOEXEC)
-        except OSError:
-            return None
-        try:
-            status = os.fstat(fd)
-            if status.st_size < _INDEX_HEADERS:
+        with _opened_lock:
+            shm = _open_shm(database + "-shm")
+            if shm is None or shm.mapped is None:
                 return None
-            mapped = mmap.mmap(fd, _INDEX_HEADERS, mmap.MAP_SHARED, mmap.PROT_READ)
-        except OSError:
-            return None
-        finally:
-            os.close(fd)  # the mapping keeps the file
-        version, _unused, _change, initialised = struct.unpack_from("=IIIB", mapped)
-        if version != _VERSION or initialised != 1:
-            mapped.close()
-            return None
-        return cls(mapped, (status.st_dev, status.st_ino))
+            version, _unused, _change, initialised = struct.unpack_from("=IIIB", shm.mapped)
+            if version != _VERSION or initialised != 1:
+                return None
+            shm.users += 1
+            return cls(shm, shm.mapped)
 
     def now(self) -> bytes:
         """The header as it is: different from any earlier value once
@@ -186,9 +196,13 @@ class WalHeader:
         return frozenset(changed) if now == expected or _restarted(expected, now) else None
 
     def close(self) -> None:
-        self._own = _OwnCommits()  # this file's counts live only while a header maps it
-        with contextlib.suppress(BufferError, ValueError):
-            self._map.close()
+        self._own = _OwnCommits()
+        with _opened_lock:
+            if self._shm.users > 0:
+                self._shm.users -= 1
+            if self._shm.users == 0:  # own commits are known only while a header maps the file
+                self._shm.own = _OwnCommits()
+            _close_unused()
 
 
 def _count(header: bytes) -> int:
@@ -211,3 +225,53 @@ def _restarted(earlier: bytes, later: bytes) -> bool:
 
 def _salt1(header: bytes) -> int:
     return int.from_bytes(header[_SALT1], "big")
+
+
+def _open_shm(path: str) -> _Shm | None:
+    """The `-shm` file at `path`, as opened before or opened now (with `_opened_lock`)."""
+    _close_unused()
+    with contextlib.suppress(OSError):
+        status = os.stat(path)
+        shm = _opened.get((status.st_dev, status.st_ino))
+        if shm is not None:
+            return shm
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    status = os.fstat(fd)
+    file = (status.st_dev, status.st_ino)
+    if file in _opened:  # replaced and back meanwhile: keep both descriptors
+        return _opened[file]
+    mapped = None
+    if status.st_size >= _INDEX_HEADERS:
+        with contextlib.suppress(OSError):
+            mapped = mmap.mmap(fd, _INDEX_HEADERS, mmap.MAP_SHARED, mmap.PROT_READ)
+    shm = _opened[file] = _Shm(file, fd, mapped)
+    return shm
+
+
+def _close_unused() -> None:
+    """Close the `-shm` files no header uses and no other descriptor of this
+    process holds open (with `_opened_lock`). Where that cannot be told (no
+    /proc), they stay open."""
+    unused = {file: shm for file, shm in _opened.items() if shm.users == 0}
+    if not unused:
+        return
+    held = dict.fromkeys(unused, 0)
+    try:
+        for fd in os.listdir("/proc/self/fd"):
+            with contextlib.suppress(OSError):
+                status = os.stat(f"/proc/self/fd/{fd}")
+                if (file := (status.st_dev, status.st_ino)) in held:
+                    held[file] += 1
+    except OSError:
+        return
+    for file, shm in unused.items():
+        if held[file] > (1 if shm.mapped is None else 2):  # the mapping holds a descriptor too
+            continue
+        del _opened[file]
+        if shm.mapped is not None:
+            with contextlib.suppress(BufferError, ValueError):
+                shm.mapped.close()
+        os.close(shm.fd)
