@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Header, Static
+from textual.widgets import Static
 
 from keydesk.tui.display import content
 from keydesk.tui.screens.base import KeydeskScreen
-from keydesk.tui.widgets import AuditLog, KeyFooter
+from keydesk.tui.widgets import AuditLog, Header, KeyFooter
 
 
 class AuditScreen(KeydeskScreen[None]):

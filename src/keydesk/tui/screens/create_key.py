@@ -12,7 +12,6 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import (
     Button,
-    Header,
     Input,
     Label,
     LoadingIndicator,
@@ -27,7 +26,7 @@ from keydesk.limits import parse_limit, parse_networks
 from keydesk.tui.calls import call_service
 from keydesk.tui.display import content, day, literal, sentence
 from keydesk.tui.screens.form import FormScreen
-from keydesk.tui.widgets import GuardedInput, KeyFooter, ScopeList
+from keydesk.tui.widgets import GuardedInput, Header, KeyFooter, ScopeList
 from keydesk.views import (
     EXPIRY_CHOICES_DAYS,
     CreatedKey,

@@ -16,7 +16,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.timer import Timer
 from textual.widget import AwaitMount, Widget
-from textual.widgets import Button, Header, Input, Static, TabbedContent, TabPane
+from textual.widgets import Button, Input, Static, TabbedContent, TabPane
 
 from keydesk.tui import heap
 from keydesk.tui.actions import footer_shows, integration_action, key_action
@@ -33,7 +33,15 @@ from keydesk.tui.screens.integration_words import (
 )
 from keydesk.tui.screens.key_page import KeyScreen
 from keydesk.tui.screens.key_reads import FIRST_PAGE, PageKeyReads
-from keydesk.tui.widgets import AuditLog, FilterInput, KeyFooter, KeyTable, LoadedKeys, Pairs
+from keydesk.tui.widgets import (
+    AuditLog,
+    FilterInput,
+    Header,
+    KeyFooter,
+    KeyTable,
+    LoadedKeys,
+    Pairs,
+)
 from keydesk.tui.widgets.filter_input import clear_typed
 from keydesk.views import IntegrationView, KeyView
 

@@ -12,12 +12,12 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Button, Checkbox, Header, Input, Static
+from textual.widgets import Button, Checkbox, Input, Static
 
 from keydesk.tui.calls import call_service
 from keydesk.tui.display import content, sentence
 from keydesk.tui.screens.form import FormScreen
-from keydesk.tui.widgets import GuardedInput, KeyFooter
+from keydesk.tui.widgets import GuardedInput, Header, KeyFooter
 from keydesk.validation import NAME_MAX, SCOPES_MAX, URI_MAX
 from keydesk.views import IntegrationStatus, IntegrationView, missing_settings
 

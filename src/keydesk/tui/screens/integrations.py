@@ -6,14 +6,22 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Header, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from keydesk.tui.actions import integration_action
 from keydesk.tui.calls import call_service
 from keydesk.tui.display import content, day, literal
 from keydesk.tui.messages import IntegrationsChanged, KeysChanged
 from keydesk.tui.screens.base import KeydeskScreen
-from keydesk.tui.widgets import Column, FilterInput, Fitted, FittedTable, KeyFooter, no_match
+from keydesk.tui.widgets import (
+    Column,
+    FilterInput,
+    Fitted,
+    FittedTable,
+    Header,
+    KeyFooter,
+    no_match,
+)
 from keydesk.views import EXPIRING_SOON, IntegrationStatus, IntegrationView, WorkspaceView
 
 STATUS_STYLE = {

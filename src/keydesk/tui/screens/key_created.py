@@ -17,13 +17,13 @@ from textual.binding import Binding
 from textual.containers import Container, Horizontal, VerticalScroll
 from textual.notifications import SeverityLevel
 from textual.timer import Timer
-from textual.widgets import Button, Header, Label, Static
+from textual.widgets import Button, Label, Static
 
 from keydesk.tui import clipboard
 from keydesk.tui.display import content
 from keydesk.tui.screens.base import KeydeskScreen
 from keydesk.tui.screens.confirm import ConfirmScreen
-from keydesk.tui.widgets import KeyFooter
+from keydesk.tui.widgets import Header, KeyFooter
 from keydesk.views import CreatedKey, KeyView, RotatedKey, stop_time
 
 WARNING = (

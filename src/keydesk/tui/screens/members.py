@@ -19,7 +19,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, DataTable, Header, Input, Label, OptionList, Static
+from textual.widgets import Button, DataTable, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from keydesk.ssh.gate import awaiting_notice
@@ -28,7 +28,7 @@ from keydesk.tui.display import content, literal, sentence, visible
 from keydesk.tui.screens.base import KeydeskModal, KeydeskScreen
 from keydesk.tui.screens.choice import lifetime_question
 from keydesk.tui.screens.confirm import ConfirmScreen
-from keydesk.tui.widgets import FilterInput, GuardedInput, KeyFooter, ListOptions, ListTable
+from keydesk.tui.widgets import FilterInput, GuardedInput, Header, KeyFooter, ListOptions, ListTable
 from keydesk.tui.widgets.filter_input import no_match
 from keydesk.validation import NAME_MAX
 from keydesk.views import ROLE_ORDER, MembersView, MemberView, Role, WorkspaceView

@@ -20,7 +20,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.timer import Timer
-from textual.widgets import DataTable, Header, Input, Static
+from textual.widgets import DataTable, Input, Static
 from textual.worker import Worker, get_current_worker
 
 from keydesk.errors import KeydeskError
@@ -28,7 +28,7 @@ from keydesk.tui.actions import key_action
 from keydesk.tui.calls import deliver
 from keydesk.tui.display import content, literal
 from keydesk.tui.screens.base import KeydeskScreen
-from keydesk.tui.widgets import Column, FittedTable, KeyFooter
+from keydesk.tui.widgets import Column, FittedTable, Header, KeyFooter
 from keydesk.views import counted
 
 if TYPE_CHECKING:

@@ -7,13 +7,13 @@ from collections.abc import Callable
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Button, Header, Input, Label, Static
+from textual.widgets import Button, Input, Label, Static
 
 from keydesk.tui.calls import call_service
 from keydesk.tui.display import content, sentence
 from keydesk.tui.screens.base import KeydeskScreen
 from keydesk.tui.screens.confirm import leave_form
-from keydesk.tui.widgets import GuardedInput, KeyFooter
+from keydesk.tui.widgets import GuardedInput, Header, KeyFooter
 from keydesk.validation import NAME_MAX
 from keydesk.views import WorkspaceView
 

@@ -6,6 +6,7 @@ from keydesk.tui.widgets.filter_input import FilterInput, no_match
 from keydesk.tui.widgets.fitted_table import Column, Fitted, FittedTable, fit
 from keydesk.tui.widgets.footer import KeyFooter
 from keydesk.tui.widgets.guarded_input import GuardedInput
+from keydesk.tui.widgets.header import Header
 from keydesk.tui.widgets.key_table import KeyTable, LoadedKeys
 from keydesk.tui.widgets.list_table import ListOptions, ListTable
 from keydesk.tui.widgets.pairs import Pairs
@@ -18,6 +19,7 @@ __all__ = [
     "Fitted",
     "FittedTable",
     "GuardedInput",
+    "Header",
     "KeyFooter",
     "KeyTable",
     "ListOptions",
