@@ -16,7 +16,6 @@ from typing import TypeVar
 
 from keydesk import validation
 from keydesk.keys import KeyPairSource, PrivateKey, generate_key_pair
-from keydesk.service.audit import AUDIT_PAGE, audit_page
 from keydesk.service.bulk_revoke import matching_keys, revoke_keys
 from keydesk.service.context import ServiceContext
 from keydesk.service.integrations import Integrations
@@ -29,6 +28,7 @@ from keydesk.service.ssh_keys import SshKeys
 from keydesk.service.tags import edit_tags
 from keydesk.service.usage import key_usage
 from keydesk.service.workspaces import Workspaces
+from keydesk.store.audit_queries import AUDIT_PAGE, audit_page
 from keydesk.store.engine import Store
 from keydesk.store.queries import Reads
 from keydesk.views import (
@@ -279,7 +279,7 @@ class KeyService:
         """Revoke the one key `private_key` proves (POST /v1/revoke); its public key."""
         return self._leaks.revoke_leaked_key(private_key, found_at)
 
-    # -- the audit trail (audit.py) ------------------------------------------------
+    # -- the audit trail (store/audit_queries.py) ----------------------------------
 
     def audit(
         self,
@@ -296,17 +296,18 @@ class KeyService:
         """One page of events, newest first unless `oldest_first`; the next
         page starts `after` the last event of this one; `matching`: only
         events holding that text."""
-        return audit_page(
-            self._context,
-            workspace,
-            integration=integration,
-            key=key,
-            since=since,
-            after=after,
-            limit=limit,
-            oldest_first=oldest_first,
-            matching=matching,
-        )
+        with self._context.reading() as reads:  # the SQL `keydesk audit` runs bare
+            return audit_page(
+                reads,
+                workspace,
+                integration=integration,
+                key=key,
+                since=since,
+                after=after,
+                limit=limit,
+                oldest_first=oldest_first,
+                matching=matching,
+            )
 
     # -- SSH access: keys that open keydesk as an account (ssh_keys.py) ------------
 
