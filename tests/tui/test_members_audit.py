@@ -95,6 +95,14 @@ async def test_an_owner_filters_changes_adds_and_removes_members(make_app, demo_
         error = form.query_one("#member-error", Static)
         assert app.screen is form and error.display, "add: refused on the form"
         assert "control or invisible character" in str(error.render()), "add: why"
+        await pilot.resize_terminal(60, 20)  # the refusal's lines pushed the buttons off
+        await settle(pilot)
+        for part in ("#add", "#cancel", "#member-account"):
+            widget = form.query_one(part)
+            assert form.get_widget_at(*widget.region.center)[0] is widget, ("add: 60x20", part)
+        dialog, label = form.query_one("#dialog").content_region, form.query_one("Label").region
+        assert label.right <= dialog.right, ("add: the account's label whole", label, dialog)
+        await pilot.resize_terminal(80, 24)
         form.query_one("#member-account", Input).value = "dave"
         await pilot.click("#add")
         await settle(pilot)

@@ -437,7 +437,9 @@ class AddMemberScreen(KeydeskModal[MemberView | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Static(content(f"Add a member to {self._view.workspace}"), id="dialog-title")
-            yield Label("Account (their login name, or database role on PostgreSQL)")
+            # Whole at 60 columns, as the buttons below: a refusal's lines
+            # pushed full-height buttons out of the dialog at 60x20.
+            yield Label("Account (login name, or PostgreSQL database role)")
             yield GuardedInput(
                 placeholder="e.g. bob", id="member-account", what="the account name", limit=NAME_MAX
             )
@@ -448,8 +450,8 @@ class AddMemberScreen(KeydeskModal[MemberView | None]):
             )
             yield Static(id="member-error", classes="field-error")
             with Horizontal(id="dialog-buttons"):
-                yield Button("Cancel", id="cancel")
-                yield Button("Add", id="add", variant="primary")
+                yield Button("Cancel", id="cancel", compact=True)
+                yield Button("Add", id="add", variant="primary", compact=True)
         yield KeyFooter()
 
     def on_mount(self) -> None:
