@@ -9,7 +9,9 @@ transaction committed), `isInit`, `mxFrame` and checksums. Every commit
 rewrites both copies (the second, then the first) before the writer's lock
 is released; so once a commit has ended, in any process, the first copy
 differs from what it was before (after 2^32 commits at worst, the count
-wraps around to a value seen before). Processes with different SQLite
+wraps around to a value seen before; or when the log was emptied and the
+header then rebuilt by recovery, byte for byte as an earlier one: SQLite's
+own connections keep their cached pages then too). Processes with different SQLite
 versions share this header on one store, so its layout does not move.
 
 Asking SQLite (`PRAGMA data_version`) begins a read transaction: two
@@ -106,6 +108,7 @@ class WalHeader:
         self._map = mapped
         self.file = shm.file  # the -shm mapped: (device, inode)
         self._own = shm.own
+        self._closed = False
 
     @classmethod
     def open(cls, database: str) -> WalHeader | None:
@@ -198,8 +201,10 @@ class WalHeader:
     def close(self) -> None:
         self._own = _OwnCommits()
         with _opened_lock:
-            if self._shm.users > 0:
-                self._shm.users -= 1
+            if self._closed:
+                return
+            self._closed = True
+            self._shm.users -= 1
             if self._shm.users == 0:  # own commits are known only while a header maps the file
                 self._shm.own = _OwnCommits()
             _close_unused()
