@@ -14,16 +14,16 @@ from keydesk.tui import app as tui
 from keydesk.tui.screens.confirm import ConfirmScreen
 from keydesk.tui.screens.integration_form import IntegrationFormScreen
 from keydesk.tui.screens.welcome import WelcomeScreen
-from tests.tui.screenshots import NEWCOMER, open_create_form, settle, settle_long
+from tests.tui.screenshots import NEWCOMER, open_create_form, open_key_page, settle, settle_long
 
 
-async def _quit_asked(pilot) -> None:
-    await pilot.press("ctrl+q")
+async def _quit_asked(pilot, key: str = "ctrl+q") -> None:
+    await pilot.press(key)
     await settle(pilot)
     dialog = pilot.app.screen
-    assert isinstance(dialog, ConfirmScreen) and pilot.app.is_running
+    assert isinstance(dialog, ConfirmScreen) and pilot.app.is_running, key
     title = str(dialog.query_one("#dialog-title", Static).render())
-    assert title == "Quit and discard what you typed?"
+    assert title == ("Discard" if key == "escape" else "Quit and discard") + " what you typed?"
 
 
 async def test_ctrl_q_on_a_half_typed_add_form_asks_and_twice_quits(make_app):
@@ -90,6 +90,51 @@ async def test_ctrl_q_on_the_first_runs_half_typed_workspace_name_asks(demo_stor
         await settle_long(pilot)
         assert isinstance(app.screen, WelcomeScreen)
         await pilot.press(*"acme")
+        await _quit_asked(pilot)
+        await pilot.press("q")
+        await settle(pilot)
+    assert not app.is_running
+
+
+async def test_a_half_typed_dialog_form_asks_on_escape_and_ctrl_q(make_app, demo_store):
+    """Members → a and a key's limits (l) are forms in dialogs: Escape
+    discarded and ctrl+q quit with no question (#21 walk)."""
+    from keydesk.service import KeyService
+    from keydesk.tui.screens.key_limits import KeyLimitsScreen
+    from keydesk.tui.screens.members import AddMemberScreen
+
+    key = KeyService(demo_store, "alice").create_key("github", "limited", rate="5/s").key
+    app = make_app()
+    async with app.run_test(size=(60, 20)) as pilot:
+        await settle(pilot)
+        await pilot.press("m")
+        await settle(pilot)
+        members = app.screen
+        await pilot.press("a")
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, AddMemberScreen)
+        await pilot.press(*"dave")
+        for leave in ("escape", "ctrl+q"):
+            await _quit_asked(pilot, leave)
+            await pilot.press("n")
+            await settle(pilot)
+            assert app.screen is form and form.query_one(Input).value == "dave", leave
+        await _quit_asked(pilot, "escape")
+        await pilot.press("y")
+        await settle(pilot)
+        assert app.screen is members
+        await pilot.press("escape")
+        await open_key_page(pilot, "github", key.public_key)
+        await pilot.press("l")
+        await settle(pilot)
+        assert isinstance(app.screen, KeyLimitsScreen)
+        await pilot.press("escape")  # nothing changed: closes at once
+        await settle(pilot)
+        assert not app.screen.is_modal
+        await pilot.press("l")
+        await settle(pilot)
+        await pilot.press("end", "0")
         await _quit_asked(pilot)
         await pilot.press("q")
         await settle(pilot)

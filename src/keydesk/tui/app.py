@@ -40,7 +40,7 @@ from keydesk.tui.flows.integrations import IntegrationFlows
 from keydesk.tui.flows.keys import KeyFlows
 from keydesk.tui.flows.workspaces import WorkspaceFlows
 from keydesk.tui.interface import Keydesk
-from keydesk.tui.screens.base import MIN_HEIGHT, MIN_WIDTH, KeydeskScreen
+from keydesk.tui.screens.base import MIN_HEIGHT, MIN_WIDTH, KeydeskModal, KeydeskScreen
 from keydesk.tui.screens.help import HelpScreen
 from keydesk.tui.screens.integrations import IntegrationsScreen
 from keydesk.tui.screens.key_created import KeyCreatedScreen
@@ -237,13 +237,18 @@ class KeydeskApp(App[None]):
             None,
         )
         if reveal is None:
-            # A half-typed form asks, even under a dialog (?, the palette);
-            # ctrl+q on its own question quits.
-            screen = self.screen
-            if screen.id != "discard-confirm":
-                screen = next(s for s in reversed(self.screen_stack) if not s.is_modal)
-            if not (isinstance(screen, KeydeskScreen) and screen.asked_before_quitting(self.exit)):
-                self.exit()
+            # A half-typed form asks, a dialog's (Members → a) or a full
+            # screen's, even under a dialog (?, the palette); ctrl+q on its
+            # own question quits.
+            if self.screen.id != "discard-confirm":
+                for screen in reversed(self.screen_stack):
+                    if isinstance(
+                        screen, KeydeskScreen | KeydeskModal
+                    ) and screen.asked_before_quitting(self.exit):
+                        return
+                    if not screen.is_modal:
+                        break
+            self.exit()
         elif self.screen is reveal:
             reveal.ask_to_leave(self.exit, quitting=True)
         else:

@@ -154,6 +154,10 @@ class KeydeskModal(ModalScreen[ScreenResultType]):
     def keydesk(self) -> Keydesk:
         return cast(Keydesk, self.app)
 
+    def asked_before_quitting(self, quit_app: Callable[[], object]) -> bool:
+        """As KeydeskScreen's: a dialog holding a half-typed form asks."""
+        return False
+
     def on_mount(self) -> None:
         _add_too_small(self)
         self._behind = tuple(self.app._notifications)  # Textual offers no public list

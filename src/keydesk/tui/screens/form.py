@@ -1,16 +1,33 @@
 """A form that asks before what was typed in it is lost: Escape, its Cancel
-button and ctrl+q all go through `leave_form`'s one question."""
+button and ctrl+q all go through `leave_form`'s one question, whether the
+form is a full screen (FormScreen) or a dialog (DialogForm: Members → a, a
+key's limits), which quit and discarded without asking."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from textual import on
-from textual.screen import ScreenResultType
+from textual.screen import Screen, ScreenResultType
 from textual.widgets import Button
 
-from keydesk.tui.screens.base import KeydeskScreen
+from keydesk.tui.screens.base import KeydeskModal, KeydeskScreen
 from keydesk.tui.screens.confirm import leave_form
+
+
+def _cancel(form: Screen[Any], busy: bool, typed: Callable[[], bool]) -> None:
+    if not busy:
+        leave_form(form, typed())
+
+
+def _ask_before_quitting(
+    form: Screen[Any], busy: bool, typed: Callable[[], bool], quit_app: Callable[[], object]
+) -> bool:
+    if busy or not typed():
+        return False
+    leave_form(form, True, quit_app=quit_app)
+    return True
 
 
 class FormScreen(KeydeskScreen[ScreenResultType]):
@@ -24,11 +41,23 @@ class FormScreen(KeydeskScreen[ScreenResultType]):
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
-        if not self._busy:
-            leave_form(self, self._typed())
+        _cancel(self, self._busy, self._typed)
 
     def asked_before_quitting(self, quit_app: Callable[[], object]) -> bool:
-        if self._busy or not self._typed():
-            return False
-        leave_form(self, True, quit_app=quit_app)
-        return True
+        return _ask_before_quitting(self, self._busy, self._typed, quit_app)
+
+
+class DialogForm(KeydeskModal[ScreenResultType]):
+    """FormScreen's rules for a form in a dialog."""
+
+    _busy: bool = False
+
+    def _typed(self) -> bool:
+        raise NotImplementedError
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        _cancel(self, self._busy, self._typed)
+
+    def asked_before_quitting(self, quit_app: Callable[[], object]) -> bool:
+        return _ask_before_quitting(self, self._busy, self._typed, quit_app)

@@ -15,7 +15,7 @@ from textual.widgets import Input, Label, Static
 from keydesk.errors import InvalidInput
 from keydesk.limits import parse_limit, parse_networks
 from keydesk.tui.display import content, sentence
-from keydesk.tui.screens.base import KeydeskModal
+from keydesk.tui.screens.form import DialogForm
 from keydesk.tui.widgets import GuardedInput, KeyFooter
 from keydesk.views import KeyView
 
@@ -36,9 +36,10 @@ def typed_limits(rate: str, quota: str, networks: str) -> dict[str, Any]:
     }
 
 
-class KeyLimitsScreen(KeydeskModal[dict[str, Any] | None]):
+class KeyLimitsScreen(DialogForm[dict[str, Any] | None]):
     """Dismisses with the new limits (keydesk.service's edit_key_limits
-    arguments), or None when cancelled."""
+    arguments), or None when cancelled; a change not saved: Escape and
+    ctrl+q ask first."""
 
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="limits.cancel"),
@@ -49,30 +50,39 @@ class KeyLimitsScreen(KeydeskModal[dict[str, Any] | None]):
     def __init__(self, key: KeyView) -> None:
         super().__init__(classes="choice")
         self._key = key
+        limits = key.limits
+        self._was = (limits.rate or "", limits.quota or "", " ".join(limits.allow_from))
 
     def compose(self) -> ComposeResult:
-        limits = self._key.limits
+        rate, quota, networks = self._was
         # Boxed fields as on the create form (compact ones had no visible box),
         # their labels unpadded so the dialog fits at 60x20.
         with Vertical(id="dialog", classes="limits-dialog"):
             yield Static(content(f"Limits of {self._key.label}"), id="dialog-title")
             yield Label(RATE_LABEL, classes="field-label")
-            yield GuardedInput(limits.rate or "", id="limit-rate", what="the rate")
+            yield GuardedInput(rate, id="limit-rate", what="the rate")
             yield Label(QUOTA_LABEL, classes="field-label")
-            yield GuardedInput(limits.quota or "", id="limit-quota", what="the quota")
+            yield GuardedInput(quota, id="limit-quota", what="the quota")
             yield Label(NETWORKS_LABEL, classes="field-label")
-            yield GuardedInput(" ".join(limits.allow_from), id="limit-from", what="the networks")
+            yield GuardedInput(networks, id="limit-from", what="the networks")
             yield Static(id="limit-error", classes="field-error")
         yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#limit-error").display = False
 
-    @on(Input.Submitted)
-    def action_save(self) -> None:
+    def _typed_values(self) -> tuple[str, str, str]:
         rate, quota, networks = (
             self.query_one(f"#limit-{name}", Input).value for name in ("rate", "quota", "from")
         )
+        return rate, quota, networks
+
+    def _typed(self) -> bool:
+        return self._typed_values() != self._was
+
+    @on(Input.Submitted)
+    def action_save(self) -> None:
+        rate, quota, networks = self._typed_values()
         try:
             chosen = typed_limits(rate, quota, networks)
         except InvalidInput as exc:
@@ -88,6 +98,3 @@ class KeyLimitsScreen(KeydeskModal[dict[str, Any] | None]):
         error = self.query_one("#limit-error", Static)
         error.update(content(sentence(message)))
         error.display = True
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)

@@ -28,6 +28,7 @@ from keydesk.tui.display import content, literal, sentence, visible
 from keydesk.tui.screens.base import KeydeskModal, KeydeskScreen
 from keydesk.tui.screens.choice import lifetime_question
 from keydesk.tui.screens.confirm import ConfirmScreen
+from keydesk.tui.screens.form import DialogForm
 from keydesk.tui.widgets import FilterInput, GuardedInput, Header, KeyFooter, ListOptions, ListTable
 from keydesk.tui.widgets.filter_input import no_match
 from keydesk.validation import NAME_MAX
@@ -422,8 +423,9 @@ class RoleScreen(KeydeskModal[Role | None]):
         self.dismiss(None)
 
 
-class AddMemberScreen(KeydeskModal[MemberView | None]):
-    """An account name and a role; refusals show on the form."""
+class AddMemberScreen(DialogForm[MemberView | None]):
+    """An account name and a role; refusals show on the form. An account
+    typed and not added: Escape, Cancel and ctrl+q ask first."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="add-member.cancel")]
     AUTO_FOCUS = "#member-account"
@@ -432,7 +434,6 @@ class AddMemberScreen(KeydeskModal[MemberView | None]):
         super().__init__(id="add-member-screen")
         self._view = view
         self._roles = [r for r in ROLE_ORDER if view.why_not_add(r) is None]
-        self._busy = False
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
@@ -492,7 +493,5 @@ class AddMemberScreen(KeydeskModal[MemberView | None]):
         error.display = True
         self.query_one("#member-account", Input).focus()
 
-    @on(Button.Pressed, "#cancel")
-    def action_cancel(self) -> None:
-        if not self._busy:
-            self.dismiss(None)
+    def _typed(self) -> bool:
+        return bool(self.query_one("#member-account", Input).value)
