@@ -346,9 +346,9 @@ def ssh_session(args: argparse.Namespace) -> int:
         os.environ.pop(name, None)
     url = session_store_url()
     os.environ[DATABASE_ENV] = url  # what every command of this session opens
-    _require_any_approval(url, account, ssh_key)
     if original is None:
         return _session_tui(url, account, ssh_key)
+    _require_any_approval(url, account, ssh_key)
     argv = parse_session_command(original, REMOTE_COMMANDS)
     run_command: Callable[..., int] = args.run_command  # keydesk.cli.main
     return run_command(argv, actor=account, ssh_key=ssh_key)
@@ -393,9 +393,15 @@ def _session_tui(url: str, account: str, ssh_key: str) -> int:
             "no terminal for the TUI: connect with ssh -t, or give a command, e.g. "
             "ssh … key list --integration NAME --json"
         )
-    from keydesk.tui.app import run  # Textual is loaded only for the TUI
+    from keydesk.tui.held_keys import held_keys
 
-    return run(url, proven=account, ssh_key=ssh_key)
+    # As `keydesk` does (keydesk.cli.interface.run_tui): keys typed while the
+    # session starts are the TUI's, unechoed; refused, they are dropped.
+    with held_keys():
+        _require_any_approval(url, account, ssh_key)
+        from keydesk.tui.app import run  # Textual is loaded only for the TUI
+
+        return run(url, proven=account, ssh_key=ssh_key)
 
 
 def session_store_url() -> str:
