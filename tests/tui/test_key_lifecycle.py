@@ -83,7 +83,7 @@ async def test_status_words_a_keys_page_and_rotate_and_revoke_from_it(demo_store
         # At 80 columns the labels come first: the status in fewer words.
         assert "10 days left" in expiring, ("status: expiring", expiring)
         rotating = _row_text(table, rows[old.key.public_key])
-        assert "rotating -> " in rotating, ("status: rotating", rotating)
+        assert "rotating, 24h" in rotating, ("status: rotating", rotating)  # whole below
         table.move_cursor(row=rows[old.key.public_key])
         await settle(pilot)
         line = _text(detail, "#key-detail")

@@ -76,3 +76,29 @@ async def test_a_rotated_pair_keeps_its_date_at_60_columns():
         new, old = (table.get_cell_at((row, 0)).plain for row in range(2))
         assert new.startswith("stripe") and new.endswith("-12-06)"), new
         assert old == "stripe-production", old
+
+
+async def test_a_rotating_keys_status_says_rotating_and_its_time_left_when_cut():
+    """ "rotating -> k…" at 60 and 80 columns said neither (#21 walk); the
+    replacement's public key is in the detail line."""
+    from dataclasses import replace
+    from datetime import timedelta
+
+    app = _Keys()
+    async with app.run_test(size=(60, 20)) as pilot:
+        table = app.query_one(KeyTable)
+        old = replace(
+            _key(0, "stripe-production"),
+            replaced_by="kdpk_new00000000000000",
+            expires_at=NOW + timedelta(days=7),
+        )
+        table.load(LoadedKeys.of([old], NOW))
+        table.filter("")
+        for size in ((60, 20), (80, 24), (200, 40)):
+            await pilot.resize_terminal(*size)
+            await pilot.pause()
+            column = next(n for n, (c, _) in enumerate(table.fitted) if c.key == "status")
+            status = table.get_cell_at((0, column)).plain.rstrip()
+            wide = "rotating -> kdpk_new00000000000000 (7 days left)"
+            assert status in ("rotating, 7d", "rotating, 7 days left", wide), (size, status)
+        assert status == wide, "whole where there is room"

@@ -46,8 +46,8 @@ KEY_COLUMNS = [
     Column("public", "Public key", 21),
     # Status words, whole where there is room: "expiring in 59 minutes" (22),
     # "active, unused for 999 days" (27), "replacement revoked, stops in 59
-    # minutes" (40); "rotating -> <public key> (…)" (51) stays cut: the
-    # detail line has it whole. Where the rows' words need a step the space
+    # minutes" (40); "rotating -> <public key> (…)" (51) is said in fewer
+    # words ("rotating, 7d"): the detail line has it whole. Where the rows' words need a step the space
     # left does not give, Created, By and Revoked (also in the detail line)
     # give way to it; 60 and 80 columns never have the room. Down to 14
     # ("unused 60 days", `shorter_status`) where a label is cut too: the label
@@ -69,7 +69,20 @@ _SHORTER = [
 ]
 
 
-def shorter_status(words: str) -> str:
+# "rotating -> <public key> (7 days left)": the replacement's public key is
+# in the label beside it (its date) and the detail line; the rotation and
+# when the old key stops are what matter ("rotating -> k…" said neither).
+_ROTATING = re.compile(r"rotating -> \S+ \((.+) left\)")
+_UNIT = re.compile(r"([\d,]+) (\w)\w*")  # "7 days" -> "7d", "24 hours" -> "24h"
+
+
+def shorter_status(words: str, width: int) -> str:
+    """The status in `width` cells if fewer words can say it."""
+    if rotating := _ROTATING.fullmatch(words):
+        span = rotating[1]
+        brief = _UNIT.sub(r"\1\2", span).replace("less than a minute", "<1m")
+        tries = (f"rotating, {span} left", f"rotating, {brief} left", f"rotating, {brief}")
+        return next((t for t in tries if cell_len(t) <= width), tries[-1])
     for pattern, shorter in _SHORTER:
         words = pattern.sub(shorter, words, count=1)
     return words
@@ -320,7 +333,7 @@ class KeyTable(FittedTable):
     def _row(self, key: KeyView, now: datetime, words: str, status_width: int) -> list[Text | str]:
         status = key_status(key.revoked_at, key.expires_at, now)
         if cell_len(words) > status_width:
-            words = shorter_status(words)
+            words = shorter_status(words, status_width)
         values: dict[str, Text | str] = {
             "public": key.public_key,
             "status": literal(words, STATUS_STYLE.get(status, ""), width=status_width),
