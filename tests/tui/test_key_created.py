@@ -17,13 +17,12 @@ from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
 from keydesk.tui.screens.integrations import IntegrationsScreen
 from keydesk.tui.screens.key_created import KeyCreatedScreen
 from keydesk.tui.screenshot_policy import ScreenshotRefused
-from tests.tui.screenshots import open_integration, settle
+from tests.support.tui_pages import go_to_create_form, go_to_integration
+from tests.tui.screenshots import settle
 
 
 async def generate_on_github(pilot, label: str) -> None:
-    await open_integration(pilot, "github")
-    await pilot.press("g")
-    await settle(pilot)
+    await go_to_create_form(pilot, "github")
     await pilot.press(*label, "enter")
     await settle(pilot)
     assert isinstance(pilot.app.screen, KeyCreatedScreen)
@@ -59,84 +58,90 @@ def downloads(tmp_path, monkeypatch):
 # -- 1. no picture of the key --------------------------------------------------------
 
 
-async def test_no_screenshot_while_a_private_key_is_on_screen(make_app, downloads):
+async def test_screenshots_are_owner_only_and_none_while_a_private_key_is_on_screen(
+    make_app, downloads
+):
+    """One walk at 100x30: on the list a screenshot is offered and saved
+    owner-only; on the reveal none is offered, taken or saved, nor behind
+    its leave dialog; then only an answer leaves it
+    (_only_an_answer_leaves_the_reveal)."""
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        offered = await _palette_titles(pilot, "screensh")
+        assert any("Screenshot" in title for title in offered), ("elsewhere: offered", offered)
+        await pilot.press("escape")
+        await settle(pilot)
+        app.action_screenshot()
+        await settle(pilot)
+        (saved,) = downloads.iterdir()
+        assert stat.S_IMODE(saved.stat().st_mode) == 0o600, "elsewhere: owner-only"
+        assert "github" in saved.read_text(), "elsewhere: the list's picture"
+
         await generate_on_github(pilot, "picture")
         offered = await _palette_titles(pilot, "screensh")
-        assert not any("Screenshot" in title for title in offered)
+        assert not any("Screenshot" in title for title in offered), ("reveal: offered", offered)
         await pilot.press("escape")
         await settle(pilot)
 
         app.action_screenshot()  # what a binding or a script would run
         app.deliver_screenshot()
         await settle(pilot)
-        assert list(downloads.iterdir()) == []
-        assert "No screenshots" in _text(app.screen, "#created-note")
+        assert list(downloads.iterdir()) == [saved], "reveal: no picture saved"
+        assert "No screenshots" in _text(app.screen, "#created-note"), "reveal: said why"
         with pytest.raises(ScreenshotRefused):
             app.save_screenshot(path=str(downloads))  # TEXTUAL_SCREENSHOT's way
-        assert list(downloads.iterdir()) == []
+        assert list(downloads.iterdir()) == [saved], "reveal: TEXTUAL_SCREENSHOT saves none"
 
         await pilot.press("escape")  # the leave dialog: the key is still behind it
         await settle(pilot)
-        assert isinstance(app.screen, ConfirmScreen)
+        assert isinstance(app.screen, ConfirmScreen), "leave dialog: asked"
         app.action_screenshot()
         await settle(pilot)
-        assert list(downloads.iterdir()) == []
-
-
-async def test_screenshots_elsewhere_are_owner_only(make_app, downloads):
-    app = make_app()
-    async with app.run_test(size=(100, 30)) as pilot:
+        assert list(downloads.iterdir()) == [saved], "leave dialog: no picture saved"
+        await pilot.press("escape")  # Stay
         await settle(pilot)
-        offered = await _palette_titles(pilot, "screensh")
-        assert any("Screenshot" in title for title in offered)
-        await pilot.press("escape")
-        await settle(pilot)
-        app.action_screenshot()
-        await settle(pilot)
-        (saved,) = downloads.iterdir()
-        assert stat.S_IMODE(saved.stat().st_mode) == 0o600
-        assert "github" in saved.read_text()
+        await _only_an_answer_leaves_the_reveal(pilot)
+    assert app.return_code == 0 and not app.is_running
 
 
 # -- 2. and 3. only an answer leaves ------------------------------------------------------
 
 
-async def test_ctrl_q_twice_on_the_created_page_does_not_quit(make_app):
-    """ctrl+q on the reveal asks to quit (not to leave: Back's words), and
-    only an answer leaves."""
-    app = make_app()
-    async with app.run_test(size=(100, 30)) as pilot:
-        await generate_on_github(pilot, "quit-twice")
-        await pilot.press("ctrl+q")
-        await settle(pilot)
-        assert _text(app.screen, "#dialog-title") == "Quit without the key?"
-        await pilot.press("escape")
-        await settle(pilot)
-        await pilot.press("escape")  # Back, not quit: the page's own words
-        await settle(pilot)
-        assert _text(app.screen, "#dialog-title") == "Leave without the key?"
-        await pilot.press("escape")  # Stay
-        await settle(pilot)
-        assert isinstance(app.screen, KeyCreatedScreen)
+async def _only_an_answer_leaves_the_reveal(pilot) -> None:
+    """ctrl+q on the reveal asks to quit (not to leave: Back's words);
+    ctrl+q twice does not quit; only the dialog's answer (q) does."""
+    app = pilot.app
+    assert isinstance(app.screen, KeyCreatedScreen), ("ctrl+q: on the reveal", app.screen)
+    await pilot.press("ctrl+q")
+    await settle(pilot)
+    assert _text(app.screen, "#dialog-title") == "Quit without the key?", "ctrl+q: its words"
+    await pilot.press("escape")
+    await settle(pilot)
+    await pilot.press("escape")  # Back, not quit: the page's own words
+    await settle(pilot)
+    assert _text(app.screen, "#dialog-title") == "Leave without the key?", "escape: its words"
+    await pilot.press("escape")  # Stay
+    await settle(pilot)
+    assert isinstance(app.screen, KeyCreatedScreen), "escape: stayed"
 
-        await pilot.press("ctrl+q")
-        await settle(pilot)
-        await pilot.press("ctrl+q")
-        await settle(pilot)
-        assert app.is_running
-        assert isinstance(app.screen, ConfirmScreen) and app.screen.id == "leave-confirm"
-        await pilot.press("escape")  # Stay
-        await settle(pilot)
-        assert isinstance(app.screen, KeyCreatedScreen) and app.screen.holds_secret
-        await pilot.press("ctrl+q")
-        await settle(pilot)
-        offered = {k: b.binding.description for k, b in app.screen.active_bindings.items()}
-        assert offered["q"] == "Quit" and "d" not in offered  # its own key, in its footer
-        await pilot.press("q")  # the dialog's own answer: Quit
-        await settle(pilot)
-    assert app.return_code == 0 and not app.is_running
+    await pilot.press("ctrl+q")
+    await settle(pilot)
+    await pilot.press("ctrl+q")
+    await settle(pilot)
+    assert app.is_running, "ctrl+q twice: still running"
+    assert isinstance(app.screen, ConfirmScreen) and app.screen.id == "leave-confirm", (
+        "ctrl+q twice: still asked"
+    )
+    await pilot.press("escape")  # Stay
+    await settle(pilot)
+    assert isinstance(app.screen, KeyCreatedScreen) and app.screen.holds_secret, "stayed"
+    await pilot.press("ctrl+q")
+    await settle(pilot)
+    offered = {k: b.binding.description for k, b in app.screen.active_bindings.items()}
+    assert offered["q"] == "Quit" and "d" not in offered, ("its own key, in its footer", offered)
+    await pilot.press("q")  # the dialog's own answer: Quit
+    await settle(pilot)
 
 
 async def test_done_asks_before_a_copy_and_not_after(make_app):
@@ -232,8 +237,7 @@ async def test_done_lands_on_the_key_from_the_list_the_palette_and_another_page(
         await pilot.press("escape")
         await settle(pilot)
 
-        await open_integration(pilot, "google-workspace")
-        assert app.screen.integration.name == "google-workspace", "elsewhere: its page"
+        await go_to_integration(pilot, "google-workspace")
         app.generate_key(github)
         await settle(pilot)
         await pilot.press(*"elsewhere", "enter")
@@ -246,8 +250,16 @@ async def test_done_lands_on_the_key_from_the_list_the_palette_and_another_page(
 # -- 5. messages never cover a key, and go away ------------------------------------------
 
 
-async def test_messages_on_the_created_page_cover_no_key_and_time_out(make_app, monkeypatch):
-    """At 60x20 and 80x24 (one walk, the terminal resized between them)."""
+async def test_at_every_size_the_whole_key_selects_as_one_line_and_messages_cover_no_key(
+    make_app, monkeypatch
+):
+    """One walk started at 60x20. After a rotation, when the old key stops
+    and what to do is all in view, without scrolling (#21 walk: cut after
+    'before then;'). Then on a new key's reveal, at 60x20, 80x24 and 120x40
+    (the terminal resized between them): where one line cannot hold the
+    key, it wraps inside its box, and a mouse selection of it gives the key
+    with nothing between its parts; at 60x20 and 80x24 the copy messages
+    cover no key and go away by themselves."""
     # The note's timer starts only once the test has looked at the note: a
     # short time then, not a wall-clock wait (a slow machine could otherwise
     # clear it before the look).
@@ -263,61 +275,62 @@ async def test_messages_on_the_created_page_cover_no_key_and_time_out(make_app, 
     app = make_app()
     posted = []
     async with app.run_test(size=(60, 20), message_hook=posted.append) as pilot:
-        await generate_on_github(pilot, "notes")
-        for size in [(60, 20), (80, 24)]:
-            await pilot.resize_terminal(*size)
-            await settle(pilot)
-            posted.clear()
-            await pilot.press("c", "p", "c")
-            screen = app.screen
-            assert not [m for m in posted if isinstance(m, Notify)], size
-            assert not list(app.query(Toast)), size
-            note = screen.query_one("#created-note")
-            assert "API key" in str(note.render()), size
-            for value in ("#api-key-value", "#public-key-value"):
-                assert not note.region.overlaps(screen.query_one(value).region), (value, size)
-            for timer in held:
-                timer.resume()
-            for _ in range(200):  # it clears itself (no keypress needed)
-                if not str(note.render()).strip():
-                    break
-                await pilot.pause(0.05)
-            assert not str(note.render()).strip(), size
-
-
-async def test_the_whole_key_is_on_screen_and_selects_as_one_line(make_app):
-    """Where one line cannot hold it, the key wraps inside its box; a mouse
-    selection of it gives the key with nothing between its parts. At 60x20,
-    80x24 and 120x40 (one walk, the terminal resized between them)."""
-    app = make_app()
-    async with app.run_test(size=(60, 20)) as pilot:
-        await generate_on_github(pilot, "whole")
-        screen = app.screen
-        private_key = screen._created.private_key.reveal()
-        for size in [(60, 20), (80, 24), (120, 40)]:
-            await pilot.resize_terminal(*size)
-            await settle(pilot)
-            lines = ["".join(s.text for s in strip) for strip in screen._compositor.render_strips()]
-            first = next(n for n, line in enumerate(lines) if "kdsk_" in line)
-            assert (lines[first].strip() + lines[first + 1].strip()).startswith(private_key), size
-            await pilot.click("#api-key-value", times=3)  # selects the whole value
-            await settle(pilot)
-            assert screen.get_selected_text() == private_key, size
-
-
-async def test_the_rotation_note_is_whole_on_screen_at_60x20(make_app):
-    """After a rotation, when the old key stops and what to do is all in
-    view at 60x20, without scrolling (#21 walk: cut after 'before then;')."""
-    app = make_app()
-    async with app.run_test(size=(60, 20)) as pilot:
-        await open_integration(pilot, "github")
+        await go_to_integration(pilot, "github")
         await pilot.press("t")
         await settle(pilot)
         await pilot.press("enter")  # 24 hours, the default
         await settle(pilot)
         page = app.screen
-        assert isinstance(page, KeyCreatedScreen)
+        assert isinstance(page, KeyCreatedScreen), ("rotation note", page)
         note = page.query_one("#rotation-next", Static)
-        assert "stops working at" in str(note.render())
-        assert note.region.height > 0 and note.region.bottom <= app.size.height - 1
-        assert page.query_one("#created").max_scroll_y == 0
+        assert "stops working at" in str(note.render()), "rotation note: said"
+        assert note.region.height > 0 and note.region.bottom <= app.size.height - 1, (
+            "rotation note: whole at 60x20"
+        )
+        assert page.query_one("#created").max_scroll_y == 0, "rotation note: no scrolling"
+        await pilot.press("c", "d")
+        await settle(pilot)
+        assert isinstance(app.screen, IntegrationDetailScreen), "rotation: Done"
+        held.clear()
+
+        await pilot.press("g")
+        await settle(pilot)
+        await pilot.press(*"whole", "enter")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, KeyCreatedScreen), "reveal"
+        private_key = screen._created.private_key.reveal()
+        for size in [(60, 20), (80, 24), (120, 40)]:
+            await pilot.resize_terminal(*size)
+            await settle(pilot)
+            if size != (120, 40):
+                await _messages_cover_no_key_and_time_out(pilot, posted, held, size)
+            lines = ["".join(s.text for s in strip) for strip in screen._compositor.render_strips()]
+            first = next(n for n, line in enumerate(lines) if "kdsk_" in line)
+            assert (lines[first].strip() + lines[first + 1].strip()).startswith(private_key), (
+                "whole key",
+                size,
+            )
+            await pilot.click("#api-key-value", times=3)  # selects the whole value
+            await settle(pilot)
+            assert screen.get_selected_text() == private_key, ("one line selected", size)
+
+
+async def _messages_cover_no_key_and_time_out(pilot, posted, held, size) -> None:
+    app = pilot.app
+    posted.clear()
+    await pilot.press("c", "p", "c")
+    screen = app.screen
+    assert not [m for m in posted if isinstance(m, Notify)], ("messages: no toast", size)
+    assert not list(app.query(Toast)), ("messages: no toast", size)
+    note = screen.query_one("#created-note")
+    assert "API key" in str(note.render()), ("messages: the note", size)
+    for value in ("#api-key-value", "#public-key-value"):
+        assert not note.region.overlaps(screen.query_one(value).region), (value, size)
+    for timer in held:
+        timer.resume()
+    for _ in range(200):  # it clears itself (no keypress needed)
+        if not str(note.render()).strip():
+            break
+        await pilot.pause(0.05)
+    assert not str(note.render()).strip(), ("messages: cleared by themselves", size)
