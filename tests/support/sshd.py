@@ -12,6 +12,7 @@ Needs root (sshd's privilege separation, ``useradd``) and Debian's
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import os
 import pwd
 import secrets
@@ -166,9 +167,9 @@ sys.exit(main())
 def install_keydesk(folder: Path, user: str) -> Path | str:
     """A virtual environment in `folder` whose ``bin/keydesk`` `user` can
     run, as an admin's install would be: a Python of this one's version
-    that `user` may execute, this checkout's keydesk and the test
-    environment's packages in its site-packages, and the console script pip
-    writes. Nothing is downloaded: files are hard links (copies across file
+    that `user` may execute, this checkout's keydesk and its dependencies
+    (this environment's copies) in its site-packages, and the console script
+    pip writes. Nothing is downloaded: files are hard links (copies across file
     systems), so it takes a fraction of a second, and works where the
     checkout and its venv sit in a folder `user` cannot read (/root is 0700).
     Returns the script, or why there is none."""
@@ -184,13 +185,10 @@ def install_keydesk(folder: Path, user: str) -> Path | str:
         check=True, capture_output=True, timeout=60,
     )  # fmt: skip
     site = Path(sysconfig.get_path("purelib", vars={"base": str(venv), "platbase": str(venv)}))
-    ours = {Path(sysconfig.get_paths()[name]) for name in ("purelib", "platlib")}
-    for packages in sorted(ours):
-        for entry in sorted(packages.iterdir()):
-            if "keydesk" in entry.name or entry.name in ("__pycache__", "_virtualenv.pth"):
-                continue  # keydesk itself comes from the checkout, below
-            _link_tree(entry, site / entry.name)
-    _link_tree(CHECKOUT_SRC / "keydesk", site / "keydesk")
+    for source, name in _runtime_entries():
+        (site / name).parent.mkdir(parents=True, exist_ok=True)
+        _link_tree(source, site / name)
+    _link_tree(CHECKOUT_SRC / "keydesk", site / "keydesk")  # keydesk itself: the checkout
     script = venv / "bin" / "keydesk"
     script.write_text(CONSOLE_SCRIPT.format(python=venv / "bin" / "python"))
     script.chmod(0o755)
@@ -201,6 +199,35 @@ def install_keydesk(folder: Path, user: str) -> Path | str:
 
 
 CHECKOUT_SRC = Path(__file__).resolve().parents[2] / "src"
+
+
+def _runtime_entries() -> list[tuple[Path, str]]:
+    """The site-packages entries (path, name there) of what `pip install
+    keydesk` brings: its dependencies without extras, recursively, from each
+    one's RECORD. Not the whole test environment: its 17,700 files (mypy,
+    Django, ...) took ~2 s to link and ~10 s to remove per deployment under
+    load, and an import keydesk does not declare would have passed here."""
+    from packaging.requirements import Requirement
+
+    wanted, seen, entries = ["keydesk"], set(), {}
+    while wanted:
+        dist = importlib.metadata.distribution(wanted.pop())
+        name = dist.metadata["Name"].lower().replace("_", "-")
+        if name in seen:
+            continue
+        seen.add(name)
+        for line in dist.requires or []:
+            requirement = Requirement(line)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                wanted.append(requirement.name)
+        for file in dist.files or []:
+            if name == "keydesk" or file.parts[0] == "..":
+                continue  # keydesk comes from the checkout; `..`: a script in bin/
+            # A package's folder whole (its compiled files too); a top-level
+            # module's compiled file (__pycache__/x.pyc) alone.
+            top = Path(*file.parts[:2]) if file.parts[0] == "__pycache__" else Path(file.parts[0])
+            entries[str(top)] = Path(str(dist.locate_file(top)))
+    return [(source, name) for name, source in sorted(entries.items())]
 
 
 def _pythons() -> list[str]:
