@@ -34,6 +34,7 @@ from tests.tui.screenshots import (
     Walk,
     audit_tab,
     demo_app,
+    key_limits,
     settle,
     shoot_steps,
 )
@@ -67,9 +68,9 @@ def _closed(*keys: str) -> Walk:
     return step
 
 
-def _key(key: str) -> Walk:
+def _key(*keys: str) -> Walk:
     async def step(pilot) -> None:
-        await pilot.press(key)
+        await pilot.press(*keys)
         await settle(pilot)
 
     return step
@@ -79,6 +80,16 @@ async def _audit(pilot) -> None:
     await pilot.press("escape")
     await settle(pilot)
     await audit_tab(pilot)
+
+
+async def _limits(pilot) -> None:
+    """From the rotated key's page (key_page): back to github's list, the
+    limits set (key_limits), and the same key's page opened again."""
+    await pilot.press("escape")
+    await settle(pilot)
+    key_limits(pilot.app)
+    await pilot.press("enter")
+    await settle(pilot)
 
 
 # Screens whose walk goes on from another's (screenshots.py: key_created is
@@ -97,6 +108,10 @@ FOLLOW: dict[str, tuple[tuple[str, Walk], ...]] = {
     "api-keys-gated": (
         ("configure-missing", _key("c")),
         ("edit-integration", _closed("e")),
+    ),
+    "api-keys-life": (
+        ("key-page", _key("down", "down", "down", "enter")),  # the rotated key
+        ("key-page-limits", _limits),
     ),
 }
 FOLLOWERS = {screen for steps in FOLLOW.values() for screen, _step in steps}
