@@ -303,7 +303,7 @@ async def test_audit_rows_name_the_key_or_integration_and_say_the_rest_apart(mak
     """About: the key's label (its end kept when cut), else the name; Detail:
     what the event says besides; actions whole at 80 columns. One app: the
     workspace trail at 80x24, then github's Audit tab at 60x20."""
-    for region in ("eu", "us"):  # cut at 60 columns, they differ at their ends
+    for region in ("eu", "us"):  # 19 cells: whole at 60 columns
         KeyService(demo_store, "alice").create_key("github", f"api-gateway-prod-{region}")
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
@@ -325,7 +325,8 @@ async def test_audit_rows_name_the_key_or_integration_and_say_the_rest_apart(mak
         while not log.settled:
             await pilot.pause()
         about = [log.table.get_row_at(n)[2].plain for n in range(log.table.row_count)]
-        assert about[:2] == ["api-ga…rod-us", "api-ga…rod-eu"], ("60x20", about[:2])
+        # Whole: Action cut rather than About (13 cells, "api-ga…taging", #21 walk)
+        assert about[:2] == ["api-gateway-prod-us", "api-gateway-prod-eu"], ("60x20", about[:2])
         assert len(set(about)) == len({e.key_label or e.target for e in log.events}), "60x20"
 
 

@@ -174,3 +174,13 @@ async def test_a_rotations_detail_shows_whole_on_the_audit_tab_at_120_columns(ma
         column = [c.key for c, _ in table.fitted].index("detail")
         said = str(table.get_row_at(0)[column])
         assert said.startswith("old key stops ") and "…" not in said
+
+
+def test_the_audit_label_is_readable_at_60_and_80_columns():
+    """At 60 columns Action took 21 cells and About 13: "api-ga…taging"
+    (#21 walk). About has its 19 before Action steps to 21 ("integra…nfigure")."""
+    wants = {"at": 16, "actor": 5, "action": 21, "about": 19, "key": 21, "detail": 1}
+    for screen in (60, 80, 120):
+        widths = {c.key: w for c, w in fit(AUDIT_COLUMNS, screen, wants)}
+        assert widths["about"] >= 19 and widths["action"] >= 15, (screen, widths)
+    assert {c.key: w for c, w in fit(AUDIT_COLUMNS, 120, wants)}["action"] == 21

@@ -43,10 +43,16 @@ FILTER_DELAY = 0.4
 COLUMNS = [
     Column("at", "When", 16),
     Column("actor", "Actor", 8, drop=2),
-    Column("action", "Action", 21),  # integration.configure, the longest, whole
+    # integration.configure, the longest, whole where there is room; at 60
+    # columns cut in the middle ("integra…nfigure", whole in the line under
+    # the table) so that About has its 19: it took 21 cells and About 13
+    # ("api-ga…taging").
+    Column("action", "Action", 15, steps=(21,)),
     # What the event is about: a key's label (its end kept, as on the API
-    # Keys tab), else an integration, account or workspace by name.
-    Column("about", "About", 13, comfortable=19, flexible_up_to=24),
+    # Keys tab), else an integration, account or workspace by name; 19 for
+    # "api-gateway-staging" whole: as the API Keys tab's label, it comes
+    # before Action's step.
+    Column("about", "About", 19, flexible_up_to=24),
     Column("key", "Key", 21, drop=3),  # the public key, for key events
     # What the event says besides (a rotation's stop, a role, a policy);
     # when cut, Key (also in the line under the table) gives way to it.
@@ -282,7 +288,7 @@ def _values(event: AuditView) -> dict[str, str | None]:
 
 def _cells(values: dict[str, str | None], table: FittedTable) -> list[Text]:
     return [
-        literal(values[column.key], width=width, keep_end=column.key == "about")
+        literal(values[column.key], width=width, keep_end=column.key in ("about", "action"))
         for column, width in table.fitted
     ]
 
