@@ -24,14 +24,13 @@ from keydesk.tui.screens.integrations import IntegrationsScreen
 from keydesk.tui.screens.key_created import KeyCreatedScreen
 from keydesk.verify import Verifier
 from keydesk.views import default_expiry_days
+from tests.support.tui_pages import go_to_create_form, go_to_integration
 from tests.tui.screenshots import demo_clock, open_integration, settle
 
 
 async def generate_on_github(pilot, label: str) -> None:
-    """github's API Keys tab → Generate → name the key → Save & Generate."""
-    await open_integration(pilot, "github")
-    await pilot.press("g")
-    await settle(pilot)
+    """github's create form → name the key → Save & Generate."""
+    await go_to_create_form(pilot, "github")
     await pilot.press(*label, "enter")
     await settle(pilot)
 
@@ -121,32 +120,6 @@ def _plain_items(o: dict | list | tuple) -> list:
     return list.copy(o) if issubclass(type(o), list) else list(tuple.__iter__(o))
 
 
-async def test_escape_and_quit_on_created_page_ask_first(make_app):
-    app = make_app()
-    async with app.run_test(size=(100, 30)) as pilot:
-        await generate_on_github(pilot, "escape-check")
-        created = app.screen
-        await pilot.press("ctrl+q")
-        await settle(pilot)
-        assert isinstance(app.screen, ConfirmScreen), "quit asks first"
-        assert app.is_running
-        await pilot.press("escape")  # Stay
-        await settle(pilot)
-        assert app.screen is created
-        await pilot.press("escape")
-        await settle(pilot)
-        assert isinstance(app.screen, ConfirmScreen), "escape asks first"
-        assert app.screen.focused.id == "cancel"  # "Stay" is the default
-        await pilot.press("enter")
-        await settle(pilot)
-        assert app.screen is created
-        await pilot.press("escape")
-        await settle(pilot)
-        await pilot.click("#confirm")
-        await settle(pilot)
-        assert isinstance(app.screen, IntegrationDetailScreen)
-
-
 async def test_revoke_and_rotate_now_ask_and_only_an_answer_ends_the_key(make_app, demo_store):
     """One walk on github's first key: Cancel (or Escape) in the revoke
     modal revokes nothing; a rotation to now asks, and a stray Enter (on
@@ -155,7 +128,7 @@ async def test_revoke_and_rotate_now_ask_and_only_an_answer_ends_the_key(make_ap
     alice = KeyService(demo_store, "alice")
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
-        await open_integration(pilot, "github")
+        await go_to_integration(pilot, "github")
         detail = app.screen
         key = detail.highlighted_key()
         assert key.is_active, "cancel: an active key"
@@ -198,26 +171,54 @@ async def test_revoke_and_rotate_now_ask_and_only_an_answer_ends_the_key(make_ap
     assert not alice.key(old.public_key).is_active, "no overlap: revoked at once"
 
 
-async def test_revoke_from_the_created_page(make_app, demo_store):
+async def test_the_created_page_asks_before_leaving_and_revokes_its_key(make_app, demo_store):
+    """One walk on github at 100x30: ctrl+q and escape on the created page
+    ask first (Stay the default), and a confirmed leave lands on github's
+    page; then a second key revoked from its created page."""
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
-        await generate_on_github(pilot, "oops")
+        await generate_on_github(pilot, "escape-check")
+        created = app.screen
+        await pilot.press("ctrl+q")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen), "quit asks first"
+        assert app.is_running, "quit: still running"
+        await pilot.press("escape")  # Stay
+        await settle(pilot)
+        assert app.screen is created, "quit: stayed"
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen), "escape asks first"
+        assert app.screen.focused.id == "cancel", "escape: Stay is the default"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen is created, "escape: Enter stays"
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.click("#confirm")
+        await settle(pilot)
+        assert isinstance(app.screen, IntegrationDetailScreen), "escape: confirmed, left"
+
+        await pilot.press("g")
+        await settle(pilot)
+        await pilot.press(*"oops", "enter")
+        await settle(pilot)
         public = _text(app.screen, "#public-key-value")
         await pilot.click("#revoke")
         await settle(pilot)
         await pilot.click("#confirm")
         await settle(pilot)
         page = app.screen
-        assert "revoked" in _text(page, "#api-key-value")
+        assert "revoked" in _text(page, "#api-key-value"), "revoke: said on the page"
         # It now tells of a revoked key: no one-time warning, no copy offer.
-        assert _text(page, "#created-title") == "API key revoked"
-        assert not page.query_one("#one-time-warning").display
-        assert not page.query_one("#copy-key").display
+        assert _text(page, "#created-title") == "API key revoked", "revoke: its title"
+        assert not page.query_one("#one-time-warning").display, "revoke: no warning"
+        assert not page.query_one("#copy-key").display, "revoke: no copy button"
         offered = [b.binding.action for b in page.active_bindings.values() if b.enabled]
-        assert "copy_key" not in offered and "copy_public" in offered
+        assert "copy_key" not in offered and "copy_public" in offered, ("revoke", offered)
         await pilot.press("c")  # says why, rather than nothing
         await settle(pilot)
-        assert _text(page, "#created-note").startswith("Revoked: nothing to copy")
+        assert _text(page, "#created-note").startswith("Revoked: nothing to copy"), "revoke: c"
         await pilot.press("d")
         await settle(pilot)
     assert KeyService(demo_store, "alice").key(public).status == "revoked"
@@ -229,10 +230,8 @@ async def test_bad_labels_show_the_service_message_inline_and_keep_the_text(make
     double submit) makes one key."""
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
-        await open_integration(pilot, "github")
         before = len(KeyService(demo_store, "alice").keys("github"))
-        await pilot.press("g")
-        await settle(pilot)
+        await go_to_create_form(pilot, "github")
         await pilot.press("enter")
         await settle(pilot)
         assert "required" in _text(app.screen, "#label-error")
@@ -251,9 +250,7 @@ async def test_bad_labels_show_the_service_message_inline_and_keep_the_text(make
 async def test_store_errors_are_shown_not_raised(make_app):
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
-        await open_integration(pilot, "github")
-        await pilot.press("g")
-        await settle(pilot)
+        await go_to_create_form(pilot, "github")
 
         def unavailable(*_args, **_kwargs):
             raise StoreUnavailable(
@@ -268,24 +265,42 @@ async def test_store_errors_are_shown_not_raised(make_app):
         assert app.screen.query_one("#label", Input).value == "prod-2"
 
 
-async def test_stored_markup_and_escapes_render_literally(make_app, demo_store):
+async def test_stored_markup_and_escapes_render_literally_in_rows_and_notifications(
+    make_app, demo_store
+):
+    """One walk on github at 120x30: labels holding markup and escapes are
+    shown as written in its rows and its picture; an error naming one is
+    notified as written, markup off."""
     service = KeyService(demo_store, "alice")
     service.create_key("github", "[bold red]x[/]")
+    service.create_key("github", "[bold red]dup[/]")
     evil = service.create_key("github", "placeholder").key
     with demo_store.engine.begin() as connection:  # as if written by an older tool
         connection.execute(
             sa.update(ApiKey).where(ApiKey.id == evil.id).values(label="\x1b[2J\x1b[31mred")
         )
     app = make_app()
-    async with app.run_test(size=(120, 30)) as pilot:
-        await open_integration(pilot, "github")
+    posted = []
+    async with app.run_test(size=(120, 30), message_hook=posted.append) as pilot:
+        await go_to_integration(pilot, "github")
         table = app.screen.query_one("#keys", DataTable)
         labels = [str(table.get_cell_at((row, 0))) for row in range(table.row_count)]
-        assert "[bold red]x[/]" in labels
-        assert "\\x1b[2J\\x1b[31mred" in labels
+        assert "[bold red]x[/]" in labels, ("rows", labels)
+        assert "\\x1b[2J\\x1b[31mred" in labels, ("rows", labels)
         svg = app.export_screenshot()
-        assert "[bold&#160;red]x[/]" in svg or "[bold red]x[/]" in svg
-        assert "\x1b" not in svg
+        assert "[bold&#160;red]x[/]" in svg or "[bold red]x[/]" in svg, "picture"
+        assert "\x1b" not in svg, "picture"
+
+        def refuse(*_args, **_kwargs):
+            raise StoreUnavailable("label '[bold red]dup[/]' and \x1b[2J")
+
+        notes = len(posted)
+        app.service.integration = refuse
+        app.screen.post_message(IntegrationsChanged())
+        await settle(pilot)
+        (notification,) = [m.notification for m in posted[notes:] if isinstance(m, Notify)]
+        assert notification.message == "label '[bold red]dup[/]' and \\x1b[2J", "notified"
+        assert notification.markup is False, "notified: markup off"
 
 
 async def test_first_run_guides_to_a_workspace_and_an_integration(tmp_path):
@@ -347,7 +362,7 @@ async def test_thousands_of_keys_stay_responsive_and_findable(make_app, demo_sto
     app = make_app()
     workers = []
     async with app.run_test(size=(100, 30), message_hook=workers.append) as pilot:
-        await open_integration(pilot, "github")
+        await go_to_integration(pilot, "github")
         table = app.screen.query_one("#keys", DataTable)
         # The table holds a window of the rows (a table of thousands would stall) ...
         assert table.row_count == WINDOW
@@ -457,18 +472,38 @@ async def test_a_draft_can_be_completed_and_configured_from_its_page(make_app):
         assert not detail.query_one("#generate", Button).disabled
 
 
-async def test_command_palette_shows_stored_names_literally(make_app, demo_store):
+async def test_the_palette_and_the_integration_picker_show_stored_names_literally(
+    make_app, demo_store
+):
+    """One walk at 120x30: the palette offers a draft named in markup as
+    written, then the create form's integration picker a configured one."""
     from textual.command import CommandPalette
 
-    KeyService(demo_store, "alice").add_integration("acme", "[red]evil[/]", "[b]Prov[/b]")
+    alice = KeyService(demo_store, "alice")
+    alice.add_integration("acme", "[red]evil[/]", "[b]Prov[/b]")
+    alice.add_integration(
+        "acme", "[red]x[/]", "[b]P[/b]", client_id="c", redirect_uri="https://x.example/cb",
+        configure=True,
+    )  # fmt: skip
     app = make_app()
     async with app.run_test(size=(120, 30)) as pilot:
         await settle(pilot)
         shown = await _palette_options(pilot, "evil")
-        assert isinstance(app.screen, CommandPalette)
+        assert isinstance(app.screen, CommandPalette), "palette"
         assert any(
             "Go to integration [red]evil[/]" in text and "[b]Prov[/b]" in text for text in shown
-        ), shown
+        ), ("palette", shown)
+        await pilot.press("escape")
+        await settle(pilot)
+
+        app.generate_key()
+        await settle(pilot)
+        select = app.screen.query_one("#integration", Select)
+        select.focus()
+        await pilot.press("enter")  # open the list
+        await settle(pilot)
+        svg = app.export_screenshot()
+        assert "[red]x[/]&#160;([b]P[/b])" in svg or "[red]x[/] ([b]P[/b])" in svg, "picker"
 
 
 async def _palette_options(pilot, query: str) -> list[str]:
@@ -496,7 +531,7 @@ async def _palette(pilot, query: str) -> None:
 async def test_palette_generates_and_revokes_on_an_integration_page(make_app):
     app = make_app()
     async with app.run_test(size=(120, 30)) as pilot:
-        await open_integration(pilot, "github")
+        await go_to_integration(pilot, "github")
         detail = app.screen
         await _palette(pilot, "Generate API key")
         assert isinstance(app.screen, CreateKeyScreen)
@@ -508,46 +543,6 @@ async def test_palette_generates_and_revokes_on_an_integration_page(make_app):
         assert "CI Runner" in _text(app.screen, ".dialog-line")
 
 
-async def test_error_notifications_show_stored_text_literally(make_app, demo_store):
-    KeyService(demo_store, "alice").create_key("github", "[bold red]dup[/]")
-    app = make_app()
-    posted = []
-    async with app.run_test(size=(120, 30), message_hook=posted.append) as pilot:
-        await open_integration(pilot, "github")
-
-        def refuse(*_args, **_kwargs):
-            raise StoreUnavailable("label '[bold red]dup[/]' and \x1b[2J")
-
-        app.service.integration = refuse
-        app.screen.post_message(IntegrationsChanged())
-        await settle(pilot)
-        (notification,) = [m.notification for m in posted if isinstance(m, Notify)]
-        assert notification.message == "label '[bold red]dup[/]' and \\x1b[2J"
-        assert notification.markup is False
-
-
-async def test_integration_picker_shows_names_literally(make_app, demo_store):
-    KeyService(demo_store, "alice").add_integration(
-        "acme",
-        "[red]x[/]",
-        "[b]P[/b]",
-        client_id="c",
-        redirect_uri="https://x.example/cb",
-        configure=True,
-    )
-    app = make_app()
-    async with app.run_test(size=(120, 30)) as pilot:
-        await settle(pilot)
-        app.generate_key()
-        await settle(pilot)
-        select = app.screen.query_one("#integration", Select)
-        select.focus()
-        await pilot.press("enter")  # open the list
-        await settle(pilot)
-        svg = app.export_screenshot()
-        assert "[red]x[/]&#160;([b]P[/b])" in svg or "[red]x[/] ([b]P[/b])" in svg
-
-
 async def test_rotation_asks_the_overlap_and_says_when_the_old_key_stops(make_app, demo_store):
     from datetime import date, timedelta
 
@@ -556,7 +551,7 @@ async def test_rotation_asks_the_overlap_and_says_when_the_old_key_stops(make_ap
 
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
-        await open_integration(pilot, "github")
+        await go_to_integration(pilot, "github")
         detail = app.screen
         old = detail.highlighted_key()
         await pilot.press("t")
@@ -638,7 +633,7 @@ async def test_a_revoke_answered_after_the_user_left_asks_nothing(make_app, monk
 
     try:
         async with app.run_test(size=(100, 30)) as pilot:
-            await open_integration(pilot, "github")
+            await go_to_integration(pilot, "github")
             monkeypatch.setattr(KeyService, "key", slow)
             await pilot.press("x")
             await pilot.press("escape")  # back to the list before the store answers
