@@ -250,16 +250,17 @@ async def test_done_lands_on_the_key_from_the_list_the_palette_and_another_page(
 # -- 5. messages never cover a key, and go away ------------------------------------------
 
 
-async def test_at_every_size_the_whole_key_selects_as_one_line_and_messages_cover_no_key(
+async def test_at_every_size_the_key_and_buttons_are_in_view_and_messages_cover_no_key(
     make_app, monkeypatch
 ):
     """One walk started at 60x20. After a rotation, when the old key stops
     and what to do is all in view, without scrolling (#21 walk: cut after
-    'before then;'). Then on a new key's reveal, at 60x20, 80x24 and 120x40
-    (the terminal resized between them): where one line cannot hold the
-    key, it wraps inside its box, and a mouse selection of it gives the key
-    with nothing between its parts; at 60x20 and 80x24 the copy messages
-    cover no key and go away by themselves."""
+    'before then;'). Then on a new key's reveal, at 60x20, 80x24, 120x40
+    and 140x36 (the terminal resized between them): the whole key and every
+    button are in view; where one line cannot hold the key, it wraps inside
+    its box, and a mouse selection of it gives the key with nothing between
+    its parts; at 60x20 and 80x24 the copy messages cover no key and go
+    away by themselves."""
     # The note's timer starts only once the test has looked at the note: a
     # short time then, not a wall-clock wait (a slow machine could otherwise
     # clear it before the look).
@@ -300,10 +301,11 @@ async def test_at_every_size_the_whole_key_selects_as_one_line_and_messages_cove
         screen = app.screen
         assert isinstance(screen, KeyCreatedScreen), "reveal"
         private_key = screen._created.private_key.reveal()
-        for size in [(60, 20), (80, 24), (120, 40)]:
+        for size in [(60, 20), (80, 24), (120, 40), (140, 36)]:
             await pilot.resize_terminal(*size)
             await settle(pilot)
-            if size != (120, 40):
+            _the_key_and_every_button_are_in_view(screen, size)
+            if size in [(60, 20), (80, 24)]:
                 await _messages_cover_no_key_and_time_out(pilot, posted, held, size)
             lines = ["".join(s.text for s in strip) for strip in screen._compositor.render_strips()]
             first = next(n for n, line in enumerate(lines) if "kdsk_" in line)
@@ -314,6 +316,28 @@ async def test_at_every_size_the_whole_key_selects_as_one_line_and_messages_cove
             await pilot.click("#api-key-value", times=3)  # selects the whole value
             await settle(pilot)
             assert screen.get_selected_text() == private_key, ("one line selected", size)
+
+
+def _visible(widget, size: tuple[int, int]) -> bool:
+    """On screen, whole, above the footer line."""
+    region = widget.region
+    width, height = size
+    return (
+        region.width > 0 and region.x >= 0 and region.right <= width and region.bottom <= height - 1
+    )
+
+
+def _the_key_and_every_button_are_in_view(screen, size) -> None:
+    """On one line from 75 columns (71 characters and the page's margins),
+    else on two; every button in view, nothing scrolled."""
+    key = screen.query_one("#api-key-value", Static)
+    one_line = size[0] >= 75
+    assert key.region.height == (1 if one_line else 2) and _visible(key, size), ("key", size)
+    shown = str(key.render())
+    assert shown.startswith("kdsk_") and len(shown.strip()) == 71, ("key", size)
+    for button in ("#copy-key", "#copy-public", "#revoke", "#done"):
+        assert _visible(screen.query_one(button), size), (button, size)
+    assert screen.query_one("#created").scroll_y == 0, ("not scrolled", size)
 
 
 async def _messages_cover_no_key_and_time_out(pilot, posted, held, size) -> None:

@@ -1,10 +1,10 @@
-"""Every size a terminal can be: the key on one line, the
-buttons in view from 60x20 up, one clear message below that, a footer that
-fits 80 columns, and long or wide stored text cut to its column."""
+"""Every size a terminal can be: one clear message below 60x20, a footer
+that fits 80 columns, and long or wide stored text cut to its column (the
+key on one line and the buttons in view from 60x20 up: test_key_created.py,
+in the reveal's walk)."""
 
 from __future__ import annotations
 
-import pytest
 from rich.cells import cell_len
 from textual.app import App, ComposeResult
 from textual.widgets import DataTable, Footer, Input, Static
@@ -13,42 +13,9 @@ from textual.widgets._footer import FooterKey
 from keydesk.service import KeyService
 from keydesk.tui.screens.base import TOO_SMALL, TooSmall
 from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
-from keydesk.tui.screens.key_created import KeyCreatedScreen
 from keydesk.tui.widgets import FilterInput
-from tests.tui.screenshots import SCREENS, demo_app, open_integration, settle
-
-
-def _visible(widget, size: tuple[int, int]) -> bool:
-    """On screen, whole, above the footer line."""
-    region = widget.region
-    width, height = size
-    return (
-        region.width > 0 and region.x >= 0 and region.right <= width and region.bottom <= height - 1
-    )
-
-
-async def test_the_whole_key_and_every_button_are_in_view(make_app):
-    """At 60x20, 80x24 and 140x36 (one walk, the terminal resized between them)."""
-    app = make_app()
-    async with app.run_test(size=(60, 20)) as pilot:
-        await open_integration(pilot, "github")
-        await pilot.press("g")
-        await settle(pilot)
-        await pilot.press(*"one-line", "enter")
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, KeyCreatedScreen)
-        for size in [(60, 20), (80, 24), (140, 36)]:
-            await pilot.resize_terminal(*size)
-            await settle(pilot)
-            key = screen.query_one("#api-key-value", Static)
-            one_line = size[0] >= 75  # 71 characters and the page's margins
-            assert key.region.height == (1 if one_line else 2) and _visible(key, size), size
-            shown = str(key.render())
-            assert shown.startswith("kdsk_") and len(shown.strip()) == 71, size
-            for button in ("#copy-key", "#copy-public", "#revoke", "#done"):
-                assert _visible(screen.query_one(button), size), (button, size)
-            assert screen.query_one("#created").scroll_y == 0, size
+from tests.support.tui_pages import go_to_integration
+from tests.tui.screenshots import SCREENS, settle
 
 
 def _footer_keys(screen) -> dict[str, bool]:
@@ -64,25 +31,51 @@ FOOTER_FITS = ["integrations", "api-keys", "integration-overview", "key-created"
 TOO_SMALL_SHOWN = ["integrations", "key-created", "revoke-confirm"]
 
 
-@pytest.mark.parametrize("screen_name", dict.fromkeys(FOOTER_FITS + TOO_SMALL_SHOWN))
-async def test_at_80_columns_the_footer_fits_and_below_60x20_one_clear_message(
-    demo_store, screen_name
-):
-    """One walk per screen for both: the footer at 80x24, then each shrink."""
-    app = demo_app(demo_store, screen_name)
+async def _keys(pilot, *keys: str) -> None:
+    await pilot.press(*keys)
+    await settle(pilot)
+
+
+async def _create_key(pilot) -> None:
+    await _keys(pilot, "escape")  # the revoke dialog's Cancel
+    await SCREENS["create-key"](pilot)
+
+
+# One walk through them all, each screen from the one before.
+THROUGH = {
+    "integrations": SCREENS["integrations"],
+    "api-keys": lambda pilot: go_to_integration(pilot, "github"),
+    "integration-overview": lambda pilot: _keys(pilot, "1"),
+    "revoke-confirm": lambda pilot: _keys(pilot, "2", "x"),
+    "create-key": _create_key,
+    "key-created": lambda pilot: _keys(pilot, "enter"),
+}
+assert set(FOOTER_FITS + TOO_SMALL_SHOWN) <= set(THROUGH)
+
+
+async def test_at_80_columns_the_footer_fits_and_below_60x20_one_clear_message(make_app):
+    """One walk at 80x24 through the screens of FOOTER_FITS and
+    TOO_SMALL_SHOWN: on each, the footer fits, then each shrink shows one
+    clear message (the screen whole again at 80x24 after it)."""
+    app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        await SCREENS[screen_name](pilot)
-        if screen_name in FOOTER_FITS:
-            keys = _footer_keys(app.screen)
-            assert keys.get("Quit") and keys.get("Help") and keys.get("palette"), keys
-            assert all(keys.values()), keys
-            footer = app.screen.query_one(Footer)
-            assert footer.max_scroll_x == 0  # nothing cut off or scrolled away
-        if screen_name in TOO_SMALL_SHOWN:
-            await _one_clear_message_below_60x20(pilot)
+        for screen_name, step in THROUGH.items():
+            await step(pilot)
+            assert app.size == (80, 24), screen_name
+            if screen_name in FOOTER_FITS:
+                keys = _footer_keys(app.screen)
+                assert keys.get("Quit") and keys.get("Help") and keys.get("palette"), (
+                    screen_name,
+                    keys,
+                )
+                assert all(keys.values()), (screen_name, keys)
+                footer = app.screen.query_one(Footer)
+                assert footer.max_scroll_x == 0, screen_name  # nothing cut off or scrolled away
+            if screen_name in TOO_SMALL_SHOWN:
+                await _one_clear_message_below_60x20(pilot, screen_name)
 
 
-async def _one_clear_message_below_60x20(pilot) -> None:
+async def _one_clear_message_below_60x20(pilot, screen_name: str) -> None:
     app = pilot.app
     # One walk for every size: each shrink starts from the screen whole
     # again at 80x24 (the last lines check it is).
@@ -90,14 +83,14 @@ async def _one_clear_message_below_60x20(pilot) -> None:
         await pilot.resize_terminal(*size)
         await settle(pilot)
         message = app.screen.query_one(TooSmall)
-        assert message.display and message.region.height > 0, size
-        assert str(message.render()) == TOO_SMALL
+        assert message.display and message.region.height > 0, (screen_name, size)
+        assert str(message.render()) == TOO_SMALL, (screen_name, size)
         shown = [w for w in app.screen.children if w.display and w is not message]
-        assert shown == [], size
+        assert shown == [], (screen_name, size)
         await pilot.resize_terminal(80, 24)
         await settle(pilot)
-        assert not app.screen.query_one(TooSmall).display, size
-        assert app.screen.query_one(Footer).display, size
+        assert not app.screen.query_one(TooSmall).display, (screen_name, size)
+        assert app.screen.query_one(Footer).display, (screen_name, size)
 
 
 async def test_long_and_wide_names_are_cut_to_their_column(make_app, demo_store):
@@ -119,9 +112,7 @@ async def test_long_and_wide_names_are_cut_to_their_column(make_app, demo_store)
         name = table.get_cell_at((row, 0))
         assert name.plain.endswith("…") and cell_len(name.plain) <= widths["Name"]
 
-        await open_integration(pilot, "integration-")
-        screen = app.screen
-        assert isinstance(screen, IntegrationDetailScreen)
+        screen = await go_to_integration(pilot, long_name)
         title = str(screen.title_bar.render())
         assert title.endswith("configured") and cell_len(title) <= 80
         keys = screen.query_one("#keys", DataTable)
@@ -138,16 +129,27 @@ def _footer_offer(screen) -> dict[str, bool]:
     return {key.description: not key._disabled for key in screen.query_one(Footer).query(FooterKey)}
 
 
-async def test_the_api_keys_columns_follow_the_width_and_the_footer_the_key(make_app):
+async def test_the_api_keys_columns_follow_the_width_and_the_footer_the_key(
+    make_app, demo_store, monkeypatch
+):
     """One walk on github's API Keys, resized. At 80 columns the tab shows
     Last used (what is left out is in the detail line); at 140 every column.
     At 100x30 Rotate and Revoke are offered for an active key, greyed for a
-    revoked one: the footer is rebuilt when what it offers changes."""
+    revoked one: the footer is rebuilt when what it offers changes; a
+    revoked key's detail line says when it was revoked, not the stop time
+    its expiry would have had. Leaving, the closing page is not asked what
+    its footer offers (_not_asked_while_closing)."""
+    from datetime import UTC, datetime, timedelta
+
+    service = KeyService(demo_store, "alice")
+    made = service.create_key(
+        "github", "gone-early", expires_at=datetime.now(UTC) + timedelta(days=60)
+    )
+    service.revoke_key(made.key.public_key)
+    asked_while_closing = _asked_while_closing(monkeypatch)
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        await open_integration(pilot, "github")
-        screen = app.screen
-        assert isinstance(screen, IntegrationDetailScreen), "github"
+        screen = await go_to_integration(pilot, "github")
         table = screen.query_one("#keys", DataTable)
         headings = [str(c.label) for c in table.columns.values()]
         assert headings == ["Label", "Public key", "Status", "Last used"], ("80x24", headings)
@@ -171,6 +173,16 @@ async def test_the_api_keys_columns_follow_the_width_and_the_footer_the_key(make
             await settle(pilot)
             offer = _footer_offer(screen)
             assert offer["Revoke"] is key.is_active and offer["Rotate"] is key.is_active, key
+            if key.label == "gone-early":
+                line = str(screen.query_one("#key-detail", Static).render())
+                assert "revoked" in line and "stops at" not in line, ("revoked early", line)
+        assert "gone-early" in [key.label for key in keys], "revoked early: listed"
+
+        screen.refresh_bindings()
+        await pilot.press("escape")
+        await settle(pilot)
+        assert not isinstance(app.screen, IntegrationDetailScreen), "closing: left"
+    assert asked_while_closing == [], "closing: not asked"
 
 
 async def test_the_footer_is_rebuilt_only_when_what_it_offers_changes(make_app, footer_rebuilds):
@@ -231,10 +243,11 @@ async def test_a_filter_longer_than_its_box_scrolls_as_any_input_does(monkeypatc
     assert layouts and not any(layouts)
 
 
-async def test_a_closing_screen_is_not_asked_what_its_footer_offers(make_app, monkeypatch):
-    """Leaving a screen, a footer rebuild still pending must not ask it
-    (check_action queries widgets the closing screen has already removed:
-    a traceback, seen in 4 of 8 key-burst runs)."""
+def _asked_while_closing(monkeypatch) -> list[str]:
+    """What a closing integration page is asked: leaving a screen, a footer
+    rebuild still pending must not ask it (check_action queries widgets the
+    closing screen has already removed: a traceback, seen in 4 of 8
+    key-burst runs)."""
     asked_while_closing: list[str] = []
     check = IntegrationDetailScreen.check_action
 
@@ -244,15 +257,7 @@ async def test_a_closing_screen_is_not_asked_what_its_footer_offers(make_app, mo
         return check(self, action, parameters)
 
     monkeypatch.setattr(IntegrationDetailScreen, "check_action", watched)
-    app = make_app()
-    async with app.run_test(size=(100, 30)) as pilot:
-        await open_integration(pilot, "github")
-        assert isinstance(app.screen, IntegrationDetailScreen)
-        app.screen.refresh_bindings()
-        await pilot.press("escape")
-        await settle(pilot)
-        assert not isinstance(app.screen, IntegrationDetailScreen)
-    assert asked_while_closing == []
+    return asked_while_closing
 
 
 async def test_a_screen_still_opening_offers_nothing_yet_instead_of_failing(make_app):
@@ -269,24 +274,3 @@ async def test_a_screen_still_opening_offers_nothing_yet_instead_of_failing(make
         assert page.check_action("revoke", ()) is None
         await settle(pilot)
         assert page.check_action("generate", ()) is True
-
-
-async def test_a_revoked_keys_detail_line_names_no_future_stop(make_app, demo_store):
-    """A revoked key has stopped: its detail line says when it was revoked,
-    not the stop time its expiry would have had."""
-    from datetime import UTC, datetime, timedelta
-
-    service = KeyService(demo_store, "alice")
-    made = service.create_key(
-        "github", "gone-early", expires_at=datetime.now(UTC) + timedelta(days=60)
-    )
-    service.revoke_key(made.key.public_key)
-    app = make_app()
-    async with app.run_test(size=(100, 30)) as pilot:
-        await open_integration(pilot, "github")
-        screen = app.screen
-        row = next(n for n, k in enumerate(screen.table.matched) if k.label == "gone-early")
-        screen.table.move_cursor(row=row)
-        await settle(pilot)
-        line = str(screen.query_one("#key-detail", Static).render())
-        assert "revoked" in line and "stops at" not in line
