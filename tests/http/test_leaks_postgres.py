@@ -49,6 +49,19 @@ class Leaks:
 
 @pytest.fixture
 def leaks(team) -> Leaks:
+    """The cast's keys on a team of the test's own: for tests that revoke or
+    change a key."""
+    return _made_leaks(team)
+
+
+@pytest.fixture(scope="module")
+def module_leaks(module_team) -> Leaks:
+    """`leaks`, made once per module (~0.9 s a team): for tests that only
+    read it or are refused (those that could revoke say nothing was)."""
+    return _made_leaks(module_team)
+
+
+def _made_leaks(team: Team) -> Leaks:
     alice = acme_with_github(team)
     alice.add_member("acme", team.role("carol"), "admin")
     alice.add_member("acme", team.role("vic"), "viewer")
@@ -91,7 +104,8 @@ def _leak_events(team: Team, who: str = "alice", workspace: str = "acme") -> lis
 # -- revision 0004 --------------------------------------------------------------------
 
 
-def test_only_the_verifier_role_may_call_the_revocation_function(leaks):
+def test_only_the_verifier_role_may_call_the_revocation_function(module_leaks):
+    leaks = module_leaks
     team = leaks.team
     public = leaks.public(leaks.live)
     for who in ("alice", "carol", "vic", "bob"):
@@ -105,7 +119,8 @@ def test_only_the_verifier_role_may_call_the_revocation_function(leaks):
         team.sql("verifier", "SELECT keydesk_key_exists(%s)", (public,))
 
 
-def test_the_functions_are_owner_safe(leaks):
+def test_the_functions_are_owner_safe(module_leaks):
+    leaks = module_leaks
     rows = leaks.team.sql(
         "alice",
         "SELECT p.proname, p.prosecdef, array_to_string(p.proconfig, ','),"
@@ -193,16 +208,18 @@ def test_a_report_revokes_as_the_verifier_role_with_the_reporter_audited(leaks, 
     assert len(_leak_events(leaks.team)) == 1
 
 
-def test_dead_unknown_and_forged_reports_get_the_same_answer_and_change_nothing(leaks, served):
+def test_dead_unknown_and_forged_reports_get_the_same_answer_and_change_nothing(module_leaks):
+    leaks = module_leaks
     other = generate_key_pair().private_key.reveal()
     body = leaks.live[:22] + other[22:65]
     wrong_secret = body + checksum(body)
-    for presented in (leaks.dead, other, wrong_secret):
-        response = served.post("/v1/revoke", headers=_bearer(presented))
-        assert (response.status_code, response.json()) == (
-            200, {"public_key": leaks.public(presented)},
-        )  # fmt: skip
-    assert served.get("/v1/verify", headers=_bearer(leaks.live)).status_code == 200
+    with TestClient(create_app(leaks.team.store_as("verifier"))) as served:
+        for presented in (leaks.dead, other, wrong_secret):
+            response = served.post("/v1/revoke", headers=_bearer(presented))
+            assert (response.status_code, response.json()) == (
+                200, {"public_key": leaks.public(presented)},
+            )  # fmt: skip
+        assert served.get("/v1/verify", headers=_bearer(leaks.live)).status_code == 200
     assert _leak_events(leaks.team) == []
 
 
@@ -235,12 +252,15 @@ def test_the_service_checks_possession_before_calling_the_function(leaks):
 
 
 @pytest.fixture
-def scan(leaks, capsys, monkeypatch):
+def scan(request, capsys, monkeypatch):
+    """`keydesk scan ARGS` as `who`, on the team of the test's `leaks` or `module_leaks`."""
     monkeypatch.delenv("KEYDESK_DATABASE_URL", raising=False)
     monkeypatch.delenv("KEYDESK_ACCOUNT", raising=False)
+    shared = "module_leaks" in request.fixturenames
+    team = request.getfixturevalue("module_leaks" if shared else "leaks").team
 
     def run(who: str, *args: str) -> tuple[int, str, str]:
-        code = main(["--db", leaks.team.url_as(who), "scan", *args])
+        code = main(["--db", team.url_as(who), "scan", *args])
         out, err = capsys.readouterr()
         return code, out, err
 
@@ -254,7 +274,10 @@ def _plant(folder: Path, *keys: str) -> Path:
     return leak
 
 
-def test_an_admin_sees_each_status_matched_by_public_key_and_is_told_so(leaks, scan, tmp_path):
+def test_an_admin_sees_each_status_matched_by_public_key_and_is_told_so(
+    module_leaks, scan, tmp_path
+):
+    leaks = module_leaks
     stranger = generate_key_pair().private_key.reveal()
     leak = _plant(tmp_path / "tree", leaks.live, leaks.dead, stranger)
     code, out, err = scan("carol", str(leak))
@@ -293,7 +316,8 @@ def test_an_expired_key_is_dead(leaks, scan, tmp_path):
     assert code == 1 and " expired, label 'prod'" in out
 
 
-def test_a_key_in_another_workspace_counts_as_live_and_is_not_revoked(leaks, scan, tmp_path):
+def test_a_key_in_another_workspace_counts_as_live_and_is_not_revoked(module_leaks, scan, tmp_path):
+    leaks = module_leaks
     leak = _plant(tmp_path / "t", leaks.globex)
     code, out, err = scan("carol", "--revoke", "--yes", str(leak))
     assert code == 2
@@ -313,7 +337,10 @@ def _forged(live: str) -> str:
 
 
 @pytest.mark.parametrize("who", ["carol", "vic"])
-def test_a_key_matched_by_public_key_is_never_revoked_on_that_match(leaks, scan, tmp_path, who):
+def test_a_key_matched_by_public_key_is_never_revoked_on_that_match(
+    module_leaks, scan, tmp_path, who
+):
+    leaks = module_leaks
     # #19 item 7: a forgery (the live key's public key, another secret) revoked the real key.
     leak = _plant(tmp_path / "t", _forged(leaks.live), leaks.live)
     code, out, err = scan(who, "--revoke", "--yes", str(leak))
@@ -328,7 +355,8 @@ def test_a_key_matched_by_public_key_is_never_revoked_on_that_match(leaks, scan,
     assert _leak_events(leaks.team) == [] and _verified_as(leaks, leaks.live) is None
 
 
-def test_the_service_refuses_to_revoke_what_the_actor_cannot_check(leaks):
+def test_the_service_refuses_to_revoke_what_the_actor_cannot_check(module_leaks):
+    leaks = module_leaks
     for private in (_forged(leaks.live), leaks.live):
         with pytest.raises(UnprovenKey, match="matched by public key only, not revoked"):
             leaks.team.service_as("carol").revoke_found_key(PrivateKey(private), "x")
@@ -348,7 +376,8 @@ def test_revoke_via_keydesk_serve_revokes_the_real_key_and_not_on_a_forgery(leak
     assert _verified_as(leaks, leaks.live) is UnauthorizedReason.REVOKED
 
 
-def test_revoke_via_a_forgery_alone_revokes_nothing(leaks, scan, tmp_path):
+def test_revoke_via_a_forgery_alone_revokes_nothing(module_leaks, scan, tmp_path):
+    leaks = module_leaks
     leak = _plant(tmp_path / "t", _forged(leaks.live))
     with uvicorn_thread(create_app(leaks.team.store_as("verifier"))) as base:
         code, _out, err = scan("carol", "--revoke", "--yes", "--revoke-via", base, str(leak))
@@ -357,14 +386,16 @@ def test_revoke_via_a_forgery_alone_revokes_nothing(leaks, scan, tmp_path):
 
 
 @pytest.mark.parametrize("url", ["http://keys.example.com", "ftp://x", "keys.example.com"])
-def test_revoke_via_sends_keys_only_over_https_or_to_this_host(leaks, scan, tmp_path, url):
+def test_revoke_via_sends_keys_only_over_https_or_to_this_host(module_leaks, scan, tmp_path, url):
+    leaks = module_leaks
     leak = _plant(tmp_path / "t", leaks.live)
     code, out, err = scan("carol", "--revoke", "--yes", "--revoke-via", url, str(leak))
     assert code == 3 and out == "" and "https://" in err and err.count("\n") == 1
 
 
 @pytest.mark.parametrize("who", ["superuser", "owner role"])
-def test_the_store_owner_checks_secrets_as_on_sqlite(leaks, tmp_path, capsys, who):
+def test_the_store_owner_checks_secrets_as_on_sqlite(module_leaks, tmp_path, capsys, who):
+    leaks = module_leaks
     other = generate_key_pair().private_key.reveal()
     body = leaks.live[:22] + other[22:65]
     forged = body + checksum(body)  # the right public key, a wrong secret
