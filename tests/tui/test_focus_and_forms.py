@@ -17,7 +17,8 @@ from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
 from keydesk.tui.screens.integration_form import IntegrationFormScreen
 from keydesk.tui.screens.integrations import IntegrationsScreen
 from keydesk.tui.widgets import Pairs
-from tests.tui.screenshots import open_integration, settle
+from tests.support.tui_pages import go_to_integration
+from tests.tui.screenshots import settle
 from tests.tui.test_typeahead import burst
 
 
@@ -37,8 +38,7 @@ async def test_focus_is_on_the_keys_and_github_is_never_stale(make_app, demo_sto
     app = make_app()
     posted = []
     async with app.run_test(size=(100, 30), message_hook=posted.append) as pilot:
-        await open_integration(pilot, "github")
-        screen = app.screen
+        screen = await go_to_integration(pilot, "github")
         assert screen.focused is screen.table, "focus: the keys"
         first = screen.highlighted_key()
         await pilot.press("down")
@@ -69,8 +69,7 @@ async def test_focus_is_on_the_keys_and_github_is_never_stale(make_app, demo_sto
         table = app.screen.query_one("#integrations", DataTable)
         assert str(table.get_cell_at((0, 3))) == "3", "fresh: the list's count"
 
-        await open_integration(pilot, "github")
-        screen = app.screen
+        screen = await go_to_integration(pilot, "github")
         key = screen.highlighted_key()
         assert key.is_active, "stale: an active key"
         KeyService(demo_store, "bob").revoke_key(key.public_key)  # from the command line
@@ -94,7 +93,7 @@ async def test_an_integration_with_no_keys_focuses_generate(make_app, demo_store
     )  # fmt: skip
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
-        await open_integration(pilot, "fresh")
+        await go_to_integration(pilot, "fresh")
         assert app.screen.focused is app.screen.generate_button
         await pilot.press("enter")
         await settle(pilot)
@@ -177,66 +176,61 @@ async def test_the_configure_box_changes_only_by_hand_and_a_typed_ahead_space_ti
         assert app.screen is form
 
 
-async def test_configure_on_an_incomplete_draft_says_what_is_missing(make_app):
+async def test_an_incomplete_draft_says_what_is_missing_and_the_edit_form_saves_all_or_nothing(
+    make_app, demo_store
+):
+    """One walk at 100x30. On okta-sso (a client id, no redirect URI), c
+    says what is missing and e there opens its settings, the fields bordered
+    and the focused one standing out. The edit form saves all or nothing
+    (#8 item 15: settings and configure in one call; clearing is a change),
+    there and on github's."""
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
-        await open_integration(pilot, "okta-sso")  # has a client id, no redirect URI
+        await go_to_integration(pilot, "okta-sso")
         await pilot.press("c")
         await settle(pilot)
         dialog = app.screen
-        assert isinstance(dialog, ConfirmScreen)
+        assert isinstance(dialog, ConfirmScreen), "configure: asks"
         lines = " ".join(str(line.render()) for line in dialog.query(".dialog-line"))
-        assert "redirect URI" in lines and "client id" not in lines
+        assert "redirect URI" in lines and "client id" not in lines, ("configure", lines)
         await pilot.press("e")  # Edit settings, in one key
         await settle(pilot)
-        assert isinstance(app.screen, IntegrationFormScreen)
-        assert app.screen.focused.id == "client-id"
+        assert isinstance(app.screen, IntegrationFormScreen), "configure: e edits"
+        assert app.screen.focused.id == "client-id", "configure: the missing field's form"
         # The fields have borders, and the focused one stands out.
         form = app.screen
         focused = form.focused
-        assert isinstance(focused, Input) and focused.id == "client-id"
-        assert focused.border_title == "OAuth client ID"
+        assert isinstance(focused, Input) and focused.id == "client-id", "borders"
+        assert focused.border_title == "OAuth client ID", "borders: its title"
         others = [f for f in form.query(Input) if f is not focused]
-        assert {f.styles.border_top[0] for f in others} == {"round"}
-        assert focused.styles.border_top[0] == "heavy"  # not a colour only
+        assert {f.styles.border_top[0] for f in others} == {"round"}, "borders"
+        assert focused.styles.border_top[0] == "heavy", "borders: focused"  # not a colour only
 
-
-async def test_the_edit_form_saves_all_or_nothing(make_app, demo_store):
-    """#8 item 15: settings and configure in one call; clearing is a change."""
-    app = make_app()
-    async with app.run_test(size=(100, 30)) as pilot:
-        await open_integration(pilot, "okta-sso")
-        await pilot.press("e")
-        await settle(pilot)
-        form = app.screen
         form.query_one("#scopes", Input).value = "openid groups"
         box = form.query_one("#configure", Checkbox)
         box.focus()
         await pilot.press("space")  # configure, though the redirect URI is missing
         await pilot.press("ctrl+s")
         await settle(pilot)
-        assert app.screen is form
-        assert KeyService(demo_store, "alice").integration("okta-sso").scopes == ""
+        assert app.screen is form, "all or nothing: refused"
+        saved = KeyService(demo_store, "alice").integration("okta-sso").scopes
+        assert saved == "", ("all or nothing: nothing saved", saved)
 
         await pilot.press("escape")
         await settle(pilot)
         await pilot.press("y")  # discard the unsaved scopes (it asks)
         await settle(pilot)
-        await open_integration_from_detail(pilot, "github")
+        await pilot.press("escape")
+        await go_to_integration(pilot, "github")
         await pilot.press("e")
         await settle(pilot)
         form = app.screen
         form.query_one("#client-id", Input).value = ""
         await pilot.press("ctrl+s")
         await settle(pilot)
-        assert app.screen is form
-        assert "keys depend on its client id" in _text(form, "#add-error")
+        assert app.screen is form, "clearing: refused"
+        assert "keys depend on its client id" in _text(form, "#add-error"), "clearing: why"
     assert KeyService(demo_store, "alice").integration("github").client_id
-
-
-async def open_integration_from_detail(pilot, name: str) -> None:
-    await pilot.press("escape")
-    await open_integration(pilot, name)
 
 
 async def test_choose_an_integration_shows_under_the_picker_and_goes(make_app):
@@ -278,7 +272,7 @@ async def test_a_viewer_is_not_offered_generate(make_app):
         offered = await _palette(pilot, "Generate API")
         assert not any(o.startswith("Generate API key") for o in offered), offered
         await pilot.press("escape")
-        await open_integration(pilot, "github")
+        await go_to_integration(pilot, "github")
         # The generate button says why it is off.
         assert app.screen.query_one("#generate", Button).disabled
         assert "viewer" in _text(app.screen, "#keys-gate")
@@ -296,12 +290,12 @@ async def test_an_admin_is_offered_generate_only_where_it_works_and_help_lists_k
     github's page, ? and f1 (_help_lists_every_key_of_the_screen)."""
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
-        await open_integration(pilot, "okta-sso")  # a draft
+        await go_to_integration(pilot, "okta-sso")  # a draft
         offered = await _palette(pilot, "Generate API")
         assert not any(o.startswith("Generate API key") for o in offered), offered
         await pilot.press("escape")
         await pilot.press("escape")
-        await open_integration(pilot, "github")
+        await go_to_integration(pilot, "github")
         offered = await _palette(pilot, "Generate API")
         assert any(o.startswith("Generate API key") for o in offered), offered
         await pilot.press("escape")
