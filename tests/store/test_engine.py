@@ -173,6 +173,24 @@ def test_opening_a_store_another_process_migrates_waits_past_the_lock_timeout(st
             assert opened.result(timeout=60) == "ok"
 
 
+def test_a_migration_held_past_the_wait_is_named_in_one_line(store_url, monkeypatch):
+    """A migrating process stopped or hung does not leave its peers waiting
+    in silence: past the wait, one line says what holds the store."""
+    import psycopg
+
+    from keydesk.errors import StoreUnavailable
+    from keydesk.store import migrations
+
+    if not store_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL only (SQLite's migration takes its write lock)")
+    monkeypatch.setattr(migrations, "MIGRATION_WAIT_SECONDS", 1)
+    plain = store_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain) as migrating:
+        migrating.execute("SELECT pg_advisory_xact_lock(%s)", (migrations._MIGRATION_LOCK,))
+        with pytest.raises(StoreUnavailable, match="another keydesk process has been migrating"):
+            open_and_close(store_url)
+
+
 def test_the_active_label_index_is_partial_on_every_backend(store):
     """models.py declares only SQLite's predicate (a `postgresql_where` would
     load the PostgreSQL dialect for SQLite stores); the migration makes the

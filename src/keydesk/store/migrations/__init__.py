@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from keydesk.errors import StoreUnavailable
+from keydesk.store.dbapi import LOCK_NOT_AVAILABLE
 from keydesk.store.schema import HEAD as HEAD  # re-exported: where the tests and scripts look
 
 if TYPE_CHECKING:
@@ -31,6 +33,9 @@ def current_revision(engine: Engine) -> str | None:
         if not sa.inspect(connection).has_table("alembic_version"):
             return None
         return connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+
+MIGRATION_WAIT_SECONDS = 120  # another process's migration, on a loaded machine
 
 
 def upgrade(engine: Engine) -> None:
@@ -57,14 +62,23 @@ def upgrade(engine: Engine) -> None:
 
 
 def _wait_for_other_migrations(connection: sa.Connection) -> None:
-    """Take the migration lock, waiting for as long as another process's
-    migration takes: the store's lock_timeout (5 s) is for a lock left held,
-    and a migration on a loaded machine took longer, refusing its peers as
-    "busy". That migration's own statements keep the timeout (so it ends),
-    and so do ours once the lock is taken."""
+    """Take the migration lock, waiting as long as another process's
+    migration may take: the store's lock_timeout (5 s) is for a lock left
+    held, and a migration on a loaded machine took longer, refusing its
+    peers as "busy". Still bounded: a migrating process stopped or hung
+    must not leave its peers waiting in silence for ever. That migration's
+    own statements keep the timeout, and so do ours once the lock is taken."""
     given = connection.execute(sa.text("SELECT current_setting('lock_timeout')")).scalar_one()
-    connection.execute(sa.text("SET LOCAL lock_timeout = 0"))
-    connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+    connection.execute(sa.text(f"SET LOCAL lock_timeout = '{MIGRATION_WAIT_SECONDS}s'"))
+    try:
+        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+    except sa.exc.OperationalError as error:
+        if getattr(error.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+            raise
+        raise StoreUnavailable(
+            f"another keydesk process has been migrating this store for over "
+            f"{MIGRATION_WAIT_SECONDS} s (stopped or hung?): end it, then try again"
+        ) from None
     connection.execute(sa.text("SELECT set_config('lock_timeout', :given, true)"), {"given": given})
 
 
