@@ -3,7 +3,6 @@ leave a screen as Escape does (and to quit from the integration list)."""
 
 from __future__ import annotations
 
-import pytest
 from textual.widgets._footer import FooterKey
 
 from keydesk.tui.screens.audit import AuditScreen
@@ -11,20 +10,22 @@ from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
 from keydesk.tui.screens.integrations import IntegrationsScreen
 from keydesk.tui.screens.key_page import KeyScreen
 from keydesk.tui.widgets import KeyFooter, ListOptions, ListTable, ScopeList
-from tests.tui.screenshots import open_integration, settle
+from tests.support.tui_pages import go_to_create_form, go_to_integration
+from tests.tui.screenshots import settle
 
 
 async def test_j_k_home_and_end_move_through_the_api_keys_and_number_keys_show_the_tabs(make_app):
     """One walk on github's page: j, k, home and end move through the API
     keys; x, t and space on a revoked row say why they do nothing; the
-    number keys show the tabs from any tab, and k stays in the list."""
+    number keys show the tabs from any tab, and k stays in the list; then
+    q and `/gate` typed in its filter are text (_typed_in_a_filter_is_text)."""
     from textual.widgets import DataTable
 
     from keydesk.tui.screens.help import key_rows
 
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
-        await open_integration(pilot, "github")
+        await go_to_integration(pilot, "github")
         table = app.screen.query_one("#keys", ListTable)
         assert table.row_count > 2 and table.cursor_row == 0
         await pilot.press("j", "j")
@@ -66,12 +67,37 @@ async def test_j_k_home_and_end_move_through_the_api_keys_and_number_keys_show_t
         rows = dict(key_rows(screen))
         assert rows["1"].startswith("Overview tab") and rows["2"] == "API Keys tab"
         assert rows["3"].startswith("Audit tab")
+        await _typed_in_a_filter_is_text(pilot)
+
+
+async def _typed_in_a_filter_is_text(pilot) -> None:
+    """On github's keys: q typed in a filter is text, not a way out;
+    `/gate` typed in one burst on a tab of a few keys: the filter gets
+    `gate`, and `g` does not open the create form."""
+    app = pilot.app
+    screen = app.screen
+    assert isinstance(screen, IntegrationDetailScreen) and screen.tabs.active == "api-keys"
+    await pilot.press("slash", "q")
+    await settle(pilot)
+    assert isinstance(app.screen, IntegrationDetailScreen), "q: still on github"
+    assert app.screen.focused.value == "q", "q: in the filter"
+    await pilot.press("escape")  # clears the filter, back on the keys
+    await settle(pilot)
+    assert app.screen is screen and not screen.key_filter.value, "q: cleared"
+
+    assert screen.query_one("#keys", ListTable).row_count < 9, "gate: a short list"
+    await pilot.press("slash", *"gate")
+    await settle(pilot)
+    assert app.screen is screen, "gate: g did not open the form"
+    assert screen.key_filter.value == "gate", ("gate", screen.key_filter.value)
 
 
 async def test_j_and_k_move_on_the_lists_and_q_leaves_members_and_the_audit_trail(make_app):
     """One walk from the integration list: j and k move on it; Members was a
     plain DataTable (j did nothing, and q did not leave): it moves with j, k,
-    home and end, and q leaves it; q closes the audit trail too."""
+    home and end, and q leaves it; q closes the audit trail too. Back on the
+    list, g on a draft says why, and help says what the key counts are
+    (_the_lists_refusal_and_help)."""
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
@@ -102,92 +128,98 @@ async def test_j_and_k_move_on_the_lists_and_q_leaves_members_and_the_audit_trai
         await pilot.press("j", "end", "home", "q")
         await settle(pilot)
         assert isinstance(app.screen, IntegrationsScreen), "audit: q closes it"
+        await _the_lists_refusal_and_help(pilot)
 
 
-async def test_j_and_k_move_in_a_dialogs_choices_and_enter_is_in_its_footer(make_app):
-    """The rotation's overlap and the workspace switch: j/k move as in every
-    list (they did nothing: 'j j Enter' chose the default 24 hours), and stop
-    at the ends."""
+async def _the_lists_refusal_and_help(pilot) -> None:
+    """On the integration list: g on a draft says why; help explains the
+    Active column's "1 · 1 ends" (it said "exp", read as expired), which
+    was explained nowhere on screen."""
+    from keydesk.tui.screens.help import HelpScreen
+    from keydesk.views import EXPIRING_SOON
+
+    app = pilot.app
+    screen = app.screen
+    assert isinstance(screen, IntegrationsScreen), ("list", screen)
+    table = screen.query_one("#integrations", ListTable)
+    await pilot.press("home")
+    for _ in range(table.row_count):
+        if screen.highlighted().name == "okta-sso":
+            break
+        await pilot.press("down")
+    app.clear_notifications()
+    await pilot.press("g")
+    await settle(pilot)
+    assert app.screen is screen, "g on a draft: stays"
+    [said] = [n.message for n in app._notifications]
+    assert "draft" in said and "configure it" in said, ("g on a draft", said)
+
+    await pilot.press("question_mark")
+    await settle(pilot)
+    assert isinstance(app.screen, HelpScreen), "help"
+    notes = dict(app.screen._notes)
+    assert f"within {EXPIRING_SOON.days} days" in notes["Active"], ("help", notes)
+    assert notes["Active"].endswith("4 · 1 ends"), ("help", notes)
+    assert "Keys that work" in notes["Active"], ("help", notes)
+
+
+async def test_j_and_k_move_in_a_dialogs_choices_and_q_leaves_each_screen_as_escape_does(
+    make_app,
+):
+    """One walk at 80x24. The rotation's overlap and the workspace switch:
+    j/k move as in every list (they did nothing: 'j j Enter' chose the
+    default 24 hours), and stop at the ends. q leaves each screen as Escape
+    does (a key's page, then github's), and quits from the integration list."""
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        await open_integration(pilot, "github")
+        await go_to_integration(pilot, "github")
         await pilot.press("t")  # the first row is active: its rotation asks the overlap
         await settle(pilot)
         choices = app.screen.query_one(ListOptions)
         start = choices.highlighted
         await pilot.press("j")
-        assert choices.highlighted == start + 1
+        assert choices.highlighted == start + 1, "overlap: j"
         await pilot.press("k", "k")
-        assert choices.highlighted == start - 1
+        assert choices.highlighted == start - 1, "overlap: k k"
         # Stopped at the ends: past '7 days' it wrapped to 'now: the old key
         # stops at once' (and past 'viewer' to 'owner').
         await pilot.press(*"j" * choices.option_count, "down")
-        assert choices.highlighted == choices.option_count - 1
+        assert choices.highlighted == choices.option_count - 1, "overlap: stops at the end"
         await pilot.press(*"k" * choices.option_count, "up")
-        assert choices.highlighted == 0
-        await pilot.press("escape", "escape")
+        assert choices.highlighted == 0, "overlap: stops at the top"
+        await pilot.press("escape")
         await settle(pilot)
-        assert isinstance(app.screen, IntegrationsScreen)
+
+        await pilot.press("enter")  # the key's page
+        await settle(pilot)
+        assert isinstance(app.screen, KeyScreen), "q: the key's page"
+        await pilot.press("q")
+        await settle(pilot)
+        assert isinstance(app.screen, IntegrationDetailScreen), "q: leaves the key's page"
+        await pilot.press("q")
+        await settle(pilot)
+        assert isinstance(app.screen, IntegrationsScreen), "q: leaves github's page"
+
         await pilot.press("w")
         await settle(pilot)
         footer = [key.description for key in app.screen.query_one(KeyFooter).query(FooterKey)]
-        assert "Choose" in footer
+        assert "Choose" in footer, ("switch: Enter in its footer", footer)
         hint = str(app.screen.query_one("#new-workspace").render())  # where another comes from
         assert hint == "Another workspace: keydesk init --workspace NAME (you will own it)"
         await pilot.press("j", "enter")
         await settle(pilot)
-        assert app.workspace.name == "globex"
-
-
-@pytest.mark.parametrize("size", [(80, 24)])
-async def test_q_leaves_each_screen_as_escape_does_and_quits_from_the_list(make_app, size):
-    app = make_app()
-    async with app.run_test(size=size) as pilot:
-        await open_integration(pilot, "github")
-        await pilot.press("enter")  # the key's page
-        await settle(pilot)
-        assert isinstance(app.screen, KeyScreen)
+        assert app.workspace.name == "globex", "switch: j chose the next"
+        assert isinstance(app.screen, IntegrationsScreen), "q: on the list"
         await pilot.press("q")
         await settle(pilot)
-        assert isinstance(app.screen, IntegrationDetailScreen)
-        await pilot.press("q")
-        await settle(pilot)
-        assert isinstance(app.screen, IntegrationsScreen)
-        await pilot.press("q")
-        await settle(pilot)
-    assert app.return_code == 0 and not app.is_running
-
-
-async def test_q_and_gate_typed_in_a_filter_are_text(make_app):
-    """One walk on github's keys: q typed in a filter is text, not a way
-    out; `/gate` typed in one burst on a tab of a few keys: the filter gets
-    `gate`, and `g` does not open the create form."""
-    app = make_app()
-    async with app.run_test(size=(100, 30)) as pilot:
-        await open_integration(pilot, "github")
-        screen = app.screen
-        await pilot.press("slash", "q")
-        await settle(pilot)
-        assert isinstance(app.screen, IntegrationDetailScreen), "q: still on github"
-        assert app.screen.focused.value == "q", "q: in the filter"
-        await pilot.press("escape")  # clears the filter, back on the keys
-        await settle(pilot)
-        assert app.screen is screen and not screen.key_filter.value, "q: cleared"
-
-        assert screen.query_one("#keys", ListTable).row_count < 9, "gate: a short list"
-        await pilot.press("slash", *"gate")
-        await settle(pilot)
-        assert app.screen is screen, "gate: g did not open the form"
-        assert screen.key_filter.value == "gate", ("gate", screen.key_filter.value)
+    assert app.return_code == 0 and not app.is_running, "q: quits from the list"
 
 
 async def test_ticked_and_unticked_scopes_differ_in_their_characters(make_app):
     """Under NO_COLOR a colour says nothing: the box's character must."""
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
-        await open_integration(pilot, "github")
-        await pilot.press("g")
-        await settle(pilot)
+        await go_to_create_form(pilot, "github")
         scopes = app.screen.query_one("#scopes", ScopeList)
         scopes.deselect_all()
         scopes.select(scopes.get_option_at_index(0).value)
@@ -201,7 +233,7 @@ async def test_a_message_never_covers_the_highlighted_keys_line(make_app):
 
     app = make_app()
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
-        await open_integration(pilot, "github")
+        await go_to_integration(pilot, "github")
         app.notify("Revoked kdpk_AAAAAAAAAAAAAAAA (api-gateway-prod)", markup=False)
         for _ in range(20):
             await pilot.pause(0.05)
@@ -246,7 +278,7 @@ async def test_refused_keys_on_a_draft_say_why_and_help_says_the_same(make_app):
 
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
-        await open_integration(pilot, "okta-sso")
+        await go_to_integration(pilot, "okta-sso")
         screen = app.screen
         await pilot.press("2")  # the API Keys tab: empty
         await settle(pilot)
@@ -265,30 +297,11 @@ async def test_refused_keys_on_a_draft_say_why_and_help_says_the_same(make_app):
         assert said["x"].endswith("(no key here: nothing to revoke)")  # an aside, not a sentence
 
 
-async def test_help_on_the_integration_list_says_what_its_key_counts_are(make_app):
-    """The Active column's "1 · 1 ends" (it said "exp", read as expired) was
-    explained nowhere on screen."""
-    from keydesk.tui.screens.help import HelpScreen
-    from keydesk.views import EXPIRING_SOON
-
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        assert isinstance(app.screen, IntegrationsScreen)
-        await pilot.press("question_mark")
-        await settle(pilot)
-        assert isinstance(app.screen, HelpScreen)
-        notes = dict(app.screen._notes)
-        assert f"within {EXPIRING_SOON.days} days" in notes["Active"]
-        assert notes["Active"].endswith("4 · 1 ends")
-        assert "Keys that work" in notes["Active"]
-
-
 async def test_a_viewers_refused_keys_say_their_role_cannot(make_app):
     """g, t and x are hidden from a viewer; pressing one said nothing."""
     app = make_app("carol")
     async with app.run_test(size=(100, 30)) as pilot:
-        await open_integration(pilot, "github")
+        await go_to_integration(pilot, "github")
         screen = app.screen
         for press in ("g", "t", "x"):
             app.clear_notifications()
@@ -297,22 +310,3 @@ async def test_a_viewers_refused_keys_say_their_role_cannot(make_app):
             assert app.screen is screen
             [said] = [n.message for n in app._notifications]
             assert "You are a viewer" in said and "only owners and admins" in said
-
-
-async def test_g_on_a_draft_in_the_integration_list_says_why(make_app):
-    app = make_app()
-    async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, IntegrationsScreen)
-        table = screen.query_one("#integrations", ListTable)
-        for _ in range(table.row_count):
-            if screen.highlighted().name == "okta-sso":
-                break
-            await pilot.press("down")
-        app.clear_notifications()
-        await pilot.press("g")
-        await settle(pilot)
-        assert app.screen is screen
-        [said] = [n.message for n in app._notifications]
-        assert "draft" in said and "configure it" in said
