@@ -65,8 +65,9 @@ def test_unknown_id_and_wrong_secret_are_both_invalid_to_the_client_and_exact_in
 
 
 @pytest.mark.parametrize("case", ["revoked"])
-def test_reasons_only_a_key_holder_can_reach_stay_distinct(client, keys, case):
-    response = _get(client, headers={"Authorization": f"Bearer {keys[case]}"})
+def test_reasons_only_a_key_holder_can_reach_stay_distinct(served_once, module_keys, case):
+    client, _ = served_once
+    response = _get(client, headers={"Authorization": f"Bearer {module_keys[case]}"})
     assert response.status_code == 401 and response.json()["reason"] == case
 
 
@@ -87,7 +88,9 @@ def test_only_space_and_tab_may_surround_the_key(served_once, after):
     assert ok.status_code == 200
 
 
-def test_several_authorization_headers_are_a_bad_request(client, keys):
+def test_several_authorization_headers_are_a_bad_request(served_once, module_keys):
+    client, _ = served_once
+    keys = module_keys
     valid = f"Bearer {keys['valid']}"
     for pair in ([valid, valid], [valid, "Bearer " + keys["unknown"]], ["Basic eDp5", valid]):
         response = client.get("/v1/verify", headers=[("Authorization", value) for value in pair])
@@ -122,11 +125,12 @@ def test_a_key_anywhere_but_authorization_is_a_bad_request(served_once, where):
 
 
 def test_the_access_log_never_holds_a_key_sent_in_the_query_string(
-    store_url, world, keys, tmp_path
+    module_store_url, module_keys, tmp_path
 ):
+    keys = module_keys
     log = tmp_path / "serve.log"
     valid = keys["valid"]
-    with keydesk_serve(store_url, "--access-log", log=log) as base:
+    with keydesk_serve(module_store_url, "--access-log", log=log) as base:
         for query in (f"api_key={valid}", f"x=1&token={valid.replace('_', '%5F')}"):
             response = httpx.get(f"{base}/v1/verify?{query}")
             assert response.status_code == 400
@@ -162,10 +166,10 @@ class _Refusing:
     [(TooManyAttempts("too many attempts with this key at once", 1), 429),
      (StoreUnavailable("no keydesk store at /secret/path/k.db"), 503)],
 )  # fmt: skip
-def test_throttled_and_unavailable_say_when_to_retry_and_nothing_more(keys, error, status):
+def test_throttled_and_unavailable_say_when_to_retry_and_nothing_more(module_keys, error, status):
     app = KeydeskAuth(_never_called, verifier=_Refusing(error))  # type: ignore[arg-type]
     with TestClient(app) as client:
-        response = client.get("/x", headers={"Authorization": f"Bearer {keys['valid']}"})
+        response = client.get("/x", headers={"Authorization": f"Bearer {module_keys['valid']}"})
     assert response.status_code == status
     assert response.headers["retry-after"] == "1"
     assert "/secret/path" not in response.text
@@ -194,8 +198,9 @@ def _websocket_app(verifier: Verifier) -> Starlette:
     return app
 
 
-def test_websocket_handshake_needs_a_key_testclient(world, keys):
-    verifier = Verifier(world.store.engine)
+def test_websocket_handshake_needs_a_key_testclient(module_world, module_keys):
+    keys = module_keys
+    verifier = Verifier(module_world.store.engine)
     with TestClient(_websocket_app(verifier)) as client:
         for headers, status in (
             ({}, 401),
@@ -216,8 +221,9 @@ def test_websocket_handshake_needs_a_key_testclient(world, keys):
     verifier.close()
 
 
-def test_websocket_handshake_needs_a_key_real_server(world, keys):
-    verifier = Verifier(world.store.engine)
+def test_websocket_handshake_needs_a_key_real_server(module_world, module_keys):
+    keys = module_keys
+    verifier = Verifier(module_world.store.engine)
     with uvicorn_thread(_websocket_app(verifier), ws="websockets-sansio") as base:
         url = base.replace("http://", "ws://") + "/ws"
         for headers, status, reason in (
@@ -243,7 +249,7 @@ def test_websocket_handshake_needs_a_key_real_server(world, keys):
     [([], 1008), ([(b"authorization", b"Bearer a"), (b"authorization", b"Bearer b")], 1008)],
 )
 def test_websocket_refused_with_a_close_where_denial_responses_are_unsupported(
-    world, headers, code
+    module_world, headers, code
 ):
     sent = []
 
@@ -254,7 +260,7 @@ def test_websocket_refused_with_a_close_where_denial_responses_are_unsupported(
         sent.append(message)
 
     scope = {"type": "websocket", "path": "/ws", "headers": headers, "query_string": b""}
-    auth = KeydeskAuth(_never_called, verifier=Verifier(world.store.engine))
+    auth = KeydeskAuth(_never_called, verifier=Verifier(module_world.store.engine))
     asyncio.run(auth(scope, receive, send))
     assert [message["type"] for message in sent] == ["websocket.close"]
     assert sent[0]["code"] == code
