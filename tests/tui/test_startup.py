@@ -22,6 +22,7 @@ from textual.widgets import DataTable
 
 from keydesk.errors import StoreUnavailable
 from keydesk.tui.app import KeydeskApp
+from tests.conftest import copy_store_file
 from tests.tui.screenshots import settle
 
 STORE_LAYER = ("sqlalchemy", "sqlmodel", "argon2", "keydesk.service", "keydesk.store.engine")
@@ -38,38 +39,30 @@ def _python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_the_interface_module_imports_no_store_layer():
+@pytest.fixture
+def demo_url(demo_template, tmp_path) -> str:
+    """A demo store's URL: a copy of the worker's (seeding one costs ~0.5 s)."""
+    path = tmp_path / "demo.db"
+    copy_store_file(demo_template, path)
+    return f"sqlite:///{path}"
+
+
+def test_the_interface_imports_no_store_layer_and_its_first_frame_comes_before(demo_url):
+    """Importing keydesk.tui.app imports none of the store layer; the app
+    is on screen, with a quiet "Opening …" line, while the worker that
+    imports and opens the store is held; then the list fills."""
     result = _python(
         f"""
         import sys
-        import keydesk.tui.app
-        print([m for m in {STORE_LAYER!r} if m in sys.modules])
-        """
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[]"
-
-
-def test_first_frame_before_the_store_layer_is_imported(sqlite_url):
-    """The app is on screen, with a quiet "Opening …" line, while the worker
-    that imports and opens the store is held; then the list fills."""
-    from keydesk.demo import seed_demo
-    from keydesk.store.engine import open_store
-
-    store = open_store(sqlite_url, create=True)
-    seed_demo(store)
-    store.dispose()
-    result = _python(
-        f"""
-        import asyncio, sys, threading
-        from functools import partial
         from keydesk.tui import app as tui
+        print("loaded by the import:", [m for m in {STORE_LAYER!r} if m in sys.modules])
+        import asyncio, threading
 
         gate = threading.Event()
 
         def connect():
             gate.wait(30)
-            return tui._connect({sqlite_url!r}, "alice")
+            return tui._connect({demo_url!r}, "alice")
 
         async def main():
             app = tui.KeydeskApp(connect=connect, where="demo.db")
@@ -90,21 +83,16 @@ def test_first_frame_before_the_store_layer_is_imported(sqlite_url):
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == "loaded before the frame: []"
-    assert lines[1] == "frame: Opening demo.db…"
-    assert lines[2] == "rows: 4"
+    assert lines[0] == "loaded by the import: []"
+    assert lines[1] == "loaded before the frame: []"
+    assert lines[2] == "frame: Opening demo.db…"
+    assert lines[3] == "rows: 4"
 
 
-def test_first_rows_before_the_store_layer_is_imported(sqlite_url):
+def test_first_rows_before_the_store_layer_is_imported(demo_url):
     """On an up-to-date SQLite store the list's rows are read bare and shown
     while the store layer is still held back; a row opened meanwhile shows
     its keys once the store is open (its worker waits for it)."""
-    from keydesk.demo import seed_demo
-    from keydesk.store.engine import open_store
-
-    store = open_store(sqlite_url, create=True)
-    seed_demo(store)
-    store.dispose()
     result = _python(
         f"""
         import asyncio, sys, threading
@@ -116,11 +104,11 @@ def test_first_rows_before_the_store_layer_is_imported(sqlite_url):
 
         def connect():
             gate.wait(30)
-            return tui._connect({sqlite_url!r}, "alice")
+            return tui._connect({demo_url!r}, "alice")
 
         async def main():
             app = tui.KeydeskApp(
-                connect=connect, bare_reads=partial(bare_sqlite_reads, {sqlite_url!r}, "alice")
+                connect=connect, bare_reads=partial(bare_sqlite_reads, {demo_url!r}, "alice")
             )
             async with app.run_test(size=(80, 24)) as pilot:
                 table = app.screen.query_one("#integrations")
@@ -150,28 +138,23 @@ def test_first_rows_before_the_store_layer_is_imported(sqlite_url):
     assert lines[2] == "keys: IntegrationDetailScreen True"
 
 
-async def test_keys_pressed_before_the_store_is_open_act_once_it_is(sqlite_url):
+async def test_keys_pressed_before_the_store_is_open_act_once_it_is(demo_url):
     """Rows read bare are on screen while the store opens, and a fast user
     acts on them: nothing is lost and nothing crashes. What needs the store
     reaches it from a worker, which waits for it."""
     from functools import partial
 
-    from keydesk.demo import seed_demo
-    from keydesk.store.engine import open_store
     from keydesk.store.queries import bare_sqlite_reads
     from keydesk.tui import app as tui
     from keydesk.tui.screens.confirm import ConfirmScreen
     from keydesk.tui.screens.create_key import CreateKeyScreen
     from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
 
-    store = open_store(sqlite_url, create=True)
-    seed_demo(store)
-    store.dispose()
     gate = threading.Event()
 
     def connect():
         gate.wait(30)
-        return tui._connect(sqlite_url, "alice")
+        return tui._connect(demo_url, "alice")
 
     async def until(done) -> None:
         for _ in range(600):
@@ -179,7 +162,7 @@ async def test_keys_pressed_before_the_store_is_open_act_once_it_is(sqlite_url):
             if done():
                 return
 
-    app = KeydeskApp(connect=connect, bare_reads=partial(bare_sqlite_reads, sqlite_url, "alice"))
+    app = KeydeskApp(connect=connect, bare_reads=partial(bare_sqlite_reads, demo_url, "alice"))
     try:
         async with app.run_test(size=(100, 30)) as pilot:
             await until(lambda: app.screen.query_one("#integrations").row_count)
@@ -206,20 +189,15 @@ async def test_keys_pressed_before_the_store_is_open_act_once_it_is(sqlite_url):
         gate.set()
 
 
-async def test_the_store_layer_loads_after_the_first_rows_are_drawn(sqlite_url, monkeypatch):
+async def test_the_store_layer_loads_after_the_first_rows_are_drawn(demo_url, monkeypatch):
     """Importing SQLAlchemy in the store's worker holds the GIL for ~150 ms:
     it waits until the rows read bare are painted, not racing them."""
     from functools import partial
 
-    from keydesk.demo import seed_demo
-    from keydesk.store.engine import open_store
     from keydesk.store.queries import bare_sqlite_reads
     from keydesk.tui import app as tui
     from keydesk.tui.screens.integrations import IntegrationsScreen
 
-    store = open_store(sqlite_url, create=True)
-    seed_demo(store)
-    store.dispose()
     painted_rows: list[int] = []  # the list's rows at each paint of its screen
     paint = IntegrationsScreen._compositor_refresh
 
@@ -235,22 +213,20 @@ async def test_the_store_layer_loads_after_the_first_rows_are_drawn(sqlite_url, 
 
     def connect():
         seen_when_opening.append(max(painted_rows, default=0))
-        return tui._connect(sqlite_url, "alice")
+        return tui._connect(demo_url, "alice")
 
-    app = KeydeskApp(connect=connect, bare_reads=partial(bare_sqlite_reads, sqlite_url, "alice"))
+    app = KeydeskApp(connect=connect, bare_reads=partial(bare_sqlite_reads, demo_url, "alice"))
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         assert app.ready
     assert seen_when_opening == [4]
 
 
-def test_quitting_as_the_first_rows_come_opens_no_store(sqlite_url):
+def test_quitting_as_the_first_rows_come_opens_no_store(sqlite_url, migrated):
     """ctrl+q (or a hang-up) before the first rows are painted: the store's
     worker, waiting for that paint, ends at once instead of importing and
     opening the store for a user who has left (and holding the exit up)."""
-    from keydesk.store.engine import open_store
 
-    open_store(sqlite_url, create=True).dispose()
     result = _python(
         f"""
         from functools import partial
@@ -282,15 +258,13 @@ def test_quitting_as_the_first_rows_come_opens_no_store(sqlite_url):
     assert result.stdout.strip().splitlines()[-1] == "connected: []"
 
 
-def test_what_the_imports_made_is_frozen_before_the_app_runs(sqlite_url, monkeypatch):
+def test_what_the_imports_made_is_frozen_before_the_app_runs(sqlite_url, migrated, monkeypatch):
     """Full collections skip the ~38,000 objects the imports made (the one
     start-up would trigger as the first rows come costs 15-30 ms)."""
     import gc
 
-    from keydesk.store.engine import open_store
     from keydesk.tui import app as tui
 
-    open_store(sqlite_url, create=True).dispose()
     frozen: list[int] = []
     monkeypatch.setattr(
         tui.KeydeskApp, "run", lambda self, mouse=True: frozen.append(gc.get_freeze_count())
