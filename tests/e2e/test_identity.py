@@ -19,6 +19,7 @@ from keydesk.errors import PermissionDenied, UnsafeStore
 from keydesk.identity import acting_account, os_account
 from keydesk.service import KeyService
 from keydesk.store.engine import open_store
+from tests.conftest import copy_store_file
 from tests.support.os_users import python_for
 from tests.support.sshd import system_user
 
@@ -184,9 +185,14 @@ def test_sudo_records_the_admin_who_ran_it(tmp_path):
 # -- the store file ---------------------------------------------------------------
 
 
-def _store(tmp_path: Path) -> Path:
+@pytest.fixture
+def store_file(tmp_path, sqlite_template) -> Path:
+    """A private store file with workspace acme in it: a copy of the worker's
+    migrated template (these tests are about opening a store, not making one)."""
     path = tmp_path / "data" / "keydesk.db"
-    store = open_store(f"sqlite:///{path}", create=True)
+    path.parent.mkdir(mode=0o700)
+    copy_store_file(sqlite_template, path)
+    store = open_store(f"sqlite:///{path}")
     KeyService(store, "alice").create_workspace("acme")
     store.dispose()
     return path
@@ -194,8 +200,8 @@ def _store(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("suffix", ["", "-wal", "-shm"])
 @pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660])
-def test_a_store_others_can_read_is_never_opened(tmp_path, suffix, mode):
-    path = _store(tmp_path)
+def test_a_store_others_can_read_is_never_opened(store_file, suffix, mode):
+    path = store_file
     target = Path(f"{path}{suffix}")
     target.touch()
     target.chmod(mode)
@@ -208,8 +214,8 @@ def test_a_store_others_can_read_is_never_opened(tmp_path, suffix, mode):
     open_store(f"sqlite:///{path}").dispose()
 
 
-def test_a_store_in_a_folder_others_can_write_is_never_opened(tmp_path):
-    path = _store(tmp_path)
+def test_a_store_in_a_folder_others_can_write_is_never_opened(store_file):
+    path = store_file
     path.parent.chmod(0o777)
     with pytest.raises(UnsafeStore, match=f"fix: chmod go-w {path.parent}$"):
         open_store(f"sqlite:///{path}")
@@ -220,9 +226,9 @@ def test_a_store_in_a_folder_others_can_write_is_never_opened(tmp_path):
     open_store(f"sqlite:///{path}").dispose()
 
 
-def test_a_store_owned_by_another_user_is_never_opened(tmp_path):
+def test_a_store_owned_by_another_user_is_never_opened(store_file):
     needs_root()
-    path = _store(tmp_path)
+    path = store_file
     os.chown(path, pwd.getpwnam("nobody").pw_uid, -1)
     with pytest.raises(UnsafeStore) as refused:
         open_store(f"sqlite:///{path}")
@@ -231,8 +237,8 @@ def test_a_store_owned_by_another_user_is_never_opened(tmp_path):
     assert refused.value.message.endswith(f"chown {ME} {path}")
 
 
-def test_an_unsafe_store_is_one_line_from_the_cli(tmp_path, capsys):
-    path = _store(tmp_path)
+def test_an_unsafe_store_is_one_line_from_the_cli(store_file, capsys):
+    path = store_file
     path.chmod(0o644)
     assert main(["--db", str(path), "integration", "list"], actor="alice") != 0
     err = capsys.readouterr().err
