@@ -15,7 +15,7 @@ from keydesk.http.server import REVOKES_PER_MINUTE, RateLimit, create_app
 from keydesk.service import KeyService
 from keydesk.store.engine import open_store
 from keydesk.views import AuditView
-from tests.conftest import build_world
+from tests.conftest import build_world, copy_store_file
 from tests.support.pg_team import acme_with_github
 from tests.support.servers import keydesk_serve
 
@@ -25,6 +25,21 @@ def client(world):
     # The server acts as the account it runs as; on SQLite that is the OS user.
     world.admit_keydesk_commands()
     with TestClient(create_app(world.store)) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def admitted_world(module_world):
+    """module_world, its server's account admitted: for tests whose reports
+    revoke nothing (a new store and keys per test cost ~0.4 s)."""
+    module_world.admit_keydesk_commands()
+    return module_world
+
+
+@pytest.fixture
+def shared_client(admitted_world):
+    """`client` on admitted_world: an app of its own (its rate limit fresh)."""
+    with TestClient(create_app(admitted_world.store)) as client:
         yield client
 
 
@@ -49,7 +64,10 @@ def test_a_live_key_is_revoked_and_refused_on_the_next_request(client, world, ke
 
 
 @pytest.mark.parametrize("case", ["revoked", "unknown", "wrong_secret"])
-def test_dead_or_unknown_keys_get_the_same_answer_and_change_nothing(client, world, keys, case):
+def test_dead_or_unknown_keys_get_the_same_answer_and_change_nothing(
+    shared_client, admitted_world, module_keys, case
+):
+    client, world, keys = shared_client, admitted_world, module_keys
     before = {k.public_key: k.status for k in world.owner.keys("github")}
     response = client.post("/v1/revoke", headers=_bearer(keys[case]))
     assert response.status_code == 200
@@ -57,7 +75,8 @@ def test_dead_or_unknown_keys_get_the_same_answer_and_change_nothing(client, wor
     assert {k.public_key: k.status for k in world.owner.keys("github")} == before
 
 
-def test_a_wrong_secret_cannot_revoke_a_real_key(client, world, keys):
+def test_a_wrong_secret_cannot_revoke_a_real_key(shared_client, module_keys):
+    client, keys = shared_client, module_keys
     client.post("/v1/revoke", headers=_bearer(keys["wrong_secret"]))  # same public key as valid
     assert client.get("/v1/verify", headers=_bearer(keys["valid"])).status_code == 200
 
@@ -73,18 +92,21 @@ def test_a_wrong_secret_cannot_revoke_a_real_key(client, world, keys):
         ({"content": b"{" + b" " * 5000 + b"}"}, "too large"),
     ],
 )
-def test_malformed_reports_are_400(client, kwargs, why):
+def test_malformed_reports_are_400(shared_client, kwargs, why):
+    client = shared_client
     response = client.post("/v1/revoke", **kwargs)
     assert response.status_code == 400, why
     assert response.json()["error"] == "invalid_request"
 
 
-def test_a_bad_checksum_is_400_and_revokes_nothing(client, keys):
+def test_a_bad_checksum_is_400_and_revokes_nothing(shared_client, module_keys):
+    client, keys = shared_client, module_keys
     assert client.post("/v1/revoke", headers=_bearer(keys["bad_checksum"])).status_code == 400
     assert client.get("/v1/verify", headers=_bearer(keys["valid"])).status_code == 200
 
 
-def test_reports_are_rate_limited_per_address(client, keys):
+def test_reports_are_rate_limited_per_address(shared_client, module_keys):
+    client, keys = shared_client, module_keys
     answers = [
         client.post("/v1/revoke", headers=_bearer(keys["unknown"])).status_code
         for _ in range(REVOKES_PER_MINUTE + 1)
@@ -111,7 +133,8 @@ def test_the_key_never_reaches_the_log(client, keys, caplog):
         assert keys[case][22:65] not in caplog.text
 
 
-def test_the_verify_endpoint_still_needs_a_valid_key(client, keys):
+def test_the_verify_endpoint_still_needs_a_valid_key(shared_client, module_keys):
+    client, keys = shared_client, module_keys
     # /v1/revoke is exempt from authentication; nothing else is.
     assert client.post("/v1/verify", headers=_bearer(keys["unknown"])).status_code in (401, 405)
     assert client.get("/v1/verify").status_code == 401
@@ -139,8 +162,9 @@ class Served:
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def served(request, tmp_path) -> Iterator[Served]:
     if request.param == "sqlite":
+        copy_store_file(request.getfixturevalue("sqlite_template"), tmp_path / "keydesk.db")
         url = f"sqlite:///{tmp_path / 'keydesk.db'}"
-        store = open_store(url, create=True)
+        store = open_store(url)
         owner = build_world(store).owner
         yield Served(url, owner.create_key("github", "prod").private_key.reveal(),
                      lambda: owner.audit("acme"))  # fmt: skip
