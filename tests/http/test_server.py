@@ -20,18 +20,11 @@ from starlette.testclient import TestClient
 
 from keydesk.asgi import KeydeskAuth
 from keydesk.errors import Unauthorized, UnauthorizedReason
-from keydesk.http.server import create_app
 from keydesk.keys import check_secret, parse_private_key
 from keydesk.service import KeyService
 from keydesk.verify import Verifier
 from keydesk.verify.store_writes import Touch, write_batch
 from tests.support.servers import keydesk_serve
-
-
-@pytest.fixture
-def client(world):
-    with TestClient(create_app(world.store)) as client:
-        yield client
 
 
 @pytest.mark.parametrize(
@@ -50,7 +43,8 @@ def test_endpoint_refuses_with_rfc6750_header_and_reason(served_once, module_key
     assert len(keys[case]) < 20 or keys[case][5:] not in response.text
 
 
-def test_endpoint_without_credentials(client):
+def test_endpoint_without_credentials(served_once):
+    client, _ = served_once
     for headers in ({}, {"Authorization": "Basic dXNlcjpwYXNz"}, {"Authorization": "Bearer "}):
         response = client.get("/v1/verify", headers=headers)
         assert response.status_code == 401
@@ -58,7 +52,8 @@ def test_endpoint_without_credentials(client):
         assert response.json()["reason"] == "missing"
 
 
-def test_endpoint_accepts_a_valid_key(client, keys, world):
+def test_endpoint_accepts_a_valid_key(served_once, module_keys):
+    client, keys = served_once[0], module_keys
     response = client.get("/v1/verify", headers={"Authorization": f"Bearer {keys['valid']}"})
     assert response.status_code == 200
     body = response.json()
@@ -69,7 +64,9 @@ def test_endpoint_accepts_a_valid_key(client, keys, world):
     assert client.get("/healthz").status_code == 200
 
 
-def test_middleware_protects_another_app_in_one_line(world, keys):
+def test_middleware_protects_another_app_in_one_line(module_world, module_keys):
+    world, keys = module_world, module_keys
+
     async def whoami(request: Request) -> JSONResponse:
         return JSONResponse({"caller": request.state.api_key.label})
 
@@ -104,7 +101,8 @@ def _reachable_text(root: object) -> list[str | bytes]:
     return found
 
 
-def test_caches_hold_digests_never_plaintext(world, keys):
+def test_caches_hold_digests_never_plaintext(module_world, module_keys):
+    world, keys = module_world, module_keys
     verifier = Verifier(world.store.engine)
     digests = []
     for presented in keys.values():
@@ -136,7 +134,8 @@ def test_a_revoked_key_cached_as_valid_is_refused_at_once(world):
     verifier.close()
 
 
-def test_repeated_failures_cost_no_second_argon2(world, keys):
+def test_repeated_failures_cost_no_second_argon2(module_world, module_keys):
+    world, keys = module_world, module_keys
     calls = []
 
     def counting(*args):
@@ -155,7 +154,8 @@ def test_repeated_failures_cost_no_second_argon2(world, keys):
     verifier.close()
 
 
-def test_concurrent_verifications_of_one_key_are_consistent(world, keys):
+def test_concurrent_verifications_of_one_key_are_consistent(module_world, module_keys):
+    world, keys = module_world, module_keys
     verifier = Verifier(world.store.engine)
 
     def attempt(n: int) -> str:
