@@ -5,6 +5,8 @@ spoofed X-Forwarded-For from an untrusted peer chooses nothing)."""
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -23,14 +25,24 @@ def _auth(key: str, **headers: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}", **headers}
 
 
+@pytest.fixture(scope="module")
+def free(module_world) -> str:
+    """An unlimited key on the module's store (only ever verified)."""
+    return module_world.owner.create_key("github", "free").private_key.reveal()
+
+
+_FENCED = itertools.count()
+
+
 @pytest.fixture
-def made(world):
-    """A key for 10.0.0.0/8 and 2001:db8::/32 at 3 a day; an unlimited one."""
-    fenced = world.owner.create_key(
-        "github", "fenced", allow_from=["10.0.0.0/8", "2001:db8::/32"], rate="3/d"
+def made(module_world, free):
+    """A key for 10.0.0.0/8 and 2001:db8::/32 at 3 a day, the test's own (its
+    uses count in the store), on the module's store (a store per test cost
+    ~0.3 s); the unlimited one."""
+    fenced = module_world.owner.create_key(
+        "github", f"fenced {next(_FENCED)}", allow_from=["10.0.0.0/8", "2001:db8::/32"], rate="3/d"
     )
-    free = world.owner.create_key("github", "free")
-    return world, fenced.private_key.reveal(), free.private_key.reveal()
+    return module_world, fenced.private_key.reveal(), free
 
 
 def _client(world, peer: str, trusted: tuple[str, ...] = ()) -> TestClient:
@@ -141,10 +153,10 @@ def test_keydesk_auth_takes_trusted_proxies_and_adds_the_headers_to_the_apps_ans
         verifier.close()
 
 
-def test_a_trusted_proxy_that_is_not_a_network_is_refused_when_made(world):
+def test_a_trusted_proxy_that_is_not_a_network_is_refused_when_made(module_world):
     from keydesk.errors import InvalidInput
 
-    verifier = Verifier(world.store.engine)
+    verifier = Verifier(module_world.store.engine)
     try:
         with pytest.raises(InvalidInput, match=r"trusted proxy 'proxy\.example'"):
             KeydeskAuth(Starlette(), verifier=verifier, trusted_proxies=["proxy.example"])
