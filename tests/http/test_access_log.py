@@ -21,12 +21,12 @@ def _forms(key: str) -> list[str]:
 
 @pytest.mark.parametrize("trusted", [False, True])
 def test_a_key_in_x_forwarded_for_is_refused_and_never_logged(
-    store_url, world, keys, tmp_path, trusted
+    module_store_url, module_keys, tmp_path, trusted
 ):
     log = tmp_path / "serve.log"
-    valid = keys["valid"]
+    valid = module_keys["valid"]
     args = ["--access-log", *(["--trusted-proxy", "127.0.0.1"] if trusted else [])]
-    with keydesk_serve(store_url, *args, log=log) as base, httpx.Client() as client:
+    with keydesk_serve(module_store_url, *args, log=log) as base, httpx.Client() as client:
         for sent in _forms(valid):
             response = client.get(f"{base}/v1/verify", headers={"X-Forwarded-For": sent})
             assert response.status_code == 400, sent
@@ -87,14 +87,16 @@ def test_a_key_in_any_logged_field_is_refused_and_redacted(field):
     assert "[redacted]" in (logged["client"][0] if field == "client" else logged["method"])
 
 
-def test_a_key_split_across_forwarded_entries_is_never_logged(store_url, world, keys, tmp_path):
+def test_a_key_split_across_forwarded_entries_is_never_logged(
+    module_store_url, module_keys, tmp_path
+):
     """Behind a trusted proxy the last X-Forwarded-For entry is the client:
     `K[:20], K[20:]` logged the key's secret as the address (third attack
     pass of #19). A client that is no IP address is logged as [invalid]."""
     log = tmp_path / "serve.log"
-    valid = keys["valid"]
+    valid = module_keys["valid"]
     args = ["--access-log", "--trusted-proxy", "127.0.0.1"]
-    with keydesk_serve(store_url, *args, log=log) as base, httpx.Client() as client:
+    with keydesk_serve(module_store_url, *args, log=log) as base, httpx.Client() as client:
         for sent in (f"{valid[:20]}, {valid[20:]}", "10.0.0.1, not-an-address"):
             response = client.get(f"{base}/healthz", headers={"X-Forwarded-For": sent})
             assert response.status_code == 200, sent
