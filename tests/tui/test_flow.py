@@ -120,16 +120,49 @@ def _plain_items(o: dict | list | tuple) -> list:
     return list.copy(o) if issubclass(type(o), list) else list(tuple.__iter__(o))
 
 
-async def test_revoke_and_rotate_now_ask_and_only_an_answer_ends_the_key(make_app, demo_store):
-    """One walk on github's first key: Cancel (or Escape) in the revoke
-    modal revokes nothing; a rotation to now asks, and a stray Enter (on
-    Cancel) keeps the key and makes no replacement; confirmed, a rotation
-    with no overlap revokes the old key at once."""
+async def test_a_rotation_asks_its_overlap_and_only_an_answer_ends_a_key(make_app, demo_store):
+    """One walk on github at 100x30. Its first key rotated: the overlap is
+    asked, and the page says when the old key stops; Done lands on the
+    replacement, listed beside the key it replaces. On that replacement:
+    Cancel (or Escape) in the revoke modal revokes nothing; a rotation to
+    now asks, and a stray Enter (on Cancel) keeps the key and makes no
+    replacement; confirmed, a rotation with no overlap revokes the old key
+    at once."""
+    from datetime import date, timedelta
+
+    from keydesk.tui.screens.choice import ChoiceScreen
+    from keydesk.views import stop_time, utcnow
+
     alice = KeyService(demo_store, "alice")
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
-        await go_to_integration(pilot, "github")
-        detail = app.screen
+        detail = await go_to_integration(pilot, "github")
+        first = detail.highlighted_key()
+        await pilot.press("t")
+        await settle(pilot)
+        assert isinstance(app.screen, ChoiceScreen), "overlap: asked"
+        await pilot.press("enter")  # 24 hours, the default
+        await settle(pilot)
+        assert isinstance(app.screen, KeyCreatedScreen), "overlap: the replacement shown"
+        stored = alice.key(first.public_key)
+        assert stored.is_active, "overlap: it keeps working during the overlap"
+        assert stored.expires_at is not None, "overlap: it stops"
+        stops_in = stored.expires_at - utcnow()
+        assert abs(stops_in - timedelta(hours=24)) < timedelta(minutes=5), ("overlap", stops_in)
+        said = _text(app.screen, "#rotation-next")
+        assert (
+            f"{first.public_key} ({first.label}) stops working at {stop_time(stored.expires_at)}"
+            in said
+        ), ("overlap: said", said)
+        await pilot.press("c", "d")
+        await settle(pilot)
+        assert app.screen is detail, "overlap: Done"
+        new = detail.highlighted_key()
+        assert new.label == f"{first.label} ({date.today().isoformat()})", "overlap: its label"
+        assert new.replaces == first.public_key, "overlap: replaces"
+        rotating = next(k for k in detail.listed_keys() if k.public_key == first.public_key)
+        assert rotating.replaced_by == new.public_key, "overlap: replaced by"
+
         key = detail.highlighted_key()
         assert key.is_active, "cancel: an active key"
         await pilot.press("x")
@@ -224,32 +257,15 @@ async def test_the_created_page_asks_before_leaving_and_revokes_its_key(make_app
     assert KeyService(demo_store, "alice").key(public).status == "revoked"
 
 
-async def test_bad_labels_show_the_service_message_inline_and_keep_the_text(make_app, demo_store):
-    """The refused name stays, the cursor at its end: ` 2` makes `CI Runner
-    2`, not `2`; and Enter pressed again while the key is being made (a
-    double submit) makes one key."""
+async def test_store_errors_and_bad_labels_show_inline_and_keep_the_text(make_app, demo_store):
+    """One walk on github's create form. A store error is shown, not
+    raised, the name kept. The service's message for a bad label is shown
+    beside it; the refused name stays, the cursor at its end: ` 2` makes
+    `CI Runner 2`, not `2`; and Enter pressed again while the key is being
+    made (a double submit) makes one key."""
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
         before = len(KeyService(demo_store, "alice").keys("github"))
-        await go_to_create_form(pilot, "github")
-        await pilot.press("enter")
-        await settle(pilot)
-        assert "required" in _text(app.screen, "#label-error")
-        await pilot.press(*"CI Runner", "enter")  # taken by an active key
-        await settle(pilot)
-        assert isinstance(app.screen, CreateKeyScreen)
-        assert "already exists" in _text(app.screen, "#label-error")
-        assert app.screen.query_one("#label", Input).value == "CI Runner"
-        await pilot.press(*" 2", "enter", "enter", "enter")
-        await settle(pilot)
-        assert isinstance(app.screen, KeyCreatedScreen), "typing adds to the refused name"
-        assert app.screen._key.label == "CI Runner 2"
-    assert len(KeyService(demo_store, "alice").keys("github")) == before + 1, "one key"
-
-
-async def test_store_errors_are_shown_not_raised(make_app):
-    app = make_app()
-    async with app.run_test(size=(100, 30)) as pilot:
         await go_to_create_form(pilot, "github")
 
         def unavailable(*_args, **_kwargs):
@@ -260,9 +276,25 @@ async def test_store_errors_are_shown_not_raised(make_app):
         app.service.create_key = unavailable
         await pilot.press(*"prod-2", "enter")
         await settle(pilot)
-        assert isinstance(app.screen, CreateKeyScreen)
-        assert "busy" in _text(app.screen, "#label-error")
-        assert app.screen.query_one("#label", Input).value == "prod-2"
+        assert isinstance(app.screen, CreateKeyScreen), "store error: still on the form"
+        assert "busy" in _text(app.screen, "#label-error"), "store error: shown"
+        assert app.screen.query_one("#label", Input).value == "prod-2", "store error: kept"
+        del app.service.create_key  # the store answers again
+        await pilot.press(*["backspace"] * len("prod-2"))
+
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "required" in _text(app.screen, "#label-error"), "empty: required"
+        await pilot.press(*"CI Runner", "enter")  # taken by an active key
+        await settle(pilot)
+        assert isinstance(app.screen, CreateKeyScreen), "taken: still on the form"
+        assert "already exists" in _text(app.screen, "#label-error"), "taken: said"
+        assert app.screen.query_one("#label", Input).value == "CI Runner", "taken: kept"
+        await pilot.press(*" 2", "enter", "enter", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, KeyCreatedScreen), "typing adds to the refused name"
+        assert app.screen._key.label == "CI Runner 2"
+    assert len(KeyService(demo_store, "alice").keys("github")) == before + 1, "one key"
 
 
 async def test_stored_markup_and_escapes_render_literally_in_rows_and_notifications(
@@ -541,42 +573,6 @@ async def test_palette_generates_and_revokes_on_an_integration_page(make_app):
         await _palette(pilot, "Revoke API key CI Runner")
         assert isinstance(app.screen, ConfirmScreen)
         assert "CI Runner" in _text(app.screen, ".dialog-line")
-
-
-async def test_rotation_asks_the_overlap_and_says_when_the_old_key_stops(make_app, demo_store):
-    from datetime import date, timedelta
-
-    from keydesk.tui.screens.choice import ChoiceScreen
-    from keydesk.views import stop_time, utcnow
-
-    app = make_app()
-    async with app.run_test(size=(100, 30)) as pilot:
-        await go_to_integration(pilot, "github")
-        detail = app.screen
-        old = detail.highlighted_key()
-        await pilot.press("t")
-        await settle(pilot)
-        assert isinstance(app.screen, ChoiceScreen)
-        await pilot.press("enter")  # 24 hours, the default
-        await settle(pilot)
-        assert isinstance(app.screen, KeyCreatedScreen)
-        stored = KeyService(demo_store, "alice").key(old.public_key)
-        assert stored.is_active  # it keeps working during the overlap
-        assert stored.expires_at is not None
-        assert abs(stored.expires_at - utcnow() - timedelta(hours=24)) < timedelta(minutes=5)
-        said = _text(app.screen, "#rotation-next")
-        assert (
-            f"{old.public_key} ({old.label}) stops working at {stop_time(stored.expires_at)}"
-            in said
-        )
-        await pilot.press("c", "d")
-        await settle(pilot)
-        assert app.screen is detail
-        new = detail.highlighted_key()
-        assert new.label == f"{old.label} ({date.today().isoformat()})"
-        assert new.replaces == old.public_key
-        rotating = next(k for k in detail.listed_keys() if k.public_key == old.public_key)
-        assert rotating.replaced_by == new.public_key
 
 
 async def test_a_key_saved_before_the_form_has_its_list_is_made_for_the_integration_it_was_opened_for(

@@ -265,24 +265,32 @@ async def _palette(pilot, query: str) -> list[str]:
     return [str(options.get_option_at_index(n).prompt) for n in range(options.option_count)]
 
 
-async def test_a_viewer_is_not_offered_generate(make_app):
+async def test_a_viewer_is_not_offered_generate_and_its_refused_keys_say_why(make_app):
+    """One walk as carol, a viewer: Generate is offered neither on the list
+    nor on github's page, where its button says why it is off; g, t and x
+    (hidden from a viewer; pressing one said nothing) each say that the
+    role cannot, and x opens no revoke."""
     app = make_app("carol")
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         offered = await _palette(pilot, "Generate API")
-        assert not any(o.startswith("Generate API key") for o in offered), offered
+        assert not any(o.startswith("Generate API key") for o in offered), ("list", offered)
         await pilot.press("escape")
-        await go_to_integration(pilot, "github")
+        screen = await go_to_integration(pilot, "github")
         # The generate button says why it is off.
-        assert app.screen.query_one("#generate", Button).disabled
-        assert "viewer" in _text(app.screen, "#keys-gate")
+        assert app.screen.query_one("#generate", Button).disabled, "github: button off"
+        assert "viewer" in _text(app.screen, "#keys-gate"), "github: why"
         offered = await _palette(pilot, "Generate API")
-        assert not any(o.startswith("Generate API key") for o in offered), offered
+        assert not any(o.startswith("Generate API key") for o in offered), ("github", offered)
         await pilot.press("escape")
         await settle(pilot)
-        await pilot.press("x")
-        await settle(pilot)
-        assert isinstance(app.screen, IntegrationDetailScreen)  # no revoke for viewers
+        for press in ("g", "t", "x"):
+            app.clear_notifications()
+            await pilot.press(press)
+            await settle(pilot)
+            assert app.screen is screen, (press, "no form, no dialog")  # no revoke for viewers
+            [said] = [n.message for n in app._notifications]
+            assert "You are a viewer" in said and "only owners and admins" in said, (press, said)
 
 
 async def test_an_admin_is_offered_generate_only_where_it_works_and_help_lists_keys(make_app):

@@ -295,18 +295,3 @@ async def test_refused_keys_on_a_draft_say_why_and_help_says_the_same(make_app):
         said = dict(app.screen._rows)
         assert said["g"].endswith(f"({draft})")
         assert said["x"].endswith("(no key here: nothing to revoke)")  # an aside, not a sentence
-
-
-async def test_a_viewers_refused_keys_say_their_role_cannot(make_app):
-    """g, t and x are hidden from a viewer; pressing one said nothing."""
-    app = make_app("carol")
-    async with app.run_test(size=(100, 30)) as pilot:
-        await go_to_integration(pilot, "github")
-        screen = app.screen
-        for press in ("g", "t", "x"):
-            app.clear_notifications()
-            await pilot.press(press)
-            await settle(pilot)
-            assert app.screen is screen
-            [said] = [n.message for n in app._notifications]
-            assert "You are a viewer" in said and "only owners and admins" in said
