@@ -176,17 +176,22 @@ async def test_the_configure_box_changes_only_by_hand_and_a_typed_ahead_space_ti
         assert app.screen is form
 
 
-async def test_an_incomplete_draft_says_what_is_missing_and_the_edit_form_saves_all_or_nothing(
+async def test_a_draft_says_why_it_refuses_and_what_is_missing_and_edits_save_all_or_nothing(
     make_app, demo_store
 ):
-    """One walk at 100x30. On okta-sso (a client id, no redirect URI), c
-    says what is missing and e there opens its settings, the fields bordered
-    and the focused one standing out. The edit form saves all or nothing
-    (#8 item 15: settings and configure in one call; clearing is a change),
-    there and on github's."""
+    """One walk at 100x30. On okta-sso (a client id, no redirect URI), its
+    refused keys say why and help says the same
+    (_refused_keys_on_a_draft_say_why_and_help_says_the_same); c says what
+    is missing and e there opens its settings, the fields bordered and the
+    focused one standing out. The edit form saves all or nothing (#8 item
+    15: settings and configure in one call; clearing is a change), there
+    and on github's."""
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
         await go_to_integration(pilot, "okta-sso")
+        await _refused_keys_on_a_draft_say_why_and_help_says_the_same(pilot)
+        await pilot.press("escape")  # closes help
+        await settle(pilot)
         await pilot.press("c")
         await settle(pilot)
         dialog = app.screen
@@ -231,6 +236,31 @@ async def test_an_incomplete_draft_says_what_is_missing_and_the_edit_form_saves_
         assert app.screen is form, "clearing: refused"
         assert "keys depend on its client id" in _text(form, "#add-error"), "clearing: why"
     assert KeyService(demo_store, "alice").integration("github").client_id
+
+
+async def _refused_keys_on_a_draft_say_why_and_help_says_the_same(pilot) -> None:
+    """g, t and x on a draft with no keys said "New key: not possible here
+    now"; each says why (a draft: configure it first; no key: nothing to
+    revoke), and ? gives the same reason instead of "not available"."""
+    app = pilot.app
+    screen = app.screen
+    assert isinstance(screen, IntegrationDetailScreen), ("refused: okta-sso", screen)
+    await pilot.press("2")  # the API Keys tab: empty
+    await settle(pilot)
+    draft = "okta-sso is a draft: no new key can be made; configure it first (c)"
+    for press, why in (("g", draft), ("t", draft), ("x", "No key here: nothing to revoke")):
+        app.clear_notifications()
+        await pilot.press(press)
+        await settle(pilot)
+        assert app.screen is screen, ("refused", press)
+        said = [n.message for n in app._notifications]
+        assert said == [why], ("refused", press, said)
+    await pilot.press("question_mark")
+    await settle(pilot)
+    assert isinstance(app.screen, HelpScreen), "refused: help"
+    said = dict(app.screen._rows)
+    assert said["g"].endswith(f"({draft})"), ("help", said["g"])
+    assert said["x"].endswith("(no key here: nothing to revoke)"), ("help", said["x"])  # an aside
 
 
 async def test_choose_an_integration_shows_under_the_picker_and_goes(make_app):

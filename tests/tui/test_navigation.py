@@ -268,30 +268,3 @@ def test_no_screen_binds_a_key_its_lists_move_with():
             if keys & list_keys:
                 clashes[cls.__name__] = keys & list_keys
     assert seen > 10 and clashes == {}
-
-
-async def test_refused_keys_on_a_draft_say_why_and_help_says_the_same(make_app):
-    """g, t and x on a draft with no keys said "New key: not possible here
-    now"; each says why (a draft: configure it first; no key: nothing to
-    revoke), and ? gives the same reason instead of "not available"."""
-    from keydesk.tui.screens.help import HelpScreen
-
-    app = make_app()
-    async with app.run_test(size=(100, 30)) as pilot:
-        await go_to_integration(pilot, "okta-sso")
-        screen = app.screen
-        await pilot.press("2")  # the API Keys tab: empty
-        await settle(pilot)
-        draft = "okta-sso is a draft: no new key can be made; configure it first (c)"
-        for press, why in (("g", draft), ("t", draft), ("x", "No key here: nothing to revoke")):
-            app.clear_notifications()
-            await pilot.press(press)
-            await settle(pilot)
-            assert app.screen is screen
-            assert [n.message for n in app._notifications] == [why]
-        await pilot.press("question_mark")
-        await settle(pilot)
-        assert isinstance(app.screen, HelpScreen)
-        said = dict(app.screen._rows)
-        assert said["g"].endswith(f"({draft})")
-        assert said["x"].endswith("(no key here: nothing to revoke)")  # an aside, not a sentence
