@@ -38,6 +38,23 @@ async def test_g_a_label_and_enter_in_one_burst_create_the_key(make_app):
         assert app.calls.key(page.key.public_key).replaced_by is None  # not rotated
 
 
+async def test_keys_typed_behind_a_refused_g_are_dropped(make_app):
+    """`g` on a draft integration says why it cannot; the label and Enter
+    typed with it were for the form it would have opened. They acted on the
+    list: the label's `e` opened the draft's edit form, Enter saved it (#21
+    walk: a draft saved as configured)."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        listing = app.screen
+        draft = next(i for i in listing._integrations if i.status.value == "draft")
+        listing.table.move_cursor(row=listing.table.get_row_index(str(draft.id)))
+        burst(app, "g|edit-me|enter")
+        await settle_long(pilot)
+        assert app.screen is listing, app.screen  # no edit form, no Members page
+        assert app.calls.integration(draft.id) == draft  # untouched
+
+
 async def test_tab_in_a_burst_moves_field_by_field(make_app):
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:

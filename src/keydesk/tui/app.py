@@ -110,7 +110,7 @@ class KeydeskApp(App[None]):
         )
         self._calls = StoreCalls(lambda: self.service)
         self._integration_flows = IntegrationFlows(self, self._calls)
-        self._key_flows = KeyFlows(self, self._calls, self._integration_flows, clock)
+        self._key_flows = KeyFlows(self, self._calls, self._integration_flows, self.refuse, clock)
         self._workspace_flows = WorkspaceFlows(
             self,
             self._calls,
@@ -389,6 +389,12 @@ class KeydeskApp(App[None]):
             self.push_screen(HelpScreen(self.screen))
 
     # -- the one-time reveal -------------------------------------------------------------
+
+    def refuse(self, message: str, *, severity: SeverityLevel = "warning") -> None:
+        # `g`, a label and Enter on a draft: the label's `e` opened the
+        # integration's edit form, and Enter saved it.
+        self._keys.drop_held()
+        self.notify(message, severity=severity, markup=False)
 
     def notify(
         self,

@@ -18,6 +18,8 @@ from keydesk.tui.store_calls import StoreCalls
 from keydesk.views import IntegrationView, KeyView, WorkspaceView
 
 if TYPE_CHECKING:
+    from textual.notifications import SeverityLevel
+
     from keydesk.store.queries import Reads  # the store layer: not loaded by screens
 
 
@@ -45,6 +47,10 @@ class Keydesk(Protocol):
 
     def now(self) -> datetime:
         """What "now" is for words like "expiring in 9 days"."""
+
+    def refuse(self, message: str, *, severity: SeverityLevel = "warning") -> None:
+        """Say why a key did nothing; the keys typed right behind it are
+        dropped (they were for the form it would have opened)."""
 
     # -- the store -----------------------------------------------------------------------
 

@@ -133,6 +133,11 @@ class KeyGate:
             self._starting = False
             self._settle_then_replay()
 
+    def drop_held(self) -> None:
+        """The key in front was refused: the keys typed behind it were for
+        what it would have opened, and are dropped, not acted on here."""
+        self._held.clear()
+
     def bound(self, key: str) -> bool:
         """A binding of the app, the screen in front or the focused widget
         (and its parents) takes `key`."""

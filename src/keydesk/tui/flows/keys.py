@@ -40,10 +40,13 @@ class KeyFlows:
         app: App[Any],
         calls: StoreCalls,
         integrations: IntegrationFlows,
+        refuse: Callable[..., None],
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        """`clock`: the app's "now", for the time a key has left."""
+        """`refuse`: the app's (Keydesk.refuse); `clock`: the app's "now",
+        for the time a key has left."""
         self._app = app
+        self._refuse = refuse
         self._calls = calls
         self._integrations = integrations
         self._now = clock
@@ -265,7 +268,7 @@ class KeyFlows:
         self._app.screen.post_message(KeysChanged(key.integration_id, highlight=key.public_key))
 
     def _refused(self, key: KeyView, message: str) -> None:
-        self._app.notify(visible(message), severity="error", title="keydesk", markup=False)
+        self._refuse(visible(message), severity="error")
         self._app.screen.post_message(KeysChanged(key.integration_id, highlight=key.public_key))
 
 

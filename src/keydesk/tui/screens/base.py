@@ -95,10 +95,10 @@ class KeydeskScreen(Screen[ScreenResultType]):
                     hidden = binding
         if dimmed is not None:
             why = self.why_not(dimmed.action) or f"{dimmed.description}: not possible here now"
-            self.notify(why, severity="warning", markup=False)
+            self.keydesk.refuse(why)
             event.stop()
         elif hidden is not None and (role_cannot := self.why_hidden(hidden.action)):
-            self.notify(role_cannot, severity="warning", markup=False)
+            self.keydesk.refuse(role_cannot)
             event.stop()
 
     def action_back(self) -> None:
