@@ -103,6 +103,7 @@ async def test_an_owner_filters_changes_adds_and_removes_members(make_app, demo_
         dialog, label = form.query_one("#dialog").content_region, form.query_one("Label").region
         assert label.right <= dialog.right, ("add: the account's label whole", label, dialog)
         await pilot.resize_terminal(80, 24)
+        await settle(pilot)  # laid out again before the click: it aimed at the 60x20 place
         form.query_one("#member-account", Input).value = "dave"
         await pilot.click("#add")
         await settle(pilot)
