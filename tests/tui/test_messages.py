@@ -36,11 +36,18 @@ async def test_one_compact_message_clear_of_the_keys_it_is_about(make_app):
         [toast] = await _toasts(pilot)
         assert str(toast.render()).startswith("Revoked kdpk_")
         assert not toast.region.overlaps(table) and not toast.region.overlaps(line)
+        [done] = list(app._notifications)
+        assert done.timeout == app.NOTIFICATION_TIMEOUT
         await pilot.press("x", "x", "x")  # the row just revoked: refused, and said once
         await settle(pilot)
         [toast] = await _toasts(pilot)
         assert "cannot be revoked again" in str(toast.render())
         assert not toast.region.overlaps(table) and not toast.region.overlaps(line)
+        [refused] = list(app._notifications)
+        assert refused.timeout == app.NOTIFICATION_TIMEOUT
+        app.notify("the store is busy (another process holds a lock on it)", severity="error")
+        [failed] = list(app._notifications)  # a revoke that failed stays long enough to be seen
+        assert failed.timeout > app.NOTIFICATION_TIMEOUT
 
 
 async def test_a_new_stores_place_is_said_in_the_welcome_page(demo_store):

@@ -413,6 +413,8 @@ class KeydeskApp(App[None]):
             return
         title = "" if title == self.TITLE else title  # no news in its own window; a line less
         message = message if markup else toast_lines(message, self.size.width)
+        if severity == "error" and timeout is None:  # a revoke that failed must not pass unseen
+            timeout = 3 * self.NOTIFICATION_TIMEOUT
         # Never cut: a message may end in the command to run (an SSH key's
         # approval); toasts are as wide as the screen (app.tcss), so short ones
         # stay above the tables' rows.
