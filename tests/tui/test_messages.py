@@ -46,6 +46,7 @@ async def test_one_compact_message_clear_of_the_keys_it_is_about(make_app):
         [refused] = list(app._notifications)
         assert refused.timeout == app.NOTIFICATION_TIMEOUT
         app.notify("the store is busy (another process holds a lock on it)", severity="error")
+        await settle(pilot)
         [failed] = list(app._notifications)  # a revoke that failed stays long enough to be seen
         assert failed.timeout > app.NOTIFICATION_TIMEOUT
 
