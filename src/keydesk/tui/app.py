@@ -35,7 +35,7 @@ from keydesk.store.urls import shown_url
 from keydesk.tui import clipboard, heap
 from keydesk.tui.calls import call_service, notify_error
 from keydesk.tui.commands import KeydeskCommands, KeydeskPalette
-from keydesk.tui.display import toast_lines, visible
+from keydesk.tui.display import visible
 from keydesk.tui.flows.integrations import IntegrationFlows
 from keydesk.tui.flows.keys import KeyFlows
 from keydesk.tui.flows.workspaces import WorkspaceFlows
@@ -412,7 +412,6 @@ class KeydeskApp(App[None]):
             reveal.note(message if not markup else Content.from_markup(message).plain, severity)
             return
         title = "" if title == self.TITLE else title  # no news in its own window; a line less
-        message = message if markup else toast_lines(message, self.size.width)
         if severity == "error" and timeout is None:  # a revoke that failed must not pass unseen
             timeout = 3 * self.NOTIFICATION_TIMEOUT
         # Never cut: a message may end in the command to run (an SSH key's

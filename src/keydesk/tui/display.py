@@ -4,7 +4,6 @@ Rich markup stays text, control characters become visible escapes."""
 from __future__ import annotations
 
 import re
-import textwrap
 from datetime import datetime
 
 from rich.cells import cell_len
@@ -95,17 +94,3 @@ def day(value: datetime | None) -> str:
 def sentence(message: str) -> str:
     """A service message ("the label is required") as a line on a form."""
     return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
-
-
-TOAST_GUTTER = 5  # cells of a toast that are not its words: its rack's edge, bar and padding
-
-
-def toast_lines(message: str, screen_width: int) -> str:
-    """A plain message broken into lines that fit a toast on this screen.
-    Textual sizes a toast by its words' width and cuts what does not fit:
-    at 80 columns a 78-character refusal showed one line of two, "first."
-    lost. Words stay whole; only a word wider than the screen is split."""
-    width = max(20, screen_width - TOAST_GUTTER)
-    return "\n".join(
-        textwrap.fill(line, width, break_on_hyphens=False) or line for line in message.splitlines()
-    )
