@@ -47,12 +47,8 @@ def _cut_middle(text: str, width: int) -> str:
     room = width - 1
     if (date := _DATE_END.search(text)) and room - len(date[0]) >= _LEAST_HEAD:
         return _start(text, room - len(date[0])).rstrip() + "…" + date[0]
-    head, used = "", 0
-    for character in text:
-        if used + cell_len(character) > room // 2:
-            break
-        head, used = head + character, used + cell_len(character)
-    tail, room = "", room - used
+    head = _start(text, room // 2)
+    tail, room = "", room - cell_len(head)
     for character in reversed(text):
         if cell_len(character) > room:
             break
