@@ -6,6 +6,7 @@ and a new store's place is said in the welcome page's text, not over it."""
 from __future__ import annotations
 
 import pytest
+from textual.geometry import Region
 from textual.widgets import Button, DataTable, Static
 from textual.widgets._toast import Toast
 
@@ -89,3 +90,24 @@ async def test_a_long_refusal_stays_above_the_rows(make_app, size):
         table = app.screen.query_one(DataTable)
         assert toast.region.height <= 3 and toast.region.bottom <= table.region.y
         assert not toast.region.overlaps(app.screen.query_one("#key-detail").region)
+
+
+@pytest.mark.parametrize("columns", [60, 80, 120])
+async def test_a_message_as_wide_as_the_screen_shows_every_word(make_app, columns):
+    """Textual's rack kept room for a scrollbar it sized no height for: a
+    message that filled a line lost its last line (at 80 columns, the
+    78-character refusal of a draft integration ended "redirect URI)")."""
+    words = " ".join(f"w{index}" for index in range(100))
+    app = make_app()
+    async with app.run_test(size=(columns, 24), notifications=True) as pilot:
+        await settle(pilot)
+        for length in range(columns - 8, columns + 2):
+            message = words[:length].rstrip()
+            app.clear_notifications()
+            app.notify(message)
+            [toast] = await _toasts(pilot)
+            shown = app.screen._compositor.full_map[toast]
+            lines = toast.render_lines(Region(0, 0, toast.region.width, toast.region.height))
+            assert shown.clip.contains_region(shown.region), length
+            shown_words = " ".join(line.text.strip("▌ ") for line in lines).split()
+            assert shown_words == message.split(), length
