@@ -8,6 +8,7 @@ from datetime import datetime
 
 from keydesk.tui.widgets import no_match
 from keydesk.views import IntegrationView, KeyView, stop_time
+from keydesk.views.tags import tags_text
 from keydesk.wording import when
 
 # What a key that is not active cannot be (space selects what x would
@@ -79,6 +80,8 @@ def detail_line(key: KeyView | None, now: datetime, needle: str = "") -> str:
         parts.append(f"stops at {stop_time(key.expires_at)}")
     if key.scopes:
         parts.append("scopes " + " ".join(key.scopes))
+    if key.tags:  # the table has no room for them; the filter matches them
+        parts.append("tags " + tags_text(key.tags))
     return " · ".join(parts)
 
 
