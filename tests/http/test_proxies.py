@@ -15,7 +15,7 @@ import pytest
 
 from keydesk.store.engine import open_store
 from tests.conftest import World, build_world, copy_store_file
-from tests.support.proxies import PROXIES, STUB_HEADERS, echo_app, missing, proxy, stub_keydesk
+from tests.support.proxies import PROXIES, STUB_HEADERS, echo_app, proxy, require, stub_keydesk
 from tests.support.servers import START_TIMEOUT, keydesk_serve, uvicorn_thread
 
 FORGED = {
@@ -54,9 +54,7 @@ def upstreams(store_url, world, tmp_path_factory) -> Iterator[tuple[str, str]]:
 @pytest.fixture(scope="module", params=PROXIES)
 def base(request, tmp_path_factory) -> Iterator[str]:
     """The proxy's base URL."""
-    why = missing(request.param)
-    if why:
-        pytest.skip(why)
+    require(request.param)
     upstreams = request.getfixturevalue("upstreams")
     folder = tmp_path_factory.mktemp(request.param)
     with proxy(request.param, folder, *upstreams) as url:
@@ -67,9 +65,7 @@ def base(request, tmp_path_factory) -> Iterator[str]:
 @pytest.fixture(scope="module", params=PROXIES)
 def stubbed(request, tmp_path_factory) -> Iterator[str]:
     """The proxy in front of a stand-in keydesk that refuses on cue."""
-    why = missing(request.param)
-    if why:
-        pytest.skip(why)
+    require(request.param)
     folder = tmp_path_factory.mktemp(f"{request.param}-stub")
     with (
         uvicorn_thread(stub_keydesk, access_log=False) as stub,

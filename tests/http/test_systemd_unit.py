@@ -11,22 +11,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
+from tests.support.installed import program
 from tests.support.proxies import DEPLOY
 
 UNIT = DEPLOY / "keydesk-serve.service"
 README = Path(__file__).resolve().parents[2] / "README.md"
-ANALYZE = shutil.which("systemd-analyze")
-pytestmark = pytest.mark.skipif(
-    ANALYZE is None,
-    reason="systemd-analyze is not installed (apt-get install systemd; .ci/run does)",
-)
 
 
 def _analyze(*args: str) -> subprocess.CompletedProcess[str]:
-    assert ANALYZE is not None
-    return subprocess.run([ANALYZE, *args], capture_output=True, text=True, timeout=60)
+    analyze = program("systemd-analyze", "apt-get install systemd")
+    return subprocess.run([analyze, *args], capture_output=True, text=True, timeout=60)
 
 
 def test_verify_has_nothing_to_say(tmp_path):
