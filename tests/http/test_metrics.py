@@ -4,7 +4,11 @@ On SQLite only: what is counted is the same on either store."""
 
 from __future__ import annotations
 
+import threading
+from pathlib import Path
+
 import pytest
+import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
@@ -81,6 +85,45 @@ def test_refused_bookkeeping_writes_are_store_errors(world, keys):
         client.get("/v1/verify", headers={"Authorization": f"Bearer {keys['valid']}"})
         verifier.flush()  # the batch is tried, and refused
         assert scrape(client)["keydesk_store_write_errors_total{}"] == 1.0
+
+
+def test_each_answer_the_store_could_not_give_is_one_read_error(client, keys, store_url):
+    valid = {"Authorization": f"Bearer {keys['valid']}"}
+    assert client.get("/v1/verify", headers=valid).status_code == 200
+    store = Path(sa.make_url(store_url).database or "")
+    for file in (store, Path(f"{store}-wal"), Path(f"{store}-shm")):
+        file.unlink(missing_ok=True)  # the store deleted under the running server
+    for failed in (1.0, 2.0, 3.0):
+        assert client.get("/v1/verify", headers=valid).status_code == 503
+        samples = scrape(client)
+        assert samples["keydesk_store_read_errors_total{}"] == failed
+        assert samples['keydesk_requests_total{integration="",outcome="unavailable"}'] == failed
+    assert samples['keydesk_requests_total{integration="github",outcome="accepted"}'] == 1.0
+
+
+def test_the_bookkeeping_queue_is_what_waits_for_the_writer(world):
+    """Last-used times queue for the one writer thread: while it is stuck in
+    a write, each newly used key's waits, and the gauge counts them."""
+    writing, release = threading.Event(), threading.Event()
+
+    def stuck(*_args: object) -> None:
+        writing.set()
+        assert release.wait(30), "the test never released the write"
+
+    verifier = Verifier(world.store.engine, write_batch=stuck)
+    keys = [world.owner.create_key("github", f"k{n}").private_key.reveal() for n in range(4)]
+    with TestClient(create_app(world.store, verifier=verifier, metrics=True)) as client:
+        try:
+            assert scrape(client)['keydesk_queue_items{queue="bookkeeping"}'] == 0.0
+            client.get("/v1/verify", headers={"Authorization": f"Bearer {keys[0]}"})
+            assert writing.wait(30), "the writer never took the first last-used time"
+            for key in keys[1:]:
+                client.get("/v1/verify", headers={"Authorization": f"Bearer {key}"})
+            assert scrape(client)['keydesk_queue_items{queue="bookkeeping"}'] == 3.0
+        finally:
+            release.set()
+        verifier.flush()
+        assert scrape(client)['keydesk_queue_items{queue="bookkeeping"}'] == 0.0
 
 
 def test_no_key_public_or_private_ever_appears(client, keys):
