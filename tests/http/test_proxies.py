@@ -42,10 +42,11 @@ def world(store_url) -> Iterator[World]:
 @pytest.fixture(scope="module")
 def upstreams(store_url, world, tmp_path_factory) -> Iterator[tuple[str, str]]:
     """keydesk serve over the world's store, trusting the proxy on loopback
-    for the client's address as deployed, and the API: host:port each."""
+    for the client's address, with /metrics, as deployed; and the API:
+    host:port each."""
     log = tmp_path_factory.mktemp("serve") / "serve.log"
     with (
-        keydesk_serve(store_url, "--trusted-proxy", "127.0.0.1", log=log) as keydesk,
+        keydesk_serve(store_url, "--trusted-proxy", "127.0.0.1", "--metrics", log=log) as keydesk,
         uvicorn_thread(echo_app, access_log=False) as api,
     ):
         yield keydesk.removeprefix("http://"), api.removeprefix("http://")
@@ -195,3 +196,15 @@ def test_a_key_in_the_path_or_query_never_reaches_the_api(base, world, where):
     key, _ = _key(world, "in-uri")
     response = httpx.get(base + where.format(key=key, rest=key[1:]), headers=_bearer(key))
     assert response.status_code == 400 and "x-upstream" not in response.headers
+
+
+@pytest.mark.parametrize("path", ["/metrics", "/healthz", "/v1/verify", "/v1/revoke"])
+def test_keydesks_own_paths_are_the_apis_through_the_proxy(base, world, path):
+    # Only the proxy's own check reaches keydesk: its /metrics (no key needed)
+    # and its other endpoints stay off the public side, a client's request
+    # for them being the API's like any other, and refused without a key.
+    key, _ = _key(world, "own-paths")
+    assert httpx.get(base + path).status_code == 401
+    response = httpx.get(base + path, headers=_bearer(key))
+    assert response.status_code == 200 and response.headers["x-upstream"] == "echo"
+    assert response.json()["path"] == path

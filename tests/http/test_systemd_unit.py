@@ -1,6 +1,7 @@
 """deploy/keydesk-serve.service as shipped: `systemd-analyze verify` finds
 nothing to say, and `systemd-analyze security` rates it as the unit and the
-README say. (That `keydesk serve` stops cleanly on SIGTERM and tells systemd
+README say, and it holds the sandboxing and the health check the README
+describes. (That `keydesk serve` stops cleanly on SIGTERM and tells systemd
 when it is ready: test_serve_process.py.)"""
 
 from __future__ import annotations
@@ -46,5 +47,20 @@ def test_security_exposure_is_as_documented():
     stated = f"{found[1]} {found[2]}"  # e.g. 0.9 SAFE
     assert f"rates this unit {stated}" in UNIT.read_text()
     assert f"exposure {stated}" in README.read_text()
-    for sandboxing in ("NoNewPrivileges=yes", "ProtectSystem=strict", "ReadWritePaths=/var/lib/keydesk", "User=keydesk"):  # fmt: skip
-        assert f"\n{sandboxing}\n" in UNIT.read_text()
+
+
+def test_the_unit_is_as_the_readme_describes_it():
+    # A dedicated user, the store the only place it may write, no
+    # capabilities, a system-call filter, loopback only; ready when it
+    # listens, and the health check on the port it listens on.
+    unit = UNIT.read_text()
+    for line in ("User=keydesk", "NoNewPrivileges=yes", "ProtectSystem=strict",
+                 "StateDirectory=keydesk", "ReadWritePaths=/var/lib/keydesk",
+                 "CapabilityBoundingSet=", "AmbientCapabilities=",
+                 "SystemCallFilter=@system-service", "IPAddressDeny=any",
+                 "IPAddressAllow=localhost", "Type=notify"):  # fmt: skip
+        assert f"\n{line}\n" in unit
+    command = re.search(r"^ExecStart=(.*)$", unit, re.MULTILINE)
+    assert command is not None and "--host 127.0.0.1 --port 8080" in command[1]
+    health = "curl -fsS http://127.0.0.1:8080/healthz"
+    assert health in unit and health in README.read_text()
