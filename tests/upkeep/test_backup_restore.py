@@ -4,8 +4,10 @@ restore never un-revokes, upgrades an older backup and refuses a newer one."""
 
 from __future__ import annotations
 
+import io
 import os
 import sqlite3
+import sys
 import threading
 from pathlib import Path
 
@@ -95,6 +97,7 @@ def test_a_restore_after_a_revoke_keeps_the_key_revoked(acme, sqlite_url, tmp_pa
         os.stat(sqlite_url.removeprefix("sqlite:///")).st_ino == inode
     )  # in place: serve reads on
     assert (done.revocations, done.disabled, done.created) == (1, 1, False)
+    assert done.lost.nothing  # the revocation and its event are applied again, not lost
     store = open_store(sqlite_url)
     try:
         owner = KeyService(store, "alice")
@@ -273,3 +276,34 @@ def test_a_restore_keeps_limits_and_scopes_narrowed_and_quota_used_since(
     assert _rows(path, "SELECT default_rate FROM workspace_policy") == [("5/min",)]
     assert _rows(path, "SELECT count FROM key_window WHERE kind = 'quota'") == [(999,)]
     assert _rows(path, "SELECT scopes FROM integration WHERE name = 'github'") == [("repo",)]
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_restore_names_the_keys_made_since_the_backup_before_and_after(
+    acme, sqlite_url, tmp_path, cli, monkeypatch
+):
+    acme.owner.create_key("github", "old")
+    taken = backup(sqlite_url, str(tmp_path / "b" / "one.db"))
+    fresh = acme.owner.create_key("github", "fresh").key.public_key
+    acme.owner.add_integration("acme", "stripe", "Stripe")
+    monkeypatch.setattr(sys, "stdin", _Terminal("no\n"))
+    code, out, err = cli("--db", sqlite_url, "store", "restore", taken.path)
+    assert code == 1 and out == ""
+    assert "lost, made since the backup: 1 key, 1 integration" in err
+    assert f"{fresh}  fresh  (github)" in err
+    code, out, err = cli("--db", sqlite_url, "store", "restore", taken.path, "--yes")
+    assert code == 0, err
+    assert "lost, made since the backup: 1 key, 1 integration" in out
+    assert f"{fresh}  fresh  (github)" in out
+    assert "applied again: 0 revocations, 0 disabled integrations, 0 earlier expiries" in out
+    labels = {
+        label
+        for (label,) in _rows(
+            Path(sqlite_url.removeprefix("sqlite:///")), "SELECT label FROM api_key"
+        )
+    }
+    assert labels == {"old"}

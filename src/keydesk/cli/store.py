@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keydesk.cli.output import confirmed, iso, print_json, say
 from keydesk.cli.parser import Commands
 from keydesk.config import database_url
+
+if TYPE_CHECKING:
+    from keydesk.upkeep.restore import RestoreResult
 
 
 def register(cli: Commands) -> None:
@@ -92,14 +95,22 @@ def backup(args: argparse.Namespace) -> int:
 
 def restore(args: argparse.Namespace) -> int:
     from keydesk.identity import os_account
+    from keydesk.upkeep.restore import losses
     from keydesk.upkeep.restore import restore as put_back
+    from keydesk.validation import shown_literally
 
     url = database_url(args.db)
+    lost = losses(url, args.path)  # told before asking, and after
     if not args.yes and not confirmed(
         "restore",
         "restored",
-        f"Replace the store's rows with the backup {args.path}? Keys made since it was taken "
-        "stop working; revocations made since are kept.",
+        "\n".join(
+            [
+                f"Replace the store's rows with the backup {shown_literally(args.path)}?",
+                *([] if lost is None else lost.lines()),
+                "Revocations made since are kept.",
+            ]
+        ),
     ):
         return 1
     done = put_back(
@@ -109,18 +120,6 @@ def restore(args: argparse.Namespace) -> int:
         accept_lost_revocations=args.accept_lost_revocations,
     )
     taken = iso(done.header.taken_at)
-    lines = [
-        f"restored {done.store} from the backup of {taken} (schema {done.header.schema}); "
-        f"applied again: {done.revocations} revocations, {done.disabled} disabled "
-        f"integrations, {done.expiries} earlier expiries, {done.members_removed} member "
-        f"removals, {done.roles_lowered} lowered roles, {done.ssh_withdrawn} SSH withdrawals"
-    ]
-    if done.created:
-        lines.append(
-            f"there was no store to take revocations from: any of the {done.active_in_backup} "
-            f"keys active in the backup may have been revoked since {taken}; revoke them "
-            "again if so (keydesk key list, keydesk key revoke)"
-        )
     say(
         args,
         {
@@ -135,10 +134,36 @@ def restore(args: argparse.Namespace) -> int:
             "ssh_approvals_withdrawn": done.ssh_withdrawn,
             "store_was_missing": done.created,
             "active_in_backup": done.active_in_backup,
+            "lost": done.lost.as_json(),
         },
-        "\n".join(lines),
+        _restored(done),
     )
     return 0
+
+
+def _restored(done: RestoreResult) -> str:
+    """What a restore did, and what it lost, in words."""
+    from keydesk.views.words import counted
+
+    taken = iso(done.header.taken_at)
+    lines = [
+        f"restored {done.store} from the backup of {taken} (schema {done.header.schema}); "
+        f"applied again: {counted(done.revocations, 'revocation')}, "
+        f"{counted(done.disabled, 'disabled integration')}, "
+        f"{counted(done.expiries, 'earlier expiry', 'earlier expiries')}, "
+        f"{counted(done.members_removed, 'member removal')}, "
+        f"{counted(done.roles_lowered, 'lowered role')}, "
+        f"{counted(done.ssh_withdrawn, 'SSH withdrawal')}"
+    ]
+    if done.created:
+        lines.append(
+            f"there was no store to take revocations from: any of the {done.active_in_backup} "
+            f"keys active in the backup may have been revoked since {taken}; revoke them "
+            "again if so (keydesk key list, keydesk key revoke)"
+        )
+    else:
+        lines += done.lost.lines()
+    return "\n".join(lines)
 
 
 def check(args: argparse.Namespace) -> int:

@@ -18,7 +18,7 @@ import contextlib
 import json
 import secrets
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from keydesk.store.sqlite_file import SQLITE_BUSY_TIMEOUT_MS
 from keydesk.upkeep.backup import HEADER_TABLE, BackupHeader, read_header
 from keydesk.upkeep.restore_access import ACCESS_ACTIONS, Access
 from keydesk.upkeep.restore_limits import Limits
+from keydesk.upkeep.restore_losses import Losses, preview
 from keydesk.upkeep.tables import sqlite_columns, sqlite_tables
 from keydesk.views import stop_time, utcnow
 
@@ -50,6 +51,7 @@ class RestoreResult:
     members_removed: int = 0  # memberships the store no longer has
     roles_lowered: int = 0  # kept at the store's lower role
     ssh_withdrawn: int = 0  # SSH approvals the store no longer has
+    lost: Losses = field(default_factory=Losses)  # what the store held that the backup lacked
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,14 +127,31 @@ def revision_number(revision: str) -> int:
     return int(revision)
 
 
+def losses(url: str, backup: str) -> Losses | None:
+    """What restoring `backup` over the store at `url` would lose, told
+    before asking; None when there is no store (or it cannot be told)."""
+    from keydesk.upkeep.backup import sqlite_store_file
+
+    source, header = _backup(backup)  # a file that is no backup is said so before asking
+    try:
+        store = sqlite_store_file(url)
+    except StoreNotFound:
+        return None
+    return preview(store, source, sqlite_time(header.taken_at), CARRIED_ACTIONS)
+
+
+def _backup(backup: str) -> tuple[Path, BackupHeader]:
+    source = checked_store_path(backup)
+    if not source.is_file():
+        raise StoreNotFound(f"no backup at {source}")
+    return source, read_header(source)
+
+
 def restore(url: str, backup: str, *, actor: str, accept_lost_revocations: bool) -> RestoreResult:
     from keydesk.store.engine import open_store
     from keydesk.upkeep.backup import sqlite_store_file
 
-    source = checked_store_path(backup)
-    if not source.is_file():
-        raise StoreNotFound(f"no backup at {source}")
-    header = read_header(source)
+    source, header = _backup(backup)
     if revision_number(header.schema) > revision_number(HEAD):
         raise InvalidInput(
             f"the backup's schema {header.schema} is newer than this keydesk's ({HEAD}): "
@@ -204,6 +223,7 @@ def _replace(
             stops = _Stops.read(connection, sqlite_time(header.taken_at))
             access, limits = Access.read(connection), Limits.read(connection)
             connection.execute("ATTACH DATABASE ? AS restored", (str(staged),))
+            lost = Losses.read(connection, sqlite_time(header.taken_at), CARRIED_ACTIONS)
             tables = sqlite_tables(connection)
             for table in reversed(tables):
                 connection.execute(f'DELETE FROM main."{table}"')  # noqa: S608 (its own names)
@@ -243,6 +263,7 @@ def _replace(
         created,
         0 if not created else active,
         *taken_away,
+        lost=lost,
     )
 
 

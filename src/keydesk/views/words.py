@@ -14,9 +14,12 @@ def stop_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def counted(count: int, noun: str) -> str:
-    """`1 file`, `2 files`, `1,204 keys`: a count as a sentence says it."""
-    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """`1 file`, `2 files`, `1,204 keys`: a count as a sentence says it
+    (`plural` for a noun not made plural by an s: `2 earlier expiries`)."""
+    if count == 1:
+        return f"1 {noun}"
+    return f"{count:,} {plural or noun + 's'}"
 
 
 def in_words(delta: timedelta) -> str:
