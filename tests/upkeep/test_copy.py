@@ -1,10 +1,12 @@
 """`keydesk store copy --to URL` on a real PostgreSQL: a SQLite store holding
 every kind of row arrives whole (the trail with its actors and times), every
 key verifies on both sides alike, missing roles are named at once, and a
-copy killed half-way leaves the target empty."""
+copy killed half-way leaves the target empty, and one whose proof fails
+(a key that would verify otherwise there) is rolled back."""
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import sqlite3
@@ -15,7 +17,9 @@ import pytest
 import sqlalchemy as sa
 
 from keydesk.errors import KeydeskError, Unauthorized
+from keydesk.notify import Channels
 from keydesk.service import KeyService
+from keydesk.service.context import ServiceContext
 from keydesk.store.engine import open_store
 from keydesk.upkeep.copy import copy_store
 from keydesk.verify import Verifier
@@ -57,6 +61,10 @@ def _source(tmp_path: Path, team) -> tuple[str, dict[str, str]]:
     alice.revoke_key(made["old"].key.public_key)
     alice.disable_integration("jira")
     alice.set_key_policy("acme", 365)
+    alice.set_default_rate("acme", "60/min")
+    Channels(ServiceContext(store, team.role("alice"), None)).add_webhook(
+        "acme", "https://hooks.example.com/keydesk"
+    )
     store.dispose()
     connection = sqlite3.connect(tmp_path / "source.db")
     connection.execute(
@@ -65,6 +73,10 @@ def _source(tmp_path: Path, team) -> tuple[str, dict[str, str]]:
     connection.execute(
         "INSERT INTO ssh_approval (workspace_id, account_id, fingerprint, approved_by, approved_at)"
         " VALUES (1, 1, 'SHA256:x', 'alice', '2026-01-01 00:00:00.000000')"
+    )
+    connection.execute(  # what one verifier process counted of prod's rate
+        "INSERT INTO key_window (api_key_id, kind, starts, verifier, count)"
+        " SELECT id, 'rate', 1767225600, 'v1', 7 FROM api_key WHERE label = 'prod'"
     )
     connection.commit()
     connection.close()
@@ -135,7 +147,13 @@ def test_a_store_with_every_kind_of_row_is_copied_whole_and_verifies_alike(team,
             "api_key_tag": "*",
             "key_policy": "*",
             "workspace": "id, name, max_key_lifetime_days",
+            "membership": "id, workspace_id, account_id, role, created_at",
+            "integration": "*",
+            "workspace_policy": "*",
+            "key_window": "*",
+            "notify_channel": "*",
         }.items():
+            assert _rows(source, table, "count(*)") != {(0,)}, table  # something to compare
             assert _rows(source, table, columns) == _rows(target, table, columns), table
         assert {r[0] for r in _rows(target, "account", "name")} == {
             team.role(who) for who in ("alice", "bob", "carol", "vic")
@@ -186,3 +204,56 @@ def test_a_copy_killed_half_way_leaves_the_target_as_it_was(team, tmp_path):
         copy_store(url, team.url, mapping={}, copier="x")
     with pytest.raises(KeydeskError, match="connect as a superuser"):  # an admin's own role
         copy_store(url, team.url_as("alice"), mapping={"carol": team.role("carol")}, copier="x")
+
+
+def test_every_missing_role_is_named_in_one_message_before_anything_is_written(team, tmp_path):
+    url, _secrets = _source(tmp_path, team)
+    store = open_store(url)
+    KeyService(store, team.role("alice")).add_member("acme", "dave", "viewer")
+    store.dispose()
+    with pytest.raises(KeydeskError) as refused:
+        copy_store(url, team.url, mapping={}, copier="x")
+    message = str(refused.value)
+    assert "\n" not in message and "missing roles: carol, dave" in message
+    assert "nothing was copied" in message
+    engine = sa.create_engine(team.url)
+    try:
+        with engine.connect() as connection:
+            assert connection.execute(sa.text("SELECT count(*) FROM workspace")).scalar() == 0
+    finally:
+        engine.dispose()
+
+
+def test_a_key_that_would_verify_otherwise_on_the_target_rolls_the_copy_back(team, tmp_path):
+    url, _secrets = _source(tmp_path, team)
+    engine = sa.create_engine(team.url)
+    try:
+        with engine.begin() as connection:  # a stray trigger: prod arrives revoked
+            connection.execute(
+                sa.text(
+                    "CREATE FUNCTION stray() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+                    " IF NEW.label = 'prod' THEN NEW.revoked_at := now(); END IF;"
+                    " RETURN NEW; END $$"
+                )
+            )
+            connection.execute(
+                sa.text(
+                    "CREATE TRIGGER stray BEFORE INSERT ON api_key"
+                    " FOR EACH ROW EXECUTE FUNCTION stray()"
+                )
+            )
+        with contextlib.closing(sqlite3.connect(tmp_path / "source.db")) as reading:
+            (prod,) = reading.execute(
+                "SELECT public_key FROM api_key WHERE label = 'prod'"
+            ).fetchone()
+        with pytest.raises(KeydeskError) as refused:
+            copy_store(url, team.url, mapping={"carol": team.role("carol")}, copier="x")
+        message = str(refused.value)
+        assert message.startswith("nothing was copied: 1 key would not verify on the target")
+        assert prod in message
+        with engine.connect() as connection:
+            for table in ("workspace", "api_key", "audit_event", "notify_channel"):
+                count = connection.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar()
+                assert count == 0, table
+    finally:
+        engine.dispose()

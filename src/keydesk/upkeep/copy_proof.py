@@ -22,6 +22,7 @@ from keydesk.store.dbapi import stored_time
 from keydesk.store.postgres_roles import VERIFIER_ROLE
 from keydesk.verify.stored_key import SELECT_STORED_KEYS, StoredKey
 from keydesk.views import IntegrationStatus, KeyStatus, key_status, utcnow
+from keydesk.views.words import counted
 
 ACCEPTED = "accepted"
 _TIMES = tuple(i for i, name in enumerate(StoredKey._fields) if name.endswith("_at"))
@@ -55,8 +56,8 @@ def prove(reading: sqlite3.Connection, source: str, connection: sa.Connection) -
     if differing:
         shown = ", ".join(differing[:3]) + (" …" if len(differing) > 3 else "")
         raise CopyNotProven(
-            f"nothing was copied: {len(differing)} keys would not verify on the target as on "
-            f"{source} ({shown})"
+            f"nothing was copied: {counted(len(differing), 'key')} would not verify on the "
+            f"target as on {source} ({shown})"
         )
     now = utcnow()
     return Proof(len(after), dict(Counter(verdict(row, now) for row in after.values())))
