@@ -1,6 +1,8 @@
 """`keydesk store check`: a sound store passes (exit 0); a corrupted file,
 loose modes, a malformed hash, a dropped policy and a stray grant are each
-a finding (exit 1, one line each, --json)."""
+a finding (exit 1, one line each, --json); so is a setup role changed by hand
+(one that logs in, bypasses row-level security, is gone, or a login role in
+the owner role)."""
 
 from __future__ import annotations
 
@@ -116,3 +118,34 @@ def test_a_dropped_policy_and_a_stray_grant_are_found(team, cli):
     ]
     code, out, _err = cli("--db", team.url_as("alice"), "store", "check")
     assert code == 1 and "run it as a superuser" in _err
+
+
+def test_setups_roles_changed_by_hand_are_found(team):
+    from keydesk.upkeep.pg_check import role_findings
+
+    admin = sa.create_engine(team.url)
+    try:
+        with admin.connect() as connection, connection.begin() as changes:
+            # Roles are the server's, shared with other tests: changed only
+            # inside this transaction, which is rolled back.
+            assert list(role_findings(connection, team.owner)) == []
+            for sql in (
+                f"ALTER ROLE {team.owner} LOGIN",
+                "ALTER ROLE keydesk_users BYPASSRLS",
+                "ALTER ROLE keydesk_verifier RENAME TO keydesk_verifier_gone",
+                f"GRANT {team.owner} TO {team.role('alice')}",
+            ):
+                connection.execute(sa.text(sql))
+            found = sorted(f.line() for f in role_findings(connection, team.owner))
+            changes.rollback()
+    finally:
+        admin.dispose()
+    assert found == sorted(
+        [
+            f"role: {team.owner} can log in; setup makes it NOLOGIN (grant it instead)",
+            "role: keydesk_users bypasses row-level security",
+            "role: keydesk_verifier is missing (keydesk postgres setup makes it)",
+            f"role: {team.role('alice')} is a member of the owner role {team.owner}, above "
+            "row-level security",
+        ]
+    )
