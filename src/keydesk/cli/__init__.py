@@ -43,7 +43,7 @@ from keydesk.cli.exit_codes import (
     EXIT_USAGE,
     exit_code,
 )
-from keydesk.cli.output import fail
+from keydesk.cli.output import fail, silence_stdout
 from keydesk.cli.parser import (
     GLOBAL_OPTIONS,
     CommandGroup,
@@ -144,7 +144,7 @@ def main(
         fail(exc.message)
         return exit_code(exc)
     except BrokenPipeError:  # `keydesk key list | head`: the reader has gone
-        _silence_stdout()
+        silence_stdout()
         return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
         fail("interrupted")
@@ -159,14 +159,3 @@ def main(
             f"internal error ({type(exc).__name__}); please report it (set {DEBUG_ENV}=1 for details)"
         )
         return EXIT_INTERNAL
-
-
-def _silence_stdout() -> None:
-    """Point stdout at /dev/null so the interpreter's final flush of what is
-    still buffered does not raise (and print) a second BrokenPipeError."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError):  # no real file descriptor (tests capture stdout)
-        pass

@@ -6,6 +6,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from keydesk.cli import context, key_bulk, key_edit
+from keydesk.cli.delivery import deliver, require_output
 from keydesk.cli.exit_codes import EXIT_REFUSED
 from keydesk.cli.key_limits import (
     limit_choices,
@@ -145,6 +146,7 @@ def create(args: argparse.Namespace) -> int:
     from keydesk import validation
     from keydesk.views import default_expiry_days, utcnow
 
+    require_output()
     service = context.service(args)
     expires_at: datetime | None = None
     if args.expires_in is not None:
@@ -158,11 +160,20 @@ def create(args: argparse.Namespace) -> int:
         args.integration, args.label, expires_at=expires_at, scopes=args.scope, tags=args.tag,
         **limit_choices(args),
     )  # fmt: skip
-    if args.json:
-        print_json({"api_key": created.private_key.reveal(), **key_json(created.key)})
-        return 0
     key = created.key
-    _print_created(created, f"Created API key {key.label!r} for integration {key.integration}.")
+
+    def show() -> None:
+        if args.json:
+            print_json({"api_key": created.private_key.reveal(), **key_json(key)})
+        else:
+            headline = f"Created API key {key.label!r} for integration {key.integration}."
+            _print_created(created, headline)
+
+    def undo() -> str:
+        service.revoke_key(key.public_key)
+        return f"{key.public_key} was revoked; create another where the output is kept"
+
+    deliver(show, key.public_key, undo)
     return 0
 
 
@@ -241,29 +252,44 @@ def rotate(args: argparse.Namespace) -> int:
     from keydesk.views import stop_time
 
     overlap = validation.duration(args.overlap, "--overlap", zero=True)
-    rotated = context.service(args).rotate_key(args.public_key, overlap, label=args.label)
-    old = rotated.old
+    require_output()
+    service = context.service(args)
+    rotated = service.rotate_key(args.public_key, overlap, label=args.label)
+    old, new = rotated.old, rotated.created.key
     if rotated.old_revoked:
         stops = f"{old.public_key} was revoked now: it stopped working at once."
     else:
         verb = "stops" if old.is_active else "stopped"
         stops = f"{old.public_key} {verb} working at {stop_time(rotated.old_stops_at)}."
-    if args.json:
-        print_json(
-            {
-                "api_key": rotated.created.private_key.reveal(),
-                **key_json(rotated.created.key),
-                "old_key": key_json(old),
-                "old_key_stops_at": iso(rotated.old_stops_at),
-            }
+
+    def show() -> None:
+        if args.json:
+            print_json(
+                {
+                    "api_key": rotated.created.private_key.reveal(),
+                    **key_json(new),
+                    "old_key": key_json(old),
+                    "old_key_stops_at": iso(rotated.old_stops_at),
+                }
+            )
+            return
+        _print_created(
+            rotated.created,
+            f"Rotated {old.public_key}: created API key {new.label!r} "
+            f"for integration {new.integration}.",
         )
-        return 0
-    new = rotated.created.key
-    _print_created(
-        rotated.created,
-        f"Rotated {old.public_key}: created API key {new.label!r} for integration {new.integration}.",
-    )
-    print(stops)
+        print(stops)
+
+    def undo() -> str:
+        service.revoke_key(new.public_key)
+        if rotated.old_revoked:
+            return f"{new.public_key} was revoked, and {old.public_key} had been revoked already"
+        if old.is_active:
+            service.keep_key(old.public_key)  # its scheduled stop, cancelled
+            return f"{new.public_key} was revoked and {old.public_key} keeps working as before"
+        return f"{new.public_key} was revoked"
+
+    deliver(show, new.public_key, undo)
     return 0
 
 

@@ -4,6 +4,7 @@ table on stdout, and stored text always shown literally."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Iterable
 from functools import partial
@@ -157,3 +158,14 @@ def key_json(k: KeyView) -> dict[str, Any]:
         "tags": {tag.name: tag.value for tag in k.tags},
         **k.limits.as_json(),  # rate, quota, allow_from
     }
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush of what is
+    still buffered neither raises (a second BrokenPipeError) nor writes it."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real file descriptor (tests capture stdout)
+        pass
