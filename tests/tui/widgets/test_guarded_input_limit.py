@@ -1,6 +1,7 @@
 """A form field with a length limit (GuardedInput's `limit`, keydesk.validation's
 numbers) never cuts what comes in silently: a paste or a keystroke that would
-take it over is refused whole, and the line under the field says why."""
+take it over is refused whole, the line under the field says why, and a save
+typed in the same burst waits until it could have been read."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from keydesk import validation
 from keydesk.errors import InvalidInput
 from keydesk.tui.screens.create_key import CreateKeyScreen
 from keydesk.tui.screens.integration_form import FIELDS, IntegrationFormScreen
+from keydesk.tui.screens.key_created import KeyCreatedScreen
 from keydesk.tui.widgets import GuardedInput
-from tests.tui.screenshots import open_create_form, settle
+from tests.tui.screenshots import burst, open_create_form, settle, settle_long
 
 
 def _said(screen, selector: str) -> str:
@@ -74,3 +76,27 @@ async def test_an_overlong_label_or_name_is_refused_saying_why(make_app):
             f"The integration name is at most {validation.NAME_MAX} characters; "
             "with this paste it would have 200: nothing was pasted."
         )
+
+
+async def test_a_burst_past_the_limit_is_not_saved_cut_until_seen(make_app):
+    """`g`, a 65-character label and Enter in one burst (typing over SSH):
+    the 65th key is refused, and the Enter right behind it came before the
+    reason could be read. That Enter saves nothing and says so; the next saves
+    what the field shows."""
+    app = make_app()
+    limit = validation.LABEL_MAX
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        burst(app, "g|" + "x" * (limit + 1) + "|enter")
+        await settle_long(pilot)
+        form = app.screen
+        assert isinstance(form, CreateKeyScreen)
+        assert form.query_one("#label", GuardedInput).value == "x" * limit
+        assert _said(form, "#label-error") == (
+            f"The label is at most {limit} characters, and what was typed after that was "
+            "left out: check it, then save again."
+        )
+        await pilot.press("enter")
+        await settle_long(pilot)
+        assert isinstance(app.screen, KeyCreatedScreen)
+        assert app.screen._key.label == "x" * limit

@@ -295,6 +295,11 @@ class CreateKeyScreen(FormScreen[CreatedKey | None]):
     def action_save(self) -> None:
         if self._busy:  # a second Enter while hashing must not make a second key
             return
+        label = self.query_one("#label", GuardedInput)
+        if (cut := label.cut_short()) is not None:
+            self._error(sentence(cut))
+            label.focus()
+            return
         integration_id = self.query_one("#integration", Select).value
         if not isinstance(integration_id, int) and not self._usable:
             # Saved before the list came in (a fast typist, a store still

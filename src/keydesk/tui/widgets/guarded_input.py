@@ -48,6 +48,7 @@ class GuardedInput(Input):
 
     WHAT = "the text"  # the field, as its refusals name it
     _key_rest = 0  # characters of a taken-out key still to drop as they arrive
+    _cut_short = False  # a keystroke past the limit was refused since the last change
 
     def __init__(
         self,
@@ -108,8 +109,10 @@ class GuardedInput(Input):
         spans = private_key_spans(new_value)
         if not spans:
             if (too_long := self._too_long(new_value, text)) is not None:
+                self._cut_short = len(text) == 1  # typed: more of a burst may follow
                 self.refused(too_long)
             else:
+                self._cut_short = False
                 super().replace(text, start, end)
             return
         cursor = start + len(text)
@@ -132,6 +135,18 @@ class GuardedInput(Input):
         self.value = "".join(parts)
         self.cursor_position = new_cursor
         self.refused(self.key_note(shown))
+
+    def cut_short(self) -> str | None:
+        """Why saving now would save less than was typed: keys typed past the
+        limit were refused, and a burst's Enter (`g`, a label, Enter over SSH)
+        came before anyone could read why. Said once: saving again saves."""
+        if not self._cut_short:
+            return None
+        self._cut_short = False
+        return (
+            f"{self.what} is at most {self.limit} characters, and what was typed after "
+            "that was left out: check it, then save again"
+        )
 
     def _too_long(self, new_value: str, text: str) -> str | None:
         """Why `text` may not go in: `new_value` would be over the limit (as
