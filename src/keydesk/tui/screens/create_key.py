@@ -295,10 +295,10 @@ class CreateKeyScreen(FormScreen[CreatedKey | None]):
     def action_save(self) -> None:
         if self._busy:  # a second Enter while hashing must not make a second key
             return
-        label = self.query_one("#label", GuardedInput)
-        if (cut := label.cut_short()) is not None:
+        label_field = self.query_one("#label", GuardedInput)
+        if (cut := label_field.cut_short()) is not None:
             self._error(sentence(cut))
-            label.focus()
+            label_field.focus()
             return
         integration_id = self.query_one("#integration", Select).value
         if not isinstance(integration_id, int) and not self._usable:
