@@ -4,7 +4,7 @@ once. One walk per form: Add integration, Edit integration, Create API key."""
 
 from __future__ import annotations
 
-from textual.widgets import Button, Input
+from textual.widgets import Button, Input, Select, SelectionList
 
 from keydesk.tui.screens.confirm import ConfirmScreen
 from keydesk.tui.screens.create_key import CreateKeyScreen
@@ -101,3 +101,27 @@ async def test_create_key_asks_before_discarding_a_typed_label(make_app):
         await settle(pilot)
         assert app.screen is detail
         assert len(app.service.keys("github")) == before
+
+
+async def test_create_key_asks_before_discarding_a_chosen_expiry_or_scope(make_app):
+    """A scope unticked (or an expiry chosen) and Escape went straight back:
+    a choice made is as much lost as text typed."""
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        form = await open_create_form(pilot, "github")
+        detail = app.screen_stack[-2]
+        scopes = form.query_one("#scopes", SelectionList)
+        scopes.deselect(scopes.get_option_at_index(0).value)
+        await settle(pilot)
+        await pilot.press("escape")
+        await _asked(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        scopes.select_all()
+        form.query_one("#expiry", Select).value = 30
+        await settle(pilot)
+        await pilot.press("escape")
+        await _asked(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+        assert app.screen is detail

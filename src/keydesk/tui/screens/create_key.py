@@ -203,11 +203,14 @@ class CreateKeyScreen(FormScreen[CreatedKey | None]):
     @on(Select.Changed, "#integration")
     def _integration_chosen(self) -> None:
         self._integration_error(None)
-        value = self.query_one("#integration", Select).value
-        integration = self._usable.get(value) if isinstance(value, int) else None
+        integration = self._selected()
         self._offer_expiry(integration)
         self._offer_scopes(integration)
         self._offer_rate(integration)
+
+    def _selected(self) -> IntegrationView | None:
+        value = self.query_one("#integration", Select).value
+        return self._usable.get(value) if isinstance(value, int) else None
 
     def _offer_expiry(self, integration: IntegrationView | None) -> None:
         """The choices the integration's workspace allows, its default chosen."""
@@ -411,6 +414,15 @@ class CreateKeyScreen(FormScreen[CreatedKey | None]):
             self.query_one(f"#{name}", Input).disabled = busy
 
     def _typed(self) -> bool:
-        """A field holds text typed (the rate: other than the default filled in)."""
+        """A field holds text typed (the rate: other than the default filled in),
+        or an expiry or the scopes were chosen other than the defaults offered."""
         typed = {name: self.query_one(f"#{name}", Input).value for name in TYPED}
-        return typed.pop("rate") != self._default_rate or any(v.strip() for v in typed.values())
+        if typed.pop("rate") != self._default_rate or any(v.strip() for v in typed.values()):
+            return True
+        selected = self._selected()
+        policy = selected.max_key_lifetime_days if selected else None
+        scopes = self.query_one("#scopes", SelectionList)
+        return (
+            self.query_one("#expiry", Select).value != default_expiry_days(policy)
+            or len(scopes.selected) != scopes.option_count
+        )
