@@ -1,7 +1,8 @@
 """`keydesk notify` and its channels on the command line: owners only, the
 signing secret shown once, no password on the command line, one line per
-notice on stdout, a failed delivery reported in one line (exit 1), a dry run
-that sends nothing."""
+notice on stdout, a failed delivery reported in one line naming its channel
+and error (exit 1), a dry run that sends nothing and names each delivery it
+would retry by its channel."""
 
 from __future__ import annotations
 
@@ -76,11 +77,51 @@ def test_a_failed_delivery_is_one_line_and_exit_1_then_retried(configured):
         receiver.secret = json.loads(out)["secret"]
         code, out, err = configured("notify")
         assert code == 1 and len(out.splitlines()) == 1
-        assert err.count("\n") == 1 and "1 deliveries failed, tried again on the next run" in err
-        assert "would retry: acme github 'prod'" in configured("notify", "--dry-run")[1]
+        assert err.count("\n") == 1
+        assert (
+            f"webhook 1 (http://127.0.0.1:{receiver.port}): 1 delivery failed, tried again on the next run"
+            in err
+        )
+        assert (
+            f"would retry: webhook 1 (http://127.0.0.1:{receiver.port}): acme github 'prod'"
+            in configured("notify", "--dry-run")[1]
+        )
         receiver.start()
         assert configured("notify") == (0, "", "")
     assert len(receiver.received) == 1
+
+
+def test_each_failing_channel_is_named_with_its_own_error(configured):
+    from tests.support.notify_receivers import free_port
+
+    prod = _key(configured, "prod")
+    smtp = f"smtp://127.0.0.1:{free_port()}"
+    with webhook_receiver(up=False) as receiver:
+        configured("notify", "add-webhook", receiver.url, "--workspace", "acme")
+        configured("notify", "add-email", "ops@example.com", "--workspace", "acme", "--smtp", smtp)
+        code, _out, err = configured("notify")
+    assert code == 1
+    webhook, email = err.splitlines()
+    assert webhook.startswith(
+        f"keydesk: webhook 1 (http://127.0.0.1:{receiver.port}): 1 delivery failed, tried"
+    )
+    assert email.startswith("keydesk: email 2 (ops@example.com): 1 delivery failed, tried")
+    werror, eerror = (line.split("next run: ", 1)[1] for line in (webhook, email))
+    assert werror and eerror and werror != eerror
+    code, dry, _err = configured("notify", "--dry-run")
+    assert code == 0 and dry.splitlines() == [
+        f"would retry: webhook 1 (http://127.0.0.1:{receiver.port}): acme github 'prod' {prod}: "
+        + dry.splitlines()[0].split(f"{prod}: ", 1)[1],
+        f"would retry: email 2 (ops@example.com): acme github 'prod' {prod}: "
+        + dry.splitlines()[0].split(f"{prod}: ", 1)[1],
+    ]
+    listed = configured("notify", "list")[1]
+    assert "LAST ERROR" in listed and werror in listed and eerror in listed
+    channels = json.loads(configured("notify", "list", "--json")[1])
+    assert [(c["failing_deliveries"], c["last_error"]) for c in channels] == [
+        (1, werror),
+        (1, eerror),
+    ]
 
 
 def test_remove_a_channel(configured):

@@ -75,8 +75,11 @@ def test_a_failed_delivery_is_reported_and_retried_when_the_receiver_is_up(world
         assert [n.label for n in down.notices] == ["k0"] and down.sent == 0
         assert "cannot reach the receiver" in down.failures[0].error
         (channel,) = Channels(_context(world)).listed()
-        assert channel.failing == 1
-        assert [n.label for n in Notifier(_context(world)).run(dry_run=True).retries] == ["k0"]
+        assert channel.failing == 1 and channel.last_error == down.failures[0].error
+        retries = Notifier(_context(world)).run(dry_run=True).retries
+        assert [(p.notice.label, p.channel) for p in retries] == [
+            ("k0", f"webhook {channel.id} (http://127.0.0.1:{receiver.port})")
+        ]
         receiver.start()
         up = Notifier(_context(world)).run()
         assert (up.notices, up.sent, up.failures) == ([], 1, [])

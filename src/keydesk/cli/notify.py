@@ -14,7 +14,7 @@ from keydesk.cli.parser import Commands
 from keydesk.validation import shown_literally
 
 if TYPE_CHECKING:
-    from keydesk.notify import Channels, ChannelView, Notice, Notifier
+    from keydesk.notify import Channels, ChannelView, Failure, Notice, Notifier
 
 
 def register(cli: Commands) -> None:
@@ -87,7 +87,9 @@ def send(args: argparse.Namespace) -> int:
             "dry_run": args.dry_run,
             "notices": [n.payload(None) for n in report.notices],
             "sent": report.sent,
-            "retried": [n.payload(None) for n in report.retries],
+            "retried": [p.notice.payload(None) | {"channel": p.channel,
+                                                  "last_error": p.last_error}
+                        for p in report.retries],
             "failed": [{"channel": f.channel, "notice": f.notice.kind,
                         "public_key": f.notice.public_key, "error": f.error}
                        for f in report.failures],
@@ -95,15 +97,22 @@ def send(args: argparse.Namespace) -> int:
     else:
         for notice in report.notices if args.dry_run else ():
             print("would send: " + notice.line())
-        for notice in report.retries:
-            print("would retry: " + notice.line())
-    if report.failures:
-        first = report.failures[0]
-        more = f" (and {len(report.failures) - 1} more)" if len(report.failures) > 1 else ""
-        fail(f"{len(report.failures)} deliveries failed, tried again on the next run: "
-             f"{first.channel}: {first.error}{more}")  # fmt: skip
-        return EXIT_REFUSED
-    return 0
+        for pending in report.retries:
+            print(f"would retry: {shown_literally(pending.channel)}: {pending.notice.line()}")
+    _failures(report.failures)
+    return EXIT_REFUSED if report.failures else 0
+
+
+def _failures(failures: list[Failure]) -> None:
+    """One line per channel and error, each error said in full."""
+    from keydesk.views.words import counted
+
+    groups: dict[tuple[str, str], int] = {}
+    for failure in failures:
+        groups[failure.channel, failure.error] = groups.get((failure.channel, failure.error), 0) + 1
+    for (channel, error), count in groups.items():
+        fail(f"{channel}: {counted(count, 'delivery', 'deliveries')} failed, tried again on "
+             f"the next run: {error}")  # fmt: skip
 
 
 def _channel_json(channel: ChannelView) -> dict[str, object]:
@@ -112,6 +121,7 @@ def _channel_json(channel: ChannelView) -> dict[str, object]:
         "target": channel.target, "smtp": channel.server or None, "from": channel.smtp_sender,
         "password_from": channel.password_from, "created_by": channel.created_by,
         "created_at": iso(channel.created_at), "failing_deliveries": channel.failing,
+        "last_error": channel.last_error,
     }  # fmt: skip
 
 
@@ -144,8 +154,9 @@ def list_(args: argparse.Namespace) -> int:
         print_json([_channel_json(c) for c in channels])
         return 0
     print_table(
-        ["ID", "WORKSPACE", "KIND", "TARGET", "SMTP", "FAILING"],
-        [[str(c.id), c.workspace, c.kind, c.target, c.server or "-", str(c.failing)]
+        ["ID", "WORKSPACE", "KIND", "TARGET", "SMTP", "FAILING", "LAST ERROR"],
+        [[str(c.id), c.workspace, c.kind, c.target, c.server or "-", str(c.failing),
+          c.last_error if c.failing and c.last_error else "-"]
          for c in channels],
     )  # fmt: skip
     return 0

@@ -9,7 +9,7 @@ delivery.py  a run: claim each notice once in the store, send, retry failures
 """
 
 from keydesk.notify.channels import AddedWebhook, Channels, ChannelView
-from keydesk.notify.delivery import Failure, Notifier, RunReport
+from keydesk.notify.delivery import Failure, Notifier, Pending, RunReport
 from keydesk.notify.notices import Notice
 from keydesk.notify.senders import SIGNATURE_HEADER, DeliveryFailed, signature
 
@@ -22,6 +22,7 @@ __all__ = [
     "Failure",
     "Notice",
     "Notifier",
+    "Pending",
     "RunReport",
     "signature",
 ]

@@ -41,6 +41,7 @@ class ChannelView:
     created_by: str
     created_at: datetime
     failing: int  # deliveries not sent yet, after at least one attempt
+    last_error: str | None = None  # the latest of those deliveries' errors
 
     @property
     def server(self) -> str:
@@ -140,6 +141,11 @@ def shown_target(kind: str, target: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+def channel_name(channel_id: int, kind: str, target: str) -> str:
+    """A channel as a run's lines name it: `webhook 3 (https://host)`, `email 4 (a@b)`."""
+    return f"{kind} {channel_id} ({shown_target(kind, target)})"
+
+
 def _url(text: str, what: str) -> SplitResult:
     try:
         parts = urlsplit(text)
@@ -228,17 +234,21 @@ class Channels:
 
 
 def _views(session: Session, *where: sa.ColumnElement[bool]) -> list[ChannelView]:
-    failing = (
-        sa.select(sa.func.count())
-        .where(
-            col(NotifyDelivery.channel_id) == NotifyChannel.id,
-            col(NotifyDelivery.sent_at).is_(None),
-            col(NotifyDelivery.attempts) > 0,
-        )
+    unsent = (
+        col(NotifyDelivery.channel_id) == NotifyChannel.id,
+        col(NotifyDelivery.sent_at).is_(None),
+        col(NotifyDelivery.attempts) > 0,
+    )
+    failing = sa.select(sa.func.count()).where(*unsent).scalar_subquery()
+    last_error = (
+        sa.select(col(NotifyDelivery.last_error))
+        .where(*unsent)
+        .order_by(col(NotifyDelivery.notice_id).desc())
+        .limit(1)
         .scalar_subquery()
     )
     rows = session.execute(
-        sa.select(NotifyChannel, col(Workspace.name), failing)
+        sa.select(NotifyChannel, col(Workspace.name), failing, last_error)
         .join(Workspace, col(Workspace.id) == NotifyChannel.workspace_id)
         .where(*where)
         .order_by(col(Workspace.name), col(NotifyChannel.id))
@@ -259,6 +269,7 @@ def _views(session: Session, *where: sa.ColumnElement[bool]) -> list[ChannelView
             c.created_by,
             c.created_at,
             count,
+            error,
         )
-        for c, name, count in rows
+        for c, name, count, error in rows
     ]

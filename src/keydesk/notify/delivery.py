@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from keydesk.errors import PermissionDenied
-from keydesk.notify.channels import EMAIL, owned_workspaces, shown_target
+from keydesk.notify.channels import EMAIL, channel_name, owned_workspaces
 from keydesk.notify.notices import Notice, due
 from keydesk.notify.senders import (
     DeliveryFailed,
@@ -45,6 +45,15 @@ class Failure:
     error: str
 
 
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A delivery not sent yet, which the next run tries again (a dry run's `would retry`)."""
+
+    channel: str  # as Failure names it
+    notice: Notice
+    last_error: str | None  # None: its run died before it was tried
+
+
 @dataclass(slots=True)
 class RunReport:
     """What a run did: the notices it claimed (each printed once, on the
@@ -53,7 +62,7 @@ class RunReport:
     notices: list[Notice] = field(default_factory=list)
     sent: int = 0
     failures: list[Failure] = field(default_factory=list)
-    retries: list[Notice] = field(default_factory=list)  # dry run: what would be retried
+    retries: list[Pending] = field(default_factory=list)  # dry run: what would be retried
     down: dict[int, str] = field(default_factory=dict)  # channel id: why not tried again
 
 
@@ -144,7 +153,7 @@ class Notifier:
         report = RunReport()
         if dry_run:
             report.notices = self.due(workspace, now)
-            report.retries = [notice for _, notice in self._pending(workspace, now)]
+            report.retries = [pending for _, pending in self._pending(workspace, now)]
             return report
         claimed = self.claim(self.due(workspace, now), now)
         report.notices = [notice for _, notice in claimed]
@@ -167,7 +176,7 @@ class Notifier:
             ).all()
         return [(row[0], row[1]) for row in rows]
 
-    def _pending(self, workspace: str | None, now: datetime) -> list[tuple[_Leased, Notice]]:
+    def _pending(self, workspace: str | None, now: datetime) -> list[tuple[_Leased, Pending]]:
         """Deliveries not sent and not leased by a run now (failed before)."""
         with self.context.session() as session:
             owned = self._owned(session, workspace)
@@ -176,16 +185,26 @@ class Notifier:
                     col(NotifyDelivery.notice_id),
                     col(NotifyDelivery.channel_id),
                     col(NotifyNotice.body),
+                    col(NotifyChannel.kind),
+                    col(NotifyChannel.target),
+                    col(NotifyDelivery.last_error),
                 )
                 .join(NotifyNotice, col(NotifyNotice.id) == NotifyDelivery.notice_id)
+                .join(NotifyChannel, col(NotifyChannel.id) == NotifyDelivery.channel_id)
                 .where(
                     col(NotifyNotice.workspace_id).in_(owned),
                     col(NotifyDelivery.sent_at).is_(None),
                     _lease_free(now),
                 )
-                .order_by(col(NotifyDelivery.notice_id))
+                .order_by(col(NotifyDelivery.notice_id), col(NotifyDelivery.channel_id))
             ).all()
-        return [(_Leased(row[0], row[1]), Notice.from_body(row[2])) for row in rows]
+        return [
+            (
+                _Leased(row[0], row[1]),
+                Pending(channel_name(row[1], row[3], row[4]), Notice.from_body(row[2]), row[5]),
+            )
+            for row in rows
+        ]
 
     def _lease_retries(self, workspace: str | None, now: datetime) -> list[_Leased]:
         leased = []
@@ -233,7 +252,7 @@ class Notifier:
         if error is None:
             report.sent += 1
         else:
-            where = f"{channel.kind} {channel.id} ({shown_target(channel.kind, channel.target)})"
+            where = channel_name(row_id(channel.id), channel.kind, channel.target)
             report.failures.append(Failure(where, notice, error))
 
     def _try(self, channel: NotifyChannel, notice: Notice, notice_id: int,
