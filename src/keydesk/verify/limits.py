@@ -105,8 +105,28 @@ class _Window:
         self.check_at = now + SYNC_SECONDS
 
 
+class _Held:
+    """A key's windows in this process, with what lets most requests through
+    on a few comparisons: `slack` requests fit every window's room, and
+    nothing is due before `due` (a sync by age, a window's end)."""
+
+    __slots__ = ("due", "quota", "rate", "since", "slack", "windows")
+
+    def __init__(self, rate: str | None, quota: str | None, windows: list[_Window]) -> None:
+        self.rate, self.quota, self.windows = rate, quota, windows
+        self.since = max(w.starts for w in windows)
+        self.update()
+
+    def update(self) -> None:
+        """After a window changed (with the counts' lock held)."""
+        windows = self.windows
+        self.slack = min(w.room - w.pending for w in windows)
+        self.due = min(min(w.ends for w in windows), min(w.check_at for w in windows))
+
+
 Limits = tuple[tuple[str, Limit], ...]  # a key's (kind, limit) pairs, parsed once
 _Slot = tuple[int, str]  # (key id, "rate" | "quota")
+_new = tuple.__new__
 
 
 class LimitCounts:
@@ -122,8 +142,7 @@ class LimitCounts:
         self.verifier = secrets.token_hex(8)  # this process's row in each window
         self._lock = threading.Lock()
         self._sync_lock = threading.Lock()
-        # key id -> its limits as stored (text), their windows, and the span all of them hold
-        self._keys: dict[int, tuple[str | None, str | None, list[_Window], int, int]] = {}
+        self._keys: dict[int, _Held] = {}  # key id -> its limits as stored (text), its windows
         self._parsed: dict[tuple[str | None, str | None], Limits] = {}
         self._aged: queue.SimpleQueue[int | None] = queue.SimpleQueue()
         self._queued: set[int] = set()
@@ -150,32 +169,34 @@ class LimitCounts:
         `RateLimited` (counting nothing; its public key left for the caller
         to name), or None when a sync is due first (`sync`, then again)."""
         now = self._clock()
-        aged = False
         with self._lock:
-            held = self._keys.get(key_id)  # the common case inline: no call, no parse
+            held = self._keys.get(key_id)
             if (
                 held is not None
-                and held[0] == rate
-                and held[1] == quota
-                and held[3] <= now < held[4]
-            ):
-                windows = held[2]
-            else:
-                windows = self._windows(key_id, rate, quota, now)
-            for window in windows:
-                if window.pending >= window.room or now >= window.check_at:
-                    break
-            else:  # nearly always: nothing due (pending stays within room)
-                fresh = []  # window.state(), inline: remaining is never below 0 here
-                for window in windows:
-                    window.pending += 1
-                    remaining = window.count - window.known - window.pending
-                    fresh.append(
-                        tuple.__new__(
-                            LimitState, (window.kind, window.limit, remaining, window.ends)
-                        )
-                    )
-                return tuple(fresh)
+                and held.slack > 0
+                and held.since <= now < held.due
+                and held.rate == rate
+                and held.quota == quota
+            ):  # nearly always: nothing due, and the request fits every window's room
+                held.slack -= 1
+                states = []
+                for window in held.windows:  # window.state(), inline: never below 0 here
+                    window.pending = pending = window.pending + 1
+                    states.append(
+                        _new(LimitState, (window.kind, window.limit,
+                                          window.count - window.known - pending, window.ends))
+                    )  # fmt: skip
+                return tuple(states)
+        return self._admit_due(key_id, rate, quota, now)
+
+    def _admit_due(
+        self, key_id: int, rate: str | None, quota: str | None, now: float
+    ) -> tuple[LimitState, ...] | None:
+        """`admit` when something is due: a window new or ended, a sync, a refusal."""
+        aged = False
+        with self._lock:
+            held = self._held(key_id, rate, quota, now)
+            windows = held.windows
             for window in windows:
                 pending = window.pending
                 retry = now - window.failed_at >= RETRY_SECONDS
@@ -189,6 +210,7 @@ class LimitCounts:
                     aged = key_id not in self._queued
             for window in windows:
                 window.pending += 1
+            held.update()
             states = tuple([window.state() for window in windows])
             if aged:
                 self._queued.add(key_id)
@@ -201,7 +223,7 @@ class LimitCounts:
         with self._sync_lock:
             now = self._clock()
             with self._lock:
-                windows = self._keys[key_id][2] if key_id in self._keys else []
+                windows = self._keys[key_id].windows if key_id in self._keys else []
                 slots = [((key_id, w.kind), w.starts, w.synced + w.pending, w.pending)
                          for w in windows]  # fmt: skip
             if not slots:
@@ -223,12 +245,16 @@ class LimitCounts:
                     window = self._window_of(slot)
                     if window is not None and window.starts == starts:  # else: a new window
                         window.synced_now(written, total, processes, now)
+                if key_id in self._keys:
+                    self._keys[key_id].update()
 
     def flush(self) -> None:
         """Write every pending count (on close)."""
         with self._lock:
             keys = [
-                key_id for key_id, held in self._keys.items() if any(w.pending for w in held[2])
+                key_id
+                for key_id, held in self._keys.items()
+                if any(w.pending for w in held.windows)
             ]
         for key_id in keys:
             self.sync(key_id)
@@ -255,29 +281,26 @@ class LimitCounts:
                 self._queued.discard(key_id)
             self.sync(key_id)
 
-    def _windows(
-        self, key_id: int, rate: str | None, quota: str | None, now: float
-    ) -> list[_Window]:
+    def _held(self, key_id: int, rate: str | None, quota: str | None, now: float) -> _Held:
         """The key's current windows (with self._lock held). A window that
         ended takes its unwritten counts with it: a rate's no longer matter,
         and a quota's are at most a batch. Changed limits start anew."""
         held = self._keys.get(key_id)
-        if held is not None and held[0] == rate and held[1] == quota:
-            windows = held[2]
-            if held[3] <= now < held[4]:
-                return windows
-            for index, window in enumerate(windows):
-                if not window.starts <= now < window.ends:
-                    windows[index] = _Window(window.kind, window.limit, now)
+        if held is not None and held.rate == rate and held.quota == quota:
+            if held.since <= now < min(w.ends for w in held.windows):
+                return held
+            windows = [
+                w if w.starts <= now < w.ends else _Window(w.kind, w.limit, now)
+                for w in held.windows
+            ]
         else:
             windows = [_Window(kind, limit, now) for kind, limit in self.limits(rate, quota)]
-        since, until = max(w.starts for w in windows), min(w.ends for w in windows)
-        self._keys[key_id] = (rate, quota, windows, since, until)
-        return windows
+        held = self._keys[key_id] = _Held(rate, quota, windows)
+        return held
 
     def _window_of(self, slot: _Slot) -> _Window | None:
         key_id, kind = slot
-        windows = self._keys[key_id][2] if key_id in self._keys else []
+        windows = self._keys[key_id].windows if key_id in self._keys else []
         return next((w for w in windows if w.kind == kind), None)
 
     def _write(self, slots: list[tuple[_Slot, int, int, int]]) -> list[tuple[int, int]]:
