@@ -6,6 +6,7 @@ from __future__ import annotations
 from textual.widgets import Static
 from textual.widgets._footer import FooterKey
 
+from keydesk.errors import StoreUnavailable
 from keydesk.service import KeyService
 from keydesk.tui.screens.choice import ChoiceScreen
 from keydesk.tui.screens.confirm import ConfirmScreen, revoke_confirmation
@@ -44,3 +45,24 @@ async def test_t_in_the_revoke_question_rotates_the_key_instead(make_app, demo_s
     # Where t cannot rotate (a key found leaked, one just made, a draft's), nothing offers it.
     plain = revoke_confirmation(key, None, utcnow())
     assert "instead" not in " ".join(plain._lines) and plain._instead is None
+
+
+async def test_a_revoke_the_store_refused_says_the_key_was_not_revoked(make_app, demo_store):
+    """Answered, then refused by a locked store: the message alone ("the store
+    is busy; try again") left it unclear whether the key still works."""
+    app = make_app()
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await open_integration(pilot, "github")
+        key = app.screen.highlighted_key()
+
+        def busy(_public_key):
+            raise StoreUnavailable("the store is busy (another process holds a lock on it)")
+
+        app.service.revoke_key = busy
+        await pilot.press("x")
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        [said] = [n.message for n in app._notifications]
+        assert said == "Not revoked: the store is busy (another process holds a lock on it)"
+    assert KeyService(demo_store, "alice").key(key.public_key).is_active

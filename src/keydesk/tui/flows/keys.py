@@ -153,7 +153,10 @@ class KeyFlows:
         def confirmed(yes: bool | None) -> None:
             if yes:
                 revoked = partial(self._revoked, on_revoked)
-                call_service(app, revoke_now, revoked, on_error=refused, group="revoke")
+                # Said first: "the store is busy; try again" alone left it
+                # unclear whether the key still works.
+                not_revoked = lambda message: refused(f"Not revoked: {message}")  # noqa: E731
+                call_service(app, revoke_now, revoked, on_error=not_revoked, group="revoke")
 
         # t in the question rotates instead where that is what the user is
         # after: not for a key found leaked (`revoke`: its own audited call),
