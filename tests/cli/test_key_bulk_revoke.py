@@ -97,6 +97,33 @@ def test_revoke_by_filters_combined_with_yes(tagged):
     ]
 
 
+def test_revoke_unused_for_revokes_the_stale_keys_only(tagged, tmp_path):
+    """Stale: last used before the span, or never used and made before it."""
+    from datetime import timedelta
+
+    from keydesk.views import utcnow
+
+    def ago(days: int) -> str:
+        return (utcnow() - timedelta(days=days)).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+    with sqlite3.connect(tmp_path / "cli.db") as db:
+        for label, created, used in (
+            ("s1", ago(200), ago(100)),  # used, but not for 100 days
+            ("s2", ago(200), ago(1)),  # old, used yesterday
+            ("p2", ago(120), None),  # never used, made 120 days ago
+        ):
+            db.execute(
+                "UPDATE api_key SET created_at = ?, last_used_at = ? WHERE label = ?",
+                (created, used, label),
+            )
+    code, out, err = tagged("key", "revoke", "--unused-for", "90d", "--yes")
+    assert (code, err) == (0, "")
+    assert out == "revoked 2 keys matching unused for 90 days\n"
+    assert _statuses(tagged) == {
+        "s1": "revoked", "s2": "active", "s3": "active", "p1": "active", "p2": "revoked",
+    }  # fmt: skip
+
+
 def test_revoke_many_off_a_terminal_without_yes_is_refused(tagged, monkeypatch):
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))
     code, _, err = tagged("key", "revoke", "--tag", "env=staging")
