@@ -47,7 +47,8 @@ KEY_COLUMNS = [
     # Status words, whole where there is room: "expiring in 59 minutes" (22),
     # "active, unused for 999 days" (27), "replacement revoked, stops in 59
     # minutes" (40); "rotating -> <public key> (…)" (51) is said in fewer
-    # words ("rotating, 7d"): the detail line has it whole. Where the rows' words need a step the space
+    # words ("rotating, 7d"), as is a revoked replacement ("repl. revoked,
+    # 7d"): the detail line has it whole. Where the rows' words need a step the space
     # left does not give, Created, By and Revoked (also in the detail line)
     # give way to it; 60 and 80 columns never have the room. Down to 14
     # ("unused 60 days", `shorter_status`) where a label is cut too: the label
@@ -73,6 +74,9 @@ _SHORTER = [
 # in the label beside it (its date) and the detail line; the rotation and
 # when the old key stops are what matter ("rotating -> k…" said neither).
 _ROTATING = re.compile(r"rotating -> \S+ \((.+) left\)")
+# The one warning a status gives: it must be read in its cell, not cut to
+# "replacement r…" (the K to keep the key is offered beside it).
+_ORPHANED = re.compile(r"replacement revoked, stops in (.+)")
 _UNIT = re.compile(r"([\d,]+) (\w)\w*")  # "7 days" -> "7d", "24 hours" -> "24h"
 
 
@@ -80,12 +84,34 @@ def shorter_status(words: str, width: int) -> str:
     """The status in `width` cells if fewer words can say it."""
     if rotating := _ROTATING.fullmatch(words):
         span = rotating[1]
-        brief = _UNIT.sub(r"\1\2", span).replace("less than a minute", "<1m")
-        tries = (f"rotating, {span} left", f"rotating, {brief} left", f"rotating, {brief}")
-        return next((t for t in tries if cell_len(t) <= width), tries[-1])
+        brief = _brief(span)
+        return _fitting(
+            width, f"rotating, {span} left", f"rotating, {brief} left", f"rotating, {brief}"
+        )
+    if orphaned := _ORPHANED.fullmatch(words):
+        span = orphaned[1]
+        brief = _brief(span)
+        return _fitting(
+            width,
+            f"repl. revoked, stops in {span}",
+            f"repl. revoked, {span} left",
+            f"repl. revoked, {brief} left",
+            f"repl. revoked, {brief}",
+            "repl. revoked",  # when it stops: the detail line
+        )
     for pattern, shorter in _SHORTER:
         words = pattern.sub(shorter, words, count=1)
     return words
+
+
+def _fitting(width: int, *tries: str) -> str:
+    """The first of `tries` that fits `width` cells, else the last."""
+    return next((t for t in tries if cell_len(t) <= width), tries[-1])
+
+
+def _brief(span: str) -> str:
+    """ "7 days" as "7d", "less than a minute" as "<1m"."""
+    return _UNIT.sub(r"\1\2", span).replace("less than a minute", "<1m")
 
 
 @dataclass(frozen=True)
