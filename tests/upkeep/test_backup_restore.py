@@ -5,6 +5,7 @@ restore never un-revokes, upgrades an older backup and refuses a newer one."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import sqlite3
 import sys
@@ -167,6 +168,35 @@ def test_a_backup_is_private_and_never_replaces_a_file(acme, sqlite_url, tmp_pat
     assert code == 0, err
     code, _out, err = cli("--db", sqlite_url, "store", "backup", str(tmp_path / "p" / "b.db"))
     assert code == 1 and "never replaces" in err
+    sticky = tmp_path / "tmp"  # as /tmp is
+    sticky.mkdir()
+    sticky.chmod(0o1777)
+    code, _out, err = cli("--db", sqlite_url, "store", "backup", str(sticky / "b.db"))
+    assert code == 3 and err == (
+        f"keydesk: refusing to write a backup to {sticky / 'b.db'}: its folder {sticky} is "
+        "writable by other users (mode 1777), who could replace the backup; name a file in a "
+        "folder of your own (mkdir -m 700 …)\n"
+    )
+
+
+def test_store_check_on_a_backup_says_it_is_one_and_how_to_put_it_back(
+    acme, sqlite_url, tmp_path, cli
+):
+    taken = backup(sqlite_url, str(tmp_path / "b" / "one.db"))
+    code, out, err = cli("--db", taken.path, "store", "check")
+    assert (code, err) == (0, "")
+    assert out.splitlines() == [
+        "ok: no findings",
+        f"{taken.path} is a backup taken {taken.header.taken_at.isoformat()} (schema "
+        f"{taken.header.schema}), not a store; to put it back: keydesk store restore "
+        f"{taken.path} --db STORE",
+    ]
+    found = json.loads(cli("--db", taken.path, "store", "check", "--json")[1])
+    assert found["backup"] == {
+        "taken_at": taken.header.taken_at.isoformat(),
+        "schema": taken.header.schema,
+    }
+    assert "backup" not in json.loads(cli("--db", sqlite_url, "store", "check", "--json")[1])
 
 
 def test_a_restore_never_gives_back_access_taken_since(acme, sqlite_url, tmp_path):

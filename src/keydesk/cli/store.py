@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from keydesk.cli.output import confirmed, iso, print_json, say
 from keydesk.cli.parser import Commands
 from keydesk.config import database_url
+from keydesk.validation import shown_literally
 
 if TYPE_CHECKING:
     from keydesk.upkeep.restore import RestoreResult
@@ -97,7 +98,6 @@ def restore(args: argparse.Namespace) -> int:
     from keydesk.identity import os_account
     from keydesk.upkeep.restore import losses
     from keydesk.upkeep.restore import restore as put_back
-    from keydesk.validation import shown_literally
 
     url = database_url(args.db)
     lost = losses(url, args.path)  # told before asking, and after
@@ -167,15 +167,27 @@ def _restored(done: RestoreResult) -> str:
 
 
 def check(args: argparse.Namespace) -> int:
-    from keydesk.upkeep.check import check_store
+    from keydesk.store.sqlite_file import sqlite_file_of
+    from keydesk.upkeep.check import backup_taken, check_store
 
-    findings = check_store(database_url(args.db))
+    url = database_url(args.db)
+    findings = check_store(url)
+    header = backup_taken(url)
     if args.json:
-        print_json({"ok": not findings, "findings": [f.as_json() for f in findings]})
+        found: dict[str, Any] = {"ok": not findings, "findings": [f.as_json() for f in findings]}
+        if header is not None:
+            found["backup"] = {"taken_at": iso(header.taken_at), "schema": header.schema}
+        print_json(found)
     else:
         for finding in findings:
             print(finding.line())
         if not findings:
             print("ok: no findings")
+        if header is not None:
+            path = shown_literally(str(sqlite_file_of(url)))
+            print(
+                f"{path} is a backup taken {iso(header.taken_at)} (schema {header.schema}), not "
+                f"a store; to put it back: keydesk store restore {path} --db STORE"
+            )
     sys.stdout.flush()
     return 1 if findings else 0

@@ -74,7 +74,14 @@ def backup(url: str, destination: str) -> BackupResult:
 def private_new_file(destination: str) -> Path:
     """`destination` made empty and `0600` in a folder only its owner may
     enter (made `0700` when missing); an existing file is never replaced."""
-    real = checked_store_path(destination)  # yours, no symlink games, not writable by others
+    try:
+        real = checked_store_path(destination)  # yours, no symlink games, not writable by others
+    except UnsafeStore as unsafe:  # said of a store being opened: say it of a backup written
+        raise UnsafeStore(
+            unsafe.message.replace("refusing to open", "refusing to write a backup to", 1)
+            .replace("the store", "the backup")
+            .replace("move it to a folder", "name a file in a folder")
+        ) from None
     if os.path.lexists(real):
         raise AlreadyExists(f"{real} exists; a backup never replaces a file: name a new one")
     made = create_private_file(real)

@@ -17,11 +17,12 @@ import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 
-from keydesk.errors import StoreNotFound, StoreUnavailable
+from keydesk.errors import InvalidInput, StoreNotFound, StoreUnavailable
 from keydesk.store.schema import HEAD
 from keydesk.store.sqlite_file import read_only_uri, sqlite_file_of
+from keydesk.upkeep.backup import HEADER_TABLE, BackupHeader, read_header
 from keydesk.upkeep.findings import Finding, hash_findings, schema_findings
-from keydesk.upkeep.sqlite_schema import schema_drift
+from keydesk.upkeep.sqlite_schema import Catalogue, catalogue, schema_drift
 
 _MAX_INTEGRITY_LINES = 20  # SQLite's own default for integrity_check
 
@@ -71,8 +72,26 @@ def _sqlite_findings(connection: sqlite3.Connection) -> Iterable[Finding]:
     revision = _revision(connection)
     yield from schema_findings(revision)
     if revision == HEAD:  # an older schema differs as it should
-        yield from schema_drift(connection)
+        yield from schema_drift(connection, _header_table(connection))
     yield from hash_findings(connection.execute("SELECT public_key, secret_hash FROM api_key"))
+
+
+def _header_table(connection: sqlite3.Connection) -> Catalogue:
+    """A backup's header table, as `store backup` makes it (none in a store)."""
+    found = catalogue(connection)
+    key = ("table", HEADER_TABLE)
+    return {key: found[key]} if key in found else {}
+
+
+def backup_taken(url: str) -> BackupHeader | None:
+    """When the SQLite file at `url` is a backup, not a store: its header."""
+    file = sqlite_file_of(url)
+    if file is None:
+        return None
+    try:
+        return read_header(Path(file))
+    except (StoreNotFound, InvalidInput):
+        return None
 
 
 def _leftovers(store: Path) -> Iterable[Finding]:

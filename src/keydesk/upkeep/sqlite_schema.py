@@ -19,11 +19,14 @@ from keydesk.upkeep.findings import Finding
 Catalogue = dict[tuple[str, str], tuple[str, str]]
 
 
-def schema_drift(connection: sqlite3.Connection) -> Iterable[Finding]:
+def schema_drift(
+    connection: sqlite3.Connection, also: Catalogue | None = None
+) -> Iterable[Finding]:
     """Every table, index, trigger and view missing, unexpected or changed
-    against what the migrations make. Only for a store at this keydesk's
-    schema (an older one is upgraded by any other command)."""
-    expected, found = _expected(), catalogue(connection)
+    against what the migrations make (and `also`: a backup's header table).
+    Only for a store at this keydesk's schema (an older one is upgraded by
+    any other command)."""
+    expected, found = _expected() | (also or {}), catalogue(connection)
     for key in sorted(expected.keys() | found.keys()):
         kind, name = key
         if key not in found:
