@@ -100,3 +100,19 @@ async def test_a_burst_past_the_limit_is_not_saved_cut_until_seen(make_app):
         await settle_long(pilot)
         assert isinstance(app.screen, KeyCreatedScreen)
         assert app.screen._key.label == "x" * limit
+
+
+async def test_a_paste_of_several_lines_is_refused_not_cut_to_its_first(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = await open_create_form(pilot, "github")
+        label = form.query_one("#label", GuardedInput)
+        app.post_message(events.Paste("ci-runner\nprod\n"))
+        await settle(pilot)
+        assert label.value == ""
+        assert _said(form, "#label-error") == (
+            "The label is one line; the paste had 2: nothing was pasted."
+        )
+        app.post_message(events.Paste("ci-runner\n"))  # a copied line and its end
+        await settle(pilot)
+        assert label.value == "ci-runner"

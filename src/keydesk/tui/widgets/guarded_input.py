@@ -76,7 +76,8 @@ class GuardedInput(Input):
 
     async def on_event(self, event: events.Event) -> None:
         # Before Textual's dispatch, which logs each event with its text.
-        if isinstance(event, events.Paste) and self._paste_refused(event.text):
+        if isinstance(event, events.Paste):  # Input's own paste never runs: see _paste
+            self._paste(event.text)
             event.stop()
             return
         if isinstance(event, events.Key) and self._key_rest:
@@ -88,19 +89,26 @@ class GuardedInput(Input):
             self._key_rest = 0  # anything else ends the key
         await super().on_event(event)
 
-    def _paste_refused(self, text: str) -> bool:
-        line = text.splitlines()[0] if text else ""  # as Input pastes: the first line
+    def _paste(self, text: str) -> None:
+        """Paste one line, as Input does, but refuse a paste of several lines
+        (Input kept the first, silently) and take any private key out."""
+        lines = [line for line in text.splitlines() if line.strip()]
+        line = lines[0] if lines else ""
         start, end = sorted(self.selection)
         value = self.value
         pasted = f"{value[:start]}{line}{value[end:]}"
         if private_key_spans(pasted):
             self._key_rest = 0  # a paste arrives whole: nothing of it follows
             self.replace(line, start, end)
-            return True
+            return
+        if len(lines) > 1:  # Input would paste the first line alone, silently
+            self.refused(f"{self.what} is one line; the paste had {len(lines)}: nothing was pasted")
+            return
         if (why := why_unprintable(line.strip(), self.what)) is not None:  # as stored: trimmed
             self.refused(why)
-            return True
-        return False
+            return
+        if line:  # as Input would, but its one line (Input takes the first, blank or not)
+            self.replace(line, start, end)
 
     def replace(self, text: str, start: int, end: int) -> None:
         value = self.value
