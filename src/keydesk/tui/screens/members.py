@@ -2,9 +2,9 @@
 remove (or leave), each after a confirmation.
 
 The rules come from `MembersView` (the service and, on PostgreSQL, the
-database enforce the same): an action the account may never take is
-hidden; one that does not apply to the highlighted member is dimmed, and
-the line under the table says why.
+database enforce the same): an action the account may not take (on the
+highlighted member) is hidden from the footer, as on the other screens;
+its key and the line under the table say why.
 
 An owner also approves a member's SSH keys here: a key authorized for an
 account acts only in the workspaces whose owners approved it
@@ -18,30 +18,19 @@ from collections.abc import Callable
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, DataTable, Input, Label, OptionList, Static
-from textual.widgets.option_list import Option
+from textual.widgets import DataTable, Input, Static
 
 from keydesk.ssh.gate import awaiting_notice
 from keydesk.tui.calls import call_service
-from keydesk.tui.display import content, literal, sentence, visible
-from keydesk.tui.screens.base import KeydeskModal, KeydeskScreen
+from keydesk.tui.display import content, literal, visible
+from keydesk.tui.screens.base import KeydeskScreen
 from keydesk.tui.screens.choice import lifetime_question
 from keydesk.tui.screens.confirm import ConfirmScreen
-from keydesk.tui.screens.form import DialogForm
-from keydesk.tui.widgets import FilterInput, GuardedInput, Header, KeyFooter, ListOptions, ListTable
+from keydesk.tui.screens.member_dialogs import ROLE_MEANING, AddMemberScreen, RoleScreen
+from keydesk.tui.widgets import FilterInput, Header, KeyFooter, ListTable
 from keydesk.tui.widgets.filter_input import no_match
-from keydesk.validation import NAME_MAX
 from keydesk.views import ROLE_ORDER, MembersView, MemberView, Role, WorkspaceView
 from keydesk.wording import when
-
-# One line each in the role dialog at 60 columns, "(now)" included.
-ROLE_MEANING = {
-    Role.OWNER: "everything, owners included",
-    Role.ADMIN: "manage all but owners",
-    Role.MEMBER: "look only; for the team's own people",
-    Role.VIEWER: "look only; for auditors and outsiders",
-}
 
 
 class MembersScreen(KeydeskScreen[None]):
@@ -170,10 +159,7 @@ class MembersScreen(KeydeskScreen[None]):
         if view is not None and needle and not self.table.row_count:
             reason = no_match("member", needle)
         elif view is not None and not view.can_manage:
-            reason = (
-                f"You are a {view.your_role} in {view.workspace}: owners and admins manage "
-                "members (you may leave: x on your own row)."
-            )
+            reason = _not_yours_to_manage(view)
         elif view is not None and member is not None:
             reason = view.why_not_remove(member.account)  # owners, and the last owner
         note = self.note
@@ -185,22 +171,51 @@ class MembersScreen(KeydeskScreen[None]):
     # -- actions --------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # What this account may never do here is hidden, as on the other
+        # screens (a viewer's a, e, and x on another's row); `why_hidden`
+        # says why when its key is pressed. Dimmed: the list is still loading.
         view, member = self.view, self.highlighted()
+        if view is None:
+            return None if action in ("add", "change_role", "remove") else True
         if action in ("key_policy", "approve_ssh"):  # owners only, as the service says
-            return view is not None and view.your_role is Role.OWNER
+            return view.your_role is Role.OWNER
         if action == "add":
-            return (view is not None and view.can_manage) or None
+            return view.can_manage
         if action == "change_role":
-            if view is None or not view.can_manage:
-                return None
-            return member is not None and len(view.roles_you_may_give(member.account)) > 1
+            if member is None:
+                return None if view.can_manage else False
+            return view.can_manage and len(view.roles_you_may_give(member.account)) > 1
         if action == "remove":
-            if view is None or member is None:
-                return None
-            if not view.can_manage and member.account != view.you:
-                return None
+            if member is None:
+                return None if view.can_manage else False
             return view.why_not_remove(member.account) is None
         return True
+
+    def why_hidden(self, action: str) -> str | None:
+        view, member = self.view, self.highlighted()
+        if view is None:
+            return None
+        if action in ("key_policy", "approve_ssh"):
+            what = "set the key policy" if action == "key_policy" else "approve SSH keys"
+            return f"Only an owner of {view.workspace} may {what}"
+        leaving = action == "remove" and member is not None and member.account == view.you
+        if action in ("add", "change_role", "remove") and not view.can_manage and not leaving:
+            return _not_yours_to_manage(view)
+        if member is None:
+            return None
+        if action == "remove":
+            return view.why_not_remove(member.account)
+        if action == "change_role":
+            return next(
+                (
+                    why
+                    for role in ROLE_ORDER
+                    if role is not member.role
+                    and (why := view.why_not_set_role(member.account, role)) is not None
+                ),
+                None,
+            )
+        return None
 
     def action_key_policy(self) -> None:
         current = self.keydesk.workspace
@@ -371,127 +386,14 @@ class MembersScreen(KeydeskScreen[None]):
         self.keydesk.refresh_workspace()  # your own role may have changed
 
 
+def _not_yours_to_manage(view: MembersView) -> str:
+    """A viewer's or member's answer on this screen, in the words of the
+    integrations' pages ("You are a viewer in acme; only owners and admins…")."""
+    return (
+        f"You are a {view.your_role} in {view.workspace}; only owners and admins manage "
+        "members (you may leave: x on your own row)"
+    )
+
+
 def _article(role: Role) -> str:
     return "an" if role in (Role.OWNER, Role.ADMIN) else "a"
-
-
-class RoleScreen(KeydeskModal[Role | None]):
-    """Choose one of the roles you may give this member."""
-
-    # Its own keys in the footer, not the Members screen's under it.
-    BINDINGS = [
-        Binding("escape", "cancel", "Cancel", id="role.cancel"),
-        # priority: the role list would take Enter first, and hide it from the footer
-        Binding("enter", "choose", "Set role", key_display="⏎", priority=True, id="role.choose"),
-    ]
-
-    def __init__(self, member: MemberView, roles: list[Role]) -> None:
-        super().__init__(id="role-screen")
-        self._member = member
-        self._roles = roles
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="dialog"):
-            yield Static(content(f"Role of {self._member.account}"), id="dialog-title")
-            yield ListOptions(
-                *(
-                    Option(
-                        content(
-                            f"{role:<7} {ROLE_MEANING[role]}"
-                            + ("  (now)" if role is self._member.role else "")
-                        ),
-                        id=role.value,
-                    )
-                    for role in self._roles
-                ),
-                id="roles",
-            )
-        yield KeyFooter()
-
-    def on_mount(self) -> None:
-        options = self.query_one(OptionList)
-        options.highlighted = self._roles.index(self._member.role)
-        options.focus()
-
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(Role(str(event.option.id)))
-
-    def action_choose(self) -> None:  # the list takes Enter itself; this names it
-        self.query_one(OptionList).action_select()
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
-class AddMemberScreen(DialogForm[MemberView | None]):
-    """An account name and a role; refusals show on the form. An account
-    typed and not added: Escape, Cancel and ctrl+q ask first."""
-
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="add-member.cancel")]
-    AUTO_FOCUS = "#member-account"
-
-    def __init__(self, view: MembersView) -> None:
-        super().__init__(id="add-member-screen")
-        self._view = view
-        self._roles = [r for r in ROLE_ORDER if view.why_not_add(r) is None]
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="dialog"):
-            yield Static(content(f"Add a member to {self._view.workspace}"), id="dialog-title")
-            # Whole at 60 columns, as the buttons below: a refusal's lines
-            # pushed full-height buttons out of the dialog at 60x20.
-            yield Label("Account (login name, or PostgreSQL database role)")
-            yield GuardedInput(
-                placeholder="e.g. bob", id="member-account", what="the account name", limit=NAME_MAX
-            )
-            yield Label("Role")
-            yield ListOptions(
-                *(Option(f"{r:<7} {ROLE_MEANING[r]}", id=r.value) for r in self._roles),
-                id="member-role",
-            )
-            yield Static(id="member-error", classes="field-error")
-            with Horizontal(id="dialog-buttons"):
-                yield Button("Cancel", id="cancel", compact=True)
-                yield Button("Add", id="add", variant="primary", compact=True)
-        yield KeyFooter()
-
-    def on_mount(self) -> None:
-        self.query_one("#member-error").display = False
-        roles = self.query_one("#member-role", OptionList)
-        roles.highlighted = self._roles.index(Role.VIEWER) if Role.VIEWER in self._roles else 0
-
-    @on(Input.Submitted, "#member-account")
-    def _next(self) -> None:
-        self.query_one("#member-role", OptionList).focus()
-
-    @on(OptionList.OptionSelected, "#member-role")
-    @on(Button.Pressed, "#add")
-    def action_add(self) -> None:
-        if self._busy:
-            return
-        account = self.query_one("#member-account", Input).value
-        index = self.query_one("#member-role", OptionList).highlighted or 0
-        role = self._roles[index]
-        workspace = self._view.workspace
-        self._busy = True
-        call_service(
-            self,
-            lambda: self.keydesk.calls.add_member(workspace, account, role.value),
-            self.dismiss,
-            on_error=self._failed,
-            group="add-member",
-        )
-
-    @on(GuardedInput.Refused, "#member-account")
-    def _refused(self, event: GuardedInput.Refused) -> None:
-        self._failed(event.message)
-
-    def _failed(self, message: str) -> None:
-        self._busy = False
-        error = self.query_one("#member-error", Static)
-        error.update(content(sentence(message)))
-        error.display = True
-        self.query_one("#member-account", Input).focus()
-
-    def _typed(self) -> bool:
-        return bool(self.query_one("#member-account", Input).value)
