@@ -102,6 +102,33 @@ def test_exit_status_clean_and_incomplete(world, store_url, tmp_path, run):
     assert code == 3 and err.count("\n") == 1  # a usage error is not "a live key"
 
 
+def test_files_left_out_on_purpose_are_counted_in_one_line_unless_verbose(
+    world, store_url, tmp_path, run
+):
+    """A walk over a project says "40 binary files … skipped" once, not a
+    line per `__pycache__` file that hid what mattered; --verbose lists them.
+    What could not be read is still named, and the exit status is as before."""
+    cache = tmp_path / "app" / "__pycache__"
+    cache.mkdir(parents=True)
+    for n in range(40):
+        (cache / f"m{n}.cpython-311.pyc").write_bytes(b"\xa7\r\r\n\0\0\0\0code")
+    (tmp_path / "app" / "main.py").write_text("print('hello')\n")
+    (tmp_path / "app" / "latest").symlink_to("main.py")
+    app = str(tmp_path / "app")
+
+    code, out, err = run("--db", store_url, "scan", app)
+    assert (code, out) == (0, "")
+    assert err == ("keydesk: 40 binary files and 1 symbolic link skipped (--verbose lists them)\n")
+    code, out, err = run("--db", store_url, "scan", app, str(tmp_path / "missing"))
+    assert code == 3
+    assert [line.split(": ", 1)[0] for line in err.splitlines()] == ["keydesk"] * 2
+    assert f"{tmp_path}/missing: skipped" in err and "40 binary files and 1 symbolic" in err
+    code, out, err = run("--db", store_url, "scan", "--verbose", app)
+    assert code == 0 and "(--verbose lists them)" not in err
+    assert err.count(": skipped, binary file\n") == 40
+    assert f"{app}/latest: skipped, symbolic link, not followed" in err
+
+
 def test_without_a_store_every_key_counts_as_live(tmp_path, run):
     leaked = generate_key_pair().private_key.reveal()
     code, out, err = run(

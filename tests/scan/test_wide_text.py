@@ -147,7 +147,7 @@ def test_the_pre_commit_hook_blocks_a_powershell_written_key(repo, tmp_path, mon
         f"keydesk: creds.env:1: a keydesk private key (kdsk_{key[5:9]}…, {public(key)}) is staged"
         in err
     )
-    assert "keydesk: logo.png: skipped, binary file" in err
+    assert "keydesk: 1 binary file skipped (--verbose lists them)" in err
     assert key[22:] not in err
 
 

@@ -8,6 +8,7 @@ import threading
 import pytest
 from sqlmodel import col, select
 from textual.widgets import Input, Static
+from textual.widgets._footer import FooterKey
 
 from keydesk.errors import Unauthorized
 from keydesk.scan import scan_bytes
@@ -15,6 +16,7 @@ from keydesk.store.models import AuditEvent
 from keydesk.tui.app import KeydeskApp
 from keydesk.tui.screens.confirm import ConfirmScreen
 from keydesk.tui.screens.scan import Leak, ScanScreen
+from keydesk.tui.widgets import KeyFooter
 from keydesk.verify import Verifier
 from keydesk.views import FoundKey
 from tests.support.fakes import seeded_key_pairs
@@ -183,6 +185,60 @@ async def test_an_escape_cancels_a_running_scan(make_app):
         await pilot.press("escape")
         await settle(pilot)
         assert app.screen is not screen
+
+
+def footer_words(app) -> list[str]:
+    return [key.description for key in app.screen.query_one(KeyFooter).query(FooterKey)]
+
+
+async def test_the_footer_offers_back_not_cancel_once_a_scan_is_done(make_app, tmp_path):
+    """The scan hands over its end while its worker still runs: a footer
+    redrawn before the worker had quite ended said "esc Cancel scan" long
+    after "Done: 453 files read · 0 keys found" (no key found, so nothing
+    else redrew it). What the footer is told at that moment is Back."""
+    for name in ("a.txt", "b.py"):
+        (tmp_path / name).write_text("nothing secret here\n")
+    offered: list[tuple[bool | None, bool | None, bool]] = []
+    app = make_app()
+    async with app.run_test(size=(60, 20)) as pilot:
+        screen = await open_scan(pilot)
+        finished = screen._finished
+
+        def finished_then_asked(state: str) -> None:
+            finished(state)
+            worker_running = screen._worker is not None and screen._worker.is_running
+            offered.append(
+                (screen.check_action("cancel", ()), screen.check_action("back", ()), worker_running)
+            )
+
+        screen._finished = finished_then_asked
+        await scan(pilot, screen, str(tmp_path))
+        await app.workers.wait_for_complete()
+        await settle(pilot)
+        assert screen.state == "done"
+        assert offered == [(False, True, True)], offered  # the worker was still running
+        words = footer_words(app)
+        assert "Back" in words and "Cancel scan" not in words, words
+
+
+async def test_files_left_out_on_purpose_are_counted_as_the_command_line_counts_them(
+    make_app, tmp_path
+):
+    """The TUI and `keydesk scan` run one pipeline and say what was left out
+    in the same words: "3 binary files skipped"."""
+    cache = tmp_path / "project" / "__pycache__"
+    cache.mkdir(parents=True)
+    for n in range(3):
+        (cache / f"m{n}.pyc").write_bytes(b"\xa7\r\r\n\0\0\0\0code")
+    (tmp_path / "project" / "main.py").write_text("print('hello')\n")
+    app = make_app()
+    async with app.run_test(size=(60, 20)) as pilot:
+        screen = await open_scan(pilot)
+        await scan(pilot, screen, str(tmp_path / "project"))
+        progress = str(screen.query_one("#scan-progress", Static).render())
+        assert progress.replace("\n", " ") == (
+            "Done: 4 files read · 0 keys found, 0 live · 3 binary files skipped"
+        )
 
 
 async def test_keys_are_dropped_when_the_screen_closes(make_app, tmp_path):

@@ -67,6 +67,13 @@ def register(cli: Commands) -> None:
         help="revoke every live key found, after one confirmation (no admin role needed: the "
         "key's secret is the proof; on PostgreSQL an admin cannot check it: see --revoke-via)",
     )
+    sub.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="list each file left out on purpose (binary, symbolic link, ignored by git); "
+        "by default they are counted in one line",
+    )
     sub.add_argument("--yes", action="store_true", help="with --revoke: do not ask")
     sub.add_argument(
         "--revoke-via",
@@ -174,14 +181,16 @@ def _report(
     events: Iterator[Skipped | Sighting[FoundKey | None]],
     service: KeyService | None,
 ) -> int:
-    from keydesk.scan import Skipped
+    from keydesk.scan import SkipCount, Skipped
 
     reports: list[Report] = []
     incomplete = False
+    routine = SkipCount()  # a __pycache__'s 188 binary files: one line, as the TUI says it
     # The pipeline the TUI's scan runs too: walk, match, allow-lists, one look-up per key.
     for event in events:
         if isinstance(event, Skipped):
-            _note(str(event))
+            if not routine.counted(event) or args.verbose:
+                _note(str(event))
             incomplete |= event.failed
             continue
         report = Report(event.finding, event.verdict)
@@ -194,6 +203,8 @@ def _report(
             )
         elif not args.json:
             print(report.line(), flush=True)
+    if routine and not args.verbose:
+        _note(f"{routine} (--verbose lists them)")
     if any(report.unproven for report in reports):
         _note(UNPROVEN_NOTE)
     if args.revoke and service is not None:

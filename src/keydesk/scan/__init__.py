@@ -11,7 +11,7 @@ The package is pure: no store, no screen. Callers pass what looks a key up.
 """
 
 from keydesk.scan.allow import ALLOW_FILE, allowed_in, find_allow_list, read_allow_list
-from keydesk.scan.events import Finding, ScanEvent, Skipped
+from keydesk.scan.events import Finding, ScanEvent, SkipCount, Skipped
 from keydesk.scan.files import scan_paths
 from keydesk.scan.git import scan_git_history, scan_staged
 from keydesk.scan.pipeline import ScanRequest, Sighting, run_scan
@@ -28,6 +28,7 @@ __all__ = [
     "ScanEvent",
     "ScanRequest",
     "Sighting",
+    "SkipCount",
     "Skipped",
     "allowed_in",
     "find_allow_list",

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import cache, partial
 from typing import cast
 
-from keydesk.scan.events import Finding, ScanEvent, Skipped
+from keydesk.scan.events import IGNORED, SPECIAL, SYMLINK, Finding, ScanEvent, Skipped
 from keydesk.scan.git import learn_ignored
 from keydesk.scan.shown import STDIN, STDIN_LABEL, reason, shown_path
 from keydesk.scan.spread import FileJob, Found, in_order
@@ -111,18 +111,18 @@ def _scan_dir(
         child_real = os.path.join(real, entry.name)
         shown = shown_path(entry.path)
         if child_real in walk.ignored:
-            yield Skipped(shown, "ignored by git")
+            yield Skipped(shown, "ignored by git", routine=IGNORED)
             continue
         try:
             if entry.is_symlink():
-                yield Skipped(shown, "symbolic link, not followed")
+                yield Skipped(shown, "symbolic link, not followed", routine=SYMLINK)
             elif entry.is_dir(follow_symlinks=False):
                 yield from _enter_dir(walk, entry, child_real, shown, subdirs)
             elif entry.is_file(follow_symlinks=False):
                 yield FileJob(entry.path, shown, entry.stat(follow_symlinks=False).st_size)
             else:
                 kind = _file_kind(entry.stat(follow_symlinks=False).st_mode)
-                yield Skipped(shown, f"not a regular file ({kind})")
+                yield Skipped(shown, f"not a regular file ({kind})", routine=SPECIAL)
         except OSError as error:
             yield Skipped(shown, reason(error), failed=True)
 
@@ -178,7 +178,9 @@ def _scan_file(path: str, shown: str, buffer: Buffer, *, named: bool) -> Iterato
         try:
             mode = os.fstat(fd).st_mode
             if not stat.S_ISREG(mode):
-                yield Skipped(shown, f"not a regular file ({_file_kind(mode)})", failed=named)
+                yield Skipped(
+                    shown, f"not a regular file ({_file_kind(mode)})", failed=named, routine=SPECIAL
+                )
                 return
             if buffer.on_file is not None:
                 buffer.on_file()

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from keydesk.scan.decode import ENCODED_KEY_MAX
-from keydesk.scan.events import Finding, ScanEvent, Skipped
+from keydesk.scan.events import BINARY, Finding, ScanEvent, Skipped
 from keydesk.scan.matching import finding, keys_in
 from keydesk.scan.shown import reason
 from keydesk.scan.text import Readable, both_readings, read_head, wide_encoding
@@ -108,7 +108,7 @@ def scan_readable(
                 yield from both_readings(stream, codec, bytes(buf[:end]), scan)
                 return
             if sniff and buf.find(b"\0", 0, sniffed) != -1:
-                yield Skipped(path, "binary file")
+                yield Skipped(path, "binary file", routine=BINARY)
                 return
         for offset, text, public_key in keys_in(buf, 0, end, keep):
             line = _line_at(lines, buf, base, offset)

@@ -346,15 +346,17 @@ class KeydeskApp(App[None]):
         paths: list[str],
         *,
         on_file: Callable[[], object],
-        on_skipped: Callable[[str, bool], object],
+        on_skipped: Callable[[bool, str], object],
     ) -> Iterator[Leak]:
         """Runs in a worker: the keys found under `paths`, each with what the
         store says of it (`keydesk scan`'s lookups, once per key) and its
-        integration when the account may see it. Notes on what could not be
-        read go to `on_skipped(note, failed)`."""
+        integration when the account may see it. Each thing not scanned
+        calls `on_skipped(failed, left_out)`: whether it should have been
+        read, and what was left out on purpose so far, counted in the words
+        `keydesk scan` ends with ("188 binary files skipped")."""
         from contextlib import closing
 
-        from keydesk.scan import ScanRequest, Skipped, run_scan  # key parsing loads argon2
+        from keydesk.scan import ScanRequest, SkipCount, Skipped, run_scan  # loads argon2
         from keydesk.tui.screens.scan import Leak
 
         service = self.service
@@ -365,11 +367,13 @@ class KeydeskApp(App[None]):
             found = service.found_key(key)
             return found, self._integration_of(found)
 
+        skips = SkipCount()
         # The pipeline `keydesk scan` runs too; closing it stops the walk at once.
         with closing(run_scan(ScanRequest(tuple(paths)), look_up, on_file=on_file)) as events:
             for event in events:
                 if isinstance(event, Skipped):
-                    on_skipped(str(event), event.failed)
+                    skips.counted(event)
+                    on_skipped(event.failed, str(skips))
                 else:
                     yield Leak(event.finding, *event.verdict)
 

@@ -21,7 +21,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.timer import Timer
 from textual.widgets import DataTable, Input, Static
-from textual.worker import Worker, get_current_worker
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from keydesk.errors import KeydeskError
 from keydesk.tui.actions import key_action
@@ -93,7 +93,7 @@ class Scan(Protocol):
         paths: list[str],
         *,
         on_file: Callable[[], object],
-        on_skipped: Callable[[str, bool], object],
+        on_skipped: Callable[[bool, str], object],
     ) -> Iterator[Leak]: ...
 
 
@@ -124,6 +124,7 @@ class ScanScreen(KeydeskScreen[None]):
         self._timer: Timer | None = None
         self._files_read = 0  # written by the worker, read by the timer
         self._unreadable = 0
+        self._left_out = ""  # "188 binary files skipped", as `keydesk scan` says it
         self._state = ""
 
     def compose(self) -> ComposeResult:
@@ -155,7 +156,10 @@ class ScanScreen(KeydeskScreen[None]):
 
     @property
     def scanning(self) -> bool:
-        return self._worker is not None and self._worker.is_running
+        """From the screen's own state, not the worker's: the worker hands
+        over its last result (`_finished`) while still running, and a
+        footer refreshed then kept "esc Cancel scan" after the scan was done."""
+        return self._state == "scanning"
 
     @property
     def state(self) -> str:
@@ -189,6 +193,7 @@ class ScanScreen(KeydeskScreen[None]):
         self._rows = {}
         self.table.clear()
         self._files_read = self._unreadable = 0
+        self._left_out = ""
         self._state = "scanning"
         self.query_one("#scan-note").display = False
         self._worker = self.run_worker(
@@ -212,8 +217,9 @@ class ScanScreen(KeydeskScreen[None]):
                 raise _Stopped
             self._files_read += 1
 
-        def skipped(_note: str, failed: bool) -> None:
+        def skipped(failed: bool, left_out: str) -> None:
             self._unreadable += failed
+            self._left_out = left_out
 
         leaks = scan([path], on_file=opened, on_skipped=skipped)
         try:
@@ -266,6 +272,13 @@ class ScanScreen(KeydeskScreen[None]):
             self._highlight_first_live()
         self.refresh_bindings()
 
+    @on(Worker.StateChanged)
+    def _worker_ended(self, event: Worker.StateChanged) -> None:
+        """A worker that ends without a word (an error outside the walk)
+        does not leave the screen scanning."""
+        if event.worker is self._worker and event.state is WorkerState.ERROR and self.scanning:
+            self._failed("the scan stopped on an unexpected error")
+
     def _highlight_first_live(self) -> None:
         """The cursor on the first key that still works: what to act on first."""
         live = next((i for i, row in enumerate(self._rows.values()) if row.found.may_work), None)
@@ -284,6 +297,8 @@ class ScanScreen(KeydeskScreen[None]):
         )
         if self._unreadable:
             counts += f" · {self._unreadable} could not be read"
+        if self._left_out:
+            counts += f" · {self._left_out}"
         prefix = {
             "scanning": "Scanning… ",
             "done": "Done: ",
