@@ -145,7 +145,7 @@ async def test_a_new_integration_is_a_draft_until_its_settings_are_filled(make_a
         await settle(pilot)
         assert isinstance(app.screen, IntegrationsScreen)
         said = [n.message for n in app._notifications]
-        assert said[-1] == "gitlab saved as a draft: configure it (c on its page) to generate keys."
+        assert said[-1] == "gitlab saved as a draft: press c to configure it, then g generates keys."
     assert KeyService(demo_store, "alice").integration("gitlab").status == "draft"
 
 

@@ -81,7 +81,9 @@ class IntegrationView:
                 "can generate or revoke keys. Ask an owner to change your role."
             )
         if self.status is IntegrationStatus.DRAFT:
-            return "This integration is a draft; configure it (client id and redirect URI) first."
+            if missing := self.missing_settings():  # named only when missing
+                return f"This integration is a draft; configuring it needs its {missing} first."
+            return "This integration is a draft; configure it first."
         if self.status is IntegrationStatus.DISABLED:
             return "This integration is disabled; configure it again to issue keys."
         return None

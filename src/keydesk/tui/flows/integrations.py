@@ -10,11 +10,11 @@ from typing import Any
 from textual.app import App
 
 from keydesk.tui.calls import call_service
-from keydesk.tui.display import visible
 from keydesk.tui.messages import IntegrationsChanged
 from keydesk.tui.screens.confirm import ConfirmScreen
+from keydesk.tui.screens.integration_words import configure_lines, saved_words
 from keydesk.tui.store_calls import StoreCalls
-from keydesk.views import IntegrationStatus, IntegrationView
+from keydesk.views import IntegrationView
 from keydesk.views.words import counted
 
 
@@ -69,7 +69,7 @@ class IntegrationFlows:
             integration,
             ConfirmScreen(
                 f"Configure {integration.name}?",
-                ["Keys can then be generated for it, and its existing keys work again."],
+                configure_lines(integration),
                 confirm="Configure",
             ),
             self._calls.configure_integration,
@@ -114,11 +114,3 @@ class IntegrationFlows:
                 )
 
         app.push_screen(question, confirmed)
-
-
-def saved_words(integration: IntegrationView) -> str:
-    """What saving the form did, a draft said as such: no keys for it yet."""
-    name = visible(integration.name)
-    if integration.status is IntegrationStatus.DRAFT:
-        return f"{name} saved as a draft: configure it (c on its page) to generate keys."
-    return f"{name} saved ({integration.status})."

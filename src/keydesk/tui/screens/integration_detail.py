@@ -26,6 +26,7 @@ from keydesk.tui.messages import IntegrationsChanged, KeysChanged
 from keydesk.tui.screens.base import KeydeskScreen
 from keydesk.tui.screens.integration_words import (
     detail_line,
+    keys_gate,
     no_new_key,
     overview_rows,
     settings_hint,
@@ -180,7 +181,7 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         for settings in self.query("#overview-settings").results(Pairs):  # once shown
             settings.show(overview_rows(integration))
             self.query_one("#overview-hint", Static).update(content(settings_hint(integration)))
-        reason = integration.why_no_new_keys()
+        reason = keys_gate(integration)
         button = self.generate_button
         button.disabled = reason is not None
         button.tooltip = literal(reason) if reason else None

@@ -1,14 +1,19 @@
 """What an integration's page says in words: why a key action is refused,
 the highlighted key in full, the Overview's settings and own keys
-(keydesk.tui.screens.integration_detail)."""
+(keydesk.tui.screens.integration_detail); what saving its form did and what
+configuring it will do (keydesk.tui.flows.integrations). A draft's words
+name its missing settings only when some are missing, and the key that
+goes on from there: e to fill them in, c to configure it."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from keydesk.tui.display import visible
 from keydesk.tui.widgets import no_match
-from keydesk.views import IntegrationView, KeyView, stop_time
+from keydesk.views import IntegrationStatus, IntegrationView, KeyView, stop_time
 from keydesk.views.tags import tags_text
+from keydesk.views.words import counted
 from keydesk.wording import when
 
 # What a key that is not active cannot be (space selects what x would
@@ -32,6 +37,51 @@ def no_new_key(integration: IntegrationView, configure: str = "c") -> str:
     if status == "draft":
         return f"{name} is a draft: no new key can be made; configure it first ({configure})"
     return f"{name} is {status}: no new key can be made; configure it again ({configure})"
+
+
+def keys_gate(integration: IntegrationView) -> str | None:
+    """Why the API Keys tab offers no Generate (None: it does), and the key
+    that changes that: a draft is configured with c once its client id
+    and redirect URI are set, e sets them."""
+    reason = integration.why_no_new_keys()
+    if reason is None or not integration.can_manage:
+        return reason  # None, or the role: no key of this page changes it
+    if integration.status is IntegrationStatus.DISABLED:
+        return "Disabled: its keys are refused and no new key can be made; c configures it again."
+    if missing := integration.missing_settings():
+        return f"A draft: no keys until it is configured, which needs its {_fill_in(missing)}."
+    return "A draft: no keys until it is configured; its settings are complete: c configures it."
+
+
+def saved_words(integration: IntegrationView) -> str:
+    """What saving the form did, a draft said as such: no keys for it yet,
+    and what configuring it still needs (nothing: press c)."""
+    name = visible(integration.name)
+    if integration.status is not IntegrationStatus.DRAFT:
+        return f"{name} saved ({integration.status})."
+    if missing := integration.missing_settings():
+        return f"{name} saved as a draft: configuring it needs its {_fill_in(missing)}."
+    return f"{name} saved as a draft: press c to configure it, then g generates keys."
+
+
+def _fill_in(missing: str) -> str:
+    """ "redirect URI (e fills it in)": the settings configuring needs."""
+    return f"{missing} (e fills {'them' if ' and ' in missing else 'it'} in)"
+
+
+def configure_lines(integration: IntegrationView) -> list[str]:
+    """What configuring does, for this integration: a draft has never had a
+    key; a disabled one's active keys work again (those revoked or expired
+    meanwhile are not counted: they stay stopped)."""
+    if integration.status is not IntegrationStatus.DISABLED:
+        return ["Keys can then be generated for it."]
+    n = integration.active_keys
+    if not n:
+        return ["Keys can be generated for it again."]
+    works = "works" if n == 1 else "work"
+    return [
+        f"Keys can be generated for it again, and its {counted(n, 'active key')} {works} again."
+    ]
 
 
 def why_not_key(

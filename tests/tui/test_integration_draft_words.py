@@ -1,0 +1,100 @@
+"""What keydesk says of a draft integration is true of the one at hand: its
+missing settings are named only when some are missing, the key that goes on
+is the one that does (c configures a complete draft, e fills in the rest),
+and configuring promises keys working again only to a disabled integration
+that has some."""
+
+from __future__ import annotations
+
+from textual.widgets import Static
+
+from keydesk.service import KeyService
+from keydesk.tui.screens.confirm import ConfirmScreen
+from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
+from keydesk.tui.screens.integrations import IntegrationsScreen
+from tests.support.tui_pages import go_to_integration
+from tests.tui.screenshots import settle
+
+
+def _dialog_words(dialog: ConfirmScreen) -> str:
+    return " ".join(str(line.render()) for line in dialog.query(".dialog-line").results(Static))
+
+
+def _gate(page: IntegrationDetailScreen) -> str:
+    return str(page.gate.render())
+
+
+async def test_a_complete_draft_is_told_to_press_c_and_configuring_it_promises_no_old_keys(
+    make_app, demo_store
+):
+    """Add integration, every field filled, at 60x20: it said "configure it"
+    on saving, "configure it (client id and redirect URI) first" on its API
+    Keys tab (both were given) and "its existing keys work again" when asked
+    to configure (it has none)."""
+    app = make_app()
+    async with app.run_test(size=(60, 20)) as pilot:
+        await settle(pilot)
+        await pilot.press("a")
+        await settle(pilot)
+        fields = ["stripe", "Stripe", "ca_123", "https://app.example.com/cb", "read write"]
+        for n, text in enumerate(fields):
+            await pilot.press(*(["tab"] if n else []), *text)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, IntegrationsScreen)
+        said = [n.message for n in app._notifications]
+        assert (
+            said[-1] == "stripe saved as a draft: press c to configure it, then g generates keys."
+        )
+
+        page = await go_to_integration(pilot, "stripe")
+        gate = _gate(page)
+        assert "client id" not in gate and "redirect URI" not in gate, gate
+        assert "c configures it" in gate, gate
+
+        await pilot.press("c")  # from the API Keys tab, as the gate says
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, ConfirmScreen)
+        words = _dialog_words(dialog)
+        assert words == "Keys can then be generated for it.", words
+        await pilot.press("enter")
+        await settle(pilot)
+        assert KeyService(demo_store, "alice").integration("stripe").is_configured
+
+
+async def test_a_draft_missing_a_setting_names_only_that_one(make_app):
+    """okta-sso has a client id, no redirect URI: saving its form and its
+    API Keys tab name the redirect URI alone, and e as the way on."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        page = await go_to_integration(pilot, "okta-sso")
+        gate = _gate(page)
+        assert "redirect URI" in gate and "client id" not in gate and "(e fills it in)" in gate, (
+            gate
+        )
+        await pilot.press("e")
+        await settle(pilot)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        said = [n.message for n in app._notifications]
+        assert said[-1] == (
+            "okta-sso saved as a draft: configuring it needs its redirect URI (e fills it in)."
+        ), said
+
+
+async def test_configuring_a_disabled_integration_counts_the_keys_that_work_again(make_app):
+    """legacy-slack is disabled with one active key: that one works again."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        page = await go_to_integration(pilot, "legacy-slack")
+        assert page.integration.active_keys == 1
+        assert "c configures it again" in _gate(page)
+        await pilot.press("c")
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, ConfirmScreen)
+        words = _dialog_words(dialog)
+        assert words == ("Keys can be generated for it again, and its 1 active key works again."), (
+            words
+        )
