@@ -59,6 +59,10 @@ def screen_text(app) -> str:
     return app.export_screenshot()
 
 
+def dialog_lines(app) -> list[str]:
+    return [str(line.render()) for line in app.screen.query(".dialog-line")]
+
+
 async def test_found_keys_are_listed_with_their_status(make_app, tmp_path):
     keys = plant_leaks(tmp_path / "leaks")
     app = make_app()
@@ -110,6 +114,37 @@ async def test_a_live_key_is_revoked_on_the_spot_and_stops_working(make_app, dem
         assert event.action == "key.revoke.leaked"
         # where it leaked (the service cuts a long label)
         assert event.label.startswith(f"found at {str(tmp_path)[:30]}")
+
+
+async def test_a_key_of_another_workspace_than_the_one_open_names_its_workspace(make_app, tmp_path):
+    """In globex, a scan finds acme's live key: its line and the revoke
+    question say acme ("Integration: github" alone read as globex's)."""
+    plant_leaks(tmp_path / "leaks")
+    app = make_app()
+    async with app.run_test(size=(60, 20)) as pilot:
+        screen = await open_scan(pilot)
+        await scan(pilot, screen, str(tmp_path / "leaks"))
+        await highlight(pilot, screen, "active")
+        assert " in acme" not in str(screen.query_one("#scan-detail", Static).render())
+        await pilot.press("x")
+        await settle(pilot)
+        assert "Integration: github" in dialog_lines(app)  # acme is open: not named
+        await pilot.press("escape", "escape")
+        await settle(pilot)
+        await pilot.press("w")
+        await settle(pilot)
+        await pilot.press("down", "enter")
+        await settle(pilot)
+        assert app.workspace.name == "globex"
+        screen = await open_scan(pilot)
+        await scan(pilot, screen, str(tmp_path / "leaks"))
+        await highlight(pilot, screen, "active")
+        detail = str(screen.query_one("#scan-detail", Static).render())
+        assert "“api-gateway-prod” of github in acme" in detail.replace("\n", " "), detail
+        await pilot.press("x")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "Integration: github (workspace acme)" in dialog_lines(app)
 
 
 async def test_a_viewer_sees_no_revoke(make_app, tmp_path):

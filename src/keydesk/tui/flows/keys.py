@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from textual.app import App
 
@@ -32,6 +32,9 @@ from keydesk.views import (
     utcnow,
 )
 from keydesk.views.revocations import BulkRevocation
+
+if TYPE_CHECKING:
+    from keydesk.tui.interface import Keydesk
 
 
 class KeyFlows:
@@ -163,17 +166,20 @@ class KeyFlows:
         # nor for one just made (its reveal page: no service uses it yet).
         rotatable = revoke is None and not isinstance(asked_on, KeyCreatedScreen)
 
-        def read() -> tuple[KeyView, KeyView | None, bool]:
+        def read() -> tuple[KeyView, KeyView | None, bool, str]:
             current = self._calls.key(key.public_key)
             # A replacement's question says what becomes of the key it replaced.
             replaced = self._calls.key(current.replaces) if current.replaces else None
-            can_rotate = (
-                rotatable and self._calls.integration(current.integration_id).can_issue_keys
+            integration = self._calls.integration(current.integration_id)
+            return (
+                current,
+                replaced,
+                rotatable and integration.can_issue_keys,
+                integration.workspace,
             )
-            return current, replaced, can_rotate
 
-        def fresh(keys: tuple[KeyView, KeyView | None, bool]) -> None:
-            current, replaced, can_rotate = keys
+        def fresh(keys: tuple[KeyView, KeyView | None, bool, str]) -> None:
+            current, replaced, can_rotate, workspace = keys
             if app.screen is not asked_on:
                 # The user moved on while a slow store answered: the question
                 # would land on another screen (or take an escape meant there).
@@ -185,7 +191,14 @@ class KeyFlows:
                 )
                 return
             rotate = partial(self.rotate, current) if can_rotate else None
-            app.push_screen(revoke_confirmation(current, replaced, self._now(), rotate), confirmed)
+            # A key found by a scan may be in another workspace than the one open: say which.
+            shown = cast("Keydesk", app).workspace
+            here = shown.name if shown is not None else None
+            elsewhere = workspace if workspace != here else None
+            question = revoke_confirmation(
+                current, replaced, self._now(), rotate, workspace=elsewhere
+            )
+            app.push_screen(question, confirmed)
 
         call_service(app, read, fresh, on_error=refused, group="revoke")
 

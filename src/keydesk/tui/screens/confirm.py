@@ -101,11 +101,14 @@ def revoke_confirmation(
     replaced: KeyView | None,
     now: datetime,
     rotate: Callable[[], object] | None = None,
+    *,
+    workspace: str | None = None,
 ) -> ConfirmScreen:
     """The one revoke question, from the created page and from any key row;
     for a key in a rotation (`replaced`: the key it replaced), what revoking
     it does to the rotation. `rotate` (where the key can be rotated): for a
-    key in no rotation, t rotates it instead."""
+    key in no rotation, t rotates it instead. `workspace`: the key's, named
+    where it is not the current one (a key found by a scan)."""
     in_rotation = _revoke_in_rotation(key, replaced, now)
     instead = ("t", "Rotate instead", rotate) if rotate and in_rotation is None else None
     advice = in_rotation or ("No outage wanted? Rotate it instead (t)." if instead else None)
@@ -113,7 +116,7 @@ def revoke_confirmation(
         "Revoke API key?",
         [
             f"{key.label}  ({key.public_key})",
-            f"Integration: {key.integration}",
+            f"Integration: {key.integration}" + (f" (workspace {workspace})" if workspace else ""),
             "",
             "Revocation is immediate and cannot be undone. Every service still using "
             "this key gets 401 Unauthorized on its very next request.",

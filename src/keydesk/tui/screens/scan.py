@@ -357,6 +357,9 @@ class ScanScreen(KeydeskScreen[None]):
         key = row.found.key
         if key is not None:
             text += f" · “{key.label}” of {key.integration}"
+            shown, integration = self.keydesk.workspace, row.integration
+            if integration is not None and (shown is None or shown.name != integration.workspace):
+                text += f" in {integration.workspace}"  # not the workspace open
             if not row.found.secret_checked:
                 text += " · matched by public key"
         elif row.found.elsewhere:
