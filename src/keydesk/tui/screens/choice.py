@@ -1,5 +1,6 @@
 """Choose one of a few answers in a small modal (a rotation's overlap, a
-workspace's key lifetime). Enter picks the highlighted one; Escape, none."""
+workspace's key lifetime). Enter picks the highlighted one; Escape, none.
+The answer in force is marked "(now)", as the role dialog marks a member's."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from keydesk.tui.screens.base import KeydeskModal
 from keydesk.tui.widgets import KeyFooter, ListOptions
 
 T = TypeVar("T")
+NOW = "  (now)"  # after the answer in force (the role dialog's mark too)
 
 
 class ChoiceScreen(KeydeskModal[tuple[T] | None], Generic[T]):
@@ -36,13 +38,16 @@ class ChoiceScreen(KeydeskModal[tuple[T] | None], Generic[T]):
         options: list[tuple[str, T]],
         *,
         initial: int = 0,
+        current: int | None = None,
         id: str | None = None,
     ) -> None:
+        """`current`: the option in force, marked "(now)" (None: none is)."""
         super().__init__(id=id, classes="choice")
         self._title = title
         self._lines = lines
         self._options = options
         self._initial = initial
+        self._current = current
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
@@ -50,7 +55,10 @@ class ChoiceScreen(KeydeskModal[tuple[T] | None], Generic[T]):
             for line in self._lines:
                 yield Static(content(line), classes="dialog-line")
             yield ListOptions(
-                *(Option(content(text), id=str(n)) for n, (text, _) in enumerate(self._options)),
+                *(
+                    Option(content(text + (NOW if n == self._current else "")), id=str(n))
+                    for n, (text, _) in enumerate(self._options)
+                ),
                 id="choices",
             )
         yield KeyFooter()
@@ -103,10 +111,12 @@ def overlap_question(label: str, public_key: str) -> ChoiceScreen[timedelta]:
 def lifetime_question(workspace: str, current: int | None) -> ChoiceScreen[int | None]:
     """The workspace policy: how long new keys may live."""
     values = [days for _, days in LIFETIMES]
+    now = values.index(current) if current in values else None
     return ChoiceScreen(
         f"Maximum key lifetime in {workspace}",
         ["New keys and replacements must expire within this; keys that exist keep their expiry."],
         LIFETIMES,
-        initial=values.index(current) if current in values else 0,
+        initial=now or 0,
+        current=now,
         id="lifetime-choice",
     )

@@ -1,4 +1,5 @@
-"""Switch between the workspaces the account belongs to."""
+"""Switch between the workspaces the account belongs to; the one open is
+marked "(now)", as the role dialog marks a member's role."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from textual.widgets.option_list import Option
 
 from keydesk.tui.display import content
 from keydesk.tui.screens.base import KeydeskModal
+from keydesk.tui.screens.choice import NOW
 from keydesk.tui.widgets import KeyFooter, ListOptions
 from keydesk.views import WorkspaceView
 
@@ -33,7 +35,7 @@ class WorkspaceScreen(KeydeskModal[WorkspaceView | None]):
             yield Static("Switch workspace", id="dialog-title")
             yield ListOptions(
                 *(
-                    Option(content(f"{w.name}   ({w.role})"), id=str(w.id))
+                    Option(content(f"{w.name}   ({w.role}){self._now(w)}"), id=str(w.id))
                     for w in self._workspaces
                 ),
                 id="workspaces",
@@ -41,6 +43,10 @@ class WorkspaceScreen(KeydeskModal[WorkspaceView | None]):
             # The TUI makes only the first (on its welcome): say where the next comes from.
             yield Static(NEW_WORKSPACE, id="new-workspace", classes="field-hint")
         yield KeyFooter()
+
+    def _now(self, workspace: WorkspaceView) -> str:
+        current = self._current
+        return NOW if current is not None and workspace.id == current.id else ""
 
     def on_mount(self) -> None:
         options = self.query_one(OptionList)
