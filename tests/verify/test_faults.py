@@ -217,15 +217,62 @@ def _wait_for_a_blocked_read(locker: psycopg.Connection) -> None:
 # -- PostgreSQL: the server goes away and comes back ---------------------------------------
 
 
-@pytest.fixture
-def cluster():
+@pytest.fixture(scope="module")
+def cluster_server() -> Iterator[PostgresCluster]:
+    """One throwaway server for the module, with a migrated store to copy
+    (initdb, a start and a migration from nothing cost ~2 s of CPU and
+    several seconds of waiting: once, not per test)."""
     reason = postgres_unavailable()
     if reason:
         pytest.skip(f"throwaway PostgreSQL cluster: {reason}")
     made = PostgresCluster()
     made.start()
+    try:
+        _create_database(made, "keydesk_template")
+        open_store(_in(made, "keydesk_template"), create=True).dispose()
+        yield made
+    finally:
+        made.remove()
+
+
+def _create_database(server: PostgresCluster, name: str, template: str | None = None) -> None:
+    admin = sa.create_engine(server.url, isolation_level="AUTOCOMMIT")
+    copied = f' TEMPLATE "{template}"' if template else ""
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"{copied}'))
+    admin.dispose()
+
+
+def _in(server: PostgresCluster, database: str) -> str:
+    return sa.make_url(server.url).set(database=database).render_as_string(hide_password=False)
+
+
+@dataclass
+class StoppableStore:
+    """A store of its own on the module's server, which a test stops and
+    starts again (the whole server: every connection goes)."""
+
+    server: PostgresCluster
+    url: str
+    running: bool = True
+
+    def stop(self) -> None:
+        self.server.stop()
+        self.running = False
+
+    def start(self) -> None:
+        self.server.start()
+        self.running = True
+
+
+@pytest.fixture
+def cluster(cluster_server) -> Iterator[StoppableStore]:
+    name = f"keydesk_faults_{os.urandom(6).hex()}"
+    _create_database(cluster_server, name, template="keydesk_template")
+    made = StoppableStore(cluster_server, _in(cluster_server, name))
     yield made
-    made.remove()
+    if not made.running:  # a test that failed while it was stopped
+        made.start()
 
 
 @pytest.mark.postgres
