@@ -7,6 +7,7 @@ Windows here are a day or a month long, so a test never straddles one."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import threading
 
 import pytest
 
-from keydesk.errors import RateLimited
+from keydesk.errors import ForbiddenNetwork, RateLimited, Unauthorized, UnauthorizedReason
 from keydesk.verify import Verifier
 
 
@@ -131,7 +132,7 @@ def test_two_verifiers_on_threads_at_once_accept_between_n_and_1_1_n(world):
 _PROCESS = textwrap.dedent(
     """
     import sys
-    from keydesk.errors import RateLimited
+    from keydesk.errors import ForbiddenNetwork, RateLimited, Unauthorized, UnauthorizedReason
     from keydesk.verify import Verifier
 
     url, key, attempts = sys.argv[1], sys.stdin.readline().strip(), int(sys.argv[2])
@@ -227,5 +228,43 @@ def test_counts_older_than_the_sync_age_reach_the_store_by_themselves(world, mon
             total = total or 0
             time.sleep(0.05)
         assert total >= 2
+    finally:
+        verifier.close()
+
+
+def test_a_limited_keys_answers_differ_only_in_their_counts(world):
+    created = world.owner.create_key(
+        "github", "counted", rate="5/d", quota="100/month", allow_from=["10.0.0.0/8"]
+    )
+    verifier = Verifier(world.store.engine)
+    try:
+        key = created.private_key.reveal()
+        answers = [verifier.verify(key, "10.0.0.1") for _ in range(3)]
+        assert [[s.remaining for s in a.limits] for a in answers] == [[4, 99], [3, 98], [2, 97]]
+        for answer in answers[1:]:
+            assert answer == dataclasses.replace(answers[0], limits=answer.limits)
+        assert answers[2].allow_from == ("10.0.0.0/8",)
+    finally:
+        verifier.close()
+
+
+def test_a_limited_key_answered_before_is_still_refused_from_elsewhere_and_when_revoked(world):
+    created = world.owner.create_key(
+        "github", "fenced", quota="100/month", allow_from=["10.0.0.0/8"]
+    )
+    verifier = Verifier(world.store.engine)
+    try:
+        key = created.private_key.reveal()
+        for _ in range(3):
+            verifier.verify(key, "10.0.0.1")
+        with pytest.raises(ForbiddenNetwork):
+            verifier.verify(key, "192.0.2.1")
+        assert [s.remaining for s in verifier.verify(key, "10.0.0.1").limits] == [96]
+        world.owner.revoke_key(created.key.public_key)
+        with pytest.raises(Unauthorized) as refused:
+            verifier.verify(key, "10.0.0.1")
+        assert refused.value.reason is UnauthorizedReason.REVOKED
+        verifier.flush()
+        assert world.owner.quota_used(created.key.public_key) == 4
     finally:
         verifier.close()
