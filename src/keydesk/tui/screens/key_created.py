@@ -212,7 +212,15 @@ class KeyCreatedScreen(KeydeskScreen[str]):
             content("(revoked — this key no longer works)")
         )
         self.query_one("#copy-key").display = False
-        self.query_one("#revoke", Button).disabled = True
+        # Nor a Revoke button, nor an expiry: the line above says when it was revoked.
+        self.query_one("#revoke").display = False
+        self.query_one("#created-for", Static).update(content(created_for(key)))
+        if self._rotation is not None and not self._rotation.old_revoked:
+            # "Deploy this key before then" no longer holds: say what does.
+            self.query_one("#rotation-next", Static).update(
+                content(rotation_next(self._rotation, replacement_revoked=True))
+            )
+            self.query_one("#rotation-advice").display = False
         self.query_one("#done", Button).focus()
         self.refresh_bindings()
 
@@ -230,8 +238,14 @@ class KeyCreatedScreen(KeydeskScreen[str]):
 
 
 def created_for(key: KeyView) -> str:
-    """What was just made: for what, until when, allowed to do what."""
-    stops = f"expires {stop_time(key.expires_at)}" if key.expires_at else "never expires"
+    """What was just made: for what, until when (or since when it is
+    revoked), allowed to do what."""
+    if key.revoked_at is not None:
+        stops = f"revoked {stop_time(key.revoked_at)}"
+    elif key.expires_at is not None:
+        stops = f"expires {stop_time(key.expires_at)}"
+    else:
+        stops = "never expires"
     scopes = " ".join(key.scopes) or "(none)"
     return f"“{key.label}” for integration {key.integration}\n{stops} · scopes: {scopes}"
 
@@ -240,10 +254,15 @@ REVOKED_NOTE = "Revoked: nothing to copy or revoke (p copies its public key)."
 ROTATION_ADVICE = "The old key's Last used shows whether anything still uses it."
 
 
-def rotation_next(rotation: RotatedKey) -> str:
-    """When the replaced key stops, in UTC as every shell says it."""
+def rotation_next(rotation: RotatedKey, *, replacement_revoked: bool = False) -> str:
+    """When the replaced key stops, in UTC as every shell says it; once this
+    replacement is revoked too, how to keep the old one working."""
     old = rotation.old
     stops = stop_time(rotation.old_stops_at)
     if rotation.old_revoked:
         return f"{old.public_key} ({old.label}) was revoked: it stopped working at {stops}."
+    if replacement_revoked:
+        return (
+            f"{old.public_key} ({old.label}) still stops working at {stops}: K on its row keeps it."
+        )
     return f"{old.public_key} ({old.label}) stops working at {stops}. Deploy this key before then."
