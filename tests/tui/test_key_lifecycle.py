@@ -73,7 +73,7 @@ async def test_status_words_a_keys_page_and_rotate_and_revoke_from_it(demo_store
         await settle(pilot)
         integrations = app.screen.query_one("#integrations", DataTable)
         listed = [_row_text(integrations, r) for r in range(integrations.row_count)]
-        assert any("· 2 ends" in row for row in listed), ("status: list", listed)
+        assert any("(2 expiring)" in row for row in listed), ("status: list", listed)
         await open_integration(pilot, "github")
         detail = app.screen
         assert isinstance(detail, IntegrationDetailScreen), "status: github"

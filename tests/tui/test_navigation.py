@@ -133,7 +133,7 @@ async def test_j_and_k_move_on_the_lists_and_q_leaves_members_and_the_audit_trai
 
 async def _the_lists_refusal_and_help(pilot) -> None:
     """On the integration list: g on a draft says why; help explains the
-    Active column's "1 · 1 ends" (it said "exp", read as expired), which
+    Active column's "1 (1 expiring)" (it said "exp", read as expired), which
     was explained nowhere on screen."""
     from keydesk.tui.screens.help import HelpScreen
     from keydesk.views import EXPIRING_SOON
@@ -159,7 +159,7 @@ async def _the_lists_refusal_and_help(pilot) -> None:
     assert isinstance(app.screen, HelpScreen), "help"
     notes = dict(app.screen._notes)
     assert f"within {EXPIRING_SOON.days} days" in notes["Active"], ("help", notes)
-    assert notes["Active"].endswith("4 · 1 ends"), ("help", notes)
+    assert notes["Active"].endswith("4 (1 expiring)"), ("help", notes)
     assert "Keys that work" in notes["Active"], ("help", notes)
 
 

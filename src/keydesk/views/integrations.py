@@ -82,7 +82,7 @@ class IntegrationView:
             )
         if self.status is IntegrationStatus.DRAFT:
             if missing := self.missing_settings():  # named only when missing
-                return f"This integration is a draft; configuring it needs its {missing} first."
+                return f"This integration is a draft; configure it first (it needs its {missing})."
             return "This integration is a draft; configure it first."
         if self.status is IntegrationStatus.DISABLED:
             return "This integration is disabled; configure it again to issue keys."

@@ -10,7 +10,7 @@ from textual.widgets import DataTable, Input, Static
 
 from keydesk.tui.actions import integration_action
 from keydesk.tui.calls import call_service
-from keydesk.tui.display import content, day, literal
+from keydesk.tui.display import cells, content, day, literal, visible
 from keydesk.tui.messages import IntegrationsChanged, KeysChanged
 from keydesk.tui.screens.base import KeydeskScreen
 from keydesk.tui.widgets import (
@@ -34,8 +34,11 @@ COLUMNS = [
     Column("name", "Name", 16, flexible_up_to=40),
     Column("provider", "Provider", 12),
     Column("status", "Status", 10),
-    # Active keys, and how many of them stop within 14 days ("4 · 1 ends"):
-    # "exp" read as expired; "ending" does not fit its 10 cells at 60 columns.
+    # Active keys, and how many of them stop within 14 days, in words:
+    # "4 (1 expiring)" where the column can be that wide (the rows' words
+    # are its wants: at 60 columns short names and providers leave it the
+    # room), fewer down to "4 (1 ends)" in its 10 cells ("4 · 1 ends" read
+    # as a riddle; "exp" as expired).
     Column("keys", "Active", 10, drop=1),
     Column("created", "Created", 10, drop=2),
 ]
@@ -43,12 +46,12 @@ COLUMNS = [
 
 class IntegrationsScreen(KeydeskScreen[None]):
     AUTO_FOCUS = "#integrations"
-    # ? explains the Active column's "4 · 1 ends", which no heading has room for.
+    # ? explains the Active column's "4 (1 expiring)", which no heading has room for.
     HELP_NOTES = [
         (
             "Active",
-            f"Keys that work · how many of them end (stop working) within "
-            f"{EXPIRING_SOON.days} days, by expiry or a rotation: 4 · 1 ends",
+            f"Keys that work, and how many of them stop working within "
+            f"{EXPIRING_SOON.days} days, by expiry or a rotation: 4 (1 expiring)",
         )
     ]
     BINDINGS = [
@@ -109,7 +112,7 @@ class IntegrationsScreen(KeydeskScreen[None]):
 
     def on_mount(self) -> None:
         self._mounted = True
-        self._render_rows()  # the table has its columns (it is mounted first)
+        self._fit_and_render()  # the table has its columns (it is mounted first)
         self.watch(self.app, "workspace", self._workspace_changed)
         if not self.keydesk.ready and not self._integrations:  # a quiet line while it opens
             self.add_class("-opening")  # no rows nor keys yet (app.tcss)
@@ -140,6 +143,15 @@ class IntegrationsScreen(KeydeskScreen[None]):
         self.remove_class("-opening")
         self._integrations = integrations
         if self._mounted:  # else on_mount draws them
+            self._fit_and_render()
+
+    def _fit_and_render(self) -> None:
+        """The columns as wide as the rows' words need, then the rows."""
+        table = self.table
+        fitted = table.fitted
+        table.wants = _wants(self._integrations)
+        table.refit()  # redraws the rows if the widths changed
+        if table.fitted == fitted:
             self._render_rows()
 
     def _render_rows(self) -> None:
@@ -162,9 +174,10 @@ class IntegrationsScreen(KeydeskScreen[None]):
         self.refresh_bindings()
 
     def _cells(self, item: IntegrationView, layout: Fitted) -> list[Text | str]:
+        widths = {column.key: width for column, width in layout}
         values: dict[str, Text | str] = {
             "status": literal(item.status.value, STATUS_STYLE[item.status]),
-            "keys": _key_counts(item),
+            "keys": key_counts(item.active_keys, item.expiring_keys, widths.get("keys", 0)),
             "created": day(item.created_at),
         }
         return [
@@ -294,8 +307,31 @@ class IntegrationsScreen(KeydeskScreen[None]):
         self.keydesk.scan_for_leaks()
 
 
-def _key_counts(item: IntegrationView) -> str:
-    """Active keys, with the expiring-soon count in words (not only colour)."""
-    if item.expiring_keys:
-        return f"{item.active_keys} · {item.expiring_keys} ends"
-    return str(item.active_keys)
+def _key_words(active: int, expiring: int) -> tuple[str, ...]:
+    """Active keys, with how many of them stop soon in words (not only
+    colour), from the most words to the fewest."""
+    if not expiring:
+        return (str(active),)
+    return (
+        f"{active} ({expiring} expiring)",
+        f"{active}, {expiring} expiring",
+        f"{active} ({expiring} ending)",
+        f"{active} ({expiring} ends)",
+    )
+
+
+def key_counts(active: int, expiring: int, width: int) -> str:
+    """The Active cell: the most words that fit `width` cells."""
+    words = _key_words(active, expiring)
+    return next((w for w in words if cells(w) <= width), words[-1])
+
+
+def _wants(integrations: list[IntegrationView]) -> dict[str, int]:
+    """The cells each column's rows need to show whole (see FittedTable)."""
+    if not integrations:
+        return {}
+    return {
+        "name": max(cells(visible(i.name)) for i in integrations),
+        "provider": max(cells(visible(i.provider)) for i in integrations),
+        "keys": max(cells(_key_words(i.active_keys, i.expiring_keys)[0]) for i in integrations),
+    }
