@@ -1,4 +1,4 @@
-"""Command palette (ctrl+p): generate, revoke, go to an integration, switch workspace."""
+"""Command palette (ctrl+p): generate, revoke, go to an integration, switch workspace, help."""
 
 from __future__ import annotations
 
@@ -82,6 +82,8 @@ class KeydeskCommands(Provider):
         if isinstance(screen, IntegrationDetailScreen) and current is not None:
             for key in screen.listed_keys()[:PALETTE_KEYS]:
                 commands.extend(self._key_commands(current, key))
+        else:
+            commands.extend(self._row_commands())
         for integration in self._integrations:
             commands.append(
                 (
@@ -106,7 +108,33 @@ class KeydeskCommands(Provider):
             commands.append(
                 (f"Audit trail of {name}", app.show_audit, "Every change, newest first")
             )
+        commands.append(
+            (
+                "Help: keys and what they do",
+                partial(self.app.run_action, "app.help"),  # as ? does, on the screen behind
+                "Every key of this screen, and why one does nothing now (? or F1)",
+            )
+        )
         return commands
+
+    def _row_commands(self) -> list[Command]:
+        """Revoke and rotate act on a key's row, in its integration's API
+        Keys: off that page, "revoke" and "rotate" lead there (the
+        integration highlighted on the list) instead of matching nothing."""
+        from keydesk.tui.screens.integrations import IntegrationsScreen
+
+        screen = self.screen
+        target = screen.highlighted() if isinstance(screen, IntegrationsScreen) else None
+        if target is None or not target.can_manage:
+            return []
+        name = visible(target.name)
+        opened = partial(self.keydesk.open_integration, target)
+        return [
+            (f"Revoke an API key of {name}…", opened,
+             escape(f"Opens {name}'s API Keys: x on a key's row revokes it")),
+            (f"Rotate an API key of {name}…", opened,
+             escape(f"Opens {name}'s API Keys: t on a key's row rotates it")),
+        ]  # fmt: skip
 
     def _key_commands(self, integration: IntegrationView, key: KeyView) -> list[Command]:
         """What can be done to one listed key, as its row's keys would."""

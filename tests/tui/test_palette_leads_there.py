@@ -1,0 +1,64 @@
+"""The command palette answers "revoke", "rotate" and "help" wherever it is
+opened: on the integration list they said "No matches found". Revoke and
+rotate lead to the keys' rows (the highlighted integration's API Keys),
+help opens the screen's keys; keydesk's own commands come first."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import OptionList
+
+from keydesk.tui.screens.help import HelpScreen
+from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
+from keydesk.tui.screens.integrations import IntegrationsScreen
+from tests.tui.screenshots import settle
+
+
+async def _search(pilot, query: str) -> list[str]:
+    app = pilot.app
+    await pilot.press("ctrl+p")
+    await settle(pilot)
+    await pilot.press(*query)
+    options = app.screen.query_one(OptionList)
+    for _ in range(50):  # the palette searches after a short debounce
+        await pilot.pause(0.05)
+        prompts = [str(options.get_option_at_index(n).prompt) for n in range(options.option_count)]
+        if prompts and not any("Searching" in p for p in prompts):
+            return prompts
+    return prompts
+
+
+@pytest.mark.parametrize(
+    ("query", "first", "says"),
+    [
+        ("revoke", "Revoke an API key of github…", "x on a key's row revokes it"),
+        ("rotate", "Rotate an API key of github…", "t on a key's row rotates it"),
+    ],
+)
+async def test_revoke_and_rotate_on_the_list_open_the_highlighted_integrations_keys(
+    make_app, query, first, says
+):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, IntegrationsScreen)
+        prompts = await _search(pilot, query)
+        assert prompts and prompts[0].startswith(first), prompts
+        assert says in prompts[0], prompts
+        await pilot.press("enter")
+        await settle(pilot)
+        page = app.screen
+        assert isinstance(page, IntegrationDetailScreen) and page.integration.name == "github"
+        assert page.tabs.active == "api-keys"
+
+
+async def test_help_in_the_palette_lists_the_keys_of_the_screen_behind_it(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        prompts = await _search(pilot, "help")
+        assert prompts and prompts[0].startswith("Help: keys and what they do"), prompts
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, HelpScreen)
+        assert isinstance(app.screen_stack[-2], IntegrationsScreen)
