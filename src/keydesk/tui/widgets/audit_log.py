@@ -40,23 +40,24 @@ LOAD_AHEAD = 40  # rows before the end of the table at which the next page is re
 # 1,000,000 events), so one per pause, not one per character.
 FILTER_DELAY = 0.4
 
+# Which columns show depends on the width alone (`returns=False`): at 80
+# columns Actor is out whatever the rows, so a filter's rows do not bring it
+# in and shift the table (README: Key and Actor out at 80, Detail at 60).
 COLUMNS = [
     Column("at", "When", 16),
-    Column("actor", "Actor", 8, drop=2),
-    # integration.configure, the longest, whole where there is room; at 60
-    # columns cut in the middle ("integra…nfigure", whole in the line under
-    # the table) so that About has its 19: it took 21 cells and About 13
-    # ("api-ga…taging").
-    Column("action", "Action", 15, steps=(21,)),
+    Column("actor", "Actor", 8, drop=2, returns=False),
+    # The action whole at every width (README), integration.configure the
+    # longest: at 60 columns About gives way ("api-ga…taging", its end kept;
+    # whole in the line under the table), not the action ("integra…nfigure").
+    Column("action", "Action", 21),
     # What the event is about: a key's label (its end kept, as on the API
-    # Keys tab), else an integration, account or workspace by name; 19 for
-    # "api-gateway-staging" whole: as the API Keys tab's label, it comes
-    # before Action's step.
-    Column("about", "About", 19, flexible_up_to=24),
-    Column("key", "Key", 21, drop=3),  # the public key, for key events
+    # Keys tab), else an integration, account or workspace by name; from 80
+    # columns 19 for "api-gateway-staging" whole.
+    Column("about", "About", 13, comfortable=19, flexible_up_to=24),
+    Column("key", "Key", 21, drop=3, returns=False),  # the public key, for key events
     # What the event says besides (a rotation's stop, a role, a policy);
     # when cut, Key (also in the line under the table) gives way to it.
-    Column("detail", "Detail", 12, drop=1, flexible_up_to=60, outranks=3),
+    Column("detail", "Detail", 12, drop=1, flexible_up_to=60, outranks=3, returns=False),
 ]
 
 

@@ -32,6 +32,9 @@ class Column:
     # the columns whose `drop` is at least this give way to it (never below:
     # those hold what the list is for).
     outranks: int = 0
+    # False: once the width leaves it out, short rows do not bring it back
+    # (the audit trail: a filter's rows would add Actor, and the table jump).
+    returns: bool = True
 
 
 Fitted = list[tuple[Column, int]]  # the columns shown, each with its width in cells
@@ -89,7 +92,9 @@ def _spent(
             widths[column.key] += short
     for column in shown:  # still cut: what is left, rather than blank cells
         widths[column.key] += max(0, min(wants.get(column.key, 0) - widths[column.key], spare()))
-    for column in sorted((c for c in columns if c not in shown), key=lambda c: c.drop):
+    for column in sorted(
+        (c for c in columns if c not in shown and c.returns), key=lambda c: c.drop
+    ):
         if widths[column.key] + CELL_PADDING <= spare():
             shown.append(column)
     shown.sort(key=columns.index)

@@ -1,0 +1,44 @@
+"""The audit trail's columns: which ones show depends on the width, not on
+the rows a filter leaves (README: Key and Actor out at 80 columns, Detail
+at 60; the action whole)."""
+
+from __future__ import annotations
+
+from keydesk.tui.widgets import AuditLog
+from tests.support.tui_pages import go_to_integration
+from tests.tui.screenshots import audit_tab, settle
+
+
+async def _settled(pilot, log: AuditLog) -> list[tuple[str, int]]:
+    for _ in range(200):
+        await pilot.pause()
+        if log.settled and log.filter_input.value.strip() == log._matching:
+            break
+    await settle(pilot)
+    return [(column.key, width) for column, width in log.table.fitted]
+
+
+async def test_a_filter_keeps_the_audit_columns_at_80_columns(make_app):
+    """`/local` left only key events: Actor came in and the table jumped."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await go_to_integration(pilot, "github")
+        await audit_tab(pilot)
+        log = app.screen.query_one(AuditLog)
+        before = await _settled(pilot, log)
+        await pilot.press("slash", *"local", "enter")
+        after = await _settled(pilot, log)
+        assert {e.action for e in log.events} <= {"key.create", "key.revoke"}, log.events
+        assert [key for key, _ in after] == [key for key, _ in before], (before, after)
+        assert [key for key, _ in after] == ["at", "action", "about", "detail"]
+
+
+async def test_the_action_is_whole_at_60_columns(make_app):
+    app = make_app()
+    async with app.run_test(size=(60, 20)) as pilot:
+        await go_to_integration(pilot, "github")
+        await audit_tab(pilot)
+        log = app.screen.query_one(AuditLog)
+        await _settled(pilot, log)
+        actions = [log.table.get_row_at(n)[1].plain for n in range(log.table.row_count)]
+        assert "integration.configure" in actions, actions
