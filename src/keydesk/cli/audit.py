@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from keydesk import validation
 from keydesk.cli import context
 from keydesk.cli.output import iso, print_table, when
-from keydesk.cli.parser import Commands
+from keydesk.cli.parser import Commands, public_key
 from keydesk.errors import UsageError
 
 if TYPE_CHECKING:
@@ -28,9 +28,11 @@ def register(cli: Commands) -> None:
         "show the audit trail of your workspaces (JSON: one event per line, oldest first)",
         json_output=True,
     )
-    sub.add_argument("--workspace", metavar="NAME")
-    sub.add_argument("--integration", metavar="NAME_OR_ID")
-    sub.add_argument("--key", metavar="PUBLIC_KEY", help="the events of one key")
+    sub.add_argument("--workspace", metavar="NAME", help="only this one (default: all of yours)")
+    sub.add_argument(
+        "--integration", metavar="NAME_OR_ID", help="the events of one integration and its keys"
+    )
+    sub.add_argument("--key", metavar="PUBLIC_KEY", type=public_key, help="the events of one key")
     sub.add_argument("--since", metavar="WHEN", help="a time ago (30m, 12h, 7d, 2w) or a date")
     sub.add_argument("--limit", type=int, metavar="N", help="at most N events (the newest)")
 

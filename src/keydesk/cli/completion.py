@@ -44,7 +44,7 @@ def register(cli: Commands) -> None:
         "print the shell completion script for bash, zsh or fish",
         shared=Parser(add_help=False),  # the script names no store
     )
-    sub.add_argument("shell", choices=SHELLS)
+    sub.add_argument("shell", choices=SHELLS, help="the shell to complete in")
     sub.epilog = f"install: {INSTALL}"
 
 

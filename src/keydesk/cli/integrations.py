@@ -15,11 +15,23 @@ from keydesk.validation import shown_literally
 def register(cli: Commands) -> None:
     group = cli.group("integration", "manage OAuth integrations")
     sub = cli.command("add", add, "add an OAuth integration", json_output=True, parent=group)
-    sub.add_argument("--workspace", required=True, metavar="NAME")
-    sub.add_argument("--name", required=True)
-    sub.add_argument("--provider", required=True, metavar="NAME")
-    sub.add_argument("--client-id", metavar="ID")
-    sub.add_argument("--redirect-uri", metavar="URI")
+    sub.add_argument(
+        "--workspace", required=True, metavar="NAME", help="the workspace to add it to"
+    )
+    sub.add_argument(
+        "--name", required=True, metavar="NAME", help="its name in the workspace, e.g. github-prod"
+    )
+    sub.add_argument(
+        "--provider", required=True, metavar="NAME", help="who runs the OAuth app: GitHub, Okta…"
+    )
+    sub.add_argument(
+        "--client-id", metavar="ID", help="the OAuth client id (needed to configure it)"
+    )
+    sub.add_argument(
+        "--redirect-uri",
+        metavar="URI",
+        help="https://… (http://localhost… for development; needed to configure it)",
+    )
     sub.add_argument("--scopes", metavar="SCOPES", help="space- or comma-separated")
     sub.add_argument("--configure", action="store_true", help="mark it configured now")
     sub = cli.command(
@@ -29,17 +41,15 @@ def register(cli: Commands) -> None:
         json_output=True,
         parent=group,
     )
-    sub.add_argument("integration", metavar="NAME_OR_ID")
-    sub.add_argument("--workspace", metavar="NAME")
+    _integration_arguments(sub)
     sub = cli.command("list", list_, "list integrations", json_output=True, parent=group)
-    sub.add_argument("--workspace", metavar="NAME")
+    sub.add_argument("--workspace", metavar="NAME", help="only this one (default: all of yours)")
     sub = cli.command(
         "edit", edit, "change an integration's OAuth settings", json_output=True, parent=group
     )
-    sub.add_argument("integration", metavar="NAME_OR_ID")
-    sub.add_argument("--workspace", metavar="NAME")
-    sub.add_argument("--client-id", metavar="ID")
-    sub.add_argument("--redirect-uri", metavar="URI")
+    _integration_arguments(sub)
+    sub.add_argument("--client-id", metavar="ID", help="the new OAuth client id")
+    sub.add_argument("--redirect-uri", metavar="URI", help="the new redirect URI (https://…)")
     sub.add_argument(
         "--scopes",
         metavar="SCOPES",
@@ -52,8 +62,7 @@ def register(cli: Commands) -> None:
         json_output=True,
         parent=group,
     )
-    sub.add_argument("integration", metavar="NAME_OR_ID")
-    sub.add_argument("--workspace", metavar="NAME")
+    _integration_arguments(sub)
     sub.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     sub = cli.command(
         "enable",
@@ -62,8 +71,17 @@ def register(cli: Commands) -> None:
         json_output=True,
         parent=group,
     )
-    sub.add_argument("integration", metavar="NAME_OR_ID")
-    sub.add_argument("--workspace", metavar="NAME")
+    _integration_arguments(sub)
+
+
+def _integration_arguments(sub: argparse.ArgumentParser) -> None:
+    """The integration a command acts on."""
+    sub.add_argument("integration", metavar="NAME_OR_ID", help="its name, or its ID (from list)")
+    sub.add_argument(
+        "--workspace",
+        metavar="NAME",
+        help="the integration's workspace, where its name is in more than one of yours",
+    )
 
 
 def add(args: argparse.Namespace) -> int:

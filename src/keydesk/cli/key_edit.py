@@ -10,7 +10,7 @@ import argparse
 from keydesk.cli import context
 from keydesk.cli.key_limits import limit_choices, limit_options, limits_line
 from keydesk.cli.output import key_json, say
-from keydesk.cli.parser import Commands, SubParsers
+from keydesk.cli.parser import Commands, SubParsers, public_key
 from keydesk.errors import UsageError
 from keydesk.validation import shown_literally
 
@@ -20,7 +20,9 @@ def register(cli: Commands, group: SubParsers) -> None:
         "edit", edit, "change a key's tags, limits and networks (each change audited)",
         json_output=True, parent=group,
     )  # fmt: skip
-    sub.add_argument("public_key", metavar="PUBLIC_KEY")
+    sub.add_argument(
+        "public_key", metavar="PUBLIC_KEY", type=public_key, help="the key's public key (kdpk_…)"
+    )
     sub.add_argument(
         "--tag", action="append", default=[], metavar="NAME=VALUE",
         help="add a tag, or change its value (repeat for more)",

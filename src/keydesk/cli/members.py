@@ -27,7 +27,7 @@ def register(cli: Commands) -> None:
         parent=group,
         shared=cli.db_only,
     )
-    sub.add_argument("--workspace", metavar="NAME")
+    sub.add_argument("--workspace", metavar="NAME", help="only this one (default: all of yours)")
     for name, handler, help in (
         ("add", add, "add an account to a workspace (or change its role)"),
         ("set-role", set_role, "change a member's role"),
@@ -49,7 +49,7 @@ def register(cli: Commands) -> None:
 
 
 def _member_arguments(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument("--workspace", required=True, metavar="NAME")
+    sub.add_argument("--workspace", required=True, metavar="NAME", help="the member's workspace")
     # --member first: over SSH any option spelled like --account is refused
     # (the SSH key alone says who acts), so --account works only locally.
     sub.add_argument(

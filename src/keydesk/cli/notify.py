@@ -36,11 +36,15 @@ def register(cli: Commands) -> None:
         "(the signing secret is shown once)", json_output=True, parent=group,
     )  # fmt: skip
     sub.add_argument("url", metavar="URL", help="https:// (http:// only to localhost)")
-    sub.add_argument("--workspace", metavar="NAME", required=True)
+    sub.add_argument(
+        "--workspace", metavar="NAME", required=True, help="the workspace whose notices it gets"
+    )
     sub = cli.command("add-email", add_email, "email each notice to ADDRESS through SMTP",
                       json_output=True, parent=group)  # fmt: skip
-    sub.add_argument("address", metavar="ADDRESS")
-    sub.add_argument("--workspace", metavar="NAME", required=True)
+    sub.add_argument("address", metavar="ADDRESS", help="the address to send to")
+    sub.add_argument(
+        "--workspace", metavar="NAME", required=True, help="the workspace whose notices it gets"
+    )
     sub.add_argument(
         "--smtp", metavar="URL", help="smtp://[user@]host[:587] (STARTTLS whenever offered) or "
         "smtps://host[:465]; default: the sending host's $KEYDESK_SMTP_URL",
@@ -53,11 +57,13 @@ def register(cli: Commands) -> None:
                           help="read the SMTP password from this variable when sending")  # fmt: skip
     sub = cli.command("list", list_, "list the notification channels of workspaces you own",
                       json_output=True, parent=group)  # fmt: skip
-    sub.add_argument("--workspace", metavar="NAME")
+    sub.add_argument("--workspace", metavar="NAME", help="only this one (default: all you own)")
     sub = cli.command("remove", remove, "remove a channel (by its id, URL or address)",
                       parent=group)  # fmt: skip
-    sub.add_argument("channel", metavar="CHANNEL")
-    sub.add_argument("--workspace", metavar="NAME")
+    sub.add_argument("channel", metavar="CHANNEL", help="its id, URL or address (see: notify list)")
+    sub.add_argument(
+        "--workspace", metavar="NAME", help="the channel's workspace, where CHANNEL is in several"
+    )
 
 
 def _notifier(args: argparse.Namespace) -> Notifier:

@@ -74,6 +74,20 @@ def unrecognized(parser: argparse.ArgumentParser, extra: list[str]) -> str:
     return f"unrecognized arguments: {' '.join(extra)}{next((h for h in hints if h), '')}"
 
 
+def public_key(value: str) -> str:
+    """argparse's `type` for a PUBLIC_KEY: one not of its form (kdpk_ and 16
+    letters or digits) is a mistake in the command line, exit 2 like any
+    malformed value, not "not found" (1): no store could ever hold it."""
+    from keydesk.keys import is_public_key  # only once a value is read
+
+    stripped = value.strip()
+    if not is_public_key(stripped):  # a pasted private key is redacted by `error`
+        raise argparse.ArgumentTypeError(
+            f"not a public key: {value!r} (expected kdpk_ and 16 letters or digits)"
+        )
+    return stripped
+
+
 class CommandGroup(Protocol):
     def register(self, cli: Commands) -> None: ...
 
@@ -150,10 +164,17 @@ def build_parser(*groups: CommandGroup) -> argparse.ArgumentParser:
         help=f"only for `keydesk demo` (also ${ACCOUNT_ENV}): elsewhere you act as your OS "
         "user (SQLite) or your database role (PostgreSQL), never as a typed name",
     )
-    common = Parser(add_help=False, parents=[db_only, account_only])
+    # Every other command takes --account only to refuse it with that reason
+    # (keydesk.cli.context): said once, in `keydesk --help` and `demo`'s, not
+    # in each command's help.
+    account_refused = Parser(add_help=False)
+    account_refused.add_argument(
+        "--account", metavar="NAME", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
+    common = Parser(add_help=False, parents=[db_only, account_refused])
     parser = Parser(
         prog="keydesk",
-        parents=[common],
+        parents=[db_only, account_only],
         description="Issue and revoke API keys for OAuth integrations. With no command, opens the TUI.",
     )
     parser.add_argument("--version", action="version", version=f"keydesk {__version__}")

@@ -99,7 +99,9 @@ def register(cli: Commands) -> None:
         parent=group,
         shared=plain,
     )
-    sub.add_argument("--fingerprint", required=True, metavar="SHA256:…")
+    sub.add_argument(
+        "--fingerprint", required=True, metavar="SHA256:…", help="the key's, as `ssh list` shows it"
+    )
     _authorized_keys_option(sub)
     _register_session(cli)
 

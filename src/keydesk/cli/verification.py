@@ -27,8 +27,10 @@ def register(cli: Commands) -> None:
     sub = cli.command(
         "serve", serve, "serve GET /v1/verify (Bearer keys) over HTTP", shared=cli.db_only
     )
-    sub.add_argument("--host", default="127.0.0.1")
-    sub.add_argument("--port", type=int, default=8080)
+    sub.add_argument(
+        "--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1)"
+    )
+    sub.add_argument("--port", type=int, default=8080, help="the port (default 8080)")
     sub.add_argument("--access-log", action="store_true", help="log each request (never its key)")
     sub.add_argument(
         "--trusted-proxy",

@@ -23,7 +23,7 @@ def register(cli: Commands) -> None:
         "create a workspace (and the store, if there is none yet); you become its owner",
         json_output=True,
     )
-    sub.add_argument("--workspace", required=True, metavar="NAME")
+    sub.add_argument("--workspace", required=True, metavar="NAME", help="the new workspace's name")
     group = cli.group("workspace", "your workspaces and their key policy")
     cli.command("list", list_, "list your workspaces", json_output=True, parent=group)
     sub = cli.command(
