@@ -3,10 +3,15 @@ new columns get what the old rows meant. Run on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from keydesk.keys import generate_key_pair, hash_private_key
@@ -16,6 +21,7 @@ from keydesk.store.migrations import HEAD, _config, current_revision
 from keydesk.store.models import UTCDateTime
 from keydesk.verify import Verifier
 from keydesk.views import utcnow
+from tests.conftest import POSTGRES_ENV, _postgres_database, copy_store_file
 
 # The tables of revision 0002 and the columns they had, as it wrote them.
 TABLES_0002 = {
@@ -148,8 +154,8 @@ def _read(connection: sa.Connection, name: str, columns: tuple[str, ...]) -> lis
     return [dict(row._mapping) for row in connection.execute(query)]
 
 
-def test_a_store_made_at_0002_upgrades_to_head_without_losing_a_row(store_url):
-    before = _make_store_at_0002(store_url)
+def test_a_store_made_at_0002_upgrades_to_head_without_losing_a_row(store_url, old_stores):
+    before = old_stores.copy_at("0002", store_url)
 
     store = open_store(store_url)  # what any command does: upgrade on open
     try:
@@ -201,6 +207,72 @@ def _upgrade_to(store_url: str, revision: str) -> None:
         store.dispose()
 
 
+# The revisions the tests below start from, oldest first.
+OLD_REVISIONS = ("0002", "0003", "0005", "0006", "0007", "0008", "0009")
+
+
+class OldStores:
+    """Stores made once per module and backend at each old revision, rows
+    and all, each from the one before it: a test copies the one it starts
+    from (a file copy, or CREATE DATABASE ... TEMPLATE) instead of migrating
+    a new store up to it. On PostgreSQL every test walked the migrations from
+    nothing to its revision again (~3.5 s a test, most of it the server's DDL)."""
+
+    def __init__(self, folder: Path) -> None:
+        self._folder = folder
+        self._made: dict[tuple[str, str], str] = {}  # (backend, revision): file or database
+        self._rows: dict[str, dict[str, Any]] = {}  # backend: what _make_store_at_0002 made
+        self._databases = contextlib.ExitStack()
+
+    def copy_at(self, revision: str, store_url: str) -> dict[str, Any]:
+        """Make the (empty) store at `store_url` a copy of the one at
+        `revision`; returns the rows and keys made at 0002."""
+        backend = sa.make_url(store_url).get_backend_name()
+        template = self._at(backend, revision)
+        if backend == "sqlite":
+            copy_store_file(Path(template), Path(str(sa.make_url(store_url).database)))
+        else:
+            name = sa.make_url(store_url).database
+            admin = sa.create_engine(os.environ[POSTGRES_ENV], isolation_level="AUTOCOMMIT")
+            with admin.connect() as connection:
+                connection.execute(sa.text(f'DROP DATABASE "{name}"'))
+                connection.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+            admin.dispose()
+        return self._rows[backend]
+
+    def _at(self, backend: str, revision: str) -> str:
+        if (backend, revision) in self._made:
+            return self._made[backend, revision]
+        index = OLD_REVISIONS.index(revision)
+        before = self._at(backend, OLD_REVISIONS[index - 1]) if index else None
+        if backend == "sqlite":
+            path = self._folder / f"at-{revision}.db"
+            if before is not None:
+                copy_store_file(Path(before), path)
+            url, made = f"sqlite:///{path}", str(path)
+        else:
+            databases = _postgres_database(before)  # dropped when the module is done
+            url = next(databases)
+            self._databases.callback(databases.close)
+            made = str(sa.make_url(url).database)
+        if before is None:
+            self._rows[backend] = _make_store_at_0002(url)
+        else:
+            _upgrade_to(url, revision)
+        self._made[backend, revision] = made
+        return made
+
+    def close(self) -> None:
+        self._databases.close()
+
+
+@pytest.fixture(scope="module")
+def old_stores(tmp_path_factory) -> Iterator[OldStores]:
+    made = OldStores(tmp_path_factory.mktemp("old-stores"))
+    yield made
+    made.close()
+
+
 def _every_row(engine: sa.Engine) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every keydesk table, as stored (the revision aside)."""
     metadata = sa.MetaData()
@@ -216,12 +288,11 @@ def _every_row(engine: sa.Engine) -> dict[str, list[tuple[Any, ...]]]:
         }
 
 
-def test_a_store_made_at_0003_upgrades_to_head_and_revokes_leaked_keys(store_url):
+def test_a_store_made_at_0003_upgrades_to_head_and_revokes_leaked_keys(store_url, old_stores):
     """Revisions 0004 to 0006 add functions and triggers (PostgreSQL) and an
     empty table of SSH approvals: every row stays as it was, and a leaked key
     is revoked by whoever holds it."""
-    made = _make_store_at_0002(store_url)
-    _upgrade_to(store_url, "0003")
+    made = old_stores.copy_at("0003", store_url)
     store = open_store(store_url, migrate=False)
     before = _every_row(store.engine)
     store.dispose()
@@ -256,12 +327,13 @@ TABLES_0008 = ("key_policy", "workspace_policy", "key_window", "key_source")
 TABLES_0009 = ("notify_channel", "notify_notice", "notify_delivery")
 
 
-def test_a_store_made_at_0009_upgrades_to_head_keeping_every_row_and_keeps_keys(store_url):
+def test_a_store_made_at_0009_upgrades_to_head_keeping_every_row_and_keeps_keys(
+    store_url, old_stores
+):
     """Revision 0010 (PostgreSQL: an admin may keep a key whose replacement
     was revoked, audited as key.keep) keeps every row as it was; a keep on
     the upgraded store is audited as key.keep on both backends."""
-    _make_store_at_0002(store_url)
-    _upgrade_to(store_url, "0009")
+    old_stores.copy_at("0009", store_url)
     store = open_store(store_url, migrate=False)
     before = _every_row(store.engine)
     store.dispose()
@@ -281,15 +353,16 @@ def test_a_store_made_at_0009_upgrades_to_head_keeping_every_row_and_keeps_keys(
         store.dispose()
 
 
-def test_a_store_made_at_0008_upgrades_to_head_keeping_every_row_and_notifies(store_url):
+def test_a_store_made_at_0008_upgrades_to_head_keeping_every_row_and_notifies(
+    store_url, old_stores
+):
     """Revision 0009 adds notification channels, notices and deliveries
     (and, on PostgreSQL, their rules): every row stays as it was, and an
     owner adds a channel, audited once."""
     from keydesk.notify import Channels
     from keydesk.service.context import ServiceContext
 
-    _make_store_at_0002(store_url)
-    _upgrade_to(store_url, "0008")
+    old_stores.copy_at("0008", store_url)
     store = open_store(store_url, migrate=False)
     before = _every_row(store.engine)
     store.dispose()
@@ -311,12 +384,13 @@ def test_a_store_made_at_0008_upgrades_to_head_keeping_every_row_and_notifies(st
         store.dispose()
 
 
-def test_a_store_made_at_0007_upgrades_to_head_keeping_every_row_and_limits_keys(store_url):
+def test_a_store_made_at_0007_upgrades_to_head_keeping_every_row_and_limits_keys(
+    store_url, old_stores
+):
     """Revision 0008 adds key limits, windows and sources (and, on
     PostgreSQL, their rules): every row stays as it was, and an old key can
     be limited, audited once."""
-    _make_store_at_0002(store_url)
-    _upgrade_to(store_url, "0007")
+    old_stores.copy_at("0007", store_url)
     store = open_store(store_url, migrate=False)
     before = _every_row(store.engine)
     store.dispose()
@@ -339,11 +413,12 @@ def test_a_store_made_at_0007_upgrades_to_head_keeping_every_row_and_limits_keys
         store.dispose()
 
 
-def test_a_store_made_at_0006_upgrades_to_head_keeping_every_row_and_tags_keys(store_url):
+def test_a_store_made_at_0006_upgrades_to_head_keeping_every_row_and_tags_keys(
+    store_url, old_stores
+):
     """Revision 0007 adds key tags (and, on PostgreSQL, their rules): every
     row stays as it was, and an old key can be tagged, audited once."""
-    _make_store_at_0002(store_url)
-    _upgrade_to(store_url, "0006")
+    old_stores.copy_at("0006", store_url)
     store = open_store(store_url, migrate=False)
     before = _every_row(store.engine)
     store.dispose()
@@ -365,12 +440,11 @@ def test_a_store_made_at_0006_upgrades_to_head_keeping_every_row_and_tags_keys(s
         store.dispose()
 
 
-def test_a_store_made_at_0005_upgrades_to_head_keeping_every_row(store_url):
+def test_a_store_made_at_0005_upgrades_to_head_keeping_every_row(store_url, old_stores):
     """Revision 0006 changes grants, functions and triggers (PostgreSQL) and
     no row: every row stays as it was, and the upgraded store's next change
     writes exactly one event."""
-    _make_store_at_0002(store_url)
-    _upgrade_to(store_url, "0005")
+    old_stores.copy_at("0005", store_url)
     store = open_store(store_url, migrate=False)
     before = _every_row(store.engine)
     store.dispose()
