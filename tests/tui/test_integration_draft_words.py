@@ -70,16 +70,14 @@ async def test_a_draft_missing_a_setting_names_only_that_one(make_app):
     async with app.run_test(size=(80, 24)) as pilot:
         page = await go_to_integration(pilot, "okta-sso")
         gate = _gate(page)
-        assert "redirect URI" in gate and "client id" not in gate and "(e fills it in)" in gate, (
-            gate
-        )
+        assert "redirect URI" in gate and "client id" not in gate and "e fills it in" in gate, gate
         await pilot.press("e")
         await settle(pilot)
         await pilot.press("ctrl+s")
         await settle(pilot)
         said = [n.message for n in app._notifications]
         assert said[-1] == (
-            "okta-sso saved as a draft: configuring it needs its redirect URI (e fills it in)."
+            "okta-sso saved as a draft: configuring it needs its redirect URI; e fills it in."
         ), said
 
 

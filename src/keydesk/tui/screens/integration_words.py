@@ -47,10 +47,10 @@ def keys_gate(integration: IntegrationView) -> str | None:
     if reason is None or not integration.can_manage:
         return reason  # None, or the role: no key of this page changes it
     if integration.status is IntegrationStatus.DISABLED:
-        return "Disabled: its keys are refused and no new key can be made; c configures it again."
+        return "Disabled: its keys are refused, no new ones made; c configures it again."
     if missing := integration.missing_settings():
-        return f"A draft: no keys until it is configured, which needs its {_fill_in(missing)}."
-    return "A draft: no keys until it is configured; its settings are complete: c configures it."
+        return f"A draft (no keys yet): configuring needs its {_fill_in(missing)}."
+    return "A draft (no keys yet): its settings are complete; c configures it."
 
 
 def saved_words(integration: IntegrationView) -> str:
@@ -65,8 +65,8 @@ def saved_words(integration: IntegrationView) -> str:
 
 
 def _fill_in(missing: str) -> str:
-    """ "redirect URI (e fills it in)": the settings configuring needs."""
-    return f"{missing} (e fills {'them' if ' and ' in missing else 'it'} in)"
+    """ "redirect URI; e fills it in": the settings configuring needs."""
+    return f"{missing}; e fills {'them' if ' and ' in missing else 'it'} in"
 
 
 def configure_lines(integration: IntegrationView) -> list[str]:
