@@ -171,12 +171,8 @@ class KeyFlows:
             # A replacement's question says what becomes of the key it replaced.
             replaced = self._calls.key(current.replaces) if current.replaces else None
             integration = self._calls.integration(current.integration_id)
-            return (
-                current,
-                replaced,
-                rotatable and integration.can_issue_keys,
-                integration.workspace,
-            )
+            can_rotate = rotatable and integration.can_issue_keys
+            return current, replaced, can_rotate, integration.workspace
 
         def fresh(keys: tuple[KeyView, KeyView | None, bool, str]) -> None:
             current, replaced, can_rotate, workspace = keys
@@ -191,10 +187,7 @@ class KeyFlows:
                 )
                 return
             rotate = partial(self.rotate, current) if can_rotate else None
-            # A key found by a scan may be in another workspace than the one open: say which.
-            shown = cast("Keydesk", app).workspace
-            here = shown.name if shown is not None else None
-            elsewhere = workspace if workspace != here else None
+            elsewhere = _unless_open(app, workspace)  # a key found by a scan, say
             question = revoke_confirmation(
                 current, replaced, self._now(), rotate, workspace=elsewhere
             )
@@ -286,6 +279,12 @@ class KeyFlows:
     def _refused(self, key: KeyView, message: str) -> None:
         self._refuse(visible(message), severity="error")
         self._app.screen.post_message(KeysChanged(key.integration_id, highlight=key.public_key))
+
+
+def _unless_open(app: App[Any], workspace: str) -> str | None:
+    """`workspace`, unless it is the one open (then the question need not name it)."""
+    shown = cast("Keydesk", app).workspace
+    return None if shown is not None and shown.name == workspace else workspace
 
 
 def _why_not_rotated(key: KeyView) -> str | None:
