@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from keydesk.cli import context
 from keydesk.cli.exit_codes import EXIT_REFUSED
@@ -10,6 +11,9 @@ from keydesk.cli.output import confirmed, integration_json, print_json, print_ta
 from keydesk.cli.parser import Commands
 from keydesk.errors import InvalidInput, UsageError
 from keydesk.validation import shown_literally
+
+if TYPE_CHECKING:
+    from keydesk.views import IntegrationView
 
 
 def register(cli: Commands) -> None:
@@ -97,9 +101,21 @@ def add(args: argparse.Namespace) -> int:
     say(
         args,
         integration_json(integration),
-        f"added integration {integration.name} (id {integration.id}, {integration.status})",
+        f"added integration {integration.name} (id {integration.id}, {integration.status})"
+        + _draft_hint(integration),
     )
     return 0
+
+
+def _draft_hint(integration: IntegrationView) -> str:
+    """What a draft still needs before keys, in the commands that do it: a
+    complete one is only told to configure, a missing setting is named."""
+    if integration.status.value != "draft":
+        return ""
+    name = shown_literally(integration.name)
+    if missing := integration.missing_settings():
+        return f"; configuring it needs its {missing} (keydesk integration edit {name} …)"
+    return f"; no keys until it is configured: keydesk integration configure {name}"
 
 
 def configure(args: argparse.Namespace) -> int:
