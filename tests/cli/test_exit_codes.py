@@ -77,6 +77,9 @@ def test_a_confirmation_not_given_is_1(configured):
         (("integration", "edit", "github"), "nothing to change"),  # UsageError
         (("key", "list"), "give --integration or --workspace"),  # UsageError
         ((), "need a terminal"),  # the TUI with no terminal (NoTerminal)
+        (("key", "revoke", "kdpk_nope", "--yes"), "not a public key: 'kdpk_nope'"),  # malformed
+        (("key", "rotate", "nope", "--overlap", "1h"), "not a public key"),
+        (("key", "usage", "kdpk_"), "not a public key"),
     ],
 )
 def test_usage_is_2(configured, args, needle):

@@ -25,7 +25,7 @@ from keydesk.cli.output import (
     say,
     when,
 )
-from keydesk.cli.parser import Commands
+from keydesk.cli.parser import Commands, public_key
 from keydesk.errors import AlreadyRevoked, RevokedUnreadable, UnknownStoredValue, UsageError
 from keydesk.validation import shown_literally
 
@@ -64,7 +64,7 @@ def register(cli: Commands) -> None:
         json_output=True,
         parent=group,
     )
-    sub.add_argument("public_key", metavar="PUBLIC_KEY")
+    sub.add_argument("public_key", type=public_key, metavar="PUBLIC_KEY", help="the key to replace")
     sub.add_argument(
         "--overlap",
         required=True,
@@ -79,9 +79,14 @@ def register(cli: Commands) -> None:
         json_output=True,
         parent=group,
     )
-    sub.add_argument("public_key", metavar="PUBLIC_KEY")
+    sub.add_argument(
+        "public_key", type=public_key, metavar="PUBLIC_KEY", help="the old key of the rotation"
+    )
     sub = cli.command("revoke", revoke, REVOKE_HELP, json_output=True, parent=group)
-    sub.add_argument("public_key", metavar="PUBLIC_KEY", nargs="?")
+    sub.add_argument(
+        "public_key", type=public_key, metavar="PUBLIC_KEY", nargs="?",
+        help="the key to revoke (or none, and filters below)",
+    )  # fmt: skip
     sub.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     key_bulk.revoke_options(sub)
     sub = cli.command(
@@ -91,13 +96,13 @@ def register(cli: Commands) -> None:
         json_output=True,
         parent=group,
     )
-    sub.add_argument("public_key", metavar="PUBLIC_KEY")
+    sub.add_argument("public_key", type=public_key, metavar="PUBLIC_KEY", help="the key to read")
     sub.add_argument("--since", metavar="WHEN", default="7d", help="a time ago or a date (7d)")
     key_edit.register(cli, group)
 
 
 def _list_options(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument("--integration", metavar="NAME_OR_ID")
+    sub.add_argument("--integration", metavar="NAME_OR_ID", help="the keys of this integration")
     sub.add_argument(
         "--workspace", metavar="NAME", help="every key of the workspace, or its --integration's"
     )
@@ -114,7 +119,9 @@ def _list_options(sub: argparse.ArgumentParser) -> None:
 
 
 def _create_options(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument("--integration", required=True, metavar="NAME_OR_ID")
+    sub.add_argument(
+        "--integration", required=True, metavar="NAME_OR_ID", help="a configured integration"
+    )
     sub.add_argument("--label", required=True, help="e.g. api-gateway-prod, CI Runner")
     expiry = sub.add_mutually_exclusive_group()
     expiry.add_argument(
