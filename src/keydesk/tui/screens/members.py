@@ -355,7 +355,8 @@ class MembersScreen(KeydeskScreen[None]):
         who = "You" if leaving else member.account
         lines = [
             f"{who} will no longer see {view.workspace}, its integrations or its keys.",
-            f"The API keys {'you' if leaving else member.account} created stay active: "
+            # quoted: an account name is anything a login may be ("[red]x[/]")
+            f"The API keys {'you' if leaving else f'“{member.account}”'} created stay active: "
             "revoke them separately if they must stop.",
             "They are listed with the creator's name and “(removed)”.",
         ]
