@@ -145,7 +145,9 @@ async def test_a_new_integration_is_a_draft_until_its_settings_are_filled(make_a
         await settle(pilot)
         assert isinstance(app.screen, IntegrationsScreen)
         said = [n.message for n in app._notifications]
-        assert said[-1] == "gitlab saved as a draft: press c to configure it, then g generates keys."
+        assert (
+            said[-1] == "gitlab saved as a draft: press c to configure it, then g generates keys."
+        )
     assert KeyService(demo_store, "alice").integration("gitlab").status == "draft"
 
 
@@ -306,6 +308,12 @@ async def test_a_viewer_is_not_offered_generate_and_its_refused_keys_say_why(mak
         offered = await _palette(pilot, "Generate API")
         assert not any(o.startswith("Generate API key") for o in offered), ("list", offered)
         await pilot.press("escape")
+        await settle(pilot)
+        app.clear_notifications()
+        await pilot.press("a")  # Add integration: hidden, and said why (it said nothing)
+        await settle(pilot)
+        [said] = [n.message for n in app._notifications]
+        assert said == "You are a viewer in acme; only owners and admins add integrations", said
         screen = await go_to_integration(pilot, "github")
         # The generate button says why it is off.
         assert app.screen.query_one("#generate", Button).disabled, "github: button off"

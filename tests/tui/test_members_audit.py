@@ -118,6 +118,7 @@ async def test_an_owner_filters_changes_adds_and_removes_members(make_app, demo_
         assert isinstance(app.screen, ConfirmScreen), "remove: asks"
         assert app.screen.focused.id == "cancel", "remove: a stray Enter removes no one"
         said = " ".join(str(line.render()) for line in app.screen.query(".dialog-line"))
+        assert "“bob” will no longer see" in said, "remove: the name quoted"
         assert "The API keys “bob” created stay active" in said, "remove: the name quoted"
         await pilot.press("enter")
         await settle(pilot)

@@ -253,6 +253,11 @@ class IntegrationsScreen(KeydeskScreen[None]):
         return item.why_no_new_keys() if action == "generate" else None
 
     def why_hidden(self, action: str) -> str | None:
+        if action == "add" and (workspace := self.keydesk.workspace) is not None:
+            return (  # a viewer's a: said in the words of the g beside it
+                f"You are a {workspace.role} in {workspace.name}; only owners and admins "
+                "add integrations"
+            )
         item = self.highlighted()  # a viewer's g: the role, as the integration's page says
         return item.why_no_new_keys() if item is not None and action == "generate" else None
 

@@ -347,16 +347,12 @@ class MembersScreen(KeydeskScreen[None]):
         if view is None or member is None:
             return
         leaving = member.account == view.you
-        title = (
-            f"Leave {view.workspace}?"
-            if leaving
-            else f"Remove {member.account} from {view.workspace}?"
-        )
-        who = "You" if leaving else member.account
+        named = f"“{member.account}”"  # quoted: an account name is anything a login may be
+        title = f"Leave {view.workspace}?" if leaving else f"Remove {named} from {view.workspace}?"
+        who = "You" if leaving else named
         lines = [
             f"{who} will no longer see {view.workspace}, its integrations or its keys.",
-            # quoted: an account name is anything a login may be ("[red]x[/]")
-            f"The API keys {'you' if leaving else f'“{member.account}”'} created stay active: "
+            f"The API keys {'you' if leaving else named} created stay active: "
             "revoke them separately if they must stop.",
             "They are listed with the creator's name and “(removed)”.",
         ]
