@@ -40,3 +40,21 @@ async def test_the_add_form_opens_at_its_top_from_the_list(make_app):
         _at_its_top(app.screen)
         await pilot.press(*"gh")
         assert app.screen.query_one("#name", Input).value == "gh"
+
+
+async def test_a_refusal_below_the_fold_is_scrolled_into_view(make_app):
+    """At 60x20 the form's error line is under its checkbox, off screen:
+    ctrl+s with an http:// redirect URI seemed to do nothing."""
+    app = make_app()
+    async with app.run_test(size=(60, 20)) as pilot:
+        await settle(pilot)
+        await pilot.press("a")
+        await settle(pilot)
+        burst(app, "n2|tab|P|tab|cid|tab|http://x")
+        await settle_long(pilot)
+        await pilot.press("ctrl+s")
+        await settle_long(pilot)
+        form = app.screen
+        body, error = form.query_one("#add-form").region, form.query_one("#add-error").region
+        assert "https://" in str(form.query_one("#add-error").render())
+        assert error.height and body.y <= error.y and error.bottom <= body.bottom

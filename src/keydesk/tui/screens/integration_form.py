@@ -167,6 +167,9 @@ class IntegrationFormScreen(FormScreen[IntegrationView | None]):
         error = self.query_one("#add-error", Static)
         error.update(content(sentence(message)))
         error.display = True
+        # The form scrolls: at 60x20 the line is below the fold, and ctrl+s
+        # seemed to do nothing. Once laid out, so it scrolls to where it is.
+        self.call_after_refresh(error.scroll_visible, animate=False)
 
     def _typed(self) -> bool:
         """A field holds other than what the form opened with."""
