@@ -274,3 +274,24 @@ async def test_a_screen_still_opening_offers_nothing_yet_instead_of_failing(make
         assert page.check_action("revoke", ()) is None
         await settle(pilot)
         assert page.check_action("generate", ()) is True
+
+
+async def test_a_resize_keeps_the_integration_list_on_the_row_it_was_on(make_app):
+    """Resized while an integration's page was open, the list came back with
+    its first row highlighted, and g then made a key for that one instead."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        listed = app.screen
+        await pilot.press("end", "enter")  # okta-sso, the last row
+        await settle(pilot)
+        assert isinstance(app.screen, IntegrationDetailScreen)
+        opened = app.screen.integration.name
+        await pilot.resize_terminal(120, 40)
+        await settle(pilot)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is listed and listed.highlighted().name == opened
+        await pilot.resize_terminal(60, 20)  # and on the list itself
+        await settle(pilot)
+        assert listed.highlighted().name == opened

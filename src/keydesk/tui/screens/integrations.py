@@ -89,6 +89,7 @@ class IntegrationsScreen(KeydeskScreen[None]):
         super().__init__(id="integrations-screen")
         self._integrations: list[IntegrationView] = []
         self._select: int | None = None
+        self._highlighted_id: int | None = None  # kept across a refit, which empties the table
         self._mounted = False  # rows are drawn from on_mount on
 
     def compose(self) -> ComposeResult:
@@ -98,7 +99,7 @@ class IntegrationsScreen(KeydeskScreen[None]):
             id="filter",
             compact=True,
         )
-        yield FittedTable(COLUMNS, redraw=lambda _cursor: self._render_rows(), id="integrations")
+        yield FittedTable(COLUMNS, redraw=lambda _cursor: self._refitted(), id="integrations")
         yield Static(id="empty-guide")
         yield KeyFooter()
 
@@ -153,6 +154,14 @@ class IntegrationsScreen(KeydeskScreen[None]):
         table.refit()  # redraws the rows if the widths changed
         if table.fitted == fitted:
             self._render_rows()
+
+    def _refitted(self) -> None:
+        """New columns (a resize) emptied the table: the row that was
+        highlighted is highlighted again (it went back to the first, and g
+        then made a key for another integration)."""
+        if self._select is None:
+            self._select = self._highlighted_id
+        self._render_rows()
 
     def _render_rows(self) -> None:
         table = self.table
@@ -262,7 +271,9 @@ class IntegrationsScreen(KeydeskScreen[None]):
         return item.why_no_new_keys() if item is not None and action == "generate" else None
 
     @on(DataTable.RowHighlighted, "#integrations")
-    def _highlight_changed(self) -> None:
+    def _highlight_changed(self, event: DataTable.RowHighlighted) -> None:
+        key = event.row_key.value
+        self._highlighted_id = int(key) if key is not None else None
         self.refresh_bindings()  # the footer redraws only if what it offers changed
 
     @on(DataTable.RowSelected, "#integrations")
