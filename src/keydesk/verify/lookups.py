@@ -48,14 +48,22 @@ class Lookups:
         # handed to the reader together, with one wake-up and one deadline.
         self._gathering: dict[asyncio.AbstractEventLoop, list[_Request]] = {}
 
+    def kept(self, public_key: str) -> StoredKey | None:
+        """The key's row as read before, when the store has not changed since
+        (SQLite: `SqliteReads.kept_row`); None: read it."""
+        if self._sqlite is None:
+            return None
+        kept = self._sqlite.kept_row(public_key)
+        if kept is not None:
+            self._health.answered()
+        return kept
+
     def get(self, public_key: str) -> StoredKey | None:
         """For a thread: reads inline when nothing else is reading, else joins
         the next coalesced read."""
-        if self._sqlite is not None:
-            kept = self._sqlite.kept_row(public_key)
-            if kept is not None:
-                self._health.answered()
-                return kept
+        kept = self.kept(public_key)
+        if kept is not None:
+            return kept
         with self._state:
             inline = not self._reading and not self._pending
             if inline:
@@ -77,9 +85,8 @@ class Lookups:
         on SQLite when nothing else is reading (a read in WAL mode waits for
         no writer, and the hand-off to a thread cost more than the read)."""
         if self._sqlite is not None:
-            kept = self._sqlite.kept_row(public_key)  # nearly every request
+            kept = self.kept(public_key)  # nearly every request
             if kept is not None:
-                self._health.answered()
                 return kept
             with self._lock:
                 inline = not (self._reading or self._pending or self._closed)

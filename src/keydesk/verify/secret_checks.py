@@ -69,7 +69,9 @@ class SecretChecks:
         self._check_secret = check_secret
         self._sleep = sleep
         self._async_sleep = async_sleep
-        self._digest_key = secrets.token_bytes(32)
+        # Keyed once: each digest copies this state (the key's block already
+        # hashed), half the cost of keying a new one.
+        self._keyed = hashlib.blake2b(key=secrets.token_bytes(32), digest_size=32)
         self._lock = threading.Lock()
         self._verified: OrderedDict[bytes, int] = OrderedDict()
         # digest -> (until, reason, the key's row id when the key exists)
@@ -83,16 +85,27 @@ class SecretChecks:
 
     def digest(self, key: PrivateKey) -> bytes:
         """What the caches know `key` by."""
+        return self.digest_text(key.reveal())
+
+    def digest_text(self, text: str) -> bytes:
+        """What the caches know a key of this text by."""
         # Keyed BLAKE2b is a MAC by design, and unlike hmac.digest it keeps the
         # GIL for short inputs: the event loop does not hand the interpreter
         # to the reader or hashing threads in the middle of a request.
-        return hashlib.blake2b(
-            key.reveal().encode("ascii"), key=self._digest_key, digest_size=32
-        ).digest()
+        mac = self._keyed.copy()
+        mac.update(text.encode("ascii"))
+        return mac.digest()
 
     def verified(self, digest: bytes) -> bool:
         """A key with this digest passed argon2 (for some row)."""
         return digest in self._verified
+
+    def passed(self, digest: bytes) -> int | None:
+        """The id of the row a key with this digest passed argon2 for, unless
+        it has been refused since (None: ask `known`, `refuse_if_failed`)."""
+        if digest in self._failed:
+            return None
+        return self._verified.get(digest)
 
     def known(self, digest: bytes, row: StoredKey | None) -> bool:
         """This secret was verified for this row: no argon2 needed."""

@@ -18,7 +18,15 @@ import time
 from typing import TYPE_CHECKING
 
 from keydesk.errors import ForbiddenNetwork, RateLimited, Unauthorized, UnauthorizedReason
-from keydesk.keys import PRIVATE_KEY_LENGTH, PrivateKey, check_secret, parse_private_key
+from keydesk.keys import (
+    ID_LENGTH,
+    PRIVATE_KEY_LENGTH,
+    PRIVATE_PREFIX,
+    PUBLIC_PREFIX,
+    PrivateKey,
+    check_secret,
+    parse_private_key,
+)
 from keydesk.limits import Allowlist, address
 from keydesk.verify.bookkeeping import USAGE_FLUSH_SECONDS, Bookkeeping
 from keydesk.verify.gates import MAX_WAITING_PER_KEY
@@ -46,6 +54,9 @@ if TYPE_CHECKING:
 READ_TIMEOUT_SECONDS = 1.0  # longest wait for the store before answering "unavailable"
 SCOPE_PAIRS_CACHED = 10_000
 FORBIDDEN_NETWORK = "forbidden_network"  # a usage outcome, as over_rate and over_quota are
+
+_ID_START = len(PRIVATE_PREFIX)  # a private key's id, which its public key carries
+_ID_END = _ID_START + ID_LENGTH
 
 _STATUS_REFUSAL = {
     KeyStatus.REVOKED: UnauthorizedReason.REVOKED,
@@ -111,7 +122,12 @@ class Verifier:
         that is no address, with `ForbiddenNetwork` before its secret is
         checked. None: no network to check (a local caller); `RateLimited`
         over the key's rate or quota."""
-        key, digest = self._parse(presented)
+        digest = None
+        if type(presented) is str and len(presented) == PRIVATE_KEY_LENGTH:
+            digest = self._checks.digest_text(presented)
+            if (warm := self._warm(presented, digest, source)) is not None:
+                return warm
+        key, digest = self._parse(presented, digest)
         self._checks.refuse_if_failed(key, digest)
         row = self._lookups.get(key.public_key)
         where, networks = self._screen(key, row, source)
@@ -127,7 +143,12 @@ class Verifier:
     ) -> VerifiedKey:
         """The same, for an event loop, which never waits for the store or for
         argon2: the parse runs inline, the read and the hashing on threads."""
-        key, digest = self._parse(presented)
+        digest = None
+        if type(presented) is str and len(presented) == PRIVATE_KEY_LENGTH:
+            digest = self._checks.digest_text(presented)
+            if (warm := self._warm(presented, digest, source)) is not None:
+                return warm
+        key, digest = self._parse(presented, digest)
         self._checks.refuse_if_failed(key, digest)
         row = await self._lookups.get_async(key.public_key)
         where, networks = self._screen(key, row, source)
@@ -153,13 +174,42 @@ class Verifier:
         self._checks.close()
         self._lookups.close()
 
-    def _parse(self, presented: str | PrivateKey | None) -> tuple[PrivateKey, bytes]:
+    def _warm(self, presented: str, digest: bytes, source: str | None) -> VerifiedKey | None:
+        """The answer the whole path below would give a key it has answered
+        before, when nothing it checks can have changed: this very text passed
+        argon2 for the row (so it parses), the row is kept as read (the store
+        unchanged since: `Lookups.kept`), the key has no allowlist, rate or
+        quota, the source was seen before, and its last answer was made from
+        this row. Its status (revoked, expired, integration off) is checked
+        all the same. None: take the whole path."""
+        key_id = self._checks.passed(digest)
+        if key_id is None:
+            return None
+        row = self._lookups.kept(PUBLIC_PREFIX + presented[_ID_START:_ID_END])
+        if row is None or row.id != key_id or row.allow_from:
+            return None
+        if row.rate_limit is not None or row.quota is not None or self._refusal(row) is not None:
+            return None
+        kept = self._identities.get(key_id)
+        if kept is None or kept[0] is not row or kept[1]:
+            return None
+        try:
+            where = None if source is None else self._sources[source]
+        except KeyError:
+            return None
+        self._bookkeeping.touch(row)
+        self._bookkeeping.accepted(key_id, where)
+        return kept[2]
+
+    def _parse(
+        self, presented: str | PrivateKey | None, digest: bytes | None
+    ) -> tuple[PrivateKey, bytes]:
+        """The key and its digest (`digest`: of `presented`, when already made)."""
         if presented is None or (isinstance(presented, str) and not presented.strip()):
             raise Unauthorized(UnauthorizedReason.MISSING)
-        digest = None
-        if type(presented) is str and len(presented) == PRIVATE_KEY_LENGTH:
+        if digest is not None:
+            assert isinstance(presented, str)
             key = PrivateKey(presented)
-            digest = self._checks.digest(key)
             if self._checks.verified(digest):  # this very text passed the parse before
                 return key, digest
         key = parse_private_key(presented)  # shape and checksum: no I/O
@@ -244,6 +294,8 @@ class Verifier:
             return self._identity(row, networks, limits)
         kept = self._identities.get(row.id)
         if kept is not None and kept[1] == networks and kept[0] == row:
+            if kept[0] is not row:  # read again, unchanged: `_warm` knows it by this one
+                self._identities[row.id] = (row, networks, kept[2])
             return kept[2]  # the same row as last time: the same answer
         if len(self._identities) >= KEPT_ROWS:  # one a kept row: never a cliff of misses
             evict_oldest(self._identities, 1 + KEPT_ROWS // 10)
