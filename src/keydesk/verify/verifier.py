@@ -108,7 +108,7 @@ class Verifier:
         self._scopes: dict[tuple[str, str], tuple[str, ...]] = {}
         self._allowlists: dict[str, Allowlist] = {}
         self._sources: dict[str, Source | None] = {}  # sources seen, parsed once
-        # Per key, the row and networks of its last answer without limits, and that answer.
+        # Per key, the row and networks of its last answer, and that answer without limits.
         self._identities: dict[int, tuple[StoredKey, tuple[str, ...], VerifiedKey]] = {}
         self._limits = LimitCounts(WriteConnections(reads, SYNC_TIMEOUT_SECONDS))
 
@@ -134,7 +134,7 @@ class Verifier:
         if not self._checks.known(digest, row):
             self._checks.check(key, digest, row)
         row = self._status(key, digest, row)
-        while (limits := self._admit(key, row)) is None:
+        while (limits := self._admit(row)) is None:
             self._limits.sync(row.id)
         return self._accept(key, row, limits, where, networks)
 
@@ -155,7 +155,7 @@ class Verifier:
         if not self._checks.known(digest, row):
             await self._checks.check_async(key, digest, row)
         row = self._status(key, digest, row)
-        while (limits := self._admit(key, row)) is None:
+        while (limits := self._admit(row)) is None:
             await asyncio.to_thread(self._limits.sync, row.id)
         return self._accept(key, row, limits, where, networks)
 
@@ -178,28 +178,37 @@ class Verifier:
         """The answer the whole path below would give a key it has answered
         before, when nothing it checks can have changed: this very text passed
         argon2 for the row (so it parses), the row is kept as read (the store
-        unchanged since: `Lookups.kept`), the key has no allowlist, rate or
-        quota, the source was seen before, and its last answer was made from
-        this row. Its status (revoked, expired, integration off) is checked
-        all the same. None: take the whole path."""
+        unchanged since: `Lookups.kept`), the source was seen before, and its
+        last answer was made from this row. Its status (revoked, expired,
+        integration off) is checked all the same, its allowlist too (from
+        elsewhere: the whole path, which refuses it), and a limited key is
+        counted and answered with its limits' states. None: take the whole
+        path."""
         key_id = self._checks.passed(digest)
         if key_id is None:
             return None
         row = self._lookups.kept(PUBLIC_PREFIX + presented[_ID_START:_ID_END])
-        if row is None or row.id != key_id or row.allow_from:
-            return None
-        if row.rate_limit is not None or row.quota is not None or self._refusal(row) is not None:
+        if row is None or row.id != key_id or self._refusal(row) is not None:
             return None
         kept = self._identities.get(key_id)
-        if kept is None or kept[0] is not row or kept[1]:
+        if kept is None or kept[0] is not row:
             return None
         try:
             where = None if source is None else self._sources[source]
         except KeyError:
             return None
+        answer = kept[2]
+        allow_from = row.allow_from
+        if allow_from and source is not None and not self._allowlist(allow_from).allows(source):
+            return None  # the whole path refuses it (403), and counts the refusal
+        if row.rate_limit is not None or row.quota is not None:
+            limits = self._admit(row)
+            if limits is None:  # a sync first: the whole path waits for it
+                return None
+            answer = answer.with_limits(limits)
         self._bookkeeping.touch(row)
         self._bookkeeping.accepted(key_id, where)
-        return kept[2]
+        return answer
 
     def _parse(
         self, presented: str | PrivateKey | None, digest: bytes | None
@@ -260,7 +269,7 @@ class Verifier:
             self._checks.refuse(key, digest, reason, remember=False, key_id=row.id)
         return row
 
-    def _admit(self, key: PrivateKey, row: StoredKey) -> tuple[LimitState, ...] | None:
+    def _admit(self, row: StoredKey) -> tuple[LimitState, ...] | None:
         """The key's limits once this request is counted (None: sync first)."""
         if row.rate_limit is None and row.quota is None:
             return ()
@@ -269,7 +278,7 @@ class Verifier:
         except RateLimited as refused:
             self._bookkeeping.count(row.id, f"over_{refused.limit}")
             raise RateLimited(
-                key.public_key, refused.limit, refused.retry_after, refused.policies
+                row.public_key, refused.limit, refused.retry_after, refused.policies
             ) from None
 
     def _allowlist(self, text: str) -> Allowlist:
@@ -290,22 +299,20 @@ class Verifier:
     ) -> VerifiedKey:
         self._bookkeeping.touch(row)
         self._bookkeeping.accepted(row.id, where)
-        if limits:  # its counts change with every request
-            return self._identity(row, networks, limits)
         kept = self._identities.get(row.id)
         if kept is not None and kept[1] == networks and kept[0] == row:
             if kept[0] is not row:  # read again, unchanged: `_warm` knows it by this one
                 self._identities[row.id] = (row, networks, kept[2])
-            return kept[2]  # the same row as last time: the same answer
-        if len(self._identities) >= KEPT_ROWS:  # one a kept row: never a cliff of misses
-            evict_oldest(self._identities, 1 + KEPT_ROWS // 10)
-        identity = self._identity(row, networks, limits)
-        self._identities[row.id] = (row, networks, identity)
-        return identity
+            identity = kept[2]  # the same row as last time: the same answer
+        else:
+            if len(self._identities) >= KEPT_ROWS:  # one a kept row: never a cliff of misses
+                evict_oldest(self._identities, 1 + KEPT_ROWS // 10)
+            identity = self._identity(row, networks)
+            self._identities[row.id] = (row, networks, identity)
+        return identity.with_limits(limits) if limits else identity  # counts change every time
 
-    def _identity(
-        self, row: StoredKey, networks: tuple[str, ...], limits: tuple[LimitState, ...]
-    ) -> VerifiedKey:
+    def _identity(self, row: StoredKey, networks: tuple[str, ...]) -> VerifiedKey:
+        """The answer without limits' states (`VerifiedKey.with_limits` adds them)."""
         return VerifiedKey(
             row.public_key,
             row.label,
@@ -315,7 +322,6 @@ class Verifier:
             row.workspace,
             self._granted(row.scopes, row.integration_scopes),
             networks,
-            limits,
         )
 
     def _granted(self, scopes: str, offered: str) -> tuple[str, ...]:
