@@ -45,7 +45,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
-import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
@@ -95,7 +94,7 @@ INVALID_ANSWER_SECONDS = 0.25
 # key is visible ASCII: anything else (U+00A0, U+0085, U+001C…) is malformed,
 # never trimmed away.
 _OPTIONAL_WHITESPACE = b" \t"
-_VISIBLE_ASCII = re.compile(rb"[\x21-\x7e]+")
+_VISIBLE_ASCII = bytes(range(0x21, 0x7F))  # deleted by `bytes.translate`: a regex costs twice
 
 
 class BadRequest(Exception):
@@ -264,7 +263,7 @@ def bearer_token(scope: Scope) -> str | None:
     token = token.strip(_OPTIONAL_WHITESPACE)
     if not token:
         return None
-    if not _VISIBLE_ASCII.fullmatch(token):
+    if token.translate(None, _VISIBLE_ASCII):  # something left once they are gone
         raise Unauthorized(UnauthorizedReason.MALFORMED)
     return token.decode("ascii")
 
@@ -274,15 +273,22 @@ def _carries_key_elsewhere(scope: Scope) -> bool:
     client = scope.get("client")
     # What `may_hold_key` looks for is in no value when it is in none of them
     # joined: nearly every request is cleared by one search of their text.
-    texts = [value.decode("latin-1") for name, value in headers if name != b"authorization"]
-    texts += (
-        (scope.get("query_string") or b"").decode("latin-1"),
-        (scope.get("raw_path") or b"").decode("latin-1"),
-        str(scope["path"]),
-        str(scope.get("method") or ""),
-        str(client[0]) if client else "",
+    # Joined as bytes, decoded once (a loop: no comprehension's frame).
+    values = []
+    for name, value in headers:
+        if name != b"authorization":
+            values.append(value)
+    values.append(scope.get("query_string") or b"")
+    values.append(scope.get("raw_path") or b"")
+    text = "\n".join(
+        (
+            b"\n".join(values).decode("latin-1"),
+            str(scope["path"]),
+            str(scope.get("method") or ""),
+            str(client[0]) if client else "",
+        )
     )
-    if not text_may_hold_key("\n".join(texts)):
+    if not text_may_hold_key(text):
         return False
     if any(_looks_like_key(value) for value in _logged_fields(scope)):
         return True
