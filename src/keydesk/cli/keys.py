@@ -64,14 +64,7 @@ def register(cli: Commands) -> None:
         json_output=True,
         parent=group,
     )
-    sub.add_argument("public_key", type=public_key, metavar="PUBLIC_KEY", help="the key to replace")
-    sub.add_argument(
-        "--overlap",
-        required=True,
-        metavar="SPAN",
-        help="how long the old key keeps working: 0 (revoke it now), 1h, 24h, 7d",
-    )
-    sub.add_argument("--label", help="the new key's label (default: the old one, dated)")
+    _rotate_options(sub)
     sub = cli.command(
         "keep",
         keep,
@@ -99,6 +92,17 @@ def register(cli: Commands) -> None:
     sub.add_argument("public_key", type=public_key, metavar="PUBLIC_KEY", help="the key to read")
     sub.add_argument("--since", metavar="WHEN", default="7d", help="a time ago or a date (7d)")
     key_edit.register(cli, group)
+
+
+def _rotate_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("public_key", type=public_key, metavar="PUBLIC_KEY", help="the key to replace")
+    sub.add_argument(
+        "--overlap",
+        required=True,
+        metavar="SPAN",
+        help="how long the old key keeps working: 0 (revoke it now), 1h, 24h, 7d",
+    )
+    sub.add_argument("--label", help="the new key's label (default: the old one, dated)")
 
 
 def _list_options(sub: argparse.ArgumentParser) -> None:
