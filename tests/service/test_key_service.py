@@ -240,7 +240,12 @@ def test_verify_reasons(world):
         text[:-1] + ("A" if text[-1] != "A" else "B"): UnauthorizedReason.BAD_CHECKSUM,
         forged_id: UnauthorizedReason.UNKNOWN,
         wrong_secret: UnauthorizedReason.WRONG_SECRET,
+        # A key's length with another character: once warm, it raised UnicodeEncodeError.
+        text[:-1] + "é": UnauthorizedReason.MALFORMED,
+        "é" * len(text): UnauthorizedReason.MALFORMED,
+        text[:-1] + "\ud800": UnauthorizedReason.MALFORMED,
     }
+    verifier.verify(text)  # warm: its text is known
     for presented, reason in cases.items():
         for _ in range(2):  # the second time comes from the failure cache
             with pytest.raises(Unauthorized) as error:

@@ -93,7 +93,10 @@ class SecretChecks:
         # GIL for short inputs: the event loop does not hand the interpreter
         # to the reader or hashing threads in the middle of a request.
         mac = self._keyed.copy()
-        mac.update(text.encode("ascii"))
+        # UTF-8 (an ASCII key's bytes are the same): a text of a key's length
+        # with other characters (é, a lone surrogate) then knows no key and
+        # takes the whole path, which refuses it as malformed; "ascii" raised.
+        mac.update(text.encode("utf-8", "surrogatepass"))
         return mac.digest()
 
     def verified(self, digest: bytes) -> bool:
