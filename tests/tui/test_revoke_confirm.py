@@ -3,6 +3,8 @@ instead, and t in the question does it (the footer names it), at 60x20."""
 
 from __future__ import annotations
 
+import threading
+
 from textual.widgets import Static
 from textual.widgets._footer import FooterKey
 
@@ -66,3 +68,38 @@ async def test_a_revoke_the_store_refused_says_the_key_was_not_revoked(make_app,
         [said] = [n.message for n in app._notifications]
         assert said == "Not revoked: the store is busy (another process holds a lock on it)"
     assert KeyService(demo_store, "alice").key(key.public_key).is_active
+
+
+async def test_a_revoke_the_store_keeps_waiting_says_so_at_once(make_app, demo_store):
+    """Behind a lock held elsewhere a revoke waited ~5 s with nothing on
+    screen: it says it is waiting, then what came of it."""
+    app = make_app()
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await open_integration(pilot, "github")
+        key = app.screen.highlighted_key()
+        release = threading.Event()
+        revoke_key = app.service.revoke_key
+
+        def held(public_key):
+            release.wait(10)  # the lock, until the notice is seen
+            return revoke_key(public_key)
+
+        app.service.revoke_key = held
+        await pilot.press("x")
+        await settle(pilot)
+        await pilot.press("r")
+        said: list[str] = []
+        for _ in range(100):
+            await pilot.pause(0.05)
+            said = [n.message for n in app._notifications]
+            if said:
+                break
+        assert said == [f"Revoking {key.public_key}: waiting for the store…"]
+        release.set()
+        for _ in range(100):
+            await pilot.pause(0.05)
+            said = [n.message for n in app._notifications]
+            if said[-1:] != [f"Revoking {key.public_key}: waiting for the store…"]:
+                break
+        assert said[-1] == f"Revoked {key.public_key} ({key.label})."
+    assert not KeyService(demo_store, "alice").key(key.public_key).is_active

@@ -37,6 +37,9 @@ if TYPE_CHECKING:
     from keydesk.tui.interface import Keydesk
 
 
+WAITING_NOTICE_SECONDS = 0.5  # a revoke still not done by then is said to be waiting
+
+
 class KeyFlows:
     def __init__(
         self,
@@ -155,11 +158,7 @@ class KeyFlows:
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                revoked = partial(self._revoked, on_revoked)
-                # Said first: "the store is busy; try again" alone left it
-                # unclear whether the key still works.
-                not_revoked = lambda message: refused(f"Not revoked: {message}")  # noqa: E731
-                call_service(app, revoke_now, revoked, on_error=not_revoked, group="revoke")
+                self._revoke_answered(key, revoke_now, on_revoked, refused)
 
         # t in the question rotates instead where that is what the user is
         # after: not for a key found leaked (`revoke`: its own audited call),
@@ -267,6 +266,35 @@ class KeyFlows:
                 call_service(app, keep_now, kept, on_error=refused, group="keep")
 
         app.push_screen(keep_confirmation(key, self._now()), confirmed)
+
+    def _revoke_answered(
+        self,
+        key: KeyView,
+        revoke_now: Callable[[], KeyView],
+        on_revoked: Callable[[KeyView], object] | None,
+        refused: Callable[[str], None],
+    ) -> None:
+        """The revoke the user said yes to. A store that keeps it waiting (a
+        lock held elsewhere) is said at once: ~5 s went by with nothing on
+        screen. A failure says "Not revoked" first: "the store is busy; try
+        again" alone left it unclear whether the key still works."""
+        app = self._app
+        waiting = app.set_timer(
+            WAITING_NOTICE_SECONDS,
+            lambda: app.notify(
+                f"Revoking {key.public_key}: waiting for the store…", markup=False, timeout=10
+            ),
+        )
+
+        def revoked(done: KeyView) -> None:
+            waiting.stop()
+            self._revoked(on_revoked, done)
+
+        def not_revoked(message: str) -> None:
+            waiting.stop()
+            refused(f"Not revoked: {message}")
+
+        call_service(app, revoke_now, revoked, on_error=not_revoked, group="revoke")
 
     def _revoked(self, on_revoked: Callable[[KeyView], object] | None, key: KeyView) -> None:
         self._app.notify(
