@@ -190,7 +190,8 @@ async def test_a_viewer_is_not_offered_member_changes_and_told_why_on_their_keys
             "Only an owner of acme may set the key policy"
         ]
         await highlight(pilot, screen, "carol")
-        assert "x" in footer_keys(app)  # leaving is hers
+        offered = {k.key: k.description for k in app.screen.query_one(KeyFooter).query(FooterKey)}
+        assert offered.get("x") == "Leave", offered  # leaving is hers, and said so (was "Remove")
 
 
 async def test_a_viewer_sees_members_and_may_leave(make_app, demo_store):

@@ -43,6 +43,9 @@ class MembersScreen(KeydeskScreen[None]):
                 tooltip="Change the highlighted member's role"),
         Binding("x", "remove", "Remove", id="members.remove"),
         Binding("delete", "remove", "Remove", show=False),
+        # x on your own row: said as what it does (it showed "Remove").
+        Binding("x", "leave", "Leave", id="members.leave", tooltip="Leave this workspace"),
+        Binding("delete", "leave", "Leave", show=False),
         Binding("p", "key_policy", "Policy", id="members.policy",
                 tooltip="Owners: the longest a new key may live in this workspace"),
         # Not in the footer (it would push ^q and ? off at 60 columns): `?`
@@ -176,7 +179,7 @@ class MembersScreen(KeydeskScreen[None]):
         # says why when its key is pressed. Dimmed: the list is still loading.
         view, member = self.view, self.highlighted()
         if view is None:
-            return None if action in ("add", "change_role", "remove") else True
+            return None if action in ("add", "change_role", "remove", "leave") else True
         if action in ("key_policy", "approve_ssh"):  # owners only, as the service says
             return view.your_role is Role.OWNER
         if action == "add":
@@ -185,9 +188,11 @@ class MembersScreen(KeydeskScreen[None]):
             if member is None:
                 return None if view.can_manage else False
             return view.can_manage and len(view.roles_you_may_give(member.account)) > 1
-        if action == "remove":
+        if action in ("remove", "leave"):
             if member is None:
-                return None if view.can_manage else False
+                return None if view.can_manage and action == "remove" else False
+            if (action == "leave") != (member.account == view.you):
+                return False  # the other of the two x's
             return view.why_not_remove(member.account) is None
         return True
 
@@ -341,6 +346,9 @@ class MembersScreen(KeydeskScreen[None]):
             lambda member: self._changed(member, f"{member.account} is now {member.role}."),
             group="member-change",
         )
+
+    def action_leave(self) -> None:
+        self.action_remove()  # asks "Leave acme?" for your own row
 
     def action_remove(self) -> None:
         view, member = self.view, self.highlighted()
