@@ -117,15 +117,16 @@ def _revoke(args: argparse.Namespace, selection: KeySelection, service: _Revoker
 
 
 def _question(keys: list[MatchedKey], note: str) -> str:
-    from keydesk.views.revocations import SAMPLE
+    from keydesk.views.revocations import sampled
 
-    sample = [
-        f"  {k.public_key}  {shown_literally(k.label)}  ({shown_literally(k.integration)}, "
-        f"by {shown_literally(k.creator)})"
-        for k in keys[:SAMPLE]
-    ]
-    if len(keys) > SAMPLE:
-        sample.append(f"  … and {len(keys) - SAMPLE:,} more")
+    sample = sampled(
+        keys,
+        lambda k: (
+            f"  {k.public_key}  {shown_literally(k.label)}  "
+            f"({shown_literally(k.integration)}, by {shown_literally(k.creator)})"
+        ),
+        indent="  ",
+    )
     count = f"{len(keys):,} active key{'s' if len(keys) != 1 else ''}"
     return "\n".join(
         [

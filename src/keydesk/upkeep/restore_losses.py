@@ -16,7 +16,7 @@ from pathlib import Path
 
 from keydesk.store.sqlite_file import read_only_uri
 from keydesk.validation import shown_literally
-from keydesk.views.revocations import SAMPLE
+from keydesk.views.revocations import sampled
 from keydesk.views.words import counted
 
 # Each: rows of the store ("main") with no match in the backup ("restored").
@@ -121,12 +121,11 @@ class Losses:
         lines = [f"lost, made since the backup: {', '.join(parts)}"]
         if self.keys:
             lines.append("keys lost (any still active stops working; create it again if needed):")
-            lines += [
-                f"  {public}  {shown_literally(label)}  ({shown_literally(integration)})"
-                for public, label, integration in self.keys[:SAMPLE]
-            ]
-            if len(self.keys) > SAMPLE:
-                lines.append(f"  … and {len(self.keys) - SAMPLE:,} more")
+            lines += sampled(
+                self.keys,
+                lambda key: f"  {key[0]}  {shown_literally(key[1])}  ({shown_literally(key[2])})",
+                indent="  ",
+            )
         return lines
 
     def as_json(self) -> dict[str, object]:

@@ -3,14 +3,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from keydesk.views.tags import Tag
 from keydesk.views.words import in_words
 
 SAMPLE = 5  # keys a confirmation names before "and N more"
+
+_Item = TypeVar("_Item")
+
+
+def sampled(items: Sequence[_Item], line: Callable[[_Item], str], indent: str = "") -> list[str]:
+    """The first SAMPLE of `items` a line each, then how many more (only
+    those shown are made into lines: a match may be 10,000 keys)."""
+    lines = [line(item) for item in items[:SAMPLE]]
+    if len(items) > SAMPLE:
+        lines.append(f"{indent}… and {len(items) - SAMPLE:,} more")
+    return lines
 
 
 @dataclass(frozen=True, slots=True)

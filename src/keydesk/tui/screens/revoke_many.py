@@ -8,7 +8,7 @@ from datetime import datetime
 
 from keydesk.tui.screens.confirm import ConfirmScreen
 from keydesk.views import KeyView, counted, in_words, stop_time
-from keydesk.views.revocations import SAMPLE
+from keydesk.views.revocations import sampled
 
 
 def revoke_many_confirmation(
@@ -16,9 +16,7 @@ def revoke_many_confirmation(
 ) -> ConfirmScreen:
     """`replaced`: the keys that chosen replacements replaced (not chosen
     themselves), as read just before asking."""
-    sample = [f"{key.label}  ({key.public_key})" for key in keys[:SAMPLE]]
-    if len(keys) > SAMPLE:
-        sample.append(f"… and {len(keys) - SAMPLE:,} more")
+    sample = sampled(keys, lambda key: f"{key.label}  ({key.public_key})")
     integrations = sorted({key.integration for key in keys})
     return ConfirmScreen(
         f"Revoke {counted(len(keys), 'API key')}?",
