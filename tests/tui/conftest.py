@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import gc
 import time
-import weakref
-from collections.abc import Callable, Iterator
-from contextlib import suppress
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyperclip
 import pytest
-import textual._callback
 import textual._wait
 from textual._compositor import Compositor
-from textual.css.model import RuleSet
-from textual.css.stylesheet import Stylesheet
 
 from keydesk.store.engine import Store, open_store
 from keydesk.tui.app import KeydeskApp
@@ -75,57 +70,6 @@ def fewer_collections() -> Iterator[None]:
     gc.set_threshold(10_000, *before[1:])
     yield
     gc.set_threshold(*before)
-
-
-@pytest.fixture(autouse=True, scope="session")
-def css_parsed_once() -> Iterator[None]:
-    """Every app parses its stylesheet (app.tcss and each widget's
-    DEFAULT_CSS) afresh: ~15 % of starting one, and each test starts its
-    own. The rules parsed from the same text and theme variables are the
-    same (Textual's own cache shares them between an app's parses, and
-    nothing changes a parsed rule), so the worker parses each text once."""
-    parsed: dict[tuple[object, ...], list[RuleSet]] = {}
-    parse_rules = Stylesheet._parse_rules
-
-    def once(  # type: ignore[no-untyped-def]
-        self, css, read_from, is_default_rules=False, tie_breaker=0, scope=""
-    ) -> list[RuleSet]:
-        key = (css, read_from, is_default_rules, tie_breaker, scope, *self._variables.items())
-        if (rules := parsed.get(key)) is None:
-            rules = parse_rules(self, css, read_from, is_default_rules, tie_breaker, scope)
-            parsed[key] = rules
-        return rules
-
-    Stylesheet._parse_rules = once  # type: ignore[method-assign]
-    yield
-    Stylesheet._parse_rules = parse_rules  # type: ignore[method-assign]
-
-
-@pytest.fixture(autouse=True, scope="session")
-def signatures_read_once() -> Iterator[None]:
-    """Textual calls a callback with as many arguments as its signature
-    takes, read with inspect.signature for every call_later (Pilot posts one
-    to each widget at every key and pause, each in a partial of its own, so
-    Textual's cache on the callable never hits): ~4 % of a walk. A
-    function's signature does not change: read once per function (weakly
-    held, so nothing is kept alive: test_flow checks what holds a key)."""
-    count = textual._callback._count_parameters
-    functions: weakref.WeakKeyDictionary[Callable[..., object], int] = weakref.WeakKeyDictionary()
-    methods: weakref.WeakKeyDictionary[Callable[..., object], int] = weakref.WeakKeyDictionary()
-
-    def once(func: Callable[..., object]) -> int:
-        function = getattr(func, "__func__", None)  # a bound method: its function's
-        known, key = (functions, func) if function is None else (methods, function)
-        with suppress(KeyError, TypeError):  # TypeError: not weakly referable
-            return known[key]
-        parameters = count(func)
-        with suppress(TypeError):
-            known[key] = parameters
-        return parameters
-
-    textual._callback._count_parameters = once
-    yield
-    textual._callback._count_parameters = count
 
 
 @pytest.fixture(scope="session")
