@@ -242,15 +242,19 @@ async def test_a_draft_says_why_it_refuses_and_what_is_missing_and_edits_save_al
 
 async def _refused_keys_on_a_draft_say_why_and_help_says_the_same(pilot) -> None:
     """g, t and x on a draft with no keys said "New key: not possible here
-    now"; each says why (a draft: configure it first; no key: nothing to
-    revoke), and ? gives the same reason instead of "not available"."""
+    now"; each says why (a draft: configure it first; no key yet: nothing
+    to revoke), and ? gives the same reason instead of "not available"."""
     app = pilot.app
     screen = app.screen
     assert isinstance(screen, IntegrationDetailScreen), ("refused: okta-sso", screen)
     await pilot.press("2")  # the API Keys tab: empty
     await settle(pilot)
     draft = "okta-sso is a draft: no new key can be made; configure it first (c)"
-    for press, why in (("g", draft), ("t", draft), ("x", "No key here: nothing to revoke")):
+    for press, why in (
+        ("g", draft),
+        ("t", draft),
+        ("x", "No key to revoke: okta-sso has none yet"),
+    ):
         app.clear_notifications()
         await pilot.press(press)
         await settle(pilot)
@@ -262,7 +266,10 @@ async def _refused_keys_on_a_draft_say_why_and_help_says_the_same(pilot) -> None
     assert isinstance(app.screen, HelpScreen), "refused: help"
     said = dict(app.screen._rows)
     assert said["g"].endswith(f"({draft})"), ("help", said["g"])
-    assert said["x"].endswith("(no key here: nothing to revoke)"), ("help", said["x"])  # an aside
+    assert said["x"].endswith("(no key to revoke: okta-sso has none yet)"), (
+        "help",
+        said["x"],
+    )  # an aside
 
 
 async def test_choose_an_integration_shows_under_the_picker_and_goes(make_app):

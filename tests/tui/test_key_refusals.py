@@ -68,3 +68,29 @@ async def test_rotate_on_an_active_key_of_a_disabled_integration_says_how_to_ree
         assert await _said(pilot, "t") == [
             "legacy-slack is disabled: no new key can be made; configure it again (esc, then c)"
         ]
+
+
+async def test_key_actions_on_an_empty_key_list_say_why_there_is_no_key(make_app, demo_store):
+    """x, t and space with no key listed said "No key here: nothing to
+    revoke": whether there is none yet (and g makes one) or the filter hides
+    them all (and esc clears it) is what the user needs to know."""
+    KeyService(demo_store, "alice").add_integration(
+        "acme", "stripe", "Stripe", "ca_1", "https://app.example.com/cb", configure=True
+    )
+    app = make_app()
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await open_integration(pilot, "stripe")
+        assert isinstance(app.screen, IntegrationDetailScreen)
+        assert await _said(pilot, "x", "t", "space") == [
+            "No key to revoke: stripe has none yet; g generates one",
+            "No key to rotate: stripe has none yet; g generates one",
+            "No key to select: stripe has none yet; g generates one",
+        ]
+        await pilot.press("escape")
+        await settle(pilot)
+        await open_integration(pilot, "github")
+        await pilot.press("slash", *"nothing-like-it", "enter")
+        await settle(pilot)
+        assert await _said(pilot, "x") == [
+            "No key to revoke: none matches “nothing-like-it” — esc clears the filter"
+        ]

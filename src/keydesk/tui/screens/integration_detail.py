@@ -380,7 +380,8 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
     def why_not(self, action: str) -> str | None:
         if action == "generate" and not self.integration.can_issue_keys:
             return no_new_key(self.integration)
-        return why_not_key(self.integration, self.highlighted_key(), action, self.keydesk.now())
+        key, now = self.highlighted_key(), self.keydesk.now()
+        return why_not_key(self.integration, key, action, now, needle=self.key_filter.value)
 
     def why_hidden(self, action: str) -> str | None:
         if action not in ("generate", "rotate", "revoke", "keep", "toggle_select"):
@@ -391,7 +392,7 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
             return None
         if action == "rotate" and self.table.selected:
             return "t rotates one key: esc unselects the selected ones first"
-        return why_not_key(self.integration, self.highlighted_key(), action, self.keydesk.now())
+        return self.why_not(action)  # as pressing it says
 
     def action_back(self) -> None:
         if not (self.table.clear_selection() or clear_typed(self.tabs.active_pane)):

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from keydesk.tui.display import visible
+from keydesk.tui.display import clipped, visible
 from keydesk.tui.widgets import no_match
+from keydesk.tui.widgets.filter_input import NEEDLE_SHOWN
 from keydesk.views import IntegrationStatus, IntegrationView, KeyView, stop_time
 from keydesk.views.tags import tags_text
 from keydesk.views.words import counted
@@ -24,7 +25,13 @@ REFUSED_VERB = {
     "toggle_select": "it cannot be selected",
     "limits": "its limits cannot be changed",
 }
-REFUSED_OBJECT = {"revoke": "revoke", "rotate": "rotate", "keep": "keep", "copy_public": "copy"}
+REFUSED_OBJECT = {
+    "revoke": "revoke",
+    "rotate": "rotate",
+    "keep": "keep",
+    "copy_public": "copy",
+    "toggle_select": "select",
+}
 KEY_ACTIONS = ("revoke", "rotate", "keep", "copy_public", "open_key", "toggle_select", "limits")
 
 
@@ -90,12 +97,14 @@ def why_not_key(
     action: str,
     now: datetime,
     configure: str = "c",
+    needle: str = "",
 ) -> str | None:
     """Why a key's action (x, t, K, space, l, p, Enter) does nothing now,
     with the way out where there is one: the one answer the integration's
     page, the key's page and ? give (None: not a key action, or possible).
     The key's own state first: a revoked key in a disabled integration is
-    refused for being revoked, which no re-enabling changes."""
+    refused for being revoked, which no re-enabling changes. No key at all:
+    the filter (`needle`) hides them, or there is none yet."""
     if action not in KEY_ACTIONS:
         return None
     if key is not None and action in REFUSED_VERB and not key.is_active:
@@ -105,13 +114,24 @@ def why_not_key(
     if action == "rotate" and not integration.can_issue_keys:
         return no_new_key(integration, configure)
     if key is None:
-        return f"No key here: nothing to {REFUSED_OBJECT.get(action, 'act on')}"
+        return no_key_to(integration, action, needle)
     if action == "keep" and not key.stop_is_orphaned(now):
         return (
             f"K keeps a key whose replacement was revoked; {key.public_key} has none: "
             "nothing to keep"
         )
     return None
+
+
+def no_key_to(integration: IntegrationView, action: str, needle: str = "") -> str:
+    """An empty key list's answer to x, t, space, p: the filter hides every
+    key (esc clears it), or the integration has none yet (g makes one where
+    it may: a draft's g says why not)."""
+    start = f"No key to {REFUSED_OBJECT.get(action, 'act on')}"
+    if needle := needle.strip():
+        return f"{start}: none matches “{clipped(needle, NEEDLE_SHOWN)}” — esc clears the filter"
+    way = "; g generates one" if integration.can_issue_keys else ""
+    return f"{start}: {visible(integration.name)} has none yet{way}"
 
 
 def detail_line(key: KeyView | None, now: datetime, needle: str = "") -> str:
