@@ -7,7 +7,7 @@ import stat
 
 import pytest
 from textual.notifications import Notify
-from textual.widgets import DataTable, OptionList, Select, Static
+from textual.widgets import Button, DataTable, OptionList, Select, Static
 from textual.widgets._toast import Toast
 
 from keydesk.service import KeyService
@@ -186,6 +186,24 @@ async def test_done_asks_before_a_copy_and_not_after(make_app):
         table = app.screen.query_one("#integrations", DataTable)
         active = str(table.get_cell_at((0, 3)))
         assert active == "4", ("the list's count", active)  # github: 2 active, 2 made
+
+
+async def test_done_clicked_twice_leaves_the_reveal_once(make_app):
+    """Done waits for a frame without the key before it leaves; a second
+    press meanwhile (two mouse clicks in one frame: no key gate holds
+    them) must not pop the page below too: the key's tab stays in front,
+    over the integration list."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await generate_on_github(pilot, "twice")
+        await pilot.press("c")
+        await settle(pilot)
+        done = app.screen.query_one("#done", Button)
+        done.press()
+        done.press()
+        await settle(pilot)
+        assert isinstance(app.screen, IntegrationDetailScreen), app.screen_stack
+        assert isinstance(app.screen_stack[-2], IntegrationsScreen), app.screen_stack
 
 
 # -- 4. Done lands on the key, whatever the entry point -----------------------------------

@@ -20,7 +20,9 @@ until stopped and takes keys meanwhile, excepted, and all work while the
 store still opens (it waits for the store, which no key set off: rows read
 bare are there to be acted on at once). And while keydesk starts
 nothing is in front yet (the welcome form waits for the store): every key
-waits for the first screen, which `opened` says is up.
+waits for the first screen, which `opened` says is up. A screen on its
+way out (Done on the reveal page draws a frame without the key first) is
+waited out too: `d d` there must not press Done twice.
 
 Escape and the key typed right after it reach a terminal app as the bytes an
 Alt key sends (ESC then the key): Escape then `/` came as `/` alone, the
@@ -191,15 +193,23 @@ class KeyGate:
 
     async def _settle(self) -> None:
         """Until the app and the screen in front have handled every message
-        queued so far, a few times over (each turn may queue more)."""
-        for _ in range(SETTLE_ROUNDS):
-            app = self._app
-            waits = []
-            for node in (app, *app.screen.walk_children(with_self=True)):
-                done = asyncio.Event()
-                if node.call_later(done.set):
-                    waits.append(done.wait())
-            await asyncio.gather(*waits)
+        queued so far, a few times over (each turn may queue more); and a
+        screen still in front but `leaving` is gone (the keys are for the
+        one below: Done then `d` on the reveal page)."""
+        app = self._app
+        while True:
+            for _ in range(SETTLE_ROUNDS):
+                waits = []
+                for node in (app, *app.screen.walk_children(with_self=True)):
+                    done = asyncio.Event()
+                    if node.call_later(done.set):
+                        waits.append(done.wait())
+                await asyncio.gather(*waits)
+            leaving = app.screen
+            if not getattr(leaving, "leaving", False):
+                return
+            while app.screen is leaving:
+                await asyncio.sleep(WORK_POLL)
 
     def _replay_next(self) -> None:
         """The oldest held key goes to the app again; `holds` lets it pass,

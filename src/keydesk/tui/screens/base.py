@@ -116,6 +116,11 @@ class KeydeskScreen(Screen[ScreenResultType]):
         when its key is pressed (None: silence, as for keys of other tabs)."""
         return None
 
+    # True once the screen is on its way out but still in front (its dismiss
+    # waits for a frame to be drawn): keys typed behind the one that closed
+    # it are for the screen below (keydesk.tui.typeahead waits for that).
+    leaving = False
+
     # Hidden by another full screen (not a dialog over it), what a screen
     # shows may change meanwhile (a new key, a revoke from the command line):
     # `uncovered` runs when it is back in front.

@@ -172,6 +172,9 @@ class KeyCreatedScreen(KeydeskScreen[str]):
         )  # fmt: skip
 
     def _close(self) -> None:
+        if self.leaving:
+            return  # Done clicked twice: a second dismiss would pop the screen below
+        self.leaving = True
         self._forget()
         # Leave once a frame without the key has been drawn: no cached
         # picture of the screen holds the key after Done.
