@@ -268,3 +268,53 @@ def test_no_screen_binds_a_key_its_lists_move_with():
             if keys & list_keys:
                 clashes[cls.__name__] = keys & list_keys
     assert seen > 10 and clashes == {}
+
+
+def _escape_says(screen) -> str:
+    """What the footer names Escape's action (esc is Escape's key display)."""
+    return next(
+        key.description
+        for key in screen.query_one(KeyFooter).query(FooterKey)
+        if key.key == "escape"
+    )
+
+
+async def test_the_footer_names_what_escape_does_while_a_filter_or_a_selection_holds(make_app):
+    """After `/`, a filter and Enter the footer said "esc Back" while Escape
+    emptied the filter, and with keys selected it unselected them: the
+    footer says "Clear filter" and "Unselect" then, on each screen with a
+    filter, and "Back" once there is nothing to clear."""
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await go_to_integration(pilot, "github")
+        detail = app.screen
+        assert _escape_says(detail) == "Back", "keys: nothing typed"
+        await pilot.press("slash", *"ci", "enter")
+        await settle(pilot)
+        assert _escape_says(detail) == "Clear filter", "keys: filtered, Enter"
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is detail and detail.key_filter.value == "", "keys: escape cleared"
+        assert _escape_says(detail) == "Back", "keys: cleared"
+        await pilot.press("space")
+        await settle(pilot)
+        assert detail.table.selected and _escape_says(detail) == "Unselect", "keys: selected"
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is detail and not detail.table.selected, "keys: escape unselected"
+        assert _escape_says(detail) == "Back", "keys: unselected"
+        await pilot.press("escape", "m")
+        await settle(pilot)
+        for what, screen in (("members", app.screen), ("audit", None)):
+            if screen is None:
+                await pilot.press("escape")
+                app.show_audit()
+                await settle(pilot)
+                screen = app.screen
+                assert isinstance(screen, AuditScreen)
+            await pilot.press("slash", *"bob", "enter")
+            await settle(pilot)
+            assert _escape_says(screen) == "Clear filter", (what, "filtered, Enter")
+            await pilot.press("escape")
+            await settle(pilot)
+            assert app.screen is screen and _escape_says(screen) == "Back", (what, "cleared")

@@ -10,6 +10,7 @@ from textual.widgets import Static
 from keydesk.tui.display import content
 from keydesk.tui.screens.base import KeydeskScreen
 from keydesk.tui.widgets import AuditLog, Header, KeyFooter
+from keydesk.tui.widgets.filter_input import clear_filter_binding, clear_typed, typed_in
 
 
 class AuditScreen(KeydeskScreen[None]):
@@ -17,6 +18,7 @@ class AuditScreen(KeydeskScreen[None]):
 
     AUTO_FOCUS = "#audit-events"
     BINDINGS = [
+        clear_filter_binding("audit", "event"),
         Binding("escape,q", "back", "Back", key_display="esc", id="audit.back"),
         Binding("r", "refresh", "Refresh", id="audit.refresh"),
     ]
@@ -30,6 +32,12 @@ class AuditScreen(KeydeskScreen[None]):
         yield Static(content(f"Audit trail of {self.workspace}"), id="audit-title")
         yield AuditLog(self.workspace, id="workspace-audit")
         yield KeyFooter()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return bool(typed_in(self)) if action == "clear_filter" else True
+
+    def action_clear_filter(self) -> None:
+        clear_typed(self)
 
     def action_refresh(self) -> None:
         self.query_one(AuditLog).reload()

@@ -21,7 +21,7 @@ from textual.widgets import Button, Input, Static, TabbedContent, TabPane
 from keydesk.tui import heap
 from keydesk.tui.actions import footer_shows, integration_action, key_action
 from keydesk.tui.calls import call_service, notify_error
-from keydesk.tui.display import cells, clipped, content, literal
+from keydesk.tui.display import content, literal
 from keydesk.tui.messages import IntegrationsChanged, KeysChanged
 from keydesk.tui.screens.base import KeydeskScreen
 from keydesk.tui.screens.integration_words import (
@@ -30,6 +30,7 @@ from keydesk.tui.screens.integration_words import (
     no_new_key,
     overview_rows,
     settings_hint,
+    title_line,
     why_not_key,
 )
 from keydesk.tui.screens.key_page import KeyScreen
@@ -43,7 +44,7 @@ from keydesk.tui.widgets import (
     LoadedKeys,
     Pairs,
 )
-from keydesk.tui.widgets.filter_input import clear_typed
+from keydesk.tui.widgets.filter_input import clear_filter_binding, clear_typed, typed_in
 from keydesk.views import IntegrationView, KeyView
 
 FILTER_FROM = 9  # keys; fewer fit on one screen without a filter
@@ -69,6 +70,7 @@ def build_tab(tabs: TabbedContent, tab: str, integration: IntegrationView) -> Aw
 
 class IntegrationDetailScreen(KeydeskScreen[None]):
     BINDINGS = [
+        clear_filter_binding("detail", "key or event"),
         Binding("escape,q", "back", "Back", key_display="esc", id="detail.back",
                 tooltip="Back to the integrations (Escape clears a typed filter first)"),
         Binding("g", "generate", "New key", id="detail.generate",
@@ -191,12 +193,7 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         self.refresh_bindings()
 
     def _show_title(self) -> None:
-        """Name · provider · status on one line: a long name is cut, the
-        status always shows."""
-        integration = self.integration
-        tail = f"  ·  {clipped(integration.provider, 24)}  ·  {integration.status}"
-        room = self.size.width - 4 - cells(tail)
-        self.title_bar.update(content(clipped(integration.name, max(room, 8)) + tail))
+        self.title_bar.update(content(title_line(self.integration, self.size.width)))
 
     def on_integrations_changed(self, _message: IntegrationsChanged) -> None:
         for log in self.query(AuditLog):  # once shown
@@ -211,7 +208,8 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
     # -- keys: loading ----------------------------------------------------------------
 
     def action_refresh(self) -> None:
-        self.load_keys(self._highlight or self._highlighted_public_key())
+        key = self.highlighted_key()
+        self.load_keys(self._highlight or (key.public_key if key else None))
         self.on_integrations_changed(IntegrationsChanged())
 
     def load_keys(self, highlight: str | None = None) -> None:
@@ -326,10 +324,6 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
     def highlighted_key(self) -> KeyView | None:
         return self.table.highlighted_key()
 
-    def _highlighted_public_key(self) -> str | None:
-        key = self.highlighted_key()
-        return key.public_key if key else None
-
     # -- focus ------------------------------------------------------------------------
 
     def _focus_tab(self) -> None:
@@ -366,6 +360,8 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         on_keys = self.tabs.active == "api-keys"
         if action == "filter_keys":
             return True  # from any tab, however few keys: `/` always filters
+        if action == "clear_filter":
+            return bool(typed_in(self.tabs.active_pane))
         if on_keys and self.table.selected and action in ("revoke", "toggle_select", "rotate"):
             return self.integration.can_manage and action != "rotate"
         action = "revoke" if action == "toggle_select" else action  # what may be selected
@@ -397,6 +393,9 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
     def action_back(self) -> None:
         if not (self.table.clear_selection() or clear_typed(self.tabs.active_pane)):
             self.app.pop_screen()  # unselected, then the shown tab's filter emptied, first
+
+    def action_clear_filter(self) -> None:
+        clear_typed(self.tabs.active_pane)
 
     def action_toggle_select(self) -> None:
         self.table.toggle_selected()

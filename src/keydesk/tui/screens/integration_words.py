@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from keydesk.tui.display import clipped, visible
+from keydesk.tui.display import cells, clipped, visible
 from keydesk.tui.widgets import no_match
 from keydesk.tui.widgets.filter_input import NEEDLE_SHOWN
 from keydesk.views import IntegrationStatus, IntegrationView, KeyView, stop_time
@@ -153,6 +153,14 @@ def detail_line(key: KeyView | None, now: datetime, needle: str = "") -> str:
     if key.tags:  # the table has no room for them; the filter matches them
         parts.append("tags " + tags_text(key.tags))
     return " · ".join(parts)
+
+
+def title_line(integration: IntegrationView, width: int) -> str:
+    """Name · provider · status on one line of `width` cells: a long name
+    is cut, the status always shows."""
+    tail = f"  ·  {clipped(integration.provider, 24)}  ·  {integration.status}"
+    room = width - 4 - cells(tail)
+    return clipped(integration.name, max(room, 8)) + tail
 
 
 def settings_hint(integration: IntegrationView) -> str:

@@ -22,6 +22,7 @@ from keydesk.tui.widgets import (
     KeyFooter,
     no_match,
 )
+from keydesk.tui.widgets.filter_input import clear_filter_binding, typed_in
 from keydesk.views import EXPIRING_SOON, IntegrationStatus, IntegrationView, WorkspaceView
 
 STATUS_STYLE = {
@@ -57,8 +58,7 @@ class IntegrationsScreen(KeydeskScreen[None]):
     BINDINGS = [
         # Offered (first) while the filter holds text; an empty filter's
         # Escape goes down to the list unnamed (it clears nothing).
-        Binding("escape", "clear_filter", "Clear filter", id="integrations.clear_filter",
-                tooltip="Empty the filter: every integration again"),
+        clear_filter_binding("integrations", "integration", "escape"),  # q quits here
         Binding("escape", "focus_list", show=False),
         Binding("enter", "open", "Open", key_display="⏎", id="integrations.open",
                 tooltip="Open the highlighted integration (its API Keys)"),
@@ -250,7 +250,7 @@ class IntegrationsScreen(KeydeskScreen[None]):
         if action in ("open", "generate", "configure", "disable", "edit"):
             return integration_action(self.highlighted(), action)
         if action == "clear_filter":
-            return bool(self.filter_input.value)
+            return bool(typed_in(self))
         if action == "focus_list":
             return self.filter_input.has_focus
         return True

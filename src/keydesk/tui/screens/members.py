@@ -28,7 +28,7 @@ from keydesk.tui.screens.choice import lifetime_question
 from keydesk.tui.screens.confirm import ConfirmScreen
 from keydesk.tui.screens.member_dialogs import ROLE_MEANING, AddMemberScreen, RoleScreen
 from keydesk.tui.widgets import FilterInput, Header, KeyFooter, ListTable
-from keydesk.tui.widgets.filter_input import no_match
+from keydesk.tui.widgets.filter_input import clear_filter_binding, clear_typed, no_match, typed_in
 from keydesk.views import ROLE_ORDER, MembersView, MemberView, Role, WorkspaceView
 from keydesk.wording import when
 
@@ -36,6 +36,7 @@ from keydesk.wording import when
 class MembersScreen(KeydeskScreen[None]):
     AUTO_FOCUS = "#members"
     BINDINGS = [
+        clear_filter_binding("members", "member"),
         Binding("escape,q", "back", "Back", key_display="esc", id="members.back"),
         # Short words: with ? and ^p they fit 60 columns (tooltips say more).
         Binding("a", "add", "Add", id="members.add", tooltip="Add a member"),
@@ -137,6 +138,9 @@ class MembersScreen(KeydeskScreen[None]):
         self.member_filter.display = True
         self.member_filter.focus()
 
+    def action_clear_filter(self) -> None:
+        clear_typed(self)
+
     @on(Input.Changed, "#member-filter")
     def _filter(self) -> None:
         if self.view is not None:
@@ -178,6 +182,8 @@ class MembersScreen(KeydeskScreen[None]):
         # screens (a viewer's a, e, and x on another's row); `why_hidden`
         # says why when its key is pressed. Dimmed: the list is still loading.
         view, member = self.view, self.highlighted()
+        if action == "clear_filter":
+            return bool(typed_in(self))
         if view is None:
             return None if action in ("add", "change_role", "remove", "leave") else True
         if action in ("key_policy", "approve_ssh"):  # owners only, as the service says

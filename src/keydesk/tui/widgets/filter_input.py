@@ -22,11 +22,28 @@ def no_match(what: str, needle: str) -> str:
     return f"No {what} matches “{clipped(needle, NEEDLE_SHOWN)}” — esc clears the filter"
 
 
+def clear_filter_binding(screen: str, rows: str, keys: str = "escape,q") -> Binding:
+    """Escape (and q, which leaves as Escape does) on a screen whose filter
+    holds text, focus below it (Enter left it): listed before the screen's
+    Back, the footer names what Escape does, "esc Clear filter", and "esc
+    Back" once it is empty (the screen's check_action answers
+    "clear_filter" with `typed_in`)."""
+    return Binding(
+        keys, "clear_filter", "Clear filter", key_display="esc", id=f"{screen}.clear_filter",
+        tooltip=f"Empty the filter: every {rows} again",
+    )  # fmt: skip
+
+
+def typed_in(where: Widget | None) -> list[FilterInput]:
+    """The filters in `where` that hold text."""
+    return [box for box in where.query(FilterInput) if box.value] if where else []
+
+
 def clear_typed(where: Widget | None) -> bool:
     """Empty the filters in `where` that hold text; False if none did. Escape
     does it before it leaves a screen, wherever focus is, as on the list of
     integrations: from the list under a filter it left, filter and all."""
-    typed = [box for box in where.query(FilterInput) if box.value] if where else []
+    typed = typed_in(where)
     for box in typed:
         box.value = ""
     return bool(typed)

@@ -16,6 +16,7 @@ from datetime import datetime
 from rich.cells import cell_len
 from rich.text import Text
 from textual import on
+from textual.binding import Binding
 from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import DataTable
@@ -169,6 +170,13 @@ class KeyTable(FittedTable):
     clicked open (Enter is the screen's own binding, as in every ListTable)
     and when a filter has been applied."""
 
+    # Escape (and q, its screen's other Back) unselects before it does
+    # anything else: the footer said "esc Back" meanwhile.
+    BINDINGS = [
+        Binding("escape,q", "unselect", "Unselect", key_display="esc", id="keys.unselect",
+                tooltip="Unselect the selected keys"),
+    ]  # fmt: skip
+
     class KeyHighlighted(Message):
         """The highlighted key (None: no rows) may have changed."""
 
@@ -250,6 +258,14 @@ class KeyTable(FittedTable):
         self._redraw_label(row, key)
         self.post_message(self.SelectionChanged())
         return True
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "unselect":
+            return bool(self.selected)
+        return super().check_action(action, parameters)
+
+    def action_unselect(self) -> None:
+        self.clear_selection()
 
     def clear_selection(self) -> bool:
         """Unselect every key; False when none was selected."""
