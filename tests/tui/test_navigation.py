@@ -134,7 +134,8 @@ async def test_j_and_k_move_on_the_lists_and_q_leaves_members_and_the_audit_trai
 async def _the_lists_refusal_and_help(pilot) -> None:
     """On the integration list: g on a draft says why; help explains the
     Active column's "1 (1 expiring)" (it said "exp", read as expired), which
-    was explained nowhere on screen."""
+    was explained nowhere on screen, and lists q with ctrl+q, which do the
+    same here (two rows, "Quit keydesk (as ctrl+q)" and "Quit keydesk")."""
     from keydesk.tui.screens.help import HelpScreen
     from keydesk.views import EXPIRING_SOON
 
@@ -157,6 +158,8 @@ async def _the_lists_refusal_and_help(pilot) -> None:
     await pilot.press("question_mark")
     await settle(pilot)
     assert isinstance(app.screen, HelpScreen), "help"
+    rows = dict(app.screen._rows)
+    assert rows["q / ^q"] == "Quit keydesk" and "q" not in rows and "^q" not in rows, rows
     notes = dict(app.screen._notes)
     assert f"within {EXPIRING_SOON.days} days" in notes["Active"], ("help", notes)
     assert notes["Active"].endswith("4 (1 expiring)"), ("help", notes)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from textual.actions import parse as parse_action
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
@@ -60,17 +61,20 @@ class HelpScreen(KeydeskModal[None]):
 
 def key_rows(screen: Screen[object]) -> list[tuple[str, str]]:
     """(keys, what they do) for each of the screen's bindings that has an id,
-    in the footer's order; a binding that does not apply now says so."""
+    in the footer's order; a binding that does not apply now says so. Keys
+    that do the same (the list's q and ctrl+q) share a row: "q / ^q"."""
     app = screen.app
-    rows: dict[str, tuple[list[str], str]] = {}
-    for _node, binding, enabled, _tooltip in screen.active_bindings.values():
+    rows: dict[tuple[int, str, tuple[object, ...]], tuple[list[str], str]] = {}
+    for node, binding, enabled, _tooltip in screen.active_bindings.values():
         if not binding.id:
             continue
+        namespace, action, parameters = parse_action(binding.action)
+        target = {"app": app, "screen": screen}.get(namespace, node)
         what = binding.tooltip or binding.description
         if not enabled:  # why, as pressing it says, where the screen knows
             why = screen.why_not(binding.action) if isinstance(screen, KeydeskScreen) else None
             what += f" ({in_brackets(why)})" if why else " (not available here right now)"
-        keys, _ = rows.setdefault(binding.id, ([], what))
+        keys, _ = rows.setdefault((id(target), action, parameters), ([], what))
         shown = app.get_key_display(binding)
         if shown not in keys:
             keys.append(shown)

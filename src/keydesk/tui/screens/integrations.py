@@ -66,7 +66,7 @@ class IntegrationsScreen(KeydeskScreen[None]):
                 tooltip="Filter integrations by name, provider or status"),
         Binding("a", "add", "Add", id="integrations.add", tooltip="Add an OAuth integration"),
         Binding("q", "app.quit", "Quit", show=False, id="integrations.quit",
-                tooltip="Quit keydesk (as ctrl+q)"),
+                tooltip="Quit keydesk"),  # ? lists it with ctrl+q: "q / ^q"
         Binding("g", "generate", "New key", id="integrations.generate",
                 tooltip="Generate an API key for the highlighted integration"),
         Binding("e", "edit", "Edit", show=False, id="integrations.edit",
