@@ -13,6 +13,7 @@ from keydesk.store.queries import bare_sqlite_reads
 from keydesk.tui import app as tui
 from keydesk.tui.screens.confirm import ConfirmScreen
 from keydesk.tui.screens.integration_form import IntegrationFormScreen
+from keydesk.tui.screens.scan import ScanScreen
 from keydesk.tui.screens.welcome import WelcomeScreen
 from tests.tui.screenshots import NEWCOMER, open_create_form, open_key_page, settle, settle_long
 
@@ -139,3 +140,35 @@ async def test_a_half_typed_dialog_form_asks_on_escape_and_ctrl_q(make_app, demo
         await pilot.press("q")
         await settle(pilot)
     assert not app.is_running
+
+
+async def test_a_scan_path_typed_and_not_scanned_asks_on_escape_and_ctrl_q(make_app, tmp_path):
+    """The Scan screen's path edited, ctrl+q quit (and Escape left) without
+    a word, where every form asks; untouched or once scanned, they do not."""
+    from tests.tui.screenshots import wait_for_scan
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        home = app.screen
+        await pilot.press("s")
+        await settle(pilot)
+        await pilot.press("escape")  # untouched: leaves at once
+        await settle(pilot)
+        assert app.screen is home
+        await pilot.press("s")
+        await settle(pilot)
+        scan = app.screen
+        assert isinstance(scan, ScanScreen)
+        path = scan.query_one("#scan-path", Input)
+        await pilot.press("ctrl+u", *str(tmp_path))
+        for leave in ("escape", "ctrl+q"):
+            await _quit_asked(pilot, leave)
+            await pilot.press("n")
+            await settle(pilot)
+            assert app.screen is scan and path.value == str(tmp_path), leave
+        await pilot.press("enter")  # scanned: nothing typed is lost by leaving
+        await wait_for_scan(pilot, scan)
+        await pilot.press("ctrl+q")
+        await settle(pilot)
+    assert app.return_code == 0 and not app.is_running

@@ -21,9 +21,12 @@ def _cancel(form: Screen[Any], busy: bool, typed: Callable[[], bool]) -> None:
         leave_form(form, typed())
 
 
-def _ask_before_quitting(
+def ask_before_quitting(
     form: Screen[Any], busy: bool, typed: Callable[[], bool], quit_app: Callable[[], object]
 ) -> bool:
+    """ctrl+q on a screen holding typed text (a form, the welcome page's
+    name, the scan's path): `leave_form`'s question, quitting if told to;
+    True when it asked (the screen's `asked_before_quitting`)."""
     if busy or not typed():
         return False
     leave_form(form, True, quit_app=quit_app)
@@ -44,7 +47,7 @@ class FormScreen(KeydeskScreen[ScreenResultType]):
         _cancel(self, self._busy, self._typed)
 
     def asked_before_quitting(self, quit_app: Callable[[], object]) -> bool:
-        return _ask_before_quitting(self, self._busy, self._typed, quit_app)
+        return ask_before_quitting(self, self._busy, self._typed, quit_app)
 
 
 class DialogForm(KeydeskModal[ScreenResultType]):
@@ -60,4 +63,4 @@ class DialogForm(KeydeskModal[ScreenResultType]):
         _cancel(self, self._busy, self._typed)
 
     def asked_before_quitting(self, quit_app: Callable[[], object]) -> bool:
-        return _ask_before_quitting(self, self._busy, self._typed, quit_app)
+        return ask_before_quitting(self, self._busy, self._typed, quit_app)

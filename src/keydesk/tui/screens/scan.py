@@ -28,6 +28,8 @@ from keydesk.tui.actions import key_action
 from keydesk.tui.calls import deliver
 from keydesk.tui.display import content, literal
 from keydesk.tui.screens.base import KeydeskScreen
+from keydesk.tui.screens.confirm import leave_form
+from keydesk.tui.screens.form import ask_before_quitting
 from keydesk.tui.widgets import Column, FittedTable, Header, KeyFooter
 from keydesk.views import counted
 
@@ -126,12 +128,13 @@ class ScanScreen(KeydeskScreen[None]):
         self._unreadable = 0
         self._left_out = ""  # "188 binary files skipped", as `keydesk scan` says it
         self._state = ""
+        self._path_scanned = _shown_folder(os.getcwd())  # or the one first shown
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("Scan for leaked keys", id="scan-title")
         yield Input(
-            value=_shown_folder(os.getcwd()),
+            value=self._path_scanned,
             placeholder="A folder or file to scan (~ works); Enter scans",
             id="scan-path",
             compact=True,
@@ -184,6 +187,7 @@ class ScanScreen(KeydeskScreen[None]):
         elif not os.path.exists(path):
             self._say(f"No such folder or file: {path}", error=True)
         else:
+            self._path_scanned = event.value
             self.start(path)
 
     def start(self, path: str) -> None:
@@ -318,7 +322,14 @@ class ScanScreen(KeydeskScreen[None]):
             self._finished("cancelled")
 
     def action_back(self) -> None:
-        self.dismiss(None)
+        leave_form(self, self._path_typed())
+
+    def asked_before_quitting(self, quit_app: Callable[[], object]) -> bool:
+        return ask_before_quitting(self, False, self._path_typed, quit_app)
+
+    def _path_typed(self) -> bool:
+        """A path typed and not scanned: leaving asks first, as a form does."""
+        return self.query_one("#scan-path", Input).value != self._path_scanned
 
     def action_focus_path(self) -> None:
         self.query_one("#scan-path", Input).focus()

@@ -12,7 +12,7 @@ from textual.widgets import Button, Input, Label, Static
 from keydesk.tui.calls import call_service
 from keydesk.tui.display import content, sentence
 from keydesk.tui.screens.base import KeydeskScreen
-from keydesk.tui.screens.confirm import leave_form
+from keydesk.tui.screens.form import ask_before_quitting
 from keydesk.tui.widgets import GuardedInput, Header, KeyFooter
 from keydesk.validation import NAME_MAX
 from keydesk.views import WorkspaceView
@@ -72,10 +72,9 @@ class WelcomeScreen(KeydeskScreen[WorkspaceView]):
 
     def asked_before_quitting(self, quit_app: Callable[[], object]) -> bool:
         """A name typed and not yet made: ctrl+q asks, as on every form."""
-        if not self.query_one("#workspace", Input).value:
-            return False
-        leave_form(self, True, quit_app=quit_app)
-        return True
+        return ask_before_quitting(
+            self, False, lambda: bool(self.query_one("#workspace", Input).value), quit_app
+        )
 
     def _failed(self, message: str) -> None:
         error = self.query_one("#welcome-error", Static)
