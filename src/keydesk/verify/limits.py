@@ -6,19 +6,23 @@ How (fixed windows; one row per key, kind, window and process in
 window (`pending`) and knows the store's total for that window as of its
 last sync (`known`, its own synced part included). It accepts while
 `known + pending < N`: alone, that is exact. It syncs — writes its own total
-into its row and reads the sum and the number of rows — before accepting
-more once `pending` reaches a batch of b = max(1, N // (10 x (P + 1)))
-(P: the processes seen in the window, itself included), waiting for it;
-counts 5 s old are written too, by a thread of its own (no request waits). Whatever the split, the last process to sync had seen
-every other's synced count, and each other process can have accepted at
-most its b unseen: accepted ≤ N + sum  b < 1.1 x N for up to 3 processes
-before they have met in the store, and any number once they have. A
-process refuses only when what it knows has reached N, and what it knows
-never exceeds the truth: accepted ≥ N. Below N = 20 a window, b is 1 (a
-write per accepted request, N a window at most) and the bound is N + P - 1.
-A refused request is counted nowhere: it uses neither rate nor quota.
+into its row and commits, then reads the sum and the number of rows —
+before accepting more once `pending` reaches a batch of
+b = max(1, N // (10 x (P + 1))) (P: the processes seen in the window,
+itself included), waiting for it; counts 5 s old are written too, by a
+thread of its own (no request waits). Whatever the split, the process whose
+write committed last read after every other's last write had committed,
+and each other process can have accepted at most its b unseen:
+accepted ≤ N + sum b < 1.1 x N for up to 3 processes before they have met
+in the store, and any number once they have. A process refuses only when
+what it knows has reached N, and what it knows never exceeds the truth:
+accepted ≥ N. Below N = 20 a window, b is 1 (a write per accepted request,
+N a window at most) and the bound is N + P - 1. A refused request is
+counted nowhere: it uses neither rate nor quota.
 
-A sync is one short transaction (1 s timeouts) on connections of its own.
+A sync is two short transactions (1 s timeouts) on connections of its own:
+the write, then the read. (Read inside the write's transaction, two syncs
+at once on PostgreSQL, read committed, could each miss the other's count.)
 When it fails — the store unreachable or locked — the process keeps
 counting alone, exact for itself, and tries again a second later: a store
 that stays away lets each process accept up to N (P x N in all), which is
@@ -307,15 +311,16 @@ class LimitCounts:
         connection = self._connections.connect()
         try:
             db = DbConnection(connection, self._connections.backend)
-            totals = []
+            wheres = []
             for (key_id, kind), starts, count, _ in slots:
                 where = {"key_id": key_id, "kind": kind, "starts": starts}
                 db.run_many(_WRITE, [{**where, "verifier": self.verifier, "count": count}])
-                ((total, processes),) = db.rows(_READ, where)
                 db.run_many(_FORGET, [where])
-                totals.append((int(total), int(processes)))
+                wheres.append(where)
+            connection.commit()  # before the read: of two syncs at once, one sees both counts
+            totals = [db.rows(_READ, where)[0] for where in wheres]
             connection.commit()
-            return totals
+            return [(int(total), int(processes)) for total, processes in totals]
         except BaseException:
             connection.rollback()
             raise
