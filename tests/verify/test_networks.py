@@ -106,3 +106,30 @@ def test_sources_are_counted_per_hour_and_aggregated_beyond_a_few_dozen(world, k
     assert rows["198.51.100.0/24"] == 14  # 37 addresses, 30 kept one by one; 7 of the 10 again
     assert rows["198.51.100.27"] == 2
     assert len(rows) == SOURCES_PER_HOUR + 1
+
+
+def test_ipv6_sources_beyond_a_few_dozen_are_counted_under_their_48(world, keys):
+    from keydesk.verify.usage import SOURCES_PER_HOUR
+
+    verifier = Verifier(world.store.engine, usage_flush_seconds=3600.0)
+    try:
+        for n in range(SOURCES_PER_HOUR):  # kept one by one, each in a /48 of its own
+            verifier.verify(keys["valid"], f"2001:db8:{n:x}::1")
+        # Beyond: two addresses of one /48 (differing past its 48 bits), one of another.
+        for source in (
+            "2001:db8:ab:1::1",
+            "2001:db8:ab:ffff:1::9",
+            "2001:db8:ab:1::1",
+            "2001:db9::1",
+        ):
+            verifier.verify(keys["valid"], source)
+        verifier.verify(keys["valid"], "2001:db8:5::1")  # one kept: counted as itself
+        verifier.flush()
+    finally:
+        verifier.close()
+    with world.store.engine.connect() as connection:
+        rows = dict(connection.execute(sa.text("SELECT source, count FROM key_source")).all())
+    assert rows["2001:db8:ab::/48"] == 3
+    assert rows["2001:db9::/48"] == 1
+    assert rows["2001:db8:5::1"] == 2
+    assert len(rows) == SOURCES_PER_HOUR + 2
