@@ -42,6 +42,19 @@ def test_create_with_limits_then_edit_them(configured):
     ]
 
 
+def test_key_list_json_shows_each_keys_networks_and_limits(configured):
+    fenced = _create(
+        configured, "--quota", "50/d", "--allow-from", "10.0.0.0/8", "--allow-from", "2001:db8::/32"
+    )["public_key"]
+    anywhere = _create(configured, "--label", "anywhere")["public_key"]  # the last --label
+    code, out, err = configured("key", "list", "--integration", "github", "--json")
+    assert code == 0, err
+    listed = {k["public_key"]: k for k in json.loads(out)}
+    assert listed[fenced]["allow_from"] == ["10.0.0.0/8", "2001:db8::/32"]
+    assert (listed[fenced]["rate"], listed[fenced]["quota"]) == (None, "50/d")
+    assert listed[anywhere]["allow_from"] == []
+
+
 def test_a_bad_limit_or_network_is_one_line(configured):
     for options in (["--rate", "600/week"], ["--allow-from", "10.0.0.1/8"], ["--quota", "-1/d"]):
         code, out, err = configured(
