@@ -99,11 +99,29 @@ def test_two_verifiers_on_one_store_accept_between_n_and_1_1_n(world, split, mon
         for _ in range(3 * n // sum(split)):
             accepted += sum(_attempt(one, key) for _ in range(split[0]))
             accepted += sum(_attempt(other, key) for _ in range(split[1]))
-        assert n <= accepted <= 1.1 * n
+        assert n <= accepted <= 1.1 * n, accepted
         assert sum(map(len, syncs)) < accepted / 5  # batched, never per request
     finally:
         one.close()
         other.close()
+
+
+def test_three_verifiers_before_they_meet_accept_at_most_1_1_n(world):
+    """The README's worst case for three processes before they have met in
+    the store: two each accept a batch (N / (10 x (1 + 1)), P = 1 seen)
+    without syncing, then the third, seeing neither, accepts N: 1.1 x N."""
+    n = 400
+    key = world.owner.create_key("github", "three", rate=f"{n}/d").private_key.reveal()
+    first, second, third = (Verifier(world.store.engine) for _ in range(3))
+    try:
+        batch = n // 20
+        accepted = sum(_attempt(v, key) for v in (second, third) for _ in range(batch))
+        accepted += sum(_attempt(first, key) for _ in range(n + 10))
+        accepted += sum(_attempt(v, key) for v in (second, third, first) for _ in range(10))
+        assert n <= accepted <= 1.1 * n, accepted
+    finally:
+        for verifier in (first, second, third):
+            verifier.close()
 
 
 def test_two_verifiers_on_threads_at_once_accept_between_n_and_1_1_n(world):
