@@ -145,9 +145,7 @@ async def test_a_new_integration_is_a_draft_until_its_settings_are_filled(make_a
         await settle(pilot)
         assert isinstance(app.screen, IntegrationsScreen)
         said = [n.message for n in app._notifications]
-        assert (
-            said[-1] == "gitlab saved as a draft: press c to configure it, then g generates keys."
-        )
+        assert said[-1] == "gitlab saved as a draft, no keys yet: c configures it."
     assert KeyService(demo_store, "alice").integration("gitlab").status == "draft"
 
 
@@ -242,14 +240,14 @@ async def test_a_draft_says_why_it_refuses_and_what_is_missing_and_edits_save_al
 
 async def _refused_keys_on_a_draft_say_why_and_help_says_the_same(pilot) -> None:
     """g, t and x on a draft with no keys said "New key: not possible here
-    now"; each says why (a draft: configure it first; no key yet: nothing
-    to revoke), and ? gives the same reason instead of "not available"."""
+    now"; each says why (a draft: what configuring it needs; no key yet:
+    nothing to revoke), and ? gives the same reason instead of "not available"."""
     app = pilot.app
     screen = app.screen
     assert isinstance(screen, IntegrationDetailScreen), ("refused: okta-sso", screen)
     await pilot.press("2")  # the API Keys tab: empty
     await settle(pilot)
-    draft = "okta-sso is a draft: no new key can be made; configure it first (c)"
+    draft = "okta-sso is a draft, no keys yet: configuring it needs its redirect URI; e fills it in"
     for press, why in (
         ("g", draft),
         ("t", draft),

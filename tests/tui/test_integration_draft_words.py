@@ -15,6 +15,8 @@ from keydesk.tui.screens.integrations import IntegrationsScreen
 from tests.support.tui_pages import go_to_integration
 from tests.tui.screenshots import settle
 
+OKTA_ADVICE = "configuring it needs its redirect URI; e fills it in"
+
 
 def _dialog_words(dialog: ConfirmScreen) -> str:
     return " ".join(str(line.render()) for line in dialog.query(".dialog-line").results(Static))
@@ -43,9 +45,7 @@ async def test_a_complete_draft_is_told_to_press_c_and_configuring_it_promises_n
         await settle(pilot)
         assert isinstance(app.screen, IntegrationsScreen)
         said = [n.message for n in app._notifications]
-        assert (
-            said[-1] == "stripe saved as a draft: press c to configure it, then g generates keys."
-        )
+        assert said[-1] == "stripe saved as a draft, no keys yet: c configures it.", said
 
         page = await go_to_integration(pilot, "stripe")
         gate = _gate(page)
@@ -76,9 +76,7 @@ async def test_a_draft_missing_a_setting_names_only_that_one(make_app):
         await pilot.press("ctrl+s")
         await settle(pilot)
         said = [n.message for n in app._notifications]
-        assert said[-1] == (
-            "okta-sso saved as a draft: configuring it needs its redirect URI; e fills it in."
-        ), said
+        assert said[-1] == f"okta-sso saved as a draft, no keys yet: {OKTA_ADVICE}.", said
 
 
 async def test_configuring_a_disabled_integration_counts_the_keys_that_work_again(make_app):
@@ -96,3 +94,33 @@ async def test_configuring_a_disabled_integration_counts_the_keys_that_work_agai
         assert words == ("Keys can be generated for it again, and its 1 active key works again."), (
             words
         )
+
+
+async def test_a_drafts_advice_is_worded_once_wherever_it_is_given(make_app):
+    """The list's g, the API Keys tab's line, its g and t, and ? gave three
+    wordings ("This integration is a draft; configure it first (it needs
+    its redirect URI)", "A draft (no keys yet): configuring needs its
+    redirect URI; e fills it in", "okta-sso is a draft: no new key can be
+    made; configure it first (c)", where c refuses): one now."""
+    from keydesk.tui.screens.help import HelpScreen
+
+    said = f"okta-sso is a draft, no keys yet: {OKTA_ADVICE}"
+    app = make_app()
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await settle(pilot)
+        list_ = app.screen
+        list_.table.move_cursor(row=[i.name for i in list_._integrations].index("okta-sso"))
+        for where, keys in (("list", ("g",)), ("page", ("enter", "g", "t"))):
+            for key in keys:
+                app.clear_notifications()
+                await pilot.press(key)
+                await settle(pilot)
+                if key != "enter":
+                    assert [n.message for n in app._notifications] == [said], (where, key)
+        page = app.screen
+        assert isinstance(page, IntegrationDetailScreen)
+        assert _gate(page) == f"A draft, no keys yet: {OKTA_ADVICE}.", "the API Keys tab's line"
+        await pilot.press("question_mark")
+        await settle(pilot)
+        assert isinstance(app.screen, HelpScreen)
+        assert dict(app.screen._rows)["g"].endswith(f"({said})"), "help"

@@ -1,9 +1,10 @@
 """What an integration's page says in words: why a key action is refused,
 the highlighted key in full, the Overview's settings and own keys
 (keydesk.tui.screens.integration_detail); what saving its form did and what
-configuring it will do (keydesk.tui.flows.integrations). A draft's words
-name its missing settings only when some are missing, and the key that
-goes on from there: e to fill them in, c to configure it."""
+configuring it will do (keydesk.tui.flows.integrations). A draft's advice
+is worded once (`draft_advice`): its missing settings named only when
+some are missing, and the key that goes on from there: e to fill them
+in, c to configure it."""
 
 from __future__ import annotations
 
@@ -35,45 +36,47 @@ REFUSED_OBJECT = {
 KEY_ACTIONS = ("revoke", "rotate", "keep", "copy_public", "open_key", "toggle_select", "limits")
 
 
-def no_new_key(integration: IntegrationView, configure: str = "c") -> str:
-    """Why g and t make nothing, with the way out (a draft: configure it,
-    with `configure`: the keys that do it from where this is said)."""
-    name, status = integration.name, integration.status.value
+def draft_advice(integration: IntegrationView, draft: str, via: str = "") -> str:
+    """What a draft needs before it has keys, in the same words wherever it
+    is said (the API Keys tab, g and t refused, ?, a save), after `draft`
+    ("okta-sso is a draft"; "A draft" under the page's title, which names
+    it): a missing setting first (configuring refuses without it: "configure
+    it first (c)" misled), else c. `via`: how those keys are reached from
+    here ("esc, then ")."""
+    if missing := integration.missing_settings():
+        them = "them" if " and " in missing else "it"
+        return f"{draft}, no keys yet: configuring it needs its {missing}; {via}e fills {them} in"
+    return f"{draft}, no keys yet: {via}c configures it"
+
+
+def no_new_key(integration: IntegrationView, via: str = "") -> str:
+    """Why g and t make nothing, with the way out (a draft or a disabled
+    integration: configure it; `via`: how its keys are reached from here)."""
+    name = visible(integration.name)
     if not integration.can_manage or integration.is_configured:
         return integration.why_no_new_keys() or "No new key can be made here"
-    if status == "draft":
-        return f"{name} is a draft: no new key can be made; configure it first ({configure})"
-    return f"{name} is {status}: no new key can be made; configure it again ({configure})"
+    if integration.status is IntegrationStatus.DRAFT:
+        return draft_advice(integration, f"{name} is a draft", via)
+    return f"{name} is {integration.status}: no new key can be made; configure it again ({via}c)"
 
 
 def keys_gate(integration: IntegrationView) -> str | None:
     """Why the API Keys tab offers no Generate (None: it does), and the key
-    that changes that: a draft is configured with c once its client id
-    and redirect URI are set, e sets them."""
+    that changes that."""
     reason = integration.why_no_new_keys()
     if reason is None or not integration.can_manage:
         return reason  # None, or the role: no key of this page changes it
     if integration.status is IntegrationStatus.DISABLED:
         return "Disabled: its keys are refused, no new ones made; c configures it again."
-    if missing := integration.missing_settings():
-        return f"A draft (no keys yet): configuring needs its {_fill_in(missing)}."
-    return "A draft (no keys yet): its settings are complete; c configures it."
+    return draft_advice(integration, "A draft") + "."
 
 
 def saved_words(integration: IntegrationView) -> str:
-    """What saving the form did, a draft said as such: no keys for it yet,
-    and what configuring it still needs (nothing: press c)."""
+    """What saving the form did, a draft said as such (`draft_advice`)."""
     name = visible(integration.name)
     if integration.status is not IntegrationStatus.DRAFT:
         return f"{name} saved ({integration.status})."
-    if missing := integration.missing_settings():
-        return f"{name} saved as a draft: configuring it needs its {_fill_in(missing)}."
-    return f"{name} saved as a draft: press c to configure it, then g generates keys."
-
-
-def _fill_in(missing: str) -> str:
-    """ "redirect URI; e fills it in": the settings configuring needs."""
-    return f"{missing}; e fills {'them' if ' and ' in missing else 'it'} in"
+    return draft_advice(integration, f"{name} saved as a draft") + "."
 
 
 def configure_lines(integration: IntegrationView) -> list[str]:
@@ -96,7 +99,7 @@ def why_not_key(
     key: KeyView | None,
     action: str,
     now: datetime,
-    configure: str = "c",
+    via: str = "",
     needle: str = "",
 ) -> str | None:
     """Why a key's action (x, t, K, space, l, p, Enter) does nothing now,
@@ -112,7 +115,7 @@ def why_not_key(
             return f"{key.public_key} has expired: it works no more, nothing to revoke"
         return f"{key.public_key} is {key.status.value}: {REFUSED_VERB[action]}"
     if action == "rotate" and not integration.can_issue_keys:
-        return no_new_key(integration, configure)
+        return no_new_key(integration, via)
     if key is None:
         return no_key_to(integration, action, needle)
     if action == "keep" and not key.stop_is_orphaned(now):

@@ -13,6 +13,7 @@ from keydesk.tui.calls import call_service
 from keydesk.tui.display import cells, content, day, literal, visible
 from keydesk.tui.messages import IntegrationsChanged, KeysChanged
 from keydesk.tui.screens.base import KeydeskScreen
+from keydesk.tui.screens.integration_words import no_new_key
 from keydesk.tui.widgets import (
     Column,
     FilterInput,
@@ -259,7 +260,7 @@ class IntegrationsScreen(KeydeskScreen[None]):
         item = self.highlighted()
         if item is None:
             return "No integration here: add one (a)" if action == "generate" else None
-        return item.why_no_new_keys() if action == "generate" else None
+        return no_new_key(item) if action == "generate" else None
 
     def why_hidden(self, action: str) -> str | None:
         if action == "add" and (workspace := self.keydesk.workspace) is not None:

@@ -240,8 +240,8 @@ class KeyScreen(KeydeskScreen[None]):
     def why_not(self, action: str) -> str | None:
         # Configuring is done on the integration's page, Escape away.
         if action == "generate" and not self.integration.can_issue_keys:
-            return no_new_key(self.integration, "esc, then c")
-        return why_not_key(self.integration, self.key, action, self.keydesk.now(), "esc, then c")
+            return no_new_key(self.integration, "esc, then ")
+        return why_not_key(self.integration, self.key, action, self.keydesk.now(), "esc, then ")
 
     def why_hidden(self, action: str) -> str | None:
         if action in ("rotate", "revoke", "keep", "limits") and not self.integration.can_manage:
