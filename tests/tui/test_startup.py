@@ -385,6 +385,8 @@ def _wait_for(condition, timeout: float = 90.0) -> None:
 
 @pytest.mark.parametrize("hangup", [signal.SIGHUP, signal.SIGTERM])
 def test_the_demo_cleans_up_when_its_terminal_goes_away(tmp_path, hangup):
+    """SIGTERM says so in one line once the terminal is restored (it ended
+    without a word); a hang-up has no terminal left to say it on."""
     process, drawn = _demo_in_a_terminal(tmp_path)
     try:
         _wait_for(lambda: b"google-workspace" in b"".join(drawn))
@@ -392,6 +394,12 @@ def test_the_demo_cleans_up_when_its_terminal_goes_away(tmp_path, hangup):
         assert (folder / "demo.db").exists()
         process.send_signal(hangup)
         assert process.wait(timeout=60) == 128 + hangup
+        if hangup == signal.SIGTERM:
+            said = b"keydesk: stopped by SIGTERM"
+            _wait_for(lambda: said in b"".join(drawn))
+            out = b"".join(drawn)
+            assert out.rindex(b"\x1b[?1049l") < out.index(said), "after the alternate screen"
+            assert out.rstrip().endswith(said), out[-200:]
     finally:
         if process.poll() is None:
             process.kill()
@@ -410,3 +418,13 @@ def test_the_demo_refuses_a_store_of_yours(tmp_path):
     assert result.returncode != 0
     assert result.stderr.count("\n") == 1 and "throwaway" in result.stderr
     assert list(tmp_path.iterdir()) == []  # nothing made, nothing left
+
+
+@pytest.mark.parametrize(
+    ("code", "said"), [(128 + signal.SIGTERM, "keydesk: stopped by SIGTERM\n"), (0, ""), (129, "")]
+)
+def test_only_a_sigterm_is_said_on_leaving(capsys, code, said):
+    from keydesk.tui.watchdog import say_why_stopped
+
+    say_why_stopped(code)
+    assert capsys.readouterr() == ("", said)

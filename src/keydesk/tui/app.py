@@ -48,14 +48,8 @@ from keydesk.tui.screenshot_policy import ScreenshotPolicy
 from keydesk.tui.startup import BareReads, Connect, FirstRows, StoreOpening
 from keydesk.tui.store_calls import StoreCalls
 from keydesk.tui.typeahead import KeyGate, as_typed, read_alt_keys
-from keydesk.tui.watchdog import ExitWatchdog
-from keydesk.views import (
-    FoundKey,
-    IntegrationView,
-    KeyView,
-    WorkspaceView,
-    utcnow,
-)
+from keydesk.tui.watchdog import ExitWatchdog, say_why_stopped
+from keydesk.views import FoundKey, IntegrationView, KeyView, WorkspaceView, utcnow
 
 if TYPE_CHECKING:
     from keydesk.keys import PrivateKey
@@ -481,6 +475,7 @@ def run(
         app.run(mouse=mouse)
     finally:
         app.close_store()
+    say_why_stopped(app.return_code or 0)  # the terminal is back: the line stays on it
     if app.startup_error is not None:
         raise app.startup_error
     return app.return_code or 0

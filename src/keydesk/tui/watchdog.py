@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import atexit
 import os
+import signal
+import sys
 import threading
 
 
@@ -36,3 +38,11 @@ def _end_now(code: int) -> None:
         atexit._run_exitfuncs()
     finally:
         os._exit(code)
+
+
+def say_why_stopped(return_code: int) -> None:
+    """Once the terminal is restored: a TUI stopped by SIGTERM (kill, a
+    service manager, a container stopping) says so in one line on stderr;
+    it ended without a word. A hang-up (SIGHUP) has no terminal to say it on."""
+    if return_code == 128 + signal.SIGTERM:
+        print("keydesk: stopped by SIGTERM", file=sys.stderr)
