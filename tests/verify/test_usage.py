@@ -158,3 +158,97 @@ def test_a_request_from_no_known_source_is_counted_as_accepted_only():
         ACCEPTED: 3,
         "@203.0.113.7": 1,
     }
+
+
+class _CountingLock:
+    """A lock that says how often it was taken."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self._lock = threading.Lock()
+        self.taken = 0
+
+    def __enter__(self):
+        self.taken += 1
+        return self._lock.__enter__()
+
+    def __exit__(self, *exc):
+        return self._lock.__exit__(*exc)
+
+
+def test_a_take_leaves_every_key_counted_without_the_lock_and_counts_each_request_once():
+    """With 100,000 keys, each take sent every key's next request through the
+    lock: the counters now last the hour, and a take reads how far each went."""
+    from ipaddress import ip_address
+
+    from keydesk.verify.usage import Source, UsageCounter
+    from keydesk.views.usage import ACCEPTED
+
+    counter = UsageCounter()
+    source = Source.of(ip_address("203.0.113.7"))
+    for key_id in (1, 2):
+        counter.add_accepted(key_id, source)
+    first = counter.take()
+    lock = counter._lock = _CountingLock()
+    assert counter.add_accepted(1, source)  # the new batch starts: the writer is told
+    assert not counter.add_accepted(1, source)
+    assert not counter.add_accepted(2, source)
+    assert lock.taken == 0
+    second = counter.take()
+
+    def accepted(counts, key_id):
+        return sum(
+            n for (key, _h, outcome), n in counts.items() if key == key_id and outcome == ACCEPTED
+        )
+
+    assert [accepted(first, k) for k in (1, 2)] == [1, 1]
+    assert [accepted(second, k) for k in (1, 2)] == [2, 1]
+    assert counter.take() == {}  # nothing counted twice, no empty rows
+
+
+def test_a_flood_of_sources_leaves_the_keys_counted_before_it_quick(monkeypatch):
+    """Past ENTRIES_KEPT pairs the new ones are counted under the lock; the
+    pairs kept stay lock-free (emptying them sent every key the slow way)."""
+    from ipaddress import ip_address
+
+    from keydesk.verify import usage
+    from keydesk.verify.usage import Source, UsageCounter
+
+    monkeypatch.setattr(usage, "ENTRIES_KEPT", 3)
+    counter = UsageCounter()
+    regular = Source.of(ip_address("198.51.100.1"))
+    counter.add_accepted(1, regular)
+    for n in range(10):
+        counter.add_accepted(2, Source.of(ip_address(f"203.0.113.{n}")))
+    lock = counter._lock = _CountingLock()
+    counter.add_accepted(1, regular)
+    assert lock.taken == 0
+    counter.add_accepted(2, Source.of(ip_address("203.0.113.9")))
+    assert lock.taken == 1  # beyond the kept pairs: counted all the same
+    counts = counter.take()
+    assert (
+        sum(n for (k, _h, outcome), n in counts.items() if k == 2 and outcome == "accepted") == 11
+    )
+
+
+def test_counts_made_on_the_last_hours_counter_go_to_that_hour(monkeypatch):
+    """A thread that found a counter just before the hour turned counts on
+    it after: that count is written, under the hour it was made in."""
+    from ipaddress import ip_address
+
+    from keydesk.verify import usage
+    from keydesk.verify.usage import Source, UsageCounter
+
+    clock = [7200.0 * 1000]
+    monkeypatch.setattr(usage.time, "time", lambda: clock[0])
+    counter = UsageCounter()
+    source = Source.of(ip_address("203.0.113.7"))
+    counter.add_accepted(5, source)
+    held = counter._entries[(5, source.text)]  # as a request thread held it
+    clock[0] += 3600
+    counter.add_accepted(5, source)  # the hour turns
+    next(held)  # that thread's count, made after the turn
+    counts = counter.take()
+    hours = {hour: n for (_k, hour, outcome), n in counts.items() if outcome == "accepted"}
+    assert hours == {2000: 2, 2001: 1}

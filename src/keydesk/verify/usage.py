@@ -14,7 +14,9 @@ USAGE_BACKLOG_MAX = 100_000  # counts kept for a retry while the store refuses w
 # Addresses a key's hour keeps one by one; beyond, a new one is counted under
 # its /24 or /48 (what a busy key's page can show, and a store can hold).
 SOURCES_PER_HOUR = 32
-ENTRIES_KEPT = 100_000  # (key, source) pairs counted with one look-up, per hour
+# (key, source) pairs counted with one look-up, per hour (~200 bytes each);
+# pairs beyond are counted all the same, under the lock.
+ENTRIES_KEPT = 250_000
 SOURCE = "@"  # an outcome starting with it is a source: key_source, not key_usage
 
 UsageCounts = dict[tuple[int, int, str], int]  # (key id, hour, outcome or @source) -> count
@@ -38,23 +40,25 @@ class UsageCounter:
     the count runs on every accepted request. A (key, source) seen before
     this hour takes no lock: `next()` on its own `itertools.count`, one
     atomic step; so does a key counted before from no known source (an
-    in-process verify), under the source text "". A count made on a counter
-    just taken (a thread that found it before `take` swapped it out) is
-    taken with the next batch."""
+    in-process verify), under the source text "". The counters last the
+    hour: a take reads how far each has gone since the last (they were
+    swapped out at each take, and with 100,000 keys every key's next
+    request took the lock again). A count made on a counter of an hour gone
+    by (a thread that found it before the hour turned) is taken next time."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counts: UsageCounts = {}  # refusals, and hours gone by
-        self._hour = -1  # the hour of the three below
+        self._hour = -1  # the hour of the four below
         # Accepted, per key and source ("": none known): a counter whose
-        # `next()` is a request (and, from `_fold`, says how many came before it).
+        # `next()` is a request, or a take (which says how far it has gone).
         self._placed: dict[tuple[int, str], itertools.count[int]] = {}
+        self._marks: dict[tuple[int, str], int] = {}  # what the next take reads from
         self._sources: dict[int, set[str]] = {}  # addresses kept one by one, per key
-        # This hour's (key, source text) → its entry in `_placed`.
-        self._entries: dict[tuple[int, str], tuple[int, str]] = {}
-        # The counters last taken, with their hour and what was taken of each:
-        # counts made on them after that are taken next time.
-        self._taken: tuple[int, dict[tuple[int, str], tuple[itertools.count[int], int]]] = (-1, {})
+        self._entries: dict[tuple[int, str], itertools.count[int]] = {}  # (key, source text)
+        # The last hour's counters, and their marks: late counts on them.
+        self._gone: tuple[int, dict[tuple[int, str], tuple[itertools.count[int], int]]] = (-1, {})
+        self._counted = False  # accepted requests counted since the last take
 
     def add_accepted(self, key_id: int, source: Source | None) -> bool:
         """Count one accepted request, and where it came from (None: not
@@ -62,52 +66,68 @@ class UsageCounter:
         hour = int(time.time()) // 3600  # usage_hour, inline
         given = "" if source is None else source.text
         if hour == self._hour:  # nearly every request: no lock
-            entry = self._entries.get((key_id, given))
-            counter = None if entry is None else self._placed.get(entry)
+            counter = self._entries.get((key_id, given))
             if counter is not None:
                 next(counter)
-                return False  # its first count started the batch
+                if self._counted:
+                    return False
+                self._counted = True  # two threads may both say so: one more look, no loss
+                return True
         with self._lock:
-            if hour != self._hour or len(self._sources) > 10_000:
-                self._fold()
-                self._hour, self._sources, self._entries = hour, {}, {}  # a new hour counts anew
-            started = not (self._counts or self._placed)
-            text = given
-            if source is not None:
-                seen = self._sources.get(key_id)
-                if seen is None:
-                    seen = self._sources[key_id] = set()
-                if text not in seen:
-                    if len(seen) < SOURCES_PER_HOUR:
-                        seen.add(text)
-                    else:
-                        text = SOURCE + source_network(source.address)
-            if len(self._entries) >= ENTRIES_KEPT:  # a flood of addresses: start over
-                self._entries.clear()
-            entry = self._entries[(key_id, given)] = (key_id, text)
+            if hour != self._hour or len(self._sources) >= ENTRIES_KEPT:
+                self._turn(hour)
+            started = not (self._counts or self._counted)
+            self._counted = True
+            entry = (key_id, self._source_text(key_id, source))
             counter = self._placed.get(entry)
             if counter is None:
                 counter = self._placed[entry] = itertools.count()
+            # A flood of addresses fills it: the pairs already there stay quick.
+            if len(self._entries) < ENTRIES_KEPT:
+                self._entries[(key_id, given)] = counter
             next(counter)
         return started
 
+    def _source_text(self, key_id: int, source: Source | None) -> str:  # with the lock held
+        """How the count names the source: its address among the key's first
+        SOURCES_PER_HOUR this hour, its network beyond ("": none known)."""
+        if source is None:
+            return ""
+        seen = self._sources.get(key_id)
+        if seen is None:
+            seen = self._sources[key_id] = set()
+        if source.text in seen:
+            return source.text
+        if len(seen) < SOURCES_PER_HOUR:
+            seen.add(source.text)
+            return source.text
+        return SOURCE + source_network(source.address)
+
+    def _turn(self, hour: int) -> None:  # with the lock held
+        """A new hour (or too many keys with sources): counted anew."""
+        self._fold()
+        marks = self._marks
+        self._gone = (self._hour, {e: (c, marks.get(e, 0)) for e, c in self._placed.items()})
+        self._hour, self._sources, self._entries, self._placed, self._marks = (
+            hour, {}, {}, {}, {}
+        )  # fmt: skip
+
     def _fold(self) -> None:  # with the lock held
-        """This hour's accepted counts into `_counts`, with any counted late
-        on the counters taken before."""
+        """What each counter counted since the last fold into `_counts`."""
         counts = self._counts
-        hour, taken = self._taken
-        for entry, (counter, before) in taken.items():
-            late = next(counter) - before - 1  # less the `next()` that took it
-            if late:
-                _add_placed(counts, hour, entry, late)
-        hour = self._hour
-        now_taken = {}
+        hour, gone = self._gone
+        for entry, (counter, mark) in gone.items():
+            reached = next(counter)  # less this `next()`, which counts no request
+            if reached > mark:
+                _add_placed(counts, hour, entry, reached - mark)
+        self._gone = (-1, {})  # a thread holding one had a moment, and no more
+        marks = self._marks
         for entry, counter in self._placed.items():
-            count = next(counter)  # the requests counted on it so far
-            now_taken[entry] = (counter, count)
-            _add_placed(counts, hour, entry, count)
-        self._taken = (hour, now_taken)
-        self._placed = {}
+            reached = next(counter)
+            mark = marks.get(entry, 0)
+            if reached > mark:
+                _add_placed(counts, self._hour, entry, reached - mark)
+            marks[entry] = reached + 1
 
     def add(self, key_id: int, outcome: str) -> bool:
         """Count one; True when it starts a new batch (the writer is told)."""
@@ -119,11 +139,13 @@ class UsageCounter:
         return started
 
     def __len__(self) -> int:
-        """Counts waiting to be written (about one per key, hour and outcome)."""
-        return len(self._counts) + len(self._placed)
+        """Counts waiting to be written (about one per key, hour and outcome;
+        every key counted this hour, once one has counted since the last take)."""
+        return len(self._counts) + (len(self._placed) if self._counted else 0)
 
     def take(self) -> UsageCounts:
         with self._lock:
+            self._counted = False  # first: a count made during the fold says so again
             self._fold()
             counts, self._counts = self._counts, {}
         return counts
