@@ -215,7 +215,8 @@ def test_a_flood_of_sources_leaves_the_keys_counted_before_it_quick(monkeypatch)
     from keydesk.verify import usage
     from keydesk.verify.usage import Source, UsageCounter
 
-    monkeypatch.setattr(usage, "ENTRIES_KEPT", 3)
+    monkeypatch.setattr(usage, "ENTRIES_KEPT", 4)
+    monkeypatch.setattr(usage, "SOURCES_PER_HOUR", 1)  # the flood: counted as one /24
     counter = UsageCounter()
     regular = Source.of(ip_address("198.51.100.1"))
     counter.add_accepted(1, regular)
@@ -252,3 +253,22 @@ def test_counts_made_on_the_last_hours_counter_go_to_that_hour(monkeypatch):
     counts = counter.take()
     hours = {hour: n for (_k, hour, outcome), n in counts.items() if outcome == "accepted"}
     assert hours == {2000: 2, 2001: 1}
+
+
+def test_a_flood_of_networks_on_one_key_starts_the_counters_anew_and_loses_no_count(monkeypatch):
+    """Beyond its first addresses a key's sources are counted per network:
+    a flood from many networks makes a counter each, so past ENTRIES_KEPT
+    the counters are folded and begun again (memory stays bounded)."""
+    from ipaddress import ip_address
+
+    from keydesk.verify import usage
+    from keydesk.verify.usage import Source, UsageCounter
+
+    monkeypatch.setattr(usage, "ENTRIES_KEPT", 8)
+    monkeypatch.setattr(usage, "SOURCES_PER_HOUR", 1)
+    counter = UsageCounter()
+    for n in range(40):
+        counter.add_accepted(3, Source.of(ip_address(f"10.{n}.0.1")))
+        assert len(counter._placed) <= 8
+    counts = counter.take()
+    assert sum(n for (_k, _h, outcome), n in counts.items() if outcome == "accepted") == 40

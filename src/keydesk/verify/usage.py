@@ -74,8 +74,8 @@ class UsageCounter:
                 self._counted = True  # two threads may both say so: one more look, no loss
                 return True
         with self._lock:
-            if hour != self._hour or len(self._sources) >= ENTRIES_KEPT:
-                self._turn(hour)
+            if hour != self._hour or max(len(self._sources), len(self._placed)) >= ENTRIES_KEPT:
+                self._turn(hour)  # a flood of networks too: memory stays bounded
             started = not (self._counts or self._counted)
             self._counted = True
             entry = (key_id, self._source_text(key_id, source))
@@ -104,7 +104,7 @@ class UsageCounter:
         return SOURCE + source_network(source.address)
 
     def _turn(self, hour: int) -> None:  # with the lock held
-        """A new hour (or too many keys with sources): counted anew."""
+        """A new hour (or too many keys or sources to keep): counted anew."""
         self._fold()
         marks = self._marks
         self._gone = (self._hour, {e: (c, marks.get(e, 0)) for e, c in self._placed.items()})
