@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from keydesk.service import IntegrationView, KeyService
 from keydesk.store.engine import Store, open_store
 from tests.support.pg_reuse import ReusedCopies
-from tests.support.pg_team import SetUpTemplate, Team, set_up_template, team_database
+from tests.support.pg_team import ReusedTeams, SetUpTemplate, Team, set_up_template
 
 POSTGRES_ENV = "KEYDESK_TEST_POSTGRES_URL"
 
@@ -379,15 +379,25 @@ def team_template(request) -> Iterator[SetUpTemplate]:
         yield made
 
 
+@pytest.fixture(scope="session")
+def team_pool(team_template) -> Iterator[ReusedTeams]:
+    """Copies of team_template for `team` and `module_team`, each emptied
+    and reused after a test that left it as fresh (tests/support/pg_team.py
+    says when one is dropped instead)."""
+    teams = ReusedTeams(os.environ[POSTGRES_ENV], team_template)
+    yield teams
+    teams.close()
+
+
 @pytest.fixture
-def team(team_template) -> Iterator[Team]:
+def team(team_pool) -> Iterator[Team]:
     """A PostgreSQL store set up for a team, with login roles (tests/support/pg_team.py)."""
-    with team_database(os.environ[POSTGRES_ENV], team_template) as made:
+    with team_pool.team() as made:
         yield made
 
 
 @pytest.fixture(scope="module")
-def module_team(team_template) -> Iterator[Team]:
+def module_team(team_pool) -> Iterator[Team]:
     """`team`, once per module: for tests whose every write is refused."""
-    with team_database(os.environ[POSTGRES_ENV], team_template) as made:
+    with team_pool.team() as made:
         yield made

@@ -69,6 +69,46 @@ _OTHER_SESSIONS = """SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activit
 WHERE datname = current_database() AND pid <> pg_backend_pid()"""
 
 
+# After the TRUNCATE: a sequence no table owns would keep its count.
+_SEQUENCES_USED = """SELECT count(*) FROM pg_sequences
+WHERE schemaname = 'public' AND last_value IS NOT NULL"""
+
+
+def digest(url: str, also: str = "") -> str:
+    """The catalogue's digest of the database at `url`, and `also`'s
+    (a query of one value, about what lies outside the database)."""
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    try:
+        with engine.connect() as connection:
+            return _digest(connection, also)
+    finally:
+        engine.dispose()
+
+
+def _digest(connection: sa.Connection, also: str) -> str:
+    made = str(connection.execute(sa.text(_CATALOGUE)).scalar())
+    return f"{made} {connection.execute(sa.text(also)).scalar()}" if also else made
+
+
+def emptied(url: str, fresh: str, also: str = "") -> bool:
+    """Whether the database at `url` is a fresh copy again (its digest,
+    with `also`'s, is `fresh`), emptied here; False when it is not, or
+    cannot be read."""
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text(_OTHER_SESSIONS))
+            if _digest(connection, also) != fresh:
+                return False
+            tables = connection.execute(sa.text(_TABLES)).scalar()
+            connection.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            return connection.execute(sa.text(_SEQUENCES_USED)).scalar() == 0
+    except sa.exc.DBAPIError:
+        return False
+    finally:
+        engine.dispose()
+
+
 class ReusedCopies:
     """One worker's pool of emptied copies of the template `template`."""
 
@@ -85,11 +125,7 @@ class ReusedCopies:
         try:
             yield url
         finally:
-            try:
-                clean = self._empty(url)
-            except sa.exc.DBAPIError:
-                clean = False
-            if clean:
+            if self.fresh is not None and emptied(url, self.fresh):
                 self.free.append(url)
             else:
                 self._drop(url)
@@ -103,30 +139,8 @@ class ReusedCopies:
         self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
         url = sa.make_url(self.server).set(database=name).render_as_string(hide_password=False)
         if self.fresh is None:
-            self.fresh = self._digest(url)
+            self.fresh = digest(url)
         return url
-
-    def _digest(self, url: str) -> str:
-        engine = sa.create_engine(url, poolclass=sa.NullPool)
-        try:
-            with engine.connect() as connection:
-                return str(connection.execute(sa.text(_CATALOGUE)).scalar())
-        finally:
-            engine.dispose()
-
-    def _empty(self, url: str) -> bool:
-        """Whether the copy at `url` is a fresh one again, emptied here."""
-        engine = sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
-        try:
-            with engine.connect() as connection:
-                connection.execute(sa.text(_OTHER_SESSIONS))
-                if str(connection.execute(sa.text(_CATALOGUE)).scalar()) != self.fresh:
-                    return False
-                tables = connection.execute(sa.text(_TABLES)).scalar()
-                connection.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-                return True
-        finally:
-            engine.dispose()
 
     def _drop(self, url: str) -> None:
         self._admin(f'DROP DATABASE IF EXISTS "{sa.make_url(url).database}" WITH (FORCE)')

@@ -8,7 +8,6 @@ is an admin there and vic a viewer; the store's owner is not used here.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
@@ -17,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from keydesk.views import utcnow
-from tests.support.pg_team import Team, acme_with_github, team_database
+from tests.support.pg_team import Team, acme_with_github
 
 pytestmark = pytest.mark.postgres
 
@@ -25,12 +24,9 @@ LIFETIME = timedelta(days=60)
 
 
 @pytest.fixture(scope="module")
-def acme() -> Iterator[Team]:
+def acme(team_pool) -> Iterator[Team]:
     """One team for the module: each test makes its own keys."""
-    server = os.environ.get("KEYDESK_TEST_POSTGRES_URL")
-    if not server:
-        pytest.skip("PostgreSQL: set KEYDESK_TEST_POSTGRES_URL to a server URL to run these")
-    with team_database(server) as team:
+    with team_pool.team() as team:
         alice = acme_with_github(team)
         alice.add_member("acme", team.role("carol"), "admin")
         alice.add_member("acme", team.role("vic"), "viewer")

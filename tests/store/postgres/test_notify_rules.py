@@ -8,7 +8,6 @@ serve's role. One team (a database and its roles) for the module."""
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 
 import psycopg
@@ -20,17 +19,14 @@ from keydesk.notify import Channels, Notifier
 from keydesk.service.context import ServiceContext
 from keydesk.views import utcnow
 from tests.support.notify_receivers import webhook_receiver
-from tests.support.pg_team import Team, acme_with_github, team_database
+from tests.support.pg_team import Team, acme_with_github
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture(scope="module")
-def acme():
-    server = os.environ.get("KEYDESK_TEST_POSTGRES_URL")
-    if not server:
-        pytest.skip("PostgreSQL: set KEYDESK_TEST_POSTGRES_URL to a server URL to run these")
-    with team_database(server) as team:
+def acme(team_pool):
+    with team_pool.team() as team:
         alice = acme_with_github(team)
         alice.add_member("acme", team.role("carol"), "admin")
         alice.create_key("github", "prod", expires_at=utcnow() + timedelta(days=2))

@@ -10,7 +10,6 @@ vic a viewer; bob owns globex; `verifier` is keydesk serve's role.
 
 from __future__ import annotations
 
-import os
 import threading
 import unicodedata
 from collections.abc import Iterator
@@ -23,8 +22,7 @@ import sqlalchemy as sa
 from keydesk.errors import PermissionDenied
 from keydesk.validation import skeletons
 from keydesk.verify import Verifier
-from tests.conftest import POSTGRES_ENV
-from tests.support.pg_team import Team, acme_with_github, team_database
+from tests.support.pg_team import Team, acme_with_github
 
 pytestmark = pytest.mark.postgres
 
@@ -54,10 +52,10 @@ def acme(team: Team) -> Team:
 
 
 @pytest.fixture(scope="module")
-def refusing_acme(team_template) -> Iterator[Team]:
+def refusing_acme(team_pool) -> Iterator[Team]:
     """`acme`, made once for the tests whose every write the database
     refuses (so none changes what another reads)."""
-    with team_database(os.environ[POSTGRES_ENV], team_template) as team:
+    with team_pool.team() as team:
         yield _peopled(team)
 
 
