@@ -61,12 +61,12 @@ async def test_rotate_on_an_active_key_of_a_disabled_integration_says_how_to_ree
     async with app.run_test(size=(100, 30), notifications=True) as pilot:
         await open_integration(pilot, "legacy-slack")
         assert await _said(pilot, "t") == [
-            "legacy-slack is disabled: no new key can be made; configure it again (c)"
+            "legacy-slack is disabled: its keys are refused, no new ones made; c configures it again"
         ]
         await pilot.press("enter")
         await settle(pilot)
         assert await _said(pilot, "t") == [
-            "legacy-slack is disabled: no new key can be made; configure it again (esc, then c)"
+            "legacy-slack is disabled: its keys are refused, no new ones made; esc, then c configures it again"
         ]
 
 

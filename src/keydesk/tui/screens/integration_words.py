@@ -4,7 +4,7 @@ the highlighted key in full, the Overview's settings and own keys
 configuring it will do (keydesk.tui.flows.integrations). A draft's advice
 is worded once (`draft_advice`): its missing settings named only when
 some are missing, and the key that goes on from there: e to fill them
-in, c to configure it."""
+in, c to configure it. So is a disabled one's (`disabled_advice`)."""
 
 from __future__ import annotations
 
@@ -49,6 +49,13 @@ def draft_advice(integration: IntegrationView, draft: str, via: str = "") -> str
     return f"{draft}, no keys yet: {via}c configures it"
 
 
+def disabled_advice(disabled: str, via: str = "") -> str:
+    """What a disabled integration means for its keys, and the key that
+    undoes it, in the same words wherever it is said, after `disabled`
+    ("legacy-slack is disabled"; "Disabled" under the page's title)."""
+    return f"{disabled}: its keys are refused, no new ones made; {via}c configures it again"
+
+
 def no_new_key(integration: IntegrationView, via: str = "") -> str:
     """Why g and t make nothing, with the way out (a draft or a disabled
     integration: configure it; `via`: how its keys are reached from here)."""
@@ -57,7 +64,7 @@ def no_new_key(integration: IntegrationView, via: str = "") -> str:
         return integration.why_no_new_keys() or "No new key can be made here"
     if integration.status is IntegrationStatus.DRAFT:
         return draft_advice(integration, f"{name} is a draft", via)
-    return f"{name} is {integration.status}: no new key can be made; configure it again ({via}c)"
+    return disabled_advice(f"{name} is disabled", via)
 
 
 def keys_gate(integration: IntegrationView) -> str | None:
@@ -67,7 +74,7 @@ def keys_gate(integration: IntegrationView) -> str | None:
     if reason is None or not integration.can_manage:
         return reason  # None, or the role: no key of this page changes it
     if integration.status is IntegrationStatus.DISABLED:
-        return "Disabled: its keys are refused, no new ones made; c configures it again."
+        return disabled_advice("Disabled") + "."
     return draft_advice(integration, "A draft") + "."
 
 
