@@ -157,6 +157,9 @@ class _Refusing:
     def __init__(self, error: Exception) -> None:
         self.error = error
 
+    def answered(self, _presented, _source=None):
+        return None  # nothing at once: the middleware asks `verify_async`
+
     async def verify_async(self, _presented, _source=None):
         raise self.error
 

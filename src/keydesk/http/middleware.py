@@ -43,19 +43,11 @@ Bearer error="insufficient_scope", scope="…"` (RFC 6750 §3.1);
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
-from keydesk.encodings import (
-    TooDeeplyEncoded,
-    decoded_views,
-    holds_key_body,
-    may_hold_key,
-    text_may_hold_key,
-)
 from keydesk.errors import (
     ForbiddenNetwork,
     RateLimited,
@@ -65,8 +57,8 @@ from keydesk.errors import (
     UnauthorizedReason,
 )
 from keydesk.http.limits import limit_refusal, request_source, with_ratelimit_headers
+from keydesk.http.screening import Authorization, only_an_address, read_headers, redact
 from keydesk.limits import proxies
-from keydesk.redaction import PRIVATE_KEY_PREFIX, looks_like_private_key
 from keydesk.verify.gates import RETRY_AFTER_SECONDS
 from keydesk.verify.refusals import RefusalLog
 from keydesk.verify.verified_key import VerifiedKey
@@ -81,8 +73,6 @@ Refusal = tuple[int, dict[str, str], list[tuple[bytes, bytes]]]  # status, body,
 
 SCOPE_KEY = "keydesk.api_key"
 REALM = "keydesk"
-REDACTED = b"[redacted]"
-INVALID_CLIENT = "[invalid]"  # logged for a client address that is none
 # An `invalid` answer (no such key, or the wrong secret) goes out no sooner
 # than this after the request arrived. Both then take the same time whatever
 # the verifier did, and a connection presenting forged keys gets at most a few
@@ -127,11 +117,17 @@ class KeydeskAuth:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)  # lifespan and the like
             return
-        refused = self.check.screen(scope)
-        if refused is None and scope["path"] in self.exempt_paths:
-            await self.app(scope, receive, send)
-            return
-        answer = refused or await self.check.verify_async(scope)
+        check = self.check
+        answer: VerifiedKey | Refusal | None
+        answer, authorization = check.screened(scope)
+        if answer is None:
+            if scope["path"] in self.exempt_paths:
+                await self.app(scope, receive, send)
+                return
+            # A key answered before is answered at once: no coroutine, no thread.
+            answer = check.at_once(scope, authorization)
+            if answer is None:
+                answer = await check.verify_async(scope)
         if not isinstance(answer, VerifiedKey):
             await send_refusal(scope, receive, send, answer)
             return
@@ -173,12 +169,38 @@ class RequestCheck:
         """400 for a key anywhere but `Authorization`, once every field a
         server logs is redacted; a forwarded client address that is no
         address becomes `[invalid]`. None: go on to `verify`."""
-        if _carries_key_elsewhere(scope):
-            _redact(scope)
+        return self.screened(scope)[0]
+
+    def screened(self, scope: Scope) -> tuple[Refusal | None, Authorization]:
+        """`screen`'s answer, and the Authorization header read on the way
+        (`at_once` takes it)."""
+        elsewhere, authorization, forwarded = read_headers(scope)
+        if elsewhere:
+            redact(scope)
             self._refusals.refused("a request", "private key outside Authorization (redacted)")
-            return 400, _bad_request("API keys are accepted only in the Authorization header"), []
-        _only_an_address(scope)
-        return None
+            message = "API keys are accepted only in the Authorization header"
+            return (400, _bad_request(message), []), authorization
+        if forwarded:
+            only_an_address(scope)
+        return None, authorization
+
+    def at_once(self, scope: Scope, authorization: Authorization) -> VerifiedKey | Refusal | None:
+        """The answer when the verifier has it at once (a key it answered
+        before, nothing changed since: `Verifier.answered`; over its rate,
+        the 429), from the Authorization header `screened` read. None: ask
+        `verify_async` or `verify`, which answer the rest."""
+        if type(authorization) is not bytes:
+            return None
+        try:
+            token = _token(authorization)
+        except Unauthorized:
+            return None  # malformed: refused by `verify_async`
+        if token is None:
+            return None
+        try:
+            return self.verifier.answered(token, request_source(scope, self.trusted))
+        except _REFUSED as error:  # none waits for the `invalid` floor
+            return refusal_of(error)
 
     async def verify_async(self, scope: Scope) -> VerifiedKey | Refusal:
         """The key's identity, or the refusal to answer (on the event loop)."""
@@ -255,9 +277,12 @@ def bearer_token(scope: Scope) -> str | None:
             if found is not None:
                 raise BadRequest("several Authorization headers: send exactly one")
             found = value
-    if found is None:
-        return None
-    scheme, _, token = found.strip(_OPTIONAL_WHITESPACE).partition(b" ")
+    return None if found is None else _token(found)
+
+
+def _token(authorization: bytes) -> str | None:
+    """The token of one Authorization header's value (`bearer_token`)."""
+    scheme, _, token = authorization.strip(_OPTIONAL_WHITESPACE).partition(b" ")
     if scheme.lower() != b"bearer":
         return None
     token = token.strip(_OPTIONAL_WHITESPACE)
@@ -266,115 +291,6 @@ def bearer_token(scope: Scope) -> str | None:
     if token.translate(None, _VISIBLE_ASCII):  # something left once they are gone
         raise Unauthorized(UnauthorizedReason.MALFORMED)
     return token.decode("ascii")
-
-
-def _carries_key_elsewhere(scope: Scope) -> bool:
-    headers = scope.get("headers", ())
-    client = scope.get("client")
-    # What `may_hold_key` looks for is in no value when it is in none of them
-    # joined: nearly every request is cleared by one search of their text.
-    # Joined as bytes, decoded once (a loop: no comprehension's frame).
-    values = []
-    for name, value in headers:
-        if name != b"authorization":
-            values.append(value)
-    values.append(scope.get("query_string") or b"")
-    values.append(scope.get("raw_path") or b"")
-    text = "\n".join(
-        (
-            b"\n".join(values).decode("latin-1"),
-            str(scope["path"]),
-            str(scope.get("method") or ""),
-            str(client[0]) if client else "",
-        )
-    )
-    if not text_may_hold_key(text):
-        return False
-    if any(_looks_like_key(value) for value in _logged_fields(scope)):
-        return True
-    return any(name != b"authorization" and _looks_like_key(value) for name, value in headers)
-
-
-def _logged_fields(scope: Scope) -> tuple[bytes, ...]:
-    """What servers write of a request in an access log: method, path,
-    query string and client address. The client may come from a header
-    (`X-Forwarded-For`, which uvicorn trusts from 127.0.0.1 by default)."""
-    return (
-        scope.get("query_string") or b"",
-        scope.get("raw_path") or b"",
-        _path(scope),
-        str(scope.get("method") or "").encode("utf-8", "replace"),
-        _client_host(scope),
-    )
-
-
-def _client_host(scope: Scope) -> bytes:
-    client = scope.get("client")
-    return str(client[0]).encode("utf-8", "replace") if client else b""
-
-
-def _looks_like_key(data: bytes) -> bool:
-    """Whether `data`, as sent or in any decoded form, holds what looks like
-    a private key. Encoded past `MAX_ROUNDS` counts as holding one: no
-    client means that, and a key could hide below the depth looked at."""
-    if not may_hold_key(data):
-        return False
-    try:
-        views = decoded_views(data)
-    except TooDeeplyEncoded:
-        return True
-    for view in views:
-        if _PREFIX in view and looks_like_private_key(view.decode("latin-1")):
-            return True
-        if b"_" in view and holds_key_body(view):  # its prefix changed: `Kdsk_`, `%u006B`…
-            return True
-    return False
-
-
-_PREFIX = PRIVATE_KEY_PREFIX.encode("ascii")
-
-
-def _path(scope: Scope) -> bytes:
-    return str(scope["path"]).encode("utf-8", "replace")
-
-
-def _redact(scope: Scope) -> None:
-    """Every field of `_logged_fields`, and every header but
-    `Authorization`, without the key: the request is answered 400, so only
-    the server's access log reads them after this."""
-    if scope.get("query_string"):
-        scope["query_string"] = REDACTED
-    if _looks_like_key(_path(scope)) or _looks_like_key(scope.get("raw_path") or b""):
-        scope["path"] = "/" + REDACTED.decode()
-        scope["raw_path"] = b"/" + REDACTED
-    if _looks_like_key(str(scope.get("method") or "").encode("utf-8", "replace")):
-        scope["method"] = REDACTED.decode()
-    if _looks_like_key(_client_host(scope)):
-        scope["client"] = (REDACTED.decode(), scope["client"][1])
-    # Some access logs write headers too (gunicorn's by default: Referer, User-Agent).
-    scope["headers"] = [
-        (name, REDACTED if name != b"authorization" and _looks_like_key(value) else value)
-        for name, value in scope.get("headers", ())
-    ]
-
-
-def _only_an_address(scope: Scope) -> None:
-    """The client as the access log writes it, when a request carries
-    `X-Forwarded-For`, is an IP address or `[invalid]`. Behind a trusted
-    proxy it is an entry of that header, which may hold anything: part of a
-    key split across entries is no key to look for."""
-    client = scope.get("client")
-    if not client:
-        return
-    for name, _ in scope.get("headers", ()):
-        if name == b"x-forwarded-for":
-            break
-    else:
-        return  # the connection's own peer, which the server named
-    try:
-        ipaddress.ip_address(str(client[0]))
-    except ValueError:
-        scope["client"] = (INVALID_CLIENT, client[1])
 
 
 def _bad_request(message: str) -> dict[str, str]:

@@ -38,7 +38,6 @@ from keydesk.errors import KeydeskError
 from keydesk.http.limits import ratelimit_headers
 from keydesk.http.middleware import (
     INVALID_ANSWER_SECONDS,
-    REDACTED,
     SCOPE_KEY,
     Refusal,
     RequestCheck,
@@ -47,6 +46,7 @@ from keydesk.http.middleware import (
     scope_names,
     scope_refusal,
 )
+from keydesk.http.screening import REDACTED
 from keydesk.verify.verified_key import VerifiedKey
 from keydesk.verify.verifier import Verifier
 

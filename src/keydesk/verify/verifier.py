@@ -138,6 +138,16 @@ class Verifier:
             self._limits.sync(row.id)
         return self._accept(key, row, limits, where, networks)
 
+    def answered(self, presented: str, source: str | None = None) -> VerifiedKey | None:
+        """What `verify` answers a key it has answered before, when nothing
+        it checks can have changed (`_warm`): from memory, with no read, no
+        hash and no wait, so an event loop may ask it inline. None: ask
+        `verify` or `verify_async`, which answer every other key and every
+        refusal."""
+        if len(presented) != PRIVATE_KEY_LENGTH:
+            return None
+        return self._warm(presented, self._checks.digest_text(presented), source)
+
     async def verify_async(
         self, presented: str | PrivateKey | None, source: str | None = None
     ) -> VerifiedKey:
