@@ -164,6 +164,8 @@ async def test_a_scan_path_typed_and_not_scanned_asks_on_escape_and_ctrl_q(make_
         await pilot.press("ctrl+u", *str(tmp_path))
         for leave in ("escape", "ctrl+q"):
             await _quit_asked(pilot, leave)
+            said = [str(line.render()) for line in app.screen.query(".dialog-line").results(Static)]
+            assert "The path you typed has not been scanned." in said, said  # not "this form"
             await pilot.press("n")
             await settle(pilot)
             assert app.screen is scan and path.value == str(tmp_path), leave

@@ -197,13 +197,21 @@ def keep_confirmation(key: KeyView, now: datetime) -> ConfirmScreen:
     )
 
 
+UNSAVED_FORM = "Nothing in this form has been saved."
+
+
 def leave_form(
-    form: Screen[Any], typed: bool, *, quit_app: Callable[[], object] | None = None
+    form: Screen[Any],
+    typed: bool,
+    *,
+    quit_app: Callable[[], object] | None = None,
+    unsaved: str = UNSAVED_FORM,
 ) -> None:
     """Leave a form (Escape, Cancel), asking first when it holds text typed
     and not saved: Escape half-way through a form lost it silently. An
     untouched form (only its defaults) closes at once. With `quit_app`
-    (ctrl+q) the same question quits keydesk; ctrl+q on it quits at once."""
+    (ctrl+q) the same question quits keydesk; ctrl+q on it quits at once.
+    `unsaved`: what would be lost, in the form's own terms."""
     leave = quit_app or (lambda: form.dismiss(None))
     if not typed:
         leave()
@@ -217,7 +225,7 @@ def leave_form(
     form.app.push_screen(
         ConfirmScreen(
             "Quit and discard what you typed?" if quit_app else "Discard what you typed?",
-            ["Nothing in this form has been saved.", "", f"{key} {verb.lower()} / n keep editing"],
+            [unsaved, "", f"{key} {verb.lower()} / n keep editing"],
             confirm=verb, cancel="Keep editing", destructive=True,
             confirm_key=key, cancel_key="n", id="discard-confirm",
         ),

@@ -13,7 +13,7 @@ from textual.screen import Screen, ScreenResultType
 from textual.widgets import Button
 
 from keydesk.tui.screens.base import KeydeskModal, KeydeskScreen
-from keydesk.tui.screens.confirm import leave_form
+from keydesk.tui.screens.confirm import UNSAVED_FORM, leave_form
 
 
 def _cancel(form: Screen[Any], busy: bool, typed: Callable[[], bool]) -> None:
@@ -22,14 +22,18 @@ def _cancel(form: Screen[Any], busy: bool, typed: Callable[[], bool]) -> None:
 
 
 def ask_before_quitting(
-    form: Screen[Any], busy: bool, typed: Callable[[], bool], quit_app: Callable[[], object]
+    form: Screen[Any],
+    busy: bool,
+    typed: Callable[[], bool],
+    quit_app: Callable[[], object],
+    unsaved: str = UNSAVED_FORM,
 ) -> bool:
     """ctrl+q on a screen holding typed text (a form, the welcome page's
     name, the scan's path): `leave_form`'s question, quitting if told to;
     True when it asked (the screen's `asked_before_quitting`)."""
     if busy or not typed():
         return False
-    leave_form(form, True, quit_app=quit_app)
+    leave_form(form, True, quit_app=quit_app, unsaved=unsaved)
     return True
 
 

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from keydesk.views import FoundKey, IntegrationView, KeyView
 
 LIVE = "active"
+PATH_UNSCANNED = "The path you typed has not been scanned."
 UNPROVEN_NOTE = (
     "Matched by public key: on PostgreSQL an admin cannot read key hashes, so the "
     "secret of a key found was not checked, and it is not revoked here "
@@ -322,10 +323,10 @@ class ScanScreen(KeydeskScreen[None]):
             self._finished("cancelled")
 
     def action_back(self) -> None:
-        leave_form(self, self._path_typed())
+        leave_form(self, self._path_typed(), unsaved=PATH_UNSCANNED)
 
     def asked_before_quitting(self, quit_app: Callable[[], object]) -> bool:
-        return ask_before_quitting(self, False, self._path_typed, quit_app)
+        return ask_before_quitting(self, False, self._path_typed, quit_app, unsaved=PATH_UNSCANNED)
 
     def _path_typed(self) -> bool:
         """A path typed and not scanned: leaving asks first, as a form does."""
