@@ -82,7 +82,7 @@ def test_schema_is_versioned_and_reopening_keeps_data(store_url):
     again.dispose()
 
 
-def test_revoke_in_another_process_is_refused_on_the_next_verify(store_url):
+def test_revoke_in_another_process_is_refused_on_the_next_verify(store_url, migrated):
     from keydesk.verify import Verifier
 
     store = open_store(store_url, create=True)

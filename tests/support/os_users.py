@@ -7,6 +7,7 @@ keydesk from this checkout, with the test's site-packages."""
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -17,9 +18,13 @@ ROOT = Path(__file__).parents[2]
 SYSTEM_PYTHON = Path(f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}")
 
 
+@functools.cache
 def python_for(user: str) -> tuple[list[str], dict[str, str]] | str:
     """(argv prefix that runs `python`, environment to add) with which
-    `user` can import keydesk from this checkout; or why there is none."""
+    `user` can import keydesk from this checkout; or why there is none.
+    Asked once per user and process: each probe is a Python importing
+    keydesk, psycopg and SQLAlchemy (~0.5 s of CPU; tests/store/test_path.py
+    asks for `nobody` four times)."""
     path = os.pathsep.join([str(ROOT / "src"), sysconfig.get_paths()["purelib"]])
     for python, extra in (
         (sys.executable, {"PYTHONPATH": str(ROOT / "src")}),
