@@ -282,6 +282,10 @@ def bearer_token(scope: Scope) -> str | None:
 
 def _token(authorization: bytes) -> str | None:
     """The token of one Authorization header's value (`bearer_token`)."""
+    if authorization.startswith(b"Bearer "):  # the usual form: nothing to trim, or malformed
+        token = authorization[7:]
+        if token and not token.translate(None, _VISIBLE_ASCII):
+            return token.decode("ascii")
     scheme, _, token = authorization.strip(_OPTIONAL_WHITESPACE).partition(b" ")
     if scheme.lower() != b"bearer":
         return None

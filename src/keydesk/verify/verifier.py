@@ -58,6 +58,7 @@ FORBIDDEN_NETWORK = "forbidden_network"  # a usage outcome, as over_rate and ove
 _ID_START = len(PRIVATE_PREFIX)  # a private key's id, which its public key carries
 _ID_END = _ID_START + ID_LENGTH
 
+_ON: str = IntegrationStatus.CONFIGURED.value  # as a row holds it
 _STATUS_REFUSAL = {
     KeyStatus.REVOKED: UnauthorizedReason.REVOKED,
     KeyStatus.EXPIRED: UnauthorizedReason.EXPIRED,
@@ -198,7 +199,11 @@ class Verifier:
         if key_id is None:
             return None
         row = self._lookups.kept(PUBLIC_PREFIX + presented[_ID_START:_ID_END])
-        if row is None or row.id != key_id or self._refusal(row) is not None:
+        if row is None or row.id != key_id:
+            return None
+        # Active at a glance (three fields, inline), else asked in full: it may expire later.
+        plain = row.revoked_at is None and row.expires_at is None and row.integration_status == _ON
+        if not plain and self._refusal(row) is not None:
             return None
         kept = self._identities.get(key_id)
         if kept is None or kept[0] is not row:
