@@ -306,6 +306,10 @@ def test_replacement_labels_carry_one_date_and_fit():
     )
     long = replacement_label("x" * 64, today)
     assert len(long) == 64 and long.endswith("(2026-11-27)")
+    taken = {"api (2026-11-27)", "api (2026-11-27 #2)"}
+    assert replacement_label("api (2026-11-27)", today, taken) == "api (2026-11-27 #3)"
+    assert replacement_label("api (2026-11-27 #3)", today) == "api (2026-11-27)"
+    assert len(replacement_label("x" * 64, today, {long})) == 64
 
 
 @given(
@@ -390,6 +394,26 @@ def test_rotating_with_an_overlap_keeps_the_old_key_working_until_it_stops(world
     )
     with pytest.raises(InvalidInput, match=f"already being replaced by {new.public_key}"):
         world.owner.rotate_key(old.public_key, timedelta(hours=1))
+
+
+def test_a_replacement_rotated_the_day_it_was_made_gets_a_label_of_its_own(world):
+    """The replacement's dated label was its own replacement's too, which an
+    active key (itself, in its overlap) held: the rotation was refused with
+    advice to choose a label that the rotate dialog has no field for."""
+    from datetime import timedelta
+
+    from keydesk.views import utcnow
+
+    first = world.owner.create_key("github", "CI Runner").key
+    today = utcnow().date().isoformat()
+    second = world.owner.rotate_key(first.public_key, timedelta(hours=1)).created.key
+    third = world.owner.rotate_key(second.public_key, timedelta(hours=1)).created.key
+    fourth = world.owner.rotate_key(third.public_key, timedelta(hours=1)).created.key
+    assert [second.label, third.label, fourth.label] == [
+        f"CI Runner ({today})",
+        f"CI Runner ({today} #2)",
+        f"CI Runner ({today} #3)",
+    ]
 
 
 def test_rotating_with_no_overlap_revokes_the_old_key_at_once(world):

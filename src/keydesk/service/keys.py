@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from keydesk import validation
 from keydesk.errors import (
@@ -117,7 +118,8 @@ class Keys:
             new_row, private_key = self._insert_key(
                 session,
                 target,
-                new_label or replacement_label(old.label, now.date()),
+                new_label
+                or replacement_label(old.label, now.date(), _active_labels(session, target.id)),
                 granted,
                 expires_at,
                 lifetime,
@@ -318,10 +320,18 @@ class Keys:
         return row, pair.private_key
 
 
-def _require_label_free(session: Session, integration: Integration, label: str) -> None:
-    active = select(ApiKey.label).where(
-        ApiKey.integration_id == integration.id, col(ApiKey.revoked_at).is_(None)
+def _active_labels_of(integration_id: int | None) -> SelectOfScalar[str]:
+    return select(ApiKey.label).where(
+        ApiKey.integration_id == integration_id, col(ApiKey.revoked_at).is_(None)
     )
+
+
+def _active_labels(session: Session, integration_id: int) -> set[str]:
+    return set(session.exec(_active_labels_of(integration_id)))
+
+
+def _require_label_free(session: Session, integration: Integration, label: str) -> None:
+    active = _active_labels_of(integration.id)
     if session.exec(active.where(ApiKey.label == label)).first():
         raise InvalidLabel(_label_taken(label, integration.name))
     look_alike = validation.confusable_with(label, session.exec(active))

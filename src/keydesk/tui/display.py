@@ -35,7 +35,7 @@ def literal(
 
 # A rotation's replacement is named after the old key with a date
 # (keydesk.views.replacement_label): the date is what tells the pair apart.
-_DATE_END = re.compile(r"\(\d{4}-\d{2}-\d{2}\)$")
+_DATE_END = re.compile(r"\(\d{4}-\d{2}-\d{2}(?: #\d+)?\)$")
 _LEAST_HEAD = 4  # cells of the name kept before the date (else its end is cut)
 
 

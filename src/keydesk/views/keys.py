@@ -3,7 +3,9 @@ leaves keydesk (a new or rotated key)."""
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -155,13 +157,19 @@ class RotatedKey:
         return f"RotatedKey({self.old.public_key} -> {self.created.key.public_key})"
 
 
-_DATED = re.compile(r"^(?P<base>.*?)(?: \(\d{4}-\d{2}-\d{2}\))?$")
+_DATED = re.compile(r"^(?P<base>.*?)(?: \(\d{4}-\d{2}-\d{2}(?: #\d+)?\))?$")
 
 
-def replacement_label(label: str, today: date) -> str:
+def replacement_label(label: str, today: date, taken: Collection[str] = ()) -> str:
     """The label for a key that replaces `label`: the same name with today's
-    date (active labels must differ; the date says which is newer)."""
-    suffix = f" ({today.isoformat()})"
+    date (active labels must differ; the date says which is newer), and
+    `#2`, `#3`… after it when an active label in `taken` has it already (a
+    replacement rotated the day it was made kept its own label, refused)."""
     match = _DATED.match(label)
     base = match.group("base") if match else label  # a replacement of a replacement keeps one date
-    return base[: LABEL_MAX - len(suffix)].rstrip() + suffix
+    for n in itertools.count(1):
+        suffix = f" ({today.isoformat()}{'' if n == 1 else f' #{n}'})"
+        dated = base[: LABEL_MAX - len(suffix)].rstrip() + suffix
+        if dated not in taken:
+            return dated
+    raise AssertionError("unreachable: itertools.count never ends")
