@@ -120,3 +120,22 @@ async def test_escape_clears_a_filter_first_then_leaves_the_integration(make_app
         listed = app.screen
         assert listed.query_one("#filter", FilterInput).value == ""
         assert not isinstance(listed.focused, FilterInput)
+
+
+async def test_down_in_a_filter_goes_to_the_list_under_it_as_enter_does(make_app):
+    """With `/gate` typed, Down stayed in the box: only Enter reached the
+    rows. On the list of integrations, an API Keys tab and Members alike."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        listed = app.screen
+        await pilot.press("slash", *"git", "down")
+        await settle(pilot)
+        assert listed.focused is listed.table, listed.focused
+        assert listed.query_one("#filter", FilterInput).value == "git"  # kept, as Enter keeps it
+        await open_integration(pilot, "github")
+        detail = app.screen
+        await pilot.press("slash", *"ci", "down")
+        await settle(pilot)
+        assert detail.focused is detail.table and detail.key_filter.value == "ci"
+        assert all("ci" in key.label.lower() for key in detail.listed_keys())

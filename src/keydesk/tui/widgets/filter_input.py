@@ -63,8 +63,12 @@ class FilterInput(GuardedInput):
 
     # Escape clears a filter that holds text and goes down to the list under
     # it (on every screen alike), and the footer says so; an empty filter
-    # leaves Escape to its screen.
-    BINDINGS = [Binding("escape", "clear_filter", "Clear filter")]
+    # leaves Escape to its screen. Down goes to the list as Enter does (the
+    # row under the box is where the eye goes): each screen's Submitted.
+    BINDINGS = [
+        Binding("escape", "clear_filter", "Clear filter"),
+        Binding("down", "submit", "To the list", show=False),
+    ]
 
     virtual_size: Reactive[Size] = Reactive(Size(0, 0), repaint=True)
     WHAT = "the filter"
