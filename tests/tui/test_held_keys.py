@@ -58,3 +58,44 @@ def test_keys_held_for_a_tui_that_never_started_do_not_reach_the_shell(pty):
         os.write(master, b"rm -rf build\r")
         raise RuntimeError("the store could not be made")
     assert _ready(slave) == b""
+
+
+@pytest.fixture
+def terminal_stderr(pty, monkeypatch):
+    """A function putting stderr on the same pty (where Textual draws); called
+    in the test itself: pytest's capture sets sys.stderr again after fixtures."""
+    master, slave = pty
+    stream = os.fdopen(os.dup(slave), "w", encoding="utf-8")
+
+    def on_the_terminal() -> int:
+        monkeypatch.setattr("sys.stderr", stream)
+        return master
+
+    yield on_the_terminal
+    stream.close()
+
+
+def test_starting_is_said_while_keydesk_loads_and_wiped_before_the_tui_draws(terminal_stderr):
+    """Loading Textual and the store (the demo: making it) took seconds on a
+    loaded server with nothing on the terminal; the line must not stay on
+    the shell's screen under the prompt once keydesk ends."""
+    master = terminal_stderr()
+    with held_keys() as keys:
+        assert _ready(master).decode() == "keydesk: starting…"
+        keys.started()
+        assert _ready(master) == b"\r\x1b[K"
+        keys.started()
+        assert _ready(master) == b""  # wiped once
+    assert _ready(master) == b""
+
+
+def test_starting_is_wiped_before_a_question_and_when_keydesk_ends_first(terminal_stderr):
+    master = terminal_stderr()
+    with held_keys() as keys:
+        assert _ready(master).decode() == "keydesk: starting…"
+        with keys.given_back():  # "Create a new one there? [y/N]" on a line of its own
+            assert _ready(master) == b"\r\x1b[K"
+    with pytest.raises(RuntimeError), held_keys():
+        assert _ready(master).decode() == "keydesk: starting…"
+        raise RuntimeError("the store could not be made")
+    assert _ready(master) == b"\r\x1b[K"  # before the error is said

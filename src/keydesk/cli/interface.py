@@ -49,6 +49,7 @@ def run_tui(args: argparse.Namespace) -> int:
         url = database_url(args.db)
         named = bool(args.db or os.environ.get(DATABASE_ENV))
         created = _first_run(url, named=named, keys=keys)
+        keys.started()
         # never over SSH: ssh-session opens its own
         return run(url, proven=args.proven_actor, mouse=_mouse(args), notice=created)
 
@@ -113,7 +114,7 @@ def demo(args: argparse.Namespace) -> int:
 
     # The demo's store is made here, now, by this process: whoever runs it
     # may act as anyone in it. Keys typed meanwhile are the TUI's.
-    with held_keys(), tempfile.TemporaryDirectory(prefix="keydesk-demo-") as folder:
+    with held_keys() as keys, tempfile.TemporaryDirectory(prefix="keydesk-demo-") as folder:
         from keydesk.demo import DEMO_ACCOUNT, seed_demo
         from keydesk.store.engine import open_store
         from keydesk.tui.app import run
@@ -122,4 +123,5 @@ def demo(args: argparse.Namespace) -> int:
         store = open_store(url, create=True)
         seed_demo(store)
         store.dispose()
+        keys.started()
         return run(url, proven=typed[0] if typed else DEMO_ACCOUNT, mouse=_mouse(args))

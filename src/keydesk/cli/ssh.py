@@ -399,10 +399,11 @@ def _session_tui(url: str, account: str, ssh_key: str) -> int:
 
     # As `keydesk` does (keydesk.cli.interface.run_tui): keys typed while the
     # session starts are the TUI's, unechoed; refused, they are dropped.
-    with held_keys():
+    with held_keys() as keys:
         _require_any_approval(url, account, ssh_key)
         from keydesk.tui.app import run  # Textual is loaded only for the TUI
 
+        keys.started()
         return run(url, proven=account, ssh_key=ssh_key)
 
 

@@ -7,6 +7,11 @@ frame. While held, keys are neither echoed nor read as flow control, and
 wait whole in the terminal's queue for the TUI, which reads them (see
 keydesk.tui.typeahead: they reach its first screen). Ctrl+c still
 interrupts. Imports no Textual: it is taken before Textual loads.
+
+Meanwhile the terminal says "keydesk: starting…" (loading Textual and the
+store, or making the demo, took seconds on a loaded server with nothing on
+screen), and the line is wiped once the TUI is about to draw (`started`),
+before a question is asked at the terminal, or when keydesk ends first.
 """
 
 from __future__ import annotations
@@ -15,9 +20,13 @@ import contextlib
 import sys
 import termios
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TextIO
 
 _LFLAG, _IFLAG, _CC = 3, 0, 6  # termios attribute list positions (as tty.LFLAG...)
+
+
+STARTING = "keydesk: starting…"
+_WIPE = "\r\x1b[K"  # back to the line's start, erased to its end
 
 
 class HeldKeys:
@@ -27,6 +36,24 @@ class HeldKeys:
     def __init__(self, fd: int, before: list[Any] | None) -> None:
         self._fd = fd
         self._before = before
+        self._starting: TextIO | None = None  # where STARTING shows, until wiped
+
+    def say_starting(self) -> None:
+        """STARTING on the terminal (stderr, where Textual draws), if it is one."""
+        stream = sys.stderr
+        if self._before is not None and stream.isatty():
+            stream.write(STARTING)
+            stream.flush()
+            self._starting = stream
+
+    def started(self) -> None:
+        """The TUI is about to draw: STARTING is wiped (else it stays on the
+        shell's screen, under the prompt, once keydesk ends)."""
+        if self._starting is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self._starting.write(_WIPE)
+                self._starting.flush()
+            self._starting = None
 
     def hold(self) -> None:
         if self._before is None:
@@ -42,6 +69,7 @@ class HeldKeys:
     def given_back(self) -> Iterator[None]:
         """A question asked at the terminal (y/N) is typed as in the shell:
         echoed, edited a line at a time."""
+        self.started()
         self.give_back()
         try:
             yield
@@ -49,6 +77,7 @@ class HeldKeys:
             self.hold()
 
     def give_back(self) -> None:
+        self.started()
         if self._before is not None:
             self._set(self._before)
 
@@ -73,6 +102,7 @@ def held_keys() -> Iterator[HeldKeys]:
         fd = -1
     keys = HeldKeys(fd, before)
     keys.hold()
+    keys.say_starting()
     try:
         yield keys
     except BaseException:
