@@ -1,7 +1,8 @@
-"""Messages (toasts) hide nothing an action just changed: one at a time,
-the newest (the same refusal thrice is shown once), compact at the top
-right, clear of the key table and the highlighted key's line at 80x24;
-and a new store's place is said in the welcome page's text, not over it."""
+"""Messages (toasts) hide nothing: one at a time, the newest (the same
+refusal thrice is shown once), compact, in lines of their own right above
+the footer (the page makes room), never over the title, the tabs, the
+rows or the highlighted key's line; and a new store's place is said in the
+welcome page's text, not over it."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from textual.widgets import Button, DataTable, Static
 from textual.widgets._toast import Toast
 
 from keydesk.tui.screens.welcome import WelcomeScreen
-from tests.tui.screenshots import demo_app, open_integration, settle
+from keydesk.tui.widgets import KeyFooter
+from tests.tui.screenshots import demo_app, key_life, open_integration, settle
 
 
 async def _toasts(pilot) -> list[Toast]:
@@ -22,6 +24,18 @@ async def _toasts(pilot) -> list[Toast]:
         if toasts and all(toast.region.height for toast in toasts):
             return toasts
     return []
+
+
+def _covered(toast: Toast) -> list[str]:
+    """What the toast is drawn over: every widget shown on its screen but
+    the toast's own rack and holder (and the screen)."""
+    screen = toast.screen
+    own = {screen, *toast.ancestors_with_self, *toast.walk_children()}
+    return [
+        f"{type(widget).__name__}#{widget.id}"
+        for widget, (region, _clip) in screen._compositor.visible_widgets.items()
+        if widget not in own and region.overlaps(toast.region)
+    ]
 
 
 async def test_one_compact_message_clear_of_the_keys_it_is_about(make_app):
@@ -37,6 +51,7 @@ async def test_one_compact_message_clear_of_the_keys_it_is_about(make_app):
         [toast] = await _toasts(pilot)
         assert str(toast.render()).startswith("Revoked kdpk_")
         assert not toast.region.overlaps(table) and not toast.region.overlaps(line)
+        assert _covered(toast) == []
         [done] = list(app._notifications)
         assert done.timeout == app.NOTIFICATION_TIMEOUT
         await pilot.press("x", "x", "x")  # the row just revoked: refused, and said once
@@ -66,30 +81,63 @@ async def test_a_new_stores_place_is_said_in_the_welcome_page(demo_store):
         assert button.height and button.bottom <= 19
 
 
-def _first_row_top(table: DataTable) -> int:
-    return table.region.y + table.header_height
-
-
 @pytest.mark.parametrize("size", [(60, 20), (80, 24), (120, 40)])
-async def test_a_long_refusal_stays_above_the_rows(make_app, size):
+async def test_a_long_refusal_takes_few_lines_and_covers_nothing(make_app, size):
     """A viewer's g on the list and x on a key are refused with a 110-character
     reason: at Textual's half width it took 5 lines at 80 columns and 8 at
-    60, over the rows; now at most 3, above every table's first row."""
+    60, over the rows; now at most 3, in lines the page gives up for it."""
     app = make_app("carol")
     async with app.run_test(size=size, notifications=True) as pilot:
         await settle(pilot)
         await pilot.press("end", "g")  # the list's last row: the one looked at
         [toast] = await _toasts(pilot)
         assert str(toast.render()).startswith("You are a viewer in acme")
-        assert toast.region.height <= 3
-        assert toast.region.bottom <= _first_row_top(app.screen.query_one(DataTable))
+        assert toast.region.height <= 3 and _covered(toast) == []
         await open_integration(pilot, "github")
         await pilot.press("x")
         [toast] = await _toasts(pilot)
         assert str(toast.render()).startswith("You are a viewer in acme")
-        table = app.screen.query_one(DataTable)
-        assert toast.region.height <= 3 and toast.region.bottom <= table.region.y
-        assert not toast.region.overlaps(app.screen.query_one("#key-detail").region)
+        assert toast.region.height <= 3 and _covered(toast) == []
+
+
+async def _revoke(pilot) -> None:
+    await open_integration(pilot, "github")
+    await pilot.press("x")
+    await settle(pilot)
+    await pilot.press("r")
+
+
+async def _rotate_a_key_being_rotated(pilot) -> None:
+    key_life(pilot.app)  # api-gateway-prod, rotated a day ago, still in its overlap
+    await open_integration(pilot, "github")
+    detail = pilot.app.screen
+    row = next(n for n, k in enumerate(detail.listed_keys()) if k.label == "api-gateway-prod")
+    detail.table.move_cursor(row=row)
+    await settle(pilot)
+    await pilot.press("t")
+
+
+async def _demote_yourself(pilot) -> None:
+    await pilot.press("m")
+    await settle(pilot)
+    await pilot.press("e")  # alice, the last owner: refused
+
+
+@pytest.mark.parametrize("size", [(60, 20), (80, 24), (120, 40)])
+@pytest.mark.parametrize("walk", [_revoke, _rotate_a_key_being_rotated, _demote_yourself])
+async def test_a_message_covers_no_title_tab_row_or_footer(make_app, size, walk):
+    """At 60x20 and 80x24 a revoke's message was drawn over the title, a
+    refused rotation's (3 lines) over the title and the tab row, a refused
+    demotion's (2 lines) over "Members of acme"."""
+    app = make_app()
+    async with app.run_test(size=size, notifications=True) as pilot:
+        await settle(pilot)
+        await walk(pilot)
+        await settle(pilot)
+        [toast] = await _toasts(pilot)
+        assert _covered(toast) == [], str(toast.render())
+        footer = app.screen.query_one(KeyFooter).region
+        assert toast.region.bottom == footer.y  # right above it: read with the keys
 
 
 @pytest.mark.parametrize("columns", [60, 80, 120])

@@ -413,8 +413,8 @@ class KeydeskApp(App[None]):
         if severity == "error" and timeout is None:  # a revoke that failed must not pass unseen
             timeout = 3 * self.NOTIFICATION_TIMEOUT
         # Never cut: a message may end in the command to run (an SSH key's
-        # approval); toasts are as wide as the screen (app.tcss), so short ones
-        # stay above the tables' rows.
+        # approval); toasts take lines of their own above the footer, as few
+        # as their words need (app.tcss).
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def on_notify(self, event: Notify) -> None:
