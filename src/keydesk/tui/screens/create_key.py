@@ -26,7 +26,7 @@ from keydesk.limits import parse_limit, parse_networks
 from keydesk.tui.calls import call_service
 from keydesk.tui.display import content, day, literal, sentence
 from keydesk.tui.screens.form import FormScreen
-from keydesk.tui.widgets import GuardedInput, Header, KeyFooter, ScopeList
+from keydesk.tui.widgets import DropDown, GuardedInput, Header, KeyFooter, ScopeList
 from keydesk.views import (
     EXPIRY_CHOICES_DAYS,
     CreatedKey,
@@ -96,7 +96,7 @@ class CreateKeyScreen(FormScreen[CreatedKey | None]):
         with VerticalScroll(id="create-form", classes="form"):
             yield Static("Create API key", classes="form-title")
             yield Label("Integration", classes="field-label")
-            yield Select[int]([], id="integration", prompt="Loading integrations…")
+            yield DropDown[int]([], id="integration", prompt="Loading integrations…")
             yield Static(id="integration-error", classes="field-error")
             yield Label("API Key Name", classes="field-label")
             yield GuardedInput(
@@ -117,7 +117,7 @@ class CreateKeyScreen(FormScreen[CreatedKey | None]):
             with Horizontal(id="expiry-row"):
                 # The default from the start: ctrl+s may come before the
                 # integration (and its policy) is read, on a slow store.
-                yield Select[int](
+                yield DropDown[int](
                     expiry_choices(None),
                     id="expiry",
                     allow_blank=False,

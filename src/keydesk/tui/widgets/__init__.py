@@ -2,6 +2,7 @@
 `textual.widgets`): each owns its state and posts its own messages."""
 
 from keydesk.tui.widgets.audit_log import AuditLog
+from keydesk.tui.widgets.drop_down import DropDown
 from keydesk.tui.widgets.filter_input import FilterInput, no_match
 from keydesk.tui.widgets.fitted_table import Column, Fitted, FittedTable, fit
 from keydesk.tui.widgets.footer import KeyFooter
@@ -15,6 +16,7 @@ from keydesk.tui.widgets.scope_list import ScopeList
 __all__ = [
     "AuditLog",
     "Column",
+    "DropDown",
     "FilterInput",
     "Fitted",
     "FittedTable",
