@@ -60,7 +60,8 @@ def print_json(data: Any) -> None:
 def print_json_list(items: Iterable[dict[str, Any]]) -> None:
     """The same bytes as `print_json(list(items))`, written item by item so a
     long list is never held whole (`key list --json` on 100,000 keys). Flat
-    items (scalars and lists of strings, as `key_json` makes) are laid out here with the C
+    items (scalars, lists of strings and string-to-string maps, as `key_json`
+    makes) are laid out here with the C
     string encoder: `json.dumps(indent=2)` runs the pure-Python encoder, which
     was most of the command's time."""
     import json
@@ -88,6 +89,14 @@ def print_json_list(items: Iterable[dict[str, Any]]) -> None:
             elif kind is list and all(type(v) is str for v in value):  # a key's scopes
                 inner = ",\n".join("      " + encode_basestring(v) for v in value)
                 fields.append(head + ("[\n" + inner + "\n    ]" if value else "[]"))
+            elif kind is dict and all(type(k) is str is type(v) for k, v in value.items()):
+                # a key's tags: every key has them, and json.dumps(indent=2)
+                # leaves a cycle of closures per call for the GC to find.
+                inner = ",\n".join(
+                    f"      {encode_basestring(k)}: {encode_basestring(v)}"
+                    for k, v in value.items()
+                )
+                fields.append(head + ("{\n" + inner + "\n    }" if value else "{}"))
             else:  # floats, lists, dicts: json.dumps knows best
                 return json.dumps(item, indent=2, ensure_ascii=False).replace("\n", "\n  ")
         return "{\n" + ",\n".join(fields) + "\n  }" if fields else "{}"
@@ -143,6 +152,7 @@ def key_json(k: KeyView) -> dict[str, Any]:
         "integration": k.integration,
         "integration_id": k.integration_id,
         "status": k.status.value,
+        "integration_disabled": k.integration_disabled,  # refused whatever its status
         "created_at": iso(k.created_at),
         "created_by": k.created_by,
         "created_by_removed": k.creator_removed,  # the creator has left the workspace
