@@ -516,3 +516,23 @@ def test_revoke_leaked_key_names_the_key_it_revoked(world):
     assert label == "found at a paste\\x1b[2J"  # printable, trimmed: a label's rules
     with pytest.raises(AlreadyRevoked):
         world.owner.revoke_leaked_key(created.private_key, "again")
+
+
+def test_keys_of_a_disabled_integration_say_they_are_refused_until_it_is_configured_again(world):
+    """A disabled integration's active key read 'active' under a 'Disabled:
+    its keys are refused' banner; its status stays active (it works again
+    once the integration is configured), its words say it is refused."""
+    from keydesk.views import REFUSED_WHILE_DISABLED
+
+    active = world.owner.create_key("github", "refused-while-off").key
+    revoked = world.owner.create_key("github", "gone")
+    world.owner.revoke_key(revoked.key.public_key)
+    world.owner.disable_integration("github")
+    keys = {key.label: key for key in world.owner.keys("github")}
+    assert keys["refused-while-off"].integration_disabled
+    assert keys["refused-while-off"].status_words() == REFUSED_WHILE_DISABLED
+    assert keys["refused-while-off"].is_active
+    assert keys["gone"].status_words() == "revoked"
+    assert world.owner.key(active.public_key).integration_disabled  # one key, as read alone
+    world.owner.configure_integration("github")
+    assert world.owner.key(active.public_key).status_words() == "active"

@@ -69,7 +69,7 @@ SELECT k.id, k.public_key, k.label, k.integration_id, i.name,
        cm.id IS NULL, k.scopes, k.lifetime_days, p.public_key,
        s.public_key, s.revoked_at IS NOT NULL,
        {tags},
-       kp.rate_limit, kp.quota, kp.allow_from
+       kp.rate_limit, kp.quota, kp.allow_from, i.status = 'disabled'
 FROM api_key k
 JOIN integration i ON i.id = k.integration_id
 LEFT JOIN key_policy kp ON kp.api_key_id = k.id
@@ -472,7 +472,7 @@ def _key_view(row: tuple[Any, ...], shared: dict[object, Any] | None = None) -> 
     (
         id, public, label, integration_id, name, created, by, revoked, revoker,
         expires, used, creator_removed, scopes, lifetime, replaces, replaced_by,
-        replacement_revoked, tags, rate, quota, allow_from,
+        replacement_revoked, tags, rate, quota, allow_from, refused,
     ) = row  # fmt: skip
     where = f"key {public}"
     scopes = stored_scopes(scopes, where)
@@ -489,6 +489,7 @@ def _key_view(row: tuple[Any, ...], shared: dict[object, Any] | None = None) -> 
         stored_moment(expires, where, "expires_at"), stored_moment(used, where, "last_used_at"),
         bool(creator_removed), scope_list, lifetime, replaces, replaced_by,
         bool(replacement_revoked), stored_tags(tags), stored_limits(rate, quota, allow_from),
+        bool(refused),
     )  # fmt: skip
 
 

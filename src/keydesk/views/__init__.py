@@ -14,6 +14,7 @@ from keydesk.views.audit import AuditView
 from keydesk.views.integrations import IntegrationStatus, IntegrationView, missing_settings
 from keydesk.views.keys import (
     EXPIRING_SOON,
+    REFUSED_WHILE_DISABLED,
     STALE_AFTER,
     CreatedKey,
     KeyStatus,
@@ -46,6 +47,7 @@ __all__ = [
     "EXPIRY_CHOICES_DAYS",
     "HOUR",
     "OTHER_WORKSPACE",
+    "REFUSED_WHILE_DISABLED",
     "ROLE_ORDER",
     "STALE_AFTER",
     "UNKNOWN_KEY",

@@ -66,6 +66,9 @@ class KeyView:
     replacement_revoked: bool = False
     tags: tuple[Tag, ...] = ()  # sorted by name (keydesk.views.tags)
     limits: KeyLimits = NO_LIMITS  # its rate, quota and networks (keydesk.views.limits)
+    # Its integration is disabled: the key, active or not, is refused (until
+    # the integration is configured again).
+    integration_disabled: bool = False
 
     def expires_soon(self, now: datetime | None = None) -> bool:
         """Active, and stops within EXPIRING_SOON: worth a warning."""
@@ -87,6 +90,8 @@ class KeyView:
         now = now or utcnow()
         status = key_status(self.revoked_at, self.expires_at, now)  # at `now`, not the clock's
         active = status is KeyStatus.ACTIVE
+        if active and self.integration_disabled:  # "active" under a "Disabled" banner misled
+            return REFUSED_WHILE_DISABLED
         if self.stop_is_orphaned(now) and self.expires_at:
             return f"replacement revoked, stops in {in_words(self.expires_at - now)}"
         if active and self.stop_scheduled() and self.expires_at and not self.replacement_revoked:
@@ -157,6 +162,7 @@ class RotatedKey:
         return f"RotatedKey({self.old.public_key} -> {self.created.key.public_key})"
 
 
+REFUSED_WHILE_DISABLED = "refused: integration disabled"
 _DATED = re.compile(r"^(?P<base>.*?)(?: \(\d{4}-\d{2}-\d{2}(?: #\d+)?\))?$")
 
 

@@ -148,3 +148,23 @@ async def test_at_80_columns_a_label_takes_the_room_of_a_last_used_column_all_da
         for row, key in enumerate(keys):
             assert table.get_cell_at((row, shown.index("label"))).plain == key.label
             assert table.get_cell_at((row, shown.index("used"))) == "—"
+
+
+async def test_a_disabled_integrations_active_key_reads_refused_and_dim_at_any_width():
+    """It read 'active' (bold) under the page's 'Disabled: its keys are
+    refused' banner; cut, it still says refused."""
+    from keydesk.views import REFUSED_WHILE_DISABLED
+
+    keys = [replace(_key(1), integration_disabled=True), _key(2, revoked=True)]
+    for width, said in ((120, REFUSED_WHILE_DISABLED), (60, "refused")):
+        app = _Owner()
+        async with app.run_test(size=(width, 24)) as pilot:
+            table = app.query_one(KeyTable)
+            table.load(LoadedKeys.of(keys, NOW))
+            table.filter("")
+            await pilot.pause()
+            column = [c.key for c, _ in table.fitted].index("status")
+            status = table.get_cell_at((0, column))
+            assert status.plain.startswith(said), (width, status.plain)
+            assert "dim" in str(status.style) and "bold" not in str(status.style), status.style
+            assert table.get_cell_at((1, column)).plain == "revoked"

@@ -25,7 +25,7 @@ from textual.worker import get_current_worker
 from keydesk.tui.calls import call_service
 from keydesk.tui.display import cells, clipped, literal, visible
 from keydesk.tui.widgets.fitted_table import Column, FittedTable
-from keydesk.views import KeyStatus, KeyView, key_status
+from keydesk.views import REFUSED_WHILE_DISABLED, KeyStatus, KeyView, key_status
 from keydesk.views.tags import tags_text
 from keydesk.wording import when
 
@@ -83,6 +83,8 @@ _UNIT = re.compile(r"([\d,]+) (\w)\w*")  # "7 days" -> "7d", "24 hours" -> "24h"
 
 def shorter_status(words: str, width: int) -> str:
     """The status in `width` cells if fewer words can say it."""
+    if words == REFUSED_WHILE_DISABLED:  # the page's banner says why
+        return _fitting(width, "refused: disabled", "refused")
     if rotating := _ROTATING.fullmatch(words):
         span = rotating[1]
         brief = _brief(span)
@@ -378,7 +380,11 @@ class KeyTable(FittedTable):
             words = shorter_status(words, status_width)
         values: dict[str, Text | str] = {
             "public": key.public_key,
-            "status": literal(words, STATUS_STYLE.get(status, ""), width=status_width),
+            "status": literal(
+                words,
+                "dim" if key.integration_disabled else STATUS_STYLE.get(status, ""),
+                width=status_width,
+            ),
             "used": when(key.last_used_at),
             "created": when(key.created_at),
             "revoked": when(key.revoked_at) if key.revoked_at else "",
