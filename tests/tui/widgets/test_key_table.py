@@ -155,7 +155,7 @@ async def test_a_disabled_integrations_active_key_reads_refused_and_dim_at_any_w
     refused' banner; cut, it still says refused."""
     from keydesk.views import REFUSED_WHILE_DISABLED
 
-    keys = [replace(_key(1), integration_disabled=True), _key(2, revoked=True)]
+    keys = [replace(_key(n, revoked=n == 2), integration_disabled=True) for n in (1, 2)]
     for width, said in ((120, REFUSED_WHILE_DISABLED), (60, "refused")):
         app = _Owner()
         async with app.run_test(size=(width, 24)) as pilot:
@@ -168,3 +168,4 @@ async def test_a_disabled_integrations_active_key_reads_refused_and_dim_at_any_w
             assert status.plain.startswith(said), (width, status.plain)
             assert "dim" in str(status.style) and "bold" not in str(status.style), status.style
             assert table.get_cell_at((1, column)).plain == "revoked"
+            assert table.summary().startswith("1 refused while disabled · 1 revoked")

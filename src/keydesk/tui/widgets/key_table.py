@@ -232,7 +232,11 @@ class KeyTable(FittedTable):
         if loaded is None or not total:
             return "No API keys yet."
         matched, selected = len(self.matched), len(self.selected)
-        active, ended = f"{loaded.active:,} active", f"{total - loaded.active:,}"
+        # A disabled integration's active keys are refused ("1 active" under
+        # its banner read as working).
+        refused = any(key.integration_disabled for key in loaded.keys[:1])
+        active = f"{loaded.active:,} {'refused while disabled' if refused else 'active'}"
+        ended = f"{total - loaded.active:,}"
         found = (f"{matched:,} match the filter", f"{matched:,} match") if matched < total else ()
         chosen = (f"{selected:,} selected",) if selected else ()
         wordings = (
