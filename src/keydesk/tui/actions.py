@@ -14,13 +14,25 @@ from typing import Any
 
 from textual.screen import Screen
 
-from keydesk.views import IntegrationView, KeyView
+from keydesk.views import IntegrationStatus, IntegrationView, KeyView
 
 
 def _offer(role_allows: bool, possible_now: bool) -> bool | None:
     if not role_allows:
         return False
     return True if possible_now else None
+
+
+def advised_actions(integration: IntegrationView) -> tuple[str, ...]:
+    """The key the advice of an integration that makes no keys names (its
+    API Keys tab: keydesk.tui.screens.integration_words.keys_gate), which the
+    footer offers: e for a draft's missing setting ("e fills it in"), else
+    c; none where it makes keys or the role decides."""
+    if not integration.can_manage or integration.why_no_new_keys() is None:
+        return ()
+    if integration.status is IntegrationStatus.DRAFT and integration.missing_settings():
+        return ("edit",)
+    return ("configure",)
 
 
 def integration_action(integration: IntegrationView | None, action: str) -> bool | None:

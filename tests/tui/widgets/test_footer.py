@@ -1,7 +1,7 @@
-"""KeyFooter at 60 and 80 columns: every key shown is whole, ^p and ? always
-stay (^q goes first, then the screen's last keys), ⏎ Open fits beside ^q Quit
-at 80; a dialog shows its own
-keys, not those of the screen behind it. Also what else must fit those
+"""KeyFooter at 60 and 80 columns: every key shown is whole, ^p, ? and ^q
+always stay, as does the key the page's own advice names (keys that cannot
+act now go first, then the screen's last keys), ⏎ Open fits beside ^q Quit
+at 80; a dialog shows its own keys, not those of the screen behind it. Also what else must fit those
 widths: the Audit tab's Label and the scan screen's hint."""
 
 from __future__ import annotations
@@ -62,21 +62,22 @@ async def test_the_footer_keeps_palette_and_help_whole(demo_store, screen_name):
         await SCREENS[screen_name](pilot)
         async for size in _at_each_width(pilot):
             keys = _whole(app.screen)
-            if size[0] == 80:
-                assert keys.get("Quit"), keys
+            assert keys.get("Quit"), (size, keys)  # on every screen, at every width
             if screen_name == "integrations" or (screen_name == "api-keys" and size[0] == 80):
                 assert keys.get("Open"), keys  # ⏎ (at 60 the API Keys tab keeps / Filter)
 
 
 async def test_the_members_footer_offers_every_change_and_the_role_dialog_its_own(demo_store):
-    """One walk on Members (bob highlighted): every change offered at 80 and
-    60 columns; then, at 60x20, the role dialog shows its own keys."""
+    """One walk on Members (bob highlighted): every change of a member
+    offered at 80 and 60 columns; then, at 60x20, the role dialog shows its own keys."""
     app = demo_app(demo_store, "members")
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await _members_on_bob(pilot)
         async for size in _at_each_width(pilot):
             keys = _whole(screen)
-            assert {"Back", "Add", "Role", "Remove", "Policy"} <= keys.keys(), (size, keys)
+            assert {"Back", "Add", "Role", "Remove", "Quit"} <= keys.keys(), (size, keys)
+            if size[0] == 80:  # at 60 the workspace's policy leaves first (? and ^p offer it)
+                assert "Policy" in keys, (size, keys)
         assert app.size == (60, 20), app.size  # the role dialog at 60x20
         await pilot.press("e")
         await settle(pilot)
@@ -137,3 +138,39 @@ async def test_a_choice_dialog_names_enter_in_its_footer(demo_store):
         await SCREENS["overlap-choice"](pilot)
         keys = _footer(app.screen)
         assert keys.keys() == {"Choose", "Cancel"} and all(keys.values()), keys
+
+
+async def test_quit_stays_on_every_tab_of_an_integration_at_60_columns(demo_store):
+    """At 60x20 the API Keys tab's footer had no ^q while its Audit tab's had."""
+    app = demo_app(demo_store, "api-keys")
+    async with app.run_test(size=(60, 20)) as pilot:
+        await SCREENS["api-keys"](pilot)
+        for tab in ("2", "3", "1"):  # API Keys, Audit, Overview
+            await pilot.press(tab)
+            await settle(pilot)
+            assert _whole(app.screen).get("Quit"), tab
+
+
+async def test_a_draft_offers_the_key_its_advice_names_and_not_the_dimmed_ones(demo_store):
+    """okta-sso, a draft with no keys: its API Keys tab says "e fills it in";
+    the footer offered t Rotate and x Revoke (nothing to act on) but not e,
+    and at 60 columns kept t and x while g and ^q were gone."""
+    app = demo_app(demo_store, "integrations")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"okta", "enter", "enter")
+        await settle(pilot)
+        assert "e fills it in" in str(app.screen.query_one("#keys-gate", Static).render())
+        async for size in _at_each_width(pilot):
+            keys = _whole(app.screen)
+            assert {"Back", "Filter", "Edit", "Quit"} <= keys.keys(), (size, keys)
+            dimmed = {
+                key.description
+                for key in app.screen.query_one(Footer).query(FooterKey)
+                if key.disabled
+            }
+            if size[0] == 60:  # what cannot act now went first
+                assert not dimmed, keys
+        await pilot.press("e")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "IntegrationFormScreen"

@@ -59,8 +59,11 @@ def _add_too_small(screen: Screen[Any]) -> None:
 
 class KeydeskScreen(Screen[ScreenResultType]):
     # Actions whose keys leave the footer first when it is too narrow for
-    # all (after ^q; ? lists them still): keydesk.tui.widgets.footer.
+    # all (after the dimmed ones; ? lists them still): keydesk.tui.widgets.footer.
     FOOTER_FIRST_TO_GO: ClassVar[tuple[str, ...]] = ()
+    # The actions whose keys the page's own words name now ("e fills it in"):
+    # the footer offers them, and keeps them, even where it does not otherwise.
+    advised: tuple[str, ...] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

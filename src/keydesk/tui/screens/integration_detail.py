@@ -19,7 +19,7 @@ from textual.widget import AwaitMount, Widget
 from textual.widgets import Button, Input, Static, TabbedContent, TabPane
 
 from keydesk.tui import heap
-from keydesk.tui.actions import footer_shows, integration_action, key_action
+from keydesk.tui.actions import advised_actions, footer_shows, integration_action, key_action
 from keydesk.tui.calls import call_service, notify_error
 from keydesk.tui.display import content, literal
 from keydesk.tui.messages import IntegrationsChanged, KeysChanged
@@ -184,6 +184,7 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
             settings.show(overview_rows(integration))
             self.query_one("#overview-hint", Static).update(content(settings_hint(integration)))
         reason = keys_gate(integration)
+        self.advised = advised_actions(integration)  # the key `reason` names: in the footer
         button = self.generate_button
         button.disabled = reason is not None
         button.tooltip = literal(reason) if reason else None

@@ -16,8 +16,7 @@ Offer = tuple[tuple[Key, ...], Key | None]  # the keys shown, and ^p (None: not 
 
 KEY_GAP = 2  # a compact key: "k Description" and one column after it (the last: none)
 PALETTE_CHROME = 3  # ^p's border, the space in it and the column before it
-FIRST_TO_GO = "app.quit"  # ctrl+q quits everywhere, and ? lists it
-HELP = "app.help"
+STAYING = ("app.help", "app.quit")  # the ids of ? and ^q: on every screen, whatever its width
 
 
 class KeyFooter(Footer):
@@ -30,10 +29,14 @@ class KeyFooter(Footer):
     the time to its first rows. This one rebuilds at most once per refresh,
     and not at all when the keys, their state and tooltips are unchanged.
 
-    When they do not all fit, ^q goes first, then the actions the screen
-    names in FOOTER_FIRST_TO_GO, then its keys from the last: ^p (every command) and ? (every key) always stay, so nothing
-    is out of reach, and no key is ever cut in half. It leans on Footer's
-    internals (`_bindings_ready`): check it when Textual is upgraded
+    When they do not all fit, the keys that cannot act now (dimmed) go
+    first, then the actions the screen names in FOOTER_FIRST_TO_GO, then its
+    keys from the last: ^p (every command), ? (every key) and ^q (quitting,
+    the same on every screen) always stay, as do the keys the page's own
+    words name now (a screen's `advised`, shown even where their
+    binding is not: "e fills it in"), so nothing is out of reach, and no
+    key is ever cut in half. It leans on Footer's internals
+    (`_bindings_ready`): check it when Textual is upgraded
     (tests/tui/test_terminal_sizes.py does)."""
 
     # The last key needs no column after it: ^p's border separates them, and
@@ -108,9 +111,10 @@ class KeyFooter(Footer):
     def _offer(self) -> Offer:
         """What compose shows: the keys that fit, with their state, and ^p if shown."""
         active = self.screen.active_bindings
+        advised: tuple[str, ...] = getattr(self.screen, "advised", ())
         keys: dict[str, Key] = {}  # one key per action, as Textual's footer shows them
         for _node, binding, enabled, tooltip in active.values():
-            if binding.show:
+            if binding.show or binding.action in advised:
                 keys.setdefault(binding.action, (binding, enabled, tooltip))
         palette: Key | None = None
         found = active.get(self.app.COMMAND_PALETTE_BINDING)
@@ -119,21 +123,23 @@ class KeyFooter(Footer):
         room = self.screen.size.width or self.app.size.width
         if palette is not None:
             room -= self._cells(palette[0]) + PALETTE_CHROME
-        return self._fitted(list(keys.values()), room), palette
+        return self._fitted(list(keys.values()), room, advised), palette
 
-    def _fitted(self, keys: list[Key], room: int) -> tuple[Key, ...]:
+    def _fitted(self, keys: list[Key], room: int, advised: tuple[str, ...]) -> tuple[Key, ...]:
         kept = list(keys)
-        # ^q first, then the actions the screen names, then its keys from the
-        # last; ? stays (it lists them all).
+        # The dimmed keys first, then the actions the screen names, then its
+        # keys from the last; ?, ^q and the advised keys stay.
         named = getattr(self.screen, "FOOTER_FIRST_TO_GO", ())
-        droppable = [k for k in kept if k[0].id == FIRST_TO_GO]
+        staying = [k for k in kept if k[0].id in STAYING or k[0].action in advised]
+        droppable = [k for k in reversed(kept) if not k[1] and k not in staying]
         droppable += [k for action in named for k in kept if k[0].action == action]
-        droppable += [k for k in reversed(kept) if k[0].id != HELP and k not in droppable]
+        droppable += [k for k in reversed(kept) if k not in staying]
         for key in droppable:
             needed = sum(self._cells(binding) + KEY_GAP for binding, _, _ in kept)
             if needed - 1 <= room:  # the last key has no column after it
                 break
-            kept.remove(key)
+            if key in kept:
+                kept.remove(key)
         return tuple(kept)
 
     def _cells(self, binding: Binding) -> int:
