@@ -13,19 +13,15 @@ from __future__ import annotations
 
 import json
 import os
-import pwd
 import re
 import secrets
 import shlex
 import shutil
 import socket
 import subprocess
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
@@ -34,90 +30,12 @@ from keydesk.ssh.public_keys import parse_public_key
 from tests.support.sshd import (
     SshServer,
     client_environment,
-    install_keydesk,
     keygen,
-    run_as,
-    running_sshd,
     uid_of,
     unavailable,
 )
 
 pytestmark = pytest.mark.skipif(unavailable() is not None, reason=unavailable() or "")
-
-
-@dataclass
-class Deployment:
-    server: SshServer
-    keydesk: str  # the path the forced commands name
-
-    @property
-    def user(self) -> str:
-        return self.server.user
-
-    def as_service(
-        self, *args: str, input: str | None = None, sudo_by: str | None = None
-    ) -> subprocess.CompletedProcess[str]:
-        """`keydesk ARGS` run by the service account on its host: itself, or
-        through `sudo -u` by the OS user `sudo_by`. That is runuser with the
-        variables sudo sets, all keydesk reads of sudo: no sudo needed here."""
-        environ = {}
-        if sudo_by is not None:
-            uid = str(pwd.getpwnam(sudo_by).pw_uid)
-            environ = {"SUDO_USER": sudo_by, "SUDO_UID": uid, "SUDO_COMMAND": self.keydesk}
-        return run_as(self.user, [self.keydesk, *args], input=input, environ=environ)
-
-    def ok(self, *args: str, input: str | None = None, sudo_by: str | None = None) -> str:
-        done = self.as_service(*args, input=input, sudo_by=sudo_by)
-        assert done.returncode == 0, done.stderr
-        return done.stdout
-
-    def authorize(self, account: str, key: Path) -> dict[str, object]:
-        said = self.ok(
-            "ssh", "authorize", "--account", account, "--key", "-", "--json",
-            input=key.with_suffix(".pub").read_text(),
-        )  # fmt: skip
-        return json.loads(said)
-
-    def audit(self) -> list[dict[str, object]]:
-        return [json.loads(line) for line in self.ok("audit", "--json").splitlines()]
-
-
-@pytest.fixture(scope="module")
-def deployment(tmp_path_factory) -> Iterator[Deployment]:
-    """sshd for a fresh service account, which has run `keydesk init` (so it
-    owns workspace acme), added alice as an admin and set up integration
-    github."""
-    with running_sshd(tmp_path_factory.mktemp("sshd")) as server:
-        folder = Path(tempfile.mkdtemp(prefix="keydesk-e2e-"))
-        try:
-            os.chmod(folder, 0o755)  # mkdtemp's 0700 would shut the service account out
-            installed = install_keydesk(folder / "install", server.user)
-            if isinstance(installed, str):
-                pytest.skip(installed)
-            spaced = folder / "key desk"  # the line must quote it for sh
-            spaced.mkdir(mode=0o755)
-            (spaced / "keydesk").symlink_to(installed)
-            deployed = Deployment(server, str(spaced / "keydesk"))
-            deployed.ok("init", "--workspace", "acme")
-            deployed.ok(
-                "member", "add", "--workspace", "acme", "--member", "alice", "--role", "admin"
-            )
-            deployed.ok(
-                "integration", "add", "--workspace", "acme", "--name", "github",
-                "--provider", "GitHub", "--client-id", "Iv1.e2e",
-                "--redirect-uri", "https://app.example.com/cb", "--configure",
-            )  # fmt: skip
-            yield deployed
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def alice(deployment, tmp_path_factory) -> Path:
-    """Alice's key, authorized once for the module by the service account (acme's owner)."""
-    key = keygen(tmp_path_factory.mktemp("alice") / "id_ed25519")
-    deployment.authorize("alice", key)
-    return key
 
 
 def succeeded(result: subprocess.CompletedProcess[str], server: SshServer) -> str:

@@ -1,7 +1,7 @@
 """SSH keys act only where an owner of that workspace approved them, and a
 session scans only what the admin sends: end to end, through the real sshd
-and deployment of tests/e2e/test_ssh.py (its fixtures, reused here: a
-deployment of this module's own)."""
+and deployment of tests/e2e/test_ssh.py (tests/e2e/conftest.py: the
+worker's, as it was made)."""
 
 from __future__ import annotations
 
@@ -9,15 +9,10 @@ import json
 
 import pytest
 
-from tests.e2e import test_ssh as test_ssh_e2e
 from tests.e2e.test_ssh import succeeded
 from tests.support.sshd import keygen, unavailable
 
 pytestmark = pytest.mark.skipif(unavailable() is not None, reason=unavailable() or "")
-
-deployment = test_ssh_e2e.deployment
-alice = test_ssh_e2e.alice
-
 
 # -- an SSH key acts only where an owner of that workspace approved it ------------------
 
