@@ -44,3 +44,20 @@ def test_a_narrow_column_says_it_in_fewer_words_never_in_a_riddle():
     assert key_counts(12, 3, 13) == "12 (3 ending)"
     assert key_counts(12, 3, 10) == "12 (3 ends)"
     assert key_counts(12, 0, 10) == "12"
+
+
+@pytest.mark.parametrize("size", [(60, 20), (80, 24)])
+async def test_a_disabled_integrations_active_keys_are_counted_as_refused(make_app, size):
+    """legacy-slack's one active key read "1" under Active, as if it worked;
+    its Overview said "Active keys 1" under "Status disabled"."""
+    from keydesk.tui.screens.integration_words import overview_rows
+
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        cells = _active_cells(app.screen)
+        assert cells["legacy-slack"] == "1 refused", cells
+        assert cells["okta-sso"] == "0", cells
+        slack = app.service.integration("legacy-slack")
+        rows = dict(overview_rows(slack))
+        assert rows["Active keys"] == "1 (refused while it is disabled)", rows

@@ -183,6 +183,14 @@ def settings_hint(integration: IntegrationView) -> str:
     return "  ·  ".join(text for offered, text in actions if offered)
 
 
+def active_keys_words(integration: IntegrationView) -> str:
+    """The count, and that they are refused while the integration is disabled."""
+    n = integration.active_keys
+    if n and integration.status is IntegrationStatus.DISABLED:
+        return f"{n} (refused while it is disabled)"
+    return str(n)
+
+
 def overview_rows(integration: IntegrationView) -> list[tuple[str, str]]:
     """The Overview tab's name / value rows."""
     return [
@@ -193,7 +201,7 @@ def overview_rows(integration: IntegrationView) -> list[tuple[str, str]]:
         ("Client ID", integration.client_id or "— (not set)"),
         ("Redirect URI", integration.redirect_uri or "— (not set)"),
         ("Scopes", integration.scopes or "—"),
-        ("Active keys", str(integration.active_keys)),
+        ("Active keys", active_keys_words(integration)),
         ("Created", when(integration.created_at)),
         ("Updated", when(integration.updated_at)),
         ("Your role", integration.role.value),

@@ -187,7 +187,9 @@ class IntegrationsScreen(KeydeskScreen[None]):
         widths = {column.key: width for column, width in layout}
         values: dict[str, Text | str] = {
             "status": literal(item.status.value, STATUS_STYLE[item.status]),
-            "keys": key_counts(item.active_keys, item.expiring_keys, widths.get("keys", 0)),
+            "keys": key_counts(
+                item.active_keys, item.expiring_keys, widths.get("keys", 0), _refused(item)
+            ),
             "created": day(item.created_at),
         }
         return [
@@ -324,9 +326,12 @@ class IntegrationsScreen(KeydeskScreen[None]):
         self.keydesk.scan_for_leaks()
 
 
-def _key_words(active: int, expiring: int) -> tuple[str, ...]:
+def _key_words(active: int, expiring: int, refused: bool = False) -> tuple[str, ...]:
     """Active keys, with how many of them stop soon in words (not only
-    colour), from the most words to the fewest."""
+    colour), from the most words to the fewest; `refused`: a disabled
+    integration's ("1" read as a key that works)."""
+    if refused and active:
+        return (f"{active} refused",)
     if not expiring:
         return (str(active),)
     return (
@@ -337,9 +342,9 @@ def _key_words(active: int, expiring: int) -> tuple[str, ...]:
     )
 
 
-def key_counts(active: int, expiring: int, width: int) -> str:
+def key_counts(active: int, expiring: int, width: int, refused: bool = False) -> str:
     """The Active cell: the most words that fit `width` cells."""
-    words = _key_words(active, expiring)
+    words = _key_words(active, expiring, refused)
     return next((w for w in words if cells(w) <= width), words[-1])
 
 
@@ -350,5 +355,11 @@ def _wants(integrations: list[IntegrationView]) -> dict[str, int]:
     return {
         "name": max(cells(visible(i.name)) for i in integrations),
         "provider": max(cells(visible(i.provider)) for i in integrations),
-        "keys": max(cells(_key_words(i.active_keys, i.expiring_keys)[0]) for i in integrations),
+        "keys": max(
+            cells(_key_words(i.active_keys, i.expiring_keys, _refused(i))[0]) for i in integrations
+        ),
     }
+
+
+def _refused(integration: IntegrationView) -> bool:
+    return integration.status is IntegrationStatus.DISABLED
