@@ -157,6 +157,7 @@ async def test_done_asks_before_a_copy_and_not_after(make_app):
         assert isinstance(app.screen, ConfirmScreen), "not copied: d asks"
         said = " ".join(str(line.render()) for line in app.screen.query(".dialog-line"))
         assert "not copied" in said, ("not copied", said)
+        assert "Stay, then c copies it" in said, said  # c in the dialog copies nothing
         assert app.screen.focused.id == "cancel", "not copied: Enter stays"
         await pilot.press("enter")
         await settle(pilot)

@@ -154,7 +154,7 @@ class KeyCreatedScreen(KeydeskScreen[str]):
             lines = ["You copied the API key. Make sure it is stored somewhere safe."]
         else:
             title = f"{verb} without the key?"
-            lines = ["You have not copied the API key (c copies it)."]
+            lines = ["You have not copied the API key: Stay, then c copies it."]
         lines += ["It will never be shown again; a lost key can only be revoked and replaced."]
 
         def decided(leave: bool | None) -> None:
