@@ -109,7 +109,8 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
                 tooltip="Read the keys and settings again"),
     ]  # fmt: skip
 
-    FOOTER_FIRST_TO_GO = ("generate",)  # at 60 columns: the list's footer and ? offer it
+    # At 60 columns g (the page's own action, beside its button) stays; ? lists the rest.
+    FOOTER_FIRST_TO_GO = ("keep", "rotate", "open_key")
 
     def __init__(
         self, integration: IntegrationView, *, tab: str = "api-keys", highlight: str | None = None
