@@ -80,11 +80,14 @@ class IntegrationsScreen(KeydeskScreen[None]):
                 tooltip="Switch to another workspace"),
         Binding("m", "members", "Members", id="integrations.members",
                 tooltip="Who is in this workspace, and as what"),
-        Binding("s", "scan", "Scan", show=False, id="integrations.scan",
+        Binding("s", "scan", "Scan", id="integrations.scan",
                 tooltip="Scan a folder for leaked private keys"),
         Binding("r", "refresh", "Refresh", show=False, id="integrations.refresh",
                 tooltip="Read the integrations again"),
     ]  # fmt: skip
+
+    # Scan is shown where there is room (at 120 columns), first to go below.
+    FOOTER_FIRST_TO_GO = ("scan",)
 
     def __init__(self) -> None:
         super().__init__(id="integrations-screen")
