@@ -125,6 +125,7 @@ async def test_status_words_a_keys_page_and_rotate_and_revoke_from_it(demo_store
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, KeyCreatedScreen), "rotate: created"
+        assert _text(app.screen, "#created-title") == "Replacement API key created"
         await pilot.press("c", "d")
         await settle(pilot)
         assert app.screen is detail, "rotate: the key's page made way for its list"

@@ -71,7 +71,8 @@ class KeyCreatedScreen(KeydeskScreen[str]):
         assert self._created is not None
         yield Header()
         with VerticalScroll(id="created"):
-            yield Static("API key created", id="created-title", classes="form-title")
+            title = "API key created" if self._rotation is None else "Replacement API key created"
+            yield Static(title, id="created-title", classes="form-title")
             yield Static(content(created_for(key)), id="created-for")
             yield Static(content(WARNING), id="one-time-warning")
             with Horizontal(classes="value-head"):
