@@ -201,12 +201,12 @@ async def test_a_draft_says_why_it_refuses_and_what_is_missing_and_edits_save_al
         await pilot.press("e")  # Edit settings, in one key
         await settle(pilot)
         assert isinstance(app.screen, IntegrationFormScreen), "configure: e edits"
-        assert app.screen.focused.id == "client-id", "configure: the missing field's form"
+        assert app.screen.focused.id == "redirect-uri", "configure: in the missing field"
         # The fields have borders, and the focused one stands out.
         form = app.screen
         focused = form.focused
-        assert isinstance(focused, Input) and focused.id == "client-id", "borders"
-        assert focused.border_title == "OAuth client ID", "borders: its title"
+        assert isinstance(focused, Input) and focused.id == "redirect-uri", "borders"
+        assert focused.border_title == "Redirect URI", "borders: its title"
         others = [f for f in form.query(Input) if f is not focused]
         assert {f.styles.border_top[0] for f in others} == {"round"}, "borders"
         assert focused.styles.border_top[0] == "heavy", "borders: focused"  # not a colour only

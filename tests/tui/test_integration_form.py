@@ -22,3 +22,25 @@ async def test_every_field_is_as_wide_as_the_name(make_app, size):
         assert isinstance(form, IntegrationFormScreen)
         widths = {field: form.query_one(f"#{field}", Input).size.width for field, *_ in FIELDS}
         assert set(widths.values()) == {widths["name"]}, widths
+
+
+async def test_editing_a_draft_starts_in_the_first_setting_it_misses(make_app):
+    """okta-sso's page says "configuring it needs its redirect URI; e fills
+    it in", and e put the cursor in Client ID; a new integration starts at Name."""
+    from tests.tui.screenshots import open_integration
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_integration(pilot, "okta-sso")
+        await pilot.press("e")
+        await settle(pilot)
+        assert isinstance(app.screen, IntegrationFormScreen)
+        assert app.focused is not None and app.focused.id == "redirect-uri", app.focused
+        await pilot.press("escape")
+        await settle(pilot)
+        while len(app.screen_stack) > 2:
+            await pilot.press("escape")
+            await settle(pilot)
+        await pilot.press("a")
+        await settle(pilot)
+        assert app.focused is not None and app.focused.id == "name", app.focused

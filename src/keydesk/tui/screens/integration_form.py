@@ -48,6 +48,9 @@ class TickBox(Checkbox):
         return "X" if self.value else " "
 
 
+_SETTINGS = ("client-id", "redirect-uri")  # what configuring needs (missing_settings)
+
+
 class IntegrationFormScreen(FormScreen[IntegrationView | None]):
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="form.cancel"),
@@ -110,7 +113,10 @@ class IntegrationFormScreen(FormScreen[IntegrationView | None]):
 
     def on_mount(self) -> None:
         self.query_one("#add-error").display = False
-        first = next(box for box in self.query(Input) if not box.disabled)
+        enabled = [box for box in self.query(Input) if not box.disabled]
+        # Editing a draft: the first setting it misses ("e fills it in"), not Client ID.
+        empty = [box for box in enabled if box.id in _SETTINGS and not box.value.strip()]
+        first = empty[0] if self._existing is not None and empty else enabled[0]
         self.set_focus(first, scroll_visible=False)
 
     def _value(self, field_id: str) -> str:
