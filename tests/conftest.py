@@ -96,16 +96,18 @@ def _shared_template(request: pytest.FixtureRequest) -> str | None:
     return given.get(request.fixturename)
 
 
-def _postgres_database(template: str | None = None) -> Iterator[str]:
-    """A new database (a copy of `template`, or empty); dropped afterwards."""
+def _postgres_database(template: str | None = None, *, create: bool = True) -> Iterator[str]:
+    """A new database (a copy of `template`, or empty); dropped afterwards.
+    With `create` False, only its name: the caller makes it (a copy of its own)."""
     server = os.environ.get(POSTGRES_ENV)
     if not server:
         pytest.skip(f"PostgreSQL: set {POSTGRES_ENV} to a server URL to run these (.ci/run does)")
     name = f"keydesk_test_{uuid.uuid4().hex[:12]}"
     copied = f' TEMPLATE "{template}"' if template else ""
     admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"{copied}'))
+    if create:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"{copied}'))
     try:
         yield sa.make_url(server).set(database=name).render_as_string(hide_password=False)
     finally:
