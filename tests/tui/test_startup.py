@@ -428,3 +428,51 @@ def test_only_a_sigterm_is_said_on_leaving(capsys, code, said):
 
     say_why_stopped(code)
     assert capsys.readouterr() == ("", said)
+
+
+async def test_a_key_made_in_one_burst_while_the_store_opens_is_copied_and_left(demo_url):
+    """Enter, g, a label, Enter, c, d sent as keydesk starts (the store still
+    opening): the save waited for the store, and c d, not waiting for it,
+    went to the form, so the reveal page stayed up uncopied (3 runs in 17
+    in tmux). They wait for the work the Enter started."""
+    from functools import partial
+
+    from keydesk.store.queries import bare_sqlite_reads
+    from keydesk.tui import app as tui
+    from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
+    from tests.tui.screenshots import burst
+
+    gate = threading.Event()
+
+    def connect():
+        gate.wait(30)
+        return tui._connect(demo_url, "alice")
+
+    app = KeydeskApp(connect=connect, bare_reads=partial(bare_sqlite_reads, demo_url, "alice"))
+    try:
+        async with app.run_test(size=(100, 30), notifications=True) as pilot:
+            for _ in range(600):
+                await pilot.pause(0.05)
+                if app.screen.query_one("#integrations").row_count:
+                    break
+            burst(app, "enter|g|from-the-start|enter|c|d")
+            for _ in range(100):  # until Enter has started the save, which waits for the store
+                await pilot.pause(0.05)
+                if any(worker.group == "create" for worker in app.workers):
+                    break
+            await pilot.pause(0.3)  # what the keys behind it do meanwhile
+            assert not app.ready  # all of it typed while the store opens
+            gate.set()
+            for _ in range(200):
+                await pilot.pause(0.05)
+                screen = app.screen
+                if isinstance(screen, IntegrationDetailScreen) and any(
+                    k.label == "from-the-start" for k in screen.listed_keys()
+                ):
+                    break
+            await settle(pilot)
+            screen = app.screen
+            assert isinstance(screen, IntegrationDetailScreen), app.screen_stack
+            assert screen.highlighted_key().label == "from-the-start"
+    finally:
+        gate.set()

@@ -119,7 +119,7 @@ class KeydeskApp(App[None]):
         self.where = where
         self._handle_signals = handle_signals
         self.startup_error: KeydeskError | None = None
-        self._keys = KeyGate(self, store_open=lambda: self.ready)
+        self._keys = KeyGate(self)
 
     @property
     def service(self) -> KeyService:

@@ -15,10 +15,12 @@ saves in a worker, and only its result opens the next screen (the first
 workspace made, then the Add integration form; an integration saved, then
 its list read again). Keys typed behind it waited only for messages, so
 they reached the old screen, or a list not yet filled, where `s` opened
-Scan. They wait for that work too, up to WORK_LIMIT; a scan, which runs
-until stopped and takes keys meanwhile, excepted, and all work while the
-store still opens (it waits for the store, which no key set off: rows read
-bare are there to be acted on at once). And while keydesk starts
+Scan. They wait for that work too, up to WORK_LIMIT, also while the store
+still opens (a key saved then waits for it: `g label Enter c d` typed as
+keydesk started lost `c d` to the form before the reveal opened); a scan,
+which runs until stopped and takes keys meanwhile, and the create form's
+default rate, a hint that what is typed meanwhile overrides, excepted.
+And while keydesk starts
 nothing is in front yet (the welcome form waits for the store): every key
 waits for the first screen, which `opened` says is up. A screen on its
 way out (Done on the reveal page draws a frame without the key first) is
@@ -52,7 +54,9 @@ SETTLE_ROUNDS = 3  # a binding acts, a screen is pushed, it mounts and focuses
 SETTLE_LIMIT = 1.0  # seconds: a busy screen never holds keys back for longer
 WORK_LIMIT = 5.0  # seconds: store work a key started holds the keys behind it no longer
 WORK_POLL = 0.01  # seconds between looks at that work (Worker.wait refuses one not started)
-ONGOING_WORK = frozenset({"scan"})  # worker groups that run until stopped: never waited for
+# Worker groups never waited for: a scan runs until stopped; the create
+# form's default rate is a hint, and what is typed meanwhile stands.
+UNAWAITED_WORK = frozenset({"scan", "default-rate"})
 
 
 def as_typed(event: events.Key, bound: Callable[[str], bool]) -> list[events.Key]:
@@ -103,9 +107,8 @@ class KeyGate:
     """Holds keys behind one that may change focus or screen, and every key
     until the first screen is up (see module)."""
 
-    def __init__(self, app: App[Any], store_open: Callable[[], bool]) -> None:
+    def __init__(self, app: App[Any]) -> None:
         self._app = app
-        self._store_open = store_open
         self._held: list[events.Key] = []
         self._replaying: events.Key | None = None
         self._starting = True
@@ -183,9 +186,9 @@ class KeyGate:
             started = [
                 worker
                 for worker in self._app.workers
-                if worker not in running and worker.group not in ONGOING_WORK
+                if worker not in running and worker.group not in UNAWAITED_WORK
             ]
-            if not started or not self._store_open():
+            if not started:
                 return
             running.update(started)
             while not all(_done(worker) for worker in started):
