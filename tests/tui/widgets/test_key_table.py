@@ -169,3 +169,27 @@ async def test_a_disabled_integrations_active_key_reads_refused_and_dim_at_any_w
             assert "dim" in str(status.style) and "bold" not in str(status.style), status.style
             assert table.get_cell_at((1, column)).plain == "revoked"
             assert table.summary().startswith("1 refused while disabled · 1 revoked")
+
+
+async def test_the_highlighted_key_stays_highlighted_as_the_filter_changes_and_clears():
+    """After /api, Down to api-gateway-prod, Escape emptied the filter and the
+    highlight jumped back to the first row (a second walk)."""
+    keys = [replace(_key(n), label=f"svc-{n}") for n in range(6)]
+    app = _Owner()
+    async with app.run_test(size=(100, 30)) as pilot:
+        table = app.query_one(KeyTable)
+        table.load(LoadedKeys.of(keys, NOW))
+        table.filter("")
+        await pilot.pause()
+        table.filter("svc-4")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert table.highlighted_key().label == "svc-4"
+        table.filter("")
+        await pilot.pause()
+        assert table.highlighted_key().label == "svc-4", "cleared: it stays"
+        table.move_cursor(row=1)
+        table.filter("svc")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert table.highlighted_key().label == "svc-1", "narrowed: it stays"

@@ -314,12 +314,15 @@ class KeyTable(FittedTable):
         self.workers.cancel_group(self, "filter")
 
     def filter(self, needle: str, highlight: str | None = None) -> None:
-        """Show the loaded keys containing `needle`. The scan over every key
+        """Show the loaded keys containing `needle`, the highlighted key (or
+        `highlight`) still highlighted if listed. The scan over every key
         runs in a worker (100,000 keys: 10-30 ms of GIL-held work the event
         loop would otherwise wait out in one piece); the table changes here."""
         loaded = self.loaded
         if loaded is None:
             return  # the load applies it
+        if highlight is None and (current := self.highlighted_key()) is not None:
+            highlight = current.public_key  # still listed, it stays highlighted (Escape too)
         self._needle = needle
         if not needle:
             self._show_filtered(loaded, needle, loaded.keys, highlight)
