@@ -10,6 +10,7 @@ from pathlib import Path
 import pyperclip
 import pytest
 import textual._wait
+import textual.constants
 from textual._compositor import Compositor
 
 from keydesk.store.engine import Store, open_store
@@ -32,6 +33,17 @@ def stable_terminal(monkeypatch):
     yield
     monkeypatch.undo()
     time.tzset()
+
+
+@pytest.fixture(autouse=True)
+def no_animations(request, monkeypatch):
+    """Pilot waits for every animation to end after each key (a tab's
+    underline slides for 0.3 s): the walks assert where things end up, not
+    how they move. The snapshots keep Textual's default (a loading
+    indicator is drawn as words without animations)."""
+    if request.module.__name__.endswith("test_snapshots"):
+        return
+    monkeypatch.setattr(textual.constants, "TEXTUAL_ANIMATIONS", "none")
 
 
 @pytest.fixture(autouse=True)
