@@ -43,7 +43,7 @@ rows = db.execute("""
              ORDER BY s.id DESC LIMIT 1),
            (SELECT group_concat(t.name || '=' || t.value, char(10)) FROM api_key_tag t
              WHERE t.api_key_id = k.id),
-           kp.rate_limit, kp.quota, kp.allow_from
+           kp.rate_limit, kp.quota, kp.allow_from, i.status = 'disabled'
     FROM api_key k JOIN integration i ON i.id = k.integration_id
     LEFT JOIN key_policy kp ON kp.api_key_id = k.id
     LEFT JOIN api_key p ON p.id = k.replaces_id
@@ -59,11 +59,12 @@ def iso(value):
 out = []
 for (public, label, integration, integration_id, created, by, removed, revoked, revoker,
      expires, used, scopes, lifetime, replaces, replaced_by, replacement_revoked, tags,
-     rate, quota, allow_from) in rows:
+     rate, quota, allow_from, integration_disabled) in rows:
     revoked, expires = aware(revoked), aware(expires)
     status = "revoked" if revoked else "expired" if expires and expires <= now else "active"
     out.append({"public_key": public, "label": label, "integration": integration,
                 "integration_id": integration_id, "status": status,
+                "integration_disabled": bool(integration_disabled),
                 "created_at": iso(aware(created)), "created_by": by,
                 "created_by_removed": bool(removed), "revoked_at": iso(revoked),
                 "revoked_by": revoker, "expires_at": iso(expires), "last_used_at": iso(aware(used)),
