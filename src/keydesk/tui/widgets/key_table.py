@@ -234,7 +234,7 @@ class KeyTable(FittedTable):
         matched, selected = len(self.matched), len(self.selected)
         # A disabled integration's active keys are refused ("1 active" under
         # its banner read as working).
-        refused = any(key.integration_disabled for key in loaded.keys[:1])
+        refused = loaded.keys[0].integration_disabled  # one integration's keys: all alike
         active = f"{loaded.active:,} {'refused while disabled' if refused else 'active'}"
         ended = f"{total - loaded.active:,}"
         found = (f"{matched:,} match the filter", f"{matched:,} match") if matched < total else ()
