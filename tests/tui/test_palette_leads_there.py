@@ -62,3 +62,18 @@ async def test_help_in_the_palette_lists_the_keys_of_the_screen_behind_it(make_a
         await settle(pilot)
         assert isinstance(app.screen, HelpScreen)
         assert isinstance(app.screen_stack[-2], IntegrationsScreen)
+
+
+async def test_a_query_a_word_starts_with_lists_no_scattered_matches(make_app):
+    """ "gen" is Generate: every "Go to integration" (g…e…n) under it was noise.
+    Where no word starts with the query, scattered letters still match."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        prompts = await _search(pilot, "gen")
+        assert prompts[0].startswith("Generate API key"), prompts
+        assert not any(p.startswith("Go to integration") for p in prompts), prompts
+        await pilot.press("escape")
+        await settle(pilot)
+        prompts = await _search(pilot, "gtgh")  # Go To… GitHub
+        assert any(p.startswith("Go to integration github") for p in prompts), prompts

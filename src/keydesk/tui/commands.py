@@ -163,15 +163,23 @@ class KeydeskCommands(Provider):
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
-        for name, action, help in self._commands():
-            score = ranked(query, name, matcher.match(name))
-            if score > 0:
+        scored = [
+            (ranked(query, name, matcher.match(name)), name, action, help)
+            for name, action, help in self._commands()
+        ]
+        # "gen" listed every "Go to integration" (g…e…n) under Generate:
+        # letters scattered over words only count when no word starts so.
+        worded = KEYDESK_FIRST + WORD_START
+        floor = worded if any(score >= worded for score, *_ in scored) else 0.0
+        for score, name, action, help in scored:
+            if score > 0 and score >= floor:
                 yield Hit(score, _highlight(matcher, name), action, text=name, help=help)
 
 
 # Above any score Textual's fuzzy matcher gives its own commands (it is not
 # bounded by 1: bonuses for word starts add up).
 KEYDESK_FIRST = 1000.0
+WORD_START = 0.75  # a name with a word that starts with the query, above any fuzzy match
 
 
 def ranked(query: str, name: str, fuzzy: float) -> float:
@@ -184,7 +192,7 @@ def ranked(query: str, name: str, fuzzy: float) -> float:
     if words.startswith(wanted):
         quality = 1.0
     elif any(word.startswith(wanted) for word in words.split()):
-        quality = 0.75
+        quality = WORD_START
     else:
         quality = 0.5 * fuzzy / (1 + fuzzy)  # under 0.5, however large `fuzzy` is
     return KEYDESK_FIRST + quality
