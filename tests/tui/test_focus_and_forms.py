@@ -258,7 +258,7 @@ async def _refused_keys_on_a_draft_say_why_and_help_says_the_same(pilot) -> None
         await settle(pilot)
         assert app.screen is screen, ("refused", press)
         said = [n.message for n in app._notifications]
-        assert said == [why], ("refused", press, said)
+        assert said == [why + "."], ("refused", press, said)
     await pilot.press("question_mark")
     await settle(pilot)
     assert isinstance(app.screen, HelpScreen), "refused: help"
@@ -318,7 +318,7 @@ async def test_a_viewer_is_not_offered_generate_and_its_refused_keys_say_why(mak
         await pilot.press("a")  # Add integration: hidden, and said why (it said nothing)
         await settle(pilot)
         [said] = [n.message for n in app._notifications]
-        assert said == "You are a viewer in acme; only owners and admins add integrations", said
+        assert said == "You are a viewer in acme; only owners and admins add integrations.", said
         screen = await go_to_integration(pilot, "github")
         # The generate button says why it is off.
         assert app.screen.query_one("#generate", Button).disabled, "github: button off"

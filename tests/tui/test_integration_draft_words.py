@@ -116,7 +116,7 @@ async def test_a_drafts_advice_is_worded_once_wherever_it_is_given(make_app):
                 await pilot.press(key)
                 await settle(pilot)
                 if key != "enter":
-                    assert [n.message for n in app._notifications] == [said], (where, key)
+                    assert [n.message for n in app._notifications] == [said + "."], (where, key)
         page = app.screen
         assert isinstance(page, IntegrationDetailScreen)
         assert _gate(page) == f"A draft, no keys yet: {OKTA_ADVICE}.", "the API Keys tab's line"

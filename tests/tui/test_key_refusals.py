@@ -21,7 +21,8 @@ async def _said(pilot, *keys: str) -> list[str]:
         await settle(pilot)
         assert app.screen is screen
         said += [n.message for n in app._notifications]
-    return said
+    assert all(words.endswith(".") for words in said), said  # each a sentence
+    return [words.removesuffix(".") for words in said]
 
 
 async def test_a_revoked_key_in_a_disabled_integration_says_why_everywhere(make_app, demo_store):

@@ -181,13 +181,13 @@ async def test_a_viewer_is_not_offered_member_changes_and_told_why_on_their_keys
             assert app.screen is screen, key
             assert said == [
                 "You are a viewer in acme; only owners and admins manage members "
-                "(you may leave: x on your own row)"
+                "(you may leave: x on your own row)."
             ], (key, said)
         app.clear_notifications()
         await pilot.press("p")
         await settle(pilot)
         assert [n.message for n in app._notifications] == [
-            "Only an owner of acme may set the key policy"
+            "Only an owner of acme may set the key policy."  # every refusal a sentence
         ]
         await highlight(pilot, screen, "carol")
         offered = {k.key: k.description for k in app.screen.query_one(KeyFooter).query(FooterKey)}

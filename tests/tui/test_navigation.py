@@ -52,7 +52,7 @@ async def test_j_k_home_and_end_move_through_the_api_keys_and_number_keys_show_t
             await settle(pilot)
             assert app.screen is screen
             said = [n.message for n in app._notifications]
-            assert said == [f"{key.public_key} is {key.status.value}: it cannot be {verb}"]
+            assert said == [f"{key.public_key} is {key.status.value}: it cannot be {verb}."]
 
         await pilot.press("3")  # the Audit tab: its table has the focus
         await settle(pilot)

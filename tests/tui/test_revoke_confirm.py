@@ -66,7 +66,7 @@ async def test_a_revoke_the_store_refused_says_the_key_was_not_revoked(make_app,
         await pilot.press("r")
         await settle(pilot)
         [said] = [n.message for n in app._notifications]
-        assert said == "Not revoked: the store is busy (another process holds a lock on it)"
+        assert said == "Not revoked: the store is busy (another process holds a lock on it)."
     assert KeyService(demo_store, "alice").key(key.public_key).is_active
 
 

@@ -61,7 +61,7 @@ async def test_t_on_a_key_being_replaced_says_so_at_once(make_app, demo_store):
         await pilot.press("t")
         await settle(pilot)
         assert app.screen is detail  # no question asked
-        assert [n.message for n in app._notifications] == [said]
+        assert [n.message for n in app._notifications] == [said + "."]
         await pilot.press("enter")  # its page
         await settle(pilot)
         assert isinstance(app.screen, KeyScreen)
@@ -69,7 +69,7 @@ async def test_t_on_a_key_being_replaced_says_so_at_once(make_app, demo_store):
         await pilot.press("t")
         await settle(pilot)
         assert isinstance(app.screen, KeyScreen)
-        assert [n.message for n in app._notifications] == [said]
+        assert [n.message for n in app._notifications] == [said + "."]
     assert KeyService(demo_store, "alice").key(new.public_key).replaced_by is None
 
 

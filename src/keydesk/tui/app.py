@@ -392,7 +392,9 @@ class KeydeskApp(App[None]):
         # `g`, a label and Enter on a draft: the label's `e` opened the
         # integration's edit form, and Enter saved it.
         self._keys.drop_held()
-        self.notify(message, severity=severity, markup=False)
+        # One form for every refusal, whichever screen's words: a sentence.
+        said = message if message.endswith((".", "?", "!")) else message + "."
+        self.notify(said, severity=severity, markup=False)
 
     def notify(
         self,
