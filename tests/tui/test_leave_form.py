@@ -34,7 +34,9 @@ async def test_add_integration_asks_before_discarding_a_half_typed_form(make_app
         form = app.screen
         assert isinstance(form, IntegrationFormScreen)
         await pilot.press(*"gh2", "tab", *"GitHub", "escape")
-        await _asked(pilot)
+        asked = await _asked(pilot)
+        # its words name the keys its footer does (Escape, "esc Keep editing")
+        assert "y discard · n or esc keep editing" in asked._lines
         await pilot.press("n")  # keep editing: nothing lost
         await settle(pilot)
         assert app.screen is form

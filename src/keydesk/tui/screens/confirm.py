@@ -225,7 +225,7 @@ def leave_form(
     form.app.push_screen(
         ConfirmScreen(
             "Quit and discard what you typed?" if quit_app else "Discard what you typed?",
-            [unsaved, "", f"{key} {verb.lower()} / n keep editing"],
+            [unsaved, "", f"{key} {verb.lower()} · n or esc keep editing"],
             confirm=verb, cancel="Keep editing", destructive=True,
             confirm_key=key, cancel_key="n", id="discard-confirm",
         ),
