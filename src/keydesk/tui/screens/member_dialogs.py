@@ -21,8 +21,8 @@ from keydesk.views import ROLE_ORDER, MembersView, MemberView, Role
 ROLE_MEANING = {
     Role.OWNER: "everything, owners included",
     Role.ADMIN: "manage all but owners",
-    Role.MEMBER: "look only; for the team's own people",
-    Role.VIEWER: "look only; for auditors and outsiders",
+    Role.MEMBER: "look only (= viewer); for the team",
+    Role.VIEWER: "look only (= member); for outsiders",
 }
 
 
