@@ -174,6 +174,8 @@ async def test_a_rotations_detail_shows_whole_on_the_audit_tab_at_120_columns(ma
         column = [c.key for c, _ in table.fitted].index("detail")
         said = str(table.get_row_at(0)[column])
         assert said.startswith("old key stops ") and "…" not in said
+        line = str(detail.query_one("#audit-detail").render()).replace("\n", " ")
+        assert " · replacement kdpk_" in line, line  # not a bare public key at its end
 
 
 def test_the_audit_action_is_whole_at_every_width_and_the_label_from_80_columns():

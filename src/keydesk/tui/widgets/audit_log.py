@@ -274,7 +274,8 @@ class AuditLog(Vertical):
             event = self._events[row]
             parts = [when(event.at), event.actor, event.action, event.target]
             elsewhere = event.integration if self.integration_id is None else None
-            said = (event.key_label, event.label, event.related, elsewhere)
+            related = f"replacement {event.related}" if event.related else None  # a rotation's
+            said = (event.key_label, event.label, related, elsewhere)
             parts += [p for p in dict.fromkeys(said) if p and p not in parts]  # said once
         self.query_one("#audit-detail", Static).update(content(" · ".join(parts)))
 
