@@ -4,6 +4,7 @@ live one on the spot, cancelling, and never a private key on screen."""
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
 import pytest
 from sqlmodel import col, select
@@ -12,6 +13,7 @@ from textual.widgets._footer import FooterKey
 
 from keydesk.errors import Unauthorized
 from keydesk.scan import scan_bytes
+from keydesk.service import KeyService
 from keydesk.store.models import AuditEvent
 from keydesk.tui.app import KeydeskApp
 from keydesk.tui.screens.confirm import ConfirmScreen
@@ -363,3 +365,19 @@ async def test_on_postgresql_a_key_matched_by_public_key_is_not_offered_for_revo
         assert check.verify(live).public_key == "kdpk_" + live[5:21]
     finally:
         check.close()
+
+
+async def test_a_rotating_key_found_says_so_on_its_line(make_app, demo_store, tmp_path):
+    """The column's one word is "active"; the line under the table says what
+    the key's pages say: it is rotating, and to which key."""
+    keys = plant_leaks(tmp_path / "leaks")
+    alice = KeyService(demo_store, "alice")
+    found = Verifier(demo_store.engine).verify(keys["active"])
+    new = alice.rotate_key(found.public_key, timedelta(hours=24)).created.key
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_scan(pilot)
+        await scan(pilot, screen, str(tmp_path / "leaks"))
+        await highlight(pilot, screen, "active")
+        detail = str(screen.query_one("#scan-detail", Static).render()).replace("\n", " ")
+        assert f"rotating -> {new.public_key}" in detail, detail

@@ -365,8 +365,11 @@ class ScanScreen(KeydeskScreen[None]):
         self.refresh_bindings()
 
     def _show_detail(self, row: Row) -> None:
-        text = f"{row.location} · {row.redacted} · {row.public_key} · {row.status}"
         key = row.found.key
+        # The column's one word ("active") is cut to fit; here, what the key
+        # pages say of it ("rotating -> kdpk_… (23 hours left)").
+        status = row.status if key is None else key.status_words(self.keydesk.now())
+        text = f"{row.location} · {row.redacted} · {row.public_key} · {status}"
         if key is not None:
             text += f" · “{key.label}” of {key.integration}"
             shown, integration = self.keydesk.workspace, row.integration
