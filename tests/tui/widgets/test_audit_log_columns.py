@@ -4,6 +4,11 @@ at 60; the action whole)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from textual.widgets import Static
+
+from keydesk.service import KeyService
 from keydesk.tui.widgets import AuditLog
 from tests.support.tui_pages import go_to_integration
 from tests.tui.screenshots import audit_tab, settle
@@ -42,3 +47,24 @@ async def test_the_action_is_whole_at_60_columns(make_app):
         await _settled(pilot, log)
         actions = [log.table.get_row_at(n)[1].plain for n in range(log.table.row_count)]
         assert "integration.configure" in actions, actions
+
+
+async def test_a_rotations_line_is_whole_under_the_table_at_60_columns(make_app, demo_store):
+    """The line under the table says what the columns cut or leave out; at
+    60 columns a rotation's (its time, actor, keys, label and the old key's
+    stop) took three rows and its third was cut off mid-sentence."""
+    alice = KeyService(demo_store, "alice")
+    [old] = [k for k in alice.keys("github") if k.label == "api-gateway-prod"]
+    alice.rotate_key(old.public_key, timedelta(hours=24))
+    app = make_app()
+    async with app.run_test(size=(60, 20)) as pilot:
+        await go_to_integration(pilot, "github")
+        await audit_tab(pilot)
+        log = app.screen.query_one(AuditLog)
+        await _settled(pilot, log)
+        assert log.events[0].action == "key.rotate"
+        line = log.query_one("#audit-detail", Static)
+        assert "replacement kdpk_" in str(line.render())
+        width = line.content_region.width
+        needed = line.get_content_height(app.size, app.size, width)
+        assert needed <= line.content_region.height, (needed, line.content_region)
