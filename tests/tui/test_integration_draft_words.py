@@ -7,11 +7,13 @@ that has some."""
 from __future__ import annotations
 
 from textual.widgets import Static
+from textual.widgets._footer import FooterKey
 
 from keydesk.service import KeyService
 from keydesk.tui.screens.confirm import ConfirmScreen
 from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
 from keydesk.tui.screens.integrations import IntegrationsScreen
+from keydesk.tui.widgets import KeyFooter
 from tests.support.tui_pages import go_to_integration
 from tests.tui.screenshots import settle
 
@@ -124,3 +126,22 @@ async def test_a_drafts_advice_is_worded_once_wherever_it_is_given(make_app):
         await settle(pilot)
         assert isinstance(app.screen, HelpScreen)
         assert dict(app.screen._rows)["g"].endswith(f"({said})"), "help"
+
+
+async def test_the_list_offers_the_key_a_rows_advice_names(make_app):
+    """On the list, `g` on okta-sso says "e fills it in": the footer offers
+    e there (and c on the disabled legacy-slack), and neither on github."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, IntegrationsScreen)
+        names = [i.name for i in screen._integrations]
+        offered = {}
+        for name in ("okta-sso", "legacy-slack", "github"):
+            screen.table.move_cursor(row=names.index(name))
+            await settle(pilot)
+            offered[name] = {k.key for k in screen.query_one(KeyFooter).query(FooterKey)}
+        assert "e" in offered["okta-sso"], offered
+        assert "c" in offered["legacy-slack"], offered
+        assert not {"e", "c"} & offered["github"], offered

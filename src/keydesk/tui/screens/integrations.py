@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Input, Static
 
-from keydesk.tui.actions import integration_action
+from keydesk.tui.actions import advised_actions, integration_action
 from keydesk.tui.calls import call_service
 from keydesk.tui.display import cells, content, day, literal, visible
 from keydesk.tui.messages import IntegrationsChanged, KeysChanged
@@ -184,7 +184,7 @@ class IntegrationsScreen(KeydeskScreen[None]):
         elif table.row_count:
             table.move_cursor(row=min(keep, table.row_count - 1))
         self._update_guide(needle)
-        self.refresh_bindings()
+        self._follow_row()
 
     def _cells(self, item: IntegrationView, layout: Fitted) -> list[Text | str]:
         widths = {column.key: width for column, width in layout}
@@ -280,6 +280,13 @@ class IntegrationsScreen(KeydeskScreen[None]):
     def _highlight_changed(self, event: DataTable.RowHighlighted) -> None:
         key = event.row_key.value
         self._highlighted_id = int(key) if key is not None else None
+        self._follow_row()
+
+    def _follow_row(self) -> None:
+        """The footer offers what the highlighted row's refusal names: a
+        draft's `g` says "e fills it in", so `e Edit` shows beside it."""
+        item = self.highlighted()
+        self.advised = advised_actions(item) if item is not None else ()
         self.refresh_bindings()  # the footer redraws only if what it offers changed
 
     @on(DataTable.RowSelected, "#integrations")
