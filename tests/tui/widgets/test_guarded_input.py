@@ -12,12 +12,13 @@ from keydesk import validation
 from keydesk.errors import InvalidInput
 from keydesk.service import KeyService
 from keydesk.tui.screens.create_key import CreateKeyScreen
+from keydesk.tui.screens.key_created import KeyCreatedScreen
 from keydesk.tui.screens.integration_form import IntegrationFormScreen
 from keydesk.tui.screens.members import AddMemberScreen
 from keydesk.tui.typeahead import AltKeysParser
 from keydesk.tui.widgets import GuardedInput
 from keydesk.tui.widgets.guarded_input import KEY_CLEARED
-from tests.tui.screenshots import settle
+from tests.tui.screenshots import burst, settle, settle_long
 
 ESCAPED = "ab\x1b[1mcd"
 
@@ -95,3 +96,26 @@ async def test_the_integration_and_member_forms_clear_a_pasted_key(make_app, pri
         await settle(pilot)
         assert dialog.query_one("#member-account", GuardedInput).value == ""
         assert _said(dialog, "#member-error") == KEY_CLEARED
+
+
+async def test_a_save_typed_behind_a_key_taken_out_waits_until_it_is_seen(
+    make_app, demo_store, private_key
+):
+    """`g`, "ci-" and a private key, Enter, in one burst: the key is taken out
+    and that Enter saved a key labelled "ci-" before anyone could read why.
+    It saves nothing and says so; the next Enter saves what the field shows."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        burst(app, "g|ci-" + private_key + "|enter")
+        await settle_long(pilot)
+        form = app.screen
+        assert isinstance(form, CreateKeyScreen)
+        assert form.query_one("#label", GuardedInput).value == "ci-"
+        assert _said(form, "#label-error") == (
+            "A private key was taken out of the label: check what is left, then save again."
+        )
+        await pilot.press(*"runner", "enter")
+        await settle_long(pilot)
+        assert isinstance(app.screen, KeyCreatedScreen)
+        assert app.screen._key.label == "ci-runner"

@@ -48,7 +48,9 @@ class GuardedInput(Input):
 
     WHAT = "the text"  # the field, as its refusals name it
     _key_rest = 0  # characters of a taken-out key still to drop as they arrive
-    _cut_short = False  # a keystroke past the limit was refused since the last change
+    # Why saving now would save less than was typed (a keystroke past the
+    # limit refused, a private key taken out) since the last change, or None.
+    _cut_short: str | None = None
 
     def __init__(
         self,
@@ -117,10 +119,11 @@ class GuardedInput(Input):
         spans = private_key_spans(new_value)
         if not spans:
             if (too_long := self._too_long(new_value, text)) is not None:
-                self._cut_short = len(text) == 1  # typed: more of a burst may follow
+                if len(text) == 1:  # typed: more of a burst may follow
+                    self._cut_short = self._left_out()
                 self.refused(too_long)
             else:
-                self._cut_short = False
+                self._cut_short = None
                 super().replace(text, start, end)
             return
         cursor = start + len(text)
@@ -142,15 +145,21 @@ class GuardedInput(Input):
         parts.append(new_value[done:])
         self.value = "".join(parts)
         self.cursor_position = new_cursor
+        # `g`, "ci-" + a key, Enter in one burst saved a key labelled "ci-".
+        self._cut_short = (
+            f"a private key was taken out of {self.what}: check what is left, then save again"
+        )
         self.refused(self.key_note(shown))
 
     def cut_short(self) -> str | None:
         """Why saving now would save less than was typed: keys typed past the
-        limit were refused, and a burst's Enter (`g`, a label, Enter over SSH)
-        came before anyone could read why. Said once: saving again saves."""
-        if not self._cut_short:
-            return None
-        self._cut_short = False
+        limit were refused or a private key was taken out, and a burst's Enter
+        (`g`, a label, Enter over SSH) came before anyone could read why. Said
+        once: saving again saves."""
+        why, self._cut_short = self._cut_short, None
+        return why
+
+    def _left_out(self) -> str:
         return (
             f"{self.what} is at most {self.limit} characters, and what was typed after "
             "that was left out: check it, then save again"
