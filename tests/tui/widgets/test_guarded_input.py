@@ -12,8 +12,8 @@ from keydesk import validation
 from keydesk.errors import InvalidInput
 from keydesk.service import KeyService
 from keydesk.tui.screens.create_key import CreateKeyScreen
-from keydesk.tui.screens.key_created import KeyCreatedScreen
 from keydesk.tui.screens.integration_form import IntegrationFormScreen
+from keydesk.tui.screens.key_created import KeyCreatedScreen
 from keydesk.tui.screens.members import AddMemberScreen
 from keydesk.tui.typeahead import AltKeysParser
 from keydesk.tui.widgets import GuardedInput
