@@ -26,7 +26,8 @@ def test_a_name_or_a_key_starting_a_reason_is_kept_as_written():
 
 async def test_help_on_the_api_keys_tab_needs_no_scrolling_at_120x40(make_app):
     """Its dialog grows with the terminal: at 120x40 it scrolled in 16 rows
-    though the screen had room for all 27. At 60x20 it scrolls, as it must."""
+    though the screen had room for all 27. At 60x20 it scrolls, as it must,
+    inside the dialog (its last line was below the dialog's edge)."""
     for size, whole in (((120, 40), True), ((60, 20), False)):
         app = make_app()
         async with app.run_test(size=size) as pilot:
@@ -36,3 +37,6 @@ async def test_help_on_the_api_keys_tab_needs_no_scrolling_at_120x40(make_app):
             assert isinstance(app.screen, HelpScreen)
             body = app.screen.query_one("#dialog-body")
             assert (body.virtual_size.height <= body.size.height) is whole, (size, body.size)
+            # all of it inside the dialog: scrolled to its end, the last line shows
+            inside = app.screen.query_one("#dialog").content_region
+            assert body.region.bottom <= inside.bottom, (size, body.region, inside)
