@@ -109,6 +109,11 @@ async def test_a_live_key_is_revoked_on_the_spot_and_stops_working(make_app, dem
         assert statuses(screen)["app.env:2"] == "revoked"
         assert all(row.private_key is None for row in screen.rows)  # nothing left to revoke
         assert screen.check_action("revoke", ()) is None  # dimmed: no longer works
+        app.clear_notifications()
+        await pilot.press("x")  # says why, as the API Keys tab does
+        await settle(pilot)
+        [said] = [n.message for n in app._notifications]
+        assert said.endswith(" is revoked: it cannot be revoked again."), said
     with pytest.raises(Unauthorized):
         Verifier(demo_store.engine).verify(keys["active"])
     with demo_store.session() as session:

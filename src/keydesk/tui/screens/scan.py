@@ -30,6 +30,7 @@ from keydesk.tui.display import content, literal
 from keydesk.tui.screens.base import KeydeskScreen
 from keydesk.tui.screens.confirm import leave_form
 from keydesk.tui.screens.form import ask_before_quitting
+from keydesk.tui.screens.integration_words import why_not_key
 from keydesk.tui.widgets import Column, FittedTable, Header, KeyFooter
 from keydesk.views import counted
 
@@ -392,6 +393,13 @@ class ScanScreen(KeydeskScreen[None]):
             row = self._highlighted()
             return False if row is None else row.revoke_offer()
         return True
+
+    def why_not(self, action: str) -> str | None:
+        """A dimmed Revoke says why, in the API Keys tab's words."""
+        row = self._highlighted()
+        if action != "revoke" or row is None or row.integration is None:
+            return None
+        return why_not_key(row.integration, row.found.key, action, self.keydesk.now())
 
     def action_revoke(self) -> None:
         row = self._highlighted()
