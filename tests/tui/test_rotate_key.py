@@ -95,3 +95,30 @@ async def test_the_rotation_question_and_its_help_keep_each_line_whole(make_app)
                 assert pairs.size.height == len(pairs.rows), (size, pairs.id)
             await pilot.press("escape")
             await settle(pilot)
+
+
+async def test_each_keys_page_names_the_other_key_of_its_rotation(make_app, demo_store):
+    """The rotation's line on a key's page ended in a bare public key: the
+    old key's page names its replacement and when it stops, the new key's
+    the key it replaced."""
+    alice = KeyService(demo_store, "alice")
+    old = alice.create_key("github", "edge", expires_at=utcnow() + timedelta(days=60)).key
+    new = alice.rotate_key(old.public_key, timedelta(hours=24)).created.key
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_integration(pilot, "github")
+        detail = app.screen
+        said = {}
+        for key in (old, new):
+            rows = [k.public_key for k in detail.listed_keys()]
+            detail.table.move_cursor(row=rows.index(key.public_key))
+            await settle(pilot)
+            await pilot.press("enter")
+            await settle(pilot)
+            assert isinstance(app.screen, KeyScreen)
+            events = app.screen.query_one("#key-events", Pairs).rows
+            said[key.label] = next(line for _, line in events if "key.rotate" in line)
+            await pilot.press("escape")
+            await settle(pilot)
+    assert f"key.rotate · replacement {new.public_key} · old key stops " in said[old.label], said
+    assert said[new.label].endswith(f"key.rotate · replaced {old.public_key}"), said

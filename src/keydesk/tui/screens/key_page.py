@@ -150,7 +150,8 @@ class KeyScreen(KeydeskScreen[None]):
         line.update(content(counts))
         line.set_class(never, "field-label")
         self.query_one("#key-events", Pairs).show(
-            [(when(e.at), _event_line(e)) for e in page.events] or [("—", "no events")]
+            [(when(e.at), _event_line(e, self.key.public_key)) for e in page.events]
+            or [("—", "no events")]
         )
         self._show_sources(page.sources)
 
@@ -283,8 +284,12 @@ class KeyScreen(KeydeskScreen[None]):
         self.keydesk.copy_text(self.key.public_key, "Public key")
 
 
-def _event_line(event: AuditView) -> str:
-    line = f"{event.actor} · {event.action}"
-    if event.related:
-        line += f" · {event.related}"
-    return line
+def _event_line(event: AuditView, public_key: str) -> str:
+    """Who did what to this key; of a rotation, the other key and when the
+    old one stops (a bare public key at the end said neither)."""
+    parts = [event.actor, event.action]
+    if event.related == public_key:  # this key is the rotation's replacement
+        parts.append(f"replaced {event.target}")
+    elif event.related:
+        parts += [f"replacement {event.related}", event.label or ""]
+    return " · ".join(part for part in parts if part)
