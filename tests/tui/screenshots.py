@@ -196,7 +196,7 @@ def key_life(app: KeydeskApp) -> None:
     import sqlalchemy as sa
 
     from keydesk.store.models import ApiKey, AuditEvent, KeyUsage
-    from keydesk.views import utcnow
+    from keydesk.views import stop_time, utcnow
 
     service = app.service
     shift = utcnow() - DEMO_NOW
@@ -215,6 +215,12 @@ def key_life(app: KeydeskApp) -> None:
                     expires_at=expires - shift if expires is not None else None,
                 )
             )
+        # The rotation's note says when the old key stops: at DEMO_NOW's time too.
+        connection.execute(
+            sa.update(AuditEvent)
+            .where(AuditEvent.at > DEMO_NOW, AuditEvent.action == "key.rotate")  # type: ignore[arg-type]
+            .values(label=f"old key stops {stop_time(DEMO_NOW + timedelta(hours=24))}")
+        )
         connection.execute(
             sa.update(AuditEvent).where(AuditEvent.at > DEMO_NOW).values(at=DEMO_NOW)  # type: ignore[arg-type]
         )
