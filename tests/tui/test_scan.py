@@ -372,9 +372,10 @@ async def test_on_postgresql_a_key_matched_by_public_key_is_not_offered_for_revo
         check.close()
 
 
-async def test_a_rotating_key_found_says_so_on_its_line(make_app, demo_store, tmp_path):
-    """The column's one word is "active"; the line under the table says what
-    the key's pages say: it is rotating, and to which key."""
+async def test_a_rotating_key_found_says_so_in_its_row_and_line(make_app, demo_store, tmp_path):
+    """Its status cell said only "active": it says "rotating" as the API
+    Keys tab does (in as few words as fit), and the line under the table
+    what the key's pages say: it is rotating, to which key, and how long."""
     keys = plant_leaks(tmp_path / "leaks")
     alice = KeyService(demo_store, "alice")
     found = Verifier(demo_store.engine).verify(keys["active"])
@@ -386,3 +387,5 @@ async def test_a_rotating_key_found_says_so_on_its_line(make_app, demo_store, tm
         await highlight(pilot, screen, "active")
         detail = str(screen.query_one("#scan-detail", Static).render()).replace("\n", " ")
         assert f"rotating -> {new.public_key}" in detail, detail
+        cells = [str(cell) for cell in screen.table.get_row_at(screen.table.cursor_row)]
+        assert "rotating" in cells, cells  # as the API Keys tab says it, in fewer words

@@ -32,6 +32,7 @@ from keydesk.tui.screens.confirm import leave_form
 from keydesk.tui.screens.form import ask_before_quitting
 from keydesk.tui.screens.integration_words import why_not_key
 from keydesk.tui.widgets import Column, FittedTable, Header, KeyFooter
+from keydesk.tui.widgets.key_table import shorter_status
 from keydesk.views import counted
 
 if TYPE_CHECKING:
@@ -48,7 +49,9 @@ UNPROVEN_NOTE = (
 )
 COLUMNS = [
     Column("where", "Where", 16, flexible_up_to=60),
-    Column("status", "Status", 10),  # other-workspace is cut: the detail line has it whole
+    # In the API Keys tab's words, as few as fit ("rotating"); other-workspace
+    # is cut: the detail line has each whole.
+    Column("status", "Status", 10),
     Column("public", "Public key", 21, drop=1),
     Column("key", "Key", 10, drop=2),
 ]
@@ -339,9 +342,13 @@ class ScanScreen(KeydeskScreen[None]):
     # -- what a row shows -------------------------------------------------------------
 
     def _cells(self, row: Row) -> list[object]:
+        key, status = row.found.key, row.status
+        if key is not None:  # "active" alone hid a rotation under way
+            width = next(width for column, width in self.table.fitted if column.key == "status")
+            status = shorter_status(key.status_words(self.keydesk.now()), width)
         values = {
             "where": row.location,
-            "status": row.status,
+            "status": status,
             "public": row.public_key,
             "key": row.redacted,
         }

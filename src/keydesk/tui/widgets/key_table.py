@@ -89,7 +89,11 @@ def shorter_status(words: str, width: int) -> str:
         span = rotating[1]
         brief = _brief(span)
         return _fitting(
-            width, f"rotating, {span} left", f"rotating, {brief} left", f"rotating, {brief}"
+            width,
+            f"rotating, {span} left",
+            f"rotating, {brief} left",
+            f"rotating, {brief}",
+            "rotating",  # a scan's Status (10 cells): how long, in the detail line
         )
     if orphaned := _ORPHANED.fullmatch(words):
         span = orphaned[1]
