@@ -41,6 +41,7 @@ from keydesk.tui.widgets import (
     Header,
     KeyFooter,
     KeyTable,
+    Line,
     LoadedKeys,
     Pairs,
 )
@@ -120,7 +121,6 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         self._initial_tab = tab
         self._highlight = highlight
         self._filter_timer: Timer | None = None
-        self._said: dict[str | None, str] = {}
         self._filter_on_show = False  # `/` switched the tab: its filter, not its table
         self._key_reads = PageKeyReads()
 
@@ -134,7 +134,7 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
                     yield tab_body("overview", self.integration)
             with TabPane("API Keys", id="api-keys"):
                 with Horizontal(id="keys-bar"):
-                    yield Static(id="keys-summary")
+                    yield Line(id="keys-summary")
                     yield Button("Generate API key", id="generate", variant="primary", compact=True)
                 yield Static(id="keys-gate")
                 yield FilterInput(
@@ -143,7 +143,7 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
                     compact=True,
                 )
                 yield KeyTable(self.keydesk.now, id="keys")
-                yield Static(id="key-detail")
+                yield Line(id="key-detail")
             with TabPane("Audit", id="audit"):
                 if self._initial_tab == "audit":
                     yield tab_body("audit", self.integration)
@@ -153,17 +153,17 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
 
     table = getters.query_one("#keys", KeyTable)
     key_filter = getters.query_one("#key-filter", Input)
-    summary = getters.query_one("#keys-summary", Static)
+    summary = getters.query_one("#keys-summary", Line)
     tabs = getters.query_one("#tabs", TabbedContent)
     generate_button = getters.query_one("#generate", Button)
     gate = getters.query_one("#keys-gate", Static)
     title_bar = getters.query_one("#detail-title", Static)
-    key_detail = getters.query_one("#key-detail", Static)
+    key_detail = getters.query_one("#key-detail", Line)
 
     def on_mount(self) -> None:
         self.key_filter.display = False
         self._show_integration(self.integration)
-        self._say(self.summary, "Loading keys…")
+        self.summary.say("Loading keys…")
         if self._highlight is not None:  # a key was just made: the counts changed too
             self.on_integrations_changed(IntegrationsChanged())
         self._focus_tab()
@@ -185,7 +185,7 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
             settings.show(overview_rows(integration))
             self.query_one("#overview-hint", Static).update(content(settings_hint(integration)))
         reason = keys_gate(integration)
-        self.advised = advised_actions(integration)  # the key `reason` names: in the footer
+        self._advise()
         button = self.generate_button
         button.disabled = reason is not None
         button.tooltip = literal(reason) if reason else None
@@ -244,7 +244,7 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
             self.refresh_bindings()
         if self.key_filter.value.strip() or self.table.loaded is not None:
             return  # a filter applies to every key: wait for all of them
-        self._say(self.summary, "Loading keys…")
+        self.summary.say("Loading keys…")
         self.table.show_rows(keys, highlight=None)
 
     def _fill_keys(self, loaded: LoadedKeys) -> None:
@@ -286,7 +286,7 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
     @on(KeyTable.SelectionChanged)
     def _summarise(self) -> None:
         if self.table.loaded is not None:  # else "Loading keys…" stays
-            self._say(self.summary, self.table.summary(self.summary.size.width or None))
+            self.summary.say(self.table.summary(self.summary.size.width or None))
         footer_shows(self, "space", bool(self.table.selected))  # while selecting (Rotate leaves)
         self.refresh_bindings()  # x revokes the selection, or the highlighted key
 
@@ -294,17 +294,15 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
     def _key_changed(self, message: KeyTable.KeyHighlighted) -> None:
         """Its detail line, and what the footer offers (redrawn only if that changed)."""
         self._show_key_detail(message.key)
+        self._advise()
         self.refresh_bindings()
 
-    def _show_key_detail(self, key: KeyView | None) -> None:
-        self._say(self.key_detail, detail_line(key, self.keydesk.now(), self.key_filter.value))
+    def _advise(self) -> None:
+        """The footer keeps the keys the page's words name (keydesk.tui.actions)."""
+        self.advised = advised_actions(self.integration, self.highlighted_key(), self.keydesk.now())
 
-    def _say(self, line: Static, text: str) -> None:
-        """Update a line only when its text changes: an update re-lays out
-        the screen, which a keystroke in the filter should not pay for."""
-        if self._said.get(line.id) != text:
-            self._said[line.id] = text
-            line.update(content(text))
+    def _show_key_detail(self, key: KeyView | None) -> None:
+        self.key_detail.say(detail_line(key, self.keydesk.now(), self.key_filter.value))
 
     # -- keys: what other screens and the palette ask ------------------------------
 

@@ -9,6 +9,7 @@ from keydesk.tui.widgets.footer import KeyFooter
 from keydesk.tui.widgets.guarded_input import GuardedInput
 from keydesk.tui.widgets.header import Header
 from keydesk.tui.widgets.key_table import KeyTable, LoadedKeys
+from keydesk.tui.widgets.line import Line
 from keydesk.tui.widgets.list_table import ListOptions, ListTable
 from keydesk.tui.widgets.pairs import Pairs
 from keydesk.tui.widgets.scope_list import ScopeList
@@ -24,6 +25,7 @@ __all__ = [
     "Header",
     "KeyFooter",
     "KeyTable",
+    "Line",
     "ListOptions",
     "ListTable",
     "LoadedKeys",
