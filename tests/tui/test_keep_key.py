@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from textual.widgets import Static
+from textual.widgets._footer import FooterKey
 from textual.widgets._toast import Toast
 
 from keydesk.service import KeyService
@@ -14,6 +15,7 @@ from keydesk.tui.app import KeydeskApp
 from keydesk.tui.screens.confirm import ConfirmScreen
 from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
 from keydesk.tui.screens.key_page import KeyScreen
+from keydesk.tui.widgets import KeyFooter
 from keydesk.views import utcnow
 from tests.tui.screenshots import open_integration, settle
 
@@ -51,6 +53,8 @@ async def test_the_row_says_the_replacement_is_gone_and_k_keeps_the_key(demo_sto
         line = str(detail.query_one("#key-detail", Static).render())
         assert "replacement revoked, stops in 24 hours" in line
         assert "keep" in _footer_keys(detail)
+        shown = {key.key for key in detail.query_one(KeyFooter).query(FooterKey)}
+        assert "K" in shown, shown  # drawn at 80 columns: the status names it
         await pilot.press("K")
         await settle(pilot)
         dialog = app.screen

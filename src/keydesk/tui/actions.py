@@ -23,16 +23,22 @@ def _offer(role_allows: bool, possible_now: bool) -> bool | None:
     return True if possible_now else None
 
 
-def advised_actions(integration: IntegrationView) -> tuple[str, ...]:
-    """The key the advice of an integration that makes no keys names (its
-    API Keys tab: keydesk.tui.screens.integration_words.keys_gate), which the
-    footer offers: e for a draft's missing setting ("e fills it in"), else
-    c; none where it makes keys or the role decides."""
-    if not integration.can_manage or integration.why_no_new_keys() is None:
+def advised_actions(
+    integration: IntegrationView, key: KeyView | None = None, now: datetime | None = None
+) -> tuple[str, ...]:
+    """The keys a page's words name, which its footer keeps: for an
+    integration that makes no keys (its API Keys tab's advice,
+    keydesk.tui.screens.integration_words.keys_gate) e for a draft's missing
+    setting ("e fills it in"), else c; K on a `key` whose status says "repl.
+    revoked" (at 80 columns K gave way first); none where the role decides."""
+    if not integration.can_manage:
         return ()
+    keep = ("keep",) if key is not None and key.stop_is_orphaned(now) else ()
+    if integration.why_no_new_keys() is None:
+        return keep
     if integration.status is IntegrationStatus.DRAFT and integration.missing_settings():
-        return ("edit",)
-    return ("configure",)
+        return ("edit", *keep)
+    return ("configure", *keep)
 
 
 def integration_action(integration: IntegrationView | None, action: str) -> bool | None:

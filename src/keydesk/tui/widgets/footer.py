@@ -132,7 +132,7 @@ class KeyFooter(Footer):
         named = getattr(self.screen, "FOOTER_FIRST_TO_GO", ())
         staying = [k for k in kept if k[0].id in STAYING or k[0].action in advised]
         droppable = [k for k in reversed(kept) if not k[1] and k not in staying]
-        droppable += [k for action in named for k in kept if k[0].action == action]
+        droppable += [k for a in named for k in kept if k[0].action == a and k not in staying]
         droppable += [k for k in reversed(kept) if k not in staying]
         for key in droppable:
             needed = sum(self._cells(binding) + KEY_GAP for binding, _, _ in kept)
