@@ -80,6 +80,8 @@ async def test_an_owner_filters_changes_adds_and_removes_members(make_app, demo_
         await settle(pilot)
         assert app.screen is screen and roles(demo_store)["carol"] == "admin", "role: changed"
         assert screen.highlighted().account == "carol", "role: row kept"
+        said = [n.message for n in app._notifications]
+        assert "carol is now an admin." in said, ("role: said in a sentence", said)
 
         await highlight(pilot, screen, "alice")
         assert "alice is the last owner of acme and cannot leave" in note(screen), "last owner"

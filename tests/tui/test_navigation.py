@@ -208,7 +208,7 @@ async def test_j_and_k_move_in_a_dialogs_choices_and_q_leaves_each_screen_as_esc
         footer = [key.description for key in app.screen.query_one(KeyFooter).query(FooterKey)]
         assert "Choose" in footer, ("switch: Enter in its footer", footer)
         hint = str(app.screen.query_one("#new-workspace").render())  # where another comes from
-        assert hint == "Another workspace: keydesk init --workspace NAME (you will own it)"
+        assert hint == "To make another, run keydesk init --workspace NAME (you will own it)."
         await pilot.press("j", "enter")
         await settle(pilot)
         assert app.workspace.name == "globex", "switch: j chose the next"

@@ -175,7 +175,7 @@ async def test_the_api_keys_columns_follow_the_width_and_the_footer_the_key(
             assert offer["Revoke"] is key.is_active and offer["Rotate"] is key.is_active, key
             if key.label == "gone-early":
                 line = str(screen.query_one("#key-detail", Static).render())
-                assert "revoked" in line and "stops at" not in line, ("revoked early", line)
+                assert "revoked" in line and "expires" not in line, ("revoked early", line)
         assert "gone-early" in [key.label for key in keys], "revoked early: listed"
 
         screen.refresh_bindings()

@@ -157,7 +157,7 @@ def detail_line(key: KeyView | None, now: datetime, needle: str = "") -> str:
     if key.revoked_at:
         parts.append(f"revoked {when(key.revoked_at)} by {key.revoked_by or '—'}")
     elif key.expires_at:  # a revoked key has stopped already
-        parts.append(f"stops at {stop_time(key.expires_at)}")
+        parts.append(f"expires {stop_time(key.expires_at)}")  # the reveal page's word
     if key.scopes:
         parts.append("scopes " + " ".join(key.scopes))
     if key.tags:  # the table has no room for them; the filter matches them

@@ -256,7 +256,8 @@ class MembersScreen(KeydeskScreen[None]):
     def _member_added(self, member: MemberView | None) -> None:
         if member is not None:
             self.notify(
-                f"{visible(member.account)} is now {member.role} in {visible(self.workspace)}.",
+                f"{visible(member.account)} is now {_article(member.role)} {member.role} in "
+                f"{visible(self.workspace)}.",
                 title="Members",
                 markup=False,
             )
@@ -349,7 +350,9 @@ class MembersScreen(KeydeskScreen[None]):
         call_service(
             self,
             lambda: self.keydesk.calls.set_member_role(workspace, account, role.value),
-            lambda member: self._changed(member, f"{member.account} is now {member.role}."),
+            lambda member: self._changed(
+                member, f"{member.account} is now {_article(member.role)} {member.role}."
+            ),
             group="member-change",
         )
 

@@ -15,7 +15,7 @@ from keydesk.tui.screens.choice import NOW
 from keydesk.tui.widgets import KeyFooter, ListOptions
 from keydesk.views import WorkspaceView
 
-NEW_WORKSPACE = "Another workspace: keydesk init --workspace NAME (you will own it)"
+NEW_WORKSPACE = "To make another, run keydesk init --workspace NAME (you will own it)."
 
 
 class WorkspaceScreen(KeydeskModal[WorkspaceView | None]):
