@@ -17,7 +17,8 @@ from keydesk.service import KeyService
 from keydesk.store.models import AuditEvent
 from keydesk.tui.app import KeydeskApp
 from keydesk.tui.screens.confirm import ConfirmScreen
-from keydesk.tui.screens.scan import Leak, ScanScreen
+from keydesk.tui.screens.scan import ScanScreen
+from keydesk.tui.screens.scan_findings import Leak
 from keydesk.tui.widgets import KeyFooter
 from keydesk.verify import Verifier
 from keydesk.views import FoundKey
@@ -389,3 +390,28 @@ async def test_a_rotating_key_found_says_so_in_its_row_and_line(make_app, demo_s
         assert f"rotating -> {new.public_key}" in detail, detail
         cells = [str(cell) for cell in screen.table.get_row_at(screen.table.cursor_row)]
         assert "rotating" in cells, cells  # as the API Keys tab says it, in fewer words
+
+
+async def test_slash_filters_the_findings_and_e_names_another_path(make_app, tmp_path):
+    """As on every list, `/` filters what is listed (it went to the path);
+    a filter hiding every finding says so; Escape empties it, then leaves."""
+    plant_leaks(tmp_path / "leaks")
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_scan(pilot)
+        assert screen.check_action("filter", ()) is None  # nothing found yet: dimmed
+        await scan(pilot, screen, str(tmp_path / "leaks"))
+        await pilot.press("slash", *"revoked", "enter")
+        await settle(pilot)
+        assert screen.table.row_count == 1
+        assert screen._highlighted().status == "revoked"
+        await pilot.press("slash", *"-nothing", "enter")
+        await settle(pilot)
+        detail = str(screen.query_one("#scan-detail", Static).render()).replace("\n", " ")
+        assert screen.table.row_count == 0 and "No finding matches" in detail, detail
+        await pilot.press("escape")  # the filter first
+        await settle(pilot)
+        assert app.screen is screen and screen.table.row_count == 3
+        await pilot.press("e")
+        await settle(pilot)
+        assert screen.query_one("#scan-path", Input).has_focus

@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     from keydesk.keys import PrivateKey
     from keydesk.service import KeyService
     from keydesk.store.queries import Reads
-    from keydesk.tui.screens.scan import Leak
+    from keydesk.tui.screens.scan_findings import Leak
 
 __all__ = ["KeydeskApp", "run"]
 HANGUP_GRACE_SECONDS = 5.0  # after ctrl+q or a hang-up, the longest an exit may take
@@ -351,7 +351,7 @@ class KeydeskApp(App[None]):
         from contextlib import closing
 
         from keydesk.scan import ScanRequest, SkipCount, Skipped, run_scan  # loads argon2
-        from keydesk.tui.screens.scan import Leak
+        from keydesk.tui.screens.scan_findings import Leak
 
         service = self.service
         if service.ssh_key is not None:

@@ -12,9 +12,9 @@ active key the account manages) and drops them all when it closes.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, ClassVar, Protocol
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -24,21 +24,20 @@ from textual.widgets import DataTable, Input, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from keydesk.errors import KeydeskError
-from keydesk.tui.actions import key_action
 from keydesk.tui.calls import deliver
 from keydesk.tui.display import content, literal
 from keydesk.tui.screens.base import KeydeskScreen
 from keydesk.tui.screens.confirm import leave_form
 from keydesk.tui.screens.form import ask_before_quitting
 from keydesk.tui.screens.integration_words import why_not_key
-from keydesk.tui.widgets import Column, FittedTable, Header, KeyFooter
+from keydesk.tui.screens.scan_findings import Leak, Row, Scan
+from keydesk.tui.widgets import Column, FilterInput, FittedTable, Header, KeyFooter
+from keydesk.tui.widgets.filter_input import clear_filter_binding, clear_typed, no_match, typed_in
 from keydesk.tui.widgets.key_table import shorter_status
 from keydesk.views import counted
 
 if TYPE_CHECKING:
-    from keydesk.keys import PrivateKey
-    from keydesk.scan import Finding
-    from keydesk.views import FoundKey, IntegrationView, KeyView
+    from keydesk.views import KeyView
 
 LIVE = "active"
 PATH_UNSCANNED = "The path you typed has not been scanned."
@@ -57,53 +56,6 @@ COLUMNS = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class Leak:
-    """A key found, what the store says of it, and its integration when
-    the account may see it (from `KeydeskApp.scan_leaks`)."""
-
-    finding: Finding
-    found: FoundKey
-    integration: IntegrationView | None
-
-
-@dataclass(slots=True)
-class Row:
-    """A finding as listed. `private_key` is held only while this account
-    may revoke it here; everything else the row shows is fit to show."""
-
-    location: str
-    redacted: str
-    public_key: str
-    found: FoundKey
-    integration: IntegrationView | None
-    private_key: PrivateKey | None
-
-    @property
-    def status(self) -> str:
-        return self.found.status
-
-    def revoke_offer(self) -> bool | None:
-        """The footer's answer for Revoke (actions.py): hidden where the
-        account may not revoke or its secret was not checked (a forgery
-        would revoke the real key), dimmed for a key that no longer works."""
-        if self.integration is None or self.found.key is None or not self.found.secret_checked:
-            return False
-        return key_action(self.integration, self.found.key, "revoke")
-
-
-class Scan(Protocol):
-    """What finds keys under `paths` and looks them up (`KeydeskApp.scan_leaks`)."""
-
-    def __call__(
-        self,
-        paths: list[str],
-        *,
-        on_file: Callable[[], object],
-        on_skipped: Callable[[bool, str], object],
-    ) -> Iterator[Leak]: ...
-
-
 class _Stopped(Exception):
     """Raised from the scanner's per-file hook once the scan is cancelled."""
 
@@ -111,13 +63,17 @@ class _Stopped(Exception):
 class ScanScreen(KeydeskScreen[None]):
     AUTO_FOCUS = "#scan-path"
     BINDINGS: ClassVar[list[BindingType]] = [
+        clear_filter_binding("scan", "finding"),  # before Escape's others: a filter empties first
         Binding("escape", "cancel", "Cancel scan", id="scan.cancel",
                 tooltip="Stop the scan (what was found stays listed)"),
         Binding("escape,q", "back", "Back", key_display="esc", id="scan.back",
                 tooltip="Leave the scan"),
         Binding("x", "revoke", "Revoke", id="scan.revoke",
                 tooltip="Revoke the highlighted live key, audited as leaked"),
-        Binding("slash", "focus_path", "Path", key_display="/", id="scan.path",
+        # As on every list, `/` filters what is listed; e edits the path.
+        Binding("slash", "filter", "Filter", key_display="/", id="scan.filter",
+                tooltip="Filter the findings: where, status or public key"),
+        Binding("e", "focus_path", "Path", id="scan.path",
                 tooltip="Name another folder or file to scan (Enter scans)"),
     ]  # fmt: skip
     PROGRESS_SECONDS: ClassVar[float] = 0.2
@@ -149,6 +105,11 @@ class ScanScreen(KeydeskScreen[None]):
             content("Enter scans it and everything under it; each key found is looked up."),
             id="scan-progress",
         )
+        yield FilterInput(  # shown by `/`
+            placeholder="Filter findings: where, status or public key  ( / )",
+            id="scan-filter",
+            compact=True,
+        )
         yield FittedTable(COLUMNS, redraw=self._redraw, id="scan-findings")
         yield Static(id="scan-detail")
         yield Static(content(UNPROVEN_NOTE), id="scan-note")
@@ -176,10 +137,45 @@ class ScanScreen(KeydeskScreen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#scan-note").display = False
+        self.query_one("#scan-filter").display = False
 
     def _redraw(self, _cursor: int) -> None:
         for key, row in self._rows.items():
-            self.table.add_row(*self._cells(row), key=key)
+            if self._shown(row):
+                self.table.add_row(*self._cells(row), key=key)
+
+    # -- filtering ------------------------------------------------------------------
+
+    def _shown(self, row: Row) -> bool:
+        needle = self.query_one("#scan-filter", FilterInput).value.strip().lower()
+        return not needle or needle in f"{row.location} {row.status} {row.public_key}".lower()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#scan-filter", FilterInput)
+        box.display = True
+        box.focus()
+
+    def action_clear_filter(self) -> None:
+        clear_typed(self)
+
+    @on(Input.Changed, "#scan-filter")
+    def _filter_changed(self) -> None:
+        if not self._rows:
+            return  # nothing listed to filter (its first Changed comes as it mounts)
+        self.table.clear()
+        self._redraw(0)
+        row = self._highlighted()
+        needle = self.query_one("#scan-filter", FilterInput).value.strip()
+        if row is not None:
+            self._show_detail(row)
+        else:  # every finding hidden: say so, not the last one's line
+            self.query_one("#scan-detail", Static).update(content(no_match("finding", needle)))
+        self.refresh_bindings()
+
+    @on(Input.Submitted, "#scan-filter")
+    def _filter_done(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.table.focus()
 
     # -- scanning -------------------------------------------------------------------
 
@@ -264,7 +260,8 @@ class ScanScreen(KeydeskScreen[None]):
             row.private_key = finding.private_key
         key = str(len(self._rows))
         self._rows[key] = row
-        self.table.add_row(*self._cells(row), key=key)
+        if self._shown(row):
+            self.table.add_row(*self._cells(row), key=key)
         if not leak.found.secret_checked and leak.found.key is not None:
             self.query_one("#scan-note").display = True
         if len(self._rows) == 1:
@@ -290,9 +287,9 @@ class ScanScreen(KeydeskScreen[None]):
 
     def _highlight_first_live(self) -> None:
         """The cursor on the first key that still works: what to act on first."""
-        live = next((i for i, row in enumerate(self._rows.values()) if row.found.may_work), None)
-        if live is not None:
-            self.table.move_cursor(row=live)
+        live = next((key for key, row in self._rows.items() if row.found.may_work), None)
+        if live is not None and live in self.table.rows:
+            self.table.move_cursor(row=self.table.get_row_index(live))
 
     def _failed(self, message: str) -> None:
         self._finished("failed")
@@ -360,7 +357,7 @@ class ScanScreen(KeydeskScreen[None]):
 
     def _highlighted(self) -> Row | None:
         table = self.table
-        if not self._rows or table.cursor_row < 0:
+        if not table.row_count or table.cursor_row < 0:  # none found, or none matches
             return None
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
         return self._rows.get(key or "")
@@ -399,10 +396,16 @@ class ScanScreen(KeydeskScreen[None]):
         if action == "revoke":
             row = self._highlighted()
             return False if row is None else row.revoke_offer()
+        if action == "filter":
+            return True if self._rows else None
+        if action == "clear_filter":
+            return bool(typed_in(self))
         return True
 
     def why_not(self, action: str) -> str | None:
         """A dimmed Revoke says why, in the API Keys tab's words."""
+        if action == "filter":
+            return "Nothing found to filter: e names a folder, Enter scans it"
         row = self._highlighted()
         if action != "revoke" or row is None or row.integration is None:
             return None
@@ -426,6 +429,8 @@ class ScanScreen(KeydeskScreen[None]):
             if row.public_key == key.public_key and row.found.key is not None:
                 row.found = replace(row.found, key=key)
                 row.private_key = None
+                if row_key not in self.table.rows:
+                    continue  # filtered out: drawn as it is now when shown again
                 for (column, _), cell in zip(self.table.fitted, self._cells(row), strict=True):
                     self.table.update_cell(row_key, column.key, cell)
         current = self._highlighted()
