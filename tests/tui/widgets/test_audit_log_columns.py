@@ -14,6 +14,15 @@ from tests.support.tui_pages import go_to_integration
 from tests.tui.screenshots import audit_tab, settle
 
 
+async def _github_trail(pilot) -> AuditLog:
+    """github's Audit tab, its first page read."""
+    await go_to_integration(pilot, "github")
+    await audit_tab(pilot)
+    log = pilot.app.screen.query_one(AuditLog)
+    await _settled(pilot, log)
+    return log
+
+
 async def _settled(pilot, log: AuditLog) -> list[tuple[str, int]]:
     for _ in range(200):
         await pilot.pause()
@@ -41,10 +50,7 @@ async def test_a_filter_keeps_the_audit_columns_at_80_columns(make_app):
 async def test_the_action_is_whole_at_60_columns(make_app):
     app = make_app()
     async with app.run_test(size=(60, 20)) as pilot:
-        await go_to_integration(pilot, "github")
-        await audit_tab(pilot)
-        log = app.screen.query_one(AuditLog)
-        await _settled(pilot, log)
+        log = await _github_trail(pilot)
         actions = [log.table.get_row_at(n)[1].plain for n in range(log.table.row_count)]
         assert "integration.configure" in actions, actions
 
@@ -58,10 +64,7 @@ async def test_a_rotations_line_is_whole_under_the_table_at_60_columns(make_app,
     alice.rotate_key(old.public_key, timedelta(hours=24))
     app = make_app()
     async with app.run_test(size=(60, 20)) as pilot:
-        await go_to_integration(pilot, "github")
-        await audit_tab(pilot)
-        log = app.screen.query_one(AuditLog)
-        await _settled(pilot, log)
+        log = await _github_trail(pilot)
         assert log.events[0].action == "key.rotate"
         line = log.query_one("#audit-detail", Static)
         assert "replacement kdpk_" in str(line.render())
