@@ -399,7 +399,7 @@ async def test_slash_filters_the_findings_and_e_names_another_path(make_app, tmp
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_scan(pilot)
-        assert screen.check_action("filter", ()) is None  # nothing found yet: dimmed
+        assert not screen.check_action("filter", ())  # nothing found yet
         await scan(pilot, screen, str(tmp_path / "leaks"))
         await pilot.press("slash", *"revoked", "enter")
         await settle(pilot)
@@ -415,3 +415,14 @@ async def test_slash_filters_the_findings_and_e_names_another_path(make_app, tmp
         await pilot.press("e")
         await settle(pilot)
         assert screen.query_one("#scan-path", Input).has_focus
+
+
+async def test_while_a_field_has_the_focus_the_footer_offers_no_letter_it_would_type(make_app):
+    """Scan opens in its path: `/`, `e` and `x` type there, so the footer
+    offered keys that did nothing but add to the path."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_scan(pilot)
+        assert screen.query_one("#scan-path", Input).has_focus
+        offered = {key.key for key in screen.query_one(KeyFooter).query(FooterKey)}
+        assert not {"slash", "e", "x"} & offered, offered

@@ -393,6 +393,8 @@ class ScanScreen(KeydeskScreen[None]):
             return self.scanning
         if action == "back":
             return not self.scanning
+        if action in ("revoke", "filter", "focus_path") and isinstance(self.focused, Input):
+            return False  # their keys are text in the path or the filter: not offered
         if action == "revoke":
             row = self._highlighted()
             return False if row is None else row.revoke_offer()
