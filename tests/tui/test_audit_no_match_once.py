@@ -22,6 +22,6 @@ async def test_a_trail_filter_matching_nothing_is_said_once(make_app):
         assert log.events == []
         above = str(log.query_one("#audit-summary", Static).render())
         below = str(log.query_one("#audit-detail", Static).render())
-        assert below == "No event matches “zzqx” — esc clears the filter"
+        assert below == "No event matches “zzqx” — esc clears the filter."
         assert "zzqx" not in above and "No event" not in above
         assert above == "0 events: the whole trail searched"

@@ -36,7 +36,7 @@ async def test_slash_from_the_tab_bar_filters_the_trail_and_the_line_follows(mak
         await _filtered(pilot, log, "xyz")
         assert detail.query_one("#tabs").active == "audit" and not detail.key_filter.value
         assert log.filter_input.value == "xyz" and not log.events
-        assert _line(log, "#audit-detail") == "No event matches “xyz” — esc clears the filter"
+        assert _line(log, "#audit-detail") == "No event matches “xyz” — esc clears the filter."
         await pilot.press(*["backspace"] * 3, *"local")
         await _filtered(pilot, log, "local")
         first = log.events[0]
@@ -76,7 +76,7 @@ async def test_a_keys_filter_matching_nothing_says_so_and_the_line_follows_it_ba
         await pilot.press("slash", *"xyz")
         await settle(pilot)
         assert not detail.table.row_count
-        assert _line(detail, "#key-detail") == "No key matches “xyz” — esc clears the filter"
+        assert _line(detail, "#key-detail") == "No key matches “xyz” — esc clears the filter."
         # Enter goes down to the (empty) table; Escape there still empties the
         # filter first, as the line says (it left the page, filter and all).
         await pilot.press("enter", "escape")
@@ -118,7 +118,7 @@ def test_a_long_filter_is_cut_where_it_is_quoted_back():
     """A 300-character paste in a filter filled the line under the keys and
     cut off 'esc clears the filter' (walk of #21, 80x24)."""
     said = no_match("key", "abcdefghij" * 30)
-    assert said.endswith("…” — esc clears the filter") and len(said) < 80
+    assert said.endswith("…” — esc clears the filter.") and len(said) < 80
     assert no_match("key", "kdpk_4mc7JV1GESCx8X8F") == (
-        "No key matches “kdpk_4mc7JV1GESCx8X8F” — esc clears the filter"
+        "No key matches “kdpk_4mc7JV1GESCx8X8F” — esc clears the filter."
     )

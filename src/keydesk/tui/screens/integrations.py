@@ -213,7 +213,7 @@ class IntegrationsScreen(KeydeskScreen[None]):
             self._guide(None)
         elif needle:  # as typed, not as compared
             typed = self.filter_input.value.strip()
-            self._guide(no_match("integration", typed) + ".")
+            self._guide(no_match("integration", typed))
         elif workspace is not None and workspace.can_manage:
             self._guide(
                 f"No integrations in {workspace.name} yet.\n\n"

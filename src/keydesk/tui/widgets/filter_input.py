@@ -19,7 +19,7 @@ def no_match(what: str, needle: str) -> str:
     """The line under a list whose filter hides every row, the same on every
     screen (an empty list said nothing, or went on describing a hidden row).
     A long filter is cut: a 300-character paste pushed 'esc clears' off."""
-    return f"No {what} matches “{clipped(needle, NEEDLE_SHOWN)}” — esc clears the filter"
+    return f"No {what} matches “{clipped(needle, NEEDLE_SHOWN)}” — esc clears the filter."
 
 
 def clear_filter_binding(screen: str, rows: str, keys: str = "escape,q") -> Binding:
