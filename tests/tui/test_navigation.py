@@ -209,6 +209,13 @@ async def test_j_and_k_move_in_a_dialogs_choices_and_q_leaves_each_screen_as_esc
         assert "Choose" in footer, ("switch: Enter in its footer", footer)
         hint = str(app.screen.query_one("#new-workspace").render())  # where another comes from
         assert hint == "To make another, run keydesk init --workspace NAME (you will own it)."
+        switch = app.screen
+        await pilot.press("q")  # as Escape, as ? says ("esc / q  Back")
+        await settle(pilot)
+        assert app.screen is not switch and isinstance(app.screen, IntegrationsScreen), "switch: q"
+        assert app.workspace.name == "acme", "switch: q chose nothing"
+        await pilot.press("w")
+        await settle(pilot)
         await pilot.press("j", "enter")
         await settle(pilot)
         assert app.workspace.name == "globex", "switch: j chose the next"
@@ -321,3 +328,19 @@ async def test_the_footer_names_what_escape_does_while_a_filter_or_a_selection_h
             await pilot.press("escape")
             await settle(pilot)
             assert app.screen is screen and _escape_says(screen) == "Back", (what, "cleared")
+
+
+async def test_the_overview_footer_offers_the_keys_its_line_names(make_app):
+    """The Overview says "e edit settings  ·  d disable": its footer offers
+    e and d there (they were hidden: the line named keys the footer did not)."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await go_to_integration(pilot, "github")
+        await pilot.press("1")
+        await settle(pilot)
+        offered = {key.key for key in app.screen.query_one(KeyFooter).query(FooterKey)}
+        assert {"e", "d"} <= offered, offered
+        await pilot.press("2")
+        await settle(pilot)
+        offered = {key.key for key in app.screen.query_one(KeyFooter).query(FooterKey)}
+        assert not {"e", "d"} & offered, offered  # the API Keys tab's own keys there

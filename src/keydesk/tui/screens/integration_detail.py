@@ -298,8 +298,10 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         self.refresh_bindings()
 
     def _advise(self) -> None:
-        """The footer keeps the keys the page's words name (keydesk.tui.actions)."""
-        self.advised = advised_actions(self.integration, self.highlighted_key(), self.keydesk.now())
+        """The footer keeps the keys the page's words name (the Overview's: e, c, d)."""
+        named = ("edit", "configure", "disable") if self.tabs.active == "overview" else ()
+        key, now = self.highlighted_key(), self.keydesk.now()
+        self.advised = advised_actions(self.integration, key, now) + named
 
     def _show_key_detail(self, key: KeyView | None) -> None:
         self.key_detail.say(detail_line(key, self.keydesk.now(), self.key_filter.value))
@@ -352,6 +354,7 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         if not (self._filter_on_show and self.tabs.active == "api-keys"):
             self._focus_tab()  # not after `/`, which focused the filter
         self._filter_on_show = False
+        self._advise()
         self.refresh_bindings()
 
     # -- actions ------------------------------------------------------------------

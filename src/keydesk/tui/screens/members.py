@@ -55,8 +55,8 @@ class MembersScreen(KeydeskScreen[None]):
                 tooltip="Owners: let this member's SSH keys act in this workspace"),
         Binding("r", "refresh", "Refresh", show=False, id="members.refresh"),
         # As on every list: `/` and what is typed after it go to the filter
-        # (not `a`'s form). Not in the footer (no room at 60 columns): ? lists it.
-        Binding("slash", "filter", "Filter", key_display="/", show=False, id="members.filter",
+        # (not `a`'s form); in the footer where there is room, as on the others.
+        Binding("slash", "filter", "Filter", key_display="/", id="members.filter",
                 tooltip="Filter members by account or role"),
     ]  # fmt: skip
 

@@ -20,7 +20,7 @@ NEW_WORKSPACE = "To make another, run keydesk init --workspace NAME (you will ow
 
 class WorkspaceScreen(KeydeskModal[WorkspaceView | None]):
     BINDINGS = [
-        Binding("escape", "cancel", "Cancel", id="workspace.cancel"),
+        Binding("escape,q", "cancel", "Cancel", key_display="esc", id="workspace.cancel"),
         # priority: the list would take Enter first, and hide it from the footer
         Binding("enter", "choose", "Choose", key_display="⏎", priority=True, id="workspace.choose"),
     ]
