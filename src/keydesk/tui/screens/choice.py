@@ -99,8 +99,9 @@ def overlap_question(label: str, public_key: str) -> ChoiceScreen[timedelta]:
         "Rotate API key?",
         [
             f"{label}  ({public_key})",
-            "A replacement is made now, with the same scopes and lifetime. How long "
-            "should the old key keep working while you deploy it?",
+            "A replacement is made now, with the same scopes and lifetime (within the "
+            "workspace's key policy). How long should the old key keep working while "
+            "you deploy it?",
         ],
         OVERLAPS,
         initial=2,
