@@ -389,7 +389,7 @@ async def test_a_rotating_key_found_says_so_in_its_row_and_line(make_app, demo_s
         detail = str(screen.query_one("#scan-detail", Static).render()).replace("\n", " ")
         assert f"rotating -> {new.public_key}" in detail, detail
         cells = [str(cell) for cell in screen.table.get_row_at(screen.table.cursor_row)]
-        assert "rotating" in cells, cells  # as the API Keys tab says it, in fewer words
+        assert any(cell.startswith("rotating") for cell in cells), cells  # as on API Keys
 
 
 async def test_slash_filters_the_findings_and_e_names_another_path(make_app, tmp_path):
@@ -426,3 +426,14 @@ async def test_while_a_field_has_the_focus_the_footer_offers_no_letter_it_would_
         assert screen.query_one("#scan-path", Input).has_focus
         offered = {key.key for key in screen.query_one(KeyFooter).query(FooterKey)}
         assert not {"slash", "e", "x"} & offered, offered
+
+
+def test_the_status_column_holds_repl_revoked_from_80_columns_and_60_keeps_the_public_key():
+    """At 120 columns "repl. rev…" was cut beside a 62-cell Where column."""
+    from keydesk.tui.screens.scan import COLUMNS
+    from keydesk.tui.widgets import fit
+
+    for width, status in ((60, 10), (80, 14), (120, 14)):
+        widths = {column.key: cells for column, cells in fit(COLUMNS, width)}
+        assert widths["status"] == status and "public" in widths, (width, widths)
+        assert widths["status"] >= len("repl. revoked") or width == 60

@@ -48,9 +48,10 @@ UNPROVEN_NOTE = (
 )
 COLUMNS = [
     Column("where", "Where", 16, flexible_up_to=60),
-    # In the API Keys tab's words, as few as fit ("rotating"); other-workspace
-    # is cut: the detail line has each whole.
-    Column("status", "Status", 10),
+    # In the API Keys tab's words, as few as fit ("rotating"; "repl. revoked"
+    # where it steps to 14, from 80 columns); other-workspace is cut: the
+    # detail line has each whole.
+    Column("status", "Status", 10, steps=(14,)),
     Column("public", "Public key", 21, drop=1),
     Column("key", "Key", 10, drop=2),
 ]
