@@ -332,7 +332,7 @@ async def test_stored_markup_and_escapes_render_literally_in_rows_and_notificati
         app.screen.post_message(IntegrationsChanged())
         await settle(pilot)
         (notification,) = [m.notification for m in posted[notes:] if isinstance(m, Notify)]
-        assert notification.message == "label '[bold red]dup[/]' and \\x1b[2J", "notified"
+        assert notification.message == "label '[bold red]dup[/]' and \\x1b[2J.", "notified"
         assert notification.markup is False, "notified: markup off"
 
 

@@ -68,8 +68,11 @@ def call_service(
 
 
 def notify_error(app: App[Any], message: str) -> None:
-    """A service call's user-facing error, as a notification (shown literally)."""
-    app.notify(visible(message), severity="error", title="keydesk", markup=False)
+    """A service call's user-facing error, as a notification (shown literally),
+    ending as a sentence does (its first word keeps its case: it may be an
+    account's name or a public key)."""
+    said = message if message.endswith((".", "?", "!")) else message + "."
+    app.notify(visible(said), severity="error", title="keydesk", markup=False)
 
 
 def deliver(node: DOMNode, callback: Callable[[T], Any], value: T) -> None:
