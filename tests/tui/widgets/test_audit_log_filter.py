@@ -122,3 +122,21 @@ def test_a_long_filter_is_cut_where_it_is_quoted_back():
     assert no_match("key", "kdpk_4mc7JV1GESCx8X8F") == (
         "No key matches “kdpk_4mc7JV1GESCx8X8F” — esc clears the filter."
     )
+
+
+async def test_a_changed_filter_never_shows_the_last_searchs_answer(make_app):
+    """The search starts once typing pauses (FILTER_DELAY): until then the
+    line said "0 events: the whole trail searched" of the filter before,
+    under the new text."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        log = (await open_tab(pilot, "github", "3")).query_one(AuditLog)
+        await pilot.press("slash", *"zzqx")
+        await _filtered(pilot, log, "zzqx")
+        assert _line(log, "#audit-summary") == "0 events: the whole trail searched"
+        log.filter_input.value = "rot"
+        log._filter_changed()  # as its Changed message does, before the search runs
+        assert _line(log, "#audit-summary") == (
+            "Searching the whole trail for events holding “rot”…"
+        )
+        assert _line(log, "#audit-detail") == ""  # not "No event matches “zzqx”"

@@ -157,6 +157,11 @@ class AuditLog(Vertical):
         if self._filter_timer is not None:
             self._filter_timer.stop()
         self._filter_timer = self.set_timer(FILTER_DELAY, self._apply_filter)
+        typed = self.filter_input.value.strip()
+        if typed != self._matching:  # not the last search's answer under new text
+            said = summary(0, True, True, typed)
+            self.query_one("#audit-summary", Static).update(content(said))
+            self.query_one("#audit-detail", Static).update("")
 
     def _apply_filter(self) -> None:
         self._filter_timer = None
