@@ -35,7 +35,7 @@ from keydesk.store.urls import shown_url
 from keydesk.tui import clipboard, heap
 from keydesk.tui.calls import call_service, notify_error
 from keydesk.tui.commands import KeydeskCommands, KeydeskPalette
-from keydesk.tui.display import visible
+from keydesk.tui.display import ended, visible
 from keydesk.tui.flows.integrations import IntegrationFlows
 from keydesk.tui.flows.keys import KeyFlows
 from keydesk.tui.flows.workspaces import WorkspaceFlows
@@ -393,8 +393,7 @@ class KeydeskApp(App[None]):
         # integration's edit form, and Enter saved it.
         self._keys.drop_held()
         # One form for every refusal, whichever screen's words: a sentence.
-        said = message if message.endswith((".", "?", "!")) else message + "."
-        self.notify(said, severity=severity, markup=False)
+        self.notify(ended(message), severity=severity, markup=False)
 
     def notify(
         self,

@@ -14,7 +14,7 @@ from textual.dom import DOMNode
 from textual.worker import Worker, get_current_worker
 
 from keydesk.errors import KeydeskError
-from keydesk.tui.display import visible
+from keydesk.tui.display import ended, visible
 
 T = TypeVar("T")
 
@@ -69,10 +69,8 @@ def call_service(
 
 def notify_error(app: App[Any], message: str) -> None:
     """A service call's user-facing error, as a notification (shown literally),
-    ending as a sentence does (its first word keeps its case: it may be an
-    account's name or a public key)."""
-    said = message if message.endswith((".", "?", "!")) else message + "."
-    app.notify(visible(said), severity="error", title="keydesk", markup=False)
+    ending as a sentence does."""
+    app.notify(visible(ended(message)), severity="error", title="keydesk", markup=False)
 
 
 def deliver(node: DOMNode, callback: Callable[[T], Any], value: T) -> None:

@@ -89,4 +89,10 @@ def day(value: datetime | None) -> str:
 
 def sentence(message: str) -> str:
     """A service message ("the label is required") as a line on a form."""
-    return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
+    return ended(message[:1].upper() + message[1:])
+
+
+def ended(message: str) -> str:
+    """`message` ending as a sentence does; its first word keeps its case (it
+    may be an account's name or a public key)."""
+    return message if message.endswith((".", "?", "!")) else message + "."

@@ -48,14 +48,20 @@ class _Owner(App[None]):
         self.heard.append(message)
 
 
+async def _listing(pilot, keys) -> KeyTable:
+    """The owner's table, `keys` loaded and listed with no filter."""
+    table = pilot.app.query_one(KeyTable)
+    table.load(LoadedKeys.of(keys, NOW))
+    table.filter("")
+    await pilot.pause()
+    return table
+
+
 async def test_a_load_shows_a_window_and_grows_it_as_the_cursor_nears_its_end():
     keys = [_key(n) for n in range(3 * WINDOW)] + [_key(999, revoked=True)]
     app = _Owner()
     async with app.run_test(size=(120, 30)) as pilot:
-        table = app.query_one(KeyTable)
-        table.load(LoadedKeys.of(keys, NOW))
-        table.filter("")
-        await pilot.pause()
+        table = await _listing(pilot, keys)
         assert table.row_count == WINDOW and table.listed_keys() == keys[:WINDOW]
         assert table.summary() == f"{3 * WINDOW} active · 1 revoked or expired"
         assert any(isinstance(m, KeyTable.Filtered) for m in app.heard)
@@ -119,10 +125,7 @@ async def test_at_120_columns_labels_and_statuses_show_whole_where_they_fit():
     ]
     app = _Owner()
     async with app.run_test(size=(120, 40)) as pilot:
-        table = app.query_one(KeyTable)
-        table.load(LoadedKeys.of(keys, NOW))
-        table.filter("")
-        await pilot.pause()
+        table = await _listing(pilot, keys)
         shown = [c.key for c, _ in table.fitted]
         for row, key in enumerate(keys):
             assert table.get_cell_at((row, shown.index("label"))).plain == key.label
@@ -139,10 +142,7 @@ async def test_at_80_columns_a_label_takes_the_room_of_a_last_used_column_all_da
     keys = [replace(_key(n), label=f"CI Runner (2026-1{n})", expires_at=soon) for n in range(3)]
     app = _Owner()
     async with app.run_test(size=(80, 24)) as pilot:
-        table = app.query_one(KeyTable)
-        table.load(LoadedKeys.of(keys, NOW))
-        table.filter("")
-        await pilot.pause()
+        table = await _listing(pilot, keys)
         shown = [c.key for c, _ in table.fitted]
         assert shown == ["label", "public", "status", "used"]
         for row, key in enumerate(keys):
@@ -159,10 +159,7 @@ async def test_a_disabled_integrations_active_key_reads_refused_and_dim_at_any_w
     for width, said in ((120, REFUSED_WHILE_DISABLED), (60, "refused")):
         app = _Owner()
         async with app.run_test(size=(width, 24)) as pilot:
-            table = app.query_one(KeyTable)
-            table.load(LoadedKeys.of(keys, NOW))
-            table.filter("")
-            await pilot.pause()
+            table = await _listing(pilot, keys)
             column = [c.key for c, _ in table.fitted].index("status")
             status = table.get_cell_at((0, column))
             assert status.plain.startswith(said), (width, status.plain)
@@ -177,10 +174,7 @@ async def test_the_highlighted_key_stays_highlighted_as_the_filter_changes_and_c
     keys = [replace(_key(n), label=f"svc-{n}") for n in range(6)]
     app = _Owner()
     async with app.run_test(size=(100, 30)) as pilot:
-        table = app.query_one(KeyTable)
-        table.load(LoadedKeys.of(keys, NOW))
-        table.filter("")
-        await pilot.pause()
+        table = await _listing(pilot, keys)
         table.filter("svc-4")
         await app.workers.wait_for_complete()
         await pilot.pause()

@@ -141,15 +141,15 @@ class ScanScreen(KeydeskScreen[None]):
         self.query_one("#scan-filter").display = False
 
     def _redraw(self, _cursor: int) -> None:
+        needle = self._needle()
         for key, row in self._rows.items():
-            if self._shown(row):
+            if _shown(row, needle):
                 self.table.add_row(*self._cells(row), key=key)
 
     # -- filtering ------------------------------------------------------------------
 
-    def _shown(self, row: Row) -> bool:
-        needle = self.query_one("#scan-filter", FilterInput).value.strip().lower()
-        return not needle or needle in f"{row.location} {row.status} {row.public_key}".lower()
+    def _needle(self) -> str:
+        return self.query_one("#scan-filter", FilterInput).value.strip()
 
     def action_filter(self) -> None:
         box = self.query_one("#scan-filter", FilterInput)
@@ -166,11 +166,11 @@ class ScanScreen(KeydeskScreen[None]):
         self.table.clear()
         self._redraw(0)
         row = self._highlighted()
-        needle = self.query_one("#scan-filter", FilterInput).value.strip()
         if row is not None:
             self._show_detail(row)
         else:  # every finding hidden: say so, not the last one's line
-            self.query_one("#scan-detail", Static).update(content(no_match("finding", needle)))
+            said = no_match("finding", self._needle())
+            self.query_one("#scan-detail", Static).update(content(said))
         self.refresh_bindings()
 
     @on(Input.Submitted, "#scan-filter")
@@ -261,7 +261,7 @@ class ScanScreen(KeydeskScreen[None]):
             row.private_key = finding.private_key
         key = str(len(self._rows))
         self._rows[key] = row
-        if self._shown(row):
+        if _shown(row, self._needle()):
             self.table.add_row(*self._cells(row), key=key)
         if not leak.found.secret_checked and leak.found.key is not None:
             self.query_one("#scan-note").display = True
@@ -455,6 +455,12 @@ class ScanScreen(KeydeskScreen[None]):
             self._timer.stop()
         self._forget()
         self._rows = {}
+
+
+def _shown(row: Row, needle: str) -> bool:
+    """Whether the filter's text (`needle`) lets `row` be listed."""
+    text = f"{row.location} {row.status} {row.public_key}".lower()
+    return not needle or needle.lower() in text
 
 
 def _shown_folder(path: str) -> str:
