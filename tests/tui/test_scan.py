@@ -309,7 +309,7 @@ async def test_allow_listed_keys_are_left_out(make_app, tmp_path):
         assert sorted(statuses(screen).values()) == ["active", "revoked"]
 
 
-async def test_a_missing_folder_is_one_line(make_app, tmp_path):
+async def test_a_missing_folder_is_one_line_and_escape_then_leaves(make_app, tmp_path):
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await open_scan(pilot)
@@ -318,6 +318,9 @@ async def test_a_missing_folder_is_one_line(make_app, tmp_path):
         await settle(pilot)
         assert "No such folder or file" in str(screen.query_one("#scan-progress").render())
         assert screen.state == ""
+        await pilot.press("escape")  # what was typed was tried: nothing to ask
+        await settle(pilot)
+        assert not isinstance(app.screen, ScanScreen | ConfirmScreen), app.screen
 
 
 async def test_the_palette_offers_the_scan(make_app):

@@ -184,12 +184,12 @@ class ScanScreen(KeydeskScreen[None]):
     def _path_given(self, event: Input.Submitted) -> None:
         event.stop()
         path = os.path.expanduser(event.value.strip())
+        self._path_scanned = event.value  # tried: Escape need not ask about it
         if not path:
             self._say("Name a folder or file to scan.", error=True)
         elif not os.path.exists(path):
             self._say(f"No such folder or file: {path}", error=True)
         else:
-            self._path_scanned = event.value
             self.start(path)
 
     def start(self, path: str) -> None:
@@ -331,7 +331,7 @@ class ScanScreen(KeydeskScreen[None]):
         return ask_before_quitting(self, False, self._path_typed, quit_app, unsaved=PATH_UNSCANNED)
 
     def _path_typed(self) -> bool:
-        """A path typed and not scanned: leaving asks first, as a form does."""
+        """A path typed and not yet tried: leaving asks first, as a form does."""
         return self.query_one("#scan-path", Input).value != self._path_scanned
 
     def action_focus_path(self) -> None:
