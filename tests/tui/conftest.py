@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import CodeType, FunctionType
 
 import pyperclip
 import pytest
+import textual._callback
 import textual._wait
 import textual.constants
 from textual._compositor import Compositor
+from textual.css.model import RuleSet
+from textual.css.stylesheet import CSSLocation, Stylesheet
 
 from keydesk.store.engine import Store, open_store
 from keydesk.tui.app import KeydeskApp
@@ -82,6 +86,59 @@ def fewer_collections() -> Iterator[None]:
     gc.set_threshold(10_000, *before[1:])
     yield
     gc.set_threshold(*before)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def callbacks_counted_once() -> Iterator[None]:
+    """Textual counts a callback's parameters with inspect.signature and
+    keeps the count on the function, so a closure made per call is counted
+    anew each time: Pilot makes one per widget whenever it waits (~4 % of a
+    TUI test's CPU). A plain function's count depends only on its code."""
+    count = textual._callback._count_parameters
+    counts: dict[CodeType, int] = {}
+
+    def by_code(func: Callable[..., object]) -> int:
+        plain = type(func) is FunctionType and not hasattr(func, "__wrapped__")
+        if not plain or hasattr(func, "__signature__"):
+            return count(func)
+        code = func.__code__
+        if (counted := counts.get(code)) is None:
+            counted = counts[code] = count(func)
+        return counted
+
+    textual._callback._count_parameters = by_code
+    yield
+    textual._callback._count_parameters = count
+
+
+@pytest.fixture(autouse=True, scope="session")
+def css_parsed_once() -> Iterator[None]:
+    """Each app parses every widget's CSS again (~4 % of a TUI test's CPU);
+    Textual caches the rules per stylesheet, here per worker. The rules
+    depend on the CSS, where it was read from and the theme's variables,
+    all in the key, as in Textual's own cache."""
+    parse_rules = Stylesheet._parse_rules
+    parsed: dict[tuple[object, ...], list[RuleSet]] = {}
+
+    def shared(
+        self: Stylesheet,
+        css: str,
+        read_from: CSSLocation,
+        is_default_rules: bool = False,
+        tie_breaker: int = 0,
+        scope: str = "",
+    ) -> list[RuleSet]:
+        variables = tuple(sorted(self._variables.items()))
+        key = (css, read_from, is_default_rules, tie_breaker, scope, variables)
+        if (rules := parsed.get(key)) is None:
+            rules = parsed[key] = parse_rules(
+                self, css, read_from, is_default_rules, tie_breaker, scope
+            )
+        return rules
+
+    Stylesheet._parse_rules = shared  # type: ignore[method-assign]
+    yield
+    Stylesheet._parse_rules = parse_rules  # type: ignore[method-assign]
 
 
 @pytest.fixture(scope="session")
