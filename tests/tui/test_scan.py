@@ -440,3 +440,29 @@ def test_the_status_column_holds_repl_revoked_from_80_columns_and_60_keeps_the_p
         widths = {column.key: cells for column, cells in fit(COLUMNS, width)}
         assert widths["status"] == status and "public" in widths, (width, widths)
         assert widths["status"] >= len("repl. revoked") or width == 60
+
+
+async def test_the_path_never_holds_a_private_key_or_an_escape_sequence(make_app, demo_store):
+    """A key pasted into the path stayed in the box, whole, and "No such
+    folder or file" repeated it; a pasted `\\e[2J` cleared the terminal."""
+    from textual import events
+
+    from keydesk.tui.widgets.guarded_input import KEY_CLEARED
+
+    private_key = KeyService(demo_store, "alice").create_key("github", "pasted")
+    secret = private_key.private_key.reveal()
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_scan(pilot)
+        path = screen.query_one("#scan-path", Input)
+        path.value = ""
+        path.focus()
+        app.post_message(events.Paste(secret))  # as the terminal driver does
+        await settle(pilot)
+        progress = str(screen.query_one("#scan-progress").render())
+        assert path.value == "" and progress == KEY_CLEARED
+        assert secret[8:20] not in app.export_screenshot()
+        app.post_message(events.Paste("\x1b[2Jevil"))
+        await settle(pilot)
+        progress = str(screen.query_one("#scan-progress").render())
+        assert path.value == "" and "escape sequence" in progress and progress.endswith(".")

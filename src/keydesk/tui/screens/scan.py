@@ -25,13 +25,20 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from keydesk.errors import KeydeskError
 from keydesk.tui.calls import deliver
-from keydesk.tui.display import content, literal
+from keydesk.tui.display import content, literal, sentence
 from keydesk.tui.screens.base import KeydeskScreen
 from keydesk.tui.screens.confirm import leave_form
 from keydesk.tui.screens.form import ask_before_quitting
 from keydesk.tui.screens.integration_words import why_not_key
 from keydesk.tui.screens.scan_findings import Leak, Row, Scan
-from keydesk.tui.widgets import Column, FilterInput, FittedTable, Header, KeyFooter
+from keydesk.tui.widgets import (
+    Column,
+    FilterInput,
+    FittedTable,
+    GuardedInput,
+    Header,
+    KeyFooter,
+)
 from keydesk.tui.widgets.filter_input import clear_filter_binding, clear_typed, no_match, typed_in
 from keydesk.tui.widgets.key_table import shorter_status
 from keydesk.views import counted
@@ -95,8 +102,9 @@ class ScanScreen(KeydeskScreen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("Scan for leaked keys", id="scan-title")
-        yield Input(
+        yield GuardedInput(  # never holds a private key or an escape sequence
             value=self._path_scanned,
+            what="the path",
             placeholder="A folder or file to scan (~ works); Enter scans",
             id="scan-path",
             compact=True,
@@ -179,6 +187,10 @@ class ScanScreen(KeydeskScreen[None]):
         self.table.focus()
 
     # -- scanning -------------------------------------------------------------------
+
+    @on(GuardedInput.Refused, "#scan-path")
+    def _path_refused(self, event: GuardedInput.Refused) -> None:
+        self._say(sentence(event.message), error=True)
 
     @on(Input.Submitted, "#scan-path")
     def _path_given(self, event: Input.Submitted) -> None:
