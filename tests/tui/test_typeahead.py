@@ -83,6 +83,17 @@ def test_escape_then_a_key_at_once_is_read_as_alt_and_that_key():
     assert _read("\x1b\x1b") == [("escape", "\x1b"), ("escape", "\x1b")]
 
 
+def test_escape_then_enter_tab_or_a_control_key_at_once_is_both_keys():
+    """Textual read ESC Enter as Enter, ESC Tab as shift+Tab and ESC ^P as
+    ^P: help stayed open, a form stayed, the palette opened over a dialog.
+    ESC Backspace stays Alt+Backspace, which deletes a word."""
+    assert _read("\x1b\r") == [("escape", "\x1b"), ("enter", "\r")]
+    assert _read("\x1b\t") == [("escape", "\x1b"), ("tab", "\t")]
+    assert _read("\x1b\x10") == [("escape", "\x1b"), ("ctrl+p", "\x10")]
+    assert _read("\x1b\x7f") == [("ctrl+w", None)]
+    assert _read("\x1b[A") == [("up", None)]
+
+
 def test_an_alt_key_nothing_binds_is_escape_then_the_key():
     def nothing_bound(_key: str) -> bool:
         return False

@@ -78,6 +78,12 @@ def as_typed(event: events.Key, bound: Callable[[str], bool]) -> list[events.Key
     return [events.Key("escape", "\x1b"), events.Key(key, character)]
 
 
+# Control characters ESC joins as one key in Textual's reading, where no
+# Alt key is meant: every one but ESC itself and DEL (ESC DEL is Alt+Backspace,
+# which deletes a word, as in a shell).
+ESCAPE_THEN = frozenset(chr(code) for code in range(0x20) if code != 0x1B)
+
+
 class AltKeysParser(WholePasteParser):
     """Reads ESC followed by a key as Alt and that key for every key. Textual
     marks only letters and digits: ESC `/` came as `/`, the Escape lost.
@@ -88,6 +94,12 @@ class AltKeysParser(WholePasteParser):
             # Textual reads ESC and a digit as the sign Option+digit types on a
             # Mac (ESC 3 as `£`, for WezTerm): it is Alt and the digit here.
             yield events.Key(f"alt+{sequence[1]}", sequence[1])
+            return
+        if len(sequence) == 2 and sequence[0] == "\x1b" and sequence[1] in ESCAPE_THEN:
+            # Escape then Enter, Tab or ^P, typed quickly or joined by a slow
+            # link: Textual read one key (ESC CR as Enter), the Escape lost.
+            yield events.Key("escape", "\x1b")
+            yield from super()._sequence_to_key_events(sequence[1], alt=False)
             return
         for event in super()._sequence_to_key_events(sequence, alt):
             if alt and event.is_printable and not event.key.startswith("alt+"):
