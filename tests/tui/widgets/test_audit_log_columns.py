@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from textual.widgets import Static
 
 from keydesk.service import KeyService
@@ -55,12 +56,19 @@ async def test_the_action_is_whole_at_60_columns(make_app):
         assert "integration.configure" in actions, actions
 
 
-async def test_a_rotations_line_is_whole_under_the_table_at_60_columns(make_app, demo_store):
+@pytest.mark.parametrize(
+    "label",
+    ["api-gateway-prod", "payments-gateway-eu-west-1-production-canary-release-2026-12-bl"],
+)
+async def test_a_rotations_line_is_whole_under_the_table_at_60_columns(make_app, demo_store, label):
     """The line under the table says what the columns cut or leave out; at
     60 columns a rotation's (its time, actor, keys, label and the old key's
-    stop) took three rows and its third was cut off mid-sentence."""
+    stop) took three rows and its third was cut off mid-sentence; with a
+    long label, four, the replacement's public key cut off."""
     alice = KeyService(demo_store, "alice")
-    [old] = [k for k in alice.keys("github") if k.label == "api-gateway-prod"]
+    if label != "api-gateway-prod":
+        alice.create_key("github", label)
+    [old] = [k for k in alice.keys("github") if k.label == label]
     alice.rotate_key(old.public_key, timedelta(hours=24))
     app = make_app()
     async with app.run_test(size=(60, 20)) as pilot:
