@@ -3,6 +3,7 @@ store (acme: alice owner, bob admin, carol viewer)."""
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 from textual.widgets import DataTable, Input, Static
 from textual.widgets._footer import FooterKey
@@ -380,3 +381,23 @@ def test_each_role_says_something_of_its_own():
     from keydesk.tui.screens.members import ROLE_MEANING
 
     assert len(set(ROLE_MEANING.values())) == len(ROLE_MEANING)
+
+
+@pytest.mark.parametrize("size", [(60, 20), (80, 24)])
+async def test_a_long_account_name_leaves_role_and_since_in_view(make_app, demo_store, size):
+    """A 64-character account took the whole width: at 60 columns only
+    Account showed, at 80 Since was cut to "Sin"."""
+    long_name = "svc-" + "payments-eu-west-" * 3 + "runner-9"
+    assert len(long_name) == 63
+    KeyService(demo_store, "alice").add_member("acme", long_name, "viewer")
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        screen = await open_members(pilot)
+        table = screen.table
+        widths = {column.key: width for column, width in table.fitted}
+        assert widths["role"] >= len("viewer") and widths["since"] >= len("2026-09-01 09:01")
+        used = sum(width + 2 for width in widths.values())
+        assert used <= size[0] - 2, (widths, size)  # no column pushed out of view
+        await highlight(pilot, screen, long_name)
+        cell = table.get_row_at(table.cursor_row)[0]
+        assert "…" in str(cell) and str(cell).endswith("runner-9")  # its end kept

@@ -22,15 +22,24 @@ from textual.widgets import DataTable, Input, Static
 
 from keydesk.ssh.gate import awaiting_notice
 from keydesk.tui.calls import call_service
-from keydesk.tui.display import content, literal, visible
+from keydesk.tui.display import cells, content, literal, visible
 from keydesk.tui.screens.base import KeydeskScreen
 from keydesk.tui.screens.choice import lifetime_question
 from keydesk.tui.screens.confirm import ConfirmScreen
 from keydesk.tui.screens.member_dialogs import ROLE_MEANING, AddMemberScreen, RoleScreen
-from keydesk.tui.widgets import FilterInput, Header, KeyFooter, ListTable
+from keydesk.tui.widgets import Column, FilterInput, FittedTable, Header, KeyFooter
 from keydesk.tui.widgets.filter_input import clear_filter_binding, clear_typed, no_match, typed_in
 from keydesk.views import ROLE_ORDER, MembersView, MemberView, Role, WorkspaceView
 from keydesk.wording import when
+
+# Account as wide as its names, up to what Role and Since leave (a
+# 64-character name hid them both); the last column takes the rest, unseen.
+COLUMNS = [
+    Column("account", "Account", 12),
+    Column("role", "Role", 6),
+    Column("since", "Since", 16, flexible_up_to=200),
+]
+SINCE_CELLS = 16  # "2026-09-01 09:01"
 
 
 class MembersScreen(KeydeskScreen[None]):
@@ -72,13 +81,14 @@ class MembersScreen(KeydeskScreen[None]):
         yield FilterInput(  # shown by `/` (a workspace has few members)
             placeholder="Filter members by account or role  ( / )", id="member-filter", compact=True
         )
-        yield ListTable(id="members")  # j/k and Home/End, as in every list
+        # j/k and Home/End, as in every list
+        yield FittedTable(COLUMNS, redraw=self._refitted, id="members")
         yield Static(id="members-note")
         yield KeyFooter()
 
     @property
-    def table(self) -> DataTable[object]:
-        return self.query_one("#members", DataTable)
+    def table(self) -> FittedTable:
+        return self.query_one("#members", FittedTable)
 
     @property
     def note(self) -> Static:
@@ -90,8 +100,6 @@ class MembersScreen(KeydeskScreen[None]):
 
     def on_mount(self) -> None:
         self.member_filter.display = False
-        for label, key in (("Account", "account"), ("Role", "role"), ("Since", "since")):
-            self.table.add_column(label, key=key)
         current = self.keydesk.workspace
         if current is not None and current.name == self.workspace:
             self._show_policy(current)
@@ -120,18 +128,32 @@ class MembersScreen(KeydeskScreen[None]):
         current = self.highlighted()
         keep = select or (current.account if current else None)
         table.loading = False
+        names = max((cells(visible(_name(m, view))) for m in view.members), default=0)
+        table.wants = {"account": names, "since": SINCE_CELLS}  # Since gives way to a cut name
+        fitted = table.fitted
+        table.refit()  # new widths: the rows are drawn again (_refitted)
+        if table.fitted == fitted:
+            self._fill(keep)
+
+    def _refitted(self, cursor: int) -> None:
+        self._fill(None)
+        if self.table.row_count:
+            self.table.move_cursor(row=min(cursor, self.table.row_count - 1))
+
+    def _fill(self, keep: str | None) -> None:
+        view, table = self.view, self.table
+        if view is None:
+            return
         table.clear()
+        width = next(w for column, w in table.fitted if column.key == "account")
         needle = self.member_filter.value.strip().lower()
         for member in view.members:
             if needle and needle not in f"{member.account} {member.role.value}".lower():
                 continue
-            name = f"{member.account}  (you)" if member.account == view.you else member.account
-            table.add_row(literal(name), member.role.value, when(member.since), key=member.account)
+            name = literal(_name(member, view), width=width, keep_end=True)
+            table.add_row(name, member.role.value, when(member.since), key=member.account)
         if keep is not None and keep in table.rows:
             table.move_cursor(row=table.get_row_index(keep))
-        # Rows drawn before the table sizes its columns (when idle) would stay
-        # cached at the old widths: draw them again once it has.
-        table.call_after_refresh(table.notify_style_update)
         self._explain()
 
     def action_filter(self) -> None:
@@ -411,3 +433,8 @@ def _not_yours_to_manage(view: MembersView) -> str:
 
 def _article(role: Role) -> str:
     return "an" if role in (Role.OWNER, Role.ADMIN) else "a"
+
+
+def _name(member: MemberView, view: MembersView) -> str:
+    """The Account cell's words: "(you)" after your own."""
+    return f"{member.account}  (you)" if member.account == view.you else member.account
