@@ -174,6 +174,23 @@ async def test_the_configure_box_changes_only_by_hand_and_a_typed_ahead_space_ti
         error = _text(form, "#add-error")
         assert "client id and redirect URI" in error and "untick" in error
         assert app.screen is form
+        assert form.focused is form.query_one("#client-id")  # the fix typed goes there
+
+
+async def test_a_refused_save_puts_the_cursor_in_the_field_at_fault(make_app):
+    """ctrl+s from the ticked box, an http:// redirect URI refused: the
+    focus stayed on the box, so the fix typed went nowhere, silently."""
+    app = make_app()
+    async with app.run_test(size=(60, 20)) as pilot:
+        form = await _add_form(pilot)
+        await pilot.press(
+            *"gl", "tab", *"GitLab", "tab", *"cid", "tab", *"http://x.example/cb", "tab"
+        )
+        form.query_one("#configure", Checkbox).focus()
+        await pilot.press("space", "ctrl+s")
+        await settle(pilot)
+        assert _text(form, "#add-error").startswith("The redirect URI")
+        assert form.focused is form.query_one("#redirect-uri")
 
 
 async def test_a_draft_says_why_it_refuses_and_what_is_missing_and_edits_save_all_or_nothing(

@@ -135,7 +135,8 @@ class IntegrationFormScreen(FormScreen[IntegrationView | None]):
         if configure and missing:
             self._failed(
                 f"Configuring needs its {missing}: fill them in, or untick “Configure now” "
-                "to save a draft"
+                "to save a draft",
+                at="client-id" if not self._value("client-id").strip() else "redirect-uri",
             )
             return
         self._busy = True
@@ -167,8 +168,14 @@ class IntegrationFormScreen(FormScreen[IntegrationView | None]):
         if not self._busy:
             self._failed(event.message)
 
-    def _failed(self, message: str) -> None:
+    def _failed(self, message: str, at: str | None = None) -> None:
+        """Say why on the form's line, and put the cursor in the field at
+        fault (`at`, else the one the message names): after ctrl+s on the
+        checkbox, the fix typed went nowhere."""
         self._busy = False
+        named = (f for f, _, _, what, _ in FIELDS if message.lower().startswith(what.lower()))
+        if (field_id := at or next(named, None)) is not None:
+            self.query_one(f"#{field_id}", Input).focus()
         self.query_one("#save", Button).disabled = False
         error = self.query_one("#add-error", Static)
         error.update(content(sentence(message)))
