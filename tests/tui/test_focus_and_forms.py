@@ -444,3 +444,28 @@ async def test_the_palette_puts_keydesks_commands_first_and_the_best_match_on_to
         assert offered[0].startswith("Generate API key")
         builtin = next(n for n, title in enumerate(offered) if title.startswith(("Quit", "Keys")))
         assert builtin > next(n for n, title in enumerate(offered) if "Audit trail" in title)
+
+
+async def test_a_viewers_edit_configure_and_disable_say_the_role(make_app):
+    """e and d on the list, e, c and d on the Overview: hidden from a viewer,
+    and pressing one said nothing, where g and a said why."""
+    app = make_app("carol")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        expected = (
+            "You are a viewer in acme; only owners and admins edit, configure or "
+            "disable integrations."
+        )
+        for press in ("e", "d"):
+            app.clear_notifications()
+            await pilot.press(press)
+            await settle(pilot)
+            assert isinstance(app.screen, IntegrationsScreen)
+            assert [n.message for n in app._notifications] == [expected], press
+        page = await go_to_integration(pilot, "github", "overview")
+        for press in ("e", "c", "d"):
+            app.clear_notifications()
+            await pilot.press(press)
+            await settle(pilot)
+            assert app.screen is page
+            assert [n.message for n in app._notifications] == [expected], press

@@ -25,10 +25,12 @@ from keydesk.tui.display import content, literal
 from keydesk.tui.messages import IntegrationsChanged, KeysChanged
 from keydesk.tui.screens.base import KeydeskScreen
 from keydesk.tui.screens.integration_words import (
+    ROLE_ACTIONS,
     detail_line,
     keys_gate,
     no_new_key,
     overview_rows,
+    role_cannot,
     settings_hint,
     title_line,
     why_not_key,
@@ -383,12 +385,10 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         return why_not_key(self.integration, key, action, now, needle=self.key_filter.value)
 
     def why_hidden(self, action: str) -> str | None:
-        if action not in ("generate", "rotate", "revoke", "keep", "toggle_select"):
-            return None  # silence, as for a key of another tab
         if not self.integration.can_manage:
-            return self.integration.why_no_new_keys()  # the role
-        if self.tabs.active != "api-keys":
-            return None
+            return role_cannot(self.integration, action)  # a viewer's g, t, x, K, e, c, d
+        if action not in ROLE_ACTIONS or self.tabs.active != "api-keys":
+            return None  # silence, as for a key of another tab
         if action == "rotate" and self.table.selected:
             return "t rotates one key: esc unselects the selected ones first"
         return self.why_not(action)  # as pressing it says

@@ -49,6 +49,24 @@ def draft_advice(integration: IntegrationView, draft: str, via: str = "") -> str
     return f"{draft}, no keys yet: {via}c configures it"
 
 
+# What a viewer's or member's key would do, hidden from the footer: pressing
+# one says the role (e, c and d said nothing, where g and a said why).
+ROLE_ACTIONS = ("generate", "rotate", "revoke", "keep", "toggle_select")
+CHANGES = ("edit", "configure", "disable")
+
+
+def role_cannot(integration: IntegrationView, action: str) -> str | None:
+    """Why the account's role keeps `action` from it here, or None."""
+    if integration.can_manage or action not in ROLE_ACTIONS + CHANGES:
+        return None
+    if action in ROLE_ACTIONS:
+        return integration.why_no_new_keys()
+    return (
+        f"You are a {integration.role} in {integration.workspace}; only owners and admins "
+        "edit, configure or disable integrations"
+    )
+
+
 def disabled_advice(disabled: str, via: str = "") -> str:
     """What a disabled integration means for its keys, and the key that
     undoes it, in the same words wherever it is said, after `disabled`

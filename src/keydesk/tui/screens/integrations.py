@@ -13,7 +13,7 @@ from keydesk.tui.calls import call_service
 from keydesk.tui.display import cells, content, day, literal, visible
 from keydesk.tui.messages import IntegrationsChanged, KeysChanged
 from keydesk.tui.screens.base import KeydeskScreen
-from keydesk.tui.screens.integration_words import no_new_key
+from keydesk.tui.screens.integration_words import no_new_key, role_cannot
 from keydesk.tui.widgets import (
     Column,
     FilterInput,
@@ -274,7 +274,9 @@ class IntegrationsScreen(KeydeskScreen[None]):
                 "add integrations"
             )
         item = self.highlighted()  # a viewer's g: the role, as the integration's page says
-        return item.why_no_new_keys() if item is not None and action == "generate" else None
+        if item is None:
+            return None
+        return item.why_no_new_keys() if action == "generate" else role_cannot(item, action)
 
     @on(DataTable.RowHighlighted, "#integrations")
     def _highlight_changed(self, event: DataTable.RowHighlighted) -> None:
