@@ -82,6 +82,13 @@ async def test_found_keys_are_listed_with_their_status(make_app, tmp_path):
         assert "3 files read" in progress and "3 keys found, 1 live" in progress
         text = screen_text(app)
         assert "active" in text and "revoked" in text and "unknown" in text  # words, not colours
+        await highlight(pilot, screen, "unknown")
+        await pilot.press("x")  # said nothing
+        await settle(pilot)
+        said = [n.message for n in app._notifications]
+        assert said == [
+            "No key in this store has this public key: there is nothing to revoke here."
+        ]
         for private_key in keys.values():
             assert private_key not in text
             assert private_key[-20:] not in text  # not even the secret's tail

@@ -422,9 +422,18 @@ class ScanScreen(KeydeskScreen[None]):
         if action == "filter":
             return "Nothing found to filter: e names a folder, Enter scans it"
         row = self._highlighted()
-        if action != "revoke" or row is None or row.integration is None:
+        if action != "revoke" or row is None:
+            return None
+        if row.found.key is None:  # x said nothing
+            return "No key in this store has this public key: there is nothing to revoke here"
+        if not row.found.secret_checked:
+            return UNPROVEN_NOTE
+        if row.integration is None:
             return None
         return why_not_key(row.integration, row.found.key, action, self.keydesk.now())
+
+    def why_hidden(self, action: str) -> str | None:
+        return self.why_not(action)  # x on an unknown row said nothing
 
     def action_revoke(self) -> None:
         row = self._highlighted()
