@@ -23,6 +23,8 @@ async def test_disable_asks_in_words_and_is_answered_with_d_only(make_app):
         dialog = app.screen
         assert isinstance(dialog, ConfirmScreen), ("github: d d d asks", dialog)
         assert app.screen_stack[-2].integration.is_configured, "github: the third d answered"
+        said = [n.message for n in app._notifications]  # and it says why (it said nothing)
+        assert said[-1] == "Disable takes a capital D (shift+d): a stray d does nothing here."
         await pilot.press("D")
         await settle(pilot)
         assert not app.screen.integration.is_configured, "github: D disables"

@@ -57,6 +57,9 @@ class ConfirmScreen(KeydeskModal[bool]):
             keys[key] = [Binding(key, "instead", words, id="confirm.instead")]
         confirm_key = confirm_key or confirm[:1].lower()
         keys[confirm_key] = [Binding(confirm_key, "confirm", confirm, id="confirm.confirm")]
+        if confirm_key.isupper():  # a capital, so that a stray key does no harm: said
+            lower = confirm_key.lower()
+            keys[lower] = [Binding(lower, f"capital('{confirm_key}')", confirm, show=False)]
         if cancel_key is not None:  # beside Escape, which the footer names
             keys[cancel_key] = [Binding(cancel_key, "cancel", cancel, show=False)]
 
@@ -89,6 +92,12 @@ class ConfirmScreen(KeydeskModal[bool]):
 
     def action_cancel(self) -> None:
         self.dismiss(False)
+
+    def action_capital(self, key: str) -> None:
+        self.keydesk.refuse(
+            f"{self._confirm} takes a capital {key} (shift+{key.lower()}): "
+            f"a stray {key.lower()} does nothing here"
+        )
 
     def action_instead(self) -> None:
         if self._instead is not None:
