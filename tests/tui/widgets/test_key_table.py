@@ -100,6 +100,10 @@ async def test_the_filter_scans_in_a_worker_and_drops_a_scan_for_older_text():
             *(f"key 2{n}" for n in range(10)),
         ]
         assert table.summary() == "30 active · 0 revoked or expired · 11 match the filter"
+        table.filter("key 29")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert table.summary() == "30 active · 0 revoked or expired · 1 matches the filter"
 
 
 def test_the_filter_finds_keys_by_tag():

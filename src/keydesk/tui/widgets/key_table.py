@@ -241,7 +241,8 @@ class KeyTable(FittedTable):
         refused = loaded.keys[0].integration_disabled  # one integration's keys: all alike
         active = f"{loaded.active:,} {'refused while disabled' if refused else 'active'}"
         ended = f"{total - loaded.active:,}"
-        found = (f"{matched:,} match the filter", f"{matched:,} match") if matched < total else ()
+        verb = "matches" if matched == 1 else "match"
+        found = (f"{matched:,} {verb} the filter", f"{matched:,} {verb}") if matched < total else ()
         chosen = (f"{selected:,} selected",) if selected else ()
         wordings = (
             (active, f"{ended} revoked or expired", *found[:1], *chosen),
