@@ -98,6 +98,12 @@ async def test_a_private_key_pasted_or_typed_fast_becomes_its_public_key(
         await _assert_replaced(pilot, box, public_key, private_key, textual_log, notices=1)
         await pilot.press("space", "x")  # the key has ended: what follows is typed again
         assert box.value == f"{public_key} x"
+        app.clear_notifications()
+        app.post_message(events.Paste("ab\x1b[2Jcd"))  # refused, in a sentence
+        await pilot.pause()
+        [said] = [n.message for n in app._notifications]
+        assert said.startswith("The filter contains an escape sequence") and said.endswith(".")
+        assert box.value == f"{public_key} x"
 
 
 async def test_escape_clears_a_filter_first_then_leaves_the_integration(make_app):

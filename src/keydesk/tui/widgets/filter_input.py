@@ -8,7 +8,7 @@ from textual.reactive import Reactive
 from textual.widget import Widget
 
 from keydesk.redaction import PUBLIC_KEY_PREFIX, shown_instead
-from keydesk.tui.display import clipped
+from keydesk.tui.display import clipped, sentence
 from keydesk.tui.widgets.guarded_input import GuardedInput
 
 NEEDLE_SHOWN = 32  # cells of a filter's text quoted back: a public key is 21
@@ -81,7 +81,7 @@ class FilterInput(GuardedInput):
         return PRIVATE_KEY_REPLACED.format(what=what)
 
     def refused(self, message: str) -> None:
-        self.notify(message, severity="warning", markup=False)  # a filter has no error line
+        self.notify(sentence(message), severity="warning", markup=False)  # no error line of its own
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return bool(self.value) if action == "clear_filter" else True
