@@ -162,3 +162,24 @@ def test_the_tui_without_a_terminal_says_what_to_run_and_ends(tmp_path, argv):
     assert "need a terminal" in done.stderr and "ssh -t" in done.stderr
     assert "\x1b" not in done.stderr
     assert not (tmp_path / "none.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("input_tty", "output_tty", "said"),
+    [
+        (False, True, "standard input is not one"),  # keydesk </dev/null in a terminal
+        (True, False, "standard output is not one"),  # keydesk | less
+        (False, False, "standard input and output are not one"),
+    ],
+)
+def test_the_tui_without_a_terminal_names_the_stream_that_is_not_one(
+    monkeypatch, input_tty, output_tty, said
+):
+    from keydesk.cli.interface import require_terminal
+    from keydesk.errors import NoTerminal
+
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: input_tty, raising=False)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: output_tty, raising=False)
+    with pytest.raises(NoTerminal) as refused:
+        require_terminal()
+    assert said in refused.value.message

@@ -64,8 +64,14 @@ def require_terminal() -> None:
     for ever: say what to run instead, at once, before anything is made."""
     if has_terminal():
         return
+    missing = [
+        name
+        for name, stream in (("input", sys.stdin), ("output", sys.stdout))
+        if not stream.isatty()
+    ]
     raise NoTerminal(
-        "keydesk's screens need a terminal (standard input and output are not one): "
+        f"keydesk's screens need a terminal (standard {' and '.join(missing)} "
+        f"{'is' if len(missing) == 1 else 'are'} not one): "
         "run it in a terminal (over SSH: ssh -t), or give a command: keydesk --help lists them"
     )
 
