@@ -159,3 +159,23 @@ async def test_a_message_as_wide_as_the_screen_shows_every_word(make_app, column
             assert shown.clip.contains_region(shown.region), length
             shown_words = " ".join(line.text.strip("▌ ") for line in lines).split()
             assert shown_words == message.split(), length
+
+
+async def test_a_refusal_does_not_follow_onto_the_next_screen(make_app):
+    """t on a revoked row, then Enter: "kdpk_… is revoked: it cannot be
+    rotated" stayed over the key page just opened, about another key."""
+    from keydesk.tui.screens.key_page import KeyScreen
+    from tests.support.tui_pages import go_to_integration
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        page = await go_to_integration(pilot, "github")
+        while page.highlighted_key().is_active:
+            await pilot.press("j")
+        await pilot.press("t")
+        await settle(pilot)
+        assert [n.severity for n in app._notifications] == ["warning"]
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, KeyScreen)
+        assert not list(app._notifications)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import suppress
 from functools import wraps
+from time import time
 from typing import Any, ClassVar, TypeVar, cast
 
 from textual import events
@@ -74,9 +75,18 @@ class KeydeskScreen(Screen[ScreenResultType]):
     def keydesk(self) -> Keydesk:
         return cast(Keydesk, self.app)
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._opened_at = time()  # when it was asked for (it mounts later)
+
     # These run besides each screen's own handlers (Textual calls every class's).
     def on_mount(self) -> None:
         _add_too_small(self)
+        # A refusal about the screen it covers ("kdpk_… is revoked: it
+        # cannot be rotated") stayed over the key page just opened.
+        for message in list(self.app._notifications):  # Textual offers no public list
+            if message.severity == "warning" and message.raised_at < self._opened_at:
+                self.app._unnotify(message)
 
     def on_key(self, event: events.Key) -> None:
         """A key whose action the footer shows dimmed (not possible right
