@@ -23,12 +23,12 @@ async def test_switch_workspace_marks_the_workspace_open(make_app):
         await pilot.press("w")
         await settle(pilot)
         assert isinstance(app.screen, WorkspaceScreen)
-        assert _options(app.screen) == ["acme   (owner)  (now)", "globex   (owner)"]
+        assert _options(app.screen) == ["acme     (owner)  (now)", "globex   (owner)"]  # roles in a column
         await pilot.press("down", "enter")  # to globex: now it is the one marked
         await settle(pilot)
         await pilot.press("w")
         await settle(pilot)
-        assert _options(app.screen) == ["acme   (owner)", "globex   (owner)  (now)"]
+        assert _options(app.screen) == ["acme     (owner)", "globex   (owner)  (now)"]
 
 
 async def test_the_key_policy_marks_the_lifetime_in_force(make_app):

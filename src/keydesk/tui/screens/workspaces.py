@@ -9,7 +9,7 @@ from textual.containers import Vertical
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from keydesk.tui.display import content
+from keydesk.tui.display import cells, content, visible
 from keydesk.tui.screens.base import KeydeskModal
 from keydesk.tui.screens.choice import NOW
 from keydesk.tui.widgets import KeyFooter, ListOptions
@@ -31,15 +31,19 @@ class WorkspaceScreen(KeydeskModal[WorkspaceView | None]):
         self._current = current
 
     def compose(self) -> ComposeResult:
+        # Roles in a column ("acme   (owner)" and "globex   (owner)" were not).
+        names = [visible(w.name) for w in self._workspaces]
+        width = max(map(cells, names), default=0)
         with Vertical(id="dialog"):
             yield Static("Switch workspace", id="dialog-title")
             yield ListOptions(
                 *(
-                    Option(content(f"{w.name}   ({w.role}){self._now(w)}"), id=str(w.id))
-                    for w in self._workspaces
+                    Option(content(f"{name}{' ' * (width - cells(name))}   ({w.role}){self._now(w)}"),
+                           id=str(w.id))
+                    for name, w in zip(names, self._workspaces, strict=True)
                 ),
                 id="workspaces",
-            )
+            )  # fmt: skip
             # The TUI makes only the first (on its welcome): say where the next comes from.
             yield Static(NEW_WORKSPACE, id="new-workspace", classes="field-hint")
         yield KeyFooter()
