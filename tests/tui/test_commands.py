@@ -38,3 +38,18 @@ async def test_enter_typed_behind_a_search_runs_what_was_searched_for(make_app):
         burst(app, "audit|enter")
         await settle_long(pilot)
         assert isinstance(app.screen, AuditScreen)
+
+
+async def test_the_palette_covers_the_footer_behind_it_with_its_own_keys(make_app):
+    """The list's footer showed through (g New key, / Filter), whose keys
+    only type into the search."""
+    from textual.widgets import Static
+
+    app = make_app()
+    async with app.run_test(size=(60, 20)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        await settle(pilot)
+        keys = app.screen.query_one("#palette-keys", Static)
+        assert keys.region.y == 19 and keys.region.width == 60  # the bottom row, all of it
+        assert str(keys.render()) == "⏎ run  ↑↓ choose  esc close"

@@ -9,11 +9,12 @@ from functools import partial
 from typing import cast
 
 from textual import on
+from textual.app import ComposeResult
 from textual.command import CommandPalette, Hit, Hits, Provider
 from textual.content import Content
 from textual.fuzzy import Matcher
 from textual.markup import escape
-from textual.widgets import Input
+from textual.widgets import Input, Static
 from textual.worker import WorkerCancelled, WorkerFailed
 
 from keydesk.errors import KeydeskError
@@ -29,7 +30,29 @@ PALETTE_KEYS = 200  # keys of the table offered by name; the filter narrows the 
 class KeydeskPalette(CommandPalette):
     """Enter typed right behind a search waits for its hits: 'audit' Enter
     in one burst (a paste, a quick typist over SSH) ran the command the
-    empty search had highlighted, Generate API key, not the Audit trail."""
+    empty search had highlighted, Generate API key, not the Audit trail.
+
+    Its own keys cover the footer of the screen behind, whose keys
+    (g New key, / Filter) would only type into the search."""
+
+    DEFAULT_CSS = """
+    KeydeskPalette > #palette-keys {
+        dock: bottom;
+        height: 1;
+        width: 1fr;
+        padding: 0 1;
+        background: $footer-background;
+        color: $footer-foreground;
+    }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield from super().compose()
+        keys = (("⏎", "run"), ("↑↓", "choose"), ("esc", "close"))
+        yield Static(
+            Content("  ").join(Content.assemble((key, "bold"), f" {what}") for key, what in keys),
+            id="palette-keys",
+        )
 
     @on(Input.Submitted)
     async def _after_the_search(self, event: Input.Submitted) -> None:
