@@ -53,3 +53,34 @@ async def test_the_palette_covers_the_footer_behind_it_with_its_own_keys(make_ap
         keys = app.screen.query_one("#palette-keys", Static)
         assert keys.region.y == 19 and keys.region.width == 60  # the bottom row, all of it
         assert str(keys.render()) == "⏎ run  ↑↓ choose  esc close"
+
+
+async def test_the_palettes_search_never_holds_a_private_key_or_an_escape_sequence(
+    make_app, demo_store
+):
+    """Textual's search box let a pasted `\\e[2J` reach the terminal, and
+    showed a pasted private key whole."""
+    from textual import events
+
+    from keydesk.service import KeyService
+    from keydesk.tui.commands import PaletteInput
+
+    created = KeyService(demo_store, "alice").create_key("github", "pasted")
+    secret = created.private_key.reveal()
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        await settle(pilot)
+        search = app.screen.query_one(PaletteInput)
+        app.post_message(events.Paste("ab\x1b[2Jcd"))
+        await settle(pilot)
+        assert search.value == ""
+        [said] = [n.message for n in app._notifications]
+        assert said.startswith("The search contains an escape sequence"), said
+        app.post_message(events.Paste(secret))
+        await settle(pilot)
+        assert search.value == created.key.public_key
+        assert secret[-24:] not in app.export_screenshot()  # the secret part
+        [said] = [n.message for n in app._notifications]
+        assert "replaced by its public key" in said, said

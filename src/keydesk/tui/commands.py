@@ -10,21 +10,38 @@ from typing import cast
 
 from textual import on
 from textual.app import ComposeResult
-from textual.command import CommandPalette, Hit, Hits, Provider
+from textual.command import (
+    CommandInput,
+    CommandList,
+    CommandPalette,
+    Hit,
+    Hits,
+    Provider,
+    SearchIcon,
+)
+from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.fuzzy import Matcher
 from textual.markup import escape
-from textual.widgets import Input, Static
+from textual.widgets import Input, LoadingIndicator, Static
 from textual.worker import WorkerCancelled, WorkerFailed
 
 from keydesk.errors import KeydeskError
 from keydesk.tui.actions import key_action
 from keydesk.tui.display import content, visible
 from keydesk.tui.interface import Keydesk
+from keydesk.tui.widgets.filter_input import SearchInput
 from keydesk.views import IntegrationView, KeyView
 
 Command = tuple[str, Callable[[], object], str]
 PALETTE_KEYS = 200  # keys of the table offered by name; the filter narrows the table
+
+
+class PaletteInput(CommandInput, SearchInput):  # CommandInput first: its CSS and focus find it
+    """The palette's search: a private key becomes its public key, as in a
+    filter, and a paste holding a control character is refused."""
+
+    WHAT = "the search"
 
 
 class KeydeskPalette(CommandPalette):
@@ -47,7 +64,15 @@ class KeydeskPalette(CommandPalette):
     """
 
     def compose(self) -> ComposeResult:
-        yield from super().compose()
+        # CommandPalette's own, with a search box that never holds a private
+        # key or an escape sequence (pasted, `\e[2J` cleared the terminal).
+        with Vertical(id="--container"):
+            with Horizontal(id="--input"):
+                yield SearchIcon()
+                yield PaletteInput(placeholder=self._placeholder, select_on_focus=False)
+            with Vertical(id="--results"):
+                yield CommandList()
+                yield LoadingIndicator()
         keys = (("⏎", "run"), ("↑↓", "choose"), ("esc", "close"))
         yield Static(
             Content("  ").join(Content.assemble((key, "bold"), f" {what}") for key, what in keys),

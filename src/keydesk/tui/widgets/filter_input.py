@@ -49,17 +49,30 @@ def clear_typed(where: Widget | None) -> bool:
     return bool(typed)
 
 
-class FilterInput(GuardedInput):
+class SearchInput(GuardedInput):
+    """A box that searches: a private key pasted or typed in it (where an
+    admin looking for a key pastes it) is replaced by its public key, which
+    the search finds (GuardedInput), with a notice; a refusal is a toast
+    (a search has no error line of its own)."""
+
+    def instead(self, key: str) -> str:
+        return shown_instead(key)
+
+    def key_note(self, shown: str) -> str:
+        what = f"its public key {shown}" if shown.startswith(PUBLIC_KEY_PREFIX) else shown
+        return PRIVATE_KEY_REPLACED.format(what=what)
+
+    def refused(self, message: str) -> None:
+        self.notify(sentence(message), severity="warning", markup=False)
+
+
+class FilterInput(SearchInput):
     """A one-line filter box of fixed size (app.tcss). Textual's Input sets
     its virtual size (its text's width, for scrolling) at every keystroke,
     and a widget's virtual size relays out the whole screen, as a scrollbar
     might come or go; an Input has none. Repainted only, a typed character
     is written to the terminal 3-4 ms after its key arrives on the API Keys
-    tab, instead of 9-12 ms (measured in tmux).
-
-    A private key pasted or typed here (`/` is where an admin looking for a
-    key pastes it) is replaced by its public key, which the filter finds
-    (GuardedInput), with a notice."""
+    tab, instead of 9-12 ms (measured in tmux)."""
 
     # Escape clears a filter that holds text and goes down to the list under
     # it (on every screen alike), and the footer says so; an empty filter
@@ -72,16 +85,6 @@ class FilterInput(GuardedInput):
 
     virtual_size: Reactive[Size] = Reactive(Size(0, 0), repaint=True)
     WHAT = "the filter"
-
-    def instead(self, key: str) -> str:
-        return shown_instead(key)  # the filter finds its public key
-
-    def key_note(self, shown: str) -> str:
-        what = f"its public key {shown}" if shown.startswith(PUBLIC_KEY_PREFIX) else shown
-        return PRIVATE_KEY_REPLACED.format(what=what)
-
-    def refused(self, message: str) -> None:
-        self.notify(sentence(message), severity="warning", markup=False)  # no error line of its own
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return bool(self.value) if action == "clear_filter" else True
