@@ -23,7 +23,10 @@ async def test_switch_workspace_marks_the_workspace_open(make_app):
         await pilot.press("w")
         await settle(pilot)
         assert isinstance(app.screen, WorkspaceScreen)
-        assert _options(app.screen) == ["acme     (owner)  (now)", "globex   (owner)"]  # roles in a column
+        assert _options(app.screen) == [
+            "acme     (owner)  (now)",
+            "globex   (owner)",
+        ]  # roles in a column
         await pilot.press("down", "enter")  # to globex: now it is the one marked
         await settle(pilot)
         await pilot.press("w")
