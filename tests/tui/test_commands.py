@@ -52,6 +52,7 @@ async def test_the_palette_covers_the_footer_behind_it_with_its_own_keys(make_ap
         await settle(pilot)
         keys = app.screen.query_one("#palette-keys", Static)
         assert keys.region.y == 19 and keys.region.width == 60  # the bottom row, all of it
+        assert app.screen.query_one("CommandList").region.bottom <= 19  # the list stops above it
         assert str(keys.render()) == "⏎ run  ↑↓ choose  esc close"
 
 
@@ -59,8 +60,10 @@ async def test_the_palettes_search_never_holds_a_private_key_or_an_escape_sequen
     make_app, demo_store
 ):
     """Textual's search box let a pasted `\\e[2J` reach the terminal, and
-    showed a pasted private key whole."""
+    showed a pasted private key whole. Why is said on the palette's own
+    line, at 60x20 too (a toast was drawn under its list)."""
     from textual import events
+    from textual.widgets import Static
 
     from keydesk.service import KeyService
     from keydesk.tui.commands import PaletteInput
@@ -68,19 +71,20 @@ async def test_the_palettes_search_never_holds_a_private_key_or_an_escape_sequen
     created = KeyService(demo_store, "alice").create_key("github", "pasted")
     secret = created.private_key.reveal()
     app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(60, 20)) as pilot:
         await settle(pilot)
         await pilot.press("ctrl+p")
         await settle(pilot)
         search = app.screen.query_one(PaletteInput)
+        line = app.screen.query_one("#palette-keys", Static)
         app.post_message(events.Paste("ab\x1b[2Jcd"))
         await settle(pilot)
         assert search.value == ""
-        [said] = [n.message for n in app._notifications]
+        said = str(line.render())
         assert said.startswith("The search contains an escape sequence"), said
+        assert line.region.bottom == 20  # in view: the list stops above it
         app.post_message(events.Paste(secret))
         await settle(pilot)
         assert search.value == created.key.public_key
         assert secret[-24:] not in app.export_screenshot()  # the secret part
-        [said] = [n.message for n in app._notifications]
-        assert "replaced by its public key" in said, said
+        assert "replaced by its public key" in str(line.render())

@@ -28,7 +28,7 @@ from textual.worker import WorkerCancelled, WorkerFailed
 
 from keydesk.errors import KeydeskError
 from keydesk.tui.actions import key_action
-from keydesk.tui.display import content, visible
+from keydesk.tui.display import content, sentence, visible
 from keydesk.tui.interface import Keydesk
 from keydesk.tui.widgets.filter_input import SearchInput
 from keydesk.views import IntegrationView, KeyView
@@ -43,6 +43,14 @@ class PaletteInput(CommandInput, SearchInput):  # CommandInput first: its CSS an
 
     WHAT = "the search"
 
+    def refused(self, message: str) -> None:
+        # On the palette's own line: a toast was drawn under its list.
+        self.post_message(self.Refused(self, message))
+
+
+PALETTE_KEYS_SHOWN = (("⏎", "run"), ("↑↓", "choose"), ("esc", "close"))
+REFUSAL_SECONDS = 6.0  # on the key line, then the keys again
+
 
 class KeydeskPalette(CommandPalette):
     """Enter typed right behind a search waits for its hits: 'audit' Enter
@@ -55,11 +63,17 @@ class KeydeskPalette(CommandPalette):
     DEFAULT_CSS = """
     KeydeskPalette > #palette-keys {
         dock: bottom;
-        height: 1;
+        height: auto;
+        max-height: 2;
         width: 1fr;
         padding: 0 1;
         background: $footer-background;
         color: $footer-foreground;
+        &.-refused { background: $warning-muted; }
+    }
+    /* 70vh (Textual's) reached over the key line at 60x20. */
+    KeydeskPalette CommandList {
+        max-height: 60vh;
     }
     """
 
@@ -73,11 +87,19 @@ class KeydeskPalette(CommandPalette):
             with Vertical(id="--results"):
                 yield CommandList()
                 yield LoadingIndicator()
-        keys = (("⏎", "run"), ("↑↓", "choose"), ("esc", "close"))
-        yield Static(
-            Content("  ").join(Content.assemble((key, "bold"), f" {what}") for key, what in keys),
-            id="palette-keys",
-        )
+        yield Static(_keys_line(), id="palette-keys")
+
+    @on(SearchInput.Refused)
+    def _refused(self, event: SearchInput.Refused) -> None:
+        line = self.query_one("#palette-keys", Static)
+        line.update(content(sentence(event.message)))
+        line.add_class("-refused")
+
+        def keys_again() -> None:
+            line.update(_keys_line())
+            line.remove_class("-refused")
+
+        self.set_timer(REFUSAL_SECONDS, keys_again)
 
     @on(Input.Submitted)
     async def _after_the_search(self, event: Input.Submitted) -> None:
@@ -95,6 +117,12 @@ class KeydeskPalette(CommandPalette):
         with contextlib.suppress(WorkerCancelled, WorkerFailed):
             await searches[-1].wait()
         self._select_or_command()
+
+
+def _keys_line() -> Content:
+    return Content("  ").join(
+        Content.assemble((key, "bold"), f" {what}") for key, what in PALETTE_KEYS_SHOWN
+    )
 
 
 class KeydeskCommands(Provider):
