@@ -152,7 +152,17 @@ async def test_a_keys_page_shows_limits_sources_offers_l_and_l_changes_them(demo
             assert field.styles.border_top[0] not in ("", "none", "hidden"), ("boxed", name)
             region = field.region
             assert region.y >= 0 and region.bottom <= app.size.height - 1, ("fits", name)
-        await pilot.press("escape")
+        # A refusal's last words were below the dialog's edge; the cursor
+        # goes to the field at fault.
+        await pilot.press(*"600/min", "tab", *"abc", "tab", *"[red]x[/]", "ctrl+s")
+        await settle(pilot)
+        error = dialog.query_one("#limit-error", Static)
+        said = str(error.render())
+        assert said.startswith("The quota 'abc' is not a limit"), said
+        body = dialog.query_one("#dialog-body")
+        assert body.region.contains_region(error.region), ("the refusal in view", error.region)
+        assert dialog.focused is dialog.query_one("#limit-quota"), "at fault"
+        await pilot.press("escape", "y")  # what was typed is discarded
         await settle(pilot)
 
         await _other_key_page(pilot, detail, editable.key.public_key)

@@ -9,7 +9,7 @@ from typing import Any
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Input, Label, Static
 
 from keydesk.errors import InvalidInput
@@ -59,13 +59,15 @@ class KeyLimitsScreen(DialogForm[dict[str, Any] | None]):
         # their labels unpadded so the dialog fits at 60x20.
         with Vertical(id="dialog", classes="limits-dialog"):
             yield Static(content(f"Limits of {self._key.label}"), id="dialog-title")
-            yield Label(RATE_LABEL, classes="field-label")
-            yield GuardedInput(rate, id="limit-rate", what="the rate")
-            yield Label(QUOTA_LABEL, classes="field-label")
-            yield GuardedInput(quota, id="limit-quota", what="the quota")
-            yield Label(NETWORKS_LABEL, classes="field-label")
-            yield GuardedInput(networks, id="limit-from", what="the networks")
-            yield Static(id="limit-error", classes="field-error")
+            # Scrolls: at 60x20 a refusal's last words were below the edge.
+            with VerticalScroll(id="dialog-body"):
+                yield Label(RATE_LABEL, classes="field-label")
+                yield GuardedInput(rate, id="limit-rate", what="the rate")
+                yield Label(QUOTA_LABEL, classes="field-label")
+                yield GuardedInput(quota, id="limit-quota", what="the quota")
+                yield Label(NETWORKS_LABEL, classes="field-label")
+                yield GuardedInput(networks, id="limit-from", what="the networks")
+                yield Static(id="limit-error", classes="field-error")
         yield KeyFooter()
 
     def on_mount(self) -> None:
@@ -98,3 +100,9 @@ class KeyLimitsScreen(DialogForm[dict[str, Any] | None]):
         error = self.query_one("#limit-error", Static)
         error.update(content(sentence(message)))
         error.display = True
+        # The cursor in the field at fault (as on the integration form), the
+        # refusal in view below it.
+        for field, named in (("rate", "the rate"), ("quota", "the quota"), ("from", "a network")):
+            if message.lower().startswith(named):
+                self.query_one(f"#limit-{field}", Input).focus()
+        self.call_after_refresh(error.scroll_visible, animate=False)
