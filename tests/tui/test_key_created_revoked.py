@@ -7,7 +7,7 @@ from textual.widgets import Static
 
 from keydesk.tui.screens.choice import ChoiceScreen
 from keydesk.tui.screens.confirm import ConfirmScreen
-from keydesk.tui.screens.key_created import KeyCreatedScreen
+from keydesk.tui.screens.key_created import REVOKED_NOTE, KeyCreatedScreen
 from tests.support.tui_pages import go_to_create_form, go_to_integration
 from tests.tui.screenshots import settle
 
@@ -45,6 +45,13 @@ async def test_a_revoked_key_page_offers_no_revoke_and_no_expiry(make_app):
         assert f"revoked {page._key.revoked_at:%Y-%m-%d %H:%M} UTC" in facts, facts
         assert not page.query_one("#revoke").display, "no Revoke button"
         assert "revoke" not in _offered(page), "no x in the footer"
+        for press in ("c", "x"):  # not offered, and pressed anyway: why
+            page.note("", "information")
+            await pilot.press(press)
+            await settle(pilot)
+            note = page.query_one("#created-note", Static)
+            assert _text(page, "#created-note") == REVOKED_NOTE, press
+            assert note.display and note.region.height > 0, (press, note.region)
 
 
 async def test_a_revoked_replacement_says_how_the_old_key_is_kept_not_to_deploy_it(make_app):
