@@ -306,6 +306,10 @@ def test_replacement_labels_carry_one_date_and_fit():
     )
     long = replacement_label("x" * 64, today)
     assert len(long) == 64 and long.endswith("(2026-11-27)")
+    # Cut in the middle: the end often tells keys apart ("…v2", "…v3").
+    v2, v3 = (f"Production backend for the payments reconciliation service {v}" for v in "23")
+    assert replacement_label(v2, today).endswith("reconciliation service 2 (2026-11-27)")
+    assert replacement_label(v2, today) != replacement_label(v3, today)
     taken = {"api (2026-11-27)", "api (2026-11-27 #2)"}
     assert replacement_label("api (2026-11-27)", today, taken) == "api (2026-11-27 #3)"
     assert replacement_label("api (2026-11-27 #3)", today) == "api (2026-11-27)"

@@ -175,7 +175,17 @@ def replacement_label(label: str, today: date, taken: Collection[str] = ()) -> s
     base = match.group("base") if match else label  # a replacement of a replacement keeps one date
     for n in itertools.count(1):
         suffix = f" ({today.isoformat()}{'' if n == 1 else f' #{n}'})"
-        dated = base[: LABEL_MAX - len(suffix)].rstrip() + suffix
+        dated = _fitted(base, LABEL_MAX - len(suffix)) + suffix
         if dated not in taken:
             return dated
     raise AssertionError("unreachable: itertools.count never ends")
+
+
+def _fitted(label: str, room: int) -> str:
+    """`label` in `room` characters: its start, "…" and its end, where what
+    tells keys apart often is ("…service v2", "…service v3": cut at the end,
+    both replacements had the same label)."""
+    if len(label) <= room:
+        return label
+    tail = (room - 1) // 2
+    return label[: room - 1 - tail].rstrip() + "…" + label[len(label) - tail :].lstrip()
