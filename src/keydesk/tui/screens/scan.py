@@ -29,8 +29,7 @@ from keydesk.tui.display import content, literal, sentence
 from keydesk.tui.screens.base import KeydeskScreen
 from keydesk.tui.screens.confirm import leave_form
 from keydesk.tui.screens.form import ask_before_quitting
-from keydesk.tui.screens.integration_words import why_not_key
-from keydesk.tui.screens.scan_findings import Leak, Row, Scan
+from keydesk.tui.screens.scan_findings import UNPROVEN_NOTE, Leak, Row, Scan
 from keydesk.tui.widgets import (
     Column,
     FilterInput,
@@ -48,11 +47,6 @@ if TYPE_CHECKING:
 
 LIVE = "active"
 PATH_UNSCANNED = "The path you typed has not been scanned."
-UNPROVEN_NOTE = (
-    "Matched by public key: on PostgreSQL an admin cannot read key hashes, so the "
-    "secret of a key found was not checked, and it is not revoked here "
-    "(keydesk scan --revoke --revoke-via URL has keydesk serve check it)."
-)
 COLUMNS = [
     Column("where", "Where", 16, flexible_up_to=60),
     # In the API Keys tab's words, as few as fit ("rotating"; "repl. revoked"
@@ -383,20 +377,8 @@ class ScanScreen(KeydeskScreen[None]):
         self.refresh_bindings()
 
     def _show_detail(self, row: Row) -> None:
-        key = row.found.key
-        # The column's one word ("active") is cut to fit; here, what the key
-        # pages say of it ("rotating -> kdpk_… (23 hours left)").
-        status = row.status if key is None else key.status_words(self.keydesk.now())
-        text = f"{row.location} · {row.redacted} · {row.public_key} · {status}"
-        if key is not None:
-            text += f" · “{key.label}” of {key.integration}"
-            shown, integration = self.keydesk.workspace, row.integration
-            if integration is not None and (shown is None or shown.name != integration.workspace):
-                text += f" in {integration.workspace}"  # not the workspace open
-            if not row.found.secret_checked:
-                text += " · matched by public key"
-        elif row.found.elsewhere:
-            text += " · in a workspace you are not a member of: ask its admins"
+        shown = self.keydesk.workspace
+        text = row.detail(self.keydesk.now(), shown.name if shown is not None else None)
         self.query_one("#scan-detail", Static).update(content(text))
 
     # -- revoking -------------------------------------------------------------------
@@ -424,13 +406,7 @@ class ScanScreen(KeydeskScreen[None]):
         row = self._highlighted()
         if action != "revoke" or row is None:
             return None
-        if row.found.key is None:  # x said nothing
-            return "No key in this store has this public key: there is nothing to revoke here"
-        if not row.found.secret_checked:
-            return UNPROVEN_NOTE
-        if row.integration is None:
-            return None
-        return why_not_key(row.integration, row.found.key, action, self.keydesk.now())
+        return row.why_not_revoked(self.keydesk.now())
 
     def why_hidden(self, action: str) -> str | None:
         return self.why_not(action)  # x on an unknown row said nothing
