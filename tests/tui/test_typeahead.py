@@ -162,3 +162,18 @@ async def test_bursts_on_an_integrations_page_reach_the_screen_they_were_typed_f
             assert app.screen is detail and filter_box.has_focus, ("/rot: focus", tab)
             assert filter_box.value == "rot", ("/rot: value", tab, filter_box.value)
             assert detail.tabs.active == ("audit" if tab == "3" else "api-keys"), ("/rot", tab)
+
+
+async def test_typing_past_a_fields_limit_then_tab_leaves_the_next_text_in_the_next_field(
+    make_app,
+):
+    """`a`, 70 letters, Tab, `Stripe` in one burst: the refusal of the 65th
+    letter put the cursor back in Name, and Stripe replaced it."""
+    app = make_app()
+    async with app.run_test(size=(60, 20)) as pilot:
+        await settle(pilot)
+        burst(app, "a|" + "q" * 70 + "|tab|Stripe")
+        await settle_long(pilot)
+        assert isinstance(app.screen, IntegrationFormScreen)
+        values = [field.value for field in app.screen.query(Input)][:2]
+        assert values == ["q" * 64, "Stripe"]

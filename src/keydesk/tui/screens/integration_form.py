@@ -161,7 +161,12 @@ class IntegrationFormScreen(FormScreen[IntegrationView | None]):
                 configure=configure,
             )  # fmt: skip
 
-        call_service(self, save, self.dismiss, on_error=self._failed, group="save")
+        call_service(self, save, self.dismiss, on_error=self._save_refused, group="save")
+
+    def _save_refused(self, message: str) -> None:
+        """A save the service refused: the cursor to the field it names."""
+        named = (f for f, _, _, what, _ in FIELDS if message.lower().startswith(what.lower()))
+        self._failed(message, at=next(named, None))
 
     @on(GuardedInput.Refused)
     def _refused(self, event: GuardedInput.Refused) -> None:
@@ -169,13 +174,13 @@ class IntegrationFormScreen(FormScreen[IntegrationView | None]):
             self._failed(event.message)
 
     def _failed(self, message: str, at: str | None = None) -> None:
-        """Say why on the form's line, and put the cursor in the field at
-        fault (`at`, else the one the message names): after ctrl+s on the
-        checkbox, the fix typed went nowhere."""
+        """Say why on the form's line; a refused save puts the cursor in the
+        field at fault (`at`): after ctrl+s on the checkbox, the fix typed
+        went nowhere. Not a keystroke refused while typing: the Tab typed
+        after it has moved on, and what follows belongs to the next field."""
         self._busy = False
-        named = (f for f, _, _, what, _ in FIELDS if message.lower().startswith(what.lower()))
-        if (field_id := at or next(named, None)) is not None:
-            self.query_one(f"#{field_id}", Input).focus()
+        if at is not None:
+            self.query_one(f"#{at}", Input).focus()
         self.query_one("#save", Button).disabled = False
         error = self.query_one("#add-error", Static)
         error.update(content(sentence(message)))

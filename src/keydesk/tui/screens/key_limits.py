@@ -89,6 +89,15 @@ class KeyLimitsScreen(DialogForm[dict[str, Any] | None]):
             chosen = typed_limits(rate, quota, networks)
         except InvalidInput as exc:
             self._refused(exc.message)
+            # The cursor in the field at fault, as on the integration form
+            # (not for a keystroke refused while typing: a Tab may follow).
+            for field, named in (
+                ("rate", "the rate"),
+                ("quota", "the quota"),
+                ("from", "a network"),
+            ):
+                if exc.message.lower().startswith(named):
+                    self.query_one(f"#limit-{field}", Input).focus()
             return
         self.dismiss(chosen)
 
@@ -100,9 +109,4 @@ class KeyLimitsScreen(DialogForm[dict[str, Any] | None]):
         error = self.query_one("#limit-error", Static)
         error.update(content(sentence(message)))
         error.display = True
-        # The cursor in the field at fault (as on the integration form), the
-        # refusal in view below it.
-        for field, named in (("rate", "the rate"), ("quota", "the quota"), ("from", "a network")):
-            if message.lower().startswith(named):
-                self.query_one(f"#limit-{field}", Input).focus()
-        self.call_after_refresh(error.scroll_visible, animate=False)
+        self.call_after_refresh(error.scroll_visible, animate=False)  # in view at 60x20
