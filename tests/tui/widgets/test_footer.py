@@ -174,3 +174,32 @@ async def test_a_draft_offers_the_key_its_advice_names_and_not_the_dimmed_ones(d
         await pilot.press("e")
         await settle(pilot)
         assert type(app.screen).__name__ == "IntegrationFormScreen"
+
+
+async def test_a_question_answered_in_the_same_burst_leaves_the_footer_current(make_app):
+    """`d D` in one burst disabled github, yet the footer kept `d Disable`
+    (its rebuild was queued on the dialog, which closed first) and `d`
+    then said nothing; `c` on a configured integration said nothing too."""
+    from tests.support.tui_pages import go_to_integration
+    from tests.tui.screenshots import burst, settle_long
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        page = await go_to_integration(pilot, "github", "overview")
+        app.clear_notifications()
+        await pilot.press("c")
+        await settle(pilot)
+        assert [n.message for n in app._notifications] == [
+            "github is configured already: d disables it."
+        ]
+        burst(app, "d|D")
+        await settle_long(pilot)
+        assert page.integration.status == "disabled"
+        offered = [key.description for key in page.query(FooterKey)]
+        assert "Configure" in offered and "Disable" not in offered, offered
+        app.clear_notifications()
+        await pilot.press("d")
+        await settle(pilot)
+        assert [n.message for n in app._notifications] == [
+            "github is disabled already: c configures it again."
+        ]

@@ -66,7 +66,10 @@ class KeyFooter(Footer):
     def _rebuild_soon(self) -> None:
         if not self._rebuild_pending:
             self._rebuild_pending = True
-            self.call_after_refresh(self._rebuild)
+            # Not call_after_refresh: Textual queues that on the screen in
+            # front, and a dialog closed first (`d D` in one burst) dropped
+            # it, so this footer stayed pending, never rebuilt again.
+            self.call_later(self._rebuild)
 
     async def _rebuild(self) -> None:
         self._rebuild_pending = False
