@@ -25,14 +25,15 @@ from keydesk.tui.display import content, literal
 from keydesk.tui.messages import IntegrationsChanged, KeysChanged
 from keydesk.tui.screens.base import KeydeskScreen
 from keydesk.tui.screens.integration_words import (
+    CHANGES,
     ROLE_ACTIONS,
     detail_line,
     keys_gate,
     no_new_key,
     overview_rows,
-    role_cannot,
     settings_hint,
     title_line,
+    why_cannot,
     why_not_key,
 )
 from keydesk.tui.screens.key_page import KeyScreen
@@ -385,8 +386,8 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         return why_not_key(self.integration, key, action, now, needle=self.key_filter.value)
 
     def why_hidden(self, action: str) -> str | None:
-        if not self.integration.can_manage:
-            return role_cannot(self.integration, action)  # a viewer's g, t, x, K, e, c, d
+        if not self.integration.can_manage or action in CHANGES:
+            return why_cannot(self.integration, action)  # a viewer's g, t, x, K, e; c and d
         if action not in ROLE_ACTIONS or self.tabs.active != "api-keys":
             return None  # silence, as for a key of another tab
         if action == "rotate" and self.table.selected:

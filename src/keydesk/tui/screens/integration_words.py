@@ -55,16 +55,27 @@ ROLE_ACTIONS = ("generate", "rotate", "revoke", "keep", "toggle_select")
 CHANGES = ("edit", "configure", "disable")
 
 
-def role_cannot(integration: IntegrationView, action: str) -> str | None:
-    """Why the account's role keeps `action` from it here, or None."""
-    if integration.can_manage or action not in ROLE_ACTIONS + CHANGES:
+def why_cannot(integration: IntegrationView, action: str) -> str | None:
+    """Why `action`, hidden here, does nothing: the account's role, or for
+    c and d the integration's state (c on a configured one said nothing,
+    as did d after `d D` disabled it)."""
+    name = visible(integration.name)
+    if integration.can_manage:
+        if action == "configure" and integration.is_configured:
+            return f"{name} is configured already: d disables it"
+        if action == "disable" and integration.status is IntegrationStatus.DISABLED:
+            return f"{name} is disabled already: c configures it again"
+        if action == "disable" and not integration.is_configured:
+            return f"{name} is a draft: there is nothing to disable"
         return None
     if action in ROLE_ACTIONS:
         return integration.why_no_new_keys()
-    return (
-        f"You are a {integration.role} in {integration.workspace}; only owners and admins "
-        "edit, configure or disable integrations"
-    )
+    if action in CHANGES:
+        return (
+            f"You are a {integration.role} in {integration.workspace}; only owners and admins "
+            "edit, configure or disable integrations"
+        )
+    return None
 
 
 def disabled_advice(disabled: str, via: str = "") -> str:

@@ -13,7 +13,7 @@ from keydesk.tui.calls import call_service
 from keydesk.tui.display import cells, content, day, literal, visible
 from keydesk.tui.messages import IntegrationsChanged, KeysChanged
 from keydesk.tui.screens.base import KeydeskScreen
-from keydesk.tui.screens.integration_words import no_new_key, role_cannot
+from keydesk.tui.screens.integration_words import no_new_key, why_cannot
 from keydesk.tui.widgets import (
     Column,
     FilterInput,
@@ -276,7 +276,7 @@ class IntegrationsScreen(KeydeskScreen[None]):
         item = self.highlighted()  # a viewer's g: the role, as the integration's page says
         if item is None:
             return None
-        return item.why_no_new_keys() if action == "generate" else role_cannot(item, action)
+        return item.why_no_new_keys() if action == "generate" else why_cannot(item, action)
 
     @on(DataTable.RowHighlighted, "#integrations")
     def _highlight_changed(self, event: DataTable.RowHighlighted) -> None:
