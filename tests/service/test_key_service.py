@@ -129,6 +129,9 @@ def test_an_edit_with_configure_is_all_or_nothing(world):
     assert configured.status is IntegrationStatus.CONFIGURED and configured.client_id == "gl-new"
     actions = [e.action for e in world.owner.audit("acme")[:2]]
     assert actions == ["integration.configure", "integration.update"]
+    # The integration's own trail has them too (its Audit tab left out edits).
+    own = [e.action for e in world.owner.audit("acme", integration="gitlab")[:2]]
+    assert own == ["integration.configure", "integration.update"]
 
 
 def test_clearing_a_setting_is_a_change_refused_while_configured(world):

@@ -4,6 +4,7 @@ and a disabled one's keys stop verifying)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from sqlmodel import Session, select
@@ -110,12 +111,15 @@ class Integrations:
                 )
             integration.updated_at = utcnow()
             session.add(integration)
-            context.audit(session, integration.workspace_id, "integration.update", integration.name)
+            # With its integration's id, as every other event: the
+            # integration's Audit tab left out its edits.
+            audit = functools.partial(
+                context.audit, session, integration.workspace_id, integration_id=integration.id
+            )
+            audit("integration.update", integration.name)
             if configure and integration.status != IntegrationStatus.CONFIGURED:
                 _configure(integration)
-                context.audit(
-                    session, integration.workspace_id, "integration.configure", integration.name
-                )
+                audit("integration.configure", integration.name)
             session.flush()
             return context.integration(session, row_id(integration.id))
 
