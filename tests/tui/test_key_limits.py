@@ -176,6 +176,7 @@ async def test_a_keys_page_shows_limits_sources_offers_l_and_l_changes_them(demo
         await settle(pilot)
         error = str(dialog.query_one("#limit-error", Static).render())
         assert "did you mean 10.0.0.0/8" in error, ("editable: bad network", error)
+        assert error.startswith("The allowlist entry '10.0.0.1/8'"), error  # not "A network"
         dialog.query_one("#limit-rate", Input).focus()
         await pilot.press("end")  # focus selected the rate: the paste goes after it
         app.post_message(events.Paste(editable.private_key.reveal()))  # in the wrong place

@@ -136,9 +136,8 @@ class CreateKeyScreen(FormScreen[CreatedKey | None]):
             for name, field, example in LIMIT_FIELDS:
                 with Horizontal(classes="limit-row"):
                     yield Label(name, classes="limit-name")
-                    yield GuardedInput(
-                        placeholder=example, id=field, compact=True, what=f"the {name.lower()}"
-                    )
+                    what = "the allowlist" if field == "allow-from" else f"the {name.lower()}"
+                    yield GuardedInput(placeholder=example, id=field, compact=True, what=what)
             yield Static(id="rate-default", classes="field-hint")
             yield Static(id="limits-error", classes="field-error")
             with Horizontal(classes="form-buttons"):
@@ -382,7 +381,7 @@ class CreateKeyScreen(FormScreen[CreatedKey | None]):
                 if rate
                 else ("none" if self._rate_shown else None),
                 "quota": str(parse_limit(quota, "The quota")) if quota else None,
-                "allow_from": parse_networks([networks], "A network") if networks else (),
+                "allow_from": parse_networks([networks], "The allowlist entry") if networks else (),
             }
         except InvalidInput as exc:
             self._line("#limits-error", sentence(exc.message))

@@ -32,7 +32,7 @@ def typed_limits(rate: str, quota: str, networks: str) -> dict[str, Any]:
     return {
         "rate": str(parse_limit(rate, "The rate")) if rate.strip() else "none",
         "quota": str(parse_limit(quota, "The quota")) if quota.strip() else "none",
-        "allow_from": parse_networks([networks], "A network") if networks.strip() else (),
+        "allow_from": parse_networks([networks], "The allowlist entry") if networks.strip() else (),
     }
 
 
@@ -66,7 +66,7 @@ class KeyLimitsScreen(DialogForm[dict[str, Any] | None]):
                 yield Label(QUOTA_LABEL, classes="field-label")
                 yield GuardedInput(quota, id="limit-quota", what="the quota")
                 yield Label(NETWORKS_LABEL, classes="field-label")
-                yield GuardedInput(networks, id="limit-from", what="the networks")
+                yield GuardedInput(networks, id="limit-from", what="the allowlist")
                 yield Static(id="limit-error", classes="field-error")
         yield KeyFooter()
 
@@ -94,7 +94,7 @@ class KeyLimitsScreen(DialogForm[dict[str, Any] | None]):
             for field, named in (
                 ("rate", "the rate"),
                 ("quota", "the quota"),
-                ("from", "a network"),
+                ("from", "the allowlist entry"),
             ):
                 if exc.message.lower().startswith(named):
                     self.query_one(f"#limit-{field}", Input).focus()
