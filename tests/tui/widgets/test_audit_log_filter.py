@@ -140,3 +140,18 @@ async def test_a_changed_filter_never_shows_the_last_searchs_answer(make_app):
             "Searching the whole trail for events holding “rot”…"
         )
         assert _line(log, "#audit-detail") == ""  # not "No event matches “zzqx”"
+
+
+async def test_a_filtered_trails_line_above_the_table_is_whole_at_60_columns(make_app):
+    """One row cut it: "3 events holding “api-gateway” (the whole trail
+    searched)," and no more."""
+    app = make_app()
+    async with app.run_test(size=(60, 20)) as pilot:
+        page = await open_tab(pilot, "github", "3")
+        log = page.query_one(AuditLog)
+        await pilot.press("slash", *"api-gateway")
+        await _filtered(pilot, log, "api-gateway")
+        line = log.query_one("#audit-summary", Static)
+        assert _line(log, "#audit-summary").endswith("newest first")
+        needed = line.get_content_height(app.size, app.size, line.content_region.width)
+        assert needed <= line.content_region.height, (needed, line.content_region)
