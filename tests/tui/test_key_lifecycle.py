@@ -237,6 +237,12 @@ async def test_a_viewer_sees_no_rotate_or_revoke_on_a_keys_page(demo_store):
         await pilot.press("x", "t")
         await settle(pilot)
         assert app.screen is page
+        app.clear_notifications()
+        await pilot.press("l")  # said "…can generate or revoke keys"
+        await settle(pilot)
+        assert [n.message for n in app._notifications] == [
+            "You are a viewer in acme; only owners and admins set a key's limits."
+        ]
     assert KeyService(demo_store, "alice").key(key.public_key).is_active
 
 

@@ -70,12 +70,12 @@ def why_cannot(integration: IntegrationView, action: str) -> str | None:
         return None
     if action in ROLE_ACTIONS:
         return integration.why_no_new_keys()
+    done = {"limits": "set a key's limits"}.get(action)
     if action in CHANGES:
-        return (
-            f"You are a {integration.role} in {integration.workspace}; only owners and admins "
-            "edit, configure or disable integrations"
-        )
-    return None
+        done = "edit, configure or disable integrations"
+    if done is None:
+        return None
+    return f"You are a {integration.role} in {integration.workspace}; only owners and admins {done}"
 
 
 def disabled_advice(disabled: str, via: str = "") -> str:

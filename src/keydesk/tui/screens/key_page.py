@@ -19,7 +19,7 @@ from keydesk.tui.actions import integration_action, key_action
 from keydesk.tui.calls import call_service
 from keydesk.tui.display import content
 from keydesk.tui.screens.base import KeydeskScreen
-from keydesk.tui.screens.integration_words import no_new_key, why_not_key
+from keydesk.tui.screens.integration_words import no_new_key, why_cannot, why_not_key
 from keydesk.tui.screens.key_limits import KeyLimitsScreen
 from keydesk.tui.widgets import Header, KeyFooter, Pairs
 from keydesk.views import (
@@ -246,7 +246,7 @@ class KeyScreen(KeydeskScreen[None]):
 
     def why_hidden(self, action: str) -> str | None:
         if action in ("rotate", "revoke", "keep", "limits") and not self.integration.can_manage:
-            return self.integration.why_no_new_keys()  # the role
+            return why_cannot(self.integration, action)  # the role
         return self.why_not(action)  # l on a key that no longer works, K with nothing to keep
 
     def action_back(self) -> None:
