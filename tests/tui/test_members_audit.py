@@ -401,3 +401,20 @@ async def test_a_long_account_name_leaves_role_and_since_in_view(make_app, demo_
         await highlight(pilot, screen, long_name)
         cell = table.get_row_at(table.cursor_row)[0]
         assert "…" in str(cell) and str(cell).endswith("runner-9")  # its end kept
+
+
+async def test_enter_in_an_empty_account_says_it_is_required_and_stays(make_app):
+    """Enter moved on to Role, saying nothing, and what was typed next was lost."""
+    app = make_app()
+    async with app.run_test(size=(60, 20)) as pilot:
+        await open_members(pilot)
+        await pilot.press("a")
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, AddMemberScreen)
+        await pilot.press("enter", *"dave")
+        await settle(pilot)
+        assert str(form.query_one("#member-error", Static).render()) == (
+            "The account name is required."
+        )
+        assert form.query_one("#member-account", Input).value == "dave"

@@ -112,7 +112,10 @@ class AddMemberScreen(DialogForm[MemberView | None]):
         roles.highlighted = self._roles.index(Role.VIEWER) if Role.VIEWER in self._roles else 0
 
     @on(Input.Submitted, "#member-account")
-    def _next(self) -> None:
+    def _next(self, event: Input.Submitted) -> None:
+        if not event.value.strip():  # Enter moved on to Role, saying nothing
+            self._failed("the account name is required")
+            return
         self.query_one("#member-role", OptionList).focus()
 
     @on(OptionList.OptionSelected, "#member-role")
@@ -135,14 +138,15 @@ class AddMemberScreen(DialogForm[MemberView | None]):
 
     @on(GuardedInput.Refused, "#member-account")
     def _refused(self, event: GuardedInput.Refused) -> None:
-        self._failed(event.message)
+        self._failed(event.message, to_account=False)  # a keystroke: a Tab may follow it
 
-    def _failed(self, message: str) -> None:
+    def _failed(self, message: str, *, to_account: bool = True) -> None:
         self._busy = False
         error = self.query_one("#member-error", Static)
         error.update(content(sentence(message)))
         error.display = True
-        self.query_one("#member-account", Input).focus()
+        if to_account:
+            self.query_one("#member-account", Input).focus()
 
     def _typed(self) -> bool:
         return bool(self.query_one("#member-account", Input).value)
