@@ -469,3 +469,26 @@ async def test_a_viewers_edit_configure_and_disable_say_the_role(make_app):
             await settle(pilot)
             assert app.screen is page
             assert [n.message for n in app._notifications] == [expected], press
+
+
+async def test_shift_tab_and_tab_in_a_form_stop_only_on_fields_and_buttons(make_app):
+    """The form's scrolling body was a focus stop: Shift+Tab from Name
+    landed on it, typing there went nowhere, and ctrl+s saved unchanged."""
+    from textual.containers import VerticalScroll
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        for opens in ("a", "g"):
+            await pilot.press(opens)
+            await settle(pilot)
+            form = app.screen
+            for _ in range(12):
+                await pilot.press("shift+tab")
+                assert not isinstance(form.focused, VerticalScroll), (opens, form.focused)
+            await pilot.press("escape")
+            await settle(pilot)
+            while app.screen is not form and not isinstance(app.screen, IntegrationsScreen):
+                await pilot.press("y")  # discard, if it asks
+                await settle(pilot)
+            assert isinstance(app.screen, IntegrationsScreen), (opens, app.screen)

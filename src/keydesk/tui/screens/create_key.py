@@ -9,7 +9,7 @@ from typing import Any
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal
 from textual.widgets import (
     Button,
     Input,
@@ -25,7 +25,7 @@ from keydesk.errors import InvalidInput
 from keydesk.limits import parse_limit, parse_networks
 from keydesk.tui.calls import call_service
 from keydesk.tui.display import content, day, literal, sentence
-from keydesk.tui.screens.form import FormScreen
+from keydesk.tui.screens.form import FormScreen, FormScroll
 from keydesk.tui.widgets import DropDown, GuardedInput, Header, KeyFooter, ScopeList
 from keydesk.views import (
     EXPIRY_CHOICES_DAYS,
@@ -93,7 +93,7 @@ class CreateKeyScreen(FormScreen[CreatedKey | None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with VerticalScroll(id="create-form", classes="form"):
+        with FormScroll(id="create-form", classes="form"):
             yield Static("Create API key", classes="form-title")
             yield Label("Integration", classes="field-label")
             yield DropDown[int]([], id="integration", prompt="Loading integrations…")

@@ -9,11 +9,18 @@ from collections.abc import Callable
 from typing import Any
 
 from textual import on
+from textual.containers import VerticalScroll
 from textual.screen import Screen, ScreenResultType
 from textual.widgets import Button
 
 from keydesk.tui.screens.base import KeydeskModal, KeydeskScreen
 from keydesk.tui.screens.confirm import UNSAVED_FORM, leave_form
+
+
+class FormScroll(VerticalScroll, can_focus=False):
+    """A form's scrolling body: it follows the focused field and is no focus
+    stop itself (Shift+Tab from a form's first field stopped on it, where
+    what was typed went nowhere, and ctrl+s saved the form unchanged)."""
 
 
 def _cancel(form: Screen[Any], busy: bool, typed: Callable[[], bool]) -> None:

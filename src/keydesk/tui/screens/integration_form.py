@@ -11,12 +11,12 @@ from __future__ import annotations
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal
 from textual.widgets import Button, Checkbox, Input, Static
 
 from keydesk.tui.calls import call_service
 from keydesk.tui.display import content, sentence
-from keydesk.tui.screens.form import FormScreen
+from keydesk.tui.screens.form import FormScreen, FormScroll
 from keydesk.tui.widgets import GuardedInput, Header, KeyFooter
 from keydesk.validation import NAME_MAX, SCOPES_MAX, URI_MAX
 from keydesk.views import IntegrationStatus, IntegrationView, missing_settings
@@ -70,7 +70,7 @@ class IntegrationFormScreen(FormScreen[IntegrationView | None]):
     def compose(self) -> ComposeResult:
         existing = self._existing
         yield Header()
-        with VerticalScroll(id="add-form", classes="form"):
+        with FormScroll(id="add-form", classes="form"):
             title = (
                 f"Edit {existing.name} in {self._workspace}"
                 if existing

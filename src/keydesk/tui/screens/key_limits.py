@@ -9,13 +9,13 @@ from typing import Any
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Vertical
 from textual.widgets import Input, Label, Static
 
 from keydesk.errors import InvalidInput
 from keydesk.limits import parse_limit, parse_networks
 from keydesk.tui.display import content, sentence
-from keydesk.tui.screens.form import DialogForm
+from keydesk.tui.screens.form import DialogForm, FormScroll
 from keydesk.tui.widgets import GuardedInput, KeyFooter
 from keydesk.views import KeyView
 
@@ -60,7 +60,7 @@ class KeyLimitsScreen(DialogForm[dict[str, Any] | None]):
         with Vertical(id="dialog", classes="limits-dialog"):
             yield Static(content(f"Limits of {self._key.label}"), id="dialog-title")
             # Scrolls: at 60x20 a refusal's last words were below the edge.
-            with VerticalScroll(id="dialog-body"):
+            with FormScroll(id="dialog-body"):
                 yield Label(RATE_LABEL, classes="field-label")
                 yield GuardedInput(rate, id="limit-rate", what="the rate")
                 yield Label(QUOTA_LABEL, classes="field-label")

@@ -6,13 +6,13 @@ from collections.abc import Callable
 
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal
 from textual.widgets import Button, Input, Label, Static
 
 from keydesk.tui.calls import call_service
 from keydesk.tui.display import content, sentence
 from keydesk.tui.screens.base import KeydeskScreen
-from keydesk.tui.screens.form import ask_before_quitting
+from keydesk.tui.screens.form import FormScroll, ask_before_quitting
 from keydesk.tui.widgets import GuardedInput, Header, KeyFooter
 from keydesk.validation import NAME_MAX
 from keydesk.views import WorkspaceView
@@ -31,7 +31,7 @@ class WelcomeScreen(KeydeskScreen[WorkspaceView]):
     def compose(self) -> ComposeResult:
         yield Header()
         # Scrolls rather than cuts the button off where a long path leaves no room.
-        with VerticalScroll(id="welcome", classes="form"):
+        with FormScroll(id="welcome", classes="form"):
             yield Static("Welcome to keydesk", classes="form-title")
             if self._notice:
                 yield Static(content(self._notice), id="welcome-store")
