@@ -36,7 +36,7 @@ class KeyFooter(Footer):
     words name now (a screen's `advised`, shown even where their
     binding is not: "e fills it in"), so nothing is out of reach, and no
     key is ever cut in half. It leans on Footer's internals
-    (`_bindings_ready`): check it when Textual is upgraded
+    (`_bindings_ready`) and Screen's (`_invoke_later`): check them when Textual is upgraded
     (tests/tui/test_terminal_sizes.py does)."""
 
     # The last key needs no column after it: ^p's border separates them, and
@@ -66,10 +66,11 @@ class KeyFooter(Footer):
     def _rebuild_soon(self) -> None:
         if not self._rebuild_pending:
             self._rebuild_pending = True
-            # Not call_after_refresh: Textual queues that on the screen in
-            # front, and a dialog closed first (`d D` in one burst) dropped
-            # it, so this footer stayed pending, never rebuilt again.
-            self.call_later(self._rebuild)
+            # Once its own screen has drawn a frame. Not call_after_refresh,
+            # which queues on the screen in front: a dialog that closed
+            # first (`d D` in one burst) dropped it, and this footer stayed
+            # pending, never rebuilt again.
+            self.screen._invoke_later(self._rebuild, self)
 
     async def _rebuild(self) -> None:
         self._rebuild_pending = False
