@@ -83,6 +83,7 @@ async def test_the_palettes_search_never_holds_a_private_key_or_an_escape_sequen
         said = str(line.render())
         assert said.startswith("The search contains an escape sequence"), said
         assert line.region.bottom == 20  # in view: the list stops above it
+        assert app.screen.query_one("CommandList").region.bottom <= line.region.y, "whole"
         app.post_message(events.Paste(secret))
         await settle(pilot)
         assert search.value == created.key.public_key

@@ -71,9 +71,10 @@ class KeydeskPalette(CommandPalette):
         color: $footer-foreground;
         &.-refused { background: $warning-muted; }
     }
-    /* 70vh (Textual's) reached over the key line at 60x20. */
+    /* 70vh (Textual's) reached over the key line at 60x20, and a refusal
+       takes two rows there. */
     KeydeskPalette CommandList {
-        max-height: 60vh;
+        max-height: 55vh;
     }
     """
 
