@@ -4,6 +4,7 @@ UI thread."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import threading
 
@@ -138,11 +139,12 @@ async def test_the_filter_scans_off_the_ui_thread_and_a_newer_keystroke_cancels_
 
     add_keys(demo_store, "github", 300)
     scan = key_table.matching
-    release = threading.Event()
+    started, release = threading.Event(), threading.Event()
     scans: list[tuple[str, bool, bool]] = []  # needle, on the UI thread, cancelled
 
     def watched(loaded, needle):
-        if not scans:
+        if not scans and not started.is_set():
+            started.set()
             release.wait(30)  # the first scan is still running when the next key comes
         matched = scan(loaded, needle)
         on_ui = threading.current_thread() is threading.main_thread()
@@ -158,10 +160,9 @@ async def test_the_filter_scans_off_the_ui_thread_and_a_newer_keystroke_cancels_
         await pilot.press("slash")
         screen.key_filter.value = "bulk 1"  # as typed, in one change
         try:
-            for _ in range(200):  # the first scan has started (after the debounce)
-                await pilot.pause(0.02)
-                if any(w.group == "filter" for w in app.workers):
-                    break
+            # The first scan has started (after the debounce and the keys' load):
+            # waited for, not guessed (200 polls of 20 ms ran out on a busy CI).
+            assert await asyncio.to_thread(started.wait, 30), "the first scan never started"
             screen.key_filter.value = "bulk 12"
             await pilot.pause()  # the change is handled: the older scan is told to stop
         finally:
