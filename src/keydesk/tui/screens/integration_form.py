@@ -18,6 +18,7 @@ from keydesk.tui.calls import call_service
 from keydesk.tui.display import content, sentence
 from keydesk.tui.screens.form import FormScreen, FormScroll
 from keydesk.tui.widgets import GuardedInput, Header, KeyFooter
+from keydesk.tui.widgets.guarded_input import field_named
 from keydesk.validation import NAME_MAX, SCOPES_MAX, URI_MAX
 from keydesk.views import IntegrationStatus, IntegrationView, missing_settings
 
@@ -165,8 +166,8 @@ class IntegrationFormScreen(FormScreen[IntegrationView | None]):
 
     def _save_refused(self, message: str) -> None:
         """A save the service refused: the cursor to the field it names."""
-        named = (f for f, _, _, what, _ in FIELDS if message.lower().startswith(what.lower()))
-        self._failed(message, at=next(named, None))
+        field = field_named(self, message)
+        self._failed(message, at=field.id if field is not None else None)
 
     @on(GuardedInput.Refused)
     def _refused(self, event: GuardedInput.Refused) -> None:

@@ -53,6 +53,10 @@ def draft_advice(integration: IntegrationView, draft: str, via: str = "") -> str
 # one says the role (e, c and d said nothing, where g and a said why).
 ROLE_ACTIONS = ("generate", "rotate", "revoke", "keep", "toggle_select")
 CHANGES = ("edit", "configure", "disable")
+ONLY_MANAGERS = {  # what the others' keys would have done
+    **dict.fromkeys(CHANGES, "edit, configure or disable integrations"),
+    "limits": "set a key's limits",
+}
 
 
 def why_cannot(integration: IntegrationView, action: str) -> str | None:
@@ -70,10 +74,7 @@ def why_cannot(integration: IntegrationView, action: str) -> str | None:
         return None
     if action in ROLE_ACTIONS:
         return integration.why_no_new_keys()
-    done = {"limits": "set a key's limits"}.get(action)
-    if action in CHANGES:
-        done = "edit, configure or disable integrations"
-    if done is None:
+    if (done := ONLY_MANAGERS.get(action)) is None:
         return None
     return f"You are a {integration.role} in {integration.workspace}; only owners and admins {done}"
 

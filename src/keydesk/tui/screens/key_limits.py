@@ -17,6 +17,7 @@ from keydesk.limits import parse_limit, parse_networks
 from keydesk.tui.display import content, sentence
 from keydesk.tui.screens.form import DialogForm, FormScroll
 from keydesk.tui.widgets import GuardedInput, KeyFooter
+from keydesk.tui.widgets.guarded_input import field_named
 from keydesk.views import KeyView
 
 # Blank means the same on the create form (keydesk.tui.screens.create_key),
@@ -91,13 +92,8 @@ class KeyLimitsScreen(DialogForm[dict[str, Any] | None]):
             self._refused(exc.message)
             # The cursor in the field at fault, as on the integration form
             # (not for a keystroke refused while typing: a Tab may follow).
-            for field, named in (
-                ("rate", "the rate"),
-                ("quota", "the quota"),
-                ("from", "the allowlist entry"),
-            ):
-                if exc.message.lower().startswith(named):
-                    self.query_one(f"#limit-{field}", Input).focus()
+            if (field := field_named(self, exc.message)) is not None:
+                field.focus()
             return
         self.dismiss(chosen)
 

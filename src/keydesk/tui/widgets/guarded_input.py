@@ -6,6 +6,7 @@ from typing import Any
 
 from textual import events
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import Input
 
 from keydesk.redaction import PRIVATE_KEY_LENGTH, is_key_character, private_key_spans, public_key_of
@@ -178,3 +179,10 @@ class GuardedInput(Input):
 
     def on_blur(self) -> None:  # Input's own _on_blur runs too (Textual calls each class's)
         self._key_rest = 0
+
+
+def field_named(where: Widget, message: str) -> GuardedInput | None:
+    """The field in `where` a refusal is about ("the redirect URI must…"):
+    a refused save puts the cursor there."""
+    said = message.lower()
+    return next((f for f in where.query(GuardedInput) if said.startswith(f.what.lower())), None)
