@@ -15,7 +15,7 @@ from keydesk.tui.screens.confirm import ConfirmScreen, revoke_confirmation
 from keydesk.tui.screens.key_created import KeyCreatedScreen
 from keydesk.tui.widgets.footer import KeyFooter
 from keydesk.views import utcnow
-from tests.tui.screenshots import open_integration, settle
+from tests.tui.screenshots import burst, open_integration, settle, settle_long
 
 
 async def test_t_in_the_revoke_question_rotates_the_key_instead(make_app, demo_store):
@@ -103,3 +103,31 @@ async def test_a_revoke_the_store_keeps_waiting_says_so_at_once(make_app, demo_s
                 break
         assert said[-1] == f"Revoked {key.public_key} ({key.label})."
     assert not KeyService(demo_store, "alice").key(key.public_key).is_active
+
+
+async def test_text_typed_onto_a_row_never_answers_the_question_its_x_opened(make_app, demo_store):
+    """'xpor' typed at once on a key's row (meant for a filter): the x asked
+    "Revoke API key?" and its r revoked the key. A key that answers nothing
+    is refused, with why, and the keys behind it are dropped; so is
+    'dabcD' on the Disable question."""
+    app = make_app()
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await open_integration(pilot, "github")
+        key = app.screen.highlighted_key()
+        assert key.is_active
+        burst(app, "xpor")
+        await settle_long(pilot)
+        assert isinstance(app.screen, ConfirmScreen) and app.screen.id == "revoke-confirm"
+        said = [n.message for n in app._notifications]
+        assert said[-1] == (
+            "“p” does not answer this question: r Revoke, t Rotate instead, esc Cancel."
+        )
+        await pilot.press("escape")
+        await settle(pilot)
+        burst(app, "dabcD")
+        await settle_long(pilot)
+        assert isinstance(app.screen, ConfirmScreen), app.screen
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen.integration.is_configured
+    assert KeyService(demo_store, "alice").key(key.public_key).is_active
