@@ -42,3 +42,22 @@ async def test_disable_asks_in_words_and_is_answered_with_d_only(make_app):
         assert stops in said, ("google-workspace", said)
         assert "(s)" not in said, ("google-workspace", said)
         await pilot.press("escape")
+
+
+async def test_disabling_and_enabling_from_the_api_keys_tab_reads_the_keys_again(make_app):
+    """d D on the API Keys tab: the banner said disabled, while the rows and
+    the detail line still said "active" until r; c c the other way round."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_integration(pilot, "github")
+        page = app.screen
+        highlighted = page.highlighted_key().public_key
+        await pilot.press("d", "D")
+        await settle_long(pilot)
+        assert not page.integration.is_configured
+        assert all(key.integration_disabled for key in page.listed_keys())
+        assert page.highlighted_key().public_key == highlighted
+        await pilot.press("c", "c")
+        await settle_long(pilot)
+        assert page.integration.is_configured
+        assert not any(key.integration_disabled for key in page.listed_keys())

@@ -200,7 +200,10 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
     def _show_title(self) -> None:
         self.title_bar.update(content(title_line(self.integration, self.size.width)))
 
-    def on_integrations_changed(self, _message: IntegrationsChanged) -> None:
+    def on_integrations_changed(self, message: IntegrationsChanged) -> None:
+        if message.select == self.integration.id:  # disabled, enabled: its keys' rows say so
+            key = self.highlighted_key()
+            self.load_keys(self._highlight or (key.public_key if key else None))
         for log in self.query(AuditLog):  # once shown
             log.stale()  # the change made events of its own
         call_service(
@@ -213,9 +216,7 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
     # -- keys: loading ----------------------------------------------------------------
 
     def action_refresh(self) -> None:
-        key = self.highlighted_key()
-        self.load_keys(self._highlight or (key.public_key if key else None))
-        self.on_integrations_changed(IntegrationsChanged())
+        self.on_integrations_changed(IntegrationsChanged(select=self.integration.id))
 
     def load_keys(self, highlight: str | None = None) -> None:
         self._highlight = highlight
