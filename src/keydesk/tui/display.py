@@ -35,18 +35,21 @@ def literal(
 
 # A rotation's replacement is named after the old key with a date
 # (keydesk.views.replacement_label): the date is what tells the pair apart.
-_DATE_END = re.compile(r"\(\d{4}-\d{2}-\d{2}(?: #\d+)?\)$")
+_DATE_END = re.compile(r"\(\d{4}-(\d{2}-\d{2}(?: #\d+)?)\)$")
 _LEAST_HEAD = 4  # cells of the name kept before the date (else its end is cut)
 
 
 def _cut_middle(text: str, width: int) -> str:
     """`text` in `width` cells: its start, an ellipsis, and its end (the end
     gets the odd cell, and any a wide character leaves at the start). A
-    rotation's date at the end stays whole where the width allows: cut,
-    "stripe-prod (2026-12-06)" read "stri…2-06)" beside "stripe-prod"."""
+    rotation's date at the end stays whole where the width allows, else
+    its day: cut, "stripe-prod (2026-12-06)" read "stri…2-06)" beside
+    "stripe-prod"."""
     room = width - 1
-    if (date := _DATE_END.search(text)) and room - len(date[0]) >= _LEAST_HEAD:
-        return _start(text, room - len(date[0])).rstrip() + "…" + date[0]
+    if date := _DATE_END.search(text):
+        for end in (date[0], f"({date[1]})"):  # "(2026-12-06)", else "(12-06)"
+            if room - len(end) >= _LEAST_HEAD:
+                return _start(text, room - len(end)).rstrip() + "…" + end
     head = _start(text, room // 2)
     tail, room = "", room - cell_len(head)
     for character in reversed(text):
