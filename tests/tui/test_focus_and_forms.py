@@ -335,7 +335,10 @@ async def test_a_viewer_is_not_offered_generate_and_its_refused_keys_say_why(mak
         await pilot.press("a")  # Add integration: hidden, and said why (it said nothing)
         await settle(pilot)
         [said] = [n.message for n in app._notifications]
-        assert said == "You are a viewer in acme; only owners and admins add integrations.", said
+        assert said == (
+            "You are a viewer in acme; only owners and admins add integrations. "
+            "Ask an owner to change your role."
+        ), said
         screen = await go_to_integration(pilot, "github")
         # The generate button says why it is off.
         assert app.screen.query_one("#generate", Button).disabled, "github: button off"
@@ -350,7 +353,11 @@ async def test_a_viewer_is_not_offered_generate_and_its_refused_keys_say_why(mak
             await settle(pilot)
             assert app.screen is screen, (press, "no form, no dialog")  # no revoke for viewers
             [said] = [n.message for n in app._notifications]
-            assert "You are a viewer" in said and "only owners and admins" in said, (press, said)
+            done = {"g": "generate keys", "t": "rotate keys", "x": "revoke keys"}[press]
+            assert said == (
+                f"You are a viewer in acme; only owners and admins {done}. "
+                "Ask an owner to change your role."
+            ), (press, said)
 
 
 async def test_an_admin_is_offered_generate_only_where_it_works_and_help_lists_keys(make_app):
@@ -454,7 +461,7 @@ async def test_a_viewers_edit_configure_and_disable_say_the_role(make_app):
         await settle(pilot)
         expected = (
             "You are a viewer in acme; only owners and admins edit, configure or "
-            "disable integrations."
+            "disable integrations. Ask an owner to change your role."
         )
         for press in ("e", "d"):
             app.clear_notifications()

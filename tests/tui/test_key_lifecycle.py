@@ -241,7 +241,8 @@ async def test_a_viewer_sees_no_rotate_or_revoke_on_a_keys_page(demo_store):
         await pilot.press("l")  # said "…can generate or revoke keys"
         await settle(pilot)
         assert [n.message for n in app._notifications] == [
-            "You are a viewer in acme; only owners and admins set a key's limits."
+            "You are a viewer in acme; only owners and admins set a key's limits. "
+            "Ask an owner to change your role."
         ]
     assert KeyService(demo_store, "alice").key(key.public_key).is_active
 

@@ -54,9 +54,22 @@ def draft_advice(integration: IntegrationView, draft: str, via: str = "") -> str
 ROLE_ACTIONS = ("generate", "rotate", "revoke", "keep", "toggle_select")
 CHANGES = ("edit", "configure", "disable")
 ONLY_MANAGERS = {  # what the others' keys would have done
+    "generate": "generate keys",
+    "rotate": "rotate keys",  # t said "generate or revoke keys"
+    **dict.fromkeys(("revoke", "toggle_select"), "revoke keys"),
+    "keep": "cancel a rotation's stop",
     **dict.fromkeys(CHANGES, "edit, configure or disable integrations"),
     "limits": "set a key's limits",
+    "add": "add integrations",
 }
+
+
+def only_managers(role: str, workspace: str, done: str) -> str:
+    """A role's refusal, with the way out, in the same words for every key."""
+    return (
+        f"You are a {role} in {workspace}; only owners and admins {done}. "
+        "Ask an owner to change your role"
+    )
 
 
 def why_cannot(integration: IntegrationView, action: str) -> str | None:
@@ -72,11 +85,9 @@ def why_cannot(integration: IntegrationView, action: str) -> str | None:
         if action == "disable" and not integration.is_configured:
             return f"{name} is a draft: there is nothing to disable"
         return None
-    if action in ROLE_ACTIONS:
-        return integration.why_no_new_keys()
     if (done := ONLY_MANAGERS.get(action)) is None:
         return None
-    return f"You are a {integration.role} in {integration.workspace}; only owners and admins {done}"
+    return only_managers(integration.role, integration.workspace, done)
 
 
 def disabled_advice(disabled: str, via: str = "") -> str:

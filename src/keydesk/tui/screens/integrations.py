@@ -13,7 +13,12 @@ from keydesk.tui.calls import call_service
 from keydesk.tui.display import cells, content, day, literal, visible
 from keydesk.tui.messages import IntegrationsChanged, KeysChanged
 from keydesk.tui.screens.base import KeydeskScreen
-from keydesk.tui.screens.integration_words import no_new_key, why_cannot
+from keydesk.tui.screens.integration_words import (
+    ONLY_MANAGERS,
+    no_new_key,
+    only_managers,
+    why_cannot,
+)
 from keydesk.tui.widgets import (
     Column,
     FilterInput,
@@ -269,14 +274,9 @@ class IntegrationsScreen(KeydeskScreen[None]):
 
     def why_hidden(self, action: str) -> str | None:
         if action == "add" and (workspace := self.keydesk.workspace) is not None:
-            return (  # a viewer's a: said in the words of the g beside it
-                f"You are a {workspace.role} in {workspace.name}; only owners and admins "
-                "add integrations"
-            )
+            return only_managers(workspace.role, workspace.name, ONLY_MANAGERS["add"])
         item = self.highlighted()  # a viewer's g: the role, as the integration's page says
-        if item is None:
-            return None
-        return item.why_no_new_keys() if action == "generate" else why_cannot(item, action)
+        return None if item is None else why_cannot(item, action)
 
     @on(DataTable.RowHighlighted, "#integrations")
     def _highlight_changed(self, event: DataTable.RowHighlighted) -> None:
