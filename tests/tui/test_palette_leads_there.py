@@ -77,3 +77,28 @@ async def test_a_query_a_word_starts_with_lists_no_scattered_matches(make_app):
         await settle(pilot)
         prompts = await _search(pilot, "gtgh")  # Go To… GitHub
         assert any(p.startswith("Go to integration github") for p in prompts), prompts
+
+
+async def test_revoke_and_rotate_are_offered_only_for_an_integration_with_keys_to_act_on(
+    make_app,
+):
+    """A draft with no keys (okta-sso) was offered both, leading to an empty
+    tab; a disabled one (legacy-slack) issues no replacement: revoke only."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        offered = {}
+        for name in ("okta-sso", "legacy-slack"):
+            await settle(pilot)
+            await pilot.press("slash", *name, "enter")
+            await settle(pilot)
+            assert app.screen.highlighted().name == name
+            offered[name] = [
+                p.split("…")[0] for p in await _search(pilot, "an API key of") if "…" in p
+            ]
+            await pilot.press("escape")
+            await settle(pilot)
+            await pilot.press("escape")  # the filter emptied
+        assert offered == {
+            "okta-sso": [],
+            "legacy-slack": ["Revoke an API key of legacy-slack"],
+        }, offered

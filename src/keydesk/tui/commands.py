@@ -202,16 +202,21 @@ class KeydeskCommands(Provider):
 
         screen = self.screen
         target = screen.highlighted() if isinstance(screen, IntegrationsScreen) else None
-        if target is None or not target.can_manage:
-            return []
+        if target is None or not target.can_manage or not target.active_keys:
+            return []  # a draft with no keys offered both, leading to nothing to act on
         name = visible(target.name)
         opened = partial(self.keydesk.open_integration, target)
-        return [
-            (f"Revoke an API key of {name}…", opened,
-             escape(f"Opens {name}'s API Keys: x on a key's row revokes it")),
-            (f"Rotate an API key of {name}…", opened,
-             escape(f"Opens {name}'s API Keys: t on a key's row rotates it")),
-        ]  # fmt: skip
+        revoke: Command = (
+            f"Revoke an API key of {name}…",
+            opened,
+            escape(f"Opens {name}'s API Keys: x on a key's row revokes it"),
+        )
+        rotate: Command = (
+            f"Rotate an API key of {name}…",
+            opened,
+            escape(f"Opens {name}'s API Keys: t on a key's row rotates it"),
+        )
+        return [revoke, rotate] if target.can_issue_keys else [revoke]  # fmt: skip
 
     def _key_commands(self, integration: IntegrationView, key: KeyView) -> list[Command]:
         """What can be done to one listed key, as its row's keys would."""
