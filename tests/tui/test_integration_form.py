@@ -44,3 +44,19 @@ async def test_editing_a_draft_starts_in_the_first_setting_it_misses(make_app):
         await pilot.press("a")
         await settle(pilot)
         assert app.focused is not None and app.focused.id == "name", app.focused
+
+
+async def test_text_typed_ahead_into_the_edit_form_never_replaces_a_setting(make_app):
+    """'export' typed at once on github's keys: its e opened this form and
+    'xport' replaced the whole client id (the setting was selected)."""
+    from tests.tui.screenshots import burst, open_integration, settle_long
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_integration(pilot, "github")
+        client_id = app.screen.integration.client_id
+        burst(app, "export")
+        await settle_long(pilot)
+        assert isinstance(app.screen, IntegrationFormScreen)
+        assert app.focused is not None and app.focused.id == "client-id", app.focused
+        assert app.focused.value == client_id + "xport", app.focused.value

@@ -88,6 +88,10 @@ class IntegrationFormScreen(FormScreen[IntegrationView | None]):
                     limit=limit,
                     disabled=existing is not None and field_id in ("name", "provider"),
                     classes="field",
+                    # The cursor after a setting, not the setting selected: text
+                    # typed ahead ("export" on the tab: its e opened this form)
+                    # replaced the whole client id.
+                    select_on_focus=False,
                 )
                 box.border_title = label
                 yield box

@@ -63,11 +63,13 @@ class KeyLimitsScreen(DialogForm[dict[str, Any] | None]):
             # Scrolls: at 60x20 a refusal's last words were below the edge.
             with FormScroll(id="dialog-body"):
                 yield Label(RATE_LABEL, classes="field-label")
-                yield GuardedInput(rate, id="limit-rate", what="the rate")
+                yield GuardedInput(rate, id="limit-rate", what="the rate", select_on_focus=False)
                 yield Label(QUOTA_LABEL, classes="field-label")
-                yield GuardedInput(quota, id="limit-quota", what="the quota")
+                yield GuardedInput(quota, id="limit-quota", what="the quota", select_on_focus=False)
                 yield Label(NETWORKS_LABEL, classes="field-label")
-                yield GuardedInput(networks, id="limit-from", what="the allowlist")
+                yield GuardedInput(
+                    networks, id="limit-from", what="the allowlist", select_on_focus=False
+                )
                 yield Static(id="limit-error", classes="field-error")
         yield KeyFooter()
 
