@@ -543,3 +543,18 @@ def test_keys_of_a_disabled_integration_say_they_are_refused_until_it_is_configu
     assert world.owner.key(active.public_key).integration_disabled  # one key, as read alone
     world.owner.configure_integration("github")
     assert world.owner.key(active.public_key).status_words() == "active"
+
+
+def test_an_edit_that_changes_nothing_writes_no_event(world):
+    """Saving the edit form untouched said "saved" and added an
+    integration.update to the trail, which then listed edits that were none."""
+    before = world.owner.integration("github")
+    events = len(world.owner.audit("acme"))
+    same = world.owner.update_integration(
+        "github", client_id=before.client_id, redirect_uri=before.redirect_uri,
+        scopes=before.scopes,
+    )  # fmt: skip
+    assert same.updated_at == before.updated_at
+    assert len(world.owner.audit("acme")) == events
+    world.owner.update_integration("github", scopes=before.scopes + " extra")
+    assert world.owner.audit("acme")[0].action == "integration.update"

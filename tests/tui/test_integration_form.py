@@ -60,3 +60,23 @@ async def test_text_typed_ahead_into_the_edit_form_never_replaces_a_setting(make
         assert isinstance(app.screen, IntegrationFormScreen)
         assert app.focused is not None and app.focused.id == "client-id", app.focused
         assert app.focused.value == client_id + "xport", app.focused.value
+
+
+async def test_saving_the_edit_form_untouched_says_nothing_changed(make_app, demo_store):
+    """It said "github saved (configured)" and wrote an event for no change."""
+    from keydesk.service import KeyService
+    from tests.tui.screenshots import open_integration
+
+    events = len(KeyService(demo_store, "alice").audit("acme"))
+    app = make_app()
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await open_integration(pilot, "github")
+        await pilot.press("e")
+        await settle(pilot)
+        assert isinstance(app.screen, IntegrationFormScreen)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert not isinstance(app.screen, IntegrationFormScreen)
+        said = [n.message for n in app._notifications]
+        assert said[-1] == "github: nothing changed, nothing saved.", said
+    assert len(KeyService(demo_store, "alice").audit("acme")) == events

@@ -96,6 +96,7 @@ class Integrations:
         context = self.context
         with context.session() as session:
             integration = context.managed_integration(session, ref, workspace, "edit integrations")
+            before = (integration.client_id, integration.redirect_uri, integration.scopes)
             if client is not None:
                 integration.client_id = client or None
             if redirect is not None:
@@ -109,14 +110,15 @@ class Integrations:
                     f"{missing}: enter a new one instead of clearing it (or disable the "
                     "integration first)"
                 )
-            integration.updated_at = utcnow()
-            session.add(integration)
             # With its integration's id, as every other event: the
             # integration's Audit tab left out its edits.
             audit = functools.partial(
                 context.audit, session, integration.workspace_id, integration_id=integration.id
             )
-            audit("integration.update", integration.name)
+            if (integration.client_id, integration.redirect_uri, integration.scopes) != before:
+                integration.updated_at = utcnow()  # a save that changed nothing is no event
+                session.add(integration)
+                audit("integration.update", integration.name)
             if configure and integration.status != IntegrationStatus.CONFIGURED:
                 _configure(integration)
                 audit("integration.configure", integration.name)

@@ -144,13 +144,21 @@ class IntegrationFormScreen(FormScreen[IntegrationView | None]):
                 at="client-id" if not self._value("client-id").strip() else "redirect-uri",
             )
             return
+        existing = self._existing
+        if (
+            existing is not None
+            and not self._typed()
+            and not (configure and not existing.is_configured)
+        ):
+            self.app.notify(f"{existing.name}: nothing changed, nothing saved.", markup=False)
+            self.dismiss(None)
+            return
         self._busy = True
         self.query_one("#save", Button).disabled = True
         workspace = self._workspace
         name, provider = self._value("name"), self._value("provider")
         client_id, redirect_uri = self._value("client-id"), self._value("redirect-uri")
         scopes = self._value("scopes")
-        existing = self._existing
         keydesk = self.keydesk
 
         def save() -> IntegrationView:
