@@ -473,3 +473,19 @@ async def test_the_path_never_holds_a_private_key_or_an_escape_sequence(make_app
         await settle(pilot)
         progress = str(screen.query_one("#scan-progress").render())
         assert path.value == "" and "escape sequence" in progress and progress.endswith(".")
+
+
+async def test_a_new_scan_finding_nothing_leaves_no_finding_of_the_last_one(make_app, tmp_path):
+    """The line under the table still described the last scan's key after a
+    scan of a clean folder (its table empty)."""
+    plant_leaks(tmp_path / "leaks")
+    (tmp_path / "clean").mkdir()
+    (tmp_path / "clean" / "readme.txt").write_text("nothing here\n")
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_scan(pilot)
+        await scan(pilot, screen, str(tmp_path / "leaks"))
+        detail = screen.query_one("#scan-detail", Static)
+        assert str(detail.render()).strip()
+        await scan(pilot, screen, str(tmp_path / "clean"))
+        assert screen.rows == [] and not str(detail.render()).strip()

@@ -204,6 +204,7 @@ class ScanScreen(KeydeskScreen[None]):
         self._forget()
         self._rows = {}
         self.table.clear()
+        self.query_one("#scan-detail", Static).update("")  # the last scan's finding stayed
         self._files_read = self._unreadable = 0
         self._left_out = ""
         self._state = "scanning"
