@@ -89,3 +89,6 @@ async def test_the_palettes_search_never_holds_a_private_key_or_an_escape_sequen
         assert search.value == created.key.public_key
         assert secret[-24:] not in app.export_screenshot()  # the secret part
         assert "replaced by its public key" in str(line.render())
+        await pilot.press("x")  # typed on: the keys again
+        await settle(pilot)
+        assert str(line.render()) == "⏎ run  ↑↓ choose  esc close"

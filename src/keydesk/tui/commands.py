@@ -49,7 +49,6 @@ class PaletteInput(CommandInput, SearchInput):  # CommandInput first: its CSS an
 
 
 PALETTE_KEYS_SHOWN = (("⏎", "run"), ("↑↓", "choose"), ("esc", "close"))
-REFUSAL_SECONDS = 6.0  # on the key line, then the keys again
 
 
 class KeydeskPalette(CommandPalette):
@@ -90,17 +89,23 @@ class KeydeskPalette(CommandPalette):
                 yield LoadingIndicator()
         yield Static(_keys_line(), id="palette-keys")
 
+    _refused_search = ""  # the search as the refusal left it (a key: its public key)
+
     @on(SearchInput.Refused)
     def _refused(self, event: SearchInput.Refused) -> None:
         line = self.query_one("#palette-keys", Static)
         line.update(content(sentence(event.message)))
         line.add_class("-refused")
+        self._refused_search = event.control.value
 
-        def keys_again() -> None:
+    @on(Input.Changed)
+    def _keys_again(self, event: Input.Changed) -> None:
+        """The search typed on: the refusal was read, the keys come back (on
+        a timer, a slow reader lost it; a fast one saw it linger)."""
+        line = self.query_one("#palette-keys", Static)
+        if line.has_class("-refused") and event.value != self._refused_search:
             line.update(_keys_line())
             line.remove_class("-refused")
-
-        self.set_timer(REFUSAL_SECONDS, keys_again)
 
     @on(Input.Submitted)
     async def _after_the_search(self, event: Input.Submitted) -> None:
