@@ -489,3 +489,18 @@ async def test_a_new_scan_finding_nothing_leaves_no_finding_of_the_last_one(make
         assert str(detail.render()).strip()
         await scan(pilot, screen, str(tmp_path / "clean"))
         assert screen.rows == [] and not str(detail.render()).strip()
+
+
+async def test_help_says_what_each_status_of_a_finding_means(make_app):
+    """`unknown` was nowhere explained."""
+    from keydesk.tui.screens.help import HelpScreen
+    from keydesk.tui.widgets.pairs import Pairs
+
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_scan(pilot)
+        await pilot.press("f1")
+        await settle(pilot)
+        assert isinstance(app.screen, HelpScreen)
+        notes = dict(app.screen.query_one("#help-notes", Pairs).rows)
+        assert notes["unknown"].startswith("No key in this store has its public key"), notes
