@@ -6,6 +6,9 @@ welcome page's text, not over it."""
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import pytest
 from textual.geometry import Region
 from textual.widgets import Button, DataTable, Static
@@ -13,7 +16,14 @@ from textual.widgets._toast import Toast
 
 from keydesk.tui.screens.welcome import WelcomeScreen
 from keydesk.tui.widgets import KeyFooter
-from tests.tui.screenshots import demo_app, key_life, open_integration, settle
+from tests.tui.screenshots import (
+    demo_app,
+    key_life,
+    open_integration,
+    plant_leaks,
+    settle,
+    wait_for_scan,
+)
 
 
 async def _toasts(pilot) -> list[Toast]:
@@ -123,8 +133,28 @@ async def _demote_yourself(pilot) -> None:
     await pilot.press("e")  # alice, the last owner: refused
 
 
+async def _revoke_an_unknown_finding(pilot) -> None:
+    """x on a scan's unknown key: refused over the line under the findings."""
+    from textual.widgets import Input
+
+    with tempfile.TemporaryDirectory() as folder:
+        plant_leaks(Path(folder) / "leaks")
+        await pilot.press("s")
+        await settle(pilot)
+        scan = pilot.app.screen
+        scan.query_one("#scan-path", Input).value = str(Path(folder) / "leaks")
+        await pilot.press("enter")
+        await wait_for_scan(pilot, scan)
+    scan.table.focus()
+    scan.table.move_cursor(row=next(n for n, r in enumerate(scan.rows) if r.status == "unknown"))
+    await settle(pilot)
+    await pilot.press("x")
+
+
 @pytest.mark.parametrize("size", [(60, 20), (80, 24), (120, 40)])
-@pytest.mark.parametrize("walk", [_revoke, _rotate_a_key_being_rotated, _demote_yourself])
+@pytest.mark.parametrize(
+    "walk", [_revoke, _rotate_a_key_being_rotated, _demote_yourself, _revoke_an_unknown_finding]
+)
 async def test_a_message_covers_no_title_tab_row_or_footer(make_app, size, walk):
     """At 60x20 and 80x24 a revoke's message was drawn over the title, a
     refused rotation's (3 lines) over the title and the tab row, a refused
