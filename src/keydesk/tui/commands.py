@@ -221,7 +221,7 @@ class KeydeskCommands(Provider):
             opened,
             escape(f"Opens {name}'s API Keys: t on a key's row rotates it"),
         )
-        return [revoke, rotate] if target.can_issue_keys else [revoke]  # fmt: skip
+        return [revoke, rotate] if target.can_issue_keys else [revoke]
 
     def _key_commands(self, integration: IntegrationView, key: KeyView) -> list[Command]:
         """What can be done to one listed key, as its row's keys would."""
