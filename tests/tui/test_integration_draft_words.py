@@ -6,7 +6,7 @@ that has some."""
 
 from __future__ import annotations
 
-from textual.widgets import Static
+from textual.widgets import Input, Static
 from textual.widgets._footer import FooterKey
 
 from keydesk.service import KeyService
@@ -66,8 +66,9 @@ async def test_a_complete_draft_is_told_to_press_c_and_configuring_it_promises_n
 
 
 async def test_a_draft_missing_a_setting_names_only_that_one(make_app):
-    """okta-sso has a client id, no redirect URI: saving its form and its
-    API Keys tab name the redirect URI alone, and e as the way on."""
+    """okta-sso has a client id, no redirect URI: saving its form (as it
+    opened, or changed) and its API Keys tab name the redirect URI alone,
+    and e as the way on."""
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         page = await go_to_integration(pilot, "okta-sso")
@@ -75,6 +76,14 @@ async def test_a_draft_missing_a_setting_names_only_that_one(make_app):
         assert "redirect URI" in gate and "client id" not in gate and "e fills it in" in gate, gate
         await pilot.press("e")
         await settle(pilot)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        said = [n.message for n in app._notifications]
+        unchanged = f"okta-sso: nothing changed; still a draft, no keys yet: {OKTA_ADVICE}."
+        assert said[-1] == unchanged, said
+        await pilot.press("e")
+        await settle(pilot)
+        app.screen.query_one("#scopes", Input).value = "openid"
         await pilot.press("ctrl+s")
         await settle(pilot)
         said = [n.message for n in app._notifications]

@@ -17,6 +17,7 @@ from textual.widgets import Button, Checkbox, Input, Static
 from keydesk.tui.calls import call_service
 from keydesk.tui.display import content, sentence
 from keydesk.tui.screens.form import FormScreen, FormScroll
+from keydesk.tui.screens.integration_words import unchanged_words
 from keydesk.tui.widgets import GuardedInput, Header, KeyFooter
 from keydesk.tui.widgets.guarded_input import field_named
 from keydesk.validation import NAME_MAX, SCOPES_MAX, URI_MAX
@@ -150,7 +151,7 @@ class IntegrationFormScreen(FormScreen[IntegrationView | None]):
             and not self._typed()
             and not (configure and not existing.is_configured)
         ):
-            self.app.notify(f"{existing.name}: nothing changed, nothing saved.", markup=False)
+            self.app.notify(unchanged_words(existing), markup=False)
             self.dismiss(None)
             return
         self._busy = True

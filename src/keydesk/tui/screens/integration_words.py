@@ -127,6 +127,14 @@ def saved_words(integration: IntegrationView) -> str:
     return draft_advice(integration, f"{name} saved as a draft") + "."
 
 
+def unchanged_words(integration: IntegrationView) -> str:
+    """A save of the form as it opened: nothing written, a draft's advice kept."""
+    name = visible(integration.name)
+    if integration.status is not IntegrationStatus.DRAFT:
+        return f"{name}: nothing changed, nothing saved."
+    return draft_advice(integration, f"{name}: nothing changed; still a draft") + "."
+
+
 def configure_lines(integration: IntegrationView) -> list[str]:
     """What configuring does, for this integration: a draft has never had a
     key; a disabled one's active keys work again (those revoked or expired
