@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from textual.widgets import Static
 from textual.widgets._footer import FooterKey
 
@@ -131,3 +132,30 @@ async def test_text_typed_onto_a_row_never_answers_the_question_its_x_opened(mak
         await settle(pilot)
         assert app.screen.integration.is_configured
     assert KeyService(demo_store, "alice").key(key.public_key).is_active
+
+
+@pytest.mark.parametrize("typed", ["te|enter", "tx|enter", "tg|enter"])
+async def test_text_typed_after_t_never_reaches_the_page_behind_the_overlap_question(
+    make_app, demo_store, typed
+):
+    """'test' Enter typed at once on a key's row: the question's Enter (a
+    priority binding) answered it before the e had been handled, and e's
+    binding was then found on the page behind: an edit form (x: a revoke
+    question, g: a create form) opened under the new key's page. A key
+    that answers nothing is refused, and Enter behind it is dropped."""
+    app = make_app()
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await open_integration(pilot, "github")
+        key = app.screen.highlighted_key()
+        burst(app, typed)
+        await settle_long(pilot)
+        assert [type(s).__name__ for s in app.screen_stack[2:]] == [
+            "IntegrationDetailScreen",
+            "ChoiceScreen",
+        ]
+        said = [n.message for n in app._notifications]
+        assert said[-1] == (
+            f"“{typed[1]}” does not answer this question: "
+            "⏎ chooses the highlighted answer, esc cancels."
+        ), said
+    assert not KeyService(demo_store, "alice").key(key.public_key).replaced_by

@@ -40,6 +40,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from textual import events
+from textual.message_pump import MessagePump
 from textual.widgets import Input
 from textual.worker import Worker
 
@@ -125,7 +126,9 @@ class KeyGate:
         self._replaying: events.Key | None = None
         self._starting = True
         self._settling = False
+        self._in_flight = False  # a key handed on, not yet handled all the way up
         self._task: asyncio.Task[None] | None = None
+        self._draining: asyncio.Task[None] | None = None
 
     def holds(self, event: events.Key, after: Sequence[events.Key] = ()) -> bool:
         """True when `event` must wait (it is kept, and comes back later);
@@ -135,12 +138,20 @@ class KeyGate:
             self._replaying = None
         elif self._starting and self._quits(event):
             return False  # nothing is on screen yet for the keys before it to reach
-        elif self._starting or self._settling or self._held or self._replaying is not None:
+        elif (
+            self._starting
+            or self._settling
+            or self._in_flight
+            or self._held
+            or self._replaying is not None
+        ):
             self._held.extend((event, *after))
             return True
         if after or self._may_move(event):
             self._held.extend(after)
             self._settle_then_replay()
+        self._in_flight = True
+        self._draining = asyncio.create_task(self._drain())
         return False
 
     def opened(self) -> None:
@@ -226,16 +237,43 @@ class KeyGate:
             while app.screen is leaving:
                 await asyncio.sleep(WORK_POLL)
 
+    async def _drain(self) -> None:
+        """Once the key handed on now has been handled all the way: by the
+        app, which hands it to the focused widget, then by that widget and
+        each of its parents up to the app again, where its binding is
+        looked up. The next key waits for that: a rotation's overlap
+        question took `t e` Enter typed at once, and its Enter (a priority
+        binding, acted on as the app reads it) answered the question before
+        `e` had bubbled up, whose binding was then found on the page under
+        it: an edit form opened behind the new key's page."""
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._handled(), SETTLE_LIMIT)
+        self._in_flight = False
+        self._replay_next()
+
+    async def _handled(self) -> None:
+        app = self._app
+        await _turn(app)
+        target = app.focused or app.screen  # where the app handed the key
+        for node in target.ancestors_with_self:
+            await _turn(node)
+
     def _replay_next(self) -> None:
         """The oldest held key goes to the app again; `holds` lets it pass,
-        and the one after it follows once it is handled."""
-        if not self._held or self._settling or self._starting:
+        and the one after it follows once it is handled (`_drain`)."""
+        if not self._held or self._settling or self._starting or self._in_flight:
             return
         event = self._held.pop(0)
         again = events.Key(event.key, event.character)
         self._replaying = again
         self._app.post_message(again)
-        self._app.call_later(self._replay_next)  # once `again` is handled
+
+
+async def _turn(node: MessagePump) -> None:
+    """Until `node` has handled every message queued to it so far."""
+    done = asyncio.Event()
+    if node.call_later(done.set):
+        await done.wait()
 
 
 def _done(worker: Worker[Any]) -> bool:

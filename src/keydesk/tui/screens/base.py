@@ -176,6 +176,26 @@ class KeydeskModal(ModalScreen[ScreenResultType]):
         """As KeydeskScreen's: a dialog holding a half-typed form asks."""
         return False
 
+    def answers(self) -> str | None:
+        """The keys that answer this question, said when a stray key is
+        refused (None: a dialog of fields, whose keys are their text)."""
+        return None
+
+    def on_key(self, event: events.Key) -> None:
+        """A printable key that answers nothing is refused, and the keys
+        typed behind it are dropped: text typed ahead onto a key's row
+        ("xpor", meant for a filter) opened Revoke with its x and answered
+        it with its r. Textual checks bindings after this handler: a key
+        bound anywhere on the way (r, ?, a list's j) acts."""
+        answers = self.answers()
+        if answers is None or not event.is_printable:
+            return
+        if any(event.key in b.key_to_bindings for _node, b in self._modal_binding_chain):
+            return
+        event.stop()
+        event.prevent_default()
+        self.keydesk.refuse(f"“{event.character}” does not answer this question: {answers}")
+
     def on_mount(self) -> None:
         _add_too_small(self)
         self._behind = tuple(self.app._notifications)  # Textual offers no public list

@@ -72,6 +72,9 @@ class ChoiceScreen(KeydeskModal[tuple[T] | None], Generic[T]):
         event.stop()
         self.dismiss((self._options[int(str(event.option.id))][1],))
 
+    def answers(self) -> str:
+        return "⏎ chooses the highlighted answer, esc cancels"
+
     def action_choose(self) -> None:
         self.query_one(OptionList).action_select()
 

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from textual import events
-from textual._time import get_time
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -52,7 +49,6 @@ class ConfirmScreen(KeydeskModal[bool]):
         self._cancel = cancel
         self._destructive = destructive
         self._instead = instead
-        self._refused_at = -math.inf
         # The footer names the answers as the buttons do.
         keys = self._bindings.key_to_bindings
         keys["escape"] = [Binding("escape", "cancel", cancel, id="confirm.cancel")]
@@ -91,31 +87,7 @@ class ConfirmScreen(KeydeskModal[bool]):
         event.stop()
         self.dismiss(event.button.id == "confirm")
 
-    def on_key(self, event: events.Key) -> None:
-        """A printable key that answers nothing is refused, and the keys
-        typed behind it are dropped: text typed ahead onto a key's row
-        ("xpor", meant for a filter) opened this question with its x and
-        answered it with its r. Textual checks bindings after this handler:
-        a key bound anywhere on the way (r, ?, a button's Enter) acts."""
-        if event.time <= self._refused_at:  # on its way here before the refusal: dropped
-            event.stop()
-            event.prevent_default()
-            return
-        if not event.is_printable or any(
-            event.key in bindings.key_to_bindings for _node, bindings in self._modal_binding_chain
-        ):
-            return
-        event.stop()
-        event.prevent_default()
-        self._refuse(f"“{event.character}” does not answer this question: {self._answers()}")
-
-    def _refuse(self, message: str) -> None:
-        """Say why; keys typed behind the refused one (held, or already
-        replayed toward this screen: their Message.time is earlier) go nowhere."""
-        self._refused_at = get_time()  # Textual's clock for Message.time
-        self.keydesk.refuse(message)
-
-    def _answers(self) -> str:
+    def answers(self) -> str:
         keys = [(self._confirm_key, self._confirm)]
         if self._instead is not None:
             keys.append(self._instead[:2])
@@ -129,7 +101,7 @@ class ConfirmScreen(KeydeskModal[bool]):
         self.dismiss(False)
 
     def action_capital(self, key: str) -> None:
-        self._refuse(
+        self.keydesk.refuse(
             f"{self._confirm} takes a capital {key} (shift+{key.lower()}): "
             f"a stray {key.lower()} does nothing here"
         )
