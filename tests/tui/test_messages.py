@@ -6,7 +6,10 @@ welcome page's text, not over it."""
 
 from __future__ import annotations
 
+import shlex
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +19,11 @@ from textual.widgets._toast import Toast
 
 from keydesk.tui.screens.welcome import WelcomeScreen
 from keydesk.tui.widgets import KeyFooter
+from tests.support.fakes import seeded_key_pairs
+from tests.support.installed import program
+from tests.support.tmux import Tmux
 from tests.tui.screenshots import (
+    UNKNOWN_SEED,
     demo_app,
     key_life,
     open_integration,
@@ -209,3 +216,33 @@ async def test_a_refusal_does_not_follow_onto_the_next_screen(make_app):
         await settle(pilot)
         assert isinstance(app.screen, KeyScreen)
         assert not list(app._notifications)
+
+
+def test_in_a_real_terminal_the_line_a_message_moves_up_is_drawn_again(tmp_path):
+    """Scan at 80x24, x on an unknown finding: Textual moved the line under
+    the findings up for the message, yet repainted only the message, so the
+    terminal showed "  /▌ No key in this store…" and the line nowhere.
+    Pilot's picture is the compositor's, so only a real terminal shows it."""
+    program("tmux", "apt-get install -y tmux")
+    unknown = seeded_key_pairs(UNKNOWN_SEED)().private_key.reveal()
+    (tmp_path / "leak").mkdir()
+    (tmp_path / "leak" / ".env").write_text(f"KEY={unknown}\n")
+    command = f"cd {shlex.quote(str(tmp_path))} && {shlex.quote(sys.executable)} -m keydesk demo"
+    terminal = Tmux(command, size=(80, 24))
+    try:
+        terminal.wait_for(lambda text: "github" in text, "the integration list")
+        terminal.keys("s")
+        terminal.wait_for(lambda text: "Scan for leaked keys" in text, "the Scan screen")
+        terminal.keys("C-u")
+        terminal.keys("-l", "leak")  # under the working folder: the line under the table is one row
+        terminal.keys("Enter")
+        terminal.wait_for(lambda text: "· unknown" in text, "the finding's line")
+        terminal.keys("x")
+        screen = terminal.wait_for(lambda text: "No key in this store" in text, "the refusal")
+        time.sleep(0.5)  # a repaint that would come late
+        lines = terminal.screen().splitlines()
+        said = next(n for n, line in enumerate(lines) if "No key in this store" in line)
+        assert lines[said].lstrip().startswith("▌"), screen
+        assert lines[said - 1].rstrip().endswith("· unknown"), screen  # right above it
+    finally:
+        terminal.close()

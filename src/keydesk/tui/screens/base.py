@@ -56,6 +56,25 @@ def _offers_once_composed(check: CheckAction[ScreenT]) -> CheckAction[ScreenT]:
 def _add_too_small(screen: Screen[Any]) -> None:
     with suppress(MountError):  # the app is closing before the screen opened
         screen.mount(TooSmall())
+    _repaint_when_a_message_moves_the_page(screen)
+
+
+def _repaint_when_a_message_moves_the_page(screen: Screen[Any]) -> None:
+    """A message takes lines of its own above the footer, the page's lowest
+    lines moving up (app.tcss: its rack is docked in the page). Textual lays
+    the page out again but repaints only the message: on Scan, the line
+    under the findings, moved up, was still drawn where the message now
+    was. So the whole screen is repainted after a layout that follows a
+    message shown or gone."""
+    shown: list[object] = []
+
+    def laid_out(_screen: Screen[Any]) -> None:
+        now = list(screen.query("ToastRack > ToastHolder"))
+        if now != shown:
+            shown[:] = now
+            screen.refresh()
+
+    screen.screen_layout_refresh_signal.subscribe(screen, laid_out)
 
 
 class KeydeskScreen(Screen[ScreenResultType]):
