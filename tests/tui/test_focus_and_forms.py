@@ -331,6 +331,10 @@ async def test_a_viewer_is_not_offered_generate_and_its_refused_keys_say_why(mak
         assert not any(o.startswith("Generate API key") for o in offered), ("list", offered)
         await pilot.press("escape")
         await settle(pilot)
+        [scan] = [o for o in await _palette(pilot, "Scan for leaked") if o.startswith("Scan")]
+        assert "see which still work" in scan and "revoke" not in scan, scan  # it cannot
+        await pilot.press("escape")
+        await settle(pilot)
         app.clear_notifications()
         await pilot.press("a")  # Add integration: hidden, and said why (it said nothing)
         await settle(pilot)

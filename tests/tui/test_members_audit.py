@@ -184,7 +184,7 @@ async def test_a_viewer_is_not_offered_member_changes_and_told_why_on_their_keys
             assert app.screen is screen, key
             assert said == [
                 "You are a viewer in acme; only owners and admins manage members "
-                "(you may leave: x on your own row)."
+                "(you may leave: x on your own row). Ask an owner to change your role."
             ], (key, said)
         app.clear_notifications()
         await pilot.press("p")

@@ -177,11 +177,13 @@ class KeydeskCommands(Provider):
             )
         if app.ready:
             commands.append(("Switch workspace", app.switch_workspace, "Choose another workspace"))
+            revokes = app.workspace is not None and app.workspace.can_manage  # a viewer's does not
+            found = "revoke the live ones" if revokes else "see which still work"
             commands.append(
                 (
                     "Scan for leaked keys",
                     app.scan_for_leaks,
-                    "Find private keys in a folder; revoke the live ones",
+                    f"Find private keys in a folder; {found}",
                 )
             )
         if app.ready and app.workspace is not None:

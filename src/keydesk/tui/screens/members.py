@@ -26,6 +26,7 @@ from keydesk.tui.display import cells, content, literal, visible
 from keydesk.tui.screens.base import KeydeskScreen
 from keydesk.tui.screens.choice import lifetime_question
 from keydesk.tui.screens.confirm import ConfirmScreen
+from keydesk.tui.screens.integration_words import only_managers
 from keydesk.tui.screens.member_dialogs import ROLE_MEANING, AddMemberScreen, RoleScreen
 from keydesk.tui.widgets import Column, FilterInput, FittedTable, Header, KeyFooter
 from keydesk.tui.widgets.filter_input import clear_filter_binding, clear_typed, no_match, typed_in
@@ -425,10 +426,8 @@ class MembersScreen(KeydeskScreen[None]):
 def _not_yours_to_manage(view: MembersView) -> str:
     """A viewer's or member's answer on this screen, in the words of the
     integrations' pages ("You are a viewer in acme; only owners and admins…")."""
-    return (
-        f"You are a {view.your_role} in {view.workspace}; only owners and admins manage "
-        "members (you may leave: x on your own row)"
-    )
+    done = "manage members (you may leave: x on your own row)"
+    return only_managers(view.your_role or "non-member", view.workspace, done)
 
 
 def _article(role: Role) -> str:
