@@ -4,7 +4,7 @@ not a test).
 `keydesk postgres setup` runs on a fresh database as the server's superuser;
 then login roles are made for `alice`, `bob`, `carol`, `vic` (members of
 keydesk_users) and `verifier` (keydesk_verifier). Roles are cluster-wide
-and `pytest -n 3` runs tests at once on one server, so every role name
+and `pytest -n 2` runs tests at once on one server, so every role name
 carries a tag unique to the team: `alice_3f9a1c2e`.
 """
 
