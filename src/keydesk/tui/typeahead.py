@@ -134,7 +134,8 @@ class KeyGate:
         """True when `event` must wait (it is kept, and comes back later);
         False when the app handles it now. Keys `after` it (typed with it)
         always wait for it."""
-        if event is self._replaying:
+        replayed = event is self._replaying
+        if replayed:
             self._replaying = None
         elif self._starting and self._quits(event):
             return False  # nothing is on screen yet for the keys before it to reach
@@ -150,6 +151,10 @@ class KeyGate:
         if after or self._may_move(event):
             self._held.extend(after)
             self._settle_then_replay()
+        if self._text(event):  # the field alone takes it, in the order typed: no wait
+            if replayed:
+                self._app.call_later(self._replay_next)
+            return False
         self._in_flight = True
         self._draining = asyncio.create_task(self._drain())
         return False
@@ -183,9 +188,13 @@ class KeyGate:
     def _may_move(self, event: events.Key) -> bool:
         if event.key in MOVING_KEYS:
             return True
-        if isinstance(self._app.focused, Input) and event.is_printable:
-            return False  # text for the field: a binding of the same key does not fire
+        if self._text(event):
+            return False  # a binding of the same key does not fire
         return self.bound(event.key)
+
+    def _text(self, event: events.Key) -> bool:
+        """Text for the focused field, which consumes it: it goes up to no binding."""
+        return isinstance(self._app.focused, Input) and event.is_printable
 
     def _settle_then_replay(self) -> None:
         """Called before the app handles the key: work running now is not its."""
