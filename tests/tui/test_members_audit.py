@@ -418,3 +418,23 @@ async def test_enter_in_an_empty_account_says_it_is_required_and_stays(make_app)
             "The account name is required."
         )
         assert form.query_one("#member-account", Input).value == "dave"
+
+
+async def test_the_role_question_refuses_a_key_that_answers_nothing(make_app, demo_store):
+    """`o` in the role dialog did nothing without a word, where every other
+    question says why, and `o` Enter typed at once then set the role."""
+    app = make_app()
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        screen = await open_members(pilot)
+        await highlight(pilot, screen, "carol")
+        await pilot.press("e")
+        await settle(pilot)
+        assert isinstance(app.screen, RoleScreen)
+        burst(app, "o|up|enter")
+        await settle_long(pilot)
+        assert isinstance(app.screen, RoleScreen), "the keys behind o were dropped"
+        said = [n.message for n in app._notifications]
+        assert said[-1] == (
+            "“o” does not answer this question: ⏎ sets the highlighted role, esc cancels."
+        ), said
+    assert roles(demo_store)["carol"] == "viewer"

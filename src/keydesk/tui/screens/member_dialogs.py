@@ -67,6 +67,9 @@ class RoleScreen(KeydeskModal[Role | None]):
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(Role(str(event.option.id)))
 
+    def answers(self) -> str:
+        return "⏎ sets the highlighted role, esc cancels"
+
     def action_choose(self) -> None:  # the list takes Enter itself; this names it
         self.query_one(OptionList).action_select()
 
