@@ -24,7 +24,7 @@ from keydesk.verify import Verifier
 from keydesk.views import FoundKey
 from tests.support.fakes import seeded_key_pairs
 from tests.support.pg_team import acme_with_github
-from tests.tui.screenshots import plant_leaks, settle, wait_for_scan
+from tests.tui.screenshots import burst, plant_leaks, settle, wait_for_scan
 
 
 def unknown_key() -> str:
@@ -504,3 +504,18 @@ async def test_help_says_what_each_status_of_a_finding_means(make_app):
         assert isinstance(app.screen, HelpScreen)
         notes = dict(app.screen.query_one("#help-notes", Pairs).rows)
         assert notes["unknown"].startswith("No key in this store has its public key"), notes
+
+
+async def test_a_key_typed_with_the_paths_enter_goes_to_the_findings(make_app, tmp_path):
+    """`/path` Enter x typed at once: x went into the path now and then (the
+    scan, which the keys behind Enter do not wait for, was still running)."""
+    plant_leaks(tmp_path / "leaks")
+    app = make_app()
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        screen = await open_scan(pilot)
+        path = screen.query_one("#scan-path", Input)
+        path.value = ""
+        burst(app, f"{tmp_path / 'leaks'}|enter|x")
+        await wait_for_scan(pilot, screen)
+        assert path.value == str(tmp_path / "leaks"), path.value
+        assert screen.table.has_focus

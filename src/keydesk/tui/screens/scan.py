@@ -226,6 +226,9 @@ class ScanScreen(KeydeskScreen[None]):
         )
         self._timer = self.set_interval(self.PROGRESS_SECONDS, self._show_progress)
         self._show_progress()
+        # The findings have the keys from now: `x` typed with Enter went
+        # into the path when the scan was still running (it is not waited for).
+        self.table.focus()
         self.refresh_bindings()
 
     def _run(self, scan: Scan, path: str) -> None:
@@ -289,8 +292,9 @@ class ScanScreen(KeydeskScreen[None]):
             self._timer.stop()
         self._show_progress()
         if self._rows and state == "done":
-            self.table.focus()
             self._highlight_first_live()
+        elif not self._rows:  # nothing to act on: the next path is typed at once
+            self.query_one("#scan-path", Input).focus()
         self.refresh_bindings()
 
     @on(Worker.StateChanged)
