@@ -246,3 +246,18 @@ def test_in_a_real_terminal_the_line_a_message_moves_up_is_drawn_again(tmp_path)
         assert lines[said - 1].rstrip().endswith("· unknown"), screen  # right above it
     finally:
         terminal.close()
+
+
+async def test_a_dialog_takes_the_message_of_the_screen_behind_off_it(make_app):
+    """A refusal on the API Keys tab, then x: the dialog's own refusal was
+    drawn over the first message, still on the screen behind it."""
+    app = make_app()
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await open_integration(pilot, "github")
+        page = app.screen
+        await pilot.press("K")  # nothing to keep: refused
+        assert await _toasts(pilot)
+        await pilot.press("x")
+        await settle(pilot)
+        assert app.screen is not page
+        assert not list(page.query("ToastRack > ToastHolder")), "behind the dialog"

@@ -219,6 +219,11 @@ class KeydeskModal(ModalScreen[ScreenResultType]):
         _add_too_small(self)
         self._behind = tuple(self.app._notifications)  # Textual offers no public list
         self.app.clear_notifications()
+        # Textual clears only the front screen's toasts: the one behind kept
+        # its message drawn under the dialog's (two overlapped, 80x24).
+        for screen in self.app.screen_stack:
+            if screen is not self:
+                screen.query("ToastRack > ToastHolder").remove()
 
     def on_unmount(self) -> None:
         for message in self._behind:
