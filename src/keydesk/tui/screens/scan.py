@@ -29,7 +29,7 @@ from keydesk.tui.display import content, literal, sentence
 from keydesk.tui.screens.base import KeydeskScreen
 from keydesk.tui.screens.confirm import leave_form
 from keydesk.tui.screens.form import ask_before_quitting
-from keydesk.tui.screens.scan_findings import UNPROVEN_NOTE, Leak, Row, Scan
+from keydesk.tui.screens.scan_findings import STATUS_NOTES, UNPROVEN_NOTE, Leak, Row, Scan
 from keydesk.tui.widgets import (
     Column,
     FilterInput,
@@ -64,13 +64,7 @@ class _Stopped(Exception):
 
 class ScanScreen(KeydeskScreen[None]):
     AUTO_FOCUS = "#scan-path"
-    # ? says what a finding's one-word status means (unknown was nowhere explained).
-    HELP_NOTES = [
-        ("active", "The key found still works: revoke it here (x), then replace it"),
-        ("revoked, expired", "The key found no longer works: delete it where it was found"),
-        ("unknown", "No key in this store has its public key: another store's, or made up"),
-        ("other-workspace", "Held in a workspace you are not a member of: ask its admins"),
-    ]
+    HELP_NOTES = STATUS_NOTES
     BINDINGS: ClassVar[list[BindingType]] = [
         clear_filter_binding("scan", "finding"),  # before Escape's others: a filter empties first
         Binding("escape", "cancel", "Cancel scan", id="scan.cancel",

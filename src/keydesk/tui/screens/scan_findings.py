@@ -23,6 +23,13 @@ UNPROVEN_NOTE = (
     "secret of a key found was not checked, and it is not revoked here "
     "(keydesk scan --revoke --revoke-via URL has keydesk serve check it)."
 )
+# ? on Scan says what a finding's one-word status means (unknown was nowhere explained).
+STATUS_NOTES = [
+    ("active", "The key found still works: revoke it here (x), then replace it"),
+    ("revoked, expired", "The key found no longer works: delete it where it was found"),
+    ("unknown", "No key in this store has its public key: another store's, or made up"),
+    ("other-workspace", "Held in a workspace you are not a member of: ask its admins"),
+]
 NOT_IN_STORE = "No key in this store has this public key: there is nothing to revoke here"
 
 
