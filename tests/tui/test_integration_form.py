@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from textual.widgets import Input
+from textual.widgets import Input, Static
 
 from keydesk.tui.screens.integration_form import FIELDS, IntegrationFormScreen
 from tests.tui.screenshots import settle
@@ -80,3 +80,30 @@ async def test_saving_the_edit_form_untouched_says_nothing_changed(make_app, dem
         said = [n.message for n in app._notifications]
         assert said[-1] == "github: nothing changed, nothing saved.", said
     assert len(KeyService(demo_store, "alice").audit("acme")) == events
+
+
+async def test_text_typed_onto_a_list_never_saves_an_integrations_settings(make_app, demo_store):
+    """'hello' Enter typed on github's keys: its e opened the edit form, 'llo'
+    went into the client id and Enter saved it. A change past the draft is
+    asked first, answered with S alone; Enter goes back to the form."""
+    from keydesk.service import KeyService
+    from keydesk.tui.screens.confirm import ConfirmScreen
+    from tests.tui.screenshots import burst, open_integration, settle_long
+
+    before = KeyService(demo_store, "alice").integration("github").client_id
+    app = make_app()
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await open_integration(pilot, "github")
+        burst(app, "hello|enter")
+        await settle_long(pilot)
+        question = app.screen
+        assert isinstance(question, ConfirmScreen) and question.id == "settings-confirm"
+        lines = [str(s.render()) for s in question.query(".dialog-line").results(Static)]
+        assert lines[0] == f"OAuth client ID: {before} -> {before}llo", lines
+        await pilot.press("enter")  # Keep editing
+        await settle(pilot)
+        assert isinstance(app.screen, IntegrationFormScreen)
+        assert KeyService(demo_store, "alice").integration("github").client_id == before
+        await pilot.press("ctrl+s", "S")  # asked again; S saves
+        await settle_long(pilot)
+    assert KeyService(demo_store, "alice").integration("github").client_id == before + "llo"

@@ -213,6 +213,26 @@ def keep_confirmation(key: KeyView, now: datetime) -> ConfirmScreen:
     )
 
 
+def settings_confirmation(name: str, changes: list[tuple[str, str, str]]) -> ConfirmScreen:
+    """Saving the changed settings ((title, old, new) each) of an integration
+    past its draft, whose keys use them now: asked, a capital S saving, Enter
+    going back to the form."""
+    return ConfirmScreen(
+        f"Change {name}'s settings?",
+        [
+            *(f"{title}: {old or '(none)'} -> {new or '(none)'}" for title, old, new in changes),
+            "",
+            "These settings are in use: the change applies at once to its keys and to "
+            "every app relying on them.",
+        ],
+        confirm="Save",
+        cancel="Keep editing",
+        destructive=True,
+        confirm_key="S",
+        id="settings-confirm",
+    )
+
+
 UNSAVED_FORM = "Nothing in this form has been saved."
 
 

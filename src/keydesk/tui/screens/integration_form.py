@@ -16,6 +16,7 @@ from textual.widgets import Button, Checkbox, Input, Static
 
 from keydesk.tui.calls import call_service
 from keydesk.tui.display import content, sentence
+from keydesk.tui.screens.confirm import settings_confirmation
 from keydesk.tui.screens.form import FormScreen, FormScroll
 from keydesk.tui.screens.integration_words import unchanged_words
 from keydesk.tui.widgets import GuardedInput, Header, KeyFooter
@@ -154,8 +155,25 @@ class IntegrationFormScreen(FormScreen[IntegrationView | None]):
             self.app.notify(unchanged_words(existing), markup=False)
             self.dismiss(None)
             return
+        changes = self._changes()
+        if (
+            existing is not None
+            and existing.status is not IntegrationStatus.DRAFT
+            and (changes and not missing)
+        ):
+            # Settings in use: text typed onto a list by mistake ("hello" Enter:
+            # its e opened this form, "llo" went into the client id, Enter
+            # saved) must not change them unasked. (Emptied, the service
+            # refuses them at once, with why.)
+            question = settings_confirmation(existing.name, changes)
+            self.app.push_screen(question, lambda yes: self._save(configure) if yes else None)
+            return
+        self._save(configure)
+
+    def _save(self, configure: bool) -> None:
         self._busy = True
         self.query_one("#save", Button).disabled = True
+        existing = self._existing
         workspace = self._workspace
         name, provider = self._value("name"), self._value("provider")
         client_id, redirect_uri = self._value("client-id"), self._value("redirect-uri")
@@ -205,8 +223,16 @@ class IntegrationFormScreen(FormScreen[IntegrationView | None]):
 
     def _typed(self) -> bool:
         """A field holds other than what the form opened with."""
+        return bool(self._changes())
+
+    def _changes(self) -> list[tuple[str, str, str]]:
+        """(title, as it opened, as it stands) of each field changed."""
         opened = _values(self._existing)
-        return any(self._value(field[0]) != opened.get(field[0], "") for field in FIELDS)
+        return [
+            (title, opened.get(field_id, ""), self._value(field_id))
+            for field_id, title, *_ in FIELDS
+            if self._value(field_id) != opened.get(field_id, "")
+        ]
 
 
 def _values(existing: IntegrationView | None) -> dict[str, str]:
