@@ -346,6 +346,15 @@ async def edit_integration(pilot: Pilot) -> None:
     await settle(pilot)
 
 
+async def settings_confirm(pilot: Pilot) -> None:
+    """A configured integration's client id changed, then ctrl+s: asked first."""
+    await open_integration(pilot, "github")
+    await pilot.press("e")
+    await settle(pilot)
+    await pilot.press(*"-new", "ctrl+s")
+    await settle(pilot)
+
+
 async def configure_missing(pilot: Pilot) -> None:
     await open_integration(pilot, "okta-sso")
     await pilot.press("c")
@@ -458,6 +467,7 @@ SCREENS: dict[str, Callable[[Pilot], Awaitable[None]]] = {
     "integrations": integrations,
     "add-integration": add_integration,
     "edit-integration": edit_integration,
+    "settings-confirm": settings_confirm,
     "switch-workspace": switch_workspace,
     "integration-overview": integration_overview,
     "api-keys": api_keys,

@@ -103,6 +103,7 @@ FOLLOW: dict[str, tuple[tuple[str, Walk], ...]] = {
         ("help", _closed("f1")),
         ("integration-audit", _audit),
         ("integration-overview", _key("1")),
+        ("settings-confirm", _key("e", *"-new", "ctrl+s")),
     ),
     "members": (("key-policy", _key("p")), ("role-choice", _closed("down", "e"))),
     "api-keys-gated": (
