@@ -344,3 +344,18 @@ async def test_the_overview_footer_offers_the_keys_its_line_names(make_app):
         await settle(pilot)
         offered = {key.key for key in app.screen.query_one(KeyFooter).query(FooterKey)}
         assert not {"e", "d"} & offered, offered  # the API Keys tab's own keys there
+
+
+async def test_moving_in_a_list_with_no_row_does_nothing(make_app):
+    """k or End on an empty list (a new store's, a filter matching nothing)
+    ended keydesk with a traceback: Textual highlighted row -1, keyed None."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"zzz", "enter")
+        await settle(pilot)
+        screen = app.screen
+        for key in ("k", "end", "up", "j", "home", "down"):
+            await pilot.press(key)
+            await settle(pilot)
+            assert app.screen is screen and app.is_running, key

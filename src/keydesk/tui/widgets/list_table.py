@@ -24,6 +24,25 @@ class ListTable(DataTable[Any]):
     def __init__(self, *, id: str) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
 
+    # With no row (an empty list, a filter matching nothing), Textual's moves
+    # highlight row -1, whose key is None: `k` or End ended keydesk with a
+    # traceback on a new store's empty list.
+    def action_cursor_up(self) -> None:
+        if self.row_count:
+            super().action_cursor_up()
+
+    def action_cursor_down(self) -> None:
+        if self.row_count:
+            super().action_cursor_down()
+
+    def action_scroll_top(self) -> None:
+        if self.row_count:
+            super().action_scroll_top()
+
+    def action_scroll_bottom(self) -> None:
+        if self.row_count:
+            super().action_scroll_bottom()
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Enter is the screen's: its own binding (the footer's "⏎ Open", with
         # its id, tooltip and check) opens the row where something opens.
