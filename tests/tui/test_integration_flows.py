@@ -24,7 +24,9 @@ async def test_disable_asks_in_words_and_is_answered_with_d_only(make_app):
         assert isinstance(dialog, ConfirmScreen), ("github: d d d asks", dialog)
         assert app.screen_stack[-2].integration.is_configured, "github: the third d answered"
         said = [n.message for n in app._notifications]  # and it says why (it said nothing)
-        assert said[-1] == "Disable takes a capital D (shift+d): a stray d does nothing here."
+        assert said[-1] == (
+            "“d” was typed before this question was on screen: read it, then answer."
+        )
         await pilot.press("D")
         await settle(pilot)
         assert not app.screen.integration.is_configured, "github: D disables"
@@ -52,12 +54,16 @@ async def test_disabling_and_enabling_from_the_api_keys_tab_reads_the_keys_again
         await open_integration(pilot, "github")
         page = app.screen
         highlighted = page.highlighted_key().public_key
-        await pilot.press("d", "D")
+        await pilot.press("d")
+        await settle(pilot)  # answered once on screen
+        await pilot.press("D")
         await settle_long(pilot)
         assert not page.integration.is_configured
         assert all(key.integration_disabled for key in page.listed_keys())
         assert page.highlighted_key().public_key == highlighted
-        await pilot.press("c", "c")
+        await pilot.press("c")
+        await settle(pilot)  # answered once on screen
+        await pilot.press("c")
         await settle_long(pilot)
         assert page.integration.is_configured
         assert not any(key.integration_disabled for key in page.listed_keys())

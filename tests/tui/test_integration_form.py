@@ -103,7 +103,14 @@ async def test_text_typed_onto_a_list_never_saves_an_integrations_settings(make_
         await pilot.press("enter")  # Keep editing
         await settle(pilot)
         assert isinstance(app.screen, IntegrationFormScreen)
+        burst(app, "enter|S")  # S typed before the question was on screen: no answer
+        await settle_long(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("escape")
+        await settle(pilot)
         assert KeyService(demo_store, "alice").integration("github").client_id == before
-        await pilot.press("ctrl+s", "S")  # asked again; S saves
+        await pilot.press("ctrl+s")  # asked again
+        await settle(pilot)
+        await pilot.press("S")  # once on screen, S saves
         await settle_long(pilot)
     assert KeyService(demo_store, "alice").integration("github").client_id == before + "llo"

@@ -111,7 +111,9 @@ async def test_the_keys_page_offers_keep_and_escape_cancels(demo_store):
         await settle(pilot)
         assert app.screen is page
         assert KeyService(demo_store, "alice").key(old).stop_is_orphaned()  # nothing changed
-        await pilot.press("K", "k")  # the footer's k Keep key
+        await pilot.press("K")
+        await settle(pilot)  # answered once on screen
+        await pilot.press("k")  # the footer's k Keep key
         await settle(pilot)
         assert app.screen is page
         assert page.key.status_words(app.now()) == "active"

@@ -203,7 +203,9 @@ async def test_revoking_a_replacement_says_what_becomes_of_the_rotation(demo_sto
     async with app.run_test(size=(80, 24)) as pilot:
         await open_integration(pilot, "github")
         old = app.screen.highlighted_key()
-        await pilot.press("t", "home", "down", "down", "enter")  # 24 hours of overlap
+        await pilot.press("t")
+        await settle(pilot)  # answered once on screen
+        await pilot.press("home", "down", "down", "enter")  # 24 hours of overlap
         await settle(pilot)
         assert isinstance(app.screen, KeyCreatedScreen)
         await pilot.press("x")

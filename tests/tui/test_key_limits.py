@@ -162,7 +162,9 @@ async def test_a_keys_page_shows_limits_sources_offers_l_and_l_changes_them(demo
         body = dialog.query_one("#dialog-body")
         assert body.region.contains_region(error.region), ("the refusal in view", error.region)
         assert dialog.focused is dialog.query_one("#limit-quota"), "at fault"
-        await pilot.press("escape", "y")  # what was typed is discarded
+        await pilot.press("escape")
+        await settle(pilot)  # answered once on screen
+        await pilot.press("y")  # what was typed is discarded
         await settle(pilot)
 
         await _other_key_page(pilot, detail, editable.key.public_key)

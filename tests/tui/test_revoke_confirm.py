@@ -121,6 +121,12 @@ async def test_text_typed_onto_a_row_never_answers_the_question_its_x_opened(mak
         assert isinstance(app.screen, ConfirmScreen) and app.screen.id == "revoke-confirm"
         said = [n.message for n in app._notifications]
         assert said[-1] == (
+            "“p” was typed before this question was on screen: read it, then answer."
+        )
+        await pilot.press("p")  # once on screen: a key that answers nothing
+        await settle(pilot)
+        said = [n.message for n in app._notifications]
+        assert said[-1] == (
             "“p” does not answer this question: r Revoke, t Rotate instead, esc Cancel."
         )
         await pilot.press("escape")
@@ -155,7 +161,29 @@ async def test_text_typed_after_t_never_reaches_the_page_behind_the_overlap_ques
         ]
         said = [n.message for n in app._notifications]
         assert said[-1] == (
-            f"“{typed[1]}” does not answer this question: "
-            "⏎ chooses the highlighted answer, esc cancels."
+            f"“{typed[1]}” was typed before this question was on screen: read it, then answer."
         ), said
+    assert not KeyService(demo_store, "alice").key(key.public_key).replaced_by
+
+
+async def test_a_question_takes_no_answer_typed_before_it_was_on_screen(make_app, demo_store):
+    """`it` Enter typed onto a key's row: t asked the overlap and the Enter
+    typed with it answered, rotating the key unread. A confirmation counts
+    once its words could be read; Escape typed ahead still cancels."""
+    app = make_app()
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await open_integration(pilot, "github")
+        key = app.screen.highlighted_key()
+        burst(app, "it|enter")
+        await settle_long(pilot)
+        assert isinstance(app.screen, ChoiceScreen)
+        said = [n.message for n in app._notifications]
+        assert said[-1] == (
+            "“enter” was typed before this question was on screen: read it, then answer."
+        ), said
+        await pilot.press("escape")
+        await settle(pilot)
+        burst(app, "t|escape")
+        await settle_long(pilot)
+        assert not isinstance(app.screen, ChoiceScreen), "escape typed ahead cancels"
     assert not KeyService(demo_store, "alice").key(key.public_key).replaced_by

@@ -93,10 +93,14 @@ async def test_revoking_a_replacement_among_many_warns_the_old_key_still_stops(
         await open_integration(pilot, "github")
         detail = app.screen
         old = detail.highlighted_key()
-        await pilot.press("t", "home", "down", "down", "enter")  # 24 hours of overlap
+        await pilot.press("t")
+        await settle(pilot)  # answered once on screen
+        await pilot.press("home", "down", "down", "enter")  # 24 hours of overlap
         await settle(pilot)
         assert isinstance(app.screen, KeyCreatedScreen)
-        await pilot.press("escape", "d")  # d: done, the secret not copied
+        await pilot.press("escape")
+        await settle(pilot)  # answered once on screen
+        await pilot.press("d")  # d: done, the secret not copied
         await settle(pilot)
         assert app.screen is detail
         keys = detail.listed_keys()

@@ -148,6 +148,9 @@ class KeyGate:
         ):
             self._held.extend((event, *after))
             return True
+        refused_unseen = getattr(self._app.screen, "refused_unseen", None)
+        if refused_unseen is not None and refused_unseen(event):
+            return True  # typed before the question in front was on screen: said; `after` dropped
         if after or self._may_move(event):
             self._held.extend(after)
             self._settle_then_replay()
@@ -274,6 +277,7 @@ class KeyGate:
             return
         event = self._held.pop(0)
         again = events.Key(event.key, event.character)
+        again.time = event.time  # when it was typed: a question takes no answer typed unseen
         self._replaying = again
         self._app.post_message(again)
 

@@ -176,10 +176,11 @@ async def test_a_draft_offers_the_key_its_advice_names_and_not_the_dimmed_ones(d
         assert type(app.screen).__name__ == "IntegrationFormScreen"
 
 
-async def test_a_question_answered_in_the_same_burst_leaves_the_footer_current(make_app):
-    """`d D` in one burst disabled github, yet the footer kept `d Disable`
-    (its rebuild was queued on the dialog, which closed first) and `d`
-    then said nothing; `c` on a configured integration said nothing too."""
+async def test_a_question_answered_leaves_the_footer_current(make_app):
+    """`d D` disabled github, yet the footer kept `d Disable` (its rebuild
+    was queued on the dialog, which closed first) and `d` then said
+    nothing; `c` on a configured integration said nothing too. (`D` typed
+    in the same burst as `d` no longer answers: the question was unseen.)"""
     from tests.support.tui_pages import go_to_integration
     from tests.tui.screenshots import burst, settle_long
 
@@ -192,7 +193,9 @@ async def test_a_question_answered_in_the_same_burst_leaves_the_footer_current(m
         assert [n.message for n in app._notifications] == [
             "github is configured already: d disables it."
         ]
-        burst(app, "d|D")
+        await pilot.press("d")
+        await settle(pilot)
+        burst(app, "D")
         await settle_long(pilot)
         assert page.integration.status == "disabled"
         offered = [key.description for key in page.query(FooterKey)]

@@ -4,6 +4,7 @@ message shown instead of a layout the terminal is too small for."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from contextlib import suppress
 from functools import wraps
@@ -11,6 +12,7 @@ from time import time
 from typing import Any, ClassVar, TypeVar, cast
 
 from textual import events
+from textual._time import get_time
 from textual.actions import parse as parse_action
 from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
@@ -175,6 +177,9 @@ class KeydeskScreen(Screen[ScreenResultType]):
         return False
 
 
+_ANSWERED_UNSEEN = frozenset({"escape", "ctrl+q", "f1", "question_mark"})  # safe unread
+
+
 class KeydeskModal(ModalScreen[ScreenResultType]):
     """A dialog: it shows its own footer (a modal's keys are its own, not
     those of the screen behind it), and only its own messages: those about
@@ -195,10 +200,31 @@ class KeydeskModal(ModalScreen[ScreenResultType]):
         """As KeydeskScreen's: a dialog holding a half-typed form asks."""
         return False
 
+    _shown_at = math.inf  # when its first frame was drawn
+
     def answers(self) -> str | None:
         """The keys that answer this question, said when a stray key is
         refused (None: a dialog of fields, whose keys are their text)."""
         return None
+
+    def refused_unseen(self, event: events.Key) -> bool:
+        """A key typed before this question was on screen answers nothing
+        (Escape, help and quit aside): a confirmation counts once its words
+        could be read. `it` Enter typed onto a key's row rotated the key;
+        `hello⏎See you` saved a setting (its S answered). Said, and the keys
+        behind it dropped; True: refused."""
+        if self.answers() is None or event.key in _ANSWERED_UNSEEN:
+            return False
+        if event.time >= self._shown_at:
+            return False
+        typed = event.character if event.is_printable else event.key
+        self.keydesk.refuse(
+            f"“{typed}” was typed before this question was on screen: read it, then answer"
+        )
+        return True
+
+    def _drawn(self) -> None:
+        self._shown_at = get_time()  # Textual's clock, as Message.time's
 
     def on_key(self, event: events.Key) -> None:
         """A printable key that answers nothing is refused, and the keys
@@ -217,6 +243,7 @@ class KeydeskModal(ModalScreen[ScreenResultType]):
 
     def on_mount(self) -> None:
         _add_too_small(self)
+        self.call_after_refresh(self._drawn)
         self._behind = tuple(self.app._notifications)  # Textual offers no public list
         self.app.clear_notifications()
         # Textual clears only the front screen's toasts: the one behind kept
