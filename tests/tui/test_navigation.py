@@ -355,7 +355,7 @@ async def test_moving_in_a_list_with_no_row_does_nothing(make_app):
         await pilot.press("slash", *"zzz", "enter")
         await settle(pilot)
         screen = app.screen
-        for key in ("k", "end", "up", "j", "home", "down"):
+        for key in ("k", "end", "up", "j", "home", "down", "pagedown", "pageup"):
             await pilot.press(key)
             await settle(pilot)
             assert app.screen is screen and app.is_running, key

@@ -519,3 +519,15 @@ async def test_a_key_typed_with_the_paths_enter_goes_to_the_findings(make_app, t
         await wait_for_scan(pilot, screen)
         assert path.value == str(tmp_path / "leaks"), path.value
         assert screen.table.has_focus
+
+
+async def test_moving_in_the_findings_before_any_does_nothing(make_app):
+    """Tab then PageDown before a scan ended keydesk with a traceback."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_scan(pilot)
+        screen.table.focus()
+        for key in ("pagedown", "pageup", "end", "k"):
+            await pilot.press(key)
+            await settle(pilot)
+            assert app.screen is screen and app.is_running, key

@@ -280,7 +280,7 @@ class IntegrationsScreen(KeydeskScreen[None]):
 
     @on(DataTable.RowHighlighted, "#integrations")
     def _highlight_changed(self, event: DataTable.RowHighlighted) -> None:
-        key = event.row_key.value
+        key = event.row_key.value if event.row_key is not None else None  # no row
         self._highlighted_id = int(key) if key is not None else None
         self._follow_row()
 

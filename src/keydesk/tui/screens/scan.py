@@ -377,7 +377,7 @@ class ScanScreen(KeydeskScreen[None]):
 
     @on(DataTable.RowHighlighted, "#scan-findings")
     def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        row = self._rows.get(event.row_key.value or "")
+        row = self._rows.get((event.row_key and event.row_key.value) or "")  # None: no row
         if row is not None:
             self._show_detail(row)
         self.refresh_bindings()

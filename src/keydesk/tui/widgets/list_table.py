@@ -25,8 +25,8 @@ class ListTable(DataTable[Any]):
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
 
     # With no row (an empty list, a filter matching nothing), Textual's moves
-    # highlight row -1, whose key is None: `k` or End ended keydesk with a
-    # traceback on a new store's empty list.
+    # highlight row -1, whose key is None: `k`, End or PageDown ended keydesk
+    # with a traceback on a new store's empty list.
     def action_cursor_up(self) -> None:
         if self.row_count:
             super().action_cursor_up()
@@ -42,6 +42,14 @@ class ListTable(DataTable[Any]):
     def action_scroll_bottom(self) -> None:
         if self.row_count:
             super().action_scroll_bottom()
+
+    def action_page_up(self) -> None:
+        if self.row_count:
+            super().action_page_up()
+
+    def action_page_down(self) -> None:
+        if self.row_count:
+            super().action_page_down()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Enter is the screen's: its own binding (the footer's "⏎ Open", with
