@@ -237,12 +237,8 @@ class KeyGate:
         app = self._app
         while True:
             for _ in range(SETTLE_ROUNDS):
-                waits = []
-                for node in (app, *app.screen.walk_children(with_self=True)):
-                    done = asyncio.Event()
-                    if node.call_later(done.set):
-                        waits.append(done.wait())
-                await asyncio.gather(*waits)
+                nodes = (app, *app.screen.walk_children(with_self=True))
+                await asyncio.gather(*(_turn(node) for node in nodes))
             leaving = app.screen
             if not getattr(leaving, "leaving", False):
                 return

@@ -71,10 +71,11 @@ def _repaint_when_a_message_moves_the_page(screen: Screen[Any]) -> None:
     shown: list[object] = []
 
     def laid_out(_screen: Screen[Any]) -> None:
-        now = list(screen.query("ToastRack > ToastHolder"))
-        if now != shown:
-            shown[:] = now
-            screen.refresh()
+        with suppress(NoMatches):  # its own child: no walk of the page at every layout
+            now = list(screen.get_child_by_id("textual-toastrack").children)
+            if now != shown:
+                shown[:] = now
+                screen.refresh()
 
     screen.screen_layout_refresh_signal.subscribe(screen, laid_out)
 

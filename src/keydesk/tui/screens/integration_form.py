@@ -146,25 +146,16 @@ class IntegrationFormScreen(FormScreen[IntegrationView | None]):
                 at="client-id" if not self._value("client-id").strip() else "redirect-uri",
             )
             return
-        existing = self._existing
-        if (
-            existing is not None
-            and not self._typed()
-            and not (configure and not existing.is_configured)
-        ):
+        existing, changes = self._existing, self._changes()
+        if existing is not None and not changes and not (configure and not existing.is_configured):
             self.app.notify(unchanged_words(existing), markup=False)
             self.dismiss(None)
             return
-        changes = self._changes()
-        if (
-            existing is not None
-            and existing.status is not IntegrationStatus.DRAFT
-            and (changes and not missing)
-        ):
+        asked = changes and not missing  # emptied, the service refuses it at once, with why
+        if existing is not None and existing.status is not IntegrationStatus.DRAFT and asked:
             # Settings in use: text typed onto a list by mistake ("hello" Enter:
             # its e opened this form, "llo" went into the client id, Enter
-            # saved) must not change them unasked. (Emptied, the service
-            # refuses them at once, with why.)
+            # saved) must not change them unasked.
             question = settings_confirmation(existing.name, changes)
             self.app.push_screen(question, lambda yes: self._save(configure) if yes else None)
             return
