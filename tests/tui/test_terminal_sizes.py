@@ -6,6 +6,7 @@ in the reveal's walk)."""
 from __future__ import annotations
 
 from rich.cells import cell_len
+from textual import events
 from textual.app import App, ComposeResult
 from textual.widgets import DataTable, Footer, Input, Static
 from textual.widgets._footer import FooterKey
@@ -13,9 +14,10 @@ from textual.widgets._footer import FooterKey
 from keydesk.service import KeyService
 from keydesk.tui.screens.base import TOO_SMALL, TooSmall
 from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
+from keydesk.tui.screens.key_created import KeyCreatedScreen
 from keydesk.tui.widgets import FilterInput
 from tests.support.tui_pages import go_to_integration
-from tests.tui.screenshots import SCREENS, settle
+from tests.tui.screenshots import SCREENS, open_integration, settle
 
 
 def _footer_keys(screen) -> dict[str, bool]:
@@ -296,3 +298,54 @@ async def test_a_resize_keeps_the_integration_list_on_the_row_it_was_on(make_app
         await pilot.resize_terminal(60, 20)  # and on the list itself
         await settle(pilot)
         assert listed.highlighted().name == opened
+
+
+async def test_below_60x20_no_key_acts_and_a_question_counts_once_it_can_be_read(
+    make_app, demo_store
+):
+    """Under the "too small" line `x` then `r` revoked a key no one saw (a
+    question drawn there counted as on screen). Below 60x20 every key but
+    ctrl+q is dropped; a question on screen before the shrink takes its
+    answer once the terminal is large enough again; one first drawn under
+    the line counts only from when it is drawn in full."""
+    app = make_app()
+    alice = KeyService(demo_store, "alice")
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await open_integration(pilot, "github")
+        key = app.screen.highlighted_key()
+        for shrunk in [(59, 20), (80, 19)]:
+            await pilot.resize_terminal(*shrunk)
+            await settle(pilot)
+            for typed in ["x", "r", "t", "enter", "d", "D"]:
+                await _keys(pilot, typed)
+            assert isinstance(app.screen, IntegrationDetailScreen), shrunk
+            await pilot.resize_terminal(80, 24)
+            await settle(pilot)
+        await _keys(pilot, "x")
+        assert app.screen.id == "revoke-confirm"
+        await pilot.resize_terminal(59, 20)
+        await settle(pilot)
+        await _keys(pilot, "r")
+        assert alice.key(key.public_key).is_active
+        await pilot.resize_terminal(80, 24)
+        await settle(pilot)
+        await _keys(pilot, "r")
+        assert not alice.key(key.public_key).is_active
+
+        await _keys(pilot, "g")
+        await _keys(pilot, *"unseen", "enter")
+        assert isinstance(app.screen, KeyCreatedScreen)
+        await pilot.resize_terminal(59, 20)
+        await settle(pilot)
+        await _keys(pilot, "ctrl+q")  # quits even here: it asks, under the line
+        assert app.screen.id == "leave-confirm"
+        typed_unseen = events.Key("q", "q")
+        await pilot.resize_terminal(80, 24)
+        await settle(pilot)
+        app.post_message(typed_unseen)
+        await settle(pilot)
+        assert app.screen.id == "leave-confirm"
+        said = [n.message for n in app._notifications]
+        assert said[-1] == "“q” was typed before this question was on screen: read it, then answer."
+        await _keys(pilot, "q")
+    assert app.return_code is not None  # the answer read on screen quits

@@ -40,7 +40,7 @@ from keydesk.tui.flows.integrations import IntegrationFlows
 from keydesk.tui.flows.keys import KeyFlows
 from keydesk.tui.flows.workspaces import WorkspaceFlows
 from keydesk.tui.interface import Keydesk
-from keydesk.tui.screens.base import MIN_HEIGHT, MIN_WIDTH, KeydeskModal, KeydeskScreen
+from keydesk.tui.screens.base import KeydeskModal, KeydeskScreen, mark_too_small
 from keydesk.tui.screens.help import HelpScreen
 from keydesk.tui.screens.integrations import IntegrationsScreen
 from keydesk.tui.screens.key_created import KeyCreatedScreen
@@ -138,12 +138,7 @@ class KeydeskApp(App[None]):
         return self._opening.reading()
 
     def on_resize(self, event: events.Resize) -> None:
-        self._check_size(event.size.width, event.size.height)
-
-    def _check_size(self, width: int, height: int) -> None:
-        # app.tcss shows only the "too small" line then. A class on the app,
-        # changed only when the size crosses the line, restyles nothing else.
-        self.set_class(width < MIN_WIDTH or height < MIN_HEIGHT, "-too-small")
+        mark_too_small(self, event.size)
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key) and not event.is_forwarded:
@@ -153,7 +148,7 @@ class KeydeskApp(App[None]):
         await super().on_event(event)
 
     def on_mount(self) -> None:
-        self._check_size(*self.size)
+        mark_too_small(self, self.size)
         if self._handle_signals:
             loop = asyncio.get_running_loop()
             for hangup in (signal.SIGHUP, signal.SIGTERM):

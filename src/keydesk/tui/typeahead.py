@@ -45,6 +45,7 @@ from textual.widgets import Input
 from textual.worker import Worker
 
 from keydesk.tui.paste import WholePasteParser  # Textual's parser: no public hook for ESC+key
+from keydesk.tui.screens.base import TOO_SMALL_CLASS
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -147,6 +148,9 @@ class KeyGate:
             or self._replaying is not None
         ):
             self._held.extend((event, *after))
+            return True
+        if self._app.has_class(TOO_SMALL_CLASS) and not self._quits(event):
+            self._held.clear()  # nothing can be read: `x`, `r` revoked a key no one saw
             return True
         refused_unseen = getattr(self._app.screen, "refused_unseen", None)
         if refused_unseen is not None and refused_unseen(event):

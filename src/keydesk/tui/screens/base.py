@@ -14,8 +14,10 @@ from typing import Any, ClassVar, TypeVar, cast
 from textual import events
 from textual._time import get_time
 from textual.actions import parse as parse_action
+from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
+from textual.geometry import Size
 from textual.notifications import Notification
 from textual.screen import ModalScreen, Screen, ScreenResultType
 from textual.widget import MountError
@@ -26,6 +28,14 @@ from keydesk.tui.widgets.filter_input import clear_typed
 
 MIN_WIDTH, MIN_HEIGHT = 60, 20
 TOO_SMALL = f"Terminal too small (need {MIN_WIDTH}×{MIN_HEIGHT}). Enlarge it, or ctrl+q to quit."
+TOO_SMALL_CLASS = "-too-small"  # on the app while it is: app.tcss shows TOO_SMALL alone
+
+
+def mark_too_small(app: App[Any], size: Size) -> None:
+    """Class the app TOO_SMALL_CLASS while `size` is under MIN_WIDTH x
+    MIN_HEIGHT. A class on the app, changed only when the size crosses the
+    line, restyles nothing else."""
+    app.set_class(size.width < MIN_WIDTH or size.height < MIN_HEIGHT, TOO_SMALL_CLASS)
 
 
 class TooSmall(Static):
@@ -225,7 +235,14 @@ class KeydeskModal(ModalScreen[ScreenResultType]):
         return True
 
     def _drawn(self) -> None:
-        self._shown_at = get_time()  # Textual's clock, as Message.time's
+        # Drawn under the "too small" line it was not seen: it counts once
+        # the terminal is large enough again and it is drawn there (on_resize).
+        if not self.app.has_class(TOO_SMALL_CLASS):
+            self._shown_at = get_time()  # Textual's clock, as Message.time's
+
+    def on_resize(self) -> None:
+        if self._shown_at == math.inf:
+            self.call_after_refresh(self._drawn)
 
     def on_key(self, event: events.Key) -> None:
         """A printable key that answers nothing is refused, and the keys
