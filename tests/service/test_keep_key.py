@@ -30,7 +30,8 @@ def test_a_rotation_whose_replacement_was_revoked_says_so_and_can_be_kept(world)
 
 def test_keeping_restores_the_keys_own_lifetime(world):
     old = world.owner.create_key("github", "prod", expires_at=world_now() + timedelta(days=90)).key
-    world.owner.rotate_key(old.public_key, timedelta(hours=1))
+    new = world.owner.rotate_key(old.public_key, timedelta(hours=1)).created.key
+    world.owner.revoke_key(new.public_key)
     kept = world.owner.keep_key(old.public_key)
     assert kept.expires_at == old.created_at + timedelta(days=90)
     assert kept.status_words() == "active" and not kept.stop_scheduled()
@@ -38,11 +39,18 @@ def test_keeping_restores_the_keys_own_lifetime(world):
     assert event.label == f"stops {stop_time(old.created_at + timedelta(days=90))}"
 
 
-def test_keeping_is_refused_with_no_scheduled_stop_or_by_a_member(world):
+def test_keeping_is_refused_with_no_stop_a_live_replacement_or_by_a_member(world):
     key = world.owner.create_key("github", "prod").key.public_key
     with pytest.raises(NoScheduledStop, match=f"^key {key} \\(prod\\) has no scheduled stop"):
         world.owner.keep_key(key)
-    world.owner.rotate_key(key, timedelta(hours=1))
+    new = world.owner.rotate_key(key, timedelta(hours=1)).created.key.public_key
+    # A rotation under way is not undone: only a revoked replacement's stop is kept.
+    with pytest.raises(
+        NoScheduledStop,
+        match=f"^key {key} \\(prod\\) stops as its rotation planned: its replacement {new} works",
+    ):
+        world.owner.keep_key(key)
+    world.owner.revoke_key(new)
     with pytest.raises(PermissionDenied, match="only owners and admins may keep keys"):
         world.as_account("bob", "member").keep_key(key)
     world.owner.keep_key(key)

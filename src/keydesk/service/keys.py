@@ -188,6 +188,11 @@ class Keys:
                     f"key {key.public_key} ({key.label}) has no scheduled stop to cancel"
                     + ("" if key.is_active else f": it is {key.status}")
                 )
+            if not key.replacement_revoked:  # as PostgreSQL's trigger has it (revision 0010)
+                raise NoScheduledStop(
+                    f"key {key.public_key} ({key.label}) stops as its rotation planned: its"
+                    f" replacement {key.replaced_by} works; keep is for a revoked replacement"
+                )
             session.execute(
                 sa.update(ApiKey)
                 .where(col(ApiKey.id) == key.id, col(ApiKey.revoked_at).is_(None))
