@@ -99,3 +99,58 @@ def test_starting_is_wiped_before_a_question_and_when_keydesk_ends_first(termina
         assert _ready(master).decode() == "keydesk: starting…"
         raise RuntimeError("the store could not be made")
     assert _ready(master) == b"\r\x1b[K"  # before the error is said
+
+
+# Run as `keydesk ARGS` on a pty: ECHO as it was when `watched` module was first
+# imported (before it loads: when the spy's import is asked for), then as keydesk left it.
+_ECHO_WHEN_IMPORTED = """
+import importlib.abc, sys, termios
+watched, stop = sys.argv[1], sys.argv[2] == "stop"
+def echo():
+    return bool(termios.tcgetattr(0)[3] & termios.ECHO)
+class Spy(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == watched:
+            print("echo when imported:", echo(), file=sys.stderr, flush=True)
+            if stop:
+                raise SystemExit(9)
+sys.meta_path.insert(0, Spy())
+sys.argv = ["keydesk", *sys.argv[3:]]
+from keydesk.__main__ import main
+try:
+    main()
+finally:
+    print("echo after:", echo(), file=sys.stderr, flush=True)
+"""
+
+
+def _echo_in_keydesk(tmp_path, watched: str, *args: str, stop: bool = False) -> str:
+    import subprocess
+    import sys
+
+    master, slave = os.openpty()
+    env = {**os.environ, "KEYDESK_DATABASE_URL": f"sqlite:///{tmp_path}/none/k.db"}
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _ECHO_WHEN_IMPORTED, watched, "stop" if stop else "go", *args],
+            stdin=slave, stdout=slave, stderr=subprocess.PIPE, env=env, text=True, timeout=60,
+        )  # fmt: skip
+    finally:
+        os.close(master)
+        os.close(slave)
+    return done.stderr
+
+
+def test_keydesk_stops_the_echo_before_it_loads_and_only_the_tui_keeps_it_stopped(tmp_path):
+    """Keys typed at once with the command (`keydesk` Enter, `/` and a pasted
+    private key) were echoed onto the shell's screen in the ~0.1 s before the
+    TUI held them. The echo stops before keydesk's modules load; the TUI
+    keeps the keys held since; any other command gets the terminal as the
+    shell had it (a y/N question, a key typed for `verify`), and so does the
+    shell when keydesk ends."""
+    said = _echo_in_keydesk(tmp_path, "keydesk.cli", "--version")
+    assert "echo when imported: False" in said and "echo after: True" in said, said
+    said = _echo_in_keydesk(tmp_path, "keydesk.upkeep.info", "store", "info")
+    assert "echo when imported: True" in said and "echo after: True" in said, said
+    said = _echo_in_keydesk(tmp_path, "keydesk.demo", "demo", stop=True)
+    assert "echo when imported: False" in said and "echo after: True" in said, said

@@ -52,6 +52,7 @@ from keydesk.cli.parser import (
     unrecognized,
 )
 from keydesk.errors import KeydeskError
+from keydesk.tui.held_keys import let_go
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -113,6 +114,10 @@ def _groups(argv: list[str]) -> tuple[CommandGroup, ...]:
     return GROUPS
 
 
+# The TUI's commands: held_keys takes over the keys held since keydesk started.
+_TAKING_HELD_KEYS: tuple[Handler, ...] = (interface.run_tui, interface.demo, ssh.ssh_session)
+
+
 def main(
     argv: Sequence[str] | None = None, *, actor: str | None = None, ssh_key: str | None = None
 ) -> int:
@@ -138,6 +143,8 @@ def main(
     args.proven_ssh_key = ssh_key
     args.run_command = main  # how an SSH session runs the command it was sent
     handler: Handler = getattr(args, "handler", interface.run_tui)
+    if handler not in _TAKING_HELD_KEYS:  # keydesk.__main__ held the keys typed at once
+        let_go()  # the terminal as the shell had it
     try:
         return handler(args)
     except KeydeskError as exc:  # the one place a typed error becomes an exit status

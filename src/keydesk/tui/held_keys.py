@@ -81,6 +81,12 @@ class HeldKeys:
         if self._before is not None:
             self._set(self._before)
 
+    def drop_typed(self) -> None:
+        """The keys typed so far were for a TUI that will not start: gone."""
+        if self._before is not None:
+            with contextlib.suppress(termios.error):  # gone: nothing left to drop
+                termios.tcflush(self._fd, termios.TCIFLUSH)
+
     def _set(self, attributes: list[Any]) -> None:
         try:
             termios.tcsetattr(self._fd, termios.TCSANOW, attributes)
@@ -88,27 +94,60 @@ class HeldKeys:
             self._before = None  # no longer a terminal we may change: leave it
 
 
+_from_the_start: HeldKeys | None = None
+
+
+def hold_from_the_start() -> None:
+    """keydesk's first act (keydesk.__main__), before its modules load: keys
+    typed at once with the command (`keydesk` Enter, then `/` and a pasted
+    private key, in one burst over a slow link) were echoed onto the shell's
+    screen in the ~0.1 s before `held_keys`, and showed there after quitting.
+    Held only on a terminal (stdin and stdout: a shell's completion reads
+    keydesk's output, and is left alone); `let_go` gives it back."""
+    global _from_the_start
+    if _from_the_start is None and sys.stdin.isatty() and sys.stdout.isatty():
+        _from_the_start = HeldKeys(*_terminal())
+        _from_the_start.hold()
+
+
+def let_go() -> None:
+    """The terminal as the shell had it, before a command other than the TUI
+    runs (one asks y/N, `verify` reads a key typed there; the TUI's
+    `held_keys` takes the keys held over instead) and when keydesk ends.
+    The keys typed meanwhile stay in the terminal's queue, unechoed, for
+    whoever reads next."""
+    global _from_the_start
+    if _from_the_start is not None:
+        _from_the_start.give_back()
+        _from_the_start = None
+
+
 @contextlib.contextmanager
 def held_keys() -> Iterator[HeldKeys]:
-    """Hold keys typed from now until the TUI reads them. If keydesk ends
-    before the TUI started (a refusal, an error), the keys typed for it are
-    dropped rather than run by the shell; after the TUI, Textual has read or
-    dropped them, and the terminal is given back as it was."""
-    before: list[Any] | None = None
-    try:
-        fd = sys.stdin.fileno()
-        before = termios.tcgetattr(fd)
-    except (OSError, ValueError, termios.error):  # not a terminal (a test's stdin): nothing held
-        fd = -1
-    keys = HeldKeys(fd, before)
-    keys.hold()
+    """Hold keys typed from now (from keydesk's start, if it held them then)
+    until the TUI reads them. If keydesk ends before the TUI started (a
+    refusal, an error), the keys typed for it are dropped rather than run by
+    the shell; after the TUI, Textual has read or dropped them, and the
+    terminal is given back as it was."""
+    global _from_the_start
+    keys, _from_the_start = _from_the_start, None
+    if keys is None:
+        keys = HeldKeys(*_terminal())
+        keys.hold()
     keys.say_starting()
     try:
         yield keys
     except BaseException:
-        if before is not None:
-            with contextlib.suppress(termios.error):  # gone: nothing left to drop
-                termios.tcflush(fd, termios.TCIFLUSH)
+        keys.drop_typed()
         raise
     finally:
         keys.give_back()
+
+
+def _terminal() -> tuple[int, list[Any] | None]:
+    """stdin's descriptor and its attributes as the shell set them."""
+    try:
+        fd = sys.stdin.fileno()
+        return fd, termios.tcgetattr(fd)
+    except (OSError, ValueError, termios.error):  # not a terminal (a test's stdin): nothing held
+        return -1, None
