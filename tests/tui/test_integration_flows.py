@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from textual.widgets import Static
 
+from keydesk.service import KeyService
 from keydesk.tui.screens.confirm import ConfirmScreen
 from tests.tui.screenshots import burst, open_integration, settle, settle_long
 
@@ -67,3 +68,19 @@ async def test_disabling_and_enabling_from_the_api_keys_tab_reads_the_keys_again
         await settle_long(pilot)
         assert page.integration.is_configured
         assert not any(key.integration_disabled for key in page.listed_keys())
+
+
+async def test_disabling_an_integration_with_no_active_key_says_nothing_stops(make_app, demo_store):
+    """It said "Its 0 active keys stop working at once"."""
+    KeyService(demo_store, "alice").add_integration(
+        "acme", "keyless", "Provider", client_id="c", redirect_uri="https://x.example/cb",
+        configure=True,
+    )  # fmt: skip
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_integration(pilot, "keyless")
+        await pilot.press("1", "d")
+        await settle(pilot)
+        said = " ".join(str(s.render()) for s in app.screen.query(".dialog-line").results(Static))
+        assert "It has no active key: no request stops working." in said, said
+        assert "0 active keys" not in said, said

@@ -84,7 +84,9 @@ class IntegrationFlows:
                 [
                     f"Its {counted(n, 'active key')} stop{'s' if n == 1 else ''} working at "
                     f"once: every request presenting {'it' if n == 1 else 'them'} gets 401 "
-                    "Unauthorized until you configure it again.",
+                    "Unauthorized until you configure it again."
+                    if n
+                    else "It has no active key: no request stops working.",
                     "No new keys can be generated while it is disabled.",
                 ],
                 confirm="Disable",
