@@ -95,3 +95,25 @@ async def test_key_actions_on_an_empty_key_list_say_why_there_is_no_key(make_app
         assert await _said(pilot, "x") == [
             "No key to revoke: none matches “nothing-like-it” — esc clears the filter"
         ]
+
+
+async def test_an_empty_integration_list_says_there_is_nothing_to_act_on(demo_store):
+    """A new workspace's list: `e` said "Edit: not possible here now" and
+    `d` nothing at all; under a filter matching nothing, the filter is why."""
+    from keydesk.tui.app import KeydeskApp
+
+    KeyService(demo_store, "dave").create_workspace("lab")
+    app = KeydeskApp(KeyService(demo_store, "dave"))
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await settle(pilot)
+        assert await _said(pilot, "g", "e", "c", "d") == ["No integration here: add one (a)"] * 4
+        KeyService(demo_store, "dave").add_integration(
+            "lab", "github", "GitHub", client_id="c", redirect_uri="https://x.example/cb"
+        )
+    app = KeydeskApp(KeyService(demo_store, "dave"))
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"zzz", "enter")  # the filter keeps its text, the list has focus
+        await settle(pilot)
+        said = await _said(pilot, "e", "d")
+        assert said == ["No integration matches the filter (esc clears it)"] * 2, said

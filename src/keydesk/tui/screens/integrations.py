@@ -269,14 +269,24 @@ class IntegrationsScreen(KeydeskScreen[None]):
     def why_not(self, action: str) -> str | None:
         item = self.highlighted()
         if item is None:
-            return "No integration here: add one (a)" if action == "generate" else None
+            return self._none_here(action)
         return no_new_key(item) if action == "generate" else None
 
     def why_hidden(self, action: str) -> str | None:
         if action == "add" and (workspace := self.keydesk.workspace) is not None:
             return only_managers(workspace.role, workspace.name, ONLY_MANAGERS["add"])
         item = self.highlighted()  # a viewer's g: the role, as the integration's page says
-        return None if item is None else why_cannot(item, action)
+        return self._none_here(action) if item is None else why_cannot(item, action)
+
+    def _none_here(self, action: str) -> str | None:
+        """g, e, c or d with no row ("Edit: not possible here now"; d said nothing)."""
+        if action not in ("generate", "edit", "configure", "disable"):
+            return None
+        workspace = self.keydesk.workspace
+        may_add = workspace is not None and workspace.can_manage
+        if typed_in(self):
+            return "No integration matches the filter (esc clears it)"
+        return "No integration here" + (": add one (a)" if may_add else " yet")
 
     @on(DataTable.RowHighlighted, "#integrations")
     def _highlight_changed(self, event: DataTable.RowHighlighted) -> None:
