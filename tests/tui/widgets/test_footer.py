@@ -206,3 +206,25 @@ async def test_a_question_answered_leaves_the_footer_current(make_app):
         assert [n.message for n in app._notifications] == [
             "github is disabled already: c configures it again."
         ]
+
+
+def _help_key(screen) -> str:
+    return next(
+        key.key_display for key in screen.query_one(Footer).query(FooterKey)
+        if key.description == "Help"
+    )  # fmt: skip
+
+
+async def test_help_is_offered_on_f1_while_a_field_takes_the_typing(make_app):
+    """The footer said `? Help` on forms and Scan, where `?` is typed into
+    the focused field (it replaced Scan's path); F1 asks there."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert _help_key(app.screen) == "?"
+        await pilot.press("g")  # the create form, its label field focused
+        await settle(pilot)
+        assert _help_key(app.screen) == "f1"
+        await pilot.press("f1")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "HelpScreen"

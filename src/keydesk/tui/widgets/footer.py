@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer
+from textual.widgets import Footer, Input
 from textual.widgets._footer import FooterKey
 
 Key = tuple[Binding, bool, str]  # (binding, enabled, tooltip)
@@ -117,8 +118,11 @@ class KeyFooter(Footer):
         active = self.screen.active_bindings
         advised: tuple[str, ...] = getattr(self.screen, "advised", ())
         keys: dict[str, Key] = {}  # one key per action, as Textual's footer shows them
+        typing = isinstance(self.screen.focused, Input)
         for _node, binding, enabled, tooltip in active.values():
             if binding.show or binding.action in advised:
+                if typing and binding.id == "app.help":  # `?` is text there: F1 asks
+                    binding = replace(binding, key_display="f1")
                 keys.setdefault(binding.action, (binding, enabled, tooltip))
         palette: Key | None = None
         found = active.get(self.app.COMMAND_PALETTE_BINDING)
