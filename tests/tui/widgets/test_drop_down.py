@@ -69,3 +69,20 @@ async def test_where_the_page_cannot_scroll_the_list_is_cut_and_scrolls():
         await pilot.press("enter")  # opened again: the same room
         await pilot.pause()
         assert choices.region.bottom <= 19
+
+
+async def test_j_and_k_move_in_the_open_list_as_in_every_list(make_app):
+    """`Enter j j Enter` on Expiry kept "90 days": Textual's list searched
+    for the letters instead."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("g")
+        await settle(pilot)
+        await pilot.press("tab", "enter")
+        await settle(pilot)
+        field = app.screen.query_one("#expiry", DropDown)
+        assert field.expanded and field.value == 90
+        await pilot.press("j", "j", "k", "enter")
+        await settle(pilot)
+        assert not field.expanded and field.value == 365

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import TypeVar
 
+from textual import events
+from textual.app import ComposeResult
 from textual.widget import Widget
 from textual.widgets import OptionList, Select
+from textual.widgets._select import SelectCurrent, SelectOverlay
 
 T = TypeVar("T")
 
@@ -20,6 +23,10 @@ class DropDown(Select[T]):
     Opening, this one scrolls the page the field is on until the list fits
     under it; where the page cannot scroll so far, the list is cut to the
     room left and scrolls itself."""
+
+    def compose(self) -> ComposeResult:  # Select's, with its list a Choices
+        yield SelectCurrent(self.prompt)
+        yield Choices(type_to_search=self._type_to_search).data_bind(compact=Select.compact)
 
     def watch_expanded(self, expanded: bool) -> None:
         choices = self.query_one(OptionList)
@@ -48,3 +55,14 @@ class DropDown(Select[T]):
             if isinstance(node, Widget) and node.styles.overflow_y in ("auto", "scroll"):
                 return node
         return None
+
+
+class Choices(SelectOverlay):
+    """The open list: `j`/`k` move in it, as in every list of keydesk (in
+    Textual's they were searched for, as any letter is, and did nothing)."""
+
+    async def _on_key(self, event: events.Key) -> None:
+        if event.key in ("j", "k"):
+            event.stop()
+            event.prevent_default()  # not searched for as well
+            self.action_cursor_down() if event.key == "j" else self.action_cursor_up()
