@@ -6,7 +6,7 @@ with the one meant ("did you mean"), and internal commands (sshd's
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, NoReturn, Protocol
 
 from keydesk import __version__
@@ -36,6 +36,38 @@ class Parser(argparse.ArgumentParser):
         fail(f"{message} (see: {self.prog} --help)")
         self.exit(self.usage_exit)
 
+    def parse_known_args(
+        self, args: Iterable[str] | None = None, namespace: Any = None
+    ) -> tuple[Any, list[str]]:
+        # A mistyped option leaves a required one unset, and argparse names
+        # only that (`--lable prod`: "the following arguments are required:
+        # --label"). The mistake is what the user hears first, with the
+        # option meant: the same error as for any unknown option, only
+        # earlier, found by a first reading that requires nothing.
+        if args is not None:
+            args = list(args)
+            extra = self._unread(args)
+            if any(token[:1] == "-" for token in extra):
+                self.error(unrecognized(self, extra))
+        return super().parse_known_args(args, namespace)
+
+    def _unread(self, args: list[str]) -> list[str]:
+        """What a reading of `args` that requires nothing leaves unread
+        (nothing to read again when nothing is required)."""
+        required: list[argparse.Action | argparse._MutuallyExclusiveGroup] = [
+            *(action for action in self._actions if action.required),
+            *(group for group in self._mutually_exclusive_groups if group.required),
+        ]
+        if not required:
+            return []
+        for each in required:
+            each.required = False
+        try:
+            return super().parse_known_args(args)[1]
+        finally:
+            for each in required:
+                each.required = True
+
     def _check_value(self, action: argparse.Action, value: Any) -> None:
         # argparse's own message lists every choice, internal commands
         # included, and guesses nothing.
@@ -59,11 +91,16 @@ def public_choices(action: argparse.Action) -> list[str]:
 
 
 def did_you_mean(typed: str, names: list[str]) -> str:
-    """The names closest to a mistyped one, as "; did you mean 'x'?" (or "")."""
+    """The names closest to a mistyped one, as "; did you mean 'x'?" (or "").
+    Options are compared without their dashes: every option has them, and
+    with them `--bogus` came near enough to `--verbose` to be offered. Any
+    one slip (a letter missed, added, wrong or swapped) in a name of three
+    letters or more keeps 2/3 of it; `quiet` for `quota` keeps less."""
     from difflib import get_close_matches  # only once something was mistyped
 
-    close = get_close_matches(typed, names, n=2, cutoff=0.6)
-    return f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+    bare = {name.lstrip("-"): name for name in names}
+    close = get_close_matches(typed.lstrip("-"), list(bare), n=2, cutoff=0.66)
+    return f"; did you mean {' or '.join(repr(bare[name]) for name in close)}?" if close else ""
 
 
 def unrecognized(parser: argparse.ArgumentParser, extra: list[str]) -> str:
