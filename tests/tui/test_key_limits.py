@@ -173,6 +173,14 @@ async def test_a_keys_page_shows_limits_sources_offers_l_and_l_changes_them(demo
         dialog = app.screen
         assert isinstance(dialog, KeyLimitsScreen), "editable: l"
         assert dialog.query_one("#limit-rate", Input).value == "5/s", "editable: its rate"
+        await pilot.press("enter")  # nothing changed: nothing asked, nothing saved
+        await settle(pilot)
+        assert isinstance(app.screen, KeyScreen), "editable: unchanged"
+        said = [n.message for n in app._notifications]
+        assert said[-1] == f"{editable.key.label}: nothing changed, nothing saved.", said
+        await pilot.press("l")
+        await settle(pilot)
+        dialog = app.screen
         dialog.query_one("#limit-from", Input).value = "10.0.0.1/8"
         await pilot.press("enter")
         await settle(pilot)
@@ -189,6 +197,13 @@ async def test_a_keys_page_shows_limits_sources_offers_l_and_l_changes_them(demo
         dialog.query_one("#limit-from", Input).value = "10.0.0.0/8"
         dialog.query_one("#limit-rate", Input).value = ""
         await pilot.press("enter")
+        await settle(pilot)
+        # A working key: asked first, what changes said (Enter typed ahead saved it).
+        assert app.screen.id == "limits-confirm", "editable: asked"
+        said = " ".join(str(s.render()) for s in app.screen.query(".dialog-line").results(Static))
+        assert "Rate: 5/s -> none" in said and "From networks: anywhere -> 10.0.0.0/8" in said
+        assert "Quota" not in said, said  # unchanged
+        await pilot.press("S")
         await settle(pilot)
         assert isinstance(app.screen, KeyScreen), "editable: saved"
         await app.workers.wait_for_complete()

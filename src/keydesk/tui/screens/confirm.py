@@ -217,19 +217,38 @@ def settings_confirmation(name: str, changes: list[tuple[str, str, str]]) -> Con
     """Saving the changed settings ((title, old, new) each) of an integration
     past its draft, whose keys use them now: asked, a capital S saving, Enter
     going back to the form."""
-    return ConfirmScreen(
+    return _changes_confirmation(
         f"Change {name}'s settings?",
-        [
-            *(f"{title}: {old or '(none)'} -> {new or '(none)'}" for title, old, new in changes),
-            "",
-            "These settings are in use: the change applies at once to its keys and to "
-            "every app relying on them.",
-        ],
+        [(title, old or "(none)", new or "(none)") for title, old, new in changes],
+        "These settings are in use: the change applies at once to its keys and to "
+        "every app relying on them.",
+        id="settings-confirm",
+    )
+
+
+def limits_confirmation(label: str, changes: list[tuple[str, str, str]]) -> ConfirmScreen:
+    """Saving a working key's changed limits: asked as settings are (`l`,
+    "5/sec" and Enter capped a production key at once)."""
+    return _changes_confirmation(
+        f"Change the limits of {label}?",
+        changes,
+        "They apply at once: a request over the rate or quota gets 429, one from "
+        "another network 403.",
+        id="limits-confirm",
+    )
+
+
+def _changes_confirmation(
+    title: str, changes: list[tuple[str, str, str]], in_use: str, *, id: str
+) -> ConfirmScreen:
+    return ConfirmScreen(
+        title,
+        [*(f"{what}: {old} -> {new}" for what, old, new in changes), "", in_use],
         confirm="Save",
         cancel="Keep editing",
         destructive=True,
         confirm_key="S",
-        id="settings-confirm",
+        id=id,
     )
 
 

@@ -15,6 +15,7 @@ from textual.widgets import Input, Label, Static
 from keydesk.errors import InvalidInput
 from keydesk.limits import parse_limit, parse_networks
 from keydesk.tui.display import content, sentence
+from keydesk.tui.screens.confirm import limits_confirmation
 from keydesk.tui.screens.form import DialogForm, FormScroll
 from keydesk.tui.widgets import GuardedInput, KeyFooter
 from keydesk.tui.widgets.guarded_input import field_named
@@ -97,7 +98,31 @@ class KeyLimitsScreen(DialogForm[dict[str, Any] | None]):
             if (field := field_named(self, exc.message)) is not None:
                 field.focus()
             return
-        self.dismiss(chosen)
+        changes = self._changes()
+        if not changes:
+            self.app.notify(f"{self._key.label}: nothing changed, nothing saved.", markup=False)
+            self.dismiss(None)
+        elif self._key.is_active:  # a working key's callers feel it at once
+
+            def answered(save: bool | None) -> None:
+                if save:
+                    self.dismiss(chosen)
+
+            self.app.push_screen(limits_confirmation(self._key.label, changes), answered)
+        else:
+            self.dismiss(chosen)
+
+    def _changes(self) -> list[tuple[str, str, str]]:
+        """(what, before, after) of each value typed differently, as said."""
+        names = ("Rate", "Quota", "From networks")
+        blank = ("none", "none", "anywhere")
+        return [
+            (name, was.strip() or none, now.strip() or none)
+            for name, was, now, none in zip(
+                names, self._was, self._typed_values(), blank, strict=True
+            )
+            if " ".join(was.split()) != " ".join(now.split())
+        ]
 
     @on(GuardedInput.Refused)
     def _field_refused(self, event: GuardedInput.Refused) -> None:
