@@ -658,3 +658,24 @@ async def test_the_first_screen_says_where_a_new_store_was_made(make_app):
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         assert [n.message for n in app._notifications] == [notice]
+
+
+async def test_a_store_gone_as_the_create_form_opens_is_said_once_on_its_line(make_app, demo_store):
+    """The store deleted under keydesk: the form's list stayed "Loading
+    integrations…" under a toast saying why; now its own line says so."""
+    from pathlib import Path
+
+    app = make_app()
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await settle(pilot)
+        Path(demo_store.file or "").unlink()
+        await pilot.press("g")
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, CreateKeyScreen)
+        await app.workers.wait_for_complete()
+        await settle(pilot)
+        assert form.query_one("#integration", Select).prompt == "Integrations could not be read"
+        said = _text(form, "#integration-error")
+        assert "deleted" in said and said.endswith("."), said
+        assert not app._notifications, [n.message for n in app._notifications]

@@ -161,7 +161,13 @@ class CreateKeyScreen(FormScreen[CreatedKey | None]):
             with self.keydesk.reading() as reads:  # bare while the store opens
                 return reads.integrations(workspace.name if workspace else None)
 
-        call_service(self, read, self._show_integrations, group="picker")
+        call_service(self, read, self._show_integrations, on_error=self._unreadable, group="picker")
+
+    def _unreadable(self, message: str) -> None:
+        """The list could not be read (a store deleted, locked): said on its
+        line, where "Loading integrations…" stayed under a toast."""
+        self.query_one("#integration", Select).prompt = "Integrations could not be read"
+        self._integration_error(sentence(message))
 
     def _show_integrations(self, integrations: list[IntegrationView]) -> None:
         usable = [i for i in integrations if i.why_no_new_keys() is None]
