@@ -308,7 +308,8 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         self.advised = advised_actions(self.integration, key, now) + named
 
     def _show_key_detail(self, key: KeyView | None) -> None:
-        self.key_detail.say(detail_line(key, self.keydesk.now(), self.key_filter.value))
+        detail = detail_line(key, self.keydesk.now(), self.key_filter.value)
+        self.key_detail.say(detail, break_at=" · ")
 
     # -- keys: what other screens and the palette ask ------------------------------
 
