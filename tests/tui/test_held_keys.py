@@ -40,14 +40,12 @@ def test_keys_typed_while_held_wait_unechoed_for_the_tui_and_the_terminal_comes_
     master, slave = pty
     before = termios.tcgetattr(slave)
     assert before[3] & termios.ECHO and before[0] & termios.IXON
-    with held_keys() as keys:
+    with held_keys():
         held = termios.tcgetattr(slave)
         assert not held[0] & termios.IXON  # ctrl+s is a key, not XOFF
         os.write(master, b"acme")
         assert _ready(master) == b""  # not echoed onto the shell's screen
         assert _ready(slave) == b"acme"  # readable at once, no Enter needed
-        with keys.given_back():  # the y/N question: as in the shell
-            assert termios.tcgetattr(slave) == before
         assert termios.tcgetattr(slave) == held
     assert termios.tcgetattr(slave) == before
 
@@ -93,8 +91,8 @@ def test_starting_is_wiped_before_a_question_and_when_keydesk_ends_first(termina
     master = terminal_stderr()
     with held_keys() as keys:
         assert _ready(master).decode() == "keydesk: starting…"
-        with keys.given_back():  # "Create a new one there? [y/N]" on a line of its own
-            assert _ready(master) == b"\r\x1b[K"
+        keys.started()  # as the first run's question does, on a line of its own
+        assert _ready(master) == b"\r\x1b[K"
     with pytest.raises(RuntimeError), held_keys():
         assert _ready(master).decode() == "keydesk: starting…"
         raise RuntimeError("the store could not be made")
@@ -154,3 +152,30 @@ def test_keydesk_stops_the_echo_before_it_loads_and_only_the_tui_keeps_it_stoppe
     assert "echo when imported: True" in said and "echo after: True" in said, said
     said = _echo_in_keydesk(tmp_path, "keydesk.demo", "demo", stop=True)
     assert "echo when imported: False" in said and "echo after: True" in said, said
+
+
+def test_the_first_runs_question_takes_only_what_is_typed_once_it_shows(terminal_stderr, pty):
+    """`y` typed ahead made the `y` typed on "Create a new one there? [y/N]"
+    read as `yy` (nothing created); and the workspace name typed right after
+    the answer was echoed onto the shell's screen. The answer is echoed as
+    typed (backspace too); what follows its Enter waits, unechoed, for the TUI."""
+    import threading
+
+    master, slave = pty
+    on_screen = terminal_stderr()
+    with held_keys() as keys:
+        os.write(master, b"y")  # before the question
+        answers: list[str] = []
+        asking = threading.Thread(target=lambda: answers.append(keys.ask("Create? [y/N] ")))
+        asking.start()
+        shown = b""
+        while not shown.endswith(b"[y/N] "):
+            shown += _ready(on_screen) or pytest.fail(f"no question: {shown!r}")
+        os.write(master, b"yx\x7f\rsecretws\r")
+        asking.join(10)
+        assert answers == ["y"]
+        echoed = b""
+        while not echoed.endswith(b"\r\n"):
+            echoed += _ready(on_screen) or pytest.fail(f"no answer shown: {echoed!r}")
+        assert echoed == b"yx\b \b\r\n" and _ready(on_screen) == b""  # secretws: unechoed
+        assert _ready(slave) == b"secretws\n"  # the TUI's

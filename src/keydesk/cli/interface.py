@@ -97,9 +97,7 @@ def _first_run(url: str, *, named: bool, keys: HeldKeys) -> str | None:
             raise StoreNotFound(
                 f"no keydesk store at {path} (create one with: keydesk init --workspace NAME)"
             )
-        with keys.given_back():  # the question is answered as in the shell
-            print(f"There is no keydesk store at {path}.", file=sys.stderr)
-            answer = input("Create a new one there? [y/N] ")
+        answer = keys.ask(f"There is no keydesk store at {path}.\nCreate a new one there? [y/N] ")
         if answer.strip().lower() not in ("y", "yes"):
             raise StoreNotFound(f"no keydesk store at {path}; nothing was created")
     from keydesk.store.engine import open_store

@@ -17,6 +17,7 @@ before a question is asked at the terminal, or when keydesk ends first.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import termios
 from collections.abc import Iterator
@@ -30,7 +31,7 @@ _WIPE = "\r\x1b[K"  # back to the line's start, erased to its end
 
 
 class HeldKeys:
-    """The terminal as the shell had it, put back by `given_back` and at the
+    """The terminal as the shell had it, put back by `give_back` and at the
     end of `held_keys`."""
 
     def __init__(self, fd: int, before: list[Any] | None) -> None:
@@ -65,16 +66,36 @@ class HeldKeys:
         quiet[_CC][termios.VMIN], quiet[_CC][termios.VTIME] = 1, 0
         self._set(quiet)
 
-    @contextlib.contextmanager
-    def given_back(self) -> Iterator[None]:
-        """A question asked at the terminal (y/N) is typed as in the shell:
-        echoed, edited a line at a time."""
+    def ask(self, question: str) -> str:
+        """The line typed for `question` (the first run's y/N), on stderr.
+        Only what is typed once it shows counts: keys typed before (`y`, or
+        what was meant for the TUI) made `y` typed on it read as `yy`, and
+        were dropped silently. It is echoed as typed, and the keys typed after
+        its Enter (a workspace's name, in the same burst) wait unechoed for
+        the TUI: given back to the shell's mode for input(), they were echoed
+        onto the shell's screen, where they showed after quitting."""
         self.started()
-        self.give_back()
-        try:
-            yield
-        finally:
-            self.hold()
+        stream = sys.stderr
+        if self._before is None:  # not a terminal we hold: as the shell reads it
+            return input(question)
+        with contextlib.suppress(termios.error):
+            termios.tcflush(self._fd, termios.TCIFLUSH)
+        stream.write(question)
+        stream.flush()
+        typed = bytearray()
+        while (byte := os.read(self._fd, 1)) not in (b"\r", b"\n"):
+            if not byte or (byte == b"\x04" and not typed):  # closed, or ctrl+d: no answer
+                raise EOFError
+            if byte in (b"\x7f", b"\x08"):
+                if typed:
+                    del typed[-1]
+                    stream.write("\b \b")
+            elif byte[0] >= 0x20:  # other control keys are not part of an answer
+                typed += byte
+                stream.write(byte.decode(errors="replace"))
+            stream.flush()
+        stream.write("\n")
+        return typed.decode(errors="replace")
 
     def give_back(self) -> None:
         self.started()
