@@ -122,3 +122,43 @@ async def test_each_keys_page_names_the_other_key_of_its_rotation(make_app, demo
             await settle(pilot)
     assert f"key.rotate · replacement {new.public_key} · old key stops " in said[old.label], said
     assert said[new.label].endswith(f"key.rotate · replaced {old.public_key}"), said
+
+
+async def test_a_rotation_the_store_keeps_waiting_says_so_then_what_was_not_done(
+    make_app, demo_store
+):
+    """Behind a lock held elsewhere a rotation said nothing while it waited,
+    then only "the store is busy …; try again": as a revoke, it says it is
+    waiting, and that the key was not rotated."""
+    import threading
+
+    from keydesk.errors import StoreUnavailable
+
+    app = make_app()
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await open_integration(pilot, "github")
+        key = app.screen.highlighted_key()
+        release = threading.Event()
+
+        def held(_public_key, _overlap):
+            release.wait(10)  # the lock, until the notice is seen
+            raise StoreUnavailable("the store is busy (another process holds a lock on it)")
+
+        app.service.rotate_key = held
+        await pilot.press("t")
+        await settle(pilot)
+        await pilot.press("home", "down", "down", "enter")  # 24 hours of overlap
+        said: list[str] = []
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if said := [n.message for n in app._notifications]:
+                break
+        assert said == [f"Rotating {key.public_key}: waiting for the store…"]
+        release.set()
+        for _ in range(100):
+            await pilot.pause(0.05)
+            said = [n.message for n in app._notifications]
+            if said[-1].startswith("Not rotated"):
+                break
+        assert said[-1] == "Not rotated: the store is busy (another process holds a lock on it)."
+    assert not KeyService(demo_store, "alice").key(key.public_key).replaced_by

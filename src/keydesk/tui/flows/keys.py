@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from textual.app import App
 
@@ -37,7 +37,8 @@ if TYPE_CHECKING:
     from keydesk.tui.interface import Keydesk
 
 
-WAITING_NOTICE_SECONDS = 0.5  # a revoke still not done by then is said to be waiting
+WAITING_NOTICE_SECONDS = 0.5  # a revoke or rotation still not done by then is said to wait
+T = TypeVar("T")
 
 
 class KeyFlows:
@@ -95,12 +96,9 @@ class KeyFlows:
             )
 
         def rotate(overlap: timedelta) -> None:
-            call_service(
-                app,
-                lambda: self._calls.rotate_key(key.public_key, overlap),
-                rotated,
-                group="rotate",
-            )
+            work = partial(self._calls.rotate_key, key.public_key, overlap)
+            refused = partial(self._refused, key)
+            self._answered(key, work, rotated, refused, ("Rotating", "Not rotated"), "rotate")
 
         def chosen(answer: tuple[timedelta] | None) -> None:
             if answer is None:
@@ -274,27 +272,43 @@ class KeyFlows:
         on_revoked: Callable[[KeyView], object] | None,
         refused: Callable[[str], None],
     ) -> None:
-        """The revoke the user said yes to. A store that keeps it waiting (a
-        lock held elsewhere) is said at once: ~5 s went by with nothing on
-        screen. A failure says "Not revoked" first: "the store is busy; try
-        again" alone left it unclear whether the key still works."""
+        """The revoke the user said yes to. A failure says "Not revoked"
+        first: "the store is busy; try again" alone left it unclear whether
+        the key still works."""
+        done = partial(self._revoked, on_revoked)
+        self._answered(key, revoke_now, done, refused, ("Revoking", "Not revoked"), "revoke")
+
+    def _answered(
+        self,
+        key: KeyView,
+        work: Callable[[], T],
+        done: Callable[[T], object],
+        refused: Callable[[str], None],
+        words: tuple[str, str],
+        group: str,
+    ) -> None:
+        """A change to `key` the user said yes to (a revoke, a rotation). A
+        store that keeps it waiting (a lock held elsewhere) is said at once,
+        ("Revoking kdpk_…: waiting for the store…"; ~5 s went by with
+        nothing on screen), and a failure says first what was not done."""
         app = self._app
+        doing, not_done = words
         waiting = app.set_timer(
             WAITING_NOTICE_SECONDS,
             lambda: app.notify(
-                f"Revoking {key.public_key}: waiting for the store…", markup=False, timeout=10
+                f"{doing} {key.public_key}: waiting for the store…", markup=False, timeout=10
             ),
         )
 
-        def revoked(done: KeyView) -> None:
+        def succeeded(result: T) -> None:
             waiting.stop()
-            self._revoked(on_revoked, done)
+            done(result)
 
-        def not_revoked(message: str) -> None:
+        def failed(message: str) -> None:
             waiting.stop()
-            refused(f"Not revoked: {message}")
+            refused(f"{not_done}: {message}")
 
-        call_service(app, revoke_now, revoked, on_error=not_revoked, group="revoke")
+        call_service(app, work, succeeded, on_error=failed, group=group)
 
     def _revoked(self, on_revoked: Callable[[KeyView], object] | None, key: KeyView) -> None:
         self._app.notify(
