@@ -161,6 +161,13 @@ async def test_a_scan_path_typed_and_not_scanned_asks_on_escape_and_ctrl_q(make_
         scan = app.screen
         assert isinstance(scan, ScanScreen)
         path = scan.query_one("#scan-path", Input)
+        await pilot.press("ctrl+u", "escape")  # emptied (as a refused paste leaves it): no loss
+        await settle(pilot)
+        assert app.screen is home
+        await pilot.press("s")
+        await settle(pilot)
+        scan = app.screen
+        path = scan.query_one("#scan-path", Input)
         await pilot.press("ctrl+u", *str(tmp_path))
         for leave in ("escape", "ctrl+q"):
             await _quit_asked(pilot, leave)

@@ -343,8 +343,10 @@ class ScanScreen(KeydeskScreen[None]):
         return ask_before_quitting(self, False, self._path_typed, quit_app, unsaved=PATH_UNSCANNED)
 
     def _path_typed(self) -> bool:
-        """A path typed and not yet tried: leaving asks first, as a form does."""
-        return self.query_one("#scan-path", Input).value != self._path_scanned
+        """A path typed and not yet tried: leaving asks first, as a form does
+        (an emptied field holds nothing to lose: a refused paste emptied it)."""
+        typed = self.query_one("#scan-path", Input).value
+        return bool(typed.strip()) and typed != self._path_scanned
 
     def action_focus_path(self) -> None:
         self.query_one("#scan-path", Input).focus()
