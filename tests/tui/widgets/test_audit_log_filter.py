@@ -12,7 +12,7 @@ from textual.widgets import Static, Tabs
 from keydesk.tui.screens.members import MembersScreen
 from keydesk.tui.widgets.audit_log import AuditLog, summary
 from keydesk.tui.widgets.filter_input import no_match
-from tests.tui.screenshots import open_tab, settle
+from tests.tui.screenshots import open_tab, settle, settle_long
 
 
 def _line(widget, selector: str) -> str:
@@ -155,3 +155,18 @@ async def test_a_filtered_trails_line_above_the_table_is_whole_at_60_columns(mak
         assert _line(log, "#audit-summary").endswith("newest first")
         needed = line.get_content_height(app.size, app.size, line.content_region.width)
         assert needed <= line.content_region.height, (needed, line.content_region)
+
+
+async def test_a_redraw_queued_by_a_read_ends_nothing_once_the_tab_is_gone(make_app):
+    """`/key`, Escape (the trail read again), then Escape, Escape and q at
+    once: the read's redraw, which Textual runs after the screen in front
+    refreshes, ran once the Audit tab was gone and ended keydesk with a
+    traceback (NoMatches, 6 runs in 10). The race, run in its bad order."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        detail = await open_tab(pilot, "github", "3")
+        log = detail.query_one(AuditLog)
+        await pilot.press("escape")
+        await settle_long(pilot)
+        assert app.screen is not detail and not log.is_attached
+        log._drawn()  # what was queued before the page left

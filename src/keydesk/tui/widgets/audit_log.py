@@ -21,6 +21,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.css.query import NoMatches
 from textual.events import DescendantBlur
 from textual.timer import Timer
 from textual.widgets import DataTable, Input, Static
@@ -250,8 +251,14 @@ class AuditLog(Vertical):
 
     def _drawn(self) -> None:
         # A DataTable sizes its columns when idle, but rows it drew before
-        # that stay in its caches at the old widths: draw them again.
-        self.table.notify_style_update()
+        # that stay in its caches at the old widths: draw them again. Textual
+        # runs this on the screen in front: the page may be gone by then
+        # (q right after leaving a filtered Audit tab ended keydesk).
+        try:
+            table = self.table
+        except NoMatches:
+            return
+        table.notify_style_update()
         self._laid_out = True
 
     def _failed(self, message: str) -> None:
