@@ -313,6 +313,7 @@ async def test_below_60x20_no_key_acts_and_a_question_counts_once_it_can_be_read
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await open_integration(pilot, "github")
         key = app.screen.highlighted_key()
+        table = app.screen.focused
         for shrunk in [(59, 20), (80, 19)]:
             await pilot.resize_terminal(*shrunk)
             await settle(pilot)
@@ -321,6 +322,8 @@ async def test_below_60x20_no_key_acts_and_a_question_counts_once_it_can_be_read
             assert isinstance(app.screen, IntegrationDetailScreen), shrunk
             await pilot.resize_terminal(80, 24)
             await settle(pilot)
+            # Hidden, the table lost the focus, and j/k moved nothing: given back.
+            assert app.screen.focused is table, (shrunk, app.screen.focused)
         await _keys(pilot, "x")
         assert app.screen.id == "revoke-confirm"
         await pilot.resize_terminal(59, 20)
@@ -333,7 +336,14 @@ async def test_below_60x20_no_key_acts_and_a_question_counts_once_it_can_be_read
         assert not alice.key(key.public_key).is_active
 
         await _keys(pilot, "g")
-        await _keys(pilot, *"unseen", "enter")
+        await _keys(pilot, *"un")
+        await pilot.resize_terminal(59, 24)
+        await settle(pilot)
+        await pilot.resize_terminal(80, 24)
+        await settle(pilot)
+        await _keys(pilot, *"seen")  # into the name field still: not lost
+        assert app.screen.query_one("#label", Input).value == "unseen"
+        await _keys(pilot, "enter")
         assert isinstance(app.screen, KeyCreatedScreen)
         await pilot.resize_terminal(59, 20)
         await settle(pilot)

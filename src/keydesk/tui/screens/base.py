@@ -10,6 +10,7 @@ from contextlib import suppress
 from functools import wraps
 from time import time
 from typing import Any, ClassVar, TypeVar, cast
+from weakref import WeakKeyDictionary
 
 from textual import events
 from textual._time import get_time
@@ -20,7 +21,7 @@ from textual.css.query import NoMatches
 from textual.geometry import Size
 from textual.notifications import Notification
 from textual.screen import ModalScreen, Screen, ScreenResultType
-from textual.widget import MountError
+from textual.widget import MountError, Widget
 from textual.widgets import Static
 
 from keydesk.tui.interface import Keydesk
@@ -35,7 +36,35 @@ def mark_too_small(app: App[Any], size: Size) -> None:
     """Class the app TOO_SMALL_CLASS while `size` is under MIN_WIDTH x
     MIN_HEIGHT. A class on the app, changed only when the size crosses the
     line, restyles nothing else."""
-    app.set_class(size.width < MIN_WIDTH or size.height < MIN_HEIGHT, TOO_SMALL_CLASS)
+    small = size.width < MIN_WIDTH or size.height < MIN_HEIGHT
+    if small == app.has_class(TOO_SMALL_CLASS):
+        return
+    if small:
+        _focused_before.update({s: s.focused for s in app.screen_stack if s.focused is not None})
+    app.set_class(small, TOO_SMALL_CLASS)
+    if not small:
+        app.call_after_refresh(_focus_again, app)
+
+
+# Hidden under the "too small" line, a widget loses the focus, and nothing
+# gave it back: j/k moved nothing, a form's typing went nowhere, and Enter
+# acted on a row no longer highlighted.
+_focused_before: WeakKeyDictionary[Screen[Any], Widget] = WeakKeyDictionary()
+
+
+def _focus_again(app: App[Any]) -> None:
+    """Each screen's focus as it was before the terminal was too small (a
+    screen opened meanwhile: its own first choice, AUTO_FOCUS)."""
+    for screen in app.screen_stack:
+        widget = _focused_before.pop(screen, None)
+        if screen.focused is not None:
+            continue
+        if widget is not None and widget.is_attached and widget.focusable:
+            screen.set_focus(widget, scroll_visible=False)
+        elif auto := screen.AUTO_FOCUS or app.AUTO_FOCUS:
+            first = next((w for w in screen.query(auto) if w.focusable), None)
+            if first is not None:
+                screen.set_focus(first, scroll_visible=False)
 
 
 class TooSmall(Static):
