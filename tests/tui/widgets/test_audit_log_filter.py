@@ -170,3 +170,22 @@ async def test_a_redraw_queued_by_a_read_ends_nothing_once_the_tab_is_gone(make_
         await settle_long(pilot)
         assert app.screen is not detail and not log.is_attached
         log._drawn()  # what was queued before the page left
+
+
+async def test_back_on_a_filtered_audit_tab_the_list_has_the_focus(make_app):
+    """`3`, `/keep` Enter, `1`, `3`: the tab focused its first focus stop,
+    the filter holding "keep", so `j` (and `1`, `?`) were typed into it."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        detail = await open_tab(pilot, "github", "3")
+        log = detail.query_one(AuditLog)
+        await pilot.press("slash", *"keep", "enter")
+        await _filtered(pilot, log, "keep")
+        await pilot.press("1")
+        await settle(pilot)
+        await pilot.press("3")
+        await settle(pilot)
+        assert detail.focused is log.table, detail.focused
+        await pilot.press("j")
+        await settle(pilot)
+        assert log.filter_input.value == "keep"

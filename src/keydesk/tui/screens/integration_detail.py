@@ -16,7 +16,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.timer import Timer
 from textual.widget import AwaitMount, Widget
-from textual.widgets import Button, Input, Static, TabbedContent, TabPane
+from textual.widgets import Button, DataTable, Input, Static, TabbedContent, TabPane
 
 from keydesk.tui import heap
 from keydesk.tui.actions import advised_actions, footer_shows, integration_action, key_action
@@ -339,9 +339,7 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
         tab focuses its own first widget (focus in another pane would switch
         the tab back to that pane)."""
         if self.tabs.active != "api-keys":
-            pane = self.tabs.get_pane(self.tabs.active)
-            first = next((w for w in pane.query("*") if w.focusable), None)
-            if first is not None:
+            if (first := _first_stop(self.tabs.get_pane(self.tabs.active))) is not None:
                 first.focus()
         elif (
             self.table.loaded is not None
@@ -472,3 +470,10 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
 
     def action_disable(self) -> None:
         self.keydesk.disable_integration(self.integration)
+
+
+def _first_stop(pane: Widget) -> Widget | None:
+    """A tab's list if it has one (an Audit tab's filter holding text came
+    first: `j`, `1` and `?` were typed into it), else its first focus stop."""
+    stops = [w for w in pane.query("*") if w.focusable]
+    return next((w for w in stops if isinstance(w, DataTable)), next(iter(stops), None))
