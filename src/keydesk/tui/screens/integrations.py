@@ -108,7 +108,7 @@ class IntegrationsScreen(KeydeskScreen[None]):
             id="filter",
             compact=True,
         )
-        yield FittedTable(COLUMNS, redraw=lambda _cursor: self._refitted(), id="integrations")
+        yield FittedTable(COLUMNS, redraw=self._refitted, id="integrations")
         yield Static(id="empty-guide")
         yield KeyFooter()
 

@@ -136,10 +136,8 @@ class MembersScreen(KeydeskScreen[None]):
         if table.fitted == fitted:
             self._fill(keep)
 
-    def _refitted(self, cursor: int) -> None:
+    def _refitted(self) -> None:
         self._fill(None)
-        if self.table.row_count:
-            self.table.move_cursor(row=min(cursor, self.table.row_count - 1))
 
     def _fill(self, keep: str | None) -> None:
         view, table = self.view, self.table

@@ -143,7 +143,7 @@ class ScanScreen(KeydeskScreen[None]):
         self.query_one("#scan-note").display = False
         self.query_one("#scan-filter").display = False
 
-    def _redraw(self, _cursor: int) -> None:
+    def _redraw(self) -> None:
         needle = self._needle()
         for key, row in self._rows.items():
             if _shown(row, needle):
@@ -167,7 +167,7 @@ class ScanScreen(KeydeskScreen[None]):
         if not self._rows:
             return  # nothing listed to filter (its first Changed comes as it mounts)
         self.table.clear()
-        self._redraw(0)
+        self._redraw()
         row = self._highlighted()
         if row is not None:
             self._show_detail(row)

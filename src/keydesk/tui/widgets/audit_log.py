@@ -243,11 +243,9 @@ class AuditLog(Vertical):
         for event in events:
             table.add_row(*_cells(_values(event), table), key=str(event.id))
 
-    def _redraw(self, cursor: int) -> None:
+    def _redraw(self) -> None:
         """The columns changed with the width: the rows read so far, again."""
         self._add_rows(self._events)
-        if self.table.row_count:
-            self.table.move_cursor(row=min(cursor, self.table.row_count - 1))
 
     def _drawn(self) -> None:
         # A DataTable sizes its columns when idle, but rows it drew before

@@ -176,10 +176,11 @@ class FittedTable(ListTable):
     """A ListTable whose columns are fitted to the screen's width when it
     is mounted (before its screen's `on_mount`, so rows can be added from
     there) and whenever it is resized. A later fit empties the table, and
-    `redraw` (the rows' owner's) fills it again at once, given the row the
-    cursor was on: the footer never sees the empty table in between."""
+    `redraw` (the rows' owner's) fills it again at once, the cursor back on
+    the row it was on (Scan's went to the first finding, and x then asked
+    about another key): the footer never sees the empty table in between."""
 
-    def __init__(self, columns: list[Column], *, redraw: Callable[[int], object], id: str) -> None:
+    def __init__(self, columns: list[Column], *, redraw: Callable[[], object], id: str) -> None:
         super().__init__(id=id)
         self._columns = columns
         self._redraw = redraw
@@ -203,4 +204,6 @@ class FittedTable(ListTable):
         for column, width in fitted:
             self.add_column(column.heading, width=width, key=column.key)
         if not first:  # the first fit comes before any row
-            self._redraw(cursor)
+            self._redraw()
+            if self.row_count:
+                self.move_cursor(row=min(cursor, self.row_count - 1))

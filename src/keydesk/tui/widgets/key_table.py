@@ -411,11 +411,9 @@ class KeyTable(FittedTable):
                 cells.append(values[column.key])
         return cells
 
-    def _redraw_window(self, cursor: int) -> None:
+    def _redraw_window(self) -> None:
         shown, self._shown = self._shown, 0
         self._extend(shown)
-        if self._shown:
-            self.move_cursor(row=min(cursor, self._shown - 1))
 
     # -- the cursor ---------------------------------------------------------------
 
