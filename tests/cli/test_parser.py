@@ -75,3 +75,13 @@ def test_a_slip_of_one_letter_is_offered_the_name_meant(cli, args, meant):
 )
 def test_a_suggestion_is_only_a_close_name(typed, names, offered):
     assert did_you_mean(typed, names) == offered
+
+
+@pytest.mark.parametrize("command", [("init",), ("key", "create"), ("integration", "add")])
+def test_help_shows_required_options_without_brackets(cli, command):
+    """`keydesk init --help` printed `[--workspace NAME]`, yet init requires
+    it: the reading for mistakes, which requires nothing, printed the help."""
+    code, out, _err = cli(*command, "--help")
+    usage = " ".join(out.split("\n\n")[0].split())
+    assert code == 0 and "[--workspace NAME]" not in usage and "[--label" not in usage, usage
+    assert "--workspace NAME" in usage or "--label" in usage or "--name" in usage, usage

@@ -58,7 +58,7 @@ class Parser(argparse.ArgumentParser):
             *(action for action in self._actions if action.required),
             *(group for group in self._mutually_exclusive_groups if group.required),
         ]
-        if not required:
+        if not required or {"-h", "--help"} & set(args):  # help prints what is required
             return []
         for each in required:
             each.required = False
