@@ -102,3 +102,28 @@ async def test_revoke_and_rotate_are_offered_only_for_an_integration_with_keys_t
             "okta-sso": [],
             "legacy-slack": ["Revoke an API key of legacy-slack"],
         }, offered
+
+
+async def test_generate_in_the_palette_on_a_keys_page_preselects_its_integration(make_app):
+    """`g` on a key's page made a key for its integration; the palette's
+    Generate there asked to "Choose an integration"."""
+    from textual.widgets import Select
+
+    from keydesk.tui.screens.create_key import CreateKeyScreen
+    from tests.tui.screenshots import open_integration
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_integration(pilot, "github")
+        await pilot.press("enter")  # the highlighted key's page
+        await settle(pilot)
+        prompts = await _search(pilot, "generate")
+        assert prompts and prompts[0].startswith("Generate API key"), prompts
+        await pilot.press("enter")
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, CreateKeyScreen)
+        await app.workers.wait_for_complete()
+        await settle(pilot)
+        github = next(i for i in app.calls.integrations("acme") if i.name == "github")
+        assert form.query_one("#integration", Select).value == github.id

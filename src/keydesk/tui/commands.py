@@ -147,11 +147,15 @@ class KeydeskCommands(Provider):
 
     def _commands(self) -> list[Command]:
         from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
+        from keydesk.tui.screens.key_page import KeyScreen
 
         app = self.keydesk
         screen = self.screen
         commands: list[Command] = []
-        current = screen.integration if isinstance(screen, IntegrationDetailScreen) else None
+        # The integration on screen (a key's page too): Generate preselects it, as g does.
+        current = (
+            screen.integration if isinstance(screen, IntegrationDetailScreen | KeyScreen) else None
+        )
         # Offer only what this account can do here (a viewer gets no Generate).
         if current.can_issue_keys if current else any(i.can_issue_keys for i in self._integrations):
             commands.append(
