@@ -162,3 +162,27 @@ async def test_a_rotation_the_store_keeps_waiting_says_so_then_what_was_not_done
                 break
         assert said[-1] == "Not rotated: the store is busy (another process holds a lock on it)."
     assert not KeyService(demo_store, "alice").key(key.public_key).replaced_by
+
+
+async def test_with_the_store_gone_rotate_and_revoke_say_what_they_did_not_do(make_app, demo_store):
+    """The store deleted under keydesk: the page's re-read that followed said
+    the bare error over "Not rotated: …" (one message at a time), and the
+    revoke's first read said it bare: neither said whether the key still works."""
+    from pathlib import Path
+
+    app = make_app()
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await open_integration(pilot, "github")
+        Path(demo_store.file or "").unlink()
+        await pilot.press("t")
+        await settle(pilot)
+        await pilot.press("home", "down", "enter")
+        await app.workers.wait_for_complete()
+        await settle(pilot)
+        said = [n.message for n in app._notifications]
+        assert len(said) == 1 and said[0].startswith("Not rotated: the store at "), said
+        await pilot.press("x")
+        await app.workers.wait_for_complete()
+        await settle(pilot)
+        said = [n.message for n in app._notifications]
+        assert len(said) == 1 and said[0].startswith("Not revoked: the store at "), said

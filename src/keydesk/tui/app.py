@@ -405,6 +405,8 @@ class KeydeskApp(App[None]):
         if isinstance(reveal, KeyCreatedScreen):
             reveal.note(message if not markup else Content.from_markup(message).plain, severity)
             return
+        if any(old.message.endswith(f": {message}") for old in self._notifications):
+            return  # said already with what it stopped ("Not rotated: …"): the page's re-read
         title = "" if title == self.TITLE else title  # no news in its own window; a line less
         if severity == "error" and timeout is None:  # a revoke that failed must not pass unseen
             timeout = 3 * self.NOTIFICATION_TIMEOUT

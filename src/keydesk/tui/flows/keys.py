@@ -190,7 +190,10 @@ class KeyFlows:
             )
             app.push_screen(question, confirmed)
 
-        call_service(app, read, fresh, on_error=refused, group="revoke")
+        def not_read(message: str) -> None:  # a store gone or locked: what it stopped
+            refused(f"Not revoked: {message}")
+
+        call_service(app, read, fresh, on_error=not_read, group="revoke")
 
     def revoke_many(self, keys: list[KeyView], on_revoked: Callable[[], object]) -> None:
         """Keys selected together: one confirmation (how many, a sample,
