@@ -383,12 +383,16 @@ class KeydeskApp(App[None]):
 
     # -- the one-time reveal -------------------------------------------------------------
 
-    def refuse(self, message: str, *, severity: SeverityLevel = "warning") -> None:
+    def refuse(
+        self, message: str, *, severity: SeverityLevel = "warning", form_key: bool = False
+    ) -> None:
         # `g`, a label and Enter on a draft: the label's `e` opened the
         # integration's edit form, and Enter saved it.
-        self._keys.drop_held()
+        self._keys.drop_held(form_key=form_key)
         # One form for every refusal, whichever screen's words: a sentence.
         self.notify(ended(message), severity=severity, markup=False)
+
+    _sent = ""  # the last message notified, until Textual has it in _notifications
 
     def notify(
         self,
@@ -405,7 +409,8 @@ class KeydeskApp(App[None]):
         if isinstance(reveal, KeyCreatedScreen):
             reveal.note(message if not markup else Content.from_markup(message).plain, severity)
             return
-        if any(old.message.endswith(f": {message}") for old in self._notifications):
+        shown = [old.message for old in self._notifications] + [self._sent]  # sent: not in yet
+        if any(old.endswith(f": {message}") for old in shown):
             return  # said already with what it stopped ("Not rotated: …"): the page's re-read
         title = "" if title == self.TITLE else title  # no news in its own window; a line less
         if severity == "error" and timeout is None:  # a revoke that failed must not pass unseen
@@ -414,12 +419,14 @@ class KeydeskApp(App[None]):
         # approval); toasts take lines of their own above the footer, as few
         # as their words need (app.tcss).
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+        self._sent = message
 
     def on_notify(self, event: Notify) -> None:
         """One message at a time, the newest: stacked, they reached down over
         the key table's Status column (the revoked row's), and `x` pressed
         thrice on a revoked row showed its refusal thrice. Runs before
         Textual's own handler adds the new one."""
+        self._sent = ""  # in _notifications from now on
         for old in list(self._notifications):
             self._unnotify(old, refresh=False)
         # Textual would remove the toasts but not their holders, each of
