@@ -50,6 +50,14 @@ def _debounces(app: App[object]) -> list[asyncio.Task[None]]:
     ]
 
 
+async def past_refusal(pilot: Pilot) -> None:
+    """Past the moment after a form key's refusal in which keys are dropped
+    (keydesk.tui.typeahead.REFUSAL_GRACE): the next key is typed on purpose."""
+    from keydesk.tui.typeahead import REFUSAL_GRACE
+
+    await pilot.pause(REFUSAL_GRACE)
+
+
 async def settle(pilot: Pilot) -> None:
     """Let debounces fire, workers finish and the screen catch up (waiting
     on each, not on the clock: Pilot's idle polling is shortened in

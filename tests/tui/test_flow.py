@@ -26,7 +26,7 @@ from keydesk.tui.screens.key_created import KeyCreatedScreen
 from keydesk.verify import Verifier
 from keydesk.views import default_expiry_days
 from tests.support.tui_pages import go_to_create_form, go_to_integration
-from tests.tui.screenshots import demo_clock, open_integration, settle
+from tests.tui.screenshots import demo_clock, open_integration, past_refusal, settle
 
 
 async def generate_on_github(pilot, label: str) -> None:
@@ -484,6 +484,7 @@ async def test_a_draft_can_be_completed_and_configured_from_its_page(make_app):
         await pilot.press("g")
         await settle(pilot)
         assert app.screen is detail, "g does nothing on a draft"
+        await past_refusal(pilot)  # e typed on purpose, not in g's wake
         await pilot.press("e")
         await settle(pilot)
         form = app.screen

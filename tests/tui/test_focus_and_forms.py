@@ -18,7 +18,7 @@ from keydesk.tui.screens.integration_form import IntegrationFormScreen
 from keydesk.tui.screens.integrations import IntegrationsScreen
 from keydesk.tui.widgets import Pairs
 from tests.support.tui_pages import go_to_integration
-from tests.tui.screenshots import settle
+from tests.tui.screenshots import past_refusal, settle
 from tests.tui.test_typeahead import burst
 
 
@@ -276,6 +276,7 @@ async def _refused_keys_on_a_draft_say_why_and_help_says_the_same(pilot) -> None
         assert app.screen is screen, ("refused", press)
         said = [n.message for n in app._notifications]
         assert said == [why + "."], ("refused", press, said)
+        await past_refusal(pilot)
     await pilot.press("question_mark")
     await settle(pilot)
     assert isinstance(app.screen, HelpScreen), "refused: help"
@@ -338,6 +339,7 @@ async def test_a_viewer_is_not_offered_generate_and_its_refused_keys_say_why(mak
         app.clear_notifications()
         await pilot.press("a")  # Add integration: hidden, and said why (it said nothing)
         await settle(pilot)
+        await past_refusal(pilot)
         [said] = [n.message for n in app._notifications]
         assert said == (
             "You are a viewer in acme; only owners and admins add integrations. "
@@ -362,6 +364,7 @@ async def test_a_viewer_is_not_offered_generate_and_its_refused_keys_say_why(mak
                 f"You are a viewer in acme; only owners and admins {done}. "
                 "Ask an owner to change your role."
             ), (press, said)
+            await past_refusal(pilot)
 
 
 async def test_an_admin_is_offered_generate_only_where_it_works_and_help_lists_keys(make_app):
@@ -473,6 +476,7 @@ async def test_a_viewers_edit_configure_and_disable_say_the_role(make_app):
             await settle(pilot)
             assert isinstance(app.screen, IntegrationsScreen)
             assert [n.message for n in app._notifications] == [expected], press
+            await past_refusal(pilot)
         page = await go_to_integration(pilot, "github", "overview")
         for press in ("e", "c", "d"):
             app.clear_notifications()
@@ -480,6 +484,7 @@ async def test_a_viewers_edit_configure_and_disable_say_the_role(make_app):
             await settle(pilot)
             assert app.screen is page
             assert [n.message for n in app._notifications] == [expected], press
+            await past_refusal(pilot)
 
 
 async def test_shift_tab_and_tab_in_a_form_stop_only_on_fields_and_buttons(make_app):

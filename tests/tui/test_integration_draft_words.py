@@ -15,7 +15,7 @@ from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
 from keydesk.tui.screens.integrations import IntegrationsScreen
 from keydesk.tui.widgets import KeyFooter
 from tests.support.tui_pages import go_to_integration
-from tests.tui.screenshots import settle
+from tests.tui.screenshots import past_refusal, settle
 
 OKTA_ADVICE = "configuring it needs its redirect URI; e fills it in"
 
@@ -128,6 +128,7 @@ async def test_a_drafts_advice_is_worded_once_wherever_it_is_given(make_app):
                 await settle(pilot)
                 if key != "enter":
                     assert [n.message for n in app._notifications] == [said + "."], (where, key)
+                    await past_refusal(pilot)
         page = app.screen
         assert isinstance(page, IntegrationDetailScreen)
         assert _gate(page) == f"A draft, no keys yet: {OKTA_ADVICE}.", "the API Keys tab's line"

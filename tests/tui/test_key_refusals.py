@@ -8,7 +8,7 @@ from keydesk.service import KeyService
 from keydesk.tui.screens.help import HelpScreen
 from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
 from keydesk.tui.screens.key_page import KeyScreen
-from tests.tui.screenshots import open_integration, settle
+from tests.tui.screenshots import open_integration, past_refusal, settle
 
 
 async def _said(pilot, *keys: str) -> list[str]:
@@ -21,6 +21,7 @@ async def _said(pilot, *keys: str) -> list[str]:
         await settle(pilot)
         assert app.screen is screen
         said += [n.message for n in app._notifications]
+        await past_refusal(pilot)
     assert all(words.endswith(".") for words in said), said  # each a sentence
     return [words.removesuffix(".") for words in said]
 

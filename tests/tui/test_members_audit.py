@@ -19,7 +19,14 @@ from keydesk.tui.widgets import KeyFooter
 from keydesk.tui.widgets.audit_log import PAGE, AuditLog
 from keydesk.validation import shown_literally
 from keydesk.views import utcnow
-from tests.tui.screenshots import burst, open_integration, open_tab, settle, settle_long
+from tests.tui.screenshots import (
+    burst,
+    open_integration,
+    open_tab,
+    past_refusal,
+    settle,
+    settle_long,
+)
 
 
 def roles(store) -> dict[str, str]:
@@ -186,6 +193,7 @@ async def test_a_viewer_is_not_offered_member_changes_and_told_why_on_their_keys
                 "You are a viewer in acme; only owners and admins manage members "
                 "(you may leave: x on your own row). Ask an owner to change your role."
             ], (key, said)
+            await past_refusal(pilot)
         app.clear_notifications()
         await pilot.press("p")
         await settle(pilot)

@@ -177,3 +177,30 @@ async def test_typing_past_a_fields_limit_then_tab_leaves_the_next_text_in_the_n
         assert isinstance(app.screen, IntegrationFormScreen)
         values = [field.value for field in app.screen.query(Input)][:2]
         assert values == ["q" * 64, "Stripe"]
+
+
+async def test_keys_typed_just_after_a_refused_key_are_dropped_too(make_app):
+    """`g` refused on a draft, and `edge-prod` delivered a moment later by a
+    slow link: its `e` opened the draft's edit form, the rest went into a
+    field and its Enter saved the form. Keys typed within half a second of
+    a refusal are dropped (Escape aside); those typed after act."""
+    from keydesk.tui.screens.integrations import IntegrationsScreen
+
+    app = make_app()
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await settle(pilot)
+        listed = app.screen
+        assert isinstance(listed, IntegrationsScreen)
+        await pilot.press("slash", *"okta", "enter")  # the draft alone, highlighted
+        await settle(pilot)
+        assert listed.highlighted().name == "okta-sso"
+        await pilot.press("g")  # a draft: refused
+        await pilot.press(*"edge-prod", "enter")
+        await settle(pilot)
+        assert app.screen is listed, app.screen
+        said = [n.message for n in app._notifications]
+        assert len(said) == 1 and "draft" in said[0], said
+        await pilot.pause(0.6)  # read, then typed
+        await pilot.press("e")
+        await settle(pilot)
+        assert app.screen is not listed  # the edit form: e acts again

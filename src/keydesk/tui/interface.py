@@ -48,9 +48,12 @@ class Keydesk(Protocol):
     def now(self) -> datetime:
         """What "now" is for words like "expiring in 9 days"."""
 
-    def refuse(self, message: str, *, severity: SeverityLevel = "warning") -> None:
+    def refuse(
+        self, message: str, *, severity: SeverityLevel = "warning", form_key: bool = False
+    ) -> None:
         """Say why a key did nothing; the keys typed right behind it are
-        dropped (they were for the form it would have opened)."""
+        dropped (they were for what it would have opened), and, for a key
+        that opens a form (`form_key`), those typed just after it too."""
 
     # -- the store -----------------------------------------------------------------------
 

@@ -36,10 +36,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from textual import events
+from textual._time import get_time
 from textual.message_pump import MessagePump
 from textual.widgets import Input
 from textual.worker import Worker
@@ -52,6 +54,9 @@ if TYPE_CHECKING:
 
 # Keys that move focus or act on what is focused, bound or not.
 MOVING_KEYS = frozenset({"tab", "shift+tab", "enter", "escape"})
+REFUSAL_GRACE = 0.3  # seconds after a form key's refusal in which keys are dropped (drop_held)
+# Backing out and asking for help are never dropped.
+GRACE_EXEMPT = frozenset({"escape", "ctrl+q", "ctrl+c", "f1", "question_mark"})
 SETTLE_ROUNDS = 3  # a binding acts, a screen is pushed, it mounts and focuses
 SETTLE_LIMIT = 1.0  # seconds: a busy screen never holds keys back for longer
 WORK_LIMIT = 5.0  # seconds: store work a key started holds the keys behind it no longer
@@ -128,6 +133,7 @@ class KeyGate:
         self._starting = True
         self._settling = False
         self._in_flight = False  # a key handed on, not yet handled all the way up
+        self._refused_at = -math.inf  # when a key was last refused (drop_held)
         self._task: asyncio.Task[None] | None = None
         self._draining: asyncio.Task[None] | None = None
 
@@ -149,6 +155,10 @@ class KeyGate:
         ):
             self._held.extend((event, *after))
             return True
+        if event.time - self._refused_at < REFUSAL_GRACE and event.key not in GRACE_EXEMPT:
+            if replayed:  # those typed later go on
+                self._app.call_later(self._replay_next)
+            return True  # typed for what a refused key would have opened (drop_held)
         if self._app.has_class(TOO_SMALL_CLASS) and not self._quits(event):
             self._held.clear()  # nothing can be read: `x`, `r` revoked a key no one saw
             return True
@@ -173,10 +183,16 @@ class KeyGate:
             self._starting = False
             self._settle_then_replay()
 
-    def drop_held(self) -> None:
+    def drop_held(self, *, form_key: bool = False) -> None:
         """The key in front was refused: the keys typed behind it were for
-        what it would have opened, and are dropped, not acted on here."""
+        what it would have opened, and are dropped, not acted on here. For a
+        key that opens a form, so are those typed within REFUSAL_GRACE of
+        it, which a slow link delivers a moment later (`g` refused on a
+        draft, then `edge-prod`: its `e` opened the edit form, the rest went
+        into a field, and its Enter saved the form)."""
         self._held.clear()
+        if form_key:
+            self._refused_at = get_time()
 
     def bound(self, key: str) -> bool:
         """A binding of the app, the screen in front or the focused widget

@@ -29,7 +29,11 @@ from keydesk.tui.widgets.filter_input import clear_typed
 
 MIN_WIDTH, MIN_HEIGHT = 60, 20
 TOO_SMALL = f"Terminal too small (need {MIN_WIDTH}×{MIN_HEIGHT}). Enlarge it, or ctrl+q to quit."
-TOO_SMALL_CLASS = "-too-small"  # on the app while it is: app.tcss shows TOO_SMALL alone
+TOO_SMALL_CLASS = "-too-small"
+# Actions that open a form: what is typed just after one refused was its text.
+FORM_ACTIONS = frozenset(
+    {"generate", "add", "edit", "limits"}
+)  # on the app while it is: app.tcss shows TOO_SMALL alone
 
 
 def mark_too_small(app: App[Any], size: Size) -> None:
@@ -169,10 +173,10 @@ class KeydeskScreen(Screen[ScreenResultType]):
                     hidden = binding
         if dimmed is not None:
             why = self.why_not(dimmed.action) or f"{dimmed.description}: not possible here now"
-            self.keydesk.refuse(why)
+            self.keydesk.refuse(why, form_key=dimmed.action in FORM_ACTIONS)
             event.stop()
         elif hidden is not None and (role_cannot := self.why_hidden(hidden.action)):
-            self.keydesk.refuse(role_cannot)
+            self.keydesk.refuse(role_cannot, form_key=hidden.action in FORM_ACTIONS)
             event.stop()
 
     def action_back(self) -> None:
