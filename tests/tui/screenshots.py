@@ -89,7 +89,7 @@ def paint(app: App[object]) -> None:
         compositor.paint_now = False  # type: ignore[attr-defined]
 
 
-_NAMED_KEYS = {"tab": "\t", "enter": "\r", "escape": "\x1b"}
+_NAMED_KEYS = {"tab": "\t", "enter": "\r", "escape": "\x1b", "home": None}
 
 
 def burst(app: App[object], text: str) -> None:

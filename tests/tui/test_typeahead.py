@@ -11,7 +11,7 @@ from keydesk.tui.screens.integration_form import IntegrationFormScreen
 from keydesk.tui.screens.key_created import KeyCreatedScreen
 from keydesk.tui.screens.key_page import KeyScreen
 from keydesk.tui.typeahead import AltKeysParser, as_typed
-from tests.tui.screenshots import burst, settle, settle_long
+from tests.tui.screenshots import burst, open_integration, settle, settle_long
 
 
 async def test_g_a_label_and_enter_in_one_burst_create_the_key(make_app):
@@ -204,3 +204,22 @@ async def test_keys_typed_just_after_a_refused_key_are_dropped_too(make_app):
         await pilot.press("e")
         await settle(pilot)
         assert app.screen is not listed  # the edit form: e acts again
+
+
+async def test_home_typed_behind_the_escape_that_clears_a_filter_goes_to_the_whole_lists_top(
+    make_app,
+):
+    """`/api` Enter, `j`, then Escape and Home at once: Home reached the list
+    still filtered (the filter waits for typing to pause) and highlighted
+    its first row, api-gateway-prod, where the whole list's is CI Runner."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_integration(pilot, "github")
+        page = app.screen
+        first = page.highlighted_key().label
+        await pilot.press("slash", *"api", "enter", "j")
+        await settle(pilot)
+        assert page.highlighted_key().label != first
+        burst(app, "escape|home")
+        await settle_long(pilot)
+        assert not page.key_filter.value and page.highlighted_key().label == first

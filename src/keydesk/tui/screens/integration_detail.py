@@ -276,10 +276,12 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
 
     @on(Input.Changed, "#key-filter")
     def _filter_changed(self) -> None:
-        # Runs once typing pauses: the typed character is drawn first.
+        # Once typing pauses (the typed character drawn first); emptied (Escape), at once.
         if self._filter_timer is not None:
             self._filter_timer.stop()
         self.table.stop_filtering()
+        if not self.key_filter.value:
+            return self._apply_filter()
         self._filter_timer = self.set_timer(FILTER_DELAY, self._apply_filter)
 
     def _apply_filter(self, highlight: str | None = None) -> None:

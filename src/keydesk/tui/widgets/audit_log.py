@@ -157,12 +157,17 @@ class AuditLog(Vertical):
     def _filter_changed(self) -> None:
         if self._filter_timer is not None:
             self._filter_timer.stop()
-        self._filter_timer = self.set_timer(FILTER_DELAY, self._apply_filter)
         typed = self.filter_input.value.strip()
         if typed != self._matching:  # not the last search's answer under new text
             said = summary(0, True, True, typed)
             self.query_one("#audit-summary", Static).update(content(said))
             self.query_one("#audit-detail", Static).update("")
+        # Once typing pauses; emptied (Escape), at once: a key typed behind it is for the
+        # whole trail (as on the API Keys tab).
+        if self.filter_input.value:
+            self._filter_timer = self.set_timer(FILTER_DELAY, self._apply_filter)
+        else:
+            self._apply_filter()
 
     def _apply_filter(self) -> None:
         self._filter_timer = None
