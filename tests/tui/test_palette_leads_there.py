@@ -127,3 +127,28 @@ async def test_generate_in_the_palette_on_a_keys_page_preselects_its_integration
         await settle(pilot)
         github = next(i for i in app.calls.integrations("acme") if i.name == "github")
         assert form.query_one("#integration", Select).value == github.id
+
+
+async def test_generate_in_the_palette_on_the_list_preselects_the_highlighted_integration(
+    make_app,
+):
+    """`g` on the list made a key for the highlighted integration; the
+    palette's Generate there asked to "Choose an integration"."""
+    from textual.widgets import Select
+
+    from keydesk.tui.screens.create_key import CreateKeyScreen
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        highlighted = app.screen.highlighted()
+        assert highlighted.can_issue_keys
+        prompts = await _search(pilot, "generate")
+        assert prompts and prompts[0].startswith("Generate API key"), prompts
+        await pilot.press("enter")
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, CreateKeyScreen)
+        await app.workers.wait_for_complete()
+        await settle(pilot)
+        assert form.query_one("#integration", Select).value == highlighted.id

@@ -156,15 +156,7 @@ class KeydeskCommands(Provider):
         current = (
             screen.integration if isinstance(screen, IntegrationDetailScreen | KeyScreen) else None
         )
-        # Offer only what this account can do here (a viewer gets no Generate).
-        if current.can_issue_keys if current else any(i.can_issue_keys for i in self._integrations):
-            commands.append(
-                (
-                    "Generate API key",
-                    partial(app.generate_key, current.id if current else None),
-                    "Create a key (shown once)",
-                )
-            )
+        commands.extend(self._generate(current))
         if isinstance(screen, IntegrationDetailScreen) and current is not None:
             for key in screen.listed_keys()[:PALETTE_KEYS]:
                 commands.extend(self._key_commands(current, key))
@@ -204,6 +196,21 @@ class KeydeskCommands(Provider):
             )
         )
         return commands
+
+    def _generate(self, current: IntegrationView | None) -> list[Command]:
+        """Generate, where this account may issue a key (a viewer gets none),
+        for `current` or the integration highlighted on the list, as g does."""
+        from keydesk.tui.screens.integrations import IntegrationsScreen
+
+        if not (
+            current.can_issue_keys if current else any(i.can_issue_keys for i in self._integrations)
+        ):
+            return []
+        screen = self.screen
+        listed = screen.highlighted() if isinstance(screen, IntegrationsScreen) else None
+        chosen = current or (listed if listed and listed.can_issue_keys else None)
+        create = partial(self.keydesk.generate_key, chosen.id if chosen else None)
+        return [("Generate API key", create, "Create a key (shown once)")]
 
     def _row_commands(self) -> list[Command]:
         """Revoke and rotate act on a key's row, in its integration's API
