@@ -104,51 +104,39 @@ async def test_revoke_and_rotate_are_offered_only_for_an_integration_with_keys_t
         }, offered
 
 
-async def test_generate_in_the_palette_on_a_keys_page_preselects_its_integration(make_app):
-    """`g` on a key's page made a key for its integration; the palette's
-    Generate there asked to "Choose an integration"."""
+async def _generated_for(pilot) -> object:
+    """The palette's Generate, run: the integration its form preselects."""
     from textual.widgets import Select
 
     from keydesk.tui.screens.create_key import CreateKeyScreen
+
+    prompts = await _search(pilot, "generate")
+    assert prompts and prompts[0].startswith("Generate API key"), prompts
+    await pilot.press("enter")
+    await settle(pilot)
+    form = pilot.app.screen
+    assert isinstance(form, CreateKeyScreen)
+    await pilot.app.workers.wait_for_complete()
+    await settle(pilot)
+    return form.query_one("#integration", Select).value
+
+
+async def test_generate_in_the_palette_preselects_the_integration_g_would(make_app):
+    """`g` on the list made a key for the highlighted integration, and on a
+    key's page for its integration; the palette's Generate there asked to
+    "Choose an integration"."""
     from tests.tui.screenshots import open_integration
-
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        await open_integration(pilot, "github")
-        await pilot.press("enter")  # the highlighted key's page
-        await settle(pilot)
-        prompts = await _search(pilot, "generate")
-        assert prompts and prompts[0].startswith("Generate API key"), prompts
-        await pilot.press("enter")
-        await settle(pilot)
-        form = app.screen
-        assert isinstance(form, CreateKeyScreen)
-        await app.workers.wait_for_complete()
-        await settle(pilot)
-        github = next(i for i in app.calls.integrations("acme") if i.name == "github")
-        assert form.query_one("#integration", Select).value == github.id
-
-
-async def test_generate_in_the_palette_on_the_list_preselects_the_highlighted_integration(
-    make_app,
-):
-    """`g` on the list made a key for the highlighted integration; the
-    palette's Generate there asked to "Choose an integration"."""
-    from textual.widgets import Select
-
-    from keydesk.tui.screens.create_key import CreateKeyScreen
 
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         highlighted = app.screen.highlighted()
         assert highlighted.can_issue_keys
-        prompts = await _search(pilot, "generate")
-        assert prompts and prompts[0].startswith("Generate API key"), prompts
-        await pilot.press("enter")
+        assert await _generated_for(pilot) == highlighted.id, "the list"
+        await pilot.press("escape")
         await settle(pilot)
-        form = app.screen
-        assert isinstance(form, CreateKeyScreen)
-        await app.workers.wait_for_complete()
+        await open_integration(pilot, "github")
+        await pilot.press("enter")  # the highlighted key's page
         await settle(pilot)
-        assert form.query_one("#integration", Select).value == highlighted.id
+        github = app.screen.integration
+        assert await _generated_for(pilot) == github.id, "a key's page"
