@@ -118,3 +118,37 @@ async def test_an_empty_integration_list_says_there_is_nothing_to_act_on(demo_st
         await settle(pilot)
         said = await _said(pilot, "e", "d")
         assert said == ["No integration matches the filter (esc clears it)"] * 2, said
+
+
+async def test_with_the_store_gone_a_page_says_it_could_not_read_instead_of_loading(
+    make_app, demo_store
+):
+    """The store deleted, then github's page opened: "Loading keys…" stayed
+    for good and x, t said github had no key; Members spun for good and a,
+    e, x said "not possible here now". Each says what could not be read."""
+    from pathlib import Path
+
+    from keydesk.tui.screens.members import MembersScreen
+
+    app = make_app()
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await settle(pilot)
+        Path(demo_store.file or "").unlink()
+        await open_integration(pilot, "github")
+        await app.workers.wait_for_complete()
+        await settle(pilot)
+        summary = str(app.screen.summary.render())
+        assert summary.startswith("The keys could not be read: the store at "), summary
+        said = await _said(pilot, "x", "t")
+        assert all(s.startswith("No key to ") and "could not be read" in s for s in said), said
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.press("m")
+        await app.workers.wait_for_complete()
+        await settle(pilot)
+        members = app.screen
+        assert isinstance(members, MembersScreen) and not members.table.loading
+        note = str(members.note.render())
+        assert note.startswith("The members could not be read: the store at "), note
+        said = await _said(pilot, "a", "e", "x")
+        assert all(s.startswith("The members could not be read") for s in said), said

@@ -20,7 +20,7 @@ from textual.widgets import Button, DataTable, Input, Static, TabbedContent, Tab
 
 from keydesk.tui import heap
 from keydesk.tui.actions import advised_actions, footer_shows, integration_action, key_action
-from keydesk.tui.calls import call_service, notify_error
+from keydesk.tui.calls import call_service
 from keydesk.tui.display import content, literal
 from keydesk.tui.messages import IntegrationsChanged, KeysChanged
 from keydesk.tui.screens.base import KeydeskScreen
@@ -228,7 +228,7 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
 
     def _load_failed(self, message: str) -> None:
         heap.settle(self, keep=False)
-        notify_error(self.app, message)
+        self.table.unreadable(message)  # the line above says it, and x and t (not a toast)
 
     def on_screen_resume(self) -> None:
         # Textual paints the page in its own handler, after this one.
@@ -291,7 +291,7 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
     @on(KeyTable.Filtered)
     @on(KeyTable.SelectionChanged)
     def _summarise(self) -> None:
-        if self.table.loaded is not None:  # else "Loading keys…" stays
+        if self.table.loaded is not None or self.table.unread:  # else "Loading keys…" stays
             self.summary.say(self.table.summary(self.summary.size.width or None))
         footer_shows(self, "space", bool(self.table.selected))  # while selecting (Rotate leaves)
         self.refresh_bindings()  # x revokes the selection, or the highlighted key
@@ -384,8 +384,8 @@ class IntegrationDetailScreen(KeydeskScreen[None]):
     def why_not(self, action: str) -> str | None:
         if action == "generate" and not self.integration.can_issue_keys:
             return no_new_key(self.integration)
-        key, now = self.highlighted_key(), self.keydesk.now()
-        return why_not_key(self.integration, key, action, now, needle=self.key_filter.value)
+        key, now, unread = self.highlighted_key(), self.keydesk.now(), self.table.unread
+        return why_not_key(self.integration, key, action, now, "", self.key_filter.value, unread)
 
     def why_hidden(self, action: str) -> str | None:
         if not self.integration.can_manage or action in CHANGES:

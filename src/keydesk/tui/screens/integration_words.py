@@ -157,13 +157,15 @@ def why_not_key(
     now: datetime,
     via: str = "",
     needle: str = "",
+    unread: str | None = None,
 ) -> str | None:
     """Why a key's action (x, t, K, space, l, p, Enter) does nothing now,
     with the way out where there is one: the one answer the integration's
     page, the key's page and ? give (None: not a key action, or possible).
     The key's own state first: a revoked key in a disabled integration is
     refused for being revoked, which no re-enabling changes. No key at all:
-    the filter (`needle`) hides them, or there is none yet."""
+    the filter (`needle`) hides them, they could not be read (`unread`), or
+    there is none yet."""
     if action not in KEY_ACTIONS:
         return None
     if key is not None and action in REFUSED_VERB and not key.is_active:
@@ -172,6 +174,8 @@ def why_not_key(
         return f"{key.public_key} is {key.status.value}: {REFUSED_VERB[action]}"
     if action == "rotate" and not integration.can_issue_keys:
         return no_new_key(integration, via)
+    if key is None and unread:
+        return f"No key to {REFUSED_OBJECT.get(action, 'act on')}: they could not be read: {unread}"
     if key is None:
         return no_key_to(integration, action, needle)
     if action == "keep" and not key.stop_is_orphaned(now):

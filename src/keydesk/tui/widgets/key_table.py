@@ -23,7 +23,7 @@ from textual.widgets import DataTable
 from textual.worker import get_current_worker
 
 from keydesk.tui.calls import call_service
-from keydesk.tui.display import cells, clipped, literal, visible
+from keydesk.tui.display import cells, clipped, literal, sentence, visible
 from keydesk.tui.widgets.fitted_table import Column, FittedTable
 from keydesk.views import REFUSED_WHILE_DISABLED, KeyStatus, KeyView, key_status
 from keydesk.views.tags import tags_text
@@ -208,6 +208,7 @@ class KeyTable(FittedTable):
         super().__init__(KEY_COLUMNS, redraw=self._redraw_window, id=id)
         self._now = now
         self.loaded: LoadedKeys | None = None  # None until the first load is in
+        self.unread: str | None = None  # why the keys could not be read (unreadable)
         self.matched: list[KeyView] = []
         self._shown = 0  # rows of `matched` in the table
         self._needle: str | None = ""  # None: a newer filter is on its way
@@ -216,6 +217,13 @@ class KeyTable(FittedTable):
         self.selected: dict[str, KeyView] = {}
 
     # -- what it shows ------------------------------------------------------------
+
+    def unreadable(self, message: str) -> None:
+        """The keys could not be read (a store deleted or locked): said on the
+        line above (it stayed "Loading keys…" for good) and by x and t (they
+        said the integration had no key)."""
+        self.unread = message
+        self.post_message(self.Filtered())
 
     def listed_keys(self) -> list[KeyView]:
         """The keys in the table (a window of the matching ones)."""
@@ -233,6 +241,8 @@ class KeyTable(FittedTable):
         keys were selected (at 60 columns)."""
         loaded = self.loaded
         total = len(loaded.keys) if loaded else 0
+        if loaded is None and self.unread:
+            return sentence(f"the keys could not be read: {self.unread}")
         if loaded is None or not total:
             return "No API keys yet."
         matched, selected = len(self.matched), len(self.selected)
@@ -304,7 +314,7 @@ class KeyTable(FittedTable):
     def load(self, loaded: LoadedKeys) -> None:
         """A new load: `filter` shows it. Selected keys no longer active
         (revoked meanwhile, here or elsewhere) are no longer selected."""
-        self.loaded = loaded
+        self.loaded, self.unread = loaded, None
         if self.selected:
             fresh = {key.public_key: key for key in loaded.keys if key.public_key in self.selected}
             self.selected = {
