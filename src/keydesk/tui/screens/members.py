@@ -22,7 +22,7 @@ from textual.widgets import DataTable, Input, Static
 
 from keydesk.ssh.gate import awaiting_notice
 from keydesk.tui.calls import call_service
-from keydesk.tui.display import cells, content, literal, visible
+from keydesk.tui.display import cells, content, literal, sentence, visible
 from keydesk.tui.screens.base import KeydeskScreen
 from keydesk.tui.screens.choice import lifetime_question
 from keydesk.tui.screens.confirm import ConfirmScreen
@@ -74,6 +74,7 @@ class MembersScreen(KeydeskScreen[None]):
         super().__init__(id="members-screen")
         self.workspace = workspace
         self.view: MembersView | None = None
+        self.unread: str | None = None  # why the members could not be read (_unreadable)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -120,11 +121,22 @@ class MembersScreen(KeydeskScreen[None]):
             self,
             lambda: self.keydesk.calls.members(workspace),
             lambda view: self._show(view, select),
+            on_error=self._unreadable,
             group="members",
         )
 
+    def _unreadable(self, message: str) -> None:
+        """The members could not be read (a store deleted or locked): said
+        under the table, where a spinner went on for good, and by a, e, x."""
+        self.table.loading = False
+        self.unread = sentence(f"the members could not be read: {message}")
+        self._explain()
+
+    def why_not(self, action: str) -> str | None:
+        return self.unread if self.view is None else None  # else: the list is still loading
+
     def _show(self, view: MembersView, select: str | None = None) -> None:
-        self.view = view
+        self.view, self.unread = view, None
         table = self.table
         current = self.highlighted()
         keep = select or (current.account if current else None)
@@ -182,7 +194,7 @@ class MembersScreen(KeydeskScreen[None]):
     def _explain(self) -> None:
         """Say, under the table, why the highlighted member cannot be changed."""
         view, member = self.view, self.highlighted()
-        reason = None
+        reason = self.unread  # the list could not be read
         needle = self.member_filter.value.strip()
         if view is not None and needle and not self.table.row_count:
             reason = no_match("member", needle)
