@@ -21,7 +21,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Input, Static
 
 from keydesk.ssh.gate import awaiting_notice
-from keydesk.tui.calls import call_service
+from keydesk.tui.calls import call_service, notify_error
 from keydesk.tui.display import cells, content, literal, sentence, visible
 from keydesk.tui.screens.base import KeydeskScreen
 from keydesk.tui.screens.choice import lifetime_question
@@ -130,6 +130,7 @@ class MembersScreen(KeydeskScreen[None]):
         under the table, where a spinner went on for good, and by a, e, x."""
         self.table.loading = False
         self.unread = sentence(f"the members could not be read: {message}")
+        self.query_one("#key-policy", Static).update("")  # not read either: not shown as it was
         self._explain()
 
     def why_not(self, action: str) -> str | None:
@@ -272,6 +273,7 @@ class MembersScreen(KeydeskScreen[None]):
                     self,
                     lambda: self.keydesk.calls.set_key_policy(workspace, answer[0]),
                     self._policy_set,
+                    on_error=lambda message: notify_error(self.app, f"Not changed: {message}"),
                     group="policy",
                 )
 
