@@ -153,10 +153,3 @@ async def test_with_the_store_gone_a_page_says_it_could_not_read_instead_of_load
         said = await _said(pilot, "a", "e", "x")
         assert all(s.startswith("The members could not be read") for s in said), said
         assert not str(members.query_one("#key-policy").render())  # not read either
-        await pilot.press("p")  # the policy question: asked, then refused by the store
-        await settle(pilot)
-        await pilot.press("enter")
-        await app.workers.wait_for_complete()
-        await settle(pilot)
-        said = [n.message for n in app._notifications]
-        assert said[-1].startswith("Not changed: the store at "), said

@@ -21,7 +21,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Input, Static
 
 from keydesk.ssh.gate import awaiting_notice
-from keydesk.tui.calls import call_service, notify_error
+from keydesk.tui.calls import call_service
 from keydesk.tui.display import cells, content, literal, sentence, visible
 from keydesk.tui.screens.base import KeydeskScreen
 from keydesk.tui.screens.choice import lifetime_question
@@ -273,7 +273,6 @@ class MembersScreen(KeydeskScreen[None]):
                     self,
                     lambda: self.keydesk.calls.set_key_policy(workspace, answer[0]),
                     self._policy_set,
-                    on_error=lambda message: notify_error(self.app, f"Not changed: {message}"),
                     group="policy",
                 )
 
