@@ -47,7 +47,7 @@ from textual.widgets import Input
 from textual.worker import Worker
 
 from keydesk.tui.paste import WholePasteParser  # Textual's parser: no public hook for ESC+key
-from keydesk.tui.screens.base import TOO_SMALL_CLASS
+from keydesk.tui.screens.base import SAFE_UNREAD, TOO_SMALL_CLASS
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -55,8 +55,6 @@ if TYPE_CHECKING:
 # Keys that move focus or act on what is focused, bound or not.
 MOVING_KEYS = frozenset({"tab", "shift+tab", "enter", "escape"})
 REFUSAL_GRACE = 0.3  # seconds after a form key's refusal in which keys are dropped (drop_held)
-# Backing out and asking for help are never dropped.
-GRACE_EXEMPT = frozenset({"escape", "ctrl+q", "ctrl+c", "f1", "question_mark"})
 SETTLE_ROUNDS = 3  # a binding acts, a screen is pushed, it mounts and focuses
 SETTLE_LIMIT = 1.0  # seconds: a busy screen never holds keys back for longer
 WORK_LIMIT = 5.0  # seconds: store work a key started holds the keys behind it no longer
@@ -155,7 +153,7 @@ class KeyGate:
         ):
             self._held.extend((event, *after))
             return True
-        if event.time - self._refused_at < REFUSAL_GRACE and event.key not in GRACE_EXEMPT:
+        if event.time - self._refused_at < REFUSAL_GRACE and event.key not in SAFE_UNREAD:
             if replayed:  # those typed later go on
                 self._app.call_later(self._replay_next)
             return True  # typed for what a refused key would have opened (drop_held)

@@ -29,11 +29,11 @@ from keydesk.tui.widgets.filter_input import clear_typed
 
 MIN_WIDTH, MIN_HEIGHT = 60, 20
 TOO_SMALL = f"Terminal too small (need {MIN_WIDTH}×{MIN_HEIGHT}). Enlarge it, or ctrl+q to quit."
-TOO_SMALL_CLASS = "-too-small"
+TOO_SMALL_CLASS = "-too-small"  # on the app while it is: app.tcss shows TOO_SMALL alone
 # Actions that open a form: what is typed just after one refused was its text.
-FORM_ACTIONS = frozenset(
-    {"generate", "add", "edit", "limits"}
-)  # on the app while it is: app.tcss shows TOO_SMALL alone
+FORM_ACTIONS = frozenset({"generate", "add", "edit", "limits"})
+# Keys safe to act on unread: backing out, quitting, asking for help.
+SAFE_UNREAD = frozenset({"escape", "ctrl+q", "f1", "question_mark"})
 
 
 def mark_too_small(app: App[Any], size: Size) -> None:
@@ -221,9 +221,6 @@ class KeydeskScreen(Screen[ScreenResultType]):
         return False
 
 
-_ANSWERED_UNSEEN = frozenset({"escape", "ctrl+q", "f1", "question_mark"})  # safe unread
-
-
 class KeydeskModal(ModalScreen[ScreenResultType]):
     """A dialog: it shows its own footer (a modal's keys are its own, not
     those of the screen behind it), and only its own messages: those about
@@ -257,7 +254,7 @@ class KeydeskModal(ModalScreen[ScreenResultType]):
         could be read. `it` Enter typed onto a key's row rotated the key;
         `hello⏎See you` saved a setting (its S answered). Said, and the keys
         behind it dropped; True: refused."""
-        if self.answers() is None or event.key in _ANSWERED_UNSEEN:
+        if self.answers() is None or event.key in SAFE_UNREAD:
             return False
         if event.time >= self._shown_at:
             return False
