@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 
 from benchlib import Row, keydesk_command, median, print_table, seed
-from verify_http import free_port, lua_cycling, parse_wrk, wrk
+from verify_http import SMOKE_REQUESTS, free_port, lua_cycling, parse_wrk, wrk
 
 CONNECTIONS = 32
 
@@ -122,9 +122,11 @@ def servers(url: str, folder: Path) -> dict[str, Server]:
     return made
 
 
-def load(server: Server, seconds: float, script: Path) -> dict:
+def load(server: Server, seconds: float, script: Path, requests: int = 0) -> dict:
     before, client = cpu_seconds(server.process.pid), _children_cpu()
-    output = wrk(f"http://127.0.0.1:{server.port}/v1/verify", seconds, CONNECTIONS, script)
+    output = wrk(
+        f"http://127.0.0.1:{server.port}/v1/verify", seconds, CONNECTIONS, script, requests=requests
+    )
     text = output.communicate()[0]
     used = cpu_seconds(server.process.pid) - before
     client = _children_cpu() - client  # wrk's, reaped by communicate()
@@ -165,14 +167,20 @@ def cpu_seconds(pid: int) -> float:
 
 
 def measure(
-    running: dict[str, Server], rounds: int, seconds: float, script: Path, *, warm: bool = True
+    running: dict[str, Server],
+    rounds: int,
+    seconds: float,
+    script: Path,
+    *,
+    warm: bool = True,
+    requests: int = 0,
 ) -> list[Row]:
     for server in running.values() if warm else ():  # every key seen once by every worker
         load(server, max(1.0, seconds / 2), script)
     got: dict[str, list[dict]] = {name: [] for name in running}
     for _ in range(rounds):
         for name, server in running.items():
-            got[name].append(load(server, seconds, script))
+            got[name].append(load(server, seconds, script, requests))
 
     def rps(name: str) -> float:
         return median([r["rps"] for r in got[name]])
@@ -297,7 +305,8 @@ def main() -> None:
         try:
             before = os.getloadavg()[0]
             # --smoke checks the lines print, not the figures: no warm-up round
-            rows = measure(running, args.rounds, args.seconds, script, warm=not args.smoke)
+            rows = measure(running, args.rounds, args.seconds, script, warm=not args.smoke,
+                           requests=SMOKE_REQUESTS if args.smoke else 0)  # fmt: skip
             after = os.getloadavg()[0]
         finally:
             for server in running.values():
