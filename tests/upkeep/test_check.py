@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from tests.conftest import copy_store_file
 from tests.support.pg_team import acme_with_github
 
 
@@ -59,13 +60,24 @@ def test_loose_modes_and_a_malformed_hash_are_found(filled, configured):
     assert code == 1
     assert out.splitlines() == [out.splitlines()[0]]  # the file is refused: nothing else read
     assert out.startswith("file: ") and "chmod 600" in out
-    # As its advice says: every file it names. SQLite gives a -wal or -shm
-    # made while the store was 0644 that mode too, whatever the umask (a
-    # fixture's connection sometimes made them then: CI failed 2 runs in 5).
+    # As its advice says: every file it names (a -wal or -shm made while the
+    # store was 0644 gets that mode too, whatever the umask, and is named).
     for path in out.split("chmod 600 ", 1)[1].split():
         pathlib.Path(path).chmod(0o600)
     code, out, _err = configured("store", "check")
     assert code == 1 and "hash: key kdpk_" in out and "not a well-formed argon2id hash" in out
+
+
+def test_a_store_refused_for_its_mode_is_not_opened(cli, tmp_path, sqlite_template):
+    # Opened read-only all the same (to look for a backup's header), a store
+    # in WAL mode got a -wal and a -shm with its loose mode, that the next
+    # check refused after the advice's chmod 600 of the store.
+    store = tmp_path / "cli.db"
+    copy_store_file(sqlite_template, store)
+    store.chmod(0o644)
+    code, out, _err = cli("store", "check")
+    assert code == 1 and out.startswith("file: ") and "chmod 600" in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cli.db"]
 
 
 def test_a_schema_changed_behind_keydesks_back_is_found(filled, configured):

@@ -172,7 +172,10 @@ def check(args: argparse.Namespace) -> int:
 
     url = database_url(args.db)
     findings = check_store(url)
-    header = backup_taken(url)
+    # A file refused (its modes, or no database) is read no further: opening
+    # it even read-only would make its -wal and -shm, with those loose modes.
+    refused = any(finding.kind == "file" for finding in findings)
+    header = None if refused else backup_taken(url)
     if args.json:
         found: dict[str, Any] = {"ok": not findings, "findings": [f.as_json() for f in findings]}
         if header is not None:
