@@ -27,6 +27,7 @@ from keydesk.views import utcnow
 
 _RESOLUTION_SECONDS = LAST_USED_RESOLUTION.total_seconds()
 WRITE_GATHER_SECONDS = 0.5  # last-used times are gathered this long into one write
+BATCH_LIMIT = 10_000  # items a batch takes at most; a longer queue is written without a wait
 # Usage counts are added up in memory and written this often (and on flush
 # and close): a process that dies loses at most this many seconds of counts.
 USAGE_FLUSH_SECONDS = 15.0
@@ -62,6 +63,7 @@ class Bookkeeping:
         self._lock = threading.Lock()
         self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
         self._hurry = threading.Event()  # a flush or close: end the gathering wait now
+        self._waiting = 0  # flushes (and a close) queued, not served yet: gather without a wait
         self._touched: dict[int, float] = {}
         self._writer: threading.Thread | None = None
         self._failed_writes = 0  # a running total, for `keydesk serve --metrics`
@@ -101,8 +103,7 @@ class Bookkeeping:
         if self._writer is None:
             return
         done = threading.Event()
-        self._queue.put(done)
-        self._hurry.set()
+        self._ask_soon(done)
         done.wait(timeout)
 
     def sizes(self) -> dict[str, int]:
@@ -116,10 +117,16 @@ class Bookkeeping:
     def close(self) -> None:
         self.flush()
         if self._writer is not None:
-            self._queue.put(None)
-            self._hurry.set()
+            self._ask_soon(None)
             self._writer.join(timeout=5)
             self._writer = None
+
+    def _ask_soon(self, item: threading.Event | None) -> None:
+        """Queue a flush's event (or None, to stop) and end the writer's wait."""
+        with self._lock:
+            self._waiting += 1
+        self._queue.put(item)
+        self._hurry.set()
 
     def _put(self, item: _Item) -> None:
         with self._lock:
@@ -146,6 +153,8 @@ class Bookkeeping:
                 usage_due = time.monotonic() + self._flush_seconds  # retry the counts then
             for item in items:
                 if isinstance(item, threading.Event):
+                    with self._lock:
+                        self._waiting -= 1
                     item.set()
             if None in items:
                 self._connections.close()
@@ -155,18 +164,21 @@ class Bookkeeping:
         """The next items, waiting until `usage_due` at most. Bookkeeping can
         wait a moment: what comes meanwhile goes into the same transaction.
         The thread wakes once per batch, not once per item (a wake-up per
-        first-seen key cost more CPU than the key's read); a flush or close
-        ends the wait at once."""
+        first-seen key cost more CPU than the key's read). No wait while a
+        flush or close is queued, nor for a queue longer than a batch."""
         timeout = None if usage_due is None else max(0.0, usage_due - time.monotonic())
         items: list[_Item] = []
         with contextlib.suppress(queue.Empty):
             items.append(self._queue.get(timeout=timeout))
-            if isinstance(items[-1], Touch | Rehash | _UsageDue):
+            if isinstance(items[-1], Touch | Rehash | _UsageDue) and not self._in_a_hurry():
                 self._hurry.wait(WRITE_GATHER_SECONDS)
             self._hurry.clear()
-            while len(items) < 10_000 and isinstance(items[-1], Touch | Rehash | _UsageDue):
+            while len(items) < BATCH_LIMIT and isinstance(items[-1], Touch | Rehash | _UsageDue):
                 items.append(self._queue.get_nowait())
         return items
+
+    def _in_a_hurry(self) -> bool:
+        return self._waiting > 0 or self._queue.qsize() >= BATCH_LIMIT - 1
 
     def _store(self, writes: list[StoreWrite], counts: UsageCounts) -> bool:
         """One batch in one transaction; True when it failed and its counts
