@@ -92,7 +92,7 @@ def wrk(
     the CPU; the duration, hence the rate printed, stays the full second)."""
     command = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency",
                "-s", str(script), url, "--", *args]  # fmt: skip
-    env = {**os.environ, "BENCH_WRK_REQUESTS": str(requests)} if requests else None
+    env = {**os.environ, "BENCH_WRK_REQUESTS": str(requests)}  # 0: none, whatever the shell says
     return subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
     )
@@ -120,13 +120,13 @@ LUA_COMMON = r"""
 local threads = {}
 function setup(thread) table.insert(threads, thread) end
 counts = {}
-local stop_after = tonumber(os.getenv("BENCH_WRK_REQUESTS") or "")
+local stop_after = tonumber(os.getenv("BENCH_WRK_REQUESTS") or "") or 0
 local answered = 0
 function response(status, headers, body)
   local reason = body:match('"reason": *"([%w_]+)"') or tostring(status)
   counts[reason] = (counts[reason] or 0) + 1
   answered = answered + 1
-  if stop_after and answered >= stop_after then wrk.thread:stop() end
+  if stop_after > 0 and answered >= stop_after then wrk.thread:stop() end
 end
 function done(summary, latency, requests)
   for _, t in ipairs(threads) do
