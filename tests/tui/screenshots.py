@@ -50,6 +50,18 @@ def _debounces(app: App[object]) -> list[asyncio.Task[None]]:
     ]
 
 
+async def notices_once(pilot: Pilot, done: Callable[[list[str]], bool]) -> list[str]:
+    """The app's messages once `done` holds of them, looked at every 0.05 s
+    for 5 s at most (a notice a worker's timer sends: no message to wait on)."""
+    said: list[str] = []
+    for _ in range(100):
+        await pilot.pause(0.05)
+        said = [notice.message for notice in pilot.app._notifications]
+        if done(said):
+            break
+    return said
+
+
 async def past_refusal(pilot: Pilot) -> None:
     """Past the moment after a form key's refusal in which keys are dropped
     (keydesk.tui.typeahead.REFUSAL_GRACE): the next key is typed on purpose."""

@@ -16,7 +16,7 @@ from keydesk.tui.screens.confirm import ConfirmScreen, revoke_confirmation
 from keydesk.tui.screens.key_created import KeyCreatedScreen
 from keydesk.tui.widgets.footer import KeyFooter
 from keydesk.views import utcnow
-from tests.tui.screenshots import burst, open_integration, settle, settle_long
+from tests.tui.screenshots import burst, notices_once, open_integration, settle, settle_long
 
 
 async def test_t_in_the_revoke_question_rotates_the_key_instead(make_app, demo_store):
@@ -89,19 +89,11 @@ async def test_a_revoke_the_store_keeps_waiting_says_so_at_once(make_app, demo_s
         await pilot.press("x")
         await settle(pilot)
         await pilot.press("r")
-        said: list[str] = []
-        for _ in range(100):
-            await pilot.pause(0.05)
-            said = [n.message for n in app._notifications]
-            if said:
-                break
-        assert said == [f"Revoking {key.public_key}: waiting for the store…"]
+        waiting = f"Revoking {key.public_key}: waiting for the store…"
+        said = await notices_once(pilot, bool)
+        assert said == [waiting]
         release.set()
-        for _ in range(100):
-            await pilot.pause(0.05)
-            said = [n.message for n in app._notifications]
-            if said[-1:] != [f"Revoking {key.public_key}: waiting for the store…"]:
-                break
+        said = await notices_once(pilot, lambda said: said[-1:] != [waiting])
         assert said[-1] == f"Revoked {key.public_key} ({key.label})."
     assert not KeyService(demo_store, "alice").key(key.public_key).is_active
 

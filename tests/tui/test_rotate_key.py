@@ -15,7 +15,7 @@ from keydesk.tui.screens.integration_detail import IntegrationDetailScreen
 from keydesk.tui.screens.key_page import KeyScreen
 from keydesk.tui.widgets import Pairs
 from keydesk.views import utcnow
-from tests.tui.screenshots import open_integration, settle
+from tests.tui.screenshots import notices_once, open_integration, settle
 
 
 def _margins(screen) -> tuple[int, int, int, int]:
@@ -148,18 +148,10 @@ async def test_a_rotation_the_store_keeps_waiting_says_so_then_what_was_not_done
         await pilot.press("t")
         await settle(pilot)
         await pilot.press("home", "down", "down", "enter")  # 24 hours of overlap
-        said: list[str] = []
-        for _ in range(100):
-            await pilot.pause(0.05)
-            if said := [n.message for n in app._notifications]:
-                break
+        said = await notices_once(pilot, bool)
         assert said == [f"Rotating {key.public_key}: waiting for the store…"]
         release.set()
-        for _ in range(100):
-            await pilot.pause(0.05)
-            said = [n.message for n in app._notifications]
-            if said[-1].startswith("Not rotated"):
-                break
+        said = await notices_once(pilot, lambda said: said[-1].startswith("Not rotated"))
         assert said[-1] == "Not rotated: the store is busy (another process holds a lock on it)."
     assert not KeyService(demo_store, "alice").key(key.public_key).replaced_by
 
