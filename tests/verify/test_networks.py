@@ -4,6 +4,8 @@ keeps its 401; where accepted requests came from is counted per hour."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 import sqlalchemy as sa
 
@@ -60,6 +62,14 @@ def test_a_wrong_secret_from_elsewhere_is_forbidden_unhashed(fenced, keys):
     with pytest.raises(Unauthorized) as refused:  # from inside: the usual 401
         verifier.verify(mixed, "10.0.0.1")
     assert refused.value.reason is UnauthorizedReason.WRONG_SECRET
+    # Remembered as a wrong secret now, it is still 403 from elsewhere, sync or async.
+    with pytest.raises(ForbiddenNetwork):
+        verifier.verify(mixed, "192.0.2.1")
+    with pytest.raises(ForbiddenNetwork):
+        asyncio.run(verifier.verify_async(mixed, "192.0.2.1"))
+    with pytest.raises(Unauthorized):  # and 401 from inside, without argon2 again
+        verifier.verify(mixed, "10.0.0.1")
+    assert len(hashed) == 1
 
 
 def test_a_revoked_key_is_401_before_403(fenced):

@@ -114,9 +114,15 @@ class SecretChecks:
         """This secret was verified for this row: no argon2 needed."""
         return row is not None and self._verified.get(digest) == row.id
 
-    def refuse_if_failed(self, key: PrivateKey, digest: bytes) -> None:
+    def refuse_if_failed(
+        self, key: PrivateKey, digest: bytes, *, unknown_only: bool = False
+    ) -> None:
+        """Refuse again what failed within the last minute. `unknown_only`
+        (before the key's row is read): only a key whose id matched no row,
+        which no network can change; a wrong secret for a real key waits
+        for the row, so that its allowlist answers first (403 before 401)."""
         failure = self._failed.get(digest)
-        if failure is None:
+        if failure is None or (unknown_only and failure[2] is not None):
             return
         if failure[0] > time.monotonic():
             self.refuse(key, digest, failure[1], remember=False, key_id=failure[2])

@@ -129,9 +129,10 @@ class Verifier:
             if (warm := self._warm(presented, digest, source)) is not None:
                 return warm
         key, digest = self._parse(presented, digest)
-        self._checks.refuse_if_failed(key, digest)
+        self._checks.refuse_if_failed(key, digest, unknown_only=True)
         row = self._lookups.get(key.public_key)
         where, networks = self._screen(key, row, source)
+        self._checks.refuse_if_failed(key, digest)
         if not self._checks.known(digest, row):
             self._checks.check(key, digest, row)
         row = self._status(key, digest, row)
@@ -160,9 +161,10 @@ class Verifier:
             if (warm := self._warm(presented, digest, source)) is not None:
                 return warm
         key, digest = self._parse(presented, digest)
-        self._checks.refuse_if_failed(key, digest)
+        self._checks.refuse_if_failed(key, digest, unknown_only=True)
         row = await self._lookups.get_async(key.public_key)
         where, networks = self._screen(key, row, source)
+        self._checks.refuse_if_failed(key, digest)
         if not self._checks.known(digest, row):
             await self._checks.check_async(key, digest, row)
         row = self._status(key, digest, row)
