@@ -10,6 +10,7 @@ import os
 import sqlite3
 import sys
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -109,6 +110,26 @@ def test_a_restore_after_a_revoke_keeps_the_key_revoked(acme, sqlite_url, tmp_pa
         actions = [(e.action, e.actor) for e in owner.audit("acme")]
         assert ("store.restore", "bob") in actions
         assert ("key.revoke", "alice") in actions  # the revocation's own event, carried over
+    finally:
+        store.dispose()
+
+
+def test_a_restore_keeps_a_rotations_earlier_stop_with_its_event(acme, sqlite_url, tmp_path):
+    """The old key of a rotation made since the backup still stops when the
+    rotation said, and the trail still says who rotated it and when (on
+    SQLite the stop's event is the key.rotate itself)."""
+    old = acme.owner.create_key("github", "prod")
+    taken = backup(sqlite_url, str(tmp_path / "b" / "one.db"))
+    rotated = acme.owner.rotate_key(old.key.public_key, timedelta(hours=1))
+    done = restore(sqlite_url, taken.path, actor="bob", accept_lost_revocations=False)
+    assert done.expiries == 1
+    assert (len(done.lost.keys), done.lost.events) == (1, 0)  # the replacement; no event
+    store = open_store(sqlite_url)
+    try:
+        owner = KeyService(store, "alice")
+        assert owner.key(old.key.public_key).expires_at == rotated.old_stops_at
+        events = [(e.action, e.actor, e.target) for e in owner.audit("acme")]
+        assert ("key.rotate", "alice", old.key.public_key) in events
     finally:
         store.dispose()
 

@@ -35,8 +35,9 @@ from keydesk.upkeep.tables import sqlite_columns, sqlite_tables
 from keydesk.views import stop_time, utcnow
 
 RESTORE_ACTION = "store.restore"
-# Besides key.revoke*: the events of what a restore applies again.
-CARRIED_ACTIONS = ("key.expire", "integration.disable", *ACCESS_ACTIONS)
+# Besides key.revoke*: the events of what a restore applies again. An earlier
+# stop's is key.expire on PostgreSQL (a trigger's) and key.rotate on SQLite.
+CARRIED_ACTIONS = ("key.expire", "key.rotate", "integration.disable", *ACCESS_ACTIONS)
 
 
 @dataclass(frozen=True, slots=True)
