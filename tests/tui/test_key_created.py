@@ -377,3 +377,26 @@ async def _messages_cover_no_key_and_time_out(pilot, posted, held, size) -> None
             break
         await pilot.pause(0.05)
     assert not str(note.render()).strip(), ("messages: cleared by themselves", size)
+
+
+async def test_ctrl_c_on_the_selected_key_copies_it_as_c_does(make_app):
+    """A mouse selection of the key and ctrl+c: the key goes to the terminal's
+    clipboard, is said copied, and Done leaves without asking (as after `c`)."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await go_to_integration(pilot, "github")
+        await pilot.press("g")
+        await settle(pilot)
+        await pilot.press(*"selected", "enter")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, KeyCreatedScreen)
+        private_key = screen._created.private_key.reveal()
+        await pilot.click("#api-key-value", times=3)
+        await pilot.press("ctrl+c")
+        await settle(pilot)
+        assert app.clipboard == private_key
+        assert _text(screen, "#created-note").startswith("API key sent to your terminal's")
+        await pilot.press("d")
+        await settle(pilot)
+        assert isinstance(app.screen, IntegrationDetailScreen)

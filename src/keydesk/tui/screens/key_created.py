@@ -130,6 +130,19 @@ class KeyCreatedScreen(KeydeskScreen[str]):
     def action_copy_public(self) -> None:
         self.keydesk.copy_text(self._key.public_key, "Public key")
 
+    def action_copy_text(self) -> None:
+        """ctrl+c on a selection. The key selected whole is copied as `c`
+        copies it (to both clipboards, said, and Done no longer asks); so is
+        the public key; anything else as Textual copies a selection."""
+        selection = self.get_selected_text()
+        selected = "".join(selection.split()) if selection is not None else None
+        if self._created is not None and selected == self._created.private_key.reveal():
+            self.action_copy_key()
+        elif selected == self._key.public_key:
+            self.action_copy_public()
+        else:
+            super().action_copy_text()
+
     # -- leaving --------------------------------------------------------------------
 
     @on(Button.Pressed, "#done")
