@@ -50,6 +50,9 @@ def test_verification_returns_the_scopes_within_the_integrations_current_ones(wo
         world.owner.update_integration("github", scopes="read:org admin")
         assert verifier.verify(scoped["full"]).scopes == ("read:org",)
         assert verifier.verify(scoped["reader"]).scopes == ("read:org",)
+        world.owner.update_integration("github", scopes="repo read:org admin")
+        assert verifier.verify(scoped["full"]).scopes == ("repo", "read:org")
+        assert verifier.verify(scoped["reader"]).scopes == ("read:org",)
     finally:
         verifier.close()
 
