@@ -379,9 +379,14 @@ async def _messages_cover_no_key_and_time_out(pilot, posted, held, size) -> None
     assert not str(note.render()).strip(), ("messages: cleared by themselves", size)
 
 
-async def test_ctrl_c_on_the_selected_key_copies_it_as_c_does(make_app):
+async def test_ctrl_c_on_the_selected_key_copies_it_as_c_does(make_app, monkeypatch):
     """A mouse selection of the key and ctrl+c: the key goes to the terminal's
-    clipboard, is said copied, and Done leaves without asking (as after `c`)."""
+    clipboard and to the desktop's where there is one, is said copied, and
+    Done leaves without asking (as after `c`)."""
+    import pyperclip
+
+    desktop: list[str] = []
+    monkeypatch.setattr(pyperclip, "copy", desktop.append)
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await go_to_integration(pilot, "github")
@@ -395,8 +400,8 @@ async def test_ctrl_c_on_the_selected_key_copies_it_as_c_does(make_app):
         await pilot.click("#api-key-value", times=3)
         await pilot.press("ctrl+c")
         await settle(pilot)
-        assert app.clipboard == private_key
-        assert _text(screen, "#created-note").startswith("API key sent to your terminal's")
+        assert app.clipboard == private_key and desktop == [private_key]
+        assert _text(screen, "#created-note").startswith("API key copied to the clipboard")
         await pilot.press("d")
         await settle(pilot)
         assert isinstance(app.screen, IntegrationDetailScreen)

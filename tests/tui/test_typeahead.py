@@ -182,8 +182,8 @@ async def test_typing_past_a_fields_limit_then_tab_leaves_the_next_text_in_the_n
 async def test_keys_typed_just_after_a_refused_key_are_dropped_too(make_app):
     """`g` refused on a draft, and `edge-prod` delivered a moment later by a
     slow link: its `e` opened the draft's edit form, the rest went into a
-    field and its Enter saved the form. Keys typed within half a second of
-    a refusal are dropped (Escape aside); those typed after act."""
+    field and its Enter saved the form. Keys typed within 0.3 s of a
+    refusal are dropped (Escape and help aside); those typed after act."""
     from keydesk.tui.screens.integrations import IntegrationsScreen
 
     app = make_app()
@@ -204,6 +204,19 @@ async def test_keys_typed_just_after_a_refused_key_are_dropped_too(make_app):
         await pilot.press("e")
         await settle(pilot)
         assert app.screen is not listed  # the edit form: e acts again
+
+
+async def test_help_typed_just_after_a_refused_key_still_opens(make_app):
+    """`?` at once behind a refused `g`: help is never one of the keys dropped."""
+    from keydesk.tui.screens.help import HelpScreen
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("slash", *"okta", "enter")  # the draft alone, highlighted
+        await settle(pilot)
+        await pilot.press("g", "question_mark")
+        await settle(pilot)
+        assert isinstance(app.screen, HelpScreen), app.screen
 
 
 async def test_home_typed_behind_the_escape_that_clears_a_filter_goes_to_the_whole_lists_top(
