@@ -165,6 +165,31 @@ def test_never_a_secret(store):
     assert tab("keydesk key list --integration ", hostile) == ["github", "gitlab"]
 
 
+def test_nothing_of_a_workspace_the_user_is_not_a_member_of(store, tmp_path):
+    """README: completion reads with the same permissions as `keydesk key list`:
+    another account's workspace, integration and key are never offered."""
+    from keydesk.service import KeyService
+    from keydesk.store.engine import open_store
+
+    db = copy_store(store["db"], tmp_path / "shared.db")
+    opened = open_store(f"sqlite:///{db}")
+    try:
+        mallory = KeyService(opened, "mallory")
+        mallory.create_workspace("gamma")
+        mallory.add_integration(
+            "gamma", "hidden", "P", client_id="c", redirect_uri="https://a.example.com/cb",
+            configure=True,
+        )  # fmt: skip
+        theirs = mallory.create_key("hidden", "theirs").key.public_key
+    finally:
+        opened.dispose()
+    assert tab("keydesk audit --workspace ", db) == ["acme", "beta"]
+    assert set(tab("keydesk key list --integration ", db)) == {"github", "stripe", "gitlab"}
+    offered = tab("keydesk key usage kdpk_", db)
+    assert theirs not in offered
+    assert sorted(offered) == sorted([*store["live"], store["revoked"]])
+
+
 def test_no_store_completes_nothing_and_none_is_made(tmp_path):
     missing = tmp_path / "no" / "such.db"
     assert [word for word in tab("keydesk key revoke ", missing) if word[0] != "-"] == []

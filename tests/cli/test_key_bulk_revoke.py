@@ -124,6 +124,78 @@ def test_revoke_unused_for_revokes_the_stale_keys_only(tagged, tmp_path):
     }  # fmt: skip
 
 
+def _second_workspace(cli) -> None:
+    """beta, also owned by alice, with a configured integration gitlab."""
+    assert cli("init", "--workspace", "beta")[0] == 0
+    code, _out, err = cli(
+        "integration", "add", "--workspace", "beta", "--name", "gitlab", "--provider", "GitLab",
+        "--client-id", "Iv1.b", "--redirect-uri", "https://app.example.com/cb", "--configure",
+    )  # fmt: skip
+    assert code == 0, err
+
+
+def test_revoke_many_with_workspace_revokes_only_that_workspaces_keys(tagged):
+    """README: `--workspace` only narrows: matching keys elsewhere stay active."""
+    _second_workspace(tagged)
+    beta = _key(tagged, "b1", "env=staging", integration="gitlab")
+    code, out, err = tagged(
+        "key", "revoke", "--tag", "env=staging", "--workspace", "beta", "--yes", "--json"
+    )
+    assert (code, err) == (0, "")
+    assert json.loads(out) == {
+        "filter": "tag env=staging, in beta",
+        "revoked": [beta],
+        "skipped": [],
+    }
+    assert "revoked" not in _statuses(tagged).values()  # acme's three staging keys
+
+
+def test_revoke_many_in_two_workspaces_writes_one_batch_event_in_each(tagged):
+    """README: each workspace gets one `key.revoke.batch` naming what was asked."""
+    _second_workspace(tagged)
+    _key(tagged, "b1", "env=staging", integration="gitlab")
+    code, out, err = tagged("key", "revoke", "--tag", "env=staging", "--yes")
+    assert (code, out, err) == (0, "revoked 4 keys matching tag env=staging\n", "")
+    events = [json.loads(line) for line in tagged("audit", "--json")[1].splitlines()]
+    batches = sorted(
+        (e["workspace"], e["target"], e["label"])
+        for e in events
+        if e["action"] == "key.revoke.batch"
+    )
+    assert batches == [
+        ("acme", "tag env=staging", "3 keys revoked"),
+        ("beta", "tag env=staging", "1 key revoked"),
+    ]
+
+
+def test_revoke_many_skips_a_key_that_expired_since_the_question(tagged, monkeypatch, tmp_path):
+    """README: a key expired since the question is left as it is and counted
+    (`skipped` in `--json`)."""
+    from datetime import timedelta
+
+    import keydesk.cli.key_bulk as key_bulk
+    from keydesk.views import utcnow
+
+    listed = json.loads(tagged("key", "list", "--workspace", "acme", "--json")[1])
+    public = {k["label"]: k["public_key"] for k in listed}
+    past = (utcnow() - timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+    def expire_then_confirm(*_args: object) -> bool:
+        with sqlite3.connect(tmp_path / "cli.db") as db:  # s2 expires while the question waits
+            db.execute("UPDATE api_key SET expires_at = ? WHERE label = 's2'", (past,))
+        return True
+
+    monkeypatch.setattr(sys, "stdin", _Terminal(""))
+    monkeypatch.setattr(key_bulk, "confirmed", expire_then_confirm)
+    code, out, err = tagged("key", "revoke", "--tag", "env=staging", "--json")
+    assert code == 0, err
+    done = json.loads(out)
+    assert done["skipped"] == [public["s2"]]
+    assert sorted(done["revoked"]) == sorted([public["s1"], public["s3"]])
+    statuses = _statuses(tagged)
+    assert (statuses["s1"], statuses["s2"], statuses["s3"]) == ("revoked", "expired", "revoked")
+
+
 def test_revoke_many_off_a_terminal_without_yes_is_refused(tagged, monkeypatch):
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))
     code, _, err = tagged("key", "revoke", "--tag", "env=staging")

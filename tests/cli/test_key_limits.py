@@ -89,6 +89,18 @@ def test_rotate_carries_limits(configured):
     assert (rotated["rate"], rotated["allow_from"]) == ("7/s", ["192.0.2.0/24"])
 
 
+def test_rotate_carries_the_quota_to_the_replacement(configured):
+    """README: `key rotate` gives the replacement the old key's limits: its quota too."""
+    public = _create(configured, "--quota", "1000/month")["public_key"]
+    code, out, err = configured("key", "rotate", public, "--overlap", "1h", "--json")
+    assert code == 0, err
+    rotated = json.loads(out)
+    assert (rotated["rate"], rotated["quota"]) == (None, "1000/month")
+    code, out, _ = configured("key", "list", "--integration", "github", "--json")
+    listed = {k["public_key"]: k["quota"] for k in json.loads(out)}
+    assert listed == {public: "1000/month", rotated["public_key"]: "1000/month"}
+
+
 def test_usage_lists_quota_remaining_and_sources(configured, tmp_path):
     made = _create(configured, "--quota", "100/month")
     verifier = Verifier(f"sqlite:///{tmp_path / 'cli.db'}")
@@ -106,3 +118,20 @@ def test_usage_lists_quota_remaining_and_sources(configured, tmp_path):
     ]  # fmt: skip
     code, out, _ = configured("key", "usage", made["public_key"])
     assert "quota 100/month: 97 remaining" in out and "203.0.113.1" in out
+
+
+def test_usage_without_json_prints_the_busiest_ten_sources_busiest_first(configured, tmp_path):
+    """README: without `--json`, `key usage` prints the busiest ten sources."""
+    made = _create(configured)
+    verifier = Verifier(f"sqlite:///{tmp_path / 'cli.db'}")
+    try:
+        for n in range(1, 13):  # 203.0.113.n presents the key n times
+            for _ in range(n):
+                verifier.verify(made["api_key"], f"203.0.113.{n}")
+    finally:
+        verifier.close()
+    code, out, err = configured("key", "usage", made["public_key"])
+    assert code == 0, err
+    table = out.split("USED FROM")[1].splitlines()[1:]  # the rows under its header
+    shown = [line.split() for line in table if line.startswith("203.0.113.")]
+    assert shown == [[f"203.0.113.{n}", str(n)] for n in range(12, 2, -1)]

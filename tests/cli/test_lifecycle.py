@@ -155,6 +155,22 @@ def test_create_says_what_the_key_may_do_and_until_when(kd):
     assert "Expires:     never\n" in out and out.count("kdsk_") == 1
 
 
+def test_expires_in_takes_minutes_hours_and_weeks(kd):
+    """README: `--expires-in` takes `30m`, `12h`, `2w`: the key expires that far from now."""
+    for span, length in (("30m", timedelta(minutes=30)), ("12h", timedelta(hours=12)),
+                         ("2w", timedelta(weeks=2))):  # fmt: skip
+        key = kd.create(span, "--expires-in", span)
+        assert _about(_at(key["expires_at"]), utcnow() + length), (span, key["expires_at"])
+
+
+def test_expires_at_with_a_zone_is_stored_in_utc(kd):
+    """README: `--expires-at` is UTC unless it names a zone."""
+    key = kd.create("zoned", "--expires-at", "2099-01-01T12:00+02:00")
+    assert key["expires_at"] == "2099-01-01T10:00:00+00:00"
+    (listed,) = kd.json("key", "list", "--integration", "github")
+    assert listed["expires_at"] == "2099-01-01T10:00:00+00:00"
+
+
 @pytest.mark.parametrize(
     ("options", "needle"),
     [
@@ -363,6 +379,41 @@ def test_list_expiring_within_and_unused_for(kd):
 
     kd.ok("key", "revoke", soon["public_key"], "--yes")  # only live keys are listed
     assert kd.json("key", "list", "--expiring-within", "14d") == []
+
+
+def test_unused_for_lists_the_stalest_first(kd):
+    """README: `--unused-for` lists stalest first: by last use, a key never
+    used by when it was made."""
+    made = [kd.create(label, "--no-expiry") for label in ("used-80d", "used-40d", "never-60d")]
+    for key, created, used in zip(made, (100, 200, 60), (80, 40, None), strict=True):
+        kd.sql("UPDATE api_key SET created_at = :created, last_used_at = :used "
+               "WHERE public_key = :pk", created=utcnow() - timedelta(days=created),
+               used=None if used is None else utcnow() - timedelta(days=used),
+               pk=key["public_key"])  # fmt: skip
+    listed = kd.json("key", "list", "--unused-for", "30d")
+    assert [k["label"] for k in listed] == ["used-80d", "never-60d", "used-40d"]
+
+
+def test_expiring_and_unused_lists_cover_every_workspace_unless_one_is_named(kd):
+    """README: `--expiring-within` and `--unused-for` list across all your
+    workspaces unless `--workspace` names one."""
+    kd.ok("init", "--workspace", "beta")
+    kd.ok("integration", "add", "--workspace", "beta", "--name", "gitlab", "--provider", "GitLab",
+          "--client-id", "Iv1.b", "--redirect-uri", "https://app.example.com/cb", "--configure")  # fmt: skip
+    acme = kd.create("acme-key", "--expires-in", "3d")
+    beta = kd.json("key", "create", "--integration", "gitlab", "--label", "beta-key",
+                   "--expires-in", "2d")  # fmt: skip
+    for key, days in ((acme, 50), (beta, 40)):
+        kd.sql("UPDATE api_key SET created_at = :at WHERE public_key = :pk",
+               at=utcnow() - timedelta(days=days), pk=key["public_key"])  # fmt: skip
+
+    def labels(*args: str) -> list[str]:
+        return [k["label"] for k in kd.json("key", "list", *args)]
+
+    assert labels("--expiring-within", "14d") == ["beta-key", "acme-key"]
+    assert labels("--expiring-within", "14d", "--workspace", "beta") == ["beta-key"]
+    assert labels("--unused-for", "30d") == ["acme-key", "beta-key"]
+    assert labels("--unused-for", "30d", "--workspace", "acme") == ["acme-key"]
 
 
 @pytest.mark.parametrize(

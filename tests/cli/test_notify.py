@@ -132,6 +132,27 @@ def test_remove_a_channel(configured):
     assert configured("notify", "remove", "ops@example.com")[0] == 1
 
 
+def test_remove_a_webhook_by_its_url(configured):
+    """README: `notify remove` takes a channel's id, URL or address."""
+    url = "https://hooks.example.com/kd"
+    assert configured("notify", "add-webhook", url, "--workspace", "acme")[0] == 0
+    code, out, err = configured("notify", "remove", url)
+    assert (code, out, err) == (0, f"acme no longer sends notices to {url}\n", "")
+    assert configured("notify", "list", "--json")[1].strip() == "[]"
+
+
+def test_a_plain_http_webhook_to_another_host_is_refused_in_one_line(configured):
+    """README: webhooks are `https://` only (`http://` to localhost)."""
+    url = "http://hooks.example.com/kd"
+    code, out, err = configured("notify", "add-webhook", url, "--workspace", "acme")
+    assert (code, out) == (1, "")
+    assert err == (
+        f"keydesk: the webhook URL '{url}' must be an absolute https:// URL "
+        "(http:// only to localhost)\n"
+    )
+    assert configured("notify", "list", "--json")[1].strip() == "[]"
+
+
 def test_a_channel_written_by_hand_is_shown_literally_when_removed(configured, tmp_path):
     """On SQLite the store is a file anyone with access may edit: a target
     carrying an escape sequence must not restyle the terminal."""

@@ -85,3 +85,12 @@ def test_help_shows_required_options_without_brackets(cli, command):
     usage = " ".join(out.split("\n\n")[0].split())
     assert code == 0 and "[--workspace NAME]" not in usage and "[--label" not in usage, usage
     assert "--workspace NAME" in usage or "--label" in usage or "--name" in usage, usage
+
+
+@pytest.mark.parametrize("count", ["0", "65"])
+def test_serve_refuses_a_worker_count_outside_1_to_64(cli, count):
+    """README: `serve --workers N` takes 1-64; anything else is a usage error
+    (read by the parser: no server starts)."""
+    code, out, err = cli("serve", "--workers", count)
+    assert (code, out) == (2, "") and err.count("\n") == 1
+    assert f"not a number of workers from 1 to 64: '{count}'" in err

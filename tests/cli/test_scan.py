@@ -161,6 +161,32 @@ def test_history_and_ignored_files_are_scanned(world, store_url, tmp_path, run):
     assert code == 0 and out == ""
 
 
+def test_with_no_path_the_current_folder_is_scanned_recursively_ignored_files_too(
+    tmp_path, run, monkeypatch
+):
+    """README: `keydesk scan` alone scans the current folder, recursively (ignored files too)."""
+    leaked = generate_key_pair()
+    repo = tmp_path / "repo"
+    (repo / "deep").mkdir(parents=True)
+    git(repo, "init", "-q")
+    (repo / ".gitignore").write_text("*.env\n")
+    (repo / "deep" / "ci.env").write_text(f"KEY={leaked.private_key.reveal()}\n")
+    monkeypatch.chdir(repo)
+    code, out, _err = run("scan")  # no store here: the key is unchecked, so live
+    assert (code, out.split(": ", 1)[0]) == (2, "./deep/ci.env:1")
+    assert leaked.public_key in out
+    assert run("scan", "--respect-gitignore")[:2] == (0, "")  # git does ignore it
+
+
+def test_an_unreadable_file_is_named_on_one_line_and_the_exit_is_3(run):
+    """README: what could not be read (an unreadable file) is named, a line each.
+    /proc/self/mem opens but fails to read, even for root."""
+    code, out, err = run("scan", "/proc/self/mem")
+    assert (code, out) == (3, "")
+    named = [line for line in err.splitlines() if "/proc/self/mem" in line]
+    assert named == ["keydesk: /proc/self/mem: skipped, read failed: input/output error"]
+
+
 def test_revoke_what_leaked_then_verify_gives_401(world, store_url, tmp_path, run):
     created = world.owner.create_key("github", "prod")
     leak = tmp_path / "shell_history"

@@ -514,6 +514,30 @@ def test_a_session_ignores_what_the_client_could_set_in_its_environment(host, tm
     assert json.loads(out)["owner"] == "alice"  # not KEYDESK_ACCOUNT's owner
 
 
+def test_verify_over_ssh_says_only_valid_of_a_key_of_a_workspace_not_approved(host):
+    """README: over SSH, `verify` of a key of a workspace the session's key may not act
+    in says only `valid: kdpk_…` (--json: `valid` and `public_key`)."""
+    store = open_store(f"sqlite:///{host.store_path}")
+    try:
+        bea = KeyService(store, "bea")  # alice is a viewer in beta, her key approved in acme only
+        bea.add_integration(
+            "beta", "gitlab", "GitLab", client_id="g", redirect_uri="https://b.example/cb",
+            configure=True,
+        )  # fmt: skip
+        made = bea.create_key("gitlab", "beta deploy")
+    finally:
+        store.dispose()
+    secret, public_key = made.private_key.reveal(), made.key.public_key
+    code, out, err = host.session("alice", "verify", stdin=f"{secret}\n")
+    assert (code, out) == (0, f"valid: {public_key}\n"), err
+    code, out, err = host.session("alice", "verify --json", stdin=f"{secret}\n")
+    assert code == 0, err
+    assert json.loads(out) == {"valid": True, "public_key": public_key}
+    # Locally, bea sees it all: the same key, so the session's answer is the narrowing.
+    code, out, err = host.run("verify", actor="bea", stdin=f"{secret}\n")
+    assert code == 0 and "'beta deploy' integration gitlab in beta" in out, err
+
+
 def test_a_session_reads_the_audit_trail_and_members(host):
     code, out, err = host.session("alice", "audit --workspace acme --json")
     assert code == 0, err

@@ -113,3 +113,12 @@ def test_hash_verifies_only_the_same_key():
     assert not check_secret(stored, two.private_key).matches
     assert not check_secret(None, one.private_key).matches
     assert not check_secret("not-a-hash", one.private_key).matches
+
+
+def test_keys_are_hashed_with_argon2id_one_pass_over_8_kib_one_lane():
+    """README: argon2id at t=1, m=8 KiB, p=1, read back from a hash keydesk made."""
+    from argon2 import Type, extract_parameters
+
+    stored = hash_private_key(generate_key_pair().private_key)
+    made = extract_parameters(stored)
+    assert (made.type, made.time_cost, made.memory_cost, made.parallelism) == (Type.ID, 1, 8, 1)

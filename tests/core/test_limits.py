@@ -87,3 +87,11 @@ TRUSTED = proxies(["10.0.0.1", "fd00::/8"])
 def test_the_source_is_the_right_most_untrusted_hop(peer, headers, source):
     found = client_address(peer, headers, TRUSTED)
     assert (None if found is None else str(found)) == source
+
+
+@pytest.mark.parametrize("xff_first", [True, False])
+def test_x_forwarded_for_decides_over_forwarded(xff_first):
+    """README: behind a trusted proxy, X-Forwarded-For's address counts (else Forwarded's)."""
+    xff, forwarded = (b"x-forwarded-for", b"2.2.2.2"), (b"forwarded", b"for=192.0.2.4")
+    headers = [xff, forwarded] if xff_first else [forwarded, xff]
+    assert str(client_address("10.0.0.1", headers, TRUSTED)) == "2.2.2.2"

@@ -17,7 +17,7 @@ from starlette.testclient import TestClient, WebSocketDenialResponse
 from starlette.websockets import WebSocket
 
 from keydesk.asgi import KeydeskAuth
-from keydesk.errors import StoreUnavailable, TooManyAttempts
+from keydesk.errors import RateLimited, StoreUnavailable, TooManyAttempts
 from keydesk.http.server import create_app
 from keydesk.verify import Verifier
 from tests.support.servers import keydesk_serve, uvicorn_thread
@@ -247,12 +247,21 @@ def test_websocket_handshake_needs_a_key_real_server(module_world, module_keys):
     verifier.close()
 
 
+_TWO_KEYS = [(b"authorization", b"Bearer a"), (b"authorization", b"Bearer b")]
+
+
 @pytest.mark.parametrize(
-    ("headers", "code"),
-    [([], 1008), ([(b"authorization", b"Bearer a"), (b"authorization", b"Bearer b")], 1008)],
-)
+    ("headers", "error", "code"),
+    [([], None, 1008),
+     (_TWO_KEYS, None, 1008),
+     # README: 1013 (try again later) for 429/503.
+     ("valid", TooManyAttempts("too many attempts with this key at once", 1), 1013),
+     ("valid", RateLimited("kdpk_x", "rate", 17), 1013),
+     ("valid", RateLimited("kdpk_x", "quota", 17), 1013),
+     ("valid", StoreUnavailable("no keydesk store at /secret/path/k.db"), 1013)],
+)  # fmt: skip
 def test_websocket_refused_with_a_close_where_denial_responses_are_unsupported(
-    module_world, headers, code
+    module_world, module_keys, headers, error, code
 ):
     sent = []
 
@@ -262,12 +271,16 @@ def test_websocket_refused_with_a_close_where_denial_responses_are_unsupported(
     async def send(message):
         sent.append(message)
 
+    if headers == "valid":
+        headers = [(b"authorization", f"Bearer {module_keys['valid']}".encode())]
     scope = {"type": "websocket", "path": "/ws", "headers": headers, "query_string": b""}
-    auth = KeydeskAuth(_never_called, verifier=Verifier(module_world.store.engine))
+    verifier = Verifier(module_world.store.engine)
+    refusing = verifier if error is None else _Refusing(error)
+    auth = KeydeskAuth(_never_called, verifier=refusing)  # type: ignore[arg-type]
     asyncio.run(auth(scope, receive, send))
+    verifier.close()
     assert [message["type"] for message in sent] == ["websocket.close"]
     assert sent[0]["code"] == code
-    auth.verifier.close()
 
 
 def test_invalid_answers_wait_for_the_floor_and_nothing_else_does(client, keys, monkeypatch):

@@ -82,3 +82,13 @@ def test_names_beyond_ascii_are_percent_encoded(world, client):
     response = client.get("/v1/verify", headers=_bearer(key))
     assert response.headers["x-keydesk-integration"] == "caf%C3%A9%C2%A0bar"
     assert response.headers["x-keydesk-scopes"] == "a%25b"
+
+
+@pytest.mark.parametrize("query", ["scope=repo&scope=read:org", "scope=read:org&scope=repo"])
+def test_each_scope_parameter_is_required_in_either_order(world, client, query):
+    """README: `?scope=a&scope=b` refuses a key without those scopes with 403."""
+    repo_only = world.owner.create_key("github", "repo only", scopes=["repo"])
+    refused = client.get(f"/v1/verify?{query}", headers=_bearer(repo_only.private_key.reveal()))
+    assert refused.status_code == 403
+    assert 'error="insufficient_scope"' in refused.headers["www-authenticate"]
+    assert not any(name.lower() in refused.headers for name in IDENTITY_HEADERS)

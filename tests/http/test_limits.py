@@ -6,6 +6,7 @@ spoofed X-Forwarded-For from an untrusted peer chooses nothing)."""
 from __future__ import annotations
 
 import itertools
+import re
 
 import pytest
 from starlette.applications import Starlette
@@ -92,6 +93,30 @@ def test_over_its_rate_429_with_retry_after_and_ratelimit_headers(made):
     assert again.status_code == 429
 
 
+def test_a_key_with_a_rate_and_a_quota_carries_both_and_429s_over_its_quota(module_world):
+    """README: every accepted or 429 answer to a limited key carries `RateLimit-Policy:
+    "rate";q=…;w=…, "quota";q=…;w=2592000` and `RateLimit`; over the quota, 429
+    `"limit": "quota"`."""
+    both = module_world.owner.create_key("github", "rate and quota", rate="100/d", quota="2/month")
+    key = both.private_key.reveal()
+    with _client(module_world, "192.0.2.8") as client:
+        answers = [client.get("/v1/verify", headers=_auth(key)) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    for answer in answers:
+        assert answer.headers["ratelimit-policy"] == '"rate";q=100;w=86400, "quota";q=2;w=2592000'
+    remaining = [re.fullmatch(_RATELIMIT, a.headers["ratelimit"]) for a in answers]
+    left = [m and (m["rate"], m["quota"]) for m in remaining]
+    assert left == [("99", "1"), ("98", "0"), ("98", "0")]  # the refused one used nothing
+    refused = answers[-1]
+    assert refused.json() | {"message": ""} == {
+        "error": "rate_limited", "limit": "quota", "message": "",
+    }  # fmt: skip
+    assert refused.headers["retry-after"] == remaining[-1]["quota_reset"]
+
+
+_RATELIMIT = r'"rate";r=(?P<rate>\d+);t=\d+, "quota";r=(?P<quota>\d+);t=(?P<quota_reset>\d+)'
+
+
 def test_order_401_then_403_then_429(made):
     world, fenced, _free = made
     with _client(world, "10.0.0.1") as client:
@@ -124,6 +149,9 @@ def test_a_spoofed_forwarded_address_from_an_untrusted_peer_chooses_nothing(made
         ({"X-Forwarded-For": "10.9.8.7, 127.0.0.2"}, 200),  # an inner trusted hop is skipped
         ({"Forwarded": 'for="[2001:db8::7]:443";proto=https'}, 200),
         ({"Forwarded": "for=192.0.2.1, for=10.1.1.1"}, 200),
+        # Sent both, X-Forwarded-For decides.
+        ({"X-Forwarded-For": "10.9.8.7", "Forwarded": "for=192.0.2.1"}, 200),
+        ({"X-Forwarded-For": "192.0.2.1", "Forwarded": "for=10.9.8.7"}, 403),
         ({"X-Forwarded-For": "not-an-address"}, 403),
         ({}, 403),  # the proxy itself, 127.0.0.1, is not in the key's networks
     ],

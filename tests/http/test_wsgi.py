@@ -129,6 +129,28 @@ def test_what_a_server_logs_of_a_key_sent_elsewhere_is_redacted(verifier, keys, 
 
 
 @on_sqlite
+def test_a_key_sent_as_the_request_method_is_redacted(verifier, keys):
+    """README: under WSGI the method of a request with a key outside
+    `Authorization` is redacted in the environ a server logs from."""
+    seen = []
+    app = _flask_app()
+    inner = KeydeskWSGI(app.wsgi_app, verifier=verifier)
+
+    def server_side(environ, start_response):
+        answer = inner(environ, start_response)
+        seen.append(dict(environ))
+        return answer
+
+    app.wsgi_app = server_side
+    key = keys["valid"]
+    answer = app.test_client().get("/repos", environ_overrides={"REQUEST_METHOD": key})
+    assert answer.status_code == 400
+    (environ,) = seen
+    assert environ["REQUEST_METHOD"] == "[redacted]"
+    assert not [n for n, value in environ.items() if isinstance(value, str) and key[5:] in value]
+
+
+@on_sqlite
 def test_gunicorns_access_log_never_holds_the_key(world, store_url, keys, tmp_path):
     """A real gunicorn, its access log in its default format (request line,
     client, user, Referer, User-Agent): a key sent anywhere but a Bearer

@@ -65,6 +65,65 @@ def test_revoking_many_is_one_transaction_audited_per_key_and_once_for_the_batch
     assert all(world.owner.key(k.public_key).revoked_by == "alice" for k in keys[1:])
 
 
+def _second_workspace(world) -> int:
+    """beta, also owned by alice, with a configured integration gitlab: its id."""
+    world.owner.create_workspace("beta")
+    return world.owner.add_integration(
+        "beta", "gitlab", "GitLab", client_id="Iv1.b",
+        redirect_uri="https://app.example.com/cb", configure=True,
+    ).id  # fmt: skip
+
+
+def test_workspace_narrows_the_match_to_that_workspace(world):
+    """README: `--workspace` only narrows: matching keys elsewhere are not matched."""
+    gitlab = _second_workspace(world)
+    acme = world.owner.create_key("github", "a1", tags=["env=staging"]).key
+    beta = world.owner.create_key(gitlab, "b1", tags=["env=staging"]).key
+    matched = world.owner.matching_keys(_selection("env=staging", workspace="beta"))
+    assert [k.public_key for k in matched] == [beta.public_key]
+    everywhere = world.owner.matching_keys(_selection("env=staging"))
+    assert {k.public_key for k in everywhere} == {acme.public_key, beta.public_key}
+
+
+def test_a_key_expired_between_the_match_and_the_revoke_is_skipped(world):
+    """README: a key expired since the question is left as it is and counted."""
+    keys = [world.owner.create_key("github", f"k{n}", tags=["env=ci"]).key for n in range(3)]
+    matched = [k.public_key for k in world.owner.matching_keys(_selection("env=ci"))]
+    assert sorted(matched) == sorted(k.public_key for k in keys)
+    with world.store.engine.begin() as connection:
+        connection.execute(
+            sa.text("UPDATE api_key SET expires_at = :past WHERE public_key = :key"),
+            {"past": utcnow() - timedelta(minutes=1), "key": keys[1].public_key},
+        )
+    done = world.owner.revoke_keys(matched, note="tag env=ci")
+    assert done.skipped == (keys[1].public_key,)
+    assert sorted(done.revoked) == sorted([keys[0].public_key, keys[2].public_key])
+    expired = world.owner.key(keys[1].public_key)
+    assert (expired.status, expired.revoked_by) == ("expired", None)
+    (batch,) = [e for e in world.owner.audit("acme") if e.action == "key.revoke.batch"]
+    assert batch.label == "2 keys revoked"
+
+
+def test_revoking_keys_of_two_workspaces_writes_one_batch_event_in_each(world):
+    """README: each workspace has one `key.revoke.batch` naming what was asked
+    and counting its own keys (on PostgreSQL the database counts them)."""
+    gitlab = _second_workspace(world)
+    keys = [world.owner.create_key("github", f"a{n}").key for n in range(2)]
+    keys.append(world.owner.create_key(gitlab, "b0").key)
+    done = world.owner.revoke_keys([k.public_key for k in keys], note="tag env=ci")
+    assert len(done.revoked) == 3
+    batches = sorted(
+        (e.workspace, e.integration, e.target, e.label)
+        for workspace in ("acme", "beta")
+        for e in world.owner.audit(workspace)
+        if e.action == "key.revoke.batch"
+    )
+    assert batches == [
+        ("acme", "github", "tag env=ci", "2 keys revoked"),
+        ("beta", "gitlab", "tag env=ci", "1 key revoked"),
+    ]
+
+
 def test_a_revocation_that_fails_midway_revokes_nothing(world, monkeypatch):
     """The batch's event is written last (on PostgreSQL by the database,
     which refuses a note with a control character): refused there, every

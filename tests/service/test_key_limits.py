@@ -62,6 +62,14 @@ def test_a_rotation_carries_limits_and_networks(world):
     assert rotated.created.key.limits == created.key.limits
 
 
+def test_a_rotation_carries_the_quota(world):
+    """README: `key rotate` gives the replacement the old key's limits: its quota too."""
+    created = world.owner.create_key("github", "metered", quota="1000/month")
+    rotated = world.owner.rotate_key(created.key.public_key, timedelta(hours=1))
+    assert rotated.created.key.limits.quota == "1000/month"
+    assert world.owner.key(rotated.created.key.public_key).limits.quota == "1000/month"
+
+
 def test_admins_edit_limits_members_may_not(world):
     created = world.owner.create_key("github", "guarded")
     admin = world.as_account("bob", "admin")
@@ -84,6 +92,17 @@ def test_the_default_rate_is_the_owners_and_new_keys_get_it(world):
     events = world.owner.audit("acme")
     assert ("workspace.policy", "default rate 100/min") in [(e.action, e.label) for e in events]
     assert world.owner.set_default_rate("acme", "none") is None
+
+
+def test_a_default_rate_set_later_leaves_existing_keys_their_own_rate(world):
+    """README: new keys get the workspace's default rate; keys that exist keep
+    theirs (a key without a rate stays without one)."""
+    unlimited = world.owner.create_key("github", "unlimited").key.public_key
+    own = world.owner.create_key("github", "own", rate="5/s").key.public_key
+    world.owner.set_default_rate("acme", "100/min")
+    assert world.owner.key(unlimited).limits.rate is None
+    assert world.owner.key(own).limits.rate == "5/s"
+    assert world.owner.create_key("github", "new").key.limits.rate == "100/min"
 
 
 @pytest.mark.parametrize(

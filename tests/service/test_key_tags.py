@@ -95,3 +95,18 @@ def test_at_most_twenty_tags(world):
     key = world.owner.create_key("github", "prod", tags=many[:20]).key
     with pytest.raises(InvalidInput, match="at most 20 tags; nothing was changed"):
         world.owner.edit_key_tags(key.public_key, add=["one=more"])
+
+
+def test_a_tag_value_that_is_not_ascii_is_refused_in_one_line(world):
+    """README: a value is ASCII only, so that no tag reads like another (`env=prød`)."""
+    with pytest.raises(InvalidInput) as refused:
+        world.owner.create_key("github", "prod", tags=["env=prød"])
+    assert refused.value.message == (
+        "tag 'env=prød': a value is 1-40 letters, digits or _ . : / @ + - (no spaces)"
+    )
+    assert world.owner.keys("github") == []
+    key = world.owner.create_key("github", "prod", tags=["env=prod"]).key
+    with pytest.raises(InvalidInput) as refused:
+        world.owner.edit_key_tags(key.public_key, add=["env=prød"])
+    assert refused.value.message.startswith("tag 'env=prød': a value is 1-40 letters")
+    assert world.owner.key(key.public_key).tags == (Tag("env", "prod"),)

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from keydesk.store.schema import HEAD
 from tests.conftest import copy_store_file
 from tests.support.pg_team import acme_with_github
 
@@ -98,6 +99,31 @@ def test_a_schema_changed_behind_keydesks_back_is_found(filled, configured):
         "schema: missing: index ix_api_key_public_key on api_key",
         "schema: missing: trigger api_key_cascade on api_key",
         "schema: unexpected: trigger api_key_unrevoke on api_key",
+    ]
+
+
+def test_a_dangling_foreign_key_is_an_integrity_finding(filled, configured):
+    """README: `store check` runs SQLite's foreign_key_check."""
+    connection = sqlite3.connect(filled)  # foreign keys are not enforced on this connection
+    connection.execute("UPDATE api_key SET revoked_by = 424242")
+    connection.commit()
+    (rowid,) = connection.execute("SELECT rowid FROM api_key").fetchone()
+    connection.close()
+    code, out, _err = configured("store", "check")
+    assert (code, out) == (1, f"integrity: api_key row {rowid} refers to a missing account\n")
+
+
+def test_an_older_schema_is_a_schema_finding(filled, configured):
+    """README: `store check` reports the schema version; an older one is a finding."""
+    connection = sqlite3.connect(filled)
+    connection.execute("UPDATE alembic_version SET version_num = '0009'")
+    connection.commit()
+    connection.close()
+    code, out, _err = configured("store", "check")
+    assert code == 1
+    assert out.splitlines() == [
+        f"schema: the schema is 0009, older than this keydesk's {HEAD} "
+        "(any other keydesk command upgrades it)"
     ]
 
 

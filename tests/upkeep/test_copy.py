@@ -23,6 +23,7 @@ from keydesk.service.context import ServiceContext
 from keydesk.store.engine import open_store
 from keydesk.upkeep.copy import copy_store
 from keydesk.verify import Verifier
+from tests.support.pg_team import acme_with_github
 
 pytestmark = pytest.mark.postgres
 
@@ -220,6 +221,34 @@ def test_every_missing_role_is_named_in_one_message_before_anything_is_written(t
     try:
         with engine.connect() as connection:
             assert connection.execute(sa.text("SELECT count(*) FROM workspace")).scalar() == 0
+    finally:
+        engine.dispose()
+
+
+def test_a_target_that_already_holds_keydesk_data_is_refused_in_one_line(team, tmp_path, cli):
+    """README: the copy goes into a database holding no keydesk data."""
+    acme_with_github(team).create_key("github", "there")
+    url = f"sqlite:///{tmp_path / 'source.db'}"
+    store = open_store(url, create=True)
+    KeyService(store, team.role("alice")).create_workspace("beta")
+    store.dispose()
+    before = _counts(team.url)
+    assert before["workspace"] == before["api_key"] == 1
+    code, out, err = cli("--db", url, "store", "copy", "--to", team.url)
+    assert (code, out, err.count("\n")) == (1, "", 1)
+    assert "the target already holds keydesk data (" in err
+    assert "copy into a new database prepared with keydesk postgres setup" in err
+    assert _counts(team.url) == before  # nothing written, not even a store.copy event
+
+
+def _counts(url: str) -> dict[str, int]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return {
+                table: connection.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar()
+                for table in ("workspace", "api_key", "audit_event", "account")
+            }
     finally:
         engine.dispose()
 

@@ -1,5 +1,5 @@
 """`keydesk store info`: backend, where (never a password), schema, counts,
-size; `store backup` of PostgreSQL points at pg_dump."""
+size; `store backup` and `restore` of PostgreSQL point at pg_dump."""
 
 from __future__ import annotations
 
@@ -34,6 +34,20 @@ def test_info_on_postgresql_never_shows_the_password(team, cli):
     assert info["backend"] == "postgresql" and info["counts"]["integration"] == 1
     code, _out, err = cli("--db", team.url_as("alice"), "store", "backup", "/tmp/x.db")
     assert code == 1 and "pg_dump" in err
+
+
+@pytest.mark.postgres
+def test_restore_on_postgresql_says_to_use_pg_dump(team, configured, tmp_path):
+    """README: `store backup` and `restore` are for SQLite, and on PostgreSQL say to use pg_dump."""
+    acme_with_github(team)
+    backup = str(tmp_path / "backup.db")
+    assert configured("store", "backup", backup)[0] == 0  # a real backup, of the SQLite store
+    code, out, err = configured("--db", team.url, "store", "restore", "--yes", backup)
+    assert (code, out) == (1, "")
+    assert err.startswith("keydesk: store backup and restore are for SQLite stores; ")
+    assert "on PostgreSQL use pg_dump" in err and err.count("\n") == 1
+    code, out, _err = configured("--db", team.url, "store", "info", "--json")
+    assert code == 0 and json.loads(out)["counts"]["integration"] == 1  # the store untouched
 
 
 @pytest.mark.postgres

@@ -100,6 +100,36 @@ def test_the_service_reads_usage_per_hour_and_wrong_secrets(world, keys):
         outsider.key_usage(public_key, now - timedelta(hours=1))
 
 
+def test_expired_and_integration_disabled_refusals_are_counted(world):
+    """README: the verifier counts refusals by reason, `expired` and
+    `integration_disabled` among them."""
+    expired = world.owner.create_key("github", "old", expires_at=utcnow() + timedelta(hours=1))
+    with world.store.engine.begin() as connection:  # expired since
+        connection.execute(
+            sa.text("UPDATE api_key SET expires_at = :past WHERE public_key = :key"),
+            {"past": utcnow() - timedelta(minutes=1), "key": expired.key.public_key},
+        )
+    gitea = world.owner.add_integration(
+        "acme", "gitea", "Gitea", client_id="Iv1.g",
+        redirect_uri="https://app.example.com/cb", configure=True,
+    )  # fmt: skip
+    disabled = world.owner.create_key(gitea.id, "off")
+    world.owner.disable_integration(gitea.id)
+    verifier = Verifier(world.store.engine, usage_flush_seconds=3600.0)  # only flush() writes
+    try:
+        for _ in range(2):
+            assert _refused(verifier, expired.private_key.reveal()) is UnauthorizedReason.EXPIRED
+        refused = _refused(verifier, disabled.private_key.reveal())
+        assert refused is UnauthorizedReason.INTEGRATION_DISABLED
+        verifier.flush()
+    finally:
+        verifier.close()
+    since = utcnow() - timedelta(hours=1)
+    assert world.owner.key_usage(expired.key.public_key, since).refused == {"expired": 2}
+    usage = world.owner.key_usage(disabled.key.public_key, since)
+    assert usage.refused == {"integration_disabled": 1}
+
+
 def test_an_expired_key_is_refused_on_the_very_next_request_and_shows_expired(world):
     created = world.owner.create_key("github", "soon", expires_at=utcnow() + timedelta(hours=1))
     verifier = Verifier(world.store.engine)

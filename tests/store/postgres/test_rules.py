@@ -286,6 +286,14 @@ def test_not_even_the_servers_superuser_stores_a_time_keydesk_cannot_read(acme):
     acme.service_as("alice").create_key("github", "still fine")
 
 
+@pytest.mark.parametrize("early", ["1500-01-01", "1999-12-31 23:59:59.999999+00"])
+def test_not_even_the_servers_superuser_stores_a_time_before_the_year_2000(refusing_acme, early):
+    """README: a key's times are in years 2000 to 9999."""
+    for column in ("expires_at", "last_used_at", "revoked_at", "created_at"):
+        with pytest.raises(sa.exc.IntegrityError, match=f"api_key_{column}_range"):
+            as_superuser(refusing_acme, f"UPDATE api_key SET {column} = '{early}'")
+
+
 def test_the_limits_keydesk_writes_are_accepted(acme):
     alice = acme.service_as("alice")
     for uri in ("http://localhost:8000/cb", "http://[::1]/cb", "https://a.example/cb?x=1"):
