@@ -151,8 +151,15 @@ def test_the_real_command_end_to_end(sqlite_url, migrated):
 @pytest.mark.parametrize("argv", [(), ("demo",)])
 def test_the_tui_without_a_terminal_says_what_to_run_and_ends(tmp_path, argv):
     """cron, a pipe, `ssh -T`: no terminal to draw on. One line, exit 2, at
-    once, and no store made (Textual would otherwise spin for ever)."""
-    env = {**os.environ, "KEYDESK_DATABASE_URL": f"sqlite:///{tmp_path / 'none.db'}"}
+    once, and no store made (Textual would otherwise spin for ever), nor a
+    demo's folder."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {
+        **os.environ,
+        "KEYDESK_DATABASE_URL": f"sqlite:///{tmp_path / 'none.db'}",
+        "TMPDIR": str(scratch),
+    }
     done = subprocess.run(
         [sys.executable, "-m", "keydesk", *argv], stdin=subprocess.DEVNULL, env=env,
         capture_output=True, text=True, timeout=60,
@@ -162,6 +169,7 @@ def test_the_tui_without_a_terminal_says_what_to_run_and_ends(tmp_path, argv):
     assert "need a terminal" in done.stderr and "ssh -t" in done.stderr
     assert "\x1b" not in done.stderr
     assert not (tmp_path / "none.db").exists()
+    assert list(scratch.iterdir()) == []
 
 
 @pytest.mark.parametrize(

@@ -298,3 +298,27 @@ def test_an_open_error_names_the_store_without_its_password():
     with pytest.raises(StoreUnavailable) as refused:
         open_store("postgresql+psycopg://alice:hunter2@127.0.0.1:notaport/db")
     assert "hunter2" not in refused.value.message and "alice:***@" in refused.value.message
+
+
+@pytest.mark.parametrize(
+    ("query", "connect_timeout", "lock_timeout"),
+    [("", "10", "5s"), ("?connect_timeout=3&options=-c%20lock_timeout%3D1234", "3", "1234ms")],
+)
+def test_postgres_waits_are_bounded_and_the_urls_own_win(
+    store_url, migrated, query, connect_timeout, lock_timeout
+):
+    """README: a new connection is given 10 seconds and a lock 5 (as SQLite's
+    busy timeout); a URL's own `connect_timeout` or `options=-c lock_timeout=…`
+    wins. Read from the connection the store opens, not from the clock."""
+    if not store_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL only")
+    from keydesk.store.engine import open_store
+
+    store = open_store(store_url + query)
+    try:
+        with store.engine.connect() as connection:
+            used = connection.connection.dbapi_connection.info.get_parameters()
+            locks = connection.exec_driver_sql("SHOW lock_timeout").scalar()
+    finally:
+        store.dispose()
+    assert (used["connect_timeout"], locks) == (connect_timeout, lock_timeout)

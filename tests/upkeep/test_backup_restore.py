@@ -88,6 +88,7 @@ def test_a_backup_taken_while_serving_and_writing_restores_to_a_store_check_pass
 
 
 def test_a_restore_after_a_revoke_keeps_the_key_revoked(acme, sqlite_url, tmp_path):
+    acme.owner.create_workspace("beta")
     kept = acme.owner.create_key("github", "kept")
     lost = acme.owner.create_key("github", "lost")
     taken = backup(sqlite_url, str(tmp_path / "b" / "one.db"))
@@ -110,6 +111,9 @@ def test_a_restore_after_a_revoke_keeps_the_key_revoked(acme, sqlite_url, tmp_pa
         actions = [(e.action, e.actor) for e in owner.audit("acme")]
         assert ("store.restore", "bob") in actions
         assert ("key.revoke", "alice") in actions  # the revocation's own event, carried over
+        for workspace in ("acme", "beta"):  # each workspace is told, once
+            told = [e for e in owner.audit(workspace) if e.action == "store.restore"]
+            assert len(told) == 1, workspace
     finally:
         store.dispose()
 
