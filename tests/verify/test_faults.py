@@ -101,6 +101,33 @@ def test_a_deleted_store_is_503_for_warm_and_cold_keys_and_nothing_is_created(
     assert text.count("key store unavailable") == 1
 
 
+def test_with_the_store_gone_a_remembered_refusal_says_nothing_of_which_ids_exist(accepted):
+    """A wrong secret for a real id and a forged id, each refused once, are
+    answered again from memory with no read: both still 401 once the store
+    is gone (a read for one only would have made it 503, telling them apart)."""
+    from tests.conftest import _with_checksum
+
+    valid, other = accepted.key, accepted.world.owner.create_key("github", "other")
+    other_text = other.private_key.reveal()
+    keys = {
+        "wrong_secret": _with_checksum(valid[:22] + other_text[22:-6]),
+        "unknown": _with_checksum("kdsk_" + "Z" * 16 + other_text[21:-6]),
+    }
+    refused = {}
+    for kind in ("wrong_secret", "unknown"):
+        with pytest.raises(Unauthorized) as first:
+            accepted.verifier.verify(keys[kind])
+        refused[kind] = first.value.reason
+    for file in _sqlite_files(accepted.store.engine.url.render_as_string()):
+        file.unlink(missing_ok=True)
+    for kind in ("wrong_secret", "unknown", "wrong_secret"):
+        with pytest.raises(Unauthorized) as again:
+            accepted.verifier.verify(keys[kind])
+        assert again.value.reason is refused[kind], kind
+    with pytest.raises(StoreUnavailable):  # anything else needs the store
+        accepted.verifier.verify(accepted.key)
+
+
 def test_a_replaced_store_is_unavailable_never_read_from_the_old_file(
     accepted, sqlite_url, tmp_path
 ):

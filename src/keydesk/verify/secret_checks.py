@@ -25,7 +25,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import NoReturn
+from typing import NamedTuple, NoReturn
 
 from keydesk.errors import Unauthorized, UnauthorizedReason
 from keydesk.keys import PrivateKey, SecretCheck, check_secret, made_today
@@ -45,6 +45,16 @@ FAILED_TTL_SECONDS = 60.0
 SecretChecker = Callable[[str | None, PrivateKey], SecretCheck]
 Sleep = Callable[[float], object]
 AsyncSleep = Callable[[float], Awaitable[object]]
+
+
+class Failure(NamedTuple):
+    """A refusal remembered for a minute, answered again with no read and
+    no hash: a wrong secret keeps its key's allowlist as read then, so that
+    from elsewhere it is 403 as the whole path would say."""
+
+    reason: UnauthorizedReason
+    key_id: int | None  # None: an id that matched no row
+    allow_from: str | None
 
 
 class SecretChecks:
@@ -74,10 +84,8 @@ class SecretChecks:
         self._keyed = hashlib.blake2b(key=secrets.token_bytes(32), digest_size=32)
         self._lock = threading.Lock()
         self._verified: OrderedDict[bytes, int] = OrderedDict()
-        # digest -> (until, reason, the key's row id when the key exists)
-        self._failed: OrderedDict[bytes, tuple[float, UnauthorizedReason, int | None]] = (
-            OrderedDict()
-        )
+        # digest -> (until, reason, the key's row id and allowlist when the key exists)
+        self._failed: OrderedDict[bytes, tuple[float, Failure]] = OrderedDict()
         self._failed_ttl = failed_ttl
         self._gates = Gates(max_waiting_per_key)
         self._check_times = CheckTimes()
@@ -114,20 +122,22 @@ class SecretChecks:
         """This secret was verified for this row: no argon2 needed."""
         return row is not None and self._verified.get(digest) == row.id
 
-    def refuse_if_failed(
-        self, key: PrivateKey, digest: bytes, *, unknown_only: bool = False
-    ) -> None:
-        """Refuse again what failed within the last minute. `unknown_only`
-        (before the key's row is read): only a key whose id matched no row,
-        which no network can change; a wrong secret for a real key waits
-        for the row, so that its allowlist answers first (403 before 401)."""
-        failure = self._failed.get(digest)
-        if failure is None or (unknown_only and failure[2] is not None):
-            return
-        if failure[0] > time.monotonic():
-            self.refuse(key, digest, failure[1], remember=False, key_id=failure[2])
+    def remembered(self, digest: bytes) -> Failure | None:
+        """How a key with this digest failed within the last minute (None:
+        it did not, or longer ago)."""
+        failed = self._failed.get(digest)
+        if failed is None:
+            return None
+        if failed[0] > time.monotonic():
+            return failed[1]
         with self._lock:
             self._failed.pop(digest, None)
+        return None
+
+    def refuse_if_failed(self, key: PrivateKey, digest: bytes) -> None:
+        failure = self.remembered(digest)
+        if failure is not None:
+            self.refuse(key, digest, failure.reason, remember=False, key_id=failure.key_id)
 
     def refuse(
         self,
@@ -137,12 +147,14 @@ class SecretChecks:
         *,
         remember: bool,
         key_id: int | None = None,
+        allow_from: str | None = None,
     ) -> NoReturn:
         if key_id is not None:  # a real key's refusal is its usage too (a wrong secret: a signal)
             self._bookkeeping.count(key_id, reason.value)
         if remember:
+            failure = Failure(reason, key_id, allow_from)
             with self._lock:
-                self._failed[digest] = (time.monotonic() + self._failed_ttl, reason, key_id)
+                self._failed[digest] = (time.monotonic() + self._failed_ttl, failure)
                 self._failed.move_to_end(digest)
                 if len(self._failed) > FAILED_CACHE_SIZE:
                     self._failed.popitem(last=False)
@@ -216,7 +228,10 @@ class SecretChecks:
         if row is None:
             self.refuse(key, digest, UnauthorizedReason.UNKNOWN, remember=True)
         if not check.matches:
-            self.refuse(key, digest, UnauthorizedReason.WRONG_SECRET, remember=True, key_id=row.id)
+            self.refuse(
+                key, digest, UnauthorizedReason.WRONG_SECRET, remember=True, key_id=row.id,
+                allow_from=row.allow_from,
+            )  # fmt: skip
         if check.new_hash is not None:
             self._bookkeeping.rehash(row.id, row.secret_hash, check.new_hash, row.public_key)
         with self._lock:

@@ -129,10 +129,9 @@ class Verifier:
             if (warm := self._warm(presented, digest, source)) is not None:
                 return warm
         key, digest = self._parse(presented, digest)
-        self._checks.refuse_if_failed(key, digest, unknown_only=True)
+        self._refuse_remembered(key, digest, source)
         row = self._lookups.get(key.public_key)
         where, networks = self._screen(key, row, source)
-        self._checks.refuse_if_failed(key, digest)
         if not self._checks.known(digest, row):
             self._checks.check(key, digest, row)
         row = self._status(key, digest, row)
@@ -161,10 +160,9 @@ class Verifier:
             if (warm := self._warm(presented, digest, source)) is not None:
                 return warm
         key, digest = self._parse(presented, digest)
-        self._checks.refuse_if_failed(key, digest, unknown_only=True)
+        self._refuse_remembered(key, digest, source)
         row = await self._lookups.get_async(key.public_key)
         where, networks = self._screen(key, row, source)
-        self._checks.refuse_if_failed(key, digest)
         if not self._checks.known(digest, row):
             await self._checks.check_async(key, digest, row)
         row = self._status(key, digest, row)
@@ -242,6 +240,20 @@ class Verifier:
         if digest is None or key.reveal() != presented:  # the digest of the text as parsed
             digest = self._checks.digest(key)
         return key, digest
+
+    def _refuse_remembered(self, key: PrivateKey, digest: bytes, source: str | None) -> None:
+        """A refusal of the last minute again, before any read (a flood of one
+        wrong secret or forged key costs no I/O, alike): from outside the
+        key's networks as they were then, 403, as the whole path says."""
+        failure = self._checks.remembered(digest)
+        if failure is None:
+            return
+        allow_from, key_id = failure.allow_from, failure.key_id
+        if allow_from and source is not None and not self._allowlist(allow_from).allows(source):
+            if key_id is not None:
+                self._bookkeeping.count(key_id, FORBIDDEN_NETWORK)
+            raise ForbiddenNetwork(key.public_key)
+        self._checks.refuse(key, digest, failure.reason, remember=False, key_id=key_id)
 
     def _refusal(self, row: StoredKey) -> UnauthorizedReason | None:
         """Why the row's key is refused whatever the secret: revoked,
