@@ -115,7 +115,9 @@ class _Stops:
             " SELECT w.id, (SELECT i.id FROM integration i WHERE i.workspace_id = w.id"
             " AND i.name = ?2), ?3, ?4, ?5, ?6, ?7, ?8 FROM workspace w WHERE w.name = ?1"
             " AND NOT EXISTS (SELECT 1 FROM audit_event e WHERE e.workspace_id = w.id"
-            " AND e.action = ?4 AND e.target = ?5 AND e.at = ?8)",
+            " AND e.action = ?4 AND e.target = ?5 AND e.at = ?8)"
+            # A rotation's, only of an old key the backup holds (its stop is applied again).
+            " AND (?4 <> 'key.rotate' OR EXISTS (SELECT 1 FROM api_key k WHERE k.public_key = ?5))",
             self.events,
         )
         return revoked, disabled, expiries

@@ -48,11 +48,17 @@ _CHANNELS = (
     " AND r.workspace_id = c.workspace_id)"
 )
 # Events of what a restore applies again (key.revoke*, `carried`) are recorded again.
+# An event the restore records again is not lost: a revocation's or a carried
+# action's, in a workspace the backup holds (a rotation's: of a key it holds).
 _EVENTS = (
-    "SELECT count(*) FROM main.audit_event e WHERE e.at >= ? AND e.action NOT LIKE 'key.revoke%'"
-    " AND e.action NOT IN (SELECT value FROM json_each(?)) AND NOT EXISTS (SELECT 1"
-    " FROM restored.audit_event r WHERE r.at = e.at AND r.action = e.action"
-    " AND r.target IS e.target)"
+    "SELECT count(*) FROM main.audit_event e LEFT JOIN main.workspace w ON w.id = e.workspace_id"
+    " WHERE e.at >= ? AND NOT ((e.action LIKE 'key.revoke%'"
+    " OR e.action IN (SELECT value FROM json_each(?)))"
+    " AND EXISTS (SELECT 1 FROM restored.workspace rw WHERE rw.name = w.name)"
+    " AND (e.action <> 'key.rotate'"
+    " OR EXISTS (SELECT 1 FROM restored.api_key k WHERE k.public_key = e.target)))"
+    " AND NOT EXISTS (SELECT 1 FROM restored.audit_event r WHERE r.at = e.at"
+    " AND r.action = e.action AND r.target IS e.target)"
 )
 
 
