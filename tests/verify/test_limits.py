@@ -13,11 +13,13 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 
 import pytest
 
 from keydesk.errors import ForbiddenNetwork, RateLimited, Unauthorized, UnauthorizedReason
 from keydesk.verify import Verifier
+from keydesk.verify.limits import RETRY_SECONDS
 
 
 def _attempt(verifier: Verifier, key: str, source: str | None = None) -> bool:
@@ -315,6 +317,51 @@ def test_a_store_refusing_the_counts_leaves_each_process_exact_alone(world, monk
         assert "counting alone" in caplog.text
     finally:
         verifier.close()
+
+
+def test_a_store_refusing_the_counts_is_told_once_retried_each_second_then_synced(
+    world, monkeypatch, caplog
+):
+    """README: while the counts' writes fail, a process logs one line (not
+    one per request), counts alone, tries again each second, and is back in
+    sync (its count written, the others' read) once the store answers."""
+    created = world.owner.create_key("github", "retried", quota="100/month")  # batches of 5
+    public, key = created.key.public_key, created.private_key.reveal()
+    second = world.owner.create_key("github", "also limited", quota="100/month")
+    caplog.set_level(logging.INFO, logger="keydesk.verify")
+    other = Verifier(world.store.engine)
+    verifier = Verifier(world.store.engine)
+    now = [time.time()]  # a month's window: the test never straddles one
+    monkeypatch.setattr(verifier._limits, "_clock", lambda: now[0])
+    write, tries = verifier._limits._write, []
+
+    def refused(slots):
+        tries.append(len(slots))
+        raise OSError("the store is unreachable")
+
+    monkeypatch.setattr(verifier._limits, "_write", refused)
+    try:
+        assert sum(_attempt(other, key) for _ in range(10)) == 10
+        other.flush()  # another process's count, in the store
+        assert sum(_attempt(verifier, key) for _ in range(40)) == 40
+        assert len(tries) == 1  # once its first batch was due; then alone until a second passed
+        now[0] += RETRY_SECONDS  # a retry, and another key's batch: still the one line
+        assert sum(_attempt(verifier, second.private_key.reveal()) for _ in range(10)) == 10
+        assert sum(_attempt(verifier, key) for _ in range(5)) == 5
+        assert len(tries) == 3
+        assert caplog.text.count("limit counts not shared") == 1
+        assert world.owner.quota_used(public) == 10
+
+        now[0] += RETRY_SECONDS
+        monkeypatch.setattr(verifier._limits, "_write", write)  # the store answers again
+        (quota,) = verifier.verify(key).limits
+        assert world.owner.quota_used(public) == 55  # its 45 written as it synced
+        assert quota.remaining == 100 - 56  # the other's 10 read, this request counted
+        assert caplog.text.count("limit counts not shared") == 1
+        assert caplog.text.count("limit counts shared again") == 1
+    finally:
+        verifier.close()
+        other.close()
 
 
 def test_a_key_without_limits_reports_none(world, keys):

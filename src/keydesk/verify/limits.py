@@ -151,6 +151,7 @@ class LimitCounts:
         self._aged: queue.SimpleQueue[int | None] = queue.SimpleQueue()
         self._queued: set[int] = set()
         self._syncer: threading.Thread | None = None
+        self._alone = False  # the last sync failed: said once, until one succeeds
 
     def limits(self, rate: str | None, quota: str | None) -> Limits:
         """A key's stored limits, parsed once per distinct pair."""
@@ -235,13 +236,20 @@ class LimitCounts:
             try:
                 totals = self._write(slots)
             except Exception as error:  # a limit never fails a request: count alone
-                log.info("limit counts not shared (counting alone for now): %s", first_line(error))
+                if not self._alone:  # one line while it lasts, whatever the keys and retries
+                    self._alone = True
+                    log.info(
+                        "limit counts not shared (counting alone for now): %s", first_line(error)
+                    )
                 with self._lock:
                     for slot, starts, *_ in slots:
                         window = self._window_of(slot)
                         if window is not None and window.starts == starts:
                             window.failed_at = now
                 return
+            if self._alone:
+                self._alone = False
+                log.info("limit counts shared again")
             with self._lock:
                 for (slot, starts, _, written), (total, processes) in zip(
                     slots, totals, strict=True
