@@ -1,16 +1,15 @@
 """A real `keydesk serve --metrics` process: Prometheus scrapes it over
-HTTP, and SIGTERM in the middle of a request lets that request finish, writes
-the usage counts still in memory, and exits 0."""
+HTTP, and SIGTERM in the middle of a request takes no new connection, lets
+that request finish, writes the usage counts still in memory, and exits 0
+(README: Under systemd)."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
 import subprocess
 import sys
-import time
 from datetime import timedelta
 
 import httpx
@@ -19,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from keydesk.views import utcnow
 from tests.conftest import copy_store_file
-from tests.support.servers import START_TIMEOUT, free_port
+from tests.support.servers import START_TIMEOUT, free_port, log_says, revoke_half_sent
 
 
 @pytest.fixture
@@ -27,14 +26,6 @@ def store_url(tmp_path, sqlite_template) -> str:
     """SQLite only: the shutdown is the server's, whatever the store."""
     copy_store_file(sqlite_template, tmp_path / "keydesk.db")
     return f"sqlite:///{tmp_path / 'keydesk.db'}"
-
-
-def _log_says(log, words: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while words not in log.read_text(errors="replace"):
-        assert process.poll() is None, log.read_text(errors="replace")
-        assert time.monotonic() < deadline, f"never logged {words!r}: {log.read_text()}"
-        time.sleep(0.02)
 
 
 def test_scraped_then_stopped_by_sigterm_mid_request(world, store_url, tmp_path):
@@ -64,20 +55,14 @@ def test_scraped_then_stopped_by_sigterm_mid_request(world, store_url, tmp_path)
         assert accepted.labels == {"outcome": "accepted", "integration": "github"}
         assert accepted.value == 3.0
 
-        # A request in flight: its headers are in, the app reads its body
-        # (uvicorn answers `100 Continue` when it starts to), half of it sent.
-        body = json.dumps({"api_key": leaked.private_key.reveal()}).encode()
-        client = socket.create_connection(("127.0.0.1", port), timeout=START_TIMEOUT)
-        client.sendall(
-            b"POST /v1/revoke HTTP/1.1\r\nHost: keydesk\r\nContent-Type: application/json\r\n"
-            b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(body)
-        )
-        assert client.recv(100).startswith(b"HTTP/1.1 100 Continue")
-        client.sendall(body[:10])
+        client, rest = revoke_half_sent(port, leaked.private_key.reveal())  # in flight
         server.send_signal(signal.SIGTERM)
         assert systemd.recv(100) == b"STOPPING=1"
-        _log_says(log, "Waiting for connections to close", server)  # stopping, ours in flight
-        client.sendall(body[10:])
+        log_says(log, "Waiting for connections to close", server)  # stopping, ours in flight
+        # It no longer listens (uvicorn closed the socket before that line).
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=START_TIMEOUT)
+        client.sendall(rest)
         answer = client.recv(4096)
         client.close()
         assert answer.startswith(b"HTTP/1.1 200 "), answer

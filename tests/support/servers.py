@@ -4,6 +4,7 @@ throwaway PostgreSQL cluster that a test may stop and start."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -84,6 +85,30 @@ def keydesk_serve(store_url: str, *args: str, log: Path) -> Iterator[str]:
         finally:
             server.terminate()
             server.wait(timeout=15)
+
+
+def log_says(log: Path, words: str, process: subprocess.Popen[bytes]) -> None:
+    """Until `words` are in `log`, the output of `process`, still running."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while words not in log.read_text(errors="replace"):
+        assert process.poll() is None, log.read_text(errors="replace")
+        assert time.monotonic() < deadline, f"never logged {words!r}: {log.read_text()}"
+        time.sleep(0.02)
+
+
+def revoke_half_sent(port: int, private_key: str) -> tuple[socket.socket, bytes]:
+    """A request in flight: `POST /v1/revoke` of `private_key`, its headers
+    in and the app reading its body (uvicorn answers `100 Continue` when it
+    starts to), ten bytes of it sent. Returns the connection and the rest."""
+    body = json.dumps({"api_key": private_key}).encode()
+    client = socket.create_connection(("127.0.0.1", port), timeout=START_TIMEOUT)
+    client.sendall(
+        b"POST /v1/revoke HTTP/1.1\r\nHost: keydesk\r\nContent-Type: application/json\r\n"
+        b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(body)
+    )
+    assert client.recv(100).startswith(b"HTTP/1.1 100 Continue")
+    client.sendall(body[:10])
+    return client, body[10:]
 
 
 POSTGRES_BIN = Path("/usr/lib/postgresql")

@@ -316,6 +316,33 @@ async def test_allow_listed_keys_are_left_out(make_app, tmp_path):
         assert sorted(statuses(screen).values()) == ["active", "revoked"]
 
 
+async def test_the_path_is_the_current_folder_until_one_is_typed_and_tilde_is_home(
+    make_app, tmp_path, monkeypatch
+):
+    """README: the scan asks for a folder or file, the current folder by
+    default; `~` works."""
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "notes.txt").write_text(f"old key: {unknown_key()}\n")
+    plant_leaks(tmp_path / "home" / "leaks")
+    monkeypatch.chdir(tmp_path / "work")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_scan(pilot)
+        path = screen.query_one("#scan-path", Input)
+        assert path.value == str(tmp_path / "work")
+        assert path.has_focus
+        await pilot.press("enter")  # as it was offered
+        await wait_for_scan(pilot, screen)
+        assert statuses(screen) == {"notes.txt:1": "unknown"}
+        await scan(pilot, screen, "~/leaks")
+        assert statuses(screen) == {
+            "ci.log:3": "revoked",
+            "app.env:2": "active",
+            "notes.txt:1": "unknown",
+        }
+
+
 async def test_a_missing_folder_is_one_line_and_escape_then_leaves(make_app, tmp_path):
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
