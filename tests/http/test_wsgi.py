@@ -98,11 +98,11 @@ def test_a_revoked_key_is_refused_on_the_next_request(world, client, framework_k
     assert refused.status_code == 401 and refused.json["reason"] == "revoked"
 
 
-@on_sqlite
-def test_what_a_server_logs_of_a_key_sent_elsewhere_is_redacted(verifier, keys, caplog):
-    """The environ after the answer is what gunicorn's access log reads."""
-    caplog.set_level(logging.INFO, logger="keydesk")
-    seen = []
+def _served(verifier):
+    """A test client of the Flask app behind KeydeskWSGI, and the environ of
+    each request as the server holds it after the answer (what gunicorn's
+    access log reads)."""
+    seen: list[dict] = []
     app = _flask_app()
     inner = KeydeskWSGI(app.wsgi_app, verifier=verifier)
 
@@ -112,7 +112,14 @@ def test_what_a_server_logs_of_a_key_sent_elsewhere_is_redacted(verifier, keys, 
         return answer
 
     app.wsgi_app = server_side
-    client = app.test_client()
+    return app.test_client(), seen
+
+
+@on_sqlite
+def test_what_a_server_logs_of_a_key_sent_elsewhere_is_redacted(verifier, keys, caplog):
+    """The environ after the answer is what gunicorn's access log reads."""
+    caplog.set_level(logging.INFO, logger="keydesk")
+    client, seen = _served(verifier)
     key = keys["valid"]
     assert client.get(f"/repos?k={key}").status_code == 400
     assert client.get(f"/{key}").status_code == 400
@@ -132,18 +139,9 @@ def test_what_a_server_logs_of_a_key_sent_elsewhere_is_redacted(verifier, keys, 
 def test_a_key_sent_as_the_request_method_is_redacted(verifier, keys):
     """README: under WSGI the method of a request with a key outside
     `Authorization` is redacted in the environ a server logs from."""
-    seen = []
-    app = _flask_app()
-    inner = KeydeskWSGI(app.wsgi_app, verifier=verifier)
-
-    def server_side(environ, start_response):
-        answer = inner(environ, start_response)
-        seen.append(dict(environ))
-        return answer
-
-    app.wsgi_app = server_side
+    client, seen = _served(verifier)
     key = keys["valid"]
-    answer = app.test_client().get("/repos", environ_overrides={"REQUEST_METHOD": key})
+    answer = client.get("/repos", environ_overrides={"REQUEST_METHOD": key})
     assert answer.status_code == 400
     (environ,) = seen
     assert environ["REQUEST_METHOD"] == "[redacted]"
