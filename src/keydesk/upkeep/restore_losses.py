@@ -47,7 +47,6 @@ _CHANNELS = (
     " FROM restored.notify_channel r WHERE r.kind = c.kind AND r.target = c.target"
     " AND r.workspace_id = c.workspace_id)"
 )
-# Events of what a restore applies again (key.revoke*, `carried`) are recorded again.
 # An event the restore records again is not lost: a revocation's or a carried
 # action's, in a workspace the backup holds (a rotation's: of a key it holds).
 _EVENTS = (
