@@ -110,6 +110,8 @@ def test_a_restore_after_a_revoke_keeps_the_key_revoked(acme, sqlite_url, tmp_pa
         assert owner.integration("github").status == "disabled"
         actions = [(e.action, e.actor) for e in owner.audit("acme")]
         assert ("store.restore", "bob") in actions
+        (told,) = [e.label for e in owner.audit("acme") if e.action == "store.restore"]
+        assert told == "applied again: 1 revocation, 1 disabled integration, 0 earlier expiries"
         assert ("key.revoke", "alice") in actions  # the revocation's own event, carried over
         for workspace in ("acme", "beta"):  # each workspace is told, once
             told = [e for e in owner.audit(workspace) if e.action == "store.restore"]

@@ -33,6 +33,7 @@ from keydesk.upkeep.restore_limits import Limits
 from keydesk.upkeep.restore_losses import Losses, preview
 from keydesk.upkeep.tables import sqlite_columns, sqlite_tables
 from keydesk.views import stop_time, utcnow
+from keydesk.views.words import counted
 
 RESTORE_ACTION = "store.restore"
 # Besides key.revoke*: the events of what a restore applies again. An earlier
@@ -245,7 +246,7 @@ def _replace(
             revoked, disabled, expiries = stops.apply(connection)
             taken_away = access.apply(connection)
             limits.apply(connection)
-            _record(connection, header, actor, revoked)
+            _record(connection, header, actor, (revoked, disabled, expiries))
             (active,) = connection.execute(
                 "SELECT count(*) FROM api_key WHERE revoked_at IS NULL"
             ).fetchone()
@@ -270,9 +271,15 @@ def _replace(
     )
 
 
-def _record(connection: sqlite3.Connection, header: BackupHeader, actor: str, revoked: int) -> None:
+def _record(
+    connection: sqlite3.Connection,
+    header: BackupHeader,
+    actor: str,
+    applied: tuple[int, int, int],
+) -> None:
     """One event in each workspace: who restored which backup, and how many
-    revocations were applied again."""
+    revocations, disabled integrations and earlier stops were applied again."""
+    revoked, disabled, expiries = applied
     connection.execute(
         "INSERT INTO audit_event (workspace_id, actor, action, target, label, at)"
         " SELECT id, ?, ?, ?, ?, ? FROM workspace",
@@ -280,7 +287,9 @@ def _record(connection: sqlite3.Connection, header: BackupHeader, actor: str, re
             actor,
             RESTORE_ACTION,
             f"backup of {stop_time(header.taken_at)}",
-            f"{revoked} revocations applied again",
+            f"applied again: {counted(revoked, 'revocation')}, "
+            f"{counted(disabled, 'disabled integration')}, "
+            f"{counted(expiries, 'earlier expiry', 'earlier expiries')}",
             sqlite_time(utcnow()),
         ),
     )
