@@ -355,13 +355,20 @@ def configured(cli, tmp_path, sqlite_template):
     github. `init` runs on a copy of the migrated template (migrating anew
     cost each of ~150 tests ~0.1 s of CPU; `cli` alone still starts empty)."""
     copy_store_file(sqlite_template, tmp_path / "cli.db")
-    assert cli("init", "--workspace", "acme")[0] == 0
+    add_workspace(cli, "acme", "github", "GitHub")
+    return cli
+
+
+def add_workspace(cli, workspace: str, integration: str, provider: str) -> None:
+    """Through `cli`: `workspace`, owned by its caller, with a configured
+    integration `integration`."""
+    assert cli("init", "--workspace", workspace)[0] == 0
     code, _out, err = cli(
-        "integration", "add", "--workspace", "acme", "--name", "github", "--provider", "GitHub",
-        "--client-id", "Iv1.abc", "--redirect-uri", "https://app.example.com/cb", "--configure",
+        "integration", "add", "--workspace", workspace, "--name", integration,
+        "--provider", provider, "--client-id", "Iv1.abc",
+        "--redirect-uri", "https://app.example.com/cb", "--configure",
     )  # fmt: skip
     assert code == 0, err
-    return cli
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ import sys
 import pytest
 
 from keydesk.cli import main
+from tests.conftest import add_workspace
 
 
 class _Terminal(io.StringIO):
@@ -124,19 +125,9 @@ def test_revoke_unused_for_revokes_the_stale_keys_only(tagged, tmp_path):
     }  # fmt: skip
 
 
-def _second_workspace(cli) -> None:
-    """beta, also owned by alice, with a configured integration gitlab."""
-    assert cli("init", "--workspace", "beta")[0] == 0
-    code, _out, err = cli(
-        "integration", "add", "--workspace", "beta", "--name", "gitlab", "--provider", "GitLab",
-        "--client-id", "Iv1.b", "--redirect-uri", "https://app.example.com/cb", "--configure",
-    )  # fmt: skip
-    assert code == 0, err
-
-
 def test_revoke_many_with_workspace_revokes_only_that_workspaces_keys(tagged):
     """README: `--workspace` only narrows: matching keys elsewhere stay active."""
-    _second_workspace(tagged)
+    add_workspace(tagged, "beta", "gitlab", "GitLab")
     beta = _key(tagged, "b1", "env=staging", integration="gitlab")
     code, out, err = tagged(
         "key", "revoke", "--tag", "env=staging", "--workspace", "beta", "--yes", "--json"
@@ -152,7 +143,7 @@ def test_revoke_many_with_workspace_revokes_only_that_workspaces_keys(tagged):
 
 def test_revoke_many_in_two_workspaces_writes_one_batch_event_in_each(tagged):
     """README: each workspace gets one `key.revoke.batch` naming what was asked."""
-    _second_workspace(tagged)
+    add_workspace(tagged, "beta", "gitlab", "GitLab")
     _key(tagged, "b1", "env=staging", integration="gitlab")
     code, out, err = tagged("key", "revoke", "--tag", "env=staging", "--yes")
     assert (code, out, err) == (0, "revoked 4 keys matching tag env=staging\n", "")

@@ -143,14 +143,13 @@ def restore(args: argparse.Namespace) -> int:
 
 def _restored(done: RestoreResult) -> str:
     """What a restore did, and what it lost, in words."""
+    from keydesk.upkeep.restore import stops_applied
     from keydesk.views.words import counted
 
     taken = iso(done.header.taken_at)
     lines = [
         f"restored {done.store} from the backup of {taken} (schema {done.header.schema}); "
-        f"applied again: {counted(done.revocations, 'revocation')}, "
-        f"{counted(done.disabled, 'disabled integration')}, "
-        f"{counted(done.expiries, 'earlier expiry', 'earlier expiries')}, "
+        f"applied again: {stops_applied(done.revocations, done.disabled, done.expiries)}, "
         f"{counted(done.members_removed, 'member removal')}, "
         f"{counted(done.roles_lowered, 'lowered role')}, "
         f"{counted(done.ssh_withdrawn, 'SSH withdrawal')}"

@@ -287,11 +287,17 @@ def _record(
             actor,
             RESTORE_ACTION,
             f"backup of {stop_time(header.taken_at)}",
-            f"applied again: {counted(revoked, 'revocation')}, "
-            f"{counted(disabled, 'disabled integration')}, "
-            f"{counted(expiries, 'earlier expiry', 'earlier expiries')}",
+            f"applied again: {stops_applied(revoked, disabled, expiries)}",
             sqlite_time(utcnow()),
         ),
+    )
+
+
+def stops_applied(revoked: int, disabled: int, expiries: int) -> str:
+    """What a restore applied again, in words (its output and its event)."""
+    return (
+        f"{counted(revoked, 'revocation')}, {counted(disabled, 'disabled integration')}, "
+        f"{counted(expiries, 'earlier expiry', 'earlier expiries')}"
     )
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from keydesk.errors import ForbiddenNetwork, RateLimited, Unauthorized, UnauthorizedReason
 from keydesk.keys import (
@@ -250,9 +250,7 @@ class Verifier:
             return
         allow_from, key_id = failure.allow_from, failure.key_id
         if allow_from and source is not None and not self._allowlist(allow_from).allows(source):
-            if key_id is not None:
-                self._bookkeeping.count(key_id, FORBIDDEN_NETWORK)
-            raise ForbiddenNetwork(key.public_key)
+            self._forbid(key, key_id)
         self._checks.refuse(key, digest, failure.reason, remember=False, key_id=key_id)
 
     def _refusal(self, row: StoredKey) -> UnauthorizedReason | None:
@@ -286,9 +284,14 @@ class Verifier:
         if allowlist is None or row is None or allowlist.allows(source):
             return where, networks
         if self._refusal(row) is None:
-            self._bookkeeping.count(row.id, FORBIDDEN_NETWORK)
-            raise ForbiddenNetwork(key.public_key)
+            self._forbid(key, row.id)
         return where, networks
+
+    def _forbid(self, key: PrivateKey, key_id: int | None) -> NoReturn:
+        """From outside the key's networks: 403, counted as the key's usage."""
+        if key_id is not None:
+            self._bookkeeping.count(key_id, FORBIDDEN_NETWORK)
+        raise ForbiddenNetwork(key.public_key)
 
     def _status(self, key: PrivateKey, digest: bytes, row: StoredKey | None) -> StoredKey:
         """Status checks on the row just read: revoked, expired, integration off."""
