@@ -65,14 +65,13 @@ def test_a_key_another_teams_owner_let_in_for_dave_cannot_act_in_acme(deployment
 
 def test_a_line_from_before_approvals_is_refused_until_upgraded(deployment, tmp_path):
     server = deployment.server
-    deployment.ok("member", "add", "--workspace", "acme", "--member", "olga", "--role", "viewer")
-    key = keygen(tmp_path / "olga")
-    fingerprint = deployment.authorize("olga", key)["fingerprint"]
+    key = keygen(tmp_path / "olga")  # a key of alice's, the deployment's admin, of its own
+    fingerprint = deployment.authorize("alice", key)["fingerprint"]
     ak = server.authorized_keys
     ak.write_text(ak.read_text().replace(f' {fingerprint}"', '"'))  # as keydesk wrote it before
     refused = server.ssh(key, "member", "list")
     assert refused.returncode == 1 and "an owner upgrades it with" in refused.stderr
-    deployment.ok("ssh", "authorize", "--account", "olga", "--key", fingerprint)
+    deployment.ok("ssh", "authorize", "--account", "alice", "--key", fingerprint)
     assert json.loads(succeeded(server.ssh(key, "member", "list", "--json"), server))
 
 
