@@ -14,6 +14,7 @@ change in src fails loudly here instead of quietly measuring the wrong thing.
 
 from __future__ import annotations
 
+import functools
 import getpass
 import importlib.util
 import os
@@ -67,6 +68,7 @@ def keydesk_command() -> list[str]:
     return [found] if found else [sys.executable, "-m", "keydesk"]
 
 
+@functools.cache  # once a process: the sources do not change during a run
 def cache_bytecode() -> None:
     """Compile keydesk's modules to __pycache__, as pip does when it installs
     a package (the floors' packages have theirs). An editable install under

@@ -33,9 +33,9 @@ def median_ms(action, repeat: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="5 and 2 runs: seconds, for CI")
+    parser.add_argument("--smoke", action="store_true", help="3 and 1 runs: seconds, for CI")
     args = parser.parse_args()
-    ours, theirs = (5, 2) if args.smoke else (200, 10)
+    ours, theirs = (3, 1) if args.smoke else (200, 10)
     with tempfile.TemporaryDirectory(prefix="keydesk-bench-hash-") as folder:
         keydesk = seed(f"sqlite:///{folder}/hash.db", {"github": 1}).hasher
     text = make_key()

@@ -72,15 +72,22 @@ def with_hyperfine(cmds: list[tuple[str, str]], runs: int, folder: Path) -> dict
     }
 
 
+def run_checked(command: str) -> None:
+    """Run `command`; its failure ends the bench with its stderr."""
+    done = subprocess.run(command, shell=True, capture_output=True)
+    if done.returncode != 0:
+        raise SystemExit(f"failed: {command}\n{done.stderr.decode(errors='replace')}")
+
+
 def with_loop(cmds: list[tuple[str, str]], runs: int, warmup: bool) -> dict[str, list[float]]:
     times: dict[str, list[float]] = {}
     for name, command in cmds:
         if warmup:
-            subprocess.run(command, shell=True, check=True, capture_output=True)
+            run_checked(command)
         samples = []
         for _ in range(runs):
             start = time.perf_counter()
-            subprocess.run(command, shell=True, check=True, capture_output=True)
+            run_checked(command)
             samples.append((time.perf_counter() - start) * 1000)
         times[name] = samples
     return times
@@ -126,16 +133,16 @@ def main() -> None:
         key_file = folder / "key.txt"
         key_file.write_text(seeded.keys[0] + "\n")
         cmds = commands(folder, key_file)
-        for _, command in cmds:  # each must succeed before it is timed
-            done = subprocess.run(command, shell=True, capture_output=True, text=True)
-            if done.returncode != 0:
-                raise SystemExit(f"failed: {command}\n{done.stderr}")
+        # Each must succeed before it is timed. --smoke without hyperfine: its
+        # one timed run, checked the same way, is that check (no warm-up).
+        for _, command in cmds if hyperfine or not args.smoke else ():
+            run_checked(command)
         times: dict[str, list[float]] = defaultdict(list)
         for _ in range(rounds):
             got = (
                 with_hyperfine(cmds, runs, folder)
                 if hyperfine
-                else with_loop(cmds, runs, warmup=not args.smoke)  # smoke: the check warmed them
+                else with_loop(cmds, runs, warmup=not args.smoke)
             )
             for name, samples in got.items():
                 times[name].extend(samples)

@@ -314,7 +314,7 @@ def flood(kind: str, level: int, s: Settings, folder: Path, fresh_store) -> list
             limit = 10 + s.probes * 0.5
             flooder = wrk(f"http://127.0.0.1:{server.port}/v1/verify", limit + 30, level,
                           folder / "flood.lua", str(secrets.randbits(31)), *extra)  # fmt: skip
-            time.sleep(1.0)  # let every connection open and queue
+            time.sleep(0.2 if s.smoke else 1.0)  # let every connection open and queue
             cold1, warm1, fail1 = probe(server, warm, during_keys, limit)
             flooder.send_signal(signal.SIGINT)  # wrk prints its figures on SIGINT
             flooded = parse_wrk(flooder.communicate(timeout=60)[0])

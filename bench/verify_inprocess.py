@@ -37,7 +37,7 @@ class Settings:
 
 def settings(args: argparse.Namespace) -> Settings:
     if args.smoke:
-        base = Settings(2_000, 40, 0.2, 1, 20, 1.0, 5, (16,), smoke=True, floods=("wrong-secret",))
+        base = Settings(2_000, 40, 0.05, 1, 20, 1.0, 5, (16,), smoke=True, floods=("wrong-secret",))
     elif args.quick:
         base = Settings(20_000, 500, 1.0, 2, 300, 2.0, 20, (64, 256))
     else:
@@ -182,7 +182,7 @@ def usage_cost(store, verifier: Verifier, keys: list[str], s: Settings) -> list[
             count += 100
         return count / (time.process_time() - cpu)
 
-    short = 0.1 if s.smoke else 1.0  # --smoke: a tenth of the time, 2 rounds each
+    short = 0.02 if s.smoke else 1.0  # --smoke: a fiftieth of the time, 2 rounds each
     rows = []
     for what, unit, rounds, measure in (
         ("1 thread, wall", "/s", 12, lambda v: rate(cycling(v.verify, keys), 0.25 * short)),
@@ -322,7 +322,7 @@ def concurrent(verifier: Verifier, floor: Floor, keys: list[str], s: Settings) -
 
     # Untimed: the verifier opens a connection per concurrent caller on
     # first need (the floor opens its own before the clock starts).
-    threaded(lambda _index: verifier.verify, keys, 0.5)
+    threaded(lambda _index: verifier.verify, keys, 0.05 if s.smoke else 0.5)
     for _ in range(s.rounds):
         k_thr.append(threaded(lambda _index: verifier.verify, keys, share))
         f_thr.append(threaded(floor.for_thread, keys, share))
