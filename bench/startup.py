@@ -135,8 +135,9 @@ def main() -> None:
         cmds = commands(folder, key_file)
         # Each must succeed before it is timed. --smoke without hyperfine: its
         # one timed run, checked the same way, is that check (no warm-up).
-        for _, command in cmds if hyperfine or not args.smoke else ():
-            run_checked(command)
+        if hyperfine or not args.smoke:
+            for _, command in cmds:
+                run_checked(command)
         times: dict[str, list[float]] = defaultdict(list)
         for _ in range(rounds):
             got = (

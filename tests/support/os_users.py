@@ -7,7 +7,6 @@ keydesk from this checkout, with the test's site-packages."""
 
 from __future__ import annotations
 
-import compileall
 import functools
 import os
 import subprocess
@@ -20,23 +19,12 @@ SYSTEM_PYTHON = Path(f"/usr/bin/python{sys.version_info.major}.{sys.version_info
 
 
 @functools.cache
-def compile_checkout() -> None:
-    """This checkout's keydesk byte-compiled, as pip compiles what it
-    installs: another OS user cannot write __pycache__ here, so each of
-    their keydesk processes compiled the ~80 modules it imports (~0.2 s of
-    CPU each, tens of processes a module). Once a process; only missing or
-    stale files are compiled (~0.7 s from none)."""
-    compileall.compile_dir(ROOT / "src" / "keydesk", quiet=1)
-
-
-@functools.cache
 def python_for(user: str) -> tuple[list[str], dict[str, str]] | str:
     """(argv prefix that runs `python`, environment to add) with which
     `user` can import keydesk from this checkout; or why there is none.
     Asked once per user and process: each probe is a Python importing
     keydesk, psycopg and SQLAlchemy (~0.5 s of CPU; tests/store/test_path.py
     asks for `nobody` four times)."""
-    compile_checkout()
     path = os.pathsep.join([str(ROOT / "src"), sysconfig.get_paths()["purelib"]])
     for python, extra in (
         (sys.executable, {"PYTHONPATH": str(ROOT / "src")}),

@@ -26,8 +26,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.os_users import compile_checkout
-
 SSHD = "/usr/sbin/sshd"  # sshd refuses to run unless started by its absolute path
 PRIVSEP_DIR = Path("/run/sshd")  # Debian's sshd needs it and only systemd makes it
 USER_PREFIX = "keydesk-test-"
@@ -187,7 +185,6 @@ def install_keydesk(folder: Path, user: str) -> Path | str:
         check=True, capture_output=True, timeout=60,
     )  # fmt: skip
     site = Path(sysconfig.get_path("purelib", vars={"base": str(venv), "platbase": str(venv)}))
-    compile_checkout()
     for source, name in _runtime_entries():
         (site / name).parent.mkdir(parents=True, exist_ok=True)
         _link_tree(source, site / name)
