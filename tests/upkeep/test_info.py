@@ -50,6 +50,16 @@ def test_restore_on_postgresql_says_to_use_pg_dump(team, configured, tmp_path):
     assert code == 0 and json.loads(out)["counts"]["integration"] == 1  # the store untouched
 
 
+def test_restore_to_postgresql_says_pg_dump_before_looking_for_the_backup(cli, tmp_path):
+    """The rule comes first: a PostgreSQL URL and a missing backup file say pg_dump, not
+    "no backup at" (no server is reached: the URL's backend decides)."""
+    url = "postgresql+psycopg://nobody@127.0.0.1:1/nowhere"
+    for args in (["--yes", str(tmp_path / "missing.db")], [str(tmp_path / "missing.db")]):
+        code, out, err = cli("--db", url, "store", "restore", *args)
+        assert (code, out) == (1, "")
+        assert "on PostgreSQL use pg_dump" in err and "no backup" not in err
+
+
 @pytest.mark.postgres
 def test_a_password_in_the_urls_query_is_never_shown(team, cli):
     # libpq takes ?password=… as well as user:password@: both are secrets.

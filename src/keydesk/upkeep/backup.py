@@ -42,18 +42,23 @@ class BackupResult:
     size_bytes: int
 
 
-def sqlite_store_file(url: str) -> Path:
-    """The checked file of the SQLite store at `url`; these commands work
-    on SQLite only (PostgreSQL has pg_dump)."""
+def require_sqlite(url: str) -> None:
+    """These commands work on SQLite only (PostgreSQL has pg_dump): said
+    before anything else about the store or the backup is looked at."""
     from sqlalchemy.engine import make_url
-
-    from keydesk.store.engine import open_store
 
     if make_url(url).get_backend_name() != "sqlite":
         raise InvalidInput(
             "store backup and restore are for SQLite stores; on PostgreSQL use pg_dump "
             "(see the README's 'Deploying for a team')"
         )
+
+
+def sqlite_store_file(url: str) -> Path:
+    """The checked file of the SQLite store at `url` (`require_sqlite`)."""
+    from keydesk.store.engine import open_store
+
+    require_sqlite(url)
     store = open_store(url, migrate=False)  # the one check, and "no store" said as usual
     store.dispose()
     assert store.file is not None

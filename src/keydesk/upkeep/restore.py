@@ -134,8 +134,9 @@ def revision_number(revision: str) -> int:
 def losses(url: str, backup: str) -> Losses | None:
     """What restoring `backup` over the store at `url` would lose, told
     before asking; None when there is no store (or it cannot be told)."""
-    from keydesk.upkeep.backup import sqlite_store_file
+    from keydesk.upkeep.backup import require_sqlite, sqlite_store_file
 
+    require_sqlite(url)
     source, header = _backup(backup)  # a file that is no backup is said so before asking
     try:
         store = sqlite_store_file(url)
@@ -153,8 +154,9 @@ def _backup(backup: str) -> tuple[Path, BackupHeader]:
 
 def restore(url: str, backup: str, *, actor: str, accept_lost_revocations: bool) -> RestoreResult:
     from keydesk.store.engine import open_store
-    from keydesk.upkeep.backup import sqlite_store_file
+    from keydesk.upkeep.backup import require_sqlite, sqlite_store_file
 
+    require_sqlite(url)
     source, header = _backup(backup)
     if revision_number(header.schema) > revision_number(HEAD):
         raise InvalidInput(
