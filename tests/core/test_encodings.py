@@ -10,6 +10,7 @@ import base64
 import io
 import os
 import subprocess
+import sys
 from urllib.parse import quote
 
 import httpx
@@ -22,7 +23,13 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from keydesk.asgi import KeydeskAuth
-from keydesk.encodings import MAX_ROUNDS, TooDeeplyEncoded, decoded_views, unescaped_stages
+from keydesk.encodings import (
+    MAX_ROUNDS,
+    TooDeeplyEncoded,
+    decoded_views,
+    unescaped_once,
+    unescaped_stages,
+)
 from keydesk.keys import generate_key_pair
 from keydesk.redaction import looks_like_private_key
 from keydesk.scan import Finding, scan_bytes, scan_git_history, scan_stream
@@ -117,6 +124,75 @@ def test_decoding_stops_at_a_fixed_point_and_refuses_a_bottomless_value():
     deep = b"%" + b"25" * MAX_ROUNDS + b"41"
     with pytest.raises(TooDeeplyEncoded):
         unescaped_stages(deep)
+
+
+def _json_unescaped_by_hand(data: bytes) -> bytes:
+    """JSON's escapes as `unescaped_once` reads them, written out plainly: a run
+    of backslashes followed by `u00XX` or `/` becomes that character."""
+    out, at = bytearray(), 0
+    while at < len(data):
+        if data[at : at + 1] != b"\\":
+            out += data[at : at + 1]
+            at += 1
+            continue
+        end = at
+        while data[end : end + 1] == b"\\":
+            end += 1
+        hex_digits = data[end + 3 : end + 5]
+        if (
+            data[end : end + 3] == b"u00"
+            and len(hex_digits) == 2
+            and all(c in b"0123456789abcdefABCDEF" for c in hex_digits)
+        ):
+            out.append(int(hex_digits, 16))
+            at = end + 5
+        elif data[end : end + 1] == b"/":
+            out += b"/"
+            at = end + 1
+        else:
+            out += data[at:end]
+            at = end
+    return bytes(out)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from([b"\\", b"u00", b"u", b"0", b"4", b"1", b"f", b"/", b"a"])))
+def test_json_escapes_are_read_as_written(pieces):
+    data = b"".join(pieces)
+    assert unescaped_once(data) == _json_unescaped_by_hand(data)
+
+
+def test_a_long_run_of_backslashes_is_read_in_one_pass():
+    """One request of a million backslashes (or `\\u005c`, or `%5C`, in a
+    header, the path or the query) was a denial of service: the decoder
+    retried the run from each of its backslashes, holding the event loop for
+    minutes. Read in one pass, each is answered; the timeout only turns a
+    regression into a failure rather than a hung run."""
+    script = """
+import asyncio
+from keydesk.asgi import KeydeskAuth
+
+async def app(scope, receive, send):
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+async def status(headers, query):
+    scope = {"type": "http", "method": "GET", "path": "/healthz", "raw_path": b"/healthz",
+             "query_string": query, "headers": headers, "client": ("127.0.0.1", 1)}
+    sent = []
+    async def receive():
+        return {"type": "http.request", "body": b""}
+    async def send(message):
+        sent.append(message)
+    await auth(scope, receive, send)
+    return sent[0]["status"]
+
+auth = KeydeskAuth(app, database_url="sqlite:////nonexistent/keydesk.db")
+for run in (b"\\\\" * 1_000_000, b"\\\\u005c" * 170_000, b"%5C" * 330_000):
+    assert asyncio.run(status([(b"x-run", run)], b"")) == 200
+    assert asyncio.run(status([], b"q=" + run)) == 200
+"""
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
 
 
 # -- base64 and Basic credentials -------------------------------------------------------
