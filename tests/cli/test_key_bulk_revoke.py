@@ -236,6 +236,21 @@ def test_revoke_many_refuses_in_one_line(tagged, args, code, needle):
     assert got == code and needle in err and err.count("\n") == 1 and out == ""
 
 
+@pytest.mark.parametrize("option", ["--created-by", "--integration"])
+def test_revoke_many_refuses_a_private_key_as_a_filter_without_echoing_it(tagged, option):
+    """A filter's value is echoed in the summary, its --json and the audit note."""
+    code, out, err = tagged("key", "create", "--integration", "github", "--label", "x", "--json")
+    private = json.loads(out)["api_key"]
+    for extra in ((), ("--json",)):
+        code, out, err = tagged(
+            "key", "revoke", "--tag", "env=prod", option, private, "--yes", *extra
+        )
+        assert (code, out) == (1, "") and err.count("\n") == 1
+        assert private[:9] in err and private not in err and "not stored or logged" in err
+    assert "revoked" not in _statuses(tagged).values()
+    assert private not in tagged("audit", "--workspace", "acme", "--json")[1]
+
+
 def test_a_viewer_revokes_nothing_and_an_admin_only_their_workspaces_keys(tagged):
     tagged("member", "add", "--workspace", "acme", "--account", "vic", "--role", "viewer")
     code, out, _ = tagged("key", "revoke", "--tag", "env=prod", "--yes", actor="vic")

@@ -52,9 +52,15 @@ def revoke_many(args: argparse.Namespace) -> int:
     unused = (
         None if args.unused_for is None else validation.duration(args.unused_for, "--unused-for")
     )
-    selection = KeySelection(
-        parse_tags(args.tag), args.created_by, args.integration, unused, args.workspace
+    # Echoed in the summary, its --json and the audit note: never a pasted private key.
+    created_by, integration = (
+        None if value is None else validation.name(value, option)
+        for value, option in (
+            (args.created_by, "--created-by"),
+            (args.integration, "--integration"),
+        )
     )
+    selection = KeySelection(parse_tags(args.tag), created_by, integration, unused, args.workspace)
     if selection.empty:
         raise UsageError(
             "give a public key, or at least one filter: --tag, --created-by, --integration "
