@@ -363,7 +363,14 @@ def test_the_service_refuses_to_revoke_what_the_actor_cannot_check(module_leaks)
     assert _verified_as(leaks, leaks.live) is None
 
 
-def test_revoke_via_keydesk_serve_revokes_the_real_key_and_not_on_a_forgery(leaks, scan, tmp_path):
+def test_revoke_via_keydesk_serve_revokes_the_real_key_and_not_on_a_forgery(
+    leaks, scan, tmp_path, monkeypatch
+):
+    # Keys sent over plain http to this host never cross a proxy (urllib would use it).
+    for name in ("http_proxy", "HTTP_PROXY"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")
+    for name in ("no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
     leak = _plant(tmp_path / "t", _forged(leaks.live), leaks.live, _forged(leaks.live))
     with uvicorn_thread(create_app(leaks.team.store_as("verifier"))) as base:
         code, _out, err = scan("carol", "--revoke", "--yes", "--revoke-via", base, str(leak))
