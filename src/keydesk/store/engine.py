@@ -3,6 +3,7 @@ brought up to date by Alembic on open."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +19,7 @@ from keydesk.errors import (
     StoreUnavailable,
 )
 from keydesk.store.dbapi import describe, failure, first_line, is_refusal, without
-from keydesk.store.path import Made, checked_store_path, create_private_file, file_id
+from keydesk.store.path import FileId, Made, checked_store_path, create_private_file, file_id
 from keydesk.store.schema import HEAD
 from keydesk.store.sqlite_file import SQLITE_BUSY_TIMEOUT_MS, set_pragmas
 from keydesk.store.urls import shown_url
@@ -31,7 +32,11 @@ class Store:
     """One engine on one database. Cheap to share; make one per process."""
 
     def __init__(
-        self, engine: Engine, sqlite_file: str | None = None, made: Made | None = None
+        self,
+        engine: Engine,
+        sqlite_file: str | None = None,
+        made: Made | None = None,
+        sides: OpenSides | None = None,
     ) -> None:
         self.engine = engine
         # A SQLite store's file as opened (path, device, inode): a store
@@ -39,6 +44,7 @@ class Store:
         # file nobody can reach any more (a key shown, then lost with it).
         self._file = (sqlite_file, file_id(sqlite_file)) if sqlite_file else None
         self._made = made  # what opening it made (a new SQLite store), if anything
+        self._sides = sides  # its -wal and -shm as our open connections have them
 
     @property
     def backend(self) -> str:
@@ -61,7 +67,10 @@ class Store:
     def session(self) -> Iterator[Session]:
         """A unit of work: committed on success, rolled back on error, and
         driver errors turned into `StoreUnavailable` with a readable message."""
-        if self._file is not None and file_id(self._file[0]) != self._file[1]:
+        if self._file is not None and (
+            file_id(self._file[0]) != self._file[1]
+            or (self._sides is not None and self._sides.replaced())
+        ):
             raise StoreUnavailable(
                 f"the store at {self._file[0]} was deleted or replaced under this process; "
                 "restart keydesk to use the store now at that path"
@@ -91,6 +100,45 @@ class Store:
             self._made.remove()
 
 
+class OpenSides:
+    """The -wal and -shm files of a SQLite store as this process's open
+    connections opened them. SQLite removes them only when the last
+    connection closes; deleted or replaced while one of ours is open (by
+    hand, by a copy of files), the store splits in two: our writes go to
+    files nobody else reads (a revocation no verifier sees), and the next
+    checkpoint damages it. Unknown while nothing is open."""
+
+    def __init__(self, path: str) -> None:
+        self._paths = (path + "-wal", path + "-shm")
+        self._open: dict[int, tuple[FileId, FileId]] = {}  # id(DB-API connection) -> as opened
+
+    def attach(self, engine: Engine) -> None:
+        """Follow the engine's connections (before its first is made)."""
+        event.listen(engine, "checkout", self._checked_out)
+        event.listen(engine, "close", self._closed)
+        event.listen(engine, "close_detached", self._closed)
+        event.listen(engine, "invalidate", self._closed)
+
+    def replaced(self) -> bool:
+        """Whether the files at the sides' paths are no longer those an open
+        connection of ours has (deleted, moved away or replaced)."""
+        if not self._open:
+            return False
+        now = (file_id(self._paths[0]), file_id(self._paths[1]))
+        return any(opened != now for opened in list(self._open.values()))
+
+    def _checked_out(self, connection: sqlite3.Connection, *_: object) -> None:
+        """Noted the first time a connection is used once they exist (a new
+        store has neither before its first write; they stay while it is open)."""
+        if id(connection) not in self._open:
+            opened = (file_id(self._paths[0]), file_id(self._paths[1]))
+            if None not in opened:
+                self._open[id(connection)] = opened
+
+    def _closed(self, connection: sqlite3.Connection, *_: object) -> None:
+        self._open.pop(id(connection), None)
+
+
 INIT_HINT = "create one with: keydesk init --workspace NAME"
 
 
@@ -118,6 +166,10 @@ def open_store(url: str, *, create: bool = False, migrate: bool = True) -> Store
         )
     try:
         engine = create_engine(parsed)  # checks the file again, now that it is there
+        sides = None
+        if real is not None:
+            sides = OpenSides(str(real))
+            sides.attach(engine)  # before the first connection
         try:
             _require_schema(engine, where, create=create, migrate=migrate)
         except BaseException:
@@ -127,7 +179,7 @@ def open_store(url: str, *, create: bool = False, migrate: bool = True) -> Store
         if made is not None:
             made.remove()
         raise
-    return Store(engine, str(real) if real is not None else None, made)
+    return Store(engine, str(real) if real is not None else None, made, sides)
 
 
 def sqlite_store_file(url: sa.URL) -> Path | None:
