@@ -21,8 +21,11 @@ import pytest
 from textual.widgets import DataTable
 
 from keydesk.errors import StoreUnavailable
+from keydesk.keys import generate_key_pair
 from keydesk.tui.app import KeydeskApp
 from tests.conftest import copy_store_file
+from tests.support.installed import program
+from tests.support.tmux import Tmux
 from tests.tui.screenshots import settle
 
 STORE_LAYER = ("sqlalchemy", "sqlmodel", "argon2", "keydesk.service", "keydesk.store.engine")
@@ -476,3 +479,27 @@ async def test_a_key_made_in_one_burst_while_the_store_opens_is_copied_and_left(
             assert screen.highlighted_key().label == "from-the-start"
     finally:
         gate.set()
+
+
+def test_a_pasted_private_key_never_reaches_textuals_log(tmp_path):
+    """TEXTUAL_LOG made Textual write every event to a file, a pasted key
+    whole among them (found by an attack review): keydesk ignores it, and
+    says so on the terminal it hands back."""
+    program("tmux", "apt-get install -y tmux")
+    log = tmp_path / "textual.log"
+    private = generate_key_pair().private_key.reveal()
+    command = f"TEXTUAL_LOG={log} {sys.executable} -m keydesk demo"
+    terminal = Tmux(command, size=(100, 30))
+    try:
+        terminal.wait_for(lambda text: "github" in text, "the integration list")
+        # On the list, a paste no widget takes goes up to the app: Textual logged it at each.
+        subprocess.run([*terminal.base, "set-buffer", "-b", "key", private], check=True)
+        subprocess.run([*terminal.base, "paste-buffer", "-p", "-b", "key", "-t", "e2e"], check=True)
+        terminal.keys("/", "z", "z", "9")  # on screen once the paste before it was handled
+        terminal.wait_for(lambda text: "zz9" in text, "the filter typed after the paste")
+        terminal.keys("C-q")
+        screen = terminal.wait_for(lambda text: "EXIT=" in text, "keydesk's exit")
+        assert not log.exists() or private[:12] not in log.read_text()
+        assert "TEXTUAL_LOG is ignored" in screen and "EXIT=0" in screen
+    finally:
+        terminal.close()

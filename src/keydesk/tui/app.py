@@ -45,7 +45,7 @@ from keydesk.tui.screens.help import HelpScreen
 from keydesk.tui.screens.integrations import IntegrationsScreen
 from keydesk.tui.screens.key_created import KeyCreatedScreen
 from keydesk.tui.screenshot_policy import ScreenshotPolicy
-from keydesk.tui.startup import BareReads, Connect, FirstRows, StoreOpening
+from keydesk.tui.startup import BareReads, Connect, FirstRows, StoreOpening, quiet_textual_logs
 from keydesk.tui.store_calls import StoreCalls
 from keydesk.tui.typeahead import KeyGate, as_typed, read_alt_keys
 from keydesk.tui.watchdog import ExitWatchdog, say_why_stopped
@@ -472,8 +472,8 @@ def run(
         where=shown_url(database_url),
         handle_signals=True,
     )
-    app.ssh_session = ssh_key is not None
-    app.startup_notice = notice
+    app.ssh_session, app.startup_notice = ssh_key is not None, notice
+    quiet_textual_logs(app)
     heap.keep_what_imports_made()
     read_alt_keys()
     try:

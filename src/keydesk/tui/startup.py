@@ -10,11 +10,14 @@ imported; a worker that needs the service meanwhile waits for the store.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING
 
+import textual.constants
+from textual.app import App
 from textual.dom import DOMNode
 
 from keydesk.errors import KeydeskError, StoreUnavailable
@@ -158,6 +161,21 @@ class StoreOpening:
     def close(self) -> None:
         if self._service is not None:
             self._service.store.dispose()
+
+
+def quiet_textual_logs(app: App[None]) -> None:
+    """Textual's log file (TEXTUAL_LOG) and devtools console record every
+    event, each key typed and each paste among them: a private key pasted
+    into a box would be written there in clear. keydesk feeds neither, and
+    says so on the terminal it hands back (this line stays under the app)."""
+    app.devtools = None  # TEXTUAL=devtools: it would connect once the app runs
+    if textual.constants.LOG_FILE is not None:
+        textual.constants.LOG_FILE = None  # type: ignore[misc]  # Final there; read at each call
+        print(
+            "keydesk: TEXTUAL_LOG is ignored: Textual's log records every key typed and "
+            "pasted, private keys too",
+            file=sys.stderr,
+        )
 
 
 def _import_integration_page() -> None:
