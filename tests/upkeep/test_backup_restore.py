@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from keydesk.errors import PermissionDenied
 from keydesk.service import KeyService
 from keydesk.store.engine import open_store
 from keydesk.store.schema import HEAD
@@ -89,6 +90,8 @@ def test_a_backup_taken_while_serving_and_writing_restores_to_a_store_check_pass
 
 def test_a_restore_after_a_revoke_keeps_the_key_revoked(acme, sqlite_url, tmp_path):
     acme.owner.create_workspace("beta")
+    for workspace in ("acme", "beta"):  # bob restores: an owner of each
+        acme.owner.add_member(workspace, "bob", "owner")
     kept = acme.owner.create_key("github", "kept")
     lost = acme.owner.create_key("github", "lost")
     taken = backup(sqlite_url, str(tmp_path / "b" / "one.db"))
@@ -124,6 +127,7 @@ def test_a_restore_keeps_a_rotations_earlier_stop_with_its_event(acme, sqlite_ur
     """The old key of a rotation made since the backup still stops when the
     rotation said, and the trail still says who rotated it and when (on
     SQLite the stop's event is the key.rotate itself)."""
+    acme.owner.add_member("acme", "bob", "owner")  # bob restores
     old = acme.owner.create_key("github", "prod")
     taken = backup(sqlite_url, str(tmp_path / "b" / "one.db"))
     rotated = acme.owner.rotate_key(old.key.public_key, timedelta(hours=1))
@@ -143,6 +147,28 @@ def test_a_restore_keeps_a_rotations_earlier_stop_with_its_event(acme, sqlite_ur
         assert rotations == [("alice", old.key.public_key)]
     finally:
         store.dispose()
+
+
+def test_only_an_owner_of_every_workspace_restores_and_is_refused_before_asking(
+    acme, sqlite_url, tmp_path, cli
+):
+    """A restore replaces every workspace's keys: a viewer, an admin, an owner of
+    one workspace but not the other, or an outsider is refused, in one line and
+    before the question, and the store keeps its keys (found by an attack review)."""
+    acme.owner.create_workspace("beta")
+    acme.owner.add_member("acme", "vic", "viewer")
+    acme.owner.add_member("acme", "ada", "admin")
+    acme.owner.add_member("acme", "olga", "owner")  # acme's owner, not beta's
+    taken = backup(sqlite_url, str(tmp_path / "b" / "one.db"))
+    since = acme.owner.create_key("github", "since")
+    for actor in ("vic", "ada", "olga", "mallory"):
+        with pytest.raises(PermissionDenied, match="only an owner of each may restore"):
+            restore(sqlite_url, taken.path, actor=actor, accept_lost_revocations=False)
+        code, out, err = cli("--db", sqlite_url, "store", "restore", taken.path, actor=actor)
+        assert (code, out) == (1, "") and err.count("\n") == 1 and "does not own" in err
+    assert [k.label for k in acme.owner.keys("github")] == ["since"]  # nothing replaced
+    restore(sqlite_url, taken.path, actor="alice", accept_lost_revocations=False)
+    assert since.key.public_key not in {k.public_key for k in acme.owner.keys("github")}
 
 
 def test_a_restore_with_no_store_is_refused_unless_revocations_may_be_lost(

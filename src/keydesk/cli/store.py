@@ -100,7 +100,8 @@ def restore(args: argparse.Namespace) -> int:
     from keydesk.upkeep.restore import restore as put_back
 
     url = database_url(args.db)
-    lost = losses(url, args.path)  # told before asking, and after
+    actor = args.proven_actor or os_account()
+    lost = losses(url, args.path, actor)  # told before asking, and after
     if not args.yes and not confirmed(
         "restore",
         "restored",
@@ -116,7 +117,7 @@ def restore(args: argparse.Namespace) -> int:
     done = put_back(
         url,
         args.path,
-        actor=args.proven_actor or os_account(),
+        actor=actor,
         accept_lost_revocations=args.accept_lost_revocations,
     )
     taken = iso(done.header.taken_at)

@@ -131,7 +131,7 @@ def revision_number(revision: str) -> int:
     return int(revision)
 
 
-def losses(url: str, backup: str) -> Losses | None:
+def losses(url: str, backup: str, actor: str) -> Losses | None:
     """What restoring `backup` over the store at `url` would lose, told
     before asking; None when there is no store (or it cannot be told)."""
     from keydesk.upkeep.backup import require_sqlite, sqlite_store_file
@@ -142,7 +142,32 @@ def losses(url: str, backup: str) -> Losses | None:
         store = sqlite_store_file(url)
     except StoreNotFound:
         return None
+    connection = sqlite3.connect(f"{store.as_uri()}?mode=ro", uri=True)
+    try:
+        require_owner_everywhere(connection, actor)  # refused before asking, not after
+    finally:
+        connection.close()
     return preview(store, source, sqlite_time(header.taken_at), CARRIED_ACTIONS)
+
+
+def require_owner_everywhere(connection: sqlite3.Connection, actor: str) -> None:
+    """A restore replaces every workspace's keys, members and trail: only an
+    account that owns each workspace in the store may ask for it (a store
+    with none: whoever may write its file)."""
+    rows = connection.execute(
+        "SELECT w.name FROM workspace w WHERE NOT EXISTS (SELECT 1 FROM membership m"
+        " JOIN account a ON a.id = m.account_id"
+        " WHERE m.workspace_id = w.id AND a.name = ? AND m.role = 'owner') ORDER BY w.name",
+        (actor,),
+    ).fetchall()
+    if rows:
+        names = ", ".join(repr(name) for (name,) in rows[:3]) + (
+            " and more" if len(rows) > 3 else ""
+        )
+        raise PermissionDenied(
+            f"{actor} does not own {names}: a restore replaces every workspace's keys, "
+            "so only an owner of each may restore the store"
+        )
 
 
 def _backup(backup: str) -> tuple[Path, BackupHeader]:
@@ -226,6 +251,7 @@ def _replace(
         connection.execute("BEGIN IMMEDIATE")  # writers wait; readers read the old rows
         try:
             connection.execute("PRAGMA defer_foreign_keys=ON")
+            require_owner_everywhere(connection, actor)
             stops = _Stops.read(connection, sqlite_time(header.taken_at))
             access, limits = Access.read(connection), Limits.read(connection)
             connection.execute("ATTACH DATABASE ? AS restored", (str(staged),))
