@@ -219,6 +219,7 @@ def duration(value: str, what: str, *, zero: bool = False) -> timedelta:
         span = _span(match, what)
         if span or zero:
             return span
+        raise InvalidInput(f"{what} {text!r} is no time at all: give a span of at least 1m")
     examples = "0, 1h, 24h, 7d" if zero else "30m, 24h, 90d, 2w"
     raise InvalidInput(f"{what} {text!r} is not a duration ({examples})")
 

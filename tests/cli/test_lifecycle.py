@@ -175,7 +175,7 @@ def test_expires_at_with_a_zone_is_stored_in_utc(kd):
     ("options", "needle"),
     [
         (("--expires-in", "soon"), "--expires-in 'soon' is not a duration"),
-        (("--expires-in", "0d"), "is not a duration"),
+        (("--expires-in", "0d"), "--expires-in '0d' is no time at all: give a span of at least 1m"),
         (("--expires-in", "999999w"), "longer than 36500 days"),
         (("--expires-at", "next tuesday"), "neither a date"),
         (("--expires-at", "2001-01-01"), "the expiry must be in the future"),
@@ -227,6 +227,7 @@ def test_policy_caps_new_keys_and_the_refusal_states_it(kd):
     ("value", "needle"),
     [
         ("0", "is not a duration"),
+        ("0d", "'0d' is no time at all"),
         ("12h", "must be whole days"),
         ("forever", "is not a duration"),
         ("999999d", "longer than 36500 days"),
