@@ -210,8 +210,9 @@ def since(value: str, now: datetime) -> datetime:
         ) from None
 
 
-def duration(value: str, what: str, *, zero: bool = False) -> timedelta:
-    """A span typed as `30m`, `24h`, `90d` or `2w` (and `0` when `zero`)."""
+def duration(value: str, what: str, *, zero: bool = False, least: str = "1m") -> timedelta:
+    """A span typed as `30m`, `24h`, `90d` or `2w` (and `0` when `zero`);
+    `least`: the smallest the caller takes, suggested for a zero span."""
     text = printable_text(value, what, 32).lower()
     if zero and text == "0":
         return timedelta(0)
@@ -219,14 +220,14 @@ def duration(value: str, what: str, *, zero: bool = False) -> timedelta:
         span = _span(match, what)
         if span or zero:
             return span
-        raise InvalidInput(f"{what} {text!r} is no time at all: give a span of at least 1m")
+        raise InvalidInput(f"{what} {text!r} is no time at all: give a span of at least {least}")
     examples = "0, 1h, 24h, 7d" if zero else "30m, 24h, 90d, 2w"
     raise InvalidInput(f"{what} {text!r} is not a duration ({examples})")
 
 
 def days(value: str, what: str) -> int:
     """A span in whole days: `365d`, `52w` (a policy counts days)."""
-    span = duration(value, what)
+    span = duration(value, what, least="1d")
     if span.seconds or span.microseconds:
         raise InvalidInput(f"{what} {value.strip()!r} must be whole days (e.g. 90d, 365d, 52w)")
     return span.days

@@ -238,7 +238,8 @@ def test_revoke_many_refuses_in_one_line(tagged, args, code, needle):
 
 @pytest.mark.parametrize("option", ["--created-by", "--integration"])
 def test_revoke_many_refuses_a_private_key_as_a_filter_without_echoing_it(tagged, option):
-    """A filter's value is echoed in the summary, its --json and the audit note."""
+    """A filter's value is echoed in the summary, its --json and the audit note
+    (--created-by echoed a key whole; --integration already refused one: kept so)."""
     code, out, err = tagged("key", "create", "--integration", "github", "--label", "x", "--json")
     private = json.loads(out)["api_key"]
     for extra in ((), ("--json",)):

@@ -227,7 +227,7 @@ def test_policy_caps_new_keys_and_the_refusal_states_it(kd):
     ("value", "needle"),
     [
         ("0", "is not a duration"),
-        ("0d", "'0d' is no time at all"),
+        ("0d", "'0d' is no time at all: give a span of at least 1d"),
         ("12h", "must be whole days"),
         ("forever", "is not a duration"),
         ("999999d", "longer than 36500 days"),

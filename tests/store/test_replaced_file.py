@@ -76,3 +76,20 @@ def test_a_store_whose_files_stay_takes_writes_after_every_other_connection_clos
     other.dispose()
     assert service.create_key("gh", "three").key.label == "three"
     store.dispose()
+
+
+def test_a_connection_closed_after_its_engine_was_disposed_leaves_no_stale_note(tmp_path):
+    """dispose() leaves a checked-out connection to close later without a
+    close event: what it had noted of the -wal and -shm goes with the dispose."""
+    import gc
+
+    path = tmp_path / "k.db"
+    store, service = _store_with_integration(path)
+    connection = store.engine.connect()
+    connection.exec_driver_sql("SELECT 1")
+    store.dispose()
+    connection.close()
+    del connection
+    gc.collect()  # the last of our connections: SQLite removes the -wal and -shm
+    assert service.create_key("gh", "after").key.label == "after"
+    store.dispose()

@@ -95,12 +95,12 @@ def backup(args: argparse.Namespace) -> int:
 
 
 def restore(args: argparse.Namespace) -> int:
-    from keydesk.identity import os_account
+    from keydesk.identity import sqlite_account
     from keydesk.upkeep.restore import losses
     from keydesk.upkeep.restore import restore as put_back
 
     url = database_url(args.db)
-    actor = args.proven_actor or os_account()
+    actor = sqlite_account(args.proven_actor)  # restore is for SQLite stores only
     lost = losses(url, args.path, actor)  # told before asking, and after
     if not args.yes and not confirmed(
         "restore",

@@ -118,6 +118,8 @@ class OpenSides:
         event.listen(engine, "close", self._closed)
         event.listen(engine, "close_detached", self._closed)
         event.listen(engine, "invalidate", self._closed)
+        # A connection checked out at dispose() is closed later, unannounced.
+        event.listen(engine, "engine_disposed", lambda *_: self._open.clear())
 
     def replaced(self) -> bool:
         """Whether the files at the sides' paths are no longer those an open

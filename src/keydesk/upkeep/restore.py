@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from keydesk.errors import InvalidInput, PermissionDenied, StoreNotFound
 from keydesk.store.path import COMPANIONS, checked_store_path, create_private_file
@@ -239,7 +240,7 @@ def _stage(backup: Path, staged: Path, header: BackupHeader) -> None:
             f"{backup}: its tables are not at the schema its header says ({header.schema}): "
             "it was altered; not restoring it"
         )
-    open_store(f"sqlite:///{staged}").dispose()  # Alembic upgrades an older backup
+    open_store(f"sqlite:///{quote(str(staged))}").dispose()  # Alembic upgrades an older backup
 
 
 def _replace(
