@@ -27,7 +27,7 @@ from urllib.parse import quote
 from keydesk.errors import InvalidInput, PermissionDenied, StoreNotFound
 from keydesk.store.path import COMPANIONS, checked_store_path, create_private_file
 from keydesk.store.schema import HEAD
-from keydesk.store.sqlite_file import SQLITE_BUSY_TIMEOUT_MS
+from keydesk.store.sqlite_file import SQLITE_BUSY_TIMEOUT_MS, read_only_uri
 from keydesk.upkeep.backup import HEADER_TABLE, BackupHeader, read_header
 from keydesk.upkeep.restore_access import ACCESS_ACTIONS, Access
 from keydesk.upkeep.restore_limits import Limits
@@ -143,7 +143,7 @@ def losses(url: str, backup: str, actor: str) -> Losses | None:
         store = sqlite_store_file(url)
     except StoreNotFound:
         return None
-    connection = sqlite3.connect(f"{store.as_uri()}?mode=ro", uri=True)
+    connection = sqlite3.connect(read_only_uri(str(store)), uri=True)
     try:
         require_owner_everywhere(connection, actor)  # refused before asking, not after
     finally:
